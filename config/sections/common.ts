@@ -1,0 +1,57 @@
+// Settings every part reads.
+import { hostname } from "node:os";
+import { z } from "zod";
+import { domainProblem } from "../users-list.ts";
+import { parseSize } from "../size.ts";
+
+export const size = (what: string) =>
+  z.union([z.string(), z.number()]).transform((value, ctx) => {
+    const bytes = parseSize(value);
+    if (bytes === undefined) {
+      ctx.issues.push({ code: "custom", input: value, message: `${JSON.stringify(value)} is not a ${what}: write e.g. 5GiB, 512MiB or a byte count` });
+      return z.NEVER;
+    }
+    return bytes;
+  });
+
+export const domainName = z.string().transform((value, ctx) => {
+  const lower = value.toLowerCase().replace(/\.$/, "");
+  const problem = domainProblem(lower);
+  if (problem) {
+    ctx.issues.push({ code: "custom", input: value, message: problem });
+    return z.NEVER;
+  }
+  return lower;
+});
+
+/** "ADDR:PORT", "[v6]:PORT"; a "/tls" suffix asks for implicit TLS where a part supports it. */
+export const listenAddress = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[0-9.]+|localhost|\*):\d{1,5}(\/tls)?$/, {
+  message: 'must be ADDR:PORT such as 127.0.0.1:2525 or [::1]:25 (append /tls for implicit TLS)',
+});
+
+export const commonSettings = {
+  /** Our own host name: SMTP greeting, Received headers, EHLO. */
+  hostname: z.string().min(1).default(hostname()),
+  /** The managed domain; user subdomains live under it. */
+  managedDomain: domainName.default("semail.test"),
+  /** Path of the users list (YAML). */
+  users: z.string().min(1).default("/etc/semail/users.yaml"),
+  /** Size of a mailbox whose entry gives none. */
+  defaultMailboxSize: size("size").default(5 * 1024 ** 3),
+  /** Smallest mailbox size accepted in the users list. */
+  minMailboxSize: size("size").default(64 * 1024 ** 2),
+  tls: z
+    .object({
+      /** PEM certificate chain. */
+      cert: z.string().min(1).optional(),
+      /** PEM private key. */
+      key: z.string().min(1).optional(),
+    })
+    .strict()
+    .refine((t) => (t.cert === undefined) === (t.key === undefined), { message: "tls.cert and tls.key go together: set both or neither" })
+    .default({}),
+  log: z
+    .object({ level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info") })
+    .strict()
+    .default({ level: "info" }),
+};

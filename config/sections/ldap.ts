@@ -1,0 +1,26 @@
+// The LDAP directory: logins on the web form and SMTP AUTH on the outbound daemon.
+import { z } from "zod";
+
+export const ldapSettings = z
+  .object({
+    /** ldap:// or ldaps:// URL of the directory. */
+    url: z.string().regex(/^ldaps?:\/\/[^\s/]+\/?$/, { message: "must be ldap://HOST[:PORT] or ldaps://HOST[:PORT]" }).default("ldap://127.0.0.1:389"),
+    /** Base DN of the directory. */
+    baseDn: z.string().min(1).default("dc=semail,dc=test"),
+    /** DN of a user, {uid} replaced by the escaped login name. Used when userFilter is not set. */
+    userDnTemplate: z.string().includes("{uid}").default("uid={uid},ou=people,dc=semail,dc=test"),
+    /** Search filter to find a user instead of the template, e.g. "(&(objectClass=inetOrgPerson)(uid={uid}))". */
+    userFilter: z.string().includes("{uid}").optional(),
+    /** DN and password to bind for searches (userFilter, admin group); anonymous when unset. */
+    bindDn: z.string().optional(),
+    bindPassword: z.string().optional(),
+    /** DN of the group (groupOfNames / groupOfUniqueNames) whose members are administrators. */
+    adminGroupDn: z.string().default("cn=admins,ou=groups,dc=semail,dc=test"),
+    /** Upgrade ldap:// with StartTLS. */
+    startTls: z.boolean().default(false),
+    /** PEM CA file for ldaps:// or StartTLS. */
+    caFile: z.string().optional(),
+    /** Connect and operation timeout, in milliseconds. */
+    timeoutMs: z.coerce.number().int().min(100).max(60000).default(5000),
+  })
+  .strict();

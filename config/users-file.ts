@@ -1,0 +1,117 @@
+// Reading, atomically writing and watching the users list file.
+import { randomBytes } from "node:crypto";
+import { watch, watchFile, unwatchFile, type FSWatcher } from "node:fs";
+import { open, readFile, rename, rm } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import type { Logger } from "pino";
+import { UsersListError, parseUsersList, serializeUsersList, type Mailbox, type UsersList, type UsersListOptions } from "./users-list.ts";
+
+export async function loadUsersList(path: string, options: UsersListOptions): Promise<UsersList> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UsersListError(path, [`cannot read the users list (setting users): ${code === "ENOENT" ? "no such file" : (err as Error).message}`]);
+  }
+  return parseUsersList(text, options, path);
+}
+
+/** Replaces `path` with `text` so that a reader sees the old or the new file, never half of one. */
+export async function writeFileAtomic(path: string, text: string): Promise<void> {
+  const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);
+  const file = await open(temp, "wx", 0o640);
+  try {
+    await file.writeFile(text);
+    await file.sync();
+  } catch (err) {
+    await file.close();
+    await rm(temp, { force: true });
+    throw err;
+  }
+  await file.close();
+  try {
+    await rename(temp, path);
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw err;
+  }
+  // The rename lives in the directory: sync it too, so a crash keeps the new list.
+  const dir = await open(dirname(path), "r");
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+}
+
+export async function writeUsersList(path: string, mailboxes: readonly Mailbox[]): Promise<void> {
+  await writeFileAtomic(path, serializeUsersList(mailboxes));
+}
+
+export interface UsersListWatch {
+  /** The last list that validated. */
+  current(): UsersList;
+  /** Re-reads the file now (also done on change and on SIGHUP by the daemons). */
+  reload(): Promise<void>;
+  close(): void;
+}
+
+/**
+ * Loads the list, then reloads it whenever the file changes. An invalid file keeps the
+ * last good list and logs why; a missing or invalid file at start is an error.
+ */
+export async function watchUsersList(
+  path: string,
+  options: UsersListOptions,
+  logger: Logger,
+  onChange?: (list: UsersList) => void,
+): Promise<UsersListWatch> {
+  let list = await loadUsersList(path, options);
+  let lastText = serializeUsersList(list.mailboxes);
+  let timer: NodeJS.Timeout | undefined;
+  let closed = false;
+
+  const reload = async (): Promise<void> => {
+    if (closed) return;
+    try {
+      const next = await loadUsersList(path, options);
+      const text = serializeUsersList(next.mailboxes);
+      if (text === lastText) return;
+      list = next;
+      lastText = text;
+      logger.info({ users: path, mailboxes: next.mailboxes.length }, "users list reloaded");
+      onChange?.(next);
+    } catch (err) {
+      logger.error({ users: path, err: (err as Error).message }, "users list not reloaded; keeping the last good list");
+    }
+  };
+  const soon = (): void => {
+    clearTimeout(timer);
+    timer = setTimeout(() => void reload(), 50);
+  };
+
+  // The web form replaces the file by rename, so watch the directory, not the inode.
+  let watcher: FSWatcher | undefined;
+  try {
+    watcher = watch(dirname(path), (_event, name) => {
+      if (name === null || name === basename(path)) soon();
+    });
+    watcher.on("error", () => undefined);
+  } catch {
+    watcher = undefined;
+  }
+  // Polling backs up fs.watch, which can miss events on network filesystems.
+  watchFile(path, { interval: 2000, persistent: false }, soon);
+
+  return {
+    current: () => list,
+    reload,
+    close() {
+      closed = true;
+      clearTimeout(timer);
+      watcher?.close();
+      unwatchFile(path);
+    },
+  };
+}

@@ -1,0 +1,220 @@
+// The users list: one schema for the daemons, the Pulumi program and the web form.
+//
+//   mailboxes:
+//     - owner: sow                        # LDAP uid; one mailbox per owner
+//       address: souleymane@sow.semail.email
+//       size: 5GiB                        # optional; default from settings
+//       sshKeys: ["ssh-ed25519 AAAA..."]  # optional
+import { parse, stringify } from "yaml";
+import { formatSize, parseSize } from "./size.ts";
+
+/** Where a mailbox's domain sits relative to the managed domain. */
+export type DomainKind = "managed" | "subdomain" | "external";
+
+export interface Mailbox {
+  /** LDAP uid of the owner; also the mailbox's directory name under the mail root. */
+  readonly owner: string;
+  /** Lowercase `localPart@domain`. */
+  readonly address: string;
+  readonly localPart: string;
+  readonly domain: string;
+  readonly kind: DomainKind;
+  /** Quota and filesystem size in bytes. */
+  readonly size: number;
+  /** True when the entry gave no size and the default applies. */
+  readonly defaultSize: boolean;
+  readonly sshKeys: readonly string[];
+}
+
+export interface UsersListOptions {
+  /** The managed domain, e.g. "semail.email"; subdomains of it get an MX automatically. */
+  readonly managedDomain: string;
+  /** Size for entries without one, in bytes. */
+  readonly defaultSize: number;
+  /** Smallest size accepted, in bytes. */
+  readonly minSize: number;
+}
+
+export class UsersListError extends Error {
+  readonly problems: readonly string[];
+  constructor(source: string, problems: readonly string[]) {
+    super(`${source}: ${problems.join("; ")}`);
+    this.name = "UsersListError";
+    this.problems = problems;
+  }
+}
+
+export const OWNER_PATTERN = /^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$/;
+export const LOCAL_PART_PATTERN = /^[a-z0-9](?:[a-z0-9.-]{0,62}[a-z0-9])?$/;
+const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+const SSH_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/=]+( [^\r\n]*)?$/;
+
+/** Why `owner` is not a valid LDAP uid / directory name, or undefined when it is. */
+export function ownerProblem(owner: string): string | undefined {
+  if (OWNER_PATTERN.test(owner) && !owner.includes("..")) return undefined;
+  return `owner ${JSON.stringify(owner)} is not a valid uid: use a-z, 0-9, '.', '_', '-' (at most 64, starting and ending with a letter or digit)`;
+}
+
+/** Why `localPart` is not a valid mailbox id, or undefined when it is. */
+export function localPartProblem(localPart: string): string | undefined {
+  if (LOCAL_PART_PATTERN.test(localPart) && !localPart.includes("..")) return undefined;
+  return `${JSON.stringify(localPart)} is not a valid mailbox id: use a-z, 0-9, '.', '-' (at most 64, starting and ending with a letter or digit)`;
+}
+
+/** Why `domain` is not a valid lowercase DNS name, or undefined when it is. */
+export function domainProblem(domain: string): string | undefined {
+  const labels = domain.split(".");
+  if (domain.length <= 253 && labels.length >= 2 && labels.every((l) => LABEL.test(l)) && !/^\d+$/.test(labels.at(-1)!)) {
+    return undefined;
+  }
+  return `${JSON.stringify(domain)} is not a valid domain: use lowercase labels of a-z, 0-9, '-' separated by dots`;
+}
+
+export function domainKind(domain: string, managedDomain: string): DomainKind {
+  if (domain === managedDomain) return "managed";
+  return domain.endsWith(`.${managedDomain}`) ? "subdomain" : "external";
+}
+
+/** The validated, indexed list. Lookups are case-insensitive on the domain only. */
+export class UsersList {
+  readonly mailboxes: readonly Mailbox[];
+  readonly #byAddress = new Map<string, Mailbox>();
+  readonly #byOwner = new Map<string, Mailbox>();
+
+  constructor(mailboxes: readonly Mailbox[]) {
+    this.mailboxes = mailboxes;
+    for (const m of mailboxes) {
+      this.#byAddress.set(m.address, m);
+      this.#byOwner.set(m.owner, m);
+    }
+  }
+
+  /** The mailbox for an address; the domain is matched case-insensitively, the local part exactly. */
+  byAddress(address: string): Mailbox | undefined {
+    const at = address.lastIndexOf("@");
+    if (at < 1) return undefined;
+    return this.#byAddress.get(`${address.slice(0, at)}@${address.slice(at + 1).toLowerCase()}`);
+  }
+
+  byOwner(owner: string): Mailbox | undefined {
+    return this.#byOwner.get(owner);
+  }
+
+  /** Every domain that has at least one mailbox. */
+  domains(): Set<string> {
+    return new Set(this.mailboxes.map((m) => m.domain));
+  }
+
+  hasDomain(domain: string): boolean {
+    const lower = domain.toLowerCase();
+    return this.mailboxes.some((m) => m.domain === lower);
+  }
+}
+
+/** Validates parsed YAML; every problem is named by its entry (`mailboxes[2].address ...`). */
+export function validateUsersList(data: unknown, options: UsersListOptions, source = "users list"): UsersList {
+  const problems: string[] = [];
+  if (data === null || data === undefined) return new UsersList([]);
+  if (typeof data !== "object" || Array.isArray(data)) {
+    throw new UsersListError(source, ["the file must be a mapping with a `mailboxes:` list"]);
+  }
+  const root = data as Record<string, unknown>;
+  for (const key of Object.keys(root)) if (key !== "mailboxes") problems.push(`unknown key ${JSON.stringify(key)} (expected only "mailboxes")`);
+  const entries = root.mailboxes ?? [];
+  if (!Array.isArray(entries)) throw new UsersListError(source, ["mailboxes must be a list"]);
+
+  const mailboxes: Mailbox[] = [];
+  const owners = new Map<string, number>();
+  const addresses = new Map<string, number>();
+  entries.forEach((entry: unknown, i) => {
+    const at = `mailboxes[${i}]`;
+    if (typeof entry !== "object" || entry === null || Array.isArray(entry)) {
+      problems.push(`${at} must be a mapping with owner and address`);
+      return;
+    }
+    const e = entry as Record<string, unknown>;
+    const before = problems.length;
+    for (const key of Object.keys(e)) {
+      if (!["owner", "address", "size", "sshKeys"].includes(key)) problems.push(`${at} has unknown key ${JSON.stringify(key)}`);
+    }
+    const owner = typeof e.owner === "string" ? e.owner : "";
+    if (typeof e.owner !== "string") problems.push(`${at}.owner is required (the owner's LDAP uid)`);
+    else {
+      const p = ownerProblem(owner);
+      if (p) problems.push(`${at}.${p}`);
+    }
+    let localPart = "";
+    let domain = "";
+    if (typeof e.address !== "string") problems.push(`${at}.address is required (id@domain)`);
+    else {
+      const addr = e.address.trim();
+      const sign = addr.lastIndexOf("@");
+      if (sign < 1 || sign === addr.length - 1) problems.push(`${at}.address ${JSON.stringify(addr)} must be id@domain`);
+      else {
+        localPart = addr.slice(0, sign);
+        domain = addr.slice(sign + 1).toLowerCase().replace(/\.$/, "");
+        const lp = localPartProblem(localPart);
+        if (lp) problems.push(`${at}.address id ${lp}`);
+        const dp = domainProblem(domain);
+        if (dp) problems.push(`${at}.address domain ${dp}`);
+      }
+    }
+    let size = options.defaultSize;
+    if (e.size !== undefined) {
+      const parsed = typeof e.size === "string" || typeof e.size === "number" ? parseSize(e.size) : undefined;
+      if (parsed === undefined) problems.push(`${at}.size ${JSON.stringify(e.size)} is not a size: write e.g. 5GiB or 512MiB`);
+      else if (parsed < options.minSize) problems.push(`${at}.size ${JSON.stringify(e.size)} is below the minimum ${formatSize(options.minSize)}`);
+      else size = parsed;
+    }
+    let sshKeys: string[] = [];
+    if (e.sshKeys !== undefined) {
+      if (!Array.isArray(e.sshKeys)) problems.push(`${at}.sshKeys must be a list of public keys`);
+      else {
+        sshKeys = e.sshKeys.map((k: unknown, j: number) => {
+          if (typeof k !== "string" || !SSH_KEY.test(k.trim())) {
+            problems.push(`${at}.sshKeys[${j}] is not an OpenSSH public key line ("ssh-ed25519 AAAA... comment")`);
+            return "";
+          }
+          return k.trim();
+        });
+      }
+    }
+    if (problems.length > before) return;
+    const address = `${localPart}@${domain}`;
+    const ownerSeen = owners.get(owner);
+    if (ownerSeen !== undefined) problems.push(`${at}.owner ${JSON.stringify(owner)} already has a mailbox (mailboxes[${ownerSeen}]): one mailbox per owner`);
+    const addressSeen = addresses.get(address);
+    if (addressSeen !== undefined) problems.push(`${at}.address ${JSON.stringify(address)} is already taken by mailboxes[${addressSeen}]`);
+    owners.set(owner, i);
+    addresses.set(address, i);
+    mailboxes.push({
+      owner, address, localPart, domain,
+      kind: domainKind(domain, options.managedDomain),
+      size, defaultSize: e.size === undefined, sshKeys,
+    });
+  });
+  if (problems.length > 0) throw new UsersListError(source, problems);
+  return new UsersList(mailboxes);
+}
+
+/** Parses the YAML text of a users list. */
+export function parseUsersList(text: string, options: UsersListOptions, source = "users list"): UsersList {
+  let data: unknown;
+  try {
+    data = parse(text);
+  } catch (err) {
+    throw new UsersListError(source, [`not valid YAML: ${(err as Error).message.split("\n")[0]}`]);
+  }
+  return validateUsersList(data, options, source);
+}
+
+/** The YAML form, as the web form writes it; sizes that were defaulted stay implicit. */
+export function serializeUsersList(mailboxes: readonly Mailbox[]): string {
+  const entries = mailboxes.map((m) => ({
+    owner: m.owner,
+    address: m.address,
+    ...(m.defaultSize ? {} : { size: formatSize(m.size) }),
+    ...(m.sshKeys.length > 0 ? { sshKeys: [...m.sshKeys] } : {}),
+  }));
+  return stringify({ mailboxes: entries });
+}

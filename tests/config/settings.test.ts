@@ -1,0 +1,35 @@
+import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { ConfigError, loadSettings } from "../../config/settings.ts";
+
+test("defaults fill every section", async () => {
+  const s = await loadSettings(undefined, {});
+  assert.equal(s.managedDomain, "semail.test");
+  assert.equal(s.defaultMailboxSize, 5 * 1024 ** 3);
+  assert.ok(s.inbound.listen.length > 0);
+});
+
+test("flags override the file, and a bad value names the setting", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), "semail-settings-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, "semail.yaml");
+  await writeFile(file, "managedDomain: Example.ORG\ninbound:\n  listen: ['127.0.0.1:25']\n  maxMessageSize: 1MiB\n");
+  const s = await loadSettings(file, { "inbound.listen": ["127.0.0.1:2525"] });
+  assert.equal(s.managedDomain, "example.org");
+  assert.deepEqual(s.inbound.listen, ["127.0.0.1:2525"]);
+  assert.equal(s.inbound.maxMessageSize, 1024 ** 2);
+
+  await writeFile(file, "inbound:\n  listen: ['nowhere']\n  maxMessageSize: lots\nmanagedDomain: 'bad domain'\ntypo: 1\n");
+  await assert.rejects(loadSettings(file), (err: unknown) => {
+    assert.ok(err instanceof ConfigError);
+    assert.match(err.message, /inbound\.listen\[0\]: must be ADDR:PORT/);
+    assert.match(err.message, /inbound\.maxMessageSize: "lots" is not a size/);
+    assert.match(err.message, /managedDomain: "bad domain" is not a valid domain/);
+    assert.match(err.message, /typo/);
+    return true;
+  });
+  await assert.rejects(loadSettings(join(dir, "missing.yaml")), /--config: cannot read/);
+});
