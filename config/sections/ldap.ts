@@ -14,7 +14,7 @@ export const ldapSettings = z
     /** DN and password to bind for searches (userFilter, admin group); anonymous when unset. */
     bindDn: z.string().optional(),
     bindPassword: z.string().optional(),
-    /** DN of the group (groupOfNames / groupOfUniqueNames) whose members are administrators. */
+    /** DN of the group (groupOfNames, groupOfUniqueNames or posixGroup) whose members are administrators. */
     adminGroupDn: z.string().default("cn=admins,ou=groups,dc=semail,dc=test"),
     /** Upgrade ldap:// with StartTLS. */
     startTls: z.boolean().default(false),
@@ -24,3 +24,5 @@ export const ldapSettings = z
     timeoutMs: z.coerce.number().int().min(100).max(60000).default(5000),
   })
   .strict();
+
+export type LdapSettings = z.output<typeof ldapSettings>;

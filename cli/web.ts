@@ -1,0 +1,77 @@
+// `semail web --listen ADDR:PORT`: the self-service web form as a process (settings,
+// logger, signals, listen); the app itself is built in provisioning/web/app.ts.
+import { readFile } from "node:fs/promises";
+import { ConfigError, usersListOptions } from "../config/settings.ts";
+import { createDirectory } from "../directory/ldap.ts";
+import { parseListenSpec } from "../mailservers/core/listen.ts";
+import { applierFromSettings } from "../provisioning/apply/from-settings.ts";
+import { buildWebApp } from "../provisioning/web/app.ts";
+import type { Command } from "./command.ts";
+import { createLogger } from "./logger.ts";
+
+const LOOPBACK = /^(127\.|::1$|localhost$)/;
+
+const web: Command = {
+  name: "web",
+  summary: "The self-service web form: LDAP login, create or delete a mailbox; each change updates the users list and applies it.",
+  flags: [
+    { name: "listen", setting: "web.listen", type: "string", value: "ADDR:PORT", description: "address of the form; /tls serves HTTPS with tls.cert and tls.key" },
+    { name: "users", setting: "users", type: "string", value: "FILE", description: "users list the form rewrites" },
+    { name: "apply", setting: "web.apply.mode", type: "string", value: "pulumi|none", description: "how a change is applied" },
+    { name: "stack", setting: "web.apply.stack", type: "string", value: "NAME", description: "Pulumi stack to update" },
+  ],
+  async run(settings) {
+    const logger = createLogger(settings.log.level, "semail-web");
+    let listen;
+    try {
+      listen = parseListenSpec(settings.web.listen);
+    } catch (err) {
+      throw new ConfigError(`web.listen: ${(err as Error).message}`);
+    }
+    if (!settings.web.secureCookies && !LOOPBACK.test(listen.host)) {
+      throw new ConfigError(`web.secureCookies: false sends session cookies over plain HTTP; allowed only on a loopback web.listen, not ${settings.web.listen}`);
+    }
+    let https;
+    if (listen.implicitTls) {
+      if (settings.tls.cert === undefined || settings.tls.key === undefined) throw new ConfigError("web.listen: /tls needs tls.cert and tls.key");
+      https = { cert: await readFile(settings.tls.cert), key: await readFile(settings.tls.key) };
+    } else if (settings.web.secureCookies && !LOOPBACK.test(listen.host)) {
+      logger.warn({ listen: settings.web.listen }, "serving plain HTTP with secure cookies: put an HTTPS reverse proxy in front (and set web.trustProxy)");
+    }
+    let directory;
+    try {
+      directory = createDirectory(settings.ldap, { logger });
+    } catch (err) {
+      throw new ConfigError((err as Error).message);
+    }
+    const applier = applierFromSettings(settings);
+    if (settings.web.sessionSecret === undefined) logger.info("web.sessionSecret not set: a random one is used; a restart logs everyone out");
+    const { app } = await buildWebApp({
+      directory,
+      usersFile: settings.users,
+      usersListOptions: usersListOptions(settings),
+      applier,
+      web: settings.web,
+      logger,
+      ...(https ? { https } : {}),
+    });
+    await app.listen({ host: listen.host, port: listen.port });
+    logger.info({ addresses: app.addresses(), applier: applier.name, users: settings.users }, "web form listening");
+
+    await new Promise<void>((resolve) => {
+      const stop = (signal: string) => {
+        logger.info({ signal }, "stopping the web form");
+        process.off("SIGINT", stop);
+        process.off("SIGTERM", stop);
+        resolve();
+      };
+      process.on("SIGINT", stop);
+      process.on("SIGTERM", stop);
+    });
+    // Waits for a running apply to stop (it is sent the abort signal) before leaving.
+    await app.close();
+    await directory.close();
+  },
+};
+
+export default web;

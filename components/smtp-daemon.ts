@@ -1,0 +1,84 @@
+// One SEMail SMTP daemon (inbound or outbound) as a container on the VM, built from the
+// repository's Dockerfile.
+import * as pulumi from "@pulumi/pulumi";
+import * as docker from "@pulumi/docker";
+
+export type SmtpMode = "inbound" | "outbound";
+
+export interface SmtpDaemonArgs {
+  /** inbound: receives for our users on 25/587/465; outbound: submission and relay. */
+  readonly mode: SmtpMode;
+  /** Docker on the VM. */
+  readonly docker: docker.Provider;
+  /** The build context (the repository root, holding the Dockerfile). */
+  readonly context: string;
+  /** The settings file the daemon reads (YAML text). */
+  readonly settings: pulumi.Input<string>;
+  /** Public addresses inbound publishes its ports on. */
+  readonly publicAddresses: readonly string[];
+  /** Host paths on the VM. */
+  readonly paths: {
+    /** Directory holding the users list (mounted whole: the list is replaced by rename). */
+    readonly usersDir: string;
+    readonly mailRoot: string;
+    readonly spool: string;
+    readonly tlsCert: string;
+    readonly tlsKey: string;
+  };
+  /** Docker networks to join, with the alias `semail-<mode>`. */
+  readonly networks: readonly pulumi.Input<string>[];
+}
+
+/** Where the settings file sits in the container. */
+export const SETTINGS_PATH = "/usr/local/etc/semail.yaml";
+export const INBOUND_PORTS = [25, 587, 465] as const;
+export const OUTBOUND_PORT = 587;
+
+/** Published ports: inbound on the public addresses, outbound only on the VM's loopback. */
+export function daemonPorts(mode: SmtpMode, publicAddresses: readonly string[]): docker.types.input.ContainerPort[] {
+  if (mode === "outbound") return [{ internal: OUTBOUND_PORT, external: OUTBOUND_PORT, ip: "127.0.0.1" }];
+  return publicAddresses.flatMap((ip) => INBOUND_PORTS.map((port) => ({ internal: port, external: port, ip })));
+}
+
+/** Bind mounts: the users list and TLS read-only; the mail root (inbound) or spool (outbound) writable. */
+export function daemonMounts(mode: SmtpMode, paths: SmtpDaemonArgs["paths"]): docker.types.input.ContainerMount[] {
+  const mounts: docker.types.input.ContainerMount[] = [
+    { type: "bind", source: paths.usersDir, target: paths.usersDir, readOnly: true },
+    { type: "bind", source: paths.tlsCert, target: paths.tlsCert, readOnly: true },
+    { type: "bind", source: paths.tlsKey, target: paths.tlsKey, readOnly: true },
+  ];
+  if (mode === "inbound") {
+    // rslave: a mailbox filesystem mounted under the root later shows up in the container.
+    mounts.push({ type: "bind", source: paths.mailRoot, target: paths.mailRoot, bindOptions: { propagation: "rslave" } });
+  } else {
+    mounts.push({ type: "bind", source: paths.spool, target: paths.spool });
+  }
+  return mounts;
+}
+
+export class SmtpDaemon extends pulumi.ComponentResource {
+  readonly image: docker.Image;
+  readonly container: docker.Container;
+
+  constructor(name: string, args: SmtpDaemonArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("semail:infra:SmtpDaemon", name, {}, opts);
+    this.image = new docker.Image(`${name}-image`, {
+      imageName: `semail:${args.mode}`,
+      build: { context: args.context, dockerfile: `${args.context}/Dockerfile`, platform: "linux/amd64" },
+      skipPush: true,
+    }, { parent: this, provider: args.docker });
+    this.container = new docker.Container(`${name}-container`, {
+      name: `semail-${args.mode}`,
+      // The digest, so a rebuilt image replaces the container.
+      image: this.image.repoDigest,
+      command: [args.mode, "--config", SETTINGS_PATH],
+      restart: "unless-stopped",
+      mustRun: true,
+      uploads: [{ file: SETTINGS_PATH, content: args.settings }],
+      ports: daemonPorts(args.mode, args.publicAddresses),
+      mounts: daemonMounts(args.mode, args.paths),
+      networksAdvanced: args.networks.map((network) => ({ name: network, aliases: [`semail-${args.mode}`] })),
+    }, { parent: this, provider: args.docker, deleteBeforeReplace: true });
+    this.registerOutputs({ containerName: this.container.name });
+  }
+}

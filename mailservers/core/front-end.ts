@@ -1,0 +1,328 @@
+// The SMTP front end both daemons share: the one place that wires smtp-server's hooks.
+// It turns a session into a plain SessionInfo / Envelope and asks a DeliveryBackend
+// (store for inbound, relay for outbound); nothing here knows where mail goes.
+//
+//   import { createSmtpFrontEnd, listenSmtp } from "../core/index.ts";
+//   const frontEnd = createSmtpFrontEnd({
+//     backend,                       // DeliveryBackend: checkSender, checkRecipient, deliver, authenticate?
+//     logger,                        // pino; one child per session
+//     hostname: "mx.example.org",
+//     maxMessageSize: 50 * 1024 ** 2,
+//     tls: { key, cert },            // PEM; omit and STARTTLS is off, "/tls" listeners refused
+//     auth: { enabled: true, required: true, allowInsecure: (s) => s.remoteAddress === "127.0.0.1" },
+//     limits: { idleTimeoutMs: 300_000 },
+//   });
+//   const listening = await listenSmtp(frontEnd, ["127.0.0.1:0", "[::1]:0/tls"]);
+//   listening.addresses[0].port;     // the bound port
+//   await listening.close();
+//
+// Replies: an SmtpError from the backend is sent as is ("550 5.1.1 ..."); anything else
+// is logged and answered 451 4.3.0, never smtp-server's default 450 or an error text.
+// Enhanced status codes are part of our reply texts (smtp-server's own are off, since it
+// would prefix its guess to ours).
+import type { Logger } from "pino";
+import { SMTPServer, type SMTPServerAddress, type SMTPServerAuthentication, type SMTPServerAuthenticationResponse, type SMTPServerDataStream, type SMTPServerOptions, type SMTPServerSession } from "smtp-server";
+import { newMessageId } from "./ids.ts";
+import { DEFAULT_LIMITS, type SmtpLimits } from "./limits.ts";
+import { MessageGuard } from "./message-guard.ts";
+import { SmtpError, permFail, tempFail, type DeliveryBackend, type Envelope, type SessionInfo } from "./types.ts";
+import { instrumentConnection } from "./connection-guard.ts";
+
+export interface SmtpAuthOptions {
+  /** Offer AUTH PLAIN/LOGIN, checked by backend.authenticate. */
+  readonly enabled: boolean;
+  /** MAIL FROM needs a prior AUTH (530 5.7.0). Default: true when enabled. */
+  readonly required?: boolean;
+  /** AUTH is offered without TLS only where this says so (e.g. a loopback client). */
+  readonly allowInsecure?: (session: SessionInfo) => boolean;
+}
+
+export interface SmtpFrontEndOptions {
+  readonly backend: DeliveryBackend;
+  readonly logger: Logger;
+  /** Our name in the greeting, EHLO reply and logs. */
+  readonly hostname: string;
+  /** Largest message, advertised as SIZE and enforced whether declared or not. */
+  readonly maxMessageSize: number;
+  /** PEM key and certificate; without them no STARTTLS and no implicit TLS (never smtp-server's built-in key). */
+  readonly tls?: { readonly key: string | Buffer; readonly cert: string | Buffer };
+  readonly auth?: SmtpAuthOptions;
+  readonly limits?: Partial<SmtpLimits>;
+}
+
+export interface SmtpFrontEnd {
+  readonly hostname: string;
+  readonly limits: SmtpLimits;
+  readonly hasTls: boolean;
+  /** Sessions open now, over every listener. */
+  readonly sessions: number;
+  /** A new smtp-server wired to this front end; `implicitTls` for a 465-style listener. */
+  createServer(implicitTls: boolean): SMTPServer;
+}
+
+interface SessionState {
+  readonly log: Logger;
+  counted: boolean;
+  messages: number;
+}
+
+/** The SMTP reply for a failure: an SmtpError as is, anything else 451 4.3.0 (logged). */
+export function toReply(err: unknown, log: Logger, what: string): SmtpError {
+  if (err instanceof SmtpError) return err;
+  log.error({ err }, `${what} failed`);
+  return tempFail(451, "4.3.0", "Temporary local problem, please try again later");
+}
+
+export function sessionInfo(s: SMTPServerSession): SessionInfo {
+  return {
+    id: s.id,
+    remoteAddress: s.remoteAddress,
+    remotePort: s.remotePort,
+    localAddress: s.localAddress,
+    localPort: s.localPort,
+    clientHostname: typeof s.hostNameAppearsAs === "string" ? s.hostNameAppearsAs : "",
+    secure: s.secure,
+    ...(typeof s.user === "string" ? { user: s.user } : {}),
+  };
+}
+
+function declaredSize(address: SMTPServerAddress | false): number | undefined {
+  const size = address && address.args ? address.args.SIZE : undefined;
+  return typeof size === "string" && /^\d{1,20}$/.test(size) ? Number(size) : undefined;
+}
+
+/** Runs an async hook and answers smtp-server's callback exactly once. */
+function settle<T>(work: () => Promise<T>, callback: (err: SmtpError | null, value?: T) => void, log: Logger, what: string): void {
+  work().then(
+    (value) => callback(null, value),
+    (err: unknown) => callback(toReply(err, log, what)),
+  );
+}
+
+export function createSmtpFrontEnd(options: SmtpFrontEndOptions): SmtpFrontEnd {
+  const { backend, logger, hostname, maxMessageSize } = options;
+  const limits: SmtpLimits = { ...DEFAULT_LIMITS, ...options.limits };
+  const auth = options.auth?.enabled && backend.authenticate ? options.auth : undefined;
+  const authRequired = auth ? auth.required ?? true : false;
+  const states = new WeakMap<SMTPServerSession, SessionState>();
+  const perIp = new Map<string, number>();
+  let open = 0;
+
+  const stateOf = (session: SMTPServerSession): SessionState => {
+    let state = states.get(session);
+    if (!state) {
+      state = { log: logger.child({ session: session.id }), counted: false, messages: 0 };
+      states.set(session, state);
+    }
+    return state;
+  };
+  const insecureAuthAllowed = (session: SMTPServerSession) => auth?.allowInsecure?.(sessionInfo(session)) ?? false;
+
+  const onConnect = (session: SMTPServerSession, callback: (err?: Error | null) => void): void => {
+    const state = stateOf(session);
+    const ip = session.remoteAddress;
+    if (open >= limits.maxConnections) {
+      state.log.warn({ remote: ip, open }, "refused: too many connections");
+      return callback(tempFail(421, "4.3.2", "Too many connections, try again later"));
+    }
+    const fromIp = perIp.get(ip) ?? 0;
+    if (fromIp >= limits.maxConnectionsPerIp) {
+      state.log.warn({ remote: ip, fromIp }, "refused: too many connections from this address");
+      return callback(tempFail(421, "4.7.0", "Too many connections from your address, try again later"));
+    }
+    open++;
+    perIp.set(ip, fromIp + 1);
+    state.counted = true;
+    // AUTH is listed in EHLO only where it may be used: over TLS, or where the predicate allows.
+    if (auth && !session.secure && !insecureAuthAllowed(session)) session.disabledCommands = [...baseDisabled, "AUTH"];
+    state.log.info({ remote: ip, port: session.remotePort, local: `${session.localAddress}:${session.localPort}`, secure: session.secure }, "connect");
+    if (limits.greetDelayMs > 0) setTimeout(() => callback(), limits.greetDelayMs);
+    else callback();
+  };
+
+  const onSecure = (_socket: unknown, session: SMTPServerSession, callback: (err?: Error | null) => void): void => {
+    delete session.disabledCommands;
+    callback();
+  };
+
+  const onClose = (session: SMTPServerSession): void => {
+    const state = states.get(session);
+    if (!state?.counted) return;
+    state.counted = false;
+    open--;
+    const left = (perIp.get(session.remoteAddress) ?? 1) - 1;
+    if (left > 0) perIp.set(session.remoteAddress, left);
+    else perIp.delete(session.remoteAddress);
+    state.log.debug({ messages: state.messages }, "close");
+  };
+
+  const onAuth = (
+    credentials: SMTPServerAuthentication,
+    session: SMTPServerSession,
+    callback: (err: Error | null | undefined, response?: SMTPServerAuthenticationResponse) => void,
+  ): void => {
+    const state = stateOf(session);
+    settle(
+      async (): Promise<SMTPServerAuthenticationResponse> => {
+        if (!auth || !backend.authenticate) throw permFail(502, "5.5.1", "AUTH not available");
+        if (!session.secure && !insecureAuthAllowed(session)) throw permFail(538, "5.7.11", "Encryption required: use STARTTLS first");
+        if (credentials.method !== "PLAIN" && credentials.method !== "LOGIN") throw permFail(504, "5.5.4", "Unrecognized authentication type");
+        const username = credentials.username ?? "";
+        const user = await backend.authenticate(username, credentials.password ?? "", sessionInfo(session));
+        if (user === undefined) {
+          state.log.info({ username, method: credentials.method }, "auth failed");
+          return { message: "5.7.8 Authentication credentials invalid", responseCode: 535 };
+        }
+        state.log.info({ user, method: credentials.method }, "authenticated");
+        return { user };
+      },
+      (err, response) => (err ? callback(err.responseCode === 451 ? tempFail(454, "4.7.0", "Temporary authentication failure") : err) : callback(null, response)),
+      state.log,
+      "AUTH",
+    );
+  };
+
+  const onMailFrom = (address: SMTPServerAddress, session: SMTPServerSession, callback: (err?: Error | null) => void): void => {
+    const state = stateOf(session);
+    settle(
+      async () => {
+        if (authRequired && typeof session.user !== "string") throw permFail(530, "5.7.0", "Authentication required");
+        await backend.checkSender(address.address, sessionInfo(session), declaredSize(address));
+      },
+      (err) => {
+        state.log.info({ from: address.address, ...(err ? { reply: err.message, code: err.responseCode } : {}) }, err ? "MAIL refused" : "MAIL");
+        callback(err);
+      },
+      state.log,
+      "MAIL FROM",
+    );
+  };
+
+  const onRcptTo = (address: SMTPServerAddress, session: SMTPServerSession, callback: (err?: Error | null) => void): void => {
+    const state = stateOf(session);
+    settle(
+      async () => {
+        const accepted = session.envelope.rcptTo.map((r) => r.address);
+        const again = accepted.some((a) => a.toLowerCase() === address.address.toLowerCase());
+        if (!again && accepted.length >= limits.maxRecipients) {
+          throw tempFail(452, "4.5.3", `Too many recipients: at most ${limits.maxRecipients} per message`);
+        }
+        await backend.checkRecipient(address.address, sessionInfo(session), accepted, declaredSize(session.envelope.mailFrom));
+      },
+      (err) => {
+        state.log.info({ to: address.address, ...(err ? { reply: err.message, code: err.responseCode } : {}) }, err ? "RCPT refused" : "RCPT");
+        callback(err);
+      },
+      state.log,
+      "RCPT TO",
+    );
+  };
+
+  const receive = async (stream: SMTPServerDataStream, session: SMTPServerSession, state: SessionState): Promise<string> => {
+    const started = Date.now();
+    const envelope: Envelope = {
+      id: newMessageId(),
+      session: sessionInfo(session),
+      mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : "",
+      recipients: session.envelope.rcptTo.map((r) => r.address),
+      ...(declaredSize(session.envelope.mailFrom) !== undefined ? { declaredSize: declaredSize(session.envelope.mailFrom)! } : {}),
+      protocol: session.transmissionType || "SMTP",
+      receivedAt: new Date(),
+    };
+    const guard = new MessageGuard({ maxMessageSize, maxLineLength: limits.maxLineLength, maxReceivedHeaders: limits.maxReceivedHeaders });
+    let guardError: unknown;
+    // The reply waits for the final dot, whatever the backend does with the message.
+    const ended = new Promise<void>((resolve) => {
+      stream.once("end", resolve);
+      stream.once("close", resolve);
+    });
+    // The client went away mid-message: the backend's read fails, so nothing is kept.
+    stream.once("error", (err) => guard.destroy(err));
+    guard.once("error", (err) => {
+      guardError = err;
+      stream.unpipe(guard);
+      stream.resume();
+    });
+    stream.pipe(guard);
+    let text: string | undefined;
+    let failure: unknown;
+    try {
+      text = await backend.deliver(envelope, guard);
+    } catch (err) {
+      failure = err;
+    }
+    if (!stream.readableEnded) {
+      // The backend decided without reading it all; the rest of the message is drained.
+      stream.unpipe(guard);
+      stream.resume();
+    }
+    await ended;
+    if (guardError instanceof SmtpError) {
+      if (failure === undefined) state.log.error({ id: envelope.id }, "backend kept a message whose stream failed");
+      failure = guardError;
+    }
+    const log = { id: envelope.id, from: envelope.mailFrom, to: envelope.recipients.length, bytes: guard.bytes, ms: Date.now() - started };
+    if (failure !== undefined) {
+      const reply = toReply(failure, state.log, "DATA");
+      state.log.info({ ...log, reply: reply.message, code: reply.responseCode }, "message refused");
+      throw reply;
+    }
+    state.messages++;
+    state.log.info(log, "message accepted");
+    const reply = text ?? `Ok: queued as ${envelope.id}`;
+    return /^2\.\d{1,3}\.\d{1,3} /.test(reply) ? reply : `2.0.0 ${reply}`;
+  };
+
+  const onData = (stream: SMTPServerDataStream, session: SMTPServerSession, callback: (err?: Error | null, message?: string) => void): void => {
+    const state = stateOf(session);
+    receive(stream, session, state).then(
+      (message) => callback(null, message),
+      (err: unknown) => callback(toReply(err, state.log, "DATA")),
+    );
+  };
+
+  const baseDisabled = [...(options.tls ? [] : ["STARTTLS"]), ...(auth ? [] : ["AUTH"])];
+
+  return {
+    hostname,
+    limits,
+    hasTls: options.tls !== undefined,
+    get sessions() {
+      return open;
+    },
+    createServer(implicitTls: boolean): SMTPServer {
+      if (implicitTls && !options.tls) throw new Error("implicit TLS needs a certificate: set tls.cert and tls.key");
+      const serverOptions: SMTPServerOptions = {
+        name: hostname,
+        banner: "SEMail",
+        secure: implicitTls,
+        ...(options.tls ? { key: options.tls.key, cert: options.tls.cert } : {}),
+        size: maxMessageSize,
+        disabledCommands: baseDisabled,
+        authMethods: ["PLAIN", "LOGIN"],
+        authOptional: true,
+        // Our onAuth and the per-session AUTH listing decide; smtp-server would allow
+        // cleartext AUTH anyway whenever STARTTLS is off.
+        allowInsecureAuth: true,
+        hideENHANCEDSTATUSCODES: true,
+        disableReverseLookup: true,
+        logger: false,
+        socketTimeout: limits.idleTimeoutMs,
+        closeTimeout: limits.closeTimeoutMs,
+        maxCommandLength: limits.maxCommandLength,
+        maxAllowedUnauthenticatedCommands: false,
+        onConnect,
+        onSecure,
+        onAuth,
+        onMailFrom,
+        onRcptTo,
+        onData,
+        onClose,
+      };
+      const server = new SMTPServer(serverOptions);
+      instrumentConnection(server, limits, logger);
+      server.on("error", (err) => logger.warn({ err }, "smtp-server error"));
+      return server;
+    },
+  };
+}

@@ -1,0 +1,70 @@
+// Listening on "ADDR:PORT" specs: "127.0.0.1:2525", "[::1]:25", "[::]:465/tls" (implicit TLS).
+// Port 0 picks a free port; the bound addresses come back.
+import type { SMTPServer } from "smtp-server";
+import type { SmtpFrontEnd } from "./front-end.ts";
+
+export interface ListenSpec {
+  readonly spec: string;
+  readonly host: string;
+  readonly port: number;
+  readonly implicitTls: boolean;
+}
+
+export interface BoundAddress extends ListenSpec {
+  /** The port actually bound (differs from `port` when that was 0). */
+  readonly boundPort: number;
+  readonly boundAddress: string;
+}
+
+export interface Listening {
+  readonly addresses: readonly BoundAddress[];
+  /** Stops listening; open sessions get limits.closeTimeoutMs to finish, then 421. */
+  close(): Promise<void>;
+}
+
+/** Parses one spec; throws an Error that names it. "*" means every address (IPv6 and IPv4). */
+export function parseListenSpec(spec: string): ListenSpec {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([0-9.]+|localhost|\*)):(\d{1,5})(\/tls)?$/.exec(spec);
+  const port = match ? Number(match[3]) : NaN;
+  if (!match || port > 65535) throw new Error(`listen address ${JSON.stringify(spec)} must be ADDR:PORT such as 127.0.0.1:2525 or [::1]:25 (append /tls for implicit TLS)`);
+  const host = match[1] ?? (match[2] === "*" ? "::" : match[2]!);
+  return { spec, host, port, implicitTls: match[4] !== undefined };
+}
+
+function closeServer(server: SMTPServer): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+function listenOne(server: SMTPServer, spec: ListenSpec): Promise<BoundAddress> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => reject(new Error(`cannot listen on ${spec.spec}: ${err.message}`));
+    server.server.once("error", onError);
+    server.server.listen({ port: spec.port, host: spec.host }, () => {
+      server.server.off("error", onError);
+      const address = server.server.address();
+      if (address === null || typeof address === "string") return reject(new Error(`cannot listen on ${spec.spec}: no address`));
+      resolve({ ...spec, boundPort: address.port, boundAddress: address.address });
+    });
+  });
+}
+
+/** Listens on every spec with one smtp-server each; all or nothing. */
+export async function listenSmtp(frontEnd: SmtpFrontEnd, specs: readonly string[]): Promise<Listening> {
+  const parsed = specs.map(parseListenSpec);
+  const servers: SMTPServer[] = [];
+  const close = async () => {
+    await Promise.all(servers.map(closeServer));
+  };
+  try {
+    const addresses: BoundAddress[] = [];
+    for (const spec of parsed) {
+      const server = frontEnd.createServer(spec.implicitTls);
+      servers.push(server);
+      addresses.push(await listenOne(server, spec));
+    }
+    return { addresses, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}

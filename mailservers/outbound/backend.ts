@@ -1,0 +1,114 @@
+// The relay DeliveryBackend: the submission policy (who may send, from which address)
+// in front of the spool. Authenticated users only; MAIL FROM must be one of the sender's
+// own mailboxes in the users list; the message is on disk before the 250.
+import type { BlockList } from "node:net";
+import type { Readable } from "node:stream";
+import type { Logger } from "pino";
+import { domainProblem, type UsersList } from "../../config/users-list.ts";
+import { DirectoryUnavailableError, type Directory } from "../../directory/types.ts";
+import { SmtpError, permFail, tempFail, type DeliveryBackend, type Envelope, type SessionInfo } from "../core/types.ts";
+import { prependHeaders, receivedHeader } from "../relay/hygiene.ts";
+import type { Queue } from "../relay/queue.ts";
+import type { Spool } from "../relay/spool.ts";
+import { plaintextAuthAllowed } from "./network-policy.ts";
+
+export interface SubmissionOptions {
+  readonly directory: Directory;
+  /** The current users list (reloaded on change). */
+  readonly users: () => UsersList;
+  readonly spool: Spool;
+  readonly queue: Pick<Queue, "add">;
+  /** Our host name, for the Received header. */
+  readonly hostname: string;
+  /** Client networks that may AUTH without TLS besides loopback. */
+  readonly trustedNetworks: BlockList;
+  /** A directory that has not answered by then is "unavailable" (454), whatever its own timeouts. */
+  readonly authTimeoutMs?: number;
+  readonly logger: Logger;
+}
+
+/** Dot-atom local part (RFC 5322) or UTF-8 (SMTPUTF8); no quoted strings, which could hide another "@domain". */
+const LOCAL_PART = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~\u0080-\uffff-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~\u0080-\uffff-]+)*$/;
+
+/** Why a recipient cannot be relayed to, or undefined. */
+export function recipientProblem(address: string): string | undefined {
+  const at = address.lastIndexOf("@");
+  if (at < 1) return "a recipient needs a local part and a domain";
+  const local = address.slice(0, at);
+  const domain = address.slice(at + 1).toLowerCase().replace(/\.$/, "");
+  if (local.length > 64 || !LOCAL_PART.test(local)) return "quoted or unusual local parts are not relayed";
+  if (domain.startsWith("[")) return "address literals are not relayed";
+  return domainProblem(domain);
+}
+
+const unavailable = () => tempFail(454, "4.7.0", "Authentication service temporarily unavailable, try again later");
+
+export function createSubmissionBackend(options: SubmissionOptions): DeliveryBackend {
+  const { directory, users, spool, queue, hostname, logger } = options;
+  const authTimeoutMs = options.authTimeoutMs ?? 10_000;
+
+  const requireUser = (session: SessionInfo): string => {
+    if (session.user === undefined) throw permFail(530, "5.7.0", "Authentication required");
+    return session.user;
+  };
+
+  return {
+    async authenticate(username: string, password: string, session: SessionInfo): Promise<string | undefined> {
+      // The front end hides AUTH there already; this keeps the rule true whatever calls us.
+      if (!session.secure && !plaintextAuthAllowed(session.remoteAddress, options.trustedNetworks)) {
+        throw permFail(538, "5.7.11", "Encryption required: use STARTTLS first");
+      }
+      // ldapts treats an empty password as an anonymous bind, which "succeeds".
+      if (password === "" || username === "") return undefined;
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new DirectoryUnavailableError(`no answer from the directory in ${authTimeoutMs} ms`)), authTimeoutMs);
+      });
+      try {
+        const outcome = await Promise.race([directory.authenticate(username, password), timeout]);
+        return outcome.ok ? outcome.user.uid : undefined;
+      } catch (err) {
+        if (err instanceof SmtpError) throw err;
+        logger.warn({ session: session.id, err: (err as Error).message }, "directory unavailable for AUTH");
+        throw unavailable();
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+
+    async checkSender(address: string, session: SessionInfo): Promise<void> {
+      const user = requireUser(session);
+      if (address === "") throw permFail(553, "5.7.1", "The null sender <> is for bounces; send from one of your addresses");
+      const mailbox = users().byAddress(address);
+      if (!mailbox || mailbox.owner !== user) throw permFail(553, "5.7.1", `Sender <${address}> is not an address of ${user}`);
+    },
+
+    async checkRecipient(address: string, session: SessionInfo): Promise<void> {
+      requireUser(session);
+      const problem = recipientProblem(address);
+      if (problem) throw permFail(553, "5.1.3", `Recipient <${address}> refused: ${problem}`);
+    },
+
+    async deliver(envelope: Envelope, message: Readable): Promise<string> {
+      const user = requireUser(envelope.session);
+      const received = receivedHeader(envelope, hostname);
+      let record;
+      try {
+        record = await spool.accept(
+          { from: envelope.mailFrom, recipients: envelope.recipients, arrival: envelope.receivedAt.getTime(), user },
+          prependHeaders(received, message),
+          envelope.id,
+        );
+      } catch (err) {
+        if (err instanceof SmtpError) throw err;
+        const code = (err as NodeJS.ErrnoException).code;
+        logger.error({ id: envelope.id, err: (err as Error).message }, "cannot spool message");
+        if (code === "ENOSPC" || code === "EDQUOT") throw tempFail(452, "4.3.1", "Insufficient system storage, try again later");
+        throw tempFail(451, "4.3.0", "Temporary local problem, please try again later");
+      }
+      // Durable from here: a failure to schedule it now is fixed by the next start.
+      await queue.add(record).catch((err: unknown) => logger.error({ id: record.id, err: (err as Error).message }, "spooled but not scheduled"));
+      return `2.0.0 Ok: queued as ${record.id}`;
+    },
+  };
+}

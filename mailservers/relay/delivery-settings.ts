@@ -1,0 +1,52 @@
+// Builds the sender's options from the validated settings: reads the DKIM key files and the
+// relay password file once, so a missing file stops start-up naming the setting.
+import { readFile } from "node:fs/promises";
+import type { Logger } from "pino";
+import type { Settings } from "../../config/settings.ts";
+import { ConfigError } from "../../config/settings.ts";
+import { createDkimSigner } from "./dkim.ts";
+import { createMxResolver } from "./mx.ts";
+import type { DeliveryOptions } from "./send.ts";
+
+async function readSetting(path: string, setting: string): Promise<string> {
+  try {
+    return await readFile(path, "utf8");
+  } catch (err) {
+    throw new ConfigError(`${setting}: cannot read ${path}: ${(err as Error).message}`);
+  }
+}
+
+export async function deliveryOptionsFromSettings(settings: Settings, logger?: Logger): Promise<DeliveryOptions> {
+  const d = settings.outbound.delivery;
+  const ehloName = d.ehloName ?? settings.hostname;
+  const keys = await Promise.all(
+    d.dkim.map(async (k, i) => ({ domain: k.domain, selector: k.selector, privateKey: await readSetting(k.privateKeyFile, `outbound.delivery.dkim[${i}].privateKeyFile`) })),
+  );
+  let dkim;
+  try {
+    dkim = keys.length ? createDkimSigner(keys) : undefined;
+  } catch (err) {
+    throw new ConfigError(`outbound.delivery.${(err as Error).message}`);
+  }
+  let relayHost: DeliveryOptions["relayHost"];
+  if (d.relayHost) {
+    const r = d.relayHost;
+    const pass = r.passwordFile === undefined ? undefined : (await readSetting(r.passwordFile, "outbound.delivery.relayHost.passwordFile")).replace(/\r?\n$/, "");
+    relayHost = { host: r.host, port: r.port, secure: r.secure, ...(r.user !== undefined && pass !== undefined ? { auth: { user: r.user, pass } } : {}) };
+  }
+  return {
+    resolver: createMxResolver({ ...(d.resolver === undefined ? {} : { server: d.resolver }), timeoutMs: d.dnsTimeout }),
+    ehloName,
+    port: d.smtpPort,
+    ipFamily: d.ipFamily,
+    connectTimeoutMs: d.connectTimeout,
+    greetingTimeoutMs: d.greetingTimeout,
+    commandTimeoutMs: d.commandTimeout,
+    tlsPolicy: d.tls,
+    ...(relayHost ? { relayHost } : {}),
+    ...(dkim ? { dkim } : {}),
+    localNames: [ehloName, settings.hostname, ...d.localNames],
+    ...(d.localAddresses ? { localAddresses: d.localAddresses } : {}),
+    ...(logger ? { logger } : {}),
+  };
+}

@@ -1,0 +1,338 @@
+// One mbox file seen from this process: a queue of appends served in batches (group
+// commit). A batch takes the dotlock once, writes every queued message, fsyncs once, and
+// then keeps the lock until each message has been written everywhere else it goes, so a
+// message that fails in another file can still be cut out here. Files are always visited
+// in one global order (sorted paths), so a batch only ever waits on files after its own:
+// no deadlock.
+import { promises as fs, constants } from "node:fs";
+import path from "node:path";
+import type { Logger } from "pino";
+import { acquireDotlock, releaseDotlock } from "./dotlock.ts";
+import type { CrashMarker, CrashMarkers } from "./crash-markers.ts";
+import type { FaultInjector } from "./faults.ts";
+import { tempFail } from "../core/types.ts";
+
+/** Most messages per batch, and most bytes gathered before one write(2). */
+const MAX_BATCH = 256;
+const WRITE_CHUNK = 1 << 20;
+const OPEN_FLAGS = constants.O_WRONLY | constants.O_APPEND | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
+/** A message to append: our trace prefix, then the shared mboxrd body in a temp file. */
+export interface AppendItem {
+  readonly prefix: Buffer;
+  readonly bodyPath: string;
+  readonly bodySize: number;
+}
+
+/** An append written and fsynced, under a lock still held, awaiting the message's verdict. */
+export interface Appended {
+  /** The target is unsafe (a folder that is a symlink, hard link or not a regular file): nothing written. */
+  readonly skipped: boolean;
+  /** Bytes this append added. */
+  readonly bytes: number;
+  /**
+   * Keep (true) or cut out (false) this message. Resolves once the file is final and
+   * unlocked; rejects if a kept message could not be kept after all.
+   */
+  settle(keep: boolean): Promise<void>;
+}
+
+/** Refusal of a target that is not a plain file we own alone. */
+export class UnsafeMailboxError extends Error {
+  override readonly name = "UnsafeMailboxError";
+}
+
+/** A short write(2): the disk filled up under us. */
+export function shortWriteError(file: string, wrote: number, wanted: number): NodeJS.ErrnoException {
+  const error: NodeJS.ErrnoException = new Error(`short write to ${file}: ${wrote} of ${wanted} bytes`);
+  error.code = "ESHORTWRITE";
+  return error;
+}
+
+export interface MboxFileContext {
+  readonly logger: Logger;
+  readonly lockTimeoutMs: number;
+  readonly markers: CrashMarkers;
+  readonly faults: FaultInjector | undefined;
+  /** write(2) calls per file, for fault injection. */
+  readonly writeAttempts: Map<string, number>;
+}
+
+interface Entry {
+  readonly item: AppendItem;
+  resolve(appended: Appended): void;
+  reject(error: unknown): void;
+}
+
+interface Written {
+  readonly entry: Entry;
+  readonly start: number;
+  readonly end: number;
+  keep?: boolean;
+  decided?: () => void;
+  finished?: { resolve(): void; reject(error: unknown): void };
+}
+
+export class MboxFile {
+  readonly path: string;
+  readonly #context: MboxFileContext;
+  #queue: Entry[] = [];
+  #running = false;
+  /** Called when the queue is empty and no batch runs, so the owner can drop this object. */
+  onIdle?: () => void;
+
+  constructor(filePath: string, context: MboxFileContext) {
+    this.path = filePath;
+    this.#context = context;
+  }
+
+  /** Appends `item` in the next batch; resolves when it is written and fsynced (lock still held). */
+  append(item: AppendItem): Promise<Appended> {
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ item, resolve, reject });
+      // Wait one turn so messages arriving together share the batch.
+      if (!this.#running) {
+        this.#running = true;
+        setImmediate(() => void this.#drain());
+      }
+    });
+  }
+
+  get idle(): boolean {
+    return !this.#running && this.#queue.length === 0;
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#queue.length > 0) {
+      const batch = this.#queue.splice(0, MAX_BATCH);
+      await this.#runBatch(batch);
+    }
+    this.#running = false;
+    this.onIdle?.();
+  }
+
+  async #runBatch(batch: Entry[]): Promise<void> {
+    const { logger, faults } = this.#context;
+    const lockPath = `${this.path}.lock`;
+    let marker: CrashMarker | undefined;
+    let locked = false;
+    let handle: fs.FileHandle | undefined;
+    let created = false;
+    let base = -1;
+    const written: Written[] = [];
+    try {
+      marker = await this.#context.markers.begin(this.path, lockPath);
+      await acquireDotlock(this.path, {
+        timeoutMs: this.#context.lockTimeoutMs,
+        onStale: (lock, ageMs) => logger.warn({ lock, ageMs }, "removed a stale mailbox lock"),
+      });
+      locked = true;
+      ({ handle, created } = await this.#open());
+      const stat = await handle.stat();
+      if (!stat.isFile() || stat.nlink !== 1) throw new UnsafeMailboxError(`${this.path} is not a regular file with a single link`);
+      base = stat.size;
+      await marker.setLength(base);
+      faults?.crashAt?.("locked", this.path);
+      let position = base;
+      const writer = new BatchWriter(this, handle, this.#context);
+      for (const entry of batch) {
+        const start = position;
+        await writer.add(entry.item.prefix);
+        await writer.addFile(entry.item.bodyPath, entry.item.bodySize);
+        position += entry.item.prefix.length + entry.item.bodySize;
+        written.push({ entry, start, end: position });
+      }
+      await writer.flush();
+      faults?.crashAt?.("before-fsync", this.path);
+      await this.#sync(handle, created);
+      faults?.crashAt?.("after-fsync", this.path);
+    } catch (error) {
+      if (error instanceof UnsafeMailboxError || (error as NodeJS.ErrnoException).code === "ELOOP") {
+        logger.warn({ file: this.path, err: error }, "refusing an unsafe mailbox file");
+        await this.#finish(handle, base, marker, locked);
+        for (const entry of batch) entry.resolve(skippedAppend);
+        return;
+      }
+      logger.error({ file: this.path, err: error }, "append failed, rolled back");
+      await this.#finish(handle, base, marker, locked);
+      for (const entry of batch) entry.reject(error);
+      return;
+    }
+
+    // Hand each message its append, then wait for every verdict before unlocking.
+    const verdicts = written.map((w) => new Promise<void>((decided) => (w.decided = decided)));
+    const outcomes = written.map((w) => new Promise<void>((resolve, reject) => (w.finished = { resolve, reject })));
+    for (const outcome of outcomes) outcome.catch(() => {});
+    for (const w of written) {
+      w.entry.resolve({
+        skipped: false,
+        bytes: w.end - w.start,
+        settle: (keep) => {
+          if (w.keep === undefined) {
+            w.keep = keep;
+            w.decided!();
+          }
+          return outcomes[written.indexOf(w)]!;
+        },
+      });
+    }
+    await Promise.all(verdicts);
+
+    const firstDropped = written.findIndex((w) => !w.keep);
+    const lost = new Set<Written>();
+    if (firstDropped !== -1) {
+      // Cut the dropped messages out: truncate to the first, write back the kept ones after it.
+      const cut = written[firstDropped]!.start;
+      try {
+        await handle!.truncate(cut);
+        const writer = new BatchWriter(this, handle!, this.#context);
+        for (const w of written.slice(firstDropped)) {
+          if (!w.keep) continue;
+          await writer.add(w.entry.item.prefix);
+          await writer.addFile(w.entry.item.bodyPath, w.entry.item.bodySize);
+        }
+        await writer.flush();
+        await this.#sync(handle!, false);
+      } catch (error) {
+        logger.error({ file: this.path, err: error }, "could not write back kept messages after a rollback");
+        await handle!.truncate(cut).catch(() => {});
+        for (const w of written.slice(firstDropped)) if (w.keep) lost.add(w);
+      }
+    }
+    await this.#finish(handle, -1, marker, locked);
+    for (const w of written) {
+      if (lost.has(w)) w.finished!.reject(tempFail(451, "4.3.0", "Could not write the mailbox, try again later"));
+      else w.finished!.resolve();
+    }
+  }
+
+  /** Opens for append without following links or blocking on a FIFO; creates if missing. */
+  async #open(): Promise<{ handle: fs.FileHandle; created: boolean }> {
+    try {
+      return { handle: await fs.open(this.path, OPEN_FLAGS), created: false };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+    }
+    return { handle: await fs.open(this.path, OPEN_FLAGS | constants.O_CREAT | constants.O_EXCL, 0o600), created: true };
+  }
+
+  async #sync(handle: fs.FileHandle, created: boolean): Promise<void> {
+    const fault = this.#context.faults?.beforeFsync?.(this.path);
+    if (fault) throw fault;
+    await handle.datasync();
+    if (created) await syncDirectory(path.dirname(this.path));
+  }
+
+  /**
+   * Restores the length (if `base` >= 0), then removes the marker, the lock, the handle.
+   * If the file cannot be restored, the lock and the marker stay: readers keep off a file
+   * with a partial tail, and recovery at the next start truncates it.
+   */
+  async #finish(handle: fs.FileHandle | undefined, base: number, marker: CrashMarker | undefined, locked: boolean): Promise<void> {
+    let restored = true;
+    if (handle && base >= 0) {
+      restored = false;
+      for (let attempt = 0; attempt < 3 && !restored; attempt++) {
+        try {
+          await handle.truncate(base);
+          await handle.datasync();
+          restored = true;
+        } catch (error) {
+          this.#context.logger.error({ file: this.path, err: error, attempt }, "could not truncate after a failed append");
+        }
+      }
+    }
+    await handle?.close().catch(() => {});
+    if (!restored) {
+      this.#context.logger.error({ file: this.path }, "mailbox left locked with a partial tail until the next start");
+      await marker?.abandon();
+      return;
+    }
+    if (marker) await marker.remove().catch((error) => this.#context.logger.error({ err: error }, "could not remove a crash marker"));
+    if (locked) await releaseDotlock(`${this.path}.lock`).catch((error) => this.#context.logger.error({ err: error }, "could not remove a mailbox lock"));
+  }
+}
+
+const skippedAppend: Appended = { skipped: true, bytes: 0, settle: async () => {} };
+
+/** Gathers small writes into one write(2) of up to 1 MiB; applies the injected faults. */
+class BatchWriter {
+  readonly #file: MboxFile;
+  readonly #handle: fs.FileHandle;
+  readonly #context: MboxFileContext;
+  #parts: Buffer[] = [];
+  #length = 0;
+
+  constructor(file: MboxFile, handle: fs.FileHandle, context: MboxFileContext) {
+    this.#file = file;
+    this.#handle = handle;
+    this.#context = context;
+  }
+
+  async add(data: Buffer): Promise<void> {
+    this.#parts.push(data);
+    this.#length += data.length;
+    if (this.#length >= WRITE_CHUNK) await this.flush();
+  }
+
+  async addFile(bodyPath: string, size: number): Promise<void> {
+    const body = await fs.open(bodyPath, constants.O_RDONLY);
+    try {
+      let offset = 0;
+      while (offset < size) {
+        const want = Math.min(WRITE_CHUNK, size - offset);
+        const buffer = Buffer.allocUnsafe(want);
+        const { bytesRead } = await body.read(buffer, 0, want, offset);
+        if (bytesRead === 0) throw new Error(`${bodyPath} is shorter than ${size} bytes`);
+        await this.add(buffer.subarray(0, bytesRead));
+        offset += bytesRead;
+      }
+    } finally {
+      await body.close();
+    }
+  }
+
+  async flush(): Promise<void> {
+    if (this.#length === 0) return;
+    const data = this.#parts.length === 1 ? this.#parts[0]! : Buffer.concat(this.#parts, this.#length);
+    this.#parts = [];
+    this.#length = 0;
+    const faults = this.#context.faults;
+    if (faults) return this.#faultyWrite(data, faults);
+    const { bytesWritten } = await this.#handle.write(data, 0, data.length);
+    if (bytesWritten !== data.length) throw shortWriteError(this.#file.path, bytesWritten, data.length);
+  }
+
+  async #faultyWrite(data: Buffer, faults: FaultInjector): Promise<void> {
+    const file = this.#file.path;
+    const attempt = this.#context.writeAttempts.get(file) ?? 0;
+    this.#context.writeAttempts.set(file, attempt + 1);
+    const error = faults.beforeWrite?.(file, attempt);
+    if (error) throw error;
+    const short = faults.shortWrite?.(file, attempt, data.length);
+    if (short !== undefined && short < data.length) {
+      await this.#handle.write(data, 0, short);
+      throw shortWriteError(file, short, data.length);
+    }
+    if (faults.crashAt && data.length > 1) {
+      // Leave a real partial tail behind for crash tests.
+      const half = data.length >> 1;
+      await this.#handle.write(data, 0, half);
+      faults.crashAt("mid-write", file);
+      await this.#handle.write(data, half, data.length - half);
+      return;
+    }
+    const { bytesWritten } = await this.#handle.write(data, 0, data.length);
+    if (bytesWritten !== data.length) throw shortWriteError(file, bytesWritten, data.length);
+  }
+}
+
+/** fsync a directory so a new entry in it survives a power loss. */
+export async function syncDirectory(directory: string): Promise<void> {
+  const handle = await fs.open(directory, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,220 @@
+#!/usr/bin/env bash
+# A user's mail filesystem on the VM: an ext4 image file or logical volume, mounted at
+# <mail-root>/<owner> with the inbound store layout (INBOX, mail/).
+#
+#   mailbox-fs.sh create  --owner ID --size BYTES --mail-root DIR (--image-dir DIR | --vg NAME)
+#   mailbox-fs.sh grow    ...same...        create if missing, then enlarge to BYTES
+#   mailbox-fs.sh unmount ...same...        unmount and drop the fstab line; data kept
+#   mailbox-fs.sh destroy ... --yes-destroy-mail   unmount and delete the storage (mail is lost)
+# Options: --uid N --gid N (owner of INBOX and mail/), --fstab FILE (default /etc/fstab),
+#          --dry-run (print the changing commands instead of running them).
+#
+# Every action is idempotent. A device that holds a filesystem is never formatted, and a
+# mail directory that holds files but is not a mount is never mounted over.
+set -euo pipefail
+
+die() { echo "mailbox-fs: $*" >&2; exit 1; }
+note() { echo "mailbox-fs: $*" >&2; }
+
+action="${1:-}"
+[ -n "$action" ] || die "usage: mailbox-fs.sh create|grow|unmount|destroy --owner ID --size BYTES --mail-root DIR (--image-dir DIR | --vg NAME)"
+shift
+owner="" size="" mail_root="" image_dir="" vg="" uid=0 gid=0 fstab=/etc/fstab dry=0 confirm=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --owner) owner="${2:-}"; shift 2 ;;
+    --size) size="${2:-}"; shift 2 ;;
+    --mail-root) mail_root="${2:-}"; shift 2 ;;
+    --image-dir) image_dir="${2:-}"; shift 2 ;;
+    --vg) vg="${2:-}"; shift 2 ;;
+    --uid) uid="${2:-}"; shift 2 ;;
+    --gid) gid="${2:-}"; shift 2 ;;
+    --fstab) fstab="${2:-}"; shift 2 ;;
+    --dry-run) dry=1; shift ;;
+    --yes-destroy-mail) confirm=1; shift ;;
+    *) die "unknown option $1" ;;
+  esac
+done
+
+case "$action" in create|grow|unmount|destroy) ;; *) die "unknown action \"$action\": use create, grow, unmount or destroy" ;; esac
+# Same rule as the users list's owner (config/users-list.ts): the name becomes a path.
+[[ "$owner" =~ ^[a-z0-9]([a-z0-9._-]{0,62}[a-z0-9])?$ && "$owner" != *..* ]] || die "--owner \"$owner\" is not a valid owner id (a-z, 0-9, '.', '_', '-')"
+[[ "$mail_root" =~ ^/[A-Za-z0-9._/-]*$ && "$mail_root" != */../* && "$mail_root" != "/" ]] || die "--mail-root \"$mail_root\" must be an absolute path such as /var/mail/semail"
+[[ "$uid" =~ ^[0-9]+$ && "$gid" =~ ^[0-9]+$ ]] || die "--uid and --gid must be numbers"
+if [ -n "$image_dir" ] && [ -n "$vg" ]; then die "give --image-dir (image files) or --vg (LVM), not both"; fi
+if [ -n "$image_dir" ]; then
+  backend=image
+  [[ "$image_dir" =~ ^/[A-Za-z0-9._/-]*$ && "$image_dir" != */../* ]] || die "--image-dir \"$image_dir\" must be an absolute path"
+  device="$image_dir/$owner.img"
+elif [ -n "$vg" ]; then
+  backend=lvm
+  [[ "$vg" =~ ^[A-Za-z0-9_][A-Za-z0-9_.+-]*$ ]] || die "--vg \"$vg\" is not a volume group name"
+  device="/dev/$vg/mail-$owner"
+else
+  die "give --image-dir DIR (image files) or --vg NAME (LVM)"
+fi
+if [ "$action" = create ] || [ "$action" = grow ]; then
+  [[ "$size" =~ ^[0-9]+$ ]] || die "--size \"$size\" must be a byte count"
+  # Whole MiB, at least 16 MiB (ext4 with a journal needs room).
+  mib=$(( (size + 1048575) / 1048576 ))
+  [ "$mib" -ge 16 ] || die "--size $size is below the 16 MiB minimum"
+fi
+target="$mail_root/$owner"
+if [ "$backend" = image ]; then
+  mount_opts="loop,nodev,nosuid,noexec"
+else
+  mount_opts="nodev,nosuid,noexec"
+fi
+fstab_line="$device $target ext4 $mount_opts 0 2"
+
+run() {
+  if [ "$dry" = 1 ]; then echo "+ $*"; else "$@"; fi
+}
+
+exists() { [ -e "$device" ]; }
+
+current_bytes() {
+  if [ "$backend" = image ]; then stat -c %s "$device"; else blockdev --getsize64 "$device"; fi
+}
+
+# The block device behind the storage, as mounted (the loop device for an image).
+mounted_source() { findmnt -n -o SOURCE --mountpoint "$target" 2>/dev/null || true; }
+
+is_ours_mounted() {
+  local src
+  src="$(mounted_source)"
+  [ -n "$src" ] || return 1
+  if [ "$backend" = image ]; then
+    losetup -j "$device" -n -O NAME 2>/dev/null | grep -qxF "$src"
+  else
+    [ "$(readlink -f "$src")" = "$(readlink -f "$device")" ]
+  fi
+}
+
+allocate() {
+  if [ "$backend" = image ]; then
+    run mkdir -p "$image_dir"
+    run chmod 0700 "$image_dir"
+    # fallocate reserves the blocks so a full disk shows up now, not as lost mail later.
+    run fallocate -l "${mib}MiB" "$device" || run truncate -s "${mib}M" "$device"
+    run chmod 0600 "$device"
+  else
+    run lvcreate --yes --wipesignatures n -L "${mib}m" -n "mail-$owner" "$vg"
+  fi
+}
+
+format_if_blank() {
+  local type=""
+  if exists; then type="$(blkid -p -o value -s TYPE "$device" 2>/dev/null || true)"; fi
+  if [ "$type" = ext4 ]; then return 0; fi
+  if [ -n "$type" ]; then die "$device holds a $type filesystem; refusing to format it (it may hold mail). Inspect it by hand."; fi
+  # blkid found no signature; `file -s` is a second opinion (it also sees some data blkid does not).
+  if exists && [ "$dry" = 0 ]; then
+    local what
+    what="$(file -b -s "$device" 2>/dev/null || true)"
+    case "$what" in data|empty|"") ;; *) die "$device is not blank ($what); refusing to format it. Inspect it by hand." ;; esac
+  fi
+  run mkfs.ext4 -q -F -m 0 -L "mail-${owner:0:11}" "$device"
+}
+
+mount_fs() {
+  if is_ours_mounted; then return 0; fi
+  if [ -n "$(mounted_source)" ]; then die "$target already has $(mounted_source) mounted, not $device; unmount it first"; fi
+  if [ -d "$target" ] && [ -n "$(ls -A "$target")" ]; then
+    die "$target is not a mount but holds files (mail written before the filesystem was mounted?); move them aside, then run again"
+  fi
+  run mkdir -p "$target"
+  run mount -t ext4 -o "$mount_opts" "$device" "$target"
+}
+
+# Mount again after a reboot: one fstab line per mailbox.
+fstab_add() {
+  if [ -f "$fstab" ] && grep -qxF "$fstab_line" "$fstab"; then return 0; fi
+  if [ "$dry" = 1 ]; then echo "+ append to $fstab: $fstab_line"; return 0; fi
+  echo "$fstab_line" >> "$fstab"
+}
+
+fstab_remove() {
+  [ -f "$fstab" ] && grep -qxF "$fstab_line" "$fstab" || return 0
+  if [ "$dry" = 1 ]; then echo "+ remove from $fstab: $fstab_line"; return 0; fi
+  local temp="$fstab.semail.$$"
+  grep -vxF "$fstab_line" "$fstab" > "$temp" || true
+  cat "$temp" > "$fstab"
+  rm -f "$temp"
+}
+
+# The inbound store layout: <root>/INBOX (mbox) and <root>/mail/ (other folders).
+populate() {
+  if [ "$dry" = 1 ]; then echo "+ populate $target/INBOX and $target/mail/"; return 0; fi
+  [ -e "$target/INBOX" ] || install -m 0600 -o "$uid" -g "$gid" /dev/null "$target/INBOX"
+  [ -d "$target/mail" ] || install -d -m 0700 -o "$uid" -g "$gid" "$target/mail"
+  chown "$uid:$gid" "$target"
+  chmod 0700 "$target"
+}
+
+# Online resize first; where the kernel refuses it (some containers lack the capability),
+# unmount, check and resize offline, and mount again. A busy mount fails with a clear message.
+grow_ext4() {
+  if [ "$dry" = 1 ]; then echo "+ resize2fs $1"; return 0; fi
+  if resize2fs "$1" >/dev/null 2>&1; then return 0; fi
+  note "online resize of $1 refused; resizing offline"
+  umount "$target" || die "cannot unmount $target to resize it (in use?); stop the containers using it and run grow again"
+  e2fsck -f -p "$device" >/dev/null || die "e2fsck found problems on $device; repair it by hand (e2fsck -f $device), then run grow again"
+  resize2fs "$device" >/dev/null 2>&1 || die "resize2fs $device failed"
+  mount_fs
+}
+
+enlarge() {
+  local have want=$(( mib * 1048576 ))
+  have="$(current_bytes)"
+  if [ "$have" -eq "$want" ]; then return 0; fi
+  if [ "$have" -gt "$want" ]; then
+    die "$device is $have bytes, larger than the requested $want: shrinking is not supported (it could lose mail); raise the size in the users list"
+  fi
+  if [ "$backend" = image ]; then
+    run fallocate -l "${mib}MiB" "$device" || run truncate -s "${mib}M" "$device"
+    local loop
+    loop="$(losetup -j "$device" -n -O NAME | head -n 1)"
+    # Tell the loop device its file grew, then grow ext4 while mounted.
+    run losetup -c "$loop"
+    grow_ext4 "$loop"
+  else
+    run lvextend -L "${mib}m" "$device"
+    grow_ext4 "$device"
+  fi
+  note "grew $device from $have to $want bytes"
+}
+
+unmount_fs() {
+  if [ -n "$(mounted_source)" ]; then
+    is_ours_mounted || die "$target has $(mounted_source) mounted, not $device; leaving it alone"
+    run umount "$target"
+  fi
+  fstab_remove
+}
+
+case "$action" in
+  create|grow)
+    if ! exists; then allocate; fi
+    format_if_blank
+    mount_fs
+    fstab_add
+    populate
+    if [ "$action" = grow ]; then
+      enlarge
+    elif exists && [ "$dry" = 0 ] && [ "$(current_bytes)" -ne $(( mib * 1048576 )) ]; then
+      note "$device is $(current_bytes) bytes, not $(( mib * 1048576 )); run grow to change it (create never resizes)"
+    fi
+    ;;
+  unmount)
+    unmount_fs
+    ;;
+  destroy)
+    [ "$confirm" = 1 ] || die "destroy deletes $device and all mail in it; add --yes-destroy-mail to confirm"
+    unmount_fs
+    if exists; then
+      if [ "$backend" = image ]; then run rm -f "$device"; else run lvremove --yes "$device"; fi
+    fi
+    if [ -d "$target" ] && [ "$dry" = 0 ]; then rmdir "$target" 2>/dev/null || note "$target is not empty after unmount; left in place"; fi
+    ;;
+esac

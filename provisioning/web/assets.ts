@@ -1,0 +1,68 @@
+// The form's only stylesheet and script, served from our own origin so the
+// Content-Security-Policy can forbid inline code.
+
+export const STYLESHEET = `
+:root { color-scheme: light dark; --fg: #1b1b1b; --bg: #fdfdfb; --muted: #5c5c5c; --line: #c9c9c4; --accent: #0b5cad; --danger: #a4161a; --ok: #1d6b2f; }
+@media (prefers-color-scheme: dark) { :root { --fg: #eaeaea; --bg: #161616; --muted: #b0b0b0; --line: #444; --accent: #7fb4ff; --danger: #ff8a80; --ok: #8fd19e; } }
+* { box-sizing: border-box; }
+body { margin: 0; font: 1.05rem/1.5 system-ui, sans-serif; color: var(--fg); background: var(--bg); }
+header { display: flex; flex-wrap: wrap; gap: .5rem 1rem; align-items: center; justify-content: space-between; padding: .75rem 1rem; border-bottom: 1px solid var(--line); }
+header .brand { font-weight: 700; color: var(--fg); text-decoration: none; font-size: 1.2rem; }
+header nav { display: flex; flex-wrap: wrap; gap: .5rem 1rem; align-items: center; }
+main { max-width: 40rem; margin: 0 auto; padding: 1rem; }
+h1 { font-size: 1.5rem; margin: .5rem 0 1rem; }
+h2 { font-size: 1.2rem; margin: 1.5rem 0 .5rem; }
+a { color: var(--accent); }
+label { display: block; font-weight: 600; margin: .75rem 0 .25rem; }
+label.inline { display: inline; font-weight: 400; margin: 0 0 0 .35rem; }
+input[type=text], input[type=password] { width: 100%; font: inherit; padding: .55rem .6rem; border: 1px solid var(--muted); border-radius: 4px; background: var(--bg); color: var(--fg); }
+fieldset { border: 1px solid var(--line); border-radius: 6px; margin: 1rem 0; padding: .5rem 1rem 1rem; }
+legend { font-weight: 600; padding: 0 .25rem; }
+.choice { margin-top: .75rem; }
+.suffix { color: var(--muted); }
+.hint { color: var(--muted); font-size: .92rem; margin: .25rem 0 0; }
+button, .button { display: inline-block; font: inherit; padding: .55rem 1.1rem; margin: 1rem .5rem 0 0; border: 1px solid var(--accent); border-radius: 4px; background: var(--accent); color: var(--bg); cursor: pointer; text-decoration: none; }
+button.link { background: none; color: var(--accent); border: none; padding: 0; margin: 0; text-decoration: underline; }
+.danger { background: var(--danger); border-color: var(--danger); color: #fff; }
+.secondary { background: none; color: var(--accent); }
+:focus-visible { outline: 3px solid var(--accent); outline-offset: 2px; }
+.notice, .error { border-left: 4px solid var(--ok); padding: .5rem .75rem; margin: 0 0 1rem; background: color-mix(in srgb, var(--ok) 10%, transparent); }
+.error { border-color: var(--danger); background: color-mix(in srgb, var(--danger) 10%, transparent); }
+dl { display: grid; grid-template-columns: max-content 1fr; gap: .35rem 1rem; margin: 0; }
+dt { font-weight: 600; }
+dd { margin: 0; overflow-wrap: anywhere; }
+pre { overflow-x: auto; padding: .6rem; border: 1px solid var(--line); border-radius: 4px; }
+.status[data-state=failed] strong { color: var(--danger); }
+.status[data-state=done] strong { color: var(--ok); }
+table { width: 100%; border-collapse: collapse; }
+th, td { text-align: left; padding: .5rem .25rem; border-bottom: 1px solid var(--line); vertical-align: top; overflow-wrap: anywhere; }
+td form { display: flex; flex-wrap: wrap; gap: .25rem; align-items: center; }
+td input[type=text] { width: 7rem; }
+td button { margin: 0; padding: .3rem .6rem; }
+@media (max-width: 30rem) { dl { grid-template-columns: 1fr; } dd { margin-bottom: .5rem; } }
+`;
+
+/** Polls /status.json while an apply is queued or running and updates the status line in place. */
+export const STATUS_SCRIPT = `
+(function () {
+  var box = document.getElementById("apply-status");
+  if (!box || !window.fetch) return;
+  var text = box.querySelector("[data-status-text]");
+  var reason = box.querySelector("[data-status-reason]");
+  var tries = 0;
+  function busy(state) { return state === "queued" || state === "applying"; }
+  function poll() {
+    if (tries++ > 900) return;
+    fetch("/status.json", { credentials: "same-origin", headers: { accept: "application/json" } })
+      .then(function (r) { if (!r.ok) throw new Error(String(r.status)); return r.json(); })
+      .then(function (s) {
+        box.setAttribute("data-state", s.state);
+        text.textContent = s.label;
+        reason.textContent = s.reason ? " " + s.reason : "";
+        if (busy(s.state) || s.pending) setTimeout(poll, 1000);
+      })
+      .catch(function () { setTimeout(poll, 5000); });
+  }
+  if (busy(box.getAttribute("data-state")) || box.getAttribute("data-pending") === "true") setTimeout(poll, 500);
+})();
+`;

@@ -1,0 +1,97 @@
+// A user's own mailbox: view it, create the one they may have, delete it after a confirmation.
+import type { FastifyInstance, FastifyReply } from "fastify";
+import type { Mailbox } from "../../config/users-list.ts";
+import { currentSession, field, postSession, sendPage, viewerOf, type WebContext } from "./context.ts";
+import { planCreate, planDelete, type CreateRequest } from "./mailbox-rules.ts";
+import { confirmDeletePage, homePage, messagePage, statusLabel, type CreateFormValues } from "./pages.ts";
+import { Refusal } from "./refusal.ts";
+import type { Session } from "./sessions.ts";
+
+const NOTICES: Record<string, string> = {
+  created: "Your mailbox is created. The change is being applied; the status below follows it.",
+  deleted: "Your mailbox is deleted. The mail it held is kept until an administrator removes it.",
+};
+
+export function registerMailboxRoutes(app: FastifyInstance, ctx: WebContext): void {
+  const home = async (reply: FastifyReply, session: Session, extra: { notice?: string; error?: string; values?: CreateFormValues; status?: number } = {}) => {
+    const list = await ctx.store.read();
+    const mailbox: Mailbox | undefined = list.byOwner(session.uid);
+    const [usage, mxCheck] = await Promise.all([
+      mailbox ? ctx.usage(mailbox.owner).catch(() => undefined) : undefined,
+      mailbox?.kind === "external" ? ctx.mxCheck(mailbox.domain) : undefined,
+    ]);
+    return sendPage(
+      reply,
+      extra.status ?? 200,
+      homePage({
+        viewer: viewerOf(session),
+        managedDomain: ctx.options.managedDomain,
+        mxHost: ctx.mxHost,
+        status: ctx.runner.status(),
+        ...(mailbox ? { mailbox } : {}),
+        ...(usage !== undefined ? { usage } : {}),
+        ...(mxCheck ? { mxCheck } : {}),
+        ...(extra.values ? { values: extra.values } : {}),
+        ...(extra.notice ? { notice: extra.notice } : {}),
+        ...(extra.error ? { error: extra.error } : {}),
+      }),
+    );
+  };
+
+  app.get("/", async (request, reply) => {
+    const session = currentSession(ctx, request);
+    if (!session) return reply.redirect("/login", 303);
+    const which = Object.keys((request.query ?? {}) as object)[0];
+    const notice = which !== undefined ? NOTICES[which] : undefined;
+    return home(reply, session, notice ? { notice } : {});
+  });
+
+  app.get("/status.json", async (request, reply) => {
+    if (!currentSession(ctx, request)) return reply.code(401).send({ error: "log in first" });
+    const status = ctx.runner.status();
+    return reply.header("cache-control", "no-store").send({ ...status, label: statusLabel(status) });
+  });
+
+  app.post("/mailbox", async (request, reply) => {
+    const session = postSession(ctx, request, reply);
+    if (!session) return reply;
+    const values = {
+      localPart: field(request, "localPart"),
+      kind: field(request, "kind") === "external" ? "external" : "subdomain",
+      subdomain: field(request, "subdomain"),
+      externalDomain: field(request, "externalDomain"),
+    } as const;
+    const create: CreateRequest = { owner: session.uid, ...values };
+    try {
+      const list = await ctx.store.update((current) => planCreate(current, create, ctx.options));
+      request.log.info({ uid: session.uid, address: list.byOwner(session.uid)?.address }, "mailbox created");
+    } catch (err) {
+      if (err instanceof Refusal) return home(reply, session, { status: err.status, error: err.message, values });
+      throw err;
+    }
+    ctx.runner.request(`create mailbox of ${session.uid}`);
+    return reply.redirect("/?created", 303);
+  });
+
+  app.get("/mailbox/delete", async (request, reply) => {
+    const session = currentSession(ctx, request);
+    if (!session) return reply.redirect("/login", 303);
+    const mailbox = (await ctx.store.read()).byOwner(session.uid);
+    if (!mailbox) return sendPage(reply, 404, messagePage("No mailbox", "You have no mailbox to delete.", viewerOf(session)));
+    return sendPage(reply, 200, confirmDeletePage({ viewer: viewerOf(session), mailbox, action: "/mailbox/delete", cancel: "/", mine: true }));
+  });
+
+  app.post("/mailbox/delete", async (request, reply) => {
+    const session = postSession(ctx, request, reply);
+    if (!session) return reply;
+    try {
+      await ctx.store.update((current) => planDelete(current, session.uid));
+    } catch (err) {
+      if (err instanceof Refusal) return home(reply, session, { status: err.status, error: err.message });
+      throw err;
+    }
+    request.log.info({ uid: session.uid }, "mailbox deleted");
+    ctx.runner.request(`delete mailbox of ${session.uid}`);
+    return reply.redirect("/?deleted", 303);
+  });
+}

@@ -1,0 +1,35 @@
+// A real named on loopback for a test file: a temporary data directory, a free port, the
+// zones the test writes. stop() also removes the directory.
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startNamed, type RunningNamed, type Zone } from "../../provisioning/local/named.ts";
+
+export async function startTestNamed(zones: readonly Zone[]): Promise<RunningNamed> {
+  const dataDir = await mkdtemp(join(tmpdir(), "semail-named-"));
+  try {
+    const named = await startNamed({ dataDir, zones });
+    return {
+      ...named,
+      async stop() {
+        await named.stop();
+        await rm(dataDir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    await rm(dataDir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** A zone file with SOA and NS filled in; `records` are lines relative to the apex. */
+export function zoneText(apex: string, records: readonly string[], serial = 1): string {
+  return [
+    "$TTL 60",
+    `@ IN SOA ns.${apex}. hostmaster.${apex}. ${serial} 60 60 600 60`,
+    `@ IN NS ns.${apex}.`,
+    "ns IN A 127.0.0.1",
+    ...records,
+    "",
+  ].join("\n");
+}
