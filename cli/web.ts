@@ -56,7 +56,9 @@ const web: Command = {
       ...(https ? { https } : {}),
     });
     await app.listen({ host: listen.host, port: listen.port });
-    logger.info({ addresses: app.addresses(), applier: applier.name, users: settings.users }, "web form listening");
+    const scheme = https ? "https" : "http";
+    const urls = app.addresses().map((a) => (typeof a === "string" ? a : `${scheme}://${a.family === "IPv6" ? `[${a.address}]` : a.address}:${a.port}/`));
+    logger.info({ urls, applier: applier.name, users: settings.users }, "web form listening");
 
     await new Promise<void>((resolve) => {
       const stop = (signal: string) => {

@@ -9,6 +9,8 @@ import { shellLine } from "./shell.ts";
 /** Where the scripts live on the VM. */
 export const HOST_SCRIPTS_DIR = "/usr/local/lib/semail";
 export const HOST_SCRIPTS = ["mailbox-fs.sh", "install-zone.sh"] as const;
+/** Debian packages the VM needs: Docker, named, LVM, ext4 tools, blkid/file/losetup. */
+export const VM_PACKAGES = ["docker.io", "bind9", "bind9-utils", "lvm2", "e2fsprogs", "file", "util-linux", "ca-certificates"] as const;
 
 export interface HostScriptsArgs {
   /** SSH connection to the VM. */
@@ -31,10 +33,15 @@ export class HostScripts extends pulumi.ComponentResource {
 
   constructor(name: string, args: HostScriptsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("semail:infra:HostScripts", name, {}, opts);
+    // What the scripts and containers need on a fresh Debian guest; apt-get is idempotent.
+    const packages = new remote.Command(`${name}-packages`, {
+      connection: args.vm,
+      create: `apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${VM_PACKAGES.join(" ")}`,
+    }, { parent: this });
     const dirs = new remote.Command(`${name}-dirs`, {
       connection: args.vm,
       create: [`install -d -m 0755 ${HOST_SCRIPTS_DIR}`, ...args.directories.map((d) => shellLine("install", "-d", "-m", "0750", d))].join(" && "),
-    }, { parent: this });
+    }, { parent: this, dependsOn: [packages] });
     this.copies = HOST_SCRIPTS.map((script) => {
       const local = join(args.projectDir, "provisioning", "host", script);
       const digest = createHash("sha256").update(readFileSync(local)).digest("hex");
@@ -46,7 +53,7 @@ export class HostScripts extends pulumi.ComponentResource {
         triggers: [digest],
       }, { parent: this, dependsOn: [dirs] });
     });
-    this.ready = [dirs, ...this.copies];
+    this.ready = [packages, dirs, ...this.copies];
     this.registerOutputs({});
   }
 }

@@ -6,3 +6,4 @@ export { DEFAULT_LIMITS, type SmtpLimits } from "./limits.ts";
 export { MessageGuard, type MessageGuardLimits } from "./message-guard.ts";
 export { addressLiteral, receivedHeader, rfc5322Date, type ReceivedOptions } from "./received.ts";
 export { newMessageId } from "./ids.ts";
+export { readTlsFiles } from "./tls-files.ts";

@@ -379,8 +379,9 @@ function rejectedErrorsOf(e: SmtpFailure, connection: SMTPConnection): SmtpFailu
   return envelope?.rejectedErrors ?? [];
 }
 
+/** Only the usual loopback spellings: a relay at another 127.x address is treated as remote. */
 function isLoopback(host: string): boolean {
-  return host === "localhost" || /^127\./.test(host) || host === "::1";
+  return host === "localhost" || host === "127.0.0.1" || host === "::1";
 }
 
 function definedOnly<T extends object>(value: T): Partial<T> {

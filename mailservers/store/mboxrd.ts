@@ -15,7 +15,7 @@ const LINE_HEAD = 1024;
  * mutt and other mbox readers trust them (message length, flags, IMAP UIDs), so a sender
  * must not be able to set them.
  */
-export const STRIPPED_HEADERS: readonly string[] = ["content-length", "status", "x-status", "x-imap", "x-imapbase", "x-uid", "x-keywords"];
+export const STRIPPED_HEADERS: readonly string[] = ["content-length", "status", "x-status", "x-imap*", "x-uid", "x-keywords"];
 const STRIPPED = new Set(STRIPPED_HEADERS);
 
 /** `>*From ` at a line start: mboxrd quotes it with one more `>`. */
@@ -115,7 +115,7 @@ export class MboxrdBody extends Transform {
       } else {
         const colon = head.indexOf(0x3a);
         const name = colon === -1 ? "" : head.subarray(0, colon).toString("latin1").trim().toLowerCase();
-        this.#dropping = STRIPPED.has(name);
+        this.#dropping = STRIPPED.has(name) || name.startsWith("x-imap");
         if (this.#dropping) return true;
       }
     }
@@ -132,10 +132,14 @@ export class MboxrdBody extends Transform {
   }
 }
 
-/** Envelope sender as it appears in the From_ line: no spaces or controls, MAILER-DAEMON for <>. */
+/**
+ * Envelope sender as it appears in the From_ line: MAILER-DAEMON for <>, printable ASCII
+ * only (Python's mailbox decodes the line as ASCII; mutt splits it at spaces), so spaces
+ * and controls become "_" and other characters "?". Return-Path keeps the exact address.
+ */
 function fromLineSender(sender: string): string {
   if (sender === "") return "MAILER-DAEMON";
-  return sender.replace(/[\s\x00-\x1f\x7f]/g, "_");
+  return sender.replace(/[\s\x00-\x1f\x7f]/g, "_").replace(/[^\x21-\x7e]/gu, "?");
 }
 
 /** C asctime(3) in UTC, as mbox From_ lines carry it: "Tue Nov 24 00:05:00 2026". */

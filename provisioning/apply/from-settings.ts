@@ -11,7 +11,7 @@ export function applierFromSettings(settings: Settings): Applier {
   const apply = settings.web.apply;
   switch (apply.mode) {
     case "pulumi":
-      return createPulumiApplier({ projectDir: apply.projectDir, stack: apply.stack });
+      return createPulumiApplier({ projectDir: apply.projectDir, stack: apply.stack, usersFile: settings.users });
     case "none":
       return noApplier;
     case "local":

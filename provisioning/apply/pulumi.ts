@@ -1,6 +1,6 @@
 // Production applier: `pulumi up` on the project directory through the Automation API.
-// The Pulumi program reads the users list itself; this only runs the update.
-import { resolve } from "node:path";
+// The Pulumi program reads the users list itself (stack config semail:usersList).
+import { dirname, join, resolve } from "node:path";
 import type { Applier, ApplyContext } from "./types.ts";
 
 export interface PulumiApplierOptions {
@@ -8,6 +8,8 @@ export interface PulumiApplierOptions {
   readonly projectDir: string;
   /** Stack to select (it must exist: `pulumi stack init NAME`). */
   readonly stack: string;
+  /** The users list the form writes; the apply refuses to run when the stack reads another file. */
+  readonly usersFile?: string;
   /** Folder holding bin/pulumi; the `pulumi` in PATH when unset. */
   readonly cliRoot?: string;
 }
@@ -16,8 +18,13 @@ export const PULUMI_MISSING =
   "the Pulumi CLI is not installed or not in PATH of the web form: install it (https://www.pulumi.com/docs/install/), " +
   "or set web.apply.mode to none to only write the users list";
 
+/** The program's default for semail:usersList (Pulumi.yaml). */
+const DEFAULT_USERS_LIST = "users.yaml";
+
 export function createPulumiApplier(options: PulumiApplierOptions): Applier {
   const workDir = resolve(options.projectDir);
+  // The nodejs language host runs the first `node` in PATH, which must be Node 26 to run index.ts.
+  const path = [join(workDir, "node_modules", ".bin"), dirname(process.execPath), process.env.PATH ?? ""].join(":");
   return {
     name: "pulumi",
     async apply(context: ApplyContext): Promise<void> {
@@ -32,9 +39,16 @@ export function createPulumiApplier(options: PulumiApplierOptions): Applier {
       const log = context.logger.child({ applier: "pulumi", stack: options.stack });
       let stack;
       try {
-        stack = await LocalWorkspace.selectStack({ stackName: options.stack, workDir }, { pulumiCommand: pulumi });
+        stack = await LocalWorkspace.selectStack({ stackName: options.stack, workDir }, { pulumiCommand: pulumi, envVars: { PATH: path } });
       } catch (err) {
         throw new Error(`cannot select Pulumi stack ${JSON.stringify(options.stack)} in ${workDir}: ${commandMessage(err)}`);
+      }
+      if (options.usersFile !== undefined) {
+        const configured = await stack.getConfig("semail:usersList").then((v) => v.value, () => DEFAULT_USERS_LIST);
+        const read = resolve(workDir, configured);
+        if (read !== resolve(options.usersFile)) {
+          throw new Error(`stack ${options.stack} reads the users list ${read} (semail:usersList) but the form writes ${resolve(options.usersFile)} (setting users): make them the same file`);
+        }
       }
       try {
         await stack.up({
@@ -56,10 +70,18 @@ export function cliProblem(err: unknown): string {
   return `the Pulumi CLI could not be run: ${commandMessage(err)}`;
 }
 
-/** The useful part of an Automation API CommandError ("code: 255\n stdout: ...\n stderr: ..."). */
+/**
+ * The useful part of an Automation API CommandError ("code: 255\n stdout: ...\n stderr: ..."):
+ * its "error:" lines (pulumi prints diagnostics on stdout, the summary on stderr), else its last lines.
+ */
 export function commandMessage(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err);
-  const stderr = /stderr:([\s\S]*?)(?:\n err\?:|$)/.exec(text)?.[1]?.trim();
-  const lines = (stderr || text).split("\n").map((l) => l.trim()).filter(Boolean);
-  return lines.slice(-4).join(" / ").slice(0, 500);
+  const body = text.replace(/\n err\?:[\s\S]*$/, "");
+  const lines = body
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "" && !/^(code: -?\d+|stdout:|stderr:)\s*$/.test(l) && !/^(stderr: )?Command failed with /.test(l))
+    .map((l) => l.replace(/^(stdout|stderr): /, ""));
+  const errors = lines.filter((l) => /\berror\b/i.test(l));
+  return [...new Set(errors.length > 0 ? errors.slice(0, 4) : lines.slice(-4))].join(" / ").slice(0, 500);
 }

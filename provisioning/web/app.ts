@@ -63,9 +63,8 @@ export async function buildWebApp(deps: WebAppDependencies): Promise<WebApp> {
     // A pino Logger is a FastifyBaseLogger; the cast only drops pino's extra generic.
     loggerInstance: deps.logger as FastifyBaseLogger,
     trustProxy: web.trustProxy,
+    // Forms are small; login names and passwords travel in bodies, which fastify does not log.
     bodyLimit: 16 * 1024,
-    // Login names and passwords are in bodies, which fastify does not log; keep it so.
-    disableRequestLogging: false,
   });
   const store = new MailboxStore(deps.usersFile, deps.usersListOptions, deps.logger);
   const runner = new ApplyRunner({ applier: deps.applier, load: () => store.read(), logger: deps.logger, clock });
@@ -111,6 +110,9 @@ export async function buildWebApp(deps: WebAppDependencies): Promise<WebApp> {
 
   app.get("/assets/app.css", async (_request, reply) => reply.type("text/css; charset=utf-8").header("cache-control", "max-age=3600").send(STYLESHEET));
   app.get("/assets/status.js", async (_request, reply) => reply.type("text/javascript; charset=utf-8").header("cache-control", "max-age=3600").send(STATUS_SCRIPT));
+
+  // Browsers ask for it on every page; an empty answer keeps a 404 out of their console.
+  app.get("/favicon.ico", async (_request, reply) => reply.code(204).header("cache-control", "max-age=86400").send());
 
   registerLoginRoutes(app, ctx);
   registerMailboxRoutes(app, ctx);

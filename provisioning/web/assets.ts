@@ -35,11 +35,22 @@ pre { overflow-x: auto; padding: .6rem; border: 1px solid var(--line); border-ra
 .status[data-state=failed] strong { color: var(--danger); }
 .status[data-state=done] strong { color: var(--ok); }
 table { width: 100%; border-collapse: collapse; }
+caption { text-align: left; caption-side: top; }
 th, td { text-align: left; padding: .5rem .25rem; border-bottom: 1px solid var(--line); vertical-align: top; overflow-wrap: anywhere; }
 td form { display: flex; flex-wrap: wrap; gap: .25rem; align-items: center; }
 td input[type=text] { width: 7rem; }
 td button { margin: 0; padding: .3rem .6rem; }
+.visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }
 @media (max-width: 30rem) { dl { grid-template-columns: 1fr; } dd { margin-bottom: .5rem; } }
+/* On a phone each mailbox is a card: one labelled line per column. */
+@media (max-width: 40rem) {
+  thead { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); }
+  table, caption, tbody, tr, td { display: block; }
+  tr { border-bottom: 1px solid var(--line); padding: .5rem 0; }
+  td { border: none; padding: .2rem 0; }
+  td::before { content: attr(data-label) ": "; font-weight: 600; }
+  td form { display: inline-flex; }
+}
 `;
 
 /** Polls /status.json while an apply is queued or running and updates the status line in place. */

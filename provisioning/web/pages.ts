@@ -231,17 +231,17 @@ export interface AdminOptions {
 export function adminPage(o: AdminOptions): Html {
   const rows = o.mailboxes.map(
     (m) => html`<tr>
-<td>${m.address}</td>
-<td>${m.owner}</td>
-<td>${o.usage.has(m.owner) ? humanSize(o.usage.get(m.owner)!) : "—"}</td>
-<td><form method="post" action="/admin/size">
+<td data-label="Address">${m.address}</td>
+<td data-label="Owner">${m.owner}</td>
+<td data-label="Used">${o.usage.has(m.owner) ? humanSize(o.usage.get(m.owner)!) : "—"}</td>
+<td data-label="Size"><form method="post" action="/admin/size">
 ${csrfField(o.viewer.csrf)}
 <input type="hidden" name="owner" value="${m.owner}">
-<label class="inline" for="size-${m.owner}">Size</label>
+<label class="visually-hidden" for="size-${m.owner}">Size of ${m.address}</label>
 <input type="text" id="size-${m.owner}" name="size" value="${formatSize(m.size)}" required maxlength="20">
 <button type="submit">Change</button>
 </form></td>
-<td><a href="/admin/delete?owner=${encodeURIComponent(m.owner)}" aria-label="Delete ${m.address}">Delete…</a></td>
+<td data-label="Delete"><a href="/admin/delete?owner=${encodeURIComponent(m.owner)}" aria-label="Delete ${m.address}">Delete…</a></td>
 </tr>`,
   );
   return layout(

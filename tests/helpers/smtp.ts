@@ -13,6 +13,8 @@ export interface Reply {
 
 export interface ConnectOptions {
   readonly host?: string;
+  /** Source address, e.g. 127.0.0.2 to look like another client. */
+  readonly localAddress?: string;
   /** Implicit TLS (465-style); the test certificate is not verified. */
   readonly tls?: boolean;
   /** Wait for the greeting (default true). */
@@ -42,8 +44,8 @@ export class SmtpClient {
   static async connect(port: number, options: ConnectOptions = {}): Promise<SmtpClient> {
     const host = options.host ?? "127.0.0.1";
     const socket = options.tls
-      ? tlsConnect({ port, host, rejectUnauthorized: false, servername: "localhost" })
-      : netConnect({ port, host });
+      ? tlsConnect({ port, host, rejectUnauthorized: false, servername: "localhost", ...(options.localAddress ? { localAddress: options.localAddress } : {}) })
+      : netConnect({ port, host, ...(options.localAddress ? { localAddress: options.localAddress } : {}) });
     await new Promise<void>((resolve, reject) => {
       socket.once(options.tls ? "secureConnect" : "connect", () => resolve());
       socket.once("error", reject);

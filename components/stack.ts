@@ -1,0 +1,149 @@
+// The whole deployment from validated config, secrets and the users list. index.ts calls
+// this once; the tests call it under Pulumi's mocks once per scenario.
+import * as pulumi from "@pulumi/pulumi";
+import { remote } from "@pulumi/command";
+import * as docker from "@pulumi/docker";
+import * as gandi from "@pulumiverse/gandi";
+import { serializeUsersList, type UsersList } from "../config/users-list.ts";
+import { dockerSsh, dom0Connection, vmConnection } from "./connections.ts";
+import { daemonSettings, usersDir } from "./daemon-settings.ts";
+import { DnsZone } from "./dns-zone.ts";
+import { HostScripts } from "./host-scripts.ts";
+import { LdapServer } from "./ldap-server.ts";
+import { Mailbox, type MailboxStorage } from "./mailbox.ts";
+import { shellLine } from "./shell.ts";
+import { SmtpDaemon } from "./smtp-daemon.ts";
+import type { StackConfig } from "./stack-config.ts";
+import { UsersNetwork } from "./users-network.ts";
+import { VolumeGroup } from "./volume-group.ts";
+import { XenVm } from "./xen-vm.ts";
+
+export interface StackSecrets {
+  /** Private SSH key for dom0 and the VM. */
+  readonly sshPrivateKey: pulumi.Input<string>;
+  /** Password of the LDAP admin DN (needed for the local slapd). */
+  readonly ldapPassword?: pulumi.Input<string> | undefined;
+  /** Gandi API key (needed when dnsProvider is gandi). */
+  readonly gandiApiKey?: pulumi.Input<string> | undefined;
+}
+
+export interface StackOutputs {
+  readonly vmAddress: pulumi.Output<string>;
+  readonly ldapUrl: string;
+  /** The zone as rendered (serial 1), for review. */
+  readonly zone: string;
+  /** address -> the MX record an external domain's owner must add. */
+  readonly externalMxRecords: Record<string, string>;
+  /** owner -> the user's container address on the users' network. */
+  readonly userSshAddresses: Record<string, pulumi.Output<string>>;
+}
+
+/** The data disk as the VM sees it (XenVm attaches it as xvdb). */
+export const VM_DATA_DEVICE = "/dev/xvdb";
+
+/** Reasons the stack cannot be built from this config; empty when it can. */
+export function stackProblems(config: StackConfig, secrets: StackSecrets): string[] {
+  const problems: string[] = [];
+  if (config.dnsProvider === "gandi" && secrets.gandiApiKey === undefined) {
+    problems.push("semail:gandiApiKey is required when semail:dnsProvider is gandi (pulumi config set --secret gandiApiKey KEY)");
+  }
+  if (config.ldapUrl === "" && secrets.ldapPassword === undefined) {
+    problems.push("semail:ldapPassword is required for the local slapd (pulumi config set --secret ldapPassword PASSWORD), or set semail:ldapUrl");
+  }
+  return problems;
+}
+
+export function defineStack(config: StackConfig, secrets: StackSecrets, users: UsersList, projectDir: string): StackOutputs {
+  const problems = stackProblems(config, secrets);
+  if (problems.length > 0) throw new Error(`invalid stack configuration:\n  ${problems.join("\n  ")}`);
+  const privateKey = pulumi.secret(secrets.sshPrivateKey);
+  const dom0 = dom0Connection(config, privateKey);
+  const vmConn = vmConnection(config, privateKey);
+
+  const vm = new XenVm("vm", {
+    dom0, name: config.vmName, ip: config.vmIp, gateway: config.vmGateway, netmask: config.vmNetmask,
+    bridge: config.vmBridge, vcpus: config.vmVcpus, memory: config.vmMemory, diskSize: config.vmDiskSize,
+    distribution: config.vmDistribution, dataDisk: config.vmDataDisk,
+  });
+  const onVm = { dependsOn: [vm] };
+  const scripts = new HostScripts("host-scripts", {
+    vm: vmConn, projectDir, directories: [config.mailRoot, config.spool, usersDir(config), "/var/lib/semail/ldap"],
+  }, onVm);
+  const vg = config.storageBackend === "lvm"
+    ? new VolumeGroup("volume-group", { vm: vmConn, vgName: config.vgName, device: VM_DATA_DEVICE }, onVm)
+    : undefined;
+
+  // The users list the daemons read: installed atomically (write, then rename).
+  const usersFile = new remote.Command("users-list", {
+    connection: vmConn,
+    create: shellLine("sh", "-c", `cat > "$1.new" && chmod 0640 "$1.new" && mv -f "$1.new" "$1"`, "install-users-list", config.usersListRemote),
+    stdin: serializeUsersList(users.mailboxes),
+  }, { dependsOn: [scripts] });
+
+  const gandiProvider = config.dnsProvider === "gandi"
+    ? new gandi.Provider("gandi", { key: pulumi.secret(secrets.gandiApiKey!) })
+    : undefined;
+  const zone = new DnsZone("zone", {
+    zone: {
+      domain: config.managedDomain, ipv4: config.vmIp, ipv6: config.vmIp6,
+      mailboxDomains: users.mailboxes.map((m) => m.domain), dkim: config.dkimKeys,
+    },
+    ...(gandiProvider ? { provider: "gandi" as const, gandi: gandiProvider } : { provider: "bind" as const, vm: vmConn }),
+  }, { dependsOn: [scripts] });
+
+  const dockerProvider = new docker.Provider("vm-docker", dockerSsh(config), onVm);
+  const usersNetwork = new UsersNetwork("users-network", { docker: dockerProvider, subnet: config.usersNetworkSubnet });
+
+  // The daemons' own network: not internal, so outbound reaches the internet's MX hosts
+  // (the users' network is internal); the local slapd lives here too.
+  const servicesNet = new docker.Network("services-net", { name: "semail-services", driver: "bridge" }, { provider: dockerProvider });
+  const daemonNetworks: pulumi.Input<string>[] = [servicesNet.name];
+  let ldapUrl = config.ldapUrl;
+  if (config.ldapUrl === "") {
+    const ldap = new LdapServer("ldap", {
+      docker: dockerProvider, image: config.ldapImage, baseDn: config.ldapBaseDn, domain: config.managedDomain,
+      adminPassword: pulumi.secret(secrets.ldapPassword!), dataDir: "/var/lib/semail/ldap", network: servicesNet.name,
+    }, { dependsOn: [scripts] });
+    ldapUrl = ldap.url;
+  }
+
+  const settings = daemonSettings(config, ldapUrl);
+  const paths = { usersDir: usersDir(config), mailRoot: config.mailRoot, spool: config.spool, tlsCert: config.tlsCert, tlsKey: config.tlsKey };
+  const publicAddresses = [config.vmIp, ...(config.vmIp6 ? [config.vmIp6] : [])];
+  new SmtpDaemon("inbound", {
+    mode: "inbound", docker: dockerProvider, context: projectDir, settings, publicAddresses, paths, networks: daemonNetworks,
+  }, { dependsOn: [usersFile] });
+  new SmtpDaemon("outbound", {
+    mode: "outbound", docker: dockerProvider, context: projectDir, settings, publicAddresses, paths,
+    networks: [...daemonNetworks, usersNetwork.networkName],
+  }, { dependsOn: [usersFile] });
+
+  const storage: MailboxStorage = config.storageBackend === "lvm"
+    ? { backend: "lvm", vgName: config.vgName, mailRoot: config.mailRoot }
+    : { backend: "image", imageDir: config.imageDir, mailRoot: config.mailRoot };
+  // At Gandi one Mailbox per subdomain makes its MX: the alphabetically first owner.
+  const mxOwner = new Map<string, string>();
+  for (const m of [...users.mailboxes].sort((a, b) => a.owner.localeCompare(b.owner))) {
+    if (m.kind === "subdomain" && !mxOwner.has(m.domain)) mxOwner.set(m.domain, m.owner);
+  }
+  const externalMxRecords: Record<string, string> = {};
+  const userSshAddresses: Record<string, pulumi.Output<string>> = {};
+  for (const entry of users.mailboxes) {
+    const mailbox = new Mailbox(`mailbox-${entry.owner}`, {
+      entry, managedDomain: config.managedDomain, storage, vm: vmConn,
+      storageDependsOn: [...scripts.ready, ...(vg ? [vg] : [])],
+      docker: dockerProvider, network: usersNetwork.networkName, userImage: config.userImage,
+      gandi: mxOwner.get(entry.domain) === entry.owner ? gandiProvider : undefined,
+    });
+    if (entry.kind === "external" && mailbox.mxRecord) externalMxRecords[entry.address] = mailbox.mxRecord;
+    userSshAddresses[entry.owner] = mailbox.sshAddress;
+  }
+
+  return {
+    vmAddress: vm.address,
+    ldapUrl,
+    zone: zone.zoneText,
+    externalMxRecords,
+    userSshAddresses,
+  };
+}

@@ -1,0 +1,15 @@
+// Reading the PEM files named by the `tls` settings, with an error that names the setting.
+import { readFile } from "node:fs/promises";
+
+/** The key and certificate, or undefined when neither is set. */
+export async function readTlsFiles(tls: { readonly cert?: string | undefined; readonly key?: string | undefined }): Promise<{ key: string; cert: string } | undefined> {
+  if (tls.cert === undefined || tls.key === undefined) return undefined;
+  const read = async (file: string, setting: string) => {
+    try {
+      return await readFile(file, "utf8");
+    } catch (err) {
+      throw new Error(`${setting}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  };
+  return { cert: await read(tls.cert, "tls.cert"), key: await read(tls.key, "tls.key") };
+}

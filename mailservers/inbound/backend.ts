@@ -1,0 +1,94 @@
+// The inbound DeliveryBackend: recipient policy, quota and disk checks, then the mbox
+// store. Everything it needs comes in as values, so tests build it without a daemon.
+import { statfs } from "node:fs/promises";
+import type { Readable } from "node:stream";
+import type { Logger } from "pino";
+import type { UsersList } from "../../config/users-list.ts";
+import { SmtpError, permFail, tempFail, type DeliveryBackend, type Envelope, type SessionInfo } from "../core/types.ts";
+import type { MboxStore, StoreTarget } from "../store/index.ts";
+import { resolveRecipient, type AdminMailbox, type ResolvedRecipient } from "./recipients.ts";
+
+export interface InboundBackendOptions {
+  /** The current users list (reloaded behind this function). */
+  readonly users: () => UsersList;
+  readonly managedDomain: string;
+  /** The admin mailbox for the current list. */
+  readonly admin: (users: UsersList) => AdminMailbox;
+  readonly store: MboxStore;
+  readonly mailRoot: string;
+  /** Free bytes the mail root must keep; below that MAIL gets 452 4.3.1. */
+  readonly minFreeSpace: number;
+  readonly logger: Logger;
+  /** Free bytes on the mail root's filesystem (tests replace it). */
+  readonly freeSpace?: (path: string) => Promise<number>;
+}
+
+async function statfsFree(path: string): Promise<number> {
+  const stats = await statfs(path);
+  return stats.bavail * stats.bsize;
+}
+
+export function createInboundBackend(options: InboundBackendOptions): DeliveryBackend {
+  const freeSpace = options.freeSpace ?? statfsFree;
+  const { store, logger } = options;
+  // One statfs a second is plenty for a "nearly full" check.
+  let free: { at: number; bytes: Promise<number> } | undefined;
+  const freeBytes = (): Promise<number> => {
+    const now = Date.now();
+    if (!free || now - free.at > 1000) {
+      const bytes = freeSpace(options.mailRoot);
+      free = { at: now, bytes };
+      bytes.catch(() => {
+        free = undefined;
+      });
+    }
+    return free.bytes;
+  };
+
+  const resolve = (address: string): ResolvedRecipient | SmtpError => {
+    const users = options.users();
+    return resolveRecipient(address, { users, managedDomain: options.managedDomain, admin: options.admin(users) });
+  };
+
+  return {
+    async checkSender(_address: string, _session: SessionInfo, declaredSize: number | undefined) {
+      let bytes: number;
+      try {
+        bytes = await freeBytes();
+      } catch (err) {
+        logger.error({ err, mailRoot: options.mailRoot }, "cannot stat the mail root");
+        throw tempFail(451, "4.3.0", "Mail store unavailable, try again later");
+      }
+      if (bytes - (declaredSize ?? 0) < options.minFreeSpace) {
+        logger.warn({ free: bytes, minFreeSpace: options.minFreeSpace }, "mail root nearly full");
+        throw tempFail(452, "4.3.1", "Insufficient system storage, try again later");
+      }
+    },
+
+    async checkRecipient(address: string, _session: SessionInfo, _accepted: readonly string[], declaredSize: number | undefined) {
+      const target = resolve(address);
+      if (target instanceof SmtpError) throw target;
+      const used = await options.store.usage(target.owner);
+      if (used >= target.quota) throw tempFail(452, "4.2.2", "Mailbox full, try again later");
+      if (declaredSize !== undefined && used + declaredSize > target.quota) {
+        throw permFail(552, "5.2.2", "Message too big for this mailbox's quota");
+      }
+    },
+
+    async deliver(envelope: Envelope, message: Readable): Promise<string> {
+      // The list may have changed since RCPT: resolve again; a mailbox removed meanwhile is skipped.
+      const targets: StoreTarget[] = [];
+      for (const recipient of envelope.recipients) {
+        const target = resolve(recipient);
+        if (target instanceof SmtpError) logger.warn({ id: envelope.id, recipient }, "recipient left the users list during the transaction; skipped");
+        else targets.push({ owner: target.owner, recipient: target.address, quota: target.quota });
+      }
+      if (targets.length === 0) {
+        message.resume();
+        throw tempFail(451, "4.3.0", "Recipients changed during the transaction, try again");
+      }
+      await store.deliver(envelope, targets, message);
+      return `Ok: stored as ${envelope.id}`;
+    },
+  };
+}

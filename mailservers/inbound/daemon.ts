@@ -1,0 +1,107 @@
+// `semail inbound` as a value: users list (watched), mbox store, inbound backend and the
+// shared SMTP front end on every listen address. cli/inbound.ts adds signals.
+import { mkdir } from "node:fs/promises";
+import type { Logger } from "pino";
+import { ConfigError, usersListOptions, type Settings } from "../../config/settings.ts";
+import { watchUsersList, type UsersListWatch } from "../../config/users-file.ts";
+import { createSmtpFrontEnd, listenSmtp, parseListenSpec, readTlsFiles, type BoundAddress, type SmtpLimits } from "../core/index.ts";
+import { createMboxStore, type MboxStore } from "../store/index.ts";
+import { createInboundBackend } from "./backend.ts";
+import { adminMailbox } from "./recipients.ts";
+
+export interface InboundDependencies {
+  readonly logger: Logger;
+  /** Front-end limits over those from the settings (tests shorten closeTimeoutMs). */
+  readonly limits?: Partial<SmtpLimits>;
+  /** Free bytes of the mail root's filesystem (tests fake a full disk). */
+  readonly freeSpace?: (path: string) => Promise<number>;
+}
+
+export interface RunningInbound {
+  readonly addresses: readonly BoundAddress[];
+  readonly users: UsersListWatch;
+  readonly store: MboxStore;
+  /** Re-reads the users list now (SIGHUP). */
+  reload(): Promise<void>;
+  /** Stops listening, lets open sessions finish (closeTimeoutMs), waits for the store. */
+  stop(): Promise<void>;
+}
+
+/** The front-end limits the inbound settings give. */
+export function inboundLimits(settings: Settings): Partial<SmtpLimits> {
+  const i = settings.inbound;
+  return {
+    maxRecipients: i.maxRecipients,
+    maxLineLength: i.maxLineLength,
+    idleTimeoutMs: i.idleTimeout,
+    commandTimeoutMs: i.commandTimeout,
+    maxConnections: i.maxConnections,
+    maxConnectionsPerIp: i.maxConnectionsPerIp,
+    greetDelayMs: i.greetDelay,
+  };
+}
+
+export async function startInbound(settings: Settings, deps: InboundDependencies): Promise<RunningInbound> {
+  const { logger } = deps;
+  const i = settings.inbound;
+  let tls;
+  try {
+    tls = await readTlsFiles(settings.tls);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  const specs = i.listen.filter((spec) => {
+    let implicitTls: boolean;
+    try {
+      implicitTls = parseListenSpec(spec).implicitTls;
+    } catch (err) {
+      throw new ConfigError(`inbound.listen: ${(err as Error).message}`);
+    }
+    if (implicitTls && !tls) logger.warn({ listen: spec }, "no certificate (tls.cert, tls.key): not listening for implicit TLS here");
+    return !implicitTls || tls !== undefined;
+  });
+  if (specs.length === 0) throw new ConfigError("inbound.listen: every address needs implicit TLS but tls.cert and tls.key are not set");
+
+  await mkdir(i.mailRoot, { recursive: true, mode: 0o755 });
+  const users = await watchUsersList(settings.users, usersListOptions(settings), logger);
+  const store = createMboxStore({ mailRoot: i.mailRoot, hostname: settings.hostname, logger: logger.child({ part: "store" }), lockTimeoutMs: i.lockTimeout });
+  const backend = createInboundBackend({
+    users: () => users.current(),
+    managedDomain: settings.managedDomain,
+    admin: (list) => adminMailbox(list, i.adminOwner, settings.defaultMailboxSize),
+    store,
+    mailRoot: i.mailRoot,
+    minFreeSpace: i.minFreeSpace,
+    logger,
+    ...(deps.freeSpace ? { freeSpace: deps.freeSpace } : {}),
+  });
+  const frontEnd = createSmtpFrontEnd({
+    backend,
+    logger,
+    hostname: settings.hostname,
+    maxMessageSize: i.maxMessageSize,
+    ...(tls ? { tls } : {}),
+    auth: { enabled: false },
+    limits: { ...inboundLimits(settings), ...deps.limits },
+  });
+  let listening;
+  try {
+    listening = await listenSmtp(frontEnd, specs);
+  } catch (err) {
+    users.close();
+    await store.close();
+    throw new ConfigError(`inbound.listen: ${(err as Error).message}`);
+  }
+  logger.info({ listen: listening.addresses.map((a) => `${a.boundAddress}:${a.boundPort}${a.implicitTls ? "/tls" : ""}`), mailRoot: i.mailRoot, mailboxes: users.current().mailboxes.length }, "listening");
+  return {
+    addresses: listening.addresses,
+    users,
+    store,
+    reload: () => users.reload(),
+    async stop() {
+      await listening.close();
+      await store.close();
+      users.close();
+    },
+  };
+}

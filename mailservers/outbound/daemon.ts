@@ -1,0 +1,141 @@
+// `semail outbound` as a value: spool, queue, sender and the shared SMTP front end with
+// the submission backend. Dependencies (directory, sender, clock) can be injected for tests.
+import { readFile } from "node:fs/promises";
+import type { Logger } from "pino";
+import { ConfigError, usersListOptions, type Settings } from "../../config/settings.ts";
+import { watchUsersList } from "../../config/users-file.ts";
+import { createDirectory } from "../../directory/ldap.ts";
+import type { Directory } from "../../directory/types.ts";
+import { createSmtpFrontEnd, listenSmtp, parseListenSpec, type BoundAddress, type SmtpLimits } from "../core/index.ts";
+import { systemClock, type Clock } from "../relay/clock.ts";
+import { deliveryOptionsFromSettings } from "../relay/delivery-settings.ts";
+import { Queue, type Deliver } from "../relay/queue.ts";
+import { claimSpool, watchRequests } from "../relay/queue-control.ts";
+import { createSender } from "../relay/send.ts";
+import { Spool } from "../relay/spool.ts";
+import { createSubmissionBackend } from "./backend.ts";
+import { listenProblem, networkSet, plaintextAuthAllowed } from "./network-policy.ts";
+
+export interface OutboundDependencies {
+  readonly logger: Logger;
+  readonly directory?: Directory;
+  /** Replaces MX delivery (tests). */
+  readonly deliver?: Deliver;
+  readonly clock?: Clock;
+  /** SMTP front-end limits over the defaults (tests shorten closeTimeoutMs). */
+  readonly limits?: Partial<SmtpLimits>;
+}
+
+export interface RunningOutbound {
+  readonly addresses: readonly BoundAddress[];
+  readonly queue: Queue;
+  readonly spool: Spool;
+  stop(): Promise<void>;
+}
+
+/** Refuses wildcard and public listen addresses unless forced; the error says why. */
+export function checkListenAddresses(settings: Settings): void {
+  let containerNetworks;
+  try {
+    containerNetworks = networkSet(settings.outbound.containerNetworks, "outbound.containerNetworks");
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  for (const spec of settings.outbound.listen) {
+    let host: string;
+    try {
+      host = parseListenSpec(spec).host;
+    } catch (err) {
+      throw new ConfigError(`outbound.listen: ${(err as Error).message}`);
+    }
+    const problem = listenProblem(host, containerNetworks, settings.outbound.forcePublicListen);
+    if (problem) throw new ConfigError(`outbound.listen: refusing ${spec}: ${problem}`);
+  }
+}
+
+async function readTls(settings: Settings): Promise<{ key: string; cert: string } | undefined> {
+  const { cert, key } = settings.tls;
+  if (cert === undefined || key === undefined) return undefined;
+  try {
+    return { cert: await readFile(cert, "utf8"), key: await readFile(key, "utf8") };
+  } catch (err) {
+    throw new ConfigError(`tls: cannot read the certificate or key: ${(err as Error).message}`);
+  }
+}
+
+export async function startOutbound(settings: Settings, deps: OutboundDependencies): Promise<RunningOutbound> {
+  const o = settings.outbound;
+  const { logger } = deps;
+  checkListenAddresses(settings);
+  let trusted;
+  try {
+    trusted = networkSet(o.trustedNetworks, "outbound.trustedNetworks");
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  const tls = await readTls(settings);
+
+  const cleanups: Array<() => Promise<void> | void> = [];
+  const stop = async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) {
+      await Promise.resolve(cleanup()).catch((err: unknown) => logger.error({ err: (err as Error).message }, "error while stopping"));
+    }
+  };
+  try {
+    const spool = new Spool(o.spool);
+    await spool.open({ clean: true });
+    cleanups.push(await claimSpool(spool));
+
+    const users = await watchUsersList(settings.users, usersListOptions(settings), logger);
+    cleanups.push(() => users.close());
+    const directory = deps.directory ?? createDirectory(settings.ldap, { logger: logger.child({ part: "ldap" }) });
+    cleanups.push(() => directory.close());
+
+    let deliver = deps.deliver;
+    if (!deliver) {
+      const sender = createSender(await deliveryOptionsFromSettings(settings, logger.child({ part: "send" })));
+      deliver = (job) => sender.deliver(job);
+      // Runs before queue.stop (cleanups go in reverse): connections in flight are cut and journaled as deferred.
+      cleanups.push(() => queue.stop());
+      cleanups.push(() => sender.close());
+    } else {
+      cleanups.push(() => queue.stop());
+    }
+    const queue = new Queue({
+      spool,
+      deliver,
+      clock: deps.clock ?? systemClock,
+      retry: o.retry,
+      concurrency: o.concurrency,
+      perDomainConcurrency: o.perDomainConcurrency,
+      hostname: settings.hostname,
+      logger: logger.child({ part: "queue" }),
+    });
+    await queue.start();
+
+    const control = watchRequests(spool, async (request) => {
+      if (request.kind === "flush") queue.flush();
+      else if (!(await queue.remove(request.id))) logger.info({ queueId: request.id }, "remove: no such message");
+    }, logger);
+    cleanups.push(() => control.close());
+    await control.poll();
+
+    const backend = createSubmissionBackend({ directory, users: () => users.current(), spool, queue, hostname: settings.hostname, trustedNetworks: trusted, logger });
+    const frontEnd = createSmtpFrontEnd({
+      backend,
+      logger,
+      hostname: settings.hostname,
+      maxMessageSize: o.maxMessageSize,
+      ...(tls ? { tls } : {}),
+      auth: { enabled: true, required: true, allowInsecure: (session) => plaintextAuthAllowed(session.remoteAddress, trusted) },
+      limits: { ...deps.limits, maxRecipients: o.maxRecipients },
+    });
+    const listening = await listenSmtp(frontEnd, o.listen);
+    cleanups.push(() => listening.close());
+    logger.info({ listen: listening.addresses.map((a) => `${a.boundAddress}:${a.boundPort}`), spool: o.spool, queued: queue.size }, "outbound listening");
+    return { addresses: listening.addresses, queue, spool, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

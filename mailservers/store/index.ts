@@ -1,0 +1,251 @@
+// The mbox store: where the inbound daemon puts accepted mail. Each mailbox root is
+// <mailRoot>/<owner>/ with INBOX at <root>/INBOX and one folder per (recipient, sender)
+// pair at <root>/mail/<folder-name> (Dovecot `mbox:~/mail:INBOX=~/INBOX`, mutt).
+//
+// A message is transformed once (mboxrd, see mboxrd.ts) into a temp file, then appended
+// to every target file in sorted path order through per-file group-commit queues
+// (mbox-file.ts). deliver() resolves only when every copy is fsynced; on any failure
+// every copy already written is cut out again before the 451. Crash safety: see
+// crash-markers.ts and recovery.ts.
+import { createWriteStream, promises as fs } from "node:fs";
+import path from "node:path";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { Logger } from "pino";
+import { SmtpError, permFail, tempFail, type Envelope } from "../core/types.ts";
+import { CrashMarkers } from "./crash-markers.ts";
+import type { FaultInjector } from "./faults.ts";
+import { folderName } from "./folder-name.ts";
+import { MboxFile, syncDirectory, type Appended, type MboxFileContext } from "./mbox-file.ts";
+import { MboxrdBody, messagePrefix } from "./mboxrd.ts";
+import { recoverStore, type RecoveryReport } from "./recovery.ts";
+import { UsageCache } from "./usage.ts";
+
+export type { FaultInjector, CrashPoint } from "./faults.ts";
+export { faultError } from "./faults.ts";
+export { folderName, parseFolderName, NULL_SENDER, MAX_FOLDER_NAME } from "./folder-name.ts";
+export { STRIPPED_HEADERS } from "./mboxrd.ts";
+export type { RecoveryReport } from "./recovery.ts";
+
+/** One recipient's mailbox: whose root, which address (Delivered-To, folder name), how many bytes allowed. */
+export interface StoreTarget {
+  owner: string;
+  recipient: string;
+  quota: number;
+}
+
+export interface MboxStoreOptions {
+  /** Directory holding one mailbox root per owner, and the store's private `.tmp/`. */
+  mailRoot: string;
+  /** Our name in the Received header. */
+  hostname: string;
+  logger: Logger;
+  /** Longest wait for a mailbox's dotlock before 451 4.2.0 (default 20 s). */
+  lockTimeoutMs?: number;
+  /** Tests only. */
+  faults?: FaultInjector;
+}
+
+export interface MboxStore {
+  /** Bytes used under <mailRoot>/<owner>/ (cached; cheap enough for every RCPT). */
+  usage(owner: string): Promise<number>;
+  /**
+   * Stores `message` for every target; resolves once every copy is fsynced. Throws
+   * 552 5.2.2 when every target is over quota, 451 4.2.0 when a mailbox stays locked,
+   * 451 4.3.0 on an I/O failure (nothing kept anywhere), or the stream's own error.
+   */
+  deliver(envelope: Envelope, targets: readonly StoreTarget[], message: Readable): Promise<void>;
+  /** Waits for deliveries in flight. */
+  close(): Promise<void>;
+}
+
+/**
+ * Crash recovery of a mail root: cuts back appends a dead process left half done and
+ * removes its dotlocks. `createMboxStore` runs it at start and deliveries wait for it;
+ * call it directly to check mailboxes after a kill -9 without starting a store.
+ */
+export async function recoverMailRoot(mailRoot: string, logger: Logger): Promise<RecoveryReport> {
+  return recoverStore(path.join(path.resolve(mailRoot), TEMP_DIR), logger);
+}
+
+const DEFAULT_LOCK_TIMEOUT_MS = 20_000;
+const OWNER = /^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$/;
+export const TEMP_DIR = ".tmp";
+
+export function createMboxStore(options: MboxStoreOptions): MboxStore {
+  const mailRoot = path.resolve(options.mailRoot);
+  const tmpDir = path.join(mailRoot, TEMP_DIR);
+  const { logger, hostname } = options;
+  const markers = new CrashMarkers(tmpDir);
+  const context: MboxFileContext = {
+    logger,
+    lockTimeoutMs: options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
+    markers,
+    faults: options.faults,
+    writeAttempts: new Map(),
+  };
+  const files = new Map<string, MboxFile>();
+  const usage = new UsageCache();
+  const inFlight = new Set<Promise<unknown>>();
+  let closed = false;
+  let tempSeq = 0;
+
+  const recovered = (async () => {
+    await fs.mkdir(markers.dir, { recursive: true, mode: 0o700 });
+    const report = await recoverStore(tmpDir, logger, markers.instance);
+    if (report.truncated.length + report.locksRemoved.length + report.unresolved.length > 0) logger.warn(report, "recovered from a crash");
+    return report;
+  })();
+  recovered.catch(() => {});
+
+  function fileFor(filePath: string): MboxFile {
+    let file = files.get(filePath);
+    if (!file) {
+      const created = new MboxFile(filePath, context);
+      created.onIdle = () => {
+        if (files.get(filePath) === created && created.idle) files.delete(filePath);
+      };
+      files.set(filePath, created);
+      file = created;
+    }
+    return file;
+  }
+
+  function rootOf(owner: string): string {
+    const root = path.join(mailRoot, owner);
+    if (!OWNER.test(owner) || owner.includes("..") || path.dirname(root) !== mailRoot) {
+      throw tempFail(451, "4.3.0", "Mailbox configuration error");
+    }
+    return root;
+  }
+
+  async function run(envelope: Envelope, targets: readonly StoreTarget[], message: Readable): Promise<void> {
+    await recovered.catch((error) => {
+      logger.error({ err: error }, "mail store recovery failed");
+      throw tempFail(451, "4.3.0", "Mail store unavailable, try again later");
+    });
+    const unique = dedupe(targets);
+    const roots = unique.map((target) => rootOf(target.owner));
+    const bodyPath = path.join(tmpDir, `msg-${process.pid}-${markers.instance}-${++tempSeq}`);
+    const body = new MboxrdBody();
+    try {
+      try {
+        await pipeline(message, body, createWriteStream(bodyPath, { flags: "wx", mode: 0o600 }));
+      } catch (error) {
+        // The message broke a limit (SmtpError from the front end) or the client went away.
+        if (error instanceof SmtpError || message.errored) throw message.errored ?? error;
+        logger.error({ err: error }, "could not write a temp file");
+        throw tempFail(451, "4.3.0", "Could not store the message, try again later");
+      }
+      const bodySize = body.bytes;
+
+      // Quota: refuse only when every recipient's mailbox is full (grace for the others).
+      const plans = await Promise.all(unique.map(async (target, i) => {
+        const root = roots[i]!;
+        const prefix = messagePrefix(envelope, target.recipient, hostname);
+        const used = await usage.get(target.owner, root);
+        return { target, root, prefix, adds: 2 * (prefix.length + bodySize), used };
+      }));
+      if (plans.length > 0 && plans.every((p) => p.used + p.adds > p.target.quota)) {
+        throw permFail(552, "5.2.2", "Mailbox full");
+      }
+
+      const appends: { file: string; owner: string; inbox: boolean; prefix: Buffer }[] = [];
+      for (const plan of plans) {
+        const withFolder = await ensureDirectories(plan.root, logger);
+        appends.push({ file: path.join(plan.root, "INBOX"), owner: plan.target.owner, inbox: true, prefix: plan.prefix });
+        if (withFolder) {
+          const folder = folderName(plan.target.recipient, envelope.mailFrom);
+          appends.push({ file: path.join(plan.root, "mail", folder), owner: plan.target.owner, inbox: false, prefix: plan.prefix });
+        }
+      }
+      appends.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+
+      // Files in one order everywhere (see mbox-file.ts); each append waits for the previous.
+      const done: { owner: string; appended: Appended }[] = [];
+      let failure: unknown;
+      for (const append of appends) {
+        try {
+          const appended = await fileFor(append.file).append({ prefix: append.prefix, bodyPath, bodySize });
+          done.push({ owner: append.owner, appended });
+          if (appended.skipped && append.inbox) {
+            failure = tempFail(451, "4.3.0", "Mailbox is not a regular file, contact the postmaster");
+            break;
+          }
+        } catch (error) {
+          failure = error;
+          break;
+        }
+      }
+      const settled = await Promise.allSettled(done.map((d) => d.appended.settle(failure === undefined)));
+      if (failure !== undefined) {
+        if (failure instanceof SmtpError) throw failure;
+        throw tempFail(451, "4.3.0", "Could not write the mailbox, try again later");
+      }
+      for (const d of done) usage.add(d.owner, d.appended.bytes);
+      if (settled.some((s) => s.status === "rejected")) {
+        logger.error({ id: envelope.id }, "a message was stored in some mailbox files but not all");
+        throw tempFail(451, "4.3.0", "Could not write the mailbox, try again later");
+      }
+    } finally {
+      await fs.unlink(bodyPath).catch(() => {});
+    }
+  }
+
+  return {
+    async usage(owner) {
+      return usage.get(owner, rootOf(owner));
+    },
+    async deliver(envelope, targets, message) {
+      if (closed) throw tempFail(421, "4.3.2", "Service shutting down");
+      const delivery = run(envelope, targets, message).catch((error: unknown) => {
+        if (error instanceof SmtpError) throw error;
+        logger.error({ err: error, id: envelope.id }, "delivery failed");
+        throw tempFail(451, "4.3.0", "Could not store the message, try again later");
+      });
+      inFlight.add(delivery);
+      try {
+        await delivery;
+      } finally {
+        inFlight.delete(delivery);
+      }
+    },
+    async close() {
+      closed = true;
+      await Promise.allSettled([...inFlight]);
+    },
+  };
+}
+
+/** One copy per (owner, recipient); the same address twice is one delivery. */
+function dedupe(targets: readonly StoreTarget[]): StoreTarget[] {
+  const seen = new Map<string, StoreTarget>();
+  for (const target of targets) {
+    const key = `${target.owner}\0${target.recipient.toLowerCase()}`;
+    if (!seen.has(key)) seen.set(key, target);
+  }
+  return [...seen.values()];
+}
+
+/**
+ * Creates <root>/ and <root>/mail/ if missing. A root that is not a real directory is
+ * refused (451); a `mail` that is not one only loses the folder copy (returns false).
+ */
+async function ensureDirectories(root: string, logger: Logger): Promise<boolean> {
+  for (const directory of [root, path.join(root, "mail")]) {
+    let stat = await fs.lstat(directory).catch(() => undefined);
+    if (!stat) {
+      await fs.mkdir(directory, { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== "EEXIST") throw error;
+      });
+      await syncDirectory(path.dirname(directory));
+      stat = await fs.lstat(directory);
+    }
+    if (!stat.isDirectory()) {
+      logger.error({ directory }, "mailbox directory is a symlink or not a directory");
+      if (directory !== root) return false;
+      throw tempFail(451, "4.3.0", "Mailbox is misconfigured, contact the postmaster");
+    }
+  }
+  return true;
+}

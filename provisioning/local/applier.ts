@@ -1,0 +1,106 @@
+// Local mode's "stack update": the steps the Pulumi components run on a real VM, run
+// directly on this machine. Each mailbox gets its filesystem (an image file on a loop
+// mount as root, else a plain directory), the zone gets its MX records and named
+// reloads, and the daemons re-read the users list. A removed mailbox is unmounted and
+// its MX dropped; its mail stays on disk.
+import { execFile } from "node:child_process";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { nextSerial, renderZone } from "../../components/zone-file.ts";
+import type { UsersList } from "../../config/users-list.ts";
+import type { Applier, ApplyContext } from "../apply/types.ts";
+
+const run = promisify(execFile);
+const MAILBOX_FS = join(dirname(fileURLToPath(import.meta.url)), "..", "host", "mailbox-fs.sh");
+
+export interface LocalApplierOptions {
+  /** Where mailbox roots live: <mailRoot>/<owner>. */
+  readonly mailRoot: string;
+  /** Image files (root only); undefined keeps mailboxes as plain directories. */
+  readonly imageDir?: string;
+  /** fstab the host script maintains; local mode keeps its own, not /etc/fstab. */
+  readonly fstab: string;
+  /** The managed zone: domain and the loopback addresses of mx/ns. */
+  readonly zone: { readonly domain: string; readonly ipv4: string; readonly ipv6?: string; readonly serialFile: string };
+  /** Serves the rendered zone (named's reload). */
+  readonly publishZone: (name: string, text: string) => Promise<void>;
+  /** Makes the daemons re-read the users list now (SIGHUP). */
+  readonly notifyDaemons: () => Promise<void>;
+}
+
+/** The zone text for a users list, with a serial above the last one published. */
+export async function renderLocalZone(options: LocalApplierOptions["zone"], list: UsersList, now = new Date()): Promise<string> {
+  let previous: number | undefined;
+  try {
+    previous = Number((await readFile(options.serialFile, "utf8")).trim()) || undefined;
+  } catch {
+    previous = undefined;
+  }
+  const serial = nextSerial(previous, now);
+  await mkdir(dirname(options.serialFile), { recursive: true });
+  await writeFile(options.serialFile, `${serial}\n`);
+  return renderZone({
+    domain: options.domain,
+    serial,
+    ipv4: options.ipv4,
+    ipv6: options.ipv6,
+    mailboxDomains: list.mailboxes.map((m) => m.domain),
+    dmarcPolicy: "none",
+  });
+}
+
+async function mailboxFs(action: "grow" | "unmount", owner: string, size: number, options: LocalApplierOptions): Promise<void> {
+  const args = [MAILBOX_FS, action, "--owner", owner, "--size", String(size), "--mail-root", options.mailRoot, "--image-dir", options.imageDir!, "--fstab", options.fstab];
+  try {
+    await run("bash", args, { timeout: 120_000 });
+  } catch (err) {
+    const stderr = String((err as { stderr?: string }).stderr ?? "").trim();
+    throw new Error(`${action} of ${owner}'s filesystem failed: ${stderr || (err as Error).message}`);
+  }
+}
+
+/** Owners whose image is mounted under the mail root, read back from our own fstab. */
+async function mountedOwners(options: LocalApplierOptions): Promise<Set<string>> {
+  let text = "";
+  try {
+    text = await readFile(options.fstab, "utf8");
+  } catch {
+    return new Set();
+  }
+  const owners = new Set<string>();
+  for (const line of text.split("\n")) {
+    const target = line.split(" ")[1];
+    if (target?.startsWith(`${options.mailRoot}/`)) owners.add(target.slice(options.mailRoot.length + 1));
+  }
+  return owners;
+}
+
+export function createLocalApplier(options: LocalApplierOptions): Applier {
+  return {
+    name: "local",
+    async apply({ list, logger, signal }: ApplyContext): Promise<void> {
+      await mkdir(options.mailRoot, { recursive: true });
+      if (options.imageDir === undefined) {
+        logger.info("not root: mailboxes are plain directories, not image files on loop mounts");
+        for (const m of list.mailboxes) {
+          await mkdir(join(options.mailRoot, m.owner, "mail"), { recursive: true, mode: 0o700 });
+          await writeFile(join(options.mailRoot, m.owner, "INBOX"), "", { flag: "a", mode: 0o600 });
+        }
+      } else {
+        // `grow` creates a missing filesystem and enlarges one whose size went up.
+        for (const m of list.mailboxes) {
+          if (signal.aborted) throw new Error("stopped before the apply finished");
+          await mailboxFs("grow", m.owner, m.size, options);
+        }
+        for (const owner of await mountedOwners(options)) {
+          if (!list.byOwner(owner)) await mailboxFs("unmount", owner, 0, options);
+        }
+      }
+      await options.publishZone(options.zone.domain, await renderLocalZone(options.zone, list));
+      await options.notifyDaemons();
+      logger.info({ mailboxes: list.mailboxes.length }, "local apply done");
+    },
+  };
+}

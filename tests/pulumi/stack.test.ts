@@ -1,0 +1,254 @@
+// The whole stack under Pulumi's mocks: resources and their inputs for 0, 1 and 3 users,
+// adding and removing a user, deletion safety and secrets.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { parseSettings } from "../../config/settings.ts";
+import { parse } from "yaml";
+import { ALICE, ALICE_KEY, BOB, CAROL, GANDI_KEY, LDAP_PASSWORD, SSH_KEY, runStack, usersYaml } from "./fixtures.ts";
+import { plainOccurrences, reveal, settle, type Recorded } from "./harness.ts";
+
+type Inputs = Record<string, any>;
+const find = (resources: readonly Recorded[], name: string): Recorded => {
+  const r = resources.find((x) => x.name === name);
+  assert.ok(r, `expected a resource named ${name}; have ${resources.map((x) => x.name).join(", ")}`);
+  return r;
+};
+const inputs = (resources: readonly Recorded[], name: string): Inputs => reveal(find(resources, name).inputs) as Inputs;
+const names = (resources: readonly Recorded[]) => new Set(resources.map((r) => `${r.type}::${r.name}`));
+const COMMANDS = new Set(["command:remote:Command", "command:remote:CopyToRemote"]);
+// Commands that destroy a VM, a volume or mail.
+const DESTRUCTIVE = /xl destroy|xen-delete-image|lvremove|vgremove|pvremove|\brm\b|mkfs|mailbox-fs\.sh destroy|--yes-destroy-mail/;
+
+test("with no users: the VM, volume group, zone, LDAP and both daemons, and no mailbox", async () => {
+  const { resources } = await runStack(usersYaml());
+  assert.equal(resources.filter((r) => r.type === "semail:infra:Mailbox").length, 0);
+  for (const type of ["XenVm", "VolumeGroup", "DnsZone", "LdapServer", "SmtpDaemon", "UsersNetwork", "HostScripts"]) {
+    assert.ok(resources.some((r) => r.type === `semail:infra:${type}`), `a semail:infra:${type}`);
+  }
+
+  const vm = find(resources, "vm-create");
+  assert.equal(vm.protect, true, "the VM is protected");
+  const vmIn = inputs(resources, "vm-create");
+  assert.match(vmIn.create, /xen-create-image --hostname=semail --ip=192\.0\.2\.25 --gateway=192\.0\.2\.1 --netmask=255\.255\.255\.0 --bridge=xenbr0 --vcpus=2 --memory=2G --size=10G --dist=bookworm/);
+  assert.match(vmIn.create, /phy:\/dev\/vg0\/semail-mail,xvdb,w/);
+  assert.match(vmIn.create, /xl create \/etc\/xen\/semail\.cfg/);
+  assert.equal(vmIn.delete, "xl destroy semail 2>/dev/null || true; xen-delete-image semail");
+  assert.equal(vmIn.connection.host, "dom0.example.net");
+  assert.match(vmIn.connection.hostKey, /^ssh-ed25519 /);
+
+  const vg = inputs(resources, "volume-group-create");
+  assert.equal(find(resources, "volume-group-create").protect, true);
+  assert.match(vg.create, /pvs \/dev\/xvdb >\/dev\/null 2>&1 \|\| pvcreate \/dev\/xvdb/);
+  assert.match(vg.create, /vgs semail >\/dev\/null 2>&1 \|\| vgcreate semail \/dev\/xvdb/);
+  assert.equal(vg.delete, undefined);
+  // The VM is reached through dom0.
+  assert.equal(vg.connection.host, "192.0.2.25");
+  assert.equal(vg.connection.proxy.host, "dom0.example.net");
+
+  const zone = inputs(resources, "zone-install");
+  assert.match(zone.create, /^bash \/usr\/local\/lib\/semail\/install-zone\.sh semail\.email --zone-dir \/etc\/bind\/semail --stanza-b64 /);
+  assert.match(zone.stdin, /^@ 3600 IN MX 10 mx\.semail\.email\.$/m);
+  assert.match(zone.stdin, /^mx 3600 IN A 192\.0\.2\.25$/m);
+  assert.match(zone.stdin, /^ns 3600 IN AAAA 2001:db8::25$/m);
+  assert.match(zone.stdin, /^_dmarc 3600 IN TXT "v=DMARC1; p=quarantine/m);
+  assert.equal((zone.stdin as string).match(/ IN MX /g)?.length, 1, "only the apex MX");
+
+  const inbound = inputs(resources, "inbound-container");
+  assert.equal(inbound.restart, "unless-stopped");
+  assert.deepEqual(inbound.command, ["inbound", "--config", "/usr/local/etc/semail.yaml"]);
+  assert.deepEqual(
+    inbound.ports.map((p: Inputs) => `${p.ip}:${p.external}->${p.internal}`),
+    ["192.0.2.25:25->25", "192.0.2.25:587->587", "192.0.2.25:465->465", "2001:db8::25:25->25", "2001:db8::25:587->587", "2001:db8::25:465->465"],
+  );
+  assert.deepEqual(inbound.mounts.map((m: Inputs) => `${m.source}:${m.target}:${m.readOnly ? "ro" : "rw"}:${m.bindOptions?.propagation ?? ""}`), [
+    "/etc/semail:/etc/semail:ro:", "/etc/semail/tls/fullchain.pem:/etc/semail/tls/fullchain.pem:ro:",
+    "/etc/semail/tls/privkey.pem:/etc/semail/tls/privkey.pem:ro:", "/var/mail/semail:/var/mail/semail:rw:rslave",
+  ]);
+  assert.equal(find(resources, "inbound-container").deleteBeforeReplace, true, "a fixed container name needs delete-before-replace");
+  assert.equal(inputs(resources, "inbound-image").build.dockerfile.endsWith("/Dockerfile"), true);
+
+  const outbound = inputs(resources, "outbound-container");
+  assert.equal(outbound.restart, "unless-stopped");
+  assert.deepEqual(outbound.ports, [{ internal: 587, external: 587, ip: "127.0.0.1" }]);
+  assert.ok(outbound.mounts.some((m: Inputs) => m.source === "/var/spool/semail" && !m.readOnly));
+  assert.ok(!outbound.mounts.some((m: Inputs) => m.source === "/var/mail/semail"), "outbound does not see the mail");
+  assert.deepEqual(outbound.networksAdvanced.map((n: Inputs) => n.name), ["semail-services", "semail-users"]);
+
+  const ldap = inputs(resources, "ldap-container");
+  assert.equal(ldap.restart, "unless-stopped");
+  assert.deepEqual(ldap.ports, [{ internal: 389, external: 389, ip: "127.0.0.1" }]);
+  assert.match(ldap.uploads[0].content, /^dn: ou=people,dc=semail,dc=email$/m);
+  assert.match(ldap.uploads[0].content, /^dn: cn=admins,ou=groups,dc=semail,dc=email$/m);
+
+  // The users list is installed by rename, from the parsed list.
+  const users = inputs(resources, "users-list");
+  assert.match(users.create, /mv -f "\$1\.new" "\$1"' install-users-list \/etc\/semail\/users\.yaml$/);
+  assert.deepEqual(parse(users.stdin), { mailboxes: [] });
+});
+
+test("the daemons' settings file is valid for config/settings.ts", async () => {
+  const { resources } = await runStack(usersYaml(ALICE));
+  const text = inputs(resources, "inbound-container").uploads[0].content as string;
+  const settings = parseSettings(parse(text), "daemon settings");
+  assert.equal(settings.managedDomain, "semail.email");
+  assert.equal(settings.hostname, "mx.semail.email");
+  assert.equal(settings.inbound.mailRoot, "/var/mail/semail");
+  assert.equal(settings.outbound.spool, "/var/spool/semail");
+  assert.equal(settings.ldap.url, "ldap://semail-ldap:389");
+  assert.equal(settings.users, "/etc/semail/users.yaml");
+});
+
+test("with one user: storage, container and MX with the expected inputs", async () => {
+  const { resources } = await runStack(usersYaml(ALICE));
+  const mailbox = resources.filter((r) => r.name.startsWith("mailbox-alice"));
+  assert.deepEqual(mailbox.map((r) => r.name).sort(), ["mailbox-alice", "mailbox-alice-container", "mailbox-alice-storage"]);
+
+  const storage = find(resources, "mailbox-alice-storage");
+  const s = inputs(resources, "mailbox-alice-storage");
+  assert.equal(s.create, "bash /usr/local/lib/semail/mailbox-fs.sh create --owner alice --size 1073741824 --mail-root /var/mail/semail --vg semail");
+  assert.equal(s.update, "bash /usr/local/lib/semail/mailbox-fs.sh grow --owner alice --size 1073741824 --mail-root /var/mail/semail --vg semail");
+  assert.equal(s.delete, undefined, "removing the user never deletes the filesystem");
+  assert.equal(storage.retainOnDelete, true);
+
+  const c = inputs(resources, "mailbox-alice-container");
+  assert.equal(c.name, "semail-user-alice");
+  assert.equal(c.image, "ghcr.io/semail/user:latest");
+  assert.equal(c.restart, "unless-stopped");
+  assert.deepEqual(c.mounts, [{ type: "bind", source: "/var/mail/semail/alice", target: "/mail" }]);
+  assert.deepEqual(c.uploads, [{ file: "/etc/semail/authorized_keys", content: `${ALICE_KEY}\n`, permissions: "0644" }]);
+  assert.deepEqual(c.networksAdvanced, [{ name: "semail-users", aliases: ["alice"] }]);
+
+  const zone = inputs(resources, "zone-install").stdin as string;
+  assert.match(zone, /^alice 3600 IN MX 10 mx\.semail\.email\.$/m);
+  assert.deepEqual(parse(inputs(resources, "users-list").stdin).mailboxes.map((m: Inputs) => m.owner), ["alice"]);
+});
+
+test("with three users: one Mailbox each, MX in the zone for the subdomain, an MX output for the external domain", async () => {
+  const { resources, result } = await runStack(usersYaml(ALICE, BOB, CAROL));
+  assert.deepEqual(resources.filter((r) => r.type === "semail:infra:Mailbox").map((r) => r.name).sort(), ["mailbox-alice", "mailbox-bob", "mailbox-carol"]);
+  assert.match(inputs(resources, "mailbox-carol-storage").create, /--owner carol --size 2147483648 /);
+  assert.match(inputs(resources, "mailbox-bob-storage").create, /--owner bob --size 5368709120 /, "the default size");
+  const zone = inputs(resources, "zone-install").stdin as string;
+  assert.deepEqual(zone.match(/^\S+ 3600 IN MX .*$/gm), ["@ 3600 IN MX 10 mx.semail.email.", "alice 3600 IN MX 10 mx.semail.email."]);
+  assert.deepEqual(result.externalMxRecords, { "bob@example.org": "example.org. 3600 IN MX 10 mx.semail.email." });
+  assert.equal((await settle(result.userSshAddresses.bob!)).value, "172.30.0.2");
+});
+
+test("adding a user adds only that user's resources", async () => {
+  const before = await runStack(usersYaml(ALICE, BOB));
+  const after = await runStack(usersYaml(ALICE, BOB, CAROL));
+  const added = [...names(after.resources)].filter((n) => !names(before.resources).has(n));
+  assert.deepEqual(added.sort(), [
+    "command:remote:Command::mailbox-carol-storage",
+    "docker:index/container:Container::mailbox-carol-container",
+    "semail:infra:Mailbox::mailbox-carol",
+  ]);
+  assert.equal([...names(before.resources)].filter((n) => !names(after.resources).has(n)).length, 0, "nothing removed");
+  // Of the existing resources, only the users list changes (carol is in the managed domain: no new MX).
+  const changed = before.resources
+    .filter((r) => JSON.stringify(reveal(r.inputs)) !== JSON.stringify(reveal(find(after.resources, r.name).inputs)))
+    .map((r) => r.name);
+  assert.deepEqual(changed, ["users-list"]);
+});
+
+test("removing a user deletes only that user's resources, and its storage is retained", async () => {
+  const before = await runStack(usersYaml(ALICE, BOB, CAROL));
+  const after = await runStack(usersYaml(ALICE, CAROL));
+  const removed = before.resources.filter((r) => !names(after.resources).has(`${r.type}::${r.name}`));
+  assert.deepEqual(removed.map((r) => r.name).sort(), ["mailbox-bob", "mailbox-bob-container", "mailbox-bob-storage"]);
+  const storage = removed.find((r) => r.name === "mailbox-bob-storage")!;
+  assert.equal(storage.retainOnDelete, true, "the engine keeps bob's filesystem");
+  assert.equal(reveal(storage.inputs) && (reveal(storage.inputs) as Inputs).delete, undefined, "and runs no delete command");
+  for (const name of ["mailbox-alice-storage", "mailbox-carol-storage"]) {
+    assert.deepEqual(reveal(find(after.resources, name).inputs), reveal(find(before.resources, name).inputs), `${name} untouched`);
+  }
+});
+
+test("growing a user's size changes only the update (grow) of that user's storage", async () => {
+  const before = await runStack(usersYaml(ALICE));
+  const after = await runStack(usersYaml(ALICE.replace("size: 1GiB", "size: 3GiB")));
+  const changed = before.resources
+    .filter((r) => JSON.stringify(reveal(r.inputs)) !== JSON.stringify(reveal(find(after.resources, r.name).inputs)))
+    .map((r) => r.name);
+  assert.deepEqual(changed.sort(), ["mailbox-alice-storage", "users-list"]);
+  assert.match(inputs(after.resources, "mailbox-alice-storage").update, /mailbox-fs\.sh grow --owner alice --size 3221225472 /);
+});
+
+for (const [label, overrides] of [
+  ["bind, lvm, local LDAP", {}],
+  ["gandi, image files, external LDAP", { dnsProvider: "gandi", storageBackend: "image", ldapUrl: "ldaps://ldap.example.net" }],
+] as const) {
+  test(`no destructive delete on a command with triggers, and nothing destructive unprotected (${label})`, async () => {
+    const { resources } = await runStack(usersYaml(ALICE, BOB, CAROL), overrides);
+    const commands = resources.filter((r) => COMMANDS.has(r.type));
+    assert.ok(commands.length >= 8, "commands were recorded");
+    for (const r of commands) {
+      const i = reveal(r.inputs) as Inputs;
+      if (i.triggers !== undefined) assert.equal(i.delete, undefined, `${r.name} has triggers and a delete: a trigger change would run it`);
+      if (typeof i.delete === "string" && DESTRUCTIVE.test(i.delete)) {
+        assert.equal(r.protect, true, `${r.name} deletes destructively (${i.delete}) and must be protected`);
+      }
+      for (const field of ["create", "update"]) {
+        assert.doesNotMatch(String(i[field] ?? ""), /mailbox-fs\.sh destroy|--yes-destroy-mail/, `${r.name}.${field} never destroys mail`);
+      }
+    }
+    for (const r of resources.filter((x) => x.name.endsWith("-storage"))) assert.equal(r.retainOnDelete, true, `${r.name} retained`);
+  });
+}
+
+for (const [label, overrides] of [
+  ["bind", {}],
+  ["gandi", { dnsProvider: "gandi" }],
+] as const) {
+  test(`secrets stay secret in every input and output (${label})`, async () => {
+    const { resources, result } = await runStack(usersYaml(ALICE, BOB, CAROL), overrides);
+    for (const r of resources) {
+      for (const secret of [SSH_KEY, LDAP_PASSWORD, GANDI_KEY]) {
+        assert.deepEqual(plainOccurrences(r.inputs, secret), [], `${r.name} carries a secret in plain text`);
+      }
+    }
+    // The secrets did reach the resources that need them (so the check above is not vacuous).
+    assert.match(JSON.stringify(reveal(find(resources, "vm-create").inputs)), /test-only-key/);
+    if (label === "gandi") assert.equal((reveal(find(resources, "gandi").inputs) as Inputs).key, GANDI_KEY);
+    else assert.ok((inputs(resources, "ldap-container").envs as string[]).includes(`LDAP_ADMIN_PASSWORD=${LDAP_PASSWORD}`));
+    const outputs: Record<string, unknown> = { ...result, ...result.userSshAddresses };
+    for (const [name, output] of Object.entries(outputs)) {
+      const { value, secret } = await settle(output as never);
+      for (const s of [SSH_KEY, LDAP_PASSWORD, GANDI_KEY]) {
+        if (JSON.stringify(value ?? null).includes(JSON.stringify(s).slice(1, -1))) assert.ok(secret, `output ${name} reveals a secret`);
+      }
+    }
+  });
+}
+
+test("gandi: LiveDNS records instead of named, and the subdomain's MX belongs to its Mailbox", async () => {
+  const { resources } = await runStack(usersYaml(ALICE, BOB), { dnsProvider: "gandi" });
+  assert.ok(!resources.some((r) => r.name === "zone-install"), "no named install");
+  const records = resources.filter((r) => r.type === "gandi:livedns/record:Record").map((r): Inputs => ({ ...(reveal(r.inputs) as Inputs), resource: r.name }));
+  const apexMx = records.find((r) => r.resource === "zone-apex-mx");
+  assert.deepEqual(apexMx && { zone: apexMx.zone, name: apexMx.name, values: apexMx.values }, { zone: "semail.email", name: "@", values: ["10 mx.semail.email."] });
+  assert.ok(!records.some((r) => r.type === "SOA"), "Gandi owns the SOA");
+  const mx = records.find((r) => r.resource === "mailbox-alice-mx");
+  assert.deepEqual(mx && { name: mx.name, type: mx.type, values: mx.values }, { name: "alice", type: "MX", values: ["10 mx.semail.email."] });
+  assert.equal(records.filter((r) => r.type === "MX").length, 2, "apex and alice; bob's domain is external");
+  assert.match(find(resources, "mailbox-alice-mx").parent, /Mailbox::mailbox-alice$/);
+});
+
+test("an external LDAP URL makes no slapd; image storage makes no volume group", async () => {
+  const { resources, result } = await runStack(usersYaml(ALICE), { ldapUrl: "ldaps://ldap.example.net", storageBackend: "image" });
+  assert.ok(!resources.some((r) => r.type === "semail:infra:LdapServer"));
+  // Outbound still has a network with a way out (the users' network is internal).
+  assert.deepEqual(inputs(resources, "outbound-container").networksAdvanced.map((n: Inputs) => n.name), ["semail-services", "semail-users"]);
+  assert.equal(inputs(resources, "services-net").internal, undefined);
+  assert.equal(inputs(resources, "users-network-net").internal, true);
+  assert.equal(result.ldapUrl, "ldaps://ldap.example.net");
+  assert.ok(!resources.some((r) => r.type === "semail:infra:VolumeGroup"));
+  assert.equal(inputs(resources, "mailbox-alice-storage").create, "bash /usr/local/lib/semail/mailbox-fs.sh create --owner alice --size 1073741824 --mail-root /var/mail/semail --image-dir /var/lib/semail/images");
+  assert.equal(parseSettings(parse(inputs(resources, "outbound-container").uploads[0].content), "s").ldap.url, "ldaps://ldap.example.net");
+});
+
+test("a bad config fails naming the setting", async () => {
+  await assert.rejects(runStack(usersYaml(), { storageBackend: "zfs" }), /semail:storageBackend "zfs" is not valid: use "lvm" or "image"/);
+  await assert.rejects(runStack(usersYaml(), { vmIp: "not-an-ip" }), /semail:vmIp "not-an-ip" is not an IPv4 address/);
+  await assert.rejects(runStack("mailboxes:\n  - owner: Bob!\n    address: bob@example.org\n"), /mailboxes\[0\]\.owner "Bob!" is not a valid uid/);
+});

@@ -1,0 +1,86 @@
+// Fixtures for the mbox store tests: a temp mail root, envelopes, messages as streams,
+// and Python's mailbox module as the independent reader.
+import { execFile } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { Readable } from "node:stream";
+import { promisify } from "node:util";
+import type { TestContext } from "node:test";
+import { silentLogger } from "../../cli/logger.ts";
+import type { Envelope } from "../../mailservers/core/types.ts";
+import { createMboxStore, type FaultInjector, type MboxStore, type StoreTarget } from "../../mailservers/store/index.ts";
+
+const run = promisify(execFile);
+
+let sequence = 0;
+
+export async function makeMailRoot(t: TestContext, parent = tmpdir()): Promise<string> {
+  const dir = await mkdtemp(path.join(parent, "semail-store-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export function makeStore(t: TestContext, mailRoot: string, extra: { lockTimeoutMs?: number; faults?: FaultInjector } = {}): MboxStore {
+  const store = createMboxStore({ mailRoot, hostname: "mx.semail.test", logger: silentLogger(), ...extra });
+  t.after(() => store.close());
+  return store;
+}
+
+export function makeEnvelope(mailFrom: string, recipients: readonly string[]): Envelope {
+  return {
+    id: `T${++sequence}`,
+    session: {
+      id: "s1",
+      remoteAddress: "127.0.0.1",
+      remotePort: 40000,
+      localAddress: "127.0.0.1",
+      localPort: 25,
+      clientHostname: "client.example",
+      secure: false,
+    },
+    mailFrom,
+    recipients,
+    protocol: "ESMTP",
+    receivedAt: new Date(Date.UTC(2026, 10, 4, 3, 4, 5)),
+  };
+}
+
+export function target(owner: string, recipient = `${owner}@semail.test`, quota = 1 << 30): StoreTarget {
+  return { owner, recipient, quota };
+}
+
+/** The message as the SMTP front end hands it over: CRLF lines, in small chunks. */
+export function messageStream(text: string, chunk = 7): Readable {
+  const data = Buffer.from(text.replace(/\r?\n/g, "\r\n"));
+  const parts: Buffer[] = [];
+  for (let i = 0; i < data.length; i += chunk) parts.push(data.subarray(i, i + chunk));
+  return Readable.from(parts);
+}
+
+export function simpleMessage(subject: string, body = "Hello.\n"): string {
+  return `From: Alice <alice@example.org>\nTo: bob@semail.test\nSubject: ${subject}\n\n${body}`;
+}
+
+export interface ParsedMessage {
+  from_line: string;
+  headers: [string, string][];
+  /** Body with mboxrd quoting undone, as Python returns it. */
+  body: string;
+  subject: string | null;
+}
+
+/** Reads an mbox with Python's mailbox.mbox (no locking) and returns every message. */
+export async function readMbox(file: string): Promise<ParsedMessage[]> {
+  const script = `
+import json, mailbox, sys
+out = []
+for m in mailbox.mbox(sys.argv[1], create=False):
+    body = m.get_payload(decode=True)
+    out.append({"from_line": m.get_from(), "headers": [[k, str(v)] for k, v in m.items()],
+                "body": body.decode("utf-8", "replace") if body is not None else "", "subject": None if m["Subject"] is None else str(m["Subject"])})
+print(json.dumps(out))
+`;
+  const { stdout } = await run("python3", ["-c", script, file], { maxBuffer: 64 << 20 });
+  return JSON.parse(stdout) as ParsedMessage[];
+}

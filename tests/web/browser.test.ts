@@ -1,0 +1,177 @@
+// The form in a real browser (Debian's chromium, headless, driven by playwright-core):
+// log in with the keyboard, create a mailbox, watch the status reach done without a
+// reload, delete it. Every page is saved to test-artifacts/web/ to be looked at.
+import assert from "node:assert/strict";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { loadUsersList } from "../../config/users-file.ts";
+import { createDirectory } from "../../directory/ldap.ts";
+import type { Directory } from "../../directory/types.ts";
+import { startTestSlapd, type TestSlapd } from "../helpers/slapd.ts";
+import { LIST_OPTIONS, fakeApplier, startForm } from "./helpers.ts";
+
+const ARTIFACTS = join(import.meta.dirname, "../../test-artifacts/web");
+const CHROMIUM_ARGS = [
+  "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+];
+
+let slapd: TestSlapd;
+let directory: Directory;
+let profile: string;
+let browser: BrowserContext;
+
+before(async () => {
+  await mkdir(ARTIFACTS, { recursive: true });
+  slapd = await startTestSlapd();
+  directory = createDirectory(slapd.settings());
+  profile = await mkdtemp(join(tmpdir(), "semail-chromium-"));
+  browser = await chromium.launchPersistentContext(profile, {
+    executablePath: "/usr/bin/chromium",
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport: { width: 1000, height: 800 },
+  });
+});
+after(async () => {
+  await browser?.close();
+  if (profile) await rm(profile, { recursive: true, force: true });
+  await directory?.close();
+  await slapd?.stop();
+});
+
+async function shot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+test("log in, create a mailbox, see the status reach done, delete it", async (t) => {
+  // Slow enough that the page shows the apply running before it is done.
+  const applier = fakeApplier({ delayMs: 1500 });
+  const form = await startForm(t, { directory, applier });
+  const page = await browser.newPage();
+  t.after(() => page.close());
+  const errors: string[] = [];
+  page.on("pageerror", (err) => errors.push(err.message));
+  page.on("console", (msg) => {
+    if (msg.type() === "error") errors.push(msg.text());
+  });
+  page.on("response", (response) => {
+    if (response.status() >= 400) errors.push(`${response.status()} ${response.url()}`);
+  });
+
+  await page.goto(`${form.url}/`);
+  assert.equal(new URL(page.url()).pathname, "/login");
+  await shot(page, "01-login");
+
+  // A wrong password first: the page says so and keeps the login name.
+  await page.getByLabel("Login name").fill("alice");
+  await page.getByLabel("Password").fill("not-her-password");
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.getByRole("alert").waitFor();
+  assert.equal(await page.getByRole("alert").textContent(), "Wrong login name or password.");
+  await shot(page, "02-login-refused");
+  assert.deepEqual(errors.splice(0).filter((e) => !/401/.test(e)), [], "only the refused login's 401 so far");
+
+  // Then with the keyboard only: the login field has focus, Tab to the password, Enter sends.
+  await page.getByLabel("Login name").focus();
+  await page.keyboard.press("Control+A");
+  await page.keyboard.type("alice");
+  await page.keyboard.press("Tab");
+  await page.keyboard.type("alice-Secret1");
+  await page.keyboard.press("Enter");
+  await page.getByRole("heading", { name: "Create your mailbox" }).waitFor();
+  await shot(page, "03-create-form");
+
+  await page.getByLabel("Mailbox id (before the @)").fill("alice");
+  await page.getByLabel("Subdomain", { exact: true }).fill("wonderland");
+  await page.getByRole("button", { name: "Create my mailbox" }).click();
+  await page.getByRole("heading", { name: "Your mailbox" }).waitFor();
+  const status = page.locator("#apply-status");
+  assert.match((await status.getAttribute("data-state")) ?? "", /^(queued|applying)$/);
+  await shot(page, "04-mailbox-applying");
+
+  // The status reaches done by the page's script, not by a navigation.
+  // Strings, not functions: the test is compiled without the DOM types.
+  await page.evaluate("window.semailMarker = 42");
+  await page.waitForSelector('#apply-status[data-state="done"]', { timeout: 15_000 });
+  assert.equal(await page.evaluate("window.semailMarker"), 42, "no reload happened");
+  assert.match((await status.textContent()) ?? "", /Done: the system matches the list\./);
+  await shot(page, "05-mailbox-done");
+  assert.deepEqual(applier.runs, [["alice@wonderland.semail.test"]]);
+
+  await page.getByRole("link", { name: "Delete my mailbox…" }).click();
+  await page.getByRole("heading", { name: "Delete the mailbox?" }).waitFor();
+  await shot(page, "06-confirm-delete");
+  await page.getByRole("button", { name: "Yes, delete alice@wonderland.semail.test" }).click();
+  await page.getByRole("heading", { name: "Create your mailbox" }).waitFor();
+  assert.match((await page.getByRole("status").first().textContent()) ?? "", /kept until an administrator removes it/);
+  await shot(page, "07-deleted");
+  assert.equal((await loadUsersList(form.usersFile, LIST_OPTIONS)).mailboxes.length, 0);
+
+  // The same page on a phone-sized screen.
+  await page.setViewportSize({ width: 375, height: 740 });
+  await shot(page, "08-create-form-phone");
+  const overflow = Number(await page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth"));
+  assert.ok(overflow <= 0, `no horizontal scrolling on a phone (${overflow}px too wide)`);
+  assert.deepEqual(errors, [], "no script errors and no CSP violations");
+});
+
+test("an administrator's list of mailboxes", async (t) => {
+  const form = await startForm(t, { directory, applier: fakeApplier() });
+  await form.store.update(() => [
+    { owner: "alice", address: "alice@wonderland.semail.test" },
+    { owner: "bob", address: "bob@example.org", size: 2 * 1024 ** 3 },
+  ]);
+  const page = await browser.newPage();
+  t.after(() => page.close());
+  await page.goto(`${form.url}/login`);
+  await page.getByLabel("Login name").fill("admin");
+  await page.getByLabel("Password").fill("admin-Secret3");
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.getByRole("link", { name: "All mailboxes" }).click();
+  await page.getByRole("heading", { name: "All mailboxes" }).waitFor();
+  assert.equal(await page.getByRole("row").count(), 3);
+  await page.getByLabel("Size of bob@example.org").fill("3GiB");
+  await page.getByRole("row", { name: /bob@example\.org/ }).getByRole("button", { name: "Change" }).click();
+  await page.getByText("The size is changed").waitFor();
+  await shot(page, "09-admin");
+  assert.equal((await loadUsersList(form.usersFile, LIST_OPTIONS)).byOwner("bob")?.size, 3 * 1024 ** 3);
+  await page.setViewportSize({ width: 375, height: 740 });
+  await shot(page, "10-admin-phone");
+});
+
+test("an external domain's page shows the MX record to add; a directory outage shows the 503 page", async (t) => {
+  const form = await startForm(t, {
+    directory,
+    applier: fakeApplier(),
+    mxCheck: async () => ({ state: "elsewhere", hosts: ["mail.provider.net"] }),
+  });
+  const page = await browser.newPage();
+  t.after(() => page.close());
+  await page.goto(`${form.url}/login`);
+  await page.getByLabel("Login name").fill("bob");
+  await page.getByLabel("Password").fill("bob-Secret2");
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.getByLabel("Mailbox id (before the @)").fill("bob");
+  await page.getByLabel(/My own domain/).check();
+  await page.getByLabel("Domain", { exact: true }).fill("example.org");
+  // Enter in a field sends the form, as without a mouse.
+  await page.getByLabel("Domain", { exact: true }).press("Enter");
+  await page.getByRole("heading", { name: "DNS of example.org" }).waitFor();
+  assert.equal(await page.locator("pre code").textContent(), "example.org. IN MX 10 mx.semail.test.");
+  assert.match((await page.locator("#mx-check").textContent()) ?? "", /does not point to us yet; it points to mail\.provider\.net/);
+  await shot(page, "11-external-domain");
+
+  const closed = createDirectory(slapd.settings({ url: "ldap://127.0.0.1:1" }));
+  t.after(() => closed.close());
+  const down = await startForm(t, { directory: closed });
+  await page.goto(`${down.url}/login`);
+  await page.getByLabel("Login name").fill("bob");
+  await page.getByLabel("Password").fill("bob-Secret2");
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.getByRole("heading", { name: "Directory unavailable" }).waitFor();
+  await shot(page, "12-directory-down");
+});
