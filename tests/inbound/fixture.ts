@@ -1,0 +1,97 @@
+// The inbound daemon in-process on 127.0.0.1:0 with a temp mail root and users list.
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import type { TestContext } from "node:test";
+import { silentLogger } from "../../cli/logger.ts";
+import { parseSettings, type Settings } from "../../config/settings.ts";
+import { startInbound, type RunningInbound } from "../../mailservers/inbound/daemon.ts";
+import { folderName } from "../../mailservers/store/index.ts";
+import { readMbox, type ParsedMessage } from "../store/fixture.ts";
+
+export { readMbox, type ParsedMessage };
+
+export interface UserEntry {
+  readonly owner: string;
+  readonly address: string;
+  readonly size?: string | number;
+}
+
+export const USERS: readonly UserEntry[] = [
+  { owner: "sow", address: "souleymane@sow.semail.test" },
+  { owner: "ada", address: "ada@semail.test" },
+  { owner: "ext", address: "me@External.example" },
+];
+
+export function usersYaml(users: readonly UserEntry[]): string {
+  return `mailboxes:\n${users.map((u) => `  - owner: ${u.owner}\n    address: ${u.address}\n${u.size !== undefined ? `    size: ${u.size}\n` : ""}`).join("")}`;
+}
+
+export interface InboundFixture {
+  readonly dir: string;
+  readonly mailRoot: string;
+  readonly usersFile: string;
+  readonly settings: Settings;
+  readonly daemon: RunningInbound;
+  readonly port: number;
+  /** Path of an owner's INBOX, or of the (recipient, sender) folder. */
+  inbox(owner: string): string;
+  folder(owner: string, recipient: string, sender: string): string;
+}
+
+export async function makeDir(t: TestContext, prefix = "semail-inbound-"): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), prefix));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** The raw settings for a test daemon; `inbound` is merged over the defaults below. */
+export function testSettings(dir: string, inbound: Record<string, unknown> = {}, extra: Record<string, unknown> = {}): Settings {
+  return parseSettings(
+    {
+      hostname: "mx.semail.test",
+      managedDomain: "semail.test",
+      users: path.join(dir, "users.yaml"),
+      minMailboxSize: 1,
+      inbound: { listen: ["127.0.0.1:0"], mailRoot: path.join(dir, "mail"), maxMessageSize: 256 * 1024, ...inbound },
+      log: { level: "silent" },
+      ...extra,
+    },
+    "test",
+  );
+}
+
+export async function startFixture(
+  t: TestContext,
+  options: { users?: readonly UserEntry[]; inbound?: Record<string, unknown>; freeSpace?: (p: string) => Promise<number> } = {},
+): Promise<InboundFixture> {
+  const dir = await makeDir(t);
+  const settings = testSettings(dir, options.inbound);
+  await writeFile(settings.users, usersYaml(options.users ?? USERS));
+  const daemon = await startInbound(settings, {
+    logger: silentLogger(),
+    limits: { closeTimeoutMs: 200 },
+    ...(options.freeSpace ? { freeSpace: options.freeSpace } : {}),
+  });
+  t.after(() => daemon.stop());
+  const mailRoot = settings.inbound.mailRoot;
+  return {
+    dir,
+    mailRoot,
+    usersFile: settings.users,
+    settings,
+    daemon,
+    port: daemon.addresses[0]!.boundPort,
+    inbox: (owner) => path.join(mailRoot, owner, "INBOX"),
+    folder: (owner, recipient, sender) => path.join(mailRoot, owner, "mail", folderName(recipient, sender)),
+  };
+}
+
+/** Polls `check` (bounded) until it resolves true. */
+export async function until(check: () => boolean | Promise<boolean>, what: string, ms = 10_000): Promise<void> {
+  for (const deadline = Date.now() + ms; Date.now() < deadline; ) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
