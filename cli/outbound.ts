@@ -1,5 +1,6 @@
 // `semail outbound`: the submission daemon with the relay queue. Stops cleanly on
 // SIGTERM/SIGINT (the queue journals what is in flight); a kill -9 loses nothing either.
+// SIGHUP re-reads the users list.
 import { startOutbound } from "../mailservers/outbound/daemon.ts";
 import type { Command } from "./command.ts";
 import { createLogger } from "./logger.ts";
@@ -18,6 +19,8 @@ const outbound: Command = {
   async run(settings) {
     const logger = createLogger(settings.log.level, "semail-outbound");
     const daemon = await startOutbound(settings, { logger });
+    const reload = () => void daemon.reload();
+    process.on("SIGHUP", reload);
     await new Promise<void>((resolve) => {
       const stop = (signal: string) => {
         logger.info({ signal }, "stopping");
@@ -26,6 +29,7 @@ const outbound: Command = {
       process.once("SIGTERM", () => stop("SIGTERM"));
       process.once("SIGINT", () => stop("SIGINT"));
     });
+    process.off("SIGHUP", reload);
     await daemon.stop();
   },
 };

@@ -2,6 +2,7 @@
 // `list` reads the spool directly. `flush` and `remove` leave a request in the spool's
 // control directory for the daemon, which alone touches queued files while it runs;
 // with no daemon running, `remove` deletes the files itself.
+import { access } from "node:fs/promises";
 import { rfc5322Date } from "../mailservers/relay/dsn.ts";
 import { replay } from "../mailservers/relay/queue.ts";
 import { runningDaemon, writeRequest } from "../mailservers/relay/queue-control.ts";
@@ -53,7 +54,13 @@ const queue: Command = {
   async run(settings, { positionals }) {
     const [action = "list", ...args] = positionals;
     const spool = new Spool(settings.outbound.spool);
-    await spool.open({ clean: false });
+    // Read-only on a missing spool: a typo in --spool must not create a directory.
+    try {
+      await access(spool.queueDir);
+      await access(spool.controlDir);
+    } catch {
+      throw new ConfigError(`no queue in ${spool.dir} (setting outbound.spool): has semail outbound run with this spool?`);
+    }
     const daemon = await runningDaemon(spool);
     switch (action) {
       case "list":

@@ -1,6 +1,8 @@
 // What smtp-server 3.21 has no option for, added to each new connection:
 // - VRFY and EXPN answer 502 (smtp-server answers VRFY with 252, and a disabled command
 //   with 500);
+// - smtp-server's own error replies ("501 Error: ...") get an enhanced status code like
+//   ours, so every 4xx/5xx reads "CODE X.Y.Z text";
 // - the command timeout: a client that leaves a command line (or a message line)
 //   unfinished for limits.commandTimeoutMs gets 421 and is cut. The idle timeout alone
 //   restarts at every byte, so a client dribbling one byte a minute would never end.
@@ -18,7 +20,7 @@ interface Parser {
 }
 
 interface ConnectionInternals {
-  send(code: number, text: string): void;
+  send(code: number, text: unknown, context?: unknown): void;
   close(): void;
   handler_VRFY?: Handler;
   handler_EXPN?: Handler;
@@ -27,6 +29,14 @@ interface ConnectionInternals {
 }
 
 let warned = false;
+
+/** Enhanced codes (RFC 3463) for smtp-server's own error replies, by reply code. */
+const ENHANCED: Record<number, string> = {
+  421: "4.4.2", 450: "4.2.1", 451: "4.3.0", 452: "4.5.3", 454: "4.7.0",
+  500: "5.5.2", 501: "5.5.4", 502: "5.5.1", 503: "5.5.1", 504: "5.5.4", 530: "5.7.0", 535: "5.7.8",
+  538: "5.7.11", 550: "5.0.0", 552: "5.3.4", 553: "5.1.3", 554: "5.0.0", 555: "5.5.4",
+};
+const HAS_ENHANCED = /^[245]\.\d{1,3}\.\d{1,3} /;
 
 /** Wraps server.connect so each new SMTPConnection gets the guards above. */
 export function instrumentConnection(server: SMTPServer, limits: SmtpLimits, logger: Logger): void {
@@ -43,6 +53,13 @@ function guard(connection: ConnectionInternals, limits: SmtpLimits, logger: Logg
   const notSupported = (name: string): Handler => (_command, callback) => {
     connection.send(502, `5.5.1 ${name} not supported`);
     callback();
+  };
+  const send = connection.send.bind(connection);
+  connection.send = (code, text, context) => {
+    if (code >= 400 && typeof text === "string" && !HAS_ENHANCED.test(text)) {
+      text = `${ENHANCED[code] ?? (code < 500 ? "4.0.0" : "5.0.0")} ${text.replace(/^Error: /, "")}`;
+    }
+    send(code, text, context);
   };
   connection.handler_VRFY = notSupported("VRFY");
   connection.handler_EXPN = notSupported("EXPN");

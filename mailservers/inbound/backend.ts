@@ -77,11 +77,17 @@ export function createInboundBackend(options: InboundBackendOptions): DeliveryBa
 
     async deliver(envelope: Envelope, message: Readable): Promise<string> {
       // The list may have changed since RCPT: resolve again; a mailbox removed meanwhile is skipped.
+      // One copy per mailbox: postmaster@ and abuse@ of several domains share the admin
+      // mailbox, which gets the message once (Delivered-To: the first of them).
       const targets: StoreTarget[] = [];
+      const owners = new Set<string>();
       for (const recipient of envelope.recipients) {
         const target = resolve(recipient);
         if (target instanceof SmtpError) logger.warn({ id: envelope.id, recipient }, "recipient left the users list during the transaction; skipped");
-        else targets.push({ owner: target.owner, recipient: target.address, quota: target.quota });
+        else if (!owners.has(target.owner)) {
+          owners.add(target.owner);
+          targets.push({ owner: target.owner, recipient: target.address, quota: target.quota });
+        }
       }
       if (targets.length === 0) {
         message.resume();

@@ -24,6 +24,8 @@ export interface SubmissionOptions {
   readonly trustedNetworks: BlockList;
   /** A directory that has not answered by then is "unavailable" (454), whatever its own timeouts. */
   readonly authTimeoutMs?: number;
+  /** The queue's clock, so arrival times and retry deadlines agree (tests move it by hand). */
+  readonly now?: () => number;
   readonly logger: Logger;
 }
 
@@ -95,7 +97,7 @@ export function createSubmissionBackend(options: SubmissionOptions): DeliveryBac
       let record;
       try {
         record = await spool.accept(
-          { from: envelope.mailFrom, recipients: envelope.recipients, arrival: envelope.receivedAt.getTime(), user },
+          { from: envelope.mailFrom, recipients: envelope.recipients, arrival: options.now?.() ?? envelope.receivedAt.getTime(), user },
           prependHeaders(received, message),
           envelope.id,
         );

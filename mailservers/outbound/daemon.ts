@@ -30,6 +30,8 @@ export interface RunningOutbound {
   readonly addresses: readonly BoundAddress[];
   readonly queue: Queue;
   readonly spool: Spool;
+  /** Re-reads the users list now (also done on change); resolves once the new list is in use. */
+  reload(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -91,26 +93,23 @@ export async function startOutbound(settings: Settings, deps: OutboundDependenci
     const directory = deps.directory ?? createDirectory(settings.ldap, { logger: logger.child({ part: "ldap" }) });
     cleanups.push(() => directory.close());
 
-    let deliver = deps.deliver;
-    if (!deliver) {
-      const sender = createSender(await deliveryOptionsFromSettings(settings, logger.child({ part: "send" })));
-      deliver = (job) => sender.deliver(job);
-      // Runs before queue.stop (cleanups go in reverse): connections in flight are cut and journaled as deferred.
-      cleanups.push(() => queue.stop());
-      cleanups.push(() => sender.close());
-    } else {
-      cleanups.push(() => queue.stop());
-    }
+    const sender = deps.deliver ? undefined : createSender(await deliveryOptionsFromSettings(settings, logger.child({ part: "send" })));
+    const clock = deps.clock ?? systemClock;
     const queue = new Queue({
       spool,
-      deliver,
-      clock: deps.clock ?? systemClock,
+      deliver: deps.deliver ?? ((job) => sender!.deliver(job)),
+      clock,
       retry: o.retry,
       concurrency: o.concurrency,
       perDomainConcurrency: o.perDomainConcurrency,
       hostname: settings.hostname,
       logger: logger.child({ part: "queue" }),
     });
+    // Cleanups run in reverse: no new deliveries, then connections in flight are cut (and
+    // journaled as deferred), then the queue's last bookkeeping is awaited.
+    cleanups.push(() => queue.stop());
+    if (sender) cleanups.push(() => sender.close());
+    cleanups.push(() => queue.pause());
     await queue.start();
 
     const control = watchRequests(spool, async (request) => {
@@ -120,7 +119,7 @@ export async function startOutbound(settings: Settings, deps: OutboundDependenci
     cleanups.push(() => control.close());
     await control.poll();
 
-    const backend = createSubmissionBackend({ directory, users: () => users.current(), spool, queue, hostname: settings.hostname, trustedNetworks: trusted, logger });
+    const backend = createSubmissionBackend({ directory, users: () => users.current(), spool, queue, hostname: settings.hostname, trustedNetworks: trusted, now: () => clock.now(), logger });
     const frontEnd = createSmtpFrontEnd({
       backend,
       logger,
@@ -133,7 +132,7 @@ export async function startOutbound(settings: Settings, deps: OutboundDependenci
     const listening = await listenSmtp(frontEnd, o.listen);
     cleanups.push(() => listening.close());
     logger.info({ listen: listening.addresses.map((a) => `${a.boundAddress}:${a.boundPort}`), spool: o.spool, queued: queue.size }, "outbound listening");
-    return { addresses: listening.addresses, queue, spool, stop };
+    return { addresses: listening.addresses, queue, spool, reload: () => users.reload(), stop };
   } catch (err) {
     await stop();
     throw err;

@@ -46,6 +46,9 @@ export async function deliveryOptionsFromSettings(settings: Settings, logger?: L
     ...(relayHost ? { relayHost } : {}),
     ...(dkim ? { dkim } : {}),
     localNames: [ehloName, settings.hostname, ...d.localNames],
+    // Our managed domain and its subdomains are received here: their MX being this machine is
+    // the normal way in (inbound daemon), not a loop.
+    isLocalDomain: (domain) => domain === settings.managedDomain || domain.endsWith(`.${settings.managedDomain}`),
     ...(d.localAddresses ? { localAddresses: d.localAddresses } : {}),
     ...(logger ? { logger } : {}),
   };

@@ -1,7 +1,9 @@
 // What the relay does to a message before it leaves: every line ends in CRLF (so no
 // "<LF>.<LF>" or "<CR>.<CR>" smuggling sequence reaches the next hop) and a Received
-// header records the hop from the submitting client to us.
+// header records the hop from the submitting client to us (added when the message is
+// spooled, so every retry sends the same bytes).
 import { Readable, Transform, type TransformCallback } from "node:stream";
+import { receivedHeader as coreReceivedHeader } from "../core/received.ts";
 import type { Envelope } from "../core/types.ts";
 
 const CR = 0x0d;
@@ -72,35 +74,12 @@ export function prependHeaders(headers: string, message: Readable): Readable {
   return Readable.from(joined(), { objectMode: false });
 }
 
-/** Keeps a client-chosen name printable and free of syntax that could end the field early. */
-function traceToken(value: string): string {
-  const cleaned = value.replace(/[^\x21-\x7e]/g, "").replace(/[()\\;]/g, "");
-  return cleaned === "" ? "unknown" : cleaned.slice(0, 255);
-}
-
-function bracketAddress(address: string): string {
-  const plain = address.replace(/^::ffff:/i, "");
-  return plain.includes(":") ? `[IPv6:${plain}]` : `[${plain}]`;
-}
-
-/** RFC 5322 date-time in UTC, e.g. "Tue, 24 Nov 2026 00:25:00 +0000". */
-function rfc5322Date(date: Date): string {
-  return date.toUTCString().replace(/GMT$/, "+0000");
-}
-
 /**
- * The Received header (RFC 5321 4.4) for the hop from the submitting client to us,
- * folded, ending in CRLF. The recipient is named only when there is exactly one, so a
- * copy does not reveal its Bcc list.
+ * The Received header (RFC 5321 4.4) for the hop from the submitting client to us, ending
+ * in CRLF: the core's builder, shared with inbound. The recipient is named only when
+ * there is exactly one, so a copy does not reveal its Bcc list.
  */
 export function receivedHeader(envelope: Envelope, byName: string): string {
-  const session = envelope.session;
-  const lines = [
-    `Received: from ${traceToken(session.clientHostname)} (${bracketAddress(session.remoteAddress)})`,
-    `\tby ${traceToken(byName)} with ${traceToken(envelope.protocol)} id ${traceToken(envelope.id)}`,
-  ];
-  if (session.user !== undefined) lines[0] += ` (authenticated as ${traceToken(session.user)})`;
-  if (envelope.recipients.length === 1) lines.push(`\tfor <${traceToken(envelope.recipients[0] ?? "")}>`);
-  lines[lines.length - 1] += `; ${rfc5322Date(envelope.receivedAt)}`;
-  return lines.join("\r\n") + "\r\n";
+  const recipient = envelope.recipients.length === 1 ? envelope.recipients[0] : undefined;
+  return coreReceivedHeader({ envelope, hostname: byName, ...(recipient === undefined ? {} : { recipient }) });
 }

@@ -2,32 +2,17 @@
 // journals every remote reply before acting on it, retries deferred recipients by the
 // retry table, and returns failures to the sender as DSNs. Time comes from an injected
 // Clock, so tests drive retries without sleeping.
-import type { Readable } from "node:stream";
 import type { Logger } from "pino";
 import type { Clock } from "./clock.ts";
 import { buildDsn, statusFor, type DsnRecipient } from "./dsn.ts";
 import { nextAttempt, type RetryPolicy } from "./retry.ts";
+import type { DeliveryJob, RecipientResult } from "./send.ts";
 import type { JournalEntry, Spool, SpoolRecord } from "./spool.ts";
 
-/** One delivery attempt to one domain (the shape of send.ts's Sender.deliver). */
-export interface DeliveryJob {
-  readonly domain: string;
-  readonly mailFrom: string;
-  readonly recipients: readonly string[];
-  readonly envelopeId: string;
-  readonly message: () => Readable;
-}
+export type { DeliveryJob };
+export type DeliveryResult = RecipientResult;
 
-export interface DeliveryResult {
-  readonly recipient: string;
-  readonly status: "delivered" | "deferred" | "bounced";
-  readonly response: string;
-  readonly code?: number;
-  readonly enhanced?: string;
-  readonly host?: string;
-}
-
-/** Never throws for a delivery failure; a throw is treated as "deferred" for every recipient. */
+/** Sender.deliver (send.ts) or a stand-in. A throw is treated as "deferred" for every recipient. */
 export type Deliver = (job: DeliveryJob) => Promise<readonly DeliveryResult[]>;
 
 export interface QueueOptions {
@@ -115,6 +100,8 @@ export class Queue {
   readonly #entries = new Map<string, Entry>();
   /** Ready work: message ids per domain, served round-robin across domains. */
   readonly #ready = new Map<string, string[]>();
+  /** "id domain" of everything on the ready lists, so nothing is queued twice. */
+  readonly #readyKeys = new Set<string>();
   readonly #active = new Map<string, number>();
   readonly #inflight = new Set<Promise<void>>();
   #running = 0;
@@ -142,8 +129,11 @@ export class Queue {
 
   /** Adds a message just written to the spool. */
   async add(record: SpoolRecord): Promise<void> {
-    await this.#load(record);
-    this.#schedule();
+    await this.#load(record, true);
+    const entry = this.#entries.get(record.id);
+    if (entry) this.#enqueue(entry);
+    this.#dispatch();
+    this.#wakeIdle();
   }
 
   /** Makes every deferred recipient due now (`semail queue flush`). */
@@ -179,17 +169,23 @@ export class Queue {
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
-  /** Stops starting deliveries and waits for those in progress (their replies are journaled). */
-  async stop(): Promise<void> {
+  /** Starts no more deliveries (the first step of stopping). */
+  pause(): void {
     this.#stopped = true;
     this.#cancelTimer?.();
     this.#cancelTimer = undefined;
+  }
+
+  /** Stops starting deliveries and waits for those in progress (their replies are journaled). */
+  async stop(): Promise<void> {
+    this.pause();
     while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]);
   }
 
-  async #load(record: SpoolRecord): Promise<void> {
+  /** `fresh`: just spooled, so its journal is known to be empty. */
+  async #load(record: SpoolRecord, fresh = false): Promise<void> {
     if (this.#entries.has(record.id)) return;
-    const replayed = replay(record, await this.#o.spool.journal(record.id));
+    const replayed = replay(record, fresh ? [] : await this.#o.spool.journal(record.id));
     const entry: Entry = { record, ...replayed, busy: new Set(), removing: false, chain: Promise.resolve() };
     this.#entries.set(record.id, entry);
     // A crash may have come between a bounce and its DSN: report it now.
@@ -203,41 +199,44 @@ export class Queue {
     return true;
   }
 
-  /** Moves due work to the ready lists, starts what the limits allow, arms the timer for the rest. */
+  /** Rescans every message (start, flush, timer): due work to the ready lists, the timer for the rest. */
   #schedule(): void {
     if (this.#stopped) return;
-    const now = this.#o.clock.now();
-    let earliest = Infinity;
-    for (const entry of this.#entries.values()) {
-      if (entry.removing) continue;
-      for (const [rcpt, state] of entry.recipients) {
-        if (state.status === "delivered" || state.status === "bounced") continue;
-        const domain = domainOf(rcpt);
-        const due = state.status === "pending" || (state.next ?? 0) <= now;
-        if (!due) {
-          earliest = Math.min(earliest, state.next!);
-          continue;
-        }
-        if (entry.busy.has(domain)) continue;
-        const list = this.#ready.get(domain) ?? [];
-        if (!list.includes(entry.record.id)) list.push(entry.record.id);
-        this.#ready.set(domain, list);
-      }
-    }
+    for (const entry of this.#entries.values()) this.#enqueue(entry);
     this.#dispatch();
-    if (earliest !== this.#timerAt) {
-      this.#cancelTimer?.();
-      this.#cancelTimer = undefined;
-      this.#timerAt = earliest;
-      if (earliest < Infinity) {
-        this.#cancelTimer = this.#o.clock.at(earliest, () => {
-          this.#timerAt = Infinity;
-          this.#cancelTimer = undefined;
-          this.#schedule();
-        });
-      }
-    }
     this.#wakeIdle();
+  }
+
+  /** Puts one message's due domains on the ready lists and arms the timer for its next retry. */
+  #enqueue(entry: Entry): void {
+    if (entry.removing || this.#stopped) return;
+    const now = this.#o.clock.now();
+    for (const [rcpt, state] of entry.recipients) {
+      if (state.status === "delivered" || state.status === "bounced") continue;
+      if (state.status === "deferred" && (state.next ?? 0) > now) {
+        this.#armTimer(state.next!);
+        continue;
+      }
+      const domain = domainOf(rcpt);
+      const key = `${entry.record.id} ${domain}`;
+      if (entry.busy.has(domain) || this.#readyKeys.has(key)) continue;
+      this.#readyKeys.add(key);
+      const list = this.#ready.get(domain);
+      if (list) list.push(entry.record.id);
+      else this.#ready.set(domain, [entry.record.id]);
+    }
+  }
+
+  /** One timer for the earliest retry; firing early is harmless (the rescan finds nothing due). */
+  #armTimer(at: number): void {
+    if (at >= this.#timerAt) return;
+    this.#cancelTimer?.();
+    this.#timerAt = at;
+    this.#cancelTimer = this.#o.clock.at(at, () => {
+      this.#timerAt = Infinity;
+      this.#cancelTimer = undefined;
+      this.#schedule();
+    });
   }
 
   #dispatch(): void {
@@ -250,6 +249,7 @@ export class Queue {
         this.#ready.delete(domain);
         if (ids.length > 0) this.#ready.set(domain, ids);
         if (id === undefined) continue;
+        this.#readyKeys.delete(`${id} ${domain}`);
         const entry = this.#entries.get(id);
         if (!entry || entry.removing || entry.busy.has(domain)) continue;
         this.#start(entry, domain);
@@ -279,7 +279,11 @@ export class Queue {
         else if (this.#finished(entry)) await this.#drop(entry);
       })
       .catch((err: unknown) => this.#o.logger.error({ queueId: entry.record.id, err: (err as Error).message }, "cannot remove finished message"))
-      .finally(() => this.#schedule());
+      .finally(() => {
+        if (this.#entries.has(entry.record.id)) this.#enqueue(entry);
+        this.#dispatch();
+        this.#wakeIdle();
+      });
     this.#inflight.add(run);
   }
 
@@ -324,8 +328,17 @@ export class Queue {
         entries.push({ r: rcpt, s: result.status, t: at, ...detail });
       }
     }
-    // Durable before anything acts on it: a crash now resends at most this attempt.
-    await this.#serial(entry, () => this.#o.spool.append(record.id, entries));
+    // Durable before anything acts on it: a crash now resends at most this attempt. When
+    // this attempt delivers the last recipients, deleting the message durably says as much.
+    const last = entries.every((e) => "s" in e && e.s === "delivered") && entry.busy.size === 1 &&
+      [...entry.recipients].every(([rcpt, s]) => due.includes(rcpt) || s.status === "delivered" || (s.status === "bounced" && (s.reported || record.from === "" || record.dsn === true)));
+    try {
+      await this.#serial(entry, () => (last ? this.#o.spool.removeDurably(record.id) : this.#o.spool.append(record.id, entries)));
+    } catch (err) {
+      // Acting on the replies anyway keeps a failing disk from turning into a resend loop;
+      // only a crash before the next successful write would repeat this attempt.
+      log.error({ err: (err as Error).message }, "cannot write the journal; outcome kept in memory only");
+    }
     for (const e of entries) {
       if ("ev" in e) continue;
       const state = entry.recipients.get(e.r)!;
@@ -407,6 +420,8 @@ export class Queue {
     entry.dsnCount++;
     this.#o.logger.info({ queueId: record.id, dsn: id, to: record.from, action: recipients[0]?.action }, "DSN queued");
     await this.#load(dsn);
+    const dsnEntry = this.#entries.get(dsn.id);
+    if (dsnEntry) this.#enqueue(dsnEntry);
     return id;
   }
 

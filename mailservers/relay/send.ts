@@ -47,6 +47,8 @@ export interface DeliveryOptions {
   localNames?: readonly string[];
   /** Our own addresses: an MX resolving to one is us (loop). Defaults to this machine's interface addresses. */
   localAddresses?: readonly string[];
+  /** Domains this system receives mail for: their MX may be us, which is local delivery, not a loop. */
+  isLocalDomain?: (domain: string) => boolean;
   /** At most this many addresses are tried per delivery. */
   maxAddresses?: number;
   logger?: Logger;
@@ -142,7 +144,7 @@ interface Target {
 /** Either the server answered the transaction (results are final for this try), or try the next address. */
 type Attempt =
   | { kind: "answered"; results: RecipientResult[] }
-  | { kind: "next"; failure: FailureKind; response: string; code?: number; enhanced?: string };
+  | { kind: "next"; failure: FailureKind; response: string; host: string; code?: number; enhanced?: string };
 
 interface SmtpFailure extends Error {
   code?: string;
@@ -184,11 +186,15 @@ export function createSender(options: DeliveryOptions): Sender {
 
   /** The bytes on the wire: our headers, CRLF everywhere, then the DKIM signature over exactly that. */
   function outgoing(job: DeliveryJob): Readable {
-    let stream = normalizeLineEndings(prependHeaders(job.received ?? "", job.message()));
+    const source = job.message();
+    let stream = normalizeLineEndings(prependHeaders(job.received ?? "", source));
     if (signer) {
       const senderDomain = job.mailFrom.includes("@") ? job.mailFrom.slice(job.mailFrom.lastIndexOf("@") + 1) : options.ehloName;
       stream = signer.sign(stream, senderDomain);
     }
+    // pipe() does not pass a destroy upstream: when the message is not sent in full (refused
+    // envelope, lost connection), the spool file must still be closed.
+    stream.once("close", () => source.destroy());
     return stream;
   }
 
@@ -215,17 +221,18 @@ export function createSender(options: DeliveryOptions): Sender {
     connection.on("error", () => {});
     try {
       try {
-        await new Promise<void>((resolve, reject) => connection.connect((err) => (err ? reject(err) : resolve())));
+        await step(connection, (done) => connection.connect((err) => done(err)));
       } catch (err) {
         const e = err as SmtpFailure;
         const response = `${label}: ${oneLine(e.response ?? e.message)}`;
         log.info({ host: label, err: e.message }, "connection failed, trying the next address");
-        if (e.code === "ETLS" && required) return { kind: "next", failure: "tls-required", response: `TLS required for ${job.domain} but not available: ${response}` };
-        return { kind: "next", failure: "connection", response, ...replyCodes(e.response) };
+        if (e.code === "ETLS" && required) return { kind: "next", failure: "tls-required", response: `TLS required for ${job.domain} but not available: ${response}`, host: label };
+        return { kind: "next", failure: "connection", response, host: label, ...replyCodes(e.response) };
       }
       if (target.auth) {
         try {
-          await new Promise<void>((resolve, reject) => connection.login({ user: target.auth!.user, pass: target.auth!.pass }, (err) => (err ? reject(err) : resolve())));
+          const auth = { user: target.auth.user, pass: target.auth.pass };
+          await step(connection, (done) => connection.login(auth, (err) => done(err)));
         } catch (err) {
           // Wrong relay credentials are our configuration, not the recipient's fault: keep the mail.
           const e = err as SmtpFailure;
@@ -265,13 +272,19 @@ export function createSender(options: DeliveryOptions): Sender {
       return everyone(job, { status: "deferred", response: `cannot read the queued message: ${(err as Error).message}`, ...base });
     }
     try {
-      const info = await new Promise<SMTPConnection.SentMessageInfo>((resolve, reject) =>
-        connection.send({ from: job.mailFrom, to: [...job.recipients], use8BitMime: true }, message, (err, sent) => (err ? reject(err) : resolve(sent!))),
+      let info: SMTPConnection.SentMessageInfo | undefined;
+      await step(connection, (done) =>
+        connection.send({ from: job.mailFrom, to: [...job.recipients], use8BitMime: true }, message, (err, sent) => {
+          info = sent;
+          done(err);
+        }),
       );
-      const rejected = new Map((info.rejectedErrors ?? []).map((e) => [(e as SmtpFailure).recipient ?? "", e as SmtpFailure]));
+      const sent = info as SMTPConnection.SentMessageInfo | undefined;
+      if (!sent) throw Object.assign(new Error("no reply to the message"), { code: "ECONNECTION" });
+      const rejected = new Map((sent.rejectedErrors ?? []).map((e) => [(e as SmtpFailure).recipient ?? "", e as SmtpFailure]));
       return job.recipients.map((recipient) => {
         const error = rejected.get(recipient);
-        return error ? rejectedResult(error) : fromReply(recipient, "delivered", info.response);
+        return error ? rejectedResult(error) : fromReply(recipient, "delivered", sent.response);
       });
     } catch (err) {
       message.destroy();
@@ -321,7 +334,8 @@ export function createSender(options: DeliveryOptions): Sender {
         let hosts: MxHost[];
         try {
           const route = await options.resolver.resolve(job.domain);
-          const remaining = withoutSelf(route.hosts, localNames, localAddresses);
+          const local = options.isLocalDomain?.(job.domain.toLowerCase()) ?? false;
+          const remaining = local ? route.hosts : withoutSelf(route.hosts, localNames, localAddresses);
           if (remaining === "loop") {
             log.warn("MX points back at us");
             return everyone(job, failed("loop", `mail for ${job.domain} loops back to myself (MX points at this system)`, { code: 554, enhanced: "5.4.6" }));
@@ -354,7 +368,7 @@ export function createSender(options: DeliveryOptions): Sender {
       }
       const response = last ? `no MX host of ${job.domain} could be reached; last: ${last.response}` : "delivery is shutting down";
       const failure = last?.failure === "tls-required" ? "tls-required" : "connection";
-      return everyone(job, failed(failure, response, { code: 451, enhanced: failure === "tls-required" ? "4.7.5" : "4.4.1" }));
+      return everyone(job, failed(failure, response, { code: 451, enhanced: failure === "tls-required" ? "4.7.5" : "4.4.1", ...(last ? { host: last.host } : {}) }));
     },
 
     async close() {
@@ -363,6 +377,28 @@ export function createSender(options: DeliveryOptions): Sender {
       active.clear();
     },
   };
+}
+
+/**
+ * Runs one nodemailer call to its callback. Some failures (a refused connection, a socket
+ * error during login) only come as an 'error' or 'end' event, so those settle it too.
+ */
+function step(connection: SMTPConnection, run: (done: (err?: Error | null) => void) => void): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let settled = false;
+    const finish = (err?: Error | null) => {
+      if (settled) return;
+      settled = true;
+      connection.off("error", finish);
+      connection.off("end", onEnd);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onEnd = () => finish(Object.assign(new Error("connection closed unexpectedly"), { code: "ECONNECTION" }));
+    connection.on("error", finish);
+    connection.on("end", onEnd);
+    run(finish);
+  });
 }
 
 function replyCodes(reply: string | undefined): { code?: number; enhanced?: string } {

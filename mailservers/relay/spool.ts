@@ -8,11 +8,11 @@
 //   <spool>/control/        requests from `semail queue` (flush, remove.<id>)
 //
 // A message is acknowledged (250) only after its file and the directory entry are
-// fsynced. The .log is created empty before the .msg is renamed into queue/, so one
-// directory fsync makes both durable.
+// fsynced. The .log is created by the first journal entry, and fsynced with its directory.
+// Concurrent directory fsyncs are shared (group commit).
 import { randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, open, readdir, rename, rm, type FileHandle } from "node:fs/promises";
+import { mkdir, open, readdir, rename, rm, unlink, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 
@@ -60,6 +60,10 @@ export class Spool {
   readonly queueDir: string;
   readonly tmpDir: string;
   readonly controlDir: string;
+
+  /** Directory fsyncs in progress and asked for: concurrent accepts share one (group commit). */
+  #dirSync: Promise<void> | undefined;
+  #nextDirSync: Promise<void> | undefined;
 
   constructor(dir: string) {
     this.dir = dir;
@@ -109,16 +113,25 @@ export class Spool {
     const file = await open(tmp, "wx", 0o600);
     let size = 0;
     try {
-      await file.write(line);
       if (Buffer.isBuffer(message)) {
-        await file.write(message);
+        await file.writev([line, message]);
         size = message.length;
       } else {
+        // Chunks are gathered into few large writes: most messages are one write.
+        let pending: Buffer[] = [line];
+        let pendingBytes = line.length;
         for await (const chunk of message) {
           const buf = typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer);
-          await file.write(buf);
+          pending.push(buf);
+          pendingBytes += buf.length;
           size += buf.length;
+          if (pendingBytes >= 256 * 1024) {
+            await file.writev(pending);
+            pending = [];
+            pendingBytes = 0;
+          }
         }
+        if (pending.length > 0) await file.writev(pending);
       }
       await file.sync();
     } catch (err) {
@@ -128,19 +141,32 @@ export class Spool {
     }
     await file.close();
     try {
-      const log = await open(this.logPath(id), "w", 0o600);
-      await log.close();
       await rename(tmp, this.msgPath(id));
     } catch (err) {
       await rm(tmp, { force: true });
-      await rm(this.logPath(id), { force: true });
       throw err;
     }
-    await syncDir(this.queueDir);
+    await this.#syncQueueDir();
     return { id, ...envelope, offset: line.length, size };
   }
 
-  /** Ids of every queued message, oldest first (ids start with the arrival time). */
+  /**
+   * Makes the queue directory's entries durable. A caller that arrives while a sync runs
+   * waits for the next one, which starts after it and covers every rename before it.
+   */
+  #syncQueueDir(): Promise<void> {
+    if (!this.#dirSync) {
+      this.#dirSync = syncDir(this.queueDir).finally(() => (this.#dirSync = undefined));
+      return this.#dirSync;
+    }
+    this.#nextDirSync ??= this.#dirSync.catch(() => undefined).then(() => {
+      this.#nextDirSync = undefined;
+      return this.#syncQueueDir();
+    });
+    return this.#nextDirSync;
+  }
+
+  /** Ids of every queued message (in name order; arrival times are in the envelopes). */
   async ids(): Promise<string[]> {
     const names = await readdir(this.queueDir);
     return names
@@ -211,12 +237,26 @@ export class Spool {
   async append(id: string, entries: readonly JournalEntry[]): Promise<void> {
     if (entries.length === 0) return;
     const file: FileHandle = await open(this.logPath(id), "a", 0o600);
+    let created: boolean;
     try {
+      created = (await file.stat()).size === 0;
       await file.write(entries.map((e) => `${JSON.stringify(e)}\n`).join(""));
       await file.sync();
     } finally {
       await file.close();
     }
+    // The journal is created by its first entry (most messages never need one): its name must be durable too.
+    if (created) await this.#syncQueueDir();
+  }
+
+  /**
+   * Deletes a finished message durably. Used instead of a last journal entry when an
+   * attempt ends the message: either way a crash just after the remote reply repeats
+   * that one attempt at most.
+   */
+  async removeDurably(id: string): Promise<void> {
+    await this.remove(id);
+    await this.#syncQueueDir();
   }
 
   async journal(id: string): Promise<JournalEntry[]> {
@@ -246,12 +286,12 @@ export class Spool {
 
   /** Deletes a message: the .msg first, so a crash in between leaves only a journal, cleaned at start. */
   async remove(id: string): Promise<boolean> {
-    let existed = true;
-    await rm(this.msgPath(id)).catch((err: NodeJS.ErrnoException) => {
+    const gone = (err: NodeJS.ErrnoException) => {
       if (err.code !== "ENOENT") throw err;
-      existed = false;
-    });
-    await rm(this.logPath(id), { force: true });
+      return false;
+    };
+    const existed = await unlink(this.msgPath(id)).then(() => true, gone);
+    await unlink(this.logPath(id)).catch(gone);
     return existed;
   }
 }

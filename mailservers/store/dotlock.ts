@@ -1,8 +1,6 @@
 // The dotlock Debian's mail tools share (Debian policy 11.6, liblockfile, mutt, Python's
-// mailbox): `<file>.lock`, created atomically by link(2) of a unique file already holding
-// our pid, so no reader ever sees a half-written lock.
+// mailbox): `<file>.lock`, created atomically, holding our pid.
 import { promises as fs, constants } from "node:fs";
-import { hostname } from "node:os";
 import { tempFail } from "../core/types.ts";
 
 /** A lock older than this is stale and removed (liblockfile and lockfile(1) use 5 minutes). */
@@ -17,35 +15,39 @@ export interface DotlockOptions {
   readonly onStale?: (lockPath: string, ageMs: number) => void;
 }
 
-/** Takes `<file>.lock`; resolves with the lock path. Throws 451 4.2.0 after the timeout. */
+/**
+ * Takes `<file>.lock`; resolves with the lock path. Throws 451 4.2.0 after the timeout.
+ * O_EXCL is atomic on local filesystems (the link(2) dance is for old NFS) and costs no
+ * extra file; the pid follows in the same breath.
+ */
 export async function acquireDotlock(file: string, options: DotlockOptions): Promise<string> {
   const lockPath = `${file}.lock`;
-  const temp = `${file}.lock.${hostname().replace(/[^A-Za-z0-9.-]/g, "_")}.${process.pid}.${++unique}`;
-  const handle = await fs.open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
-  try {
-    await handle.writeFile(`${process.pid}\n`);
-  } finally {
-    await handle.close();
-  }
   const deadline = Date.now() + options.timeoutMs;
   let delay = 2;
-  try {
-    for (;;) {
-      try {
-        await fs.link(temp, lockPath);
-        return lockPath;
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-      }
-      await removeIfStale(lockPath, options);
-      if (Date.now() >= deadline) {
-        throw tempFail(451, "4.2.0", "Mailbox is locked by another program, try again later");
-      }
-      await new Promise((resolve) => setTimeout(resolve, Math.min(delay, Math.max(1, deadline - Date.now()))));
-      delay = Math.min(delay * 2, 100);
+  for (;;) {
+    let handle: fs.FileHandle | undefined;
+    try {
+      handle = await fs.open(lockPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
     }
-  } finally {
-    await fs.unlink(temp).catch(() => {});
+    if (handle) {
+      try {
+        await handle.write(`${process.pid}\n`);
+      } catch (error) {
+        await handle.close().catch(() => {});
+        await fs.unlink(lockPath).catch(() => {});
+        throw error;
+      }
+      await handle.close();
+      return lockPath;
+    }
+    await removeIfStale(lockPath, options);
+    if (Date.now() >= deadline) {
+      throw tempFail(451, "4.2.0", "Mailbox is locked by another program, try again later");
+    }
+    await new Promise((resolve) => setTimeout(resolve, Math.min(delay, Math.max(1, deadline - Date.now()))));
+    delay = Math.min(delay * 2, 100);
   }
 }
 

@@ -7,10 +7,9 @@
 // (mbox-file.ts). deliver() resolves only when every copy is fsynced; on any failure
 // every copy already written is cut out again before the 451. Crash safety: see
 // crash-markers.ts and recovery.ts.
-import { createWriteStream, promises as fs } from "node:fs";
+import { promises as fs } from "node:fs";
 import path from "node:path";
 import type { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import type { Logger } from "pino";
 import { SmtpError, permFail, tempFail, type Envelope } from "../core/types.ts";
 import { CrashMarkers } from "./crash-markers.ts";
@@ -18,6 +17,7 @@ import type { FaultInjector } from "./faults.ts";
 import { folderName } from "./folder-name.ts";
 import { MboxFile, syncDirectory, type Appended, type MboxFileContext } from "./mbox-file.ts";
 import { MboxrdBody, messagePrefix } from "./mboxrd.ts";
+import { spoolBody, type SpooledBody } from "./spool-body.ts";
 import { recoverStore, type RecoveryReport } from "./recovery.ts";
 import { UsageCache } from "./usage.ts";
 
@@ -92,7 +92,7 @@ export function createMboxStore(options: MboxStoreOptions): MboxStore {
 
   const recovered = (async () => {
     await fs.mkdir(markers.dir, { recursive: true, mode: 0o700 });
-    const report = await recoverStore(tmpDir, logger, markers.instance);
+    const report = await recoverStore(tmpDir, logger);
     if (report.truncated.length + report.locksRemoved.length + report.unresolved.length > 0) logger.warn(report, "recovered from a crash");
     return report;
   })();
@@ -127,17 +127,17 @@ export function createMboxStore(options: MboxStoreOptions): MboxStore {
     const unique = dedupe(targets);
     const roots = unique.map((target) => rootOf(target.owner));
     const bodyPath = path.join(tmpDir, `msg-${process.pid}-${markers.instance}-${++tempSeq}`);
-    const body = new MboxrdBody();
+    let spooled: SpooledBody | undefined;
     try {
       try {
-        await pipeline(message, body, createWriteStream(bodyPath, { flags: "wx", mode: 0o600 }));
+        spooled = await spoolBody(message, new MboxrdBody(), bodyPath);
       } catch (error) {
         // The message broke a limit (SmtpError from the front end) or the client went away.
         if (error instanceof SmtpError || message.errored) throw message.errored ?? error;
         logger.error({ err: error }, "could not write a temp file");
         throw tempFail(451, "4.3.0", "Could not store the message, try again later");
       }
-      const bodySize = body.bytes;
+      const bodySize = spooled.size;
 
       // Quota: refuse only when every recipient's mailbox is full (grace for the others).
       const plans = await Promise.all(unique.map(async (target, i) => {
@@ -166,7 +166,7 @@ export function createMboxStore(options: MboxStoreOptions): MboxStore {
       let failure: unknown;
       for (const append of appends) {
         try {
-          const appended = await fileFor(append.file).append({ prefix: append.prefix, bodyPath, bodySize });
+          const appended = await fileFor(append.file).append({ prefix: append.prefix, body: spooled! });
           done.push({ owner: append.owner, appended });
           if (appended.skipped && append.inbox) {
             failure = tempFail(451, "4.3.0", "Mailbox is not a regular file, contact the postmaster");
@@ -188,7 +188,7 @@ export function createMboxStore(options: MboxStoreOptions): MboxStore {
         throw tempFail(451, "4.3.0", "Could not write the mailbox, try again later");
       }
     } finally {
-      await fs.unlink(bodyPath).catch(() => {});
+      if (spooled?.buffer === undefined) await fs.unlink(bodyPath).catch(() => {});
     }
   }
 
@@ -213,6 +213,7 @@ export function createMboxStore(options: MboxStoreOptions): MboxStore {
     async close() {
       closed = true;
       await Promise.allSettled([...inFlight]);
+      await markers.retire();
     },
   };
 }

@@ -10,18 +10,21 @@ import type { Logger } from "pino";
 import { acquireDotlock, releaseDotlock } from "./dotlock.ts";
 import type { CrashMarker, CrashMarkers } from "./crash-markers.ts";
 import type { FaultInjector } from "./faults.ts";
+import type { SpooledBody } from "./spool-body.ts";
 import { tempFail } from "../core/types.ts";
 
 /** Most messages per batch, and most bytes gathered before one write(2). */
 const MAX_BATCH = 256;
 const WRITE_CHUNK = 1 << 20;
-const OPEN_FLAGS = constants.O_WRONLY | constants.O_APPEND | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+/** open(2) errors that mean "not a regular file": a symlink (O_NOFOLLOW), a FIFO without reader (O_NONBLOCK), a directory. */
+const UNSAFE_OPEN_ERRORS = new Set(["ELOOP", "ENXIO", "EISDIR"]);
+// Read too: the last bytes tell whether the previous writer ended its message properly.
+const OPEN_FLAGS = constants.O_RDWR | constants.O_APPEND | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
-/** A message to append: our trace prefix, then the shared mboxrd body in a temp file. */
+/** A message to append: our trace prefix, then the shared mboxrd body (in memory or a temp file). */
 export interface AppendItem {
   readonly prefix: Buffer;
-  readonly bodyPath: string;
-  readonly bodySize: number;
+  readonly body: SpooledBody;
 }
 
 /** An append written and fsynced, under a lock still held, awaiting the message's verdict. */
@@ -133,13 +136,14 @@ export class MboxFile {
       base = stat.size;
       await marker.setLength(base);
       faults?.crashAt?.("locked", this.path);
-      let position = base;
       const writer = new BatchWriter(this, handle, this.#context);
+      const separator = await separatorAfter(handle, base);
+      await writer.add(separator);
+      let position = base + separator.length;
       for (const entry of batch) {
         const start = position;
-        await writer.add(entry.item.prefix);
-        await writer.addFile(entry.item.bodyPath, entry.item.bodySize);
-        position += entry.item.prefix.length + entry.item.bodySize;
+        await writer.addItem(entry.item);
+        position += entry.item.prefix.length + entry.item.body.size;
         written.push({ entry, start, end: position });
       }
       await writer.flush();
@@ -147,7 +151,7 @@ export class MboxFile {
       await this.#sync(handle, created);
       faults?.crashAt?.("after-fsync", this.path);
     } catch (error) {
-      if (error instanceof UnsafeMailboxError || (error as NodeJS.ErrnoException).code === "ELOOP") {
+      if (error instanceof UnsafeMailboxError || UNSAFE_OPEN_ERRORS.has((error as NodeJS.ErrnoException).code ?? "")) {
         logger.warn({ file: this.path, err: error }, "refusing an unsafe mailbox file");
         await this.#finish(handle, base, marker, locked);
         for (const entry of batch) entry.resolve(skippedAppend);
@@ -160,10 +164,13 @@ export class MboxFile {
     }
 
     // Hand each message its append, then wait for every verdict before unlocking.
-    const verdicts = written.map((w) => new Promise<void>((decided) => (w.decided = decided)));
-    const outcomes = written.map((w) => new Promise<void>((resolve, reject) => (w.finished = { resolve, reject })));
-    for (const outcome of outcomes) outcome.catch(() => {});
+    const verdicts: Promise<void>[] = [];
+    const outcomes: Promise<void>[] = [];
     for (const w of written) {
+      verdicts.push(new Promise<void>((decided) => (w.decided = decided)));
+      const outcome = new Promise<void>((resolve, reject) => (w.finished = { resolve, reject }));
+      outcome.catch(() => {});
+      outcomes.push(outcome);
       w.entry.resolve({
         skipped: false,
         bytes: w.end - w.start,
@@ -172,38 +179,31 @@ export class MboxFile {
             w.keep = keep;
             w.decided!();
           }
-          return outcomes[written.indexOf(w)]!;
+          return outcome;
         },
       });
     }
     await Promise.all(verdicts);
 
     const firstDropped = written.findIndex((w) => !w.keep);
-    const lost = new Set<Written>();
     if (firstDropped !== -1) {
       // Cut the dropped messages out: truncate to the first, write back the kept ones after it.
-      const cut = written[firstDropped]!.start;
       try {
-        await handle!.truncate(cut);
+        await handle!.truncate(written[firstDropped]!.start);
         const writer = new BatchWriter(this, handle!, this.#context);
-        for (const w of written.slice(firstDropped)) {
-          if (!w.keep) continue;
-          await writer.add(w.entry.item.prefix);
-          await writer.addFile(w.entry.item.bodyPath, w.entry.item.bodySize);
-        }
+        for (const w of written.slice(firstDropped)) if (w.keep) await writer.addItem(w.entry.item);
         await writer.flush();
         await this.#sync(handle!, false);
       } catch (error) {
+        // A second failure: give the whole batch up, as the crash marker would.
         logger.error({ file: this.path, err: error }, "could not write back kept messages after a rollback");
-        await handle!.truncate(cut).catch(() => {});
-        for (const w of written.slice(firstDropped)) if (w.keep) lost.add(w);
+        await this.#finish(handle, base, marker, locked);
+        for (const w of written) w.finished!.reject(tempFail(451, "4.3.0", "Could not write the mailbox, try again later"));
+        return;
       }
     }
     await this.#finish(handle, -1, marker, locked);
-    for (const w of written) {
-      if (lost.has(w)) w.finished!.reject(tempFail(451, "4.3.0", "Could not write the mailbox, try again later"));
-      else w.finished!.resolve();
-    }
+    for (const w of written) w.finished!.resolve();
   }
 
   /** Opens for append without following links or blocking on a FIFO; creates if missing. */
@@ -245,7 +245,7 @@ export class MboxFile {
     await handle?.close().catch(() => {});
     if (!restored) {
       this.#context.logger.error({ file: this.path }, "mailbox left locked with a partial tail until the next start");
-      await marker?.abandon();
+      marker?.abandon();
       return;
     }
     if (marker) await marker.remove().catch((error) => this.#context.logger.error({ err: error }, "could not remove a crash marker"));
@@ -275,7 +275,13 @@ class BatchWriter {
     if (this.#length >= WRITE_CHUNK) await this.flush();
   }
 
-  async addFile(bodyPath: string, size: number): Promise<void> {
+  async addItem(item: AppendItem): Promise<void> {
+    await this.add(item.prefix);
+    if (item.body.buffer) await this.add(item.body.buffer);
+    else await this.#addFile(item.body.path!, item.body.size);
+  }
+
+  async #addFile(bodyPath: string, size: number): Promise<void> {
     const body = await fs.open(bodyPath, constants.O_RDONLY);
     try {
       let offset = 0;
@@ -325,6 +331,26 @@ class BatchWriter {
     const { bytesWritten } = await this.#handle.write(data, 0, data.length);
     if (bytesWritten !== data.length) throw shortWriteError(file, bytesWritten, data.length);
   }
+}
+
+const NO_SEPARATOR = Buffer.alloc(0);
+const BLANK_LINE = Buffer.from("\n");
+const NEW_LINE_AND_BLANK = Buffer.from("\n\n");
+
+/**
+ * What to write before our first From_ line so it starts a message: nothing after a blank
+ * line (our own messages), one LF after a message that ends with a single LF (Python
+ * writes its separator before each message instead), two after a torn last line (a
+ * writer that died; otherwise our message would be glued onto its last line).
+ */
+async function separatorAfter(handle: fs.FileHandle, size: number): Promise<Buffer> {
+  if (size === 0) return NO_SEPARATOR;
+  const tail = Buffer.alloc(2);
+  const { bytesRead } = await handle.read(tail, 0, Math.min(2, size), size - Math.min(2, size));
+  const last = tail.subarray(0, bytesRead);
+  if (last.length === 2 && last[0] === 0x0a && last[1] === 0x0a) return NO_SEPARATOR;
+  if (last.length === 1 && last[0] === 0x0a) return NO_SEPARATOR;
+  return last[last.length - 1] === 0x0a ? BLANK_LINE : NEW_LINE_AND_BLANK;
 }
 
 /** fsync a directory so a new entry in it survives a power loss. */

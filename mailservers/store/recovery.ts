@@ -3,7 +3,7 @@
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import type { Logger } from "pino";
-import { PENDING_DIR, parseMarker } from "./crash-markers.ts";
+import { PENDING_DIR, isLiveInstance, parseMarkers, type MarkerContent } from "./crash-markers.ts";
 
 /** A marker older than this belongs to a dead batch even if its pid was reused (batches last seconds). */
 const MARKER_MAX_AGE_MS = 10 * 60 * 1000;
@@ -17,9 +17,13 @@ export interface RecoveryReport {
   readonly unresolved: string[];
 }
 
-/** Whether `pid` names a live process other than us (a marker of ours from this pid is from an earlier life: pid 1 in a container). */
-function otherLiveProcess(pid: number): boolean {
-  if (pid === process.pid) return false;
+/**
+ * Whether files named with `pid` and `instance` may belong to a live store. Our own pid
+ * counts as dead unless the instance is alive in this process: an earlier life of the
+ * daemon can have had our pid (pid 1 in a container).
+ */
+function mayBeLive(pid: number, instance: string): boolean {
+  if (pid === process.pid) return isLiveInstance(instance);
   try {
     process.kill(pid, 0);
     return true;
@@ -30,34 +34,34 @@ function otherLiveProcess(pid: number): boolean {
 
 /**
  * Recovers `<tmpDir>` (the store's private directory under the mail root). Markers of
- * live stores (another process) are left alone; `ownInstance` excludes this store's own.
+ * live stores (another process, or another store in this one) are left alone.
  */
-export async function recoverStore(tmpDir: string, logger: Logger, ownInstance = ""): Promise<RecoveryReport> {
+export async function recoverStore(tmpDir: string, logger: Logger): Promise<RecoveryReport> {
   const report: RecoveryReport = { truncated: [], locksRemoved: [], unresolved: [] };
   const pendingDir = path.join(tmpDir, PENDING_DIR);
   for (const name of await fs.readdir(pendingDir).catch(() => [] as string[])) {
     const [pid, instance] = name.split("-");
-    if (instance === ownInstance) continue;
     const markerPath = path.join(pendingDir, name);
     const stat = await fs.stat(markerPath).catch(() => undefined);
     if (!stat) continue;
-    if (otherLiveProcess(Number(pid)) && Date.now() - stat.mtimeMs < MARKER_MAX_AGE_MS) continue;
-    const marker = parseMarker(await fs.readFile(markerPath, "utf8").catch(() => ""));
-    if (marker) await recoverOne(marker, report, logger);
-    else logger.warn({ marker: markerPath }, "ignoring an unreadable crash marker");
+    const live = mayBeLive(Number(pid), instance ?? "");
+    if (live && (Number(pid) === process.pid || Date.now() - stat.mtimeMs < MARKER_MAX_AGE_MS)) continue;
+    for (const marker of parseMarkers(await fs.readFile(markerPath).catch(() => Buffer.alloc(0)))) {
+      await recoverOne(marker, report, logger);
+    }
     await fs.unlink(markerPath).catch(() => {});
   }
   // Temp bodies of dead processes: a message that never got its 250.
   for (const name of await fs.readdir(tmpDir).catch(() => [] as string[])) {
-    const match = /^msg-(\d+)-/.exec(name);
-    if (match && !otherLiveProcess(Number(match[1])) && Number(match[1]) !== process.pid) {
+    const match = /^msg-(\d+)-([0-9a-f]+)-/.exec(name);
+    if (match && !mayBeLive(Number(match[1]), match[2]!)) {
       await fs.unlink(path.join(tmpDir, name)).catch(() => {});
     }
   }
   return report;
 }
 
-async function recoverOne(marker: NonNullable<ReturnType<typeof parseMarker>>, report: RecoveryReport, logger: Logger): Promise<void> {
+async function recoverOne(marker: MarkerContent, report: RecoveryReport, logger: Logger): Promise<void> {
   const lockText = await fs.readFile(marker.lock, "utf8").catch(() => undefined);
   const ourLock = lockText === `${marker.pid}\n`;
   if (marker.length !== undefined) {

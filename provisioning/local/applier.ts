@@ -77,6 +77,12 @@ async function mountedOwners(options: LocalApplierOptions): Promise<Set<string>>
   return owners;
 }
 
+/** Unmounts every mailbox filesystem local mode mounted (at stop); images and mail stay. */
+export async function releaseLocalMounts(options: LocalApplierOptions): Promise<void> {
+  if (options.imageDir === undefined) return;
+  for (const owner of await mountedOwners(options)) await mailboxFs("unmount", owner, 0, options);
+}
+
 export function createLocalApplier(options: LocalApplierOptions): Applier {
   return {
     name: "local",

@@ -17,7 +17,10 @@ export interface ReceivedMessage {
   secure: boolean;
   /** The local address the client connected to (which loopback IP). */
   localAddress: string;
+  /** Name the client gave in EHLO/HELO. */
   clientHostname: string;
+  /** AUTH user, when the client authenticated. */
+  user?: string;
 }
 
 export type Behaviour =
@@ -27,7 +30,9 @@ export type Behaviour =
   /** 550 at the end of DATA. */
   | { kind: "reject" }
   /** Accepts the TCP connection and never says anything. */
-  | { kind: "hang" };
+  | { kind: "hang" }
+  /** Takes the whole message and never answers the final ".". */
+  | { kind: "stall-data" };
 
 export interface TargetOptions {
   host: string;
@@ -38,6 +43,8 @@ export interface TargetOptions {
   tls?: { key: string; cert: string };
   /** Per-recipient RCPT reply: return [code, text] to refuse, undefined to accept. */
   rcpt?: (address: string) => [number, string] | undefined;
+  /** Requires AUTH (PLAIN/LOGIN, only after STARTTLS) with these credentials, like a submission relay. */
+  auth?: { user: string; pass: string };
 }
 
 export interface Target {
@@ -66,8 +73,14 @@ export async function startTarget(options: TargetOptions): Promise<Target> {
   const state = { connections: 0 };
   const serverOptions: SMTPServerOptions = {
     logger: false,
-    authOptional: true,
-    disabledCommands: options.tls ? ["AUTH"] : ["AUTH", "STARTTLS"],
+    authOptional: !options.auth,
+    disableReverseLookup: true,
+    disabledCommands: [...(options.auth ? [] : ["AUTH"]), ...(options.tls ? [] : ["STARTTLS"])],
+    authMethods: ["PLAIN", "LOGIN"],
+    onAuth(auth, _session, callback) {
+      const ok = options.auth && auth.username === options.auth.user && auth.password === options.auth.pass;
+      callback(ok ? null : new ReplyError(535, "5.7.8 Authentication credentials invalid"), ok ? { user: auth.username } : undefined);
+    },
     ...(options.tls ? { key: options.tls.key, cert: options.tls.cert } : {}),
     onConnect(_session, callback) {
       state.connections++;
@@ -81,6 +94,7 @@ export async function startTarget(options: TargetOptions): Promise<Target> {
       const chunks: Buffer[] = [];
       stream.on("data", (c: Buffer) => chunks.push(c));
       stream.on("end", () => {
+        if (behaviour.kind === "stall-data") return;
         if (behaviour.kind === "reject") return callback(new ReplyError(550, "5.7.1 Message refused by policy"));
         if (behaviour.kind === "tempfail" && tempFailures < behaviour.times) {
           tempFailures++;
@@ -92,7 +106,8 @@ export async function startTarget(options: TargetOptions): Promise<Target> {
           raw: Buffer.concat(chunks),
           secure: session.secure,
           localAddress: session.localAddress,
-          clientHostname: session.clientHostname,
+          clientHostname: session.hostNameAppearsAs,
+          ...(session.user === undefined ? {} : { user: String(session.user) }),
         });
         callback(null, `2.0.0 Ok: queued as ${messages.length}`);
       });

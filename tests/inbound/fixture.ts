@@ -63,10 +63,10 @@ export function testSettings(dir: string, inbound: Record<string, unknown> = {},
 
 export async function startFixture(
   t: TestContext,
-  options: { users?: readonly UserEntry[]; inbound?: Record<string, unknown>; freeSpace?: (p: string) => Promise<number> } = {},
+  options: { users?: readonly UserEntry[]; inbound?: Record<string, unknown>; settings?: Record<string, unknown>; freeSpace?: (p: string) => Promise<number> } = {},
 ): Promise<InboundFixture> {
   const dir = await makeDir(t);
-  const settings = testSettings(dir, options.inbound);
+  const settings = testSettings(dir, options.inbound, options.settings);
   await writeFile(settings.users, usersYaml(options.users ?? USERS));
   const daemon = await startInbound(settings, {
     logger: silentLogger(),

@@ -69,7 +69,7 @@ describe("outbound delivery end to end", () => {
     await until("delivery", () => count(world.targets.a, "bytes") === 1);
     const got = world.targets.a.messages.find((m) => m.raw.includes("Subject: bytes"))!;
     const raw = got.raw.toString("latin1");
-    assert.match(raw, /^Received: from client\.test \(\[127\.0\.0\.1\]\) \(authenticated as alice\)\r\n\tby relay\.semail\.test with ESMTPA id /);
+    assert.match(raw, /^Received: from client\.test \(\[127\.0\.0\.1\]\)[^\r]*\r\n\tby relay\.semail\.test [^\r]*with ESMTPA id /);
     // The test client writes latin1: the 8-bit byte must arrive unchanged, the dot unstuffed.
     assert.equal(raw.slice(raw.indexOf("From: ")), body);
     assert.equal(got.mailFrom, `alice@plain.${APEX}`);

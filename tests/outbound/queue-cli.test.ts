@@ -33,9 +33,12 @@ describe("semail queue", () => {
   it("list shows each message, its deferred recipients and the last reply", async (t) => {
     const dir = await tempDir(t);
     const spool = new Spool(`${dir}/spool`);
+    const missing = await semail("queue", "list", "--spool", spool.dir);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /no queue in .*\(setting outbound\.spool\)/);
+    await spool.open({ clean: true });
     const empty = await semail("queue", "list", "--spool", spool.dir);
     assert.equal(empty.stdout, "Mail queue is empty\n");
-    await spool.open({ clean: true });
     const record = await spool.accept({ from: "alice@semail.test", recipients: ["done@example.net", "wait@example.net"], arrival: Date.now() }, Readable.from([Buffer.from("Subject: q\r\n\r\nx\r\n")]));
     await spool.append(record.id, [
       { r: "done@example.net", s: "delivered", t: Date.now(), x: "250 ok" },

@@ -214,4 +214,20 @@ describe("queue", () => {
     assert.deepEqual(f.attempts[2]!.job.recipients, ["one@example.net"]);
     assert.deepEqual(await f.spool.ids(), []);
   });
+
+  it("a journal that cannot be written does not turn into a resend loop", async (t) => {
+    const spool = await tempSpool(t);
+    let failures = 0;
+    spool.append = async () => {
+      failures++;
+      throw Object.assign(new Error("EIO: i/o error, write"), { code: "EIO" });
+    };
+    const f = await makeQueue(spool, (r, a, n) => (r.startsWith("later@") ? soft(r, a, n) : ok(r, a, n)));
+    await submit(f, "alice@semail.test", ["now@example.net", "later@example.net"]);
+    await f.run(30 * 1000);
+    assert.deepEqual(f.attempts.map((a) => a.job.recipients), [["now@example.net", "later@example.net"]], "no immediate retry");
+    assert.ok(failures >= 1);
+    await f.run(2 * MIN);
+    assert.deepEqual(f.attempts.slice(1).map((a) => a.job.recipients), [["later@example.net"]], "the accepted recipient is not resent");
+  });
 });

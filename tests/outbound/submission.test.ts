@@ -137,11 +137,30 @@ describe("submission", () => {
     assert.deepEqual(record.recipients, ["carol@example.net"]);
     assert.equal(record.user, "alice");
     const stored = (await readFile(daemon.spool.msgPath(id))).subarray(record.offset).toString("latin1");
-    assert.match(stored, /^Received: from client\.test \(\[127\.0\.0\.1\]\) \(authenticated as alice\)\r\n\tby relay\.semail\.test/);
+    assert.match(stored, /^Received: from client\.test \(\[127\.0\.0\.1\]\)[^\r]*\r\n\tby relay\.semail\.test /);
     assert.ok(stored.endsWith(`${body}\r\n`), "the message follows our Received header byte for byte");
     for (let i = 0; i < 100 && held.jobs.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
     assert.equal(held.jobs[0]?.envelopeId, id);
     assert.equal(held.jobs[0]?.domain, "example.net");
+  });
+});
+
+describe("limits", () => {
+  it("a message over outbound.maxMessageSize gets 552 and leaves nothing in the spool", async (t) => {
+    const dir = await tempDir(t);
+    const held = heldSender();
+    t.after(() => held.release());
+    const daemon = await startDaemon(t, await daemonSettings(dir, { ldap: slapd.settings(), outbound: { maxMessageSize: "4KiB" } }), { deliver: held.deliver });
+    const { client } = await login(daemon.port, "alice", alice.password);
+    t.after(() => client.close());
+    assert.equal((await client.command("MAIL FROM:<alice@semail.test>")).code, 250);
+    assert.equal((await client.command("RCPT TO:<carol@example.net>")).code, 250);
+    const reply = await client.data(`Subject: big\r\n\r\n${"x".repeat(70)}\r\n`.repeat(100));
+    assert.equal(reply.code, 552, reply.text);
+    assert.deepEqual(await daemon.spool.ids(), []);
+    const { readdir } = await import("node:fs/promises");
+    assert.deepEqual(await readdir(daemon.spool.tmpDir), [], "no half-written file either");
+    assert.equal(held.jobs.length, 0);
   });
 });
 

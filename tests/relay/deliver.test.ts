@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { createMxResolver } from "../../mailservers/relay/mx.ts";
 import { createSender, type DeliveryOptions, type RecipientResult, type Sender } from "../../mailservers/relay/send.ts";
+import { selfSignedCert, startTarget } from "../helpers/target-smtp.ts";
 import { APEX, IP, message, source, startWorld, type World } from "./fixture.ts";
 
 let world: World;
@@ -46,7 +47,7 @@ const receivedBy = (target: keyof World["targets"], recipient: string) => world.
 describe("MX routing", () => {
   test("lowest preference first, next host when it cannot be reached", async () => {
     const [result] = await deliverTo("pref", ["p1"]);
-    assert.equal(result?.status, "delivered", result?.response);
+    assert.equal(result?.status, "delivered", String(result?.response));
     assert.equal(result?.host, `a.${APEX} [${IP.a}]`);
     assert.equal(receivedBy("a", `p1@pref.${APEX}`).length, 1);
     assert.equal(receivedBy("b", `p1@pref.${APEX}`).length, 0);
@@ -54,7 +55,7 @@ describe("MX routing", () => {
 
   test("no MX: the domain's own address is the implicit MX", async () => {
     const [result] = await deliverTo("implicit", ["i1"]);
-    assert.equal(result?.status, "delivered", result?.response);
+    assert.equal(result?.status, "delivered", String(result?.response));
     assert.equal(receivedBy("b", `i1@implicit.${APEX}`).length, 1);
   });
 
@@ -95,7 +96,7 @@ describe("MX routing", () => {
 describe("address families", () => {
   test("an IPv6-only MX is reached over ::1", async () => {
     const [result] = await deliverTo("v6only", ["s1"]);
-    assert.equal(result?.status, "delivered", result?.response);
+    assert.equal(result?.status, "delivered", String(result?.response));
     const [got] = receivedBy("six", `s1@v6only.${APEX}`);
     assert.equal(got?.localAddress, "::1");
   });
@@ -113,7 +114,7 @@ describe("address families", () => {
       ["ipv6", "six", "f3"],
     ] as const) {
       const [result] = await deliverTo("dualdom", [local], { ipFamily });
-      assert.equal(result?.status, "delivered", `${ipFamily}: ${result?.response}`);
+      assert.equal(result?.status, "delivered", `${ipFamily}: ${String(result?.response)}`);
       assert.equal(receivedBy(target, `${local}@dualdom.${APEX}`).length, 1, `${ipFamily} should reach ${target}`);
     }
   });
@@ -136,7 +137,7 @@ describe("the message", () => {
       message: source(original),
       received,
     });
-    assert.equal(result?.status, "delivered", result?.response);
+    assert.equal(result?.status, "delivered", String(result?.response));
     const [got] = receivedBy("a", `exact@plain.${APEX}`);
     assert.ok(got);
     assert.equal(got.raw.toString("latin1"), received + original.toString("latin1"));
@@ -146,7 +147,7 @@ describe("the message", () => {
 
   test("null sender is sent as MAIL FROM:<>", async () => {
     const [result] = await sender().deliver({ domain: `plain.${APEX}`, mailFrom: "", recipients: [`bounce@plain.${APEX}`], envelopeId: "null", message: source(message("null")) });
-    assert.equal(result?.status, "delivered", result?.response);
+    assert.equal(result?.status, "delivered", String(result?.response));
     assert.equal(receivedBy("a", `bounce@plain.${APEX}`)[0]?.mailFrom, "");
   });
 
@@ -186,7 +187,7 @@ describe("replies", () => {
     assert.equal(first[0]?.enhanced, "4.7.1");
     assert.equal((await deliverTo("temp-d", ["t1"]))[0]?.status, "deferred");
     const third = await deliverTo("temp-d", ["t1"]);
-    assert.equal(third[0]?.status, "delivered", third[0]?.response);
+    assert.equal(third[0]?.status, "delivered", String(third[0]?.response));
     assert.equal(world.targets.temp.messages.length, 1);
   });
 
@@ -205,9 +206,19 @@ describe("replies", () => {
     assert.ok(world.targets.hang.connections >= 1);
   });
 
+  test("no reply after the message: defer, and do not hand it to the next MX", async () => {
+    // The first server may have taken it; retrying later risks a duplicate, trying the
+    // backup MX at once would make one likely.
+    const started = Date.now();
+    const [result] = await deliverTo("stall-d", ["st1"], { commandTimeoutMs: 500 });
+    assert.equal(result?.status, "deferred");
+    assert.ok(Date.now() - started < 5000);
+    assert.equal(receivedBy("a", `st1@stall-d.${APEX}`).length, 0);
+  });
+
   test("after a hanging MX the next one gets the message", async () => {
     const [result] = await deliverTo("hangfb", ["h2"]);
-    assert.equal(result?.status, "delivered", result?.response);
+    assert.equal(result?.status, "delivered", String(result?.response));
     assert.equal(receivedBy("a", `h2@hangfb.${APEX}`).length, 1);
   });
 });
@@ -215,7 +226,7 @@ describe("replies", () => {
 describe("TLS", () => {
   test("STARTTLS is used when offered (self-signed is fine by default)", async () => {
     const [result] = await deliverTo("tls-d", ["s1"]);
-    assert.equal(result?.status, "delivered", result?.response);
+    assert.equal(result?.status, "delivered", String(result?.response));
     assert.equal(result?.tls, true);
     assert.equal(receivedBy("tls", `s1@tls-d.${APEX}`)[0]?.secure, true);
   });
@@ -237,7 +248,7 @@ describe("TLS", () => {
 
   test("require accepts a self-signed certificate; verify does not", async () => {
     const [required] = await deliverTo("tls-d", ["s4"], { tlsPolicy: { [`tls-d.${APEX}`]: "require" } });
-    assert.equal(required?.status, "delivered", required?.response);
+    assert.equal(required?.status, "delivered", String(required?.response));
     const [verified] = await deliverTo("tls-d", ["s5"], { tlsPolicy: { [`tls-d.${APEX}`]: "verify" } });
     assert.equal(verified?.status, "deferred");
     assert.equal(receivedBy("tls", `s5@tls-d.${APEX}`).length, 0);
@@ -256,15 +267,29 @@ describe("loops and relay host", () => {
 
   test("we are a backup MX: only better hosts are tried", async () => {
     const [result] = await deliverTo("backup", ["l3"]);
-    assert.equal(result?.status, "delivered", result?.response);
+    assert.equal(result?.status, "delivered", String(result?.response));
     assert.equal(receivedBy("a", `l3@backup.${APEX}`).length, 1);
   });
 
   test("a relay host takes everything, without MX lookups", async () => {
     const resolver = { resolve: () => Promise.reject(new Error("must not be asked")) };
     const [result] = await deliverTo("nope", ["r1"], { resolver, relayHost: { host: IP.b, port: world.port } });
-    assert.equal(result?.status, "delivered", result?.response);
+    assert.equal(result?.status, "delivered", String(result?.response));
     assert.equal(receivedBy("b", `r1@nope.${APEX}`).length, 1);
+  });
+
+  test("a relay host with AUTH gets our login over STARTTLS", async (t) => {
+    const relay = await startTarget({ host: "127.0.0.14", tls: await selfSignedCert("smtp.isp.test"), auth: { user: "me", pass: "s3cret" } });
+    t.after(() => relay.close());
+    const resolver = { resolve: () => Promise.reject(new Error("must not be asked")) };
+    const [ok] = await deliverTo("nope", ["r4"], { resolver, relayHost: { host: relay.host, port: relay.port, auth: { user: "me", pass: "s3cret" } } });
+    assert.equal(ok?.status, "delivered", String(ok?.response));
+    assert.equal(ok?.tls, true);
+    assert.deepEqual([relay.messages[0]?.user, relay.messages[0]?.secure], ["me", true]);
+    const [wrong] = await deliverTo("nope", ["r5"], { resolver, relayHost: { host: relay.host, port: relay.port, auth: { user: "me", pass: "wrong" } } });
+    assert.equal(wrong?.status, "deferred");
+    assert.match(wrong?.response ?? "", /refused our login/);
+    assert.equal(relay.messages.length, 1);
   });
 
   test("a relay host that does not offer TLS never gets our password", async () => {
@@ -273,5 +298,36 @@ describe("loops and relay host", () => {
     assert.equal(remote?.status, "deferred");
     assert.match(remote?.response ?? "", /TLS required/);
     assert.equal(receivedBy("b", `r3@nope.${APEX}`).length, 0);
+  });
+});
+
+describe("resources and local domains", () => {
+  test("the spool stream is closed when the envelope is refused", async () => {
+    const { Readable } = await import("node:stream");
+    let opened = 0;
+    let closed = 0;
+    const [result] = await sender().deliver({
+      domain: `mixed-d.${APEX}`,
+      mailFrom: `alice@sender.${APEX}`,
+      recipients: [`bad3@mixed-d.${APEX}`],
+      envelopeId: "fd",
+      message: () => {
+        opened++;
+        // A source that never ends by itself, like a large spool file read slowly.
+        const stream = new Readable({ read() { this.push(Buffer.alloc(1024, 0x61)); } });
+        stream.once("close", () => closed++);
+        return stream;
+      },
+    });
+    assert.equal(result?.status, "bounced");
+    for (let i = 0; i < 50 && closed < opened; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(closed, opened);
+  });
+
+  test("a domain we receive mail for may have us as MX: no loop", async () => {
+    const [result] = await deliverTo("backup", ["l4"], { localAddresses: [IP.a], isLocalDomain: (d) => d === `backup.${APEX}` });
+    assert.equal(result?.status, "delivered", String(result?.response));
+    const [other] = await deliverTo("backup", ["l5"], { localAddresses: [IP.a, IP.self] });
+    assert.equal(other?.status, "bounced");
   });
 });

@@ -19,6 +19,7 @@ export const IP = {
   dead: "127.0.0.9", // nothing listens here
   self: "127.0.0.11", // "our own" address in the tests
   lenient: "127.0.0.12",
+  stall: "127.0.0.15",
   six: "::1",
 } as const;
 
@@ -33,6 +34,7 @@ export const RECORDS = [
   `dead IN A ${IP.dead}`,
   `self IN A ${IP.self}`,
   `lenient IN A ${IP.lenient}`,
+  `stall IN A ${IP.stall}`,
   `six IN AAAA ${IP.six}`,
   `dual IN A ${IP.a}`,
   `dual IN AAAA ${IP.six}`,
@@ -63,13 +65,15 @@ export const RECORDS = [
   "backup IN MX 10 a",
   "backup IN MX 20 self",
   "smuggle IN MX 10 lenient",
+  "stall-d IN MX 10 stall",
+  "stall-d IN MX 20 a",
   'empty IN TXT "exists, but no MX or address"',
 ];
 
 export interface World {
   named: RunningNamed;
   port: number;
-  targets: Record<"a" | "b" | "temp" | "rej" | "hang" | "tls" | "mixed" | "lenient" | "six", Target>;
+  targets: Record<"a" | "b" | "temp" | "rej" | "hang" | "tls" | "mixed" | "lenient" | "six" | "stall", Target>;
   close(): Promise<void>;
 }
 
@@ -77,7 +81,7 @@ export async function startWorld(extraRecords: readonly string[] = []): Promise<
   const named = await startTestNamed([{ name: APEX, text: zoneText(APEX, [...RECORDS, ...extraRecords]) }]);
   const started: Target[] = [];
   try {
-    const port = await sharedPort([IP.a, IP.b, IP.temp, IP.rej, IP.hang, IP.tls, IP.mixed, IP.lenient, IP.six, IP.dead]);
+    const port = await sharedPort([IP.a, IP.b, IP.temp, IP.rej, IP.hang, IP.tls, IP.mixed, IP.lenient, IP.six, IP.stall, IP.dead]);
     const tls = await selfSignedCert(`tls.${APEX}`);
     const start = async (p: Promise<Target>) => {
       const t = await p;
@@ -100,6 +104,7 @@ export async function startWorld(extraRecords: readonly string[] = []): Promise<
       ),
       lenient: await start(startLenientTarget(IP.lenient, port)),
       six: await start(startTarget({ host: IP.six, port })),
+      stall: await start(startTarget({ host: IP.stall, port, behaviour: { kind: "stall-data" } })),
     };
     return {
       named,

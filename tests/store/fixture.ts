@@ -1,7 +1,7 @@
 // Fixtures for the mbox store tests: a temp mail root, envelopes, messages as streams,
 // and Python's mailbox module as the independent reader.
 import { execFile } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
@@ -9,6 +9,7 @@ import { promisify } from "node:util";
 import type { TestContext } from "node:test";
 import { silentLogger } from "../../cli/logger.ts";
 import type { Envelope } from "../../mailservers/core/types.ts";
+import { parseMarkers, type MarkerContent } from "../../mailservers/store/crash-markers.ts";
 import { createMboxStore, type FaultInjector, type MboxStore, type StoreTarget } from "../../mailservers/store/index.ts";
 
 const run = promisify(execFile);
@@ -68,6 +69,19 @@ export interface ParsedMessage {
   /** Body with mboxrd quoting undone, as Python returns it. */
   body: string;
   subject: string | null;
+}
+
+/** Crash-marker slots still claimed under the mail root: none once deliveries are over. */
+export async function claimedMarkers(mailRoot: string): Promise<MarkerContent[]> {
+  const dir = path.join(mailRoot, ".tmp", "pending");
+  const claimed: MarkerContent[] = [];
+  for (const name of await readdir(dir)) claimed.push(...parseMarkers(await readFile(path.join(dir, name))));
+  return claimed;
+}
+
+/** Files in the store's temp directory other than the marker directory: none once deliveries are over. */
+export async function tempFiles(mailRoot: string): Promise<string[]> {
+  return (await readdir(path.join(mailRoot, ".tmp"))).filter((name) => name !== "pending");
 }
 
 /** Reads an mbox with Python's mailbox.mbox (no locking) and returns every message. */

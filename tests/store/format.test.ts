@@ -1,13 +1,13 @@
 // The stored format: mboxrd that Python's mailbox reads back, our trace headers first,
 // From-quoting that round-trips, and the headers mbox readers trust stripped.
 import assert from "node:assert/strict";
-import { readFile, readdir } from "node:fs/promises";
+import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { test } from "node:test";
 import { folderName } from "../../mailservers/store/index.ts";
 import { MboxrdBody, asctime } from "../../mailservers/store/mboxrd.ts";
-import { makeEnvelope, makeMailRoot, makeStore, messageStream, readMbox, simpleMessage, target } from "./fixture.ts";
+import { makeEnvelope, makeMailRoot, makeStore, messageStream, readMbox, simpleMessage, target, tempFiles } from "./fixture.ts";
 
 /** mboxrd reading: one ">" less on every ">+From " line. */
 const unquote = (text: string) => text.replace(/^>(>*From )/gm, "$1");
@@ -137,4 +137,28 @@ test("bare CR stays inside a line; CRLF split across chunks becomes LF", async (
 test("asctime pads the day with a space like C", () => {
   assert.equal(asctime(new Date(Date.UTC(2026, 0, 5, 1, 2, 3))), "Mon Jan  5 01:02:03 2026");
   assert.equal(asctime(new Date(Date.UTC(2026, 10, 24, 13, 0, 0))), "Tue Nov 24 13:00:00 2026");
+});
+
+test("a message after a torn last line (a writer that died) still starts a message of its own", async (t) => {
+  const root = await makeMailRoot(t);
+  await mkdir(path.join(root, "bob"), { recursive: true });
+  await writeFile(path.join(root, "bob", "INBOX"), "From x Thu Jan  1 00:00:00 2026\nSubject: torn\n\ncut in the mid");
+  const store = makeStore(t, root);
+  await store.deliver(makeEnvelope("alice@example.org", ["bob@semail.test"]), [target("bob")], messageStream(simpleMessage("whole")));
+  const messages = await readMbox(path.join(root, "bob", "INBOX"));
+  assert.deepEqual(messages.map((m) => m.subject), ["torn", "whole"]);
+  assert.equal(messages[1]!.body, "Hello.\n");
+});
+
+test("a large message (spooled to a temp file) round-trips byte for byte", async (t) => {
+  const root = await makeMailRoot(t);
+  const store = makeStore(t, root);
+  const lines: string[] = [];
+  for (let i = 0; i < 6000; i++) lines.push(i % 100 === 0 ? `From line ${i}` : `line ${i} ${"é".repeat(i % 50)}`);
+  const body = lines.join("\n") + "\n";
+  await store.deliver(makeEnvelope("alice@example.org", ["bob@semail.test"]), [target("bob")], messageStream(simpleMessage("large", body), 65536));
+  const [message] = await readMbox(path.join(root, "bob", "INBOX"));
+  assert.ok(Buffer.byteLength(body) > 200_000);
+  assert.equal(unquote(message!.body), body);
+  assert.deepEqual(await tempFiles(root), []);
 });

@@ -8,10 +8,10 @@ import path from "node:path";
 import { once } from "node:events";
 import { test, type TestContext } from "node:test";
 import { TemporaryFailure } from "../../mailservers/core/types.ts";
-import { makeEnvelope, makeMailRoot, makeStore, messageStream, readMbox, simpleMessage, target } from "./fixture.ts";
+import { claimedMarkers, makeEnvelope, makeMailRoot, makeStore, messageStream, readMbox, simpleMessage, target } from "./fixture.ts";
 
 /** Python holding the mbox lock until it reads a line, then appending one message and unlocking. */
-async function pythonHoldingLock(t: TestContext, file: string): Promise<ChildProcessWithoutNullStreams> {
+async function pythonHoldingLock(t: TestContext, file: string): Promise<{ child: ChildProcessWithoutNullStreams; exited: Promise<number | null> }> {
   const script = `
 import mailbox, sys
 mb = mailbox.mbox(sys.argv[1])
@@ -26,16 +26,21 @@ mb.unlock()
 print("done", flush=True)
 `;
   const child = spawn("python3", ["-c", script, file]);
+  const exited = once(child, "exit").then(() => child.exitCode);
   t.after(() => {
     if (child.exitCode === null) child.kill("SIGKILL");
   });
+  // Keep reading stdout to the end: closing the pipe early would kill Python with EPIPE.
   let out = "";
   child.stdout.setEncoding("utf8");
-  for await (const chunk of child.stdout) {
-    out += chunk;
-    if (out.includes("locked")) return child;
-  }
-  throw new Error("python did not take the lock");
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on("data", (chunk: string) => {
+      out += chunk;
+      if (out.includes("locked")) resolve();
+    });
+    child.on("exit", () => reject(new Error(`python did not take the lock: ${out}`)));
+  });
+  return { child, exited };
 }
 
 /** Polls until `check` holds (bounded). */
@@ -51,20 +56,19 @@ test("a delivery waits for Python's lock on INBOX, then appends after Python's m
   const root = await makeMailRoot(t);
   await mkdir(path.join(root, "bob", "mail"), { recursive: true });
   const inbox = path.join(root, "bob", "INBOX");
-  const python = await pythonHoldingLock(t, inbox);
+  const { child: python, exited } = await pythonHoldingLock(t, inbox);
   const store = makeStore(t, root, { lockTimeoutMs: 10_000 });
   let settled = false;
   const delivery = store.deliver(makeEnvelope("alice@example.org", ["bob@semail.test"]), [target("bob")], messageStream(simpleMessage("from node"))).finally(() => {
     settled = true;
   });
   // The store has started its batch (crash marker written) and is polling for the lock.
-  await until(async () => (await readdir(path.join(root, ".tmp", "pending")).catch(() => [])).length > 0, "the store to start its batch");
+  await until(async () => (await claimedMarkers(root).catch(() => [])).length > 0, "the store to start its batch");
   await new Promise((resolve) => setTimeout(resolve, 100));
   assert.equal(settled, false, "the delivery must wait while Python holds the lock");
   python.stdin.write("go\n");
   await delivery;
-  await once(python, "exit");
-  assert.equal(python.exitCode, 0);
+  assert.equal(await exited, 0);
   const messages = await readMbox(inbox);
   assert.deepEqual(messages.map((m) => m.subject), ["from python", "from node"]);
   assert.equal(messages[0]!.body, ">From python with love\n");
@@ -75,7 +79,7 @@ test("a lock held past the bounded wait gives 451 4.2.0 and leaves nothing behin
   const root = await makeMailRoot(t);
   await mkdir(path.join(root, "bob", "mail"), { recursive: true });
   const inbox = path.join(root, "bob", "INBOX");
-  const python = await pythonHoldingLock(t, inbox);
+  const { child: python, exited } = await pythonHoldingLock(t, inbox);
   const store = makeStore(t, root, { lockTimeoutMs: 300 });
   const started = Date.now();
   const error = await store
@@ -85,11 +89,11 @@ test("a lock held past the bounded wait gives 451 4.2.0 and leaves nothing behin
   assert.equal(error.responseCode, 451);
   assert.equal(error.enhancedCode, "4.2.0");
   assert.ok(Date.now() - started < 5000, "the wait is bounded");
-  assert.deepEqual(await readdir(path.join(root, ".tmp", "pending")), []);
+  assert.deepEqual(await claimedMarkers(root), []);
   assert.deepEqual(await readdir(path.join(root, "bob", "mail")), [], "the folder copy was not kept either");
   // Python's lock is untouched; after it finishes, both writers' mail is intact.
   python.stdin.write("go\n");
-  await once(python, "exit");
+  assert.equal(await exited, 0);
   await store.deliver(makeEnvelope("alice@example.org", ["bob@semail.test"]), [target("bob")], messageStream(simpleMessage("retry")));
   assert.deepEqual((await readMbox(inbox)).map((m) => m.subject), ["from python", "retry"]);
 });

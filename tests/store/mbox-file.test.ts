@@ -5,7 +5,7 @@ import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { test } from "node:test";
 import { silentLogger } from "../../cli/logger.ts";
-import { CrashMarkers } from "../../mailservers/store/crash-markers.ts";
+import { CrashMarkers, parseMarkers } from "../../mailservers/store/crash-markers.ts";
 import { MboxFile, type MboxFileContext } from "../../mailservers/store/mbox-file.ts";
 import { makeMailRoot } from "./fixture.ts";
 
@@ -27,7 +27,11 @@ async function setup(t: import("node:test").TestContext) {
     await writeFile(body, text);
     bodies.push(body);
   }
-  const item = (i: number) => ({ prefix: Buffer.from(`From x Thu Jan  1 00:00:00 2026\nN: ${i}\n\n`), bodyPath: bodies[i]!, bodySize: [5, 5, 7][i]! });
+  // Message 1 is in memory, the others in temp files: both kinds of spooled body.
+  const item = (i: number) => ({
+    prefix: Buffer.from(`From x Thu Jan  1 00:00:00 2026\nN: ${i}\n\n`),
+    body: i === 1 ? { size: 5, buffer: Buffer.from("two\n\n") } : { size: [5, 5, 7][i]!, path: bodies[i]! },
+  });
   return { root, context, writes, item, markers };
 }
 
@@ -38,10 +42,10 @@ test("messages queued together share one batch: one write, and the lock is held 
   assert.equal(writes.length, 1, "one write(2) for the three messages");
   assert.deepEqual(appended.map((a) => a.bytes), [item(0).prefix.length + 5, item(1).prefix.length + 5, item(2).prefix.length + 7]);
   assert.ok((await readdir(root)).includes("INBOX.lock"), "lock held while verdicts are pending");
-  assert.equal((await readdir(markers.dir)).length, 1, "crash marker present while the batch is open");
+  assert.equal(parseMarkers(await readFile(markers.path)).length, 1, "a crash marker is claimed while the batch is open");
   await Promise.all(appended.map((a) => a.settle(true)));
   assert.ok(!(await readdir(root)).includes("INBOX.lock"));
-  assert.deepEqual(await readdir(markers.dir), []);
+  assert.deepEqual(parseMarkers(await readFile(markers.path)), []);
   assert.match(await readFile(path.join(root, "INBOX"), "utf8"), /N: 0\n\none\n\nFrom .*\nN: 1\n\ntwo\n\nFrom .*\nN: 2\n\nthree\n\n$/);
 });
 

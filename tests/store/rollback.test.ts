@@ -9,7 +9,7 @@ import { test, type TestContext } from "node:test";
 import { promisify } from "node:util";
 import { TemporaryFailure } from "../../mailservers/core/types.ts";
 import { faultError, folderName, type FaultInjector } from "../../mailservers/store/index.ts";
-import { makeEnvelope, makeMailRoot, makeStore, messageStream, readMbox, simpleMessage, target } from "./fixture.ts";
+import { claimedMarkers, tempFiles, makeEnvelope, makeMailRoot, makeStore, messageStream, readMbox, simpleMessage, target } from "./fixture.ts";
 
 const run = promisify(execFile);
 const SENDER = "alice@example.org";
@@ -53,8 +53,8 @@ async function expectRolledBack(t: TestContext, faults: FaultInjector, what: str
   assert.equal(error.responseCode, 451);
   assert.equal(error.enhancedCode, "4.3.0");
   assert.deepEqual(await snapshot(root), before, `${what}: every file is back to its previous bytes, no lock left`);
-  assert.deepEqual(await readdir(path.join(root, ".tmp", "pending")), []);
-  assert.deepEqual(await readdir(path.join(root, ".tmp")), ["pending"]);
+  assert.deepEqual(await claimedMarkers(root), []);
+  assert.deepEqual(await tempFiles(root), []);
   for (const owner of owners) assert.deepEqual((await readMbox(path.join(root, owner, "INBOX"))).map((m) => m.subject), ["kept"]);
   // The store still works afterwards.
   const healthy = makeStore(t, root);

@@ -1,0 +1,217 @@
+// `semail start`: all of SEMail on this machine, on loopback, with demo users. slapd and
+// named run as children; the two daemons and the web form run in this process, so a
+// local "stack update" can reload them and know when they have picked the change up.
+import { access, constants, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { pino, type Logger } from "pino";
+import { ConfigError, loadSettings, usersListOptions, type Settings } from "../config/settings.ts";
+import { loadUsersList, writeUsersList } from "../config/users-file.ts";
+import { createDirectory } from "../directory/ldap.ts";
+import { parseListenSpec } from "../mailservers/core/listen.ts";
+import { startInbound } from "../mailservers/inbound/daemon.ts";
+import { startOutbound } from "../mailservers/outbound/daemon.ts";
+import { createLocalApplier, releaseLocalMounts, renderLocalZone, type LocalApplierOptions } from "../provisioning/local/applier.ts";
+import { DEFAULT_PORTS, DEMO_ADMIN, DEMO_USERS, LOCAL_DOMAIN, localSecrets, localSettingsYaml, type LocalPorts } from "../provisioning/local/defaults.ts";
+import { startNamed, type Zone } from "../provisioning/local/named.ts";
+import { freeLoopbackPort, startSlapd } from "../provisioning/local/slapd.ts";
+import { buildWebApp } from "../provisioning/web/app.ts";
+import type { Command } from "./command.ts";
+
+const BASE_DN = "dc=semail,dc=test";
+
+/** Debian packages behind the programs local mode runs, for the hint when one is missing. */
+const PROGRAMS: ReadonlyArray<readonly [string, string, boolean]> = [
+  ["/usr/sbin/slapd", "slapd", false],
+  ["/usr/sbin/slapadd", "slapd", false],
+  ["/usr/sbin/named", "bind9", false],
+  ["/usr/bin/named-checkzone", "bind9-utils", false],
+  ["/usr/sbin/mkfs.ext4", "e2fsprogs", true],
+  ["/usr/sbin/losetup", "mount", true],
+  ["/usr/bin/file", "file", true],
+];
+
+async function missingPackages(asRoot: boolean): Promise<string[]> {
+  const missing = new Set<string>();
+  for (const [path, pkg, rootOnly] of PROGRAMS) {
+    if (rootOnly && !asRoot) continue;
+    try {
+      await access(path, constants.X_OK);
+    } catch {
+      missing.add(pkg);
+    }
+  }
+  return [...missing];
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(() => true, () => false);
+}
+
+async function pickPorts(free: boolean): Promise<LocalPorts> {
+  if (!free) return DEFAULT_PORTS;
+  return { ldap: await freeLoopbackPort(), dns: await freeLoopbackPort(), inbound: await freeLoopbackPort(), submission: await freeLoopbackPort(), web: await freeLoopbackPort() };
+}
+
+/** Extra zones an operator (or a test) drops in <dataDir>/zones/NAME.zone, served beside the managed one. */
+async function extraZones(dataDir: string): Promise<Zone[]> {
+  const dir = join(dataDir, "zones");
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const zones: Zone[] = [];
+  for (const file of names.filter((n) => n.endsWith(".zone")).sort()) {
+    zones.push({ name: file.slice(0, -".zone".length), text: await readFile(join(dir, file), "utf8") });
+  }
+  return zones;
+}
+
+function portOf(url: string): number {
+  return Number(/:(\d+)\/?$/.exec(url)?.[1]);
+}
+
+function banner(settings: Settings, passwords: Readonly<Record<string, string>>, dataDir: string, storage: string): string {
+  const web = parseListenSpec(settings.web.listen);
+  const submission = parseListenSpec(settings.outbound.listen[0]!);
+  const inbound = parseListenSpec(settings.inbound.listen[0]!);
+  const [a, b] = DEMO_USERS;
+  return `
+SEMail is running on this machine (data in ${dataDir}, logs in ${join(dataDir, "semail.log")}).
+
+  web form        http://${web.host}:${web.port}/
+  inbound SMTP    ${inbound.host}:${inbound.port}        (MX of *.${LOCAL_DOMAIN})
+  submission      ${submission.host}:${submission.port}        (AUTH with your LDAP login)
+  DNS (named)     ${settings.outbound.delivery.resolver}      (zone ${LOCAL_DOMAIN})
+  LDAP (slapd)    ${settings.ldap.url}    (base ${settings.ldap.baseDn})
+  mailboxes       ${storage}
+
+Demo logins (LDAP):
+${[...DEMO_USERS, DEMO_ADMIN].map((uid) => `  ${uid.padEnd(6)} ${passwords[uid]}${uid === DEMO_ADMIN ? "   (administrator)" : ""}`).join("\n")}
+
+First mail:
+  1. Open the web form, log in as ${a} and create mailbox "${a}" on the subdomain "${a}"; do the same as ${b}.
+  2. Send:
+     swaks --server ${submission.host}:${submission.port} --auth-user ${a} --auth-password '${passwords[a]}' \\
+           --from ${a}@${a}.${LOCAL_DOMAIN} --to ${b}@${b}.${LOCAL_DOMAIN} --header "Subject: hello"
+  3. Read it: mutt -f ${join(settings.inbound.mailRoot, b, "INBOX")}
+     (or python3 -c "import mailbox; print([m['subject'] for m in mailbox.mbox('${join(settings.inbound.mailRoot, b, "INBOX")}')])")
+
+Ctrl-C stops everything; the next start reuses the data.
+`;
+}
+
+/** Resolves on the first SIGINT or SIGTERM. */
+function untilSignal(logger: Logger): Promise<void> {
+  return new Promise((done) => {
+    const stop = (signal: NodeJS.Signals) => {
+      logger.info({ signal }, "stopping");
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+      done();
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
+}
+
+const start: Command = {
+  name: "start",
+  summary: "All of SEMail on this machine, on loopback: slapd with demo users, named with the local zone, both SMTP daemons and the web form.",
+  flags: [
+    { name: "data-dir", type: "string", value: "DIR", description: "where local mode keeps its settings, directory, zone, mail and queue (default var/local)" },
+    { name: "free-ports", type: "boolean", description: "pick free loopback ports instead of the defaults (rewrites <data-dir>/semail.yaml)" },
+    { name: "no-images", type: "boolean", description: "keep mailboxes as plain directories even as root (no image files, no loop mounts)" },
+  ],
+  async run(_defaults, { flags }) {
+    if (flags.config !== undefined) throw new ConfigError("--config: semail start keeps its settings in <data-dir>/semail.yaml; edit that file instead");
+    const dataDir = resolve(typeof flags["data-dir"] === "string" ? flags["data-dir"] : "var/local");
+    const asRoot = process.getuid?.() === 0 && flags["no-images"] !== true;
+    const missing = await missingPackages(asRoot);
+    if (missing.length > 0) throw new ConfigError(`missing programs; install them with:\n  apt-get install ${missing.join(" ")}`);
+
+    await mkdir(dataDir, { recursive: true, mode: 0o700 });
+    const settingsFile = join(dataDir, "semail.yaml");
+    if (flags["free-ports"] === true || !(await exists(settingsFile))) {
+      await writeFile(settingsFile, localSettingsYaml(dataDir, await pickPorts(flags["free-ports"] === true), BASE_DN));
+    }
+    const settings = await loadSettings(settingsFile);
+    if (settings.web.apply.mode !== "local") throw new ConfigError(`${settingsFile}: web.apply.mode must be local for semail start`);
+    const secrets = await localSecrets(dataDir);
+    if (!(await exists(settings.users))) await writeUsersList(settings.users, []);
+
+    const logger = pino({ level: settings.log.level, redact: ["password", "*.password"] }, pino.destination({ dest: join(dataDir, "semail.log"), mkdir: true, sync: false }));
+    const stops: Array<() => Promise<void>> = [];
+    const stopAll = async () => {
+      for (const stop of stops.splice(0).reverse()) await stop().catch((err: unknown) => logger.error({ err: (err as Error).message }, "error while stopping"));
+    };
+    try {
+      const slapd = await startSlapd({
+        dataDir: join(dataDir, "ldap"),
+        baseDn: settings.ldap.baseDn,
+        port: portOf(settings.ldap.url),
+        users: [...DEMO_USERS, DEMO_ADMIN].map((uid) => ({ uid, password: secrets.passwords[uid]!, mail: `${uid}@${uid}.${LOCAL_DOMAIN}` })),
+        admins: [DEMO_ADMIN],
+        adminPassword: secrets.ldapAdminPassword,
+        logger: logger.child({ part: "slapd" }),
+      });
+      stops.push(() => slapd.stop());
+
+      const zone: LocalApplierOptions["zone"] = { domain: LOCAL_DOMAIN, ipv4: "127.0.0.1", ipv6: "::1", serialFile: join(dataDir, "named", "serial") };
+      const extras = await extraZones(dataDir);
+      const list = await loadUsersList(settings.users, usersListOptions(settings));
+      const named = await startNamed({
+        dataDir: join(dataDir, "named"),
+        port: portOf(settings.outbound.delivery.resolver ?? ""),
+        zones: [...extras, { name: LOCAL_DOMAIN, text: await renderLocalZone(zone, list) }],
+        logger: logger.child({ part: "named" }),
+      });
+      stops.push(() => named.stop());
+
+      const inbound = await startInbound(settings, { logger: logger.child({ part: "inbound" }) });
+      stops.push(() => inbound.stop());
+      const outbound = await startOutbound(settings, { logger: logger.child({ part: "outbound" }) });
+      stops.push(() => outbound.stop());
+
+      const applierOptions: LocalApplierOptions = {
+        mailRoot: settings.inbound.mailRoot,
+        ...(asRoot ? { imageDir: join(dataDir, "images") } : {}),
+        fstab: join(dataDir, "fstab"),
+        zone,
+        publishZone: (name, text) => named.reload([...extras, { name, text }]),
+        notifyDaemons: async () => {
+          await inbound.reload();
+          await outbound.reload();
+        },
+      };
+      stops.push(() => releaseLocalMounts(applierOptions));
+      const directory = createDirectory(settings.ldap, { logger: logger.child({ part: "ldap" }) });
+      const { app, runner } = await buildWebApp({
+        directory,
+        usersFile: settings.users,
+        usersListOptions: usersListOptions(settings),
+        applier: createLocalApplier(applierOptions),
+        web: settings.web,
+        logger: logger.child({ part: "web" }),
+        usage: async (owner) => inbound.store.usage(owner).catch(() => undefined),
+      });
+      stops.push(async () => {
+        await app.close();
+        await directory.close();
+      });
+      const web = parseListenSpec(settings.web.listen);
+      await app.listen({ host: web.host, port: web.port });
+      // Bring the machine in line with the list: mounts after a reboot, the zone, the daemons.
+      runner.request("start");
+      await runner.idle();
+      const failed = runner.status();
+      if (failed.state === "failed") process.stderr.write(`warning: the first local apply failed: ${failed.reason}\n`);
+
+      const storage = asRoot ? `ext4 image files in ${join(dataDir, "images")}, loop-mounted under ${settings.inbound.mailRoot}` : `plain directories under ${settings.inbound.mailRoot} (not root: no image files)`;
+      process.stdout.write(banner(settings, secrets.passwords, dataDir, storage));
+      await writeFile(join(dataDir, "ready.json"), `${JSON.stringify({ settings: settingsFile, pid: process.pid, passwords: secrets.passwords })}\n`, { mode: 0o600 });
+      await untilSignal(logger);
+    } finally {
+      await stopAll();
+      logger.flush();
+    }
+  },
+};
+
+export default start;

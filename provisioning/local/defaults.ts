@@ -1,0 +1,95 @@
+// The embedded configuration of local mode: every part on loopback, data under one
+// git-ignored folder. Written once as <dataDir>/semail.yaml; later starts reuse it.
+import { randomBytes } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { stringify } from "yaml";
+import { writeFileAtomic } from "../../config/users-file.ts";
+
+export const LOCAL_DOMAIN = "semail.test";
+export const DEMO_USERS = ["alice", "bob"] as const;
+export const DEMO_ADMIN = "admin";
+
+/** Loopback ports of the parts; `--free-ports` picks others. */
+export interface LocalPorts {
+  readonly ldap: number;
+  readonly dns: number;
+  readonly inbound: number;
+  readonly submission: number;
+  readonly web: number;
+}
+
+export const DEFAULT_PORTS: LocalPorts = { ldap: 3389, dns: 5300, inbound: 2525, submission: 2587, web: 8080 };
+
+export interface LocalSecrets {
+  /** Demo logins and their passwords, made on the first start. */
+  readonly passwords: Readonly<Record<string, string>>;
+  /** slapd's rootdn password. */
+  readonly ldapAdminPassword: string;
+}
+
+const password = () => randomBytes(9).toString("base64url");
+
+/** The demo passwords, made once and kept (mode 0600) so a second start logs in the same. */
+export async function localSecrets(dataDir: string): Promise<LocalSecrets> {
+  const file = join(dataDir, "demo-users.json");
+  try {
+    return JSON.parse(await readFile(file, "utf8")) as LocalSecrets;
+  } catch {
+    const secrets: LocalSecrets = {
+      passwords: Object.fromEntries([...DEMO_USERS, DEMO_ADMIN].map((uid) => [uid, password()])),
+      ldapAdminPassword: password(),
+    };
+    await writeFileAtomic(file, `${JSON.stringify(secrets, null, 2)}\n`);
+    return secrets;
+  }
+}
+
+/** The settings file of local mode (see config/settings.ts), as YAML. */
+export function localSettingsYaml(dataDir: string, ports: LocalPorts, ldapBaseDn: string): string {
+  const settings = {
+    hostname: `mx.${LOCAL_DOMAIN}`,
+    managedDomain: LOCAL_DOMAIN,
+    users: join(dataDir, "users.yaml"),
+    // Small image files: local mode is for trying SEMail, not for storing years of mail.
+    defaultMailboxSize: "64MiB",
+    minMailboxSize: "32MiB",
+    log: { level: "info" },
+    ldap: {
+      url: `ldap://127.0.0.1:${ports.ldap}`,
+      baseDn: ldapBaseDn,
+      userDnTemplate: `uid={uid},ou=people,${ldapBaseDn}`,
+      adminGroupDn: `cn=admins,ou=groups,${ldapBaseDn}`,
+    },
+    inbound: {
+      listen: [`127.0.0.1:${ports.inbound}`, `[::1]:${ports.inbound}`],
+      mailRoot: join(dataDir, "mail"),
+      minFreeSpace: "1MiB",
+    },
+    outbound: {
+      listen: [`127.0.0.1:${ports.submission}`],
+      spool: join(dataDir, "spool"),
+      // Quick retries so a demo sees a deferred message go out once its server recovers.
+      retry: { delays: ["30s", "1m", "5m"], maxAge: "1d", delayNotice: "0" },
+      delivery: {
+        resolver: `127.0.0.1:${ports.dns}`,
+        // Every MX of the local zone is this machine's inbound daemon.
+        smtpPort: ports.inbound,
+        // Loopback is where the inbound daemon lives here, so it is no mail loop.
+        localAddresses: [],
+        localNames: [],
+        connectTimeout: "5s",
+        greetingTimeout: "30s",
+        commandTimeout: "60s",
+      },
+    },
+    web: {
+      listen: `127.0.0.1:${ports.web}`,
+      // Plain HTTP on loopback only (cli/web.ts refuses this anywhere else).
+      secureCookies: false,
+      dnsServers: [`127.0.0.1:${ports.dns}`],
+      apply: { mode: "local" },
+    },
+  };
+  return `# SEMail local mode (semail start). Edit and restart to change; delete to regenerate.\n${stringify(settings)}`;
+}

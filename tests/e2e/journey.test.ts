@@ -1,0 +1,168 @@
+// The user's journey on the local system (`semail start`, a real child process): two
+// users create mailboxes in a browser, send each other mail through the outbound daemon
+// (AUTH, MX via the local named, delivery to the inbound daemon), a message to a domain
+// whose MX temp-fails waits in the queue until the server recovers, and a deleted
+// mailbox refuses new mail while its old mail stays on disk.
+import assert from "node:assert/strict";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { promisify } from "node:util";
+import { createTransport } from "nodemailer";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { folderName } from "../../mailservers/store/folder-name.ts";
+import { localSettingsYaml } from "../../provisioning/local/defaults.ts";
+import { freeLoopbackPort } from "../../provisioning/local/slapd.ts";
+import { SmtpClient } from "../helpers/smtp.ts";
+import { startTarget } from "../helpers/target-smtp.ts";
+import { readMbox } from "../store/fixture.ts";
+
+const run = promisify(execFile);
+const ROOT = join(import.meta.dirname, "../..");
+const SEMAIL = join(ROOT, "bin/semail.mjs");
+const ARTIFACTS = join(ROOT, "test-artifacts/e2e");
+const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+
+/** Polls `check` until it returns a value (bounded); fails with `what` otherwise. */
+async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = await check().catch(() => undefined);
+    if (value !== undefined) return value;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+function exited(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((ok) => child.once("exit", (code) => ok(code)));
+}
+
+async function createMailbox(page: Page, web: string, uid: string, password: string): Promise<void> {
+  await page.goto(`${web}/login`);
+  await page.getByLabel("Login name").fill(uid);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.getByRole("heading", { name: "Create your mailbox" }).waitFor();
+  await page.getByLabel("Mailbox id (before the @)").fill(uid);
+  await page.getByLabel("Subdomain", { exact: true }).fill(uid);
+  await page.getByRole("button", { name: "Create my mailbox" }).click();
+  await page.getByRole("heading", { name: "Your mailbox" }).waitFor();
+  await page.waitForSelector('#apply-status[data-state="done"]', { timeout: 60_000 });
+  await page.screenshot({ path: join(ARTIFACTS, `${uid}-mailbox.png`), fullPage: true });
+}
+
+function submit(port: number, user: string, pass: string) {
+  return createTransport({ host: "127.0.0.1", port, secure: false, ignoreTLS: true, auth: { user, pass } });
+}
+
+test("two users' journey through the local system", { timeout: 300_000 }, async (t) => {
+  await mkdir(ARTIFACTS, { recursive: true });
+  const dataDir = await mkdtemp(join(tmpdir(), "semail-e2e-"));
+  t.after(() => rm(dataDir, { recursive: true, force: true }));
+
+  // Our own ports, written as local mode's settings before its first start.
+  const ports = { ldap: await freeLoopbackPort(), dns: await freeLoopbackPort(), inbound: await freeLoopbackPort(), submission: await freeLoopbackPort(), web: await freeLoopbackPort() };
+  await writeFile(join(dataDir, "semail.yaml"), localSettingsYaml(dataDir, ports, "dc=semail,dc=test"));
+  // A domain whose MX (127.0.0.2, on the port every local MX uses) fails once with 451.
+  await mkdir(join(dataDir, "zones"));
+  await writeFile(
+    join(dataDir, "zones", "flaky.test.zone"),
+    "$TTL 300\n@ IN SOA ns hostmaster 1 3600 900 1209600 300\n@ IN NS ns\nns IN A 127.0.0.1\n@ IN MX 10 mx\nmx IN A 127.0.0.2\n",
+  );
+  const flaky = await startTarget({ host: "127.0.0.2", port: ports.inbound, behaviour: { kind: "tempfail", times: 1 } });
+  t.after(() => flaky.close());
+
+  const child = spawn(process.execPath, [SEMAIL, "start", "--data-dir", dataDir], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  child.stdout!.setEncoding("utf8").on("data", (d: string) => (output += d));
+  child.stderr!.setEncoding("utf8").on("data", (d: string) => (output += d));
+  t.after(async () => {
+    if (child.exitCode === null) child.kill("SIGKILL");
+    await exited(child);
+  });
+  const ready = await eventually("semail start to be ready", async () => {
+    if (child.exitCode !== null) throw new Error(`semail start exited ${child.exitCode}: ${output}`);
+    return JSON.parse(await readFile(join(dataDir, "ready.json"), "utf8")) as { passwords: Record<string, string> };
+  }, 90_000).catch((err: Error) => assert.fail(`${err.message}\n${output}`));
+  assert.match(output, new RegExp(`http://127\\.0\\.0\\.1:${ports.web}/`), "the banner prints the web form's URL");
+  assert.match(output, /swaks --server/, "the banner shows how to send a first mail");
+  const web = `http://127.0.0.1:${ports.web}`;
+  const { alice: alicePassword, bob: bobPassword } = ready.passwords as { alice: string; bob: string };
+
+  // 1. Both users log in in a browser and create a mailbox on their own subdomain.
+  const browser: Browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true, args: CHROMIUM_ARGS });
+  t.after(() => browser.close());
+  const alicePage = await (await browser.newContext()).newPage();
+  const bobPage = await (await browser.newContext()).newPage();
+  await createMailbox(alicePage, web, "alice", alicePassword);
+  await createMailbox(bobPage, web, "bob", bobPassword);
+  const alice = "alice@alice.semail.test";
+  const bob = "bob@bob.semail.test";
+  const mailRoot = join(dataDir, "mail");
+
+  // 2-4. Alice writes to Bob through the outbound daemon; it resolves Bob's MX with named
+  // and hands the message to the inbound daemon, which files it in INBOX and the pair folder.
+  await submit(ports.submission, "alice", alicePassword).sendMail({ envelope: { from: alice, to: [bob] }, from: alice, to: bob, subject: "Hello Bob", text: "Lunch at noon?\n" });
+  const bobInbox = join(mailRoot, "bob", "INBOX");
+  const [first] = await eventually("Alice's mail in Bob's INBOX", async () => {
+    const messages = await readMbox(bobInbox);
+    return messages.length > 0 ? messages : undefined;
+  });
+  assert.equal(first!.subject, "Hello Bob");
+  assert.match(first!.body, /Lunch at noon\?/);
+  assert.ok(first!.headers.some(([k, v]) => k === "Delivered-To" && v === bob));
+  const pair = await readMbox(join(mailRoot, "bob", "mail", folderName(bob, alice)));
+  assert.deepEqual(pair.map((m) => m.subject), ["Hello Bob"]);
+
+  // 5. Bob replies by the same path.
+  await submit(ports.submission, "bob", bobPassword).sendMail({ envelope: { from: bob, to: [alice] }, from: bob, to: alice, subject: "Re: Hello Bob", text: "Yes!\n" });
+  const reply = await eventually("Bob's reply in Alice's INBOX", async () => {
+    const messages = await readMbox(join(mailRoot, "alice", "INBOX"));
+    return messages.length > 0 ? messages : undefined;
+  });
+  assert.deepEqual(reply.map((m) => m.subject), ["Re: Hello Bob"]);
+
+  // A user cannot send as another.
+  await assert.rejects(
+    submit(ports.submission, "bob", bobPassword).sendMail({ envelope: { from: alice, to: [bob] }, from: alice, to: bob, subject: "forged", text: "x\n" }),
+    (err: { responseCode?: number }) => err.responseCode === 553,
+  );
+
+  // 6. To a domain whose MX temp-fails: queued, then delivered once the server recovers.
+  await submit(ports.submission, "alice", alicePassword).sendMail({ envelope: { from: alice, to: ["carol@flaky.test"] }, from: alice, to: "carol@flaky.test", subject: "Patience", text: "Eventually.\n" });
+  const config = join(dataDir, "semail.yaml");
+  await eventually("the deferred message in the queue", async () => {
+    const { stdout } = await run(process.execPath, [SEMAIL, "queue", "list", "--config", config]);
+    return /carol@flaky\.test/.test(stdout) && flaky.connections > 0 ? stdout : undefined;
+  });
+  assert.equal(flaky.messages.length, 0, "the first attempt was refused with 451");
+  await run(process.execPath, [SEMAIL, "queue", "flush", "--config", config]);
+  await eventually("delivery after the flush", async () => (flaky.messages.length > 0 ? true : undefined));
+  assert.equal(flaky.messages.length, 1);
+  assert.deepEqual(flaky.messages[0]!.recipients, ["carol@flaky.test"]);
+
+  // 7. Bob deletes his mailbox: the inbound daemon refuses his address, his mail stays on disk.
+  await bobPage.getByRole("link", { name: "Delete my mailbox…" }).click();
+  await bobPage.getByRole("button", { name: `Yes, delete ${bob}` }).click();
+  await bobPage.getByRole("heading", { name: "Create your mailbox" }).waitFor();
+  await bobPage.waitForSelector('#apply-status[data-state="done"]', { timeout: 60_000 });
+  const smtp = await SmtpClient.connect(ports.inbound);
+  t.after(() => smtp.close());
+  await smtp.command("EHLO test.example");
+  await smtp.command(`MAIL FROM:<${alice}>`);
+  const refused = await smtp.command(`RCPT TO:<${bob}>`);
+  assert.equal(refused.code, 550, refused.text);
+  const image = join(dataDir, "images", "bob.img");
+  const kept = process.getuid?.() === 0 ? await readFile(image) : await readFile(bobInbox);
+  assert.ok(kept.includes("Lunch at noon?"), "Bob's mail is still on disk after the deletion");
+
+  // Ctrl-C stops every part cleanly.
+  child.kill("SIGINT");
+  assert.equal(await exited(child), 0, output);
+  const { stdout: mounts } = await run("findmnt", ["-rn", "-o", "TARGET"]).catch(() => ({ stdout: "" }));
+  assert.ok(!mounts.includes(dataDir), "no mailbox filesystem stays mounted");
+});

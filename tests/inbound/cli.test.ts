@@ -1,0 +1,31 @@
+// `semail inbound` as a command: help, and a bad setting stops start-up naming it.
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { describe, it } from "node:test";
+
+const BIN = fileURLToPath(new URL("../../bin/semail.mjs", import.meta.url));
+const run = (args: string[]) =>
+  promisify(execFile)(process.execPath, [BIN, ...args], { timeout: 20_000 }).then(
+    (r) => ({ code: 0, out: r.stdout + r.stderr }),
+    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout + e.stderr }),
+  );
+
+describe("semail inbound (command line)", () => {
+  it("documents its flags", async () => {
+    const { code, out } = await run(["inbound", "--help"]);
+    assert.equal(code, 0);
+    for (const flag of ["--listen ADDR:PORT", "--users FILE", "--mail-root DIR", "--config FILE"]) assert.ok(out.includes(flag), flag);
+    assert.match(out, /\[inbound\.listen\] \(repeatable\)/);
+  });
+
+  it("stops on a bad setting and names it", async () => {
+    const listen = await run(["inbound", "--listen", "localhost", "--users", "/nonexistent.yaml"]);
+    assert.equal(listen.code, 2);
+    assert.match(listen.out, /inbound\.listen\[0\]: must be ADDR:PORT/);
+    const users = await run(["inbound", "--listen", "127.0.0.1:0", "--users", "/nonexistent/users.yaml", "--mail-root", "/tmp/semail-cli-test-unused"]);
+    assert.equal(users.code, 2);
+    assert.match(users.out, /users list \(setting users\): no such file/);
+  });
+});
