@@ -1,11 +1,11 @@
 // `semail start`: all of SEMail on this machine, on loopback, with demo users. slapd and
 // named run as children; the two daemons and the web form run in this process, so a
 // local "stack update" can reload them and know when they have picked the change up.
-import { access, constants, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { access, constants, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { pino, type Logger } from "pino";
 import { ConfigError, loadSettings, usersListOptions, type Settings } from "../config/settings.ts";
-import { loadUsersList, writeUsersList } from "../config/users-file.ts";
+import { loadUsersList, watchUsersList, writeUsersList } from "../config/users-file.ts";
 import { createDirectory } from "../directory/ldap.ts";
 import { parseListenSpec } from "../mailservers/core/listen.ts";
 import { startInbound } from "../mailservers/inbound/daemon.ts";
@@ -200,6 +200,9 @@ const start: Command = {
       // Bring the machine in line with the list: mounts after a reboot, the zone, the daemons.
       runner.request("start");
       await runner.idle();
+      // A hand edit of the users list is applied too, as the form's writes are.
+      const watch = await watchUsersList(settings.users, usersListOptions(settings), logger.child({ part: "apply" }), () => runner.request("users list changed"));
+      stops.push(async () => watch.close());
       const failed = runner.status();
       if (failed.state === "failed") process.stderr.write(`warning: the first local apply failed: ${failed.reason}\n`);
 
@@ -207,6 +210,7 @@ const start: Command = {
       process.stdout.write(banner(settings, secrets.passwords, dataDir, storage));
       await writeFile(join(dataDir, "ready.json"), `${JSON.stringify({ settings: settingsFile, pid: process.pid, passwords: secrets.passwords })}\n`, { mode: 0o600 });
       await untilSignal(logger);
+      await rm(join(dataDir, "ready.json"), { force: true });
     } finally {
       await stopAll();
       logger.flush();

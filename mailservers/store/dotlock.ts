@@ -1,6 +1,7 @@
 // The dotlock Debian's mail tools share (Debian policy 11.6, liblockfile, mutt, Python's
 // mailbox): `<file>.lock`, created atomically, holding our pid.
 import { promises as fs, constants } from "node:fs";
+import path from "node:path";
 import { tempFail } from "../core/types.ts";
 
 /** A lock older than this is stale and removed (liblockfile and lockfile(1) use 5 minutes). */
@@ -16,38 +17,43 @@ export interface DotlockOptions {
 }
 
 /**
+ * Start of the unique files process `pid` links to `<file>.lock`: hidden (a leading dot,
+ * so Dovecot and mutt never list one as a folder), next to the lock (link(2) needs the
+ * same filesystem). Recovery removes a dead process's.
+ */
+export function lockTempPrefix(lockPath: string, pid: number): string {
+  return path.join(path.dirname(lockPath), `.${path.basename(lockPath)}.${pid}.`);
+}
+
+/**
  * Takes `<file>.lock`; resolves with the lock path. Throws 451 4.2.0 after the timeout.
- * O_EXCL is atomic on local filesystems (the link(2) dance is for old NFS) and costs no
- * extra file; the pid follows in the same breath.
+ * The lock is born complete: a unique file holding our pid is link(2)ed to the lock name
+ * (the liblockfile and Python way), so a crash never leaves an empty lock that nobody
+ * could tell from a reader's.
  */
 export async function acquireDotlock(file: string, options: DotlockOptions): Promise<string> {
   const lockPath = `${file}.lock`;
+  const temp = `${lockTempPrefix(lockPath, process.pid)}${++unique}`;
+  await fs.writeFile(temp, `${process.pid}\n`, { flag: constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode: 0o644 });
   const deadline = Date.now() + options.timeoutMs;
   let delay = 2;
-  for (;;) {
-    let handle: fs.FileHandle | undefined;
-    try {
-      handle = await fs.open(lockPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-    }
-    if (handle) {
+  try {
+    for (;;) {
       try {
-        await handle.write(`${process.pid}\n`);
+        await fs.link(temp, lockPath);
+        return lockPath;
       } catch (error) {
-        await handle.close().catch(() => {});
-        await fs.unlink(lockPath).catch(() => {});
-        throw error;
+        if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
       }
-      await handle.close();
-      return lockPath;
+      await removeIfStale(lockPath, options);
+      if (Date.now() >= deadline) {
+        throw tempFail(451, "4.2.0", "Mailbox is locked by another program, try again later");
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.min(delay, Math.max(1, deadline - Date.now()))));
+      delay = Math.min(delay * 2, 100);
     }
-    await removeIfStale(lockPath, options);
-    if (Date.now() >= deadline) {
-      throw tempFail(451, "4.2.0", "Mailbox is locked by another program, try again later");
-    }
-    await new Promise((resolve) => setTimeout(resolve, Math.min(delay, Math.max(1, deadline - Date.now()))));
-    delay = Math.min(delay * 2, 100);
+  } finally {
+    await fs.unlink(temp).catch(() => {});
   }
 }
 

@@ -2,11 +2,20 @@
 // <mailRoot>/<owner>/ with INBOX at <root>/INBOX and one folder per (recipient, sender)
 // pair at <root>/mail/<folder-name> (Dovecot `mbox:~/mail:INBOX=~/INBOX`, mutt).
 //
-// A message is transformed once (mboxrd, see mboxrd.ts) into a temp file, then appended
-// to every target file in sorted path order through per-file group-commit queues
-// (mbox-file.ts). deliver() resolves only when every copy is fsynced; on any failure
-// every copy already written is cut out again before the 451. Crash safety: see
-// crash-markers.ts and recovery.ts.
+// A message is transformed once (mboxrd, see mboxrd.ts) into memory or a temp file
+// (spool-body.ts), then appended to every target file in sorted path order through
+// per-file group-commit queues (mbox-file.ts). deliver() resolves only when every copy is
+// fsynced; on any failure every copy already written is cut out again before the 451.
+//
+// Crash safety (kill -9): an append in flight is described by a crash marker written
+// before it (crash-markers.ts); the next start cuts such files back to their recorded
+// length and removes the dead process's dotlocks before delivering (recovery.ts). Until
+// then the dead process's lock keeps lock-respecting readers off the file. Messages that
+// were fsynced in some files but never acknowledged may stay there (at-least-once);
+// nothing acknowledged is ever cut. Power loss: the mbox is fsynced before the reply, but
+// the markers are not, so a torn unacknowledged tail is possible after a power cut; the
+// next append then starts on a fresh line (mbox-file.ts `separatorAfter`) so it is never
+// glued to it.
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import type { Readable } from "node:stream";
@@ -161,7 +170,7 @@ export function createMboxStore(options: MboxStoreOptions): MboxStore {
       }
       appends.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
 
-      // Files in one order everywhere (see mbox-file.ts); each append waits for the previous.
+      // Files in one order everywhere (see mbox-file.ts); each append waits for the previous to be written.
       const done: { owner: string; appended: Appended }[] = [];
       let failure: unknown;
       for (const append of appends) {
@@ -176,6 +185,12 @@ export function createMboxStore(options: MboxStoreOptions): MboxStore {
           failure = error;
           break;
         }
+      }
+      // Written everywhere: now wait until it is fsynced everywhere, then decide.
+      if (failure === undefined) {
+        const synced = await Promise.allSettled(done.map((d) => d.appended.durable));
+        const failed = synced.find((s) => s.status === "rejected");
+        if (failed) failure = failed.reason;
       }
       const settled = await Promise.allSettled(done.map((d) => d.appended.settle(failure === undefined)));
       if (failure !== undefined) {
@@ -199,6 +214,8 @@ export function createMboxStore(options: MboxStoreOptions): MboxStore {
     async deliver(envelope, targets, message) {
       if (closed) throw tempFail(421, "4.3.2", "Service shutting down");
       const delivery = run(envelope, targets, message).catch((error: unknown) => {
+        // Refused before reading it all: drain the rest so the SMTP side can reply.
+        if (!message.readableEnded && !message.destroyed) message.resume();
         if (error instanceof SmtpError) throw error;
         logger.error({ err: error, id: envelope.id }, "delivery failed");
         throw tempFail(451, "4.3.0", "Could not store the message, try again later");

@@ -3,7 +3,8 @@
 // then keeps the lock until each message has been written everywhere else it goes, so a
 // message that fails in another file can still be cut out here. Files are always visited
 // in one global order (sorted paths), so a batch only ever waits on files after its own:
-// no deadlock.
+// no deadlock. A message moves on to its next file as soon as this one is written; the
+// fsync runs meanwhile, and the message awaits every file's `durable` before its verdict.
 import { promises as fs, constants } from "node:fs";
 import path from "node:path";
 import type { Logger } from "pino";
@@ -27,12 +28,14 @@ export interface AppendItem {
   readonly body: SpooledBody;
 }
 
-/** An append written and fsynced, under a lock still held, awaiting the message's verdict. */
+/** An append written under a lock still held, awaiting its fsync and the message's verdict. */
 export interface Appended {
   /** The target is unsafe (a folder that is a symlink, hard link or not a regular file): nothing written. */
   readonly skipped: boolean;
   /** Bytes this append added. */
   readonly bytes: number;
+  /** Resolves once the append is fsynced; rejects if the fsync failed (the batch is then already undone). */
+  readonly durable: Promise<void>;
   /**
    * Keep (true) or cut out (false) this message. Resolves once the file is final and
    * unlocked; rejects if a kept message could not be kept after all.
@@ -89,7 +92,7 @@ export class MboxFile {
     this.#context = context;
   }
 
-  /** Appends `item` in the next batch; resolves when it is written and fsynced (lock still held). */
+  /** Appends `item` in the next batch; resolves when it is written (lock still held; see `durable`). */
   append(item: AppendItem): Promise<Appended> {
     return new Promise((resolve, reject) => {
       this.#queue.push({ item, resolve, reject });
@@ -147,9 +150,6 @@ export class MboxFile {
         written.push({ entry, start, end: position });
       }
       await writer.flush();
-      faults?.crashAt?.("before-fsync", this.path);
-      await this.#sync(handle, created);
-      faults?.crashAt?.("after-fsync", this.path);
     } catch (error) {
       if (error instanceof UnsafeMailboxError || UNSAFE_OPEN_ERRORS.has((error as NodeJS.ErrnoException).code ?? "")) {
         logger.warn({ file: this.path, err: error }, "refusing an unsafe mailbox file");
@@ -163,18 +163,22 @@ export class MboxFile {
       return;
     }
 
-    // Hand each message its append, then wait for every verdict before unlocking.
+    // Hand each message its append now, so it can go on to its next file while we fsync.
+    let durable!: { resolve(): void; reject(error: unknown): void };
+    const durablePromise = new Promise<void>((resolve, reject) => (durable = { resolve, reject }));
+    durablePromise.catch(() => {});
+    let undone = false;
     const verdicts: Promise<void>[] = [];
-    const outcomes: Promise<void>[] = [];
     for (const w of written) {
       verdicts.push(new Promise<void>((decided) => (w.decided = decided)));
       const outcome = new Promise<void>((resolve, reject) => (w.finished = { resolve, reject }));
       outcome.catch(() => {});
-      outcomes.push(outcome);
       w.entry.resolve({
         skipped: false,
         bytes: w.end - w.start,
+        durable: durablePromise,
         settle: (keep) => {
+          if (undone) return Promise.resolve();
           if (w.keep === undefined) {
             w.keep = keep;
             w.decided!();
@@ -183,17 +187,31 @@ export class MboxFile {
         },
       });
     }
+
+    try {
+      faults?.crashAt?.("before-fsync", this.path);
+      await this.#sync(handle, created);
+      faults?.crashAt?.("after-fsync", this.path);
+    } catch (error) {
+      logger.error({ file: this.path, err: error }, "fsync failed, rolled back");
+      undone = true;
+      await this.#finish(handle, base, marker, locked);
+      for (const w of written) w.finished!.resolve();
+      durable.reject(error);
+      return;
+    }
+    durable.resolve();
     await Promise.all(verdicts);
 
     const firstDropped = written.findIndex((w) => !w.keep);
     if (firstDropped !== -1) {
       // Cut the dropped messages out: truncate to the first, write back the kept ones after it.
       try {
-        await handle!.truncate(written[firstDropped]!.start);
-        const writer = new BatchWriter(this, handle!, this.#context);
+        await handle.truncate(written[firstDropped]!.start);
+        const writer = new BatchWriter(this, handle, this.#context);
         for (const w of written.slice(firstDropped)) if (w.keep) await writer.addItem(w.entry.item);
         await writer.flush();
-        await this.#sync(handle!, false);
+        await this.#sync(handle, false);
       } catch (error) {
         // A second failure: give the whole batch up, as the crash marker would.
         logger.error({ file: this.path, err: error }, "could not write back kept messages after a rollback");
@@ -253,7 +271,7 @@ export class MboxFile {
   }
 }
 
-const skippedAppend: Appended = { skipped: true, bytes: 0, settle: async () => {} };
+const skippedAppend: Appended = { skipped: true, bytes: 0, durable: Promise.resolve(), settle: async () => {} };
 
 /** Gathers small writes into one write(2) of up to 1 MiB; applies the injected faults. */
 class BatchWriter {

@@ -4,6 +4,7 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import type { Logger } from "pino";
 import { PENDING_DIR, isLiveInstance, parseMarkers, type MarkerContent } from "./crash-markers.ts";
+import { lockTempPrefix } from "./dotlock.ts";
 
 /** A marker older than this belongs to a dead batch even if its pid was reused (batches last seconds). */
 const MARKER_MAX_AGE_MS = 10 * 60 * 1000;
@@ -87,5 +88,11 @@ async function recoverOne(marker: MarkerContent, report: RecoveryReport, logger:
   if (ourLock) {
     await fs.unlink(marker.lock).catch(() => {});
     report.locksRemoved.push(marker.lock);
+  }
+  // The file a dead acquireDotlock was linking from, if it died before removing it.
+  const prefix = lockTempPrefix(marker.lock, marker.pid);
+  const directory = path.dirname(prefix);
+  for (const name of await fs.readdir(directory).catch(() => [] as string[])) {
+    if (path.join(directory, name).startsWith(prefix)) await fs.unlink(path.join(directory, name)).catch(() => {});
   }
 }

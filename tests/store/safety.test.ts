@@ -3,6 +3,7 @@
 // nothing is kept for anyone. Owners that would leave the mail root are refused.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { once } from "node:events";
 import { link, mkdir, readFile, readdir, symlink, writeFile, lstat } from "node:fs/promises";
 import path from "node:path";
 import { test, type TestContext } from "node:test";
@@ -81,10 +82,11 @@ test("a mailbox root that is a symlink is refused, and owners that would leave t
   await symlink(elsewhere, path.join(root, "bob"));
   const store = makeStore(t, root);
   for (const owner of ["bob", "..", "../x", "a/b", ".tmp", "", "Bob"]) {
-    const error = await store
-      .deliver(makeEnvelope(SENDER, [RECIPIENT]), [target(owner, RECIPIENT)], messageStream(simpleMessage("x")))
-      .then(() => undefined, (e: unknown) => e);
+    const stream = messageStream(simpleMessage("x"));
+    const ended = once(stream, "end");
+    const error = await store.deliver(makeEnvelope(SENDER, [RECIPIENT]), [target(owner, RECIPIENT)], stream).then(() => undefined, (e: unknown) => e);
     assert.ok(error instanceof TemporaryFailure && error.enhancedCode === "4.3.0", `${owner}: ${String(error)}`);
+    await ended; // drained, so the SMTP side can send its reply
   }
   assert.deepEqual(await readdir(elsewhere), []);
   await assert.rejects(store.usage("../etc"), TemporaryFailure);

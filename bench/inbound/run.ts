@@ -1,0 +1,201 @@
+// bench/inbound: `semail inbound` against Postfix (smtpd + virtual(8) into mbox files),
+// same load from smtp-source, same run. For each shape and side: msg/s until every message
+// is in the mbox files, the ratio, and peak RSS (Postfix: summed over its processes).
+//
+//   npm run bench -- inbound [--messages 2000] [--shapes 20x4k-1,100x100k-100]
+import { spawn, type ChildProcess } from "node:child_process";
+import { open, readFile, readdir, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { stringify } from "yaml";
+import { MboxCounter } from "../lib/mbox-count.ts";
+import { postfixDir, removeDir, startPostfix, type PostfixInstance } from "../lib/postfix.ts";
+import { peakRss, rss, sampleTreeRss, until } from "../lib/process.ts";
+import { SMTP_SOURCE, smtpSource } from "../lib/smtp-source.ts";
+
+const BIN = fileURLToPath(new URL("../../bin/semail.mjs", import.meta.url));
+const DOMAIN = "bench.test";
+const VMAIL_UID = 65534; // nobody: virtual(8) refuses to deliver as root
+
+export interface Shape {
+  readonly sessions: number;
+  readonly size: number;
+  readonly mailboxes: number;
+}
+
+export interface SideResult {
+  readonly side: string;
+  /** Messages per second from the first connection until every message was in the mbox files. */
+  readonly onDiskRate: number;
+  /** Messages per second until smtp-source had its last reply. */
+  readonly acceptRate: number;
+  readonly peakRssBytes: number;
+  readonly idleRssBytes?: number;
+}
+
+interface Running {
+  readonly port: number;
+  /** mbox files that hold one copy of each message. */
+  files(): Promise<string[]>;
+  pid(): Promise<number>;
+  peak(): Promise<number>;
+  idleRss?: number;
+  stop(): Promise<void>;
+}
+
+const boxes = (n: number) => Array.from({ length: n }, (_, i) => `box${String(i).padStart(2, "0")}`);
+
+async function startSemail(dir: string, mailboxes: number): Promise<Running> {
+  const usersFile = path.join(dir, "users.yaml");
+  const mailRoot = path.join(dir, "mail");
+  await writeFile(usersFile, stringify({ mailboxes: boxes(mailboxes).map((owner) => ({ owner, address: `${owner}@${DOMAIN}`, size: "20GiB" })) }));
+  const config = path.join(dir, "semail.yaml");
+  await writeFile(config, stringify({
+    hostname: "semail.bench.test",
+    managedDomain: DOMAIN,
+    users: usersFile,
+    log: { level: "info" },
+    inbound: { listen: ["127.0.0.1:0"], mailRoot, maxConnectionsPerIp: 1000, minFreeSpace: "1GiB" },
+  }));
+  const logFile = path.join(dir, "semail.log");
+  const log = await open(logFile, "w");
+  const child: ChildProcess = spawn(process.execPath, [BIN, "inbound", "--config", config], { stdio: ["ignore", log.fd, log.fd] });
+  await log.close();
+  let port = 0;
+  await until(async () => {
+    const text = await readFile(logFile, "utf8");
+    const match = /"listen":\["127\.0\.0\.1:(\d+)"\]/.exec(text);
+    if (child.exitCode !== null) throw new Error(`semail inbound exited: ${text}`);
+    if (match) port = Number(match[1]);
+    return port > 0;
+  }, "semail inbound to listen", 20_000);
+  await new Promise((r) => setTimeout(r, 1000));
+  const idleRss = await rss(child.pid!);
+  return {
+    port,
+    idleRss,
+    files: async () => boxes(mailboxes).map((b) => path.join(mailRoot, b, "INBOX")),
+    pid: async () => child.pid!,
+    peak: () => peakRss(child.pid!),
+    async stop() {
+      child.kill("SIGTERM");
+      await until(() => child.exitCode !== null || child.signalCode !== null, "semail to stop", 60_000).catch(() => child.kill("SIGKILL"));
+    },
+  };
+}
+
+async function startReference(dir: string, mailboxes: number): Promise<Running> {
+  const vmail = path.join(dir, "vmail");
+  const postfix: PostfixInstance = await startPostfix(dir, {
+    mainCf: [
+      `virtual_mailbox_domains = ${DOMAIN}`,
+      `virtual_mailbox_base = ${vmail}`,
+      `virtual_mailbox_maps = texthash:${path.join(dir, "etc", "vmailbox")}`,
+      `virtual_uid_maps = static:${VMAIL_UID}`,
+      `virtual_gid_maps = static:${VMAIL_UID}`,
+      "virtual_mailbox_limit = 0",
+      "message_size_limit = 0",
+    ],
+    tables: { vmailbox: boxes(mailboxes).map((b) => `${b}@${DOMAIN} ${b}\n`).join("") },
+    ownedDirs: [{ path: vmail, uid: VMAIL_UID, gid: VMAIL_UID }],
+  });
+  return {
+    port: postfix.port,
+    files: async () => boxes(mailboxes).map((b) => path.join(vmail, b)),
+    pid: () => postfix.masterPid(),
+    peak: async () => 0,
+    stop: () => postfix.stop(),
+  };
+}
+
+async function measure(side: string, running: Running, shape: Shape, messages: number): Promise<SideResult> {
+  const counter = new MboxCounter();
+  const sampler = sampleTreeRss(() => running.pid());
+  const started = performance.now();
+  let acceptedAt = 0;
+  const load = smtpSource({
+    port: running.port,
+    sessions: shape.sessions,
+    messages,
+    size: shape.size,
+    recipients: boxes(shape.mailboxes).map((b) => `${b}@${DOMAIN}`),
+  }).then(() => {
+    acceptedAt = performance.now();
+  });
+  let failed: unknown;
+  load.catch((err: unknown) => (failed = err));
+  await until(async () => {
+    if (failed) throw failed;
+    return (await counter.count(await running.files())) >= messages;
+  }, `${messages} messages on disk (${side})`, 30 * 60_000, 50);
+  const onDisk = performance.now();
+  await load;
+  const treePeak = await sampler.stop();
+  const processPeak = await running.peak();
+  return {
+    side,
+    onDiskRate: messages / ((onDisk - started) / 1000),
+    acceptRate: messages / ((acceptedAt - started) / 1000),
+    peakRssBytes: Math.max(treePeak, processPeak),
+    ...(running.idleRss !== undefined ? { idleRssBytes: running.idleRss } : {}),
+  };
+}
+
+async function runSide(side: "semail" | "postfix", shape: Shape, messages: number): Promise<SideResult> {
+  const dir = await postfixDir();
+  let running: Running | undefined;
+  try {
+    running = side === "semail" ? await startSemail(dir, shape.mailboxes) : await startReference(dir, shape.mailboxes);
+    return await measure(side, running, shape, messages);
+  } finally {
+    await running?.stop().catch(() => undefined);
+    await removeDir(dir);
+  }
+}
+
+function parseShape(text: string): Shape {
+  const match = /^(\d+)x(\d+)k-(\d+)$/.exec(text);
+  if (!match) throw new Error(`shape ${JSON.stringify(text)} must be SESSIONSxSIZEk-MAILBOXES, e.g. 20x4k-1`);
+  return { sessions: Number(match[1]), size: Number(match[2]) * 1024, mailboxes: Number(match[3]) };
+}
+
+const mb = (bytes: number) => `${(bytes / 1024 ** 2).toFixed(1)} MB`;
+const label = (s: Shape) => `${s.sessions} sessions, ${s.size / 1024} KiB, ${s.mailboxes} mailbox${s.mailboxes > 1 ? "es" : ""}`;
+
+export async function main(argv: readonly string[]): Promise<void> {
+  const { values } = parseArgs({ args: [...argv], options: { messages: { type: "string" }, shapes: { type: "string" }, "no-postfix": { type: "boolean" } } });
+  const messages = Number(values.messages ?? 2000);
+  const shapes = (values.shapes ?? "20x4k-1,100x4k-1,20x100k-1,100x100k-1,20x4k-100,100x4k-100,20x100k-100,100x100k-100").split(",").map(parseShape);
+  try {
+    await readdir(path.dirname(SMTP_SOURCE));
+    await open(SMTP_SOURCE, "r").then((f) => f.close());
+  } catch {
+    console.log(`bench/inbound: skipped: ${SMTP_SOURCE} not found (install the postfix package)`);
+    return;
+  }
+  let withPostfix = !values["no-postfix"];
+  if (withPostfix && process.getuid?.() !== 0) {
+    console.log("bench/inbound: Postfix reference skipped: it needs root to start");
+    withPostfix = false;
+  }
+  console.log(`bench/inbound: ${messages} messages per shape, smtp-source -d, ${new Date().toISOString()}`);
+  const rows: string[] = [];
+  for (const shape of shapes) {
+    const ours = await runSide("semail", shape, messages);
+    let reference: SideResult | undefined;
+    if (withPostfix) {
+      try {
+        reference = await runSide("postfix", shape, messages);
+      } catch (err) {
+        console.log(`bench/inbound: Postfix reference skipped: ${(err as Error).message}`);
+        withPostfix = false;
+      }
+    }
+    const ratio = reference ? (ours.onDiskRate / reference.onDiskRate).toFixed(2) : "-";
+    const row = `${label(shape).padEnd(36)} semail ${ours.onDiskRate.toFixed(0).padStart(5)} msg/s on disk (accepted ${ours.acceptRate.toFixed(0)}/s), peak ${mb(ours.peakRssBytes)}, idle ${mb(ours.idleRssBytes ?? 0)}` +
+      (reference ? ` | postfix ${reference.onDiskRate.toFixed(0).padStart(5)} msg/s on disk (accepted ${reference.acceptRate.toFixed(0)}/s), peak ${mb(reference.peakRssBytes)} | ratio ${ratio}` : "");
+    console.log(row);
+    rows.push(row);
+  }
+}
