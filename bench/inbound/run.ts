@@ -11,7 +11,7 @@ import { parseArgs } from "node:util";
 import { stringify } from "yaml";
 import { MboxCounter } from "../lib/mbox-count.ts";
 import { postfixDir, removeDir, startPostfix, type PostfixInstance } from "../lib/postfix.ts";
-import { peakRss, rss, sampleTreeRss, until } from "../lib/process.ts";
+import { peakRss, rss, sampleTree, until, uss } from "../lib/process.ts";
 import { SMTP_SOURCE, smtpSource } from "../lib/smtp-source.ts";
 
 const BIN = fileURLToPath(new URL("../../bin/semail.mjs", import.meta.url));
@@ -30,8 +30,11 @@ export interface SideResult {
   readonly onDiskRate: number;
   /** Messages per second until smtp-source had its last reply. */
   readonly acceptRate: number;
+  /** Peak RSS (Postfix: summed over its processes, so shared pages count once per process). */
   readonly peakRssBytes: number;
-  readonly idleRssBytes?: number;
+  /** Peak PSS summed over the processes: shared pages divided among them. */
+  readonly peakPssBytes: number;
+  readonly idle?: { readonly rss: number; readonly uss: number };
 }
 
 interface Running {
@@ -40,7 +43,7 @@ interface Running {
   files(): Promise<string[]>;
   pid(): Promise<number>;
   peak(): Promise<number>;
-  idleRss?: number;
+  idle?: { rss: number; uss: number };
   stop(): Promise<void>;
 }
 
@@ -71,10 +74,10 @@ async function startSemail(dir: string, mailboxes: number): Promise<Running> {
     return port > 0;
   }, "semail inbound to listen", 20_000);
   await new Promise((r) => setTimeout(r, 1000));
-  const idleRss = await rss(child.pid!);
+  const idle = { rss: await rss(child.pid!), uss: await uss(child.pid!) };
   return {
     port,
-    idleRss,
+    idle,
     files: async () => boxes(mailboxes).map((b) => path.join(mailRoot, b, "INBOX")),
     pid: async () => child.pid!,
     peak: () => peakRss(child.pid!),
@@ -111,7 +114,7 @@ async function startReference(dir: string, mailboxes: number): Promise<Running> 
 
 async function measure(side: string, running: Running, shape: Shape, messages: number): Promise<SideResult> {
   const counter = new MboxCounter();
-  const sampler = sampleTreeRss(() => running.pid());
+  const sampler = sampleTree(() => running.pid());
   const started = performance.now();
   let acceptedAt = 0;
   const load = smtpSource({
@@ -137,8 +140,9 @@ async function measure(side: string, running: Running, shape: Shape, messages: n
     side,
     onDiskRate: messages / ((onDisk - started) / 1000),
     acceptRate: messages / ((acceptedAt - started) / 1000),
-    peakRssBytes: Math.max(treePeak, processPeak),
-    ...(running.idleRss !== undefined ? { idleRssBytes: running.idleRss } : {}),
+    peakRssBytes: Math.max(treePeak.rss, processPeak),
+    peakPssBytes: treePeak.pss,
+    ...(running.idle ? { idle: running.idle } : {}),
   };
 }
 
@@ -193,8 +197,8 @@ export async function main(argv: readonly string[]): Promise<void> {
       }
     }
     const ratio = reference ? (ours.onDiskRate / reference.onDiskRate).toFixed(2) : "-";
-    const row = `${label(shape).padEnd(36)} semail ${ours.onDiskRate.toFixed(0).padStart(5)} msg/s on disk (accepted ${ours.acceptRate.toFixed(0)}/s), peak ${mb(ours.peakRssBytes)}, idle ${mb(ours.idleRssBytes ?? 0)}` +
-      (reference ? ` | postfix ${reference.onDiskRate.toFixed(0).padStart(5)} msg/s on disk (accepted ${reference.acceptRate.toFixed(0)}/s), peak ${mb(reference.peakRssBytes)} | ratio ${ratio}` : "");
+    const row = `${label(shape).padEnd(36)} semail ${ours.onDiskRate.toFixed(0).padStart(5)} msg/s on disk (accepted ${ours.acceptRate.toFixed(0)}/s), peak RSS ${mb(ours.peakRssBytes)} PSS ${mb(ours.peakPssBytes)}, idle RSS ${mb(ours.idle?.rss ?? 0)} USS ${mb(ours.idle?.uss ?? 0)}` +
+      (reference ? ` | postfix ${reference.onDiskRate.toFixed(0).padStart(5)} msg/s on disk (accepted ${reference.acceptRate.toFixed(0)}/s), peak RSS ${mb(reference.peakRssBytes)} PSS ${mb(reference.peakPssBytes)} | ratio ${ratio}` : "");
     console.log(row);
     rows.push(row);
   }

@@ -35,6 +35,21 @@ export const rss = (pid: number) => statusField(pid, "VmRSS");
 /** Peak resident bytes of one process over its life. */
 export const peakRss = (pid: number) => statusField(pid, "VmHWM");
 
+async function rollup(pid: number, fields: readonly string[]): Promise<number> {
+  const text = await readFile(`/proc/${pid}/smaps_rollup`, "utf8").catch(() => "");
+  let sum = 0;
+  for (const field of fields) {
+    const match = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(text);
+    if (match) sum += Number(match[1]) * 1024;
+  }
+  return sum;
+}
+
+/** Proportional set size: shared pages (the binary, libraries) divided among their users. */
+export const pss = (pid: number) => rollup(pid, ["Pss"]);
+/** Unique set size: the pages only this process holds. */
+export const uss = (pid: number) => rollup(pid, ["Private_Clean", "Private_Dirty"]);
+
 /** The pid and its descendants. */
 export async function processTree(root: number): Promise<number[]> {
   const parents = new Map<number, number[]>();
@@ -50,17 +65,22 @@ export async function processTree(root: number): Promise<number[]> {
   return tree;
 }
 
-/** Samples the summed RSS of a process tree every `everyMs` until stopped; returns the peak. */
-export function sampleTreeRss(root: () => Promise<number>, everyMs = 100): { stop(): Promise<number> } {
-  let peak = 0;
+/** Samples a process tree every `everyMs` until stopped; returns the peaks of its summed RSS and PSS. */
+export function sampleTree(root: () => Promise<number>, everyMs = 100): { stop(): Promise<{ rss: number; pss: number }> } {
+  const peak = { rss: 0, pss: 0 };
   let running = true;
   const loop = (async () => {
     while (running) {
       const pid = await root().catch(() => 0);
       if (pid > 0) {
-        let sum = 0;
-        for (const p of await processTree(pid)) sum += await rss(p);
-        peak = Math.max(peak, sum);
+        let sumRss = 0;
+        let sumPss = 0;
+        for (const p of await processTree(pid)) {
+          sumRss += await rss(p);
+          sumPss += await pss(p);
+        }
+        peak.rss = Math.max(peak.rss, sumRss);
+        peak.pss = Math.max(peak.pss, sumPss);
       }
       await new Promise((r) => setTimeout(r, everyMs));
     }

@@ -45,11 +45,15 @@ export function instrumentConnection(server: SMTPServer, limits: SmtpLimits, log
     connect(socket, socketOptions);
     let newest: unknown;
     for (const c of server.connections) newest = c;
-    if (newest) guard(newest as ConnectionInternals, limits, logger);
+    if (newest) {
+      const release = guard(newest as ConnectionInternals, limits, logger);
+      socket.once("close", release);
+    }
   };
 }
 
-function guard(connection: ConnectionInternals, limits: SmtpLimits, logger: Logger): void {
+/** Adds the guards to one connection; returns the cleanup for when its socket closes. */
+function guard(connection: ConnectionInternals, limits: SmtpLimits, logger: Logger): () => void {
   const notSupported = (name: string): Handler => (_command, callback) => {
     connection.send(502, `5.5.1 ${name} not supported`);
     callback();
@@ -67,7 +71,7 @@ function guard(connection: ConnectionInternals, limits: SmtpLimits, logger: Logg
   if (!connection._parser || typeof connection._createParser !== "function") {
     if (!warned) logger.warn("smtp-server internals changed: the command timeout is not enforced");
     warned = true;
-    return;
+    return () => undefined;
   }
   let partial = 0;
   let timer: NodeJS.Timeout | undefined;
@@ -105,4 +109,5 @@ function guard(connection: ConnectionInternals, limits: SmtpLimits, logger: Logg
     timer = undefined;
     return watch(createParser());
   };
+  return () => clearTimeout(timer);
 }

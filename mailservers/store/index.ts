@@ -159,23 +159,29 @@ export function createMboxStore(options: MboxStoreOptions): MboxStore {
         throw permFail(552, "5.2.2", "Mailbox full");
       }
 
-      const appends: { file: string; owner: string; inbox: boolean; prefix: Buffer }[] = [];
+      // One append per file. A file can serve several copies: two recipients of one
+      // mailbox share its INBOX (appending twice to one file would wait on itself).
+      const byFile = new Map<string, { file: string; owner: string; inbox: boolean; prefixes: Buffer[] }>();
+      const addCopy = (file: string, owner: string, inbox: boolean, prefix: Buffer) => {
+        const append = byFile.get(file);
+        if (append) append.prefixes.push(prefix);
+        else byFile.set(file, { file, owner, inbox, prefixes: [prefix] });
+      };
       for (const plan of plans) {
         const withFolder = await ensureDirectories(plan.root, logger);
-        appends.push({ file: path.join(plan.root, "INBOX"), owner: plan.target.owner, inbox: true, prefix: plan.prefix });
+        addCopy(path.join(plan.root, "INBOX"), plan.target.owner, true, plan.prefix);
         if (withFolder) {
-          const folder = folderName(plan.target.recipient, envelope.mailFrom);
-          appends.push({ file: path.join(plan.root, "mail", folder), owner: plan.target.owner, inbox: false, prefix: plan.prefix });
+          addCopy(path.join(plan.root, "mail", folderName(plan.target.recipient, envelope.mailFrom)), plan.target.owner, false, plan.prefix);
         }
       }
-      appends.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+      const appends = [...byFile.values()].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
 
       // Files in one order everywhere (see mbox-file.ts); each append waits for the previous to be written.
       const done: { owner: string; appended: Appended }[] = [];
       let failure: unknown;
       for (const append of appends) {
         try {
-          const appended = await fileFor(append.file).append({ prefix: append.prefix, body: spooled! });
+          const appended = await fileFor(append.file).append({ prefixes: append.prefixes, body: spooled! });
           done.push({ owner: append.owner, appended });
           if (appended.skipped && append.inbox) {
             failure = tempFail(451, "4.3.0", "Mailbox is not a regular file, contact the postmaster");

@@ -22,10 +22,20 @@ const UNSAFE_OPEN_ERRORS = new Set(["ELOOP", "ENXIO", "EISDIR"]);
 // Read too: the last bytes tell whether the previous writer ended its message properly.
 const OPEN_FLAGS = constants.O_RDWR | constants.O_APPEND | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
-/** A message to append: our trace prefix, then the shared mboxrd body (in memory or a temp file). */
+/**
+ * A message to append: for each copy (one per recipient whose mailbox this file is), our
+ * trace prefix and then the shared mboxrd body (in memory or a temp file).
+ */
 export interface AppendItem {
-  readonly prefix: Buffer;
+  readonly prefixes: readonly Buffer[];
   readonly body: SpooledBody;
+}
+
+/** Bytes `item` adds to the file. */
+export function itemSize(item: AppendItem): number {
+  let size = 0;
+  for (const prefix of item.prefixes) size += prefix.length + item.body.size;
+  return size;
 }
 
 /** An append written under a lock still held, awaiting its fsync and the message's verdict. */
@@ -146,7 +156,7 @@ export class MboxFile {
       for (const entry of batch) {
         const start = position;
         await writer.addItem(entry.item);
-        position += entry.item.prefix.length + entry.item.body.size;
+        position += itemSize(entry.item);
         written.push({ entry, start, end: position });
       }
       await writer.flush();
@@ -294,9 +304,11 @@ class BatchWriter {
   }
 
   async addItem(item: AppendItem): Promise<void> {
-    await this.add(item.prefix);
-    if (item.body.buffer) await this.add(item.body.buffer);
-    else await this.#addFile(item.body.path!, item.body.size);
+    for (const prefix of item.prefixes) {
+      await this.add(prefix);
+      if (item.body.buffer) await this.add(item.body.buffer);
+      else await this.#addFile(item.body.path!, item.body.size);
+    }
   }
 
   async #addFile(bodyPath: string, size: number): Promise<void> {

@@ -140,6 +140,7 @@ describe("SMTP front end", () => {
     assert.equal((await c.command("VRFY bob@ok.test")).code, 502);
     assert.equal((await c.command("EXPN staff")).code, 502);
     assert.equal((await c.command("AUTH PLAIN AGJvYgBzZWNyZXQ=")).code >= 500, true);
+    assert.equal((await c.command("STARTTLS")).code >= 500, true, "no STARTTLS with smtp-server's built-in key");
   });
 
   it("refuses a declared SIZE over the limit at MAIL, and an undeclared oversize message at the end with 552 5.3.4", async (t) => {
