@@ -62,6 +62,8 @@ const deliverySettings = z
         user: z.string().min(1).optional(),
         /** File holding the AUTH password (kept out of this file). */
         passwordFile: z.string().min(1).optional(),
+        /** With a user: check the relay's TLS certificate before sending the password. */
+        verifyTls: z.boolean().default(true),
       })
       .strict()
       .refine((r) => (r.user === undefined) === (r.passwordFile === undefined), { message: "relayHost.user and relayHost.passwordFile go together" })

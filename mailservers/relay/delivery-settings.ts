@@ -32,7 +32,7 @@ export async function deliveryOptionsFromSettings(settings: Settings, logger?: L
   if (d.relayHost) {
     const r = d.relayHost;
     const pass = r.passwordFile === undefined ? undefined : (await readSetting(r.passwordFile, "outbound.delivery.relayHost.passwordFile")).replace(/\r?\n$/, "");
-    relayHost = { host: r.host, port: r.port, secure: r.secure, ...(r.user !== undefined && pass !== undefined ? { auth: { user: r.user, pass } } : {}) };
+    relayHost = { host: r.host, port: r.port, secure: r.secure, verifyTls: r.verifyTls, ...(r.user !== undefined && pass !== undefined ? { auth: { user: r.user, pass } } : {}) };
   }
   return {
     resolver: createMxResolver({ ...(d.resolver === undefined ? {} : { server: d.resolver }), timeoutMs: d.dnsTimeout }),

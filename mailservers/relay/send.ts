@@ -22,6 +22,8 @@ export interface RelayHost {
   /** Implicit TLS from the first byte (port 465 style); otherwise STARTTLS. */
   secure?: boolean;
   auth?: { user: string; pass: string };
+  /** With auth: check the relay's certificate before sending the password (default true). */
+  verifyTls?: boolean;
 }
 
 export interface DeliveryOptions {
@@ -327,8 +329,10 @@ export function createSender(options: DeliveryOptions): Sender {
       let targets: Target[];
       if (options.relayHost) {
         const r = options.relayHost;
-        // A password never crosses the network in clear text; loopback is not the network.
-        const tls: TlsMode = r.auth && !r.secure && !isLoopback(r.host) ? "require" : (tlsPolicy.get(job.domain.toLowerCase()) ?? "opportunistic");
+        // A password never crosses the network in clear text or to an unverified server;
+        // loopback is not the network.
+        const guarded = r.auth !== undefined && !isLoopback(r.host);
+        const tls: TlsMode = guarded ? (r.verifyTls === false ? "require" : "verify") : (tlsPolicy.get(job.domain.toLowerCase()) ?? "opportunistic");
         targets = [{ host: r.host, port: r.port, name: r.host, secure: r.secure ?? false, tls, ...(r.auth ? { auth: r.auth } : {}) }];
       } else {
         let hosts: MxHost[];

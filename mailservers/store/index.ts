@@ -20,11 +20,13 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import type { Readable } from "node:stream";
 import type { Logger } from "pino";
+import { ownerProblem } from "../../config/users-list.ts";
 import { SmtpError, permFail, tempFail, type Envelope } from "../core/types.ts";
 import { CrashMarkers } from "./crash-markers.ts";
 import type { FaultInjector } from "./faults.ts";
 import { folderName } from "./folder-name.ts";
-import { MboxFile, syncDirectory, type Appended, type MboxFileContext } from "./mbox-file.ts";
+import { syncDirectory } from "./batch-writer.ts";
+import { MboxFile, type Appended, type MboxFileContext } from "./mbox-file.ts";
 import { MboxrdBody, messagePrefix } from "./mboxrd.ts";
 import { spoolBody, type SpooledBody } from "./spool-body.ts";
 import { recoverStore, type RecoveryReport } from "./recovery.ts";
@@ -78,7 +80,6 @@ export async function recoverMailRoot(mailRoot: string, logger: Logger): Promise
 }
 
 const DEFAULT_LOCK_TIMEOUT_MS = 20_000;
-const OWNER = /^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$/;
 export const TEMP_DIR = ".tmp";
 
 export function createMboxStore(options: MboxStoreOptions): MboxStore {
@@ -122,7 +123,8 @@ export function createMboxStore(options: MboxStoreOptions): MboxStore {
 
   function rootOf(owner: string): string {
     const root = path.join(mailRoot, owner);
-    if (!OWNER.test(owner) || owner.includes("..") || path.dirname(root) !== mailRoot) {
+    // The users list validated it; a path that leaves the mail root is refused anyway.
+    if (ownerProblem(owner) !== undefined || path.dirname(root) !== mailRoot) {
       throw tempFail(451, "4.3.0", "Mailbox configuration error");
     }
     return root;

@@ -27,6 +27,7 @@ export class MboxrdBody extends Transform {
   #inHeaders = true;
   /** Dropping a stripped header and its continuation lines. */
   #dropping = false;
+  #sawHeader = false;
   /** Start of the current line, not yet decided. */
   #head: Buffer[] = [];
   #headLength = 0;
@@ -111,8 +112,10 @@ export class MboxrdBody extends Transform {
         this.#inHeaders = false;
         this.#dropping = false;
       } else if (head[0] === 0x20 || head[0] === 0x09) {
-        if (this.#dropping) return true;
+        // A fold before any header would continue our Received header: drop it too.
+        if (this.#dropping || !this.#sawHeader) return true;
       } else {
+        this.#sawHeader = true;
         const colon = head.indexOf(0x3a);
         const name = colon === -1 ? "" : head.subarray(0, colon).toString("latin1").trim().toLowerCase();
         this.#dropping = STRIPPED.has(name) || name.startsWith("x-imap");

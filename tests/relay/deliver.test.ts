@@ -282,11 +282,13 @@ describe("loops and relay host", () => {
     const relay = await startTarget({ host: "127.0.0.14", tls: await selfSignedCert("smtp.isp.test"), auth: { user: "me", pass: "s3cret" } });
     t.after(() => relay.close());
     const resolver = { resolve: () => Promise.reject(new Error("must not be asked")) };
-    const [ok] = await deliverTo("nope", ["r4"], { resolver, relayHost: { host: relay.host, port: relay.port, auth: { user: "me", pass: "s3cret" } } });
+    const unverified = await deliverTo("nope", ["r6"], { resolver, relayHost: { host: relay.host, port: relay.port, auth: { user: "me", pass: "s3cret" } } });
+    assert.equal(unverified[0]?.status, "deferred", "a self-signed relay is not trusted with the password by default");
+    const [ok] = await deliverTo("nope", ["r4"], { resolver, relayHost: { host: relay.host, port: relay.port, auth: { user: "me", pass: "s3cret" }, verifyTls: false } });
     assert.equal(ok?.status, "delivered", String(ok?.response));
     assert.equal(ok?.tls, true);
     assert.deepEqual([relay.messages[0]?.user, relay.messages[0]?.secure], ["me", true]);
-    const [wrong] = await deliverTo("nope", ["r5"], { resolver, relayHost: { host: relay.host, port: relay.port, auth: { user: "me", pass: "wrong" } } });
+    const [wrong] = await deliverTo("nope", ["r5"], { resolver, relayHost: { host: relay.host, port: relay.port, auth: { user: "me", pass: "wrong" }, verifyTls: false } });
     assert.equal(wrong?.status, "deferred");
     assert.match(wrong?.response ?? "", /refused our login/);
     assert.equal(relay.messages.length, 1);

@@ -61,7 +61,7 @@ test("every delivery setting is carried over; key and password come from files",
   assert.equal(options.ipFamily, "ipv4");
   assert.deepEqual([options.connectTimeoutMs, options.greetingTimeoutMs, options.commandTimeoutMs], [5000, 60_000, 120_000]);
   assert.deepEqual(options.tlsPolicy, { "bank.test": "verify" });
-  assert.deepEqual(options.relayHost, { host: "smtp.isp.test", port: 587, secure: false, auth: { user: "me", pass: "s3cret" } });
+  assert.deepEqual(options.relayHost, { host: "smtp.isp.test", port: 587, secure: false, verifyTls: true, auth: { user: "me", pass: "s3cret" } });
   assert.deepEqual(options.localAddresses, ["192.0.2.10"]);
   assert.ok(options.dkim && "keyFor" in options.dkim && options.dkim.keyFor("team.example.test")?.selector === "s2026");
 });

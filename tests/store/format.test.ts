@@ -109,6 +109,15 @@ test("Content-Length, Status, X-Status, X-IMAP*, X-UID and X-Keywords are stripp
   assert.ok(!/0000000 folded|continued|\$Forged/.test(raw));
 });
 
+test("a folded line before the first header cannot continue our Received header", async (t) => {
+  const root = await makeMailRoot(t);
+  const store = makeStore(t, root);
+  await store.deliver(makeEnvelope("a@example.org", ["bob@semail.test"]), [target("bob")], messageStream(" by evil.example; forged\nSubject: s\n\nbody\n"));
+  const [message] = await readMbox(path.join(root, "bob", "INBOX"));
+  assert.doesNotMatch(message!.headers[2]![1], /evil/);
+  assert.deepEqual(message!.headers.map(([k]) => k), ["Return-Path", "Delivered-To", "Received", "Subject"]);
+});
+
 test("a long line keeps its bytes and a From line longer than the look-ahead is still quoted", async () => {
   const long = "x".repeat(5000);
   const input = `Subject: s\r\n\r\nFrom ${long}\r\n${long}\r\nend`;
@@ -161,4 +170,17 @@ test("a large message (spooled to a temp file) round-trips byte for byte", async
   assert.ok(Buffer.byteLength(body) > 200_000);
   assert.equal(unquote(message!.body), body);
   assert.deepEqual(await tempFiles(root), []);
+});
+
+test("two recipients of one mailbox get a copy each in its INBOX (Delivered-To differs) and a folder each", async (t) => {
+  const root = await makeMailRoot(t);
+  const store = makeStore(t, root);
+  const targets = [target("admin", "postmaster@semail.test"), target("admin", "abuse@semail.test"), target("admin", "POSTMASTER@semail.test")];
+  await store.deliver(makeEnvelope("alice@example.org", targets.map((x) => x.recipient)), targets, messageStream(simpleMessage("report")));
+  const inbox = await readMbox(path.join(root, "admin", "INBOX"));
+  assert.deepEqual(inbox.map((m) => m.headers[1]![1]), ["postmaster@semail.test", "abuse@semail.test"], "the same address twice is one copy");
+  assert.deepEqual((await readdir(path.join(root, "admin", "mail"))).sort(), [
+    folderName("abuse@semail.test", "alice@example.org"),
+    folderName("postmaster@semail.test", "alice@example.org"),
+  ]);
 });
