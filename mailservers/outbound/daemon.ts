@@ -93,7 +93,7 @@ export async function startOutbound(settings: Settings, deps: OutboundDependenci
     const directory = deps.directory ?? createDirectory(settings.ldap, { logger: logger.child({ part: "ldap" }) });
     cleanups.push(() => directory.close());
 
-    const sender = deps.deliver ? undefined : createSender(await deliveryOptionsFromSettings(settings, logger.child({ part: "send" })));
+    const sender = deps.deliver ? undefined : createSender(await deliveryOptionsFromSettings(settings, logger.child({ part: "send" }), (domain) => users.current().hasDomain(domain)));
     const clock = deps.clock ?? systemClock;
     const queue = new Queue({
       spool,

@@ -16,7 +16,11 @@ async function readSetting(path: string, setting: string): Promise<string> {
   }
 }
 
-export async function deliveryOptionsFromSettings(settings: Settings, logger?: Logger): Promise<DeliveryOptions> {
+/**
+ * `hosted` tells whether a domain has mailboxes here (the users list): an external domain
+ * whose MX is this machine is delivered to the inbound daemon, not bounced as a loop.
+ */
+export async function deliveryOptionsFromSettings(settings: Settings, logger?: Logger, hosted?: (domain: string) => boolean): Promise<DeliveryOptions> {
   const d = settings.outbound.delivery;
   const ehloName = d.ehloName ?? settings.hostname;
   const keys = await Promise.all(
@@ -46,9 +50,9 @@ export async function deliveryOptionsFromSettings(settings: Settings, logger?: L
     ...(relayHost ? { relayHost } : {}),
     ...(dkim ? { dkim } : {}),
     localNames: [ehloName, settings.hostname, ...d.localNames],
-    // Our managed domain and its subdomains are received here: their MX being this machine is
+    // Our managed domain, its subdomains and the users' external domains are received here: their MX being this machine is
     // the normal way in (inbound daemon), not a loop.
-    isLocalDomain: (domain) => domain === settings.managedDomain || domain.endsWith(`.${settings.managedDomain}`),
+    isLocalDomain: (domain) => domain === settings.managedDomain || domain.endsWith(`.${settings.managedDomain}`) || (hosted?.(domain) ?? false),
     ...(d.localAddresses ? { localAddresses: d.localAddresses } : {}),
     ...(logger ? { logger } : {}),
   };

@@ -28,6 +28,10 @@ test("defaults: port 25, prefer IPv6, RFC 5321 greeting time, EHLO = hostname", 
   assert.equal(options.isLocalDomain?.("alice.semail.test"), true);
   assert.equal(options.isLocalDomain?.("semail.test"), true);
   assert.equal(options.isLocalDomain?.("notsemail.test"), false);
+  // A user's external domain hosted here is ours too, per the users list.
+  const hosted = await deliveryOptionsFromSettings(parseSettings({}, "test"), undefined, (d) => d === "ada.example.org");
+  assert.equal(hosted.isLocalDomain?.("ada.example.org"), true);
+  assert.equal(hosted.isLocalDomain?.("other.example.org"), false);
 });
 
 test("every delivery setting is carried over; key and password come from files", async () => {
