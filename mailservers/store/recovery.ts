@@ -47,7 +47,7 @@ export async function recoverStore(tmpDir: string, logger: Logger): Promise<Reco
     if (!stat) continue;
     const live = mayBeLive(Number(pid), instance ?? "");
     if (live && (Number(pid) === process.pid || Date.now() - stat.mtimeMs < MARKER_MAX_AGE_MS)) continue;
-    for (const marker of parseMarkers(await fs.readFile(markerPath).catch(() => Buffer.alloc(0)))) {
+    for (const marker of latestPerFile(parseMarkers(await fs.readFile(markerPath).catch(() => Buffer.alloc(0))))) {
       await recoverOne(marker, report, logger);
     }
     await fs.unlink(markerPath).catch(() => {});
@@ -60,6 +60,20 @@ export async function recoverStore(tmpDir: string, logger: Logger): Promise<Reco
     }
   }
   return report;
+}
+
+/**
+ * One marker per file: the one with the greatest length. A process appends to a file one
+ * batch at a time, so that is the batch in flight; an older slot still claimed (one whose
+ * freeing failed) must not cut back what later batches stored and acknowledged.
+ */
+function latestPerFile(markers: MarkerContent[]): MarkerContent[] {
+  const latest = new Map<string, MarkerContent>();
+  for (const marker of markers) {
+    const seen = latest.get(marker.file);
+    if (!seen || (marker.length ?? -1) > (seen.length ?? -1)) latest.set(marker.file, marker);
+  }
+  return [...latest.values()];
 }
 
 async function recoverOne(marker: MarkerContent, report: RecoveryReport, logger: Logger): Promise<void> {
