@@ -2,7 +2,11 @@
 // same load from smtp-source, same run. For each shape and side: msg/s until every message
 // is in the mbox files, the ratio, and peak RSS (Postfix: summed over its processes).
 //
-//   npm run bench -- inbound [--messages 2000] [--shapes 20x4k-1,100x100k-100]
+//   npm run bench -- inbound [--messages 2000] [--shapes 20x4k-1,100x100k-100] [--one-per-connection] [--greet-delay 100ms]
+//
+// smtp-source runs with -d (several messages per session), as a busy MTA's connection
+// cache does; --one-per-connection opens a connection per message, where smtp-server's
+// fixed 100 ms greeting pause (its early-talker check) dominates.
 import { spawn, type ChildProcess } from "node:child_process";
 import { open, readFile, readdir, writeFile } from "node:fs/promises";
 import path from "node:path";
@@ -49,7 +53,7 @@ interface Running {
 
 const boxes = (n: number) => Array.from({ length: n }, (_, i) => `box${String(i).padStart(2, "0")}`);
 
-async function startSemail(dir: string, mailboxes: number): Promise<Running> {
+async function startSemail(dir: string, mailboxes: number, greetDelay: string): Promise<Running> {
   const usersFile = path.join(dir, "users.yaml");
   const mailRoot = path.join(dir, "mail");
   await writeFile(usersFile, stringify({ mailboxes: boxes(mailboxes).map((owner) => ({ owner, address: `${owner}@${DOMAIN}`, size: "20GiB" })) }));
@@ -59,7 +63,7 @@ async function startSemail(dir: string, mailboxes: number): Promise<Running> {
     managedDomain: DOMAIN,
     users: usersFile,
     log: { level: "info" },
-    inbound: { listen: ["127.0.0.1:0"], mailRoot, maxConnectionsPerIp: 1000, minFreeSpace: "1GiB" },
+    inbound: { listen: ["127.0.0.1:0"], mailRoot, maxConnectionsPerIp: 1000, minFreeSpace: "1GiB", greetDelay },
   }));
   const logFile = path.join(dir, "semail.log");
   const log = await open(logFile, "w");
@@ -112,7 +116,7 @@ async function startReference(dir: string, mailboxes: number): Promise<Running> 
   };
 }
 
-async function measure(side: string, running: Running, shape: Shape, messages: number): Promise<SideResult> {
+async function measure(side: string, running: Running, shape: Shape, messages: number, reuseConnections: boolean): Promise<SideResult> {
   const counter = new MboxCounter();
   const sampler = sampleTree(() => running.pid());
   const started = performance.now();
@@ -123,6 +127,7 @@ async function measure(side: string, running: Running, shape: Shape, messages: n
     messages,
     size: shape.size,
     recipients: boxes(shape.mailboxes).map((b) => `${b}@${DOMAIN}`),
+    reuseConnections,
   }).then(() => {
     acceptedAt = performance.now();
   });
@@ -146,12 +151,12 @@ async function measure(side: string, running: Running, shape: Shape, messages: n
   };
 }
 
-async function runSide(side: "semail" | "postfix", shape: Shape, messages: number): Promise<SideResult> {
+async function runSide(side: "semail" | "postfix", shape: Shape, messages: number, reuseConnections: boolean, greetDelay: string): Promise<SideResult> {
   const dir = await postfixDir();
   let running: Running | undefined;
   try {
-    running = side === "semail" ? await startSemail(dir, shape.mailboxes) : await startReference(dir, shape.mailboxes);
-    return await measure(side, running, shape, messages);
+    running = side === "semail" ? await startSemail(dir, shape.mailboxes, greetDelay) : await startReference(dir, shape.mailboxes);
+    return await measure(side, running, shape, messages, reuseConnections);
   } finally {
     await running?.stop().catch(() => undefined);
     await removeDir(dir);
@@ -168,7 +173,9 @@ const mb = (bytes: number) => `${(bytes / 1024 ** 2).toFixed(1)} MB`;
 const label = (s: Shape) => `${s.sessions} sessions, ${s.size / 1024} KiB, ${s.mailboxes} mailbox${s.mailboxes > 1 ? "es" : ""}`;
 
 export async function main(argv: readonly string[]): Promise<void> {
-  const { values } = parseArgs({ args: [...argv], options: { messages: { type: "string" }, shapes: { type: "string" }, "no-postfix": { type: "boolean" } } });
+  const { values } = parseArgs({ args: [...argv], options: { messages: { type: "string" }, shapes: { type: "string" }, "no-postfix": { type: "boolean" }, "one-per-connection": { type: "boolean" }, "greet-delay": { type: "string" } } });
+  const greetDelay = values["greet-delay"] ?? "100ms";
+  const reuse = !values["one-per-connection"];
   const messages = Number(values.messages ?? 2000);
   const shapes = (values.shapes ?? "20x4k-1,100x4k-1,20x100k-1,100x100k-1,20x4k-100,100x4k-100,20x100k-100,100x100k-100").split(",").map(parseShape);
   try {
@@ -183,14 +190,14 @@ export async function main(argv: readonly string[]): Promise<void> {
     console.log("bench/inbound: Postfix reference skipped: it needs root to start");
     withPostfix = false;
   }
-  console.log(`bench/inbound: ${messages} messages per shape, smtp-source -d, ${new Date().toISOString()}`);
+  console.log(`bench/inbound: ${messages} messages per shape, smtp-source ${reuse ? "-d (sessions reused)" : "(one connection per message)"}, semail greetDelay ${greetDelay}, ${new Date().toISOString()}`);
   const rows: string[] = [];
   for (const shape of shapes) {
-    const ours = await runSide("semail", shape, messages);
+    const ours = await runSide("semail", shape, messages, reuse, greetDelay);
     let reference: SideResult | undefined;
     if (withPostfix) {
       try {
-        reference = await runSide("postfix", shape, messages);
+        reference = await runSide("postfix", shape, messages, reuse, greetDelay);
       } catch (err) {
         console.log(`bench/inbound: Postfix reference skipped: ${(err as Error).message}`);
         withPostfix = false;

@@ -32,7 +32,7 @@ export const inboundSettings = z
     maxConnectionsPerIp: z.coerce.number().int().min(1).max(100_000).default(100),
     /** Longest message line accepted, in bytes. */
     maxLineLength: z.coerce.number().int().min(1000).max(10 * 1024 ** 2).default(64 * 1024),
-    /** Extra pause before the greeting, so early talkers show themselves (0 = smtp-server's 100 ms only). */
-    greetDelay: duration.default(0),
+    /** Pause before the greeting: a client that talks in it is an early talker (421); 0 greets at once. */
+    greetDelay: duration.default(100),
   })
   .strict();

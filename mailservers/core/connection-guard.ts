@@ -3,6 +3,9 @@
 //   with 500);
 // - smtp-server's own error replies ("501 Error: ...") get an enhanced status code like
 //   ours, so every 4xx/5xx reads "CODE X.Y.Z text";
+// - the pause before the greeting is limits.greetDelayMs instead of smtp-server's fixed
+//   100 ms (its early-talker check): longer to catch more early talkers, 0 for clients
+//   that open a connection per message;
 // - the command timeout: a client that leaves a command line (or a message line)
 //   unfinished for limits.commandTimeoutMs gets 421 and is cut. The idle timeout alone
 //   restarts at every byte, so a client dribbling one byte a minute would never end.
@@ -21,6 +24,7 @@ interface Parser {
 
 interface ConnectionInternals {
   send(code: number, text: unknown, context?: unknown): void;
+  connectionReady(next?: () => void): void;
   close(): void;
   handler_VRFY?: Handler;
   handler_EXPN?: Handler;
@@ -65,13 +69,25 @@ function guard(connection: ConnectionInternals, limits: SmtpLimits, logger: Logg
     }
     send(code, text, context);
   };
+  // smtp-server's init() already armed its 100 ms timer, which calls connectionReady by
+  // name: answer that call (and ours) once, after our own pause.
+  const ready = connection.connectionReady.bind(connection);
+  const accepted = Date.now();
+  let greeting: NodeJS.Timeout | undefined;
+  let readyCalled = false;
+  connection.connectionReady = (next) => {
+    if (readyCalled) return;
+    readyCalled = true;
+    greeting = setTimeout(() => ready(next), Math.max(0, limits.greetDelayMs - (Date.now() - accepted)));
+  };
+  connection.connectionReady();
   connection.handler_VRFY = notSupported("VRFY");
   connection.handler_EXPN = notSupported("EXPN");
 
   if (!connection._parser || typeof connection._createParser !== "function") {
     if (!warned) logger.warn("smtp-server internals changed: the command timeout is not enforced");
     warned = true;
-    return () => undefined;
+    return () => clearTimeout(greeting);
   }
   let partial = 0;
   let timer: NodeJS.Timeout | undefined;
@@ -109,5 +125,8 @@ function guard(connection: ConnectionInternals, limits: SmtpLimits, logger: Logg
     timer = undefined;
     return watch(createParser());
   };
-  return () => clearTimeout(timer);
+  return () => {
+    clearTimeout(timer);
+    clearTimeout(greeting);
+  };
 }

@@ -136,8 +136,7 @@ export function createSmtpFrontEnd(options: SmtpFrontEndOptions): SmtpFrontEnd {
     // AUTH is listed in EHLO only where it may be used: over TLS, or where the predicate allows.
     if (auth && !session.secure && !insecureAuthAllowed(session)) session.disabledCommands = [...baseDisabled, "AUTH"];
     state.log.info({ remote: ip, port: session.remotePort, local: `${session.localAddress}:${session.localPort}`, secure: session.secure }, "connect");
-    if (limits.greetDelayMs > 0) setTimeout(() => callback(), limits.greetDelayMs);
-    else callback();
+    callback();
   };
 
   const onSecure = (_socket: unknown, session: SMTPServerSession, callback: (err?: Error | null) => void): void => {

@@ -17,7 +17,7 @@ export interface SmtpLimits {
   readonly maxConnections: number;
   /** Concurrent sessions from one address; more get 421 4.7.0. */
   readonly maxConnectionsPerIp: number;
-  /** Extra wait before the greeting; a client that talks first gets 421 (smtp-server waits 100 ms itself). */
+  /** Pause before the greeting; a client that talks in it gets 421 (early talker). 0 greets at once. */
   readonly greetDelayMs: number;
   /** On shutdown, how long open sessions may finish before they are cut. */
   readonly closeTimeoutMs: number;
@@ -32,6 +32,6 @@ export const DEFAULT_LIMITS: SmtpLimits = {
   commandTimeoutMs: 5 * 60_000,
   maxConnections: 1000,
   maxConnectionsPerIp: 100,
-  greetDelayMs: 0,
+  greetDelayMs: 100,
   closeTimeoutMs: 30_000,
 };

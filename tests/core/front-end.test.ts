@@ -210,6 +210,35 @@ describe("SMTP front end", () => {
     assert.equal(senders.length, 0);
   });
 
+  it("holds the greeting for greetDelayMs and answers a client that talks in that pause with 421", async (t) => {
+    const { port, senders } = await start(t, { limits: { greetDelayMs: 600 } });
+    const c = await SmtpClient.connect(port, { greeting: false });
+    t.after(() => c.close());
+    await new Promise((r) => setTimeout(r, 250)); // past smtp-server's own 100 ms, inside ours
+    c.write("EHLO impatient.test\r\n");
+    const reply = await c.read();
+    assert.equal(reply.code, 421);
+    await c.waitClosed();
+    const patient = await SmtpClient.connect(port);
+    t.after(() => patient.close());
+    assert.equal(patient.greeting!.code, 220);
+    assert.equal(senders.length, 0);
+  });
+
+  it("greets at once with greetDelayMs 0, instead of smtp-server's fixed 100 ms pause", async (t) => {
+    const { port } = await start(t, { limits: { greetDelayMs: 0 } });
+    const waits: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const started = performance.now();
+      const c = await SmtpClient.connect(port);
+      waits.push(performance.now() - started);
+      assert.equal(c.greeting!.code, 220);
+      c.close();
+    }
+    waits.sort((a, b) => a - b);
+    assert.ok(waits[2]! < 60, `median wait for the greeting ${waits[2]!.toFixed(0)} ms`);
+  });
+
   it("answers pipelined commands in order", async (t) => {
     const { port, deliveries } = await start(t);
     const c = await SmtpClient.connect(port);

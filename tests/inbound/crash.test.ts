@@ -1,37 +1,14 @@
 // kill -9 of `semail inbound` in the middle of a 1,000-message load: after recovery every
 // mbox parses, every message that got a 250 is there once and whole, and none is partial.
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { it, type TestContext } from "node:test";
+import { it } from "node:test";
 import { stringify } from "yaml";
 import { silentLogger } from "../../cli/logger.ts";
 import { recoverMailRoot } from "../../mailservers/store/index.ts";
-import { USERS, makeDir, readMbox, until, usersYaml } from "./fixture.ts";
+import { USERS, makeDir, readMbox, spawnInbound, until, usersYaml } from "./fixture.ts";
 import { runLoad } from "./load.ts";
-
-const BIN = fileURLToPath(new URL("../../bin/semail.mjs", import.meta.url));
-
-/** Starts `semail inbound` as a child; resolves with it and its port once it logs "listening". */
-export async function spawnInbound(t: TestContext, config: string): Promise<{ child: ChildProcess; port: number; output: () => string }> {
-  const child = spawn(process.execPath, [BIN, "inbound", "--config", config], { stdio: ["ignore", "pipe", "pipe"] });
-  t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-  });
-  let output = "";
-  child.stdout!.on("data", (d) => (output += d));
-  child.stderr!.on("data", (d) => (output += d));
-  let port = 0;
-  await until(() => {
-    const match = /"listen":\["127\.0\.0\.1:(\d+)"\]/.exec(output);
-    if (match) port = Number(match[1]);
-    if (child.exitCode !== null) throw new Error(`semail inbound exited: ${output}`);
-    return port > 0;
-  }, "semail inbound to listen", 20_000);
-  return { child, port, output: () => output };
-}
 
 it("loses nothing that got a 250 and leaves no partial message when killed with SIGKILL under load", async (t) => {
   const dir = await makeDir(t, "semail-crash-");

@@ -46,13 +46,13 @@ describe("semail inbound", () => {
     }
   });
 
-  it("delivers one transaction to several mailboxes and to postmaster@/abuse@ of a listed domain (raw socket)", async (t) => {
+  it("delivers one transaction to several mailboxes and to postmaster@/abuse@ of a listed domain and a bare <Postmaster> (raw socket)", async (t) => {
     const f = await startFixture(t);
     const c = await SmtpClient.connect(f.port);
     t.after(() => c.close());
     assert.equal((await c.command("EHLO client.example")).code, 250);
     assert.equal((await c.command("MAIL FROM:<>")).code, 250);
-    for (const to of ["ada@semail.test", "souleymane@sow.semail.test", "PostMaster@External.example", "abuse@sow.semail.test"]) {
+    for (const to of ["ada@semail.test", "souleymane@sow.semail.test", "PostMaster@External.example", "abuse@sow.semail.test", "Postmaster"]) {
       assert.equal((await c.command(`RCPT TO:<${to}>`)).code, 250, to);
     }
     const reply = await c.data(simpleMessage({ from: "mailer-daemon@example.org", to: "ada@semail.test", subject: "bounce" }));

@@ -1,8 +1,10 @@
 // The inbound daemon in-process on 127.0.0.1:0 with a temp mail root and users list.
+import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { TestContext } from "node:test";
+import { fileURLToPath } from "node:url";
 import { silentLogger } from "../../cli/logger.ts";
 import { parseSettings, type Settings } from "../../config/settings.ts";
 import { startInbound, type RunningInbound } from "../../mailservers/inbound/daemon.ts";
@@ -94,4 +96,25 @@ export async function until(check: () => boolean | Promise<boolean>, what: strin
     await new Promise((r) => setTimeout(r, 20));
   }
   throw new Error(`timed out waiting for ${what}`);
+}
+
+const BIN = fileURLToPath(new URL("../../bin/semail.mjs", import.meta.url));
+
+/** Starts `semail inbound` as a child; resolves with it and its port once it logs "listening". */
+export async function spawnInbound(t: TestContext, config: string): Promise<{ child: ChildProcess; port: number; output: () => string }> {
+  const child = spawn(process.execPath, [BIN, "inbound", "--config", config], { stdio: ["ignore", "pipe", "pipe"] });
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  });
+  let output = "";
+  child.stdout!.on("data", (d) => (output += d));
+  child.stderr!.on("data", (d) => (output += d));
+  let port = 0;
+  await until(() => {
+    const match = /"listen":\["127\.0\.0\.1:(\d+)"\]/.exec(output);
+    if (match) port = Number(match[1]);
+    if (child.exitCode !== null) throw new Error(`semail inbound exited: ${output}`);
+    return port > 0;
+  }, "semail inbound to listen", 20_000);
+  return { child, port, output: () => output };
 }
