@@ -3,6 +3,7 @@
 import { startInbound } from "../mailservers/inbound/daemon.ts";
 import type { Command } from "./command.ts";
 import { createLogger } from "./logger.ts";
+import { untilStopSignal } from "./signals.ts";
 
 const inbound: Command = {
   name: "inbound",
@@ -20,20 +21,7 @@ const inbound: Command = {
   async run(settings) {
     const logger = createLogger(settings.log.level, "semail-inbound");
     const daemon = await startInbound(settings, { logger });
-    const onHup = () => {
-      logger.info("SIGHUP: reloading the users list");
-      void daemon.reload();
-    };
-    process.on("SIGHUP", onHup);
-    await new Promise<void>((resolve) => {
-      const stop = (signal: string) => {
-        logger.info({ signal }, "stopping");
-        resolve();
-      };
-      process.once("SIGTERM", () => stop("SIGTERM"));
-      process.once("SIGINT", () => stop("SIGINT"));
-    });
-    process.off("SIGHUP", onHup);
+    await untilStopSignal(logger, () => void daemon.reload());
     await daemon.stop();
   },
 };

@@ -4,6 +4,7 @@
 import { startOutbound } from "../mailservers/outbound/daemon.ts";
 import type { Command } from "./command.ts";
 import { createLogger } from "./logger.ts";
+import { untilStopSignal } from "./signals.ts";
 
 const outbound: Command = {
   name: "outbound",
@@ -19,17 +20,7 @@ const outbound: Command = {
   async run(settings) {
     const logger = createLogger(settings.log.level, "semail-outbound");
     const daemon = await startOutbound(settings, { logger });
-    const reload = () => void daemon.reload();
-    process.on("SIGHUP", reload);
-    await new Promise<void>((resolve) => {
-      const stop = (signal: string) => {
-        logger.info({ signal }, "stopping");
-        resolve();
-      };
-      process.once("SIGTERM", () => stop("SIGTERM"));
-      process.once("SIGINT", () => stop("SIGINT"));
-    });
-    process.off("SIGHUP", reload);
+    await untilStopSignal(logger, () => void daemon.reload());
     await daemon.stop();
   },
 };

@@ -3,7 +3,7 @@
 // local "stack update" can reload them and know when they have picked the change up.
 import { access, constants, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { pino, type Logger } from "pino";
+import { pino } from "pino";
 import { ConfigError, loadSettings, usersListOptions, type Settings } from "../config/settings.ts";
 import { loadUsersList, watchUsersList, writeUsersList } from "../config/users-file.ts";
 import { createDirectory } from "../directory/ldap.ts";
@@ -16,6 +16,7 @@ import { startNamed, type Zone } from "../provisioning/local/named.ts";
 import { freeLoopbackPort, startSlapd } from "../provisioning/local/slapd.ts";
 import { buildWebApp } from "../provisioning/web/app.ts";
 import type { Command } from "./command.ts";
+import { untilStopSignal } from "./signals.ts";
 
 const BASE_DN = "dc=semail,dc=test";
 
@@ -95,20 +96,6 @@ First mail:
 
 Ctrl-C stops everything; the next start reuses the data.
 `;
-}
-
-/** Resolves on the first SIGINT or SIGTERM. */
-function untilSignal(logger: Logger): Promise<void> {
-  return new Promise((done) => {
-    const stop = (signal: NodeJS.Signals) => {
-      logger.info({ signal }, "stopping");
-      process.off("SIGINT", stop);
-      process.off("SIGTERM", stop);
-      done();
-    };
-    process.on("SIGINT", stop);
-    process.on("SIGTERM", stop);
-  });
 }
 
 const start: Command = {
@@ -209,7 +196,7 @@ const start: Command = {
       const storage = asRoot ? `ext4 image files in ${join(dataDir, "images")}, loop-mounted under ${settings.inbound.mailRoot}` : `plain directories under ${settings.inbound.mailRoot} (not root: no image files)`;
       process.stdout.write(banner(settings, secrets.passwords, dataDir, storage));
       await writeFile(join(dataDir, "ready.json"), `${JSON.stringify({ settings: settingsFile, pid: process.pid, passwords: secrets.passwords })}\n`, { mode: 0o600 });
-      await untilSignal(logger);
+      await untilStopSignal(logger, () => runner.request("SIGHUP"));
       await rm(join(dataDir, "ready.json"), { force: true });
     } finally {
       await stopAll();

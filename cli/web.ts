@@ -8,6 +8,7 @@ import { applierFromSettings } from "../provisioning/apply/from-settings.ts";
 import { buildWebApp } from "../provisioning/web/app.ts";
 import type { Command } from "./command.ts";
 import { createLogger } from "./logger.ts";
+import { untilStopSignal } from "./signals.ts";
 
 const LOOPBACK = /^(127\.|::1$|localhost$)/;
 
@@ -60,16 +61,7 @@ const web: Command = {
     const urls = app.addresses().map((a) => (typeof a === "string" ? a : `${scheme}://${a.family === "IPv6" ? `[${a.address}]` : a.address}:${a.port}/`));
     logger.info({ urls, applier: applier.name, users: settings.users }, "web form listening");
 
-    await new Promise<void>((resolve) => {
-      const stop = (signal: string) => {
-        logger.info({ signal }, "stopping the web form");
-        process.off("SIGINT", stop);
-        process.off("SIGTERM", stop);
-        resolve();
-      };
-      process.on("SIGINT", stop);
-      process.on("SIGTERM", stop);
-    });
+    await untilStopSignal(logger);
     // Waits for a running apply to stop (it is sent the abort signal) before leaving.
     await app.close();
     await directory.close();
