@@ -21,7 +21,7 @@ import { untilStopSignal } from "./signals.ts";
 const BASE_DN = "dc=semail,dc=test";
 
 /** Debian packages behind the programs local mode runs, for the hint when one is missing. */
-const PROGRAMS: ReadonlyArray<readonly [string, string, boolean]> = [
+const PROGRAMS: ReadonlyArray<readonly [path: string, debianPackage: string, rootOnly: boolean]> = [
   ["/usr/sbin/slapd", "slapd", false],
   ["/usr/sbin/slapadd", "slapd", false],
   ["/usr/sbin/named", "bind9", false],
@@ -31,9 +31,10 @@ const PROGRAMS: ReadonlyArray<readonly [string, string, boolean]> = [
   ["/usr/bin/file", "file", true],
 ];
 
-async function missingPackages(asRoot: boolean): Promise<string[]> {
+/** The Debian packages to install before local mode can run (root also needs the loop-mount tools). */
+export async function missingPackages(asRoot: boolean, programs = PROGRAMS): Promise<string[]> {
   const missing = new Set<string>();
-  for (const [path, pkg, rootOnly] of PROGRAMS) {
+  for (const [path, pkg, rootOnly] of programs) {
     if (rootOnly && !asRoot) continue;
     try {
       await access(path, constants.X_OK);

@@ -1,6 +1,6 @@
 // A throwaway Postfix in a temp directory: its own config_directory and queue_directory,
 // smtpd on a loopback port, and a transport chosen by the caller (virtual(8) into mbox
-// files for bench/inbound; a relay bench can pass its own main.cf lines). Needs root
+// files for bench/inbound, a relayhost for bench/relay) through main.cf lines. Needs root
 // (Postfix drops to the postfix user itself) and the Debian postfix package.
 import { execFile } from "node:child_process";
 import { chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -31,9 +31,9 @@ export interface PostfixInstance {
   stop(): Promise<void>;
 }
 
-/** The directory of an instance made by startPostfix, under which callers keep their files. */
-export async function postfixDir(): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), "semail-bench-postfix-"));
+/** A temp directory for startPostfix (or one above it), under which callers keep their files. */
+export async function postfixDir(prefix = "semail-bench-postfix-"): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), prefix));
   await chmod(dir, 0o755); // Postfix's processes (user postfix) must traverse it
   return dir;
 }

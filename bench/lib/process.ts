@@ -1,7 +1,7 @@
-// Small process helpers for benchmarks: a free loopback port, bounded polling, and the
-// resident memory of a process tree from /proc.
+// Small process helpers for benchmarks: a free loopback port, whether a port accepts
+// connections, bounded polling, and the resident memory of a process tree from /proc.
 import { readdir, readFile } from "node:fs/promises";
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 
 /** A port that was free a moment ago on 127.0.0.1 (for programs that cannot take port 0). */
 export function freePort(): Promise<number> {
@@ -12,6 +12,17 @@ export function freePort(): Promise<number> {
       const address = server.address();
       server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
     });
+  });
+}
+
+/** Whether something accepts TCP connections on 127.0.0.1:port now. */
+export function accepting(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host: "127.0.0.1" }, () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
   });
 }
 

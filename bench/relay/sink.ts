@@ -1,5 +1,6 @@
 // Postfix's smtp-sink on loopback: accepts everything, counts messages ("mesg=N" with -c).
 import { spawn, type ChildProcess } from "node:child_process";
+import { accepting, until } from "../lib/process.ts";
 
 export interface Sink {
   readonly port: number;
@@ -20,24 +21,11 @@ export async function startSink(port: number): Promise<Sink> {
   });
   child.stderr!.setEncoding("utf8").on("data", (d: string) => (errors += d));
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  // Bounded wait until it accepts connections.
-  const { connect } = await import("node:net");
-  for (let i = 0; ; i++) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect({ port, host: "127.0.0.1" }, () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once("error", () => resolve(false));
-    });
-    if (ok) break;
-    if (i > 100) {
-      child.kill("SIGKILL");
-      throw new Error(`smtp-sink did not start: ${errors}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  // The probe connection above counts as a session, not a message.
+  // The probe connections count as sessions, not messages.
+  await until(() => accepting(port), "smtp-sink to listen", 5_000, 50).catch((err: unknown) => {
+    child.kill("SIGKILL");
+    throw new Error(`smtp-sink did not start: ${errors || (err as Error).message}`);
+  });
   return {
     port,
     count: () => count,

@@ -76,20 +76,12 @@ test("two users' journey through the local system", { timeout: 300_000 }, async 
   const flaky = await startTarget({ host: "127.0.0.2", port: ports.inbound, behaviour: { kind: "tempfail", times: 1 } });
   t.after(() => flaky.close());
 
-  const child = spawn(process.execPath, [SEMAIL, "start", "--data-dir", dataDir], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
-  let output = "";
-  child.stdout!.setEncoding("utf8").on("data", (d: string) => (output += d));
-  child.stderr!.setEncoding("utf8").on("data", (d: string) => (output += d));
-  t.after(async () => {
-    if (child.exitCode === null) child.kill("SIGKILL");
-    await exited(child);
-  });
-  const ready = await eventually("semail start to be ready", async () => {
-    if (child.exitCode !== null) throw new Error(`semail start exited ${child.exitCode}: ${output}`);
-    return JSON.parse(await readFile(join(dataDir, "ready.json"), "utf8")) as { passwords: Record<string, string> };
-  }, 90_000).catch((err: Error) => assert.fail(`${err.message}\n${output}`));
-  assert.match(output, new RegExp(`http://127\\.0\\.0\\.1:${ports.web}/`), "the banner prints the web form's URL");
-  assert.match(output, /swaks --server/, "the banner shows how to send a first mail");
+  const local = await startLocal(dataDir);
+  t.after(() => local.kill());
+  const ready = local.ready;
+  const output = local.output;
+  assert.match(output(), new RegExp(`http://127\\.0\\.0\\.1:${ports.web}/`), "the banner prints the web form's URL");
+  assert.match(output(), /swaks --server/, "the banner shows how to send a first mail");
   const web = `http://127.0.0.1:${ports.web}`;
   const { alice: alicePassword, bob: bobPassword } = ready.passwords as { alice: string; bob: string };
 
@@ -160,9 +152,52 @@ test("two users' journey through the local system", { timeout: 300_000 }, async 
   const kept = process.getuid?.() === 0 ? await readFile(image) : await readFile(bobInbox);
   assert.ok(kept.includes("Lunch at noon?"), "Bob's mail is still on disk after the deletion");
 
-  // Ctrl-C stops every part cleanly.
-  child.kill("SIGINT");
-  assert.equal(await exited(child), 0, output);
+  // Ctrl-C stops every part cleanly: no slapd or named, no mount is left behind.
+  assert.equal(await local.interrupt(), 0, output());
   const { stdout: mounts } = await run("findmnt", ["-rn", "-o", "TARGET"]).catch(() => ({ stdout: "" }));
   assert.ok(!mounts.includes(dataDir), "no mailbox filesystem stays mounted");
+  const { stdout: left } = await run("pgrep", ["-af", dataDir]).catch(() => ({ stdout: "" }));
+  assert.equal(left.trim(), "", "no child process outlives semail start");
+
+  // A second start reuses the data: the same logins, Alice's mailbox and her mail.
+  const second = await startLocal(dataDir);
+  t.after(() => second.kill());
+  assert.deepEqual(second.ready.passwords, ready.passwords);
+  const again = await readMbox(join(mailRoot, "alice", "INBOX"));
+  assert.deepEqual(again.map((m) => m.subject), ["Re: Hello Bob"]);
+  await submit(ports.submission, "bob", bobPassword).sendMail({ envelope: { from: bob, to: [alice] }, from: bob, to: alice, subject: "Still here?", text: "x\n" }).then(
+    () => assert.fail("Bob no longer has a mailbox to send from"),
+    (err: { responseCode?: number }) => assert.equal(err.responseCode, 553),
+  );
+  await submit(ports.submission, "alice", alicePassword).sendMail({ envelope: { from: alice, to: [alice] }, from: alice, to: alice, subject: "After restart", text: "x\n" });
+  await eventually("mail after the restart", async () => ((await readMbox(join(mailRoot, "alice", "INBOX"))).length === 2 ? true : undefined));
+  assert.equal(await second.interrupt(), 0, second.output());
 });
+
+/** `semail start` as a child process, ready once it wrote ready.json. */
+async function startLocal(dataDir: string) {
+  const child = spawn(process.execPath, [SEMAIL, "start", "--data-dir", dataDir], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  child.stdout!.setEncoding("utf8").on("data", (d: string) => (output += d));
+  child.stderr!.setEncoding("utf8").on("data", (d: string) => (output += d));
+  const ready = await eventually("semail start to be ready", async () => {
+    if (child.exitCode !== null) throw new Error(`semail start exited ${child.exitCode}: ${output}`);
+    return JSON.parse(await readFile(join(dataDir, "ready.json"), "utf8")) as { passwords: Record<string, string> };
+  }, 90_000).catch((err: Error) => {
+    child.kill("SIGKILL");
+    return assert.fail(`${err.message}\n${output}`);
+  });
+  return {
+    ready,
+    output: () => output,
+    /** Ctrl-C; resolves with the exit code. */
+    interrupt: async () => {
+      child.kill("SIGINT");
+      return exited(child);
+    },
+    kill: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      await exited(child);
+    },
+  };
+}

@@ -1,0 +1,35 @@
+// `semail start` before it starts anything: the install hint and its refusals.
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { promisify } from "node:util";
+import { missingPackages } from "../../cli/start.ts";
+
+const run = promisify(execFile);
+const SEMAIL = join(import.meta.dirname, "../../bin/semail.mjs");
+
+test("a missing program names the Debian package to install", async () => {
+  const programs = [
+    ["/usr/bin/env", "coreutils", false],
+    ["/nonexistent/slapd", "slapd", false],
+    ["/nonexistent/mkfs.ext4", "e2fsprogs", true],
+  ] as const;
+  assert.deepEqual(await missingPackages(false, programs), ["slapd"]);
+  assert.deepEqual(await missingPackages(true, programs), ["slapd", "e2fsprogs"]);
+  assert.deepEqual(await missingPackages(true), [], "CI installs everything local mode needs");
+});
+
+test("--config is refused with the place the settings live", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), "semail-start-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(join(dir, "semail.yaml"), "managedDomain: example.org\n");
+  const err = await run(process.execPath, [SEMAIL, "start", "--config", join(dir, "semail.yaml")]).then(
+    () => assert.fail("expected semail start to refuse --config"),
+    (e: { code: number; stderr: string }) => e,
+  );
+  assert.equal(err.code, 2);
+  assert.match(err.stderr, /semail start keeps its settings in <data-dir>\/semail\.yaml/);
+});
