@@ -68,7 +68,13 @@ export function createInboundBackend(options: InboundBackendOptions): DeliveryBa
     async checkRecipient(address: string, _session: SessionInfo, _accepted: readonly string[], declaredSize: number | undefined) {
       const target = resolve(address);
       if (target instanceof SmtpError) throw target;
-      const used = await options.store.usage(target.owner);
+      // Listed, but its filesystem is not mounted yet: storing now would put the mail on
+      // the VM's own disk and block the mount. The sender retries; other recipients go on.
+      if (!(await store.provisioned(target.owner))) {
+        logger.info({ recipient: address, owner: target.owner }, "mailbox root not provisioned yet: 450");
+        throw tempFail(450, "4.2.1", `<${address}>: mailbox is being set up; try again later`);
+      }
+      const used = await store.usage(target.owner);
       if (used >= target.quota) throw tempFail(452, "4.2.2", "Mailbox full, try again later");
       if (declaredSize !== undefined && used + declaredSize > target.quota) {
         throw permFail(552, "5.2.2", "Message too big for this mailbox's quota");

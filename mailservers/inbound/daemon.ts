@@ -1,13 +1,14 @@
 // `semail inbound` as a value: users list (watched), mbox store, inbound backend and the
 // shared SMTP front end on every listen address. cli/inbound.ts adds signals.
-import { mkdir } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
+import path from "node:path";
 import type { Logger } from "pino";
 import { ConfigError, usersListOptions, type Settings } from "../../config/settings.ts";
 import { watchUsersList, type UsersListWatch } from "../../config/users-file.ts";
 import { createSmtpFrontEnd, listenSmtp, parseListenSpec, readTlsFiles, type BoundAddress, type SmtpLimits } from "../core/index.ts";
 import { createMboxStore, type MboxStore } from "../store/index.ts";
 import { createInboundBackend } from "./backend.ts";
-import { adminMailbox } from "./recipients.ts";
+import { DEFAULT_ADMIN_OWNER, adminMailbox } from "./recipients.ts";
 
 export interface InboundDependencies {
   readonly logger: Logger;
@@ -64,6 +65,12 @@ export async function startInbound(settings: Settings, deps: InboundDependencies
 
   await mkdir(i.mailRoot, { recursive: true, mode: 0o755 });
   const users = await watchUsersList(settings.users, usersListOptions(settings), logger);
+  // The default admin mailbox is ours to create; every listed root is provisioning's (the
+  // store never creates one), including a listed owner that happens to be "postmaster".
+  if (i.adminOwner === undefined && !users.current().byOwner(DEFAULT_ADMIN_OWNER)) {
+    await mkdir(path.join(i.mailRoot, DEFAULT_ADMIN_OWNER), { recursive: true, mode: 0o700 });
+    await writeFile(path.join(i.mailRoot, DEFAULT_ADMIN_OWNER, "INBOX"), "", { flag: "a", mode: 0o600 });
+  }
   const store = createMboxStore({ mailRoot: i.mailRoot, hostname: settings.hostname, logger: logger.child({ part: "store" }), lockTimeoutMs: i.lockTimeout });
   const backend = createInboundBackend({
     users: () => users.current(),

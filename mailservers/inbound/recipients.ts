@@ -52,8 +52,11 @@ export function resolveRecipient(address: string, context: RecipientContext): Re
   return { owner: mailbox.owner, quota: mailbox.size, address: mailbox.address };
 }
 
+/** The admin mailbox's owner when `inbound.adminOwner` is unset; the daemon creates its root. */
+export const DEFAULT_ADMIN_OWNER = "postmaster";
+
 /** The admin mailbox from the settings: the configured owner (quota from the list if listed), else "postmaster". */
 export function adminMailbox(users: UsersList, adminOwner: string | undefined, defaultSize: number): AdminMailbox {
-  const owner = adminOwner ?? "postmaster";
+  const owner = adminOwner ?? DEFAULT_ADMIN_OWNER;
   return { owner, quota: users.byOwner(owner)?.size ?? defaultSize };
 }

@@ -1,24 +1,35 @@
 // Crash markers: how a kill -9 in the middle of an append is undone.
 //
 // Each store instance keeps one marker file, <mailRoot>/.tmp/pending/<pid>-<instance>,
-// made of 4 KiB slots (one page each, so writing a slot is never torn by a kill). Before
-// taking an mbox's dotlock a batch claims a slot naming the file and its lock; once the
-// lock is held it records the file's length before the append; it frees the slot only
-// after the append is fsynced (or rolled back), before unlocking. A slot still claimed
-// in a dead instance's file means "bytes after this length may be a partial batch": at
-// the next start, recovery truncates the file back to it and removes the lock the dead
-// process left (see recovery.ts). Three small pwrite(2)s per batch, no file creation.
+// made of 4 KiB slots (one page each, so writing a slot is never torn by a kill). A slot
+// is claimed before anything of the batch touches the disk, and is the only record of
+// what the batch may have left behind, so each step is recorded before it is taken:
+//
+//   claim (file, lock) -> identity of our lock-to-be -> link(2) it to <file>.lock
+//   -> length before the append -> append, fsync (or roll back)
+//   -> "done" (the file is final) -> unlink the lock -> free the slot.
+//
+// A claimed slot in a dead instance's file tells recovery (recovery.ts) which lock the
+// dead process held (inode and mtime: a lock is ours only if it is that very file,
+// whatever pid it names) and, unless the slot is done, that bytes after the length may
+// be a partial batch. Freeing the slot last means no kill can leave a lock of ours that
+// no slot names (before, the slot was freed first and a kill just then left the lock).
+// Five small pwrite(2)s per batch, no file creation.
 import { promises as fs, constants } from "node:fs";
 import { randomBytes } from "node:crypto";
 import path from "node:path";
+import type { LockIdentity } from "./dotlock.ts";
 
 export const PENDING_DIR = "pending";
 export const SLOT_SIZE = 4096;
+/** Slot states (the slot's first byte): an append may be in flight; the file is final, the lock may remain; free. */
 const CLAIMED = "S";
+const DONE = "D";
 const FREE = "-";
+const NUMBER_WIDTH = 20;
 const LENGTH_AT = "S length=".length;
-const LENGTH_WIDTH = 20;
-const UNKNOWN = "?".repeat(LENGTH_WIDTH);
+const INODE_AT = LENGTH_AT + NUMBER_WIDTH + " inode=".length;
+const UNKNOWN = "?".repeat(NUMBER_WIDTH);
 
 /**
  * Store instances alive in this process. Process-wide on purpose: a second store on the
@@ -46,9 +57,9 @@ export class CrashMarkers {
     liveInstances.add(this.instance);
   }
 
-  /** Claims a slot for an append to `file` (length still unknown: taken before the lock). */
+  /** Claims a slot for an append to `file` (lock and length still unknown: taken before the lock). */
   async begin(file: string, lockPath: string): Promise<CrashMarker> {
-    const record = `${CLAIMED} length=${UNKNOWN}\npid=${process.pid}\nlock=${lockPath}\nfile=${file}\n`;
+    const record = `${CLAIMED} length=${UNKNOWN} inode=${UNKNOWN} mtime=${UNKNOWN}\npid=${process.pid}\nlock=${lockPath}\nfile=${file}\n`;
     const bytes = Buffer.from(record, "utf8");
     if (bytes.length > SLOT_SIZE || /\n/.test(file + lockPath)) throw new Error(`mailbox path too long or not printable: ${file}`);
     this.#handle ??= fs.open(this.path, constants.O_RDWR | constants.O_CREAT, 0o600);
@@ -86,12 +97,23 @@ export class CrashMarker {
     this.#release = release;
   }
 
-  /** Records the length before the append (lock held), in place. */
-  async setLength(length: number): Promise<void> {
-    await this.#handle.write(String(length).padStart(LENGTH_WIDTH, "0"), this.#slot * SLOT_SIZE + LENGTH_AT);
+  /** Records which file is about to be linked as the lock, before the link(2). One write: never half recorded. */
+  async setLock(identity: LockIdentity): Promise<void> {
+    const pad = (n: bigint) => String(n).padStart(NUMBER_WIDTH, "0");
+    await this.#write(`${pad(identity.inode)} mtime=${pad(identity.mtime)}`, INODE_AT);
   }
 
-  /** The append is durable or undone: free the slot. */
+  /** Records the length before the append (lock held), in place. */
+  async setLength(length: number): Promise<void> {
+    await this.#write(String(length).padStart(NUMBER_WIDTH, "0"), LENGTH_AT);
+  }
+
+  /** The file is final (append durable or undone); only the lock is left to remove. */
+  async done(): Promise<void> {
+    await this.#write(DONE, 0);
+  }
+
+  /** The lock is gone too: free the slot. */
   async remove(): Promise<void> {
     await this.#handle.write(FREE, this.#slot * SLOT_SIZE);
     this.#release(this.#slot);
@@ -99,12 +121,22 @@ export class CrashMarker {
 
   /** The file could not be restored: leave the slot claimed so recovery retries at the next start. */
   abandon(): void {}
+
+  async #write(text: string, at: number): Promise<void> {
+    const bytes = Buffer.from(text, "latin1");
+    const { bytesWritten } = await this.#handle.write(bytes, 0, bytes.length, this.#slot * SLOT_SIZE + at);
+    if (bytesWritten !== bytes.length) throw new Error(`short write to a crash marker: ${bytesWritten} of ${bytes.length} bytes`);
+  }
 }
 
 export interface MarkerContent {
   readonly pid: number;
+  /** The file is final: nothing to cut back, only the lock may remain. */
+  readonly done: boolean;
   /** Length before the append, or undefined if the lock was not yet taken. */
   readonly length: number | undefined;
+  /** The lock file's identity, or undefined if the lock was not yet being linked. */
+  readonly lockIdentity: LockIdentity | undefined;
   readonly lock: string;
   readonly file: string;
 }
@@ -113,12 +145,14 @@ export interface MarkerContent {
 export function parseMarkers(data: Buffer): MarkerContent[] {
   const claimed: MarkerContent[] = [];
   for (let offset = 0; offset + SLOT_SIZE <= data.length; offset += SLOT_SIZE) {
-    if (data[offset] !== CLAIMED.charCodeAt(0)) continue;
+    const state = String.fromCharCode(data[offset]!);
+    if (state !== CLAIMED && state !== DONE) continue;
     const text = data.subarray(offset, offset + SLOT_SIZE).toString("utf8");
-    const match = /^S length=(\?{20}|\d{20})\npid=(\d+)\nlock=([^\n]*)\nfile=([^\n]*)\n */.exec(text);
+    const match = /^[SD] length=(\?{20}|\d{20}) inode=(\?{20}|\d{20}) mtime=(\?{20}|\d{20})\npid=(\d+)\nlock=([^\n]*)\nfile=([^\n]*)\n */.exec(text);
     if (!match) continue;
     const length = match[1]!.startsWith("?") ? undefined : Number(match[1]);
-    claimed.push({ pid: Number(match[2]), length, lock: match[3]!, file: match[4]! });
+    const lockIdentity = match[2]!.startsWith("?") || match[3]!.startsWith("?") ? undefined : { inode: BigInt(match[2]!), mtime: BigInt(match[3]!) };
+    claimed.push({ pid: Number(match[4]), done: state === DONE, length, lockIdentity, lock: match[5]!, file: match[6]! });
   }
   return claimed;
 }

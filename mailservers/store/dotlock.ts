@@ -1,6 +1,6 @@
 // The dotlock Debian's mail tools share (Debian policy 11.6, liblockfile, mutt, Python's
 // mailbox): `<file>.lock`, created atomically, holding our pid.
-import { promises as fs, constants } from "node:fs";
+import { promises as fs, constants, type BigIntStats } from "node:fs";
 import path from "node:path";
 import { tempFail } from "../core/types.ts";
 
@@ -14,6 +14,25 @@ export interface DotlockOptions {
   readonly timeoutMs: number;
   /** Called when a stale lock is removed. */
   readonly onStale?: (lockPath: string, ageMs: number) => void;
+  /**
+   * Called with the identity the lock will have, before the first link(2): the crash
+   * marker records it, so recovery knows this very file as ours (a pid alone may be another's).
+   */
+  readonly beforeLink?: (identity: LockIdentity) => Promise<void>;
+}
+
+/**
+ * Which file a lock is: its inode, and its modification time in ns, because a freed inode
+ * number is handed out again at once. The mtime is set when our pid is written and link(2)
+ * and unlink(2) leave it alone (the ctime changes; a birth time is not always available).
+ */
+export interface LockIdentity {
+  readonly inode: bigint;
+  readonly mtime: bigint;
+}
+
+export function lockIdentity(stat: BigIntStats): LockIdentity {
+  return { inode: stat.ino, mtime: stat.mtimeNs };
 }
 
 /**
@@ -34,10 +53,16 @@ export function lockTempPrefix(lockPath: string, pid: number): string {
 export async function acquireDotlock(file: string, options: DotlockOptions): Promise<string> {
   const lockPath = `${file}.lock`;
   const temp = `${lockTempPrefix(lockPath, process.pid)}${++unique}`;
-  await fs.writeFile(temp, `${process.pid}\n`, { flag: constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode: 0o644 });
+  const handle = await fs.open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
   const deadline = Date.now() + options.timeoutMs;
   let delay = 2;
   try {
+    try {
+      await handle.writeFile(`${process.pid}\n`);
+      if (options.beforeLink) await options.beforeLink(lockIdentity(await handle.stat({ bigint: true })));
+    } finally {
+      await handle.close();
+    }
     for (;;) {
       try {
         await fs.link(temp, lockPath);
@@ -79,8 +104,9 @@ async function removeIfStale(lockPath: string, options: DotlockOptions): Promise
   }
   const age = Date.now() - stat.mtimeMs;
   if (age < STALE_LOCK_MS) return;
-  // Rename first so two breakers cannot remove a fresh lock taken in between.
-  const aside = `${lockPath}.stale.${process.pid}.${++unique}`;
+  // Rename first so two breakers cannot remove a fresh lock taken in between. The name
+  // aside is hidden and starts like our link files, so recovery removes it after a crash.
+  const aside = `${lockTempPrefix(lockPath, process.pid)}stale${++unique}`;
   try {
     await fs.rename(lockPath, aside);
   } catch {

@@ -4,6 +4,8 @@
 
 /** Where a crash can be simulated (see `FaultInjector.crashAt`). */
 export type CrashPoint =
+  /** Lock just taken, its length not yet recorded. */
+  | "lock-taken"
   /** Lock taken and crash marker written, nothing appended yet. */
   | "locked"
   /** Part of a batch written to the mbox, not yet fsynced. */
@@ -11,7 +13,11 @@ export type CrashPoint =
   /** Whole batch written, before fsync. */
   | "before-fsync"
   /** Batch fsynced, marker not yet removed. */
-  | "after-fsync";
+  | "after-fsync"
+  /** File final (kept or rolled back), marker done, lock still held. */
+  | "before-unlock"
+  /** Lock removed, marker slot not yet freed. */
+  | "unlocked";
 
 export interface FaultInjector {
   /**

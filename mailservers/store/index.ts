@@ -58,12 +58,19 @@ export interface MboxStoreOptions {
 }
 
 export interface MboxStore {
+  /**
+   * Whether <mailRoot>/<owner>/ exists. The store never creates it: on the VM it is the
+   * owner's own filesystem, mounted there by provisioning (mailbox-fs.sh), which refuses
+   * to mount over a directory that already holds mail.
+   */
+  provisioned(owner: string): Promise<boolean>;
   /** Bytes used under <mailRoot>/<owner>/ (cached; cheap enough for every RCPT). */
   usage(owner: string): Promise<number>;
   /**
    * Stores `message` for every target; resolves once every copy is fsynced. Throws
    * 552 5.2.2 when every target is over quota, 451 4.2.0 when a mailbox stays locked,
-   * 451 4.3.0 on an I/O failure (nothing kept anywhere), or the stream's own error.
+   * 451 4.2.1 when a mailbox root is not provisioned yet, 451 4.3.0 on an I/O failure
+   * (nothing kept anywhere), or the stream's own error.
    */
   deliver(envelope: Envelope, targets: readonly StoreTarget[], message: Readable): Promise<void>;
   /** Waits for deliveries in flight. */
@@ -216,6 +223,9 @@ export function createMboxStore(options: MboxStoreOptions): MboxStore {
   }
 
   return {
+    async provisioned(owner) {
+      return (await provisioningState(rootOf(owner))) !== "missing";
+    },
     async usage(owner) {
       return usage.get(owner, rootOf(owner));
     },
@@ -254,24 +264,48 @@ function dedupe(targets: readonly StoreTarget[]): StoreTarget[] {
 }
 
 /**
- * Creates <root>/ and <root>/mail/ if missing. A root that is not a real directory is
- * refused (451); a `mail` that is not one only loses the folder copy (returns false).
+ * Provisioning (mailbox-fs.sh on the VM, the local applier) makes the root and puts an
+ * INBOX in it. A root without INBOX is not ready: not made yet, or the empty mount point
+ * of a filesystem that is not mounted, where mail would land on the host's own disk.
+ */
+async function provisioningState(root: string): Promise<"missing" | "unsafe" | "ready"> {
+  const missing = (error: NodeJS.ErrnoException) => {
+    if (error.code === "ENOENT") return undefined;
+    throw error;
+  };
+  const rootStat = await fs.lstat(root).catch(missing);
+  if (!rootStat) return "missing";
+  if (!rootStat.isDirectory()) return "unsafe";
+  return (await fs.lstat(path.join(root, "INBOX")).catch(missing)) ? "ready" : "missing";
+}
+
+/**
+ * Checks <root>/ and creates <root>/mail/ if missing. A root that is missing (not
+ * provisioned yet: never created here, see `provisioned`) or not a real directory is
+ * refused (451); a `mail` that is not a directory only loses the folder copy (returns false).
  */
 async function ensureDirectories(root: string, logger: Logger): Promise<boolean> {
-  for (const directory of [root, path.join(root, "mail")]) {
-    let stat = await fs.lstat(directory).catch(() => undefined);
-    if (!stat) {
-      await fs.mkdir(directory, { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
-        if (error.code !== "EEXIST") throw error;
-      });
-      await syncDirectory(path.dirname(directory));
-      stat = await fs.lstat(directory);
-    }
-    if (!stat.isDirectory()) {
-      logger.error({ directory }, "mailbox directory is a symlink or not a directory");
-      if (directory !== root) return false;
-      throw tempFail(451, "4.3.0", "Mailbox is misconfigured, contact the postmaster");
-    }
+  const state = await provisioningState(root);
+  if (state === "missing") {
+    logger.warn({ root }, "mailbox root not provisioned (missing, or an empty mount point); refusing for now");
+    throw tempFail(451, "4.2.1", "Mailbox is being set up, try again later");
+  }
+  if (state === "unsafe") {
+    logger.error({ directory: root }, "mailbox root is a symlink or not a directory");
+    throw tempFail(451, "4.3.0", "Mailbox is misconfigured, contact the postmaster");
+  }
+  const directory = path.join(root, "mail");
+  let stat = await fs.lstat(directory).catch(() => undefined);
+  if (!stat) {
+    await fs.mkdir(directory, { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== "EEXIST") throw error;
+    });
+    await syncDirectory(root);
+    stat = await fs.lstat(directory);
+  }
+  if (!stat.isDirectory()) {
+    logger.error({ directory }, "mailbox directory is a symlink or not a directory");
+    return false;
   }
   return true;
 }

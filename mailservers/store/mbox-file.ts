@@ -131,12 +131,17 @@ export class MboxFile {
     let base = -1;
     const written: Written[] = [];
     try {
-      marker = await this.#context.markers.begin(this.path, lockPath);
+      // Each step recorded before it is taken (see crash-markers.ts): the slot, then the
+      // lock's identity, then the link that makes it our lock.
+      const claimed = await this.#context.markers.begin(this.path, lockPath);
+      marker = claimed;
       await acquireDotlock(this.path, {
         timeoutMs: this.#context.lockTimeoutMs,
         onStale: (lock, ageMs) => logger.warn({ lock, ageMs }, "removed a stale mailbox lock"),
+        beforeLink: (identity) => claimed.setLock(identity),
       });
       locked = true;
+      faults?.crashAt?.("lock-taken", this.path);
       ({ handle, created } = await this.#open());
       const stat = await handle.stat();
       if (!stat.isFile() || stat.nlink !== 1) throw new UnsafeMailboxError(`${this.path} is not a regular file with a single link`);
@@ -246,9 +251,11 @@ export class MboxFile {
   }
 
   /**
-   * Restores the length (if `base` >= 0), then removes the marker, the lock, the handle.
-   * If the file cannot be restored, the lock and the marker stay: readers keep off a file
-   * with a partial tail, and recovery at the next start truncates it.
+   * Restores the length (if `base` >= 0), closes the handle, then marks the slot done,
+   * removes the lock and only then frees the slot: a kill at any point leaves a slot that
+   * names our lock (see crash-markers.ts). If the file cannot be restored, the lock and
+   * the marker stay: readers keep off a file with a partial tail, and recovery at the
+   * next start truncates it.
    */
   async #finish(handle: fs.FileHandle | undefined, base: number, marker: CrashMarker | undefined, locked: boolean): Promise<void> {
     let restored = true;
@@ -270,8 +277,22 @@ export class MboxFile {
       marker?.abandon();
       return;
     }
-    if (marker) await marker.remove().catch((error) => this.#context.logger.error({ err: error }, "could not remove a crash marker"));
-    if (locked) await releaseDotlock(`${this.path}.lock`).catch((error) => this.#context.logger.error({ err: error }, "could not remove a mailbox lock"));
+    const { logger, faults } = this.#context;
+    // Without "done" a kill after the unlock would look like a partial append whose lock was taken over.
+    if (marker) await marker.done().catch((error) => logger.error({ err: error }, "could not update a crash marker"));
+    faults?.crashAt?.("before-unlock", this.path);
+    if (locked) {
+      try {
+        await releaseDotlock(`${this.path}.lock`);
+      } catch (error) {
+        // Keep the slot: it is what lets the next start remove this lock.
+        logger.error({ err: error }, "could not remove a mailbox lock");
+        marker?.abandon();
+        return;
+      }
+      faults?.crashAt?.("unlocked", this.path);
+    }
+    if (marker) await marker.remove().catch((error) => logger.error({ err: error }, "could not remove a crash marker"));
   }
 }
 

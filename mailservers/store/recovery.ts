@@ -1,10 +1,11 @@
 // Start-up recovery after a crash (kill -9, power loss): undo the appends that crash
-// markers say were in flight, remove the dotlocks we left, delete orphaned temp bodies.
+// markers say were in flight, remove the dotlocks we left (known by identity, see
+// crash-markers.ts), delete orphaned temp bodies.
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import type { Logger } from "pino";
 import { PENDING_DIR, isLiveInstance, parseMarkers, type MarkerContent } from "./crash-markers.ts";
-import { lockTempPrefix } from "./dotlock.ts";
+import { lockIdentity, lockTempPrefix, type LockIdentity } from "./dotlock.ts";
 
 /** A marker older than this belongs to a dead batch even if its pid was reused (batches last seconds). */
 const MARKER_MAX_AGE_MS = 10 * 60 * 1000;
@@ -47,8 +48,9 @@ export async function recoverStore(tmpDir: string, logger: Logger): Promise<Reco
     if (!stat) continue;
     const live = mayBeLive(Number(pid), instance ?? "");
     if (live && (Number(pid) === process.pid || Date.now() - stat.mtimeMs < MARKER_MAX_AGE_MS)) continue;
-    for (const marker of latestPerFile(parseMarkers(await fs.readFile(markerPath).catch(() => Buffer.alloc(0))))) {
-      await recoverOne(marker, report, logger);
+    const markers = parseMarkers(await fs.readFile(markerPath).catch(() => Buffer.alloc(0)));
+    for (const file of new Set(markers.map((m) => m.file))) {
+      await recoverFile(markers.filter((m) => m.file === file), report, logger);
     }
     await fs.unlink(markerPath).catch(() => {});
   }
@@ -62,51 +64,59 @@ export async function recoverStore(tmpDir: string, logger: Logger): Promise<Reco
   return report;
 }
 
-/**
- * One marker per file: the one with the greatest length. A process appends to a file one
- * batch at a time, so that is the batch in flight; an older slot still claimed (one whose
- * freeing failed) must not cut back what later batches stored and acknowledged.
- */
-function latestPerFile(markers: MarkerContent[]): MarkerContent[] {
-  const latest = new Map<string, MarkerContent>();
-  for (const marker of markers) {
-    const seen = latest.get(marker.file);
-    if (!seen || (marker.length ?? -1) > (seen.length ?? -1)) latest.set(marker.file, marker);
-  }
-  return [...latest.values()];
+/** Whether the lock is the very file `marker`'s batch linked there (same inode and mtime, its pid inside). */
+function holds(marker: MarkerContent, lock: { identity: LockIdentity; text: string } | undefined): boolean {
+  const ours = marker.lockIdentity;
+  return ours !== undefined && lock !== undefined && lock.identity.inode === ours.inode && lock.identity.mtime === ours.mtime && lock.text === `${marker.pid}\n`;
 }
 
-async function recoverOne(marker: MarkerContent, report: RecoveryReport, logger: Logger): Promise<void> {
-  const lockText = await fs.readFile(marker.lock, "utf8").catch(() => undefined);
-  const ourLock = lockText === `${marker.pid}\n`;
-  if (marker.length !== undefined) {
-    const stat = await fs.lstat(marker.file).catch(() => undefined);
-    if (stat?.isFile() && stat.size > marker.length) {
-      if (ourLock) {
-        const handle = await fs.open(marker.file, "r+");
-        try {
-          await handle.truncate(marker.length);
-          await handle.datasync();
-        } finally {
-          await handle.close();
-        }
-        report.truncated.push(marker.file);
-        logger.warn({ file: marker.file, length: marker.length, removed: stat.size - marker.length }, "removed a partial append left by a crash");
-      } else {
-        // Our lock is gone: another program may have appended after our partial tail.
-        report.unresolved.push(marker.file);
-        logger.error({ file: marker.file, offset: marker.length }, "a crashed append may have left a partial message: its lock was taken over, not truncating");
+/**
+ * The claimed slots of one dead instance for one mbox file: usually one, the batch in
+ * flight; older ones only where freeing failed (their file is final or was left locked).
+ * The lock is removed if one of them holds it, and only then: a lock another program
+ * took meanwhile, even one naming the same pid (another pid namespace), is not ours.
+ * A partial tail is cut back only under the lock of the batch that wrote it; any other
+ * unfinished batch's tail is reported, never cut (someone may have appended after it).
+ */
+async function recoverFile(markers: readonly MarkerContent[], report: RecoveryReport, logger: Logger): Promise<void> {
+  const { file, lock: lockPath } = markers[0]!;
+  const lockStat = await fs.lstat(lockPath, { bigint: true }).catch(() => undefined);
+  const lockText = lockStat?.isFile() ? await fs.readFile(lockPath, "utf8").catch(() => undefined) : undefined;
+  const lock = lockStat && lockText !== undefined ? { identity: lockIdentity(lockStat), text: lockText } : undefined;
+  const holder = markers.find((marker) => holds(marker, lock));
+
+  const unfinished = markers.filter((m) => !m.done && m.length !== undefined);
+  if (unfinished.length > 0) {
+    let stat = await fs.lstat(file).catch(() => undefined);
+    if (holder && !holder.done && holder.length !== undefined && stat?.isFile() && stat.size > holder.length) {
+      const handle = await fs.open(file, "r+");
+      try {
+        await handle.truncate(holder.length);
+        await handle.datasync();
+      } finally {
+        await handle.close();
       }
+      report.truncated.push(file);
+      logger.warn({ file, length: holder.length, removed: stat.size - holder.length }, "removed a partial append left by a crash");
+      stat = await fs.lstat(file).catch(() => undefined);
+    }
+    const orphan = unfinished.find((m) => m !== holder && stat?.isFile() && stat.size > m.length!);
+    if (orphan) {
+      // Its lock is gone: another program may have appended after our partial tail.
+      report.unresolved.push(file);
+      logger.error({ file, offset: orphan.length }, "a crashed append may have left a partial message: its lock was taken over, not truncating");
     }
   }
-  if (ourLock) {
-    await fs.unlink(marker.lock).catch(() => {});
-    report.locksRemoved.push(marker.lock);
+  if (holder) {
+    await fs.unlink(lockPath).catch(() => {});
+    report.locksRemoved.push(lockPath);
   }
-  // The file a dead acquireDotlock was linking from, if it died before removing it.
-  const prefix = lockTempPrefix(marker.lock, marker.pid);
-  const directory = path.dirname(prefix);
-  for (const name of await fs.readdir(directory).catch(() => [] as string[])) {
-    if (path.join(directory, name).startsWith(prefix)) await fs.unlink(path.join(directory, name)).catch(() => {});
+  // Files a dead acquireDotlock was linking from, or had renamed a stale lock to.
+  for (const pid of new Set(markers.map((m) => m.pid))) {
+    const prefix = lockTempPrefix(lockPath, pid);
+    const directory = path.dirname(prefix);
+    for (const name of await fs.readdir(directory).catch(() => [] as string[])) {
+      if (path.join(directory, name).startsWith(prefix)) await fs.unlink(path.join(directory, name)).catch(() => {});
+    }
   }
 }

@@ -8,7 +8,7 @@ import { promisify } from "node:util";
 import { describe, it } from "node:test";
 import { stringify } from "yaml";
 import { sendMessage } from "../helpers/smtp.ts";
-import { USERS, makeDir, spawnInbound, until, usersYaml } from "./fixture.ts";
+import { USERS, makeDir, provision, spawnInbound, until, usersYaml } from "./fixture.ts";
 
 const BIN = fileURLToPath(new URL("../../bin/semail.mjs", import.meta.url));
 const run = (args: string[]) =>
@@ -40,6 +40,7 @@ describe("semail inbound (process)", () => {
     const dir = await makeDir(t);
     const usersFile = path.join(dir, "users.yaml");
     await writeFile(usersFile, usersYaml(USERS));
+    await provision(path.join(dir, "mail"), USERS);
     const config = path.join(dir, "semail.yaml");
     await writeFile(config, stringify({ managedDomain: "semail.test", users: usersFile, inbound: { listen: ["127.0.0.1:0"], mailRoot: path.join(dir, "mail"), minFreeSpace: "1MiB" } }));
     const { child, port, output } = await spawnInbound(t, config);

@@ -7,16 +7,22 @@ import { describe, it } from "node:test";
 import { createTransport } from "nodemailer";
 import { SmtpClient, sendMessage, simpleMessage } from "../helpers/smtp.ts";
 import { selfSignedCertificate } from "../helpers/tls.ts";
-import { USERS, readMbox, startFixture, until, usersYaml } from "./fixture.ts";
+import { USERS, provision, readMbox, startFixture, until, usersYaml } from "./fixture.ts";
 
 async function exists(file: string): Promise<boolean> {
   return stat(file).then(() => true, () => false);
 }
 
 /** Every file under `dir`, relative. */
+/** Files under the mail root, without the empty INBOX each provisioned mailbox starts with. */
 async function files(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  return entries.filter((e) => e.isFile()).map((e) => path.relative(dir, path.join(e.parentPath, e.name))).sort();
+  const stored = [];
+  for (const e of entries) {
+    const name = path.relative(dir, path.join(e.parentPath, e.name));
+    if (e.isFile() && !(/^[^/]+\/INBOX$/.test(name) && (await stat(path.join(dir, name))).size === 0)) stored.push(name);
+  }
+  return stored.sort();
 }
 
 const header = (message: { headers: [string, string][] }, name: string) => message.headers.filter(([k]) => k.toLowerCase() === name.toLowerCase()).map(([, v]) => v);
@@ -190,7 +196,9 @@ describe("semail inbound", () => {
       }
     };
     assert.equal(await rcpt("new@semail.test"), 550);
-    await writeFile(f.usersFile, usersYaml([...USERS, { owner: "newbie", address: "new@semail.test" }]));
+    const newbie = { owner: "newbie", address: "new@semail.test" };
+    await provision(f.mailRoot, [newbie]);
+    await writeFile(f.usersFile, usersYaml([...USERS, newbie]));
     await until(async () => (await rcpt("new@semail.test")) === 250, "the new user to be accepted");
     await writeFile(f.usersFile, "mailboxes: [ {owner: 'Bad Owner!'} ]\n");
     await f.daemon.reload();

@@ -1,6 +1,6 @@
 // The inbound daemon in-process on 127.0.0.1:0 with a temp mail root and users list.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { TestContext } from "node:test";
@@ -9,7 +9,7 @@ import { silentLogger } from "../../cli/logger.ts";
 import { parseSettings, type Settings } from "../../config/settings.ts";
 import { startInbound, type RunningInbound } from "../../mailservers/inbound/daemon.ts";
 import { folderName } from "../../mailservers/store/index.ts";
-import { readMbox, type ParsedMessage } from "../store/fixture.ts";
+import { provisionRoot, readMbox, type ParsedMessage } from "../store/fixture.ts";
 
 export { readMbox, type ParsedMessage };
 
@@ -41,6 +41,14 @@ export interface InboundFixture {
   folder(owner: string, recipient: string, sender: string): string;
 }
 
+/**
+ * Creates each owner's mailbox root, as provisioning does before mail can arrive (the
+ * local applier's mkdir, mailbox-fs.sh's mount): the daemon never creates one itself.
+ */
+export async function provision(mailRoot: string, users: readonly UserEntry[]): Promise<void> {
+  for (const user of users) await provisionRoot(mailRoot, user.owner);
+}
+
 export async function makeDir(t: TestContext, prefix = "semail-inbound-"): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), prefix));
   t.after(() => rm(dir, { recursive: true, force: true }));
@@ -70,6 +78,7 @@ export async function startFixture(
   const dir = await makeDir(t);
   const settings = testSettings(dir, options.inbound, options.settings);
   await writeFile(settings.users, usersYaml(options.users ?? USERS));
+  await provision(settings.inbound.mailRoot, options.users ?? USERS);
   const daemon = await startInbound(settings, {
     logger: silentLogger(),
     limits: { closeTimeoutMs: 200 },

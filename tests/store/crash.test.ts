@@ -3,7 +3,7 @@
 // whole messages; every delivery that had resolved (250) is still there.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { readFile, readdir, rm } from "node:fs/promises";
+import { readFile, readdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { test } from "node:test";
 import { silentLogger } from "../../cli/logger.ts";
@@ -49,7 +49,13 @@ async function snapshot(root: string): Promise<Map<string, string>> {
   return files;
 }
 
-for (const point of ["locked", "mid-write", "before-fsync", "after-fsync"] as const) {
+/** Lock files and our hidden link/stale files (`.INBOX.lock.<pid>.*`) anywhere under the mail root. */
+async function lockLeftovers(root: string): Promise<string[]> {
+  const names = (await readdir(root, { recursive: true })).map(String).filter((name) => !name.startsWith(".tmp"));
+  return names.filter((name) => name.endsWith(".lock") || /(^|\/)\.[^/]*\.lock\./.test(name));
+}
+
+for (const point of ["lock-taken", "locked", "mid-write", "before-fsync", "after-fsync"] as const) {
   test(`kill -9 at ${point}: recovery restores every file and removes the dead locks`, async (t) => {
     const root = await makeMailRoot(t);
     const first = makeStore(t, root);
@@ -63,15 +69,17 @@ for (const point of ["locked", "mid-write", "before-fsync", "after-fsync"] as co
     assert.equal(signal, "SIGKILL");
     assert.equal(acknowledged.size, 0);
     assert.ok((await readdir(path.join(root, "bob"))).includes("INBOX.lock"), "the dead process left its lock");
-    if (point !== "locked") assert.notEqual(await bytesOf(root, "bob/INBOX"), before.get("bob/INBOX"), "bytes of the lost message are in the file");
+    const appended = point !== "lock-taken" && point !== "locked";
+    if (appended) assert.notEqual(await bytesOf(root, "bob/INBOX"), before.get("bob/INBOX"), "bytes of the lost message are in the file");
 
     const report = await recoverMailRoot(root, silentLogger());
     // The first file (bob's INBOX) at least; with the fsync of one file overlapping the
     // write of the next, later files can be in flight too.
     assert.ok(report.locksRemoved.includes(path.join(root, "bob", "INBOX.lock")), JSON.stringify(report));
-    if (point !== "locked") assert.ok(report.truncated.includes(path.join(root, "bob", "INBOX")), JSON.stringify(report));
+    if (appended) assert.ok(report.truncated.includes(path.join(root, "bob", "INBOX")), JSON.stringify(report));
     assert.deepEqual(report.unresolved, []);
     assert.deepEqual(await snapshot(root), before, "every file back to its bytes, no lock left");
+    assert.deepEqual(await lockLeftovers(root), []);
     assert.deepEqual(await tempFiles(root), []);
     assert.deepEqual(await readdir(path.join(root, ".tmp", "pending")), [], "the dead process's marker file is gone");
     for (const [file, messages] of await allMboxes(root)) assert.deepEqual(messages.map((m) => m.subject), ["before"], file);
@@ -82,6 +90,62 @@ for (const point of ["locked", "mid-write", "before-fsync", "after-fsync"] as co
     assert.deepEqual((await readMbox(path.join(root, "bob", "INBOX"))).map((m) => m.subject), ["before", "after"]);
   });
 }
+
+// The end of a batch: the file is final, then the lock goes, then the slot. A kill between
+// any two steps must not leave a lock that no slot names (deliveries would wait 5 minutes).
+for (const point of ["before-unlock", "unlocked"] as const) {
+  test(`kill -9 at ${point}: recovery removes every lock of the dead process and keeps the final files`, async (t) => {
+    const root = await makeMailRoot(t);
+    const first = makeStore(t, root);
+    const targets = [target("bob"), target("carol")];
+    await first.deliver(makeEnvelope("s0@example.org", targets.map((x) => x.recipient)), targets, messageStream(simpleMessage("before")));
+    await first.close();
+
+    const { signal, acknowledged } = await runChild(root, point, 1, 1);
+    assert.equal(signal, "SIGKILL");
+    assert.equal(acknowledged.size, 0);
+    if (point === "before-unlock") assert.notDeepEqual(await lockLeftovers(root), [], "the dead process left a lock");
+
+    const report = await recoverMailRoot(root, silentLogger());
+    assert.deepEqual(report.unresolved, []);
+    assert.deepEqual(await lockLeftovers(root), [], JSON.stringify(report));
+    assert.deepEqual(await readdir(path.join(root, ".tmp", "pending")), []);
+    // The unacknowledged message is whole where its file was final, cut out where it was not.
+    let kept = 0;
+    for (const [file, messages] of await allMboxes(root)) {
+      const subjects = messages.map((m) => m.subject);
+      assert.ok(["before"].join() === subjects.join() || ["before", "crash 0"].join() === subjects.join(), `${file}: ${subjects.join()}`);
+      if (subjects.length === 2) {
+        assert.equal(messages[1]!.body, "message 0 line\n".repeat(200), `${file}: crash 0 is whole`);
+        kept++;
+      }
+    }
+    assert.ok(kept >= 1, "the file that reached the crash point was final");
+
+    // No stale lock to wait for: a new store delivers at once to every file.
+    const after = makeStore(t, root, { lockTimeoutMs: 1000 });
+    await after.deliver(makeEnvelope("s0@example.org", targets.map((x) => x.recipient)), targets, messageStream(simpleMessage("after")));
+    for (const owner of ["bob", "carol"]) assert.equal((await readMbox(path.join(root, owner, "INBOX"))).at(-1)!.subject, "after");
+  });
+}
+
+test("recovery leaves alone a lock another program took, even one naming the dead process's pid", async (t) => {
+  const root = await makeMailRoot(t);
+  const { signal } = await runChild(root, "mid-write", 1, 1);
+  assert.equal(signal, "SIGKILL");
+  // The dead lock was broken and another program took the mailbox; in its pid namespace
+  // its pid happens to be the dead daemon's, so the lock's text is the same.
+  const lock = path.join(root, "bob", "INBOX.lock");
+  const text = await readFile(lock, "utf8");
+  await rm(lock);
+  await writeFile(lock, text);
+  const size = (await readFile(path.join(root, "bob", "INBOX"))).length;
+  const report = await recoverMailRoot(root, silentLogger());
+  assert.equal(await readFile(lock, "utf8"), text, "the other program's lock stays");
+  assert.ok(!report.locksRemoved.includes(lock), JSON.stringify(report));
+  assert.deepEqual(report.unresolved, [path.join(root, "bob", "INBOX")]);
+  assert.equal((await readFile(path.join(root, "bob", "INBOX"))).length, size, "not truncated under another's lock");
+});
 
 test("kill -9 under concurrent load: every acknowledged message is whole, no partial one anywhere", async (t) => {
   const root = await makeMailRoot(t);

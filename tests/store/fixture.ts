@@ -1,7 +1,7 @@
 // Fixtures for the mbox store tests: a temp mail root, envelopes, messages as streams,
 // and Python's mailbox module as the independent reader.
 import { execFile } from "node:child_process";
-import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
@@ -16,9 +16,17 @@ const run = promisify(execFile);
 
 let sequence = 0;
 
-export async function makeMailRoot(t: TestContext, parent = tmpdir()): Promise<string> {
+/** Owners the store tests deliver to. */
+export const OWNERS = ["bob", "carol", "dave", "admin"] as const;
+
+/**
+ * A temp mail root with the mailbox roots of `owners` provisioned (the store never creates
+ * a root: on the VM it is a mount made by mailbox-fs.sh; locally the applier's mkdir).
+ */
+export async function makeMailRoot(t: TestContext, parent = tmpdir(), owners: readonly string[] = OWNERS): Promise<string> {
   const dir = await mkdtemp(path.join(parent, "semail-store-"));
   t.after(() => rm(dir, { recursive: true, force: true }));
+  for (const owner of owners) await provisionRoot(dir, owner);
   return dir;
 }
 
@@ -79,6 +87,17 @@ export async function claimedMarkers(mailRoot: string): Promise<MarkerContent[]>
   return claimed;
 }
 
+/** Every file and directory under the mailbox roots (outside `.tmp`), relative: none after a refused delivery. */
+export async function mailFiles(mailRoot: string): Promise<string[]> {
+  const entries = (await readdir(mailRoot, { recursive: true })).map(String);
+  const provisioned = async (name: string) =>
+    OWNERS.includes(name as (typeof OWNERS)[number]) ||
+    (name.endsWith(`${path.sep}INBOX`) && name.split(path.sep).length === 2 && (await stat(path.join(mailRoot, name))).size === 0);
+  const kept: string[] = [];
+  for (const name of entries) if (name !== ".tmp" && !name.startsWith(`.tmp${path.sep}`) && !(await provisioned(name))) kept.push(name);
+  return kept.sort();
+}
+
 /** Files in the store's temp directory other than the marker directory: none once deliveries are over. */
 export async function tempFiles(mailRoot: string): Promise<string[]> {
   return (await readdir(path.join(mailRoot, ".tmp"))).filter((name) => name !== "pending");
@@ -97,4 +116,10 @@ print(json.dumps(out))
 `;
   const { stdout } = await run("python3", ["-c", script, file], { maxBuffer: 64 << 20 });
   return JSON.parse(stdout) as ParsedMessage[];
+}
+
+/** What provisioning leaves: the owner's root with an empty INBOX in it. */
+export async function provisionRoot(mailRoot: string, owner: string): Promise<void> {
+  await mkdir(path.join(mailRoot, owner), { recursive: true, mode: 0o700 });
+  await writeFile(path.join(mailRoot, owner, "INBOX"), "", { flag: "a", mode: 0o600 });
 }

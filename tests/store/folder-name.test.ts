@@ -92,7 +92,7 @@ test("readable where possible; the null sender is explicit; long names are short
 });
 
 test("mail from hostile senders is stored inside the mailbox, one readable folder each", async (t) => {
-  const root = await makeMailRoot(t);
+  const root = await makeMailRoot(t, undefined, ["bob"]);
   const store = makeStore(t, root);
   const senders = ["../../etc/passwd@x", "x".repeat(300) + "@example.org", "élodie@exämple.org", '"q u"@x', "nul\u0000@x", "Alice@X", "alice@x"];
   for (const sender of senders) {

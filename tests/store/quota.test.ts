@@ -6,7 +6,7 @@ import path from "node:path";
 import { test } from "node:test";
 import { Readable } from "node:stream";
 import { PermanentFailure, permFail } from "../../mailservers/core/types.ts";
-import { tempFiles, makeEnvelope, makeMailRoot, makeStore, messageStream, readMbox, simpleMessage, target } from "./fixture.ts";
+import { mailFiles, tempFiles, makeEnvelope, makeMailRoot, makeStore, messageStream, readMbox, simpleMessage, target } from "./fixture.ts";
 
 const body = "z".repeat(2000) + "\n";
 
@@ -43,7 +43,7 @@ test("552 5.2.2 when every recipient would overflow, and nothing is stored", asy
   assert.ok(error instanceof PermanentFailure, String(error));
   assert.equal(error.responseCode, 552);
   assert.equal(error.enhancedCode, "5.2.2");
-  assert.deepEqual(await readdir(root), [".tmp"]);
+  assert.deepEqual(await mailFiles(root), []);
   assert.deepEqual(await tempFiles(root), [], "the temp body is removed");
   // A small message still fits in bob's 3000 bytes (two copies of about 1 KB).
   await store.deliver(makeEnvelope("a@example.org", ["bob@semail.test"]), [targets[0]!], messageStream(simpleMessage("small", "hi\n")));
@@ -61,6 +61,6 @@ test("the message's stream error is rethrown and nothing is stored", async (t) =
     },
   });
   await assert.rejects(store.deliver(makeEnvelope("a@example.org", ["bob@semail.test"]), [target("bob")], stream), (e) => e === tooBig);
-  assert.deepEqual(await readdir(root), [".tmp"]);
+  assert.deepEqual(await mailFiles(root), []);
   assert.deepEqual(await tempFiles(root), []);
 });

@@ -32,7 +32,7 @@ async function snapshot(root: string): Promise<Map<string, string>> {
 
 /** A mail root where each of three mailboxes already holds one message (INBOX + folder). */
 async function filledRoot(t: TestContext, parent?: string): Promise<string> {
-  const root = await makeMailRoot(t, parent);
+  const root = await makeMailRoot(t, parent, owners);
   const store = makeStore(t, root);
   await store.deliver(makeEnvelope(SENDER, targets.map((x) => x.recipient)), targets, messageStream(simpleMessage("kept")));
   await store.close();

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { once } from "node:events";
-import { link, mkdir, readFile, readdir, symlink, writeFile, lstat } from "node:fs/promises";
+import { link, mkdir, readFile, readdir, rm, symlink, writeFile, lstat } from "node:fs/promises";
 import path from "node:path";
 import { test, type TestContext } from "node:test";
 import { promisify } from "node:util";
@@ -50,7 +50,6 @@ test("a symlinked mail/ directory loses only the folder copy", async (t) => {
   const root = await makeMailRoot(t);
   const elsewhere = path.join(root, "elsewhere");
   await mkdir(elsewhere);
-  await mkdir(path.join(root, "bob"));
   await symlink(elsewhere, path.join(root, "bob", "mail"));
   const store = makeStore(t, root);
   await store.deliver(makeEnvelope(SENDER, [RECIPIENT]), [target("bob", RECIPIENT)], messageStream(simpleMessage("no folder")));
@@ -64,6 +63,7 @@ test("an unsafe INBOX is 451 4.3.0 and the other recipients' copies are rolled b
   await writeFile(outside, "precious\n");
   // carol sorts after bob: bob's INBOX and folder are written before carol's INBOX is refused.
   await mkdir(path.join(root, "carol", "mail"), { recursive: true });
+  await rm(path.join(root, "carol", "INBOX"));
   await symlink(outside, path.join(root, "carol", "INBOX"));
   const store = makeStore(t, root);
   const error = await store
@@ -76,7 +76,7 @@ test("an unsafe INBOX is 451 4.3.0 and the other recipients' copies are rolled b
 });
 
 test("a mailbox root that is a symlink is refused, and owners that would leave the mail root are refused", async (t) => {
-  const root = await makeMailRoot(t);
+  const root = await makeMailRoot(t, undefined, []);
   const elsewhere = path.join(root, "elsewhere");
   await mkdir(elsewhere);
   await symlink(elsewhere, path.join(root, "bob"));
