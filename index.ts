@@ -27,3 +27,4 @@ export const ldapUrl = stack.ldapUrl;
 export const zone = stack.zone;
 export const externalMxRecords = stack.externalMxRecords;
 export const userSshAddresses = stack.userSshAddresses;
+export const userSshCommands = stack.userSshCommands;

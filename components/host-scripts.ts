@@ -8,9 +8,60 @@ import { shellLine } from "./shell.ts";
 
 /** Where the scripts live on the VM. */
 export const HOST_SCRIPTS_DIR = "/usr/local/lib/semail";
-export const HOST_SCRIPTS = ["mailbox-fs.sh", "install-zone.sh"] as const;
-/** Debian packages the VM needs: Docker, named, LVM, ext4 tools, blkid/file/losetup. */
-export const VM_PACKAGES = ["docker.io", "bind9", "bind9-utils", "lvm2", "e2fsprogs", "file", "util-linux", "ca-certificates"] as const;
+export const HOST_SCRIPTS = ["mailbox-fs.sh", "install-zone.sh", "jump-host.sh", "jump-access.sh", "jump-keys.sh"] as const;
+/** Debian packages the VM needs: Docker, named, LVM, ext4 tools, blkid/file/losetup, setfacl. */
+export const VM_PACKAGES = ["docker.io", "bind9", "bind9-utils", "lvm2", "e2fsprogs", "file", "util-linux", "acl", "ca-certificates"] as const;
+
+/** The SSH jump account on the VM: users tunnel through it to their own container only. */
+export const JUMP = {
+  /** The account users give to `ssh -J`; no shell, keys only from `command`. */
+  user: "semail-jump",
+  /** The account sshd runs `command` as (never root, never the jump account). */
+  keysUser: "semail-jumpkeys",
+  /** One `<owner>.keys` file per mailbox (jump-access.sh). */
+  dir: "/etc/semail/jump",
+  /** sshd's AuthorizedKeysCommand: jump-keys.sh, installed root-owned by jump-host.sh. */
+  command: "/usr/local/sbin/semail-jump-keys",
+  /** The sshd drop-in (Debian's sshd_config includes sshd_config.d/*.conf first). */
+  sshdConf: "/etc/ssh/sshd_config.d/semail-jump.conf",
+} as const;
+
+/**
+ * The sshd stanza for the jump account: keys only from the per-owner files, local
+ * forwarding only (each key's permitopen narrows it to one container's port 22), no
+ * shell, pty, agent, X11, socket or remote forwarding. `Match all` ends the block, so
+ * it never leaks into the lines of sshd_config after the Include.
+ */
+export function jumpSshdStanza(jump: typeof JUMP = JUMP): string {
+  return [
+    "# SEMail jump account, installed by jump-host.sh (Pulumi): do not edit.",
+    `Match User ${jump.user}`,
+    "\tAuthorizedKeysFile none",
+    `\tAuthorizedKeysCommand ${jump.command} %u`,
+    `\tAuthorizedKeysCommandUser ${jump.keysUser}`,
+    "\tAuthenticationMethods publickey",
+    "\tPasswordAuthentication no",
+    "\tKbdInteractiveAuthentication no",
+    "\tAllowTcpForwarding local",
+    "\tPermitOpen any",
+    "\tPermitListen none",
+    "\tAllowAgentForwarding no",
+    "\tAllowStreamLocalForwarding no",
+    "\tX11Forwarding no",
+    "\tPermitTTY no",
+    "\tPermitTunnel no",
+    "\tPermitUserRC no",
+    "\tForceCommand /usr/sbin/nologin",
+    "Match all",
+    "",
+  ].join("\n");
+}
+
+/** The command that sets up the jump account (stdin: `jumpSshdStanza()`). */
+export function jumpSetupCommand(jump: typeof JUMP = JUMP): string {
+  return shellLine(...hostScript("jump-host.sh").split(" "), "setup", "--user", jump.user, "--keys-user", jump.keysUser,
+    "--dir", jump.dir, "--command", jump.command, "--sshd-conf", jump.sshdConf);
+}
 
 export interface HostScriptsArgs {
   /** SSH connection to the VM. */
@@ -26,10 +77,16 @@ export function hostScript(script: (typeof HOST_SCRIPTS)[number]): string {
   return `bash ${HOST_SCRIPTS_DIR}/${script}`;
 }
 
+function scriptDigest(projectDir: string, script: string): string {
+  return createHash("sha256").update(readFileSync(join(projectDir, "provisioning", "host", script))).digest("hex");
+}
+
 export class HostScripts extends pulumi.ComponentResource {
   readonly copies: remote.CopyToRemote[];
   /** Resources a command that runs a script must wait for. */
   readonly ready: pulumi.Resource[];
+  /** The jump account and its sshd stanza (per-owner key files need it first). */
+  readonly jump: remote.Command;
 
   constructor(name: string, args: HostScriptsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("semail:infra:HostScripts", name, {}, opts);
@@ -44,7 +101,7 @@ export class HostScripts extends pulumi.ComponentResource {
     }, { parent: this, dependsOn: [packages] });
     this.copies = HOST_SCRIPTS.map((script) => {
       const local = join(args.projectDir, "provisioning", "host", script);
-      const digest = createHash("sha256").update(readFileSync(local)).digest("hex");
+      const digest = scriptDigest(args.projectDir, script);
       // The hash as trigger: a changed script is copied again. No delete runs on replace.
       return new remote.CopyToRemote(`${name}-${script.replace(/\.sh$/, "")}`, {
         connection: args.vm,
@@ -53,6 +110,15 @@ export class HostScripts extends pulumi.ComponentResource {
         triggers: [digest],
       }, { parent: this, dependsOn: [dirs] });
     });
+    // Runs again when the stanza changes (stdin) or a jump script changes (trigger). No
+    // delete: a replacement must not remove the account it just set up.
+    const jumpDigests = HOST_SCRIPTS.filter((s) => s.startsWith("jump-")).map((script) => scriptDigest(args.projectDir, script));
+    this.jump = new remote.Command(`${name}-jump`, {
+      connection: args.vm,
+      create: jumpSetupCommand(),
+      stdin: jumpSshdStanza(),
+      triggers: jumpDigests,
+    }, { parent: this, dependsOn: this.copies });
     this.ready = [packages, dirs, ...this.copies];
     this.registerOutputs({});
   }

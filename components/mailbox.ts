@@ -1,11 +1,12 @@
 // One user's mailbox: the mail filesystem on the VM, the user's container, and (for a
 // subdomain at a hosted DNS provider) the MX record. Made for each users list entry.
+import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { remote, type types } from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as gandi from "@pulumiverse/gandi";
 import type { Mailbox as MailboxEntry } from "../config/users-list.ts";
-import { hostScript } from "./host-scripts.ts";
+import { JUMP, hostScript } from "./host-scripts.ts";
 import { shellLine } from "./shell.ts";
 import { mxRecordFor, txtData } from "./zone-file.ts";
 
@@ -32,6 +33,10 @@ export interface MailboxArgs {
   readonly userImage: string;
   /** Gandi provider when the zone is at Gandi LiveDNS; with named the zone holds the MX. */
   readonly gandi?: gandi.Provider | undefined;
+  /** The VM's address users give to `ssh -J` (the jump host). */
+  readonly jumpHost: string;
+  /** Resources the jump key file waits for (the jump account setup). */
+  readonly jumpDependsOn: readonly pulumi.Resource[];
 }
 
 /** Where the user's mail filesystem is mounted in their container. */
@@ -46,6 +51,37 @@ export function storageCommand(action: "create" | "grow" | "destroy", entry: Pic
     ...(action === "destroy" ? ["--yes-destroy-mail"] : []));
 }
 
+const IPV4 = /^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+
+/**
+ * The owner's file for the jump account: one line per key, each allowed only to open a
+ * tunnel to port 22 of this container (sshd checks permitopen on every channel).
+ */
+export function jumpKeysFile(containerIp: string, sshKeys: readonly string[]): string {
+  if (!IPV4.test(containerIp)) throw new Error(`the user's container has no IPv4 address on the users' network (got ${JSON.stringify(containerIp)}); is it running?`);
+  return sshKeys.map((key) => {
+    // The users list already checks keys; a newline or quote here would add options.
+    if (/[\r\n"]/.test(key) || !/^(ssh|ecdsa|sk)-\S+ [A-Za-z0-9+/=]+/.test(key)) throw new Error(`not an OpenSSH public key line: ${JSON.stringify(key.slice(0, 40))}`);
+    return `restrict,port-forwarding,permitopen="${containerIp}:22" ${key}\n`;
+  }).join("");
+}
+
+/** Writes `<JUMP.dir>/<owner>.keys` atomically from stdin. */
+export function jumpWriteCommand(owner: string): string {
+  return shellLine(...hostScript("jump-access.sh").split(" "), "write", "--owner", owner, "--dir", JUMP.dir, "--group", JUMP.keysUser);
+}
+
+/** Removes the owner's file only while it still holds `content` (what this resource wrote). */
+export function jumpRemoveCommand(owner: string, content: string): string {
+  const sha = createHash("sha256").update(content).digest("hex");
+  return shellLine(...hostScript("jump-access.sh").split(" "), "remove", "--owner", owner, "--dir", JUMP.dir, "--sha256", sha);
+}
+
+/** What the user types to reach their container. */
+export function userSshCommand(owner: string, jumpHost: string, containerIp: string): string {
+  return `ssh -J ${JUMP.user}@${jumpHost} ${owner}@${containerIp}`;
+}
+
 /** The MX record a mailbox's domain needs, or undefined for the managed domain itself. */
 export function mxRecordOf(entry: Pick<MailboxEntry, "domain" | "kind">, managedDomain: string): string | undefined {
   return entry.kind === "managed" ? undefined : mxRecordFor(entry.domain, managedDomain);
@@ -56,8 +92,12 @@ export class Mailbox extends pulumi.ComponentResource {
   readonly mxRecord: string | undefined;
   /** The user's container address on the users' network (SSH through the VM). */
   readonly sshAddress: pulumi.Output<string>;
+  /** The exact command the user runs: `ssh -J semail-jump@VM owner@address`. */
+  readonly sshCommand: pulumi.Output<string>;
   readonly storage: remote.Command;
   readonly container: docker.Container;
+  /** The owner's key file for the jump account. */
+  readonly jumpKeys: remote.Command;
 
   constructor(name: string, args: MailboxArgs, opts?: pulumi.ComponentResourceOptions) {
     super("semail:infra:Mailbox", name, {}, opts);
@@ -82,6 +122,24 @@ export class Mailbox extends pulumi.ComponentResource {
       networksAdvanced: [{ name: args.network, aliases: [entry.owner] }],
     }, { parent: this, provider: args.docker, dependsOn: [this.storage], deleteBeforeReplace: true });
     this.sshAddress = this.container.networkDatas.apply((nets) => nets?.[0]?.ipAddress ?? "");
+    this.sshCommand = this.sshAddress.apply((ip) => userSshCommand(entry.owner, args.jumpHost, ip));
+
+    // The address Docker gave the container, not a static one: a static address needs an
+    // allocation that never moves when users come and go, and the users list has no field
+    // for it (a hash of the owner collides in a /24). Docker keeps the address while the
+    // container lives; after a VM reboot `pulumi refresh` + `pulumi up` rewrites the file
+    // (docs/operator-guide.md). Meanwhile a stale line reaches at worst another user's
+    // sshd, which accepts only that user's keys.
+    // A content change is an in-place update (no triggers), so the file is never missing.
+    // The delete removes it only if it still holds what this resource wrote, so a stale
+    // delete (a renamed resource's) never takes away a newer file.
+    const keysFile = this.sshAddress.apply((ip) => jumpKeysFile(ip, entry.sshKeys));
+    this.jumpKeys = new remote.Command(`${name}-jump`, {
+      connection: args.vm,
+      create: jumpWriteCommand(entry.owner),
+      stdin: keysFile,
+      delete: keysFile.apply((content) => jumpRemoveCommand(entry.owner, content)),
+    }, { parent: this, dependsOn: [...args.jumpDependsOn] });
 
     this.mxRecord = mxRecordOf(entry, args.managedDomain);
     if (entry.kind === "subdomain" && args.gandi) {
@@ -93,6 +151,6 @@ export class Mailbox extends pulumi.ComponentResource {
         zone: args.managedDomain, name: label, type: "TXT", ttl: 3600, values: [txtData(`v=spf1 include:${args.managedDomain} -all`)],
       }, { parent: this, provider: args.gandi });
     }
-    this.registerOutputs({ mxRecord: this.mxRecord, sshAddress: this.sshAddress });
+    this.registerOutputs({ mxRecord: this.mxRecord, sshAddress: this.sshAddress, sshCommand: this.sshCommand });
   }
 }

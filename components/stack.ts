@@ -36,6 +36,8 @@ export interface StackOutputs {
   readonly externalMxRecords: Record<string, string>;
   /** owner -> the user's container address on the users' network. */
   readonly userSshAddresses: Record<string, pulumi.Output<string>>;
+  /** owner -> the exact ssh command that reaches the user's container through the VM. */
+  readonly userSshCommands: Record<string, pulumi.Output<string>>;
 }
 
 /** The data disk as the VM sees it (XenVm attaches it as xvdb). */
@@ -128,15 +130,18 @@ export function defineStack(config: StackConfig, secrets: StackSecrets, users: U
   }
   const externalMxRecords: Record<string, string> = {};
   const userSshAddresses: Record<string, pulumi.Output<string>> = {};
+  const userSshCommands: Record<string, pulumi.Output<string>> = {};
   for (const entry of users.mailboxes) {
     const mailbox = new Mailbox(`mailbox-${entry.owner}`, {
       entry, managedDomain: config.managedDomain, storage, vm: vmConn,
       storageDependsOn: [...scripts.ready, ...(vg ? [vg] : [])],
       docker: dockerProvider, network: usersNetwork.networkName, userImage: config.userImage,
       gandi: mxOwner.get(entry.domain) === entry.owner ? gandiProvider : undefined,
+      jumpHost: config.vmIp, jumpDependsOn: [scripts.jump],
     });
     if (entry.kind === "external" && mailbox.mxRecord) externalMxRecords[entry.address] = mailbox.mxRecord;
     userSshAddresses[entry.owner] = mailbox.sshAddress;
+    userSshCommands[entry.owner] = mailbox.sshCommand;
   }
 
   return {
@@ -145,5 +150,6 @@ export function defineStack(config: StackConfig, secrets: StackSecrets, users: U
     zone: zone.zoneText,
     externalMxRecords,
     userSshAddresses,
+    userSshCommands,
   };
 }

@@ -6,7 +6,7 @@ import type { Logger } from "pino";
 import { ConfigError, usersListOptions, type Settings } from "../../config/settings.ts";
 import { watchUsersList, type UsersListWatch } from "../../config/users-file.ts";
 import { createSmtpFrontEnd, listenSmtp, parseListenSpec, readTlsFiles, type BoundAddress, type SmtpLimits } from "../core/index.ts";
-import { createMboxStore, type MboxStore } from "../store/index.ts";
+import { PROVISIONED_MARKER, createMboxStore, type MboxStore } from "../store/index.ts";
 import { createInboundBackend } from "./backend.ts";
 import { DEFAULT_ADMIN_OWNER, adminMailbox } from "./recipients.ts";
 
@@ -69,7 +69,7 @@ export async function startInbound(settings: Settings, deps: InboundDependencies
   // store never creates one), including a listed owner that happens to be "postmaster".
   if (i.adminOwner === undefined && !users.current().byOwner(DEFAULT_ADMIN_OWNER)) {
     await mkdir(path.join(i.mailRoot, DEFAULT_ADMIN_OWNER), { recursive: true, mode: 0o700 });
-    await writeFile(path.join(i.mailRoot, DEFAULT_ADMIN_OWNER, "INBOX"), "", { flag: "a", mode: 0o600 });
+    await writeFile(path.join(i.mailRoot, DEFAULT_ADMIN_OWNER, PROVISIONED_MARKER), "", { flag: "a", mode: 0o600 });
   }
   const store = createMboxStore({ mailRoot: i.mailRoot, hostname: settings.hostname, logger: logger.child({ part: "store" }), lockTimeoutMs: i.lockTimeout });
   const backend = createInboundBackend({

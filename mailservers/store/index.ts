@@ -263,10 +263,14 @@ function dedupe(targets: readonly StoreTarget[]): StoreTarget[] {
   return [...seen.values()];
 }
 
+/** Written into a mailbox root by provisioning; it survives a reader deleting an empty INBOX. */
+export const PROVISIONED_MARKER = ".semail-mailbox";
+
 /**
  * Provisioning (mailbox-fs.sh on the VM, the local applier) makes the root and puts an
- * INBOX in it. A root without INBOX is not ready: not made yet, or the empty mount point
- * of a filesystem that is not mounted, where mail would land on the host's own disk.
+ * INBOX and PROVISIONED_MARKER in it. A root with neither is not ready: not made yet, or
+ * the empty mount point of a filesystem that is not mounted, where mail would land on the
+ * host's own disk.
  */
 async function provisioningState(root: string): Promise<"missing" | "unsafe" | "ready"> {
   const missing = (error: NodeJS.ErrnoException) => {
@@ -276,7 +280,8 @@ async function provisioningState(root: string): Promise<"missing" | "unsafe" | "
   const rootStat = await fs.lstat(root).catch(missing);
   if (!rootStat) return "missing";
   if (!rootStat.isDirectory()) return "unsafe";
-  return (await fs.lstat(path.join(root, "INBOX")).catch(missing)) ? "ready" : "missing";
+  for (const name of [PROVISIONED_MARKER, "INBOX"]) if (await fs.lstat(path.join(root, name)).catch(missing)) return "ready";
+  return "missing";
 }
 
 /**

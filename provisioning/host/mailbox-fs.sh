@@ -147,6 +147,9 @@ fstab_remove() {
 populate() {
   if [ "$dry" = 1 ]; then echo "+ populate $target/INBOX and $target/mail/"; return 0; fi
   [ -e "$target/INBOX" ] || install -m 0600 -o "$uid" -g "$gid" /dev/null "$target/INBOX"
+  # The inbound daemon takes mail only into a root that has this marker (or an INBOX): an
+  # unmounted mount point has neither. Keep the name in step with PROVISIONED_MARKER.
+  [ -e "$target/.semail-mailbox" ] || install -m 0644 /dev/null "$target/.semail-mailbox"
   [ -d "$target/mail" ] || install -d -m 0700 -o "$uid" -g "$gid" "$target/mail"
   chown "$uid:$gid" "$target"
   chmod 0700 "$target"

@@ -14,13 +14,13 @@ async function exists(file: string): Promise<boolean> {
 }
 
 /** Every file under `dir`, relative. */
-/** Files under the mail root, without the empty INBOX each provisioned mailbox starts with. */
+/** Files under the mail root, without the empty INBOX and marker each provisioned mailbox starts with. */
 async function files(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
   const stored = [];
   for (const e of entries) {
     const name = path.relative(dir, path.join(e.parentPath, e.name));
-    if (e.isFile() && !(/^[^/]+\/INBOX$/.test(name) && (await stat(path.join(dir, name))).size === 0)) stored.push(name);
+    if (e.isFile() && !(/^[^/]+\/(INBOX|\.semail-mailbox)$/.test(name) && (await stat(path.join(dir, name))).size === 0)) stored.push(name);
   }
   return stored.sort();
 }

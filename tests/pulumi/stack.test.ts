@@ -101,7 +101,7 @@ test("the daemons' settings file is valid for config/settings.ts", async () => {
 test("with one user: storage, container and MX with the expected inputs", async () => {
   const { resources } = await runStack(usersYaml(ALICE));
   const mailbox = resources.filter((r) => r.name.startsWith("mailbox-alice"));
-  assert.deepEqual(mailbox.map((r) => r.name).sort(), ["mailbox-alice", "mailbox-alice-container", "mailbox-alice-storage"]);
+  assert.deepEqual(mailbox.map((r) => r.name).sort(), ["mailbox-alice", "mailbox-alice-container", "mailbox-alice-jump", "mailbox-alice-storage"]);
 
   const storage = find(resources, "mailbox-alice-storage");
   const s = inputs(resources, "mailbox-alice-storage");
@@ -139,6 +139,7 @@ test("adding a user adds only that user's resources", async () => {
   const after = await runStack(usersYaml(ALICE, BOB, CAROL));
   const added = [...names(after.resources)].filter((n) => !names(before.resources).has(n));
   assert.deepEqual(added.sort(), [
+    "command:remote:Command::mailbox-carol-jump",
     "command:remote:Command::mailbox-carol-storage",
     "docker:index/container:Container::mailbox-carol-container",
     "semail:infra:Mailbox::mailbox-carol",
@@ -155,7 +156,7 @@ test("removing a user deletes only that user's resources, and its storage is ret
   const before = await runStack(usersYaml(ALICE, BOB, CAROL));
   const after = await runStack(usersYaml(ALICE, CAROL));
   const removed = before.resources.filter((r) => !names(after.resources).has(`${r.type}::${r.name}`));
-  assert.deepEqual(removed.map((r) => r.name).sort(), ["mailbox-bob", "mailbox-bob-container", "mailbox-bob-storage"]);
+  assert.deepEqual(removed.map((r) => r.name).sort(), ["mailbox-bob", "mailbox-bob-container", "mailbox-bob-jump", "mailbox-bob-storage"]);
   const storage = removed.find((r) => r.name === "mailbox-bob-storage")!;
   assert.equal(storage.retainOnDelete, true, "the engine keeps bob's filesystem");
   assert.equal(reveal(storage.inputs) && (reveal(storage.inputs) as Inputs).delete, undefined, "and runs no delete command");
@@ -182,6 +183,9 @@ for (const [label, overrides] of [
     const { resources } = await runStack(usersYaml(ALICE, BOB, CAROL), overrides);
     const commands = resources.filter((r) => COMMANDS.has(r.type));
     assert.ok(commands.length >= 8, "commands were recorded");
+    // The jump account setup (triggers) and each owner's key file (a delete) are among them.
+    const checked = new Set(commands.map((r) => r.name));
+    for (const name of ["host-scripts-jump", "mailbox-alice-jump", "mailbox-bob-jump", "mailbox-carol-jump"]) assert.ok(checked.has(name), `${name} is checked`);
     for (const r of commands) {
       const i = reveal(r.inputs) as Inputs;
       if (i.triggers !== undefined) assert.equal(i.delete, undefined, `${r.name} has triggers and a delete: a trigger change would run it`);
