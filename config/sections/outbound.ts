@@ -100,6 +100,12 @@ export const outboundSettings = z
     containerNetworks: z.array(network).default([]),
     /** Client networks allowed to AUTH without TLS besides loopback (e.g. the container network). */
     trustedNetworks: z.array(network).default([]),
+    /** Failed AUTH allowed from one client address in authFailureWindow; then 454 4.7.0 until it ends. */
+    authFailuresPerIp: z.coerce.number().int().min(1).default(20),
+    /** Failed AUTH allowed for one account in authFailureWindow, from anywhere. */
+    authFailuresPerAccount: z.coerce.number().int().min(1).default(10),
+    /** Length of the failed-AUTH window. */
+    authFailureWindow: duration.default(15 * 60_000),
     /** Listen on a wildcard or public address anyway (an open submission port on the Internet). */
     forcePublicListen: z.boolean().default(false),
     /** Largest message accepted (advertised as SIZE). */

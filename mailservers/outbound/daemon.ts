@@ -119,7 +119,10 @@ export async function startOutbound(settings: Settings, deps: OutboundDependenci
     cleanups.push(() => control.close());
     await control.poll();
 
-    const backend = createSubmissionBackend({ directory, users: () => users.current(), spool, queue, hostname: settings.hostname, trustedNetworks: trusted, now: () => clock.now(), logger });
+    const backend = createSubmissionBackend({
+      directory, users: () => users.current(), spool, queue, hostname: settings.hostname, trustedNetworks: trusted, now: () => clock.now(), logger,
+      authFailures: { perIp: o.authFailuresPerIp, perAccount: o.authFailuresPerAccount, windowMs: o.authFailureWindow },
+    });
     const frontEnd = createSmtpFrontEnd({
       backend,
       logger,

@@ -11,7 +11,7 @@ import { ApplyRunner } from "../apply/runner.ts";
 import type { Applier } from "../apply/types.ts";
 import { STATUS_SCRIPT, STYLESHEET } from "./assets.ts";
 import { currentSession, sendPage, viewerOf, type WebContext } from "./context.ts";
-import { WindowLimiter } from "./login-limiter.ts";
+import { WindowLimiter } from "../../directory/login-limiter.ts";
 import { MailboxStore } from "./mailbox-store.ts";
 import { createMxChecker, type MxChecker } from "./mx-check.ts";
 import { messagePage } from "./pages.ts";

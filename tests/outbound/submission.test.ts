@@ -215,3 +215,41 @@ describe("AUTH without TLS from a non-trusted address", () => {
     assert.equal(await backend(["10.88.0.0/16"]).authenticate!("alice", alice.password, session("10.88.0.5", false)), "alice");
   });
 });
+
+describe("password guessing", () => {
+  it("gets 454 4.7.0 after too many failures from one address or against one account, until the window ends", async (t) => {
+    const dir = await tempDir(t);
+    const settings = await daemonSettings(dir, { ldap: slapd.settings(), outbound: { authFailuresPerIp: 3, authFailuresPerAccount: 2, authFailureWindow: "15m" } });
+    const daemon = await startDaemon(t, settings, { deliver: heldSender().deliver });
+    for (let i = 0; i < 2; i++) {
+      const { client, code } = await login(daemon.port, "bob", "wrong");
+      client.close();
+      assert.equal(code, 535);
+    }
+    // The account is locked now, even with the right password: guessing gains nothing.
+    const locked = await login(daemon.port, "bob", bob.password);
+    locked.client.close();
+    assert.deepEqual([locked.code, locked.text], [454, "4.7.0 Too many failed logins; try again later"]);
+    // A third failure (another account) closes this address too; alice's good password waits.
+    const third = await login(daemon.port, "nobody", "x");
+    third.client.close();
+    assert.equal(third.code, 535);
+    const blocked = await login(daemon.port, "alice", alice.password);
+    blocked.client.close();
+    assert.equal(blocked.code, 454);
+  });
+
+  it("the window ends on the clock", async () => {
+    let now = 0;
+    const session: SessionInfo = { id: "s", remoteAddress: "127.0.0.1", remotePort: 1, localAddress: "127.0.0.1", localPort: 2, clientHostname: "c", secure: false };
+    const backend = createSubmissionBackend({
+      directory: createDirectory(slapd.settings()), users: () => new UsersList([]), spool: new Spool("/nonexistent"), queue: { add: async () => {} },
+      hostname: "h", trustedNetworks: networkSet([], "x"), logger: silentLogger(), now: () => now,
+      authFailures: { perIp: 1, perAccount: 1, windowMs: 60_000 },
+    });
+    assert.equal(await backend.authenticate!("alice", "wrong", session), undefined);
+    await assert.rejects(backend.authenticate!("alice", alice.password, session), { responseCode: 454 });
+    now = 60_000;
+    assert.equal(await backend.authenticate!("alice", alice.password, session), "alice");
+  });
+});

@@ -1,5 +1,6 @@
 // Counts login attempts in fixed windows, per client IP and per account, so password
-// guessing is slow from one address and against one account from many.
+// guessing is slow from one address and against one account from many. The web form and
+// SMTP AUTH on the outbound daemon both log in against the directory, and both use it.
 
 export interface LimiterOptions {
   /** Attempts allowed per key in one window. */
