@@ -2,6 +2,7 @@
 // named run as children; the two daemons and the web form run in this process, so a
 // local "stack update" can reload them and know when they have picked the change up.
 import { access, constants, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { pino } from "pino";
 import { ConfigError, loadSettings, usersListOptions, type Settings } from "../config/settings.ts";
@@ -65,6 +66,17 @@ async function extraZones(dataDir: string): Promise<Zone[]> {
   return zones;
 }
 
+/** Resolves when nothing listens on 127.0.0.1:port, else rejects naming the part and the way out. */
+async function checkPortFree(port: number, part: string): Promise<void> {
+  const server = createServer();
+  try {
+    await new Promise<void>((ok, fail) => server.once("error", fail).listen(port, "127.0.0.1", ok));
+  } catch {
+    throw new ConfigError(`port ${port} (${part}) is in use: stop what listens there, or run \`semail start --free-ports\``);
+  }
+  await new Promise<void>((ok) => server.close(() => ok()));
+}
+
 function portOf(url: string): number {
   return Number(/:(\d+)\/?$/.exec(url)?.[1]);
 }
@@ -121,6 +133,14 @@ const start: Command = {
     }
     const settings = await loadSettings(settingsFile);
     if (settings.web.apply.mode !== "local") throw new ConfigError(`${settingsFile}: web.apply.mode must be local for semail start`);
+    const parts: Array<[number, string]> = [
+      [portOf(settings.ldap.url), "LDAP"],
+      [portOf(settings.outbound.delivery.resolver ?? ""), "DNS"],
+      [parseListenSpec(settings.inbound.listen[0]!).port, "inbound SMTP"],
+      [parseListenSpec(settings.outbound.listen[0]!).port, "submission"],
+      [parseListenSpec(settings.web.listen).port, "web form"],
+    ];
+    for (const [port, part] of parts) await checkPortFree(port, part);
     const secrets = await localSecrets(dataDir);
     if (!(await exists(settings.users))) await writeUsersList(settings.users, []);
 

@@ -6,7 +6,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { promisify } from "node:util";
+import { createServer, type AddressInfo } from "node:net";
 import { missingPackages } from "../../cli/start.ts";
+import { localSettingsYaml } from "../../provisioning/local/defaults.ts";
+import { freeLoopbackPort } from "../../provisioning/local/slapd.ts";
 
 const run = promisify(execFile);
 const SEMAIL = join(import.meta.dirname, "../../bin/semail.mjs");
@@ -32,4 +35,21 @@ test("--config is refused with the place the settings live", async (t) => {
   );
   assert.equal(err.code, 2);
   assert.match(err.stderr, /semail start keeps its settings in <data-dir>\/semail\.yaml/);
+});
+
+test("a port in use is named, with the way out", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), "semail-start-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const busy = createServer();
+  await new Promise<void>((ok) => busy.listen(0, "127.0.0.1", ok));
+  t.after(() => busy.close());
+  const port = (busy.address() as AddressInfo).port;
+  const free = await freeLoopbackPort();
+  await writeFile(join(dir, "semail.yaml"), localSettingsYaml(dir, { ldap: free, dns: free, inbound: free, submission: free, web: port }, "dc=semail,dc=test"));
+  const err = await run(process.execPath, [SEMAIL, "start", "--data-dir", dir]).then(
+    () => assert.fail("expected semail start to refuse a busy port"),
+    (e: { code: number; stderr: string }) => e,
+  );
+  assert.equal(err.code, 2);
+  assert.match(err.stderr, new RegExp(`port ${port} \\(web form\\) is in use: .*--free-ports`));
 });
