@@ -111,6 +111,27 @@ Ctrl-C stops everything; the next start reuses the data.
 `;
 }
 
+/** The settings of local mode (made on the first start), checked, with every port free and a users list. */
+async function prepareDataDir(dataDir: string, freePorts: boolean): Promise<{ settings: Settings; settingsFile: string }> {
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const settingsFile = join(dataDir, "semail.yaml");
+  if (freePorts || !(await exists(settingsFile))) {
+    await writeFile(settingsFile, localSettingsYaml(dataDir, await pickPorts(freePorts), BASE_DN));
+  }
+  const settings = await loadSettings(settingsFile);
+  if (settings.web.apply.mode !== "local") throw new ConfigError(`${settingsFile}: web.apply.mode must be local for semail start`);
+  const parts: Array<[number, string]> = [
+    [portOf(settings.ldap.url), "LDAP"],
+    [portOf(settings.outbound.delivery.resolver ?? ""), "DNS"],
+    [parseListenSpec(settings.inbound.listen[0]!).port, "inbound SMTP"],
+    [parseListenSpec(settings.outbound.listen[0]!).port, "submission"],
+    [parseListenSpec(settings.web.listen).port, "web form"],
+  ];
+  for (const [port, part] of parts) await checkPortFree(port, part);
+  if (!(await exists(settings.users))) await writeUsersList(settings.users, []);
+  return { settings, settingsFile };
+}
+
 const start: Command = {
   name: "start",
   summary: "All of SEMail on this machine, on loopback: slapd with demo users, named with the local zone, both SMTP daemons and the web form.",
@@ -126,23 +147,8 @@ const start: Command = {
     const missing = await missingPackages(asRoot);
     if (missing.length > 0) throw new ConfigError(`missing programs; install them with:\n  apt-get install ${missing.join(" ")}`);
 
-    await mkdir(dataDir, { recursive: true, mode: 0o700 });
-    const settingsFile = join(dataDir, "semail.yaml");
-    if (flags["free-ports"] === true || !(await exists(settingsFile))) {
-      await writeFile(settingsFile, localSettingsYaml(dataDir, await pickPorts(flags["free-ports"] === true), BASE_DN));
-    }
-    const settings = await loadSettings(settingsFile);
-    if (settings.web.apply.mode !== "local") throw new ConfigError(`${settingsFile}: web.apply.mode must be local for semail start`);
-    const parts: Array<[number, string]> = [
-      [portOf(settings.ldap.url), "LDAP"],
-      [portOf(settings.outbound.delivery.resolver ?? ""), "DNS"],
-      [parseListenSpec(settings.inbound.listen[0]!).port, "inbound SMTP"],
-      [parseListenSpec(settings.outbound.listen[0]!).port, "submission"],
-      [parseListenSpec(settings.web.listen).port, "web form"],
-    ];
-    for (const [port, part] of parts) await checkPortFree(port, part);
+    const { settings, settingsFile } = await prepareDataDir(dataDir, flags["free-ports"] === true);
     const secrets = await localSecrets(dataDir);
-    if (!(await exists(settings.users))) await writeUsersList(settings.users, []);
 
     const logger = pino({ level: settings.log.level, redact: ["password", "*.password"] }, pino.destination({ dest: join(dataDir, "semail.log"), mkdir: true, sync: false }));
     const stops: Array<() => Promise<void>> = [];
