@@ -127,7 +127,8 @@ export async function startTarget(options: TargetOptions): Promise<Target> {
   };
 }
 
-async function startHanging(host: string, port: number): Promise<Target> {
+/** A raw TCP target: `handle` runs per connection; the server counts them and cuts them at close. */
+async function rawTarget(host: string, port: number, messages: ReceivedMessage[], handle: (socket: Socket) => void): Promise<Target> {
   const sockets = new Set<Socket>();
   const state = { connections: 0 };
   const server = createServer((socket) => {
@@ -135,12 +136,13 @@ async function startHanging(host: string, port: number): Promise<Target> {
     sockets.add(socket);
     socket.on("error", () => {});
     socket.on("close", () => sockets.delete(socket));
+    handle(socket);
   });
   const bound = await listen(server, host, port);
   return {
     host,
     port: bound,
-    messages: [],
+    messages,
     get connections() {
       return state.connections;
     },
@@ -152,20 +154,19 @@ async function startHanging(host: string, port: number): Promise<Target> {
   };
 }
 
+/** Accepts the TCP connection and never says anything. */
+function startHanging(host: string, port: number): Promise<Target> {
+  return rawTarget(host, port, [], () => {});
+}
+
 /**
  * A minimal, deliberately sloppy SMTP server: it takes CR, LF or CRLF as a line end and ends
  * DATA at any "<end>.<end>", as the MTAs that SMTP smuggling exploits do. Whatever follows
  * an early end is read as new commands, so a smuggled message shows up as a second one.
  */
-export async function startLenientTarget(host: string, port = 0): Promise<Target> {
+export function startLenientTarget(host: string, port = 0): Promise<Target> {
   const messages: ReceivedMessage[] = [];
-  const sockets = new Set<Socket>();
-  const state = { connections: 0 };
-  const server = createServer((socket) => {
-    state.connections++;
-    sockets.add(socket);
-    socket.on("error", () => {});
-    socket.on("close", () => sockets.delete(socket));
+  return rawTarget(host, port, messages, (socket) => {
     let buffer = Buffer.alloc(0);
     let inData = false;
     let envelope = { mailFrom: "", recipients: [] as string[] };
@@ -212,20 +213,6 @@ export async function startLenientTarget(host: string, port = 0): Promise<Target
       }
     });
   });
-  const bound = await listen(server, host, port);
-  return {
-    host,
-    port: bound,
-    messages,
-    get connections() {
-      return state.connections;
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
 }
 
 function listen(server: Server, host: string, port: number): Promise<number> {
