@@ -1,9 +1,9 @@
 // `semail web --listen ADDR:PORT`: the self-service web form as a process (settings,
 // logger, signals, listen); the app itself is built in provisioning/web/app.ts.
-import { readFile } from "node:fs/promises";
 import { ConfigError, usersListOptions } from "../config/settings.ts";
 import { createDirectory } from "../directory/ldap.ts";
 import { parseListenSpec } from "../mailservers/core/listen.ts";
+import { readTlsFiles } from "../mailservers/core/tls-files.ts";
 import { applierFromSettings } from "../provisioning/apply/from-settings.ts";
 import { buildWebApp } from "../provisioning/web/app.ts";
 import type { Command } from "./command.ts";
@@ -35,7 +35,7 @@ const web: Command = {
     let https;
     if (listen.implicitTls) {
       if (settings.tls.cert === undefined || settings.tls.key === undefined) throw new ConfigError("web.listen: /tls needs tls.cert and tls.key");
-      https = { cert: await readFile(settings.tls.cert), key: await readFile(settings.tls.key) };
+      https = await readTlsFiles(settings.tls);
     } else if (settings.web.secureCookies && !LOOPBACK.test(listen.host)) {
       logger.warn({ listen: settings.web.listen }, "serving plain HTTP with secure cookies: put an HTTPS reverse proxy in front (and set web.trustProxy)");
     }

@@ -1,5 +1,6 @@
 // Reading the PEM files named by the `tls` settings, with an error that names the setting.
 import { readFile } from "node:fs/promises";
+import { ConfigError } from "../../config/settings.ts";
 
 /** The key and certificate, or undefined when neither is set. */
 export async function readTlsFiles(tls: { readonly cert?: string | undefined; readonly key?: string | undefined }): Promise<{ key: string; cert: string } | undefined> {
@@ -8,7 +9,7 @@ export async function readTlsFiles(tls: { readonly cert?: string | undefined; re
     try {
       return await readFile(file, "utf8");
     } catch (err) {
-      throw new Error(`${setting}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      throw new ConfigError(`${setting}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
   };
   return { cert: await read(tls.cert, "tls.cert"), key: await read(tls.key, "tls.key") };

@@ -45,12 +45,7 @@ export function inboundLimits(settings: Settings): Partial<SmtpLimits> {
 export async function startInbound(settings: Settings, deps: InboundDependencies): Promise<RunningInbound> {
   const { logger } = deps;
   const i = settings.inbound;
-  let tls;
-  try {
-    tls = await readTlsFiles(settings.tls);
-  } catch (err) {
-    throw new ConfigError((err as Error).message);
-  }
+  const tls = await readTlsFiles(settings.tls);
   const specs = i.listen.filter((spec) => {
     let implicitTls: boolean;
     try {

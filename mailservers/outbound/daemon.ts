@@ -1,12 +1,11 @@
 // `semail outbound` as a value: spool, queue, sender and the shared SMTP front end with
 // the submission backend. Dependencies (directory, sender, clock) can be injected for tests.
-import { readFile } from "node:fs/promises";
 import type { Logger } from "pino";
 import { ConfigError, usersListOptions, type Settings } from "../../config/settings.ts";
 import { watchUsersList } from "../../config/users-file.ts";
 import { createDirectory } from "../../directory/ldap.ts";
 import type { Directory } from "../../directory/types.ts";
-import { createSmtpFrontEnd, listenSmtp, parseListenSpec, type BoundAddress, type SmtpLimits } from "../core/index.ts";
+import { createSmtpFrontEnd, listenSmtp, parseListenSpec, readTlsFiles, type BoundAddress, type SmtpLimits } from "../core/index.ts";
 import { systemClock, type Clock } from "../relay/clock.ts";
 import { deliveryOptionsFromSettings } from "../relay/delivery-settings.ts";
 import { Queue, type Deliver } from "../relay/queue.ts";
@@ -55,16 +54,6 @@ export function checkListenAddresses(settings: Settings): void {
   }
 }
 
-async function readTls(settings: Settings): Promise<{ key: string; cert: string } | undefined> {
-  const { cert, key } = settings.tls;
-  if (cert === undefined || key === undefined) return undefined;
-  try {
-    return { cert: await readFile(cert, "utf8"), key: await readFile(key, "utf8") };
-  } catch (err) {
-    throw new ConfigError(`tls: cannot read the certificate or key: ${(err as Error).message}`);
-  }
-}
-
 export async function startOutbound(settings: Settings, deps: OutboundDependencies): Promise<RunningOutbound> {
   const o = settings.outbound;
   const { logger } = deps;
@@ -75,7 +64,7 @@ export async function startOutbound(settings: Settings, deps: OutboundDependenci
   } catch (err) {
     throw new ConfigError((err as Error).message);
   }
-  const tls = await readTls(settings);
+  const tls = await readTlsFiles(settings.tls);
 
   const cleanups: Array<() => Promise<void> | void> = [];
   const stop = async () => {

@@ -1,7 +1,7 @@
 // The store never creates a mailbox root: on the VM it is the owner's filesystem, mounted
 // there by provisioning, which refuses to mount over a directory holding files.
 import assert from "node:assert/strict";
-import { mkdir, readdir, stat, writeFile } from "node:fs/promises";
+import { mkdir, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { test } from "node:test";
 import { TemporaryFailure } from "../../mailservers/core/types.ts";
