@@ -1,9 +1,9 @@
 // Reading, atomically writing and watching the users list file.
-import { randomBytes } from "node:crypto";
 import { watch, watchFile, unwatchFile, type FSWatcher } from "node:fs";
-import { open, readFile, rename, rm } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { readFile } from "node:fs/promises";
+import { basename, dirname } from "node:path";
 import type { Logger } from "pino";
+import { writeFileAtomic } from "./durable-file.ts";
 import { UsersListError, parseUsersList, serializeUsersList, type Mailbox, type UsersList, type UsersListOptions } from "./users-list.ts";
 
 export async function loadUsersList(path: string, options: UsersListOptions): Promise<UsersList> {
@@ -15,34 +15,6 @@ export async function loadUsersList(path: string, options: UsersListOptions): Pr
     throw new UsersListError(path, [`cannot read the users list (setting users): ${code === "ENOENT" ? "no such file" : (err as Error).message}`]);
   }
   return parseUsersList(text, options, path);
-}
-
-/** Replaces `path` with `text` so that a reader sees the old or the new file, never half of one. */
-export async function writeFileAtomic(path: string, text: string): Promise<void> {
-  const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);
-  const file = await open(temp, "wx", 0o640);
-  try {
-    await file.writeFile(text);
-    await file.sync();
-  } catch (err) {
-    await file.close();
-    await rm(temp, { force: true });
-    throw err;
-  }
-  await file.close();
-  try {
-    await rename(temp, path);
-  } catch (err) {
-    await rm(temp, { force: true });
-    throw err;
-  }
-  // The rename lives in the directory: sync it too, so a crash keeps the new list.
-  const dir = await open(dirname(path), "r");
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
-  }
 }
 
 export async function writeUsersList(path: string, mailboxes: readonly Mailbox[]): Promise<void> {

@@ -90,6 +90,17 @@ const deliverySettings = z
   })
   .strict();
 
+const retrySettings = z
+  .object({
+    /** Waits before the 2nd, 3rd, ... attempt; the last one repeats (RFC 5321 4.5.4.1: at least 30 min after the first tries). */
+    delays: z.array(duration).min(1).default([5 * 60_000, 10 * 60_000, 15 * 60_000, 30 * 60_000]),
+    /** Give up (bounce) once a message has been queued this long (RFC 5321: at least 4-5 days). */
+    maxAge: duration.default(5 * 86_400_000),
+    /** Send the sender a "delayed" notice once a recipient is still deferred after this long; 0 = never. */
+    delayNotice: duration.default(4 * 3_600_000),
+  })
+  .strict();
+
 export const outboundSettings = z
   .object({
     /** Loopback and container-network addresses to listen on. */
@@ -116,17 +127,7 @@ export const outboundSettings = z
     concurrency: z.coerce.number().int().min(1).max(10000).default(20),
     /** Most deliveries in progress at once to one destination domain. */
     perDomainConcurrency: z.coerce.number().int().min(1).max(1000).default(5),
-    retry: z
-      .object({
-        /** Waits before the 2nd, 3rd, ... attempt; the last one repeats (RFC 5321 4.5.4.1: at least 30 min after the first tries). */
-        delays: z.array(duration).min(1).default([5 * 60_000, 10 * 60_000, 15 * 60_000, 30 * 60_000]),
-        /** Give up (bounce) once a message has been queued this long (RFC 5321: at least 4-5 days). */
-        maxAge: duration.default(5 * 86_400_000),
-        /** Send the sender a "delayed" notice once a recipient is still deferred after this long; 0 = never. */
-        delayNotice: duration.default(4 * 3_600_000),
-      })
-      .strict()
-      .default({ delays: [5 * 60_000, 10 * 60_000, 15 * 60_000, 30 * 60_000], maxAge: 5 * 86_400_000, delayNotice: 4 * 3_600_000 }),
+    retry: retrySettings.default(retrySettings.parse({})),
     /** How messages leave: MX lookup, connections, TLS, DKIM (mailservers/relay/send.ts). */
     delivery: deliverySettings.default(deliverySettings.parse({})),
   })

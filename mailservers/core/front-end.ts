@@ -53,7 +53,6 @@ export interface SmtpFrontEndOptions {
 export interface SmtpFrontEnd {
   readonly hostname: string;
   readonly limits: SmtpLimits;
-  readonly hasTls: boolean;
   /** Sessions open now, over every listener. */
   readonly sessions: number;
   /** A new smtp-server wired to this front end; `implicitTls` for a 465-style listener. */
@@ -219,12 +218,13 @@ export function createSmtpFrontEnd(options: SmtpFrontEndOptions): SmtpFrontEnd {
 
   const receive = async (stream: SMTPServerDataStream, session: SMTPServerSession, state: SessionState): Promise<string> => {
     const started = Date.now();
+    const size = declaredSize(session.envelope.mailFrom);
     const envelope: Envelope = {
       id: newMessageId(),
       session: sessionInfo(session),
       mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : "",
       recipients: session.envelope.rcptTo.map((r) => r.address),
-      ...(declaredSize(session.envelope.mailFrom) !== undefined ? { declaredSize: declaredSize(session.envelope.mailFrom)! } : {}),
+      ...(size !== undefined ? { declaredSize: size } : {}),
       protocol: session.transmissionType || "SMTP",
       receivedAt: new Date(),
     };
@@ -285,7 +285,6 @@ export function createSmtpFrontEnd(options: SmtpFrontEndOptions): SmtpFrontEnd {
   return {
     hostname,
     limits,
-    hasTls: options.tls !== undefined,
     get sessions() {
       return open;
     },

@@ -1,20 +1,12 @@
 // Builds the sender's options from the validated settings: reads the DKIM key files and the
 // relay password file once, so a missing file stops start-up naming the setting.
-import { readFile } from "node:fs/promises";
 import type { Logger } from "pino";
 import type { Settings } from "../../config/settings.ts";
 import { ConfigError } from "../../config/settings.ts";
+import { readSettingFile } from "../core/tls-files.ts";
 import { createDkimSigner } from "./dkim.ts";
 import { createMxResolver } from "./mx.ts";
 import type { DeliveryOptions } from "./send.ts";
-
-async function readSetting(path: string, setting: string): Promise<string> {
-  try {
-    return await readFile(path, "utf8");
-  } catch (err) {
-    throw new ConfigError(`${setting}: cannot read ${path}: ${(err as Error).message}`);
-  }
-}
 
 /**
  * `hosted` tells whether a domain has mailboxes here (the users list): an external domain
@@ -24,7 +16,7 @@ export async function deliveryOptionsFromSettings(settings: Settings, logger?: L
   const d = settings.outbound.delivery;
   const ehloName = d.ehloName ?? settings.hostname;
   const keys = await Promise.all(
-    d.dkim.map(async (k, i) => ({ domain: k.domain, selector: k.selector, privateKey: await readSetting(k.privateKeyFile, `outbound.delivery.dkim[${i}].privateKeyFile`) })),
+    d.dkim.map(async (k, i) => ({ domain: k.domain, selector: k.selector, privateKey: await readSettingFile(k.privateKeyFile, `outbound.delivery.dkim[${i}].privateKeyFile`) })),
   );
   let dkim;
   try {
@@ -35,7 +27,7 @@ export async function deliveryOptionsFromSettings(settings: Settings, logger?: L
   let relayHost: DeliveryOptions["relayHost"];
   if (d.relayHost) {
     const r = d.relayHost;
-    const pass = r.passwordFile === undefined ? undefined : (await readSetting(r.passwordFile, "outbound.delivery.relayHost.passwordFile")).replace(/\r?\n$/, "");
+    const pass = r.passwordFile === undefined ? undefined : (await readSettingFile(r.passwordFile, "outbound.delivery.relayHost.passwordFile")).replace(/\r?\n$/, "");
     relayHost = { host: r.host, port: r.port, secure: r.secure, verifyTls: r.verifyTls, ...(r.user !== undefined && pass !== undefined ? { auth: { user: r.user, pass } } : {}) };
   }
   return {

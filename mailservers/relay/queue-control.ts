@@ -5,10 +5,11 @@
 // A request left while the daemon is down is carried out when it starts.
 // <spool>/outbound.pid says which process owns the spool.
 import { watch, type FSWatcher } from "node:fs";
-import { open, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { open, readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
-import { QUEUE_ID, syncDir, type Spool } from "./spool.ts";
+import { writeFileAtomic } from "../../config/durable-file.ts";
+import { QUEUE_ID, type Spool } from "./spool.ts";
 
 export type ControlRequest = { readonly kind: "flush" } | { readonly kind: "remove"; readonly id: string };
 
@@ -25,11 +26,7 @@ function parse(name: string): ControlRequest | undefined {
 }
 
 export async function writeRequest(spool: Spool, request: ControlRequest): Promise<void> {
-  const name = fileName(request);
-  const tmp = join(spool.controlDir, `.${name}.${process.pid}.tmp`);
-  await writeFile(tmp, `${new Date().toISOString()}\n`, { mode: 0o600 });
-  await rename(tmp, join(spool.controlDir, name));
-  await syncDir(spool.controlDir);
+  await writeFileAtomic(join(spool.controlDir, fileName(request)), `${new Date().toISOString()}\n`, 0o600);
 }
 
 export interface ControlWatch {

@@ -6,9 +6,10 @@ import { networkInterfaces } from "node:os";
 import type { Readable } from "node:stream";
 import SMTPConnection from "nodemailer/lib/smtp-connection";
 import type { Logger } from "pino";
+import { silentLogger } from "../../cli/logger.ts";
 import { classify, type FailureKind } from "./classify.ts";
 import { createDkimSigner, type DkimKey, type DkimSigner } from "./dkim.ts";
-import { normalizeLineEndings, prependHeaders } from "./hygiene.ts";
+import { normalizeLineEndings } from "./hygiene.ts";
 import { RouteError, type MxAddress, type MxHost, type MxResolver } from "./mx.ts";
 
 export type IpFamily = "prefer-ipv6" | "ipv4" | "ipv6";
@@ -66,8 +67,6 @@ export interface DeliveryJob {
   envelopeId: string;
   /** Opens the raw RFC 5322 message (from the spool); may be called once per attempt. */
   message: () => Readable;
-  /** Header lines (CRLF-terminated) to prepend, e.g. receivedHeader() kept with the spooled message. */
-  received?: string;
 }
 
 export interface RecipientResult {
@@ -189,7 +188,7 @@ export function createSender(options: DeliveryOptions): Sender {
   /** The bytes on the wire: our headers, CRLF everywhere, then the DKIM signature over exactly that. */
   function outgoing(job: DeliveryJob): Readable {
     const source = job.message();
-    let stream = normalizeLineEndings(prependHeaders(job.received ?? "", source));
+    let stream = normalizeLineEndings(source);
     if (signer) {
       const senderDomain = job.mailFrom.includes("@") ? job.mailFrom.slice(job.mailFrom.lastIndexOf("@") + 1) : options.ehloName;
       stream = signer.sign(stream, senderDomain);
@@ -322,7 +321,7 @@ export function createSender(options: DeliveryOptions): Sender {
 
   return {
     async deliver(job) {
-      const log = (options.logger ?? silent).child({ envelopeId: job.envelopeId, domain: job.domain });
+      const log = (options.logger ?? silentLogger()).child({ envelopeId: job.envelopeId, domain: job.domain });
       if (closed) return everyone(job, { status: "deferred", response: "delivery is shutting down" });
       if (job.recipients.length === 0) return [];
 
@@ -428,4 +427,3 @@ function definedOnly<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-const silent = { child: () => silent, info: () => {}, warn: () => {}, debug: () => {}, error: () => {} } as unknown as Logger;

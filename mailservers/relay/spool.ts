@@ -15,6 +15,7 @@ import { createReadStream } from "node:fs";
 import { mkdir, open, readdir, rename, rm, unlink, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
+import { syncDirectory } from "../../config/durable-file.ts";
 
 export interface SpoolEnvelope {
   /** Reverse path; "" for the null sender (our own DSNs). */
@@ -156,7 +157,7 @@ export class Spool {
    */
   #syncQueueDir(): Promise<void> {
     if (!this.#dirSync) {
-      this.#dirSync = syncDir(this.queueDir).finally(() => (this.#dirSync = undefined));
+      this.#dirSync = syncDirectory(this.queueDir).finally(() => (this.#dirSync = undefined));
       return this.#dirSync;
     }
     this.#nextDirSync ??= this.#dirSync.catch(() => undefined).then(() => {
@@ -301,12 +302,3 @@ function checkId(id: string): string {
   return id;
 }
 
-/** Makes renames and new entries in `dir` durable. */
-export async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}

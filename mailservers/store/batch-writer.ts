@@ -121,13 +121,4 @@ export async function separatorAfter(handle: fs.FileHandle, size: number): Promi
   return last[last.length - 1] === 0x0a ? BLANK_LINE : NEW_LINE_AND_BLANK;
 }
 
-/** fsync a directory so a new entry in it survives a power loss. */
-export async function syncDirectory(directory: string): Promise<void> {
-  const handle = await fs.open(directory, constants.O_RDONLY | constants.O_DIRECTORY);
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
 

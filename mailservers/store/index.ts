@@ -25,7 +25,7 @@ import { SmtpError, permFail, tempFail, type Envelope } from "../core/types.ts";
 import { CrashMarkers } from "./crash-markers.ts";
 import type { FaultInjector } from "./faults.ts";
 import { folderName } from "./folder-name.ts";
-import { syncDirectory } from "./batch-writer.ts";
+import { syncDirectory } from "../../config/durable-file.ts";
 import { MboxFile, type Appended, type MboxFileContext } from "./mbox-file.ts";
 import { MboxrdBody, messagePrefix } from "./mboxrd.ts";
 import { spoolBody, type SpooledBody } from "./spool-body.ts";

@@ -4,7 +4,7 @@ import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { stringify } from "yaml";
-import { writeFileAtomic } from "../../config/users-file.ts";
+import { writeFileAtomic } from "../../config/durable-file.ts";
 
 export const LOCAL_DOMAIN = "semail.test";
 export const DEMO_USERS = ["alice", "bob"] as const;
