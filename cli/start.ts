@@ -7,11 +7,13 @@ import { join, resolve } from "node:path";
 import { pino } from "pino";
 import { ConfigError, loadSettings, usersListOptions, type Settings } from "../config/settings.ts";
 import { loadUsersList, watchUsersList, writeUsersList } from "../config/users-file.ts";
+import { serializeUsersList, type UsersList } from "../config/users-list.ts";
 import { createDirectory } from "../directory/ldap.ts";
 import { parseListenSpec } from "../mailservers/core/listen.ts";
 import { startInbound } from "../mailservers/inbound/daemon.ts";
 import { startOutbound } from "../mailservers/outbound/daemon.ts";
-import { createLocalApplier, releaseLocalMounts, renderLocalZone, type LocalApplierOptions } from "../provisioning/local/applier.ts";
+import type { Applier } from "../provisioning/apply/types.ts";
+import { createLocalApplier, createLocalZone, releaseLocalMounts, type LocalApplierOptions } from "../provisioning/local/applier.ts";
 import { DEFAULT_PORTS, DEMO_ADMIN, DEMO_USERS, LOCAL_DOMAIN, localSecrets, localSettingsYaml, type LocalPorts } from "../provisioning/local/defaults.ts";
 import { startNamed, type Zone } from "../provisioning/local/named.ts";
 import { freeLoopbackPort, startSlapd } from "../provisioning/local/slapd.ts";
@@ -111,6 +113,29 @@ Ctrl-C stops everything; the next start reuses the data.
 `;
 }
 
+/**
+ * Remembers the list the last apply started from, so the watcher that catches hand edits
+ * does not ask again for a list the form has already had applied (its own write fires it).
+ */
+function trackApplied(applier: Applier): { applier: Applier; covers(list: UsersList): boolean } {
+  let started: string | undefined;
+  return {
+    applier: {
+      name: applier.name,
+      async apply(context) {
+        started = serializeUsersList(context.list.mailboxes);
+        try {
+          await applier.apply(context);
+        } catch (err) {
+          started = undefined;
+          throw err;
+        }
+      },
+    },
+    covers: (list) => serializeUsersList(list.mailboxes) === started,
+  };
+}
+
 /** The settings of local mode (made on the first start), checked, with every port free and a users list. */
 async function prepareDataDir(dataDir: string, freePorts: boolean): Promise<{ settings: Settings; settingsFile: string }> {
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
@@ -167,13 +192,14 @@ const start: Command = {
       });
       stops.push(() => slapd.stop());
 
-      const zone: LocalApplierOptions["zone"] = { domain: LOCAL_DOMAIN, ipv4: "127.0.0.1", ipv6: "::1", serialFile: join(dataDir, "named", "serial") };
+      const zone = createLocalZone({ domain: LOCAL_DOMAIN, ipv4: "127.0.0.1", ipv6: "::1", serialFile: join(dataDir, "named", "serial") });
       const extras = await extraZones(dataDir);
       const list = await loadUsersList(settings.users, usersListOptions(settings));
       const named = await startNamed({
         dataDir: join(dataDir, "named"),
         port: portOf(settings.outbound.delivery.resolver ?? ""),
-        zones: [...extras, { name: LOCAL_DOMAIN, text: await renderLocalZone(zone, list) }],
+        // A first render always has text: nothing was rendered before.
+        zones: [...extras, { name: LOCAL_DOMAIN, text: (await zone.render(list))! }],
         logger: logger.child({ part: "named" }),
       });
       stops.push(() => named.stop());
@@ -195,12 +221,13 @@ const start: Command = {
         },
       };
       stops.push(() => releaseLocalMounts(applierOptions));
+      const tracked = trackApplied(createLocalApplier(applierOptions));
       const directory = createDirectory(settings.ldap, { logger: logger.child({ part: "ldap" }) });
       const { app, runner } = await buildWebApp({
         directory,
         usersFile: settings.users,
         usersListOptions: usersListOptions(settings),
-        applier: createLocalApplier(applierOptions),
+        applier: tracked.applier,
         web: settings.web,
         logger: logger.child({ part: "web" }),
         usage: async (owner) => inbound.store.usage(owner).catch(() => undefined),
@@ -215,7 +242,9 @@ const start: Command = {
       runner.request("start");
       await runner.idle();
       // A hand edit of the users list is applied too, as the form's writes are.
-      const watch = await watchUsersList(settings.users, usersListOptions(settings), logger.child({ part: "apply" }), () => runner.request("users list changed"));
+      const watch = await watchUsersList(settings.users, usersListOptions(settings), logger.child({ part: "apply" }), (list) => {
+        if (!tracked.covers(list)) runner.request("users list changed");
+      });
       stops.push(async () => watch.close());
       const failed = runner.status();
       if (failed.state === "failed") process.stderr.write(`warning: the first local apply failed: ${failed.reason}\n`);

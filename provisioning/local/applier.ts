@@ -23,34 +23,47 @@ export interface LocalApplierOptions {
   readonly imageDir?: string;
   /** fstab the host script maintains; local mode keeps its own, not /etc/fstab. */
   readonly fstab: string;
-  /** The managed zone: domain and the loopback addresses of mx/ns. */
-  readonly zone: { readonly domain: string; readonly ipv4: string; readonly ipv6?: string; readonly serialFile: string };
+  /** The managed zone, rendered from the list. */
+  readonly zone: LocalZone;
   /** Serves the rendered zone (named's reload). */
   readonly publishZone: (name: string, text: string) => Promise<void>;
   /** Makes the daemons re-read the users list now (SIGHUP). */
   readonly notifyDaemons: () => Promise<void>;
 }
 
-/** The zone text for a users list, with a serial above the last one published. */
-export async function renderLocalZone(options: LocalApplierOptions["zone"], list: UsersList, now = new Date()): Promise<string> {
-  let previous: number | undefined;
-  try {
-    previous = Number((await readFile(options.serialFile, "utf8")).trim()) || undefined;
-  } catch {
-    previous = undefined;
-  }
-  const serial = nextSerial(previous, now);
-  await mkdir(dirname(options.serialFile), { recursive: true });
-  await writeFile(options.serialFile, `${serial}\n`);
-  return renderZone({
-    domain: options.domain,
-    serial,
-    ipv4: options.ipv4,
-    ipv6: options.ipv6,
-    mailboxDomains: list.mailboxes.map((m) => m.domain),
-    dmarcPolicy: "none",
-  });
+export interface LocalZoneOptions {
+  readonly domain: string;
+  readonly ipv4: string;
+  readonly ipv6?: string;
+  /** Keeps the last serial across starts, so a restarted named never sees it go back. */
+  readonly serialFile: string;
 }
+
+/**
+ * The managed zone of local mode. As install-zone.sh does on the VM, a new serial (and a
+ * reload) comes only with a change of records: `render` answers undefined when the records
+ * are those it rendered last.
+ */
+export function createLocalZone(options: LocalZoneOptions) {
+  let rendered: string | undefined;
+  const text = (list: UsersList, serial: number) =>
+    renderZone({ domain: options.domain, serial, ipv4: options.ipv4, ipv6: options.ipv6, mailboxDomains: list.mailboxes.map((m) => m.domain), dmarcPolicy: "none" });
+  return {
+    domain: options.domain,
+    async render(list: UsersList, now = new Date()): Promise<string | undefined> {
+      const records = text(list, 0);
+      if (records === rendered) return undefined;
+      const previous = Number((await readFile(options.serialFile, "utf8").catch(() => "")).trim()) || undefined;
+      const serial = nextSerial(previous, now);
+      await mkdir(dirname(options.serialFile), { recursive: true });
+      await writeFile(options.serialFile, `${serial}\n`);
+      rendered = records;
+      return text(list, serial);
+    },
+  };
+}
+
+export type LocalZone = ReturnType<typeof createLocalZone>;
 
 async function mailboxFs(action: "grow" | "unmount", owner: string, size: number, options: LocalApplierOptions): Promise<void> {
   const args = [MAILBOX_FS, action, "--owner", owner, "--size", String(size), "--mail-root", options.mailRoot, "--image-dir", options.imageDir!, "--fstab", options.fstab];
@@ -106,7 +119,8 @@ export function createLocalApplier(options: LocalApplierOptions): Applier {
           if (!list.byOwner(owner)) await mailboxFs("unmount", owner, 0, options);
         }
       }
-      await options.publishZone(options.zone.domain, await renderLocalZone(options.zone, list));
+      const zone = await options.zone.render(list);
+      if (zone !== undefined) await options.publishZone(options.zone.domain, zone);
       await options.notifyDaemons();
       logger.info({ mailboxes: list.mailboxes.length }, "local apply done");
     },
