@@ -21,13 +21,15 @@ export interface Command {
   /** Extra usage after the name, e.g. "list | flush | remove ID". */
   readonly usage?: string;
   readonly flags: readonly Flag[];
+  /** Where the command keeps its own settings instead of taking --config (semail start). */
+  readonly ownSettings?: string;
   /** Runs with validated settings; resolves when the command is done (a daemon: when it stops). */
   run(settings: Settings, args: { positionals: string[]; flags: Readonly<Record<string, unknown>> }): Promise<void>;
 }
 
 export function helpText(command: Command): string {
   const rows = [
-    ["--config FILE", "settings file (YAML); flags override it"],
+    command.ownSettings ? ["(settings)", `kept in ${command.ownSettings}; --config is not taken`] : ["--config FILE", "settings file (YAML); flags override it"],
     ...command.flags.map((f) => [
       `--${f.name}${f.type === "string" ? ` ${f.value ?? "VALUE"}` : ""}`,
       `${f.description}${f.setting ? ` [${f.setting}]` : ""}${f.multiple ? " (repeatable)" : ""}`,
@@ -61,6 +63,9 @@ export async function runCommand(command: Command, argv: readonly string[]): Pro
   if (parsed.values.help) {
     process.stdout.write(helpText(command));
     return;
+  }
+  if (command.ownSettings && parsed.values.config !== undefined) {
+    throw new ConfigError(`--config: semail ${command.name} keeps its settings in ${command.ownSettings}; edit that file instead`);
   }
   const overrides: Record<string, unknown> = {};
   for (const flag of command.flags) {

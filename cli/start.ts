@@ -2,7 +2,6 @@
 // named run as children; the two daemons and the web form run in this process, so a
 // local "stack update" can reload them and know when they have picked the change up.
 import { access, constants, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { pino } from "pino";
 import { ConfigError, loadSettings, usersListOptions, type Settings } from "../config/settings.ts";
@@ -16,7 +15,8 @@ import type { Applier } from "../provisioning/apply/types.ts";
 import { createLocalApplier, createLocalZone, releaseLocalMounts, type LocalApplierOptions } from "../provisioning/local/applier.ts";
 import { DEFAULT_PORTS, DEMO_ADMIN, DEMO_USERS, LOCAL_DOMAIN, localSecrets, localSettingsYaml, type LocalPorts } from "../provisioning/local/defaults.ts";
 import { startNamed, type Zone } from "../provisioning/local/named.ts";
-import { freeLoopbackPort, startSlapd } from "../provisioning/local/slapd.ts";
+import { canBind, freeLoopbackPort } from "../provisioning/local/ports.ts";
+import { startSlapd } from "../provisioning/local/slapd.ts";
 import { buildWebApp } from "../provisioning/web/app.ts";
 import type { Command } from "./command.ts";
 import { untilStopSignal } from "./signals.ts";
@@ -70,13 +70,9 @@ async function extraZones(dataDir: string): Promise<Zone[]> {
 
 /** Resolves when nothing listens on 127.0.0.1:port, else rejects naming the part and the way out. */
 async function checkPortFree(port: number, part: string): Promise<void> {
-  const server = createServer();
-  try {
-    await new Promise<void>((ok, fail) => server.once("error", fail).listen(port, "127.0.0.1", ok));
-  } catch {
+  if (!(await canBind(port, "127.0.0.1"))) {
     throw new ConfigError(`port ${port} (${part}) is in use: stop what listens there, or run \`semail start --free-ports\``);
   }
-  await new Promise<void>((ok) => server.close(() => ok()));
 }
 
 function portOf(url: string): number {
@@ -159,6 +155,7 @@ async function prepareDataDir(dataDir: string, freePorts: boolean): Promise<{ se
 
 const start: Command = {
   name: "start",
+  ownSettings: "<data-dir>/semail.yaml",
   summary: "All of SEMail on this machine, on loopback: slapd with demo users, named with the local zone, both SMTP daemons and the web form.",
   flags: [
     { name: "data-dir", type: "string", value: "DIR", description: "where local mode keeps its settings, directory, zone, mail and queue (default var/local)" },
@@ -166,7 +163,6 @@ const start: Command = {
     { name: "no-images", type: "boolean", description: "keep mailboxes as plain directories even as root (no image files, no loop mounts)" },
   ],
   async run(_defaults, { flags }) {
-    if (flags.config !== undefined) throw new ConfigError("--config: semail start keeps its settings in <data-dir>/semail.yaml; edit that file instead");
     const dataDir = resolve(typeof flags["data-dir"] === "string" ? flags["data-dir"] : "var/local");
     const asRoot = process.getuid?.() === 0 && flags["no-images"] !== true;
     const missing = await missingPackages(asRoot);

@@ -1,19 +1,10 @@
 // Small process helpers for benchmarks: a free loopback port, whether a port accepts
 // connections, bounded polling, and the resident memory of a process tree from /proc.
 import { readdir, readFile } from "node:fs/promises";
-import { connect, createServer } from "node:net";
+import { connect } from "node:net";
 
-/** A port that was free a moment ago on 127.0.0.1 (for programs that cannot take port 0). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
-}
+export { freeLoopbackPort as freePort } from "../../provisioning/local/ports.ts";
+
 
 /** Whether something accepts TCP connections on 127.0.0.1:port now. */
 export function accepting(port: number): Promise<boolean> {

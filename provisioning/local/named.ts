@@ -4,9 +4,9 @@ import { spawn, execFile, type ChildProcess } from "node:child_process";
 import { createSocket } from "node:dgram";
 import { Resolver } from "node:dns/promises";
 import { access, constants, mkdir, readdir, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { join, resolve as resolvePath } from "node:path";
 import type { Logger } from "pino";
+import { canBind } from "./ports.ts";
 
 export interface Zone {
   /** Zone apex, e.g. "example.test". */
@@ -68,7 +68,7 @@ export async function startNamed(options: NamedOptions): Promise<RunningNamed> {
   const log = options.logger;
   await mkdir(join(dataDir, "zones"), { recursive: true, mode: 0o755 });
 
-  const withIpv6 = await hasIpv6Loopback();
+  const withIpv6 = await canBind(0, "::1");
   const port = options.port || (await freePort(address, withIpv6));
   const confPath = join(dataDir, "named.conf");
   let zones = [...options.zones];
@@ -205,13 +205,6 @@ function checkZone(checkzonePath: string, name: string, file: string): Promise<v
   });
 }
 
-async function hasIpv6Loopback(): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once("error", () => resolve(false));
-    server.listen(0, "::1", () => server.close(() => resolve(true)));
-  });
-}
 
 /** A port free for UDP and TCP on the address (and ::1), found by binding port 0 (bounded tries). */
 async function freePort(address: string, withIpv6: boolean): Promise<number> {
@@ -225,16 +218,9 @@ async function freePort(address: string, withIpv6: boolean): Promise<number> {
       });
     });
     const hosts = withIpv6 ? [address, "::1"] : [address];
-    const free = await Promise.all(hosts.map((h) => tcpFree(port, h)));
+    const free = await Promise.all(hosts.map((h) => canBind(port, h)));
     if (free.every(Boolean)) return port;
   }
   throw new Error(`no free port for named on ${address}`);
 }
 
-function tcpFree(port: number, host: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once("error", () => resolve(false));
-    server.listen(port, host, () => server.close(() => resolve(true)));
-  });
-}

@@ -3,12 +3,12 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { access, constants, mkdir, readFile, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { Client } from "ldapts";
 import type { Logger } from "pino";
 import { silentLogger } from "../../cli/logger.ts";
 import { ownerProblem } from "../../config/users-list.ts";
+import { freeLoopbackPort } from "./ports.ts";
 
 export interface SlapdUser {
   readonly uid: string;
@@ -149,15 +149,6 @@ async function runningSlapdFor(dataDir: string, confFile: string): Promise<numbe
   return cmdline.split("\0").includes(confFile) ? pid : undefined;
 }
 
-/** A free loopback port: bind port 0, read it, let it go (slapd cannot be handed a socket). */
-export async function freeLoopbackPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((ok, fail) => server.once("error", fail).listen(0, "127.0.0.1", ok));
-  const address = server.address();
-  await new Promise<void>((ok) => server.close(() => ok()));
-  if (address === null || typeof address === "string") throw new Error("could not find a free loopback port");
-  return address.port;
-}
 
 /** Runs a program to completion, feeding `input`; rejects with its stderr on failure. */
 function run(program: string, args: readonly string[], input: string): Promise<void> {

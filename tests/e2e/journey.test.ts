@@ -14,7 +14,7 @@ import { createTransport } from "nodemailer";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { folderName } from "../../mailservers/store/folder-name.ts";
 import { localSettingsYaml } from "../../provisioning/local/defaults.ts";
-import { freeLoopbackPort } from "../../provisioning/local/slapd.ts";
+import { freeLoopbackPort } from "../../provisioning/local/ports.ts";
 import { SmtpClient } from "../helpers/smtp.ts";
 import { startTarget } from "../helpers/target-smtp.ts";
 import { readMbox } from "../store/fixture.ts";

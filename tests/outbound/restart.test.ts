@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { after, before, it } from "node:test";
 import { SMTPServer } from "smtp-server";
 import { stringify } from "yaml";
-import { freeLoopbackPort } from "../../provisioning/local/slapd.ts";
+import { freeLoopbackPort } from "../../provisioning/local/ports.ts";
 import { Spool } from "../../mailservers/relay/spool.ts";
 import { SmtpClient } from "../helpers/smtp.ts";
 import { startTestSlapd, TEST_USERS, type TestSlapd } from "../helpers/slapd.ts";
