@@ -8,11 +8,12 @@
 // cache does; --one-per-connection opens a connection per message, where smtp-server's
 // fixed 100 ms greeting pause (its early-talker check) dominates.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdir, open, readFile, readdir, writeFile } from "node:fs/promises";
+import { open, readFile, readdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { stringify } from "yaml";
+import { provisionPlainRoot } from "../../mailservers/store/index.ts";
 import { MboxCounter } from "../lib/mbox-count.ts";
 import { postfixDir, removeDir, startPostfix, type PostfixInstance } from "../lib/postfix.ts";
 import { peakRss, rss, sampleTree, until, uss } from "../lib/process.ts";
@@ -58,10 +59,7 @@ async function startSemail(dir: string, mailboxes: number, greetDelay: string): 
   const mailRoot = path.join(dir, "mail");
   await writeFile(usersFile, stringify({ mailboxes: boxes(mailboxes).map((owner) => ({ owner, address: `${owner}@${DOMAIN}`, size: "20GiB" })) }));
   // Provisioning makes each owner's root (on the VM, their own filesystem); the daemon never does.
-  for (const owner of boxes(mailboxes)) {
-    await mkdir(path.join(mailRoot, owner), { recursive: true, mode: 0o700 });
-    await writeFile(path.join(mailRoot, owner, "INBOX"), "", { flag: "a", mode: 0o600 });
-  }
+  for (const owner of boxes(mailboxes)) await provisionPlainRoot(mailRoot, owner);
   const config = path.join(dir, "semail.yaml");
   await writeFile(config, stringify({
     hostname: "semail.bench.test",

@@ -1,12 +1,11 @@
 // `semail inbound` as a value: users list (watched), mbox store, inbound backend and the
 // shared SMTP front end on every listen address. cli/inbound.ts adds signals.
-import { mkdir, writeFile } from "node:fs/promises";
-import path from "node:path";
+import { mkdir } from "node:fs/promises";
 import type { Logger } from "pino";
 import { ConfigError, usersListOptions, type Settings } from "../../config/settings.ts";
 import { watchUsersList, type UsersListWatch } from "../../config/users-file.ts";
 import { createSmtpFrontEnd, listenSmtp, parseListenSpec, readTlsFiles, type BoundAddress, type SmtpLimits } from "../core/index.ts";
-import { PROVISIONED_MARKER, createMboxStore, type MboxStore } from "../store/index.ts";
+import { createMboxStore, provisionPlainRoot, type MboxStore } from "../store/index.ts";
 import { createInboundBackend } from "./backend.ts";
 import { DEFAULT_ADMIN_OWNER, adminMailbox } from "./recipients.ts";
 
@@ -63,8 +62,7 @@ export async function startInbound(settings: Settings, deps: InboundDependencies
   // The default admin mailbox is ours to create; every listed root is provisioning's (the
   // store never creates one), including a listed owner that happens to be "postmaster".
   if (i.adminOwner === undefined && !users.current().byOwner(DEFAULT_ADMIN_OWNER)) {
-    await mkdir(path.join(i.mailRoot, DEFAULT_ADMIN_OWNER), { recursive: true, mode: 0o700 });
-    await writeFile(path.join(i.mailRoot, DEFAULT_ADMIN_OWNER, PROVISIONED_MARKER), "", { flag: "a", mode: 0o600 });
+    await provisionPlainRoot(i.mailRoot, DEFAULT_ADMIN_OWNER);
   }
   const store = createMboxStore({ mailRoot: i.mailRoot, hostname: settings.hostname, logger: logger.child({ part: "store" }), lockTimeoutMs: i.lockTimeout });
   const backend = createInboundBackend({

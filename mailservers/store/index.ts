@@ -24,8 +24,8 @@ import { ownerProblem } from "../../config/users-list.ts";
 import { SmtpError, permFail, tempFail, type Envelope } from "../core/types.ts";
 import { CrashMarkers } from "./crash-markers.ts";
 import type { FaultInjector } from "./faults.ts";
-import { folderName } from "./folder-name.ts";
 import { syncDirectory } from "../../config/durable-file.ts";
+import { folderName } from "./folder-name.ts";
 import { MboxFile, type Appended, type MboxFileContext } from "./mbox-file.ts";
 import { MboxrdBody, messagePrefix } from "./mboxrd.ts";
 import { spoolBody, type SpooledBody } from "./spool-body.ts";
@@ -265,6 +265,17 @@ function dedupe(targets: readonly StoreTarget[]): StoreTarget[] {
 
 /** Written into a mailbox root by provisioning; it survives a reader deleting an empty INBOX. */
 export const PROVISIONED_MARKER = ".semail-mailbox";
+
+/**
+ * Provisions a mailbox root as a plain directory, the way mailbox-fs.sh populates a
+ * mounted filesystem: INBOX, mail/ and the marker. For local mode without root, the
+ * daemon's own postmaster mailbox and the benchmarks; never for a listed owner on the VM.
+ */
+export async function provisionPlainRoot(mailRoot: string, owner: string): Promise<void> {
+  const root = path.join(mailRoot, owner);
+  await fs.mkdir(path.join(root, "mail"), { recursive: true, mode: 0o700 });
+  for (const file of ["INBOX", PROVISIONED_MARKER]) await fs.writeFile(path.join(root, file), "", { flag: "a", mode: 0o600 });
+}
 
 /**
  * Provisioning (mailbox-fs.sh on the VM, the local applier) makes the root and puts an

@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { nextSerial, renderZone } from "../../components/zone-file.ts";
 import type { UsersList } from "../../config/users-list.ts";
-import { PROVISIONED_MARKER } from "../../mailservers/store/index.ts";
+import { provisionPlainRoot } from "../../mailservers/store/index.ts";
 import type { Applier, ApplyContext } from "../apply/types.ts";
 
 const run = promisify(execFile);
@@ -105,9 +105,7 @@ export function createLocalApplier(options: LocalApplierOptions): Applier {
       if (options.imageDir === undefined) {
         logger.info("not root: mailboxes are plain directories, not image files on loop mounts");
         for (const m of list.mailboxes) {
-          await mkdir(join(options.mailRoot, m.owner, "mail"), { recursive: true, mode: 0o700 });
-          await writeFile(join(options.mailRoot, m.owner, "INBOX"), "", { flag: "a", mode: 0o600 });
-          await writeFile(join(options.mailRoot, m.owner, PROVISIONED_MARKER), "", { flag: "a", mode: 0o600 });
+          await provisionPlainRoot(options.mailRoot, m.owner);
         }
       } else {
         // `grow` creates a missing filesystem and enlarges one whose size went up.
