@@ -1,7 +1,7 @@
 // `semail <part>`: one subcommand per part of SEMail.
 import { ConfigError } from "../config/settings.ts";
 import { UsersListError } from "../config/users-list.ts";
-import { helpText, runCommand, type Command } from "./command.ts";
+import { runCommand, type Command } from "./command.ts";
 
 /** Loaded lazily so one part's dependencies do not slow another's start. */
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
@@ -50,4 +50,3 @@ export async function main(argv: readonly string[]): Promise<void> {
   }
 }
 
-export { helpText };

@@ -19,6 +19,7 @@ import { canBind, freeLoopbackPort } from "../provisioning/local/ports.ts";
 import { startSlapd } from "../provisioning/local/slapd.ts";
 import { buildWebApp } from "../provisioning/web/app.ts";
 import type { Command } from "./command.ts";
+import { createLogger } from "./logger.ts";
 import { untilStopSignal } from "./signals.ts";
 
 const BASE_DN = "dc=semail,dc=test";
@@ -171,7 +172,7 @@ const start: Command = {
     const { settings, settingsFile } = await prepareDataDir(dataDir, flags["free-ports"] === true);
     const secrets = await localSecrets(dataDir);
 
-    const logger = pino({ level: settings.log.level, redact: ["password", "*.password"] }, pino.destination({ dest: join(dataDir, "semail.log"), mkdir: true, sync: false }));
+    const logger = createLogger(settings.log.level, "semail-start", pino.destination({ dest: join(dataDir, "semail.log"), mkdir: true, sync: false }));
     const stops: Array<() => Promise<void>> = [];
     const stopAll = async () => {
       for (const stop of stops.splice(0).reverse()) await stop().catch((err: unknown) => logger.error({ err: (err as Error).message }, "error while stopping"));

@@ -4,13 +4,12 @@ import { ConfigError, usersListOptions } from "../config/settings.ts";
 import { createDirectory } from "../directory/ldap.ts";
 import { parseListenSpec } from "../mailservers/core/listen.ts";
 import { readTlsFiles } from "../mailservers/core/tls-files.ts";
+import { isLoopback } from "../mailservers/outbound/network-policy.ts";
 import { applierFromSettings } from "../provisioning/apply/from-settings.ts";
 import { buildWebApp } from "../provisioning/web/app.ts";
 import type { Command } from "./command.ts";
 import { createLogger } from "./logger.ts";
 import { untilStopSignal } from "./signals.ts";
-
-const LOOPBACK = /^(127\.|::1$|localhost$)/;
 
 const web: Command = {
   name: "web",
@@ -29,14 +28,15 @@ const web: Command = {
     } catch (err) {
       throw new ConfigError(`web.listen: ${(err as Error).message}`);
     }
-    if (!settings.web.secureCookies && !LOOPBACK.test(listen.host)) {
+    const loopback = isLoopback(listen.host);
+    if (!settings.web.secureCookies && !loopback) {
       throw new ConfigError(`web.secureCookies: false sends session cookies over plain HTTP; allowed only on a loopback web.listen, not ${settings.web.listen}`);
     }
     let https;
     if (listen.implicitTls) {
       if (settings.tls.cert === undefined || settings.tls.key === undefined) throw new ConfigError("web.listen: /tls needs tls.cert and tls.key");
       https = await readTlsFiles(settings.tls);
-    } else if (settings.web.secureCookies && !LOOPBACK.test(listen.host)) {
+    } else if (settings.web.secureCookies && !loopback) {
       logger.warn({ listen: settings.web.listen }, "serving plain HTTP with secure cookies: put an HTTPS reverse proxy in front (and set web.trustProxy)");
     }
     let directory;

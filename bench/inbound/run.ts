@@ -194,7 +194,6 @@ export async function main(argv: readonly string[]): Promise<void> {
     withPostfix = false;
   }
   console.log(`bench/inbound: ${messages} messages per shape, smtp-source ${reuse ? "-d (sessions reused)" : "(one connection per message)"}, semail greetDelay ${greetDelay}, ${new Date().toISOString()}`);
-  const rows: string[] = [];
   for (const shape of shapes) {
     const ours = await runSide("semail", shape, messages, reuse, greetDelay);
     let reference: SideResult | undefined;
@@ -210,6 +209,5 @@ export async function main(argv: readonly string[]): Promise<void> {
     const row = `${label(shape).padEnd(36)} semail ${ours.onDiskRate.toFixed(0).padStart(5)} msg/s on disk (accepted ${ours.acceptRate.toFixed(0)}/s), peak RSS ${mb(ours.peakRssBytes)} PSS ${mb(ours.peakPssBytes)}, idle RSS ${mb(ours.idle?.rss ?? 0)} USS ${mb(ours.idle?.uss ?? 0)}` +
       (reference ? ` | postfix ${reference.onDiskRate.toFixed(0).padStart(5)} msg/s on disk (accepted ${reference.acceptRate.toFixed(0)}/s), peak RSS ${mb(reference.peakRssBytes)} PSS ${mb(reference.peakPssBytes)} | ratio ${ratio}` : "");
     console.log(row);
-    rows.push(row);
   }
 }

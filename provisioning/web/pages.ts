@@ -196,7 +196,7 @@ ${csrfField(o.viewer.csrf)}
 <label class="inline" for="kind-external">My own domain; I add an MX record to its DNS</label>
 <label for="externalDomain">Domain</label>
 <input type="text" id="externalDomain" name="externalDomain" value="${v.externalDomain ?? ""}" maxlength="253" autocomplete="off" autocapitalize="none" spellcheck="false" placeholder="example.org" aria-describedby="external-hint">
-<p class="hint" id="external-hint">You will be shown the record to add: <code>example.org. IN MX 10 ${o.mxHost}.</code></p>
+<p class="hint" id="external-hint">You will be shown the record to add: <code>${mxRecord("example.org", o.mxHost)}</code></p>
 </div>
 </fieldset>
 <button type="submit">Create my mailbox</button>
