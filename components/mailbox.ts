@@ -8,7 +8,7 @@ import * as gandi from "@pulumiverse/gandi";
 import type { Mailbox as MailboxEntry } from "../config/users-list.ts";
 import { JUMP, hostScript } from "./host-scripts.ts";
 import { shellLine } from "./shell.ts";
-import { mxRecordFor, txtData } from "./zone-file.ts";
+import { mailboxSubdomains, mxRecordFor, subdomainRecords } from "./zone-file.ts";
 
 export type MailboxStorage =
   | { readonly backend: "lvm"; readonly vgName: string; readonly mailRoot: string }
@@ -143,13 +143,14 @@ export class Mailbox extends pulumi.ComponentResource {
 
     this.mxRecord = mxRecordOf(entry, args.managedDomain);
     if (entry.kind === "subdomain" && args.gandi) {
-      const label = entry.domain.slice(0, -(args.managedDomain.length + 1));
-      new gandi.livedns.Record(`${name}-mx`, {
-        zone: args.managedDomain, name: label, type: "MX", ttl: 3600, values: [`10 mx.${args.managedDomain}.`],
-      }, { parent: this, provider: args.gandi });
-      new gandi.livedns.Record(`${name}-spf`, {
-        zone: args.managedDomain, name: label, type: "TXT", ttl: 3600, values: [txtData(`v=spf1 include:${args.managedDomain} -all`)],
-      }, { parent: this, provider: args.gandi });
+      // The same records the BIND zone holds for the subdomain (components/zone-file.ts).
+      const [label] = mailboxSubdomains(args.managedDomain, [entry.domain]);
+      const [mx, spf] = subdomainRecords(label!, args.managedDomain);
+      for (const [part, record] of [["mx", mx], ["spf", spf]] as const) {
+        new gandi.livedns.Record(`${name}-${part}`, {
+          zone: args.managedDomain, name: record.name, type: record.type, ttl: record.ttl, values: [...record.values],
+        }, { parent: this, provider: args.gandi });
+      }
     }
     this.registerOutputs({ mxRecord: this.mxRecord, sshAddress: this.sshAddress, sshCommand: this.sshCommand });
   }

@@ -59,6 +59,14 @@ export function mailboxSubdomains(domain: string, mailboxDomains: readonly strin
   return [...labels].sort();
 }
 
+/** The MX and SPF record sets of a mailbox subdomain (`label` relative to `domain`). */
+export function subdomainRecords(label: string, domain: string, ttl = DEFAULT_TTL): [mx: ZoneRecord, spf: ZoneRecord] {
+  return [
+    { name: label, type: "MX", ttl, values: [`10 mx.${domain}.`] },
+    { name: label, type: "TXT", ttl, values: [txtData(`v=spf1 include:${domain} -all`)] },
+  ];
+}
+
 /** TXT data split into quoted strings of at most 255 characters. */
 export function txtData(text: string): string {
   const parts: string[] = [];
@@ -94,10 +102,7 @@ export function zoneRecords(input: ZoneInput, options: { withSubdomainMx?: boole
     records.push({ name: `${key.selector}._domainkey`, type: "TXT", ttl, values: [txtData(`v=DKIM1; k=rsa; p=${key.publicKey}`)] });
   }
   if (options.withSubdomainMx ?? true) {
-    for (const label of mailboxSubdomains(d, input.mailboxDomains)) {
-      records.push({ name: label, type: "MX", ttl, values: [`10 mx.${d}.`] });
-      records.push({ name: label, type: "TXT", ttl, values: [txtData(`v=spf1 include:${d} -all`)] });
-    }
+    for (const label of mailboxSubdomains(d, input.mailboxDomains)) records.push(...subdomainRecords(label, d, ttl));
   }
   return records;
 }
