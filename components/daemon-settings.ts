@@ -1,6 +1,7 @@
 // The settings file (config/settings.ts format) the SMTP daemon containers read. Pure.
 import { dirname } from "node:path";
 import { stringify } from "yaml";
+import { directoryLayout } from "../config/sections/ldap.ts";
 import { formatSize } from "../config/size.ts";
 import type { StackConfig } from "./stack-config.ts";
 
@@ -16,8 +17,8 @@ export function daemonSettings(config: StackConfig, ldapUrl: string): string {
     ldap: {
       url: ldapUrl,
       baseDn: config.ldapBaseDn,
-      userDnTemplate: `uid={uid},ou=people,${config.ldapBaseDn}`,
-      adminGroupDn: `cn=admins,ou=groups,${config.ldapBaseDn}`,
+      userDnTemplate: directoryLayout(config.ldapBaseDn).userDnTemplate,
+      adminGroupDn: directoryLayout(config.ldapBaseDn).adminGroupDn,
     },
     inbound: { listen: ["[::]:25", "[::]:587", "[::]:465/tls"], mailRoot: config.mailRoot },
     // Inside the container; the port is published only on the VM's loopback and reached

@@ -2,6 +2,7 @@
 // Nothing is made here when an external directory is configured (see stack.ts).
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
+import { directoryLayout } from "../config/sections/ldap.ts";
 
 export interface LdapServerArgs {
   /** Docker on the VM. */
@@ -25,10 +26,11 @@ export const LDAP_HOST = "semail-ldap";
 
 /** ou=people, ou=groups and the admins group (holding the admin DN) under `baseDn`. */
 export function baseDitLdif(baseDn: string): string {
+  const layout = directoryLayout(baseDn);
   return [
-    `dn: ou=people,${baseDn}`, "objectClass: organizationalUnit", "ou: people", "",
-    `dn: ou=groups,${baseDn}`, "objectClass: organizationalUnit", "ou: groups", "",
-    `dn: cn=admins,ou=groups,${baseDn}`, "objectClass: groupOfNames", "cn: admins", `member: cn=admin,${baseDn}`, "",
+    `dn: ${layout.people}`, "objectClass: organizationalUnit", "ou: people", "",
+    `dn: ${layout.groups}`, "objectClass: organizationalUnit", "ou: groups", "",
+    `dn: ${layout.adminGroupDn}`, "objectClass: groupOfNames", "cn: admins", `member: cn=admin,${baseDn}`, "",
   ].join("\n");
 }
 

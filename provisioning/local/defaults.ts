@@ -5,6 +5,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { writeFileAtomic } from "../../config/durable-file.ts";
+import { directoryLayout } from "../../config/sections/ldap.ts";
 
 export const LOCAL_DOMAIN = "semail.test";
 export const DEMO_USERS = ["alice", "bob"] as const;
@@ -58,8 +59,8 @@ export function localSettingsYaml(dataDir: string, ports: LocalPorts, ldapBaseDn
     ldap: {
       url: `ldap://127.0.0.1:${ports.ldap}`,
       baseDn: ldapBaseDn,
-      userDnTemplate: `uid={uid},ou=people,${ldapBaseDn}`,
-      adminGroupDn: `cn=admins,ou=groups,${ldapBaseDn}`,
+      userDnTemplate: directoryLayout(ldapBaseDn).userDnTemplate,
+      adminGroupDn: directoryLayout(ldapBaseDn).adminGroupDn,
     },
     inbound: {
       listen: [`127.0.0.1:${ports.inbound}`, `[::1]:${ports.inbound}`],

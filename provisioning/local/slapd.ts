@@ -7,6 +7,7 @@ import { join, resolve } from "node:path";
 import { Client } from "ldapts";
 import type { Logger } from "pino";
 import { silentLogger } from "../../cli/logger.ts";
+import { directoryLayout } from "../../config/sections/ldap.ts";
 import { ownerProblem } from "../../config/users-list.ts";
 import { freeLoopbackPort } from "./ports.ts";
 
@@ -83,8 +84,7 @@ function baseEntry(baseDn: string): string {
 
 /** The seed: base, ou=people, ou=groups, the users and the admin group. */
 export function seedLdif(baseDn: string, adminDn: string, users: readonly SlapdUser[], admins: readonly string[]): string {
-  const people = `ou=people,${baseDn}`;
-  const groups = `ou=groups,${baseDn}`;
+  const { people, groups } = directoryLayout(baseDn);
   const entries = [
     baseEntry(baseDn),
     ldifEntry(people, [["objectClass", "organizationalUnit"], ["ou", "people"]]),
@@ -248,8 +248,8 @@ export async function startSlapd(options: SlapdOptions): Promise<RunningSlapd> {
       ...(ldapsUrl !== undefined && { ldapsUrl }),
       baseDn,
       adminDn,
-      userDnTemplate: `uid={uid},ou=people,${baseDn}`,
-      adminGroupDn: `cn=admins,ou=groups,${baseDn}`,
+      userDnTemplate: directoryLayout(baseDn).userDnTemplate,
+      adminGroupDn: directoryLayout(baseDn).adminGroupDn,
       pid: slapd.child.pid!,
       stop: slapd.stop,
     };
