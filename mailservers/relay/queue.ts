@@ -82,17 +82,36 @@ export function replay(record: SpoolRecord, journal: readonly JournalEntry[]): {
     }
     const state = recipients.get(e.r);
     if (!state || state.status === "delivered" || state.status === "bounced") continue;
-    state.status = e.s;
-    state.attempts++;
-    state.lastAttempt = e.t;
-    if (e.x !== undefined) state.response = e.x;
-    if (e.c !== undefined) state.code = e.c;
-    if (e.e !== undefined) state.enhanced = e.e;
-    if (e.h !== undefined) state.host = e.h;
-    if (e.s === "deferred") state.next = e.n;
-    if (e.s === "bounced" && e.expired) state.expired = true;
+    applyReply(state, e);
   }
   return { recipients, dsnCount, delayNoticeSent };
+}
+
+/**
+ * One remote reply, as the live queue records it and as a restart replays it from the
+ * journal: the same rule both ways, so a DSN after a restart says what it would have said.
+ */
+function applyReply(state: RecipientState, e: Exclude<JournalEntry, { ev: string }>): void {
+  state.status = e.s;
+  state.attempts++;
+  state.lastAttempt = e.t;
+  state.response = e.x;
+  state.code = e.c;
+  state.enhanced = e.e;
+  state.host = e.h;
+  if (e.s === "deferred") state.next = e.n;
+  if (e.s === "bounced" && e.expired) state.expired = true;
+}
+
+function dsnRecipient(recipient: string, s: RecipientState, action: DsnRecipient["action"]): DsnRecipient {
+  return {
+    recipient,
+    action,
+    status: statusFor(s),
+    ...(s.response ? { diagnostic: s.response } : {}),
+    ...(s.host ? { remoteMta: s.host } : {}),
+    ...(s.lastAttempt ? { lastAttempt: s.lastAttempt } : {}),
+  };
 }
 
 export class Queue {
@@ -342,15 +361,7 @@ export class Queue {
     for (const e of entries) {
       if ("ev" in e) continue;
       const state = entry.recipients.get(e.r)!;
-      state.status = e.s;
-      state.attempts++;
-      state.lastAttempt = e.t;
-      state.response = e.x;
-      state.code = e.c;
-      state.enhanced = e.e;
-      state.host = e.h;
-      if (e.s === "deferred") state.next = e.n;
-      if (e.s === "bounced" && e.expired) state.expired = true;
+      applyReply(state, e);
       log.info({ to: e.r, status: e.s, attempts: state.attempts, reply: e.x, ...(e.s === "deferred" ? { next: new Date(e.n).toISOString() } : {}) }, `recipient ${e.s}`);
     }
     await this.#report(entry);
@@ -372,14 +383,7 @@ export class Queue {
       const now = this.#o.clock.now();
       const failed = [...entry.recipients].filter(([, s]) => s.status === "bounced" && !s.reported);
       if (failed.length > 0) {
-        const id = await this.#queueDsn(entry, failed.map(([rcpt, s]): DsnRecipient => ({
-          recipient: rcpt,
-          action: "failed",
-          status: statusFor(s),
-          ...(s.response ? { diagnostic: s.response } : {}),
-          ...(s.host ? { remoteMta: s.host } : {}),
-          ...(s.lastAttempt ? { lastAttempt: s.lastAttempt } : {}),
-        })));
+        const id = await this.#queueDsn(entry, failed.map(([rcpt, s]) => dsnRecipient(rcpt, s, "failed")));
         await this.#o.spool.append(record.id, [{ ev: "dsn", t: now, r: failed.map(([rcpt]) => rcpt), id }]);
         for (const [, s] of failed) s.reported = true;
       }
@@ -387,15 +391,7 @@ export class Queue {
       const deferred = [...entry.recipients].filter(([, s]) => s.status === "deferred");
       if (notice > 0 && !entry.delayNoticeSent && deferred.length > 0 && now - record.arrival >= notice) {
         const until = record.arrival + this.#o.retry.maxAge;
-        const id = await this.#queueDsn(entry, deferred.map(([rcpt, s]): DsnRecipient => ({
-          recipient: rcpt,
-          action: "delayed",
-          status: statusFor(s),
-          ...(s.response ? { diagnostic: s.response } : {}),
-          ...(s.host ? { remoteMta: s.host } : {}),
-          ...(s.lastAttempt ? { lastAttempt: s.lastAttempt } : {}),
-          willRetryUntil: until,
-        })));
+        const id = await this.#queueDsn(entry, deferred.map(([rcpt, s]) => ({ ...dsnRecipient(rcpt, s, "delayed"), willRetryUntil: until })));
         await this.#o.spool.append(record.id, [{ ev: "delayed", t: now, id }]);
         entry.delayNoticeSent = true;
       }
