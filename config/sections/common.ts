@@ -14,6 +14,25 @@ export const size = (what: string) =>
     return bytes;
   });
 
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Milliseconds in "90s", "30m", "4h", "5d" (or a plain count of milliseconds); undefined if not a duration. */
+export function parseDuration(value: string | number): number | undefined {
+  if (typeof value === "number") return Number.isFinite(value) && value >= 0 ? value : undefined;
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(value);
+  if (!match) return undefined;
+  return Math.round(Number(match[1]) * DURATION_UNITS[match[2] ?? "ms"]!);
+}
+
+export const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const ms = parseDuration(value);
+  if (ms === undefined) {
+    ctx.issues.push({ code: "custom", input: value, message: `${JSON.stringify(value)} is not a duration: write e.g. 90s, 30m, 4h or 5d` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
 export const domainName = z.string().transform((value, ctx) => {
   const lower = value.toLowerCase().replace(/\.$/, "");
   const problem = domainProblem(lower);

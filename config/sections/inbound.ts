@@ -1,8 +1,7 @@
 // Settings of the inbound daemon (`semail inbound`).
 import { z } from "zod";
 import { ownerProblem } from "../users-list.ts";
-import { listenAddress, size } from "./common.ts";
-import { duration } from "./outbound.ts";
+import { duration, listenAddress, size } from "./common.ts";
 
 const owner = z.string().refine((value) => ownerProblem(value) === undefined, { message: "must be a mailbox owner uid (a-z, 0-9, '.', '_', '-')" });
 

@@ -1,25 +1,6 @@
 // Settings of the outbound daemon (`semail outbound`) and `semail queue`.
 import { z } from "zod";
-import { listenAddress, size } from "./common.ts";
-
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** Milliseconds in "90s", "30m", "4h", "5d" (or a plain count of milliseconds); undefined if not a duration. */
-export function parseDuration(value: string | number): number | undefined {
-  if (typeof value === "number") return Number.isFinite(value) && value >= 0 ? value : undefined;
-  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(value);
-  if (!match) return undefined;
-  return Math.round(Number(match[1]) * UNITS[match[2] ?? "ms"]!);
-}
-
-export const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
-  const ms = parseDuration(value);
-  if (ms === undefined) {
-    ctx.issues.push({ code: "custom", input: value, message: `${JSON.stringify(value)} is not a duration: write e.g. 90s, 30m, 4h or 5d` });
-    return z.NEVER;
-  }
-  return ms;
-});
+import { duration, listenAddress, size } from "./common.ts";
 
 /** "10.0.0.0/8", "fd00::/64" or a single address. */
 const network = z.string().regex(/^[0-9a-fA-F:.]+(\/\d{1,3})?$/, { message: "must be an address or ADDR/PREFIX such as 10.88.0.0/16 or fd00::/64" });
