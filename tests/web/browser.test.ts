@@ -10,14 +10,11 @@ import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { loadUsersList } from "../../config/users-file.ts";
 import { createDirectory } from "../../directory/ldap.ts";
 import type { Directory } from "../../directory/types.ts";
+import { CHROMIUM } from "../helpers/chromium.ts";
 import { startTestSlapd, type TestSlapd } from "../helpers/slapd.ts";
 import { LIST_OPTIONS, fakeApplier, startForm } from "./helpers.ts";
 
 const ARTIFACTS = join(import.meta.dirname, "../../test-artifacts/web");
-const CHROMIUM_ARGS = [
-  "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-];
 
 let slapd: TestSlapd;
 let directory: Directory;
@@ -30,9 +27,8 @@ before(async () => {
   directory = createDirectory(slapd.settings());
   profile = await mkdtemp(join(tmpdir(), "semail-chromium-"));
   browser = await chromium.launchPersistentContext(profile, {
-    executablePath: "/usr/bin/chromium",
-    headless: true,
-    args: CHROMIUM_ARGS,
+    ...CHROMIUM,
+    args: [...CHROMIUM.args],
     viewport: { width: 1000, height: 800 },
   });
 });

@@ -9,23 +9,24 @@ import { createDirectory } from "../../directory/ldap.ts";
 import type { Directory } from "../../directory/types.ts";
 import { TEST_USERS, startTestSlapd, type TestSlapd } from "../helpers/slapd.ts";
 import { Client, LIST_OPTIONS, fakeApplier, startForm, until, type RunningForm } from "./helpers.ts";
-import { startTestNamed, type TestNamed } from "./named.ts";
+import type { RunningNamed } from "../../provisioning/local/named.ts";
+import { startTestNamed, zoneText } from "../helpers/named.ts";
 
 const CROWD = Array.from({ length: 20 }, (_, i) => ({ uid: `user${String(i + 1).padStart(2, "0")}`, password: `pw-${i + 1}-Secret` }));
 const PASSWORDS = new Map([...TEST_USERS, ...CROWD].map((u) => [u.uid, u.password]));
 
 let slapd: TestSlapd;
 let directory: Directory;
-let named: TestNamed;
+let named: RunningNamed;
 
 before(async () => {
   slapd = await startTestSlapd({ users: [...TEST_USERS, ...CROWD] });
   directory = createDirectory(slapd.settings());
-  named = await startTestNamed({
-    "example.org": "@ IN MX 10 mx.semail.test.",
-    "elsewhere.org": "@ IN MX 10 mail.provider.net.\n@ IN MX 20 backup.provider.net.",
-    "nomx.org": "@ IN A 127.0.0.1",
-  });
+  named = await startTestNamed([
+    { name: "example.org", text: zoneText("example.org", ["@ IN MX 10 mx.semail.test."]) },
+    { name: "elsewhere.org", text: zoneText("elsewhere.org", ["@ IN MX 10 mail.provider.net.", "@ IN MX 20 backup.provider.net."]) },
+    { name: "nomx.org", text: zoneText("nomx.org", ["@ IN A 127.0.0.1"]) },
+  ]);
 });
 after(async () => {
   await directory?.close();
