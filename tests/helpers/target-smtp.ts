@@ -1,11 +1,7 @@
 // Remote SMTP servers for relay tests, on loopback: one that accepts (and records the raw
 // message), one that answers 451 a few times, one that rejects, one that hangs, and a
 // lenient one that ends DATA on any "<line end>.<line end>" like a smuggling-prone MTA.
-import { execFile } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { createServer, type Server, type Socket } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { SMTPServer, type SMTPServerOptions } from "smtp-server";
 
 export interface ReceivedMessage {
@@ -248,24 +244,4 @@ export async function sharedPort(hosts: readonly string[]): Promise<number> {
     if (ok) return port;
   }
   throw new Error(`no port free on all of ${hosts.join(", ")}`);
-}
-
-/** A self-signed certificate for `name` (openssl, EC P-256: fast). */
-export async function selfSignedCert(name: string): Promise<{ key: string; cert: string }> {
-  const dir = await mkdtemp(join(tmpdir(), "semail-cert-"));
-  try {
-    const key = join(dir, "key.pem");
-    const cert = join(dir, "cert.pem");
-    await new Promise<void>((resolve, reject) =>
-      execFile(
-        "openssl",
-        ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", `/CN=${name}`, "-addext", `subjectAltName=DNS:${name}`],
-        { timeout: 20_000 },
-        (err, _out, stderr) => (err ? reject(new Error(`openssl failed: ${stderr}`)) : resolve()),
-      ),
-    );
-    return { key: await readFile(key, "utf8"), cert: await readFile(cert, "utf8") };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
 }

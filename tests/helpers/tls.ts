@@ -14,16 +14,16 @@ export interface TestCertificate {
   cleanup(): Promise<void>;
 }
 
-/** An EC P-256 certificate for localhost / 127.0.0.1 / ::1, valid for a day. */
-export async function selfSignedCertificate(): Promise<TestCertificate> {
+/** An EC P-256 certificate for `name` (localhost also gets 127.0.0.1 and ::1), valid for a day. */
+export async function selfSignedCertificate(name = "localhost"): Promise<TestCertificate> {
   const dir = await mkdtemp(join(tmpdir(), "semail-tls-"));
   const keyFile = join(dir, "key.pem");
   const certFile = join(dir, "cert.pem");
   await promisify(execFile)("openssl", [
     "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-    "-keyout", keyFile, "-out", certFile, "-days", "1", "-subj", "/CN=localhost",
-    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1",
-  ]);
+    "-keyout", keyFile, "-out", certFile, "-days", "1", "-subj", `/CN=${name}`,
+    "-addext", `subjectAltName=DNS:${name}${name === "localhost" ? ",IP:127.0.0.1,IP:::1" : ""}`,
+  ], { timeout: 20_000 });
   return {
     key: await readFile(keyFile, "utf8"),
     cert: await readFile(certFile, "utf8"),
@@ -31,4 +31,11 @@ export async function selfSignedCertificate(): Promise<TestCertificate> {
     certFile,
     cleanup: () => rm(dir, { recursive: true, force: true }),
   };
+}
+
+/** Only the PEM texts, for a server that takes them in memory; no files stay behind. */
+export async function selfSignedPem(name: string): Promise<{ key: string; cert: string }> {
+  const certificate = await selfSignedCertificate(name);
+  await certificate.cleanup();
+  return { key: certificate.key, cert: certificate.cert };
 }

@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { createMxResolver } from "../../mailservers/relay/mx.ts";
 import { createSender, type DeliveryOptions, type RecipientResult, type Sender } from "../../mailservers/relay/send.ts";
-import { selfSignedCert, startTarget } from "../helpers/target-smtp.ts";
+import { startTarget } from "../helpers/target-smtp.ts";
+import { selfSignedPem } from "../helpers/tls.ts";
 import { APEX, IP, message, source, startWorld, type World } from "./fixture.ts";
 
 let world: World;
@@ -279,7 +280,7 @@ describe("loops and relay host", () => {
   });
 
   test("a relay host with AUTH gets our login over STARTTLS", async (t) => {
-    const relay = await startTarget({ host: "127.0.0.14", tls: await selfSignedCert("smtp.isp.test"), auth: { user: "me", pass: "s3cret" } });
+    const relay = await startTarget({ host: "127.0.0.14", tls: await selfSignedPem("smtp.isp.test"), auth: { user: "me", pass: "s3cret" } });
     t.after(() => relay.close());
     const resolver = { resolve: () => Promise.reject(new Error("must not be asked")) };
     const unverified = await deliverTo("nope", ["r6"], { resolver, relayHost: { host: relay.host, port: relay.port, auth: { user: "me", pass: "s3cret" } } });

@@ -2,7 +2,8 @@
 // loopback addresses that all share one port (the sender's configurable destination port).
 import { Readable } from "node:stream";
 import { startTestNamed, zoneText } from "../helpers/named.ts";
-import { selfSignedCert, sharedPort, startLenientTarget, startTarget, type Target } from "../helpers/target-smtp.ts";
+import { selfSignedPem } from "../helpers/tls.ts";
+import { sharedPort, startLenientTarget, startTarget, type Target } from "../helpers/target-smtp.ts";
 import type { RunningNamed } from "../../provisioning/local/named.ts";
 
 export const APEX = "t.test";
@@ -82,7 +83,7 @@ export async function startWorld(extraRecords: readonly string[] = []): Promise<
   const started: Target[] = [];
   try {
     const port = await sharedPort([IP.a, IP.b, IP.temp, IP.rej, IP.hang, IP.tls, IP.mixed, IP.lenient, IP.six, IP.stall, IP.dead]);
-    const tls = await selfSignedCert(`tls.${APEX}`);
+    const tls = await selfSignedPem(`tls.${APEX}`);
     const start = async (p: Promise<Target>) => {
       const t = await p;
       started.push(t);
