@@ -8,6 +8,7 @@ import { silentLogger } from "../../cli/logger.ts";
 import { createSmtpFrontEnd, listenSmtp, permFail, type DeliveryBackend, type Envelope, type SessionInfo, type SmtpFrontEndOptions } from "../../mailservers/core/index.ts";
 import { SmtpClient, sendMessage, simpleMessage } from "../helpers/smtp.ts";
 import { selfSignedCertificate, type TestCertificate } from "../helpers/tls.ts";
+import { until } from "../helpers/until.ts";
 
 interface Delivery {
   envelope: Envelope;
@@ -59,14 +60,6 @@ async function start(t: TestContext, options: Partial<SmtpFrontEndOptions> & { b
   return { ...memory, frontEnd, listening, port: listening.addresses[0]!.boundPort };
 }
 
-/** Polls `check` (bounded) until it is true. */
-async function until(check: () => boolean, what: string, ms = 5000): Promise<void> {
-  for (const deadline = Date.now() + ms; Date.now() < deadline; ) {
-    if (check()) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
 
 let cert: TestCertificate;
 before(async () => {
@@ -317,7 +310,7 @@ describe("SMTP front end", () => {
       assert.deepEqual([fourth.greeting!.code, fourth.greeting!.text.slice(0, 5)], [421, "4.3.2"]);
       fourth.close();
       a.close();
-      await until(() => frontEnd.sessions === 2, "a freed session slot");
+      await until(() => frontEnd.sessions === 2, "a freed session slot", 5000);
       const again = await SmtpClient.connect(port);
       t.after(() => again.close());
       assert.equal(again.greeting!.code, 220);
@@ -433,9 +426,9 @@ describe("SMTP front end", () => {
     await c.command("RCPT TO:<b@ok.test>");
     await c.command("DATA");
     c.write("Subject: cut\r\n\r\nhalf a mess");
-    await until(() => deliveries.length === 1, "the delivery to start");
+    await until(() => deliveries.length === 1, "the delivery to start", 5000);
     c.close();
-    await until(() => deliveries[0]!.error !== undefined, "the stream to fail");
+    await until(() => deliveries[0]!.error !== undefined, "the stream to fail", 5000);
     assert.equal(deliveries[0]!.text, undefined);
   });
 });

@@ -8,7 +8,8 @@ import { promisify } from "node:util";
 import { describe, it } from "node:test";
 import { stringify } from "yaml";
 import { sendMessage } from "../helpers/smtp.ts";
-import { USERS, makeDir, provision, spawnInbound, until, usersYaml } from "./fixture.ts";
+import { USERS, makeDir, provision, spawnInbound, usersYaml } from "./fixture.ts";
+import { until } from "../helpers/until.ts";
 
 const BIN = fileURLToPath(new URL("../../bin/semail.mjs", import.meta.url));
 const run = (args: string[]) =>

@@ -7,8 +7,9 @@ import { it } from "node:test";
 import { stringify } from "yaml";
 import { silentLogger } from "../../cli/logger.ts";
 import { recoverMailRoot } from "../../mailservers/store/index.ts";
-import { USERS, makeDir, provision, readMbox, spawnInbound, until, usersYaml } from "./fixture.ts";
+import { USERS, makeDir, provision, readMbox, spawnInbound, usersYaml } from "./fixture.ts";
 import { runLoad } from "./load.ts";
+import { until } from "../helpers/until.ts";
 
 it("loses nothing that got a 250 and leaves no partial message when killed with SIGKILL under load", async (t) => {
   const dir = await makeDir(t, "semail-crash-");

@@ -7,7 +7,8 @@ import { describe, it } from "node:test";
 import { createTransport } from "nodemailer";
 import { SmtpClient, sendMessage, simpleMessage } from "../helpers/smtp.ts";
 import { selfSignedCertificate } from "../helpers/tls.ts";
-import { USERS, provision, readMbox, startFixture, until, usersYaml } from "./fixture.ts";
+import { USERS, provision, readMbox, startFixture, usersYaml } from "./fixture.ts";
+import { until } from "../helpers/until.ts";
 
 async function exists(file: string): Promise<boolean> {
   return stat(file).then(() => true, () => false);

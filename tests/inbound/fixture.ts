@@ -10,6 +10,7 @@ import { parseSettings, type Settings } from "../../config/settings.ts";
 import { startInbound, type RunningInbound } from "../../mailservers/inbound/daemon.ts";
 import { folderName } from "../../mailservers/store/index.ts";
 import { provisionRoot, readMbox, type ParsedMessage } from "../store/fixture.ts";
+import { until } from "../helpers/until.ts";
 
 export { readMbox, type ParsedMessage };
 
@@ -98,14 +99,6 @@ export async function startFixture(
   };
 }
 
-/** Polls `check` (bounded) until it resolves true. */
-export async function until(check: () => boolean | Promise<boolean>, what: string, ms = 10_000): Promise<void> {
-  for (const deadline = Date.now() + ms; Date.now() < deadline; ) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 const BIN = fileURLToPath(new URL("../../bin/semail.mjs", import.meta.url));
 

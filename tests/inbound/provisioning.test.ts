@@ -6,7 +6,8 @@ import { mkdir, readdir, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { it } from "node:test";
 import { SmtpClient, simpleMessage } from "../helpers/smtp.ts";
-import { USERS, readMbox, startFixture, until, usersYaml } from "./fixture.ts";
+import { USERS, readMbox, startFixture, usersYaml } from "./fixture.ts";
+import { until } from "../helpers/until.ts";
 
 const NEWBIE = { owner: "newbie", address: "new@semail.test" };
 

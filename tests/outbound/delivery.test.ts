@@ -10,6 +10,7 @@ import { APEX, startWorld, type World } from "../relay/fixture.ts";
 import { daemonSettings, plain, startDaemon, tempDir, type DaemonFixture } from "./daemon-fixture.ts";
 import { ManualClock } from "./manual-clock.ts";
 import { dsnParts } from "./queue-fixtures.ts";
+import { until } from "../helpers/until.ts";
 
 let world: World;
 before(async () => {
@@ -52,12 +53,6 @@ async function submit(port: number, to: readonly string[], data: string): Promis
   }
 }
 
-async function until(what: string, condition: () => boolean, ms = 10_000): Promise<void> {
-  for (let waited = 0; !condition(); waited += 20) {
-    if (waited > ms) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 const count = (target: Target, subject: string) => target.messages.filter((m) => m.raw.toString("latin1").includes(`Subject: ${subject}\r\n`)).length;
 
@@ -66,14 +61,14 @@ describe("outbound delivery end to end", () => {
     const d = await daemon(t);
     const body = `From: <alice@plain.${APEX}>\r\nTo: <bob@plain.${APEX}>\r\nSubject: bytes\r\nMessage-ID: <bytes@test>\r\n\r\nL\u00e9a line\r\n.leading dot\r\n\r\nend\r\n`;
     await submit(d.port, [`bob@plain.${APEX}`], body.replace(/^\./gm, ".."));
-    await until("delivery", () => count(world.targets.a, "bytes") === 1);
+    await until(() => count(world.targets.a, "bytes") === 1, "delivery");
     const got = world.targets.a.messages.find((m) => m.raw.includes("Subject: bytes"))!;
     const raw = got.raw.toString("latin1");
     assert.match(raw, /^Received: from client\.test \(\[127\.0\.0\.1\]\)[^\r]*\r\n\tby relay\.semail\.test [^\r]*with ESMTPA id /);
     // The test client writes latin1: the 8-bit byte must arrive unchanged, the dot unstuffed.
     assert.equal(raw.slice(raw.indexOf("From: ")), body);
     assert.equal(got.mailFrom, `alice@plain.${APEX}`);
-    await until("an empty queue", () => d.queue.size === 0);
+    await until(() => d.queue.size === 0, "an empty queue");
   });
 
   it("a message carrying smuggling sequences arrives as exactly one message", async (t) => {
@@ -90,8 +85,8 @@ describe("outbound delivery end to end", () => {
     ].join("\r\n");
     await submit(d.port, [`x@smuggle.${APEX}`], body);
     const lenient = world.targets.lenient;
-    await until("delivery", () => lenient.messages.length >= 1);
-    await until("an empty queue", () => d.queue.size === 0);
+    await until(() => lenient.messages.length >= 1, "delivery");
+    await until(() => d.queue.size === 0, "an empty queue");
     assert.equal(lenient.messages.length, 1, `the lenient server saw ${lenient.messages.length} messages`);
     assert.match(lenient.messages[0]!.raw.toString("latin1"), /Subject: carrier/);
     assert.match(lenient.messages[0]!.raw.toString("latin1"), /Subject: SMUGGLED/, "the smuggled text stayed inside the one message");
@@ -103,21 +98,21 @@ describe("outbound delivery end to end", () => {
     const temp = world.targets.temp;
     const before = temp.connections;
     await submit(d.port, [`x@temp-d.${APEX}`], `Subject: retried\r\n\r\nhi\r\n`);
-    await until("first attempt", () => temp.connections === before + 1);
+    await until(() => temp.connections === before + 1, "first attempt");
     await d.queue.idle();
     clock.advance(59_000);
     await d.queue.idle();
     assert.equal(temp.connections, before + 1, "no retry before 60 s");
     clock.advance(1_000);
-    await until("second attempt", () => temp.connections === before + 2);
+    await until(() => temp.connections === before + 2, "second attempt");
     await d.queue.idle();
     clock.advance(119_000);
     await d.queue.idle();
     assert.equal(temp.connections, before + 2, "then 120 s");
     assert.equal(count(temp, "retried"), 0);
     clock.advance(1_000);
-    await until("third attempt delivers", () => count(temp, "retried") === 1);
-    await until("an empty queue", () => d.queue.size === 0);
+    await until(() => count(temp, "retried") === 1, "third attempt delivers");
+    await until(() => d.queue.size === 0, "an empty queue");
     assert.equal(temp.connections, before + 3);
   });
 
@@ -125,7 +120,7 @@ describe("outbound delivery end to end", () => {
     const d = await daemon(t);
     const id = await submit(d.port, [`x@reject.${APEX}`], `From: <alice@plain.${APEX}>\r\nSubject: refused\r\nMessage-ID: <refused@test>\r\n\r\nhi\r\n`);
     const a = world.targets.a;
-    await until("the DSN", () => a.messages.some((m) => m.mailFrom === "" && m.raw.includes(id)));
+    await until(() => a.messages.some((m) => m.mailFrom === "" && m.raw.includes(id)), "the DSN");
     const dsn = a.messages.find((m) => m.mailFrom === "" && m.raw.includes(id))!;
     assert.deepEqual(dsn.recipients, [`alice@plain.${APEX}`]);
     const { parsed, parts } = await dsnParts(dsn.raw.toString("utf8"));
@@ -136,6 +131,6 @@ describe("outbound delivery end to end", () => {
     assert.match(report, /^Status: 5\.7\.1$/m);
     assert.match(report, /^Diagnostic-Code: smtp; 550/m);
     assert.match(parts.get("text/rfc822-headers") ?? "", /^Message-ID: <refused@test>$/m);
-    await until("an empty queue", () => d.queue.size === 0);
+    await until(() => d.queue.size === 0, "an empty queue");
   });
 });

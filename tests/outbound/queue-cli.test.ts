@@ -9,6 +9,7 @@ import { Spool } from "../../mailservers/relay/spool.ts";
 import type { Deliver } from "../../mailservers/relay/queue.ts";
 import { NODE, SEMAIL } from "./child-daemon.ts";
 import { daemonSettings, startDaemon, tempDir } from "./daemon-fixture.ts";
+import { until } from "../helpers/until.ts";
 
 async function semail(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return promisify(execFile)(NODE, [SEMAIL, ...args], { timeout: 30_000 }).then(
@@ -22,12 +23,6 @@ const deferAll: (calls: string[][]) => Deliver = (calls) => async (job) => {
   return job.recipients.map((recipient) => ({ recipient, status: "deferred" as const, response: "451 4.2.0 mailbox busy", code: 451, enhanced: "4.2.0" }));
 };
 
-async function until(what: string, condition: () => boolean, ms = 10_000): Promise<void> {
-  for (let waited = 0; !condition(); waited += 20) {
-    if (waited > ms) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe("semail queue", () => {
   it("list shows each message, its deferred recipients and the last reply", async (t) => {
@@ -82,7 +77,7 @@ describe("semail queue", () => {
 
     const flush = await semail("queue", "flush", "--spool", daemon.spool.dir);
     assert.match(flush.stdout, new RegExp(`flush requested from semail outbound \\(pid ${process.pid}\\)`));
-    await until("the flushed retries", () => calls.length === 4);
+    await until(() => calls.length === 4, "the flushed retries");
 
     const removed = await semail("queue", "remove", two.id, "--spool", daemon.spool.dir);
     assert.equal(removed.stdout, `${two.id}: removed\n`);

@@ -13,6 +13,7 @@ import { startTestSlapd, TEST_USERS, type TestSlapd } from "../helpers/slapd.ts"
 import { APEX, startWorld, type World } from "../relay/fixture.ts";
 import { startChild } from "./child-daemon.ts";
 import { plain, tempDir } from "./daemon-fixture.ts";
+import { until } from "../helpers/until.ts";
 
 const FLAKY = "127.0.0.20";
 let world: World;
@@ -51,12 +52,6 @@ async function startFlaky(port: number) {
   return { state, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
 
-async function until(what: string, condition: () => boolean | Promise<boolean>, output: () => string, ms = 15_000): Promise<void> {
-  for (let waited = 0; !(await condition()); waited += 50) {
-    if (waited > ms) assert.fail(`timed out waiting for ${what}; daemon output:\n${output()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 it("no double delivery and nothing lost across a kill -9 restart", async (t) => {
   const flaky = await startFlaky(world.port);
@@ -93,9 +88,9 @@ it("no double delivery and nothing lost across a kill -9 restart", async (t) => 
   const id = /queued as ([0-9A-Z]+)/.exec(reply.text)![1]!;
 
   const copies = () => world.targets.a.messages.filter((m) => m.raw.includes("Subject: survivor")).length;
-  await until("delivery to plain", () => copies() === 1, first.output);
-  await until("the journal entry for one@", async () => (await spool.journal(id)).some((e) => "s" in e && e.r === `one@plain.${APEX}` && e.s === "delivered"), first.output);
-  await until("the delivery to flaky in flight", () => flaky.state.rcpts >= 1, first.output);
+  await until(() => copies() === 1, () => `delivery to plain; daemon output:\n${first.output()}`, 15_000);
+  await until(async () => (await spool.journal(id)).some((e) => "s" in e && e.r === `one@plain.${APEX}` && e.s === "delivered"), () => `the journal entry for one@; daemon output:\n${first.output()}`, 15_000);
+  await until(() => flaky.state.rcpts >= 1, () => `the delivery to flaky in flight; daemon output:\n${first.output()}`, 15_000);
 
   first.child.kill("SIGKILL");
   assert.equal(await first.exited, "SIGKILL");
@@ -107,8 +102,8 @@ it("no double delivery and nothing lost across a kill -9 restart", async (t) => 
     second.child.kill("SIGTERM");
     await second.exited;
   });
-  await until("delivery to flaky after the restart", () => flaky.state.messages.length === 1, second.output);
-  await until("an empty spool", async () => (await spool.ids()).length === 0, second.output);
+  await until(() => flaky.state.messages.length === 1, () => `delivery to flaky after the restart; daemon output:\n${second.output()}`, 15_000);
+  await until(async () => (await spool.ids()).length === 0, () => `an empty spool; daemon output:\n${second.output()}`, 15_000);
   assert.equal(copies(), 1, "one@ got exactly one copy");
   assert.equal(flaky.state.messages.length, 1);
   assert.match(flaky.state.messages[0]!, /Subject: survivor/);

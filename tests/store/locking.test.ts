@@ -9,6 +9,7 @@ import { once } from "node:events";
 import { test, type TestContext } from "node:test";
 import { TemporaryFailure } from "../../mailservers/core/types.ts";
 import { claimedMarkers, makeEnvelope, makeMailRoot, makeStore, messageStream, readMbox, simpleMessage, target } from "./fixture.ts";
+import { until } from "../helpers/until.ts";
 
 /** Python holding the mbox lock until it reads a line, then appending one message and unlocking. */
 async function pythonHoldingLock(t: TestContext, file: string): Promise<{ child: ChildProcessWithoutNullStreams; exited: Promise<number | null> }> {
@@ -43,14 +44,6 @@ print("done", flush=True)
   return { child, exited };
 }
 
-/** Polls until `check` holds (bounded). */
-async function until(check: () => Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 test("a delivery waits for Python's lock on INBOX, then appends after Python's message", async (t) => {
   const root = await makeMailRoot(t);
@@ -63,7 +56,7 @@ test("a delivery waits for Python's lock on INBOX, then appends after Python's m
     settled = true;
   });
   // The store has started its batch (crash marker written) and is polling for the lock.
-  await until(async () => (await claimedMarkers(root).catch(() => [])).length > 0, "the store to start its batch");
+  await until(async () => (await claimedMarkers(root).catch(() => [])).length > 0, "the store to start its batch", 5000);
   await new Promise((resolve) => setTimeout(resolve, 100));
   assert.equal(settled, false, "the delivery must wait while Python holds the lock");
   python.stdin.write("go\n");

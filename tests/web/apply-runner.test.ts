@@ -10,7 +10,7 @@ import { UsersList } from "../../config/users-list.ts";
 import { ApplyRunner, plainReason } from "../../provisioning/apply/runner.ts";
 import { createPulumiApplier, PULUMI_MISSING } from "../../provisioning/apply/pulumi.ts";
 import type { Applier } from "../../provisioning/apply/types.ts";
-import { until } from "./helpers.ts";
+import { until } from "../helpers/until.ts";
 
 /** An applier whose applies finish only when the test releases them. */
 function gatedApplier() {
@@ -46,7 +46,7 @@ test("requests made during an apply are merged into one following apply", async 
   gate.bump();
   runner.request("first");
   assert.equal(runner.status().state, "queued");
-  await until(() => gate.waiting() === 1);
+  await until(() => gate.waiting() === 1, "the apply to wait at the gate");
   assert.equal(runner.status().state, "applying");
   for (let i = 0; i < 5; i += 1) {
     gate.bump();
@@ -54,7 +54,7 @@ test("requests made during an apply are merged into one following apply", async 
   }
   assert.equal(runner.status().pending, true);
   gate.release();
-  await until(() => gate.waiting() === 1);
+  await until(() => gate.waiting() === 1, "the apply to wait at the gate");
   assert.deepEqual(gate.seen, [1, 6], "the second apply saw every change made during the first");
   assert.equal(runner.status().pending, false);
   gate.release();

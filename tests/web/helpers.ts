@@ -119,12 +119,3 @@ export class Client {
   }
 }
 
-/** Polls `check` until it returns true; fails after `ms`. */
-export async function until(check: () => Promise<boolean> | boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  for (let i = 0; i < 10_000; i += 1) {
-    if (await check()) return;
-    if (Date.now() > end) throw new Error(`condition not met within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}

@@ -8,9 +8,10 @@ import { loadUsersList } from "../../config/users-file.ts";
 import { createDirectory } from "../../directory/ldap.ts";
 import type { Directory } from "../../directory/types.ts";
 import { TEST_USERS, startTestSlapd, type TestSlapd } from "../helpers/slapd.ts";
-import { Client, LIST_OPTIONS, fakeApplier, startForm, until, type RunningForm } from "./helpers.ts";
+import { Client, LIST_OPTIONS, fakeApplier, startForm, type RunningForm } from "./helpers.ts";
 import type { RunningNamed } from "../../provisioning/local/named.ts";
 import { startTestNamed, zoneText } from "../helpers/named.ts";
+import { until } from "../helpers/until.ts";
 
 const CROWD = Array.from({ length: 20 }, (_, i) => ({ uid: `user${String(i + 1).padStart(2, "0")}`, password: `pw-${i + 1}-Secret` }));
 const PASSWORDS = new Map([...TEST_USERS, ...CROWD].map((u) => [u.uid, u.password]));
@@ -235,7 +236,7 @@ test("a failing apply is shown as failed with its reason, and the list is kept",
   const form = await startForm(t, { directory, applier, web: LOOSE });
   const alice = await loggedIn(form, "alice");
   assert.equal((await alice.post("/mailbox", { localPart: "alice", kind: "subdomain", subdomain: "alice" })).status, 303);
-  await until(async () => (await alice.status()).state === "failed");
+  await until(async () => (await alice.status()).state === "failed", "the apply to fail");
   const status = await alice.status();
   assert.equal(status.reason, "xl create semail-vm failed: not enough memory");
   const page = await alice.get("/");
@@ -248,7 +249,7 @@ test("a failing apply is shown as failed with its reason, and the list is kept",
   applier.fail = undefined;
   const bob = await loggedIn(form, "bob");
   await bob.post("/mailbox", { localPart: "bob", kind: "subdomain", subdomain: "bob" });
-  await until(async () => (await bob.status()).state === "done");
+  await until(async () => (await bob.status()).state === "done", "the apply to be done");
   assert.deepEqual(applier.runs.at(-1), ["alice@alice.semail.test", "bob@bob.semail.test"]);
 });
 
