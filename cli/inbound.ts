@@ -2,6 +2,7 @@
 // SIGINT stop it after open sessions finish. A kill -9 loses nothing that got a 250.
 import { startInbound } from "../mailservers/inbound/daemon.ts";
 import type { Command } from "./command.ts";
+import { compactHeap } from "./compact-heap.ts";
 import { createLogger } from "./logger.ts";
 import { untilStopSignal } from "./signals.ts";
 
@@ -21,7 +22,9 @@ const inbound: Command = {
   async run(settings) {
     const logger = createLogger(settings.log.level, "semail-inbound");
     const daemon = await startInbound(settings, { logger });
-    await untilStopSignal(logger, () => void daemon.reload());
+    const stopped = untilStopSignal(logger, () => void daemon.reload());
+    compactHeap();
+    await stopped;
     await daemon.stop();
   },
 };

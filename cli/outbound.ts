@@ -3,6 +3,7 @@
 // SIGHUP re-reads the users list.
 import { startOutbound } from "../mailservers/outbound/daemon.ts";
 import type { Command } from "./command.ts";
+import { compactHeap } from "./compact-heap.ts";
 import { createLogger } from "./logger.ts";
 import { untilStopSignal } from "./signals.ts";
 
@@ -20,7 +21,9 @@ const outbound: Command = {
   async run(settings) {
     const logger = createLogger(settings.log.level, "semail-outbound");
     const daemon = await startOutbound(settings, { logger });
-    await untilStopSignal(logger, () => void daemon.reload());
+    const stopped = untilStopSignal(logger, () => void daemon.reload());
+    compactHeap();
+    await stopped;
     await daemon.stop();
   },
 };

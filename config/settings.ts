@@ -2,22 +2,20 @@
 // Flags override file values; a bad value stops start-up naming the setting.
 import { readFile } from "node:fs/promises";
 import { parse } from "yaml";
-import { z } from "zod";
+import * as z from "zod/mini";
 import { commonSettings } from "./sections/common.ts";
 import { inboundSettings } from "./sections/inbound.ts";
 import { ldapSettings } from "./sections/ldap.ts";
 import { outboundSettings } from "./sections/outbound.ts";
 import { webSettings } from "./sections/web.ts";
 
-export const settingsSchema = z
-  .object({
-    ...commonSettings,
-    ldap: ldapSettings.default(ldapSettings.parse({})),
-    inbound: inboundSettings.default(inboundSettings.parse({})),
-    outbound: outboundSettings.default(outboundSettings.parse({})),
-    web: webSettings.default(webSettings.parse({})),
-  })
-  .strict();
+export const settingsSchema = z.strictObject({
+  ...commonSettings,
+  ldap: z._default(ldapSettings, () => ldapSettings.parse({})),
+  inbound: z._default(inboundSettings, () => inboundSettings.parse({})),
+  outbound: z._default(outboundSettings, () => outboundSettings.parse({})),
+  web: z._default(webSettings, () => webSettings.parse({})),
+});
 
 export type Settings = z.output<typeof settingsSchema>;
 

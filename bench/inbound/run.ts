@@ -2,7 +2,10 @@
 // same load from smtp-source, same run. For each shape and side: msg/s until every message
 // is in the mbox files, the ratio, and peak RSS (Postfix: summed over its processes).
 //
-//   npm run bench -- inbound [--messages 2000] [--shapes 20x4k-1,100x100k-100] [--one-per-connection] [--greet-delay 100ms]
+//   npm run bench -- inbound [--messages 2000] [--shapes 20x4k-1,100x100k-100] [--one-per-connection] [--greet-delay 100ms] [--from-source]
+//
+// semail runs as the Docker image runs it: the bundle (`npm run build`, made afresh here)
+// with the node flags of the image's ENTRYPOINT; --from-source runs the TypeScript instead.
 //
 // smtp-source runs with -d (several messages per session), as a busy MTA's connection
 // cache does; --one-per-connection opens a connection per message, where smtp-server's
@@ -13,13 +16,14 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { stringify } from "yaml";
+import { bundle, imageNodeFlags } from "../../bin/bundle.ts";
 import { provisionPlainRoot } from "../../mailservers/store/index.ts";
 import { MboxCounter } from "../lib/mbox-count.ts";
 import { postfixDir, removeDir, startPostfix, type PostfixInstance } from "../lib/postfix.ts";
 import { peakRss, rss, sampleTree, until, uss } from "../lib/process.ts";
 import { SMTP_SOURCE, smtpSource } from "../lib/smtp-source.ts";
 
-const BIN = fileURLToPath(new URL("../../bin/semail.mjs", import.meta.url));
+const SOURCE_BIN = fileURLToPath(new URL("../../bin/semail.mjs", import.meta.url));
 const DOMAIN = "bench.test";
 const VMAIL_UID = 65534; // nobody: virtual(8) refuses to deliver as root
 
@@ -54,7 +58,13 @@ interface Running {
 
 const boxes = (n: number) => Array.from({ length: n }, (_, i) => `box${String(i).padStart(2, "0")}`);
 
-async function startSemail(dir: string, mailboxes: number, greetDelay: string): Promise<Running> {
+/** How semail is started: node's flags and the entry file. */
+interface Launch {
+  readonly nodeFlags: readonly string[];
+  readonly entry: string;
+}
+
+async function startSemail(dir: string, mailboxes: number, greetDelay: string, launch: Launch): Promise<Running> {
   const usersFile = path.join(dir, "users.yaml");
   const mailRoot = path.join(dir, "mail");
   await writeFile(usersFile, stringify({ mailboxes: boxes(mailboxes).map((owner) => ({ owner, address: `${owner}@${DOMAIN}`, size: "20GiB" })) }));
@@ -70,7 +80,7 @@ async function startSemail(dir: string, mailboxes: number, greetDelay: string): 
   }));
   const logFile = path.join(dir, "semail.log");
   const log = await open(logFile, "w");
-  const child: ChildProcess = spawn(process.execPath, [BIN, "inbound", "--config", config], { stdio: ["ignore", log.fd, log.fd] });
+  const child: ChildProcess = spawn(process.execPath, [...launch.nodeFlags, launch.entry, "inbound", "--config", config], { stdio: ["ignore", log.fd, log.fd] });
   await log.close();
   let port = 0;
   await until(async () => {
@@ -154,11 +164,11 @@ async function measure(side: string, running: Running, shape: Shape, messages: n
   };
 }
 
-async function runSide(side: "semail" | "postfix", shape: Shape, messages: number, reuseConnections: boolean, greetDelay: string): Promise<SideResult> {
+async function runSide(side: "semail" | "postfix", shape: Shape, messages: number, reuseConnections: boolean, greetDelay: string, launch: Launch): Promise<SideResult> {
   const dir = await postfixDir();
   let running: Running | undefined;
   try {
-    running = side === "semail" ? await startSemail(dir, shape.mailboxes, greetDelay) : await startReference(dir, shape.mailboxes);
+    running = side === "semail" ? await startSemail(dir, shape.mailboxes, greetDelay, launch) : await startReference(dir, shape.mailboxes);
     return await measure(side, running, shape, messages, reuseConnections);
   } finally {
     await running?.stop().catch(() => undefined);
@@ -176,7 +186,7 @@ const mb = (bytes: number) => `${(bytes / 1024 ** 2).toFixed(1)} MB`;
 const label = (s: Shape) => `${s.sessions} sessions, ${s.size / 1024} KiB, ${s.mailboxes} mailbox${s.mailboxes > 1 ? "es" : ""}`;
 
 export async function main(argv: readonly string[]): Promise<void> {
-  const { values } = parseArgs({ args: [...argv], options: { messages: { type: "string" }, shapes: { type: "string" }, "no-postfix": { type: "boolean" }, "one-per-connection": { type: "boolean" }, "greet-delay": { type: "string" } } });
+  const { values } = parseArgs({ args: [...argv], options: { messages: { type: "string" }, shapes: { type: "string" }, "no-postfix": { type: "boolean" }, "one-per-connection": { type: "boolean" }, "greet-delay": { type: "string" }, "from-source": { type: "boolean" } } });
   const greetDelay = values["greet-delay"] ?? "100ms";
   const reuse = !values["one-per-connection"];
   const messages = Number(values.messages ?? 2000);
@@ -193,13 +203,14 @@ export async function main(argv: readonly string[]): Promise<void> {
     console.log("bench/inbound: Postfix reference skipped: it needs root to start");
     withPostfix = false;
   }
-  console.log(`bench/inbound: ${messages} messages per shape, smtp-source ${reuse ? "-d (sessions reused)" : "(one connection per message)"}, semail greetDelay ${greetDelay}, ${new Date().toISOString()}`);
+  const launch: Launch = values["from-source"] ? { nodeFlags: [], entry: SOURCE_BIN } : { nodeFlags: await imageNodeFlags(), entry: await bundle() };
+  console.log(`bench/inbound: ${messages} messages per shape, smtp-source ${reuse ? "-d (sessions reused)" : "(one connection per message)"}, semail greetDelay ${greetDelay}, semail: node ${[...launch.nodeFlags, path.relative(process.cwd(), launch.entry)].join(" ")}, ${new Date().toISOString()}`);
   for (const shape of shapes) {
-    const ours = await runSide("semail", shape, messages, reuse, greetDelay);
+    const ours = await runSide("semail", shape, messages, reuse, greetDelay, launch);
     let reference: SideResult | undefined;
     if (withPostfix) {
       try {
-        reference = await runSide("postfix", shape, messages, reuse, greetDelay);
+        reference = await runSide("postfix", shape, messages, reuse, greetDelay, launch);
       } catch (err) {
         console.log(`bench/inbound: Postfix reference skipped: ${(err as Error).message}`);
         withPostfix = false;

@@ -102,9 +102,12 @@ export async function startFixture(
 
 const BIN = fileURLToPath(new URL("../../bin/semail.mjs", import.meta.url));
 
-/** Starts `semail inbound` as a child; resolves with it and its port once it logs "listening". */
-export async function spawnInbound(t: TestContext, config: string): Promise<{ child: ChildProcess; port: number; output: () => string }> {
-  const child = spawn(process.execPath, [BIN, "inbound", "--config", config], { stdio: ["ignore", "pipe", "pipe"] });
+/**
+ * Starts `semail inbound` as a child; resolves with it and its port once it logs
+ * "listening". `node` replaces node's arguments before the command (default: the sources).
+ */
+export async function spawnInbound(t: TestContext, config: string, launch: { node?: readonly string[]; env?: NodeJS.ProcessEnv } = {}): Promise<{ child: ChildProcess; port: number; output: () => string }> {
+  const child = spawn(process.execPath, [...(launch.node ?? [BIN]), "inbound", "--config", config], { stdio: ["ignore", "pipe", "pipe"], env: launch.env ?? process.env });
   t.after(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
   });

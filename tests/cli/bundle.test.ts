@@ -1,0 +1,86 @@
+// The bundle the Docker image runs (bin/bundle.ts): built afresh, started with the node
+// flags of the image's ENTRYPOINT, it stores mail like the sources do, and the modules it defers
+// (nodemailer's HTTP client, node:assert, pino's worker transport) stay unloaded at idle.
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { cp, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { before, describe, it } from "node:test";
+import { stringify } from "yaml";
+import { bundle, imageNodeFlags } from "../../bin/bundle.ts";
+import { sendMessage } from "../helpers/smtp.ts";
+import { until } from "../helpers/until.ts";
+import { USERS, makeDir, provision, spawnInbound, usersYaml } from "../inbound/fixture.ts";
+
+// Writes Node's list of loaded built-in modules to $SEMAIL_TEST_MODULES on SIGUSR2.
+const MODULE_LIST_HOOK = `data:text/javascript,${encodeURIComponent(
+  'import { writeFileSync } from "node:fs"; process.on("SIGUSR2", () => writeFileSync(process.env.SEMAIL_TEST_MODULES, process.moduleLoadList.join("\\n")));',
+)}`;
+
+describe("the bundle (npm run build)", () => {
+  let entry = "";
+  let nodeFlags: string[] = [];
+  before(async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "semail-bundle-"));
+    entry = await bundle(path.join(dir, "dist"));
+    nodeFlags = await imageNodeFlags();
+    process.once("exit", () => void rm(dir, { recursive: true, force: true }));
+  });
+
+  it("builds from just what the Dockerfile copies into its build stage", async (t) => {
+    const root = path.join(import.meta.dirname, "../..");
+    const dockerfile = await readFile(path.join(root, "Dockerfile"), "utf8");
+    const buildStage = dockerfile.slice(0, dockerfile.indexOf("\nFROM ", dockerfile.indexOf("FROM ") + 1));
+    const copied = [...buildStage.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) => m[1]!.split(" "));
+    assert.ok(copied.includes("bin") && copied.includes("mailservers"), copied.join(" "));
+    const context = await makeDir(t, "semail-image-");
+    for (const item of copied) await cp(path.join(root, item), path.join(context, item), { recursive: true });
+    await symlink(path.join(root, "node_modules"), path.join(context, "node_modules"));
+    const { stdout } = await promisify(execFile)(process.execPath, [path.join(context, "bin/bundle.ts")], { cwd: context, timeout: 60_000 });
+    assert.match(stdout, /built .*dist\/semail\.mjs/);
+  });
+
+  it("runs every command the image offers", async () => {
+    for (const command of ["inbound", "outbound", "queue"]) {
+      const { stdout } = await promisify(execFile)(process.execPath, [...nodeFlags, entry, command, "--help"], { timeout: 20_000 });
+      assert.match(stdout, /--config FILE/, command);
+    }
+    const bad = await promisify(execFile)(process.execPath, [...nodeFlags, entry, "inbound", "--listen", "localhost"], { timeout: 20_000 }).catch((e: { code: number; stderr: string }) => e);
+    assert.equal("code" in bad ? bad.code : 0, 2);
+    assert.match("stderr" in bad ? bad.stderr : "", /inbound\.listen\[0\]: must be ADDR:PORT/);
+  });
+
+  it("stores mail, refuses unknown users, and loads none of the deferred modules", async (t) => {
+    const dir = await makeDir(t);
+    const usersFile = path.join(dir, "users.yaml");
+    await writeFile(usersFile, usersYaml(USERS));
+    const mailRoot = path.join(dir, "mail");
+    await provision(mailRoot, USERS);
+    const config = path.join(dir, "semail.yaml");
+    await writeFile(config, stringify({ managedDomain: "semail.test", users: usersFile, inbound: { listen: ["127.0.0.1:0"], mailRoot, minFreeSpace: "1MiB" } }));
+    const modules = path.join(dir, "modules.txt");
+    const env = { ...process.env, SEMAIL_TEST_MODULES: modules };
+    const { child, port } = await spawnInbound(t, config, { node: [...nodeFlags, "--import", MODULE_LIST_HOOK, entry], env });
+
+    child.kill("SIGUSR2");
+    await until(async () => (await readFile(modules, "utf8").catch(() => "")).length > 0, "the module list");
+    const loaded = (await readFile(modules, "utf8")).split("\n");
+    for (const deferred of ["NativeModule http", "NativeModule https", "NativeModule zlib", "NativeModule assert", "NativeModule internal/deps/undici/undici"]) {
+      assert.ok(!loaded.includes(deferred), `${deferred} is loaded at idle`);
+    }
+    assert.ok(loaded.includes("NativeModule tls"), "the list is the daemon's own");
+
+    const ok = await sendMessage(port, { from: "a@example.org", to: ["ada@semail.test"], data: "Subject: from the bundle\r\n\r\nbody\r\n" });
+    assert.equal(ok.code, 250);
+    assert.match(await readFile(path.join(mailRoot, "ada", "INBOX"), "utf8"), /Subject: from the bundle/);
+    const unknown = await sendMessage(port, { from: "a@example.org", to: ["nobody@semail.test"], data: "Subject: x\r\n\r\nx\r\n" });
+    assert.equal(unknown.code, 550);
+
+    // Stopping closes pino's writer, the first use of the deferred node:assert.
+    child.kill("SIGTERM");
+    await until(() => child.exitCode !== null, "the daemon to stop");
+    assert.equal(child.exitCode, 0);
+  });
+});
