@@ -44,44 +44,63 @@ export class MessageGuard extends Transform {
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    const parts: Buffer[] = [];
+    // CRLF lines pass through as they are; only a bare CR or LF is cut out and replaced,
+    // so ordinary mail is passed on without copying.
+    let parts: Buffer[] | undefined;
     let start = 0;
     const n = chunk.length;
-    for (let i = 0; i < n; i++) {
-      const b = chunk[i]!;
-      if (this.#skipLF) {
-        this.#skipLF = false;
-        if (b === LF) {
-          start = i + 1;
-          continue;
-        }
-      }
-      if (b === CR || b === LF) {
-        if (i > start) parts.push(chunk.subarray(start, i));
-        parts.push(CRLF);
-        const problem = this.#endLine();
-        if (problem) return callback(problem);
-        if (b === CR) {
-          if (i + 1 < n) {
-            if (chunk[i + 1] === LF) i++;
-          } else this.#skipLF = true;
-        }
-        start = i + 1;
-        continue;
-      }
-      this.#lineLength++;
-      if (this.#inHeaders && this.#prefix.length < RECEIVED.length) this.#prefix += String.fromCharCode(b | 0x20);
-      if (this.#lineLength > this.#limits.maxLineLength) {
-        return callback(permFail(554, "5.6.0", `Message has a line longer than ${this.#limits.maxLineLength} bytes`));
-      }
+    let i = 0;
+    if (this.#skipLF) {
+      this.#skipLF = false;
+      if (n > 0 && chunk[0] === LF) start = i = 1;
     }
-    if (start < n) parts.push(chunk.subarray(start));
-    const out = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    const rewrite = (at: number, next: number) => {
+      parts ??= [];
+      if (at > start) parts.push(chunk.subarray(start, at));
+      parts.push(CRLF);
+      start = next;
+    };
+    // Jump from line end to line end (indexOf is memchr); the bytes between are one line's.
+    let nextCR = chunk.indexOf(CR, i);
+    while (i < n) {
+      if (nextCR !== -1 && nextCR < i) nextCR = chunk.indexOf(CR, i);
+      const nextLF = chunk.indexOf(LF, i);
+      const end = Math.min(nextLF === -1 ? n : nextLF, nextCR === -1 ? n : nextCR);
+      const problem = this.#lineBytes(chunk, i, end);
+      if (problem) return callback(problem);
+      if (end === n) break;
+      if (chunk[end] === LF) rewrite(end, end + 1);
+      else if (end + 1 === n) {
+        // A CR ends the chunk: end the line now and drop an LF that starts the next.
+        rewrite(end, end + 1);
+        this.#skipLF = true;
+      } else if (chunk[end + 1] !== LF) rewrite(end, end + 1);
+      const ended = this.#endLine();
+      if (ended) return callback(ended);
+      i = chunk[end] === CR && chunk[end + 1] === LF ? end + 2 : end + 1;
+    }
+    let out: Buffer;
+    if (parts) {
+      if (start < n) parts.push(chunk.subarray(start));
+      out = Buffer.concat(parts);
+    } else out = start === 0 ? chunk : chunk.subarray(start);
     this.bytes += out.length;
     if (this.bytes > this.#limits.maxMessageSize) {
       return callback(permFail(552, "5.3.4", `Message too big: the limit is ${this.#limits.maxMessageSize} bytes`));
     }
     callback(null, out);
+  }
+
+  /** Bytes [from, to) of `chunk` continue the current line. Returns the refusal, if any. */
+  #lineBytes(chunk: Buffer, from: number, to: number): Error | undefined {
+    if (this.#inHeaders) {
+      for (let j = from; j < to && this.#prefix.length < RECEIVED.length; j++) this.#prefix += String.fromCharCode(chunk[j]! | 0x20);
+    }
+    this.#lineLength += to - from;
+    if (this.#lineLength > this.#limits.maxLineLength) {
+      return permFail(554, "5.6.0", `Message has a line longer than ${this.#limits.maxLineLength} bytes`);
+    }
+    return undefined;
   }
 
   /** A line ended: header bookkeeping. Returns the refusal, if any. */

@@ -2,6 +2,7 @@
 // bodies copied from their temp files, short writes detected, the injected faults
 // applied; and the small file-system chores around them.
 import { promises as fs, constants } from "node:fs";
+import type { AppendHandle } from "./append-handle.ts";
 import type { FaultInjector } from "./faults.ts";
 import type { AppendItem } from "./mbox-file.ts";
 
@@ -24,12 +25,12 @@ export interface WriterContext {
 /** Gathers small writes into one write(2) of up to 1 MiB; applies the injected faults. */
 export class BatchWriter {
   readonly #file: string;
-  readonly #handle: fs.FileHandle;
+  readonly #handle: AppendHandle;
   readonly #context: WriterContext;
   #parts: Buffer[] = [];
   #length = 0;
 
-  constructor(file: string, handle: fs.FileHandle, context: WriterContext) {
+  constructor(file: string, handle: AppendHandle, context: WriterContext) {
     this.#file = file;
     this.#handle = handle;
     this.#context = context;
@@ -73,7 +74,7 @@ export class BatchWriter {
     this.#length = 0;
     const faults = this.#context.faults;
     if (faults) return this.#faultyWrite(data, faults);
-    const { bytesWritten } = await this.#handle.write(data, 0, data.length);
+    const bytesWritten = await this.#handle.write(data, 0, data.length);
     if (bytesWritten !== data.length) throw shortWriteError(this.#file, bytesWritten, data.length);
   }
 
@@ -96,7 +97,7 @@ export class BatchWriter {
       await this.#handle.write(data, half, data.length - half);
       return;
     }
-    const { bytesWritten } = await this.#handle.write(data, 0, data.length);
+    const bytesWritten = await this.#handle.write(data, 0, data.length);
     if (bytesWritten !== data.length) throw shortWriteError(file, bytesWritten, data.length);
   }
 }
@@ -111,10 +112,10 @@ const NEW_LINE_AND_BLANK = Buffer.from("\n\n");
  * writes its separator before each message instead), two after a torn last line (a
  * writer that died; otherwise our message would be glued onto its last line).
  */
-export async function separatorAfter(handle: fs.FileHandle, size: number): Promise<Buffer> {
+export function separatorAfter(handle: AppendHandle, size: number): Buffer {
   if (size === 0) return NO_SEPARATOR;
   const tail = Buffer.alloc(2);
-  const { bytesRead } = await handle.read(tail, 0, Math.min(2, size), size - Math.min(2, size));
+  const bytesRead = handle.read(tail, 0, Math.min(2, size), size - Math.min(2, size));
   const last = tail.subarray(0, bytesRead);
   if (last.length === 2 && last[0] === 0x0a && last[1] === 0x0a) return NO_SEPARATOR;
   if (last.length === 1 && last[0] === 0x0a) return NO_SEPARATOR;

@@ -14,8 +14,9 @@
 // whatever pid it names) and, unless the slot is done, that bytes after the length may
 // be a partial batch. Freeing the slot last means no kill can leave a lock of ours that
 // no slot names (before, the slot was freed first and a kill just then left the lock).
-// Five small pwrite(2)s per batch, no file creation.
-import { promises as fs, constants } from "node:fs";
+// Five small pwrite(2)s per batch, no file creation; made synchronously, like the other
+// metadata calls of an append (see append-handle.ts).
+import { promises as fs, closeSync, constants, openSync, writeSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import path from "node:path";
 import type { LockIdentity } from "./dotlock.ts";
@@ -47,7 +48,7 @@ export class CrashMarkers {
   readonly dir: string;
   readonly instance = randomBytes(6).toString("hex");
   readonly path: string;
-  #handle: Promise<fs.FileHandle> | undefined;
+  #fd: number | undefined;
   #free: number[] = [];
   #slots = 0;
 
@@ -58,73 +59,73 @@ export class CrashMarkers {
   }
 
   /** Claims a slot for an append to `file` (lock and length still unknown: taken before the lock). */
-  async begin(file: string, lockPath: string): Promise<CrashMarker> {
+  begin(file: string, lockPath: string): CrashMarker {
     const record = `${CLAIMED} length=${UNKNOWN} inode=${UNKNOWN} mtime=${UNKNOWN}\npid=${process.pid}\nlock=${lockPath}\nfile=${file}\n`;
     const bytes = Buffer.from(record, "utf8");
     if (bytes.length > SLOT_SIZE || /\n/.test(file + lockPath)) throw new Error(`mailbox path too long or not printable: ${file}`);
-    this.#handle ??= fs.open(this.path, constants.O_RDWR | constants.O_CREAT, 0o600);
-    const handle = await this.#handle;
+    this.#fd ??= openSync(this.path, constants.O_RDWR | constants.O_CREAT, 0o600);
+    const fd = this.#fd;
     const slot = this.#free.pop() ?? this.#slots++;
     const page = Buffer.alloc(SLOT_SIZE, 0x20);
     bytes.copy(page);
     try {
-      await handle.write(page, 0, SLOT_SIZE, slot * SLOT_SIZE);
+      writeSync(fd, page, 0, SLOT_SIZE, slot * SLOT_SIZE);
     } catch (error) {
       this.#free.push(slot);
       throw error;
     }
-    return new CrashMarker(handle, slot, (n) => this.#free.push(n));
+    return new CrashMarker(fd, slot, (n) => this.#free.push(n));
   }
 
   /** The store closed with nothing in flight: drop the marker file. */
   async retire(): Promise<void> {
     liveInstances.delete(this.instance);
-    if (!this.#handle) return;
-    const handle = await this.#handle.catch(() => undefined);
-    await handle?.close();
+    if (this.#fd === undefined) return;
+    closeSync(this.#fd);
+    this.#fd = undefined;
     if (this.#free.length === this.#slots) await fs.unlink(this.path).catch(() => {});
   }
 }
 
 export class CrashMarker {
-  readonly #handle: fs.FileHandle;
+  readonly #fd: number;
   readonly #slot: number;
   readonly #release: (slot: number) => void;
 
-  constructor(handle: fs.FileHandle, slot: number, release: (slot: number) => void) {
-    this.#handle = handle;
+  constructor(fd: number, slot: number, release: (slot: number) => void) {
+    this.#fd = fd;
     this.#slot = slot;
     this.#release = release;
   }
 
   /** Records which file is about to be linked as the lock, before the link(2). One write: never half recorded. */
-  async setLock(identity: LockIdentity): Promise<void> {
+  setLock(identity: LockIdentity): void {
     const pad = (n: bigint) => String(n).padStart(NUMBER_WIDTH, "0");
-    await this.#write(`${pad(identity.inode)} mtime=${pad(identity.mtime)}`, INODE_AT);
+    this.#write(`${pad(identity.inode)} mtime=${pad(identity.mtime)}`, INODE_AT);
   }
 
   /** Records the length before the append (lock held), in place. */
-  async setLength(length: number): Promise<void> {
-    await this.#write(String(length).padStart(NUMBER_WIDTH, "0"), LENGTH_AT);
+  setLength(length: number): void {
+    this.#write(String(length).padStart(NUMBER_WIDTH, "0"), LENGTH_AT);
   }
 
   /** The file is final (append durable or undone); only the lock is left to remove. */
-  async done(): Promise<void> {
-    await this.#write(DONE, 0);
+  done(): void {
+    this.#write(DONE, 0);
   }
 
   /** The lock is gone too: free the slot. */
-  async remove(): Promise<void> {
-    await this.#handle.write(FREE, this.#slot * SLOT_SIZE);
+  remove(): void {
+    this.#write(FREE, 0);
     this.#release(this.#slot);
   }
 
   /** The file could not be restored: leave the slot claimed so recovery retries at the next start. */
   abandon(): void {}
 
-  async #write(text: string, at: number): Promise<void> {
+  #write(text: string, at: number): void {
     const bytes = Buffer.from(text, "latin1");
-    const { bytesWritten } = await this.#handle.write(bytes, 0, bytes.length, this.#slot * SLOT_SIZE + at);
+    const bytesWritten = writeSync(this.#fd, bytes, 0, bytes.length, this.#slot * SLOT_SIZE + at);
     if (bytesWritten !== bytes.length) throw new Error(`short write to a crash marker: ${bytesWritten} of ${bytes.length} bytes`);
   }
 }

@@ -1,6 +1,9 @@
 // The dotlock Debian's mail tools share (Debian policy 11.6, liblockfile, mutt, Python's
-// mailbox): `<file>.lock`, created atomically, holding our pid.
-import { promises as fs, constants, type BigIntStats } from "node:fs";
+// mailbox): `<file>.lock`, created atomically, holding our pid. Like the other metadata
+// calls of an append these are synchronous (see append-handle.ts), except creating the
+// file to link, which may wait for a journal commit, and the wait for someone else's lock.
+import fs, { constants, type BigIntStats } from "node:fs";
+import { promisify } from "node:util";
 import path from "node:path";
 import { tempFail } from "../core/types.ts";
 
@@ -8,6 +11,7 @@ import { tempFail } from "../core/types.ts";
 export const STALE_LOCK_MS = 5 * 60 * 1000;
 
 let unique = 0;
+const openAsync = promisify(fs.open);
 
 export interface DotlockOptions {
   /** Give up after this long: 451 4.2.0. */
@@ -18,7 +22,7 @@ export interface DotlockOptions {
    * Called with the identity the lock will have, before the first link(2): the crash
    * marker records it, so recovery knows this very file as ours (a pid alone may be another's).
    */
-  readonly beforeLink?: (identity: LockIdentity) => Promise<void>;
+  readonly beforeLink?: (identity: LockIdentity) => void;
 }
 
 /**
@@ -53,24 +57,24 @@ export function lockTempPrefix(lockPath: string, pid: number): string {
 export async function acquireDotlock(file: string, options: DotlockOptions): Promise<string> {
   const lockPath = `${file}.lock`;
   const temp = `${lockTempPrefix(lockPath, process.pid)}${++unique}`;
-  const handle = await fs.open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+  const fd = await openAsync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
   const deadline = Date.now() + options.timeoutMs;
   let delay = 2;
   try {
     try {
-      await handle.writeFile(`${process.pid}\n`);
-      if (options.beforeLink) await options.beforeLink(lockIdentity(await handle.stat({ bigint: true })));
+      fs.writeSync(fd, `${process.pid}\n`);
+      options.beforeLink?.(lockIdentity(fs.fstatSync(fd, { bigint: true })));
     } finally {
-      await handle.close();
+      fs.closeSync(fd);
     }
     for (;;) {
       try {
-        await fs.link(temp, lockPath);
+        fs.linkSync(temp, lockPath);
         return lockPath;
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
       }
-      await removeIfStale(lockPath, options);
+      removeIfStale(lockPath, options);
       if (Date.now() >= deadline) {
         throw tempFail(451, "4.2.0", "Mailbox is locked by another program, try again later");
       }
@@ -78,15 +82,25 @@ export async function acquireDotlock(file: string, options: DotlockOptions): Pro
       delay = Math.min(delay * 2, 100);
     }
   } finally {
-    await fs.unlink(temp).catch(() => {});
+    ignoreErrors(() => fs.unlinkSync(temp));
   }
 }
 
 /** Removes the lock we hold. */
-export async function releaseDotlock(lockPath: string): Promise<void> {
-  await fs.unlink(lockPath).catch((error: NodeJS.ErrnoException) => {
-    if (error.code !== "ENOENT") throw error;
-  });
+export function releaseDotlock(lockPath: string): void {
+  try {
+    fs.unlinkSync(lockPath);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+  }
+}
+
+function ignoreErrors(call: () => unknown): void {
+  try {
+    call();
+  } catch {
+    // Best effort: what is left is removed by recovery.
+  }
 }
 
 /**
@@ -95,10 +109,10 @@ export async function releaseDotlock(lockPath: string): Promise<void> {
  * container) where its live pid looks dead from here. Our own crashed deliveries are
  * recovered sooner, from the crash markers (see recovery.ts).
  */
-async function removeIfStale(lockPath: string, options: DotlockOptions): Promise<void> {
+function removeIfStale(lockPath: string, options: DotlockOptions): void {
   let stat;
   try {
-    stat = await fs.lstat(lockPath);
+    stat = fs.lstatSync(lockPath);
   } catch {
     return;
   }
@@ -108,14 +122,14 @@ async function removeIfStale(lockPath: string, options: DotlockOptions): Promise
   // aside is hidden and starts like our link files, so recovery removes it after a crash.
   const aside = `${lockTempPrefix(lockPath, process.pid)}stale${++unique}`;
   try {
-    await fs.rename(lockPath, aside);
+    fs.renameSync(lockPath, aside);
   } catch {
     return;
   }
-  const moved = await fs.lstat(aside).catch(() => undefined);
+  const moved = fs.lstatSync(aside, { throwIfNoEntry: false });
   if (moved && moved.ino !== stat.ino) {
     // Someone took a fresh lock between our lstat and rename: put it back if we can.
-    await fs.link(aside, lockPath).catch(() => {});
+    ignoreErrors(() => fs.linkSync(aside, lockPath));
   } else options.onStale?.(lockPath, age);
-  await fs.unlink(aside).catch(() => {});
+  ignoreErrors(() => fs.unlinkSync(aside));
 }

@@ -16,7 +16,7 @@
 // the markers are not, so a torn unacknowledged tail is possible after a power cut; the
 // next append then starts on a fresh line (mbox-file.ts `separatorAfter`) so it is never
 // glued to it.
-import { promises as fs } from "node:fs";
+import { promises as fs, lstatSync } from "node:fs";
 import path from "node:path";
 import type { Readable } from "node:stream";
 import type { Logger } from "pino";
@@ -224,7 +224,7 @@ export function createMboxStore(options: MboxStoreOptions): MboxStore {
 
   return {
     async provisioned(owner) {
-      return (await provisioningState(rootOf(owner))) !== "missing";
+      return provisioningState(rootOf(owner)) !== "missing";
     },
     async usage(owner) {
       return usage.get(owner, rootOf(owner));
@@ -281,17 +281,13 @@ export async function provisionPlainRoot(mailRoot: string, owner: string): Promi
  * Provisioning (mailbox-fs.sh on the VM, the local applier) makes the root and puts an
  * INBOX and PROVISIONED_MARKER in it. A root with neither is not ready: not made yet, or
  * the empty mount point of a filesystem that is not mounted, where mail would land on the
- * host's own disk.
+ * host's own disk. Checked for every message, with synchronous calls (see append-handle.ts).
  */
-async function provisioningState(root: string): Promise<"missing" | "unsafe" | "ready"> {
-  const missing = (error: NodeJS.ErrnoException) => {
-    if (error.code === "ENOENT") return undefined;
-    throw error;
-  };
-  const rootStat = await fs.lstat(root).catch(missing);
+function provisioningState(root: string): "missing" | "unsafe" | "ready" {
+  const rootStat = lstatSync(root, { throwIfNoEntry: false });
   if (!rootStat) return "missing";
   if (!rootStat.isDirectory()) return "unsafe";
-  for (const name of [PROVISIONED_MARKER, "INBOX"]) if (await fs.lstat(path.join(root, name)).catch(missing)) return "ready";
+  for (const name of [PROVISIONED_MARKER, "INBOX"]) if (lstatSync(path.join(root, name), { throwIfNoEntry: false })) return "ready";
   return "missing";
 }
 
@@ -301,7 +297,7 @@ async function provisioningState(root: string): Promise<"missing" | "unsafe" | "
  * refused (451); a `mail` that is not a directory only loses the folder copy (returns false).
  */
 async function ensureDirectories(root: string, logger: Logger): Promise<boolean> {
-  const state = await provisioningState(root);
+  const state = provisioningState(root);
   if (state === "missing") {
     logger.warn({ root }, "mailbox root not provisioned (missing, or an empty mount point); refusing for now");
     throw tempFail(451, "4.2.1", "Mailbox is being set up, try again later");
@@ -311,13 +307,13 @@ async function ensureDirectories(root: string, logger: Logger): Promise<boolean>
     throw tempFail(451, "4.3.0", "Mailbox is misconfigured, contact the postmaster");
   }
   const directory = path.join(root, "mail");
-  let stat = await fs.lstat(directory).catch(() => undefined);
+  let stat = lstatSync(directory, { throwIfNoEntry: false });
   if (!stat) {
     await fs.mkdir(directory, { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== "EEXIST") throw error;
     });
     await syncDirectory(root);
-    stat = await fs.lstat(directory);
+    stat = lstatSync(directory);
   }
   if (!stat.isDirectory()) {
     logger.error({ directory }, "mailbox directory is a symlink or not a directory");

@@ -5,9 +5,10 @@
 // in one global order (sorted paths), so a batch only ever waits on files after its own:
 // no deadlock. A message moves on to its next file as soon as this one is written; the
 // fsync runs meanwhile, and the message awaits every file's `durable` before its verdict.
-import { promises as fs, constants } from "node:fs";
+import { constants } from "node:fs";
 import path from "node:path";
 import type { Logger } from "pino";
+import { AppendHandle } from "./append-handle.ts";
 import { acquireDotlock, releaseDotlock } from "./dotlock.ts";
 import type { CrashMarker, CrashMarkers } from "./crash-markers.ts";
 import { syncDirectory } from "../../config/durable-file.ts";
@@ -127,14 +128,14 @@ export class MboxFile {
     const lockPath = `${this.path}.lock`;
     let marker: CrashMarker | undefined;
     let locked = false;
-    let handle: fs.FileHandle | undefined;
+    let handle: AppendHandle | undefined;
     let created = false;
     let base = -1;
     const written: Written[] = [];
     try {
       // Each step recorded before it is taken (see crash-markers.ts): the slot, then the
       // lock's identity, then the link that makes it our lock.
-      const claimed = await this.#context.markers.begin(this.path, lockPath);
+      const claimed = this.#context.markers.begin(this.path, lockPath);
       marker = claimed;
       await acquireDotlock(this.path, {
         timeoutMs: this.#context.lockTimeoutMs,
@@ -144,13 +145,13 @@ export class MboxFile {
       locked = true;
       faults?.crashAt?.("lock-taken", this.path);
       ({ handle, created } = await this.#open());
-      const stat = await handle.stat();
+      const stat = handle.stat();
       if (!stat.isFile() || stat.nlink !== 1) throw new UnsafeMailboxError(`${this.path} is not a regular file with a single link`);
       base = stat.size;
-      await marker.setLength(base);
+      marker.setLength(base);
       faults?.crashAt?.("locked", this.path);
       const writer = new BatchWriter(this.path, handle, this.#context);
-      const separator = await separatorAfter(handle, base);
+      const separator = separatorAfter(handle, base);
       await writer.add(separator);
       let position = base + separator.length;
       for (const entry of batch) {
@@ -217,7 +218,7 @@ export class MboxFile {
     if (firstDropped !== -1) {
       // Cut the dropped messages out: truncate to the first, write back the kept ones after it.
       try {
-        await handle.truncate(written[firstDropped]!.start);
+        handle.truncate(written[firstDropped]!.start);
         const writer = new BatchWriter(this.path, handle, this.#context);
         for (const w of written.slice(firstDropped)) if (w.keep) await writer.addItem(w.entry.item);
         await writer.flush();
@@ -235,16 +236,16 @@ export class MboxFile {
   }
 
   /** Opens for append without following links or blocking on a FIFO; creates if missing. */
-  async #open(): Promise<{ handle: fs.FileHandle; created: boolean }> {
+  async #open(): Promise<{ handle: AppendHandle; created: boolean }> {
     try {
-      return { handle: await fs.open(this.path, OPEN_FLAGS), created: false };
+      return { handle: AppendHandle.open(this.path, OPEN_FLAGS), created: false };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
     }
-    return { handle: await fs.open(this.path, OPEN_FLAGS | constants.O_CREAT | constants.O_EXCL, 0o600), created: true };
+    return { handle: await AppendHandle.create(this.path, OPEN_FLAGS | constants.O_CREAT | constants.O_EXCL, 0o600), created: true };
   }
 
-  async #sync(handle: fs.FileHandle, created: boolean): Promise<void> {
+  async #sync(handle: AppendHandle, created: boolean): Promise<void> {
     const fault = this.#context.faults?.beforeFsync?.(this.path);
     if (fault) throw fault;
     await handle.datasync();
@@ -258,13 +259,13 @@ export class MboxFile {
    * the marker stay: readers keep off a file with a partial tail, and recovery at the
    * next start truncates it.
    */
-  async #finish(handle: fs.FileHandle | undefined, base: number, marker: CrashMarker | undefined, locked: boolean): Promise<void> {
+  async #finish(handle: AppendHandle | undefined, base: number, marker: CrashMarker | undefined, locked: boolean): Promise<void> {
     let restored = true;
     if (handle && base >= 0) {
       restored = false;
       for (let attempt = 0; attempt < 3 && !restored; attempt++) {
         try {
-          await handle.truncate(base);
+          handle.truncate(base);
           await handle.datasync();
           restored = true;
         } catch (error) {
@@ -272,7 +273,11 @@ export class MboxFile {
         }
       }
     }
-    await handle?.close().catch(() => {});
+    try {
+      handle?.close();
+    } catch {
+      // Nothing more to do with it.
+    }
     if (!restored) {
       this.#context.logger.error({ file: this.path }, "mailbox left locked with a partial tail until the next start");
       marker?.abandon();
@@ -280,11 +285,15 @@ export class MboxFile {
     }
     const { logger, faults } = this.#context;
     // Without "done" a kill after the unlock would look like a partial append whose lock was taken over.
-    if (marker) await marker.done().catch((error) => logger.error({ err: error }, "could not update a crash marker"));
+    try {
+      marker?.done();
+    } catch (error) {
+      logger.error({ err: error }, "could not update a crash marker");
+    }
     faults?.crashAt?.("before-unlock", this.path);
     if (locked) {
       try {
-        await releaseDotlock(`${this.path}.lock`);
+        releaseDotlock(`${this.path}.lock`);
       } catch (error) {
         // Keep the slot: it is what lets the next start remove this lock.
         logger.error({ err: error }, "could not remove a mailbox lock");
@@ -293,7 +302,11 @@ export class MboxFile {
       }
       faults?.crashAt?.("unlocked", this.path);
     }
-    if (marker) await marker.remove().catch((error) => logger.error({ err: error }, "could not remove a crash marker"));
+    try {
+      marker?.remove();
+    } catch (error) {
+      logger.error({ err: error }, "could not remove a crash marker");
+    }
   }
 }
 

@@ -18,8 +18,16 @@ const LINE_HEAD = 1024;
 export const STRIPPED_HEADERS: readonly string[] = ["content-length", "status", "x-status", "x-imap*", "x-uid", "x-keywords"];
 const STRIPPED = new Set(STRIPPED_HEADERS);
 
-/** `>*From ` at a line start: mboxrd quotes it with one more `>`. */
-const FROM_LINE = /^>*From /;
+const NEW_LINE = Buffer.from("\n");
+const QUOTE = Buffer.from(">");
+
+/** `>*From ` at the start of `line`: mboxrd quotes it with one more `>`. */
+function isFromLine(line: Buffer): boolean {
+  let at = 0;
+  while (line[at] === 0x3e) at++;
+  // "From " byte by byte: cheaper than a native call for every line.
+  return line[at] === 0x46 && line[at + 1] === 0x72 && line[at + 2] === 0x6f && line[at + 3] === 0x6d && line[at + 4] === 0x20;
+}
 
 export class MboxrdBody extends Transform {
   /** Bytes written out so far. */
@@ -72,8 +80,8 @@ export class MboxrdBody extends Transform {
     if (this.#pendingCR) this.#feed(Buffer.from([CR]), out);
     if (this.#midLine || this.#headLength > 0) this.#endLine(out);
     // A message ends with a line ending, then the blank line that separates messages.
-    if (!this.#lastLF) out.push(Buffer.from("\n"));
-    out.push(Buffer.from("\n"));
+    if (!this.#lastLF) out.push(NEW_LINE);
+    out.push(NEW_LINE);
     this.#push(out);
     callback();
   }
@@ -122,7 +130,7 @@ export class MboxrdBody extends Transform {
         if (this.#dropping) return true;
       }
     }
-    if (FROM_LINE.test(head.subarray(0, LINE_HEAD).toString("latin1"))) out.push(Buffer.from(">"));
+    if (isFromLine(head)) out.push(QUOTE);
     out.push(head);
     return false;
   }
@@ -131,7 +139,7 @@ export class MboxrdBody extends Transform {
     const dropped = this.#midLine ? this.#midLineDropped : this.#decide(out);
     this.#midLine = false;
     this.#midLineDropped = false;
-    if (!dropped) out.push(Buffer.from("\n"));
+    if (!dropped) out.push(NEW_LINE);
   }
 }
 
