@@ -182,7 +182,7 @@ function parseShape(text: string): Shape {
   return { sessions: Number(match[1]), size: Number(match[2]) * 1024, mailboxes: Number(match[3]) };
 }
 
-const mb = (bytes: number) => `${(bytes / 1024 ** 2).toFixed(1)} MB`;
+const mb = (bytes: number) => `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
 const label = (s: Shape) => `${s.sessions} sessions, ${s.size / 1024} KiB, ${s.mailboxes} mailbox${s.mailboxes > 1 ? "es" : ""}`;
 
 export async function main(argv: readonly string[]): Promise<void> {

@@ -33,7 +33,7 @@ async function measure(name: string, sink: Sink, messages: number, load: () => P
   return { name, submitMs, relayMs: Date.now() - started };
 }
 
-const mb = (bytes: number) => `${(bytes / 1024 ** 2).toFixed(1)} MB`;
+const mb = (bytes: number) => `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
 
 export async function main(argv: readonly string[]): Promise<void> {
   const { values } = parseArgs({

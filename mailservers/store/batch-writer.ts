@@ -1,4 +1,4 @@
-// The low-level writes of an append: many small buffers gathered into one write(2),
+// The low-level writes of an append: many buffers gathered into one writev(2),
 // bodies copied from their temp files, short writes detected, the injected faults
 // applied; and the small file-system chores around them.
 import { promises as fs, constants } from "node:fs";
@@ -22,7 +22,7 @@ export interface WriterContext {
   readonly writeAttempts: Map<string, number>;
 }
 
-/** Gathers small writes into one write(2) of up to 1 MiB; applies the injected faults. */
+/** Gathers writes into one writev(2) of up to 1 MiB; applies the injected faults. */
 export class BatchWriter {
   readonly #file: string;
   readonly #handle: AppendHandle;
@@ -45,7 +45,7 @@ export class BatchWriter {
   async addItem(item: AppendItem): Promise<void> {
     for (const prefix of item.prefixes) {
       await this.add(prefix);
-      if (item.body.buffer) await this.add(item.body.buffer);
+      if (item.body.parts) for (const part of item.body.parts) await this.add(part);
       else await this.#addFile(item.body.path!, item.body.size);
     }
   }
@@ -69,13 +69,15 @@ export class BatchWriter {
 
   async flush(): Promise<void> {
     if (this.#length === 0) return;
-    const data = this.#parts.length === 1 ? this.#parts[0]! : Buffer.concat(this.#parts, this.#length);
+    const parts = this.#parts;
+    const length = this.#length;
     this.#parts = [];
     this.#length = 0;
     const faults = this.#context.faults;
-    if (faults) return this.#faultyWrite(data, faults);
-    const bytesWritten = await this.#handle.write(data, 0, data.length);
-    if (bytesWritten !== data.length) throw shortWriteError(this.#file, bytesWritten, data.length);
+    if (faults) return this.#faultyWrite(Buffer.concat(parts, length), faults);
+    // writev(2): a message body is not copied again to join it to its trace headers.
+    const bytesWritten = await this.#handle.writev(parts, length);
+    if (bytesWritten !== length) throw shortWriteError(this.#file, bytesWritten, length);
   }
 
   async #faultyWrite(data: Buffer, faults: FaultInjector): Promise<void> {

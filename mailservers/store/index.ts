@@ -218,7 +218,7 @@ export function createMboxStore(options: MboxStoreOptions): MboxStore {
         throw tempFail(451, "4.3.0", "Could not write the mailbox, try again later");
       }
     } finally {
-      if (spooled?.buffer === undefined) await fs.unlink(bodyPath).catch(() => {});
+      if (spooled?.parts === undefined) await fs.unlink(bodyPath).catch(() => {});
     }
   }
 

@@ -9,10 +9,10 @@ import type { MboxrdBody } from "./mboxrd.ts";
 /** Bodies up to this size stay in memory (100 sessions x 128 KiB = 12.8 MB at most). */
 export const IN_MEMORY_LIMIT = 128 * 1024;
 
-/** The spooled body: `buffer` when in memory, else `path`. */
+/** The spooled body: `parts` (the transform's chunks, never joined) when in memory, else `path`. */
 export interface SpooledBody {
   readonly size: number;
-  readonly buffer?: Buffer;
+  readonly parts?: readonly Buffer[];
   readonly path?: string;
 }
 
@@ -40,5 +40,5 @@ export async function spoolBody(message: Readable, body: MboxrdBody, tempPath: s
   } finally {
     await file?.close();
   }
-  return file ? { size, path: tempPath } : { size, buffer: Buffer.concat(held, size) };
+  return file ? { size, path: tempPath } : { size, parts: held };
 }

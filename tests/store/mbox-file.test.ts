@@ -30,7 +30,7 @@ async function setup(t: import("node:test").TestContext) {
   // Message 1 is in memory, the others in temp files: both kinds of spooled body.
   const item = (i: number) => ({
     prefixes: [Buffer.from(`From x Thu Jan  1 00:00:00 2026\nN: ${i}\n\n`)],
-    body: i === 1 ? { size: 5, buffer: Buffer.from("two\n\n") } : { size: [5, 5, 7][i]!, path: bodies[i]! },
+    body: i === 1 ? { size: 5, parts: [Buffer.from("tw"), Buffer.from("o\n\n")] } : { size: [5, 5, 7][i]!, path: bodies[i]! },
   });
   return { root, context, writes, item, markers };
 }
