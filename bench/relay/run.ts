@@ -1,13 +1,15 @@
 // bench/relay: the same load relayed to Postfix's smtp-sink on loopback, once through
 // `semail outbound` and once through a private Postfix, in one run; prints msg/s for
 // each, the ratio, and peak RSS of each side (Postfix: summed over its processes).
+// semail runs as the Docker image runs it (the bundle, with the ENTRYPOINT's node flags).
 // Run as root (Postfix and smtp-sink drop privileges):
-//   npm run bench -- relay [--messages 2000] [--sessions 10] [--size 2048] [--concurrency 20] [--rounds 3]
+//   npm run bench -- relay [--messages 2000] [--sessions 10] [--size 2048] [--concurrency 20] [--rounds 3] [--from-source]
 import { spawn } from "node:child_process";
 import { readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { stringify } from "yaml";
+import { bundle, imageNodeFlags } from "../../bin/bundle.ts";
 import { startSlapd } from "../../provisioning/local/slapd.ts";
 import { postfixDir, removeDir, startPostfix } from "../lib/postfix.ts";
 import { accepting, freePort, peakRss, sampleTree, until } from "../lib/process.ts";
@@ -44,6 +46,7 @@ export async function main(argv: readonly string[]): Promise<void> {
       size: { type: "string", default: "2048" },
       concurrency: { type: "string", default: "20" },
       rounds: { type: "string", default: "3" },
+      "from-source": { type: "boolean", default: false },
     },
   });
   const N = Number(values.messages);
@@ -77,7 +80,8 @@ export async function main(argv: readonly string[]): Promise<void> {
       },
     }));
     const node = join(process.cwd(), "node_modules/.bin/node");
-    const daemon = spawn(node, ["bin/semail.mjs", "outbound", "--config", join(dir, "semail.yaml")], { stdio: ["ignore", "ignore", "inherit"] });
+    const command = values["from-source"] ? ["bin/semail.mjs"] : [...(await imageNodeFlags()), await bundle()];
+    const daemon = spawn(node, [...command, "outbound", "--config", join(dir, "semail.yaml")], { stdio: ["ignore", "ignore", "inherit"] });
     stops.push(async () => {
       daemon.kill("SIGTERM");
       await new Promise((r) => daemon.once("exit", r));
