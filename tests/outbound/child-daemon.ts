@@ -25,9 +25,12 @@ async function accepting(port: number): Promise<boolean> {
   });
 }
 
-/** Starts the daemon with `--config file` and waits (bounded) until it accepts connections on `port`. */
-export async function startChild(config: string, port: number): Promise<ChildDaemon> {
-  const child = spawn(NODE, [SEMAIL, "outbound", "--config", config], { stdio: ["ignore", "pipe", "pipe"] });
+/**
+ * Starts the daemon with `--config file` and waits (bounded) until it accepts connections
+ * on `port`. `node` replaces node's arguments before the command (default: the sources).
+ */
+export async function startChild(config: string, port: number, node: readonly string[] = [SEMAIL]): Promise<ChildDaemon> {
+  const child = spawn(NODE, [...node, "outbound", "--config", config], { stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   child.stdout!.setEncoding("utf8").on("data", (d: string) => (output = (output + d).slice(-20_000)));
   child.stderr!.setEncoding("utf8").on("data", (d: string) => (output = (output + d).slice(-20_000)));
