@@ -1,18 +1,17 @@
 // The outbound daemon as the Docker image runs it (the bundle, the ENTRYPOINT's node
 // flags): AUTH against a real slapd, MX lookup at a real named, delivery to the target.
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, it } from "node:test";
-import { stringify } from "yaml";
 import { bundle, imageNodeFlags } from "../../bin/bundle.ts";
 import { freeLoopbackPort } from "../../provisioning/local/ports.ts";
 import { SmtpClient } from "../helpers/smtp.ts";
 import { startTestSlapd, TEST_USERS, type TestSlapd } from "../helpers/slapd.ts";
 import { until } from "../helpers/until.ts";
 import { APEX, startWorld, type World } from "../relay/fixture.ts";
-import { startChild } from "./child-daemon.ts";
+import { startChild, writeChildConfig } from "./child-daemon.ts";
 import { plain, tempDir } from "./daemon-fixture.ts";
 
 let world: World;
@@ -33,18 +32,7 @@ it("the bundled daemon authenticates, queues and delivers by MX", async (t) => {
   const entry = await bundle(join(build, "dist"));
   const dir = await tempDir(t);
   const port = await freeLoopbackPort();
-  await writeFile(join(dir, "users.yaml"), `mailboxes:\n  - {owner: alice, address: alice@plain.${APEX}}\n`);
-  const config = join(dir, "semail.yaml");
-  await writeFile(config, stringify({
-    hostname: "relay.semail.test",
-    users: join(dir, "users.yaml"),
-    ldap: { url: slapd.url, baseDn: slapd.baseDn, userDnTemplate: slapd.userDnTemplate, adminGroupDn: slapd.adminGroupDn, timeoutMs: 3000 },
-    outbound: {
-      listen: [`127.0.0.1:${port}`],
-      spool: join(dir, "spool"),
-      delivery: { resolver: world.named.server, smtpPort: world.port, localAddresses: ["127.0.0.11"], connectTimeout: "2s" },
-    },
-  }));
+  const config = await writeChildConfig(dir, slapd, world, port);
   const daemon = await startChild(config, port, [...(await imageNodeFlags()), entry]);
   t.after(async () => {
     daemon.child.kill("SIGTERM");

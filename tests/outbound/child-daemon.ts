@@ -1,7 +1,11 @@
 // `semail outbound` as a real child process (node bin/semail.mjs), for kill -9 and CLI tests.
 import { spawn, type ChildProcess } from "node:child_process";
+import { writeFile } from "node:fs/promises";
 import { connect } from "node:net";
 import { join } from "node:path";
+import { stringify } from "yaml";
+import type { TestSlapd } from "../helpers/slapd.ts";
+import { APEX, type World } from "../relay/fixture.ts";
 
 export const NODE = join(process.cwd(), "node_modules/.bin/node");
 export const SEMAIL = join(process.cwd(), "bin/semail.mjs");
@@ -23,6 +27,29 @@ async function accepting(port: number): Promise<boolean> {
     });
     socket.once("error", () => resolve(false));
   });
+}
+
+/**
+ * Writes the users list (alice@plain.APEX) and the settings of a child daemon on `port`
+ * that authenticates at `slapd` and delivers into `world`; returns the settings file.
+ * `outbound` and `delivery` add to or override those sections.
+ */
+export async function writeChildConfig(dir: string, slapd: TestSlapd, world: World, port: number, outbound: Record<string, unknown> = {}, delivery: Record<string, unknown> = {}): Promise<string> {
+  await writeFile(join(dir, "users.yaml"), `mailboxes:\n  - {owner: alice, address: alice@plain.${APEX}}\n`);
+  const config = join(dir, "semail.yaml");
+  await writeFile(config, stringify({
+    hostname: "relay.semail.test",
+    users: join(dir, "users.yaml"),
+    log: { level: "info" },
+    ldap: { url: slapd.url, baseDn: slapd.baseDn, userDnTemplate: slapd.userDnTemplate, adminGroupDn: slapd.adminGroupDn, timeoutMs: 3000 },
+    outbound: {
+      listen: [`127.0.0.1:${port}`],
+      spool: join(dir, "spool"),
+      ...outbound,
+      delivery: { resolver: world.named.server, smtpPort: world.port, localAddresses: ["127.0.0.11"], connectTimeout: "2s", ...delivery },
+    },
+  }));
+  return config;
 }
 
 /**

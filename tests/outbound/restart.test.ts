@@ -1,17 +1,15 @@
 // kill -9 of a real `semail outbound` mid-delivery: after the restart the spool is scanned,
 // the recipient already accepted is not sent again and the other one is delivered.
 import assert from "node:assert/strict";
-import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, it } from "node:test";
 import { SMTPServer } from "smtp-server";
-import { stringify } from "yaml";
 import { freeLoopbackPort } from "../../provisioning/local/ports.ts";
 import { Spool } from "../../mailservers/relay/spool.ts";
 import { SmtpClient } from "../helpers/smtp.ts";
 import { startTestSlapd, TEST_USERS, type TestSlapd } from "../helpers/slapd.ts";
 import { APEX, startWorld, type World } from "../relay/fixture.ts";
-import { startChild } from "./child-daemon.ts";
+import { startChild, writeChildConfig } from "./child-daemon.ts";
 import { plain, tempDir } from "./daemon-fixture.ts";
 import { until } from "../helpers/until.ts";
 
@@ -58,20 +56,7 @@ it("no double delivery and nothing lost across a kill -9 restart", async (t) => 
   t.after(() => flaky.close());
   const dir = await tempDir(t);
   const port = await freeLoopbackPort();
-  await writeFile(join(dir, "users.yaml"), `mailboxes:\n  - {owner: alice, address: alice@plain.${APEX}}\n`);
-  const config = join(dir, "semail.yaml");
-  await writeFile(config, stringify({
-    hostname: "relay.semail.test",
-    users: join(dir, "users.yaml"),
-    log: { level: "info" },
-    ldap: { url: slapd.url, baseDn: slapd.baseDn, userDnTemplate: slapd.userDnTemplate, adminGroupDn: slapd.adminGroupDn, timeoutMs: 3000 },
-    outbound: {
-      listen: [`127.0.0.1:${port}`],
-      spool: join(dir, "spool"),
-      retry: { delays: ["1h"], maxAge: "5d", delayNotice: 0 },
-      delivery: { resolver: world.named.server, smtpPort: world.port, localAddresses: ["127.0.0.11"], connectTimeout: "2s", greetingTimeout: "30s", commandTimeout: "60s" },
-    },
-  }));
+  const config = await writeChildConfig(dir, slapd, world, port, { retry: { delays: ["1h"], maxAge: "5d", delayNotice: 0 } }, { greetingTimeout: "30s", commandTimeout: "60s" });
   const spool = new Spool(join(dir, "spool"));
 
   const first = await startChild(config, port);
