@@ -8,7 +8,8 @@ import { runInNewContext } from "node:vm";
 type Gc = (options: { type: "major"; execution: "sync"; flavor: "last-resort" }) => void;
 
 export function compactHeap(): void {
-  // Node has no API for it; this is the way its own docs reach V8's gc() at run time.
+  // Node has no API for it: expose V8's gc() now, to a fresh context only, instead of
+  // starting node with --expose-gc, which would put gc() in every module's scope.
   setFlagsFromString("--expose-gc");
   const gc = runInNewContext("gc") as Gc | undefined;
   gc?.({ type: "major", execution: "sync", flavor: "last-resort" });
