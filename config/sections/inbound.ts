@@ -32,4 +32,6 @@ export const inboundSettings = z.strictObject({
   maxLineLength: z._default(integer(1000, 10 * 1024 ** 2), 64 * 1024),
   /** Pause before the greeting: a client that talks in it is an early talker (421); 0 greets at once. */
   greetDelay: z._default(duration, 100),
+  /** How long an address that waited out that pause is greeted at once (postscreen's greet cache); 0: every connection waits. */
+  greetPassTtl: z._default(duration, 86_400_000),
 });

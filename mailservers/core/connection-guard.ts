@@ -5,7 +5,9 @@
 //   ours, so every 4xx/5xx reads "CODE X.Y.Z text";
 // - the pause before the greeting is limits.greetDelayMs instead of smtp-server's fixed
 //   100 ms (its early-talker check): longer to catch more early talkers, 0 for clients
-//   that open a connection per message;
+//   that open a connection per message. As with Postfix's postscreen, an address that
+//   waited it out without talking is greeted at once for limits.greetPassTtlMs, so a
+//   legitimate MTA pays the pause once, not on every connection;
 // - the command timeout: a client that leaves a command line (or a message line)
 //   unfinished for limits.commandTimeoutMs gets 421 and is cut. The idle timeout alone
 //   restarts at every byte, so a client dribbling one byte a minute would never end.
@@ -42,22 +44,51 @@ const ENHANCED: Record<number, string> = {
 };
 const HAS_ENHANCED = /^[245]\.\d{1,3}\.\d{1,3} /;
 
+/** Client addresses that passed the pause before the greeting, until when. Oldest dropped first past `max`. */
+export class GreetPasses {
+  readonly #until = new Map<string, number>();
+  readonly #ttlMs: number;
+  readonly #max: number;
+
+  constructor(ttlMs: number, max = 10_000) {
+    this.#ttlMs = ttlMs;
+    this.#max = max;
+  }
+
+  has(address: string | undefined): boolean {
+    if (address === undefined) return false;
+    const until = this.#until.get(address);
+    if (until === undefined) return false;
+    if (until > Date.now()) return true;
+    this.#until.delete(address);
+    return false;
+  }
+
+  add(address: string | undefined): void {
+    if (address === undefined || this.#ttlMs <= 0) return;
+    this.#until.delete(address);
+    this.#until.set(address, Date.now() + this.#ttlMs);
+    if (this.#until.size > this.#max) this.#until.delete(this.#until.keys().next().value!);
+  }
+}
+
 /** Wraps server.connect so each new SMTPConnection gets the guards above. */
 export function instrumentConnection(server: SMTPServer, limits: SmtpLimits, logger: Logger): void {
   const connect = server.connect.bind(server);
+  const passes = new GreetPasses(limits.greetPassTtlMs);
   server.connect = (socket, socketOptions) => {
     connect(socket, socketOptions);
     let newest: unknown;
     for (const c of server.connections) newest = c;
     if (newest) {
-      const release = guard(newest as ConnectionInternals, limits, logger);
+      const release = guard(newest as ConnectionInternals, limits, logger, { address: socket.remoteAddress, passes });
       socket.once("close", release);
     }
   };
 }
 
 /** Adds the guards to one connection; returns the cleanup for when its socket closes. */
-function guard(connection: ConnectionInternals, limits: SmtpLimits, logger: Logger): () => void {
+function guard(connection: ConnectionInternals, limits: SmtpLimits, logger: Logger, client: { address: string | undefined; passes: GreetPasses }): () => void {
   const notSupported = (name: string): Handler => (_command, callback) => {
     connection.send(502, `5.5.1 ${name} not supported`);
     callback();
@@ -73,12 +104,18 @@ function guard(connection: ConnectionInternals, limits: SmtpLimits, logger: Logg
   // name: answer that call (and ours) once, after our own pause.
   const ready = connection.connectionReady.bind(connection);
   const accepted = Date.now();
+  const pause = client.passes.has(client.address) ? 0 : limits.greetDelayMs;
   let greeting: NodeJS.Timeout | undefined;
   let readyCalled = false;
   connection.connectionReady = (next) => {
     if (readyCalled) return;
     readyCalled = true;
-    greeting = setTimeout(() => ready(next), Math.max(0, limits.greetDelayMs - (Date.now() - accepted)));
+    // An early talker never gets here: smtp-server answers it 421 and closes the socket,
+    // which clears this timer (the release on "close"), so only a patient client earns a pass.
+    greeting = setTimeout(() => {
+      if (pause > 0) client.passes.add(client.address);
+      ready(next);
+    }, Math.max(0, pause - (Date.now() - accepted)));
   };
   connection.connectionReady();
   connection.handler_VRFY = notSupported("VRFY");

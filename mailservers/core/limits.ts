@@ -19,6 +19,8 @@ export interface SmtpLimits {
   readonly maxConnectionsPerIp: number;
   /** Pause before the greeting; a client that talks in it gets 421 (early talker). 0 greets at once. */
   readonly greetDelayMs: number;
+  /** A client address that waited out the pause is greeted at once for this long (postscreen's greet cache); 0: always pause. */
+  readonly greetPassTtlMs: number;
   /** On shutdown, how long open sessions may finish before they are cut. */
   readonly closeTimeoutMs: number;
 }
@@ -33,5 +35,6 @@ export const DEFAULT_LIMITS: SmtpLimits = {
   maxConnections: 1000,
   maxConnectionsPerIp: 100,
   greetDelayMs: 100,
+  greetPassTtlMs: 86_400_000,
   closeTimeoutMs: 30_000,
 };

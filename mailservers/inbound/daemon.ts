@@ -38,6 +38,7 @@ export function inboundLimits(settings: Settings): Partial<SmtpLimits> {
     maxConnections: i.maxConnections,
     maxConnectionsPerIp: i.maxConnectionsPerIp,
     greetDelayMs: i.greetDelay,
+    greetPassTtlMs: i.greetPassTtl,
   };
 }
 

@@ -6,6 +6,7 @@ import { after, before, describe, it, type TestContext } from "node:test";
 import { createTransport } from "nodemailer";
 import { silentLogger } from "../../cli/logger.ts";
 import { createSmtpFrontEnd, listenSmtp, permFail, type DeliveryBackend, type Envelope, type SessionInfo, type SmtpFrontEndOptions } from "../../mailservers/core/index.ts";
+import { GreetPasses } from "../../mailservers/core/connection-guard.ts";
 import { SmtpClient, sendMessage, simpleMessage } from "../helpers/smtp.ts";
 import { selfSignedCertificate, type TestCertificate } from "../helpers/tls.ts";
 import { until } from "../helpers/until.ts";
@@ -216,6 +217,49 @@ describe("SMTP front end", () => {
     t.after(() => patient.close());
     assert.equal(patient.greeting!.code, 220);
     assert.equal(senders.length, 0);
+  });
+
+  it("greets an address at once once it has waited out the pause, never after it talked early (greetPassTtlMs)", async (t) => {
+    const { port } = await start(t, { limits: { greetDelayMs: 400, greetPassTtlMs: 60_000 } });
+    const greetingWait = async (localAddress: string) => {
+      const started = performance.now();
+      const c = await SmtpClient.connect(port, { localAddress });
+      const waited = performance.now() - started;
+      assert.equal(c.greeting!.code, 220);
+      c.close();
+      return waited;
+    };
+    const early = await SmtpClient.connect(port, { localAddress: "127.0.0.2", greeting: false });
+    t.after(() => early.close());
+    early.write("EHLO early.test\r\n");
+    assert.equal((await early.read()).code, 421);
+    // Past the pause before hanging up: an early talker must earn no pass either way.
+    await new Promise((r) => setTimeout(r, 500));
+    early.close();
+    assert.ok((await greetingWait("127.0.0.2")) >= 350, "after talking early it waits again");
+    assert.ok((await greetingWait("127.0.0.2")) < 200, "having waited once, it is greeted at once");
+    assert.ok((await greetingWait("127.0.0.3")) >= 350, "another address still waits");
+  });
+
+  it("keeps every connection waiting with greetPassTtlMs 0", async (t) => {
+    const { port } = await start(t, { limits: { greetDelayMs: 300, greetPassTtlMs: 0 } });
+    for (let i = 0; i < 2; i++) {
+      const started = performance.now();
+      const c = await SmtpClient.connect(port);
+      assert.ok(performance.now() - started >= 250, `connection ${i} waited`);
+      c.close();
+    }
+  });
+
+  it("forgets passes when they expire, and the oldest first past its size", () => {
+    const passes = new GreetPasses(50, 2);
+    passes.add("192.0.2.1");
+    passes.add("192.0.2.2");
+    passes.add("192.0.2.3");
+    assert.deepEqual(["192.0.2.1", "192.0.2.2", "192.0.2.3"].map((a) => passes.has(a)), [false, true, true]);
+    const expired = new GreetPasses(-1);
+    expired.add("192.0.2.4");
+    assert.equal(expired.has("192.0.2.4"), false);
   });
 
   it("greets at once with greetDelayMs 0, instead of smtp-server's fixed 100 ms pause", async (t) => {
