@@ -8,8 +8,9 @@
 // with the node flags of the image's ENTRYPOINT; --from-source runs the TypeScript instead.
 //
 // smtp-source runs with -d (several messages per session), as a busy MTA's connection
-// cache does; --one-per-connection opens a connection per message, where smtp-server's
-// fixed 100 ms greeting pause (its early-talker check) dominates.
+// cache does; --one-per-connection opens a connection per message (smtp-source's own
+// default). There the pause before the greeting (inbound.greetDelay, the early-talker
+// check) is paid by the first connection from 127.0.0.1 only (inbound.greetPassTtl).
 import { spawn, type ChildProcess } from "node:child_process";
 import { open, readFile, readdir, writeFile } from "node:fs/promises";
 import path from "node:path";
