@@ -7,7 +7,7 @@ import { cp, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { before, describe, it } from "node:test";
+import { after, before, describe, it } from "node:test";
 import { stringify } from "yaml";
 import { bundle, imageNodeFlags } from "../../bin/bundle.ts";
 import { sendMessage } from "../helpers/smtp.ts";
@@ -22,12 +22,13 @@ const MODULE_LIST_HOOK = `data:text/javascript,${encodeURIComponent(
 describe("the bundle (npm run build)", () => {
   let entry = "";
   let nodeFlags: string[] = [];
+  let dir = "";
   before(async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), "semail-bundle-"));
+    dir = await mkdtemp(path.join(tmpdir(), "semail-bundle-"));
     entry = await bundle(path.join(dir, "dist"));
     nodeFlags = await imageNodeFlags();
-    process.once("exit", () => void rm(dir, { recursive: true, force: true }));
   });
+  after(() => rm(dir, { recursive: true, force: true }));
 
   it("builds from just what the Dockerfile copies into its build stage", async (t) => {
     const root = path.join(import.meta.dirname, "../..");
