@@ -2,9 +2,8 @@
 // SIGINT stop it after open sessions finish. A kill -9 loses nothing that got a 250.
 import { startInbound } from "../mailservers/inbound/daemon.ts";
 import type { Command } from "./command.ts";
-import { compactHeap } from "./compact-heap.ts";
 import { createLogger } from "./logger.ts";
-import { untilStopSignal } from "./signals.ts";
+import { serveUntilStopped } from "./signals.ts";
 
 const inbound: Command = {
   name: "inbound",
@@ -21,11 +20,7 @@ const inbound: Command = {
   ],
   async run(settings) {
     const logger = createLogger(settings.log.level, "semail-inbound");
-    const daemon = await startInbound(settings, { logger });
-    const stopped = untilStopSignal(logger, () => void daemon.reload());
-    compactHeap();
-    await stopped;
-    await daemon.stop();
+    await serveUntilStopped(logger, await startInbound(settings, { logger }));
   },
 };
 

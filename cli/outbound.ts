@@ -3,9 +3,8 @@
 // SIGHUP re-reads the users list.
 import { startOutbound } from "../mailservers/outbound/daemon.ts";
 import type { Command } from "./command.ts";
-import { compactHeap } from "./compact-heap.ts";
 import { createLogger } from "./logger.ts";
-import { untilStopSignal } from "./signals.ts";
+import { serveUntilStopped } from "./signals.ts";
 
 const outbound: Command = {
   name: "outbound",
@@ -20,11 +19,7 @@ const outbound: Command = {
   ],
   async run(settings) {
     const logger = createLogger(settings.log.level, "semail-outbound");
-    const daemon = await startOutbound(settings, { logger });
-    const stopped = untilStopSignal(logger, () => void daemon.reload());
-    compactHeap();
-    await stopped;
-    await daemon.stop();
+    await serveUntilStopped(logger, await startOutbound(settings, { logger }));
   },
 };
 

@@ -1,6 +1,7 @@
 // How a `semail` process waits for its end: the first SIGINT or SIGTERM. SIGHUP, where a
 // part supports it, reloads without stopping.
 import type { Logger } from "pino";
+import { compactHeap } from "./compact-heap.ts";
 
 /** Resolves on the first SIGINT or SIGTERM; `onHangup` runs on each SIGHUP meanwhile. */
 export function untilStopSignal(logger: Logger, onHangup?: () => void): Promise<void> {
@@ -20,4 +21,19 @@ export function untilStopSignal(logger: Logger, onHangup?: () => void): Promise<
     process.on("SIGTERM", stop);
     if (onHangup) process.on("SIGHUP", hangup);
   });
+}
+
+/** A started SMTP daemon: SIGHUP reloads its users list, stop() ends it after open sessions. */
+export interface Daemon {
+  reload(): unknown;
+  stop(): Promise<void>;
+}
+
+/** Serves `daemon` until SIGINT or SIGTERM, then stops it. The heap is compacted once it is up. */
+export async function serveUntilStopped(logger: Logger, daemon: Daemon): Promise<void> {
+  // Handlers first: a signal sent as soon as the daemon logs "listening" must not kill it.
+  const stopped = untilStopSignal(logger, () => void daemon.reload());
+  compactHeap();
+  await stopped;
+  await daemon.stop();
 }
