@@ -12,10 +12,12 @@ import { promisify } from "node:util";
 /** Writes up to this size are made synchronously. */
 export const SYNC_WRITE_LIMIT = 64 * 1024;
 
-const openAsync = promisify(fs.open);
 const writeAsync = promisify(fs.write);
 const writevAsync = promisify(fs.writev);
 const fdatasyncAsync = promisify(fs.fdatasync);
+
+/** Creates a file in the thread pool (it may wait for a journal commit); resolves with its descriptor. */
+export const createFile: (file: string, flags: number, mode: number) => Promise<number> = promisify(fs.open);
 
 export class AppendHandle {
   readonly fd: number;
@@ -32,7 +34,7 @@ export class AppendHandle {
 
   /** Creates the file (`flags` should hold O_CREAT | O_EXCL). */
   static async create(file: string, flags: number, mode: number): Promise<AppendHandle> {
-    return new AppendHandle(await openAsync(file, flags, mode));
+    return new AppendHandle(await createFile(file, flags, mode));
   }
 
   stat(): fs.Stats {

@@ -3,15 +3,14 @@
 // calls of an append these are synchronous (see append-handle.ts), except creating the
 // file to link, which may wait for a journal commit, and the wait for someone else's lock.
 import fs, { constants, type BigIntStats } from "node:fs";
-import { promisify } from "node:util";
 import path from "node:path";
 import { tempFail } from "../core/types.ts";
+import { createFile } from "./append-handle.ts";
 
 /** A lock older than this is stale and removed (liblockfile and lockfile(1) use 5 minutes). */
 export const STALE_LOCK_MS = 5 * 60 * 1000;
 
 let unique = 0;
-const openAsync = promisify(fs.open);
 
 export interface DotlockOptions {
   /** Give up after this long: 451 4.2.0. */
@@ -57,7 +56,7 @@ export function lockTempPrefix(lockPath: string, pid: number): string {
 export async function acquireDotlock(file: string, options: DotlockOptions): Promise<string> {
   const lockPath = `${file}.lock`;
   const temp = `${lockTempPrefix(lockPath, process.pid)}${++unique}`;
-  const fd = await openAsync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+  const fd = await createFile(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
   const deadline = Date.now() + options.timeoutMs;
   let delay = 2;
   try {
