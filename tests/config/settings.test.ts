@@ -22,11 +22,13 @@ test("flags override the file, and a bad value names the setting", async (t) => 
   assert.deepEqual(s.inbound.listen, ["127.0.0.1:2525"]);
   assert.equal(s.inbound.maxMessageSize, 1024 ** 2);
 
-  await writeFile(file, "inbound:\n  listen: ['nowhere']\n  maxMessageSize: lots\nmanagedDomain: 'bad domain'\ntypo: 1\n");
+  await writeFile(file, "inbound:\n  listen: ['nowhere']\n  maxMessageSize: lots\n  greetPassTtl: a while\n  maxConnections: 0\nmanagedDomain: 'bad domain'\ntypo: 1\n");
   await assert.rejects(loadSettings(file), (err: unknown) => {
     assert.ok(err instanceof ConfigError);
     assert.match(err.message, /inbound\.listen\[0\]: must be ADDR:PORT/);
     assert.match(err.message, /inbound\.maxMessageSize: "lots" is not a size/);
+    assert.match(err.message, /inbound\.greetPassTtl: "a while" is not a duration/);
+    assert.match(err.message, /inbound\.maxConnections: Too small: expected number to be >=1/);
     assert.match(err.message, /managedDomain: "bad domain" is not a valid domain/);
     assert.match(err.message, /typo/);
     return true;
