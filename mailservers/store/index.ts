@@ -26,6 +26,7 @@ import { CrashMarkers } from "./crash-markers.ts";
 import type { FaultInjector } from "./faults.ts";
 import { syncDirectory } from "../../config/durable-file.ts";
 import { folderName } from "./folder-name.ts";
+import { MailRoot } from "./mail-root.ts";
 import { MboxFile, type Appended, type MboxFileContext } from "./mbox-file.ts";
 import { MboxrdBody, messagePrefix } from "./mboxrd.ts";
 import { spoolBody, type SpooledBody } from "./spool-body.ts";
@@ -90,7 +91,8 @@ const DEFAULT_LOCK_TIMEOUT_MS = 20_000;
 export const TEMP_DIR = ".tmp";
 
 export function createMboxStore(options: MboxStoreOptions): MboxStore {
-  const mailRoot = path.resolve(options.mailRoot);
+  const mailRootAccess = new MailRoot(options.mailRoot);
+  const mailRoot = mailRootAccess.path;
   const tmpDir = path.join(mailRoot, TEMP_DIR);
   const { logger, hostname } = options;
   const markers = new CrashMarkers(tmpDir);
@@ -98,6 +100,7 @@ export function createMboxStore(options: MboxStoreOptions): MboxStore {
     logger,
     lockTimeoutMs: options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
     markers,
+    mailRoot: mailRootAccess,
     faults: options.faults,
     writeAttempts: new Map(),
   };
@@ -177,7 +180,7 @@ export function createMboxStore(options: MboxStoreOptions): MboxStore {
         else byFile.set(file, { file, owner, inbox, prefixes: [prefix] });
       };
       for (const plan of plans) {
-        const withFolder = await ensureDirectories(plan.root, logger);
+        const withFolder = await ensureDirectories(plan.root, mailRootAccess, logger);
         addCopy(path.join(plan.root, "INBOX"), plan.target.owner, true, plan.prefix);
         if (withFolder) {
           addCopy(path.join(plan.root, "mail", folderName(plan.target.recipient, envelope.mailFrom)), plan.target.owner, false, plan.prefix);
@@ -296,7 +299,7 @@ function provisioningState(root: string): "missing" | "unsafe" | "ready" {
  * provisioned yet: never created here, see `provisioned`) or not a real directory is
  * refused (451); a `mail` that is not a directory only loses the folder copy (returns false).
  */
-async function ensureDirectories(root: string, logger: Logger): Promise<boolean> {
+async function ensureDirectories(root: string, mailRoot: MailRoot, logger: Logger): Promise<boolean> {
   const state = provisioningState(root);
   if (state === "missing") {
     logger.warn({ root }, "mailbox root not provisioned (missing, or an empty mount point); refusing for now");
@@ -312,6 +315,7 @@ async function ensureDirectories(root: string, logger: Logger): Promise<boolean>
     await fs.mkdir(directory, { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== "EEXIST") throw error;
     });
+    mailRoot.giveDirectoryToOwner(directory, root);
     await syncDirectory(root);
     stat = lstatSync(directory);
   }

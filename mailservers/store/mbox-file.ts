@@ -14,6 +14,7 @@ import type { CrashMarker, CrashMarkers } from "./crash-markers.ts";
 import { syncDirectory } from "../../config/durable-file.ts";
 import { BatchWriter, separatorAfter } from "./batch-writer.ts";
 import type { FaultInjector } from "./faults.ts";
+import type { MailRoot } from "./mail-root.ts";
 import type { SpooledBody } from "./spool-body.ts";
 import { tempFail } from "../core/types.ts";
 
@@ -65,6 +66,7 @@ export interface MboxFileContext {
   readonly logger: Logger;
   readonly lockTimeoutMs: number;
   readonly markers: CrashMarkers;
+  readonly mailRoot: MailRoot;
   readonly faults: FaultInjector | undefined;
   /** write(2) calls per file, for fault injection. */
   readonly writeAttempts: Map<string, number>;
@@ -147,6 +149,9 @@ export class MboxFile {
       ({ handle, created } = await this.#open());
       const stat = handle.stat();
       if (!stat.isFile() || stat.nlink !== 1) throw new UnsafeMailboxError(`${this.path} is not a regular file with a single link`);
+      const { mailRoot } = this.#context;
+      if (!mailRoot.holds(handle.fd, this.path)) throw new UnsafeMailboxError(`${this.path} was reached through a directory swapped for a symlink`);
+      if (created) mailRoot.giveToOwner(handle.fd, mailRoot.rootOf(this.path));
       base = stat.size;
       marker.setLength(base);
       faults?.crashAt?.("locked", this.path);

@@ -6,6 +6,7 @@ import path from "node:path";
 import { test } from "node:test";
 import { silentLogger } from "../../cli/logger.ts";
 import { CrashMarkers, parseMarkers } from "../../mailservers/store/crash-markers.ts";
+import { MailRoot } from "../../mailservers/store/mail-root.ts";
 import { MboxFile, type MboxFileContext } from "../../mailservers/store/mbox-file.ts";
 import { makeMailRoot } from "./fixture.ts";
 
@@ -18,6 +19,7 @@ async function setup(t: import("node:test").TestContext) {
     logger: silentLogger(),
     lockTimeoutMs: 2000,
     markers,
+    mailRoot: new MailRoot(root),
     faults: { beforeWrite: (file) => void writes.push(file) },
     writeAttempts: new Map(),
   };

@@ -1,10 +1,12 @@
 // Targets a user could plant in their own mailbox: a symlink, a hard link, a FIFO at a
 // folder are refused (the mail still reaches INBOX); an unsafe INBOX is 451 4.3.0 and
-// nothing is kept for anyone. Owners that would leave the mail root are refused.
+// nothing is kept for anyone. Owners that would leave the mail root are refused. A mail/
+// swapped for a symlink mid-delivery leads nowhere; what the store creates is the user's.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { once } from "node:events";
-import { link, mkdir, readFile, readdir, rm, symlink, writeFile, lstat } from "node:fs/promises";
+import { chown, link, mkdir, readFile, readdir, rename, rm, symlink, writeFile, lstat, stat } from "node:fs/promises";
+import { renameSync, symlinkSync } from "node:fs";
 import path from "node:path";
 import { test, type TestContext } from "node:test";
 import { promisify } from "node:util";
@@ -90,4 +92,44 @@ test("a mailbox root that is a symlink is refused, and owners that would leave t
   }
   assert.deepEqual(await readdir(elsewhere), []);
   await assert.rejects(store.usage("../etc"), TemporaryFailure);
+});
+
+test("a mail/ swapped for a symlink after the checks leads nowhere: nothing is written outside, INBOX gets the mail", async (t) => {
+  for (const existing of [true, false]) {
+    const root = await makeMailRoot(t);
+    const mail = path.join(root, "bob", "mail");
+    await mkdir(mail, { recursive: true });
+    const outside = path.join(root, "outside");
+    await mkdir(outside);
+    const name = folderName(RECIPIENT, SENDER);
+    if (existing) await writeFile(path.join(outside, name), "precious\n");
+    // The user's move, made from their container while the store holds the folder's lock.
+    const faults = {
+      crashAt(point: string, file: string) {
+        if (point !== "lock-taken" || file !== path.join(mail, name)) return;
+        renameSync(mail, `${mail}.real`);
+        symlinkSync(outside, mail);
+      },
+    };
+    const store = makeStore(t, root, { faults });
+    await store.deliver(makeEnvelope(SENDER, [RECIPIENT]), [target("bob", RECIPIENT)], messageStream(simpleMessage("swapped")));
+    assert.deepEqual((await readMbox(path.join(root, "bob", "INBOX"))).map((m) => m.subject), ["swapped"], "INBOX still gets the mail");
+    const planted = await readFile(path.join(outside, name), "utf8").catch(() => "");
+    assert.equal(planted, existing ? "precious\n" : "", existing ? "the file outside is untouched" : "nothing written outside");
+  }
+});
+
+test("mail/ and the folder files the store creates belong to the mailbox's owner", { skip: process.geteuid?.() !== 0 && "chown needs root" }, async (t) => {
+  const root = await makeMailRoot(t);
+  const bob = path.join(root, "bob");
+  await rm(path.join(bob, "mail"), { recursive: true, force: true });
+  const nobody = 65534;
+  await chown(bob, nobody, nobody);
+  const store = makeStore(t, root);
+  await store.deliver(makeEnvelope(SENDER, [RECIPIENT]), [target("bob", RECIPIENT)], messageStream(simpleMessage("owned")));
+  for (const created of [path.join(bob, "mail"), path.join(bob, "mail", folderName(RECIPIENT, SENDER))]) {
+    const { uid, gid } = await stat(created);
+    assert.deepEqual([uid, gid], [nobody, nobody], created);
+  }
+  assert.equal((await stat(path.join(bob, "INBOX"))).uid, 0, "INBOX keeps the owner provisioning gave it");
 });
