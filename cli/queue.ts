@@ -3,7 +3,7 @@
 // control directory for the daemon, which alone touches queued files while it runs;
 // with no daemon running, `remove` deletes the files itself.
 import { access } from "node:fs/promises";
-import { rfc5322Date } from "../mailservers/relay/dsn.ts";
+import { dateOf } from "../mailservers/relay/dsn.ts";
 import { replay } from "../mailservers/relay/queue.ts";
 import { runningDaemon, writeRequest } from "../mailservers/relay/queue-control.ts";
 import { QUEUE_ID, Spool } from "../mailservers/relay/spool.ts";
@@ -28,7 +28,7 @@ export async function listQueue(spool: Spool, now = Date.now()): Promise<string>
     const { recipients } = replay(record, await spool.journal(id));
     bytes += record.size;
     count++;
-    lines.push(`${id.padEnd(23)} ${String(record.size).padStart(8)} ${rfc5322Date(record.arrival).padEnd(27)} ${record.from || "MAILER-DAEMON"}`);
+    lines.push(`${id.padEnd(23)} ${String(record.size).padStart(8)} ${dateOf(record.arrival).padEnd(27)} ${record.from || "MAILER-DAEMON"}`);
     for (const [rcpt, state] of recipients) {
       if (state.status === "delivered") continue;
       const pad = " ".repeat(61);

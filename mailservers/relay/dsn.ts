@@ -1,6 +1,7 @@
 // Delivery status notifications (RFC 3464 multipart/report) for failed or delayed
 // recipients, sent from MAILER-DAEMON with the null sender.
 import { randomBytes } from "node:crypto";
+import { rfc5322Date } from "../core/received.ts";
 
 export interface DsnRecipient {
   readonly recipient: string;
@@ -29,10 +30,8 @@ export interface DsnInput {
   readonly originalHeaders: string;
 }
 
-/** RFC 5322 date-time in UTC. */
-export function rfc5322Date(ms: number): string {
-  return new Date(ms).toUTCString().replace(/GMT$/, "+0000");
-}
+/** RFC 5322 date-time in UTC, of a time in ms. */
+export const dateOf = (ms: number): string => rfc5322Date(new Date(ms));
 
 /** One line of printable ASCII: a remote reply must not break our headers. */
 function oneLine(text: string, max = 900): string {
@@ -72,11 +71,11 @@ export function buildDsn(input: DsnInput): string {
         "",
         ...input.recipients.map(
           (r) => `<${oneLine(r.recipient)}>: ${oneLine(r.diagnostic ?? "delivery deferred")}` +
-            (r.willRetryUntil ? ` (retrying until ${rfc5322Date(r.willRetryUntil)})` : ""),
+            (r.willRetryUntil ? ` (retrying until ${dateOf(r.willRetryUntil)})` : ""),
         ),
       ];
 
-  const perMessage = [`Reporting-MTA: dns; ${mta}`, `X-SEMail-Queue-ID: ${input.queueId}`, `Arrival-Date: ${rfc5322Date(input.arrival)}`];
+  const perMessage = [`Reporting-MTA: dns; ${mta}`, `X-SEMail-Queue-ID: ${input.queueId}`, `Arrival-Date: ${dateOf(input.arrival)}`];
   const perRecipient = input.recipients.map((r) =>
     crlf([
       `Final-Recipient: rfc822; ${oneLine(r.recipient)}`,
@@ -84,8 +83,8 @@ export function buildDsn(input: DsnInput): string {
       `Status: ${STATUS.test(r.status) ? r.status : r.action === "failed" ? "5.0.0" : "4.0.0"}`,
       ...(r.remoteMta ? [`Remote-MTA: dns; ${oneLine(r.remoteMta, 255)}`] : []),
       ...(r.diagnostic ? [`Diagnostic-Code: smtp; ${oneLine(r.diagnostic)}`] : []),
-      ...(r.lastAttempt ? [`Last-Attempt-Date: ${rfc5322Date(r.lastAttempt)}`] : []),
-      ...(r.willRetryUntil ? [`Will-Retry-Until: ${rfc5322Date(r.willRetryUntil)}`] : []),
+      ...(r.lastAttempt ? [`Last-Attempt-Date: ${dateOf(r.lastAttempt)}`] : []),
+      ...(r.willRetryUntil ? [`Will-Retry-Until: ${dateOf(r.willRetryUntil)}`] : []),
     ]),
   );
   // Original headers as CRLF text; bare CR/LF become CRLF so nothing can smuggle a line.
@@ -95,7 +94,7 @@ export function buildDsn(input: DsnInput): string {
     `From: Mail Delivery System <MAILER-DAEMON@${mta}>`,
     `To: <${oneLine(input.sender)}>`,
     `Subject: ${failed.length > 0 ? "Undelivered Mail Returned to Sender" : "Delayed Mail (still being retried)"}`,
-    `Date: ${rfc5322Date(input.now)}`,
+    `Date: ${dateOf(input.now)}`,
     `Message-ID: <${input.queueId}.${input.now}.dsn@${mta}>`,
     "Auto-Submitted: auto-replied",
     "MIME-Version: 1.0",

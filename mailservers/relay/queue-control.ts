@@ -9,6 +9,7 @@ import { open, readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { writeFileAtomic } from "../../config/durable-file.ts";
+import { processAlive } from "../core/process-alive.ts";
 import { QUEUE_ID, type Spool } from "./spool.ts";
 
 export type ControlRequest = { readonly kind: "flush" } | { readonly kind: "remove"; readonly id: string };
@@ -90,20 +91,11 @@ export function watchRequests(spool: Spool, handle: (request: ControlRequest) =>
 
 const pidFile = (spool: Spool) => join(spool.dir, "outbound.pid");
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 /** The pid of the daemon that owns the spool, if it is running. */
 export async function runningDaemon(spool: Spool): Promise<number | undefined> {
   const text = await readFile(pidFile(spool), "utf8").catch(() => "");
   const pid = Number(text.trim());
-  return Number.isInteger(pid) && pid > 0 && alive(pid) ? pid : undefined;
+  return Number.isInteger(pid) && pid > 0 && processAlive(pid) ? pid : undefined;
 }
 
 /** Claims the spool for this process; refuses while another live daemon holds it. */

@@ -4,6 +4,7 @@
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import type { Logger } from "pino";
+import { processAlive } from "../core/process-alive.ts";
 import { PENDING_DIR, isLiveInstance, parseMarkers, type MarkerContent } from "./crash-markers.ts";
 import { lockIdentity, lockTempPrefix, type LockIdentity } from "./dotlock.ts";
 
@@ -26,12 +27,7 @@ export interface RecoveryReport {
  */
 function mayBeLive(pid: number, instance: string): boolean {
   if (pid === process.pid) return isLiveInstance(instance);
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
+  return processAlive(pid);
 }
 
 /**

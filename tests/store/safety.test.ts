@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { once } from "node:events";
-import { chown, link, mkdir, readFile, readdir, rename, rm, symlink, writeFile, lstat, stat } from "node:fs/promises";
+import { chown, link, mkdir, readFile, readdir, rm, symlink, writeFile, lstat, stat } from "node:fs/promises";
 import { renameSync, symlinkSync } from "node:fs";
 import path from "node:path";
 import { test, type TestContext } from "node:test";
