@@ -1,6 +1,7 @@
 // bench/inbound: `semail inbound` against Postfix (smtpd + virtual(8) into mbox files),
 // same load from smtp-source, same run. For each shape and side: msg/s until every message
-// is in the mbox files, the ratio, and peak RSS (Postfix: summed over its processes).
+// is in the mbox files, the ratio, and peak RSS (Postfix: summed over its processes); for
+// semail also its RSS idle after start and once the load is over (settledRss).
 //
 //   npm run bench -- inbound [--messages 2000] [--shapes 20x4k-1,100x100k-100] [--one-per-connection] [--greet-delay 100ms] [--from-source]
 //
@@ -21,7 +22,7 @@ import { bundle, imageNodeFlags } from "../../bin/bundle.ts";
 import { provisionPlainRoot } from "../../mailservers/store/index.ts";
 import { MboxCounter } from "../lib/mbox-count.ts";
 import { postfixDir, removeDir, startPostfix, type PostfixInstance } from "../lib/postfix.ts";
-import { peakRss, rss, sampleTree, until, uss } from "../lib/process.ts";
+import { peakRss, rss, sampleTree, settledRss, until, uss } from "../lib/process.ts";
 import { SMTP_SOURCE, smtpSource } from "../lib/smtp-source.ts";
 
 const SOURCE_BIN = fileURLToPath(new URL("../../bin/semail.mjs", import.meta.url));
@@ -45,6 +46,8 @@ export interface SideResult {
   /** Peak PSS summed over the processes: shared pages divided among them. */
   readonly peakPssBytes: number;
   readonly idle?: { readonly rss: number; readonly uss: number };
+  /** RSS once the load is over and V8 has shrunk its heap (semail only). */
+  readonly afterLoadRss?: number;
 }
 
 interface Running {
@@ -155,6 +158,7 @@ async function measure(side: string, running: Running, shape: Shape, messages: n
   await load;
   const treePeak = await sampler.stop();
   const processPeak = await running.peak();
+  const afterLoadRss = running.idle ? await settledRss(await running.pid()) : undefined;
   return {
     side,
     onDiskRate: messages / ((onDisk - started) / 1000),
@@ -162,6 +166,7 @@ async function measure(side: string, running: Running, shape: Shape, messages: n
     peakRssBytes: Math.max(treePeak.rss, processPeak),
     peakPssBytes: treePeak.pss,
     ...(running.idle ? { idle: running.idle } : {}),
+    ...(afterLoadRss ? { afterLoadRss } : {}),
   };
 }
 
@@ -218,7 +223,7 @@ export async function main(argv: readonly string[]): Promise<void> {
       }
     }
     const ratio = reference ? (ours.onDiskRate / reference.onDiskRate).toFixed(2) : "-";
-    const row = `${label(shape).padEnd(36)} semail ${ours.onDiskRate.toFixed(0).padStart(5)} msg/s on disk (accepted ${ours.acceptRate.toFixed(0)}/s), peak RSS ${mb(ours.peakRssBytes)} PSS ${mb(ours.peakPssBytes)}, idle RSS ${mb(ours.idle?.rss ?? 0)} USS ${mb(ours.idle?.uss ?? 0)}` +
+    const row = `${label(shape).padEnd(36)} semail ${ours.onDiskRate.toFixed(0).padStart(5)} msg/s on disk (accepted ${ours.acceptRate.toFixed(0)}/s), peak RSS ${mb(ours.peakRssBytes)} PSS ${mb(ours.peakPssBytes)}, idle RSS ${mb(ours.idle?.rss ?? 0)} USS ${mb(ours.idle?.uss ?? 0)}, after the load ${mb(ours.afterLoadRss ?? 0)}` +
       (reference ? ` | postfix ${reference.onDiskRate.toFixed(0).padStart(5)} msg/s on disk (accepted ${reference.acceptRate.toFixed(0)}/s), peak RSS ${mb(reference.peakRssBytes)} PSS ${mb(reference.peakPssBytes)} | ratio ${ratio}` : "");
     console.log(row);
   }

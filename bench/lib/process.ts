@@ -34,6 +34,19 @@ async function statusField(pid: number, field: string): Promise<number> {
 
 /** Resident bytes of one process now. */
 export const rss = (pid: number) => statusField(pid, "VmRSS");
+/**
+ * The lowest RSS of one process over `ms` after a load, sampled each second: its idle size
+ * once V8 has shrunk its heap (it does so about 30 s after the last allocation burst).
+ */
+export async function settledRss(pid: number, ms = 40_000): Promise<number> {
+  let lowest = await rss(pid);
+  for (const deadline = Date.now() + ms; Date.now() < deadline; ) {
+    await new Promise((r) => setTimeout(r, 1000));
+    lowest = Math.min(lowest, await rss(pid));
+  }
+  return lowest;
+}
+
 /** Peak resident bytes of one process over its life. */
 export const peakRss = (pid: number) => statusField(pid, "VmHWM");
 
