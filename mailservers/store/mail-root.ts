@@ -31,8 +31,8 @@ export class MailRoot {
 
   /**
    * Gives `fd`, a file or directory the store just created below `root` (a mailbox root),
-   * to the owner of `root`. Only root can chown; another daemon user creates its files as
-   * itself, as the tests do.
+   * to the owner of `root`. Only root can chown: a daemon run by a plain user (a checkout's
+   * `semail start`) leaves its files its own.
    */
   giveToOwner(fd: number, root: string): void {
     if (process.geteuid?.() !== 0) return;
