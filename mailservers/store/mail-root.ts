@@ -6,7 +6,7 @@
 //   can fake, before a byte is written to it.
 // - What the store creates (mail/ and its folder files) must be the user's, or they could
 //   not read their own folders: it gets the owner of <owner>/ (set by mailbox-fs.sh).
-import { closeSync, constants, fchownSync, fstatSync, lstatSync, openSync, readlinkSync, realpathSync } from "node:fs";
+import { closeSync, constants, fchownSync, lstatSync, openSync, readlinkSync, realpathSync } from "node:fs";
 import path from "node:path";
 
 export class MailRoot {
@@ -37,8 +37,7 @@ export class MailRoot {
   giveToOwner(fd: number, root: string): void {
     if (process.geteuid?.() !== 0) return;
     const { uid, gid } = lstatSync(root);
-    const current = fstatSync(fd);
-    if (current.uid !== uid || current.gid !== gid) fchownSync(fd, uid, gid);
+    fchownSync(fd, uid, gid);
   }
 
   /** `giveToOwner` for a directory the store made, opened without following a link. */
