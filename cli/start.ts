@@ -120,7 +120,7 @@ function trackApplied(applier: Applier): { applier: Applier; covers(list: UsersL
     applier: {
       name: applier.name,
       async apply(context) {
-        started = serializeUsersList(context.list.mailboxes);
+        started = serializeUsersList(context.list.entries);
         try {
           await applier.apply(context);
         } catch (err) {
@@ -129,7 +129,7 @@ function trackApplied(applier: Applier): { applier: Applier; covers(list: UsersL
         }
       },
     },
-    covers: (list) => serializeUsersList(list.mailboxes) === started,
+    covers: (list) => serializeUsersList(list.entries) === started,
   };
 }
 

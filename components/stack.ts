@@ -79,7 +79,7 @@ export function defineStack(config: StackConfig, secrets: StackSecrets, users: U
   const usersFile = new remote.Command("users-list", {
     connection: vmConn,
     create: shellLine("sh", "-c", `cat > "$1.new" && chmod 0640 "$1.new" && mv -f "$1.new" "$1"`, "install-users-list", config.usersListRemote),
-    stdin: serializeUsersList(users.mailboxes),
+    stdin: serializeUsersList(users.entries),
   }, { dependsOn: [scripts] });
 
   const gandiProvider = config.dnsProvider === "gandi"

@@ -40,7 +40,7 @@ export async function watchUsersList(
   onChange?: (list: UsersList) => void,
 ): Promise<UsersListWatch> {
   let list = await loadUsersList(path, options);
-  let lastText = serializeUsersList(list.mailboxes);
+  let lastText = serializeUsersList(list.entries);
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
 
@@ -48,7 +48,7 @@ export async function watchUsersList(
     if (closed) return;
     try {
       const next = await loadUsersList(path, options);
-      const text = serializeUsersList(next.mailboxes);
+      const text = serializeUsersList(next.entries);
       if (text === lastText) return;
       list = next;
       lastText = text;

@@ -5,7 +5,13 @@
 //       address: souleymane@sow.semail.email
 //       size: 5GiB                        # optional; default from settings
 //       sshKeys: ["ssh-ed25519 AAAA..."]  # optional
+//       pendingProof: 5d41402abc4b2a76     # only while an external domain's DNS is unproven
+//
+// A mailbox with `pendingProof` is not live: no daemon serves it and the stack does not
+// publish it, until its owner publishes the token in the domain's DNS (the web form
+// checks, then drops the field). Entries an operator writes by hand are trusted as live.
 import { parse, stringify } from "yaml";
+import { asciiLower, reservedRoute } from "./reserved-names.ts";
 import { formatSize, parseSize } from "./size.ts";
 
 /** Where a mailbox's domain sits relative to the managed domain. */
@@ -24,6 +30,8 @@ export interface Mailbox {
   /** True when the entry gave no size and the default applies. */
   readonly defaultSize: boolean;
   readonly sshKeys: readonly string[];
+  /** Present while the owner has not proven control of the (external) domain: the token their TXT record must carry. */
+  readonly pendingProof?: string;
 }
 
 export interface UsersListOptions {
@@ -46,6 +54,7 @@ export class UsersListError extends Error {
 
 export const OWNER_PATTERN = /^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$/;
 export const LOCAL_PART_PATTERN = /^[a-z0-9](?:[a-z0-9.-]{0,62}[a-z0-9])?$/;
+const PROOF_TOKEN = /^[a-z0-9]{16,64}$/;
 const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const SSH_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/=]+( [^\r\n]*)?$/;
 
@@ -55,10 +64,11 @@ export function ownerProblem(owner: string): string | undefined {
   return `owner ${JSON.stringify(owner)} is not a valid uid: use a-z, 0-9, '.', '_', '-' (at most 64, starting and ending with a letter or digit)`;
 }
 
-/** Why `localPart` is not a valid mailbox id, or undefined when it is. */
-export function localPartProblem(localPart: string): string | undefined {
+/** Why `localPart` (ASCII-lowercased; `written` as the user wrote it) is not a valid mailbox id, or undefined when it is. */
+export function localPartProblem(localPart: string, written = localPart): string | undefined {
+  if (reservedRoute(localPart)) return `${JSON.stringify(written)} is a reserved role name (postmaster, abuse, noreply, ...): choose another mailbox id`;
   if (LOCAL_PART_PATTERN.test(localPart) && !localPart.includes("..")) return undefined;
-  return `${JSON.stringify(localPart)} is not a valid mailbox id: use a-z, 0-9, '.', '-' (at most 64, starting and ending with a letter or digit)`;
+  return `${JSON.stringify(written)} is not a valid mailbox id: use a-z, 0-9, '.', '-' (at most 64, starting and ending with a letter or digit)`;
 }
 
 /** Why `domain` is not a valid lowercase DNS name, or undefined when it is. */
@@ -75,27 +85,54 @@ export function domainKind(domain: string, managedDomain: string): DomainKind {
   return domain.endsWith(`.${managedDomain}`) ? "subdomain" : "external";
 }
 
-/** The validated, indexed list. Lookups are case-insensitive on the domain only. */
+/** The key an address is found by: ASCII case folded in both parts, as Postfix and Dovecot match. */
+function addressKey(address: string): string | undefined {
+  const at = address.lastIndexOf("@");
+  if (at < 1) return undefined;
+  return asciiLower(address).replace(/\.$/, "");
+}
+
+/**
+ * The validated, indexed list. `mailboxes` holds the live ones only, so every consumer
+ * that serves or publishes mailboxes skips the pending ones without having to ask.
+ * Address lookups fold ASCII case in the local part and the domain.
+ */
 export class UsersList {
+  /** Live mailboxes: served by the daemons, published by the stack. */
   readonly mailboxes: readonly Mailbox[];
+  /** Mailboxes waiting for their owner to prove control of the domain. */
+  readonly pending: readonly Mailbox[];
   readonly #byAddress = new Map<string, Mailbox>();
+  readonly #pendingByAddress = new Map<string, Mailbox>();
   readonly #byOwner = new Map<string, Mailbox>();
 
-  constructor(mailboxes: readonly Mailbox[]) {
-    this.mailboxes = mailboxes;
-    for (const m of mailboxes) {
-      this.#byAddress.set(m.address, m);
+  constructor(entries: readonly Mailbox[]) {
+    this.mailboxes = entries.filter((m) => m.pendingProof === undefined);
+    this.pending = entries.filter((m) => m.pendingProof !== undefined);
+    for (const m of entries) {
+      (m.pendingProof === undefined ? this.#byAddress : this.#pendingByAddress).set(m.address, m);
       this.#byOwner.set(m.owner, m);
     }
   }
 
-  /** The mailbox for an address; the domain is matched case-insensitively, the local part exactly. */
-  byAddress(address: string): Mailbox | undefined {
-    const at = address.lastIndexOf("@");
-    if (at < 1) return undefined;
-    return this.#byAddress.get(`${address.slice(0, at)}@${address.slice(at + 1).toLowerCase()}`);
+  /** Every entry, live and pending, in list order: what the file holds. */
+  get entries(): readonly Mailbox[] {
+    return [...this.#byOwner.values()];
   }
 
+  /** The live mailbox for an address (ASCII case-insensitive), or undefined. */
+  byAddress(address: string): Mailbox | undefined {
+    const key = addressKey(address);
+    return key === undefined ? undefined : this.#byAddress.get(key);
+  }
+
+  /** The mailbox for an address that is waiting for its domain's proof, or undefined. */
+  pendingByAddress(address: string): Mailbox | undefined {
+    const key = addressKey(address);
+    return key === undefined ? undefined : this.#pendingByAddress.get(key);
+  }
+
+  /** The owner's one mailbox, live or pending (`pendingProof` tells which). */
   byOwner(owner: string): Mailbox | undefined {
     return this.#byOwner.get(owner);
   }
@@ -135,7 +172,7 @@ export function validateUsersList(data: unknown, options: UsersListOptions, sour
     const e = entry as Record<string, unknown>;
     const before = problems.length;
     for (const key of Object.keys(e)) {
-      if (!["owner", "address", "size", "sshKeys"].includes(key)) problems.push(`${at} has unknown key ${JSON.stringify(key)}`);
+      if (!["owner", "address", "size", "sshKeys", "pendingProof"].includes(key)) problems.push(`${at} has unknown key ${JSON.stringify(key)}`);
     }
     const owner = typeof e.owner === "string" ? e.owner : "";
     if (typeof e.owner !== "string") problems.push(`${at}.owner is required (the owner's LDAP uid)`);
@@ -151,9 +188,10 @@ export function validateUsersList(data: unknown, options: UsersListOptions, sour
       const sign = addr.lastIndexOf("@");
       if (sign < 1 || sign === addr.length - 1) problems.push(`${at}.address ${JSON.stringify(addr)} must be id@domain`);
       else {
-        localPart = addr.slice(0, sign);
+        const written = addr.slice(0, sign);
+        localPart = asciiLower(written);
         domain = addr.slice(sign + 1).toLowerCase().replace(/\.$/, "");
-        const lp = localPartProblem(localPart);
+        const lp = localPartProblem(localPart, written);
         if (lp) problems.push(`${at}.address id ${lp}`);
         const dp = domainProblem(domain);
         if (dp) problems.push(`${at}.address domain ${dp}`);
@@ -179,18 +217,29 @@ export function validateUsersList(data: unknown, options: UsersListOptions, sour
         });
       }
     }
+    let pendingProof: string | undefined;
+    if (e.pendingProof !== undefined) {
+      if (typeof e.pendingProof !== "string" || !PROOF_TOKEN.test(e.pendingProof)) problems.push(`${at}.pendingProof must be the token the web form made (16-64 of a-z, 0-9)`);
+      else if (domainKind(domain, options.managedDomain) !== "external") problems.push(`${at}.pendingProof is only for external domains: ${domain} is ours`);
+      else pendingProof = e.pendingProof;
+    }
     if (problems.length > before) return;
     const address = `${localPart}@${domain}`;
     const ownerSeen = owners.get(owner);
     if (ownerSeen !== undefined) problems.push(`${at}.owner ${JSON.stringify(owner)} already has a mailbox (mailboxes[${ownerSeen}]): one mailbox per owner`);
     const addressSeen = addresses.get(address);
-    if (addressSeen !== undefined) problems.push(`${at}.address ${JSON.stringify(address)} is already taken by mailboxes[${addressSeen}]`);
+    if (addressSeen !== undefined) {
+      // Addresses are stored folded, so a clash may come from entries that differ only in case.
+      const sameText = typeof e.address === "string" && asciiLower(e.address.trim()) === e.address.trim();
+      problems.push(`${at}.address ${JSON.stringify(address)} is already taken by mailboxes[${addressSeen}]${sameText ? "" : " (addresses differing only in case are the same mailbox)"}`);
+    }
     owners.set(owner, i);
     addresses.set(address, i);
     mailboxes.push({
       owner, address, localPart, domain,
       kind: domainKind(domain, options.managedDomain),
       size, defaultSize: e.size === undefined, sshKeys,
+      ...(pendingProof !== undefined ? { pendingProof } : {}),
     });
   });
   if (problems.length > 0) throw new UsersListError(source, problems);
@@ -215,6 +264,7 @@ export function serializeUsersList(mailboxes: readonly Mailbox[]): string {
     address: m.address,
     ...(m.defaultSize ? {} : { size: formatSize(m.size) }),
     ...(m.sshKeys.length > 0 ? { sshKeys: [...m.sshKeys] } : {}),
+    ...(m.pendingProof !== undefined ? { pendingProof: m.pendingProof } : {}),
   }));
   return stringify({ mailboxes: entries });
 }

@@ -99,8 +99,15 @@ export function createSubmissionBackend(options: SubmissionOptions): DeliveryBac
     async checkSender(address: string, session: SessionInfo): Promise<void> {
       const user = requireUser(session);
       if (address === "") throw permFail(553, "5.7.1", "The null sender <> is for bounces; send from one of your addresses");
-      const mailbox = users().byAddress(address);
-      if (!mailbox || mailbox.owner !== user) throw permFail(553, "5.7.1", `Sender <${address}> is not an address of ${user}`);
+      const list = users();
+      const mailbox = list.byAddress(address);
+      if (mailbox?.owner === user) return;
+      // Named so the owner knows what is missing; a claim proves nothing until its DNS does.
+      const pending = list.pendingByAddress(address);
+      if (pending?.owner === user) {
+        throw permFail(553, "5.7.1", `Sender <${address}> is not usable yet: ${user} has not proven control of ${pending.domain} (publish the TXT record the web form shows)`);
+      }
+      throw permFail(553, "5.7.1", `Sender <${address}> is not an address of ${user}`);
     },
 
     async checkRecipient(address: string, session: SessionInfo): Promise<void> {

@@ -14,6 +14,8 @@ import { currentSession, sendPage, viewerOf, type WebContext } from "./context.t
 import { WindowLimiter } from "../../directory/login-limiter.ts";
 import { MailboxStore } from "./mailbox-store.ts";
 import { createMxChecker, type MxChecker } from "./mx-check.ts";
+import { createProofLookup, type ProofLookup } from "./domain-proof.ts";
+import { ProofChecker } from "./proof-checker.ts";
 import { messagePage } from "./pages.ts";
 import { Refusal } from "./refusal.ts";
 import { registerAdminRoutes } from "./routes-admin.ts";
@@ -36,6 +38,8 @@ export interface WebAppDependencies {
   readonly usage?: (owner: string) => Promise<number | undefined>;
   /** Replaces the DNS MX check of external domains (default: node:dns on web.dnsServers). */
   readonly mxCheck?: MxChecker;
+  /** Replaces the DNS lookup of external domains' ownership proofs (default: node:dns on web.dnsServers). */
+  readonly proofLookup?: ProofLookup;
   /** Longest wait for the directory before a 503 (default 9 s). */
   readonly directoryTimeoutMs?: number;
   /** Serve HTTPS with this PEM key and certificate chain (a listen address ending in /tls). */
@@ -46,6 +50,7 @@ export interface WebApp {
   readonly app: FastifyInstance;
   readonly runner: ApplyRunner;
   readonly store: MailboxStore;
+  readonly proofs: ProofChecker;
 }
 
 const SECURITY_HEADERS = {
@@ -69,6 +74,14 @@ export async function buildWebApp(deps: WebAppDependencies): Promise<WebApp> {
   const store = new MailboxStore(deps.usersFile, deps.usersListOptions, deps.logger);
   const runner = new ApplyRunner({ applier: deps.applier, load: () => store.read(), logger: deps.logger, clock });
   const mxHost = web.mxHost ?? `mx.${deps.usersListOptions.managedDomain}`;
+  const proofs = new ProofChecker({
+    read: () => store.read(),
+    update: (change) => store.update(change),
+    lookup: deps.proofLookup ?? createProofLookup({ servers: web.dnsServers }),
+    onProven: (owner) => runner.request(`domain proven for ${owner}`),
+    logger: deps.logger.child({ component: "proof" }),
+    clock,
+  });
   const secure = web.secureCookies;
   const windowMs = web.rateLimit.windowSeconds * 1000;
   const ctx: WebContext = {
@@ -82,6 +95,7 @@ export async function buildWebApp(deps: WebAppDependencies): Promise<WebApp> {
     ipLimiter: new WindowLimiter({ limit: web.rateLimit.loginsPerIp, windowMs, clock }),
     accountLimiter: new WindowLimiter({ limit: web.rateLimit.failuresPerAccount, windowMs, clock }),
     mxCheck: deps.mxCheck ?? createMxChecker({ mxHost, servers: web.dnsServers, clock }),
+    proofs,
     usage: deps.usage ?? (async () => undefined),
     logger: deps.logger,
     directoryTimeoutMs: deps.directoryTimeoutMs ?? 9000,
@@ -134,8 +148,10 @@ export async function buildWebApp(deps: WebAppDependencies): Promise<WebApp> {
     return sendPage(reply, 500, messagePage("Something went wrong", "The request failed on the server; nothing was changed unless the page said so. Try again; if it fails again, tell your administrator.", viewer));
   });
 
+  app.addHook("onReady", async () => proofs.start());
   app.addHook("onClose", async () => {
+    await proofs.close();
     await runner.close();
   });
-  return { app, runner, store };
+  return { app, runner, store, proofs };
 }

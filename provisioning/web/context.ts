@@ -11,6 +11,7 @@ import type { Html } from "./html.ts";
 import type { WindowLimiter } from "../../directory/login-limiter.ts";
 import type { MailboxStore } from "./mailbox-store.ts";
 import type { MxChecker } from "./mx-check.ts";
+import type { ProofChecker } from "./proof-checker.ts";
 import { messagePage, type Viewer } from "./pages.ts";
 import { sameToken, type Session, type SessionStore } from "./sessions.ts";
 
@@ -25,6 +26,8 @@ export interface WebContext {
   readonly ipLimiter: WindowLimiter;
   readonly accountLimiter: WindowLimiter;
   readonly mxCheck: MxChecker;
+  /** The DNS proofs of pending claims on external domains. */
+  readonly proofs: ProofChecker;
   readonly usage: (owner: string) => Promise<number | undefined>;
   readonly logger: Logger;
   readonly directoryTimeoutMs: number;

@@ -1,15 +1,12 @@
 // What a user or an administrator may change in the users list, as pure functions from
 // the current list to the new entries. A Refusal carries the message the form shows.
+import { asciiLower, RESERVED_LABELS, reservedRoute } from "../../config/reserved-names.ts";
 import { formatSize, parseSize } from "../../config/size.ts";
 import { domainKind, domainProblem, localPartProblem, type UsersList, type UsersListOptions } from "../../config/users-list.ts";
+import { newProofToken } from "./domain-proof.ts";
 import { toRaw, type RawMailbox } from "./mailbox-store.ts";
 import { Refusal } from "./refusal.ts";
 
-/** Subdomain labels kept for the system's own hosts and well-known names. */
-export const RESERVED_LABELS = new Set([
-  "mx", "mail", "smtp", "imap", "pop", "pop3", "ns", "ns1", "ns2", "www", "web", "webmail",
-  "autoconfig", "autodiscover", "admin", "postmaster", "abuse", "hostmaster", "localhost",
-]);
 const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
 export interface CreateRequest {
@@ -45,27 +42,54 @@ export function requestedDomain(request: CreateRequest, options: UsersListOption
   return domain;
 }
 
-/** The list with the new mailbox added; refuses a second mailbox, a bad id, a taken address or domain. */
-export function planCreate(list: UsersList, request: CreateRequest, options: UsersListOptions): RawMailbox[] {
+/**
+ * The list with the new mailbox added; refuses a second mailbox, a bad or reserved id, a
+ * taken address or domain. A mailbox on an external domain is added pending, with
+ * `proofToken` for its TXT record: it goes live only once that record is seen.
+ */
+export function planCreate(list: UsersList, request: CreateRequest, options: UsersListOptions, proofToken = newProofToken()): RawMailbox[] {
+  // The login names the mailbox's directory, and <mailRoot>/postmaster is the admin's.
+  if (reservedRoute(request.owner)) throw new Refusal(403, `The login ${request.owner} is a reserved role name and cannot own a mailbox; ask your administrator.`);
   const existing = list.byOwner(request.owner);
   if (existing) throw new Refusal(409, `You already have a mailbox (${existing.address}); each person has one.`);
-  const localPart = request.localPart.trim();
+  const written = request.localPart.trim();
+  const localPart = asciiLower(written);
   if (localPart === "") throw new Refusal(400, "Choose a mailbox id (the part before the @).");
-  const idProblem = localPartProblem(localPart);
-  if (idProblem) throw new Refusal(400, `${idProblem}.`);
+  const idProblem = localPartProblem(localPart, written);
+  if (idProblem) throw new Refusal(reservedRoute(localPart) ? 409 : 400, `${idProblem}.`);
   const domain = requestedDomain(request, options);
   const address = `${localPart}@${domain}`;
-  if (list.byAddress(address)) throw new Refusal(409, `The address ${address} is already taken.`);
-  // A domain belongs to one owner: another person's mail must never be routed into your mailbox.
-  const holder = list.mailboxes.find((m) => m.domain === domain);
-  if (holder && holder.owner !== request.owner) throw new Refusal(409, `The domain ${domain} is already used by another mailbox; choose another.`);
-  return [...list.mailboxes.map(toRaw), { owner: request.owner, address }];
+  if (list.byAddress(address) || list.pendingByAddress(address)) throw new Refusal(409, `The address ${address} is already taken.`);
+  // A domain belongs to one owner: another person's mail must never be routed into your
+  // mailbox. Only a live mailbox holds a domain: an unproven claim must not let anyone
+  // squat a domain they do not control and lock its real owner out.
+  const holder = list.mailboxes.find((m) => m.domain === domain && m.owner !== request.owner);
+  if (holder) throw new Refusal(409, `The domain ${domain} is already used by another mailbox; choose another.`);
+  const external = domainKind(domain, options.managedDomain) === "external";
+  return [...list.entries.map(toRaw), { owner: request.owner, address, ...(external ? { pendingProof: proofToken } : {}) }];
+}
+
+/**
+ * The list with `owner`'s pending mailbox made live, once the TXT record with `token` was
+ * seen. Refused when the claim changed meanwhile, or another owner's mailbox went live on
+ * the domain first.
+ */
+export function planProven(list: UsersList, owner: string, token: string): RawMailbox[] {
+  const claim = list.byOwner(owner);
+  if (!claim || claim.pendingProof !== token) throw new Refusal(409, `The claim of ${owner} changed while its proof was checked.`);
+  const holder = list.mailboxes.find((m) => m.domain === claim.domain && m.owner !== owner);
+  if (holder) throw new Refusal(409, `The domain ${claim.domain} went live for another mailbox first; ask your administrator.`);
+  return list.entries.map((m) => {
+    if (m.owner !== owner) return toRaw(m);
+    const { pendingProof: _proven, ...live } = toRaw(m);
+    return live;
+  });
 }
 
 /** The list without `owner`'s mailbox. */
 export function planDelete(list: UsersList, owner: string): RawMailbox[] {
   if (!list.byOwner(owner)) throw new Refusal(404, `There is no mailbox for ${owner} (it may have been deleted already).`);
-  return list.mailboxes.filter((m) => m.owner !== owner).map(toRaw);
+  return list.entries.filter((m) => m.owner !== owner).map(toRaw);
 }
 
 /** The list with `owner`'s mailbox at `sizeText` ("10GiB"); only administrators call this. */
@@ -75,5 +99,5 @@ export function planResize(list: UsersList, owner: string, sizeText: string, opt
   const size = parseSize(sizeText.trim());
   if (size === undefined || sizeText.trim() === "") throw new Refusal(400, `${JSON.stringify(sizeText)} is not a size: write e.g. 5GiB or 512MiB.`);
   if (size < options.minSize) throw new Refusal(400, `${formatSize(size)} is below the minimum mailbox size ${formatSize(options.minSize)}.`);
-  return list.mailboxes.map((m) => (m.owner === owner ? { ...toRaw(m), size } : toRaw(m)));
+  return list.entries.map((m) => (m.owner === owner ? { ...toRaw(m), size } : toRaw(m)));
 }

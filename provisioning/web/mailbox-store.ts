@@ -12,6 +12,8 @@ export interface RawMailbox {
   readonly address: string;
   readonly size?: number;
   readonly sshKeys?: readonly string[];
+  /** The token of a claim on an external domain not yet proven. */
+  readonly pendingProof?: string;
 }
 
 export function toRaw(m: Mailbox): RawMailbox {
@@ -20,6 +22,7 @@ export function toRaw(m: Mailbox): RawMailbox {
     address: m.address,
     ...(m.defaultSize ? {} : { size: m.size }),
     ...(m.sshKeys.length > 0 ? { sshKeys: m.sshKeys } : {}),
+    ...(m.pendingProof !== undefined ? { pendingProof: m.pendingProof } : {}),
   };
 }
 
@@ -62,7 +65,7 @@ export class MailboxStore {
         if (err instanceof UsersListError) throw new Refusal(400, err.problems.join("; "));
         throw err;
       }
-      await writeUsersList(this.path, next.mailboxes);
+      await writeUsersList(this.path, next.entries);
       this.#logger.info({ users: this.path, mailboxes: next.mailboxes.length }, "users list written");
       return next;
     });

@@ -4,6 +4,8 @@ import type { Mailbox } from "../../config/users-list.ts";
 import type { ApplyStatus } from "../apply/types.ts";
 import { html, type Html } from "./html.ts";
 import { mxRecord, type MxCheck } from "./mx-check.ts";
+import type { ProofState } from "./proof-checker.ts";
+import { pendingProofSection } from "./proof-page.ts";
 
 export interface Viewer {
   readonly uid: string;
@@ -121,6 +123,8 @@ export interface HomeOptions {
   /** Bytes used, when known. */
   readonly usage?: number;
   readonly mxCheck?: MxCheck;
+  /** The DNS proof of a mailbox whose external domain is not proven yet. */
+  readonly proof?: ProofState;
   readonly values?: CreateFormValues;
   readonly notice?: string;
   readonly error?: string;
@@ -146,6 +150,7 @@ function mailboxView(o: HomeOptions, m: Mailbox): Html {
 </dl>
 <h2>Status</h2>
 ${statusLine(o.status)}
+${m.pendingProof !== undefined && o.proof ? pendingProofSection(m, o.proof, csrfField(o.viewer.csrf)) : ""}
 ${m.kind === "external" ? externalDns(m.domain, o.mxHost, o.mxCheck) : html`<p class="hint">Mail for ${m.domain} is routed here automatically.</p>`}
 <h2>Delete</h2>
 <p>Deleting refuses new mail to ${m.address}. The mail already received is kept until an administrator removes it.</p>

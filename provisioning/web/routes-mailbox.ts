@@ -9,6 +9,8 @@ import type { Session } from "./sessions.ts";
 
 const NOTICES: Record<string, string> = {
   created: "Your mailbox is created. The change is being applied; the status below follows it.",
+  proven: "The domain is proven: your mailbox is live. The change is being applied; the status below follows it.",
+  claimed: "Your mailbox is created, but not live yet: publish the TXT record below to prove the domain is yours.",
   deleted: "Your mailbox is deleted. The mail it held is kept until an administrator removes it.",
 };
 
@@ -31,6 +33,7 @@ export function registerMailboxRoutes(app: FastifyInstance, ctx: WebContext): vo
         ...(mailbox ? { mailbox } : {}),
         ...(usage !== undefined ? { usage } : {}),
         ...(mxCheck ? { mxCheck } : {}),
+        ...(mailbox?.pendingProof !== undefined ? { proof: ctx.proofs.state(mailbox.owner, mailbox.pendingProof) } : {}),
         ...(extra.values ? { values: extra.values } : {}),
         ...(extra.notice ? { notice: extra.notice } : {}),
         ...(extra.error ? { error: extra.error } : {}),
@@ -70,7 +73,21 @@ export function registerMailboxRoutes(app: FastifyInstance, ctx: WebContext): vo
       throw err;
     }
     ctx.runner.request(`create mailbox of ${session.uid}`);
-    return reply.redirect("/?created", 303);
+    return reply.redirect(create.kind === "external" ? "/?claimed" : "/?created", 303);
+  });
+
+  app.post("/mailbox/proof", async (request, reply) => {
+    const session = postSession(ctx, request, reply);
+    if (!session) return reply;
+    let state;
+    try {
+      state = await ctx.proofs.checkNow(session.uid);
+    } catch (err) {
+      if (err instanceof Refusal) return home(reply, session, { status: err.status, error: err.message });
+      throw err;
+    }
+    const live = state.verdict?.state === "proven" && state.refused === undefined;
+    return reply.redirect(live ? "/?proven" : "/#proof", 303);
   });
 
   app.get("/mailbox/delete", async (request, reply) => {

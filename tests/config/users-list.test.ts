@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { silentLogger } from "../../cli/logger.ts";
 import { watchUsersList, writeUsersList } from "../../config/users-file.ts";
-import { parseUsersList, UsersListError } from "../../config/users-list.ts";
+import { parseUsersList, serializeUsersList, UsersListError } from "../../config/users-list.ts";
 
 const options = { managedDomain: "semail.email", defaultSize: 5 * 1024 ** 3, minSize: 64 * 1024 ** 2 };
 
@@ -41,8 +41,10 @@ test("a valid list is indexed, with kinds, sizes and lowercased domains", () => 
   assert.equal(list.byOwner("ada")?.kind, "external");
   assert.equal(list.byOwner("ada")?.size, options.defaultSize);
   assert.equal(list.byOwner("root.admin")?.kind, "managed");
-  // The local part is exact: "Souleymane" is another address.
-  assert.equal(list.byAddress("Souleymane@sow.semail.email"), undefined);
+  // ASCII case folds in the local part too, as Postfix and Dovecot match; nothing else folds.
+  assert.equal(list.byAddress("Souleymane@sow.semail.email")?.owner, "sow");
+  assert.equal(list.byAddress("\u212adm\u0131n@semail.email"), undefined, "Kelvin sign and dotless i are not ASCII letters");
+  assert.equal(list.byAddress("ADMIN@semail.email.")?.owner, "root.admin");
   assert.deepEqual([...list.domains()].sort(), ["example.org", "semail.email", "sow.semail.email"]);
 });
 
@@ -95,4 +97,63 @@ test("writes atomically and a watcher keeps the last good list on a bad edit", a
   await watch.reload();
   assert.equal(watch.current().byOwner("b")?.address, "b@x.org");
   assert.deepEqual(changes, [2]);
+});
+
+test("a mailbox id may be written in any ASCII case; two that differ only in case are one address", () => {
+  const list = parseUsersList(`mailboxes:\n  - owner: kim\n    address: Kim.Lee@semail.email\n`, options);
+  assert.equal(list.byOwner("kim")?.address, "kim.lee@semail.email");
+  const found = problems(`mailboxes:
+  - owner: kim
+    address: kim@semail.email
+  - owner: other
+    address: KIM@semail.email
+`);
+  assert.equal(found.length, 1);
+  assert.match(found[0]!, /mailboxes\[1\]\.address "kim@semail\.email" is already taken by mailboxes\[0\] \(addresses differing only in case are the same mailbox\)/);
+});
+
+test("reserved role names cannot be mailbox ids, in any case", async () => {
+  const { RESERVED_LOCAL_PARTS } = await import("../../config/reserved-names.ts");
+  for (const name of RESERVED_LOCAL_PARTS.keys()) {
+    const found = problems(`mailboxes:\n  - owner: sow\n    address: ${name.toUpperCase()}@sow.semail.email\n`);
+    assert.match(found[0]!, new RegExp(`mailboxes\\[0\\]\\.address id "${name.toUpperCase()}" is a reserved role name`), name);
+  }
+});
+
+test("a pending claim is kept in the file but is not a live mailbox", () => {
+  const text = `mailboxes:
+  - owner: sow
+    address: souleymane@sow.semail.email
+  - owner: carol
+    address: carol@carol.example
+    pendingProof: 0123456789abcdef0123456789abcdef
+`;
+  const list = parseUsersList(text, options);
+  assert.deepEqual(list.mailboxes.map((m) => m.owner), ["sow"]);
+  assert.deepEqual(list.pending.map((m) => m.owner), ["carol"]);
+  assert.equal(list.byAddress("carol@carol.example"), undefined);
+  assert.equal(list.pendingByAddress("Carol@Carol.example")?.owner, "carol");
+  assert.equal(list.byOwner("carol")?.pendingProof, "0123456789abcdef0123456789abcdef");
+  assert.equal(list.hasDomain("carol.example"), false);
+  assert.deepEqual([...list.domains()], ["sow.semail.email"]);
+  // Written back whole: a rewrite by the form never drops a claim.
+  assert.equal(serializeUsersList(list.entries), text);
+});
+
+test("a pending claim needs a well-formed token and an external domain", () => {
+  const found = problems(`mailboxes:
+  - owner: a
+    address: a@a.example
+    pendingProof: "short"
+  - owner: b
+    address: b@b.semail.email
+    pendingProof: 0123456789abcdef0123456789abcdef
+  - owner: c
+    address: c@c.example
+    pendingProof: 0123456789abcdef0123456789abcdef
+  - owner: d
+    address: c@c.example
+`);
+  assert.deepEqual(found.map((p) => p.split(" ")[0]), ["mailboxes[0].pendingProof", "mailboxes[1].pendingProof", "mailboxes[3].address"]);
+  assert.match(found[1]!, /only for external domains: b\.semail\.email is ours/);
 });

@@ -16,10 +16,11 @@ const refusal = (address: string) => {
 };
 
 describe("inbound recipient policy", () => {
-  it("accepts listed addresses, with the domain in any case and the local part exact", () => {
+  it("accepts listed addresses with ASCII case folded in the domain and the local part", () => {
     assert.deepEqual(resolve("souleymane@SOW.Semail.TEST"), { owner: "sow", quota: 5 << 20, address: "souleymane@sow.semail.test" });
     assert.equal((resolve("me@external.example") as ResolvedRecipient).owner, "ext");
-    assert.equal(refusal("Souleymane@sow.semail.test"), "550 5.1.1");
+    assert.deepEqual(resolve("SouleyMANE@sow.semail.test"), { owner: "sow", quota: 5 << 20, address: "souleymane@sow.semail.test" });
+    assert.equal(refusal("souleymane@sow.semail.test.evil.example"), "550 5.7.1");
   });
 
   it("refuses unknown local parts of served domains with 550 5.1.1 and every other domain with 550 5.7.1", () => {
@@ -46,5 +47,31 @@ describe("inbound recipient policy", () => {
     assert.deepEqual(admin, { owner: "boss", quota: 2 * 1024 ** 3 });
     const r = resolveRecipient("abuse@semail.test", { users, managedDomain: "semail.test", admin }) as ResolvedRecipient;
     assert.equal(r.owner, "boss");
+  });
+});
+
+describe("reserved names and pending claims at inbound", () => {
+  it("routes every admin role of the reserved table to the admin mailbox and refuses the no-reply ones", async () => {
+    const { RESERVED_LOCAL_PARTS } = await import("../../config/reserved-names.ts");
+    for (const [name, route] of RESERVED_LOCAL_PARTS) {
+      const address = `${name.toUpperCase()}@sow.semail.test`;
+      if (route === "admin") assert.equal((resolve(address) as ResolvedRecipient).owner, "postmaster", address);
+      else assert.equal(refusal(address), "550 5.1.1", address);
+    }
+    assert.equal((resolve("hostmaster@external.example") as ResolvedRecipient).address, "hostmaster@external.example");
+  });
+
+  it("serves no address of a mailbox whose domain is not proven yet, nor its domain's roles", () => {
+    const withClaim = parseUsersList(
+      `${usersYaml(USERS)}  - owner: carol\n    address: carol@carol.example\n    pendingProof: 0123456789abcdef0123456789abcdef\n`,
+      { managedDomain: "semail.test", defaultSize: 5 << 20, minSize: 1 },
+    );
+    const ctx = { users: withClaim, managedDomain: "semail.test", admin: adminMailbox(withClaim, undefined, 7 << 20) };
+    for (const address of ["carol@carol.example", "CAROL@carol.example", "postmaster@carol.example"]) {
+      const r = resolveRecipient(address, ctx);
+      assert.ok(r instanceof SmtpError, address);
+      assert.equal(`${r.responseCode} ${r.enhancedCode}`, "550 5.7.1", address);
+    }
+    assert.equal((resolveRecipient("souleymane@sow.semail.test", ctx) as ResolvedRecipient).owner, "sow");
   });
 });

@@ -11,7 +11,7 @@ import { networkSet } from "../../mailservers/outbound/network-policy.ts";
 import type { Deliver, DeliveryJob } from "../../mailservers/relay/queue.ts";
 import { SmtpClient, simpleMessage } from "../helpers/smtp.ts";
 import { startTestSlapd, TEST_USERS, type TestSlapd } from "../helpers/slapd.ts";
-import { daemonSettings, plain, startDaemon, tempDir } from "./daemon-fixture.ts";
+import { daemonSettings, plain, startDaemon, tempDir, USERS_YAML } from "./daemon-fixture.ts";
 import { createDirectory } from "../../directory/ldap.ts";
 import { UsersList } from "../../config/users-list.ts";
 import { Spool } from "../../mailservers/relay/spool.ts";
@@ -96,12 +96,30 @@ describe("submission", () => {
     const { client, code } = await login(daemon.port, "alice", alice.password);
     t.after(() => client.close());
     assert.equal(code, 235);
-    for (const from of ["bob@bob.semail.test", "someone@example.net", "", "ALICE@semail.test"]) {
+    for (const from of ["bob@bob.semail.test", "someone@example.net", "", "BOB@bob.semail.test"]) {
       const reply = await client.command(`MAIL FROM:<${from}>`);
       assert.equal(reply.code, 553, `${from}: ${reply.text}`);
       assert.match(reply.text, /^5\.7\.1 /);
     }
     assert.equal((await client.command("MAIL FROM:<alice@SEMAIL.TEST>")).code, 250, "the domain is case-insensitive");
+    await client.command("RSET");
+    assert.equal((await client.command("MAIL FROM:<Alice@semail.test>")).code, 250, "so is the local part, in ASCII");
+  });
+
+  it("a mailbox whose domain is not proven yet cannot send: 553 5.7.1 naming the missing proof", async (t) => {
+    const dir = await tempDir(t);
+    const users = `${USERS_YAML}  - {owner: admin, address: carol@carol.example, pendingProof: 0123456789abcdef0123456789abcdef}\n`;
+    const daemon = await startDaemon(t, await daemonSettings(dir, { ldap: slapd.settings(), users }), { deliver: heldSender().deliver });
+    const { client, code } = await login(daemon.port, "admin", TEST_USERS.find((u) => u.uid === "admin")!.password);
+    t.after(() => client.close());
+    assert.equal(code, 235);
+    const reply = await client.command("MAIL FROM:<carol@carol.example>");
+    assert.equal(reply.code, 553, reply.text);
+    assert.match(reply.text, /^5\.7\.1 Sender <carol@carol\.example> is not usable yet: admin has not proven control of carol\.example/);
+    // Another user's pending claim is just another's address.
+    const other = await login(daemon.port, "alice", alice.password);
+    t.after(() => other.client.close());
+    assert.match((await other.client.command("MAIL FROM:<carol@carol.example>")).text, /^5\.7\.1 Sender <carol@carol\.example> is not an address of alice$/);
   });
 
   it("refuses recipients that could reroute mail (quoted local part, address literal)", async (t) => {

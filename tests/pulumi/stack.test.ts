@@ -165,6 +165,22 @@ test("removing a user deletes only that user's resources, and its storage is ret
   }
 });
 
+test("a claim pending its domain's proof is published nowhere; once proven, it gets its resources and MX output", async () => {
+  const PENDING = `${BOB}    pendingProof: 0123456789abcdef0123456789abcdef\n`;
+  const before = await runStack(usersYaml(ALICE));
+  const pending = await runStack(usersYaml(ALICE, PENDING));
+  assert.deepEqual([...names(pending.resources)].filter((n) => !names(before.resources).has(n)), [], "no resource for the claim");
+  assert.deepEqual(pending.result.externalMxRecords, {});
+  assert.equal(pending.result.userSshAddresses.bob, undefined);
+  const zone = (run: typeof before) => inputs(run.resources, "zone-install").stdin as string;
+  assert.equal(zone(pending), zone(before), "the zone is unchanged");
+  // The daemons get the claim (outbound names why it cannot send), and keep it unserved.
+  assert.match(inputs(pending.resources, "users-list").stdin as string, /pendingProof: 0123456789abcdef0123456789abcdef/);
+  const proven = await runStack(usersYaml(ALICE, BOB));
+  assert.ok(names(proven.resources).has("semail:infra:Mailbox::mailbox-bob"));
+  assert.deepEqual(proven.result.externalMxRecords, { "bob@example.org": "example.org. 3600 IN MX 10 mx.semail.email." });
+});
+
 test("growing a user's size changes only the update (grow) of that user's storage", async () => {
   const before = await runStack(usersYaml(ALICE));
   const after = await runStack(usersYaml(ALICE.replace("size: 1GiB", "size: 3GiB")));
