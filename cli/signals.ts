@@ -3,8 +3,8 @@
 import type { Logger } from "pino";
 import { compactHeap } from "./compact-heap.ts";
 
-/** Resolves on the first SIGINT or SIGTERM; `onHangup` runs on each SIGHUP meanwhile. */
-export function untilStopSignal(logger: Logger, onHangup?: () => void): Promise<void> {
+/** Resolves with the first SIGINT or SIGTERM; `onHangup` runs on each SIGHUP meanwhile. */
+export function untilStopSignal(logger: Logger, onHangup?: () => void): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
     const hangup = () => {
       logger.info("SIGHUP: reloading the users list");
@@ -15,7 +15,7 @@ export function untilStopSignal(logger: Logger, onHangup?: () => void): Promise<
       process.off("SIGINT", stop);
       process.off("SIGTERM", stop);
       if (onHangup) process.off("SIGHUP", hangup);
-      resolve();
+      resolve(signal);
     };
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);

@@ -20,6 +20,7 @@ import { startSlapd } from "../provisioning/local/slapd.ts";
 import { buildWebApp } from "../provisioning/web/app.ts";
 import type { Command } from "./command.ts";
 import { createLogger } from "./logger.ts";
+import { RunningParts } from "./running-parts.ts";
 import { untilStopSignal } from "./signals.ts";
 
 const BASE_DN = "dc=semail,dc=test";
@@ -72,7 +73,7 @@ async function extraZones(dataDir: string): Promise<Zone[]> {
 /** Resolves when nothing listens on 127.0.0.1:port, else rejects naming the part and the way out. */
 async function checkPortFree(port: number, part: string): Promise<void> {
   if (!(await canBind(port, "127.0.0.1"))) {
-    throw new ConfigError(`port ${port} (${part}) is in use: stop what listens there, or run \`semail start --free-ports\``);
+    throw new ConfigError(`port ${port} (${part}) is in use: stop what listens there, or start with free ports: \`npm start -- --free-ports\``);
   }
 }
 
@@ -173,10 +174,9 @@ const start: Command = {
     const secrets = await localSecrets(dataDir);
 
     const logger = createLogger(settings.log.level, "semail-start", pino.destination({ dest: join(dataDir, "semail.log"), mkdir: true, sync: false }));
-    const stops: Array<() => Promise<void>> = [];
-    const stopAll = async () => {
-      for (const stop of stops.splice(0).reverse()) await stop().catch((err: unknown) => logger.error({ err: (err as Error).message }, "error while stopping"));
-    };
+    const parts = new RunningParts((line) => process.stdout.write(`${line}\n`), logger);
+    const address = (listen: string) => listen.replace(/^ldap:\/\//, "");
+    let signal: NodeJS.Signals | undefined;
     try {
       const slapd = await startSlapd({
         dataDir: join(dataDir, "ldap"),
@@ -185,9 +185,9 @@ const start: Command = {
         users: [...DEMO_USERS, DEMO_ADMIN].map((uid) => ({ uid, password: secrets.passwords[uid]!, mail: `${uid}@${uid}.${LOCAL_DOMAIN}` })),
         admins: [DEMO_ADMIN],
         adminPassword: secrets.ldapAdminPassword,
-        logger: logger.child({ part: "slapd" }),
+        logger: logger.child({ service: "slapd" }),
       });
-      stops.push(() => slapd.stop());
+      parts.add(`slapd (LDAP on ${address(settings.ldap.url)})`, () => slapd.stop());
 
       const zone = createLocalZone({ domain: LOCAL_DOMAIN, ipv4: "127.0.0.1", ipv6: "::1", serialFile: join(dataDir, "named", "serial") });
       const extras = await extraZones(dataDir);
@@ -197,14 +197,15 @@ const start: Command = {
         port: portOf(settings.outbound.delivery.resolver ?? ""),
         // A first render always has text: nothing was rendered before.
         zones: [...extras, { name: LOCAL_DOMAIN, text: (await zone.render(list))! }],
-        logger: logger.child({ part: "named" }),
+        logger: logger.child({ service: "named" }),
       });
-      stops.push(() => named.stop());
+      parts.add(`named (DNS on ${settings.outbound.delivery.resolver})`, () => named.stop());
 
-      const inbound = await startInbound(settings, { logger: logger.child({ part: "inbound" }) });
-      stops.push(() => inbound.stop());
-      const outbound = await startOutbound(settings, { logger: logger.child({ part: "outbound" }) });
-      stops.push(() => outbound.stop());
+      // `service`, not `part`: the daemons name their own parts (store, send, queue) with `part`.
+      const inbound = await startInbound(settings, { logger: logger.child({ service: "inbound" }) });
+      parts.add(`the inbound daemon (${settings.inbound.listen.join(", ")})`, () => inbound.stop());
+      const outbound = await startOutbound(settings, { logger: logger.child({ service: "outbound" }) });
+      parts.add(`the outbound daemon (submission on ${settings.outbound.listen.join(", ")})`, () => outbound.stop());
 
       const applierOptions: LocalApplierOptions = {
         mailRoot: settings.inbound.mailRoot,
@@ -217,19 +218,19 @@ const start: Command = {
           await outbound.reload();
         },
       };
-      stops.push(() => releaseLocalMounts(applierOptions));
+      if (asRoot) parts.add(`the mailbox filesystems (unmounted from ${settings.inbound.mailRoot})`, () => releaseLocalMounts(applierOptions));
       const tracked = trackApplied(createLocalApplier(applierOptions));
-      const directory = createDirectory(settings.ldap, { logger: logger.child({ part: "ldap" }) });
+      const directory = createDirectory(settings.ldap, { logger: logger.child({ service: "ldap" }) });
       const { app, runner } = await buildWebApp({
         directory,
         usersFile: settings.users,
         usersListOptions: usersListOptions(settings),
         applier: tracked.applier,
         web: settings.web,
-        logger: logger.child({ part: "web" }),
+        logger: logger.child({ service: "web" }),
         usage: async (owner) => inbound.store.usage(owner).catch(() => undefined),
       });
-      stops.push(async () => {
+      parts.add(`the web form (http://${settings.web.listen}/)`, async () => {
         await app.close();
         await directory.close();
       });
@@ -239,20 +240,21 @@ const start: Command = {
       runner.request("start");
       await runner.idle();
       // A hand edit of the users list is applied too, as the form's writes are.
-      const watch = await watchUsersList(settings.users, usersListOptions(settings), logger.child({ part: "apply" }), (list) => {
+      const watch = await watchUsersList(settings.users, usersListOptions(settings), logger.child({ service: "apply" }), (list) => {
         if (!tracked.covers(list)) runner.request("users list changed");
       });
-      stops.push(async () => watch.close());
+      parts.add(`watching the users list (${settings.users})`, async () => watch.close());
       const failed = runner.status();
       if (failed.state === "failed") process.stderr.write(`warning: the first local apply failed: ${failed.reason}\n`);
 
       const storage = asRoot ? `ext4 image files in ${join(dataDir, "images")}, loop-mounted under ${settings.inbound.mailRoot}` : `plain directories under ${settings.inbound.mailRoot} (not root: no image files)`;
       process.stdout.write(banner(settings, secrets.passwords, dataDir, storage));
       await writeFile(join(dataDir, "ready.json"), `${JSON.stringify({ settings: settingsFile, pid: process.pid, passwords: secrets.passwords })}\n`, { mode: 0o600 });
-      await untilStopSignal(logger, () => runner.request("SIGHUP"));
+      signal = await untilStopSignal(logger, () => runner.request("SIGHUP"));
       await rm(join(dataDir, "ready.json"), { force: true });
     } finally {
-      await stopAll();
+      await parts.stopAll(signal ? `\nStopping SEMail (${signal === "SIGINT" ? "Ctrl-C" : signal}):` : "Stopping what had started:");
+      if (signal) process.stdout.write(`SEMail is stopped; its data stays in ${dataDir} for the next start.\n`);
       logger.flush();
     }
   },

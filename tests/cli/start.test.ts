@@ -49,4 +49,6 @@ test("a port in use is named, with the way out", async (t) => {
   );
   assert.equal(err.code, 2);
   assert.match(err.stderr, new RegExp(`port ${port} \\(web form\\) is in use: .*--free-ports`));
+  // The README's command: `semail` itself is not on PATH after `npm run setup`.
+  assert.match(err.stderr, /`npm start -- --free-ports`/);
 });

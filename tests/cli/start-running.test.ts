@@ -1,0 +1,89 @@
+// `semail start` running (a real child process, every part up): a message goes from
+// Alice to herself through both daemons, the form answers a request, then Ctrl-C. The
+// terminal must say what was stopped, part by part, and every line of the log file must
+// be JSON with unique keys (JSON.parse and jq keep only the last of two equal keys).
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { createTransport } from "nodemailer";
+import { parse } from "yaml";
+import { duplicateKeys } from "../helpers/json-keys.ts";
+import { until } from "../helpers/until.ts";
+
+const ROOT = join(import.meta.dirname, "../..");
+const SEMAIL = join(ROOT, "bin/semail.mjs");
+
+let dataDir: string;
+let child: ChildProcess;
+let stdout = "";
+let stderr = "";
+let exitCode: number | null;
+
+before(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), "semail-start-run-"));
+  await writeFile(join(dataDir, "users.yaml"), "mailboxes:\n  - owner: alice\n    address: alice@alice.semail.test\n");
+  child = spawn(process.execPath, [SEMAIL, "start", "--data-dir", dataDir, "--free-ports", "--no-images"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  child.stdout!.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+  child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+  const exited = new Promise<number | null>((ok) => child.once("exit", (code) => ok(code)));
+  const readyFile = join(dataDir, "ready.json");
+  await until(async () => {
+    if (child.exitCode !== null) throw new Error(`semail start exited ${child.exitCode}: ${stdout}${stderr}`);
+    return (await readFile(readyFile, "utf8").catch(() => "")).endsWith("\n");
+  }, () => `semail start to be ready: ${stdout}${stderr}`, 90_000);
+  const { passwords } = JSON.parse(await readFile(readyFile, "utf8")) as { passwords: Record<string, string> };
+  const settings = parse(await readFile(join(dataDir, "semail.yaml"), "utf8")) as { outbound: { listen: string[] }; web: { listen: string } };
+
+  // One request to the form and one message through both daemons, so every part logs.
+  assert.equal((await fetch(`http://${settings.web.listen}/login`)).status, 200);
+  const submission = Number(settings.outbound.listen[0]!.split(":").at(-1));
+  const transport = createTransport({ host: "127.0.0.1", port: submission, secure: false, ignoreTLS: true, auth: { user: "alice", pass: passwords.alice! } });
+  const alice = "alice@alice.semail.test";
+  await transport.sendMail({ envelope: { from: alice, to: [alice] }, from: alice, to: alice, subject: "Note to self", text: "x\n" });
+  const log = join(dataDir, "semail.log");
+  await until(async () => (await readFile(join(dataDir, "mail/alice/INBOX"), "utf8").catch(() => "")).includes("Note to self"), "the message in Alice's INBOX", 30_000);
+  await until(async () => (await readFile(log, "utf8")).includes('"message done"'), "the outbound queue to log the delivery", 30_000);
+
+  child.kill("SIGINT");
+  exitCode = await exited;
+});
+
+after(async () => {
+  if (child && child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+});
+
+test("Ctrl-C says on the terminal what it stopped, each part in turn", () => {
+  assert.equal(exitCode, 0, stdout + stderr);
+  const stopping = stdout.indexOf("Stopping SEMail");
+  assert.ok(stopping > 0, `the terminal says it is stopping:\n${stdout}`);
+  const lines = stdout.slice(stopping).trim().split("\n");
+  const parts = [/users list/, /web form \(http:\/\/127\.0\.0\.1:\d+\/\)/, /outbound daemon \(submission on 127\.0\.0\.1:\d+\)/, /inbound daemon \(127\.0\.0\.1:\d+/, /named \(DNS on 127\.0\.0\.1:\d+\)/, /slapd \(LDAP on 127\.0\.0\.1:\d+\)/];
+  // In this order: the form before the daemons it reloads, the daemons before named and slapd they use.
+  let last = 0;
+  for (const part of parts) {
+    const at = lines.findIndex((l) => /^ {2}stopped /.test(l) && part.test(l));
+    assert.ok(at > last, `a line "stopped ${part.source}" after line ${last}:\n${lines.join("\n")}`);
+    last = at;
+  }
+  assert.match(lines.at(-1)!, new RegExp(`^SEMail is stopped; its data stays in ${dataDir.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`));
+  assert.equal(stderr, "", "nothing on stderr");
+});
+
+test("every line semail start logged is JSON with unique keys", async () => {
+  assert.deepEqual(duplicateKeys('{"a":{"b":1,"b":2},"a":[{"c":1,"c":1}]}'), ["a.b", "a", "a.0.c"], "the check itself finds duplicates");
+  const lines = (await readFile(join(dataDir, "semail.log"), "utf8")).trimEnd().split("\n");
+  const parts = new Set<string>();
+  for (const [n, line] of lines.entries()) {
+    assert.deepEqual(duplicateKeys(line), [], `line ${n + 1} repeats a key: ${line}`);
+    const entry = JSON.parse(line) as Record<string, unknown>;
+    for (const key of ["service", "part", "component"]) if (typeof entry[key] === "string") parts.add(`${key}=${entry[key]}`);
+  }
+  // The lines checked come from every part, nested ones included.
+  for (const part of ["service=slapd", "service=named", "service=inbound", "service=outbound", "service=web", "part=send", "part=queue"]) {
+    assert.ok(parts.has(part), `a line from ${part} (seen: ${[...parts].join(", ")})`);
+  }
+});
