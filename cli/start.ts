@@ -1,7 +1,7 @@
 // `semail start`: all of SEMail on this machine, on loopback, with demo users. slapd and
 // named run as children; the two daemons and the web form run in this process, so a
 // local "stack update" can reload them and know when they have picked the change up.
-import { access, constants, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { access, constants, mkdir, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { pino } from "pino";
 import { ConfigError, loadSettings, usersListOptions, type Settings } from "../config/settings.ts";
@@ -14,10 +14,12 @@ import { startOutbound } from "../mailservers/outbound/daemon.ts";
 import type { Applier } from "../provisioning/apply/types.ts";
 import { createLocalApplier, createLocalZone, releaseLocalMounts, type LocalApplierOptions } from "../provisioning/local/applier.ts";
 import { DEFAULT_PORTS, DEMO_ADMIN, DEMO_USERS, LOCAL_DOMAIN, localSecrets, localSettingsYaml, type LocalPorts } from "../provisioning/local/defaults.ts";
+import { createLocalDns, readZoneFiles } from "../provisioning/local/local-dns.ts";
 import { startNamed, type Zone } from "../provisioning/local/named.ts";
 import { canBind, freeLoopbackPort } from "../provisioning/local/ports.ts";
 import { startSlapd } from "../provisioning/local/slapd.ts";
 import { buildWebApp } from "../provisioning/web/app.ts";
+import { createProofLookup } from "../provisioning/web/domain-proof.ts";
 import type { Command } from "./command.ts";
 import { createLogger } from "./logger.ts";
 import { RunningParts } from "./running-parts.ts";
@@ -59,17 +61,6 @@ async function pickPorts(free: boolean): Promise<LocalPorts> {
   return { ldap: await freeLoopbackPort(), dns: await freeLoopbackPort(), inbound: await freeLoopbackPort(), submission: await freeLoopbackPort(), web: await freeLoopbackPort() };
 }
 
-/** Extra zones an operator (or a test) drops in <dataDir>/zones/NAME.zone, served beside the managed one. */
-async function extraZones(dataDir: string): Promise<Zone[]> {
-  const dir = join(dataDir, "zones");
-  const names = await readdir(dir).catch(() => [] as string[]);
-  const zones: Zone[] = [];
-  for (const file of names.filter((n) => n.endsWith(".zone")).sort()) {
-    zones.push({ name: file.slice(0, -".zone".length), text: await readFile(join(dir, file), "utf8") });
-  }
-  return zones;
-}
-
 /** Resolves when nothing listens on 127.0.0.1:port, else rejects naming the part and the way out. */
 async function checkPortFree(port: number, part: string): Promise<void> {
   if (!(await canBind(port, "127.0.0.1"))) {
@@ -106,6 +97,12 @@ First mail:
            --from ${a}@${a}.${LOCAL_DOMAIN} --to ${b}@${b}.${LOCAL_DOMAIN} --header "Subject: hello"
   3. Read it: mutt -f ${join(settings.inbound.mailRoot, b, "INBOX")}
      (or python3 -c "import mailbox; print([m['subject'] for m in mailbox.mbox('${join(settings.inbound.mailRoot, b, "INBOX")}')])")
+
+A domain of your own (the ownership proof):
+  Create the mailbox on "My own domain" instead, e.g. home.example. It stays pending, and both
+  daemons refuse it, until its DNS carries the TXT record the form shows. Local mode writes
+  ${join(dataDir, "zones", "home.example.zone")} to stand in for that DNS: uncomment its TXT
+  and MX lines, then press "Check now" on the form.
 
 Ctrl-C stops everything; the next start reuses the data.
 `;
@@ -190,16 +187,21 @@ const start: Command = {
       parts.add(`slapd (LDAP on ${address(settings.ldap.url)})`, () => slapd.stop());
 
       const zone = createLocalZone({ domain: LOCAL_DOMAIN, ipv4: "127.0.0.1", ipv6: "::1", serialFile: join(dataDir, "named", "serial") });
-      const extras = await extraZones(dataDir);
+      // Zone files a tester keeps there stand in for other domains' DNS (local-dns.ts).
+      const zonesDir = join(dataDir, "zones");
+      await mkdir(zonesDir, { recursive: true });
       const list = await loadUsersList(settings.users, usersListOptions(settings));
+      // A first render always has text: nothing was rendered before.
+      const managed: Zone = { name: LOCAL_DOMAIN, text: (await zone.render(list))! };
+      const served = [...(await readZoneFiles(zonesDir)).filter((z) => z.name !== LOCAL_DOMAIN), managed];
       const named = await startNamed({
         dataDir: join(dataDir, "named"),
         port: portOf(settings.outbound.delivery.resolver ?? ""),
-        // A first render always has text: nothing was rendered before.
-        zones: [...extras, { name: LOCAL_DOMAIN, text: (await zone.render(list))! }],
+        zones: served,
         logger: logger.child({ service: "named" }),
       });
       parts.add(`named (DNS on ${settings.outbound.delivery.resolver})`, () => named.stop());
+      const dns = createLocalDns(named, zonesDir, managed, served);
 
       // `service`, not `part`: the daemons name their own parts (store, send, queue) with `part`.
       const inbound = await startInbound(settings, { logger: logger.child({ service: "inbound" }) });
@@ -212,7 +214,8 @@ const start: Command = {
         ...(asRoot ? { imageDir: join(dataDir, "images") } : {}),
         fstab: join(dataDir, "fstab"),
         zone,
-        publishZone: (name, text) => named.reload([...extras, { name, text }]),
+        publishZone: (name, text) => dns.publish(text === undefined ? undefined : { name, text }),
+        claimZones: { dir: zonesDir, mxHost: settings.web.mxHost ?? `mx.${LOCAL_DOMAIN}` },
         notifyDaemons: async () => {
           await inbound.reload();
           await outbound.reload();
@@ -220,6 +223,7 @@ const start: Command = {
       };
       if (asRoot) parts.add(`the mailbox filesystems (unmounted from ${settings.inbound.mailRoot})`, () => releaseLocalMounts(applierOptions));
       const tracked = trackApplied(createLocalApplier(applierOptions));
+      const lookupProof = createProofLookup({ servers: settings.web.dnsServers });
       const directory = createDirectory(settings.ldap, { logger: logger.child({ service: "ldap" }) });
       const { app, runner } = await buildWebApp({
         directory,
@@ -229,6 +233,11 @@ const start: Command = {
         web: settings.web,
         logger: logger.child({ service: "web" }),
         usage: async (owner) => inbound.store.usage(owner).catch(() => undefined),
+        proofLookup: async (domain, token) => {
+          // A tester's edit of a zone file counts from the next check, as a real DNS change would.
+          await dns.publish().catch((err: unknown) => logger.warn({ err: (err as Error).message }, "zone files not reloaded"));
+          return lookupProof(domain, token);
+        },
       });
       parts.add(`the web form (http://${settings.web.listen}/)`, async () => {
         await app.close();

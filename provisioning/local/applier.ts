@@ -12,6 +12,7 @@ import { nextSerial, renderZone } from "../../components/zone-file.ts";
 import type { UsersList } from "../../config/users-list.ts";
 import { provisionPlainRoot } from "../../mailservers/store/index.ts";
 import type { Applier, ApplyContext } from "../apply/types.ts";
+import { writeClaimZones } from "./local-dns.ts";
 
 const run = promisify(execFile);
 const MAILBOX_FS = join(dirname(fileURLToPath(import.meta.url)), "..", "host", "mailbox-fs.sh");
@@ -25,8 +26,10 @@ export interface LocalApplierOptions {
   readonly fstab: string;
   /** The managed zone, rendered from the list. */
   readonly zone: LocalZone;
-  /** Serves the rendered zone (named's reload). */
-  readonly publishZone: (name: string, text: string) => Promise<void>;
+  /** Serves the rendered zone, or (text undefined) the same one beside changed zone files (named's reload). */
+  readonly publishZone: (name: string, text: string | undefined) => Promise<void>;
+  /** Where domains claimed on the form get their stand-in zone files, and the MX host those name. */
+  readonly claimZones?: { readonly dir: string; readonly mxHost: string };
   /** Makes the daemons re-read the users list now (SIGHUP). */
   readonly notifyDaemons: () => Promise<void>;
 }
@@ -118,7 +121,8 @@ export function createLocalApplier(options: LocalApplierOptions): Applier {
         }
       }
       const zone = await options.zone.render(list);
-      if (zone !== undefined) await options.publishZone(options.zone.domain, zone);
+      const claimed = options.claimZones ? await writeClaimZones(options.claimZones.dir, list.pending, options.claimZones.mxHost) : 0;
+      if (zone !== undefined || claimed > 0) await options.publishZone(options.zone.domain, zone);
       await options.notifyDaemons();
       logger.info({ mailboxes: list.mailboxes.length }, "local apply done");
     },

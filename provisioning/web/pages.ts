@@ -236,7 +236,7 @@ export interface AdminOptions {
 export function adminPage(o: AdminOptions): Html {
   const rows = o.mailboxes.map(
     (m) => html`<tr>
-<td data-label="Address">${m.address}</td>
+<td data-label="Address">${m.address}${m.pendingProof !== undefined ? html` <span class="hint">(pending: domain not proven)</span>` : ""}</td>
 <td data-label="Owner">${m.owner}</td>
 <td data-label="Used">${o.usage.has(m.owner) ? humanSize(o.usage.get(m.owner)!) : "—"}</td>
 <td data-label="Size"><form method="post" action="/admin/size">

@@ -10,7 +10,7 @@ import { Refusal } from "./refusal.ts";
 /** Waits before each automatic try, after the claim is first seen: 12 tries over about 3 days. */
 export const PROOF_SCHEDULE_MS: readonly number[] = [0, 1, 2, 5, 10, 30, 60, 120, 360, 720, 1440, 1440].map((m) => m * 60_000);
 
-/** Shortest time between two tries that a user asks for, per claim. */
+/** Shortest time between two tries a user asks for, per claim (automatic ones are bounded by the schedule). */
 export const CHECK_NOW_INTERVAL_MS = 10_000;
 
 export interface ProofState {
@@ -45,6 +45,7 @@ interface Claim {
   firstSeenAt: number;
   tries: number;
   lastCheckedAt?: number;
+  lastAskedAt?: number;
   verdict?: ProofVerdict;
   refused?: string;
   running?: Promise<void>;
@@ -109,10 +110,11 @@ export class ProofChecker {
     const mailbox = list.byOwner(owner);
     if (!mailbox?.pendingProof) throw new Refusal(409, "Your mailbox is not waiting for a proof.");
     const claim = this.#claim(owner, mailbox.pendingProof);
-    const since = claim.lastCheckedAt === undefined ? Infinity : this.#clock() - claim.lastCheckedAt;
+    const since = claim.lastAskedAt === undefined ? Infinity : this.#clock() - claim.lastAskedAt;
     if (since < CHECK_NOW_INTERVAL_MS) {
-      throw new Refusal(429, `The record was checked ${Math.round(since / 1000)} s ago; wait ${Math.ceil((CHECK_NOW_INTERVAL_MS - since) / 1000)} s before checking again.`);
+      throw new Refusal(429, `You asked for a check ${Math.round(since / 1000)} s ago; wait ${Math.ceil((CHECK_NOW_INTERVAL_MS - since) / 1000)} s before checking again.`);
     }
+    claim.lastAskedAt = this.#clock();
     claim.firstSeenAt = this.#clock();
     claim.tries = 0;
     await this.#try(owner, mailbox.pendingProof, mailbox.domain, claim);

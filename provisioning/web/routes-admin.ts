@@ -32,7 +32,8 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: WebContext): void
       extra.status ?? 200,
       adminPage({
         viewer: viewerOf(session),
-        mailboxes: list.mailboxes,
+        // Pending claims too: an administrator may delete a squatter's claim or size it in advance.
+        mailboxes: list.entries,
         usage,
         status: ctx.runner.status(),
         minSize: ctx.options.minSize,

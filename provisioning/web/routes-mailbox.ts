@@ -73,7 +73,12 @@ export function registerMailboxRoutes(app: FastifyInstance, ctx: WebContext): vo
       throw err;
     }
     ctx.runner.request(`create mailbox of ${session.uid}`);
-    return reply.redirect(create.kind === "external" ? "/?claimed" : "/?created", 303);
+    if (create.kind === "external") {
+      // The first look at the DNS now, not at the next tick: the record may be there already.
+      void ctx.proofs.tick();
+      return reply.redirect("/?claimed", 303);
+    }
+    return reply.redirect("/?created", 303);
   });
 
   app.post("/mailbox/proof", async (request, reply) => {

@@ -4,7 +4,7 @@
 // whose MX temp-fails waits in the queue until the server recovers, and a deleted
 // mailbox refuses new mail while its old mail stays on disk.
 import assert from "node:assert/strict";
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { execFile } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,34 +13,15 @@ import { promisify } from "node:util";
 import { createTransport } from "nodemailer";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { folderName } from "../../mailservers/store/folder-name.ts";
-import { localSettingsYaml } from "../../provisioning/local/defaults.ts";
-import { freeLoopbackPort } from "../../provisioning/local/ports.ts";
 import { CHROMIUM } from "../helpers/chromium.ts";
 import { zoneText } from "../helpers/named.ts";
 import { SmtpClient } from "../helpers/smtp.ts";
 import { startTarget } from "../helpers/target-smtp.ts";
 import { readMbox } from "../store/fixture.ts";
+import { ROOT, SEMAIL, eventually, startLocal, writeLocalSettings } from "./local-process.ts";
 
 const run = promisify(execFile);
-const ROOT = join(import.meta.dirname, "../..");
-const SEMAIL = join(ROOT, "bin/semail.mjs");
 const ARTIFACTS = join(ROOT, "test-artifacts/e2e");
-
-/** Polls `check` until it returns a value (bounded); fails with `what` otherwise, or with the error `check` throws. */
-async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await check();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-function exited(child: ChildProcess): Promise<number | null> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
-  return new Promise((ok) => child.once("exit", (code) => ok(code)));
-}
 
 async function createMailbox(page: Page, web: string, uid: string, password: string): Promise<void> {
   await page.goto(`${web}/login`);
@@ -65,9 +46,7 @@ test("two users' journey through the local system", { timeout: 300_000 }, async 
   const dataDir = await mkdtemp(join(tmpdir(), "semail-e2e-"));
   t.after(() => rm(dataDir, { recursive: true, force: true }));
 
-  // Our own ports, written as local mode's settings before its first start.
-  const ports = { ldap: await freeLoopbackPort(), dns: await freeLoopbackPort(), inbound: await freeLoopbackPort(), submission: await freeLoopbackPort(), web: await freeLoopbackPort() };
-  await writeFile(join(dataDir, "semail.yaml"), localSettingsYaml(dataDir, ports, "dc=semail,dc=test"));
+  const ports = await writeLocalSettings(dataDir);
   // A domain whose MX (127.0.0.2, on the port every local MX uses) fails once with 451.
   await mkdir(join(dataDir, "zones"));
   await writeFile(
@@ -178,32 +157,3 @@ test("two users' journey through the local system", { timeout: 300_000 }, async 
   await eventually("mail after the restart", async () => ((await readMbox(join(mailRoot, "alice", "INBOX"))).length === 2 ? true : undefined));
   assert.equal(await second.interrupt(), 0, second.output());
 });
-
-/** `semail start` as a child process, ready once it wrote ready.json. */
-async function startLocal(dataDir: string) {
-  const child = spawn(process.execPath, [SEMAIL, "start", "--data-dir", dataDir], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
-  let output = "";
-  child.stdout!.setEncoding("utf8").on("data", (d: string) => (output += d));
-  child.stderr!.setEncoding("utf8").on("data", (d: string) => (output += d));
-  const ready = await eventually("semail start to be ready", async () => {
-    if (child.exitCode !== null) throw new Error(`semail start exited ${child.exitCode}: ${output}`);
-    const text = await readFile(join(dataDir, "ready.json"), "utf8").catch(() => undefined);
-    return text === undefined ? undefined : (JSON.parse(text) as { passwords: Record<string, string> });
-  }, 90_000).catch((err: Error) => {
-    child.kill("SIGKILL");
-    return assert.fail(`${err.message}\n${output}`);
-  });
-  return {
-    ready,
-    output: () => output,
-    /** Ctrl-C; resolves with the exit code. */
-    interrupt: async () => {
-      child.kill("SIGINT");
-      return exited(child);
-    },
-    kill: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-      await exited(child);
-    },
-  };
-}

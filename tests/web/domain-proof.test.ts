@@ -103,6 +103,11 @@ test("an external domain is pending until its own TXT token is published, then i
   const third = await admin.post("/mailbox", { localPart: "admin", kind: "external", externalDomain: "carol.example" });
   assert.equal(third.status, 409);
   assert.match(unescape(alert(third.text)), /The domain carol\.example is already used by another mailbox/);
+
+  // The administrators' table shows the claim that is still pending, marked as such.
+  const table = unescape((await admin.get("/admin")).text);
+  assert.match(table, /bob@carol\.example <span class="hint">\(pending: domain not proven\)<\/span>/);
+  assert.doesNotMatch(table, /carol@carol\.example <span/);
 });
 
 test("Check now is rate-limited, and a user without a pending claim has nothing to check", async (t) => {
@@ -113,6 +118,7 @@ test("Check now is rate-limited, and a user without a pending claim has nothing 
   assert.equal(alert(none.text), "Your mailbox is not waiting for a proof.");
   await alice.post("/mailbox", { localPart: "alice", kind: "external", externalDomain: "carol.example" });
   await form.proofs.tick();
+  assert.equal((await alice.post("/mailbox/proof")).status, 303, "an automatic try does not hold the button back");
   const soon = await alice.post("/mailbox/proof");
   assert.equal(soon.status, 429);
   assert.match(alert(soon.text), /wait \d+ s before checking again/);

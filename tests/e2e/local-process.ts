@@ -1,0 +1,62 @@
+// `semail start` as a real child process for the end-to-end tests, on ports of their own.
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { localSettingsYaml } from "../../provisioning/local/defaults.ts";
+import { freeLoopbackPort } from "../../provisioning/local/ports.ts";
+
+export const ROOT = join(import.meta.dirname, "../..");
+export const SEMAIL = join(ROOT, "bin/semail.mjs");
+
+/** Free ports for every part, written as local mode's settings before its first start. */
+export async function writeLocalSettings(dataDir: string) {
+  const ports = { ldap: await freeLoopbackPort(), dns: await freeLoopbackPort(), inbound: await freeLoopbackPort(), submission: await freeLoopbackPort(), web: await freeLoopbackPort() };
+  await writeFile(join(dataDir, "semail.yaml"), localSettingsYaml(dataDir, ports, "dc=semail,dc=test"));
+  return ports;
+}
+
+/** Polls `check` until it returns a value (bounded); fails with `what` otherwise, or with the error `check` throws. */
+export async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = await check();
+    if (value !== undefined) return value;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+export function exited(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((ok) => child.once("exit", (code) => ok(code)));
+}
+
+/** `semail start` as a child process, ready once it wrote ready.json. */
+export async function startLocal(dataDir: string) {
+  const child = spawn(process.execPath, [SEMAIL, "start", "--data-dir", dataDir], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  child.stdout!.setEncoding("utf8").on("data", (d: string) => (output += d));
+  child.stderr!.setEncoding("utf8").on("data", (d: string) => (output += d));
+  const ready = await eventually("semail start to be ready", async () => {
+    if (child.exitCode !== null) throw new Error(`semail start exited ${child.exitCode}: ${output}`);
+    const text = await readFile(join(dataDir, "ready.json"), "utf8").catch(() => undefined);
+    return text === undefined ? undefined : (JSON.parse(text) as { passwords: Record<string, string> });
+  }, 90_000).catch((err: Error) => {
+    child.kill("SIGKILL");
+    return assert.fail(`${err.message}\n${output}`);
+  });
+  return {
+    ready,
+    output: () => output,
+    /** Ctrl-C; resolves with the exit code. */
+    interrupt: async () => {
+      child.kill("SIGINT");
+      return exited(child);
+    },
+    kill: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      await exited(child);
+    },
+  };
+}
