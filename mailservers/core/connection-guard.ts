@@ -10,12 +10,14 @@
 //   legitimate MTA pays the pause once, not on every connection;
 // - the command timeout: a client that leaves a command line (or a message line)
 //   unfinished for limits.commandTimeoutMs gets 421 and is cut. The idle timeout alone
-//   restarts at every byte, so a client dribbling one byte a minute would never end.
+//   restarts at every byte, so a client dribbling one byte a minute would never end;
+// - the bytes of each MAIL and RCPT line go to `onAddressLine` before smtp-server parses
+//   them: its hooks see only a UTF-8 decoding, with bad bytes as U+FFFD (address-bytes.ts).
 // This reaches into smtp-server internals (SMTPConnection's handler_* lookup, _parser and
 // _createParser), pinned by the tests in tests/core; if they ever disappear we log it
 // and carry on without the extra guard rather than fail to start.
 import type { Logger } from "pino";
-import type { SMTPServer } from "smtp-server";
+import type { SMTPServer, SMTPServerSession } from "smtp-server";
 import type { SmtpLimits } from "./limits.ts";
 
 type Handler = (command: Buffer, callback: () => void) => void;
@@ -24,17 +26,24 @@ interface Parser {
   write(chunk: unknown, ...rest: unknown[]): boolean;
 }
 
+/** Called with a MAIL or RCPT line as sent, just before smtp-server handles it (and maybe calls a hook). */
+export type AddressLineListener = (session: SMTPServerSession, line: Buffer) => void;
+
 interface ConnectionInternals {
+  session: SMTPServerSession;
   send(code: number, text: unknown, context?: unknown): void;
   connectionReady(next?: () => void): void;
   close(): void;
   handler_VRFY?: Handler;
   handler_EXPN?: Handler;
+  handler_MAIL?: Handler;
+  handler_RCPT?: Handler;
   _parser?: Parser | false;
   _createParser?: () => Parser;
 }
 
 let warned = false;
+let warnedLines = false;
 
 /** Enhanced codes (RFC 3463) for smtp-server's own error replies, by reply code. */
 const ENHANCED: Record<number, string> = {
@@ -73,7 +82,7 @@ export class GreetPasses {
 }
 
 /** Wraps server.connect so each new SMTPConnection gets the guards above. */
-export function instrumentConnection(server: SMTPServer, limits: SmtpLimits, logger: Logger): void {
+export function instrumentConnection(server: SMTPServer, limits: SmtpLimits, logger: Logger, onAddressLine: AddressLineListener): void {
   const connect = server.connect.bind(server);
   const passes = new GreetPasses(limits.greetPassTtlMs);
   server.connect = (socket, socketOptions) => {
@@ -81,14 +90,20 @@ export function instrumentConnection(server: SMTPServer, limits: SmtpLimits, log
     let newest: unknown;
     for (const c of server.connections) newest = c;
     if (newest) {
-      const release = guard(newest as ConnectionInternals, limits, logger, { address: socket.remoteAddress, passes });
+      const release = guard(newest as ConnectionInternals, limits, logger, { address: socket.remoteAddress, passes }, onAddressLine);
       socket.once("close", release);
     }
   };
 }
 
 /** Adds the guards to one connection; returns the cleanup for when its socket closes. */
-function guard(connection: ConnectionInternals, limits: SmtpLimits, logger: Logger, client: { address: string | undefined; passes: GreetPasses }): () => void {
+function guard(
+  connection: ConnectionInternals,
+  limits: SmtpLimits,
+  logger: Logger,
+  client: { address: string | undefined; passes: GreetPasses },
+  onAddressLine: AddressLineListener,
+): () => void {
   const notSupported = (name: string): Handler => (_command, callback) => {
     connection.send(502, `5.5.1 ${name} not supported`);
     callback();
@@ -120,6 +135,18 @@ function guard(connection: ConnectionInternals, limits: SmtpLimits, logger: Logg
   connection.connectionReady();
   connection.handler_VRFY = notSupported("VRFY");
   connection.handler_EXPN = notSupported("EXPN");
+  for (const name of ["handler_MAIL", "handler_RCPT"] as const) {
+    const handler = connection[name];
+    if (typeof handler !== "function") {
+      if (!warnedLines) logger.warn("smtp-server internals changed: MAIL and RCPT bytes are not seen, every U+FFFD in an address is refused");
+      warnedLines = true;
+      continue;
+    }
+    connection[name] = (command, callback) => {
+      onAddressLine(connection.session, command);
+      handler.call(connection, command, callback);
+    };
+  }
 
   if (!connection._parser || typeof connection._createParser !== "function") {
     if (!warned) logger.warn("smtp-server internals changed: the command timeout is not enforced");

@@ -20,8 +20,12 @@
 // is logged and answered 451 4.3.0, never smtp-server's default 450 or an error text.
 // Enhanced status codes are part of our reply texts (smtp-server's own are off, since it
 // would prefix its guess to ours).
+//
+// Addresses are judged by the bytes sent (address-bytes.ts) before the backend is asked:
+// invalid UTF-8 is 553 5.1.7 / 5.1.3, a non-ASCII address without SMTPUTF8 550 / 553 5.6.7.
 import type { Logger } from "pino";
 import { SMTPServer, type SMTPServerAddress, type SMTPServerAuthentication, type SMTPServerAuthenticationResponse, type SMTPServerDataStream, type SMTPServerOptions, type SMTPServerSession } from "smtp-server";
+import { addressProblem } from "./address-bytes.ts";
 import { newMessageId } from "./ids.ts";
 import { DEFAULT_LIMITS, type SmtpLimits } from "./limits.ts";
 import { MessageGuard } from "./message-guard.ts";
@@ -63,6 +67,8 @@ interface SessionState {
   readonly log: Logger;
   counted: boolean;
   messages: number;
+  /** The MAIL or RCPT line smtp-server is handling, as sent; taken by its hook. */
+  addressLine?: Buffer | undefined;
 }
 
 /** The SMTP reply for a failure: an SmtpError as is, anything else 451 4.3.0 (logged). */
@@ -84,6 +90,15 @@ export function sessionInfo(s: SMTPServerSession): SessionInfo {
     ...(typeof s.user === "string" ? { user: s.user } : {}),
   };
 }
+
+/** The line the hook now answers, once: a later hook never sees a stale one. */
+function takeAddressLine(state: SessionState): Buffer | undefined {
+  const line = state.addressLine;
+  state.addressLine = undefined;
+  return line;
+}
+
+const smtpUtf8 = (address: SMTPServerAddress | false): boolean => !!address && !!address.args && address.args.SMTPUTF8 === true;
 
 function declaredSize(address: SMTPServerAddress | false): number | undefined {
   const size = address && address.args ? address.args.SIZE : undefined;
@@ -182,9 +197,12 @@ export function createSmtpFrontEnd(options: SmtpFrontEndOptions): SmtpFrontEnd {
 
   const onMailFrom = (address: SMTPServerAddress, session: SMTPServerSession, callback: (err?: Error | null) => void): void => {
     const state = stateOf(session);
+    const line = takeAddressLine(state);
     settle(
       async () => {
         if (authRequired && typeof session.user !== "string") throw permFail(530, "5.7.0", "Authentication required");
+        const problem = addressProblem("MAIL", line, address.address, smtpUtf8(address));
+        if (problem) throw problem;
         await backend.checkSender(address.address, sessionInfo(session), declaredSize(address));
       },
       (err) => {
@@ -198,8 +216,11 @@ export function createSmtpFrontEnd(options: SmtpFrontEndOptions): SmtpFrontEnd {
 
   const onRcptTo = (address: SMTPServerAddress, session: SMTPServerSession, callback: (err?: Error | null) => void): void => {
     const state = stateOf(session);
+    const line = takeAddressLine(state);
     settle(
       async () => {
+        const problem = addressProblem("RCPT", line, address.address, smtpUtf8(session.envelope.mailFrom));
+        if (problem) throw problem;
         const accepted = session.envelope.rcptTo.map((r) => r.address);
         const again = accepted.some((a) => a.toLowerCase() === address.address.toLowerCase());
         if (!again && accepted.length >= limits.maxRecipients) {
@@ -318,7 +339,9 @@ export function createSmtpFrontEnd(options: SmtpFrontEndOptions): SmtpFrontEnd {
         onClose,
       };
       const server = new SMTPServer(serverOptions);
-      instrumentConnection(server, limits, logger);
+      instrumentConnection(server, limits, logger, (session, line) => {
+        stateOf(session).addressLine = line;
+      });
       server.on("error", (err) => logger.warn({ err }, "smtp-server error"));
       return server;
     },
