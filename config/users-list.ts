@@ -13,6 +13,7 @@
 import { parse, stringify } from "yaml";
 import { asciiLower, reservedRoute } from "./reserved-names.ts";
 import { formatSize, parseSize } from "./size.ts";
+import { normaliseSshKey, sshKeyProblem } from "./ssh-key.ts";
 
 /** Where a mailbox's domain sits relative to the managed domain. */
 export type DomainKind = "managed" | "subdomain" | "external";
@@ -56,7 +57,8 @@ export const OWNER_PATTERN = /^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$/;
 export const LOCAL_PART_PATTERN = /^[a-z0-9](?:[a-z0-9.-]{0,62}[a-z0-9])?$/;
 const PROOF_TOKEN = /^[a-z0-9]{16,64}$/;
 const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
-const SSH_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/=]+( [^\r\n]*)?$/;
+/** Keys per mailbox: enough for every device a person has, few enough to read on a page. */
+export const MAX_SSH_KEYS = 20;
 
 /** Why `owner` is not a valid LDAP uid / directory name, or undefined when it is. */
 export function ownerProblem(owner: string): string | undefined {
@@ -208,12 +210,14 @@ export function validateUsersList(data: unknown, options: UsersListOptions, sour
     if (e.sshKeys !== undefined) {
       if (!Array.isArray(e.sshKeys)) problems.push(`${at}.sshKeys must be a list of public keys`);
       else {
+        if (e.sshKeys.length > MAX_SSH_KEYS) problems.push(`${at}.sshKeys has ${e.sshKeys.length} keys; at most ${MAX_SSH_KEYS}`);
         sshKeys = e.sshKeys.map((k: unknown, j: number) => {
-          if (typeof k !== "string" || !SSH_KEY.test(k.trim())) {
-            problems.push(`${at}.sshKeys[${j}] is not an OpenSSH public key line ("ssh-ed25519 AAAA... comment")`);
+          const problem = typeof k === "string" ? sshKeyProblem(k) : "is not a string";
+          if (problem) {
+            problems.push(`${at}.sshKeys[${j}] ${problem}`);
             return "";
           }
-          return k.trim();
+          return normaliseSshKey(k as string);
         });
       }
     }

@@ -2,7 +2,8 @@
 // the current list to the new entries. A Refusal carries the message the form shows.
 import { asciiLower, RESERVED_LABELS, reservedRoute } from "../../config/reserved-names.ts";
 import { formatSize, parseSize } from "../../config/size.ts";
-import { domainKind, domainProblem, localPartProblem, type UsersList, type UsersListOptions } from "../../config/users-list.ts";
+import { normaliseSshKey, sshKeyFingerprint, sshKeyProblem } from "../../config/ssh-key.ts";
+import { domainKind, domainProblem, localPartProblem, MAX_SSH_KEYS, type UsersList, type UsersListOptions } from "../../config/users-list.ts";
 import { newProofToken } from "./domain-proof.ts";
 import { toRaw, type RawMailbox } from "./mailbox-store.ts";
 import { Refusal } from "./refusal.ts";
@@ -100,4 +101,32 @@ export function planResize(list: UsersList, owner: string, sizeText: string, opt
   if (size === undefined || sizeText.trim() === "") throw new Refusal(400, `${JSON.stringify(sizeText)} is not a size: write e.g. 5GiB or 512MiB.`);
   if (size < options.minSize) throw new Refusal(400, `${formatSize(size)} is below the minimum mailbox size ${formatSize(options.minSize)}.`);
   return list.entries.map((m) => (m.owner === owner ? { ...toRaw(m), size } : toRaw(m)));
+}
+
+/** The list with `line` added to `owner`'s SSH keys; refuses a malformed, duplicate or one-too-many key. */
+export function planAddKey(list: UsersList, owner: string, line: string): RawMailbox[] {
+  const mailbox = list.byOwner(owner);
+  if (!mailbox) throw new Refusal(404, "Create your mailbox first; its container is where the key lets you in.");
+  if (line.trim() === "") throw new Refusal(400, "Paste a public key, e.g. the line in ~/.ssh/id_ed25519.pub.");
+  if (/PRIVATE KEY/.test(line)) throw new Refusal(400, "That is a private key: never paste it anywhere. Paste the .pub file's line instead, and consider making a new key pair.");
+  const problem = sshKeyProblem(line);
+  if (problem) throw new Refusal(400, `The key ${problem}.`);
+  const key = normaliseSshKey(line);
+  const fingerprint = sshKeyFingerprint(key);
+  if (mailbox.sshKeys.some((k) => sshKeyFingerprint(k) === fingerprint)) throw new Refusal(409, `The key ${fingerprint} is already there.`);
+  if (mailbox.sshKeys.length >= MAX_SSH_KEYS) throw new Refusal(409, `You have ${MAX_SSH_KEYS} keys, the most a mailbox holds; remove one first.`);
+  return list.entries.map((m) => (m.owner === owner ? { ...toRaw(m), sshKeys: [...m.sshKeys, key] } : toRaw(m)));
+}
+
+/** The list without the key whose fingerprint is `fingerprint` among `owner`'s keys. */
+export function planRemoveKey(list: UsersList, owner: string, fingerprint: string): RawMailbox[] {
+  const mailbox = list.byOwner(owner);
+  if (!mailbox) throw new Refusal(404, "You have no mailbox, so no keys.");
+  const kept = mailbox.sshKeys.filter((k) => sshKeyFingerprint(k) !== fingerprint);
+  if (kept.length === mailbox.sshKeys.length) throw new Refusal(404, `There is no key ${fingerprint} (it may have been removed already).`);
+  return list.entries.map((m) => {
+    if (m.owner !== owner) return toRaw(m);
+    const { sshKeys: _old, ...rest } = toRaw(m);
+    return kept.length > 0 ? { ...rest, sshKeys: kept } : rest;
+  });
 }
