@@ -1,9 +1,10 @@
 // Crash markers: how a kill -9 in the middle of an append is undone.
 //
-// Each store instance keeps one marker file, <mailRoot>/.tmp/pending/<pid>-<instance>,
-// made of 4 KiB slots (one page each, so writing a slot is never torn by a kill). A slot
-// is claimed before anything of the batch touches the disk, and is the only record of
-// what the batch may have left behind, so each step is recorded before it is taken:
+// Each store instance keeps one marker file, <mailRoot>/.tmp/pending/<writer> (a name that
+// tells for certain whether its writer still runs, see writer.ts), made of 4 KiB slots
+// (one page each, so writing a slot is never torn by a kill). A slot is claimed before
+// anything of the batch touches the disk, and is the only record of what the batch may
+// have left behind, so each step is recorded before it is taken:
 //
 //   claim (file, lock) -> identity of our lock-to-be -> link(2) it to <file>.lock
 //   -> length before the append -> append, fsync (or roll back)
@@ -17,9 +18,9 @@
 // Five small pwrite(2)s per batch, no file creation; made synchronously, like the other
 // metadata calls of an append (see append-handle.ts).
 import { promises as fs, closeSync, constants, openSync, writeSync } from "node:fs";
-import { randomBytes } from "node:crypto";
 import path from "node:path";
 import type { LockIdentity } from "./dotlock.ts";
+import { newWriter, retireWriter } from "./writer.ts";
 
 export const PENDING_DIR = "pending";
 export const SLOT_SIZE = 4096;
@@ -32,21 +33,12 @@ const LENGTH_AT = "S length=".length;
 const INODE_AT = LENGTH_AT + NUMBER_WIDTH + " inode=".length;
 const UNKNOWN = "?".repeat(NUMBER_WIDTH);
 
-/**
- * Store instances alive in this process. Process-wide on purpose: a second store on the
- * same mail root (a restart inside one process, tests) must not take a live batch's
- * marker for a crashed one, although both carry the same pid.
- */
-const liveInstances = new Set<string>();
-
-/** Whether a marker or temp file named by `instance` belongs to a store alive in this process. */
-export function isLiveInstance(instance: string): boolean {
-  return liveInstances.has(instance);
-}
-
 export class CrashMarkers {
   readonly dir: string;
-  readonly instance = randomBytes(6).toString("hex");
+  /** This store's name as a writer (writer.ts): names its marker file and temp bodies. */
+  readonly writer: string;
+  /** Names its lock files (dotlock.ts). */
+  readonly instance: string;
   readonly path: string;
   #fd: number | undefined;
   #free: number[] = [];
@@ -54,8 +46,8 @@ export class CrashMarkers {
 
   constructor(tmpDir: string) {
     this.dir = path.join(tmpDir, PENDING_DIR);
-    this.path = path.join(this.dir, `${process.pid}-${this.instance}`);
-    liveInstances.add(this.instance);
+    ({ name: this.writer, instance: this.instance } = newWriter());
+    this.path = path.join(this.dir, this.writer);
   }
 
   /** Claims a slot for an append to `file` (lock and length still unknown: taken before the lock). */
@@ -79,7 +71,7 @@ export class CrashMarkers {
 
   /** The store closed with nothing in flight: drop the marker file. */
   async retire(): Promise<void> {
-    liveInstances.delete(this.instance);
+    retireWriter(this.instance);
     if (this.#fd === undefined) return;
     closeSync(this.#fd);
     this.#fd = undefined;

@@ -15,6 +15,17 @@ let unique = 0;
 export interface DotlockOptions {
   /** Give up after this long: 451 4.2.0. */
   readonly timeoutMs: number;
+  /** Names our files linked to the lock (`lockTempPrefix`): the store instance. */
+  readonly tag: string;
+  /** A lock older than this is stale (default STALE_LOCK_MS; tests set less). */
+  readonly staleMs?: number;
+  /**
+   * Called before a stale lock is broken. The store recovers its dead writers here: if the
+   * lock is one of theirs, its partial tail is cut while the lock still keeps everyone
+   * else off, and the lock removed; breaking it blindly would let the next append follow
+   * the partial message.
+   */
+  readonly beforeBreak?: (lockPath: string) => void;
   /** Called when a stale lock is removed. */
   readonly onStale?: (lockPath: string, ageMs: number) => void;
   /**
@@ -39,12 +50,12 @@ export function lockIdentity(stat: BigIntStats): LockIdentity {
 }
 
 /**
- * Start of the unique files process `pid` links to `<file>.lock`: hidden (a leading dot,
- * so Dovecot and mutt never list one as a folder), next to the lock (link(2) needs the
- * same filesystem). Recovery removes a dead process's.
+ * Start of the unique files the store instance `tag` links to `<file>.lock`: hidden (a
+ * leading dot, so Dovecot and mutt never list one as a folder), next to the lock (link(2)
+ * needs the same filesystem). Recovery removes a dead writer's (writer.ts `lockTag`).
  */
-export function lockTempPrefix(lockPath: string, pid: number): string {
-  return path.join(path.dirname(lockPath), `.${path.basename(lockPath)}.${pid}.`);
+export function lockTempPrefix(lockPath: string, tag: string): string {
+  return path.join(path.dirname(lockPath), `.${path.basename(lockPath)}.${tag}.`);
 }
 
 /**
@@ -55,7 +66,7 @@ export function lockTempPrefix(lockPath: string, pid: number): string {
  */
 export async function acquireDotlock(file: string, options: DotlockOptions): Promise<string> {
   const lockPath = `${file}.lock`;
-  const temp = `${lockTempPrefix(lockPath, process.pid)}${++unique}`;
+  const temp = `${lockTempPrefix(lockPath, options.tag)}${++unique}`;
   const fd = await createFile(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
   const deadline = Date.now() + options.timeoutMs;
   let delay = 2;
@@ -102,24 +113,35 @@ function ignoreErrors(call: () => unknown): void {
   }
 }
 
-/**
- * Removes a lock left by a program that died (older than 5 minutes). A pid in the lock
- * is not trusted on its own: a user's reader may run in another pid namespace (their
- * container) where its live pid looks dead from here. Our own crashed deliveries are
- * recovered sooner, from the crash markers (see recovery.ts).
- */
-function removeIfStale(lockPath: string, options: DotlockOptions): void {
+/** Age of the lock if it is stale, else undefined (also when there is none). */
+function staleAge(lockPath: string, staleMs: number): { age: number; stat: fs.Stats } | undefined {
   let stat;
   try {
     stat = fs.lstatSync(lockPath);
   } catch {
-    return;
+    return undefined;
   }
   const age = Date.now() - stat.mtimeMs;
-  if (age < STALE_LOCK_MS) return;
+  return age >= staleMs ? { age, stat } : undefined;
+}
+
+/**
+ * Removes a lock left by a program that died (older than 5 minutes). A pid in the lock
+ * is not trusted on its own: a user's reader may run in another pid namespace (their
+ * container) where its live pid looks dead from here. Our own crashed deliveries are
+ * recovered sooner, from the crash markers (see recovery.ts), and again here first.
+ */
+function removeIfStale(lockPath: string, options: DotlockOptions): void {
+  const staleMs = options.staleMs ?? STALE_LOCK_MS;
+  if (!staleAge(lockPath, staleMs)) return;
+  options.beforeBreak?.(lockPath);
+  // Looked at again: recovery may have removed it, or someone taken a fresh one.
+  const stale = staleAge(lockPath, staleMs);
+  if (!stale) return;
+  const { age, stat } = stale;
   // Rename first so two breakers cannot remove a fresh lock taken in between. The name
   // aside is hidden and starts like our link files, so recovery removes it after a crash.
-  const aside = `${lockTempPrefix(lockPath, process.pid)}stale${++unique}`;
+  const aside = `${lockTempPrefix(lockPath, options.tag)}stale${++unique}`;
   try {
     fs.renameSync(lockPath, aside);
   } catch {

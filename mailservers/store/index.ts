@@ -8,14 +8,15 @@
 // fsynced; on any failure every copy already written is cut out again before the 451.
 //
 // Crash safety (kill -9): an append in flight is described by a crash marker written
-// before it (crash-markers.ts); the next start cuts such files back to their recorded
-// length and removes the dead process's dotlocks before delivering (recovery.ts). Until
-// then the dead process's lock keeps lock-respecting readers off the file. Messages that
-// were fsynced in some files but never acknowledged may stay there (at-least-once);
-// nothing acknowledged is ever cut. Power loss: the mbox is fsynced before the reply, but
-// the markers are not, so a torn unacknowledged tail is possible after a power cut; the
-// next append then starts on a fresh line (mbox-file.ts `separatorAfter`) so it is never
-// glued to it.
+// before it (crash-markers.ts), named so that a zombie or a reused pid never passes for
+// its dead writer (writer.ts); the next start cuts such files back to their recorded
+// length and removes the dead process's dotlocks before delivering (recovery.ts), and so
+// does a running store before it breaks a stale lock. Until then the dead process's lock
+// keeps lock-respecting readers off the file. Messages that were fsynced in some files
+// but never acknowledged may stay there (at-least-once); nothing acknowledged is ever
+// cut. Power loss: the mbox is fsynced before the reply, but the markers are not, so a
+// torn unacknowledged tail is possible after a power cut; the next append then starts on
+// a fresh line (mbox-file.ts `separatorAfter`) so it is never glued to it.
 import { promises as fs, lstatSync } from "node:fs";
 import path from "node:path";
 import type { Readable } from "node:stream";
@@ -54,6 +55,8 @@ export interface MboxStoreOptions {
   logger: Logger;
   /** Longest wait for a mailbox's dotlock before 451 4.2.0 (default 20 s). */
   lockTimeoutMs?: number;
+  /** Tests only: a dotlock older than this is stale (default 5 minutes). */
+  staleLockMs?: number;
   /** Tests only. */
   faults?: FaultInjector;
 }
@@ -80,8 +83,9 @@ export interface MboxStore {
 
 /**
  * Crash recovery of a mail root: cuts back appends a dead process left half done and
- * removes its dotlocks. `createMboxStore` runs it at start and deliveries wait for it;
- * call it directly to check mailboxes after a kill -9 without starting a store.
+ * removes its dotlocks. `createMboxStore` runs it at start (deliveries wait for it) and
+ * before breaking a stale lock; call it directly to check mailboxes after a kill -9
+ * without starting a store.
  */
 export async function recoverMailRoot(mailRoot: string, logger: Logger): Promise<RecoveryReport> {
   return recoverStore(path.join(path.resolve(mailRoot), TEMP_DIR), logger);
@@ -96,9 +100,16 @@ export function createMboxStore(options: MboxStoreOptions): MboxStore {
   const tmpDir = path.join(mailRoot, TEMP_DIR);
   const { logger, hostname } = options;
   const markers = new CrashMarkers(tmpDir);
+  const logRecovery = (report: RecoveryReport, message: string) => {
+    if (report.truncated.length + report.locksRemoved.length + report.unresolved.length > 0) logger.warn(report, message);
+    return report;
+  };
   const context: MboxFileContext = {
     logger,
     lockTimeoutMs: options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
+    staleLockMs: options.staleLockMs,
+    // A failure here fails the append (451): a lock that may cover a partial tail is not broken.
+    recoverDeadWriters: () => void logRecovery(recoverStore(tmpDir, logger), "recovered a dead writer before breaking a stale lock"),
     markers,
     mailRoot: mailRootAccess,
     faults: options.faults,
@@ -112,9 +123,7 @@ export function createMboxStore(options: MboxStoreOptions): MboxStore {
 
   const recovered = (async () => {
     await fs.mkdir(markers.dir, { recursive: true, mode: 0o700 });
-    const report = await recoverStore(tmpDir, logger);
-    if (report.truncated.length + report.locksRemoved.length + report.unresolved.length > 0) logger.warn(report, "recovered from a crash");
-    return report;
+    return logRecovery(recoverStore(tmpDir, logger), "recovered from a crash");
   })();
   recovered.catch(() => {});
 
@@ -147,7 +156,7 @@ export function createMboxStore(options: MboxStoreOptions): MboxStore {
     });
     const unique = dedupe(targets);
     const roots = unique.map((target) => rootOf(target.owner));
-    const bodyPath = path.join(tmpDir, `msg-${process.pid}-${markers.instance}-${++tempSeq}`);
+    const bodyPath = path.join(tmpDir, `msg-${markers.writer}-${++tempSeq}`);
     let spooled: SpooledBody | undefined;
     try {
       try {

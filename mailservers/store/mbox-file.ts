@@ -65,6 +65,10 @@ export class UnsafeMailboxError extends Error {
 export interface MboxFileContext {
   readonly logger: Logger;
   readonly lockTimeoutMs: number;
+  /** A lock older than this is stale (dotlock.ts; tests set less). */
+  readonly staleLockMs?: number;
+  /** Recovers dead writers before a stale lock is broken (dotlock.ts `beforeBreak`). */
+  readonly recoverDeadWriters?: () => void;
   readonly markers: CrashMarkers;
   readonly mailRoot: MailRoot;
   readonly faults: FaultInjector | undefined;
@@ -141,6 +145,9 @@ export class MboxFile {
       marker = claimed;
       await acquireDotlock(this.path, {
         timeoutMs: this.#context.lockTimeoutMs,
+        tag: this.#context.markers.instance,
+        staleMs: this.#context.staleLockMs,
+        beforeBreak: () => this.#context.recoverDeadWriters?.(),
         onStale: (lock, ageMs) => logger.warn({ lock, ageMs }, "removed a stale mailbox lock"),
         beforeLink: (identity) => claimed.setLock(identity),
       });

@@ -1,15 +1,18 @@
-// Start-up recovery after a crash (kill -9, power loss): undo the appends that crash
-// markers say were in flight, remove the dotlocks we left (known by identity, see
-// crash-markers.ts), delete orphaned temp bodies.
-import { promises as fs } from "node:fs";
+// Recovery after a crash (kill -9, power loss): undo the appends that dead writers' crash
+// markers say were in flight, remove the dotlocks they left (known by identity, see
+// crash-markers.ts), delete their orphaned temp bodies. Run at start, and again before a
+// running store breaks a stale lock (dotlock.ts `beforeBreak`), so a partial tail is
+// always cut before anything is appended after it.
+//
+// Synchronous, so that two recoveries in one process never interleave (the cut and the
+// removal of a dead lock must not be repeated after someone else has taken the lock and
+// appended). Across processes it relies on one daemon per mail root, as the start does.
+import fs from "node:fs";
 import path from "node:path";
 import type { Logger } from "pino";
-import { processAlive } from "../core/process-alive.ts";
-import { PENDING_DIR, isLiveInstance, parseMarkers, type MarkerContent } from "./crash-markers.ts";
+import { PENDING_DIR, parseMarkers, type MarkerContent } from "./crash-markers.ts";
 import { lockIdentity, lockTempPrefix, type LockIdentity } from "./dotlock.ts";
-
-/** A marker older than this belongs to a dead batch even if its pid was reused (batches last seconds). */
-const MARKER_MAX_AGE_MS = 10 * 60 * 1000;
+import { lockTag, parseWriter, writerAlive, type Writer } from "./writer.ts";
 
 export interface RecoveryReport {
   /** Files cut back to their length before an interrupted append. */
@@ -20,44 +23,58 @@ export interface RecoveryReport {
   readonly unresolved: string[];
 }
 
-/**
- * Whether files named with `pid` and `instance` may belong to a live store. Our own pid
- * counts as dead unless the instance is alive in this process: an earlier life of the
- * daemon can have had our pid (pid 1 in a container).
- */
-function mayBeLive(pid: number, instance: string): boolean {
-  if (pid === process.pid) return isLiveInstance(instance);
-  return processAlive(pid);
+function names(directory: string): string[] {
+  try {
+    return fs.readdirSync(directory);
+  } catch {
+    return [];
+  }
 }
 
 /**
- * Recovers `<tmpDir>` (the store's private directory under the mail root). Markers of
- * live stores (another process, or another store in this one) are left alone.
+ * Recovers `<tmpDir>` (the store's private directory under the mail root) from every
+ * writer that is dead for certain (writer.ts). Live writers' files, another process's or
+ * another store's in this one, are left alone.
  */
-export async function recoverStore(tmpDir: string, logger: Logger): Promise<RecoveryReport> {
+export function recoverStore(tmpDir: string, logger: Logger): RecoveryReport {
   const report: RecoveryReport = { truncated: [], locksRemoved: [], unresolved: [] };
+  const alive = new Map<string, boolean>();
+  const dead = (name: string): Writer | undefined => {
+    const writer = parseWriter(name);
+    if (!writer) return undefined;
+    if (!alive.has(name)) alive.set(name, writerAlive(writer));
+    return alive.get(name) ? undefined : writer;
+  };
   const pendingDir = path.join(tmpDir, PENDING_DIR);
-  for (const name of await fs.readdir(pendingDir).catch(() => [] as string[])) {
-    const [pid, instance] = name.split("-");
+  for (const name of names(pendingDir)) {
+    const writer = dead(name);
+    if (!writer) continue;
     const markerPath = path.join(pendingDir, name);
-    const stat = await fs.stat(markerPath).catch(() => undefined);
-    if (!stat) continue;
-    const live = mayBeLive(Number(pid), instance ?? "");
-    if (live && (Number(pid) === process.pid || Date.now() - stat.mtimeMs < MARKER_MAX_AGE_MS)) continue;
-    const markers = parseMarkers(await fs.readFile(markerPath).catch(() => Buffer.alloc(0)));
+    let markers: MarkerContent[];
+    try {
+      markers = parseMarkers(fs.readFileSync(markerPath));
+    } catch {
+      continue;
+    }
     for (const file of new Set(markers.map((m) => m.file))) {
-      await recoverFile(markers.filter((m) => m.file === file), report, logger);
+      recoverFile(markers.filter((m) => m.file === file), writer, report, logger);
     }
-    await fs.unlink(markerPath).catch(() => {});
+    ignoreErrors(() => fs.unlinkSync(markerPath));
   }
-  // Temp bodies of dead processes: a message that never got its 250.
-  for (const name of await fs.readdir(tmpDir).catch(() => [] as string[])) {
-    const match = /^msg-(\d+)-([0-9a-f]+)-/.exec(name);
-    if (match && !mayBeLive(Number(match[1]), match[2]!)) {
-      await fs.unlink(path.join(tmpDir, name)).catch(() => {});
-    }
+  // Temp bodies of dead writers: a message that never got its 250.
+  for (const name of names(tmpDir)) {
+    const match = /^msg-(.+)-\d+$/.exec(name);
+    if (match && dead(match[1]!)) ignoreErrors(() => fs.unlinkSync(path.join(tmpDir, name)));
   }
   return report;
+}
+
+function ignoreErrors(call: () => unknown): void {
+  try {
+    call();
+  } catch {
+    // Gone already, or left for the next recovery.
+  }
 }
 
 /** Whether the lock is the very file `marker`'s batch linked there (same inode and mtime, its pid inside). */
@@ -66,37 +83,51 @@ function holds(marker: MarkerContent, lock: { identity: LockIdentity; text: stri
   return ours !== undefined && lock !== undefined && lock.identity.inode === ours.inode && lock.identity.mtime === ours.mtime && lock.text === `${marker.pid}\n`;
 }
 
+/** The lock at `lockPath` with its identity and text, if it is a regular file. */
+function readLock(lockPath: string): { identity: LockIdentity; text: string } | undefined {
+  try {
+    const stat = fs.lstatSync(lockPath, { bigint: true });
+    return stat.isFile() ? { identity: lockIdentity(stat), text: fs.readFileSync(lockPath, "utf8") } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function sizeOf(file: string): number | undefined {
+  const stat = fs.lstatSync(file, { throwIfNoEntry: false });
+  return stat?.isFile() ? stat.size : undefined;
+}
+
 /**
- * The claimed slots of one dead instance for one mbox file: usually one, the batch in
+ * The claimed slots of one dead writer for one mbox file: usually one, the batch in
  * flight; older ones only where freeing failed (their file is final or was left locked).
  * The lock is removed if one of them holds it, and only then: a lock another program
  * took meanwhile, even one naming the same pid (another pid namespace), is not ours.
- * A partial tail is cut back only under the lock of the batch that wrote it; any other
- * unfinished batch's tail is reported, never cut (someone may have appended after it).
+ * A partial tail is cut back only under the lock of the batch that wrote it, before that
+ * lock goes; any other unfinished batch's tail is reported, never cut (someone may have
+ * appended after it).
  */
-async function recoverFile(markers: readonly MarkerContent[], report: RecoveryReport, logger: Logger): Promise<void> {
+function recoverFile(markers: readonly MarkerContent[], writer: Writer, report: RecoveryReport, logger: Logger): void {
   const { file, lock: lockPath } = markers[0]!;
-  const lockStat = await fs.lstat(lockPath, { bigint: true }).catch(() => undefined);
-  const lockText = lockStat?.isFile() ? await fs.readFile(lockPath, "utf8").catch(() => undefined) : undefined;
-  const lock = lockStat && lockText !== undefined ? { identity: lockIdentity(lockStat), text: lockText } : undefined;
+  const lock = readLock(lockPath);
   const holder = markers.find((marker) => holds(marker, lock));
 
   const unfinished = markers.filter((m) => !m.done && m.length !== undefined);
   if (unfinished.length > 0) {
-    let stat = await fs.lstat(file).catch(() => undefined);
-    if (holder && !holder.done && holder.length !== undefined && stat?.isFile() && stat.size > holder.length) {
-      const handle = await fs.open(file, "r+");
+    let size = sizeOf(file);
+    if (holder && !holder.done && holder.length !== undefined && size !== undefined && size > holder.length) {
+      const fd = fs.openSync(file, "r+");
       try {
-        await handle.truncate(holder.length);
-        await handle.datasync();
+        fs.ftruncateSync(fd, holder.length);
+        fs.fdatasyncSync(fd);
       } finally {
-        await handle.close();
+        fs.closeSync(fd);
       }
       report.truncated.push(file);
-      logger.warn({ file, length: holder.length, removed: stat.size - holder.length }, "removed a partial append left by a crash");
-      stat = await fs.lstat(file).catch(() => undefined);
+      logger.warn({ file, length: holder.length, removed: size - holder.length }, "removed a partial append left by a crash");
+      size = sizeOf(file);
     }
-    const orphan = unfinished.find((m) => m !== holder && stat?.isFile() && stat.size > m.length!);
+    const orphan = unfinished.find((m) => m !== holder && size !== undefined && size > m.length!);
     if (orphan) {
       // Its lock is gone: another program may have appended after our partial tail.
       report.unresolved.push(file);
@@ -104,15 +135,13 @@ async function recoverFile(markers: readonly MarkerContent[], report: RecoveryRe
     }
   }
   if (holder) {
-    await fs.unlink(lockPath).catch(() => {});
+    ignoreErrors(() => fs.unlinkSync(lockPath));
     report.locksRemoved.push(lockPath);
   }
   // Files a dead acquireDotlock was linking from, or had renamed a stale lock to.
-  for (const pid of new Set(markers.map((m) => m.pid))) {
-    const prefix = lockTempPrefix(lockPath, pid);
-    const directory = path.dirname(prefix);
-    for (const name of await fs.readdir(directory).catch(() => [] as string[])) {
-      if (path.join(directory, name).startsWith(prefix)) await fs.unlink(path.join(directory, name)).catch(() => {});
-    }
+  const prefix = lockTempPrefix(lockPath, lockTag(writer));
+  const directory = path.dirname(prefix);
+  for (const name of names(directory)) {
+    if (path.join(directory, name).startsWith(prefix)) ignoreErrors(() => fs.unlinkSync(path.join(directory, name)));
   }
 }

@@ -2,25 +2,13 @@
 // partial tail, removes the lock the dead process left, and every mbox parses with only
 // whole messages; every delivery that had resolved (250) is still there.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { readFile, readdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { test } from "node:test";
 import { silentLogger } from "../../cli/logger.ts";
-import { recoverMailRoot, type CrashPoint } from "../../mailservers/store/index.ts";
+import { recoverMailRoot } from "../../mailservers/store/index.ts";
+import { lockLeftovers, runChild } from "./crash-fixture.ts";
 import { tempFiles, makeEnvelope, makeMailRoot, makeStore, messageStream, readMbox, simpleMessage, target } from "./fixture.ts";
-
-const CHILD = path.join(import.meta.dirname, "crash-child.ts");
-
-async function runChild(root: string, point: CrashPoint, nth: number, count: number): Promise<{ signal: string | null; acknowledged: Set<string> }> {
-  const child = spawn(process.execPath, [CHILD, root, point, String(nth), String(count)], { stdio: ["ignore", "pipe", "inherit"] });
-  let out = "";
-  child.stdout.setEncoding("utf8");
-  child.stdout.on("data", (chunk: string) => (out += chunk));
-  const signal = await new Promise<string | null>((resolve) => child.on("close", (_code, sig) => resolve(sig)));
-  const acknowledged = new Set([...out.matchAll(/^ok (\d+)$/gm)].map((m) => `crash ${m[1]}`));
-  return { signal, acknowledged };
-}
 
 /** Every mbox file in the mail root, parsed by Python. */
 async function allMboxes(root: string): Promise<Map<string, Awaited<ReturnType<typeof readMbox>>>> {
@@ -47,12 +35,6 @@ async function snapshot(root: string): Promise<Map<string, string>> {
     for (const name of await readdir(path.join(root, owner))) if (name !== "mail") files.set(`${owner}/${name}`, await bytesOf(root, `${owner}/${name}`));
   }
   return files;
-}
-
-/** Lock files and our hidden link/stale files (`.INBOX.lock.<pid>.*`) anywhere under the mail root. */
-async function lockLeftovers(root: string): Promise<string[]> {
-  const names = (await readdir(root, { recursive: true })).map(String).filter((name) => !name.startsWith(".tmp"));
-  return names.filter((name) => name.endsWith(".lock") || /(^|\/)\.[^/]*\.lock\./.test(name));
 }
 
 for (const point of ["lock-taken", "locked", "mid-write", "before-fsync", "after-fsync"] as const) {

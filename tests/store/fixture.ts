@@ -30,7 +30,7 @@ export async function makeMailRoot(t: TestContext, parent = tmpdir(), owners: re
   return dir;
 }
 
-export function makeStore(t: TestContext, mailRoot: string, extra: { lockTimeoutMs?: number; faults?: FaultInjector } = {}): MboxStore {
+export function makeStore(t: TestContext, mailRoot: string, extra: { lockTimeoutMs?: number; staleLockMs?: number; faults?: FaultInjector } = {}): MboxStore {
   const store = createMboxStore({ mailRoot, hostname: "mx.semail.test", logger: silentLogger(), ...extra });
   t.after(() => store.close());
   return store;
