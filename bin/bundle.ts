@@ -9,6 +9,8 @@ import { build, type Plugin } from "esbuild";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 export const DIST_ENTRY = "dist/semail.mjs";
+/** The daemons image, built from the repository root. */
+export const DAEMONS_DOCKERFILE = "provisioning/images/daemons/Dockerfile";
 
 /**
  * Modules that libraries load at start but SEMail's daemons use late or never, each
@@ -76,15 +78,15 @@ export async function bundle(outdir = `${ROOT}dist`): Promise<string> {
 }
 
 /**
- * The Node flags the Docker image runs the daemons with (its ENTRYPOINT, between `node`
+ * The Node flags the daemons image runs the daemons with (its ENTRYPOINT, between `node`
  * and the bundle), so benchmarks and tests start the bundle exactly as it ships.
  */
 export async function imageNodeFlags(): Promise<string[]> {
-  const dockerfile = await readFile(`${ROOT}Dockerfile`, "utf8");
+  const dockerfile = await readFile(`${ROOT}${DAEMONS_DOCKERFILE}`, "utf8");
   const line = /^ENTRYPOINT (\[.*\])$/m.exec(dockerfile);
   const command = line ? (JSON.parse(line[1]!) as string[]) : [];
   const end = command.indexOf(DIST_ENTRY);
-  if (command[0] !== "node" || end < 0) throw new Error(`Dockerfile: ENTRYPOINT must be ["node", FLAGS..., "${DIST_ENTRY}"]`);
+  if (command[0] !== "node" || end < 0) throw new Error(`${DAEMONS_DOCKERFILE}: ENTRYPOINT must be ["node", FLAGS..., "${DIST_ENTRY}"]`);
   return command.slice(1, end);
 }
 
