@@ -1,0 +1,109 @@
+#!/bin/bash
+# The user container's start: checks every setting (naming the wrong one), makes the owner's
+# account, this container's host key (once, in the /etc/ssh/keys volume), msmtp's and the
+# readers' settings and the motd, then runs sshd in the foreground.
+#   SEMAIL_OWNER       login name, the owner's uid in the directory (e.g. alice)
+#   SEMAIL_UID/GID     the numeric owner of the mail filesystem mounted at /mail
+#   SEMAIL_ADDRESS     the owner's mail address
+#   SEMAIL_SUBMISSION  the outbound daemon, HOST:PORT
+#   SEMAIL_SUBMISSION_STARTTLS  yes when outbound has a certificate (default no)
+#   SEMAIL_APT_PROXY   optional apt proxy URL, e.g. http://semail-apt-proxy:3142
+set -euo pipefail
+fail() { echo "semail-user: $*" >&2; exit 2; }
+keys=/etc/semail/authorized_keys
+
+owner=${SEMAIL_OWNER:-}
+# As config/users-list.ts's ownerProblem, narrowed to what a Linux login name can be.
+[[ $owner =~ ^[a-z0-9]([a-z0-9._-]{0,30}[a-z0-9])?$ && $owner != *..* && ! $owner =~ ^[0-9]+$ ]] ||
+  fail "SEMAIL_OWNER=\"$owner\" is not a login name: use a-z, 0-9, '.', '_', '-' (at most 32, starting and ending with a letter or digit, not all digits)"
+for var in SEMAIL_UID SEMAIL_GID; do
+  value=${!var:-}
+  [[ $value =~ ^[0-9]+$ ]] && ((value >= 1000 && value <= 60000)) ||
+    fail "$var=\"$value\" must be a number from 1000 to 60000 (the owner of the mail filesystem)"
+done
+[[ ${SEMAIL_ADDRESS:-} =~ ^[^@[:space:]\"]+@[a-z0-9.-]+$ ]] || fail "SEMAIL_ADDRESS=\"${SEMAIL_ADDRESS:-}\" is not a mail address (e.g. alice@semail.email)"
+[[ ${SEMAIL_SUBMISSION:-} =~ ^([A-Za-z0-9.-]+):([0-9]{1,5})$ ]] && ((BASH_REMATCH[2] >= 1 && BASH_REMATCH[2] <= 65535)) ||
+  fail "SEMAIL_SUBMISSION=\"${SEMAIL_SUBMISSION:-}\" must be HOST:PORT of the outbound daemon (e.g. semail-outbound:587)"
+submit_host=${BASH_REMATCH[1]} submit_port=${BASH_REMATCH[2]}
+starttls=${SEMAIL_SUBMISSION_STARTTLS:-no}
+[[ $starttls == yes || $starttls == no ]] || fail "SEMAIL_SUBMISSION_STARTTLS=\"$starttls\" must be yes or no"
+proxy=${SEMAIL_APT_PROXY:-}
+[[ -z $proxy || $proxy =~ ^http://[A-Za-z0-9.-]+(:[0-9]{1,5})?/?$ ]] ||
+  fail "SEMAIL_APT_PROXY=\"$proxy\" must be http://HOST[:PORT] (or unset)"
+
+# The keys are the deployment's, root's alone to change (sshd also insists on it).
+[[ -f $keys ]] || fail "no $keys: mount the owner's public keys there (root-owned, one per line)"
+[[ $(stat -c %u "$keys") == 0 && ! $(stat -c %A "$keys") =~ ^.....w|^........w ]] ||
+  fail "$keys must be owned by root and writable by root alone"
+ssh-keygen -l -f "$keys" >/dev/null 2>&1 || fail "$keys holds no valid public key"
+[[ -d /mail ]] || fail "/mail is not mounted: mount the owner's mail filesystem there"
+mail_uid=$(stat -c %u /mail)
+((mail_uid == SEMAIL_UID)) || fail "SEMAIL_UID=$SEMAIL_UID does not own /mail (its owner is uid $mail_uid)"
+
+# The account, made once per container (a restart finds it as it was left).
+group=$(getent group "$SEMAIL_GID" | cut -d: -f1 || true)
+if [[ -z $group ]]; then
+  getent group "$owner" >/dev/null && fail "SEMAIL_OWNER=$owner: a group of that name already exists with another gid"
+  groupadd -g "$SEMAIL_GID" "$owner"
+  group=$owner
+fi
+if ! existing=$(getent passwd "$owner"); then
+  getent passwd "$SEMAIL_UID" >/dev/null && fail "SEMAIL_UID=$SEMAIL_UID is already used by $(getent passwd "$SEMAIL_UID" | cut -d: -f1)"
+  # '*': no password to log in with, yet not a locked account (which sshd would refuse).
+  useradd -u "$SEMAIL_UID" -g "$group" -m -s /bin/bash -p '*' "$owner"
+elif [[ $(cut -d: -f3 <<<"$existing") != "$SEMAIL_UID" ]]; then
+  fail "SEMAIL_OWNER=$owner is an account of this image with uid $(cut -d: -f3 <<<"$existing"), not SEMAIL_UID=$SEMAIL_UID"
+fi
+# The machine is the user's own: they may install anything.
+printf '%s ALL=(ALL:ALL) NOPASSWD: ALL\n' "$owner" >/etc/sudoers.d/semail-owner
+chmod 440 /etc/sudoers.d/semail-owner
+
+if [[ -n $proxy ]]; then
+  printf 'Acquire::http::Proxy "%s";\n' "$proxy" >/etc/apt/apt.conf.d/01semail-proxy
+else
+  rm -f /etc/apt/apt.conf.d/01semail-proxy
+fi
+
+# Sending. msmtp picks a plain-text AUTH method only under TLS unless told: without
+# STARTTLS it is named (outbound allows it only from the users' network).
+tls=off auth=plain
+[[ $starttls == yes ]] && tls=on auth=on
+cat >/etc/msmtprc <<CONF
+# Written by the container's entrypoint. Your password: ~/.semail-password (mode 600).
+defaults
+syslog off
+tls_trust_file /etc/ssl/certs/ca-certificates.crt
+
+account semail
+host $submit_host
+port $submit_port
+tls $tls
+tls_starttls on
+auth $auth
+user $owner
+from $SEMAIL_ADDRESS
+passwordeval /usr/local/bin/semail-password
+
+account default : semail
+CONF
+chmod 644 /etc/msmtprc
+printf 'set from="%s"\nset hostname="%s"\n' "$SEMAIL_ADDRESS" "${SEMAIL_ADDRESS##*@}" >/etc/semail/identity.rc
+
+cat >/etc/motd <<MOTD
+
+SEMail: $SEMAIL_ADDRESS
+  Read:    neomutt (or mutt): /mail/INBOX, and your folders under /mail/mail
+  Send:    put your SEMail password in ~/.semail-password once:
+             (umask 077; cat >~/.semail-password)
+           then send from neomutt, or: sendmail -t <message
+  Install: sudo apt-get update && sudo apt-get install alpine   (another reader)
+  Only /mail is kept when this container is replaced.
+
+MOTD
+
+if [[ ! -f /etc/ssh/keys/ssh_host_ed25519_key ]]; then
+  ssh-keygen -q -t ed25519 -N '' -C "semail-$owner" -f /etc/ssh/keys/ssh_host_ed25519_key
+  echo "semail-user: made the host key $(ssh-keygen -l -f /etc/ssh/keys/ssh_host_ed25519_key.pub | cut -d' ' -f2)" >&2
+fi
+mkdir -p /run/sshd
+exec /usr/sbin/sshd -D -e -o "AllowUsers=$owner"
