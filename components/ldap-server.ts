@@ -1,18 +1,16 @@
-// The LDAP directory as a slapd container on the VM, with the base DIT SEMail expects.
-// Nothing is made here when an external directory is configured (see stack.ts).
+// The LDAP directory as a slapd container on the VM (provisioning/images/directory, which
+// seeds the base DIT SEMail expects at its first start). Nothing is made here when an
+// external directory is configured (see stack.ts).
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
-import { directoryLayout } from "../config/sections/ldap.ts";
 
 export interface LdapServerArgs {
   /** Docker on the VM. */
   readonly docker: docker.Provider;
-  /** slapd image (osixia/openldap layout). */
-  readonly image: string;
+  /** The directory image. */
+  readonly image: pulumi.Input<string>;
   /** Base DN, e.g. dc=semail,dc=email. */
   readonly baseDn: string;
-  /** DNS domain of the directory, e.g. semail.email. */
-  readonly domain: string;
   /** Password of cn=admin,<baseDn>. */
   readonly adminPassword: pulumi.Input<string>;
   /** Directory on the VM holding the database and slapd config. */
@@ -21,18 +19,11 @@ export interface LdapServerArgs {
   readonly network: pulumi.Input<string>;
 }
 
+/** Where the admin password is uploaded into the container. */
+export const ADMIN_PASSWORD_FILE = "/run/secrets/ldap-admin-password";
+
 /** Container name, also the host name the daemons use. */
 export const LDAP_HOST = "semail-ldap";
-
-/** ou=people, ou=groups and the admins group (holding the admin DN) under `baseDn`. */
-export function baseDitLdif(baseDn: string): string {
-  const layout = directoryLayout(baseDn);
-  return [
-    `dn: ${layout.people}`, "objectClass: organizationalUnit", "ou: people", "",
-    `dn: ${layout.groups}`, "objectClass: organizationalUnit", "ou: groups", "",
-    `dn: ${layout.adminGroupDn}`, "objectClass: groupOfNames", "cn: admins", `member: cn=admin,${baseDn}`, "",
-  ].join("\n");
-}
 
 export class LdapServer extends pulumi.ComponentResource {
   /** URL the daemons and the web form use. */
@@ -45,21 +36,12 @@ export class LdapServer extends pulumi.ComponentResource {
     this.container = new docker.Container(`${name}-container`, {
       name: LDAP_HOST,
       image: args.image,
-      // --copy-service lets the image read the bootstrap LDIF from an uploaded file.
-      command: ["--copy-service"],
       restart: "unless-stopped",
-      envs: [
-        pulumi.interpolate`LDAP_ADMIN_PASSWORD=${args.adminPassword}`,
-        `LDAP_DOMAIN=${args.domain}`,
-        `LDAP_BASE_DN=${args.baseDn}`,
-        "LDAP_TLS=false",
-      ],
-      uploads: [{ file: "/container/service/slapd/assets/config/bootstrap/ldif/custom/50-semail.ldif", content: baseDitLdif(args.baseDn) }],
+      // A file, not an environment variable: `docker inspect` shows the environment.
+      envs: [`LDAP_BASE_DN=${args.baseDn}`, `LDAP_ADMIN_PASSWORD_FILE=${ADMIN_PASSWORD_FILE}`],
+      uploads: [{ file: ADMIN_PASSWORD_FILE, content: pulumi.secret(args.adminPassword), permissions: "0400" }],
       // The database lives on the VM, so replacing the container keeps the directory.
-      volumes: [
-        { hostPath: `${args.dataDir}/data`, containerPath: "/var/lib/ldap" },
-        { hostPath: `${args.dataDir}/config`, containerPath: "/etc/ldap/slapd.d" },
-      ],
+      volumes: [{ hostPath: `${args.dataDir}/data`, containerPath: "/var/lib/ldap" }],
       ports: [{ internal: 389, external: 389, ip: "127.0.0.1" }],
       networksAdvanced: [{ name: args.network, aliases: [LDAP_HOST] }],
     }, { parent: this, provider: args.docker, deleteBeforeReplace: true });

@@ -5,6 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { remote, type types } from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as gandi from "@pulumiverse/gandi";
+import { mailUid } from "../config/mail-uid.ts";
 import type { Mailbox as MailboxEntry } from "../config/users-list.ts";
 import { JUMP, hostScript } from "./host-scripts.ts";
 import { shellLine } from "./shell.ts";
@@ -29,8 +30,14 @@ export interface MailboxArgs {
   readonly docker: docker.Provider;
   /** The users' Docker network. */
   readonly network: pulumi.Input<string>;
-  /** Image of the user's container (sshd and a mail reader). */
-  readonly userImage: string;
+  /** Image of the user's container (sshd, mail readers, msmtp). */
+  readonly userImage: pulumi.Input<string>;
+  /** The outbound daemon's submission address on the users' network (HOST:PORT). */
+  readonly submission: string;
+  /** The apt proxy the container installs software through (http://HOST:PORT). */
+  readonly aptProxy: string;
+  /** Where containers' SSH host keys are kept on the VM, one directory per owner. */
+  readonly hostKeysDir: string;
   /** Gandi provider when the zone is at Gandi LiveDNS; with named the zone holds the MX. */
   readonly gandi?: gandi.Provider | undefined;
   /** The VM's address users give to `ssh -J` (the jump host). */
@@ -43,11 +50,24 @@ export interface MailboxArgs {
 export const USER_MAIL_PATH = "/mail";
 /** Where the user's SSH keys are installed in their container. */
 export const USER_KEYS_PATH = "/etc/semail/authorized_keys";
+/** Where the container keeps its SSH host keys. */
+export const USER_HOST_KEYS_PATH = "/etc/ssh/keys";
+
+/** The settings the user image's entrypoint reads (provisioning/images/user). */
+export function userEnvironment(entry: Pick<MailboxEntry, "owner" | "address">, submission: string, aptProxy: string): string[] {
+  const uid = mailUid(entry.owner);
+  return [
+    `SEMAIL_OWNER=${entry.owner}`, `SEMAIL_UID=${uid}`, `SEMAIL_GID=${uid}`, `SEMAIL_ADDRESS=${entry.address}`,
+    `SEMAIL_SUBMISSION=${submission}`, `SEMAIL_APT_PROXY=${aptProxy}`,
+  ];
+}
 
 /** The host script call for `action` on this entry's filesystem. */
 export function storageCommand(action: "create" | "grow" | "destroy", entry: Pick<MailboxEntry, "owner" | "size">, storage: MailboxStorage): string {
   const where = storage.backend === "lvm" ? ["--vg", storage.vgName] : ["--image-dir", storage.imageDir];
+  const uid = mailUid(entry.owner);
   return shellLine(...hostScript("mailbox-fs.sh").split(" "), action, "--owner", entry.owner, "--size", entry.size, "--mail-root", storage.mailRoot, ...where,
+    ...(action === "destroy" ? [] : ["--uid", uid, "--gid", uid]),
     ...(action === "destroy" ? ["--yes-destroy-mail"] : []));
 }
 
@@ -116,8 +136,13 @@ export class Mailbox extends pulumi.ComponentResource {
       hostname: entry.owner,
       image: args.userImage,
       restart: "unless-stopped",
-      envs: [`SEMAIL_OWNER=${entry.owner}`, `SEMAIL_ADDRESS=${entry.address}`, "SEMAIL_SUBMISSION=semail-outbound:587"],
-      mounts: [{ type: "bind", source: `${storage.mailRoot}/${entry.owner}`, target: USER_MAIL_PATH }],
+      envs: userEnvironment(entry, args.submission, args.aptProxy),
+      mounts: [
+        // rslave: a filesystem mounted on the VM after the container started still shows up in it.
+        { type: "bind", source: `${storage.mailRoot}/${entry.owner}`, target: USER_MAIL_PATH, bindOptions: { propagation: "rslave" } },
+      ],
+      // Kept on the VM (made on first use), so a replaced container keeps its host key and ssh never warns.
+      volumes: [{ hostPath: `${args.hostKeysDir}/${entry.owner}`, containerPath: USER_HOST_KEYS_PATH }],
       uploads: [{ file: USER_KEYS_PATH, content: entry.sshKeys.map((k) => `${k}\n`).join(""), permissions: "0644" }],
       networksAdvanced: [{ name: args.network, aliases: [entry.owner] }],
     }, { parent: this, provider: args.docker, dependsOn: [this.storage], deleteBeforeReplace: true });

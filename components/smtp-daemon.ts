@@ -1,5 +1,5 @@
-// One SEMail SMTP daemon (inbound or outbound) as a container on the VM, built from the
-// repository's Dockerfile.
+// One SEMail SMTP daemon (inbound or outbound) as a container on the VM, from the daemons
+// image (components/semail-image.ts) both share.
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 
@@ -10,8 +10,8 @@ export interface SmtpDaemonArgs {
   readonly mode: SmtpMode;
   /** Docker on the VM. */
   readonly docker: docker.Provider;
-  /** The build context (the repository root, holding the Dockerfile). */
-  readonly context: string;
+  /** The daemons image. */
+  readonly image: pulumi.Input<string>;
   /** The settings file the daemon reads (YAML text). */
   readonly settings: pulumi.Input<string>;
   /** Public addresses inbound publishes its ports on. */
@@ -57,20 +57,13 @@ export function daemonMounts(mode: SmtpMode, paths: SmtpDaemonArgs["paths"]): do
 }
 
 export class SmtpDaemon extends pulumi.ComponentResource {
-  readonly image: docker.Image;
   readonly container: docker.Container;
 
   constructor(name: string, args: SmtpDaemonArgs, opts?: pulumi.ComponentResourceOptions) {
     super("semail:infra:SmtpDaemon", name, {}, opts);
-    this.image = new docker.Image(`${name}-image`, {
-      imageName: `semail:${args.mode}`,
-      build: { context: args.context, dockerfile: `${args.context}/Dockerfile`, platform: "linux/amd64" },
-      skipPush: true,
-    }, { parent: this, provider: args.docker });
     this.container = new docker.Container(`${name}-container`, {
       name: `semail-${args.mode}`,
-      // The digest, so a rebuilt image replaces the container.
-      image: this.image.repoDigest,
+      image: args.image,
       command: [args.mode, "--config", SETTINGS_PATH],
       restart: "unless-stopped",
       mustRun: true,

@@ -40,6 +40,7 @@ export interface StackConfig {
   readonly ldapUrl: string;
   readonly ldapBaseDn: string;
   readonly ldapAdminDn: string;
+  /** Image reference, or "" to build provisioning/images/directory on the VM. */
   readonly ldapImage: string;
   readonly tlsCert: string;
   readonly tlsKey: string;
@@ -49,8 +50,15 @@ export interface StackConfig {
   readonly usersListRemote: string;
   readonly mailRoot: string;
   readonly spool: string;
+  /** Image reference, or "" to build provisioning/images/user on the VM. */
   readonly userImage: string;
   readonly usersNetworkSubnet: string;
+  /** The base every built image starts FROM. */
+  readonly baseImage: string;
+  /** Image reference, or "" to build provisioning/images/daemons on the VM. */
+  readonly daemonImage: string;
+  /** Image reference, or "" to build provisioning/images/apt-proxy on the VM. */
+  readonly aptProxyImage: string;
 }
 
 /** Setting name → [default, description]. Secrets are listed in SECRET_SETTINGS. */
@@ -83,15 +91,18 @@ export const SETTINGS = {
   ldapUrl: ["", "URL of an external LDAP directory; empty runs slapd in a container on the VM."],
   ldapBaseDn: [undefined, "Base DN of the directory, e.g. dc=semail,dc=email."],
   ldapAdminDn: ["", "Admin DN; empty means cn=admin,<ldapBaseDn>."],
-  ldapImage: ["osixia/openldap:1.5.0", "slapd image for the local directory."],
+  ldapImage: ["", "Image of the local directory (slapd); empty builds provisioning/images/directory on the VM."],
   tlsCert: ["/etc/semail/tls/fullchain.pem", "TLS certificate chain on the VM."],
   tlsKey: ["/etc/semail/tls/privkey.pem", "TLS private key on the VM."],
   usersList: ["users.yaml", "The users list on this machine, relative to the project."],
   usersListRemote: ["/etc/semail/users.yaml", "Where the users list is installed on the VM."],
   mailRoot: ["/var/mail/semail", "Mail root on the VM: one mounted filesystem per owner."],
   spool: ["/var/spool/semail", "Outbound spool on the VM."],
-  userImage: ["ghcr.io/semail/user:latest", "Image of the users' containers (sshd and a mail reader)."],
+  userImage: ["", "Image of the users' containers (sshd, mail readers, msmtp); empty builds provisioning/images/user on the VM."],
   usersNetworkSubnet: ["172.30.0.0/24", "Subnet of the users' Docker network."],
+  baseImage: ["debian:bookworm-slim", "The Debian base every SEMail image is built FROM (provisioning/images/base.sh makes it where no registry is reachable)."],
+  daemonImage: ["", "Image of the two SMTP daemons; empty builds provisioning/images/daemons on the VM."],
+  aptProxyImage: ["", "Image of the users' apt proxy (apt-cacher-ng); empty builds provisioning/images/apt-proxy on the VM."],
 } as const satisfies Record<keyof StackConfig, readonly [string | undefined, string]>;
 
 export const SECRET_SETTINGS = {
@@ -223,11 +234,12 @@ export function parseStackConfig(get: (key: string) => string | undefined): Stac
   const ldapAdminDn = value("ldapAdminDn") || `cn=admin,${ldapBaseDn}`;
   // The local slapd image creates its admin as cn=admin,<base>; any other DN could not bind.
   check("ldapAdminDn", ldapUrl !== "" || ldapAdminDn === `cn=admin,${ldapBaseDn}`, `must be cn=admin,${ldapBaseDn} for the local slapd (or set semail:ldapUrl for an external directory)`, `cn=admin,${ldapBaseDn}`);
-  const ldapImage = value("ldapImage");
-  const userImage = value("userImage");
-  for (const [key, img] of [["ldapImage", ldapImage], ["userImage", userImage]] as const) {
-    check(key, /^[a-z0-9][a-z0-9._/:@-]*$/.test(img), `${JSON.stringify(img)} is not an image reference`, "registry.example/name:tag");
-  }
+  const images = Object.fromEntries((["ldapImage", "userImage", "daemonImage", "aptProxyImage", "baseImage"] as const).map((key) => {
+    const img = value(key);
+    const optional = key !== "baseImage";
+    check(key, (optional && img === "") || /^[a-z0-9][a-z0-9._/:@-]*$/.test(img), `${JSON.stringify(img)} is not an image reference${optional ? " (leave it empty to build SEMail's own)" : ""}`, "registry.example/name:tag");
+    return [key, img];
+  })) as Record<"ldapImage" | "userImage" | "daemonImage" | "aptProxyImage" | "baseImage", string>;
   const usersList = value("usersList");
   check("usersList", usersList !== "" && !usersList.startsWith("/") && !usersList.split(/[\\/]/).includes(".."), `${JSON.stringify(usersList)} must be a path inside the project`, "users.yaml");
   const subnet = value("usersNetworkSubnet");
@@ -242,9 +254,10 @@ export function parseStackConfig(get: (key: string) => string | undefined): Stac
     storageBackend: oneOf("storageBackend", ["lvm", "image"] as const), vgName, imageDir: path("imageDir"),
     defaultMailboxSize: sizes.defaultMailboxSize!, minMailboxSize: sizes.minMailboxSize!,
     managedDomain, dnsProvider: oneOf("dnsProvider", ["bind", "gandi"] as const), dkimKeys,
-    ldapUrl, ldapBaseDn, ldapAdminDn, ldapImage,
+    ldapUrl, ldapBaseDn, ldapAdminDn, ldapImage: images.ldapImage,
     tlsCert: path("tlsCert"), tlsKey: path("tlsKey"), usersList, usersListRemote: path("usersListRemote"),
-    mailRoot: path("mailRoot"), spool: path("spool"), userImage, usersNetworkSubnet: subnet,
+    mailRoot: path("mailRoot"), spool: path("spool"), userImage: images.userImage, usersNetworkSubnet: subnet,
+    baseImage: images.baseImage, daemonImage: images.daemonImage, aptProxyImage: images.aptProxyImage,
   };
   if (problems.length > 0) throw new StackConfigError(problems);
   return config;

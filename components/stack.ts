@@ -8,11 +8,13 @@ import { serializeUsersList, type UsersList } from "../config/users-list.ts";
 import { dockerSsh, dom0Connection, vmConnection } from "./connections.ts";
 import { daemonSettings, usersDir } from "./daemon-settings.ts";
 import { DnsZone } from "./dns-zone.ts";
+import { AptProxy } from "./apt-proxy.ts";
 import { HostScripts } from "./host-scripts.ts";
 import { LdapServer } from "./ldap-server.ts";
 import { Mailbox, type MailboxStorage } from "./mailbox.ts";
+import { SemailImage, type ImageRole } from "./semail-image.ts";
 import { shellLine } from "./shell.ts";
-import { SmtpDaemon } from "./smtp-daemon.ts";
+import { OUTBOUND_PORT, SmtpDaemon } from "./smtp-daemon.ts";
 import type { StackConfig } from "./stack-config.ts";
 import { UsersNetwork } from "./users-network.ts";
 import { VolumeGroup } from "./volume-group.ts";
@@ -39,6 +41,11 @@ export interface StackOutputs {
   /** owner -> the exact ssh command that reaches the user's container through the VM. */
   readonly userSshCommands: Record<string, pulumi.Output<string>>;
 }
+
+/** Where the users' containers keep their SSH host keys on the VM. */
+export const HOST_KEYS_DIR = "/var/lib/semail/host-keys";
+/** The apt proxy's cache on the VM. */
+export const APT_CACHE_DIR = "/var/cache/semail/apt";
 
 /** The data disk as the VM sees it (XenVm attaches it as xvdb). */
 export const VM_DATA_DEVICE = "/dev/xvdb";
@@ -69,7 +76,7 @@ export function defineStack(config: StackConfig, secrets: StackSecrets, users: U
   });
   const onVm = { dependsOn: [vm] };
   const scripts = new HostScripts("host-scripts", {
-    vm: vmConn, projectDir, directories: [config.mailRoot, config.spool, usersDir(config), "/var/lib/semail/ldap"],
+    vm: vmConn, projectDir, directories: [config.mailRoot, config.spool, usersDir(config), "/var/lib/semail/ldap", HOST_KEYS_DIR, APT_CACHE_DIR],
   }, onVm);
   const vg = config.storageBackend === "lvm"
     ? new VolumeGroup("volume-group", { vm: vmConn, vgName: config.vgName, device: VM_DATA_DEVICE }, onVm)
@@ -94,6 +101,9 @@ export function defineStack(config: StackConfig, secrets: StackSecrets, users: U
   }, { dependsOn: [scripts] });
 
   const dockerProvider = new docker.Provider("vm-docker", dockerSsh(config), onVm);
+  // SEMail's images, built on the VM from this repository unless a setting names one.
+  const images = (role: ImageRole, override: string) =>
+    new SemailImage(`image-${role}`, { docker: dockerProvider, role, context: projectDir, base: config.baseImage, override }, { dependsOn: [scripts] }).ref;
   const usersNetwork = new UsersNetwork("users-network", { docker: dockerProvider, subnet: config.usersNetworkSubnet });
 
   // The daemons' own network: not internal, so outbound reaches the internet's MX hosts
@@ -103,22 +113,29 @@ export function defineStack(config: StackConfig, secrets: StackSecrets, users: U
   let ldapUrl = config.ldapUrl;
   if (config.ldapUrl === "") {
     const ldap = new LdapServer("ldap", {
-      docker: dockerProvider, image: config.ldapImage, baseDn: config.ldapBaseDn, domain: config.managedDomain,
+      docker: dockerProvider, image: images("directory", config.ldapImage), baseDn: config.ldapBaseDn,
       adminPassword: pulumi.secret(secrets.ldapPassword!), dataDir: "/var/lib/semail/ldap", network: servicesNet.name,
     }, { dependsOn: [scripts] });
     ldapUrl = ldap.url;
   }
 
+  const daemonImage = images("daemons", config.daemonImage);
   const settings = daemonSettings(config, ldapUrl);
   const paths = { usersDir: usersDir(config), mailRoot: config.mailRoot, spool: config.spool, tlsCert: config.tlsCert, tlsKey: config.tlsKey };
   const publicAddresses = [config.vmIp, ...(config.vmIp6 ? [config.vmIp6] : [])];
   new SmtpDaemon("inbound", {
-    mode: "inbound", docker: dockerProvider, context: projectDir, settings, publicAddresses, paths, networks: daemonNetworks,
+    mode: "inbound", docker: dockerProvider, image: daemonImage, settings, publicAddresses, paths, networks: daemonNetworks,
   }, { dependsOn: [usersFile] });
   new SmtpDaemon("outbound", {
-    mode: "outbound", docker: dockerProvider, context: projectDir, settings, publicAddresses, paths,
+    mode: "outbound", docker: dockerProvider, image: daemonImage, settings, publicAddresses, paths,
     networks: [...daemonNetworks, usersNetwork.networkName],
   }, { dependsOn: [usersFile] });
+
+  const aptProxy = new AptProxy("apt-proxy", {
+    docker: dockerProvider, image: images("apt-proxy", config.aptProxyImage),
+    usersNetwork: usersNetwork.networkName, outsideNetwork: servicesNet.name, cacheDir: APT_CACHE_DIR,
+  });
+  const userImage = images("user", config.userImage);
 
   const storage: MailboxStorage = config.storageBackend === "lvm"
     ? { backend: "lvm", vgName: config.vgName, mailRoot: config.mailRoot }
@@ -135,7 +152,8 @@ export function defineStack(config: StackConfig, secrets: StackSecrets, users: U
     const mailbox = new Mailbox(`mailbox-${entry.owner}`, {
       entry, managedDomain: config.managedDomain, storage, vm: vmConn,
       storageDependsOn: [...scripts.ready, ...(vg ? [vg] : [])],
-      docker: dockerProvider, network: usersNetwork.networkName, userImage: config.userImage,
+      docker: dockerProvider, network: usersNetwork.networkName, userImage,
+      submission: `semail-outbound:${OUTBOUND_PORT}`, aptProxy: aptProxy.url, hostKeysDir: HOST_KEYS_DIR,
       gandi: mxOwner.get(entry.domain) === entry.owner ? gandiProvider : undefined,
       jumpHost: config.vmIp, jumpDependsOn: [scripts.jump],
     });

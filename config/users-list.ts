@@ -11,6 +11,7 @@
 // publish it, until its owner publishes the token in the domain's DNS (the web form
 // checks, then drops the field). Entries an operator writes by hand are trusted as live.
 import { parse, stringify } from "yaml";
+import { mailUid } from "./mail-uid.ts";
 import { asciiLower, reservedRoute } from "./reserved-names.ts";
 import { formatSize, parseSize } from "./size.ts";
 import { normaliseSshKey, sshKeyProblem } from "./ssh-key.ts";
@@ -164,6 +165,7 @@ export function validateUsersList(data: unknown, options: UsersListOptions, sour
 
   const mailboxes: Mailbox[] = [];
   const owners = new Map<string, number>();
+  const uids = new Map<number, number>();
   const addresses = new Map<string, number>();
   entries.forEach((entry: unknown, i) => {
     const at = `mailboxes[${i}]`;
@@ -237,6 +239,10 @@ export function validateUsersList(data: unknown, options: UsersListOptions, sour
       const sameText = typeof e.address === "string" && asciiLower(e.address.trim()) === e.address.trim();
       problems.push(`${at}.address ${JSON.stringify(address)} is already taken by mailboxes[${addressSeen}]${sameText ? "" : " (addresses differing only in case are the same mailbox)"}`);
     }
+    // A uid shared by two owners would let each read the other's files wherever both are seen.
+    const uidSeen = uids.get(mailUid(owner));
+    if (uidSeen !== undefined && ownerSeen === undefined) problems.push(`${at}.owner ${JSON.stringify(owner)} has the same mail uid (${mailUid(owner)}) as mailboxes[${uidSeen}]: an administrator must give one of the two owners another login name`);
+    uids.set(mailUid(owner), i);
     owners.set(owner, i);
     addresses.set(address, i);
     mailboxes.push({

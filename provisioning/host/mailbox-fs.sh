@@ -151,7 +151,8 @@ populate() {
   # unmounted mount point has neither. Keep the name in step with PROVISIONED_MARKER.
   [ -e "$target/.semail-mailbox" ] || install -m 0644 /dev/null "$target/.semail-mailbox"
   [ -d "$target/mail" ] || install -d -m 0700 -o "$uid" -g "$gid" "$target/mail"
-  chown "$uid:$gid" "$target"
+  # Also when they exist: a root made before its owner had a uid of their own becomes theirs.
+  chown "$uid:$gid" "$target" "$target/INBOX" "$target/mail"
   chmod 0700 "$target"
 }
 

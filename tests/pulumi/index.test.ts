@@ -15,7 +15,7 @@ test("index.ts reads the stack config and the users list file, and exports the o
   assert.equal((await settle(result.userSshCommands.alice)).value, "ssh -J semail-jump@192.0.2.25 alice@172.30.0.2");
   const storage = reveal(resources.find((r) => r.name === "mailbox-alice-storage")?.inputs) as { create: string };
   assert.match(storage.create, /mailbox-fs\.sh create --owner alice --size 1073741824 /);
-  // The build context is the project (where the Dockerfile is).
-  const image = reveal(resources.find((r) => r.name === "inbound-image")?.inputs) as { build: { context: string } };
+  // The build context is the project (the Dockerfiles are under provisioning/images/).
+  const image = reveal(resources.find((r) => r.name === "image-daemons-build")?.inputs) as { build: { context: string } };
   assert.equal(image.build.context, PROJECT_DIR);
 });

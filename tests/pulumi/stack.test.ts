@@ -4,7 +4,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { parseSettings } from "../../config/settings.ts";
 import { parse } from "yaml";
-import { ALICE, ALICE_KEY, BOB, CAROL, GANDI_KEY, LDAP_PASSWORD, SSH_KEY, runStack, usersYaml } from "./fixtures.ts";
+import { mailUid } from "../../config/mail-uid.ts";
+import { ALICE, ALICE_KEY, BOB, CAROL, GANDI_KEY, LDAP_PASSWORD, PROJECT_DIR, SSH_KEY, runStack, usersYaml } from "./fixtures.ts";
 import { plainOccurrences, reveal, settle, type Recorded } from "./harness.ts";
 
 type Inputs = Record<string, any>;
@@ -65,7 +66,6 @@ test("with no users: the VM, volume group, zone, LDAP and both daemons, and no m
     "/etc/semail/tls/privkey.pem:/etc/semail/tls/privkey.pem:ro:", "/var/mail/semail:/var/mail/semail:rw:rslave",
   ]);
   assert.equal(find(resources, "inbound-container").deleteBeforeReplace, true, "a fixed container name needs delete-before-replace");
-  assert.equal(inputs(resources, "inbound-image").build.dockerfile.endsWith("/Dockerfile"), true);
 
   const outbound = inputs(resources, "outbound-container");
   assert.equal(outbound.restart, "unless-stopped");
@@ -74,11 +74,23 @@ test("with no users: the VM, volume group, zone, LDAP and both daemons, and no m
   assert.ok(!outbound.mounts.some((m: Inputs) => m.source === "/var/mail/semail"), "outbound does not see the mail");
   assert.deepEqual(outbound.networksAdvanced.map((n: Inputs) => n.name), ["semail-services", "semail-users"]);
 
+  // Every image is built on the VM from this repository, FROM the one Debian base.
+  for (const role of ["daemons", "directory", "user", "apt-proxy"]) {
+    const image = inputs(resources, `image-${role}-build`);
+    assert.equal(image.build.dockerfile, `${PROJECT_DIR}/provisioning/images/${role}/Dockerfile`);
+    assert.deepEqual(image.build.args, { BASE: "debian:bookworm-slim" });
+    assert.equal(image.skipPush, true);
+  }
+  assert.equal(inbound.image, outbound.image, "one daemons image for both");
+  const apt = inputs(resources, "apt-proxy-container");
+  assert.deepEqual(apt.networksAdvanced.map((n: Inputs) => n.name), ["semail-users", "semail-services"]);
+
   const ldap = inputs(resources, "ldap-container");
   assert.equal(ldap.restart, "unless-stopped");
   assert.deepEqual(ldap.ports, [{ internal: 389, external: 389, ip: "127.0.0.1" }]);
-  assert.match(ldap.uploads[0].content, /^dn: ou=people,dc=semail,dc=email$/m);
-  assert.match(ldap.uploads[0].content, /^dn: cn=admins,ou=groups,dc=semail,dc=email$/m);
+  assert.ok(ldap.envs.includes("LDAP_BASE_DN=dc=semail,dc=email"));
+  assert.ok(!ldap.envs.some((e: string) => e.includes(LDAP_PASSWORD)), "the password is not in the environment");
+  assert.deepEqual(ldap.volumes, [{ hostPath: "/var/lib/semail/ldap/data", containerPath: "/var/lib/ldap" }]);
 
   // The users list is installed by rename, from the parsed list.
   const users = inputs(resources, "users-list");
@@ -105,16 +117,22 @@ test("with one user: storage, container and MX with the expected inputs", async 
 
   const storage = find(resources, "mailbox-alice-storage");
   const s = inputs(resources, "mailbox-alice-storage");
-  assert.equal(s.create, "bash /usr/local/lib/semail/mailbox-fs.sh create --owner alice --size 1073741824 --mail-root /var/mail/semail --vg semail");
-  assert.equal(s.update, "bash /usr/local/lib/semail/mailbox-fs.sh grow --owner alice --size 1073741824 --mail-root /var/mail/semail --vg semail");
+  const uid = mailUid("alice");
+  assert.equal(s.create, `bash /usr/local/lib/semail/mailbox-fs.sh create --owner alice --size 1073741824 --mail-root /var/mail/semail --vg semail --uid ${uid} --gid ${uid}`);
+  assert.equal(s.update, `bash /usr/local/lib/semail/mailbox-fs.sh grow --owner alice --size 1073741824 --mail-root /var/mail/semail --vg semail --uid ${uid} --gid ${uid}`);
   assert.equal(s.delete, undefined, "removing the user never deletes the filesystem");
   assert.equal(storage.retainOnDelete, true);
 
   const c = inputs(resources, "mailbox-alice-container");
   assert.equal(c.name, "semail-user-alice");
-  assert.equal(c.image, "ghcr.io/semail/user:latest");
+  assert.equal(c.image, `sha256:${"a".repeat(64)}`, "the digest of the image built from provisioning/images/user");
   assert.equal(c.restart, "unless-stopped");
-  assert.deepEqual(c.mounts, [{ type: "bind", source: "/var/mail/semail/alice", target: "/mail" }]);
+  assert.deepEqual(c.mounts, [{ type: "bind", source: "/var/mail/semail/alice", target: "/mail", bindOptions: { propagation: "rslave" } }]);
+  assert.deepEqual(c.volumes, [{ hostPath: "/var/lib/semail/host-keys/alice", containerPath: "/etc/ssh/keys" }]);
+  assert.deepEqual(c.envs, [
+    "SEMAIL_OWNER=alice", `SEMAIL_UID=${uid}`, `SEMAIL_GID=${uid}`, "SEMAIL_ADDRESS=alice@alice.semail.email",
+    "SEMAIL_SUBMISSION=semail-outbound:587", "SEMAIL_APT_PROXY=http://semail-apt-proxy:3142",
+  ]);
   assert.deepEqual(c.uploads, [{ file: "/etc/semail/authorized_keys", content: `${ALICE_KEY}\n`, permissions: "0644" }]);
   assert.deepEqual(c.networksAdvanced, [{ name: "semail-users", aliases: ["alice"] }]);
 
@@ -230,7 +248,7 @@ for (const [label, overrides] of [
     // The secrets did reach the resources that need them (so the check above is not vacuous).
     assert.match(JSON.stringify(reveal(find(resources, "vm-create").inputs)), /test-only-key/);
     if (label === "gandi") assert.equal((reveal(find(resources, "gandi").inputs) as Inputs).key, GANDI_KEY);
-    else assert.ok((inputs(resources, "ldap-container").envs as string[]).includes(`LDAP_ADMIN_PASSWORD=${LDAP_PASSWORD}`));
+    else assert.equal((inputs(resources, "ldap-container").uploads as Inputs[])[0]!.content, LDAP_PASSWORD);
     const outputs: Record<string, unknown> = { ...result, ...result.userSshAddresses };
     for (const [name, output] of Object.entries(outputs)) {
       const { value, secret } = await settle(output as never);
@@ -263,7 +281,8 @@ test("an external LDAP URL makes no slapd; image storage makes no volume group",
   assert.equal(inputs(resources, "users-network-net").internal, true);
   assert.equal(result.ldapUrl, "ldaps://ldap.example.net");
   assert.ok(!resources.some((r) => r.type === "semail:infra:VolumeGroup"));
-  assert.equal(inputs(resources, "mailbox-alice-storage").create, "bash /usr/local/lib/semail/mailbox-fs.sh create --owner alice --size 1073741824 --mail-root /var/mail/semail --image-dir /var/lib/semail/images");
+  assert.equal(inputs(resources, "mailbox-alice-storage").create, `bash /usr/local/lib/semail/mailbox-fs.sh create --owner alice --size 1073741824 --mail-root /var/mail/semail --image-dir /var/lib/semail/images --uid ${mailUid("alice")} --gid ${mailUid("alice")}`);
+  assert.ok(!resources.some((r) => r.name === "image-directory-build"), "no directory image without a local slapd");
   assert.equal(parseSettings(parse(inputs(resources, "outbound-container").uploads[0].content), "s").ldap.url, "ldaps://ldap.example.net");
 });
 
@@ -271,4 +290,12 @@ test("a bad config fails naming the setting", async () => {
   await assert.rejects(runStack(usersYaml(), { storageBackend: "zfs" }), /semail:storageBackend "zfs" is not valid: use "lvm" or "image"/);
   await assert.rejects(runStack(usersYaml(), { vmIp: "not-an-ip" }), /semail:vmIp "not-an-ip" is not an IPv4 address/);
   await assert.rejects(runStack("mailboxes:\n  - owner: Bob!\n    address: bob@example.org\n"), /mailboxes\[0\]\.owner "Bob!" is not a valid uid/);
+});
+
+test("an image named in the stack settings is used as it is, and nothing is built for it", async () => {
+  const { resources } = await runStack(usersYaml(ALICE), { userImage: "registry.example/semail-user:7", daemonImage: "registry.example/semail-daemons:7" });
+  assert.equal(inputs(resources, "mailbox-alice-container").image, "registry.example/semail-user:7");
+  assert.equal(inputs(resources, "inbound-container").image, "registry.example/semail-daemons:7");
+  assert.ok(!resources.some((r) => r.name === "image-user-build" || r.name === "image-daemons-build"));
+  assert.ok(resources.some((r) => r.name === "image-apt-proxy-build"), "the others are still built");
 });

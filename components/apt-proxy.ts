@@ -1,0 +1,42 @@
+// The users' apt proxy (apt-cacher-ng, provisioning/images/apt-proxy): the one way out of
+// the internal users' network, and it talks only to Debian's mirrors. Users install
+// software through it; nothing else they run reaches the internet.
+import * as pulumi from "@pulumi/pulumi";
+import * as docker from "@pulumi/docker";
+
+export interface AptProxyArgs {
+  /** Docker on the VM. */
+  readonly docker: docker.Provider;
+  readonly image: pulumi.Input<string>;
+  /** The users' network (internal), where the containers reach it. */
+  readonly usersNetwork: pulumi.Input<string>;
+  /** A network with a way out, where it reaches the mirrors. */
+  readonly outsideNetwork: pulumi.Input<string>;
+  /** Its cache on the VM. */
+  readonly cacheDir: string;
+}
+
+export const APT_PROXY_HOST = "semail-apt-proxy";
+export const APT_PROXY_PORT = 3142;
+
+export class AptProxy extends pulumi.ComponentResource {
+  /** What the users' containers put in Acquire::http::Proxy. */
+  readonly url: string;
+  readonly container: docker.Container;
+
+  constructor(name: string, args: AptProxyArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("semail:infra:AptProxy", name, {}, opts);
+    this.url = `http://${APT_PROXY_HOST}:${APT_PROXY_PORT}`;
+    this.container = new docker.Container(`${name}-container`, {
+      name: APT_PROXY_HOST,
+      image: args.image,
+      restart: "unless-stopped",
+      volumes: [{ hostPath: args.cacheDir, containerPath: "/var/cache/apt-cacher-ng" }],
+      networksAdvanced: [
+        { name: args.usersNetwork, aliases: [APT_PROXY_HOST] },
+        { name: args.outsideNetwork },
+      ],
+    }, { parent: this, provider: args.docker, deleteBeforeReplace: true });
+    this.registerOutputs({ url: this.url });
+  }
+}
