@@ -1,6 +1,7 @@
 // Production applier: `pulumi up` on the project directory through the Automation API.
 // The Pulumi program reads the users list itself (stack config semail:usersList).
 import { dirname, join, resolve } from "node:path";
+import type { OutputMap, Stack } from "@pulumi/pulumi/automation/index.js";
 import type { Applier, ApplyContext } from "./types.ts";
 
 export interface PulumiApplierOptions {
@@ -21,28 +22,47 @@ export const PULUMI_MISSING =
 /** The program's default for semail:usersList (Pulumi.yaml). */
 const DEFAULT_USERS_LIST = "users.yaml";
 
+/** The stack output userSshCommands (owner -> `ssh -J ...`, index.ts), or none. */
+export function sshCommandsOf(outputs: OutputMap): Readonly<Record<string, string>> {
+  const value: unknown = outputs.userSshCommands?.value;
+  if (typeof value !== "object" || value === null) return {};
+  return Object.fromEntries(Object.entries(value).filter((entry): entry is [string, string] => typeof entry[1] === "string"));
+}
+
 export function createPulumiApplier(options: PulumiApplierOptions): Applier {
   const workDir = resolve(options.projectDir);
   // The nodejs language host runs the first `node` in PATH, which must be Node 26 to run index.ts.
   const path = [join(workDir, "node_modules", ".bin"), dirname(process.execPath), process.env.PATH ?? ""].join(":");
+  const openStack = async (): Promise<Stack> => {
+    // Loaded here: the Automation API is large and only production needs it.
+    const { LocalWorkspace, PulumiCommand } = await import("@pulumi/pulumi/automation/index.js");
+    let pulumi;
+    try {
+      pulumi = await PulumiCommand.get(options.cliRoot !== undefined ? { root: options.cliRoot } : undefined);
+    } catch (err) {
+      throw new Error(cliProblem(err));
+    }
+    try {
+      return await LocalWorkspace.selectStack({ stackName: options.stack, workDir }, { pulumiCommand: pulumi, envVars: { PATH: path } });
+    } catch (err) {
+      throw new Error(`cannot select Pulumi stack ${JSON.stringify(options.stack)} in ${workDir}: ${commandMessage(err)}`);
+    }
+  };
+  // The SSH lines of the last up; read from the stack's outputs when a page asks before any
+  // up since the form started. A failed read is tried again at the next ask.
+  let sshCommands: Promise<Readonly<Record<string, string>>> | undefined;
   return {
     name: "pulumi",
+    async sshCommand(owner: string): Promise<string | undefined> {
+      sshCommands ??= openStack().then((stack) => stack.outputs()).then(sshCommandsOf, () => {
+        sshCommands = undefined;
+        return {};
+      });
+      return (await sshCommands)[owner];
+    },
     async apply(context: ApplyContext): Promise<void> {
-      // Loaded here: the Automation API is large and only production needs it.
-      const { LocalWorkspace, PulumiCommand } = await import("@pulumi/pulumi/automation/index.js");
-      let pulumi;
-      try {
-        pulumi = await PulumiCommand.get(options.cliRoot !== undefined ? { root: options.cliRoot } : undefined);
-      } catch (err) {
-        throw new Error(cliProblem(err));
-      }
+      const stack = await openStack();
       const log = context.logger.child({ applier: "pulumi", stack: options.stack });
-      let stack;
-      try {
-        stack = await LocalWorkspace.selectStack({ stackName: options.stack, workDir }, { pulumiCommand: pulumi, envVars: { PATH: path } });
-      } catch (err) {
-        throw new Error(`cannot select Pulumi stack ${JSON.stringify(options.stack)} in ${workDir}: ${commandMessage(err)}`);
-      }
       if (options.usersFile !== undefined) {
         const configured = await stack.getConfig("semail:usersList").then((v) => v.value, () => DEFAULT_USERS_LIST);
         const read = resolve(workDir, configured);
@@ -51,10 +71,11 @@ export function createPulumiApplier(options: PulumiApplierOptions): Applier {
         }
       }
       try {
-        await stack.up({
+        const result = await stack.up({
           signal: context.signal,
           onOutput: (out: string) => log.info({ out: out.trimEnd() }, "pulumi up"),
         });
+        sshCommands = Promise.resolve(sshCommandsOf(result.outputs));
       } catch (err) {
         throw new Error(`pulumi up failed for stack ${JSON.stringify(options.stack)}: ${commandMessage(err)}`);
       }

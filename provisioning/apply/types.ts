@@ -19,6 +19,12 @@ export interface Applier {
    * message is a plain-words reason fit to show an administrator (no stack trace).
    */
   apply(context: ApplyContext): Promise<void>;
+  /**
+   * The exact command that opens `owner`'s shell in their container (`ssh -J semail-jump@VM
+   * owner@CONTAINER`), as the last deployment made it; undefined when there is none (yet).
+   * Only an applier that deploys containers has it.
+   */
+  sshCommand?(owner: string): Promise<string | undefined>;
 }
 
 export type ApplyState = "idle" | "queued" | "applying" | "done" | "failed";

@@ -11,7 +11,7 @@ import { UsersList } from "../../config/users-list.ts";
 import { createPulumiApplier } from "../../provisioning/apply/pulumi.ts";
 import { ApplyRunner } from "../../provisioning/apply/runner.ts";
 
-/** A `pulumi` that logs each call and answers like the real one; `up` fails when up-fails exists. */
+/** A `pulumi` that logs each call and answers like the real one; `up` fails when up-fails exists; `stack output` prints outputs. */
 const FAKE_PULUMI = `#!/bin/sh
 here=$(dirname "$0")/..
 echo "$*" >> "$here/calls"
@@ -25,7 +25,7 @@ case "$1 $2" in
       echo "Updating (prod)" ; echo "error: update failed" >&2; echo "  command:local:Command (mailbox-alice): error: lvcreate: Volume group \\"semail\\" has insufficient free space" >&2; exit 255
     fi
     echo "Resources: 12 unchanged" ;;
-  "stack output") echo "{}" ;;
+  "stack output") if [ -f "$here/outputs" ]; then cat "$here/outputs"; else echo "{}"; fi ;;
   "stack history") echo "[]" ;;
   *) echo "fake pulumi: unexpected $*" >&2; exit 2 ;;
 esac
@@ -85,4 +85,25 @@ test("a stack that reads another users list than the form writes is refused befo
   assert.match(status.reason ?? "", /reads the users list .*config\/other-users\.yaml \(semail:usersList\) but the form writes .*\/project\/users\.yaml \(setting users\)/);
   const calls = await readFile(join(root, "calls"), "utf8");
   assert.doesNotMatch(calls, /^up /m);
+});
+
+test("the SSH line of an owner's container comes from the stack's outputs, before any up and after each", async (t) => {
+  const { root, project } = await fakeCli(t);
+  const line = (ip: string) => `ssh -J semail-jump@203.0.113.10 alice@${ip}`;
+  await writeFile(join(root, "outputs"), JSON.stringify({ userSshCommands: { alice: line("172.30.0.5") }, vmAddress: "203.0.113.10" }));
+  const applier = createPulumiApplier({ projectDir: project, stack: "prod", cliRoot: root });
+  assert.equal(await applier.sshCommand?.("alice"), line("172.30.0.5"), "read from the stack when the form starts");
+  assert.equal(await applier.sshCommand?.("bob"), undefined, "no line for an owner without a container");
+
+  // A new container address after an up (a reboot gives new ones) replaces the old line.
+  await writeFile(join(root, "outputs"), JSON.stringify({ userSshCommands: { alice: line("172.30.0.9"), bob: "ssh -J semail-jump@203.0.113.10 bob@172.30.0.6" } }));
+  assert.equal((await applyOnce(applier)).state, "done");
+  assert.equal(await applier.sshCommand?.("alice"), line("172.30.0.9"));
+  assert.match((await applier.sshCommand?.("bob")) ?? "", /^ssh -J semail-jump@203\.0\.113\.10 bob@/);
+});
+
+test("without a Pulumi CLI there is no SSH line, and no error on the page", async (t) => {
+  const { project } = await fakeCli(t);
+  const applier = createPulumiApplier({ projectDir: project, stack: "prod", cliRoot: join(project, "no-such-cli") });
+  assert.equal(await applier.sshCommand?.("alice"), undefined);
 });
