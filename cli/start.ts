@@ -233,6 +233,12 @@ const start: Command = {
         web: settings.web,
         logger: logger.child({ service: "web" }),
         usage: async (owner) => inbound.store.usage(owner).catch(() => undefined),
+        // This machine's own submission port and mbox files, not production's container.
+        mailAccess: {
+          submission: parseListenSpec(settings.outbound.listen[0]!),
+          ...(settings.web.webmailUrl !== undefined ? { webmailUrl: settings.web.webmailUrl } : {}),
+          reading: async (owner) => ({ kind: "files", inbox: join(settings.inbound.mailRoot, owner, "INBOX") }),
+        },
         proofLookup: async (domain, token) => {
           // A tester's edit of a zone file counts from the next check, as a real DNS change would.
           await dns.publish().catch((err: unknown) => logger.warn({ err: (err as Error).message }, "zone files not reloaded"));

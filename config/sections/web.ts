@@ -16,6 +16,21 @@ export const webApplySettings = z.strictObject({
   projectDir: z._default(nonEmpty(), "."),
 });
 
+/** "HOST:PORT" or "[v6]:PORT", as the users' mail programs reach the outbound daemon. */
+const submissionAddress = z.string().check(z.regex(/^([A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9a-fA-F:.]+\]):([1-9]\d{0,3}|[1-5]\d{4}|6[0-4]\d{3}|65[0-4]\d{2}|655[0-2]\d|6553[0-5])$/, {
+  message: "must be HOST:PORT as the users' mail programs reach the outbound daemon, such as semail-outbound:587 or 127.0.0.1:2587",
+}));
+
+/** An http(s) URL, for a link users follow. */
+const linkUrl = z.string().check(z.refine((value) => {
+  try {
+    const url = new URL(value);
+    return (url.protocol === "https:" || url.protocol === "http:") && url.hostname !== "";
+  } catch {
+    return false;
+  }
+}, { message: "must be an http(s) URL such as https://webmail.example.org/" }));
+
 export const webRateLimitSettings = z.strictObject({
   /** Login attempts allowed per client IP in one window. */
   loginsPerIp: z._default(integer(1), 20),
@@ -45,6 +60,13 @@ export const webSettings = z.strictObject({
   mxHost: z.optional(domainName),
   /** DNS servers for the MX check of external domains; the system resolver when empty. */
   dnsServers: z._default(z.array(dnsServer), []),
+  /**
+   * The outbound daemon as users' mail programs reach it, shown on the mailbox page: their
+   * containers reach it as semail-outbound:587 (components/mailbox.ts). `semail start` shows its own.
+   */
+  submission: z._default(submissionAddress, "semail-outbound:587"),
+  /** A webmail for the users, linked from the mailbox page; no link when unset. */
+  webmailUrl: z.optional(linkUrl),
   rateLimit: z._default(webRateLimitSettings, () => webRateLimitSettings.parse({})),
   apply: z._default(webApplySettings, () => webApplySettings.parse({})),
 });

@@ -12,6 +12,7 @@ import type { Applier } from "../apply/types.ts";
 import { STATUS_SCRIPT, STYLESHEET } from "./assets.ts";
 import { currentSession, sendPage, viewerOf, type WebContext } from "./context.ts";
 import { WindowLimiter } from "../../directory/login-limiter.ts";
+import { mailAccessFromSettings, type MailAccess } from "./mail-access.ts";
 import { MailboxStore } from "./mailbox-store.ts";
 import { createMxChecker, type MxChecker } from "./mx-check.ts";
 import { createProofLookup, type ProofLookup } from "./domain-proof.ts";
@@ -36,6 +37,8 @@ export interface WebAppDependencies {
   readonly clock?: () => number;
   /** Bytes used by an owner's mailbox, when known. */
   readonly usage?: (owner: string) => Promise<number | undefined>;
+  /** How owners send and read mail (default: web.submission, web.webmailUrl and the applier's SSH lines); `semail start` gives its own. */
+  readonly mailAccess?: MailAccess;
   /** Replaces the DNS MX check of external domains (default: node:dns on web.dnsServers). */
   readonly mxCheck?: MxChecker;
   /** Replaces the DNS lookup of external domains' ownership proofs (default: node:dns on web.dnsServers). */
@@ -97,6 +100,7 @@ export async function buildWebApp(deps: WebAppDependencies): Promise<WebApp> {
     mxCheck: deps.mxCheck ?? createMxChecker({ mxHost, servers: web.dnsServers, clock }),
     proofs,
     usage: deps.usage ?? (async () => undefined),
+    mailAccess: deps.mailAccess ?? mailAccessFromSettings(web, deps.applier),
     logger: deps.logger,
     directoryTimeoutMs: deps.directoryTimeoutMs ?? 9000,
     // The __Host- prefix makes browsers refuse the cookie unless it is Secure, host-only and path=/.

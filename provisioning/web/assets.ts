@@ -9,7 +9,12 @@ body { margin: 0; font: 1.05rem/1.5 system-ui, sans-serif; color: var(--fg); bac
 header { display: flex; flex-wrap: wrap; gap: .5rem 1rem; align-items: center; justify-content: space-between; padding: .75rem 1rem; border-bottom: 1px solid var(--line); }
 header .brand { font-weight: 700; color: var(--fg); text-decoration: none; font-size: 1.2rem; }
 header nav { display: flex; flex-wrap: wrap; gap: .5rem 1rem; align-items: center; }
-main { max-width: 40rem; margin: 0 auto; padding: 1rem; }
+/* A long unbroken word (an address) breaks only where it would not fit its line... */
+main { max-width: 40rem; margin: 0 auto; padding: 1rem; overflow-wrap: break-word; }
+main.wide { max-width: 64rem; }
+/* ...and an address anywhere: it has no words to keep whole, and a table column may shrink it. */
+.address { overflow-wrap: anywhere; }
+.address .hint { overflow-wrap: break-word; }
 h1 { font-size: 1.5rem; margin: .5rem 0 1rem; }
 h2 { font-size: 1.2rem; margin: 1.5rem 0 .5rem; }
 a { color: var(--accent); }
@@ -27,7 +32,7 @@ button.link { background: none; color: var(--accent); border: none; padding: 0; 
 .secondary { background: none; color: var(--accent); }
 :focus-visible { outline: 3px solid var(--accent); outline-offset: 2px; }
 .notice, .error { border-left: 4px solid var(--ok); padding: .5rem .75rem; margin: 0 0 1rem; background: color-mix(in srgb, var(--ok) 10%, transparent); }
-.error { border-color: var(--danger); background: color-mix(in srgb, var(--danger) 10%, transparent); }
+.error, .notice[data-state=failed] { border-color: var(--danger); background: color-mix(in srgb, var(--danger) 10%, transparent); }
 dl { display: grid; grid-template-columns: max-content 1fr; gap: .35rem 1rem; margin: 0; }
 dt { font-weight: 600; }
 dd { margin: 0; overflow-wrap: anywhere; }
@@ -36,8 +41,11 @@ pre { overflow-x: auto; padding: .6rem; border: 1px solid var(--line); border-ra
 .status[data-state=done] strong { color: var(--ok); }
 table { width: 100%; border-collapse: collapse; }
 caption { text-align: left; caption-side: top; }
-th, td { text-align: left; padding: .5rem .25rem; border-bottom: 1px solid var(--line); vertical-align: top; overflow-wrap: anywhere; }
+/* Names and headings stay whole (no "De/le/te"); only .address may break anywhere. */
+th, td { text-align: left; padding: .5rem .25rem; border-bottom: 1px solid var(--line); vertical-align: top; }
 td form { display: flex; flex-wrap: wrap; gap: .25rem; align-items: center; }
+/* On a wide screen the other columns take what their content needs, the address the rest. */
+@media (min-width: 40.01rem) { th:not(:first-child), td:not(.address) { width: 1%; } }
 td input[type=text] { width: 7rem; }
 td button { margin: 0; padding: .3rem .6rem; }
 .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }
@@ -60,6 +68,8 @@ export const STATUS_SCRIPT = `
   if (!box || !window.fetch) return;
   var text = box.querySelector("[data-status-text]");
   var reason = box.querySelector("[data-status-reason]");
+  // A notice about the change follows the status too: it has a text for each state.
+  var notice = document.getElementById("change-notice");
   var tries = 0;
   function busy(state) { return state === "queued" || state === "applying"; }
   function poll() {
@@ -70,6 +80,11 @@ export const STATUS_SCRIPT = `
         box.setAttribute("data-state", s.state);
         text.textContent = s.label;
         reason.textContent = s.reason ? " " + s.reason : "";
+        if (notice) {
+          var state = s.state === "failed" ? "failed" : (busy(s.state) || s.pending) ? "applying" : "done";
+          notice.setAttribute("data-state", state);
+          notice.textContent = notice.getAttribute("data-" + state);
+        }
         if (busy(s.state) || s.pending) setTimeout(poll, 1000);
       })
       .catch(function () { setTimeout(poll, 5000); });

@@ -9,6 +9,7 @@ import { DirectoryUnavailableError } from "../../directory/types.ts";
 import type { ApplyRunner } from "../apply/runner.ts";
 import type { Html } from "./html.ts";
 import type { WindowLimiter } from "../../directory/login-limiter.ts";
+import type { MailAccess } from "./mail-access.ts";
 import type { MailboxStore } from "./mailbox-store.ts";
 import type { MxChecker } from "./mx-check.ts";
 import type { ProofChecker } from "./proof-checker.ts";
@@ -29,6 +30,8 @@ export interface WebContext {
   /** The DNS proofs of pending claims on external domains. */
   readonly proofs: ProofChecker;
   readonly usage: (owner: string) => Promise<number | undefined>;
+  /** How owners send and read mail, for their mailbox page. */
+  readonly mailAccess: MailAccess;
   readonly logger: Logger;
   readonly directoryTimeoutMs: number;
   readonly cookies: { readonly session: string; readonly login: string; readonly secure: boolean };

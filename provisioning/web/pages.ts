@@ -3,6 +3,7 @@ import { formatSize } from "../../config/size.ts";
 import type { Mailbox } from "../../config/users-list.ts";
 import type { ApplyStatus } from "../apply/types.ts";
 import { html, type Html } from "./html.ts";
+import { mailboxUseSection, sizeExplained, type MailAccessView } from "./mailbox-use.ts";
 import { mxRecord, type MxCheck } from "./mx-check.ts";
 import type { ProofState } from "./proof-checker.ts";
 import { pendingProofSection } from "./proof-page.ts";
@@ -13,12 +14,41 @@ export interface Viewer {
   readonly csrf: string;
 }
 
+/**
+ * A notice about a change that an apply carries out, in the words for each state of the
+ * apply: the page shows the one for the status it is rendered with, and the status script
+ * swaps it as the status moves, so "being applied" never outlives the apply.
+ */
+export interface ChangeNotice {
+  readonly applying: string;
+  readonly done: string;
+  readonly failed: string;
+}
+
+/** Which of a ChangeNotice's texts fits `status` (idle: no apply since a restart, so nothing runs). */
+export function noticeState(status: ApplyStatus): keyof ChangeNotice {
+  if (status.state === "failed") return "failed";
+  return status.state === "queued" || status.state === "applying" || status.pending ? "applying" : "done";
+}
+
+function noticeLine(notice: string | ChangeNotice, status: ApplyStatus | undefined): Html {
+  if (typeof notice === "string" || status === undefined) {
+    return html`<p class="notice" role="status">${typeof notice === "string" ? notice : notice.done}</p>`;
+  }
+  const state = noticeState(status);
+  return html`<p class="notice" role="status" id="change-notice" data-state="${state}" data-applying="${notice.applying}" data-done="${notice.done}" data-failed="${notice.failed}">${notice[state]}</p>`;
+}
+
 interface LayoutOptions {
   readonly title: string;
   readonly viewer?: Viewer;
-  readonly notice?: string;
+  readonly notice?: string | ChangeNotice;
+  /** The apply status a ChangeNotice follows. */
+  readonly status?: ApplyStatus;
   readonly error?: string;
   readonly script?: boolean;
+  /** A wider column, for a table. */
+  readonly wide?: boolean;
 }
 
 export function layout(options: LayoutOptions, body: Html): Html {
@@ -43,10 +73,10 @@ ${viewer.admin ? html`<a href="/admin">All mailboxes</a>` : ""}
 </nav>`
   : ""}
 </header>
-<main id="main">
+<main id="main"${options.wide ? html` class="wide"` : ""}>
 <h1>${options.title}</h1>
 ${options.error ? html`<p class="error" role="alert">${options.error}</p>` : ""}
-${options.notice ? html`<p class="notice" role="status">${options.notice}</p>` : ""}
+${options.notice ? noticeLine(options.notice, options.status) : ""}
 ${body}
 </main>
 </body>
@@ -125,13 +155,15 @@ export interface HomeOptions {
   readonly mxCheck?: MxCheck;
   /** The DNS proof of a mailbox whose external domain is not proven yet. */
   readonly proof?: ProofState;
+  /** How to send and read mail; shown for a live mailbox. */
+  readonly access?: MailAccessView;
   readonly values?: CreateFormValues;
-  readonly notice?: string;
+  readonly notice?: string | ChangeNotice;
   readonly error?: string;
 }
 
 export function homePage(o: HomeOptions): Html {
-  const common = { viewer: o.viewer, script: true, ...(o.notice ? { notice: o.notice } : {}), ...(o.error ? { error: o.error } : {}) };
+  const common = { viewer: o.viewer, script: true, status: o.status, ...(o.notice ? { notice: o.notice } : {}), ...(o.error ? { error: o.error } : {}) };
   if (o.mailbox) return layout({ title: "Your mailbox", ...common }, mailboxView(o, o.mailbox));
   return layout({ title: "Create your mailbox", ...common }, html`${createForm(o)}
 <h2>Status</h2>
@@ -148,10 +180,12 @@ function mailboxView(o: HomeOptions, m: Mailbox): Html {
 <dt>Size</dt><dd>${humanSize(m.size)}</dd>
 <dt>Used</dt><dd>${usage}</dd>
 </dl>
+${sizeExplained(m)}
 <h2>Status</h2>
 ${statusLine(o.status)}
 ${m.pendingProof !== undefined && o.proof ? pendingProofSection(m, o.proof, csrfField(o.viewer.csrf)) : ""}
 ${m.kind === "external" ? externalDns(m.domain, o.mxHost, o.mxCheck) : html`<p class="hint">Mail for ${m.domain} is routed here automatically.</p>`}
+${m.pendingProof === undefined && o.access ? mailboxUseSection(m, o.access) : ""}
 <h2>Delete</h2>
 <p>Deleting refuses new mail to ${m.address}. The mail already received is kept until an administrator removes it.</p>
 <a class="button danger" href="/mailbox/delete">Delete my mailbox…</a>`;
@@ -217,7 +251,7 @@ export function confirmDeletePage(o: { viewer: Viewer; mailbox: Mailbox; action:
 <form method="post" action="${o.action}">
 ${csrfField(o.viewer.csrf)}
 <input type="hidden" name="owner" value="${o.mailbox.owner}">
-<button type="submit" class="danger">Yes, delete ${o.mailbox.address}</button>
+<button type="submit" class="danger">Yes, delete <span class="address">${o.mailbox.address}</span></button>
 <a class="button secondary" href="${o.cancel}">No, keep it</a>
 </form>`,
   );
@@ -229,14 +263,14 @@ export interface AdminOptions {
   readonly usage: ReadonlyMap<string, number>;
   readonly status: ApplyStatus;
   readonly minSize: number;
-  readonly notice?: string;
+  readonly notice?: string | ChangeNotice;
   readonly error?: string;
 }
 
 export function adminPage(o: AdminOptions): Html {
   const rows = o.mailboxes.map(
     (m) => html`<tr>
-<td data-label="Address">${m.address}${m.pendingProof !== undefined ? html` <span class="hint">(pending: domain not proven)</span>` : ""}</td>
+<td data-label="Address" class="address">${m.address}${m.pendingProof !== undefined ? html` <span class="hint">(pending: domain not proven)</span>` : ""}</td>
 <td data-label="Owner">${m.owner}</td>
 <td data-label="Used">${o.usage.has(m.owner) ? humanSize(o.usage.get(m.owner)!) : "—"}</td>
 <td data-label="Size"><form method="post" action="/admin/size">
@@ -250,9 +284,9 @@ ${csrfField(o.viewer.csrf)}
 </tr>`,
   );
   return layout(
-    { title: "All mailboxes", viewer: o.viewer, script: true, ...(o.notice ? { notice: o.notice } : {}), ...(o.error ? { error: o.error } : {}) },
+    { title: "All mailboxes", viewer: o.viewer, script: true, wide: true, status: o.status, ...(o.notice ? { notice: o.notice } : {}), ...(o.error ? { error: o.error } : {}) },
     html`${statusLine(o.status)}
-<p class="hint">Sizes are written like 5GiB or 512MiB; the smallest is ${formatSize(o.minSize)}.</p>
+<p class="hint">A mailbox's size is its own filesystem and its quota: when it is full, senders get <code>452 4.2.2</code> and try again later. Sizes are written like 5GiB or 512MiB; the smallest is ${formatSize(o.minSize)}.</p>
 ${o.mailboxes.length === 0
   ? html`<p>There are no mailboxes yet.</p>`
   : html`<table>

@@ -5,12 +5,17 @@ import { formatSize } from "../../config/size.ts";
 import { DirectoryUnavailableError } from "../../directory/types.ts";
 import { currentSession, field, postSession, sendDirectoryDown, sendPage, viewerOf, withDeadline, type WebContext } from "./context.ts";
 import { planDelete, planResize } from "./mailbox-rules.ts";
-import { adminPage, confirmDeletePage, messagePage } from "./pages.ts";
+import { adminPage, confirmDeletePage, messagePage, type ChangeNotice } from "./pages.ts";
 import { Refusal } from "./refusal.ts";
 import type { Session } from "./sessions.ts";
 
-const NOTICES: Record<string, string> = {
-  resized: "The size is changed; the change is being applied.",
+// A notice about a change still being applied follows the apply status (pages.ts ChangeNotice).
+const NOTICES: Record<string, string | ChangeNotice> = {
+  resized: {
+    applying: "The size is changed; the change is being applied.",
+    done: "The size is changed and applied.",
+    failed: "The size is changed in the list, but applying it failed; the status below says why.",
+  },
   deleted: "The mailbox is deleted; its mail is kept on disk until you remove it.",
 };
 
@@ -18,7 +23,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: WebContext): void
   const notAdmin = (reply: FastifyReply, session: Session) =>
     sendPage(reply, 403, messagePage("Administrators only", "This page is for members of the administrators' group.", viewerOf(session)));
 
-  const page = async (reply: FastifyReply, session: Session, extra: { status?: number; notice?: string; error?: string } = {}) => {
+  const page = async (reply: FastifyReply, session: Session, extra: { status?: number; notice?: string | ChangeNotice; error?: string } = {}) => {
     const list = await ctx.store.read();
     const usage = new Map<string, number>();
     await Promise.all(

@@ -3,25 +3,53 @@ import type { FastifyInstance, FastifyReply } from "fastify";
 import type { Mailbox } from "../../config/users-list.ts";
 import { currentSession, field, postSession, sendPage, viewerOf, type WebContext } from "./context.ts";
 import { planCreate, planDelete, type CreateRequest } from "./mailbox-rules.ts";
-import { confirmDeletePage, homePage, messagePage, statusLabel, type CreateFormValues } from "./pages.ts";
+import type { Reading } from "./mail-access.ts";
+import { confirmDeletePage, homePage, messagePage, statusLabel, type ChangeNotice, type CreateFormValues } from "./pages.ts";
 import { Refusal } from "./refusal.ts";
 import type { Session } from "./sessions.ts";
 
-const NOTICES: Record<string, string> = {
-  created: "Your mailbox is created. The change is being applied; the status below follows it.",
-  proven: "The domain is proven: your mailbox is live. The change is being applied; the status below follows it.",
+// A notice about a change still being applied follows the apply status (pages.ts ChangeNotice).
+const NOTICES: Record<string, string | ChangeNotice> = {
+  created: {
+    applying: "Your mailbox is created. The change is being applied; the status below follows it.",
+    done: "Your mailbox is created and set up: see below how to use it.",
+    failed: "Your mailbox is created, but setting it up failed; the status below says why. The next change tries again.",
+  },
+  proven: {
+    applying: "The domain is proven: your mailbox is live. The change is being applied; the status below follows it.",
+    done: "The domain is proven: your mailbox is live and set up.",
+    failed: "The domain is proven, but setting up your mailbox failed; the status below says why. The next change tries again.",
+  },
   claimed: "Your mailbox is created, but not live yet: publish the TXT record below to prove the domain is yours.",
   deleted: "Your mailbox is deleted. The mail it held is kept until an administrator removes it.",
 };
 
+/** How long a page waits for the SSH line (on the first ask it runs the Pulumi CLI) before showing it as not known yet. */
+const READING_WAIT_MS = 3000;
+
+async function readingOf(ctx: WebContext, owner: string): Promise<Reading | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(resolve, READING_WAIT_MS, undefined);
+  });
+  try {
+    return await Promise.race([ctx.mailAccess.reading(owner).catch(() => undefined), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export function registerMailboxRoutes(app: FastifyInstance, ctx: WebContext): void {
-  const home = async (reply: FastifyReply, session: Session, extra: { notice?: string; error?: string; values?: CreateFormValues; status?: number } = {}) => {
+  const home = async (reply: FastifyReply, session: Session, extra: { notice?: string | ChangeNotice; error?: string; values?: CreateFormValues; status?: number } = {}) => {
     const list = await ctx.store.read();
     const mailbox: Mailbox | undefined = list.byOwner(session.uid);
-    const [usage, mxCheck] = await Promise.all([
+    const live = mailbox !== undefined && mailbox.pendingProof === undefined;
+    const [usage, mxCheck, reading] = await Promise.all([
       mailbox ? ctx.usage(mailbox.owner).catch(() => undefined) : undefined,
       mailbox?.kind === "external" ? ctx.mxCheck(mailbox.domain) : undefined,
+      live ? readingOf(ctx, mailbox.owner) : undefined,
     ]);
+    const { submission, webmailUrl } = ctx.mailAccess;
     return sendPage(
       reply,
       extra.status ?? 200,
@@ -33,6 +61,7 @@ export function registerMailboxRoutes(app: FastifyInstance, ctx: WebContext): vo
         ...(mailbox ? { mailbox } : {}),
         ...(usage !== undefined ? { usage } : {}),
         ...(mxCheck ? { mxCheck } : {}),
+        ...(live ? { access: { submission, ...(webmailUrl ? { webmailUrl } : {}), ...(reading ? { reading } : {}) } } : {}),
         ...(mailbox?.pendingProof !== undefined ? { proof: ctx.proofs.state(mailbox.owner, mailbox.pendingProof) } : {}),
         ...(extra.values ? { values: extra.values } : {}),
         ...(extra.notice ? { notice: extra.notice } : {}),

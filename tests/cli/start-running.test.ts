@@ -1,7 +1,8 @@
-// `semail start` running (a real child process, every part up): a message goes from
-// Alice to herself through both daemons, the form answers a request, then Ctrl-C. The
-// terminal must say what was stopped, part by part, and every line of the log file must
-// be JSON with unique keys (JSON.parse and jq keep only the last of two equal keys).
+// `semail start` running (a real child process, every part up): Alice's mailbox page shows
+// this machine's own submission port and mbox file, a message goes from Alice to herself
+// through both daemons, then Ctrl-C. The terminal must say what was stopped, part by part,
+// and every line of the log file must be JSON with unique keys (JSON.parse and jq keep only
+// the last of two equal keys).
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -11,6 +12,7 @@ import { after, before, test } from "node:test";
 import { createTransport } from "nodemailer";
 import { parse } from "yaml";
 import { duplicateKeys } from "../helpers/json-keys.ts";
+import { Client } from "../web/helpers.ts";
 import { until } from "../helpers/until.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
@@ -21,6 +23,8 @@ let child: ChildProcess;
 let stdout = "";
 let stderr = "";
 let exitCode: number | null;
+let submission: number;
+let mailboxPage: string;
 
 before(async () => {
   dataDir = await mkdtemp(join(tmpdir(), "semail-start-run-"));
@@ -37,9 +41,11 @@ before(async () => {
   const { passwords } = JSON.parse(await readFile(readyFile, "utf8")) as { passwords: Record<string, string> };
   const settings = parse(await readFile(join(dataDir, "semail.yaml"), "utf8")) as { outbound: { listen: string[] }; web: { listen: string } };
 
-  // One request to the form and one message through both daemons, so every part logs.
-  assert.equal((await fetch(`http://${settings.web.listen}/login`)).status, 200);
-  const submission = Number(settings.outbound.listen[0]!.split(":").at(-1));
+  // Alice's page on the form and one message through both daemons, so every part logs.
+  const client = new Client(`http://${settings.web.listen}`);
+  assert.equal((await client.login("alice", passwords.alice!)).status, 303);
+  mailboxPage = (await client.get("/")).text;
+  submission = Number(settings.outbound.listen[0]!.split(":").at(-1));
   const transport = createTransport({ host: "127.0.0.1", port: submission, secure: false, ignoreTLS: true, auth: { user: "alice", pass: passwords.alice! } });
   const alice = "alice@alice.semail.test";
   await transport.sendMail({ envelope: { from: alice, to: [alice] }, from: alice, to: alice, subject: "Note to self", text: "x\n" });
@@ -86,4 +92,11 @@ test("every line semail start logged is JSON with unique keys", async () => {
   for (const part of ["service=slapd", "service=named", "service=inbound", "service=outbound", "service=web", "part=send", "part=queue"]) {
     assert.ok(parts.has(part), `a line from ${part} (seen: ${[...parts].join(", ")})`);
   }
+});
+
+test("the mailbox page shows local mode's own submission port and mbox file, not production's", () => {
+  const text = mailboxPage.replace(/<[^>]+>/g, "").replace(/&#(\d+);/g, (_, code: string) => String.fromCharCode(Number(code)));
+  assert.match(text, new RegExp(`Outgoing server \\(SMTP submission\\) 127\\.0\\.0\\.1, port ${submission}\\. Log in as alice`));
+  assert.ok(text.includes(`mutt -f ${join(dataDir, "mail/alice/INBOX")}`), text);
+  assert.doesNotMatch(text, /semail-outbound|ssh -J/);
 });

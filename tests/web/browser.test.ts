@@ -133,6 +133,9 @@ test("an administrator's list of mailboxes", async (t) => {
   await page.getByLabel("Size of bob@example.org").fill("3GiB");
   await page.getByRole("row", { name: /bob@example\.org/ }).getByRole("button", { name: "Change" }).click();
   await page.getByText("The size is changed").waitFor();
+  // Once applied, the banner says so instead of "being applied".
+  await page.waitForSelector('#apply-status[data-state="done"]', { timeout: 15_000 });
+  assert.equal(await page.locator("main > p.notice").textContent(), "The size is changed and applied.");
   await shot(page, "09-admin");
   assert.equal((await loadUsersList(form.usersFile, LIST_OPTIONS)).byOwner("bob")?.size, 3 * 1024 ** 3);
   await page.setViewportSize({ width: 375, height: 740 });
@@ -157,7 +160,8 @@ test("an external domain's page shows the MX record to add; a directory outage s
   // Enter in a field sends the form, as without a mouse.
   await page.getByLabel("Domain", { exact: true }).press("Enter");
   await page.getByRole("heading", { name: "DNS of example.org" }).waitFor();
-  assert.equal(await page.locator("pre code").textContent(), "example.org. IN MX 10 mx.semail.test.");
+  // The MX record's box (a pending claim also shows its TXT record in one).
+  assert.equal(await page.locator("pre code", { hasText: " IN MX " }).textContent(), "example.org. IN MX 10 mx.semail.test.");
   assert.match((await page.locator("#mx-check").textContent()) ?? "", /does not point to us yet; it points to mail\.provider\.net/);
   await shot(page, "11-external-domain");
 
@@ -170,4 +174,99 @@ test("an external domain's page shows the MX record to add; a directory outage s
   await page.getByRole("button", { name: "Log in" }).click();
   await page.getByRole("heading", { name: "Directory unavailable" }).waitFor();
   await shot(page, "12-directory-down");
+});
+
+test("the banner after creating a mailbox follows the apply status, also after a reload", async (t) => {
+  // As in production: the applier knows the SSH line of the container it made.
+  const applier = Object.assign(fakeApplier({ delayMs: 1500 }), { sshCommand: async (owner: string) => `ssh -J semail-jump@203.0.113.10 ${owner}@172.30.0.5` });
+  const form = await startForm(t, { directory, applier });
+  const page = await browser.newPage();
+  t.after(() => page.close());
+  await page.goto(`${form.url}/login`);
+  await page.getByLabel("Login name").fill("bob");
+  await page.getByLabel("Password").fill("bob-Secret2");
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.getByLabel("Mailbox id (before the @)").fill("bob");
+  await page.getByLabel("Subdomain", { exact: true }).fill("builder");
+  await page.getByRole("button", { name: "Create my mailbox" }).click();
+  await page.getByRole("heading", { name: "Your mailbox" }).waitFor();
+  const banner = page.locator("main > p.notice");
+  assert.match((await banner.textContent()) ?? "", /The change is being applied/);
+
+  await page.waitForSelector('#apply-status[data-state="done"]', { timeout: 15_000 });
+  assert.equal(await banner.textContent(), "Your mailbox is created and set up: see below how to use it.", "the script changed the banner with the status");
+  await shot(page, "13-created-banner-done");
+  await page.reload();
+  await page.locator("#apply-status").waitFor();
+  assert.equal(await page.locator("#apply-status").getAttribute("data-state"), "done");
+  assert.equal(await banner.textContent(), "Your mailbox is created and set up: see below how to use it.", "a reload does not bring back \"being applied\"");
+
+  // A failed apply turns the banner into what failed, not "being applied" either.
+  applier.fail = "lvcreate: Volume group \"semail\" has insufficient free space";
+  form.runner.request("test");
+  await form.runner.idle();
+  await page.reload();
+  assert.match((await banner.textContent()) ?? "", /setting it up failed; the status below says why/);
+});
+
+/** The parts of `selector`'s text that sit on different lines (a word broken in two has two). */
+const LINES_OF = (selector: string) => `Array.from(document.querySelectorAll(${JSON.stringify(selector)})).map((el) => {
+  const range = document.createRange();
+  range.selectNodeContents(el);
+  return { text: el.textContent, lines: new Set(Array.from(range.getClientRects()).map((r) => Math.round(r.top))).size };
+})`;
+
+/** Elements of main whose box reaches past main's content box (pre scrolls by design). */
+const OVERFLOWING = `(() => {
+  const main = document.querySelector("main");
+  const style = getComputedStyle(main);
+  const right = main.getBoundingClientRect().right - parseFloat(style.paddingRight) + 1;
+  return Array.from(main.querySelectorAll("*")).filter((el) => !el.closest("pre") && el.getBoundingClientRect().right > right).map((el) => el.tagName + "." + el.className + ": " + el.textContent.slice(0, 60));
+})()`;
+
+test("long addresses wrap inside their column; names and headings never break mid-word", async (t) => {
+  const form = await startForm(t, { directory, applier: fakeApplier() });
+  // No hyphen to break at: the longest id and label the users list takes.
+  const longAddress = `${"averylongmailboxname".repeat(3)}abcd@${"thelongestsubdomainlabel".repeat(2)}abcdefghijklmno.semail.test`;
+  await form.store.update(() => [
+    { owner: "alice", address: longAddress },
+    { owner: "maximilian.vonhohenzollern", address: "max@example.org" },
+    { owner: "bob", address: "bob-the-builder-of-very-long-addresses@builders-and-constructors-of-the-world.example.org" },
+  ]);
+  const page = await browser.newPage();
+  t.after(() => page.close());
+  await page.setViewportSize({ width: 1000, height: 800 });
+  await page.goto(`${form.url}/login`);
+  await page.getByLabel("Login name").fill("admin");
+  await page.getByLabel("Password").fill("admin-Secret3");
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.goto(`${form.url}/admin`);
+  await page.getByRole("heading", { name: "All mailboxes" }).waitFor();
+  for (const width of [1000, 375]) {
+    await page.setViewportSize({ width, height: 800 });
+    await shot(page, `14-admin-long-addresses-${width}`);
+    assert.deepEqual(await page.evaluate(OVERFLOWING), [], `nothing reaches past the page's column at ${width}px`);
+    const names = (await page.evaluate(LINES_OF('td[data-label="Owner"], th'))) as Array<{ text: string; lines: number }>;
+    assert.deepEqual(names.filter((n) => n.lines > 1), [], `owner names and headings on one line each at ${width}px`);
+  }
+
+  // Alice's own page: the long address in the details, the banner, the hints and the buttons.
+  await page.context().clearCookies();
+  await page.goto(`${form.url}/login`);
+  await page.getByLabel("Login name").fill("alice");
+  await page.getByLabel("Password").fill("alice-Secret1");
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.getByRole("heading", { name: "Your mailbox" }).waitFor();
+  for (const width of [1000, 375]) {
+    await page.setViewportSize({ width, height: 800 });
+    await shot(page, `15-mailbox-long-address-${width}`);
+    assert.deepEqual(await page.evaluate(OVERFLOWING), [], `nothing reaches past the page's column at ${width}px`);
+  }
+  await page.getByRole("link", { name: "Delete my mailbox…" }).click();
+  await page.getByRole("heading", { name: "Delete the mailbox?" }).waitFor();
+  for (const width of [1000, 375]) {
+    await page.setViewportSize({ width, height: 800 });
+    await shot(page, `16-confirm-long-address-${width}`);
+    assert.deepEqual(await page.evaluate(OVERFLOWING), [], `nothing reaches past the page's column at ${width}px`);
+  }
 });
