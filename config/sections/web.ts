@@ -62,7 +62,7 @@ export const webSettings = z.strictObject({
   dnsServers: z._default(z.array(dnsServer), []),
   /**
    * The outbound daemon as users' mail programs reach it, shown on the mailbox page: their
-   * containers reach it as semail-outbound:587 (components/mailbox.ts). `semail start` shows its own.
+   * containers reach it as semail-outbound:587 (components/stack.ts). `semail start` shows its own.
    */
   submission: z._default(submissionAddress, "semail-outbound:587"),
   /** A webmail for the users, linked from the mailbox page; no link when unset. */

@@ -32,13 +32,14 @@ function reading(m: Mailbox, how: Reading | undefined): Html {
   if (how.kind === "files") {
     return html`Your mail is in mbox files on this machine: <code class="address">${how.inbox}</code>, and one folder per correspondent in <code>mail/</code> beside it. For example: <code>mutt -f ${how.inbox}</code>`;
   }
-  // The jump host and the container let in only the keys listed for the mailbox.
+  // The jump host and the container let in only the keys listed for the mailbox. The
+  // readers and msmtp are those of the user image (provisioning/images/user, its motd).
   const keys = m.sshKeys.length === 0
     ? html` <strong>Your mailbox has no SSH key yet:</strong> send your public key (for example <code>~/.ssh/id_ed25519.pub</code>) to your administrator, since only listed keys get in.`
     : "";
   return html`A shell in your own container, with this command:
 <pre><code>${how.command}</code></pre>
-Your mail is in <code>/mail</code> there: <code>/mail/INBOX</code>, and one folder per correspondent in <code>/mail/mail/</code>.${keys}`;
+There <code>neomutt</code> (or <code>mutt</code>) reads <code>/mail/INBOX</code> and your folders in <code>/mail/mail/</code>, and sends through the server above once your password is in <code>~/.semail-password</code>.${keys}`;
 }
 
 /** What the size is, who sets it, and what happens when the mailbox is full (inbound's quota check). */

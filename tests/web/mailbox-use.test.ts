@@ -51,7 +51,7 @@ test("production: submission host, port and login, the SSH line of the container
   const use = useSection(page);
   assert.match(use, /Outgoing server \(SMTP submission\) semail-outbound, port 587\. Log in as alice with your directory password/);
   assert.ok(use.includes(SSH), use);
-  assert.match(use, /Your mail is in \/mail there/);
+  assert.match(use, /There neomutt \(or mutt\) reads \/mail\/INBOX and your folders in \/mail\/mail\/, and sends through the server above once your password is in ~\/\.semail-password/);
   assert.match(use, /no SSH key yet/, "a mailbox without keys is told how to get in");
   assert.doesNotMatch(page, /Webmail/, "no link to a webmail that does not exist");
 });
