@@ -27,7 +27,7 @@ if [[ ! -s $tarball ]]; then
   [[ $(id -u) -eq 0 ]] || { say "debootstrap needs root (or a cached $tarball)"; exit 1; }
   mkdir -p "$cache"
   root=$(mktemp -d "$cache/rootfs.XXXXXX")
-  trap 'rm -rf "$root"' EXIT
+  trap 'rm -rf "$root" "$root.tar"' EXIT
   say "debootstrap --variant=minbase $suite from $mirror (about a minute)"
   debootstrap --variant=minbase "$suite" "$root" "$mirror" >/dev/null
   # What the official slim image does to stay small: no docs, man pages or translations
@@ -62,8 +62,9 @@ CFG
     "$root"/var/log/*.log "$root"/var/log/apt/*
   # Empty: each container gets its own (systemd-style consumers would share one otherwise).
   : >"$root/etc/machine-id"
-  tar -C "$root" --numeric-owner -cf "$tarball.part" .
-  mv "$tarball.part" "$tarball"
+  # Written aside and renamed: a concurrent run never imports half a tarball.
+  tar -C "$root" --numeric-owner -cf "$root.tar" .
+  mv "$root.tar" "$tarball"
   say "cached the root filesystem in $tarball"
 fi
 

@@ -95,7 +95,7 @@ SEMail: $SEMAIL_ADDRESS
   Read:    neomutt (or mutt): /mail/INBOX, and your folders under /mail/mail
   Send:    put your SEMail password in ~/.semail-password once:
              (umask 077; cat >~/.semail-password)
-           then send from neomutt, or: sendmail -t <message
+           then send from neomutt, or: msmtp -t <message
   Install: sudo apt-get update && sudo apt-get install alpine   (another reader)
   Only /mail is kept when this container is replaced.
 

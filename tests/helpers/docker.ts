@@ -1,0 +1,184 @@
+// A Docker engine for tests: the one DOCKER_HOST (or /var/run/docker.sock) names when it
+// answers, else a dockerd of the tests' own, shared by every test process of the run.
+// The shared dockerd is reference-counted under a lock in STATE: each process adds its pid
+// at start and removes it at release; the last one out stops dockerd (by its pid,
+// waiting). A process that died without releasing is dropped by the next one, so a killed
+// run leaves nothing running past the next run's end. Its data root (built images) stays
+// in DATA_ROOT, outside the clone, so the next run builds from cache.
+import { execFile, spawn } from "node:child_process";
+import { closeSync, openSync, readFileSync } from "node:fs";
+import { access, mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { promisify } from "node:util";
+
+const STATE = "/run/semail-test-docker";
+const DATA_ROOT = "/var/lib/semail-test-docker";
+const SOCKET = `unix://${STATE}/docker.sock`;
+const PIDFILE = `${STATE}/dockerd.pid`;
+const USERS = `${STATE}/users`;
+const LOCK = `${STATE}/lock`;
+const START_MS = 60_000;
+const STOP_MS = 30_000;
+const LOCK_MS = 120_000;
+
+export interface DockerEngine {
+  /** The DOCKER_HOST value the `docker` commands use. */
+  readonly host: string;
+  /** True when the tests started this dockerd themselves. */
+  readonly own: boolean;
+  /** Runs `docker ARGS` against this engine; rejects with its stderr. */
+  docker(args: readonly string[], options?: { timeoutMs?: number; input?: string }): Promise<string>;
+  /** Lets go of the engine: the last test process stops the tests' own dockerd. */
+  release(): Promise<void>;
+}
+
+const exec = promisify(execFile);
+
+function dockerRunner(host: string): DockerEngine["docker"] {
+  return async (args, { timeoutMs = 60_000, input } = {}) => {
+    const child = exec("docker", [...args], { env: { ...process.env, DOCKER_HOST: host }, timeout: timeoutMs, maxBuffer: 64 << 20 });
+    if (input !== undefined) child.child.stdin!.end(input);
+    try {
+      return (await child).stdout;
+    } catch (err) {
+      const e = err as { stderr?: string; message: string };
+      throw new Error(`docker ${args.join(" ")}: ${(e.stderr ?? "").trim() || e.message}`, { cause: err });
+    }
+  };
+}
+
+async function answers(host: string): Promise<boolean> {
+  return dockerRunner(host)(["version", "--format", "{{.Server.Version}}"], { timeoutMs: 10_000 }).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function onPath(program: string): Promise<boolean> {
+  for (const dir of (process.env.PATH ?? "").split(":").concat("/usr/sbin", "/sbin")) {
+    if (await access(join(dir, program)).then(() => true, () => false)) return true;
+  }
+  return false;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  // A zombie (an exited child of a gone parent, not yet reaped) has stopped too.
+  try {
+    return !/^\d+ \(.*\) Z/s.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+}
+
+async function waitFor(check: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
+  for (const deadline = Date.now() + ms; Date.now() < deadline; await new Promise((r) => setTimeout(r, 200))) {
+    if (await check()) return;
+  }
+  throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+}
+
+/** Runs `fn` holding the lock file (its content: our pid); a lock whose holder died is taken over. */
+export async function withLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
+  await waitFor(async () => {
+    try {
+      closeSync(openSync(path, "wx"));
+      await writeFile(path, `${process.pid}\n`);
+      return true;
+    } catch {
+      const holder = Number.parseInt(await readFile(path, "utf8").catch(() => ""), 10);
+      // Empty: its holder is between creating and writing it. Otherwise a dead holder's.
+      if (Number.isSafeInteger(holder) && holder > 0 && !alive(holder)) await rm(path, { force: true });
+      return false;
+    }
+  }, LOCK_MS, `the lock ${path}`);
+  try {
+    return await fn();
+  } finally {
+    await rm(path, { force: true });
+  }
+}
+
+/** Pids of the test processes using the shared dockerd, after dropping the dead ones. */
+async function liveUsers(): Promise<number[]> {
+  const pids = (await readdir(USERS).catch(() => [] as string[])).map(Number);
+  for (const pid of pids.filter((p) => !alive(p))) await rm(join(USERS, String(pid)), { force: true });
+  return pids.filter(alive);
+}
+
+async function dockerdPid(): Promise<number | undefined> {
+  const pid = Number.parseInt(await readFile(PIDFILE, "utf8").catch(() => ""), 10);
+  return Number.isSafeInteger(pid) && pid > 0 && alive(pid) ? pid : undefined;
+}
+
+async function startDockerd(): Promise<void> {
+  await mkdir(DATA_ROOT, { recursive: true });
+  const log = openSync(`${STATE}/dockerd.log`, "a");
+  // No default bridge and no iptables rules: another engine on this machine keeps its own
+  // docker0 and NAT untouched, and containers on the tests' networks reach only each other
+  // and the host. Image builds use the host's network (provisioning/images/build.sh).
+  const child = spawn(
+    "dockerd",
+    [
+      "--data-root", DATA_ROOT, "--exec-root", `${STATE}/exec`, "--pidfile", PIDFILE, "-H", SOCKET,
+      "--bridge=none", "--iptables=false", "--ip-masq=false",
+      "--default-address-pool", "base=10.213.0.0/16,size=24",
+    ],
+    { detached: true, stdio: ["ignore", log, log] },
+  );
+  closeSync(log);
+  child.unref();
+  const failed = new Promise<never>((_, fail) => child.once("error", fail));
+  await Promise.race([failed, waitFor(() => answers(SOCKET), START_MS, `dockerd to answer on ${SOCKET} (log: ${STATE}/dockerd.log)`)]);
+}
+
+async function stopDockerd(): Promise<void> {
+  const pid = await dockerdPid();
+  if (pid === undefined) return;
+  process.kill(pid, "SIGTERM");
+  try {
+    await waitFor(() => !alive(pid), STOP_MS, `dockerd (pid ${pid}) to stop`);
+  } catch {
+    process.kill(pid, "SIGKILL");
+    await waitFor(() => !alive(pid), 5_000, `dockerd (pid ${pid}) to die`);
+  }
+  // dockerd leaves its default network namespace bind-mounted in the exec root.
+  const mounts = (await readFile("/proc/self/mounts", "utf8")).split("\n").map((line) => line.split(" ")[1] ?? "");
+  for (const mount of mounts.filter((m) => m.startsWith(`${STATE}/`)).reverse()) {
+    await exec("umount", [mount], { timeout: 10_000 });
+  }
+}
+
+/** The engine to test on; call release() in an `after` hook. */
+export async function dockerEngine(): Promise<DockerEngine> {
+  if (!(await onPath("docker"))) throw new Error("docker not found: the image tests need Docker (apt-get install docker.io, or run .ci/setup)");
+  for (const host of [process.env.DOCKER_HOST, "unix:///var/run/docker.sock"]) {
+    if (host && host !== SOCKET && (await answers(host))) return { host, own: false, docker: dockerRunner(host), release: async () => undefined };
+  }
+  if (!(await onPath("dockerd"))) throw new Error("dockerd not found and no Docker engine answers: apt-get install docker.io (or run .ci/setup)");
+  if (process.getuid?.() !== 0) throw new Error("no Docker engine answers (DOCKER_HOST, /var/run/docker.sock), and starting one needs root");
+  await mkdir(USERS, { recursive: true });
+  await withLock(LOCK, async () => {
+    await liveUsers();
+    if ((await dockerdPid()) === undefined || !(await answers(SOCKET))) await startDockerd();
+    await writeFile(join(USERS, String(process.pid)), "");
+  });
+  let released = false;
+  return {
+    host: SOCKET,
+    own: true,
+    docker: dockerRunner(SOCKET),
+    release: () =>
+      released
+        ? Promise.resolve()
+        : withLock(LOCK, async () => {
+            released = true;
+            await rm(join(USERS, String(process.pid)), { force: true });
+            if ((await liveUsers()).length === 0) await stopDockerd();
+          }),
+  };
+}
