@@ -114,9 +114,9 @@ describe("the user image", { timeout: 20 * 60_000 }, () => {
     const server = new SMTPServer({
       authOptional: false, allowInsecureAuth: true, disabledCommands: ["STARTTLS"], logger: false,
       onAuth(auth, _session, done) {
-        received.user = auth.username;
-        received.password = auth.password;
-        done(null, { user: auth.username });
+        received.user = auth.username ?? "";
+        received.password = auth.password ?? "";
+        done(null, { user: received.user });
       },
       onData(stream, session, done) {
         received.from = session.envelope.mailFrom ? session.envelope.mailFrom.address : "";
