@@ -35,7 +35,7 @@ function reading(m: Mailbox, how: Reading | undefined): Html {
   // The jump host and the container let in only the keys listed for the mailbox. The
   // readers and msmtp are those of the user image (provisioning/images/user, its motd).
   const keys = m.sshKeys.length === 0
-    ? html` <strong>Your mailbox has no SSH key yet:</strong> send your public key (for example <code>~/.ssh/id_ed25519.pub</code>) to your administrator, since only listed keys get in.`
+    ? html` <strong>Your mailbox has no SSH key yet:</strong> add your public key (for example <code>~/.ssh/id_ed25519.pub</code>) <a href="#ssh-keys">below</a>, since only listed keys get in.`
     : "";
   return html`A shell in your own container, with this command:
 <pre><code>${how.command}</code></pre>

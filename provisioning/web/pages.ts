@@ -7,6 +7,7 @@ import { mailboxUseSection, sizeExplained, type MailAccessView } from "./mailbox
 import { mxRecord, type MxCheck } from "./mx-check.ts";
 import type { ProofState } from "./proof-checker.ts";
 import { pendingProofSection } from "./proof-page.ts";
+import { sshKeysSection } from "./keys-page.ts";
 
 export interface Viewer {
   readonly uid: string;
@@ -142,6 +143,8 @@ export interface CreateFormValues {
   readonly kind?: string;
   readonly subdomain?: string;
   readonly externalDomain?: string;
+  /** A key the owner typed and the form refused, shown again. */
+  readonly sshKey?: string;
 }
 
 export interface HomeOptions {
@@ -186,6 +189,7 @@ ${statusLine(o.status)}
 ${m.pendingProof !== undefined && o.proof ? pendingProofSection(m, o.proof, csrfField(o.viewer.csrf)) : ""}
 ${m.kind === "external" ? externalDns(m.domain, o.mxHost, o.mxCheck) : html`<p class="hint">Mail for ${m.domain} is routed here automatically.</p>`}
 ${m.pendingProof === undefined && o.access ? mailboxUseSection(m, o.access) : ""}
+${sshKeysSection(m, csrfField(o.viewer.csrf), o.values?.sshKey)}
 <h2>Delete</h2>
 <p>Deleting refuses new mail to ${m.address}. The mail already received is kept until an administrator removes it.</p>
 <a class="button danger" href="/mailbox/delete">Delete my mailbox…</a>`;

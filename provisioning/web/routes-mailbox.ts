@@ -2,7 +2,7 @@
 import type { FastifyInstance, FastifyReply } from "fastify";
 import type { Mailbox } from "../../config/users-list.ts";
 import { currentSession, field, postSession, sendPage, viewerOf, type WebContext } from "./context.ts";
-import { planCreate, planDelete, type CreateRequest } from "./mailbox-rules.ts";
+import { planAddKey, planCreate, planDelete, planRemoveKey, type CreateRequest } from "./mailbox-rules.ts";
 import type { Reading } from "./mail-access.ts";
 import { confirmDeletePage, homePage, messagePage, statusLabel, type ChangeNotice, type CreateFormValues } from "./pages.ts";
 import { Refusal } from "./refusal.ts";
@@ -19,6 +19,16 @@ const NOTICES: Record<string, string | ChangeNotice> = {
     applying: "The domain is proven: your mailbox is live. The change is being applied; the status below follows it.",
     done: "The domain is proven: your mailbox is live and set up.",
     failed: "The domain is proven, but setting up your mailbox failed; the status below says why. The next change tries again.",
+  },
+  "key-added": {
+    applying: "The key is added. The change is being applied; it opens your container once the status below says done.",
+    done: "The key is added and opens your container.",
+    failed: "The key is added, but applying the change failed; the status below says why. The next change tries again.",
+  },
+  "key-removed": {
+    applying: "The key is removed. The change is being applied; it stops opening your container once the status below says done.",
+    done: "The key is removed and no longer opens your container.",
+    failed: "The key is removed from the list, but applying the change failed, so it may still open your container; the status below says why.",
   },
   claimed: "Your mailbox is created, but not live yet: publish the TXT record below to prove the domain is yours.",
   deleted: "Your mailbox is deleted. The mail it held is kept until an administrator removes it.",
@@ -109,6 +119,24 @@ export function registerMailboxRoutes(app: FastifyInstance, ctx: WebContext): vo
     }
     return reply.redirect("/?created", 303);
   });
+
+  // One key more or less for the owner's container: validated like the users list's, then applied.
+  const changeKeys = (path: string, plan: (owner: string, request: Parameters<typeof field>[0]) => Parameters<typeof ctx.store.update>[0], done: string) =>
+    app.post(path, async (request, reply) => {
+      const session = postSession(ctx, request, reply);
+      if (!session) return reply;
+      try {
+        await ctx.store.update(plan(session.uid, request));
+      } catch (err) {
+        if (err instanceof Refusal) return home(reply, session, { status: err.status, error: err.message, values: { sshKey: field(request, "sshKey") } });
+        throw err;
+      }
+      request.log.info({ uid: session.uid, change: done }, "ssh keys changed");
+      ctx.runner.request(`${done} for ${session.uid}`);
+      return reply.redirect(`/?${done}#ssh-keys`, 303);
+    });
+  changeKeys("/mailbox/keys", (owner, request) => (list) => planAddKey(list, owner, field(request, "sshKey")), "key-added");
+  changeKeys("/mailbox/keys/remove", (owner, request) => (list) => planRemoveKey(list, owner, field(request, "fingerprint")), "key-removed");
 
   app.post("/mailbox/proof", async (request, reply) => {
     const session = postSession(ctx, request, reply);
