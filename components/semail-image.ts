@@ -9,17 +9,22 @@ export interface SemailImageArgs {
   /** Docker on the VM. */
   readonly docker: docker.Provider;
   readonly role: ImageRole;
-  /** The build context: the repository root. */
-  readonly context: string;
+  /** The repository root. */
+  readonly projectDir: string;
   /** The `BASE` build argument every Dockerfile starts FROM. */
   readonly base: string;
   /** An image reference to use instead of building (the stack setting); "" builds. */
   readonly override: string;
 }
 
-/** The Dockerfile of `role`, relative to the repository root. */
-export function dockerfileOf(role: ImageRole): string {
-  return `provisioning/images/${role}/Dockerfile`;
+/** The folder of `role`'s Dockerfile, relative to the repository root. */
+export function imageDir(role: ImageRole): string {
+  return `provisioning/images/${role}`;
+}
+
+/** What `docker build` is given: the daemons bundle the whole checkout; the others only their folder (as provisioning/images/build.sh does). */
+export function buildContext(role: ImageRole, projectDir: string): string {
+  return role === "daemons" ? projectDir : `${projectDir}/${imageDir(role)}`;
 }
 
 export class SemailImage extends pulumi.ComponentResource {
@@ -33,7 +38,10 @@ export class SemailImage extends pulumi.ComponentResource {
     } else {
       const image = new docker.Image(`${name}-build`, {
         imageName: `semail-${args.role}:latest`,
-        build: { context: args.context, dockerfile: `${args.context}/${dockerfileOf(args.role)}`, args: { BASE: args.base }, platform: "linux/amd64" },
+        build: {
+          context: buildContext(args.role, args.projectDir), dockerfile: `${args.projectDir}/${imageDir(args.role)}/Dockerfile`,
+          args: { BASE: args.base }, platform: "linux/amd64",
+        },
         skipPush: true,
       }, { parent: this, provider: args.docker });
       this.ref = image.repoDigest;

@@ -103,7 +103,7 @@ export function defineStack(config: StackConfig, secrets: StackSecrets, users: U
   const dockerProvider = new docker.Provider("vm-docker", dockerSsh(config), onVm);
   // SEMail's images, built on the VM from this repository unless a setting names one.
   const images = (role: ImageRole, override: string) =>
-    new SemailImage(`image-${role}`, { docker: dockerProvider, role, context: projectDir, base: config.baseImage, override }, { dependsOn: [scripts] }).ref;
+    new SemailImage(`image-${role}`, { docker: dockerProvider, role, projectDir, base: config.baseImage, override }, { dependsOn: [scripts] }).ref;
   const usersNetwork = new UsersNetwork("users-network", { docker: dockerProvider, subnet: config.usersNetworkSubnet });
 
   // The daemons' own network: not internal, so outbound reaches the internet's MX hosts

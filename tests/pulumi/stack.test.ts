@@ -78,6 +78,7 @@ test("with no users: the VM, volume group, zone, LDAP and both daemons, and no m
   for (const role of ["daemons", "directory", "user", "apt-proxy"]) {
     const image = inputs(resources, `image-${role}-build`);
     assert.equal(image.build.dockerfile, `${PROJECT_DIR}/provisioning/images/${role}/Dockerfile`);
+    assert.equal(image.build.context, role === "daemons" ? PROJECT_DIR : `${PROJECT_DIR}/provisioning/images/${role}`);
     assert.deepEqual(image.build.args, { BASE: "debian:bookworm-slim" });
     assert.equal(image.skipPush, true);
   }
