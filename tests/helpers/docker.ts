@@ -20,6 +20,9 @@ const LOCK = `${STATE}/lock`;
 const START_MS = 60_000;
 const STOP_MS = 30_000;
 const LOCK_MS = 120_000;
+/** The default bridge of the tests' dockerd: its own, never docker0, which another engine may use. */
+const BRIDGE = "semail-test0";
+const BRIDGE_ADDRESS = "10.214.0.1/24";
 
 export interface DockerEngine {
   /** The DOCKER_HOST value the `docker` commands use. */
@@ -118,14 +121,19 @@ async function dockerdPid(): Promise<number | undefined> {
 async function startDockerd(): Promise<void> {
   await mkdir(DATA_ROOT, { recursive: true });
   const log = openSync(`${STATE}/dockerd.log`, "a");
-  // No default bridge and no iptables rules: another engine on this machine keeps its own
-  // docker0 and NAT untouched, and containers on the tests' networks reach only each other
-  // and the host. Image builds use the host's network (provisioning/images/build.sh).
+  // Its own default bridge (made here: dockerd only adopts one), no iptables rules and its
+  // own address pool: another engine on this machine keeps its docker0 (which dockerd
+  // --bridge=none would delete) and its NAT, and containers on the tests' networks reach
+  // only each other and the host. Image builds use the host's network (build.sh).
+  if (!(await readFile(`/sys/class/net/${BRIDGE}/type`, "utf8").then(() => true, () => false))) {
+    await exec("ip", ["link", "add", BRIDGE, "type", "bridge"], { timeout: 10_000 });
+    await exec("ip", ["addr", "add", BRIDGE_ADDRESS, "dev", BRIDGE], { timeout: 10_000 });
+  }
   const child = spawn(
     "dockerd",
     [
       "--data-root", DATA_ROOT, "--exec-root", `${STATE}/exec`, "--pidfile", PIDFILE, "-H", SOCKET,
-      "--bridge=none", "--iptables=false", "--ip-masq=false",
+      `--bridge=${BRIDGE}`, "--iptables=false", "--ip-masq=false",
       "--default-address-pool", "base=10.213.0.0/16,size=24",
     ],
     { detached: true, stdio: ["ignore", log, log] },
@@ -138,19 +146,22 @@ async function startDockerd(): Promise<void> {
 
 async function stopDockerd(): Promise<void> {
   const pid = await dockerdPid();
-  if (pid === undefined) return;
-  process.kill(pid, "SIGTERM");
-  try {
-    await waitFor(() => !alive(pid), STOP_MS, `dockerd (pid ${pid}) to stop`);
-  } catch {
-    process.kill(pid, "SIGKILL");
-    await waitFor(() => !alive(pid), 5_000, `dockerd (pid ${pid}) to die`);
+  if (pid !== undefined) {
+    process.kill(pid, "SIGTERM");
+    try {
+      await waitFor(() => !alive(pid), STOP_MS, `dockerd (pid ${pid}) to stop`);
+    } catch {
+      process.kill(pid, "SIGKILL");
+      await waitFor(() => !alive(pid), 5_000, `dockerd (pid ${pid}) to die`);
+    }
   }
-  // dockerd leaves its default network namespace bind-mounted in the exec root.
+  // What dockerd leaves: its default network namespace bind-mounted in the exec root, and
+  // the bridge made for it.
   const mounts = (await readFile("/proc/self/mounts", "utf8")).split("\n").map((line) => line.split(" ")[1] ?? "");
   for (const mount of mounts.filter((m) => m.startsWith(`${STATE}/`)).reverse()) {
     await exec("umount", [mount], { timeout: 10_000 });
   }
+  await exec("ip", ["link", "del", BRIDGE], { timeout: 10_000 }).catch(() => undefined);
 }
 
 /** The engine to test on; call release() in an `after` hook. */

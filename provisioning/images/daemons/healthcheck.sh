@@ -1,8 +1,8 @@
 #!/bin/bash
 # The daemons' HEALTHCHECK. inbound and outbound are healthy once they listen (a TCP
 # socket in LISTEN state in the container's network namespace, which only the daemon
-# uses); looking in /proc opens no SMTP session, so the check leaves no log line. The
-# queue serves no port: it is healthy while it runs.
+# uses); looking in /proc opens no SMTP session, so the check leaves no log line.
+# `queue` is a one-shot command (list, flush, remove), nothing to watch.
 set -euo pipefail
 command=$(tr '\0' '\n' </proc/1/cmdline | grep -m1 -xE 'inbound|outbound|queue' || true)
 [[ $command == queue ]] && exit 0
