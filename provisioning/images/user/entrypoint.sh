@@ -18,8 +18,9 @@ owner=${SEMAIL_OWNER:-}
   fail "SEMAIL_OWNER=\"$owner\" is not a login name: use a-z, 0-9, '.', '_', '-' (at most 32, starting and ending with a letter or digit, not all digits)"
 for var in SEMAIL_UID SEMAIL_GID; do
   value=${!var:-}
-  [[ $value =~ ^[0-9]+$ ]] && ((value >= 1000 && value <= 60000)) ||
-    fail "$var=\"$value\" must be a number from 1000 to 60000 (the owner of the mail filesystem)"
+  # config/mail-uid.ts gives each mailbox 200000 + 30 bits: far above Debian's own ranges.
+  [[ $value =~ ^[0-9]{4,10}$ ]] && ((value >= 1000 && value <= 4294967294)) ||
+    fail "$var=\"$value\" must be a number from 1000 to 4294967294 (the owner of the mail filesystem)"
 done
 [[ ${SEMAIL_ADDRESS:-} =~ ^[^@[:space:]\"]+@[a-z0-9.-]+$ ]] || fail "SEMAIL_ADDRESS=\"${SEMAIL_ADDRESS:-}\" is not a mail address (e.g. alice@semail.email)"
 [[ ${SEMAIL_SUBMISSION:-} =~ ^([A-Za-z0-9.-]+):([0-9]{1,5})$ ]] && ((BASH_REMATCH[2] >= 1 && BASH_REMATCH[2] <= 65535)) ||
@@ -50,7 +51,8 @@ fi
 if ! existing=$(getent passwd "$owner"); then
   getent passwd "$SEMAIL_UID" >/dev/null && fail "SEMAIL_UID=$SEMAIL_UID is already used by $(getent passwd "$SEMAIL_UID" | cut -d: -f1)"
   # '*': no password to log in with, yet not a locked account (which sshd would refuse).
-  useradd -u "$SEMAIL_UID" -g "$group" -m -s /bin/bash -p '*' "$owner"
+  # -l: no lastlog/faillog entry, which for a uid near 10^9 is a sparse file of hundreds of GB.
+  useradd -l -u "$SEMAIL_UID" -g "$group" -m -s /bin/bash -p '*' "$owner"
 elif [[ $(cut -d: -f3 <<<"$existing") != "$SEMAIL_UID" ]]; then
   fail "SEMAIL_OWNER=$owner is an account of this image with uid $(cut -d: -f3 <<<"$existing"), not SEMAIL_UID=$SEMAIL_UID"
 fi
