@@ -21,6 +21,8 @@ export interface InboundBackendOptions {
   readonly logger: Logger;
   /** Free bytes on the mail root's filesystem (tests replace it). */
   readonly freeSpace?: (path: string) => Promise<number>;
+  /** Milliseconds since the epoch, for the free-space cache (tests move it). */
+  readonly clock?: () => number;
 }
 
 async function statfsFree(path: string): Promise<number> {
@@ -34,7 +36,7 @@ export function createInboundBackend(options: InboundBackendOptions): DeliveryBa
   // One statfs a second is plenty for a "nearly full" check.
   let free: { at: number; bytes: Promise<number> } | undefined;
   const freeBytes = (): Promise<number> => {
-    const now = Date.now();
+    const now = (options.clock ?? Date.now)();
     if (!free || now - free.at > 1000) {
       const bytes = freeSpace(options.mailRoot);
       free = { at: now, bytes };

@@ -15,6 +15,8 @@ export interface InboundDependencies {
   readonly limits?: Partial<SmtpLimits>;
   /** Free bytes of the mail root's filesystem (tests fake a full disk). */
   readonly freeSpace?: (path: string) => Promise<number>;
+  /** The backend's clock (tests move it past the free-space cache). */
+  readonly clock?: () => number;
 }
 
 export interface RunningInbound {
@@ -75,6 +77,7 @@ export async function startInbound(settings: Settings, deps: InboundDependencies
     minFreeSpace: i.minFreeSpace,
     logger,
     ...(deps.freeSpace ? { freeSpace: deps.freeSpace } : {}),
+    ...(deps.clock ? { clock: deps.clock } : {}),
   });
   const frontEnd = createSmtpFrontEnd({
     backend,

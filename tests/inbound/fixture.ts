@@ -74,7 +74,7 @@ export function testSettings(dir: string, inbound: Record<string, unknown> = {},
 
 export async function startFixture(
   t: TestContext,
-  options: { users?: readonly UserEntry[]; inbound?: Record<string, unknown>; settings?: Record<string, unknown>; freeSpace?: (p: string) => Promise<number> } = {},
+  options: { users?: readonly UserEntry[]; inbound?: Record<string, unknown>; settings?: Record<string, unknown>; freeSpace?: (p: string) => Promise<number>; clock?: () => number } = {},
 ): Promise<InboundFixture> {
   const dir = await makeDir(t);
   const settings = testSettings(dir, options.inbound, options.settings);
@@ -84,6 +84,7 @@ export async function startFixture(
     logger: silentLogger(),
     limits: { closeTimeoutMs: 200 },
     ...(options.freeSpace ? { freeSpace: options.freeSpace } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
   });
   t.after(() => daemon.stop());
   const mailRoot = settings.inbound.mailRoot;

@@ -49,8 +49,9 @@ export async function record<T>(config: Record<string, string>, secretKeys: read
       resources.push({ ...(options ?? { type: args.type, name: args.name, protect: false, retainOnDelete: false, deleteBeforeReplace: false, parent: "", dependencies: [] }), urn, inputs: args.inputs as Record<string, unknown> });
       return { id: `${args.name}-id`, state: computed(args.type, args.inputs as Record<string, unknown>) };
     },
+    // The program invokes no provider function; one that starts to must be mocked on purpose.
     call(args) {
-      return args.inputs;
+      throw new Error(`unexpected invoke ${args.token}: add a mock for it in tests/pulumi/harness.ts`);
     },
   }, "semail", "test", false);
   // The mock API hides resource options; read them off the register request.

@@ -23,7 +23,10 @@ test("defaults: port 25, prefer IPv6, RFC 5321 greeting time, EHLO = hostname", 
   assert.equal(options.ehloName, "mail.example.test");
   assert.equal(options.relayHost, undefined);
   assert.equal(options.dkim, undefined);
-  assert.ok(createSender(options));
+  // The options are ones the sender takes: it is made, and closes, without a delivery.
+  const sender = createSender(options);
+  assert.equal(typeof sender.deliver, "function");
+  await sender.close();
   // The managed domain (default semail.test) and its subdomains are delivered to, never "loops".
   assert.equal(options.isLocalDomain?.("alice.semail.test"), true);
   assert.equal(options.isLocalDomain?.("semail.test"), true);
