@@ -27,6 +27,9 @@ export async function buildImage(engine: DockerEngine, role: string): Promise<st
     }).catch((err: { stderr?: string; message: string }) => {
       throw new Error(`building ${role}: ${err.stderr?.trim() || err.message}`, { cause: err });
     });
+    // Each rebuild leaves the last image and build stage untagged in the tests' own data
+    // root, which outlives the run: a day's worth is kept as cache, older ones go.
+    if (engine.own) await engine.docker(["image", "prune", "-f", "--filter", "until=24h"]);
   });
   return `${PREFIX}${role}`;
 }
