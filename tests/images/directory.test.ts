@@ -1,6 +1,7 @@
 // The directory image (provisioning/images/directory) on a real Docker engine: it refuses a
 // missing setting by name, seeds the base DIT local mode makes, binds the admin with the
-// password the deployment gives, and a second container on the same data keeps it all.
+// password the deployment gives, a second container on the same data keeps it all, and a
+// user added with ldapadd logs into the web form.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { writeFile } from "node:fs/promises";
@@ -8,7 +9,10 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
 import { Client } from "ldapts";
+import { directoryLayout, ldapSettings } from "../../config/sections/ldap.ts";
+import { createDirectory } from "../../directory/ldap.ts";
 import { dockerEngine, type DockerEngine } from "../helpers/docker.ts";
+import { Client as WebClient, startForm } from "../web/helpers.ts";
 import { buildImage, dockerScope } from "./fixture.ts";
 
 const BASE = "dc=semail,dc=test";
@@ -75,5 +79,28 @@ describe("the directory image", { timeout: 20 * 60_000 }, () => {
     const kept = await search(`ldap://${await scope.address(second, network)}`, BASE);
     assert.ok(kept.some((e) => e.dn === `uid=carol,ou=people,${BASE}`), kept.map((e) => e.dn).join(", "));
     assert.equal(kept.length, 5);
+  });
+
+  it("lets a user added with ldapadd log into the web form", async (t) => {
+    const scope = dockerScope(t, engine!);
+    const network = await scope.network();
+    const id = await scope.run(["--network", network, "-e", `LDAP_BASE_DN=${BASE}`, "-e", `LDAP_ADMIN_PASSWORD=${PASSWORD}`, image]);
+    await scope.healthy(id);
+    const url = `ldap://${await scope.address(id, network)}`;
+    const ldif = `dn: uid=dora,ou=people,${BASE}\nobjectClass: inetOrgPerson\nuid: dora\ncn: Dora\nsn: Dora\nuserPassword: dora-Secret5\n`;
+    await new Promise<void>((ok, fail) => {
+      const child = execFile("ldapadd", ["-x", "-H", url, "-D", ADMIN, "-w", PASSWORD], { timeout: 10_000 }, (err) => (err ? fail(err) : ok()));
+      child.stdin!.end(ldif);
+    });
+
+    const { userDnTemplate, adminGroupDn } = directoryLayout(BASE);
+    const directory = createDirectory(ldapSettings.parse({ url, baseDn: BASE, userDnTemplate, adminGroupDn, timeoutMs: 3000 }));
+    t.after(() => directory.close());
+    const form = await startForm(t, { directory });
+    const client = new WebClient(form.url);
+    assert.equal((await client.login("dora", "wrong")).status, 401);
+    const login = await client.login("dora", "dora-Secret5");
+    assert.deepEqual([login.status, login.location], [303, "/"]);
+    assert.match((await client.get("/")).text, /Signed in as <strong>dora<\/strong>/);
   });
 });
