@@ -18,6 +18,7 @@ import { createLocalDns, readZoneFiles } from "../provisioning/local/local-dns.t
 import { startNamed, type Zone } from "../provisioning/local/named.ts";
 import { canBind, freeLoopbackPort } from "../provisioning/local/ports.ts";
 import { startSlapd } from "../provisioning/local/slapd.ts";
+import { startUserSpace, type UserSpace } from "../provisioning/local/user-space.ts";
 import { buildWebApp } from "../provisioning/web/app.ts";
 import { createProofLookup } from "../provisioning/web/domain-proof.ts";
 import type { Command } from "./command.ts";
@@ -72,7 +73,24 @@ function portOf(url: string): number {
   return Number(/:(\d+)\/?$/.exec(url)?.[1]);
 }
 
-function banner(settings: Settings, passwords: Readonly<Record<string, string>>, dataDir: string, storage: string): string {
+/** The banner's part on the users' containers: how to reach one, or why there are none. */
+async function containersText(space: UserSpace | { readonly reason: string }, owners: readonly string[]): Promise<string> {
+  if ("reason" in space) {
+    return `Users' containers: none (${space.reason}).
+  Mail is read from the mbox files on this machine instead (below).`;
+  }
+  const lines = await Promise.all(owners.map(async (owner) => `     ${(await space.containers.sshCommand(owner)) ?? `(${owner}'s container is not up yet)`}`));
+  return `Users' containers (one per mailbox, on the internal Docker network ${space.network.name}, ${space.network.subnet}):
+  Add your SSH public key on the web form, then open your container through the jump sshd
+  (127.0.0.1:${space.jumpPort}, set up as on the VM) with the line the form shows, e.g.
+     ssh -J semail-jump@127.0.0.1:${space.jumpPort} OWNER@ADDRESS
+${lines.length > 0 ? `  The mailboxes there now:
+${lines.join("\n")}
+` : ""}  In it, neomutt reads /mail/INBOX; msmtp sends once ~/.semail-password holds your password.
+  Docker: ${space.docker.own ? `local mode's own dockerd (${space.docker.host}), stopped with SEMail` : `the engine at ${space.docker.host}`}`;
+}
+
+function banner(settings: Settings, passwords: Readonly<Record<string, string>>, dataDir: string, storage: string, containers: string): string {
   const web = parseListenSpec(settings.web.listen);
   const submission = parseListenSpec(settings.outbound.listen[0]!);
   const inbound = parseListenSpec(settings.inbound.listen[0]!);
@@ -97,6 +115,8 @@ First mail:
            --from ${a}@${a}.${LOCAL_DOMAIN} --to ${b}@${b}.${LOCAL_DOMAIN} --header "Subject: hello"
   3. Read it: mutt -f ${join(settings.inbound.mailRoot, b, "INBOX")}
      (or python3 -c "import mailbox; print([m['subject'] for m in mailbox.mbox('${join(settings.inbound.mailRoot, b, "INBOX")}')])")
+
+${containers}
 
 A domain of your own (the ownership proof):
   Create the mailbox on "My own domain" instead, e.g. home.example. It stays pending, and both
@@ -160,6 +180,7 @@ const start: Command = {
     { name: "data-dir", type: "string", value: "DIR", description: "where local mode keeps its settings, directory, zone, mail and queue (default var/local)" },
     { name: "free-ports", type: "boolean", description: "pick free loopback ports instead of the defaults (rewrites <data-dir>/semail.yaml)" },
     { name: "no-images", type: "boolean", description: "keep mailboxes as plain directories even as root (no image files, no loop mounts)" },
+    { name: "no-containers", type: "boolean", description: "no users' containers, no Docker (mail is read from the files on this machine)" },
   ],
   async run(_defaults, { flags }) {
     const dataDir = resolve(typeof flags["data-dir"] === "string" ? flags["data-dir"] : "var/local");
@@ -167,7 +188,9 @@ const start: Command = {
     const missing = await missingPackages(asRoot);
     if (missing.length > 0) throw new ConfigError(`missing programs; install them with:\n  apt-get install ${missing.join(" ")}`);
 
-    const { settings, settingsFile } = await prepareDataDir(dataDir, flags["free-ports"] === true);
+    const prepared = await prepareDataDir(dataDir, flags["free-ports"] === true);
+    const settingsFile = prepared.settingsFile;
+    let settings = prepared.settings;
     const secrets = await localSecrets(dataDir);
 
     const logger = createLogger(settings.log.level, "semail-start", pino.destination({ dest: join(dataDir, "semail.log"), mkdir: true, sync: false }));
@@ -175,6 +198,17 @@ const start: Command = {
     const address = (listen: string) => listen.replace(/^ldap:\/\//, "");
     let signal: NodeJS.Signals | undefined;
     try {
+      // First, as the daemons listen on its network: the users' containers' space (Docker).
+      const space: UserSpace | { readonly reason: string } = flags["no-containers"] === true
+        ? { reason: "started with --no-containers" }
+        : await startUserSpace({
+            dataDir, settings, freePorts: flags["free-ports"] === true, logger: logger.child({ service: "containers" }),
+            say: (line) => process.stdout.write(`${line}\n`), onStop: (name, stop) => parts.add(name, stop),
+          });
+      if ("reason" in space) logger.info({ reason: space.reason }, "no users' containers");
+      else settings = space.settings;
+      const userSpace = "reason" in space ? undefined : space;
+
       const slapd = await startSlapd({
         dataDir: join(dataDir, "ldap"),
         baseDn: settings.ldap.baseDn,
@@ -220,8 +254,11 @@ const start: Command = {
           await inbound.reload();
           await outbound.reload();
         },
+        ...(userSpace ? { containers: userSpace.containers } : {}),
       };
       if (asRoot) parts.add(`the mailbox filesystems (unmounted from ${settings.inbound.mailRoot})`, () => releaseLocalMounts(applierOptions));
+      // Stopped before their filesystems are unmounted (parts stop last-added first).
+      if (userSpace) parts.add("the users' containers and the jump container (kept for the next start)", () => userSpace.containers.stop());
       const tracked = trackApplied(createLocalApplier(applierOptions));
       const lookupProof = createProofLookup({ servers: settings.web.dnsServers });
       const directory = createDirectory(settings.ldap, { logger: logger.child({ service: "ldap" }) });
@@ -233,11 +270,16 @@ const start: Command = {
         web: settings.web,
         logger: logger.child({ service: "web" }),
         usage: async (owner) => inbound.store.usage(owner).catch(() => undefined),
-        // This machine's own submission port and mbox files, not production's container.
+        // This machine's own submission port; the owner's container through the jump sshd,
+        // or without Docker the mbox files on this machine.
         mailAccess: {
           submission: parseListenSpec(settings.outbound.listen[0]!),
           ...(settings.web.webmailUrl !== undefined ? { webmailUrl: settings.web.webmailUrl } : {}),
-          reading: async (owner) => ({ kind: "files", inbox: join(settings.inbound.mailRoot, owner, "INBOX") }),
+          reading: async (owner) => {
+            if (!userSpace) return { kind: "files", inbox: join(settings.inbound.mailRoot, owner, "INBOX") };
+            const command = await userSpace.containers.sshCommand(owner);
+            return command === undefined ? undefined : { kind: "ssh", command };
+          },
         },
         proofLookup: async (domain, token) => {
           // A tester's edit of a zone file counts from the next check, as a real DNS change would.
@@ -263,8 +305,10 @@ const start: Command = {
       if (failed.state === "failed") process.stderr.write(`warning: the first local apply failed: ${failed.reason}\n`);
 
       const storage = asRoot ? `ext4 image files in ${join(dataDir, "images")}, loop-mounted under ${settings.inbound.mailRoot}` : `plain directories under ${settings.inbound.mailRoot} (not root: no image files)`;
-      process.stdout.write(banner(settings, secrets.passwords, dataDir, storage));
-      await writeFile(join(dataDir, "ready.json"), `${JSON.stringify({ settings: settingsFile, pid: process.pid, passwords: secrets.passwords })}\n`, { mode: 0o600 });
+      const owners = (await loadUsersList(settings.users, usersListOptions(settings))).mailboxes.map((m) => m.owner);
+      process.stdout.write(banner(settings, secrets.passwords, dataDir, storage, await containersText(space, owners)));
+      const containers = userSpace ? { jumpPort: userSpace.jumpPort, network: userSpace.network.name, dockerHost: userSpace.docker.host } : { off: (space as { reason: string }).reason };
+      await writeFile(join(dataDir, "ready.json"), `${JSON.stringify({ settings: settingsFile, pid: process.pid, passwords: secrets.passwords, containers })}\n`, { mode: 0o600 });
       signal = await untilStopSignal(logger, () => runner.request("SIGHUP"));
       await rm(join(dataDir, "ready.json"), { force: true });
     } finally {

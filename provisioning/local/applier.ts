@@ -1,17 +1,21 @@
 // Local mode's "stack update": the steps the Pulumi components run on a real VM, run
 // directly on this machine. Each mailbox gets its filesystem (an image file on a loop
 // mount as root, else a plain directory), the zone gets its MX records and named
-// reloads, and the daemons re-read the users list. A removed mailbox is unmounted and
-// its MX dropped; its mail stays on disk.
+// reloads, and the daemons re-read the users list. With Docker, each mailbox also gets its
+// container (containers.ts). A removed mailbox is unmounted, its container removed and its
+// MX dropped; its mail stays on disk. Each mailbox is owned by its own uid (mailUid), as
+// on the VM.
 import { execFile } from "node:child_process";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { chown, mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { nextSerial, renderZone } from "../../components/zone-file.ts";
+import { mailUid } from "../../config/mail-uid.ts";
 import type { UsersList } from "../../config/users-list.ts";
 import { provisionPlainRoot } from "../../mailservers/store/index.ts";
 import type { Applier, ApplyContext } from "../apply/types.ts";
+import type { LocalContainers } from "./containers.ts";
 import { writeClaimZones } from "./local-dns.ts";
 
 const run = promisify(execFile);
@@ -32,6 +36,8 @@ export interface LocalApplierOptions {
   readonly claimZones?: { readonly dir: string; readonly mxHost: string };
   /** Makes the daemons re-read the users list now (SIGHUP). */
   readonly notifyDaemons: () => Promise<void>;
+  /** The users' containers, when local mode has Docker. */
+  readonly containers?: LocalContainers;
 }
 
 export interface LocalZoneOptions {
@@ -69,7 +75,8 @@ export function createLocalZone(options: LocalZoneOptions) {
 export type LocalZone = ReturnType<typeof createLocalZone>;
 
 async function mailboxFs(action: "grow" | "unmount", owner: string, size: number, options: LocalApplierOptions): Promise<void> {
-  const args = [MAILBOX_FS, action, "--owner", owner, "--size", String(size), "--mail-root", options.mailRoot, "--image-dir", options.imageDir!, "--fstab", options.fstab];
+  const uid = String(mailUid(owner));
+  const args = [MAILBOX_FS, action, "--owner", owner, "--size", String(size), "--mail-root", options.mailRoot, "--image-dir", options.imageDir!, "--fstab", options.fstab, "--uid", uid, "--gid", uid];
   try {
     await run("bash", args, { timeout: 120_000 });
   } catch (err) {
@@ -103,12 +110,18 @@ export async function releaseLocalMounts(options: LocalApplierOptions): Promise<
 export function createLocalApplier(options: LocalApplierOptions): Applier {
   return {
     name: "local",
+    ...(options.containers ? { sshCommand: (owner: string) => options.containers!.sshCommand(owner) } : {}),
     async apply({ list, logger, signal }: ApplyContext): Promise<void> {
       await mkdir(options.mailRoot, { recursive: true });
       if (options.imageDir === undefined) {
         logger.info("not root: mailboxes are plain directories, not image files on loop mounts");
         for (const m of list.mailboxes) {
           await provisionPlainRoot(options.mailRoot, m.owner);
+          // As mailbox-fs.sh does: the root, INBOX and mail/ are the owner's (only root can chown).
+          if (process.geteuid?.() === 0) {
+            const uid = mailUid(m.owner);
+            for (const path of ["", "INBOX", "mail"]) await chown(join(options.mailRoot, m.owner, path), uid, uid);
+          }
         }
       } else {
         // `grow` creates a missing filesystem and enlarges one whose size went up.
@@ -120,6 +133,7 @@ export function createLocalApplier(options: LocalApplierOptions): Applier {
           if (!list.byOwner(owner)) await mailboxFs("unmount", owner, 0, options);
         }
       }
+      await options.containers?.sync(list, signal);
       const zone = await options.zone.render(list);
       const claimed = options.claimZones ? await writeClaimZones(options.claimZones.dir, list.pending, options.claimZones.mxHost) : 0;
       if (zone !== undefined || claimed > 0) await options.publishZone(options.zone.domain, zone);

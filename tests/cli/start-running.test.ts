@@ -29,7 +29,7 @@ let mailboxPage: string;
 before(async () => {
   dataDir = await mkdtemp(join(tmpdir(), "semail-start-run-"));
   await writeFile(join(dataDir, "users.yaml"), "mailboxes:\n  - owner: alice\n    address: alice@alice.semail.test\n");
-  child = spawn(process.execPath, [SEMAIL, "start", "--data-dir", dataDir, "--free-ports", "--no-images"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  child = spawn(process.execPath, [SEMAIL, "start", "--data-dir", dataDir, "--free-ports", "--no-images", "--no-containers"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
   child.stdout!.setEncoding("utf8").on("data", (d: string) => (stdout += d));
   child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
   const exited = new Promise<number | null>((ok) => child.once("exit", (code) => ok(code)));

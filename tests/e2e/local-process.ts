@@ -32,17 +32,27 @@ export function exited(child: ChildProcess): Promise<number | null> {
   return new Promise((ok) => child.once("exit", (code) => ok(code)));
 }
 
+export interface StartLocalOptions {
+  /** With the users' containers (Docker); without (--no-containers) unless asked. */
+  readonly containers?: boolean;
+  /** More environment, e.g. the DOCKER_HOST of the tests' engine. */
+  readonly env?: NodeJS.ProcessEnv;
+  /** How long the start may take (image builds on a cold engine take minutes). */
+  readonly readyMs?: number;
+}
+
 /** `semail start` as a child process, ready once it wrote ready.json. */
-export async function startLocal(dataDir: string) {
-  const child = spawn(process.execPath, [SEMAIL, "start", "--data-dir", dataDir], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+export async function startLocal(dataDir: string, options: StartLocalOptions = {}) {
+  const args = [SEMAIL, "start", "--data-dir", dataDir, ...(options.containers ? [] : ["--no-containers"])];
+  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...options.env } });
   let output = "";
   child.stdout!.setEncoding("utf8").on("data", (d: string) => (output += d));
   child.stderr!.setEncoding("utf8").on("data", (d: string) => (output += d));
   const ready = await eventually("semail start to be ready", async () => {
     if (child.exitCode !== null) throw new Error(`semail start exited ${child.exitCode}: ${output}`);
     const text = await readFile(join(dataDir, "ready.json"), "utf8").catch(() => undefined);
-    return text === undefined ? undefined : (JSON.parse(text) as { passwords: Record<string, string> });
-  }, 90_000).catch((err: Error) => {
+    return text === undefined ? undefined : (JSON.parse(text) as { passwords: Record<string, string>; containers: { jumpPort?: number; network?: string; off?: string } });
+  }, options.readyMs ?? 90_000).catch((err: Error) => {
     child.kill("SIGKILL");
     return assert.fail(`${err.message}\n${output}`);
   });

@@ -1,0 +1,3 @@
+#!/bin/bash
+# Healthy when sshd listens on port 22 (hex 0016, state 0A), read from /proc.
+awk 'FNR > 1 && $4 == "0A" && $2 ~ /:0016$/ { found = 1 } END { exit !found }' /proc/net/tcp /proc/net/tcp6

@@ -1,0 +1,215 @@
+// The users' containers of local mode, made as production's Mailbox component makes them
+// (components/mailbox.ts): one per mailbox, from the user image, on the internal users'
+// network, the mailbox root bind-mounted at /mail (rslave), the keys from the users list
+// root-owned at /etc/semail/authorized_keys, the uid from mailUid, restarted by Docker
+// when it dies. A jump container stands in for the VM's jump account: its sshd is set up
+// by the very jump-host.sh and stanza the VM gets, and each owner's keys file is written
+// by jump-access.sh with the lines jumpKeysFile makes, so `ssh -J` works as on the VM.
+import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
+import { chmod, mkdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import type { Logger } from "pino";
+import { jumpSetupCommand, jumpSshdStanza } from "../../components/host-scripts.ts";
+import { USER_HOST_KEYS_PATH, USER_KEYS_PATH, USER_MAIL_PATH, jumpKeysFile, jumpRemoveCommand, jumpWriteCommand, userEnvironment, userSshCommand } from "../../components/mailbox.ts";
+import { writeFileAtomic } from "../../config/durable-file.ts";
+import type { Mailbox, UsersList } from "../../config/users-list.ts";
+import type { Docker } from "./docker-engine.ts";
+import type { LocalImages } from "./images.ts";
+import type { UsersNetwork } from "./users-network.ts";
+
+const exec = promisify(execFile);
+const READY_MS = 60_000;
+
+export interface LocalContainersOptions {
+  readonly docker: Docker;
+  /** Short id of this local mode instance (names and labels). */
+  readonly id: string;
+  /** Where local mode keeps each container's keys and host keys: <dir>/<owner>/. */
+  readonly dir: string;
+  readonly mailRoot: string;
+  readonly images: LocalImages;
+  readonly network: UsersNetwork;
+  /** The outbound daemon as the containers reach it (gateway:port). */
+  readonly submission: string;
+  /** The loopback port the jump sshd is published on. */
+  readonly jumpPort: number;
+  readonly logger: Logger;
+}
+
+export const LOCAL_LABEL = "semail.local";
+
+/** Names of instance `id`'s containers. */
+export const containerName = (id: string, owner: string) => `semail-${id}-user-${owner}`;
+export const jumpName = (id: string) => `semail-${id}-jump`;
+
+/** The container's settings as `docker run` arguments (without its name and labels). */
+export function userRunArgs(m: Pick<Mailbox, "owner" | "address">, o: Pick<LocalContainersOptions, "dir" | "mailRoot" | "images" | "network" | "submission">): string[] {
+  return [
+    "--hostname", m.owner,
+    "--restart", "unless-stopped",
+    "--network", o.network.name, "--network-alias", m.owner,
+    // No IPv6 (the firewall speaks IPv4), and no raw sockets: no forged ARP or source address on the bridge.
+    "--sysctl", "net.ipv6.conf.all.disable_ipv6=1", "--cap-drop", "NET_RAW",
+    // rslave: a filesystem mounted under the mail root after the container started still shows up in it.
+    "--mount", `type=bind,source=${join(o.mailRoot, m.owner)},target=${USER_MAIL_PATH},bind-propagation=rslave`,
+    "--mount", `type=bind,source=${join(o.dir, m.owner, "host-keys")},target=${USER_HOST_KEYS_PATH}`,
+    "--mount", `type=bind,source=${join(o.dir, m.owner, "authorized_keys")},target=${USER_KEYS_PATH},readonly`,
+    // No apt proxy in local mode: the users' network reaches nothing outside.
+    ...userEnvironment(m, o.submission, "").flatMap((e) => ["-e", e]),
+    o.images.user,
+  ];
+}
+
+function specHash(args: readonly string[], keys: readonly string[]): string {
+  return createHash("sha256").update(JSON.stringify([args, keys])).digest("hex").slice(0, 16);
+}
+
+export interface LocalContainers {
+  /** Starts the jump container (made anew: its keys files come from the next sync). */
+  startJump(): Promise<void>;
+  /** One container per mailbox (made, replaced when its settings or keys changed, started), none for a removed one; the jump's keys files follow. */
+  sync(list: UsersList, signal?: AbortSignal): Promise<void>;
+  /** The line that opens `owner`'s container, once it has an address. */
+  sshCommand(owner: string): Promise<string | undefined>;
+  /** Stops every container of this instance (kept: the next start finds them). */
+  stop(): Promise<void>;
+}
+
+export function createLocalContainers(o: LocalContainersOptions): LocalContainers {
+  const { docker, id } = o;
+  const label = (...pairs: string[]) => pairs.flatMap((p) => ["--label", p]);
+  /** What each owner's jump keys file holds (for jump-access.sh's remove). */
+  const written = new Map<string, string>();
+  const addresses = new Map<string, string>();
+
+  const inspect = async (name: string) => {
+    const text = await docker.run(["inspect", "--type", "container", name]).catch(() => undefined);
+    return text === undefined
+      ? undefined
+      : (JSON.parse(text) as Array<{ State: { Running: boolean; Restarting: boolean; Status: string }; Config: { Labels: Record<string, string> }; NetworkSettings: { Networks: Record<string, { IPAddress: string }> } }>)[0];
+  };
+  const logs = async (name: string) => {
+    const { stdout, stderr } = await exec("docker", ["logs", "--tail", "20", name], { env: { ...process.env, DOCKER_HOST: docker.host }, timeout: 10_000 }).catch(() => ({ stdout: "", stderr: "" }));
+    return `${stdout}${stderr}`.trim();
+  };
+  /** Waits (bounded) until the container's sshd listens (its own healthcheck script), failing with its log when it does not. */
+  const ready = async (name: string, health: string) => {
+    const deadline = Date.now() + READY_MS;
+    for (;;) {
+      const ok = await docker.run(["exec", name, health], { timeoutMs: 10_000 }).then(() => true, () => false);
+      if (ok) return;
+      if (Date.now() > deadline) throw new Error(`${name} did not start its sshd within ${READY_MS / 1000} s: ${await logs(name)}`);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  };
+  const writeJumpKeys = async (owner: string, content: string) => {
+    await docker.run(["exec", "-i", jumpName(id), "bash", "-c", jumpWriteCommand(owner)], { input: content });
+    written.set(owner, content);
+  };
+  const removeJumpKeys = async (owner: string) => {
+    const content = written.get(owner);
+    if (content === undefined) return;
+    await docker.run(["exec", jumpName(id), "bash", "-c", jumpRemoveCommand(owner, content)]);
+    written.delete(owner);
+  };
+
+  async function ensureUser(m: Mailbox): Promise<string> {
+    const name = containerName(id, m.owner);
+    const own = join(o.dir, m.owner);
+    await mkdir(join(own, "host-keys"), { recursive: true, mode: 0o700 });
+    // Root-owned and writable by root alone, as the user image insists.
+    const keysFile = join(own, "authorized_keys");
+    const keys = m.sshKeys.map((k) => `${k}\n`).join("");
+    if ((await readFile(keysFile, "utf8").catch(() => undefined)) !== keys) await writeFileAtomic(keysFile, keys, 0o644);
+    await chmod(keysFile, 0o644);
+    const args = userRunArgs(m, o);
+    const spec = specHash(args, m.sshKeys);
+    let current = await inspect(name);
+    if (current && current.Config.Labels["semail.local.spec"] !== spec) {
+      o.logger.info({ owner: m.owner }, "replacing the user's container (its settings or keys changed); the mail stays");
+      await docker.run(["rm", "-f", name]);
+      current = undefined;
+    }
+    if (!current) {
+      await docker.run(["run", "-d", "--name", name, ...label(`${LOCAL_LABEL}=${id}`, `semail.local.owner=${m.owner}`, `semail.local.spec=${spec}`), ...args]);
+      o.logger.info({ owner: m.owner, container: name }, "user's container made");
+    } else if (!current.State.Running) {
+      await docker.run(["start", name]);
+    }
+    await ready(name, "/usr/local/sbin/semail-user-health");
+    const ip = (await inspect(name))?.NetworkSettings.Networks[o.network.name]?.IPAddress ?? "";
+    addresses.set(m.owner, ip);
+    return ip;
+  }
+
+  return {
+    async startJump() {
+      const name = jumpName(id);
+      await docker.run(["rm", "-f", name]).catch(() => undefined);
+      const hostKeys = join(o.dir, ".jump-host-keys");
+      await mkdir(hostKeys, { recursive: true, mode: 0o700 });
+      await docker.run([
+        "create", "--name", name, "--hostname", "semail-jump", ...label(`${LOCAL_LABEL}=${id}`), "--restart", "unless-stopped",
+        "--network", o.network.jumpNetwork, "-p", `127.0.0.1:${o.jumpPort}:22`,
+        "--mount", `type=bind,source=${hostKeys},target=/etc/ssh/keys`,
+        "-e", `SEMAIL_JUMP_SETUP=${jumpSetupCommand()}`, "-e", `SEMAIL_JUMP_STANZA=${jumpSshdStanza()}`,
+        o.images.jump,
+      ]);
+      await docker.run(["network", "connect", "--ip", o.network.jumpIp, o.network.name, name]);
+      await docker.run(["start", name]);
+      await ready(name, "/usr/local/sbin/semail-jump-health");
+      written.clear();
+    },
+
+    async sync(list, signal) {
+      for (const m of list.mailboxes) {
+        if (signal?.aborted) throw new Error("stopped before the apply finished");
+        const ip = await ensureUser(m);
+        const content = jumpKeysFile(ip, m.sshKeys);
+        if (written.get(m.owner) !== content) await writeJumpKeys(m.owner, content);
+      }
+      const text = await docker.run(["ps", "-a", "--filter", `label=${LOCAL_LABEL}=${id}`, "--format", '{{.Names}} {{.Label "semail.local.owner"}}']);
+      for (const line of text.split("\n").filter(Boolean)) {
+        const [name, owner] = line.split(" ");
+        if (owner && !list.byOwner(owner)) {
+          await docker.run(["rm", "-f", name!]);
+          await removeJumpKeys(owner);
+          addresses.delete(owner);
+          o.logger.info({ owner, container: name }, "user's container removed (the mailbox is gone); the mail stays");
+        }
+      }
+    },
+
+    async sshCommand(owner) {
+      const ip = addresses.get(owner);
+      return ip ? userSshCommand(owner, `127.0.0.1:${o.jumpPort}`, ip) : undefined;
+    },
+
+    async stop() {
+      const names = (await docker.run(["ps", "-q", "--filter", `label=${LOCAL_LABEL}=${id}`])).split("\n").filter(Boolean);
+      if (names.length > 0) await docker.run(["stop", "-t", "5", ...names], { timeoutMs: 60_000 });
+    },
+  };
+}
+
+/**
+ * Makes the mail root a shared mount (a bind mount onto itself) when it is not one, as a
+ * systemd host's is: Docker's rslave needs it, so a mailbox filesystem mounted later still
+ * reaches the container. Returns the undo (after the mailbox filesystems are unmounted).
+ */
+export async function shareMailRoot(mailRoot: string): Promise<() => Promise<void>> {
+  await mkdir(mailRoot, { recursive: true });
+  const undo = async () => {
+    await exec("umount", ["-l", mailRoot], { timeout: 10_000 });
+  };
+  const { stdout } = await exec("findmnt", ["-n", "-o", "TARGET,PROPAGATION", "--target", mailRoot], { timeout: 10_000 });
+  const [target, propagation] = stdout.trim().split(/\s+/);
+  // Our own bind mount, left by a start that was killed: kept, and undone at this stop.
+  if (target === mailRoot && /shared/.test(propagation ?? "")) return undo;
+  if (/shared/.test(propagation ?? "")) return async () => undefined;
+  await exec("mount", ["--rbind", mailRoot, mailRoot], { timeout: 10_000 });
+  await exec("mount", ["--make-rshared", mailRoot], { timeout: 10_000 });
+  return undo;
+}

@@ -1,0 +1,141 @@
+// The images local mode runs: the Debian base (provisioning/images/base.sh), the user image
+// and the jump image, built on the engine local mode uses. Each is tagged with a hash of its
+// build inputs (the base's image id and the files its Dockerfile copies), so a later start
+// finds the tag and builds nothing, and a changed input gets a new tag.
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { readFile, readdir, stat } from "node:fs/promises";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Docker } from "./docker-engine.ts";
+
+const PROVISIONING = join(dirname(fileURLToPath(import.meta.url)), "..");
+const IMAGES = join(PROVISIONING, "images");
+export const BASE_IMAGE = "debian:bookworm-slim";
+const BUILD_MS = 30 * 60_000;
+
+interface Role {
+  readonly role: "user" | "jump";
+  /** The docker build context. */
+  readonly context: string;
+  readonly dockerfile: string;
+  /** Every file the build reads (the Dockerfile among them). */
+  readonly inputs: () => Promise<string[]>;
+}
+
+async function folder(dir: string): Promise<string[]> {
+  return (await readdir(dir)).sort().map((name) => join(dir, name));
+}
+
+const ROLES: readonly Role[] = [
+  { role: "user", context: join(IMAGES, "user"), dockerfile: join(IMAGES, "user", "Dockerfile"), inputs: () => folder(join(IMAGES, "user")) },
+  {
+    role: "jump",
+    context: PROVISIONING,
+    dockerfile: join(IMAGES, "jump", "Dockerfile"),
+    inputs: async () => [...(await folder(join(IMAGES, "jump"))), ...["jump-host.sh", "jump-keys.sh", "jump-access.sh"].map((s) => join(PROVISIONING, "host", s))],
+  },
+];
+
+export interface LocalImages {
+  readonly user: string;
+  readonly jump: string;
+}
+
+/** The tag of a role's image: semail-local/<role>:<first 12 hex of the inputs' hash>. */
+export async function imageTag(role: Role, baseId: string): Promise<string> {
+  const hash = createHash("sha256").update(`base ${baseId}\n`);
+  for (const file of await role.inputs()) {
+    const { mode } = await stat(file);
+    hash.update(`${relative(PROVISIONING, file)} ${mode & 0o111 ? "x" : "-"}\n`).update(await readFile(file)).update("\n");
+  }
+  return `semail-local/${role.role}:${hash.digest("hex").slice(0, 12)}`;
+}
+
+async function exists(docker: Docker, image: string): Promise<boolean> {
+  return docker.run(["image", "inspect", "--format", "{{.Id}}", image], { timeoutMs: 30_000 }).then(() => true, () => false);
+}
+
+/**
+ * Makes sure the base and both images exist, building what is missing, and says on the
+ * terminal what it does: which step of how many, and the build's own steps as they come.
+ */
+export async function ensureLocalImages(docker: Docker, say: (line: string) => void): Promise<LocalImages> {
+  const started = Date.now();
+  const needBase = !(await exists(docker, BASE_IMAGE));
+  // Before the base exists its id is unknown, so every image is to be built.
+  const baseId = needBase ? "" : (await docker.run(["image", "inspect", "--format", "{{.Id}}", BASE_IMAGE])).trim();
+  const tags = new Map<Role, string>();
+  for (const role of ROLES) tags.set(role, needBase ? "" : await imageTag(role, baseId));
+  const toBuild: Role[] = [];
+  for (const role of ROLES) if (needBase || !(await exists(docker, tags.get(role)!))) toBuild.push(role);
+  const steps = (needBase ? 1 : 0) + toBuild.length;
+  if (steps === 0) {
+    say(`Images: reusing the built ones (${ROLES.map((r) => tags.get(r)).join(", ")}); nothing changed since they were built`);
+    return { user: tags.get(ROLES[0]!)!, jump: tags.get(ROLES[1]!)! };
+  }
+  say(`Building ${steps} image${steps > 1 ? "s" : ""} for the users' containers (${[...(needBase ? ["base"] : []), ...toBuild.map((r) => r.role)].join(", ")}); the first start takes a few minutes, later ones reuse them`);
+  let step = 0;
+  const heading = (what: string) => say(`  [${++step}/${steps}] ${what}${steps - step > 0 ? ` (${steps - step} more after this)` : ""}`);
+  if (needBase) {
+    heading(`${BASE_IMAGE}: Debian from debootstrap (provisioning/images/base.sh)`);
+    const t = Date.now();
+    await runBaseScript(docker, (line) => say(`        ${line}`));
+    say(`        done in ${seconds(t)}`);
+    const id = (await docker.run(["image", "inspect", "--format", "{{.Id}}", BASE_IMAGE])).trim();
+    for (const role of ROLES) tags.set(role, await imageTag(role, id));
+  }
+  for (const role of toBuild) {
+    const tag = tags.get(role)!;
+    if (await exists(docker, tag)) {
+      heading(`${tag}: already built`);
+      continue;
+    }
+    heading(`${tag} (${relative(join(PROVISIONING, ".."), role.dockerfile)})`);
+    const t = Date.now();
+    const recent: string[] = [];
+    await docker
+      .stream(
+        ["build", "--network", "host", "--label", `semail.local.role=${role.role}`, "-t", tag, "-f", role.dockerfile, role.context],
+        (line) => {
+          recent.push(line);
+          if (recent.length > 40) recent.shift();
+          // The classic builder's "Step 3/9 : RUN apt-get ..." lines are the progress.
+          const stepLine = /^Step (\d+\/\d+) : (.*)$/.exec(line);
+          if (stepLine) say(`        step ${stepLine[1]}: ${stepLine[2]!.slice(0, 100)}`);
+        },
+        { timeoutMs: BUILD_MS, env: { DOCKER_BUILDKIT: "0" } },
+      )
+      .catch((err: Error) => {
+        throw new Error(`building ${tag} failed: ${err.message}\n${recent.join("\n")}`);
+      });
+    say(`        done in ${seconds(t)}`);
+  }
+  say(`Images ready in ${seconds(started)}`);
+  return { user: tags.get(ROLES[0]!)!, jump: tags.get(ROLES[1]!)! };
+}
+
+function seconds(since: number): string {
+  return `${Math.round((Date.now() - since) / 1000)} s`;
+}
+
+async function runBaseScript(docker: Docker, line: (text: string) => void): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn("bash", [join(IMAGES, "base.sh"), BASE_IMAGE], { env: { ...process.env, DOCKER_HOST: docker.host }, stdio: ["ignore", "pipe", "pipe"] });
+    const timer = setTimeout(() => child.kill("SIGTERM"), BUILD_MS);
+    for (const stream of [child.stdout, child.stderr]) {
+      let tail = "";
+      stream.setEncoding("utf8").on("data", (chunk: string) => {
+        const lines = (tail + chunk).split("\n");
+        tail = lines.pop()!;
+        for (const text of lines) if (text.trim() !== "") line(text);
+      });
+    }
+    child.once("error", reject);
+    child.once("close", (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve();
+      else reject(new Error(`provisioning/images/base.sh exited ${code}`));
+    });
+  });
+}
