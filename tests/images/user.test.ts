@@ -1,15 +1,16 @@
 // The user image (provisioning/images/user) on a real Docker engine, reached over ssh on
 // the test's own Docker network as its owner would: key login only, the account owning
-// /mail, neomutt showing the INBOX (driven through tmux), sudo, msmtp submitting as the
-// owner, and a host key that outlives the container.
+// /mail, neomutt showing the INBOX (driven through tmux), sudo, apt's proxy, msmtp submitting as the
+// owner (in plain text or STARTTLS), and a host key that outlives the container.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { chown, mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
-import { after, before, describe, it } from "node:test";
+import { after, before, describe, it, type TestContext } from "node:test";
 import { SMTPServer } from "smtp-server";
 import { dockerEngine, type DockerEngine } from "../helpers/docker.ts";
+import { selfSignedCertificate, type TestCertificate } from "../helpers/tls.ts";
 import { buildImage, dockerScope, type DockerScope } from "./fixture.ts";
 
 const run = promisify(execFile);
@@ -27,10 +28,52 @@ interface Alice {
   ssh(command: string, key?: string): Promise<string>;
 }
 
+/** alice stores her password, then sends a message with sendmail (msmtp). */
+const SEND = "(umask 077; echo 'alice-Secret1' >~/.semail-password) && printf 'To: bob@example.org\\nSubject: from the container\\n\\nhello\\n' | /usr/sbin/sendmail -t";
+
+interface Received {
+  user?: string;
+  password?: string;
+  secure?: boolean;
+  from?: string;
+  to?: string[];
+  subject?: boolean;
+}
+
+/** The host's address on a test network, where a container reaches the test process. */
+async function gatewayOf(engine: DockerEngine, network: string): Promise<string> {
+  return (await engine.docker(["network", "inspect", "-f", "{{(index .IPAM.Config 0).Gateway}}", network])).trim();
+}
+
+/** A stand-in for the outbound daemon on `host`: AUTH required, plain text only without a certificate. */
+async function stubOutbound(t: TestContext, host: string, tls?: TestCertificate): Promise<{ host: string; port: number; received: Received }> {
+  const received: Received = {};
+  const server = new SMTPServer({
+    authOptional: false, logger: false,
+    ...(tls ? { key: tls.key, cert: tls.cert } : { allowInsecureAuth: true, disabledCommands: ["STARTTLS"] }),
+    onAuth(auth, session, done) {
+      Object.assign(received, { user: auth.username ?? "", password: auth.password ?? "", secure: session.secure });
+      done(null, { user: auth.username ?? "" });
+    },
+    onData(stream, session, done) {
+      let data = "";
+      stream.setEncoding("utf8").on("data", (d: string) => (data += d)).on("end", () => {
+        const from = session.envelope.mailFrom;
+        Object.assign(received, { from: from ? from.address : "", to: session.envelope.rcptTo.map((r) => r.address), subject: /Subject: from the container/.test(data) });
+        done();
+      });
+    },
+  });
+  await new Promise<void>((ok) => server.listen(0, host, ok));
+  t.after(() => new Promise<void>((ok) => server.close(() => ok())));
+  return { host, port: (server.server.address() as { port: number }).port, received };
+}
+
 const SSH_OPTIONS = ["-F", "/dev/null", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10"];
 
 /** alice's keys, her mail filesystem (one message in INBOX, one folder) and her running container. */
-async function startAlice(scope: DockerScope, image: string, network: string, env: readonly string[] = []): Promise<Alice> {
+async function startAlice(scope: DockerScope, image: string, network: string, extra: { env?: readonly string[]; docker?: readonly string[] } = {}): Promise<Alice> {
+  const env = extra.env ?? [];
   const dir = await scope.dir("semail-user-");
   for (const name of ["alice", "other"]) await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", name, "-f", path.join(dir, name)], { timeout: 10_000 });
   const keys = path.join(dir, "authorized_keys");
@@ -47,6 +90,7 @@ async function startAlice(scope: DockerScope, image: string, network: string, en
     "-e", "SEMAIL_OWNER=alice", "-e", `SEMAIL_UID=${UID}`, "-e", `SEMAIL_GID=${GID}`, "-e", `SEMAIL_ADDRESS=${ADDRESS}`,
     ...(env.some((e) => e.startsWith("SEMAIL_SUBMISSION=")) ? [] : ["-e", "SEMAIL_SUBMISSION=semail-outbound:587"]),
     ...env.flatMap((e) => ["-e", e]),
+    ...(extra.docker ?? []),
     image,
   ]);
   await scope.healthy(id);
@@ -69,8 +113,10 @@ describe("the user image", { timeout: 20 * 60_000 }, () => {
 
   it("logs alice in with her key only, as the owner of /mail, with sudo", async (t) => {
     const scope = dockerScope(t, engine!);
-    const alice = await startAlice(scope, image, await scope.network());
+    const alice = await startAlice(scope, image, await scope.network(), { env: ["SEMAIL_APT_PROXY=http://semail-apt-proxy:3142"] });
     assert.equal((await alice.ssh("id -u; id -g; id -un")).trim(), `${UID}\n${GID}\nalice`);
+    assert.match(await alice.ssh("apt-config dump Acquire::http::Proxy"), /^Acquire::http::Proxy "http:\/\/semail-apt-proxy:3142";$/m);
+    assert.match(await alice.ssh("cat /etc/motd"), new RegExp(`SEMail: ${ADDRESS}[^]*neomutt[^]*semail-password[^]*apt-get install`));
     assert.match(await alice.ssh("cat /mail/INBOX"), new RegExp(`Subject: ${SUBJECT}`));
     assert.equal((await alice.ssh("sudo -n id -u")).trim(), "0");
     assert.equal((await alice.ssh("readlink -f /usr/sbin/sendmail")).trim(), "/usr/bin/msmtp");
@@ -108,39 +154,30 @@ describe("the user image", { timeout: 20 * 60_000 }, () => {
   it("sends with sendmail through SEMAIL_SUBMISSION, authenticated as alice", async (t) => {
     const scope = dockerScope(t, engine!);
     const network = await scope.network();
-    // A stand-in for the outbound daemon, on the host's side of the test's network.
-    const gateway = (await engine!.docker(["network", "inspect", "-f", "{{(index .IPAM.Config 0).Gateway}}", network])).trim();
-    const received: { user?: string; password?: string; from?: string; to?: string[]; data?: string } = {};
-    const server = new SMTPServer({
-      authOptional: false, allowInsecureAuth: true, disabledCommands: ["STARTTLS"], logger: false,
-      onAuth(auth, _session, done) {
-        received.user = auth.username ?? "";
-        received.password = auth.password ?? "";
-        done(null, { user: received.user });
-      },
-      onData(stream, session, done) {
-        received.from = session.envelope.mailFrom ? session.envelope.mailFrom.address : "";
-        received.to = session.envelope.rcptTo.map((r) => r.address);
-        let data = "";
-        stream.setEncoding("utf8").on("data", (d: string) => (data += d)).on("end", () => {
-          received.data = data;
-          done();
-        });
-      },
-    });
-    await new Promise<void>((ok) => server.listen(0, gateway, ok));
-    t.after(() => new Promise<void>((ok) => server.close(() => ok())));
-    const port = (server.server.address() as { port: number }).port;
-
-    const alice = await startAlice(scope, image, network, [`SEMAIL_SUBMISSION=${gateway}:${port}`]);
+    const outbound = await stubOutbound(t, await gatewayOf(engine!, network));
+    const alice = await startAlice(scope, image, network, { env: [`SEMAIL_SUBMISSION=${outbound.host}:${outbound.port}`] });
     const noPassword = await alice.ssh("printf 'To: bob@example.org\\n\\nx\\n' | /usr/sbin/sendmail -t 2>&1 || true");
     assert.match(noPassword, /put your SEMail password in it/);
-    await alice.ssh("(umask 077; echo 'alice-Secret1' >~/.semail-password) && printf 'To: bob@example.org\\nSubject: from the container\\n\\nhello\\n' | /usr/sbin/sendmail -t");
-    assert.deepEqual([received.user, received.password, received.from, received.to], ["alice", "alice-Secret1", ADDRESS, ["bob@example.org"]]);
-    assert.match(received.data ?? "", /Subject: from the container/);
+    await alice.ssh(SEND);
+    assert.deepEqual(outbound.received, { user: "alice", password: "alice-Secret1", secure: false, from: ADDRESS, to: ["bob@example.org"], subject: true });
   });
 
-  it("keeps its host key in the volume when the container is replaced, and refuses a wrong SEMAIL_UID", async (t) => {
+  it("sends over STARTTLS, checking outbound's certificate against the CA the deployment mounts", async (t) => {
+    const scope = dockerScope(t, engine!);
+    const network = await scope.network();
+    const certificate = await selfSignedCertificate("semail-outbound");
+    t.after(() => certificate.cleanup());
+    const gateway = await gatewayOf(engine!, network);
+    const outbound = await stubOutbound(t, gateway, certificate);
+    const alice = await startAlice(scope, image, network, {
+      env: [`SEMAIL_SUBMISSION=semail-outbound:${outbound.port}`, "SEMAIL_SUBMISSION_STARTTLS=yes"],
+      docker: ["--add-host", `semail-outbound:${gateway}`, "-v", `${certificate.certFile}:/etc/semail/submission-ca.pem:ro`],
+    });
+    await alice.ssh(SEND);
+    assert.deepEqual(outbound.received, { user: "alice", password: "alice-Secret1", secure: true, from: ADDRESS, to: ["bob@example.org"], subject: true });
+  });
+
+  it("keeps its host key in the volume when the container is replaced, and refuses wrong settings by name", async (t) => {
     const scope = dockerScope(t, engine!);
     const network = await scope.network();
     const alice = await startAlice(scope, image, network);
@@ -158,5 +195,7 @@ describe("the user image", { timeout: 20 * 60_000 }, () => {
     assert.match(wrongUid, /SEMAIL_UID=1600 does not own \/mail \(its owner is uid 1500\)/);
     const badOwner = await engine!.docker(["run", "--rm", ...binds, ...env, "-e", "SEMAIL_OWNER=Alice!", image]).then(() => "started", (e: Error) => e.message);
     assert.match(badOwner, /SEMAIL_OWNER="Alice!" is not a login name/);
+    const badProxy = await engine!.docker(["run", "--rm", ...binds, ...env, "-e", "SEMAIL_APT_PROXY=https://x", image]).then(() => "started", (e: Error) => e.message);
+    assert.match(badProxy, /SEMAIL_APT_PROXY="https:\/\/x" must be http:\/\/HOST\[:PORT\]/);
   });
 });

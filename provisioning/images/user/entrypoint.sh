@@ -6,7 +6,9 @@
 #   SEMAIL_UID/GID     the numeric owner of the mail filesystem mounted at /mail
 #   SEMAIL_ADDRESS     the owner's mail address
 #   SEMAIL_SUBMISSION  the outbound daemon, HOST:PORT
-#   SEMAIL_SUBMISSION_STARTTLS  yes when outbound has a certificate (default no)
+#   SEMAIL_SUBMISSION_STARTTLS  yes when outbound has a certificate (default no); it is
+#                      checked against /etc/semail/submission-ca.pem when the deployment
+#                      mounts one (a self-signed certificate), else against Debian's CAs
 #   SEMAIL_APT_PROXY   optional apt proxy URL, e.g. http://semail-apt-proxy:3142
 set -euo pipefail
 fail() { echo "semail-user: $*" >&2; exit 2; }
@@ -70,11 +72,13 @@ fi
 # STARTTLS it is named (outbound allows it only from the users' network).
 tls=off auth=plain
 [[ $starttls == yes ]] && tls=on auth=on
+trust=/etc/ssl/certs/ca-certificates.crt
+[[ -f /etc/semail/submission-ca.pem ]] && trust=/etc/semail/submission-ca.pem
 cat >/etc/msmtprc <<CONF
 # Written by the container's entrypoint. Your password: ~/.semail-password (mode 600).
 defaults
 syslog off
-tls_trust_file /etc/ssl/certs/ca-certificates.crt
+tls_trust_file $trust
 
 account semail
 host $submit_host
