@@ -6,7 +6,7 @@
 // run leaves nothing running past the next run's end. Its data root (built images) stays
 // in DATA_ROOT, outside the clone, so the next run builds from cache.
 import { execFile, spawn } from "node:child_process";
-import { closeSync, openSync, readFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { access, mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -85,12 +85,16 @@ async function waitFor(check: () => boolean | Promise<boolean>, ms: number, what
   throw new Error(`timed out after ${ms} ms waiting for ${what}`);
 }
 
-/** Runs `fn` holding the lock file (its content: our pid); a lock whose holder died is taken over. */
-export async function withLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
+/**
+ * Runs `fn` holding the lock file (its content: our pid), waiting at most `waitMs` for it;
+ * a lock whose holder died is taken over.
+ */
+export async function withLock<T>(path: string, fn: () => Promise<T>, waitMs = LOCK_MS): Promise<T> {
   await waitFor(async () => {
     try {
-      closeSync(openSync(path, "wx"));
-      await writeFile(path, `${process.pid}\n`);
+      const fd = openSync(path, "wx");
+      writeFileSync(fd, `${process.pid}\n`);
+      closeSync(fd);
       return true;
     } catch {
       const holder = Number.parseInt(await readFile(path, "utf8").catch(() => ""), 10);
@@ -98,7 +102,7 @@ export async function withLock<T>(path: string, fn: () => Promise<T>): Promise<T
       if (Number.isSafeInteger(holder) && holder > 0 && !alive(holder)) await rm(path, { force: true });
       return false;
     }
-  }, LOCK_MS, `the lock ${path}`);
+  }, waitMs, `the lock ${path}`);
   try {
     return await fn();
   } finally {

@@ -30,7 +30,7 @@ export async function buildImage(engine: DockerEngine, role: string): Promise<st
     // Each rebuild leaves the last image and build stage untagged in the tests' own data
     // root, which outlives the run: a day's worth is kept as cache, older ones go.
     if (engine.own) await engine.docker(["image", "prune", "-f", "--filter", "until=24h"]);
-  });
+  }, BUILD_MS);
   return `${PREFIX}${role}`;
 }
 
