@@ -159,10 +159,11 @@ async function stopDockerd(): Promise<void> {
       await waitFor(() => !alive(pid), 5_000, `dockerd (pid ${pid}) to die`);
     }
   }
-  // What dockerd leaves: its default network namespace bind-mounted in the exec root, and
-  // the bridge made for it.
+  // What dockerd leaves: its default network namespace bind-mounted in the exec root (and,
+  // when it was killed, its data root's mounts), and the bridge made for it.
   const mounts = (await readFile("/proc/self/mounts", "utf8")).split("\n").map((line) => line.split(" ")[1] ?? "");
-  for (const mount of mounts.filter((m) => m.startsWith(`${STATE}/`)).reverse()) {
+  const ours = (m: string) => m.startsWith(`${STATE}/`) || m === DATA_ROOT || m.startsWith(`${DATA_ROOT}/`);
+  for (const mount of mounts.filter(ours).reverse()) {
     await exec("umount", [mount], { timeout: 10_000 });
   }
   await exec("ip", ["link", "del", BRIDGE], { timeout: 10_000 }).catch(() => undefined);
