@@ -125,10 +125,12 @@ async function dockerdPid(): Promise<number | undefined> {
 async function startDockerd(): Promise<void> {
   await mkdir(DATA_ROOT, { recursive: true });
   const log = openSync(`${STATE}/dockerd.log`, "a");
-  // Its own default bridge (made here: dockerd only adopts one), no iptables rules and its
-  // own address pool: another engine on this machine keeps its docker0 (which dockerd
-  // --bridge=none would delete) and its NAT, and containers on the tests' networks reach
-  // only each other and the host. Image builds use the host's network (build.sh).
+  // Its own default bridge (made here: dockerd only adopts one) and no iptables rules:
+  // another engine on this machine keeps its docker0 and its NAT, and containers on the
+  // tests' networks reach only each other and the host. Image builds use the host's network
+  // (build.sh). Not --bridge=none, nor --default-address-pool: with either, dockerd deletes
+  // the link named docker0 at start (the second flag from its second start on), whoever
+  // owns it. The tests' networks come from the default pools, which skip subnets in use.
   if (!(await readFile(`/sys/class/net/${BRIDGE}/type`, "utf8").then(() => true, () => false))) {
     await exec("ip", ["link", "add", BRIDGE, "type", "bridge"], { timeout: 10_000 });
     await exec("ip", ["addr", "add", BRIDGE_ADDRESS, "dev", BRIDGE], { timeout: 10_000 });
@@ -138,7 +140,6 @@ async function startDockerd(): Promise<void> {
     [
       "--data-root", DATA_ROOT, "--exec-root", `${STATE}/exec`, "--pidfile", PIDFILE, "-H", SOCKET,
       `--bridge=${BRIDGE}`, "--iptables=false", "--ip-masq=false",
-      "--default-address-pool", "base=10.213.0.0/16,size=24",
     ],
     { detached: true, stdio: ["ignore", log, log] },
   );
