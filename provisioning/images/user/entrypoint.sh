@@ -38,7 +38,13 @@ proxy=${SEMAIL_APT_PROXY:-}
 [[ -f $keys ]] || fail "no $keys: mount the owner's public keys there (root-owned, one per line)"
 [[ $(stat -c %u "$keys") == 0 && ! $(stat -c %A "$keys") =~ ^.....w|^........w ]] ||
   fail "$keys must be owned by root and writable by root alone"
-ssh-keygen -l -f "$keys" >/dev/null 2>&1 || fail "$keys holds no valid public key"
+# A mailbox made on the web form has no key until its owner adds one: the container runs
+# (and keeps the mail reachable to the daemons) with nobody able to log in yet.
+if [[ -s $keys ]]; then
+  ssh-keygen -l -f "$keys" >/dev/null 2>&1 || fail "$keys holds a line that is not a valid public key"
+else
+  echo "semail-user: $keys is empty: nobody can log in until the owner adds a key" >&2
+fi
 [[ -d /mail ]] || fail "/mail is not mounted: mount the owner's mail filesystem there"
 mail_uid=$(stat -c %u /mail)
 ((mail_uid == SEMAIL_UID)) || fail "SEMAIL_UID=$SEMAIL_UID does not own /mail (its owner is uid $mail_uid)"
