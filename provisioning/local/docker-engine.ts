@@ -123,6 +123,8 @@ export function ownDockerPaths(dataDir: string) {
     run,
     /** Our dockerd's default bridge: its own, never docker0, which another engine may use. */
     bridge: `semail-d${id.slice(0, 6)}`,
+    /** The bridges of the users' and jump networks (users-network.ts), which dockerd leaves behind when it stops. */
+    networkBridges: [`semail-u${id.slice(0, 6)}`, `semail-j${id.slice(0, 6)}`],
   };
 }
 
@@ -186,10 +188,11 @@ async function stopDockerd(paths: ReturnType<typeof ownDockerPaths>): Promise<vo
       await waitFor(() => !alive(pid), 5_000, `dockerd (pid ${pid}) to die`);
     }
   }
-  // What dockerd leaves: its network namespaces bind-mounted in the exec root, and our bridge.
+  // What dockerd leaves: its network namespaces bind-mounted in the exec root, and the
+  // bridges (made again at its next start).
   const mounts = (await readFile("/proc/self/mounts", "utf8")).split("\n").map((line) => line.split(" ")[1] ?? "");
   for (const mount of mounts.filter((m) => m.startsWith(`${paths.run}/`)).reverse()) {
     await exec("umount", [mount], { timeout: 10_000 }).catch(() => undefined);
   }
-  await exec("ip", ["link", "del", paths.bridge], { timeout: 10_000 }).catch(() => undefined);
+  for (const bridge of [paths.bridge, ...paths.networkBridges]) await exec("ip", ["link", "del", bridge], { timeout: 10_000 }).catch(() => undefined);
 }
