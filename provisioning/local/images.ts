@@ -43,13 +43,18 @@ export interface LocalImages {
 }
 
 /** The tag of a role's image: semail-local/<role>:<first 12 hex of the inputs' hash>. */
-export async function imageTag(role: Role, baseId: string): Promise<string> {
+async function imageTag(role: Role, baseId: string): Promise<string> {
   const hash = createHash("sha256").update(`base ${baseId}\n`);
   for (const file of await role.inputs()) {
     const { mode } = await stat(file);
     hash.update(`${relative(PROVISIONING, file)} ${mode & 0o111 ? "x" : "-"}\n`).update(await readFile(file)).update("\n");
   }
   return `semail-local/${role.role}:${hash.digest("hex").slice(0, 12)}`;
+}
+
+/** The tags the images get on the base with image id `baseId`, from the files as they are now. */
+export async function localImageTags(baseId: string): Promise<LocalImages> {
+  return { user: await imageTag(ROLES[0]!, baseId), jump: await imageTag(ROLES[1]!, baseId) };
 }
 
 async function exists(docker: Docker, image: string): Promise<boolean> {
