@@ -4,6 +4,7 @@ import { readFile } from "node:fs/promises";
 import { parse } from "yaml";
 import * as z from "zod/mini";
 import { commonSettings } from "./sections/common.ts";
+import { imapSettings } from "./sections/imap.ts";
 import { inboundSettings } from "./sections/inbound.ts";
 import { ldapSettings } from "./sections/ldap.ts";
 import { outboundSettings } from "./sections/outbound.ts";
@@ -15,6 +16,7 @@ export const settingsSchema = z.strictObject({
   inbound: z._default(inboundSettings, () => inboundSettings.parse({})),
   outbound: z._default(outboundSettings, () => outboundSettings.parse({})),
   web: z._default(webSettings, () => webSettings.parse({})),
+  imap: z._default(imapSettings, () => imapSettings.parse({})),
 });
 
 export type Settings = z.output<typeof settingsSchema>;
