@@ -4,7 +4,7 @@
 import { execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { closeSync, openSync, readFileSync } from "node:fs";
-import { access, mkdir, readFile } from "node:fs/promises";
+import { access, mkdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 
@@ -195,4 +195,5 @@ async function stopDockerd(paths: ReturnType<typeof ownDockerPaths>): Promise<vo
     await exec("umount", [mount], { timeout: 10_000 }).catch(() => undefined);
   }
   for (const bridge of [paths.bridge, ...paths.networkBridges]) await exec("ip", ["link", "del", bridge], { timeout: 10_000 }).catch(() => undefined);
+  if (!(await readFile("/proc/self/mounts", "utf8")).includes(` ${paths.run}/`)) await rm(paths.run, { recursive: true, force: true });
 }
