@@ -3,9 +3,9 @@
 // rewrites the users file when the users list changes, and stop() waits for the exit.
 // Dovecot switches to each user's uid, so this needs root (as the image runs it).
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { access, chmod, chown, constants, lstat, mkdir, readFile, readdir, rename, writeFile } from "node:fs/promises";
+import { access, chmod, chown, constants, lstat, mkdir, readFile, readdir, rename, stat, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
-import { join } from "node:path";
+import { join, resolve, sep } from "node:path";
 import { promisify } from "node:util";
 import type { Logger } from "pino";
 import { silentLogger } from "../../cli/logger.ts";
@@ -68,12 +68,32 @@ async function userDirs(stateDir: string, users: readonly ImapUser[], logger: Lo
   }
 }
 
+/**
+ * The first directory on the way to `path` that a mailbox's uid cannot pass through (no
+ * execute bit for others), if any: Dovecot runs each session as that uid, and it must reach
+ * the user's mail and its own index directory.
+ */
+export async function closedAncestor(path: string): Promise<string | undefined> {
+  const parts = resolve(path).split(sep).filter(Boolean);
+  for (let i = 0; i < parts.length; i++) {
+    const dir = `${sep}${parts.slice(0, i).join(sep)}`;
+    const info = await stat(dir).catch(() => undefined);
+    if (info !== undefined && (info.mode & 0o001) === 0) return dir;
+  }
+  return undefined;
+}
+
 /** Writes every file Dovecot reads, then lets doveconf check them; its complaint names the line. */
 export async function writeImapFiles(options: ImapOptions): Promise<string> {
   const { settings } = options;
   const paths = imapPaths(settings.imap.stateDir);
   const conf = renderDovecotConf({ imap: settings.imap, ldap: settings.ldap, mailRoot: settings.inbound.mailRoot, tls: settings.tls });
   await mkdir(paths.stateDir, { recursive: true, mode: 0o755 });
+  await chmod(paths.stateDir, 0o755);
+  for (const [setting, path] of [["inbound.mailRoot", settings.inbound.mailRoot], ["imap.stateDir", paths.stateDir]] as const) {
+    const closed = await closedAncestor(join(path, "x"));
+    if (closed !== undefined) throw new Error(`${setting} ${path}: ${closed} is closed to other users (no o+x), so Dovecot's sessions, which run as each mailbox's uid, cannot reach it: chmod o+x ${closed}`);
+  }
   for (const dir of [paths.run, paths.state]) await mkdir(dir, { recursive: true, mode: 0o755 });
   await writeAtomic(paths.config, conf, 0o644);
   // May hold the search account's password: for root (Dovecot's auth process) only.

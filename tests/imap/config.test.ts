@@ -13,6 +13,7 @@ import { mailUid } from "../../config/mail-uid.ts";
 import { imapSettings } from "../../config/sections/imap.ts";
 import { ldapSettings } from "../../config/sections/ldap.ts";
 import { parseUsersList } from "../../config/users-list.ts";
+import { localCertificate } from "../../provisioning/imap/certificate.ts";
 import { ImapConfigError, imapPaths, imapUsers, renderDovecotConf, renderLdapConf, renderPostLogin, renderUsersFile, type DovecotConfigInput } from "../../provisioning/imap/config.ts";
 import { selfSignedCertificate } from "../helpers/tls.ts";
 
@@ -146,4 +147,16 @@ test("the post-login script subscribes pair folders never offered, keeps the use
   assert.doesNotMatch(await readFile(subscriptions, "utf8"), /later/);
   // A user with no control directory (or no mail/) logs in all the same.
   assert.equal((await run("sh", [script, "echo", "imap ran"], { env: { PATH: process.env.PATH, USER: "bob", HOME: path.join(dir, "home", "bob") } })).stdout, "imap ran\n");
+});
+
+test("local mode's certificate is made once and reused", async (t) => {
+  const dir = await mkdtemp(path.join(tmpdir(), "semail-imap-cert-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const files = await localCertificate(path.join(dir, "tls"), "mx.semail.test");
+  const { stdout } = await run("openssl", ["x509", "-in", files.cert, "-noout", "-subject", "-ext", "subjectAltName"]);
+  assert.match(stdout, /CN ?= ?mx\.semail\.test/);
+  assert.match(stdout, /DNS:localhost, IP Address:127\.0\.0\.1/);
+  const first = await readFile(files.cert, "utf8");
+  await localCertificate(path.join(dir, "tls"), "mx.semail.test");
+  assert.equal(await readFile(files.cert, "utf8"), first);
 });

@@ -4,11 +4,17 @@
 // refused; LOGIN needs TLS from an address that is not trusted; POP3S reads INBOX; a user
 // taken off the users list can no longer log in.
 import assert from "node:assert/strict";
-import { writeFile } from "node:fs/promises";
+import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { test } from "node:test";
+import { imapSettings } from "../../config/sections/imap.ts";
+import { inboundSettings } from "../../config/sections/inbound.ts";
+import { ldapSettings } from "../../config/sections/ldap.ts";
 import { parseUsersList } from "../../config/users-list.ts";
 import { usersListOptions } from "../../config/settings.ts";
 import { folderName } from "../../mailservers/store/index.ts";
+import { startImap } from "../../provisioning/imap/dovecot.ts";
 import { TEST_USERS } from "../helpers/slapd.ts";
 import { sendMessage } from "../helpers/smtp.ts";
 import { until } from "../helpers/until.ts";
@@ -155,4 +161,18 @@ print(json.dumps({"error": error}))
     assert.match(after.bob ?? "logged in", /AUTHENTICATIONFAILED/);
     assert.equal(after.alice, null);
   });
+});
+
+test("a mail root the mailbox uids cannot reach is refused at start, naming the directory to open", { skip: whyNotRoot() }, async (t) => {
+  const dir = await mkdtemp(path.join(tmpdir(), "semail-imap-closed-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await chmod(dir, 0o700);
+  const settings = {
+    imap: imapSettings.parse({ stateDir: path.join(dir, "open", "imap"), listen: ["127.0.0.1"], imapPort: 1, imapsPort: 2, pop3sPort: 3 }),
+    ldap: ldapSettings.parse({}),
+    tls: { cert: "/nonexistent/cert.pem", key: "/nonexistent/key.pem" },
+    inbound: inboundSettings.parse({ mailRoot: path.join(dir, "mail") }),
+  };
+  const list = parseUsersList(usersYaml(IMAP_USERS), { managedDomain: "semail.test", defaultSize: 1 << 30, minSize: 1 });
+  await assert.rejects(startImap({ settings, list }), new RegExp(`inbound\\.mailRoot .*: ${dir} is closed to other users .*chmod o\\+x ${dir}`));
 });
