@@ -12,11 +12,12 @@ const exec = promisify(execFile);
 const START_MS = 60_000;
 const STOP_MS = 30_000;
 /**
- * The address pool of our own dockerd's networks and its default bridge's address: apart
- * from Docker's usual 172.17-31 and from the tests' own engine (10.213/10.214).
+ * The address pool of our own dockerd's networks, apart from Docker's usual 172.17-31 and
+ * the tests' own engine (10.213/10.214); Docker skips a subnet a route already covers.
  */
 const POOL = "10.216.0.0/16";
-const BRIDGE_ADDRESS = "10.217.0.1/24";
+/** Each instance's own (from its id), so two local modes' dockerds never share an address. */
+const bridgeAddress = (id: string) => `10.217.${Number.parseInt(id.slice(0, 2), 16)}.1/24`;
 
 export interface Docker {
   /** The DOCKER_HOST value every `docker` command gets. */
@@ -123,6 +124,7 @@ export function ownDockerPaths(dataDir: string) {
     run,
     /** Our dockerd's default bridge: its own, never docker0, which another engine may use. */
     bridge: `semail-d${id.slice(0, 6)}`,
+    bridgeAddress: bridgeAddress(id),
     /** The bridges of the users' and jump networks (users-network.ts), which dockerd leaves behind when it stops. */
     networkBridges: [`semail-u${id.slice(0, 6)}`, `semail-j${id.slice(0, 6)}`],
   };
@@ -157,7 +159,7 @@ async function startDockerd(paths: ReturnType<typeof ownDockerPaths>): Promise<v
   await stopDockerd(paths);
   if (!(await readFile(`/sys/class/net/${paths.bridge}/type`, "utf8").then(() => true, () => false))) {
     await exec("ip", ["link", "add", paths.bridge, "type", "bridge"], { timeout: 10_000 });
-    await exec("ip", ["addr", "add", BRIDGE_ADDRESS, "dev", paths.bridge], { timeout: 10_000 });
+    await exec("ip", ["addr", "add", paths.bridgeAddress, "dev", paths.bridge], { timeout: 10_000 });
   }
   const log = openSync(paths.log, "a");
   // No iptables rules of Docker's and no NAT: local mode's own rules (users-firewall.ts)
