@@ -199,12 +199,27 @@ const start: Command = {
     let signal: NodeJS.Signals | undefined;
     try {
       // First, as the daemons listen on its network: the users' containers' space (Docker).
-      const space: UserSpace | { readonly reason: string } = flags["no-containers"] === true
+      // A Ctrl-C while it starts (the first image build takes minutes) ends the build, and
+      // what had started (our own dockerd) is stopped below.
+      const starting = new AbortController();
+      const interrupt = (sig: NodeJS.Signals) => {
+        signal = sig;
+        starting.abort();
+      };
+      process.once("SIGINT", interrupt).once("SIGTERM", interrupt);
+      const space: UserSpace | { readonly reason: string } | undefined = flags["no-containers"] === true
         ? { reason: "started with --no-containers" }
         : await startUserSpace({
-            dataDir, settings, freePorts: flags["free-ports"] === true, logger: logger.child({ service: "containers" }),
+            dataDir, settings, freePorts: flags["free-ports"] === true, logger: logger.child({ service: "containers" }), signal: starting.signal,
             say: (line) => process.stdout.write(`${line}\n`), onStop: (name, stop) => parts.add(name, stop),
-          });
+          })
+            .catch((err: unknown) => {
+              if (starting.signal.aborted) return undefined;
+              throw err;
+            })
+            .finally(() => process.off("SIGINT", interrupt).off("SIGTERM", interrupt));
+      // Interrupted: `finally` below stops what had started.
+      if (space === undefined) return;
       if ("reason" in space) logger.info({ reason: space.reason }, "no users' containers");
       else settings = space.settings;
       const userSpace = "reason" in space ? undefined : space;

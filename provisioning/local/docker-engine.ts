@@ -27,7 +27,7 @@ export interface Docker {
   /** `docker ARGS`; rejects with docker's own message. */
   run(args: readonly string[], options?: { timeoutMs?: number; input?: string }): Promise<string>;
   /** `docker ARGS` with each output line handed to `line` as it comes (long builds). */
-  stream(args: readonly string[], line: (text: string) => void, options?: { timeoutMs?: number; env?: NodeJS.ProcessEnv }): Promise<void>;
+  stream(args: readonly string[], line: (text: string) => void, options?: { timeoutMs?: number; env?: NodeJS.ProcessEnv; signal?: AbortSignal }): Promise<void>;
   /** Stops our own dockerd (a no-op for an engine that was running already). */
   stop(): Promise<void>;
 }
@@ -49,10 +49,13 @@ function runner(host: string): Docker["run"] {
 }
 
 function streamer(host: string): Docker["stream"] {
-  return (args, line, { timeoutMs = 30 * 60_000, env = {} } = {}) =>
+  return (args, line, { timeoutMs = 30 * 60_000, env = {}, signal } = {}) =>
     new Promise((resolve, reject) => {
-      const child = spawn("docker", [...args], { env: { ...process.env, ...env, DOCKER_HOST: host }, stdio: ["ignore", "pipe", "pipe"] });
+      // Its own process group: a Ctrl-C on the terminal reaches `semail start`, which ends it.
+      const child = spawn("docker", [...args], { env: { ...process.env, ...env, DOCKER_HOST: host }, stdio: ["ignore", "pipe", "pipe"], detached: true });
       const timer = setTimeout(() => child.kill("SIGTERM"), timeoutMs);
+      const abort = () => child.kill("SIGTERM");
+      signal?.addEventListener("abort", abort, { once: true });
       let tail = "";
       const split = (chunk: string) => {
         const lines = (tail + chunk).split(/\r?\n/);
@@ -65,11 +68,13 @@ function streamer(host: string): Docker["stream"] {
         clearTimeout(timer);
         reject(err);
       });
-      child.once("close", (code, signal) => {
+      child.once("close", (code, killed) => {
         clearTimeout(timer);
+        signal?.removeEventListener("abort", abort);
         if (tail.trim() !== "") line(tail);
         if (code === 0) resolve();
-        else reject(new Error(`docker ${args.slice(0, 2).join(" ")} ${signal ? `was stopped (${signal}, after ${timeoutMs / 60_000} min)` : `exited ${code}`}`));
+        else if (signal?.aborted) reject(new Error(`docker ${args[0]} was interrupted`));
+        else reject(new Error(`docker ${args.slice(0, 2).join(" ")} ${killed ? `was stopped (${killed}, after ${timeoutMs / 60_000} min)` : `exited ${code}`}`));
       });
     });
 }

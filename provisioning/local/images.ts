@@ -65,7 +65,7 @@ async function exists(docker: Docker, image: string): Promise<boolean> {
  * Makes sure the base and both images exist, building what is missing, and says on the
  * terminal what it does: which step of how many, and the build's own steps as they come.
  */
-export async function ensureLocalImages(docker: Docker, say: (line: string) => void): Promise<LocalImages> {
+export async function ensureLocalImages(docker: Docker, say: (line: string) => void, signal?: AbortSignal): Promise<LocalImages> {
   const started = Date.now();
   const needBase = !(await exists(docker, BASE_IMAGE));
   // Before the base exists its id is unknown, so every image is to be built.
@@ -85,7 +85,7 @@ export async function ensureLocalImages(docker: Docker, say: (line: string) => v
   if (needBase) {
     heading(`${BASE_IMAGE}: Debian from debootstrap (provisioning/images/base.sh)`);
     const t = Date.now();
-    await runBaseScript(docker, (line) => say(`        ${line}`));
+    await runBaseScript(docker, (line) => say(`        ${line}`), signal);
     say(`        done in ${seconds(t)}`);
     const id = (await docker.run(["image", "inspect", "--format", "{{.Id}}", BASE_IMAGE])).trim();
     for (const role of ROLES) tags.set(role, await imageTag(role, id));
@@ -109,7 +109,7 @@ export async function ensureLocalImages(docker: Docker, say: (line: string) => v
           const stepLine = /^Step (\d+\/\d+) : (.*)$/.exec(line);
           if (stepLine) say(`        step ${stepLine[1]}: ${stepLine[2]!.slice(0, 100)}`);
         },
-        { timeoutMs: BUILD_MS, env: { DOCKER_BUILDKIT: "0" } },
+        { timeoutMs: BUILD_MS, env: { DOCKER_BUILDKIT: "0" }, ...(signal ? { signal } : {}) },
       )
       .catch((err: Error) => {
         throw new Error(`building ${tag} failed: ${err.message}\n${recent.join("\n")}`);
@@ -124,10 +124,13 @@ function seconds(since: number): string {
   return `${Math.round((Date.now() - since) / 1000)} s`;
 }
 
-async function runBaseScript(docker: Docker, line: (text: string) => void): Promise<void> {
+async function runBaseScript(docker: Docker, line: (text: string) => void, signal?: AbortSignal): Promise<void> {
   await new Promise<void>((resolve, reject) => {
-    const child = spawn("bash", [join(IMAGES, "base.sh"), BASE_IMAGE], { env: { ...process.env, DOCKER_HOST: docker.host }, stdio: ["ignore", "pipe", "pipe"] });
+    // Its own process group, ended by `semail start` on Ctrl-C (debootstrap cleans up on TERM).
+    const child = spawn("bash", [join(IMAGES, "base.sh"), BASE_IMAGE], { env: { ...process.env, DOCKER_HOST: docker.host }, stdio: ["ignore", "pipe", "pipe"], detached: true });
     const timer = setTimeout(() => child.kill("SIGTERM"), BUILD_MS);
+    const abort = () => child.kill("SIGTERM");
+    signal?.addEventListener("abort", abort, { once: true });
     for (const stream of [child.stdout, child.stderr]) {
       let tail = "";
       stream.setEncoding("utf8").on("data", (chunk: string) => {
@@ -139,8 +142,9 @@ async function runBaseScript(docker: Docker, line: (text: string) => void): Prom
     child.once("error", reject);
     child.once("close", (code) => {
       clearTimeout(timer);
+      signal?.removeEventListener("abort", abort);
       if (code === 0) resolve();
-      else reject(new Error(`provisioning/images/base.sh exited ${code}`));
+      else reject(new Error(signal?.aborted ? "provisioning/images/base.sh was interrupted" : `provisioning/images/base.sh exited ${code}`));
     });
   });
 }

@@ -33,6 +33,8 @@ export interface UserSpaceOptions {
   readonly logger: Logger;
   /** A line on the terminal. */
   readonly say: (line: string) => void;
+  /** Aborted by a Ctrl-C while starting (the first image build takes minutes). */
+  readonly signal?: AbortSignal;
   /** Registers something to undo at stop (RunningParts.add); the containers' own stop is the caller's, after the mailbox filesystems'. */
   readonly onStop: (name: string, stop: () => Promise<void>) => void;
 }
@@ -70,7 +72,8 @@ export async function startUserSpace(o: UserSpaceOptions): Promise<UserSpace | {
   else o.say(`Docker: using the engine at ${docker.host}`);
 
   const id = localInstanceId(o.dataDir);
-  const images = await ensureLocalImages(docker, o.say);
+  const images = await ensureLocalImages(docker, o.say, o.signal);
+  if (o.signal?.aborted) throw new Error("interrupted while starting");
   const network = await ensureUsersNetwork(docker, id);
   const settings = settingsWithUsersNetwork(o.settings, network);
   const submissionPort = parseListenSpec(o.settings.outbound.listen[0]!).port;
