@@ -117,6 +117,12 @@ export async function ensureLocalImages(docker: Docker, say: (line: string) => v
     say(`        done in ${seconds(t)}`);
   }
   say(`Images ready in ${seconds(started)}`);
+  // Older builds of the same roles go (one still used by a container stays until it is replaced).
+  for (const role of ROLES) {
+    const [repo, current] = tags.get(role)!.split(":");
+    const old = (await docker.run(["images", repo!, "--format", "{{.Tag}}"]).catch(() => "")).split("\n").filter((tag) => tag !== "" && tag !== current);
+    for (const tag of old) await docker.run(["rmi", `${repo}:${tag}`]).catch(() => undefined);
+  }
   return { user: tags.get(ROLES[0]!)!, jump: tags.get(ROLES[1]!)! };
 }
 

@@ -58,12 +58,17 @@ export async function ensureUsersNetwork(docker: Docker, id: string): Promise<Us
   if (!ours(net)) {
     if (net) await docker.run(["network", "rm", name]);
     const options = ["--internal", "-o", `com.docker.network.bridge.name=${bridge}`, ...label];
-    await docker.run(["network", "create", ...options, name]);
-    const subnet = (await inspect(docker, name))?.IPAM.Config?.[0]?.Subnet;
-    await docker.run(["network", "rm", name]);
-    if (!subnet) throw new Error(`Docker gave the network ${name} no IPv4 subnet`);
-    const plan = addressPlan(subnet);
-    await docker.run(["network", "create", ...options, "--subnet", subnet, "--gateway", plan.gateway, "--ip-range", plan.ipRange, name]);
+    // Another network may take the subnet between the two creates: then ask again.
+    for (let attempt = 1; ; attempt++) {
+      await docker.run(["network", "create", ...options, name]);
+      const subnet = (await inspect(docker, name))?.IPAM.Config?.[0]?.Subnet;
+      await docker.run(["network", "rm", name]);
+      if (!subnet) throw new Error(`Docker gave the network ${name} no IPv4 subnet`);
+      const plan = addressPlan(subnet);
+      const made = await docker.run(["network", "create", ...options, "--subnet", subnet, "--gateway", plan.gateway, "--ip-range", plan.ipRange, name]).then(() => undefined, (err: Error) => err);
+      if (made === undefined) break;
+      if (attempt === 3) throw made;
+    }
     net = await inspect(docker, name);
   }
   const subnet = net!.IPAM.Config![0]!.Subnet!;
