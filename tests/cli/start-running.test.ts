@@ -5,12 +5,13 @@
 // the last of two equal keys).
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { createTransport } from "nodemailer";
 import { parse } from "yaml";
+import { mailUid } from "../../config/mail-uid.ts";
 import { duplicateKeys } from "../helpers/json-keys.ts";
 import { Client } from "../web/helpers.ts";
 import { until } from "../helpers/until.ts";
@@ -99,4 +100,13 @@ test("the mailbox page shows local mode's own submission port and mbox file, not
   assert.match(text, new RegExp(`Outgoing server \\(SMTP submission\\) 127\\.0\\.0\\.1, port ${submission}\\. Log in as alice`));
   assert.ok(text.includes(`mutt -f ${join(dataDir, "mail/alice/INBOX")}`), text);
   assert.doesNotMatch(text, /semail-outbound|ssh -J/);
+});
+
+test("without containers the banner says so once, and as root a plain mailbox root is its owner's own uid", async () => {
+  assert.equal(stdout.match(/Users' containers: none \(started with --no-containers\)/g)?.length, 1, stdout);
+  if (process.getuid?.() !== 0) return;
+  for (const path of ["", "INBOX", "mail"]) {
+    const { uid, gid } = await stat(join(dataDir, "mail/alice", path));
+    assert.deepEqual([uid, gid], [mailUid("alice"), mailUid("alice")], `mail/alice/${path}`);
+  }
 });
