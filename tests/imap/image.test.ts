@@ -1,20 +1,23 @@
 // The IMAP image (provisioning/images/imap): its templates are what provisioning/imap
 // renders; on a real Docker engine it refuses a missing setting by name, turns healthy,
 // speaks IMAPS, and Dovecot inside serves a mounted mailbox root as its mail uid from the
-// users file SEMail renders. One build.
+// users file SEMail renders, to a login checked against a real slapd. One build.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { test } from "node:test";
+import { connect as netConnect, createServer, type AddressInfo } from "node:net";
 import { connect } from "node:tls";
 import { promisify } from "node:util";
 import { mailUid } from "../../config/mail-uid.ts";
 import { imageTemplates } from "../../provisioning/imap/image-templates.ts";
 import { dockerEngine } from "../helpers/docker.ts";
+import { startTestSlapd, TEST_USERS } from "../helpers/slapd.ts";
 import { selfSignedCertificate } from "../helpers/tls.ts";
 import { buildImage, dockerScope } from "../images/fixture.ts";
 
+const ALICE_PASSWORD = TEST_USERS.find((u) => u.uid === "alice")!.password;
 const FOLDER = path.join(import.meta.dirname, "../../provisioning/images/imap");
 const run = promisify(execFile);
 
@@ -52,7 +55,22 @@ test("the IMAP image: refuses a missing setting by name, turns healthy, serves a
   t.after(() => cert.cleanup());
   const mounts = ["-v", `${mailRoot}:/var/mail/semail`, "-v", `${dir}/imap:/etc/semail/imap:ro`, "-v", `${cert.certFile}:/etc/semail/tls/cert.pem:ro`, "-v", `${cert.keyFile}:/etc/semail/tls/key.pem:ro`];
   const network = await scope.network();
-  const id = await scope.run(["--network", network, ...mounts, "-e", "IMAP_LDAP_URL=ldap://semail-directory:389", "-e", "IMAP_LDAP_BASE_DN=dc=semail,dc=test", image]);
+  // A real slapd (alice, bob, admin) reached from the container through a forwarder on the
+  // network's gateway: the container reaches the host there, while container-to-container
+  // traffic may be dropped by another engine's iptables FORWARD policy on this machine.
+  const slapd = await startTestSlapd();
+  t.after(() => slapd.stop());
+  const gateway = (await engine.docker(["network", "inspect", "-f", "{{(index .IPAM.Config 0).Gateway}}", network])).trim();
+  const forwarder = createServer((socket) => {
+    const upstream = netConnect(Number(new URL(slapd.url).port), "127.0.0.1");
+    socket.on("error", () => upstream.destroy());
+    upstream.on("error", () => socket.destroy());
+    socket.pipe(upstream).pipe(socket);
+  });
+  await new Promise<void>((resolve, reject) => forwarder.once("error", reject).listen(0, gateway, resolve));
+  t.after(() => new Promise<void>((resolve) => forwarder.close(() => resolve())));
+  const ldapUrl = `ldap://${gateway}:${(forwarder.address() as AddressInfo).port}`;
+  const id = await scope.run(["--network", network, ...mounts, "-e", `IMAP_LDAP_URL=${ldapUrl}`, "-e", "IMAP_LDAP_BASE_DN=dc=semail,dc=test", image]);
   await scope.healthy(id);
   t.diagnostic(`healthy ${Date.now() - started} ms after the test began`);
 
@@ -77,4 +95,25 @@ test("the IMAP image: refuses a missing setting by name, turns healthy, serves a
   });
   assert.equal(greeting.cn, "imap.semail.test");
   assert.match(greeting.line, /^\* OK/);
+
+  // A login through the image: an LDAP bind as alice, her folders as the mounted files hold them.
+  const session = await run("python3", ["-c", `
+import imaplib, json, ssl, sys
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+def attempt(user, password):
+    m = imaplib.IMAP4_SSL(sys.argv[1], 993, ssl_context=ctx, timeout=30)
+    try:
+        m.login(user, password)
+    except imaplib.IMAP4.error as e:
+        return str(e)
+    typ, folders = m.list()
+    m.logout()
+    return [f.decode() for f in folders]
+print(json.dumps({"alice": attempt("alice", sys.argv[2]), "wrong": attempt("alice", "wrong"), "domain": attempt("alice@other.example", sys.argv[2])}))
+`, host, ALICE_PASSWORD], { timeout: 60_000 });
+  const logins = JSON.parse(session.stdout) as { alice: string[] | string; wrong: string; domain: string };
+  assert.ok(Array.isArray(logins.alice), `${String(logins.alice)}\n${await scope.logs(id)}`);
+  assert.ok(logins.alice.some((f) => f.endsWith('"alice@alice.semail.test,a@example.org"') || f.endsWith(" alice@alice.semail.test,a@example.org")), logins.alice.join("\n"));
+  assert.match(logins.wrong, /AUTHENTICATIONFAILED/);
+  assert.match(logins.domain, /AUTHENTICATIONFAILED/);
 });
