@@ -86,7 +86,8 @@ async function containersText(space: UserSpace | { readonly reason: string }, ow
      ssh -J semail-jump@127.0.0.1:${space.jumpPort} OWNER@ADDRESS
 ${lines.length > 0 ? `  The mailboxes there now:
 ${lines.join("\n")}
-` : ""}  In it, neomutt reads /mail/INBOX; msmtp sends once ~/.semail-password holds your password.
+` : ""}  In it, neomutt reads /mail/INBOX; msmtp sends once ~/.semail-password holds your password;
+  sudo apt-get installs from Debian through the users' apt proxy (the one way out).
   Docker: ${space.docker.own ? `local mode's own dockerd (${space.docker.host}), stopped with SEMail` : `the engine at ${space.docker.host}`}`;
 }
 
@@ -273,7 +274,7 @@ const start: Command = {
       };
       if (asRoot) parts.add(`the mailbox filesystems (unmounted from ${settings.inbound.mailRoot})`, () => releaseLocalMounts(applierOptions));
       // Stopped before their filesystems are unmounted (parts stop last-added first).
-      if (userSpace) parts.add("the users' containers and the jump container (kept for the next start)", () => userSpace.containers.stop());
+      if (userSpace) parts.add("the users' containers, the jump and the apt proxy (kept for the next start)", () => userSpace.containers.stop());
       const tracked = trackApplied(createLocalApplier(applierOptions));
       const lookupProof = createProofLookup({ servers: settings.web.dnsServers });
       const directory = createDirectory(settings.ldap, { logger: logger.child({ service: "ldap" }) });

@@ -33,6 +33,8 @@ export interface LocalContainersOptions {
   readonly network: UsersNetwork;
   /** The outbound daemon as the containers reach it (gateway:port). */
   readonly submission: string;
+  /** The apt proxy as the containers reach it (http://IP:PORT). */
+  readonly aptProxy: string;
   /** The loopback port the jump sshd is published on. */
   readonly jumpPort: number;
   readonly logger: Logger;
@@ -43,9 +45,10 @@ export const LOCAL_LABEL = "semail.local";
 /** Names of instance `id`'s containers. */
 export const containerName = (id: string, owner: string) => `semail-${id}-user-${owner}`;
 export const jumpName = (id: string) => `semail-${id}-jump`;
+export const aptProxyName = (id: string) => `semail-${id}-apt-proxy`;
 
 /** The container's settings as `docker run` arguments (without its name and labels). */
-export function userRunArgs(m: Pick<Mailbox, "owner" | "address">, o: Pick<LocalContainersOptions, "dir" | "mailRoot" | "images" | "network" | "submission">): string[] {
+export function userRunArgs(m: Pick<Mailbox, "owner" | "address">, o: Pick<LocalContainersOptions, "dir" | "mailRoot" | "images" | "network" | "submission" | "aptProxy">): string[] {
   return [
     "--hostname", m.owner,
     "--restart", "unless-stopped",
@@ -56,8 +59,7 @@ export function userRunArgs(m: Pick<Mailbox, "owner" | "address">, o: Pick<Local
     "--mount", `type=bind,source=${join(o.mailRoot, m.owner)},target=${USER_MAIL_PATH},bind-propagation=rslave`,
     "--mount", `type=bind,source=${join(o.dir, m.owner, "host-keys")},target=${USER_HOST_KEYS_PATH}`,
     "--mount", `type=bind,source=${join(o.dir, m.owner, "authorized_keys")},target=${USER_KEYS_PATH},readonly`,
-    // No apt proxy in local mode: the users' network reaches nothing outside.
-    ...userEnvironment(m, o.submission, "").flatMap((e) => ["-e", e]),
+    ...userEnvironment(m, o.submission, o.aptProxy).flatMap((e) => ["-e", e]),
     o.images.user,
   ];
 }
@@ -69,6 +71,8 @@ function specHash(args: readonly string[], keys: readonly string[]): string {
 export interface LocalContainers {
   /** Starts the jump container (made anew: its keys files come from the next sync). */
   startJump(): Promise<void>;
+  /** Starts the apt proxy (made anew; its cache is kept). */
+  startAptProxy(): Promise<void>;
   /** One container per mailbox (made, replaced when its settings or keys changed, started), none for a removed one; the jump's keys files follow. */
   sync(list: UsersList, signal?: AbortSignal): Promise<void>;
   /** The line that opens `owner`'s container, once it has an address. */
@@ -161,6 +165,22 @@ export function createLocalContainers(o: LocalContainersOptions): LocalContainer
       await docker.run(["start", name]);
       await ready(name, "/usr/local/sbin/semail-jump-health");
       written.clear();
+    },
+
+    async startAptProxy() {
+      const name = aptProxyName(id);
+      await docker.run(["rm", "-f", name]).catch(() => undefined);
+      const cache = join(o.dir, ".apt-cache");
+      await mkdir(cache, { recursive: true, mode: 0o700 });
+      await docker.run([
+        "create", "--name", name, "--hostname", "semail-apt-proxy", ...label(`${LOCAL_LABEL}=${id}`), "--restart", "unless-stopped",
+        "--network", o.network.aptNetwork,
+        "--mount", `type=bind,source=${cache},target=/var/cache/apt-cacher-ng`,
+        o.images.aptProxy,
+      ]);
+      await docker.run(["network", "connect", "--ip", o.network.aptIp, o.network.name, name]);
+      await docker.run(["start", name]);
+      await ready(name, "/usr/local/sbin/semail-apt-proxy-health");
     },
 
     async sync(list, signal) {

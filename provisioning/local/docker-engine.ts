@@ -130,8 +130,8 @@ export function ownDockerPaths(dataDir: string) {
     /** Our dockerd's default bridge: its own, never docker0, which another engine may use. */
     bridge: `semail-d${id.slice(0, 6)}`,
     bridgeAddress: bridgeAddress(id),
-    /** The bridges of the users' and jump networks (users-network.ts), which dockerd leaves behind when it stops. */
-    networkBridges: [`semail-u${id.slice(0, 6)}`, `semail-j${id.slice(0, 6)}`],
+    /** The bridges of the users', jump and apt networks (users-network.ts), which dockerd leaves behind when it stops. */
+    networkBridges: [`semail-u${id.slice(0, 6)}`, `semail-j${id.slice(0, 6)}`, `semail-a${id.slice(0, 6)}`],
   };
 }
 

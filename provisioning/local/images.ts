@@ -1,5 +1,5 @@
-// The images local mode runs: the Debian base (provisioning/images/base.sh), the user image
-// and the jump image, built on the engine local mode uses. Each is tagged with a hash of its
+// The images local mode runs: the Debian base (provisioning/images/base.sh), the user image,
+// the apt proxy and the jump image, built on the engine local mode uses. Each is tagged with a hash of its
 // build inputs (the base's image id and the files its Dockerfile copies), so a later start
 // finds the tag and builds nothing, and a changed input gets a new tag.
 import { spawn } from "node:child_process";
@@ -15,7 +15,7 @@ export const BASE_IMAGE = "debian:bookworm-slim";
 const BUILD_MS = 30 * 60_000;
 
 interface Role {
-  readonly role: "user" | "jump";
+  readonly role: "user" | "jump" | "apt-proxy";
   /** The docker build context. */
   readonly context: string;
   readonly dockerfile: string;
@@ -29,6 +29,7 @@ async function folder(dir: string): Promise<string[]> {
 
 const ROLES: readonly Role[] = [
   { role: "user", context: join(IMAGES, "user"), dockerfile: join(IMAGES, "user", "Dockerfile"), inputs: () => folder(join(IMAGES, "user")) },
+  { role: "apt-proxy", context: join(IMAGES, "apt-proxy"), dockerfile: join(IMAGES, "apt-proxy", "Dockerfile"), inputs: () => folder(join(IMAGES, "apt-proxy")) },
   {
     role: "jump",
     context: PROVISIONING,
@@ -39,8 +40,15 @@ const ROLES: readonly Role[] = [
 
 export interface LocalImages {
   readonly user: string;
+  readonly aptProxy: string;
   readonly jump: string;
 }
+
+const byRole = (tag: (role: Role) => string): LocalImages => ({
+  user: tag(ROLES.find((r) => r.role === "user")!),
+  aptProxy: tag(ROLES.find((r) => r.role === "apt-proxy")!),
+  jump: tag(ROLES.find((r) => r.role === "jump")!),
+});
 
 /** The tag of a role's image: semail-local/<role>:<first 12 hex of the inputs' hash>. */
 async function imageTag(role: Role, baseId: string): Promise<string> {
@@ -54,7 +62,9 @@ async function imageTag(role: Role, baseId: string): Promise<string> {
 
 /** The tags the images get on the base with image id `baseId`, from the files as they are now. */
 export async function localImageTags(baseId: string): Promise<LocalImages> {
-  return { user: await imageTag(ROLES[0]!, baseId), jump: await imageTag(ROLES[1]!, baseId) };
+  const tags = new Map<Role, string>();
+  for (const role of ROLES) tags.set(role, await imageTag(role, baseId));
+  return byRole((role) => tags.get(role)!);
 }
 
 async function exists(docker: Docker, image: string): Promise<boolean> {
@@ -77,7 +87,7 @@ export async function ensureLocalImages(docker: Docker, say: (line: string) => v
   const steps = (needBase ? 1 : 0) + toBuild.length;
   if (steps === 0) {
     say(`Images: reusing the built ones (${ROLES.map((r) => tags.get(r)).join(", ")}); nothing changed since they were built`);
-    return { user: tags.get(ROLES[0]!)!, jump: tags.get(ROLES[1]!)! };
+    return byRole((role) => tags.get(role)!);
   }
   say(`Building ${steps} image${steps > 1 ? "s" : ""} for the users' containers (${[...(needBase ? ["base"] : []), ...toBuild.map((r) => r.role)].join(", ")}); the first start takes a few minutes, later ones reuse them`);
   let step = 0;
@@ -123,7 +133,7 @@ export async function ensureLocalImages(docker: Docker, say: (line: string) => v
     const old = (await docker.run(["images", repo!, "--format", "{{.Tag}}"]).catch(() => "")).split("\n").filter((tag) => tag !== "" && tag !== current);
     for (const tag of old) await docker.run(["rmi", `${repo}:${tag}`]).catch(() => undefined);
   }
-  return { user: tags.get(ROLES[0]!)!, jump: tags.get(ROLES[1]!)! };
+  return byRole((role) => tags.get(role)!);
 }
 
 function seconds(since: number): string {

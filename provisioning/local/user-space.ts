@@ -1,10 +1,11 @@
 // The users' own space in local mode, brought up before the daemons: a Docker engine, the
-// images, the internal users' network with its firewall, the shared mail root, and the jump
-// container on a loopback port. Without Docker (or root) local mode carries on without it,
+// images, the internal users' network with its firewall, the shared mail root, the jump
+// container on a loopback port and the users' apt proxy. Without Docker (or root) local mode carries on without it,
 // and says why once.
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Settings } from "../../config/settings.ts";
+import { APT_PROXY_PORT } from "../../components/apt-proxy.ts";
 import { parseListenSpec } from "../../mailservers/core/listen.ts";
 import { createLocalContainers, jumpName, shareMailRoot, type LocalContainers } from "./containers.ts";
 import { localInstanceId, onPath, openDocker, type Docker } from "./docker-engine.ts";
@@ -77,7 +78,10 @@ export async function startUserSpace(o: UserSpaceOptions): Promise<UserSpace | {
   const network = await ensureUsersNetwork(docker, id);
   const settings = settingsWithUsersNetwork(o.settings, network);
   const submissionPort = parseListenSpec(o.settings.outbound.listen[0]!).port;
-  const removeFirewall = await installUsersFirewall({ id, bridge: network.bridge, gateway: network.gateway, submissionPort, jumpIp: network.jumpIp });
+  const removeFirewall = await installUsersFirewall({
+    id, bridge: network.bridge, gateway: network.gateway, submissionPort, jumpIp: network.jumpIp,
+    apt: { ip: network.aptIp, port: APT_PROXY_PORT, bridge: network.aptBridge, subnet: network.aptSubnet },
+  });
   o.onStop(`the users' network firewall (iptables rules on ${network.bridge})`, removeFirewall);
   const unshare = await shareMailRoot(settings.inbound.mailRoot);
   o.onStop(`the shared bind mount of ${settings.inbound.mailRoot}`, unshare);
@@ -91,8 +95,9 @@ export async function startUserSpace(o: UserSpaceOptions): Promise<UserSpace | {
   await writeFile(portFile, `${jumpPort}\n`);
   const containers = createLocalContainers({
     docker, id, dir, mailRoot: settings.inbound.mailRoot, images, network,
-    submission: `${network.gateway}:${submissionPort}`, jumpPort, logger: o.logger,
+    submission: `${network.gateway}:${submissionPort}`, aptProxy: `http://${network.aptIp}:${APT_PROXY_PORT}`, jumpPort, logger: o.logger,
   });
   await containers.startJump();
+  await containers.startAptProxy();
   return { docker, network, containers, jumpPort, settings };
 }

@@ -1,8 +1,10 @@
 // What a user's container may reach in local mode, enforced by netfilter on the users'
 // bridge: the outbound daemon's submission port on the bridge's gateway address, nothing
 // else on this machine, no other container (the bridge's traffic passes iptables through
-// br_netfilter), and nothing outside (the network is internal: no route, and dropped here).
-// The one flow across the bridge is the jump container's to a container's sshd (port 22).
+// br_netfilter), and nothing outside (the network is internal, and forwarding is dropped
+// here). Across the bridge only the jump container reaches a container's sshd (port 22),
+// and a container the apt proxy's port, as in production. The apt proxy alone has a way
+// out, masqueraded from its own network (production's services network).
 //
 // The drops live in the mangle table, which Docker never touches, so they hold whatever an
 // engine's own rules (or none, with --iptables=false) accept; the filter table only gets an
@@ -24,9 +26,11 @@ export interface UsersFirewall {
   readonly submissionPort: number;
   /** The jump container's address on the bridge. */
   readonly jumpIp: string;
+  /** The apt proxy: its address on the bridge and port, its own network's bridge and subnet. */
+  readonly apt: { readonly ip: string; readonly port: number; readonly bridge: string; readonly subnet: string };
 }
 
-type Rule = readonly [table: "mangle" | "filter", chain: string, ...spec: string[]];
+type Rule = readonly [table: "mangle" | "filter" | "nat", chain: string, ...spec: string[]];
 
 /** The rules as iptables arguments: own chains first (with their rules), then the jumps into them. */
 export function firewallRules(f: UsersFirewall): { chains: Rule[]; hooks: Rule[] } {
@@ -37,6 +41,7 @@ export function firewallRules(f: UsersFirewall): { chains: Rule[]; hooks: Rule[]
     chains: [
       ["mangle", fwd, ...established],
       ["mangle", fwd, "-i", f.bridge, "-o", f.bridge, "-s", f.jumpIp, "-p", "tcp", "--dport", "22", "-m", "conntrack", "--ctstate", "NEW", "-j", "RETURN"],
+      ["mangle", fwd, "-i", f.bridge, "-o", f.bridge, "-d", f.apt.ip, "-p", "tcp", "--dport", String(f.apt.port), "-m", "conntrack", "--ctstate", "NEW", "-j", "RETURN"],
       ["mangle", fwd, "-j", "DROP"],
       ["mangle", input, ...established],
       ["mangle", input, "-d", f.gateway, "-p", "tcp", "--dport", String(f.submissionPort), "-m", "conntrack", "--ctstate", "NEW", "-j", "RETURN"],
@@ -47,6 +52,10 @@ export function firewallRules(f: UsersFirewall): { chains: Rule[]; hooks: Rule[]
       ["mangle", "FORWARD", "-o", f.bridge, "-j", fwd],
       ["mangle", "INPUT", "-i", f.bridge, "-j", input],
       ["filter", "FORWARD", "-i", f.bridge, "-o", f.bridge, "-j", "ACCEPT"],
+      // The apt proxy's way out (an engine with its own iptables rules does the same).
+      ["filter", "FORWARD", "-i", f.apt.bridge, "!", "-o", f.apt.bridge, "-j", "ACCEPT"],
+      ["filter", "FORWARD", "-o", f.apt.bridge, "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT"],
+      ["nat", "POSTROUTING", "-s", f.apt.subnet, "!", "-o", f.apt.bridge, "-j", "MASQUERADE"],
     ],
   };
 }

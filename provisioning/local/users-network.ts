@@ -1,7 +1,8 @@
 // Local mode's users' network, as production's (components/users-network.ts): an internal
 // Docker bridge for the users' containers, with a bridge name of our own so the firewall
 // (users-firewall.ts) can name it. Beside it a plain bridge that only publishes the jump
-// container's sshd on loopback (Docker publishes no port of an internal network).
+// container's sshd on loopback (Docker publishes no port of an internal network), and the
+// apt proxy's way out (production's services network).
 import type { Docker } from "./docker-engine.ts";
 
 export interface UsersNetwork {
@@ -15,6 +16,12 @@ export interface UsersNetwork {
   readonly gateway: string;
   /** The jump container's fixed address on it (the network's .2); users' containers get the upper half. */
   readonly jumpIp: string;
+  /** The apt proxy's fixed address on it (.3). */
+  readonly aptIp: string;
+  /** Docker's name of the apt proxy's network with a way out, and its bridge and subnet. */
+  readonly aptNetwork: string;
+  readonly aptBridge: string;
+  readonly aptSubnet: string;
   /** Docker's name of the network the jump container's port is published from. */
   readonly jumpNetwork: string;
 }
@@ -23,13 +30,13 @@ const toInt = (ip: string) => ip.split(".").reduce((n, part) => n * 256 + Number
 const toIp = (n: number) => [24, 16, 8, 0].map((shift) => Math.floor(n / 2 ** shift) % 256).join(".");
 
 /** The addresses local mode uses in `subnet` (IPv4, prefix at most /29). */
-export function addressPlan(subnet: string): { gateway: string; jumpIp: string; ipRange: string } {
+export function addressPlan(subnet: string): { gateway: string; jumpIp: string; aptIp: string; ipRange: string } {
   const match = /^(\d{1,3}(?:\.\d{1,3}){3})\/(\d{1,2})$/.exec(subnet);
   const prefix = Number(match?.[2]);
   if (!match || prefix > 29 || prefix < 8) throw new Error(`the users' network has subnet ${JSON.stringify(subnet)}; local mode needs an IPv4 subnet of /8 to /29`);
   const size = 2 ** (32 - prefix);
   const network = toInt(match[1]!) - (toInt(match[1]!) % size);
-  return { gateway: toIp(network + 1), jumpIp: toIp(network + 2), ipRange: `${toIp(network + size / 2)}/${prefix + 1}` };
+  return { gateway: toIp(network + 1), jumpIp: toIp(network + 2), aptIp: toIp(network + 3), ipRange: `${toIp(network + size / 2)}/${prefix + 1}` };
 }
 
 interface Inspected {
@@ -78,5 +85,15 @@ export async function ensureUsersNetwork(docker: Docker, id: string): Promise<Us
     // Not internal (Docker publishes ports only from such a network), yet no NAT to the outside.
     await docker.run(["network", "create", "-o", "com.docker.network.bridge.enable_ip_masquerade=false", "-o", `com.docker.network.bridge.name=semail-j${id.slice(0, 6)}`, ...label, jumpNetwork]);
   }
-  return { name, bridge, subnet, gateway: net!.IPAM.Config![0]!.Gateway ?? plan.gateway, jumpIp: plan.jumpIp, jumpNetwork };
+  const aptNetwork = `semail-${id}-apt`;
+  const aptBridge = `semail-a${id.slice(0, 6)}`;
+  if ((await inspect(docker, aptNetwork)) === undefined) {
+    await docker.run(["network", "create", "-o", `com.docker.network.bridge.name=${aptBridge}`, ...label, aptNetwork]);
+  }
+  const aptSubnet = (await inspect(docker, aptNetwork))?.IPAM.Config?.[0]?.Subnet;
+  if (!aptSubnet) throw new Error(`Docker gave the network ${aptNetwork} no IPv4 subnet`);
+  return {
+    name, bridge, subnet, gateway: net!.IPAM.Config![0]!.Gateway ?? plan.gateway, jumpIp: plan.jumpIp, jumpNetwork,
+    aptIp: plan.aptIp, aptNetwork, aptBridge, aptSubnet,
+  };
 }

@@ -16,7 +16,7 @@ import { promisify } from "node:util";
 import { createTransport } from "nodemailer";
 import { mailUid } from "../../config/mail-uid.ts";
 import { localInstanceId } from "../../provisioning/local/docker-engine.ts";
-import { containerName, jumpName } from "../../provisioning/local/containers.ts";
+import { aptProxyName, containerName, jumpName } from "../../provisioning/local/containers.ts";
 import { dockerEngine, type DockerEngine } from "../helpers/docker.ts";
 import { Client } from "../web/helpers.ts";
 import { eventually, startLocal, writeLocalSettings } from "./local-process.ts";
@@ -129,7 +129,7 @@ test("the user's own space: containers through the jump sshd, neomutt, msmtp, an
     // Local mode keeps its containers and networks for its next start: a test has none.
     const ids = (await engine.docker(["ps", "-aq", "--filter", `label=semail.local=${id}`])).split("\n").filter(Boolean);
     if (ids.length > 0) await engine.docker(["rm", "-f", "-v", ...ids]);
-    for (const net of [`semail-${id}-users`, `semail-${id}-jump`]) await engine.docker(["network", "rm", net]).catch(() => undefined);
+    for (const net of [`semail-${id}-users`, `semail-${id}-jump`, `semail-${id}-apt`]) await engine.docker(["network", "rm", net]).catch(() => undefined);
     await rm(dataDir, { recursive: true, force: true });
     await engine.release();
   });
@@ -217,7 +217,7 @@ test("the user's own space: containers through the jump sshd, neomutt, msmtp, an
     assert.match(asAlice.out, /Permission denied \(publickey\)/, asAlice.out);
   });
 
-  await t.test("alice's container reaches the submission port on the host, and nothing else: not bob's container, the jump, or any other host port", async () => {
+  await t.test("alice's container reaches the submission port on the host and the apt proxy's port, and nothing else: not bob's container, the jump, or any other host port", async () => {
     const gateway = (await engine.docker(["network", "inspect", "-f", "{{(index .IPAM.Config 0).Gateway}}", `semail-${id}-users`])).trim();
     const jumpIp = (await engine.docker(["inspect", "-f", `{{(index .NetworkSettings.Networks "semail-${id}-users").IPAddress}}`, jumpName(id)])).trim();
     // Something listening on the host's own address on that bridge, as a careless service might.
@@ -225,6 +225,14 @@ test("the user's own space: containers through the jump sshd, neomutt, msmtp, an
     servers.push(bait);
     const baitPort = (bait.address() as { port: number }).port;
     assert.equal(await probe(engine, aliceBox, gateway, ports.submission), "connected", "outbound's submission port");
+    // The apt proxy, on its port only; it fetches from Debian alone (a request for another host is refused without a fetch).
+    const aptIp = (await engine.docker(["inspect", "-f", `{{(index .NetworkSettings.Networks "semail-${id}-users").IPAddress}}`, aptProxyName(id)])).trim();
+    const proxied = await engine.docker(["exec", aliceBox, "timeout", "5", "bash", "-c",
+      `exec 3<>/dev/tcp/${aptIp}/3142; printf 'GET http://example.org/ HTTP/1.0\r\nHost: example.org\r\n\r\n' >&3; head -n 1 <&3`]);
+    assert.match(proxied, /^HTTP\/1\.[01] 403/, proxied);
+    const aptEnv = await engine.docker(["exec", aliceBox, "cat", "/etc/apt/apt.conf.d/01semail-proxy"]);
+    assert.equal(aptEnv.trim(), `Acquire::http::Proxy "http://${aptIp}:3142";`);
+    assert.equal(await probe(engine, aliceBox, aptIp, 22), "timeout", "the apt proxy's other ports");
     assert.equal(await probe(engine, aliceBox, gateway, baitPort), "timeout", "another port on the host");
     assert.equal(await probe(engine, aliceBox, gateway, ports.web), "timeout", "the web form's port, on the bridge address");
     assert.equal(await probe(engine, aliceBox, bobIp, 22), "timeout", "bob's sshd");
