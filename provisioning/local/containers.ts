@@ -4,7 +4,8 @@
 // root-owned at /etc/semail/authorized_keys, the uid from mailUid, restarted by Docker
 // when it dies. A jump container stands in for the VM's jump account: its sshd is set up
 // by the very jump-host.sh and stanza the VM gets, and each owner's keys file is written
-// by jump-access.sh with the lines jumpKeysFile makes, so `ssh -J` works as on the VM.
+// by jump-access.sh with the lines jumpKeysFile makes, so `ssh -J` works as on the VM. The
+// users' apt proxy (the apt-proxy image) sits on the users' network too, as in production.
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chmod, mkdir, readFile } from "node:fs/promises";
@@ -98,13 +99,13 @@ export function createLocalContainers(o: LocalContainersOptions): LocalContainer
     const { stdout, stderr } = await exec("docker", ["logs", "--tail", "20", name], { env: { ...process.env, DOCKER_HOST: docker.host }, timeout: 10_000 }).catch(() => ({ stdout: "", stderr: "" }));
     return `${stdout}${stderr}`.trim();
   };
-  /** Waits (bounded) until the container's sshd listens (its own healthcheck script), failing with its log when it does not. */
+  /** Waits (bounded) until the container's own healthcheck script passes (its sshd or proxy serves), failing with its log when it does not. */
   const ready = async (name: string, health: string) => {
     const deadline = Date.now() + READY_MS;
     for (;;) {
       const ok = await docker.run(["exec", name, health], { timeoutMs: 10_000 }).then(() => true, () => false);
       if (ok) return;
-      if (Date.now() > deadline) throw new Error(`${name} did not start its sshd within ${READY_MS / 1000} s: ${await logs(name)}`);
+      if (Date.now() > deadline) throw new Error(`${name} was not ready within ${READY_MS / 1000} s (${health} fails): ${await logs(name)}`);
       await new Promise((r) => setTimeout(r, 300));
     }
   };
