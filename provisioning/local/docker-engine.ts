@@ -11,11 +11,6 @@ import { promisify } from "node:util";
 const exec = promisify(execFile);
 const START_MS = 60_000;
 const STOP_MS = 30_000;
-/**
- * The address pool of our own dockerd's networks, apart from Docker's usual 172.17-31 and
- * the tests' own engine (10.213/10.214); Docker skips a subnet a route already covers.
- */
-const POOL = "10.216.0.0/16";
 /** Each instance's own (from its id), so two local modes' dockerds never share an address. */
 const bridgeAddress = (id: string) => `10.217.${Number.parseInt(id.slice(0, 2), 16)}.1/24`;
 
@@ -169,11 +164,14 @@ async function startDockerd(paths: ReturnType<typeof ownDockerPaths>): Promise<v
   const log = openSync(paths.log, "a");
   // No iptables rules of Docker's and no NAT: local mode's own rules (users-firewall.ts)
   // are all that lets traffic in or out of the users' network. Builds use the host's network.
+  // Its own default bridge, and not --bridge=none nor --default-address-pool: with either,
+  // dockerd deletes the link named docker0 at start (the second from its second start on),
+  // whoever owns it. Its networks come from Docker's default pools, which skip subnets in use.
   const child = spawn(
     "dockerd",
     [
       "--data-root", paths.dataRoot, "--exec-root", paths.execRoot, "--pidfile", paths.pidFile, "-H", paths.socket,
-      `--bridge=${paths.bridge}`, "--iptables=false", "--ip-masq=false", "--default-address-pool", `base=${POOL},size=24`,
+      `--bridge=${paths.bridge}`, "--iptables=false", "--ip-masq=false",
     ],
     { detached: true, stdio: ["ignore", log, log] },
   );
