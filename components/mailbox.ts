@@ -136,6 +136,10 @@ export class Mailbox extends pulumi.ComponentResource {
       hostname: entry.owner,
       image: args.userImage,
       restart: "unless-stopped",
+      // Owners have sudo: without raw sockets they cannot forge ARP or sniff the users'
+      // network, where submission passwords travel (as local mode runs them).
+      capabilities: { drops: ["NET_RAW"] },
+      sysctls: { "net.ipv6.conf.all.disable_ipv6": "1" },
       envs: userEnvironment(entry, args.submission, args.aptProxy),
       mounts: [
         // rslave: a filesystem mounted on the VM after the container started still shows up in it.

@@ -130,6 +130,7 @@ test("with one user: storage, container and MX with the expected inputs", async 
   assert.equal(c.restart, "unless-stopped");
   assert.deepEqual(c.mounts, [{ type: "bind", source: "/var/mail/semail/alice", target: "/mail", bindOptions: { propagation: "rslave" } }]);
   assert.deepEqual(c.volumes, [{ hostPath: "/var/lib/semail/host-keys/alice", containerPath: "/etc/ssh/keys" }]);
+  assert.deepEqual(c.capabilities, { drops: ["NET_RAW"] }, "no raw sockets: no ARP forgery on the users' network");
   assert.deepEqual(c.envs, [
     "SEMAIL_OWNER=alice", `SEMAIL_UID=${uid}`, `SEMAIL_GID=${uid}`, "SEMAIL_ADDRESS=alice@alice.semail.email",
     "SEMAIL_SUBMISSION=semail-outbound:587", "SEMAIL_APT_PROXY=http://semail-apt-proxy:3142",
