@@ -1,7 +1,7 @@
 // `semail start`: all of SEMail on this machine, on loopback, with demo users. slapd and
 // named run as children; the two daemons and the web form run in this process, so a
 // local "stack update" can reload them and know when they have picked the change up.
-import { access, constants, mkdir, rm, writeFile } from "node:fs/promises";
+import { access, chmod, constants, mkdir, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { pino } from "pino";
 import { ConfigError, loadSettings, usersListOptions, type Settings } from "../config/settings.ts";
@@ -10,13 +10,15 @@ import { serializeUsersList, type UsersList } from "../config/users-list.ts";
 import { createDirectory } from "../directory/ldap.ts";
 import { parseListenSpec } from "../mailservers/core/listen.ts";
 import { startInbound } from "../mailservers/inbound/daemon.ts";
+import { localCertificate } from "../provisioning/imap/certificate.ts";
+import { startImap, type RunningImap } from "../provisioning/imap/dovecot.ts";
 import { startOutbound } from "../mailservers/outbound/daemon.ts";
 import type { Applier } from "../provisioning/apply/types.ts";
 import { createLocalApplier, createLocalZone, releaseLocalMounts, type LocalApplierOptions } from "../provisioning/local/applier.ts";
-import { DEFAULT_PORTS, DEMO_ADMIN, DEMO_USERS, LOCAL_DOMAIN, localSecrets, localSettingsYaml, type LocalPorts } from "../provisioning/local/defaults.ts";
+import { DEFAULT_PORTS, DEMO_ADMIN, DEMO_USERS, LOCAL_DOMAIN, freeLocalPorts, localSecrets, localSettingsYaml, type LocalPorts } from "../provisioning/local/defaults.ts";
 import { createLocalDns, readZoneFiles } from "../provisioning/local/local-dns.ts";
 import { startNamed, type Zone } from "../provisioning/local/named.ts";
-import { canBind, freeLoopbackPort } from "../provisioning/local/ports.ts";
+import { canBind } from "../provisioning/local/ports.ts";
 import { startSlapd } from "../provisioning/local/slapd.ts";
 import { startUserSpace, type UserSpace } from "../provisioning/local/user-space.ts";
 import { buildWebApp } from "../provisioning/web/app.ts";
@@ -37,6 +39,11 @@ const PROGRAMS: ReadonlyArray<readonly [path: string, debianPackage: string, roo
   ["/usr/sbin/mkfs.ext4", "e2fsprogs", true],
   ["/usr/sbin/losetup", "mount", true],
   ["/usr/bin/file", "file", true],
+  // Dovecot (IMAP and POP3 over the same mail) runs only as root.
+  ["/usr/sbin/dovecot", "dovecot-core", true],
+  ["/usr/lib/dovecot/imap", "dovecot-imapd", true],
+  ["/usr/lib/dovecot/pop3", "dovecot-pop3d", true],
+  ["/usr/lib/dovecot/modules/auth/libauthdb_ldap.so", "dovecot-ldap", true],
 ];
 
 /** The Debian packages to install before local mode can run (root also needs the loop-mount tools). */
@@ -58,8 +65,16 @@ async function exists(path: string): Promise<boolean> {
 }
 
 async function pickPorts(free: boolean): Promise<LocalPorts> {
-  if (!free) return DEFAULT_PORTS;
-  return { ldap: await freeLoopbackPort(), dns: await freeLoopbackPort(), inbound: await freeLoopbackPort(), submission: await freeLoopbackPort(), web: await freeLoopbackPort() };
+  return free ? freeLocalPorts() : DEFAULT_PORTS;
+}
+
+/** Dovecot on loopback over the same mail, with a self-signed certificate made once. */
+async function startLocalImap(settings: Settings, dataDir: string, logger: ReturnType<typeof createLogger>): Promise<RunningImap> {
+  // Sessions run as each mailbox's uid: they must pass through <dataDir> to mail/ and imap/.
+  await chmod(dataDir, 0o711);
+  const tls = await localCertificate(join(dataDir, "tls"), settings.hostname);
+  const list = await loadUsersList(settings.users, usersListOptions(settings));
+  return startImap({ settings: { ...settings, tls }, list, logger: logger.child({ service: "imap" }) });
 }
 
 /** Resolves when nothing listens on 127.0.0.1:port, else rejects naming the part and the way out. */
@@ -91,7 +106,7 @@ ${lines.join("\n")}
   Docker: ${space.docker.own ? `local mode's own dockerd (${space.docker.host}), stopped with SEMail` : `the engine at ${space.docker.host}`}`;
 }
 
-function banner(settings: Settings, passwords: Readonly<Record<string, string>>, dataDir: string, storage: string, containers: string): string {
+function banner(settings: Settings, passwords: Readonly<Record<string, string>>, dataDir: string, storage: string, containers: string, imap: RunningImap | undefined): string {
   const web = parseListenSpec(settings.web.listen);
   const submission = parseListenSpec(settings.outbound.listen[0]!);
   const inbound = parseListenSpec(settings.inbound.listen[0]!);
@@ -102,6 +117,7 @@ SEMail is running on this machine (data in ${dataDir}, logs in ${join(dataDir, "
   web form        http://${web.host}:${web.port}/
   inbound SMTP    ${inbound.host}:${inbound.port}        (MX of *.${LOCAL_DOMAIN})
   submission      ${submission.host}:${submission.port}        (AUTH with your LDAP login)
+  IMAP / POP3     ${imap ? `${imap.host}:${imap.ports.imap} (STARTTLS), :${imap.ports.imaps} (TLS), POP3S :${imap.ports.pop3s}   (login: your LDAP uid; certificate ${join(dataDir, "tls")})` : "not running (Dovecot needs root)"}
   DNS (named)     ${settings.outbound.delivery.resolver}      (zone ${LOCAL_DOMAIN})
   LDAP (slapd)    ${settings.ldap.url}    (base ${settings.ldap.baseDn})
   mailboxes       ${storage}
@@ -167,6 +183,7 @@ async function prepareDataDir(dataDir: string, freePorts: boolean): Promise<{ se
     [parseListenSpec(settings.inbound.listen[0]!).port, "inbound SMTP"],
     [parseListenSpec(settings.outbound.listen[0]!).port, "submission"],
     [parseListenSpec(settings.web.listen).port, "web form"],
+    ...(process.getuid?.() === 0 ? [[settings.imap.imapPort, "IMAP"], [settings.imap.imapsPort, "IMAPS"], [settings.imap.pop3sPort, "POP3S"]] as Array<[number, string]> : []),
   ];
   for (const [port, part] of parts) await checkPortFree(port, part);
   if (!(await exists(settings.users))) await writeUsersList(settings.users, []);
@@ -259,6 +276,7 @@ const start: Command = {
       const outbound = await startOutbound(settings, { logger: logger.child({ service: "outbound" }) });
       parts.add(`the outbound daemon (submission on ${settings.outbound.listen.join(", ")})`, () => outbound.stop());
 
+      let imap: RunningImap | undefined;
       const applierOptions: LocalApplierOptions = {
         mailRoot: settings.inbound.mailRoot,
         ...(asRoot ? { imageDir: join(dataDir, "images") } : {}),
@@ -269,12 +287,20 @@ const start: Command = {
         notifyDaemons: async () => {
           await inbound.reload();
           await outbound.reload();
+          await imap?.reload(await loadUsersList(settings.users, usersListOptions(settings)));
         },
         ...(userSpace ? { containers: userSpace.containers } : {}),
       };
       if (asRoot) parts.add(`the mailbox filesystems (unmounted from ${settings.inbound.mailRoot})`, () => releaseLocalMounts(applierOptions));
       // Stopped before their filesystems are unmounted (parts stop last-added first).
       if (userSpace) parts.add("the users' containers, the jump and the apt proxy (kept for the next start)", () => userSpace.containers.stop());
+      // Dovecot runs each session as the mailbox's uid, so it needs root; it stops before the
+      // filesystems it holds open are unmounted (parts stop last-added first).
+      imap = process.getuid?.() === 0 ? await startLocalImap(settings, dataDir, logger) : undefined;
+      if (imap) {
+        const running = imap;
+        parts.add(`Dovecot (IMAP ${running.host}:${running.ports.imap} STARTTLS, IMAPS :${running.ports.imaps}, POP3S :${running.ports.pop3s})`, () => running.stop());
+      }
       const tracked = trackApplied(createLocalApplier(applierOptions));
       const lookupProof = createProofLookup({ servers: settings.web.dnsServers });
       const directory = createDirectory(settings.ldap, { logger: logger.child({ service: "ldap" }) });
@@ -322,7 +348,7 @@ const start: Command = {
 
       const storage = asRoot ? `ext4 image files in ${join(dataDir, "images")}, loop-mounted under ${settings.inbound.mailRoot}` : `plain directories under ${settings.inbound.mailRoot} (not root: no image files)`;
       const owners = (await loadUsersList(settings.users, usersListOptions(settings))).mailboxes.map((m) => m.owner);
-      process.stdout.write(banner(settings, secrets.passwords, dataDir, storage, await containersText(space, owners)));
+      process.stdout.write(banner(settings, secrets.passwords, dataDir, storage, await containersText(space, owners), imap));
       const containers = userSpace ? { jumpPort: userSpace.jumpPort, network: userSpace.network.name, dockerHost: userSpace.docker.host } : { off: (space as { reason: string }).reason };
       await writeFile(join(dataDir, "ready.json"), `${JSON.stringify({ settings: settingsFile, pid: process.pid, passwords: secrets.passwords, containers })}\n`, { mode: 0o600 });
       signal = await untilStopSignal(logger, () => runner.request("SIGHUP"));

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { stringify } from "yaml";
 import { writeFileAtomic } from "../../config/durable-file.ts";
 import { directoryLayout } from "../../config/sections/ldap.ts";
+import { freeLoopbackPort } from "./ports.ts";
 
 export const LOCAL_DOMAIN = "semail.test";
 export const DEMO_USERS = ["alice", "bob"] as const;
@@ -18,9 +19,20 @@ export interface LocalPorts {
   readonly inbound: number;
   readonly submission: number;
   readonly web: number;
+  /** Dovecot's IMAP (STARTTLS), IMAPS and POP3S; run only as root. */
+  readonly imap: number;
+  readonly imaps: number;
+  readonly pop3s: number;
 }
 
-export const DEFAULT_PORTS: LocalPorts = { ldap: 3389, dns: 5300, inbound: 2525, submission: 2587, web: 8080 };
+export const DEFAULT_PORTS: LocalPorts = { ldap: 3389, dns: 5300, inbound: 2525, submission: 2587, web: 8080, imap: 1143, imaps: 1993, pop3s: 1995 };
+
+/** A free loopback port for every part (`--free-ports`, and the tests' own local modes). */
+export async function freeLocalPorts(): Promise<LocalPorts> {
+  const ports: Record<string, number> = {};
+  for (const part of Object.keys(DEFAULT_PORTS)) ports[part] = await freeLoopbackPort();
+  return ports as unknown as LocalPorts;
+}
 
 export interface LocalSecrets {
   /** Demo logins and their passwords, made on the first start. */
@@ -83,6 +95,13 @@ export function localSettingsYaml(dataDir: string, ports: LocalPorts, ldapBaseDn
         greetingTimeout: "30s",
         commandTimeout: "60s",
       },
+    },
+    imap: {
+      listen: ["127.0.0.1"],
+      imapPort: ports.imap,
+      imapsPort: ports.imaps,
+      pop3sPort: ports.pop3s,
+      stateDir: join(dataDir, "imap"),
     },
     web: {
       listen: `127.0.0.1:${ports.web}`,

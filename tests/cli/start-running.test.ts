@@ -10,12 +10,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { createTransport } from "nodemailer";
+import { promisify } from "node:util";
+import { execFile } from "node:child_process";
 import { parse } from "yaml";
 import { mailUid } from "../../config/mail-uid.ts";
 import { duplicateKeys } from "../helpers/json-keys.ts";
 import { Client } from "../web/helpers.ts";
 import { until } from "../helpers/until.ts";
 
+const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, "../..");
 const SEMAIL = join(ROOT, "bin/semail.mjs");
 
@@ -26,6 +29,26 @@ let stderr = "";
 let exitCode: number | null;
 let submission: number;
 let mailboxPage: string;
+let subjectsOverImap: string[] | string;
+
+/** Alice's INBOX subjects over IMAPS, as a mail client sees them (Python's imaplib). */
+async function imapSubjects(port: number, password: string): Promise<string[]> {
+  const script = `
+import imaplib, ssl, json, os, email
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+m = imaplib.IMAP4_SSL("127.0.0.1", int(os.environ["PORT"]), ssl_context=ctx, timeout=30)
+m.login("alice", os.environ["PASSWORD"])
+m.select("INBOX", readonly=True)
+_, ids = m.search(None, "ALL")
+out = []
+for i in ids[0].split():
+    _, data = m.fetch(i, "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    out.append(email.message_from_bytes(data[0][1])["Subject"])
+print(json.dumps(out))
+`;
+  const { stdout } = await run("python3", ["-c", script], { env: { ...process.env, PORT: String(port), PASSWORD: password }, timeout: 60_000 });
+  return JSON.parse(stdout) as string[];
+}
 
 before(async () => {
   dataDir = await mkdtemp(join(tmpdir(), "semail-start-run-"));
@@ -40,7 +63,7 @@ before(async () => {
     return (await readFile(readyFile, "utf8").catch(() => "")).endsWith("\n");
   }, () => `semail start to be ready: ${stdout}${stderr}`, 90_000);
   const { passwords } = JSON.parse(await readFile(readyFile, "utf8")) as { passwords: Record<string, string> };
-  const settings = parse(await readFile(join(dataDir, "semail.yaml"), "utf8")) as { outbound: { listen: string[] }; web: { listen: string } };
+  const settings = parse(await readFile(join(dataDir, "semail.yaml"), "utf8")) as { outbound: { listen: string[] }; web: { listen: string }; imap: { imapsPort: number } };
 
   // Alice's page on the form and one message through both daemons, so every part logs.
   const client = new Client(`http://${settings.web.listen}`);
@@ -53,6 +76,8 @@ before(async () => {
   const log = join(dataDir, "semail.log");
   await until(async () => (await readFile(join(dataDir, "mail/alice/INBOX"), "utf8").catch(() => "")).includes("Note to self"), "the message in Alice's INBOX", 30_000);
   await until(async () => (await readFile(log, "utf8")).includes('"message done"'), "the outbound queue to log the delivery", 30_000);
+  // As root, Dovecot serves the same files over IMAP.
+  subjectsOverImap = process.getuid?.() === 0 ? await imapSubjects(settings.imap.imapsPort, passwords.alice!) : "not root: no Dovecot";
 
   child.kill("SIGINT");
   exitCode = await exited;
@@ -109,4 +134,11 @@ test("without containers the banner says so once, and as root a plain mailbox ro
     const { uid, gid } = await stat(join(dataDir, "mail/alice", path));
     assert.deepEqual([uid, gid], [mailUid("alice"), mailUid("alice")], `mail/alice/${path}`);
   }
+});
+
+test("as root, Dovecot serves Alice's mail over IMAPS with her LDAP login, and Ctrl-C stops it", (t) => {
+  if (typeof subjectsOverImap === "string") return t.skip(subjectsOverImap);
+  assert.deepEqual(subjectsOverImap, ["Note to self"]);
+  assert.match(stdout, /stopped Dovecot \(IMAP 127\.0\.0\.1:\d+ STARTTLS, IMAPS :\d+, POP3S :\d+\)/);
+  assert.match(stdout, /IMAP \/ POP3 {5}127\.0\.0\.1:\d+ \(STARTTLS\)/, "the banner names the IMAP ports");
 });

@@ -3,15 +3,14 @@ import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { localSettingsYaml } from "../../provisioning/local/defaults.ts";
-import { freeLoopbackPort } from "../../provisioning/local/ports.ts";
+import { freeLocalPorts, localSettingsYaml } from "../../provisioning/local/defaults.ts";
 
 export const ROOT = join(import.meta.dirname, "../..");
 export const SEMAIL = join(ROOT, "bin/semail.mjs");
 
 /** Free ports for every part, written as local mode's settings before its first start. */
 export async function writeLocalSettings(dataDir: string) {
-  const ports = { ldap: await freeLoopbackPort(), dns: await freeLoopbackPort(), inbound: await freeLoopbackPort(), submission: await freeLoopbackPort(), web: await freeLoopbackPort() };
+  const ports = await freeLocalPorts();
   await writeFile(join(dataDir, "semail.yaml"), localSettingsYaml(dataDir, ports, "dc=semail,dc=test"));
   return ports;
 }

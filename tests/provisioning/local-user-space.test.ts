@@ -10,7 +10,7 @@ import { mailUid } from "../../config/mail-uid.ts";
 import { loadSettings } from "../../config/settings.ts";
 import { checkListenAddresses } from "../../mailservers/outbound/daemon.ts";
 import { userRunArgs } from "../../provisioning/local/containers.ts";
-import { localSettingsYaml } from "../../provisioning/local/defaults.ts";
+import { DEFAULT_PORTS, localSettingsYaml } from "../../provisioning/local/defaults.ts";
 import { localImageTags } from "../../provisioning/local/images.ts";
 import { settingsWithUsersNetwork } from "../../provisioning/local/user-space.ts";
 import { firewallRules } from "../../provisioning/local/users-firewall.ts";
@@ -52,7 +52,7 @@ test("the firewall drops all but the jump's new flows to port 22 and the apt pro
 test("outbound also listens on the bridge's gateway, a container network it trusts for AUTH without TLS", async (t) => {
   const dir = await mkdtemp(join(tmpdir(), "semail-space-settings-"));
   t.after(() => rm(dir, { recursive: true, force: true }));
-  await writeFile(join(dir, "semail.yaml"), localSettingsYaml(dir, { ldap: 3389, dns: 5300, inbound: 2525, submission: 2587, web: 8080 }, "dc=semail,dc=test"));
+  await writeFile(join(dir, "semail.yaml"), localSettingsYaml(dir, DEFAULT_PORTS, "dc=semail,dc=test"));
   const settings = settingsWithUsersNetwork(await loadSettings(join(dir, "semail.yaml")), { gateway: "10.213.4.1", subnet: "10.213.4.0/24" });
   assert.deepEqual(settings.outbound.listen, ["127.0.0.1:2587", "10.213.4.1:2587"]);
   assert.deepEqual(settings.outbound.containerNetworks, ["10.213.4.0/24"]);
