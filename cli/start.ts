@@ -52,7 +52,8 @@ export async function missingPackages(asRoot: boolean, programs = PROGRAMS): Pro
   for (const [path, pkg, rootOnly] of programs) {
     if (rootOnly && !asRoot) continue;
     try {
-      await access(path, constants.X_OK);
+      // A program must run; a plug-in library (Dovecot's LDAP module) must only be there.
+      await access(path, path.endsWith(".so") ? constants.R_OK : constants.X_OK);
     } catch {
       missing.add(pkg);
     }

@@ -56,4 +56,21 @@ describe("the daemons image", { timeout: 20 * 60_000 }, () => {
     const id = await scope.run(["--network", "none", "-v", `${dir}:${dir}`, image, "outbound", "--config", config]);
     await scope.healthy(id);
   });
+
+  // components/semail-image.ts starts containers from docker.Image's repoDigest. For an image
+  // that is never pushed, pulumi-docker (provider/image.go, since its PR #739) sets repoDigest
+  // to the image ID that `docker inspect` gives. What the real engine says of such an image:
+  it("a never-pushed image has no repo digest, and its ID is a reference a container starts from", async (t) => {
+    const scope = dockerScope(t, engine!);
+    const [id, digests] = (await engine!.docker(["image", "inspect", "-f", "{{.Id}} {{len .RepoDigests}}", image])).trim().split(" ");
+    assert.match(id!, /^sha256:[0-9a-f]{64}$/);
+    assert.equal(digests, "0", "nothing was pushed, so no registry digest exists");
+    const dir = await scope.dir("semail-digest-");
+    const config = path.join(dir, "semail.yaml");
+    await writeFile(path.join(dir, "users.yaml"), usersYaml(USERS));
+    await writeFile(config, stringify({ hostname: "relay.semail.test", users: path.join(dir, "users.yaml"), outbound: { listen: ["127.0.0.1:2587"], spool: path.join(dir, "spool") } }));
+    const container = await scope.run(["--network", "none", "-v", `${dir}:${dir}`, id!, "outbound", "--config", config]);
+    await scope.healthy(container);
+    assert.equal((await engine!.docker(["inspect", "-f", "{{.Image}}", container])).trim(), id, "the container runs exactly that build");
+  });
 });
