@@ -2,13 +2,14 @@
 // `imap.stateDir`, checked with doveconf, and `dovecot -F` as a child; reload(list)
 // rewrites the users file when the users list changes, and stop() waits for the exit.
 // Dovecot switches to each user's uid, so this needs root (as the image runs it).
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { execFile } from "node:child_process";
 import { access, chmod, chown, constants, lstat, mkdir, readFile, readdir, rename, stat, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
 import { join, resolve, sep } from "node:path";
 import { promisify } from "node:util";
 import type { Logger } from "pino";
 import { silentLogger } from "../../cli/logger.ts";
+import { startForeground } from "../local/foreground-child.ts";
 import type { Settings } from "../../config/settings.ts";
 import type { UsersList } from "../../config/users-list.ts";
 import { imapPaths, imapUsers, renderDovecotConf, renderLdapConf, renderPostLogin, renderUsersFile, type ImapUser } from "./config.ts";
@@ -126,11 +127,6 @@ function answers(host: string, port: number): Promise<boolean> {
   });
 }
 
-function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((ok) => child.once("exit", () => ok()));
-}
-
 /** The children of `pid`, recursively, from /proc. */
 async function descendants(pid: number): Promise<number[]> {
   const all: number[] = [];
@@ -164,38 +160,20 @@ export async function startImap(options: ImapOptions): Promise<RunningImap> {
   const configFile = await writeImapFiles(options);
   let users = imapUsers(options.list, options.settings.inbound.mailRoot);
 
-  const child = spawn(DOVECOT, ["-F", "-c", configFile], { stdio: ["ignore", "ignore", "pipe"] });
-  let output = "";
-  child.stderr!.setEncoding("utf8").on("data", (text: string) => {
-    output = (output + text).slice(-8000);
-    for (const line of text.split("\n")) if (line.trim()) logger.debug({ dovecot: line.trim() }, "dovecot");
-  });
-  const spawned = await new Promise<Error | undefined>((ok) => {
-    child.once("spawn", () => ok(undefined));
-    child.once("error", ok);
-  });
-  if (spawned) throw new Error(`cannot run ${DOVECOT}: ${spawned.message}`);
-
-  const stop = async (): Promise<void> => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const done = exited(child);
-    child.kill("SIGTERM");
-    const timer = setTimeout(() => child.kill("SIGKILL"), STOP_TIMEOUT_MS);
-    await done;
-    clearTimeout(timer);
-  };
+  const dovecot = await startForeground(DOVECOT, ["-F", "-c", configFile], { name: "dovecot", logger, stopTimeoutMs: STOP_TIMEOUT_MS });
+  const { child, stop } = dovecot;
 
   const first = imap.listen[0]!;
   const host = first === "*" ? "127.0.0.1" : first === "::" ? "::1" : first;
   const ports = [imap.imapPort, imap.imapsPort, imap.pop3sPort].filter((p) => p !== 0);
   const deadline = Date.now() + START_TIMEOUT_MS;
   for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`dovecot exited (${child.exitCode ?? child.signalCode}) while starting: ${output.trim()}`);
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`dovecot exited (${child.exitCode ?? child.signalCode}) while starting: ${dovecot.output().trim()}`);
     // The TLS listeners greet only after a handshake: a connection accepted is enough there.
     if ((await Promise.all(ports.map((p) => (p === imap.imapPort ? answers(host, p) : canConnect(host, p))))).every(Boolean)) break;
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`dovecot did not answer on ${host}:${ports.join(",")} within ${START_TIMEOUT_MS} ms: ${output.trim()}`);
+      throw new Error(`dovecot did not answer on ${host}:${ports.join(",")} within ${START_TIMEOUT_MS} ms: ${dovecot.output().trim()}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }

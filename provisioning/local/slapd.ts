@@ -9,6 +9,7 @@ import type { Logger } from "pino";
 import { silentLogger } from "../../cli/logger.ts";
 import { directoryLayout } from "../../config/sections/ldap.ts";
 import { ownerProblem } from "../../config/users-list.ts";
+import { startForeground, type ForegroundChild } from "./foreground-child.ts";
 import { freeLoopbackPort } from "./ports.ts";
 
 export interface SlapdUser {
@@ -162,11 +163,6 @@ function run(program: string, args: readonly string[], input: string): Promise<v
   });
 }
 
-function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((ok) => child.once("exit", () => ok()));
-}
-
 async function waitUntilAnswering(url: string, adminDn: string, adminPassword: string, baseDn: string, child: ChildProcess, stderr: () => string): Promise<void> {
   const deadline = Date.now() + START_TIMEOUT_MS;
   let lastError = "";
@@ -236,7 +232,7 @@ export async function startSlapd(options: SlapdOptions): Promise<RunningSlapd> {
     const ldapsUrl = options.tls ? `ldaps://127.0.0.1:${await freeLoopbackPort()}` : undefined;
     const slapd = await launch(confFile, [url, ...(ldapsUrl ? [ldapsUrl] : [])], logger);
     try {
-      await waitUntilAnswering(url, adminDn, options.adminPassword, baseDn, slapd.child, slapd.stderr);
+      await waitUntilAnswering(url, adminDn, options.adminPassword, baseDn, slapd.child, slapd.output);
     } catch (err) {
       await slapd.stop();
       if (attempt < attempts && slapd.child.exitCode !== null) continue;
@@ -256,27 +252,7 @@ export async function startSlapd(options: SlapdOptions): Promise<RunningSlapd> {
   }
 }
 
-/** Spawns slapd in the foreground on `urls`; stop() sends SIGTERM (SIGKILL after a while) and waits for the exit. */
-async function launch(confFile: string, urls: readonly string[], logger: Logger): Promise<{ child: ChildProcess; stderr: () => string; stop: () => Promise<void> }> {
-  // -d keeps slapd in the foreground as our child; no -u/-g: it runs as whoever runs us and owns dataDir.
-  const child = spawn(SLAPD, ["-d", "0", "-h", urls.map((u) => `${u}/`).join(" "), "-f", confFile], { stdio: ["ignore", "ignore", "pipe"] });
-  let stderr = "";
-  child.stderr!.setEncoding("utf8").on("data", (d: string) => {
-    stderr = (stderr + d).slice(-4000);
-    logger.debug({ slapd: d.trim() }, "slapd output");
-  });
-  const spawned = await new Promise<Error | undefined>((ok) => {
-    child.once("spawn", () => ok(undefined));
-    child.once("error", (err) => ok(err));
-  });
-  if (spawned !== undefined) throw new Error(`cannot run ${SLAPD}: ${spawned.message}`, { cause: spawned });
-  const stop = async (): Promise<void> => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const done = exited(child);
-    child.kill("SIGTERM");
-    const timer = setTimeout(() => child.kill("SIGKILL"), STOP_TIMEOUT_MS);
-    await done;
-    clearTimeout(timer);
-  };
-  return { child, stderr: () => stderr, stop };
+/** slapd in the foreground on `urls`; no -u/-g: it runs as whoever runs us and owns dataDir. */
+function launch(confFile: string, urls: readonly string[], logger: Logger): Promise<ForegroundChild> {
+  return startForeground(SLAPD, ["-d", "0", "-h", urls.map((u) => `${u}/`).join(" "), "-f", confFile], { name: "slapd", logger, stopTimeoutMs: STOP_TIMEOUT_MS });
 }
