@@ -58,3 +58,9 @@ export function bootId(): string {
   boot ??= readFileSync("/proc/sys/kernel/random/boot_id", "latin1").trim().replace(/-/g, "");
   return boot;
 }
+
+/** True while `pid` runs: it exists and is neither a zombie nor dead (Z, X). */
+export function processRunning(pid: number): boolean {
+  const stat = processAlive(pid) ? processStat(pid) : undefined;
+  return stat !== undefined && stat.state !== "Z" && stat.state !== "X";
+}

@@ -3,10 +3,11 @@
 // data under <data-dir>/docker, stopped again when `semail start` stops.
 import { execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { closeSync, openSync, readFileSync } from "node:fs";
+import { closeSync, openSync } from "node:fs";
 import { access, mkdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { processRunning } from "../../mailservers/core/process-alive.ts";
 
 const exec = promisify(execFile);
 const START_MS = 60_000;
@@ -91,18 +92,6 @@ export async function onPath(program: string): Promise<boolean> {
   return false;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    return !/^\d+ \(.*\) Z/s.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
-  } catch {
-    return false;
-  }
-}
 
 async function waitFor(check: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
   for (const deadline = Date.now() + ms; Date.now() < deadline; await new Promise((r) => setTimeout(r, 200))) {
@@ -149,7 +138,7 @@ export async function openDocker(dataDir: string, say: (line: string) => void): 
 
 async function pidOf(pidFile: string): Promise<number | undefined> {
   const pid = Number.parseInt(await readFile(pidFile, "utf8").catch(() => ""), 10);
-  return Number.isSafeInteger(pid) && pid > 0 && alive(pid) ? pid : undefined;
+  return Number.isSafeInteger(pid) && pid > 0 && processRunning(pid) ? pid : undefined;
 }
 
 async function startDockerd(paths: ReturnType<typeof ownDockerPaths>): Promise<void> {
@@ -187,10 +176,10 @@ async function stopDockerd(paths: ReturnType<typeof ownDockerPaths>): Promise<vo
   if (pid !== undefined) {
     process.kill(pid, "SIGTERM");
     try {
-      await waitFor(() => !alive(pid), STOP_MS, `dockerd (pid ${pid}) to stop`);
+      await waitFor(() => !processRunning(pid), STOP_MS, `dockerd (pid ${pid}) to stop`);
     } catch {
       process.kill(pid, "SIGKILL");
-      await waitFor(() => !alive(pid), 5_000, `dockerd (pid ${pid}) to die`);
+      await waitFor(() => !processRunning(pid), 5_000, `dockerd (pid ${pid}) to die`);
     }
   }
   // What dockerd leaves: its network namespaces bind-mounted in the exec root, and the

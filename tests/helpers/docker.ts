@@ -6,10 +6,12 @@
 // run leaves nothing running past the next run's end. Its data root (built images) stays
 // in DATA_ROOT, outside the clone, so the next run builds from cache.
 import { execFile, spawn } from "node:child_process";
-import { closeSync, openSync, readFileSync, writeFileSync } from "node:fs";
-import { access, mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
+import { closeSync, openSync, writeFileSync } from "node:fs";
+import { mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { processRunning } from "../../mailservers/core/process-alive.ts";
+import { onPath } from "../../provisioning/local/docker-engine.ts";
 
 const STATE = "/run/semail-test-docker";
 const DATA_ROOT = "/var/lib/semail-test-docker";
@@ -57,26 +59,7 @@ async function answers(host: string): Promise<boolean> {
   );
 }
 
-async function onPath(program: string): Promise<boolean> {
-  for (const dir of (process.env.PATH ?? "").split(":").concat("/usr/sbin", "/sbin")) {
-    if (await access(join(dir, program)).then(() => true, () => false)) return true;
-  }
-  return false;
-}
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  // A zombie (an exited child of a gone parent, not yet reaped) has stopped too.
-  try {
-    return !/^\d+ \(.*\) Z/s.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
-  } catch {
-    return false;
-  }
-}
 
 async function waitFor(check: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
   for (const deadline = Date.now() + ms; Date.now() < deadline; await new Promise((r) => setTimeout(r, 200))) {
@@ -99,7 +82,7 @@ export async function withLock<T>(path: string, fn: () => Promise<T>, waitMs = L
     } catch {
       const holder = Number.parseInt(await readFile(path, "utf8").catch(() => ""), 10);
       // Empty: its holder is between creating and writing it. Otherwise a dead holder's.
-      if (Number.isSafeInteger(holder) && holder > 0 && !alive(holder)) await rm(path, { force: true });
+      if (Number.isSafeInteger(holder) && holder > 0 && !processRunning(holder)) await rm(path, { force: true });
       return false;
     }
   }, waitMs, `the lock ${path}`);
@@ -113,13 +96,13 @@ export async function withLock<T>(path: string, fn: () => Promise<T>, waitMs = L
 /** Pids of the test processes using the shared dockerd, after dropping the dead ones. */
 async function liveUsers(): Promise<number[]> {
   const pids = (await readdir(USERS).catch(() => [] as string[])).map(Number);
-  for (const pid of pids.filter((p) => !alive(p))) await rm(join(USERS, String(pid)), { force: true });
-  return pids.filter(alive);
+  for (const pid of pids.filter((p) => !processRunning(p))) await rm(join(USERS, String(pid)), { force: true });
+  return pids.filter((p) => processRunning(p));
 }
 
 async function dockerdPid(): Promise<number | undefined> {
   const pid = Number.parseInt(await readFile(PIDFILE, "utf8").catch(() => ""), 10);
-  return Number.isSafeInteger(pid) && pid > 0 && alive(pid) ? pid : undefined;
+  return Number.isSafeInteger(pid) && pid > 0 && processRunning(pid) ? pid : undefined;
 }
 
 async function startDockerd(): Promise<void> {
@@ -154,10 +137,10 @@ async function stopDockerd(): Promise<void> {
   if (pid !== undefined) {
     process.kill(pid, "SIGTERM");
     try {
-      await waitFor(() => !alive(pid), STOP_MS, `dockerd (pid ${pid}) to stop`);
+      await waitFor(() => !processRunning(pid), STOP_MS, `dockerd (pid ${pid}) to stop`);
     } catch {
       process.kill(pid, "SIGKILL");
-      await waitFor(() => !alive(pid), 5_000, `dockerd (pid ${pid}) to die`);
+      await waitFor(() => !processRunning(pid), 5_000, `dockerd (pid ${pid}) to die`);
     }
   }
   // What dockerd leaves: its default network namespace bind-mounted in the exec root (and,
