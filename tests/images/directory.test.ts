@@ -13,6 +13,8 @@ import { directoryLayout, ldapSettings } from "../../config/sections/ldap.ts";
 import { createDirectory } from "../../directory/ldap.ts";
 import { dockerEngine, type DockerEngine } from "../helpers/docker.ts";
 import { Client as WebClient, startForm } from "../web/helpers.ts";
+import { SmtpClient } from "../helpers/smtp.ts";
+import { daemonSettings, plain, startDaemon } from "../outbound/daemon-fixture.ts";
 import { buildImage, dockerScope } from "./fixture.ts";
 
 const BASE = "dc=semail,dc=test";
@@ -81,7 +83,7 @@ describe("the directory image", { timeout: 20 * 60_000 }, () => {
     assert.equal(kept.length, 5);
   });
 
-  it("lets a user added with ldapadd log into the web form", async (t) => {
+  it("lets a user added with ldapadd log into the web form and AUTH to outbound", async (t) => {
     const scope = dockerScope(t, engine!);
     const network = await scope.network();
     const id = await scope.run(["--network", network, "-e", `LDAP_BASE_DN=${BASE}`, "-e", `LDAP_ADMIN_PASSWORD=${PASSWORD}`, image]);
@@ -102,5 +104,16 @@ describe("the directory image", { timeout: 20 * 60_000 }, () => {
     const login = await client.login("dora", "dora-Secret5");
     assert.deepEqual([login.status, login.location], [303, "/"]);
     assert.match((await client.get("/")).text, /Signed in as <strong>dora<\/strong>/);
+
+    // The outbound daemon's AUTH binds to the same directory.
+    const dir = await scope.dir("semail-directory-outbound-");
+    const settings = await daemonSettings(dir, { ldap: { url, baseDn: BASE, userDnTemplate, adminGroupDn, timeoutMs: 3000 }, users: "mailboxes:\n  - {owner: dora, address: dora@semail.test}\n" });
+    const outbound = await startDaemon(t, settings);
+    const smtp = await SmtpClient.connect(outbound.port);
+    t.after(() => smtp.close());
+    await smtp.command("EHLO client.test");
+    assert.equal((await smtp.command(`AUTH PLAIN ${plain("dora", "wrong")}`)).code, 535);
+    assert.equal((await smtp.command(`AUTH PLAIN ${plain("dora", "dora-Secret5")}`)).code, 235);
+    assert.equal((await smtp.command("MAIL FROM:<dora@semail.test>")).code, 250);
   });
 });
