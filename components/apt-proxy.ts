@@ -8,8 +8,9 @@ export interface AptProxyArgs {
   /** Docker on the VM. */
   readonly docker: docker.Provider;
   readonly image: pulumi.Input<string>;
-  /** The users' network (internal), where the containers reach it. */
+  /** The users' network (internal), where the containers reach it, and its fixed address there. */
   readonly usersNetwork: pulumi.Input<string>;
+  readonly ipv4Address: string;
   /** A network with a way out, where it reaches the mirrors. */
   readonly outsideNetwork: pulumi.Input<string>;
   /** Its cache on the VM. */
@@ -33,7 +34,7 @@ export class AptProxy extends pulumi.ComponentResource {
       restart: "unless-stopped",
       volumes: [{ hostPath: args.cacheDir, containerPath: "/var/cache/apt-cacher-ng" }],
       networksAdvanced: [
-        { name: args.usersNetwork, aliases: [APT_PROXY_HOST] },
+        { name: args.usersNetwork, aliases: [APT_PROXY_HOST], ipv4Address: args.ipv4Address },
         { name: args.outsideNetwork },
       ],
     }, { parent: this, provider: args.docker, deleteBeforeReplace: true });

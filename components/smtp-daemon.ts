@@ -25,9 +25,11 @@ export interface SmtpDaemonArgs {
     readonly tlsCert: string;
     readonly tlsKey: string;
   };
-  /** Docker networks to join, with the alias `semail-<mode>`. */
-  readonly networks: readonly pulumi.Input<string>[];
+  /** Docker networks to join, with the alias `semail-<mode>`; a fixed address where the firewall names it. */
+  readonly networks: readonly DaemonNetwork[];
 }
+
+export type DaemonNetwork = pulumi.Input<string> | { readonly name: pulumi.Input<string>; readonly ipv4Address: string };
 
 /** Where the settings file sits in the container. */
 export const SETTINGS_PATH = "/usr/local/etc/semail.yaml";
@@ -70,7 +72,10 @@ export class SmtpDaemon extends pulumi.ComponentResource {
       uploads: [{ file: SETTINGS_PATH, content: args.settings }],
       ports: daemonPorts(args.mode, args.publicAddresses),
       mounts: daemonMounts(args.mode, args.paths),
-      networksAdvanced: args.networks.map((network) => ({ name: network, aliases: [`semail-${args.mode}`] })),
+      networksAdvanced: args.networks.map((network) => {
+        const aliases = [`semail-${args.mode}`];
+        return typeof network === "object" && "ipv4Address" in network ? { ...network, aliases } : { name: network, aliases };
+      }),
     }, { parent: this, provider: args.docker, deleteBeforeReplace: true });
     this.registerOutputs({ containerName: this.container.name });
   }

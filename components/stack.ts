@@ -8,15 +8,15 @@ import { serializeUsersList, type UsersList } from "../config/users-list.ts";
 import { dockerSsh, dom0Connection, vmConnection } from "./connections.ts";
 import { daemonSettings, usersDir } from "./daemon-settings.ts";
 import { DnsZone } from "./dns-zone.ts";
-import { AptProxy } from "./apt-proxy.ts";
-import { HostScripts } from "./host-scripts.ts";
+import { AptProxy, APT_PROXY_PORT } from "./apt-proxy.ts";
+import { HostScripts, hostScript } from "./host-scripts.ts";
 import { LdapServer } from "./ldap-server.ts";
 import { Mailbox, type MailboxStorage } from "./mailbox.ts";
 import { SemailImage, type ImageRole } from "./semail-image.ts";
 import { shellLine } from "./shell.ts";
 import { OUTBOUND_PORT, SmtpDaemon } from "./smtp-daemon.ts";
 import type { StackConfig } from "./stack-config.ts";
-import { UsersNetwork } from "./users-network.ts";
+import { USERS_BRIDGE, UsersNetwork } from "./users-network.ts";
 import { VolumeGroup } from "./volume-group.ts";
 import { XenVm } from "./xen-vm.ts";
 
@@ -128,13 +128,20 @@ export function defineStack(config: StackConfig, secrets: StackSecrets, users: U
   }, { dependsOn: [usersFile] });
   new SmtpDaemon("outbound", {
     mode: "outbound", docker: dockerProvider, image: daemonImage, settings, publicAddresses, paths,
-    networks: [...daemonNetworks, usersNetwork.networkName],
+    networks: [...daemonNetworks, { name: usersNetwork.networkName, ipv4Address: usersNetwork.plan.outboundIp }],
   }, { dependsOn: [usersFile] });
 
   const aptProxy = new AptProxy("apt-proxy", {
     docker: dockerProvider, image: images("apt-proxy", config.aptProxyImage),
-    usersNetwork: usersNetwork.networkName, outsideNetwork: servicesNet.name, cacheDir: APT_CACHE_DIR,
+    usersNetwork: usersNetwork.networkName, ipv4Address: usersNetwork.plan.aptProxyIp, outsideNetwork: servicesNet.name, cacheDir: APT_CACHE_DIR,
   });
+  // What a user's container may reach: outbound's submission and the apt proxy, nothing else
+  // (no other container, nothing on the VM); reinstalled at boot by its systemd unit.
+  new remote.Command("users-firewall", {
+    connection: vmConn,
+    create: shellLine(...hostScript("users-firewall.sh").split(" "), "install", "--bridge", USERS_BRIDGE,
+      "--allow", `${usersNetwork.plan.outboundIp}:${OUTBOUND_PORT}`, "--allow", `${usersNetwork.plan.aptProxyIp}:${APT_PROXY_PORT}`, "--unit"),
+  }, { dependsOn: [scripts, usersNetwork] });
   const userImage = images("user", config.userImage);
 
   const storage: MailboxStorage = config.storageBackend === "lvm"

@@ -5,6 +5,7 @@ import { test } from "node:test";
 import { parseSettings } from "../../config/settings.ts";
 import { parse } from "yaml";
 import { mailUid } from "../../config/mail-uid.ts";
+import { usersNetworkPlan } from "../../components/users-network.ts";
 import { ALICE, ALICE_KEY, BOB, CAROL, GANDI_KEY, LDAP_PASSWORD, PROJECT_DIR, SSH_KEY, runStack, usersYaml } from "./fixtures.ts";
 import { plainOccurrences, reveal, settle, type Recorded } from "./harness.ts";
 
@@ -85,6 +86,15 @@ test("with no users: the VM, volume group, zone, LDAP and both daemons, and no m
   assert.equal(inbound.image, outbound.image, "one daemons image for both");
   const apt = inputs(resources, "apt-proxy-container");
   assert.deepEqual(apt.networksAdvanced.map((n: Inputs) => n.name), ["semail-users", "semail-services"]);
+  // The firewall names what users' containers may reach: fixed addresses at the bottom of the
+  // subnet, users' containers from its upper half, the bridge by a fixed name.
+  const net = inputs(resources, "users-network-net");
+  assert.deepEqual(net.ipamConfigs, [{ subnet: "172.30.0.0/24", ipRange: "172.30.0.128/25" }]);
+  assert.deepEqual(net.options, { "com.docker.network.bridge.name": "semail-users0" });
+  assert.equal(outbound.networksAdvanced[1].ipv4Address, "172.30.0.2");
+  assert.equal(apt.networksAdvanced[0].ipv4Address, "172.30.0.3");
+  assert.equal(inputs(resources, "users-firewall").create,
+    "bash /usr/local/lib/semail/users-firewall.sh install --bridge semail-users0 --allow 172.30.0.2:587 --allow 172.30.0.3:3142 --unit");
 
   const ldap = inputs(resources, "ldap-container");
   assert.equal(ldap.restart, "unless-stopped");
@@ -300,4 +310,10 @@ test("an image named in the stack settings is used as it is, and nothing is buil
   assert.equal(inputs(resources, "inbound-container").image, "registry.example/semail-daemons:7");
   assert.ok(!resources.some((r) => r.name === "image-user-build" || r.name === "image-daemons-build"));
   assert.ok(resources.some((r) => r.name === "image-apt-proxy-build"), "the others are still built");
+});
+
+test("the users' network plan: services at the bottom, users' containers in the upper half", () => {
+  assert.deepEqual(usersNetworkPlan("172.30.0.0/24"), { outboundIp: "172.30.0.2", aptProxyIp: "172.30.0.3", userRange: "172.30.0.128/25" });
+  assert.deepEqual(usersNetworkPlan("10.20.0.0/16"), { outboundIp: "10.20.0.2", aptProxyIp: "10.20.0.3", userRange: "10.20.128.0/17" });
+  assert.deepEqual(usersNetworkPlan("192.168.7.16/28"), { outboundIp: "192.168.7.18", aptProxyIp: "192.168.7.19", userRange: "192.168.7.24/29" });
 });
