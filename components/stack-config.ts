@@ -59,6 +59,8 @@ export interface StackConfig {
   readonly daemonImage: string;
   /** Image reference, or "" to build provisioning/images/apt-proxy on the VM. */
   readonly aptProxyImage: string;
+  /** Image reference, or "" to build provisioning/images/imap on the VM. */
+  readonly imapImage: string;
 }
 
 /** Setting name → [default, description]. Secrets are listed in SECRET_SETTINGS. */
@@ -103,6 +105,7 @@ export const SETTINGS = {
   baseImage: ["debian:bookworm-slim", "The Debian base every SEMail image is built FROM (provisioning/images/base.sh makes it where no registry is reachable)."],
   daemonImage: ["", "Image of the two SMTP daemons; empty builds provisioning/images/daemons on the VM."],
   aptProxyImage: ["", "Image of the users' apt proxy (apt-cacher-ng); empty builds provisioning/images/apt-proxy on the VM."],
+  imapImage: ["", "Image of Dovecot (IMAP, IMAPS, POP3S over the users' mail); empty builds provisioning/images/imap on the VM."],
 } as const satisfies Record<keyof StackConfig, readonly [string | undefined, string]>;
 
 export const SECRET_SETTINGS = {
@@ -234,12 +237,12 @@ export function parseStackConfig(get: (key: string) => string | undefined): Stac
   const ldapAdminDn = value("ldapAdminDn") || `cn=admin,${ldapBaseDn}`;
   // The local slapd image creates its admin as cn=admin,<base>; any other DN could not bind.
   check("ldapAdminDn", ldapUrl !== "" || ldapAdminDn === `cn=admin,${ldapBaseDn}`, `must be cn=admin,${ldapBaseDn} for the local slapd (or set semail:ldapUrl for an external directory)`, `cn=admin,${ldapBaseDn}`);
-  const images = Object.fromEntries((["ldapImage", "userImage", "daemonImage", "aptProxyImage", "baseImage"] as const).map((key) => {
+  const images = Object.fromEntries((["ldapImage", "userImage", "daemonImage", "aptProxyImage", "imapImage", "baseImage"] as const).map((key) => {
     const img = value(key);
     const optional = key !== "baseImage";
     check(key, (optional && img === "") || /^[a-z0-9][a-z0-9._/:@-]*$/.test(img), `${JSON.stringify(img)} is not an image reference${optional ? " (leave it empty to build SEMail's own)" : ""}`, "registry.example/name:tag");
     return [key, img];
-  })) as Record<"ldapImage" | "userImage" | "daemonImage" | "aptProxyImage" | "baseImage", string>;
+  })) as Record<"ldapImage" | "userImage" | "daemonImage" | "aptProxyImage" | "imapImage" | "baseImage", string>;
   const usersList = value("usersList");
   check("usersList", usersList !== "" && !usersList.startsWith("/") && !usersList.split(/[\\/]/).includes(".."), `${JSON.stringify(usersList)} must be a path inside the project`, "users.yaml");
   const subnet = value("usersNetworkSubnet");
@@ -257,7 +260,7 @@ export function parseStackConfig(get: (key: string) => string | undefined): Stac
     ldapUrl, ldapBaseDn, ldapAdminDn, ldapImage: images.ldapImage,
     tlsCert: path("tlsCert"), tlsKey: path("tlsKey"), usersList, usersListRemote: path("usersListRemote"),
     mailRoot: path("mailRoot"), spool: path("spool"), userImage: images.userImage, usersNetworkSubnet: subnet,
-    baseImage: images.baseImage, daemonImage: images.daemonImage, aptProxyImage: images.aptProxyImage,
+    baseImage: images.baseImage, daemonImage: images.daemonImage, aptProxyImage: images.aptProxyImage, imapImage: images.imapImage,
   };
   if (problems.length > 0) throw new StackConfigError(problems);
   return config;

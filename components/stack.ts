@@ -4,12 +4,14 @@ import * as pulumi from "@pulumi/pulumi";
 import { remote } from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as gandi from "@pulumiverse/gandi";
+import { imapUsers, renderUsersFile } from "../config/imap-users.ts";
 import { serializeUsersList, type UsersList } from "../config/users-list.ts";
 import { dockerSsh, dom0Connection, vmConnection } from "./connections.ts";
 import { daemonSettings, usersDir } from "./daemon-settings.ts";
 import { DnsZone } from "./dns-zone.ts";
 import { AptProxy, APT_PROXY_PORT } from "./apt-proxy.ts";
 import { HostScripts, hostScript } from "./host-scripts.ts";
+import { ImapServer } from "./imap-server.ts";
 import { LdapServer } from "./ldap-server.ts";
 import { Mailbox, type MailboxStorage } from "./mailbox.ts";
 import { SemailImage, type ImageRole } from "./semail-image.ts";
@@ -143,6 +145,13 @@ export function defineStack(config: StackConfig, secrets: StackSecrets, users: U
       "--allow", `${usersNetwork.plan.outboundIp}:${OUTBOUND_PORT}`, "--allow", `${usersNetwork.plan.aptProxyIp}:${APT_PROXY_PORT}`, "--unit"),
   }, { dependsOn: [scripts, usersNetwork] });
   const userImage = images("user", config.userImage);
+  new ImapServer("imap", {
+    docker: dockerProvider, image: images("imap", config.imapImage), vm: vmConn,
+    usersFile: renderUsersFile(imapUsers(users, config.mailRoot)),
+    ldapUrl, ldapBaseDn: config.ldapBaseDn, mailRoot: config.mailRoot, tlsCert: config.tlsCert, tlsKey: config.tlsKey,
+    usersDir: "/etc/semail/imap", stateDir: "/var/lib/semail/imap", trustedNetworks: [config.usersNetworkSubnet],
+    publicAddresses, networks: daemonNetworks,
+  }, { dependsOn: [scripts] });
 
   const storage: MailboxStorage = config.storageBackend === "lvm"
     ? { backend: "lvm", vgName: config.vgName, mailRoot: config.mailRoot }

@@ -20,10 +20,9 @@
 // - Every pair folder is subscribed at the next login by postlogin.sh (Dovecot's `auto` takes
 //   no wildcard, and Roundcube shows only subscribed folders).
 import { join } from "node:path";
-import { FIRST_MAIL_UID, mailUid } from "../../config/mail-uid.ts";
+import { FIRST_MAIL_UID } from "../../config/mail-uid.ts";
 import type { ImapSettings } from "../../config/sections/imap.ts";
 import type { LdapSettings } from "../../config/sections/ldap.ts";
-import type { UsersList } from "../../config/users-list.ts";
 
 /** Debian's Dovecot package makes these system users; the image and the host have them. */
 export const DOVECOT_INTERNAL_USER = "dovecot";
@@ -240,31 +239,6 @@ export function renderLdapConf(ldap: LdapSettings): string {
   if (ldap.caFile !== undefined) lines.push(`tls_ca_cert_file = ${ldap.caFile}`);
   for (const line of lines) if (/[\r\n]/.test(line.slice(0, -1))) throw new ImapConfigError(`an ldap setting has a line break: ${JSON.stringify(line)}`);
   return `${lines.join("\n")}\n`;
-}
-
-export interface ImapUser {
-  readonly owner: string;
-  readonly uid: number;
-  /** The mailbox root: <mailRoot>/<owner>. */
-  readonly home: string;
-}
-
-/** Who may log in: the live mailboxes (UsersList.mailboxes skips pending ones), each with its mail uid. */
-export function imapUsers(list: UsersList, mailRoot: string): ImapUser[] {
-  const root = mailRoot.replace(/\/+$/, "");
-  return list.mailboxes.map((m) => ({ owner: m.owner, uid: mailUid(m.owner), home: `${root}/${m.owner}` }));
-}
-
-/**
- * The passwd-file both the second passdb and the userdb read: `owner::uid:gid::home::`,
- * no password (the LDAP bind checked it). Dovecot re-reads it when it changes.
- */
-export function renderUsersFile(users: readonly ImapUser[]): string {
-  const lines = users.map((u) => {
-    if (/[:\n]/.test(u.owner + u.home)) throw new ImapConfigError(`mailbox ${JSON.stringify(u.owner)}: ':' or a line break cannot be in Dovecot's users file`);
-    return `${u.owner}::${u.uid}:${u.uid}::${u.home}::`;
-  });
-  return `${lines.join("\n")}${lines.length > 0 ? "\n" : ""}`;
 }
 
 /**

@@ -12,7 +12,8 @@ import { silentLogger } from "../../cli/logger.ts";
 import { startForeground } from "../local/foreground-child.ts";
 import type { Settings } from "../../config/settings.ts";
 import type { UsersList } from "../../config/users-list.ts";
-import { imapPaths, imapUsers, renderDovecotConf, renderLdapConf, renderPostLogin, renderUsersFile, type ImapUser } from "./config.ts";
+import { imapUsers, renderUsersFile, type ImapUser } from "../../config/imap-users.ts";
+import { imapPaths, renderDovecotConf, renderLdapConf, renderPostLogin } from "./config.ts";
 
 const run = promisify(execFile);
 const DOVECOT = "/usr/sbin/dovecot";

@@ -14,7 +14,8 @@ import { imapSettings } from "../../config/sections/imap.ts";
 import { ldapSettings } from "../../config/sections/ldap.ts";
 import { parseUsersList } from "../../config/users-list.ts";
 import { localCertificate } from "../../provisioning/imap/certificate.ts";
-import { ImapConfigError, imapPaths, imapUsers, renderDovecotConf, renderLdapConf, renderPostLogin, renderUsersFile, type DovecotConfigInput } from "../../provisioning/imap/config.ts";
+import { imapUsers, renderUsersFile } from "../../config/imap-users.ts";
+import { ImapConfigError, imapPaths, renderDovecotConf, renderLdapConf, renderPostLogin, type DovecotConfigInput } from "../../provisioning/imap/config.ts";
 import { selfSignedCertificate } from "../helpers/tls.ts";
 
 const run = promisify(execFile);

@@ -76,7 +76,7 @@ test("with no users: the VM, volume group, zone, LDAP and both daemons, and no m
   assert.deepEqual(outbound.networksAdvanced.map((n: Inputs) => n.name), ["semail-services", "semail-users"]);
 
   // Every image is built on the VM from this repository, FROM the one Debian base.
-  for (const role of ["daemons", "directory", "user", "apt-proxy"]) {
+  for (const role of ["daemons", "directory", "user", "apt-proxy", "imap"]) {
     const image = inputs(resources, `image-${role}-build`);
     assert.equal(image.build.dockerfile, `${PROJECT_DIR}/provisioning/images/${role}/Dockerfile`);
     assert.equal(image.build.context, role === "daemons" ? PROJECT_DIR : `${PROJECT_DIR}/provisioning/images/${role}`);
@@ -141,6 +141,13 @@ test("with one user: storage, container and MX with the expected inputs", async 
   assert.deepEqual(c.mounts, [{ type: "bind", source: "/var/mail/semail/alice", target: "/mail", bindOptions: { propagation: "rslave" } }]);
   assert.deepEqual(c.volumes, [{ hostPath: "/var/lib/semail/host-keys/alice", containerPath: "/etc/ssh/keys" }]);
   assert.deepEqual(c.capabilities, { drops: ["NET_RAW"] }, "no raw sockets: no ARP forgery on the users' network");
+
+  // Dovecot lets in exactly the live mailboxes, each as its uid, over the same files.
+  assert.equal(inputs(resources, "imap-users").stdin, `alice::${uid}:${uid}::/var/mail/semail/alice::\n`);
+  const imap = inputs(resources, "imap-container");
+  assert.deepEqual(imap.ports.map((p: Inputs) => `${p.ip}:${p.external}`), ["192.0.2.25:143", "192.0.2.25:993", "192.0.2.25:995", "2001:db8::25:143", "2001:db8::25:993", "2001:db8::25:995"]);
+  assert.ok(imap.envs.includes("IMAP_LDAP_URL=ldap://semail-ldap:389") && imap.envs.includes("IMAP_TRUSTED_NETWORKS=172.30.0.0/24"));
+  assert.deepEqual(imap.mounts[0], { type: "bind", source: "/var/mail/semail", target: "/var/mail/semail", bindOptions: { propagation: "rslave" } });
   assert.deepEqual(c.envs, [
     "SEMAIL_OWNER=alice", `SEMAIL_UID=${uid}`, `SEMAIL_GID=${uid}`, "SEMAIL_ADDRESS=alice@alice.semail.email",
     "SEMAIL_SUBMISSION=semail-outbound:587", "SEMAIL_APT_PROXY=http://semail-apt-proxy:3142",
@@ -175,11 +182,12 @@ test("adding a user adds only that user's resources", async () => {
     "semail:infra:Mailbox::mailbox-carol",
   ]);
   assert.equal([...names(before.resources)].filter((n) => !names(after.resources).has(n)).length, 0, "nothing removed");
-  // Of the existing resources, only the users list changes (carol is in the managed domain: no new MX).
+  // Of the existing resources, only the users list and Dovecot's copy of it change (carol is
+  // in the managed domain: no new MX).
   const changed = before.resources
     .filter((r) => JSON.stringify(reveal(r.inputs)) !== JSON.stringify(reveal(find(after.resources, r.name).inputs)))
     .map((r) => r.name);
-  assert.deepEqual(changed, ["users-list"]);
+  assert.deepEqual(changed.sort(), ["imap-users", "users-list"]);
 });
 
 test("removing a user deletes only that user's resources, and its storage is retained", async () => {
