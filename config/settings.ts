@@ -9,6 +9,7 @@ import { inboundSettings } from "./sections/inbound.ts";
 import { ldapSettings } from "./sections/ldap.ts";
 import { outboundSettings } from "./sections/outbound.ts";
 import { webSettings } from "./sections/web.ts";
+import { webmailSettings } from "./sections/webmail.ts";
 
 export const settingsSchema = z.strictObject({
   ...commonSettings,
@@ -17,6 +18,7 @@ export const settingsSchema = z.strictObject({
   outbound: z._default(outboundSettings, () => outboundSettings.parse({})),
   web: z._default(webSettings, () => webSettings.parse({})),
   imap: z._default(imapSettings, () => imapSettings.parse({})),
+  webmail: z._default(webmailSettings, () => webmailSettings.parse({})),
 });
 
 export type Settings = z.output<typeof settingsSchema>;
