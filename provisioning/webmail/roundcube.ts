@@ -8,6 +8,7 @@ import { randomBytes } from "node:crypto";
 import { access, chmod, chown, constants, copyFile, mkdir, readFile, readdir, rename, writeFile } from "node:fs/promises";
 import { request } from "node:http";
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { promisify } from "node:util";
 import type { Logger } from "pino";
 import { silentLogger } from "../../cli/logger.ts";
@@ -39,7 +40,7 @@ export interface RunningWebmail {
   /** http://HOST:PORT/ */
   readonly url: string;
   readonly pid: number;
-  /** Rewrites the address file (mailbox address ↔ uid) from `list`. */
+  /** Rewrites the address file (mailbox address ↔ uid) from `list`, and points existing identities at the addresses. */
   reload(list: UsersList): Promise<void>;
   /** Pids of PHP's processes (the server and its workers), for memory figures. */
   pids(): Promise<number[]>;
@@ -103,6 +104,28 @@ async function phpUser(): Promise<{ uid: number; gid: number } | undefined> {
   return { uid: Number(uid), gid: Number(gid) };
 }
 
+/**
+ * Points each user's identity at their mailbox address in the users list now: Roundcube
+ * copies the address file's entry only at a user's first login, so a mailbox whose address
+ * changed (or a first login that raced the address file) would keep a From the outbound
+ * daemon refuses. Returns the owners changed. Nothing to do before the database exists.
+ */
+export async function syncIdentities(databaseFile: string, list: UsersList): Promise<string[]> {
+  if (!(await access(databaseFile).then(() => true, () => false))) return [];
+  const db = new DatabaseSync(databaseFile, { timeout: 5000 });
+  const changed: string[] = [];
+  try {
+    const update = db.prepare("UPDATE identities SET email = ?, changed = datetime('now') WHERE del = 0 AND email <> ? AND user_id IN (SELECT user_id FROM users WHERE username = ?)");
+    for (const mailbox of list.mailboxes) {
+      if (mailbox.pendingProof !== undefined) continue;
+      if (Number(update.run(mailbox.address, mailbox.address, mailbox.owner).changes) > 0) changed.push(mailbox.owner);
+    }
+  } finally {
+    db.close();
+  }
+  return changed;
+}
+
 /** Writes every file Roundcube reads; the des_key is made once and kept. */
 export async function writeWebmailFiles(options: WebmailOptions): Promise<WebmailPaths> {
   const { webmail } = options.settings;
@@ -132,6 +155,7 @@ export async function writeWebmailFiles(options: WebmailOptions): Promise<Webmai
   });
   await writeAtomic(paths.config, config, 0o640, group);
   await writeAtomic(paths.addresses, renderAddressFile(options.list), 0o644);
+  await syncIdentities(paths.database, options.list);
   try {
     await run(PHP, ["-l", paths.config], { timeout: 10_000 });
   } catch (err) {
@@ -250,7 +274,8 @@ export async function startWebmail(options: WebmailOptions): Promise<RunningWebm
     pid: child.pid!,
     async reload(list) {
       await writeAtomic(paths.addresses, renderAddressFile(list), 0o644);
-      logger.info({ addresses: list.mailboxes.filter((m) => m.pendingProof === undefined).length }, "webmail: address file rewritten");
+      const identities = await syncIdentities(paths.database, list);
+      logger.info({ addresses: list.mailboxes.filter((m) => m.pendingProof === undefined).length, identities }, "webmail: address file rewritten, identities follow the users list");
     },
     async pids() {
       if (child.exitCode !== null || child.signalCode !== null) return [];

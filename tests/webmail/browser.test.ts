@@ -2,7 +2,8 @@
 // slapd, inbound, outbound (MX through a real named), Dovecot and Roundcube: a wrong
 // password is refused; alice logs in with her LDAP password, sees her pair folder, opens
 // a message the inbound daemon stored and replies; bob gets the reply in his INBOX through
-// the outbound and inbound daemons, From alice's mailbox address. Screenshots go to
+// the outbound and inbound daemons, From alice's mailbox address; when her address changes
+// in the users list, her one identity follows. Screenshots go to
 // test-artifacts/webmail/; the PHP processes' PSS is reported idle and after the session.
 import assert from "node:assert/strict";
 import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
@@ -10,14 +11,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { chromium, type Page } from "playwright-core";
+import { usersListOptions } from "../../config/settings.ts";
+import { parseUsersList } from "../../config/users-list.ts";
 import { folderName } from "../../mailservers/store/index.ts";
 import { CHROMIUM } from "../helpers/chromium.ts";
 import { TEST_USERS } from "../helpers/slapd.ts";
 import { sendMessage } from "../helpers/smtp.ts";
 import { until } from "../helpers/until.ts";
 import { whyNotRoot } from "../imap/fixture.ts";
-import { readMbox } from "../inbound/fixture.ts";
-import { pssKiB, startWebmailFixture } from "./fixture.ts";
+import { readMbox, usersYaml } from "../inbound/fixture.ts";
+import { describePss, pssKiB, startWebmailFixture } from "./fixture.ts";
 
 const ARTIFACTS = join(import.meta.dirname, "../../test-artifacts/webmail");
 const ALICE = TEST_USERS.find((u) => u.uid === "alice")!.password;
@@ -37,8 +40,7 @@ test("webmail: log in with LDAP, read what inbound stored, reply through outboun
   const reply = await sendMessage(mail.inbound.port, { from: BOB_ADDRESS, to: [ALICE_ADDRESS], data });
   assert.equal(reply.code, 250, reply.lines.join(" "));
   t.diagnostic(`slapd, named, inbound, outbound, dovecot and roundcube ready in ${Date.now() - started} ms`);
-  const idle = await pssKiB(await webmail.pids());
-  t.diagnostic(`PHP (${(await webmail.pids()).length} processes) idle: PSS ${(idle / 1024).toFixed(1)} MiB`);
+  t.diagnostic(`PHP idle: PSS ${describePss(await pssKiB(await webmail.pids()))}`);
 
   const profile = await mkdtemp(join(tmpdir(), "semail-chromium-"));
   const browser = await chromium.launchPersistentContext(profile, { ...CHROMIUM, args: [...CHROMIUM.args], viewport: { width: 1280, height: 860 } });
@@ -114,8 +116,18 @@ test("webmail: log in with LDAP, read what inbound stored, reply through outboun
     assert.match(await readFile(join(mail.inbound.mailRoot, "alice", "mail", "Sent"), "utf8"), /Subject: Re: Lunch on Friday\?/);
   });
 
-  const after = await pssKiB(await webmail.pids());
-  t.diagnostic(`PHP (${(await webmail.pids()).length} processes) after the session: PSS ${(after / 1024).toFixed(1)} MiB`);
+  await t.test("when alice's mailbox address changes in the users list, her one identity follows it", async () => {
+    const moved = [{ owner: "alice", address: "alice@wonder.semail.test" }, { owner: "bob", address: BOB_ADDRESS }];
+    await webmail.reload(parseUsersList(usersYaml(moved), usersListOptions(mail.inbound.settings)));
+    await page.goto(`${webmail.url}?_task=mail&_action=compose`);
+    await page.locator("#composebody").waitFor({ timeout: 30_000 });
+    const from = await page.locator("#_from option").allTextContents();
+    assert.equal(from.length, 1, from.join(", "));
+    assert.match(from[0]!, /alice@wonder\.semail\.test/);
+    await shot(page, "07-identity-follows");
+  });
+
+  t.diagnostic(`PHP after the session: PSS ${describePss(await pssKiB(await webmail.pids()))}`);
   const elsewhere = requests.filter((u) => !u.startsWith(webmail.url) && !u.startsWith("data:") && !u.startsWith("blob:") && u !== "about:blank");
   assert.deepEqual(elsewhere, [], "the webmail asks for nothing outside itself");
   assert.deepEqual(errors, [], "no script errors");

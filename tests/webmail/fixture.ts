@@ -77,13 +77,20 @@ export async function startWebmailFixture(t: TestContext, options: { workers?: n
   return { mail, named, outbound, webmail, stateDir };
 }
 
-/** PSS of the processes, in KiB, from /proc/<pid>/smaps_rollup. */
-export async function pssKiB(pids: readonly number[]): Promise<number> {
+/** PSS of each process, in KiB, from /proc/<pid>/smaps_rollup. */
+export async function pssKiB(pids: readonly number[]): Promise<number[]> {
   const { readFile } = await import("node:fs/promises");
-  let total = 0;
+  const each: number[] = [];
   for (const pid of pids) {
     const text = await readFile(`/proc/${pid}/smaps_rollup`, "utf8").catch(() => "");
-    total += Number(/^Pss:\s+(\d+) kB/m.exec(text)?.[1] ?? 0);
+    each.push(Number(/^Pss:\s+(\d+) kB/m.exec(text)?.[1] ?? 0));
   }
-  return total;
+  return each;
+}
+
+/** "31.2 MiB (server 9.1 + workers 11.0, 11.1)". */
+export function describePss(each: readonly number[]): string {
+  const mib = (kib: number) => (kib / 1024).toFixed(1);
+  const [server = 0, ...workers] = each;
+  return `${mib(each.reduce((a, b) => a + b, 0))} MiB (server ${mib(server)}${workers.length ? ` + workers ${workers.map(mib).join(", ")}` : ""})`;
 }
