@@ -2,7 +2,8 @@
 // slapd, inbound, outbound (MX through a real named), Dovecot and Roundcube: a wrong
 // password is refused; alice logs in with her LDAP password, sees her pair folder, opens
 // a message the inbound daemon stored and replies; bob gets the reply in his INBOX through
-// the outbound and inbound daemons, From alice's mailbox address; when her address changes
+// the outbound and inbound daemons, From alice's mailbox address; a From forced into the
+// form that is not hers is refused by the outbound daemon (553); when her address changes
 // in the users list, her one identity follows. Screenshots go to
 // test-artifacts/webmail/; the PHP processes' PSS is reported idle and after the session.
 import assert from "node:assert/strict";
@@ -116,6 +117,27 @@ test("webmail: log in with LDAP, read what inbound stored, reply through outboun
     assert.match(await readFile(join(mail.inbound.mailRoot, "alice", "mail", "Sent"), "utf8"), /Subject: Re: Lunch on Friday\?/);
   });
 
+  await t.test("a From that is not alice's, forced into the compose form, is refused by the outbound daemon (553)", async () => {
+    await page.goto(`${webmail.url}?_task=mail&_action=compose`);
+    await page.locator("#composebody").waitFor({ timeout: 30_000 });
+    // What a crafted request could send: Roundcube takes a free-text From when it is no identity's id.
+    await page.evaluate(`{
+      const input = document.createElement("input");
+      input.name = "_from";
+      input.id = "_from";
+      input.value = "Bob Example <bob@bob.semail.test>";
+      document.querySelector("select[name=_from]").replaceWith(input);
+    }`);
+    await page.locator("#compose_to input").first().fill("bob@bob.semail.test");
+    await page.locator("#compose_to input").first().press("Enter");
+    await page.locator("#compose-subject").fill("Not from bob");
+    await page.locator("#composebody").fill("Forged.");
+    await page.locator("button.btn.send").first().click();
+    await page.locator("#messagestack").getByText(/SMTP Error \(553\).*5\.7\.1 Sender <bob@bob\.semail\.test> is not an address of alice/).waitFor({ timeout: 30_000 });
+    await shot(page, "07-forged-from-refused");
+    assert.equal((await readMbox(mail.inbound.inbox("bob"))).filter((m) => m.subject === "Not from bob").length, 0);
+  });
+
   await t.test("when alice's mailbox address changes in the users list, her one identity follows it", async () => {
     const moved = [{ owner: "alice", address: "alice@wonder.semail.test" }, { owner: "bob", address: BOB_ADDRESS }];
     await webmail.reload(parseUsersList(usersYaml(moved), usersListOptions(mail.inbound.settings)));
@@ -124,7 +146,7 @@ test("webmail: log in with LDAP, read what inbound stored, reply through outboun
     const from = await page.locator("#_from option").allTextContents();
     assert.equal(from.length, 1, from.join(", "));
     assert.match(from[0]!, /alice@wonder\.semail\.test/);
-    await shot(page, "07-identity-follows");
+    await shot(page, "08-identity-follows");
   });
 
   t.diagnostic(`PHP after the session: PSS ${describePss(await pssKiB(await webmail.pids()))}`);
