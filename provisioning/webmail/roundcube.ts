@@ -14,6 +14,7 @@ import type { Logger } from "pino";
 import { silentLogger } from "../../cli/logger.ts";
 import type { Settings } from "../../config/settings.ts";
 import type { UsersList } from "../../config/users-list.ts";
+import { closedAncestor } from "../imap/dovecot.ts";
 import { renderAddressFile, renderRoundcubeConfig, type RoundcubeConfig } from "./config.ts";
 
 const run = promisify(execFile);
@@ -25,6 +26,13 @@ export const ROUNDCUBE = {
   mimeTypes: "/etc/roundcube/mimetypes.php",
 } as const;
 export const WEBMAIL_PACKAGES = "roundcube roundcube-core roundcube-sqlite3 roundcube-plugins php8.2-sqlite3 php8.2-fpm";
+/** A file of each Debian package the webmail needs, and the package: for a "missing package" check. */
+export const WEBMAIL_PREREQUISITES: ReadonlyArray<readonly [path: string, pkg: string]> = [
+  [PHP, "php8.2-cli"],
+  ["/usr/lib/php/20220829/pdo_sqlite.so", "php8.2-sqlite3"],
+  [`${ROUNDCUBE.webRoot}/index.php`, "roundcube-core"],
+  ["/usr/share/roundcube/plugins/virtuser_file/virtuser_file.php", "roundcube-plugins"],
+];
 const START_TIMEOUT_MS = 20_000;
 const STOP_TIMEOUT_MS = 10_000;
 
@@ -132,6 +140,10 @@ export async function writeWebmailFiles(options: WebmailOptions): Promise<Webmai
   const paths = webmailPaths(webmail.stateDir);
   const user = await phpUser();
   const group = user ? { uid: 0, gid: user.gid } : undefined;
+  if (user) {
+    const closed = await closedAncestor(join(paths.stateDir, "x"));
+    if (closed !== undefined) throw new Error(`webmail.stateDir ${paths.stateDir}: ${closed} is closed to other users (no o+x), so PHP, which runs as www-data, cannot reach it: chmod o+x ${closed}`);
+  }
   await mkdir(paths.stateDir, { recursive: true, mode: 0o755 });
   await mkdir(paths.configDir, { recursive: true, mode: 0o755 });
   for (const dir of [join(paths.stateDir, "db"), paths.temp]) {
@@ -206,7 +218,7 @@ async function children(pid: number): Promise<number[]> {
 export async function startWebmail(options: WebmailOptions): Promise<RunningWebmail> {
   const logger = options.logger ?? silentLogger();
   const { webmail } = options.settings;
-  for (const file of [PHP, ROUNDCUBE.defaults, join(ROUNDCUBE.webRoot, "index.php")]) {
+  for (const [file] of WEBMAIL_PREREQUISITES) {
     await access(file, constants.R_OK).catch(() => {
       throw new Error(`${file} not found: install Roundcube with "apt-get install --no-install-recommends ${WEBMAIL_PACKAGES}"`);
     });
