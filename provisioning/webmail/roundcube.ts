@@ -33,6 +33,12 @@ export const WEBMAIL_PREREQUISITES: ReadonlyArray<readonly [path: string, pkg: s
   [`${ROUNDCUBE.webRoot}/index.php`, "roundcube-core"],
   ["/usr/share/roundcube/plugins/virtuser_file/virtuser_file.php", "roundcube-plugins"],
 ];
+/**
+ * Debian's php.ini turns PHP's session garbage collection off (its cron job cleans up
+ * instead); without cron, Roundcube's expired sessions and temp files would stay forever:
+ * one request in 100 cleans them.
+ */
+export const PHP_FLAGS = ["-d", "session.gc_probability=1", "-d", "session.gc_divisor=100"] as const;
 const START_TIMEOUT_MS = 20_000;
 const STOP_TIMEOUT_MS = 10_000;
 
@@ -225,7 +231,7 @@ export async function startWebmail(options: WebmailOptions): Promise<RunningWebm
   }
   const paths = await writeWebmailFiles(options);
   const user = await phpUser();
-  const child = spawn(PHP, ["-S", webmail.listen, "-t", ROUNDCUBE.webRoot], {
+  const child = spawn(PHP, [...PHP_FLAGS, "-S", webmail.listen, "-t", ROUNDCUBE.webRoot], {
     cwd: ROUNDCUBE.webRoot,
     env: {
       PATH: "/usr/bin:/bin",

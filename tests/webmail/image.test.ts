@@ -52,6 +52,7 @@ test("the webmail image: refuses a wrong setting by name, keeps its des_key out 
   // No procps in the image: PHP's processes from /proc, by their owner.
   const owners = (await inside("for d in /proc/[0-9]*; do [ \"$(cat $d/comm 2>/dev/null)\" = php ] && stat -c %U $d; done; true")).split("\n");
   assert.deepEqual(owners, ["www-data", "www-data", "www-data"], "the server and its two workers, as www-data");
+  assert.match(await inside("cat /proc/1/cmdline | tr '\\0' ' '"), /session\.gc_probability=1 .*session\.gc_divisor=100/, "the same PHP flags as provisioning/webmail");
   const page = await inside("php -r 'echo file_get_contents(\"http://127.0.0.1:8080/\");'");
   assert.match(page, /rcmloginuser/);
   assert.doesNotMatch(page, /Roundcube Webmail 1\./, "no version on the login page");

@@ -67,4 +67,6 @@ check=$(php -l "$state/config/config.inc.php" 2>&1) || fail "PHP refuses the con
 echo "semail-webmail: IMAP $imap, submission $smtp (CA $ca), $workers workers on :8080, HTTPS proxy in front: ${WEBMAIL_BEHIND_TLS:-yes}" >&2
 cd /var/lib/roundcube/public_html
 export ROUNDCUBE_CONFIG_DIR=$state/config PHP_CLI_SERVER_WORKERS=$workers
-exec setpriv --reuid=www-data --regid=www-data --init-groups php -S 0.0.0.0:8080 -t /var/lib/roundcube/public_html
+# Debian's php.ini turns session garbage collection off (its cron job cleans instead): one
+# request in 100 removes expired sessions and temp files (provisioning/webmail's PHP_FLAGS).
+exec setpriv --reuid=www-data --regid=www-data --init-groups php -d session.gc_probability=1 -d session.gc_divisor=100 -S 0.0.0.0:8080 -t /var/lib/roundcube/public_html
