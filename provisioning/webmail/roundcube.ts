@@ -1,8 +1,9 @@
 // A private Roundcube for local mode and tests: the files config.ts renders, written under
 // `webmail.stateDir`, served by `php -S` (PHP's built-in server) on loopback with
-// ROUNDCUBE_CONFIG_DIR pointing at them and `webmail.workers` PHP workers. reload(list)
-// rewrites the address file when the users list changes; stop() waits for the exit.
-// As root, PHP runs as www-data: only the database, temp and log files are its own.
+// ROUNDCUBE_CONFIG_DIR pointing at them and `webmail.workers` PHP workers, its log on
+// stdout (to the logger). reload(list) rewrites the address file when the users list
+// changes and points identities at the new addresses; stop() ends the server and its
+// workers. As root, PHP runs as www-data: only the database and temp files are its own.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { access, chmod, chown, constants, copyFile, mkdir, readFile, readdir, rename, writeFile } from "node:fs/promises";
