@@ -12,6 +12,7 @@ import { parseListenSpec } from "../mailservers/core/listen.ts";
 import { startInbound } from "../mailservers/inbound/daemon.ts";
 import { localCertificate } from "../provisioning/imap/certificate.ts";
 import { startImap, type RunningImap } from "../provisioning/imap/dovecot.ts";
+import { startWebmail, WEBMAIL_PREREQUISITES, type RunningWebmail } from "../provisioning/webmail/roundcube.ts";
 import { startOutbound } from "../mailservers/outbound/daemon.ts";
 import type { Applier } from "../provisioning/apply/types.ts";
 import { createLocalApplier, createLocalZone, releaseLocalMounts, type LocalApplierOptions } from "../provisioning/local/applier.ts";
@@ -44,6 +45,8 @@ const PROGRAMS: ReadonlyArray<readonly [path: string, debianPackage: string, roo
   ["/usr/lib/dovecot/imap", "dovecot-imapd", true],
   ["/usr/lib/dovecot/pop3", "dovecot-pop3d", true],
   ["/usr/lib/dovecot/modules/auth/libauthdb_ldap.so", "dovecot-ldap", true],
+  // The webmail (Roundcube on php -S) talks to that Dovecot, so it runs only as root too.
+  ...WEBMAIL_PREREQUISITES.map(([path, pkg]) => [path, pkg, true] as const),
 ];
 
 /** The Debian packages to install before local mode can run (root also needs the loop-mount tools). */
@@ -52,8 +55,8 @@ export async function missingPackages(asRoot: boolean, programs = PROGRAMS): Pro
   for (const [path, pkg, rootOnly] of programs) {
     if (rootOnly && !asRoot) continue;
     try {
-      // A program must run; a plug-in library (Dovecot's LDAP module) must only be there.
-      await access(path, path.endsWith(".so") ? constants.R_OK : constants.X_OK);
+      // A command must run; any other file (a plug-in, Roundcube's PHP) must only be there.
+      await access(path, /\/s?bin\//.test(path) ? constants.X_OK : constants.R_OK);
     } catch {
       missing.add(pkg);
     }
@@ -67,6 +70,11 @@ async function exists(path: string): Promise<boolean> {
 
 async function pickPorts(free: boolean): Promise<LocalPorts> {
   return free ? freeLocalPorts() : DEFAULT_PORTS;
+}
+
+function withoutWebmailLink(web: Settings["web"]): Settings["web"] {
+  const { webmailUrl: _unused, ...rest } = web;
+  return rest;
 }
 
 /** Dovecot on loopback over the same mail, with a self-signed certificate made once. */
@@ -107,7 +115,7 @@ ${lines.join("\n")}
   Docker: ${space.docker.own ? `local mode's own dockerd (${space.docker.host}), stopped with SEMail` : `the engine at ${space.docker.host}`}`;
 }
 
-function banner(settings: Settings, passwords: Readonly<Record<string, string>>, dataDir: string, storage: string, containers: string, imap: RunningImap | undefined): string {
+function banner(settings: Settings, passwords: Readonly<Record<string, string>>, dataDir: string, storage: string, containers: string, imap: RunningImap | undefined, webmail: RunningWebmail | undefined): string {
   const web = parseListenSpec(settings.web.listen);
   const submission = parseListenSpec(settings.outbound.listen[0]!);
   const inbound = parseListenSpec(settings.inbound.listen[0]!);
@@ -119,6 +127,7 @@ SEMail is running on this machine (data in ${dataDir}, logs in ${join(dataDir, "
   inbound SMTP    ${inbound.host}:${inbound.port}        (MX of *.${LOCAL_DOMAIN})
   submission      ${submission.host}:${submission.port}        (AUTH with your LDAP login)
   IMAP / POP3     ${imap ? `${imap.host}:${imap.ports.imap} (STARTTLS), :${imap.ports.imaps} (TLS), POP3S :${imap.ports.pop3s}   (login: your LDAP uid; certificate ${join(dataDir, "tls")})` : "not running (Dovecot needs root)"}
+  webmail         ${webmail ? `${webmail.url}   (Roundcube; log in with your LDAP uid)` : "not running (it reads through Dovecot, which needs root)"}
   DNS (named)     ${settings.outbound.delivery.resolver}      (zone ${LOCAL_DOMAIN})
   LDAP (slapd)    ${settings.ldap.url}    (base ${settings.ldap.baseDn})
   mailboxes       ${storage}
@@ -184,7 +193,9 @@ async function prepareDataDir(dataDir: string, freePorts: boolean): Promise<{ se
     [parseListenSpec(settings.inbound.listen[0]!).port, "inbound SMTP"],
     [parseListenSpec(settings.outbound.listen[0]!).port, "submission"],
     [parseListenSpec(settings.web.listen).port, "web form"],
-    ...(process.getuid?.() === 0 ? [[settings.imap.imapPort, "IMAP"], [settings.imap.imapsPort, "IMAPS"], [settings.imap.pop3sPort, "POP3S"]] as Array<[number, string]> : []),
+    ...(process.getuid?.() === 0
+      ? [[settings.imap.imapPort, "IMAP"], [settings.imap.imapsPort, "IMAPS"], [settings.imap.pop3sPort, "POP3S"], [parseListenSpec(settings.webmail.listen).port, "webmail"]] as Array<[number, string]>
+      : []),
   ];
   for (const [port, part] of parts) await checkPortFree(port, part);
   if (!(await exists(settings.users))) await writeUsersList(settings.users, []);
@@ -278,6 +289,7 @@ const start: Command = {
       parts.add(`the outbound daemon (submission on ${settings.outbound.listen.join(", ")})`, () => outbound.stop());
 
       let imap: RunningImap | undefined;
+      let webmail: RunningWebmail | undefined;
       const applierOptions: LocalApplierOptions = {
         mailRoot: settings.inbound.mailRoot,
         ...(asRoot ? { imageDir: join(dataDir, "images") } : {}),
@@ -288,7 +300,9 @@ const start: Command = {
         notifyDaemons: async () => {
           await inbound.reload();
           await outbound.reload();
-          await imap?.reload(await loadUsersList(settings.users, usersListOptions(settings)));
+          const list = await loadUsersList(settings.users, usersListOptions(settings));
+          await imap?.reload(list);
+          await webmail?.reload(list);
         },
         ...(userSpace ? { containers: userSpace.containers } : {}),
       };
@@ -301,6 +315,10 @@ const start: Command = {
       if (imap) {
         const running = imap;
         parts.add(`Dovecot (IMAP ${running.host}:${running.ports.imap} STARTTLS, IMAPS :${running.ports.imaps}, POP3S :${running.ports.pop3s})`, () => running.stop());
+        // The webmail reads through that Dovecot and sends through the outbound daemon.
+        const started = await startWebmail({ settings, list: await loadUsersList(settings.users, usersListOptions(settings)), logger: logger.child({ service: "webmail" }) });
+        webmail = started;
+        parts.add(`the webmail (${started.url})`, () => started.stop());
       }
       const tracked = trackApplied(createLocalApplier(applierOptions));
       const lookupProof = createProofLookup({ servers: settings.web.dnsServers });
@@ -310,7 +328,8 @@ const start: Command = {
         usersFile: settings.users,
         usersListOptions: usersListOptions(settings),
         applier: tracked.applier,
-        web: settings.web,
+        // No link to a webmail that is not running (not root): the page would show a dead one.
+        web: webmail ? settings.web : withoutWebmailLink(settings.web),
         logger: logger.child({ service: "web" }),
         usage: async (owner) => inbound.store.usage(owner).catch(() => undefined),
         // This machine's own submission port; the owner's container through the jump sshd,
@@ -349,7 +368,7 @@ const start: Command = {
 
       const storage = asRoot ? `ext4 image files in ${join(dataDir, "images")}, loop-mounted under ${settings.inbound.mailRoot}` : `plain directories under ${settings.inbound.mailRoot} (not root: no image files)`;
       const owners = (await loadUsersList(settings.users, usersListOptions(settings))).mailboxes.map((m) => m.owner);
-      process.stdout.write(banner(settings, secrets.passwords, dataDir, storage, await containersText(space, owners), imap));
+      process.stdout.write(banner(settings, secrets.passwords, dataDir, storage, await containersText(space, owners), imap, webmail));
       const containers = userSpace ? { jumpPort: userSpace.jumpPort, network: userSpace.network.name, dockerHost: userSpace.docker.host } : { off: (space as { reason: string }).reason };
       await writeFile(join(dataDir, "ready.json"), `${JSON.stringify({ settings: settingsFile, pid: process.pid, passwords: secrets.passwords, containers })}\n`, { mode: 0o600 });
       signal = await untilStopSignal(logger, () => runner.request("SIGHUP"));

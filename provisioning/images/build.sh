@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds SEMail's images on the Debian base (base.sh), each tagged semail/<role>:
-#   provisioning/images/build.sh [--prefix P] [ROLE...]   roles: daemons directory user apt-proxy imap
+#   provisioning/images/build.sh [--prefix P] [ROLE...]   roles: daemons directory user apt-proxy imap webmail
 # The daemons image is built from the repository root (it bundles the checkout, after
 # `npm ci`); the others from their own folder. Build steps use the host's network, so
 # a Docker engine without a default bridge (as the tests start one) can still apt-get.
@@ -11,7 +11,7 @@ root=$(cd "$here/../.." && pwd)
 prefix=semail/
 if [[ ${1:-} == --prefix ]]; then prefix=$2; shift 2; fi
 roles=("$@")
-((${#roles[@]})) || roles=(daemons directory user apt-proxy imap)
+((${#roles[@]})) || roles=(daemons directory user apt-proxy imap webmail)
 
 timed() {
   local what=$1 start=$SECONDS

@@ -23,9 +23,11 @@ export interface LocalPorts {
   readonly imap: number;
   readonly imaps: number;
   readonly pop3s: number;
+  /** Roundcube on php -S (root only, as it reads through Dovecot). */
+  readonly webmail: number;
 }
 
-export const DEFAULT_PORTS: LocalPorts = { ldap: 3389, dns: 5300, inbound: 2525, submission: 2587, web: 8080, imap: 1143, imaps: 1993, pop3s: 1995 };
+export const DEFAULT_PORTS: LocalPorts = { ldap: 3389, dns: 5300, inbound: 2525, submission: 2587, web: 8080, imap: 1143, imaps: 1993, pop3s: 1995, webmail: 8081 };
 
 /** A free loopback port for every part (`--free-ports`, and the tests' own local modes). */
 export async function freeLocalPorts(): Promise<LocalPorts> {
@@ -103,8 +105,11 @@ export function localSettingsYaml(dataDir: string, ports: LocalPorts, ldapBaseDn
       pop3sPort: ports.pop3s,
       stateDir: join(dataDir, "imap"),
     },
+    // Plain HTTP on loopback: its cookies are not Secure (behindTls false).
+    webmail: { listen: `127.0.0.1:${ports.webmail}`, stateDir: join(dataDir, "webmail") },
     web: {
       listen: `127.0.0.1:${ports.web}`,
+      webmailUrl: `http://127.0.0.1:${ports.webmail}/`,
       // Plain HTTP on loopback only (cli/web.ts refuses this anywhere else).
       secureCookies: false,
       dnsServers: [`127.0.0.1:${ports.dns}`],

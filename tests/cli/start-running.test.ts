@@ -30,6 +30,7 @@ let exitCode: number | null;
 let submission: number;
 let mailboxPage: string;
 let subjectsOverImap: string[] | string;
+let webmailPage: { status: number; text: string } | undefined;
 
 /** Alice's INBOX subjects over IMAPS, as a mail client sees them (Python's imaplib). */
 async function imapSubjects(port: number, password: string): Promise<string[]> {
@@ -63,7 +64,7 @@ before(async () => {
     return (await readFile(readyFile, "utf8").catch(() => "")).endsWith("\n");
   }, () => `semail start to be ready: ${stdout}${stderr}`, 90_000);
   const { passwords } = JSON.parse(await readFile(readyFile, "utf8")) as { passwords: Record<string, string> };
-  const settings = parse(await readFile(join(dataDir, "semail.yaml"), "utf8")) as { outbound: { listen: string[] }; web: { listen: string }; imap: { imapsPort: number } };
+  const settings = parse(await readFile(join(dataDir, "semail.yaml"), "utf8")) as { outbound: { listen: string[] }; web: { listen: string }; imap: { imapsPort: number }; webmail: { listen: string } };
 
   // Alice's page on the form and one message through both daemons, so every part logs.
   const client = new Client(`http://${settings.web.listen}`);
@@ -78,6 +79,10 @@ before(async () => {
   await until(async () => (await readFile(log, "utf8")).includes('"message done"'), "the outbound queue to log the delivery", 30_000);
   // As root, Dovecot serves the same files over IMAP.
   subjectsOverImap = process.getuid?.() === 0 ? await imapSubjects(settings.imap.imapsPort, passwords.alice!) : "not root: no Dovecot";
+  if (process.getuid?.() === 0) {
+    const reply = await fetch(`http://${settings.webmail.listen}/`, { signal: AbortSignal.timeout(30_000) });
+    webmailPage = { status: reply.status, text: await reply.text() };
+  }
 
   child.kill("SIGINT");
   exitCode = await exited;
@@ -141,4 +146,12 @@ test("as root, Dovecot serves Alice's mail over IMAPS with her LDAP login, and C
   assert.deepEqual(subjectsOverImap, ["Note to self"]);
   assert.match(stdout, /stopped Dovecot \(IMAP 127\.0\.0\.1:\d+ STARTTLS, IMAPS :\d+, POP3S :\d+\)/);
   assert.match(stdout, /IMAP \/ POP3 {5}127\.0\.0\.1:\d+ \(STARTTLS\)/, "the banner names the IMAP ports");
+});
+
+test("as root, the webmail answers with Roundcube's login, and the mailbox page links to it", (t) => {
+  if (webmailPage === undefined) return t.skip("not root: no Dovecot, no webmail");
+  assert.equal(webmailPage.status, 200);
+  assert.match(webmailPage.text, /rcmloginuser|roundcube/i);
+  assert.match(mailboxPage, /<dt>Webmail<\/dt>\s*<dd><a href="http:\/\/127\.0\.0\.1:\d+\/">/);
+  assert.match(stdout, /stopped the webmail \(http:\/\/127\.0\.0\.1:\d+\/\)/);
 });

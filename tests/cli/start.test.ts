@@ -42,7 +42,7 @@ test("a port in use is named, with the way out", async (t) => {
   t.after(() => busy.close());
   const port = (busy.address() as AddressInfo).port;
   const free = await freeLoopbackPort();
-  await writeFile(join(dir, "semail.yaml"), localSettingsYaml(dir, { ldap: free, dns: free, inbound: free, submission: free, web: port, imap: free, imaps: free, pop3s: free }, "dc=semail,dc=test"));
+  await writeFile(join(dir, "semail.yaml"), localSettingsYaml(dir, { ldap: free, dns: free, inbound: free, submission: free, web: port, imap: free, imaps: free, pop3s: free, webmail: free }, "dc=semail,dc=test"));
   const err = await run(process.execPath, [SEMAIL, "start", "--data-dir", dir]).then(
     () => assert.fail("expected semail start to refuse a busy port"),
     (e: { code: number; stderr: string }) => e,
