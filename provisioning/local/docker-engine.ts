@@ -100,6 +100,17 @@ async function waitFor(check: () => boolean | Promise<boolean>, ms: number, what
   throw new Error(`timed out after ${ms / 1000} s waiting for ${what}`);
 }
 
+/** SIGTERM to a dockerd we started, SIGKILL if it has not stopped within 30 s; waits for the end. */
+export async function terminateDockerd(pid: number): Promise<void> {
+  process.kill(pid, "SIGTERM");
+  try {
+    await waitFor(() => !processRunning(pid), STOP_MS, `dockerd (pid ${pid}) to stop`);
+  } catch {
+    process.kill(pid, "SIGKILL");
+    await waitFor(() => !processRunning(pid), 5_000, `dockerd (pid ${pid}) to die`);
+  }
+}
+
 /** Where our own dockerd keeps what: data and pid file under the data dir; socket and exec root in /run (a unix socket path has at most 107 bytes). */
 export function ownDockerPaths(dataDir: string) {
   const id = localInstanceId(dataDir);
@@ -173,15 +184,7 @@ async function startDockerd(paths: ReturnType<typeof ownDockerPaths>): Promise<v
 
 async function stopDockerd(paths: ReturnType<typeof ownDockerPaths>): Promise<void> {
   const pid = await pidOf(paths.pidFile);
-  if (pid !== undefined) {
-    process.kill(pid, "SIGTERM");
-    try {
-      await waitFor(() => !processRunning(pid), STOP_MS, `dockerd (pid ${pid}) to stop`);
-    } catch {
-      process.kill(pid, "SIGKILL");
-      await waitFor(() => !processRunning(pid), 5_000, `dockerd (pid ${pid}) to die`);
-    }
-  }
+  if (pid !== undefined) await terminateDockerd(pid);
   // What dockerd leaves: its network namespaces bind-mounted in the exec root, and the
   // bridges (made again at its next start).
   const mounts = (await readFile("/proc/self/mounts", "utf8")).split("\n").map((line) => line.split(" ")[1] ?? "");

@@ -11,7 +11,7 @@ import { mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { processRunning } from "../../mailservers/core/process-alive.ts";
-import { onPath } from "../../provisioning/local/docker-engine.ts";
+import { onPath, terminateDockerd } from "../../provisioning/local/docker-engine.ts";
 
 const STATE = "/run/semail-test-docker";
 const DATA_ROOT = "/var/lib/semail-test-docker";
@@ -20,7 +20,6 @@ const PIDFILE = `${STATE}/dockerd.pid`;
 const USERS = `${STATE}/users`;
 const LOCK = `${STATE}/lock`;
 const START_MS = 60_000;
-const STOP_MS = 30_000;
 const LOCK_MS = 120_000;
 /** The default bridge of the tests' dockerd: its own, never docker0, which another engine may use. */
 const BRIDGE = "semail-test0";
@@ -134,15 +133,7 @@ async function startDockerd(): Promise<void> {
 
 async function stopDockerd(): Promise<void> {
   const pid = await dockerdPid();
-  if (pid !== undefined) {
-    process.kill(pid, "SIGTERM");
-    try {
-      await waitFor(() => !processRunning(pid), STOP_MS, `dockerd (pid ${pid}) to stop`);
-    } catch {
-      process.kill(pid, "SIGKILL");
-      await waitFor(() => !processRunning(pid), 5_000, `dockerd (pid ${pid}) to die`);
-    }
-  }
+  if (pid !== undefined) await terminateDockerd(pid);
   // What dockerd leaves: its default network namespace bind-mounted in the exec root (and,
   // when it was killed, its data root's mounts), and the bridge made for it.
   const mounts = (await readFile("/proc/self/mounts", "utf8")).split("\n").map((line) => line.split(" ")[1] ?? "");
