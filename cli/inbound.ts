@@ -2,7 +2,7 @@
 // SIGINT stop it after open sessions finish. A kill -9 loses nothing that got a 250.
 import { startInbound } from "../mailservers/inbound/daemon.ts";
 import type { Command } from "./command.ts";
-import { createLogger } from "./logger.ts";
+import { createLogger } from "../lib/logger.ts";
 import { serveUntilStopped } from "./signals.ts";
 
 const inbound: Command = {

@@ -3,7 +3,7 @@
 // SIGHUP re-reads the users list.
 import { startOutbound } from "../mailservers/outbound/daemon.ts";
 import type { Command } from "./command.ts";
-import { createLogger } from "./logger.ts";
+import { createLogger } from "../lib/logger.ts";
 import { serveUntilStopped } from "./signals.ts";
 
 const outbound: Command = {

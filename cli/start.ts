@@ -25,7 +25,7 @@ import { startUserSpace, type UserSpace } from "../provisioning/local/user-space
 import { buildWebApp } from "../provisioning/web/app.ts";
 import { createProofLookup } from "../provisioning/web/domain-proof.ts";
 import type { Command } from "./command.ts";
-import { createLogger } from "./logger.ts";
+import { createLogger } from "../lib/logger.ts";
 import { RunningParts } from "./running-parts.ts";
 import { untilStopSignal } from "./signals.ts";
 

@@ -8,7 +8,7 @@ import { isLoopback } from "../mailservers/outbound/network-policy.ts";
 import { applierFromSettings } from "../provisioning/apply/from-settings.ts";
 import { buildWebApp } from "../provisioning/web/app.ts";
 import type { Command } from "./command.ts";
-import { createLogger } from "./logger.ts";
+import { createLogger } from "../lib/logger.ts";
 import { untilStopSignal } from "./signals.ts";
 
 const web: Command = {

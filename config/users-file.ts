@@ -3,7 +3,7 @@ import { watch, watchFile, unwatchFile, type FSWatcher } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { basename, dirname } from "node:path";
 import type { Logger } from "pino";
-import { writeFileAtomic } from "./durable-file.ts";
+import { writeFileAtomic } from "../lib/durable-file.ts";
 import { UsersListError, parseUsersList, serializeUsersList, type Mailbox, type UsersList, type UsersListOptions } from "./users-list.ts";
 
 export async function loadUsersList(path: string, options: UsersListOptions): Promise<UsersList> {

@@ -15,7 +15,7 @@ import {
   type Entry,
 } from "ldapts";
 import type { Logger } from "pino";
-import { silentLogger } from "../cli/logger.ts";
+import { silentLogger } from "../lib/logger.ts";
 import type { LdapSettings } from "../config/sections/ldap.ts";
 import { ownerProblem } from "../config/users-list.ts";
 import { userDnFromTemplate, userFilterFromTemplate } from "./ldap-escape.ts";

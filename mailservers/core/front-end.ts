@@ -2,7 +2,7 @@
 // It turns a session into a plain SessionInfo / Envelope and asks a DeliveryBackend
 // (store for inbound, relay for outbound); nothing here knows where mail goes.
 //
-//   import { createSmtpFrontEnd, listenSmtp } from "../core/index.ts";
+//   import { createSmtpFrontEnd, listenSmtp } from "./index.ts";
 //   const frontEnd = createSmtpFrontEnd({
 //     backend,                       // DeliveryBackend: checkSender, checkRecipient, deliver, authenticate?
 //     logger,                        // pino; one child per session

@@ -5,7 +5,7 @@ import type { BlockList } from "node:net";
 import type { Readable } from "node:stream";
 import type { Logger } from "pino";
 import { domainProblem, type UsersList } from "../../config/users-list.ts";
-import { WindowLimiter } from "../../directory/login-limiter.ts";
+import { WindowLimiter } from "../../lib/window-limiter.ts";
 import { DirectoryUnavailableError, type Directory } from "../../directory/types.ts";
 import { SmtpError, permFail, tempFail, type DeliveryBackend, type Envelope, type SessionInfo } from "../core/types.ts";
 import { prependHeaders, receivedHeader } from "../relay/hygiene.ts";

@@ -8,7 +8,7 @@ import { watch, type FSWatcher } from "node:fs";
 import { open, readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
-import { writeFileAtomic } from "../../config/durable-file.ts";
+import { writeFileAtomic } from "../../lib/durable-file.ts";
 import { processAlive } from "../core/process-alive.ts";
 import { QUEUE_ID, type Spool } from "./spool.ts";
 

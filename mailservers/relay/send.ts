@@ -6,7 +6,7 @@ import { networkInterfaces } from "node:os";
 import type { Readable } from "node:stream";
 import SMTPConnection from "nodemailer/lib/smtp-connection";
 import type { Logger } from "pino";
-import { silentLogger } from "../../cli/logger.ts";
+import { silentLogger } from "../../lib/logger.ts";
 import { classify, type FailureKind } from "./classify.ts";
 import { createDkimSigner, type DkimKey, type DkimSigner } from "./dkim.ts";
 import { normalizeLineEndings } from "./hygiene.ts";

@@ -15,7 +15,7 @@ import { createReadStream } from "node:fs";
 import { mkdir, open, readdir, rename, rm, unlink, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
-import { syncDirectory } from "../../config/durable-file.ts";
+import { syncDirectory } from "../../lib/durable-file.ts";
 
 export interface SpoolEnvelope {
   /** Reverse path; "" for the null sender (our own DSNs). */

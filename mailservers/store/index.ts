@@ -25,7 +25,7 @@ import { ownerProblem } from "../../config/users-list.ts";
 import { SmtpError, permFail, tempFail, type Envelope } from "../core/types.ts";
 import { CrashMarkers } from "./crash-markers.ts";
 import type { FaultInjector } from "./faults.ts";
-import { syncDirectory } from "../../config/durable-file.ts";
+import { syncDirectory } from "../../lib/durable-file.ts";
 import { folderName } from "./folder-name.ts";
 import { MailRoot } from "./mail-root.ts";
 import { MboxFile, type Appended, type MboxFileContext } from "./mbox-file.ts";

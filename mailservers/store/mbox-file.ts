@@ -11,7 +11,7 @@ import type { Logger } from "pino";
 import { AppendHandle } from "./append-handle.ts";
 import { acquireDotlock, releaseDotlock } from "./dotlock.ts";
 import type { CrashMarker, CrashMarkers } from "./crash-markers.ts";
-import { syncDirectory } from "../../config/durable-file.ts";
+import { syncDirectory } from "../../lib/durable-file.ts";
 import { BatchWriter, separatorAfter } from "./batch-writer.ts";
 import type { FaultInjector } from "./faults.ts";
 import type { MailRoot } from "./mail-root.ts";

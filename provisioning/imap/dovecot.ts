@@ -8,7 +8,7 @@ import { connect } from "node:net";
 import { join, resolve, sep } from "node:path";
 import { promisify } from "node:util";
 import type { Logger } from "pino";
-import { silentLogger } from "../../cli/logger.ts";
+import { silentLogger } from "../../lib/logger.ts";
 import { startForeground } from "../local/foreground-child.ts";
 import type { Settings } from "../../config/settings.ts";
 import type { UsersList } from "../../config/users-list.ts";

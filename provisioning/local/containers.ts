@@ -14,7 +14,7 @@ import { promisify } from "node:util";
 import type { Logger } from "pino";
 import { jumpSetupCommand, jumpSshdStanza } from "../../components/host-scripts.ts";
 import { USER_HOST_KEYS_PATH, USER_KEYS_PATH, USER_MAIL_PATH, jumpKeysFile, jumpRemoveCommand, jumpWriteCommand, userEnvironment, userSshCommand } from "../../components/mailbox.ts";
-import { writeFileAtomic } from "../../config/durable-file.ts";
+import { writeFileAtomic } from "../../lib/durable-file.ts";
 import type { Mailbox, UsersList } from "../../config/users-list.ts";
 import type { Docker } from "./docker-engine.ts";
 import type { LocalImages } from "./images.ts";

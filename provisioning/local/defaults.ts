@@ -4,7 +4,7 @@ import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { stringify } from "yaml";
-import { writeFileAtomic } from "../../config/durable-file.ts";
+import { writeFileAtomic } from "../../lib/durable-file.ts";
 import { directoryLayout } from "../../config/sections/ldap.ts";
 import { freeLoopbackPort } from "./ports.ts";
 

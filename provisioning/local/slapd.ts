@@ -6,7 +6,7 @@ import { access, constants, mkdir, readFile, rm, writeFile } from "node:fs/promi
 import { join, resolve } from "node:path";
 import { Client } from "ldapts";
 import type { Logger } from "pino";
-import { silentLogger } from "../../cli/logger.ts";
+import { silentLogger } from "../../lib/logger.ts";
 import { directoryLayout } from "../../config/sections/ldap.ts";
 import { ownerProblem } from "../../config/users-list.ts";
 import { startForeground, type ForegroundChild } from "./foreground-child.ts";

@@ -11,7 +11,7 @@ import { ApplyRunner } from "../apply/runner.ts";
 import type { Applier } from "../apply/types.ts";
 import { STATUS_SCRIPT, STYLESHEET } from "./assets.ts";
 import { currentSession, sendPage, viewerOf, type WebContext } from "./context.ts";
-import { WindowLimiter } from "../../directory/login-limiter.ts";
+import { WindowLimiter } from "../../lib/window-limiter.ts";
 import { mailAccessFromSettings, type MailAccess } from "./mail-access.ts";
 import { MailboxStore } from "./mailbox-store.ts";
 import { createMxChecker, type MxChecker } from "./mx-check.ts";

@@ -8,7 +8,7 @@ import type { Directory } from "../../directory/types.ts";
 import { DirectoryUnavailableError } from "../../directory/types.ts";
 import type { ApplyRunner } from "../apply/runner.ts";
 import type { Html } from "./html.ts";
-import type { WindowLimiter } from "../../directory/login-limiter.ts";
+import type { WindowLimiter } from "../../lib/window-limiter.ts";
 import type { MailAccess } from "./mail-access.ts";
 import type { MailboxStore } from "./mailbox-store.ts";
 import type { MxChecker } from "./mx-check.ts";

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { promisify } from "node:util";
 import type { Logger } from "pino";
-import { silentLogger } from "../../cli/logger.ts";
+import { silentLogger } from "../../lib/logger.ts";
 import type { Settings } from "../../config/settings.ts";
 import type { UsersList } from "../../config/users-list.ts";
 import { closedAncestor } from "../imap/dovecot.ts";

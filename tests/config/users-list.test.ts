@@ -3,7 +3,7 @@ import { mkdtemp, readFile, writeFile, rm, readdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { silentLogger } from "../../cli/logger.ts";
+import { silentLogger } from "../../lib/logger.ts";
 import { watchUsersList, writeUsersList } from "../../config/users-file.ts";
 import { parseUsersList, serializeUsersList, UsersListError } from "../../config/users-list.ts";
 

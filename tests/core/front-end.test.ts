@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import type { Readable } from "node:stream";
 import { after, before, describe, it, type TestContext } from "node:test";
 import { createTransport } from "nodemailer";
-import { silentLogger } from "../../cli/logger.ts";
+import { silentLogger } from "../../lib/logger.ts";
 import { createSmtpFrontEnd, listenSmtp, permFail, type DeliveryBackend, type Envelope, type SessionInfo, type SmtpFrontEndOptions } from "../../mailservers/core/index.ts";
 import { GreetPasses } from "../../mailservers/core/connection-guard.ts";
 import { SmtpClient, sendMessage, simpleMessage } from "../helpers/smtp.ts";

@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { access, readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { test } from "node:test";
-import { silentLogger } from "../../cli/logger.ts";
+import { silentLogger } from "../../lib/logger.ts";
 import { folderName, recoverMailRoot } from "../../mailservers/store/index.ts";
 import { TEST_USERS } from "../helpers/slapd.ts";
 import { sendMessage } from "../helpers/smtp.ts";

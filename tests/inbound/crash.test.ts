@@ -5,7 +5,7 @@ import { readdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { it } from "node:test";
 import { stringify } from "yaml";
-import { silentLogger } from "../../cli/logger.ts";
+import { silentLogger } from "../../lib/logger.ts";
 import { recoverMailRoot } from "../../mailservers/store/index.ts";
 import { USERS, makeDir, provision, readMbox, spawnInbound, usersYaml } from "./fixture.ts";
 import { runLoad } from "./load.ts";

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import type { TestContext } from "node:test";
 import { fileURLToPath } from "node:url";
-import { silentLogger } from "../../cli/logger.ts";
+import { silentLogger } from "../../lib/logger.ts";
 import { parseSettings, type Settings } from "../../config/settings.ts";
 import { startInbound, type RunningInbound } from "../../mailservers/inbound/daemon.ts";
 import { folderName } from "../../mailservers/store/index.ts";

@@ -3,7 +3,7 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { silentLogger } from "../../cli/logger.ts";
+import { silentLogger } from "../../lib/logger.ts";
 import { parseSettings, type Settings } from "../../config/settings.ts";
 import { startOutbound, type OutboundDependencies, type RunningOutbound } from "../../mailservers/outbound/daemon.ts";
 

@@ -5,7 +5,7 @@ import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { promisify } from "node:util";
-import { silentLogger } from "../../cli/logger.ts";
+import { silentLogger } from "../../lib/logger.ts";
 import { isLoopback, listenProblem, networkSet, plaintextAuthAllowed } from "../../mailservers/outbound/network-policy.ts";
 import { startOutbound } from "../../mailservers/outbound/daemon.ts";
 import { daemonSettings, startDaemon, tempDir } from "./daemon-fixture.ts";

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
-import { silentLogger } from "../../cli/logger.ts";
+import { silentLogger } from "../../lib/logger.ts";
 import { Queue, type DeliveryJob, type DeliveryResult } from "../../mailservers/relay/queue.ts";
 import type { RetryPolicy } from "../../mailservers/relay/retry.ts";
 import { Spool } from "../../mailservers/relay/spool.ts";

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { access, readFile } from "node:fs/promises";
 import { createServer, type Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
-import { silentLogger } from "../../cli/logger.ts";
+import { silentLogger } from "../../lib/logger.ts";
 import { createSubmissionBackend } from "../../mailservers/outbound/backend.ts";
 import { networkSet } from "../../mailservers/outbound/network-policy.ts";
 import type { Deliver, DeliveryJob } from "../../mailservers/relay/queue.ts";

@@ -2,7 +2,7 @@
 // chosen crash point, leaving what a real kill -9 would leave. Prints "ok <i>" for each
 // delivery that resolved (the SMTP 250) before the crash.
 // Usage: node crash-child.ts MAIL_ROOT POINT NTH COUNT
-import { silentLogger } from "../../cli/logger.ts";
+import { silentLogger } from "../../lib/logger.ts";
 import { createMboxStore, type CrashPoint } from "../../mailservers/store/index.ts";
 import { makeEnvelope, messageStream, simpleMessage, target } from "./fixture.ts";
 

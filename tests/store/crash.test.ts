@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { readFile, readdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { test } from "node:test";
-import { silentLogger } from "../../cli/logger.ts";
+import { silentLogger } from "../../lib/logger.ts";
 import { recoverMailRoot } from "../../mailservers/store/index.ts";
 import { lockLeftovers, runChild } from "./crash-fixture.ts";
 import { tempFiles, makeEnvelope, makeMailRoot, makeStore, messageStream, readMbox, simpleMessage, target } from "./fixture.ts";

@@ -7,7 +7,7 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import { promisify } from "node:util";
 import type { TestContext } from "node:test";
-import { silentLogger } from "../../cli/logger.ts";
+import { silentLogger } from "../../lib/logger.ts";
 import type { Envelope } from "../../mailservers/core/types.ts";
 import { parseMarkers, type MarkerContent } from "../../mailservers/store/crash-markers.ts";
 import { createMboxStore, type FaultInjector, type MboxStore, type StoreTarget } from "../../mailservers/store/index.ts";

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { test } from "node:test";
-import { silentLogger } from "../../cli/logger.ts";
+import { silentLogger } from "../../lib/logger.ts";
 import { CrashMarkers, parseMarkers } from "../../mailservers/store/crash-markers.ts";
 import { MailRoot } from "../../mailservers/store/mail-root.ts";
 import { MboxFile, type MboxFileContext } from "../../mailservers/store/mbox-file.ts";

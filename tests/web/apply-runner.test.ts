@@ -5,7 +5,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { silentLogger } from "../../cli/logger.ts";
+import { silentLogger } from "../../lib/logger.ts";
 import { UsersList } from "../../config/users-list.ts";
 import { ApplyRunner, plainReason } from "../../provisioning/apply/runner.ts";
 import { createPulumiApplier, PULUMI_MISSING } from "../../provisioning/apply/pulumi.ts";

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
-import { silentLogger } from "../../cli/logger.ts";
+import { silentLogger } from "../../lib/logger.ts";
 import { webSettings, type WebSettings } from "../../config/sections/web.ts";
 import type { UsersListOptions } from "../../config/users-list.ts";
 import type { Directory } from "../../directory/types.ts";

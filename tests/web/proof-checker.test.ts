@@ -6,7 +6,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
-import { silentLogger } from "../../cli/logger.ts";
+import { silentLogger } from "../../lib/logger.ts";
 import { judgeProof, proofRecordValue, type ProofVerdict } from "../../provisioning/web/domain-proof.ts";
 import { MailboxStore } from "../../provisioning/web/mailbox-store.ts";
 import { CHECK_NOW_INTERVAL_MS, ProofChecker } from "../../provisioning/web/proof-checker.ts";

@@ -6,7 +6,7 @@ import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
-import { silentLogger } from "../../cli/logger.ts";
+import { silentLogger } from "../../lib/logger.ts";
 import { UsersList } from "../../config/users-list.ts";
 import { createPulumiApplier } from "../../provisioning/apply/pulumi.ts";
 import { ApplyRunner } from "../../provisioning/apply/runner.ts";

@@ -6,7 +6,7 @@ import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { TestContext } from "node:test";
-import { silentLogger } from "../../cli/logger.ts";
+import { silentLogger } from "../../lib/logger.ts";
 import { imapSettings } from "../../config/sections/imap.ts";
 import { parseSettings, usersListOptions } from "../../config/settings.ts";
 import { loadUsersList } from "../../config/users-file.ts";

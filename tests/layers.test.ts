@@ -1,0 +1,52 @@
+// Imports point one way: cli/ -> provisioning/ -> components/, mailservers/, directory/ ->
+// config/ -> lib/. A lower folder never imports a higher one; this reads every import of
+// the source tree and fails naming the file and the import that breaks the rule.
+import assert from "node:assert/strict";
+import { readdir, readFile } from "node:fs/promises";
+import { dirname, join, normalize, relative } from "node:path";
+import { test } from "node:test";
+
+const ROOT = join(import.meta.dirname, "..");
+
+/** What each low folder must never import (its own level and anything above it is out). */
+const FORBIDDEN: Readonly<Record<string, readonly string[]>> = {
+  lib: ["cli", "provisioning", "components", "mailservers", "directory", "config"],
+  config: ["cli", "provisioning", "components", "mailservers", "directory"],
+  directory: ["cli", "provisioning", "components", "mailservers"],
+  mailservers: ["cli", "provisioning", "components"],
+  components: ["cli", "provisioning"],
+};
+
+async function sources(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(join(ROOT, dir), { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...(await sources(path)));
+    else if (entry.name.endsWith(".ts")) out.push(path);
+  }
+  return out;
+}
+
+/** The repository folders a file's relative imports land in. */
+async function importedFolders(file: string): Promise<Array<{ spec: string; folder: string }>> {
+  const text = await readFile(join(ROOT, file), "utf8");
+  const specs = [...text.matchAll(/(?:from|import\()\s*"(\.[^"]+)"/g)].map((m) => m[1]!);
+  return specs.map((spec) => ({ spec, folder: normalize(relative(ROOT, join(ROOT, dirname(file), spec))).split("/")[0]! }));
+}
+
+test("no lower layer imports a higher one", async () => {
+  const broken: string[] = [];
+  for (const [folder, forbidden] of Object.entries(FORBIDDEN)) {
+    for (const file of await sources(folder)) {
+      for (const { spec, folder: target } of await importedFolders(file)) {
+        if (forbidden.includes(target)) broken.push(`${file} imports ${spec} (${target}/ is above ${folder}/)`);
+      }
+    }
+  }
+  assert.deepEqual(broken, []);
+});
+
+test("the check sees a forbidden import (it can fail)", async () => {
+  const found = await importedFolders("cli/start.ts");
+  assert.ok(found.some((i) => i.folder === "provisioning"), "cli/start.ts imports provisioning/: the parser finds it");
+});
