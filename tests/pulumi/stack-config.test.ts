@@ -73,6 +73,10 @@ test("specific rules: domain, data disk, LDAP admin DN for the local slapd, subn
   assert.equal(parseStackConfig(fromMap(baseConfig({ ldapAdminDn: "cn=root,dc=x", ldapUrl: "ldaps://ldap.example.net" }))).ldapAdminDn, "cn=root,dc=x");
   assert.match(problems({ usersNetworkSubnet: "10.0.0.0/8" })[0]!, /^semail:usersNetworkSubnet/);
   assert.match(problems({ usersList: "../outside.yaml" })[0]!, /^semail:usersList "..\/outside.yaml" must be a path inside the project/);
+  for (const key of ["daemonImage", "ldapImage", "userImage", "aptProxyImage", "imapImage"]) {
+    assert.match(problems({ [key]: "Bad Image!" })[0]!, new RegExp(`^semail:${key} "Bad Image!" is not an image reference \\(leave it empty to build SEMail's own\\)`), key);
+  }
+  assert.match(problems({ baseImage: "" })[0]!, /^semail:baseImage "" is not an image reference/, "the base cannot be empty");
   assert.match(problems({ defaultMailboxSize: "1MiB" })[0]!, /^semail:defaultMailboxSize is below semail:minMailboxSize/);
 });
 
