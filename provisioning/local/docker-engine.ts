@@ -31,8 +31,9 @@ export interface Docker {
 /** Why local mode has no users' containers, said once in the banner; undefined when it has them. */
 export type NoDocker = { readonly reason: string };
 
-function runner(host: string): Docker["run"] {
-  return async (args, { timeoutMs = 120_000, input } = {}) => {
+/** `docker ARGS` against `host` (DOCKER_HOST), rejecting with docker's own message; local mode's and the tests'. */
+export function dockerRunner(host: string, defaultTimeoutMs = 120_000): Docker["run"] {
+  return async (args, { timeoutMs = defaultTimeoutMs, input } = {}) => {
     const child = exec("docker", [...args], { env: { ...process.env, DOCKER_HOST: host }, timeout: timeoutMs, maxBuffer: 64 << 20 });
     if (input !== undefined) child.child.stdin!.end(input);
     try {
@@ -75,8 +76,9 @@ function streamer(host: string): Docker["stream"] {
     });
 }
 
-async function answers(host: string): Promise<boolean> {
-  return runner(host)(["version", "--format", "{{.Server.Version}}"], { timeoutMs: 10_000 }).then(() => true, () => false);
+/** Whether a Docker engine answers at `host` within 10 s. */
+export async function dockerAnswers(host: string): Promise<boolean> {
+  return dockerRunner(host)(["version", "--format", "{{.Server.Version}}"], { timeoutMs: 10_000 }).then(() => true, () => false);
 }
 
 /** The short id of the local mode instance kept in `dataDir`: names its containers, networks, chains and own dockerd. */
@@ -137,14 +139,14 @@ export function ownDockerPaths(dataDir: string) {
 export async function openDocker(dataDir: string, say: (line: string) => void): Promise<Docker | NoDocker> {
   if (!(await onPath("docker"))) return { reason: "Docker is not installed (apt-get install docker.io, or npm run setup)" };
   for (const host of [process.env.DOCKER_HOST, "unix:///var/run/docker.sock"]) {
-    if (host && (await answers(host))) return { host, own: false, run: runner(host), stream: streamer(host), stop: async () => undefined };
+    if (host && (await dockerAnswers(host))) return { host, own: false, run: dockerRunner(host), stream: streamer(host), stop: async () => undefined };
   }
   if (process.getuid?.() !== 0) return { reason: "no Docker engine answers (DOCKER_HOST, /var/run/docker.sock), and starting one needs root" };
   if (!(await onPath("dockerd"))) return { reason: "no Docker engine answers and dockerd is not installed (apt-get install docker.io)" };
   const paths = ownDockerPaths(dataDir);
   say(`Starting a Docker engine of local mode's own (data in ${paths.dataRoot}, socket ${paths.socket})`);
   await startDockerd(paths);
-  return { host: paths.socket, own: true, run: runner(paths.socket), stream: streamer(paths.socket), stop: () => stopDockerd(paths) };
+  return { host: paths.socket, own: true, run: dockerRunner(paths.socket), stream: streamer(paths.socket), stop: () => stopDockerd(paths) };
 }
 
 async function pidOf(pidFile: string): Promise<number | undefined> {
@@ -179,7 +181,7 @@ async function startDockerd(paths: ReturnType<typeof ownDockerPaths>): Promise<v
   child.unref();
   const failed = new Promise<never>((_, fail) => child.once("error", fail));
   const exitedEarly = new Promise<never>((_, fail) => child.once("exit", (code) => fail(new Error(`dockerd exited ${code}; see ${paths.log}`))));
-  await Promise.race([failed, exitedEarly, waitFor(() => answers(paths.socket), START_MS, `dockerd to answer on ${paths.socket} (log: ${paths.log})`)]);
+  await Promise.race([failed, exitedEarly, waitFor(() => dockerAnswers(paths.socket), START_MS, `dockerd to answer on ${paths.socket} (log: ${paths.log})`)]);
 }
 
 async function stopDockerd(paths: ReturnType<typeof ownDockerPaths>): Promise<void> {

@@ -11,7 +11,7 @@ import { mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { processRunning } from "../../mailservers/core/process-alive.ts";
-import { onPath, terminateDockerd } from "../../provisioning/local/docker-engine.ts";
+import { dockerAnswers, dockerRunner, onPath, terminateDockerd } from "../../provisioning/local/docker-engine.ts";
 
 const STATE = "/run/semail-test-docker";
 const DATA_ROOT = "/var/lib/semail-test-docker";
@@ -38,25 +38,7 @@ export interface DockerEngine {
 
 const exec = promisify(execFile);
 
-function dockerRunner(host: string): DockerEngine["docker"] {
-  return async (args, { timeoutMs = 60_000, input } = {}) => {
-    const child = exec("docker", [...args], { env: { ...process.env, DOCKER_HOST: host }, timeout: timeoutMs, maxBuffer: 64 << 20 });
-    if (input !== undefined) child.child.stdin!.end(input);
-    try {
-      return (await child).stdout;
-    } catch (err) {
-      const e = err as { stderr?: string; message: string };
-      throw new Error(`docker ${args.join(" ")}: ${(e.stderr ?? "").trim() || e.message}`, { cause: err });
-    }
-  };
-}
 
-async function answers(host: string): Promise<boolean> {
-  return dockerRunner(host)(["version", "--format", "{{.Server.Version}}"], { timeoutMs: 10_000 }).then(
-    () => true,
-    () => false,
-  );
-}
 
 
 
@@ -128,7 +110,7 @@ async function startDockerd(): Promise<void> {
   closeSync(log);
   child.unref();
   const failed = new Promise<never>((_, fail) => child.once("error", fail));
-  await Promise.race([failed, waitFor(() => answers(SOCKET), START_MS, `dockerd to answer on ${SOCKET} (log: ${STATE}/dockerd.log)`)]);
+  await Promise.race([failed, waitFor(() => dockerAnswers(SOCKET), START_MS, `dockerd to answer on ${SOCKET} (log: ${STATE}/dockerd.log)`)]);
 }
 
 async function stopDockerd(): Promise<void> {
@@ -148,21 +130,21 @@ async function stopDockerd(): Promise<void> {
 export async function dockerEngine(): Promise<DockerEngine> {
   if (!(await onPath("docker"))) throw new Error("docker not found: the image tests need Docker (apt-get install docker.io, or run .ci/setup)");
   for (const host of [process.env.DOCKER_HOST, "unix:///var/run/docker.sock"]) {
-    if (host && host !== SOCKET && (await answers(host))) return { host, own: false, docker: dockerRunner(host), release: async () => undefined };
+    if (host && host !== SOCKET && (await dockerAnswers(host))) return { host, own: false, docker: dockerRunner(host, 60_000), release: async () => undefined };
   }
   if (!(await onPath("dockerd"))) throw new Error("dockerd not found and no Docker engine answers: apt-get install docker.io (or run .ci/setup)");
   if (process.getuid?.() !== 0) throw new Error("no Docker engine answers (DOCKER_HOST, /var/run/docker.sock), and starting one needs root");
   await mkdir(USERS, { recursive: true });
   await withLock(LOCK, async () => {
     await liveUsers();
-    if ((await dockerdPid()) === undefined || !(await answers(SOCKET))) await startDockerd();
+    if ((await dockerdPid()) === undefined || !(await dockerAnswers(SOCKET))) await startDockerd();
     await writeFile(join(USERS, String(process.pid)), "");
   });
   let released = false;
   return {
     host: SOCKET,
     own: true,
-    docker: dockerRunner(SOCKET),
+    docker: dockerRunner(SOCKET, 60_000),
     release: () =>
       released
         ? Promise.resolve()
