@@ -39,6 +39,14 @@ after(async () => {
   await slapd?.stop();
 });
 
+/** Logs in on the form's login page as a person would: the fields by their labels, then the button. */
+async function logIn(page: Page, url: string, uid: string, password: string): Promise<void> {
+  await page.goto(`${url}/login`);
+  await page.getByLabel("Login name").fill(uid);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Log in" }).click();
+}
+
 async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 }
@@ -123,10 +131,7 @@ test("an administrator's list of mailboxes", async (t) => {
   ]);
   const page = await browser.newPage();
   t.after(() => page.close());
-  await page.goto(`${form.url}/login`);
-  await page.getByLabel("Login name").fill("admin");
-  await page.getByLabel("Password").fill("admin-Secret3");
-  await page.getByRole("button", { name: "Log in" }).click();
+  await logIn(page, form.url, "admin", "admin-Secret3");
   await page.getByRole("link", { name: "All mailboxes" }).click();
   await page.getByRole("heading", { name: "All mailboxes" }).waitFor();
   assert.equal(await page.getByRole("row").count(), 3);
@@ -150,10 +155,7 @@ test("an external domain's page shows the MX record to add; a directory outage s
   });
   const page = await browser.newPage();
   t.after(() => page.close());
-  await page.goto(`${form.url}/login`);
-  await page.getByLabel("Login name").fill("bob");
-  await page.getByLabel("Password").fill("bob-Secret2");
-  await page.getByRole("button", { name: "Log in" }).click();
+  await logIn(page, form.url, "bob", "bob-Secret2");
   await page.getByLabel("Mailbox id (before the @)").fill("bob");
   await page.getByLabel(/My own domain/).check();
   await page.getByLabel("Domain", { exact: true }).fill("example.org");
@@ -168,10 +170,7 @@ test("an external domain's page shows the MX record to add; a directory outage s
   const closed = createDirectory(slapd.settings({ url: "ldap://127.0.0.1:1" }));
   t.after(() => closed.close());
   const down = await startForm(t, { directory: closed });
-  await page.goto(`${down.url}/login`);
-  await page.getByLabel("Login name").fill("bob");
-  await page.getByLabel("Password").fill("bob-Secret2");
-  await page.getByRole("button", { name: "Log in" }).click();
+  await logIn(page, down.url, "bob", "bob-Secret2");
   await page.getByRole("heading", { name: "Directory unavailable" }).waitFor();
   await shot(page, "12-directory-down");
 });
@@ -182,10 +181,7 @@ test("the banner after creating a mailbox follows the apply status, also after a
   const form = await startForm(t, { directory, applier });
   const page = await browser.newPage();
   t.after(() => page.close());
-  await page.goto(`${form.url}/login`);
-  await page.getByLabel("Login name").fill("bob");
-  await page.getByLabel("Password").fill("bob-Secret2");
-  await page.getByRole("button", { name: "Log in" }).click();
+  await logIn(page, form.url, "bob", "bob-Secret2");
   await page.getByLabel("Mailbox id (before the @)").fill("bob");
   await page.getByLabel("Subdomain", { exact: true }).fill("builder");
   await page.getByRole("button", { name: "Create my mailbox" }).click();
@@ -236,10 +232,7 @@ test("long addresses wrap inside their column; names and headings never break mi
   const page = await browser.newPage();
   t.after(() => page.close());
   await page.setViewportSize({ width: 1000, height: 800 });
-  await page.goto(`${form.url}/login`);
-  await page.getByLabel("Login name").fill("admin");
-  await page.getByLabel("Password").fill("admin-Secret3");
-  await page.getByRole("button", { name: "Log in" }).click();
+  await logIn(page, form.url, "admin", "admin-Secret3");
   await page.goto(`${form.url}/admin`);
   await page.getByRole("heading", { name: "All mailboxes" }).waitFor();
   for (const width of [1000, 375]) {
@@ -252,10 +245,7 @@ test("long addresses wrap inside their column; names and headings never break mi
 
   // Alice's own page: the long address in the details, the banner, the hints and the buttons.
   await page.context().clearCookies();
-  await page.goto(`${form.url}/login`);
-  await page.getByLabel("Login name").fill("alice");
-  await page.getByLabel("Password").fill("alice-Secret1");
-  await page.getByRole("button", { name: "Log in" }).click();
+  await logIn(page, form.url, "alice", "alice-Secret1");
   await page.getByRole("heading", { name: "Your mailbox" }).waitFor();
   for (const width of [1000, 375]) {
     await page.setViewportSize({ width, height: 800 });
