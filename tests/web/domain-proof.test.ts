@@ -11,7 +11,7 @@ import type { RunningNamed } from "../../provisioning/local/named.ts";
 import { proofRecord } from "../../provisioning/web/domain-proof.ts";
 import { startTestNamed, zoneText } from "../helpers/named.ts";
 import { TEST_USERS, startTestSlapd, type TestSlapd } from "../helpers/slapd.ts";
-import { Client, LIST_OPTIONS, fakeApplier, startForm, type RunningForm } from "./helpers.ts";
+import { Client, LIST_OPTIONS, fakeApplier, startForm, type RunningForm, loggedInClient } from "./helpers.ts";
 
 const USERS = [...TEST_USERS, { uid: "carol", password: "carol-Secret4" }, { uid: "postmaster", password: "pm-Secret5" }];
 const PASSWORDS = new Map(USERS.map((u) => [u.uid, u.password]));
@@ -33,12 +33,7 @@ after(async () => {
   await named?.stop();
 });
 
-async function loggedIn(form: RunningForm, uid: string): Promise<Client> {
-  const client = new Client(form.url);
-  assert.equal((await client.login(uid, PASSWORDS.get(uid)!)).status, 303, `login of ${uid}`);
-  await client.get("/");
-  return client;
-}
+const loggedIn = (form: RunningForm, uid: string): Promise<Client> => loggedInClient(form, uid, PASSWORDS.get(uid)!);
 
 const alert = (text: string) => /role="alert">([^<]*)</.exec(text)?.[1] ?? "";
 const unescape = (text: string) => text.replace(/&#(\d+);/g, (_, n) => String.fromCharCode(Number(n)));

@@ -119,3 +119,11 @@ export class Client {
   }
 }
 
+/** A client logged in as `uid` (303 to the home page asserted) that has read its home page, so it holds a CSRF token. */
+export async function loggedInClient(form: { readonly url: string }, uid: string, password: string): Promise<Client> {
+  const client = new Client(form.url);
+  const reply = await client.login(uid, password);
+  if (reply.status !== 303) throw new Error(`login of ${uid}: ${reply.status}`);
+  await client.get("/");
+  return client;
+}

@@ -8,7 +8,7 @@ import { loadUsersList } from "../../config/users-file.ts";
 import { createDirectory } from "../../directory/ldap.ts";
 import type { Directory } from "../../directory/types.ts";
 import { TEST_USERS, startTestSlapd, type TestSlapd } from "../helpers/slapd.ts";
-import { Client, LIST_OPTIONS, fakeApplier, startForm, type RunningForm } from "./helpers.ts";
+import { Client, LIST_OPTIONS, fakeApplier, startForm, type RunningForm, loggedInClient } from "./helpers.ts";
 import type { RunningNamed } from "../../provisioning/local/named.ts";
 import { startTestNamed, zoneText } from "../helpers/named.ts";
 import { until } from "../helpers/until.ts";
@@ -35,13 +35,7 @@ after(async () => {
   await named?.stop();
 });
 
-async function loggedIn(form: RunningForm, uid: string): Promise<Client> {
-  const client = new Client(form.url);
-  const reply = await client.login(uid, PASSWORDS.get(uid)!);
-  assert.equal(reply.status, 303, `login of ${uid}`);
-  await client.get("/");
-  return client;
-}
+const loggedIn = (form: RunningForm, uid: string): Promise<Client> => loggedInClient(form, uid, PASSWORDS.get(uid)!);
 
 function alert(text: string): string {
   return /role="alert">([^<]*)</.exec(text)?.[1] ?? "";

@@ -12,7 +12,7 @@ import { loadUsersList } from "../../config/users-file.ts";
 import { createDirectory } from "../../directory/ldap.ts";
 import type { Directory } from "../../directory/types.ts";
 import { TEST_USERS, startTestSlapd, type TestSlapd } from "../helpers/slapd.ts";
-import { Client, LIST_OPTIONS, fakeApplier, startForm, type RunningForm } from "./helpers.ts";
+import { Client, LIST_OPTIONS, fakeApplier, startForm, type RunningForm, loggedInClient } from "./helpers.ts";
 
 const run = promisify(execFile);
 const PASSWORDS = new Map(TEST_USERS.map((u) => [u.uid, u.password]));
@@ -39,12 +39,7 @@ async function keyPair(name: string): Promise<{ line: string; fingerprint: strin
   return { line: (await readFile(`${file}.pub`, "utf8")).trim(), fingerprint: stdout.split(" ")[1]!, privateKey: await readFile(file, "utf8") };
 }
 
-async function loggedIn(form: RunningForm, uid: string): Promise<Client> {
-  const client = new Client(form.url);
-  assert.equal((await client.login(uid, PASSWORDS.get(uid)!)).status, 303);
-  await client.get("/");
-  return client;
-}
+const loggedIn = (form: RunningForm, uid: string): Promise<Client> => loggedInClient(form, uid, PASSWORDS.get(uid)!);
 
 const alert = (text: string) => /role="alert">([^<]*)</.exec(text)?.[1]?.replace(/&#(\d+);/g, (_, n) => String.fromCharCode(Number(n))) ?? "";
 const keysOf = async (form: RunningForm, owner: string) => (await loadUsersList(form.usersFile, LIST_OPTIONS)).byOwner(owner)?.sshKeys ?? [];
