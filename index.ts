@@ -5,7 +5,7 @@ import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as pulumi from "@pulumi/pulumi";
 import { parseUsersList } from "./config/users-list.ts";
-import { parseStackConfig } from "./components/stack-config.ts";
+import { parseStackConfig } from "./config/stack/stack-config.ts";
 import { defineStack } from "./components/stack.ts";
 
 const projectDir = dirname(fileURLToPath(import.meta.url));

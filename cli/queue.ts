@@ -3,10 +3,10 @@
 // control directory for the daemon, which alone touches queued files while it runs;
 // with no daemon running, `remove` deletes the files itself.
 import { access } from "node:fs/promises";
-import { dateOf } from "../mailservers/relay/dsn.ts";
-import { replay } from "../mailservers/relay/queue.ts";
-import { runningDaemon, writeRequest } from "../mailservers/relay/queue-control.ts";
-import { QUEUE_ID, Spool } from "../mailservers/relay/spool.ts";
+import { dateOf } from "../mailservers/outbound/relay/dsn.ts";
+import { replay } from "../mailservers/outbound/relay/queue.ts";
+import { runningDaemon, writeRequest } from "../mailservers/outbound/relay/queue-control.ts";
+import { QUEUE_ID, Spool } from "../mailservers/outbound/relay/spool.ts";
 import { ConfigError } from "../config/settings.ts";
 import { formatSize } from "../config/size.ts";
 import type { Command } from "./command.ts";

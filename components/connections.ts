@@ -1,7 +1,7 @@
 // SSH connections of the remote commands: dom0 directly, the VM directly or through dom0.
 import type * as pulumi from "@pulumi/pulumi";
 import type { types } from "@pulumi/command";
-import type { StackConfig } from "./stack-config.ts";
+import type { StackConfig } from "../config/stack/stack-config.ts";
 
 type Connection = types.input.remote.ConnectionArgs;
 

@@ -4,8 +4,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { remote, type types } from "@pulumi/command";
 import * as gandi from "@pulumiverse/gandi";
 import { hostScript } from "./host-scripts.ts";
-import { shellLine } from "./shell.ts";
-import { renderNamedConfStanza, renderZone, zoneRecords, type ZoneInput } from "./zone-file.ts";
+import { shellLine } from "../lib/shell.ts";
+import { renderNamedConfStanza, renderZone, zoneRecords, type ZoneInput } from "../config/stack/zone-file.ts";
 
 /** Where named reads the zone on the VM. */
 export const ZONE_DIR = "/etc/bind/semail";

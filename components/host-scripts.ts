@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { remote, type types } from "@pulumi/command";
-import { shellLine } from "./shell.ts";
+import { shellLine } from "../lib/shell.ts";
 
 /** Where the scripts live on the VM. */
 export const HOST_SCRIPTS_DIR = "/usr/local/lib/semail";

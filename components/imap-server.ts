@@ -4,7 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { remote, type types } from "@pulumi/command";
 import * as docker from "@pulumi/docker";
-import { shellLine } from "./shell.ts";
+import { shellLine } from "../lib/shell.ts";
 
 export interface ImapServerArgs {
   /** Docker on the VM. */

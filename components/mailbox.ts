@@ -8,8 +8,8 @@ import * as gandi from "@pulumiverse/gandi";
 import { mailUid } from "../config/mail-uid.ts";
 import type { Mailbox as MailboxEntry } from "../config/users-list.ts";
 import { JUMP, hostScript } from "./host-scripts.ts";
-import { shellLine } from "./shell.ts";
-import { mailboxSubdomains, mxRecordFor, subdomainRecords } from "./zone-file.ts";
+import { shellLine } from "../lib/shell.ts";
+import { mailboxSubdomains, mxRecordFor, subdomainRecords } from "../config/stack/zone-file.ts";
 
 export type MailboxStorage =
   | { readonly backend: "lvm"; readonly vgName: string; readonly mailRoot: string }
@@ -172,7 +172,7 @@ export class Mailbox extends pulumi.ComponentResource {
 
     this.mxRecord = mxRecordOf(entry, args.managedDomain);
     if (entry.kind === "subdomain" && args.gandi) {
-      // The same records the BIND zone holds for the subdomain (components/zone-file.ts).
+      // The same records the BIND zone holds for the subdomain (config/stack/zone-file.ts).
       const [label] = mailboxSubdomains(args.managedDomain, [entry.domain]);
       const [mx, spf] = subdomainRecords(label!, args.managedDomain);
       for (const [part, record] of [["mx", mx], ["spf", spf]] as const) {

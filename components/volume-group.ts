@@ -1,7 +1,7 @@
 // The LVM volume group on the VM's data disk, for the mailboxes' logical volumes.
 import * as pulumi from "@pulumi/pulumi";
 import { remote, type types } from "@pulumi/command";
-import { shellQuote } from "./shell.ts";
+import { shellQuote } from "../lib/shell.ts";
 
 export interface VolumeGroupArgs {
   /** SSH connection to the VM. */

@@ -1,7 +1,7 @@
 // The Xen guest that runs SEMail, made on dom0 with xen-tools.
 import * as pulumi from "@pulumi/pulumi";
 import { remote, type types } from "@pulumi/command";
-import { shellLine, shellQuote } from "./shell.ts";
+import { shellLine, shellQuote } from "../lib/shell.ts";
 
 export interface XenVmArgs {
   /** SSH connection to dom0. */

@@ -19,7 +19,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { stringify } from "yaml";
 import { bundle, imageNodeFlags } from "../../bin/bundle.ts";
-import { provisionPlainRoot } from "../../mailservers/store/index.ts";
+import { provisionPlainRoot } from "../../mailservers/inbound/store/index.ts";
 import { MboxCounter } from "../lib/mbox-count.ts";
 import { postfixDir, removeDir, startPostfix, type PostfixInstance } from "../lib/postfix.ts";
 import { peakRss, rss, sampleTree, settledRss, until, uss } from "../lib/process.ts";

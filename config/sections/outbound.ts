@@ -102,6 +102,6 @@ export const outboundSettings = z.strictObject({
   /** Most deliveries in progress at once to one destination domain. */
   perDomainConcurrency: z._default(integer(1, 1000), 5),
   retry: z._default(retrySettings, () => retrySettings.parse({})),
-  /** How messages leave: MX lookup, connections, TLS, DKIM (mailservers/relay/send.ts). */
+  /** How messages leave: MX lookup, connections, TLS, DKIM (mailservers/outbound/relay/send.ts). */
   delivery: z._default(deliverySettings, () => deliverySettings.parse({})),
 });

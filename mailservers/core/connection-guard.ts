@@ -14,7 +14,7 @@
 // - the bytes of each MAIL and RCPT line go to `onAddressLine` before smtp-server parses
 //   them: its hooks see only a UTF-8 decoding, with bad bytes as U+FFFD (address-bytes.ts).
 // This reaches into smtp-server internals (SMTPConnection's handler_* lookup, _parser and
-// _createParser), pinned by the tests in tests/core; if they ever disappear we log it
+// _createParser), pinned by the tests in tests/mailservers/core; if they ever disappear we log it
 // and carry on without the extra guard rather than fail to start.
 import type { Logger } from "pino";
 import type { SMTPServer, SMTPServerSession } from "smtp-server";

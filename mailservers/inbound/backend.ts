@@ -5,7 +5,7 @@ import type { Readable } from "node:stream";
 import type { Logger } from "pino";
 import type { UsersList } from "../../config/users-list.ts";
 import { SmtpError, permFail, tempFail, type DeliveryBackend, type Envelope, type SessionInfo } from "../core/types.ts";
-import type { MboxStore, StoreTarget } from "../store/index.ts";
+import type { MboxStore, StoreTarget } from "./store/index.ts";
 import { resolveRecipient, type AdminMailbox, type ResolvedRecipient } from "./recipients.ts";
 
 export interface InboundBackendOptions {

@@ -5,7 +5,7 @@ import type { Logger } from "pino";
 import { ConfigError, usersListOptions, type Settings } from "../../config/settings.ts";
 import { watchUsersList, type UsersListWatch } from "../../config/users-file.ts";
 import { createSmtpFrontEnd, listenSmtp, parseListenSpec, readTlsFiles, type BoundAddress, type SmtpLimits } from "../core/index.ts";
-import { createMboxStore, provisionPlainRoot, type MboxStore } from "../store/index.ts";
+import { createMboxStore, provisionPlainRoot, type MboxStore } from "./store/index.ts";
 import { createInboundBackend } from "./backend.ts";
 import { DEFAULT_ADMIN_OWNER, adminMailbox } from "./recipients.ts";
 

@@ -8,9 +8,9 @@ import { domainProblem, type UsersList } from "../../config/users-list.ts";
 import { WindowLimiter } from "../../lib/window-limiter.ts";
 import { DirectoryUnavailableError, type Directory } from "../../directory/types.ts";
 import { SmtpError, permFail, tempFail, type DeliveryBackend, type Envelope, type SessionInfo } from "../core/types.ts";
-import { prependHeaders, receivedHeader } from "../relay/hygiene.ts";
-import type { Queue } from "../relay/queue.ts";
-import type { Spool } from "../relay/spool.ts";
+import { prependHeaders, receivedHeader } from "./relay/hygiene.ts";
+import type { Queue } from "./relay/queue.ts";
+import type { Spool } from "./relay/spool.ts";
 import { plaintextAuthAllowed } from "./network-policy.ts";
 
 export interface SubmissionOptions {

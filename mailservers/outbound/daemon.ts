@@ -6,12 +6,12 @@ import { watchUsersList } from "../../config/users-file.ts";
 import { createDirectory } from "../../directory/ldap.ts";
 import type { Directory } from "../../directory/types.ts";
 import { createSmtpFrontEnd, listenSmtp, parseListenSpec, readTlsFiles, type BoundAddress, type SmtpLimits } from "../core/index.ts";
-import { systemClock, type Clock } from "../relay/clock.ts";
-import { deliveryOptionsFromSettings } from "../relay/delivery-settings.ts";
-import { Queue, type Deliver } from "../relay/queue.ts";
-import { claimSpool, watchRequests } from "../relay/queue-control.ts";
-import { createSender } from "../relay/send.ts";
-import { Spool } from "../relay/spool.ts";
+import { systemClock, type Clock } from "./relay/clock.ts";
+import { deliveryOptionsFromSettings } from "./relay/delivery-settings.ts";
+import { Queue, type Deliver } from "./relay/queue.ts";
+import { claimSpool, watchRequests } from "./relay/queue-control.ts";
+import { createSender } from "./relay/send.ts";
+import { Spool } from "./relay/spool.ts";
 import { createSubmissionBackend } from "./backend.ts";
 import { listenProblem, networkSet, plaintextAuthAllowed } from "./network-policy.ts";
 

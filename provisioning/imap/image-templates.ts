@@ -1,7 +1,7 @@
 // The IMAP image's configuration templates (provisioning/images/imap/*.in), rendered by
 // config.ts with placeholders where the image's entrypoint puts its settings: the image
 // has no Node, and one renderer keeps local mode, tests and the image the same Dovecot.
-// tests/imap/image.test.ts checks the files in the image folder are these; to rewrite them:
+// tests/provisioning/imap/image.test.ts checks the files in the image folder are these; to rewrite them:
 //   node provisioning/imap/image-templates.ts
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";

@@ -1,7 +1,7 @@
 // The webmail image's configuration template (provisioning/images/webmail/config.inc.php.in),
 // rendered by config.ts with placeholders where the image's entrypoint puts its settings:
 // the image has no Node, and one renderer keeps local mode, tests and the image the same
-// Roundcube. tests/webmail/image.test.ts checks the file in the image folder is this one;
+// Roundcube. tests/provisioning/webmail/image.test.ts checks the file in the image folder is this one;
 // to rewrite it:   node provisioning/webmail/image-templates.ts
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";

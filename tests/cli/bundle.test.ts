@@ -12,7 +12,7 @@ import { stringify } from "yaml";
 import { DAEMONS_DOCKERFILE, bundle, imageNodeFlags } from "../../bin/bundle.ts";
 import { sendMessage } from "../helpers/smtp.ts";
 import { until } from "../helpers/until.ts";
-import { USERS, makeDir, provision, spawnInbound, usersYaml } from "../inbound/fixture.ts";
+import { USERS, makeDir, provision, spawnInbound, usersYaml } from "../mailservers/inbound/fixture.ts";
 
 // Writes Node's list of loaded built-in modules to $SEMAIL_TEST_MODULES on SIGUSR2.
 const MODULE_LIST_HOOK = `data:text/javascript,${encodeURIComponent(

@@ -9,8 +9,8 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { createTransport } from "nodemailer";
 import { SmtpClient } from "../helpers/smtp.ts";
-import { readMbox } from "../store/fixture.ts";
-import { Client } from "../web/helpers.ts";
+import { readMbox } from "../mailservers/inbound/store/fixture.ts";
+import { Client } from "../provisioning/web/helpers.ts";
 import { eventually, startLocal, writeLocalSettings } from "./local-process.ts";
 
 test("local mode: a claimed domain goes live only after its TXT record is published", { timeout: 240_000 }, async (t) => {

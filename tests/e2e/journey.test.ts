@@ -12,12 +12,12 @@ import { test } from "node:test";
 import { promisify } from "node:util";
 import { createTransport } from "nodemailer";
 import { chromium, type Browser, type Page } from "playwright-core";
-import { folderName } from "../../mailservers/store/folder-name.ts";
+import { folderName } from "../../mailservers/inbound/store/folder-name.ts";
 import { CHROMIUM } from "../helpers/chromium.ts";
 import { zoneText } from "../helpers/named.ts";
 import { SmtpClient } from "../helpers/smtp.ts";
 import { startTarget } from "../helpers/target-smtp.ts";
-import { readMbox } from "../store/fixture.ts";
+import { readMbox } from "../mailservers/inbound/store/fixture.ts";
 import { ROOT, SEMAIL, eventually, startLocal, writeLocalSettings } from "./local-process.ts";
 
 const run = promisify(execFile);

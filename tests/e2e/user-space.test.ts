@@ -18,7 +18,7 @@ import { mailUid } from "../../config/mail-uid.ts";
 import { localInstanceId } from "../../provisioning/local/docker-engine.ts";
 import { aptProxyName, containerName, jumpName } from "../../provisioning/local/containers.ts";
 import { dockerEngine, type DockerEngine } from "../helpers/docker.ts";
-import { Client } from "../web/helpers.ts";
+import { Client } from "../provisioning/web/helpers.ts";
 import { eventually, startLocal, writeLocalSettings } from "./local-process.ts";
 
 const run = promisify(execFile);

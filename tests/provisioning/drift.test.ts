@@ -5,9 +5,9 @@ import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
+import { repoPath } from "../helpers/repo-path.ts";
 
-const DRIFT = fileURLToPath(new URL("../../provisioning/drift.ts", import.meta.url));
+const DRIFT = repoPath("provisioning/drift.ts");
 
 function drift(path: string, args: string[] = []): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {

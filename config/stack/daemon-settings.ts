@@ -1,0 +1,33 @@
+// The settings file (config/settings.ts format) the SMTP daemon containers read. Pure.
+import { dirname } from "node:path";
+import { stringify } from "yaml";
+import { directoryLayout } from "../sections/ldap.ts";
+import { formatSize } from "../size.ts";
+import type { StackConfig } from "./stack-config.ts";
+
+/** YAML settings for both daemons; `ldapUrl` is the directory as seen from the containers. */
+export function daemonSettings(config: StackConfig, ldapUrl: string): string {
+  return stringify({
+    hostname: `mx.${config.managedDomain}`,
+    managedDomain: config.managedDomain,
+    users: config.usersListRemote,
+    defaultMailboxSize: formatSize(config.defaultMailboxSize),
+    minMailboxSize: formatSize(config.minMailboxSize),
+    tls: { cert: config.tlsCert, key: config.tlsKey },
+    ldap: {
+      url: ldapUrl,
+      baseDn: config.ldapBaseDn,
+      userDnTemplate: directoryLayout(config.ldapBaseDn).userDnTemplate,
+      adminGroupDn: directoryLayout(config.ldapBaseDn).adminGroupDn,
+    },
+    inbound: { listen: ["[::]:25", "[::]:587", "[::]:465/tls"], mailRoot: config.mailRoot },
+    // Inside the container; the port is published only on the VM's loopback and reached
+    // on the users' network.
+    outbound: { listen: ["0.0.0.0:587"], spool: config.spool },
+  });
+}
+
+/** The directory the users list lives in on the VM (mounted whole into the daemons). */
+export function usersDir(config: Pick<StackConfig, "usersListRemote">): string {
+  return dirname(config.usersListRemote);
+}

@@ -1,0 +1,267 @@
+// The stack's settings (`pulumi config`), read and validated without Pulumi so the
+// rules are tested as plain functions. Defaults here match the `config:` block of
+// Pulumi.yaml (a test compares them); the Pulumi CLI applies those, the mocks do not.
+import { isIP } from "node:net";
+import { parseSize } from "../size.ts";
+import { domainProblem } from "../users-list.ts";
+import type { DkimKey } from "./zone-file.ts";
+
+/** The non-secret settings, validated. Secrets are read separately as Pulumi secrets. */
+export interface StackConfig {
+  readonly dom0Host: string;
+  readonly dom0User: string;
+  /** dom0's SSH host key ("ssh-ed25519 AAAA..."), checked on every connection. */
+  readonly dom0HostKey: string;
+  readonly vmName: string;
+  readonly vmIp: string;
+  readonly vmIp6: string | undefined;
+  readonly vmGateway: string;
+  readonly vmNetmask: string;
+  readonly vmBridge: string;
+  readonly vmVcpus: number;
+  readonly vmMemory: string;
+  readonly vmDiskSize: string;
+  readonly vmDistribution: string;
+  /** Block device on dom0 handed to the VM as xvdb, for the volume group. */
+  readonly vmDataDisk: string;
+  readonly vmUser: string;
+  readonly vmHostKey: string | undefined;
+  /** Reach the VM's SSH through dom0 (when the VM's address is not routable from here). */
+  readonly vmSshViaDom0: boolean;
+  readonly storageBackend: "lvm" | "image";
+  readonly vgName: string;
+  readonly imageDir: string;
+  readonly defaultMailboxSize: number;
+  readonly minMailboxSize: number;
+  readonly managedDomain: string;
+  readonly dnsProvider: "bind" | "gandi";
+  readonly dkimKeys: readonly DkimKey[];
+  /** External directory URL; empty means a slapd container on the VM. */
+  readonly ldapUrl: string;
+  readonly ldapBaseDn: string;
+  readonly ldapAdminDn: string;
+  /** Image reference, or "" to build provisioning/images/directory on the VM. */
+  readonly ldapImage: string;
+  readonly tlsCert: string;
+  readonly tlsKey: string;
+  /** Users list on this machine, relative to the project. */
+  readonly usersList: string;
+  /** Where the users list lives on the VM. */
+  readonly usersListRemote: string;
+  readonly mailRoot: string;
+  readonly spool: string;
+  /** Image reference, or "" to build provisioning/images/user on the VM. */
+  readonly userImage: string;
+  readonly usersNetworkSubnet: string;
+  /** The base every built image starts FROM. */
+  readonly baseImage: string;
+  /** Image reference, or "" to build provisioning/images/daemons on the VM. */
+  readonly daemonImage: string;
+  /** Image reference, or "" to build provisioning/images/apt-proxy on the VM. */
+  readonly aptProxyImage: string;
+  /** Image reference, or "" to build provisioning/images/imap on the VM. */
+  readonly imapImage: string;
+}
+
+/** Setting name → [default, description]. Secrets are listed in SECRET_SETTINGS. */
+export const SETTINGS = {
+  dom0Host: [undefined, "Address of the Xen dom0 (SSH)."],
+  dom0User: ["root", "SSH user on dom0."],
+  dom0HostKey: [undefined, "dom0's SSH host key line, e.g. from `ssh-keyscan -t ed25519 DOM0`."],
+  vmName: ["semail", "Name of the Xen guest."],
+  vmIp: [undefined, "Public IPv4 address of the VM (also mx and ns in the zone)."],
+  vmIp6: ["", "Public IPv6 address of the VM; empty for none."],
+  vmGateway: [undefined, "IPv4 gateway of the VM."],
+  vmNetmask: ["255.255.255.0", "IPv4 netmask of the VM."],
+  vmBridge: ["xenbr0", "dom0 bridge the VM's interface joins."],
+  vmVcpus: ["2", "Virtual CPUs of the VM."],
+  vmMemory: ["2G", "Memory of the VM (xen-create-image --memory)."],
+  vmDiskSize: ["10G", "Root disk size of the VM (xen-create-image --size)."],
+  vmDistribution: ["bookworm", "Debian release installed in the VM (xen-create-image --dist)."],
+  vmDataDisk: [undefined, "Block device on dom0 given to the VM as xvdb for the volume group, e.g. /dev/sdb."],
+  vmUser: ["root", "SSH user on the VM."],
+  vmHostKey: ["", "The VM's SSH host key line; empty accepts the key the new VM presents."],
+  vmSshViaDom0: ["true", "Reach the VM's SSH through dom0 as a jump host."],
+  storageBackend: ["lvm", "Mailbox storage: lvm (a logical volume each) or image (an image file each)."],
+  vgName: ["semail", "Volume group on the VM's data disk."],
+  imageDir: ["/var/lib/semail/images", "Directory of mailbox image files (storageBackend image)."],
+  defaultMailboxSize: ["5GiB", "Size of a mailbox whose entry gives none."],
+  minMailboxSize: ["64MiB", "Smallest mailbox size accepted in the users list."],
+  managedDomain: [undefined, "The managed domain; user subdomains live under it."],
+  dnsProvider: ["bind", "bind (named on the VM) or gandi (Gandi LiveDNS, needs gandiApiKey)."],
+  dkimKeys: ["[]", "DKIM public keys as a JSON list of \"selector=BASE64\"."],
+  ldapUrl: ["", "URL of an external LDAP directory; empty runs slapd in a container on the VM."],
+  ldapBaseDn: [undefined, "Base DN of the directory, e.g. dc=semail,dc=email."],
+  ldapAdminDn: ["", "Admin DN; empty means cn=admin,<ldapBaseDn>."],
+  ldapImage: ["", "Image of the local directory (slapd); empty builds provisioning/images/directory on the VM."],
+  tlsCert: ["/etc/semail/tls/fullchain.pem", "TLS certificate chain on the VM."],
+  tlsKey: ["/etc/semail/tls/privkey.pem", "TLS private key on the VM."],
+  usersList: ["users.yaml", "The users list on this machine, relative to the project."],
+  usersListRemote: ["/etc/semail/users.yaml", "Where the users list is installed on the VM."],
+  mailRoot: ["/var/mail/semail", "Mail root on the VM: one mounted filesystem per owner."],
+  spool: ["/var/spool/semail", "Outbound spool on the VM."],
+  userImage: ["", "Image of the users' containers (sshd, mail readers, msmtp); empty builds provisioning/images/user on the VM."],
+  usersNetworkSubnet: ["172.30.0.0/24", "Subnet of the users' Docker network."],
+  baseImage: ["debian:bookworm-slim", "The Debian base every SEMail image is built FROM (provisioning/images/base.sh makes it where no registry is reachable)."],
+  daemonImage: ["", "Image of the two SMTP daemons; empty builds provisioning/images/daemons on the VM."],
+  aptProxyImage: ["", "Image of the users' apt proxy (apt-cacher-ng); empty builds provisioning/images/apt-proxy on the VM."],
+  imapImage: ["", "Image of Dovecot (IMAP, IMAPS, POP3S over the users' mail); empty builds provisioning/images/imap on the VM."],
+} as const satisfies Record<keyof StackConfig, readonly [string | undefined, string]>;
+
+export const SECRET_SETTINGS = {
+  sshPrivateKey: "Private SSH key for dom0 and the VM (secret).",
+  ldapPassword: "Password of the LDAP admin DN (secret).",
+  gandiApiKey: "Gandi API key (secret); required when dnsProvider is gandi.",
+} as const;
+
+export class StackConfigError extends Error {
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super(`invalid stack configuration:\n  ${problems.join("\n  ")}`);
+    this.name = "StackConfigError";
+    this.problems = problems;
+  }
+}
+
+const set = (key: string, example: string) => `(pulumi config set ${key} ${example})`;
+const IPV4_MASK = /^(255|254|252|248|240|224|192|128|0)\.(255|254|252|248|240|224|192|128|0)\.(255|254|252|248|240|224|192|128|0)\.(255|254|252|248|240|224|192|128|0)$/;
+const SAFE_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const ABS_PATH = /^\/[A-Za-z0-9._/-]*$/;
+const DEVICE = /^\/dev\/[A-Za-z0-9._/-]+$/;
+const HOST_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+$/;
+const SIZE_ARG = /^\d+[KMGT]?$/;
+
+/**
+ * Validates raw config values (by setting name, without the `semail:` prefix) and
+ * applies defaults. Every problem names the setting and how to fix it.
+ */
+export function parseStackConfig(get: (key: string) => string | undefined): StackConfig {
+  const problems: string[] = [];
+  const value = (key: keyof typeof SETTINGS): string => {
+    const raw = get(key);
+    if (raw !== undefined) return raw.trim();
+    const fallback = SETTINGS[key][0];
+    if (fallback === undefined) {
+      problems.push(`semail:${key} is required: ${SETTINGS[key][1]} ${set(key, "VALUE")}`);
+      return "";
+    }
+    return fallback;
+  };
+  const check = (key: string, ok: boolean, why: string, example: string) => {
+    // A missing required setting is reported once, by `value`.
+    if (!ok && !problems.some((p) => p.startsWith(`semail:${key} `))) problems.push(`semail:${key} ${why} ${set(key, example)}`);
+  };
+  const oneOf = <T extends string>(key: keyof typeof SETTINGS, allowed: readonly T[]): T => {
+    const v = value(key);
+    check(key, (allowed as readonly string[]).includes(v), `${JSON.stringify(v)} is not valid: use ${allowed.map((a) => JSON.stringify(a)).join(" or ")}`, allowed[0]!);
+    return v as T;
+  };
+  const path = (key: keyof typeof SETTINGS) => {
+    const v = value(key);
+    check(key, ABS_PATH.test(v) && !v.split("/").includes(".."), `${JSON.stringify(v)} must be an absolute path without spaces or ".."`, String(SETTINGS[key][0] ?? "/path"));
+    return v;
+  };
+  const hostKey = (key: keyof typeof SETTINGS, optional: boolean) => {
+    // ssh-keyscan prints "HOST TYPE KEY"; accept that and keep "TYPE KEY".
+    const words = value(key).split(/\s+/).filter(Boolean);
+    const line = (words.length === 3 ? words.slice(1) : words).join(" ");
+    check(key, (optional && line === "") || HOST_KEY.test(line), "must be an SSH host key line \"ssh-ed25519 AAAA...\"", "\"$(ssh-keyscan -t ed25519 HOST | cut -d' ' -f2-)\"");
+    return line;
+  };
+  const ipv4 = (key: keyof typeof SETTINGS) => {
+    const v = value(key);
+    check(key, isIP(v) === 4, `${JSON.stringify(v)} is not an IPv4 address`, "192.0.2.25");
+    return v;
+  };
+
+  const dom0Host = value("dom0Host");
+  check("dom0Host", /^[A-Za-z0-9.:-]+$/.test(dom0Host) || dom0Host === "", `${JSON.stringify(dom0Host)} is not a host name or address`, "dom0.example.net");
+  const dom0User = value("dom0User");
+  check("dom0User", /^[a-z_][a-z0-9_-]*$/.test(dom0User), `${JSON.stringify(dom0User)} is not a user name`, "root");
+  const vmName = value("vmName");
+  check("vmName", SAFE_NAME.test(vmName), `${JSON.stringify(vmName)} must be a-z, 0-9, '-'`, "semail");
+  const vmIp6 = value("vmIp6");
+  check("vmIp6", vmIp6 === "" || isIP(vmIp6) === 6, `${JSON.stringify(vmIp6)} is not an IPv6 address`, "2001:db8::25");
+  const vmNetmask = value("vmNetmask");
+  check("vmNetmask", IPV4_MASK.test(vmNetmask), `${JSON.stringify(vmNetmask)} is not an IPv4 netmask`, "255.255.255.0");
+  const vmBridge = value("vmBridge");
+  check("vmBridge", /^[A-Za-z0-9._-]{1,15}$/.test(vmBridge), `${JSON.stringify(vmBridge)} is not an interface name`, "xenbr0");
+  const vcpus = value("vmVcpus");
+  check("vmVcpus", /^[1-9]\d{0,2}$/.test(vcpus), `${JSON.stringify(vcpus)} must be a whole number of CPUs`, "2");
+  const vmMemory = value("vmMemory");
+  check("vmMemory", SIZE_ARG.test(vmMemory), `${JSON.stringify(vmMemory)} must be a size such as 2G or 2048M`, "2G");
+  const vmDiskSize = value("vmDiskSize");
+  check("vmDiskSize", SIZE_ARG.test(vmDiskSize), `${JSON.stringify(vmDiskSize)} must be a size such as 10G`, "10G");
+  const vmDistribution = value("vmDistribution");
+  check("vmDistribution", /^[a-z]+$/.test(vmDistribution), `${JSON.stringify(vmDistribution)} must be a release code name`, "bookworm");
+  const vmDataDisk = value("vmDataDisk");
+  check("vmDataDisk", DEVICE.test(vmDataDisk), `${JSON.stringify(vmDataDisk)} must be a block device path under /dev`, "/dev/sdb");
+  const vmUser = value("vmUser");
+  check("vmUser", /^[a-z_][a-z0-9_-]*$/.test(vmUser), `${JSON.stringify(vmUser)} is not a user name`, "root");
+  const viaDom0 = value("vmSshViaDom0");
+  check("vmSshViaDom0", viaDom0 === "true" || viaDom0 === "false", `${JSON.stringify(viaDom0)} must be true or false`, "true");
+  const vgName = value("vgName");
+  check("vgName", /^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,62}$/.test(vgName), `${JSON.stringify(vgName)} is not a volume group name`, "semail");
+
+  const sizes: Record<string, number> = {};
+  for (const key of ["defaultMailboxSize", "minMailboxSize"] as const) {
+    const parsed = parseSize(value(key));
+    check(key, parsed !== undefined && parsed > 0, `${JSON.stringify(value(key))} is not a size`, "5GiB");
+    sizes[key] = parsed ?? 0;
+  }
+  check("defaultMailboxSize", sizes.defaultMailboxSize! >= sizes.minMailboxSize!, "is below semail:minMailboxSize", "5GiB");
+
+  const managedDomain = value("managedDomain").toLowerCase().replace(/\.$/, "");
+  if (managedDomain !== "") {
+    const p = domainProblem(managedDomain);
+    check("managedDomain", p === undefined, p ?? "", "semail.email");
+  }
+
+  let dkimKeys: DkimKey[] = [];
+  try {
+    const list: unknown = JSON.parse(value("dkimKeys"));
+    if (!Array.isArray(list)) throw new Error("not a list");
+    dkimKeys = list.map((entry: unknown) => {
+      const m = typeof entry === "string" ? /^([a-z0-9][a-z0-9-]{0,62})=([A-Za-z0-9+/]+=*)$/.exec(entry) : null;
+      if (!m) throw new Error(`${JSON.stringify(entry)} is not "selector=BASE64"`);
+      return { selector: m[1]!, publicKey: m[2]! };
+    });
+  } catch (err) {
+    problems.push(`semail:dkimKeys: ${(err as Error).message}: write a JSON list of "selector=BASE64" ${set("dkimKeys", "'[\"mail=MIIBIjAN...\"]'")}`);
+  }
+
+  const ldapUrl = value("ldapUrl");
+  check("ldapUrl", ldapUrl === "" || /^ldaps?:\/\/[^\s/]+\/?$/.test(ldapUrl), `${JSON.stringify(ldapUrl)} must be ldap://HOST[:PORT] or ldaps://HOST[:PORT], or empty for a local slapd`, "ldaps://ldap.example.net");
+  const ldapBaseDn = value("ldapBaseDn");
+  check("ldapBaseDn", ldapBaseDn === "" || /^[a-zA-Z]+=[^,]+(,[a-zA-Z]+=[^,]+)*$/.test(ldapBaseDn), `${JSON.stringify(ldapBaseDn)} is not a DN`, "dc=semail,dc=email");
+  const ldapAdminDn = value("ldapAdminDn") || `cn=admin,${ldapBaseDn}`;
+  // The local slapd image creates its admin as cn=admin,<base>; any other DN could not bind.
+  check("ldapAdminDn", ldapUrl !== "" || ldapAdminDn === `cn=admin,${ldapBaseDn}`, `must be cn=admin,${ldapBaseDn} for the local slapd (or set semail:ldapUrl for an external directory)`, `cn=admin,${ldapBaseDn}`);
+  const images = Object.fromEntries((["ldapImage", "userImage", "daemonImage", "aptProxyImage", "imapImage", "baseImage"] as const).map((key) => {
+    const img = value(key);
+    const optional = key !== "baseImage";
+    check(key, (optional && img === "") || /^[a-z0-9][a-z0-9._/:@-]*$/.test(img), `${JSON.stringify(img)} is not an image reference${optional ? " (leave it empty to build SEMail's own)" : ""}`, "registry.example/name:tag");
+    return [key, img];
+  })) as Record<"ldapImage" | "userImage" | "daemonImage" | "aptProxyImage" | "imapImage" | "baseImage", string>;
+  const usersList = value("usersList");
+  check("usersList", usersList !== "" && !usersList.startsWith("/") && !usersList.split(/[\\/]/).includes(".."), `${JSON.stringify(usersList)} must be a path inside the project`, "users.yaml");
+  const subnet = value("usersNetworkSubnet");
+  const [net, bits] = subnet.split("/");
+  check("usersNetworkSubnet", isIP(net ?? "") === 4 && /^(1[6-9]|2[0-8])$/.test(bits ?? ""), `${JSON.stringify(subnet)} must be an IPv4 CIDR from /16 to /28`, "172.30.0.0/24");
+
+  const config: StackConfig = {
+    dom0Host, dom0User, dom0HostKey: hostKey("dom0HostKey", false),
+    vmName, vmIp: ipv4("vmIp"), vmIp6: vmIp6 || undefined, vmGateway: ipv4("vmGateway"), vmNetmask, vmBridge,
+    vmVcpus: Number(vcpus), vmMemory, vmDiskSize, vmDistribution, vmDataDisk, vmUser,
+    vmHostKey: hostKey("vmHostKey", true) || undefined, vmSshViaDom0: viaDom0 === "true",
+    storageBackend: oneOf("storageBackend", ["lvm", "image"] as const), vgName, imageDir: path("imageDir"),
+    defaultMailboxSize: sizes.defaultMailboxSize!, minMailboxSize: sizes.minMailboxSize!,
+    managedDomain, dnsProvider: oneOf("dnsProvider", ["bind", "gandi"] as const), dkimKeys,
+    ldapUrl, ldapBaseDn, ldapAdminDn, ldapImage: images.ldapImage,
+    tlsCert: path("tlsCert"), tlsKey: path("tlsKey"), usersList, usersListRemote: path("usersListRemote"),
+    mailRoot: path("mailRoot"), spool: path("spool"), userImage: images.userImage, usersNetworkSubnet: subnet,
+    baseImage: images.baseImage, daemonImage: images.daemonImage, aptProxyImage: images.aptProxyImage, imapImage: images.imapImage,
+  };
+  if (problems.length > 0) throw new StackConfigError(problems);
+  return config;
+}

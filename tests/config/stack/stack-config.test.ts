@@ -1,0 +1,95 @@
+// The stack settings as plain functions: defaults, the example stack, and error messages.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { parse } from "yaml";
+import { parseStackConfig, SECRET_SETTINGS, SETTINGS, StackConfigError } from "../../../config/stack/stack-config.ts";
+import { stackProblems } from "../../../components/stack.ts";
+import { PROJECT_DIR, baseConfig } from "../../components/fixtures.ts";
+
+const fromMap = (map: Record<string, string>) => (key: string) => map[`semail:${key}`];
+function problems(overrides: Record<string, string | undefined>): readonly string[] {
+  const map = { ...baseConfig() } as Record<string, string | undefined>;
+  for (const [k, v] of Object.entries(overrides)) map[`semail:${k}`] = v;
+  try {
+    parseStackConfig((key) => map[`semail:${key}`]);
+  } catch (err) {
+    assert.ok(err instanceof StackConfigError);
+    return err.problems;
+  }
+  assert.fail("expected the config to be refused");
+}
+
+test("Pulumi.yaml declares every setting with the same default and a description", () => {
+  const project = parse(readFileSync(join(PROJECT_DIR, "Pulumi.yaml"), "utf8"));
+  assert.equal(project.name, "semail");
+  assert.equal(project.runtime.name, "nodejs");
+  assert.equal(project.runtime.options.typescript, false, "Node 26 strips the types itself");
+  for (const [key, [fallback, description]] of Object.entries(SETTINGS)) {
+    const declared = project.config[key];
+    assert.ok(declared, `Pulumi.yaml config lacks ${key}`);
+    assert.equal(declared.description, description, `${key} description`);
+    assert.equal(declared.default === undefined ? undefined : String(declared.default), fallback, `${key} default`);
+  }
+  for (const key of Object.keys(SECRET_SETTINGS)) assert.equal(project.config[key]?.secret, true, `${key} is declared secret`);
+  assert.deepEqual(Object.keys(project.config).sort(), [...Object.keys(SETTINGS), ...Object.keys(SECRET_SETTINGS)].sort(), "no undeclared extras");
+});
+
+test("Pulumi.prod.yaml is a complete, valid example stack with the secrets encrypted", () => {
+  const stack = parse(readFileSync(join(PROJECT_DIR, "Pulumi.prod.yaml"), "utf8")).config as Record<string, unknown>;
+  const plain = Object.fromEntries(Object.entries(stack).filter(([, v]) => typeof v === "string")) as Record<string, string>;
+  const config = parseStackConfig(fromMap(plain));
+  assert.equal(config.managedDomain, "semail.email");
+  assert.equal(config.storageBackend, "lvm");
+  for (const key of Object.keys(SETTINGS)) assert.ok(`semail:${key}` in stack || key === "imageDir" || key === "vmHostKey" || key === "ldapImage", `the example sets semail:${key}`);
+  for (const key of ["sshPrivateKey", "ldapPassword"]) {
+    assert.ok(typeof stack[`semail:${key}`] === "object" && "secure" in (stack[`semail:${key}`] as object), `semail:${key} is a secure value`);
+  }
+});
+
+test("defaults apply and ssh-keyscan output is accepted as a host key", () => {
+  const config = parseStackConfig(fromMap(baseConfig({ dom0HostKey: "dom0.example.net ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHu5" })));
+  assert.equal(config.dom0HostKey, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHu5");
+  assert.equal(config.storageBackend, "lvm");
+  assert.equal(config.defaultMailboxSize, 5 * 1024 ** 3);
+  assert.equal(config.ldapAdminDn, "cn=admin,dc=semail,dc=email");
+  assert.equal(config.vmSshViaDom0, true);
+  assert.equal(config.vmIp6, "2001:db8::25");
+});
+
+test("each bad setting is named, with how to fix it, all at once", () => {
+  const found = problems({ vmIp: undefined, storageBackend: "zfs", mailRoot: "var/mail", dkimKeys: '["nope"]', vmSshViaDom0: "yes" });
+  assert.deepEqual(found.map((p) => p.split(" ")[0]!.replace(/:$/, "")).sort(), ["semail:dkimKeys", "semail:mailRoot", "semail:storageBackend", "semail:vmIp", "semail:vmSshViaDom0"]);
+  assert.ok(found.includes("semail:vmIp is required: Public IPv4 address of the VM (also mx and ns in the zone). (pulumi config set vmIp VALUE)"));
+  assert.ok(found.some((p) => p.startsWith('semail:storageBackend "zfs" is not valid: use "lvm" or "image" (pulumi config set storageBackend lvm)')));
+});
+
+test("specific rules: domain, data disk, LDAP admin DN for the local slapd, subnet, users list path", () => {
+  assert.match(problems({ managedDomain: "not a domain" })[0]!, /^semail:managedDomain "not a domain" is not a valid domain/);
+  assert.match(problems({ vmDataDisk: "sdb" })[0]!, /^semail:vmDataDisk "sdb" must be a block device path under \/dev/);
+  assert.match(problems({ ldapAdminDn: "cn=root,dc=semail,dc=email" })[0]!, /^semail:ldapAdminDn must be cn=admin,dc=semail,dc=email for the local slapd/);
+  // Any admin DN is fine for an external directory.
+  assert.equal(parseStackConfig(fromMap(baseConfig({ ldapAdminDn: "cn=root,dc=x", ldapUrl: "ldaps://ldap.example.net" }))).ldapAdminDn, "cn=root,dc=x");
+  assert.match(problems({ usersNetworkSubnet: "10.0.0.0/8" })[0]!, /^semail:usersNetworkSubnet/);
+  assert.match(problems({ usersList: "../outside.yaml" })[0]!, /^semail:usersList "..\/outside.yaml" must be a path inside the project/);
+  for (const key of ["daemonImage", "ldapImage", "userImage", "aptProxyImage", "imapImage"]) {
+    assert.match(problems({ [key]: "Bad Image!" })[0]!, new RegExp(`^semail:${key} "Bad Image!" is not an image reference \\(leave it empty to build SEMail's own\\)`), key);
+  }
+  assert.match(problems({ baseImage: "" })[0]!, /^semail:baseImage "" is not an image reference/, "the base cannot be empty");
+  assert.match(problems({ defaultMailboxSize: "1MiB" })[0]!, /^semail:defaultMailboxSize is below semail:minMailboxSize/);
+});
+
+test("the Gandi key and the LDAP password are required where they are used", () => {
+  const config = parseStackConfig(fromMap(baseConfig({ dnsProvider: "gandi" })));
+  assert.deepEqual(stackProblems(config, { sshPrivateKey: "k" }), [
+    "semail:gandiApiKey is required when semail:dnsProvider is gandi (pulumi config set --secret gandiApiKey KEY)",
+    "semail:ldapPassword is required for the local slapd (pulumi config set --secret ldapPassword PASSWORD), or set semail:ldapUrl",
+  ]);
+  assert.deepEqual(stackProblems(config, { sshPrivateKey: "k", gandiApiKey: "g", ldapPassword: "p" }), []);
+});
+
+test("the operator guide lists every setting", () => {
+  const guide = readFileSync(join(PROJECT_DIR, "docs", "operator-guide.md"), "utf8");
+  for (const key of [...Object.keys(SETTINGS), ...Object.keys(SECRET_SETTINGS)]) assert.ok(guide.includes(`| \`${key}\` |`), `docs/operator-guide.md lists ${key}`);
+});

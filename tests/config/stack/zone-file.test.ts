@@ -1,0 +1,98 @@
+// The rendered zone, checked by the real named-checkzone and named-checkconf.
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { promisify } from "node:util";
+import { mailboxSubdomains, mxRecordFor, nextSerial, renderNamedConfStanza, renderZone, txtData, zoneRecords, type ZoneInput } from "../../../config/stack/zone-file.ts";
+
+const run = promisify(execFile);
+const DKIM = "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA" + "x".repeat(300) + "IDAQAB";
+const INPUT: ZoneInput = {
+  domain: "semail.email",
+  serial: 2026112401,
+  ipv4: "192.0.2.25",
+  ipv6: "2001:db8::25",
+  mailboxDomains: ["semail.email", "alice.semail.email", "alice.semail.email", "bob.semail.email", "example.org"],
+  dkim: [{ selector: "mail", publicKey: DKIM }],
+};
+
+async function withTemp(t: { after(fn: () => Promise<void>): void }): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "semail-zone-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Records as named reads them, one per line, canonical form. */
+async function checkZone(dir: string, text: string): Promise<string> {
+  const file = join(dir, "db.semail.email");
+  await writeFile(file, text);
+  const { stdout } = await run("named-checkzone", ["-k", "fail", "-m", "fail", "-M", "fail", "-n", "fail", "-D", "-o", "-", "semail.email", file]);
+  return stdout;
+}
+
+test("the rendered zone passes named-checkzone with every record in place", async (t) => {
+  const dir = await withTemp(t);
+  const records = await checkZone(dir, renderZone(INPUT));
+  const has = (pattern: RegExp) => assert.match(records, pattern);
+  has(/^semail\.email\.\s+3600\s+IN SOA\s+ns\.semail\.email\. hostmaster\.semail\.email\. 2026112401 3600 900 1209600 300$/m);
+  has(/^semail\.email\.\s+3600\s+IN NS\s+ns\.semail\.email\.$/m);
+  has(/^semail\.email\.\s+3600\s+IN MX\s+10 mx\.semail\.email\.$/m);
+  has(/^alice\.semail\.email\.\s+3600\s+IN MX\s+10 mx\.semail\.email\.$/m);
+  has(/^bob\.semail\.email\.\s+3600\s+IN MX\s+10 mx\.semail\.email\.$/m);
+  has(/^mx\.semail\.email\.\s+3600\s+IN A\s+192\.0\.2\.25$/m);
+  has(/^ns\.semail\.email\.\s+3600\s+IN AAAA\s+2001:db8::25$/m);
+  has(/^semail\.email\.\s+3600\s+IN TXT\s+"v=spf1 mx -all"$/m);
+  has(/^_dmarc\.semail\.email\.\s+3600\s+IN TXT\s+"v=DMARC1; p=quarantine; sp=quarantine; rua=mailto:postmaster@semail\.email"$/m);
+  // The DKIM key is longer than one TXT string: split, and whole again when joined.
+  const dkim = /^mail\._domainkey\.semail\.email\.\s+3600\s+IN TXT\s+(.+)$/m.exec(records);
+  assert.ok(dkim, "a DKIM record");
+  assert.equal(dkim[1]!.split(/" "/).map((s) => s.replace(/"/g, "")).join(""), `v=DKIM1; k=rsa; p=${DKIM}`);
+  assert.equal(records.match(/IN MX/g)?.length, 3, "apex, alice and bob; none for the external domain");
+});
+
+test("without keys or IPv6 there is no DKIM or AAAA record, and the zone still passes", async (t) => {
+  const dir = await withTemp(t);
+  const records = await checkZone(dir, renderZone({ ...INPUT, ipv6: undefined, dkim: [], mailboxDomains: [] }));
+  assert.doesNotMatch(records, /_domainkey|AAAA/);
+  assert.equal(records.match(/IN MX/g)?.length, 1);
+});
+
+test("named-checkzone does refuse a broken zone (the check above can fail)", async (t) => {
+  const dir = await withTemp(t);
+  const broken = renderZone(INPUT).replace(/^mx .* IN A .*$/m, "").replace(/^mx .* IN AAAA .*$/m, "");
+  await assert.rejects(checkZone(dir, broken), /has no address records/);
+});
+
+test("the named.conf stanza loads the zone (named-checkconf -z)", async (t) => {
+  const dir = await withTemp(t);
+  await writeFile(join(dir, "db.semail.email"), renderZone(INPUT));
+  await writeFile(join(dir, "named.conf"), `options { directory "${dir}"; };\n${renderNamedConfStanza("semail.email", join(dir, "db.semail.email"))}`);
+  const { stdout } = await run("named-checkconf", ["-z", join(dir, "named.conf")]);
+  assert.match(stdout, /zone semail\.email\/IN: loaded serial 2026112401/);
+});
+
+test("the serial always increases and reads as a date", () => {
+  const day = new Date("2026-11-24T12:00:00Z");
+  assert.equal(nextSerial(undefined, day), 2026112400);
+  assert.equal(nextSerial(2026112400, day), 2026112401);
+  assert.equal(nextSerial(2026112499, day), 2026112500, "past 99 changes in a day it runs ahead of the date");
+  assert.equal(nextSerial(2020010100, day), 2026112400);
+  let serial = 0;
+  for (let i = 0; i < 150; i++) {
+    const next = nextSerial(serial, day);
+    assert.ok(next > serial);
+    serial = next;
+  }
+  assert.throws(() => nextSerial(4294967295, day), /exceeds 32 bits/);
+});
+
+test("helpers: subdomains, TXT splitting, MX lines, records without subdomain MX", () => {
+  assert.deepEqual(mailboxSubdomains("semail.email", ["b.semail.email", "a.semail.email", "b.semail.email", "semail.email", "xsemail.email"]), ["a", "b"]);
+  assert.equal(txtData('say "hi"'), '"say \\"hi\\""');
+  assert.equal(txtData("x".repeat(300)), `"${"x".repeat(255)}" "${"x".repeat(45)}"`);
+  assert.equal(mxRecordFor("example.org", "semail.email"), "example.org. 3600 IN MX 10 mx.semail.email.");
+  assert.ok(!zoneRecords(INPUT, { withSubdomainMx: false }).some((r) => r.name === "alice"));
+});

@@ -1,0 +1,77 @@
+// The inbound recipient policy as a pure function.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { parseUsersList } from "../../../config/users-list.ts";
+import { SmtpError } from "../../../mailservers/core/types.ts";
+import { adminMailbox, resolveRecipient, type ResolvedRecipient } from "../../../mailservers/inbound/recipients.ts";
+import { USERS, usersYaml } from "./fixture.ts";
+
+const users = parseUsersList(usersYaml([...USERS, { owner: "boss", address: "boss@semail.test", size: "2GiB" }]), { managedDomain: "semail.test", defaultSize: 5 << 20, minSize: 1 });
+const context = { users, managedDomain: "semail.test", admin: adminMailbox(users, undefined, 7 << 20) };
+const resolve = (address: string) => resolveRecipient(address, context);
+const refusal = (address: string) => {
+  const r = resolve(address);
+  assert.ok(r instanceof SmtpError, `${address} should be refused`);
+  return `${r.responseCode} ${r.enhancedCode}`;
+};
+
+describe("inbound recipient policy", () => {
+  it("accepts listed addresses with ASCII case folded in the domain and the local part", () => {
+    assert.deepEqual(resolve("souleymane@SOW.Semail.TEST"), { owner: "sow", quota: 5 << 20, address: "souleymane@sow.semail.test" });
+    assert.equal((resolve("me@external.example") as ResolvedRecipient).owner, "ext");
+    assert.deepEqual(resolve("SouleyMANE@sow.semail.test"), { owner: "sow", quota: 5 << 20, address: "souleymane@sow.semail.test" });
+    assert.equal(refusal("souleymane@sow.semail.test.evil.example"), "550 5.7.1");
+  });
+
+  it("refuses unknown local parts of served domains with 550 5.1.1 and every other domain with 550 5.7.1", () => {
+    assert.equal(refusal("nobody@semail.test"), "550 5.1.1");
+    assert.equal(refusal("nobody@sow.semail.test"), "550 5.1.1");
+    assert.equal(refusal("souleymane@gmail.com"), "550 5.7.1");
+    assert.equal(refusal("ada@semail.test.evil.example"), "550 5.7.1");
+    assert.equal(refusal("postmaster@gmail.com"), "550 5.7.1");
+    assert.equal(refusal("ada@other.semail.test"), "550 5.7.1", "a subdomain with no mailbox is not served");
+  });
+
+  it("sends postmaster@ and abuse@ of every served domain, and a bare <postmaster>, to the admin mailbox", () => {
+    for (const address of ["postmaster@semail.test", "PostMaster@sow.semail.test", "abuse@external.example", "ABUSE@Semail.Test", "Postmaster"]) {
+      const r = resolve(address);
+      assert.ok(!(r instanceof SmtpError), address);
+      assert.equal(r.owner, "postmaster");
+      assert.equal(r.quota, 7 << 20);
+    }
+    assert.equal((resolve("Abuse@SOW.semail.test") as ResolvedRecipient).address, "abuse@sow.semail.test");
+  });
+
+  it("uses the configured admin owner, with that mailbox's quota", () => {
+    const admin = adminMailbox(users, "boss", 7 << 20);
+    assert.deepEqual(admin, { owner: "boss", quota: 2 * 1024 ** 3 });
+    const r = resolveRecipient("abuse@semail.test", { users, managedDomain: "semail.test", admin }) as ResolvedRecipient;
+    assert.equal(r.owner, "boss");
+  });
+});
+
+describe("reserved names and pending claims at inbound", () => {
+  it("routes every admin role of the reserved table to the admin mailbox and refuses the no-reply ones", async () => {
+    const { RESERVED_LOCAL_PARTS } = await import("../../../config/reserved-names.ts");
+    for (const [name, route] of RESERVED_LOCAL_PARTS) {
+      const address = `${name.toUpperCase()}@sow.semail.test`;
+      if (route === "admin") assert.equal((resolve(address) as ResolvedRecipient).owner, "postmaster", address);
+      else assert.equal(refusal(address), "550 5.1.1", address);
+    }
+    assert.equal((resolve("hostmaster@external.example") as ResolvedRecipient).address, "hostmaster@external.example");
+  });
+
+  it("serves no address of a mailbox whose domain is not proven yet, nor its domain's roles", () => {
+    const withClaim = parseUsersList(
+      `${usersYaml(USERS)}  - owner: carol\n    address: carol@carol.example\n    pendingProof: 0123456789abcdef0123456789abcdef\n`,
+      { managedDomain: "semail.test", defaultSize: 5 << 20, minSize: 1 },
+    );
+    const ctx = { users: withClaim, managedDomain: "semail.test", admin: adminMailbox(withClaim, undefined, 7 << 20) };
+    for (const address of ["carol@carol.example", "CAROL@carol.example", "postmaster@carol.example"]) {
+      const r = resolveRecipient(address, ctx);
+      assert.ok(r instanceof SmtpError, address);
+      assert.equal(`${r.responseCode} ${r.enhancedCode}`, "550 5.7.1", address);
+    }
+    assert.equal((resolveRecipient("souleymane@sow.semail.test", ctx) as ResolvedRecipient).owner, "sow");
+  });
+});
