@@ -4,7 +4,7 @@ import { ConfigError, usersListOptions } from "../config/settings.ts";
 import { createDirectory } from "../directory/ldap.ts";
 import { parseListenSpec } from "../mailservers/core/listen.ts";
 import { readTlsFiles } from "../mailservers/core/tls-files.ts";
-import { isLoopback } from "../mailservers/outbound/network-policy.ts";
+import { isLoopbackHost } from "../lib/ip-networks.ts";
 import { applierFromSettings } from "../provisioning/apply/from-settings.ts";
 import { buildWebApp } from "../provisioning/web/app.ts";
 import type { Command } from "./command.ts";
@@ -28,7 +28,7 @@ const web: Command = {
     } catch (err) {
       throw new ConfigError(`web.listen: ${(err as Error).message}`);
     }
-    const loopback = isLoopback(listen.host);
+    const loopback = isLoopbackHost(listen.host);
     if (!settings.web.secureCookies && !loopback) {
       throw new ConfigError(`web.secureCookies: false sends session cookies over plain HTTP; allowed only on a loopback web.listen, not ${settings.web.listen}`);
     }

@@ -6,7 +6,7 @@ import { remote, type types } from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as gandi from "@pulumiverse/gandi";
 import { mailUid } from "../config/mail-uid.ts";
-import type { Mailbox as MailboxEntry } from "../config/users-list.ts";
+import type { MailboxEntry } from "../config/users-list.ts";
 import { JUMP, hostScript } from "./host-scripts.ts";
 import { shellLine } from "../lib/shell.ts";
 import { mailboxSubdomains, mxRecordFor, subdomainRecords } from "../config/stack/zone-file.ts";

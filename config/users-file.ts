@@ -4,7 +4,7 @@ import { readFile } from "node:fs/promises";
 import { basename, dirname } from "node:path";
 import type { Logger } from "pino";
 import { writeFileAtomic } from "../lib/durable-file.ts";
-import { UsersListError, parseUsersList, serializeUsersList, type Mailbox, type UsersList, type UsersListOptions } from "./users-list.ts";
+import { UsersListError, parseUsersList, serializeUsersList, type MailboxEntry, type UsersList, type UsersListOptions } from "./users-list.ts";
 
 export async function loadUsersList(path: string, options: UsersListOptions): Promise<UsersList> {
   let text: string;
@@ -17,7 +17,7 @@ export async function loadUsersList(path: string, options: UsersListOptions): Pr
   return parseUsersList(text, options, path);
 }
 
-export async function writeUsersList(path: string, mailboxes: readonly Mailbox[]): Promise<void> {
+export async function writeUsersList(path: string, mailboxes: readonly MailboxEntry[]): Promise<void> {
   await writeFileAtomic(path, serializeUsersList(mailboxes));
 }
 

@@ -19,7 +19,7 @@ import { normaliseSshKey, sshKeyProblem } from "./ssh-key.ts";
 /** Where a mailbox's domain sits relative to the managed domain. */
 export type DomainKind = "managed" | "subdomain" | "external";
 
-export interface Mailbox {
+export interface MailboxEntry {
   /** LDAP uid of the owner; also the mailbox's directory name under the mail root. */
   readonly owner: string;
   /** Lowercase `localPart@domain`. */
@@ -102,14 +102,14 @@ function addressKey(address: string): string | undefined {
  */
 export class UsersList {
   /** Live mailboxes: served by the daemons, published by the stack. */
-  readonly mailboxes: readonly Mailbox[];
+  readonly mailboxes: readonly MailboxEntry[];
   /** Mailboxes waiting for their owner to prove control of the domain. */
-  readonly pending: readonly Mailbox[];
-  readonly #byAddress = new Map<string, Mailbox>();
-  readonly #pendingByAddress = new Map<string, Mailbox>();
-  readonly #byOwner = new Map<string, Mailbox>();
+  readonly pending: readonly MailboxEntry[];
+  readonly #byAddress = new Map<string, MailboxEntry>();
+  readonly #pendingByAddress = new Map<string, MailboxEntry>();
+  readonly #byOwner = new Map<string, MailboxEntry>();
 
-  constructor(entries: readonly Mailbox[]) {
+  constructor(entries: readonly MailboxEntry[]) {
     this.mailboxes = entries.filter((m) => m.pendingProof === undefined);
     this.pending = entries.filter((m) => m.pendingProof !== undefined);
     for (const m of entries) {
@@ -119,24 +119,24 @@ export class UsersList {
   }
 
   /** Every entry, live and pending, in list order: what the file holds. */
-  get entries(): readonly Mailbox[] {
+  get entries(): readonly MailboxEntry[] {
     return [...this.#byOwner.values()];
   }
 
   /** The live mailbox for an address (ASCII case-insensitive), or undefined. */
-  byAddress(address: string): Mailbox | undefined {
+  byAddress(address: string): MailboxEntry | undefined {
     const key = addressKey(address);
     return key === undefined ? undefined : this.#byAddress.get(key);
   }
 
   /** The mailbox for an address that is waiting for its domain's proof, or undefined. */
-  pendingByAddress(address: string): Mailbox | undefined {
+  pendingByAddress(address: string): MailboxEntry | undefined {
     const key = addressKey(address);
     return key === undefined ? undefined : this.#pendingByAddress.get(key);
   }
 
   /** The owner's one mailbox, live or pending (`pendingProof` tells which). */
-  byOwner(owner: string): Mailbox | undefined {
+  byOwner(owner: string): MailboxEntry | undefined {
     return this.#byOwner.get(owner);
   }
 
@@ -163,7 +163,7 @@ export function validateUsersList(data: unknown, options: UsersListOptions, sour
   const entries = root.mailboxes ?? [];
   if (!Array.isArray(entries)) throw new UsersListError(source, ["mailboxes must be a list"]);
 
-  const mailboxes: Mailbox[] = [];
+  const mailboxes: MailboxEntry[] = [];
   const owners = new Map<string, number>();
   const uids = new Map<number, number>();
   const addresses = new Map<string, number>();
@@ -268,7 +268,7 @@ export function parseUsersList(text: string, options: UsersListOptions, source =
 }
 
 /** The YAML form, as the web form writes it; sizes that were defaulted stay implicit. */
-export function serializeUsersList(mailboxes: readonly Mailbox[]): string {
+export function serializeUsersList(mailboxes: readonly MailboxEntry[]): string {
   const entries = mailboxes.map((m) => ({
     owner: m.owner,
     address: m.address,

@@ -15,7 +15,7 @@ import type { Logger } from "pino";
 import { jumpSetupCommand, jumpSshdStanza } from "../../components/host-scripts.ts";
 import { USER_HOST_KEYS_PATH, USER_KEYS_PATH, USER_MAIL_PATH, jumpKeysFile, jumpRemoveCommand, jumpWriteCommand, userEnvironment, userSshCommand } from "../../components/mailbox.ts";
 import { writeFileAtomic } from "../../lib/durable-file.ts";
-import type { Mailbox, UsersList } from "../../config/users-list.ts";
+import type { MailboxEntry, UsersList } from "../../config/users-list.ts";
 import type { Docker } from "./docker-engine.ts";
 import type { LocalImages } from "./images.ts";
 import type { UsersNetwork } from "./users-network.ts";
@@ -49,7 +49,7 @@ export const jumpName = (id: string) => `semail-${id}-jump`;
 export const aptProxyName = (id: string) => `semail-${id}-apt-proxy`;
 
 /** The container's settings as `docker run` arguments (without its name and labels). */
-export function userRunArgs(m: Pick<Mailbox, "owner" | "address">, o: Pick<LocalContainersOptions, "dir" | "mailRoot" | "images" | "network" | "submission" | "aptProxy">): string[] {
+export function userRunArgs(m: Pick<MailboxEntry, "owner" | "address">, o: Pick<LocalContainersOptions, "dir" | "mailRoot" | "images" | "network" | "submission" | "aptProxy">): string[] {
   return [
     "--hostname", m.owner,
     "--restart", "unless-stopped",
@@ -120,7 +120,7 @@ export function createLocalContainers(o: LocalContainersOptions): LocalContainer
     written.delete(owner);
   };
 
-  async function ensureUser(m: Mailbox): Promise<string> {
+  async function ensureUser(m: MailboxEntry): Promise<string> {
     const name = containerName(id, m.owner);
     const own = join(o.dir, m.owner);
     await mkdir(join(own, "host-keys"), { recursive: true, mode: 0o700 });

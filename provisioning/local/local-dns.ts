@@ -4,7 +4,7 @@
 // as comments: the tester, playing the domain's owner, uncomments them to prove the claim.
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { Mailbox } from "../../config/users-list.ts";
+import type { MailboxEntry } from "../../config/users-list.ts";
 import { proofRecordName, proofRecordValue } from "../web/domain-proof.ts";
 import { zoneNameProblem, type RunningNamed, type Zone } from "./named.ts";
 
@@ -19,7 +19,7 @@ export async function readZoneFiles(dir: string): Promise<Zone[]> {
 }
 
 /** A new zone file for a claimed domain: SOA and NS only, with what the owner would add as comments. */
-export function claimZoneText(claim: Pick<Mailbox, "domain" | "pendingProof">, mxHost: string): string {
+export function claimZoneText(claim: Pick<MailboxEntry, "domain" | "pendingProof">, mxHost: string): string {
   return [
     `; ${claim.domain} as the Internet would see it, in SEMail's local mode.`,
     "; Prove the claim made on the web form: uncomment the TXT line, then press Check now.",
@@ -35,7 +35,7 @@ export function claimZoneText(claim: Pick<Mailbox, "domain" | "pendingProof">, m
 }
 
 /** Writes a zone file for each claimed domain that has none; answers how many it wrote. */
-export async function writeClaimZones(dir: string, claims: readonly Mailbox[], mxHost: string): Promise<number> {
+export async function writeClaimZones(dir: string, claims: readonly MailboxEntry[], mxHost: string): Promise<number> {
   let written = 0;
   for (const claim of claims) {
     if (zoneNameProblem(claim.domain) !== undefined) continue;

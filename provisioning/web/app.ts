@@ -13,7 +13,7 @@ import { STATUS_SCRIPT, STYLESHEET } from "./assets.ts";
 import { currentSession, sendPage, viewerOf, type WebContext } from "./context.ts";
 import { WindowLimiter } from "../../lib/window-limiter.ts";
 import { mailAccessFromSettings, type MailAccess } from "./mail-access.ts";
-import { MailboxStore } from "./mailbox-store.ts";
+import { UsersListFile } from "./users-list-file.ts";
 import { createMxChecker, type MxChecker } from "./mx-check.ts";
 import { createProofLookup, type ProofLookup } from "./domain-proof.ts";
 import { ProofChecker } from "./proof-checker.ts";
@@ -52,7 +52,7 @@ export interface WebAppDependencies {
 export interface WebApp {
   readonly app: FastifyInstance;
   readonly runner: ApplyRunner;
-  readonly store: MailboxStore;
+  readonly store: UsersListFile;
   readonly proofs: ProofChecker;
 }
 
@@ -74,7 +74,7 @@ export async function buildWebApp(deps: WebAppDependencies): Promise<WebApp> {
     // Forms are small; login names and passwords travel in bodies, which fastify does not log.
     bodyLimit: 16 * 1024,
   });
-  const store = new MailboxStore(deps.usersFile, deps.usersListOptions, deps.logger);
+  const store = new UsersListFile(deps.usersFile, deps.usersListOptions, deps.logger);
   const runner = new ApplyRunner({ applier: deps.applier, load: () => store.read(), logger: deps.logger, clock });
   const mxHost = web.mxHost ?? `mx.${deps.usersListOptions.managedDomain}`;
   const proofs = new ProofChecker({

@@ -10,7 +10,7 @@ import type { ApplyRunner } from "../apply/runner.ts";
 import type { Html } from "./html.ts";
 import type { WindowLimiter } from "../../lib/window-limiter.ts";
 import type { MailAccess } from "./mail-access.ts";
-import type { MailboxStore } from "./mailbox-store.ts";
+import type { UsersListFile } from "./users-list-file.ts";
 import type { MxChecker } from "./mx-check.ts";
 import type { ProofChecker } from "./proof-checker.ts";
 import { messagePage, type Viewer } from "./pages.ts";
@@ -21,7 +21,7 @@ export interface WebContext {
   readonly options: UsersListOptions;
   readonly web: WebSettings;
   readonly mxHost: string;
-  readonly store: MailboxStore;
+  readonly store: UsersListFile;
   readonly runner: ApplyRunner;
   readonly sessions: SessionStore;
   readonly ipLimiter: WindowLimiter;

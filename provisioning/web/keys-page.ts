@@ -1,10 +1,10 @@
 // The part of the mailbox page where owners list, add and remove the SSH public keys that
 // open their container (through the VM's jump account).
 import { sshKeyFingerprint } from "../../config/ssh-key.ts";
-import type { Mailbox } from "../../config/users-list.ts";
+import type { MailboxEntry } from "../../config/users-list.ts";
 import { html, type Html } from "./html.ts";
 
-export function sshKeysSection(m: Mailbox, csrf: Html, typed = ""): Html {
+export function sshKeysSection(m: MailboxEntry, csrf: Html, typed = ""): Html {
   const rows = m.sshKeys.map((key) => {
     const fingerprint = sshKeyFingerprint(key);
     const [type, , ...comment] = key.split(" ");

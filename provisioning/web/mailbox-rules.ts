@@ -5,7 +5,7 @@ import { formatSize, parseSize } from "../../config/size.ts";
 import { normaliseSshKey, sshKeyFingerprint, sshKeyProblem } from "../../config/ssh-key.ts";
 import { domainKind, domainProblem, localPartProblem, MAX_SSH_KEYS, type UsersList, type UsersListOptions } from "../../config/users-list.ts";
 import { newProofToken } from "./domain-proof.ts";
-import { toRaw, type RawMailbox } from "./mailbox-store.ts";
+import { toRaw, type RawMailbox } from "./users-list-file.ts";
 import { Refusal } from "./refusal.ts";
 
 const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;

@@ -1,7 +1,7 @@
 // The part of the mailbox page that says how to use the mailbox: where to send from and
 // with which login, where the mail is read, a webmail when there is one, and what the
 // size means. Every address and port comes from the deployment (mail-access.ts).
-import type { Mailbox } from "../../config/users-list.ts";
+import type { MailboxEntry } from "../../config/users-list.ts";
 import { html, type Html } from "./html.ts";
 import type { HostPort, Reading } from "./mail-access.ts";
 
@@ -12,7 +12,7 @@ export interface MailAccessView {
   readonly reading?: Reading;
 }
 
-export function mailboxUseSection(m: Mailbox, access: MailAccessView): Html {
+export function mailboxUseSection(m: MailboxEntry, access: MailAccessView): Html {
   const { host, port } = access.submission;
   return html`<h2>How to send and read mail</h2>
 <dl id="mailbox-use">
@@ -25,7 +25,7 @@ ${access.webmailUrl ? html`<dt>Webmail</dt>
 </dl>`;
 }
 
-function reading(m: Mailbox, how: Reading | undefined): Html {
+function reading(m: MailboxEntry, how: Reading | undefined): Html {
   if (how === undefined) {
     return html`Your mail is kept in a container of your own. The SSH command that opens it is shown here once the system has made the container; until then your administrator can give it to you.`;
   }
@@ -43,7 +43,7 @@ There <code>neomutt</code> (or <code>mutt</code>) reads <code>/mail/INBOX</code>
 }
 
 /** What the size is, who sets it, and what happens when the mailbox is full (inbound's quota check). */
-export function sizeExplained(m: Mailbox): Html {
+export function sizeExplained(m: MailboxEntry): Html {
   return html`<p class="hint" id="size-explained">The size is your mailbox's quota: your mail is kept on a filesystem of its own, this big${m.defaultSize ? ", the default size for new mailboxes" : ""}. The administrator sets it; ask them for more room.
 When it is full, new mail is not accepted: senders' servers are told <code>452 4.2.2</code> (mailbox full) and try again for a while, usually a few days, before they give up; a message bigger than the room left goes back to its sender (<code>552 5.2.2</code>). Deleting or moving mail makes room.</p>`;
 }

@@ -1,6 +1,6 @@
 // The form's pages. Every value goes through the escaping `html` template.
 import { formatSize } from "../../config/size.ts";
-import type { Mailbox } from "../../config/users-list.ts";
+import type { MailboxEntry } from "../../config/users-list.ts";
 import type { ApplyStatus } from "../apply/types.ts";
 import { html, type Html } from "./html.ts";
 import { mailboxUseSection, sizeExplained, type MailAccessView } from "./mailbox-use.ts";
@@ -152,7 +152,7 @@ export interface HomeOptions {
   readonly managedDomain: string;
   readonly mxHost: string;
   readonly status: ApplyStatus;
-  readonly mailbox?: Mailbox;
+  readonly mailbox?: MailboxEntry;
   /** Bytes used, when known. */
   readonly usage?: number;
   readonly mxCheck?: MxCheck;
@@ -173,7 +173,7 @@ export function homePage(o: HomeOptions): Html {
 ${statusLine(o.status)}`);
 }
 
-function mailboxView(o: HomeOptions, m: Mailbox): Html {
+function mailboxView(o: HomeOptions, m: MailboxEntry): Html {
   const usage =
     o.usage === undefined
       ? "not known yet"
@@ -246,7 +246,7 @@ ${csrfField(o.viewer.csrf)}
 </form>`;
 }
 
-export function confirmDeletePage(o: { viewer: Viewer; mailbox: Mailbox; action: string; cancel: string; mine: boolean }): Html {
+export function confirmDeletePage(o: { viewer: Viewer; mailbox: MailboxEntry; action: string; cancel: string; mine: boolean }): Html {
   const whose = o.mine ? "your mailbox" : `the mailbox of ${o.mailbox.owner}`;
   return layout(
     { title: "Delete the mailbox?", viewer: o.viewer },
@@ -263,7 +263,7 @@ ${csrfField(o.viewer.csrf)}
 
 export interface AdminOptions {
   readonly viewer: Viewer;
-  readonly mailboxes: readonly Mailbox[];
+  readonly mailboxes: readonly MailboxEntry[];
   readonly usage: ReadonlyMap<string, number>;
   readonly status: ApplyStatus;
   readonly minSize: number;

@@ -1,6 +1,6 @@
 // The part of the mailbox page for a claim on an external domain that is not proven yet:
 // the exact TXT record to publish, what the last check found, and when the next one runs.
-import type { Mailbox } from "../../config/users-list.ts";
+import type { MailboxEntry } from "../../config/users-list.ts";
 import { proofRecord, proofRecordName, type ProofVerdict } from "./domain-proof.ts";
 import { html, type Html } from "./html.ts";
 import type { ProofState } from "./proof-checker.ts";
@@ -31,7 +31,7 @@ export function proofScheduleText(state: ProofState): string {
   return `${checked}Next automatic check: ${when(state.nextCheckAt)}.`;
 }
 
-export function pendingProofSection(m: Mailbox, state: ProofState, csrf: Html): Html {
+export function pendingProofSection(m: MailboxEntry, state: ProofState, csrf: Html): Html {
   return html`<section id="proof" aria-labelledby="proof-title">
 <h2 id="proof-title">Prove that ${m.domain} is yours</h2>
 <p><strong>This mailbox is not live yet.</strong> Until the DNS of ${m.domain} carries the record below, mail to ${m.address} is refused and you cannot send from it. Add this record to the zone of ${m.domain}:</p>

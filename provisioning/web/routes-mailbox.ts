@@ -1,6 +1,6 @@
 // A user's own mailbox: view it, create the one they may have, delete it after a confirmation.
 import type { FastifyInstance, FastifyReply } from "fastify";
-import type { Mailbox } from "../../config/users-list.ts";
+import type { MailboxEntry } from "../../config/users-list.ts";
 import { currentSession, field, postSession, sendPage, viewerOf, type WebContext } from "./context.ts";
 import { planAddKey, planCreate, planDelete, planRemoveKey, type CreateRequest } from "./mailbox-rules.ts";
 import type { Reading } from "./mail-access.ts";
@@ -52,7 +52,7 @@ async function readingOf(ctx: WebContext, owner: string): Promise<Reading | unde
 export function registerMailboxRoutes(app: FastifyInstance, ctx: WebContext): void {
   const home = async (reply: FastifyReply, session: Session, extra: { notice?: string | ChangeNotice; error?: string; values?: CreateFormValues; status?: number } = {}) => {
     const list = await ctx.store.read();
-    const mailbox: Mailbox | undefined = list.byOwner(session.uid);
+    const mailbox: MailboxEntry | undefined = list.byOwner(session.uid);
     const live = mailbox !== undefined && mailbox.pendingProof === undefined;
     const [usage, mxCheck, reading] = await Promise.all([
       mailbox ? ctx.usage(mailbox.owner).catch(() => undefined) : undefined,

@@ -16,6 +16,7 @@
 //   root and never in an image), read by the configuration at each request.
 // - No plugin that reaches the Internet: only virtuser_file; no spell check, no installer.
 import type { UsersList } from "../../config/users-list.ts";
+import { isLoopbackHost } from "../../lib/ip-networks.ts";
 
 /** How Roundcube checks a server's certificate. */
 export type PeerCheck =
@@ -45,18 +46,12 @@ export interface RoundcubeConfig {
   readonly trustedProxies?: readonly string[];
 }
 
-const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|\[::1\]|localhost)$/;
-
 /** The host part of `scheme://host:port` or `host:port`. */
 export function hostOf(address: string): string {
   const rest = address.replace(/^[a-z]+:\/\//, "");
   const bracket = /^\[([^\]]+)\]/.exec(rest);
   if (bracket) return bracket[1]!;
   return rest.replace(/:\d+$/, "");
-}
-
-export function isLoopback(address: string): boolean {
-  return LOOPBACK.test(hostOf(address));
 }
 
 /** A PHP single-quoted string literal. */
@@ -67,11 +62,11 @@ export function php(value: string): string {
 function connOptions(key: string, host: string, peer: PeerCheck): string[] {
   if (!/^(tls|ssl):\/\//.test(host)) {
     if (key === "imap_conn_options") throw new Error(`webmail: the IMAP host ${host} must be tls://HOST:PORT or ssl://HOST:PORT: the password goes over this connection`);
-    if (!isLoopback(host)) throw new Error(`webmail: the submission host ${host} is not on loopback: use tls://HOST:PORT so the password is encrypted`);
+    if (!isLoopbackHost(hostOf(host))) throw new Error(`webmail: the submission host ${host} is not on loopback: use tls://HOST:PORT so the password is encrypted`);
     return [`$config['${key}'] = null;`];
   }
   if (!peer.verify) {
-    if (!isLoopback(host)) throw new Error(`webmail: ${host} is not on loopback, so its certificate must be checked`);
+    if (!isLoopbackHost(hostOf(host))) throw new Error(`webmail: ${host} is not on loopback, so its certificate must be checked`);
     return [
       "// Loopback only: the certificate is self-signed and the connection never leaves this machine.",
       `$config['${key}'] = ['ssl' => ['verify_peer' => false, 'verify_peer_name' => false]];`,

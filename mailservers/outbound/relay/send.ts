@@ -330,7 +330,7 @@ export function createSender(options: DeliveryOptions): Sender {
         const r = options.relayHost;
         // A password never crosses the network in clear text or to an unverified server;
         // loopback is not the network.
-        const guarded = r.auth !== undefined && !isLoopback(r.host);
+        const guarded = r.auth !== undefined && !isUsualLoopbackSpelling(r.host);
         const tls: TlsMode = guarded ? (r.verifyTls === false ? "require" : "verify") : (tlsPolicy.get(job.domain.toLowerCase()) ?? "opportunistic");
         targets = [{ host: r.host, port: r.port, name: r.host, secure: r.secure ?? false, tls, ...(r.auth ? { auth: r.auth } : {}) }];
       } else {
@@ -419,7 +419,7 @@ function rejectedErrorsOf(e: SmtpFailure, connection: SMTPConnection): SmtpFailu
 }
 
 /** Only the usual loopback spellings: a relay at another 127.x address is treated as remote. */
-function isLoopback(host: string): boolean {
+function isUsualLoopbackSpelling(host: string): boolean {
   return host === "localhost" || host === "127.0.0.1" || host === "::1";
 }
 

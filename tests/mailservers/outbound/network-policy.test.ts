@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { promisify } from "node:util";
 import { silentLogger } from "../../../lib/logger.ts";
-import { isLoopback, listenProblem, networkSet, plaintextAuthAllowed } from "../../../mailservers/outbound/network-policy.ts";
+import { listenProblem, networkSet, plaintextAuthAllowed } from "../../../mailservers/outbound/network-policy.ts";
+import { isLoopback, isLoopbackHost } from "../../../lib/ip-networks.ts";
 import { startOutbound } from "../../../mailservers/outbound/daemon.ts";
 import { daemonSettings, startDaemon, tempDir } from "./daemon-fixture.ts";
 
@@ -16,7 +17,8 @@ const containers = networkSet(["10.88.0.0/16", "fd00:88::/64"], "outbound.contai
 describe("listen policy", () => {
   it("allows loopback in every spelling", () => {
     for (const host of ["127.0.0.1", "127.0.0.2", "::1", "0:0:0:0:0:0:0:1", "::ffff:127.0.0.1", "localhost"]) {
-      assert.equal(isLoopback(host), true, host);
+      assert.equal(isLoopbackHost(host), true, host);
+      assert.equal(isLoopback(host), host !== "localhost", `${host}: only IP literals are loopback addresses`);
       assert.equal(listenProblem(host, none, false), undefined, host);
     }
   });

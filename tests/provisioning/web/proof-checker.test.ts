@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { test, type TestContext } from "node:test";
 import { silentLogger } from "../../../lib/logger.ts";
 import { judgeProof, proofRecordValue, type ProofVerdict } from "../../../provisioning/web/domain-proof.ts";
-import { MailboxStore } from "../../../provisioning/web/mailbox-store.ts";
+import { UsersListFile } from "../../../provisioning/web/users-list-file.ts";
 import { CHECK_NOW_INTERVAL_MS, ProofChecker } from "../../../provisioning/web/proof-checker.ts";
 import { Refusal } from "../../../provisioning/web/refusal.ts";
 import { LIST_OPTIONS } from "./helpers.ts";
@@ -20,7 +20,7 @@ async function fixture(t: TestContext, verdict: () => ProofVerdict) {
   t.after(() => rm(dir, { recursive: true, force: true }));
   const file = join(dir, "users.yaml");
   await writeFile(file, `mailboxes:\n  - {owner: carol, address: carol@carol.example, pendingProof: ${TOKEN}}\n  - {owner: alice, address: alice@alice.semail.test}\n`);
-  const store = new MailboxStore(file, LIST_OPTIONS, silentLogger());
+  const store = new UsersListFile(file, LIST_OPTIONS, silentLogger());
   let now = Date.UTC(2026, 10, 30, 12, 0);
   const lookups: string[] = [];
   const proven: string[] = [];

@@ -3,7 +3,7 @@
 import { stat } from "node:fs/promises";
 import type { Logger } from "pino";
 import { loadUsersList, writeUsersList } from "../../config/users-file.ts";
-import { UsersList, UsersListError, validateUsersList, type Mailbox, type UsersListOptions } from "../../config/users-list.ts";
+import { UsersList, UsersListError, validateUsersList, type MailboxEntry, type UsersListOptions } from "../../config/users-list.ts";
 import { Refusal } from "./refusal.ts";
 
 /** One entry as the users list file has it; size in bytes, absent for the default. */
@@ -16,7 +16,7 @@ export interface RawMailbox {
   readonly pendingProof?: string;
 }
 
-export function toRaw(m: Mailbox): RawMailbox {
+export function toRaw(m: MailboxEntry): RawMailbox {
   return {
     owner: m.owner,
     address: m.address,
@@ -26,7 +26,7 @@ export function toRaw(m: Mailbox): RawMailbox {
   };
 }
 
-export class MailboxStore {
+export class UsersListFile {
   readonly path: string;
   readonly #options: UsersListOptions;
   readonly #logger: Logger;
