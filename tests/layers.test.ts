@@ -50,3 +50,30 @@ test("the check sees a forbidden import (it can fail)", async () => {
   const found = await importedFolders("cli/start.ts");
   assert.ok(found.some((i) => i.folder === "provisioning"), "cli/start.ts imports provisioning/: the parser finds it");
 });
+
+/** Test folders that hold no module's tests: whole journeys, shared helpers, fixtures. */
+const NOT_MIRRORS = new Set(["e2e", "helpers", "components/fixtures"]);
+/** Test folders named for a source folder that a glob would skip. */
+const MIRROR_OF: Readonly<Record<string, string>> = { ci: ".ci" };
+
+async function folders(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(join(ROOT, dir), { withFileTypes: true })) {
+    if (!entry.isDirectory()) continue;
+    const path = join(dir, entry.name);
+    out.push(path, ...(await folders(path)));
+  }
+  return out;
+}
+
+test("tests/ mirrors the source: every test folder has its source folder", async () => {
+  const orphans: string[] = [];
+  for (const folder of await folders("tests")) {
+    const mirrored = relative("tests", folder);
+    if ([...NOT_MIRRORS].some((n) => mirrored === n || mirrored.startsWith(`${n}/`))) continue;
+    const source = MIRROR_OF[mirrored] ?? mirrored;
+    const found = await readdir(join(ROOT, source)).then(() => true, () => false);
+    if (!found) orphans.push(`${folder} has no ${source}/`);
+  }
+  assert.deepEqual(orphans, []);
+});
