@@ -3,6 +3,9 @@
 // software through it; nothing else they run reaches the internet.
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
+import { APT_PROXY_HOST, APT_PROXY_PORT } from "../config/stack/apt-proxy.ts";
+
+export { APT_PROXY_PORT };
 
 export interface AptProxyArgs {
   /** Docker on the VM. */
@@ -16,9 +19,6 @@ export interface AptProxyArgs {
   /** Its cache on the VM. */
   readonly cacheDir: string;
 }
-
-export const APT_PROXY_HOST = "semail-apt-proxy";
-export const APT_PROXY_PORT = 3142;
 
 export class AptProxy extends pulumi.ComponentResource {
   /** What the users' containers put in Acquire::http::Proxy. */

@@ -5,63 +5,11 @@ import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { remote, type types } from "@pulumi/command";
 import { shellLine } from "../lib/shell.ts";
+import { HOST_SCRIPTS, HOST_SCRIPTS_DIR, VM_PACKAGES, hostScript } from "../config/stack/host-script-paths.ts";
+import { jumpSetupCommand, jumpSshdStanza } from "../config/stack/jump-host.ts";
 
-/** Where the scripts live on the VM. */
-export const HOST_SCRIPTS_DIR = "/usr/local/lib/semail";
-export const HOST_SCRIPTS = ["mailbox-fs.sh", "install-zone.sh", "jump-host.sh", "jump-access.sh", "jump-keys.sh", "users-firewall.sh"] as const;
-/** Debian packages the VM needs: Docker, named, LVM, ext4 tools, blkid/file/losetup, setfacl. */
-export const VM_PACKAGES = ["docker.io", "bind9", "bind9-utils", "lvm2", "e2fsprogs", "file", "util-linux", "acl", "ca-certificates"] as const;
-
-/** The SSH jump account on the VM: users tunnel through it to their own container only. */
-export const JUMP = {
-  /** The account users give to `ssh -J`; no shell, keys only from `command`. */
-  user: "semail-jump",
-  /** The account sshd runs `command` as (never root, never the jump account). */
-  keysUser: "semail-jumpkeys",
-  /** One `<owner>.keys` file per mailbox (jump-access.sh). */
-  dir: "/etc/semail/jump",
-  /** sshd's AuthorizedKeysCommand: jump-keys.sh, installed root-owned by jump-host.sh. */
-  command: "/usr/local/sbin/semail-jump-keys",
-  /** The sshd drop-in (Debian's sshd_config includes sshd_config.d/*.conf first). */
-  sshdConf: "/etc/ssh/sshd_config.d/semail-jump.conf",
-} as const;
-
-/**
- * The sshd stanza for the jump account: keys only from the per-owner files, local
- * forwarding only (each key's permitopen narrows it to one container's port 22), no
- * shell, pty, agent, X11, socket or remote forwarding. `Match all` ends the block, so
- * it never leaks into the lines of sshd_config after the Include.
- */
-export function jumpSshdStanza(jump: typeof JUMP = JUMP): string {
-  return [
-    "# SEMail jump account, installed by jump-host.sh (Pulumi): do not edit.",
-    `Match User ${jump.user}`,
-    "\tAuthorizedKeysFile none",
-    `\tAuthorizedKeysCommand ${jump.command} %u`,
-    `\tAuthorizedKeysCommandUser ${jump.keysUser}`,
-    "\tAuthenticationMethods publickey",
-    "\tPasswordAuthentication no",
-    "\tKbdInteractiveAuthentication no",
-    "\tAllowTcpForwarding local",
-    "\tPermitOpen any",
-    "\tPermitListen none",
-    "\tAllowAgentForwarding no",
-    "\tAllowStreamLocalForwarding no",
-    "\tX11Forwarding no",
-    "\tPermitTTY no",
-    "\tPermitTunnel no",
-    "\tPermitUserRC no",
-    "\tForceCommand /usr/sbin/nologin",
-    "Match all",
-    "",
-  ].join("\n");
-}
-
-/** The command that sets up the jump account (stdin: `jumpSshdStanza()`). */
-export function jumpSetupCommand(jump: typeof JUMP = JUMP): string {
-  return shellLine(...hostScript("jump-host.sh").split(" "), "setup", "--user", jump.user, "--keys-user", jump.keysUser,
-    "--dir", jump.dir, "--command", jump.command, "--sshd-conf", jump.sshdConf);
-}
+// Until components/stack.ts takes it from config/stack/host-script-paths.ts.
+export { hostScript };
 
 export interface HostScriptsArgs {
   /** SSH connection to the VM. */
@@ -70,11 +18,6 @@ export interface HostScriptsArgs {
   readonly projectDir: string;
   /** Directories the daemons bind-mount, made (mode 0750) if missing. */
   readonly directories: readonly string[];
-}
-
-/** `bash <dir>/<script>` as a command prefix. */
-export function hostScript(script: (typeof HOST_SCRIPTS)[number]): string {
-  return `bash ${HOST_SCRIPTS_DIR}/${script}`;
 }
 
 function scriptDigest(projectDir: string, script: string): string {

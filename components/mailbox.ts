@@ -1,13 +1,14 @@
 // One user's mailbox: the mail filesystem on the VM, the user's container, and (for a
 // subdomain at a hosted DNS provider) the MX record. Made for each users list entry.
-import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { remote, type types } from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as gandi from "@pulumiverse/gandi";
 import { mailUid } from "../config/mail-uid.ts";
 import type { MailboxEntry } from "../config/users-list.ts";
-import { JUMP, hostScript } from "./host-scripts.ts";
+import { hostScript } from "../config/stack/host-script-paths.ts";
+import { jumpKeysFile, jumpRemoveCommand, jumpWriteCommand, userSshCommand } from "../config/stack/jump-host.ts";
+import { USER_HOST_KEYS_PATH, USER_KEYS_PATH, USER_MAIL_PATH, userEnvironment } from "../config/stack/user-container.ts";
 import { shellLine } from "../lib/shell.ts";
 import { mailboxSubdomains, mxRecordFor, subdomainRecords } from "../config/stack/zone-file.ts";
 
@@ -46,22 +47,6 @@ export interface MailboxArgs {
   readonly jumpDependsOn: readonly pulumi.Resource[];
 }
 
-/** Where the user's mail filesystem is mounted in their container. */
-export const USER_MAIL_PATH = "/mail";
-/** Where the user's SSH keys are installed in their container. */
-export const USER_KEYS_PATH = "/etc/semail/authorized_keys";
-/** Where the container keeps its SSH host keys. */
-export const USER_HOST_KEYS_PATH = "/etc/ssh/keys";
-
-/** The settings the user image's entrypoint reads (provisioning/images/user). */
-export function userEnvironment(entry: Pick<MailboxEntry, "owner" | "address">, submission: string, aptProxy: string): string[] {
-  const uid = mailUid(entry.owner);
-  return [
-    `SEMAIL_OWNER=${entry.owner}`, `SEMAIL_UID=${uid}`, `SEMAIL_GID=${uid}`, `SEMAIL_ADDRESS=${entry.address}`,
-    `SEMAIL_SUBMISSION=${submission}`, `SEMAIL_APT_PROXY=${aptProxy}`,
-  ];
-}
-
 /** The host script call for `action` on this entry's filesystem. */
 export function storageCommand(action: "create" | "grow" | "destroy", entry: Pick<MailboxEntry, "owner" | "size">, storage: MailboxStorage): string {
   const where = storage.backend === "lvm" ? ["--vg", storage.vgName] : ["--image-dir", storage.imageDir];
@@ -69,37 +54,6 @@ export function storageCommand(action: "create" | "grow" | "destroy", entry: Pic
   return shellLine(...hostScript("mailbox-fs.sh").split(" "), action, "--owner", entry.owner, "--size", entry.size, "--mail-root", storage.mailRoot, ...where,
     ...(action === "destroy" ? [] : ["--uid", uid, "--gid", uid]),
     ...(action === "destroy" ? ["--yes-destroy-mail"] : []));
-}
-
-const IPV4 = /^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
-
-/**
- * The owner's file for the jump account: one line per key, each allowed only to open a
- * tunnel to port 22 of this container (sshd checks permitopen on every channel).
- */
-export function jumpKeysFile(containerIp: string, sshKeys: readonly string[]): string {
-  if (!IPV4.test(containerIp)) throw new Error(`the user's container has no IPv4 address on the users' network (got ${JSON.stringify(containerIp)}); is it running?`);
-  return sshKeys.map((key) => {
-    // The users list already checks keys; a newline or quote here would add options.
-    if (/[\r\n"]/.test(key) || !/^(ssh|ecdsa|sk)-\S+ [A-Za-z0-9+/=]+/.test(key)) throw new Error(`not an OpenSSH public key line: ${JSON.stringify(key.slice(0, 40))}`);
-    return `restrict,port-forwarding,permitopen="${containerIp}:22" ${key}\n`;
-  }).join("");
-}
-
-/** Writes `<JUMP.dir>/<owner>.keys` atomically from stdin. */
-export function jumpWriteCommand(owner: string): string {
-  return shellLine(...hostScript("jump-access.sh").split(" "), "write", "--owner", owner, "--dir", JUMP.dir, "--group", JUMP.keysUser);
-}
-
-/** Removes the owner's file only while it still holds `content` (what this resource wrote). */
-export function jumpRemoveCommand(owner: string, content: string): string {
-  const sha = createHash("sha256").update(content).digest("hex");
-  return shellLine(...hostScript("jump-access.sh").split(" "), "remove", "--owner", owner, "--dir", JUMP.dir, "--sha256", sha);
-}
-
-/** What the user types to reach their container. */
-export function userSshCommand(owner: string, jumpHost: string, containerIp: string): string {
-  return `ssh -J ${JUMP.user}@${jumpHost} ${owner}@${containerIp}`;
 }
 
 /** The MX record a mailbox's domain needs, or undefined for the managed domain itself. */

@@ -5,7 +5,7 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Settings } from "../../config/settings.ts";
-import { APT_PROXY_PORT } from "../../components/apt-proxy.ts";
+import { APT_PROXY_PORT } from "../../config/stack/apt-proxy.ts";
 import { parseListenSpec } from "../../mailservers/core/listen.ts";
 import { createLocalContainers, jumpName, shareMailRoot, type LocalContainers } from "./containers.ts";
 import { localInstanceId, onPath, openDocker, type Docker } from "./docker-engine.ts";

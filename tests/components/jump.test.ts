@@ -5,8 +5,7 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { JUMP, jumpSshdStanza } from "../../components/host-scripts.ts";
-import { jumpKeysFile, userSshCommand } from "../../components/mailbox.ts";
+import { JUMP, jumpKeysFile, jumpSshdStanza, userSshCommand } from "../../config/stack/jump-host.ts";
 import { ALICE, ALICE_KEY, BOB, CAROL, PROJECT_DIR, runStack, usersYaml } from "./fixtures.ts";
 import { reveal, settle, type Recorded } from "./harness.ts";
 

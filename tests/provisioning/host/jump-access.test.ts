@@ -9,8 +9,7 @@ import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
-import { jumpSshdStanza } from "../../../components/host-scripts.ts";
-import { jumpKeysFile } from "../../../components/mailbox.ts";
+import { jumpKeysFile, jumpSshdStanza } from "../../../config/stack/jump-host.ts";
 import { repoPath } from "../../helpers/repo-path.ts";
 
 const script = (name: string) => repoPath("provisioning/host", name);
