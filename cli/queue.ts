@@ -4,7 +4,7 @@
 // with no daemon running, `remove` deletes the files itself.
 import { access } from "node:fs/promises";
 import { dateOf } from "../mailservers/outbound/relay/dsn.ts";
-import { replay } from "../mailservers/outbound/relay/queue.ts";
+import { replay } from "../mailservers/outbound/relay/recipient-state.ts";
 import { runningDaemon, writeRequest } from "../mailservers/outbound/relay/queue-control.ts";
 import { QUEUE_ID, Spool } from "../mailservers/outbound/relay/spool.ts";
 import { ConfigError } from "../config/settings.ts";

@@ -1,13 +1,15 @@
 // The outbound queue: schedules spooled messages for delivery per destination domain,
-// journals every remote reply before acting on it, retries deferred recipients by the
-// retry table, and returns failures to the sender as DSNs. Time comes from an injected
-// Clock, so tests drive retries without sleeping.
+// served round-robin within the concurrency limits, and retries deferred recipients when
+// their time comes. Each remote reply is journaled (journal.ts) before it moves a
+// recipient (recipient-state.ts); failures and delays go back to the sender (reports.ts).
+// Time comes from an injected Clock, so tests drive retries without sleeping.
 import type { Logger } from "pino";
 import type { Clock } from "./clock.ts";
-import { buildDsn, statusFor, type DsnRecipient } from "./dsn.ts";
-import { nextAttempt, type RetryPolicy } from "./retry.ts";
+import { applyReply, isDue, isFinal, replay, replyFor, type RecipientState } from "./recipient-state.ts";
+import { awaitsReport, Reports } from "./reports.ts";
+import type { RetryPolicy } from "./retry.ts";
 import type { DeliveryJob, RecipientResult } from "./send.ts";
-import type { JournalEntry, Spool, SpoolRecord } from "./spool.ts";
+import type { Spool, SpoolRecord } from "./spool.ts";
 
 export type { DeliveryJob };
 export type DeliveryResult = RecipientResult;
@@ -29,23 +31,6 @@ export interface QueueOptions {
   readonly logger: Logger;
 }
 
-export type RecipientStatus = "pending" | "deferred" | "delivered" | "bounced";
-
-export interface RecipientState {
-  status: RecipientStatus;
-  attempts: number;
-  /** For "deferred": when to try again. */
-  next?: number;
-  response?: string;
-  code?: number;
-  enhanced?: string;
-  host?: string;
-  expired?: boolean;
-  lastAttempt?: number;
-  /** A DSN has been queued for this recipient's failure. */
-  reported?: boolean;
-}
-
 interface Entry {
   readonly record: SpoolRecord;
   readonly recipients: Map<string, RecipientState>;
@@ -60,62 +45,9 @@ interface Entry {
 
 export const domainOf = (address: string): string => address.slice(address.lastIndexOf("@") + 1).toLowerCase();
 
-/** Replays a journal onto fresh recipient states. */
-export function replay(record: SpoolRecord, journal: readonly JournalEntry[]): { recipients: Map<string, RecipientState>; dsnCount: number; delayNoticeSent: boolean } {
-  const recipients = new Map<string, RecipientState>();
-  for (const r of record.recipients) recipients.set(r, { status: "pending", attempts: 0 });
-  let dsnCount = 0;
-  let delayNoticeSent = false;
-  for (const e of journal) {
-    if ("ev" in e) {
-      if (e.ev === "dsn") {
-        dsnCount++;
-        for (const r of e.r) {
-          const state = recipients.get(r);
-          if (state) state.reported = true;
-        }
-      } else if (e.ev === "delayed") {
-        dsnCount++;
-        delayNoticeSent = true;
-      }
-      continue;
-    }
-    const state = recipients.get(e.r);
-    if (!state || state.status === "delivered" || state.status === "bounced") continue;
-    applyReply(state, e);
-  }
-  return { recipients, dsnCount, delayNoticeSent };
-}
-
-/**
- * One remote reply, as the live queue records it and as a restart replays it from the
- * journal: the same rule both ways, so a DSN after a restart says what it would have said.
- */
-function applyReply(state: RecipientState, e: Exclude<JournalEntry, { ev: string }>): void {
-  state.status = e.s;
-  state.attempts++;
-  state.lastAttempt = e.t;
-  state.response = e.x;
-  state.code = e.c;
-  state.enhanced = e.e;
-  state.host = e.h;
-  if (e.s === "deferred") state.next = e.n;
-  if (e.s === "bounced" && e.expired) state.expired = true;
-}
-
-function dsnRecipient(recipient: string, s: RecipientState, action: DsnRecipient["action"]): DsnRecipient {
-  return {
-    recipient,
-    action,
-    status: statusFor(s),
-    ...(s.response ? { diagnostic: s.response } : {}),
-    ...(s.host ? { remoteMta: s.host } : {}),
-    ...(s.lastAttempt ? { lastAttempt: s.lastAttempt } : {}),
-  };
-}
-
 export class Queue {
   readonly #o: QueueOptions;
+  readonly #reports: Reports;
   readonly #entries = new Map<string, Entry>();
   /** Ready work: message ids per domain, served round-robin across domains. */
   readonly #ready = new Map<string, string[]>();
@@ -131,6 +63,7 @@ export class Queue {
 
   constructor(options: QueueOptions) {
     this.#o = options;
+    this.#reports = new Reports(options);
   }
 
   /** Loads every spooled message (after a restart or kill -9) and starts delivering. */
@@ -231,7 +164,7 @@ export class Queue {
     if (entry.removing || this.#stopped) return;
     const now = this.#o.clock.now();
     for (const [rcpt, state] of entry.recipients) {
-      if (state.status === "delivered" || state.status === "bounced") continue;
+      if (isFinal(state)) continue;
       if (state.status === "deferred" && (state.next ?? 0) > now) {
         this.#armTimer(state.next!);
         continue;
@@ -309,9 +242,7 @@ export class Queue {
   async #attempt(entry: Entry, domain: string): Promise<void> {
     const { record } = entry;
     const now = this.#o.clock.now();
-    const due = [...entry.recipients].filter(
-      ([rcpt, s]) => domainOf(rcpt) === domain && (s.status === "pending" || (s.status === "deferred" && (s.next ?? 0) <= now)),
-    ).map(([rcpt]) => rcpt);
+    const due = [...entry.recipients].filter(([rcpt, s]) => domainOf(rcpt) === domain && isDue(s, now)).map(([rcpt]) => rcpt);
     if (due.length === 0) return;
     const log = this.#o.logger.child({ queueId: record.id, domain });
     let results: readonly DeliveryResult[];
@@ -330,39 +261,25 @@ export class Queue {
     for (const r of results) byRecipient.set(r.recipient.toLowerCase(), r);
 
     const at = this.#o.clock.now();
-    const entries: JournalEntry[] = [];
-    for (const rcpt of due) {
+    const replies = due.map((rcpt) => {
       const result = byRecipient.get(rcpt.toLowerCase()) ?? { recipient: rcpt, status: "deferred" as const, response: "no reply for this recipient" };
-      const state = entry.recipients.get(rcpt)!;
-      const detail = {
-        x: result.response.slice(0, 1000),
-        ...(result.code !== undefined ? { c: result.code } : {}),
-        ...(result.enhanced !== undefined ? { e: result.enhanced } : {}),
-        ...(result.host !== undefined ? { h: result.host } : {}),
-      };
-      if (result.status === "deferred") {
-        const next = nextAttempt(this.#o.retry, record.arrival, state.attempts + 1, at);
-        entries.push(next === "expired" ? { r: rcpt, s: "bounced", t: at, expired: true, ...detail } : { r: rcpt, s: "deferred", t: at, n: next, ...detail });
-      } else {
-        entries.push({ r: rcpt, s: result.status, t: at, ...detail });
-      }
-    }
+      return replyFor(rcpt, result, entry.recipients.get(rcpt)!, this.#o.retry, record.arrival, at);
+    });
     // Durable before anything acts on it: a crash now resends at most this attempt. When
     // this attempt delivers the last recipients, deleting the message durably says as much.
-    const last = entries.every((e) => "s" in e && e.s === "delivered") && entry.busy.size === 1 &&
-      [...entry.recipients].every(([rcpt, s]) => due.includes(rcpt) || s.status === "delivered" || (s.status === "bounced" && (s.reported || record.from === "" || record.dsn === true)));
+    const last = replies.every((r) => r.status === "delivered") && entry.busy.size === 1 &&
+      [...entry.recipients].every(([rcpt, s]) => due.includes(rcpt) || s.status === "delivered" || (s.status === "bounced" && !awaitsReport(record, s)));
     try {
-      await this.#serial(entry, () => (last ? this.#o.spool.removeDurably(record.id) : this.#o.spool.append(record.id, entries)));
+      await this.#serial(entry, () => (last ? this.#o.spool.removeDurably(record.id) : this.#o.spool.append(record.id, replies)));
     } catch (err) {
       // Acting on the replies anyway keeps a failing disk from turning into a resend loop;
       // only a crash before the next successful write would repeat this attempt.
       log.error({ err: (err as Error).message }, "cannot write the journal; outcome kept in memory only");
     }
-    for (const e of entries) {
-      if ("ev" in e) continue;
-      const state = entry.recipients.get(e.r)!;
-      applyReply(state, e);
-      log.info({ to: e.r, status: e.s, attempts: state.attempts, reply: e.x, ...(e.s === "deferred" ? { next: new Date(e.n).toISOString() } : {}) }, `recipient ${e.s}`);
+    for (const reply of replies) {
+      const state = entry.recipients.get(reply.recipient)!;
+      applyReply(state, reply);
+      log.info({ to: reply.recipient, status: reply.status, attempts: state.attempts, reply: reply.response, ...(reply.status === "deferred" ? { next: new Date(reply.next).toISOString() } : {}) }, `recipient ${reply.status}`);
     }
     await this.#report(entry);
   }
@@ -374,59 +291,18 @@ export class Queue {
     return next;
   }
 
-  /** Queues a DSN for bounced recipients not yet reported, and a delay notice when due. */
+  /** Queues the reports due (failure, delay) and schedules them like any message. */
   #report(entry: Entry): Promise<void> {
-    return this.#serial(entry, async () => {
-      const { record } = entry;
-      // Never a bounce to <> and never a DSN about a DSN.
-      if (record.from === "" || record.dsn) return;
-      const now = this.#o.clock.now();
-      const failed = [...entry.recipients].filter(([, s]) => s.status === "bounced" && !s.reported);
-      if (failed.length > 0) {
-        const id = await this.#queueDsn(entry, failed.map(([rcpt, s]) => dsnRecipient(rcpt, s, "failed")));
-        await this.#o.spool.append(record.id, [{ ev: "dsn", t: now, r: failed.map(([rcpt]) => rcpt), id }]);
-        for (const [, s] of failed) s.reported = true;
-      }
-      const notice = this.#o.retry.delayNotice;
-      const deferred = [...entry.recipients].filter(([, s]) => s.status === "deferred");
-      if (notice > 0 && !entry.delayNoticeSent && deferred.length > 0 && now - record.arrival >= notice) {
-        const until = record.arrival + this.#o.retry.maxAge;
-        const id = await this.#queueDsn(entry, deferred.map(([rcpt, s]) => ({ ...dsnRecipient(rcpt, s, "delayed"), willRetryUntil: until })));
-        await this.#o.spool.append(record.id, [{ ev: "delayed", t: now, id }]);
-        entry.delayNoticeSent = true;
-      }
-    });
-  }
-
-  /** Spools a DSN to the sender under a deterministic id (`<id>B<n>`): a crash cannot queue it twice. */
-  async #queueDsn(entry: Entry, recipients: DsnRecipient[]): Promise<string> {
-    const { record } = entry;
-    const now = this.#o.clock.now();
-    const id = `${record.id}B${entry.dsnCount + 1}`;
-    const text = buildDsn({
-      reportingMta: this.#o.hostname,
-      sender: record.from,
-      queueId: record.id,
-      arrival: record.arrival,
-      now,
-      recipients,
-      originalHeaders: await this.#o.spool.headers(record),
-    });
-    const dsn = await this.#o.spool.accept({ from: "", recipients: [record.from], arrival: now, dsn: true }, Buffer.from(text), id);
-    entry.dsnCount++;
-    this.#o.logger.info({ queueId: record.id, dsn: id, to: record.from, action: recipients[0]?.action }, "DSN queued");
-    await this.#load(dsn);
-    const dsnEntry = this.#entries.get(dsn.id);
-    if (dsnEntry) this.#enqueue(dsnEntry);
-    return id;
+    return this.#serial(entry, () => this.#reports.send(entry, async (dsn) => {
+      await this.#load(dsn);
+      const dsnEntry = this.#entries.get(dsn.id);
+      if (dsnEntry) this.#enqueue(dsnEntry);
+    }));
   }
 
   #finished(entry: Entry): boolean {
     if (entry.busy.size > 0) return false;
-    for (const s of entry.recipients.values()) {
-      if (s.status === "pending" || s.status === "deferred") return false;
-      if (s.status === "bounced" && !s.reported && entry.record.from !== "" && !entry.record.dsn) return false;
-    }
+    for (const s of entry.recipients.values()) if (!isFinal(s) || awaitsReport(entry.record, s)) return false;
     return true;
   }
 

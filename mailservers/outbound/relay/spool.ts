@@ -4,7 +4,7 @@
 //
 //   <spool>/tmp/<id>        being received; deleted at start (never acknowledged)
 //   <spool>/queue/<id>.msg  line 1: the envelope as JSON; then the message bytes
-//   <spool>/queue/<id>.log  journal: one JSON line per remote reply, fsynced
+//   <spool>/queue/<id>.log  journal (journal.ts): one JSON line per event, fsynced
 //   <spool>/control/        requests from `semail queue` (flush, remove.<id>)
 //
 // A message is acknowledged (250) only after its file and the directory entry are
@@ -16,6 +16,7 @@ import { mkdir, open, readdir, rename, rm, unlink, type FileHandle } from "node:
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { syncDirectory } from "../../../lib/durable-file.ts";
+import { decodeJournal, encodeEntry, type JournalEntry } from "./journal.ts";
 
 export interface SpoolEnvelope {
   /** Reverse path; "" for the null sender (our own DSNs). */
@@ -36,13 +37,6 @@ export interface SpoolRecord extends SpoolEnvelope {
   /** Size of the message in bytes. */
   readonly size: number;
 }
-
-/** One journal line. Unknown or torn lines (a crash mid-append) are skipped on replay. */
-export type JournalEntry =
-  | { readonly r: string; readonly s: "delivered" | "bounced"; readonly t: number; readonly x?: string; readonly c?: number; readonly e?: string; readonly h?: string; readonly expired?: boolean }
-  | { readonly r: string; readonly s: "deferred"; readonly t: number; readonly n: number; readonly x?: string; readonly c?: number; readonly e?: string; readonly h?: string }
-  | { readonly ev: "dsn"; readonly t: number; readonly r: readonly string[]; readonly id: string }
-  | { readonly ev: "delayed"; readonly t: number; readonly id: string };
 
 /** Queue ids are generated here; anything else (a CLI argument) must match before it becomes a path. */
 export const QUEUE_ID = /^[0-9A-Z]{8,40}$/;
@@ -241,7 +235,7 @@ export class Spool {
     let created: boolean;
     try {
       created = (await file.stat()).size === 0;
-      await file.write(entries.map((e) => `${JSON.stringify(e)}\n`).join(""));
+      await file.write(entries.map((e) => `${encodeEntry(e)}\n`).join(""));
       await file.sync();
     } finally {
       await file.close();
@@ -260,6 +254,7 @@ export class Spool {
     await this.#syncQueueDir();
   }
 
+  /** The message's journal; a torn last line (a crash mid-append) is skipped, so its reply is retried. */
   async journal(id: string): Promise<JournalEntry[]> {
     let text: string;
     try {
@@ -273,16 +268,7 @@ export class Spool {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
       throw err;
     }
-    const entries: JournalEntry[] = [];
-    for (const line of text.split("\n")) {
-      if (!line) continue;
-      try {
-        entries.push(JSON.parse(line) as JournalEntry);
-      } catch {
-        // A torn last line from a crash: the reply it recorded is retried.
-      }
-    }
-    return entries;
+    return decodeJournal(text);
   }
 
   /** Deletes a message: the .msg first, so a crash in between leaves only a journal, cleaned at start. */

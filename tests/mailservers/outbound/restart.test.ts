@@ -74,7 +74,7 @@ it("no double delivery and nothing lost across a kill -9 restart", async (t) => 
 
   const copies = () => world.targets.a.messages.filter((m) => m.raw.includes("Subject: survivor")).length;
   await until(() => copies() === 1, () => `delivery to plain; daemon output:\n${first.output()}`, 15_000);
-  await until(async () => (await spool.journal(id)).some((e) => "s" in e && e.r === `one@plain.${APEX}` && e.s === "delivered"), () => `the journal entry for one@; daemon output:\n${first.output()}`, 15_000);
+  await until(async () => (await spool.journal(id)).some((e) => e.kind === "reply" && e.recipient === `one@plain.${APEX}` && e.status === "delivered"), () => `the journal entry for one@; daemon output:\n${first.output()}`, 15_000);
   await until(() => flaky.state.rcpts >= 1, () => `the delivery to flaky in flight; daemon output:\n${first.output()}`, 15_000);
 
   first.child.kill("SIGKILL");

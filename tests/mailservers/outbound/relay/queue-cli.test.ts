@@ -36,8 +36,8 @@ describe("semail queue", () => {
     assert.equal(empty.stdout, "Mail queue is empty\n");
     const record = await spool.accept({ from: "alice@semail.test", recipients: ["done@example.net", "wait@example.net"], arrival: Date.now() }, Readable.from([Buffer.from("Subject: q\r\n\r\nx\r\n")]));
     await spool.append(record.id, [
-      { r: "done@example.net", s: "delivered", t: Date.now(), x: "250 ok" },
-      { r: "wait@example.net", s: "deferred", t: Date.now(), n: Date.now() + 30 * 60_000, x: "451 4.2.0 mailbox busy" },
+      { kind: "reply", recipient: "done@example.net", status: "delivered", at: Date.now(), response: "250 ok" },
+      { kind: "reply", recipient: "wait@example.net", status: "deferred", at: Date.now(), next: Date.now() + 30 * 60_000, response: "451 4.2.0 mailbox busy" },
     ]);
     const { code, stdout } = await semail("queue", "list", "--spool", spool.dir);
     assert.equal(code, 0);
