@@ -5,8 +5,8 @@ import type { BlockList } from "node:net";
 import type { Readable } from "node:stream";
 import type { Logger } from "pino";
 import { domainProblem, type UsersList } from "../../config/users-list.ts";
-import { WindowLimiter } from "../../lib/window-limiter.ts";
-import { DirectoryUnavailableError, type Directory } from "../../directory/types.ts";
+import type { Directory } from "../../directory/types.ts";
+import { createAuthenticator } from "../core/authenticate.ts";
 import { SmtpError, permFail, tempFail, type DeliveryBackend, type Envelope, type SessionInfo } from "../core/types.ts";
 import { prependHeaders, receivedHeader } from "./relay/hygiene.ts";
 import type { Queue } from "./relay/queue.ts";
@@ -46,15 +46,8 @@ export function recipientProblem(address: string): string | undefined {
   return domainProblem(domain);
 }
 
-const unavailable = () => tempFail(454, "4.7.0", "Authentication service temporarily unavailable, try again later");
-
 export function createSubmissionBackend(options: SubmissionOptions): DeliveryBackend {
   const { directory, users, spool, queue, hostname, logger } = options;
-  const authTimeoutMs = options.authTimeoutMs ?? 10_000;
-  const limits = options.authFailures ?? { perIp: 20, perAccount: 10, windowMs: 15 * 60_000 };
-  const clock = options.now ?? Date.now;
-  const ipFailures = new WindowLimiter({ limit: limits.perIp, windowMs: limits.windowMs, clock });
-  const accountFailures = new WindowLimiter({ limit: limits.perAccount, windowMs: limits.windowMs, clock });
 
   const requireUser = (session: SessionInfo): string => {
     if (session.user === undefined) throw permFail(530, "5.7.0", "Authentication required");
@@ -62,39 +55,13 @@ export function createSubmissionBackend(options: SubmissionOptions): DeliveryBac
   };
 
   return {
-    async authenticate(username: string, password: string, session: SessionInfo): Promise<string | undefined> {
-      // The front end hides AUTH there already; this keeps the rule true whatever calls us.
-      if (!session.secure && !plaintextAuthAllowed(session.remoteAddress, options.trustedNetworks)) {
-        throw permFail(538, "5.7.11", "Encryption required: use STARTTLS first");
-      }
-      // Guessing is slowed before the directory is asked: per client address and per account.
-      const account = username.toLowerCase();
-      if (ipFailures.retryAfter(session.remoteAddress) > 0 || accountFailures.retryAfter(account) > 0) {
-        logger.warn({ session: session.id, remote: session.remoteAddress, username }, "AUTH refused: too many failed logins");
-        throw tempFail(454, "4.7.0", "Too many failed logins; try again later");
-      }
-      const failed = () => {
-        ipFailures.hit(session.remoteAddress);
-        accountFailures.hit(account);
-        return undefined;
-      };
-      // ldapts treats an empty password as an anonymous bind, which "succeeds".
-      if (password === "" || username === "") return failed();
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new DirectoryUnavailableError(`no answer from the directory in ${authTimeoutMs} ms`)), authTimeoutMs);
-      });
-      try {
-        const outcome = await Promise.race([directory.authenticate(username, password), timeout]);
-        return outcome.ok ? outcome.user.uid : failed();
-      } catch (err) {
-        if (err instanceof SmtpError) throw err;
-        logger.warn({ session: session.id, err: (err as Error).message }, "directory unavailable for AUTH");
-        throw unavailable();
-      } finally {
-        clearTimeout(timer);
-      }
-    },
+    // One implementation for both daemons (mailservers/core/authenticate.ts).
+    authenticate: createAuthenticator({
+      directory, users, logger, plaintextAllowed: (session) => plaintextAuthAllowed(session.remoteAddress, options.trustedNetworks),
+      ...(options.authTimeoutMs !== undefined ? { timeoutMs: options.authTimeoutMs } : {}),
+      ...(options.authFailures ? { failures: options.authFailures } : {}),
+      ...(options.now ? { now: options.now } : {}),
+    }),
 
     async checkSender(address: string, session: SessionInfo): Promise<void> {
       const user = requireUser(session);
