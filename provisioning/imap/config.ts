@@ -4,9 +4,12 @@
 // renders the same configuration from its environment.
 //
 // Decisions (each also said where it is rendered):
-// - A login name is the LDAP uid and nothing else: a-z, 0-9, '.', '_', '-' (upper case is
-//   folded, as the web form and SMTP AUTH fold it). `alice@anything` is refused before
-//   any lookup: Dovecot's %n would drop the domain and let it in as alice.
+// - A login name is the LDAP uid (a-z, 0-9, '.', '_', '-') or the address of a live mailbox,
+//   which stands for its owner's uid (mail programs log in with the address: Thunderbird's
+//   autoconfig says so, and it reveals no uid). Upper case is folded, as the web form and
+//   SMTP AUTH fold it. Any other name with '@' (`alice@anything`, a pending claim's address)
+//   is refused by the users file before LDAP is asked: Dovecot's %n would drop the domain
+//   and let it in as alice.
 // - The password is checked by an LDAP bind as the user; then the user must be in the
 //   users file rendered from the users list's live mailboxes (pending ones are not there),
 //   which also gives the uid: mailUid(owner), the owner of the mailbox filesystem.
@@ -63,8 +66,8 @@ export class ImapConfigError extends Error {
   }
 }
 
-/** Login names Dovecot lets through to the lookups: an LDAP uid's characters, upper case folded after. */
-export const LOGIN_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-";
+/** Login names Dovecot lets through to the lookups: an LDAP uid's characters and '@' (an address), upper case folded after. */
+export const LOGIN_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-@";
 
 /** A value Dovecot reads as one token: refused when it could end the line or the quotes. */
 function value(setting: string, text: string): string {
@@ -123,12 +126,23 @@ export function renderDovecotConf(input: DovecotConfigInput): string {
     "disable_plaintext_auth = yes",
     `login_trusted_networks = ${trusted.map((n) => value("imap.trustedNetworks", n)).join(" ")}`,
     "",
-    "# A login name is the LDAP uid: these characters only (no '@': alice@other is refused,",
-    "# where %n would have let it in as alice), folded to lower case as the web form folds it.",
+    "# A login name is the LDAP uid or a live mailbox's address, folded to lower case as the",
+    "# web form folds it; no character a DN or a filter treats specially.",
     `auth_username_chars = ${LOGIN_CHARS}`,
     "auth_username_format = %Lu",
     "auth_mechanisms = plain login",
     "auth_verbose = yes",
+    "# A name with '@' must be a live mailbox's address in the users file, which names its owner",
+    "# (user=<uid>, noauthenticate: it checks no password); any other is refused here, before",
+    "# LDAP (alice@other must not become alice, as %n would make it).",
+    "passdb {",
+    "  driver = passwd-file",
+    `  args = ${value("imap.stateDir", paths.users)}`,
+    "  username_filter = *@*",
+    "  result_success = continue",
+    "  result_failure = return-fail",
+    "  result_internalfail = return-fail",
+    "}",
     "# The password: an LDAP bind as the user. Then the user must be in the users file (live",
     "# mailboxes of the users list); that lookup checks no password, the bind did.",
     "passdb {",

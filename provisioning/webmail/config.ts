@@ -8,7 +8,10 @@
 //   comes from `renderAddressFile` (virtuser_file: "address uid" lines) when Roundcube
 //   creates the user at the first login. The outbound daemon refuses any other MAIL FROM
 //   (553 5.7.1) anyway; the lock keeps users from writing a From it would refuse.
-// - Login name: the LDAP uid only (`login_username_filter`), as Dovecot takes it.
+// - Login name: the LDAP uid, or the user's mailbox address (`login_username_filter`), as
+//   Dovecot takes them; Roundcube turns a live address into its owner's uid through the
+//   address file before it logs in, so the user's Roundcube account is the same either way.
+//   Any other address goes to Dovecot as typed, which refuses it.
 // - CSRF: Roundcube 1.6 checks its request token on every state-changing request and has no
 //   switch to turn that off (there is no `request_check` setting to set); sessions are bound
 //   to the client address (`ip_check`), SameSite=Strict, and end after `sessionMinutes`.
@@ -97,8 +100,8 @@ export function renderRoundcubeConfig(c: RoundcubeConfig): string {
     ...connOptions("smtp_conn_options", c.smtpHost, c.smtpPeer),
     "$config['smtp_user'] = '%u';",
     "$config['smtp_pass'] = '%p';",
-    "// The login is the LDAP uid, as Dovecot and the outbound daemon take it.",
-    "$config['login_username_filter'] = '/^[A-Za-z0-9._-]+$/';",
+    "// The login is the LDAP uid or the mailbox address (virtuser_file maps it to the uid), as Dovecot takes them.",
+    "$config['login_username_filter'] = '/^[A-Za-z0-9._-]+(@[A-Za-z0-9.-]+)?$/';",
     "$config['login_lc'] = 2;",
     "$config['login_autocomplete'] = 0;",
     "// One identity per user, its address not editable: the mailbox address (virtuser_file).",

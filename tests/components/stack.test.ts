@@ -142,8 +142,8 @@ test("with one user: storage, container and MX with the expected inputs", async 
   assert.deepEqual(c.volumes, [{ hostPath: "/var/lib/semail/host-keys/alice", containerPath: "/etc/ssh/keys" }]);
   assert.deepEqual(c.capabilities, { drops: ["NET_RAW"] }, "no raw sockets: no ARP forgery on the users' network");
 
-  // Dovecot lets in exactly the live mailboxes, each as its uid, over the same files.
-  assert.equal(inputs(resources, "imap-users").stdin, `alice::${uid}:${uid}::/var/mail/semail/alice::\n`);
+  // Dovecot lets in exactly the live mailboxes, each as its uid (or its address, standing for it), over the same files.
+  assert.equal(inputs(resources, "imap-users").stdin, `alice::${uid}:${uid}::/var/mail/semail/alice::\nalice@alice.semail.email:::::::user=alice noauthenticate\n`);
   const imap = inputs(resources, "imap-container");
   assert.deepEqual(imap.ports.map((p: Inputs) => `${p.ip}:${p.external}`), ["192.0.2.25:143", "192.0.2.25:993", "192.0.2.25:995", "2001:db8::25:143", "2001:db8::25:993", "2001:db8::25:995"]);
   assert.ok(imap.envs.includes("IMAP_LDAP_URL=ldap://semail-ldap:389") && imap.envs.includes("IMAP_TRUSTED_NETWORKS=172.30.0.0/24"));

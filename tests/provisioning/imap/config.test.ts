@@ -35,15 +35,18 @@ function setting(conf: string, key: string): string | undefined {
   return new RegExp(`^${key} = (.*)$`, "m").exec(conf)?.[1];
 }
 
-test("the login is the LDAP uid: no '@' gets through, upper case is folded, a bind checks the password, the users file admits", () => {
+test("the login is the LDAP uid or a mailbox address (the users file names its owner first), upper case is folded, a bind checks the password, the users file admits", () => {
   const conf = renderDovecotConf(input());
   const chars = setting(conf, "auth_username_chars")!;
-  assert.ok(!chars.includes("@") && !chars.includes(",") && !chars.includes("="), chars);
+  assert.ok(chars.includes("@") && !chars.includes(",") && !chars.includes("=") && !chars.includes("*"), chars);
   assert.equal(setting(conf, "auth_username_format"), "%Lu");
   const passdbs = [...conf.matchAll(/^passdb \{\n([^}]*)\}/gm)].map((m) => m[1]!);
-  assert.equal(passdbs.length, 2);
-  assert.match(passdbs[0]!, /driver = ldap\n.*\n\s*result_success = continue-ok\n\s*result_failure = return-fail/);
-  assert.match(passdbs[1]!, /driver = passwd-file\n\s*args = \/var\/lib\/semail\/imap\/users\n/);
+  assert.equal(passdbs.length, 3);
+  // Names with '@' only: an address in the users file becomes its owner, any other is refused before LDAP.
+  assert.match(passdbs[0]!, /driver = passwd-file\n\s*args = \/var\/lib\/semail\/imap\/users\n\s*username_filter = \*@\*\n\s*result_success = continue\n\s*result_failure = return-fail/);
+  assert.match(passdbs[1]!, /driver = ldap\n.*\n\s*result_success = continue-ok\n\s*result_failure = return-fail/);
+  assert.match(passdbs[2]!, /driver = passwd-file\n\s*args = \/var\/lib\/semail\/imap\/users\n/);
+  assert.doesNotMatch(passdbs[2]!, /username_filter/);
   assert.match(conf, /^userdb \{\n\s*driver = passwd-file\n\s*args = \/var\/lib\/semail\/imap\/users\n\}/m);
   assert.equal(setting(conf, "first_valid_uid"), "200000");
   const ldap = renderLdapConf(input().ldap);
@@ -87,13 +90,17 @@ test("settings it cannot use are refused by name", () => {
   assert.throws(() => imapSettings.parse({ trustedNetworks: ["everyone"] }), /must be an address or ADDR\/PREFIX/);
 });
 
-test("the users file holds the live mailboxes only, each with its mail uid and root", () => {
+test("the users file holds the live mailboxes only, each with its mail uid and root, and its address standing for the owner", () => {
   const list = parseUsersList(
     "mailboxes:\n  - owner: alice\n    address: alice@alice.semail.email\n  - owner: carol\n    address: me@carol.example\n    pendingProof: 0123456789abcdef0123\n",
     { managedDomain: "semail.email", defaultSize: 1 << 30, minSize: 1 },
   );
-  assert.equal(renderUsersFile(imapUsers(list, "/var/mail/semail/")), `alice::${mailUid("alice")}:${mailUid("alice")}::/var/mail/semail/alice::\n`);
+  assert.equal(
+    renderUsersFile(imapUsers(list, "/var/mail/semail/")),
+    `alice::${mailUid("alice")}:${mailUid("alice")}::/var/mail/semail/alice::\nalice@alice.semail.email:::::::user=alice noauthenticate\n`,
+  );
   assert.equal(renderUsersFile([]), "");
+  assert.throws(() => renderUsersFile([{ owner: "alice", uid: 1, home: "/m/alice", address: "a:b@x.example" }]), /':' or white space/);
 });
 
 test("Dovecot's own parser reads the rendered configuration as meant", { skip: process.getuid?.() === 0 ? undefined : "doveconf checks the login users as root" }, async (t) => {
@@ -111,7 +118,8 @@ test("Dovecot's own parser reads the rendered configuration as meant", { skip: p
   const { stdout } = await run("doveconf", ["-c", paths.config, "-n"]);
   assert.match(stdout, /^mbox_read_locks = fcntl dotlock$/m);
   // Settings at Dovecot's defaults (auth_username_format %Lu, mbox_write_locks) are not printed by -n.
-  assert.match(stdout, /^auth_username_chars = abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789\._-$/m);
+  assert.match(stdout, /^auth_username_chars = abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789\._-@$/m);
+  assert.match(stdout, /^passdb \{\n\s*args = .*\/users\n\s*driver = passwd-file\n(.*\n)*?\s*username_filter = \*@\*\n\}/m);
   assert.doesNotMatch(stdout, /^listen = /m, "listen is Dovecot's default *, ::");
   assert.match(stdout, new RegExp(`^mail_location = mbox:/var/mail/semail/%u/mail:INBOX=/var/mail/semail/%u/INBOX:INDEX=${dir}/index/%u:CONTROL=${dir}/control/%u:UTF-8$`, "m"));
   assert.match(stdout, /executable = script-login -d /);

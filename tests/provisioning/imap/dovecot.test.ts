@@ -1,5 +1,5 @@
 // Dovecot (provisioning/imap) over the users' own mbox files, with a real slapd and the real
-// inbound daemon: alice logs in with her LDAP password and reads what the daemon stored,
+// inbound daemon: alice logs in with her LDAP password, as her uid or her mailbox address, and reads what the daemon stored,
 // her pair folders and Sent/Drafts/Trash are listed and subscribed; every other login is
 // refused; LOGIN needs TLS from an address that is not trusted; POP3S reads INBOX; a user
 // taken off the users list can no longer log in.
@@ -70,13 +70,41 @@ print(json.dumps({"list": names(lst), "lsub": names(lsub), "subjects": subjects,
     assert.match(result.body, /^Hi alice\.\r\n>From here on/);
   });
 
+  await t.test("alice logs in with her mailbox address too (any case), as the same user: her INBOX over IMAPS, STARTTLS and POP3S", async () => {
+    const result = await python<Record<string, unknown>>(fixture, `
+out = {}
+m = login("alice@alice.semail.test", "${ALICE}")
+out["imaps"] = int(m.select("INBOX", readonly=True)[1][0])
+typ, data = m.fetch("1", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+out["subject"] = data[0][1].decode().strip()
+m.logout()
+m = imaplib.IMAP4(HOST, STARTTLS, timeout=30)
+m.starttls(ssl_context=CTX)
+out["starttls"] = m.login("Alice@Alice.SEMail.test", "${ALICE}")[0]
+m.logout()
+p = poplib.POP3_SSL(HOST, POP3S, context=CTX, timeout=30)
+p.user("alice@alice.semail.test"); p.pass_("${ALICE}")
+out["pop3s"] = p.stat()[0]
+p.quit()
+print(json.dumps(out))
+`);
+    assert.deepEqual(result, { imaps: SENDERS.length, subject: "Subject: m0", starttls: "OK", pop3s: SENDERS.length });
+    // Dovecot's session runs as the owner: the address became "alice" before the LDAP bind.
+    assert.match(fixture.log(), /Login: user=<alice>/);
+    assert.doesNotMatch(fixture.log(), /Login: user=<alice@/);
+  });
+
   await t.test("refuses a bad password, another user's password, alice@other.example, an LDAP user with no mailbox and a pending mailbox", async () => {
     const result = await python<Record<string, string | null>>(fixture, `
 print(json.dumps(parallel({
   "bad": lambda: refused("alice", "wrong"),
   "bob-with-alice": lambda: refused("bob", "${ALICE}"),
   "domain": lambda: refused("alice@other.example", "${ALICE}"),
-  "address": lambda: refused("alice@alice.semail.test", "${ALICE}"),
+  "address-bad": lambda: refused("alice@alice.semail.test", "wrong"),
+  "bob-address-with-alice": lambda: refused("bob@bob.semail.test", "${ALICE}"),
+  "address-with-bob": lambda: refused("alice@alice.semail.test", "${BOB}"),
+  "pending-address": lambda: refused("carol@carol.example", "${CAROL.password}"),
+  "uid-at-domain": lambda: refused("alice@semail.test", "${ALICE}"),
   "no-mailbox": lambda: refused("admin", "${ADMIN}"),
   "pending": lambda: refused("carol", "${CAROL.password}"),
   "empty": lambda: refused("alice", ""),
@@ -86,7 +114,7 @@ print(json.dumps(parallel({
   "bob": lambda: refused("bob", "${BOB}"),
 })))
 `);
-    for (const key of ["bad", "bob-with-alice", "domain", "address", "no-mailbox", "pending", "empty", "injection", "wildcard"]) {
+    for (const key of ["bad", "bob-with-alice", "domain", "address-bad", "bob-address-with-alice", "address-with-bob", "pending-address", "uid-at-domain", "no-mailbox", "pending", "empty", "injection", "wildcard"]) {
       assert.match(result[key] ?? "logged in", /AUTHENTICATIONFAILED/, `${key}: ${result[key]}`);
     }
     assert.equal(result.upper, null, "Alice is alice, as on the web form");
@@ -94,7 +122,11 @@ print(json.dumps(parallel({
     const log = fixture.log();
     assert.match(log, /passwd-file\(admin,[^)]*\): unknown user/, "admin's LDAP bind succeeded; the users list refused him");
     assert.match(log, /passwd-file\(carol,[^)]*\): unknown user/, "carol's pending mailbox is not in the users file");
-    assert.match(log, /disallowed by auth_username_chars: 0x40 \(username: alice@other\.example\)/);
+    // A name with '@' that is no live mailbox's address goes no further than the users file: no LDAP bind.
+    for (const name of ["alice@other.example", "carol@carol.example", "alice@semail.test"]) {
+      assert.match(log, new RegExp(`passwd-file\\(${name.replaceAll(".", "\\.")},[^)]*\\): unknown user`), name);
+      assert.doesNotMatch(log, new RegExp(`ldap\\(${name.replaceAll(".", "\\.")},`), name);
+    }
   });
 
   await t.test("LOGIN needs STARTTLS from an address outside loopback and imap.trustedNetworks", async () => {
@@ -157,8 +189,9 @@ print(json.dumps({"error": error}))
     await writeFile(fixture.inbound.usersFile, usersYaml(remaining));
     await fixture.imap.reload(parseUsersList(usersYaml(remaining), usersListOptions(fixture.inbound.settings)));
     assert.match((await held).error ?? "still open", /shutting down|BYE|EOF|closed/i, "the removed user's session is closed");
-    const after = await python<Record<string, string | null>>(fixture, `print(json.dumps(parallel({"bob": lambda: refused("bob", "${BOB}"), "alice": lambda: refused("alice", "${ALICE}")})))`);
+    const after = await python<Record<string, string | null>>(fixture, `print(json.dumps(parallel({"bob": lambda: refused("bob", "${BOB}"), "bob-address": lambda: refused("bob@bob.semail.test", "${BOB}"), "alice": lambda: refused("alice", "${ALICE}")})))`);
     assert.match(after.bob ?? "logged in", /AUTHENTICATIONFAILED/);
+    assert.match(after["bob-address"] ?? "logged in", /AUTHENTICATIONFAILED/);
     assert.equal(after.alice, null);
   });
 });

@@ -11,6 +11,7 @@ import { connect as netConnect, createServer, type AddressInfo } from "node:net"
 import { connect } from "node:tls";
 import { promisify } from "node:util";
 import { mailUid } from "../../../config/mail-uid.ts";
+import { renderUsersFile } from "../../../config/imap-users.ts";
 import { imageTemplates } from "../../../provisioning/imap/image-templates.ts";
 import { dockerEngine } from "../../helpers/docker.ts";
 import { startTestSlapd, TEST_USERS } from "../../helpers/slapd.ts";
@@ -51,7 +52,7 @@ test("the IMAP image: refuses a missing setting by name, turns healthy, serves a
   await writeFile(path.join(mailRoot, "alice", "mail", "alice@alice.semail.test,a@example.org"), "From a@example.org Mon Nov 30 10:00:00 2026\nSubject: hello\n\nHi.\n\n");
   await run("chown", ["-R", `${uid}:${uid}`, path.join(mailRoot, "alice")]);
   await mkdir(path.join(dir, "imap"));
-  await writeFile(path.join(dir, "imap", "users"), `alice::${uid}:${uid}::/var/mail/semail/alice::\n`);
+  await writeFile(path.join(dir, "imap", "users"), renderUsersFile([{ owner: "alice", uid, home: "/var/mail/semail/alice", address: "alice@alice.semail.test" }]));
   const cert = await selfSignedCertificate("imap.semail.test");
   t.after(() => cert.cleanup());
   const mounts = ["-v", `${mailRoot}:/var/mail/semail`, "-v", `${dir}/imap:/etc/semail/imap:ro`, "-v", `${cert.certFile}:/etc/semail/tls/cert.pem:ro`, "-v", `${cert.keyFile}:/etc/semail/tls/key.pem:ro`];
@@ -110,10 +111,11 @@ def attempt(user, password):
     typ, folders = m.list()
     m.logout()
     return [f.decode() for f in folders]
-print(json.dumps({"alice": attempt("alice", sys.argv[2]), "wrong": attempt("alice", "wrong"), "domain": attempt("alice@other.example", sys.argv[2])}))
+print(json.dumps({"alice": attempt("alice", sys.argv[2]), "address": attempt("alice@alice.semail.test", sys.argv[2]), "wrong": attempt("alice", "wrong"), "domain": attempt("alice@other.example", sys.argv[2])}))
 `, host, ALICE_PASSWORD], { timeout: 60_000 });
-  const logins = JSON.parse(session.stdout) as { alice: string[] | string; wrong: string; domain: string };
+  const logins = JSON.parse(session.stdout) as { alice: string[] | string; address: string[] | string; wrong: string; domain: string };
   assert.ok(Array.isArray(logins.alice), `${String(logins.alice)}\n${await scope.logs(id)}`);
+  assert.deepEqual(logins.address, logins.alice, "her address logs in as alice, to the same folders");
   assert.ok(logins.alice.some((f) => f.endsWith('"alice@alice.semail.test,a@example.org"') || f.endsWith(" alice@alice.semail.test,a@example.org")), logins.alice.join("\n"));
   assert.match(logins.wrong, /AUTHENTICATIONFAILED/);
   assert.match(logins.domain, /AUTHENTICATIONFAILED/);

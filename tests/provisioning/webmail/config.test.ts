@@ -57,7 +57,10 @@ test("the rendered configuration is PHP whose settings are SEMail's", async () =
   assert.equal(config.use_https, false);
   assert.equal(config.enable_spellcheck, false);
   assert.equal(config.enable_installer, false);
-  assert.equal(config.login_username_filter, "/^[A-Za-z0-9._-]+$/");
+  assert.equal(config.login_username_filter, "/^[A-Za-z0-9._-]+(@[A-Za-z0-9.-]+)?$/");
+  // The filter as PHP applies it: a uid or an address, nothing a DN, a filter or IMAP quoting would read.
+  const { stdout } = await run("php", ["-r", `foreach (['alice', 'Alice@Alice.semail.test', 'a.b_c-d', 'alice@', '@x', 'a@b@c', 'alice,ou=x', 'a*', 'a b', '"a"'] as $u) echo preg_match(${php(String(config.login_username_filter))}, $u), "\\n";`]);
+  assert.deepEqual(stdout.trim().split("\n"), ["1", "1", "1", "0", "0", "0", "0", "0", "0", "0"]);
   assert.equal(config.temp_dir, "/var/lib/semail/webmail/temp/");
 });
 
