@@ -1,0 +1,191 @@
+// One SMTP session at one address, through nodemailer's SMTPConnection: open it (connect,
+// EHLO, STARTTLS, AUTH), run a transaction on it (MAIL, RCPT, DATA) and turn every failure
+// into per-recipient results or into "try the next address". Nothing here throws for a
+// delivery failure.
+import { isIP } from "node:net";
+import type { Readable } from "node:stream";
+import SMTPConnection from "nodemailer/lib/smtp-connection";
+import type { Logger } from "pino";
+import type { FailureKind } from "./classify.ts";
+import { failed, forEveryone, fromReply, type Answerer, type RecipientResult } from "./recipient-results.ts";
+import type { Target } from "./routing.ts";
+import { oneLine, replyCodes } from "./smtp-reply.ts";
+
+export interface SessionSettings {
+  /** Name sent in EHLO. */
+  ehloName: string;
+  connectTimeoutMs: number;
+  greetingTimeoutMs: number;
+  commandTimeoutMs: number;
+}
+
+/** Either the server answered (the results are final for this try), or try the next address. */
+export type Attempt =
+  | { kind: "answered"; results: RecipientResult[] }
+  | { kind: "next"; failure: FailureKind; response: string; host: string; code?: number; enhanced?: string };
+
+export interface TransactionEnvelope {
+  /** Recipient domain, for messages. */
+  domain: string;
+  /** "" for the null sender. */
+  mailFrom: string;
+  recipients: readonly string[];
+}
+
+interface SmtpFailure extends Error {
+  code?: string;
+  command?: string;
+  response?: string;
+  responseCode?: number;
+  recipient?: string;
+  rejectedErrors?: SmtpFailure[];
+}
+
+/** A host name or an address literal, so nothing but a name reaches the EHLO line. */
+export function ehloNameProblem(name: string): string | undefined {
+  if (/^\[(IPv6:[0-9a-f:.]+|[0-9.]+)\]$/i.test(name)) return undefined;
+  if (name.length <= 253 && /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i.test(name)) return undefined;
+  return `EHLO name ${JSON.stringify(name)} is not a host name or address literal`;
+}
+
+/** "mx.example.org [192.0.2.1]", or the address alone when it is its own name. */
+export function labelOf(target: Target): string {
+  return target.name === target.host ? target.host : `${target.name} [${target.host}]`;
+}
+
+/** A connection not yet opened, so that it can be aborted (close) while it connects. */
+export function createConnection(target: Target, settings: SessionSettings): SMTPConnection {
+  const required = target.tls !== "opportunistic";
+  const connection = new SMTPConnection({
+    host: target.host,
+    port: target.port,
+    secure: target.secure,
+    name: settings.ehloName,
+    ...(isIP(target.name) ? {} : { servername: target.name }),
+    connectionTimeout: settings.connectTimeoutMs,
+    greetingTimeout: settings.greetingTimeoutMs,
+    socketTimeout: settings.commandTimeoutMs,
+    socketCloseTimeout: 1000,
+    requireTLS: required,
+    opportunisticTLS: !required,
+    tls: { rejectUnauthorized: target.tls === "verify" },
+    logger: false,
+  });
+  // Errors also come as callbacks; this listener keeps a late one from crashing the process.
+  connection.on("error", () => {});
+  return connection;
+}
+
+/**
+ * Connects (greeting, EHLO, STARTTLS) and logs in when the target has credentials.
+ * Undefined when the session is ready for a transaction; otherwise what this address gave.
+ */
+export async function openSession(connection: SMTPConnection, target: Target, envelope: TransactionEnvelope, log: Logger): Promise<Attempt | undefined> {
+  const label = labelOf(target);
+  try {
+    await step(connection, (done) => connection.connect((err) => done(err)));
+  } catch (err) {
+    const e = err as SmtpFailure;
+    const response = `${label}: ${oneLine(e.response ?? e.message)}`;
+    log.info({ host: label, err: e.message }, "connection failed, trying the next address");
+    if (e.code === "ETLS" && target.tls !== "opportunistic") {
+      return { kind: "next", failure: "tls-required", response: `TLS required for ${envelope.domain} but not available: ${response}`, host: label };
+    }
+    return { kind: "next", failure: "connection", response, host: label, ...replyCodes(e.response) };
+  }
+  if (!target.auth) return undefined;
+  try {
+    const auth = { user: target.auth.user, pass: target.auth.pass };
+    await step(connection, (done) => connection.login(auth, (err) => done(err)));
+    return undefined;
+  } catch (err) {
+    // Wrong relay credentials are our configuration, not the recipient's fault: keep the mail.
+    const e = err as SmtpFailure;
+    const refused = failed("connection", `relay host ${label} refused our login: ${oneLine(e.response ?? e.message)}`, { host: label });
+    return { kind: "answered", results: forEveryone(envelope.recipients, refused) };
+  }
+}
+
+/** MAIL, RCPT, DATA on an open session; per-recipient results. `message` opens the bytes to send. */
+export async function runTransaction(connection: SMTPConnection, envelope: TransactionEnvelope, message: () => Readable, label: string): Promise<RecipientResult[]> {
+  const by: Answerer = { host: label, tls: connection.secure };
+  const unreadable = (why: string) => forEveryone(envelope.recipients, { status: "deferred", response: `cannot read the queued message: ${why}`, ...by });
+  let stream: Readable;
+  try {
+    stream = message();
+  } catch (err) {
+    return unreadable((err as Error).message);
+  }
+  try {
+    let info: SMTPConnection.SentMessageInfo | undefined;
+    await step(connection, (done) =>
+      connection.send({ from: envelope.mailFrom, to: [...envelope.recipients], use8BitMime: true }, stream, (err, sent) => {
+        info = sent;
+        done(err);
+      }),
+    );
+    const sent = info as SMTPConnection.SentMessageInfo | undefined;
+    if (!sent) throw Object.assign(new Error("no reply to the message"), { code: "ECONNECTION" });
+    const rejected = new Map((sent.rejectedErrors ?? []).map((e) => [(e as SmtpFailure).recipient ?? "", e as SmtpFailure]));
+    return envelope.recipients.map((recipient) => {
+      const error = rejected.get(recipient);
+      return error ? fromReply(recipient, error.response ?? error.message, false, by) : fromReply(recipient, sent.response, true, by);
+    });
+  } catch (err) {
+    stream.destroy();
+    const e = err as SmtpFailure;
+    if (e.code === "ESTREAM") return unreadable(e.message);
+    if (e.code === "EMESSAGE" && e.command === "MAIL FROM" && e.responseCode === undefined) {
+      // Larger than the server's advertised SIZE: it will not get smaller.
+      return forEveryone(envelope.recipients, { ...failed("smtp", `${label}: ${e.message}`, { code: 552, enhanced: "5.3.4" }), ...by });
+    }
+    if (e.responseCode === undefined || e.code === "ECONNECTION" || e.code === "ESOCKET" || e.code === "ETIMEDOUT") {
+      // Lost mid-transaction: the outcome is unknown, so nobody counts as delivered.
+      return forEveryone(envelope.recipients, { ...failed("connection", `${label}: ${oneLine(e.message)}`), ...by });
+    }
+    // Rejections from RCPT are known per recipient; the rest share the failing reply.
+    const rejected = new Map(rejectedErrorsOf(e, connection).map((r) => [r.recipient ?? "", r]));
+    const reply = e.response ?? e.message;
+    return envelope.recipients.map((recipient) => {
+      const own = rejected.get(recipient);
+      return fromReply(recipient, own ? (own.response ?? own.message) : reply, false, by);
+    });
+  }
+}
+
+/** Lets the session go: QUIT when it is still in order, and the socket closed a second later either way. */
+export function endSession(connection: SMTPConnection, quit: boolean): void {
+  if (quit) connection.quit();
+  // quit() ends a finished session by itself; close() makes sure a broken one goes too.
+  setTimeout(() => connection.close(), 1000).unref();
+}
+
+/**
+ * Runs one nodemailer call to its callback. Some failures (a refused connection, a socket
+ * error during login) only come as an 'error' or 'end' event, so those settle it too.
+ */
+function step(connection: SMTPConnection, run: (done: (err?: Error | null) => void) => void): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let settled = false;
+    const finish = (err?: Error | null) => {
+      if (settled) return;
+      settled = true;
+      connection.off("error", finish);
+      connection.off("end", onEnd);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onEnd = () => finish(Object.assign(new Error("connection closed unexpectedly"), { code: "ECONNECTION" }));
+    connection.on("error", finish);
+    connection.on("end", onEnd);
+    run(finish);
+  });
+}
+
+/** RCPT rejections: on the error when all were refused, else kept by the connection (DATA failed after some were refused). */
+function rejectedErrorsOf(e: SmtpFailure, connection: SMTPConnection): SmtpFailure[] {
+  if (e.rejectedErrors) return e.rejectedErrors;
+  // nodemailer does not hand these over when DATA itself fails; read its envelope state.
+  const envelope = (connection as unknown as { _envelope?: { rejectedErrors?: SmtpFailure[] } })._envelope;
+  return envelope?.rejectedErrors ?? [];
+}
