@@ -60,6 +60,11 @@ export const listenAddress = z.string().check(z.regex(/^(\[[0-9a-fA-F:.]+\]|[0-9
   message: 'must be ADDR:PORT such as 127.0.0.1:2525 or [::1]:25 (append /tls for implicit TLS)',
 }));
 
+/** "HOST:PORT" or "[v6]:PORT" of the outbound daemon's submission (the web form shows it; inbound hands authenticated mail to it). */
+export const submissionAddress = z.string().check(z.regex(/^([A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9a-fA-F:.]+\]):([1-9]\d{0,3}|[1-5]\d{4}|6[0-4]\d{3}|65[0-4]\d{2}|655[0-2]\d|6553[0-5])$/, {
+  message: "must be HOST:PORT of the outbound daemon's submission, such as semail-outbound:587 or 127.0.0.1:2587",
+}));
+
 export const commonSettings = {
   /** Our own host name: SMTP greeting, Received headers, EHLO. */
   hostname: z._default(nonEmpty(), hostname()),

@@ -1,9 +1,25 @@
 // Settings of the inbound daemon (`semail inbound`).
 import * as z from "zod/mini";
 import { ownerProblem } from "../users-list.ts";
-import { duration, integer, listenAddress, nonEmpty, size } from "./common.ts";
+import { duration, integer, listenAddress, nonEmpty, size, submissionAddress } from "./common.ts";
 
 const owner = z.string().check(z.refine((value) => ownerProblem(value) === undefined, { message: "must be a mailbox owner uid (a-z, 0-9, '.', '_', '-')" }));
+
+/**
+ * Submission on the public 587 and 465: a session that authenticates (only over TLS) has its
+ * messages handed to the outbound daemon with the same login; any other session there is
+ * an MX session, as on 25.
+ */
+const submissionSettings = z.strictObject({
+  /** Which of inbound.listen offer AUTH (after TLS); unset: those on port 587 and 465. Never 25. */
+  listen: z.optional(z.array(listenAddress)),
+  /** The outbound daemon's submission (HOST:PORT) where an authenticated session's messages go. */
+  outbound: z._default(submissionAddress, "127.0.0.1:587"),
+  /** When outbound is not on loopback: the certificate (or its CA) its STARTTLS must show; default tls.cert, the one both daemons share. */
+  outboundCaFile: z.optional(nonEmpty()),
+  /** The name that certificate must carry; default `hostname`. */
+  outboundTlsName: z.optional(nonEmpty()),
+});
 
 export const inboundSettings = z.strictObject({
   /** Addresses to listen on; "/tls" marks implicit TLS (465). */
@@ -34,4 +50,5 @@ export const inboundSettings = z.strictObject({
   greetDelay: z._default(duration, 100),
   /** How long an address that waited out that pause is greeted at once (postscreen's greet cache); 0: every connection waits. */
   greetPassTtl: z._default(duration, 86_400_000),
+  submission: z._default(submissionSettings, () => submissionSettings.parse({})),
 });

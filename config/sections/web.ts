@@ -1,6 +1,6 @@
 // Settings of the self-service web form (`semail web`).
 import * as z from "zod/mini";
-import { domainName, integer, listenAddress, nonEmpty } from "./common.ts";
+import { domainName, integer, listenAddress, nonEmpty, submissionAddress } from "./common.ts";
 
 /** "IP" or "IP:PORT" / "[v6]:PORT" of a DNS server. */
 const dnsServer = z.string().check(z.regex(/^(\[[0-9a-fA-F:.]+\](:\d{1,5})?|[0-9a-fA-F:.]+|[0-9.]+:\d{1,5})$/, {
@@ -15,11 +15,6 @@ export const webApplySettings = z.strictObject({
   /** Directory holding Pulumi.yaml and index.ts (mode pulumi). */
   projectDir: z._default(nonEmpty(), "."),
 });
-
-/** "HOST:PORT" or "[v6]:PORT", as the users' mail programs reach the outbound daemon. */
-const submissionAddress = z.string().check(z.regex(/^([A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9a-fA-F:.]+\]):([1-9]\d{0,3}|[1-5]\d{4}|6[0-4]\d{3}|65[0-4]\d{2}|655[0-2]\d|6553[0-5])$/, {
-  message: "must be HOST:PORT as the users' mail programs reach the outbound daemon, such as semail-outbound:587 or 127.0.0.1:2587",
-}));
 
 /** An http(s) URL, for a link users follow. */
 const linkUrl = z.string().check(z.refine((value) => {

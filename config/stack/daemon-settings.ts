@@ -20,7 +20,15 @@ export function daemonSettings(config: StackConfig, ldapUrl: string): string {
       userDnTemplate: directoryLayout(config.ldapBaseDn).userDnTemplate,
       adminGroupDn: directoryLayout(config.ldapBaseDn).adminGroupDn,
     },
-    inbound: { listen: ["[::]:25", "[::]:587", "[::]:465/tls"], mailRoot: config.mailRoot },
+    inbound: {
+      listen: ["[::]:25", "[::]:587", "[::]:465/tls"],
+      mailRoot: config.mailRoot,
+      // Authenticated mail on 587/465 goes to outbound over the daemons' network, where both
+      // containers are (alias semail-outbound): the VM's loopback is not the container's,
+      // and the users' network is for the users' containers. Not loopback, so STARTTLS,
+      // checked against tls.cert for the hostname: the certificate both daemons present.
+      submission: { outbound: "semail-outbound:587" },
+    },
     // Inside the container; the port is published only on the VM's loopback and reached
     // on the users' network.
     outbound: { listen: ["0.0.0.0:587"], spool: config.spool },

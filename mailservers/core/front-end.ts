@@ -13,6 +13,8 @@
 //     limits: { idleTimeoutMs: 300_000 },
 //   });
 //   const listening = await listenSmtp(frontEnd, ["127.0.0.1:0", "[::1]:0/tls"]);
+//   // or AUTH on some listeners only (inbound: 587 and 465, never 25):
+//   await listenSmtp(frontEnd, specs, (spec) => spec.port !== 25);
 //   listening.addresses[0].port;     // the bound port
 //   await listening.close();
 //
@@ -31,6 +33,7 @@ import { DEFAULT_LIMITS, type SmtpLimits } from "./limits.ts";
 import { MessageGuard } from "./message-guard.ts";
 import { SmtpError, permFail, tempFail, type DeliveryBackend, type Envelope, type SessionInfo } from "./types.ts";
 import { instrumentConnection } from "./connection-guard.ts";
+import { SessionCredentials } from "./credentials.ts";
 
 export interface SmtpAuthOptions {
   /** Offer AUTH PLAIN/LOGIN, checked by backend.authenticate. */
@@ -39,6 +42,8 @@ export interface SmtpAuthOptions {
   readonly required?: boolean;
   /** AUTH is offered without TLS only where this says so (e.g. a loopback client). */
   readonly allowInsecure?: (session: SessionInfo) => boolean;
+  /** Keep the login in the session's memory (SessionInfo.credentials) for a backend that logs in elsewhere as the same user. */
+  readonly keepCredentials?: boolean;
 }
 
 export interface SmtpFrontEndOptions {
@@ -59,8 +64,8 @@ export interface SmtpFrontEnd {
   readonly limits: SmtpLimits;
   /** Sessions open now, over every listener. */
   readonly sessions: number;
-  /** A new smtp-server wired to this front end; `implicitTls` for a 465-style listener. */
-  createServer(implicitTls: boolean): SMTPServer;
+  /** A new smtp-server wired to this front end; `implicitTls` for a 465-style listener, `offersAuth` false for one that never offers AUTH. */
+  createServer(implicitTls: boolean, offersAuth?: boolean): SMTPServer;
 }
 
 interface SessionState {
@@ -69,6 +74,8 @@ interface SessionState {
   messages: number;
   /** The MAIL or RCPT line smtp-server is handling, as sent; taken by its hook. */
   addressLine?: Buffer | undefined;
+  /** The login, when auth.keepCredentials asks for it; gone with the session. */
+  credentials?: SessionCredentials;
 }
 
 /** The SMTP reply for a failure: an SmtpError as is, anything else 451 4.3.0 (logged). */
@@ -78,7 +85,8 @@ export function toReply(err: unknown, log: Logger, what: string): SmtpError {
   return tempFail(451, "4.3.0", "Temporary local problem, please try again later");
 }
 
-export function sessionInfo(s: SMTPServerSession): SessionInfo {
+export function sessionInfo(s: SMTPServerSession, credentials?: SessionCredentials): SessionInfo {
+  const user = typeof s.user === "string" ? s.user : undefined;
   return {
     id: s.id,
     remoteAddress: s.remoteAddress,
@@ -87,7 +95,8 @@ export function sessionInfo(s: SMTPServerSession): SessionInfo {
     localPort: s.localPort,
     clientHostname: typeof s.hostNameAppearsAs === "string" ? s.hostNameAppearsAs : "",
     secure: s.secure,
-    ...(typeof s.user === "string" ? { user: s.user } : {}),
+    ...(user !== undefined ? { user } : {}),
+    ...(user !== undefined && credentials?.user === user ? { credentials } : {}),
   };
 }
 
@@ -132,7 +141,8 @@ export function createSmtpFrontEnd(options: SmtpFrontEndOptions): SmtpFrontEnd {
   };
   const insecureAuthAllowed = (session: SMTPServerSession) => auth?.allowInsecure?.(sessionInfo(session)) ?? false;
 
-  const onConnect = (session: SMTPServerSession, callback: (err?: Error | null) => void): void => {
+  // Hooks that differ per listener: one that never offers AUTH (inbound's 25) gets `offersAuth` false.
+  const connectHook = (offersAuth: boolean) => (session: SMTPServerSession, callback: (err?: Error | null) => void): void => {
     const state = stateOf(session);
     const ip = session.remoteAddress;
     if (open >= limits.maxConnections) {
@@ -148,7 +158,8 @@ export function createSmtpFrontEnd(options: SmtpFrontEndOptions): SmtpFrontEnd {
     perIp.set(ip, fromIp + 1);
     state.counted = true;
     // AUTH is listed in EHLO only where it may be used: over TLS, or where the predicate allows.
-    if (auth && !session.secure && !insecureAuthAllowed(session)) session.disabledCommands = [...baseDisabled, "AUTH"];
+    // (After STARTTLS the listener's own list applies again: with AUTH for an auth listener.)
+    if (offersAuth && !session.secure && !insecureAuthAllowed(session)) session.disabledCommands = [...baseDisabled(true), "AUTH"];
     state.log.info({ remote: ip, port: session.remotePort, local: `${session.localAddress}:${session.localPort}`, secure: session.secure }, "connect");
     callback();
   };
@@ -169,7 +180,7 @@ export function createSmtpFrontEnd(options: SmtpFrontEndOptions): SmtpFrontEnd {
     state.log.debug({ messages: state.messages }, "close");
   };
 
-  const onAuth = (
+  const authHook = (offersAuth: boolean) => (
     credentials: SMTPServerAuthentication,
     session: SMTPServerSession,
     callback: (err: Error | null | undefined, response?: SMTPServerAuthenticationResponse) => void,
@@ -177,7 +188,7 @@ export function createSmtpFrontEnd(options: SmtpFrontEndOptions): SmtpFrontEnd {
     const state = stateOf(session);
     settle(
       async (): Promise<SMTPServerAuthenticationResponse> => {
-        if (!auth || !backend.authenticate) throw permFail(502, "5.5.1", "AUTH not available");
+        if (!auth || !offersAuth || !backend.authenticate) throw permFail(502, "5.5.1", "AUTH not available");
         if (!session.secure && !insecureAuthAllowed(session)) throw permFail(538, "5.7.11", "Encryption required: use STARTTLS first");
         if (credentials.method !== "PLAIN" && credentials.method !== "LOGIN") throw permFail(504, "5.5.4", "Unrecognized authentication type");
         const username = credentials.username ?? "";
@@ -187,6 +198,7 @@ export function createSmtpFrontEnd(options: SmtpFrontEndOptions): SmtpFrontEnd {
           return { message: "5.7.8 Authentication credentials invalid", responseCode: 535 };
         }
         state.log.info({ user, method: credentials.method }, "authenticated");
+        if (auth.keepCredentials) state.credentials = new SessionCredentials(user, credentials.password ?? "");
         return { user };
       },
       (err, response) => (err ? callback(err.responseCode === 451 ? tempFail(454, "4.7.0", "Temporary authentication failure") : err) : callback(null, response)),
@@ -203,7 +215,7 @@ export function createSmtpFrontEnd(options: SmtpFrontEndOptions): SmtpFrontEnd {
         if (authRequired && typeof session.user !== "string") throw permFail(530, "5.7.0", "Authentication required");
         const problem = addressProblem("MAIL", line, address.address, smtpUtf8(address));
         if (problem) throw problem;
-        await backend.checkSender(address.address, sessionInfo(session), declaredSize(address));
+        await backend.checkSender(address.address, sessionInfo(session, state.credentials), declaredSize(address));
       },
       (err) => {
         state.log.info({ from: address.address, ...(err ? { reply: err.message, code: err.responseCode } : {}) }, err ? "MAIL refused" : "MAIL");
@@ -226,7 +238,7 @@ export function createSmtpFrontEnd(options: SmtpFrontEndOptions): SmtpFrontEnd {
         if (!again && accepted.length >= limits.maxRecipients) {
           throw tempFail(452, "4.5.3", `Too many recipients: at most ${limits.maxRecipients} per message`);
         }
-        await backend.checkRecipient(address.address, sessionInfo(session), accepted, declaredSize(session.envelope.mailFrom));
+        await backend.checkRecipient(address.address, sessionInfo(session, state.credentials), accepted, declaredSize(session.envelope.mailFrom));
       },
       (err) => {
         state.log.info({ to: address.address, ...(err ? { reply: err.message, code: err.responseCode } : {}) }, err ? "RCPT refused" : "RCPT");
@@ -242,7 +254,7 @@ export function createSmtpFrontEnd(options: SmtpFrontEndOptions): SmtpFrontEnd {
     const size = declaredSize(session.envelope.mailFrom);
     const envelope: Envelope = {
       id: newMessageId(),
-      session: sessionInfo(session),
+      session: sessionInfo(session, state.credentials),
       mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : "",
       recipients: session.envelope.rcptTo.map((r) => r.address),
       ...(size !== undefined ? { declaredSize: size } : {}),
@@ -301,7 +313,7 @@ export function createSmtpFrontEnd(options: SmtpFrontEndOptions): SmtpFrontEnd {
     );
   };
 
-  const baseDisabled = [...(options.tls ? [] : ["STARTTLS"]), ...(auth ? [] : ["AUTH"])];
+  const baseDisabled = (offersAuth: boolean) => [...(options.tls ? [] : ["STARTTLS"]), ...(offersAuth ? [] : ["AUTH"])];
 
   return {
     hostname,
@@ -309,15 +321,16 @@ export function createSmtpFrontEnd(options: SmtpFrontEndOptions): SmtpFrontEnd {
     get sessions() {
       return open;
     },
-    createServer(implicitTls: boolean): SMTPServer {
+    createServer(implicitTls: boolean, listenerAuth = true): SMTPServer {
       if (implicitTls && !options.tls) throw new Error("implicit TLS needs a certificate: set tls.cert and tls.key");
+      const offersAuth = auth !== undefined && listenerAuth;
       const serverOptions: SMTPServerOptions = {
         name: hostname,
         banner: "SEMail",
         secure: implicitTls,
         ...(options.tls ? { key: options.tls.key, cert: options.tls.cert } : {}),
         size: maxMessageSize,
-        disabledCommands: baseDisabled,
+        disabledCommands: baseDisabled(offersAuth),
         authMethods: ["PLAIN", "LOGIN"],
         authOptional: true,
         // Our onAuth and the per-session AUTH listing decide; smtp-server would allow
@@ -330,9 +343,9 @@ export function createSmtpFrontEnd(options: SmtpFrontEndOptions): SmtpFrontEnd {
         closeTimeout: limits.closeTimeoutMs,
         maxCommandLength: limits.maxCommandLength,
         maxAllowedUnauthenticatedCommands: false,
-        onConnect,
+        onConnect: connectHook(offersAuth),
         onSecure,
-        onAuth,
+        onAuth: authHook(offersAuth),
         onMailFrom,
         onRcptTo,
         onData,

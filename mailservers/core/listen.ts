@@ -14,6 +14,8 @@ export interface BoundAddress extends ListenSpec {
   /** The port actually bound (differs from `port` when that was 0). */
   readonly boundPort: number;
   readonly boundAddress: string;
+  /** This listener offers AUTH (when the front end does). */
+  readonly offersAuth: boolean;
 }
 
 export interface Listening {
@@ -35,7 +37,7 @@ function closeServer(server: SMTPServer): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
-function listenOne(server: SMTPServer, spec: ListenSpec): Promise<BoundAddress> {
+function listenOne(server: SMTPServer, spec: ListenSpec, offersAuth: boolean): Promise<BoundAddress> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error) => reject(new Error(`cannot listen on ${spec.spec}: ${err.message}`));
     server.server.once("error", onError);
@@ -43,13 +45,13 @@ function listenOne(server: SMTPServer, spec: ListenSpec): Promise<BoundAddress> 
       server.server.off("error", onError);
       const address = server.server.address();
       if (address === null || typeof address === "string") return reject(new Error(`cannot listen on ${spec.spec}: no address`));
-      resolve({ ...spec, boundPort: address.port, boundAddress: address.address });
+      resolve({ ...spec, boundPort: address.port, boundAddress: address.address, offersAuth });
     });
   });
 }
 
-/** Listens on every spec with one smtp-server each; all or nothing. */
-export async function listenSmtp(frontEnd: SmtpFrontEnd, specs: readonly string[]): Promise<Listening> {
+/** Listens on every spec with one smtp-server each; all or nothing. `offersAuth` picks the listeners that offer AUTH (default: all). */
+export async function listenSmtp(frontEnd: SmtpFrontEnd, specs: readonly string[], offersAuth: (spec: ListenSpec) => boolean = () => true): Promise<Listening> {
   const parsed = specs.map(parseListenSpec);
   const servers: SMTPServer[] = [];
   const close = async () => {
@@ -58,9 +60,10 @@ export async function listenSmtp(frontEnd: SmtpFrontEnd, specs: readonly string[
   try {
     const addresses: BoundAddress[] = [];
     for (const spec of parsed) {
-      const server = frontEnd.createServer(spec.implicitTls);
+      const auth = offersAuth(spec);
+      const server = frontEnd.createServer(spec.implicitTls, auth);
       servers.push(server);
-      addresses.push(await listenOne(server, spec));
+      addresses.push(await listenOne(server, spec, auth));
     }
     return { addresses, close };
   } catch (err) {

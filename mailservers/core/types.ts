@@ -1,6 +1,7 @@
 // The contract between the shared SMTP front end (mailservers/core) and a delivery
 // backend: store (inbound, mbox) or relay (outbound, spool + MX).
 import type { Readable } from "node:stream";
+import type { SessionCredentials } from "./credentials.ts";
 
 /** A plain view of an SMTP session, free of smtp-server's types. */
 export interface SessionInfo {
@@ -13,8 +14,10 @@ export interface SessionInfo {
   readonly clientHostname: string;
   /** TLS in use (STARTTLS or implicit). */
   readonly secure: boolean;
-  /** Authenticated user (LDAP uid), outbound only. */
+  /** Authenticated user (LDAP uid). */
   readonly user?: string;
+  /** The authenticated user's login, where the front end was asked to keep it (auth.keepCredentials). */
+  readonly credentials?: SessionCredentials;
 }
 
 /** One accepted message's envelope, handed to the backend with the message stream. */
@@ -65,6 +68,6 @@ export interface DeliveryBackend {
    * The stream errors (with an SmtpError) if the message breaks a limit: nothing may be kept then.
    */
   deliver(envelope: Envelope, message: Readable): Promise<string>;
-  /** AUTH PLAIN/LOGIN; absent on inbound, which does not offer AUTH. Returns the user, or undefined for bad credentials. */
+  /** AUTH PLAIN/LOGIN (mailservers/core/authenticate.ts). Returns the user, or undefined for bad credentials. */
   authenticate?(username: string, password: string, session: SessionInfo): Promise<string | undefined>;
 }

@@ -1,11 +1,15 @@
 // The inbound DeliveryBackend: recipient policy, quota and disk checks, then the mbox
 // store. Everything it needs comes in as values, so tests build it without a daemon.
+// A session that authenticated (587 after STARTTLS, 465) is a submission session instead:
+// outbound judges its sender and recipients, and its messages go there (submission-handoff.ts).
 import { statfs } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import type { Logger } from "pino";
 import type { UsersList } from "../../config/users-list.ts";
 import { SmtpError, permFail, tempFail, type DeliveryBackend, type Envelope, type SessionInfo } from "../core/types.ts";
+import type { Authenticator } from "../core/authenticate.ts";
 import type { MboxStore, StoreTarget } from "./store/index.ts";
+import type { Handoff } from "./submission-handoff.ts";
 import { resolveRecipient, type AdminMailbox, type ResolvedRecipient } from "./recipients.ts";
 
 export interface InboundBackendOptions {
@@ -23,6 +27,8 @@ export interface InboundBackendOptions {
   readonly freeSpace?: (path: string) => Promise<number>;
   /** Milliseconds since the epoch, for the free-space cache (tests move it). */
   readonly clock?: () => number;
+  /** AUTH on the submission listeners, and where an authenticated session's messages go; absent: no submission. */
+  readonly submission?: { readonly authenticate: Authenticator; readonly handoff: Handoff };
 }
 
 async function statfsFree(path: string): Promise<number> {
@@ -52,8 +58,15 @@ export function createInboundBackend(options: InboundBackendOptions): DeliveryBa
     return resolveRecipient(address, { users, managedDomain: options.managedDomain, admin: options.admin(users) });
   };
 
+  const { submission } = options;
+  // Outbound answers for these at DATA (its replies passed on), with every rule of its own.
+  const submitting = (session: SessionInfo) => session.user !== undefined;
+
   return {
-    async checkSender(_address: string, _session: SessionInfo, declaredSize: number | undefined) {
+    ...(submission ? { authenticate: submission.authenticate } : {}),
+
+    async checkSender(_address: string, session: SessionInfo, declaredSize: number | undefined) {
+      if (submitting(session)) return;
       let bytes: number;
       try {
         bytes = await freeBytes();
@@ -67,7 +80,8 @@ export function createInboundBackend(options: InboundBackendOptions): DeliveryBa
       }
     },
 
-    async checkRecipient(address: string, _session: SessionInfo, _accepted: readonly string[], declaredSize: number | undefined) {
+    async checkRecipient(address: string, session: SessionInfo, _accepted: readonly string[], declaredSize: number | undefined) {
+      if (submitting(session)) return;
       const target = resolve(address);
       if (target instanceof SmtpError) throw target;
       // Listed, but its filesystem is not mounted yet: storing now would put the mail on
@@ -84,6 +98,10 @@ export function createInboundBackend(options: InboundBackendOptions): DeliveryBa
     },
 
     async deliver(envelope: Envelope, message: Readable): Promise<string> {
+      if (submitting(envelope.session)) {
+        if (!submission) throw tempFail(451, "4.3.0", "Temporary local problem, please try again later");
+        return submission.handoff(envelope, message);
+      }
       // The list may have changed since RCPT: resolve again; a mailbox removed meanwhile is skipped.
       // One copy per mailbox: postmaster@ and abuse@ of several domains share the admin
       // mailbox, which gets the message once (Delivered-To: the first of them).

@@ -1,13 +1,19 @@
 // `semail inbound` as a value: users list (watched), mbox store, inbound backend and the
-// shared SMTP front end on every listen address. cli/inbound.ts adds signals.
+// shared SMTP front end on every listen address; AUTH (after TLS) on the submission ones,
+// whose authenticated sessions hand their mail to outbound. cli/inbound.ts adds signals.
 import { mkdir } from "node:fs/promises";
 import type { Logger } from "pino";
 import { ConfigError, usersListOptions, type Settings } from "../../config/settings.ts";
 import { watchUsersList, type UsersListWatch } from "../../config/users-file.ts";
+import { createDirectory } from "../../directory/ldap.ts";
+import type { Directory } from "../../directory/types.ts";
+import { createAuthenticator } from "../core/authenticate.ts";
 import { createSmtpFrontEnd, listenSmtp, parseListenSpec, readTlsFiles, type BoundAddress, type SmtpLimits } from "../core/index.ts";
 import { createMboxStore, provisionPlainRoot, type MboxStore } from "./store/index.ts";
 import { createInboundBackend } from "./backend.ts";
 import { DEFAULT_ADMIN_OWNER, adminMailbox } from "./recipients.ts";
+import { createHandoff } from "./submission-handoff.ts";
+import { handoffTarget, submissionListeners } from "./submission-settings.ts";
 
 export interface InboundDependencies {
   readonly logger: Logger;
@@ -17,6 +23,8 @@ export interface InboundDependencies {
   readonly freeSpace?: (path: string) => Promise<number>;
   /** The backend's clock (tests move it past the free-space cache). */
   readonly clock?: () => number;
+  /** The directory AUTH binds to (default: from the ldap settings). */
+  readonly directory?: Directory;
 }
 
 export interface RunningInbound {
@@ -59,6 +67,16 @@ export async function startInbound(settings: Settings, deps: InboundDependencies
     return !implicitTls || tls !== undefined;
   });
   if (specs.length === 0) throw new ConfigError("inbound.listen: every address needs implicit TLS but tls.cert and tls.key are not set");
+  // AUTH only ever after TLS: without a certificate no listener offers it.
+  const submissionSpecs = tls ? submissionListeners(settings) : new Set<string>();
+  if (!tls && submissionListeners(settings).size > 0) logger.warn("no certificate (tls.cert, tls.key): AUTH needs TLS, so no listener offers submission");
+  const target = submissionSpecs.size > 0 ? await handoffTarget(settings) : undefined;
+  let directory: Directory | undefined;
+  try {
+    directory = target ? deps.directory ?? createDirectory(settings.ldap, { logger: logger.child({ part: "ldap" }) }) : undefined;
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
 
   await mkdir(i.mailRoot, { recursive: true, mode: 0o755 });
   const users = await watchUsersList(settings.users, usersListOptions(settings), logger);
@@ -78,6 +96,15 @@ export async function startInbound(settings: Settings, deps: InboundDependencies
     logger,
     ...(deps.freeSpace ? { freeSpace: deps.freeSpace } : {}),
     ...(deps.clock ? { clock: deps.clock } : {}),
+    ...(target && directory
+      ? {
+          submission: {
+            // Never without TLS on inbound (its listeners are public), whatever the client's address.
+            authenticate: createAuthenticator({ directory, users: () => users.current(), plaintextAllowed: () => false, logger }),
+            handoff: createHandoff({ target, hostname: settings.hostname, logger }),
+          },
+        }
+      : {}),
   });
   const frontEnd = createSmtpFrontEnd({
     backend,
@@ -85,18 +112,26 @@ export async function startInbound(settings: Settings, deps: InboundDependencies
     hostname: settings.hostname,
     maxMessageSize: i.maxMessageSize,
     ...(tls ? { tls } : {}),
-    auth: { enabled: false },
+    // Offered per listener (below); never required: an MX session on 587 is still one.
+    auth: { enabled: target !== undefined, required: false, keepCredentials: true },
     limits: { ...inboundLimits(settings), ...deps.limits },
   });
   let listening;
   try {
-    listening = await listenSmtp(frontEnd, specs);
+    listening = await listenSmtp(frontEnd, specs, (spec) => submissionSpecs.has(spec.spec));
   } catch (err) {
     users.close();
     await store.close();
+    await directory?.close();
     throw new ConfigError(`inbound.listen: ${(err as Error).message}`);
   }
-  logger.info({ listen: listening.addresses.map((a) => `${a.boundAddress}:${a.boundPort}${a.implicitTls ? "/tls" : ""}`), mailRoot: i.mailRoot, mailboxes: users.current().mailboxes.length }, "listening");
+  const bound = (a: BoundAddress) => `${a.boundAddress}:${a.boundPort}${a.implicitTls ? "/tls" : ""}`;
+  logger.info({
+    listen: listening.addresses.map(bound),
+    ...(target ? { submission: listening.addresses.filter((a) => a.offersAuth).map(bound), outbound: i.submission.outbound } : {}),
+    mailRoot: i.mailRoot,
+    mailboxes: users.current().mailboxes.length,
+  }, "listening");
   return {
     addresses: listening.addresses,
     users,
@@ -105,6 +140,7 @@ export async function startInbound(settings: Settings, deps: InboundDependencies
     async stop() {
       await listening.close();
       await store.close();
+      await directory?.close();
       users.close();
     },
   };

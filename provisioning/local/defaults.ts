@@ -80,6 +80,8 @@ export function localSettingsYaml(dataDir: string, ports: LocalPorts, ldapBaseDn
       listen: [`127.0.0.1:${ports.inbound}`, `[::1]:${ports.inbound}`],
       mailRoot: join(dataDir, "mail"),
       minFreeSpace: "1MiB",
+      // Where a session that authenticates on a submission listener would hand its mail.
+      submission: { outbound: `127.0.0.1:${ports.submission}` },
     },
     outbound: {
       listen: [`127.0.0.1:${ports.submission}`],

@@ -1,0 +1,229 @@
+// Submission on inbound's public listeners, end to end on loopback: a real slapd, a real
+// outbound daemon relaying to an SMTP sink, and the inbound daemon with an MX listener
+// (25's role, 127.0.0.1), a STARTTLS submission listener (587's, 127.0.0.2) and an
+// implicit-TLS one (465's, 127.0.0.3).
+import assert from "node:assert/strict";
+import { writeFile } from "node:fs/promises";
+import { after, before, describe, it, type TestContext } from "node:test";
+import { createTransport } from "nodemailer";
+import { createLogger, silentLogger } from "../../../lib/logger.ts";
+import { startInbound, type RunningInbound } from "../../../mailservers/inbound/daemon.ts";
+import { startOutbound, type RunningOutbound } from "../../../mailservers/outbound/daemon.ts";
+import { SmtpClient, simpleMessage } from "../../helpers/smtp.ts";
+import { startTestSlapd, TEST_USERS, type TestSlapd } from "../../helpers/slapd.ts";
+import { sharedPort, startTarget, type Target } from "../../helpers/target-smtp.ts";
+import { selfSignedCertificate, type TestCertificate } from "../../helpers/tls.ts";
+import { until } from "../../helpers/until.ts";
+import { daemonSettings, plain, tempDir } from "../outbound/daemon-fixture.ts";
+import { makeDir, provision, readMbox, testSettings } from "./fixture.ts";
+
+const alice = TEST_USERS.find((u) => u.uid === "alice")!;
+const admin = TEST_USERS.find((u) => u.uid === "admin")!;
+
+/** alice and bob live; admin's carol@carol.example waits for its domain's proof. */
+const USERS_YAML = `mailboxes:
+  - {owner: alice, address: alice@semail.test}
+  - {owner: bob, address: bob@bob.semail.test}
+  - {owner: admin, address: carol@carol.example, pendingProof: 0123456789abcdef0123456789abcdef}
+`;
+const MX = "127.0.0.1";
+const STARTTLS = "127.0.0.2";
+const IMPLICIT = "127.0.0.3";
+
+let slapd: TestSlapd;
+let cert: TestCertificate;
+let sink: Target;
+before(async () => {
+  [slapd, cert, sink] = await Promise.all([startTestSlapd(), selfSignedCertificate(), startTarget({ host: "127.0.0.1" })]);
+});
+after(async () => {
+  await Promise.all([slapd?.stop(), cert?.cleanup(), sink?.close()]);
+});
+
+/** An outbound daemon on loopback that relays everything to the sink. */
+async function outbound(t: TestContext, port = 0): Promise<RunningOutbound> {
+  const dir = await tempDir(t);
+  const settings = await daemonSettings(dir, {
+    ldap: slapd.settings(),
+    users: USERS_YAML,
+    outbound: { listen: [`127.0.0.1:${port}`], delivery: { relayHost: { host: sink.host, port: sink.port } } },
+  });
+  const running = await startOutbound(settings, { logger: silentLogger(), limits: { closeTimeoutMs: 200 } });
+  t.after(() => running.stop());
+  return running;
+}
+
+interface Inbound {
+  readonly daemon: RunningInbound;
+  readonly dir: string;
+  /** Port of the listener on `host` (MX, STARTTLS or IMPLICIT). */
+  port(host: string): number;
+  /** Every log line so far. */
+  readonly log: string[];
+}
+
+/** The inbound daemon with its three listeners, handing authenticated mail to outbound's `outboundPort`. */
+async function inbound(t: TestContext, outboundPort: number): Promise<Inbound> {
+  const dir = await makeDir(t);
+  const settings = testSettings(dir, {
+    listen: [`${MX}:0`, `${STARTTLS}:0`, `${IMPLICIT}:0/tls`],
+    submission: { listen: [`${STARTTLS}:0`, `${IMPLICIT}:0/tls`], outbound: `127.0.0.1:${outboundPort}` },
+  }, { tls: { cert: cert.certFile, key: cert.keyFile }, ldap: slapd.settings() });
+  await writeFile(settings.users, USERS_YAML);
+  await provision(settings.inbound.mailRoot, [{ owner: "alice", address: "alice@semail.test" }, { owner: "bob", address: "bob@bob.semail.test" }]);
+  const log: string[] = [];
+  const daemon = await startInbound(settings, { logger: createLogger("trace", "inbound", { write: (line: string) => void log.push(line) }), limits: { closeTimeoutMs: 200 } });
+  t.after(() => daemon.stop());
+  return { daemon, dir: settings.inbound.mailRoot, log, port: (host) => daemon.addresses.find((a) => a.host === host)!.boundPort };
+}
+
+/** A connection on `host` that has said EHLO (after STARTTLS when asked); the EHLO reply's lines. */
+async function session(t: TestContext, f: Inbound, host: string, tls: "none" | "starttls" | "implicit"): Promise<{ client: SmtpClient; ehlo: readonly string[] }> {
+  const client = await SmtpClient.connect(f.port(host), { host, tls: tls === "implicit" });
+  t.after(() => client.close());
+  let ehlo = await client.command("EHLO client.test");
+  if (tls === "starttls") {
+    assert.equal((await client.startTls()).code, 220);
+    ehlo = await client.command("EHLO client.test");
+  }
+  return { client, ehlo: ehlo.lines };
+}
+
+const offersAuth = (ehlo: readonly string[]) => ehlo.some((line) => /^250[ -]AUTH /.test(line));
+/** Subjects of the messages the sink got after the first `from`. */
+const subjects = (from: number) => sink.messages.slice(from).map((m) => /^Subject: (.*)$/m.exec(m.raw.toString("latin1"))?.[1]);
+
+describe("submission on inbound's 587 and 465", () => {
+  it("AUTH is not offered on 25, nor on 587 before STARTTLS; it is after STARTTLS and on 465", async (t) => {
+    const out = await outbound(t);
+    const f = await inbound(t, out.addresses[0]!.boundPort);
+    for (const tls of ["none", "starttls"] as const) {
+      const { client, ehlo } = await session(t, f, MX, tls);
+      assert.ok(!offersAuth(ehlo), `25 (${tls}): ${ehlo.join(" | ")}`);
+      assert.ok((await client.command(`AUTH PLAIN ${plain("alice", alice.password)}`)).code >= 500, `25 (${tls}) refuses AUTH`);
+    }
+    const before = await session(t, f, STARTTLS, "none");
+    assert.ok(!offersAuth(before.ehlo), before.ehlo.join(" | "));
+    assert.ok((await before.client.command(`AUTH PLAIN ${plain("alice", alice.password)}`)).code >= 500, "587 refuses AUTH before STARTTLS");
+    assert.ok(offersAuth((await session(t, f, STARTTLS, "starttls")).ehlo));
+    assert.ok(offersAuth((await session(t, f, IMPLICIT, "implicit")).ehlo));
+  });
+
+  it("alice sends through 587 (uid login) and 465 (address login): outbound relays it to the sink, and its 250 is the client's", async (t) => {
+    const out = await outbound(t);
+    const f = await inbound(t, out.addresses[0]!.boundPort);
+    const before = sink.messages.length;
+    const starttls = createTransport({ host: STARTTLS, port: f.port(STARTTLS), secure: false, requireTLS: true, tls: { rejectUnauthorized: false }, auth: { user: "alice", pass: alice.password }, name: "laptop.example" });
+    const implicit = createTransport({ host: IMPLICIT, port: f.port(IMPLICIT), secure: true, tls: { rejectUnauthorized: false }, auth: { user: "Alice@SEMAIL.test", pass: alice.password }, name: "phone.example" });
+    t.after(() => {
+      starttls.close();
+      implicit.close();
+    });
+    const sent = [
+      await starttls.sendMail({ from: "alice@semail.test", to: "friend@example.net", subject: "via 587", text: "hello\n" }),
+      await implicit.sendMail({ from: "alice@semail.test", to: ["friend@example.net", "other@example.net"], subject: "via 465", text: "hello\n" }),
+    ];
+    for (const info of sent) assert.match(info.response, /^250 2\.0\.0 Ok: queued as [0-9A-Z]+$/, "outbound's own reply, queue id and all");
+    await until(() => sink.messages.length === before + 2, "both messages at the sink");
+    const got = sink.messages.slice(before);
+    assert.deepEqual(subjects(before).sort(), ["via 465", "via 587"]);
+    const via465 = got.find((m) => m.raw.includes("Subject: via 465"))!;
+    assert.equal(via465.mailFrom, "alice@semail.test");
+    assert.deepEqual(via465.recipients.sort(), ["friend@example.net", "other@example.net"]);
+    // Outbound's Received line above inbound's, which names the client and says ESMTPSA.
+    const trace = via465.raw.toString("latin1").split("\r\n").filter((l) => /^(Received:|\tby )/.test(l));
+    assert.match(trace[0]!, /^Received: from mx\.semail\.test \(\[127\.0\.0\.1\]\)/);
+    assert.match(trace.join("\n"), /Received: from phone\.example \(\[127\.0\.0\.1\]\)\n\tby mx\.semail\.test \(SEMail\) with ESMTPSA id /);
+    // The password never reaches a log line, even at trace level.
+    await until(() => f.log.some((line) => line.includes('"handed to outbound"')), "the hand-off's log line");
+    assert.ok(!f.log.some((line) => line.includes(alice.password)), "no log line holds the password");
+  });
+
+  it("alice cannot send as bob: outbound's 553 reaches her, and nothing is sent", async (t) => {
+    const out = await outbound(t);
+    const f = await inbound(t, out.addresses[0]!.boundPort);
+    const before = sink.messages.length;
+    const { client } = await session(t, f, STARTTLS, "starttls");
+    assert.equal((await client.command(`AUTH PLAIN ${plain("alice@semail.test", alice.password)}`)).code, 235);
+    assert.equal((await client.command("MAIL FROM:<bob@bob.semail.test>")).code, 250);
+    assert.equal((await client.command("RCPT TO:<friend@example.net>")).code, 250);
+    const reply = await client.data(simpleMessage({ from: "bob@bob.semail.test", to: "friend@example.net", subject: "forged" }));
+    assert.deepEqual([reply.code, reply.text], [553, "5.7.1 Sender <bob@bob.semail.test> is not an address of alice"]);
+    // The session goes on: her own address works next.
+    assert.equal((await client.command("MAIL FROM:<alice@semail.test>")).code, 250);
+    assert.equal((await client.command("RCPT TO:<friend@example.net>")).code, 250);
+    assert.equal((await client.data(simpleMessage({ from: "alice@semail.test", to: "friend@example.net", subject: "own" }))).code, 250);
+    await until(() => sink.messages.length === before + 1, "her own message at the sink");
+    assert.deepEqual(subjects(before), ["own"]);
+    await until(() => out.queue.size === 0, "an empty queue: the forged one was never queued");
+  });
+
+  it("a recipient outbound refuses refuses the whole message: no 250 that drops someone", async (t) => {
+    const out = await outbound(t);
+    const f = await inbound(t, out.addresses[0]!.boundPort);
+    const before = sink.messages.length;
+    const { client } = await session(t, f, IMPLICIT, "implicit");
+    assert.equal((await client.command(`AUTH PLAIN ${plain("alice", alice.password)}`)).code, 235);
+    assert.equal((await client.command("MAIL FROM:<alice@semail.test>")).code, 250);
+    assert.equal((await client.command("RCPT TO:<friend@example.net>")).code, 250);
+    assert.equal((await client.command("RCPT TO:<bob@[192.0.2.1]>")).code, 250, "inbound leaves the judgement to outbound");
+    const reply = await client.data(simpleMessage({ from: "alice@semail.test", to: "friend@example.net", subject: "partial" }));
+    assert.equal(reply.code, 553, reply.text);
+    assert.match(reply.text, /^5\.1\.3 Recipient <bob@\[192\.0\.2\.1\]> refused: address literals are not relayed$/);
+    assert.equal(out.queue.size, 0, "outbound kept nothing");
+    assert.equal(sink.messages.length, before);
+  });
+
+  it("a wrong password, an unknown address and a pending address all get the same 535", async (t) => {
+    const out = await outbound(t);
+    const f = await inbound(t, out.addresses[0]!.boundPort);
+    const attempts: Array<[string, string]> = [
+      ["alice", "wrong"],
+      ["alice@semail.test", "wrong"],
+      ["nobody@semail.test", alice.password],
+      // admin's own password, for admin's own address: not live until its domain is proven.
+      ["carol@carol.example", admin.password],
+    ];
+    for (const [login, password] of attempts) {
+      const { client } = await session(t, f, STARTTLS, "starttls");
+      const reply = await client.command(`AUTH PLAIN ${plain(login, password)}`);
+      assert.deepEqual([reply.code, reply.text], [535, "5.7.8 Authentication credentials invalid"], login);
+    }
+    // admin itself logs in; the uid never stopped working.
+    const { client } = await session(t, f, STARTTLS, "starttls");
+    assert.equal((await client.command(`AUTH PLAIN ${plain("admin", admin.password)}`)).code, 235);
+  });
+
+  it("without AUTH, 587 is an MX session: local mailboxes only, never a relay", async (t) => {
+    const out = await outbound(t);
+    const f = await inbound(t, out.addresses[0]!.boundPort);
+    const { client } = await session(t, f, STARTTLS, "starttls");
+    assert.equal((await client.command("MAIL FROM:<stranger@example.org>")).code, 250);
+    const relay = await client.command("RCPT TO:<victim@example.net>");
+    assert.deepEqual([relay.code, relay.text.slice(0, 5)], [550, "5.7.1"]);
+    assert.equal((await client.command("RCPT TO:<alice@semail.test>")).code, 250);
+    assert.equal((await client.data(simpleMessage({ from: "stranger@example.org", to: "alice@semail.test", subject: "for alice" }))).code, 250);
+    assert.deepEqual((await readMbox(`${f.dir}/alice/INBOX`)).map((m) => m.subject), ["for alice"]);
+  });
+
+  it("outbound down: 451 and nothing kept; the client's retry goes through once outbound is back", async (t) => {
+    const port = await sharedPort(["127.0.0.1"]);
+    const f = await inbound(t, port);
+    const before = sink.messages.length;
+    const message = simpleMessage({ from: "alice@semail.test", to: "friend@example.net", subject: "retried" });
+    const attempt = async () => {
+      const { client } = await session(t, f, STARTTLS, "starttls");
+      assert.equal((await client.command(`AUTH PLAIN ${plain("alice", alice.password)}`)).code, 235);
+      assert.equal((await client.command("MAIL FROM:<alice@semail.test>")).code, 250);
+      assert.equal((await client.command("RCPT TO:<friend@example.net>")).code, 250);
+      return client.data(message);
+    };
+    const down = await attempt();
+    assert.deepEqual([down.code, down.text], [451, "4.4.1 Submission service unavailable, try again later"]);
+    assert.deepEqual(await readMbox(`${f.dir}/alice/INBOX`), [], "nothing stored instead");
+    await outbound(t, port);
+    assert.equal((await attempt()).code, 250);
+    await until(() => sink.messages.length === before + 1, "the retried message at the sink");
+    assert.deepEqual(subjects(before), ["retried"]);
+  });
+});
