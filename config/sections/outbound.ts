@@ -55,6 +55,8 @@ const deliverySettings = z.strictObject({
   greetingTimeout: z._default(duration, 300_000),
   /** Wait for any command reply, including the one after the message. */
   commandTimeout: z._default(duration, 300_000),
+  /** Keep a connection open this long after a message, for the next one to the same server (Postfix's smtp_connection_cache_time_limit); 0 = one connection per message. */
+  connectionIdleTime: z._default(duration, 2000),
   /** TLS per recipient domain: opportunistic (default), require (defer without STARTTLS) or verify (also check the certificate). */
   tls: z._default(z.record(z.string(), z.enum(["opportunistic", "require", "verify"])), {}),
   /** Send all mail through this host instead of MX, for networks that block port 25. */

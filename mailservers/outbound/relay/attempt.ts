@@ -106,10 +106,23 @@ export async function openSession(connection: SMTPConnection, target: Target, en
   }
 }
 
+/** What one transaction gave, and what may be done with its session. */
+export interface Transaction {
+  results: RecipientResult[];
+  /** The server took the message (250 after DATA) and the session is still open: it may carry the next one. */
+  reusable: boolean;
+  /**
+   * The session was lost (closed, reset, or 421) before the server accepted DATA, so it cannot
+   * have the message: sending it on another session makes no duplicate.
+   */
+  lostBeforeData: boolean;
+}
+
 /** MAIL, RCPT, DATA on an open session; per-recipient results. `message` opens the bytes to send. */
-export async function runTransaction(connection: SMTPConnection, envelope: TransactionEnvelope, message: () => Readable, label: string): Promise<RecipientResult[]> {
+export async function runTransaction(connection: SMTPConnection, envelope: TransactionEnvelope, message: () => Readable, label: string): Promise<Transaction> {
   const by: Answerer = { host: label, tls: connection.secure };
-  const unreadable = (why: string) => forEveryone(envelope.recipients, { status: "deferred", response: `cannot read the queued message: ${why}`, ...by });
+  const done = (results: RecipientResult[], more: Partial<Transaction> = {}): Transaction => ({ results, reusable: false, lostBeforeData: false, ...more });
+  const unreadable = (why: string) => done(forEveryone(envelope.recipients, { status: "deferred", response: `cannot read the queued message: ${why}`, ...by }));
   let stream: Readable;
   try {
     stream = message();
@@ -127,30 +140,62 @@ export async function runTransaction(connection: SMTPConnection, envelope: Trans
     const sent = info as SMTPConnection.SentMessageInfo | undefined;
     if (!sent) throw Object.assign(new Error("no reply to the message"), { code: "ECONNECTION" });
     const rejected = new Map((sent.rejectedErrors ?? []).map((e) => [(e as SmtpFailure).recipient ?? "", e as SmtpFailure]));
-    return envelope.recipients.map((recipient) => {
+    const results = envelope.recipients.map((recipient) => {
       const error = rejected.get(recipient);
       return error ? fromReply(recipient, error.response ?? error.message, false, by) : fromReply(recipient, sent.response, true, by);
     });
+    return done(results, { reusable: isOpen(connection) });
   } catch (err) {
+    // nodemailer pipes the message into the connection only once the server has answered
+    // DATA with 354; until then the stream has never flowed.
+    const beforeData = stream.readableFlowing === null;
     stream.destroy();
     const e = err as SmtpFailure;
     if (e.code === "ESTREAM") return unreadable(e.message);
     if (e.code === "EMESSAGE" && e.command === "MAIL FROM" && e.responseCode === undefined) {
       // Larger than the server's advertised SIZE: it will not get smaller.
-      return forEveryone(envelope.recipients, { ...failed("smtp", `${label}: ${e.message}`, { code: 552, enhanced: "5.3.4" }), ...by });
+      return done(forEveryone(envelope.recipients, { ...failed("smtp", `${label}: ${e.message}`, { code: 552, enhanced: "5.3.4" }), ...by }));
     }
+    const lost = e.code === "ECONNECTION" || e.code === "ESOCKET" || e.responseCode === 421;
     if (e.responseCode === undefined || e.code === "ECONNECTION" || e.code === "ESOCKET" || e.code === "ETIMEDOUT") {
       // Lost mid-transaction: the outcome is unknown, so nobody counts as delivered.
-      return forEveryone(envelope.recipients, { ...failed("connection", `${label}: ${oneLine(e.message)}`), ...by });
+      return done(forEveryone(envelope.recipients, { ...failed("connection", `${label}: ${oneLine(e.message)}`), ...by }), { lostBeforeData: lost && beforeData });
     }
     // Rejections from RCPT are known per recipient; the rest share the failing reply.
     const rejected = new Map(rejectedErrorsOf(e, connection).map((r) => [r.recipient ?? "", r]));
     const reply = e.response ?? e.message;
-    return envelope.recipients.map((recipient) => {
+    const results = envelope.recipients.map((recipient) => {
       const own = rejected.get(recipient);
       return fromReply(recipient, own ? (own.response ?? own.message) : reply, false, by);
     });
+    return done(results, { lostBeforeData: lost && beforeData });
   }
+}
+
+/**
+ * RSET on a session that carried an earlier message, which also shows that it still works.
+ * False when it does not answer 250 within `timeoutMs`: the session is then of no further use.
+ */
+export async function resetSession(connection: SMTPConnection, timeoutMs: number): Promise<boolean> {
+  const timer = setTimeout(() => connection.close(), timeoutMs);
+  try {
+    await step(connection, (done) => connection.reset((err) => done(err)));
+    return true;
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function isOpen(connection: SMTPConnection): boolean {
+  return !connection.destroyed;
+}
+
+/** Calls `gone` when the session ends (the server hung up, an error, or close()); returns a function that stops watching. */
+export function watchEnd(connection: SMTPConnection, gone: () => void): () => void {
+  connection.once("end", gone);
+  return () => connection.off("end", gone);
 }
 
 /** Lets the session go: QUIT when it is still in order, and the socket closed a second later either way. */

@@ -38,6 +38,9 @@ export async function deliveryOptionsFromSettings(settings: Settings, logger?: L
     connectTimeoutMs: d.connectTimeout,
     greetingTimeoutMs: d.greetingTimeout,
     commandTimeoutMs: d.commandTimeout,
+    connectionIdleMs: d.connectionIdleTime,
+    // No more sessions are ever in use at once than deliveries, so no more are worth keeping idle.
+    maxIdleConnections: settings.outbound.concurrency,
     tlsPolicy: d.tls,
     ...(relayHost ? { relayHost } : {}),
     ...(dkim ? { dkim } : {}),

@@ -1,11 +1,16 @@
 // The sender's front door: delivers one message to one recipient domain. It routes the
 // domain (routing.ts), then tries each address in turn (attempt.ts) until one answers the
-// transaction. Returns one result per recipient and never throws for a delivery failure.
+// transaction, on a session kept from an earlier message when one is idle
+// (connection-cache.ts). Returns one result per recipient and never throws for a delivery
+// failure.
 import type { Readable } from "node:stream";
 import type SMTPConnection from "nodemailer/lib/smtp-connection";
 import type { Logger } from "pino";
 import { silentLogger } from "../../../lib/logger.ts";
-import { createConnection, ehloNameProblem, endSession, labelOf, openSession, runTransaction, type Attempt } from "./attempt.ts";
+import {
+  createConnection, ehloNameProblem, endSession, isOpen, labelOf, openSession, resetSession, runTransaction, watchEnd, type Attempt, type Transaction,
+} from "./attempt.ts";
+import { createConnectionCache } from "./connection-cache.ts";
 import { createDkimSigner, type DkimKey, type DkimSigner } from "./dkim.ts";
 import { normalizeLineEndings } from "./hygiene.ts";
 import type { MxResolver } from "./mx.ts";
@@ -41,6 +46,10 @@ export interface DeliveryOptions {
   isLocalDomain?: (domain: string) => boolean;
   /** At most this many addresses are tried per delivery. */
   maxAddresses?: number;
+  /** How long a session is kept open after a message for the next one to the same address; 0 opens one per message. */
+  connectionIdleMs?: number;
+  /** Most sessions kept open idle, over all destinations. */
+  maxIdleConnections?: number;
   logger?: Logger;
 }
 
@@ -52,14 +61,14 @@ export interface DeliveryJob {
   recipients: readonly string[];
   /** Queue id, for logs. */
   envelopeId: string;
-  /** Opens the raw RFC 5322 message (from the spool); may be called once per attempt. */
+  /** Opens the raw RFC 5322 message (from the spool); called once per transaction tried. */
   message: () => Readable;
 }
 
 export interface Sender {
   /** One result per recipient, in order. Never throws for delivery failures. */
   deliver(job: DeliveryJob): Promise<RecipientResult[]>;
-  /** Aborts connections in flight; later deliveries defer. */
+  /** Aborts connections in flight and closes idle ones; later deliveries defer. */
   close(): Promise<void>;
 }
 
@@ -70,7 +79,13 @@ const DEFAULTS = {
   greetingTimeoutMs: 300_000,
   commandTimeoutMs: 300_000,
   maxAddresses: 10,
+  // Postfix's smtp_connection_cache_time_limit.
+  connectionIdleMs: 2000,
+  maxIdleConnections: 20,
 };
+
+/** Postfix's smtp_rset_timeout: a cached session that takes longer to answer RSET is replaced. */
+const RSET_TIMEOUT_MS = 20_000;
 
 export function createSender(options: DeliveryOptions): Sender {
   const problem = ehloNameProblem(options.ehloName);
@@ -79,7 +94,14 @@ export function createSender(options: DeliveryOptions): Sender {
   const signer: DkimSigner | undefined =
     options.dkim === undefined ? undefined : "sign" in options.dkim ? options.dkim : createDkimSigner(options.dkim as readonly DkimKey[]);
   const router = createRouter(settings);
+  // Sessions in use (connecting or in a transaction), so that close() can cut them.
   const active = new Set<SMTPConnection>();
+  const cache = createConnectionCache<SMTPConnection>({
+    idleMs: settings.connectionIdleMs,
+    maxIdle: settings.maxIdleConnections,
+    dispose: (connection) => endSession(connection, true),
+    watch: watchEnd,
+  });
   let closed = false;
 
   /** The bytes on the wire: our headers, CRLF everywhere, then the DKIM signature over exactly that. */
@@ -96,26 +118,58 @@ export function createSender(options: DeliveryOptions): Sender {
     return stream;
   }
 
+  /**
+   * One address: on an idle session to it after RSET, else on a new one. A reused session
+   * lost before the server accepted DATA has not got the message, so the transaction runs
+   * once more on a new session; one lost later is not retried here (the queue retries), as
+   * the server may have taken the message.
+   */
   async function attempt(job: DeliveryJob, target: Target, log: Logger): Promise<Attempt> {
+    const destination = destinationOf(target);
+    const cached = await idleSession(destination);
+    if (cached) {
+      const reused = await transaction(cached, destination, job, target);
+      if (!reused.lostBeforeData || closed) return { kind: "answered", results: reused.results };
+      log.info({ host: labelOf(target) }, "reused connection lost before the message was sent; sending on a new one");
+    }
+    if (closed) return { kind: "answered", results: shuttingDown(job) };
     const connection = createConnection(target, settings);
     active.add(connection);
-    let quit = false;
-    try {
-      const refused = await openSession(connection, target, job, log);
-      if (refused) return refused;
-      const results = await runTransaction(connection, job, () => outgoing(job), labelOf(target));
-      quit = true;
-      return { kind: "answered", results };
-    } finally {
-      active.delete(connection);
-      endSession(connection, quit);
+    const refused = await openSession(connection, target, job, log);
+    active.delete(connection);
+    if (refused) {
+      endSession(connection, false);
+      return refused;
     }
+    return { kind: "answered", results: (await transaction(connection, destination, job, target)).results };
+  }
+
+  /** An idle session to this destination that answered RSET, or undefined. */
+  async function idleSession(destination: string): Promise<SMTPConnection | undefined> {
+    const connection = cache.take(destination);
+    if (!connection) return undefined;
+    active.add(connection);
+    const ready = await resetSession(connection, Math.min(settings.commandTimeoutMs, RSET_TIMEOUT_MS));
+    active.delete(connection);
+    if (ready) return connection;
+    endSession(connection, false);
+    return undefined;
+  }
+
+  /** Runs the transaction, then keeps the session for the next message when it is in order, else ends it. */
+  async function transaction(connection: SMTPConnection, destination: string, job: DeliveryJob, target: Target): Promise<Transaction> {
+    active.add(connection);
+    const result = await runTransaction(connection, job, () => outgoing(job), labelOf(target));
+    active.delete(connection);
+    if (result.reusable && isOpen(connection) && !closed) cache.put(destination, connection);
+    else endSession(connection, true);
+    return result;
   }
 
   return {
     async deliver(job) {
       const log = (options.logger ?? silentLogger()).child({ envelopeId: job.envelopeId, domain: job.domain });
-      if (closed) return forEveryone(job.recipients, { status: "deferred", response: "delivery is shutting down" });
+      if (closed) return shuttingDown(job);
       if (job.recipients.length === 0) return [];
 
       const route = await router.route(job.domain, log);
@@ -142,8 +196,18 @@ export function createSender(options: DeliveryOptions): Sender {
       closed = true;
       for (const connection of active) connection.close();
       active.clear();
+      cache.close();
     },
   };
+}
+
+function shuttingDown(job: DeliveryJob): RecipientResult[] {
+  return forEveryone(job.recipients, { status: "deferred", response: "delivery is shutting down" });
+}
+
+/** Sessions are shared only between messages that would open the very same one. */
+function destinationOf(target: Target): string {
+  return JSON.stringify([target.host, target.port, target.name, target.secure, target.tls, target.auth?.user ?? null]);
 }
 
 function definedOnly<T extends object>(value: T): Partial<T> {

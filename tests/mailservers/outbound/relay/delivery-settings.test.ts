@@ -20,6 +20,8 @@ test("defaults: port 25, prefer IPv6, RFC 5321 greeting time, EHLO = hostname", 
   assert.equal(options.port, 25);
   assert.equal(options.ipFamily, "prefer-ipv6");
   assert.equal(options.greetingTimeoutMs, 300_000);
+  assert.equal(options.connectionIdleMs, 2000);
+  assert.equal(options.maxIdleConnections, 20);
   assert.equal(options.ehloName, "mail.example.test");
   assert.equal(options.relayHost, undefined);
   assert.equal(options.dkim, undefined);
@@ -53,6 +55,7 @@ test("every delivery setting is carried over; key and password come from files",
           connectTimeout: "5s",
           greetingTimeout: "1m",
           commandTimeout: "2m",
+          connectionIdleTime: "5s",
           tls: { "bank.test": "verify" },
           relayHost: { host: "smtp.isp.test", user: "me", passwordFile: join(dir, "relay.pass") },
           dkim: [{ domain: "example.test", selector: "s2026", privateKeyFile: join(dir, "dkim.pem") }],
@@ -67,6 +70,7 @@ test("every delivery setting is carried over; key and password come from files",
   assert.equal(options.port, 2525);
   assert.equal(options.ipFamily, "ipv4");
   assert.deepEqual([options.connectTimeoutMs, options.greetingTimeoutMs, options.commandTimeoutMs], [5000, 60_000, 120_000]);
+  assert.equal(options.connectionIdleMs, 5000);
   assert.deepEqual(options.tlsPolicy, { "bank.test": "verify" });
   assert.deepEqual(options.relayHost, { host: "smtp.isp.test", port: 587, secure: false, verifyTls: true, auth: { user: "me", pass: "s3cret" } });
   assert.deepEqual(options.localAddresses, ["192.0.2.10"]);
@@ -75,6 +79,7 @@ test("every delivery setting is carried over; key and password come from files",
 
 test("bad values and missing files name the setting", async () => {
   assert.throws(() => parseSettings({ outbound: { delivery: { ipFamily: "ipv5" } } }, "test"), /outbound\.delivery\.ipFamily/);
+  assert.throws(() => parseSettings({ outbound: { delivery: { connectionIdleTime: "a while" } } }, "test"), /outbound\.delivery\.connectionIdleTime/);
   assert.throws(() => parseSettings({ outbound: { delivery: { resolver: "dns.example" } } }, "test"), /outbound\.delivery\.resolver/);
   assert.throws(() => parseSettings({ outbound: { delivery: { tls: { "x.test": "maybe" } } } }, "test"), /outbound\.delivery\.tls/);
   assert.throws(() => parseSettings({ outbound: { delivery: { relayHost: { host: "h", user: "u" } } } }, "test"), /passwordFile go together/);
