@@ -6,26 +6,20 @@ import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
 import { after, before, describe, it, type TestContext } from "node:test";
 import { createTransport } from "nodemailer";
-import { createLogger, silentLogger } from "../../../lib/logger.ts";
+import { createLogger } from "../../../lib/logger.ts";
 import { startInbound, type RunningInbound } from "../../../mailservers/inbound/daemon.ts";
-import { startOutbound, type RunningOutbound } from "../../../mailservers/outbound/daemon.ts";
 import { SmtpClient, simpleMessage } from "../../helpers/smtp.ts";
 import { startTestSlapd, TEST_USERS, type TestSlapd } from "../../helpers/slapd.ts";
 import { sharedPort, startTarget, type Target } from "../../helpers/target-smtp.ts";
 import { selfSignedCertificate, type TestCertificate } from "../../helpers/tls.ts";
 import { until } from "../../helpers/until.ts";
-import { daemonSettings, plain, tempDir } from "../outbound/daemon-fixture.ts";
+import { plain } from "../outbound/daemon-fixture.ts";
 import { makeDir, provision, readMbox, testSettings } from "./fixture.ts";
+import { relayingOutbound, SUBMISSION_USERS_YAML } from "./submission-fixture.ts";
 
 const alice = TEST_USERS.find((u) => u.uid === "alice")!;
 const admin = TEST_USERS.find((u) => u.uid === "admin")!;
 
-/** alice and bob live; admin's carol@carol.example waits for its domain's proof. */
-const USERS_YAML = `mailboxes:
-  - {owner: alice, address: alice@semail.test}
-  - {owner: bob, address: bob@bob.semail.test}
-  - {owner: admin, address: carol@carol.example, pendingProof: 0123456789abcdef0123456789abcdef}
-`;
 const MX = "127.0.0.1";
 const STARTTLS = "127.0.0.2";
 const IMPLICIT = "127.0.0.3";
@@ -40,18 +34,7 @@ after(async () => {
   await Promise.all([slapd?.stop(), cert?.cleanup(), sink?.close()]);
 });
 
-/** An outbound daemon on loopback that relays everything to the sink. */
-async function outbound(t: TestContext, port = 0): Promise<RunningOutbound> {
-  const dir = await tempDir(t);
-  const settings = await daemonSettings(dir, {
-    ldap: slapd.settings(),
-    users: USERS_YAML,
-    outbound: { listen: [`127.0.0.1:${port}`], delivery: { relayHost: { host: sink.host, port: sink.port } } },
-  });
-  const running = await startOutbound(settings, { logger: silentLogger(), limits: { closeTimeoutMs: 200 } });
-  t.after(() => running.stop());
-  return running;
-}
+const outbound = (t: TestContext, port = 0) => relayingOutbound(t, { slapd, sink, port });
 
 interface Inbound {
   readonly daemon: RunningInbound;
@@ -69,7 +52,7 @@ async function inbound(t: TestContext, outboundPort: number): Promise<Inbound> {
     listen: [`${MX}:0`, `${STARTTLS}:0`, `${IMPLICIT}:0/tls`],
     submission: { listen: [`${STARTTLS}:0`, `${IMPLICIT}:0/tls`], outbound: `127.0.0.1:${outboundPort}` },
   }, { tls: { cert: cert.certFile, key: cert.keyFile }, ldap: slapd.settings() });
-  await writeFile(settings.users, USERS_YAML);
+  await writeFile(settings.users, SUBMISSION_USERS_YAML);
   await provision(settings.inbound.mailRoot, [{ owner: "alice", address: "alice@semail.test" }, { owner: "bob", address: "bob@bob.semail.test" }]);
   const log: string[] = [];
   const daemon = await startInbound(settings, { logger: createLogger("trace", "inbound", { write: (line: string) => void log.push(line) }), limits: { closeTimeoutMs: 200 } });
@@ -192,6 +175,16 @@ describe("submission on inbound's 587 and 465", () => {
     // admin itself logs in; the uid never stopped working.
     const { client } = await session(t, f, STARTTLS, "starttls");
     assert.equal((await client.command(`AUTH PLAIN ${plain("admin", admin.password)}`)).code, 235);
+  });
+
+  it("outbound takes the same logins itself: uid, mailbox address, and the same 535 for a pending one", async (t) => {
+    const out = await outbound(t);
+    for (const [login, password, code] of [["alice", alice.password, 235], ["ALICE@semail.test", alice.password, 235], ["carol@carol.example", admin.password, 535]] as const) {
+      const client = await SmtpClient.connect(out.addresses[0]!.boundPort);
+      t.after(() => client.close());
+      await client.command("EHLO client.test");
+      assert.equal((await client.command(`AUTH PLAIN ${plain(login, password)}`)).code, code, login);
+    }
   });
 
   it("without AUTH, 587 is an MX session: local mailboxes only, never a relay", async (t) => {
