@@ -40,14 +40,6 @@ export interface SessionSink {
   close(): Promise<void>;
 }
 
-class ReplyError extends Error {
-  readonly responseCode: number;
-  constructor(code: number, text: string) {
-    super(text);
-    this.responseCode = code;
-  }
-}
-
 export async function startSessionSink(host = "127.0.0.1", options: { idleTimeoutMs?: number } = {}): Promise<SessionSink> {
   const messages: SunkMessage[] = [];
   const dataSeen = new Map<string, number>();
@@ -83,7 +75,7 @@ export async function startSessionSink(host = "127.0.0.1", options: { idleTimeou
         const recipients = session.envelope.rcptTo.map((r) => r.address);
         for (const r of recipients) dataSeen.set(r, (dataSeen.get(r) ?? 0) + 1);
         if (recipients.some((r) => faults.dropAfterData.has(r))) return drop(session);
-        if (recipients.some((r) => faults.tempfailData.has(r))) return callback(new ReplyError(451, "4.3.0 Try again later"));
+        if (recipients.some((r) => faults.tempfailData.has(r))) return callback(Object.assign(new Error("4.3.0 Try again later"), { responseCode: 451 }));
         messages.push({ recipients, session: session.id, transaction: session.transaction });
         callback(null, "2.0.0 Ok: queued");
       });
