@@ -10,7 +10,7 @@ import { hostScript } from "../config/stack/host-script-paths.ts";
 import { jumpKeysFile, jumpRemoveCommand, jumpWriteCommand, userSshCommand } from "../config/stack/jump-host.ts";
 import { USER_HOST_KEYS_PATH, USER_KEYS_PATH, USER_MAIL_PATH, userEnvironment } from "../config/stack/user-container.ts";
 import { shellLine } from "../lib/shell.ts";
-import { mailboxSubdomains, mxRecordFor, subdomainRecords } from "../config/stack/zone-file.ts";
+import { mailClientRecords, mailboxSubdomains, mxRecordFor, subdomainRecords } from "../config/stack/zone-file.ts";
 
 export type MailboxStorage =
   | { readonly backend: "lvm"; readonly vgName: string; readonly mailRoot: string }
@@ -129,7 +129,9 @@ export class Mailbox extends pulumi.ComponentResource {
       // The same records the BIND zone holds for the subdomain (config/stack/zone-file.ts).
       const [label] = mailboxSubdomains(args.managedDomain, [entry.domain]);
       const [mx, spf] = subdomainRecords(label!, args.managedDomain);
-      for (const [part, record] of [["mx", mx], ["spf", spf]] as const) {
+      // Then what mail programs look up (SRV, autoconfig), named by the record's own name.
+      const clients = mailClientRecords(label!, args.managedDomain).map((r) => [`${r.name.split(".")[0]!.replace(/^_/, "")}-${r.type.toLowerCase()}`, r] as const);
+      for (const [part, record] of [["mx", mx], ["spf", spf], ...clients] as const) {
         new gandi.livedns.Record(`${name}-${part}`, {
           zone: args.managedDomain, name: record.name, type: record.type, ttl: record.ttl, values: [...record.values],
         }, { parent: this, provider: args.gandi });

@@ -1,11 +1,12 @@
 // The managed DNS zone as data and as BIND text. Pure, with no Pulumi import: the
 // Pulumi program and the local mode (`semail start`, serving it with a real named)
 // both render the zone from here.
+import { STANDARD_MAIL_CLIENT_PORTS, type MailClientPorts } from "../mail-clients.ts";
 
 /** One DNS record set; `name` is relative to the zone ("@" is the apex). */
 export interface ZoneRecord {
   readonly name: string;
-  readonly type: "SOA" | "NS" | "A" | "AAAA" | "MX" | "TXT";
+  readonly type: "SOA" | "NS" | "A" | "AAAA" | "MX" | "TXT" | "SRV" | "CNAME";
   readonly ttl: number;
   /** Record data in zone-file form, one entry per record. */
   readonly values: readonly string[];
@@ -23,12 +24,14 @@ export interface ZoneInput {
   readonly domain: string;
   /** SOA serial; see `nextSerial`. */
   readonly serial: number;
-  /** Public IPv4 address of the mail host (mx and ns). */
+  /** Public IPv4 address of the mail host (mx, ns, and autoconfig: the web form answers there). */
   readonly ipv4: string;
   /** Public IPv6 address of the mail host, if any. */
   readonly ipv6?: string | undefined;
-  /** Domains of the mailboxes; subdomains of `domain` get an MX and an SPF record. */
+  /** Domains of the live mailboxes; subdomains of `domain` get MX, SPF and the mail programs' records. */
   readonly mailboxDomains: readonly string[];
+  /** The ports the SRV records announce on mx.<domain>; default the standard ones (the VM publishes them). */
+  readonly mailClientPorts?: MailClientPorts;
   /** DKIM keys; none gives no DKIM record. */
   readonly dkim?: readonly DkimKey[];
   /** DMARC policy for the domain and its subdomains. */
@@ -67,6 +70,53 @@ export function subdomainRecords(label: string, domain: string, ttl = DEFAULT_TT
   ];
 }
 
+/**
+ * The RFC 6186 services, the port each is on, and their priority: TLS from the first byte is
+ * preferred to STARTTLS (RFC 8314 section 5.1). Plain POP3 is never offered.
+ */
+const SRV_SERVICES: ReadonlyArray<readonly [name: string, port: keyof MailClientPorts | undefined, priority: number]> = [
+  ["_submissions._tcp", "submissions", 0],
+  ["_submission._tcp", "submission", 10],
+  ["_imaps._tcp", "imaps", 0],
+  ["_imap._tcp", "imap", 10],
+  ["_pop3s._tcp", "pop3s", 0],
+  ["_pop3._tcp", undefined, 0],
+];
+
+/**
+ * An SRV record per service, named by `at(service)`, naming `mxHost` and its port, or the
+ * target "." for a service not offered (RFC 6186 section 4); then, when given, autoconfig
+ * as an alias of `autoconfigHost` (the web form answers Mozilla's autoconfig there).
+ */
+function clientRecords(at: (name: string) => string, mxHost: string, autoconfigHost: string | undefined, ports: MailClientPorts, ttl: number): ZoneRecord[] {
+  const records: ZoneRecord[] = SRV_SERVICES.map(([name, service, priority]) => {
+    const port = service === undefined ? 0 : ports[service];
+    return { name: at(name), type: "SRV", ttl, values: [port === 0 ? "0 0 0 ." : `${priority} 1 ${port} ${mxHost}.`] };
+  });
+  if (autoconfigHost !== undefined) records.push({ name: at("autoconfig"), type: "CNAME", ttl, values: [`${autoconfigHost}.`] });
+  return records;
+}
+
+/**
+ * What mail programs look up to set themselves up for the mail domain at `label` ("@" is the
+ * apex): the SRV records naming mx.<domain>; for a subdomain also autoconfig.<label>, an alias
+ * of the apex's autoconfig (which has the host's addresses, see zoneRecords).
+ */
+export function mailClientRecords(label: string, domain: string, ports: MailClientPorts = STANDARD_MAIL_CLIENT_PORTS, ttl = DEFAULT_TTL): ZoneRecord[] {
+  const at = (name: string) => (label === "@" ? name : `${name}.${label}`);
+  return clientRecords(at, `mx.${domain}`, label === "@" ? undefined : `autoconfig.${domain}`, ports, ttl);
+}
+
+/**
+ * The same for an external mail domain, as lines its owner may add to that domain's zone
+ * (absolute names, no TTL; optional: mail flows without them): SRV records naming `mxHost`,
+ * and autoconfig.<mailDomain> as an alias of autoconfig.<managedDomain>.
+ */
+export function mailClientRecordsFor(mailDomain: string, managedDomain: string, mxHost = `mx.${managedDomain}`, ports: MailClientPorts = STANDARD_MAIL_CLIENT_PORTS): string[] {
+  return clientRecords((name) => `${name}.${mailDomain}.`, mxHost, `autoconfig.${managedDomain}`, ports, DEFAULT_TTL)
+    .map((r) => `${r.name} IN ${r.type} ${r.values[0]}`);
+}
+
 /** TXT data split into quoted strings of at most 255 characters. */
 export function txtData(text: string): string {
   const parts: string[] = [];
@@ -80,8 +130,8 @@ export function mxRecordFor(mailboxDomain: string, managedDomain: string, ttl = 
 }
 
 /**
- * Every record set of the zone. With `withSubdomainMx: false` the per-mailbox MX and
- * SPF records are left out (a Mailbox creates them itself at a hosted DNS provider).
+ * Every record set of the zone. With `withSubdomainMx: false` the per-mailbox records (MX,
+ * SPF, SRV, autoconfig) are left out (a Mailbox creates them itself at a hosted DNS provider).
  */
 export function zoneRecords(input: ZoneInput, options: { withSubdomainMx?: boolean } = {}): ZoneRecord[] {
   const ttl = input.ttl ?? DEFAULT_TTL;
@@ -94,15 +144,23 @@ export function zoneRecords(input: ZoneInput, options: { withSubdomainMx?: boole
     { name: "@", type: "TXT", ttl, values: [txtData("v=spf1 mx -all")] },
     { name: "_dmarc", type: "TXT", ttl, values: [txtData(`v=DMARC1; p=${policy}; sp=${policy}; rua=mailto:postmaster@${d}`)] },
   ];
-  for (const host of ["mx", "ns"]) {
+  // autoconfig: the web form, on the mail host, answers Mozilla's autoconfig for every mail domain.
+  for (const host of ["mx", "ns", "autoconfig"]) {
     records.push({ name: host, type: "A", ttl, values: [input.ipv4] });
     if (input.ipv6) records.push({ name: host, type: "AAAA", ttl, values: [input.ipv6] });
   }
   for (const key of input.dkim ?? []) {
     records.push({ name: `${key.selector}._domainkey`, type: "TXT", ttl, values: [txtData(`v=DKIM1; k=rsa; p=${key.publicKey}`)] });
   }
+  const ports = input.mailClientPorts ?? STANDARD_MAIL_CLIENT_PORTS;
+  records.push(...mailClientRecords("@", d, ports, ttl));
   if (options.withSubdomainMx ?? true) {
-    for (const label of mailboxSubdomains(d, input.mailboxDomains)) records.push(...subdomainRecords(label, d, ttl));
+    const labels = mailboxSubdomains(d, input.mailboxDomains);
+    for (const label of labels) {
+      // A hand-written mailbox on autoconfig.<label> itself keeps its records; no alias there.
+      const clients = mailClientRecords(label, d, ports, ttl).filter((r) => !labels.includes(r.name));
+      records.push(...subdomainRecords(label, d, ttl), ...clients);
+    }
   }
   return records;
 }

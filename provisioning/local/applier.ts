@@ -11,6 +11,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { nextSerial, renderZone } from "../../config/stack/zone-file.ts";
+import type { MailClientPorts } from "../../config/mail-clients.ts";
 import { mailUid } from "../../config/mail-uid.ts";
 import type { UsersList } from "../../config/users-list.ts";
 import { provisionPlainRoot } from "../../mailservers/inbound/store/index.ts";
@@ -46,6 +47,8 @@ export interface LocalZoneOptions {
   readonly ipv6?: string;
   /** Keeps the last serial across starts, so a restarted named never sees it go back. */
   readonly serialFile: string;
+  /** The ports the SRV records announce: those local mode listens on (default the standard ones). */
+  readonly mailClientPorts?: MailClientPorts;
 }
 
 /**
@@ -56,7 +59,10 @@ export interface LocalZoneOptions {
 export function createLocalZone(options: LocalZoneOptions) {
   let rendered: string | undefined;
   const text = (list: UsersList, serial: number) =>
-    renderZone({ domain: options.domain, serial, ipv4: options.ipv4, ipv6: options.ipv6, mailboxDomains: list.mailboxes.map((m) => m.domain), dmarcPolicy: "none" });
+    renderZone({
+      domain: options.domain, serial, ipv4: options.ipv4, ipv6: options.ipv6, mailboxDomains: list.mailboxes.map((m) => m.domain), dmarcPolicy: "none",
+      ...(options.mailClientPorts ? { mailClientPorts: options.mailClientPorts } : {}),
+    });
   return {
     domain: options.domain,
     async render(list: UsersList, now = new Date()): Promise<string | undefined> {

@@ -4,12 +4,14 @@ import cookie from "@fastify/cookie";
 import formbody from "@fastify/formbody";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
+import { STANDARD_MAIL_CLIENT_PORTS, type MailClientServers } from "../../config/mail-clients.ts";
 import type { WebSettings } from "../../config/sections/web.ts";
 import type { UsersListOptions } from "../../config/users-list.ts";
 import type { Directory } from "../../directory/types.ts";
 import { ApplyRunner } from "../apply/runner.ts";
 import type { Applier } from "../apply/types.ts";
 import { STATUS_SCRIPT, STYLESHEET } from "./assets.ts";
+import { registerAutoconfigRoutes } from "./autoconfig.ts";
 import { currentSession, sendPage, viewerOf, type WebContext } from "./context.ts";
 import { WindowLimiter } from "../../lib/window-limiter.ts";
 import { mailAccessFromSettings, type MailAccess } from "./mail-access.ts";
@@ -39,6 +41,8 @@ export interface WebAppDependencies {
   readonly usage?: (owner: string) => Promise<number | undefined>;
   /** How owners send and read mail (default: web.submission, web.webmailUrl and the applier's SSH lines); `semail start` gives its own. */
   readonly mailAccess?: MailAccess;
+  /** The mail host as mail programs reach it (default: the MX host on the standard ports, which the VM publishes); `semail start` gives its own. */
+  readonly mailClients?: MailClientServers;
   /** Replaces the DNS MX check of external domains (default: node:dns on web.dnsServers). */
   readonly mxCheck?: MxChecker;
   /** Replaces the DNS lookup of external domains' ownership proofs (default: node:dns on web.dnsServers). */
@@ -101,6 +105,7 @@ export async function buildWebApp(deps: WebAppDependencies): Promise<WebApp> {
     proofs,
     usage: deps.usage ?? (async () => undefined),
     mailAccess: deps.mailAccess ?? mailAccessFromSettings(web, deps.applier),
+    mailClients: deps.mailClients ?? { host: mxHost, ports: STANDARD_MAIL_CLIENT_PORTS },
     logger: deps.logger,
     directoryTimeoutMs: deps.directoryTimeoutMs ?? 9000,
     // The __Host- prefix makes browsers refuse the cookie unless it is Secure, host-only and path=/.
@@ -132,6 +137,8 @@ export async function buildWebApp(deps: WebAppDependencies): Promise<WebApp> {
   // Browsers ask for it on every page; an empty answer keeps a 404 out of their console.
   app.get("/favicon.ico", async (_request, reply) => reply.code(204).header("cache-control", "max-age=86400").send());
 
+  // Mail programs ask without a session: the answer is the same for every address of a domain.
+  registerAutoconfigRoutes(app, { provider: ctx.options.managedDomain, servers: ctx.mailClients, list: () => store.read() });
   registerLoginRoutes(app, ctx);
   registerMailboxRoutes(app, ctx);
   registerAdminRoutes(app, ctx);

@@ -2,6 +2,7 @@
 // that read the session, check CSRF tokens and send pages.
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Logger } from "pino";
+import type { MailClientServers } from "../../config/mail-clients.ts";
 import type { WebSettings } from "../../config/sections/web.ts";
 import type { UsersListOptions } from "../../config/users-list.ts";
 import type { Directory } from "../../directory/types.ts";
@@ -32,6 +33,8 @@ export interface WebContext {
   readonly usage: (owner: string) => Promise<number | undefined>;
   /** How owners send and read mail, for their mailbox page. */
   readonly mailAccess: MailAccess;
+  /** The mail host as mail programs reach it (autoconfig, the SRV records shown for an external domain). */
+  readonly mailClients: MailClientServers;
   readonly logger: Logger;
   readonly directoryTimeoutMs: number;
   readonly cookies: { readonly session: string; readonly login: string; readonly secure: boolean };

@@ -1,6 +1,7 @@
 // The part of the mailbox page that says how to use the mailbox: where to send from and
 // with which login, where the mail is read, a webmail when there is one, and what the
 // size means. Every address and port comes from the deployment (mail-access.ts).
+import type { MailClientServers } from "../../config/mail-clients.ts";
 import type { MailboxEntry } from "../../config/users-list.ts";
 import { html, type Html } from "./html.ts";
 import type { HostPort, Reading } from "./mail-access.ts";
@@ -10,6 +11,8 @@ export interface MailAccessView {
   readonly submission: HostPort;
   readonly webmailUrl?: string;
   readonly reading?: Reading;
+  /** The mail host as mail programs reach it: shown with the address as the login. */
+  readonly mailClients?: MailClientServers;
 }
 
 export function mailboxUseSection(m: MailboxEntry, access: MailAccessView): Html {
@@ -20,9 +23,29 @@ export function mailboxUseSection(m: MailboxEntry, access: MailAccessView): Html
 <dd>Outgoing server (SMTP submission) <code>${host}</code>, port <code>${port}</code>. Log in as <code>${m.owner}</code> with your directory password; you send as <span class="address">${m.address}</span>.</dd>
 <dt>Reading</dt>
 <dd>${reading(m, access.reading)}</dd>
+${access.mailClients ? mailPrograms(m, access.mailClients) : ""}
 ${access.webmailUrl ? html`<dt>Webmail</dt>
 <dd><a href="${access.webmailUrl}">${access.webmailUrl}</a></dd>` : ""}
 </dl>`;
+}
+
+/** "993 (SSL/TLS) or 143 (STARTTLS)": the ports offered (not 0), TLS from the first byte first. */
+function portChoices(choices: ReadonlyArray<readonly [port: number, how: string]>): string {
+  return choices.filter(([port]) => port !== 0).map(([port, how]) => `${port} (${how})`).join(" or ");
+}
+
+/** Thunderbird and phones: the address is all they need (autoconfig, SRV); the settings for setting one up by hand. */
+function mailPrograms(m: MailboxEntry, { host, ports }: MailClientServers): Html {
+  const imap = portChoices([[ports.imaps, "SSL/TLS"], [ports.imap, "STARTTLS"]]);
+  const pop3 = portChoices([[ports.pop3s, "SSL/TLS"]]);
+  const smtp = portChoices([[ports.submissions, "SSL/TLS"], [ports.submission, "STARTTLS"]]);
+  const servers = [
+    imap && html`incoming IMAP <code>${host}</code> port ${imap}`,
+    pop3 && html`or POP3 port ${pop3}`,
+    smtp && html`outgoing SMTP <code>${host}</code> port ${smtp}`,
+  ].filter((part) => part !== "");
+  return html`<dt>Mail programs</dt>
+<dd>Thunderbird and most phones set themselves up: give them your address <span class="address">${m.address}</span> and your directory password. To set one up by hand: ${servers.map((part, i) => html`${i === 0 ? "" : "; "}${part}`)}; the user name is your address.</dd>`;
 }
 
 function reading(m: MailboxEntry, how: Reading | undefined): Html {

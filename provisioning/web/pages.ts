@@ -1,5 +1,7 @@
 // The form's pages. Every value goes through the escaping `html` template.
+import { STANDARD_MAIL_CLIENT_PORTS, type MailClientPorts } from "../../config/mail-clients.ts";
 import { formatSize } from "../../config/size.ts";
+import { mailClientRecordsFor } from "../../config/stack/zone-file.ts";
 import type { MailboxEntry } from "../../config/users-list.ts";
 import type { ApplyStatus } from "../apply/types.ts";
 import { html, type Html } from "./html.ts";
@@ -151,6 +153,8 @@ export interface HomeOptions {
   readonly viewer: Viewer;
   readonly managedDomain: string;
   readonly mxHost: string;
+  /** The ports the optional SRV records of an external domain name (default the standard ones). */
+  readonly mailClientPorts?: MailClientPorts;
   readonly status: ApplyStatus;
   readonly mailbox?: MailboxEntry;
   /** Bytes used, when known. */
@@ -187,7 +191,7 @@ ${sizeExplained(m)}
 <h2>Status</h2>
 ${statusLine(o.status)}
 ${m.pendingProof !== undefined && o.proof ? pendingProofSection(m, o.proof, csrfField(o.viewer.csrf)) : ""}
-${m.kind === "external" ? externalDns(m.domain, o.mxHost, o.mxCheck) : html`<p class="hint">Mail for ${m.domain} is routed here automatically.</p>`}
+${m.kind === "external" ? externalDns(m.domain, o, o.mxCheck) : html`<p class="hint">Mail for ${m.domain} is routed here automatically.</p>`}
 ${m.pendingProof === undefined && o.access ? mailboxUseSection(m, o.access) : ""}
 ${sshKeysSection(m, csrfField(o.viewer.csrf), o.values?.sshKey)}
 <h2>Delete</h2>
@@ -195,11 +199,14 @@ ${sshKeysSection(m, csrfField(o.viewer.csrf), o.values?.sshKey)}
 <a class="button danger" href="/mailbox/delete">Delete my mailbox…</a>`;
 }
 
-function externalDns(domain: string, mxHost: string, check: MxCheck | undefined): Html {
+function externalDns(domain: string, o: Pick<HomeOptions, "managedDomain" | "mxHost" | "mailClientPorts">, check: MxCheck | undefined): Html {
+  const clients = mailClientRecordsFor(domain, o.managedDomain, o.mxHost, o.mailClientPorts ?? STANDARD_MAIL_CLIENT_PORTS);
   return html`<h2>DNS of ${domain}</h2>
 <p>For mail to reach this mailbox, add this record to the DNS zone of ${domain}:</p>
-<pre><code>${mxRecord(domain, mxHost)}</code></pre>
-<p id="mx-check">${mxCheckText(domain, mxHost, check)}</p>`;
+<pre><code>${mxRecord(domain, o.mxHost)}</code></pre>
+<p id="mx-check">${mxCheckText(domain, o.mxHost, check)}</p>
+<p id="client-records">Optional: with these records too, mail programs (Thunderbird, phones) set themselves up from your address alone; mail works without them.</p>
+<pre><code>${clients.join("\n")}</code></pre>`;
 }
 
 export function mxCheckText(domain: string, mxHost: string, check: MxCheck | undefined): string {

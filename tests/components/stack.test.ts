@@ -290,6 +290,12 @@ test("gandi: LiveDNS records instead of named, and the subdomain's MX belongs to
   assert.deepEqual(mx && { name: mx.name, type: mx.type, values: mx.values }, { name: "alice", type: "MX", values: ["10 mx.semail.email."] });
   assert.equal(records.filter((r) => r.type === "MX").length, 2, "apex and alice; bob's domain is external");
   assert.match(find(resources, "mailbox-alice-mx").parent, /Mailbox::mailbox-alice$/);
+  // What mail programs look up: the apex's with the zone, alice's subdomain's with her Mailbox.
+  const imaps = records.find((r) => r.resource === "mailbox-alice-imaps-srv");
+  assert.deepEqual(imaps && { name: imaps.name, type: imaps.type, values: imaps.values }, { name: "_imaps._tcp.alice", type: "SRV", values: ["0 1 993 mx.semail.email."] });
+  assert.deepEqual(records.find((r) => r.resource === "mailbox-alice-autoconfig-cname")?.values, ["autoconfig.semail.email."]);
+  assert.deepEqual(records.find((r) => r.resource === "zone-autoconfig-a")?.values, ["192.0.2.25"]);
+  assert.equal(records.filter((r) => r.type === "SRV").length, 12, "the apex's six and alice's; none for bob's external domain");
 });
 
 test("an external LDAP URL makes no slapd; image storage makes no volume group", async () => {

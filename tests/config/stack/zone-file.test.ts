@@ -1,4 +1,5 @@
-// The rendered zone, checked by the real named-checkzone and named-checkconf.
+// The rendered zone, checked by the real named-checkzone and named-checkconf, and served by a
+// real named that dig asks for what mail programs look up (SRV, autoconfig).
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -6,7 +7,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { promisify } from "node:util";
-import { mailboxSubdomains, mxRecordFor, nextSerial, renderNamedConfStanza, renderZone, txtData, zoneRecords, type ZoneInput } from "../../../config/stack/zone-file.ts";
+import { mailClientRecords, mailClientRecordsFor, mailboxSubdomains, mxRecordFor, nextSerial, renderNamedConfStanza, renderZone, txtData, zoneRecords, type ZoneInput } from "../../../config/stack/zone-file.ts";
+import { STANDARD_MAIL_CLIENT_PORTS } from "../../../config/mail-clients.ts";
+import { startTestNamed, zoneText } from "../../helpers/named.ts";
 
 const run = promisify(execFile);
 const DKIM = "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA" + "x".repeat(300) + "IDAQAB";
@@ -53,11 +56,81 @@ test("the rendered zone passes named-checkzone with every record in place", asyn
   assert.equal(records.match(/IN MX/g)?.length, 3, "apex, alice and bob; none for the external domain");
 });
 
+test("mail programs' records: RFC 6186 SRV for the apex and each mailbox subdomain, autoconfig on the web form's host", async (t) => {
+  const dir = await withTemp(t);
+  const records = await checkZone(dir, renderZone(INPUT));
+  /** One record, as named-checkzone prints it: `name ttl IN type rdata`. */
+  const has = (name: string, type: string, rdata: string) => {
+    const line = `${name}. 3600 IN ${type} ${rdata}`;
+    assert.ok(records.split("\n").some((l) => l.split(/\s+/).join(" ") === line), line);
+  };
+  for (const at of ["", "alice.", "bob."]) {
+    has(`_submissions._tcp.${at}semail.email`, "SRV", "0 1 465 mx.semail.email.");
+    has(`_submission._tcp.${at}semail.email`, "SRV", "10 1 587 mx.semail.email.");
+    has(`_imaps._tcp.${at}semail.email`, "SRV", "0 1 993 mx.semail.email.");
+    has(`_imap._tcp.${at}semail.email`, "SRV", "10 1 143 mx.semail.email.");
+    has(`_pop3s._tcp.${at}semail.email`, "SRV", "0 1 995 mx.semail.email.");
+    // No plain POP3: the target "." says the service is not offered (RFC 6186 section 4).
+    has(`_pop3._tcp.${at}semail.email`, "SRV", "0 0 0 .");
+  }
+  assert.match(records, /^autoconfig\.semail\.email\.\s+3600\s+IN A\s+192\.0\.2\.25$/m);
+  assert.match(records, /^autoconfig\.semail\.email\.\s+3600\s+IN AAAA\s+2001:db8::25$/m);
+  assert.match(records, /^autoconfig\.alice\.semail\.email\.\s+3600\s+IN CNAME\s+autoconfig\.semail\.email\.$/m);
+  assert.equal(records.match(/IN SRV/g)?.length, 18, "apex, alice and bob; none for the external domain");
+  assert.doesNotMatch(records, /example\.org/);
+});
+
+test("a real named answers dig with the SRV records and autoconfig of a mailbox subdomain, on the ports given", async (t) => {
+  const ports = { imap: 0, imaps: 1993, pop3s: 1995, submission: 2587, submissions: 2465 };
+  const named = await startTestNamed([{ name: "semail.email", text: renderZone({ ...INPUT, mailClientPorts: ports }) }]);
+  t.after(() => named.stop());
+  const dig = async (name: string, type: string) =>
+    (await run("dig", ["@127.0.0.1", "-p", String(named.port), "+norecurse", "+short", "+time=5", "+tries=2", name, type])).stdout.trim().split("\n").sort();
+  assert.deepEqual(await dig("_imaps._tcp.alice.semail.email", "SRV"), ["0 1 1993 mx.semail.email."]);
+  assert.deepEqual(await dig("_submissions._tcp.alice.semail.email", "SRV"), ["0 1 2465 mx.semail.email."]);
+  assert.deepEqual(await dig("_submission._tcp.alice.semail.email", "SRV"), ["10 1 2587 mx.semail.email."]);
+  assert.deepEqual(await dig("_pop3s._tcp.semail.email", "SRV"), ["0 1 1995 mx.semail.email."]);
+  assert.deepEqual(await dig("_imap._tcp.alice.semail.email", "SRV"), ["0 0 0 ."], "a port 0 is a service not offered");
+  // The alias and the address it leads to, in one answer.
+  assert.deepEqual(await dig("autoconfig.alice.semail.email", "A"), ["192.0.2.25", "autoconfig.semail.email."]);
+  assert.deepEqual(await dig("autoconfig.semail.email", "AAAA"), ["2001:db8::25"]);
+  assert.deepEqual(await dig("_imaps._tcp.example.org", "SRV"), [""], "nothing for a domain the zone does not hold");
+});
+
+test("the optional records an external domain's owner is shown load into that domain's zone as they are", async (t) => {
+  const lines = mailClientRecordsFor("example.org", "semail.email");
+  assert.deepEqual(lines, [
+    "_submissions._tcp.example.org. IN SRV 0 1 465 mx.semail.email.",
+    "_submission._tcp.example.org. IN SRV 10 1 587 mx.semail.email.",
+    "_imaps._tcp.example.org. IN SRV 0 1 993 mx.semail.email.",
+    "_imap._tcp.example.org. IN SRV 10 1 143 mx.semail.email.",
+    "_pop3s._tcp.example.org. IN SRV 0 1 995 mx.semail.email.",
+    "_pop3._tcp.example.org. IN SRV 0 0 0 .",
+    "autoconfig.example.org. IN CNAME autoconfig.semail.email.",
+  ]);
+  const dir = await withTemp(t);
+  const file = join(dir, "db.example.org");
+  await writeFile(file, zoneText("example.org", lines));
+  const { stdout } = await run("named-checkzone", ["-k", "fail", "-n", "ignore", "-D", "-o", "-", "example.org", file]);
+  assert.equal(stdout.match(/IN SRV/g)?.length, 6);
+  assert.match(stdout, /^autoconfig\.example\.org\.\s+60\s+IN CNAME\s+autoconfig\.semail\.email\.$/m);
+  assert.match(mailClientRecordsFor("example.org", "semail.email", "mail.example.net", { ...STANDARD_MAIL_CLIENT_PORTS, imap: 0 })[3]!, /^_imap\._tcp\.example\.org\. IN SRV 0 0 0 \.$/);
+});
+
+test("a hand-written mailbox on autoconfig.<label> keeps its own records, with no alias over them", async (t) => {
+  const dir = await withTemp(t);
+  const records = await checkZone(dir, renderZone({ ...INPUT, mailboxDomains: ["alice.semail.email", "autoconfig.alice.semail.email"] }));
+  assert.match(records, /^autoconfig\.alice\.semail\.email\.\s+3600\s+IN MX\s+10 mx\.semail\.email\.$/m);
+  assert.doesNotMatch(records, /^autoconfig\.alice\.semail\.email\.\s+\d+\s+IN CNAME/m);
+  assert.equal(mailClientRecords("alice", "semail.email").find((r) => r.type === "CNAME")?.name, "autoconfig.alice");
+});
+
 test("without keys or IPv6 there is no DKIM or AAAA record, and the zone still passes", async (t) => {
   const dir = await withTemp(t);
   const records = await checkZone(dir, renderZone({ ...INPUT, ipv6: undefined, dkim: [], mailboxDomains: [] }));
   assert.doesNotMatch(records, /_domainkey|AAAA/);
   assert.equal(records.match(/IN MX/g)?.length, 1);
+  assert.equal(records.match(/IN SRV/g)?.length, 6, "the managed domain's own, always");
 });
 
 test("named-checkzone does refuse a broken zone (the check above can fail)", async (t) => {

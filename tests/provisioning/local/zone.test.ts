@@ -29,3 +29,15 @@ test("renders once per change of records, with a serial that only grows, also ac
   assert.equal(serialOf(again!), serialOf(both!) + 1);
   assert.equal(Number((await readFile(settings.serialFile, "utf8")).trim()), serialOf(again!));
 });
+
+test("the SRV records announce the ports local mode listens on", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), "semail-zone-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const mailClientPorts = { imap: 1143, imaps: 1993, pop3s: 1995, submission: 0, submissions: 2465 };
+  const zone = createLocalZone({ domain: "semail.test", ipv4: "127.0.0.1", serialFile: join(dir, "serial"), mailClientPorts });
+  const text = (await zone.render(list("mailboxes:\n  - {owner: alice, address: alice@alice.semail.test}\n")))!;
+  assert.ok(text.includes("_imaps._tcp.alice 3600 IN SRV 0 1 1993 mx.semail.test."), text);
+  assert.ok(text.includes("_submissions._tcp 3600 IN SRV 0 1 2465 mx.semail.test."), text);
+  assert.ok(text.includes("_submission._tcp.alice 3600 IN SRV 0 0 0 ."), "a service local mode does not run is not offered");
+  assert.ok(text.includes("autoconfig 3600 IN A 127.0.0.1"));
+});

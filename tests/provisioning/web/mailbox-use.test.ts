@@ -54,6 +54,16 @@ test("production: submission host, port and login, the SSH line of the container
   assert.match(use, /There neomutt \(or mutt\) reads \/mail\/INBOX and your folders in \/mail\/mail\/, and sends through the server above once your password is in ~\/\.semail-password/);
   assert.match(use, /no SSH key yet/, "a mailbox without keys is told how to get in");
   assert.doesNotMatch(page, /Webmail/, "no link to a webmail that does not exist");
+  // Mail programs: the address is the login; the VM's public ports, TLS from the first byte first.
+  assert.match(use, /Mail programs\nThunderbird and most phones set themselves up: give them your address alice@wonderland\.semail\.test and your directory password\./);
+  assert.match(use, /by hand: incoming IMAP mx\.semail\.test port 993 \(SSL\/TLS\) or 143 \(STARTTLS\); or POP3 port 995 \(SSL\/TLS\); outgoing SMTP mx\.semail\.test port 465 \(SSL\/TLS\) or 587 \(STARTTLS\); the user name is your address\./);
+});
+
+test("mail programs are told the mail host and ports given (local mode's own), and nothing of a service on port 0", async (t) => {
+  const form = await startForm(t, { directory, mailClients: { host: "127.0.0.1", ports: { imap: 1143, imaps: 1993, pop3s: 0, submission: 0, submissions: 2465 } } });
+  const use = useSection(await mailboxPage(form, { owner: "alice", address: "alice@wonderland.semail.test" }));
+  assert.match(use, /by hand: incoming IMAP 127\.0\.0\.1 port 1993 \(SSL\/TLS\) or 1143 \(STARTTLS\); outgoing SMTP 127\.0\.0\.1 port 2465 \(SSL\/TLS\); the user name/);
+  assert.doesNotMatch(use, /POP3/);
 });
 
 test("the operator's submission address and webmail are shown; a mailbox with a key is not asked for one", async (t) => {
