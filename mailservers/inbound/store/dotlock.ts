@@ -4,8 +4,8 @@
 // file to link, which may wait for a journal commit, and the wait for someone else's lock.
 import fs, { constants, type BigIntStats } from "node:fs";
 import path from "node:path";
-import { tempFail } from "../../core/types.ts";
 import { createFile } from "./append-handle.ts";
+import { MailboxLockedError } from "./errors.ts";
 
 /** A lock older than this is stale and removed (liblockfile and lockfile(1) use 5 minutes). */
 export const STALE_LOCK_MS = 5 * 60 * 1000;
@@ -13,7 +13,7 @@ export const STALE_LOCK_MS = 5 * 60 * 1000;
 let unique = 0;
 
 export interface DotlockOptions {
-  /** Give up after this long: 451 4.2.0. */
+  /** Give up after this long: MailboxLockedError. */
   readonly timeoutMs: number;
   /** Names our files linked to the lock (`lockTempPrefix`): the store instance. */
   readonly tag: string;
@@ -59,7 +59,7 @@ export function lockTempPrefix(lockPath: string, tag: string): string {
 }
 
 /**
- * Takes `<file>.lock`; resolves with the lock path. Throws 451 4.2.0 after the timeout.
+ * Takes `<file>.lock`; resolves with the lock path. Throws MailboxLockedError after the timeout.
  * The lock is born complete: a unique file holding our pid is link(2)ed to the lock name
  * (the liblockfile and Python way), so a crash never leaves an empty lock that nobody
  * could tell from a reader's.
@@ -86,7 +86,7 @@ export async function acquireDotlock(file: string, options: DotlockOptions): Pro
       }
       removeIfStale(lockPath, options);
       if (Date.now() >= deadline) {
-        throw tempFail(451, "4.2.0", "Mailbox is locked by another program, try again later");
+        throw new MailboxLockedError(file, options.timeoutMs);
       }
       await new Promise((resolve) => setTimeout(resolve, Math.min(delay, Math.max(1, deadline - Date.now()))));
       delay = Math.min(delay * 2, 100);

@@ -2,10 +2,13 @@
 // <mailRoot>/<owner>/ with INBOX at <root>/INBOX and one folder per (recipient, sender)
 // pair at <root>/mail/<folder-name> (Dovecot `mbox:~/mail:INBOX=~/INBOX`, mutt).
 //
-// A message is transformed once (mboxrd, see mboxrd.ts) into memory or a temp file
-// (spool-body.ts), then appended to every target file in sorted path order through
-// per-file group-commit queues (mbox-file.ts). deliver() resolves only when every copy is
-// fsynced; on any failure every copy already written is cut out again before the 451.
+// The front door takes a delivery through named steps: wait for crash recovery (ready),
+// transform the message once to mboxrd into memory or a temp file (spool, spool-body.ts),
+// plan which files get which copies (plan.ts; mailbox roots: mailbox-root.ts), and commit
+// them through per-file group-commit queues (commit.ts, mbox-file.ts). deliver() resolves
+// only when every copy is fsynced; on any failure every copy already written is cut out
+// again before the 451. The parts below throw typed errors (errors.ts); only `smtpReply`
+// here turns them into SMTP replies.
 //
 // Crash safety (kill -9): an append in flight is described by a crash marker written
 // before it (crash-markers.ts), named so that a zombie or a reused pid never passes for
@@ -17,19 +20,32 @@
 // cut. Power loss: the mbox is fsynced before the reply, but the markers are not, so a
 // torn unacknowledged tail is possible after a power cut; the next append then starts on
 // a fresh line (mbox-file.ts `separatorAfter`) so it is never glued to it.
-import { promises as fs, lstatSync } from "node:fs";
+import { promises as fs } from "node:fs";
 import path from "node:path";
 import type { Readable } from "node:stream";
 import type { Logger } from "pino";
-import { ownerProblem } from "../../../config/users-list.ts";
 import { SmtpError, permFail, tempFail, type Envelope } from "../../core/types.ts";
+import { commitAppends } from "./commit.ts";
 import { CrashMarkers } from "./crash-markers.ts";
+import {
+  InvalidOwnerError,
+  MailboxLockedError,
+  MailboxNotProvisionedError,
+  PartiallyStoredError,
+  QuotaExceededError,
+  RollbackFailedError,
+  RolledBackError,
+  SpoolError,
+  StoreUnavailableError,
+  UnsafeInboxError,
+  UnsafeMailboxRootError,
+} from "./errors.ts";
 import type { FaultInjector } from "./faults.ts";
-import { syncDirectory } from "../../../lib/durable-file.ts";
-import { folderName } from "./folder-name.ts";
 import { MailRoot } from "./mail-root.ts";
-import { MboxFile, type Appended, type MboxFileContext } from "./mbox-file.ts";
-import { MboxrdBody, messagePrefix } from "./mboxrd.ts";
+import { mailboxRoot, prepareMailboxRoot, provisioningState } from "./mailbox-root.ts";
+import { MboxFile, type MboxFileContext } from "./mbox-file.ts";
+import { MboxrdBody } from "./mboxrd.ts";
+import { checkQuota, fileAppends, recipientCopies, uniqueTargets, type StoreTarget } from "./plan.ts";
 import { spoolBody, type SpooledBody } from "./spool-body.ts";
 import { recoverStore, type RecoveryReport } from "./recovery.ts";
 import { UsageCache } from "./usage.ts";
@@ -37,15 +53,10 @@ import { UsageCache } from "./usage.ts";
 export type { FaultInjector, CrashPoint } from "./faults.ts";
 export { faultError } from "./faults.ts";
 export { folderName, parseFolderName, NULL_SENDER, MAX_FOLDER_NAME } from "./folder-name.ts";
+export { PROVISIONED_MARKER, provisionPlainRoot } from "./mailbox-root.ts";
 export { STRIPPED_HEADERS } from "./mboxrd.ts";
+export type { StoreTarget } from "./plan.ts";
 export type { RecoveryReport } from "./recovery.ts";
-
-/** One recipient's mailbox: whose root, which address (Delivered-To, folder name), how many bytes allowed. */
-export interface StoreTarget {
-  owner: string;
-  recipient: string;
-  quota: number;
-}
 
 export interface MboxStoreOptions {
   /** Directory holding one mailbox root per owner, and the store's private `.tmp/`. */
@@ -94,10 +105,44 @@ export async function recoverMailRoot(mailRoot: string, logger: Logger): Promise
 const DEFAULT_LOCK_TIMEOUT_MS = 20_000;
 export const TEMP_DIR = ".tmp";
 
+/**
+ * The reply for a failed delivery, and the log line it deserves. The only place where
+ * the store's errors become SMTP replies; the stream's own SmtpError (a limit the front
+ * end enforces) passes through.
+ */
+export function smtpReply(error: unknown, logger: Logger, id?: string): SmtpError {
+  if (error instanceof SmtpError) return error;
+  if (error instanceof MailboxLockedError) return tempFail(451, "4.2.0", "Mailbox is locked by another program, try again later");
+  if (error instanceof MailboxNotProvisionedError) {
+    logger.warn({ root: error.root }, "mailbox root not provisioned (missing, or an empty mount point); refusing for now");
+    return tempFail(451, "4.2.1", "Mailbox is being set up, try again later");
+  }
+  if (error instanceof QuotaExceededError) return permFail(552, "5.2.2", "Mailbox full");
+  if (error instanceof InvalidOwnerError) return tempFail(451, "4.3.0", "Mailbox configuration error");
+  if (error instanceof UnsafeMailboxRootError) {
+    logger.error({ directory: error.root }, "mailbox root is a symlink or not a directory");
+    return tempFail(451, "4.3.0", "Mailbox is misconfigured, contact the postmaster");
+  }
+  if (error instanceof UnsafeInboxError) return tempFail(451, "4.3.0", "Mailbox is not a regular file, contact the postmaster");
+  if (error instanceof StoreUnavailableError) {
+    logger.error({ err: error.cause }, "mail store recovery failed");
+    return tempFail(451, "4.3.0", "Mail store unavailable, try again later");
+  }
+  if (error instanceof SpoolError) {
+    logger.error({ err: error.cause }, "could not write a temp file");
+    return tempFail(451, "4.3.0", "Could not store the message, try again later");
+  }
+  if (error instanceof PartiallyStoredError) logger.error({ id, err: error.cause }, "a message was stored in some mailbox files but not all");
+  if (error instanceof RolledBackError || error instanceof RollbackFailedError || error instanceof PartiallyStoredError) {
+    return tempFail(451, "4.3.0", "Could not write the mailbox, try again later");
+  }
+  logger.error({ err: error, id }, "delivery failed");
+  return tempFail(451, "4.3.0", "Could not store the message, try again later");
+}
+
 export function createMboxStore(options: MboxStoreOptions): MboxStore {
-  const mailRootAccess = new MailRoot(options.mailRoot);
-  const mailRoot = mailRootAccess.path;
-  const tmpDir = path.join(mailRoot, TEMP_DIR);
+  const mailRoot = new MailRoot(options.mailRoot);
+  const tmpDir = path.join(mailRoot.path, TEMP_DIR);
   const { logger, hostname } = options;
   const markers = new CrashMarkers(tmpDir);
   const logRecovery = (report: RecoveryReport, message: string) => {
@@ -111,7 +156,7 @@ export function createMboxStore(options: MboxStoreOptions): MboxStore {
     // A failure here fails the append (451): a lock that may cover a partial tail is not broken.
     recoverDeadWriters: () => void logRecovery(recoverStore(tmpDir, logger), "recovered a dead writer before breaking a stale lock"),
     markers,
-    mailRoot: mailRootAccess,
+    mailRoot,
     faults: options.faults,
     writeAttempts: new Map(),
   };
@@ -127,6 +172,7 @@ export function createMboxStore(options: MboxStoreOptions): MboxStore {
   })();
   recovered.catch(() => {});
 
+  /** The one MboxFile (group-commit queue) of a path while it has appends. */
   function fileFor(filePath: string): MboxFile {
     let file = files.get(filePath);
     if (!file) {
@@ -140,115 +186,63 @@ export function createMboxStore(options: MboxStoreOptions): MboxStore {
     return file;
   }
 
-  function rootOf(owner: string): string {
-    const root = path.join(mailRoot, owner);
-    // The users list validated it; a path that leaves the mail root is refused anyway.
-    if (ownerProblem(owner) !== undefined || path.dirname(root) !== mailRoot) {
-      throw tempFail(451, "4.3.0", "Mailbox configuration error");
-    }
-    return root;
+  /** Step 1: deliveries wait for crash recovery at start, and refuse if it failed. */
+  async function ready(): Promise<void> {
+    await recovered.catch((error: unknown) => {
+      throw new StoreUnavailableError("crash recovery at start failed", { cause: error });
+    });
   }
 
-  async function run(envelope: Envelope, targets: readonly StoreTarget[], message: Readable): Promise<void> {
-    await recovered.catch((error) => {
-      logger.error({ err: error }, "mail store recovery failed");
-      throw tempFail(451, "4.3.0", "Mail store unavailable, try again later");
-    });
-    const unique = dedupe(targets);
-    const roots = unique.map((target) => rootOf(target.owner));
-    const bodyPath = path.join(tmpDir, `msg-${markers.writer}-${++tempSeq}`);
-    let spooled: SpooledBody | undefined;
+  /** Step 2: the message, transformed to mboxrd once, in memory or a temp file. */
+  async function spool(message: Readable, bodyPath: string): Promise<SpooledBody> {
     try {
-      try {
-        spooled = await spoolBody(message, new MboxrdBody(), bodyPath);
-      } catch (error) {
-        // The message broke a limit (SmtpError from the front end) or the client went away.
-        if (error instanceof SmtpError || message.errored) throw message.errored ?? error;
-        logger.error({ err: error }, "could not write a temp file");
-        throw tempFail(451, "4.3.0", "Could not store the message, try again later");
-      }
-      const bodySize = spooled.size;
+      return await spoolBody(message, new MboxrdBody(), bodyPath);
+    } catch (error) {
+      // The message broke a limit (SmtpError from the front end) or the client went away.
+      if (error instanceof SmtpError || message.errored) throw message.errored ?? error;
+      throw new SpoolError(error);
+    }
+  }
 
-      // Quota: refuse only when every recipient's mailbox is full (grace for the others).
-      const plans = await Promise.all(unique.map(async (target, i) => {
-        const root = roots[i]!;
-        const prefix = messagePrefix(envelope, target.recipient, hostname);
-        const used = await usage.get(target.owner, root);
-        return { target, root, prefix, adds: 2 * (prefix.length + bodySize), used };
-      }));
-      if (plans.length > 0 && plans.every((p) => p.used + p.adds > p.target.quota)) {
-        throw permFail(552, "5.2.2", "Mailbox full");
-      }
-
-      // One append per file. A file can serve several copies: two recipients of one
-      // mailbox share its INBOX (appending twice to one file would wait on itself).
-      const byFile = new Map<string, { file: string; owner: string; inbox: boolean; prefixes: Buffer[] }>();
-      const addCopy = (file: string, owner: string, inbox: boolean, prefix: Buffer) => {
-        const append = byFile.get(file);
-        if (append) append.prefixes.push(prefix);
-        else byFile.set(file, { file, owner, inbox, prefixes: [prefix] });
-      };
-      for (const plan of plans) {
-        const withFolder = await ensureDirectories(plan.root, mailRootAccess, logger);
-        addCopy(path.join(plan.root, "INBOX"), plan.target.owner, true, plan.prefix);
-        if (withFolder) {
-          addCopy(path.join(plan.root, "mail", folderName(plan.target.recipient, envelope.mailFrom)), plan.target.owner, false, plan.prefix);
-        }
-      }
-      const appends = [...byFile.values()].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
-
-      // Files in one order everywhere (see mbox-file.ts); each append waits for the previous to be written.
-      const done: { owner: string; appended: Appended }[] = [];
-      let failure: unknown;
-      for (const append of appends) {
-        try {
-          const appended = await fileFor(append.file).append({ prefixes: append.prefixes, body: spooled! });
-          done.push({ owner: append.owner, appended });
-          if (appended.skipped && append.inbox) {
-            failure = tempFail(451, "4.3.0", "Mailbox is not a regular file, contact the postmaster");
-            break;
-          }
-        } catch (error) {
-          failure = error;
-          break;
-        }
-      }
-      // Written everywhere: now wait until it is fsynced everywhere, then decide.
-      if (failure === undefined) {
-        const synced = await Promise.allSettled(done.map((d) => d.appended.durable));
-        const failed = synced.find((s) => s.status === "rejected");
-        if (failed) failure = failed.reason;
-      }
-      const settled = await Promise.allSettled(done.map((d) => d.appended.settle(failure === undefined)));
-      if (failure !== undefined) {
-        if (failure instanceof SmtpError) throw failure;
-        throw tempFail(451, "4.3.0", "Could not write the mailbox, try again later");
-      }
-      for (const d of done) usage.add(d.owner, d.appended.bytes);
-      if (settled.some((s) => s.status === "rejected")) {
-        logger.error({ id: envelope.id }, "a message was stored in some mailbox files but not all");
-        throw tempFail(451, "4.3.0", "Could not write the mailbox, try again later");
-      }
+  async function store(envelope: Envelope, targets: readonly StoreTarget[], message: Readable): Promise<void> {
+    await ready();
+    const copies = recipientCopies(envelope, uniqueTargets(targets), mailRoot, hostname);
+    const bodyPath = path.join(tmpDir, `msg-${markers.writer}-${++tempSeq}`);
+    let body: SpooledBody | undefined;
+    try {
+      body = await spool(message, bodyPath);
+      // Step 3: plan. Refused only when every mailbox is full; then each root is checked.
+      await checkQuota(copies, body.size, usage);
+      const appends = await fileAppends(copies, envelope.mailFrom, (root) => prepareMailboxRoot(root, mailRoot, logger));
+      // Step 4: commit, in every file and synced, or in none.
+      const stored = await commitAppends(appends, body, fileFor);
+      for (const { owner, bytes } of stored) usage.add(owner, bytes);
     } finally {
-      if (spooled?.parts === undefined) await fs.unlink(bodyPath).catch(() => {});
+      if (body?.parts === undefined) await fs.unlink(bodyPath).catch(() => {});
     }
   }
 
   return {
     async provisioned(owner) {
-      return provisioningState(rootOf(owner)) !== "missing";
+      try {
+        return provisioningState(mailboxRoot(mailRoot, owner)) !== "missing";
+      } catch (error) {
+        throw smtpReply(error, logger);
+      }
     },
     async usage(owner) {
-      return usage.get(owner, rootOf(owner));
+      try {
+        return await usage.get(owner, mailboxRoot(mailRoot, owner));
+      } catch (error) {
+        throw smtpReply(error, logger);
+      }
     },
     async deliver(envelope, targets, message) {
       if (closed) throw tempFail(421, "4.3.2", "Service shutting down");
-      const delivery = run(envelope, targets, message).catch((error: unknown) => {
+      const delivery = store(envelope, targets, message).catch((error: unknown) => {
         // Refused before reading it all: drain the rest so the SMTP side can reply.
         if (!message.readableEnded && !message.destroyed) message.resume();
-        if (error instanceof SmtpError) throw error;
-        logger.error({ err: error, id: envelope.id }, "delivery failed");
-        throw tempFail(451, "4.3.0", "Could not store the message, try again later");
+        throw smtpReply(error, logger, envelope.id);
       });
       inFlight.add(delivery);
       try {
@@ -263,74 +257,4 @@ export function createMboxStore(options: MboxStoreOptions): MboxStore {
       await markers.retire();
     },
   };
-}
-
-/** One copy per (owner, recipient); the same address twice is one delivery. */
-function dedupe(targets: readonly StoreTarget[]): StoreTarget[] {
-  const seen = new Map<string, StoreTarget>();
-  for (const target of targets) {
-    const key = `${target.owner}\0${target.recipient.toLowerCase()}`;
-    if (!seen.has(key)) seen.set(key, target);
-  }
-  return [...seen.values()];
-}
-
-/** Written into a mailbox root by provisioning; it survives a reader deleting an empty INBOX. */
-export const PROVISIONED_MARKER = ".semail-mailbox";
-
-/**
- * Provisions a mailbox root as a plain directory, the way mailbox-fs.sh populates a
- * mounted filesystem: INBOX, mail/ and the marker. For local mode without root, the
- * daemon's own postmaster mailbox and the benchmarks; never for a listed owner on the VM.
- */
-export async function provisionPlainRoot(mailRoot: string, owner: string): Promise<void> {
-  const root = path.join(mailRoot, owner);
-  await fs.mkdir(path.join(root, "mail"), { recursive: true, mode: 0o700 });
-  for (const file of ["INBOX", PROVISIONED_MARKER]) await fs.writeFile(path.join(root, file), "", { flag: "a", mode: 0o600 });
-}
-
-/**
- * Provisioning (mailbox-fs.sh on the VM, the local applier) makes the root and puts an
- * INBOX and PROVISIONED_MARKER in it. A root with neither is not ready: not made yet, or
- * the empty mount point of a filesystem that is not mounted, where mail would land on the
- * host's own disk. Checked for every message, with synchronous calls (see append-handle.ts).
- */
-function provisioningState(root: string): "missing" | "unsafe" | "ready" {
-  const rootStat = lstatSync(root, { throwIfNoEntry: false });
-  if (!rootStat) return "missing";
-  if (!rootStat.isDirectory()) return "unsafe";
-  for (const name of [PROVISIONED_MARKER, "INBOX"]) if (lstatSync(path.join(root, name), { throwIfNoEntry: false })) return "ready";
-  return "missing";
-}
-
-/**
- * Checks <root>/ and creates <root>/mail/ if missing. A root that is missing (not
- * provisioned yet: never created here, see `provisioned`) or not a real directory is
- * refused (451); a `mail` that is not a directory only loses the folder copy (returns false).
- */
-async function ensureDirectories(root: string, mailRoot: MailRoot, logger: Logger): Promise<boolean> {
-  const state = provisioningState(root);
-  if (state === "missing") {
-    logger.warn({ root }, "mailbox root not provisioned (missing, or an empty mount point); refusing for now");
-    throw tempFail(451, "4.2.1", "Mailbox is being set up, try again later");
-  }
-  if (state === "unsafe") {
-    logger.error({ directory: root }, "mailbox root is a symlink or not a directory");
-    throw tempFail(451, "4.3.0", "Mailbox is misconfigured, contact the postmaster");
-  }
-  const directory = path.join(root, "mail");
-  let stat = lstatSync(directory, { throwIfNoEntry: false });
-  if (!stat) {
-    await fs.mkdir(directory, { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== "EEXIST") throw error;
-    });
-    mailRoot.giveDirectoryToOwner(directory, root);
-    await syncDirectory(root);
-    stat = lstatSync(directory);
-  }
-  if (!stat.isDirectory()) {
-    logger.error({ directory }, "mailbox directory is a symlink or not a directory");
-    return false;
-  }
-  return true;
 }

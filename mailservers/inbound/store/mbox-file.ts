@@ -16,7 +16,7 @@ import { BatchWriter, separatorAfter } from "./batch-writer.ts";
 import type { FaultInjector } from "./faults.ts";
 import type { MailRoot } from "./mail-root.ts";
 import type { SpooledBody } from "./spool-body.ts";
-import { tempFail } from "../../core/types.ts";
+import { RollbackFailedError } from "./errors.ts";
 
 /** Most messages per batch. */
 const MAX_BATCH = 256;
@@ -239,7 +239,8 @@ export class MboxFile {
         // A second failure: give the whole batch up, as the crash marker would.
         logger.error({ file: this.path, err: error }, "could not write back kept messages after a rollback");
         await this.#finish(handle, base, marker, locked);
-        for (const w of written) w.finished!.reject(tempFail(451, "4.3.0", "Could not write the mailbox, try again later"));
+        const lost = new RollbackFailedError(this.path, error);
+        for (const w of written) w.finished!.reject(lost);
         return;
       }
     }

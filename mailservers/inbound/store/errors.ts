@@ -1,0 +1,107 @@
+// Why the store could not keep a message, as types. The parts below the front door
+// (dotlock, mbox files, mailbox roots, the commit) throw these and never choose an SMTP
+// reply; the front door (index.ts `smtpReply`) turns each into one.
+
+/** Base of the store's own refusals. */
+export class StoreError extends Error {
+  override readonly name: string = "StoreError";
+}
+
+/** Crash recovery at start failed: the store takes nothing until it is restarted. */
+export class StoreUnavailableError extends StoreError {
+  override readonly name = "StoreUnavailableError";
+}
+
+/** Someone else held `<file>.lock` past the bounded wait. */
+export class MailboxLockedError extends StoreError {
+  override readonly name = "MailboxLockedError";
+  readonly file: string;
+  readonly waitedMs: number;
+  constructor(file: string, waitedMs: number) {
+    super(`${file}.lock held by another program for more than ${waitedMs} ms`);
+    this.file = file;
+    this.waitedMs = waitedMs;
+  }
+}
+
+/** The owner's root does not exist yet, or is the empty mount point of an unmounted filesystem. */
+export class MailboxNotProvisionedError extends StoreError {
+  override readonly name = "MailboxNotProvisionedError";
+  readonly root: string;
+  constructor(root: string) {
+    super(`mailbox root ${root} is not provisioned (missing, or an empty mount point)`);
+    this.root = root;
+  }
+}
+
+/** An owner name that is not valid, or whose root would leave the mail root. */
+export class InvalidOwnerError extends StoreError {
+  override readonly name = "InvalidOwnerError";
+  readonly owner: string;
+  constructor(owner: string) {
+    super(`owner ${JSON.stringify(owner)} does not name a mailbox root below the mail root`);
+    this.owner = owner;
+  }
+}
+
+/** The owner's root is a symlink or not a directory. */
+export class UnsafeMailboxRootError extends StoreError {
+  override readonly name = "UnsafeMailboxRootError";
+  readonly root: string;
+  constructor(root: string) {
+    super(`mailbox root ${root} is a symlink or not a directory`);
+    this.root = root;
+  }
+}
+
+/** INBOX is a symlink, a hard link or not a regular file: nothing was written to it. */
+export class UnsafeInboxError extends StoreError {
+  override readonly name = "UnsafeInboxError";
+  readonly file: string;
+  constructor(file: string) {
+    super(`${file} is not a regular file with a single link`);
+    this.file = file;
+  }
+}
+
+/** Every recipient's mailbox is over its quota. */
+export class QuotaExceededError extends StoreError {
+  override readonly name = "QuotaExceededError";
+}
+
+/** The message could not be put in a temp file before its appends. */
+export class SpoolError extends StoreError {
+  override readonly name = "SpoolError";
+  constructor(cause: unknown) {
+    super("could not write the message to a temp file", { cause });
+  }
+}
+
+/** An append failed (I/O, fsync); every copy already written was cut out again. */
+export class RolledBackError extends StoreError {
+  override readonly name = "RolledBackError";
+  constructor(cause: unknown) {
+    super("an append failed; the message was removed from every file", { cause });
+  }
+}
+
+/**
+ * A message meant to be kept in a file could not be (the write-back after cutting out a
+ * neighbour in its batch failed): that file's whole batch was undone.
+ */
+export class RollbackFailedError extends StoreError {
+  override readonly name = "RollbackFailedError";
+  readonly file: string;
+  constructor(file: string, cause: unknown) {
+    super(`could not write back the kept messages of ${file} after a rollback`, { cause });
+    this.file = file;
+  }
+}
+
+/** A message that is in some of its files but not all (a RollbackFailedError elsewhere). */
+export class PartiallyStoredError extends StoreError {
+  override readonly name = "PartiallyStoredError";
+  constructor(causes: readonly unknown[]) {
+    super("the message was stored in some mailbox files but not all", { cause: causes[0] });
+  }
+}
