@@ -17,6 +17,7 @@ import type { Settings } from "../../config/settings.ts";
 import type { UsersList } from "../../config/users-list.ts";
 import { closedAncestor } from "../imap/dovecot.ts";
 import { renderAddressFile, renderRoundcubeConfig, type RoundcubeConfig } from "./config.ts";
+import { IDENTITY_UPDATE_SQL } from "./identities.ts";
 
 const run = promisify(execFile);
 const PHP = "/usr/bin/php";
@@ -130,7 +131,7 @@ export async function syncIdentities(databaseFile: string, list: UsersList): Pro
   const db = new DatabaseSync(databaseFile, { timeout: 5000 });
   const changed: string[] = [];
   try {
-    const update = db.prepare("UPDATE identities SET email = ?, changed = datetime('now') WHERE del = 0 AND email <> ? AND user_id IN (SELECT user_id FROM users WHERE username = ?)");
+    const update = db.prepare(IDENTITY_UPDATE_SQL);
     for (const mailbox of list.mailboxes) {
       if (mailbox.pendingProof !== undefined) continue;
       if (Number(update.run(mailbox.address, mailbox.address, mailbox.owner).changes) > 0) changed.push(mailbox.owner);
