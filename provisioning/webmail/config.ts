@@ -1,12 +1,12 @@
 // Roundcube's configuration from SEMail's settings: pure functions, no I/O. The webmail logs
 // in to Dovecot (provisioning/imap) with the LDAP login, sends through the outbound daemon
 // with the same login, and gives every user exactly one identity: their mailbox address
-// from the users list (the virtuser_file plugin reads the address file rendered here).
+// from the users list (the virtuser_file plugin reads config/webmail-addresses.ts's file).
 //
 // Decisions, said once:
 // - Identity: `identities_level = 3` (one identity, its address not editable). The address
-//   comes from `renderAddressFile` (virtuser_file: "address uid" lines) when Roundcube
-//   creates the user at the first login. The outbound daemon refuses any other MAIL FROM
+//   comes from the address file ("address uid" lines) when Roundcube creates the user at the
+//   first login. The outbound daemon refuses any other MAIL FROM
 //   (553 5.7.1) anyway; the lock keeps users from writing a From it would refuse.
 // - Login name: the LDAP uid, or the user's mailbox address (`login_username_filter`), as
 //   Dovecot takes them; Roundcube turns a live address into its owner's uid through the
@@ -18,7 +18,6 @@
 // - des_key: random per installation, in a file of the state directory (outside the web
 //   root and never in an image), read by the configuration at each request.
 // - No plugin that reaches the Internet: only virtuser_file; no spell check, no installer.
-import type { UsersList } from "../../config/users-list.ts";
 import { isLoopbackHost } from "../../lib/ip-networks.ts";
 
 /** How Roundcube checks a server's certificate. */
@@ -40,7 +39,7 @@ export interface RoundcubeConfig {
   /** SQLite database file (sessions, the users' settings and identities). */
   readonly databaseFile: string;
   readonly tempDir: string;
-  /** The address file rendered by renderAddressFile. */
+  /** The address file (config/webmail-addresses.ts). */
   readonly addressFile: string;
   readonly sessionMinutes: number;
   /** Reached over HTTPS (a TLS proxy in front): Secure cookies. */
@@ -133,17 +132,4 @@ export function renderRoundcubeConfig(c: RoundcubeConfig): string {
     "",
   ];
   return lines.join("\n");
-}
-
-/**
- * virtuser_file's table: "address uid" per live mailbox (a pending one is not the user's
- * yet: the outbound daemon would refuse it as a sender).
- */
-export function renderAddressFile(list: UsersList): string {
-  const lines = ["# Written by SEMail from the users list: mailbox address, then its owner's LDAP uid."];
-  for (const mailbox of list.mailboxes) {
-    if (mailbox.pendingProof !== undefined) continue;
-    lines.push(`${mailbox.address} ${mailbox.owner}`);
-  }
-  return `${lines.join("\n")}\n`;
 }

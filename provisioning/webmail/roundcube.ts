@@ -16,7 +16,8 @@ import { silentLogger } from "../../lib/logger.ts";
 import type { Settings } from "../../config/settings.ts";
 import type { UsersList } from "../../config/users-list.ts";
 import { closedAncestor } from "../imap/dovecot.ts";
-import { renderAddressFile, renderRoundcubeConfig, type RoundcubeConfig } from "./config.ts";
+import { renderAddressFile } from "../../config/webmail-addresses.ts";
+import { renderRoundcubeConfig, type RoundcubeConfig } from "./config.ts";
 import { IDENTITY_UPDATE_SQL } from "./identities.ts";
 
 const run = promisify(execFile);

@@ -8,9 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { promisify } from "node:util";
-import { parseSettings, usersListOptions } from "../../../config/settings.ts";
-import { parseUsersList } from "../../../config/users-list.ts";
-import { php, renderAddressFile, renderRoundcubeConfig, type RoundcubeConfig } from "../../../provisioning/webmail/config.ts";
+import { parseSettings } from "../../../config/settings.ts";
+import { php, renderRoundcubeConfig, type RoundcubeConfig } from "../../../provisioning/webmail/config.ts";
 import { localEndpoints } from "../../../provisioning/webmail/roundcube.ts";
 
 const run = promisify(execFile);
@@ -75,18 +74,6 @@ test("certificates go unchecked only on loopback; a password never crosses a net
   // A quote in a path cannot end the PHP string.
   const odd = await evaluate(renderRoundcubeConfig({ ...BASE, tempDir: "/tmp/it's\\here" }));
   assert.equal(odd.temp_dir, "/tmp/it's\\here/");
-});
-
-test("the address file maps each live mailbox to its owner; a pending one is left out", () => {
-  const settings = parseSettings({}, "test");
-  const list = parseUsersList(
-    "mailboxes:\n  - {owner: alice, address: alice@alice.semail.test}\n  - {owner: carol, address: carol@carol.example, pendingProof: 0123456789abcdef0123}\n  - {owner: bob, address: Bob@Bob.semail.test}\n",
-    usersListOptions(settings),
-  );
-  const lines = renderAddressFile(list).split("\n").filter((l) => l && !l.startsWith("#"));
-  const address = (owner: string) => list.mailboxes.find((m) => m.owner === owner)!.address;
-  assert.deepEqual(lines.sort(), [`${address("alice")} alice`, `${address("bob")} bob`]);
-  assert.equal(address("bob"), "bob@bob.semail.test", "addresses as the users list normalises them");
 });
 
 test("local mode's endpoints: Dovecot's STARTTLS port and the first IPv4 submission listener, on loopback", () => {
