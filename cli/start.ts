@@ -18,6 +18,7 @@ import type { Applier } from "../provisioning/apply/types.ts";
 import { createLocalApplier, createLocalZone, releaseLocalMounts, type LocalApplierOptions } from "../provisioning/local/applier.ts";
 import { DEFAULT_PORTS, DEMO_ADMIN, DEMO_USERS, LOCAL_DOMAIN, freeLocalPorts, localSecrets, localSettingsYaml, type LocalPorts } from "../provisioning/local/defaults.ts";
 import { createLocalDns, readZoneFiles } from "../provisioning/local/local-dns.ts";
+import { localMailClients } from "../provisioning/local/mail-clients.ts";
 import { startNamed, type Zone } from "../provisioning/local/named.ts";
 import { canBind } from "../provisioning/local/ports.ts";
 import { startSlapd } from "../provisioning/local/slapd.ts";
@@ -126,8 +127,9 @@ SEMail is running on this machine (data in ${dataDir}, logs in ${join(dataDir, "
   web form        http://${web.host}:${web.port}/
   inbound SMTP    ${inbound.host}:${inbound.port}        (MX of *.${LOCAL_DOMAIN})
   submission      ${submission.host}:${submission.port}        (AUTH with your LDAP login)
-  IMAP / POP3     ${imap ? `${imap.host}:${imap.ports.imap} (STARTTLS), :${imap.ports.imaps} (TLS), POP3S :${imap.ports.pop3s}   (login: your LDAP uid; certificate ${join(dataDir, "tls")})` : "not running (Dovecot needs root)"}
-  webmail         ${webmail ? `${webmail.url}   (Roundcube; log in with your LDAP uid)` : "not running (it reads through Dovecot, which needs root)"}
+  IMAP / POP3     ${imap ? `${imap.host}:${imap.ports.imap} (STARTTLS), :${imap.ports.imaps} (TLS), POP3S :${imap.ports.pop3s}   (login: your mailbox address or LDAP uid; certificate ${join(dataDir, "tls")})` : "not running (Dovecot needs root)"}
+  webmail         ${webmail ? `${webmail.url}   (Roundcube; log in with your mailbox address or LDAP uid)` : "not running (it reads through Dovecot, which needs root)"}
+  autoconfig      http://${web.host}:${web.port}/.well-known/autoconfig/mail/config-v1.1.xml?emailaddress=${a}@${a}.${LOCAL_DOMAIN}   (what Thunderbird reads: these ports, your address as login)
   DNS (named)     ${settings.outbound.delivery.resolver}      (zone ${LOCAL_DOMAIN})
   LDAP (slapd)    ${settings.ldap.url}    (base ${settings.ldap.baseDn})
   mailboxes       ${storage}
@@ -265,7 +267,9 @@ const start: Command = {
       });
       parts.add(`slapd (LDAP on ${address(settings.ldap.url)})`, () => slapd.stop());
 
-      const zone = createLocalZone({ domain: LOCAL_DOMAIN, ipv4: "127.0.0.1", ipv6: "::1", serialFile: join(dataDir, "named", "serial") });
+      // Mail programs are told local mode's own ports (zone SRV records, the form's autoconfig).
+      const mailClients = localMailClients(settings, process.getuid?.() === 0);
+      const zone = createLocalZone({ domain: LOCAL_DOMAIN, ipv4: "127.0.0.1", ipv6: "::1", serialFile: join(dataDir, "named", "serial"), mailClientPorts: mailClients.ports });
       // Zone files a tester keeps there stand in for other domains' DNS (local-dns.ts).
       const zonesDir = join(dataDir, "zones");
       await mkdir(zonesDir, { recursive: true });
@@ -331,6 +335,7 @@ const start: Command = {
         // No link to a webmail that is not running (not root): the page would show a dead one.
         web: webmail ? settings.web : withoutWebmailLink(settings.web),
         logger: logger.child({ service: "web" }),
+        mailClients,
         usage: async (owner) => inbound.store.usage(owner).catch(() => undefined),
         // This machine's own submission port; the owner's container through the jump sshd,
         // or without Docker the mbox files on this machine.

@@ -34,6 +34,8 @@ export function exited(child: ChildProcess): Promise<number | null> {
 export interface StartLocalOptions {
   /** With the users' containers (Docker); without (--no-containers) unless asked. */
   readonly containers?: boolean;
+  /** Plain mailbox directories even as root (--no-images): no image files, no loop mounts. */
+  readonly noImages?: boolean;
   /** More environment, e.g. the DOCKER_HOST of the tests' engine. */
   readonly env?: NodeJS.ProcessEnv;
   /** How long the start may take (image builds on a cold engine take minutes). */
@@ -42,7 +44,7 @@ export interface StartLocalOptions {
 
 /** `semail start` as a child process, ready once it wrote ready.json. */
 export async function startLocal(dataDir: string, options: StartLocalOptions = {}) {
-  const args = [SEMAIL, "start", "--data-dir", dataDir, ...(options.containers ? [] : ["--no-containers"])];
+  const args = [SEMAIL, "start", "--data-dir", dataDir, ...(options.containers ? [] : ["--no-containers"]), ...(options.noImages ? ["--no-images"] : [])];
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...options.env } });
   let output = "";
   child.stdout!.setEncoding("utf8").on("data", (d: string) => (output += d));
