@@ -61,6 +61,12 @@ export interface StackConfig {
   readonly aptProxyImage: string;
   /** Image reference, or "" to build provisioning/images/imap on the VM. */
   readonly imapImage: string;
+  /** Image reference, or "" to build provisioning/images/webmail on the VM. */
+  readonly webmailImage: string;
+  /** Public HTTPS port of the webmail; 0 runs no webmail. */
+  readonly webmailPort: number;
+  /** Public HTTP port that only redirects to the webmail's HTTPS (and answers ACME challenges); 0 publishes none. */
+  readonly webmailHttpPort: number;
 }
 
 /** Setting name → [default, description]. Secrets are listed in SECRET_SETTINGS. */
@@ -106,6 +112,9 @@ export const SETTINGS = {
   daemonImage: ["", "Image of the two SMTP daemons; empty builds provisioning/images/daemons on the VM."],
   aptProxyImage: ["", "Image of the users' apt proxy (apt-cacher-ng); empty builds provisioning/images/apt-proxy on the VM."],
   imapImage: ["", "Image of Dovecot (IMAP, IMAPS, POP3S over the users' mail); empty builds provisioning/images/imap on the VM."],
+  webmailImage: ["", "Image of the webmail (Roundcube on nginx and php-fpm); empty builds provisioning/images/webmail on the VM."],
+  webmailPort: ["443", "Public HTTPS port of the webmail, https://mx.<managedDomain>/ with the tlsCert certificate; 0 runs no webmail."],
+  webmailHttpPort: ["80", "Public HTTP port that only redirects to the webmail's HTTPS and serves certbot --webroot challenges from /var/lib/semail/acme; 0 publishes none."],
 } as const satisfies Record<keyof StackConfig, readonly [string | undefined, string]>;
 
 export const SECRET_SETTINGS = {
@@ -130,6 +139,8 @@ const ABS_PATH = /^\/[A-Za-z0-9._/-]*$/;
 const DEVICE = /^\/dev\/[A-Za-z0-9._/-]+$/;
 const HOST_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+$/;
 const SIZE_ARG = /^\d+[KMGT]?$/;
+/** What the VM already publishes on its public addresses (SSH, the zone's named, the daemons, Dovecot). */
+const PUBLIC_PORTS: Readonly<Record<number, string>> = { 22: "SSH", 25: "SMTP", 53: "DNS", 143: "IMAP", 465: "submissions", 587: "submission", 993: "IMAPS", 995: "POP3S" };
 
 /**
  * Validates raw config values (by setting name, without the `semail:` prefix) and
@@ -167,6 +178,14 @@ export function parseStackConfig(get: (key: string) => string | undefined): Stac
     const line = (words.length === 3 ? words.slice(1) : words).join(" ");
     check(key, (optional && line === "") || HOST_KEY.test(line), "must be an SSH host key line \"ssh-ed25519 AAAA...\"", "\"$(ssh-keyscan -t ed25519 HOST | cut -d' ' -f2-)\"");
     return line;
+  };
+  // A public port of the VM for the webmail: free of what the mail services, DNS and SSH publish there.
+  const port = (key: "webmailPort" | "webmailHttpPort") => {
+    const v = value(key);
+    const n = /^\d{1,5}$/.test(v) ? Number(v) : NaN;
+    const owner = PUBLIC_PORTS[n];
+    check(key, n >= 0 && n <= 65535 && owner === undefined, owner ? `${n} is already the VM's ${owner} port` : `${JSON.stringify(v)} must be a port number from 1 to 65535, or 0 for none`, String(SETTINGS[key][0]));
+    return Number.isNaN(n) ? 0 : n;
   };
   const ipv4 = (key: keyof typeof SETTINGS) => {
     const v = value(key);
@@ -237,17 +256,21 @@ export function parseStackConfig(get: (key: string) => string | undefined): Stac
   const ldapAdminDn = value("ldapAdminDn") || `cn=admin,${ldapBaseDn}`;
   // The local slapd image creates its admin as cn=admin,<base>; any other DN could not bind.
   check("ldapAdminDn", ldapUrl !== "" || ldapAdminDn === `cn=admin,${ldapBaseDn}`, `must be cn=admin,${ldapBaseDn} for the local slapd (or set semail:ldapUrl for an external directory)`, `cn=admin,${ldapBaseDn}`);
-  const images = Object.fromEntries((["ldapImage", "userImage", "daemonImage", "aptProxyImage", "imapImage", "baseImage"] as const).map((key) => {
+  const images = Object.fromEntries((["ldapImage", "userImage", "daemonImage", "aptProxyImage", "imapImage", "webmailImage", "baseImage"] as const).map((key) => {
     const img = value(key);
     const optional = key !== "baseImage";
     check(key, (optional && img === "") || /^[a-z0-9][a-z0-9._/:@-]*$/.test(img), `${JSON.stringify(img)} is not an image reference${optional ? " (leave it empty to build SEMail's own)" : ""}`, "registry.example/name:tag");
     return [key, img];
-  })) as Record<"ldapImage" | "userImage" | "daemonImage" | "aptProxyImage" | "imapImage" | "baseImage", string>;
+  })) as Record<"ldapImage" | "userImage" | "daemonImage" | "aptProxyImage" | "imapImage" | "webmailImage" | "baseImage", string>;
   const usersList = value("usersList");
   check("usersList", usersList !== "" && !usersList.startsWith("/") && !usersList.split(/[\\/]/).includes(".."), `${JSON.stringify(usersList)} must be a path inside the project`, "users.yaml");
   const subnet = value("usersNetworkSubnet");
   const [net, bits] = subnet.split("/");
   check("usersNetworkSubnet", isIP(net ?? "") === 4 && /^(1[6-9]|2[0-8])$/.test(bits ?? ""), `${JSON.stringify(subnet)} must be an IPv4 CIDR from /16 to /28`, "172.30.0.0/24");
+
+  const webmailPort = port("webmailPort");
+  const webmailHttpPort = port("webmailHttpPort");
+  check("webmailHttpPort", webmailHttpPort === 0 || webmailHttpPort !== webmailPort, `${webmailHttpPort} is semail:webmailPort too: HTTP needs a port of its own, or 0 for none`, "80");
 
   const config: StackConfig = {
     dom0Host, dom0User, dom0HostKey: hostKey("dom0HostKey", false),
@@ -261,6 +284,7 @@ export function parseStackConfig(get: (key: string) => string | undefined): Stac
     tlsCert: path("tlsCert"), tlsKey: path("tlsKey"), usersList, usersListRemote: path("usersListRemote"),
     mailRoot: path("mailRoot"), spool: path("spool"), userImage: images.userImage, usersNetworkSubnet: subnet,
     baseImage: images.baseImage, daemonImage: images.daemonImage, aptProxyImage: images.aptProxyImage, imapImage: images.imapImage,
+    webmailImage: images.webmailImage, webmailPort, webmailHttpPort,
   };
   if (problems.length > 0) throw new StackConfigError(problems);
   return config;

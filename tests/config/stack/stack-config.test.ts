@@ -73,11 +73,23 @@ test("specific rules: domain, data disk, LDAP admin DN for the local slapd, subn
   assert.equal(parseStackConfig(fromMap(baseConfig({ ldapAdminDn: "cn=root,dc=x", ldapUrl: "ldaps://ldap.example.net" }))).ldapAdminDn, "cn=root,dc=x");
   assert.match(problems({ usersNetworkSubnet: "10.0.0.0/8" })[0]!, /^semail:usersNetworkSubnet/);
   assert.match(problems({ usersList: "../outside.yaml" })[0]!, /^semail:usersList "..\/outside.yaml" must be a path inside the project/);
-  for (const key of ["daemonImage", "ldapImage", "userImage", "aptProxyImage", "imapImage"]) {
+  for (const key of ["daemonImage", "ldapImage", "userImage", "aptProxyImage", "imapImage", "webmailImage"]) {
     assert.match(problems({ [key]: "Bad Image!" })[0]!, new RegExp(`^semail:${key} "Bad Image!" is not an image reference \\(leave it empty to build SEMail's own\\)`), key);
   }
   assert.match(problems({ baseImage: "" })[0]!, /^semail:baseImage "" is not an image reference/, "the base cannot be empty");
   assert.match(problems({ defaultMailboxSize: "1MiB" })[0]!, /^semail:defaultMailboxSize is below semail:minMailboxSize/);
+});
+
+test("the webmail's ports: a free public port each, 0 for none, never one the VM already publishes", () => {
+  const config = parseStackConfig(fromMap(baseConfig()));
+  assert.deepEqual([config.webmailPort, config.webmailHttpPort, config.webmailImage], [443, 80, ""]);
+  assert.equal(parseStackConfig(fromMap(baseConfig({ webmailPort: "0", webmailHttpPort: "0" }))).webmailPort, 0);
+  assert.equal(parseStackConfig(fromMap(baseConfig({ webmailPort: "8443", webmailHttpPort: "8080" }))).webmailPort, 8443);
+  assert.match(problems({ webmailPort: "993" })[0]!, /^semail:webmailPort 993 is already the VM's IMAPS port \(pulumi config set webmailPort 443\)/);
+  assert.match(problems({ webmailHttpPort: "25" })[0]!, /^semail:webmailHttpPort 25 is already the VM's SMTP port/);
+  assert.match(problems({ webmailPort: "https" })[0]!, /^semail:webmailPort "https" must be a port number from 1 to 65535, or 0 for none/);
+  assert.match(problems({ webmailPort: "70000" })[0]!, /^semail:webmailPort "70000" must be a port number/);
+  assert.match(problems({ webmailPort: "8443", webmailHttpPort: "8443" })[0]!, /^semail:webmailHttpPort 8443 is semail:webmailPort too/);
 });
 
 test("the Gandi key and the LDAP password are required where they are used", () => {
