@@ -121,8 +121,8 @@ export interface Transaction {
 /** MAIL, RCPT, DATA on an open session; per-recipient results. `message` opens the bytes to send. */
 export async function runTransaction(connection: SMTPConnection, envelope: TransactionEnvelope, message: () => Readable, label: string): Promise<Transaction> {
   const by: Answerer = { host: label, tls: connection.secure };
-  const done = (results: RecipientResult[], more: Partial<Transaction> = {}): Transaction => ({ results, reusable: false, lostBeforeData: false, ...more });
-  const unreadable = (why: string) => done(forEveryone(envelope.recipients, { status: "deferred", response: `cannot read the queued message: ${why}`, ...by }));
+  const outcome = (results: RecipientResult[], more: Partial<Transaction> = {}): Transaction => ({ results, reusable: false, lostBeforeData: false, ...more });
+  const unreadable = (why: string) => outcome(forEveryone(envelope.recipients, { status: "deferred", response: `cannot read the queued message: ${why}`, ...by }));
   let stream: Readable;
   try {
     stream = message();
@@ -144,7 +144,7 @@ export async function runTransaction(connection: SMTPConnection, envelope: Trans
       const error = rejected.get(recipient);
       return error ? fromReply(recipient, error.response ?? error.message, false, by) : fromReply(recipient, sent.response, true, by);
     });
-    return done(results, { reusable: isOpen(connection) });
+    return outcome(results, { reusable: isOpen(connection) });
   } catch (err) {
     // nodemailer pipes the message into the connection only once the server has answered
     // DATA with 354; until then the stream has never flowed.
@@ -154,12 +154,12 @@ export async function runTransaction(connection: SMTPConnection, envelope: Trans
     if (e.code === "ESTREAM") return unreadable(e.message);
     if (e.code === "EMESSAGE" && e.command === "MAIL FROM" && e.responseCode === undefined) {
       // Larger than the server's advertised SIZE: it will not get smaller.
-      return done(forEveryone(envelope.recipients, { ...failed("smtp", `${label}: ${e.message}`, { code: 552, enhanced: "5.3.4" }), ...by }));
+      return outcome(forEveryone(envelope.recipients, { ...failed("smtp", `${label}: ${e.message}`, { code: 552, enhanced: "5.3.4" }), ...by }));
     }
     const lost = e.code === "ECONNECTION" || e.code === "ESOCKET" || e.responseCode === 421;
     if (e.responseCode === undefined || e.code === "ECONNECTION" || e.code === "ESOCKET" || e.code === "ETIMEDOUT") {
       // Lost mid-transaction: the outcome is unknown, so nobody counts as delivered.
-      return done(forEveryone(envelope.recipients, { ...failed("connection", `${label}: ${oneLine(e.message)}`), ...by }), { lostBeforeData: lost && beforeData });
+      return outcome(forEveryone(envelope.recipients, { ...failed("connection", `${label}: ${oneLine(e.message)}`), ...by }), { lostBeforeData: lost && beforeData });
     }
     // Rejections from RCPT are known per recipient; the rest share the failing reply.
     const rejected = new Map(rejectedErrorsOf(e, connection).map((r) => [r.recipient ?? "", r]));
@@ -168,7 +168,7 @@ export async function runTransaction(connection: SMTPConnection, envelope: Trans
       const own = rejected.get(recipient);
       return fromReply(recipient, own ? (own.response ?? own.message) : reply, false, by);
     });
-    return done(results, { lostBeforeData: lost && beforeData });
+    return outcome(results, { lostBeforeData: lost && beforeData });
   }
 }
 
