@@ -28,3 +28,4 @@ export const zone = stack.zone;
 export const externalMxRecords = stack.externalMxRecords;
 export const userSshAddresses = stack.userSshAddresses;
 export const userSshCommands = stack.userSshCommands;
+export const webmailUrl = stack.webmailUrl;

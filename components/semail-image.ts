@@ -3,7 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 
-export type ImageRole = "daemons" | "directory" | "user" | "apt-proxy" | "imap";
+export type ImageRole = "daemons" | "directory" | "user" | "apt-proxy" | "imap" | "webmail";
 
 export interface SemailImageArgs {
   /** Docker on the VM. */

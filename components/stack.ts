@@ -20,6 +20,8 @@ import { OUTBOUND_PORT, SmtpDaemon } from "./smtp-daemon.ts";
 import type { StackConfig } from "../config/stack/stack-config.ts";
 import { USERS_BRIDGE, UsersNetwork } from "./users-network.ts";
 import { VolumeGroup } from "./volume-group.ts";
+import { WebmailServer } from "./webmail-server.ts";
+import { renderAddressFile } from "../config/webmail-addresses.ts";
 import { XenVm } from "./xen-vm.ts";
 
 export interface StackSecrets {
@@ -42,6 +44,8 @@ export interface StackOutputs {
   readonly userSshAddresses: Record<string, pulumi.Output<string>>;
   /** owner -> the exact ssh command that reaches the user's container through the VM. */
   readonly userSshCommands: Record<string, pulumi.Output<string>>;
+  /** The webmail's address (the web form links to it), when one runs. */
+  readonly webmailUrl: string | undefined;
 }
 
 /** Where the users' containers keep their SSH host keys on the VM. */
@@ -152,6 +156,14 @@ export function defineStack(config: StackConfig, secrets: StackSecrets, users: U
     usersDir: "/etc/semail/imap", stateDir: "/var/lib/semail/imap", trustedNetworks: [config.usersNetworkSubnet],
     publicAddresses, networks: daemonNetworks,
   }, { dependsOn: [scripts] });
+  // Roundcube on the name the certificate already carries for the daemons (mx.<domain>, in
+  // the zone): a webmail.<domain> would need its own record and a certificate naming it.
+  const webmail = config.webmailPort === 0 ? undefined : new WebmailServer("webmail", {
+    docker: dockerProvider, image: images("webmail", config.webmailImage), vm: vmConn, addressFile: renderAddressFile(users),
+    imap: "semail-imap:993", submission: `semail-outbound:${OUTBOUND_PORT}`, hostName: `mx.${config.managedDomain}`,
+    tlsCert: config.tlsCert, tlsKey: config.tlsKey, addressDir: "/etc/semail/webmail", stateDir: "/var/lib/semail/webmail", acmeDir: "/var/lib/semail/acme",
+    publicAddresses, httpsPort: config.webmailPort, httpPort: config.webmailHttpPort, networks: daemonNetworks,
+  }, { dependsOn: [scripts] });
 
   const storage: MailboxStorage = config.storageBackend === "lvm"
     ? { backend: "lvm", vgName: config.vgName, mailRoot: config.mailRoot }
@@ -185,5 +197,6 @@ export function defineStack(config: StackConfig, secrets: StackSecrets, users: U
     externalMxRecords,
     userSshAddresses,
     userSshCommands,
+    webmailUrl: webmail?.url,
   };
 }

@@ -76,7 +76,7 @@ test("with no users: the VM, volume group, zone, LDAP and both daemons, and no m
   assert.deepEqual(outbound.networksAdvanced.map((n: Inputs) => n.name), ["semail-services", "semail-users"]);
 
   // Every image is built on the VM from this repository, FROM the one Debian base.
-  for (const role of ["daemons", "directory", "user", "apt-proxy", "imap"]) {
+  for (const role of ["daemons", "directory", "user", "apt-proxy", "imap", "webmail"]) {
     const image = inputs(resources, `image-${role}-build`);
     assert.equal(image.build.dockerfile, `${PROJECT_DIR}/provisioning/images/${role}/Dockerfile`);
     assert.equal(image.build.context, role === "daemons" ? PROJECT_DIR : `${PROJECT_DIR}/provisioning/images/${role}`);
@@ -182,12 +182,12 @@ test("adding a user adds only that user's resources", async () => {
     "semail:infra:Mailbox::mailbox-carol",
   ]);
   assert.equal([...names(before.resources)].filter((n) => !names(after.resources).has(n)).length, 0, "nothing removed");
-  // Of the existing resources, only the users list and Dovecot's copy of it change (carol is
-  // in the managed domain: no new MX).
+  // Of the existing resources, only the users list and Dovecot's and the webmail's copies of
+  // it change, and the webmail's identities follow (carol is in the managed domain: no new MX).
   const changed = before.resources
     .filter((r) => JSON.stringify(reveal(r.inputs)) !== JSON.stringify(reveal(find(after.resources, r.name).inputs)))
     .map((r) => r.name);
-  assert.deepEqual(changed.sort(), ["imap-users", "users-list"]);
+  assert.deepEqual(changed.sort(), ["imap-users", "users-list", "webmail-addresses", "webmail-identities"]);
 });
 
 test("removing a user deletes only that user's resources, and its storage is retained", async () => {

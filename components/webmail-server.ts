@@ -1,0 +1,101 @@
+// Roundcube on the VM (provisioning/images/webmail): HTTPS on the public addresses with the
+// deployment's certificate, port 80 only redirecting there (and answering certbot's
+// challenges); users log in to Dovecot by IMAPS and send through the outbound daemon's
+// submission with their own login, as their mailbox address (the address file written here,
+// one identity each).
+import * as pulumi from "@pulumi/pulumi";
+import { remote, type types } from "@pulumi/command";
+import * as docker from "@pulumi/docker";
+import { shellLine } from "../lib/shell.ts";
+
+export interface WebmailServerArgs {
+  /** Docker on the VM. */
+  readonly docker: docker.Provider;
+  readonly image: pulumi.Input<string>;
+  /** SSH to the VM, where the address file is written. */
+  readonly vm: types.input.remote.ConnectionArgs;
+  /** The address file (config/webmail-addresses.ts), rendered from the users list. */
+  readonly addressFile: string;
+  /** Dovecot's IMAPS as HOST:PORT on the daemons' network. */
+  readonly imap: string;
+  /** The outbound daemon's submission (STARTTLS) as HOST:PORT on the daemons' network. */
+  readonly submission: string;
+  /** The name the certificate carries, checked on Dovecot's and the submission's (they serve the same one) and the webmail's own host. */
+  readonly hostName: string;
+  readonly tlsCert: string;
+  readonly tlsKey: string;
+  /** Where the address file lives on the VM (mounted whole: it is replaced by rename). */
+  readonly addressDir: string;
+  /** The webmail's des_key and SQLite database on the VM. */
+  readonly stateDir: string;
+  /** Where certbot --webroot writes its challenges on the VM (served on the HTTP port). */
+  readonly acmeDir: string;
+  readonly publicAddresses: readonly string[];
+  /** Public HTTPS port. */
+  readonly httpsPort: number;
+  /** Public HTTP port (redirects and challenges only); 0 publishes none. */
+  readonly httpPort: number;
+  /** Docker networks to join (Dovecot's and the outbound daemon's). */
+  readonly networks: readonly pulumi.Input<string>[];
+}
+
+/** What the image listens on. */
+export const WEBMAIL_PORTS = { https: 443, http: 80 } as const;
+/** PHP workers at most: the VM is small (about 10 MiB each while they live; none when idle). */
+export const WEBMAIL_WORKERS = 2;
+
+/** The webmail's address, as users are sent to it (the port only when it is not 443). */
+export function webmailUrl(hostName: string, httpsPort: number): string {
+  return `https://${hostName}${httpsPort === WEBMAIL_PORTS.https ? "" : `:${httpsPort}`}/`;
+}
+
+/** Published ports: HTTPS, and HTTP when asked, on each public address. */
+export function webmailPorts(publicAddresses: readonly string[], httpsPort: number, httpPort: number): docker.types.input.ContainerPort[] {
+  return publicAddresses.flatMap((ip) => [
+    { internal: WEBMAIL_PORTS.https, external: httpsPort, ip },
+    ...(httpPort !== 0 ? [{ internal: WEBMAIL_PORTS.http, external: httpPort, ip }] : []),
+  ]);
+}
+
+export class WebmailServer extends pulumi.ComponentResource {
+  readonly container: docker.Container;
+  readonly url: string;
+
+  constructor(name: string, args: WebmailServerArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("semail:infra:WebmailServer", name, {}, opts);
+    this.url = webmailUrl(args.hostName, args.httpsPort);
+    // The address file by rename, so Roundcube never reads half of it; the challenges'
+    // directory readable by nginx's www-data.
+    const files = new remote.Command(`${name}-addresses`, {
+      connection: args.vm,
+      create: shellLine("sh", "-c", `install -d -m 0755 "$2" && mkdir -p "$1" && cat > "$1/addresses.new" && chmod 0644 "$1/addresses.new" && mv -f "$1/addresses.new" "$1/addresses"`, "install-webmail-addresses", args.addressDir, args.acmeDir),
+      stdin: args.addressFile,
+    }, { parent: this });
+    this.container = new docker.Container(`${name}-container`, {
+      name: "semail-webmail",
+      image: args.image,
+      restart: "unless-stopped",
+      envs: [
+        `WEBMAIL_IMAP=${args.imap}`, `WEBMAIL_SMTP=${args.submission}`,
+        `WEBMAIL_IMAP_TLS_NAME=${args.hostName}`, `WEBMAIL_SMTP_TLS_NAME=${args.hostName}`, `WEBMAIL_WORKERS=${WEBMAIL_WORKERS}`,
+      ],
+      mounts: [
+        { type: "bind", source: args.addressDir, target: "/etc/semail/webmail", readOnly: true },
+        { type: "bind", source: args.tlsCert, target: "/etc/semail/tls/cert.pem", readOnly: true },
+        { type: "bind", source: args.tlsKey, target: "/etc/semail/tls/key.pem", readOnly: true },
+        { type: "bind", source: args.acmeDir, target: "/var/lib/semail/acme", readOnly: true },
+      ],
+      volumes: [{ hostPath: args.stateDir, containerPath: "/var/lib/semail/webmail" }],
+      ports: webmailPorts(args.publicAddresses, args.httpsPort, args.httpPort),
+      networksAdvanced: args.networks.map((network) => ({ name: network, aliases: ["semail-webmail"] })),
+    }, { parent: this, provider: args.docker, dependsOn: [files], deleteBeforeReplace: true });
+    // Roundcube copies a user's address only at the first login: when the file changes, the
+    // identities follow (the image does the same at each start).
+    new remote.Command(`${name}-identities`, {
+      connection: args.vm,
+      create: shellLine("docker", "exec", "semail-webmail", "/usr/local/sbin/semail-webmail-identities"),
+      triggers: [args.addressFile],
+    }, { parent: this, dependsOn: [this.container, files] });
+    this.registerOutputs({ containerName: this.container.name, url: this.url });
+  }
+}

@@ -1,0 +1,85 @@
+// The webmail on the VM under Pulumi's mocks: its container (image, settings, mounts, ports,
+// network), the address file from the live mailboxes, the identities that follow it, the URL
+// the web form links to, and the stack settings that move or remove it.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { ALICE, BOB, CAROL, PROJECT_DIR, runStack, usersYaml } from "./fixtures.ts";
+import { reveal, type Recorded } from "./harness.ts";
+
+type Inputs = Record<string, any>;
+const find = (resources: readonly Recorded[], name: string): Recorded => {
+  const r = resources.find((x) => x.name === name);
+  assert.ok(r, `expected a resource named ${name}; have ${resources.map((x) => x.name).join(", ")}`);
+  return r;
+};
+const inputs = (resources: readonly Recorded[], name: string): Inputs => reveal(find(resources, name).inputs) as Inputs;
+const PENDING_BOB = `${BOB}    pendingProof: 0123456789abcdef0123456789abcdef\n`;
+
+test("the webmail: HTTPS on 443 and a redirect on 80 of each public address, IMAPS and submission on the daemons' network, the certificate read-only", async () => {
+  const { resources, result } = await runStack(usersYaml(ALICE, PENDING_BOB, CAROL));
+  assert.equal(result.webmailUrl, "https://mx.semail.email/");
+
+  const build = inputs(resources, "image-webmail-build");
+  assert.equal(build.build.dockerfile, `${PROJECT_DIR}/provisioning/images/webmail/Dockerfile`);
+  assert.equal(build.build.context, `${PROJECT_DIR}/provisioning/images/webmail`);
+  assert.deepEqual(build.build.args, { BASE: "debian:bookworm-slim" });
+
+  const container = find(resources, "webmail-container");
+  assert.equal(container.deleteBeforeReplace, true, "a fixed container name needs delete-before-replace");
+  const c = inputs(resources, "webmail-container");
+  assert.equal(c.name, "semail-webmail");
+  assert.equal(c.image, `sha256:${"a".repeat(64)}`, "the digest of the image built from provisioning/images/webmail");
+  assert.equal(c.restart, "unless-stopped");
+  assert.deepEqual(c.envs, [
+    "WEBMAIL_IMAP=semail-imap:993", "WEBMAIL_SMTP=semail-outbound:587",
+    "WEBMAIL_IMAP_TLS_NAME=mx.semail.email", "WEBMAIL_SMTP_TLS_NAME=mx.semail.email", "WEBMAIL_WORKERS=2",
+  ]);
+  assert.deepEqual(c.mounts.map((m: Inputs) => `${m.source}:${m.target}:${m.readOnly ? "ro" : "rw"}`), [
+    "/etc/semail/webmail:/etc/semail/webmail:ro",
+    "/etc/semail/tls/fullchain.pem:/etc/semail/tls/cert.pem:ro",
+    "/etc/semail/tls/privkey.pem:/etc/semail/tls/key.pem:ro",
+    "/var/lib/semail/acme:/var/lib/semail/acme:ro",
+  ]);
+  assert.deepEqual(c.volumes, [{ hostPath: "/var/lib/semail/webmail", containerPath: "/var/lib/semail/webmail" }], "its database and des_key outlive the container");
+  assert.deepEqual(c.ports.map((p: Inputs) => `${p.ip}:${p.external}->${p.internal}`), [
+    "192.0.2.25:443->443", "192.0.2.25:80->80", "2001:db8::25:443->443", "2001:db8::25:80->80",
+  ]);
+  assert.deepEqual(c.networksAdvanced, [{ name: "semail-services", aliases: ["semail-webmail"] }], "where semail-imap and semail-outbound are");
+  const imap = inputs(resources, "imap-container");
+  assert.ok(imap.networksAdvanced.some((n: Inputs) => n.name === "semail-services" && n.aliases.includes("semail-imap")));
+  assert.ok(imap.ports.some((p: Inputs) => p.internal === 993));
+
+  // The address file: the live mailboxes (bob's claim is pending), installed by rename.
+  const addresses = inputs(resources, "webmail-addresses");
+  assert.match(addresses.create, /install -d -m 0755 "\$2" && mkdir -p "\$1" && cat > "\$1\/addresses\.new" .* mv -f "\$1\/addresses\.new" "\$1\/addresses"' install-webmail-addresses \/etc\/semail\/webmail \/var\/lib\/semail\/acme$/);
+  assert.deepEqual(addresses.stdin.split("\n").filter((l: string) => l && !l.startsWith("#")), ["alice@alice.semail.email alice", "carol@semail.email carol"]);
+  assert.ok(find(resources, "webmail-container").dependencies.some((d) => d.endsWith("::webmail-addresses")), "the file is there before the container starts");
+  const identities = inputs(resources, "webmail-identities");
+  assert.equal(identities.create, "docker exec semail-webmail /usr/local/sbin/semail-webmail-identities");
+  assert.deepEqual(identities.triggers, [addresses.stdin], "run again whenever the address file changes");
+  assert.equal(identities.delete, undefined);
+});
+
+test("a changed address changes the webmail's address file and runs the identities again; nothing else of the webmail", async () => {
+  const before = await runStack(usersYaml(ALICE, CAROL));
+  const after = await runStack(usersYaml(ALICE, CAROL.replace("carol@semail.email", "carol.new@semail.email")));
+  const changed = before.resources
+    .filter((r) => r.name.startsWith("webmail-") && JSON.stringify(reveal(r.inputs)) !== JSON.stringify(reveal(find(after.resources, r.name).inputs)))
+    .map((r) => r.name);
+  assert.deepEqual(changed.sort(), ["webmail-addresses", "webmail-identities"]);
+  assert.match(inputs(after.resources, "webmail-addresses").stdin, /^carol\.new@semail\.email carol$/m);
+});
+
+test("stack settings: another HTTPS port and no HTTP; no webmail at all; an image of the operator's", async () => {
+  const moved = await runStack(usersYaml(ALICE), { webmailPort: "8443", webmailHttpPort: "0" });
+  assert.deepEqual(inputs(moved.resources, "webmail-container").ports.map((p: Inputs) => `${p.ip}:${p.external}->${p.internal}`), ["192.0.2.25:8443->443", "2001:db8::25:8443->443"]);
+  assert.equal(moved.result.webmailUrl, "https://mx.semail.email:8443/");
+
+  const none = await runStack(usersYaml(ALICE), { webmailPort: "0" });
+  assert.ok(!none.resources.some((r) => r.name.startsWith("webmail") || r.name === "image-webmail-build"), "no webmail, nothing built for it");
+  assert.equal(none.result.webmailUrl, undefined, "and no link");
+
+  const own = await runStack(usersYaml(ALICE), { webmailImage: "registry.example/semail-webmail:7" });
+  assert.equal(inputs(own.resources, "webmail-container").image, "registry.example/semail-webmail:7");
+  assert.ok(!own.resources.some((r) => r.name === "image-webmail-build"));
+});
