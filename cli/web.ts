@@ -7,9 +7,13 @@ import { readTlsFiles } from "../mailservers/core/tls-files.ts";
 import { isLoopbackHost } from "../lib/ip-networks.ts";
 import { applierFromSettings } from "../provisioning/apply/from-settings.ts";
 import { buildWebApp } from "../provisioning/web/app.ts";
+import { webmailLink } from "../provisioning/web/mail-access.ts";
 import type { Command } from "./command.ts";
 import { createLogger } from "../lib/logger.ts";
 import { untilStopSignal } from "./signals.ts";
+
+/** How long start-up waits for the stack's outputs (the Pulumi CLI) for the webmail link. */
+const WEBMAIL_LOOKUP_MS = 15_000;
 
 const web: Command = {
   name: "web",
@@ -46,13 +50,16 @@ const web: Command = {
       throw new ConfigError((err as Error).message);
     }
     const applier = applierFromSettings(settings);
+    // The webmail the stack runs, unless web.webmailUrl names one.
+    const webmailUrl = await webmailLink(settings.web, applier, WEBMAIL_LOOKUP_MS);
+    if (webmailUrl !== settings.web.webmailUrl) logger.info({ webmailUrl }, "webmail link from the stack's output webmailUrl");
     if (settings.web.sessionSecret === undefined) logger.info("web.sessionSecret not set: a random one is used; a restart logs everyone out");
     const { app } = await buildWebApp({
       directory,
       usersFile: settings.users,
       usersListOptions: usersListOptions(settings),
       applier,
-      web: settings.web,
+      web: webmailUrl === undefined ? settings.web : { ...settings.web, webmailUrl },
       logger,
       ...(https ? { https } : {}),
     });

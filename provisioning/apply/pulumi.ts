@@ -29,6 +29,12 @@ export function sshCommandsOf(outputs: OutputMap): Readonly<Record<string, strin
   return Object.fromEntries(Object.entries(value).filter((entry): entry is [string, string] => typeof entry[1] === "string"));
 }
 
+/** The stack output webmailUrl (index.ts), or none. */
+export function webmailUrlOf(outputs: OutputMap): string | undefined {
+  const value: unknown = outputs.webmailUrl?.value;
+  return typeof value === "string" && /^https:\/\//.test(value) ? value : undefined;
+}
+
 export function createPulumiApplier(options: PulumiApplierOptions): Applier {
   const workDir = resolve(options.projectDir);
   // The nodejs language host runs the first `node` in PATH, which must be Node 26 to run index.ts.
@@ -48,17 +54,23 @@ export function createPulumiApplier(options: PulumiApplierOptions): Applier {
       throw new Error(`cannot select Pulumi stack ${JSON.stringify(options.stack)} in ${workDir}: ${commandMessage(err)}`);
     }
   };
-  // The SSH lines of the last up; read from the stack's outputs when a page asks before any
+  // The last up's outputs (SSH lines, the webmail); read from the stack when asked before any
   // up since the form started. A failed read is tried again at the next ask.
-  let sshCommands: Promise<Readonly<Record<string, string>>> | undefined;
+  let outputs: Promise<OutputMap> | undefined;
+  const lastOutputs = (): Promise<OutputMap> => {
+    outputs ??= openStack().then((stack) => stack.outputs()).catch(() => {
+      outputs = undefined;
+      return {};
+    });
+    return outputs;
+  };
   return {
     name: "pulumi",
     async sshCommand(owner: string): Promise<string | undefined> {
-      sshCommands ??= openStack().then((stack) => stack.outputs()).then(sshCommandsOf, () => {
-        sshCommands = undefined;
-        return {};
-      });
-      return (await sshCommands)[owner];
+      return sshCommandsOf(await lastOutputs())[owner];
+    },
+    async webmailUrl(): Promise<string | undefined> {
+      return webmailUrlOf(await lastOutputs());
     },
     async apply(context: ApplyContext): Promise<void> {
       const stack = await openStack();
@@ -75,7 +87,7 @@ export function createPulumiApplier(options: PulumiApplierOptions): Applier {
           signal: context.signal,
           onOutput: (out: string) => log.info({ out: out.trimEnd() }, "pulumi up"),
         });
-        sshCommands = Promise.resolve(sshCommandsOf(result.outputs));
+        outputs = Promise.resolve(result.outputs);
       } catch (err) {
         throw new Error(`pulumi up failed for stack ${JSON.stringify(options.stack)}: ${commandMessage(err)}`);
       }

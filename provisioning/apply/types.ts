@@ -25,6 +25,8 @@ export interface Applier {
    * Only an applier that deploys containers has it.
    */
   sshCommand?(owner: string): Promise<string | undefined>;
+  /** The webmail the last deployment runs (its https URL); undefined when it runs none (or is not known). */
+  webmailUrl?(): Promise<string | undefined>;
 }
 
 export type ApplyState = "idle" | "queued" | "applying" | "done" | "failed";

@@ -1,6 +1,7 @@
 // How an owner sends and reads mail, as the mailbox page tells it: from the deployment's own
 // settings (web.submission, web.webmailUrl) and what the last apply made (the SSH line of
-// the owner's container), or local mode's real ports and files.
+// the owner's container, the webmail it runs), or local mode's real ports and files.
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Applier } from "../apply/types.ts";
 
 export interface HostPort {
@@ -40,4 +41,15 @@ export function mailAccessFromSettings(web: { readonly submission: string; reado
       return command === undefined ? undefined : { kind: "ssh", command };
     },
   };
+}
+
+/**
+ * The webmail to link to: web.webmailUrl when set, else the one the deployment runs (the
+ * stack output webmailUrl, components/webmail-server.ts), asked once at start; none when the
+ * applier does not answer within `waitMs`.
+ */
+export async function webmailLink(web: { readonly webmailUrl?: string | undefined }, applier: Pick<Applier, "webmailUrl">, waitMs: number): Promise<string | undefined> {
+  if (web.webmailUrl !== undefined || applier.webmailUrl === undefined) return web.webmailUrl;
+  const late = sleep(waitMs, undefined, { ref: false });
+  return Promise.race([applier.webmailUrl().catch(() => undefined), late]);
 }

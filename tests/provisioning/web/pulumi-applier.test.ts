@@ -9,6 +9,7 @@ import { test, type TestContext } from "node:test";
 import { silentLogger } from "../../../lib/logger.ts";
 import { UsersList } from "../../../config/users-list.ts";
 import { createPulumiApplier } from "../../../provisioning/apply/pulumi.ts";
+import { webmailLink } from "../../../provisioning/web/mail-access.ts";
 import { ApplyRunner } from "../../../provisioning/apply/runner.ts";
 
 /** A `pulumi` that logs each call and answers like the real one; `up` fails when up-fails exists; `stack output` prints outputs. */
@@ -106,4 +107,17 @@ test("without a Pulumi CLI there is no SSH line, and no error on the page", asyn
   const { project } = await fakeCli(t);
   const applier = createPulumiApplier({ projectDir: project, stack: "prod", cliRoot: join(project, "no-such-cli") });
   assert.equal(await applier.sshCommand?.("alice"), undefined);
+});
+
+test("the webmail link: web.webmailUrl when set, else the stack's webmailUrl output; none without one", async (t) => {
+  const deployed = await fakeCli(t);
+  await writeFile(join(deployed.root, "outputs"), JSON.stringify({ webmailUrl: "https://mx.semail.email/", vmAddress: "203.0.113.10" }));
+  const applier = createPulumiApplier({ projectDir: deployed.project, stack: "prod", cliRoot: deployed.root });
+  assert.equal(await webmailLink({}, applier, 60_000), "https://mx.semail.email/");
+  assert.equal(await webmailLink({ webmailUrl: "https://webmail.example.org/" }, applier, 60_000), "https://webmail.example.org/", "the setting wins");
+
+  const none = await fakeCli(t);
+  assert.equal(await webmailLink({}, createPulumiApplier({ projectDir: none.project, stack: "prod", cliRoot: none.root }), 60_000), undefined, "a stack that runs no webmail");
+  assert.equal(await webmailLink({}, createPulumiApplier({ projectDir: none.project, stack: "prod", cliRoot: join(none.project, "no-such-cli") }), 60_000), undefined, "no Pulumi CLI");
+  assert.equal(await webmailLink({}, { webmailUrl: () => new Promise(() => undefined) }, 50), undefined, "an applier that does not answer in time");
 });
