@@ -63,11 +63,18 @@ print(json.dumps(out))
 
 test("Thunderbird's view: every server autoconfig names answers there, with TLS, and takes alice's address as her login", { skip: process.getuid?.() === 0 ? undefined : "needs root: local mode runs Dovecot only as root", timeout: 300_000 }, async (t) => {
   const dataDir = await mkdtemp(join(tmpdir(), "semail-mail-programs-"));
-  t.after(() => rm(dataDir, { recursive: true, force: true }));
   const ports = await writeLocalSettings(dataDir);
   await writeFile(join(dataDir, "users.yaml"), `mailboxes:\n  - owner: alice\n    address: ${ALICE}\n`);
-  const local = await startLocal(dataDir, { noImages: true });
-  t.after(() => local.kill());
+  const local = await startLocal(dataDir, { noImages: true }).catch(async (err: unknown) => {
+    await rm(dataDir, { recursive: true, force: true });
+    throw err;
+  });
+  // Ctrl-C, which stops slapd, named, Dovecot and PHP with it (SIGKILL alone would leave them running); then the data.
+  t.after(async () => {
+    const stopped = await Promise.race([local.interrupt(), new Promise((resolve) => setTimeout(resolve, 60_000, "timeout"))]);
+    if (stopped === "timeout") await local.kill();
+    await rm(dataDir, { recursive: true, force: true });
+  });
   const url = `http://127.0.0.1:${ports.web}/.well-known/autoconfig/mail/config-v1.1.xml?emailaddress=${encodeURIComponent(ALICE)}`;
   assert.ok(local.output().includes(`autoconfig      http://127.0.0.1:${ports.web}/.well-known/autoconfig/mail/config-v1.1.xml?emailaddress=${ALICE}`), "the banner names the autoconfig URL");
 
