@@ -1,0 +1,44 @@
+// The users list's own costs in bench/scale: parsing the whole list (what every reload and
+// every web form request does), and the per-message lookups the daemons make in it
+// (inbound's resolveRecipient at each RCPT TO: the domain, then the address).
+import { parseUsersList, serializeUsersList } from "../../config/users-list.ts";
+import { SmtpError } from "../../mailservers/core/index.ts";
+import { resolveRecipient } from "../../mailservers/inbound/recipients.ts";
+import { BENCH_DOMAIN, BENCH_LIST_OPTIONS, syntheticMailbox, syntheticUsersYaml } from "../lib/users-lists.ts";
+
+export interface ListSample {
+  /** parseUsersList: YAML parse and validation of the whole list. */
+  readonly parseMs: number;
+  /** serializeUsersList: what the watcher compares, and what the form writes. */
+  readonly serializeMs: number;
+  /** One resolveRecipient call, averaged over many. */
+  readonly lookupUs: number;
+}
+
+const LOOKUPS = 200_000;
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+function timed(work: () => void): number {
+  const started = performance.now();
+  work();
+  return performance.now() - started;
+}
+
+export function measureList(count: number, runs: number): ListSample {
+  const text = syntheticUsersYaml(count);
+  const list = parseUsersList(text, BENCH_LIST_OPTIONS);
+  const parseMs = median(Array.from({ length: runs }, () => timed(() => parseUsersList(text, BENCH_LIST_OPTIONS))));
+  const serializeMs = median(Array.from({ length: runs }, () => timed(() => serializeUsersList(list.entries))));
+  const addresses = Array.from({ length: Math.min(count, 1000) }, (_, i) => String(syntheticMailbox(Math.floor((i * count) / Math.min(count, 1000))).address));
+  const context = { users: list, managedDomain: BENCH_DOMAIN, admin: { owner: "postmaster", quota: 1 } };
+  let found = 0;
+  const lookupMs = median(Array.from({ length: runs }, () => timed(() => {
+    for (let i = 0; i < LOOKUPS; i++) if (!(resolveRecipient(addresses[i % addresses.length]!, context) instanceof SmtpError)) found++;
+  })));
+  if (found !== LOOKUPS * runs) throw new Error(`bench/scale: ${LOOKUPS * runs - found} listed addresses were not found`);
+  return { parseMs, serializeMs, lookupUs: (lookupMs * 1000) / LOOKUPS };
+}
