@@ -108,6 +108,8 @@ export class UsersList {
   readonly #byAddress = new Map<string, MailboxEntry>();
   readonly #pendingByAddress = new Map<string, MailboxEntry>();
   readonly #byOwner = new Map<string, MailboxEntry>();
+  /** Domains with a live mailbox: asked at every RCPT TO, so a set, not a scan of the list. */
+  readonly #domains = new Set<string>();
 
   constructor(entries: readonly MailboxEntry[]) {
     this.mailboxes = entries.filter((m) => m.pendingProof === undefined);
@@ -116,6 +118,7 @@ export class UsersList {
       (m.pendingProof === undefined ? this.#byAddress : this.#pendingByAddress).set(m.address, m);
       this.#byOwner.set(m.owner, m);
     }
+    for (const m of this.mailboxes) this.#domains.add(m.domain);
   }
 
   /** Every entry, live and pending, in list order: what the file holds. */
@@ -142,12 +145,11 @@ export class UsersList {
 
   /** Every domain that has at least one mailbox. */
   domains(): Set<string> {
-    return new Set(this.mailboxes.map((m) => m.domain));
+    return new Set(this.#domains);
   }
 
   hasDomain(domain: string): boolean {
-    const lower = domain.toLowerCase();
-    return this.mailboxes.some((m) => m.domain === lower);
+    return this.#domains.has(domain.toLowerCase());
   }
 }
 

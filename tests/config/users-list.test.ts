@@ -46,6 +46,8 @@ test("a valid list is indexed, with kinds, sizes and lowercased domains", () => 
   assert.equal(list.byAddress("\u212adm\u0131n@semail.email"), undefined, "Kelvin sign and dotless i are not ASCII letters");
   assert.equal(list.byAddress("ADMIN@semail.email.")?.owner, "root.admin");
   assert.deepEqual([...list.domains()].sort(), ["example.org", "semail.email", "sow.semail.email"]);
+  assert.equal(list.hasDomain("Example.ORG"), true, "a domain is found in any case");
+  assert.equal(list.hasDomain("other.semail.email"), false);
 });
 
 test("each problem names its entry", () => {
@@ -97,6 +99,30 @@ test("writes atomically and a watcher keeps the last good list on a bad edit", a
   await watch.reload();
   assert.equal(watch.current().byOwner("b")?.address, "b@x.org");
   assert.deepEqual(changes, [2]);
+});
+
+test("a watcher reports a change of entries, not a rewrite of the same entries in another layout", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), "semail-users-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const path = join(dir, "users.yaml");
+  await writeFile(path, "mailboxes:\n  - {owner: a, address: a@a.semail.email, size: 1GiB}\n");
+  const changes: string[][] = [];
+  const watch = await watchUsersList(path, options, silentLogger(), (l) => changes.push(l.mailboxes.map((m) => m.owner)));
+  t.after(() => watch.close());
+  const before = watch.current();
+  await writeFile(path, "# the same mailbox, written by hand\nmailboxes:\n  - owner: a\n    address: A@a.semail.email\n    size: 1024MiB\n");
+  await watch.reload();
+  assert.deepEqual(changes, [], "the same entries: no change reported");
+  assert.equal(watch.current(), before, "and the list in use stays");
+  await watch.reload();
+  await writeFile(path, "mailboxes:\n  - {owner: a, address: a@a.semail.email, size: 2GiB}\n");
+  await watch.reload();
+  assert.deepEqual(changes, [["a"]], "a new size is a change");
+  assert.equal(watch.current().byOwner("a")?.size, 2 * 1024 ** 3);
+  await writeFile(path, "mailboxes:\n  - {owner: a, address: a@a.semail.email, size: 2GiB}\n  - {owner: b, address: b@b.semail.email}\n");
+  await watch.reload();
+  await watch.reload();
+  assert.deepEqual(changes, [["a"], ["a", "b"]], "one added mailbox, reported once however often the file is read");
 });
 
 test("a mailbox id may be written in any ASCII case; two that differ only in case are one address", () => {
