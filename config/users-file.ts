@@ -6,15 +6,17 @@ import type { Logger } from "pino";
 import { writeFileAtomic } from "../lib/durable-file.ts";
 import { UsersListError, parseUsersList, serializeUsersList, type MailboxEntry, type UsersList, type UsersListOptions } from "./users-list.ts";
 
-export async function loadUsersList(path: string, options: UsersListOptions): Promise<UsersList> {
-  let text: string;
+async function readUsersListText(path: string): Promise<string> {
   try {
-    text = await readFile(path, "utf8");
+    return await readFile(path, "utf8");
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new UsersListError(path, [`cannot read the users list (setting users): ${code === "ENOENT" ? "no such file" : (err as Error).message}`]);
   }
-  return parseUsersList(text, options, path);
+}
+
+export async function loadUsersList(path: string, options: UsersListOptions): Promise<UsersList> {
+  return parseUsersList(await readUsersListText(path), options, path);
 }
 
 export async function writeUsersList(path: string, mailboxes: readonly MailboxEntry[]): Promise<void> {
@@ -39,19 +41,26 @@ export async function watchUsersList(
   logger: Logger,
   onChange?: (list: UsersList) => void,
 ): Promise<UsersListWatch> {
-  let list = await loadUsersList(path, options);
-  let lastText = serializeUsersList(list.entries);
+  let text = await readUsersListText(path);
+  let list = parseUsersList(text, options, path);
+  // What the entries say, to tell a real change from a rewrite in another layout; cheaper
+  // than serialising to YAML, which costs as much as a parse.
+  let lastEntries = JSON.stringify(list.entries);
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
 
   const reload = async (): Promise<void> => {
     if (closed) return;
     try {
-      const next = await loadUsersList(path, options);
-      const text = serializeUsersList(next.entries);
-      if (text === lastText) return;
+      // Every change is seen twice (the watch, then the poll): the same text is not parsed again.
+      const nextText = await readUsersListText(path);
+      if (nextText === text) return;
+      const next = parseUsersList(nextText, options, path);
+      text = nextText;
+      const entries = JSON.stringify(next.entries);
+      if (entries === lastEntries) return;
       list = next;
-      lastText = text;
+      lastEntries = entries;
       logger.info({ users: path, mailboxes: next.mailboxes.length }, "users list reloaded");
       onChange?.(next);
     } catch (err) {
