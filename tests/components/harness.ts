@@ -1,6 +1,7 @@
 // Runs Pulumi programs under the mocks and records every resource with its inputs and
 // options. Each `record` call starts a fresh mock monitor, so one test file can run the
 // stack several times (0, 1, 3 users; add; remove).
+import assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 
 /** Pulumi's marker for a secret value in serialized inputs. */
@@ -99,4 +100,19 @@ export async function settle<T>(value: pulumi.Input<T>): Promise<{ value: T; sec
   const secret = await pulumi.isSecret(out);
   const plain = await new Promise<T>((resolve) => out.apply((v) => { resolve(v as T); return v; }));
   return { value: plain, secret };
+}
+
+/** A resource's inputs, loosely typed for assertions. */
+export type Inputs = Record<string, any>;
+
+/** The recorded resource named `name`; fails listing what there is. */
+export function findResource(resources: readonly Recorded[], name: string): Recorded {
+  const r = resources.find((x) => x.name === name);
+  assert.ok(r, `expected a resource named ${name}; have ${resources.map((x) => x.name).join(", ")}`);
+  return r;
+}
+
+/** The inputs of the resource named `name`, secrets revealed. */
+export function inputsOf(resources: readonly Recorded[], name: string): Inputs {
+  return reveal(findResource(resources, name).inputs) as Inputs;
 }

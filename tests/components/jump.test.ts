@@ -7,14 +7,8 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { JUMP, jumpKeysFile, jumpSshdStanza, userSshCommand } from "../../config/stack/jump-host.ts";
 import { ALICE, ALICE_KEY, BOB, CAROL, PROJECT_DIR, runStack, usersYaml } from "./fixtures.ts";
-import { reveal, settle, type Recorded } from "./harness.ts";
+import { inputsOf as inputs, settle } from "./harness.ts";
 
-type Inputs = Record<string, any>;
-const inputs = (resources: readonly Recorded[], name: string): Inputs => {
-  const r = resources.find((x) => x.name === name);
-  assert.ok(r, `expected a resource named ${name}`);
-  return reveal(r.inputs) as Inputs;
-};
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 const SECOND_KEY = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC0second alice@desk";
 

@@ -7,15 +7,8 @@ import { parse } from "yaml";
 import { mailUid } from "../../config/mail-uid.ts";
 import { usersNetworkPlan } from "../../components/users-network.ts";
 import { ALICE, ALICE_KEY, BOB, CAROL, GANDI_KEY, LDAP_PASSWORD, PROJECT_DIR, SSH_KEY, runStack, usersYaml } from "./fixtures.ts";
-import { plainOccurrences, reveal, settle, type Recorded } from "./harness.ts";
+import { findResource as find, inputsOf as inputs, plainOccurrences, reveal, settle, type Inputs, type Recorded } from "./harness.ts";
 
-type Inputs = Record<string, any>;
-const find = (resources: readonly Recorded[], name: string): Recorded => {
-  const r = resources.find((x) => x.name === name);
-  assert.ok(r, `expected a resource named ${name}; have ${resources.map((x) => x.name).join(", ")}`);
-  return r;
-};
-const inputs = (resources: readonly Recorded[], name: string): Inputs => reveal(find(resources, name).inputs) as Inputs;
 const names = (resources: readonly Recorded[]) => new Set(resources.map((r) => `${r.type}::${r.name}`));
 const COMMANDS = new Set(["command:remote:Command", "command:remote:CopyToRemote"]);
 // Commands that destroy a VM, a volume or mail.

@@ -4,15 +4,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ALICE, BOB, CAROL, PROJECT_DIR, runStack, usersYaml } from "./fixtures.ts";
-import { reveal, type Recorded } from "./harness.ts";
+import { findResource as find, inputsOf as inputs, reveal, type Inputs } from "./harness.ts";
 
-type Inputs = Record<string, any>;
-const find = (resources: readonly Recorded[], name: string): Recorded => {
-  const r = resources.find((x) => x.name === name);
-  assert.ok(r, `expected a resource named ${name}; have ${resources.map((x) => x.name).join(", ")}`);
-  return r;
-};
-const inputs = (resources: readonly Recorded[], name: string): Inputs => reveal(find(resources, name).inputs) as Inputs;
 const PENDING_BOB = `${BOB}    pendingProof: 0123456789abcdef0123456789abcdef\n`;
 
 test("the webmail: HTTPS on 443 and a redirect on 80 of each public address, IMAPS and submission on the daemons' network, the certificate read-only", async () => {
