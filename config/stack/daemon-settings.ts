@@ -29,9 +29,10 @@ export function daemonSettings(config: StackConfig, ldapUrl: string): string {
       // checked against tls.cert for the hostname: the certificate both daemons present.
       submission: { outbound: "semail-outbound:587" },
     },
-    // Inside the container; the port is published only on the VM's loopback and reached
-    // on the users' network.
-    outbound: { listen: ["0.0.0.0:587"], spool: config.spool },
+    // Every interface of the container: the users' network (.2), the daemons' network
+    // (inbound's hand-off) and the one the VM's loopback publish lands on. None is public, but
+    // the daemon cannot tell from inside, so it is told (without it, it refuses a wildcard).
+    outbound: { listen: ["0.0.0.0:587"], forcePublicListen: true, spool: config.spool },
   });
 }
 

@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { parseSettings } from "../../config/settings.ts";
+import { checkListenAddresses } from "../../mailservers/outbound/daemon.ts";
 import { parse } from "yaml";
 import { mailUid } from "../../config/mail-uid.ts";
 import { usersNetworkPlan } from "../../components/users-network.ts";
@@ -67,6 +68,9 @@ test("with no users: the VM, volume group, zone, LDAP and both daemons, and no m
   assert.ok(outbound.mounts.some((m: Inputs) => m.source === "/var/spool/semail" && !m.readOnly));
   assert.ok(!outbound.mounts.some((m: Inputs) => m.source === "/var/mail/semail"), "outbound does not see the mail");
   assert.deepEqual(outbound.networksAdvanced.map((n: Inputs) => n.name), ["semail-services", "semail-users"]);
+  // Inbound reaches outbound's submission (semail-outbound) on the daemons' network, not the users'.
+  assert.deepEqual(inbound.networksAdvanced.map((n: Inputs) => `${n.name}:${n.aliases}`), ["semail-services:semail-inbound"]);
+  assert.deepEqual(outbound.networksAdvanced[0].aliases, ["semail-outbound"]);
 
   // Every image is built on the VM from this repository, FROM the one Debian base.
   for (const role of ["daemons", "directory", "user", "apt-proxy", "imap", "webmail"]) {
@@ -110,6 +114,9 @@ test("the daemons' settings file is valid for config/settings.ts", async () => {
   assert.equal(settings.hostname, "mx.semail.email");
   assert.equal(settings.inbound.mailRoot, "/var/mail/semail");
   assert.equal(settings.outbound.spool, "/var/spool/semail");
+  // Inbound's submission hands over to outbound on the daemons' network (both containers are on it), and outbound starts there.
+  assert.equal(settings.inbound.submission.outbound, "semail-outbound:587");
+  assert.doesNotThrow(() => checkListenAddresses(settings));
   assert.equal(settings.ldap.url, "ldap://semail-ldap:389");
   assert.equal(settings.users, "/etc/semail/users.yaml");
 });
