@@ -33,6 +33,7 @@ interface NodemailerFailure extends Error {
   response?: string;
   responseCode?: number;
   recipient?: string;
+  command?: string;
 }
 
 const unreachable = () => tempFail(451, "4.4.1", "Submission service unavailable, try again later");
@@ -129,7 +130,9 @@ export function createHandoff(options: HandoffOptions): Handoff {
       // Ours (unreachable), or the client's own stream failing (a limit, a hang-up, which
       // nodemailer passes on as ESTREAM): the front end answers those.
       if ((err instanceof SmtpError && e.code === undefined) || (e.code === "ESTREAM" && refusedRecipients(connection).length === 0)) throw err;
-      const passed = e.response ? outboundReply(e.response) : undefined;
+      // Larger than the SIZE outbound announces: nodemailer refuses it before asking.
+      const tooBig = e.code === "EMESSAGE" && e.command === "MAIL FROM" && e.response === undefined ? permFail(552, "5.3.4", "Message too big for the submission service") : undefined;
+      const passed = tooBig ?? (e.response ? outboundReply(e.response) : undefined);
       log.info({ user: credentials.user, code: e.code, reply: e.response ?? e.message }, passed ? "outbound refused" : "hand-off failed");
       throw passed ?? unreachable();
     } finally {

@@ -16,13 +16,17 @@ export const SUBMISSION_USERS_YAML = `mailboxes:
 `;
 
 /** An outbound daemon on 127.0.0.1:`port` (0: any) relaying to `sink`; with `tls` it offers STARTTLS. */
-export async function relayingOutbound(t: TestContext, parts: { slapd: TestSlapd; sink: Target; port?: number; tls?: TestCertificate }): Promise<RunningOutbound> {
+export async function relayingOutbound(t: TestContext, parts: { slapd: TestSlapd; sink: Target; port?: number; tls?: TestCertificate; maxMessageSize?: number }): Promise<RunningOutbound> {
   const dir = await tempDir(t);
   const settings = await daemonSettings(dir, {
     ldap: parts.slapd.settings(),
     users: SUBMISSION_USERS_YAML,
     ...(parts.tls ? { top: { tls: { cert: parts.tls.certFile, key: parts.tls.keyFile } } } : {}),
-    outbound: { listen: [`127.0.0.1:${parts.port ?? 0}`], delivery: { relayHost: { host: parts.sink.host, port: parts.sink.port } } },
+    outbound: {
+      listen: [`127.0.0.1:${parts.port ?? 0}`],
+      delivery: { relayHost: { host: parts.sink.host, port: parts.sink.port } },
+      ...(parts.maxMessageSize !== undefined ? { maxMessageSize: parts.maxMessageSize } : {}),
+    },
   });
   const running = await startOutbound(settings, { logger: silentLogger(), limits: { closeTimeoutMs: 200 } });
   t.after(() => running.stop());

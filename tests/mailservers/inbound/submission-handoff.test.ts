@@ -44,7 +44,7 @@ describe("STARTTLS to outbound", () => {
     await Promise.all([slapd?.stop(), cert?.cleanup(), stranger?.cleanup(), sink?.close()]);
   });
 
-  const envelope = (subject: string): { envelope: Envelope; message: Readable } => ({
+  const envelope = (subject: string, declaredSize?: number, body?: string): { envelope: Envelope; message: Readable } => ({
     envelope: {
       id: "T1",
       session: {
@@ -53,10 +53,11 @@ describe("STARTTLS to outbound", () => {
       },
       mailFrom: "alice@semail.test",
       recipients: ["friend@example.net"],
+      ...(declaredSize !== undefined ? { declaredSize } : {}),
       protocol: "ESMTPSA",
       receivedAt: new Date(),
     },
-    message: Readable.from([Buffer.from(simpleMessage({ from: "alice@semail.test", to: "friend@example.net", subject }))]),
+    message: Readable.from([Buffer.from(simpleMessage({ from: "alice@semail.test", to: "friend@example.net", subject, ...(body !== undefined ? { body } : {}) }))]),
   });
   const handoff = (tls: HandoffTarget["tls"], port: number) => createHandoff({ target: { host: "127.0.0.1", port, tls }, hostname: "mx.semail.test", logger: silentLogger() });
 
@@ -80,6 +81,16 @@ describe("STARTTLS to outbound", () => {
     }
     assert.equal(out.queue.size, 0);
     assert.equal(sink.messages.length, before);
+  });
+
+  it("a message too big for outbound gets 552, declared (SIZE) or not, and nothing is kept", async (t: TestContext) => {
+    const out = await relayingOutbound(t, { slapd, sink, tls: cert, maxMessageSize: 2000 });
+    const send = handoff({ ca: cert.cert, servername: "localhost" }, out.addresses[0]!.boundPort);
+    const declared = envelope("declared", 5000);
+    await assert.rejects(send(declared.envelope, declared.message), { responseCode: 552, message: "5.3.4 Message too big for the submission service" });
+    const undeclared = envelope("undeclared", undefined, "x".repeat(3000));
+    await assert.rejects(send(undeclared.envelope, undeclared.message), (err: { responseCode?: number; message?: string }) => err.responseCode === 552 && /^5\.3\.4 /.test(err.message ?? ""));
+    assert.equal(out.queue.size, 0);
   });
 
   it("gives up with 451 when outbound offers no STARTTLS: the login never goes out in clear", async (t: TestContext) => {

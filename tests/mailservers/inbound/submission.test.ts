@@ -72,6 +72,14 @@ async function session(t: TestContext, f: Inbound, host: string, tls: "none" | "
   return { client, ehlo: ehlo.lines };
 }
 
+/** A session on `host` logged in as alice (by `login`), MAIL FROM `from` taken: outbound judges it at DATA. */
+async function aliceSending(t: TestContext, f: Inbound, host: string, tls: "starttls" | "implicit", login: string, from: string): Promise<SmtpClient> {
+  const { client } = await session(t, f, host, tls);
+  assert.equal((await client.command(`AUTH PLAIN ${plain(login, alice.password)}`)).code, 235);
+  assert.equal((await client.command(`MAIL FROM:<${from}>`)).code, 250);
+  return client;
+}
+
 const offersAuth = (ehlo: readonly string[]) => ehlo.some((line) => /^250[ -]AUTH /.test(line));
 /** Subjects of the messages the sink got after the first `from`. */
 const subjects = (from: number) => sink.messages.slice(from).map((m) => /^Subject: (.*)$/m.exec(m.raw.toString("latin1"))?.[1]);
@@ -126,9 +134,7 @@ describe("submission on inbound's 587 and 465", () => {
     const out = await outbound(t);
     const f = await inbound(t, out.addresses[0]!.boundPort);
     const before = sink.messages.length;
-    const { client } = await session(t, f, STARTTLS, "starttls");
-    assert.equal((await client.command(`AUTH PLAIN ${plain("alice@semail.test", alice.password)}`)).code, 235);
-    assert.equal((await client.command("MAIL FROM:<bob@bob.semail.test>")).code, 250);
+    const client = await aliceSending(t, f, STARTTLS, "starttls", "alice@semail.test", "bob@bob.semail.test");
     assert.equal((await client.command("RCPT TO:<friend@example.net>")).code, 250);
     const reply = await client.data(simpleMessage({ from: "bob@bob.semail.test", to: "friend@example.net", subject: "forged" }));
     assert.deepEqual([reply.code, reply.text], [553, "5.7.1 Sender <bob@bob.semail.test> is not an address of alice"]);
@@ -145,9 +151,7 @@ describe("submission on inbound's 587 and 465", () => {
     const out = await outbound(t);
     const f = await inbound(t, out.addresses[0]!.boundPort);
     const before = sink.messages.length;
-    const { client } = await session(t, f, IMPLICIT, "implicit");
-    assert.equal((await client.command(`AUTH PLAIN ${plain("alice", alice.password)}`)).code, 235);
-    assert.equal((await client.command("MAIL FROM:<alice@semail.test>")).code, 250);
+    const client = await aliceSending(t, f, IMPLICIT, "implicit", "alice", "alice@semail.test");
     assert.equal((await client.command("RCPT TO:<friend@example.net>")).code, 250);
     assert.equal((await client.command("RCPT TO:<bob@[192.0.2.1]>")).code, 250, "inbound leaves the judgement to outbound");
     const reply = await client.data(simpleMessage({ from: "alice@semail.test", to: "friend@example.net", subject: "partial" }));
@@ -205,9 +209,7 @@ describe("submission on inbound's 587 and 465", () => {
     const before = sink.messages.length;
     const message = simpleMessage({ from: "alice@semail.test", to: "friend@example.net", subject: "retried" });
     const attempt = async () => {
-      const { client } = await session(t, f, STARTTLS, "starttls");
-      assert.equal((await client.command(`AUTH PLAIN ${plain("alice", alice.password)}`)).code, 235);
-      assert.equal((await client.command("MAIL FROM:<alice@semail.test>")).code, 250);
+      const client = await aliceSending(t, f, STARTTLS, "starttls", "alice", "alice@semail.test");
       assert.equal((await client.command("RCPT TO:<friend@example.net>")).code, 250);
       return client.data(message);
     };
