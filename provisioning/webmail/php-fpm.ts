@@ -37,6 +37,8 @@ export function renderPhpFpmConfig(c: PhpFpmConfig): string {
     ["post_max_size", `${c.uploadMiB + 1}M`],
     // No version in a header.
     ["expose_php", "Off"],
+    // PHP's warnings once, in php-fpm's log (not also sent to nginx by FastCGI, which logs them again).
+    ["fastcgi.logging", "0"],
   ];
   return [
     "; Written by SEMail (provisioning/webmail/php-fpm.ts); edits are overwritten.",

@@ -5,58 +5,17 @@
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
-import { request as httpRequest, type IncomingHttpHeaders } from "node:http";
-import { request as httpsRequest } from "node:https";
 import { createServer, type AddressInfo, type Socket } from "node:net";
 import path from "node:path";
 import { test } from "node:test";
-import { connect, type SecureVersion, type TLSSocket } from "node:tls";
+import { connect, type SecureVersion } from "node:tls";
 import { processTree } from "../../../bench/lib/process.ts";
 import { dockerEngine, type DockerEngine } from "../../helpers/docker.ts";
 import { selfSignedCertificate } from "../../helpers/tls.ts";
 import { until } from "../../helpers/until.ts";
 import { buildImage, dockerScope } from "../images/fixture.ts";
 import { pssKiB } from "./fixture.ts";
-
-const NAME = "webmail.semail.test";
-
-interface Answer {
-  readonly status: number;
-  readonly headers: IncomingHttpHeaders;
-  readonly body: string;
-  /** SHA-256 fingerprint of the certificate served (HTTPS). */
-  readonly fingerprint?: string;
-}
-
-function fetchOnce(url: string, ca?: string, form?: { cookie: string; body: string }): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const secure = url.startsWith("https:");
-    const headers = { host: NAME, ...(form ? { cookie: form.cookie, "content-type": "application/x-www-form-urlencoded" } : {}) };
-    const options = { method: form ? "POST" : "GET", headers, timeout: 120_000, ...(secure ? { ca, servername: NAME } : {}) };
-    const req = (secure ? httpsRequest : httpRequest)(url, options, (res) => {
-      let body = "";
-      const fingerprint = secure ? (res.socket as TLSSocket).getPeerX509Certificate()?.fingerprint256 : undefined;
-      res.setEncoding("utf8").on("data", (chunk: string) => (body += chunk));
-      res.on("end", () => {
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, ...(fingerprint ? { fingerprint } : {}) });
-      });
-    });
-    req.once("timeout", () => req.destroy(new Error(`no answer from ${url}`)));
-    req.once("error", reject);
-    req.end(form?.body);
-  });
-}
-const get = (url: string, ca?: string) => fetchOnce(url, ca);
-
-/** Roundcube's login form posted as a browser would: its session cookie and request token first. */
-async function logIn(base: string, ca: string): Promise<Answer> {
-  const page = await get(base, ca);
-  const cookie = (page.headers["set-cookie"] ?? []).map((c) => c.split(";")[0]).join("; ");
-  const token = /name="_token" value="([^"]+)"/.exec(page.body)?.[1];
-  assert.ok(token, "the login page carries a request token");
-  const body = new URLSearchParams({ _token: token, _task: "login", _action: "login", _timezone: "UTC", _url: "", _user: "alice", _pass: "secret" }).toString();
-  return fetchOnce(`${base}?_task=login`, ca, { cookie, body });
-}
+import { get, logIn, WEBMAIL_NAME as NAME } from "./https-client.ts";
 
 /** The TLS version a handshake limited to `version` ends with, or its error. */
 function handshake(host: string, version: SecureVersion, ca: string): Promise<string> {
