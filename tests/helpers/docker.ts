@@ -38,10 +38,6 @@ export interface DockerEngine {
 
 const exec = promisify(execFile);
 
-
-
-
-
 async function waitFor(check: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
   for (const deadline = Date.now() + ms; Date.now() < deadline; await new Promise((r) => setTimeout(r, 200))) {
     if (await check()) return;
@@ -113,6 +109,18 @@ async function startDockerd(): Promise<void> {
   await Promise.race([failed, waitFor(() => dockerAnswers(SOCKET), START_MS, `dockerd to answer on ${SOCKET} (log: ${STATE}/dockerd.log)`)]);
 }
 
+/**
+ * Removes what tests left on the shared engine (labelled semail-test): a test whose release
+ * ran before its own cleanup leaves containers and networks in the data root, and enough
+ * networks exhaust the address pools. Called only when no other test process uses it.
+ */
+async function removeTestLeftovers(): Promise<void> {
+  const docker = dockerRunner(SOCKET, 60_000);
+  const containers = (await docker(["ps", "-aq", "--filter", "label=semail-test"])).split("\n").filter(Boolean);
+  if (containers.length > 0) await docker(["rm", "-f", "-v", ...containers]);
+  await docker(["network", "prune", "-f", "--filter", "label=semail-test"]);
+}
+
 async function stopDockerd(): Promise<void> {
   const pid = await dockerdPid();
   if (pid !== undefined) await terminateDockerd(pid);
@@ -137,7 +145,10 @@ export async function dockerEngine(): Promise<DockerEngine> {
   await mkdir(USERS, { recursive: true });
   await withLock(LOCK, async () => {
     await liveUsers();
-    if ((await dockerdPid()) === undefined || !(await dockerAnswers(SOCKET))) await startDockerd();
+    if ((await dockerdPid()) === undefined || !(await dockerAnswers(SOCKET))) {
+      await startDockerd();
+      await removeTestLeftovers();
+    }
     await writeFile(join(USERS, String(process.pid)), "");
   });
   let released = false;
@@ -151,7 +162,9 @@ export async function dockerEngine(): Promise<DockerEngine> {
         : withLock(LOCK, async () => {
             released = true;
             await rm(join(USERS, String(process.pid)), { force: true });
-            if ((await liveUsers()).length === 0) await stopDockerd();
+            if ((await liveUsers()).length > 0) return;
+            await removeTestLeftovers().catch(() => undefined);
+            await stopDockerd();
           }),
   };
 }

@@ -31,11 +31,12 @@ test("the image's templates are provisioning/imap's rendering (node provisioning
 
 test("the IMAP image: refuses a missing setting by name, turns healthy, serves a mounted mailbox", { skip: process.getuid?.() === 0 ? undefined : "needs root (Docker, mail uids)", timeout: 20 * 60_000 }, async (t) => {
   const engine = await dockerEngine();
+  const scope = dockerScope(t, engine);
+  // After the scope's own cleanup (hooks run in the order they are added).
   t.after(() => engine.release());
   const started = Date.now();
   const image = await buildImage(engine, "imap");
   t.diagnostic(`image built (or found in the cache) in ${Date.now() - started} ms`);
-  const scope = dockerScope(t, engine);
 
   const refusal = (env: string[]) => engine.docker(["run", "--rm", ...env.flatMap((e) => ["-e", e]), image]).then(() => "started", (e: Error) => e.message);
   assert.match(await refusal([]), /IMAP_LDAP_URL is not set/);
