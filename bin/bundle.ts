@@ -16,13 +16,15 @@ export const DAEMONS_DOCKERFILE = "provisioning/images/daemons/Dockerfile";
  * Modules that libraries load at start but SEMail's daemons use late or never, each
  * bundled behind a proxy that loads it on first call (about 4 MB of memory in all):
  * nodemailer's HTTP client (node:http, https, zlib, undici) for URL attachments and
- * OAuth2; node:assert, which sonic-boom (pino's writer) calls only when it closes; and
- * pino's worker-thread transport, which SEMail does not use.
+ * OAuth2; node:assert, which sonic-boom (pino's writer) calls only when it closes and
+ * ldapts only to check a message it builds; and pino's worker-thread transport, which
+ * SEMail does not use. `members` are the properties an importer calls on the module.
  */
-const LAZY: readonly { importer: RegExp; module: RegExp; file?: (resolved: string) => string }[] = [
+const LAZY: readonly { importer: RegExp; module: RegExp; file?: (resolved: string) => string; members?: readonly string[] }[] = [
   // Its CommonJS build: an ES module's imports of Node modules would be hoisted to the top.
   { importer: /[\\/]node_modules[\\/]nodemailer[\\/]/, module: /fetch\/index\.js$/, file: (resolved) => resolved.replace(/([\\/])dist[\\/]esm([\\/])/, "$1dist$1cjs$2") },
   { importer: /[\\/]node_modules[\\/](sonic-boom|thread-stream)[\\/]/, module: /^assert$/ },
+  { importer: /[\\/]node_modules[\\/]ldapts[\\/]/, module: /^node:assert$/, members: ["ok"] },
   { importer: /[\\/]node_modules[\\/]pino[\\/]lib[\\/]transport\.js$/, module: /^thread-stream$/ },
 ];
 
@@ -34,15 +36,16 @@ const lazyModules: Plugin = {
       if (args.namespace === "lazy" || rule === undefined) return undefined;
       const real = await builder.resolve(args.path, { resolveDir: args.resolveDir, kind: args.kind });
       if (real.errors.length > 0) return { errors: real.errors };
-      return { path: real.external ? args.path : (rule.file?.(real.path) ?? real.path), namespace: "lazy" };
+      return { path: real.external ? args.path : (rule.file?.(real.path) ?? real.path), namespace: "lazy", pluginData: rule.members ?? [] };
     });
     // Called as a function or with `new` (thread-stream is a class).
     builder.onLoad({ filter: /.*/, namespace: "lazy" }, (args) => ({
       contents: `let real;
+const load = () => (real ??= require(${JSON.stringify(args.path)}));
 module.exports = function lazy(...args) {
-  real ??= require(${JSON.stringify(args.path)});
-  return new.target ? Reflect.construct(real, args) : real(...args);
+  return new.target ? Reflect.construct(load(), args) : load()(...args);
 };
+for (const member of ${JSON.stringify(args.pluginData)}) module.exports[member] = (...args) => load()[member](...args);
 `,
       loader: "js",
       resolveDir: ROOT,
