@@ -156,9 +156,11 @@ export function zoneRecords(input: ZoneInput, options: { withSubdomainMx?: boole
   records.push(...mailClientRecords("@", d, ports, ttl));
   if (options.withSubdomainMx ?? true) {
     const labels = mailboxSubdomains(d, input.mailboxDomains);
+    // A set: looked up for every record of every label, so a scan of the list made the zone quadratic.
+    const taken = new Set(labels);
     for (const label of labels) {
       // A hand-written mailbox on autoconfig.<label> itself keeps its records; no alias there.
-      const clients = mailClientRecords(label, d, ports, ttl).filter((r) => !labels.includes(r.name));
+      const clients = mailClientRecords(label, d, ports, ttl).filter((r) => !taken.has(r.name));
       records.push(...subdomainRecords(label, d, ttl), ...clients);
     }
   }
