@@ -74,7 +74,8 @@ export function createLocalZone(options: LocalZoneOptions) {
       await mkdir(dirname(options.serialFile), { recursive: true });
       await writeFile(options.serialFile, `${serial}\n`);
       rendered = records;
-      return text(list, serial);
+      // The serial sits alone on its marked line (renderZone): set there, not rendered again.
+      return records.replace(/^(\s*)0 ; serial$/m, `$1${serial} ; serial`);
     },
   };
 }
