@@ -4,7 +4,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { remote } from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as gandi from "@pulumiverse/gandi";
+import { autoconfigFiles } from "../config/autoconfig.ts";
 import { imapUsers, renderUsersFile } from "../config/imap-users.ts";
+import { mailHostName, STANDARD_MAIL_CLIENT_PORTS } from "../config/mail-clients.ts";
 import { serializeUsersList, type UsersList } from "../config/users-list.ts";
 import { dockerSsh, dom0Connection, vmConnection } from "./connections.ts";
 import { daemonSettings, usersDir } from "../config/stack/daemon-settings.ts";
@@ -157,10 +159,14 @@ export function defineStack(config: StackConfig, secrets: StackSecrets, users: U
     publicAddresses, networks: daemonNetworks,
   }, { dependsOn: [scripts] });
   // Roundcube on the name the certificate already carries for the daemons (mx.<domain>, in
-  // the zone): a webmail.<domain> would need its own record and a certificate naming it.
+  // the zone): a webmail.<domain> would need its own record and a certificate naming it. Its
+  // nginx owns 80 and 443, where the zone sends autoconfig.<domain>: it answers mail
+  // programs with the VM's standard ports on that same host.
+  const mailHost = mailHostName(config.managedDomain);
   const webmail = config.webmailPort === 0 ? undefined : new WebmailServer("webmail", {
     docker: dockerProvider, image: images("webmail", config.webmailImage), vm: vmConn, addressFile: renderAddressFile(users),
-    imap: "semail-imap:993", submission: `semail-outbound:${OUTBOUND_PORT}`, hostName: `mx.${config.managedDomain}`,
+    autoconfigFiles: autoconfigFiles(users, config.managedDomain, { host: mailHost, ports: STANDARD_MAIL_CLIENT_PORTS }),
+    imap: "semail-imap:993", submission: `semail-outbound:${OUTBOUND_PORT}`, hostName: mailHost,
     tlsCert: config.tlsCert, tlsKey: config.tlsKey, addressDir: "/etc/semail/webmail", stateDir: "/var/lib/semail/webmail", acmeDir: "/var/lib/semail/acme",
     publicAddresses, httpsPort: config.webmailPort, httpPort: config.webmailHttpPort, networks: daemonNetworks,
   }, { dependsOn: [scripts] });

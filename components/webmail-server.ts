@@ -1,12 +1,14 @@
 // Roundcube on the VM (provisioning/images/webmail): HTTPS on the public addresses with the
-// deployment's certificate, port 80 only redirecting there (and answering certbot's
-// challenges); users log in to Dovecot by IMAPS and send through the outbound daemon's
-// submission with their own login, as their mailbox address (the address file written here,
-// one identity each).
+// deployment's certificate, port 80 redirecting there (but for certbot's challenges and
+// Mozilla's autoconfig); users log in to Dovecot by IMAPS and send through the outbound
+// daemon's submission with their own login, as their mailbox address (the address file
+// written here, one identity each). Its nginx also answers mail programs' autoconfig, from
+// the documents written here, one per live mail domain.
 import * as pulumi from "@pulumi/pulumi";
 import { remote, type types } from "@pulumi/command";
 import * as docker from "@pulumi/docker";
-import { shellLine } from "../lib/shell.ts";
+import { AUTOCONFIG_FOLDER } from "../config/autoconfig.ts";
+import { shellLine, shellQuote } from "../lib/shell.ts";
 
 export interface WebmailServerArgs {
   /** Docker on the VM. */
@@ -16,6 +18,8 @@ export interface WebmailServerArgs {
   readonly vm: types.input.remote.ConnectionArgs;
   /** The address file (config/webmail-addresses.ts), rendered from the users list. */
   readonly addressFile: string;
+  /** Mozilla autoconfig's documents, file name -> text (config/autoconfig.ts autoconfigFiles), served on both ports. */
+  readonly autoconfigFiles: Readonly<Record<string, string>>;
   /** Dovecot's IMAPS as HOST:PORT on the daemons' network. */
   readonly imap: string;
   /** The outbound daemon's submission (STARTTLS) as HOST:PORT on the daemons' network. */
@@ -24,7 +28,7 @@ export interface WebmailServerArgs {
   readonly hostName: string;
   readonly tlsCert: string;
   readonly tlsKey: string;
-  /** Where the address file lives on the VM (mounted whole: it is replaced by rename). */
+  /** Where the address file and the autoconfig folder live on the VM (mounted whole: files are replaced by rename). */
   readonly addressDir: string;
   /** The webmail's des_key and SQLite database on the VM. */
   readonly stateDir: string;
@@ -33,7 +37,7 @@ export interface WebmailServerArgs {
   readonly publicAddresses: readonly string[];
   /** Public HTTPS port. */
   readonly httpsPort: number;
-  /** Public HTTP port (redirects and challenges only); 0 publishes none. */
+  /** Public HTTP port (autoconfig, challenges, and a redirect for the rest); 0 publishes none. */
   readonly httpPort: number;
   /** Docker networks to join (Dovecot's and the outbound daemon's). */
   readonly networks: readonly pulumi.Input<string>[];
@@ -57,6 +61,33 @@ export function webmailPorts(publicAddresses: readonly string[], httpsPort: numb
   ]);
 }
 
+/** What an autoconfig file may be called (config/autoconfig.ts autoconfigFileName): nothing to quote, nothing outside the folder. */
+const AUTOCONFIG_FILE = /^[a-z0-9][a-z0-9.-]*\.xml$/;
+
+/**
+ * A script for `sh -s DIR` that makes DIR hold exactly these files: each written by rename
+ * (nginx never serves half a document), then the files of domains no longer served removed.
+ * The documents travel inside the script, quoted: they are too many for a command line.
+ */
+export function autoconfigInstallScript(files: Readonly<Record<string, string>>): string {
+  const names = Object.keys(files).sort();
+  for (const name of names) if (!AUTOCONFIG_FILE.test(name) || name.includes("..")) throw new Error(`autoconfig file name ${JSON.stringify(name)}: expected <domain>.xml`);
+  return [
+    "# Written by SEMail (components/webmail-server.ts): Mozilla autoconfig, one document per live mail domain.",
+    "set -eu",
+    'dir=$1',
+    'install -d -m 0755 "$dir"',
+    `put() { printf '%s' "$2" > "$dir/$1.new" && chmod 0644 "$dir/$1.new" && mv -f "$dir/$1.new" "$dir/$1"; }`,
+    ...names.map((name) => `put ${name} ${shellQuote(files[name]!)}`),
+    "# The domains no longer served lose their document.",
+    `keep=' ${names.join(" ")} '`,
+    'for f in "$dir"/*.xml; do',
+    '  case $keep in *" ${f##*/} "*) ;; *) rm -f "$f" ;; esac',
+    "done",
+    "",
+  ].join("\n");
+}
+
 export class WebmailServer extends pulumi.ComponentResource {
   readonly container: docker.Container;
   readonly url: string;
@@ -70,6 +101,12 @@ export class WebmailServer extends pulumi.ComponentResource {
       connection: args.vm,
       create: shellLine("sh", "-c", `install -d -m 0755 "$2" && mkdir -p "$1" && cat > "$1/addresses.new" && chmod 0644 "$1/addresses.new" && mv -f "$1/addresses.new" "$1/addresses"`, "install-webmail-addresses", args.addressDir, args.acmeDir),
       stdin: args.addressFile,
+    }, { parent: this });
+    // Read by nginx at each request: no reload, and rewritten whenever the documents change.
+    new remote.Command(`${name}-autoconfig`, {
+      connection: args.vm,
+      create: shellLine("sh", "-s", `${args.addressDir}/${AUTOCONFIG_FOLDER}`),
+      stdin: autoconfigInstallScript(args.autoconfigFiles),
     }, { parent: this });
     this.container = new docker.Container(`${name}-container`, {
       name: "semail-webmail",

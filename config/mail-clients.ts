@@ -1,6 +1,7 @@
 // Where mail programs (Thunderbird, phones) reach the mail host: one host name and a port per
 // service, as the zone's SRV records (RFC 6186, RFC 8314) and the web form's Mozilla autoconfig
-// announce them. Production publishes the standard ports on the VM; local mode its own.
+// announce them. Production publishes the standard ports on the VM (its webmail's nginx
+// serves the autoconfig there); local mode its own.
 
 /** A port per service a mail program uses; 0 where the service is not offered. */
 export interface MailClientPorts {
@@ -17,6 +18,11 @@ export interface MailClientPorts {
 }
 
 export const STANDARD_MAIL_CLIENT_PORTS: MailClientPorts = { imap: 143, imaps: 993, pop3s: 995, submission: 587, submissions: 465 };
+
+/** The mail host's name: the zone's mx, the name its certificate carries, what mail programs are sent to. */
+export function mailHostName(managedDomain: string): string {
+  return `mx.${managedDomain}`;
+}
 
 /** The mail host as mail programs reach it. */
 export interface MailClientServers {

@@ -60,7 +60,7 @@ export const webSettings = z.strictObject({
    * containers reach it as semail-outbound:587 (components/stack.ts). `semail start` shows its own.
    */
   submission: z._default(submissionAddress, "semail-outbound:587"),
-  /** A webmail for the users, linked from the mailbox page; no link when unset. */
+  /** A webmail for the users, linked from the mailbox page; when unset, the one the Pulumi stack runs (its `webmailUrl` output), else none. */
   webmailUrl: z.optional(linkUrl),
   rateLimit: z._default(webRateLimitSettings, () => webRateLimitSettings.parse({})),
   apply: z._default(webApplySettings, () => webApplySettings.parse({})),

@@ -65,7 +65,7 @@ export interface StackConfig {
   readonly webmailImage: string;
   /** Public HTTPS port of the webmail; 0 runs no webmail. */
   readonly webmailPort: number;
-  /** Public HTTP port that only redirects to the webmail's HTTPS (and answers ACME challenges); 0 publishes none. */
+  /** Public HTTP port: autoconfig and ACME challenges, a redirect to the webmail's HTTPS for the rest; 0 publishes none. */
   readonly webmailHttpPort: number;
 }
 
@@ -75,7 +75,7 @@ export const SETTINGS = {
   dom0User: ["root", "SSH user on dom0."],
   dom0HostKey: [undefined, "dom0's SSH host key line, e.g. from `ssh-keyscan -t ed25519 DOM0`."],
   vmName: ["semail", "Name of the Xen guest."],
-  vmIp: [undefined, "Public IPv4 address of the VM (also mx and ns in the zone)."],
+  vmIp: [undefined, "Public IPv4 address of the VM (also mx, ns and autoconfig in the zone)."],
   vmIp6: ["", "Public IPv6 address of the VM; empty for none."],
   vmGateway: [undefined, "IPv4 gateway of the VM."],
   vmNetmask: ["255.255.255.0", "IPv4 netmask of the VM."],
@@ -114,7 +114,7 @@ export const SETTINGS = {
   imapImage: ["", "Image of Dovecot (IMAP, IMAPS, POP3S over the users' mail); empty builds provisioning/images/imap on the VM."],
   webmailImage: ["", "Image of the webmail (Roundcube on nginx and php-fpm); empty builds provisioning/images/webmail on the VM."],
   webmailPort: ["443", "Public HTTPS port of the webmail, https://mx.<managedDomain>/ with the tlsCert certificate; 0 runs no webmail."],
-  webmailHttpPort: ["80", "Public HTTP port that only redirects to the webmail's HTTPS and serves certbot --webroot challenges from /var/lib/semail/acme; 0 publishes none."],
+  webmailHttpPort: ["80", "Public HTTP port that answers mail programs' autoconfig, serves certbot --webroot challenges from /var/lib/semail/acme and redirects the rest to the webmail's HTTPS; 0 publishes none."],
 } as const satisfies Record<keyof StackConfig, readonly [string | undefined, string]>;
 
 export const SECRET_SETTINGS = {

@@ -4,7 +4,7 @@ import cookie from "@fastify/cookie";
 import formbody from "@fastify/formbody";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
-import { STANDARD_MAIL_CLIENT_PORTS, type MailClientServers } from "../../config/mail-clients.ts";
+import { mailHostName, STANDARD_MAIL_CLIENT_PORTS, type MailClientServers } from "../../config/mail-clients.ts";
 import type { WebSettings } from "../../config/sections/web.ts";
 import type { UsersListOptions } from "../../config/users-list.ts";
 import type { Directory } from "../../directory/types.ts";
@@ -80,7 +80,7 @@ export async function buildWebApp(deps: WebAppDependencies): Promise<WebApp> {
   });
   const store = new UsersListFile(deps.usersFile, deps.usersListOptions, deps.logger);
   const runner = new ApplyRunner({ applier: deps.applier, load: () => store.read(), logger: deps.logger, clock });
-  const mxHost = web.mxHost ?? `mx.${deps.usersListOptions.managedDomain}`;
+  const mxHost = web.mxHost ?? mailHostName(deps.usersListOptions.managedDomain);
   const proofs = new ProofChecker({
     read: () => store.read(),
     update: (change) => store.update(change),

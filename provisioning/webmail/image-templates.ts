@@ -5,7 +5,8 @@
 // tests/provisioning/webmail/image.test.ts checks the files in the image folder are these;
 // to rewrite them:   node provisioning/webmail/image-templates.ts
 import { writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { AUTOCONFIG_FOLDER } from "../../config/autoconfig.ts";
 import { renderRoundcubeConfig } from "./config.ts";
 import { renderIdentitiesScript } from "./identities.ts";
 import { renderNginxConfig } from "./nginx.ts";
@@ -15,6 +16,8 @@ import { ROUNDCUBE } from "./roundcube.ts";
 /** Where the image keeps its state (a volume) and finds its mounts. */
 export const IMAGE_STATE_DIR = "/var/lib/semail/webmail";
 export const IMAGE_ADDRESS_FILE = "/etc/semail/webmail/addresses";
+/** Mozilla autoconfig's documents, in the same mounted directory as the address file. */
+export const IMAGE_AUTOCONFIG_DIR = `${dirname(IMAGE_ADDRESS_FILE)}/${AUTOCONFIG_FOLDER}`;
 /** The certificate and key nginx serves (mounted read-only). */
 export const IMAGE_TLS = { cert: "/etc/semail/tls/cert.pem", key: "/etc/semail/tls/key.pem" } as const;
 /** Where certbot --webroot on the host writes its challenges (mounted read-only). */
@@ -61,11 +64,11 @@ function roundcubeTemplate(): string {
 
 const PHP_SOCKET = `${RUN_DIR}/php-fpm.sock`;
 
-/** nginx.conf.in: HTTPS in front of php-fpm (the entrypoint drops the [::] lines without IPv6). */
+/** nginx.conf.in: HTTPS in front of php-fpm, autoconfig on both ports (the entrypoint drops the [::] lines without IPv6). */
 function nginxTemplate(): string {
   return renderNginxConfig({
     webRoot: ROUNDCUBE.webRoot, phpSocket: PHP_SOCKET, certFile: IMAGE_TLS.cert, keyFile: IMAGE_TLS.key,
-    acmeDir: IMAGE_ACME_DIR, pidFile: `${RUN_DIR}/nginx.pid`, uploadMiB: UPLOAD_MIB, ipv6: true,
+    acmeDir: IMAGE_ACME_DIR, pidFile: `${RUN_DIR}/nginx.pid`, uploadMiB: UPLOAD_MIB, ipv6: true, autoconfigDir: IMAGE_AUTOCONFIG_DIR,
   });
 }
 

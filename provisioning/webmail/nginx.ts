@@ -5,12 +5,24 @@
 // Decisions, said once:
 // - TLS 1.2 and 1.3 only, Mozilla's "intermediate" ciphers; HSTS for a year (without
 //   includeSubDomains: the users' subdomains are theirs).
-// - Port 80 answers only two things: ACME HTTP-01 challenges from `acmeDir` (so certbot
-//   --webroot renews the certificate while 80 is ours) and a 301 to HTTPS for the rest.
+// - Port 80 answers only three things: ACME HTTP-01 challenges from `acmeDir` (so certbot
+//   --webroot renews the certificate while 80 is ours), Mozilla's autoconfig, and a 301 to
+//   HTTPS for the rest. Autoconfig is answered on 80 itself, with no redirect: Thunderbird
+//   asks http://autoconfig.<domain>/ first, and a redirect would send it to mx.<domain>'s
+//   certificate under another name. The document holds no secret; the password is only ever
+//   sent inside TLS, to the servers it names.
+// - Autoconfig is static: one file per live mail domain in `autoconfigDir`, written by the
+//   Pulumi program (config/autoconfig.ts), read at each request (no reload when the list
+//   changes). The domain asked about is the emailaddress argument's (raw or %40-encoded),
+//   else the host's without `autoconfig.`, as the web form reads it; a domain that is not a
+//   lowercase name (the map cannot lower it) falls back to the host, which nginx lowers. No
+//   file for it: 404.
 // - Only index.php runs; of the rest of the web root only static files by extension are
 //   served (the plugins folder holds PHP and .inc sources that must never be sent).
 // - Only static types are compressed: a compressed page carrying the CSRF token would give
 //   BREACH something to measure.
+
+import { AUTOCONFIG_PATHS, notServedText } from "../../config/autoconfig.ts";
 
 export interface NginxConfig {
   /** Roundcube's public web root (Debian: /var/lib/roundcube/public_html). */
@@ -26,6 +38,8 @@ export interface NginxConfig {
   readonly uploadMiB: number;
   /** Also listen on IPv6 (the container may have none). */
   readonly ipv6: boolean;
+  /** Mozilla autoconfig documents, one `<domain>.xml` per live mail domain (config/autoconfig.ts). */
+  readonly autoconfigDir: string;
 }
 
 export const HTTP_PORT = 80;
@@ -40,6 +54,45 @@ export const HSTS = "max-age=31536000";
 
 function listen(port: number, extra: string, ipv6: boolean): string[] {
   return [`        listen ${port}${extra};`, ...(ipv6 ? [`        listen [::]:${port}${extra};`] : [])];
+}
+
+/** A lowercase domain name: the only thing a map lets through to a file name (no '/', no '..'). */
+const DOMAIN = "[a-z0-9-]+(?:\\.[a-z0-9-]+)*";
+/** `$autoconfig_domain`: the mail domain asked about, or "" (config/autoconfig.ts askedDomain). */
+const AUTOCONFIG_MAPS = [
+  "    map $arg_emailaddress $autoconfig_address_domain {",
+  `        "~(?:@|%40)(?<autoconfig_a>${DOMAIN})\\.?$" $autoconfig_a;`,
+  '        default "";',
+  "    }",
+  "    map $host $autoconfig_host_domain {",
+  `        "~^(?:autoconfig\\.)?(?<autoconfig_h>${DOMAIN})$" $autoconfig_h;`,
+  '        default "";',
+  "    }",
+  "    map $autoconfig_address_domain $autoconfig_domain {",
+  '        "" $autoconfig_host_domain;',
+  "        default $autoconfig_address_domain;",
+  "    }",
+];
+
+/** Both autoconfig paths served from the domain's file, else a 404 saying why. */
+function autoconfigLocations(dir: string): string[] {
+  const notServed = notServedText("$autoconfig_domain").replace(/["\\]/g, "\\$&").replace("\n", "\\n");
+  return [
+    ...AUTOCONFIG_PATHS.flatMap((path) => [
+      `        location = ${path} {`,
+      `            root ${dir};`,
+      "            types { }",
+      '            default_type "application/xml; charset=utf-8";',
+      "            try_files /$autoconfig_domain.xml @autoconfig_not_served;",
+      "        }",
+    ]),
+    // types { }: else the URI's .xml would pick text/xml over default_type.
+    "        location @autoconfig_not_served {",
+    "            types { }",
+    '            default_type "text/plain; charset=utf-8";',
+    `            return 404 "${notServed}";`,
+    "        }",
+  ];
 }
 
 export function renderNginxConfig(c: NginxConfig): string {
@@ -67,12 +120,14 @@ export function renderNginxConfig(c: NginxConfig): string {
     "    ssl_session_tickets off;",
     "    gzip on;",
     "    gzip_types text/css application/javascript image/svg+xml;",
+    ...AUTOCONFIG_MAPS,
     "    server {",
     ...listen(HTTP_PORT, " default_server", c.ipv6),
     "        location ^~ /.well-known/acme-challenge/ {",
     `            root ${c.acmeDir};`,
     "            default_type text/plain;",
     "        }",
+    ...autoconfigLocations(c.autoconfigDir),
     "        location / {",
     "            return 301 https://$host$request_uri;",
     "        }",
@@ -101,6 +156,7 @@ export function renderNginxConfig(c: NginxConfig): string {
     `            add_header Strict-Transport-Security "${HSTS}" always;`,
     "            add_header X-Content-Type-Options nosniff always;",
     "        }",
+    ...autoconfigLocations(c.autoconfigDir),
     "        location = / {",
     "        }",
     "        location / {",

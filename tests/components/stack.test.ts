@@ -183,11 +183,13 @@ test("adding a user adds only that user's resources", async () => {
   ]);
   assert.equal([...names(before.resources)].filter((n) => !names(after.resources).has(n)).length, 0, "nothing removed");
   // Of the existing resources, only the users list and Dovecot's and the webmail's copies of
-  // it change, and the webmail's identities follow (carol is in the managed domain: no new MX).
+  // it change, and the webmail's identities follow (carol is in the managed domain: no new MX),
+  // and the managed domain, now with a mailbox, gets its autoconfig document.
   const changed = before.resources
     .filter((r) => JSON.stringify(reveal(r.inputs)) !== JSON.stringify(reveal(find(after.resources, r.name).inputs)))
     .map((r) => r.name);
-  assert.deepEqual(changed.sort(), ["imap-users", "users-list", "webmail-addresses", "webmail-identities"]);
+  assert.deepEqual(changed.sort(), ["imap-users", "users-list", "webmail-addresses", "webmail-autoconfig", "webmail-identities"]);
+  assert.match(inputs(after.resources, "webmail-autoconfig").stdin, /^put semail\.email\.xml /m);
 });
 
 test("removing a user deletes only that user's resources, and its storage is retained", async () => {

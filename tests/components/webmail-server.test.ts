@@ -1,12 +1,29 @@
 // The webmail on the VM under Pulumi's mocks: its container (image, settings, mounts, ports,
-// network), the address file from the live mailboxes, the identities that follow it, the URL
+// network), the address file from the live mailboxes, the identities that follow it, the
+// autoconfig documents its nginx serves (their install script run for real by sh), the URL
 // the web form links to, and the stack settings that move or remove it.
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { test } from "node:test";
+import { autoconfigInstallScript } from "../../components/webmail-server.ts";
+import { parseAutoconfig } from "../provisioning/web/autoconfig-xml.ts";
 import { ALICE, BOB, CAROL, PROJECT_DIR, runStack, usersYaml } from "./fixtures.ts";
 import { findResource as find, inputsOf as inputs, reveal, type Inputs } from "./harness.ts";
 
 const PENDING_BOB = `${BOB}    pendingProof: 0123456789abcdef0123456789abcdef\n`;
+
+/** Runs an install script as the VM does (`sh -s DIR`, the script on stdin). */
+function runScript(create: string, script: string, dir: string): Promise<void> {
+  const [shell, flag, target] = create.split(" ");
+  assert.deepEqual([shell, flag, target], ["sh", "-s", "/etc/semail/webmail/autoconfig"]);
+  return new Promise((resolve, reject) => {
+    const child = execFile("sh", ["-s", dir], { timeout: 20_000 }, (err, _stdout, stderr) => (err ? reject(new Error(`${err.message}: ${stderr}`)) : resolve()));
+    child.stdin!.end(script);
+  });
+}
 
 test("the webmail: HTTPS on 443 and a redirect on 80 of each public address, IMAPS and submission on the daemons' network, the certificate read-only", async () => {
   const { resources, result } = await runStack(usersYaml(ALICE, PENDING_BOB, CAROL));
@@ -75,4 +92,45 @@ test("stack settings: another HTTPS port and no HTTP; no webmail at all; an imag
   const own = await runStack(usersYaml(ALICE), { webmailImage: "registry.example/semail-webmail:7" });
   assert.equal(inputs(own.resources, "webmail-container").image, "registry.example/semail-webmail:7");
   assert.ok(!own.resources.some((r) => r.name === "image-webmail-build"));
+});
+
+test("autoconfig: one document per live mail domain for the webmail's nginx, naming mx.<domain> and the VM's ports; rewritten with the domains", async (t) => {
+  const dir = await mkdtemp(path.join(tmpdir(), "semail-autoconfig-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const before = await runStack(usersYaml(ALICE, PENDING_BOB, CAROL));
+  const command = inputs(before.resources, "webmail-autoconfig");
+  assert.equal(find(before.resources, "webmail-autoconfig").parent.endsWith("::webmail"), true);
+  assert.equal(command.delete, undefined, "no delete: as with the address file, nothing on the VM is removed with the webmail");
+  await runScript(command.create, command.stdin, dir);
+  assert.deepEqual((await readdir(dir)).sort(), ["alice.semail.email.xml", "semail.email.xml"], "alice's subdomain and carol's managed domain; bob's claim is pending");
+  const alice = await parseAutoconfig(await readFile(path.join(dir, "alice.semail.email.xml"), "utf8"));
+  assert.equal(alice.provider, "semail.email");
+  assert.deepEqual(alice.domains, ["alice.semail.email"]);
+  assert.deepEqual([...alice.incoming, ...alice.outgoing].map((s) => `${s.type} ${s.hostname}:${s.port} ${s.socketType} ${s.username}`), [
+    "imap mx.semail.email:993 SSL %EMAILADDRESS%", "imap mx.semail.email:143 STARTTLS %EMAILADDRESS%", "pop3 mx.semail.email:995 SSL %EMAILADDRESS%",
+    "smtp mx.semail.email:465 SSL %EMAILADDRESS%", "smtp mx.semail.email:587 STARTTLS %EMAILADDRESS%",
+  ]);
+  assert.equal(alice.incoming[0]!.hostname, new URL(before.result.webmailUrl!).hostname, "the same host the webmail and its certificate are on");
+
+  // Bob's domain proven, carol gone: the documents follow at the next update; the container stays.
+  const after = await runStack(usersYaml(ALICE, BOB));
+  const changed = before.resources
+    .filter((r) => r.name.startsWith("webmail-") && JSON.stringify(reveal(r.inputs)) !== JSON.stringify(reveal(find(after.resources, r.name).inputs)))
+    .map((r) => r.name);
+  assert.deepEqual(changed.sort(), ["webmail-addresses", "webmail-autoconfig", "webmail-identities"]);
+  await runScript(inputs(after.resources, "webmail-autoconfig").create, inputs(after.resources, "webmail-autoconfig").stdin, dir);
+  assert.deepEqual((await readdir(dir)).sort(), ["alice.semail.email.xml", "example.org.xml"], "carol's domain lost its document, bob's has one");
+  assert.deepEqual((await parseAutoconfig(await readFile(path.join(dir, "example.org.xml"), "utf8"))).domains, ["example.org"]);
+
+  // No mailbox left: no document.
+  const none = await runStack(usersYaml());
+  await runScript(inputs(none.resources, "webmail-autoconfig").create, inputs(none.resources, "webmail-autoconfig").stdin, dir);
+  assert.deepEqual(await readdir(dir), []);
+});
+
+test("the install script takes only <domain>.xml names: it quotes documents, never names", () => {
+  assert.match(autoconfigInstallScript({ "a.example.xml": "it's <x>" }), /^put a\.example\.xml 'it'\\''s <x>'$/m);
+  for (const bad of ["../x.xml", "a/b.xml", "x.conf", "A.xml", "a b.xml", ".xml", "$(id).xml"]) {
+    assert.throws(() => autoconfigInstallScript({ [bad]: "" }), /expected <domain>\.xml/, bad);
+  }
 });

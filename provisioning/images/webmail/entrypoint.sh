@@ -14,8 +14,9 @@
 #   WEBMAIL_WORKERS           at most this many PHP workers (default 2)
 # Mounts: /etc/semail/tls/{cert,key}.pem (served on 443), /etc/semail/webmail holding
 # `addresses` (SEMail's renderAddressFile; mount the directory, so a rewrite by rename
-# reaches the container), optionally /var/lib/semail/acme (certbot --webroot's challenges,
-# served on 80).
+# reaches the container) and optionally `autoconfig/<domain>.xml` (Mozilla autoconfig, one
+# document per mail domain, served on 80 and 443; none: 404), optionally /var/lib/semail/acme
+# (certbot --webroot's challenges, served on 80).
 set -euo pipefail
 fail() { echo "semail-webmail: $*" >&2; exit 2; }
 
@@ -83,7 +84,7 @@ check=$(nginx -t -q -c "$run/nginx.conf" 2>&1) || fail "nginx refuses the certif
 check=$(php-fpm8.2 -t -y "$run/php-fpm.conf" 2>&1) || fail "php-fpm refuses its configuration: $check"
 /usr/local/sbin/semail-webmail-identities || echo "semail-webmail: the identities could not be brought in line with the address file" >&2
 
-echo "semail-webmail: HTTPS on 443 (80 redirects), IMAPS $imap, submission $smtp (checked as $imap_name, $smtp_name), at most $workers PHP workers" >&2
+echo "semail-webmail: HTTPS on 443 (80 redirects but for autoconfig and ACME), IMAPS $imap, submission $smtp (checked as $imap_name, $smtp_name), at most $workers PHP workers" >&2
 php-fpm8.2 -F -y "$run/php-fpm.conf" &
 fpm=$!
 nginx -c "$run/nginx.conf" -g 'daemon off;' &

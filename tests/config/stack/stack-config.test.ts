@@ -61,7 +61,7 @@ test("defaults apply and ssh-keyscan output is accepted as a host key", () => {
 test("each bad setting is named, with how to fix it, all at once", () => {
   const found = problems({ vmIp: undefined, storageBackend: "zfs", mailRoot: "var/mail", dkimKeys: '["nope"]', vmSshViaDom0: "yes" });
   assert.deepEqual(found.map((p) => p.split(" ")[0]!.replace(/:$/, "")).sort(), ["semail:dkimKeys", "semail:mailRoot", "semail:storageBackend", "semail:vmIp", "semail:vmSshViaDom0"]);
-  assert.ok(found.includes("semail:vmIp is required: Public IPv4 address of the VM (also mx and ns in the zone). (pulumi config set vmIp VALUE)"));
+  assert.ok(found.includes("semail:vmIp is required: Public IPv4 address of the VM (also mx, ns and autoconfig in the zone). (pulumi config set vmIp VALUE)"));
   assert.ok(found.some((p) => p.startsWith('semail:storageBackend "zfs" is not valid: use "lvm" or "image" (pulumi config set storageBackend lvm)')));
 });
 

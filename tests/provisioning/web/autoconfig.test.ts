@@ -8,7 +8,6 @@ import { request } from "node:http";
 import { test } from "node:test";
 import { ldapSettings } from "../../../config/sections/ldap.ts";
 import { createDirectory } from "../../../directory/ldap.ts";
-import { askedDomain, autoconfigXml } from "../../../provisioning/web/autoconfig.ts";
 import { parseAutoconfig } from "./autoconfig-xml.ts";
 import { startForm, type RunningForm } from "./helpers.ts";
 
@@ -96,15 +95,4 @@ test("the ports are the ones given (local mode's own); a service on port 0 is le
   const config = await parseAutoconfig((await get(form, "/mail/config-v1.1.xml?emailaddress=alice%40alice.semail.test")).body);
   assert.deepEqual(config.incoming.map((s) => `${s.type} ${s.hostname}:${s.port} ${s.socketType}`), ["imap 127.0.0.1:1993 SSL", "pop3 127.0.0.1:1995 SSL"]);
   assert.deepEqual(config.outgoing.map((s) => `${s.type} ${s.hostname}:${s.port} ${s.socketType}`), ["smtp 127.0.0.1:2588 STARTTLS"]);
-});
-
-test("the document escapes what it carries, and the parser refuses one that is not well-formed", async () => {
-  const ports = { imap: 143, imaps: 993, pop3s: 995, submission: 587, submissions: 465 };
-  const config = await parseAutoconfig(autoconfigXml("a.example", `x"&<y>'`, { host: "mx&<co>.example", ports }));
-  assert.equal(config.provider, `x"&<y>'`);
-  assert.equal(config.incoming[0]!.hostname, "mx&<co>.example");
-  await assert.rejects(parseAutoconfig("<clientConfig version=\"1.1\"><emailProvider id=\"&\"></clientConfig>"), /not a clientConfig document/);
-  assert.equal(askedDomain("Bob@Example.ORG.", "ignored"), "example.org");
-  assert.equal(askedDomain(undefined, "autoconfig.Example.org:443"), "example.org");
-  assert.equal(askedDomain("no-at-sign", "example.org"), "example.org");
 });

@@ -1,7 +1,8 @@
 // The webmail image serving Roundcube over HTTPS on a real Docker engine: nginx answers on 443
-// with the mounted certificate (TLS 1.2 and 1.3 only, HSTS), port 80 only redirects, the login
-// page comes through php-fpm with Secure, HttpOnly cookies, only index.php runs, and php-fpm
-// never runs more than its two workers. Reports the idle PSS of nginx and php-fpm.
+// with the mounted certificate (TLS 1.2 and 1.3 only, HSTS), port 80 redirects (autoconfig
+// aside: image-autoconfig.test.ts), the login page comes through php-fpm with Secure, HttpOnly
+// cookies, only index.php runs, and php-fpm never runs more than its two workers. Reports the
+// idle PSS of nginx and php-fpm.
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
