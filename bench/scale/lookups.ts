@@ -4,6 +4,7 @@
 import { parseUsersList, serializeUsersList } from "../../config/users-list.ts";
 import { SmtpError } from "../../mailservers/core/index.ts";
 import { resolveRecipient } from "../../mailservers/inbound/recipients.ts";
+import { median } from "../lib/median.ts";
 import { BENCH_DOMAIN, BENCH_LIST_OPTIONS, syntheticMailbox, syntheticUsersYaml } from "../lib/users-lists.ts";
 
 export interface ListSample {
@@ -16,11 +17,6 @@ export interface ListSample {
 }
 
 const LOOKUPS = 200_000;
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
 
 function timed(work: () => void): number {
   const started = performance.now();

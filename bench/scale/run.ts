@@ -14,6 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { bundle, imageNodeFlags } from "../../bin/bundle.ts";
+import { median } from "../lib/median.ts";
 import { measureApplier } from "./applier.ts";
 import { WATCH_DEBOUNCE_MS, measureDaemonReloads, type DaemonKind, type Launch, type ReloadSample } from "./daemons.ts";
 import { buildGraph, type GraphSample } from "./graph.ts";
@@ -22,11 +23,6 @@ import { measureFormAdds } from "./web-form.ts";
 
 const PARTS = ["list", "form", "applier", "daemons", "graph"] as const;
 type Part = (typeof PARTS)[number];
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
 
 const ms = (v: number) => (v >= 100 ? `${v.toFixed(0)} ms` : `${v.toFixed(1)} ms`);
 const mib = (bytes: number) => `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
