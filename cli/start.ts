@@ -8,9 +8,9 @@ import { ConfigError, loadSettings, usersListOptions, type Settings } from "../c
 import { loadUsersList, watchUsersList, writeUsersList } from "../config/users-file.ts";
 import { serializeUsersList, type UsersList } from "../config/users-list.ts";
 import { createDirectory } from "../directory/ldap.ts";
-import { parseListenSpec } from "../mailservers/core/listen.ts";
+import { parseListenSpec, type ListenSpec } from "../mailservers/core/listen.ts";
 import { startInbound } from "../mailservers/inbound/daemon.ts";
-import { localCertificate } from "../provisioning/imap/certificate.ts";
+import { submissionListeners } from "../mailservers/inbound/submission-settings.ts";
 import { startImap, type RunningImap } from "../provisioning/imap/dovecot.ts";
 import { startWebmail, WEBMAIL_PREREQUISITES, type RunningWebmail } from "../provisioning/webmail/roundcube.ts";
 import { startOutbound } from "../mailservers/outbound/daemon.ts";
@@ -19,9 +19,11 @@ import { createLocalApplier, createLocalZone, releaseLocalMounts, type LocalAppl
 import { DEFAULT_PORTS, DEMO_ADMIN, DEMO_USERS, LOCAL_DOMAIN, freeLocalPorts, localSecrets, localSettingsYaml, type LocalPorts } from "../provisioning/local/defaults.ts";
 import { createLocalDns, readZoneFiles } from "../provisioning/local/local-dns.ts";
 import { localMailClients } from "../provisioning/local/mail-clients.ts";
+import type { MailClientServers } from "../config/mail-clients.ts";
 import { startNamed, type Zone } from "../provisioning/local/named.ts";
 import { canBind } from "../provisioning/local/ports.ts";
 import { startSlapd } from "../provisioning/local/slapd.ts";
+import { withLocalCertificate } from "../provisioning/local/tls.ts";
 import { startUserSpace, type UserSpace } from "../provisioning/local/user-space.ts";
 import { buildWebApp } from "../provisioning/web/app.ts";
 import { createProofLookup } from "../provisioning/web/domain-proof.ts";
@@ -41,6 +43,8 @@ const PROGRAMS: ReadonlyArray<readonly [path: string, debianPackage: string, roo
   ["/usr/sbin/mkfs.ext4", "e2fsprogs", true],
   ["/usr/sbin/losetup", "mount", true],
   ["/usr/bin/file", "file", true],
+  // The local certificate (inbound's submission listeners, Dovecot).
+  ["/usr/bin/openssl", "openssl", false],
   // Dovecot (IMAP and POP3 over the same mail) runs only as root.
   ["/usr/sbin/dovecot", "dovecot-core", true],
   ["/usr/lib/dovecot/imap", "dovecot-imapd", true],
@@ -78,13 +82,22 @@ function withoutWebmailLink(web: Settings["web"]): Settings["web"] {
   return rest;
 }
 
-/** Dovecot on loopback over the same mail, with a self-signed certificate made once. */
+/** Dovecot on loopback over the same mail; `settings` name the local certificate. */
 async function startLocalImap(settings: Settings, dataDir: string, logger: ReturnType<typeof createLogger>): Promise<RunningImap> {
   // Sessions run as each mailbox's uid: they must pass through <dataDir> to mail/ and imap/.
   await chmod(dataDir, 0o711);
-  const tls = await localCertificate(join(dataDir, "tls"), settings.hostname);
   const list = await loadUsersList(settings.users, usersListOptions(settings));
-  return startImap({ settings: { ...settings, tls }, list, logger: logger.child({ service: "imap" }) });
+  return startImap({ settings, list, logger: logger.child({ service: "imap" }) });
+}
+
+/** The inbound daemon's listeners, each with its part's name for the port check and the banner. */
+function inboundParts(settings: Settings): Array<{ listen: ListenSpec; part: string }> {
+  const submission = submissionListeners(settings);
+  return settings.inbound.listen.map((spec) => {
+    const listen = parseListenSpec(spec);
+    const part = !submission.has(spec) ? "inbound SMTP" : listen.implicitTls ? "submission over TLS" : "submission with STARTTLS";
+    return { listen, part };
+  });
 }
 
 /** Resolves when nothing listens on 127.0.0.1:port, else rejects naming the part and the way out. */
@@ -116,17 +129,28 @@ ${lines.join("\n")}
   Docker: ${space.docker.own ? `local mode's own dockerd (${space.docker.host}), stopped with SEMail` : `the engine at ${space.docker.host}`}`;
 }
 
-function banner(settings: Settings, passwords: Readonly<Record<string, string>>, dataDir: string, storage: string, containers: string, imap: RunningImap | undefined, webmail: RunningWebmail | undefined): string {
+/** The banner's line on inbound's submission for mail programs: the ports it offers AUTH on (after TLS). */
+function mailProgramsText(servers: MailClientServers, dataDir: string): string {
+  const { submission, submissions } = servers.ports;
+  // A semail.yaml written before local mode had these listeners names none.
+  if (submission === 0 && submissions === 0) return `not offered (inbound.submission.listen names no listener; delete ${join(dataDir, "semail.yaml")} to regenerate it)`;
+  const offered = ([[submission, "STARTTLS"], [submissions, "TLS"]] as const).filter(([port]) => port !== 0);
+  const ports = offered.map(([port, how], i) => `${i === 0 ? servers.host : ""}:${port} (${how})`).join(", ");
+  return `${ports}   (as 587 and 465: AUTH after TLS with your mailbox address or LDAP uid, handed to the outbound daemon; certificate ${join(dataDir, "tls")})`;
+}
+
+function banner(settings: Settings, passwords: Readonly<Record<string, string>>, dataDir: string, storage: string, containers: string, imap: RunningImap | undefined, webmail: RunningWebmail | undefined, mailClients: MailClientServers): string {
   const web = parseListenSpec(settings.web.listen);
   const submission = parseListenSpec(settings.outbound.listen[0]!);
-  const inbound = parseListenSpec(settings.inbound.listen[0]!);
+  const inbound = inboundParts(settings).find((p) => p.part === "inbound SMTP")!.listen;
   const [a, b] = DEMO_USERS;
   return `
 SEMail is running on this machine (data in ${dataDir}, logs in ${join(dataDir, "semail.log")}).
 
   web form        http://${web.host}:${web.port}/
-  inbound SMTP    ${inbound.host}:${inbound.port}        (MX of *.${LOCAL_DOMAIN})
-  submission      ${submission.host}:${submission.port}        (AUTH with your LDAP login)
+  inbound SMTP    ${inbound.host}:${inbound.port}        (MX of *.${LOCAL_DOMAIN}; no AUTH)
+  submission      ${submission.host}:${submission.port}        (the outbound daemon; AUTH with your LDAP login)
+  submission TLS  ${mailProgramsText(mailClients, dataDir)}
   IMAP / POP3     ${imap ? `${imap.host}:${imap.ports.imap} (STARTTLS), :${imap.ports.imaps} (TLS), POP3S :${imap.ports.pop3s}   (login: your mailbox address or LDAP uid; certificate ${join(dataDir, "tls")})` : "not running (Dovecot needs root)"}
   webmail         ${webmail ? `${webmail.url}   (Roundcube; log in with your mailbox address or LDAP uid)` : "not running (it reads through Dovecot, which needs root)"}
   autoconfig      http://${web.host}:${web.port}/.well-known/autoconfig/mail/config-v1.1.xml?emailaddress=${a}@${a}.${LOCAL_DOMAIN}   (what Thunderbird reads: these ports, your address as login)
@@ -192,7 +216,7 @@ async function prepareDataDir(dataDir: string, freePorts: boolean): Promise<{ se
   const parts: Array<[number, string]> = [
     [portOf(settings.ldap.url), "LDAP"],
     [portOf(settings.outbound.delivery.resolver ?? ""), "DNS"],
-    [parseListenSpec(settings.inbound.listen[0]!).port, "inbound SMTP"],
+    ...inboundParts(settings).filter((p) => p.listen.host === "127.0.0.1").map((p): [number, string] => [p.listen.port, p.part]),
     [parseListenSpec(settings.outbound.listen[0]!).port, "submission"],
     [parseListenSpec(settings.web.listen).port, "web form"],
     ...(process.getuid?.() === 0
@@ -267,8 +291,10 @@ const start: Command = {
       });
       parts.add(`slapd (LDAP on ${address(settings.ldap.url)})`, () => slapd.stop());
 
+      // The inbound daemon's submission listeners and Dovecot speak TLS with the local certificate.
+      const withTls = await withLocalCertificate(settings, dataDir);
       // Mail programs are told local mode's own ports (zone SRV records, the form's autoconfig).
-      const mailClients = localMailClients(settings, process.getuid?.() === 0);
+      const mailClients = localMailClients(withTls, process.getuid?.() === 0);
       const zone = createLocalZone({ domain: LOCAL_DOMAIN, ipv4: "127.0.0.1", ipv6: "::1", serialFile: join(dataDir, "named", "serial"), mailClientPorts: mailClients.ports });
       // Zone files a tester keeps there stand in for other domains' DNS (local-dns.ts).
       const zonesDir = join(dataDir, "zones");
@@ -287,7 +313,7 @@ const start: Command = {
       const dns = createLocalDns(named, zonesDir, managed, served);
 
       // `service`, not `part`: the daemons name their own parts (store, send, queue) with `part`.
-      const inbound = await startInbound(settings, { logger: logger.child({ service: "inbound" }) });
+      const inbound = await startInbound(withTls, { logger: logger.child({ service: "inbound" }) });
       parts.add(`the inbound daemon (${settings.inbound.listen.join(", ")})`, () => inbound.stop());
       const outbound = await startOutbound(settings, { logger: logger.child({ service: "outbound" }) });
       parts.add(`the outbound daemon (submission on ${settings.outbound.listen.join(", ")})`, () => outbound.stop());
@@ -315,7 +341,7 @@ const start: Command = {
       if (userSpace) parts.add("the users' containers, the jump and the apt proxy (kept for the next start)", () => userSpace.containers.stop());
       // Dovecot runs each session as the mailbox's uid, so it needs root; it stops before the
       // filesystems it holds open are unmounted (parts stop last-added first).
-      imap = process.getuid?.() === 0 ? await startLocalImap(settings, dataDir, logger) : undefined;
+      imap = process.getuid?.() === 0 ? await startLocalImap(withTls, dataDir, logger) : undefined;
       if (imap) {
         const running = imap;
         parts.add(`Dovecot (IMAP ${running.host}:${running.ports.imap} STARTTLS, IMAPS :${running.ports.imaps}, POP3S :${running.ports.pop3s})`, () => running.stop());
@@ -373,7 +399,7 @@ const start: Command = {
 
       const storage = asRoot ? `ext4 image files in ${join(dataDir, "images")}, loop-mounted under ${settings.inbound.mailRoot}` : `plain directories under ${settings.inbound.mailRoot} (not root: no image files)`;
       const owners = (await loadUsersList(settings.users, usersListOptions(settings))).mailboxes.map((m) => m.owner);
-      process.stdout.write(banner(settings, secrets.passwords, dataDir, storage, await containersText(space, owners), imap, webmail));
+      process.stdout.write(banner(settings, secrets.passwords, dataDir, storage, await containersText(space, owners), imap, webmail, mailClients));
       const containers = userSpace ? { jumpPort: userSpace.jumpPort, network: userSpace.network.name, dockerHost: userSpace.docker.host } : { off: (space as { reason: string }).reason };
       await writeFile(join(dataDir, "ready.json"), `${JSON.stringify({ settings: settingsFile, pid: process.pid, passwords: secrets.passwords, containers })}\n`, { mode: 0o600 });
       signal = await untilStopSignal(logger, () => runner.request("SIGHUP"));

@@ -16,8 +16,13 @@ export const DEMO_ADMIN = "admin";
 export interface LocalPorts {
   readonly ldap: number;
   readonly dns: number;
+  /** The inbound daemon as an MX (25's role): no AUTH. */
   readonly inbound: number;
+  /** The outbound daemon's submission (AUTH with the LDAP login; plain on loopback). */
   readonly submission: number;
+  /** The inbound daemon's submission for mail programs: 587's role (STARTTLS) and 465's (implicit TLS). */
+  readonly inboundSubmission: number;
+  readonly inboundSubmissions: number;
   readonly web: number;
   /** Dovecot's IMAP (STARTTLS), IMAPS and POP3S; run only as root. */
   readonly imap: number;
@@ -27,7 +32,7 @@ export interface LocalPorts {
   readonly webmail: number;
 }
 
-export const DEFAULT_PORTS: LocalPorts = { ldap: 3389, dns: 5300, inbound: 2525, submission: 2587, web: 8080, imap: 1143, imaps: 1993, pop3s: 1995, webmail: 8081 };
+export const DEFAULT_PORTS: LocalPorts = { ldap: 3389, dns: 5300, inbound: 2525, submission: 2587, inboundSubmission: 1587, inboundSubmissions: 1465, web: 8080, imap: 1143, imaps: 1993, pop3s: 1995, webmail: 8081 };
 
 /** A free loopback port for every part (`--free-ports`, and the tests' own local modes). */
 export async function freeLocalPorts(): Promise<LocalPorts> {
@@ -62,6 +67,9 @@ export async function localSecrets(dataDir: string): Promise<LocalSecrets> {
 
 /** The settings file of local mode (see config/settings.ts), as YAML. */
 export function localSettingsYaml(dataDir: string, ports: LocalPorts, ldapBaseDn: string): string {
+  const loopback = (port: number, suffix = "") => [`127.0.0.1:${port}${suffix}`, `[::1]:${port}${suffix}`];
+  const inboundListen = loopback(ports.inbound);
+  const submissionListen = [...loopback(ports.inboundSubmission), ...loopback(ports.inboundSubmissions, "/tls")];
   const settings = {
     hostname: `mx.${LOCAL_DOMAIN}`,
     managedDomain: LOCAL_DOMAIN,
@@ -77,11 +85,12 @@ export function localSettingsYaml(dataDir: string, ports: LocalPorts, ldapBaseDn
       adminGroupDn: directoryLayout(ldapBaseDn).adminGroupDn,
     },
     inbound: {
-      listen: [`127.0.0.1:${ports.inbound}`, `[::1]:${ports.inbound}`],
+      listen: [...inboundListen, ...submissionListen],
       mailRoot: join(dataDir, "mail"),
       minFreeSpace: "1MiB",
-      // Where a session that authenticates on a submission listener would hand its mail.
-      submission: { outbound: `127.0.0.1:${ports.submission}` },
+      // Mail programs' submission, as on 587 and 465: AUTH after TLS (the certificate local
+      // mode makes, cli/start.ts), each message handed to outbound's submission.
+      submission: { listen: submissionListen, outbound: `127.0.0.1:${ports.submission}` },
     },
     outbound: {
       listen: [`127.0.0.1:${ports.submission}`],

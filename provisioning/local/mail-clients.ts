@@ -8,7 +8,8 @@ import { parseListenSpec } from "../../mailservers/core/listen.ts";
 import { submissionListeners } from "../../mailservers/inbound/submission-settings.ts";
 
 /**
- * `settings` as the inbound daemon is given them; `imapRuns` when Dovecot runs (as root).
+ * `settings` as the inbound daemon is given them (with the local certificate, tls.ts);
+ * `imapRuns` when Dovecot runs (as root).
  * A service that does not run gets port 0 (not offered): AUTH needs a certificate on
  * inbound, as the daemon itself decides (mailservers/inbound/daemon.ts).
  */

@@ -28,6 +28,8 @@ let stdout = "";
 let stderr = "";
 let exitCode: number | null;
 let submission: number;
+/** inbound.submission.listen of the settings semail start wrote. */
+let inboundSubmission: string[];
 let mailboxPage: string;
 let subjectsOverImap: string[] | string;
 let webmailPage: { status: number; text: string } | undefined;
@@ -64,12 +66,13 @@ before(async () => {
     return (await readFile(readyFile, "utf8").catch(() => "")).endsWith("\n");
   }, () => `semail start to be ready: ${stdout}${stderr}`, 90_000);
   const { passwords } = JSON.parse(await readFile(readyFile, "utf8")) as { passwords: Record<string, string> };
-  const settings = parse(await readFile(join(dataDir, "semail.yaml"), "utf8")) as { outbound: { listen: string[] }; web: { listen: string }; imap: { imapsPort: number }; webmail: { listen: string } };
+  const settings = parse(await readFile(join(dataDir, "semail.yaml"), "utf8")) as { inbound: { submission: { listen: string[] } }; outbound: { listen: string[] }; web: { listen: string }; imap: { imapsPort: number }; webmail: { listen: string } };
 
   // Alice's page on the form and one message through both daemons, so every part logs.
   const client = new Client(`http://${settings.web.listen}`);
   assert.equal((await client.login("alice", passwords.alice!)).status, 303);
   mailboxPage = (await client.get("/")).text;
+  inboundSubmission = settings.inbound.submission.listen;
   submission = Number(settings.outbound.listen[0]!.split(":").at(-1));
   const transport = createTransport({ host: "127.0.0.1", port: submission, secure: false, ignoreTLS: true, auth: { user: "alice", pass: passwords.alice! } });
   const alice = "alice@alice.semail.test";
@@ -130,6 +133,13 @@ test("the mailbox page shows local mode's own submission port and mbox file, not
   assert.match(text, new RegExp(`Outgoing server \\(SMTP submission\\) 127\\.0\\.0\\.1, port ${submission}\\. Log in as alice`));
   assert.ok(text.includes(`mutt -f ${join(dataDir, "mail/alice/INBOX")}`), text);
   assert.doesNotMatch(text, /semail-outbound|ssh -J/);
+});
+
+test("the banner names the inbound daemon's submission ports for mail programs (STARTTLS, TLS), with the certificate local mode made", async () => {
+  const port = (tls: boolean) => inboundSubmission.find((l) => l.startsWith("127.0.0.1:") && l.endsWith("/tls") === tls)?.replace(/^127\.0\.0\.1:(\d+).*$/, "$1");
+  assert.match(stdout, new RegExp(`submission TLS  127\\.0\\.0\\.1:${port(false)} \\(STARTTLS\\), :${port(true)} \\(TLS\\)   \\(as 587 and 465: AUTH after TLS`), stdout);
+  assert.match(stdout, /inbound SMTP {4}127\.0\.0\.1:\d+ {8}\(MX of \*\.semail\.test; no AUTH\)/);
+  assert.ok((await stat(join(dataDir, "tls", "cert.pem"))).isFile(), "the local certificate");
 });
 
 test("without containers the banner says so once, and as root a plain mailbox root is its owner's own uid", async () => {

@@ -8,11 +8,14 @@ import { test } from "node:test";
 import { promisify } from "node:util";
 import { createServer, type AddressInfo } from "node:net";
 import { missingPackages } from "../../cli/start.ts";
-import { localSettingsYaml } from "../../provisioning/local/defaults.ts";
+import { DEFAULT_PORTS, localSettingsYaml, type LocalPorts } from "../../provisioning/local/defaults.ts";
 import { freeLoopbackPort } from "../../provisioning/local/ports.ts";
 
 const run = promisify(execFile);
 const SEMAIL = join(import.meta.dirname, "../../bin/semail.mjs");
+
+/** Every part of local mode on one port (the check stops at the first busy one it names). */
+const everyPortAt = (port: number) => Object.fromEntries(Object.keys(DEFAULT_PORTS).map((part) => [part, port])) as unknown as LocalPorts;
 
 test("a missing program names the Debian package to install", async () => {
   const programs = [
@@ -34,21 +37,23 @@ test("--config is refused, before any file is read, with the place the settings 
   assert.match(err.stderr, /semail start keeps its settings in <data-dir>\/semail\.yaml/);
 });
 
-test("a port in use is named, with the way out", async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), "semail-start-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  const busy = createServer();
-  await new Promise<void>((ok) => busy.listen(0, "127.0.0.1", ok));
-  t.after(() => busy.close());
-  const port = (busy.address() as AddressInfo).port;
-  const free = await freeLoopbackPort();
-  await writeFile(join(dir, "semail.yaml"), localSettingsYaml(dir, { ldap: free, dns: free, inbound: free, submission: free, web: port, imap: free, imaps: free, pop3s: free, webmail: free }, "dc=semail,dc=test"));
-  const err = await run(process.execPath, [SEMAIL, "start", "--data-dir", dir]).then(
-    () => assert.fail("expected semail start to refuse a busy port"),
-    (e: { code: number; stderr: string }) => e,
-  );
-  assert.equal(err.code, 2);
-  assert.match(err.stderr, new RegExp(`port ${port} \\(web form\\) is in use: .*--free-ports`));
-  // The README's command: `semail` itself is not on PATH after `npm run setup`.
-  assert.match(err.stderr, /`npm start -- --free-ports`/);
-});
+for (const [part, name] of [["web", "web form"], ["inboundSubmissions", "submission over TLS"], ["inboundSubmission", "submission with STARTTLS"]] as const) {
+  test(`a port in use is named, with the way out (${name})`, async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), "semail-start-"));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const busy = createServer();
+    await new Promise<void>((ok) => busy.listen(0, "127.0.0.1", ok));
+    t.after(() => busy.close());
+    const port = (busy.address() as AddressInfo).port;
+    const free = await freeLoopbackPort();
+    await writeFile(join(dir, "semail.yaml"), localSettingsYaml(dir, { ...everyPortAt(free), [part]: port }, "dc=semail,dc=test"));
+    const err = await run(process.execPath, [SEMAIL, "start", "--data-dir", dir]).then(
+      () => assert.fail("expected semail start to refuse a busy port"),
+      (e: { code: number; stderr: string }) => e,
+    );
+    assert.equal(err.code, 2);
+    assert.match(err.stderr, new RegExp(`port ${port} \\(${name}\\) is in use: .*--free-ports`));
+    // The README's command: `semail` itself is not on PATH after `npm run setup`.
+    assert.match(err.stderr, /`npm start -- --free-ports`/);
+  });
+}
