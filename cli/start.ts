@@ -1,7 +1,7 @@
 // `semail start`: all of SEMail on this machine, on loopback, with demo users. slapd and
 // named run as children; the two daemons and the web form run in this process, so a
 // local "stack update" can reload them and know when they have picked the change up.
-import { access, chmod, constants, mkdir, rm, writeFile } from "node:fs/promises";
+import { access, chmod, mkdir, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { pino } from "pino";
 import { ConfigError, loadSettings, usersListOptions, type Settings } from "../config/settings.ts";
@@ -12,14 +12,13 @@ import { parseListenSpec, type ListenSpec } from "../mailservers/core/listen.ts"
 import { startInbound } from "../mailservers/inbound/daemon.ts";
 import { submissionListeners } from "../mailservers/inbound/submission-settings.ts";
 import { startImap, type RunningImap } from "../provisioning/imap/dovecot.ts";
-import { startWebmail, WEBMAIL_PREREQUISITES, type RunningWebmail } from "../provisioning/webmail/roundcube.ts";
+import { startWebmail, type RunningWebmail } from "../provisioning/webmail/roundcube.ts";
 import { startOutbound } from "../mailservers/outbound/daemon.ts";
 import type { Applier } from "../provisioning/apply/types.ts";
 import { createLocalApplier, createLocalZone, releaseLocalMounts, type LocalApplierOptions } from "../provisioning/local/applier.ts";
 import { DEFAULT_PORTS, DEMO_ADMIN, DEMO_USERS, LOCAL_DOMAIN, freeLocalPorts, localSecrets, localSettingsYaml, type LocalPorts } from "../provisioning/local/defaults.ts";
 import { createLocalDns, readZoneFiles } from "../provisioning/local/local-dns.ts";
 import { localMailClients } from "../provisioning/local/mail-clients.ts";
-import type { MailClientServers } from "../config/mail-clients.ts";
 import { startNamed, type Zone } from "../provisioning/local/named.ts";
 import { canBind } from "../provisioning/local/ports.ts";
 import { startSlapd } from "../provisioning/local/slapd.ts";
@@ -28,46 +27,13 @@ import { startUserSpace, type UserSpace } from "../provisioning/local/user-space
 import { buildWebApp } from "../provisioning/web/app.ts";
 import { createProofLookup } from "../provisioning/web/domain-proof.ts";
 import type { Command } from "./command.ts";
+import { banner, containersText } from "./start-banner.ts";
+import { missingPackages } from "./local-packages.ts";
 import { createLogger } from "../lib/logger.ts";
 import { RunningParts } from "./running-parts.ts";
 import { untilStopSignal } from "./signals.ts";
 
 const BASE_DN = "dc=semail,dc=test";
-
-/** Debian packages behind the programs local mode runs, for the hint when one is missing. */
-const PROGRAMS: ReadonlyArray<readonly [path: string, debianPackage: string, rootOnly: boolean]> = [
-  ["/usr/sbin/slapd", "slapd", false],
-  ["/usr/sbin/slapadd", "slapd", false],
-  ["/usr/sbin/named", "bind9", false],
-  ["/usr/bin/named-checkzone", "bind9-utils", false],
-  ["/usr/sbin/mkfs.ext4", "e2fsprogs", true],
-  ["/usr/sbin/losetup", "mount", true],
-  ["/usr/bin/file", "file", true],
-  // The local certificate (inbound's submission listeners, Dovecot).
-  ["/usr/bin/openssl", "openssl", false],
-  // Dovecot (IMAP and POP3 over the same mail) runs only as root.
-  ["/usr/sbin/dovecot", "dovecot-core", true],
-  ["/usr/lib/dovecot/imap", "dovecot-imapd", true],
-  ["/usr/lib/dovecot/pop3", "dovecot-pop3d", true],
-  ["/usr/lib/dovecot/modules/auth/libauthdb_ldap.so", "dovecot-ldap", true],
-  // The webmail (Roundcube on php -S) talks to that Dovecot, so it runs only as root too.
-  ...WEBMAIL_PREREQUISITES.map(([path, pkg]) => [path, pkg, true] as const),
-];
-
-/** The Debian packages to install before local mode can run (root also needs the loop-mount tools). */
-export async function missingPackages(asRoot: boolean, programs = PROGRAMS): Promise<string[]> {
-  const missing = new Set<string>();
-  for (const [path, pkg, rootOnly] of programs) {
-    if (rootOnly && !asRoot) continue;
-    try {
-      // A command must run; any other file (a plug-in, Roundcube's PHP) must only be there.
-      await access(path, /\/s?bin\//.test(path) ? constants.X_OK : constants.R_OK);
-    } catch {
-      missing.add(pkg);
-    }
-  }
-  return [...missing];
-}
 
 async function exists(path: string): Promise<boolean> {
   return access(path).then(() => true, () => false);
@@ -109,76 +75,6 @@ async function checkPortFree(port: number, part: string): Promise<void> {
 
 function portOf(url: string): number {
   return Number(/:(\d+)\/?$/.exec(url)?.[1]);
-}
-
-/** The banner's part on the users' containers: how to reach one, or why there are none. */
-async function containersText(space: UserSpace | { readonly reason: string }, owners: readonly string[]): Promise<string> {
-  if ("reason" in space) {
-    return `Users' containers: none (${space.reason}).
-  Mail is read from the mbox files on this machine instead (below).`;
-  }
-  const lines = await Promise.all(owners.map(async (owner) => `     ${(await space.containers.sshCommand(owner)) ?? `(${owner}'s container is not up yet)`}`));
-  return `Users' containers (one per mailbox, on the internal Docker network ${space.network.name}, ${space.network.subnet}):
-  Add your SSH public key on the web form, then open your container through the jump sshd
-  (127.0.0.1:${space.jumpPort}, set up as on the VM) with the line the form shows, e.g.
-     ssh -J semail-jump@127.0.0.1:${space.jumpPort} OWNER@ADDRESS
-${lines.length > 0 ? `  The mailboxes there now:
-${lines.join("\n")}
-` : ""}  In it, neomutt reads /mail/INBOX; msmtp sends once ~/.semail-password holds your password;
-  sudo apt-get installs from Debian through the users' apt proxy (the one way out).
-  Docker: ${space.docker.own ? `local mode's own dockerd (${space.docker.host}), stopped with SEMail` : `the engine at ${space.docker.host}`}`;
-}
-
-/** The banner's line on inbound's submission for mail programs: the ports it offers AUTH on (after TLS). */
-function mailProgramsText(servers: MailClientServers, dataDir: string): string {
-  const { submission, submissions } = servers.ports;
-  // A semail.yaml written before local mode had these listeners names none.
-  if (submission === 0 && submissions === 0) return `not offered (inbound.submission.listen names no listener; delete ${join(dataDir, "semail.yaml")} to regenerate it)`;
-  const offered = ([[submission, "STARTTLS"], [submissions, "TLS"]] as const).filter(([port]) => port !== 0);
-  const ports = offered.map(([port, how], i) => `${i === 0 ? servers.host : ""}:${port} (${how})`).join(", ");
-  return `${ports}   (as 587 and 465: AUTH after TLS with your mailbox address or LDAP uid, handed to the outbound daemon; certificate ${join(dataDir, "tls")})`;
-}
-
-function banner(settings: Settings, passwords: Readonly<Record<string, string>>, dataDir: string, storage: string, containers: string, imap: RunningImap | undefined, webmail: RunningWebmail | undefined, mailClients: MailClientServers): string {
-  const web = parseListenSpec(settings.web.listen);
-  const submission = parseListenSpec(settings.outbound.listen[0]!);
-  const inbound = inboundParts(settings).find((p) => p.part === "inbound SMTP")!.listen;
-  const [a, b] = DEMO_USERS;
-  return `
-SEMail is running on this machine (data in ${dataDir}, logs in ${join(dataDir, "semail.log")}).
-
-  web form        http://${web.host}:${web.port}/
-  inbound SMTP    ${inbound.host}:${inbound.port}        (MX of *.${LOCAL_DOMAIN}; no AUTH)
-  submission      ${submission.host}:${submission.port}        (the outbound daemon; AUTH with your LDAP login)
-  submission TLS  ${mailProgramsText(mailClients, dataDir)}
-  IMAP / POP3     ${imap ? `${imap.host}:${imap.ports.imap} (STARTTLS), :${imap.ports.imaps} (TLS), POP3S :${imap.ports.pop3s}   (login: your mailbox address or LDAP uid; certificate ${join(dataDir, "tls")})` : "not running (Dovecot needs root)"}
-  webmail         ${webmail ? `${webmail.url}   (Roundcube; log in with your mailbox address or LDAP uid)` : "not running (it reads through Dovecot, which needs root)"}
-  autoconfig      http://${web.host}:${web.port}/.well-known/autoconfig/mail/config-v1.1.xml?emailaddress=${a}@${a}.${LOCAL_DOMAIN}   (what Thunderbird reads: these ports, your address as login)
-  DNS (named)     ${settings.outbound.delivery.resolver}      (zone ${LOCAL_DOMAIN})
-  LDAP (slapd)    ${settings.ldap.url}    (base ${settings.ldap.baseDn})
-  mailboxes       ${storage}
-
-Demo logins (LDAP):
-${[...DEMO_USERS, DEMO_ADMIN].map((uid) => `  ${uid.padEnd(6)} ${passwords[uid]}${uid === DEMO_ADMIN ? "   (administrator)" : ""}`).join("\n")}
-
-First mail:
-  1. Open the web form, log in as ${a} and create mailbox "${a}" on the subdomain "${a}"; do the same as ${b}.
-  2. Send:
-     swaks --server ${submission.host}:${submission.port} --auth-user ${a} --auth-password '${passwords[a]}' \\
-           --from ${a}@${a}.${LOCAL_DOMAIN} --to ${b}@${b}.${LOCAL_DOMAIN} --header "Subject: hello"
-  3. Read it: mutt -f ${join(settings.inbound.mailRoot, b, "INBOX")}
-     (or python3 -c "import mailbox; print([m['subject'] for m in mailbox.mbox('${join(settings.inbound.mailRoot, b, "INBOX")}')])")
-
-${containers}
-
-A domain of your own (the ownership proof):
-  Create the mailbox on "My own domain" instead, e.g. home.example. It stays pending, and both
-  daemons refuse it, until its DNS carries the TXT record the form shows. Local mode writes
-  ${join(dataDir, "zones", "home.example.zone")} to stand in for that DNS: uncomment its TXT
-  and MX lines, then press "Check now" on the form.
-
-Ctrl-C stops everything; the next start reuses the data.
-`;
 }
 
 /**
@@ -399,7 +295,8 @@ const start: Command = {
 
       const storage = asRoot ? `ext4 image files in ${join(dataDir, "images")}, loop-mounted under ${settings.inbound.mailRoot}` : `plain directories under ${settings.inbound.mailRoot} (not root: no image files)`;
       const owners = (await loadUsersList(settings.users, usersListOptions(settings))).mailboxes.map((m) => m.owner);
-      process.stdout.write(banner(settings, secrets.passwords, dataDir, storage, await containersText(space, owners), imap, webmail, mailClients));
+      const mx = inboundParts(settings).find((p) => p.part === "inbound SMTP")!.listen;
+      process.stdout.write(banner(settings, { passwords: secrets.passwords, dataDir, storage, containers: await containersText(space, owners), inbound: mx, imap, webmail, mailClients }));
       const containers = userSpace ? { jumpPort: userSpace.jumpPort, network: userSpace.network.name, dockerHost: userSpace.docker.host } : { off: (space as { reason: string }).reason };
       await writeFile(join(dataDir, "ready.json"), `${JSON.stringify({ settings: settingsFile, pid: process.pid, passwords: secrets.passwords, containers })}\n`, { mode: 0o600 });
       signal = await untilStopSignal(logger, () => runner.request("SIGHUP"));

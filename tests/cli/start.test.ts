@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { promisify } from "node:util";
 import { createServer, type AddressInfo } from "node:net";
-import { missingPackages } from "../../cli/start.ts";
+import { missingPackages } from "../../cli/local-packages.ts";
 import { DEFAULT_PORTS, localSettingsYaml, type LocalPorts } from "../../provisioning/local/defaults.ts";
 import { freeLoopbackPort } from "../../provisioning/local/ports.ts";
 
