@@ -10,7 +10,7 @@ const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 /** `ENV A=1 B=2` lines of the Dockerfile's final stage, as a record. */
 export async function imageEnv(dockerfile = `${ROOT}${DAEMONS_DOCKERFILE}`): Promise<Record<string, string>> {
   const text = await readFile(dockerfile, "utf8");
-  const finalStage = text.slice(text.lastIndexOf("\nFROM "));
+  const finalStage = text.slice([...text.matchAll(/^FROM /gm)].at(-1)?.index ?? 0);
   const env: Record<string, string> = {};
   for (const [, assignments] of finalStage.matchAll(/^ENV\s+(.+)$/gm)) {
     for (const assignment of assignments!.trim().split(/\s+/)) {

@@ -31,19 +31,18 @@ export function variant(shipped: Pick<Launch, "nodeFlags" | "env">, spec: string
 }
 
 /**
- * The levers tried by `--levers`, each alone on top of what the image ships: glibc's malloc
- * (arenas; a fixed mmap threshold, so large freed buffers go back to the kernel), V8's heap
- * (old and young generation limits, GC threads) and libuv's thread pool.
+ * The levers tried by `--levers`, each alone on top of what the image ships, and the image
+ * without its environment (glibc's defaults): glibc's malloc (where large blocks come from,
+ * how many arenas), V8's heap (old and young generation limits, GC threads), libuv's pool.
  */
 export function leverSpecs(shipped: Pick<Launch, "env">): string[] {
   const unsetShippedEnv = Object.keys(shipped.env).map((k) => `${k}=`).join(" ");
   return [
     "",
-    ...(unsetShippedEnv ? [unsetShippedEnv] : []),
-    "MALLOC_ARENA_MAX=2",
-    "MALLOC_ARENA_MAX=1",
+    ...(unsetShippedEnv ? [unsetShippedEnv, `${unsetShippedEnv} MALLOC_ARENA_MAX=2`] : []),
     "MALLOC_MMAP_THRESHOLD_=65536",
-    "MALLOC_TRIM_THRESHOLD_=65536",
+    "MALLOC_MMAP_THRESHOLD_=4096",
+    "MALLOC_ARENA_MAX=2",
     "--max-old-space-size=64",
     "!--max-semi-space-size",
     "!--v8-pool-size",
