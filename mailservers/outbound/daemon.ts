@@ -74,8 +74,11 @@ export async function startOutbound(settings: Settings, deps: OutboundDependenci
   };
   try {
     const spool = new Spool(o.spool);
-    await spool.open({ clean: true });
+    // Claimed before it is cleaned: another daemon's segment under way must not look spent to us.
+    await spool.open({ clean: false });
     cleanups.push(await claimSpool(spool));
+    await spool.open({ clean: true });
+    cleanups.push(() => spool.close());
 
     const users = await watchUsersList(settings.users, usersListOptions(settings), logger);
     cleanups.push(() => users.close());

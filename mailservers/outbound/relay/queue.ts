@@ -39,6 +39,10 @@ interface Entry {
   dsnCount: number;
   delayNoticeSent: boolean;
   removing: boolean;
+  /** Its files are gone from the spool already (its last attempt deleted them). */
+  unspooled?: boolean;
+  /** Moved out of its segment to wait for a retry (spool.detach). */
+  detached?: boolean;
   /** Journal appends and DSN creation for one message run one after another. */
   chain: Promise<void>;
 }
@@ -143,6 +147,7 @@ export class Queue {
     // A crash may have come between a bounce and its DSN: report it now.
     await this.#report(entry);
     if (this.#finished(entry)) await this.#drop(entry);
+    else await this.#setAside(entry);
   }
 
   #isIdle(): boolean {
@@ -271,6 +276,7 @@ export class Queue {
       [...entry.recipients].every(([rcpt, s]) => due.includes(rcpt) || s.status === "delivered" || (s.status === "bounced" && !awaitsReport(record, s)));
     try {
       await this.#serial(entry, () => (last ? this.#o.spool.removeDurably(record.id) : this.#o.spool.append(record.id, replies)));
+      if (last) entry.unspooled = true;
     } catch (err) {
       // Acting on the replies anyway keeps a failing disk from turning into a resend loop;
       // only a crash before the next successful write would repeat this attempt.
@@ -282,6 +288,20 @@ export class Queue {
       log.info({ to: reply.recipient, status: reply.status, attempts: state.attempts, reply: reply.response, ...(reply.status === "deferred" ? { next: new Date(reply.next).toISOString() } : {}) }, `recipient ${reply.status}`);
     }
     await this.#report(entry);
+    await this.#setAside(entry);
+  }
+
+  /** A message that waits for a retry gets a file of its own: its segment can go meanwhile. */
+  async #setAside(entry: Entry): Promise<void> {
+    if (entry.record.segment === undefined || entry.detached || entry.removing) return;
+    if (![...entry.recipients.values()].some((s) => s.status === "deferred")) return;
+    entry.detached = true;
+    try {
+      await this.#serial(entry, async () => void (await this.#o.spool.detach(entry.record)));
+    } catch (err) {
+      entry.detached = false;
+      this.#o.logger.error({ queueId: entry.record.id, err: (err as Error).message }, "cannot move a waiting message out of its segment; it stays there");
+    }
   }
 
   /** Runs journal and DSN work of one message one step at a time. */
@@ -310,7 +330,7 @@ export class Queue {
     if (!this.#entries.has(entry.record.id)) return;
     this.#entries.delete(entry.record.id);
     await entry.chain;
-    await this.#o.spool.remove(entry.record.id);
+    if (!entry.unspooled) await this.#o.spool.remove(entry.record.id);
     this.#o.logger.info({ queueId: entry.record.id, removed: entry.removing }, entry.removing ? "message removed from the queue" : "message done");
   }
 

@@ -149,12 +149,12 @@ describe("submission", () => {
     assert.equal(reply.code, 250, reply.text);
     const id = /queued as ([0-9A-Z]+)/.exec(reply.text)?.[1];
     assert.ok(id, reply.text);
-    await access(daemon.spool.msgPath(id));
     const record = await daemon.spool.read(id);
+    await access(daemon.spool.fileOf(record));
     assert.equal(record.from, "alice@semail.test");
     assert.deepEqual(record.recipients, ["carol@example.net"]);
     assert.equal(record.user, "alice");
-    const stored = (await readFile(daemon.spool.msgPath(id))).subarray(record.offset).toString("latin1");
+    const stored = (await readFile(daemon.spool.fileOf(record))).subarray(record.offset, record.offset + record.size).toString("latin1");
     assert.match(stored, /^Received: from client\.test \(\[127\.0\.0\.1\]\)[^\r]*\r\n\tby relay\.semail\.test /);
     assert.ok(stored.endsWith(`${body}\r\n`), "the message follows our Received header byte for byte");
     for (let i = 0; i < 100 && held.jobs.length === 0; i++) await new Promise((r) => setTimeout(r, 10));

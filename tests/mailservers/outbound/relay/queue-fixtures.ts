@@ -24,8 +24,11 @@ export const hard: Answer = () => ({ status: "bounced", response: "550 5.1.1 no 
 
 export async function tempSpool(t: { after: (fn: () => Promise<void>) => void }): Promise<Spool> {
   const dir = await mkdtemp(join(tmpdir(), "semail-spool-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
   const spool = new Spool(dir);
+  t.after(async () => {
+    await spool.close();
+    await rm(dir, { recursive: true, force: true });
+  });
   await spool.open({ clean: true });
   return spool;
 }

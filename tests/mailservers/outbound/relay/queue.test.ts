@@ -12,8 +12,8 @@ describe("spool", () => {
   it("has the message on disk, envelope first, when accept resolves", async (t) => {
     const spool = await tempSpool(t);
     const record = await spool.accept({ from: "alice@semail.test", recipients: ["bob@example.net"], arrival: 1 }, Readable.from([Buffer.from("Subject: x\r\n\r\nbody\r\n")]));
-    await access(spool.msgPath(record.id));
-    const raw = await readFile(spool.msgPath(record.id), "utf8");
+    await access(spool.fileOf(record));
+    const raw = await readFile(spool.fileOf(record), "utf8");
     assert.equal(raw.slice(record.offset), "Subject: x\r\n\r\nbody\r\n");
     assert.deepEqual(await spool.ids(), [record.id]);
     assert.deepEqual((await spool.read(record.id)).recipients, ["bob@example.net"]);
