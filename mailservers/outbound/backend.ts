@@ -11,6 +11,7 @@ import { SmtpError, permFail, tempFail, type DeliveryBackend, type Envelope, typ
 import { prependHeaders, receivedHeader } from "./relay/hygiene.ts";
 import type { Queue } from "./relay/queue.ts";
 import type { Spool } from "./relay/spool.ts";
+import { rememberLogins } from "./login-cache.ts";
 import { plaintextAuthAllowed } from "./network-policy.ts";
 
 export interface SubmissionOptions {
@@ -29,6 +30,8 @@ export interface SubmissionOptions {
   readonly now?: () => number;
   /** Failed AUTH allowed per client address, and per account, in one window (password guessing). */
   readonly authFailures?: { readonly perIp: number; readonly perAccount: number; readonly windowMs: number };
+  /** How long a successful login is remembered (login-cache.ts; default a minute); 0 asks the directory every time. */
+  readonly loginCacheMs?: number;
   readonly logger: Logger;
 }
 
@@ -57,7 +60,8 @@ export function createSubmissionBackend(options: SubmissionOptions): DeliveryBac
   return {
     // One implementation for both daemons (mailservers/core/authenticate.ts).
     authenticate: createAuthenticator({
-      directory, users, logger, plaintextAllowed: (session) => plaintextAuthAllowed(session.remoteAddress, options.trustedNetworks),
+      directory: rememberLogins(directory, { ttlMs: options.loginCacheMs ?? 60_000, maxEntries: 1000, now: options.now ?? Date.now }),
+      users, logger, plaintextAllowed: (session) => plaintextAuthAllowed(session.remoteAddress, options.trustedNetworks),
       ...(options.authTimeoutMs !== undefined ? { timeoutMs: options.authTimeoutMs } : {}),
       ...(options.authFailures ? { failures: options.authFailures } : {}),
       ...(options.now ? { now: options.now } : {}),
