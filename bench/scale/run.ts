@@ -2,13 +2,16 @@
 // With lists of 10, 100 and 1,000 mailboxes (bench/lib/users-lists.ts), it measures:
 //   - the users list itself: parse + validation, serialisation, and a per-message lookup;
 //   - each daemon's reload after one added mailbox, and its memory after the change;
-//   - the web form's write of one added mailbox;
+//   - the web form's write of one added mailbox, and a request's read of the list;
 //   - local mode's applier for one added mailbox (plain directories, real named, no containers);
+//   - local mode's users' containers: the docker commands one added mailbox costs (a stand-in engine);
+//   - local mode's Dovecot (a real one) and Roundcube's identities after one added mailbox;
 //   - the Pulumi program's resource graph under mocks;
 //   - `pulumi preview` with the real engine: not measurable here (printed with the reason).
 // Each table shows the figure at each size and what it says about one added user. Run as
 // root (the applier chowns each mailbox to its mail uid, as local mode does):
 //   npm run bench -- scale [--sizes 10,100,1000] [--adds 5] [--from-source] [--skip graph,daemons,...]
+// (parts: list, form, applier, containers, imap, webmail, daemons, graph)
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,15 +19,18 @@ import { parseArgs } from "node:util";
 import { bundle, imageNodeFlags } from "../../bin/bundle.ts";
 import { median } from "../lib/median.ts";
 import { measureApplier } from "./applier.ts";
+import { measureContainerSync, type SyncSample } from "./containers.ts";
 import { WATCH_DEBOUNCE_MS, measureDaemonReloads, type DaemonKind, type Launch, type ReloadSample } from "./daemons.ts";
 import { buildGraph, type GraphSample } from "./graph.ts";
+import { imapUnavailable, measureImapReloads, type ImapReloadSample } from "./imap.ts";
 import { measureList, type ListSample } from "./lookups.ts";
-import { measureFormAdds } from "./web-form.ts";
+import { measureForm, type FormSample } from "./web-form.ts";
+import { measureIdentitySync, webmailUnavailable } from "./webmail.ts";
 
-const PARTS = ["list", "form", "applier", "daemons", "graph"] as const;
+const PARTS = ["list", "form", "applier", "containers", "imap", "webmail", "daemons", "graph"] as const;
 type Part = (typeof PARTS)[number];
 
-const ms = (v: number) => (v >= 100 ? `${v.toFixed(0)} ms` : `${v.toFixed(1)} ms`);
+const ms = (v: number) => `${v.toFixed(v >= 100 ? 0 : v >= 1 ? 1 : 2)} ms`;
 const mib = (bytes: number) => `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
 
 /** One table: a row per measure, a column per size, and what growth the row shows. */
@@ -82,18 +88,21 @@ export async function main(argv: readonly string[]): Promise<void> {
       table("The users list (config/users-list.ts), in this process", sizes, [
         { name: "parse + validate", cells: lists.map((l) => ms(l.parseMs)), growth: perChangeGrowth(sizes, lists.map((l) => l.parseMs), "per whole-list read") },
         { name: "serialise", cells: lists.map((l) => ms(l.serializeMs)), growth: perChangeGrowth(sizes, lists.map((l) => l.serializeMs), "per whole-list write") },
+        { name: "entries as JSON", cells: lists.map((l) => ms(l.jsonMs)), growth: perChangeGrowth(sizes, lists.map((l) => l.jsonMs), "per comparison of two lists") },
         { name: "RCPT lookup (per message)", cells: lists.map((l) => `${l.lookupUs.toFixed(2)} µs`), growth: `×${(lists.at(-1)!.lookupUs / lists[0]!.lookupUs).toFixed(2)} from ${sizes[0]} to ${sizes.at(-1)} (flat: a map lookup)` },
-      ], ["every reload and every web form request parses the whole list; each RCPT TO looks an address up in it"]);
+      ], ["every reload parses the whole list; the daemons' watcher and `semail start` compare lists as JSON; each RCPT TO looks an address up in it"]);
     }
 
     if (runs("form")) {
-      await measureFormAdds(dir, sizes[0]!, 2); // warm-up, not counted
-      const form: number[] = [];
-      for (const n of sizes) form.push(median(await measureFormAdds(dir, n, adds)));
+      await measureForm(dir, sizes[0]!, 2); // warm-up, not counted
+      const form: FormSample[] = [];
+      for (const n of sizes) form.push(await measureForm(dir, n, adds));
       summary.form = form;
-      table("The web form: one added mailbox (read, plan, validate, synced atomic write of the whole list)", sizes, [
-        { name: "add one mailbox", cells: form.map(ms), growth: perChangeGrowth(sizes, form) },
-      ], ["the form keeps no copy of the list (it reads the file per request), so it has no reload and no list in memory"]);
+      const add = form.map((f) => median(f.addMs));
+      table("The web form (provisioning/web/users-list-file.ts)", sizes, [
+        { name: "add one mailbox", cells: add.map(ms), growth: perChangeGrowth(sizes, add) },
+        { name: "read the list (a request)", cells: form.map((f) => ms(f.readMs)), growth: perChangeGrowth(sizes, form.map((f) => f.readMs), "per request") },
+      ], ["add: read, plan, validate, synced atomic write of the whole list; read: what each request does between two changes"]);
     }
 
     if (runs("applier")) {
@@ -112,6 +121,54 @@ export async function main(argv: readonly string[]): Promise<void> {
         `as \`semail start --no-images --no-containers\`${process.getuid?.() === 0 ? " as root" : " (not root: no chown)"}: plain mailbox directories, the zone rendered and served by a real named,`,
         "Dovecot's users file rendered (config/imap-users.ts); not run: image files on loop mounts, users' containers, the daemons' own reloads",
       ]);
+    }
+
+    if (runs("containers")) {
+      const samples: SyncSample[] = [];
+      for (const n of sizes) samples.push(await measureContainerSync(dir, n, adds));
+      summary.containers = samples;
+      const add = samples.map((c) => median(c.addMs));
+      const commands = samples.map((c) => median(c.addCommands));
+      table("Local mode's users' containers (provisioning/local/containers.ts sync), on a stand-in engine", sizes, [
+        { name: "docker commands per add", cells: commands.map(String), growth: `${commands.at(-1)! - commands[0]! >= 0 ? "+" : ""}${((commands.at(-1)! - commands[0]!) / (sizes.at(-1)! - sizes[0]!)).toFixed(2)} per listed mailbox (flat is 0)` },
+        ...[...new Set(samples.flatMap((c) => Object.keys(c.byKind)))].map((kind) => ({
+          name: `  docker ${kind}`, cells: samples.map((c) => String(c.byKind[kind] ?? 0)), growth: "in the last added mailbox's sync",
+        })),
+        { name: "sync in this process", cells: add.map(ms), growth: perChangeGrowth(sizes, add) },
+        { name: "first sync: commands", cells: samples.map((c) => String(c.firstCommands)), growth: "from nothing to n (local mode's start)" },
+      ], [
+        "a stand-in engine answers at once (1,000 real containers do not fit here): on a real one each command is a docker CLI",
+        "process and an API call, tens of ms, and each health exec waits for the container's sshd",
+      ]);
+    }
+
+    if (runs("imap")) {
+      const why = await imapUnavailable();
+      if (why) console.log(`\nLocal mode's Dovecot: not measured (${why})`);
+      else {
+        const samples: ImapReloadSample[] = [];
+        for (const n of sizes) samples.push(await measureImapReloads(n, adds));
+        summary.imap = samples;
+        const written = samples.map((s) => median(s.writtenMs));
+        const seen = samples.map((s) => median(s.seenMs));
+        table("Local mode's Dovecot (provisioning/imap/dovecot.ts reload), a real Dovecot", sizes, [
+          { name: "reload: users file written", cells: written.map(ms), growth: perChangeGrowth(sizes, written) },
+          { name: "reload: Dovecot knows the user", cells: seen.map(ms), growth: perChangeGrowth(sizes, seen) },
+        ], ["written: the users' directories and the users file (reload's own work); knows: Dovecot re-reads the file at most once a second"]);
+      }
+    }
+
+    if (runs("webmail")) {
+      const why = await webmailUnavailable();
+      if (why) console.log(`\nRoundcube's identities: not measured (${why})`);
+      else {
+        const sync: number[] = [];
+        for (const n of sizes) sync.push(median(await measureIdentitySync(dir, n, adds)));
+        summary.webmail = sync;
+        table("Roundcube's identities (provisioning/webmail/roundcube.ts reload), Roundcube's schema in SQLite", sizes, [
+          { name: "identities after one add", cells: sync.map(ms), growth: perChangeGrowth(sizes, sync) },
+        ], ["n users who have logged in once, one identity each; the added mailbox has not logged in yet"]);
+      }
     }
 
     if (runs("daemons")) {
