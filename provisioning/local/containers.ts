@@ -42,6 +42,9 @@ export interface LocalContainersOptions {
 }
 
 export const LOCAL_LABEL = "semail.local";
+/** A user's container: whose it is, and a hash of its settings and keys (a new hash replaces it). */
+const OWNER_LABEL = "semail.local.owner";
+const SPEC_LABEL = "semail.local.spec";
 
 /** Names of instance `id`'s containers. */
 export const containerName = (id: string, owner: string) => `semail-${id}-user-${owner}`;
@@ -74,7 +77,10 @@ export interface LocalContainers {
   startJump(): Promise<void>;
   /** Starts the apt proxy (made anew; its cache is kept). */
   startAptProxy(): Promise<void>;
-  /** One container per mailbox (made, replaced when its settings or keys changed, started), none for a removed one; the jump's keys files follow. */
+  /**
+   * One container per mailbox (made, replaced when its settings or keys changed, started), none for a removed one; the jump's keys files follow.
+   * One `docker ps` finds what changed: a mailbox whose container already runs as it should costs no other docker command.
+   */
   sync(list: UsersList, signal?: AbortSignal): Promise<void>;
   /** The line that opens `owner`'s container, once it has an address. */
   sshCommand(owner: string): Promise<string | undefined>;
@@ -120,6 +126,20 @@ export function createLocalContainers(o: LocalContainersOptions): LocalContainer
     written.delete(owner);
   };
 
+  /** What a user's container is made from: its settings and keys. */
+  const specOf = (m: MailboxEntry) => specHash(userRunArgs(m, o), m.sshKeys);
+  /** The users' containers of this instance by owner (the jump and apt proxy have no owner label). */
+  const listUsers = async () => {
+    const format = `{{.Names}} {{.Label "${OWNER_LABEL}"}} {{.Label "${SPEC_LABEL}"}} {{.State}}`;
+    const text = await docker.run(["ps", "-a", "--filter", `label=${LOCAL_LABEL}=${id}`, "--format", format]);
+    const users = new Map<string, { name: string; spec: string; state: string }>();
+    for (const line of text.split("\n")) {
+      const [name, owner, spec, state] = line.split(" ");
+      if (name && owner) users.set(owner, { name, spec: spec ?? "", state: state ?? "" });
+    }
+    return users;
+  };
+
   async function ensureUser(m: MailboxEntry): Promise<string> {
     const name = containerName(id, m.owner);
     const own = join(o.dir, m.owner);
@@ -130,15 +150,15 @@ export function createLocalContainers(o: LocalContainersOptions): LocalContainer
     if ((await readFile(keysFile, "utf8").catch(() => undefined)) !== keys) await writeFileAtomic(keysFile, keys, 0o644);
     await chmod(keysFile, 0o644);
     const args = userRunArgs(m, o);
-    const spec = specHash(args, m.sshKeys);
+    const spec = specOf(m);
     let current = await inspect(name);
-    if (current && current.Config.Labels["semail.local.spec"] !== spec) {
+    if (current && current.Config.Labels[SPEC_LABEL] !== spec) {
       o.logger.info({ owner: m.owner }, "replacing the user's container (its settings or keys changed); the mail stays");
       await docker.run(["rm", "-f", name]);
       current = undefined;
     }
     if (!current) {
-      await docker.run(["run", "-d", "--name", name, ...label(`${LOCAL_LABEL}=${id}`, `semail.local.owner=${m.owner}`, `semail.local.spec=${spec}`), ...args]);
+      await docker.run(["run", "-d", "--name", name, ...label(`${LOCAL_LABEL}=${id}`, `${OWNER_LABEL}=${m.owner}`, `${SPEC_LABEL}=${spec}`), ...args]);
       o.logger.info({ owner: m.owner, container: name }, "user's container made");
     } else if (!current.State.Running) {
       await docker.run(["start", name]);
@@ -185,21 +205,23 @@ export function createLocalContainers(o: LocalContainersOptions): LocalContainer
     },
 
     async sync(list, signal) {
+      // One listing of this instance's containers: a mailbox whose container runs with its
+      // current settings and keys, and whose address is known, costs no docker command.
+      const listed = await listUsers();
       for (const m of list.mailboxes) {
         if (signal?.aborted) throw new Error("stopped before the apply finished");
-        const ip = await ensureUser(m);
+        const found = listed.get(m.owner);
+        const upToDate = found?.state === "running" && found.spec === specOf(m) && addresses.has(m.owner);
+        const ip = upToDate ? addresses.get(m.owner)! : await ensureUser(m);
         const content = jumpKeysFile(ip, m.sshKeys);
         if (written.get(m.owner) !== content) await writeJumpKeys(m.owner, content);
       }
-      const text = await docker.run(["ps", "-a", "--filter", `label=${LOCAL_LABEL}=${id}`, "--format", '{{.Names}} {{.Label "semail.local.owner"}}']);
-      for (const line of text.split("\n").filter(Boolean)) {
-        const [name, owner] = line.split(" ");
-        if (owner && !list.byOwner(owner)) {
-          await docker.run(["rm", "-f", name!]);
-          await removeJumpKeys(owner);
-          addresses.delete(owner);
-          o.logger.info({ owner, container: name }, "user's container removed (the mailbox is gone); the mail stays");
-        }
+      for (const [owner, { name }] of listed) {
+        if (list.byOwner(owner)) continue;
+        await docker.run(["rm", "-f", name]);
+        await removeJumpKeys(owner);
+        addresses.delete(owner);
+        o.logger.info({ owner, container: name }, "user's container removed (the mailbox is gone); the mail stays");
       }
     },
 
