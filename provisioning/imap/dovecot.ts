@@ -38,7 +38,7 @@ export interface RunningImap {
   readonly ports: { readonly imap: number; readonly imaps: number; readonly pop3s: number };
   /** The rendered dovecot.conf, for doveadm -c. */
   readonly configFile: string;
-  /** Renders the users file from `list` and closes the sessions of users no longer in it. */
+  /** Renders the users file from `list`, makes the added users' directories, and closes the sessions of users no longer in it. */
   reload(list: UsersList): Promise<void>;
   /** Pids of Dovecot's processes (the master and its children), for memory figures. */
   pids(): Promise<number[]>;
@@ -68,6 +68,13 @@ async function userDirs(stateDir: string, users: readonly ImapUser[], logger: Lo
       logger.warn({ owner: user.owner, root: user.home, uid: root.uid, mailUid: user.uid }, "imap: the mailbox root is not owned by its mail uid; IMAP cannot lock its files (provision it with mailbox-fs.sh --uid)");
     }
   }
+}
+
+/** Who left and who came between two users files, by owner. */
+export function usersChange(before: readonly ImapUser[], after: readonly ImapUser[]): { gone: ImapUser[]; added: ImapUser[] } {
+  const was = new Set(before.map((u) => u.owner));
+  const is = new Set(after.map((u) => u.owner));
+  return { gone: before.filter((u) => !is.has(u.owner)), added: after.filter((u) => !was.has(u.owner)) };
 }
 
 /**
@@ -188,11 +195,11 @@ export async function startImap(options: ImapOptions): Promise<RunningImap> {
     async reload(list) {
       const next = imapUsers(list, options.settings.inbound.mailRoot);
       const paths = imapPaths(imap.stateDir);
-      await userDirs(imap.stateDir, next, logger);
+      const { gone, added } = usersChange(users, next);
+      // The users already there have theirs since start (a uid follows from the owner alone).
+      await userDirs(imap.stateDir, added, logger);
       // Dovecot looks at the file's mtime at each lookup: the new list counts from the next login.
       await writeAtomic(paths.users, renderUsersFile(next), 0o644);
-      const gone = users.filter((u) => !next.some((n) => n.owner === u.owner));
-      const added = next.filter((n) => !users.some((u) => u.owner === n.owner));
       users = next;
       await untilDovecotSees(configFile, gone, added);
       for (const user of gone) {

@@ -2,19 +2,21 @@
 // inbound daemon: alice logs in with her LDAP password, as her uid or her mailbox address, and reads what the daemon stored,
 // her pair folders and Sent/Drafts/Trash are listed and subscribed; every other login is
 // refused; LOGIN needs TLS from an address that is not trusted; POP3S reads INBOX; a user
-// taken off the users list can no longer log in.
+// taken off the users list can no longer log in; a reload prepares only the added users.
 import assert from "node:assert/strict";
-import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { chmod, chown, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { test } from "node:test";
+import { mailUid } from "../../../config/mail-uid.ts";
 import { imapSettings } from "../../../config/sections/imap.ts";
 import { inboundSettings } from "../../../config/sections/inbound.ts";
 import { ldapSettings } from "../../../config/sections/ldap.ts";
 import { parseUsersList } from "../../../config/users-list.ts";
 import { usersListOptions } from "../../../config/settings.ts";
 import { folderName } from "../../../mailservers/inbound/store/index.ts";
-import { startImap } from "../../../provisioning/imap/dovecot.ts";
+import { imapPaths } from "../../../provisioning/imap/config.ts";
+import { startImap, usersChange } from "../../../provisioning/imap/dovecot.ts";
 import { TEST_USERS } from "../../helpers/slapd.ts";
 import { sendMessage } from "../../helpers/smtp.ts";
 import { until } from "../../helpers/until.ts";
@@ -194,6 +196,25 @@ print(json.dumps({"error": error}))
     assert.match(after["bob-address"] ?? "logged in", /AUTHENTICATIONFAILED/);
     assert.equal(after.alice, null);
   });
+
+  await t.test("a reload makes the index and control directories of the added users only; the others' are left as they are", async () => {
+    const paths = imapPaths(fixture.stateDir);
+    const aliceIndex = path.join(paths.index, "alice");
+    // Changed behind Dovecot's back: a reload that went over every user would chown it back.
+    await chown(aliceIndex, 0, 0);
+    try {
+      const next = [...IMAP_USERS.filter((u) => u.owner !== "bob"), { owner: "dave", address: "dave@dave.semail.test" }];
+      await fixture.imap.reload(parseUsersList(usersYaml(next), usersListOptions(fixture.inbound.settings)));
+      for (const base of [paths.index, paths.control]) {
+        const dave = await stat(path.join(base, "dave"));
+        assert.equal(dave.uid, mailUid("dave"));
+        assert.equal(dave.mode & 0o777, 0o700);
+      }
+      assert.equal((await stat(aliceIndex)).uid, 0);
+    } finally {
+      await chown(aliceIndex, mailUid("alice"), mailUid("alice"));
+    }
+  });
 });
 
 test("a mail root the mailbox uids cannot reach is refused at start, naming the directory to open", { skip: whyNotRoot() }, async (t) => {
@@ -208,4 +229,14 @@ test("a mail root the mailbox uids cannot reach is refused at start, naming the 
   };
   const list = parseUsersList(usersYaml(IMAP_USERS), { managedDomain: "semail.test", defaultSize: 1 << 30, minSize: 1 });
   await assert.rejects(startImap({ settings, list }), new RegExp(`inbound\\.mailRoot .*: ${dir} is closed to other users .*chmod o\\+x ${dir}`));
+});
+
+test("usersChange: who left and who came, by owner, in the order of each file", () => {
+  const user = (owner: string) => ({ owner, uid: mailUid(owner), home: `/mail/${owner}`, address: `${owner}@${owner}.semail.test` });
+  const before = ["alice", "bob", "carol", "dave"].map(user);
+  const after = ["erin", "carol", "alice", "frank"].map(user);
+  const { gone, added } = usersChange(before, after);
+  assert.deepEqual(gone.map((u) => u.owner), ["bob", "dave"]);
+  assert.deepEqual(added.map((u) => u.owner), ["erin", "frank"]);
+  assert.deepEqual(usersChange(before, before), { gone: [], added: [] });
 });
