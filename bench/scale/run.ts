@@ -165,7 +165,7 @@ export async function main(argv: readonly string[]): Promise<void> {
         const sync: number[] = [];
         for (const n of sizes) sync.push(median(await measureIdentitySync(dir, n, adds)));
         summary.webmail = sync;
-        table("Roundcube's identities (provisioning/webmail/roundcube.ts reload), Roundcube's schema in SQLite", sizes, [
+        table("Roundcube's identities (provisioning/webmail/identity-sync.ts, at roundcube.ts's reload), Roundcube's schema in SQLite", sizes, [
           { name: "identities after one add", cells: sync.map(ms), growth: perChangeGrowth(sizes, sync) },
         ], ["n users who have logged in once, one identity each; the added mailbox has not logged in yet"]);
       }

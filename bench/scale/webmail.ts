@@ -1,4 +1,4 @@
-// Local mode's webmail in bench/scale (provisioning/webmail/roundcube.ts): after a change to
+// Local mode's webmail in bench/scale (provisioning/webmail/identity-sync.ts): after a change to
 // the users list, reload() points the Roundcube identities at the mailboxes' addresses in
 // Roundcube's own database. Here that database is made from Roundcube's schema with n users
 // who have logged in once (one identity each, at their address), and the identities'
@@ -8,7 +8,7 @@ import { access, mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { parseUsersList, type UsersList } from "../../config/users-list.ts";
-import { syncIdentities } from "../../provisioning/webmail/roundcube.ts";
+import { createIdentitySync } from "../../provisioning/webmail/identity-sync.ts";
 import { BENCH_LIST_OPTIONS, syntheticUsersYaml } from "../lib/users-lists.ts";
 
 const SCHEMA = "/usr/share/roundcube/SQL/sqlite.initial.sql";
@@ -41,12 +41,13 @@ export async function measureIdentitySync(dir: string, count: number, adds: numb
     db.close();
   }
   // The start's sync (every mailbox) is not timed.
-  await syncIdentities(database, first);
+  const syncIdentities = createIdentitySync(database);
+  await syncIdentities(first);
   const times: number[] = [];
   for (let i = 1; i <= adds; i++) {
     const next = list(count + i);
     const started = performance.now();
-    await syncIdentities(database, next);
+    await syncIdentities(next);
     times.push(performance.now() - started);
   }
   return times;

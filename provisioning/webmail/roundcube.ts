@@ -9,7 +9,6 @@ import { randomBytes } from "node:crypto";
 import { access, chmod, chown, constants, copyFile, mkdir, readFile, readdir, rename, writeFile } from "node:fs/promises";
 import { request } from "node:http";
 import { join } from "node:path";
-import { DatabaseSync } from "node:sqlite";
 import { promisify } from "node:util";
 import type { Logger } from "pino";
 import { silentLogger } from "../../lib/logger.ts";
@@ -18,7 +17,7 @@ import type { UsersList } from "../../config/users-list.ts";
 import { closedAncestor } from "../imap/dovecot.ts";
 import { renderAddressFile } from "../../config/webmail-addresses.ts";
 import { renderRoundcubeConfig, type RoundcubeConfig } from "./config.ts";
-import { IDENTITY_UPDATE_SQL } from "./identities.ts";
+import { createIdentitySync } from "./identity-sync.ts";
 
 const run = promisify(execFile);
 const PHP = "/usr/bin/php";
@@ -121,28 +120,6 @@ async function phpUser(): Promise<{ uid: number; gid: number } | undefined> {
   return { uid: Number(uid), gid: Number(gid) };
 }
 
-/**
- * Points each user's identity at their mailbox address in the users list now: Roundcube
- * copies the address file's entry only at a user's first login, so a mailbox whose address
- * changed (or a first login that raced the address file) would keep a From the outbound
- * daemon refuses. Returns the owners changed. Nothing to do before the database exists.
- */
-export async function syncIdentities(databaseFile: string, list: UsersList): Promise<string[]> {
-  if (!(await access(databaseFile).then(() => true, () => false))) return [];
-  const db = new DatabaseSync(databaseFile, { timeout: 5000 });
-  const changed: string[] = [];
-  try {
-    const update = db.prepare(IDENTITY_UPDATE_SQL);
-    for (const mailbox of list.mailboxes) {
-      if (mailbox.pendingProof !== undefined) continue;
-      if (Number(update.run(mailbox.address, mailbox.address, mailbox.owner).changes) > 0) changed.push(mailbox.owner);
-    }
-  } finally {
-    db.close();
-  }
-  return changed;
-}
-
 /** Writes every file Roundcube reads; the des_key is made once and kept. */
 export async function writeWebmailFiles(options: WebmailOptions): Promise<WebmailPaths> {
   const { webmail } = options.settings;
@@ -176,7 +153,6 @@ export async function writeWebmailFiles(options: WebmailOptions): Promise<Webmai
   });
   await writeAtomic(paths.config, config, 0o640, group);
   await writeAtomic(paths.addresses, renderAddressFile(options.list), 0o644);
-  await syncIdentities(paths.database, options.list);
   try {
     await run(PHP, ["-l", paths.config], { timeout: 10_000 });
   } catch (err) {
@@ -233,6 +209,8 @@ export async function startWebmail(options: WebmailOptions): Promise<RunningWebm
     });
   }
   const paths = await writeWebmailFiles(options);
+  const syncIdentities = createIdentitySync(paths.database);
+  await syncIdentities(options.list);
   const user = await phpUser();
   const child = spawn(PHP, [...PHP_FLAGS, "-S", webmail.listen, "-t", ROUNDCUBE.webRoot], {
     cwd: ROUNDCUBE.webRoot,
@@ -295,7 +273,7 @@ export async function startWebmail(options: WebmailOptions): Promise<RunningWebm
     pid: child.pid!,
     async reload(list) {
       await writeAtomic(paths.addresses, renderAddressFile(list), 0o644);
-      const identities = await syncIdentities(paths.database, list);
+      const identities = await syncIdentities(list);
       logger.info({ addresses: list.mailboxes.filter((m) => m.pendingProof === undefined).length, identities }, "webmail: address file rewritten, identities follow the users list");
     },
     async pids() {
