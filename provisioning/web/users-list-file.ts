@@ -32,6 +32,8 @@ export class UsersListFile {
   readonly #logger: Logger;
   /** Tail of the queue of changes: each waits for the one before it. */
   #tail: Promise<unknown> = Promise.resolve();
+  /** The last list read or written, and the file it came from: a request parses nothing while the file stays. */
+  #cached: { key: string; list: UsersList } | undefined;
 
   constructor(path: string, options: UsersListOptions, logger: Logger) {
     this.path = path;
@@ -41,13 +43,24 @@ export class UsersListFile {
 
   /** The list on disk; a missing file is an empty list (the form writes the first one). */
   async read(): Promise<UsersList> {
+    let key: string;
     try {
-      await stat(this.path);
+      key = await this.#fileKey();
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") return new UsersList([]);
       throw err;
     }
-    return loadUsersList(this.path, this.#options);
+    // Parsed again only when the file is another one (a rename over it) or was written to.
+    if (this.#cached?.key === key) return this.#cached.list;
+    const list = await loadUsersList(this.path, this.#options);
+    this.#cached = { key, list };
+    return list;
+  }
+
+  /** Which version of the file is there: another file (rename), or a write to it, changes this. */
+  async #fileKey(): Promise<string> {
+    const { dev, ino, size, mtimeNs } = await stat(this.path, { bigint: true });
+    return `${dev}:${ino}:${size}:${mtimeNs}`;
   }
 
   /**
@@ -66,6 +79,7 @@ export class UsersListFile {
         throw err;
       }
       await writeUsersList(this.path, next.entries);
+      this.#cached = { key: await this.#fileKey(), list: next };
       this.#logger.info({ users: this.path, mailboxes: next.mailboxes.length }, "users list written");
       return next;
     });
