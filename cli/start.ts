@@ -6,7 +6,6 @@ import { join, resolve } from "node:path";
 import { pino } from "pino";
 import { ConfigError, loadSettings, usersListOptions, type Settings } from "../config/settings.ts";
 import { loadUsersList, watchUsersList, writeUsersList } from "../config/users-file.ts";
-import { serializeUsersList, type UsersList } from "../config/users-list.ts";
 import { createDirectory } from "../directory/ldap.ts";
 import { parseListenSpec, type ListenSpec } from "../mailservers/core/listen.ts";
 import { startInbound } from "../mailservers/inbound/daemon.ts";
@@ -14,7 +13,6 @@ import { submissionListeners } from "../mailservers/inbound/submission-settings.
 import { startImap, type RunningImap } from "../provisioning/imap/dovecot.ts";
 import { startWebmail, type RunningWebmail } from "../provisioning/webmail/roundcube.ts";
 import { startOutbound } from "../mailservers/outbound/daemon.ts";
-import type { Applier } from "../provisioning/apply/types.ts";
 import { createLocalApplier, createLocalZone, releaseLocalMounts, type LocalApplierOptions } from "../provisioning/local/applier.ts";
 import { DEFAULT_PORTS, DEMO_ADMIN, DEMO_USERS, LOCAL_DOMAIN, freeLocalPorts, localSecrets, localSettingsYaml, type LocalPorts } from "../provisioning/local/defaults.ts";
 import { createLocalDns, readZoneFiles } from "../provisioning/local/local-dns.ts";
@@ -31,6 +29,7 @@ import { banner, containersText } from "./start-banner.ts";
 import { missingPackages } from "./local-packages.ts";
 import { createLogger } from "../lib/logger.ts";
 import { RunningParts } from "./running-parts.ts";
+import { trackApplied } from "./track-applied.ts";
 import { untilStopSignal } from "./signals.ts";
 
 const BASE_DN = "dc=semail,dc=test";
@@ -75,29 +74,6 @@ async function checkPortFree(port: number, part: string): Promise<void> {
 
 function portOf(url: string): number {
   return Number(/:(\d+)\/?$/.exec(url)?.[1]);
-}
-
-/**
- * Remembers the list the last apply started from, so the watcher that catches hand edits
- * does not ask again for a list the form has already had applied (its own write fires it).
- */
-function trackApplied(applier: Applier): { applier: Applier; covers(list: UsersList): boolean } {
-  let started: string | undefined;
-  return {
-    applier: {
-      name: applier.name,
-      async apply(context) {
-        started = serializeUsersList(context.list.entries);
-        try {
-          await applier.apply(context);
-        } catch (err) {
-          started = undefined;
-          throw err;
-        }
-      },
-    },
-    covers: (list) => serializeUsersList(list.entries) === started,
-  };
 }
 
 /** The settings of local mode (made on the first start), checked, with every port free and a users list. */
