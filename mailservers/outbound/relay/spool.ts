@@ -124,7 +124,8 @@ export class Spool {
     this.queueDir = join(dir, "queue");
     this.tmpDir = join(dir, "tmp");
     this.controlDir = join(dir, "control");
-    this.#segmentMessageLimit = options.segmentMessageLimit ?? 1024 * 1024;
+    // Larger messages are streamed to a file of their own rather than held in memory until the group is written.
+    this.#segmentMessageLimit = options.segmentMessageLimit ?? 256 * 1024;
     this.#segments = new SegmentStore({
       dir: this.queueDir,
       segmentBytes: options.segmentBytes ?? 4 * 1024 * 1024,
