@@ -1,59 +1,112 @@
-// bench/relay: the same load relayed to Postfix's smtp-sink on loopback, once through
-// `semail outbound` and once through a private Postfix, in one run; prints msg/s for
-// each, the ratio, and peak RSS of each side (Postfix: summed over its processes).
-// semail runs as the Docker image runs it (the bundle, with the ENTRYPOINT's node flags).
-// Run as root (Postfix and smtp-sink drop privileges):
-//   npm run bench -- relay [--messages 2000] [--sessions 10] [--size 2048] [--concurrency 20] [--rounds 3] [--from-source]
+// bench/relay: the same load relayed to Postfix's smtp-sink on loopback, through
+// `semail outbound` and through a private Postfix (relayhost = the sink), in one run. Per
+// shape (message size x destination domains) it prints msg/s end to end for each side,
+// their ratio (target: >= 2.0 at every shape), the CPU time each side spent per message,
+// and each side's peak memory (Postfix: summed over its processes). semail runs as the Docker image runs it: the bundle, with the
+// ENTRYPOINT's node flags (--from-source runs the TypeScript instead).
+//
+//   npm run bench -- relay [--shapes 4k-1,4k-100,100k-1,100k-100] [--messages 2000] [--rounds 3]
+//                          [--sessions 10] [--concurrency 20] [--per-connection N] [--quick]
+//                          [--from-source] [--cpu-prof DIR]
+//
+// A shape "SIZEk-DOMAINS" sends SIZE KiB messages, one recipient each, to DOMAINS domains in
+// turn. --quick is --messages 300 --rounds 1. --per-connection N makes each client send N
+// messages per connection (AUTH each time) instead of keeping its connection. --cpu-prof
+// DIR writes a V8 CPU profile of the semail daemon into DIR when it stops.
+// Run as root (Postfix and smtp-sink drop privileges).
 import { spawn } from "node:child_process";
-import { readdir, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { writeFile } from "node:fs/promises";
+import path, { join } from "node:path";
 import { parseArgs } from "node:util";
 import { stringify } from "yaml";
 import { bundle, imageNodeFlags } from "../../bin/bundle.ts";
+import { Spool } from "../../mailservers/outbound/relay/spool.ts";
 import { startSlapd } from "../../provisioning/local/slapd.ts";
 import { postfixDir, removeDir, startPostfix } from "../lib/postfix.ts";
-import { accepting, freePort, peakRss, sampleTree, until } from "../lib/process.ts";
-import { smtpSource } from "../lib/smtp-source.ts";
-import { sendLoad } from "./load.ts";
+import { accepting, freePort, sampleTree, until } from "../lib/process.ts";
+import { treeCpuSeconds } from "./cpu.ts";
+import { sendLoad, type LoadOptions } from "./load.ts";
 import { startSink, type Sink } from "./sink.ts";
 
-const LIMIT_MS = 300_000;
+const LIMIT_MS = 600_000;
+const SIDES = ["semail", "postfix"] as const;
+type Side = (typeof SIDES)[number];
 
-interface Result {
-  name: string;
-  submitMs: number;
-  relayMs: number;
+export interface Shape {
+  /** Message size in bytes. */
+  readonly size: number;
+  readonly domains: number;
 }
 
-/** Sends the load and waits until the sink has every message. */
-async function measure(name: string, sink: Sink, messages: number, load: () => Promise<unknown>): Promise<Result> {
+interface Round {
+  readonly side: Side;
+  /** Messages per second until the client had its last reply. */
+  readonly submitRate: number;
+  /** Messages per second until the sink had every message. */
+  readonly relayRate: number;
+  /** CPU time the side's processes spent per message, ms. */
+  readonly cpuMs: number;
+}
+
+interface ShapeResult {
+  readonly shape: Shape;
+  readonly rounds: readonly Round[];
+  readonly median: Readonly<Record<Side, number>>;
+  readonly cpuMs: Readonly<Record<Side, number>>;
+  readonly peak: Readonly<Record<Side, { rss: number; pss: number }>>;
+}
+
+export function parseShape(text: string): Shape {
+  const match = /^(\d+)k-(\d+)$/.exec(text);
+  if (!match || Number(match[1]) === 0 || Number(match[2]) === 0) throw new Error(`shape ${JSON.stringify(text)} must be SIZEk-DOMAINS, e.g. 4k-100`);
+  return { size: Number(match[1]) * 1024, domains: Number(match[2]) };
+}
+
+const label = (s: Shape) => `${s.size / 1024} KiB, ${s.domains} domain${s.domains > 1 ? "s" : ""}`;
+const mb = (bytes: number) => `${(bytes / 1024 ** 2).toFixed(0)} MiB`;
+const recipients = (s: Shape) => Array.from({ length: s.domains }, (_, i) => `sink@d${i}.relay-bench.test`);
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+/** Sends `messages` and waits until the sink has them all. */
+async function measure(side: Side, pid: number, sink: Sink, load: LoadOptions): Promise<Round> {
   const base = sink.count();
-  const started = Date.now();
-  await load();
-  const submitMs = Date.now() - started;
-  await until(() => sink.count() >= base + messages, `${name}: ${messages} messages at the sink`, LIMIT_MS);
-  return { name, submitMs, relayMs: Date.now() - started };
+  const cpu = await treeCpuSeconds(pid);
+  const started = performance.now();
+  const submitMs = await sendLoad(load);
+  await until(() => sink.count() >= base + load.messages, `${side}: ${load.messages} messages at the sink`, LIMIT_MS, 5);
+  const relayMs = performance.now() - started;
+  const cpuMs = ((await treeCpuSeconds(pid)) - cpu) * 1000 / load.messages;
+  return { side, submitRate: (load.messages * 1000) / submitMs, relayRate: (load.messages * 1000) / relayMs, cpuMs };
 }
-
-const mb = (bytes: number) => `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
 
 export async function main(argv: readonly string[]): Promise<void> {
   const { values } = parseArgs({
     args: [...argv],
     options: {
-      messages: { type: "string", default: "2000" },
+      shapes: { type: "string", default: "4k-1,4k-100,100k-1,100k-100" },
+      messages: { type: "string" },
+      rounds: { type: "string" },
       sessions: { type: "string", default: "10" },
-      size: { type: "string", default: "2048" },
       concurrency: { type: "string", default: "20" },
-      rounds: { type: "string", default: "3" },
+      "per-connection": { type: "string" },
+      quick: { type: "boolean", default: false },
       "from-source": { type: "boolean", default: false },
+      "cpu-prof": { type: "string" },
     },
   });
-  const N = Number(values.messages);
+  const shapes = values.shapes.split(",").map(parseShape);
+  const N = Number(values.messages ?? (values.quick ? 300 : 2000));
+  const ROUNDS = Number(values.rounds ?? (values.quick ? 1 : 3));
   const SESSIONS = Number(values.sessions);
-  const SIZE = Number(values.size);
   const CONCURRENCY = Number(values.concurrency);
-  const ROUNDS = Number(values.rounds);
+  const perConnection = values["per-connection"] === undefined ? undefined : Number(values["per-connection"]);
+  for (const [name, value] of Object.entries({ messages: N, rounds: ROUNDS, sessions: SESSIONS, concurrency: CONCURRENCY, "per-connection": perConnection ?? 1 })) {
+    if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a whole number of at least 1`);
+  }
 
   const dir = await postfixDir("semail-bench-relay-");
   const stops: Array<() => Promise<unknown>> = [];
@@ -80,11 +133,13 @@ export async function main(argv: readonly string[]): Promise<void> {
       },
     }));
     const node = join(process.cwd(), "node_modules/.bin/node");
-    const command = values["from-source"] ? ["bin/semail.mjs"] : [...(await imageNodeFlags()), await bundle()];
+    const profile = values["cpu-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(values["cpu-prof"])}`] : [];
+    const command = values["from-source"] ? [...profile, "bin/semail.mjs"] : [...(await imageNodeFlags()), ...profile, await bundle()];
     const daemon = spawn(node, [...command, "outbound", "--config", join(dir, "semail.yaml")], { stdio: ["ignore", "ignore", "inherit"] });
+    const daemonExited = new Promise((r) => daemon.once("exit", r));
     stops.push(async () => {
       daemon.kill("SIGTERM");
-      await new Promise((r) => daemon.once("exit", r));
+      await daemonExited;
     });
     await until(() => accepting(outboundPort), "semail outbound to listen", 15_000);
 
@@ -102,49 +157,52 @@ export async function main(argv: readonly string[]): Promise<void> {
     stops.push(() => postfix.stop());
     await until(() => accepting(postfix.port), "postfix to listen", 15_000);
 
-    const load = { sessions: SESSIONS, messages: N, size: SIZE, from: "bench@bench.test", to: "sink@example.test" };
-    const outboundAuth = { user: "bench", password: "bench-Secret1" };
-    const results: Result[] = [];
-    // Warm-up (JIT, LDAP connection, Postfix processes), not counted.
-    await sendLoad({ ...load, messages: 50, port: outboundPort, auth: outboundAuth });
-    await sendLoad({ ...load, messages: 50, port: postfix.port });
-    await until(() => sink.count() >= 100, "the warm-up at the sink", LIMIT_MS);
+    const port: Record<Side, number> = { semail: outboundPort, postfix: postfix.port };
+    const pid: Record<Side, () => Promise<number>> = { semail: async () => daemon.pid ?? 0, postfix: () => postfix.masterPid() };
+    const loadFor = (side: Side, shape: Shape, messages: number): LoadOptions => ({
+      port: port[side], sessions: SESSIONS, messages, size: shape.size, from: "bench@bench.test", to: recipients(shape),
+      ...(side === "semail" ? { auth: { user: "bench", password: "bench-Secret1" } } : {}),
+      ...(perConnection !== undefined ? { perConnection } : {}),
+    });
 
-    // Both run through all rounds, so each side's peak covers the same work.
-    const ourMemory = sampleTree(async () => daemon.pid ?? 0);
-    const theirMemory = sampleTree(() => postfix.masterPid());
-    // Alternating rounds, so a busy machine slows both alike; the median round is reported.
-    const ours = () => measure("semail outbound", sink, N, () => sendLoad({ ...load, port: outboundPort, auth: outboundAuth }));
-    const theirs = () => measure("postfix", sink, N, () => sendLoad({ ...load, port: postfix.port }));
-    for (let round = 0; round < ROUNDS; round++) {
-      // Who goes first alternates too.
-      for (const run of round % 2 === 0 ? [ours, theirs] : [theirs, ours]) results.push(await run());
+    console.log(`bench/relay: ${N} messages per shape and side, ${SESSIONS} client sessions${perConnection ? ` of ${perConnection} message(s) per connection` : " kept open"}, delivery concurrency ${CONCURRENCY}, ${ROUNDS} alternating round(s), both relay to smtp-sink on loopback; semail: node ${command.map((c) => (c.startsWith("/") ? path.relative(process.cwd(), c) : c)).join(" ")}; ${new Date().toISOString()}`);
+    const results: ShapeResult[] = [];
+    for (const shape of shapes) {
+      // Warm-up (JIT, LDAP, Postfix's processes, the sink), not counted.
+      for (const side of SIDES) await measure(side, await pid[side](), sink, loadFor(side, shape, Math.min(100, N)));
+      const rounds: Round[] = [];
+      const samplers = Object.fromEntries(SIDES.map((side) => [side, sampleTree(pid[side], 250)])) as Record<Side, ReturnType<typeof sampleTree>>;
+      for (let round = 0; round < ROUNDS; round++) {
+        // Alternating rounds, and who goes first alternates too: a busy machine slows both alike.
+        for (const side of round % 2 === 0 ? SIDES : [...SIDES].reverse()) rounds.push(await measure(side, await pid[side](), sink, loadFor(side, shape, N)));
+      }
+      const peak = { semail: await samplers.semail.stop(), postfix: await samplers.postfix.stop() };
+      const of = (side: Side, value: (r: Round) => number) => median(rounds.filter((r) => r.side === side).map(value));
+      results.push({
+        shape, rounds, peak,
+        median: { semail: of("semail", (r) => r.relayRate), postfix: of("postfix", (r) => r.relayRate) },
+        cpuMs: { semail: of("semail", (r) => r.cpuMs), postfix: of("postfix", (r) => r.cpuMs) },
+      });
+      console.log(`  ${label(shape).padEnd(20)} rounds (msg/s relayed, submitted; CPU ms/msg): ${rounds.map((r) => `${r.side} ${r.relayRate.toFixed(0)}, ${r.submitRate.toFixed(0)}; ${r.cpuMs.toFixed(2)}`).join(" | ")}`);
     }
-    const ourPeak = await ourMemory.stop();
-    const theirPeak = await theirMemory.stop();
-    const ourPeakRss = Math.max(ourPeak.rss, await peakRss(daemon.pid ?? 0));
-    results.push(await measure("postfix (smtp-source)", sink, N, () =>
-      smtpSource({ port: postfix.port, sessions: SESSIONS, messages: N, size: SIZE, from: load.from, recipients: [load.to], reuseConnections: false })));
-    await until(async () => (await readdir(join(spool, "queue"))).length === 0, "semail's spool to empty", 30_000);
+    await until(async () => (await new Spool(spool).ids()).length === 0, "semail's spool to empty", 30_000);
 
-    const rate = (r: Result) => (N * 1000) / r.relayMs;
-    const median = (name: string) => {
-      const rates = results.filter((r) => r.name === name).map(rate).sort((a, b) => a - b);
-      return rates[Math.floor(rates.length / 2)]!;
-    };
-    console.log(`bench/relay: ${N} messages of ${SIZE} bytes, ${SESSIONS} client sessions, delivery concurrency ${CONCURRENCY}, ${ROUNDS} alternating rounds, sink = smtp-sink on loopback`);
+    console.log("");
+    console.log(`  ${"shape".padEnd(20)} ${"semail msg/s".padStart(12)} ${"postfix msg/s".padStart(13)} ${"ratio".padStart(6)}   CPU ms/msg: semail, postfix   peak RSS / PSS: semail, postfix`);
     for (const r of results) {
-      console.log(`  ${r.name.padEnd(24)} submit ${((N * 1000) / r.submitMs).toFixed(0).padStart(6)} msg/s   relayed end to end ${rate(r).toFixed(0).padStart(6)} msg/s`);
+      const ratio = r.median.semail / r.median.postfix;
+      console.log(`  ${label(r.shape).padEnd(20)} ${r.median.semail.toFixed(0).padStart(12)} ${r.median.postfix.toFixed(0).padStart(13)} ${ratio.toFixed(2).padStart(6)}${ratio >= 2 ? "  " : " <"}   ${r.cpuMs.semail.toFixed(2).padStart(5)}, ${r.cpuMs.postfix.toFixed(2).padStart(5)}${" ".repeat(16)}${mb(r.peak.semail.rss)} / ${mb(r.peak.semail.pss)}, ${mb(r.peak.postfix.rss)} / ${mb(r.peak.postfix.pss)}`);
     }
-    const semail = median("semail outbound");
-    const reference = median("postfix");
-    console.log(`  median end to end: semail outbound ${semail.toFixed(0)} msg/s, postfix ${reference.toFixed(0)} msg/s, ratio ${(semail / reference).toFixed(2)}`);
-    console.log(`  peak over the rounds: semail outbound RSS ${mb(ourPeakRss)} PSS ${mb(ourPeak.pss)}, postfix RSS ${mb(theirPeak.rss)} PSS ${mb(theirPeak.pss)} (summed over its processes)`);
+    const lowest = Math.min(...results.map((r) => r.median.semail / r.median.postfix));
+    console.log(`  (median of the rounds, msg/s end to end: from the first connection until the sink has every message; target ratio >= 2.0 at every shape, lowest ${lowest.toFixed(2)}; "<" marks a shape below it)`);
     console.log(JSON.stringify({
-      bench: "relay", messages: N, size: SIZE, sessions: SESSIONS, concurrency: CONCURRENCY,
-      semail: Math.round(semail), postfix: Math.round(reference), ratio: Number((semail / reference).toFixed(2)),
-      peakRss: { semail: ourPeakRss, postfix: theirPeak.rss }, peakPss: { semail: ourPeak.pss, postfix: theirPeak.pss },
-      results: results.map((r) => ({ ...r, msgPerSec: Math.round(rate(r)) })),
+      bench: "relay", messages: N, rounds: ROUNDS, sessions: SESSIONS, concurrency: CONCURRENCY, ...(perConnection ? { perConnection } : {}),
+      shapes: results.map((r) => ({
+        size: r.shape.size, domains: r.shape.domains, semail: Math.round(r.median.semail), postfix: Math.round(r.median.postfix),
+        ratio: Number((r.median.semail / r.median.postfix).toFixed(2)), cpuMsPerMessage: { semail: Number(r.cpuMs.semail.toFixed(3)), postfix: Number(r.cpuMs.postfix.toFixed(3)) }, peakRss: { semail: r.peak.semail.rss, postfix: r.peak.postfix.rss },
+        peakPss: { semail: r.peak.semail.pss, postfix: r.peak.postfix.pss },
+        rounds: r.rounds.map((x) => ({ side: x.side, relayed: Math.round(x.relayRate), submitted: Math.round(x.submitRate), cpuMs: Number(x.cpuMs.toFixed(3)) })),
+      })),
     }));
   } finally {
     for (const stop of stops.reverse()) await stop().catch((err: unknown) => console.error(`cleanup: ${(err as Error).message}`));
