@@ -8,7 +8,7 @@ import { domainProblem, type UsersList } from "../../config/users-list.ts";
 import type { Directory } from "../../directory/types.ts";
 import { createAuthenticator } from "../core/authenticate.ts";
 import { SmtpError, permFail, tempFail, type DeliveryBackend, type Envelope, type SessionInfo } from "../core/types.ts";
-import { prependHeaders, receivedHeader } from "./relay/hygiene.ts";
+import { receivedHeader } from "./relay/hygiene.ts";
 import type { Queue } from "./relay/queue.ts";
 import type { Spool } from "./relay/spool.ts";
 import { rememberLogins } from "./login-cache.ts";
@@ -89,13 +89,14 @@ export function createSubmissionBackend(options: SubmissionOptions): DeliveryBac
 
     async deliver(envelope: Envelope, message: Readable): Promise<string> {
       const user = requireUser(envelope.session);
-      const received = receivedHeader(envelope, hostname);
+      const received = Buffer.from(receivedHeader(envelope, hostname), "utf8");
       let record;
       try {
         record = await spool.accept(
           { from: envelope.mailFrom, recipients: envelope.recipients, arrival: options.now?.() ?? envelope.receivedAt.getTime(), user },
-          prependHeaders(received, message),
+          message,
           envelope.id,
+          received,
         );
       } catch (err) {
         if (err instanceof SmtpError) throw err;

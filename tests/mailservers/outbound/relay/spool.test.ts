@@ -104,9 +104,10 @@ describe("spool segments", () => {
     const spool = new Spool((await tempSpool(t)).dir, { segmentMessageLimit: 1000 });
     t.after(() => spool.close());
     await spool.open({ clean: true });
-    const large = await spool.accept(envelope(40), Readable.from([Buffer.from(body(40).slice(0, 600)), Buffer.from(body(40).slice(600))]));
+    const head = "Received: from client.test\r\n";
+    const large = await spool.accept(envelope(40), Readable.from([Buffer.from(body(40).slice(0, 600)), Buffer.from(body(40).slice(600))]), undefined, Buffer.from(head));
     assert.equal(large.segment, undefined);
-    assert.equal(await text(spool, large), body(40));
+    assert.equal(await text(spool, large), head + body(40));
     const small = await spool.accept(envelope(2), Buffer.from(body(2)));
     assert.notEqual(small.segment, undefined);
     const moved = await spool.detach(small);
@@ -116,5 +117,6 @@ describe("spool segments", () => {
     const after = await restart(spool.dir, t);
     assert.deepEqual(await after.ids(), [large.id, small.id].sort());
     assert.equal(await text(after, await after.read(small.id)), body(2));
+    assert.equal(await text(after, await after.read(large.id)), head + body(40));
   });
 });
