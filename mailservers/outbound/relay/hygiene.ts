@@ -2,7 +2,7 @@
 // "<LF>.<LF>" or "<CR>.<CR>" smuggling sequence reaches the next hop) and a Received
 // header records the hop from the submitting client to us (added when the message is
 // spooled, so every retry sends the same bytes).
-import { Readable, Transform, type TransformCallback } from "node:stream";
+import { Transform, type Readable, type TransformCallback } from "node:stream";
 import { receivedHeader as coreReceivedHeader } from "../../core/received.ts";
 import type { Envelope } from "../../core/types.ts";
 
@@ -62,16 +62,6 @@ export function normalizeLineEndings(message: Readable): Readable {
   const normalizer = new LineEndingNormalizer();
   message.on("error", (err) => normalizer.destroy(err));
   return message.pipe(normalizer);
-}
-
-/** Header lines (each ending in CRLF) followed by the message, as one stream. */
-export function prependHeaders(headers: string, message: Readable): Readable {
-  if (headers === "") return message;
-  async function* joined() {
-    yield Buffer.from(headers, "utf8");
-    for await (const chunk of message) yield chunk as Buffer;
-  }
-  return Readable.from(joined(), { objectMode: false });
 }
 
 /**
