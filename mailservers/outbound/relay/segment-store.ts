@@ -1,8 +1,8 @@
 // The segments of the running daemon's spool (segment.ts): new messages are appended to
 // the current segment, one fdatasync per group of them (group-commit.ts), until it is
-// full; a finished message is listed in its segment's done file, also in groups. A
-// segment that is no longer current, whose messages are all finished and that no delivery
-// is reading, is deleted.
+// full, or all its messages have been finished for a while; a finished message is listed in
+// its segment's done file, also in groups. A segment that is no longer current, whose
+// messages are all finished and that no delivery is reading, is deleted.
 import { createReadStream } from "node:fs";
 import { unlink } from "node:fs/promises";
 import { join } from "node:path";
@@ -16,6 +16,8 @@ export interface SegmentStoreOptions {
   readonly dir: string;
   /** A segment takes no more appends once it is this large. */
   readonly segmentBytes: number;
+  /** The current segment is closed (and so deleted) once all its messages have been finished this long. */
+  readonly idleMs: number;
   /** A fresh name for a segment. */
   readonly newName: () => string;
   /** Makes the queue directory's entries durable (shared with the spool's other renames). */
@@ -45,6 +47,7 @@ export class SegmentStore {
   readonly #segments = new Map<string, Segment>();
   #current: Segment | undefined;
   #rotating: Promise<void> | undefined;
+  #idleTimer: NodeJS.Timeout | undefined;
   readonly #deletions = new Set<Promise<void>>();
 
   constructor(options: SegmentStoreOptions) {
@@ -170,6 +173,20 @@ export class SegmentStore {
     await done.append(line);
     segment.live.delete(record.id);
     this.#deleteIfSpent(segment);
+    if (segment === this.#current && segment.live.size === 0) this.#retireWhenIdle(segment);
+  }
+
+  /**
+   * A quiet server would keep delivered messages on disk until its segment fills up: the
+   * current segment goes once nothing new has come for `idleMs` after its last message.
+   */
+  #retireWhenIdle(segment: Segment): void {
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = setTimeout(() => {
+      this.#idleTimer = undefined;
+      if (segment === this.#current && segment.live.size === 0) this.#retire(segment);
+    }, this.#o.idleMs);
+    this.#idleTimer.unref();
   }
 
   async #openDone(name: string): Promise<GroupCommitFile> {
@@ -213,6 +230,7 @@ export class SegmentStore {
 
   /** Closes the files; a spent segment is deleted, the current one too if it is spent. */
   async close(): Promise<void> {
+    clearTimeout(this.#idleTimer);
     if (this.#current) this.#retire(this.#current);
     await this.#rotating?.catch(() => undefined);
     while (this.#deletions.size > 0) await Promise.all([...this.#deletions]);

@@ -49,6 +49,8 @@ export interface SpoolOptions {
   readonly segmentMessageLimit?: number;
   /** A segment takes no more messages once it is this large. */
   readonly segmentBytes?: number;
+  /** The current segment is closed and deleted once its messages have all been finished this long. */
+  readonly segmentIdleMs?: number;
   /** Replaces fdatasync(2) for segments and done files (tests count or hold the syncs). */
   readonly groupCommit?: GroupCommitOptions;
 }
@@ -129,6 +131,7 @@ export class Spool {
     this.#segments = new SegmentStore({
       dir: this.queueDir,
       segmentBytes: options.segmentBytes ?? 4 * 1024 * 1024,
+      idleMs: options.segmentIdleMs ?? 2000,
       newName: () => this.newId(Date.now()),
       syncDir: () => this.#syncQueueDir(),
       ...(options.groupCommit ? { groupCommit: options.groupCommit } : {}),

@@ -100,6 +100,23 @@ describe("spool segments", () => {
     assert.deepEqual((await files(after, ".done")).length, segments.size);
   });
 
+  it("delivered messages do not stay on disk: a quiet current segment whose messages are all finished goes", async (t) => {
+    const spool = new Spool((await tempSpool(t)).dir, { segmentIdleMs: 20 });
+    t.after(() => spool.close());
+    await spool.open({ clean: true });
+    const records = await Promise.all([1, 2, 3].map((i) => spool.accept(envelope(i), Buffer.from(body(i)))));
+    await spool.removeDurably(records[0]!.id);
+    await spool.removeDurably(records[1]!.id);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal((await files(spool, ".seg")).length, 1, "kept while a message in it waits");
+    await spool.removeDurably(records[2]!.id);
+    const left = async () => [...(await files(spool, ".seg")), ...(await files(spool, ".done"))];
+    for (let i = 0; i < 200 && (await left()).length > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(await left(), []);
+    const next = await spool.accept(envelope(4), Buffer.from(body(4)));
+    assert.equal(await text(spool, next), body(4), "the next message starts a new segment");
+  });
+
   it("a message over the segment limit, and one moved out to wait, have files of their own", async (t) => {
     const spool = new Spool((await tempSpool(t)).dir, { segmentMessageLimit: 1000 });
     t.after(() => spool.close());
