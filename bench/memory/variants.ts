@@ -1,6 +1,7 @@
 // What a run varies: the daemons' node flags and environment, from what the image ships.
 // A variant is written as tokens: KEY=VALUE sets a variable, KEY= unsets one, --flag[=v]
 // adds a node flag (replacing the image's flag of that name), !--flag drops one.
+import { fileURLToPath } from "node:url";
 import type { Launch } from "./daemons.ts";
 
 export interface Variant {
@@ -30,19 +31,24 @@ export function variant(shipped: Pick<Launch, "nodeFlags" | "env">, spec: string
   return { name: spec.trim() || "as shipped", nodeFlags, env };
 }
 
+/** bench/memory/malloc-trim.ts: glibc's malloc_trim(0) every 10 s, loaded with --import. */
+export const MALLOC_TRIM = fileURLToPath(new URL("./malloc-trim.ts", import.meta.url));
+
 /**
- * The levers tried by `--levers`, each alone on top of what the image ships, and the image
- * without its environment (glibc's defaults): glibc's malloc (where large blocks come from,
- * how many arenas), V8's heap (old and young generation limits, GC threads), libuv's pool.
+ * The levers tried by `--levers`, each alone on top of what the image ships (and the image
+ * without its environment, if it has one): glibc's malloc (where large blocks come from, how
+ * many arenas, a trim now and then), V8's heap (old and young generation limits, GC threads)
+ * and libuv's thread pool.
  */
 export function leverSpecs(shipped: Pick<Launch, "env">): string[] {
   const unsetShippedEnv = Object.keys(shipped.env).map((k) => `${k}=`).join(" ");
   return [
     "",
-    ...(unsetShippedEnv ? [unsetShippedEnv, `${unsetShippedEnv} MALLOC_ARENA_MAX=2`] : []),
-    "MALLOC_MMAP_THRESHOLD_=65536",
-    "MALLOC_MMAP_THRESHOLD_=4096",
+    ...(unsetShippedEnv ? [unsetShippedEnv] : []),
     "MALLOC_ARENA_MAX=2",
+    "MALLOC_MMAP_THRESHOLD_=65536",
+    "MALLOC_MMAP_THRESHOLD_=16384",
+    `--import=${MALLOC_TRIM} --disable-warning=ExperimentalWarning`,
     "--max-old-space-size=64",
     "!--max-semi-space-size",
     "!--v8-pool-size",

@@ -1,5 +1,5 @@
 // The daemons image's ENV as benchmarks read it: the final stage only, KEY=VALUE pairs, a
-// clear error for a form it does not read; and the image ships glibc's malloc setting.
+// clear error for a form it does not read.
 import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -22,8 +22,4 @@ test("ENV of the final stage, pairs on one line or several; earlier stages' ENV 
 test("a quoted or KEY VALUE form is refused, naming the line", async (t) => {
   const file = await dockerfile(t, "FROM base\nENV A \"1\"\n");
   await assert.rejects(imageEnv(file), /ENV A "1": write it as KEY=VALUE pairs/);
-});
-
-test("the daemons image sets glibc's mmap threshold (bench/memory's lever against freed buffers kept)", async () => {
-  assert.equal((await imageEnv()).MALLOC_MMAP_THRESHOLD_, "16384");
 });

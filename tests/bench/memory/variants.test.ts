@@ -21,8 +21,9 @@ test("a token that is neither env nor flag is refused", () => {
   assert.throws(() => variant(shipped, "MALLOC_ARENA_MAX=2 arena2"), /"arena2" is neither KEY=VALUE/);
 });
 
-test("--levers starts with the image as shipped and the image without its env", () => {
+test("--levers starts with the image as shipped, then the image without its env", () => {
   const specs = leverSpecs(shipped);
   assert.equal(specs[0], "");
   assert.equal(specs[1], "MALLOC_MMAP_THRESHOLD_=");
+  assert.equal(leverSpecs({ env: {} })[1], "MALLOC_ARENA_MAX=2", "no env shipped: nothing to unset");
 });
