@@ -9,9 +9,9 @@
 //
 //   npm run bench -- memory [--messages 1000] [--sizes 4,100] [--inbound-sessions 100]
 //     [--outbound-sessions 10] [--mailboxes 10] [--idle 60] [--no-postfix]
-//     [--variant "MALLOC_ARENA_MAX=2 --max-old-space-size=64"]... [--levers]
+//     [--variant="MALLOC_ARENA_MAX=2 --max-old-space-size=64"]... [--levers]
 //
-// A --variant changes the daemons' node flags and environment from what the image ships
+// A --variant (written with "=": its value may start with "--"; "" is the image as shipped) changes the daemons' node flags and environment from what the image ships
 // (bench/memory/variants.ts); --levers runs each lever alone, for the one-line comparison.
 // Needs root: Dovecot and PHP run as other users, Postfix drops privileges.
 import { access, constants } from "node:fs/promises";

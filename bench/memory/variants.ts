@@ -31,8 +31,8 @@ export function variant(shipped: Pick<Launch, "nodeFlags" | "env">, spec: string
   return { name: spec.trim() || "as shipped", nodeFlags, env };
 }
 
-/** bench/memory/malloc-trim.ts: glibc's malloc_trim(0) every 10 s, loaded with --import. */
-export const MALLOC_TRIM = fileURLToPath(new URL("./malloc-trim.ts", import.meta.url));
+/** bench/memory/malloc-trim.mjs: glibc's malloc_trim(0) every 10 s, loaded with --import. */
+export const MALLOC_TRIM = fileURLToPath(new URL("./malloc-trim.mjs", import.meta.url));
 
 /**
  * The levers tried by `--levers`, each alone on top of what the image ships (and the image
