@@ -2,6 +2,7 @@
 // part supports it, reloads without stopping.
 import type { Logger } from "pino";
 import { compactHeap } from "./compact-heap.ts";
+import { releaseFreedMemory } from "./release-freed-memory.ts";
 
 /** Resolves with the first SIGINT or SIGTERM; `onHangup` runs on each SIGHUP meanwhile. */
 export function untilStopSignal(logger: Logger, onHangup?: () => void): Promise<NodeJS.Signals> {
@@ -34,6 +35,8 @@ export async function serveUntilStopped(logger: Logger, daemon: Daemon): Promise
   // Handlers first: a signal sent as soon as the daemon logs "listening" must not kill it.
   const stopped = untilStopSignal(logger, () => void daemon.reload());
   compactHeap();
+  const stopTrimming = releaseFreedMemory(logger);
   await stopped;
+  stopTrimming();
   await daemon.stop();
 }
