@@ -5,8 +5,6 @@ import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import { APT_PROXY_HOST, APT_PROXY_PORT } from "../config/stack/apt-proxy.ts";
 
-export { APT_PROXY_PORT };
-
 export interface AptProxyArgs {
   /** Docker on the VM. */
   readonly docker: docker.Provider;

@@ -3,7 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { remote, type types } from "@pulumi/command";
 import * as gandi from "@pulumiverse/gandi";
-import { hostScript } from "./host-scripts.ts";
+import { hostScript } from "../config/stack/host-script-paths.ts";
 import { shellLine } from "../lib/shell.ts";
 import { renderNamedConfStanza, renderZone, zoneRecords, type ZoneInput } from "../config/stack/zone-file.ts";
 

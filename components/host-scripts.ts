@@ -5,11 +5,9 @@ import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { remote, type types } from "@pulumi/command";
 import { shellLine } from "../lib/shell.ts";
-import { HOST_SCRIPTS, HOST_SCRIPTS_DIR, VM_PACKAGES, hostScript } from "../config/stack/host-script-paths.ts";
+import { HOST_SCRIPTS, HOST_SCRIPTS_DIR, VM_PACKAGES } from "../config/stack/host-script-paths.ts";
 import { jumpSetupCommand, jumpSshdStanza } from "../config/stack/jump-host.ts";
 
-// Until components/stack.ts takes it from config/stack/host-script-paths.ts.
-export { hostScript };
 
 export interface HostScriptsArgs {
   /** SSH connection to the VM. */
