@@ -186,7 +186,11 @@ const start: Command = {
 
       // `service`, not `part`: the daemons name their own parts (store, send, queue) with `part`.
       const inbound = await startInbound(withTls, { logger: logger.child({ service: "inbound" }) });
-      parts.add(`the inbound daemon (${settings.inbound.listen.join(", ")})`, () => inbound.stop());
+      // Stopped once, by whichever comes first: its own part, or the unmount, which must wait
+      // for it (the store keeps mbox files open a moment between batches).
+      let inboundStopped: Promise<void> | undefined;
+      const stopInbound = () => (inboundStopped ??= inbound.stop());
+      parts.add(`the inbound daemon (${settings.inbound.listen.join(", ")})`, stopInbound);
       const outbound = await startOutbound(settings, { logger: logger.child({ service: "outbound" }) });
       parts.add(`the outbound daemon (submission on ${settings.outbound.listen.join(", ")})`, () => outbound.stop());
 
@@ -208,7 +212,10 @@ const start: Command = {
         },
         ...(userSpace ? { containers: userSpace.containers } : {}),
       };
-      if (asRoot) parts.add(`the mailbox filesystems (unmounted from ${settings.inbound.mailRoot})`, () => releaseLocalMounts(applierOptions));
+      if (asRoot) parts.add(`the mailbox filesystems (unmounted from ${settings.inbound.mailRoot})`, async () => {
+        await stopInbound();
+        await releaseLocalMounts(applierOptions);
+      });
       // Stopped before their filesystems are unmounted (parts stop last-added first).
       if (userSpace) parts.add("the users' containers, the jump and the apt proxy (kept for the next start)", () => userSpace.containers.stop());
       // Dovecot runs each session as the mailbox's uid, so it needs root; it stops before the
