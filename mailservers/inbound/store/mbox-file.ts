@@ -8,7 +8,7 @@
 // After a batch the file stays open for a moment (IDLE_OPEN_MS), so the next message to it
 // skips the open and its checks; under the next lock it is used only if the path still
 // names that very file.
-import { constants, lstatSync, type Stats } from "node:fs";
+import { constants, lstatSync } from "node:fs";
 import path from "node:path";
 import type { Logger } from "pino";
 import { AppendHandle } from "./append-handle.ts";
@@ -159,16 +159,15 @@ export class MboxFile {
    * The file for this batch (lock held): the one kept open if the path still names it
    * (its open-time checks stand: `checked`), else opened afresh, created if missing.
    */
-  async #openForBatch(): Promise<{ handle: AppendHandle; stat: Stats; created: boolean; checked: boolean }> {
+  async #openForBatch(): Promise<{ handle: AppendHandle; created: boolean; checked: boolean }> {
     const kept = this.#takeIdleOpen();
     if (kept) {
       const now = lstatSync(this.path, { throwIfNoEntry: false });
-      const stat = kept.stat();
-      if (now && now.ino === stat.ino && now.dev === stat.dev) return { handle: kept, stat, created: false, checked: true };
+      const open = kept.stat();
+      if (now && now.ino === open.ino && now.dev === open.dev) return { handle: kept, created: false, checked: true };
       kept.close();
     }
-    const { handle, created } = await this.#open();
-    return { handle, stat: handle.stat(), created, checked: false };
+    return { ...(await this.#open()), checked: false };
   }
 
   async #runBatch(batch: Entry[]): Promise<void> {
@@ -197,8 +196,8 @@ export class MboxFile {
       locked = true;
       faults?.crashAt?.("lock-taken", this.path);
       let checked: boolean;
-      let stat: Stats;
-      ({ handle, stat, created, checked } = await this.#openForBatch());
+      ({ handle, created, checked } = await this.#openForBatch());
+      const stat = handle.stat();
       if (!stat.isFile() || stat.nlink !== 1) throw new UnsafeMailboxError(`${this.path} is not a regular file with a single link`);
       const { mailRoot } = this.#context;
       if (!checked && !mailRoot.holds(handle.fd, this.path)) throw new UnsafeMailboxError(`${this.path} was reached through a directory swapped for a symlink`);
