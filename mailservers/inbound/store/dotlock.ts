@@ -112,17 +112,16 @@ export async function acquireDotlock(file: string, options: DotlockOptions): Pro
 const SHARED_SOURCE_ERRORS = new Set(["ENOENT", "EXDEV", "EMLINK", "EPERM", "EACCES"]);
 
 /**
- * The shared source's identity with its mtime set to now, or undefined if it is not an
- * empty regular file (recovery knows a lock linked from it by that, recovery.ts `holds`).
- * A fresh mtime keeps the lock from looking stale to readers that judge a lock by its age
- * (liblockfile; ours); lutimes, because a user may swap it for a symlink.
+ * The shared source's identity with its mtime set to now, or undefined if it is not a
+ * regular file. A fresh mtime keeps the lock from looking stale to readers that judge a
+ * lock by its age (liblockfile; ours); lutimes, because a user may swap it for a symlink.
  */
 function freshIdentity(source: string): LockIdentity | undefined {
   try {
     const now = new Date();
     fs.lutimesSync(source, now, now);
     const stat = fs.lstatSync(source, { bigint: true });
-    return stat.isFile() && stat.size === 0n ? lockIdentity(stat) : undefined;
+    return stat.isFile() ? lockIdentity(stat) : undefined;
   } catch {
     return undefined;
   }

@@ -1,6 +1,6 @@
 // The dotlock linked from the mailbox's provisioning marker: no file is made or removed
-// per lock, the marker is left as it was, a root without a usable (empty, plain) marker
-// still gets a lock of our own, and after a kill -9 recovery knows the marker's links as the dead writer's
+// per lock, the marker is left as it was, a root without a usable marker still gets a lock
+// of our own, and after a kill -9 recovery knows the marker's links as the dead writer's
 // locks (and nothing else).
 import assert from "node:assert/strict";
 import { linkSync, lstatSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
@@ -15,9 +15,9 @@ import { makeEnvelope, makeMailRoot, makeStore, messageStream, readMbox, simpleM
 const OWNERS = ["bob", "carol"];
 
 /** A mail root whose mailbox roots are provisioned as mailbox-fs.sh does: INBOX, mail/ and the marker. */
-async function markedRoot(t: TestContext, owners: readonly string[] = OWNERS): Promise<string> {
+async function markedRoot(t: TestContext): Promise<string> {
   const root = await makeMailRoot(t, undefined, []);
-  for (const owner of owners) await provisionPlainRoot(root, owner);
+  for (const owner of OWNERS) await provisionPlainRoot(root, owner);
   return root;
 }
 
@@ -75,10 +75,9 @@ test("with a provisioning marker the lock is a link to it: no file of our own, t
   assert.deepEqual((await readMbox(path.join(root, "bob", "INBOX"))).map((m) => m.subject), ["linked"]);
 });
 
-test("a marker that is gone, not empty or a symlink: the lock is a file of our own holding our pid, the symlink's target untouched", async (t) => {
-  const root = await markedRoot(t, ["bob", "carol", "dave"]);
+test("a marker that is gone or a symlink: the lock is a file of our own holding our pid, the symlink's target untouched", async (t) => {
+  const root = await markedRoot(t);
   await rm(path.join(root, "bob", PROVISIONED_MARKER));
-  await writeFile(path.join(root, "dave", PROVISIONED_MARKER), "written into\n");
   const outside = path.join(root, "outside");
   await writeFile(outside, "precious\n");
   const old = new Date(Date.UTC(2020, 0, 1));
@@ -88,18 +87,17 @@ test("a marker that is gone, not empty or a symlink: the lock is a file of our o
 
   const watcher = lockWatcher(root);
   const store = makeStore(t, root, { faults: { crashAt: watcher.crashAt } });
-  const targets = [target("bob"), target("carol"), target("dave")];
+  const targets = [target("bob"), target("carol")];
   await store.deliver(makeEnvelope("alice@example.org", targets.map((x) => x.recipient)), targets, messageStream(simpleMessage("own lock")));
 
-  assert.equal(watcher.seen.length, 6);
+  assert.equal(watcher.seen.length, 4);
   for (const s of watcher.seen) {
     assert.equal(s.sameInodeAsMarker, false, s.lock);
     assert.equal(s.text, `${process.pid}\n`, `${s.lock} holds our pid`);
   }
   assert.equal(await readFile(outside, "utf8"), "precious\n");
   assert.equal(statSync(outside).mtimeMs, old.getTime(), "the symlink's target keeps its mtime");
-  for (const owner of ["bob", "carol", "dave"]) assert.deepEqual((await readMbox(path.join(root, owner, "INBOX"))).map((m) => m.subject), ["own lock"], owner);
-  assert.equal(await readFile(path.join(root, "dave", PROVISIONED_MARKER), "utf8"), "written into\n");
+  for (const owner of OWNERS) assert.deepEqual((await readMbox(path.join(root, owner, "INBOX"))).map((m) => m.subject), ["own lock"], owner);
   assert.deepEqual(await lockLeftovers(root), []);
 });
 
