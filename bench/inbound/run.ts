@@ -1,36 +1,25 @@
 // bench/inbound: `semail inbound` against Postfix (smtpd + virtual(8) into mbox files),
-// same load from smtp-source, same run. For each shape and side, after a warm-up load that
-// is not counted (semail's JIT and Postfix's processes would otherwise be much of a short
-// run): msg/s until every message is in the mbox files, the ratio, and peak RSS (Postfix:
-// summed over its processes); for semail also its RSS idle after start and once the load
-// is over (settledRss); and for each side the CPU time its processes spent per message,
-// which a busy machine moves less than the rates.
+// same load from smtp-source, same run. For each shape and side: msg/s until every message
+// is in the mbox files, the ratio, and peak RSS (Postfix: summed over its processes); for
+// semail also its RSS idle after start and once the load is over (settledRss).
 //
-//   npm run bench -- inbound [--messages 2000] [--warm-up 500] [--shapes 20x4k-1,100x100k-100] [--one-per-connection] [--greet-delay 100ms] [--from-source | --bundle FILE] [--compare FILE] [--no-postfix] [--no-settle] [--cpu-prof DIR] [--node-flags="FLAGS"] [--keep-log FILE]
+//   npm run bench -- inbound [--messages 2000] [--shapes 20x4k-1,100x100k-100] [--one-per-connection] [--greet-delay 100ms] [--from-source]
 //
 // semail runs as the Docker image runs it: the bundle (`npm run build`, made afresh here)
-// with the node flags of the image's ENTRYPOINT; --from-source runs the TypeScript instead,
-// --bundle FILE a bundle built before (`node bin/bundle.ts DIR`); --compare FILE runs such
-// a bundle too, on each shape right after this build, with its own ratio ("before").
-// --no-settle skips the 40 s wait for semail's RSS after the load (quicker runs).
-// --cpu-prof DIR writes a V8 CPU profile of each semail run into DIR (node --cpu-prof;
-// open it in Chrome's DevTools or read it with bench/lib/cpu-profile.ts); --node-flags adds
-// node flags to semail's (e.g. "--max-semi-space-size=8" to weigh one against the image's);
-// --keep-log FILE keeps semail's log of the last shape.
+// with the node flags of the image's ENTRYPOINT; --from-source runs the TypeScript instead.
 //
 // smtp-source runs with -d (several messages per session), as a busy MTA's connection
 // cache does; --one-per-connection opens a connection per message (smtp-source's own
 // default). There the pause before the greeting (inbound.greetDelay, the early-talker
 // check) is paid by the first connection from 127.0.0.1 only (inbound.greetPassTtl).
 import { spawn, type ChildProcess } from "node:child_process";
-import { copyFile, open, readFile, readdir, writeFile } from "node:fs/promises";
+import { open, readFile, readdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { stringify } from "yaml";
 import { bundle, imageNodeFlags } from "../../bin/bundle.ts";
 import { provisionPlainRoot } from "../../mailservers/inbound/store/index.ts";
-import { treeCpuMs } from "../lib/cpu-time.ts";
 import { MboxCounter } from "../lib/mbox-count.ts";
 import { postfixDir, removeDir, startPostfix, type PostfixInstance } from "../lib/postfix.ts";
 import { peakRss, rss, sampleTree, settledRss, until, uss } from "../lib/process.ts";
@@ -52,8 +41,6 @@ export interface SideResult {
   readonly onDiskRate: number;
   /** Messages per second until smtp-source had its last reply. */
   readonly acceptRate: number;
-  /** CPU time (user + system, the whole process tree) per message until every message was on disk. */
-  readonly cpuMsPerMessage: number;
   /** Peak RSS (Postfix: summed over its processes, so shared pages count once per process). */
   readonly peakRssBytes: number;
   /** Peak PSS summed over the processes: shared pages divided among them. */
@@ -146,60 +133,36 @@ async function startReference(dir: string, mailboxes: number): Promise<Running> 
   };
 }
 
-/** How each side is run: the same for semail and Postfix except `launch` and `keepLog`. */
-interface RunOptions {
-  readonly messages: number;
-  /** Messages sent (and stored) before the timed ones, not counted: JIT, processes and caches warm. */
-  readonly warmUp: number;
-  /** smtp-source -d: several messages per session. */
-  readonly reuse: boolean;
-  readonly greetDelay: string;
-  readonly launch: Launch;
-  /** Wait for semail's RSS after the load (40 s). */
-  readonly settle: boolean;
-  /** Copy semail's log (stdout and stderr) here before its directory goes. */
-  readonly keepLog: string | undefined;
-}
-
-async function measure(side: string, running: Running, shape: Shape, { messages, warmUp, reuse: reuseConnections, settle }: RunOptions): Promise<SideResult> {
+async function measure(side: string, running: Running, shape: Shape, messages: number, reuseConnections: boolean): Promise<SideResult> {
   const counter = new MboxCounter();
-  const load = (count: number) => smtpSource({
+  const sampler = sampleTree(() => running.pid());
+  const started = performance.now();
+  let acceptedAt = 0;
+  const load = smtpSource({
     port: running.port,
     sessions: shape.sessions,
-    messages: count,
+    messages,
     size: shape.size,
     recipients: boxes(shape.mailboxes).map((b) => `${b}@${DOMAIN}`),
     reuseConnections,
-  });
-  const stored = (count: number, what: string, failed: () => unknown) => until(async () => {
-    if (failed()) throw failed();
-    return (await counter.count(await running.files())) >= count;
-  }, `${count} messages on disk (${side}${what})`, 30 * 60_000, 50);
-  if (warmUp > 0) {
-    await load(warmUp);
-    await stored(warmUp, ", warm-up", () => undefined);
-  }
-  const sampler = sampleTree(() => running.pid());
-  const cpuBefore = await treeCpuMs(await running.pid());
-  const started = performance.now();
-  let acceptedAt = 0;
-  const timed = load(messages).then(() => {
+  }).then(() => {
     acceptedAt = performance.now();
   });
   let failed: unknown;
-  timed.catch((err: unknown) => (failed = err));
-  await stored(warmUp + messages, "", () => failed);
+  load.catch((err: unknown) => (failed = err));
+  await until(async () => {
+    if (failed) throw failed;
+    return (await counter.count(await running.files())) >= messages;
+  }, `${messages} messages on disk (${side})`, 30 * 60_000, 50);
   const onDisk = performance.now();
-  const cpuMs = (await treeCpuMs(await running.pid())) - cpuBefore;
-  await timed;
+  await load;
   const treePeak = await sampler.stop();
   const processPeak = await running.peak();
-  const afterLoadRss = running.idle && settle ? await settledRss(await running.pid()) : undefined;
+  const afterLoadRss = running.idle ? await settledRss(await running.pid()) : undefined;
   return {
     side,
     onDiskRate: messages / ((onDisk - started) / 1000),
     acceptRate: messages / ((acceptedAt - started) / 1000),
-    cpuMsPerMessage: cpuMs / messages,
     peakRssBytes: Math.max(treePeak.rss, processPeak),
     peakPssBytes: treePeak.pss,
     ...(running.idle ? { idle: running.idle } : {}),
@@ -207,15 +170,14 @@ async function measure(side: string, running: Running, shape: Shape, { messages,
   };
 }
 
-async function runSide(side: "semail" | "postfix", shape: Shape, options: RunOptions): Promise<SideResult> {
+async function runSide(side: "semail" | "postfix", shape: Shape, messages: number, reuseConnections: boolean, greetDelay: string, launch: Launch): Promise<SideResult> {
   const dir = await postfixDir();
   let running: Running | undefined;
   try {
-    running = side === "semail" ? await startSemail(dir, shape.mailboxes, options.greetDelay, options.launch) : await startReference(dir, shape.mailboxes);
-    return await measure(side, running, shape, options);
+    running = side === "semail" ? await startSemail(dir, shape.mailboxes, greetDelay, launch) : await startReference(dir, shape.mailboxes);
+    return await measure(side, running, shape, messages, reuseConnections);
   } finally {
     await running?.stop().catch(() => undefined);
-    if (side === "semail" && options.keepLog) await copyFile(path.join(dir, "semail.log"), options.keepLog).catch(() => undefined);
     await removeDir(dir);
   }
 }
@@ -230,12 +192,10 @@ const mb = (bytes: number) => `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
 const label = (s: Shape) => `${s.sessions} sessions, ${s.size / 1024} KiB, ${s.mailboxes} mailbox${s.mailboxes > 1 ? "es" : ""}`;
 
 export async function main(argv: readonly string[]): Promise<void> {
-  const { values } = parseArgs({ args: [...argv], options: { messages: { type: "string" }, shapes: { type: "string" }, "no-postfix": { type: "boolean" }, "one-per-connection": { type: "boolean" }, "greet-delay": { type: "string" }, "from-source": { type: "boolean" }, "cpu-prof": { type: "string" }, bundle: { type: "string" }, "no-settle": { type: "boolean" }, "node-flags": { type: "string" }, "keep-log": { type: "string" }, "warm-up": { type: "string" }, compare: { type: "string" } } });
-  const settle = !values["no-settle"];
+  const { values } = parseArgs({ args: [...argv], options: { messages: { type: "string" }, shapes: { type: "string" }, "no-postfix": { type: "boolean" }, "one-per-connection": { type: "boolean" }, "greet-delay": { type: "string" }, "from-source": { type: "boolean" } } });
   const greetDelay = values["greet-delay"] ?? "100ms";
   const reuse = !values["one-per-connection"];
   const messages = Number(values.messages ?? 2000);
-  const warmUp = Number(values["warm-up"] ?? 500);
   const shapes = (values.shapes ?? "20x4k-1,100x4k-1,20x100k-1,100x100k-1,20x4k-100,100x4k-100,20x100k-100,100x100k-100").split(",").map(parseShape);
   try {
     await readdir(path.dirname(SMTP_SOURCE));
@@ -249,37 +209,22 @@ export async function main(argv: readonly string[]): Promise<void> {
     console.log("bench/inbound: Postfix reference skipped: it needs root to start");
     withPostfix = false;
   }
-  const launched: Launch = values["from-source"]
-    ? { nodeFlags: [], entry: SOURCE_BIN }
-    : { nodeFlags: await imageNodeFlags(), entry: values.bundle ? path.resolve(values.bundle) : await bundle() };
-  const profileDir = values["cpu-prof"];
-  const extraFlags = [...(profileDir ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(profileDir)}`] : []), ...(values["node-flags"]?.split(/\s+/).filter(Boolean) ?? [])];
-  const launch: Launch = { ...launched, nodeFlags: [...launched.nodeFlags, ...extraFlags] };
-  console.log(`bench/inbound: ${messages} messages per shape after ${warmUp} to warm up, smtp-source ${reuse ? "-d (sessions reused)" : "(one connection per message)"}, semail greetDelay ${greetDelay}, semail: node ${[...launch.nodeFlags, path.relative(process.cwd(), launch.entry)].join(" ")}, ${new Date().toISOString()}`);
-  const options: RunOptions = { messages, warmUp, reuse, greetDelay, launch, settle, keepLog: values["keep-log"] };
-  // --compare: a bundle built before (the code before a change), run in the same conditions.
-  const compared = values.compare === undefined ? undefined : { ...options, launch: { ...launch, entry: path.resolve(values.compare) } };
-  if (compared) console.log(`bench/inbound: each shape also with ${path.relative(process.cwd(), compared.launch.entry)} ("before")`);
+  const launch: Launch = values["from-source"] ? { nodeFlags: [], entry: SOURCE_BIN } : { nodeFlags: await imageNodeFlags(), entry: await bundle() };
+  console.log(`bench/inbound: ${messages} messages per shape, smtp-source ${reuse ? "-d (sessions reused)" : "(one connection per message)"}, semail greetDelay ${greetDelay}, semail: node ${[...launch.nodeFlags, path.relative(process.cwd(), launch.entry)].join(" ")}, ${new Date().toISOString()}`);
   for (const shape of shapes) {
-    const ours = await runSide("semail", shape, options);
-    const before = compared ? await runSide("semail", shape, compared) : undefined;
+    const ours = await runSide("semail", shape, messages, reuse, greetDelay, launch);
     let reference: SideResult | undefined;
     if (withPostfix) {
       try {
-        reference = await runSide("postfix", shape, options);
+        reference = await runSide("postfix", shape, messages, reuse, greetDelay, launch);
       } catch (err) {
         console.log(`bench/inbound: Postfix reference skipped: ${(err as Error).message}`);
         withPostfix = false;
       }
     }
-    const ratio = (side: SideResult) => (reference ? (side.onDiskRate / reference.onDiskRate).toFixed(2) : "-");
-    console.log(`${label(shape).padEnd(36)} ${semailRow(ours)}` +
-      (reference ? ` | postfix ${reference.onDiskRate.toFixed(0).padStart(5)} msg/s on disk (accepted ${reference.acceptRate.toFixed(0)}/s, CPU ${reference.cpuMsPerMessage.toFixed(2)} ms/msg), peak RSS ${mb(reference.peakRssBytes)} PSS ${mb(reference.peakPssBytes)} | ratio ${ratio(ours)}` : ""));
-    if (before) console.log(`${"".padEnd(36)} before: ${semailRow(before)}${reference ? ` | ratio ${ratio(before)}` : ""}`);
+    const ratio = reference ? (ours.onDiskRate / reference.onDiskRate).toFixed(2) : "-";
+    const row = `${label(shape).padEnd(36)} semail ${ours.onDiskRate.toFixed(0).padStart(5)} msg/s on disk (accepted ${ours.acceptRate.toFixed(0)}/s), peak RSS ${mb(ours.peakRssBytes)} PSS ${mb(ours.peakPssBytes)}, idle RSS ${mb(ours.idle?.rss ?? 0)} USS ${mb(ours.idle?.uss ?? 0)}, after the load ${mb(ours.afterLoadRss ?? 0)}` +
+      (reference ? ` | postfix ${reference.onDiskRate.toFixed(0).padStart(5)} msg/s on disk (accepted ${reference.acceptRate.toFixed(0)}/s), peak RSS ${mb(reference.peakRssBytes)} PSS ${mb(reference.peakPssBytes)} | ratio ${ratio}` : "");
+    console.log(row);
   }
 }
-
-function semailRow(side: SideResult): string {
-  return `semail ${side.onDiskRate.toFixed(0).padStart(5)} msg/s on disk (accepted ${side.acceptRate.toFixed(0)}/s, CPU ${side.cpuMsPerMessage.toFixed(2)} ms/msg), peak RSS ${mb(side.peakRssBytes)} PSS ${mb(side.peakPssBytes)}, idle RSS ${mb(side.idle?.rss ?? 0)} USS ${mb(side.idle?.uss ?? 0)}, after the load ${side.afterLoadRss === undefined ? "-" : mb(side.afterLoadRss)}`;
-}
-

@@ -1,26 +1,10 @@
-// What an append writes (AppendItem), and the low-level writes: many buffers gathered into
-// one writev(2), bodies copied from their temp files, short writes detected, the injected
-// faults applied; and the small file-system chores around them.
+// The low-level writes of an append: many buffers gathered into one writev(2),
+// bodies copied from their temp files, short writes detected, the injected faults
+// applied; and the small file-system chores around them.
 import { promises as fs, constants } from "node:fs";
 import type { AppendHandle } from "./append-handle.ts";
 import type { FaultInjector } from "./faults.ts";
-import type { SpooledBody } from "./spool-body.ts";
-
-/**
- * A message to append: for each copy (one per recipient whose mailbox this file is), our
- * trace prefix and then the shared mboxrd body (in memory or a temp file).
- */
-export interface AppendItem {
-  readonly prefixes: readonly Buffer[];
-  readonly body: SpooledBody;
-}
-
-/** Bytes `item` adds to the file. */
-export function itemSize(item: AppendItem): number {
-  let size = 0;
-  for (const prefix of item.prefixes) size += prefix.length + item.body.size;
-  return size;
-}
+import type { AppendItem } from "./mbox-file.ts";
 
 /** Most bytes gathered before one write(2). */
 const WRITE_CHUNK = 1 << 20;
@@ -52,33 +36,13 @@ export class BatchWriter {
     this.#context = context;
   }
 
-  /** Gathers `data`; resolves once it is gathered, having written out a full 1 MiB first if need be. */
   async add(data: Buffer): Promise<void> {
-    if (this.#gather(data)) await this.flush();
-  }
-
-  /**
-   * Gathers a message: its copies' prefixes, each followed by the body. A message held in
-   * memory that fits in the gathered write is taken at once (no promise, the common case).
-   */
-  addItem(item: AppendItem): Promise<void> | undefined {
-    const parts = item.body.parts;
-    if (!parts || this.#length + itemSize(item) >= WRITE_CHUNK) return this.#addLargeItem(item);
-    for (const prefix of item.prefixes) {
-      this.#gather(prefix);
-      for (const part of parts) this.#gather(part);
-    }
-    return undefined;
-  }
-
-  /** Adds `data` to the gathered write; true once it is 1 MiB or more. */
-  #gather(data: Buffer): boolean {
     this.#parts.push(data);
     this.#length += data.length;
-    return this.#length >= WRITE_CHUNK;
+    if (this.#length >= WRITE_CHUNK) await this.flush();
   }
 
-  async #addLargeItem(item: AppendItem): Promise<void> {
+  async addItem(item: AppendItem): Promise<void> {
     for (const prefix of item.prefixes) {
       await this.add(prefix);
       if (item.body.parts) for (const part of item.body.parts) await this.add(part);

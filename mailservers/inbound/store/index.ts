@@ -103,8 +103,6 @@ export async function recoverMailRoot(mailRoot: string, logger: Logger): Promise
 }
 
 const DEFAULT_LOCK_TIMEOUT_MS = 20_000;
-/** Mbox files kept open between batches (mbox-file.ts), well below the daemon's descriptor limit. */
-const MAX_IDLE_OPEN = 256;
 export const TEMP_DIR = ".tmp";
 
 /**
@@ -161,7 +159,6 @@ export function createMboxStore(options: MboxStoreOptions): MboxStore {
     mailRoot,
     faults: options.faults,
     writeAttempts: new Map(),
-    idleOpen: { count: 0, most: MAX_IDLE_OPEN },
   };
   const files = new Map<string, MboxFile>();
   const usage = new UsageCache();
@@ -257,8 +254,6 @@ export function createMboxStore(options: MboxStoreOptions): MboxStore {
     async close() {
       closed = true;
       await Promise.allSettled([...inFlight]);
-      for (const file of files.values()) file.close();
-      files.clear();
       await markers.retire();
     },
   };

@@ -5,30 +5,41 @@
 // in one global order (sorted paths), so a batch only ever waits on files after its own:
 // no deadlock. A message moves on to its next file as soon as this one is written; the
 // fsync runs meanwhile, and the message awaits every file's `durable` before its verdict.
-// After a batch the file stays open for a moment (IDLE_OPEN_MS), so the next message to it
-// skips the open and its checks; under the next lock it is used only if the path still
-// names that very file.
-import { constants, lstatSync } from "node:fs";
+import { constants } from "node:fs";
 import path from "node:path";
 import type { Logger } from "pino";
 import { AppendHandle } from "./append-handle.ts";
 import { acquireDotlock, releaseDotlock } from "./dotlock.ts";
 import type { CrashMarker, CrashMarkers } from "./crash-markers.ts";
 import { syncDirectory } from "../../../lib/durable-file.ts";
-import { BatchWriter, itemSize, separatorAfter, type AppendItem } from "./batch-writer.ts";
+import { BatchWriter, separatorAfter } from "./batch-writer.ts";
 import type { FaultInjector } from "./faults.ts";
 import type { MailRoot } from "./mail-root.ts";
-import { PROVISIONED_MARKER } from "./mailbox-root.ts";
+import type { SpooledBody } from "./spool-body.ts";
 import { RollbackFailedError } from "./errors.ts";
 
 /** Most messages per batch. */
 const MAX_BATCH = 256;
-/** How long a file stays open after its last batch, waiting for the next message. */
-const IDLE_OPEN_MS = 2000;
 /** open(2) errors that mean "not a regular file": a symlink (O_NOFOLLOW), a FIFO without reader (O_NONBLOCK), a directory. */
 const UNSAFE_OPEN_ERRORS = new Set(["ELOOP", "ENXIO", "EISDIR"]);
 // Read too: the last bytes tell whether the previous writer ended its message properly.
 const OPEN_FLAGS = constants.O_RDWR | constants.O_APPEND | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
+/**
+ * A message to append: for each copy (one per recipient whose mailbox this file is), our
+ * trace prefix and then the shared mboxrd body (in memory or a temp file).
+ */
+export interface AppendItem {
+  readonly prefixes: readonly Buffer[];
+  readonly body: SpooledBody;
+}
+
+/** Bytes `item` adds to the file. */
+export function itemSize(item: AppendItem): number {
+  let size = 0;
+  for (const prefix of item.prefixes) size += prefix.length + item.body.size;
+  return size;
+}
 
 /** An append written under a lock still held, awaiting its fsync and the message's verdict. */
 export interface Appended {
@@ -63,8 +74,6 @@ export interface MboxFileContext {
   readonly faults: FaultInjector | undefined;
   /** write(2) calls per file, for fault injection. */
   readonly writeAttempts: Map<string, number>;
-  /** Files kept open between batches, at most `most` of them (none without it). */
-  readonly idleOpen?: { count: number; readonly most: number };
 }
 
 interface Entry {
@@ -85,19 +94,14 @@ interface Written {
 export class MboxFile {
   readonly path: string;
   readonly #context: MboxFileContext;
-  /** What the dotlock is linked from: the mailbox root's provisioning marker (dotlock.ts). */
-  readonly #lockSource: string;
   #queue: Entry[] = [];
   #running = false;
-  /** The file, still open after the last batch, and when it closes. */
-  #idleOpen: { handle: AppendHandle; timer: NodeJS.Timeout } | undefined;
-  /** Called when the queue is empty, no batch runs and the file is closed, so the owner can drop this object. */
+  /** Called when the queue is empty and no batch runs, so the owner can drop this object. */
   onIdle?: () => void;
 
   constructor(filePath: string, context: MboxFileContext) {
     this.path = filePath;
     this.#context = context;
-    this.#lockSource = path.join(context.mailRoot.rootOf(filePath), PROVISIONED_MARKER);
   }
 
   /** Appends `item` in the next batch; resolves when it is written (lock still held; see `durable`). */
@@ -113,12 +117,7 @@ export class MboxFile {
   }
 
   get idle(): boolean {
-    return !this.#running && this.#queue.length === 0 && this.#idleOpen === undefined;
-  }
-
-  /** Closes the file if it was left open after its last batch (the store closing). */
-  close(): void {
-    this.#takeIdleOpen()?.close();
+    return !this.#running && this.#queue.length === 0;
   }
 
   async #drain(): Promise<void> {
@@ -127,47 +126,7 @@ export class MboxFile {
       await this.#runBatch(batch);
     }
     this.#running = false;
-    if (this.idle) this.onIdle?.();
-  }
-
-  /** Keeps `handle` open for the next batch, if fewer than `idleOpen.most` files are. */
-  #keepOpen(handle: AppendHandle): void {
-    const idleOpen = this.#context.idleOpen;
-    if (!idleOpen || idleOpen.count >= idleOpen.most) {
-      handle.close();
-      return;
-    }
-    idleOpen.count++;
-    const timer = setTimeout(() => {
-      this.close();
-      if (this.idle) this.onIdle?.();
-    }, IDLE_OPEN_MS);
-    timer.unref();
-    this.#idleOpen = { handle, timer };
-  }
-
-  #takeIdleOpen(): AppendHandle | undefined {
-    const kept = this.#idleOpen;
-    if (!kept) return undefined;
-    this.#idleOpen = undefined;
-    clearTimeout(kept.timer);
-    this.#context.idleOpen!.count--;
-    return kept.handle;
-  }
-
-  /**
-   * The file for this batch (lock held): the one kept open if the path still names it
-   * (its open-time checks stand: `checked`), else opened afresh, created if missing.
-   */
-  async #openForBatch(): Promise<{ handle: AppendHandle; created: boolean; checked: boolean }> {
-    const kept = this.#takeIdleOpen();
-    if (kept) {
-      const now = lstatSync(this.path, { throwIfNoEntry: false });
-      const open = kept.stat();
-      if (now && now.ino === open.ino && now.dev === open.dev) return { handle: kept, created: false, checked: true };
-      kept.close();
-    }
-    return { ...(await this.#open()), checked: false };
+    this.onIdle?.();
   }
 
   async #runBatch(batch: Entry[]): Promise<void> {
@@ -191,16 +150,14 @@ export class MboxFile {
         beforeBreak: () => this.#context.recoverDeadWriters?.(),
         onStale: (lock, ageMs) => logger.warn({ lock, ageMs }, "removed a stale mailbox lock"),
         beforeLink: (identity) => claimed.setLock(identity),
-        linkSource: this.#lockSource,
       });
       locked = true;
       faults?.crashAt?.("lock-taken", this.path);
-      let checked: boolean;
-      ({ handle, created, checked } = await this.#openForBatch());
+      ({ handle, created } = await this.#open());
       const stat = handle.stat();
       if (!stat.isFile() || stat.nlink !== 1) throw new UnsafeMailboxError(`${this.path} is not a regular file with a single link`);
       const { mailRoot } = this.#context;
-      if (!checked && !mailRoot.holds(handle.fd, this.path)) throw new UnsafeMailboxError(`${this.path} was reached through a directory swapped for a symlink`);
+      if (!mailRoot.holds(handle.fd, this.path)) throw new UnsafeMailboxError(`${this.path} was reached through a directory swapped for a symlink`);
       if (created) mailRoot.giveToOwner(handle.fd, mailRoot.rootOf(this.path));
       base = stat.size;
       marker.setLength(base);
@@ -211,8 +168,7 @@ export class MboxFile {
       let position = base + separator.length;
       for (const entry of batch) {
         const start = position;
-        const adding = writer.addItem(entry.item);
-        if (adding) await adding;
+        await writer.addItem(entry.item);
         position += itemSize(entry.item);
         written.push({ entry, start, end: position });
       }
@@ -288,9 +244,8 @@ export class MboxFile {
         return;
       }
     }
-    await this.#finish(handle, -1, marker, locked, true);
+    await this.#finish(handle, -1, marker, locked);
     for (const w of written) w.finished!.resolve();
-    this.#keepOpen(handle);
   }
 
   /** Opens for append without following links or blocking on a FIFO; creates if missing. */
@@ -311,13 +266,13 @@ export class MboxFile {
   }
 
   /**
-   * Restores the length (if `base` >= 0), closes the handle (unless `keepOpen`: kept for
-   * the next batch), then marks the slot done, removes the lock and only then frees the
-   * slot: a kill at any point leaves a slot that names our lock (see crash-markers.ts). If
-   * the file cannot be restored, the lock and the marker stay: readers keep off a file
-   * with a partial tail, and recovery at the next start truncates it.
+   * Restores the length (if `base` >= 0), closes the handle, then marks the slot done,
+   * removes the lock and only then frees the slot: a kill at any point leaves a slot that
+   * names our lock (see crash-markers.ts). If the file cannot be restored, the lock and
+   * the marker stay: readers keep off a file with a partial tail, and recovery at the
+   * next start truncates it.
    */
-  async #finish(handle: AppendHandle | undefined, base: number, marker: CrashMarker | undefined, locked: boolean, keepOpen = false): Promise<void> {
+  async #finish(handle: AppendHandle | undefined, base: number, marker: CrashMarker | undefined, locked: boolean): Promise<void> {
     let restored = true;
     if (handle && base >= 0) {
       restored = false;
@@ -332,7 +287,7 @@ export class MboxFile {
       }
     }
     try {
-      if (!keepOpen) handle?.close();
+      handle?.close();
     } catch {
       // Nothing more to do with it.
     }

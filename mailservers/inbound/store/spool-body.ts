@@ -3,6 +3,7 @@
 // temp file under <mailRoot>/.tmp/, written once and read back for each target.
 import { promises as fs, constants } from "node:fs";
 import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import type { MboxrdBody } from "./mboxrd.ts";
 
 /** Bodies up to this size stay in memory (100 sessions x 128 KiB = 12.8 MB at most). */
@@ -20,22 +21,22 @@ export async function spoolBody(message: Readable, body: MboxrdBody, tempPath: s
   const held: Buffer[] = [];
   let size = 0;
   let file: fs.FileHandle | undefined;
-  const keep = async (parts: Buffer[]) => {
-    for (const part of parts) size += part.length;
-    if (file) {
-      if (parts.length > 0) await file.writev(parts);
-      return;
-    }
-    held.push(...parts);
-    if (size > limit) {
-      file = await fs.open(tempPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-      await file.writev(held);
-      held.length = 0;
-    }
-  };
   try {
-    for await (const chunk of message) await keep(body.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string)));
-    await keep(body.end());
+    await pipeline(message, body, async (source: AsyncIterable<Buffer>) => {
+      for await (const chunk of source) {
+        size += chunk.length;
+        if (file) {
+          await file.write(chunk);
+          continue;
+        }
+        held.push(chunk);
+        if (size > limit) {
+          file = await fs.open(tempPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+          await file.writev(held);
+          held.length = 0;
+        }
+      }
+    });
   } finally {
     await file?.close();
   }

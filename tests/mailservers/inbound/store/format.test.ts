@@ -3,15 +3,11 @@
 import assert from "node:assert/strict";
 import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { Readable } from "node:stream";
 import { test } from "node:test";
 import { folderName } from "../../../../mailservers/inbound/store/index.ts";
 import { MboxrdBody, asctime } from "../../../../mailservers/inbound/store/mboxrd.ts";
 import { makeEnvelope, makeMailRoot, makeStore, messageStream, readMbox, simpleMessage, target, tempFiles } from "./fixture.ts";
-
-/** The mboxrd body of `chunks`, as the store spools it. */
-function encode(body: MboxrdBody, chunks: readonly Buffer[]): Buffer[] {
-  return [...chunks.flatMap((chunk) => body.push(chunk)), ...body.end()];
-}
 
 /** mboxrd reading: one ">" less on every ">+From " line. */
 const unquote = (text: string) => text.replace(/^>(>*From )/gm, "$1");
@@ -122,17 +118,28 @@ test("a folded line before the first header cannot continue our Received header"
   assert.deepEqual(message!.headers.map(([k]) => k), ["Return-Path", "Delivered-To", "Received", "Subject"]);
 });
 
-test("a long line keeps its bytes and a From line longer than the look-ahead is still quoted", () => {
+test("a long line keeps its bytes and a From line longer than the look-ahead is still quoted", async () => {
   const long = "x".repeat(5000);
   const input = `Subject: s\r\n\r\nFrom ${long}\r\n${long}\r\nend`;
   const body = new MboxrdBody();
-  const chunks = encode(body, [Buffer.from(input)]);
+  const chunks: Buffer[] = [];
+  body.on("data", (c: Buffer) => chunks.push(c));
+  await new Promise<void>((resolve, reject) => {
+    Readable.from([Buffer.from(input)]).pipe(body).on("finish", resolve).on("error", reject);
+  });
+  await new Promise((resolve) => setImmediate(resolve));
   assert.equal(Buffer.concat(chunks).toString(), `Subject: s\n\n>From ${long}\n${long}\nend\n\n`);
   assert.equal(body.bytes, Buffer.concat(chunks).length);
 });
 
-test("bare CR stays inside a line; CRLF split across chunks becomes LF", () => {
-  const chunks = encode(new MboxrdBody(), [Buffer.from("A: b\r"), Buffer.from("\n\r\nx\ry\r"), Buffer.from("\n")]);
+test("bare CR stays inside a line; CRLF split across chunks becomes LF", async () => {
+  const body = new MboxrdBody();
+  const chunks: Buffer[] = [];
+  body.on("data", (c: Buffer) => chunks.push(c));
+  await new Promise<void>((resolve, reject) => {
+    Readable.from([Buffer.from("A: b\r"), Buffer.from("\n\r\nx\ry\r"), Buffer.from("\n")]).pipe(body).on("finish", resolve).on("error", reject);
+  });
+  await new Promise((resolve) => setImmediate(resolve));
   assert.equal(Buffer.concat(chunks).toString(), "A: b\n\nx\ry\n\n");
 });
 

@@ -1,19 +1,14 @@
 // The per-file group-commit queue on its own: one lock and one write for messages that
-// arrive together, and a message dropped from the middle of a batch cut out exactly. A file
-// kept open between batches: reused, closed in time, and never written once the path
-// names another file.
+// arrive together, and a message dropped from the middle of a batch cut out exactly.
 import assert from "node:assert/strict";
-import { readdirSync, readlinkSync, realpathSync } from "node:fs";
-import { mkdir, readFile, readdir, rename, symlink, writeFile } from "node:fs/promises";
+import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { test } from "node:test";
 import { silentLogger } from "../../../../lib/logger.ts";
 import { CrashMarkers, parseMarkers } from "../../../../mailservers/inbound/store/crash-markers.ts";
 import { MailRoot } from "../../../../mailservers/inbound/store/mail-root.ts";
 import { MboxFile, type MboxFileContext } from "../../../../mailservers/inbound/store/mbox-file.ts";
-import { folderName } from "../../../../mailservers/inbound/store/index.ts";
-import { until } from "../../../helpers/until.ts";
-import { makeEnvelope, makeMailRoot, makeStore, messageStream, readMbox, simpleMessage, target } from "./fixture.ts";
+import { makeMailRoot } from "./fixture.ts";
 
 async function setup(t: import("node:test").TestContext) {
   const root = await makeMailRoot(t);
@@ -69,69 +64,4 @@ test("a message dropped from the middle of a batch is cut out and the later ones
     "From old Thu Jan  1 00:00:00 2026\n\nold\n\n" + item(0).prefixes[0]!.toString() + "one\n\n" + item(2).prefixes[0]!.toString() + "three\n\n",
   );
   assert.ok(!(await readdir(root)).includes("INBOX.lock"));
-});
-
-/** The mailbox files this process has open under the mail root `dir` (/proc/self/fd; not the store's own .tmp). */
-function openUnder(dir: string): string[] {
-  const open: string[] = [];
-  for (const fd of readdirSync("/proc/self/fd")) {
-    const target = (() => {
-      try {
-        return readlinkSync(`/proc/self/fd/${fd}`);
-      } catch {
-        return "";
-      }
-    })();
-    if (target.startsWith(`${realpathSync(dir)}/`) && !target.startsWith(`${realpathSync(dir)}/.tmp/`)) open.push(target);
-  }
-  return open;
-}
-
-test("a file stays open a moment after its batch, for the next message; the store's close closes it", async (t) => {
-  const root = await makeMailRoot(t);
-  const store = makeStore(t, root);
-  const inbox = path.join(realpathSync(root), "bob", "INBOX");
-  await store.deliver(makeEnvelope("alice@example.org", ["bob@semail.test"]), [target("bob")], messageStream(simpleMessage("one")));
-  assert.ok(openUnder(root).includes(inbox), "INBOX is still open");
-  await store.deliver(makeEnvelope("alice@example.org", ["bob@semail.test"]), [target("bob")], messageStream(simpleMessage("two")));
-  assert.equal(openUnder(root).filter((file) => file === inbox).length, 1, "and reused, not opened twice");
-  await store.close();
-  assert.deepEqual(openUnder(root), [], "closed with the store");
-  assert.deepEqual((await readMbox(path.join(root, "bob", "INBOX"))).map((m) => m.subject), ["one", "two"]);
-});
-
-test("a file left open is closed after a while on its own", async (t) => {
-  const root = await makeMailRoot(t);
-  const store = makeStore(t, root);
-  await store.deliver(makeEnvelope("alice@example.org", ["bob@semail.test"]), [target("bob")], messageStream(simpleMessage("one")));
-  assert.notDeepEqual(openUnder(root), []);
-  await until(() => openUnder(root).length === 0, "the idle mbox files to be closed", 10_000);
-});
-
-test("a file replaced while it was kept open (a reader's rewrite and rename) gets the next message, not the old one", async (t) => {
-  const root = await makeMailRoot(t);
-  const store = makeStore(t, root);
-  const inbox = path.join(root, "bob", "INBOX");
-  await store.deliver(makeEnvelope("alice@example.org", ["bob@semail.test"]), [target("bob")], messageStream(simpleMessage("one")));
-  // What Python's mailbox.flush() does: a new file with the content, renamed over the old.
-  await writeFile(`${inbox}.new`, await readFile(inbox));
-  await rename(`${inbox}.new`, inbox);
-  await store.deliver(makeEnvelope("alice@example.org", ["bob@semail.test"]), [target("bob")], messageStream(simpleMessage("two")));
-  assert.deepEqual((await readMbox(inbox)).map((m) => m.subject), ["one", "two"]);
-});
-
-test("a folder swapped for a symlink while it was kept open: the old file gets nothing, nor does the link's target", async (t) => {
-  const root = await makeMailRoot(t);
-  const store = makeStore(t, root);
-  const sender = "alice@example.org";
-  await store.deliver(makeEnvelope(sender, ["bob@semail.test"]), [target("bob")], messageStream(simpleMessage("one")));
-  const folder = path.join(root, "bob", "mail", folderName("bob@semail.test", sender));
-  const outside = path.join(root, "outside");
-  await writeFile(outside, "precious\n");
-  await rename(folder, `${folder}.old`);
-  await symlink(outside, folder);
-  await store.deliver(makeEnvelope(sender, ["bob@semail.test"]), [target("bob")], messageStream(simpleMessage("two")));
-  assert.equal(await readFile(outside, "utf8"), "precious\n");
-  assert.deepEqual((await readMbox(`${folder}.old`)).map((m) => m.subject), ["one"]);
-  assert.deepEqual((await readMbox(path.join(root, "bob", "INBOX"))).map((m) => m.subject), ["one", "two"]);
 });

@@ -5,15 +5,12 @@
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { linkSync, lstatSync, writeFileSync } from "node:fs";
-import { mkdir, readFile, readdir } from "node:fs/promises";
+import { writeFileSync } from "node:fs";
+import { readFile, readdir } from "node:fs/promises";
 import path from "node:path";
 import { test, type TestContext } from "node:test";
 import { processAlive, processStat } from "../../../../mailservers/core/process-alive.ts";
-import { SLOT_SIZE } from "../../../../mailservers/inbound/store/crash-markers.ts";
-import { PROVISIONED_MARKER, provisionPlainRoot, recoverMailRoot } from "../../../../mailservers/inbound/store/index.ts";
 import { parseWriter } from "../../../../mailservers/inbound/store/writer.ts";
-import { silentLogger } from "../../../../lib/logger.ts";
 import { lockLeftovers, runChild, runUnreapedChild } from "./crash-fixture.ts";
 import { makeEnvelope, makeMailRoot, makeStore, messageStream, readMbox, simpleMessage, target } from "./fixture.ts";
 
@@ -134,38 +131,4 @@ test("a running store that breaks a dead writer's stale lock first cuts the part
   for (const message of messages) assert.equal(message.body, "Hello.\n");
   assert.deepEqual(await lockLeftovers(root), []);
   assert.equal((await markerNames(root)).length, 1, "only the running store's marker is left");
-});
-
-/** A 4 KiB crash-marker slot as crash-markers.ts writes it. */
-function slot(state: "S" | "D", length: number, inode: bigint, mtime: bigint, pid: number, lock: string, file: string): Buffer {
-  const pad = (n: number | bigint) => String(n).padStart(20, "0");
-  const page = Buffer.alloc(SLOT_SIZE, 0x20);
-  page.write(`${state} length=${pad(length)} inode=${pad(inode)} mtime=${pad(mtime)}\npid=${pid}\nlock=${lock}\nfile=${file}\n`);
-  return page;
-}
-
-test("two dead slots for one file linked from the same marker: the later one holds the lock and says where to cut", async (t) => {
-  const root = await makeMailRoot(t, undefined, []);
-  await provisionPlainRoot(root, "bob");
-  const inbox = path.join(root, "bob", "INBOX");
-  const lock = `${inbox}.lock`;
-  const marker = path.join(root, "bob", PROVISIONED_MARKER);
-  // An older batch left unfinished at 10 bytes (its lock broken since), and the batch in
-  // flight at the kill, from 30 bytes on, holding the marker's link as the lock.
-  writeFileSync(inbox, "x".repeat(30) + "partial");
-  linkSync(marker, lock);
-  const inode = lstatSync(marker, { bigint: true }).ino;
-  const deadWriter = `999999-1-${"0".repeat(32)}-${"a".repeat(12)}`;
-  await mkdir(path.join(root, ".tmp", "pending"), { recursive: true });
-  writeFileSync(path.join(root, ".tmp", "pending", deadWriter), Buffer.concat([
-    slot("S", 10, inode, 1_000_000_000n, 999999, lock, inbox),
-    slot("S", 30, inode, 2_000_000_000n, 999999, lock, inbox),
-  ]));
-
-  const report = await recoverMailRoot(root, silentLogger());
-  assert.deepEqual(report.truncated, [inbox]);
-  assert.equal(await readFile(inbox, "utf8"), "x".repeat(30), "cut where the later batch began, not the older one");
-  assert.deepEqual(report.locksRemoved, [lock]);
-  assert.deepEqual(report.unresolved, [inbox], "the older batch's tail cannot be cut: said");
-  assert.equal(lstatSync(marker).nlink, 1);
 });
