@@ -1,7 +1,7 @@
 // `semail start`: all of SEMail on this machine, on loopback, with demo users. slapd and
 // named run as children; the two daemons and the web form run in this process, so a
 // local "stack update" can reload them and know when they have picked the change up.
-import { access, chmod, mkdir, rm, writeFile } from "node:fs/promises";
+import { access, mkdir, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { pino } from "pino";
 import { ConfigError, loadSettings, usersListOptions, type Settings } from "../config/settings.ts";
@@ -19,6 +19,7 @@ import { createLocalDns, readZoneFiles } from "../provisioning/local/local-dns.t
 import { localMailClients } from "../provisioning/local/mail-clients.ts";
 import { startNamed, type Zone } from "../provisioning/local/named.ts";
 import { canBind } from "../provisioning/local/ports.ts";
+import { makeReachable, reachableDir, REACHABLE_ROOT } from "../provisioning/local/reachable-dir.ts";
 import { startSlapd } from "../provisioning/local/slapd.ts";
 import { withLocalCertificate } from "../provisioning/local/tls.ts";
 import { startUserSpace, type UserSpace } from "../provisioning/local/user-space.ts";
@@ -27,6 +28,7 @@ import { createProofLookup } from "../provisioning/web/domain-proof.ts";
 import type { Command } from "./command.ts";
 import { banner, containersText } from "./start-banner.ts";
 import { missingPackages } from "./local-packages.ts";
+import { closedAncestor } from "../lib/closed-ancestor.ts";
 import { createLogger } from "../lib/logger.ts";
 import { RunningParts } from "./running-parts.ts";
 import { trackApplied } from "./track-applied.ts";
@@ -48,9 +50,7 @@ function withoutWebmailLink(web: Settings["web"]): Settings["web"] {
 }
 
 /** Dovecot on loopback over the same mail; `settings` name the local certificate. */
-async function startLocalImap(settings: Settings, dataDir: string, logger: ReturnType<typeof createLogger>): Promise<RunningImap> {
-  // Sessions run as each mailbox's uid: they must pass through <dataDir> to mail/ and imap/.
-  await chmod(dataDir, 0o711);
+async function startLocalImap(settings: Settings, logger: ReturnType<typeof createLogger>): Promise<RunningImap> {
   const list = await loadUsersList(settings.users, usersListOptions(settings));
   return startImap({ settings, list, logger: logger.child({ service: "imap" }) });
 }
@@ -72,19 +72,39 @@ async function checkPortFree(port: number, part: string): Promise<void> {
   }
 }
 
+/**
+ * Refuses, before any image is built, a setting other uids cannot reach: Dovecot's sessions
+ * run as each mailbox's uid and PHP as www-data.
+ */
+async function checkReachable(settings: Settings, settingsFile: string): Promise<void> {
+  const dirs: Array<[string, string]> = [["inbound.mailRoot", settings.inbound.mailRoot], ["imap.stateDir", settings.imap.stateDir], ["webmail.stateDir", settings.webmail.stateDir]];
+  for (const [setting, dir] of dirs) {
+    await makeReachable(dir);
+    const closed = await closedAncestor(join(dir, "x"));
+    if (closed !== undefined) {
+      throw new ConfigError(`${setting} ${dir} (${settingsFile}): ${closed} is closed to other users (no o+x), so Dovecot's sessions and PHP cannot reach it: delete ${settingsFile} to have one made that keeps these under ${REACHABLE_ROOT}, or chmod o+x ${closed}`);
+    }
+  }
+}
+
 function portOf(url: string): number {
   return Number(/:(\d+)\/?$/.exec(url)?.[1]);
 }
 
 /** The settings of local mode (made on the first start), checked, with every port free and a users list. */
 async function prepareDataDir(dataDir: string, freePorts: boolean): Promise<{ settings: Settings; settingsFile: string }> {
-  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const asRoot = process.getuid?.() === 0;
+  // As root, Dovecot's sessions and PHP run as other uids and must pass through the data dir.
+  if (asRoot) await makeReachable(dataDir);
+  else await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const settingsFile = join(dataDir, "semail.yaml");
   if (freePorts || !(await exists(settingsFile))) {
-    await writeFile(settingsFile, localSettingsYaml(dataDir, await pickPorts(freePorts), BASE_DN));
+    const reachable = asRoot ? await reachableDir(dataDir) : dataDir;
+    await writeFile(settingsFile, localSettingsYaml(dataDir, await pickPorts(freePorts), BASE_DN, reachable));
   }
   const settings = await loadSettings(settingsFile);
   if (settings.web.apply.mode !== "local") throw new ConfigError(`${settingsFile}: web.apply.mode must be local for semail start`);
+  if (asRoot) await checkReachable(settings, settingsFile);
   const parts: Array<[number, string]> = [
     [portOf(settings.ldap.url), "LDAP"],
     [portOf(settings.outbound.delivery.resolver ?? ""), "DNS"],
@@ -220,7 +240,7 @@ const start: Command = {
       if (userSpace) parts.add("the users' containers, the jump and the apt proxy (kept for the next start)", () => userSpace.containers.stop());
       // Dovecot runs each session as the mailbox's uid, so it needs root; it stops before the
       // filesystems it holds open are unmounted (parts stop last-added first).
-      imap = process.getuid?.() === 0 ? await startLocalImap(withTls, dataDir, logger) : undefined;
+      imap = process.getuid?.() === 0 ? await startLocalImap(withTls, logger) : undefined;
       if (imap) {
         const running = imap;
         parts.add(`Dovecot (IMAP ${running.host}:${running.ports.imap} STARTTLS, IMAPS :${running.ports.imaps}, POP3S :${running.ports.pop3s})`, () => running.stop());

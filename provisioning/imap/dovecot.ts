@@ -3,11 +3,12 @@
 // rewrites the users file when the users list changes, and stop() waits for the exit.
 // Dovecot switches to each user's uid, so this needs root (as the image runs it).
 import { execFile } from "node:child_process";
-import { access, chmod, chown, constants, lstat, mkdir, readFile, readdir, rename, stat, writeFile } from "node:fs/promises";
+import { access, chmod, chown, constants, lstat, mkdir, readFile, readdir, rename, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
-import { join, resolve, sep } from "node:path";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import type { Logger } from "pino";
+import { closedAncestor } from "../../lib/closed-ancestor.ts";
 import { silentLogger } from "../../lib/logger.ts";
 import { startForeground } from "../local/foreground-child.ts";
 import type { Settings } from "../../config/settings.ts";
@@ -75,21 +76,6 @@ export function usersChange(before: readonly ImapUser[], after: readonly ImapUse
   const was = new Set(before.map((u) => u.owner));
   const is = new Set(after.map((u) => u.owner));
   return { gone: before.filter((u) => !is.has(u.owner)), added: after.filter((u) => !was.has(u.owner)) };
-}
-
-/**
- * The first directory on the way to `path` that a mailbox's uid cannot pass through (no
- * execute bit for others), if any: Dovecot runs each session as that uid, and it must reach
- * the user's mail and its own index directory.
- */
-export async function closedAncestor(path: string): Promise<string | undefined> {
-  const parts = resolve(path).split(sep).filter(Boolean);
-  for (let i = 0; i < parts.length; i++) {
-    const dir = `${sep}${parts.slice(0, i).join(sep)}`;
-    const info = await stat(dir).catch(() => undefined);
-    if (info !== undefined && (info.mode & 0o001) === 0) return dir;
-  }
-  return undefined;
 }
 
 /** Writes every file Dovecot reads, then lets doveconf check them; its complaint names the line. */

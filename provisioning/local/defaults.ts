@@ -65,8 +65,12 @@ export async function localSecrets(dataDir: string): Promise<LocalSecrets> {
   }
 }
 
-/** The settings file of local mode (see config/settings.ts), as YAML. */
-export function localSettingsYaml(dataDir: string, ports: LocalPorts, ldapBaseDn: string): string {
+/**
+ * The settings file of local mode (see config/settings.ts), as YAML. What Dovecot's sessions
+ * and PHP must reach (mail, IMAP and webmail state) goes under `reachable`, which is the
+ * data dir unless a directory above it is closed to other users (reachable-dir.ts).
+ */
+export function localSettingsYaml(dataDir: string, ports: LocalPorts, ldapBaseDn: string, reachable = dataDir): string {
   const loopback = (port: number, suffix = "") => [`127.0.0.1:${port}${suffix}`, `[::1]:${port}${suffix}`];
   const inboundListen = loopback(ports.inbound);
   const submissionListen = [...loopback(ports.inboundSubmission), ...loopback(ports.inboundSubmissions, "/tls")];
@@ -86,7 +90,7 @@ export function localSettingsYaml(dataDir: string, ports: LocalPorts, ldapBaseDn
     },
     inbound: {
       listen: [...inboundListen, ...submissionListen],
-      mailRoot: join(dataDir, "mail"),
+      mailRoot: join(reachable, "mail"),
       minFreeSpace: "1MiB",
       // Mail programs' submission, as on 587 and 465: AUTH after TLS (the certificate local
       // mode makes, cli/start.ts), each message handed to outbound's submission.
@@ -114,10 +118,10 @@ export function localSettingsYaml(dataDir: string, ports: LocalPorts, ldapBaseDn
       imapPort: ports.imap,
       imapsPort: ports.imaps,
       pop3sPort: ports.pop3s,
-      stateDir: join(dataDir, "imap"),
+      stateDir: join(reachable, "imap"),
     },
     // Plain HTTP on loopback: its cookies are not Secure (behindTls false).
-    webmail: { listen: `127.0.0.1:${ports.webmail}`, stateDir: join(dataDir, "webmail") },
+    webmail: { listen: `127.0.0.1:${ports.webmail}`, stateDir: join(reachable, "webmail") },
     web: {
       listen: `127.0.0.1:${ports.web}`,
       webmailUrl: `http://127.0.0.1:${ports.webmail}/`,

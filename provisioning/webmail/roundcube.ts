@@ -14,7 +14,7 @@ import type { Logger } from "pino";
 import { silentLogger } from "../../lib/logger.ts";
 import type { Settings } from "../../config/settings.ts";
 import type { UsersList } from "../../config/users-list.ts";
-import { closedAncestor } from "../imap/dovecot.ts";
+import { closedAncestor } from "../../lib/closed-ancestor.ts";
 import { renderAddressFile } from "../../config/webmail-addresses.ts";
 import { renderRoundcubeConfig, type RoundcubeConfig } from "./config.ts";
 import { createIdentitySync } from "./identity-sync.ts";

@@ -1,7 +1,7 @@
 // `semail start` before it starts anything: the install hint and its refusals.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -57,3 +57,22 @@ for (const [part, name] of [["web", "web form"], ["inboundSubmissions", "submiss
     assert.match(err.stderr, /`npm start -- --free-ports`/);
   });
 }
+
+test("as root, a mail root other uids cannot reach is refused by its setting before anything is built", { skip: process.getuid?.() !== 0 && "needs root (Dovecot and PHP run as other uids only then)" }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), "semail-start-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const closed = join(dir, "closed");
+  await mkdir(closed, { mode: 0o700 });
+  await chmod(closed, 0o700);
+  const ports = everyPortAt(await freeLoopbackPort());
+  const yaml = localSettingsYaml(dir, ports, "dc=semail,dc=test").replace(`mailRoot: ${join(dir, "mail")}`, `mailRoot: ${join(closed, "mail")}`);
+  assert.match(yaml, new RegExp(`mailRoot: ${closed}`));
+  await writeFile(join(dir, "semail.yaml"), yaml);
+  const err = await run(process.execPath, [SEMAIL, "start", "--data-dir", dir]).then(
+    () => assert.fail("expected semail start to refuse an unreachable mail root"),
+    (e: { code: number; stderr: string; stdout: string }) => e,
+  );
+  assert.equal(err.code, 2);
+  assert.match(err.stderr, new RegExp(`inbound\\.mailRoot ${closed}/mail .*: ${closed} is closed to other users`));
+  assert.doesNotMatch(err.stdout, /image|docker/i, "refused before the users' space (Docker, images) starts");
+});
