@@ -10,7 +10,7 @@ import { build, type Plugin } from "esbuild";
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 export const DIST_ENTRY = "dist/semail.mjs";
 /** The daemons image, built from the repository root. */
-export const DAEMONS_DOCKERFILE = "provisioning/images/daemons/Dockerfile";
+export const DAEMONS_DOCKERFILE = "assets/images/daemons/Dockerfile";
 
 /**
  * Modules that libraries load at start but SEMail's daemons use late or never, each

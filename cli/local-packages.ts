@@ -1,7 +1,7 @@
 // The programs `semail start` runs, and the Debian packages that bring them, so a missing one
 // is named with the package to install before anything starts.
 import { access, constants } from "node:fs/promises";
-import { WEBMAIL_PREREQUISITES } from "../provisioning/webmail/roundcube.ts";
+import { WEBMAIL_PREREQUISITES } from "../services/webmail/roundcube.ts";
 
 /** Debian packages behind the programs local mode runs, for the hint when one is missing. */
 const PROGRAMS: ReadonlyArray<readonly [path: string, debianPackage: string, rootOnly: boolean]> = [

@@ -4,10 +4,10 @@ import { join } from "node:path";
 import type { MailClientServers } from "../config/mail-clients.ts";
 import type { Settings } from "../config/settings.ts";
 import { parseListenSpec, type ListenSpec } from "../mailservers/core/listen.ts";
-import type { RunningImap } from "../provisioning/imap/dovecot.ts";
-import { DEMO_ADMIN, DEMO_USERS, LOCAL_DOMAIN } from "../provisioning/local/defaults.ts";
-import type { UserSpace } from "../provisioning/local/user-space.ts";
-import type { RunningWebmail } from "../provisioning/webmail/roundcube.ts";
+import type { RunningImap } from "../services/imap/dovecot.ts";
+import { DEMO_ADMIN, DEMO_USERS, LOCAL_DOMAIN } from "../deploy/local/defaults.ts";
+import type { UserSpace } from "../deploy/local/user-space.ts";
+import type { RunningWebmail } from "../services/webmail/roundcube.ts";
 
 /** The banner's part on the users' containers: how to reach one, or why there are none. */
 export async function containersText(space: UserSpace | { readonly reason: string }, owners: readonly string[]): Promise<string> {

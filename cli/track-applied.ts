@@ -2,7 +2,7 @@
 // watcher that catches hand edits does not ask again for a list the form has already had
 // applied (its own write fires the watcher).
 import type { UsersList } from "../config/users-list.ts";
-import type { Applier } from "../provisioning/apply/types.ts";
+import type { Applier } from "../config/applier.ts";
 
 /** What the entries say, compared as JSON as the users list watcher does: cheaper than serialising to YAML. */
 const entriesOf = (list: UsersList) => JSON.stringify(list.entries);

@@ -1,13 +1,13 @@
 // `semail web --listen ADDR:PORT`: the self-service web form as a process (settings,
-// logger, signals, listen); the app itself is built in provisioning/web/app.ts.
+// logger, signals, listen); the app itself is built in webform/app.ts.
 import { ConfigError, usersListOptions } from "../config/settings.ts";
 import { createDirectory } from "../directory/ldap.ts";
 import { parseListenSpec } from "../mailservers/core/listen.ts";
 import { readTlsFiles } from "../mailservers/core/tls-files.ts";
 import { isLoopbackHost } from "../lib/ip-networks.ts";
-import { applierFromSettings } from "../provisioning/apply/from-settings.ts";
-import { buildWebApp } from "../provisioning/web/app.ts";
-import { webmailLink } from "../provisioning/web/mail-access.ts";
+import { applierFromSettings } from "../deploy/from-settings.ts";
+import { buildWebApp } from "../webform/app.ts";
+import { webmailLink } from "../webform/mail-access.ts";
 import type { Command } from "./command.ts";
 import { createLogger } from "../lib/logger.ts";
 import { untilStopSignal } from "./signals.ts";

@@ -1,4 +1,4 @@
-// The users' apt proxy (apt-cacher-ng, provisioning/images/apt-proxy): the one way out of
+// The users' apt proxy (apt-cacher-ng, assets/images/apt-proxy): the one way out of
 // the internal users' network, and it talks only to Debian's mirrors. Users install
 // software through it; nothing else they run reaches the internet.
 import * as pulumi from "@pulumi/pulumi";

@@ -1,4 +1,4 @@
-// Copies the host scripts (provisioning/host/*.sh) to the VM, where remote commands run them.
+// Copies the host scripts (assets/host/*.sh) to the VM, where remote commands run them.
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -12,14 +12,14 @@ import { jumpSetupCommand, jumpSshdStanza } from "../config/stack/jump-host.ts";
 export interface HostScriptsArgs {
   /** SSH connection to the VM. */
   readonly vm: types.input.remote.ConnectionArgs;
-  /** The project directory (holding provisioning/host/). */
+  /** The project directory (holding assets/host/). */
   readonly projectDir: string;
   /** Directories the daemons bind-mount, made (mode 0750) if missing. */
   readonly directories: readonly string[];
 }
 
 function scriptDigest(projectDir: string, script: string): string {
-  return createHash("sha256").update(readFileSync(join(projectDir, "provisioning", "host", script))).digest("hex");
+  return createHash("sha256").update(readFileSync(join(projectDir, "assets", "host", script))).digest("hex");
 }
 
 export class HostScripts extends pulumi.ComponentResource {
@@ -41,7 +41,7 @@ export class HostScripts extends pulumi.ComponentResource {
       create: [`install -d -m 0755 ${HOST_SCRIPTS_DIR}`, ...args.directories.map((d) => shellLine("install", "-d", "-m", "0750", d))].join(" && "),
     }, { parent: this, dependsOn: [packages] });
     this.copies = HOST_SCRIPTS.map((script) => {
-      const local = join(args.projectDir, "provisioning", "host", script);
+      const local = join(args.projectDir, "assets", "host", script);
       const digest = scriptDigest(args.projectDir, script);
       // The hash as trigger: a changed script is copied again. No delete runs on replace.
       return new remote.CopyToRemote(`${name}-${script.replace(/\.sh$/, "")}`, {

@@ -1,4 +1,4 @@
-// Dovecot on the VM (provisioning/images/imap): IMAP with STARTTLS, IMAPS and POP3S on the
+// Dovecot on the VM (assets/images/imap): IMAP with STARTTLS, IMAPS and POP3S on the
 // public addresses, straight from the users' mbox files, with logins bound to the directory
 // and only the live mailboxes of the users list let in (the users file written here).
 import * as pulumi from "@pulumi/pulumi";

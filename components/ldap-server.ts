@@ -1,4 +1,4 @@
-// The LDAP directory as a slapd container on the VM (provisioning/images/directory, which
+// The LDAP directory as a slapd container on the VM (assets/images/directory, which
 // seeds the base DIT SEMail expects at its first start). Nothing is made here when an
 // external directory is configured (see stack.ts).
 import * as pulumi from "@pulumi/pulumi";

@@ -1,4 +1,4 @@
-// One of SEMail's images (provisioning/images/<role>), built on the VM's Docker from this
+// One of SEMail's images (assets/images/<role>), built on the VM's Docker from this
 // repository FROM the stack's base image, unless a stack setting names an image to use.
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
@@ -19,10 +19,10 @@ export interface SemailImageArgs {
 
 /** The folder of `role`'s Dockerfile, relative to the repository root. */
 export function imageDir(role: ImageRole): string {
-  return `provisioning/images/${role}`;
+  return `assets/images/${role}`;
 }
 
-/** What `docker build` is given: the daemons bundle the whole checkout; the others only their folder (as provisioning/images/build.sh does). */
+/** What `docker build` is given: the daemons bundle the whole checkout; the others only their folder (as assets/images/build.sh does). */
 export function buildContext(role: ImageRole, projectDir: string): string {
   return role === "daemons" ? projectDir : `${projectDir}/${imageDir(role)}`;
 }

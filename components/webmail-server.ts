@@ -1,4 +1,4 @@
-// Roundcube on the VM (provisioning/images/webmail): HTTPS on the public addresses with the
+// Roundcube on the VM (assets/images/webmail): HTTPS on the public addresses with the
 // deployment's certificate, port 80 redirecting there (but for certbot's challenges and
 // Mozilla's autoconfig); users log in to Dovecot by IMAPS and send through the outbound
 // daemon's submission with their own login, as their mailbox address (the address file

@@ -64,7 +64,7 @@ ${entries.join("\n")}
 `;
 }
 
-/** The webmail's folder of documents, beside its address file (provisioning/images/webmail reads it there). */
+/** The webmail's folder of documents, beside its address file (assets/images/webmail reads it there). */
 export const AUTOCONFIG_FOLDER = "autoconfig";
 
 /** A domain as the users list keeps it (lowercase labels): the only names a document file may have. */

@@ -1,6 +1,6 @@
 // Who may log in to IMAP, as Dovecot's passwd-file: the live mailboxes of the users list,
 // each with its mail uid, and each mailbox's address as a second login name for its owner.
-// Rendered by local mode (provisioning/imap) and by the Pulumi program for the VM's Dovecot
+// Rendered by local mode (services/imap) and by the Pulumi program for the VM's Dovecot
 // container alike.
 import { mailUid } from "./mail-uid.ts";
 import type { UsersList } from "./users-list.ts";

@@ -1,6 +1,6 @@
 // The webmail's address file (Roundcube's virtuser_file: "address uid" per line), from the
 // users list: Roundcube gives each user one identity, their mailbox address, from it.
-// Rendered by local mode (provisioning/webmail) and by the Pulumi program for the VM's
+// Rendered by local mode (services/webmail) and by the Pulumi program for the VM's
 // webmail container alike.
 import type { UsersList } from "./users-list.ts";
 

@@ -16,7 +16,7 @@ test("index.ts reads the stack config and the users list file, and exports the o
   assert.equal(result.webmailUrl, "https://mx.semail.email/");
   const storage = reveal(resources.find((r) => r.name === "mailbox-alice-storage")?.inputs) as { create: string };
   assert.match(storage.create, /mailbox-fs\.sh create --owner alice --size 1073741824 /);
-  // The build context is the project (the Dockerfiles are under provisioning/images/).
+  // The build context is the project (the Dockerfiles are under assets/images/).
   const image = reveal(resources.find((r) => r.name === "image-daemons-build")?.inputs) as { build: { context: string } };
   assert.equal(image.build.context, PROJECT_DIR);
 });

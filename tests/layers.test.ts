@@ -1,5 +1,5 @@
-// Imports point one way: cli/ -> provisioning/ -> components/, mailservers/, directory/ ->
-// config/ -> lib/. A lower folder never imports a higher one; this reads every import of
+// Imports point one way: cli/ -> webform/, deploy/ -> components/, mailservers/, services/ ->
+// directory/ -> config/ -> lib/. A lower folder never imports a higher one; this reads every import of
 // the source tree and fails naming the file and the import that breaks the rule.
 import assert from "node:assert/strict";
 import { readdir, readFile } from "node:fs/promises";
@@ -10,11 +10,14 @@ const ROOT = join(import.meta.dirname, "..");
 
 /** What each low folder must never import (its own level and anything above it is out). */
 const FORBIDDEN: Readonly<Record<string, readonly string[]>> = {
-  lib: ["cli", "provisioning", "components", "mailservers", "directory", "config"],
-  config: ["cli", "provisioning", "components", "mailservers", "directory"],
-  directory: ["cli", "provisioning", "components", "mailservers"],
-  mailservers: ["cli", "provisioning", "components"],
-  components: ["cli", "provisioning"],
+  lib: ["cli", "webform", "deploy", "components", "mailservers", "services", "directory", "config"],
+  config: ["cli", "webform", "deploy", "components", "mailservers", "services", "directory"],
+  directory: ["cli", "webform", "deploy", "components", "mailservers", "services"],
+  mailservers: ["cli", "webform", "deploy", "components", "services"],
+  services: ["cli", "webform", "deploy", "components"],
+  components: ["cli", "webform", "deploy"],
+  webform: ["cli", "deploy"],
+  deploy: ["cli", "webform"],
 };
 
 async function sources(dir: string): Promise<string[]> {
@@ -48,7 +51,7 @@ test("no lower layer imports a higher one", async () => {
 
 test("the check sees a forbidden import (it can fail)", async () => {
   const found = await importedFolders("cli/start.ts");
-  assert.ok(found.some((i) => i.folder === "provisioning"), "cli/start.ts imports provisioning/: the parser finds it");
+  assert.ok(found.some((i) => i.folder === "deploy"), "cli/start.ts imports deploy/: the parser finds it");
 });
 
 /** Test folders that hold no module's tests: whole journeys, shared helpers, fixtures. */

@@ -3,7 +3,7 @@
 import { readdir, readFile } from "node:fs/promises";
 import { connect } from "node:net";
 
-export { freeLoopbackPort as freePort } from "../../provisioning/local/ports.ts";
+export { freeLoopbackPort as freePort } from "../../deploy/local/ports.ts";
 
 
 /** Whether something accepts TCP connections on 127.0.0.1:port now. */

@@ -12,11 +12,11 @@ import { loadSettings, usersListOptions, type Settings } from "../../config/sett
 import { loadUsersList } from "../../config/users-file.ts";
 import { renderZone } from "../../config/stack/zone-file.ts";
 import { provisionPlainRoot } from "../../mailservers/inbound/store/index.ts";
-import { localCertificate } from "../../provisioning/imap/certificate.ts";
-import { startImap, type RunningImap } from "../../provisioning/imap/dovecot.ts";
-import { startNamed, type RunningNamed } from "../../provisioning/local/named.ts";
-import { startSlapd, type RunningSlapd } from "../../provisioning/local/slapd.ts";
-import { startWebmail, type RunningWebmail } from "../../provisioning/webmail/roundcube.ts";
+import { localCertificate } from "../../services/imap/certificate.ts";
+import { startImap, type RunningImap } from "../../services/imap/dovecot.ts";
+import { startNamed, type RunningNamed } from "../../deploy/local/named.ts";
+import { startSlapd, type RunningSlapd } from "../../deploy/local/slapd.ts";
+import { startWebmail, type RunningWebmail } from "../../services/webmail/roundcube.ts";
 import { freePort } from "../lib/process.ts";
 import { startSink, type Sink } from "../relay/sink.ts";
 

@@ -21,7 +21,7 @@ import { parseArgs } from "node:util";
 import { stringify } from "yaml";
 import { bundle, imageNodeFlags } from "../../bin/bundle.ts";
 import { Spool } from "../../mailservers/outbound/relay/spool.ts";
-import { startSlapd } from "../../provisioning/local/slapd.ts";
+import { startSlapd } from "../../deploy/local/slapd.ts";
 import { postfixDir, removeDir, startPostfix } from "../lib/postfix.ts";
 import { accepting, freePort, sampleTree, until } from "../lib/process.ts";
 import { treeCpuSeconds } from "./cpu.ts";

@@ -1,4 +1,4 @@
-// The local applier's side of bench/scale: local mode's "stack update" (provisioning/local/
+// The local applier's side of bench/scale: local mode's "stack update" (deploy/local/
 // applier.ts) on a list of n mailboxes, then one added mailbox at a time. What runs is
 // what `semail start --no-images --no-containers` runs: plain mailbox directories (chowned
 // to each mail uid as root), the managed zone rendered and served by a real named
@@ -11,9 +11,9 @@ import { join } from "node:path";
 import { imapUsers, renderUsersFile } from "../../config/imap-users.ts";
 import { parseUsersList, type UsersList } from "../../config/users-list.ts";
 import { silentLogger } from "../../lib/logger.ts";
-import { createLocalApplier, createLocalZone } from "../../provisioning/local/applier.ts";
-import { createLocalDns } from "../../provisioning/local/local-dns.ts";
-import { startNamed } from "../../provisioning/local/named.ts";
+import { createLocalApplier, createLocalZone } from "../../deploy/local/applier.ts";
+import { createLocalDns } from "../../deploy/local/local-dns.ts";
+import { startNamed } from "../../deploy/local/named.ts";
 import { BENCH_DOMAIN, BENCH_LIST_OPTIONS, syntheticUsersYaml } from "../lib/users-lists.ts";
 
 export interface ApplySample {

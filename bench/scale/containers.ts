@@ -1,4 +1,4 @@
-// Local mode's users' containers in bench/scale (provisioning/local/containers.ts): what
+// Local mode's users' containers in bench/scale (deploy/local/containers.ts): what
 // one sync asks of the Docker engine when one mailbox is added to a list of n. A thousand
 // real containers do not fit this machine, so the engine is a stand-in that keeps its
 // containers in a table and answers the docker commands `sync` issues at once (ps, inspect,
@@ -9,8 +9,8 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { parseUsersList, type UsersList } from "../../config/users-list.ts";
 import { silentLogger } from "../../lib/logger.ts";
-import { createLocalContainers } from "../../provisioning/local/containers.ts";
-import type { Docker } from "../../provisioning/local/docker-engine.ts";
+import { createLocalContainers } from "../../deploy/local/containers.ts";
+import type { Docker } from "../../deploy/local/docker-engine.ts";
 import { BENCH_LIST_OPTIONS, syntheticUsersYaml } from "../lib/users-lists.ts";
 
 export interface SyncSample {

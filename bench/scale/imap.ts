@@ -1,4 +1,4 @@
-// Local mode's Dovecot in bench/scale (provisioning/imap/dovecot.ts): a real Dovecot on a
+// Local mode's Dovecot in bench/scale (services/imap/dovecot.ts): a real Dovecot on a
 // users list of n mailboxes, then reload() with one added mailbox at a time. Two times per
 // reload: until the users file is renamed into place (reload's own work: the users' index
 // and control directories, the file rendered and written), and until reload() resolves
@@ -9,9 +9,9 @@ import { access, chmod, mkdtemp, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { parseSettings } from "../../config/settings.ts";
 import { parseUsersList, type UsersList } from "../../config/users-list.ts";
-import { imapPaths } from "../../provisioning/imap/config.ts";
-import { startImap } from "../../provisioning/imap/dovecot.ts";
-import { freeLoopbackPort } from "../../provisioning/local/ports.ts";
+import { imapPaths } from "../../services/imap/config.ts";
+import { startImap } from "../../services/imap/dovecot.ts";
+import { freeLoopbackPort } from "../../deploy/local/ports.ts";
 import { selfSignedCertificate } from "../../tests/helpers/tls.ts";
 import { BENCH_DOMAIN, BENCH_LIST_OPTIONS, syntheticUsersYaml } from "../lib/users-lists.ts";
 

@@ -99,7 +99,7 @@ export async function main(argv: readonly string[]): Promise<void> {
       for (const n of sizes) form.push(await measureForm(dir, n, adds));
       summary.form = form;
       const add = form.map((f) => median(f.addMs));
-      table("The web form (provisioning/web/users-list-file.ts)", sizes, [
+      table("The web form (webform/users-list-file.ts)", sizes, [
         { name: "add one mailbox", cells: add.map(ms), growth: perChangeGrowth(sizes, add) },
         { name: "read the list (a request)", cells: form.map((f) => ms(f.readMs)), growth: perChangeGrowth(sizes, form.map((f) => f.readMs), "per request") },
       ], ["add: read, plan, validate, synced atomic write of the whole list; read: what each request does between two changes"]);
@@ -114,7 +114,7 @@ export async function main(argv: readonly string[]): Promise<void> {
         add.push(median(sample.addMs));
       }
       summary.applier = { first, add };
-      table("Local mode's applier (provisioning/local/applier.ts)", sizes, [
+      table("Local mode's applier (deploy/local/applier.ts)", sizes, [
         { name: "add one mailbox", cells: add.map(ms), growth: perChangeGrowth(sizes, add) },
         { name: "first apply (all n)", cells: first.map(ms), growth: `${((first.at(-1)! / sizes.at(-1)!) * 1000).toFixed(0)} µs per mailbox at ${sizes.at(-1)} (local mode's start)` },
       ], [
@@ -129,7 +129,7 @@ export async function main(argv: readonly string[]): Promise<void> {
       summary.containers = samples;
       const add = samples.map((c) => median(c.addMs));
       const commands = samples.map((c) => median(c.addCommands));
-      table("Local mode's users' containers (provisioning/local/containers.ts sync), on a stand-in engine", sizes, [
+      table("Local mode's users' containers (deploy/local/containers.ts sync), on a stand-in engine", sizes, [
         { name: "docker commands per add", cells: commands.map(String), growth: `${commands.at(-1)! - commands[0]! >= 0 ? "+" : ""}${((commands.at(-1)! - commands[0]!) / (sizes.at(-1)! - sizes[0]!)).toFixed(2)} per listed mailbox (flat is 0)` },
         ...[...new Set(samples.flatMap((c) => Object.keys(c.byKind)))].map((kind) => ({
           name: `  docker ${kind}`, cells: samples.map((c) => String(c.byKind[kind] ?? 0)), growth: "in the last added mailbox's sync",
@@ -151,7 +151,7 @@ export async function main(argv: readonly string[]): Promise<void> {
         summary.imap = samples;
         const written = samples.map((s) => median(s.writtenMs));
         const seen = samples.map((s) => median(s.seenMs));
-        table("Local mode's Dovecot (provisioning/imap/dovecot.ts reload), a real Dovecot", sizes, [
+        table("Local mode's Dovecot (services/imap/dovecot.ts reload), a real Dovecot", sizes, [
           { name: "reload: users file written", cells: written.map(ms), growth: perChangeGrowth(sizes, written) },
           { name: "reload: Dovecot knows the user", cells: seen.map(ms), growth: perChangeGrowth(sizes, seen) },
         ], ["written: the users' directories and the users file (reload's own work); knows: Dovecot re-reads the file at most once a second"]);
@@ -165,7 +165,7 @@ export async function main(argv: readonly string[]): Promise<void> {
         const sync: number[] = [];
         for (const n of sizes) sync.push(median(await measureIdentitySync(dir, n, adds)));
         summary.webmail = sync;
-        table("Roundcube's identities (provisioning/webmail/identity-sync.ts, at roundcube.ts's reload), Roundcube's schema in SQLite", sizes, [
+        table("Roundcube's identities (services/webmail/identity-sync.ts, at roundcube.ts's reload), Roundcube's schema in SQLite", sizes, [
           { name: "identities after one add", cells: sync.map(ms), growth: perChangeGrowth(sizes, sync) },
         ], ["n users who have logged in once, one identity each; the added mailbox has not logged in yet"]);
       }

@@ -1,12 +1,12 @@
 // The web form's side of bench/scale. The form keeps no copy of the users list: each
-// request reads it through provisioning/web/users-list-file.ts, and a new mailbox is a
+// request reads it through webform/users-list-file.ts, and a new mailbox is a
 // read-modify-write of the whole list (read, planCreate, validate, synced atomic write).
 // Both are timed here: a request's read of the list as it is, and one added mailbox at a time.
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { silentLogger } from "../../lib/logger.ts";
-import { planCreate } from "../../provisioning/web/mailbox-rules.ts";
-import { UsersListFile } from "../../provisioning/web/users-list-file.ts";
+import { planCreate } from "../../webform/mailbox-rules.ts";
+import { UsersListFile } from "../../webform/users-list-file.ts";
 import { median } from "../lib/median.ts";
 import { BENCH_LIST_OPTIONS, syntheticUsersYaml } from "../lib/users-lists.ts";
 

@@ -1,4 +1,4 @@
-// Local mode's webmail in bench/scale (provisioning/webmail/identity-sync.ts): after a change to
+// Local mode's webmail in bench/scale (services/webmail/identity-sync.ts): after a change to
 // the users list, reload() points the Roundcube identities at the mailboxes' addresses in
 // Roundcube's own database. Here that database is made from Roundcube's schema with n users
 // who have logged in once (one identity each, at their address), and the identities'
@@ -8,7 +8,7 @@ import { access, mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { parseUsersList, type UsersList } from "../../config/users-list.ts";
-import { createIdentitySync } from "../../provisioning/webmail/identity-sync.ts";
+import { createIdentitySync } from "../../services/webmail/identity-sync.ts";
 import { BENCH_LIST_OPTIONS, syntheticUsersYaml } from "../lib/users-lists.ts";
 
 const SCHEMA = "/usr/share/roundcube/SQL/sqlite.initial.sql";

@@ -1,4 +1,4 @@
-// Settings of Dovecot over the users' mbox files (provisioning/imap): IMAP and POP3 with
+// Settings of Dovecot over the users' mbox files (services/imap): IMAP and POP3 with
 // an LDAP login. The mailboxes come from `inbound.mailRoot`, the login from `ldap`, the
 // certificate from `tls`.
 import * as z from "zod/mini";

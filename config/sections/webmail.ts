@@ -1,4 +1,4 @@
-// Settings of the webmail (provisioning/webmail): Debian's Roundcube over the same mail,
+// Settings of the webmail (services/webmail): Debian's Roundcube over the same mail,
 // logging in to Dovecot (`imap`) and sending through the outbound daemon (`outbound`) with
 // the user's LDAP login. The webmail reads those sections for where to connect.
 import * as z from "zod/mini";

@@ -1,4 +1,4 @@
-// Where the host scripts (provisioning/host/*.sh) live on the VM and how a command calls
+// Where the host scripts (assets/host/*.sh) live on the VM and how a command calls
 // one: shared by the Pulumi program and local mode.
 
 /** Where the scripts live on the VM. */

@@ -40,7 +40,7 @@ export interface StackConfig {
   readonly ldapUrl: string;
   readonly ldapBaseDn: string;
   readonly ldapAdminDn: string;
-  /** Image reference, or "" to build provisioning/images/directory on the VM. */
+  /** Image reference, or "" to build assets/images/directory on the VM. */
   readonly ldapImage: string;
   readonly tlsCert: string;
   readonly tlsKey: string;
@@ -50,18 +50,18 @@ export interface StackConfig {
   readonly usersListRemote: string;
   readonly mailRoot: string;
   readonly spool: string;
-  /** Image reference, or "" to build provisioning/images/user on the VM. */
+  /** Image reference, or "" to build assets/images/user on the VM. */
   readonly userImage: string;
   readonly usersNetworkSubnet: string;
   /** The base every built image starts FROM. */
   readonly baseImage: string;
-  /** Image reference, or "" to build provisioning/images/daemons on the VM. */
+  /** Image reference, or "" to build assets/images/daemons on the VM. */
   readonly daemonImage: string;
-  /** Image reference, or "" to build provisioning/images/apt-proxy on the VM. */
+  /** Image reference, or "" to build assets/images/apt-proxy on the VM. */
   readonly aptProxyImage: string;
-  /** Image reference, or "" to build provisioning/images/imap on the VM. */
+  /** Image reference, or "" to build assets/images/imap on the VM. */
   readonly imapImage: string;
-  /** Image reference, or "" to build provisioning/images/webmail on the VM. */
+  /** Image reference, or "" to build assets/images/webmail on the VM. */
   readonly webmailImage: string;
   /** Public HTTPS port of the webmail; 0 runs no webmail. */
   readonly webmailPort: number;
@@ -99,20 +99,20 @@ export const SETTINGS = {
   ldapUrl: ["", "URL of an external LDAP directory; empty runs slapd in a container on the VM."],
   ldapBaseDn: [undefined, "Base DN of the directory, e.g. dc=semail,dc=email."],
   ldapAdminDn: ["", "Admin DN; empty means cn=admin,<ldapBaseDn>."],
-  ldapImage: ["", "Image of the local directory (slapd); empty builds provisioning/images/directory on the VM."],
+  ldapImage: ["", "Image of the local directory (slapd); empty builds assets/images/directory on the VM."],
   tlsCert: ["/etc/semail/tls/fullchain.pem", "TLS certificate chain on the VM."],
   tlsKey: ["/etc/semail/tls/privkey.pem", "TLS private key on the VM."],
   usersList: ["users.yaml", "The users list on this machine, relative to the project."],
   usersListRemote: ["/etc/semail/users.yaml", "Where the users list is installed on the VM."],
   mailRoot: ["/var/mail/semail", "Mail root on the VM: one mounted filesystem per owner."],
   spool: ["/var/spool/semail", "Outbound spool on the VM."],
-  userImage: ["", "Image of the users' containers (sshd, mail readers, msmtp); empty builds provisioning/images/user on the VM."],
+  userImage: ["", "Image of the users' containers (sshd, mail readers, msmtp); empty builds assets/images/user on the VM."],
   usersNetworkSubnet: ["172.30.0.0/24", "Subnet of the users' Docker network."],
-  baseImage: ["debian:bookworm-slim", "The Debian base every SEMail image is built FROM (provisioning/images/base.sh makes it where no registry is reachable)."],
-  daemonImage: ["", "Image of the two SMTP daemons; empty builds provisioning/images/daemons on the VM."],
-  aptProxyImage: ["", "Image of the users' apt proxy (apt-cacher-ng); empty builds provisioning/images/apt-proxy on the VM."],
-  imapImage: ["", "Image of Dovecot (IMAP, IMAPS, POP3S over the users' mail); empty builds provisioning/images/imap on the VM."],
-  webmailImage: ["", "Image of the webmail (Roundcube on nginx and php-fpm); empty builds provisioning/images/webmail on the VM."],
+  baseImage: ["debian:bookworm-slim", "The Debian base every SEMail image is built FROM (assets/images/base.sh makes it where no registry is reachable)."],
+  daemonImage: ["", "Image of the two SMTP daemons; empty builds assets/images/daemons on the VM."],
+  aptProxyImage: ["", "Image of the users' apt proxy (apt-cacher-ng); empty builds assets/images/apt-proxy on the VM."],
+  imapImage: ["", "Image of Dovecot (IMAP, IMAPS, POP3S over the users' mail); empty builds assets/images/imap on the VM."],
+  webmailImage: ["", "Image of the webmail (Roundcube on nginx and php-fpm); empty builds assets/images/webmail on the VM."],
   webmailPort: ["443", "Public HTTPS port of the webmail, https://mx.<managedDomain>/ with the tlsCert certificate; 0 runs no webmail."],
   webmailHttpPort: ["80", "Public HTTP port that answers mail programs' autoconfig, serves certbot --webroot challenges from /var/lib/semail/acme and redirects the rest to the webmail's HTTPS; 0 publishes none."],
 } as const satisfies Record<keyof StackConfig, readonly [string | undefined, string]>;

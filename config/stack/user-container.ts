@@ -10,7 +10,7 @@ export const USER_KEYS_PATH = "/etc/semail/authorized_keys";
 /** Where the container keeps its SSH host keys. */
 export const USER_HOST_KEYS_PATH = "/etc/ssh/keys";
 
-/** The settings the user image's entrypoint reads (provisioning/images/user). */
+/** The settings the user image's entrypoint reads (assets/images/user). */
 export function userEnvironment(entry: Pick<MailboxEntry, "owner" | "address">, submission: string, aptProxy: string): string[] {
   const uid = mailUid(entry.owner);
   return [

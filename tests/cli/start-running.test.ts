@@ -15,7 +15,7 @@ import { execFile } from "node:child_process";
 import { parse } from "yaml";
 import { mailUid } from "../../config/mail-uid.ts";
 import { duplicateKeys } from "../helpers/json-keys.ts";
-import { Client } from "../provisioning/web/helpers.ts";
+import { Client } from "../webform/helpers.ts";
 import { until } from "../helpers/until.ts";
 
 const run = promisify(execFile);

@@ -8,8 +8,8 @@ import { test } from "node:test";
 import { promisify } from "node:util";
 import { createServer, type AddressInfo } from "node:net";
 import { missingPackages } from "../../cli/local-packages.ts";
-import { DEFAULT_PORTS, localSettingsYaml, type LocalPorts } from "../../provisioning/local/defaults.ts";
-import { freeLoopbackPort } from "../../provisioning/local/ports.ts";
+import { DEFAULT_PORTS, localSettingsYaml, type LocalPorts } from "../../deploy/local/defaults.ts";
+import { freeLoopbackPort } from "../../deploy/local/ports.ts";
 
 const run = promisify(execFile);
 const SEMAIL = join(import.meta.dirname, "../../bin/semail.mjs");

@@ -34,7 +34,7 @@ test("the host scripts set up the jump account: AuthorizedKeysCommand from the p
   }
   assert.match(inputs(resources, "host-scripts-packages").create, / acl /, "setfacl for the keys directory's parent");
   // The script installs the keys command and refuses a stanza sshd rejects.
-  const script = readFileSync(join(PROJECT_DIR, "provisioning", "host", "jump-host.sh"), "utf8");
+  const script = readFileSync(join(PROJECT_DIR, "assets", "host", "jump-host.sh"), "utf8");
   assert.match(script, /install -m 0755 -o root -g root "\$lib\/jump-keys\.sh" "\$keys_command"/);
   assert.match(script, /sshd -t/);
 });

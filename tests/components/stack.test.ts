@@ -75,8 +75,8 @@ test("with no users: the VM, volume group, zone, LDAP and both daemons, and no m
   // Every image is built on the VM from this repository, FROM the one Debian base.
   for (const role of ["daemons", "directory", "user", "apt-proxy", "imap", "webmail"]) {
     const image = inputs(resources, `image-${role}-build`);
-    assert.equal(image.build.dockerfile, `${PROJECT_DIR}/provisioning/images/${role}/Dockerfile`);
-    assert.equal(image.build.context, role === "daemons" ? PROJECT_DIR : `${PROJECT_DIR}/provisioning/images/${role}`);
+    assert.equal(image.build.dockerfile, `${PROJECT_DIR}/assets/images/${role}/Dockerfile`);
+    assert.equal(image.build.context, role === "daemons" ? PROJECT_DIR : `${PROJECT_DIR}/assets/images/${role}`);
     assert.deepEqual(image.build.args, { BASE: "debian:bookworm-slim" });
     assert.equal(image.skipPush, true);
   }
@@ -136,7 +136,7 @@ test("with one user: storage, container and MX with the expected inputs", async 
 
   const c = inputs(resources, "mailbox-alice-container");
   assert.equal(c.name, "semail-user-alice");
-  assert.equal(c.image, `sha256:${"a".repeat(64)}`, "the digest of the image built from provisioning/images/user");
+  assert.equal(c.image, `sha256:${"a".repeat(64)}`, "the digest of the image built from assets/images/user");
   assert.equal(c.restart, "unless-stopped");
   assert.deepEqual(c.mounts, [{ type: "bind", source: "/var/mail/semail/alice", target: "/mail", bindOptions: { propagation: "rslave" } }]);
   assert.deepEqual(c.volumes, [{ hostPath: "/var/lib/semail/host-keys/alice", containerPath: "/etc/ssh/keys" }]);

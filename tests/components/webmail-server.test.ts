@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import { autoconfigInstallScript } from "../../components/webmail-server.ts";
-import { parseAutoconfig } from "../provisioning/web/autoconfig-xml.ts";
+import { parseAutoconfig } from "../webform/autoconfig-xml.ts";
 import { ALICE, BOB, CAROL, PROJECT_DIR, runStack, usersYaml } from "./fixtures.ts";
 import { findResource as find, inputsOf as inputs, reveal, type Inputs } from "./harness.ts";
 
@@ -30,15 +30,15 @@ test("the webmail: HTTPS on 443 and a redirect on 80 of each public address, IMA
   assert.equal(result.webmailUrl, "https://mx.semail.email/");
 
   const build = inputs(resources, "image-webmail-build");
-  assert.equal(build.build.dockerfile, `${PROJECT_DIR}/provisioning/images/webmail/Dockerfile`);
-  assert.equal(build.build.context, `${PROJECT_DIR}/provisioning/images/webmail`);
+  assert.equal(build.build.dockerfile, `${PROJECT_DIR}/assets/images/webmail/Dockerfile`);
+  assert.equal(build.build.context, `${PROJECT_DIR}/assets/images/webmail`);
   assert.deepEqual(build.build.args, { BASE: "debian:bookworm-slim" });
 
   const container = find(resources, "webmail-container");
   assert.equal(container.deleteBeforeReplace, true, "a fixed container name needs delete-before-replace");
   const c = inputs(resources, "webmail-container");
   assert.equal(c.name, "semail-webmail");
-  assert.equal(c.image, `sha256:${"a".repeat(64)}`, "the digest of the image built from provisioning/images/webmail");
+  assert.equal(c.image, `sha256:${"a".repeat(64)}`, "the digest of the image built from assets/images/webmail");
   assert.equal(c.restart, "unless-stopped");
   assert.deepEqual(c.envs, [
     "WEBMAIL_IMAP=semail-imap:993", "WEBMAIL_SMTP=semail-outbound:587",

@@ -6,7 +6,7 @@ import { test } from "node:test";
 import { askedDomain, autoconfigFileName, autoconfigFiles, autoconfigXml, notServedText } from "../../config/autoconfig.ts";
 import { mailHostName, STANDARD_MAIL_CLIENT_PORTS } from "../../config/mail-clients.ts";
 import { parseUsersList } from "../../config/users-list.ts";
-import { parseAutoconfig } from "../provisioning/web/autoconfig-xml.ts";
+import { parseAutoconfig } from "../webform/autoconfig-xml.ts";
 
 test("the document escapes what it carries, and the parser refuses one that is not well-formed", async () => {
   const ports = { imap: 143, imaps: 993, pop3s: 995, submission: 587, submissions: 465 };

@@ -6,7 +6,7 @@ import { describe, it, type TestContext } from "node:test";
 import { ldapSettings, type LdapSettings } from "../../config/sections/ldap.ts";
 import { createDirectory } from "../../directory/ldap.ts";
 import { DirectoryUnavailableError } from "../../directory/types.ts";
-import { freeLoopbackPort } from "../../provisioning/local/ports.ts";
+import { freeLoopbackPort } from "../../deploy/local/ports.ts";
 
 /** A loopback server that accepts connections and never says a word; counts what it got. */
 async function silentServer(t: TestContext): Promise<{ url: string; connections: () => number; bytes: () => number }> {

@@ -5,8 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
 import { Client, InvalidCredentialsError } from "ldapts";
-import { freeLoopbackPort } from "../../provisioning/local/ports.ts";
-import { seedLdif, startSlapd, type RunningSlapd } from "../../provisioning/local/slapd.ts";
+import { freeLoopbackPort } from "../../deploy/local/ports.ts";
+import { seedLdif, startSlapd, type RunningSlapd } from "../../deploy/local/slapd.ts";
 
 async function tempDir(t: TestContext): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "semail-slapd-test-"));

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { promisify } from "node:util";
-import { localInstanceId, onPath, ownDockerPaths } from "../../provisioning/local/docker-engine.ts";
+import { localInstanceId, onPath, ownDockerPaths } from "../../deploy/local/docker-engine.ts";
 import { startLocal, writeLocalSettings } from "./local-process.ts";
 
 const exec = promisify(execFile);

@@ -10,7 +10,7 @@ import { test } from "node:test";
 import { createTransport } from "nodemailer";
 import { SmtpClient } from "../helpers/smtp.ts";
 import { readMbox } from "../mailservers/inbound/store/fixture.ts";
-import { Client } from "../provisioning/web/helpers.ts";
+import { Client } from "../webform/helpers.ts";
 import { eventually, startLocal, writeLocalSettings } from "./local-process.ts";
 
 test("local mode: a claimed domain goes live only after its TXT record is published", { timeout: 240_000 }, async (t) => {

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { freeLocalPorts, localSettingsYaml } from "../../provisioning/local/defaults.ts";
+import { freeLocalPorts, localSettingsYaml } from "../../deploy/local/defaults.ts";
 
 export const ROOT = join(import.meta.dirname, "../..");
 export const SEMAIL = join(ROOT, "bin/semail.mjs");

@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
-import { parseAutoconfig, type AutoconfigServer } from "../provisioning/web/autoconfig-xml.ts";
+import { parseAutoconfig, type AutoconfigServer } from "../webform/autoconfig-xml.ts";
 import { readMbox } from "../mailservers/inbound/store/fixture.ts";
 import { eventually, startLocal, writeLocalSettings } from "./local-process.ts";
 

@@ -15,10 +15,10 @@ import { test, type TestContext } from "node:test";
 import { promisify } from "node:util";
 import { createTransport } from "nodemailer";
 import { mailUid } from "../../config/mail-uid.ts";
-import { localInstanceId } from "../../provisioning/local/docker-engine.ts";
-import { aptProxyName, containerName, jumpName } from "../../provisioning/local/containers.ts";
+import { localInstanceId } from "../../deploy/local/docker-engine.ts";
+import { aptProxyName, containerName, jumpName } from "../../deploy/local/containers.ts";
 import { dockerEngine, type DockerEngine } from "../helpers/docker.ts";
-import { Client } from "../provisioning/web/helpers.ts";
+import { Client } from "../webform/helpers.ts";
 import { eventually, startLocal, writeLocalSettings } from "./local-process.ts";
 
 const run = promisify(execFile);

@@ -10,8 +10,8 @@ import { closeSync, openSync, writeFileSync } from "node:fs";
 import { mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { processRunning } from "../../mailservers/core/process-alive.ts";
-import { dockerAnswers, dockerRunner, onPath, terminateDockerd } from "../../provisioning/local/docker-engine.ts";
+import { processRunning } from "../../lib/process-alive.ts";
+import { dockerAnswers, dockerRunner, onPath, terminateDockerd } from "../../deploy/local/docker-engine.ts";
 
 const STATE = "/run/semail-test-docker";
 const DATA_ROOT = "/var/lib/semail-test-docker";

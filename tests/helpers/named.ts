@@ -3,7 +3,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startNamed, type RunningNamed, type Zone } from "../../provisioning/local/named.ts";
+import { startNamed, type RunningNamed, type Zone } from "../../deploy/local/named.ts";
 
 export async function startTestNamed(zones: readonly Zone[]): Promise<RunningNamed> {
   const dataDir = await mkdtemp(join(tmpdir(), "semail-named-"));

@@ -1,10 +1,10 @@
-// A seeded slapd in a temp dir for tests: the real launcher (provisioning/local/slapd.ts) plus cleanup
+// A seeded slapd in a temp dir for tests: the real launcher (deploy/local/slapd.ts) plus cleanup
 // and ready-made LDAP settings. One per test file; stop() also removes its data.
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ldapSettings, type LdapSettings } from "../../config/sections/ldap.ts";
-import { startSlapd, type RunningSlapd, type SlapdUser } from "../../provisioning/local/slapd.ts";
+import { startSlapd, type RunningSlapd, type SlapdUser } from "../../deploy/local/slapd.ts";
 
 /** alice and bob are plain users; "admin" is a user (and in the admin group) so injection attempts naming it mean something. */
 export const TEST_USERS: readonly SlapdUser[] = [

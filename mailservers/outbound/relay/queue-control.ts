@@ -9,7 +9,7 @@ import { open, readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { writeFileAtomic } from "../../../lib/durable-file.ts";
-import { processAlive } from "../../core/process-alive.ts";
+import { processAlive } from "../../../lib/process-alive.ts";
 import { QUEUE_ID, type Spool } from "./spool.ts";
 
 export type ControlRequest = { readonly kind: "flush" } | { readonly kind: "remove"; readonly id: string };

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, it } from "node:test";
 import { bundle, imageNodeFlags } from "../../../bin/bundle.ts";
-import { freeLoopbackPort } from "../../../provisioning/local/ports.ts";
+import { freeLoopbackPort } from "../../../deploy/local/ports.ts";
 import { SmtpClient } from "../../helpers/smtp.ts";
 import { startTestSlapd, TEST_USERS, type TestSlapd } from "../../helpers/slapd.ts";
 import { until } from "../../helpers/until.ts";

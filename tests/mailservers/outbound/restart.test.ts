@@ -6,7 +6,7 @@ import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, it } from "node:test";
 import { SMTPServer } from "smtp-server";
-import { freeLoopbackPort } from "../../../provisioning/local/ports.ts";
+import { freeLoopbackPort } from "../../../deploy/local/ports.ts";
 import { Spool } from "../../../mailservers/outbound/relay/spool.ts";
 import { SmtpClient } from "../../helpers/smtp.ts";
 import { startTestSlapd, TEST_USERS, type TestSlapd } from "../../helpers/slapd.ts";

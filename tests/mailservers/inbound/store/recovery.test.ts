@@ -9,7 +9,7 @@ import { writeFileSync } from "node:fs";
 import { readFile, readdir } from "node:fs/promises";
 import path from "node:path";
 import { test, type TestContext } from "node:test";
-import { processAlive, processStat } from "../../../../mailservers/core/process-alive.ts";
+import { processAlive, processStat } from "../../../../lib/process-alive.ts";
 import { parseWriter } from "../../../../mailservers/inbound/store/writer.ts";
 import { lockLeftovers, runChild, runUnreapedChild } from "./crash-fixture.ts";
 import { makeEnvelope, makeMailRoot, makeStore, messageStream, readMbox, simpleMessage, target } from "./fixture.ts";

@@ -5,7 +5,7 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { readFileSync } from "node:fs";
 import { test, type TestContext } from "node:test";
-import { bootId, processAlive, processStat } from "../../../../mailservers/core/process-alive.ts";
+import { bootId, processAlive, processStat } from "../../../../lib/process-alive.ts";
 import { newWriter, parseWriter, retireWriter, writerAlive } from "../../../../mailservers/inbound/store/writer.ts";
 
 /** Runs a Python script that prints lines and waits for its stdin to close; resolves once it printed `ready`. */

@@ -4,7 +4,7 @@ import { Readable } from "node:stream";
 import { startTestNamed, zoneText } from "../../../helpers/named.ts";
 import { selfSignedPem } from "../../../helpers/tls.ts";
 import { sharedPort, startLenientTarget, startTarget, type Target } from "../../../helpers/target-smtp.ts";
-import type { RunningNamed } from "../../../../provisioning/local/named.ts";
+import type { RunningNamed } from "../../../../deploy/local/named.ts";
 
 export const APEX = "t.test";
 

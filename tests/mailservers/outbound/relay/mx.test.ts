@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { createMxResolver, normalizeDomain, RouteError, type MxResolver } from "../../../../mailservers/outbound/relay/mx.ts";
 import { startTestNamed, zoneText } from "../../../helpers/named.ts";
-import type { RunningNamed } from "../../../../provisioning/local/named.ts";
+import type { RunningNamed } from "../../../../deploy/local/named.ts";
 import { APEX, RECORDS } from "./fixture.ts";
 
 let named: RunningNamed;

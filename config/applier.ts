@@ -1,0 +1,46 @@
+// The contract between the web form and whatever brings the system in line with the
+// users list: the Pulumi Automation API in production, direct steps in local mode.
+import type { Logger } from "pino";
+import type { UsersList } from "./users-list.ts";
+
+export interface ApplyContext {
+  /** The users list as it is on disk when this apply starts (every earlier write included). */
+  readonly list: UsersList;
+  readonly logger: Logger;
+  /** Aborted when the web form shuts down; an applier should stop early if it can. */
+  readonly signal: AbortSignal;
+}
+
+export interface Applier {
+  /** A short name for logs and the status page ("pulumi", "local", "none"). */
+  readonly name: string;
+  /**
+   * Makes the system match `context.list`. Resolves when done; rejects with an Error whose
+   * message is a plain-words reason fit to show an administrator (no stack trace).
+   */
+  apply(context: ApplyContext): Promise<void>;
+  /**
+   * The exact command that opens `owner`'s shell in their container (`ssh -J semail-jump@VM
+   * owner@CONTAINER`), as the last deployment made it; undefined when there is none (yet).
+   * Only an applier that deploys containers has it.
+   */
+  sshCommand?(owner: string): Promise<string | undefined>;
+  /** The webmail the last deployment runs (its https URL); undefined when it runs none (or is not known). */
+  webmailUrl?(): Promise<string | undefined>;
+}
+
+export type ApplyState = "idle" | "queued" | "applying" | "done" | "failed";
+
+export interface ApplyStatus {
+  /** idle: nothing asked yet; queued: waiting to start; applying; done; failed (see reason). */
+  readonly state: ApplyState;
+  /** Why the last apply failed (state failed). */
+  readonly reason?: string;
+  /** True while an apply runs and another one is already waiting to follow it. */
+  readonly pending: boolean;
+  /** Number of change requests so far, and how many of them the last successful apply covered. */
+  readonly requested: number;
+  readonly applied: number;
+  /** Milliseconds since the epoch (injected clock) of the last state change. */
+  readonly since: number;
+}

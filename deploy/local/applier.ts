@@ -1,0 +1,177 @@
+// Local mode's "stack update": the steps the Pulumi components run on a real VM, run
+// directly on this machine. Each mailbox gets its filesystem (an image file on a loop
+// mount as root, else a plain directory), the zone gets its MX records and named
+// reloads, and the daemons re-read the users list. With Docker, each mailbox also gets its
+// container (containers.ts). A removed mailbox is unmounted, its container removed and its
+// MX dropped; its mail stays on disk. Each mailbox is owned by its own uid (mailUid), as
+// on the VM. An applier remembers the filesystems it has made, so one added mailbox costs
+// one mailbox's work, not a pass over every mailbox in the list (bench/scale).
+import { execFile } from "node:child_process";
+import { chown, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { nextSerial, renderZone } from "../../config/stack/zone-file.ts";
+import type { MailClientPorts } from "../../config/mail-clients.ts";
+import { mailUid } from "../../config/mail-uid.ts";
+import type { UsersList } from "../../config/users-list.ts";
+import { provisionPlainRoot } from "../../mailservers/inbound/store/index.ts";
+import type { Applier, ApplyContext } from "../../config/applier.ts";
+import type { LocalContainers } from "./containers.ts";
+import { writeClaimZones } from "./local-dns.ts";
+
+const run = promisify(execFile);
+const MAILBOX_FS = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "assets", "host", "mailbox-fs.sh");
+
+export interface LocalApplierOptions {
+  /** Where mailbox roots live: <mailRoot>/<owner>. */
+  readonly mailRoot: string;
+  /** Image files (root only); undefined keeps mailboxes as plain directories. */
+  readonly imageDir?: string;
+  /** fstab the host script maintains; local mode keeps its own, not /etc/fstab. */
+  readonly fstab: string;
+  /** The managed zone, rendered from the list. */
+  readonly zone: LocalZone;
+  /** Serves the rendered zone, or (text undefined) the same one beside changed zone files (named's reload). */
+  readonly publishZone: (name: string, text: string | undefined) => Promise<void>;
+  /** Where domains claimed on the form get their stand-in zone files, and the MX host those name. */
+  readonly claimZones?: { readonly dir: string; readonly mxHost: string };
+  /** Makes the daemons re-read the users list now (SIGHUP). */
+  readonly notifyDaemons: () => Promise<void>;
+  /** The users' containers, when local mode has Docker. */
+  readonly containers?: LocalContainers;
+}
+
+export interface LocalZoneOptions {
+  readonly domain: string;
+  readonly ipv4: string;
+  readonly ipv6?: string;
+  /** Keeps the last serial across starts, so a restarted named never sees it go back. */
+  readonly serialFile: string;
+  /** The ports the SRV records announce: those local mode listens on (default the standard ones). */
+  readonly mailClientPorts?: MailClientPorts;
+}
+
+/**
+ * The managed zone of local mode. As install-zone.sh does on the VM, a new serial (and a
+ * reload) comes only with a change of records: `render` answers undefined when the records
+ * are those it rendered last.
+ */
+export function createLocalZone(options: LocalZoneOptions) {
+  let rendered: string | undefined;
+  const text = (list: UsersList, serial: number) =>
+    renderZone({
+      domain: options.domain, serial, ipv4: options.ipv4, ipv6: options.ipv6, mailboxDomains: list.mailboxes.map((m) => m.domain), dmarcPolicy: "none",
+      ...(options.mailClientPorts ? { mailClientPorts: options.mailClientPorts } : {}),
+    });
+  return {
+    domain: options.domain,
+    async render(list: UsersList, now = new Date()): Promise<string | undefined> {
+      const records = text(list, 0);
+      if (records === rendered) return undefined;
+      const previous = Number((await readFile(options.serialFile, "utf8").catch(() => "")).trim()) || undefined;
+      const serial = nextSerial(previous, now);
+      await mkdir(dirname(options.serialFile), { recursive: true });
+      await writeFile(options.serialFile, `${serial}\n`);
+      rendered = records;
+      // The serial sits alone on its marked line (renderZone): set there, not rendered again.
+      return records.replace(/^(\s*)0 ; serial$/m, `$1${serial} ; serial`);
+    },
+  };
+}
+
+export type LocalZone = ReturnType<typeof createLocalZone>;
+
+async function mailboxFs(action: "grow" | "unmount", owner: string, size: number, options: LocalApplierOptions): Promise<void> {
+  const uid = String(mailUid(owner));
+  const args = [MAILBOX_FS, action, "--owner", owner, "--size", String(size), "--mail-root", options.mailRoot, "--image-dir", options.imageDir!, "--fstab", options.fstab, "--uid", uid, "--gid", uid];
+  try {
+    await run("bash", args, { timeout: 120_000 });
+  } catch (err) {
+    const stderr = String((err as { stderr?: string }).stderr ?? "").trim();
+    throw new Error(`${action} of ${owner}'s filesystem failed: ${stderr || (err as Error).message}`);
+  }
+}
+
+/** Owners whose image is mounted under the mail root, read back from our own fstab. */
+async function mountedOwners(options: LocalApplierOptions): Promise<Set<string>> {
+  let text = "";
+  try {
+    text = await readFile(options.fstab, "utf8");
+  } catch {
+    return new Set();
+  }
+  const owners = new Set<string>();
+  for (const line of text.split("\n")) {
+    const target = line.split(" ")[1];
+    if (target?.startsWith(`${options.mailRoot}/`)) owners.add(target.slice(options.mailRoot.length + 1));
+  }
+  return owners;
+}
+
+/** Every mount point on this machine now, from one read of /proc/self/mountinfo (octal escapes decoded). */
+async function mountPoints(): Promise<Set<string>> {
+  const text = await readFile("/proc/self/mountinfo", "utf8").catch(() => "");
+  const points = new Set<string>();
+  for (const line of text.split("\n")) {
+    const point = line.split(" ")[4];
+    if (point) points.add(point.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8))));
+  }
+  return points;
+}
+
+/** Unmounts every mailbox filesystem local mode mounted (at stop); images and mail stay. */
+export async function releaseLocalMounts(options: LocalApplierOptions): Promise<void> {
+  if (options.imageDir === undefined) return;
+  for (const owner of await mountedOwners(options)) await mailboxFs("unmount", owner, 0, options);
+}
+
+export function createLocalApplier(options: LocalApplierOptions): Applier {
+  // owner -> the size its filesystem was last made or grown to by this applier. A mailbox
+  // found here at the same size, whose root is still there (mounted, for an image), is
+  // not done again: its work is a bash script per mailbox, or a few syscalls. A new
+  // applier (local mode's next start) checks every mailbox once.
+  const made = new Map<string, number>();
+  const done = (owner: string, size: number, present: ReadonlySet<string>, path: string) => made.get(owner) === size && present.has(path);
+  return {
+    name: "local",
+    ...(options.containers ? { sshCommand: (owner: string) => options.containers!.sshCommand(owner) } : {}),
+    async apply({ list, logger, signal }: ApplyContext): Promise<void> {
+      await mkdir(options.mailRoot, { recursive: true });
+      if (options.imageDir === undefined) {
+        logger.info("not root: mailboxes are plain directories, not image files on loop mounts");
+        const roots = new Set(await readdir(options.mailRoot));
+        for (const m of list.mailboxes) {
+          if (done(m.owner, m.size, roots, m.owner)) continue;
+          await provisionPlainRoot(options.mailRoot, m.owner);
+          // As mailbox-fs.sh does: the root, INBOX and mail/ are the owner's (only root can chown).
+          if (process.geteuid?.() === 0) {
+            const uid = mailUid(m.owner);
+            for (const path of ["", "INBOX", "mail"]) await chown(join(options.mailRoot, m.owner, path), uid, uid);
+          }
+          made.set(m.owner, m.size);
+        }
+      } else {
+        // `grow` creates a missing filesystem and enlarges one whose size went up.
+        const mounted = await mountPoints();
+        for (const m of list.mailboxes) {
+          if (signal.aborted) throw new Error("stopped before the apply finished");
+          if (done(m.owner, m.size, mounted, join(options.mailRoot, m.owner))) continue;
+          await mailboxFs("grow", m.owner, m.size, options);
+          made.set(m.owner, m.size);
+        }
+        for (const owner of await mountedOwners(options)) {
+          if (list.byOwner(owner)) continue;
+          await mailboxFs("unmount", owner, 0, options);
+          made.delete(owner);
+        }
+      }
+      await options.containers?.sync(list, signal);
+      const zone = await options.zone.render(list);
+      const claimed = options.claimZones ? await writeClaimZones(options.claimZones.dir, list.pending, options.claimZones.mxHost) : 0;
+      if (zone !== undefined || claimed > 0) await options.publishZone(options.zone.domain, zone);
+      await options.notifyDaemons();
+      logger.info({ mailboxes: list.mailboxes.length }, "local apply done");
+    },
+  };
+}

@@ -1,0 +1,191 @@
+// assets/host/mailbox-fs.sh for real: image files on loop devices, ext4, mount,
+// populate, grow, unmount, destroy. Needs root (CI runs as root); LVM only as a dry run.
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test, type TestContext } from "node:test";
+import { repoPath } from "../../helpers/repo-path.ts";
+
+const SCRIPT = repoPath("assets/host/mailbox-fs.sh");
+const MiB = 1024 * 1024;
+const skip = process.getuid?.() !== 0
+  ? "needs root for loop devices and mount (CI runs as root)"
+  : !existsSync("/dev/loop-control") ? "no loop device support here (/dev/loop-control missing)" : false;
+
+interface Result { code: number; stdout: string; stderr: string }
+function sh(file: string, args: readonly string[]): Promise<Result> {
+  return new Promise((done) => {
+    execFile(file, args, { timeout: 60_000 }, (err, stdout, stderr) => {
+      done({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+const mailboxFs = (action: string, ...args: string[]) => sh("bash", [SCRIPT, action, ...args]);
+
+/** A temporary mail root, image dir and fstab; everything unmounted and detached afterwards. */
+async function place(t: TestContext) {
+  const dir = await mkdtemp(join(tmpdir(), "semail-mailbox-fs-"));
+  const paths = { dir, mailRoot: join(dir, "mail"), imageDir: join(dir, "images"), fstab: join(dir, "fstab") };
+  t.after(async () => {
+    for (let i = 0; i < 5; i++) {
+      const mounts = (await sh("findmnt", ["-n", "-l", "-o", "TARGET"])).stdout.split("\n").filter((m) => m.startsWith(dir));
+      if (mounts.length === 0) break;
+      for (const m of mounts) await sh("umount", ["-l", m]);
+    }
+    const loops = (await sh("losetup", ["-n", "-O", "NAME,BACK-FILE", "-l"])).stdout.split("\n").filter((l) => l.includes(dir));
+    for (const line of loops) await sh("losetup", ["-d", line.trim().split(/\s+/)[0]!]);
+    await rm(dir, { recursive: true, force: true });
+  });
+  const common = (owner = "alice") => ["--owner", owner, "--mail-root", paths.mailRoot, "--image-dir", paths.imageDir, "--fstab", paths.fstab];
+  return { ...paths, common };
+}
+
+const source = async (target: string) => (await sh("findmnt", ["-n", "-o", "SOURCE", "--mountpoint", target])).stdout.trim();
+const fsBytes = async (target: string) => Number((await sh("df", ["-B1", "--output=size", target])).stdout.split("\n")[1]);
+
+test("create makes, formats, mounts and populates an image; a second run changes nothing", { skip }, async (t) => {
+  const p = await place(t);
+  const first = await mailboxFs("create", ...p.common(), "--size", String(32 * MiB));
+  assert.equal(first.code, 0, first.stderr);
+  const image = join(p.imageDir, "alice.img");
+  const target = join(p.mailRoot, "alice");
+  assert.equal((await stat(image)).size, 32 * MiB);
+  assert.equal((await sh("blkid", ["-p", "-o", "value", "-s", "TYPE", image])).stdout.trim(), "ext4");
+  const loop = await source(target);
+  assert.match(loop, /^\/dev\/loop\d+$/);
+  assert.equal(((await stat(join(target, "INBOX"))).mode & 0o777), 0o600);
+  assert.ok((await stat(join(target, "mail"))).isDirectory());
+  assert.equal(((await stat(join(target, "mail"))).mode & 0o777), 0o700);
+  const options = (await sh("findmnt", ["-n", "-o", "OPTIONS", "--mountpoint", target])).stdout;
+  for (const o of ["nodev", "nosuid", "noexec"]) assert.match(options, new RegExp(o));
+  assert.equal(await readFile(p.fstab, "utf8"), `${image} ${target} ext4 loop,nodev,nosuid,noexec 0 2\n`);
+
+  await writeFile(join(target, "INBOX"), "From a@b Mon Nov 23 00:00:00 2026\nSubject: kept\n\nhello\n");
+  const second = await mailboxFs("create", ...p.common(), "--size", String(32 * MiB));
+  assert.equal(second.code, 0, second.stderr);
+  assert.equal(second.stderr, "");
+  assert.equal(await source(target), loop, "the same loop device, not a second mount");
+  assert.match(await readFile(join(target, "INBOX"), "utf8"), /Subject: kept/);
+  assert.equal((await readFile(p.fstab, "utf8")).split("\n").length, 2, "one fstab line");
+});
+
+test("grow enlarges the filesystem and keeps the mail; shrinking is refused", { skip }, async (t) => {
+  const p = await place(t);
+  const target = join(p.mailRoot, "alice");
+  assert.equal((await mailboxFs("create", ...p.common(), "--size", String(32 * MiB))).code, 0);
+  await writeFile(join(target, "INBOX"), "From a@b Mon Nov 23 00:00:00 2026\n\nkeep me\n");
+  const before = await fsBytes(target);
+  const grown = await mailboxFs("grow", ...p.common(), "--size", String(64 * MiB));
+  assert.equal(grown.code, 0, grown.stderr);
+  assert.match(grown.stderr, /grew .* from 33554432 to 67108864 bytes/);
+  assert.equal((await stat(join(p.imageDir, "alice.img"))).size, 64 * MiB);
+  const after = await fsBytes(target);
+  assert.ok(after > before + 28 * MiB, `filesystem grew (${before} -> ${after})`);
+  assert.match(await readFile(join(target, "INBOX"), "utf8"), /keep me/);
+  assert.equal((await mailboxFs("grow", ...p.common(), "--size", String(64 * MiB))).stderr, "", "growing to the same size does nothing");
+
+  const shrink = await mailboxFs("grow", ...p.common(), "--size", String(32 * MiB));
+  assert.notEqual(shrink.code, 0);
+  assert.match(shrink.stderr, /shrinking is not supported/);
+  assert.equal(await fsBytes(target), after);
+});
+
+test("unmount keeps the image; create mounts it again with the mail; destroy needs confirmation", { skip }, async (t) => {
+  const p = await place(t);
+  const target = join(p.mailRoot, "alice");
+  const image = join(p.imageDir, "alice.img");
+  assert.equal((await mailboxFs("create", ...p.common(), "--size", String(32 * MiB))).code, 0);
+  await writeFile(join(target, "INBOX"), "From a@b Mon Nov 23 00:00:00 2026\n\nstill here\n");
+  assert.equal((await mailboxFs("unmount", ...p.common())).code, 0);
+  assert.equal(await source(target), "");
+  assert.equal((await sh("losetup", ["-j", image])).stdout, "", "loop device released");
+  assert.equal(await readFile(p.fstab, "utf8"), "");
+  assert.ok(existsSync(image), "the image (the mail) is kept");
+
+  assert.equal((await mailboxFs("create", ...p.common(), "--size", String(32 * MiB))).code, 0);
+  assert.match(await readFile(join(target, "INBOX"), "utf8"), /still here/);
+
+  const refused = await mailboxFs("destroy", ...p.common());
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.stderr, /add --yes-destroy-mail to confirm/);
+  assert.ok(existsSync(image));
+  const destroyed = await mailboxFs("destroy", ...p.common(), "--yes-destroy-mail");
+  assert.equal(destroyed.code, 0, destroyed.stderr);
+  assert.ok(!existsSync(image));
+  assert.ok(!existsSync(target));
+  assert.equal((await mailboxFs("destroy", ...p.common(), "--yes-destroy-mail")).code, 0, "destroy is idempotent too");
+});
+
+test("never formats a device that holds a filesystem or data", { skip }, async (t) => {
+  const p = await place(t);
+  await mkdir(p.imageDir, { recursive: true });
+  const image = join(p.imageDir, "alice.img");
+  // Another filesystem type (it could hold mail from an older setup).
+  assert.equal((await sh("truncate", ["-s", "32M", image])).code, 0);
+  assert.equal((await sh("mkfs.ext2", ["-q", "-F", image])).code, 0);
+  const ext2 = await mailboxFs("create", ...p.common(), "--size", String(32 * MiB));
+  assert.notEqual(ext2.code, 0);
+  assert.match(ext2.stderr, /holds a ext2 filesystem; refusing to format it/);
+  assert.equal((await sh("blkid", ["-p", "-o", "value", "-s", "TYPE", image])).stdout.trim(), "ext2", "left as it was");
+
+  // No filesystem signature, but not blank either (an mbox written to the raw file).
+  const mbox = join(p.imageDir, "bob.img");
+  await writeFile(mbox, "From someone@example.org Mon Nov 23 00:00:00 2026\nSubject: precious\n\n".repeat(1000));
+  const data = await mailboxFs("create", ...p.common("bob"), "--size", String(32 * MiB));
+  assert.notEqual(data.code, 0);
+  assert.match(data.stderr, /is not blank .*refusing to format it/);
+  assert.match(await readFile(mbox, "utf8"), /Subject: precious/);
+});
+
+test("never mounts over a mail directory that holds files", { skip }, async (t) => {
+  const p = await place(t);
+  await mkdir(join(p.mailRoot, "alice"), { recursive: true });
+  await writeFile(join(p.mailRoot, "alice", "INBOX"), "From a@b Mon Nov 23 00:00:00 2026\n\nwritten before the mount\n");
+  const result = await mailboxFs("create", ...p.common(), "--size", String(32 * MiB));
+  assert.notEqual(result.code, 0);
+  assert.match(result.stderr, /is not a mount but holds files/);
+  assert.equal(await source(join(p.mailRoot, "alice")), "");
+});
+
+// No device-mapper here: the LVM variant is checked as a dry run and for its arguments only.
+test("lvm variant (dry run): the commands it would run", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "semail-lvm-"));
+  try {
+    const result = await mailboxFs("create", "--owner", "alice", "--size", String(64 * MiB), "--mail-root", join(dir, "mail"), "--vg", "semail", "--fstab", join(dir, "fstab"), "--dry-run");
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(result.stdout.trim().split("\n"), [
+      "+ lvcreate --yes --wipesignatures n -L 64m -n mail-alice semail",
+      "+ mkfs.ext4 -q -F -m 0 -L mail-alice /dev/semail/mail-alice",
+      `+ mkdir -p ${dir}/mail/alice`,
+      `+ mount -t ext4 -o nodev,nosuid,noexec /dev/semail/mail-alice ${dir}/mail/alice`,
+      `+ append to ${dir}/fstab: /dev/semail/mail-alice ${dir}/mail/alice ext4 nodev,nosuid,noexec 0 2`,
+      `+ populate ${dir}/mail/alice/INBOX and ${dir}/mail/alice/mail/`,
+    ]);
+    assert.ok(!existsSync(join(dir, "mail")), "a dry run changes nothing");
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("bad arguments exit non-zero with a clear message", async () => {
+  const cases: [string[], RegExp][] = [
+    [["create", "--owner", "../etc", "--size", "67108864", "--mail-root", "/var/mail/semail", "--vg", "semail"], /--owner "..\/etc" is not a valid owner id/],
+    [["create", "--owner", "alice", "--size", "67108864", "--mail-root", "/var/mail/semail"], /give --image-dir DIR \(image files\) or --vg NAME \(LVM\)/],
+    [["create", "--owner", "alice", "--size", "67108864", "--mail-root", "/m", "--vg", "a", "--image-dir", "/i"], /not both/],
+    [["create", "--owner", "alice", "--size", "5GiB", "--mail-root", "/m", "--vg", "semail"], /--size "5GiB" must be a byte count/],
+    [["create", "--owner", "alice", "--size", "1048576", "--mail-root", "/m", "--vg", "semail"], /below the 16 MiB minimum/],
+    [["create", "--owner", "alice", "--size", "67108864", "--mail-root", "relative", "--vg", "semail"], /--mail-root "relative" must be an absolute path/],
+    [["create", "--owner", "alice", "--size", "67108864", "--mail-root", "/m", "--vg", "bad vg"], /--vg "bad vg" is not a volume group name/],
+    [["resize", "--owner", "alice"], /unknown action "resize"/],
+  ];
+  for (const [args, message] of cases) {
+    const [action, ...rest] = args;
+    const result = await mailboxFs(action!, ...rest, "--dry-run");
+    assert.equal(result.code, 1, args.join(" "));
+    assert.match(result.stderr, message);
+    assert.equal(result.stdout, "", "nothing done");
+  }
+});

@@ -1,0 +1,27 @@
+// The part of the mailbox page where owners list, add and remove the SSH public keys that
+// open their container (through the VM's jump account).
+import { sshKeyFingerprint } from "../config/ssh-key.ts";
+import type { MailboxEntry } from "../config/users-list.ts";
+import { html, type Html } from "./html.ts";
+
+export function sshKeysSection(m: MailboxEntry, csrf: Html, typed = ""): Html {
+  const rows = m.sshKeys.map((key) => {
+    const fingerprint = sshKeyFingerprint(key);
+    const [type, , ...comment] = key.split(" ");
+    return html`<li><code>${type}</code> <code class="address">${fingerprint}</code> ${comment.join(" ")}
+<form method="post" action="/mailbox/keys/remove" class="inline">
+${csrf}
+<input type="hidden" name="fingerprint" value="${fingerprint}">
+<button type="submit" class="link" aria-label="Remove the key ${fingerprint}">Remove</button>
+</form></li>`;
+  });
+  return html`<h2 id="ssh-keys">SSH keys</h2>
+<p>These keys open your container. Add the public half of a key pair you own (the line in <code>~/.ssh/id_ed25519.pub</code>; <code>ssh-keygen -t ed25519</code> makes one). Each change is applied like any other, within a minute.</p>
+${m.sshKeys.length === 0 ? html`<p>No key yet: nobody can open your container.</p>` : html`<ul class="keys">${rows}</ul>`}
+<form method="post" action="/mailbox/keys">
+${csrf}
+<label for="sshKey">Public key</label>
+<textarea id="sshKey" name="sshKey" rows="3" required maxlength="8192" spellcheck="false" autocomplete="off" placeholder="ssh-ed25519 AAAA... you@laptop">${typed}</textarea>
+<button type="submit">Add this key</button>
+</form>`;
+}

@@ -1,0 +1,314 @@
+// The form's pages. Every value goes through the escaping `html` template.
+import { STANDARD_MAIL_CLIENT_PORTS, type MailClientPorts } from "../config/mail-clients.ts";
+import { formatSize } from "../config/size.ts";
+import { mailClientRecordsFor } from "../config/stack/zone-file.ts";
+import type { MailboxEntry } from "../config/users-list.ts";
+import type { ApplyStatus } from "../config/applier.ts";
+import { html, type Html } from "./html.ts";
+import { mailboxUseSection, sizeExplained, type MailAccessView } from "./mailbox-use.ts";
+import { mxRecord, type MxCheck } from "./mx-check.ts";
+import type { ProofState } from "./proof-checker.ts";
+import { pendingProofSection } from "./proof-page.ts";
+import { sshKeysSection } from "./keys-page.ts";
+
+export interface Viewer {
+  readonly uid: string;
+  readonly admin: boolean;
+  readonly csrf: string;
+}
+
+/**
+ * A notice about a change that an apply carries out, in the words for each state of the
+ * apply: the page shows the one for the status it is rendered with, and the status script
+ * swaps it as the status moves, so "being applied" never outlives the apply.
+ */
+export interface ChangeNotice {
+  readonly applying: string;
+  readonly done: string;
+  readonly failed: string;
+}
+
+/** Which of a ChangeNotice's texts fits `status` (idle: no apply since a restart, so nothing runs). */
+export function noticeState(status: ApplyStatus): keyof ChangeNotice {
+  if (status.state === "failed") return "failed";
+  return status.state === "queued" || status.state === "applying" || status.pending ? "applying" : "done";
+}
+
+function noticeLine(notice: string | ChangeNotice, status: ApplyStatus | undefined): Html {
+  if (typeof notice === "string" || status === undefined) {
+    return html`<p class="notice" role="status">${typeof notice === "string" ? notice : notice.done}</p>`;
+  }
+  const state = noticeState(status);
+  return html`<p class="notice" role="status" id="change-notice" data-state="${state}" data-applying="${notice.applying}" data-done="${notice.done}" data-failed="${notice.failed}">${notice[state]}</p>`;
+}
+
+interface LayoutOptions {
+  readonly title: string;
+  readonly viewer?: Viewer;
+  readonly notice?: string | ChangeNotice;
+  /** The apply status a ChangeNotice follows. */
+  readonly status?: ApplyStatus;
+  readonly error?: string;
+  readonly script?: boolean;
+  /** A wider column, for a table. */
+  readonly wide?: boolean;
+}
+
+export function layout(options: LayoutOptions, body: Html): Html {
+  const { viewer } = options;
+  return html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${options.title} · SEMail</title>
+<link rel="stylesheet" href="/assets/app.css">
+${options.script ? html`<script src="/assets/status.js" defer></script>` : ""}
+</head>
+<body>
+<header>
+<a class="brand" href="/">SEMail</a>
+${viewer
+  ? html`<nav aria-label="Account">
+<span>Signed in as <strong>${viewer.uid}</strong></span>
+${viewer.admin ? html`<a href="/admin">All mailboxes</a>` : ""}
+<form method="post" action="/logout">${csrfField(viewer.csrf)}<button type="submit" class="link">Log out</button></form>
+</nav>`
+  : ""}
+</header>
+<main id="main"${options.wide ? html` class="wide"` : ""}>
+<h1>${options.title}</h1>
+${options.error ? html`<p class="error" role="alert">${options.error}</p>` : ""}
+${options.notice ? noticeLine(options.notice, options.status) : ""}
+${body}
+</main>
+</body>
+</html>
+`;
+}
+
+export function csrfField(token: string): Html {
+  return html`<input type="hidden" name="_csrf" value="${token}">`;
+}
+
+/** "1.4 GiB": for reading, unlike formatSize which is exact. */
+export function humanSize(bytes: number): string {
+  const units = ["bytes", "KiB", "MiB", "GiB", "TiB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return unit === 0 ? `${bytes} bytes` : `${value >= 10 ? Math.round(value) : Math.round(value * 10) / 10} ${units[unit]}`;
+}
+
+export function statusLabel(status: ApplyStatus): string {
+  switch (status.state) {
+    case "idle":
+      return "No change has been applied since the form started.";
+    case "queued":
+      return "Queued: the change will be applied in a moment.";
+    case "applying":
+      return status.pending ? "Applying changes (another change waits for its turn)…" : "Applying changes…";
+    case "done":
+      return "Done: the system matches the list.";
+    case "failed":
+      return "Failed. The list is saved and the next change will try again; an administrator may need to look:";
+  }
+}
+
+export function statusLine(status: ApplyStatus): Html {
+  return html`<p id="apply-status" class="status" data-state="${status.state}" data-pending="${String(status.pending)}" role="status" aria-live="polite">
+<span>Last change: </span><strong data-status-text>${statusLabel(status)}</strong><span data-status-reason>${status.reason ? ` ${status.reason}` : ""}</span>
+<a href="">Refresh</a>
+</p>`;
+}
+
+export function loginPage(options: { csrf: string; login?: string; error?: string; notice?: string }): Html {
+  return layout(
+    { title: "Log in", ...(options.error ? { error: options.error } : {}), ...(options.notice ? { notice: options.notice } : {}) },
+    html`<p>Log in with your directory account to create or manage your mailbox.</p>
+<form method="post" action="/login">
+${csrfField(options.csrf)}
+<label for="login">Login name</label>
+<input type="text" id="login" name="login" value="${options.login ?? ""}" autocomplete="username" autocapitalize="none" spellcheck="false" required maxlength="256" autofocus>
+<label for="password">Password</label>
+<input type="password" id="password" name="password" autocomplete="current-password" required maxlength="1024">
+<button type="submit">Log in</button>
+</form>`,
+  );
+}
+
+export interface CreateFormValues {
+  readonly localPart?: string;
+  readonly kind?: string;
+  readonly subdomain?: string;
+  readonly externalDomain?: string;
+  /** A key the owner typed and the form refused, shown again. */
+  readonly sshKey?: string;
+}
+
+export interface HomeOptions {
+  readonly viewer: Viewer;
+  readonly managedDomain: string;
+  readonly mxHost: string;
+  /** The ports the optional SRV records of an external domain name (default the standard ones). */
+  readonly mailClientPorts?: MailClientPorts;
+  readonly status: ApplyStatus;
+  readonly mailbox?: MailboxEntry;
+  /** Bytes used, when known. */
+  readonly usage?: number;
+  readonly mxCheck?: MxCheck;
+  /** The DNS proof of a mailbox whose external domain is not proven yet. */
+  readonly proof?: ProofState;
+  /** How to send and read mail; shown for a live mailbox. */
+  readonly access?: MailAccessView;
+  readonly values?: CreateFormValues;
+  readonly notice?: string | ChangeNotice;
+  readonly error?: string;
+}
+
+export function homePage(o: HomeOptions): Html {
+  const common = { viewer: o.viewer, script: true, status: o.status, ...(o.notice ? { notice: o.notice } : {}), ...(o.error ? { error: o.error } : {}) };
+  if (o.mailbox) return layout({ title: "Your mailbox", ...common }, mailboxView(o, o.mailbox));
+  return layout({ title: "Create your mailbox", ...common }, html`${createForm(o)}
+<h2>Status</h2>
+${statusLine(o.status)}`);
+}
+
+function mailboxView(o: HomeOptions, m: MailboxEntry): Html {
+  const usage =
+    o.usage === undefined
+      ? "not known yet"
+      : `${humanSize(o.usage)} of ${humanSize(m.size)} (${Math.min(100, Math.round((o.usage / m.size) * 100))} %)`;
+  return html`<dl>
+<dt>Address</dt><dd><strong>${m.address}</strong></dd>
+<dt>Size</dt><dd>${humanSize(m.size)}</dd>
+<dt>Used</dt><dd>${usage}</dd>
+</dl>
+${sizeExplained(m)}
+<h2>Status</h2>
+${statusLine(o.status)}
+${m.pendingProof !== undefined && o.proof ? pendingProofSection(m, o.proof, csrfField(o.viewer.csrf)) : ""}
+${m.kind === "external" ? externalDns(m.domain, o, o.mxCheck) : html`<p class="hint">Mail for ${m.domain} is routed here automatically.</p>`}
+${m.pendingProof === undefined && o.access ? mailboxUseSection(m, o.access) : ""}
+${sshKeysSection(m, csrfField(o.viewer.csrf), o.values?.sshKey)}
+<h2>Delete</h2>
+<p>Deleting refuses new mail to ${m.address}. The mail already received is kept until an administrator removes it.</p>
+<a class="button danger" href="/mailbox/delete">Delete my mailbox…</a>`;
+}
+
+function externalDns(domain: string, o: Pick<HomeOptions, "managedDomain" | "mxHost" | "mailClientPorts">, check: MxCheck | undefined): Html {
+  const clients = mailClientRecordsFor(domain, o.managedDomain, o.mxHost, o.mailClientPorts ?? STANDARD_MAIL_CLIENT_PORTS);
+  return html`<h2>DNS of ${domain}</h2>
+<p>For mail to reach this mailbox, add this record to the DNS zone of ${domain}:</p>
+<pre><code>${mxRecord(domain, o.mxHost)}</code></pre>
+<p id="mx-check">${mxCheckText(domain, o.mxHost, check)}</p>
+<p id="client-records">Optional: with these records too, mail programs (Thunderbird, phones) set themselves up from your address alone; mail works without them.</p>
+<pre><code>${clients.join("\n")}</code></pre>`;
+}
+
+export function mxCheckText(domain: string, mxHost: string, check: MxCheck | undefined): string {
+  if (check === undefined) return "The MX record was not checked.";
+  switch (check.state) {
+    case "ours":
+      return `Checked now: the MX of ${domain} points to us (${mxHost}).`;
+    case "elsewhere":
+      return `Checked now: the MX of ${domain} does not point to us yet; it points to ${check.hosts.join(", ")}.`;
+    case "none":
+      return `Checked now: ${domain} has no MX record yet.`;
+    case "unknown":
+      return `The MX of ${domain} could not be checked right now (${check.detail}); try again later.`;
+  }
+}
+
+function createForm(o: HomeOptions): Html {
+  const v = o.values ?? {};
+  const external = v.kind === "external";
+  return html`<p>You have no mailbox yet. Choose its address; you can have one.</p>
+<form method="post" action="/mailbox">
+${csrfField(o.viewer.csrf)}
+<label for="localPart">Mailbox id (before the @)</label>
+<input type="text" id="localPart" name="localPart" value="${v.localPart ?? ""}" required maxlength="64" autocomplete="off" autocapitalize="none" spellcheck="false" aria-describedby="localPart-hint">
+<p class="hint" id="localPart-hint">Lowercase letters a-z, digits, '.' and '-'; starts and ends with a letter or digit.</p>
+<fieldset>
+<legend>Domain (after the @)</legend>
+<div class="choice">
+<input type="radio" id="kind-subdomain" name="kind" value="subdomain" ${external ? "" : html`checked`}>
+<label class="inline" for="kind-subdomain">A subdomain of ${o.managedDomain}; its MX record is set up for you</label>
+<label for="subdomain">Subdomain</label>
+<input type="text" id="subdomain" name="subdomain" value="${v.subdomain ?? ""}" maxlength="63" autocomplete="off" autocapitalize="none" spellcheck="false" aria-describedby="subdomain-suffix">
+<span class="suffix" id="subdomain-suffix">.${o.managedDomain}</span>
+</div>
+<div class="choice">
+<input type="radio" id="kind-external" name="kind" value="external" ${external ? html`checked` : ""}>
+<label class="inline" for="kind-external">My own domain; I add an MX record to its DNS</label>
+<label for="externalDomain">Domain</label>
+<input type="text" id="externalDomain" name="externalDomain" value="${v.externalDomain ?? ""}" maxlength="253" autocomplete="off" autocapitalize="none" spellcheck="false" placeholder="example.org" aria-describedby="external-hint">
+<p class="hint" id="external-hint">You will be shown the record to add: <code>${mxRecord("example.org", o.mxHost)}</code></p>
+</div>
+</fieldset>
+<button type="submit">Create my mailbox</button>
+</form>`;
+}
+
+export function confirmDeletePage(o: { viewer: Viewer; mailbox: MailboxEntry; action: string; cancel: string; mine: boolean }): Html {
+  const whose = o.mine ? "your mailbox" : `the mailbox of ${o.mailbox.owner}`;
+  return layout(
+    { title: "Delete the mailbox?", viewer: o.viewer },
+    html`<p>Do you really want to delete ${whose}, <strong>${o.mailbox.address}</strong>?</p>
+<p>New mail to this address will be refused. The mail already received is <strong>kept</strong> until an administrator removes it.</p>
+<form method="post" action="${o.action}">
+${csrfField(o.viewer.csrf)}
+<input type="hidden" name="owner" value="${o.mailbox.owner}">
+<button type="submit" class="danger">Yes, delete <span class="address">${o.mailbox.address}</span></button>
+<a class="button secondary" href="${o.cancel}">No, keep it</a>
+</form>`,
+  );
+}
+
+export interface AdminOptions {
+  readonly viewer: Viewer;
+  readonly mailboxes: readonly MailboxEntry[];
+  readonly usage: ReadonlyMap<string, number>;
+  readonly status: ApplyStatus;
+  readonly minSize: number;
+  readonly notice?: string | ChangeNotice;
+  readonly error?: string;
+}
+
+export function adminPage(o: AdminOptions): Html {
+  const rows = o.mailboxes.map(
+    (m) => html`<tr>
+<td data-label="Address" class="address">${m.address}${m.pendingProof !== undefined ? html` <span class="hint">(pending: domain not proven)</span>` : ""}</td>
+<td data-label="Owner">${m.owner}</td>
+<td data-label="Used">${o.usage.has(m.owner) ? humanSize(o.usage.get(m.owner)!) : "—"}</td>
+<td data-label="Size"><form method="post" action="/admin/size">
+${csrfField(o.viewer.csrf)}
+<input type="hidden" name="owner" value="${m.owner}">
+<label class="visually-hidden" for="size-${m.owner}">Size of ${m.address}</label>
+<input type="text" id="size-${m.owner}" name="size" value="${formatSize(m.size)}" required maxlength="20">
+<button type="submit">Change</button>
+</form></td>
+<td data-label="Delete"><a href="/admin/delete?owner=${encodeURIComponent(m.owner)}" aria-label="Delete ${m.address}">Delete…</a></td>
+</tr>`,
+  );
+  return layout(
+    { title: "All mailboxes", viewer: o.viewer, script: true, wide: true, status: o.status, ...(o.notice ? { notice: o.notice } : {}), ...(o.error ? { error: o.error } : {}) },
+    html`${statusLine(o.status)}
+<p class="hint">A mailbox's size is its own filesystem and its quota: when it is full, senders get <code>452 4.2.2</code> and try again later. Sizes are written like 5GiB or 512MiB; the smallest is ${formatSize(o.minSize)}.</p>
+${o.mailboxes.length === 0
+  ? html`<p>There are no mailboxes yet.</p>`
+  : html`<table>
+<caption class="hint">${o.mailboxes.length} mailbox${o.mailboxes.length === 1 ? "" : "es"}</caption>
+<thead><tr><th scope="col">Address</th><th scope="col">Owner</th><th scope="col">Used</th><th scope="col">Size</th><th scope="col">Delete</th></tr></thead>
+<tbody>${rows}</tbody>
+</table>`}`,
+  );
+}
+
+export function messagePage(title: string, message: string, viewer?: Viewer, link: { href: string; text: string } = { href: "/", text: "Back to the start page" }): Html {
+  return layout({ title, ...(viewer ? { viewer } : {}) }, html`<p>${message}</p>
+<p><a href="${link.href}">${link.text}</a></p>`);
+}

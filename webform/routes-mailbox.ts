@@ -1,0 +1,177 @@
+// A user's own mailbox: view it, create the one they may have, delete it after a confirmation.
+import type { FastifyInstance, FastifyReply } from "fastify";
+import type { MailboxEntry } from "../config/users-list.ts";
+import { currentSession, field, postSession, sendPage, viewerOf, type WebContext } from "./context.ts";
+import { planAddKey, planCreate, planDelete, planRemoveKey, type CreateRequest } from "./mailbox-rules.ts";
+import type { Reading } from "./mail-access.ts";
+import { confirmDeletePage, homePage, messagePage, statusLabel, type ChangeNotice, type CreateFormValues } from "./pages.ts";
+import { Refusal } from "./refusal.ts";
+import type { Session } from "./sessions.ts";
+
+// A notice about a change still being applied follows the apply status (pages.ts ChangeNotice).
+const NOTICES: Record<string, string | ChangeNotice> = {
+  created: {
+    applying: "Your mailbox is created. The change is being applied; the status below follows it.",
+    done: "Your mailbox is created and set up: see below how to use it.",
+    failed: "Your mailbox is created, but setting it up failed; the status below says why. The next change tries again.",
+  },
+  proven: {
+    applying: "The domain is proven: your mailbox is live. The change is being applied; the status below follows it.",
+    done: "The domain is proven: your mailbox is live and set up.",
+    failed: "The domain is proven, but setting up your mailbox failed; the status below says why. The next change tries again.",
+  },
+  "key-added": {
+    applying: "The key is added. The change is being applied; it opens your container once the status below says done.",
+    done: "The key is added and opens your container.",
+    failed: "The key is added, but applying the change failed; the status below says why. The next change tries again.",
+  },
+  "key-removed": {
+    applying: "The key is removed. The change is being applied; it stops opening your container once the status below says done.",
+    done: "The key is removed and no longer opens your container.",
+    failed: "The key is removed from the list, but applying the change failed, so it may still open your container; the status below says why.",
+  },
+  claimed: "Your mailbox is created, but not live yet: publish the TXT record below to prove the domain is yours.",
+  deleted: "Your mailbox is deleted. The mail it held is kept until an administrator removes it.",
+};
+
+/** How long a page waits for the SSH line (on the first ask it runs the Pulumi CLI) before showing it as not known yet. */
+const READING_WAIT_MS = 3000;
+
+async function readingOf(ctx: WebContext, owner: string): Promise<Reading | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(resolve, READING_WAIT_MS, undefined);
+  });
+  try {
+    return await Promise.race([ctx.mailAccess.reading(owner).catch(() => undefined), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function registerMailboxRoutes(app: FastifyInstance, ctx: WebContext): void {
+  const home = async (reply: FastifyReply, session: Session, extra: { notice?: string | ChangeNotice; error?: string; values?: CreateFormValues; status?: number } = {}) => {
+    const list = await ctx.store.read();
+    const mailbox: MailboxEntry | undefined = list.byOwner(session.uid);
+    const live = mailbox !== undefined && mailbox.pendingProof === undefined;
+    const [usage, mxCheck, reading] = await Promise.all([
+      mailbox ? ctx.usage(mailbox.owner).catch(() => undefined) : undefined,
+      mailbox?.kind === "external" ? ctx.mxCheck(mailbox.domain) : undefined,
+      live ? readingOf(ctx, mailbox.owner) : undefined,
+    ]);
+    const { submission, webmailUrl } = ctx.mailAccess;
+    return sendPage(
+      reply,
+      extra.status ?? 200,
+      homePage({
+        viewer: viewerOf(session),
+        managedDomain: ctx.options.managedDomain,
+        mxHost: ctx.mxHost,
+        mailClientPorts: ctx.mailClients.ports,
+        status: ctx.runner.status(),
+        ...(mailbox ? { mailbox } : {}),
+        ...(usage !== undefined ? { usage } : {}),
+        ...(mxCheck ? { mxCheck } : {}),
+        ...(live ? { access: { submission, ...(webmailUrl ? { webmailUrl } : {}), ...(reading ? { reading } : {}), mailClients: ctx.mailClients } } : {}),
+        ...(mailbox?.pendingProof !== undefined ? { proof: ctx.proofs.state(mailbox.owner, mailbox.pendingProof) } : {}),
+        ...(extra.values ? { values: extra.values } : {}),
+        ...(extra.notice ? { notice: extra.notice } : {}),
+        ...(extra.error ? { error: extra.error } : {}),
+      }),
+    );
+  };
+
+  app.get("/", async (request, reply) => {
+    const session = currentSession(ctx, request);
+    if (!session) return reply.redirect("/login", 303);
+    const which = Object.keys((request.query ?? {}) as object)[0];
+    const notice = which !== undefined ? NOTICES[which] : undefined;
+    return home(reply, session, notice ? { notice } : {});
+  });
+
+  app.get("/status.json", async (request, reply) => {
+    if (!currentSession(ctx, request)) return reply.code(401).send({ error: "log in first" });
+    const status = ctx.runner.status();
+    return reply.header("cache-control", "no-store").send({ ...status, label: statusLabel(status) });
+  });
+
+  app.post("/mailbox", async (request, reply) => {
+    const session = postSession(ctx, request, reply);
+    if (!session) return reply;
+    const values = {
+      localPart: field(request, "localPart"),
+      kind: field(request, "kind") === "external" ? "external" : "subdomain",
+      subdomain: field(request, "subdomain"),
+      externalDomain: field(request, "externalDomain"),
+    } as const;
+    const create: CreateRequest = { owner: session.uid, ...values };
+    try {
+      const list = await ctx.store.update((current) => planCreate(current, create, ctx.options));
+      request.log.info({ uid: session.uid, address: list.byOwner(session.uid)?.address }, "mailbox created");
+    } catch (err) {
+      if (err instanceof Refusal) return home(reply, session, { status: err.status, error: err.message, values });
+      throw err;
+    }
+    ctx.runner.request(`create mailbox of ${session.uid}`);
+    if (create.kind === "external") {
+      // The first look at the DNS now, not at the next tick: the record may be there already.
+      void ctx.proofs.tick();
+      return reply.redirect("/?claimed", 303);
+    }
+    return reply.redirect("/?created", 303);
+  });
+
+  // One key more or less for the owner's container: validated like the users list's, then applied.
+  const changeKeys = (path: string, plan: (owner: string, request: Parameters<typeof field>[0]) => Parameters<typeof ctx.store.update>[0], done: string) =>
+    app.post(path, async (request, reply) => {
+      const session = postSession(ctx, request, reply);
+      if (!session) return reply;
+      try {
+        await ctx.store.update(plan(session.uid, request));
+      } catch (err) {
+        if (err instanceof Refusal) return home(reply, session, { status: err.status, error: err.message, values: { sshKey: field(request, "sshKey") } });
+        throw err;
+      }
+      request.log.info({ uid: session.uid, change: done }, "ssh keys changed");
+      ctx.runner.request(`${done} for ${session.uid}`);
+      return reply.redirect(`/?${done}#ssh-keys`, 303);
+    });
+  changeKeys("/mailbox/keys", (owner, request) => (list) => planAddKey(list, owner, field(request, "sshKey")), "key-added");
+  changeKeys("/mailbox/keys/remove", (owner, request) => (list) => planRemoveKey(list, owner, field(request, "fingerprint")), "key-removed");
+
+  app.post("/mailbox/proof", async (request, reply) => {
+    const session = postSession(ctx, request, reply);
+    if (!session) return reply;
+    let state;
+    try {
+      state = await ctx.proofs.checkNow(session.uid);
+    } catch (err) {
+      if (err instanceof Refusal) return home(reply, session, { status: err.status, error: err.message });
+      throw err;
+    }
+    const live = state.verdict?.state === "proven" && state.refused === undefined;
+    return reply.redirect(live ? "/?proven" : "/#proof", 303);
+  });
+
+  app.get("/mailbox/delete", async (request, reply) => {
+    const session = currentSession(ctx, request);
+    if (!session) return reply.redirect("/login", 303);
+    const mailbox = (await ctx.store.read()).byOwner(session.uid);
+    if (!mailbox) return sendPage(reply, 404, messagePage("No mailbox", "You have no mailbox to delete.", viewerOf(session)));
+    return sendPage(reply, 200, confirmDeletePage({ viewer: viewerOf(session), mailbox, action: "/mailbox/delete", cancel: "/", mine: true }));
+  });
+
+  app.post("/mailbox/delete", async (request, reply) => {
+    const session = postSession(ctx, request, reply);
+    if (!session) return reply;
+    try {
+      await ctx.store.update((current) => planDelete(current, session.uid));
+    } catch (err) {
+      if (err instanceof Refusal) return home(reply, session, { status: err.status, error: err.message });
+      throw err;
+    }
+    request.log.info({ uid: session.uid }, "mailbox deleted");
+    ctx.runner.request(`delete mailbox of ${session.uid}`);
+    return reply.redirect("/?deleted", 303);
+  });
+}
