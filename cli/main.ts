@@ -9,6 +9,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   outbound: { summary: "the outbound SMTP daemon: authenticated submission, MX delivery, retries, bounces", load: async () => (await import("./outbound.ts")).default },
   queue: { summary: "inspect the outbound queue: list | flush | remove ID", load: async () => (await import("./queue.ts")).default },
   web: { summary: "the self-service web form (LDAP login, create or delete a mailbox)", load: async () => (await import("./web.ts")).default },
+  deploy: { summary: "deploy with Pulumi (the program inline): up | preview | drift | destroy | outputs", load: async () => (await import("./deploy.ts")).default },
   start: { summary: "all of SEMail on this machine, on loopback, with demo users", load: async () => (await import("./start.ts")).default },
 };
 

@@ -1,14 +1,14 @@
 // The whole deployment from validated config, secrets and the users list. index.ts calls
 // this once; the tests call it under Pulumi's mocks once per scenario.
 import * as pulumi from "@pulumi/pulumi";
-import { remote } from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as gandi from "@pulumiverse/gandi";
 import { autoconfigFiles } from "../config/autoconfig.ts";
 import { imapUsers, renderUsersFile } from "../config/imap-users.ts";
 import { mailHostName, STANDARD_MAIL_CLIENT_PORTS } from "../config/mail-clients.ts";
 import { serializeUsersList, type UsersList } from "../config/users-list.ts";
-import { dockerSsh, dom0Connection, vmConnection } from "./connections.ts";
+import { dockerSsh, dom0Connection, vmConnection, vmSshTarget } from "./connections.ts";
+import { HostCommand } from "./host-command.ts";
 import { daemonSettings, usersDir } from "../config/stack/daemon-settings.ts";
 import { DnsZone } from "./dns-zone.ts";
 import { APT_PROXY_PORT } from "../config/stack/apt-proxy.ts";
@@ -79,24 +79,29 @@ export function defineStack(config: StackConfig, secrets: StackSecrets, users: U
   const dom0 = dom0Connection(config, privateKey);
   const vmConn = vmConnection(config, privateKey);
 
-  const vm = new XenVm("vm", {
+  // The Xen VM, made on dom0; or an existing Debian host, already there at vmIp.
+  const vm = config.vmProvider === "xen" ? new XenVm("vm", {
     dom0, name: config.vmName, ip: config.vmIp, gateway: config.vmGateway, netmask: config.vmNetmask,
     bridge: config.vmBridge, vcpus: config.vmVcpus, memory: config.vmMemory, diskSize: config.vmDiskSize,
     distribution: config.vmDistribution, dataDisk: config.vmDataDisk,
-  });
-  const onVm = { dependsOn: [vm] };
+  }) : undefined;
+  const onVm = { dependsOn: vm ? [vm] : [] };
   const scripts = new HostScripts("host-scripts", {
     vm: vmConn, projectDir, directories: [config.mailRoot, config.spool, usersDir(config), "/var/lib/semail/ldap", HOST_KEYS_DIR, APT_CACHE_DIR],
   }, onVm);
   const vg = config.storageBackend === "lvm"
-    ? new VolumeGroup("volume-group", { vm: vmConn, vgName: config.vgName, device: VM_DATA_DEVICE }, onVm)
+    ? new VolumeGroup("volume-group", { vm: vmConn, vgName: config.vgName, device: vm ? VM_DATA_DEVICE : config.vmDataDisk }, onVm)
     : undefined;
 
-  // The users list the daemons read: installed atomically (write, then rename).
-  const usersFile = new remote.Command("users-list", {
-    connection: vmConn,
+  // The users list the daemons read: installed atomically (write, then rename), and read
+  // back at a refresh, so a hand edit on the VM is drift.
+  const vmSsh = vmSshTarget(config, privateKey);
+  const usersFile = new HostCommand("users-list", {
+    connection: vmSsh,
     create: shellLine("sh", "-c", `cat > "$1.new" && chmod 0640 "$1.new" && mv -f "$1.new" "$1"`, "install-users-list", config.usersListRemote),
     stdin: serializeUsersList(users.entries),
+    check: shellLine("sh", "-c", `stat -c %a "$1" && sha256sum < "$1"`, "check-users-list", config.usersListRemote),
+    delete: shellLine("rm", "-f", config.usersListRemote),
   }, { dependsOn: [scripts] });
 
   const gandiProvider = config.dnsProvider === "gandi"
@@ -110,7 +115,8 @@ export function defineStack(config: StackConfig, secrets: StackSecrets, users: U
     ...(gandiProvider ? { provider: "gandi" as const, gandi: gandiProvider } : { provider: "bind" as const, vm: vmConn }),
   }, { dependsOn: [scripts] });
 
-  const dockerProvider = new docker.Provider("vm-docker", dockerSsh(config), onVm);
+  // Docker on the VM exists once the host scripts' packages (docker.io) are installed.
+  const dockerProvider = new docker.Provider("vm-docker", dockerSsh(config), { dependsOn: scripts.ready });
   // SEMail's images, built on the VM from this repository unless a setting names one.
   const images = (role: ImageRole, override: string) =>
     new SemailImage(`image-${role}`, { docker: dockerProvider, role, projectDir, base: config.baseImage, override }, { dependsOn: [scripts] }).ref;
@@ -147,10 +153,14 @@ export function defineStack(config: StackConfig, secrets: StackSecrets, users: U
   });
   // What a user's container may reach: outbound's submission and the apt proxy, nothing else
   // (no other container, nothing on the VM); reinstalled at boot by its systemd unit.
-  new remote.Command("users-firewall", {
-    connection: vmConn,
-    create: shellLine(...hostScript("users-firewall.sh").split(" "), "install", "--bridge", USERS_BRIDGE,
+  // Checked at each refresh: a rule deleted on the VM is drift, put back by `up --refresh`.
+  const firewall = (...args: string[]) => shellLine(...hostScript("users-firewall.sh").split(" "), ...args);
+  new HostCommand("users-firewall", {
+    connection: vmSsh,
+    create: firewall("install", "--bridge", USERS_BRIDGE,
       "--allow", `${usersNetwork.plan.outboundIp}:${OUTBOUND_PORT}`, "--allow", `${usersNetwork.plan.aptProxyIp}:${APT_PROXY_PORT}`, "--unit"),
+    check: firewall("check", "--bridge", USERS_BRIDGE),
+    delete: firewall("remove", "--bridge", USERS_BRIDGE),
   }, { dependsOn: [scripts, usersNetwork] });
   const userImage = images("user", config.userImage);
   new ImapServer("imap", {
@@ -199,7 +209,7 @@ export function defineStack(config: StackConfig, secrets: StackSecrets, users: U
   }
 
   return {
-    vmAddress: vm.address,
+    vmAddress: vm ? vm.address : pulumi.output(config.vmIp),
     ldapUrl,
     zone: zone.zoneText,
     externalMxRecords,

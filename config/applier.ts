@@ -9,6 +9,8 @@ export interface ApplyContext {
   readonly logger: Logger;
   /** Aborted when the web form shuts down; an applier should stop early if it can. */
   readonly signal: AbortSignal;
+  /** Tells the page what the apply is doing now (the engine's last resource line). */
+  readonly progress?: (line: string) => void;
 }
 
 export interface Applier {
@@ -36,6 +38,8 @@ export interface ApplyStatus {
   readonly state: ApplyState;
   /** Why the last apply failed (state failed). */
   readonly reason?: string;
+  /** What the running apply does now, as its applier reports it (state applying). */
+  readonly progress?: string;
   /** True while an apply runs and another one is already waiting to follow it. */
   readonly pending: boolean;
   /** Number of change requests so far, and how many of them the last successful apply covered. */

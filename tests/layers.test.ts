@@ -54,8 +54,8 @@ test("the check sees a forbidden import (it can fail)", async () => {
   assert.ok(found.some((i) => i.folder === "deploy"), "cli/start.ts imports deploy/: the parser finds it");
 });
 
-/** Test folders that hold no module's tests: whole journeys, shared helpers, fixtures. */
-const NOT_MIRRORS = new Set(["e2e", "helpers", "components/fixtures"]);
+/** Test folders that hold no module's tests: whole journeys, shared helpers, the deploy test rig, fixtures. */
+const NOT_MIRRORS = new Set(["e2e", "helpers", "rig", "components/fixtures"]);
 /** Test folders named for a source folder that a glob would skip. */
 const MIRROR_OF: Readonly<Record<string, string>> = { ci: ".ci" };
 

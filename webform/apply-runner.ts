@@ -20,6 +20,7 @@ export class ApplyRunner {
   readonly #abort = new AbortController();
   #state: ApplyState = "idle";
   #reason: string | undefined;
+  #progress: string | undefined;
   #since: number;
   #requested = 0;
   #applied = 0;
@@ -52,6 +53,7 @@ export class ApplyRunner {
     return {
       state: this.#state,
       ...(this.#reason !== undefined ? { reason: this.#reason } : {}),
+      ...(this.#state === "applying" && this.#progress !== undefined ? { progress: this.#progress } : {}),
       pending: this.#state === "applying" && this.#waiting,
       requested: this.#requested,
       applied: this.#applied,
@@ -76,11 +78,15 @@ export class ApplyRunner {
         this.#waiting = false;
         const covers = this.#requested;
         this.#reason = undefined;
+        this.#progress = undefined;
         this.#set("applying");
         const started = this.#clock();
         try {
           const list = await this.#load();
-          await this.#applier.apply({ list, logger: this.#logger, signal: this.#abort.signal });
+          const progress = (line: string) => {
+            this.#progress = line.slice(0, 200);
+          };
+          await this.#applier.apply({ list, logger: this.#logger, signal: this.#abort.signal, progress });
           this.#applied = covers;
           this.#set("done");
           this.#logger.info({ covers, ms: this.#clock() - started }, "apply done");

@@ -79,7 +79,7 @@ export const STATUS_SCRIPT = `
       .then(function (s) {
         box.setAttribute("data-state", s.state);
         text.textContent = s.label;
-        reason.textContent = s.reason ? " " + s.reason : "";
+        reason.textContent = s.reason ? " " + s.reason : s.progress ? " " + s.progress : "";
         if (notice) {
           var state = s.state === "failed" ? "failed" : (busy(s.state) || s.pending) ? "applying" : "done";
           notice.setAttribute("data-state", state);

@@ -120,7 +120,7 @@ export function statusLabel(status: ApplyStatus): string {
 
 export function statusLine(status: ApplyStatus): Html {
   return html`<p id="apply-status" class="status" data-state="${status.state}" data-pending="${String(status.pending)}" role="status" aria-live="polite">
-<span>Last change: </span><strong data-status-text>${statusLabel(status)}</strong><span data-status-reason>${status.reason ? ` ${status.reason}` : ""}</span>
+<span>Last change: </span><strong data-status-text>${statusLabel(status)}</strong><span data-status-reason>${status.reason ? ` ${status.reason}` : status.progress ? ` ${status.progress}` : ""}</span>
 <a href="">Refresh</a>
 </p>`;
 }

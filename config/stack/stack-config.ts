@@ -8,6 +8,8 @@ import type { DkimKey } from "./zone-file.ts";
 
 /** The non-secret settings, validated. Secrets are read separately as Pulumi secrets. */
 export interface StackConfig {
+  /** xen: create the VM on dom0 with xen-tools; existing: deploy onto a Debian host already reachable over SSH at vmIp. */
+  readonly vmProvider: "xen" | "existing";
   readonly dom0Host: string;
   readonly dom0User: string;
   /** dom0's SSH host key ("ssh-ed25519 AAAA..."), checked on every connection. */
@@ -71,23 +73,24 @@ export interface StackConfig {
 
 /** Setting name → [default, description]. Secrets are listed in SECRET_SETTINGS. */
 export const SETTINGS = {
-  dom0Host: [undefined, "Address of the Xen dom0 (SSH)."],
+  vmProvider: ["xen", "xen (create the VM on dom0 with xen-tools) or existing (deploy onto a Debian host already reachable over SSH at vmIp, as vmUser)."],
+  dom0Host: ["", "Address of the Xen dom0 (SSH); required when vmProvider is xen."],
   dom0User: ["root", "SSH user on dom0."],
-  dom0HostKey: [undefined, "dom0's SSH host key line, e.g. from `ssh-keyscan -t ed25519 DOM0`."],
+  dom0HostKey: ["", "dom0's SSH host key line, e.g. from `ssh-keyscan -t ed25519 DOM0`; required when vmProvider is xen."],
   vmName: ["semail", "Name of the Xen guest."],
-  vmIp: [undefined, "Public IPv4 address of the VM (also mx, ns and autoconfig in the zone)."],
+  vmIp: [undefined, "Public IPv4 address of the VM or existing host (SSH, and mx, ns and autoconfig in the zone)."],
   vmIp6: ["", "Public IPv6 address of the VM; empty for none."],
-  vmGateway: [undefined, "IPv4 gateway of the VM."],
+  vmGateway: ["", "IPv4 gateway of the VM; required when vmProvider is xen."],
   vmNetmask: ["255.255.255.0", "IPv4 netmask of the VM."],
   vmBridge: ["xenbr0", "dom0 bridge the VM's interface joins."],
   vmVcpus: ["2", "Virtual CPUs of the VM."],
   vmMemory: ["2G", "Memory of the VM (xen-create-image --memory)."],
   vmDiskSize: ["10G", "Root disk size of the VM (xen-create-image --size)."],
   vmDistribution: ["bookworm", "Debian release installed in the VM (xen-create-image --dist)."],
-  vmDataDisk: [undefined, "Block device on dom0 given to the VM as xvdb for the volume group, e.g. /dev/sdb."],
+  vmDataDisk: ["", "Block device for the volume group (storageBackend lvm): on dom0, given to the VM as xvdb (vmProvider xen), or on the existing host itself, e.g. /dev/sdb."],
   vmUser: ["root", "SSH user on the VM."],
-  vmHostKey: ["", "The VM's SSH host key line; empty accepts the key the new VM presents."],
-  vmSshViaDom0: ["true", "Reach the VM's SSH through dom0 as a jump host."],
+  vmHostKey: ["", "The VM's SSH host key line; empty accepts the key the new VM presents (required when vmProvider is existing)."],
+  vmSshViaDom0: ["true", "Reach the VM's SSH through dom0 as a jump host (vmProvider xen only)."],
   storageBackend: ["lvm", "Mailbox storage: lvm (a logical volume each) or image (an image file each)."],
   vgName: ["semail", "Volume group on the VM's data disk."],
   imageDir: ["/var/lib/semail/images", "Directory of mailbox image files (storageBackend image)."],
@@ -193,7 +196,15 @@ export function parseStackConfig(get: (key: string) => string | undefined): Stac
     return v;
   };
 
-  const dom0Host = value("dom0Host");
+  const vmProvider = oneOf("vmProvider", ["xen", "existing"] as const);
+  const xen = vmProvider === "xen";
+  // Settings only the Xen VM needs: required there, ignored for an existing host.
+  const forXen = (key: "dom0Host" | "dom0HostKey" | "vmGateway", example: string) => {
+    const v = value(key);
+    if (xen && v === "") problems.push(`semail:${key} is required when semail:vmProvider is xen: ${SETTINGS[key][1]} ${set(key, example)}`);
+    return v;
+  };
+  const dom0Host = forXen("dom0Host", "dom0.example.net");
   check("dom0Host", /^[A-Za-z0-9.:-]+$/.test(dom0Host) || dom0Host === "", `${JSON.stringify(dom0Host)} is not a host name or address`, "dom0.example.net");
   const dom0User = value("dom0User");
   check("dom0User", /^[a-z_][a-z0-9_-]*$/.test(dom0User), `${JSON.stringify(dom0User)} is not a user name`, "root");
@@ -213,8 +224,12 @@ export function parseStackConfig(get: (key: string) => string | undefined): Stac
   check("vmDiskSize", SIZE_ARG.test(vmDiskSize), `${JSON.stringify(vmDiskSize)} must be a size such as 10G`, "10G");
   const vmDistribution = value("vmDistribution");
   check("vmDistribution", /^[a-z]+$/.test(vmDistribution), `${JSON.stringify(vmDistribution)} must be a release code name`, "bookworm");
+  const storageBackend = oneOf("storageBackend", ["lvm", "image"] as const);
   const vmDataDisk = value("vmDataDisk");
-  check("vmDataDisk", DEVICE.test(vmDataDisk), `${JSON.stringify(vmDataDisk)} must be a block device path under /dev`, "/dev/sdb");
+  // The Xen VM always gets the disk (as xvdb); an existing host needs one only for LVM.
+  const diskNeeded = xen || storageBackend === "lvm";
+  if (diskNeeded && vmDataDisk === "") problems.push(`semail:vmDataDisk is required ${xen ? "when semail:vmProvider is xen" : "for semail:storageBackend lvm"}: ${SETTINGS.vmDataDisk[1]} ${set("vmDataDisk", "/dev/sdb")}`);
+  check("vmDataDisk", vmDataDisk === "" || DEVICE.test(vmDataDisk), `${JSON.stringify(vmDataDisk)} must be a block device path under /dev`, "/dev/sdb");
   const vmUser = value("vmUser");
   check("vmUser", /^[a-z_][a-z0-9_-]*$/.test(vmUser), `${JSON.stringify(vmUser)} is not a user name`, "root");
   const viaDom0 = value("vmSshViaDom0");
@@ -272,12 +287,16 @@ export function parseStackConfig(get: (key: string) => string | undefined): Stac
   const webmailHttpPort = port("webmailHttpPort");
   check("webmailHttpPort", webmailHttpPort === 0 || webmailHttpPort !== webmailPort, `${webmailHttpPort} is semail:webmailPort too: HTTP needs a port of its own, or 0 for none`, "80");
 
+  forXen("dom0HostKey", "\"$(ssh-keyscan -t ed25519 DOM0 | cut -d' ' -f2-)\"");
+  const vmGateway = forXen("vmGateway", "192.0.2.1");
+  check("vmGateway", vmGateway === "" || isIP(vmGateway) === 4, `${JSON.stringify(vmGateway)} is not an IPv4 address`, "192.0.2.1");
   const config: StackConfig = {
-    dom0Host, dom0User, dom0HostKey: hostKey("dom0HostKey", false),
-    vmName, vmIp: ipv4("vmIp"), vmIp6: vmIp6 || undefined, vmGateway: ipv4("vmGateway"), vmNetmask, vmBridge,
+    vmProvider, dom0Host, dom0User, dom0HostKey: hostKey("dom0HostKey", !xen),
+    vmName, vmIp: ipv4("vmIp"), vmIp6: vmIp6 || undefined, vmGateway, vmNetmask, vmBridge,
     vmVcpus: Number(vcpus), vmMemory, vmDiskSize, vmDistribution, vmDataDisk, vmUser,
-    vmHostKey: hostKey("vmHostKey", true) || undefined, vmSshViaDom0: viaDom0 === "true",
-    storageBackend: oneOf("storageBackend", ["lvm", "image"] as const), vgName, imageDir: path("imageDir"),
+    // An existing host's key must be known: nothing else vouches for it, as a new VM's first answer does.
+    vmHostKey: hostKey("vmHostKey", xen) || undefined, vmSshViaDom0: xen && viaDom0 === "true",
+    storageBackend, vgName, imageDir: path("imageDir"),
     defaultMailboxSize: sizes.defaultMailboxSize!, minMailboxSize: sizes.minMailboxSize!,
     managedDomain, dnsProvider: oneOf("dnsProvider", ["bind", "gandi"] as const), dkimKeys,
     ldapUrl, ldapBaseDn, ldapAdminDn, ldapImage: images.ldapImage,

@@ -100,9 +100,11 @@ test("with no users: the VM, volume group, zone, LDAP and both daemons, and no m
   assert.ok(!ldap.envs.some((e: string) => e.includes(LDAP_PASSWORD)), "the password is not in the environment");
   assert.deepEqual(ldap.volumes, [{ hostPath: "/var/lib/semail/ldap/data", containerPath: "/var/lib/ldap" }]);
 
-  // The users list is installed by rename, from the parsed list.
+  // The users list is installed by rename, from the parsed list, and checked at each refresh.
   const users = inputs(resources, "users-list");
+  assert.equal(find(resources, "users-list").type, "pulumi-nodejs:dynamic/semail:HostCommand");
   assert.match(users.create, /mv -f "\$1\.new" "\$1"' install-users-list \/etc\/semail\/users\.yaml$/);
+  assert.match(users.check, /sha256sum < "\$1"' check-users-list \/etc\/semail\/users\.yaml$/);
   assert.deepEqual(parse(users.stdin), { mailboxes: [] });
 });
 
@@ -332,4 +334,23 @@ test("the users' network plan: services at the bottom, users' containers in the 
   assert.deepEqual(usersNetworkPlan("172.30.0.0/24"), { outboundIp: "172.30.0.2", aptProxyIp: "172.30.0.3", userRange: "172.30.0.128/25" });
   assert.deepEqual(usersNetworkPlan("10.20.0.0/16"), { outboundIp: "10.20.0.2", aptProxyIp: "10.20.0.3", userRange: "10.20.128.0/17" });
   assert.deepEqual(usersNetworkPlan("192.168.7.16/28"), { outboundIp: "192.168.7.18", aptProxyIp: "192.168.7.19", userRange: "192.168.7.24/29" });
+});
+
+test("an existing host: no VM on dom0, the host reached directly, its key given to docker's ssh, docker only after its packages", async () => {
+  const hostKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHu5";
+  const { resources, result } = await runStack(usersYaml(ALICE), {
+    vmProvider: "existing", storageBackend: "image", vmHostKey: hostKey, dom0Host: "", dom0HostKey: "", vmGateway: "", vmDataDisk: "",
+  });
+  assert.ok(!resources.some((r) => r.type === "semail:infra:XenVm"), "no Xen VM");
+  assert.ok(!resources.some((r) => r.type === "semail:infra:VolumeGroup"), "image files, no volume group");
+  const scripts = inputs(resources, "host-scripts-packages");
+  assert.equal(scripts.connection.host, "192.0.2.25");
+  assert.equal(scripts.connection.proxy, undefined, "no dom0 to jump through");
+  assert.equal(scripts.connection.hostKey, hostKey);
+  const provider = resources.find((r) => r.type === "pulumi:providers:docker");
+  assert.ok(provider, "a docker provider");
+  assert.equal(provider.inputs.host, "ssh://root@192.0.2.25");
+  assert.deepEqual(JSON.parse(provider.inputs.sshOpts as string), ["-o", "StrictHostKeyChecking=yes", "-o", `KnownHostsCommand=/bin/echo %H ${hostKey}`]);
+  assert.ok(provider.dependencies.some((d) => d.endsWith("::host-scripts-packages")), `docker waits for docker.io: ${provider.dependencies.join(", ")}`);
+  assert.equal((await settle(result.vmAddress)).value, "192.0.2.25");
 });

@@ -8,7 +8,8 @@ import { test } from "node:test";
 import { silentLogger } from "../../lib/logger.ts";
 import { UsersList } from "../../config/users-list.ts";
 import { ApplyRunner, plainReason } from "../../webform/apply-runner.ts";
-import { createPulumiApplier, PULUMI_MISSING } from "../../deploy/pulumi/applier.ts";
+import { createPulumiApplier } from "../../deploy/pulumi/applier.ts";
+import { PULUMI_MISSING } from "../../deploy/pulumi/command-errors.ts";
 import type { Applier } from "../../config/applier.ts";
 import { until } from "../helpers/until.ts";
 

@@ -90,3 +90,23 @@ test("bad arguments are refused, naming the option", async () => {
     assert.match(err.stderr, reason);
   }
 });
+
+test("check prints the rules in force, so a deleted rule shows; remove takes them away; then check fails", async (t) => {
+  if (!root) return t.skip("needs root for network namespaces and iptables");
+  await inNs(ns.vm, "bash", SCRIPT, "install", "--bridge", BRIDGE, "--allow", `${ip.outbound}:2587`);
+  const whole = (await inNs(ns.vm, "bash", SCRIPT, "check", "--bridge", BRIDGE)).stdout;
+  assert.match(whole, /-A SEMAIL-USERS-FWD -d 10\.250\.0\.2\/32 -i semail-ut0 -p tcp .*--dport 2587/);
+  assert.match(whole, new RegExp(`^hook FORWARD -o ${BRIDGE} -j SEMAIL-USERS-FWD$`, "m"));
+  assert.equal((await inNs(ns.vm, "bash", SCRIPT, "check", "--bridge", BRIDGE)).stdout, whole, "the same rules print the same");
+
+  await inNs(ns.vm, "iptables", "-t", "mangle", "-D", "FORWARD", "-o", BRIDGE, "-j", "SEMAIL-USERS-FWD");
+  const drifted = (await inNs(ns.vm, "bash", SCRIPT, "check", "--bridge", BRIDGE)).stdout;
+  assert.match(drifted, new RegExp(`^missing hook FORWARD -o ${BRIDGE} -j SEMAIL-USERS-FWD$`, "m"));
+
+  await inNs(ns.vm, "bash", SCRIPT, "remove", "--bridge", BRIDGE);
+  assert.doesNotMatch((await inNs(ns.vm, "iptables", "-t", "mangle", "-S")).stdout, /SEMAIL-USERS/, "no chain or hook is left");
+  const gone = await inNs(ns.vm, "bash", SCRIPT, "check", "--bridge", BRIDGE).then(() => assert.fail("check passed with no rules"), (e: { code: number; stderr: string }) => e);
+  assert.equal(gone.code, 1);
+  assert.match(gone.stderr, /the chains SEMAIL-USERS-FWD and SEMAIL-USERS-IN are gone/);
+  assert.equal(await reach(ns.alice, ip.bob, 22), "open", "and alice reaches bob again, as before the install");
+});

@@ -61,7 +61,7 @@ test("defaults apply and ssh-keyscan output is accepted as a host key", () => {
 test("each bad setting is named, with how to fix it, all at once", () => {
   const found = problems({ vmIp: undefined, storageBackend: "zfs", mailRoot: "var/mail", dkimKeys: '["nope"]', vmSshViaDom0: "yes" });
   assert.deepEqual(found.map((p) => p.split(" ")[0]!.replace(/:$/, "")).sort(), ["semail:dkimKeys", "semail:mailRoot", "semail:storageBackend", "semail:vmIp", "semail:vmSshViaDom0"]);
-  assert.ok(found.includes("semail:vmIp is required: Public IPv4 address of the VM (also mx, ns and autoconfig in the zone). (pulumi config set vmIp VALUE)"));
+  assert.ok(found.includes("semail:vmIp is required: Public IPv4 address of the VM or existing host (SSH, and mx, ns and autoconfig in the zone). (pulumi config set vmIp VALUE)"));
   assert.ok(found.some((p) => p.startsWith('semail:storageBackend "zfs" is not valid: use "lvm" or "image" (pulumi config set storageBackend lvm)')));
 });
 
@@ -104,4 +104,19 @@ test("the Gandi key and the LDAP password are required where they are used", () 
 test("the operator guide lists every setting", () => {
   const guide = readFileSync(join(PROJECT_DIR, "docs", "operator-guide.md"), "utf8");
   for (const key of [...Object.keys(SETTINGS), ...Object.keys(SECRET_SETTINGS)]) assert.ok(guide.includes(`| \`${key}\` |`), `docs/operator-guide.md lists ${key}`);
+});
+
+test("an existing host needs no dom0, gateway or data disk, but its host key, and never goes through dom0", () => {
+  const existing = { vmProvider: "existing", dom0Host: undefined, dom0HostKey: undefined, vmGateway: undefined, vmDataDisk: undefined, storageBackend: "image", vmHostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHu5" };
+  const map: Record<string, string | undefined> = { ...baseConfig() };
+  for (const [k, v] of Object.entries(existing)) map[`semail:${k}`] = v;
+  const config = parseStackConfig((key) => map[`semail:${key}`]);
+  assert.equal(config.vmProvider, "existing");
+  assert.equal(config.vmSshViaDom0, false, "there is no dom0 to jump through");
+  assert.equal(config.vmHostKey, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHu5");
+  assert.match(problems({ ...existing, vmHostKey: undefined })[0]!, /^semail:vmHostKey must be an SSH host key line/);
+  assert.match(problems({ ...existing, storageBackend: "lvm" })[0]!, /^semail:vmDataDisk is required for semail:storageBackend lvm/);
+  assert.deepEqual(problems({ dom0Host: undefined, vmGateway: undefined }).map((p) => p.split(" ")[0]).sort(), ["semail:dom0Host", "semail:vmGateway"]);
+  assert.match(problems({ dom0Host: undefined })[0]!, /^semail:dom0Host is required when semail:vmProvider is xen/);
+  assert.match(problems({ vmProvider: "aws" })[0]!, /^semail:vmProvider "aws" is not valid: use "xen" or "existing"/);
 });

@@ -1,0 +1,34 @@
+// The Pulumi program as a function: read the stack config and the users list, build the
+// deployment, return its outputs. index.ts runs it for a stock `pulumi up`; the engine driver
+// (engine.ts) runs it inline, once per operation, so nothing is read at import and no state
+// of one run reaches the next.
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { parseUsersList } from "../../config/users-list.ts";
+import { parseStackConfig } from "../../config/stack/stack-config.ts";
+import { defineStack, type StackOutputs } from "../../components/stack.ts";
+
+/**
+ * A secret that may be unset: Pulumi.yaml gives it the default "" (so a stack that does not use
+ * it need not set it), which counts as unset here.
+ */
+function optionalSecret(key: string): pulumi.Output<string> | undefined {
+  const value = pulumi.runtime.getConfig(`semail:${key}`);
+  return value ? pulumi.secret(value) : undefined;
+}
+
+/** Builds the deployment; its outputs are the stack's (`pulumi stack output`). */
+export function semailProgram(projectDir: string): StackOutputs {
+  const config = new pulumi.Config("semail");
+  const settings = parseStackConfig((key) => config.get(key));
+  const usersPath = resolve(projectDir, settings.usersList);
+  const users = parseUsersList(readFileSync(usersPath, "utf8"), {
+    managedDomain: settings.managedDomain, defaultSize: settings.defaultMailboxSize, minSize: settings.minMailboxSize,
+  }, `${settings.usersList} (semail:usersList)`);
+  return defineStack(settings, {
+    sshPrivateKey: config.requireSecret("sshPrivateKey"),
+    ldapPassword: optionalSecret("ldapPassword"),
+    gandiApiKey: optionalSecret("gandiApiKey"),
+  }, users, projectDir);
+}
