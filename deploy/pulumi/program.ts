@@ -6,16 +6,23 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { parseUsersList } from "../../config/users-list.ts";
-import { parseStackConfig } from "../../config/stack/stack-config.ts";
+import { parseStackConfig, StackConfigError } from "../../config/stack/stack-config.ts";
 import { defineStack, type StackOutputs } from "../../components/stack.ts";
+
+/** Pulumi's own check of whether a config value was set with --secret (not in its .d.ts). */
+const isConfigSecret = (pulumi.runtime as unknown as { isConfigSecret(key: string): boolean }).isConfigSecret;
 
 /**
  * A secret that may be unset: Pulumi.yaml gives it the default "" (so a stack that does not use
- * it need not set it), which counts as unset here.
+ * it need not set it), which counts as unset here. Set, it must have been set as a secret.
  */
-function optionalSecret(key: string): pulumi.Output<string> | undefined {
+export function optionalSecret(key: string): pulumi.Output<string> | undefined {
   const value = pulumi.runtime.getConfig(`semail:${key}`);
-  return value ? pulumi.secret(value) : undefined;
+  if (!value) return undefined;
+  if (!isConfigSecret(`semail:${key}`)) {
+    throw new StackConfigError([`semail:${key} is stored in clear in the stack's file: set it as a secret (pulumi config set --secret ${key} VALUE)`]);
+  }
+  return pulumi.secret(value);
 }
 
 /** Builds the deployment; its outputs are the stack's (`pulumi stack output`). */

@@ -23,6 +23,7 @@ import { until } from "../helpers/until.ts";
 import { makeKey } from "../rig/providers/sshd-fixture.ts";
 import { engineMissing, rigEngine } from "../rig/engine.ts";
 import { startRigHost, type RigHost } from "../rig/host/index.ts";
+import { startArchiveProxy } from "../rig/archive-proxy.ts";
 import { startSshAgent } from "../rig/ssh-agent.ts";
 import { loggedInClient, startForm, type Client } from "../webform/helpers.ts";
 
@@ -88,6 +89,9 @@ test("the real engine deploys SEMail onto an existing host: up, mail, clean prev
   t.after(() => docker.release());
   const host: RigHost = await timed(t, "rig host (image, container, sshd)", () => startRigHost(t, { engine: docker }));
   await timed(t, "the Debian base into the host's dockerd", () => host.loadImage("debian:bookworm-slim"));
+  // The host has no way out; its image builds fetch Debian's packages through this machine.
+  const gateway = (await docker.docker(["network", "inspect", host.network, "-f", "{{(index .IPAM.Config 0).Gateway}}"])).trim();
+  const archive = await startArchiveProxy(t, gateway);
 
   const scratch = await mkdtemp(join(tmpdir(), "semail-deploy-"));
   t.after(() => rm(scratch, { recursive: true, force: true }));
@@ -108,12 +112,14 @@ test("the real engine deploys SEMail onto an existing host: up, mail, clean prev
   await mkdir(join(REPO_ROOT, listDir), { recursive: true });
   t.after(() => rm(join(REPO_ROOT, listDir), { recursive: true, force: true }));
   const usersFile = join(REPO_ROOT, listDir, "users.yaml");
-  await writeFile(usersFile, stringify({ mailboxes: [entry("alice", user.publicKey), entry("bob", user.publicKey)] }));
+  // A key belongs to one owner (the users list refuses a shared one): bob has his own.
+  const bobKey = await makeKey(scratch, "bob");
+  await writeFile(usersFile, stringify({ mailboxes: [entry("alice", user.publicKey), entry("bob", bobKey.publicKey)] }));
 
   const workDir = join(scratch, "work");
   await mkdir(workDir);
   await copyFile(join(REPO_ROOT, "Pulumi.yaml"), join(workDir, "Pulumi.yaml"));
-  const env = { ...rig.env, SSH_AUTH_SOCK: agent.socket };
+  const env = { ...rig.env, SSH_AUTH_SOCK: agent.socket, SEMAIL_RIG_BUILD_PROXY: archive.url };
   const engine: SemailEngine = await openEngine({ projectDir: REPO_ROOT, stack: STACK, workDir, cliRoot: rig.cliRoot, env, createStack: true });
   const plain = {
     vmProvider: "existing", vmIp: host.address, vmHostKey: host.hostKey, vmUser: "root", storageBackend: "image",
