@@ -4,7 +4,7 @@
 //     - owner: sow                        # LDAP uid; one mailbox per owner
 //       address: souleymane@sow.semail.email
 //       size: 5GiB                        # optional; default from settings
-//       sshKeys: ["ssh-ed25519 AAAA..."]  # optional
+//       sshKeys: ["ssh-ed25519 AAAA..."]  # optional; a key is one owner's only
 //       pendingProof: 5d41402abc4b2a76     # only while an external domain's DNS is unproven
 //
 // A mailbox with `pendingProof` is not live: no daemon serves it and the stack does not
@@ -14,7 +14,7 @@ import { parse, stringify } from "yaml";
 import { mailUid } from "./mail-uid.ts";
 import { asciiLower, reservedRoute } from "./reserved-names.ts";
 import { formatSize, parseSize } from "./size.ts";
-import { normaliseSshKey, sshKeyProblem } from "./ssh-key.ts";
+import { normaliseSshKey, sshKeyFingerprint, sshKeyProblem } from "./ssh-key.ts";
 
 /** Where a mailbox's domain sits relative to the managed domain. */
 export type DomainKind = "managed" | "subdomain" | "external";
@@ -169,6 +169,8 @@ export function validateUsersList(data: unknown, options: UsersListOptions, sour
   const owners = new Map<string, number>();
   const uids = new Map<number, number>();
   const addresses = new Map<string, number>();
+  /** Where each key (by fingerprint: the blob, whatever its comment) was first seen. */
+  const keys = new Map<string, { owner: string; at: string }>();
   entries.forEach((entry: unknown, i) => {
     const at = `mailboxes[${i}]`;
     if (typeof entry !== "object" || entry === null || Array.isArray(entry)) {
@@ -244,6 +246,14 @@ export function validateUsersList(data: unknown, options: UsersListOptions, sour
     // A uid shared by two owners would let each read the other's files wherever both are seen.
     const uidSeen = uids.get(mailUid(owner));
     if (uidSeen !== undefined && ownerSeen === undefined) problems.push(`${at}.owner ${JSON.stringify(owner)} has the same mail uid (${mailUid(owner)}) as mailboxes[${uidSeen}]: an administrator must give one of the two owners another login name`);
+    // The jump host lets a key open one container, the one of the first line sshd finds it
+    // on: a key on two owners' mailboxes would lock one of them out of their own container.
+    sshKeys.forEach((key, j) => {
+      const fingerprint = sshKeyFingerprint(key);
+      const seen = keys.get(fingerprint);
+      if (seen === undefined) keys.set(fingerprint, { owner, at: `${at}.sshKeys[${j}]` });
+      else if (seen.owner !== owner) problems.push(`${at}.sshKeys[${j}] (owner ${JSON.stringify(owner)}) is the key ${fingerprint} of ${seen.at} (owner ${JSON.stringify(seen.owner)}): a key may belong to one owner only; remove it from one of the two`);
+    });
     uids.set(mailUid(owner), i);
     owners.set(owner, i);
     addresses.set(address, i);

@@ -10,7 +10,8 @@ import { ALICE, ALICE_KEY, BOB, CAROL, PROJECT_DIR, runStack, usersYaml } from "
 import { inputsOf as inputs, settle } from "./harness.ts";
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
-const SECOND_KEY = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC0second alice@desk";
+// Blobs are checked (an RSA one down to its modulus size), so a made-up key is an ed25519 one.
+const SECOND_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE5xSecond alice@desk";
 
 test("the host scripts set up the jump account: AuthorizedKeysCommand from the per-owner files, forwarding only", async () => {
   const { resources } = await runStack(usersYaml());

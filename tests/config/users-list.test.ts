@@ -1,12 +1,15 @@
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { mkdtemp, readFile, writeFile, rm, readdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { promisify } from "node:util";
 import { silentLogger } from "../../lib/logger.ts";
 import { watchUsersList, writeUsersList } from "../../config/users-file.ts";
 import { parseUsersList, serializeUsersList, UsersListError } from "../../config/users-list.ts";
 
+const run = promisify(execFile);
 const options = { managedDomain: "semail.email", defaultSize: 5 * 1024 ** 3, minSize: 64 * 1024 ** 2 };
 
 function problems(text: string): readonly string[] {
@@ -182,4 +185,42 @@ test("a pending claim needs a well-formed token and an external domain", () => {
 `);
   assert.deepEqual(found.map((p) => p.split(" ")[0]), ["mailboxes[0].pendingProof", "mailboxes[1].pendingProof", "mailboxes[3].address"]);
   assert.match(found[1]!, /only for external domains: b\.semail\.email is ours/);
+});
+
+test("a key on two owners' mailboxes is refused, naming both: the jump host would lock one of them out", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), "semail-users-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const keyOf = async (name: string) => {
+    await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `${name}@laptop`, "-f", join(dir, name)]);
+    const line = (await readFile(join(dir, `${name}.pub`), "utf8")).trim();
+    const { stdout } = await run("ssh-keygen", ["-lf", join(dir, `${name}.pub`)]);
+    return { line, fingerprint: stdout.split(" ")[1]! };
+  };
+  const alice = await keyOf("alice");
+  const bob = await keyOf("bob");
+  // bob's public key, pasted by alice (with a comment of her own) and by carol, whose claim is pending.
+  const bobsAsAlices = bob.line.replace("bob@laptop", "mine");
+  const found = problems(`mailboxes:
+  - owner: alice
+    address: alice@alice.semail.email
+    sshKeys: ["${alice.line}", "${bobsAsAlices}"]
+  - owner: bob
+    address: bob@bob.semail.email
+    sshKeys: ["${bob.line}"]
+  - owner: carol
+    address: carol@carol.example
+    pendingProof: 0123456789abcdef0123456789abcdef
+    sshKeys: ["${bob.line}"]
+`);
+  assert.deepEqual(found, [
+    `mailboxes[1].sshKeys[0] (owner "bob") is the key ${bob.fingerprint} of mailboxes[0].sshKeys[1] (owner "alice"): a key may belong to one owner only; remove it from one of the two`,
+    `mailboxes[2].sshKeys[0] (owner "carol") is the key ${bob.fingerprint} of mailboxes[0].sshKeys[1] (owner "alice"): a key may belong to one owner only; remove it from one of the two`,
+  ]);
+
+  // Each key with its one owner is fine, and so is one owner listing a key twice (one container either way).
+  const list = parseUsersList(`mailboxes:
+  - {owner: alice, address: alice@alice.semail.email, sshKeys: ["${alice.line}", "${alice.line.replace("alice@laptop", "again")}"]}
+  - {owner: bob, address: bob@bob.semail.email, sshKeys: ["${bob.line}"]}
+`, options);
+  assert.deepEqual(list.byOwner("bob")?.sshKeys, [bob.line]);
 });
