@@ -132,6 +132,8 @@ test("a rig host behaves like the small Debian VM the program deploys onto, and 
     const mailbox = (action: string) => rig.exec(`bash /usr/local/lib/semail/mailbox-fs.sh ${action} --owner rigtest --size ${32 << 20} --mail-root /var/mail/semail --image-dir ${images} --uid 1000 --gid 1000`);
     await mailbox("create");
     assert.match(await rig.exec("findmnt -n -o SOURCE,FSTYPE /var/mail/semail/rigtest"), /^\/dev\/loop\d+ ext4$/m);
+    // Shared, as under systemd on a VM: a container binding it with rslave propagation can start.
+    assert.match(await rig.exec("findmnt -n -o PROPAGATION /var/mail/semail/rigtest"), /^shared/);
     assert.equal((await rig.exec("stat -c %U:%u /var/mail/semail/rigtest/INBOX")).trim(), "UNKNOWN:1000");
     await mailbox("unmount");
     assert.equal(await rig.exec("findmnt -n /var/mail/semail/rigtest || true"), "");
