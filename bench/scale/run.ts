@@ -7,11 +7,11 @@
 //   - local mode's users' containers: the docker commands one added mailbox costs (a stand-in engine);
 //   - local mode's Dovecot (a real one) and Roundcube's identities after one added mailbox;
 //   - the Pulumi program's resource graph under mocks;
-//   - `pulumi preview` with the real engine: not measurable here (printed with the reason).
+//   - `pulumi preview` with the real engine, from empty state (the program inline, the rig's stand-in providers).
 // Each table shows the figure at each size and what it says about one added user. Run as
 // root (the applier chowns each mailbox to its mail uid, as local mode does):
 //   npm run bench -- scale [--sizes 10,100,1000] [--adds 5] [--from-source] [--skip graph,daemons,...]
-// (parts: list, form, applier, containers, imap, webmail, daemons, graph)
+// (parts: list, form, applier, containers, imap, webmail, daemons, graph, preview)
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,12 +22,13 @@ import { measureApplier } from "./applier.ts";
 import { measureContainerSync, type SyncSample } from "./containers.ts";
 import { WATCH_DEBOUNCE_MS, measureDaemonReloads, type DaemonKind, type Launch, type ReloadSample } from "./daemons.ts";
 import { buildGraph, type GraphSample } from "./graph.ts";
+import { measurePreview, previewUnavailable, type PreviewSample } from "./preview.ts";
 import { imapUnavailable, measureImapReloads, type ImapReloadSample } from "./imap.ts";
 import { measureList, type ListSample } from "./lookups.ts";
 import { measureForm, type FormSample } from "./web-form.ts";
 import { measureIdentitySync, webmailUnavailable } from "./webmail.ts";
 
-const PARTS = ["list", "form", "applier", "containers", "imap", "webmail", "daemons", "graph"] as const;
+const PARTS = ["list", "form", "applier", "containers", "imap", "webmail", "daemons", "graph", "preview"] as const;
 type Part = (typeof PARTS)[number];
 
 const ms = (v: number) => `${v.toFixed(v >= 100 ? 0 : v >= 1 ? 1 : 2)} ms`;
@@ -209,9 +210,19 @@ export async function main(argv: readonly string[]): Promise<void> {
       ]);
     }
 
-    console.log("\n`pulumi preview` with the real engine: not measurable here. The real-engine issue (14) is blocked:");
-    console.log("  the Go module proxy refuses pulumi-language-nodejs and the command and docker providers (403), so no");
-    console.log("  `pulumi up` or `preview` can run on these machines; only the CLI itself builds.");
+    if (runs("preview")) {
+      const missing = previewUnavailable();
+      if (missing !== undefined) console.log(`\n\`pulumi preview\` with the real engine: not measured: ${missing}`);
+      else {
+        const previews: PreviewSample[] = [];
+        for (const n of sizes) previews.push(await measurePreview(n));
+        summary.preview = previews;
+        table("`preview` with the real engine from empty state (deploy/pulumi/engine.ts: the program inline; the rig's stand-in providers)", sizes, [
+          { name: "whole preview", cells: previews.map((p) => ms(p.ms)), growth: perChangeGrowth(sizes, previews.map((p) => p.ms), "per preview") },
+          { name: "resources to create", cells: previews.map((p) => String(p.creates)), growth: `${((previews.at(-1)!.creates - previews[0]!.creates) / (sizes.at(-1)! - sizes[0]!)).toFixed(0)} per mailbox` },
+        ]);
+      }
+    }
     console.log(JSON.stringify(summary));
   } finally {
     await rm(dir, { recursive: true, force: true });
