@@ -8,7 +8,7 @@ import { mailUid } from "../config/mail-uid.ts";
 import type { MailboxEntry } from "../config/users-list.ts";
 import { hostScript } from "../config/stack/host-script-paths.ts";
 import { jumpKeysFile, jumpRemoveCommand, jumpWriteCommand, userSshCommand } from "../config/stack/jump-host.ts";
-import { USER_HOST_KEYS_PATH, USER_KEYS_PATH, USER_MAIL_PATH, userEnvironment } from "../config/stack/user-container.ts";
+import { USER_HOST_KEYS_PATH, USER_KEYS_DIR, USER_KEYS_HOST_DIR, USER_MAIL_PATH, userEnvironment, userKeysFile, userKeysWriteCommand } from "../config/stack/user-container.ts";
 import { shellLine } from "../lib/shell.ts";
 import { mailClientRecords, mailboxSubdomains, mxRecordFor, subdomainRecords } from "../config/stack/zone-file.ts";
 
@@ -39,6 +39,8 @@ export interface MailboxArgs {
   readonly aptProxy: string;
   /** Where containers' SSH host keys are kept on the VM, one directory per owner. */
   readonly hostKeysDir: string;
+  /** Where the owners' SSH keys are kept on the VM, one directory per owner (default USER_KEYS_HOST_DIR). */
+  readonly userKeysDir?: string | undefined;
   /** Gandi provider when the zone is at Gandi LiveDNS; with named the zone holds the MX. */
   readonly gandi?: gandi.Provider | undefined;
   /** The VM's address users give to `ssh -J` (the jump host). */
@@ -70,6 +72,8 @@ export class Mailbox extends pulumi.ComponentResource {
   readonly sshCommand: pulumi.Output<string>;
   readonly storage: remote.Command;
   readonly container: docker.Container;
+  /** The owner's keys file on the VM, which the container mounts read-only. */
+  readonly keys: remote.Command;
   /** The owner's key file for the jump account. */
   readonly jumpKeys: remote.Command;
 
@@ -85,6 +89,18 @@ export class Mailbox extends pulumi.ComponentResource {
       update: storageCommand("grow", entry, storage),
     }, { parent: this, retainOnDelete: true, dependsOn: [...args.storageDependsOn] });
 
+    // The keys as a file on the VM, rewritten in place when they change (no triggers: an
+    // update runs create again), in a directory the container mounts: a key change is
+    // no input of the container's, so it never replaces it, and open sessions, the
+    // home and what the owner installed stay. No delete: the file holds public keys only,
+    // nothing reads it once the container is gone, and a returning owner's create rewrites it.
+    const keysRoot = args.userKeysDir ?? USER_KEYS_HOST_DIR;
+    this.keys = new remote.Command(`${name}-keys`, {
+      connection: args.vm,
+      create: userKeysWriteCommand(entry.owner, keysRoot),
+      stdin: userKeysFile(entry.sshKeys),
+    }, { parent: this });
+
     this.container = new docker.Container(`${name}-container`, {
       name: `semail-user-${entry.owner}`,
       hostname: entry.owner,
@@ -99,11 +115,13 @@ export class Mailbox extends pulumi.ComponentResource {
         // rslave: a filesystem mounted on the VM after the container started still shows up in it.
         { type: "bind", source: `${storage.mailRoot}/${entry.owner}`, target: USER_MAIL_PATH, bindOptions: { propagation: "rslave" } },
       ],
-      // Kept on the VM (made on first use), so a replaced container keeps its host key and ssh never warns.
-      volumes: [{ hostPath: `${args.hostKeysDir}/${entry.owner}`, containerPath: USER_HOST_KEYS_PATH }],
-      uploads: [{ file: USER_KEYS_PATH, content: entry.sshKeys.map((k) => `${k}\n`).join(""), permissions: "0644" }],
+      volumes: [
+        // Kept on the VM (made on first use), so a replaced container keeps its host key and ssh never warns.
+        { hostPath: `${args.hostKeysDir}/${entry.owner}`, containerPath: USER_HOST_KEYS_PATH },
+        { hostPath: `${keysRoot}/${entry.owner}`, containerPath: USER_KEYS_DIR, readOnly: true },
+      ],
       networksAdvanced: [{ name: args.network, aliases: [entry.owner] }],
-    }, { parent: this, provider: args.docker, dependsOn: [this.storage], deleteBeforeReplace: true });
+    }, { parent: this, provider: args.docker, dependsOn: [this.storage, this.keys], deleteBeforeReplace: true });
     this.sshAddress = this.container.networkDatas.apply((nets) => nets?.[0]?.ipAddress ?? "");
     this.sshCommand = this.sshAddress.apply((ip) => userSshCommand(entry.owner, args.jumpHost, ip));
 

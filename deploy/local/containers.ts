@@ -1,19 +1,22 @@
 // The users' containers of local mode, made as production's Mailbox component makes them
 // (components/mailbox.ts): one per mailbox, from the user image, on the internal users'
-// network, the mailbox root bind-mounted at /mail (rslave), the keys from the users list
-// root-owned at /etc/semail/authorized_keys, the uid from mailUid, restarted by Docker
-// when it dies. A jump container stands in for the VM's jump account: its sshd is set up
-// by the very jump-host.sh and stanza the VM gets, and each owner's keys file is written
-// by jump-access.sh with the lines jumpKeysFile makes, so `ssh -J` works as on the VM. The
-// users' apt proxy (the apt-proxy image) sits on the users' network too, as in production.
+// network, the mailbox root bind-mounted at /mail (rslave; the owner's home is /mail/home),
+// the keys from the users list in a root-owned directory mounted read-only at
+// /etc/semail/keys, the uid from mailUid, restarted by Docker when it dies. A key change
+// rewrites the keys file in that directory and nothing else: the container, its open
+// sessions and what the owner installed in it stay. A jump container stands in for the
+// VM's jump account: its sshd is set up by the very jump-host.sh and stanza the VM gets,
+// and each owner's keys file is written by jump-access.sh with the lines jumpKeysFile
+// makes, so `ssh -J` works as on the VM. The users' apt proxy (the apt-proxy image) sits on
+// the users' network too, as in production.
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmod, mkdir, readFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import type { Logger } from "pino";
 import { jumpKeysFile, jumpRemoveCommand, jumpSetupCommand, jumpSshdStanza, jumpWriteCommand, userSshCommand } from "../../config/stack/jump-host.ts";
-import { USER_HOST_KEYS_PATH, USER_KEYS_PATH, USER_MAIL_PATH, userEnvironment } from "../../config/stack/user-container.ts";
+import { USER_HOST_KEYS_PATH, USER_KEYS_DIR, USER_KEYS_FILE, USER_MAIL_PATH, userEnvironment, userKeysFile } from "../../config/stack/user-container.ts";
 import { writeFileAtomic } from "../../lib/durable-file.ts";
 import type { MailboxEntry, UsersList } from "../../config/users-list.ts";
 import type { Docker } from "./docker-engine.ts";
@@ -42,7 +45,7 @@ export interface LocalContainersOptions {
 }
 
 export const LOCAL_LABEL = "semail.local";
-/** A user's container: whose it is, and a hash of its settings and keys (a new hash replaces it). */
+/** A user's container: whose it is, and a hash of its settings (a new hash replaces it; the keys are no setting). */
 const OWNER_LABEL = "semail.local.owner";
 const SPEC_LABEL = "semail.local.spec";
 
@@ -50,6 +53,9 @@ const SPEC_LABEL = "semail.local.spec";
 export const containerName = (id: string, owner: string) => `semail-${id}-user-${owner}`;
 export const jumpName = (id: string) => `semail-${id}-jump`;
 export const aptProxyName = (id: string) => `semail-${id}-apt-proxy`;
+
+/** Where local mode keeps `owner`'s keys file: a directory of root's (0755), mounted read-only in their container. */
+export const keysDir = (dir: string, owner: string) => join(dir, owner, "keys");
 
 /** The container's settings as `docker run` arguments (without its name and labels). */
 export function userRunArgs(m: Pick<MailboxEntry, "owner" | "address">, o: Pick<LocalContainersOptions, "dir" | "mailRoot" | "images" | "network" | "submission" | "aptProxy">): string[] {
@@ -62,14 +68,15 @@ export function userRunArgs(m: Pick<MailboxEntry, "owner" | "address">, o: Pick<
     // rslave: a filesystem mounted under the mail root after the container started still shows up in it.
     "--mount", `type=bind,source=${join(o.mailRoot, m.owner)},target=${USER_MAIL_PATH},bind-propagation=rslave`,
     "--mount", `type=bind,source=${join(o.dir, m.owner, "host-keys")},target=${USER_HOST_KEYS_PATH}`,
-    "--mount", `type=bind,source=${join(o.dir, m.owner, "authorized_keys")},target=${USER_KEYS_PATH},readonly`,
+    // The directory, not the file: a file bind mount keeps the inode it was given, and the keys are renamed over.
+    "--mount", `type=bind,source=${keysDir(o.dir, m.owner)},target=${USER_KEYS_DIR},readonly`,
     ...userEnvironment(m, o.submission, o.aptProxy).flatMap((e) => ["-e", e]),
     o.images.user,
   ];
 }
 
-function specHash(args: readonly string[], keys: readonly string[]): string {
-  return createHash("sha256").update(JSON.stringify([args, keys])).digest("hex").slice(0, 16);
+function specHash(args: readonly string[]): string {
+  return createHash("sha256").update(JSON.stringify(args)).digest("hex").slice(0, 16);
 }
 
 export interface LocalContainers {
@@ -78,7 +85,8 @@ export interface LocalContainers {
   /** Starts the apt proxy (made anew; its cache is kept). */
   startAptProxy(): Promise<void>;
   /**
-   * One container per mailbox (made, replaced when its settings or keys changed, started), none for a removed one; the jump's keys files follow.
+   * One container per mailbox (made, replaced when its settings changed, started), none for a removed one; each
+   * keys file is rewritten in place when its keys changed, and the jump's keys files follow.
    * One `docker ps` finds what changed: a mailbox whose container already runs as it should costs no other docker command.
    */
   sync(list: UsersList, signal?: AbortSignal): Promise<void>;
@@ -93,6 +101,8 @@ export function createLocalContainers(o: LocalContainersOptions): LocalContainer
   const label = (...pairs: string[]) => pairs.flatMap((p) => ["--label", p]);
   /** What each owner's jump keys file holds (for jump-access.sh's remove). */
   const written = new Map<string, string>();
+  /** What each owner's container keys file holds, as this instance last wrote or read it. */
+  const keysWritten = new Map<string, string>();
   const addresses = new Map<string, string>();
 
   const inspect = async (name: string) => {
@@ -126,8 +136,27 @@ export function createLocalContainers(o: LocalContainersOptions): LocalContainer
     written.delete(owner);
   };
 
-  /** What a user's container is made from: its settings and keys. */
-  const specOf = (m: MailboxEntry) => specHash(userRunArgs(m, o), m.sshKeys);
+  /** What a user's container is made from: its settings. */
+  const specOf = (m: MailboxEntry) => specHash(userRunArgs(m, o));
+  /**
+   * The owner's keys file, rewritten (a new file renamed over the old one) only when the keys
+   * changed: sshd in the container reads it at each login. Root-owned and writable by root
+   * alone, in a directory of the same kind, as sshd and the user image insist.
+   */
+  const writeKeys = async (m: MailboxEntry) => {
+    const content = userKeysFile(m.sshKeys);
+    if (keysWritten.get(m.owner) === content) return;
+    const dir = keysDir(o.dir, m.owner);
+    const file = join(dir, USER_KEYS_FILE);
+    await mkdir(dir, { recursive: true, mode: 0o755 });
+    await chmod(dir, 0o755);
+    if ((await readFile(file, "utf8").catch(() => undefined)) !== content) {
+      await writeFileAtomic(file, content, 0o644);
+      if (keysWritten.has(m.owner)) o.logger.info({ owner: m.owner, keys: m.sshKeys.length }, "user's keys rewritten in place; the container runs on");
+    }
+    await chmod(file, 0o644);
+    keysWritten.set(m.owner, content);
+  };
   /** The users' containers of this instance by owner (the jump and apt proxy have no owner label). */
   const listUsers = async () => {
     const format = `{{.Names}} {{.Label "${OWNER_LABEL}"}} {{.Label "${SPEC_LABEL}"}} {{.State}}`;
@@ -144,16 +173,13 @@ export function createLocalContainers(o: LocalContainersOptions): LocalContainer
     const name = containerName(id, m.owner);
     const own = join(o.dir, m.owner);
     await mkdir(join(own, "host-keys"), { recursive: true, mode: 0o700 });
-    // Root-owned and writable by root alone, as the user image insists.
-    const keysFile = join(own, "authorized_keys");
-    const keys = m.sshKeys.map((k) => `${k}\n`).join("");
-    if ((await readFile(keysFile, "utf8").catch(() => undefined)) !== keys) await writeFileAtomic(keysFile, keys, 0o644);
-    await chmod(keysFile, 0o644);
+    // The keys file of earlier versions, mounted as a file (a key change replaced the container).
+    await rm(join(own, "authorized_keys"), { force: true });
     const args = userRunArgs(m, o);
     const spec = specOf(m);
     let current = await inspect(name);
     if (current && current.Config.Labels[SPEC_LABEL] !== spec) {
-      o.logger.info({ owner: m.owner }, "replacing the user's container (its settings or keys changed); the mail stays");
+      o.logger.info({ owner: m.owner }, "replacing the user's container (its settings or image changed); the mail and the home (/mail/home) stay");
       await docker.run(["rm", "-f", name]);
       current = undefined;
     }
@@ -210,6 +236,7 @@ export function createLocalContainers(o: LocalContainersOptions): LocalContainer
       const listed = await listUsers();
       for (const m of list.mailboxes) {
         if (signal?.aborted) throw new Error("stopped before the apply finished");
+        await writeKeys(m);
         const found = listed.get(m.owner);
         const upToDate = found?.state === "running" && found.spec === specOf(m) && addresses.has(m.owner);
         const ip = upToDate ? addresses.get(m.owner)! : await ensureUser(m);
@@ -221,6 +248,7 @@ export function createLocalContainers(o: LocalContainersOptions): LocalContainer
         await docker.run(["rm", "-f", name]);
         await removeJumpKeys(owner);
         addresses.delete(owner);
+        keysWritten.delete(owner);
         o.logger.info({ owner, container: name }, "user's container removed (the mailbox is gone); the mail stays");
       }
     },

@@ -126,7 +126,7 @@ test("the daemons' settings file is valid for config/settings.ts", async () => {
 test("with one user: storage, container and MX with the expected inputs", async () => {
   const { resources } = await runStack(usersYaml(ALICE));
   const mailbox = resources.filter((r) => r.name.startsWith("mailbox-alice"));
-  assert.deepEqual(mailbox.map((r) => r.name).sort(), ["mailbox-alice", "mailbox-alice-container", "mailbox-alice-jump", "mailbox-alice-storage"]);
+  assert.deepEqual(mailbox.map((r) => r.name).sort(), ["mailbox-alice", "mailbox-alice-container", "mailbox-alice-jump", "mailbox-alice-keys", "mailbox-alice-storage"]);
 
   const storage = find(resources, "mailbox-alice-storage");
   const s = inputs(resources, "mailbox-alice-storage");
@@ -141,7 +141,10 @@ test("with one user: storage, container and MX with the expected inputs", async 
   assert.equal(c.image, `sha256:${"a".repeat(64)}`, "the digest of the image built from assets/images/user");
   assert.equal(c.restart, "unless-stopped");
   assert.deepEqual(c.mounts, [{ type: "bind", source: "/var/mail/semail/alice", target: "/mail", bindOptions: { propagation: "rslave" } }]);
-  assert.deepEqual(c.volumes, [{ hostPath: "/var/lib/semail/host-keys/alice", containerPath: "/etc/ssh/keys" }]);
+  assert.deepEqual(c.volumes, [
+    { hostPath: "/var/lib/semail/host-keys/alice", containerPath: "/etc/ssh/keys" },
+    { hostPath: "/var/lib/semail/user-keys/alice", containerPath: "/etc/semail/keys", readOnly: true },
+  ]);
   assert.deepEqual(c.capabilities, { drops: ["NET_RAW"] }, "no raw sockets: no ARP forgery on the users' network");
 
   // Dovecot lets in exactly the live mailboxes, each as its uid (or its address, standing for it), over the same files.
@@ -154,7 +157,8 @@ test("with one user: storage, container and MX with the expected inputs", async 
     "SEMAIL_OWNER=alice", `SEMAIL_UID=${uid}`, `SEMAIL_GID=${uid}`, "SEMAIL_ADDRESS=alice@alice.semail.email",
     "SEMAIL_SUBMISSION=semail-outbound:587", "SEMAIL_APT_PROXY=http://semail-apt-proxy:3142",
   ]);
-  assert.deepEqual(c.uploads, [{ file: "/etc/semail/authorized_keys", content: `${ALICE_KEY}\n`, permissions: "0644" }]);
+  assert.equal(c.uploads, undefined, "the keys are no input of the container's (tests/components/mailbox.test.ts)");
+  assert.equal(inputs(resources, "mailbox-alice-keys").stdin, `${ALICE_KEY}\n`);
   assert.deepEqual(c.networksAdvanced, [{ name: "semail-users", aliases: ["alice"] }]);
 
   const zone = inputs(resources, "zone-install").stdin as string;
@@ -179,6 +183,7 @@ test("adding a user adds only that user's resources", async () => {
   const added = [...names(after.resources)].filter((n) => !names(before.resources).has(n));
   assert.deepEqual(added.sort(), [
     "command:remote:Command::mailbox-carol-jump",
+    "command:remote:Command::mailbox-carol-keys",
     "command:remote:Command::mailbox-carol-storage",
     "docker:index/container:Container::mailbox-carol-container",
     "semail:infra:Mailbox::mailbox-carol",
@@ -198,7 +203,7 @@ test("removing a user deletes only that user's resources, and its storage is ret
   const before = await runStack(usersYaml(ALICE, BOB, CAROL));
   const after = await runStack(usersYaml(ALICE, CAROL));
   const removed = before.resources.filter((r) => !names(after.resources).has(`${r.type}::${r.name}`));
-  assert.deepEqual(removed.map((r) => r.name).sort(), ["mailbox-bob", "mailbox-bob-container", "mailbox-bob-jump", "mailbox-bob-storage"]);
+  assert.deepEqual(removed.map((r) => r.name).sort(), ["mailbox-bob", "mailbox-bob-container", "mailbox-bob-jump", "mailbox-bob-keys", "mailbox-bob-storage"]);
   const storage = removed.find((r) => r.name === "mailbox-bob-storage")!;
   assert.equal(storage.retainOnDelete, true, "the engine keeps bob's filesystem");
   assert.equal(reveal(storage.inputs) && (reveal(storage.inputs) as Inputs).delete, undefined, "and runs no delete command");

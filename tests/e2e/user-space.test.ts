@@ -90,12 +90,12 @@ async function createMailbox(web: string, uid: string, password: string, publicK
   await waitApplied(client);
   // The container is made with the mailbox; until a key is added nobody can open it.
   const before = (await client.get("/")).text;
-  assert.match(before, /<pre><code>ssh -J /, "the line is shown as soon as the container exists");
+  assert.match(before, /<pre><code><span class="line">ssh -J /, "the line is shown as soon as the container exists");
   assert.match(before, /Your mailbox has no SSH key yet/);
   assert.equal((await client.post("/mailbox/keys", { sshKey: publicKey })).status, 303);
   await waitApplied(client);
   const page = (await client.get("/")).text;
-  const line = /<pre><code>(ssh -J [^<]+)<\/code><\/pre>/.exec(page)?.[1];
+  const line = /<pre><code><span class="line">(ssh -J [^<]+)<\/span><\/code><\/pre>/.exec(page)?.[1];
   assert.ok(line, `the mailbox page shows the ssh line:\n${page}`);
   return { client, line: line.replaceAll("&#64;", "@").replaceAll("&#x40;", "@") };
 }
@@ -202,6 +202,32 @@ test("the user's own space: containers through the jump sshd, neomutt, msmtp, an
     assert.match(read.out, /alice@alice\.semail\.test/);
   });
 
+  await t.test("alice adds a second key on the form: the same container runs on, her open session too, and msmtp still finds ~/.semail-password", async () => {
+    const before = (await engine.docker(["inspect", "-f", "{{.Id}}", aliceBox])).trim();
+    const [, ...rest] = aliceForm.line.split(" ");
+    const session = spawn("ssh", ["-F", alice.config, ...rest, "cat"], { stdio: ["pipe", "pipe", "pipe"] });
+    let echoed = "";
+    session.stdout.setEncoding("utf8").on("data", (d: string) => (echoed += d));
+    const echo = (line: string) => {
+      session.stdin.write(`${line}\n`);
+      return eventually(`the open session to echo ${line}`, async () => (echoed.includes(`${line}\n`) ? true : undefined), 20_000);
+    };
+    try {
+      await echo("before");
+      const desk = await laptop(dataDir, "alice-desk");
+      assert.equal((await aliceForm.client.post("/mailbox/keys", { sshKey: desk.publicKey })).status, 303);
+      await waitApplied(aliceForm.client);
+      assert.equal((await engine.docker(["inspect", "-f", "{{.Id}}", aliceBox])).trim(), before, "the same container");
+      await echo("after");
+      const subject = `After a key change ${randomBytes(4).toString("hex")}`;
+      const sent = await sshLine(aliceForm.line, desk.config, "msmtp -t", `To: bob@bob.semail.test\nSubject: ${subject}\n\nStill here.\n`);
+      assert.equal(sent.code, 0, `the new key gets in, and the password saved before is still there: ${sent.out}`);
+      await eventually("the message in bob's INBOX", async () => ((await readFile(join(dataDir, "mail/bob/INBOX"), "utf8").catch(() => "")).includes(subject) ? true : undefined), 60_000);
+    } finally {
+      session.kill();
+    }
+  });
+
   await t.test("alice's key cannot open bob's container: the jump refuses the tunnel, and bob's sshd refuses her key", async () => {
     const viaJump = await sh("ssh", ["-F", alice.config, "-J", jump, `bob@${bobIp}`, "id"]);
     assert.notEqual(viaJump.code, 0);
@@ -306,7 +332,7 @@ test("the user's own space: containers through the jump sshd, neomutt, msmtp, an
     }, 60_000);
     assert.deepEqual(await readFile(inbox), before, "the mail is as it was");
     const page = (await aliceForm.client.get("/")).text;
-    const line = /<pre><code>(ssh -J [^<]+)<\/code><\/pre>/.exec(page)?.[1] ?? "";
+    const line = /<pre><code><span class="line">(ssh -J [^<]+)<\/span><\/code><\/pre>/.exec(page)?.[1] ?? "";
     const r = await eventually("ssh into the restarted container", async () => {
       const attempt = await sshLine(line, alice.config, "grep -c '^Subject: ' /mail/INBOX");
       return attempt.code === 0 ? attempt : undefined;

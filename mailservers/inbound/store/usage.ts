@@ -1,8 +1,11 @@
 // Bytes used by each mailbox, for the quota. Walking a mailbox is not free and RCPT asks
 // for it every time, so results are cached for a while and adjusted by our own appends;
-// what users delete with their readers shows up when the entry expires.
+// what users delete with their readers shows up when the entry expires. The owner's home
+// (<root>/home, their container's ~) is not walked: it may hold any number of files, and
+// it counts against the mailbox's size through its own filesystem (room.ts) instead.
 import { promises as fs } from "node:fs";
 import path from "node:path";
+import { USER_HOME_NAME } from "../../../config/stack/user-container.ts";
 
 /** How long a walked total is trusted. */
 export const USAGE_TTL_MS = 30_000;
@@ -64,6 +67,7 @@ async function walk(root: string): Promise<number> {
       throw error;
     }
     for (const name of names) {
+      if (directory === root && name === USER_HOME_NAME) continue;
       if (++visited > MAX_ENTRIES) break;
       const full = path.join(directory, name);
       const stat = await fs.lstat(full).catch(() => undefined);

@@ -1,10 +1,12 @@
 // The user image (assets/images/user) on a real Docker engine, reached over ssh on
 // the test's own Docker network as its owner would: key login only, the account owning
 // /mail, neomutt showing the INBOX (driven through tmux), sudo, apt's proxy, msmtp submitting as the
-// owner (in plain text or STARTTLS), and a host key that outlives the container.
+// owner (in plain text or STARTTLS), a host key and a home (/mail/home) that outlive the
+// container, keys rewritten in place seen at the next login, and a login that names the
+// recorded programs a new container could not install again.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { chown, mkdir, readFile, writeFile } from "node:fs/promises";
+import { chown, mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { after, before, describe, it, type TestContext } from "node:test";
@@ -25,6 +27,10 @@ interface Alice {
   readonly key: string;
   readonly otherKey: string;
   readonly hostKeys: string;
+  /** The directory mounted read-only at /etc/semail/keys. */
+  readonly keysDir: string;
+  /** The mail filesystem mounted at /mail. */
+  readonly mail: string;
   ssh(command: string, key?: string): Promise<string>;
 }
 
@@ -76,8 +82,9 @@ async function startAlice(scope: DockerScope, image: string, network: string, ex
   const env = extra.env ?? [];
   const dir = await scope.dir("semail-user-");
   for (const name of ["alice", "other"]) await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", name, "-f", path.join(dir, name)], { timeout: 10_000 });
-  const keys = path.join(dir, "authorized_keys");
-  await writeFile(keys, await readFile(path.join(dir, "alice.pub")), { mode: 0o644 });
+  const keysDir = path.join(dir, "keys");
+  await mkdir(keysDir, { mode: 0o755 });
+  await writeFile(path.join(keysDir, "authorized_keys"), await readFile(path.join(dir, "alice.pub")), { mode: 0o644 });
   const mail = path.join(dir, "mail");
   await mkdir(path.join(mail, "mail"), { recursive: true });
   await writeFile(path.join(mail, "INBOX"), `From bob@example.org Mon Nov 30 10:00:00 2026\nFrom: bob@example.org\nTo: ${ADDRESS}\nSubject: ${SUBJECT}\n\nSee you there.\n\n`);
@@ -86,7 +93,7 @@ async function startAlice(scope: DockerScope, image: string, network: string, ex
   const hostKeys = path.join(dir, "host-keys");
   await mkdir(hostKeys);
   const id = await scope.run([
-    "--network", network, "-v", `${keys}:/etc/semail/authorized_keys:ro`, "-v", `${mail}:/mail`, "-v", `${hostKeys}:/etc/ssh/keys`,
+    "--network", network, "-v", `${keysDir}:/etc/semail/keys:ro`, "-v", `${mail}:/mail`, "-v", `${hostKeys}:/etc/ssh/keys`,
     "-e", "SEMAIL_OWNER=alice", "-e", `SEMAIL_UID=${UID}`, "-e", `SEMAIL_GID=${GID}`, "-e", `SEMAIL_ADDRESS=${ADDRESS}`,
     ...(env.some((e) => e.startsWith("SEMAIL_SUBMISSION=")) ? [] : ["-e", "SEMAIL_SUBMISSION=semail-outbound:587"]),
     ...env.flatMap((e) => ["-e", e]),
@@ -97,7 +104,7 @@ async function startAlice(scope: DockerScope, image: string, network: string, ex
   const ip = await scope.address(id, network);
   const key = path.join(dir, "alice");
   return {
-    id, ip, key, otherKey: path.join(dir, "other"), hostKeys,
+    id, ip, key, otherKey: path.join(dir, "other"), hostKeys, keysDir, mail,
     ssh: async (command, useKey = key) => (await run("ssh", [...SSH_OPTIONS, "-o", "IdentitiesOnly=yes", "-i", useKey, `alice@${ip}`, command], { timeout: 30_000 })).stdout,
   };
 }
@@ -197,5 +204,66 @@ describe("the user image", { timeout: 20 * 60_000 }, () => {
     assert.match(badOwner, /SEMAIL_OWNER="Alice!" is not a login name/);
     const badProxy = await engine!.docker(["run", "--rm", ...binds, ...env, "-e", "SEMAIL_APT_PROXY=https://x", image]).then(() => "started", (e: Error) => e.message);
     assert.match(badProxy, /SEMAIL_APT_PROXY="https:\/\/x" must be http:\/\/HOST\[:PORT\]/);
+  });
+
+  it("reads a key change at the next login, in the same container; has tmux", async (t) => {
+    const scope = dockerScope(t, engine!);
+    const alice = await startAlice(scope, image, await scope.network());
+    const started = await engine!.docker(["inspect", "-f", "{{.State.StartedAt}}", alice.id]);
+    await assert.rejects(alice.ssh("true", alice.otherKey), /Permission denied \(publickey\)/);
+    // As the deployment writes it: a new file renamed over the old one in the mounted directory.
+    const file = path.join(alice.keysDir, "authorized_keys");
+    await writeFile(`${file}.new`, `${await readFile(file, "utf8")}${await readFile(`${alice.otherKey}.pub`, "utf8")}`, { mode: 0o644 });
+    await rename(`${file}.new`, file);
+    assert.equal((await alice.ssh("id -un", alice.otherKey)).trim(), "alice");
+    assert.equal(await engine!.docker(["inspect", "-f", "{{.State.StartedAt}}", alice.id]), started, "not restarted");
+    assert.match(await alice.ssh("tmux -V"), /^tmux \d/);
+  });
+
+  it("keeps the home on the mail filesystem (/mail/home, from /etc/skel): a replaced container finds it as it was left", async (t) => {
+    const scope = dockerScope(t, engine!);
+    const network = await scope.network();
+    const alice = await startAlice(scope, image, network);
+    assert.equal((await alice.ssh("cd && pwd; test -f .bashrc && echo skel; stat -c '%u %a' ~")).trim(), `/mail/home\nskel\n${UID} 700`);
+    await alice.ssh("(umask 077; echo 'alice-Secret1' >~/.semail-password); echo kept >~/notes.txt");
+    const inspect = JSON.parse(await engine!.docker(["inspect", alice.id])) as [{ Config: { Env: string[] }; HostConfig: { Binds: string[] } }];
+    await engine!.docker(["rm", "-f", alice.id]);
+    const again = await scope.run(["--network", network, ...inspect[0].HostConfig.Binds.flatMap((b) => ["-v", b]),
+      ...inspect[0].Config.Env.filter((e) => e.startsWith("SEMAIL_")).flatMap((e) => ["-e", e]), image]);
+    await scope.healthy(again);
+    const ip = await scope.address(again, network);
+    const { stdout } = await run("ssh", [...SSH_OPTIONS, "-o", "IdentitiesOnly=yes", "-i", alice.key, `alice@${ip}`, "cat ~/notes.txt ~/.semail-password; stat -c %a ~/.semail-password"], { timeout: 30_000 });
+    assert.equal(stdout, "kept\nalice-Secret1\n600\n");
+    // On the host: beside INBOX and mail/, the owner's.
+    assert.equal(await readFile(path.join(alice.mail, "home", "notes.txt"), "utf8"), "kept\n");
+  });
+
+  it("says at login which recorded programs a start could not install again, and why", async (t) => {
+    const scope = dockerScope(t, engine!);
+    const network = await scope.network();
+    // An apt proxy that refuses at once (the host's own address on the test network, port 1): nothing leaves the machine.
+    const proxy = `http://${await gatewayOf(engine!, network)}:1`;
+    const alice = await startAlice(scope, image, network, { env: [`SEMAIL_APT_PROXY=${proxy}`, "SEMAIL_PACKAGES_BUDGET=60"] });
+    // The list as an earlier container left it (and as its owner may edit it): one program, one line that is no package name.
+    const listDir = path.join(alice.mail, "home", ".semail");
+    await mkdir(listDir, { recursive: true });
+    await writeFile(path.join(listDir, "packages"), "# comment\nsemail-no-such-program\n--purge\nnano\n");
+    await run("chown", ["-R", `${UID}:${GID}`, listDir]);
+    await engine!.docker(["restart", "-t", "1", alice.id]);
+    await scope.healthy(alice.id);
+    let motd = "";
+    for (const deadline = Date.now() + 90_000; Date.now() < deadline && !/did NOT/.test(motd); await new Promise((r) => setTimeout(r, 500))) {
+      motd = await engine!.docker(["exec", alice.id, "cat", "/run/semail-packages.motd"]).catch(() => "");
+    }
+    assert.match(motd, /the package archive could not be read \(apt-get update failed; tried again at the next start\): semail-no-such-program\n/);
+    assert.match(motd, /not package names: --purge\n/);
+    assert.doesNotMatch(motd, /nano/, "nano is the image's: nothing to install");
+    // What the owner sees when logging in: sshd shows pam_motd's lines to a terminal login (no command).
+    const login = await new Promise<string>((resolve, reject) => {
+      const child = execFile("ssh", [...SSH_OPTIONS, "-tt", "-o", "IdentitiesOnly=yes", "-i", alice.key, `alice@${alice.ip}`], { timeout: 30_000 }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
+      child.stdin!.end("exit\n");
+    });
+    assert.match(login, /SEMail did NOT install again:[^]*semail-no-such-program/);
+    assert.match(await alice.ssh("cat ~/.semail/reinstall.log"), /semail-no-such-program/);
   });
 });

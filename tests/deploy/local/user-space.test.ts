@@ -60,7 +60,7 @@ test("outbound also listens on the bridge's gateway, a container network it trus
   checkListenAddresses(settings);
 });
 
-test("a user's container: its mail root at /mail (rslave), root-owned keys read-only, its own uid, outbound on the gateway, no IPv6 or raw sockets", () => {
+test("a user's container: its mail root at /mail (rslave), the root-owned keys' directory read-only, its own uid, outbound on the gateway, no IPv6 or raw sockets", () => {
   const args = userRunArgs({ owner: "alice", address: "alice@alice.semail.test" }, {
     dir: "/d/containers", mailRoot: "/d/mail", images: { user: "semail-local/user:x", aptProxy: "semail-local/apt-proxy:z", jump: "semail-local/jump:y" },
     network: {
@@ -71,7 +71,8 @@ test("a user's container: its mail root at /mail (rslave), root-owned keys read-
   });
   const text = args.join(" ");
   assert.match(text, /--mount type=bind,source=\/d\/mail\/alice,target=\/mail,bind-propagation=rslave/);
-  assert.match(text, /--mount type=bind,source=\/d\/containers\/alice\/authorized_keys,target=\/etc\/semail\/authorized_keys,readonly/);
+  // The keys' directory, not the file: the file is renamed over at a key change, which a file mount would not see.
+  assert.match(text, /--mount type=bind,source=\/d\/containers\/alice\/keys,target=\/etc\/semail\/keys,readonly/);
   assert.match(text, /--restart unless-stopped/);
   assert.match(text, /--network semail-abcd1234-users /);
   assert.match(text, /--cap-drop NET_RAW/);
