@@ -4,7 +4,8 @@
 #
 #   mailbox-fs.sh create  --owner ID --size BYTES --mail-root DIR (--image-dir DIR | --vg NAME)
 #   mailbox-fs.sh grow    ...same...        create if missing, then enlarge to BYTES
-#   mailbox-fs.sh unmount ...same...        unmount and drop the fstab line; data kept
+#   mailbox-fs.sh unmount ...same... [--lazy]  unmount and drop the fstab line; data kept
+#                                           (--lazy: umount -l, for a mount still in use at stop)
 #   mailbox-fs.sh destroy ... --yes-destroy-mail   unmount and delete the storage (mail is lost)
 # Options: --uid N --gid N (owner of INBOX and mail/), --fstab FILE (default /etc/fstab),
 #          --dry-run (print the changing commands instead of running them).
@@ -19,7 +20,7 @@ note() { echo "mailbox-fs: $*" >&2; }
 action="${1:-}"
 [ -n "$action" ] || die "usage: mailbox-fs.sh create|grow|unmount|destroy --owner ID --size BYTES --mail-root DIR (--image-dir DIR | --vg NAME)"
 shift
-owner="" size="" mail_root="" image_dir="" vg="" uid=0 gid=0 fstab=/etc/fstab dry=0 confirm=0
+owner="" size="" mail_root="" image_dir="" vg="" uid=0 gid=0 fstab=/etc/fstab dry=0 confirm=0 lazy=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --owner) owner="${2:-}"; shift 2 ;;
@@ -32,6 +33,7 @@ while [ $# -gt 0 ]; do
     --fstab) fstab="${2:-}"; shift 2 ;;
     --dry-run) dry=1; shift ;;
     --yes-destroy-mail) confirm=1; shift ;;
+    --lazy) lazy=1; shift ;;
     *) die "unknown option $1" ;;
   esac
 done
@@ -152,7 +154,9 @@ populate() {
   [ -e "$target/.semail-mailbox" ] || install -m 0644 /dev/null "$target/.semail-mailbox"
   [ -d "$target/mail" ] || install -d -m 0700 -o "$uid" -g "$gid" "$target/mail"
   # Also when they exist: a root made before its owner had a uid of their own becomes theirs.
-  chown "$uid:$gid" "$target" "$target/INBOX" "$target/mail"
+  # -h: a user who made INBOX or mail/ a link (sudo in their container) must not get us to
+  # chown what it points at on the host.
+  chown -h "$uid:$gid" "$target" "$target/INBOX" "$target/mail"
   chmod 0700 "$target"
 }
 
@@ -192,7 +196,8 @@ enlarge() {
 unmount_fs() {
   if [ -n "$(mounted_source)" ]; then
     is_ours_mounted || die "$target has $(mounted_source) mounted, not $device; leaving it alone"
-    run umount "$target"
+    # Lazily: gone from the tree now, the filesystem (and its loop device) freed when its last user goes.
+    if [ "$lazy" = 1 ]; then run umount -l "$target"; else run umount "$target"; fi
   fi
   fstab_remove
 }

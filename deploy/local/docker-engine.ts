@@ -1,6 +1,7 @@
 // The Docker engine local mode runs the users' containers on: the one DOCKER_HOST names, or
 // /var/run/docker.sock, when it answers; else a dockerd of local mode's own (as root), its
-// data under <data-dir>/docker, stopped again when `semail start` stops.
+// data under <data-dir>/docker, stopped again when `semail start` stops, and what it changed
+// on the machine put back (engine-host-changes.ts).
 import { execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { closeSync, openSync } from "node:fs";
@@ -8,6 +9,7 @@ import { access, mkdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { processRunning } from "../../lib/process-alive.ts";
+import { recordHostState, restoreHostState, type EngineIdentity } from "./engine-host-changes.ts";
 
 const exec = promisify(execFile);
 const START_MS = 60_000;
@@ -113,10 +115,24 @@ export async function terminateDockerd(pid: number): Promise<void> {
   }
 }
 
+const RUN_PREFIX = "/run/semail-local-";
+const HOST_RECORD = "host-before.json";
+
+/** How our dockerd's processes are told from others', and where another local mode's engine keeps its record. */
+function engineIdentity(paths: ReturnType<typeof ownDockerPaths>): EngineIdentity {
+  return {
+    ownPaths: [paths.run],
+    recordOf: (cmdline) => {
+      const run = new RegExp(`${RUN_PREFIX}[0-9a-f]{8}`).exec(cmdline)?.[0];
+      return run === undefined ? undefined : join(run, HOST_RECORD);
+    },
+  };
+}
+
 /** Where our own dockerd keeps what: data and pid file under the data dir; socket and exec root in /run (a unix socket path has at most 107 bytes). */
 export function ownDockerPaths(dataDir: string) {
   const id = localInstanceId(dataDir);
-  const run = `/run/semail-local-${id}`;
+  const run = `${RUN_PREFIX}${id}`;
   return {
     dataRoot: join(dataDir, "docker", "data"),
     pidFile: join(dataDir, "docker", "dockerd.pid"),
@@ -124,6 +140,8 @@ export function ownDockerPaths(dataDir: string) {
     execRoot: join(run, "exec"),
     socket: `unix://${join(run, "docker.sock")}`,
     run,
+    /** The sysctls and /run directories as they were before it started (engine-host-changes.ts). */
+    hostRecord: join(run, HOST_RECORD),
     /** Our dockerd's default bridge: its own, never docker0, which another engine may use. */
     bridge: `semail-d${id.slice(0, 6)}`,
     bridgeAddress: bridgeAddress(id),
@@ -145,8 +163,8 @@ export async function openDocker(dataDir: string, say: (line: string) => void): 
   if (!(await onPath("dockerd"))) return { reason: "no Docker engine answers and dockerd is not installed (apt-get install docker.io)" };
   const paths = ownDockerPaths(dataDir);
   say(`Starting a Docker engine of local mode's own (data in ${paths.dataRoot}, socket ${paths.socket})`);
-  await startDockerd(paths);
-  return { host: paths.socket, own: true, run: dockerRunner(paths.socket), stream: streamer(paths.socket), stop: () => stopDockerd(paths) };
+  await startDockerd(paths, say);
+  return { host: paths.socket, own: true, run: dockerRunner(paths.socket), stream: streamer(paths.socket), stop: () => stopDockerd(paths, say) };
 }
 
 async function pidOf(pidFile: string): Promise<number | undefined> {
@@ -154,11 +172,13 @@ async function pidOf(pidFile: string): Promise<number | undefined> {
   return Number.isSafeInteger(pid) && pid > 0 && processRunning(pid) ? pid : undefined;
 }
 
-async function startDockerd(paths: ReturnType<typeof ownDockerPaths>): Promise<void> {
+async function startDockerd(paths: ReturnType<typeof ownDockerPaths>, say: (line: string) => void): Promise<void> {
   await mkdir(paths.dataRoot, { recursive: true });
+  // A dockerd left by a start that was killed: ours (its pid file), so stop it first, and
+  // put back what it had changed.
+  await stopDockerd(paths, say);
   await mkdir(paths.run, { recursive: true, mode: 0o700 });
-  // A dockerd left by a start that was killed: ours (its pid file), so stop it first.
-  await stopDockerd(paths);
+  await recordHostState(paths.hostRecord);
   if (!(await readFile(`/sys/class/net/${paths.bridge}/type`, "utf8").then(() => true, () => false))) {
     await exec("ip", ["link", "add", paths.bridge, "type", "bridge"], { timeout: 10_000 });
     await exec("ip", ["addr", "add", paths.bridgeAddress, "dev", paths.bridge], { timeout: 10_000 });
@@ -181,10 +201,17 @@ async function startDockerd(paths: ReturnType<typeof ownDockerPaths>): Promise<v
   child.unref();
   const failed = new Promise<never>((_, fail) => child.once("error", fail));
   const exitedEarly = new Promise<never>((_, fail) => child.once("exit", (code) => fail(new Error(`dockerd exited ${code}; see ${paths.log}`))));
-  await Promise.race([failed, exitedEarly, waitFor(() => dockerAnswers(paths.socket), START_MS, `dockerd to answer on ${paths.socket} (log: ${paths.log})`)]);
+  try {
+    await Promise.race([failed, exitedEarly, waitFor(() => dockerAnswers(paths.socket), START_MS, `dockerd to answer on ${paths.socket} (log: ${paths.log})`)]);
+  } catch (err) {
+    // Nobody else would stop it: the caller gets no engine to stop.
+    await stopDockerd(paths, say).catch(() => undefined);
+    throw err;
+  }
 }
 
-async function stopDockerd(paths: ReturnType<typeof ownDockerPaths>): Promise<void> {
+/** Stops our own dockerd (by its pid file), removes what it leaves, and puts back what it changed on the machine. */
+async function stopDockerd(paths: ReturnType<typeof ownDockerPaths>, say: (line: string) => void): Promise<void> {
   const pid = await pidOf(paths.pidFile);
   if (pid !== undefined) await terminateDockerd(pid);
   // What dockerd leaves: its network namespaces bind-mounted in the exec root, and the
@@ -194,5 +221,6 @@ async function stopDockerd(paths: ReturnType<typeof ownDockerPaths>): Promise<vo
     await exec("umount", [mount], { timeout: 10_000 }).catch(() => undefined);
   }
   for (const bridge of [paths.bridge, ...paths.networkBridges]) await exec("ip", ["link", "del", bridge], { timeout: 10_000 }).catch(() => undefined);
+  await restoreHostState(paths.hostRecord, engineIdentity(paths), say);
   if (!(await readFile("/proc/self/mounts", "utf8")).includes(` ${paths.run}/`)) await rm(paths.run, { recursive: true, force: true });
 }

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { lstat, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
@@ -188,4 +188,21 @@ test("bad arguments exit non-zero with a clear message", async () => {
     assert.match(result.stderr, message);
     assert.equal(result.stdout, "", "nothing done");
   }
+});
+
+test("a user's link in place of INBOX or mail/ is never followed by the chown: the host's file keeps its owner", { skip }, async (t) => {
+  const p = await place(t);
+  const target = join(p.mailRoot, "alice");
+  assert.equal((await mailboxFs("create", ...p.common(), "--size", String(32 * MiB), "--uid", "1000", "--gid", "1000")).code, 0);
+  // What sudo in the user's container could do: INBOX and mail/ become links to the host's files.
+  const victim = join(p.imageDir, "..", "victim");
+  await writeFile(victim, "root's\n");
+  await rm(join(target, "INBOX"));
+  await symlink(victim, join(target, "INBOX"));
+  await rm(join(target, "mail"), { recursive: true });
+  await symlink(p.imageDir, join(target, "mail"));
+  assert.equal((await mailboxFs("grow", ...p.common(), "--size", String(32 * MiB), "--uid", "1001", "--gid", "1001")).code, 0);
+  assert.equal((await stat(victim)).uid, 0, "the file INBOX points at is still root's");
+  assert.equal((await stat(p.imageDir)).uid, 0, "so is the folder mail/ points at");
+  assert.equal((await lstat(join(target, "INBOX"))).uid, 1001, "the link itself is the user's");
 });
