@@ -53,6 +53,12 @@ export interface SmtpFrontEndOptions {
   readonly hostname: string;
   /** Largest message, advertised as SIZE and enforced whether declared or not. */
   readonly maxMessageSize: number;
+  /**
+   * SIZE for EHLO (and smtp-server's check of a declared SIZE at MAIL) on listeners that do
+   * not offer AUTH, read at each use: what the mailboxes behind an MX can take now. Capped
+   * at maxMessageSize, at least 1 (SIZE 0 would mean no limit). Default maxMessageSize.
+   */
+  readonly advertisedSize?: () => number;
   /** PEM key and certificate; without them no STARTTLS and no implicit TLS (never smtp-server's built-in key). */
   readonly tls?: { readonly key: string | Buffer; readonly cert: string | Buffer };
   readonly auth?: SmtpAuthOptions;
@@ -324,6 +330,7 @@ export function createSmtpFrontEnd(options: SmtpFrontEndOptions): SmtpFrontEnd {
     createServer(implicitTls: boolean, listenerAuth = true): SMTPServer {
       if (implicitTls && !options.tls) throw new Error("implicit TLS needs a certificate: set tls.cert and tls.key");
       const offersAuth = auth !== undefined && listenerAuth;
+      const advertised = options.advertisedSize;
       const serverOptions: SMTPServerOptions = {
         name: hostname,
         banner: "SEMail",
@@ -351,6 +358,10 @@ export function createSmtpFrontEnd(options: SmtpFrontEndOptions): SmtpFrontEnd {
         onData,
         onClose,
       };
+      // smtp-server keeps this very object and reads `size` at each EHLO and MAIL.
+      if (advertised && !offersAuth) {
+        Object.defineProperty(serverOptions, "size", { enumerable: true, get: () => Math.max(1, Math.min(maxMessageSize, advertised())) });
+      }
       const server = new SMTPServer(serverOptions);
       instrumentConnection(server, limits, logger, (session, line) => {
         stateOf(session).addressLine = line;

@@ -5,11 +5,13 @@ import { mkdir } from "node:fs/promises";
 import type { Logger } from "pino";
 import { ConfigError, usersListOptions, type Settings } from "../../config/settings.ts";
 import { watchUsersList, type UsersListWatch } from "../../config/users-file.ts";
+import type { UsersList } from "../../config/users-list.ts";
 import { createDirectory } from "../../directory/ldap.ts";
 import type { Directory } from "../../directory/types.ts";
 import { createAuthenticator } from "../core/authenticate.ts";
 import { createSmtpFrontEnd, listenSmtp, parseListenSpec, readTlsFiles, type BoundAddress, type SmtpLimits } from "../core/index.ts";
 import { createMboxStore, provisionPlainRoot, type MboxStore } from "./store/index.ts";
+import { createAdvertisedSize } from "./advertised-size.ts";
 import { createInboundBackend } from "./backend.ts";
 import { DEFAULT_ADMIN_OWNER, adminMailbox } from "./recipients.ts";
 import { createHandoff } from "./submission-handoff.ts";
@@ -31,6 +33,8 @@ export interface RunningInbound {
   readonly addresses: readonly BoundAddress[];
   readonly users: UsersListWatch;
   readonly store: MboxStore;
+  /** The largest message a listed owner's mailbox takes now (bytes as sent), or undefined for an owner not listed. */
+  largestMessage(owner: string): Promise<number | undefined>;
   /** Re-reads the users list now (SIGHUP). */
   reload(): Promise<void>;
   /** Stops listening, lets open sessions finish (closeTimeoutMs), waits for the store. */
@@ -85,11 +89,28 @@ export async function startInbound(settings: Settings, deps: InboundDependencies
   if (i.adminOwner === undefined && !users.current().byOwner(DEFAULT_ADMIN_OWNER)) {
     await provisionPlainRoot(i.mailRoot, DEFAULT_ADMIN_OWNER);
   }
-  const store = createMboxStore({ mailRoot: i.mailRoot, hostname: settings.hostname, logger: logger.child({ part: "store" }), lockTimeoutMs: i.lockTimeout });
+  const store = createMboxStore({ mailRoot: i.mailRoot, hostname: settings.hostname, logger: logger.child({ part: "store" }), lockTimeoutMs: i.lockTimeout, minFreeSpace: i.minFreeSpace });
+  const admin = (list: UsersList) => adminMailbox(list, i.adminOwner, settings.defaultMailboxSize);
+  const quotaOf = (owner: string): number | undefined => {
+    const list = users.current();
+    const listed = list.byOwner(owner)?.size;
+    const ofAdmin = admin(list);
+    return listed ?? (owner === ofAdmin.owner ? ofAdmin.quota : undefined);
+  };
+  const advertisedSize = createAdvertisedSize({
+    limit: i.maxMessageSize,
+    mailboxes: () => {
+      const list = users.current();
+      return [...list.mailboxes.map((m) => ({ owner: m.owner, quota: m.size })), admin(list)];
+    },
+    largestMessage: (owner, quota) => store.largestMessage(owner, quota),
+    logger,
+  });
+  await advertisedSize.refresh();
   const backend = createInboundBackend({
     users: () => users.current(),
     managedDomain: settings.managedDomain,
-    admin: (list) => adminMailbox(list, i.adminOwner, settings.defaultMailboxSize),
+    admin,
     store,
     mailRoot: i.mailRoot,
     minFreeSpace: i.minFreeSpace,
@@ -111,6 +132,8 @@ export async function startInbound(settings: Settings, deps: InboundDependencies
     logger,
     hostname: settings.hostname,
     maxMessageSize: i.maxMessageSize,
+    // MX listeners say what the mailboxes take now; submission ones what may be sent.
+    advertisedSize: () => advertisedSize.current(),
     ...(tls ? { tls } : {}),
     // Offered per listener (below); never required: an MX session on 587 is still one.
     auth: { enabled: target !== undefined, required: false, keepCredentials: true },
@@ -136,6 +159,10 @@ export async function startInbound(settings: Settings, deps: InboundDependencies
     addresses: listening.addresses,
     users,
     store,
+    async largestMessage(owner) {
+      const quota = quotaOf(owner);
+      return quota === undefined ? undefined : store.largestMessage(owner, quota);
+    },
     reload: () => users.reload(),
     async stop() {
       await listening.close();

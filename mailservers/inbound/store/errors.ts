@@ -105,3 +105,15 @@ export class PartiallyStoredError extends StoreError {
     super("the message was stored in some mailbox files but not all", { cause: causes[0] });
   }
 }
+
+/** The message does not fit on the filesystem of these recipients' mailboxes, both copies: nothing was written. */
+export class NoRoomError extends StoreError {
+  override readonly name = "NoRoomError";
+  readonly recipients: readonly string[];
+  readonly shortfalls: readonly { readonly needed: number; readonly available: number }[];
+  constructor(recipients: readonly string[], shortfalls: readonly { readonly needed: number; readonly available: number }[]) {
+    super(`no room for the message in the mailbox of ${recipients.join(", ")}`);
+    this.recipients = recipients;
+    this.shortfalls = shortfalls;
+  }
+}

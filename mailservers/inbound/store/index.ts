@@ -5,10 +5,12 @@
 // The front door takes a delivery through named steps: wait for crash recovery (ready),
 // transform the message once to mboxrd into memory or a temp file (spool, spool-body.ts),
 // plan which files get which copies (plan.ts; mailbox roots: mailbox-root.ts), and commit
-// them through per-file group-commit queues (commit.ts, mbox-file.ts). deliver() resolves
-// only when every copy is fsynced; on any failure every copy already written is cut out
-// again before the 451. The parts below throw typed errors (errors.ts); only `smtpReply`
-// here turns them into SMTP replies.
+// them through per-file group-commit queues (commit.ts, mbox-file.ts). Before the first
+// append, each mailbox's filesystem must have room for all its copies (room.ts): a message
+// that cannot fit is refused (552) with nothing written, never found out by ENOSPC halfway.
+// deliver() resolves only when every copy is fsynced; on any failure every copy already
+// written is cut out again before the 451. The parts below throw typed errors (errors.ts);
+// only `smtpReply` here turns them into SMTP replies.
 //
 // Crash safety (kill -9): an append in flight is described by a crash marker written
 // before it (crash-markers.ts), named so that a zombie or a reused pid never passes for
@@ -31,6 +33,7 @@ import {
   InvalidOwnerError,
   MailboxLockedError,
   MailboxNotProvisionedError,
+  NoRoomError,
   PartiallyStoredError,
   QuotaExceededError,
   RollbackFailedError,
@@ -48,6 +51,7 @@ import { MboxrdBody } from "./mboxrd.ts";
 import { checkQuota, fileAppends, recipientCopies, uniqueTargets, type StoreTarget } from "./plan.ts";
 import { spoolBody, type SpooledBody } from "./spool-body.ts";
 import { recoverStore, type RecoveryReport } from "./recovery.ts";
+import { SpaceReservations, filesystemOf, largestMessage } from "./room.ts";
 import { UsageCache } from "./usage.ts";
 
 export type { FaultInjector, CrashPoint } from "./faults.ts";
@@ -64,6 +68,8 @@ export interface MboxStoreOptions {
   /** Our name in the Received header. */
   hostname: string;
   logger: Logger;
+  /** Free bytes the mail root's own filesystem keeps (inbound.minFreeSpace): a mailbox root on it may use only the rest. Default 0. */
+  minFreeSpace?: number;
   /** Longest wait for a mailbox's dotlock before 451 4.2.0 (default 20 s). */
   lockTimeoutMs?: number;
   /** Tests only: a dotlock older than this is stale (default 5 minutes). */
@@ -82,8 +88,14 @@ export interface MboxStore {
   /** Bytes used under <mailRoot>/<owner>/ (cached; cheap enough for every RCPT). */
   usage(owner: string): Promise<number>;
   /**
+   * The largest message (bytes as sent, as SIZE counts them) the owner's mailbox takes now,
+   * both copies, within `quota` and on its filesystem; 0 for a root not provisioned.
+   */
+  largestMessage(owner: string, quota: number): Promise<number>;
+  /**
    * Stores `message` for every target; resolves once every copy is fsynced. Throws
-   * 552 5.2.2 when every target is over quota, 451 4.2.0 when a mailbox stays locked,
+   * 552 5.2.2 when every target is over quota or a target's filesystem cannot hold its
+   * copies, 451 4.2.0 when a mailbox stays locked,
    * 451 4.2.1 when a mailbox root is not provisioned yet, 451 4.3.0 on an I/O failure
    * (nothing kept anywhere), or the stream's own error.
    */
@@ -118,6 +130,10 @@ export function smtpReply(error: unknown, logger: Logger, id?: string): SmtpErro
     return tempFail(451, "4.2.1", "Mailbox is being set up, try again later");
   }
   if (error instanceof QuotaExceededError) return permFail(552, "5.2.2", "Mailbox full");
+  if (error instanceof NoRoomError) {
+    logger.info({ id, recipients: error.recipients, shortfalls: error.shortfalls }, "message does not fit in a mailbox's filesystem");
+    return permFail(552, "5.2.2", `Message too big for the mailbox of ${error.recipients.map((r) => `<${r}>`).join(", ")}: it does not have room for it now`);
+  }
   if (error instanceof InvalidOwnerError) return tempFail(451, "4.3.0", "Mailbox configuration error");
   if (error instanceof UnsafeMailboxRootError) {
     logger.error({ directory: error.root }, "mailbox root is a symlink or not a directory");
@@ -162,6 +178,8 @@ export function createMboxStore(options: MboxStoreOptions): MboxStore {
   };
   const files = new Map<string, MboxFile>();
   const usage = new UsageCache();
+  let mailRootDevice: number | undefined;
+  const space = new SpaceReservations(() => (mailRootDevice ??= filesystemOf(mailRoot.path).device), options.minFreeSpace ?? 0);
   const inFlight = new Set<Promise<unknown>>();
   let closed = false;
   let tempSeq = 0;
@@ -209,15 +227,19 @@ export function createMboxStore(options: MboxStoreOptions): MboxStore {
     const copies = recipientCopies(envelope, uniqueTargets(targets), mailRoot, hostname);
     const bodyPath = path.join(tmpDir, `msg-${markers.writer}-${++tempSeq}`);
     let body: SpooledBody | undefined;
+    let release: (() => void) | undefined;
     try {
       body = await spool(message, bodyPath);
       // Step 3: plan. Refused only when every mailbox is full; then each root is checked.
       await checkQuota(copies, body.size, usage);
       const appends = await fileAppends(copies, envelope.mailFrom, (root) => prepareMailboxRoot(root, mailRoot, logger));
+      // Each filesystem must hold every copy it gets; promised until the commit is over.
+      release = space.reserve(appends, body.size, (file) => mailRoot.rootOf(file), (root) => copies.filter((c) => c.root === root).map((c) => c.target.recipient));
       // Step 4: commit, in every file and synced, or in none.
       const stored = await commitAppends(appends, body, fileFor);
       for (const { owner, bytes } of stored) usage.add(owner, bytes);
     } finally {
+      release?.();
       if (body?.parts === undefined) await fs.unlink(bodyPath).catch(() => {});
     }
   }
@@ -233,6 +255,20 @@ export function createMboxStore(options: MboxStoreOptions): MboxStore {
     async usage(owner) {
       try {
         return await usage.get(owner, mailboxRoot(mailRoot, owner));
+      } catch (error) {
+        throw smtpReply(error, logger);
+      }
+    },
+    async largestMessage(owner, quota) {
+      try {
+        const root = mailboxRoot(mailRoot, owner);
+        const state = provisioningState(root);
+        if (state === "unsafe") throw new UnsafeMailboxRootError(root);
+        if (state === "missing") return 0;
+        const used = await usage.get(owner, root);
+        const disk = filesystemOf(root);
+        // A large message waits in a temp file under the mail root: a third copy where they share a filesystem.
+        return largestMessage(quota - used, space.available(disk), space.sharesMailRoot(disk) ? 3 : 2, disk.blockSize);
       } catch (error) {
         throw smtpReply(error, logger);
       }

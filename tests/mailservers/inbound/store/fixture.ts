@@ -30,7 +30,7 @@ export async function makeMailRoot(t: TestContext, parent = tmpdir(), owners: re
   return dir;
 }
 
-export function makeStore(t: TestContext, mailRoot: string, extra: { lockTimeoutMs?: number; staleLockMs?: number; faults?: FaultInjector } = {}): MboxStore {
+export function makeStore(t: TestContext, mailRoot: string, extra: { lockTimeoutMs?: number; staleLockMs?: number; faults?: FaultInjector; minFreeSpace?: number } = {}): MboxStore {
   const store = createMboxStore({ mailRoot, hostname: "mx.semail.test", logger: silentLogger(), ...extra });
   t.after(() => store.close());
   return store;
@@ -116,6 +116,34 @@ print(json.dumps(out))
 `;
   const { stdout } = await run("python3", ["-c", script, file], { maxBuffer: 64 << 20 });
   return JSON.parse(stdout) as ParsedMessage[];
+}
+
+/**
+ * A real ext4 filesystem of `bytes`, made and loop-mounted as mailbox-fs.sh does (no
+ * blocks reserved for root), at `at` (made if missing) or in a temp directory. Unmounted
+ * after the test, leaving no loop device (mount's autoclear): register the removal of a
+ * directory holding `at` after this call, so that it runs after the unmount. Returns the
+ * mount point, or why not (not root, no loop devices here): the caller skips.
+ */
+export async function mountedExt4(t: TestContext, bytes: number, at?: string): Promise<string | { skip: string }> {
+  if (process.getuid?.() !== 0) return { skip: "needs root to loop-mount an ext4 image" };
+  const work = await mkdtemp(path.join(tmpdir(), "semail-ext4-"));
+  const image = path.join(work, "fs.img");
+  const mountPoint = at ?? path.join(work, "mnt");
+  await mkdir(mountPoint, { recursive: true });
+  await run("truncate", ["-s", String(bytes), image]);
+  await run("mkfs.ext4", ["-q", "-F", "-m", "0", image]);
+  try {
+    await run("mount", ["-o", "loop,nodev,nosuid,noexec", image, mountPoint]);
+  } catch (error) {
+    await rm(work, { recursive: true, force: true });
+    return { skip: `cannot loop-mount here: ${(error as Error).message.split("\n")[0]}` };
+  }
+  t.after(async () => {
+    await run("umount", [mountPoint]).catch(() => run("umount", ["-l", mountPoint]));
+    await rm(work, { recursive: true, force: true });
+  });
+  return mountPoint;
 }
 
 /** What provisioning leaves: the owner's root with an empty INBOX in it. */

@@ -2,6 +2,7 @@
 // exactly its previous bytes, locks and crash markers are gone, and the reply is 451 4.3.0.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { closeSync, openSync, writeSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -120,9 +121,23 @@ test("a real ENOSPC on a small ext4 filesystem rolls back every file", async (t)
   });
   const root = await filledRoot(t, mountPoint);
   const before = await snapshot(root);
-  const store = makeStore(t, root);
-  // About 300 KB: the temp body fits in the ~780 KB free, six copies do not.
-  const big = ("y".repeat(999) + "\n").repeat(300);
+  // The store checks the room before writing (room.test.ts), so the disk is filled behind
+  // its back, by another writer, after the check and the first appends: carol's INBOX
+  // then meets a real ENOSPC with bob's two files already written.
+  const filler = path.join(mountPoint, "filler");
+  const fillDisk = () => {
+    const fd = openSync(filler, "w");
+    try {
+      for (let i = 0; i < 64; i++) writeSync(fd, Buffer.alloc(64 * 1024));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOSPC") throw error;
+    } finally {
+      closeSync(fd);
+    }
+  };
+  const store = makeStore(t, root, { faults: { beforeWrite: (file, attempt) => (middle(file) && attempt === 0 ? void fillDisk() : undefined) } });
+  // About 100 KB: six copies fit in the ~780 KB free, so the store's own check lets it through.
+  const big = ("y".repeat(999) + "\n").repeat(100);
   const error = await store
     .deliver(makeEnvelope(SENDER, targets.map((x) => x.recipient)), targets, messageStream(simpleMessage("too big", big), 65536))
     .then(() => undefined, (e: unknown) => e);
@@ -130,6 +145,7 @@ test("a real ENOSPC on a small ext4 filesystem rolls back every file", async (t)
   assert.equal(error.enhancedCode, "4.3.0");
   assert.deepEqual(await snapshot(root), before);
   // Space is back: a small message goes through.
+  await rm(filler);
   await store.deliver(makeEnvelope(SENDER, ["carol@semail.test"]), [target("carol")], messageStream(simpleMessage("small")));
   assert.deepEqual((await readMbox(path.join(root, "carol", "INBOX"))).map((m) => m.subject), ["kept", "small"]);
 });
