@@ -1,13 +1,17 @@
 // The relay DeliveryBackend: the submission policy (who may send, from which address)
-// in front of the spool. Authenticated users only; MAIL FROM must be one of the sender's
-// own mailboxes in the users list; the message is on disk before the 250.
+// in front of the spool. Authenticated users only; MAIL FROM, and the From: and Sender:
+// headers, must be the sender's own live mailboxes in the users list (a missing From: is
+// added from MAIL FROM); the message is on disk before the 250.
 import type { BlockList } from "node:net";
 import type { Readable } from "node:stream";
 import type { Logger } from "pino";
 import { domainProblem, type UsersList } from "../../config/users-list.ts";
 import type { Directory } from "../../directory/types.ts";
 import { createAuthenticator } from "../core/authenticate.ts";
+import { checkSubmissionSender } from "../core/own-address.ts";
 import { SmtpError, permFail, tempFail, type DeliveryBackend, type Envelope, type SessionInfo } from "../core/types.ts";
+import { readHeaderBlock } from "./header-block.ts";
+import { checkHeaderIdentity } from "./header-identity.ts";
 import { receivedHeader } from "./relay/hygiene.ts";
 import type { Queue } from "./relay/queue.ts";
 import type { Spool } from "./relay/spool.ts";
@@ -34,6 +38,9 @@ export interface SubmissionOptions {
   readonly loginCacheMs?: number;
   readonly logger: Logger;
 }
+
+/** Header bytes read before the From: check decides; far above any real header block (Postfix keeps 100 KiB). */
+const MAX_HEADER_BYTES = 256 * 1024;
 
 /** Dot-atom local part (RFC 5322) or UTF-8 (SMTPUTF8); no quoted strings, which could hide another "@domain". */
 const LOCAL_PART = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~\u0080-\uffff-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~\u0080-\uffff-]+)*$/;
@@ -68,17 +75,7 @@ export function createSubmissionBackend(options: SubmissionOptions): DeliveryBac
     }),
 
     async checkSender(address: string, session: SessionInfo): Promise<void> {
-      const user = requireUser(session);
-      if (address === "") throw permFail(553, "5.7.1", "The null sender <> is for bounces; send from one of your addresses");
-      const list = users();
-      const mailbox = list.byAddress(address);
-      if (mailbox?.owner === user) return;
-      // Named so the owner knows what is missing; a claim proves nothing until its DNS does.
-      const pending = list.pendingByAddress(address);
-      if (pending?.owner === user) {
-        throw permFail(553, "5.7.1", `Sender <${address}> is not usable yet: ${user} has not proven control of ${pending.domain} (publish the TXT record the web form shows)`);
-      }
-      throw permFail(553, "5.7.1", `Sender <${address}> is not an address of ${user}`);
+      checkSubmissionSender(address, requireUser(session), users());
     },
 
     async checkRecipient(address: string, session: SessionInfo): Promise<void> {
@@ -89,14 +86,17 @@ export function createSubmissionBackend(options: SubmissionOptions): DeliveryBac
 
     async deliver(envelope: Envelope, message: Readable): Promise<string> {
       const user = requireUser(envelope.session);
-      const received = Buffer.from(receivedHeader(envelope, hostname), "utf8");
       let record;
       try {
+        // Who the message says it is from is judged before anything is kept; the body is not read for it.
+        const block = await readHeaderBlock(message, MAX_HEADER_BYTES);
+        const { hasFrom } = checkHeaderIdentity(block.header, user, users());
+        const added = hasFrom ? "" : `From: <${envelope.mailFrom}>\r\n`;
         record = await spool.accept(
           { from: envelope.mailFrom, recipients: envelope.recipients, arrival: options.now?.() ?? envelope.receivedAt.getTime(), user },
-          message,
+          block.message,
           envelope.id,
-          received,
+          Buffer.from(receivedHeader(envelope, hostname) + added, "utf8"),
         );
       } catch (err) {
         if (err instanceof SmtpError) throw err;

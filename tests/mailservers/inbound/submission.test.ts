@@ -72,7 +72,7 @@ async function session(t: TestContext, f: Inbound, host: string, tls: "none" | "
   return { client, ehlo: ehlo.lines };
 }
 
-/** A session on `host` logged in as alice (by `login`), MAIL FROM `from` taken: outbound judges it at DATA. */
+/** A session on `host` logged in as alice (by `login`), MAIL FROM `from` taken. */
 async function aliceSending(t: TestContext, f: Inbound, host: string, tls: "starttls" | "implicit", login: string, from: string): Promise<SmtpClient> {
   const { client } = await session(t, f, host, tls);
   assert.equal((await client.command(`AUTH PLAIN ${plain(login, alice.password)}`)).code, 235);
@@ -130,21 +130,63 @@ describe("submission on inbound's 587 and 465", () => {
     assert.ok(!f.log.some((line) => line.includes(alice.password)), "no log line holds the password");
   });
 
-  it("alice cannot send as bob: outbound's 553 reaches her, and nothing is sent", async (t) => {
+  it("a sender that is not hers is refused at MAIL, before any body, on 587 and 465: outbound's 553 5.7.1, and nothing reaches outbound", async (t) => {
     const out = await outbound(t);
     const f = await inbound(t, out.addresses[0]!.boundPort);
     const before = sink.messages.length;
-    const client = await aliceSending(t, f, STARTTLS, "starttls", "alice@semail.test", "bob@bob.semail.test");
-    assert.equal((await client.command("RCPT TO:<friend@example.net>")).code, 250);
-    const reply = await client.data(simpleMessage({ from: "bob@bob.semail.test", to: "friend@example.net", subject: "forged" }));
-    assert.deepEqual([reply.code, reply.text], [553, "5.7.1 Sender <bob@bob.semail.test> is not an address of alice"]);
-    // The session goes on: her own address works next.
-    assert.equal((await client.command("MAIL FROM:<alice@semail.test>")).code, 250);
-    assert.equal((await client.command("RCPT TO:<friend@example.net>")).code, 250);
-    assert.equal((await client.data(simpleMessage({ from: "alice@semail.test", to: "friend@example.net", subject: "own" }))).code, 250);
-    await until(() => sink.messages.length === before + 1, "her own message at the sink");
-    assert.deepEqual(subjects(before), ["own"]);
-    await until(() => out.queue.size === 0, "an empty queue: the forged one was never queued");
+    for (const [host, tls] of [[STARTTLS, "starttls"], [IMPLICIT, "implicit"]] as const) {
+      const { client } = await session(t, f, host, tls);
+      assert.equal((await client.command(`AUTH PLAIN ${plain("alice@semail.test", alice.password)}`)).code, 235);
+      for (const [from, text] of [
+        ["bob@bob.semail.test", "5.7.1 Sender <bob@bob.semail.test> is not an address of alice"],
+        ["ceo@gmail.com", "5.7.1 Sender <ceo@gmail.com> is not an address of alice"],
+        ["", "5.7.1 The null sender <> is for bounces; send from one of your addresses"],
+      ]) {
+        const reply = await client.command(`MAIL FROM:<${from}>`);
+        assert.deepEqual([reply.code, reply.text], [553, text], `${tls}: <${from}>`);
+      }
+      // The session goes on: her own address works next.
+      assert.equal((await client.command("MAIL FROM:<alice@semail.test>")).code, 250);
+      assert.equal((await client.command("RCPT TO:<friend@example.net>")).code, 250);
+      assert.equal((await client.data(simpleMessage({ from: "alice@semail.test", to: "friend@example.net", subject: `own via ${tls}` }))).code, 250);
+    }
+    // A claim not proven yet is named as such, as outbound names it.
+    const { client } = await session(t, f, STARTTLS, "starttls");
+    assert.equal((await client.command(`AUTH PLAIN ${plain("admin", admin.password)}`)).code, 235);
+    const pending = await client.command("MAIL FROM:<carol@carol.example>");
+    assert.equal(pending.code, 553);
+    assert.match(pending.text, /^5\.7\.1 Sender <carol@carol\.example> is not usable yet: admin has not proven control of carol\.example/);
+    await until(() => sink.messages.length === before + 2, "her own two messages at the sink");
+    assert.deepEqual(subjects(before).sort(), ["own via implicit", "own via starttls"]);
+    // Only her own two messages were handed over: outbound never saw the refused senders.
+    assert.equal(f.log.filter((line) => line.includes('"part":"handoff"')).length, 2, f.log.filter((line) => line.includes("handoff")).join("\n"));
+  });
+
+  it("a header From: that is not hers gets outbound's 550 5.7.1 naming the address, on 587 and 465, and nothing is sent", async (t) => {
+    const out = await outbound(t);
+    const f = await inbound(t, out.addresses[0]!.boundPort);
+    const before = sink.messages.length;
+    const transports = [
+      createTransport({ host: STARTTLS, port: f.port(STARTTLS), secure: false, requireTLS: true, tls: { rejectUnauthorized: false }, auth: { user: "alice", pass: alice.password } }),
+      createTransport({ host: IMPLICIT, port: f.port(IMPLICIT), secure: true, tls: { rejectUnauthorized: false }, auth: { user: "alice@semail.test", pass: alice.password } }),
+    ];
+    t.after(() => transports.forEach((transport) => transport.close()));
+    for (const [index, transport] of transports.entries()) {
+      for (const [from, response] of [
+        ["CEO <ceo@gmail.com>", "550 5.7.1 From: address <ceo@gmail.com> is not an address of alice"],
+        ['"bob@bob.semail.test" <alice@semail.test>', "550 5.7.1 From: header shows bob@bob.semail.test, which is not an address of alice"],
+      ]) {
+        await assert.rejects(
+          transport.sendMail({ envelope: { from: "alice@semail.test", to: ["friend@example.net"] }, from, to: "friend@example.net", subject: "forged", text: "Wire the money.\n" }),
+          (err: { responseCode?: number; response?: string }) => {
+            assert.deepEqual([err.responseCode, err.response], [550, response], `transport ${index}: ${from}`);
+            return true;
+          },
+        );
+      }
+    }
+    assert.equal(out.queue.size, 0, "outbound kept nothing");
+    assert.equal(sink.messages.length, before);
   });
 
   it("a recipient outbound refuses refuses the whole message: no 250 that drops someone", async (t) => {

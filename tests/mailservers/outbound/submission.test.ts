@@ -1,10 +1,10 @@
-// The submission policy against a real slapd: AUTH by binding as the user, MAIL FROM only
-// from one's own mailbox, nothing without AUTH, 454 when the directory hangs, and the
-// message on disk when the 250 comes.
+// The submission policy against a real slapd: AUTH by binding as the user, MAIL FROM and
+// the From: header only from one's own mailbox, nothing without AUTH, 454 when the
+// directory hangs, and the message on disk when the 250 comes.
 import assert from "node:assert/strict";
 import { access, readFile } from "node:fs/promises";
 import { createServer, type Socket } from "node:net";
-import { after, before, describe, it } from "node:test";
+import { after, before, describe, it, type TestContext } from "node:test";
 import { silentLogger } from "../../../lib/logger.ts";
 import { createSubmissionBackend } from "../../../mailservers/outbound/backend.ts";
 import { networkSet } from "../../../mailservers/outbound/network-policy.ts";
@@ -160,6 +160,48 @@ describe("submission", () => {
     for (let i = 0; i < 100 && held.jobs.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
     assert.equal(held.jobs[0]?.envelopeId, id);
     assert.equal(held.jobs[0]?.domain, "example.net");
+  });
+});
+
+describe("the From: header", () => {
+  /** alice logged in, MAIL FROM her own address and one recipient accepted. */
+  async function aliceReady(t: TestContext, port: number): Promise<SmtpClient> {
+    const { client } = await login(port, "alice", alice.password);
+    t.after(() => client.close());
+    assert.equal((await client.command("MAIL FROM:<alice@semail.test>")).code, 250);
+    assert.equal((await client.command("RCPT TO:<carol@example.net>")).code, 250);
+    return client;
+  }
+
+  it("a From: that is not the sender's own gets 550 5.7.1 naming it, nothing is spooled, and the session goes on", async (t) => {
+    const dir = await tempDir(t);
+    const held = heldSender();
+    t.after(() => held.release());
+    const daemon = await startDaemon(t, await daemonSettings(dir, { ldap: slapd.settings() }), { deliver: held.deliver });
+    const client = await aliceReady(t, daemon.port);
+    const forged = await client.data("From: CEO <ceo@gmail.com>\r\nTo: <carol@example.net>\r\nSubject: wire the money\r\n\r\nNow.\r\n");
+    assert.deepEqual([forged.code, forged.text], [550, "5.7.1 From: address <ceo@gmail.com> is not an address of alice"]);
+    const another = await aliceReady(t, daemon.port);
+    const shown = await another.data('From: "ceo@gmail.com" <alice@semail.test>\r\nSubject: x\r\n\r\nx\r\n');
+    assert.deepEqual([shown.code, shown.text], [550, "5.7.1 From: header shows ceo@gmail.com, which is not an address of alice"]);
+    assert.deepEqual(await daemon.spool.ids(), []);
+    assert.equal((await client.command("MAIL FROM:<alice@semail.test>")).code, 250);
+    assert.equal((await client.command("RCPT TO:<carol@example.net>")).code, 250);
+    assert.equal((await client.data(simpleMessage({ from: "alice@semail.test", to: "carol@example.net", subject: "own" }))).code, 250);
+    assert.equal((await daemon.spool.ids()).length, 1);
+  });
+
+  it("a message without From: gets From: <MAIL FROM> added under our Received line", async (t) => {
+    const dir = await tempDir(t);
+    const held = heldSender();
+    t.after(() => held.release());
+    const daemon = await startDaemon(t, await daemonSettings(dir, { ldap: slapd.settings() }), { deliver: held.deliver });
+    const client = await aliceReady(t, daemon.port);
+    const reply = await client.data("To: <carol@example.net>\r\nSubject: no from\r\n\r\nhi\r\n");
+    assert.equal(reply.code, 250, reply.text);
+    const record = await daemon.spool.read(/queued as ([0-9A-Z]+)/.exec(reply.text)![1]!);
+    const stored = (await readFile(daemon.spool.fileOf(record))).subarray(record.offset, record.offset + record.size).toString("latin1");
+    assert.match(stored, /^Received: [^\r]*\r\n(?:\t[^\r]*\r\n)+From: <alice@semail\.test>\r\nTo: <carol@example\.net>\r\nSubject: no from\r\n\r\nhi\r\n$/);
   });
 });
 
