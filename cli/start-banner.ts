@@ -3,6 +3,7 @@
 import { join } from "node:path";
 import type { MailClientServers } from "../config/mail-clients.ts";
 import type { Settings } from "../config/settings.ts";
+import type { MailboxEntry } from "../config/users-list.ts";
 import { parseListenSpec, type ListenSpec } from "../mailservers/core/listen.ts";
 import type { RunningImap } from "../services/imap/dovecot.ts";
 import { DEMO_ADMIN, DEMO_USERS, LOCAL_DOMAIN } from "../deploy/local/defaults.ts";
@@ -49,6 +50,25 @@ export interface BannerParts {
   readonly imap: RunningImap | undefined;
   readonly webmail: RunningWebmail | undefined;
   readonly mailClients: MailClientServers;
+  /** The live mailboxes of the users list now: the first steps skip what is made already. */
+  readonly mailboxes?: ReadonlyArray<Pick<MailboxEntry, "owner" | "address">>;
+}
+
+/**
+ * Step 1 of a first mail: create the demo users' mailboxes, only those not made yet (a
+ * restart finds them made), and the addresses the next steps use: the ones made, or the
+ * ones step 1 asks for. Without the list, step 1 says "if not made yet".
+ */
+export function firstMailStep(users: readonly string[], mailboxes: BannerParts["mailboxes"]): { step: string; addresses: string[] } {
+  const made = new Map((mailboxes ?? []).map((m) => [m.owner, m.address]));
+  const addresses = users.map((u) => made.get(u) ?? `${u}@${u}.${LOCAL_DOMAIN}`);
+  const missing = users.filter((u) => !made.has(u));
+  const create = (u: string) => `log in as ${u} and create mailbox "${u}" on the subdomain "${u}"`;
+  if (mailboxes !== undefined && missing.length === 0) return { step: `1. The mailboxes ${addresses.join(" and ")} are made already (the web form shows them).`, addresses };
+  const [first, ...others] = mailboxes === undefined ? users : missing;
+  const rest = others.map((u) => `; do the same as ${u}`).join("");
+  const already = users.filter((u) => made.has(u)).map((u) => ` (${u}'s, ${made.get(u)}, is made already)`).join("");
+  return { step: `1. Open the web form, ${create(first!)}${rest}${mailboxes === undefined ? " (if not made yet)" : already}.`, addresses };
 }
 
 /** What `semail start` prints once everything answers: where each part is, the demo logins, a first mail. */
@@ -57,6 +77,8 @@ export function banner(settings: Settings, parts: BannerParts): string {
   const web = parseListenSpec(settings.web.listen);
   const submission = parseListenSpec(settings.outbound.listen[0]!);
   const [a, b] = DEMO_USERS;
+  const first = firstMailStep([a, b], parts.mailboxes);
+  const [fromAddress, toAddress] = first.addresses;
   return `
 SEMail is running on this machine (data in ${dataDir}, logs in ${join(dataDir, "semail.log")}).
 
@@ -75,10 +97,10 @@ Demo logins (LDAP):
 ${[...DEMO_USERS, DEMO_ADMIN].map((uid) => `  ${uid.padEnd(6)} ${passwords[uid]}${uid === DEMO_ADMIN ? "   (administrator)" : ""}`).join("\n")}
 
 First mail:
-  1. Open the web form, log in as ${a} and create mailbox "${a}" on the subdomain "${a}"; do the same as ${b}.
+  ${first.step}
   2. Send:
      swaks --server ${submission.host}:${submission.port} --auth-user ${a} --auth-password '${passwords[a]}' \\
-           --from ${a}@${a}.${LOCAL_DOMAIN} --to ${b}@${b}.${LOCAL_DOMAIN} --header "Subject: hello"
+           --from ${fromAddress} --to ${toAddress} --header "Subject: hello"
   3. Read it: mutt -f ${join(settings.inbound.mailRoot, b, "INBOX")}
      (or python3 -c "import mailbox; print([m['subject'] for m in mailbox.mbox('${join(settings.inbound.mailRoot, b, "INBOX")}')])")
 

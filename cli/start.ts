@@ -15,11 +15,12 @@ import { startWebmail, type RunningWebmail } from "../services/webmail/roundcube
 import { startOutbound } from "../mailservers/outbound/daemon.ts";
 import { createLocalApplier, createLocalZone, releaseLocalMounts, type LocalApplierOptions } from "../deploy/local/applier.ts";
 import { DEFAULT_PORTS, DEMO_ADMIN, DEMO_USERS, LOCAL_DOMAIN, freeLocalPorts, localSecrets, localSettingsYaml, type LocalPorts } from "../deploy/local/defaults.ts";
-import { createLocalDns, readZoneFiles } from "../deploy/local/local-dns.ts";
+import { createLocalDns, readZoneFiles, servingClaimZoneFirst } from "../deploy/local/local-dns.ts";
 import { localMailClients } from "../deploy/local/mail-clients.ts";
 import { startNamed, type Zone } from "../deploy/local/named.ts";
 import { canBind } from "../deploy/local/ports.ts";
 import { makeReachable, reachableDir, REACHABLE_ROOT } from "../deploy/local/reachable-dir.ts";
+import { loopsOfImages, stayText } from "../deploy/local/release-loop-mounts.ts";
 import { startSlapd } from "../deploy/local/slapd.ts";
 import { withLocalCertificate } from "../deploy/local/tls.ts";
 import { startUserSpace, type UserSpace } from "../deploy/local/user-space.ts";
@@ -234,7 +235,15 @@ const start: Command = {
       };
       if (asRoot) parts.add(`the mailbox filesystems (unmounted from ${settings.inbound.mailRoot})`, async () => {
         await stopInbound();
-        await releaseLocalMounts(applierOptions);
+        // A second Ctrl-C while a busy mailbox is waited for ends the wait; a third stops at once.
+        const hurry = new AbortController();
+        const again = () => hurry.abort();
+        process.once("SIGINT", again);
+        try {
+          await releaseLocalMounts(applierOptions, { say: (line) => process.stdout.write(`${line}\n`), hurry: hurry.signal });
+        } finally {
+          process.off("SIGINT", again);
+        }
       });
       // Stopped before their filesystems are unmounted (parts stop last-added first).
       if (userSpace) parts.add("the users' containers, the jump and the apt proxy (kept for the next start)", () => userSpace.containers.stop());
@@ -262,6 +271,7 @@ const start: Command = {
         logger: logger.child({ service: "web" }),
         mailClients,
         usage: async (owner) => inbound.store.usage(owner).catch(() => undefined),
+        largestMessage: async (owner) => inbound.largestMessage(owner).catch(() => undefined),
         // This machine's own submission port; the owner's container through the jump sshd,
         // or without Docker the mbox files on this machine.
         mailAccess: {
@@ -273,11 +283,8 @@ const start: Command = {
             return command === undefined ? undefined : { kind: "ssh", command };
           },
         },
-        proofLookup: async (domain, token) => {
-          // A tester's edit of a zone file counts from the next check, as a real DNS change would.
-          await dns.publish().catch((err: unknown) => logger.warn({ err: (err as Error).message }, "zone files not reloaded"));
-          return lookupProof(domain, token);
-        },
+        // The claim's stand-in zone is served before each look, the first one included.
+        proofLookup: servingClaimZoneFirst(dns, applierOptions.claimZones!, lookupProof, (err) => logger.warn({ err: err.message }, "zone files not reloaded")),
       });
       parts.add(`the web form (http://${settings.web.listen}/)`, async () => {
         await app.close();
@@ -297,16 +304,20 @@ const start: Command = {
       if (failed.state === "failed") process.stderr.write(`warning: the first local apply failed: ${failed.reason}\n`);
 
       const storage = asRoot ? `ext4 image files in ${join(dataDir, "images")}, loop-mounted under ${settings.inbound.mailRoot}` : `plain directories under ${settings.inbound.mailRoot} (not root: no image files)`;
-      const owners = (await loadUsersList(settings.users, usersListOptions(settings))).mailboxes.map((m) => m.owner);
+      const { mailboxes } = await loadUsersList(settings.users, usersListOptions(settings));
+      const owners = mailboxes.map((m) => m.owner);
       const mx = inboundParts(settings).find((p) => p.part === "inbound SMTP")!.listen;
-      process.stdout.write(banner(settings, { passwords: secrets.passwords, dataDir, storage, containers: await containersText(space, owners), inbound: mx, imap, webmail, mailClients }));
+      process.stdout.write(banner(settings, { passwords: secrets.passwords, dataDir, storage, containers: await containersText(space, owners), inbound: mx, imap, webmail, mailClients, mailboxes }));
       const containers = userSpace ? { jumpPort: userSpace.jumpPort, network: userSpace.network.name, dockerHost: userSpace.docker.host } : { off: (space as { reason: string }).reason };
       await writeFile(join(dataDir, "ready.json"), `${JSON.stringify({ settings: settingsFile, pid: process.pid, passwords: secrets.passwords, containers })}\n`, { mode: 0o600 });
       signal = await untilStopSignal(logger, () => runner.request("SIGHUP"));
       await rm(join(dataDir, "ready.json"), { force: true });
     } finally {
       await parts.stopAll(signal ? `\nStopping SEMail (${signal === "SIGINT" ? "Ctrl-C" : signal}):` : "Stopping what had started:");
-      if (signal) process.stdout.write(`SEMail is stopped; its data stays in ${dataDir} for the next start.\n`);
+      // A loop device of ours still attached (a mailbox still in use) is said on the last line too, never hidden by it.
+      const attached = asRoot ? await loopsOfImages(join(dataDir, "images")) : [];
+      const stopped = attached.length === 0 ? "SEMail is stopped; its" : `SEMail is stopped, except: ${attached.map(stayText).join("; and ")}. Its`;
+      if (signal) process.stdout.write(`${stopped} data stays in ${dataDir} for the next start.\n`);
       logger.flush();
     }
   },

@@ -12,6 +12,8 @@ export function trackApplied(applier: Applier): { applier: Applier; covers(list:
   let started: string | undefined;
   return {
     applier: {
+      // What else it answers (the kept mail of a deleted mailbox, SSH lines) passes through.
+      ...applier,
       name: applier.name,
       async apply(context) {
         started = entriesOf(context.list);

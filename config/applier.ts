@@ -29,7 +29,31 @@ export interface Applier {
   sshCommand?(owner: string): Promise<string | undefined>;
   /** The webmail the last deployment runs (its https URL); undefined when it runs none (or is not known). */
   webmailUrl?(): Promise<string | undefined>;
+  /**
+   * What is kept of `owner`'s deleted mailbox (its filesystem, with the mail), if anything:
+   * the form asks an owner who makes a mailbox again what to do with it. Only an applier
+   * that can tell has it.
+   */
+  keptMail?(owner: string): Promise<KeptMail | undefined>;
+  /**
+   * Carries out the owner's answer before their new mailbox `address` is listed: "restore"
+   * gives it the kept mail, "set-aside" renames the kept mail aside (never deletes it), so
+   * the mailbox starts empty. Rejects with a plain-words reason when it cannot now.
+   */
+  decideKeptMail?(owner: string, address: string, choice: KeptMailChoice): Promise<void>;
 }
+
+/** The filesystem a deleted mailbox leaves. */
+export interface KeptMail {
+  /** The address it was made for, when recorded. */
+  readonly address?: string;
+  /** Its size in bytes, when known. */
+  readonly bytes?: number;
+  /** Still mounted: the deletion is being applied. */
+  readonly inUse: boolean;
+}
+
+export type KeptMailChoice = "restore" | "set-aside";
 
 export type ApplyState = "idle" | "queued" | "applying" | "done" | "failed";
 

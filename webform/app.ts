@@ -39,6 +39,8 @@ export interface WebAppDependencies {
   readonly clock?: () => number;
   /** Bytes used by an owner's mailbox, when known. */
   readonly usage?: (owner: string) => Promise<number | undefined>;
+  /** The largest message an owner's mailbox takes now (both copies, its own filesystem), when known. */
+  readonly largestMessage?: (owner: string) => Promise<number | undefined>;
   /** How owners send and read mail (default: web.submission, web.webmailUrl and the applier's SSH lines); `semail start` gives its own. */
   readonly mailAccess?: MailAccess;
   /** The mail host as mail programs reach it (default: the MX host on the standard ports, which the VM publishes); `semail start` gives its own. */
@@ -81,11 +83,16 @@ export async function buildWebApp(deps: WebAppDependencies): Promise<WebApp> {
   const store = new UsersListFile(deps.usersFile, deps.usersListOptions, deps.logger);
   const runner = new ApplyRunner({ applier: deps.applier, load: () => store.read(), logger: deps.logger, clock });
   const mxHost = web.mxHost ?? mailHostName(deps.usersListOptions.managedDomain);
+  const mxCheck = deps.mxCheck ?? createMxChecker({ mxHost, servers: web.dnsServers, clock });
   const proofs = new ProofChecker({
     read: () => store.read(),
     update: (change) => store.update(change),
     lookup: deps.proofLookup ?? createProofLookup({ servers: web.dnsServers }),
-    onProven: (owner) => runner.request(`domain proven for ${owner}`),
+    onProven: (owner, domain) => {
+      runner.request(`domain proven for ${owner}`);
+      // The page that follows the claim shows the MX as it is now, not as it was cached.
+      void mxCheck(domain, { fresh: true }).catch(() => undefined);
+    },
     logger: deps.logger.child({ component: "proof" }),
     clock,
   });
@@ -98,12 +105,14 @@ export async function buildWebApp(deps: WebAppDependencies): Promise<WebApp> {
     mxHost,
     store,
     runner,
+    applier: deps.applier,
     sessions: new SessionStore({ idleMs: web.sessionIdleMinutes * 60_000, clock }),
     ipLimiter: new WindowLimiter({ limit: web.rateLimit.loginsPerIp, windowMs, clock }),
     accountLimiter: new WindowLimiter({ limit: web.rateLimit.failuresPerAccount, windowMs, clock }),
-    mxCheck: deps.mxCheck ?? createMxChecker({ mxHost, servers: web.dnsServers, clock }),
+    mxCheck,
     proofs,
     usage: deps.usage ?? (async () => undefined),
+    largestMessage: deps.largestMessage ?? (async () => undefined),
     mailAccess: deps.mailAccess ?? mailAccessFromSettings(web, deps.applier),
     mailClients: deps.mailClients ?? { host: mxHost, ports: STANDARD_MAIL_CLIENT_PORTS },
     logger: deps.logger,

@@ -35,8 +35,12 @@ button.link { background: none; color: var(--accent); border: none; padding: 0; 
 .error, .notice[data-state=failed] { border-color: var(--danger); background: color-mix(in srgb, var(--danger) 10%, transparent); }
 dl { display: grid; grid-template-columns: max-content 1fr; gap: .35rem 1rem; margin: 0; }
 dt { font-weight: 600; }
-dd { margin: 0; overflow-wrap: anywhere; }
-pre { overflow-x: auto; padding: .6rem; border: 1px solid var(--line); border-radius: 4px; }
+dd { margin: 0; min-width: 0; overflow-wrap: anywhere; }
+/* A record or command wraps rather than hide its end behind a scroll bar that some systems
+   draw only on hover: copying still gives the one line, since a wrap adds no newline. */
+pre { white-space: pre-wrap; overflow-wrap: anywhere; padding: .6rem; border: 1px solid var(--line); border-radius: 4px; }
+pre .line { display: block; padding-left: 2ch; text-indent: -2ch; }
+textarea { display: block; width: 100%; font: .95rem/1.4 ui-monospace, monospace; padding: .55rem .6rem; border: 1px solid var(--muted); border-radius: 4px; background: var(--bg); color: var(--fg); resize: vertical; }
 .status[data-state=failed] strong { color: var(--danger); }
 .status[data-state=done] strong { color: var(--ok); }
 table { width: 100%; border-collapse: collapse; }
@@ -61,7 +65,12 @@ td button { margin: 0; padding: .3rem .6rem; }
 }
 `;
 
-/** Polls /status.json while an apply is queued or running and updates the status line in place. */
+/**
+ * Polls /status.json while an apply is queued or running and updates the status line in
+ * place. On a mailbox page it also follows the part that changes by itself (#mailbox-follows:
+ * the proof, the MX check, the SSH line once the container is made): asked with ?follow,
+ * swapped when its digest changes, and asked again, ever less often, while it still waits.
+ */
 export const STATUS_SCRIPT = `
 (function () {
   var box = document.getElementById("apply-status");
@@ -70,11 +79,26 @@ export const STATUS_SCRIPT = `
   var reason = box.querySelector("[data-status-reason]");
   // A notice about the change follows the status too: it has a text for each state.
   var notice = document.getElementById("change-notice");
+  var region = document.getElementById("mailbox-follows");
   var tries = 0;
+  var wait = 2000;
   function busy(state) { return state === "queued" || state === "applying"; }
+  function waiting() { return region !== null && region.getAttribute("data-waiting") === "true"; }
+  function follow(f) {
+    if (f.view !== region.getAttribute("data-view")) {
+      if (f.live && region.getAttribute("data-live") === "false") {
+        var said = document.querySelector("main > p.notice");
+        if (said) said.textContent = f.liveNotice;
+      }
+      region.innerHTML = f.html;
+      region.setAttribute("data-view", f.view);
+      region.setAttribute("data-live", String(f.live));
+    }
+    region.setAttribute("data-waiting", String(f.waiting));
+  }
   function poll() {
     if (tries++ > 900) return;
-    fetch("/status.json", { credentials: "same-origin", headers: { accept: "application/json" } })
+    fetch(region ? "/status.json?follow" : "/status.json", { credentials: "same-origin", headers: { accept: "application/json" } })
       .then(function (r) { if (!r.ok) throw new Error(String(r.status)); return r.json(); })
       .then(function (s) {
         box.setAttribute("data-state", s.state);
@@ -85,10 +109,12 @@ export const STATUS_SCRIPT = `
           notice.setAttribute("data-state", state);
           notice.textContent = notice.getAttribute("data-" + state);
         }
-        if (busy(s.state) || s.pending) setTimeout(poll, 1000);
+        if (region && s.follow) follow(s.follow);
+        if (busy(s.state) || s.pending) { wait = 2000; setTimeout(poll, 1000); }
+        else if (waiting()) { setTimeout(poll, wait); wait = Math.min(wait * 1.5, 30000); }
       })
       .catch(function () { setTimeout(poll, 5000); });
   }
-  if (busy(box.getAttribute("data-state")) || box.getAttribute("data-pending") === "true") setTimeout(poll, 500);
+  if (busy(box.getAttribute("data-state")) || box.getAttribute("data-pending") === "true" || waiting()) setTimeout(poll, 500);
 })();
 `;

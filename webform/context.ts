@@ -7,6 +7,7 @@ import type { WebSettings } from "../config/sections/web.ts";
 import type { UsersListOptions } from "../config/users-list.ts";
 import type { Directory } from "../directory/types.ts";
 import { DirectoryUnavailableError } from "../directory/types.ts";
+import type { Applier } from "../config/applier.ts";
 import type { ApplyRunner } from "./apply-runner.ts";
 import type { Html } from "./html.ts";
 import type { WindowLimiter } from "../lib/window-limiter.ts";
@@ -24,6 +25,8 @@ export interface WebContext {
   readonly mxHost: string;
   readonly store: UsersListFile;
   readonly runner: ApplyRunner;
+  /** Asked directly for what it keeps of a deleted mailbox (kept-mail.ts). */
+  readonly applier: Pick<Applier, "keptMail" | "decideKeptMail">;
   readonly sessions: SessionStore;
   readonly ipLimiter: WindowLimiter;
   readonly accountLimiter: WindowLimiter;
@@ -31,6 +34,8 @@ export interface WebContext {
   /** The DNS proofs of pending claims on external domains. */
   readonly proofs: ProofChecker;
   readonly usage: (owner: string) => Promise<number | undefined>;
+  /** The largest message the owner's mailbox takes now, when known (inbound's store). */
+  readonly largestMessage: (owner: string) => Promise<number | undefined>;
   /** How owners send and read mail, for their mailbox page. */
   readonly mailAccess: MailAccess;
   /** The mail host as mail programs reach it (autoconfig, the SRV records shown for an external domain). */

@@ -31,3 +31,12 @@ export function html(strings: TemplateStringsArray, ...values: Value[]): Html {
   });
   return new Html(out);
 }
+
+/**
+ * Lines to copy (DNS records, a command) in a box: each line wraps with a hanging indent
+ * (the stylesheet's `pre .line`), so a wrapped record still reads as one, and keeps its
+ * newline inside, so copying gives the lines as they are.
+ */
+export function codeLines(lines: readonly string[]): Html {
+  return html`<pre><code>${lines.map((line, i) => html`<span class="line">${line}${i < lines.length - 1 ? "\n" : ""}</span>`)}</code></pre>`;
+}

@@ -4,7 +4,8 @@ import { sshKeyFingerprint } from "../config/ssh-key.ts";
 import type { MailboxEntry } from "../config/users-list.ts";
 import { html, type Html } from "./html.ts";
 
-export function sshKeysSection(m: MailboxEntry, csrf: Html, typed = ""): Html {
+// The textarea always starts empty: text the form refused is never echoed (it may be a private key).
+export function sshKeysSection(m: MailboxEntry, csrf: Html): Html {
   const rows = m.sshKeys.map((key) => {
     const fingerprint = sshKeyFingerprint(key);
     const [type, , ...comment] = key.split(" ");
@@ -16,12 +17,12 @@ ${csrf}
 </form></li>`;
   });
   return html`<h2 id="ssh-keys">SSH keys</h2>
-<p>These keys open your container. Add the public half of a key pair you own (the line in <code>~/.ssh/id_ed25519.pub</code>; <code>ssh-keygen -t ed25519</code> makes one). Each change is applied like any other, within a minute.</p>
+<p>These keys open your container. Add the public half of a key pair you own (the line in <code>~/.ssh/id_ed25519.pub</code>; <code>ssh-keygen -t ed25519</code> makes one). A change takes effect at the next login, within a minute. Adding or removing a key does not restart your container: open sessions go on, and your home (<code>~</code>, kept on your mail filesystem) and the programs you installed stay.</p>
 ${m.sshKeys.length === 0 ? html`<p>No key yet: nobody can open your container.</p>` : html`<ul class="keys">${rows}</ul>`}
 <form method="post" action="/mailbox/keys">
 ${csrf}
 <label for="sshKey">Public key</label>
-<textarea id="sshKey" name="sshKey" rows="3" required maxlength="8192" spellcheck="false" autocomplete="off" placeholder="ssh-ed25519 AAAA... you@laptop">${typed}</textarea>
+<textarea id="sshKey" name="sshKey" rows="6" required maxlength="8192" spellcheck="false" autocomplete="off" placeholder="ssh-ed25519 AAAA... you@laptop"></textarea>
 <button type="submit">Add this key</button>
 </form>`;
 }

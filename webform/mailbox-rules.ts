@@ -103,17 +103,24 @@ export function planResize(list: UsersList, owner: string, sizeText: string, opt
   return list.entries.map((m) => (m.owner === owner ? { ...toRaw(m), size } : toRaw(m)));
 }
 
-/** The list with `line` added to `owner`'s SSH keys; refuses a malformed, duplicate or one-too-many key. */
+/**
+ * The list with `line` added to `owner`'s SSH keys; refuses a malformed, weak, private,
+ * duplicate or one-too-many key, and a key another owner has. A Refusal never quotes the line.
+ */
 export function planAddKey(list: UsersList, owner: string, line: string): RawMailbox[] {
   const mailbox = list.byOwner(owner);
   if (!mailbox) throw new Refusal(404, "Create your mailbox first; its container is where the key lets you in.");
   if (line.trim() === "") throw new Refusal(400, "Paste a public key, e.g. the line in ~/.ssh/id_ed25519.pub.");
-  if (/PRIVATE KEY/.test(line)) throw new Refusal(400, "That is a private key: never paste it anywhere. Paste the .pub file's line instead, and consider making a new key pair.");
   const problem = sshKeyProblem(line);
   if (problem) throw new Refusal(400, `The key ${problem}.`);
   const key = normaliseSshKey(line);
   const fingerprint = sshKeyFingerprint(key);
   if (mailbox.sshKeys.some((k) => sshKeyFingerprint(k) === fingerprint)) throw new Refusal(409, `The key ${fingerprint} is already there.`);
+  // Pending claims too: their keys open a container once the domain is proven. The other
+  // owner is not named: which person holds which key is theirs to tell.
+  if (list.entries.some((m) => m.owner !== owner && m.sshKeys.some((k) => sshKeyFingerprint(k) === fingerprint))) {
+    throw new Refusal(409, `The key ${fingerprint} already opens another person's container, and a key opens one container only. Add a key pair of your own (ssh-keygen -t ed25519 makes one).`);
+  }
   if (mailbox.sshKeys.length >= MAX_SSH_KEYS) throw new Refusal(409, `You have ${MAX_SSH_KEYS} keys, the most a mailbox holds; remove one first.`);
   return list.entries.map((m) => (m.owner === owner ? { ...toRaw(m), sshKeys: [...m.sshKeys, key] } : toRaw(m)));
 }

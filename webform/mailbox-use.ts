@@ -3,7 +3,8 @@
 // size means. Every address and port comes from the deployment (mail-access.ts).
 import type { MailClientServers } from "../config/mail-clients.ts";
 import type { MailboxEntry } from "../config/users-list.ts";
-import { html, type Html } from "./html.ts";
+import { webmailLoginUrl } from "../services/webmail/config.ts";
+import { codeLines, html, type Html } from "./html.ts";
 import type { HostPort, Reading } from "./mail-access.ts";
 
 /** What the page shows, resolved for one owner. */
@@ -24,9 +25,17 @@ export function mailboxUseSection(m: MailboxEntry, access: MailAccessView): Html
 <dt>Reading</dt>
 <dd>${reading(m, access.reading)}</dd>
 ${access.mailClients ? mailPrograms(m, access.mailClients) : ""}
-${access.webmailUrl ? html`<dt>Webmail</dt>
-<dd><a href="${access.webmailUrl}">${access.webmailUrl}</a></dd>` : ""}
+${access.webmailUrl ? webmail(m, access.webmailUrl) : ""}
 </dl>`;
+}
+
+/**
+ * Roundcube's login page has no setting for a line of text, so the hint is here: the link
+ * fills in the address as the login name (Roundcube takes `_user` from the query).
+ */
+function webmail(m: MailboxEntry, url: string): Html {
+  return html`<dt>Webmail</dt>
+<dd><a href="${webmailLoginUrl(url, m.address)}">${url}</a>. Log in there with your address <span class="address">${m.address}</span> (this link fills it in) and your directory password.</dd>`;
 }
 
 /** "993 (SSL/TLS) or 143 (STARTTLS)": the ports offered (not 0), TLS from the first byte first. */
@@ -61,12 +70,12 @@ function reading(m: MailboxEntry, how: Reading | undefined): Html {
     ? html` <strong>Your mailbox has no SSH key yet:</strong> add your public key (for example <code>~/.ssh/id_ed25519.pub</code>) <a href="#ssh-keys">below</a>, since only listed keys get in.`
     : "";
   return html`A shell in your own container, with this command:
-<pre><code>${how.command}</code></pre>
+${codeLines([how.command])}
 There <code>neomutt</code> (or <code>mutt</code>) reads <code>/mail/INBOX</code> and your folders in <code>/mail/mail/</code>, and sends through the server above once your password is in <code>~/.semail-password</code>.${keys}`;
 }
 
-/** What the size is, who sets it, and what happens when the mailbox is full (inbound's quota check). */
+/** What the size is, who sets it, and what happens when the mailbox is full or a message too big (inbound's checks, store/room.ts). */
 export function sizeExplained(m: MailboxEntry): Html {
   return html`<p class="hint" id="size-explained">The size is your mailbox's quota: your mail is kept on a filesystem of its own, this big${m.defaultSize ? ", the default size for new mailboxes" : ""}. The administrator sets it; ask them for more room.
-When it is full, new mail is not accepted: senders' servers are told <code>452 4.2.2</code> (mailbox full) and try again for a while, usually a few days, before they give up; a message bigger than the room left goes back to its sender (<code>552 5.2.2</code>). Deleting or moving mail makes room.</p>`;
+When it is full, new mail is not accepted: senders' servers are told <code>452 4.2.2</code> (mailbox full) and try again for a while, usually a few days, before they give up. Each message is kept twice, in <code>INBOX</code> and in the folder of its sender, so the largest message the mailbox takes is a little under half the room left: a bigger one goes back to its sender at once (<code>552 5.2.2</code>). Deleting or moving mail makes room.</p>`;
 }

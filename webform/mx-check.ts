@@ -16,10 +16,13 @@ export interface MxCheckerOptions {
   readonly timeoutMs?: number;
   /** How long an answer is reused, so reloading the page does not flood the resolver. */
   readonly cacheMs?: number;
+  /** How long "could not be checked" is reused: shorter, as a DNS that did not answer may well answer now. */
+  readonly unknownCacheMs?: number;
   readonly clock?: () => number;
 }
 
-export type MxChecker = (domain: string) => Promise<MxCheck>;
+/** `fresh` asks the DNS again whatever was cached (after a "Check now", or a claim that went live). */
+export type MxChecker = (domain: string, options?: { readonly fresh?: boolean }) => Promise<MxCheck>;
 
 const NO_RECORD = new Set(["ENODATA", "ENOTFOUND", "NXDOMAIN"]);
 
@@ -29,11 +32,12 @@ export function createMxChecker(options: MxCheckerOptions): MxChecker {
   const ours = normalise(options.mxHost);
   const clock = options.clock ?? Date.now;
   const cacheMs = options.cacheMs ?? 30_000;
+  const unknownCacheMs = Math.min(cacheMs, options.unknownCacheMs ?? 5_000);
   const cache = new Map<string, { at: number; check: MxCheck }>();
 
-  return async (domain: string): Promise<MxCheck> => {
+  return async (domain, ask = {}): Promise<MxCheck> => {
     const cached = cache.get(domain);
-    if (cached && clock() - cached.at < cacheMs) return cached.check;
+    if (cached && !ask.fresh && clock() - cached.at < (cached.check.state === "unknown" ? unknownCacheMs : cacheMs)) return cached.check;
     let check: MxCheck;
     try {
       const records = await resolver.resolveMx(domain);

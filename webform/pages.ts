@@ -1,10 +1,11 @@
 // The form's pages. Every value goes through the escaping `html` template.
+import { createHash } from "node:crypto";
 import { STANDARD_MAIL_CLIENT_PORTS, type MailClientPorts } from "../config/mail-clients.ts";
 import { formatSize } from "../config/size.ts";
 import { mailClientRecordsFor } from "../config/stack/zone-file.ts";
 import type { MailboxEntry } from "../config/users-list.ts";
 import type { ApplyStatus } from "../config/applier.ts";
-import { html, type Html } from "./html.ts";
+import { codeLines, html, type Html } from "./html.ts";
 import { mailboxUseSection, sizeExplained, type MailAccessView } from "./mailbox-use.ts";
 import { mxRecord, type MxCheck } from "./mx-check.ts";
 import type { ProofState } from "./proof-checker.ts";
@@ -145,8 +146,8 @@ export interface CreateFormValues {
   readonly kind?: string;
   readonly subdomain?: string;
   readonly externalDomain?: string;
-  /** A key the owner typed and the form refused, shown again. */
-  readonly sshKey?: string;
+  /** The choice sent for the mail kept from an earlier mailbox. */
+  readonly keptMail?: string;
 }
 
 export interface HomeOptions {
@@ -159,12 +160,16 @@ export interface HomeOptions {
   readonly mailbox?: MailboxEntry;
   /** Bytes used, when known. */
   readonly usage?: number;
+  /** The largest message the mailbox takes now, when known. */
+  readonly largestMessage?: number;
   readonly mxCheck?: MxCheck;
   /** The DNS proof of a mailbox whose external domain is not proven yet. */
   readonly proof?: ProofState;
   /** How to send and read mail; shown for a live mailbox. */
   readonly access?: MailAccessView;
   readonly values?: CreateFormValues;
+  /** The create form's choice for the mail kept from the owner's earlier mailbox (kept-mail.ts). */
+  readonly keptMail?: Html;
   readonly notice?: string | ChangeNotice;
   readonly error?: string;
 }
@@ -186,27 +191,58 @@ function mailboxView(o: HomeOptions, m: MailboxEntry): Html {
 <dt>Address</dt><dd><strong>${m.address}</strong></dd>
 <dt>Size</dt><dd>${humanSize(m.size)}</dd>
 <dt>Used</dt><dd>${usage}</dd>
+${o.largestMessage !== undefined ? html`<dt>Largest message</dt><dd id="largest-message">${o.largestMessage === 0 ? "none right now: the mailbox is full" : `${humanSize(o.largestMessage)} right now`}</dd>` : ""}
 </dl>
 ${sizeExplained(m)}
 <h2>Status</h2>
 ${statusLine(o.status)}
-${m.pendingProof !== undefined && o.proof ? pendingProofSection(m, o.proof, csrfField(o.viewer.csrf)) : ""}
-${m.kind === "external" ? externalDns(m.domain, o, o.mxCheck) : html`<p class="hint">Mail for ${m.domain} is routed here automatically.</p>`}
-${m.pendingProof === undefined && o.access ? mailboxUseSection(m, o.access) : ""}
-${sshKeysSection(m, csrfField(o.viewer.csrf), o.values?.sshKey)}
+${followedRegion(followedPart(o, m))}
+${sshKeysSection(m, csrfField(o.viewer.csrf))}
 <h2>Delete</h2>
 <p>Deleting refuses new mail to ${m.address}. The mail already received is kept until an administrator removes it.</p>
 <a class="button danger" href="/mailbox/delete">Delete my mailbox…</a>`;
+}
+
+/**
+ * The part of the mailbox page that changes by itself: the proof of a claim and its checks,
+ * the MX check, and how to use the mailbox once live (the SSH line once the container is
+ * made). The status script swaps it in place when /status.json?follow says it changed.
+ */
+export interface FollowedPart {
+  readonly html: Html;
+  /** A digest of `html`: the script swaps the part only when it differs. */
+  readonly view: string;
+  /** Something may still change by itself: the script keeps asking (ever less often). */
+  readonly waiting: boolean;
+  readonly live: boolean;
+}
+
+export function followedPart(o: HomeOptions, m: MailboxEntry): FollowedPart {
+  const live = m.pendingProof === undefined;
+  const part = html`${!live && o.proof ? pendingProofSection(m, o.proof, csrfField(o.viewer.csrf)) : ""}
+${m.kind === "external" ? externalDns(m.domain, o, o.mxCheck) : html`<p class="hint">Mail for ${m.domain} is routed here automatically.</p>`}
+${live && o.access ? mailboxUseSection(m, o.access) : ""}`;
+  const waiting =
+    (live && o.access !== undefined && o.access.reading === undefined) ||
+    (!live && o.proof?.nextCheckAt !== undefined) ||
+    (m.kind === "external" && o.mxCheck !== undefined && o.mxCheck.state !== "ours");
+  return { html: part, view: createHash("sha256").update(part.text).digest("base64url").slice(0, 22), waiting, live };
+}
+
+function followedRegion(part: FollowedPart): Html {
+  return html`<div id="mailbox-follows" data-view="${part.view}" data-waiting="${String(part.waiting)}" data-live="${String(part.live)}">
+${part.html}
+</div>`;
 }
 
 function externalDns(domain: string, o: Pick<HomeOptions, "managedDomain" | "mxHost" | "mailClientPorts">, check: MxCheck | undefined): Html {
   const clients = mailClientRecordsFor(domain, o.managedDomain, o.mxHost, o.mailClientPorts ?? STANDARD_MAIL_CLIENT_PORTS);
   return html`<h2>DNS of ${domain}</h2>
 <p>For mail to reach this mailbox, add this record to the DNS zone of ${domain}:</p>
-<pre><code>${mxRecord(domain, o.mxHost)}</code></pre>
+${codeLines([mxRecord(domain, o.mxHost)])}
 <p id="mx-check">${mxCheckText(domain, o.mxHost, check)}</p>
 <p id="client-records">Optional: with these records too, mail programs (Thunderbird, phones) set themselves up from your address alone; mail works without them.</p>
-<pre><code>${clients.join("\n")}</code></pre>`;
+${codeLines(clients)}`;
 }
 
 export function mxCheckText(domain: string, mxHost: string, check: MxCheck | undefined): string {
@@ -243,12 +279,13 @@ ${csrfField(o.viewer.csrf)}
 </div>
 <div class="choice">
 <input type="radio" id="kind-external" name="kind" value="external" ${external ? html`checked` : ""}>
-<label class="inline" for="kind-external">My own domain; I add an MX record to its DNS</label>
+<label class="inline" for="kind-external">My own domain; I prove it is mine with a TXT record in its DNS</label>
 <label for="externalDomain">Domain</label>
 <input type="text" id="externalDomain" name="externalDomain" value="${v.externalDomain ?? ""}" maxlength="253" autocomplete="off" autocapitalize="none" spellcheck="false" placeholder="example.org" aria-describedby="external-hint">
-<p class="hint" id="external-hint">You will be shown the record to add: <code>${mxRecord("example.org", o.mxHost)}</code></p>
+<p class="hint" id="external-hint">You will be shown the records to add to its DNS: a TXT record with a token made for your claim, which proves the domain is yours (the mailbox goes live once it is seen), and the MX record that brings its mail here, such as <code>${mxRecord("example.org", o.mxHost)}</code></p>
 </div>
 </fieldset>
+${o.keptMail ?? ""}
 <button type="submit">Create my mailbox</button>
 </form>`;
 }
@@ -258,7 +295,7 @@ export function confirmDeletePage(o: { viewer: Viewer; mailbox: MailboxEntry; ac
   return layout(
     { title: "Delete the mailbox?", viewer: o.viewer },
     html`<p>Do you really want to delete ${whose}, <strong>${o.mailbox.address}</strong>?</p>
-<p>New mail to this address will be refused. The mail already received is <strong>kept</strong> until an administrator removes it.</p>
+<p>New mail to this address will be refused. The mail already received is <strong>kept</strong> until an administrator removes it${o.mine ? ": if you make a mailbox again, you choose whether it brings this mail back or starts empty" : ""}.</p>
 <form method="post" action="${o.action}">
 ${csrfField(o.viewer.csrf)}
 <input type="hidden" name="owner" value="${o.mailbox.owner}">

@@ -32,8 +32,8 @@ export interface ProofCheckerOptions {
   /** Rewrites the list with `change`, as the form's other changes do. */
   readonly update: (change: (list: UsersList) => ReturnType<typeof planProven>) => Promise<UsersList>;
   readonly lookup: ProofLookup;
-  /** A claim went live: apply the list. */
-  readonly onProven: (owner: string) => void;
+  /** A claim on `domain` went live: apply the list (and look at the domain's MX again). */
+  readonly onProven: (owner: string, domain: string) => void;
   readonly logger: Logger;
   readonly clock?: () => number;
   readonly schedule?: readonly number[];
@@ -182,7 +182,7 @@ export class ProofChecker {
       return;
     }
     logger.info({ owner, domain }, "domain proven: mailbox is live");
-    this.#options.onProven(owner);
+    this.#options.onProven(owner, domain);
   }
 }
 

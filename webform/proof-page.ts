@@ -3,7 +3,7 @@
 import type { MailboxEntry } from "../config/users-list.ts";
 import { proofRecord, proofRecordName } from "../config/proof-record.ts";
 import type { ProofVerdict } from "./domain-proof.ts";
-import { html, type Html } from "./html.ts";
+import { codeLines, html, type Html } from "./html.ts";
 import type { ProofState } from "./proof-checker.ts";
 
 function when(ms: number): string {
@@ -36,7 +36,7 @@ export function pendingProofSection(m: MailboxEntry, state: ProofState, csrf: Ht
   return html`<section id="proof" aria-labelledby="proof-title">
 <h2 id="proof-title">Prove that ${m.domain} is yours</h2>
 <p><strong>This mailbox is not live yet.</strong> Until the DNS of ${m.domain} carries the record below, mail to ${m.address} is refused and you cannot send from it. Add this record to the zone of ${m.domain}:</p>
-<pre><code>${proofRecord(m.domain, m.pendingProof!)}</code></pre>
+${codeLines([proofRecord(m.domain, m.pendingProof!)])}
 <p class="hint">The token is this mailbox's own: a record made for someone else's claim proves nothing for yours. It may stay published after the mailbox goes live.</p>
 <p id="proof-state">${proofVerdictText(m.domain, state.verdict)} ${proofScheduleText(state)}</p>
 <form method="post" action="/mailbox/proof">

@@ -1,12 +1,19 @@
 // A user's own mailbox: view it, create the one they may have, delete it after a confirmation.
+import { setTimeout as sleep } from "node:timers/promises";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import type { MailboxEntry } from "../config/users-list.ts";
 import { currentSession, field, postSession, sendPage, viewerOf, type WebContext } from "./context.ts";
 import { planAddKey, planCreate, planDelete, planRemoveKey, type CreateRequest } from "./mailbox-rules.ts";
-import type { Reading } from "./mail-access.ts";
+import { changingParts, followedNow } from "./mailbox-state.ts";
 import { confirmDeletePage, homePage, messagePage, statusLabel, type ChangeNotice, type CreateFormValues } from "./pages.ts";
+import { keptMailFieldset, keptMailOf, settleKeptMail } from "./kept-mail.ts";
 import { Refusal } from "./refusal.ts";
 import type { Session } from "./sessions.ts";
+
+/** How long the answer to a claim waits for the claim's first proof check before it shows the page anyway. */
+const FIRST_CHECK_WAIT_MS = 1500;
+/** What the page's notice becomes when the status script sees the claim go live. */
+const LIVE_NOTICE = "The domain is proven: your mailbox is live.";
 
 // A notice about a change still being applied follows the apply status (pages.ts ChangeNotice).
 const NOTICES: Record<string, string | ChangeNotice> = {
@@ -34,32 +41,16 @@ const NOTICES: Record<string, string | ChangeNotice> = {
   deleted: "Your mailbox is deleted. The mail it held is kept until an administrator removes it.",
 };
 
-/** How long a page waits for the SSH line (on the first ask it runs the Pulumi CLI) before showing it as not known yet. */
-const READING_WAIT_MS = 3000;
-
-async function readingOf(ctx: WebContext, owner: string): Promise<Reading | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<undefined>((resolve) => {
-    timer = setTimeout(resolve, READING_WAIT_MS, undefined);
-  });
-  try {
-    return await Promise.race([ctx.mailAccess.reading(owner).catch(() => undefined), late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 export function registerMailboxRoutes(app: FastifyInstance, ctx: WebContext): void {
   const home = async (reply: FastifyReply, session: Session, extra: { notice?: string | ChangeNotice; error?: string; values?: CreateFormValues; status?: number } = {}) => {
     const list = await ctx.store.read();
     const mailbox: MailboxEntry | undefined = list.byOwner(session.uid);
-    const live = mailbox !== undefined && mailbox.pendingProof === undefined;
-    const [usage, mxCheck, reading] = await Promise.all([
+    const [usage, largestMessage, parts, kept] = await Promise.all([
       mailbox ? ctx.usage(mailbox.owner).catch(() => undefined) : undefined,
-      mailbox?.kind === "external" ? ctx.mxCheck(mailbox.domain) : undefined,
-      live ? readingOf(ctx, mailbox.owner) : undefined,
+      mailbox && mailbox.pendingProof === undefined ? ctx.largestMessage(mailbox.owner).catch(() => undefined) : undefined,
+      mailbox ? changingParts(ctx, mailbox) : {},
+      mailbox ? undefined : keptMailOf(ctx.applier, session.uid).catch(() => undefined),
     ]);
-    const { submission, webmailUrl } = ctx.mailAccess;
     return sendPage(
       reply,
       extra.status ?? 200,
@@ -71,10 +62,10 @@ export function registerMailboxRoutes(app: FastifyInstance, ctx: WebContext): vo
         status: ctx.runner.status(),
         ...(mailbox ? { mailbox } : {}),
         ...(usage !== undefined ? { usage } : {}),
-        ...(mxCheck ? { mxCheck } : {}),
-        ...(live ? { access: { submission, ...(webmailUrl ? { webmailUrl } : {}), ...(reading ? { reading } : {}), mailClients: ctx.mailClients } } : {}),
-        ...(mailbox?.pendingProof !== undefined ? { proof: ctx.proofs.state(mailbox.owner, mailbox.pendingProof) } : {}),
+        ...(largestMessage !== undefined ? { largestMessage } : {}),
+        ...parts,
         ...(extra.values ? { values: extra.values } : {}),
+        ...(kept ? { keptMail: keptMailFieldset(kept, extra.values?.keptMail) } : {}),
         ...(extra.notice ? { notice: extra.notice } : {}),
         ...(extra.error ? { error: extra.error } : {}),
       }),
@@ -89,10 +80,18 @@ export function registerMailboxRoutes(app: FastifyInstance, ctx: WebContext): vo
     return home(reply, session, notice ? { notice } : {});
   });
 
+  // With ?follow, the part of the owner's page that changes by itself too (mailbox-state.ts):
+  // read-only, for the session's own mailbox, and readable by the page's own origin only.
   app.get("/status.json", async (request, reply) => {
-    if (!currentSession(ctx, request)) return reply.code(401).send({ error: "log in first" });
+    const session = currentSession(ctx, request);
+    if (!session) return reply.code(401).send({ error: "log in first" });
     const status = ctx.runner.status();
-    return reply.header("cache-control", "no-store").send({ ...status, label: statusLabel(status) });
+    const follow = "follow" in ((request.query ?? {}) as object) ? await followedNow(ctx, viewerOf(session)) : undefined;
+    return reply.header("cache-control", "no-store").send({
+      ...status,
+      label: statusLabel(status),
+      ...(follow ? { follow: { view: follow.view, html: follow.html.text, waiting: follow.waiting, live: follow.live, liveNotice: LIVE_NOTICE } } : {}),
+    });
   });
 
   app.post("/mailbox", async (request, reply) => {
@@ -103,9 +102,13 @@ export function registerMailboxRoutes(app: FastifyInstance, ctx: WebContext): vo
       kind: field(request, "kind") === "external" ? "external" : "subdomain",
       subdomain: field(request, "subdomain"),
       externalDomain: field(request, "externalDomain"),
+      keptMail: field(request, "keptMail"),
     } as const;
     const create: CreateRequest = { owner: session.uid, ...values };
     try {
+      // The mail kept from an earlier mailbox goes where the owner said, before the new one is listed.
+      const planned = planCreate(await ctx.store.read(), create, ctx.options).find((m) => m.owner === session.uid)!;
+      await settleKeptMail(ctx.applier, session.uid, planned.address, values.keptMail);
       const list = await ctx.store.update((current) => planCreate(current, create, ctx.options));
       request.log.info({ uid: session.uid, address: list.byOwner(session.uid)?.address }, "mailbox created");
     } catch (err) {
@@ -115,7 +118,8 @@ export function registerMailboxRoutes(app: FastifyInstance, ctx: WebContext): vo
     ctx.runner.request(`create mailbox of ${session.uid}`);
     if (create.kind === "external") {
       // The first look at the DNS now, not at the next tick: the record may be there already.
-      void ctx.proofs.tick();
+      // The page waits for it a moment, so it shows the answer rather than "not checked yet".
+      await Promise.race([ctx.proofs.tick(), sleep(FIRST_CHECK_WAIT_MS, undefined, { ref: false })]);
       return reply.redirect("/?claimed", 303);
     }
     return reply.redirect("/?created", 303);
@@ -129,7 +133,8 @@ export function registerMailboxRoutes(app: FastifyInstance, ctx: WebContext): vo
       try {
         await ctx.store.update(plan(session.uid, request));
       } catch (err) {
-        if (err instanceof Refusal) return home(reply, session, { status: err.status, error: err.message, values: { sshKey: field(request, "sshKey") } });
+        // The refused text is never shown again: it may be a private key.
+        if (err instanceof Refusal) return home(reply, session, { status: err.status, error: err.message });
         throw err;
       }
       request.log.info({ uid: session.uid, change: done }, "ssh keys changed");
@@ -150,6 +155,9 @@ export function registerMailboxRoutes(app: FastifyInstance, ctx: WebContext): vo
       throw err;
     }
     const live = state.verdict?.state === "proven" && state.refused === undefined;
+    // "Check now" looks at the MX again too: the page must not show an answer cached before the change.
+    const domain = (await ctx.store.read()).byOwner(session.uid)?.domain;
+    if (domain !== undefined) await ctx.mxCheck(domain, { fresh: true }).catch(() => undefined);
     return reply.redirect(live ? "/?proven" : "/#proof", 303);
   });
 

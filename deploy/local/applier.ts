@@ -11,14 +11,17 @@ import { chown, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import type { Logger } from "pino";
 import { nextSerial, renderZone } from "../../config/stack/zone-file.ts";
 import type { MailClientPorts } from "../../config/mail-clients.ts";
 import { mailUid } from "../../config/mail-uid.ts";
-import type { UsersList } from "../../config/users-list.ts";
+import type { MailboxEntry, UsersList } from "../../config/users-list.ts";
 import { provisionPlainRoot } from "../../mailservers/inbound/store/index.ts";
 import type { Applier, ApplyContext } from "../../config/applier.ts";
 import type { LocalContainers } from "./containers.ts";
 import { writeClaimZones } from "./local-dns.ts";
+import { decideKeptMail, keptMailOf, recordAddress, setAsideIfAnother } from "./kept-mail.ts";
+import { releaseLoopMounts, type LoopMount, type ReleaseOptions, type StaysAttached } from "./release-loop-mounts.ts";
 
 const run = promisify(execFile);
 const MAILBOX_FS = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "assets", "host", "mailbox-fs.sh");
@@ -82,9 +85,9 @@ export function createLocalZone(options: LocalZoneOptions) {
 
 export type LocalZone = ReturnType<typeof createLocalZone>;
 
-async function mailboxFs(action: "grow" | "unmount", owner: string, size: number, options: LocalApplierOptions): Promise<void> {
+async function mailboxFs(action: "grow" | "unmount", owner: string, size: number, options: LocalApplierOptions, lazy = false): Promise<void> {
   const uid = String(mailUid(owner));
-  const args = [MAILBOX_FS, action, "--owner", owner, "--size", String(size), "--mail-root", options.mailRoot, "--image-dir", options.imageDir!, "--fstab", options.fstab, "--uid", uid, "--gid", uid];
+  const args = [MAILBOX_FS, action, "--owner", owner, "--size", String(size), "--mail-root", options.mailRoot, "--image-dir", options.imageDir!, "--fstab", options.fstab, "--uid", uid, "--gid", uid, ...(lazy ? ["--lazy"] : [])];
   try {
     await run("bash", args, { timeout: 120_000 });
   } catch (err) {
@@ -120,10 +123,20 @@ async function mountPoints(): Promise<Set<string>> {
   return points;
 }
 
-/** Unmounts every mailbox filesystem local mode mounted (at stop); images and mail stay. */
-export async function releaseLocalMounts(options: LocalApplierOptions): Promise<void> {
-  if (options.imageDir === undefined) return;
-  for (const owner of await mountedOwners(options)) await mailboxFs("unmount", owner, 0, options);
+/**
+ * Unmounts every mailbox filesystem local mode mounted (at stop) and detaches its loop
+ * device; images and mail stay. A mailbox still in use is named with what holds it, waited
+ * for, then unmounted lazily: the answer lists the loop devices that stay attached.
+ */
+export async function releaseLocalMounts(options: LocalApplierOptions, release: ReleaseOptions = {}): Promise<StaysAttached[]> {
+  if (options.imageDir === undefined) return [];
+  const mounts = [...(await mountedOwners(options))].map((owner): LoopMount => ({
+    name: `${owner}'s mailbox`,
+    target: join(options.mailRoot, owner),
+    image: join(options.imageDir!, `${owner}.img`),
+    unmount: (lazy) => mailboxFs("unmount", owner, 0, options, lazy),
+  }));
+  return releaseLoopMounts(mounts, release);
 }
 
 export function createLocalApplier(options: LocalApplierOptions): Applier {
@@ -133,22 +146,35 @@ export function createLocalApplier(options: LocalApplierOptions): Applier {
   // applier (local mode's next start) checks every mailbox once.
   const made = new Map<string, number>();
   const done = (owner: string, size: number, present: ReadonlySet<string>, path: string) => made.get(owner) === size && present.has(path);
+  // The filesystem of a deleted mailbox is kept: it goes to the same address again, or the
+  // one its owner chose on the form, never silently to another (kept-mail.ts).
+  const keepForAddress = async (m: MailboxEntry, logger: Logger) => {
+    const aside = await setAsideIfAnother(options, m.owner, m.address);
+    if (aside) logger.warn({ owner: m.owner, address: m.address, setAside: aside }, "the kept mail of an earlier mailbox of this owner, made for another address, is set aside (not deleted); the new mailbox starts empty");
+  };
+  const isMounted = async (owner: string) => options.imageDir !== undefined && (await mountPoints()).has(join(options.mailRoot, owner));
   return {
     name: "local",
     ...(options.containers ? { sshCommand: (owner: string) => options.containers!.sshCommand(owner) } : {}),
+    keptMail: async (owner) => keptMailOf(options, owner, await isMounted(owner)),
+    decideKeptMail: async (owner, address, choice) => decideKeptMail(options, owner, address, choice, await isMounted(owner)),
     async apply({ list, logger, signal }: ApplyContext): Promise<void> {
       await mkdir(options.mailRoot, { recursive: true });
       if (options.imageDir === undefined) {
         logger.info("not root: mailboxes are plain directories, not image files on loop mounts");
         const roots = new Set(await readdir(options.mailRoot));
+        // A mailbox made again is made anew: its kept root is judged again (keepForAddress).
+        for (const owner of made.keys()) if (!list.byOwner(owner)) made.delete(owner);
         for (const m of list.mailboxes) {
           if (done(m.owner, m.size, roots, m.owner)) continue;
+          await keepForAddress(m, logger);
           await provisionPlainRoot(options.mailRoot, m.owner);
           // As mailbox-fs.sh does: the root, INBOX and mail/ are the owner's (only root can chown).
           if (process.geteuid?.() === 0) {
             const uid = mailUid(m.owner);
             for (const path of ["", "INBOX", "mail"]) await chown(join(options.mailRoot, m.owner, path), uid, uid);
           }
+          await recordAddress(options, m.owner, m.address);
           made.set(m.owner, m.size);
         }
       } else {
@@ -157,16 +183,22 @@ export function createLocalApplier(options: LocalApplierOptions): Applier {
         for (const m of list.mailboxes) {
           if (signal.aborted) throw new Error("stopped before the apply finished");
           if (done(m.owner, m.size, mounted, join(options.mailRoot, m.owner))) continue;
+          if (!mounted.has(join(options.mailRoot, m.owner))) await keepForAddress(m, logger);
           await mailboxFs("grow", m.owner, m.size, options);
+          await recordAddress(options, m.owner, m.address);
           made.set(m.owner, m.size);
         }
+      }
+      await options.containers?.sync(list, signal);
+      // After sync: a removed mailbox's container goes first, with whatever it held open
+      // in the filesystem (a login's cwd is the home, /mail/home), so the unmount finds it free.
+      if (options.imageDir !== undefined) {
         for (const owner of await mountedOwners(options)) {
           if (list.byOwner(owner)) continue;
           await mailboxFs("unmount", owner, 0, options);
           made.delete(owner);
         }
       }
-      await options.containers?.sync(list, signal);
       const zone = await options.zone.render(list);
       const claimed = options.claimZones ? await writeClaimZones(options.claimZones.dir, list.pending, options.claimZones.mxHost) : 0;
       if (zone !== undefined || claimed > 0) await options.publishZone(options.zone.domain, zone);

@@ -35,7 +35,7 @@ export function claimZoneText(claim: Pick<MailboxEntry, "domain" | "pendingProof
 }
 
 /** Writes a zone file for each claimed domain that has none; answers how many it wrote. */
-export async function writeClaimZones(dir: string, claims: readonly MailboxEntry[], mxHost: string): Promise<number> {
+export async function writeClaimZones(dir: string, claims: ReadonlyArray<Pick<MailboxEntry, "domain" | "pendingProof">>, mxHost: string): Promise<number> {
   let written = 0;
   for (const claim of claims) {
     if (zoneNameProblem(claim.domain) !== undefined) continue;
@@ -73,5 +73,29 @@ export function createLocalDns(named: RunningNamed, zonesDir: string, managed: Z
       tail = run.catch(() => undefined);
       return run;
     },
+  };
+}
+
+/**
+ * Local mode's lookup of a claim's proof: the claimed domain's stand-in zone is written
+ * (when it has none) and served before the look. The first check runs as the claim is
+ * made, before the apply writes that zone; named would refuse to answer for a zone it does
+ * not serve (EREFUSED), where the Internet's DNS would say the record is not there yet. A
+ * tester's edit of a zone file counts from the next check, as a real DNS change would.
+ */
+export function servingClaimZoneFirst<T>(
+  dns: LocalDns,
+  claims: { readonly dir: string; readonly mxHost: string },
+  lookup: (domain: string, token: string) => Promise<T>,
+  onError: (err: Error) => void,
+): (domain: string, token: string) => Promise<T> {
+  return async (domain, token) => {
+    try {
+      await writeClaimZones(claims.dir, [{ domain, pendingProof: token }], claims.mxHost);
+      await dns.publish();
+    } catch (err) {
+      onError(err as Error);
+    }
+    return lookup(domain, token);
   };
 }

@@ -1,16 +1,18 @@
 // The inbound DeliveryBackend: recipient policy, quota and disk checks, then the mbox
 // store. Everything it needs comes in as values, so tests build it without a daemon.
 // A session that authenticated (587 after STARTTLS, 465) is a submission session instead:
-// outbound judges its sender and recipients, and its messages go there (submission-handoff.ts).
+// its sender is checked here at MAIL by outbound's rule (core/own-address.ts), outbound judges
+// everything again with its recipients and headers, and its messages go there (submission-handoff.ts).
 import { statfs } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import type { Logger } from "pino";
 import type { UsersList } from "../../config/users-list.ts";
 import { SmtpError, permFail, tempFail, type DeliveryBackend, type Envelope, type SessionInfo } from "../core/types.ts";
 import type { Authenticator } from "../core/authenticate.ts";
+import { checkSubmissionSender } from "../core/own-address.ts";
 import type { MboxStore, StoreTarget } from "./store/index.ts";
 import type { Handoff } from "./submission-handoff.ts";
-import { resolveRecipient, type AdminMailbox, type ResolvedRecipient } from "./recipients.ts";
+import { FormerDomains, resolveRecipient, type AdminMailbox, type ResolvedRecipient } from "./recipients.ts";
 
 export interface InboundBackendOptions {
   /** The current users list (reloaded behind this function). */
@@ -53,9 +55,11 @@ export function createInboundBackend(options: InboundBackendOptions): DeliveryBa
     return free.bytes;
   };
 
+  const formerDomains = new FormerDomains(options.clock ? { clock: options.clock } : {});
   const resolve = (address: string): ResolvedRecipient | SmtpError => {
     const users = options.users();
-    return resolveRecipient(address, { users, managedDomain: options.managedDomain, admin: options.admin(users) });
+    formerDomains.follow(users);
+    return resolveRecipient(address, { users, managedDomain: options.managedDomain, admin: options.admin(users), formerDomains });
   };
 
   const { submission } = options;
@@ -65,8 +69,9 @@ export function createInboundBackend(options: InboundBackendOptions): DeliveryBa
   return {
     ...(submission ? { authenticate: submission.authenticate } : {}),
 
-    async checkSender(_address: string, session: SessionInfo, declaredSize: number | undefined) {
-      if (submitting(session)) return;
+    async checkSender(address: string, session: SessionInfo, declaredSize: number | undefined) {
+      // Outbound's own rule, answered here at MAIL: a client is not made to upload a body first.
+      if (submitting(session)) return checkSubmissionSender(address, session.user!, options.users());
       let bytes: number;
       try {
         bytes = await freeBytes();
@@ -90,10 +95,13 @@ export function createInboundBackend(options: InboundBackendOptions): DeliveryBa
         logger.info({ recipient: address, owner: target.owner }, "mailbox root not provisioned yet: 450");
         throw tempFail(450, "4.2.1", `<${address}>: mailbox is being set up; try again later`);
       }
-      const used = await store.usage(target.owner);
-      if (used >= target.quota) throw tempFail(452, "4.2.2", "Mailbox full, try again later");
-      if (declaredSize !== undefined && used + declaredSize > target.quota) {
-        throw permFail(552, "5.2.2", "Message too big for this mailbox's quota");
+      // Both copies, within the quota and on the mailbox's own filesystem (store/room.ts).
+      const largest = await store.largestMessage(target.owner, target.quota);
+      // Not even a small message fits: full for now; reading or deleting mail makes room.
+      if (largest === 0) throw tempFail(452, "4.2.2", "Mailbox full, try again later");
+      // Told before the message is sent: no room for it now, so the sender gets it back at once.
+      if (declaredSize !== undefined && declaredSize > largest) {
+        throw permFail(552, "5.2.2", `<${address}>: message too big for this mailbox now (SIZE=${declaredSize})`);
       }
     },
 

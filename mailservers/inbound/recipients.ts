@@ -7,7 +7,10 @@
 //   of every served domain (the managed domain and each live domain in the list), in any
 //   case, and a bare <postmaster> (RFC 5321 4.5.1), go to the admin mailbox; the ones that
 //   never read mail (noreply@, mailer-daemon@...) get 550 5.1.1.
-// - Any other address of a served domain: 550 5.1.1. Any other domain: 550 5.7.1, we never relay.
+// - Any other address of a served domain: 550 5.1.1. So is any address of a domain that was
+//   ours: a subdomain of the managed domain with no mailbox (left), or a domain whose last
+//   mailbox was deleted a short while ago (FormerDomains): its sender learns that the user
+//   is gone, not that we became a stranger. Any other domain: 550 5.7.1, we never relay.
 import { asciiLower, reservedRoute } from "../../config/reserved-names.ts";
 import type { UsersList } from "../../config/users-list.ts";
 import { permFail, type SmtpError } from "../core/types.ts";
@@ -33,6 +36,48 @@ export interface RecipientContext {
   readonly users: UsersList;
   readonly managedDomain: string;
   readonly admin: AdminMailbox;
+  /** Domains whose live mailboxes left the users list recently (FormerDomains). */
+  readonly formerDomains?: { has(domain: string): boolean };
+}
+
+/** How long a domain whose last mailbox was deleted answers "no such user" rather than "not ours". */
+export const FORMER_DOMAIN_MS = 30 * 24 * 3600_000;
+
+/**
+ * The domains that had a live mailbox in an earlier users list and have none now, each for
+ * `keepMs` after it was first seen gone, so mail to a deleted mailbox on an external domain
+ * (whose MX still points here) gets 550 5.1.1. Kept in memory: after a restart such a domain
+ * is foreign again (550 5.7.1); the managed domain's subdomains need no memory.
+ */
+export class FormerDomains {
+  readonly #keepMs: number;
+  readonly #clock: () => number;
+  readonly #goneAt = new Map<string, number>();
+  #last: UsersList | undefined;
+
+  constructor(options: { readonly keepMs?: number; readonly clock?: () => number } = {}) {
+    this.#keepMs = options.keepMs ?? FORMER_DOMAIN_MS;
+    this.#clock = options.clock ?? Date.now;
+  }
+
+  /** Takes in the list the daemon serves now; the same list again costs one comparison. */
+  follow(users: UsersList): void {
+    if (users === this.#last) return;
+    const now = this.#clock();
+    for (const m of this.#last?.mailboxes ?? []) if (!users.hasDomain(m.domain) && !this.#goneAt.has(m.domain)) this.#goneAt.set(m.domain, now);
+    for (const [domain, at] of this.#goneAt) if (users.hasDomain(domain) || now - at > this.#keepMs) this.#goneAt.delete(domain);
+    this.#last = users;
+  }
+
+  has(domain: string): boolean {
+    const at = this.#goneAt.get(domain);
+    return at !== undefined && this.#clock() - at <= this.#keepMs;
+  }
+}
+
+/** A domain we do not serve now but did, or could: mail to it is for a user who is not (or no longer) here. */
+function wasOurs(domain: string, context: RecipientContext): boolean {
+  return domain.endsWith(`.${context.managedDomain}`) || context.formerDomains?.has(domain) === true;
 }
 
 /** Resolves an envelope recipient, or returns the SmtpError to answer. */
@@ -44,6 +89,7 @@ export function resolveRecipient(address: string, context: RecipientContext): Re
   if (domain === "" && asciiLower(local) === "postmaster") {
     return { owner: context.admin.owner, quota: context.admin.quota, address: `postmaster@${context.managedDomain}`, role: "postmaster" };
   }
+  if (!served && wasOurs(domain, context)) return permFail(550, "5.1.1", "No such mailbox here");
   if (!served) return permFail(550, "5.7.1", `Relaying denied: this server does not accept mail for ${domain ? `@${domain}` : "that address"}`);
   const role = asciiLower(local);
   const route = reservedRoute(role);

@@ -14,6 +14,7 @@ import { startForeground } from "../../lib/foreground-child.ts";
 import type { Settings } from "../../config/settings.ts";
 import type { UsersList } from "../../config/users-list.ts";
 import { imapUsers, renderUsersFile, type ImapUser } from "../../config/imap-users.ts";
+import { provisioningState } from "../../mailservers/inbound/store/mailbox-root.ts";
 import { imapPaths, renderDovecotConf, renderLdapConf, renderPostLogin } from "./config.ts";
 
 const run = promisify(execFile);
@@ -54,7 +55,7 @@ async function writeAtomic(path: string, text: string, mode: number): Promise<vo
 }
 
 /** Each user's index and control directory, owned by their mail uid (Dovecot runs as it). */
-async function userDirs(stateDir: string, users: readonly ImapUser[], logger: Logger): Promise<void> {
+async function userDirs(stateDir: string, users: readonly ImapUser[]): Promise<void> {
   const paths = imapPaths(stateDir);
   for (const base of [paths.index, paths.control]) await mkdir(base, { recursive: true, mode: 0o755 });
   for (const user of users) {
@@ -63,12 +64,29 @@ async function userDirs(stateDir: string, users: readonly ImapUser[], logger: Lo
       await mkdir(dir, { recursive: true, mode: 0o700 });
       await chown(dir, user.uid, user.uid);
     }
-    // Dovecot locks in the user's root and mail/: they must be the mail uid's (mailbox-fs.sh --uid).
-    const root = await lstat(user.home).catch(() => undefined);
-    if (root !== undefined && root.uid !== user.uid) {
+  }
+}
+
+/**
+ * Dovecot locks in the user's root and mail/: they must be the mail uid's (mailbox-fs.sh
+ * --uid). Only a provisioned root is judged: before its filesystem is mounted (Dovecot
+ * starts before local mode's first apply mounts them), <mailRoot>/<owner> is the empty
+ * mount point, root's, which says nothing of the mailbox. Answers the users whose root
+ * was not provisioned yet, to be looked at again at the next reload.
+ */
+export async function checkRootOwners(users: readonly ImapUser[], logger: Logger): Promise<ImapUser[]> {
+  const later: ImapUser[] = [];
+  for (const user of users) {
+    if (provisioningState(user.home) !== "ready") {
+      later.push(user);
+      continue;
+    }
+    const root = await lstat(user.home);
+    if (root.uid !== user.uid) {
       logger.warn({ owner: user.owner, root: user.home, uid: root.uid, mailUid: user.uid }, "imap: the mailbox root is not owned by its mail uid; IMAP cannot lock its files (provision it with mailbox-fs.sh --uid)");
     }
   }
+  return later;
 }
 
 /** Who left and who came between two users files, by owner. */
@@ -95,7 +113,7 @@ export async function writeImapFiles(options: ImapOptions): Promise<string> {
   await writeAtomic(paths.ldapConfig, renderLdapConf(settings.ldap), 0o600);
   await writeAtomic(paths.postLogin, renderPostLogin(paths.control), 0o755);
   const users = imapUsers(options.list, settings.inbound.mailRoot);
-  await userDirs(paths.stateDir, users, options.logger ?? silentLogger());
+  await userDirs(paths.stateDir, users);
   await writeAtomic(paths.users, renderUsersFile(users), 0o644);
   try {
     await run(DOVECONF, ["-c", paths.config, "-n"], { timeout: 10_000 });
@@ -153,6 +171,7 @@ export async function startImap(options: ImapOptions): Promise<RunningImap> {
   const { imap } = options.settings;
   const configFile = await writeImapFiles(options);
   let users = imapUsers(options.list, options.settings.inbound.mailRoot);
+  let unchecked = await checkRootOwners(users, logger);
 
   const dovecot = await startForeground(DOVECOT, ["-F", "-c", configFile], { name: "dovecot", logger, stopTimeoutMs: STOP_TIMEOUT_MS });
   const { child, stop } = dovecot;
@@ -183,7 +202,10 @@ export async function startImap(options: ImapOptions): Promise<RunningImap> {
       const paths = imapPaths(imap.stateDir);
       const { gone, added } = usersChange(users, next);
       // The users already there have theirs since start (a uid follows from the owner alone).
-      await userDirs(imap.stateDir, added, logger);
+      await userDirs(imap.stateDir, added);
+      // Roots mounted since (the first apply after a start mounts them all) are judged now, once.
+      const listed = new Set(next.map((u) => u.owner));
+      unchecked = await checkRootOwners([...unchecked.filter((u) => listed.has(u.owner)), ...added], logger);
       // Dovecot looks at the file's mtime at each lookup: the new list counts from the next login.
       await writeAtomic(paths.users, renderUsersFile(next), 0o644);
       users = next;

@@ -56,6 +56,17 @@ export function hostOf(address: string): string {
   return rest.replace(/:\d+$/, "");
 }
 
+/**
+ * The webmail's login page with `address` filled in as the login name. Roundcube 1.6 has no
+ * setting for a hint on its login page (the username label comes from its translations,
+ * which a configuration cannot replace), but its login form takes `_user` from the query.
+ */
+export function webmailLoginUrl(webmailUrl: string, address: string): string {
+  const url = new URL(webmailUrl);
+  url.searchParams.set("_user", address);
+  return url.toString();
+}
+
 /** A PHP single-quoted string literal. */
 export function php(value: string): string {
   return `'${value.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;

@@ -162,6 +162,6 @@ test("as root, the webmail answers with Roundcube's login, and the mailbox page 
   if (webmailPage === undefined) return t.skip("not root: no Dovecot, no webmail");
   assert.equal(webmailPage.status, 200);
   assert.match(webmailPage.text, /rcmloginuser|roundcube/i);
-  assert.match(mailboxPage, /<dt>Webmail<\/dt>\s*<dd><a href="http:\/\/127\.0\.0\.1:\d+\/">/);
+  assert.match(mailboxPage, /<dt>Webmail<\/dt>\s*<dd><a href="http:\/\/127\.0\.0\.1:\d+\/\?_user&#61;alice%40alice\.semail\.test">/);
   assert.match(stdout, /stopped the webmail \(http:\/\/127\.0\.0\.1:\d+\/\)/);
 });

@@ -39,3 +39,16 @@ test("covers the list the last apply started from, in any layout, and nothing af
   assert.equal(tracked.covers(aliceBigger), false, "a failed apply covers nothing");
   assert.equal(tracked.covers(aliceBlock), false, "nor what an earlier apply started from");
 });
+
+test("what else the applier answers passes through: the form asks it about a deleted mailbox's kept mail", async () => {
+  const decided: string[] = [];
+  const tracked = trackApplied({
+    name: "test",
+    async apply() {},
+    keptMail: async (owner) => (owner === "alice" ? { address: "alice@alice.semail.test", inUse: false } : undefined),
+    decideKeptMail: async (owner, address, choice) => void decided.push(`${owner} ${address} ${choice}`),
+  });
+  assert.deepEqual(await tracked.applier.keptMail?.("alice"), { address: "alice@alice.semail.test", inUse: false });
+  await tracked.applier.decideKeptMail?.("alice", "alice@new.semail.test", "set-aside");
+  assert.deepEqual(decided, ["alice alice@new.semail.test set-aside"]);
+});

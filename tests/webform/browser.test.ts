@@ -1,6 +1,7 @@
 // The form in a real browser (Debian's chromium, headless, driven by playwright-core):
 // log in with the keyboard, create a mailbox, watch the status reach done without a
-// reload, delete it. Every page is saved to test-artifacts/web/ to be looked at.
+// reload, delete it; the mailbox page following the container and a claim by itself; code
+// boxes that wrap. Every page is saved to test-artifacts/web/ to be looked at.
 import assert from "node:assert/strict";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -11,6 +12,7 @@ import { loadUsersList } from "../../config/users-file.ts";
 import { createDirectory } from "../../directory/ldap.ts";
 import type { Directory } from "../../directory/types.ts";
 import { CHROMIUM } from "../helpers/chromium.ts";
+import { startTestNamed, zoneText } from "../helpers/named.ts";
 import { startTestSlapd, type TestSlapd } from "../helpers/slapd.ts";
 import { LIST_OPTIONS, fakeApplier, startForm } from "./helpers.ts";
 import { repoPath } from "../helpers/repo-path.ts";
@@ -213,7 +215,7 @@ const LINES_OF = (selector: string) => `Array.from(document.querySelectorAll(${J
   return { text: el.textContent, lines: new Set(Array.from(range.getClientRects()).map((r) => Math.round(r.top))).size };
 })`;
 
-/** Elements of main whose box reaches past main's content box (pre scrolls by design). */
+/** Elements of main whose box reaches past main's content box (a pre wraps; its own test is below). */
 const OVERFLOWING = `(() => {
   const main = document.querySelector("main");
   const style = getComputedStyle(main);
@@ -260,4 +262,92 @@ test("long addresses wrap inside their column; names and headings never break mi
     await shot(page, `16-confirm-long-address-${width}`);
     assert.deepEqual(await page.evaluate(OVERFLOWING), [], `nothing reaches past the page's column at ${width}px`);
   }
+});
+
+test("the mailbox page follows by itself: the SSH line appears when the container is made, and a claim goes live with its MX seen", { timeout: 90_000 }, async (t) => {
+  // As local mode's containers: the SSH line is known once an apply has made the container.
+  let made = false;
+  const applier = Object.assign(fakeApplier({ delayMs: 1500 }), {
+    sshCommand: async (owner: string) => (made ? `ssh -J semail-jump@203.0.113.10 ${owner}@172.30.0.5` : undefined),
+  });
+  const applyOnce = applier.apply;
+  applier.apply = async (context) => {
+    await applyOnce(context);
+    made = true;
+  };
+  // The DNS of the claimed domain serves no zone for it yet: it refuses (EREFUSED).
+  const dns = await startTestNamed([{ name: "other.example", text: zoneText("other.example", []) }]);
+  t.after(() => dns.stop());
+  const form = await startForm(t, { directory, applier, web: { dnsServers: [dns.server] } });
+  const page = await browser.newPage();
+  t.after(() => page.close());
+  const errors: string[] = [];
+  page.on("pageerror", (err) => errors.push(err.message));
+  page.on("console", (msg) => {
+    if (msg.type() === "error") errors.push(msg.text());
+  });
+
+  await logIn(page, form.url, "alice", "alice-Secret1");
+  await page.getByLabel("Mailbox id (before the @)").fill("alice");
+  await page.getByLabel("Subdomain", { exact: true }).fill("wonderland");
+  await page.getByRole("button", { name: "Create my mailbox" }).click();
+  await page.getByRole("heading", { name: "Your mailbox" }).waitFor();
+  assert.match((await page.locator("#mailbox-use").textContent()) ?? "", /shown here once the system has made the container/);
+  await page.evaluate("window.semailMarker = 42");
+  await page.locator("#mailbox-use code", { hasText: "ssh -J" }).waitFor({ timeout: 20_000 });
+  assert.equal(await page.locator("#mailbox-use pre code").textContent(), "ssh -J semail-jump@203.0.113.10 alice@172.30.0.5");
+  assert.equal(await page.evaluate("window.semailMarker"), 42, "no reload happened");
+  await shot(page, "17-ssh-line-followed");
+
+  // Bob claims a domain; its first check finds no answer, as the DNS does not serve it yet.
+  await page.context().clearCookies();
+  await logIn(page, form.url, "bob", "bob-Secret2");
+  await page.getByLabel("Mailbox id (before the @)").fill("bob");
+  await page.getByLabel(/My own domain/).check();
+  await page.getByLabel("Domain", { exact: true }).fill("home.example");
+  await page.getByRole("button", { name: "Create my mailbox" }).click();
+  await page.getByRole("heading", { name: "Prove that home.example is yours" }).waitFor();
+  assert.match((await page.locator("#mx-check").textContent()) ?? "", /could not be checked right now \(EREFUSED\)/);
+  await page.evaluate("window.semailMarker = 43");
+
+  // The domain's owner publishes the records and a check (the next automatic one) finds them.
+  const token = (await loadUsersList(form.usersFile, LIST_OPTIONS)).byOwner("bob")!.pendingProof!;
+  await dns.reload([{ name: "home.example", text: zoneText("home.example", ["@ IN MX 10 mx.semail.test.", `_semail IN TXT "semail-proof=${token}"`]) }]);
+  await form.proofs.checkNow("bob");
+  await page.waitForSelector('#mailbox-follows[data-live="true"]', { timeout: 30_000 });
+  assert.equal(await page.evaluate("window.semailMarker"), 43, "no reload happened");
+  assert.equal(await page.locator("#proof").count(), 0, "the proof section is gone");
+  assert.equal(await page.locator("#mx-check").textContent(), "Checked now: the MX of home.example points to us (mx.semail.test).");
+  assert.equal(await page.locator("main > p.notice").textContent(), "The domain is proven: your mailbox is live.");
+  await page.getByRole("heading", { name: "How to send and read mail" }).waitFor();
+  await shot(page, "18-claim-live-followed");
+  assert.deepEqual(errors, [], "no script errors and no CSP violations");
+});
+
+test("at 1200 px no code box hides the end of a record or command, and the key box is six lines high", async (t) => {
+  const applier = Object.assign(fakeApplier(), { sshCommand: async (owner: string) => `ssh -J semail-jump@mail-gateway.wonderland-of-long-names.example:40222 ${owner}@172.30.0.5` });
+  const form = await startForm(t, { directory, applier, mxCheck: async () => ({ state: "none" }) });
+  await form.store.update(() => [
+    { owner: "alice", address: "alice@wonderland-of-long-names.example" },
+    { owner: "bob", address: "bob@the-home-of-bob-the-builder.example", pendingProof: "0123456789abcdef0123456789abcdef" },
+  ]);
+  const page = await browser.newPage();
+  t.after(() => page.close());
+  await page.setViewportSize({ width: 1200, height: 900 });
+  const hidden = `Array.from(document.querySelectorAll("pre")).filter((el) => el.scrollWidth > el.clientWidth).map((el) => el.textContent)`;
+  for (const [uid, password] of [["alice", "alice-Secret1"], ["bob", "bob-Secret2"]] as const) {
+    await page.context().clearCookies();
+    await logIn(page, form.url, uid, password);
+    await page.getByRole("heading", { name: "Your mailbox" }).waitFor();
+    await shot(page, `19-code-boxes-1200-${uid}`);
+    assert.ok((await page.locator("pre").count()) >= 2, "the records are in code boxes");
+    assert.deepEqual(await page.evaluate(hidden), [], `${uid}: every code box shows its whole lines`);
+    const key = page.getByLabel("Public key");
+    assert.equal(await key.getAttribute("rows"), "6");
+    const box = await key.boundingBox();
+    assert.ok(box !== null && box.height >= 120 && box.width >= 500, `the key box is big enough for a key: ${JSON.stringify(box)}`);
+  }
+  // Copying a wrapped record gives its one line: the wrap adds no newline.
+  const copied = await page.evaluate(`(() => { const r = document.createRange(); r.selectNodeContents(document.querySelectorAll("#client-records + pre")[0]); const s = getSelection(); s.removeAllRanges(); s.addRange(r); return s.toString(); })()`);
+  assert.equal(String(copied).split("\n").length, 7, "one line per SRV/CNAME record");
 });

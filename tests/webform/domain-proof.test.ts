@@ -58,7 +58,7 @@ test("an external domain is pending until its own TXT token is published, then i
   await form.proofs.tick();
   let page = unescape((await carol.get("/?claimed")).text);
   assert.match(page, /not live yet: publish the TXT record below/);
-  assert.ok(page.includes(`<code>${proofRecord("carol.example", token!)}</code>`), "the exact record");
+  assert.ok(page.includes(`<code><span class="line">${proofRecord("carol.example", token!)}</span></code>`), "the exact record");
   assert.match(page, /There is no TXT record at _semail\.carol\.example yet\. Last checked .* \(try 1 of 12\)\. Next automatic check: /);
 
   // Bob claims the same domain: pending claims do not lock others out, and each has its own token.
@@ -103,6 +103,26 @@ test("an external domain is pending until its own TXT token is published, then i
   const table = unescape((await admin.get("/admin")).text);
   assert.match(table, /bob@carol\.example <span class="hint">\(pending: domain not proven\)<\/span>/);
   assert.doesNotMatch(table, /carol@carol\.example <span/);
+});
+
+test("after Check now proves a claim, the page shows the MX as the DNS has it now, not the refusal cached before its zone was served", async (t) => {
+  const dns = await startTestNamed([{ name: "other.example", text: zoneText("other.example", []) }]);
+  t.after(() => dns.stop());
+  // The clock stands still: nothing cached expires by itself.
+  const form = await startForm(t, { directory, clock: () => 1_000_000, web: { ...LOOSE, dnsServers: [dns.server] } });
+  const dave = await loggedIn(form, "bob");
+  assert.equal((await dave.post("/mailbox", { localPart: "bob", kind: "external", externalDomain: "dave.example" })).status, 303);
+  let page = unescape((await dave.get("/?claimed")).text);
+  assert.match(page, /The MX of dave\.example could not be checked right now \(EREFUSED\)/, "no zone for dave.example yet: named refuses");
+  const token = (await loadUsersList(form.usersFile, LIST_OPTIONS)).byOwner("bob")?.pendingProof;
+
+  // The domain's owner publishes the proof and the MX; Check now sees both.
+  await dns.reload([{ name: "dave.example", text: zoneText("dave.example", ["@ IN MX 10 mx.semail.test.", `_semail IN TXT "semail-proof=${token}"`]) }]);
+  const checked = await dave.post("/mailbox/proof");
+  assert.equal(checked.location, "/?proven", alert(checked.text));
+  page = unescape((await dave.get("/?proven")).text);
+  assert.match(page, /Checked now: the MX of dave\.example points to us \(mx\.semail\.test\)\./);
+  assert.doesNotMatch(page, /EREFUSED/);
 });
 
 test("Check now is rate-limited, and a user without a pending claim has nothing to check", async (t) => {

@@ -66,7 +66,7 @@ test("mail programs are told the mail host and ports given (local mode's own), a
   assert.doesNotMatch(use, /POP3/);
 });
 
-test("the operator's submission address and webmail are shown; a mailbox with a key is not asked for one", async (t) => {
+test("the operator's submission address and webmail are shown, the webmail link filling in the address; a mailbox with a key is not asked for one", async (t) => {
   const form = await startForm(t, {
     directory,
     applier: deployingApplier({ alice: SSH }),
@@ -76,7 +76,8 @@ test("the operator's submission address and webmail are shown; a mailbox with a 
   const use = useSection(page);
   assert.match(use, /smtp\.example\.org, port 2525/);
   assert.doesNotMatch(use, /no SSH key yet/);
-  assert.match(page, /<a href="https:\/\/webmail\.example\.org\/">/);
+  // Roundcube's login page says nothing of which login to use: the link fills in the address and says so.
+  assert.match(page, /<a href="https:\/\/webmail\.example\.org\/\?_user&#61;alice%40wonderland\.semail\.test">https:\/\/webmail\.example\.org\/<\/a>\. Log in there with your address <span class="address">alice@wonderland\.semail\.test<\/span>/);
 });
 
 test("before the container exists the page says where the SSH line will appear", async (t) => {
@@ -92,6 +93,20 @@ test("the size is explained: the mailbox's own filesystem, set by the administra
   assert.match(explained, /quota: your mail is kept on a filesystem of its own, this big, the default size for new mailboxes\. The administrator sets it/);
   assert.match(explained, /When it is full, new mail is not accepted: senders' servers are told <code>452 4\.2\.2<\/code>/);
   assert.match(page, /<dt>Used<\/dt><dd>3 MiB of 1 GiB \(0 %\)<\/dd>/);
+});
+
+test("the page says the largest message the mailbox takes now, and why it is under half the room left", async (t) => {
+  const largest = new Map([["alice", 27_576_316], ["bob", 0]]);
+  const form = await startForm(t, { directory, largestMessage: async (owner) => largest.get(owner) });
+  const alice = await mailboxPage(form, { owner: "alice", address: "alice@wonderland.semail.test", size: "64MiB" });
+  assert.match(alice, /<dt>Largest message<\/dt><dd id="largest-message">26 MiB right now<\/dd>/);
+  const explained = /<p class="hint" id="size-explained">([\s\S]*?)<\/p>/.exec(alice)?.[1] ?? "";
+  assert.match(explained, /Each message is kept twice, in <code>INBOX<\/code> and in the folder of its sender, so the largest message the mailbox takes is a little under half the room left: a bigger one goes back to its sender at once \(<code>552 5\.2\.2<\/code>\)/);
+  const bob = await mailboxPage(form, { owner: "bob", address: "bob@bob.semail.test" });
+  assert.match(bob, /<dd id="largest-message">none right now: the mailbox is full<\/dd>/);
+  // Where the form cannot ask the store (the VM's form runs apart from it), no figure is made up.
+  const production = await startForm(t, { directory });
+  assert.doesNotMatch(await mailboxPage(production, { owner: "alice", address: "alice@wonderland.semail.test" }), /Largest message/);
 });
 
 test("a bad web.submission or web.webmailUrl stops start-up naming the setting", () => {

@@ -2,11 +2,12 @@
 // mount), the zone, the daemons told. An apply redoes only what changed since the last one
 // (what one added mailbox costs must not grow with the list: bench/scale), yet a root gone
 // meanwhile is made again, and the next start checks every mailbox. Needs root: the roots
-// are chowned to each mail uid, and images are loop-mounted (CI runs as root).
+// are chowned to each mail uid, and images are loop-mounted (CI runs as root). A mailbox made
+// again never gets the kept mail of another address unless its owner chose so.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { chown, mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { appendFile, chown, mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
@@ -104,3 +105,65 @@ test("image roots: an added mailbox is mounted, one unmounted meanwhile is mount
   await apply(applier, ["alice", "bob"]);
   assert.match(await mountSource(root("alice")), /^\/dev\/loop\d+$/);
 });
+
+/** A list with these (owner, address) mailboxes. */
+const listWith = (...mailboxes: Array<[owner: string, address: string]>) =>
+  parseUsersList(`mailboxes:\n${mailboxes.map(([o, a]) => `  - {owner: ${o}, address: ${a}}\n`).join("")}`, options);
+const applyList = (applier: ReturnType<typeof createLocalApplier>, l: ReturnType<typeof listWith>) =>
+  applier.apply({ list: l, logger: silentLogger(), signal: new AbortController().signal });
+
+for (const images of [true, false]) {
+  const kind = images ? "image roots" : "plain roots";
+  test(`${kind}: a mailbox made again gets its kept mail only for the same address or when its owner chose to bring it back; else it starts empty and the kept mail is set aside, never deleted`, { skip: images ? skipImages : skipPlain }, async (t) => {
+    const { settings } = await place(t, images);
+    const inbox = join(settings.mailRoot, "alice", "INBOX");
+    const aside = images ? join(settings.imageDir!, "set-aside") : join(settings.mailRoot, ".semail-set-aside");
+    const asideFiles = async () => (await readdir(aside).catch(() => [] as string[])).sort();
+    const applier = createLocalApplier(settings);
+    const first = listWith(["alice", "alice@alice.semail.test"]);
+    await applyList(applier, first);
+    await appendFile(inbox, "From a@example.org Thu Jan  1 00:00:00 2026\nSubject: kept\n\nfirst life\n");
+
+    // Deleted: the mail stays, and the applier tells the form what is kept.
+    await applyList(applier, listWith());
+    const kept = await applier.keptMail!("alice");
+    assert.equal(kept?.address, "alice@alice.semail.test");
+    assert.equal(kept?.inUse, false);
+    if (images) assert.equal(kept?.bytes, 16 * 1024 ** 2);
+    assert.equal(await applier.keptMail!("bob"), undefined, "nothing kept of a mailbox that never was");
+
+    // Made again, unasked, for another address: it starts empty; the old mail is set aside.
+    await applyList(applier, listWith(["alice", "alice@elsewhere.example"]));
+    assert.equal(await readFile(inbox, "utf8"), "", "the new address does not get the old mail");
+    const setAside = await asideFiles();
+    assert.equal(setAside.length, 2, `the storage and its address record: ${setAside.join(", ")}`);
+    const storage = join(aside, setAside.find((f) => !f.endsWith(".address"))!);
+    assert.equal(await readFile(join(aside, setAside.find((f) => f.endsWith(".address"))!), "utf8"), "alice@alice.semail.test\n");
+    if (!images) assert.match(await readFile(join(storage, "INBOX"), "utf8"), /first life/, "the set-aside mail is all there");
+    await appendFile(inbox, "From a@example.org Thu Jan  1 00:00:00 2026\nSubject: second\n\nsecond life\n");
+
+    // Deleted again; the owner chooses on the form to bring the mail back into yet another address.
+    await applyList(applier, listWith());
+    await applier.decideKeptMail!("alice", "alice@third.semail.test", "restore");
+    await applyList(applier, listWith(["alice", "alice@third.semail.test"]));
+    assert.match(await readFile(inbox, "utf8"), /second life/, "brought back, as the owner chose");
+
+    // Deleted again; this time the owner chooses to start empty, with the same address.
+    await applyList(applier, listWith());
+    await applier.decideKeptMail!("alice", "alice@third.semail.test", "set-aside");
+    await applyList(applier, listWith(["alice", "alice@third.semail.test"]));
+    assert.equal(await readFile(inbox, "utf8"), "", "started empty, as the owner chose");
+    assert.equal((await asideFiles()).length, 4, "both earlier lives are set aside, neither deleted");
+
+    // The same address made again with no choice (a hand edit of the list): its own mail comes back.
+    await appendFile(inbox, "From a@example.org Thu Jan  1 00:00:00 2026\nSubject: third\n\nthird life\n");
+    await applyList(applier, listWith());
+    await applyList(applier, listWith(["alice", "alice@third.semail.test"]));
+    assert.match(await readFile(inbox, "utf8"), /third life/);
+    if (images) {
+      // Not taken down yet (the deletion's apply has not run): nothing can be set aside now.
+      assert.equal((await applier.keptMail!("alice"))?.inUse, true);
+      await assert.rejects(applier.decideKeptMail!("alice", "alice@third.semail.test", "set-aside"), /still being taken down/);
+    }
+  });
+}

@@ -213,6 +213,28 @@ describe("semail inbound", () => {
     assert.match(await readFile(f.usersFile, "utf8"), /souleymane/);
   });
 
+  it("answers 550 5.1.1 for a deleted mailbox's address, on a subdomain of the managed domain and on an external domain", async (t) => {
+    const f = await startFixture(t);
+    const rcpt = async (to: string) => {
+      const c = await SmtpClient.connect(f.port);
+      try {
+        await c.command("EHLO client.example");
+        await c.command("MAIL FROM:<a@example.org>");
+        const reply = await c.command(`RCPT TO:<${to}>`);
+        return `${reply.code} ${reply.text.slice(0, 5)}`;
+      } finally {
+        c.close();
+      }
+    };
+    assert.match(await rcpt("me@external.example"), /^250 /);
+    // sow and ext delete their mailboxes: the list has only ada's now.
+    await writeFile(f.usersFile, usersYaml(USERS.filter((u) => u.owner === "ada")));
+    await f.daemon.reload();
+    assert.equal(await rcpt("souleymane@sow.semail.test"), "550 5.1.1", "a managed subdomain: the user is unknown");
+    assert.equal(await rcpt("me@external.example"), "550 5.1.1", "an external domain whose mailbox was just deleted: the user is unknown");
+    assert.equal(await rcpt("someone@never-here.example"), "550 5.7.1", "a domain that was never ours is still not relayed to");
+  });
+
   it("offers STARTTLS on plain listeners and implicit TLS on /tls ones with the configured certificate", async (t) => {
     const cert = await selfSignedCertificate();
     t.after(() => cert.cleanup());

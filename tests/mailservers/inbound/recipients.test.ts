@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parseUsersList } from "../../../config/users-list.ts";
 import { SmtpError } from "../../../mailservers/core/types.ts";
-import { adminMailbox, resolveRecipient, type ResolvedRecipient } from "../../../mailservers/inbound/recipients.ts";
+import { adminMailbox, FORMER_DOMAIN_MS, FormerDomains, resolveRecipient, type ResolvedRecipient } from "../../../mailservers/inbound/recipients.ts";
 import { USERS, usersYaml } from "./fixture.ts";
 
 const users = parseUsersList(usersYaml([...USERS, { owner: "boss", address: "boss@semail.test", size: "2GiB" }]), { managedDomain: "semail.test", defaultSize: 5 << 20, minSize: 1 });
@@ -29,7 +29,37 @@ describe("inbound recipient policy", () => {
     assert.equal(refusal("souleymane@gmail.com"), "550 5.7.1");
     assert.equal(refusal("ada@semail.test.evil.example"), "550 5.7.1");
     assert.equal(refusal("postmaster@gmail.com"), "550 5.7.1");
-    assert.equal(refusal("ada@other.semail.test"), "550 5.7.1", "a subdomain with no mailbox is not served");
+  });
+
+  it("answers 550 5.1.1, not 5.7.1, for any address of a subdomain of the managed domain that has no mailbox (left, or never made)", () => {
+    for (const address of ["ada@other.semail.test", "postmaster@gone.semail.test", "x@a.b.semail.test"]) assert.equal(refusal(address), "550 5.1.1", address);
+    assert.equal(refusal("ada@othersemail.test"), "550 5.7.1", "a look-alike is not a subdomain");
+  });
+
+  it("answers 550 5.1.1 for a domain whose last mailbox was deleted, for FORMER_DOMAIN_MS; then it is foreign again", () => {
+    let now = 1_000_000;
+    const former = new FormerDomains({ clock: () => now });
+    const options = { managedDomain: "semail.test", defaultSize: 5 << 20, minSize: 1 };
+    const withClaim = `  - owner: carol\n    address: carol@carol.example\n    pendingProof: 0123456789abcdef0123456789abcdef\n`;
+    const before = parseUsersList(usersYaml(USERS) + withClaim, options);
+    const after = parseUsersList(usersYaml(USERS.filter((u) => u.owner !== "ext")), options);
+    const answer = (address: string, list = after) => {
+      former.follow(list);
+      const r = resolveRecipient(address, { users: list, managedDomain: "semail.test", admin: adminMailbox(list, undefined, 7 << 20), formerDomains: former });
+      return r instanceof SmtpError ? `${r.responseCode} ${r.enhancedCode}` : r.owner;
+    };
+    assert.equal(answer("me@external.example", before), "ext");
+    assert.equal(answer("me@external.example"), "550 5.1.1", "its address: the user is gone");
+    assert.equal(answer("Anyone@EXTERNAL.example"), "550 5.1.1", "any address of the domain");
+    assert.equal(answer("carol@carol.example"), "550 5.7.1", "a claim that never went live made no domain ours");
+    assert.equal(answer("x@gmail.com"), "550 5.7.1");
+    now += FORMER_DOMAIN_MS;
+    assert.equal(answer("me@external.example"), "550 5.1.1", "still within FORMER_DOMAIN_MS");
+    now += 1;
+    assert.equal(answer("me@external.example"), "550 5.7.1", "forgotten after FORMER_DOMAIN_MS");
+    // Made again meanwhile: served as any live domain, and forgotten as a former one.
+    former.follow(before);
+    assert.equal(answer("me@external.example", before), "ext");
   });
 
   it("sends postmaster@ and abuse@ of every served domain, and a bare <postmaster>, to the admin mailbox", () => {

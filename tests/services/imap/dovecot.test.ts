@@ -2,12 +2,14 @@
 // inbound daemon: alice logs in with her LDAP password, as her uid or her mailbox address, and reads what the daemon stored,
 // her pair folders and Sent/Drafts/Trash are listed and subscribed; every other login is
 // refused; LOGIN needs TLS from an address that is not trusted; POP3S reads INBOX; a user
-// taken off the users list can no longer log in; a reload prepares only the added users.
+// taken off the users list can no longer log in; a reload prepares only the added users;
+// a mailbox root not owned by its mail uid is reported, an unmounted mount point is not.
 import assert from "node:assert/strict";
-import { chmod, chown, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
+import { chmod, chown, mkdir, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { test } from "node:test";
+import { pino } from "pino";
 import { mailUid } from "../../../config/mail-uid.ts";
 import { imapSettings } from "../../../config/sections/imap.ts";
 import { inboundSettings } from "../../../config/sections/inbound.ts";
@@ -17,7 +19,9 @@ import { usersListOptions } from "../../../config/settings.ts";
 import { folderName } from "../../../mailservers/inbound/store/index.ts";
 import { imapPaths } from "../../../services/imap/config.ts";
 import { startImap, usersChange } from "../../../services/imap/dovecot.ts";
+import { freeLoopbackPort } from "../../../deploy/local/ports.ts";
 import { TEST_USERS } from "../../helpers/slapd.ts";
+import { selfSignedCertificate } from "../../helpers/tls.ts";
 import { sendMessage } from "../../helpers/smtp.ts";
 import { until } from "../../helpers/until.ts";
 import { usersYaml } from "../../mailservers/inbound/fixture.ts";
@@ -229,6 +233,51 @@ test("a mail root the mailbox uids cannot reach is refused at start, naming the 
   };
   const list = parseUsersList(usersYaml(IMAP_USERS), { managedDomain: "semail.test", defaultSize: 1 << 30, minSize: 1 });
   await assert.rejects(startImap({ settings, list }), new RegExp(`inbound\\.mailRoot .*: ${dir} is closed to other users .*chmod o\\+x ${dir}`));
+});
+
+test("the mailbox root owner check: a root its mail uid owns logs nothing, an unmounted mount point waits for its mount, a wrong owner warns", { skip: whyNotRoot(), timeout: 60_000 }, async (t) => {
+  const dir = await mkdtemp(path.join(tmpdir(), "semail-imap-owners-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await chmod(dir, 0o755);
+  const cert = await selfSignedCertificate("localhost");
+  t.after(() => cert.cleanup());
+  const mailRoot = path.join(dir, "mail");
+  // alice's root is provisioned and hers; bob's is the empty mount point of a filesystem
+  // not mounted yet (root's, as mailbox-fs.sh makes it), as at every start; carol's is
+  // provisioned but root's: the one mistake to report.
+  for (const owner of ["alice", "bob", "carol"]) await mkdir(path.join(mailRoot, owner), { recursive: true, mode: 0o755 });
+  for (const owner of ["alice", "carol"]) await writeFile(path.join(mailRoot, owner, "INBOX"), "");
+  await chown(path.join(mailRoot, "alice"), mailUid("alice"), mailUid("alice"));
+  const users = ["alice", "bob", "carol"].map((owner) => ({ owner, address: `${owner}@${owner}.semail.test` }));
+  const settings = {
+    imap: imapSettings.parse({ stateDir: path.join(dir, "imap"), listen: ["127.0.0.1"], imapPort: await freeLoopbackPort(), imapsPort: await freeLoopbackPort(), pop3sPort: await freeLoopbackPort() }),
+    ldap: ldapSettings.parse({}),
+    tls: { cert: cert.certFile, key: cert.keyFile },
+    inbound: inboundSettings.parse({ mailRoot }),
+  };
+  const options = { managedDomain: "semail.test", defaultSize: 1 << 30, minSize: 1 };
+  const warned: string[] = [];
+  const logger = pino({ level: "warn" }, { write: (line: string) => void (/not owned by its mail uid/.test(line) && warned.push(JSON.parse(line).owner)) });
+  const imap = await startImap({ settings, list: parseUsersList(usersYaml(users), options), logger });
+  t.after(() => imap.stop());
+  assert.deepEqual(warned, ["carol"], "at start: only the provisioned root with the wrong owner");
+
+  // The apply mounts bob's filesystem (provisioned, his), then tells Dovecot: still no warning for him.
+  await writeFile(path.join(mailRoot, "bob", "INBOX"), "");
+  await chown(path.join(mailRoot, "bob"), mailUid("bob"), mailUid("bob"));
+  await imap.reload(parseUsersList(usersYaml(users), options));
+  assert.deepEqual(warned, ["carol"], "a root mounted after the start, owned right, logs nothing");
+
+  // dave comes with a root mounted but left to root (no --uid): reported once it is provisioned.
+  await mkdir(path.join(mailRoot, "dave"));
+  const withDave = [...users, { owner: "dave", address: "dave@dave.semail.test" }];
+  await imap.reload(parseUsersList(usersYaml(withDave), options));
+  assert.deepEqual(warned, ["carol"], "an empty mount point is not judged");
+  await writeFile(path.join(mailRoot, "dave", ".semail-mailbox"), "");
+  await imap.reload(parseUsersList(usersYaml(withDave), options));
+  assert.deepEqual(warned, ["carol", "dave"], "judged at the reload after its mount, and warned about");
+  await imap.reload(parseUsersList(usersYaml(withDave), options));
+  assert.deepEqual(warned, ["carol", "dave"], "each root is judged once");
 });
 
 test("usersChange: who left and who came, by owner, in the order of each file", () => {
