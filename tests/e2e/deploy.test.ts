@@ -14,6 +14,7 @@ import { promisify } from "node:util";
 import { stringify } from "yaml";
 import { openEngine, type SemailEngine } from "../../deploy/pulumi/engine.ts";
 import { createPulumiApplier } from "../../deploy/pulumi/applier.ts";
+import { USERS_BRIDGE } from "../../components/users-network.ts";
 import { createDirectory } from "../../directory/ldap.ts";
 import { dockerEngine } from "../helpers/docker.ts";
 import { REPO_ROOT } from "../helpers/repo-path.ts";
@@ -86,8 +87,13 @@ async function sendMail(host: string, rcpt: string, subject: string): Promise<nu
 test("the real engine deploys SEMail onto an existing host: up, mail, clean preview, the web form, drift, destroy", { skip: skipReason(), timeout: 75 * 60_000 }, async (t) => {
   const rig = await timed(t, "engine (CLI + stand-in providers)", () => rigEngine(t));
   const docker = await dockerEngine();
+  // t.after hooks run in the order they are registered: the host's own teardown (registered by
+  // startRigHost) needs the engine, so the engine is let go after it.
+  const host: RigHost = await timed(t, "rig host (image, container, sshd)", () => startRigHost(t, { engine: docker })).catch(async (err: unknown) => {
+    await docker.release();
+    throw err;
+  });
   t.after(() => docker.release());
-  const host: RigHost = await timed(t, "rig host (image, container, sshd)", () => startRigHost(t, { engine: docker }));
   await timed(t, "the Debian base into the host's dockerd", () => host.loadImage("debian:bookworm-slim"));
   // The host has no way out; its image builds fetch Debian's packages through this machine.
   const gateway = (await docker.docker(["network", "inspect", host.network, "-f", "{{(index .IPAM.Config 0).Gateway}}"])).trim();
@@ -130,97 +136,99 @@ test("the real engine deploys SEMail onto an existing host: up, mail, clean prev
     "semail:sshPrivateKey": { value: host.privateKey, secret: true },
     "semail:ldapPassword": { value: "rig-ldap-Secret0", secret: true },
   });
-  t.after(async () => {
-    // A failed run still takes down what it made on the host (the host goes with the test).
+
+  try {
+    const lines: string[] = [];
+    const progress = { onStep: (s: { op: string; name: string }) => lines.push(`${s.op} ${s.name}`) };
+
+    // 1. up from empty state.
+    const first = await timed(t, "1. up from empty state", () => engine.up(progress));
+    assert.ok(first.changes.length > 30, `up created the stack (${first.changes.length} resources)`);
+    for (const name of ["users-list", "users-firewall", "inbound-container", "outbound-container", "mailbox-alice-container", "mailbox-bob-container"]) {
+      assert.ok(first.steps.some((s) => s.name === name && s.op === "create"), `${name} created`);
+    }
+
+    // 2. mail in, on the host's filesystem, and read in alice's own container through the jump.
+    await timed(t, "2. a message lands in alice's mbox; her container reads it through ssh -J", async () => {
+      assert.equal(await sendMail(host.address, `alice@alice.${DOMAIN}`, "rig one"), 250);
+      const inbox = await host.exec("cat /var/mail/semail/alice/INBOX");
+      assert.match(inbox, /^Subject: rig one$/m);
+      const sshCommand = String((await engine.outputs()).userSshCommands?.value?.alice ?? "");
+      const container = /alice@(\S+)/.exec(sshCommand)?.[1];
+      assert.ok(container, `the stack names alice's container: ${sshCommand}`);
+      // What `ssh -J semail-jump@VM alice@CONTAINER` does, with the options given to both hops
+      // (-J's own ssh would not take them): the test's key, no known_hosts of the machine's.
+      const options = ["-i", join(scratch, "user"), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR"];
+      const jump = ["ssh", ...options, "-W", "%h:%p", `semail-jump@${host.address}`].join(" ");
+      const { stdout } = await run("ssh", [...options, "-o", `ProxyCommand=${jump}`, `alice@${container}`, "grep -c '^Subject: rig one' /mail/INBOX"], { timeout: 60_000 });
+      assert.equal(stdout.trim(), "1");
+    });
+
+    // 3. no perpetual diff.
+    const clean = await timed(t, "3. preview --expect-no-changes right after up", () => engine.preview({ expectNoChanges: true }));
+    assert.deepEqual(clean.changes, []);
+
+    // 4. a mailbox made on the web form is applied by the driver; deleted, it goes (its filesystem kept).
+    await timed(t, "4. the web form: carol's mailbox made, live, then deleted", async () => {
+      const carol = { uid: "carol", password: "carol-Secret4", cn: "Carol Example" };
+      const slapd = await startTestSlapd({ users: [...TEST_USERS, carol] });
+      t.after(() => slapd.stop());
+      const directory = createDirectory(slapd.settings());
+      t.after(() => directory.close());
+      const applier = createPulumiApplier({ projectDir: REPO_ROOT, stack: STACK, workDir, cliRoot: rig.cliRoot, env, usersFile });
+      const form = await startForm(t, { directory, applier, usersFile, web: { rateLimit: { loginsPerIp: 1000, requestsPerMinute: 100_000 } } });
+      const client = await loggedInClient(form, carol.uid, carol.password);
+      assert.equal((await client.post("/mailbox", { localPart: carol.uid, kind: "subdomain", subdomain: carol.uid })).status, 303);
+      await applied(client, "the form's apply of carol's mailbox");
+      assert.equal(await sendMail(host.address, `${carol.uid}@${carol.uid}.${DOMAIN}`, "to carol"), 250);
+      assert.match(await host.exec(`cat /var/mail/semail/${carol.uid}/INBOX`), /^Subject: to carol$/m);
+
+      assert.equal((await client.post("/mailbox/delete", { owner: carol.uid })).status, 303);
+      await applied(client, "the form's apply of the deletion");
+      assert.equal(await host.exec(`docker ps -aq --filter name=semail-user-${carol.uid}`), "", "carol's container is gone");
+      assert.match(await host.exec(`ls /var/lib/semail/images`), new RegExp(`${carol.uid}`), "her filesystem is kept");
+      assert.notEqual(await sendMail(host.address, `${carol.uid}@${carol.uid}.${DOMAIN}`, "after delete"), 250, "her address takes no more mail");
+    });
+
+    // 5. drift: each seen by `npm run drift` with the resource named, then repaired by up --refresh.
+    const drift = async () => {
+      const cliEnv = { ...process.env, ...env, SEMAIL_PULUMI_ROOT: rig.cliRoot };
+      return run(process.execPath, [join(REPO_ROOT, "bin/semail.mjs"), "deploy", "drift", "--stack", STACK, "--work-dir", workDir], { env: cliEnv, timeout: 10 * 60_000, maxBuffer: 16 << 20 })
+        .then((r) => ({ code: 0, out: r.stdout + r.stderr }), (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout + e.stderr }));
+    };
+    const cases: Array<[string, string, string]> = [
+      ["a managed file edited on the host", "users-list", "echo '# edited by hand' >> /etc/semail/users.yaml"],
+      ["a user's container removed", "mailbox-alice-container", "docker rm -f $(docker ps -aq --filter name=semail-user-alice)"],
+      ["a firewall rule deleted", "users-firewall", `iptables -t mangle -D FORWARD -o ${USERS_BRIDGE} -j SEMAIL-USERS-FWD`],
+    ];
+    for (const [what, resource, change] of cases) {
+      await timed(t, `5. drift: ${what}`, async () => {
+        const before = await drift();
+        assert.equal(before.code, 0, `no drift before: ${before.out}`);
+        await host.exec(change);
+        const seen = await drift();
+        assert.equal(seen.code, 1, seen.out);
+        assert.match(seen.out, new RegExp(`\\s${resource}\\b`), `drift names ${resource}`);
+        assert.match(seen.out, /semail deploy up --refresh/);
+        await engine.up({ refresh: true });
+        const after = await drift();
+        assert.equal(after.code, 0, `repaired: ${after.out}`);
+      });
+    }
+
+    // 6. destroy: the host as it was, but for what the program keeps on purpose (the mail).
+    await timed(t, "6. destroy", async () => {
+      await engine.destroy();
+      assert.equal(await host.exec("docker ps -aq"), "", "no container is left");
+      assert.doesNotMatch(await host.exec("docker network ls --format '{{.Name}}'"), /semail/, "no network of ours is left");
+      assert.doesNotMatch(await host.exec("iptables -t mangle -S"), /SEMAIL-USERS/, "no firewall rule is left");
+      assert.equal(await host.exec("test -e /etc/semail/users.yaml && echo there || true"), "", "the users list is gone");
+      assert.match(await host.exec("ls /var/lib/semail/images"), /alice/, "the mail is kept");
+    });
+  } finally {
+    // A failed run still takes down what it made on the host, while the host is there (the
+    // t.after hooks that stop it run after this).
     await engine.destroy().catch(() => undefined);
     await engine.stack.workspace.removeStack(STACK, { force: true }).catch(() => undefined);
-  });
-
-  const lines: string[] = [];
-  const progress = { onStep: (s: { op: string; name: string }) => lines.push(`${s.op} ${s.name}`) };
-
-  // 1. up from empty state.
-  const first = await timed(t, "1. up from empty state", () => engine.up(progress));
-  assert.ok(first.changes.length > 30, `up created the stack (${first.changes.length} resources)`);
-  for (const name of ["users-list", "users-firewall", "inbound-container", "outbound-container", "mailbox-alice-container", "mailbox-bob-container"]) {
-    assert.ok(first.steps.some((s) => s.name === name && s.op === "create"), `${name} created`);
   }
-
-  // 2. mail in, on the host's filesystem, and read in alice's own container through the jump.
-  await timed(t, "2. a message lands in alice's mbox; her container reads it through ssh -J", async () => {
-    assert.equal(await sendMail(host.address, `alice@alice.${DOMAIN}`, "rig one"), 250);
-    const inbox = await host.exec("cat /var/mail/semail/alice/INBOX");
-    assert.match(inbox, /^Subject: rig one$/m);
-    const sshCommand = String((await engine.outputs()).userSshCommands?.value?.alice ?? "");
-    const container = /alice@(\S+)/.exec(sshCommand)?.[1];
-    assert.ok(container, `the stack names alice's container: ${sshCommand}`);
-    // What `ssh -J semail-jump@VM alice@CONTAINER` does, with the options given to both hops
-    // (-J's own ssh would not take them): the test's key, no known_hosts of the machine's.
-    const options = ["-i", join(scratch, "user"), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR"];
-    const jump = ["ssh", ...options, "-W", "%h:%p", `semail-jump@${host.address}`].join(" ");
-    const { stdout } = await run("ssh", [...options, "-o", `ProxyCommand=${jump}`, `alice@${container}`, "grep -c '^Subject: rig one' /mail/INBOX"], { timeout: 60_000 });
-    assert.equal(stdout.trim(), "1");
-  });
-
-  // 3. no perpetual diff.
-  const clean = await timed(t, "3. preview --expect-no-changes right after up", () => engine.preview({ expectNoChanges: true }));
-  assert.deepEqual(clean.changes, []);
-
-  // 4. a mailbox made on the web form is applied by the driver; deleted, it goes (its filesystem kept).
-  await timed(t, "4. the web form: carol's mailbox made, live, then deleted", async () => {
-    const slapd = await startTestSlapd();
-    t.after(() => slapd.stop());
-    const directory = createDirectory(slapd.settings());
-    t.after(() => directory.close());
-    const applier = createPulumiApplier({ projectDir: REPO_ROOT, stack: STACK, workDir, cliRoot: rig.cliRoot, env, usersFile });
-    const form = await startForm(t, { directory, applier, usersFile, web: { rateLimit: { loginsPerIp: 1000, requestsPerMinute: 100_000 } } });
-    const carol = TEST_USERS.find((u) => u.uid === "carol") ?? TEST_USERS[2]!;
-    const client = await loggedInClient(form, carol.uid, carol.password);
-    assert.equal((await client.post("/mailbox", { localPart: carol.uid, kind: "subdomain", subdomain: carol.uid })).status, 303);
-    await applied(client, "the form's apply of carol's mailbox");
-    assert.equal(await sendMail(host.address, `${carol.uid}@${carol.uid}.${DOMAIN}`, "to carol"), 250);
-    assert.match(await host.exec(`cat /var/mail/semail/${carol.uid}/INBOX`), /^Subject: to carol$/m);
-
-    assert.equal((await client.post("/mailbox/delete", { owner: carol.uid })).status, 303);
-    await applied(client, "the form's apply of the deletion");
-    assert.equal(await host.exec(`docker ps -aq --filter name=semail-user-${carol.uid}`), "", "carol's container is gone");
-    assert.match(await host.exec(`ls /var/lib/semail/images`), new RegExp(`${carol.uid}`), "her filesystem is kept");
-    assert.notEqual(await sendMail(host.address, `${carol.uid}@${carol.uid}.${DOMAIN}`, "after delete"), 250, "her address takes no more mail");
-  });
-
-  // 5. drift: each seen by `npm run drift` with the resource named, then repaired by up --refresh.
-  const drift = async () => {
-    const cliEnv = { ...process.env, ...env, SEMAIL_PULUMI_ROOT: rig.cliRoot };
-    return run(process.execPath, [join(REPO_ROOT, "bin/semail.mjs"), "deploy", "drift", "--stack", STACK, "--work-dir", workDir], { env: cliEnv, timeout: 10 * 60_000, maxBuffer: 16 << 20 })
-      .then((r) => ({ code: 0, out: r.stdout + r.stderr }), (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout + e.stderr }));
-  };
-  const cases: Array<[string, string, string]> = [
-    ["a managed file edited on the host", "users-list", "echo '# edited by hand' >> /etc/semail/users.yaml"],
-    ["a user's container removed", "mailbox-alice-container", "docker rm -f $(docker ps -aq --filter name=semail-user-alice)"],
-    ["a firewall rule deleted", "users-firewall", "iptables -t mangle -D FORWARD -o semail-users -j SEMAIL-USERS-FWD"],
-  ];
-  for (const [what, resource, change] of cases) {
-    await timed(t, `5. drift: ${what}`, async () => {
-      const before = await drift();
-      assert.equal(before.code, 0, `no drift before: ${before.out}`);
-      await host.exec(change);
-      const seen = await drift();
-      assert.equal(seen.code, 1, seen.out);
-      assert.match(seen.out, new RegExp(`\\s${resource}\\b`), `drift names ${resource}`);
-      assert.match(seen.out, /semail deploy up --refresh/);
-      await engine.up({ refresh: true });
-      const after = await drift();
-      assert.equal(after.code, 0, `repaired: ${after.out}`);
-    });
-  }
-
-  // 6. destroy: the host as it was, but for what the program keeps on purpose (the mail).
-  await timed(t, "6. destroy", async () => {
-    await engine.destroy();
-    assert.equal(await host.exec("docker ps -aq"), "", "no container is left");
-    assert.doesNotMatch(await host.exec("docker network ls --format '{{.Name}}'"), /semail/, "no network of ours is left");
-    assert.doesNotMatch(await host.exec("iptables -t mangle -S"), /SEMAIL-USERS/, "no firewall rule is left");
-    assert.equal(await host.exec("test -e /etc/semail/users.yaml && echo there || true"), "", "the users list is gone");
-    assert.match(await host.exec("ls /var/lib/semail/images"), /alice/, "the mail is kept");
-  });
 });

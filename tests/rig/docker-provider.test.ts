@@ -6,7 +6,6 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
@@ -29,6 +28,7 @@ import { dockerTarget } from "./providers/docker/provider-config.ts";
 import { diffFields, type FieldRules } from "./providers/docker/rules/field-rules.ts";
 import { UNKNOWN } from "./providers/docker/wire.ts";
 import { sshdMissing, startTestSshd } from "./providers/sshd-fixture.ts";
+import { freeLoopbackPort } from "../../deploy/local/ports.ts";
 
 const run = promisify(execFile);
 const STEP_MS = 180_000;
@@ -215,17 +215,6 @@ test("what Read gives back for a mailbox-like container makes no diff against th
 
 // ---------------------------------------------------------------- under the real engine
 
-/** A free loopback port (for a published port of the test's own). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
-}
 
 /** The Debian base every SEMail Dockerfile starts FROM (assets/images/base.sh; nothing is pulled). */
 async function ensureBase(engine: DockerEngine): Promise<void> {
@@ -312,7 +301,7 @@ test("the docker stand-in under the real engine: build, run, clean previews, dri
   const third = 1 + (randomBytes(1)[0]! % 250);
   const subnet = `10.215.${third}.0/24`;
   const fixedIp = `10.215.${third}.2`;
-  const port = await freePort();
+  const port = await freeLoopbackPort();
   const password = `s3cret-${randomBytes(8).toString("hex")}`;
   const digests = new Set<string>();
   leftovers.push(

@@ -4,10 +4,10 @@
 import { execFile, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { freeLoopbackPort } from "../../../deploy/local/ports.ts";
 
 const run = promisify(execFile);
 const SSHD = "/usr/sbin/sshd";
@@ -45,16 +45,6 @@ export async function makeKey(dir: string, name: string): Promise<{ privateKey: 
   return { privateKey: await readFile(file, "utf8"), publicKey: (await readFile(`${file}.pub`, "utf8")).trim() };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
-}
 
 interface Started {
   readonly stop: () => Promise<void>;
@@ -100,7 +90,7 @@ export async function startTestSshd(): Promise<TestSshd> {
     const user = await makeKey(dir, "user_key");
     await writeFile(join(dir, "authorized_keys"), `${user.publicKey}\n`, { mode: 0o600 });
     for (let tried = 1; ; tried += 1) {
-      const port = await freePort();
+      const port = await freeLoopbackPort();
       const config = join(dir, "sshd_config");
       await writeFile(
         config,
