@@ -7,7 +7,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ConfigError } from "../config/settings.ts";
 import { EngineError, openEngine, type RunResult, type SemailEngine } from "../deploy/pulumi/engine.ts";
-import { stepLine, type Step } from "../deploy/pulumi/steps.ts";
+import { isChange, stepLine, type Step } from "../deploy/pulumi/steps.ts";
 import type { Command } from "./command.ts";
 
 const PROJECT_DIR = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -56,7 +56,7 @@ export async function runDeploy(engine: SemailEngine, action: Action, flags: { y
         return 0;
       } catch (err) {
         if (!(err instanceof EngineError) || err.failed.length > 0) throw err;
-        const drifted = err.steps.filter((s) => s.op !== "same" && s.op !== "refresh" && s.op !== "read");
+        const drifted = err.steps.filter(isChange);
         if (drifted.length === 0) throw err;
         say(`\ndrift: ${drifted.length} resource${drifted.length === 1 ? "" : "s"} differ${drifted.length === 1 ? "s" : ""} from the program:`);
         for (const step of drifted) say(`  ${stepLine(step)}`);

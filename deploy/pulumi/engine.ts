@@ -92,7 +92,7 @@ export async function openEngine(options: EngineOptions): Promise<SemailEngine> 
     throw new Error(`cannot ${options.createStack ? "open" : "select"} Pulumi stack ${JSON.stringify(options.stack)} in ${workDir}: ${commandMessage(err)}`);
   }
 
-  const run = async <T>(op: Operation, planned: boolean, options: RunOptions, call: (onEvent: (e: EngineEvent) => void) => Promise<T>): Promise<RunResult & { result: T }> => {
+  const run = async <T>(op: Operation, planned: boolean, reporting: RunOptions, call: (onEvent: (e: EngineEvent) => void) => Promise<T>): Promise<RunResult & { result: T }> => {
     const steps: Step[] = [];
     const failed: Array<{ name: string; message: string }> = [];
     const started = Date.now();
@@ -100,12 +100,12 @@ export async function openEngine(options: EngineOptions): Promise<SemailEngine> 
       const step = stepOfEvent(event, planned);
       if (step !== undefined) {
         steps.push(step);
-        options.onStep?.(step);
+        reporting.onStep?.(step);
       }
       const error = errorOfEvent(event);
       if (error !== undefined) {
         failed.push(error);
-        options.onError?.(error.name, error.message);
+        reporting.onError?.(error.name, error.message);
       }
     };
     try {
