@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
 import { repoPath } from "../../helpers/repo-path.ts";
+import { until } from "../../helpers/until.ts";
 
 const SCRIPT = repoPath("assets/host/mailbox-fs.sh");
 const MiB = 1024 * 1024;
@@ -101,7 +102,8 @@ test("unmount keeps the image; create mounts it again with the mail; destroy nee
   await writeFile(join(target, "INBOX"), "From a@b Mon Nov 23 00:00:00 2026\n\nstill here\n");
   assert.equal((await mailboxFs("unmount", ...p.common())).code, 0);
   assert.equal(await source(target), "");
-  assert.equal((await sh("losetup", ["-j", image])).stdout, "", "loop device released");
+  // The kernel frees an autoclear loop device once its last user is gone, a moment after umount.
+  await until(async () => (await sh("losetup", ["-j", image])).stdout === "", "the loop device to be released", 10_000);
   assert.equal(await readFile(p.fstab, "utf8"), "");
   assert.ok(existsSync(image), "the image (the mail) is kept");
 
