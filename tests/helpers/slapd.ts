@@ -3,7 +3,10 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { after, before } from "node:test";
 import { ldapSettings, type LdapSettings } from "../../config/sections/ldap.ts";
+import { createDirectory } from "../../directory/ldap.ts";
+import type { Directory } from "../../directory/types.ts";
 import { startSlapd, type RunningSlapd, type SlapdUser } from "../../deploy/local/slapd.ts";
 
 /** alice and bob are plain users; "admin" is a user (and in the admin group) so injection attempts naming it mean something. */
@@ -42,4 +45,23 @@ export async function startTestSlapd(
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** One slapd and a directory client on it for a whole test file: started before its tests, stopped after them. */
+export function testDirectoryForFile(users?: readonly SlapdUser[]): { readonly slapd: TestSlapd; readonly directory: Directory } {
+  let slapd: TestSlapd | undefined;
+  let directory: Directory | undefined;
+  before(async () => {
+    slapd = await startTestSlapd(users ? { users } : {});
+    directory = createDirectory(slapd.settings());
+  });
+  after(async () => {
+    await directory?.close();
+    await slapd?.stop();
+  });
+  const started = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error("the test directory starts in before(): use it inside a test");
+    return value;
+  };
+  return { get slapd() { return started(slapd); }, get directory() { return started(directory); } };
 }

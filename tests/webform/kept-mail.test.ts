@@ -7,26 +7,14 @@ import assert from "node:assert/strict";
 import { appendFile, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, test, type TestContext } from "node:test";
+import { test, type TestContext } from "node:test";
 import { loadUsersList } from "../../config/users-file.ts";
 import { createLocalApplier, createLocalZone } from "../../deploy/local/applier.ts";
-import { createDirectory } from "../../directory/ldap.ts";
-import type { Directory } from "../../directory/types.ts";
-import { startTestSlapd, type TestSlapd } from "../helpers/slapd.ts";
+import { testDirectoryForFile } from "../helpers/slapd.ts";
 import { LIST_OPTIONS, loggedInClient, startForm } from "./helpers.ts";
 
 const skip = process.getuid?.() === 0 ? false : "needs root: the local applier hands each root to its mail uid";
-let slapd: TestSlapd;
-let directory: Directory;
-
-before(async () => {
-  slapd = await startTestSlapd();
-  directory = createDirectory(slapd.settings());
-});
-after(async () => {
-  await directory?.close();
-  await slapd?.stop();
-});
+const ldap = testDirectoryForFile();
 
 /** The form with local mode's applier on plain roots in a temp directory. */
 async function formWithLocalApplier(t: TestContext) {
@@ -40,7 +28,7 @@ async function formWithLocalApplier(t: TestContext) {
     publishZone: async () => undefined,
     notifyDaemons: async () => undefined,
   });
-  const form = await startForm(t, { directory, applier, web: { rateLimit: { loginsPerIp: 1000, requestsPerMinute: 100_000 } } });
+  const form = await startForm(t, { directory: ldap.directory, applier, web: { rateLimit: { loginsPerIp: 1000, requestsPerMinute: 100_000 } } });
   return { form, inbox: join(mailRoot, "alice", "INBOX"), aside: join(mailRoot, ".semail-set-aside") };
 }
 

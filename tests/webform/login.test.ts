@@ -2,24 +2,14 @@
 // filter injection, directory down or hung (503), rate limits, CSRF and cookie flags.
 import assert from "node:assert/strict";
 import { createServer, type Socket } from "node:net";
-import { after, before, test, type TestContext } from "node:test";
+import { test, type TestContext } from "node:test";
 import { ldapSettings } from "../../config/sections/ldap.ts";
 import { createDirectory } from "../../directory/ldap.ts";
 import type { Directory } from "../../directory/types.ts";
-import { startTestSlapd, type TestSlapd } from "../helpers/slapd.ts";
+import { testDirectoryForFile } from "../helpers/slapd.ts";
 import { Client, startForm } from "./helpers.ts";
 
-let slapd: TestSlapd;
-let directory: Directory;
-
-before(async () => {
-  slapd = await startTestSlapd();
-  directory = createDirectory(slapd.settings());
-});
-after(async () => {
-  await directory?.close();
-  await slapd?.stop();
-});
+const ldap = testDirectoryForFile();
 
 /** The visible message of a login reply. */
 function alert(text: string): string {
@@ -27,7 +17,7 @@ function alert(text: string): string {
 }
 
 test("a user logs in, sees the create form, and logs out", async (t) => {
-  const form = await startForm(t, { directory });
+  const form = await startForm(t, { directory: ldap.directory });
   const client = new Client(form.url);
   const first = await client.get("/");
   assert.equal(first.status, 303);
@@ -46,7 +36,7 @@ test("a user logs in, sees the create form, and logs out", async (t) => {
 });
 
 test("unknown user and wrong password get the same reply; injection in the login name does not log in", async (t) => {
-  const form = await startForm(t, { directory, web: { rateLimit: { failuresPerAccount: 100, loginsPerIp: 100 } } });
+  const form = await startForm(t, { directory: ldap.directory, web: { rateLimit: { failuresPerAccount: 100, loginsPerIp: 100 } } });
   const replies = [];
   for (const [login, password] of [
     ["alice", "wrong"],
@@ -66,7 +56,7 @@ test("unknown user and wrong password get the same reply; injection in the login
 });
 
 test("an empty password is refused before any bind", async (t) => {
-  const form = await startForm(t, { directory });
+  const form = await startForm(t, { directory: ldap.directory });
   const client = new Client(form.url);
   const reply = await client.login("alice", "");
   assert.equal(reply.status, 400);
@@ -74,7 +64,7 @@ test("an empty password is refused before any bind", async (t) => {
 });
 
 test("a login name with HTML is shown escaped", async (t) => {
-  const form = await startForm(t, { directory });
+  const form = await startForm(t, { directory: ldap.directory });
   const reply = await new Client(form.url).login(`<script>alert("x")</script>`, "x");
   assert.equal(reply.status, 401);
   assert.doesNotMatch(reply.text, /<script>alert/);
@@ -86,7 +76,7 @@ test("a directory that is down gives a 503 page", async (t) => {
   await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
   const port = (closed.address() as { port: number }).port;
   await new Promise((resolve) => closed.close(resolve));
-  const down = createDirectory(slapd.settings({ url: `ldap://127.0.0.1:${port}` }));
+  const down = createDirectory(ldap.slapd.settings({ url: `ldap://127.0.0.1:${port}` }));
   t.after(() => down.close());
   const form = await startForm(t, { directory: down });
   const reply = await new Client(form.url).login("alice", "alice-Secret1");
@@ -112,7 +102,7 @@ async function hungServer(t: TestContext): Promise<number> {
 
 test("a hung directory gives a 503 within 10 s with the default settings", async (t) => {
   const port = await hungServer(t);
-  const silent = createDirectory(ldapSettings.parse({ ...slapd.settings(), url: `ldap://127.0.0.1:${port}`, timeoutMs: undefined }));
+  const silent = createDirectory(ldapSettings.parse({ ...ldap.slapd.settings(), url: `ldap://127.0.0.1:${port}`, timeoutMs: undefined }));
   t.after(() => silent.close());
   const form = await startForm(t, { directory: silent });
   const started = Date.now();
@@ -124,7 +114,7 @@ test("a hung directory gives a 503 within 10 s with the default settings", async
 
 test("the form's own deadline answers even when the directory's timeouts are long", async (t) => {
   const port = await hungServer(t);
-  const silent = createDirectory(slapd.settings({ url: `ldap://127.0.0.1:${port}`, timeoutMs: 60_000 }));
+  const silent = createDirectory(ldap.slapd.settings({ url: `ldap://127.0.0.1:${port}`, timeoutMs: 60_000 }));
   t.after(() => silent.close());
   const form = await startForm(t, { directory: silent, directoryTimeoutMs: 2000 });
   const started = Date.now();
@@ -137,7 +127,7 @@ test("the form's own deadline answers even when the directory's timeouts are lon
 
 test("failed logins are limited per account, then allowed again after the window", async (t) => {
   let now = Date.parse("2026-01-01T00:00:00Z");
-  const form = await startForm(t, { directory, clock: () => now, web: { rateLimit: { failuresPerAccount: 3, loginsPerIp: 100, windowSeconds: 600 } } });
+  const form = await startForm(t, { directory: ldap.directory, clock: () => now, web: { rateLimit: { failuresPerAccount: 3, loginsPerIp: 100, windowSeconds: 600 } } });
   for (let i = 0; i < 3; i += 1) assert.equal((await new Client(form.url).login("bob", `wrong-${i}`)).status, 401);
   // The right password is refused too while the account is locked: guessing gains nothing.
   const locked = await new Client(form.url).login("bob", "bob-Secret2");
@@ -151,14 +141,14 @@ test("failed logins are limited per account, then allowed again after the window
 });
 
 test("logins are limited per client IP across accounts", async (t) => {
-  const form = await startForm(t, { directory, web: { rateLimit: { failuresPerAccount: 100, loginsPerIp: 4, windowSeconds: 60 } } });
+  const form = await startForm(t, { directory: ldap.directory, web: { rateLimit: { failuresPerAccount: 100, loginsPerIp: 4, windowSeconds: 60 } } });
   const statuses = [];
   for (const login of ["u1", "u2", "u3", "u4", "alice"]) statuses.push((await new Client(form.url).login(login, "x")).status);
   assert.deepEqual(statuses, [401, 401, 401, 401, 429]);
 });
 
 test("a login without the form's CSRF token is refused", async (t) => {
-  const form = await startForm(t, { directory });
+  const form = await startForm(t, { directory: ldap.directory });
   const client = new Client(form.url);
   await client.get("/login");
   const forged = await client.post("/login", { login: "alice", password: "alice-Secret1", _csrf: "forged" });
@@ -172,7 +162,7 @@ test("a login without the form's CSRF token is refused", async (t) => {
 });
 
 test("cookies are Secure, HttpOnly, SameSite=Strict and signed by default", async (t) => {
-  const form = await startForm(t, { directory, web: { secureCookies: true } });
+  const form = await startForm(t, { directory: ldap.directory, web: { secureCookies: true } });
   const client = new Client(form.url);
   const page = await client.get("/login");
   const line = page.headers.getSetCookie().find((c) => c.startsWith("__Host-semail-login="));
@@ -193,7 +183,7 @@ test("cookies are Secure, HttpOnly, SameSite=Strict and signed by default", asyn
 });
 
 test("pages carry a strict Content-Security-Policy", async (t) => {
-  const form = await startForm(t, { directory });
+  const form = await startForm(t, { directory: ldap.directory });
   const page = await new Client(form.url).get("/login");
   assert.match(page.headers.get("content-security-policy") ?? "", /default-src 'none'.*script-src 'self'/);
   assert.equal(page.headers.get("x-content-type-options"), "nosniff");
@@ -201,7 +191,7 @@ test("pages carry a strict Content-Security-Policy", async (t) => {
 
 test("a session ends after the idle time", async (t) => {
   let now = Date.parse("2026-01-01T00:00:00Z");
-  const form = await startForm(t, { directory, clock: () => now, web: { sessionIdleMinutes: 30 } });
+  const form = await startForm(t, { directory: ldap.directory, clock: () => now, web: { sessionIdleMinutes: 30 } });
   const client = new Client(form.url);
   assert.equal((await client.login("alice", "alice-Secret1")).status, 303);
   now += 29 * 60_000;
@@ -216,7 +206,7 @@ test("a session ends after the idle time", async (t) => {
 });
 
 test("requests of any kind are limited per client IP", async (t) => {
-  const form = await startForm(t, { directory, web: { rateLimit: { requestsPerMinute: 10 } } });
+  const form = await startForm(t, { directory: ldap.directory, web: { rateLimit: { requestsPerMinute: 10 } } });
   const statuses = [];
   for (let i = 0; i < 12; i += 1) statuses.push((await new Client(form.url).get("/login")).status);
   assert.deepEqual(statuses, [...Array(10).fill(200), 429, 429]);
@@ -225,8 +215,8 @@ test("requests of any kind are limited per client IP", async (t) => {
 test("an administrator removed from the group loses admin writes at once", async (t) => {
   let stillAdmin = true;
   const wrapped: Directory = {
-    authenticate: (uid, password) => directory.authenticate(uid, password),
-    isAdmin: async (uid) => stillAdmin && (await directory.isAdmin(uid)),
+    authenticate: (uid, password) => ldap.directory.authenticate(uid, password),
+    isAdmin: async (uid) => stillAdmin && (await ldap.directory.isAdmin(uid)),
     close: async () => undefined,
   };
   const form = await startForm(t, { directory: wrapped });

@@ -2,22 +2,11 @@
 // the owner's own part that changes by itself, with the digest the page carries and
 // whether it still waits for something; nothing without a session, a mailbox or ?follow.
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
-import { createDirectory } from "../../directory/ldap.ts";
-import type { Directory } from "../../directory/types.ts";
-import { startTestSlapd, type TestSlapd } from "../helpers/slapd.ts";
+import { test } from "node:test";
+import { testDirectoryForFile } from "../helpers/slapd.ts";
 import { Client, fakeApplier, loggedInClient, startForm } from "./helpers.ts";
 
-let slapd: TestSlapd;
-let directory: Directory;
-before(async () => {
-  slapd = await startTestSlapd();
-  directory = createDirectory(slapd.settings());
-});
-after(async () => {
-  await directory?.close();
-  await slapd?.stop();
-});
+const ldap = testDirectoryForFile();
 
 interface Follow {
   view: string;
@@ -30,7 +19,7 @@ const follow = async (client: Client) => (JSON.parse((await client.get("/status.
 test("/status.json?follow answers the owner's changing part as the page has it, and says when it changed and whether it still waits", async (t) => {
   let line: string | undefined;
   const applier = Object.assign(fakeApplier(), { sshCommand: async () => line });
-  const form = await startForm(t, { directory, applier });
+  const form = await startForm(t, { directory: ldap.directory, applier });
   const anonymous = await new Client(form.url).get("/status.json?follow");
   assert.equal(anonymous.status, 401);
   assert.doesNotMatch(anonymous.text, /html/);

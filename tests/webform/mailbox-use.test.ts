@@ -2,24 +2,12 @@
 // send and with which login, the SSH line of the owner's container (from the applier, as
 // `pulumi up` left it), a webmail link only when one is set, and what the size means.
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import { parseSettings } from "../../config/settings.ts";
-import { createDirectory } from "../../directory/ldap.ts";
-import type { Directory } from "../../directory/types.ts";
-import { TEST_USERS, startTestSlapd, type TestSlapd } from "../helpers/slapd.ts";
+import { TEST_USERS, testDirectoryForFile } from "../helpers/slapd.ts";
 import { Client, fakeApplier, startForm, type RunningForm } from "./helpers.ts";
 
-let slapd: TestSlapd;
-let directory: Directory;
-
-before(async () => {
-  slapd = await startTestSlapd();
-  directory = createDirectory(slapd.settings());
-});
-after(async () => {
-  await directory?.close();
-  await slapd?.stop();
-});
+const ldap = testDirectoryForFile();
 
 const SSH = "ssh -J semail-jump@203.0.113.10 alice@172.30.0.5";
 
@@ -46,7 +34,7 @@ function useSection(page: string): string {
 }
 
 test("production: submission host, port and login, the SSH line of the container, no webmail link when none is set", async (t) => {
-  const form = await startForm(t, { directory, applier: deployingApplier({ alice: SSH }) });
+  const form = await startForm(t, { directory: ldap.directory, applier: deployingApplier({ alice: SSH }) });
   const page = await mailboxPage(form, { owner: "alice", address: "alice@wonderland.semail.test" });
   const use = useSection(page);
   assert.match(use, /Outgoing server \(SMTP submission\) semail-outbound, port 587\. Log in as alice with your directory password/);
@@ -60,7 +48,7 @@ test("production: submission host, port and login, the SSH line of the container
 });
 
 test("mail programs are told the mail host and ports given (local mode's own), and nothing of a service on port 0", async (t) => {
-  const form = await startForm(t, { directory, mailClients: { host: "127.0.0.1", ports: { imap: 1143, imaps: 1993, pop3s: 0, submission: 0, submissions: 2465 } } });
+  const form = await startForm(t, { directory: ldap.directory, mailClients: { host: "127.0.0.1", ports: { imap: 1143, imaps: 1993, pop3s: 0, submission: 0, submissions: 2465 } } });
   const use = useSection(await mailboxPage(form, { owner: "alice", address: "alice@wonderland.semail.test" }));
   assert.match(use, /by hand: incoming IMAP 127\.0\.0\.1 port 1993 \(SSL\/TLS\) or 1143 \(STARTTLS\); outgoing SMTP 127\.0\.0\.1 port 2465 \(SSL\/TLS\); the user name/);
   assert.doesNotMatch(use, /POP3/);
@@ -68,7 +56,7 @@ test("mail programs are told the mail host and ports given (local mode's own), a
 
 test("the operator's submission address and webmail are shown, the webmail link filling in the address; a mailbox with a key is not asked for one", async (t) => {
   const form = await startForm(t, {
-    directory,
+    directory: ldap.directory,
     applier: deployingApplier({ alice: SSH }),
     web: { submission: "smtp.example.org:2525", webmailUrl: "https://webmail.example.org/" },
   });
@@ -81,13 +69,13 @@ test("the operator's submission address and webmail are shown, the webmail link 
 });
 
 test("before the container exists the page says where the SSH line will appear", async (t) => {
-  const form = await startForm(t, { directory, applier: deployingApplier({}) });
+  const form = await startForm(t, { directory: ldap.directory, applier: deployingApplier({}) });
   const use = useSection(await mailboxPage(form, { owner: "alice", address: "alice@wonderland.semail.test" }));
   assert.match(use, /The SSH command that opens it is shown here once the system has made the container/);
 });
 
 test("the size is explained: the mailbox's own filesystem, set by the administrator, 452 4.2.2 when full", async (t) => {
-  const form = await startForm(t, { directory, usage: async () => 3 * 1024 ** 2 });
+  const form = await startForm(t, { directory: ldap.directory, usage: async () => 3 * 1024 ** 2 });
   const page = await mailboxPage(form, { owner: "bob", address: "bob@bob.semail.test" });
   const explained = /<p class="hint" id="size-explained">([\s\S]*?)<\/p>/.exec(page)?.[1] ?? "";
   assert.match(explained, /quota: your mail is kept on a filesystem of its own, this big, the default size for new mailboxes\. The administrator sets it/);
@@ -97,7 +85,7 @@ test("the size is explained: the mailbox's own filesystem, set by the administra
 
 test("the page says the largest message the mailbox takes now, and why it is under half the room left", async (t) => {
   const largest = new Map([["alice", 27_576_316], ["bob", 0]]);
-  const form = await startForm(t, { directory, largestMessage: async (owner) => largest.get(owner) });
+  const form = await startForm(t, { directory: ldap.directory, largestMessage: async (owner) => largest.get(owner) });
   const alice = await mailboxPage(form, { owner: "alice", address: "alice@wonderland.semail.test", size: "64MiB" });
   assert.match(alice, /<dt>Largest message<\/dt><dd id="largest-message">26 MiB right now<\/dd>/);
   const explained = /<p class="hint" id="size-explained">([\s\S]*?)<\/p>/.exec(alice)?.[1] ?? "";
@@ -105,7 +93,7 @@ test("the page says the largest message the mailbox takes now, and why it is und
   const bob = await mailboxPage(form, { owner: "bob", address: "bob@bob.semail.test" });
   assert.match(bob, /<dd id="largest-message">none right now: the mailbox is full<\/dd>/);
   // Where the form cannot ask the store (the VM's form runs apart from it), no figure is made up.
-  const production = await startForm(t, { directory });
+  const production = await startForm(t, { directory: ldap.directory });
   assert.doesNotMatch(await mailboxPage(production, { owner: "alice", address: "alice@wonderland.semail.test" }), /Largest message/);
 });
 
