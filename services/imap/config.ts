@@ -16,8 +16,8 @@
 // - Dovecot locks the mbox files with fcntl and the dotlock for reading and writing: the
 //   inbound daemon takes only the dotlock, so a reader without it could index half of an
 //   append, or a tail that crash recovery cuts back.
-// - Clients see SEMail's mboxrd quoting as stored (`>From ` in a body): Dovecot does not undo
-//   it, and the files must keep it, or every reader that ignores Content-Length (Python's
+// - Clients see SEMail's mboxo quoting as stored (`>From ` for a body line sent as `From `,
+//   other lines as sent): Dovecot does not undo it, and the files must keep it, or every reader that ignores Content-Length (Python's
 //   mailbox, the users' own scripts) would split a message at such a line. Only 7/8-bit
 //   bodies are touched (quoted-printable encoders write `=46rom`, format=flowed space-stuffs).
 // - Every pair folder is subscribed at the next login by postlogin.sh (Dovecot's `auto` takes

@@ -3,7 +3,7 @@
 // pair at <root>/mail/<folder-name> (Dovecot `mbox:~/mail:INBOX=~/INBOX`, mutt).
 //
 // The front door takes a delivery through named steps: wait for crash recovery (ready),
-// transform the message once to mboxrd into memory or a temp file (spool, spool-body.ts),
+// transform the message once to mboxo into memory or a temp file (spool, spool-body.ts),
 // plan which files get which copies (plan.ts; mailbox roots: mailbox-root.ts), and commit
 // them through per-file group-commit queues (commit.ts, mbox-file.ts). Before the first
 // append, each mailbox's filesystem must have room for all its copies (room.ts): a message
@@ -47,7 +47,7 @@ import type { FaultInjector } from "./faults.ts";
 import { MailRoot } from "./mail-root.ts";
 import { mailboxRoot, prepareMailboxRoot, provisioningState } from "./mailbox-root.ts";
 import { MboxFile, type MboxFileContext } from "./mbox-file.ts";
-import { MboxrdBody } from "./mboxrd.ts";
+import { MboxoBody } from "./mboxo.ts";
 import { checkQuota, fileAppends, recipientCopies, uniqueTargets, type StoreTarget } from "./plan.ts";
 import { spoolBody, type SpooledBody } from "./spool-body.ts";
 import { recoverStore, type RecoveryReport } from "./recovery.ts";
@@ -58,7 +58,7 @@ export type { FaultInjector, CrashPoint } from "./faults.ts";
 export { faultError } from "./faults.ts";
 export { folderName, parseFolderName, NULL_SENDER, MAX_FOLDER_NAME } from "./folder-name.ts";
 export { PROVISIONED_MARKER, provisionPlainRoot } from "./mailbox-root.ts";
-export { STRIPPED_HEADERS } from "./mboxrd.ts";
+export { STRIPPED_HEADERS } from "./mboxo.ts";
 export type { StoreTarget } from "./plan.ts";
 export type { RecoveryReport } from "./recovery.ts";
 
@@ -211,10 +211,10 @@ export function createMboxStore(options: MboxStoreOptions): MboxStore {
     });
   }
 
-  /** Step 2: the message, transformed to mboxrd once, in memory or a temp file. */
+  /** Step 2: the message, transformed to mboxo once, in memory or a temp file. */
   async function spool(message: Readable, bodyPath: string): Promise<SpooledBody> {
     try {
-      return await spoolBody(message, new MboxrdBody(), bodyPath);
+      return await spoolBody(message, new MboxoBody(), bodyPath);
     } catch (error) {
       // The message broke a limit (SmtpError from the front end) or the client went away.
       if (error instanceof SmtpError || message.errored) throw message.errored ?? error;

@@ -27,7 +27,7 @@ const OPEN_FLAGS = constants.O_RDWR | constants.O_APPEND | constants.O_NOFOLLOW 
 
 /**
  * A message to append: for each copy (one per recipient whose mailbox this file is), our
- * trace prefix and then the shared mboxrd body (in memory or a temp file).
+ * trace prefix and then the shared mboxo body (in memory or a temp file).
  */
 export interface AppendItem {
   readonly prefixes: readonly Buffer[];

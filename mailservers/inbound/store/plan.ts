@@ -7,7 +7,7 @@ import { QuotaExceededError } from "./errors.ts";
 import { folderName } from "./folder-name.ts";
 import type { MailRoot } from "./mail-root.ts";
 import { mailboxRoot } from "./mailbox-root.ts";
-import { messagePrefix } from "./mboxrd.ts";
+import { messagePrefix } from "./mboxo.ts";
 import type { UsageCache } from "./usage.ts";
 
 /** One recipient's mailbox: whose root, which address (Delivered-To, folder name), how many bytes allowed. */

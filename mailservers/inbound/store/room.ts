@@ -16,7 +16,7 @@ import type { FileAppend } from "./plan.ts";
 export const PREFIX_ALLOWANCE = 1024;
 /** Bytes an append may add besides the prefixes and body: the separator after a torn last line (batch-writer.ts). */
 const SEPARATOR = 2;
-/** The mboxrd body is at most this much longer than the message sent with CRLF endings: the final newline and blank line. */
+/** The mboxo body is at most this much longer than the message sent with CRLF endings: the final newline and blank line. */
 const BODY_GROWTH = 2;
 /** Blocks kept aside on each filesystem: a new folder's directory entry, a dotlock, a crash marker. */
 const SPARE_BLOCKS = 4;

@@ -4,7 +4,7 @@
 import { promises as fs, constants } from "node:fs";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import type { MboxrdBody } from "./mboxrd.ts";
+import type { MboxoBody } from "./mboxo.ts";
 
 /** Bodies up to this size stay in memory (100 sessions x 128 KiB = 12.8 MB at most). */
 export const IN_MEMORY_LIMIT = 128 * 1024;
@@ -17,7 +17,7 @@ export interface SpooledBody {
 }
 
 /** Streams `message` through `body` into memory or `tempPath`; rejects with the stream's error. */
-export async function spoolBody(message: Readable, body: MboxrdBody, tempPath: string, limit = IN_MEMORY_LIMIT): Promise<SpooledBody> {
+export async function spoolBody(message: Readable, body: MboxoBody, tempPath: string, limit = IN_MEMORY_LIMIT): Promise<SpooledBody> {
   const held: Buffer[] = [];
   let size = 0;
   let file: fs.FileHandle | undefined;

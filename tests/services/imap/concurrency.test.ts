@@ -19,7 +19,7 @@ import { until } from "../../helpers/until.ts";
 import { lockLeftovers, runChild } from "../../mailservers/inbound/store/crash-fixture.ts";
 import { provisionRoot } from "../../mailservers/inbound/store/fixture.ts";
 import { handToMailUids, python, startImapFixture, whyNotRoot } from "./fixture.ts";
-import { messageId, mboxrdQuoted, readMboxFile, type MboxMessage } from "./mbox.ts";
+import { messageId, mboxoQuoted, readMboxFile, type MboxMessage } from "./mbox.ts";
 
 const ALICE = TEST_USERS.find((u) => u.uid === "alice")!.password;
 const BOB = TEST_USERS.find((u) => u.uid === "bob")!.password;
@@ -95,7 +95,7 @@ async function assertWhole(mailRoot: string, owner: string, expected: ReadonlyMa
     for (const message of messages) {
       const id = messageId(message);
       const text = id === undefined ? undefined : expected.get(id);
-      if (text !== undefined) assert.equal(message.body, mboxrdQuoted(text), `${owner}/${name}: message ${id} is whole`);
+      if (text !== undefined) assert.equal(message.body, mboxoQuoted(text), `${owner}/${name}: message ${id} is whole`);
     }
     files.set(name, messages);
   }

@@ -72,7 +72,7 @@ print(json.dumps({"list": names(lst), "lsub": names(lsub), "subjects": subjects,
     assert.deepEqual(result.subjects, SENDERS.map((_, i) => `Subject: m${i}`));
     for (const pair of pairs) assert.equal(result.selectable[pair], 1, `${pair} opens with its message`);
     assert.equal(result.selectable.INBOX, SENDERS.length);
-    // mboxrd quoting is shown as stored (see services/imap/config.ts).
+    // mboxo quoting is shown as stored (see services/imap/config.ts).
     assert.match(result.body, /^Hi alice\.\r\n>From here on/);
   });
 

@@ -1,7 +1,7 @@
 // An mbox reader for files both SEMail and Dovecot write, as Dovecot and mutt read them:
 // a message that carries Content-Length (Dovecot writes it on APPEND and COPY, and does
 // not quote `From ` lines in those bodies) ends where it says, if a `From ` line or the end
-// of the file is there; any other message ends at the next `From ` line (SEMail's mboxrd
+// of the file is there; any other message ends at the next `From ` line (SEMail's mboxo
 // quotes every `From ` line in a body). Python's mailbox.mbox ignores Content-Length and
 // would cut an appended message in two at such a line.
 import { readFile } from "node:fs/promises";
@@ -9,7 +9,7 @@ import { readFile } from "node:fs/promises";
 export interface MboxMessage {
   readonly fromLine: string;
   readonly headers: string;
-  /** The body as stored (mboxrd quoting not undone), without the blank line that separates messages. */
+  /** The body as stored (quoting not undone), without the blank line that separates messages. */
   readonly body: string;
   readonly contentLength: number | undefined;
   header(name: string): string | undefined;
@@ -68,7 +68,7 @@ export function messageId(message: MboxMessage): string | undefined {
   return /<([^>]+)>/.exec(message.header("Message-ID") ?? "")?.[1];
 }
 
-/** A body as SEMail's mboxrd writer stores it: every `>*From ` line gets one more `>`. */
-export function mboxrdQuoted(body: string): string {
-  return body.replace(/^(>*From )/gm, ">$1");
+/** A body as SEMail's mboxo writer stores it: every `From ` line gets a `>`, `>From ` lines none. */
+export function mboxoQuoted(body: string): string {
+  return body.replace(/^From /gm, ">From ");
 }

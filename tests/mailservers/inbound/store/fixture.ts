@@ -74,7 +74,7 @@ export function simpleMessage(subject: string, body = "Hello.\n"): string {
 export interface ParsedMessage {
   from_line: string;
   headers: [string, string][];
-  /** Body with mboxrd quoting undone, as Python returns it. */
+  /** Body as stored (Python undoes no quoting). */
   body: string;
   subject: string | null;
 }

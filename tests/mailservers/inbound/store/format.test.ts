@@ -1,16 +1,16 @@
-// The stored format: mboxrd that Python's mailbox reads back, our trace headers first,
-// From-quoting that round-trips, and the headers mbox readers trust stripped.
+// The stored format: mboxo that Python's mailbox reads back, our trace headers first,
+// only `From ` lines quoted (no reader undoes quoting), and the headers mbox readers trust stripped.
 import assert from "node:assert/strict";
 import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { test } from "node:test";
 import { folderName } from "../../../../mailservers/inbound/store/index.ts";
-import { MboxrdBody, asctime } from "../../../../mailservers/inbound/store/mboxrd.ts";
+import { MboxoBody, asctime } from "../../../../mailservers/inbound/store/mboxo.ts";
 import { makeEnvelope, makeMailRoot, makeStore, messageStream, readMbox, simpleMessage, target, tempFiles } from "./fixture.ts";
 
-/** mboxrd reading: one ">" less on every ">+From " line. */
-const unquote = (text: string) => text.replace(/^>(>*From )/gm, "$1");
+/** What mboxo quoting does to a body: a ">" before each line that begins "From ", no other. */
+const quoted = (text: string) => text.replace(/^From /gm, ">From ");
 
 test("a message lands in INBOX and in the pair folder, with trace headers, readable by Python", async (t) => {
   const root = await makeMailRoot(t);
@@ -53,7 +53,7 @@ test("the null sender gets MAILER-DAEMON in the From_ line and an empty Return-P
   assert.equal(folder!.subject, "bounce");
 });
 
-test("From lines are quoted mboxrd-style and round-trip, whatever the chunking", async (t) => {
+test("only lines that begin with From are quoted (mboxo), >From lines are kept as sent, whatever the chunking", async (t) => {
   const root = await makeMailRoot(t);
   const store = makeStore(t, root);
   const body = [
@@ -73,8 +73,8 @@ test("From lines are quoted mboxrd-style and round-trip, whatever the chunking",
   const messages = await readMbox(path.join(root, "bob", "INBOX"));
   assert.equal(messages.length, 4, "a From line in a body must not split the message");
   for (const message of messages) {
-    assert.equal(message.body.split("\n")[0], ">From the start of the body");
-    assert.equal(unquote(message.body), body + "\n");
+    assert.deepEqual(message.body.split("\n").slice(0, 4), [">From the start of the body", ">From already quoted", ">>From twice", "From"]);
+    assert.equal(message.body, quoted(body) + "\n");
   }
 });
 
@@ -121,7 +121,7 @@ test("a folded line before the first header cannot continue our Received header"
 test("a long line keeps its bytes and a From line longer than the look-ahead is still quoted", async () => {
   const long = "x".repeat(5000);
   const input = `Subject: s\r\n\r\nFrom ${long}\r\n${long}\r\nend`;
-  const body = new MboxrdBody();
+  const body = new MboxoBody();
   const chunks: Buffer[] = [];
   body.on("data", (c: Buffer) => chunks.push(c));
   await new Promise<void>((resolve, reject) => {
@@ -133,7 +133,7 @@ test("a long line keeps its bytes and a From line longer than the look-ahead is 
 });
 
 test("bare CR stays inside a line; CRLF split across chunks becomes LF", async () => {
-  const body = new MboxrdBody();
+  const body = new MboxoBody();
   const chunks: Buffer[] = [];
   body.on("data", (c: Buffer) => chunks.push(c));
   await new Promise<void>((resolve, reject) => {
@@ -168,7 +168,7 @@ test("a large message (spooled to a temp file) round-trips byte for byte", async
   await store.deliver(makeEnvelope("alice@example.org", ["bob@semail.test"]), [target("bob")], messageStream(simpleMessage("large", body), 65536));
   const [message] = await readMbox(path.join(root, "bob", "INBOX"));
   assert.ok(Buffer.byteLength(body) > 200_000);
-  assert.equal(unquote(message!.body), body);
+  assert.equal(message!.body, quoted(body));
   assert.deepEqual(await tempFiles(root), []);
 });
 

@@ -1,6 +1,14 @@
-// The mboxrd body of a message (what follows our trace headers in the file), produced
-// while streaming: LF line endings, mboxrd From-quoting, headers that mbox readers trust
-// removed, and one blank line after the message.
+// The mboxo body of a message (what follows our trace headers in the file), produced
+// while streaming: LF line endings, a `>` before each line that begins `From ` and before
+// no other, headers that mbox readers trust removed, and one blank line after the message.
+//
+// mboxo, not mboxrd: no reader shipped (mutt, neomutt, Dovecot and so Roundcube, Python's
+// mailbox) undoes quoting, so mboxrd's extra `>` on `>From ` lines showed everywhere. With
+// mboxo a line sent as `>From x` shows as sent; only a line sent as `From x` shows as
+// `>From x`, in every reader (README, "Receiving"; tests/services/imap/mbox-readers.test.ts).
+// Unquoted bodies with Content-Length (mboxcl2) would show that line too, but a reader that
+// ignores Content-Length (Python's, or any once the length is stale) would then split the
+// message where the sender chose.
 import { Transform, type TransformCallback } from "node:stream";
 import { receivedHeader } from "../../core/received.ts";
 import type { Envelope } from "../../core/types.ts";
@@ -21,15 +29,13 @@ const STRIPPED = new Set(STRIPPED_HEADERS);
 const NEW_LINE = Buffer.from("\n");
 const QUOTE = Buffer.from(">");
 
-/** `>*From ` at the start of `line`: mboxrd quotes it with one more `>`. */
+/** `From ` at the start of `line` (not `>From `): mboxo quotes it with a `>`. */
 function isFromLine(line: Buffer): boolean {
-  let at = 0;
-  while (line[at] === 0x3e) at++;
   // "From " byte by byte: cheaper than a native call for every line.
-  return line[at] === 0x46 && line[at + 1] === 0x72 && line[at + 2] === 0x6f && line[at + 3] === 0x6d && line[at + 4] === 0x20;
+  return line[0] === 0x46 && line[1] === 0x72 && line[2] === 0x6f && line[3] === 0x6d && line[4] === 0x20;
 }
 
-export class MboxrdBody extends Transform {
+export class MboxoBody extends Transform {
   /** Bytes written out so far. */
   bytes = 0;
   #inHeaders = true;
