@@ -162,6 +162,11 @@ populate() {
 
 # Online resize first; where the kernel refuses it (some containers lack the capability),
 # unmount, check and resize offline, and mount again. A busy mount fails with a clear message.
+# The ext4 filesystem's own size on device $1: block count times block size.
+fs_bytes() {
+  dumpe2fs -h "$1" 2>/dev/null | awk -F: '/^Block count/ {n=$2} /^Block size/ {b=$2} END {printf "%d", n*b}'
+}
+
 grow_ext4() {
   if [ "$dry" = 1 ]; then echo "+ resize2fs $1"; return 0; fi
   if resize2fs "$1" >/dev/null 2>&1; then return 0; fi
@@ -183,9 +188,24 @@ enlarge() {
     run fallocate -l "${mib}MiB" "$device" || run truncate -s "${mib}M" "$device"
     local loop
     loop="$(losetup -j "$device" -n -O NAME | head -n 1)"
-    # Tell the loop device its file grew, then grow ext4 while mounted.
+    # Tell the loop device its file grew, then grow ext4 while mounted. resize2fs reads the
+    # device's size: until the loop device shows the new one, it would find nothing to do.
     run losetup -c "$loop"
+    if [ "$dry" = 0 ]; then
+      local tries=0
+      while [ "$(blockdev --getsize64 "$loop")" -ne "$want" ]; do
+        tries=$((tries + 1))
+        [ "$tries" -le 20 ] || die "$loop still shows $(blockdev --getsize64 "$loop") bytes, not $want, after losetup -c; run grow again"
+        sleep 0.25
+        losetup -c "$loop"
+      done
+    fi
     grow_ext4 "$loop"
+    # "Nothing to do" from resize2fs is exit 0 too: check the filesystem really has the room.
+    if [ "$dry" = 0 ] && [ "$(fs_bytes "$loop")" -lt "$want" ]; then
+      grow_ext4 "$loop"
+      [ "$(fs_bytes "$loop")" -ge "$want" ] || die "$target is still $(fs_bytes "$loop") bytes after resize2fs, not $want; run grow again"
+    fi
   else
     run lvextend -L "${mib}m" "$device"
     grow_ext4 "$device"
