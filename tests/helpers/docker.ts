@@ -6,11 +6,12 @@
 // run leaves nothing running past the next run's end. Its data root (built images) stays
 // in DATA_ROOT, outside the clone, so the next run builds from cache.
 import { execFile, spawn } from "node:child_process";
-import { closeSync, openSync, writeFileSync } from "node:fs";
+import { closeSync, openSync } from "node:fs";
 import { mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { processRunning } from "../../lib/process-alive.ts";
+import { lockHolder, tryLockFile } from "./lock-file.ts";
 import { dockerAnswers, dockerRunner, onPath, terminateDockerd } from "../../deploy/local/docker-engine.ts";
 
 const STATE = "/run/semail-test-docker";
@@ -51,17 +52,10 @@ async function waitFor(check: () => boolean | Promise<boolean>, ms: number, what
  */
 export async function withLock<T>(path: string, fn: () => Promise<T>, waitMs = LOCK_MS): Promise<T> {
   await waitFor(async () => {
-    try {
-      const fd = openSync(path, "wx");
-      writeFileSync(fd, `${process.pid}\n`);
-      closeSync(fd);
-      return true;
-    } catch {
-      const holder = Number.parseInt(await readFile(path, "utf8").catch(() => ""), 10);
-      // Empty: its holder is between creating and writing it. Otherwise a dead holder's.
-      if (Number.isSafeInteger(holder) && holder > 0 && !processRunning(holder)) await rm(path, { force: true });
-      return false;
-    }
+    if (tryLockFile(path)) return true;
+    const holder = await lockHolder(path);
+    if (holder !== undefined && !processRunning(holder)) await rm(path, { force: true });
+    return false;
   }, waitMs, `the lock ${path}`);
   try {
     return await fn();

@@ -3,10 +3,10 @@
 // slot by a lock file (content: the holder's pid) for its whole life, so two rigs never share
 // one. A slot whose last rig did not end cleanly (killed test, failed teardown) is emptied
 // before use: its dockerd may have left containers that would start again.
-import { closeSync, openSync, writeFileSync } from "node:fs";
-import { mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { processRunning } from "../../../lib/process-alive.ts";
+import { lockHolder, tryLockFile } from "../../helpers/lock-file.ts";
 
 export const SLOT_ROOT = "/var/lib/semail-test-rig";
 const SLOTS = 8;
@@ -23,29 +23,11 @@ export interface DataSlot {
 const lockPath = (index: number) => join(SLOT_ROOT, `docker-${index}.lock`);
 const cleanPath = (index: number) => join(SLOT_ROOT, `docker-${index}.clean`);
 
-/** The pid in a lock file, or undefined (none, or its holder is still writing it). */
-async function holder(path: string): Promise<number | undefined> {
-  const pid = Number.parseInt(await readFile(path, "utf8").catch(() => ""), 10);
-  return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
-}
-
-/** Takes the lock file; false when it exists. */
-function tryLock(path: string): boolean {
-  try {
-    const fd = openSync(path, "wx");
-    writeFileSync(fd, `${process.pid}\n`);
-    closeSync(fd);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Slot numbers to try: first those a dead process holds (so what it left is undone now), then the rest. */
 async function candidates(): Promise<number[]> {
   const stale: number[] = [];
   for (let index = 0; index < SLOTS; index++) {
-    const pid = await holder(lockPath(index));
+    const pid = await lockHolder(lockPath(index));
     if (pid !== undefined && !processRunning(pid)) {
       await rm(lockPath(index), { force: true });
       stale.push(index);
@@ -62,7 +44,7 @@ export async function claimDataSlot(removeOrphans: (index: number) => Promise<vo
   await mkdir(SLOT_ROOT, { recursive: true });
   for (const deadline = Date.now() + waitMs; Date.now() < deadline; await new Promise((r) => setTimeout(r, 1000))) {
     for (const index of await candidates()) {
-      if (!tryLock(lockPath(index))) continue;
+      if (!tryLockFile(lockPath(index))) continue;
       const dir = join(SLOT_ROOT, `docker-${index}`);
       const clean = await stat(cleanPath(index)).then(() => true, () => false);
       // From here until a clean release, the slot counts as unclean.
