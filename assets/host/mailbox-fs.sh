@@ -169,8 +169,9 @@ fs_bytes() {
 
 grow_ext4() {
   if [ "$dry" = 1 ]; then echo "+ resize2fs $1"; return 0; fi
-  if resize2fs "$1" >/dev/null 2>&1; then return 0; fi
-  note "online resize of $1 refused; resizing offline"
+  local why
+  if why="$(resize2fs "$1" 2>&1)"; then return 0; fi
+  note "online resize of $1 refused ($(printf '%s' "$why" | tail -n 1)); resizing offline"
   umount "$target" || die "cannot unmount $target to resize it (in use?); stop the containers using it and run grow again"
   e2fsck -f -p "$device" >/dev/null || die "e2fsck found problems on $device; repair it by hand (e2fsck -f $device), then run grow again"
   resize2fs "$device" >/dev/null 2>&1 || die "resize2fs $device failed"
@@ -202,9 +203,10 @@ enlarge() {
     fi
     grow_ext4 "$loop"
     # "Nothing to do" from resize2fs is exit 0 too: check the filesystem really has the room.
-    if [ "$dry" = 0 ] && [ "$(fs_bytes "$loop")" -lt "$want" ]; then
-      grow_ext4 "$loop"
-      [ "$(fs_bytes "$loop")" -ge "$want" ] || die "$target is still $(fs_bytes "$loop") bytes after resize2fs, not $want; run grow again"
+    # Read what is mounted now: an offline resize mounts the image again on another loop device.
+    if [ "$dry" = 0 ] && [ "$(fs_bytes "$(mounted_source)")" -lt "$want" ]; then
+      grow_ext4 "$(mounted_source)"
+      [ "$(fs_bytes "$(mounted_source)")" -ge "$want" ] || die "$target is still $(fs_bytes "$(mounted_source)") bytes after resize2fs, not $want; run grow again"
     fi
   else
     run lvextend -L "${mib}m" "$device"

@@ -17,9 +17,9 @@ const skip = process.getuid?.() !== 0
   : !existsSync("/dev/loop-control") ? "no loop device support here (/dev/loop-control missing)" : false;
 
 interface Result { code: number; stdout: string; stderr: string }
-function sh(file: string, args: readonly string[]): Promise<Result> {
+function sh(file: string, args: readonly string[], env?: NodeJS.ProcessEnv): Promise<Result> {
   return new Promise((done) => {
-    execFile(file, args, { timeout: 60_000 }, (err, stdout, stderr) => {
+    execFile(file, args, { timeout: 60_000, env }, (err, stdout, stderr) => {
       done({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr });
     });
   });
@@ -92,6 +92,26 @@ test("grow enlarges the filesystem and keeps the mail; shrinking is refused", { 
   assert.notEqual(shrink.code, 0);
   assert.match(shrink.stderr, /shrinking is not supported/);
   assert.equal(await fsBytes(target), after);
+});
+
+test("a grow whose online resize is refused resizes offline, mounts again and has the room", { skip }, async (t) => {
+  const p = await place(t);
+  const target = join(p.mailRoot, "alice");
+  assert.equal((await mailboxFs("create", ...p.common(), "--size", String(32 * MiB))).code, 0);
+  await writeFile(join(target, "INBOX"), "From a@b Mon Nov 23 00:00:00 2026\n\nkeep me\n");
+  const before = await fsBytes(target);
+  // A resize2fs that refuses mounted loop devices, as the kernel sometimes does, and resizes the rest.
+  const bin = join(p.dir, "bin");
+  await mkdir(bin);
+  const real = (await sh("bash", ["-c", "command -v resize2fs"])).stdout.trim();
+  await writeFile(join(bin, "resize2fs"), `#!/bin/sh\ncase "$1" in /dev/loop*) echo "resize2fs: Permission denied to resize filesystem" >&2; exit 1 ;; esac\nexec ${real} "$@"\n`, { mode: 0o755 });
+  const grown = await sh("bash", [SCRIPT, "grow", ...p.common(), "--size", String(64 * MiB)], { ...process.env, PATH: `${bin}:${process.env.PATH}` });
+  assert.equal(grown.code, 0, grown.stderr);
+  assert.match(grown.stderr, /online resize of \/dev\/loop\d+ refused \(resize2fs: Permission denied to resize filesystem\); resizing offline/);
+  assert.match(grown.stderr, /grew .* from 33554432 to 67108864 bytes/);
+  const after = await fsBytes(target);
+  assert.ok(after > before + 28 * MiB, `the filesystem mounted again has the room (${before} -> ${after})`);
+  assert.match(await readFile(join(target, "INBOX"), "utf8"), /keep me/);
 });
 
 test("unmount keeps the image; create mounts it again with the mail; destroy needs confirmation", { skip }, async (t) => {

@@ -102,6 +102,9 @@ test("webmail: log in with LDAP, read what inbound stored, reply through outboun
     await page.locator("#compose-content button.send, #compose-content a.send, .formbuttons button.send, button.btn.send").first().click();
     await page.locator("#messagestack").getByText(/sent successfully/i).waitFor({ timeout: 30_000 });
     await shot(page, "06-sent");
+    // Roundcube leaves the compose page by itself a moment after sending; a goto meanwhile is aborted.
+    await page.waitForURL((url) => url.searchParams.get("_action") !== "compose", { timeout: 30_000 });
+    await page.waitForLoadState("load");
   });
 
   await t.test("bob gets the reply in his INBOX through outbound and inbound, From alice's mailbox address", async () => {
