@@ -1,4 +1,4 @@
-// The README's configuration reference must name every setting the schema accepts.
+// The configuration reference (docs/reference.md) must name every setting the schema accepts.
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -14,8 +14,8 @@ function leafPaths(node: JsonSchema, prefix = ""): string[] {
   return entries.flatMap(([key, child]) => leafPaths(child, prefix ? `${prefix}.${key}` : key));
 }
 
-test("every setting is in the README's configuration reference", async () => {
-  const readme = await readFile(join(import.meta.dirname, "../../README.md"), "utf8");
+test("every setting is in the configuration reference (docs/reference.md)", async () => {
+  const readme = await readFile(join(import.meta.dirname, "../../docs/reference.md"), "utf8");
   const paths = leafPaths(z.toJSONSchema(settingsSchema, { io: "input", unrepresentable: "any" }) as JsonSchema);
   assert.ok(paths.length > 50, `the walk found the settings (${paths.length})`);
   // A row may group siblings: `a.b.c`, `.d` documents a.b.d too.
@@ -24,5 +24,5 @@ test("every setting is in the README's configuration reference", async () => {
     const parent = path.slice(0, path.lastIndexOf("."));
     return !readme.includes(`\`${path}\``) && !(readme.includes(`\`${parent}.`) && readme.includes(`\`.${leaf}\``));
   });
-  assert.deepEqual(missing, [], "settings missing from README.md");
+  assert.deepEqual(missing, [], "settings missing from docs/reference.md");
 });
