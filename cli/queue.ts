@@ -3,10 +3,7 @@
 // control directory for the daemon, which alone touches queued files while it runs;
 // with no daemon running, `remove` deletes the files itself.
 import { access } from "node:fs/promises";
-import { dateOf } from "../mailservers/outbound/relay/dsn.ts";
-import { replay } from "../mailservers/outbound/relay/recipient-state.ts";
-import { runningDaemon, writeRequest } from "../mailservers/outbound/relay/queue-control.ts";
-import { QUEUE_ID, Spool } from "../mailservers/outbound/relay/spool.ts";
+import { dateOf, QUEUE_ID, replay, runningDaemon, Spool, writeRequest } from "../mailservers/outbound/relay/index.ts";
 import { ConfigError } from "../config/settings.ts";
 import { formatSize } from "../config/size.ts";
 import type { Command } from "./command.ts";

@@ -1,6 +1,7 @@
 // Postfix's smtp-sink on loopback: accepts everything, counts messages ("mesg=N" with -c).
 import { spawn, type ChildProcess } from "node:child_process";
-import { accepting, until } from "../lib/process.ts";
+import { accepting } from "../lib/process.ts";
+import { until } from "../../testkit/until.ts";
 
 export interface Sink {
   readonly port: number;

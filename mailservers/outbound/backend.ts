@@ -6,15 +6,13 @@ import type { BlockList } from "node:net";
 import type { Readable } from "node:stream";
 import type { Logger } from "pino";
 import { domainProblem, type UsersList } from "../../config/users-list.ts";
-import type { Directory } from "../../directory/types.ts";
+import type { Directory } from "../../config/directory.ts";
 import { createAuthenticator } from "../core/authenticate.ts";
 import { checkSubmissionSender } from "../core/own-address.ts";
 import { SmtpError, permFail, tempFail, type DeliveryBackend, type Envelope, type SessionInfo } from "../core/types.ts";
 import { readHeaderBlock } from "./header-block.ts";
 import { checkHeaderIdentity } from "./header-identity.ts";
-import { receivedHeader } from "./relay/hygiene.ts";
-import type { Queue } from "./relay/queue.ts";
-import type { Spool } from "./relay/spool.ts";
+import { receivedHeader, type Queue, type Spool } from "./relay/index.ts";
 import { rememberLogins } from "./login-cache.ts";
 import { plaintextAuthAllowed } from "./network-policy.ts";
 

@@ -2,18 +2,17 @@
 // the submission backend. Dependencies (directory, sender, clock) can be injected for tests.
 import type { Logger } from "pino";
 import { ConfigError, usersListOptions, type Settings } from "../../config/settings.ts";
-import { watchUsersList } from "../../config/users-file.ts";
+import { heldUsersList, watchUsersList } from "../../config/users-file.ts";
+import type { UsersList } from "../../config/users-list.ts";
 import { createDirectory } from "../../directory/ldap.ts";
-import type { Directory } from "../../directory/types.ts";
-import { createSmtpFrontEnd, listenSmtp, parseListenSpec, readTlsFiles, type BoundAddress, type SmtpLimits } from "../core/index.ts";
-import { systemClock, type Clock } from "./relay/clock.ts";
-import { deliveryOptionsFromSettings } from "./relay/delivery-settings.ts";
-import { Queue, type Deliver } from "./relay/queue.ts";
-import { claimSpool, watchRequests } from "./relay/queue-control.ts";
-import { createSender } from "./relay/send.ts";
-import { Spool } from "./relay/spool.ts";
+import type { Directory } from "../../config/directory.ts";
+import { createSmtpFrontEnd, listenSmtp, type BoundAddress, type SmtpLimits } from "../core/index.ts";
+import { readTlsFiles } from "../../config/tls-files.ts";
+import { systemClock, type Clock } from "../../lib/clock.ts";
+import { claimSpool, createSender, deliveryOptionsFromSettings, Queue, Spool, watchRequests, type Deliver } from "./relay/index.ts";
 import { createSubmissionBackend } from "./backend.ts";
-import { listenProblem, networkSet, plaintextAuthAllowed } from "./network-policy.ts";
+import { networkBlockList } from "../../lib/ip-networks.ts";
+import { listenProblem, plaintextAuthAllowed } from "./network-policy.ts";
 
 export interface OutboundDependencies {
   readonly logger: Logger;
@@ -23,34 +22,26 @@ export interface OutboundDependencies {
   readonly clock?: Clock;
   /** SMTP front-end limits over the defaults (tests shorten closeTimeoutMs). */
   readonly limits?: Partial<SmtpLimits>;
+  /** The users list as whoever started us read it: then the file is not watched, and reload(list) hands over each new one (local mode). */
+  readonly usersList?: UsersList;
 }
 
 export interface RunningOutbound {
   readonly addresses: readonly BoundAddress[];
   readonly queue: Queue;
   readonly spool: Spool;
-  /** Re-reads the users list now (also done on change); resolves once the new list is in use. */
-  reload(): Promise<void>;
+  /** Re-reads the users list now (also done on change), or takes the one given; resolves once the new list is in use. */
+  reload(list?: UsersList): Promise<void>;
   stop(): Promise<void>;
 }
 
 /** Refuses wildcard and public listen addresses unless forced; the error says why. */
 export function checkListenAddresses(settings: Settings): void {
-  let containerNetworks;
-  try {
-    containerNetworks = networkSet(settings.outbound.containerNetworks, "outbound.containerNetworks");
-  } catch (err) {
-    throw new ConfigError((err as Error).message);
-  }
-  for (const spec of settings.outbound.listen) {
-    let host: string;
-    try {
-      host = parseListenSpec(spec).host;
-    } catch (err) {
-      throw new ConfigError(`outbound.listen: ${(err as Error).message}`);
-    }
-    const problem = listenProblem(host, containerNetworks, settings.outbound.forcePublicListen);
-    if (problem) throw new ConfigError(`outbound.listen: refusing ${spec}: ${problem}`);
+  // Both parsed by the settings schema: only the policy is left to check.
+  const containerNetworks = networkBlockList(settings.outbound.containerNetworks);
+  for (const listen of settings.outbound.listen) {
+    const problem = listenProblem(listen.host, containerNetworks, settings.outbound.forcePublicListen);
+    if (problem) throw new ConfigError(`outbound.listen: refusing ${listen.spec}: ${problem}`);
   }
 }
 
@@ -58,12 +49,7 @@ export async function startOutbound(settings: Settings, deps: OutboundDependenci
   const o = settings.outbound;
   const { logger } = deps;
   checkListenAddresses(settings);
-  let trusted;
-  try {
-    trusted = networkSet(o.trustedNetworks, "outbound.trustedNetworks");
-  } catch (err) {
-    throw new ConfigError((err as Error).message);
-  }
+  const trusted = networkBlockList(o.trustedNetworks);
   const tls = await readTlsFiles(settings.tls);
 
   const cleanups: Array<() => Promise<void> | void> = [];
@@ -73,20 +59,20 @@ export async function startOutbound(settings: Settings, deps: OutboundDependenci
     }
   };
   try {
-    const spool = new Spool(o.spool);
+    const clock = deps.clock ?? systemClock;
+    const spool = new Spool(o.spool, { clock });
     // Claimed before it is cleaned: another daemon's segment under way must not look spent to us.
     await spool.open({ clean: false });
     cleanups.push(await claimSpool(spool));
     await spool.open({ clean: true });
     cleanups.push(() => spool.close());
 
-    const users = await watchUsersList(settings.users, usersListOptions(settings), logger);
+    const users = deps.usersList ? heldUsersList(deps.usersList) : await watchUsersList(settings.users, usersListOptions(settings), logger);
     cleanups.push(() => users.close());
     const directory = deps.directory ?? createDirectory(settings.ldap, { logger: logger.child({ part: "ldap" }) });
     cleanups.push(() => directory.close());
 
     const sender = deps.deliver ? undefined : createSender(await deliveryOptionsFromSettings(settings, logger.child({ part: "send" }), (domain) => users.current().hasDomain(domain)));
-    const clock = deps.clock ?? systemClock;
     const queue = new Queue({
       spool,
       deliver: deps.deliver ?? ((job) => sender!.deliver(job)),
@@ -127,7 +113,7 @@ export async function startOutbound(settings: Settings, deps: OutboundDependenci
     const listening = await listenSmtp(frontEnd, o.listen);
     cleanups.push(() => listening.close());
     logger.info({ listen: listening.addresses.map((a) => `${a.boundAddress}:${a.boundPort}`), spool: o.spool, queued: queue.size }, "outbound listening");
-    return { addresses: listening.addresses, queue, spool, reload: () => users.reload(), stop };
+    return { addresses: listening.addresses, queue, spool, reload: (list) => users.reload(list), stop };
   } catch (err) {
     await stop();
     throw err;

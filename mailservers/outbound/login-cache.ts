@@ -10,7 +10,7 @@
 //   directory stops working for SMTP within it. A mailbox taken off the users list stops
 //   at once, since every MAIL FROM is checked against the current list.
 import { createHmac, randomBytes } from "node:crypto";
-import type { AuthOutcome, Directory, DirectoryUser } from "../../directory/types.ts";
+import type { AuthOutcome, Directory, DirectoryUser } from "../../config/directory.ts";
 
 export interface LoginCacheOptions {
   /** How long a login is remembered; 0 turns the cache off. */

@@ -1,36 +1,31 @@
 // The outbound daemon as the Docker image runs it (the bundle, the ENTRYPOINT's node
 // flags): AUTH against a real slapd, MX lookup at a real named, delivery to the target.
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, it } from "node:test";
 import { bundle, imageNodeFlags } from "../../../bin/bundle.ts";
 import { freeLoopbackPort } from "../../../deploy/local/ports.ts";
 import { SmtpClient } from "../../helpers/smtp.ts";
-import { startTestSlapd, TEST_USERS, type TestSlapd } from "../../helpers/slapd.ts";
-import { until } from "../../helpers/until.ts";
-import { APEX, startWorld, type World } from "./relay/fixture.ts";
+import { TEST_USERS, slapdForFile } from "../../helpers/slapd.ts";
+import { until } from "../../../testkit/until.ts";
+import { APEX, startWorld, type World } from "./relay/delivery/fixture.ts";
 import { startChild, writeChildConfig } from "./child-daemon.ts";
-import { plain, tempDir } from "./daemon-fixture.ts";
+import { plain } from "./daemon-fixture.ts";
+import { tempDir, tempDirForSuite } from "../../../testkit/temp-dir.ts";
 
 let world: World;
-let slapd: TestSlapd;
-let build = "";
+const slapd = slapdForFile();
+const build = tempDirForSuite("semail-bundle-");
 before(async () => {
   world = await startWorld();
-  slapd = await startTestSlapd();
-  build = await mkdtemp(join(tmpdir(), "semail-bundle-"));
 });
 after(async () => {
   await world?.close();
-  await slapd?.stop();
-  if (build) await rm(build, { recursive: true, force: true });
 });
 
 it("the bundled daemon authenticates, queues and delivers by MX", async (t) => {
-  const entry = await bundle(join(build, "dist"));
-  const dir = await tempDir(t);
+  const entry = await bundle(join(build.path, "dist"));
+  const dir = await tempDir(t, "semail-outbound-");
   const port = await freeLoopbackPort();
   const config = await writeChildConfig(dir, slapd, world, port);
   const daemon = await startChild(config, port, [...(await imageNodeFlags()), entry]);

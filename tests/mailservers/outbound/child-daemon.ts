@@ -5,7 +5,8 @@ import { connect } from "node:net";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import type { TestSlapd } from "../../helpers/slapd.ts";
-import { APEX, type World } from "./relay/fixture.ts";
+import { APEX, type World } from "./relay/delivery/fixture.ts";
+import { until } from "../../../testkit/until.ts";
 
 export const NODE = join(process.cwd(), "node_modules/.bin/node");
 export const SEMAIL = join(process.cwd(), "bin/semail.mjs");
@@ -64,11 +65,12 @@ export async function startChild(config: string, port: number, node: readonly st
   const exited = new Promise<string>((resolve) => child.once("exit", (code, signal) => resolve(signal ?? String(code))));
   let done = false;
   void exited.then(() => (done = true));
-  for (let i = 0; i < 300; i++) {
+  await until(async () => {
     if (done) throw new Error(`semail outbound exited at start:\n${output}`);
-    if (await accepting(port)) return { child, output: () => output, exited };
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  child.kill("SIGKILL");
-  throw new Error(`semail outbound did not listen on ${port} within 15 s:\n${output}`);
+    return accepting(port);
+  }, () => `semail outbound to listen on ${port}:\n${output}`, 15_000, 50).catch((err: unknown) => {
+    child.kill("SIGKILL");
+    throw err;
+  });
+  return { child, output: () => output, exited };
 }

@@ -1,7 +1,6 @@
 // An outbound daemon in this process for submission and delivery tests: a temp dir with a
 // users list and a spool, settings as a user would write them, injected parts as needed.
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { silentLogger } from "../../../lib/logger.ts";
 import { parseSettings, type Settings } from "../../../config/settings.ts";
@@ -15,12 +14,6 @@ export interface DaemonFixture extends RunningOutbound {
   readonly settings: Settings;
   /** The port of the first listener. */
   readonly port: number;
-}
-
-export async function tempDir(t: { after: (fn: () => Promise<void>) => void }, prefix = "semail-outbound-"): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), prefix));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return dir;
 }
 
 /** Settings for a daemon on 127.0.0.1:0 with its spool and users list in `dir`; `raw` merges into outbound. */

@@ -3,14 +3,15 @@
 // delivered back to the sender.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import type { Directory } from "../../../directory/types.ts";
+import type { Directory } from "../../../config/directory.ts";
 import { SmtpClient } from "../../helpers/smtp.ts";
 import type { Target } from "../../helpers/target-smtp.ts";
-import { APEX, startWorld, type World } from "./relay/fixture.ts";
-import { daemonSettings, plain, startDaemon, tempDir, type DaemonFixture } from "./daemon-fixture.ts";
+import { APEX, startWorld, type World } from "./relay/delivery/fixture.ts";
+import { daemonSettings, plain, startDaemon, type DaemonFixture } from "./daemon-fixture.ts";
 import { ManualClock } from "./relay/manual-clock.ts";
-import { dsnParts } from "./relay/queue-fixtures.ts";
-import { until } from "../../helpers/until.ts";
+import { dsnParts } from "./relay/queue/queue-fixtures.ts";
+import { until } from "../../../testkit/until.ts";
+import { tempDir } from "../../../testkit/temp-dir.ts";
 
 let world: World;
 before(async () => {
@@ -26,7 +27,7 @@ const directory: Directory = {
 };
 
 async function daemon(t: { after: (fn: () => Promise<void>) => void }, clock?: ManualClock): Promise<DaemonFixture> {
-  const dir = await tempDir(t);
+  const dir = await tempDir(t, "semail-outbound-");
   const settings = await daemonSettings(dir, {
     users: `mailboxes:\n  - {owner: alice, address: alice@plain.${APEX}}\n`,
     outbound: {

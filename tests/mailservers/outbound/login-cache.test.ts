@@ -2,24 +2,20 @@
 // reach the directory, a wrong password always does, the memory ends on the clock, and an
 // account locked by guessing stays locked even for a remembered password.
 import assert from "node:assert/strict";
-import { after, before, it } from "node:test";
+import { it } from "node:test";
 import { UsersList } from "../../../config/users-list.ts";
 import { createDirectory } from "../../../directory/ldap.ts";
-import type { Directory } from "../../../directory/types.ts";
+import type { Directory } from "../../../config/directory.ts";
 import { silentLogger } from "../../../lib/logger.ts";
 import type { SessionInfo } from "../../../mailservers/core/types.ts";
 import { createSubmissionBackend } from "../../../mailservers/outbound/backend.ts";
 import { rememberLogins } from "../../../mailservers/outbound/login-cache.ts";
 import { networkSet } from "../../../mailservers/outbound/network-policy.ts";
-import { Spool } from "../../../mailservers/outbound/relay/spool.ts";
-import { startTestSlapd, TEST_USERS, type TestSlapd } from "../../helpers/slapd.ts";
+import { Spool } from "../../../mailservers/outbound/relay/index.ts";
+import { TEST_USERS, slapdForFile } from "../../helpers/slapd.ts";
 
 const alice = TEST_USERS.find((u) => u.uid === "alice")!;
-let slapd: TestSlapd;
-before(async () => {
-  slapd = await startTestSlapd();
-});
-after(() => slapd?.stop());
+const slapd = slapdForFile();
 
 /** The real directory, with its binds counted. */
 function counted(): { directory: Directory; binds: () => number } {

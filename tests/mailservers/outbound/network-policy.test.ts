@@ -9,7 +9,8 @@ import { silentLogger } from "../../../lib/logger.ts";
 import { listenProblem, networkSet, plaintextAuthAllowed } from "../../../mailservers/outbound/network-policy.ts";
 import { isLoopback, isLoopbackHost } from "../../../lib/ip-networks.ts";
 import { startOutbound } from "../../../mailservers/outbound/daemon.ts";
-import { daemonSettings, startDaemon, tempDir } from "./daemon-fixture.ts";
+import { daemonSettings, startDaemon } from "./daemon-fixture.ts";
+import { tempDir } from "../../../testkit/temp-dir.ts";
 
 const none = networkSet([], "x");
 const containers = networkSet(["10.88.0.0/16", "fd00:88::/64"], "outbound.containerNetworks");
@@ -55,7 +56,7 @@ describe("AUTH without TLS", () => {
 
 describe("the daemon refuses to listen on a wildcard or public address", () => {
   it("in process: a ConfigError naming the setting, before anything listens", async (t) => {
-    const dir = await tempDir(t);
+    const dir = await tempDir(t, "semail-outbound-");
     for (const [listen, why] of [["[::]:0", /wildcard/], ["0.0.0.0:0", /wildcard/], ["*:0", /wildcard/], ["192.0.2.1:0", /neither loopback/]] as const) {
       const settings = await daemonSettings(dir, { outbound: { listen: ["127.0.0.1:0", listen] } });
       await assert.rejects(startOutbound(settings, { logger: silentLogger() }), (err: Error) => {
@@ -68,7 +69,7 @@ describe("the daemon refuses to listen on a wildcard or public address", () => {
   });
 
   it("as `semail outbound`: exit 2 and the reason on stderr", async (t) => {
-    const dir = await tempDir(t);
+    const dir = await tempDir(t, "semail-outbound-");
     const node = join(process.cwd(), "node_modules/.bin/node");
     const result = await promisify(execFile)(node, ["bin/semail.mjs", "outbound", "--listen", "[::]:2587", "--spool", join(dir, "spool")], { cwd: process.cwd(), timeout: 30_000 }).then(
       () => ({ code: 0, stderr: "" }),
@@ -79,7 +80,7 @@ describe("the daemon refuses to listen on a wildcard or public address", () => {
   });
 
   it("forced: listens on the wildcard address", async (t) => {
-    const dir = await tempDir(t);
+    const dir = await tempDir(t, "semail-outbound-");
     const settings = await daemonSettings(dir, { outbound: { listen: ["[::]:0"], forcePublicListen: true } });
     const daemon = await startDaemon(t, settings, { deliver: async () => [] });
     assert.equal(daemon.addresses[0]!.boundAddress, "::");

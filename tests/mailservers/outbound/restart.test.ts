@@ -7,24 +7,23 @@ import { join } from "node:path";
 import { after, before, it } from "node:test";
 import { SMTPServer } from "smtp-server";
 import { freeLoopbackPort } from "../../../deploy/local/ports.ts";
-import { Spool } from "../../../mailservers/outbound/relay/spool.ts";
+import { Spool } from "../../../mailservers/outbound/relay/index.ts";
 import { SmtpClient } from "../../helpers/smtp.ts";
-import { startTestSlapd, TEST_USERS, type TestSlapd } from "../../helpers/slapd.ts";
-import { APEX, startWorld, type World } from "./relay/fixture.ts";
+import { TEST_USERS, slapdForFile } from "../../helpers/slapd.ts";
+import { APEX, startWorld, type World } from "./relay/delivery/fixture.ts";
 import { startChild, writeChildConfig } from "./child-daemon.ts";
-import { plain, tempDir } from "./daemon-fixture.ts";
-import { until } from "../../helpers/until.ts";
+import { plain } from "./daemon-fixture.ts";
+import { until } from "../../../testkit/until.ts";
+import { tempDir } from "../../../testkit/temp-dir.ts";
 
 const FLAKY = "127.0.0.20";
 let world: World;
-let slapd: TestSlapd;
+const slapd = slapdForFile();
 before(async () => {
   world = await startWorld([`flaky IN A ${FLAKY}`, "flaky-d IN MX 10 flaky"]);
-  slapd = await startTestSlapd();
 });
 after(async () => {
   await world?.close();
-  await slapd?.stop();
 });
 
 /** A server that leaves RCPT unanswered while `hang` is set (a delivery in flight), else accepts. */
@@ -56,7 +55,7 @@ async function startFlaky(port: number) {
 async function startFirstRun(t: { after: (fn: () => unknown) => void }) {
   const flaky = await startFlaky(world.port);
   t.after(() => flaky.close());
-  const dir = await tempDir(t);
+  const dir = await tempDir(t, "semail-outbound-");
   const port = await freeLoopbackPort();
   const config = await writeChildConfig(dir, slapd, world, port, { retry: { delays: ["1h"], maxAge: "5d", delayNotice: 0 } }, { greetingTimeout: "30s", commandTimeout: "60s" });
   const first = await startChild(config, port);

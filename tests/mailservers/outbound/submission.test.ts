@@ -4,27 +4,25 @@
 import assert from "node:assert/strict";
 import { access, readFile } from "node:fs/promises";
 import { createServer, type Socket } from "node:net";
-import { after, before, describe, it, type TestContext } from "node:test";
+import { describe, it, type TestContext } from "node:test";
 import { silentLogger } from "../../../lib/logger.ts";
 import { createSubmissionBackend } from "../../../mailservers/outbound/backend.ts";
 import { networkSet } from "../../../mailservers/outbound/network-policy.ts";
-import type { Deliver, DeliveryJob } from "../../../mailservers/outbound/relay/queue.ts";
+import type { Deliver, DeliveryJob } from "../../../mailservers/outbound/relay/index.ts";
 import { SmtpClient, simpleMessage } from "../../helpers/smtp.ts";
-import { startTestSlapd, TEST_USERS, type TestSlapd } from "../../helpers/slapd.ts";
-import { daemonSettings, plain, startDaemon, tempDir, USERS_YAML } from "./daemon-fixture.ts";
+import { TEST_USERS, slapdForFile } from "../../helpers/slapd.ts";
+import { daemonSettings, plain, startDaemon, USERS_YAML } from "./daemon-fixture.ts";
 import { createDirectory } from "../../../directory/ldap.ts";
 import { UsersList } from "../../../config/users-list.ts";
-import { Spool } from "../../../mailservers/outbound/relay/spool.ts";
+import { Spool } from "../../../mailservers/outbound/relay/index.ts";
 import type { SessionInfo } from "../../../mailservers/core/types.ts";
+import { until } from "../../../testkit/until.ts";
+import { tempDir } from "../../../testkit/temp-dir.ts";
 
 const alice = TEST_USERS.find((u) => u.uid === "alice")!;
 const bob = TEST_USERS.find((u) => u.uid === "bob")!;
 
-let slapd: TestSlapd;
-before(async () => {
-  slapd = await startTestSlapd();
-});
-after(() => slapd?.stop());
+const slapd = slapdForFile();
 
 /** A sender that holds every delivery until released, so the spool can be looked at after the 250. */
 function heldSender() {
@@ -48,7 +46,7 @@ async function login(port: number, user: string, password: string): Promise<{ cl
 
 describe("submission", () => {
   it("AUTH binds as the user: right password 235, wrong or empty password 535", async (t) => {
-    const dir = await tempDir(t);
+    const dir = await tempDir(t, "semail-outbound-");
     const daemon = await startDaemon(t, await daemonSettings(dir, { ldap: slapd.settings() }), { deliver: heldSender().deliver });
     const good = await login(daemon.port, "alice", alice.password);
     good.client.close();
@@ -62,7 +60,7 @@ describe("submission", () => {
   });
 
   it("AUTH LOGIN works too", async (t) => {
-    const dir = await tempDir(t);
+    const dir = await tempDir(t, "semail-outbound-");
     const daemon = await startDaemon(t, await daemonSettings(dir, { ldap: slapd.settings() }), { deliver: heldSender().deliver });
     const client = await SmtpClient.connect(daemon.port);
     t.after(() => client.close());
@@ -73,7 +71,7 @@ describe("submission", () => {
   });
 
   it("refuses MAIL and RCPT without AUTH: 530 5.7.0", async (t) => {
-    const dir = await tempDir(t);
+    const dir = await tempDir(t, "semail-outbound-");
     const daemon = await startDaemon(t, await daemonSettings(dir, { ldap: slapd.settings() }), { deliver: heldSender().deliver });
     const client = await SmtpClient.connect(daemon.port);
     t.after(() => client.close());
@@ -91,7 +89,7 @@ describe("submission", () => {
   });
 
   it("MAIL FROM must be the user's own mailbox: 553 5.7.1 otherwise, and never <>", async (t) => {
-    const dir = await tempDir(t);
+    const dir = await tempDir(t, "semail-outbound-");
     const daemon = await startDaemon(t, await daemonSettings(dir, { ldap: slapd.settings() }), { deliver: heldSender().deliver });
     const { client, code } = await login(daemon.port, "alice", alice.password);
     t.after(() => client.close());
@@ -107,7 +105,7 @@ describe("submission", () => {
   });
 
   it("a mailbox whose domain is not proven yet cannot send: 553 5.7.1 naming the missing proof", async (t) => {
-    const dir = await tempDir(t);
+    const dir = await tempDir(t, "semail-outbound-");
     const users = `${USERS_YAML}  - {owner: admin, address: carol@carol.example, pendingProof: 0123456789abcdef0123456789abcdef}\n`;
     const daemon = await startDaemon(t, await daemonSettings(dir, { ldap: slapd.settings(), users }), { deliver: heldSender().deliver });
     const { client, code } = await login(daemon.port, "admin", TEST_USERS.find((u) => u.uid === "admin")!.password);
@@ -123,7 +121,7 @@ describe("submission", () => {
   });
 
   it("refuses recipients that could reroute mail (quoted local part, address literal)", async (t) => {
-    const dir = await tempDir(t);
+    const dir = await tempDir(t, "semail-outbound-");
     const daemon = await startDaemon(t, await daemonSettings(dir, { ldap: slapd.settings() }), { deliver: heldSender().deliver });
     const { client } = await login(daemon.port, "alice", alice.password);
     t.after(() => client.close());
@@ -136,7 +134,7 @@ describe("submission", () => {
   });
 
   it("answers 250 only with the message fsynced in the spool, and hands it to delivery", async (t) => {
-    const dir = await tempDir(t);
+    const dir = await tempDir(t, "semail-outbound-");
     const held = heldSender();
     t.after(() => held.release());
     const daemon = await startDaemon(t, await daemonSettings(dir, { ldap: slapd.settings() }), { deliver: held.deliver });
@@ -157,7 +155,7 @@ describe("submission", () => {
     const stored = (await readFile(daemon.spool.fileOf(record))).subarray(record.offset, record.offset + record.size).toString("latin1");
     assert.match(stored, /^Received: from client\.test \(\[127\.0\.0\.1\]\)[^\r]*\r\n\tby relay\.semail\.test /);
     assert.ok(stored.endsWith(`${body}\r\n`), "the message follows our Received header byte for byte");
-    for (let i = 0; i < 100 && held.jobs.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    await until(() => held.jobs.length > 0, "the queue to take the job", 1000, 10);
     assert.equal(held.jobs[0]?.envelopeId, id);
     assert.equal(held.jobs[0]?.domain, "example.net");
   });
@@ -174,7 +172,7 @@ describe("the From: header", () => {
   }
 
   it("a From: that is not the sender's own gets 550 5.7.1 naming it, nothing is spooled, and the session goes on", async (t) => {
-    const dir = await tempDir(t);
+    const dir = await tempDir(t, "semail-outbound-");
     const held = heldSender();
     t.after(() => held.release());
     const daemon = await startDaemon(t, await daemonSettings(dir, { ldap: slapd.settings() }), { deliver: held.deliver });
@@ -192,7 +190,7 @@ describe("the From: header", () => {
   });
 
   it("a message without From: gets From: <MAIL FROM> added under our Received line", async (t) => {
-    const dir = await tempDir(t);
+    const dir = await tempDir(t, "semail-outbound-");
     const held = heldSender();
     t.after(() => held.release());
     const daemon = await startDaemon(t, await daemonSettings(dir, { ldap: slapd.settings() }), { deliver: held.deliver });
@@ -207,7 +205,7 @@ describe("the From: header", () => {
 
 describe("limits", () => {
   it("a message over outbound.maxMessageSize gets 552 and leaves nothing in the spool", async (t) => {
-    const dir = await tempDir(t);
+    const dir = await tempDir(t, "semail-outbound-");
     const held = heldSender();
     t.after(() => held.release());
     const daemon = await startDaemon(t, await daemonSettings(dir, { ldap: slapd.settings(), outbound: { maxMessageSize: "4KiB" } }), { deliver: held.deliver });
@@ -234,7 +232,7 @@ describe("a hung directory", () => {
       hung.close();
     });
     const port = (hung.address() as { port: number }).port;
-    const dir = await tempDir(t);
+    const dir = await tempDir(t, "semail-outbound-");
     const settings = await daemonSettings(dir, { ldap: slapd.settings({ url: `ldap://127.0.0.1:${port}`, timeoutMs: 1000 }) });
     const daemon = await startDaemon(t, settings, { deliver: heldSender().deliver });
     const started = Date.now();
@@ -278,7 +276,7 @@ describe("AUTH without TLS from a non-trusted address", () => {
 
 describe("password guessing", () => {
   it("gets 454 4.7.0 after too many failures from one address or against one account, until the window ends", async (t) => {
-    const dir = await tempDir(t);
+    const dir = await tempDir(t, "semail-outbound-");
     const settings = await daemonSettings(dir, { ldap: slapd.settings(), outbound: { authFailuresPerIp: 3, authFailuresPerAccount: 2, authFailureWindow: "15m" } });
     const daemon = await startDaemon(t, settings, { deliver: heldSender().deliver });
     for (let i = 0; i < 2; i++) {

@@ -1,5 +1,5 @@
 // A clock the test moves by hand: timers fire in time order during advance().
-import type { Clock } from "../../../../mailservers/outbound/relay/clock.ts";
+import type { Clock } from "../../../../lib/clock.ts";
 
 export class ManualClock implements Clock {
   #now: number;
