@@ -1,5 +1,6 @@
 // The inbound DeliveryBackend: recipient policy, quota and disk checks, then the mbox
-// store. Everything it needs comes in as values, so tests build it without a daemon.
+// store, whose typed errors become SMTP replies here (store-replies.ts) and nowhere else.
+// Everything it needs comes in as values, so tests build it without a daemon.
 // A session that authenticated (587 after STARTTLS, 465) is a submission session instead:
 // its sender is checked here at MAIL by outbound's rule (core/own-address.ts), outbound judges
 // everything again with its recipients and headers, and its messages go there (submission-handoff.ts).
@@ -11,6 +12,7 @@ import { SmtpError, permFail, tempFail, type DeliveryBackend, type Envelope, typ
 import type { Authenticator } from "../core/authenticate.ts";
 import { checkSubmissionSender } from "../core/own-address.ts";
 import type { MboxStore, StoreTarget } from "./store/index.ts";
+import { storeReply } from "./store-replies.ts";
 import type { Handoff } from "./submission-handoff.ts";
 import { FormerDomains, resolveRecipient, type AdminMailbox, type ResolvedRecipient } from "./recipients.ts";
 
@@ -62,6 +64,11 @@ export function createInboundBackend(options: InboundBackendOptions): DeliveryBa
     return resolveRecipient(address, { users, managedDomain: options.managedDomain, admin: options.admin(users), formerDomains });
   };
 
+  /** Rethrows a store failure as its SMTP reply. */
+  const reply = (error: unknown, id?: string): never => {
+    throw storeReply(error, logger, id);
+  };
+
   const { submission } = options;
   // Outbound answers for these at DATA (its replies passed on), with every rule of its own.
   const submitting = (session: SessionInfo) => session.user !== undefined;
@@ -91,12 +98,12 @@ export function createInboundBackend(options: InboundBackendOptions): DeliveryBa
       if (target instanceof SmtpError) throw target;
       // Listed, but its filesystem is not mounted yet: storing now would put the mail on
       // the VM's own disk and block the mount. The sender retries; other recipients go on.
-      if (!(await store.provisioned(target.owner))) {
+      if (!(await store.provisioned(target.owner).catch((error: unknown) => reply(error)))) {
         logger.info({ recipient: address, owner: target.owner }, "mailbox root not provisioned yet: 450");
         throw tempFail(450, "4.2.1", `<${address}>: mailbox is being set up; try again later`);
       }
-      // Both copies, within the quota and on the mailbox's own filesystem (store/room.ts).
-      const largest = await store.largestMessage(target.owner, target.quota);
+      // Both copies, within the quota and on the mailbox's own filesystem (store/roots/room.ts).
+      const largest = await store.largestMessage(target.owner, target.quota).catch((error: unknown) => reply(error));
       // Not even a small message fits: full for now; reading or deleting mail makes room.
       if (largest === 0) throw tempFail(452, "4.2.2", "Mailbox full, try again later");
       // Told before the message is sent: no room for it now, so the sender gets it back at once.
@@ -127,7 +134,7 @@ export function createInboundBackend(options: InboundBackendOptions): DeliveryBa
         message.resume();
         throw tempFail(451, "4.3.0", "Recipients changed during the transaction, try again");
       }
-      await store.deliver(envelope, targets, message);
+      await store.deliver(envelope, targets, message).catch((error: unknown) => reply(error, envelope.id));
       return `Ok: stored as ${envelope.id}`;
     },
   };

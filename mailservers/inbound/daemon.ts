@@ -4,13 +4,15 @@
 import { mkdir } from "node:fs/promises";
 import type { Logger } from "pino";
 import { ConfigError, usersListOptions, type Settings } from "../../config/settings.ts";
-import { watchUsersList, type UsersListWatch } from "../../config/users-file.ts";
+import { heldUsersList, watchUsersList, type UsersListWatch } from "../../config/users-file.ts";
 import type { UsersList } from "../../config/users-list.ts";
 import { createDirectory } from "../../directory/ldap.ts";
-import type { Directory } from "../../directory/types.ts";
+import type { Directory } from "../../config/directory.ts";
 import { createAuthenticator } from "../core/authenticate.ts";
-import { createSmtpFrontEnd, listenSmtp, parseListenSpec, readTlsFiles, type BoundAddress, type SmtpLimits } from "../core/index.ts";
-import { createMboxStore, provisionPlainRoot, type MboxStore } from "./store/index.ts";
+import { createSmtpFrontEnd, listenSmtp, type BoundAddress, type SmtpLimits } from "../core/index.ts";
+import { readTlsFiles } from "../../config/tls-files.ts";
+import { provisionPlainRoot } from "../../config/mailbox-layout.ts";
+import { createMboxStore, type MboxStore } from "./store/index.ts";
 import { createAdvertisedSize } from "./advertised-size.ts";
 import { createInboundBackend } from "./backend.ts";
 import { DEFAULT_ADMIN_OWNER, adminMailbox } from "./recipients.ts";
@@ -27,6 +29,8 @@ export interface InboundDependencies {
   readonly clock?: () => number;
   /** The directory AUTH binds to (default: from the ldap settings). */
   readonly directory?: Directory;
+  /** The users list as whoever started us read it: then the file is not watched, and reload(list) hands over each new one (local mode). */
+  readonly usersList?: UsersList;
 }
 
 export interface RunningInbound {
@@ -35,8 +39,8 @@ export interface RunningInbound {
   readonly store: MboxStore;
   /** The largest message a listed owner's mailbox takes now (bytes as sent), or undefined for an owner not listed. */
   largestMessage(owner: string): Promise<number | undefined>;
-  /** Re-reads the users list now (SIGHUP). */
-  reload(): Promise<void>;
+  /** Re-reads the users list now (SIGHUP), or takes the one given, read by whoever applied it. */
+  reload(list?: UsersList): Promise<void>;
   /** Stops listening, lets open sessions finish (closeTimeoutMs), waits for the store. */
   stop(): Promise<void>;
 }
@@ -60,20 +64,14 @@ export async function startInbound(settings: Settings, deps: InboundDependencies
   const { logger } = deps;
   const i = settings.inbound;
   const tls = await readTlsFiles(settings.tls);
-  const specs = i.listen.filter((spec) => {
-    let implicitTls: boolean;
-    try {
-      implicitTls = parseListenSpec(spec).implicitTls;
-    } catch (err) {
-      throw new ConfigError(`inbound.listen: ${(err as Error).message}`);
-    }
-    if (implicitTls && !tls) logger.warn({ listen: spec }, "no certificate (tls.cert, tls.key): not listening for implicit TLS here");
-    return !implicitTls || tls !== undefined;
+  const specs = i.listen.filter((listen) => {
+    if (listen.implicitTls && !tls) logger.warn({ listen: listen.spec }, "no certificate (tls.cert, tls.key): not listening for implicit TLS here");
+    return !listen.implicitTls || tls !== undefined;
   });
   if (specs.length === 0) throw new ConfigError("inbound.listen: every address needs implicit TLS but tls.cert and tls.key are not set");
   // AUTH only ever after TLS: without a certificate no listener offers it.
-  const submissionSpecs = tls ? submissionListeners(settings) : new Set<string>();
-  if (!tls && submissionListeners(settings).size > 0) logger.warn("no certificate (tls.cert, tls.key): AUTH needs TLS, so no listener offers submission");
+  const submissionSpecs = new Set(tls ? submissionListeners(settings).map((l) => l.spec) : []);
+  if (!tls && submissionListeners(settings).length > 0) logger.warn("no certificate (tls.cert, tls.key): AUTH needs TLS, so no listener offers submission");
   const target = submissionSpecs.size > 0 ? await handoffTarget(settings) : undefined;
   let directory: Directory | undefined;
   try {
@@ -83,7 +81,7 @@ export async function startInbound(settings: Settings, deps: InboundDependencies
   }
 
   await mkdir(i.mailRoot, { recursive: true, mode: 0o755 });
-  const users = await watchUsersList(settings.users, usersListOptions(settings), logger);
+  const users = deps.usersList ? heldUsersList(deps.usersList) : await watchUsersList(settings.users, usersListOptions(settings), logger);
   // The default admin mailbox is ours to create; every listed root is provisioning's (the
   // store never creates one), including a listed owner that happens to be "postmaster".
   if (i.adminOwner === undefined && !users.current().byOwner(DEFAULT_ADMIN_OWNER)) {
@@ -163,7 +161,7 @@ export async function startInbound(settings: Settings, deps: InboundDependencies
       const quota = quotaOf(owner);
       return quota === undefined ? undefined : store.largestMessage(owner, quota);
     },
-    reload: () => users.reload(),
+    reload: (list) => users.reload(list),
     async stop() {
       await listening.close();
       await store.close();

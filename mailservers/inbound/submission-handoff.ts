@@ -53,7 +53,7 @@ export function outboundReply(response: string): SmtpError | undefined {
 /**
  * The recipients outbound refused so far. nodemailer goes on to DATA with the others and
  * hands this list over only at the end, too late: a message sent to some recipients only
- * would be a 250 that silently drops the rest. (Private state; relay/send.ts reads it too.)
+ * would be a 250 that silently drops the rest. (Private state; relay/delivery/send.ts reads it too.)
  */
 function refusedRecipients(connection: SMTPConnection): NodemailerFailure[] {
   const envelope = (connection as unknown as { _envelope?: { rejectedErrors?: NodemailerFailure[] } })._envelope;

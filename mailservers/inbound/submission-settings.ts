@@ -4,29 +4,22 @@
 import { readFile } from "node:fs/promises";
 import { ConfigError, type Settings } from "../../config/settings.ts";
 import { isLoopbackHost } from "../../lib/ip-networks.ts";
-import { parseListenSpec } from "../core/listen.ts";
+import type { ListenSpec } from "../../lib/listen-spec.ts";
 import type { HandoffTarget } from "./submission-handoff.ts";
 
 /** Ports whose listeners offer AUTH when inbound.submission.listen is not set. */
 export const SUBMISSION_PORTS: readonly number[] = [587, 465];
 
 /** The entries of inbound.listen that offer AUTH: inbound.submission.listen, or those on 587 and 465. */
-export function submissionListeners(settings: Settings): Set<string> {
+export function submissionListeners(settings: Settings): ListenSpec[] {
   const { listen, submission } = settings.inbound;
-  const port = (spec: string) => {
-    try {
-      return parseListenSpec(spec).port;
-    } catch (err) {
-      throw new ConfigError(`inbound.listen: ${(err as Error).message}`);
-    }
-  };
-  if (submission.listen === undefined) return new Set(listen.filter((spec) => SUBMISSION_PORTS.includes(port(spec))));
-  for (const spec of submission.listen) {
-    if (!listen.includes(spec)) throw new ConfigError(`inbound.submission.listen: ${JSON.stringify(spec)} is not one of inbound.listen (${listen.join(", ")}); list the listen addresses that offer AUTH`);
+  if (submission.listen === undefined) return listen.filter((l) => SUBMISSION_PORTS.includes(l.port));
+  for (const l of submission.listen) {
+    if (!listen.some((entry) => entry.spec === l.spec)) throw new ConfigError(`inbound.submission.listen: ${JSON.stringify(l.spec)} is not one of inbound.listen (${listen.map((entry) => entry.spec).join(", ")}); list the listen addresses that offer AUTH`);
     // Other mail servers deliver on 25 without AUTH; a login there is never asked for.
-    if (port(spec) === 25) throw new ConfigError(`inbound.submission.listen: ${JSON.stringify(spec)} is port 25, where mail servers deliver; AUTH is offered on submission ports only (587, 465)`);
+    if (l.port === 25) throw new ConfigError(`inbound.submission.listen: ${JSON.stringify(l.spec)} is port 25, where mail servers deliver; AUTH is offered on submission ports only (587, 465)`);
   }
-  return new Set(submission.listen);
+  return [...submission.listen];
 }
 
 /** "HOST:PORT" or "[v6]:PORT" (validated by the settings schema) as host and port. */

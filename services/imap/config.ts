@@ -170,7 +170,7 @@ export function renderDovecotConf(input: DovecotConfigInput): string {
     "# The user's own files, no copy: INBOX and the pair folders under mail/. Index and",
     "# control files in Dovecot's own directory (per user, owned by the mail uid).",
     `mail_location = mbox:${value("inbound.mailRoot", mailRoot)}/%u/mail:INBOX=${value("inbound.mailRoot", mailRoot)}/%u/INBOX:INDEX=${value("imap.stateDir", paths.index)}/%u:CONTROL=${value("imap.stateDir", paths.control)}/%u:UTF-8`,
-    "# The inbound daemon appends under the dotlock only (mailservers/inbound/store/dotlock.ts), so",
+    "# The inbound daemon appends under the dotlock only (mailservers/inbound/store/append/dotlock.ts), so",
     "# reads take it too: Dovecot never sees half of an append, nor a tail that crash recovery",
     "# cuts back. fcntl first, as Debian's mutt and Dovecot's own defaults take them.",
     "mbox_read_locks = fcntl dotlock",

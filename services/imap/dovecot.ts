@@ -14,7 +14,7 @@ import { startForeground } from "../../lib/foreground-child.ts";
 import type { Settings } from "../../config/settings.ts";
 import type { UsersList } from "../../config/users-list.ts";
 import { imapUsers, renderUsersFile, type ImapUser } from "../../config/imap-users.ts";
-import { provisioningState } from "../../mailservers/inbound/store/mailbox-root.ts";
+import { provisioningState } from "../../config/mailbox-layout.ts";
 import { imapPaths, renderDovecotConf, renderLdapConf, renderPostLogin } from "./config.ts";
 
 const run = promisify(execFile);

@@ -2,7 +2,7 @@
 // steps: write each append in file order (each file's batch keeps its lock until the
 // verdict), wait until every written append is durable, then keep all or cut all out.
 import { RolledBackError, PartiallyStoredError, StoreError, UnsafeInboxError } from "./errors.ts";
-import type { Appended, MboxFile } from "./mbox-file.ts";
+import type { Appended, MboxFile } from "./append/mbox-file.ts";
 import type { FileAppend } from "./plan.ts";
 import type { SpooledBody } from "./spool-body.ts";
 
@@ -33,7 +33,7 @@ export async function commitAppends(appends: readonly FileAppend[], body: Spoole
 }
 
 /**
- * Files in one order everywhere (see mbox-file.ts): each append waits for the previous
+ * Files in one order everywhere (see append/mbox-file.ts): each append waits for the previous
  * to be written, not synced. Stops at the first failure, or at an INBOX that is unsafe.
  */
 async function writeInOrder(appends: readonly FileAppend[], body: SpooledBody, fileFor: (file: string) => MboxFile): Promise<{ written: Written[]; failure: unknown }> {

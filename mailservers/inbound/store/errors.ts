@@ -1,6 +1,7 @@
-// Why the store could not keep a message, as types. The parts below the front door
-// (dotlock, mbox files, mailbox roots, the commit) throw these and never choose an SMTP
-// reply; the front door (index.ts `smtpReply`) turns each into one.
+// Why the store could not keep a message, in storage terms. Every part of the store
+// (dotlock, mbox files, mailbox roots, the commit, the front door) throws these and none
+// chooses an SMTP reply: the inbound backend (mailservers/inbound/store-replies.ts) turns
+// each into one.
 
 /** Base of the store's own refusals. */
 export class StoreError extends Error {
@@ -10,6 +11,14 @@ export class StoreError extends Error {
 /** Crash recovery at start failed: the store takes nothing until it is restarted. */
 export class StoreUnavailableError extends StoreError {
   override readonly name = "StoreUnavailableError";
+}
+
+/** The store was closed (the daemon is stopping): it takes nothing more. */
+export class StoreClosedError extends StoreError {
+  override readonly name = "StoreClosedError";
+  constructor() {
+    super("the store is closed");
+  }
 }
 
 /** Someone else held `<file>.lock` past the bounded wait. */

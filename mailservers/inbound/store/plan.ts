@@ -3,12 +3,13 @@
 // its INBOX and in the folder of its (recipient, sender) pair, <root>/mail/<folder-name>.
 import path from "node:path";
 import type { Envelope } from "../../core/types.ts";
+import { FOLDERS_DIRECTORY, INBOX_FILE } from "../../../config/mailbox-layout.ts";
 import { QuotaExceededError } from "./errors.ts";
-import { folderName } from "./folder-name.ts";
-import type { MailRoot } from "./mail-root.ts";
-import { mailboxRoot } from "./mailbox-root.ts";
-import { messagePrefix } from "./mboxo.ts";
-import type { UsageCache } from "./usage.ts";
+import { folderName } from "./mbox/folder-name.ts";
+import { messagePrefix } from "./mbox/mboxo.ts";
+import { mailboxRoot } from "./roots/mailbox-root.ts";
+import type { UsageCache } from "./roots/usage.ts";
+import type { UserOwnedTree } from "./roots/user-owned-tree.ts";
 
 /** One recipient's mailbox: whose root, which address (Delivered-To, folder name), how many bytes allowed. */
 export interface StoreTarget {
@@ -44,8 +45,8 @@ export function uniqueTargets(targets: readonly StoreTarget[]): StoreTarget[] {
 }
 
 /** Each target's root (InvalidOwnerError for one that leaves the mail root) and prefix. */
-export function recipientCopies(envelope: Envelope, targets: readonly StoreTarget[], mailRoot: MailRoot, hostname: string): RecipientCopy[] {
-  return targets.map((target) => ({ target, root: mailboxRoot(mailRoot, target.owner), prefix: messagePrefix(envelope, target.recipient, hostname) }));
+export function recipientCopies(envelope: Envelope, targets: readonly StoreTarget[], tree: UserOwnedTree, hostname: string): RecipientCopy[] {
+  return targets.map((target) => ({ target, root: mailboxRoot(tree, target.owner), prefix: messagePrefix(envelope, target.recipient, hostname) }));
 }
 
 /** Refuses only when every recipient's mailbox would go over its quota (grace for the others). */
@@ -59,7 +60,7 @@ export async function checkQuota(copies: readonly RecipientCopy[], bodySize: num
 
 /**
  * The appends, one per file, in sorted path order (the order every delivery takes its
- * files in, see mbox-file.ts). A file can serve several copies: two recipients of one
+ * files in, see append/mbox-file.ts). A file can serve several copies: two recipients of one
  * mailbox share its INBOX (appending twice to one file would wait on itself).
  * `prepareRoot` checks a root and says whether its mail/ can take the folder copy.
  */
@@ -72,8 +73,8 @@ export async function fileAppends(copies: readonly RecipientCopy[], sender: stri
   };
   for (const { target, root, prefix } of copies) {
     const withFolder = await prepareRoot(root);
-    add(path.join(root, "INBOX"), target.owner, true, prefix);
-    if (withFolder) add(path.join(root, "mail", folderName(target.recipient, sender)), target.owner, false, prefix);
+    add(path.join(root, INBOX_FILE), target.owner, true, prefix);
+    if (withFolder) add(path.join(root, FOLDERS_DIRECTORY, folderName(target.recipient, sender)), target.owner, false, prefix);
   }
   return [...byFile.values()].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
 }

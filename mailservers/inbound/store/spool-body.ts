@@ -4,7 +4,7 @@
 import { promises as fs, constants } from "node:fs";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import type { MboxoBody } from "./mboxo.ts";
+import type { MboxoBody } from "./mbox/mboxo.ts";
 
 /** Bodies up to this size stay in memory (100 sessions x 128 KiB = 12.8 MB at most). */
 export const IN_MEMORY_LIMIT = 128 * 1024;

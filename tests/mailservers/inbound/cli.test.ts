@@ -7,9 +7,10 @@ import { promisify } from "node:util";
 import { describe, it } from "node:test";
 import { stringify } from "yaml";
 import { sendMessage } from "../../helpers/smtp.ts";
-import { USERS, makeDir, provision, spawnInbound, usersYaml } from "./fixture.ts";
-import { until } from "../../helpers/until.ts";
-import { repoPath } from "../../helpers/repo-path.ts";
+import { USERS, provision, spawnInbound, usersYaml } from "./fixture.ts";
+import { until } from "../../../testkit/until.ts";
+import { repoPath } from "../../../testkit/repo-path.ts";
+import { tempDir } from "../../../testkit/temp-dir.ts";
 
 const BIN = repoPath("bin/semail.mjs");
 const run = (args: string[]) =>
@@ -38,7 +39,7 @@ describe("semail inbound (command line)", () => {
 
 describe("semail inbound (process)", () => {
   it("reloads the users list on SIGHUP and keeps serving, and stops on SIGTERM", async (t) => {
-    const dir = await makeDir(t);
+    const dir = await tempDir(t, "semail-inbound-");
     const usersFile = path.join(dir, "users.yaml");
     await writeFile(usersFile, usersYaml(USERS));
     await provision(path.join(dir, "mail"), USERS);

@@ -7,12 +7,13 @@ import { it } from "node:test";
 import { stringify } from "yaml";
 import { silentLogger } from "../../../lib/logger.ts";
 import { recoverMailRoot } from "../../../mailservers/inbound/store/index.ts";
-import { USERS, makeDir, provision, readMbox, spawnInbound, usersYaml } from "./fixture.ts";
+import { USERS, provision, readMbox, spawnInbound, usersYaml } from "./fixture.ts";
 import { runLoad } from "./load.ts";
-import { until } from "../../helpers/until.ts";
+import { until } from "../../../testkit/until.ts";
+import { tempDir } from "../../../testkit/temp-dir.ts";
 
 it("loses nothing that got a 250 and leaves no partial message when killed with SIGKILL under load", async (t) => {
-  const dir = await makeDir(t, "semail-crash-");
+  const dir = await tempDir(t, "semail-crash-");
   const mailRoot = path.join(dir, "mail");
   const usersFile = path.join(dir, "users.yaml");
   await writeFile(usersFile, usersYaml(USERS));

@@ -6,9 +6,9 @@ import path from "node:path";
 import { describe, it } from "node:test";
 import { createTransport } from "nodemailer";
 import { SmtpClient, sendMessage, simpleMessage } from "../../helpers/smtp.ts";
-import { selfSignedCertificate } from "../../helpers/tls.ts";
+import { selfSignedCertificate } from "../../../testkit/tls.ts";
 import { USERS, provision, readMbox, startFixture, usersYaml } from "./fixture.ts";
-import { until } from "../../helpers/until.ts";
+import { until } from "../../../testkit/until.ts";
 
 async function exists(file: string): Promise<boolean> {
   return stat(file).then(() => true, () => false);

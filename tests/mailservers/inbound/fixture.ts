@@ -1,7 +1,6 @@
 // The inbound daemon in-process on 127.0.0.1:0 with a temp mail root and users list.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { TestContext } from "node:test";
 import { silentLogger } from "../../../lib/logger.ts";
@@ -9,8 +8,9 @@ import { parseSettings, type Settings } from "../../../config/settings.ts";
 import { startInbound, type RunningInbound } from "../../../mailservers/inbound/daemon.ts";
 import { folderName } from "../../../mailservers/inbound/store/index.ts";
 import { provisionRoot, readMbox, type ParsedMessage } from "./store/fixture.ts";
-import { until } from "../../helpers/until.ts";
-import { repoPath } from "../../helpers/repo-path.ts";
+import { until } from "../../../testkit/until.ts";
+import { repoPath } from "../../../testkit/repo-path.ts";
+import { tempDir } from "../../../testkit/temp-dir.ts";
 
 export { readMbox, type ParsedMessage };
 
@@ -50,12 +50,6 @@ export async function provision(mailRoot: string, users: readonly UserEntry[]): 
   for (const user of users) await provisionRoot(mailRoot, user.owner);
 }
 
-export async function makeDir(t: TestContext, prefix = "semail-inbound-"): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), prefix));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
-
 /** The raw settings for a test daemon; `inbound` is merged over the defaults below. */
 export function testSettings(dir: string, inbound: Record<string, unknown> = {}, extra: Record<string, unknown> = {}): Settings {
   return parseSettings(
@@ -76,7 +70,7 @@ export async function startFixture(
   t: TestContext,
   options: { users?: readonly UserEntry[]; inbound?: Record<string, unknown>; settings?: Record<string, unknown>; freeSpace?: (p: string) => Promise<number>; clock?: () => number } = {},
 ): Promise<InboundFixture> {
-  const dir = await makeDir(t);
+  const dir = await tempDir(t, "semail-inbound-");
   const settings = testSettings(dir, options.inbound, options.settings);
   await writeFile(settings.users, usersYaml(options.users ?? USERS));
   await provision(settings.inbound.mailRoot, options.users ?? USERS);
@@ -99,7 +93,6 @@ export async function startFixture(
     folder: (owner, recipient, sender) => path.join(mailRoot, owner, "mail", folderName(recipient, sender)),
   };
 }
-
 
 const BIN = repoPath("bin/semail.mjs");
 

@@ -7,7 +7,7 @@ import path from "node:path";
 import { it } from "node:test";
 import { SmtpClient, simpleMessage } from "../../helpers/smtp.ts";
 import { USERS, readMbox, startFixture, usersYaml } from "./fixture.ts";
-import { until } from "../../helpers/until.ts";
+import { until } from "../../../testkit/until.ts";
 
 const NEWBIE = { owner: "newbie", address: "new@semail.test" };
 

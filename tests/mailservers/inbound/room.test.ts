@@ -9,14 +9,15 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { test, type TestContext } from "node:test";
 import { silentLogger } from "../../../lib/logger.ts";
-import type { Directory } from "../../../directory/types.ts";
+import type { Directory } from "../../../config/directory.ts";
 import type { Settings } from "../../../config/settings.ts";
 import { startInbound, type RunningInbound } from "../../../mailservers/inbound/daemon.ts";
 import { SmtpClient, simpleMessage } from "../../helpers/smtp.ts";
-import { until } from "../../helpers/until.ts";
+import { until } from "../../../testkit/until.ts";
 import { daemonSettings, plain, startDaemon } from "../outbound/daemon-fixture.ts";
 import { provision, readMbox, testSettings, usersYaml, type UserEntry } from "./fixture.ts";
 import { mountedExt4 } from "./store/fixture.ts";
+import { tempDir } from "../../../testkit/temp-dir.ts";
 
 const MiB = 1024 ** 2;
 
@@ -120,8 +121,7 @@ test("through submission: alice's 30 MiB to bob's 64 MiB mailbox comes back to h
     isAdmin: async () => false,
     close: async () => {},
   };
-  const outDir = await mkdtemp(path.join(tmpdir(), "semail-room-out-"));
-  t.after(() => rm(outDir, { recursive: true, force: true }));
+  const outDir = await tempDir(t, "semail-room-out-");
   // As local mode: every message goes to this machine's inbound daemon. The retry table
   // would wait a minute before trying again: the bounce must come before that.
   const settings = await daemonSettings(outDir, {

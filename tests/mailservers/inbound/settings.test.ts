@@ -6,7 +6,7 @@ import { inboundLimits } from "../../../mailservers/inbound/daemon.ts";
 
 it("defaults to RFC 5321's limits and names a bad inbound setting", () => {
   const settings = parseSettings({}, "test");
-  assert.deepEqual(settings.inbound.listen, ["[::]:25", "[::]:587", "[::]:465/tls"]);
+  assert.deepEqual(settings.inbound.listen.map((l) => l.spec), ["[::]:25", "[::]:587", "[::]:465/tls"]);
   const limits = inboundLimits(settings);
   assert.ok(limits.idleTimeoutMs! >= 5 * 60_000, "idle timeout of at least 5 minutes");
   assert.equal(limits.maxRecipients, 100);

@@ -5,8 +5,9 @@ import { silentLogger } from "../../../lib/logger.ts";
 import { startOutbound, type RunningOutbound } from "../../../mailservers/outbound/daemon.ts";
 import type { TestSlapd } from "../../helpers/slapd.ts";
 import type { Target } from "../../helpers/target-smtp.ts";
-import type { TestCertificate } from "../../helpers/tls.ts";
-import { daemonSettings, tempDir } from "../outbound/daemon-fixture.ts";
+import type { TestCertificate } from "../../../testkit/tls.ts";
+import { daemonSettings } from "../outbound/daemon-fixture.ts";
+import { tempDir } from "../../../testkit/temp-dir.ts";
 
 /** alice and bob live; admin's carol@carol.example waits for its domain's proof. */
 export const SUBMISSION_USERS_YAML = `mailboxes:
@@ -17,7 +18,7 @@ export const SUBMISSION_USERS_YAML = `mailboxes:
 
 /** An outbound daemon on 127.0.0.1:`port` (0: any) relaying to `sink`; with `tls` it offers STARTTLS. */
 export async function relayingOutbound(t: TestContext, parts: { slapd: TestSlapd; sink: Target; port?: number; tls?: TestCertificate; maxMessageSize?: number }): Promise<RunningOutbound> {
-  const dir = await tempDir(t);
+  const dir = await tempDir(t, "semail-outbound-");
   const settings = await daemonSettings(dir, {
     ldap: parts.slapd.settings(),
     users: SUBMISSION_USERS_YAML,

@@ -8,10 +8,10 @@ import { SessionCredentials } from "../../../mailservers/core/credentials.ts";
 import type { Envelope } from "../../../mailservers/core/types.ts";
 import { createHandoff, outboundReply, type HandoffTarget } from "../../../mailservers/inbound/submission-handoff.ts";
 import { simpleMessage } from "../../helpers/smtp.ts";
-import { startTestSlapd, TEST_USERS, type TestSlapd } from "../../helpers/slapd.ts";
+import { TEST_USERS, slapdForFile } from "../../helpers/slapd.ts";
 import { startTarget, type Target } from "../../helpers/target-smtp.ts";
-import { selfSignedCertificate, type TestCertificate } from "../../helpers/tls.ts";
-import { until } from "../../helpers/until.ts";
+import { selfSignedCertificate, type TestCertificate } from "../../../testkit/tls.ts";
+import { until } from "../../../testkit/until.ts";
 import { relayingOutbound } from "./submission-fixture.ts";
 
 const alice = TEST_USERS.find((u) => u.uid === "alice")!;
@@ -33,15 +33,15 @@ describe("outboundReply", () => {
 });
 
 describe("STARTTLS to outbound", () => {
-  let slapd: TestSlapd;
+  const slapd = slapdForFile();
   let cert: TestCertificate;
   let stranger: TestCertificate;
   let sink: Target;
   before(async () => {
-    [slapd, cert, stranger, sink] = await Promise.all([startTestSlapd(), selfSignedCertificate(), selfSignedCertificate(), startTarget({ host: "127.0.0.1" })]);
+    [cert, stranger, sink] = await Promise.all([selfSignedCertificate(), selfSignedCertificate(), startTarget({ host: "127.0.0.1" })]);
   });
   after(async () => {
-    await Promise.all([slapd?.stop(), cert?.cleanup(), stranger?.cleanup(), sink?.close()]);
+    await Promise.all([cert?.cleanup(), stranger?.cleanup(), sink?.close()]);
   });
 
   const envelope = (subject: string, declaredSize?: number, body?: string): { envelope: Envelope; message: Readable } => ({

@@ -4,16 +4,16 @@ import assert from "node:assert/strict";
 import { it } from "node:test";
 import { ConfigError, parseSettings } from "../../../config/settings.ts";
 import { handoffTarget, submissionListeners } from "../../../mailservers/inbound/submission-settings.ts";
-import { selfSignedCertificate } from "../../helpers/tls.ts";
+import { selfSignedCertificate } from "../../../testkit/tls.ts";
 
 const settings = (inbound: Record<string, unknown> = {}, top: Record<string, unknown> = {}) => parseSettings({ hostname: "mx.example.org", ...top, inbound }, "test.yaml");
 const refused = (pattern: RegExp) => (err: unknown) => err instanceof ConfigError && pattern.test(err.message);
 
 it("offers AUTH on the 587 and 465 listeners by default, never on 25, and only on listeners that exist", () => {
-  assert.deepEqual([...submissionListeners(settings())], ["[::]:587", "[::]:465/tls"]);
-  assert.deepEqual([...submissionListeners(settings({ listen: ["127.0.0.1:2525"] }))], []);
+  assert.deepEqual(submissionListeners(settings()).map((l) => l.spec), ["[::]:587", "[::]:465/tls"]);
+  assert.deepEqual(submissionListeners(settings({ listen: ["127.0.0.1:2525"] })).map((l) => l.spec), []);
   const chosen = { listen: ["127.0.0.1:2525", "127.0.0.1:2587"], submission: { listen: ["127.0.0.1:2587"] } };
-  assert.deepEqual([...submissionListeners(settings(chosen))], ["127.0.0.1:2587"]);
+  assert.deepEqual(submissionListeners(settings(chosen)).map((l) => l.spec), ["127.0.0.1:2587"]);
   assert.throws(() => submissionListeners(settings({ submission: { listen: ["127.0.0.1:2587"] } })), refused(/^inbound\.submission\.listen: "127\.0\.0\.1:2587" is not one of inbound\.listen \(\[::\]:25, \[::\]:587, \[::\]:465\/tls\)/));
   assert.throws(() => submissionListeners(settings({ submission: { listen: ["[::]:25"] } })), refused(/^inbound\.submission\.listen: "\[::\]:25" is port 25, where mail servers deliver/));
 });

@@ -9,13 +9,14 @@ import { createTransport } from "nodemailer";
 import { createLogger } from "../../../lib/logger.ts";
 import { startInbound, type RunningInbound } from "../../../mailservers/inbound/daemon.ts";
 import { SmtpClient, simpleMessage } from "../../helpers/smtp.ts";
-import { startTestSlapd, TEST_USERS, type TestSlapd } from "../../helpers/slapd.ts";
+import { TEST_USERS, slapdForFile } from "../../helpers/slapd.ts";
 import { sharedPort, startTarget, type Target } from "../../helpers/target-smtp.ts";
-import { selfSignedCertificate, type TestCertificate } from "../../helpers/tls.ts";
-import { until } from "../../helpers/until.ts";
+import { selfSignedCertificate, type TestCertificate } from "../../../testkit/tls.ts";
+import { until } from "../../../testkit/until.ts";
 import { plain } from "../outbound/daemon-fixture.ts";
-import { makeDir, provision, readMbox, testSettings } from "./fixture.ts";
+import { provision, readMbox, testSettings } from "./fixture.ts";
 import { relayingOutbound, SUBMISSION_USERS_YAML } from "./submission-fixture.ts";
+import { tempDir } from "../../../testkit/temp-dir.ts";
 
 const alice = TEST_USERS.find((u) => u.uid === "alice")!;
 const admin = TEST_USERS.find((u) => u.uid === "admin")!;
@@ -24,14 +25,14 @@ const MX = "127.0.0.1";
 const STARTTLS = "127.0.0.2";
 const IMPLICIT = "127.0.0.3";
 
-let slapd: TestSlapd;
+const slapd = slapdForFile();
 let cert: TestCertificate;
 let sink: Target;
 before(async () => {
-  [slapd, cert, sink] = await Promise.all([startTestSlapd(), selfSignedCertificate(), startTarget({ host: "127.0.0.1" })]);
+  [cert, sink] = await Promise.all([selfSignedCertificate(), startTarget({ host: "127.0.0.1" })]);
 });
 after(async () => {
-  await Promise.all([slapd?.stop(), cert?.cleanup(), sink?.close()]);
+  await Promise.all([cert?.cleanup(), sink?.close()]);
 });
 
 const outbound = (t: TestContext, port = 0) => relayingOutbound(t, { slapd, sink, port });
@@ -47,7 +48,7 @@ interface Inbound {
 
 /** The inbound daemon with its three listeners, handing authenticated mail to outbound's `outboundPort`. */
 async function inbound(t: TestContext, outboundPort: number): Promise<Inbound> {
-  const dir = await makeDir(t);
+  const dir = await tempDir(t, "semail-inbound-");
   const settings = testSettings(dir, {
     listen: [`${MX}:0`, `${STARTTLS}:0`, `${IMPLICIT}:0/tls`],
     submission: { listen: [`${STARTTLS}:0`, `${IMPLICIT}:0/tls`], outbound: `127.0.0.1:${outboundPort}` },

@@ -15,11 +15,12 @@ import { silentLogger } from "../../../lib/logger.ts";
 import { folderName, recoverMailRoot } from "../../../mailservers/inbound/store/index.ts";
 import { TEST_USERS } from "../../helpers/slapd.ts";
 import { sendMessage } from "../../helpers/smtp.ts";
-import { until } from "../../helpers/until.ts";
+import { until } from "../../../testkit/until.ts";
 import { lockLeftovers, runChild } from "../../mailservers/inbound/store/crash-fixture.ts";
 import { provisionRoot } from "../../mailservers/inbound/store/fixture.ts";
-import { handToMailUids, python, startImapFixture, whyNotRoot } from "./fixture.ts";
+import { handToMailUids, python, startImapFixture } from "./fixture.ts";
 import { messageId, mboxoQuoted, readMboxFile, type MboxMessage } from "./mbox.ts";
+import { needsRoot } from "../../../testkit/needs-root.ts";
 
 const ALICE = TEST_USERS.find((u) => u.uid === "alice")!.password;
 const BOB = TEST_USERS.find((u) => u.uid === "bob")!.password;
@@ -102,7 +103,7 @@ async function assertWhole(mailRoot: string, owner: string, expected: ReadonlyMa
   return files;
 }
 
-test("Dovecot and the inbound daemon on the same mbox files at once", { skip: whyNotRoot(), timeout: 300_000 }, async (t) => {
+test("Dovecot and the inbound daemon on the same mbox files at once", { skip: needsRoot, timeout: 300_000 }, async (t) => {
   const fixture = await startImapFixture(t);
   const { mailRoot } = fixture.inbound;
   // Idle: once the login processes of the start-up probes have gone.

@@ -4,8 +4,7 @@
 // that subscribes new pair folders.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { test } from "node:test";
 import { promisify } from "node:util";
@@ -16,7 +15,9 @@ import { parseUsersList } from "../../../config/users-list.ts";
 import { localCertificate } from "../../../services/imap/certificate.ts";
 import { imapUsers, renderUsersFile } from "../../../config/imap-users.ts";
 import { ImapConfigError, imapPaths, renderDovecotConf, renderLdapConf, renderPostLogin, type DovecotConfigInput } from "../../../services/imap/config.ts";
-import { selfSignedCertificate } from "../../helpers/tls.ts";
+import { selfSignedCertificate } from "../../../testkit/tls.ts";
+import { tempDir } from "../../../testkit/temp-dir.ts";
+import { needsRoot } from "../../../testkit/needs-root.ts";
 
 const run = promisify(execFile);
 
@@ -103,13 +104,12 @@ test("the users file holds the live mailboxes only, each with its mail uid and r
   assert.throws(() => renderUsersFile([{ owner: "alice", uid: 1, home: "/m/alice", address: "a:b@x.example" }]), /':' or white space/);
 });
 
-test("Dovecot's own parser reads the rendered configuration as meant", { skip: process.getuid?.() === 0 ? undefined : "doveconf checks the login users as root" }, async (t) => {
+test("Dovecot's own parser reads the rendered configuration as meant", { skip: needsRoot }, async (t) => {
   const present = await run("doveconf", ["-c", "/dev/null", "-d"]).then(() => true, () => false);
   if (!present) return t.skip("doveconf is not installed");
   const cert = await selfSignedCertificate();
   t.after(() => cert.cleanup());
-  const dir = await mkdtemp(path.join(tmpdir(), "semail-imap-conf-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, "semail-imap-conf-");
   const rendered = input({ tls: { cert: cert.certFile, key: cert.keyFile } }, { stateDir: dir });
   const paths = imapPaths(dir);
   await writeFile(paths.config, renderDovecotConf(rendered));
@@ -126,8 +126,7 @@ test("Dovecot's own parser reads the rendered configuration as meant", { skip: p
 });
 
 test("the post-login script subscribes pair folders never offered, keeps the user's unsubscriptions, and always runs imap", async (t) => {
-  const dir = await mkdtemp(path.join(tmpdir(), "semail-imap-postlogin-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, "semail-imap-postlogin-");
   const control = path.join(dir, "control");
   const home = path.join(dir, "home", "alice");
   await mkdir(path.join(control, "alice"), { recursive: true });
@@ -159,8 +158,7 @@ test("the post-login script subscribes pair folders never offered, keeps the use
 });
 
 test("local mode's certificate is made once and reused", async (t) => {
-  const dir = await mkdtemp(path.join(tmpdir(), "semail-imap-cert-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, "semail-imap-cert-");
   const files = await localCertificate(path.join(dir, "tls"), "mx.semail.test");
   const { stdout } = await run("openssl", ["x509", "-in", files.cert, "-noout", "-subject", "-ext", "subjectAltName"]);
   assert.match(stdout, /CN ?= ?mx\.semail\.test/);

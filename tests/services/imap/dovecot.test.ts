@@ -5,8 +5,7 @@
 // taken off the users list can no longer log in; a reload prepares only the added users;
 // a mailbox root not owned by its mail uid is reported, an unmounted mount point is not.
 import assert from "node:assert/strict";
-import { chmod, chown, mkdir, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { chmod, chown, mkdir, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { test } from "node:test";
 import { pino } from "pino";
@@ -21,11 +20,13 @@ import { imapPaths } from "../../../services/imap/config.ts";
 import { startImap, usersChange } from "../../../services/imap/dovecot.ts";
 import { freeLoopbackPort } from "../../../deploy/local/ports.ts";
 import { TEST_USERS } from "../../helpers/slapd.ts";
-import { selfSignedCertificate } from "../../helpers/tls.ts";
+import { selfSignedCertificate } from "../../../testkit/tls.ts";
 import { sendMessage } from "../../helpers/smtp.ts";
-import { until } from "../../helpers/until.ts";
+import { until } from "../../../testkit/until.ts";
 import { usersYaml } from "../../mailservers/inbound/fixture.ts";
-import { CAROL, IMAP_USERS, python, startImapFixture, whyNotRoot, type ImapFixture } from "./fixture.ts";
+import { CAROL, IMAP_USERS, python, startImapFixture, type ImapFixture } from "./fixture.ts";
+import { tempDir } from "../../../testkit/temp-dir.ts";
+import { needsRoot } from "../../../testkit/needs-root.ts";
 
 const ALICE = TEST_USERS.find((u) => u.uid === "alice")!.password;
 const BOB = TEST_USERS.find((u) => u.uid === "bob")!.password;
@@ -39,7 +40,7 @@ async function send(port: number, from: string, to: string, subject: string, bod
   assert.equal(reply.code, 250, reply.lines.join(" "));
 }
 
-test("Dovecot over the users' mbox files", { skip: whyNotRoot(), timeout: 180_000 }, async (t) => {
+test("Dovecot over the users' mbox files", { skip: needsRoot, timeout: 180_000 }, async (t) => {
   const started = Date.now();
   const fixture: ImapFixture = await startImapFixture(t, { trustedNetworks: ["127.0.0.3/32"] });
   for (const [i, sender] of SENDERS.entries()) await send(fixture.inbound.port, sender, "alice@alice.semail.test", `m${i}`, "Hi alice.\r\nFrom here on, a line the store quotes.\r\n");
@@ -221,9 +222,8 @@ print(json.dumps({"error": error}))
   });
 });
 
-test("a mail root the mailbox uids cannot reach is refused at start, naming the directory to open", { skip: whyNotRoot() }, async (t) => {
-  const dir = await mkdtemp(path.join(tmpdir(), "semail-imap-closed-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+test("a mail root the mailbox uids cannot reach is refused at start, naming the directory to open", { skip: needsRoot }, async (t) => {
+  const dir = await tempDir(t, "semail-imap-closed-");
   await chmod(dir, 0o700);
   const settings = {
     imap: imapSettings.parse({ stateDir: path.join(dir, "open", "imap"), listen: ["127.0.0.1"], imapPort: 1, imapsPort: 2, pop3sPort: 3 }),
@@ -235,9 +235,8 @@ test("a mail root the mailbox uids cannot reach is refused at start, naming the 
   await assert.rejects(startImap({ settings, list }), new RegExp(`inbound\\.mailRoot .*: ${dir} is closed to other users .*chmod o\\+x ${dir}`));
 });
 
-test("the mailbox root owner check: a root its mail uid owns logs nothing, an unmounted mount point waits for its mount, a wrong owner warns", { skip: whyNotRoot(), timeout: 60_000 }, async (t) => {
-  const dir = await mkdtemp(path.join(tmpdir(), "semail-imap-owners-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+test("the mailbox root owner check: a root its mail uid owns logs nothing, an unmounted mount point waits for its mount, a wrong owner warns", { skip: needsRoot, timeout: 60_000 }, async (t) => {
+  const dir = await tempDir(t, "semail-imap-owners-");
   await chmod(dir, 0o755);
   const cert = await selfSignedCertificate("localhost");
   t.after(() => cert.cleanup());

@@ -3,7 +3,7 @@
 // leaves them), and Dovecot from services/imap on free loopback ports. Python's
 // imaplib and poplib are the clients.
 import { execFile } from "node:child_process";
-import { chmod, chown, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { chmod, chown, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { TestContext } from "node:test";
@@ -16,8 +16,9 @@ import { usersListOptions } from "../../../config/settings.ts";
 import { startImap, type RunningImap } from "../../../services/imap/dovecot.ts";
 import { freeLoopbackPort } from "../../../deploy/local/ports.ts";
 import { startTestSlapd, TEST_USERS, type TestSlapd } from "../../helpers/slapd.ts";
-import { selfSignedCertificate, type TestCertificate } from "../../helpers/tls.ts";
+import { selfSignedCertificate, type TestCertificate } from "../../../testkit/tls.ts";
 import { startFixture, usersYaml, type InboundFixture, type UserEntry } from "../../mailservers/inbound/fixture.ts";
+import { tempDir } from "../../../testkit/temp-dir.ts";
 
 const run = promisify(execFile);
 
@@ -28,10 +29,6 @@ export const IMAP_USERS: readonly UserEntry[] = [
   { owner: "bob", address: "bob@bob.semail.test" },
 ];
 export const PENDING_YAML = `  - owner: carol\n    address: carol@carol.example\n    pendingProof: 0123456789abcdef0123\n`;
-
-export function whyNotRoot(): string | undefined {
-  return process.getuid?.() === 0 ? undefined : "needs root: Dovecot runs each session as the mailbox's uid";
-}
 
 export interface ImapFixture {
   readonly slapd: TestSlapd;
@@ -58,8 +55,7 @@ export async function startImapFixture(t: TestContext, options: { trustedNetwork
   await writeFile(inbound.usersFile, usersYaml(IMAP_USERS) + PENDING_YAML);
   await inbound.daemon.reload();
   await handToMailUids(inbound.mailRoot, IMAP_USERS.map((u) => u.owner));
-  const stateDir = await mkdtemp(path.join(tmpdir(), "semail-imap-"));
-  t.after(() => rm(stateDir, { recursive: true, force: true }));
+  const stateDir = await tempDir(t, "semail-imap-");
   await chmod(stateDir, 0o755);
   await chown(stateDir, 0, 0);
   const imap = imapSettings.parse({

@@ -9,11 +9,12 @@ import path from "node:path";
 import { test } from "node:test";
 import { USER_HOME_PATH, USER_MAIL_PATH } from "../../../config/stack/user-container.ts";
 import { TEST_USERS } from "../../helpers/slapd.ts";
-import { handToMailUids, python, startImapFixture, whyNotRoot } from "./fixture.ts";
+import { handToMailUids, python, startImapFixture } from "./fixture.ts";
+import { needsRoot } from "../../../testkit/needs-root.ts";
 
 const ALICE = TEST_USERS.find((u) => u.uid === "alice")!.password;
 
-test("the home beside INBOX and mail/ is no IMAP folder", { skip: whyNotRoot(), timeout: 120_000 }, async (t) => {
+test("the home beside INBOX and mail/ is no IMAP folder", { skip: needsRoot, timeout: 120_000 }, async (t) => {
   const fixture = await startImapFixture(t);
   const home = path.join(fixture.inbound.mailRoot, "alice", path.relative(USER_MAIL_PATH, USER_HOME_PATH));
   await mkdir(path.join(home, ".semail"), { recursive: true });

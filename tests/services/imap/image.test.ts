@@ -13,11 +13,12 @@ import { promisify } from "node:util";
 import { mailUid } from "../../../config/mail-uid.ts";
 import { renderUsersFile } from "../../../config/imap-users.ts";
 import { imageTemplates } from "../../../services/imap/image-templates.ts";
-import { dockerEngine } from "../../helpers/docker.ts";
+import { dockerEngine } from "../../../testkit/docker.ts";
 import { startTestSlapd, TEST_USERS } from "../../helpers/slapd.ts";
-import { selfSignedCertificate } from "../../helpers/tls.ts";
-import { repoPath } from "../../helpers/repo-path.ts";
+import { selfSignedCertificate } from "../../../testkit/tls.ts";
+import { repoPath } from "../../../testkit/repo-path.ts";
 import { buildImage, dockerScope } from "../../assets/images/fixture.ts";
+import { needsRoot } from "../../../testkit/needs-root.ts";
 
 const ALICE_PASSWORD = TEST_USERS.find((u) => u.uid === "alice")!.password;
 const FOLDER = repoPath("assets/images/imap");
@@ -29,7 +30,7 @@ test("the image's templates are services/imap's rendering (node services/imap/im
   }
 });
 
-test("the IMAP image: refuses a missing setting by name, turns healthy, serves a mounted mailbox", { skip: process.getuid?.() === 0 ? undefined : "needs root (Docker, mail uids)", timeout: 20 * 60_000 }, async (t) => {
+test("the IMAP image: refuses a missing setting by name, turns healthy, serves a mounted mailbox", { skip: needsRoot, timeout: 20 * 60_000 }, async (t) => {
   const engine = await dockerEngine();
   const scope = dockerScope(t, engine);
   // After the scope's own cleanup (hooks run in the order they are added).

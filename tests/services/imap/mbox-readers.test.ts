@@ -1,6 +1,6 @@
 // What the readers of the users' mbox files show for a message the inbound daemon stored:
 // Python's mailbox over the file and Dovecot over IMAP (Roundcube shows what IMAP gives;
-// mutt and neomutt were measured by hand, README "Receiving"). The store writes mboxo, so
+// mutt and neomutt were measured by hand, docs/reference.md, "Receiving"). The store writes mboxo, so
 // every line shows as sent except one that began `From `, which shows as `>From `; an
 // mboxrd store would show `>>From ` for a line sent as `>From `. A message an older store
 // wrote in mboxrd stays readable beside the new ones, with its extra `>` as stored.
@@ -10,7 +10,8 @@ import path from "node:path";
 import { test } from "node:test";
 import { TEST_USERS } from "../../helpers/slapd.ts";
 import { sendMessage } from "../../helpers/smtp.ts";
-import { python, startImapFixture, whyNotRoot } from "./fixture.ts";
+import { python, startImapFixture } from "./fixture.ts";
+import { needsRoot } from "../../../testkit/needs-root.ts";
 
 const ALICE = TEST_USERS.find((u) => u.uid === "alice")!.password;
 
@@ -31,7 +32,7 @@ interface Seen {
 
 const lines = (body: string) => body.replace(/\r\n/g, "\n").replace(/\n$/, "").split("\n");
 
-test("every reader shows a stored message's body lines as sent, except `From ` lines (mboxo)", { skip: whyNotRoot(), timeout: 180_000 }, async (t) => {
+test("every reader shows a stored message's body lines as sent, except `From ` lines (mboxo)", { skip: needsRoot, timeout: 180_000 }, async (t) => {
   const fixture = await startImapFixture(t);
   const inbox = path.join(fixture.inbound.mailRoot, "alice", "INBOX");
   await appendFile(inbox, OLD_MBOXRD);

@@ -1,12 +1,13 @@
-// The store's parts throw typed errors and only its front door (index.ts) picks SMTP
-// replies: a held dotlock is a MailboxLockedError naming the file, and no other module of
-// the store builds a reply.
+// The store throws typed errors in storage terms and never speaks SMTP (the inbound
+// backend picks the replies, tests/mailservers/inbound/backend-store-replies.test.ts): a
+// held dotlock is a MailboxLockedError naming the file, and no module of the store builds
+// a reply.
 import assert from "node:assert/strict";
 import { readFile, readdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { acquireDotlock } from "../../../../mailservers/inbound/store/dotlock.ts";
+import { acquireDotlock } from "../../../../mailservers/inbound/store/append/dotlock.ts";
 import { MailboxLockedError } from "../../../../mailservers/inbound/store/errors.ts";
 import { makeMailRoot } from "./fixture.ts";
 
@@ -23,11 +24,12 @@ test("a dotlock held past the wait is a MailboxLockedError naming the file, not 
   assert.deepEqual((await readdir(path.join(root, "bob"))).sort(), ["INBOX", "INBOX.lock"], "the other program's lock is left alone, our link file removed");
 });
 
-test("only the store's front door builds SMTP replies", async () => {
-  const builders = /\b(tempFail|permFail|TemporaryFailure|PermanentFailure|SmtpError)\b/;
+test("no module of the store builds SMTP replies", async () => {
+  const builders = /\b(tempFail|permFail|TemporaryFailure|PermanentFailure|SmtpError|responseCode)\b/;
   const offenders: string[] = [];
-  for (const name of await readdir(STORE_DIR)) {
-    if (!name.endsWith(".ts") || name === "index.ts") continue;
+  const names = (await readdir(STORE_DIR, { recursive: true })).filter((name) => name.endsWith(".ts"));
+  assert.ok(names.includes("index.ts") && names.includes(path.join("append", "dotlock.ts")), "the walk reaches every sub-folder");
+  for (const name of names) {
     const code = (await readFile(path.join(STORE_DIR, name), "utf8")).split("\n").filter((line) => !/^\s*(\/\/|\*|\/\*)/.test(line));
     if (code.some((line) => builders.test(line))) offenders.push(name);
   }

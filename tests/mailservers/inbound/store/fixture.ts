@@ -9,7 +9,7 @@ import { promisify } from "node:util";
 import type { TestContext } from "node:test";
 import { silentLogger } from "../../../../lib/logger.ts";
 import type { Envelope } from "../../../../mailservers/core/types.ts";
-import { parseMarkers, type MarkerContent } from "../../../../mailservers/inbound/store/crash-markers.ts";
+import { parseMarkers, type MarkerContent } from "../../../../mailservers/inbound/store/append/crash-markers.ts";
 import { createMboxStore, type FaultInjector, type MboxStore, type StoreTarget } from "../../../../mailservers/inbound/store/index.ts";
 
 const run = promisify(execFile);

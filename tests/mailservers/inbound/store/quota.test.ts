@@ -1,11 +1,13 @@
-// Quota: 552 5.2.2 only when every recipient's mailbox would overflow; otherwise every
-// recipient gets the mail (grace), so one full mailbox never fails the others.
+// Quota: refused (QuotaExceededError, the backend's 552 5.2.2) only when every recipient's
+// mailbox would overflow; otherwise every recipient gets the mail (grace), so one full
+// mailbox never fails the others.
 import assert from "node:assert/strict";
 import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { test } from "node:test";
 import { Readable } from "node:stream";
-import { PermanentFailure, permFail } from "../../../../mailservers/core/types.ts";
+import { permFail } from "../../../../mailservers/core/types.ts";
+import { QuotaExceededError } from "../../../../mailservers/inbound/store/index.ts";
 import { mailFiles, tempFiles, makeEnvelope, makeMailRoot, makeStore, messageStream, readMbox, simpleMessage, target } from "./fixture.ts";
 
 const body = "z".repeat(2000) + "\n";
@@ -33,16 +35,14 @@ test("one full mailbox does not fail the others: everyone gets the message", asy
   assert.equal((await readMbox(path.join(root, "carol", "INBOX"))).length, 1);
 });
 
-test("552 5.2.2 when every recipient would overflow, and nothing is stored", async (t) => {
+test("QuotaExceededError when every recipient would overflow, and nothing is stored", async (t) => {
   const root = await makeMailRoot(t);
   const store = makeStore(t, root);
   const targets = [target("bob", "bob@semail.test", 3000), target("carol", "carol@semail.test", 100)];
   const error = await store
     .deliver(makeEnvelope("a@example.org", targets.map((x) => x.recipient)), targets, messageStream(simpleMessage("too big", body)))
     .then(() => undefined, (e: unknown) => e);
-  assert.ok(error instanceof PermanentFailure, String(error));
-  assert.equal(error.responseCode, 552);
-  assert.equal(error.enhancedCode, "5.2.2");
+  assert.ok(error instanceof QuotaExceededError, String(error));
   assert.deepEqual(await mailFiles(root), []);
   assert.deepEqual(await tempFiles(root), [], "the temp body is removed");
   // A small message still fits in bob's 3000 bytes (two copies of about 1 KB).

@@ -1,5 +1,5 @@
 // Targets a user could plant in their own mailbox: a symlink, a hard link, a FIFO at a
-// folder are refused (the mail still reaches INBOX); an unsafe INBOX is 451 4.3.0 and
+// folder are refused (the mail still reaches INBOX); an unsafe INBOX is refused and
 // nothing is kept for anyone. Owners that would leave the mail root are refused. A mail/
 // swapped for a symlink mid-delivery leads nowhere; what the store creates is the user's.
 import assert from "node:assert/strict";
@@ -10,8 +10,7 @@ import { renameSync, symlinkSync } from "node:fs";
 import path from "node:path";
 import { test, type TestContext } from "node:test";
 import { promisify } from "node:util";
-import { TemporaryFailure } from "../../../../mailservers/core/types.ts";
-import { folderName } from "../../../../mailservers/inbound/store/index.ts";
+import { InvalidOwnerError, UnsafeInboxError, UnsafeMailboxRootError, folderName } from "../../../../mailservers/inbound/store/index.ts";
 import { makeEnvelope, makeMailRoot, makeStore, messageStream, readMbox, simpleMessage, target } from "./fixture.ts";
 
 const run = promisify(execFile);
@@ -59,7 +58,7 @@ test("a symlinked mail/ directory loses only the folder copy", async (t) => {
   assert.equal((await readMbox(path.join(root, "bob", "INBOX"))).length, 1);
 });
 
-test("an unsafe INBOX is 451 4.3.0 and the other recipients' copies are rolled back", async (t) => {
+test("an unsafe INBOX is refused (UnsafeInboxError) and the other recipients' copies are rolled back", async (t) => {
   const root = await makeMailRoot(t);
   const outside = path.join(root, "outside");
   await writeFile(outside, "precious\n");
@@ -71,7 +70,7 @@ test("an unsafe INBOX is 451 4.3.0 and the other recipients' copies are rolled b
   const error = await store
     .deliver(makeEnvelope(SENDER, [RECIPIENT, "carol@semail.test"]), [target("bob", RECIPIENT), target("carol")], messageStream(simpleMessage("x")))
     .then(() => undefined, (e: unknown) => e);
-  assert.ok(error instanceof TemporaryFailure && error.responseCode === 451 && error.enhancedCode === "4.3.0", String(error));
+  assert.ok(error instanceof UnsafeInboxError, String(error));
   assert.equal(await readFile(outside, "utf8"), "precious\n");
   assert.equal((await readFile(path.join(root, "bob", "INBOX"))).length, 0, "bob's copy was rolled back");
   assert.equal((await readFile(path.join(root, "bob", "mail", folderName(RECIPIENT, SENDER)))).length, 0);
@@ -87,11 +86,12 @@ test("a mailbox root that is a symlink is refused, and owners that would leave t
     const stream = messageStream(simpleMessage("x"));
     const ended = once(stream, "end");
     const error = await store.deliver(makeEnvelope(SENDER, [RECIPIENT]), [target(owner, RECIPIENT)], stream).then(() => undefined, (e: unknown) => e);
-    assert.ok(error instanceof TemporaryFailure && error.enhancedCode === "4.3.0", `${owner}: ${String(error)}`);
+    const refusal = owner === "bob" ? UnsafeMailboxRootError : InvalidOwnerError;
+    assert.ok(error instanceof refusal, `${owner}: ${String(error)}`);
     await ended; // drained, so the SMTP side can send its reply
   }
   assert.deepEqual(await readdir(elsewhere), []);
-  await assert.rejects(store.usage("../etc"), TemporaryFailure);
+  await assert.rejects(store.usage("../etc"), InvalidOwnerError);
 });
 
 test("a mail/ swapped for a symlink after the checks leads nowhere: nothing is written outside, INBOX gets the mail", async (t) => {

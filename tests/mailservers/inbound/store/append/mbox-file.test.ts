@@ -4,11 +4,11 @@ import assert from "node:assert/strict";
 import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { test } from "node:test";
-import { silentLogger } from "../../../../lib/logger.ts";
-import { CrashMarkers, parseMarkers } from "../../../../mailservers/inbound/store/crash-markers.ts";
-import { MailRoot } from "../../../../mailservers/inbound/store/mail-root.ts";
-import { MboxFile, type MboxFileContext } from "../../../../mailservers/inbound/store/mbox-file.ts";
-import { makeMailRoot } from "./fixture.ts";
+import { silentLogger } from "../../../../../lib/logger.ts";
+import { CrashMarkers, parseMarkers } from "../../../../../mailservers/inbound/store/append/crash-markers.ts";
+import { UserOwnedTree } from "../../../../../mailservers/inbound/store/roots/user-owned-tree.ts";
+import { MboxFile, type MboxFileContext } from "../../../../../mailservers/inbound/store/append/mbox-file.ts";
+import { makeMailRoot } from "../fixture.ts";
 
 async function setup(t: import("node:test").TestContext) {
   const root = await makeMailRoot(t);
@@ -19,7 +19,7 @@ async function setup(t: import("node:test").TestContext) {
     logger: silentLogger(),
     lockTimeoutMs: 2000,
     markers,
-    mailRoot: new MailRoot(root),
+    tree: new UserOwnedTree(root),
     faults: { beforeWrite: (file) => void writes.push(file) },
     writeAttempts: new Map(),
   };

@@ -1,15 +1,15 @@
 // Dotlocks shared with users' mail readers: Python's mailbox.mbox(...).lock() holding
-// INBOX makes a delivery wait, then proceed; a lock held too long gives 451 4.2.0; a
-// stale lock is removed.
+// INBOX makes a delivery wait, then proceed; a lock held too long is a MailboxLockedError
+// (the backend's 451 4.2.0); a stale lock is removed.
 import assert from "node:assert/strict";
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { mkdir, readdir, utimes, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { once } from "node:events";
 import { test, type TestContext } from "node:test";
-import { TemporaryFailure } from "../../../../mailservers/core/types.ts";
-import { claimedMarkers, makeEnvelope, makeMailRoot, makeStore, messageStream, readMbox, simpleMessage, target } from "./fixture.ts";
-import { until } from "../../../helpers/until.ts";
+import { MailboxLockedError } from "../../../../../mailservers/inbound/store/index.ts";
+import { claimedMarkers, makeEnvelope, makeMailRoot, makeStore, messageStream, readMbox, simpleMessage, target } from "../fixture.ts";
+import { until } from "../../../../../testkit/until.ts";
 
 /** Python holding the mbox lock until it reads a line, then appending one message and unlocking. */
 async function pythonHoldingLock(t: TestContext, file: string): Promise<{ child: ChildProcessWithoutNullStreams; exited: Promise<number | null> }> {
@@ -68,7 +68,7 @@ test("a delivery waits for Python's lock on INBOX, then appends after Python's m
   assert.deepEqual((await readdir(path.join(root, "bob"))).sort(), ["INBOX", "mail"]);
 });
 
-test("a lock held past the bounded wait gives 451 4.2.0 and leaves nothing behind", async (t) => {
+test("a lock held past the bounded wait gives MailboxLockedError and leaves nothing behind", async (t) => {
   const root = await makeMailRoot(t);
   await mkdir(path.join(root, "bob", "mail"), { recursive: true });
   const inbox = path.join(root, "bob", "INBOX");
@@ -78,9 +78,8 @@ test("a lock held past the bounded wait gives 451 4.2.0 and leaves nothing behin
   const error = await store
     .deliver(makeEnvelope("alice@example.org", ["bob@semail.test"]), [target("bob")], messageStream(simpleMessage("blocked")))
     .then(() => undefined, (e: unknown) => e);
-  assert.ok(error instanceof TemporaryFailure, String(error));
-  assert.equal(error.responseCode, 451);
-  assert.equal(error.enhancedCode, "4.2.0");
+  assert.ok(error instanceof MailboxLockedError, String(error));
+  assert.equal(error.file, inbox);
   assert.ok(Date.now() - started < 5000, "the wait is bounded");
   assert.deepEqual(await claimedMarkers(root), []);
   assert.deepEqual(await readdir(path.join(root, "bob", "mail")), [], "the folder copy was not kept either");
@@ -100,7 +99,7 @@ test("a stale lock (older than 5 minutes) is removed; a fresh one is respected",
   const fresh = await store
     .deliver(makeEnvelope("alice@example.org", ["bob@semail.test"]), [target("bob")], messageStream(simpleMessage("fresh")))
     .then(() => undefined, (e: unknown) => e);
-  assert.ok(fresh instanceof TemporaryFailure && fresh.enhancedCode === "4.2.0", String(fresh));
+  assert.ok(fresh instanceof MailboxLockedError, String(fresh));
   const old = new Date(Date.now() - 6 * 60 * 1000);
   await utimes(lock, old, old);
   await store.deliver(makeEnvelope("alice@example.org", ["bob@semail.test"]), [target("bob")], messageStream(simpleMessage("after stale")));

@@ -9,10 +9,10 @@ import { writeFileSync } from "node:fs";
 import { readFile, readdir } from "node:fs/promises";
 import path from "node:path";
 import { test, type TestContext } from "node:test";
-import { processAlive, processStat } from "../../../../lib/process-alive.ts";
-import { parseWriter } from "../../../../mailservers/inbound/store/writer.ts";
-import { lockLeftovers, runChild, runUnreapedChild } from "./crash-fixture.ts";
-import { makeEnvelope, makeMailRoot, makeStore, messageStream, readMbox, simpleMessage, target } from "./fixture.ts";
+import { processAlive, processStat } from "../../../../../lib/process-alive.ts";
+import { parseWriter } from "../../../../../mailservers/inbound/store/append/writer-identity.ts";
+import { lockLeftovers, runChild, runUnreapedChild } from "../crash-fixture.ts";
+import { makeEnvelope, makeMailRoot, makeStore, messageStream, readMbox, simpleMessage, target } from "../fixture.ts";
 
 const OWNERS = ["bob", "carol"];
 

@@ -4,11 +4,11 @@ import assert from "node:assert/strict";
 import { mkdir, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { test } from "node:test";
-import { TemporaryFailure } from "../../../../mailservers/core/types.ts";
-import { PROVISIONED_MARKER } from "../../../../mailservers/inbound/store/index.ts";
-import { makeEnvelope, makeMailRoot, makeStore, messageStream, provisionRoot, readMbox, simpleMessage, target } from "./fixture.ts";
+import { PROVISIONED_MARKER } from "../../../../../config/mailbox-layout.ts";
+import { MailboxNotProvisionedError } from "../../../../../mailservers/inbound/store/index.ts";
+import { makeEnvelope, makeMailRoot, makeStore, messageStream, provisionRoot, readMbox, simpleMessage, target } from "../fixture.ts";
 
-test("a delivery to a root that does not exist is 451 4.2.1 and creates nothing; it works once the root exists", async (t) => {
+test("a delivery to a root that does not exist is refused (MailboxNotProvisionedError) and creates nothing; it works once the root exists", async (t) => {
   const root = await makeMailRoot(t, undefined, ["bob"]);
   const store = makeStore(t, root);
   assert.equal(await store.provisioned("bob"), true);
@@ -17,7 +17,7 @@ test("a delivery to a root that does not exist is 451 4.2.1 and creates nothing;
   const error = await store
     .deliver(makeEnvelope("a@example.org", targets.map((x) => x.recipient)), targets, messageStream(simpleMessage("early")))
     .then(() => undefined, (e: unknown) => e);
-  assert.ok(error instanceof TemporaryFailure && error.responseCode === 451 && error.enhancedCode === "4.2.1", String(error));
+  assert.ok(error instanceof MailboxNotProvisionedError, String(error));
   await assert.rejects(stat(path.join(root, "carol")), { code: "ENOENT" });
   assert.equal((await stat(path.join(root, "bob", "INBOX"))).size, 0, "nothing written for bob either");
 

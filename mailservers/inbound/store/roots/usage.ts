@@ -5,7 +5,7 @@
 // it counts against the mailbox's size through its own filesystem (room.ts) instead.
 import { promises as fs } from "node:fs";
 import path from "node:path";
-import { USER_HOME_NAME } from "../../../config/stack/user-container.ts";
+import { USER_HOME_NAME } from "../../../../config/stack/user-container.ts";
 
 /** How long a walked total is trusted. */
 export const USAGE_TTL_MS = 30_000;

@@ -1,12 +1,12 @@
-// How recovery tells a dead writer from a live one (writer.ts): by pid, start time and
-// boot, read from /proc; a zombie is dead. Real processes.
+// How recovery tells a dead writer from a live one (writer-identity.ts): by pid, start
+// time and boot, read from /proc; a zombie is dead. Real processes.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { readFileSync } from "node:fs";
 import { test, type TestContext } from "node:test";
-import { bootId, processAlive, processStat } from "../../../../lib/process-alive.ts";
-import { newWriter, parseWriter, retireWriter, writerAlive } from "../../../../mailservers/inbound/store/writer.ts";
+import { bootId, processAlive, processStat } from "../../../../../lib/process-alive.ts";
+import { newWriter, parseWriter, retireWriter, writerAlive } from "../../../../../mailservers/inbound/store/append/writer-identity.ts";
 
 /** Runs a Python script that prints lines and waits for its stdin to close; resolves once it printed `ready`. */
 async function python(t: TestContext, script: string): Promise<{ lines: string[]; stop(): Promise<void> }> {

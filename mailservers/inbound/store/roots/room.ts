@@ -9,12 +9,12 @@
 // root, the default postmaster mailbox) shares it with the store's temp bodies and keeps
 // inbound.minFreeSpace free there; its own image (mailbox-fs.sh) is the mailbox's alone.
 import { lstatSync, statfsSync } from "node:fs";
-import { NoRoomError } from "./errors.ts";
-import type { FileAppend } from "./plan.ts";
+import { NoRoomError } from "../errors.ts";
+import type { FileAppend } from "../plan.ts";
 
 /** What the store allows for its trace prefix (From_, Return-Path, Delivered-To, Received) when it guesses ahead. */
 export const PREFIX_ALLOWANCE = 1024;
-/** Bytes an append may add besides the prefixes and body: the separator after a torn last line (batch-writer.ts). */
+/** Bytes an append may add besides the prefixes and body: the separator after a torn last line (append/batch-writer.ts). */
 const SEPARATOR = 2;
 /** The mboxo body is at most this much longer than the message sent with CRLF endings: the final newline and blank line. */
 const BODY_GROWTH = 2;

@@ -1,6 +1,6 @@
 // A message that cannot fit in a mailbox (both copies, on its own filesystem) is refused
-// with 552 5.2.2 before a byte is written, never found out halfway by ENOSPC (a 451 on
-// every retry); what the store says fits does fit. Real ext4 images, loop-mounted as
+// (NoRoomError, the backend's 552 5.2.2) before a byte is written, never found out halfway
+// by ENOSPC (a 451 on every retry); what the store says fits does fit. Real ext4 images, loop-mounted as
 // mailbox-fs.sh mounts a mailbox.
 import assert from "node:assert/strict";
 import { statfsSync } from "node:fs";
@@ -9,11 +9,11 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { test, type TestContext } from "node:test";
-import { PermanentFailure } from "../../../../mailservers/core/types.ts";
-import { silentLogger } from "../../../../lib/logger.ts";
-import { PROVISIONED_MARKER, createMboxStore, type MboxStore } from "../../../../mailservers/inbound/store/index.ts";
-import { diskCost, largestAppend, largestMessage } from "../../../../mailservers/inbound/store/room.ts";
-import { claimedMarkers, makeEnvelope, makeStore, mountedExt4, readMbox, target, tempFiles } from "./fixture.ts";
+import { silentLogger } from "../../../../../lib/logger.ts";
+import { PROVISIONED_MARKER } from "../../../../../config/mailbox-layout.ts";
+import { NoRoomError, createMboxStore, type MboxStore } from "../../../../../mailservers/inbound/store/index.ts";
+import { diskCost, largestAppend, largestMessage } from "../../../../../mailservers/inbound/store/roots/room.ts";
+import { claimedMarkers, makeEnvelope, makeStore, mountedExt4, readMbox, target, tempFiles } from "../fixture.ts";
 
 const MiB = 1024 ** 2;
 const SENDER = "alice@example.org";
@@ -86,7 +86,7 @@ const freeBytes = (dir: string) => {
   return s.bavail * s.bsize;
 };
 
-test("a 30 MiB message into a 64 MiB mailbox gets 552 5.2.2 and leaves nothing; what the store says fits goes in", async (t) => {
+test("a 30 MiB message into a 64 MiB mailbox is refused (NoRoomError) and leaves nothing; what the store says fits goes in", async (t) => {
   const made = await mailRootWithImage(t, "bob", 64 * MiB);
   if (!made) return;
   const { mailRoot, root, store } = made;
@@ -96,10 +96,8 @@ test("a 30 MiB message into a 64 MiB mailbox gets 552 5.2.2 and leaves nothing; 
   const error = await store
     .deliver(makeEnvelope(SENDER, [bob.recipient]), [bob], messageOfSize("thirty", 30 * MiB))
     .then(() => undefined, (e: unknown) => e);
-  assert.ok(error instanceof PermanentFailure, `expected 552, got ${String(error)}`);
-  assert.equal(error.responseCode, 552);
-  assert.equal(error.enhancedCode, "5.2.2");
-  assert.match(error.message, /<bob@semail\.test>/);
+  assert.ok(error instanceof NoRoomError, `expected NoRoomError, got ${String(error)}`);
+  assert.deepEqual(error.recipients, ["bob@semail.test"]);
   assert.deepEqual(await sizes(root), before, "nothing half-written, no lock, no folder");
   assert.equal(freeBytes(root), freeBefore, "not a block taken");
   assert.deepEqual(await tempFiles(mailRoot), [], "the temp body is removed");
@@ -137,13 +135,13 @@ test("a mailbox root on the mail root's own filesystem keeps minFreeSpace there,
   // Would fit without the reserve (two copies plus the temp body in the free space), not with it.
   const tooBig = Math.floor((free - 512 * 1024) / 3);
   const error = await store.deliver(makeEnvelope(SENDER, [bob.recipient]), [bob], messageOfSize("reserve", tooBig)).then(() => undefined, (e: unknown) => e);
-  assert.ok(error instanceof PermanentFailure && error.enhancedCode === "5.2.2", String(error));
+  assert.ok(error instanceof NoRoomError, String(error));
   assert.equal((await stat(path.join(mailRoot, "bob", "INBOX"))).size, 0);
   await store.deliver(makeEnvelope(SENDER, [bob.recipient]), [bob], messageOfSize("fits", largest));
   assert.deepEqual((await readMbox(path.join(mailRoot, "bob", "INBOX"))).map((m) => m.subject), ["fits"]);
 });
 
-test("two messages that fit one at a time but not together: one is stored, the other gets 552, never 451", async (t) => {
+test("two messages that fit one at a time but not together: one is stored, the other gets NoRoomError (552), never a rollback (451)", async (t) => {
   const made = await mailRootWithImage(t, "bob", 32 * MiB);
   if (!made) return;
   const { root, store } = made;
@@ -153,7 +151,7 @@ test("two messages that fit one at a time but not together: one is stored, the o
   const results = await Promise.allSettled(["one", "two"].map((subject) => store.deliver(makeEnvelope(SENDER, [bob.recipient]), [bob], messageOfSize(subject, size))));
   assert.deepEqual(results.map((r) => r.status).sort(), ["fulfilled", "rejected"]);
   const refused = results.find((r) => r.status === "rejected")!.reason as unknown;
-  assert.ok(refused instanceof PermanentFailure && refused.responseCode === 552, `expected 552, got ${String(refused)}`);
+  assert.ok(refused instanceof NoRoomError, `expected NoRoomError, got ${String(refused)}`);
   assert.equal((await readMbox(path.join(root, "INBOX"))).length, 1);
 });
 

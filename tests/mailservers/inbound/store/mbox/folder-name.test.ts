@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import { readFile, readdir } from "node:fs/promises";
 import path from "node:path";
 import { test } from "node:test";
-import { MAX_FOLDER_NAME, folderName, parseFolderName } from "../../../../mailservers/inbound/store/index.ts";
-import { claimedMarkers, tempFiles, makeEnvelope, makeMailRoot, makeStore, messageStream, readMbox, simpleMessage, target } from "./fixture.ts";
+import { MAX_FOLDER_NAME, folderName, parseFolderName } from "../../../../../mailservers/inbound/store/index.ts";
+import { claimedMarkers, tempFiles, makeEnvelope, makeMailRoot, makeStore, messageStream, readMbox, simpleMessage, target } from "../fixture.ts";
 
 const RECIPIENT = "bob@semail.test";
 

@@ -9,14 +9,14 @@ import { constants } from "node:fs";
 import path from "node:path";
 import type { Logger } from "pino";
 import { AppendHandle } from "./append-handle.ts";
+import { itemSize, type AppendItem } from "./append-item.ts";
 import { acquireDotlock, releaseDotlock } from "./dotlock.ts";
 import type { CrashMarker, CrashMarkers } from "./crash-markers.ts";
-import { syncDirectory } from "../../../lib/durable-file.ts";
+import { syncDirectory } from "../../../../lib/durable-file.ts";
 import { BatchWriter, separatorAfter } from "./batch-writer.ts";
-import type { FaultInjector } from "./faults.ts";
-import type { MailRoot } from "./mail-root.ts";
-import type { SpooledBody } from "./spool-body.ts";
-import { RollbackFailedError } from "./errors.ts";
+import type { FaultInjector } from "../faults.ts";
+import type { UserOwnedTree } from "../roots/user-owned-tree.ts";
+import { RollbackFailedError } from "../errors.ts";
 
 /** Most messages per batch. */
 const MAX_BATCH = 256;
@@ -24,22 +24,6 @@ const MAX_BATCH = 256;
 const UNSAFE_OPEN_ERRORS = new Set(["ELOOP", "ENXIO", "EISDIR"]);
 // Read too: the last bytes tell whether the previous writer ended its message properly.
 const OPEN_FLAGS = constants.O_RDWR | constants.O_APPEND | constants.O_NOFOLLOW | constants.O_NONBLOCK;
-
-/**
- * A message to append: for each copy (one per recipient whose mailbox this file is), our
- * trace prefix and then the shared mboxo body (in memory or a temp file).
- */
-export interface AppendItem {
-  readonly prefixes: readonly Buffer[];
-  readonly body: SpooledBody;
-}
-
-/** Bytes `item` adds to the file. */
-export function itemSize(item: AppendItem): number {
-  let size = 0;
-  for (const prefix of item.prefixes) size += prefix.length + item.body.size;
-  return size;
-}
 
 /** An append written under a lock still held, awaiting its fsync and the message's verdict. */
 export interface Appended {
@@ -70,7 +54,7 @@ export interface MboxFileContext {
   /** Recovers dead writers before a stale lock is broken (dotlock.ts `beforeBreak`). */
   readonly recoverDeadWriters?: () => void;
   readonly markers: CrashMarkers;
-  readonly mailRoot: MailRoot;
+  readonly tree: UserOwnedTree;
   readonly faults: FaultInjector | undefined;
   /** write(2) calls per file, for fault injection. */
   readonly writeAttempts: Map<string, number>;
@@ -156,9 +140,9 @@ export class MboxFile {
       ({ handle, created } = await this.#open());
       const stat = handle.stat();
       if (!stat.isFile() || stat.nlink !== 1) throw new UnsafeMailboxError(`${this.path} is not a regular file with a single link`);
-      const { mailRoot } = this.#context;
-      if (!mailRoot.holds(handle.fd, this.path)) throw new UnsafeMailboxError(`${this.path} was reached through a directory swapped for a symlink`);
-      if (created) mailRoot.giveToOwner(handle.fd, mailRoot.rootOf(this.path));
+      const { tree } = this.#context;
+      if (!tree.holds(handle.fd, this.path)) throw new UnsafeMailboxError(`${this.path} was reached through a directory swapped for a symlink`);
+      if (created) tree.giveToOwner(handle.fd, tree.rootOf(this.path));
       base = stat.size;
       marker.setLength(base);
       faults?.crashAt?.("locked", this.path);

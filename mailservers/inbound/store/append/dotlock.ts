@@ -5,7 +5,7 @@
 import fs, { constants, type BigIntStats } from "node:fs";
 import path from "node:path";
 import { createFile } from "./append-handle.ts";
-import { MailboxLockedError } from "./errors.ts";
+import { MailboxLockedError } from "../errors.ts";
 
 /** A lock older than this is stale and removed (liblockfile and lockfile(1) use 5 minutes). */
 export const STALE_LOCK_MS = 5 * 60 * 1000;
@@ -52,7 +52,7 @@ export function lockIdentity(stat: BigIntStats): LockIdentity {
 /**
  * Start of the unique files the store instance `tag` links to `<file>.lock`: hidden (a
  * leading dot, so Dovecot and mutt never list one as a folder), next to the lock (link(2)
- * needs the same filesystem). Recovery removes a dead writer's (writer.ts `lockTag`).
+ * needs the same filesystem). Recovery removes a dead writer's (writer-identity.ts `lockTag`).
  */
 export function lockTempPrefix(lockPath: string, tag: string): string {
   return path.join(path.dirname(lockPath), `.${path.basename(lockPath)}.${tag}.`);

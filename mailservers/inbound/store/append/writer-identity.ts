@@ -12,7 +12,7 @@
 // (zombie) or X: a zombie has exited, its descriptors are closed and it will never write
 // again; only its exit status waits for its parent.
 import { randomBytes } from "node:crypto";
-import { bootId, processAlive, processStat } from "../../../lib/process-alive.ts";
+import { bootId, processAlive, processStat } from "../../../../lib/process-alive.ts";
 
 export interface Writer {
   readonly pid: number;

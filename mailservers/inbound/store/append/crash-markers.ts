@@ -1,7 +1,7 @@
 // Crash markers: how a kill -9 in the middle of an append is undone.
 //
 // Each store instance keeps one marker file, <mailRoot>/.tmp/pending/<writer> (a name that
-// tells for certain whether its writer still runs, see writer.ts), made of 4 KiB slots
+// tells for certain whether its writer still runs, see writer-identity.ts), made of 4 KiB slots
 // (one page each, so writing a slot is never torn by a kill). A slot is claimed before
 // anything of the batch touches the disk, and is the only record of what the batch may
 // have left behind, so each step is recorded before it is taken:
@@ -20,7 +20,7 @@
 import { promises as fs, closeSync, constants, openSync, writeSync } from "node:fs";
 import path from "node:path";
 import type { LockIdentity } from "./dotlock.ts";
-import { newWriter, retireWriter } from "./writer.ts";
+import { newWriter, retireWriter } from "./writer-identity.ts";
 
 export const PENDING_DIR = "pending";
 export const SLOT_SIZE = 4096;
@@ -35,7 +35,7 @@ const UNKNOWN = "?".repeat(NUMBER_WIDTH);
 
 export class CrashMarkers {
   readonly dir: string;
-  /** This store's name as a writer (writer.ts): names its marker file and temp bodies. */
+  /** This store's name as a writer (writer-identity.ts): names its marker file and temp bodies. */
   readonly writer: string;
   /** Names its lock files (dotlock.ts). */
   readonly instance: string;

@@ -5,9 +5,9 @@ import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { test } from "node:test";
-import { folderName } from "../../../../mailservers/inbound/store/index.ts";
-import { MboxoBody, asctime } from "../../../../mailservers/inbound/store/mboxo.ts";
-import { makeEnvelope, makeMailRoot, makeStore, messageStream, readMbox, simpleMessage, target, tempFiles } from "./fixture.ts";
+import { folderName } from "../../../../../mailservers/inbound/store/index.ts";
+import { MboxoBody, asctime } from "../../../../../mailservers/inbound/store/mbox/mboxo.ts";
+import { makeEnvelope, makeMailRoot, makeStore, messageStream, readMbox, simpleMessage, target, tempFiles } from "../fixture.ts";
 
 /** What mboxo quoting does to a body: a ">" before each line that begins "From ", no other. */
 const quoted = (text: string) => text.replace(/^From /gm, ">From ");

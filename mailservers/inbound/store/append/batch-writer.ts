@@ -3,8 +3,8 @@
 // applied; and the small file-system chores around them.
 import { promises as fs, constants } from "node:fs";
 import type { AppendHandle } from "./append-handle.ts";
-import type { FaultInjector } from "./faults.ts";
-import type { AppendItem } from "./mbox-file.ts";
+import type { FaultInjector } from "../faults.ts";
+import type { AppendItem } from "./append-item.ts";
 
 /** Most bytes gathered before one write(2). */
 const WRITE_CHUNK = 1 << 20;

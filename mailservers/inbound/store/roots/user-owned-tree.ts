@@ -1,5 +1,6 @@
-// The mail root as the store writes into it, as root, while each user owns and can change
-// their own <mail-root>/<owner>/ from their container. Two consequences:
+// The mail root as a tree the store writes into as root, while each user owns and can
+// change their own <mail-root>/<owner>/ (their mailbox root) from their container. Two
+// consequences:
 // - A user can swap <owner>/mail/ for a symlink between our checks and an open(2):
 //   O_NOFOLLOW guards only the last component, and Node has no openat(2). So each opened
 //   mbox is checked by where its descriptor really is (/proc/self/fd), which no rename
@@ -9,7 +10,7 @@
 import { closeSync, constants, fchownSync, lstatSync, openSync, readlinkSync, realpathSync } from "node:fs";
 import path from "node:path";
 
-export class MailRoot {
+export class UserOwnedTree {
   readonly path: string;
   #real: string | undefined;
 

@@ -5,13 +5,13 @@
 // mboxo, not mboxrd: no reader shipped (mutt, neomutt, Dovecot and so Roundcube, Python's
 // mailbox) undoes quoting, so mboxrd's extra `>` on `>From ` lines showed everywhere. With
 // mboxo a line sent as `>From x` shows as sent; only a line sent as `From x` shows as
-// `>From x`, in every reader (README, "Receiving"; tests/services/imap/mbox-readers.test.ts).
+// `>From x`, in every reader (docs/reference.md, "Receiving"; tests/services/imap/mbox-readers.test.ts).
 // Unquoted bodies with Content-Length (mboxcl2) would show that line too, but a reader that
 // ignores Content-Length (Python's, or any once the length is stale) would then split the
 // message where the sender chose.
 import { Transform, type TransformCallback } from "node:stream";
-import { receivedHeader } from "../../core/received.ts";
-import type { Envelope } from "../../core/types.ts";
+import { receivedHeader } from "../../../core/received.ts";
+import type { Envelope } from "../../../core/types.ts";
 
 const LF = 0x0a;
 const CR = 0x0d;

@@ -6,9 +6,9 @@ import assert from "node:assert/strict";
 import { mkdir, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { test } from "node:test";
-import { USER_HOME_NAME } from "../../../../config/stack/user-container.ts";
-import { folderName } from "../../../../mailservers/inbound/store/index.ts";
-import { makeEnvelope, makeMailRoot, makeStore, messageStream, simpleMessage, target } from "./fixture.ts";
+import { USER_HOME_NAME } from "../../../../../config/stack/user-container.ts";
+import { folderName } from "../../../../../mailservers/inbound/store/index.ts";
+import { makeEnvelope, makeMailRoot, makeStore, messageStream, simpleMessage, target } from "../fixture.ts";
 
 test("the quota walk skips the owner's home and counts the rest of the root", async (t) => {
   const root = await makeMailRoot(t);

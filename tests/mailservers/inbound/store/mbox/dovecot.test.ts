@@ -7,8 +7,8 @@ import { chmod, chown, mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { test } from "node:test";
 import { promisify } from "node:util";
-import { folderName } from "../../../../mailservers/inbound/store/index.ts";
-import { makeEnvelope, makeMailRoot, makeStore, messageStream, target } from "./fixture.ts";
+import { folderName } from "../../../../../mailservers/inbound/store/index.ts";
+import { makeEnvelope, makeMailRoot, makeStore, messageStream, target } from "../fixture.ts";
 
 const run = promisify(execFile);
 const NOBODY = 65534;

@@ -12,7 +12,7 @@ import path from "node:path";
 import type { Logger } from "pino";
 import { PENDING_DIR, parseMarkers, type MarkerContent } from "./crash-markers.ts";
 import { lockIdentity, lockTempPrefix, type LockIdentity } from "./dotlock.ts";
-import { lockTag, parseWriter, writerAlive, type Writer } from "./writer.ts";
+import { lockTag, parseWriter, writerAlive, type Writer } from "./writer-identity.ts";
 
 export interface RecoveryReport {
   /** Files cut back to their length before an interrupted append. */
@@ -33,7 +33,7 @@ function names(directory: string): string[] {
 
 /**
  * Recovers `<tmpDir>` (the store's private directory under the mail root) from every
- * writer that is dead for certain (writer.ts). Live writers' files, another process's or
+ * writer that is dead for certain (writer-identity.ts). Live writers' files, another process's or
  * another store's in this one, are left alone.
  */
 export function recoverStore(tmpDir: string, logger: Logger): RecoveryReport {
