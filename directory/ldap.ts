@@ -19,7 +19,7 @@ import { silentLogger } from "../lib/logger.ts";
 import type { LdapSettings } from "../config/sections/ldap.ts";
 import { ownerProblem } from "../config/users-list.ts";
 import { userDnFromTemplate, userFilterFromTemplate } from "./ldap-escape.ts";
-import { DirectoryUnavailableError, type AuthOutcome, type Directory, type DirectoryUser } from "./types.ts";
+import { DirectoryUnavailableError, type AuthOutcome, type Directory, type DirectoryUser } from "../config/directory.ts";
 
 export interface DirectoryOptions {
   readonly logger?: Logger;

@@ -7,7 +7,7 @@ import type { Logger } from "pino";
 import { mailHostName, STANDARD_MAIL_CLIENT_PORTS, type MailClientServers } from "../config/mail-clients.ts";
 import type { WebSettings } from "../config/sections/web.ts";
 import type { UsersListOptions } from "../config/users-list.ts";
-import type { Directory } from "../directory/types.ts";
+import type { Directory } from "../config/directory.ts";
 import { ApplyRunner } from "./apply-runner.ts";
 import type { Applier } from "../config/applier.ts";
 import { STATUS_SCRIPT, STYLESHEET } from "./assets.ts";

@@ -2,7 +2,7 @@
 // Writes ask the directory again, so a removal from the group takes effect at once.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { formatSize } from "../config/size.ts";
-import { DirectoryUnavailableError } from "../directory/types.ts";
+import { DirectoryUnavailableError } from "../config/directory.ts";
 import { currentSession, field, postSession, sendDirectoryDown, sendPage, viewerOf, withDeadline, type WebContext } from "./context.ts";
 import { planDelete, planResize } from "./mailbox-rules.ts";
 import { adminPage, confirmDeletePage, messagePage, type ChangeNotice } from "./pages.ts";

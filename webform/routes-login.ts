@@ -1,7 +1,7 @@
 // Log in and out. Same reply for an unknown user and a wrong password; attempts are
 // limited per client IP and per account; a directory that is down gives a 503.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { DirectoryUnavailableError } from "../directory/types.ts";
+import { DirectoryUnavailableError } from "../config/directory.ts";
 import {
   currentSession, field, postSession, sendCsrfRefusal, sendDirectoryDown, sendPage, signedCookie, withDeadline, type WebContext,
 } from "./context.ts";

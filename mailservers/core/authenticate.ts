@@ -7,7 +7,7 @@
 // fails exactly like a wrong password: the reply never says which part was wrong.
 import type { Logger } from "pino";
 import type { UsersList } from "../../config/users-list.ts";
-import { DirectoryUnavailableError, type Directory } from "../../directory/types.ts";
+import { DirectoryUnavailableError, type Directory } from "../../config/directory.ts";
 import { WindowLimiter } from "../../lib/window-limiter.ts";
 import { SmtpError, permFail, tempFail, type SessionInfo } from "./types.ts";
 

@@ -1,14 +1,10 @@
-// Listening on "ADDR:PORT" specs: "127.0.0.1:2525", "[::1]:25", "[::]:465/tls" (implicit TLS).
-// Port 0 picks a free port; the bound addresses come back.
+// Listening on parsed "ADDR:PORT" specs (lib/listen-spec.ts). Port 0 picks a free port;
+// the bound addresses come back.
 import type { SMTPServer } from "smtp-server";
+import type { ListenSpec } from "../../lib/listen-spec.ts";
 import type { SmtpFrontEnd } from "./front-end.ts";
 
-export interface ListenSpec {
-  readonly spec: string;
-  readonly host: string;
-  readonly port: number;
-  readonly implicitTls: boolean;
-}
+export type { ListenSpec } from "../../lib/listen-spec.ts";
 
 export interface BoundAddress extends ListenSpec {
   /** The port actually bound (differs from `port` when that was 0). */
@@ -22,15 +18,6 @@ export interface Listening {
   readonly addresses: readonly BoundAddress[];
   /** Stops listening; open sessions get limits.closeTimeoutMs to finish, then 421. */
   close(): Promise<void>;
-}
-
-/** Parses one spec; throws an Error that names it. "*" means every address (IPv6 and IPv4). */
-export function parseListenSpec(spec: string): ListenSpec {
-  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([0-9.]+|localhost|\*)):(\d{1,5})(\/tls)?$/.exec(spec);
-  const port = match ? Number(match[3]) : NaN;
-  if (!match || port > 65535) throw new Error(`listen address ${JSON.stringify(spec)} must be ADDR:PORT such as 127.0.0.1:2525 or [::1]:25 (append /tls for implicit TLS)`);
-  const host = match[1] ?? (match[2] === "*" ? "::" : match[2]!);
-  return { spec, host, port, implicitTls: match[4] !== undefined };
 }
 
 function closeServer(server: SMTPServer): Promise<void> {
@@ -51,15 +38,14 @@ function listenOne(server: SMTPServer, spec: ListenSpec, offersAuth: boolean): P
 }
 
 /** Listens on every spec with one smtp-server each; all or nothing. `offersAuth` picks the listeners that offer AUTH (default: all). */
-export async function listenSmtp(frontEnd: SmtpFrontEnd, specs: readonly string[], offersAuth: (spec: ListenSpec) => boolean = () => true): Promise<Listening> {
-  const parsed = specs.map(parseListenSpec);
+export async function listenSmtp(frontEnd: SmtpFrontEnd, specs: readonly ListenSpec[], offersAuth: (spec: ListenSpec) => boolean = () => true): Promise<Listening> {
   const servers: SMTPServer[] = [];
   const close = async () => {
     await Promise.all(servers.map(closeServer));
   };
   try {
     const addresses: BoundAddress[] = [];
-    for (const spec of parsed) {
+    for (const spec of specs) {
       const auth = offersAuth(spec);
       const server = frontEnd.createServer(spec.implicitTls, auth);
       servers.push(server);

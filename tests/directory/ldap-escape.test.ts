@@ -1,9 +1,9 @@
 // Escaping a login name into a DN and a filter: the strings, and what a real slapd makes of them.
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { Client, InvalidCredentialsError } from "ldapts";
 import { escapeDnValue, userDnFromTemplate, userFilterFromTemplate } from "../../directory/ldap-escape.ts";
-import { startTestSlapd, type TestSlapd } from "../helpers/slapd.ts";
+import { slapdForFile } from "../helpers/slapd.ts";
 
 describe("escapeDnValue (RFC 4514)", () => {
   it("escapes the special characters, a leading space or #, a trailing space and NUL", () => {
@@ -30,13 +30,7 @@ describe("userFilterFromTemplate", () => {
 });
 
 describe("escaped values against slapd", () => {
-  let slapd: TestSlapd;
-  before(async () => {
-    slapd = await startTestSlapd();
-  });
-  after(async () => {
-    await slapd?.stop();
-  });
+  const slapd = slapdForFile();
 
   async function withClient<T>(work: (client: Client) => Promise<T>): Promise<T> {
     const client = new Client({ url: slapd.url, timeout: 3000, connectTimeout: 3000 });

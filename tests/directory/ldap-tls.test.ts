@@ -2,9 +2,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { createDirectory } from "../../directory/ldap.ts";
-import { DirectoryUnavailableError } from "../../directory/types.ts";
+import { DirectoryUnavailableError } from "../../config/directory.ts";
 import { startTestSlapd, type TestSlapd } from "../helpers/slapd.ts";
-import { selfSignedCertificate, type TestCertificate } from "../helpers/tls.ts";
+import { selfSignedCertificate, type TestCertificate } from "../../testkit/tls.ts";
 
 describe("LDAP directory over TLS", () => {
   let slapd: TestSlapd;

@@ -5,7 +5,7 @@ import { createServer, type Server, type Socket } from "node:net";
 import { describe, it, type TestContext } from "node:test";
 import { ldapSettings, type LdapSettings } from "../../config/sections/ldap.ts";
 import { createDirectory } from "../../directory/ldap.ts";
-import { DirectoryUnavailableError } from "../../directory/types.ts";
+import { DirectoryUnavailableError } from "../../config/directory.ts";
 import { freeLoopbackPort } from "../../deploy/local/ports.ts";
 
 /** A loopback server that accepts connections and never says a word; counts what it got. */
@@ -76,8 +76,8 @@ describe("LDAP directory unavailable", () => {
     const hung = await silentServer(t);
     const directory = createDirectory(settings(hung.url, { timeoutMs: 5000 }));
     for (const [login, password] of [["alice", ""], ["*)(uid=*", "pw"], ["admin)(|(uid=*", "pw"], ["*", "pw"], ["", "pw"]] as const) {
-      const ms = await elapsed(async () => assert.deepEqual(await directory.authenticate(login, password), { ok: false }));
-      assert.ok(ms < 100, `${JSON.stringify(login)} took ${ms} ms`);
+      // Asking the hung directory would end in DirectoryUnavailableError after 5 s, not this answer.
+      assert.deepEqual(await directory.authenticate(login, password), { ok: false }, JSON.stringify(login));
     }
     assert.equal(await directory.isAdmin("*"), false);
     assert.equal(hung.connections(), 0);

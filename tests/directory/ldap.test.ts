@@ -1,19 +1,13 @@
 // directory/ldap.ts against a real slapd: logins, the same "no" for every bad login, injection, admin group.
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { createDirectory } from "../../directory/ldap.ts";
-import type { Directory } from "../../directory/types.ts";
-import { startTestSlapd, TEST_ADMIN_PASSWORD, type TestSlapd } from "../helpers/slapd.ts";
+import type { Directory } from "../../config/directory.ts";
+import { TEST_ADMIN_PASSWORD, slapdForFile } from "../helpers/slapd.ts";
 
 const INJECTIONS = ["*)(uid=*", "admin)(|(uid=*", "*", "admin*", "ad*", "alice)(objectClass=*", "alice\\2a", "uid=alice,ou=people", "alice,ou=people", "\u0000alice"];
 
-let slapd: TestSlapd;
-before(async () => {
-  slapd = await startTestSlapd();
-});
-after(async () => {
-  await slapd?.stop();
-});
+const slapd = slapdForFile();
 
 const modes: Array<[string, () => Directory]> = [
   ["user DN template", () => createDirectory(slapd.settings())],
@@ -100,7 +94,7 @@ describe("LDAP directory settings", () => {
   });
 
   it("reports a wrong service account password as an outage, not as a wrong user password", async () => {
-    const { DirectoryUnavailableError } = await import("../../directory/types.ts");
+    const { DirectoryUnavailableError } = await import("../../config/directory.ts");
     const directory = createDirectory(slapd.settings({ userFilter: "(uid={uid})", bindDn: slapd.adminDn, bindPassword: "wrong" }));
     await assert.rejects(directory.authenticate("alice", "alice-Secret1"), DirectoryUnavailableError);
   });

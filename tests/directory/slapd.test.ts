@@ -1,18 +1,12 @@
 // The slapd launcher used by `semail start` and the tests: seeds, answers, stops, and reuses its data.
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm, unlink } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { describe, it, type TestContext } from "node:test";
+import { describe, it } from "node:test";
 import { Client, InvalidCredentialsError } from "ldapts";
 import { freeLoopbackPort } from "../../deploy/local/ports.ts";
 import { seedLdif, startSlapd, type RunningSlapd } from "../../deploy/local/slapd.ts";
-
-async function tempDir(t: TestContext): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), "semail-slapd-test-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
+import { tempDir } from "../../testkit/temp-dir.ts";
 
 function isRunning(pid: number): boolean {
   try {
@@ -38,7 +32,7 @@ async function canBind(url: string, dn: string, password: string): Promise<boole
 
 describe("startSlapd", () => {
   it("seeds users and the admin group, answers on the port asked for, and stop() ends the process", async (t) => {
-    const dataDir = await tempDir(t);
+    const dataDir = await tempDir(t, "semail-slapd-test-");
     const port = await freeLoopbackPort();
     const slapd: RunningSlapd = await startSlapd({
       dataDir,
@@ -73,7 +67,7 @@ describe("startSlapd", () => {
   });
 
   it("reuses the database on a second start, and redoes a seed that never finished", async (t) => {
-    const dataDir = await tempDir(t);
+    const dataDir = await tempDir(t, "semail-slapd-test-");
     const first = await startSlapd({ dataDir, port: 0, users: [{ uid: "alice", password: "pw-a" }], admins: [], adminPassword: "manager" });
     const client = new Client({ url: first.url, timeout: 3000 });
     try {
@@ -99,7 +93,7 @@ describe("startSlapd", () => {
   });
 
   it("refuses to start beside a slapd left running on the same data by an earlier run", async (t) => {
-    const dataDir = await tempDir(t);
+    const dataDir = await tempDir(t, "semail-slapd-test-");
     const first = await startSlapd({ dataDir, users: [], admins: [], adminPassword: "manager" });
     t.after(() => first.stop());
     assert.equal(Number((await readFile(join(dataDir, "slapd.pid"), "utf8")).trim()), first.pid);
@@ -110,7 +104,7 @@ describe("startSlapd", () => {
   });
 
   it("refuses seed users that are not valid uids, and an empty admin password", async (t) => {
-    const dataDir = await tempDir(t);
+    const dataDir = await tempDir(t, "semail-slapd-test-");
     await assert.rejects(startSlapd({ dataDir, users: [{ uid: "a,b", password: "x" }], admins: [], adminPassword: "m" }), /not a valid uid/);
     await assert.rejects(startSlapd({ dataDir, users: [], admins: ["*"], adminPassword: "m" }), /not a valid uid/);
     await assert.rejects(startSlapd({ dataDir, users: [], admins: [], adminPassword: "" }), /adminPassword/);

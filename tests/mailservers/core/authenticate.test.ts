@@ -1,13 +1,13 @@
 // SMTP AUTH as both daemons do it, against a real slapd: the uid or a live mailbox address
 // as the login, the same failure for every wrong part, one throttle for both spellings.
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { parseUsersList } from "../../../config/users-list.ts";
 import { createDirectory } from "../../../directory/ldap.ts";
 import { silentLogger } from "../../../lib/logger.ts";
 import { createAuthenticator, loginUid } from "../../../mailservers/core/authenticate.ts";
 import type { SessionInfo } from "../../../mailservers/core/types.ts";
-import { startTestSlapd, TEST_USERS, type TestSlapd } from "../../helpers/slapd.ts";
+import { TEST_USERS, slapdForFile } from "../../helpers/slapd.ts";
 
 const alice = TEST_USERS.find((u) => u.uid === "alice")!;
 const admin = TEST_USERS.find((u) => u.uid === "admin")!;
@@ -22,11 +22,7 @@ const users = parseUsersList(
 
 const session = (secure = true, remoteAddress = "192.0.2.7"): SessionInfo => ({ id: "s", remoteAddress, remotePort: 1, localAddress: "192.0.2.1", localPort: 587, clientHostname: "c", secure });
 
-let slapd: TestSlapd;
-before(async () => {
-  slapd = await startTestSlapd();
-});
-after(() => slapd?.stop());
+const slapd = slapdForFile();
 
 const authenticator = (failures = { perIp: 100, perAccount: 100, windowMs: 60_000 }) =>
   createAuthenticator({ directory: createDirectory(slapd.settings()), users: () => users, plaintextAllowed: () => false, failures, logger: silentLogger() });

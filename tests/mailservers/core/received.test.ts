@@ -1,7 +1,7 @@
-// The Received header builder and the listen-spec parser, as pure functions.
+// The Received header builder, as pure functions.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { addressLiteral, parseListenSpec, receivedHeader, rfc5322Date, type Envelope } from "../../../mailservers/core/index.ts";
+import { addressLiteral, receivedHeader, rfc5322Date, type Envelope } from "../../../mailservers/core/index.ts";
 
 const envelope = (clientHostname: string, remoteAddress = "192.0.2.7"): Envelope => ({
   id: "ABC123",
@@ -33,16 +33,5 @@ describe("Received header", () => {
     assert.equal(addressLiteral("2001:db8::1"), "[IPv6:2001:db8::1]");
     assert.equal(addressLiteral("::ffff:192.0.2.1"), "[192.0.2.1]");
     assert.equal(rfc5322Date(new Date(Date.UTC(2027, 0, 31, 23, 59, 9))), "Sun, 31 Jan 2027 23:59:09 +0000");
-  });
-});
-
-describe("listen specs", () => {
-  it("parses IPv4, IPv6, wildcard and implicit TLS", () => {
-    assert.deepEqual(parseListenSpec("127.0.0.1:2525"), { spec: "127.0.0.1:2525", host: "127.0.0.1", port: 2525, implicitTls: false });
-    assert.deepEqual(parseListenSpec("[::]:465/tls"), { spec: "[::]:465/tls", host: "::", port: 465, implicitTls: true });
-    assert.equal(parseListenSpec("*:25").host, "::");
-    for (const bad of ["127.0.0.1", ":25", "[::1]:99999", "host.example:25", "127.0.0.1:25/ssl"]) {
-      assert.throws(() => parseListenSpec(bad), /must be ADDR:PORT/, bad);
-    }
   });
 });

@@ -1,6 +1,6 @@
 // Reading the PEM files named by the `tls` settings, with an error that names the setting.
 import { readFile } from "node:fs/promises";
-import { ConfigError } from "../../config/settings.ts";
+import { ConfigError } from "./settings.ts";
 
 /** The text of a file a setting names; a missing or unreadable file is a ConfigError naming the setting. */
 export async function readSettingFile(file: string, setting: string): Promise<string> {

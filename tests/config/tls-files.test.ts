@@ -1,15 +1,14 @@
 // The one reader of the `tls` settings, used by both daemons and the web form.
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
-import { ConfigError } from "../../../config/settings.ts";
-import { readTlsFiles } from "../../../mailservers/core/tls-files.ts";
+import { ConfigError } from "../../config/settings.ts";
+import { readTlsFiles } from "../../config/tls-files.ts";
+import { tempDir } from "../../testkit/temp-dir.ts";
 
 test("reads both PEM files, nothing when unset, and names the setting of a missing file", async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), "semail-tls-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, "semail-tls-");
   await writeFile(join(dir, "cert.pem"), "CERT");
   await writeFile(join(dir, "key.pem"), "KEY");
   assert.equal(await readTlsFiles({}), undefined);

@@ -1,5 +1,7 @@
 // What the rest of SEMail needs from the LDAP directory. One implementation
-// (directory/ldap.ts, ldapts) serves the web form logins and SMTP AUTH.
+// (directory/ldap.ts, ldapts) serves the web form logins and SMTP AUTH. The contract lives
+// here, beside applier.ts, so the SMTP front end and the web form are handed a Directory
+// without importing directory/.
 
 export interface DirectoryUser {
   /** The login name as stored in the directory (the mailbox owner). */
