@@ -4,7 +4,7 @@ import { join } from "node:path";
 import type { MailClientServers } from "../config/mail-clients.ts";
 import type { Settings } from "../config/settings.ts";
 import type { MailboxEntry } from "../config/users-list.ts";
-import { parseListenSpec, type ListenSpec } from "../mailservers/core/listen.ts";
+import type { ListenSpec } from "../lib/listen-spec.ts";
 import type { RunningImap } from "../services/imap/dovecot.ts";
 import { DEMO_ADMIN, DEMO_USERS, LOCAL_DOMAIN } from "../deploy/local/defaults.ts";
 import type { UserSpace } from "../deploy/local/user-space.ts";
@@ -74,8 +74,8 @@ export function firstMailStep(users: readonly string[], mailboxes: BannerParts["
 /** What `semail start` prints once everything answers: where each part is, the demo logins, a first mail. */
 export function banner(settings: Settings, parts: BannerParts): string {
   const { passwords, dataDir, storage, containers, inbound, imap, webmail, mailClients } = parts;
-  const web = parseListenSpec(settings.web.listen);
-  const submission = parseListenSpec(settings.outbound.listen[0]!);
+  const web = settings.web.listen;
+  const submission = settings.outbound.listen[0]!;
   const [a, b] = DEMO_USERS;
   const first = firstMailStep([a, b], parts.mailboxes);
   const [fromAddress, toAddress] = first.addresses;

@@ -2,8 +2,7 @@
 // logger, signals, listen); the app itself is built in webform/app.ts.
 import { ConfigError, usersListOptions } from "../config/settings.ts";
 import { createDirectory } from "../directory/ldap.ts";
-import { parseListenSpec } from "../mailservers/core/listen.ts";
-import { readTlsFiles } from "../mailservers/core/tls-files.ts";
+import { readTlsFiles } from "../config/tls-files.ts";
 import { isLoopbackHost } from "../lib/ip-networks.ts";
 import { applierFromSettings } from "../deploy/from-settings.ts";
 import { buildWebApp } from "../webform/app.ts";
@@ -26,22 +25,17 @@ const web: Command = {
   ],
   async run(settings) {
     const logger = createLogger(settings.log.level, "semail-web");
-    let listen;
-    try {
-      listen = parseListenSpec(settings.web.listen);
-    } catch (err) {
-      throw new ConfigError(`web.listen: ${(err as Error).message}`);
-    }
+    const listen = settings.web.listen;
     const loopback = isLoopbackHost(listen.host);
     if (!settings.web.secureCookies && !loopback) {
-      throw new ConfigError(`web.secureCookies: false sends session cookies over plain HTTP; allowed only on a loopback web.listen, not ${settings.web.listen}`);
+      throw new ConfigError(`web.secureCookies: false sends session cookies over plain HTTP; allowed only on a loopback web.listen, not ${listen.spec}`);
     }
     let https;
     if (listen.implicitTls) {
       if (settings.tls.cert === undefined || settings.tls.key === undefined) throw new ConfigError("web.listen: /tls needs tls.cert and tls.key");
       https = await readTlsFiles(settings.tls);
     } else if (settings.web.secureCookies && !loopback) {
-      logger.warn({ listen: settings.web.listen }, "serving plain HTTP with secure cookies: put an HTTPS reverse proxy in front (and set web.trustProxy)");
+      logger.warn({ listen: listen.spec }, "serving plain HTTP with secure cookies: put an HTTPS reverse proxy in front (and set web.trustProxy)");
     }
     let directory;
     try {

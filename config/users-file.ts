@@ -26,20 +26,37 @@ export async function writeUsersList(path: string, mailboxes: readonly MailboxEn
 export interface UsersListWatch {
   /** The last list that validated. */
   current(): UsersList;
-  /** Re-reads the file now (also done on change and on SIGHUP by the daemons). */
-  reload(): Promise<void>;
+  /**
+   * Re-reads the file now (also done on change and on SIGHUP by the daemons); or, given the
+   * list whoever read it last (local mode's apply), takes that one without reading.
+   */
+  reload(list?: UsersList): Promise<void>;
   close(): void;
+}
+
+/** A list held, not watched: its holder hands each new one to reload (local mode's daemons). */
+export function heldUsersList(first: UsersList): UsersListWatch {
+  let list = first;
+  return {
+    current: () => list,
+    async reload(next) {
+      if (next !== undefined) list = next;
+    },
+    close: () => undefined,
+  };
 }
 
 /**
  * Loads the list, then reloads it whenever the file changes. An invalid file keeps the
- * last good list and logs why; a missing or invalid file at start is an error.
+ * last good list and logs why; a missing or invalid file at start is an error. A text
+ * `known` says is applied already (the form's own write) is not parsed again.
  */
 export async function watchUsersList(
   path: string,
   options: UsersListOptions,
   logger: Logger,
   onChange?: (list: UsersList) => void,
+  known: (text: string) => boolean = () => false,
 ): Promise<UsersListWatch> {
   let text = await readUsersListText(path);
   let list = parseUsersList(text, options, path);
@@ -49,12 +66,21 @@ export async function watchUsersList(
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
 
-  const reload = async (): Promise<void> => {
+  const reload = async (given?: UsersList): Promise<void> => {
     if (closed) return;
+    if (given !== undefined) {
+      list = given;
+      lastEntries = JSON.stringify(given.entries);
+      return;
+    }
     try {
       // Every change is seen twice (the watch, then the poll): the same text is not parsed again.
       const nextText = await readUsersListText(path);
       if (nextText === text) return;
+      if (known(nextText)) {
+        text = nextText;
+        return;
+      }
       const next = parseUsersList(nextText, options, path);
       text = nextText;
       const entries = JSON.stringify(next.entries);

@@ -4,8 +4,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { open } from "node:fs/promises";
 import { join } from "node:path";
-import { parseListenSpec } from "../../mailservers/core/listen.ts";
-import { accepting, until } from "../lib/process.ts";
+import { accepting } from "../lib/process.ts";
+import { until } from "../../testkit/until.ts";
 import type { Service, Stack } from "./stack.ts";
 
 /** How node is started: its flags, its environment (beside PATH and HOME), the bundle. */
@@ -29,8 +29,7 @@ async function startOne(stack: Stack, launch: Launch, command: (typeof COMMANDS)
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/root", ...launch.env },
   });
   await log.close();
-  const listen = command === "web" ? stack.settings.web.listen : stack.settings[command].listen[0]!;
-  const { port } = parseListenSpec(listen);
+  const { port } = command === "web" ? stack.settings.web.listen : stack.settings[command].listen[0]!;
   await until(async () => {
     if (child.exitCode !== null) throw new Error(`semail ${command} exited (${child.exitCode}); see ${join(stack.dir, `${command}.log`)}`);
     return accepting(port);

@@ -3,7 +3,7 @@
 // for relay to the sink's domain (bench/relay's generator, with AUTH where the server needs
 // it). Resolves once every message is in the mbox files and at the sink, with the rates.
 import { MboxCounter } from "../lib/mbox-count.ts";
-import { until } from "../lib/process.ts";
+import { until } from "../../testkit/until.ts";
 import { smtpSource } from "../lib/smtp-source.ts";
 import { sendLoad } from "../relay/load.ts";
 import type { Sink } from "../relay/sink.ts";

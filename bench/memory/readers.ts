@@ -54,7 +54,7 @@ export async function webmailListing(stack: Stack, user: BenchUser): Promise<voi
 
 /** The web form: its login (an LDAP bind) and the mailbox page. */
 export async function webFormLogin(stack: Stack, user: BenchUser): Promise<void> {
-  const session = new HttpSession(`http://${stack.settings.web.listen}`);
+  const session = new HttpSession(`http://${stack.settings.web.listen.spec}`);
   const page = await session.get("/login");
   expectStatus("web form login page", page, 200);
   const csrf = /name="_csrf" value="([^"]+)"/.exec(page.text)?.[1] ?? "";

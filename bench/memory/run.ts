@@ -18,7 +18,6 @@ import { access, constants } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
 import { bundle, imageNodeFlags } from "../../bin/bundle.ts";
-import { parseListenSpec } from "../../mailservers/core/listen.ts";
 import { imageEnv } from "../lib/image-env.ts";
 import { MboxCounter } from "../lib/mbox-count.ts";
 import { postfixDir, removeDir } from "../lib/postfix.ts";
@@ -62,8 +61,8 @@ async function runVariant(stack: Stack, entry: string, v: Variant, plan: Plan, c
   try {
     const services = [...daemons.services, ...stack.services];
     const target: Target = {
-      inboundPort: parseListenSpec(stack.settings.inbound.listen[0]!).port,
-      submissionPort: parseListenSpec(stack.settings.outbound.listen[0]!).port,
+      inboundPort: stack.settings.inbound.listen[0]!.port,
+      submissionPort: stack.settings.outbound.listen[0]!.port,
       auth: { user: stack.users[0]!.owner, password: stack.users[0]!.password },
       inbox: (user) => join(stack.mailRoot, user.owner, "INBOX"),
     };

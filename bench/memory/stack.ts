@@ -11,7 +11,7 @@ import { mailUid } from "../../config/mail-uid.ts";
 import { loadSettings, usersListOptions, type Settings } from "../../config/settings.ts";
 import { loadUsersList } from "../../config/users-file.ts";
 import { renderZone } from "../../config/stack/zone-file.ts";
-import { provisionPlainRoot } from "../../mailservers/inbound/store/index.ts";
+import { provisionPlainRoot } from "../../config/mailbox-layout.ts";
 import { localCertificate } from "../../services/imap/certificate.ts";
 import { startImap, type RunningImap } from "../../services/imap/dovecot.ts";
 import { startNamed, type RunningNamed } from "../../deploy/local/named.ts";

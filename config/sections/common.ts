@@ -4,6 +4,8 @@ import * as z from "zod/mini";
 import en from "zod/v4/locales/en.js";
 import { domainProblem } from "../users-list.ts";
 import { parseSize } from "../size.ts";
+import { NETWORK_SHAPE, parseNetwork } from "../../lib/ip-networks.ts";
+import { listenSpecProblem, parseListenSpec } from "../../lib/listen-spec.ts";
 
 // zod/mini, not zod: the daemons keep their schemas for their whole life, and the full
 // zod costs them about 5 MB of memory more (bench/inbound measures idle memory).
@@ -55,9 +57,24 @@ export const domainName = z.pipe(z.string(), z.transform((value, ctx) => {
   return lower;
 }));
 
-/** "ADDR:PORT", "[v6]:PORT"; a "/tls" suffix asks for implicit TLS where a part supports it. */
-export const listenAddress = z.string().check(z.regex(/^(\[[0-9a-fA-F:.]+\]|[0-9.]+|localhost|\*):\d{1,5}(\/tls)?$/, {
-  message: 'must be ADDR:PORT such as 127.0.0.1:2525 or [::1]:25 (append /tls for implicit TLS)',
+/** "ADDR:PORT", "[v6]:PORT"; a "/tls" suffix asks for implicit TLS where a part supports it. Parsed here, once. */
+export const listenAddress = z.pipe(z.string(), z.transform((value, ctx) => {
+  const problem = listenSpecProblem(value);
+  if (problem !== undefined) {
+    ctx.issues.push({ code: "custom", input: value, message: problem });
+    return z.NEVER;
+  }
+  return parseListenSpec(value);
+}));
+
+/** "10.0.0.0/8", "fd00::/64" or a single address, parsed here, once. */
+export const network = z.pipe(z.string(), z.transform((value, ctx) => {
+  const parsed = parseNetwork(value);
+  if (parsed === undefined) {
+    ctx.issues.push({ code: "custom", input: value, message: `must be ${NETWORK_SHAPE}` });
+    return z.NEVER;
+  }
+  return parsed;
 }));
 
 /** "HOST:PORT" or "[v6]:PORT" of the outbound daemon's submission (the web form shows it; inbound hands authenticated mail to it). */

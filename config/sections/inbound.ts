@@ -23,7 +23,7 @@ const submissionSettings = z.strictObject({
 
 export const inboundSettings = z.strictObject({
   /** Addresses to listen on; "/tls" marks implicit TLS (465). */
-  listen: z._default(z.array(listenAddress).check(z.minLength(1)), ["[::]:25", "[::]:587", "[::]:465/tls"]),
+  listen: z.prefault(z.array(listenAddress).check(z.minLength(1)), ["[::]:25", "[::]:587", "[::]:465/tls"]),
   /** Directory holding one mailbox root per owner: <mailRoot>/<owner>/. */
   mailRoot: z._default(nonEmpty(), "/var/mail/semail"),
   /** Largest message accepted (advertised as SIZE). */

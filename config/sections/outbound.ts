@@ -1,9 +1,6 @@
 // Settings of the outbound daemon (`semail outbound`) and `semail queue`.
 import * as z from "zod/mini";
-import { duration, integer, listenAddress, nonEmpty, size } from "./common.ts";
-
-/** "10.0.0.0/8", "fd00::/64" or a single address. */
-const network = z.string().check(z.regex(/^[0-9a-fA-F:.]+(\/\d{1,3})?$/, { message: "must be an address or ADDR/PREFIX such as 10.88.0.0/16 or fd00::/64" }));
+import { duration, integer, listenAddress, network, nonEmpty, size } from "./common.ts";
 
 /** "IP", "IP:PORT" or "[IPv6]:PORT" of a DNS server. */
 const dnsServer = z.string().check(z.regex(/^(\d{1,3}(\.\d{1,3}){3}(:\d{1,5})?|[0-9a-fA-F:]+|\[[0-9a-fA-F:]+\]:\d{1,5})$/, {
@@ -80,7 +77,7 @@ const retrySettings = z.strictObject({
 
 export const outboundSettings = z.strictObject({
   /** Loopback and container-network addresses to listen on. */
-  listen: z._default(z.array(listenAddress).check(z.minLength(1)), ["127.0.0.1:587", "[::1]:587"]),
+  listen: z.prefault(z.array(listenAddress).check(z.minLength(1)), ["127.0.0.1:587", "[::1]:587"]),
   /** Spool directory of the queue. */
   spool: z._default(nonEmpty(), "/var/spool/semail"),
   /** Networks of the users' containers: listen addresses allowed besides loopback. */
@@ -104,6 +101,6 @@ export const outboundSettings = z.strictObject({
   /** Most deliveries in progress at once to one destination domain. */
   perDomainConcurrency: z._default(integer(1, 1000), 5),
   retry: z._default(retrySettings, () => retrySettings.parse({})),
-  /** How messages leave: MX lookup, connections, TLS, DKIM (mailservers/outbound/relay/send.ts). */
+  /** How messages leave: MX lookup, connections, TLS, DKIM (mailservers/outbound/relay/delivery/send.ts). */
   delivery: z._default(deliverySettings, () => deliverySettings.parse({})),
 });

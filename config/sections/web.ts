@@ -39,7 +39,7 @@ export const webRateLimitSettings = z.strictObject({
 
 export const webSettings = z.strictObject({
   /** Address of the web form. */
-  listen: z._default(listenAddress, "127.0.0.1:8080"),
+  listen: z.prefault(listenAddress, "127.0.0.1:8080"),
   /**
    * Secret signing the session cookie (32+ characters). When unset a random one is made at
    * each start: sessions live in memory, so a restart ends them anyway.

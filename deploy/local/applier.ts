@@ -1,9 +1,10 @@
 // Local mode's "stack update": the steps the Pulumi components run on a real VM, run
 // directly on this machine. Each mailbox gets its filesystem (an image file on a loop
 // mount as root, else a plain directory), the zone gets its MX records and named
-// reloads, and the daemons re-read the users list. With Docker, each mailbox also gets its
-// container (containers.ts). A removed mailbox is unmounted, its container removed and its
-// MX dropped; its mail stays on disk. Each mailbox is owned by its own uid (mailUid), as
+// reloads, and the daemons are handed the users list (read once, by whoever asked for
+// the apply). With Docker, each mailbox also gets its container (containers.ts). A
+// removed mailbox is unmounted, its container removed and its MX dropped; its mail stays
+// on disk. Each mailbox is owned by its own uid (mailUid), as
 // on the VM. An applier remembers the filesystems it has made, so one added mailbox costs
 // one mailbox's work, not a pass over every mailbox in the list (bench/scale).
 import { execFile } from "node:child_process";
@@ -16,7 +17,7 @@ import { nextSerial, renderZone } from "../../config/stack/zone-file.ts";
 import type { MailClientPorts } from "../../config/mail-clients.ts";
 import { mailUid } from "../../config/mail-uid.ts";
 import type { MailboxEntry, UsersList } from "../../config/users-list.ts";
-import { provisionPlainRoot } from "../../mailservers/inbound/store/index.ts";
+import { provisionPlainRoot } from "../../config/mailbox-layout.ts";
 import type { Applier, ApplyContext } from "../../config/applier.ts";
 import type { LocalContainers } from "./containers.ts";
 import { writeClaimZones } from "./local-dns.ts";
@@ -39,8 +40,8 @@ export interface LocalApplierOptions {
   readonly publishZone: (name: string, text: string | undefined) => Promise<void>;
   /** Where domains claimed on the form get their stand-in zone files, and the MX host those name. */
   readonly claimZones?: { readonly dir: string; readonly mxHost: string };
-  /** Makes the daemons re-read the users list now (SIGHUP). */
-  readonly notifyDaemons: () => Promise<void>;
+  /** Hands the daemons (and Dovecot, the webmail) the list this apply made the machine match, read once by whoever asked for the apply. */
+  readonly notifyDaemons: (list: UsersList) => Promise<void>;
   /** The users' containers, when local mode has Docker. */
   readonly containers?: LocalContainers;
 }
@@ -202,7 +203,7 @@ export function createLocalApplier(options: LocalApplierOptions): Applier {
       const zone = await options.zone.render(list);
       const claimed = options.claimZones ? await writeClaimZones(options.claimZones.dir, list.pending, options.claimZones.mxHost) : 0;
       if (zone !== undefined || claimed > 0) await options.publishZone(options.zone.domain, zone);
-      await options.notifyDaemons();
+      await options.notifyDaemons(list);
       logger.info({ mailboxes: list.mailboxes.length }, "local apply done");
     },
   };

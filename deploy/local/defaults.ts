@@ -93,7 +93,7 @@ export function localSettingsYaml(dataDir: string, ports: LocalPorts, ldapBaseDn
       mailRoot: join(reachable, "mail"),
       minFreeSpace: "1MiB",
       // Mail programs' submission, as on 587 and 465: AUTH after TLS (the certificate local
-      // mode makes, cli/start.ts), each message handed to outbound's submission.
+      // mode makes, tls.ts), each message handed to outbound's submission.
       submission: { listen: submissionListen, outbound: `127.0.0.1:${ports.submission}` },
     },
     outbound: {

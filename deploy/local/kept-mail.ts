@@ -9,7 +9,7 @@
 import { mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { KeptMail, KeptMailChoice } from "../../config/applier.ts";
-import { provisioningState } from "../../mailservers/inbound/store/mailbox-root.ts";
+import { provisioningState } from "../../config/mailbox-layout.ts";
 
 export interface KeptMailPlaces {
   readonly mailRoot: string;

@@ -4,7 +4,6 @@
 // (its ports are fixed, never 0), before they start: the zone is published first.
 import type { MailClientServers } from "../../config/mail-clients.ts";
 import type { Settings } from "../../config/settings.ts";
-import { parseListenSpec } from "../../mailservers/core/listen.ts";
 import { submissionListeners } from "../../mailservers/inbound/submission-settings.ts";
 
 /**
@@ -15,7 +14,7 @@ import { submissionListeners } from "../../mailservers/inbound/submission-settin
  */
 export function localMailClients(settings: Settings, imapRuns: boolean): MailClientServers {
   const withTls = settings.tls.cert !== undefined && settings.tls.key !== undefined;
-  const auth = withTls ? [...submissionListeners(settings)].map(parseListenSpec).filter((s) => s.host !== "::1") : [];
+  const auth = withTls ? submissionListeners(settings).filter((s) => s.host !== "::1") : [];
   const submission = (implicitTls: boolean) => auth.find((s) => s.implicitTls === implicitTls)?.port ?? 0;
   const { imap } = settings;
   return {

@@ -6,7 +6,8 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Settings } from "../../config/settings.ts";
 import { APT_PROXY_PORT } from "../../config/stack/apt-proxy.ts";
-import { parseListenSpec } from "../../mailservers/core/listen.ts";
+import { parseNetwork } from "../../lib/ip-networks.ts";
+import { parseListenSpec } from "../../lib/listen-spec.ts";
 import { createLocalContainers, jumpName, shareMailRoot, type LocalContainers } from "./containers.ts";
 import { localInstanceId, onPath, openDocker, type Docker } from "./docker-engine.ts";
 import { ensureLocalImages } from "./images.ts";
@@ -42,14 +43,17 @@ export interface UserSpaceOptions {
 
 /** Outbound as production runs it for the containers: listening on the users' network, which is trusted for AUTH without TLS. */
 export function settingsWithUsersNetwork(settings: Settings, network: Pick<UsersNetwork, "gateway" | "subnet">): Settings {
-  const port = parseListenSpec(settings.outbound.listen[0]!).port;
+  const port = settings.outbound.listen[0]!.port;
+  // The users' network as the schema would have parsed it from the settings file.
+  const subnet = parseNetwork(network.subnet);
+  if (subnet === undefined) throw new Error(`the users' network ${network.subnet} is not ADDR/PREFIX`);
   return {
     ...settings,
     outbound: {
       ...settings.outbound,
-      listen: [...settings.outbound.listen, `${network.gateway}:${port}`],
-      containerNetworks: [...settings.outbound.containerNetworks, network.subnet],
-      trustedNetworks: [...settings.outbound.trustedNetworks, network.subnet],
+      listen: [...settings.outbound.listen, parseListenSpec(`${network.gateway}:${port}`)],
+      containerNetworks: [...settings.outbound.containerNetworks, subnet],
+      trustedNetworks: [...settings.outbound.trustedNetworks, subnet],
     },
   };
 }
@@ -77,7 +81,7 @@ export async function startUserSpace(o: UserSpaceOptions): Promise<UserSpace | {
   if (o.signal?.aborted) throw new Error("interrupted while starting");
   const network = await ensureUsersNetwork(docker, id);
   const settings = settingsWithUsersNetwork(o.settings, network);
-  const submissionPort = parseListenSpec(o.settings.outbound.listen[0]!).port;
+  const submissionPort = o.settings.outbound.listen[0]!.port;
   const removeFirewall = await installUsersFirewall({
     id, bridge: network.bridge, gateway: network.gateway, submissionPort, jumpIp: network.jumpIp,
     apt: { ip: network.aptIp, port: APT_PROXY_PORT, bridge: network.aptBridge, subnet: network.aptSubnet },

@@ -92,7 +92,7 @@ export function localEndpoints(settings: Pick<Settings, "imap" | "outbound">): P
   const first = imap.listen[0]!;
   const imapAddress = first === "*" ? "127.0.0.1" : first === "::" ? "[::1]" : first.includes(":") ? `[${first}]` : first;
   // The first IPv4 submission listener, else the first one; a wildcard is reached on loopback.
-  const submission = outbound.listen.find((l) => /^[0-9.*]+:/.test(l)) ?? outbound.listen[0]!;
+  const submission = (outbound.listen.find((l) => /^[0-9.*]+:/.test(l.spec)) ?? outbound.listen[0]!).spec;
   const smtpHost = submission.replace(/^(\*|0\.0\.0\.0):/, "127.0.0.1:").replace(/^\[::\]:/, "[::1]:").replace(/\/tls$/, "");
   return {
     imapHost: `tls://${imapAddress}:${imap.imapPort}`,
@@ -212,7 +212,7 @@ export async function startWebmail(options: WebmailOptions): Promise<RunningWebm
   const syncIdentities = createIdentitySync(paths.database);
   await syncIdentities(options.list);
   const user = await phpUser();
-  const child = spawn(PHP, [...PHP_FLAGS, "-S", webmail.listen, "-t", ROUNDCUBE.webRoot], {
+  const child = spawn(PHP, [...PHP_FLAGS, "-S", webmail.listen.spec, "-t", ROUNDCUBE.webRoot], {
     cwd: ROUNDCUBE.webRoot,
     env: {
       PATH: "/usr/bin:/bin",
@@ -256,7 +256,7 @@ export async function startWebmail(options: WebmailOptions): Promise<RunningWebm
     if (await groupAlive(child.pid!)) signal("SIGKILL");
   };
 
-  const url = `http://${webmail.listen}/`;
+  const url = `http://${webmail.listen.spec}/`;
   for (const deadline = Date.now() + START_TIMEOUT_MS; ; ) {
     if (child.exitCode !== null || child.signalCode !== null) throw new Error(`php -S exited (${child.exitCode ?? child.signalCode}) while starting: ${output.trim()}`);
     if ((await status(url)) === 200) break;

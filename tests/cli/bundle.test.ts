@@ -3,16 +3,16 @@
 // (nodemailer's HTTP client, node:assert, pino's worker transport) stay unloaded at idle.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { cp, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { cp, readFile, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import { stringify } from "yaml";
 import { DAEMONS_DOCKERFILE, bundle, imageNodeFlags } from "../../bin/bundle.ts";
 import { sendMessage } from "../helpers/smtp.ts";
-import { until } from "../helpers/until.ts";
-import { USERS, makeDir, provision, spawnInbound, usersYaml } from "../mailservers/inbound/fixture.ts";
+import { until } from "../../testkit/until.ts";
+import { USERS, provision, spawnInbound, usersYaml } from "../mailservers/inbound/fixture.ts";
+import { tempDir, tempDirForSuite } from "../../testkit/temp-dir.ts";
 
 // Writes Node's list of loaded built-in modules to $SEMAIL_TEST_MODULES on SIGUSR2.
 const MODULE_LIST_HOOK = `data:text/javascript,${encodeURIComponent(
@@ -22,13 +22,11 @@ const MODULE_LIST_HOOK = `data:text/javascript,${encodeURIComponent(
 describe("the bundle (npm run build)", () => {
   let entry = "";
   let nodeFlags: string[] = [];
-  let dir = "";
+  const build = tempDirForSuite("semail-bundle-");
   before(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), "semail-bundle-"));
-    entry = await bundle(path.join(dir, "dist"));
+    entry = await bundle(path.join(build.path, "dist"));
     nodeFlags = await imageNodeFlags();
   });
-  after(() => rm(dir, { recursive: true, force: true }));
 
   it("builds from just what the Dockerfile copies into its build stage", async (t) => {
     const root = path.join(import.meta.dirname, "../..");
@@ -38,7 +36,7 @@ describe("the bundle (npm run build)", () => {
     // node_modules is linked whole below (the image takes it less what .dockerignore drops).
     const copied = [...buildStage.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) => m[1]!.split(" ")).filter((item) => !item.startsWith("node_modules"));
     assert.ok(copied.includes("bin") && copied.includes("mailservers"), copied.join(" "));
-    const context = await makeDir(t, "semail-image-");
+    const context = await tempDir(t, "semail-image-");
     for (const item of copied) await cp(path.join(root, item), path.join(context, item), { recursive: true });
     await symlink(path.join(root, "node_modules"), path.join(context, "node_modules"));
     const { stdout } = await promisify(execFile)(process.execPath, [path.join(context, "bin/bundle.ts")], { cwd: context, timeout: 60_000 });
@@ -56,7 +54,7 @@ describe("the bundle (npm run build)", () => {
   });
 
   it("stores mail, refuses unknown users, and loads none of the deferred modules", async (t) => {
-    const dir = await makeDir(t);
+    const dir = await tempDir(t, "semail-inbound-");
     const usersFile = path.join(dir, "users.yaml");
     await writeFile(usersFile, usersYaml(USERS));
     const mailRoot = path.join(dir, "mail");

@@ -6,7 +6,7 @@ import { test } from "node:test";
 import { promisify } from "node:util";
 import { mallocTrim, releaseFreedMemory } from "../../cli/release-freed-memory.ts";
 import { silentLogger } from "../../lib/logger.ts";
-import { repoPath } from "../helpers/repo-path.ts";
+import { repoPath } from "../../testkit/repo-path.ts";
 
 test("malloc_trim is there on this Node and glibc, and the timer stops", () => {
   const trim = mallocTrim(silentLogger());

@@ -16,7 +16,8 @@ import { parse } from "yaml";
 import { mailUid } from "../../config/mail-uid.ts";
 import { duplicateKeys } from "../helpers/json-keys.ts";
 import { Client } from "../webform/helpers.ts";
-import { until } from "../helpers/until.ts";
+import { until } from "../../testkit/until.ts";
+import { isRoot } from "../../testkit/needs-root.ts";
 
 const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, "../..");
@@ -81,8 +82,8 @@ before(async () => {
   await until(async () => (await readFile(join(dataDir, "mail/alice/INBOX"), "utf8").catch(() => "")).includes("Note to self"), "the message in Alice's INBOX", 30_000);
   await until(async () => (await readFile(log, "utf8")).includes('"message done"'), "the outbound queue to log the delivery", 30_000);
   // As root, Dovecot serves the same files over IMAP.
-  subjectsOverImap = process.getuid?.() === 0 ? await imapSubjects(settings.imap.imapsPort, passwords.alice!) : "not root: no Dovecot";
-  if (process.getuid?.() === 0) {
+  subjectsOverImap = isRoot ? await imapSubjects(settings.imap.imapsPort, passwords.alice!) : "not root: no Dovecot";
+  if (isRoot) {
     const reply = await fetch(`http://${settings.webmail.listen}/`, { signal: AbortSignal.timeout(30_000) });
     webmailPage = { status: reply.status, text: await reply.text() };
   }
@@ -144,7 +145,7 @@ test("the banner names the inbound daemon's submission ports for mail programs (
 
 test("without containers the banner says so once, and as root a plain mailbox root is its owner's own uid", async () => {
   assert.equal(stdout.match(/Users' containers: none \(started with --no-containers\)/g)?.length, 1, stdout);
-  if (process.getuid?.() !== 0) return;
+  if (!isRoot) return;
   for (const path of ["", "INBOX", "mail"]) {
     const { uid, gid } = await stat(join(dataDir, "mail/alice", path));
     assert.deepEqual([uid, gid], [mailUid("alice"), mailUid("alice")], `mail/alice/${path}`);

@@ -1,8 +1,7 @@
 // `semail start` before it starts anything: the install hint and its refusals.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { promisify } from "node:util";
@@ -10,6 +9,8 @@ import { createServer, type AddressInfo } from "node:net";
 import { missingPackages } from "../../cli/local-packages.ts";
 import { DEFAULT_PORTS, localSettingsYaml, type LocalPorts } from "../../deploy/local/defaults.ts";
 import { freeLoopbackPort } from "../../deploy/local/ports.ts";
+import { tempDir } from "../../testkit/temp-dir.ts";
+import { needsRoot } from "../../testkit/needs-root.ts";
 
 const run = promisify(execFile);
 const SEMAIL = join(import.meta.dirname, "../../bin/semail.mjs");
@@ -39,8 +40,7 @@ test("--config is refused, before any file is read, with the place the settings 
 
 for (const [part, name] of [["web", "web form"], ["inboundSubmissions", "submission over TLS"], ["inboundSubmission", "submission with STARTTLS"]] as const) {
   test(`a port in use is named, with the way out (${name})`, async (t) => {
-    const dir = await mkdtemp(join(tmpdir(), "semail-start-"));
-    t.after(() => rm(dir, { recursive: true, force: true }));
+    const dir = await tempDir(t, "semail-start-");
     const busy = createServer();
     await new Promise<void>((ok) => busy.listen(0, "127.0.0.1", ok));
     t.after(() => busy.close());
@@ -58,9 +58,8 @@ for (const [part, name] of [["web", "web form"], ["inboundSubmissions", "submiss
   });
 }
 
-test("as root, a mail root other uids cannot reach is refused by its setting before anything is built", { skip: process.getuid?.() !== 0 && "needs root (Dovecot and PHP run as other uids only then)" }, async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), "semail-start-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+test("as root, a mail root other uids cannot reach is refused by its setting before anything is built", { skip: needsRoot }, async (t) => {
+  const dir = await tempDir(t, "semail-start-");
   const closed = join(dir, "closed");
   await mkdir(closed, { mode: 0o700 });
   await chmod(closed, 0o700);

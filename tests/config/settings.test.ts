@@ -1,25 +1,24 @@
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { ConfigError, loadSettings } from "../../config/settings.ts";
+import { tempDir } from "../../testkit/temp-dir.ts";
 
 test("defaults fill every section", async () => {
   const s = await loadSettings(undefined, {});
   assert.equal(s.managedDomain, "semail.test");
   assert.equal(s.defaultMailboxSize, 5 * 1024 ** 3);
-  assert.deepEqual(s.inbound.listen, ["[::]:25", "[::]:587", "[::]:465/tls"]);
+  assert.deepEqual(s.inbound.listen.map((l) => l.spec), ["[::]:25", "[::]:587", "[::]:465/tls"]);
 });
 
 test("flags override the file, and a bad value names the setting", async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), "semail-settings-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, "semail-settings-");
   const file = join(dir, "semail.yaml");
   await writeFile(file, "managedDomain: Example.ORG\ninbound:\n  listen: ['127.0.0.1:25']\n  maxMessageSize: 1MiB\n");
   const s = await loadSettings(file, { "inbound.listen": ["127.0.0.1:2525"] });
   assert.equal(s.managedDomain, "example.org");
-  assert.deepEqual(s.inbound.listen, ["127.0.0.1:2525"]);
+  assert.deepEqual(s.inbound.listen.map((l) => l.spec), ["127.0.0.1:2525"]);
   assert.equal(s.inbound.maxMessageSize, 1024 ** 2);
 
   await writeFile(file, "inbound:\n  listen: ['nowhere']\n  maxMessageSize: lots\n  greetPassTtl: a while\n  maxConnections: 0\nmanagedDomain: 'bad domain'\ntypo: 1\n");

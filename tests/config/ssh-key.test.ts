@@ -4,12 +4,12 @@
 // under 2048 bits, DSA) and private keys, whose text is never quoted back.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { promisify } from "node:util";
 import { MIN_RSA_BITS, normaliseSshKey, sshKeyFingerprint, sshKeyProblem } from "../../config/ssh-key.ts";
+import { tempDir } from "../../testkit/temp-dir.ts";
 
 const run = promisify(execFile);
 
@@ -22,8 +22,7 @@ async function keyPair(type: string, dir: string, bits?: number, format?: string
 }
 
 test("keys made by ssh-keygen are accepted, with ssh-keygen's fingerprint", async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), "semail-keys-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, "semail-keys-");
   for (const [type, bits] of [["ed25519"], ["rsa", 2048], ["rsa", 3072], ["ecdsa", 256]] as const) {
     const { line, fingerprint } = await keyPair(type, dir, bits);
     assert.equal(sshKeyProblem(line), undefined, line);
@@ -34,8 +33,7 @@ test("keys made by ssh-keygen are accepted, with ssh-keygen's fingerprint", asyn
 });
 
 test("lines that are not exactly one key are refused, saying why", async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), "semail-keys-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, "semail-keys-");
   const { line } = await keyPair("ed25519", dir);
   const [type, blob] = line.split(" ");
   const refused: Array<[string, RegExp]> = [
@@ -54,8 +52,7 @@ test("lines that are not exactly one key are refused, saying why", async (t) => 
 });
 
 test("RSA under 2048 bits and DSA are refused, saying why and what to make instead", async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), "semail-keys-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, "semail-keys-");
   for (const bits of [1024, 2047]) {
     const { line } = await keyPair("rsa", dir, bits);
     assert.equal(sshKeyProblem(line), `is a ${bits}-bit RSA key: RSA keys need at least ${MIN_RSA_BITS} bits; make a new key with \`ssh-keygen -t ed25519\` and add the line of its .pub file (or \`ssh-keygen -t rsa -b 3072\`)`);
@@ -73,8 +70,7 @@ test("RSA under 2048 bits and DSA are refused, saying why and what to make inste
 });
 
 test("a private key is refused as such, and nothing of its text is quoted back", async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), "semail-keys-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, "semail-keys-");
   const pasted = [
     (await keyPair("ed25519", dir)).privateKey,
     (await keyPair("rsa", dir, 2048, "PEM")).privateKey,

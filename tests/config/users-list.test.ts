@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtemp, readFile, writeFile, rm, readdir } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, writeFile, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { promisify } from "node:util";
 import { silentLogger } from "../../lib/logger.ts";
 import { watchUsersList, writeUsersList } from "../../config/users-file.ts";
 import { parseUsersList, serializeUsersList, UsersListError } from "../../config/users-list.ts";
+import { tempDir } from "../../testkit/temp-dir.ts";
 
 const run = promisify(execFile);
 const options = { managedDomain: "semail.email", defaultSize: 5 * 1024 ** 3, minSize: 64 * 1024 ** 2 };
@@ -84,8 +84,7 @@ test("not YAML, not a mapping, unknown keys", () => {
 });
 
 test("writes atomically and a watcher keeps the last good list on a bad edit", async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), "semail-users-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, "semail-users-");
   const path = join(dir, "users.yaml");
   const first = parseUsersList("mailboxes:\n  - {owner: a, address: a@a.semail.email}\n", options);
   await writeUsersList(path, first.mailboxes);
@@ -105,8 +104,7 @@ test("writes atomically and a watcher keeps the last good list on a bad edit", a
 });
 
 test("a watcher reports a change of entries, not a rewrite of the same entries in another layout", async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), "semail-users-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, "semail-users-");
   const path = join(dir, "users.yaml");
   await writeFile(path, "mailboxes:\n  - {owner: a, address: a@a.semail.email, size: 1GiB}\n");
   const changes: string[][] = [];
@@ -188,8 +186,7 @@ test("a pending claim needs a well-formed token and an external domain", () => {
 });
 
 test("a key on two owners' mailboxes is refused, naming both: the jump host would lock one of them out", async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), "semail-users-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, "semail-users-");
   const keyOf = async (name: string) => {
     await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `${name}@laptop`, "-f", join(dir, name)]);
     const line = (await readFile(join(dir, `${name}.pub`), "utf8")).trim();

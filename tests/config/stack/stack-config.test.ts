@@ -6,7 +6,7 @@ import { test } from "node:test";
 import { parse } from "yaml";
 import { parseStackConfig, SECRET_SETTINGS, SETTINGS, StackConfigError } from "../../../config/stack/stack-config.ts";
 import { stackProblems } from "../../../components/stack.ts";
-import { PROJECT_DIR, baseConfig } from "../../components/fixtures.ts";
+import { PROJECT_DIR, baseConfig } from "../../../testkit/pulumi-mocks/stack-fixtures.ts";
 
 const fromMap = (map: Record<string, string>) => (key: string) => map[`semail:${key}`];
 function problems(overrides: Record<string, string | undefined>): readonly string[] {

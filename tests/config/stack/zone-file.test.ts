@@ -2,14 +2,14 @@
 // real named that dig asks for what mail programs look up (SRV, autoconfig).
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { promisify } from "node:util";
 import { mailClientRecords, mailClientRecordsFor, mailboxSubdomains, mxRecordFor, nextSerial, renderNamedConfStanza, renderZone, txtData, zoneRecords, type ZoneInput } from "../../../config/stack/zone-file.ts";
 import { STANDARD_MAIL_CLIENT_PORTS } from "../../../config/mail-clients.ts";
 import { startTestNamed, zoneText } from "../../helpers/named.ts";
+import { tempDir } from "../../../testkit/temp-dir.ts";
 
 const run = promisify(execFile);
 const DKIM = "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA" + "x".repeat(300) + "IDAQAB";
@@ -23,8 +23,7 @@ const INPUT: ZoneInput = {
 };
 
 async function withTemp(t: { after(fn: () => Promise<void>): void }): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), "semail-zone-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, "semail-zone-");
   return dir;
 }
 

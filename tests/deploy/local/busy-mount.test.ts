@@ -4,7 +4,6 @@
 // unmount. Needs root: image files on loop mounts.
 import assert from "node:assert/strict";
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,11 +13,11 @@ import { parseUsersList } from "../../../config/users-list.ts";
 import { silentLogger } from "../../../lib/logger.ts";
 import { createLocalApplier, createLocalZone, releaseLocalMounts, type LocalApplierOptions } from "../../../deploy/local/applier.ts";
 import { shareMailRoot } from "../../../deploy/local/containers.ts";
-import { until } from "../../helpers/until.ts";
+import { until } from "../../../testkit/until.ts";
+import { needsLoopDevices } from "../../../testkit/needs-root.ts";
 
 const run = promisify(execFile);
-const skip = process.getuid?.() !== 0 ? "needs root for loop devices and mount (CI runs as root)"
-  : !existsSync("/dev/loop-control") ? "no loop device support here (/dev/loop-control missing)" : false;
+const skip = needsLoopDevices;
 const sizes = { managedDomain: "semail.test", defaultSize: 16 * 1024 ** 2, minSize: 16 * 1024 ** 2 };
 
 /** Loop devices whose backing file lies under `dir`, as `losetup -a` lists them. */

@@ -21,7 +21,9 @@ import { localInstanceId, openDocker, type Docker } from "../../../deploy/local/
 import { ensureLocalImages } from "../../../deploy/local/images.ts";
 import { freeLoopbackPort } from "../../../deploy/local/ports.ts";
 import { ensureUsersNetwork } from "../../../deploy/local/users-network.ts";
-import { dockerEngine } from "../../helpers/docker.ts";
+import { dockerEngine } from "../../../testkit/docker.ts";
+import { until } from "../../../testkit/until.ts";
+import { needsRoot } from "../../../testkit/needs-root.ts";
 
 const run = promisify(execFile);
 /** A cold engine builds the base and the images first. */
@@ -36,7 +38,7 @@ RUN ${MAKE_PROGRAMS}; mkdir /opt/archive; mv /tmp/semail-probe.deb /opt/archive/
  { dpkg-deb -f semail-probe.deb; echo "Filename: ./semail-probe.deb"; echo "Size: $(stat -c %s semail-probe.deb)"; echo "SHA256: $(sha256sum semail-probe.deb | cut -d' ' -f1)"; echo; } >Packages; \\
  rm -f /etc/apt/sources.list /etc/apt/sources.list.d/*; echo 'deb [trusted=yes] file:/opt/archive ./' >/etc/apt/sources.list.d/archive.list
 `;
-const skip = process.getuid?.() !== 0 ? "needs root (Docker, the shared mail root's bind mount)" : undefined;
+const skip = needsRoot;
 
 async function publicKey(dir: string, name: string): Promise<string> {
   const file = join(dir, name);
@@ -70,9 +72,10 @@ function openSession(args: string[]) {
     /** Writes a line and waits (bounded) for its echo. */
     async echo(line: string): Promise<void> {
       child.stdin.write(`${line}\n`);
-      for (const deadline = Date.now() + 20_000; !out.includes(`${line}\n`); await new Promise((r) => setTimeout(r, 100))) {
-        if (Date.now() > deadline || child.exitCode !== null) assert.fail(`the session did not echo ${line} (exit ${child.exitCode}): ${out}`);
-      }
+      await until(() => {
+        if (child.exitCode !== null) assert.fail(`the session ended (exit ${child.exitCode}) before echoing ${line}: ${out}`);
+        return out.includes(`${line}\n`);
+      }, () => `the session to echo ${line}: ${out}`, 20_000, 100);
     },
     close: () => new Promise<void>((resolve) => {
       if (child.exitCode !== null) return resolve();
@@ -211,9 +214,10 @@ test("sync touches only the mailboxes whose container is missing, stopped, chang
     assert.notEqual((await state("bob")).split(" ")[0], bob.split(" ")[0], "bob's too: the image is everyone's");
     // The start installs again in the background; the login shows what came of it (pam_motd).
     let motd = "";
-    for (const deadline = Date.now() + 180_000; Date.now() < deadline && !/installed again in|did NOT/.test(motd); await new Promise((r) => setTimeout(r, 500))) {
+    await until(async () => {
       motd = await engine.docker(["exec", aliceBox, "cat", "/run/semail-packages.motd"]).catch(() => "");
-    }
+      return /installed again in|did NOT/.test(motd);
+    }, () => `the install's report in the motd (so far: ${JSON.stringify(motd)})`, 180_000, 500);
     assert.match(motd, /SEMail installed again in this new container: semail-probe\.\n/);
     assert.match(motd, /SEMail did NOT install again:\n {2}not found in the package archive: semail-gone\n/);
     assert.equal(await engine.docker(["exec", aliceBox, "dpkg-query", "-W", "-f", "${db:Status-Status}", "semail-probe"]), "installed");

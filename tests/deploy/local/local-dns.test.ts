@@ -3,19 +3,18 @@
 // file, finds the zone served and the record not there yet ("absent"), not a refusal; a
 // tester who uncomments the TXT line proves the claim at the next check.
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { createLocalDns, servingClaimZoneFirst } from "../../../deploy/local/local-dns.ts";
 import { createProofLookup } from "../../../webform/domain-proof.ts";
 import { startTestNamed, zoneText } from "../../helpers/named.ts";
+import { tempDir } from "../../../testkit/temp-dir.ts";
 
 const TOKEN = "0123456789abcdef0123456789abcdef";
 
 test("a claim's first proof check finds its stand-in zone served (absent, not EREFUSED); the uncommented TXT proves it", async (t) => {
-  const zonesDir = await mkdtemp(join(tmpdir(), "semail-zones-"));
-  t.after(() => rm(zonesDir, { recursive: true, force: true }));
+  const zonesDir = await tempDir(t, "semail-zones-");
   const managed = { name: "semail.test", text: zoneText("semail.test", ["mx IN A 127.0.0.1"]) };
   const named = await startTestNamed([managed]);
   t.after(() => named.stop());

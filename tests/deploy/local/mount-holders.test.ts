@@ -9,10 +9,11 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { promisify } from "node:util";
 import { describeHolders, deviceOf, holdersOf } from "../../../deploy/local/mount-holders.ts";
-import { until } from "../../helpers/until.ts";
+import { until } from "../../../testkit/until.ts";
+import { needsRoot } from "../../../testkit/needs-root.ts";
 
 const run = promisify(execFile);
-const skip = process.getuid?.() !== 0 ? "needs root to mount a tmpfs of its own" : undefined;
+const skip = needsRoot;
 
 test("holders of a filesystem: working directory, open file and mapped file, each named with pid and command", { skip }, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), "semail-holders-"));

@@ -13,7 +13,8 @@ import { test, type TestContext } from "node:test";
 import { promisify } from "node:util";
 import { onPath } from "../../../deploy/local/docker-engine.ts";
 import { processRunning } from "../../../lib/process-alive.ts";
-import { until } from "../../helpers/until.ts";
+import { until } from "../../../testkit/until.ts";
+import { needsRoot } from "../../../testkit/needs-root.ts";
 
 const run = promisify(execFile);
 const CHILD = join(import.meta.dirname, "own-dockerd-child.ts");
@@ -26,7 +27,7 @@ interface Look {
 
 /** Why this machine cannot run these tests, or undefined. */
 async function cannot(): Promise<string | undefined> {
-  if (process.getuid?.() !== 0) return "needs root (to start dockerd)";
+  if (needsRoot) return needsRoot;
   if (!(await onPath("dockerd"))) return "dockerd is not installed";
   const ok = await run("unshare", ["--net", "--mount", "true"]).then(() => true, () => false);
   return ok ? undefined : "cannot make network and mount namespaces here (unshare --net --mount)";

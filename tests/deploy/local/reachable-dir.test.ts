@@ -1,15 +1,14 @@
 // Local mode keeps what other uids read under a directory they can reach, wherever the clone is.
 import assert from "node:assert/strict";
-import { chmod, mkdtemp, rm, stat } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { chmod, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { closedAncestor } from "../../../lib/closed-ancestor.ts";
 import { makeReachable, reachableDir } from "../../../deploy/local/reachable-dir.ts";
+import { tempDir } from "../../../testkit/temp-dir.ts";
 
 test("a data dir under a closed directory gets a reachable one elsewhere, the same each time", async (t) => {
-  const top = await mkdtemp(join(tmpdir(), "semail-reach-"));
-  t.after(() => rm(top, { recursive: true, force: true }));
+  const top = await tempDir(t, "semail-reach-");
   await chmod(top, 0o755);
   const home = join(top, "home");
   await makeReachable(home);
@@ -25,8 +24,7 @@ test("a data dir under a closed directory gets a reachable one elsewhere, the sa
 });
 
 test("an open data dir is its own reachable dir, made passable even under umask 077", async (t) => {
-  const top = await mkdtemp(join(tmpdir(), "semail-reach-"));
-  t.after(() => rm(top, { recursive: true, force: true }));
+  const top = await tempDir(t, "semail-reach-");
   await chmod(top, 0o755);
   const dataDir = join(top, "clone", "var", "local");
   assert.equal(await reachableDir(dataDir, join(top, "lib")), dataDir);

@@ -3,8 +3,7 @@
 // the MX port, handing mail to outbound's submission on loopback.
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { parse } from "yaml";
@@ -13,10 +12,10 @@ import { handoffTarget, submissionListeners } from "../../../mailservers/inbound
 import { DEFAULT_PORTS, localSettingsYaml } from "../../../deploy/local/defaults.ts";
 import { localMailClients } from "../../../deploy/local/mail-clients.ts";
 import { withLocalCertificate } from "../../../deploy/local/tls.ts";
+import { tempDir } from "../../../testkit/temp-dir.ts";
 
 test("local mode's inbound gets the local certificate, and mail programs its two submission ports", async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), "semail-local-tls-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, "semail-local-tls-");
   const settings = parseSettings(parse(localSettingsYaml(dir, DEFAULT_PORTS, "dc=semail,dc=test")), "local");
   assert.deepEqual(localMailClients(settings, false).ports, { imap: 0, imaps: 0, pop3s: 0, submission: 0, submissions: 0 }, "without a certificate no AUTH is offered");
 
@@ -26,15 +25,14 @@ test("local mode's inbound gets the local certificate, and mail programs its two
   assert.ok(cert.checkHost("mx.semail.test") && cert.checkIP("127.0.0.1"), String(cert.subjectAltName));
   assert.deepEqual(localMailClients(withTls, false).ports, { imap: 0, imaps: 0, pop3s: 0, submission: DEFAULT_PORTS.inboundSubmission, submissions: DEFAULT_PORTS.inboundSubmissions });
 
-  const auth = [...submissionListeners(withTls)];
+  const auth = submissionListeners(withTls).map((l) => l.spec);
   assert.deepEqual(auth.filter((spec) => spec.startsWith("127.0.0.1:")), [`127.0.0.1:${DEFAULT_PORTS.inboundSubmission}`, `127.0.0.1:${DEFAULT_PORTS.inboundSubmissions}/tls`]);
   assert.ok(!auth.some((spec) => spec.endsWith(`:${DEFAULT_PORTS.inbound}`)), "the MX port offers no AUTH");
   assert.deepEqual(await handoffTarget(withTls), { host: "127.0.0.1", port: DEFAULT_PORTS.submission }, "plain to outbound's submission on loopback");
 });
 
 test("a certificate the settings name is kept, and the local one is made once", async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), "semail-local-tls-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, "semail-local-tls-");
   const settings = parseSettings(parse(localSettingsYaml(dir, DEFAULT_PORTS, "dc=semail,dc=test")), "local");
   const own = { ...settings, tls: { cert: "/etc/ssl/own.pem", key: "/etc/ssl/own.key" } };
   assert.equal(await withLocalCertificate(own, dir), own);

@@ -2,8 +2,7 @@
 // the firewall's rules, outbound's settings for the containers, a container's settings,
 // and image tags that change only with their inputs. tests/e2e/user-space.test.ts runs it all.
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { mailUid } from "../../../config/mail-uid.ts";
@@ -15,6 +14,7 @@ import { localImageTags } from "../../../deploy/local/images.ts";
 import { settingsWithUsersNetwork } from "../../../deploy/local/user-space.ts";
 import { firewallRules } from "../../../deploy/local/users-firewall.ts";
 import { addressPlan } from "../../../deploy/local/users-network.ts";
+import { tempDir } from "../../../testkit/temp-dir.ts";
 
 test("the users' network: the host is .1, the jump .2, the apt proxy .3, the containers the upper half", () => {
   assert.deepEqual(addressPlan("10.213.4.0/24"), { gateway: "10.213.4.1", jumpIp: "10.213.4.2", aptIp: "10.213.4.3", ipRange: "10.213.4.128/25" });
@@ -50,13 +50,12 @@ test("the firewall drops all but the jump's new flows to port 22 and the apt pro
 });
 
 test("outbound also listens on the bridge's gateway, a container network it trusts for AUTH without TLS", async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), "semail-space-settings-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, "semail-space-settings-");
   await writeFile(join(dir, "semail.yaml"), localSettingsYaml(dir, DEFAULT_PORTS, "dc=semail,dc=test"));
   const settings = settingsWithUsersNetwork(await loadSettings(join(dir, "semail.yaml")), { gateway: "10.213.4.1", subnet: "10.213.4.0/24" });
-  assert.deepEqual(settings.outbound.listen, ["127.0.0.1:2587", "10.213.4.1:2587"]);
-  assert.deepEqual(settings.outbound.containerNetworks, ["10.213.4.0/24"]);
-  assert.deepEqual(settings.outbound.trustedNetworks, ["10.213.4.0/24"]);
+  assert.deepEqual(settings.outbound.listen.map((l) => [l.spec, l.host, l.port]), [["127.0.0.1:2587", "127.0.0.1", 2587], ["10.213.4.1:2587", "10.213.4.1", 2587]]);
+  assert.deepEqual(settings.outbound.containerNetworks.map((n) => [n.address, n.prefix]), [["10.213.4.0", 24]]);
+  assert.deepEqual(settings.outbound.trustedNetworks.map((n) => [n.address, n.prefix]), [["10.213.4.0", 24]]);
   checkListenAddresses(settings);
 });
 

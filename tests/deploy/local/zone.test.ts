@@ -1,19 +1,18 @@
 // Local mode's zone: a new serial, and a named reload, only when the records change.
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { parseUsersList } from "../../../config/users-list.ts";
 import { createLocalZone } from "../../../deploy/local/applier.ts";
+import { tempDir } from "../../../testkit/temp-dir.ts";
 
 const options = { managedDomain: "semail.test", defaultSize: 64 * 1024 ** 2, minSize: 32 * 1024 ** 2 };
 const list = (text: string) => parseUsersList(text, options);
 const serialOf = (zone: string) => Number(/(\d+) ; serial/.exec(zone)?.[1]);
 
 test("renders once per change of records, with a serial that only grows, also across restarts", async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), "semail-zone-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, "semail-zone-");
   const settings = { domain: "semail.test", ipv4: "127.0.0.1", ipv6: "::1", serialFile: join(dir, "serial") };
   const now = new Date("2026-11-24T00:00:00Z");
   const zone = createLocalZone(settings);
@@ -31,8 +30,7 @@ test("renders once per change of records, with a serial that only grows, also ac
 });
 
 test("the SRV records announce the ports local mode listens on", async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), "semail-zone-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, "semail-zone-");
   const mailClientPorts = { imap: 1143, imaps: 1993, pop3s: 1995, submission: 0, submissions: 2465 };
   const zone = createLocalZone({ domain: "semail.test", ipv4: "127.0.0.1", serialFile: join(dir, "serial"), mailClientPorts });
   const text = (await zone.render(list("mailboxes:\n  - {owner: alice, address: alice@alice.semail.test}\n")))!;
