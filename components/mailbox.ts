@@ -49,12 +49,20 @@ export interface MailboxArgs {
   readonly jumpDependsOn: readonly pulumi.Resource[];
 }
 
-/** The host script call for `action` on this entry's filesystem. */
-export function storageCommand(action: "create" | "grow" | "destroy", entry: Pick<MailboxEntry, "owner" | "size">, storage: MailboxStorage): string {
-  const where = storage.backend === "lvm" ? ["--vg", storage.vgName] : ["--image-dir", storage.imageDir];
+/** Where `storage` puts the filesystems, as mailbox-fs.sh's options. */
+export function storagePlace(storage: MailboxStorage): string[] {
+  return ["--mail-root", storage.mailRoot, ...(storage.backend === "lvm" ? ["--vg", storage.vgName] : ["--image-dir", storage.imageDir])];
+}
+
+/**
+ * The host script call for `action` on this entry's filesystem. create and grow name the
+ * address: storage kept from a mailbox of another address is set aside, not reattached
+ * (assets/host/mailbox-fs.sh), unless the owner chose otherwise on the form.
+ */
+export function storageCommand(action: "create" | "grow" | "destroy", entry: Pick<MailboxEntry, "owner" | "size" | "address">, storage: MailboxStorage): string {
   const uid = mailUid(entry.owner);
-  return shellLine(...hostScript("mailbox-fs.sh").split(" "), action, "--owner", entry.owner, "--size", entry.size, "--mail-root", storage.mailRoot, ...where,
-    ...(action === "destroy" ? [] : ["--uid", uid, "--gid", uid]),
+  return shellLine(...hostScript("mailbox-fs.sh").split(" "), action, "--owner", entry.owner, "--size", entry.size, ...storagePlace(storage),
+    ...(action === "destroy" ? [] : ["--uid", uid, "--gid", uid, "--address", entry.address]),
     ...(action === "destroy" ? ["--yes-destroy-mail"] : []));
 }
 

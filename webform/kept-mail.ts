@@ -18,10 +18,14 @@ export async function keptMailOf(applier: Pick<Applier, "keptMail">, owner: stri
 
 /**
  * Before the new mailbox `address` is listed: refuses a create without a choice when mail
- * is kept, and carries the choice out (an Error from the applier becomes a 409 naming it).
+ * is kept, and carries the choice out (an Error from the applier becomes a 409 naming it;
+ * one that cannot tell what is kept, a 503).
  */
 export async function settleKeptMail(applier: Pick<Applier, "keptMail" | "decideKeptMail">, owner: string, address: string, sent: string): Promise<void> {
-  const kept = await keptMailOf(applier, owner);
+  // Not knowing is not "nothing kept": creating now could hand the old mail over unasked.
+  const kept = await keptMailOf(applier, owner).catch((err: Error) => {
+    throw new Refusal(503, `Whether mail of your earlier mailbox is kept could not be checked (${err.message}); nothing was changed: try again in a moment.`);
+  });
   if (kept === undefined || applier.decideKeptMail === undefined) return;
   const choice = keptMailChoice(sent);
   if (choice === undefined) throw new Refusal(400, "The mail of your earlier mailbox is kept: choose whether to bring it back into the new mailbox or to start empty.");

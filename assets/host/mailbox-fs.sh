@@ -2,25 +2,46 @@
 # A user's mail filesystem on the VM: an ext4 image file or logical volume, mounted at
 # <mail-root>/<owner> with the inbound store layout (INBOX, mail/).
 #
-#   mailbox-fs.sh create  --owner ID --size BYTES --mail-root DIR (--image-dir DIR | --vg NAME)
+#   mailbox-fs.sh create  --owner ID --size BYTES --mail-root DIR (--image-dir DIR | --vg NAME) [--address ADDR [--restore-kept]]
 #   mailbox-fs.sh grow    ...same...        create if missing, then enlarge to BYTES
 #   mailbox-fs.sh unmount ...same... [--lazy]  unmount and drop the fstab line; data kept
 #                                           (--lazy: umount -l, for a mount still in use at stop)
 #   mailbox-fs.sh destroy ... --yes-destroy-mail   unmount and delete the storage (mail is lost)
+#   mailbox-fs.sh kept    --owner ID --mail-root DIR (--image-dir DIR | --vg NAME)
+#                         print, as one line of JSON, what storage the owner has and for which
+#                         address: {"kept":false} or {"kept":true,"address":..,"bytes":N,"mounted":B,"decision":..}
+#   mailbox-fs.sh decide  ...same as kept... --address ADDR --choice restore|set-aside
+#                         record the owner's answer for their kept storage; the next create or
+#                         grow carries it out
 # Options: --uid N --gid N (owner of INBOX and mail/), --fstab FILE (default /etc/fstab),
+#          --state-dir DIR (LVM's records, default /var/lib/semail/mailbox-fs),
 #          --dry-run (print the changing commands instead of running them).
 #
 # Every action is idempotent. A device that holds a filesystem is never formatted, and a
 # mail directory that holds files but is not a mount is never mounted over.
+#
+# Kept mail never goes to another address unasked (as local mode, deploy/local/kept-mail.ts).
+# Deleting a mailbox keeps its storage; create and grow with --address record the address
+# the storage is for (image: <image-dir>/<owner>.address; LVM: <state-dir>/<owner>.address;
+# one line, 0600). Storage recorded for ANOTHER address is set aside (unmounted if need be,
+# never deleted) and a fresh one is made: image files move to <image-dir>/set-aside/
+# <owner>-<UTC time>.img (the record beside it as .img.address), logical volumes are renamed
+# aside-<owner>-<UTC time> (the record in <state-dir>/set-aside/). --restore-kept reattaches
+# it under the new address instead. Storage of no recorded address (made before the records)
+# is reattached. `decide` records the choice for the next run: "restore" writes the new
+# address as the storage's, "set-aside" leaves <owner>.decision, so even the same address
+# starts empty. grow (the update of a live mailbox) never sets aside for a new address: that is
+# the same mailbox under a new name, and it keeps its mail.
 set -euo pipefail
 
 die() { echo "mailbox-fs: $*" >&2; exit 1; }
 note() { echo "mailbox-fs: $*" >&2; }
 
 action="${1:-}"
-[ -n "$action" ] || die "usage: mailbox-fs.sh create|grow|unmount|destroy --owner ID --size BYTES --mail-root DIR (--image-dir DIR | --vg NAME)"
+[ -n "$action" ] || die "usage: mailbox-fs.sh create|grow|unmount|destroy|kept|decide --owner ID --size BYTES --mail-root DIR (--image-dir DIR | --vg NAME)"
 shift
 owner="" size="" mail_root="" image_dir="" vg="" uid=0 gid=0 fstab=/etc/fstab dry=0 confirm=0 lazy=0
+address="" restore_kept=0 choice="" state_dir=/var/lib/semail/mailbox-fs
 while [ $# -gt 0 ]; do
   case "$1" in
     --owner) owner="${2:-}"; shift 2 ;;
@@ -34,24 +55,42 @@ while [ $# -gt 0 ]; do
     --dry-run) dry=1; shift ;;
     --yes-destroy-mail) confirm=1; shift ;;
     --lazy) lazy=1; shift ;;
+    --address) address="${2:-}"; shift 2 ;;
+    --restore-kept) restore_kept=1; shift ;;
+    --choice) choice="${2:-}"; shift 2 ;;
+    --state-dir) state_dir="${2:-}"; shift 2 ;;
     *) die "unknown option $1" ;;
   esac
 done
 
-case "$action" in create|grow|unmount|destroy) ;; *) die "unknown action \"$action\": use create, grow, unmount or destroy" ;; esac
+case "$action" in create|grow|unmount|destroy|kept|decide) ;; *) die "unknown action \"$action\": use create, grow, unmount, destroy, kept or decide" ;; esac
 # Same rule as the users list's owner (config/users-list.ts): the name becomes a path.
 [[ "$owner" =~ ^[a-z0-9]([a-z0-9._-]{0,62}[a-z0-9])?$ && "$owner" != *..* ]] || die "--owner \"$owner\" is not a valid owner id (a-z, 0-9, '.', '_', '-')"
 [[ "$mail_root" =~ ^/[A-Za-z0-9._/-]*$ && "$mail_root" != */../* && "$mail_root" != "/" ]] || die "--mail-root \"$mail_root\" must be an absolute path such as /var/mail/semail"
 [[ "$uid" =~ ^[0-9]+$ && "$gid" =~ ^[0-9]+$ ]] || die "--uid and --gid must be numbers"
+# The address is written to a file and printed as JSON: the users list's rule
+# (config/users-list.ts), lower-case local@domain, nothing a file or JSON would read otherwise.
+if [ -n "$address" ] || [ "$action" = decide ]; then
+  [[ ${#address} -le 254 && "$address" =~ ^[a-z0-9]([a-z0-9.-]{0,62}[a-z0-9])?@[a-z0-9]([a-z0-9.-]*[a-z0-9])?$ && "$address" != *..* ]] \
+    || die "--address \"$address\" is not a mailbox address: use lower-case local@domain (a-z, 0-9, '.', '-')"
+fi
+if [ "$action" = decide ]; then
+  case "$choice" in restore|set-aside) ;; *) die "--choice \"$choice\" is not valid: use restore or set-aside" ;; esac
+fi
+[[ "$state_dir" =~ ^/[A-Za-z0-9._/-]*$ && "$state_dir" != */../* ]] || die "--state-dir \"$state_dir\" must be an absolute path"
 if [ -n "$image_dir" ] && [ -n "$vg" ]; then die "give --image-dir (image files) or --vg (LVM), not both"; fi
 if [ -n "$image_dir" ]; then
   backend=image
   [[ "$image_dir" =~ ^/[A-Za-z0-9._/-]*$ && "$image_dir" != */../* ]] || die "--image-dir \"$image_dir\" must be an absolute path"
   device="$image_dir/$owner.img"
+  records="$image_dir"
+  aside_dir="$image_dir/set-aside"
 elif [ -n "$vg" ]; then
   backend=lvm
   [[ "$vg" =~ ^[A-Za-z0-9_][A-Za-z0-9_.+-]*$ ]] || die "--vg \"$vg\" is not a volume group name"
   device="/dev/$vg/mail-$owner"
+  records="$state_dir"
+  aside_dir="$state_dir/set-aside"
 else
   die "give --image-dir DIR (image files) or --vg NAME (LVM)"
 fi
@@ -150,7 +189,7 @@ populate() {
   if [ "$dry" = 1 ]; then echo "+ populate $target/INBOX and $target/mail/"; return 0; fi
   [ -e "$target/INBOX" ] || install -m 0600 -o "$uid" -g "$gid" /dev/null "$target/INBOX"
   # The inbound daemon takes mail only into a root that has this marker (or an INBOX): an
-  # unmounted mount point has neither. Keep the name in step with PROVISIONED_MARKER.
+  # unmounted mount point has neither. Keep the name in step with PROVISIONED_MARKER (config/mailbox-layout.ts).
   [ -e "$target/.semail-mailbox" ] || install -m 0644 /dev/null "$target/.semail-mailbox"
   [ -d "$target/mail" ] || install -d -m 0700 -o "$uid" -g "$gid" "$target/mail"
   # Also when they exist: a root made before its owner had a uid of their own becomes theirs.
@@ -224,13 +263,120 @@ unmount_fs() {
   fstab_remove
 }
 
+# --- The address the storage is for, and the owner's decision (see the header) ---
+address_file="$records/$owner.address"
+decision_file="$records/$owner.decision"
+
+recorded_address() { if [ -f "$address_file" ]; then head -n 1 "$address_file"; fi; }
+
+# Written whole (a temp file renamed over), so a crash leaves the old line or the new one.
+write_record() {
+  local file="$1" line="$2"
+  if [ "$dry" = 1 ]; then echo "+ write $file: $line"; return 0; fi
+  mkdir -p "$(dirname "$file")"
+  chmod 0700 "$(dirname "$file")"
+  ( umask 077; printf '%s\n' "$line" > "$file.tmp.$$" )
+  mv -f "$file.tmp.$$" "$file"
+}
+
+# Where a set-aside storage goes: <owner>-<UTC time> as deploy/local/kept-mail.ts names it,
+# with a number when the name is taken (rename would replace silently).
+aside_name() {
+  local stamp base n=2 name
+  stamp="$(date -u +%Y%m%dT%H%M%S%3NZ)"
+  if [ "$backend" = image ]; then base="$owner-$stamp"; else base="aside-$owner-$stamp"; fi
+  name="$base"
+  while [ -e "$aside_dir/$name.img" ] || [ -e "$aside_dir/$name.img.address" ] || [ -e "$aside_dir/$name.address" ] || { [ "$backend" = lvm ] && [ -e "/dev/$vg/$name" ]; }; do
+    [ "$n" -le 100 ] || die "no free name for $owner's kept mail in $aside_dir"
+    name="$base-$n"; n=$((n + 1))
+  done
+  echo "$name"
+}
+
+# Unmounts the storage (for a new address) and moves it and its record aside; never deletes.
+set_aside() {
+  local name
+  if is_ours_mounted; then
+    # Not lazily: the storage is renamed next, and a process still in it would write on.
+    run umount "$target" || die "$target is in use$(holders); its mail (of $(recorded_address_of "$address_file")) is to be set aside for the new address: stop what uses it, then run again"
+  fi
+  fstab_remove
+  name="$(aside_name)"
+  run mkdir -p "$aside_dir"
+  run chmod 0700 "$aside_dir"
+  if [ "$backend" = image ]; then
+    run mv -n "$device" "$aside_dir/$name.img"
+    if [ -f "$address_file" ]; then run mv -f "$address_file" "$aside_dir/$name.img.address"; fi
+    note "the kept mail of $(recorded_address_of "$aside_dir/$name.img.address") is set aside as $aside_dir/$name.img (not deleted); $target starts empty"
+  else
+    run lvrename "$vg" "mail-$owner" "$name"
+    if [ -f "$address_file" ]; then run mv -f "$address_file" "$aside_dir/$name.address"; fi
+    note "the kept mail of $(recorded_address_of "$aside_dir/$name.address") is set aside as /dev/$vg/$name (not deleted); $target starts empty"
+  fi
+}
+# " by processes 12 34" when fuser is there to tell.
+holders() {
+  local pids
+  pids="$(fuser -m "$target" 2>/dev/null | xargs || true)"
+  if [ -n "$pids" ]; then echo " by processes $pids"; fi
+}
+recorded_address_of() { if [ -f "$1" ]; then head -n 1 "$1"; else echo "an earlier mailbox"; fi; }
+
+# Before create or grow for $address: what the storage already there may be used for.
+keep_for_address() {
+  local recorded
+  recorded="$(recorded_address)"
+  if [ -f "$decision_file" ] && [ "$restore_kept" = 0 ]; then
+    # The owner chose to start empty: even the same address gets a fresh filesystem.
+    if exists; then set_aside; fi
+    run rm -f "$decision_file"
+  elif exists && [ -n "$recorded" ] && [ "$recorded" != "$address" ]; then
+    if [ "$action" = grow ]; then
+      # grow is the update of a live mailbox: a new address for it keeps its mail.
+      note "$device, made for $recorded, now serves $address"
+    elif [ "$restore_kept" = 1 ]; then
+      note "$device, made for $recorded, is reattached for $address (--restore-kept)"
+    else
+      set_aside
+    fi
+  fi
+  if [ "$restore_kept" = 1 ]; then run rm -f "$decision_file"; fi
+}
+
+# One line of JSON for an applier: what the owner has kept, for which address.
+print_kept() {
+  if ! exists; then echo '{"kept":false}'; return 0; fi
+  local recorded json mounted=false
+  recorded="$(recorded_address)"
+  if is_ours_mounted; then mounted=true; fi
+  json="{\"kept\":true,\"bytes\":$(current_bytes),\"mounted\":$mounted"
+  # Only an address of the checked form is printed (it needs no JSON escaping).
+  if [[ "$recorded" =~ ^[a-z0-9.@-]+$ ]]; then json="$json,\"address\":\"$recorded\""; fi
+  if [ -f "$decision_file" ]; then json="$json,\"decision\":\"set-aside\""; fi
+  echo "$json}"
+}
+
+# The owner's answer, kept for the next create or grow. "restore": the decision goes first,
+# then the new address is written: a crash between leaves the old address, which sets aside.
+record_decision() {
+  if ! exists; then return 0; fi
+  if [ "$choice" = restore ]; then
+    run rm -f "$decision_file"
+    write_record "$address_file" "$address"
+  else
+    write_record "$decision_file" set-aside
+  fi
+}
+
 case "$action" in
   create|grow)
+    if [ -n "$address" ]; then keep_for_address; fi
     if ! exists; then allocate; fi
     format_if_blank
     mount_fs
     fstab_add
     populate
+    if [ -n "$address" ] && [ "$(recorded_address)" != "$address" ]; then write_record "$address_file" "$address"; fi
     if [ "$action" = grow ]; then
       enlarge
     elif exists && [ "$dry" = 0 ] && [ "$(current_bytes)" -ne $(( mib * 1048576 )) ]; then
@@ -246,6 +392,13 @@ case "$action" in
     if exists; then
       if [ "$backend" = image ]; then run rm -f "$device"; else run lvremove --yes "$device"; fi
     fi
+    run rm -f "$address_file" "$decision_file"
     if [ -d "$target" ] && [ "$dry" = 0 ]; then rmdir "$target" 2>/dev/null || note "$target is not empty after unmount; left in place"; fi
+    ;;
+  kept)
+    print_kept
+    ;;
+  decide)
+    record_decision
     ;;
 esac

@@ -5,11 +5,14 @@ import { resolve } from "node:path";
 import type { OutputMap } from "@pulumi/pulumi/automation/index.js";
 import type { Applier, ApplyContext } from "../../config/applier.ts";
 import { openEngine, type EngineOptions, type SemailEngine } from "./engine.ts";
+import { decideKeptMailOnVm, keptMailOnVm, vmMailboxesOf, type VmMailboxes } from "./kept-mail.ts";
 import { stepLine } from "./steps.ts";
 
 export interface PulumiApplierOptions extends Omit<EngineOptions, "createStack"> {
   /** The users list the form writes; the apply refuses to run when the stack reads another file. */
   readonly usersFile?: string;
+  /** The VM's SSH port for the kept-mail questions; 22 unless given (a test's own sshd). */
+  readonly vmSshPort?: number;
 }
 
 /** The program's default for semail:usersList (Pulumi.yaml). */
@@ -49,8 +52,23 @@ export function createPulumiApplier(options: PulumiApplierOptions): Applier {
     });
     return outputs;
   };
+  // Where the VM's mailbox filesystems are, from the stack's config: read once, again after a failure.
+  let vmMailboxes: Promise<VmMailboxes> | undefined;
+  const vm = (): Promise<VmMailboxes> => {
+    vmMailboxes ??= open().then((e) => e.stack.getAllConfig()).then((config) => vmMailboxesOf(config, options.vmSshPort)).catch((err: unknown) => {
+      vmMailboxes = undefined;
+      throw err;
+    });
+    return vmMailboxes;
+  };
   return {
     name: "pulumi",
+    async keptMail(owner) {
+      return keptMailOnVm(projectDir, await vm(), owner);
+    },
+    async decideKeptMail(owner, address, choice) {
+      await decideKeptMailOnVm(projectDir, await vm(), owner, address, choice);
+    },
     async sshCommand(owner: string): Promise<string | undefined> {
       return sshCommandsOf(await lastOutputs())[owner];
     },

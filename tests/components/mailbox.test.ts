@@ -4,14 +4,15 @@
 // installed stay); the write replaces the file whole, root's, where the container mounts it.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { promisify } from "node:util";
 import { userKeysWriteCommand } from "../../config/stack/user-container.ts";
-import { ALICE, ALICE_KEY, BOB, runStack, usersYaml } from "./fixtures.ts";
-import { findResource as find, inputsOf as inputs, reveal } from "./harness.ts";
+import { ALICE, ALICE_KEY, BOB, runStack, usersYaml } from "../../testkit/pulumi-mocks/stack-fixtures.ts";
+import { findResource as find, inputsOf as inputs, reveal } from "../../testkit/pulumi-mocks/harness.ts";
+import { tempDir } from "../../testkit/temp-dir.ts";
+import { needsRoot } from "../../testkit/needs-root.ts";
 
 const run = promisify(execFile);
 const SECOND_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE5xSecond alice@desk";
@@ -38,9 +39,8 @@ test("adding a key changes only the keys files (the container's and the jump's) 
   assert.equal(inputs(after.resources, "mailbox-bob-keys").stdin, "");
 });
 
-test("the keys command replaces the file whole (a new inode renamed over the old one), root's and 0644 in a 0755 directory", { skip: process.getuid?.() !== 0 ? "needs root (install -o root)" : undefined }, async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), "semail-user-keys-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+test("the keys command replaces the file whole (a new inode renamed over the old one), root's and 0644 in a 0755 directory", { skip: needsRoot }, async (t) => {
+  const dir = await tempDir(t, "semail-user-keys-");
   const write = (input: string) => new Promise<void>((resolve, reject) => {
     const child = execFile("bash", ["-c", userKeysWriteCommand("alice", dir)], { timeout: 10_000 }, (err) => (err ? reject(err) : resolve()));
     child.stdin!.end(input);
@@ -57,4 +57,19 @@ test("the keys command replaces the file whole (a new inode renamed over the old
   assert.equal(await readFile(file, "utf8"), `${ALICE_KEY}\n${SECOND_KEY}\n`);
   assert.notEqual(second.ino, first.ino, "renamed over, never written into: a reader sees the old keys or the new");
   assert.deepEqual((await run("ls", ["-A", join(dir, "alice")])).stdout.trim().split("\n"), ["authorized_keys"], "no temp file left");
+});
+
+test("the storage commands name the mailbox's address, so kept mail of another address is never reattached unasked", async () => {
+  const { resources } = await runStack(usersYaml(ALICE, BOB), { storageBackend: "image" });
+  const alice = inputs(resources, "mailbox-alice-storage");
+  const bob = inputs(resources, "mailbox-bob-storage");
+  assert.match(alice.create, / create --owner alice .*--image-dir \/var\/lib\/semail\/images .*--address alice@alice\.semail\.email$/);
+  assert.match(alice.update, / grow --owner alice .*--address alice@alice\.semail\.email$/);
+  assert.match(bob.create, / create --owner bob .*--address bob@example\.org$/);
+
+  // Bob deletes his mailbox and makes it again under another external domain: a new
+  // address in the commands; the host script then sets the old filesystem aside.
+  const again = await runStack(usersYaml(ALICE, BOB.replace("bob@example.org", "bob@example.net")), { storageBackend: "image" });
+  assert.match(inputs(again.resources, "mailbox-bob-storage").create, /--address bob@example\.net$/);
+  assert.equal(inputs(again.resources, "mailbox-alice-storage").create, alice.create, "alice's command is unchanged");
 });

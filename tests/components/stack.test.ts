@@ -7,8 +7,8 @@ import { checkListenAddresses } from "../../mailservers/outbound/daemon.ts";
 import { parse } from "yaml";
 import { mailUid } from "../../config/mail-uid.ts";
 import { usersNetworkPlan } from "../../components/users-network.ts";
-import { ALICE, ALICE_KEY, BOB, CAROL, GANDI_KEY, LDAP_PASSWORD, PROJECT_DIR, SSH_KEY, runStack, usersYaml } from "./fixtures.ts";
-import { findResource as find, inputsOf as inputs, plainOccurrences, reveal, settle, type Inputs, type Recorded } from "./harness.ts";
+import { ALICE, ALICE_KEY, BOB, CAROL, GANDI_KEY, LDAP_PASSWORD, PROJECT_DIR, SSH_KEY, runStack, usersYaml } from "../../testkit/pulumi-mocks/stack-fixtures.ts";
+import { findResource as find, inputsOf as inputs, plainOccurrences, reveal, settle, type Inputs, type Recorded } from "../../testkit/pulumi-mocks/harness.ts";
 
 const names = (resources: readonly Recorded[]) => new Set(resources.map((r) => `${r.type}::${r.name}`));
 const COMMANDS = new Set(["command:remote:Command", "command:remote:CopyToRemote"]);
@@ -131,8 +131,8 @@ test("with one user: storage, container and MX with the expected inputs", async 
   const storage = find(resources, "mailbox-alice-storage");
   const s = inputs(resources, "mailbox-alice-storage");
   const uid = mailUid("alice");
-  assert.equal(s.create, `bash /usr/local/lib/semail/mailbox-fs.sh create --owner alice --size 1073741824 --mail-root /var/mail/semail --vg semail --uid ${uid} --gid ${uid}`);
-  assert.equal(s.update, `bash /usr/local/lib/semail/mailbox-fs.sh grow --owner alice --size 1073741824 --mail-root /var/mail/semail --vg semail --uid ${uid} --gid ${uid}`);
+  assert.equal(s.create, `bash /usr/local/lib/semail/mailbox-fs.sh create --owner alice --size 1073741824 --mail-root /var/mail/semail --vg semail --uid ${uid} --gid ${uid} --address alice@alice.semail.email`);
+  assert.equal(s.update, `bash /usr/local/lib/semail/mailbox-fs.sh grow --owner alice --size 1073741824 --mail-root /var/mail/semail --vg semail --uid ${uid} --gid ${uid} --address alice@alice.semail.email`);
   assert.equal(s.delete, undefined, "removing the user never deletes the filesystem");
   assert.equal(storage.retainOnDelete, true);
 
@@ -316,7 +316,7 @@ test("an external LDAP URL makes no slapd; image storage makes no volume group",
   assert.equal(inputs(resources, "users-network-net").internal, true);
   assert.equal(result.ldapUrl, "ldaps://ldap.example.net");
   assert.ok(!resources.some((r) => r.type === "semail:infra:VolumeGroup"));
-  assert.equal(inputs(resources, "mailbox-alice-storage").create, `bash /usr/local/lib/semail/mailbox-fs.sh create --owner alice --size 1073741824 --mail-root /var/mail/semail --image-dir /var/lib/semail/images --uid ${mailUid("alice")} --gid ${mailUid("alice")}`);
+  assert.equal(inputs(resources, "mailbox-alice-storage").create, `bash /usr/local/lib/semail/mailbox-fs.sh create --owner alice --size 1073741824 --mail-root /var/mail/semail --image-dir /var/lib/semail/images --uid ${mailUid("alice")} --gid ${mailUid("alice")} --address alice@alice.semail.email`);
   assert.ok(!resources.some((r) => r.name === "image-directory-build"), "no directory image without a local slapd");
   assert.equal(parseSettings(parse(inputs(resources, "outbound-container").uploads[0].content), "s").ldap.url, "ldaps://ldap.example.net");
 });

@@ -4,22 +4,24 @@
 // the new address, "start empty" sets it aside (renamed, not deleted); a create without an
 // answer is refused and changes nothing.
 import assert from "node:assert/strict";
-import { appendFile, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { appendFile, readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
 import { loadUsersList } from "../../config/users-file.ts";
 import { createLocalApplier, createLocalZone } from "../../deploy/local/applier.ts";
+import { settleKeptMail } from "../../webform/kept-mail.ts";
+import { Refusal } from "../../webform/refusal.ts";
 import { testDirectoryForFile } from "../helpers/slapd.ts";
 import { LIST_OPTIONS, loggedInClient, startForm } from "./helpers.ts";
+import { tempDir } from "../../testkit/temp-dir.ts";
+import { needsRoot } from "../../testkit/needs-root.ts";
 
-const skip = process.getuid?.() === 0 ? false : "needs root: the local applier hands each root to its mail uid";
+const skip = needsRoot;
 const ldap = testDirectoryForFile();
 
 /** The form with local mode's applier on plain roots in a temp directory. */
 async function formWithLocalApplier(t: TestContext) {
-  const dir = await mkdtemp(join(tmpdir(), "semail-kept-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, "semail-kept-");
   const mailRoot = join(dir, "mail");
   const applier = createLocalApplier({
     mailRoot,
@@ -77,4 +79,19 @@ test("making a mailbox again: the form asks about the kept mail; bring it back, 
   assert.equal(setAside.length, 1);
   assert.match(await readFile(join(aside, setAside[0]!, "INBOX"), "utf8"), /first life/, "the set-aside mail is all there");
   assert.equal(fieldset((await alice.get("/")).text), "", "her live mailbox's page asks nothing");
+});
+
+test("a host that cannot say what is kept refuses the create (503, with the reason) and decides nothing", async () => {
+  const decided: string[] = [];
+  const unreachable = {
+    keptMail: async () => { throw new Error("ssh: connect to host 192.0.2.25 port 22: Connection timed out"); },
+    decideKeptMail: async (owner: string) => { decided.push(owner); },
+  };
+  await assert.rejects(settleKeptMail(unreachable, "alice", "alice@x.semail.test", "restore"), (err: unknown) => {
+    assert.ok(err instanceof Refusal);
+    assert.equal(err.status, 503);
+    assert.match(err.message, /could not be checked \(ssh: connect to host .* timed out\); nothing was changed/);
+    return true;
+  });
+  assert.deepEqual(decided, []);
 });

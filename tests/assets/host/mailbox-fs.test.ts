@@ -1,20 +1,20 @@
 // assets/host/mailbox-fs.sh for real: image files on loop devices, ext4, mount,
 // populate, grow, unmount, destroy. Needs root (CI runs as root); LVM only as a dry run.
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { lstat, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
+import { lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
-import { repoPath } from "../../helpers/repo-path.ts";
-import { until } from "../../helpers/until.ts";
+import { repoPath } from "../../../testkit/repo-path.ts";
+import { until } from "../../../testkit/until.ts";
+import { tempDir } from "../../../testkit/temp-dir.ts";
+import { needsLoopDevices } from "../../../testkit/needs-root.ts";
 
 const SCRIPT = repoPath("assets/host/mailbox-fs.sh");
 const MiB = 1024 * 1024;
-const skip = process.getuid?.() !== 0
-  ? "needs root for loop devices and mount (CI runs as root)"
-  : !existsSync("/dev/loop-control") ? "no loop device support here (/dev/loop-control missing)" : false;
+const skip = needsLoopDevices;
 
 interface Result { code: number; stdout: string; stderr: string }
 function sh(file: string, args: readonly string[], env?: NodeJS.ProcessEnv): Promise<Result> {
@@ -173,23 +173,19 @@ test("never mounts over a mail directory that holds files", { skip }, async (t) 
 });
 
 // No device-mapper here: the LVM variant is checked as a dry run and for its arguments only.
-test("lvm variant (dry run): the commands it would run", async () => {
-  const dir = await mkdtemp(join(tmpdir(), "semail-lvm-"));
-  try {
-    const result = await mailboxFs("create", "--owner", "alice", "--size", String(64 * MiB), "--mail-root", join(dir, "mail"), "--vg", "semail", "--fstab", join(dir, "fstab"), "--dry-run");
-    assert.equal(result.code, 0, result.stderr);
-    assert.deepEqual(result.stdout.trim().split("\n"), [
-      "+ lvcreate --yes --wipesignatures n -L 64m -n mail-alice semail",
-      "+ mkfs.ext4 -q -F -m 0 -L mail-alice /dev/semail/mail-alice",
-      `+ mkdir -p ${dir}/mail/alice`,
-      `+ mount -t ext4 -o nodev,nosuid,noexec /dev/semail/mail-alice ${dir}/mail/alice`,
-      `+ append to ${dir}/fstab: /dev/semail/mail-alice ${dir}/mail/alice ext4 nodev,nosuid,noexec 0 2`,
-      `+ populate ${dir}/mail/alice/INBOX and ${dir}/mail/alice/mail/`,
-    ]);
-    assert.ok(!existsSync(join(dir, "mail")), "a dry run changes nothing");
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+test("lvm variant (dry run): the commands it would run", async (t) => {
+  const dir = await tempDir(t, "semail-lvm-");
+  const result = await mailboxFs("create", "--owner", "alice", "--size", String(64 * MiB), "--mail-root", join(dir, "mail"), "--vg", "semail", "--fstab", join(dir, "fstab"), "--dry-run");
+  assert.equal(result.code, 0, result.stderr);
+  assert.deepEqual(result.stdout.trim().split("\n"), [
+    "+ lvcreate --yes --wipesignatures n -L 64m -n mail-alice semail",
+    "+ mkfs.ext4 -q -F -m 0 -L mail-alice /dev/semail/mail-alice",
+    `+ mkdir -p ${dir}/mail/alice`,
+    `+ mount -t ext4 -o nodev,nosuid,noexec /dev/semail/mail-alice ${dir}/mail/alice`,
+    `+ append to ${dir}/fstab: /dev/semail/mail-alice ${dir}/mail/alice ext4 nodev,nosuid,noexec 0 2`,
+    `+ populate ${dir}/mail/alice/INBOX and ${dir}/mail/alice/mail/`,
+  ]);
+  assert.ok(!existsSync(join(dir, "mail")), "a dry run changes nothing");
 });
 
 test("bad arguments exit non-zero with a clear message", async () => {
@@ -227,4 +223,139 @@ test("a user's link in place of INBOX or mail/ is never followed by the chown: t
   assert.equal((await stat(victim)).uid, 0, "the file INBOX points at is still root's");
   assert.equal((await stat(p.imageDir)).uid, 0, "so is the folder mail/ points at");
   assert.equal((await lstat(join(target, "INBOX"))).uid, 1001, "the link itself is the user's");
+});
+
+// Issue 20: a mailbox made again never gets an earlier mailbox's mail under another address unasked.
+const ALICE_AT_X = "alice@x.semail.email";
+const ALICE_AT_Y = "alice@example.org";
+const kept = async (p: Awaited<ReturnType<typeof place>>) => {
+  const result = await mailboxFs("kept", ...p.common());
+  assert.equal(result.code, 0, result.stderr);
+  return JSON.parse(result.stdout) as Record<string, unknown>;
+};
+const asideImages = async (p: Awaited<ReturnType<typeof place>>) =>
+  existsSync(join(p.imageDir, "set-aside")) ? (await readdir(join(p.imageDir, "set-aside"))).sort() : [];
+
+test("create with the same address reattaches the kept filesystem and its mail; kept reports it", { skip }, async (t) => {
+  const p = await place(t);
+  const target = join(p.mailRoot, "alice");
+  assert.deepEqual(await kept(p), { kept: false });
+  assert.equal((await mailboxFs("create", ...p.common(), "--size", String(32 * MiB), "--address", ALICE_AT_X)).code, 0);
+  const record = join(p.imageDir, "alice.address");
+  assert.equal(await readFile(record, "utf8"), `${ALICE_AT_X}\n`);
+  assert.equal((await stat(record)).mode & 0o777, 0o600);
+  await writeFile(join(target, "INBOX"), "From a@b Mon Nov 23 00:00:00 2026\n\nold mail\n");
+  assert.deepEqual(await kept(p), { kept: true, bytes: 32 * MiB, mounted: true, address: ALICE_AT_X });
+
+  assert.equal((await mailboxFs("unmount", ...p.common())).code, 0);
+  assert.deepEqual(await kept(p), { kept: true, bytes: 32 * MiB, mounted: false, address: ALICE_AT_X });
+  const again = await mailboxFs("create", ...p.common(), "--size", String(32 * MiB), "--address", ALICE_AT_X);
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal(again.stderr, "");
+  assert.match(await readFile(join(target, "INBOX"), "utf8"), /old mail/);
+  assert.deepEqual(await asideImages(p), []);
+});
+
+test("create for another address sets the kept filesystem aside (mounted or not) and starts empty; --restore-kept reattaches it", { skip }, async (t) => {
+  const p = await place(t);
+  const target = join(p.mailRoot, "alice");
+  const image = join(p.imageDir, "alice.img");
+  assert.equal((await mailboxFs("create", ...p.common(), "--size", String(32 * MiB), "--address", ALICE_AT_X)).code, 0);
+  await writeFile(join(target, "INBOX"), "From a@b Mon Nov 23 00:00:00 2026\n\nold mail\n");
+  // Production keeps a deleted mailbox mounted (retainOnDelete): the create finds it so.
+  const fresh = await mailboxFs("create", ...p.common(), "--size", String(32 * MiB), "--address", ALICE_AT_Y);
+  assert.equal(fresh.code, 0, fresh.stderr);
+  assert.match(fresh.stderr, new RegExp(`the kept mail of ${ALICE_AT_X} is set aside as .*/set-aside/alice-\\d{8}T\\d{9}Z\\.img \\(not deleted\\)`));
+  assert.equal(await readFile(join(target, "INBOX"), "utf8"), "", "none of the old mail");
+  assert.equal(await readFile(join(p.imageDir, "alice.address"), "utf8"), `${ALICE_AT_Y}\n`);
+  const aside = await asideImages(p);
+  assert.equal(aside.length, 2, aside.join(" "));
+  assert.match(aside[0]!, /^alice-\d{8}T\d{9}Z\.img$/);
+  assert.equal(aside[1], `${aside[0]}.address`);
+  assert.equal(await readFile(join(p.imageDir, "set-aside", aside[1]!), "utf8"), `${ALICE_AT_X}\n`);
+  assert.equal((await sh("blkid", ["-p", "-o", "value", "-s", "TYPE", join(p.imageDir, "set-aside", aside[0]!)])).stdout.trim(), "ext4", "the old filesystem, kept whole");
+  assert.equal((await readFile(p.fstab, "utf8")).split("\n").length, 2, "one fstab line, for the new image");
+
+  // An operator gives the old one back: put it in place, then create with --restore-kept.
+  assert.equal((await mailboxFs("unmount", ...p.common())).code, 0);
+  await rm(image);
+  await sh("mv", [join(p.imageDir, "set-aside", aside[0]!), image]);
+  await sh("mv", [join(p.imageDir, "set-aside", aside[1]!), join(p.imageDir, "alice.address")]);
+  const restored = await mailboxFs("create", ...p.common(), "--size", String(32 * MiB), "--address", ALICE_AT_Y, "--restore-kept");
+  assert.equal(restored.code, 0, restored.stderr);
+  assert.match(restored.stderr, new RegExp(`made for ${ALICE_AT_X}, is reattached for ${ALICE_AT_Y} \\(--restore-kept\\)`));
+  assert.match(await readFile(join(target, "INBOX"), "utf8"), /old mail/);
+  assert.equal(await readFile(join(p.imageDir, "alice.address"), "utf8"), `${ALICE_AT_Y}\n`);
+});
+
+test("grow (a live mailbox's update) under a new address keeps the mail and records the new address", { skip }, async (t) => {
+  const p = await place(t);
+  const target = join(p.mailRoot, "alice");
+  assert.equal((await mailboxFs("create", ...p.common(), "--size", String(32 * MiB), "--address", ALICE_AT_X)).code, 0);
+  await writeFile(join(target, "INBOX"), "From a@b Mon Nov 23 00:00:00 2026\n\nlive mail\n");
+  const renamed = await mailboxFs("grow", ...p.common(), "--size", String(32 * MiB), "--address", ALICE_AT_Y);
+  assert.equal(renamed.code, 0, renamed.stderr);
+  assert.match(renamed.stderr, new RegExp(`made for ${ALICE_AT_X}, now serves ${ALICE_AT_Y}`));
+  assert.match(await readFile(join(target, "INBOX"), "utf8"), /live mail/);
+  assert.equal(await readFile(join(p.imageDir, "alice.address"), "utf8"), `${ALICE_AT_Y}\n`);
+  assert.deepEqual(await asideImages(p), []);
+});
+
+test("decide records the owner's answer for the next create: restore under a new address, or start empty under the same one", { skip }, async (t) => {
+  const p = await place(t);
+  const target = join(p.mailRoot, "alice");
+  assert.equal((await mailboxFs("create", ...p.common(), "--size", String(32 * MiB), "--address", ALICE_AT_X)).code, 0);
+  await writeFile(join(target, "INBOX"), "From a@b Mon Nov 23 00:00:00 2026\n\nold mail\n");
+
+  assert.equal((await mailboxFs("decide", ...p.common(), "--address", ALICE_AT_Y, "--choice", "restore")).code, 0);
+  assert.equal((await kept(p)).address, ALICE_AT_Y, "the kept filesystem is now the new address's");
+  const restored = await mailboxFs("grow", ...p.common(), "--size", String(32 * MiB), "--address", ALICE_AT_Y);
+  assert.equal(restored.code, 0, restored.stderr);
+  assert.match(await readFile(join(target, "INBOX"), "utf8"), /old mail/);
+
+  const decided = await mailboxFs("decide", ...p.common(), "--address", ALICE_AT_Y, "--choice", "set-aside");
+  assert.equal(decided.code, 0, decided.stderr);
+  assert.equal((await kept(p)).decision, "set-aside");
+  const empty = await mailboxFs("create", ...p.common(), "--size", String(32 * MiB), "--address", ALICE_AT_Y);
+  assert.equal(empty.code, 0, empty.stderr);
+  assert.match(empty.stderr, /is set aside as/);
+  assert.equal(await readFile(join(target, "INBOX"), "utf8"), "", "the same address, started empty as asked");
+  assert.equal((await kept(p)).decision, undefined, "the decision is carried out once");
+  assert.equal((await asideImages(p)).length, 2);
+});
+
+test("a busy mount is not set aside: the create fails, saying so, and changes nothing", { skip }, async (t) => {
+  const p = await place(t);
+  const target = join(p.mailRoot, "alice");
+  assert.equal((await mailboxFs("create", ...p.common(), "--size", String(32 * MiB), "--address", ALICE_AT_X)).code, 0);
+  const holder = spawn("sleep", ["60"], { cwd: target, stdio: "ignore" });
+  t.after(() => holder.kill());
+  const busy = await mailboxFs("create", ...p.common(), "--size", String(32 * MiB), "--address", ALICE_AT_Y);
+  assert.equal(busy.code, 1);
+  assert.match(busy.stderr, new RegExp(`is in use by processes .*${holder.pid}.*to be set aside for the new address: stop what uses it, then run again`));
+  assert.equal(await readFile(join(p.imageDir, "alice.address"), "utf8"), `${ALICE_AT_X}\n`);
+  assert.deepEqual(await asideImages(p), []);
+});
+
+test("a bad --address or --choice is refused before anything is done", async () => {
+  const base = ["--owner", "alice", "--size", "67108864", "--mail-root", "/m", "--vg", "semail", "--dry-run"];
+  for (const bad of ["Alice@example.org", "alice@example.org\nx", "alice", "a/b@example.org", "alice@@example.org", "alice@ex..org", "\"a\"@example.org", `${"a".repeat(65)}@example.org`]) {
+    const result = await mailboxFs("create", ...base, "--address", bad);
+    assert.equal(result.code, 1, bad);
+    assert.match(result.stderr, /is not a mailbox address: use lower-case local@domain/, bad);
+    assert.equal(result.stdout, "");
+  }
+  const noAddress = await mailboxFs("decide", ...base, "--choice", "restore");
+  assert.match(noAddress.stderr, /--address "" is not a mailbox address/);
+  const choice = await mailboxFs("decide", ...base, "--address", ALICE_AT_X, "--choice", "keep");
+  assert.match(choice.stderr, /--choice "keep" is not valid: use restore or set-aside/);
+});
+
+test("lvm variant (dry run): the address is recorded in the state dir", async (t) => {
+  const dir = await tempDir(t, "semail-lvm-");
+  const result = await mailboxFs("create", "--owner", "alice", "--size", String(64 * MiB), "--mail-root", join(dir, "mail"), "--vg", "semail", "--fstab", join(dir, "fstab"),
+    "--state-dir", join(dir, "state"), "--address", ALICE_AT_X, "--dry-run");
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(result.stdout.trim().split("\n").at(-1), `+ write ${dir}/state/alice.address: ${ALICE_AT_X}`);
+  assert.ok(!existsSync(join(dir, "state")), "a dry run changes nothing");
 });

@@ -2,8 +2,7 @@
 // cannot run here): which commands it runs, with Node 26 first in PATH; a failed
 // `pulumi up` becomes a short reason; a stack reading another users list is refused.
 import assert from "node:assert/strict";
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
 import { silentLogger } from "../../../lib/logger.ts";
@@ -11,6 +10,7 @@ import { UsersList } from "../../../config/users-list.ts";
 import { createPulumiApplier } from "../../../deploy/pulumi/applier.ts";
 import { webmailLink } from "../../../webform/mail-access.ts";
 import { ApplyRunner } from "../../../webform/apply-runner.ts";
+import { tempDir } from "../../../testkit/temp-dir.ts";
 
 /** A `pulumi` that logs each call and answers like the real one; `up` fails when up-fails exists; `stack output` prints outputs. */
 const FAKE_PULUMI = `#!/bin/sh
@@ -33,8 +33,7 @@ esac
 `;
 
 async function fakeCli(t: TestContext): Promise<{ root: string; project: string }> {
-  const root = await mkdtemp(join(tmpdir(), "semail-fake-pulumi-"));
-  t.after(() => rm(root, { recursive: true, force: true }));
+  const root = await tempDir(t, "semail-fake-pulumi-");
   await mkdir(join(root, "bin"));
   await writeFile(join(root, "bin/pulumi"), FAKE_PULUMI);
   await chmod(join(root, "bin/pulumi"), 0o755);
