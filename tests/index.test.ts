@@ -1,8 +1,8 @@
 // index.ts itself, imported once under the mocks (each file runs in its own process).
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { PROJECT_DIR, SECRET_KEYS, baseConfig } from "./components/fixtures.ts";
-import { record, reveal, settle } from "./components/harness.ts";
+import { PROJECT_DIR, SECRET_KEYS, baseConfig } from "../testkit/pulumi-mocks/stack-fixtures.ts";
+import { record, reveal, settle } from "../testkit/pulumi-mocks/harness.ts";
 
 test("index.ts reads the stack config and the users list file, and exports the outputs", async () => {
   const config = baseConfig({ usersList: "tests/components/fixtures/users.yaml" });

@@ -19,10 +19,11 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { stringify } from "yaml";
 import { bundle, imageNodeFlags } from "../../bin/bundle.ts";
-import { provisionPlainRoot } from "../../mailservers/inbound/store/index.ts";
+import { provisionPlainRoot } from "../../config/mailbox-layout.ts";
 import { MboxCounter } from "../lib/mbox-count.ts";
 import { postfixDir, removeDir, startPostfix, type PostfixInstance } from "../lib/postfix.ts";
-import { peakRss, rss, sampleTree, settledRss, until, uss } from "../lib/process.ts";
+import { peakRss, rss, sampleTree, settledRss, uss } from "../lib/process.ts";
+import { until } from "../../testkit/until.ts";
 import { SMTP_SOURCE, smtpSource } from "../lib/smtp-source.ts";
 
 const SOURCE_BIN = fileURLToPath(new URL("../../bin/semail.mjs", import.meta.url));

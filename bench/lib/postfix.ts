@@ -7,7 +7,8 @@ import { chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/p
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { freePort, until } from "./process.ts";
+import { freePort } from "./process.ts";
+import { until } from "../../testkit/until.ts";
 
 const run = promisify(execFile);
 

@@ -1,5 +1,5 @@
 // Small process helpers for benchmarks: a free loopback port, whether a port accepts
-// connections, bounded polling, and the resident memory of a process tree from /proc.
+// connections, and the resident memory of a process tree from /proc.
 import { readdir, readFile } from "node:fs/promises";
 import { connect } from "node:net";
 
@@ -15,15 +15,6 @@ export function accepting(port: number): Promise<boolean> {
     });
     socket.once("error", () => resolve(false));
   });
-}
-
-/** Polls `check` every `everyMs` until true; throws after `ms`. */
-export async function until(check: () => boolean | Promise<boolean>, what: string, ms: number, everyMs = 20): Promise<void> {
-  for (const deadline = Date.now() + ms; Date.now() < deadline; ) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  throw new Error(`timed out after ${ms} ms waiting for ${what}`);
 }
 
 async function statusField(pid: number, field: string): Promise<number> {

@@ -1,13 +1,13 @@
 // The Pulumi program's side of bench/scale: defineStack (components/stack.ts, what index.ts
 // runs) under Pulumi's mocks, with the same mock monitor the component tests use
-// (tests/components/harness.ts), timed from the first resource to the last registration
+// (testkit/pulumi-mocks/harness.ts), timed from the first resource to the last registration
 // answered. The users list is parsed before the clock starts (it is timed on its own).
 import * as pulumi from "@pulumi/pulumi";
 import { defineStack } from "../../components/stack.ts";
 import { parseStackConfig } from "../../config/stack/stack-config.ts";
 import { parseUsersList } from "../../config/users-list.ts";
-import { record } from "../../tests/components/harness.ts";
-import { PROJECT_DIR, SECRET_KEYS, baseConfig } from "../../tests/components/fixtures.ts";
+import { record } from "../../testkit/pulumi-mocks/harness.ts";
+import { PROJECT_DIR, SECRET_KEYS, baseConfig } from "../../testkit/pulumi-mocks/stack-fixtures.ts";
 import { BENCH_DOMAIN, BENCH_LIST_OPTIONS, syntheticUsersYaml } from "../lib/users-lists.ts";
 
 export interface GraphSample {

@@ -12,7 +12,7 @@ import { parseUsersList, type UsersList } from "../../config/users-list.ts";
 import { imapPaths } from "../../services/imap/config.ts";
 import { startImap } from "../../services/imap/dovecot.ts";
 import { freeLoopbackPort } from "../../deploy/local/ports.ts";
-import { selfSignedCertificate } from "../../tests/helpers/tls.ts";
+import { selfSignedCertificate } from "../../testkit/tls.ts";
 import { BENCH_DOMAIN, BENCH_LIST_OPTIONS, syntheticUsersYaml } from "../lib/users-lists.ts";
 
 export interface ImapReloadSample {

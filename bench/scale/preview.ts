@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { lockedPulumiVersion, pulumiCliRoot } from "../../deploy/pulumi/cli-root.ts";
 import { openEngine } from "../../deploy/pulumi/engine.ts";
-import { installStandIns } from "../../tests/rig/providers/install.ts";
+import { installStandIns } from "../../testkit/rig/providers/install.ts";
 import { BENCH_DOMAIN, syntheticUsersYaml } from "../lib/users-lists.ts";
 
 const PROJECT_DIR = join(import.meta.dirname, "..", "..");

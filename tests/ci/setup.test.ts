@@ -4,11 +4,11 @@
 // here: the real install needs the registry, which the test must not depend on.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { chmod, cp, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { promisify } from "node:util";
+import { tempDir } from "../../testkit/temp-dir.ts";
 
 const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, "../..");
@@ -29,8 +29,7 @@ fi
 test("a fresh setup runs npm ci on the Node 26 it fetched first, and leaves no scratch folder", async (t) => {
   const system = await run(SYSTEM_NODE, ["-p", "process.versions.node"]).then((r) => r.stdout.trim(), () => undefined);
   if (system === undefined || Number(system.split(".")[0]) >= 26) return t.skip(`needs an older system node at ${SYSTEM_NODE} (found ${system})`);
-  const dir = await mkdtemp(join(tmpdir(), "semail-setup-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, "semail-setup-");
   const checkout = join(dir, "checkout");
   await mkdir(join(checkout, ".ci"), { recursive: true });
   await cp(join(ROOT, ".ci/setup"), join(checkout, ".ci/setup"));

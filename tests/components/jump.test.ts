@@ -6,8 +6,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { JUMP, jumpKeysFile, jumpSshdStanza, userSshCommand } from "../../config/stack/jump-host.ts";
-import { ALICE, ALICE_KEY, BOB, CAROL, PROJECT_DIR, runStack, usersYaml } from "./fixtures.ts";
-import { inputsOf as inputs, settle } from "./harness.ts";
+import { ALICE, ALICE_KEY, BOB, CAROL, PROJECT_DIR, runStack, usersYaml } from "../../testkit/pulumi-mocks/stack-fixtures.ts";
+import { inputsOf as inputs, settle } from "../../testkit/pulumi-mocks/harness.ts";
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 // Blobs are checked (an RSA one down to its modulus size), so a made-up key is an ed25519 one.

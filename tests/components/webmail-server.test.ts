@@ -4,14 +4,14 @@
 // the web form links to, and the stack settings that move or remove it.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { test } from "node:test";
 import { autoconfigInstallScript } from "../../components/webmail-server.ts";
 import { parseAutoconfig } from "../webform/autoconfig-xml.ts";
-import { ALICE, BOB, CAROL, PROJECT_DIR, runStack, usersYaml } from "./fixtures.ts";
-import { findResource as find, inputsOf as inputs, reveal, type Inputs } from "./harness.ts";
+import { ALICE, BOB, CAROL, PROJECT_DIR, runStack, usersYaml } from "../../testkit/pulumi-mocks/stack-fixtures.ts";
+import { findResource as find, inputsOf as inputs, reveal, type Inputs } from "../../testkit/pulumi-mocks/harness.ts";
+import { tempDir } from "../../testkit/temp-dir.ts";
 
 const PENDING_BOB = `${BOB}    pendingProof: 0123456789abcdef0123456789abcdef\n`;
 
@@ -95,8 +95,7 @@ test("stack settings: another HTTPS port and no HTTP; no webmail at all; an imag
 });
 
 test("autoconfig: one document per live mail domain for the webmail's nginx, naming mx.<domain> and the VM's ports; rewritten with the domains", async (t) => {
-  const dir = await mkdtemp(path.join(tmpdir(), "semail-autoconfig-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, "semail-autoconfig-");
   const before = await runStack(usersYaml(ALICE, PENDING_BOB, CAROL));
   const command = inputs(before.resources, "webmail-autoconfig");
   assert.equal(find(before.resources, "webmail-autoconfig").parent.endsWith("::webmail"), true);

@@ -1,11 +1,11 @@
 // The XenVm create script, run against stand-ins for xl and xen-create-image.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { chmod, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { xenCreateScript, type XenVmArgs } from "../../components/xen-vm.ts";
+import { tempDir } from "../../testkit/temp-dir.ts";
 
 const ARGS: XenVmArgs = {
   dom0: { host: "dom0" }, name: "semail", ip: "192.0.2.25", gateway: "192.0.2.1", netmask: "255.255.255.0",
@@ -13,8 +13,7 @@ const ARGS: XenVmArgs = {
 };
 
 test("creates the guest once, adds the data disk once, and boots it", async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), "semail-xen-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, "semail-xen-");
   const log = join(dir, "log");
   // Stand-ins: xen-create-image writes a config like xen-tools does; `xl list` fails until `xl create`.
   await writeFile(join(dir, "xen-create-image"), `#!/bin/sh\necho "xen-create-image $*" >> ${log}\nprintf "name = 'semail'\\ndisk = [\\n    'phy:/dev/vg0/semail-disk,xvda2,w',\\n]\\n" > ${dir}/semail.cfg\n`);

@@ -4,18 +4,17 @@
 // detaches itself once the holder exits, leaving nothing of ours in `losetup -a`.
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { promisify } from "node:util";
-import { until } from "../helpers/until.ts";
+import { until } from "../../testkit/until.ts";
 import { startLocal, writeLocalSettings } from "./local-process.ts";
+import { needsLoopDevices } from "../../testkit/needs-root.ts";
 
 const run = promisify(execFile);
-const skip = process.getuid?.() !== 0 ? "needs root (image files on loop mounts, as local mode makes them as root)"
-  : !existsSync("/dev/loop-control") ? "no loop device support here (/dev/loop-control missing)" : undefined;
+const skip = needsLoopDevices;
 
 const loopsUnder = async (dir: string) => (await run("losetup", ["-a"])).stdout.split("\n").filter((line) => line.includes(dir));
 

@@ -1,13 +1,12 @@
 // `npm run test:deploy`: the whole stack under the REAL Pulumi engine (the CLI built by the
 // toolchain script, the program inline through the engine driver) onto an existing Debian host
-// the test makes (tests/rig/host: a VM-like container with systemd, sshd and its own dockerd).
-// Only the provider binaries are stand-ins (tests/rig/providers: none can be had here). Steps,
+// the test makes (testkit/rig/host: a VM-like container with systemd, sshd and its own dockerd).
+// Only the provider binaries are stand-ins (testkit/rig/providers: none can be had here). Steps,
 // each timed: up from empty state; mail in and a user's container reading it; a clean preview;
 // a mailbox made and deleted on the web form; three kinds of drift seen and repaired; destroy.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdir, mkdtemp, readFile, rm, writeFile, copyFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, readFile, rm, writeFile, copyFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
 import { promisify } from "node:util";
@@ -16,17 +15,19 @@ import { openEngine, type SemailEngine } from "../../deploy/pulumi/engine.ts";
 import { createPulumiApplier } from "../../deploy/pulumi/applier.ts";
 import { USERS_BRIDGE } from "../../components/users-network.ts";
 import { createDirectory } from "../../directory/ldap.ts";
-import { dockerEngine } from "../helpers/docker.ts";
-import { REPO_ROOT } from "../helpers/repo-path.ts";
+import { dockerEngine } from "../../testkit/docker.ts";
+import { REPO_ROOT } from "../../testkit/repo-path.ts";
 import { startTestSlapd, TEST_USERS } from "../helpers/slapd.ts";
 import { SmtpClient } from "../helpers/smtp.ts";
-import { until } from "../helpers/until.ts";
-import { makeKey } from "../rig/providers/sshd-fixture.ts";
-import { engineMissing, rigEngine } from "../rig/engine.ts";
-import { startRigHost, type RigHost } from "../rig/host/index.ts";
-import { startArchiveProxy } from "../rig/archive-proxy.ts";
-import { startSshAgent } from "../rig/ssh-agent.ts";
+import { until } from "../../testkit/until.ts";
+import { makeKey } from "../../testkit/rig/providers/sshd-fixture.ts";
+import { engineMissing, rigEngine } from "../../testkit/rig/engine.ts";
+import { startRigHost, type RigHost } from "../../testkit/rig/host/index.ts";
+import { startArchiveProxy } from "../../testkit/rig/archive-proxy.ts";
+import { startSshAgent } from "../../testkit/rig/ssh-agent.ts";
 import { loggedInClient, startForm, type Client } from "../webform/helpers.ts";
+import { tempDir } from "../../testkit/temp-dir.ts";
+import { needsRoot } from "../../testkit/needs-root.ts";
 
 const run = promisify(execFile);
 const STACK = "rig";
@@ -45,7 +46,7 @@ async function timed<T>(t: TestContext, name: string, fn: () => Promise<T>): Pro
 }
 
 function skipReason(): string | undefined {
-  if (process.getuid?.() !== 0) return "needs root (the rig host: a container with loop devices and its own dockerd)";
+  if (needsRoot) return needsRoot;
   const missing = engineMissing();
   // In CI the engine must be there (.ci/run builds it): a skip there would hide a failure.
   if (missing !== undefined && process.env.CI === "true") return undefined;
@@ -99,8 +100,7 @@ test("the real engine deploys SEMail onto an existing host: up, mail, clean prev
   const gateway = (await docker.docker(["network", "inspect", host.network, "-f", "{{(index .IPAM.Config 0).Gateway}}"])).trim();
   const archive = await startArchiveProxy(t, gateway);
 
-  const scratch = await mkdtemp(join(tmpdir(), "semail-deploy-"));
-  t.after(() => rm(scratch, { recursive: true, force: true }));
+  const scratch = await tempDir(t, "semail-deploy-");
   // The operator's part: a certificate where the daemons, Dovecot and nginx read it.
   await run("openssl", ["req", "-x509", "-newkey", "ed25519", "-nodes", "-days", "2", "-subj", `/CN=mx.${DOMAIN}`,
     "-addext", `subjectAltName=DNS:mx.${DOMAIN}`, "-keyout", join(scratch, "privkey.pem"), "-out", join(scratch, "fullchain.pem")]);

@@ -11,6 +11,8 @@ import { test } from "node:test";
 import { promisify } from "node:util";
 import { localInstanceId, onPath, ownDockerPaths } from "../../deploy/local/docker-engine.ts";
 import { startLocal, writeLocalSettings } from "./local-process.ts";
+import { until } from "../../testkit/until.ts";
+import { needsRoot } from "../../testkit/needs-root.ts";
 
 const exec = promisify(execFile);
 const READY_MS = 20 * 60_000;
@@ -35,7 +37,7 @@ function alive(pid: number): boolean {
   })());
 }
 
-const skip = process.getuid?.() !== 0 ? "needs root (to start dockerd)" : undefined;
+const skip = needsRoot;
 
 test("with no engine running, semail start runs its own dockerd and stops it on Ctrl-C", { skip, timeout: READY_MS + 5 * 60_000 }, async (t) => {
   if (!(await onPath("dockerd"))) return t.skip("dockerd not installed");
@@ -50,7 +52,7 @@ test("with no engine running, semail start runs its own dockerd and stops it on 
     const pid = Number.parseInt(await readFile(paths.pidFile, "utf8").catch(() => ""), 10);
     if (pid > 0 && alive(pid)) {
       process.kill(pid, "SIGKILL");
-      for (let i = 0; i < 50 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+      await until(() => !alive(pid), `the killed dockerd (pid ${pid}) to be gone`, 5000, 100).catch(() => undefined);
     }
     const mounts = (await readFile("/proc/self/mounts", "utf8")).split("\n").map((l) => l.split(" ")[1] ?? "");
     for (const m of mounts.filter((m) => m.startsWith(`${paths.run}/`) || m.startsWith(`${dataDir}/`)).reverse()) await exec("umount", ["-l", m]).catch(() => undefined);

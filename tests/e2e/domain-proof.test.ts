@@ -3,19 +3,19 @@
 // domain's owner, publishes the TXT record in the stand-in zone local mode wrote; then
 // "Check now" makes it live and mail flows to it through the MX.
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { createTransport } from "nodemailer";
 import { SmtpClient } from "../helpers/smtp.ts";
 import { readMbox } from "../mailservers/inbound/store/fixture.ts";
 import { Client } from "../webform/helpers.ts";
-import { eventually, startLocal, writeLocalSettings } from "./local-process.ts";
+import { startLocal, writeLocalSettings } from "./local-process.ts";
+import { until, untilValue } from "../../testkit/until.ts";
+import { tempDir } from "../../testkit/temp-dir.ts";
 
 test("local mode: a claimed domain goes live only after its TXT record is published", { timeout: 240_000 }, async (t) => {
-  const dataDir = await mkdtemp(join(tmpdir(), "semail-e2e-proof-"));
-  t.after(() => rm(dataDir, { recursive: true, force: true }));
+  const dataDir = await tempDir(t, "semail-e2e-proof-");
   const ports = await writeLocalSettings(dataDir);
   const local = await startLocal(dataDir);
   t.after(() => local.kill());
@@ -37,7 +37,7 @@ test("local mode: a claimed domain goes live only after its TXT record is publis
 
   // Local mode wrote a stand-in zone for the domain, with the record as a comment.
   const zoneFile = join(dataDir, "zones", "home.example.zone");
-  const zone = await eventually("the claimed domain's zone file", () => readFile(zoneFile, "utf8").catch(() => undefined));
+  const zone = await untilValue(() => readFile(zoneFile, "utf8").catch(() => undefined), "the claimed domain's zone file", 30_000, 100);
   assert.ok(zone.includes(`; ${record}`), zone);
 
   // Pending: inbound does not serve it, outbound does not send as it.
@@ -56,7 +56,7 @@ test("local mode: a claimed domain goes live only after its TXT record is publis
   await writeFile(zoneFile, zone.replace(`; ${record}`, record).replace(/^; (@ IN MX .*)$/m, "$1"));
   const checked = await web.post("/mailbox/proof");
   assert.equal(checked.location, "/?proven", checked.text);
-  await eventually("the apply of the proven mailbox", async () => ((await web.status()).state === "done" ? true : undefined), 60_000);
+  await until(async () => (await web.status()).state === "done", "the apply of the proven mailbox", 60_000, 100);
 
   // Live: mail to it is accepted, and it can send, through its MX, to itself.
   await inbound.command("RSET");
@@ -64,10 +64,10 @@ test("local mode: a claimed domain goes live only after its TXT record is publis
   assert.equal((await inbound.command(`RCPT TO:<${address}>`)).code, 250);
   await submit.sendMail(message);
   const inbox = join(dataDir, "mail", "admin", "INBOX");
-  const delivered = await eventually("the message in the new mailbox", async () => {
+  const delivered = await untilValue(async () => {
     const messages = await readMbox(inbox).catch(() => []);
     return messages.length > 0 ? messages : undefined;
-  });
+  }, "the message in the new mailbox", 30_000, 100);
   assert.deepEqual(delivered.map((m) => m.subject), ["Mine now"]);
   assert.equal(await local.interrupt(), 0, local.output());
 });

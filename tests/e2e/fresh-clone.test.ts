@@ -4,13 +4,14 @@
 // own dockerd (data in the clone), as a newcomer's start does; the first start builds images.
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
-import { mkdtemp, readFile, readdir, readlink, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, readdir, readlink, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { promisify } from "node:util";
-import { REPO_ROOT } from "../helpers/repo-path.ts";
-import { until } from "../helpers/until.ts";
+import { REPO_ROOT } from "../../testkit/repo-path.ts";
+import { until } from "../../testkit/until.ts";
+import { tempDir } from "../../testkit/temp-dir.ts";
+import { needsRoot } from "../../testkit/needs-root.ts";
 
 const run = promisify(execFile);
 
@@ -27,12 +28,11 @@ async function processesIn(path: string): Promise<string[]> {
 }
 
 test("a fresh clone under a closed directory: npm run setup && npm start shows the banner and the form, Ctrl-C leaves nothing", {
-  skip: process.getuid?.() === 0 ? undefined : "needs root (as the README's quick start runs it: images, loop mounts, Docker)",
+  skip: needsRoot,
   timeout: 40 * 60_000,
 }, async (t) => {
-  const home = await mkdtemp(join(tmpdir(), "semail-newcomer-"));
+  const home = await tempDir(t, "semail-newcomer-");
   const clone = join(home, "semail");
-  t.after(() => rm(home, { recursive: true, force: true }));
   await run("git", ["clone", "-q", REPO_ROOT, clone]);
   await run("npm", ["run", "setup"], { cwd: clone, timeout: 20 * 60_000, maxBuffer: 64 << 20 });
 

@@ -5,20 +5,22 @@
 // mailbox refuses new mail while its old mail stays on disk.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { promisify } from "node:util";
 import { createTransport } from "nodemailer";
 import { chromium, type Browser, type Page } from "playwright-core";
-import { folderName } from "../../mailservers/inbound/store/folder-name.ts";
+import { folderName } from "../../mailservers/inbound/store/index.ts";
 import { CHROMIUM } from "../helpers/chromium.ts";
 import { zoneText } from "../helpers/named.ts";
 import { SmtpClient } from "../helpers/smtp.ts";
 import { startTarget } from "../helpers/target-smtp.ts";
 import { readMbox } from "../mailservers/inbound/store/fixture.ts";
-import { ROOT, SEMAIL, eventually, startLocal, writeLocalSettings } from "./local-process.ts";
+import { ROOT, SEMAIL, startLocal, writeLocalSettings } from "./local-process.ts";
+import { until, untilValue } from "../../testkit/until.ts";
+import { tempDir } from "../../testkit/temp-dir.ts";
+import { isRoot } from "../../testkit/needs-root.ts";
 
 const run = promisify(execFile);
 const ARTIFACTS = join(ROOT, "test-artifacts/e2e");
@@ -43,8 +45,7 @@ function submit(port: number, user: string, pass: string) {
 
 test("two users' journey through the local system", { timeout: 300_000 }, async (t) => {
   await mkdir(ARTIFACTS, { recursive: true });
-  const dataDir = await mkdtemp(join(tmpdir(), "semail-e2e-"));
-  t.after(() => rm(dataDir, { recursive: true, force: true }));
+  const dataDir = await tempDir(t, "semail-e2e-");
 
   const ports = await writeLocalSettings(dataDir);
   // A domain whose MX (127.0.0.2, on the port every local MX uses) fails once with 451.
@@ -80,10 +81,10 @@ test("two users' journey through the local system", { timeout: 300_000 }, async 
   // and hands the message to the inbound daemon, which files it in INBOX and the pair folder.
   await submit(ports.submission, "alice", alicePassword).sendMail({ envelope: { from: alice, to: [bob] }, from: alice, to: bob, subject: "Hello Bob", text: "Lunch at noon?\n" });
   const bobInbox = join(mailRoot, "bob", "INBOX");
-  const [first] = await eventually("Alice's mail in Bob's INBOX", async () => {
+  const [first] = await untilValue(async () => {
     const messages = await readMbox(bobInbox);
     return messages.length > 0 ? messages : undefined;
-  });
+  }, "Alice's mail in Bob's INBOX", 30_000, 100);
   assert.equal(first!.subject, "Hello Bob");
   assert.match(first!.body, /Lunch at noon\?/);
   assert.ok(first!.headers.some(([k, v]) => k === "Delivered-To" && v === bob));
@@ -92,10 +93,10 @@ test("two users' journey through the local system", { timeout: 300_000 }, async 
 
   // 5. Bob replies by the same path.
   await submit(ports.submission, "bob", bobPassword).sendMail({ envelope: { from: bob, to: [alice] }, from: bob, to: alice, subject: "Re: Hello Bob", text: "Yes!\n" });
-  const reply = await eventually("Bob's reply in Alice's INBOX", async () => {
+  const reply = await untilValue(async () => {
     const messages = await readMbox(join(mailRoot, "alice", "INBOX"));
     return messages.length > 0 ? messages : undefined;
-  });
+  }, "Bob's reply in Alice's INBOX", 30_000, 100);
   assert.deepEqual(reply.map((m) => m.subject), ["Re: Hello Bob"]);
 
   // A user cannot send as another.
@@ -107,13 +108,13 @@ test("two users' journey through the local system", { timeout: 300_000 }, async 
   // 6. To a domain whose MX temp-fails: queued, then delivered once the server recovers.
   await submit(ports.submission, "alice", alicePassword).sendMail({ envelope: { from: alice, to: ["carol@flaky.test"] }, from: alice, to: "carol@flaky.test", subject: "Patience", text: "Eventually.\n" });
   const config = join(dataDir, "semail.yaml");
-  await eventually("the deferred message in the queue", async () => {
+  await untilValue(async () => {
     const { stdout } = await run(process.execPath, [SEMAIL, "queue", "list", "--config", config]);
     return /carol@flaky\.test/.test(stdout) && flaky.connections > 0 ? stdout : undefined;
-  });
+  }, "the deferred message in the queue", 30_000, 100);
   assert.equal(flaky.messages.length, 0, "the first attempt was refused with 451");
   await run(process.execPath, [SEMAIL, "queue", "flush", "--config", config]);
-  await eventually("delivery after the flush", async () => (flaky.messages.length > 0 ? true : undefined));
+  await until(async () => flaky.messages.length > 0, "delivery after the flush", 30_000, 100);
   assert.equal(flaky.messages.length, 1);
   assert.deepEqual(flaky.messages[0]!.recipients, ["carol@flaky.test"]);
 
@@ -129,7 +130,7 @@ test("two users' journey through the local system", { timeout: 300_000 }, async 
   const refused = await smtp.command(`RCPT TO:<${bob}>`);
   assert.equal(refused.code, 550, refused.text);
   const image = join(dataDir, "images", "bob.img");
-  const kept = process.getuid?.() === 0 ? await readFile(image) : await readFile(bobInbox);
+  const kept = isRoot ? await readFile(image) : await readFile(bobInbox);
   assert.ok(kept.includes("Lunch at noon?"), "Bob's mail is still on disk after the deletion");
 
   // Ctrl-C stops every part cleanly: no slapd or named, no mount is left behind.
@@ -154,6 +155,6 @@ test("two users' journey through the local system", { timeout: 300_000 }, async 
     (err: { responseCode?: number }) => assert.equal(err.responseCode, 553),
   );
   await submit(ports.submission, "alice", alicePassword).sendMail({ envelope: { from: alice, to: [alice] }, from: alice, to: alice, subject: "After restart", text: "x\n" });
-  await eventually("mail after the restart", async () => ((await readMbox(join(mailRoot, "alice", "INBOX"))).length === 2 ? true : undefined));
+  await until(async () => (await readMbox(join(mailRoot, "alice", "INBOX"))).length === 2, "mail after the restart", 30_000, 100);
   assert.equal(await second.interrupt(), 0, second.output());
 });

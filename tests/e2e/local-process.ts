@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { freeLocalPorts, localSettingsYaml } from "../../deploy/local/defaults.ts";
+import { untilValue } from "../../testkit/until.ts";
 
 export const ROOT = join(import.meta.dirname, "../..");
 export const SEMAIL = join(ROOT, "bin/semail.mjs");
@@ -13,17 +14,6 @@ export async function writeLocalSettings(dataDir: string) {
   const ports = await freeLocalPorts();
   await writeFile(join(dataDir, "semail.yaml"), localSettingsYaml(dataDir, ports, "dc=semail,dc=test"));
   return ports;
-}
-
-/** Polls `check` until it returns a value (bounded); fails with `what` otherwise, or with the error `check` throws. */
-export async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await check();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 export function exited(child: ChildProcess): Promise<number | null> {
@@ -49,11 +39,11 @@ export async function startLocal(dataDir: string, options: StartLocalOptions = {
   let output = "";
   child.stdout!.setEncoding("utf8").on("data", (d: string) => (output += d));
   child.stderr!.setEncoding("utf8").on("data", (d: string) => (output += d));
-  const ready = await eventually("semail start to be ready", async () => {
+  const ready = await untilValue(async () => {
     if (child.exitCode !== null) throw new Error(`semail start exited ${child.exitCode}: ${output}`);
     const text = await readFile(join(dataDir, "ready.json"), "utf8").catch(() => undefined);
     return text === undefined ? undefined : (JSON.parse(text) as { passwords: Record<string, string>; containers: { jumpPort?: number; network?: string; off?: string } });
-  }, options.readyMs ?? 90_000).catch((err: Error) => {
+  }, "semail start to be ready", options.readyMs ?? 90_000, 100).catch((err: Error) => {
     child.kill("SIGKILL");
     return assert.fail(`${err.message}\n${output}`);
   });

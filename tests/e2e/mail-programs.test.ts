@@ -17,7 +17,9 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import { parseAutoconfig, type AutoconfigServer } from "../webform/autoconfig-xml.ts";
 import { readMbox } from "../mailservers/inbound/store/fixture.ts";
-import { eventually, startLocal, writeLocalSettings } from "./local-process.ts";
+import { startLocal, writeLocalSettings } from "./local-process.ts";
+import { untilValue } from "../../testkit/until.ts";
+import { needsRoot } from "../../testkit/needs-root.ts";
 
 const run = promisify(execFile);
 const ALICE = "alice@alice.semail.test";
@@ -90,7 +92,7 @@ c.quit()
 print(json.dumps({"before": before, "starttls": starttls, "after": after, "auth": [code, text.decode()]}))
 `;
 
-test("Thunderbird's view: every server autoconfig names answers there, with TLS, and takes alice's address as her login", { skip: process.getuid?.() === 0 ? undefined : "needs root: local mode runs Dovecot only as root", timeout: 300_000 }, async (t) => {
+test("Thunderbird's view: every server autoconfig names answers there, with TLS, and takes alice's address as her login", { skip: needsRoot, timeout: 300_000 }, async (t) => {
   const dataDir = await mkdtemp(join(tmpdir(), "semail-mail-programs-"));
   const ports = await writeLocalSettings(dataDir);
   await writeFile(join(dataDir, "users.yaml"), `mailboxes:\n  - owner: alice\n    address: ${ALICE}\n  - owner: bob\n    address: ${BOB}\n`);
@@ -154,10 +156,10 @@ test("Thunderbird's view: every server autoconfig names answers there, with TLS,
     await check(config.outgoing, { SEND_TO: BOB });
     const inbox = join(dataDir, "mail", "bob", "INBOX");
     const subjects = named(config.outgoing).map((server) => `via ${server}`);
-    const messages = await eventually("alice's messages in bob's INBOX", async () => {
+    const messages = await untilValue(async () => {
       const got = await readMbox(inbox).catch(() => []);
       return subjects.every((subject) => got.some((m) => m.subject === subject)) ? got : undefined;
-    }, 60_000);
+    }, "alice's messages in bob's INBOX", 60_000, 100);
     for (const subject of subjects) {
       const message = messages.find((m) => m.subject === subject)!;
       const header = (name: string) => message.headers.filter(([k]) => k === name).map(([, v]) => v);

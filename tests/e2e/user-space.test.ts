@@ -17,9 +17,11 @@ import { createTransport } from "nodemailer";
 import { mailUid } from "../../config/mail-uid.ts";
 import { localInstanceId } from "../../deploy/local/docker-engine.ts";
 import { aptProxyName, containerName, jumpName } from "../../deploy/local/containers.ts";
-import { dockerEngine, type DockerEngine } from "../helpers/docker.ts";
+import { dockerEngine, type DockerEngine } from "../../testkit/docker.ts";
 import { Client } from "../webform/helpers.ts";
-import { eventually, startLocal, writeLocalSettings } from "./local-process.ts";
+import { startLocal, writeLocalSettings } from "./local-process.ts";
+import { until, untilValue } from "../../testkit/until.ts";
+import { needsRoot } from "../../testkit/needs-root.ts";
 
 const run = promisify(execFile);
 /** A cold engine builds the base and both images first. */
@@ -75,11 +77,11 @@ function sshLine(line: string, config: string, command: string, input?: string):
 }
 
 async function waitApplied(client: Client): Promise<void> {
-  await eventually("the apply to finish", async () => {
+  await untilValue(async () => {
     const s = await client.status();
     if (s.state === "failed") throw new Error(`apply failed: ${s.reason}`);
     return s.state === "done" && !s.pending ? true : undefined;
-  }, 180_000);
+  }, "the apply to finish", 180_000, 100);
 }
 
 async function createMailbox(web: string, uid: string, password: string, publicKey: string): Promise<{ client: Client; line: string }> {
@@ -113,7 +115,7 @@ async function listenOn(host: string): Promise<Server> {
 }
 
 // The containers' firewall (iptables) and mail filesystems need root, as local mode says.
-const skip = process.getuid?.() !== 0 ? "needs root (the users' containers)" : undefined;
+const skip = needsRoot;
 
 test("the user's own space: containers through the jump sshd, neomutt, msmtp, and their isolation", { skip, timeout: READY_MS + 10 * 60_000 }, async (t: TestContext) => {
   const engine = await dockerEngine();
@@ -170,15 +172,15 @@ test("the user's own space: containers through the jump sshd, neomutt, msmtp, an
     const inbound = createTransport({ host: "127.0.0.1", port: ports.inbound, secure: false, ignoreTLS: true });
     await inbound.sendMail({ from: "carol@example.org", to: "alice@alice.semail.test", subject, text: "Hi Alice, from outside.\n" });
     inbound.close();
-    await eventually("the message in alice's INBOX", async () => ((await readFile(join(dataDir, "mail/alice/INBOX"), "utf8").catch(() => "")).includes(subject) ? true : undefined));
+    await until(async () => (await readFile(join(dataDir, "mail/alice/INBOX"), "utf8").catch(() => "")).includes(subject), "the message in alice's INBOX", 30_000, 100);
     const [, ...rest] = aliceForm.line.split(" ");
     const command = ["ssh", "-F", alice.config, "-tt", ...rest, "neomutt"].join(" ");
     const start = await sh("tmux", ["-S", tmux, "new-session", "-d", "-s", "alice", "-x", "160", "-y", "40", command]);
     assert.equal(start.code, 0, start.out);
-    const screen = await eventually("neomutt to list the message", async () => {
+    const screen = await untilValue(async () => {
       const pane = await sh("tmux", ["-S", tmux, "capture-pane", "-p", "-t", "alice"]);
       return pane.out.includes(subject) ? pane.out : undefined;
-    }, 30_000).catch(async (err: Error) => assert.fail(`${err.message}:\n${(await sh("tmux", ["-S", tmux, "capture-pane", "-p", "-t", "alice"])).out}`));
+    }, "neomutt to list the message", 30_000, 100).catch(async (err: Error) => assert.fail(`${err.message}:\n${(await sh("tmux", ["-S", tmux, "capture-pane", "-p", "-t", "alice"])).out}`));
     assert.match(screen, /carol@example\.org|carol/);
     await sh("tmux", ["-S", tmux, "send-keys", "-t", "alice", "q"]);
     await sh("tmux", ["-S", tmux, "kill-session", "-t", "alice"]);
@@ -193,7 +195,7 @@ test("the user's own space: containers through the jump sshd, neomutt, msmtp, an
     const message = `To: bob@bob.semail.test\nSubject: ${sentSubject}\n\nHello Bob, from my own container.\n`;
     const sent = await sshLine(aliceForm.line, alice.config, "msmtp -t", message);
     assert.equal(sent.code, 0, sent.out);
-    await eventually("the message in bob's INBOX", async () => ((await readFile(join(dataDir, "mail/bob/INBOX"), "utf8").catch(() => "")).includes(sentSubject) ? true : undefined), 60_000);
+    await until(async () => (await readFile(join(dataDir, "mail/bob/INBOX"), "utf8").catch(() => "")).includes(sentSubject), "the message in bob's INBOX", 60_000, 100);
     const read = await sshLine(bobForm.line, bob.config, `id -un; grep -c '^Subject: ${sentSubject}$' /mail/INBOX; grep -m1 '^From: ' /mail/INBOX | tail -1`);
     assert.equal(read.code, 0, read.out);
     const [who, count] = read.out.trim().split("\n");
@@ -210,7 +212,7 @@ test("the user's own space: containers through the jump sshd, neomutt, msmtp, an
     session.stdout.setEncoding("utf8").on("data", (d: string) => (echoed += d));
     const echo = (line: string) => {
       session.stdin.write(`${line}\n`);
-      return eventually(`the open session to echo ${line}`, async () => (echoed.includes(`${line}\n`) ? true : undefined), 20_000);
+      return until(async () => echoed.includes(`${line}\n`), `the open session to echo ${line}`, 20_000, 100);
     };
     try {
       await echo("before");
@@ -222,7 +224,7 @@ test("the user's own space: containers through the jump sshd, neomutt, msmtp, an
       const subject = `After a key change ${randomBytes(4).toString("hex")}`;
       const sent = await sshLine(aliceForm.line, desk.config, "msmtp -t", `To: bob@bob.semail.test\nSubject: ${subject}\n\nStill here.\n`);
       assert.equal(sent.code, 0, `the new key gets in, and the password saved before is still there: ${sent.out}`);
-      await eventually("the message in bob's INBOX", async () => ((await readFile(join(dataDir, "mail/bob/INBOX"), "utf8").catch(() => "")).includes(subject) ? true : undefined), 60_000);
+      await until(async () => (await readFile(join(dataDir, "mail/bob/INBOX"), "utf8").catch(() => "")).includes(subject), "the message in bob's INBOX", 60_000, 100);
     } finally {
       session.kill();
     }
@@ -326,17 +328,17 @@ test("the user's own space: containers through the jump sshd, neomutt, msmtp, an
     const pid = Number((await engine.docker(["inspect", "-f", "{{.State.Pid}}", aliceBox])).trim());
     assert.ok(pid > 0);
     process.kill(pid, "SIGKILL");
-    await eventually("the container to come back", async () => {
+    await untilValue(async () => {
       const [count, running] = (await engine.docker(["inspect", "-f", "{{.RestartCount}} {{.State.Running}}", aliceBox])).trim().split(" ");
       return Number(count) > restarts && running === "true" ? true : undefined;
-    }, 60_000);
+    }, "the container to come back", 60_000, 100);
     assert.deepEqual(await readFile(inbox), before, "the mail is as it was");
     const page = (await aliceForm.client.get("/")).text;
     const line = /<pre><code><span class="line">(ssh -J [^<]+)<\/span><\/code><\/pre>/.exec(page)?.[1] ?? "";
-    const r = await eventually("ssh into the restarted container", async () => {
+    const r = await untilValue(async () => {
       const attempt = await sshLine(line, alice.config, "grep -c '^Subject: ' /mail/INBOX");
       return attempt.code === 0 ? attempt : undefined;
-    }, 60_000);
+    }, "ssh into the restarted container", 60_000, 100);
     assert.equal(r.out.trim(), String((before.toString("latin1").match(/^Subject: /gm) ?? []).length));
   });
 

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { after, before } from "node:test";
 import { ldapSettings, type LdapSettings } from "../../config/sections/ldap.ts";
 import { createDirectory } from "../../directory/ldap.ts";
-import type { Directory } from "../../directory/types.ts";
+import type { Directory } from "../../config/directory.ts";
 import { startSlapd, type RunningSlapd, type SlapdUser } from "../../deploy/local/slapd.ts";
 
 /** alice and bob are plain users; "admin" is a user (and in the admin group) so injection attempts naming it mean something. */
@@ -47,7 +47,43 @@ export async function startTestSlapd(
   };
 }
 
-/** One slapd and a directory client on it for a whole test file: started before its tests, stopped after them. */
+/**
+ * A stand-in for a value made in a before() hook: reads (and calls, bound) go to the value
+ * once it exists, so it can be taken at module level and used inside tests and hooks.
+ */
+function madeInBefore<T extends object>(what: string, get: () => T | undefined): T {
+  return new Proxy({} as T, {
+    get(_, key) {
+      const value = get();
+      if (value === undefined) throw new Error(`${what} starts in before(): use it inside a test or hook`);
+      const member: unknown = Reflect.get(value, key);
+      return typeof member === "function" ? member.bind(value) : member;
+    },
+  });
+}
+
+/** Options for the file's slapd: its users (default TEST_USERS) and TLS. */
+export type TestSlapdOptions = Parameters<typeof startTestSlapd>[0];
+
+/**
+ * One slapd for a whole test file (or `describe` block): started in its before(), stopped
+ * (data removed) in its after(). Call it at module level; use the handle inside tests and hooks.
+ */
+export function slapdForFile(options: TestSlapdOptions = {}): TestSlapd {
+  let slapd: TestSlapd | undefined;
+  before(async () => {
+    slapd = await startTestSlapd(options);
+  });
+  after(async () => {
+    await slapd?.stop();
+  });
+  return madeInBefore("the test slapd", () => slapd);
+}
+
+/**
+ * One slapd and a directory client on it for a whole test file: started before its tests,
+ * closed and stopped after them. Either may be destructured at module level.
+ */
 export function testDirectoryForFile(users?: readonly SlapdUser[]): { readonly slapd: TestSlapd; readonly directory: Directory } {
   let slapd: TestSlapd | undefined;
   let directory: Directory | undefined;
@@ -59,9 +95,5 @@ export function testDirectoryForFile(users?: readonly SlapdUser[]): { readonly s
     await directory?.close();
     await slapd?.stop();
   });
-  const started = <T>(value: T | undefined): T => {
-    if (value === undefined) throw new Error("the test directory starts in before(): use it inside a test");
-    return value;
-  };
-  return { get slapd() { return started(slapd); }, get directory() { return started(directory); } };
+  return { slapd: madeInBefore("the test slapd", () => slapd), directory: madeInBefore("the test directory", () => directory) };
 }

@@ -1,8 +1,6 @@
 // The apply runner: one apply at a time, requests made during an apply merged into the
 // next, failures reported with their reason; and the Pulumi applier's missing-CLI message.
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { silentLogger } from "../../lib/logger.ts";
@@ -11,7 +9,8 @@ import { ApplyRunner, plainReason } from "../../webform/apply-runner.ts";
 import { createPulumiApplier } from "../../deploy/pulumi/applier.ts";
 import { PULUMI_MISSING } from "../../deploy/pulumi/command-errors.ts";
 import type { Applier } from "../../config/applier.ts";
-import { until } from "../helpers/until.ts";
+import { until } from "../../testkit/until.ts";
+import { tempDir } from "../../testkit/temp-dir.ts";
 
 /** An applier whose applies finish only when the test releases them. */
 function gatedApplier() {
@@ -108,19 +107,15 @@ test("plainReason keeps a few short lines", () => {
   assert.equal(plainReason("x".repeat(2000)).length, 600);
 });
 
-test("a missing Pulumi CLI is reported in plain words, not a stack trace", async () => {
-  const dir = await mkdtemp(join(tmpdir(), "semail-pulumi-"));
-  try {
-    const applier = createPulumiApplier({ projectDir: dir, stack: "prod", cliRoot: join(dir, "no-pulumi-here") });
-    const runner = new ApplyRunner({ applier, load: async () => new UsersList([]), logger: silentLogger() });
-    runner.request("test");
-    await runner.idle();
-    const status = runner.status();
-    assert.equal(status.state, "failed");
-    assert.equal(status.reason, PULUMI_MISSING);
-    assert.match(status.reason!, /Pulumi CLI is not installed/);
-    assert.doesNotMatch(status.reason!, /\bat \S+ \(|ENOENT|stdout/);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+test("a missing Pulumi CLI is reported in plain words, not a stack trace", async (t) => {
+  const dir = await tempDir(t, "semail-pulumi-");
+  const applier = createPulumiApplier({ projectDir: dir, stack: "prod", cliRoot: join(dir, "no-pulumi-here") });
+  const runner = new ApplyRunner({ applier, load: async () => new UsersList([]), logger: silentLogger() });
+  runner.request("test");
+  await runner.idle();
+  const status = runner.status();
+  assert.equal(status.state, "failed");
+  assert.equal(status.reason, PULUMI_MISSING);
+  assert.match(status.reason!, /Pulumi CLI is not installed/);
+  assert.doesNotMatch(status.reason!, /\bat \S+ \(|ENOENT|stdout/);
 });

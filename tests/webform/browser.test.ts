@@ -10,24 +10,20 @@ import { after, before, test } from "node:test";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { loadUsersList } from "../../config/users-file.ts";
 import { createDirectory } from "../../directory/ldap.ts";
-import type { Directory } from "../../directory/types.ts";
 import { CHROMIUM } from "../helpers/chromium.ts";
 import { startTestNamed, zoneText } from "../helpers/named.ts";
-import { startTestSlapd, type TestSlapd } from "../helpers/slapd.ts";
+import { testDirectoryForFile } from "../helpers/slapd.ts";
 import { LIST_OPTIONS, fakeApplier, startForm } from "./helpers.ts";
-import { repoPath } from "../helpers/repo-path.ts";
+import { repoPath } from "../../testkit/repo-path.ts";
 
 const ARTIFACTS = repoPath("test-artifacts/web");
 
-let slapd: TestSlapd;
-let directory: Directory;
+const { slapd, directory } = testDirectoryForFile();
 let profile: string;
 let browser: BrowserContext;
 
 before(async () => {
   await mkdir(ARTIFACTS, { recursive: true });
-  slapd = await startTestSlapd();
-  directory = createDirectory(slapd.settings());
   profile = await mkdtemp(join(tmpdir(), "semail-chromium-"));
   browser = await chromium.launchPersistentContext(profile, {
     ...CHROMIUM,
@@ -38,8 +34,6 @@ before(async () => {
 after(async () => {
   await browser?.close();
   if (profile) await rm(profile, { recursive: true, force: true });
-  await directory?.close();
-  await slapd?.stop();
 });
 
 /** Logs in on the form's login page as a person would: the fields by their labels, then the button. */

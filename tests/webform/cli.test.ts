@@ -2,34 +2,27 @@
 // SIGTERM; unsafe or unsupported settings stop it with a message naming the setting.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import { stringify } from "yaml";
-import { startTestSlapd, type TestSlapd } from "../helpers/slapd.ts";
+import { slapdForFile } from "../helpers/slapd.ts";
 import { Client } from "./helpers.ts";
-import { REPO_ROOT } from "../helpers/repo-path.ts";
+import { REPO_ROOT } from "../../testkit/repo-path.ts";
+import { untilValue } from "../../testkit/until.ts";
+import { tempDirForSuite } from "../../testkit/temp-dir.ts";
 
 const ROOT = REPO_ROOT;
 const NODE = join(ROOT, "node_modules/.bin/node");
 
-let slapd: TestSlapd;
-let dir: string;
+const slapd = slapdForFile();
+const dir = tempDirForSuite("semail-web-cli-");
 
-before(async () => {
-  slapd = await startTestSlapd();
-  dir = await mkdtemp(join(tmpdir(), "semail-web-cli-"));
-});
-after(async () => {
-  await slapd?.stop();
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
 
 async function config(web: Record<string, unknown>): Promise<string> {
-  const file = join(dir, `settings-${Math.random().toString(36).slice(2)}.yaml`);
+  const file = join(dir.path, `settings-${Math.random().toString(36).slice(2)}.yaml`);
   const { url, baseDn, userDnTemplate, adminGroupDn } = slapd.settings();
-  await writeFile(file, stringify({ managedDomain: "semail.test", users: join(dir, "users.yaml"), log: { level: "info" }, ldap: { url, baseDn, userDnTemplate, adminGroupDn }, web }));
+  await writeFile(file, stringify({ managedDomain: "semail.test", users: join(dir.path, "users.yaml"), log: { level: "info" }, ldap: { url, baseDn, userDnTemplate, adminGroupDn }, web }));
   return file;
 }
 
@@ -49,20 +42,18 @@ test("semail web serves the form and stops cleanly on SIGTERM", async (t) => {
   t.after(() => {
     if (proc.child.exitCode === null) proc.child.kill("SIGKILL");
   });
-  let port: number | undefined;
-  for (let i = 0; i < 300 && port === undefined && proc.child.exitCode === null; i += 1) {
+  const port = await untilValue(() => {
+    if (proc.child.exitCode !== null) assert.fail(`semail web exited (${proc.child.exitCode}); stderr: ${proc.err()}`);
     const line = proc.out().split("\n").find((l) => l.includes("web form listening"));
-    if (line) port = Number(/127\.0\.0\.1:(\d+)/.exec(line)?.[1]);
-    else await new Promise((r) => setTimeout(r, 50));
-  }
-  assert.ok(port, `no "listening" line; stderr: ${proc.err()}`);
+    return line ? Number(/127\.0\.0\.1:(\d+)/.exec(line)?.[1]) : undefined;
+  }, () => `the "listening" line; stderr: ${proc.err()}`, 15_000, 50);
   const client = new Client(`http://127.0.0.1:${port}`);
   assert.equal((await client.get("/login")).status, 200);
   assert.equal((await client.login("alice", "alice-Secret1")).status, 303);
   assert.equal((await client.get("/")).status, 200);
   assert.equal((await client.post("/mailbox", { localPart: "alice", kind: "subdomain", subdomain: "alice" })).status, 303);
   assert.doesNotMatch(proc.out(), /alice-Secret1/, "the password is never logged");
-  assert.match(await readFile(join(dir, "users.yaml"), "utf8"), /address: alice@alice\.semail\.test/);
+  assert.match(await readFile(join(dir.path, "users.yaml"), "utf8"), /address: alice@alice\.semail\.test/);
   proc.child.kill("SIGTERM");
   assert.equal(await proc.exit, 0);
 });

@@ -5,31 +5,24 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { after, before, test } from "node:test";
 import { loadUsersList } from "../../config/users-file.ts";
-import { createDirectory } from "../../directory/ldap.ts";
-import type { Directory } from "../../directory/types.ts";
 import type { RunningNamed } from "../../deploy/local/named.ts";
 import { proofRecord } from "../../config/proof-record.ts";
 import { startTestNamed, zoneText } from "../helpers/named.ts";
-import { TEST_USERS, startTestSlapd, type TestSlapd } from "../helpers/slapd.ts";
+import { TEST_USERS, testDirectoryForFile } from "../helpers/slapd.ts";
 import { Client, LIST_OPTIONS, fakeApplier, startForm, type RunningForm, loggedInClient } from "./helpers.ts";
 
 const USERS = [...TEST_USERS, { uid: "carol", password: "carol-Secret4" }, { uid: "postmaster", password: "pm-Secret5" }];
 const PASSWORDS = new Map(USERS.map((u) => [u.uid, u.password]));
 const LOOSE = { rateLimit: { loginsPerIp: 1000, requestsPerMinute: 100_000 } };
 
-let slapd: TestSlapd;
-let directory: Directory;
+const { directory } = testDirectoryForFile(USERS);
 let named: RunningNamed;
 const zone = (records: readonly string[] = []) => [{ name: "carol.example", text: zoneText("carol.example", ["@ IN MX 10 mx.semail.test.", ...records]) }];
 
 before(async () => {
-  slapd = await startTestSlapd({ users: USERS });
-  directory = createDirectory(slapd.settings());
   named = await startTestNamed(zone());
 });
 after(async () => {
-  await directory?.close();
-  await slapd?.stop();
   await named?.stop();
 });
 

@@ -7,7 +7,7 @@ import type { TestContext } from "node:test";
 import { silentLogger } from "../../lib/logger.ts";
 import { webSettings, type WebSettings } from "../../config/sections/web.ts";
 import type { UsersListOptions } from "../../config/users-list.ts";
-import type { Directory } from "../../directory/types.ts";
+import type { Directory } from "../../config/directory.ts";
 import type { Applier } from "../../config/applier.ts";
 import { buildWebApp, type WebApp, type WebAppDependencies } from "../../webform/app.ts";
 

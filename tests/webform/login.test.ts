@@ -5,7 +5,7 @@ import { createServer, type Socket } from "node:net";
 import { test, type TestContext } from "node:test";
 import { ldapSettings } from "../../config/sections/ldap.ts";
 import { createDirectory } from "../../directory/ldap.ts";
-import type { Directory } from "../../directory/types.ts";
+import type { Directory } from "../../config/directory.ts";
 import { testDirectoryForFile } from "../helpers/slapd.ts";
 import { Client, startForm } from "./helpers.ts";
 

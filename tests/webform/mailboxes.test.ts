@@ -5,24 +5,19 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { after, before, test } from "node:test";
 import { loadUsersList } from "../../config/users-file.ts";
-import { createDirectory } from "../../directory/ldap.ts";
-import type { Directory } from "../../directory/types.ts";
-import { TEST_USERS, startTestSlapd, type TestSlapd } from "../helpers/slapd.ts";
+import { TEST_USERS, testDirectoryForFile } from "../helpers/slapd.ts";
 import { Client, LIST_OPTIONS, fakeApplier, startForm, type RunningForm, loggedInClient } from "./helpers.ts";
 import type { RunningNamed } from "../../deploy/local/named.ts";
 import { startTestNamed, zoneText } from "../helpers/named.ts";
-import { until } from "../helpers/until.ts";
+import { until } from "../../testkit/until.ts";
 
 const CROWD = Array.from({ length: 20 }, (_, i) => ({ uid: `user${String(i + 1).padStart(2, "0")}`, password: `pw-${i + 1}-Secret` }));
 const PASSWORDS = new Map([...TEST_USERS, ...CROWD].map((u) => [u.uid, u.password]));
 
-let slapd: TestSlapd;
-let directory: Directory;
+const { directory } = testDirectoryForFile([...TEST_USERS, ...CROWD]);
 let named: RunningNamed;
 
 before(async () => {
-  slapd = await startTestSlapd({ users: [...TEST_USERS, ...CROWD] });
-  directory = createDirectory(slapd.settings());
   named = await startTestNamed([
     { name: "example.org", text: zoneText("example.org", ["@ IN MX 10 mx.semail.test."]) },
     { name: "elsewhere.org", text: zoneText("elsewhere.org", ["@ IN MX 10 mail.provider.net.", "@ IN MX 20 backup.provider.net."]) },
@@ -30,8 +25,6 @@ before(async () => {
   ]);
 });
 after(async () => {
-  await directory?.close();
-  await slapd?.stop();
   await named?.stop();
 });
 

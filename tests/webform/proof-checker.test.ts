@@ -2,8 +2,7 @@
 // "Check now" that is rate-limited and starts a new round, and a claim made live only
 // with its own token.
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
 import { silentLogger } from "../../lib/logger.ts";
@@ -13,12 +12,12 @@ import { UsersListFile } from "../../webform/users-list-file.ts";
 import { CHECK_NOW_INTERVAL_MS, ProofChecker } from "../../webform/proof-checker.ts";
 import { Refusal } from "../../webform/refusal.ts";
 import { LIST_OPTIONS } from "./helpers.ts";
+import { tempDir } from "../../testkit/temp-dir.ts";
 
 const TOKEN = "0123456789abcdef0123456789abcdef";
 
 async function fixture(t: TestContext, verdict: () => ProofVerdict) {
-  const dir = await mkdtemp(join(tmpdir(), "semail-proof-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, "semail-proof-");
   const file = join(dir, "users.yaml");
   await writeFile(file, `mailboxes:\n  - {owner: carol, address: carol@carol.example, pendingProof: ${TOKEN}}\n  - {owner: alice, address: alice@alice.semail.test}\n`);
   const store = new UsersListFile(file, LIST_OPTIONS, silentLogger());

@@ -5,40 +5,28 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import { promisify } from "node:util";
 import { jumpKeysFile, jumpSshdStanza } from "../../config/stack/jump-host.ts";
 import { loadUsersList } from "../../config/users-file.ts";
-import { createDirectory } from "../../directory/ldap.ts";
-import type { Directory } from "../../directory/types.ts";
-import { repoPath } from "../helpers/repo-path.ts";
-import { TEST_USERS, startTestSlapd, type TestSlapd } from "../helpers/slapd.ts";
+import { repoPath } from "../../testkit/repo-path.ts";
+import { TEST_USERS, testDirectoryForFile } from "../helpers/slapd.ts";
 import { Client, LIST_OPTIONS, fakeApplier, startForm, type RunningForm, loggedInClient } from "./helpers.ts";
+import { tempDir, tempDirForSuite } from "../../testkit/temp-dir.ts";
+import { needsRoot } from "../../testkit/needs-root.ts";
 
 const run = promisify(execFile);
 const PASSWORDS = new Map(TEST_USERS.map((u) => [u.uid, u.password]));
 const LOOSE = { rateLimit: { loginsPerIp: 1000, requestsPerMinute: 100_000 } };
 
-let slapd: TestSlapd;
-let directory: Directory;
-let keyDir: string;
-before(async () => {
-  slapd = await startTestSlapd();
-  directory = createDirectory(slapd.settings());
-  keyDir = await mkdtemp(join(tmpdir(), "semail-form-keys-"));
-});
-after(async () => {
-  await directory?.close();
-  await slapd?.stop();
-  await rm(keyDir, { recursive: true, force: true });
-});
+const { directory } = testDirectoryForFile();
+const keyDir = tempDirForSuite("semail-form-keys-");
 
 async function keyPair(name: string, type = ["-t", "ed25519"]): Promise<{ line: string; fingerprint: string; privateKey: string; file: string }> {
-  const file = join(keyDir, name);
+  const file = join(keyDir.path, name);
   await run("ssh-keygen", ["-q", ...type, "-N", "", "-C", `${name}@laptop`, "-f", file]);
   const { stdout } = await run("ssh-keygen", ["-lf", `${file}.pub`]);
   return { line: (await readFile(`${file}.pub`, "utf8")).trim(), fingerprint: stdout.split(" ")[1]!, privateKey: await readFile(file, "utf8"), file };
@@ -157,8 +145,7 @@ test("alice cannot add bob's public key: refused without naming bob, and his key
 // with the stanza and the keys command the VM and local mode install, reading one
 // <owner>.keys file per live mailbox made by jumpKeysFile from the list the form wrote. The
 // two containers are listeners on port 22 of two loopback addresses.
-const jumpSkip = process.getuid?.() !== 0 ? "sshd -i switches users: root only"
-  : !existsSync("/usr/sbin/sshd") ? "no sshd here (openssh-server)" : false;
+const jumpSkip = needsRoot || (existsSync("/usr/sbin/sshd") ? false : "no sshd here (openssh-server)");
 
 test("after alice tries bob's key, bob still reaches his container through the jump sshd, and not hers", { skip: jumpSkip }, async (t) => {
   const form = await startForm(t, { directory, web: LOOSE });
@@ -186,8 +173,7 @@ test("after alice tries bob's key, bob still reaches his container through the j
   }
 
   // Readable by the keys user (not root), as jump-host.sh sets it up on the VM.
-  const dir = await mkdtemp(join(tmpdir(), "semail-jump-sshd-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, "semail-jump-sshd-");
   const keysDir = join(dir, "jump");
   await mkdir(keysDir);
   await chmod(dir, 0o755);

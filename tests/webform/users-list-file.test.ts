@@ -2,21 +2,20 @@
 // parses the file only when it is another file or was written to since the last read or
 // write through it; every change on disk is seen, and a bad file is refused, not hidden.
 import assert from "node:assert/strict";
-import { mkdtemp, rename, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import type { UsersListOptions } from "../../config/users-list.ts";
 import { silentLogger } from "../../lib/logger.ts";
 import { toRaw, UsersListFile } from "../../webform/users-list-file.ts";
+import { tempDir } from "../../testkit/temp-dir.ts";
 
 const OPTIONS: UsersListOptions = { managedDomain: "semail.test", defaultSize: 1 << 30, minSize: 1 << 20 };
 const yaml = (...owners: string[]) => `mailboxes:\n${owners.map((o) => `  - {owner: ${o}, address: ${o}@${o}.semail.test}\n`).join("")}`;
 const owners = (list: { mailboxes: ReadonlyArray<{ owner: string }> }) => list.mailboxes.map((m) => m.owner);
 
 test("read parses the list once per version of the file, and sees every change", async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), "semail-users-file-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, "semail-users-file-");
   const path = join(dir, "users.yaml");
   const file = new UsersListFile(path, OPTIONS, silentLogger());
 
@@ -44,8 +43,7 @@ test("read parses the list once per version of the file, and sees every change",
 });
 
 test("a write through update is what the next read gives, without parsing the file again", async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), "semail-users-file-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, "semail-users-file-");
   const path = join(dir, "users.yaml");
   await writeFile(path, yaml("alice"));
   const file = new UsersListFile(path, OPTIONS, silentLogger());

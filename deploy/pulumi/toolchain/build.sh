@@ -9,7 +9,7 @@
 #
 # That is all the engine needs: `semail deploy` runs the program inline through the
 # Automation API (no language host), and the resource providers come from `pulumi plugin
-# install` where a registry serves them, or from the test rig's stand-ins (tests/rig/).
+# install` where a registry serves them, or from the test rig's stand-ins (testkit/rig/).
 # A finished CLI is never rebuilt. Time on the 2-core machine: about 6 to 8 min cold (1.4 GB
 # of modules, 1.6 GB of build cache), 1 s warm. The last line on stdout is the bin dir;
 # progress and the wall time go to stderr.

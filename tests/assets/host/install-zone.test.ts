@@ -1,12 +1,12 @@
 // assets/host/install-zone.sh with the real named-checkzone (rndc left out).
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
 import { renderNamedConfStanza, renderZone, type ZoneInput } from "../../../config/stack/zone-file.ts";
-import { repoPath } from "../../helpers/repo-path.ts";
+import { repoPath } from "../../../testkit/repo-path.ts";
+import { tempDir } from "../../../testkit/temp-dir.ts";
 
 const SCRIPT = repoPath("assets/host/install-zone.sh");
 const ZONE: ZoneInput = { domain: "semail.email", serial: 1, ipv4: "192.0.2.25", mailboxDomains: ["alice.semail.email"] };
@@ -25,8 +25,7 @@ function install(zone: string, args: readonly string[]): Promise<{ code: number;
 }
 
 async function place(t: TestContext) {
-  const dir = await mkdtemp(join(tmpdir(), "semail-install-zone-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, "semail-install-zone-");
   const zoneDir = join(dir, "bind");
   return { zoneDir, conf: join(dir, "named.conf.local"), args: ["--zone-dir", zoneDir, "--named-conf", join(dir, "named.conf.local")] };
 }

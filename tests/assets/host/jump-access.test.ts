@@ -5,12 +5,13 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, readFile, readdir, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
 import { jumpKeysFile, jumpSshdStanza } from "../../../config/stack/jump-host.ts";
-import { repoPath } from "../../helpers/repo-path.ts";
+import { repoPath } from "../../../testkit/repo-path.ts";
+import { tempDir } from "../../../testkit/temp-dir.ts";
+import { needsRoot } from "../../../testkit/needs-root.ts";
 
 const script = (name: string) => repoPath("assets/host", name);
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE5xAlice alice@laptop";
@@ -32,8 +33,7 @@ const keys = (args: readonly string[]) => run("bash", [script("jump-keys.sh"), .
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 
 async function place(t: TestContext): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), "semail-jump-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, "semail-jump-");
   const jump = join(dir, "jump");
   await mkdir(jump);
   return jump;
@@ -140,7 +140,7 @@ test("jump-host.sh refuses bad account names and paths before changing anything"
 });
 
 const sshdSkip = !existsSync("/usr/sbin/sshd") ? "no sshd here (openssh-server)"
-  : !existsSync("/run/sshd") && process.getuid?.() !== 0 ? "sshd -t needs /run/sshd (root creates it)" : false;
+  : !existsSync("/run/sshd") && needsRoot;
 
 test("the real sshd accepts the stanza, applies it to the jump account only, and it does not leak", { skip: sshdSkip }, async (t) => {
   const dir = await place(t);

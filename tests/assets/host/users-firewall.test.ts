@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { after, before, test } from "node:test";
 import { promisify } from "node:util";
-import { repoPath } from "../../helpers/repo-path.ts";
+import { repoPath } from "../../../testkit/repo-path.ts";
+import { isRoot, needsRoot } from "../../../testkit/needs-root.ts";
 
 const run = promisify(execFile);
 const SCRIPT = repoPath("assets/host/users-firewall.sh");
@@ -15,7 +16,6 @@ const ns = { vm: `${tag}-vm`, alice: `${tag}-a`, bob: `${tag}-b`, outbound: `${t
 const BRIDGE = "semail-ut0";
 const ip = { vm: "10.250.0.1", alice: "10.250.0.10", bob: "10.250.0.11", outbound: "10.250.0.2" };
 const servers: ChildProcess[] = [];
-const root = process.getuid?.() === 0;
 
 const inNs = (name: string, ...args: string[]) => run("ip", ["netns", "exec", name, ...args], { timeout: 20_000 });
 
@@ -37,7 +37,7 @@ async function reach(name: string, address: string, port: number): Promise<strin
 }
 
 before(async () => {
-  if (!root) return;
+  if (!isRoot) return;
   for (const name of Object.values(ns)) await run("ip", ["netns", "add", name]);
   await inNs(ns.vm, "ip", "link", "add", BRIDGE, "type", "bridge");
   await inNs(ns.vm, "ip", "addr", "add", `${ip.vm}/24`, "dev", BRIDGE);
@@ -57,12 +57,12 @@ before(async () => {
 
 after(async () => {
   for (const child of servers) child.kill("SIGKILL");
-  if (!root) return;
+  if (!isRoot) return;
   for (const name of Object.values(ns)) await run("ip", ["netns", "delete", name]).catch(() => undefined);
 });
 
 test("a user's container reaches outbound's submission port and nothing else on the bridge or the VM", async (t) => {
-  if (!root) return t.skip("needs root for network namespaces and iptables");
+  if (needsRoot) return t.skip(needsRoot);
   assert.equal(await reach(ns.alice, ip.bob, 22), "open", "without the rules alice reaches bob's sshd (the check can fail)");
   assert.equal(await reach(ns.alice, ip.vm, 9999), "open", "and a service of the VM");
 
@@ -92,7 +92,7 @@ test("bad arguments are refused, naming the option", async () => {
 });
 
 test("check prints the rules in force, so a deleted rule shows; remove takes them away; then check fails", async (t) => {
-  if (!root) return t.skip("needs root for network namespaces and iptables");
+  if (needsRoot) return t.skip(needsRoot);
   await inNs(ns.vm, "bash", SCRIPT, "install", "--bridge", BRIDGE, "--allow", `${ip.outbound}:2587`);
   const whole = (await inNs(ns.vm, "bash", SCRIPT, "check", "--bridge", BRIDGE)).stdout;
   assert.match(whole, /-A SEMAIL-USERS-FWD -d 10\.250\.0\.2\/32 -i semail-ut0 -p tcp .*--dport 2587/);

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { request } from "node:http";
 import { after, before, describe, it } from "node:test";
-import { dockerEngine, type DockerEngine } from "../../helpers/docker.ts";
+import { dockerEngine, type DockerEngine } from "../../../testkit/docker.ts";
 import { buildImage, dockerScope } from "./fixture.ts";
 
 /** The status of GET `url` through the proxy at host:3142. */

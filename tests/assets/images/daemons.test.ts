@@ -6,9 +6,9 @@ import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { stringify } from "yaml";
-import { dockerEngine, type DockerEngine } from "../../helpers/docker.ts";
+import { dockerEngine, type DockerEngine } from "../../../testkit/docker.ts";
 import { sendMessage } from "../../helpers/smtp.ts";
-import { until } from "../../helpers/until.ts";
+import { until } from "../../../testkit/until.ts";
 import { USERS, provision, usersYaml } from "../../mailservers/inbound/fixture.ts";
 import { buildImage, dockerScope } from "./fixture.ts";
 

@@ -11,7 +11,7 @@ import { after, before, describe, it } from "node:test";
 import { Client } from "ldapts";
 import { directoryLayout, ldapSettings } from "../../../config/sections/ldap.ts";
 import { createDirectory } from "../../../directory/ldap.ts";
-import { dockerEngine, type DockerEngine } from "../../helpers/docker.ts";
+import { dockerEngine, type DockerEngine } from "../../../testkit/docker.ts";
 import { Client as WebClient, startForm } from "../../webform/helpers.ts";
 import { SmtpClient } from "../../helpers/smtp.ts";
 import { daemonSettings, plain, startDaemon } from "../../mailservers/outbound/daemon-fixture.ts";

@@ -7,8 +7,9 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import type { TestContext } from "node:test";
-import { withLock, type DockerEngine } from "../../helpers/docker.ts";
-import { REPO_ROOT } from "../../helpers/repo-path.ts";
+import { withLock, type DockerEngine } from "../../../testkit/docker.ts";
+import { REPO_ROOT } from "../../../testkit/repo-path.ts";
+import { until } from "../../../testkit/until.ts";
 
 const ROOT = REPO_ROOT;
 const BUILD_MS = 20 * 60_000;
@@ -82,14 +83,13 @@ export function dockerScope(t: TestContext, engine: DockerEngine): DockerScope {
       return dir;
     },
     async healthy(id, ms = 60_000) {
-      let status = "";
-      for (const deadline = Date.now() + ms; Date.now() < deadline; await new Promise((r) => setTimeout(r, 250))) {
+      await until(async () => {
         const [state, health] = (await inspect(id, "{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}")).split(" ");
-        status = `${state} ${health}`;
-        if (health === "healthy") return;
-        if (state !== "running" && state !== "created") break;
-      }
-      throw new Error(`container ${id.slice(0, 12)} is not healthy (${status}): ${await logs(id).catch((e: Error) => e.message)}`);
+        if (state !== "running" && state !== "created") throw new Error(`it is ${state}`);
+        return health === "healthy";
+      }, "it to be healthy", ms, 250).catch(async (err: Error) => {
+        throw new Error(`container ${id.slice(0, 12)} is not healthy (${err.message}): ${await logs(id).catch((e: Error) => e.message)}`);
+      });
     },
     address: (id, network) => inspect(id, `{{(index .NetworkSettings.Networks "${network}").IPAddress}}`),
     logs,

@@ -11,9 +11,10 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { after, before, describe, it, type TestContext } from "node:test";
 import { SMTPServer } from "smtp-server";
-import { dockerEngine, type DockerEngine } from "../../helpers/docker.ts";
-import { selfSignedCertificate, type TestCertificate } from "../../helpers/tls.ts";
+import { dockerEngine, type DockerEngine } from "../../../testkit/docker.ts";
+import { selfSignedCertificate, type TestCertificate } from "../../../testkit/tls.ts";
 import { buildImage, dockerScope, type DockerScope } from "./fixture.ts";
+import { until } from "../../../testkit/until.ts";
 
 const run = promisify(execFile);
 const UID = 1500;
@@ -145,11 +146,8 @@ describe("the user image", { timeout: 20 * 60_000 }, () => {
     await tmux("-f", "/dev/null", "new-session", "-d", "-x", "120", "-y", "30", `ssh ${ssh}`);
     const screen = async (want: RegExp, what: string): Promise<string> => {
       let text = "";
-      for (const deadline = Date.now() + 20_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 200))) {
-        text = await tmux("capture-pane", "-p");
-        if (want.test(text)) return text;
-      }
-      assert.fail(`neomutt did not show ${what}; the screen:\n${text}`);
+      await until(async () => want.test(text = await tmux("capture-pane", "-p")), () => `neomutt to show ${what}; the screen:\n${text}`, 20_000, 200);
+      return text;
     };
     await screen(new RegExp(`bob@example\\.org.*${SUBJECT}`), "the message in INBOX");
     assert.match(await screen(/NeoMutt: \/mail\/INBOX \[Msgs:1/, "INBOX in its status line"), /Msgs:1/);
@@ -252,9 +250,10 @@ describe("the user image", { timeout: 20 * 60_000 }, () => {
     await engine!.docker(["restart", "-t", "1", alice.id]);
     await scope.healthy(alice.id);
     let motd = "";
-    for (const deadline = Date.now() + 90_000; Date.now() < deadline && !/did NOT/.test(motd); await new Promise((r) => setTimeout(r, 500))) {
+    await until(async () => {
       motd = await engine!.docker(["exec", alice.id, "cat", "/run/semail-packages.motd"]).catch(() => "");
-    }
+      return /did NOT/.test(motd);
+    }, () => `the install's report in the motd (so far: ${JSON.stringify(motd)})`, 90_000, 500);
     assert.match(motd, /the package archive could not be read \(apt-get update failed; tried again at the next start\): semail-no-such-program\n/);
     assert.match(motd, /not package names: --purge\n/);
     assert.doesNotMatch(motd, /nano/, "nano is the image's: nothing to install");

@@ -1,15 +1,14 @@
 // The daemons image's ENV as benchmarks read it: the final stage only, KEY=VALUE pairs, a
 // clear error for a form it does not read.
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { imageEnv } from "../../../bench/lib/image-env.ts";
+import { tempDir } from "../../../testkit/temp-dir.ts";
 
 async function dockerfile(t: { after(fn: () => Promise<void>): void }, text: string): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), "semail-image-env-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, "semail-image-env-");
   await writeFile(join(dir, "Dockerfile"), text);
   return join(dir, "Dockerfile");
 }

@@ -10,9 +10,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { LocalWorkspace, PulumiCommand } from "@pulumi/pulumi/automation/index.js";
 import { HostCommand } from "../../../components/host-command.ts";
 import { shellLine } from "../../../lib/shell.ts";
-import { engineMissing, rigEngine } from "../../rig/engine.ts";
-import { sshdMissing, startTestSshd } from "../../rig/providers/sshd-fixture.ts";
-import { REPO_ROOT } from "../../helpers/repo-path.ts";
+import { engineMissing, rigEngine } from "../../../testkit/rig/engine.ts";
+import { sshdMissing, startTestSshd } from "../../../testkit/rig/providers/sshd-fixture.ts";
+import { REPO_ROOT } from "../../../testkit/repo-path.ts";
 
 const skip = engineMissing() ?? sshdMissing();
 

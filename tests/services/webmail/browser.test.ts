@@ -18,11 +18,11 @@ import { folderName } from "../../../mailservers/inbound/store/index.ts";
 import { CHROMIUM } from "../../helpers/chromium.ts";
 import { TEST_USERS } from "../../helpers/slapd.ts";
 import { sendMessage } from "../../helpers/smtp.ts";
-import { until } from "../../helpers/until.ts";
-import { whyNotRoot } from "../imap/fixture.ts";
+import { until } from "../../../testkit/until.ts";
 import { readMbox, usersYaml } from "../../mailservers/inbound/fixture.ts";
 import { describePss, pssKiB, startWebmailFixture } from "./fixture.ts";
-import { repoPath } from "../../helpers/repo-path.ts";
+import { repoPath } from "../../../testkit/repo-path.ts";
+import { needsRoot } from "../../../testkit/needs-root.ts";
 
 const ARTIFACTS = repoPath("test-artifacts/webmail");
 const ALICE = TEST_USERS.find((u) => u.uid === "alice")!.password;
@@ -33,7 +33,7 @@ async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 }
 
-test("webmail: log in with LDAP, read what inbound stored, reply through outbound to bob", { skip: whyNotRoot(), timeout: 300_000 }, async (t) => {
+test("webmail: log in with LDAP, read what inbound stored, reply through outbound to bob", { skip: needsRoot, timeout: 300_000 }, async (t) => {
   const started = Date.now();
   await mkdir(ARTIFACTS, { recursive: true });
   const fixture = await startWebmailFixture(t);

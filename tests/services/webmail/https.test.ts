@@ -11,12 +11,13 @@ import path from "node:path";
 import { test } from "node:test";
 import { connect, type SecureVersion } from "node:tls";
 import { processTree } from "../../../bench/lib/process.ts";
-import { dockerEngine, type DockerEngine } from "../../helpers/docker.ts";
-import { selfSignedCertificate } from "../../helpers/tls.ts";
-import { until } from "../../helpers/until.ts";
+import { dockerEngine, type DockerEngine } from "../../../testkit/docker.ts";
+import { selfSignedCertificate } from "../../../testkit/tls.ts";
+import { until } from "../../../testkit/until.ts";
 import { buildImage, dockerScope } from "../../assets/images/fixture.ts";
 import { pssKiB } from "./fixture.ts";
 import { get, logIn, WEBMAIL_NAME as NAME } from "./https-client.ts";
+import { needsRoot } from "../../../testkit/needs-root.ts";
 
 /** The TLS version a handshake limited to `version` ends with, or its error. */
 function handshake(host: string, version: SecureVersion, ca: string): Promise<string> {
@@ -78,7 +79,7 @@ async function processes(initPid: number): Promise<Array<{ pid: number; comm: st
   return found;
 }
 
-test("the webmail image serves Roundcube over HTTPS with the mounted certificate, redirects HTTP, and keeps to two PHP workers", { skip: process.getuid?.() === 0 ? undefined : "needs root (Docker)", timeout: 20 * 60_000 }, async (t) => {
+test("the webmail image serves Roundcube over HTTPS with the mounted certificate, redirects HTTP, and keeps to two PHP workers", { skip: needsRoot, timeout: 20 * 60_000 }, async (t) => {
   const engine = await dockerEngine();
   // After hooks run first-registered first: the scope removes its containers and networks
   // while the engine still runs, then the engine is let go.

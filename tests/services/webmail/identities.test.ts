@@ -4,20 +4,19 @@
 // left alone.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { test } from "node:test";
 import { promisify } from "node:util";
 import { renderIdentitiesScript } from "../../../services/webmail/identities.ts";
+import { tempDir } from "../../../testkit/temp-dir.ts";
 
 const SCHEMA = "/usr/share/roundcube/SQL/sqlite.initial.sql";
 const run = promisify(execFile);
 
 test("the image's identity script points each identity at the address file's address", async (t) => {
-  const dir = await mkdtemp(path.join(tmpdir(), "semail-identities-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, "semail-identities-");
   const addresses = path.join(dir, "addresses");
   const database = path.join(dir, "roundcube.sqlite");
   const script = path.join(dir, "identities.php");

@@ -3,13 +3,13 @@
 // later one applies only the mailboxes added or whose address changed (and, once more, the
 // ones the sync before changed), all in one transaction; a new sync (a restart) applies all.
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { test } from "node:test";
 import { parseUsersList, type UsersList } from "../../../config/users-list.ts";
 import { createIdentitySync } from "../../../services/webmail/identity-sync.ts";
+import { tempDir } from "../../../testkit/temp-dir.ts";
 
 const SCHEMA = "/usr/share/roundcube/SQL/sqlite.initial.sql";
 
@@ -19,8 +19,7 @@ function list(addresses: Record<string, string>): UsersList {
 }
 
 test("identities follow the users list: all at the first sync, then only what changed, in one transaction", async (t) => {
-  const dir = await mkdtemp(path.join(tmpdir(), "semail-identity-sync-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, "semail-identity-sync-");
   const database = path.join(dir, "roundcube.sqlite");
   const sync = createIdentitySync(database);
   const start = { alice: "alice@new.semail.test", bob: "bob@bob.semail.test" };

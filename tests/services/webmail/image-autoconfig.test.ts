@@ -13,12 +13,13 @@ import { autoconfigInstallScript } from "../../../components/webmail-server.ts";
 import { autoconfigFiles } from "../../../config/autoconfig.ts";
 import { mailHostName, STANDARD_MAIL_CLIENT_PORTS } from "../../../config/mail-clients.ts";
 import { parseUsersList } from "../../../config/users-list.ts";
-import { dockerEngine } from "../../helpers/docker.ts";
-import { selfSignedCertificate } from "../../helpers/tls.ts";
-import { until } from "../../helpers/until.ts";
+import { dockerEngine } from "../../../testkit/docker.ts";
+import { selfSignedCertificate } from "../../../testkit/tls.ts";
+import { until } from "../../../testkit/until.ts";
 import { buildImage, dockerScope } from "../../assets/images/fixture.ts";
 import { parseAutoconfig } from "../../webform/autoconfig-xml.ts";
 import { get, WEBMAIL_NAME as NAME } from "./https-client.ts";
+import { needsRoot } from "../../../testkit/needs-root.ts";
 
 const DOMAIN = "semail.test";
 const LIST_OPTIONS = { managedDomain: DOMAIN, defaultSize: 1024 ** 3, minSize: 1024 ** 2 };
@@ -33,7 +34,7 @@ function install(yaml: string, dir: string): Promise<void> {
   });
 }
 
-test("the webmail image answers Thunderbird's autoconfig on 80 without a redirect and on 443, for live mail domains only", { skip: process.getuid?.() === 0 ? undefined : "needs root (Docker)", timeout: 20 * 60_000 }, async (t) => {
+test("the webmail image answers Thunderbird's autoconfig on 80 without a redirect and on 443, for live mail domains only", { skip: needsRoot, timeout: 20 * 60_000 }, async (t) => {
   const engine = await dockerEngine();
   const scope = dockerScope(t, engine);
   t.after(() => engine.release());

@@ -10,18 +10,19 @@ import { test } from "node:test";
 import { promisify } from "node:util";
 import { renderUsersFile } from "../../../config/imap-users.ts";
 import { mailUid } from "../../../config/mail-uid.ts";
-import { dockerEngine } from "../../helpers/docker.ts";
+import { dockerEngine } from "../../../testkit/docker.ts";
 import { startTestSlapd, TEST_USERS } from "../../helpers/slapd.ts";
 import { tcpForwarder } from "../../helpers/tcp-forwarder.ts";
-import { selfSignedCertificate } from "../../helpers/tls.ts";
+import { selfSignedCertificate } from "../../../testkit/tls.ts";
 import { buildImage, dockerScope } from "../../assets/images/fixture.ts";
 import { logIn } from "./https-client.ts";
+import { needsRoot } from "../../../testkit/needs-root.ts";
 
 const ALICE_PASSWORD = TEST_USERS.find((u) => u.uid === "alice")!.password;
 const MX = "mx.semail.test";
 const run = promisify(execFile);
 
-test("the webmail image logs alice in through the IMAP image by IMAPS, Dovecot's certificate checked for its name", { skip: process.getuid?.() === 0 ? undefined : "needs root (Docker, mail uids)", timeout: 20 * 60_000 }, async (t) => {
+test("the webmail image logs alice in through the IMAP image by IMAPS, Dovecot's certificate checked for its name", { skip: needsRoot, timeout: 20 * 60_000 }, async (t) => {
   const engine = await dockerEngine();
   // After hooks run first-registered first: the scope's containers go before the engine.
   const scope = dockerScope(t, engine);

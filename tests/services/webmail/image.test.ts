@@ -8,10 +8,11 @@ import { readFile, writeFile, mkdir } from "node:fs/promises";
 import path from "node:path";
 import { test } from "node:test";
 import { imageTemplates } from "../../../services/webmail/image-templates.ts";
-import { dockerEngine } from "../../helpers/docker.ts";
-import { selfSignedCertificate } from "../../helpers/tls.ts";
+import { dockerEngine } from "../../../testkit/docker.ts";
+import { selfSignedCertificate } from "../../../testkit/tls.ts";
 import { buildImage, dockerScope } from "../../assets/images/fixture.ts";
-import { repoPath } from "../../helpers/repo-path.ts";
+import { repoPath } from "../../../testkit/repo-path.ts";
+import { needsRoot } from "../../../testkit/needs-root.ts";
 
 const FOLDER = repoPath("assets/images/webmail");
 
@@ -21,7 +22,7 @@ test("the image's template is services/webmail's rendering (node services/webmai
   }
 });
 
-test("the webmail image: refuses a wrong setting by name, keeps its des_key out of the image, turns healthy", { skip: process.getuid?.() === 0 ? undefined : "needs root (Docker)", timeout: 20 * 60_000 }, async (t) => {
+test("the webmail image: refuses a wrong setting by name, keeps its des_key out of the image, turns healthy", { skip: needsRoot, timeout: 20 * 60_000 }, async (t) => {
   const engine = await dockerEngine();
   // After hooks run first-registered first: the scope removes its containers and networks
   // while the engine still runs, then the engine is let go.

@@ -9,8 +9,9 @@ import { DatabaseSync } from "node:sqlite";
 import { webmailLoginUrl } from "../../../services/webmail/config.ts";
 import { webmailPaths } from "../../../services/webmail/roundcube.ts";
 import { TEST_USERS } from "../../helpers/slapd.ts";
-import { CAROL, whyNotRoot } from "../imap/fixture.ts";
+import { CAROL } from "../imap/fixture.ts";
 import { startWebmailFixture } from "./fixture.ts";
+import { needsRoot } from "../../../testkit/needs-root.ts";
 
 const ALICE = TEST_USERS.find((u) => u.uid === "alice")!.password;
 
@@ -29,7 +30,7 @@ async function logIn(url: string, user: string, password: string): Promise<{ sta
   return { status: answer.status, location: answer.headers.get("location") ?? "", body: await answer.text() };
 }
 
-test("webmail: a live mailbox address logs its owner in; other addresses and wrong passwords do not; the form's link fills the address in", { skip: whyNotRoot(), timeout: 180_000 }, async (t) => {
+test("webmail: a live mailbox address logs its owner in; other addresses and wrong passwords do not; the form's link fills the address in", { skip: needsRoot, timeout: 180_000 }, async (t) => {
   const { webmail, stateDir } = await startWebmailFixture(t);
   // The mailbox page links here (Roundcube has no setting for a hint on its login page).
   const prefilled = await (await fetch(webmailLoginUrl(webmail.url, "alice@alice.semail.test"))).text();

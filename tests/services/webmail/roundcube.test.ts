@@ -3,14 +3,15 @@
 // workers itself), reload() rewrites the address file, and as root a state directory that
 // www-data cannot reach is refused by name.
 import assert from "node:assert/strict";
-import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { chmod, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { parseSettings, usersListOptions } from "../../../config/settings.ts";
 import { parseUsersList } from "../../../config/users-list.ts";
 import { freeLoopbackPort } from "../../../deploy/local/ports.ts";
 import { startWebmail, webmailPaths } from "../../../services/webmail/roundcube.ts";
+import { tempDir } from "../../../testkit/temp-dir.ts";
+import { needsRoot } from "../../../testkit/needs-root.ts";
 
 async function running(pid: number): Promise<boolean> {
   const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
@@ -18,9 +19,8 @@ async function running(pid: number): Promise<boolean> {
 }
 
 async function setup(t: { after: (fn: () => Promise<void>) => void }, mode = 0o755) {
-  const dir = await mkdtemp(join(tmpdir(), "semail-webmail-runner-"));
+  const dir = await tempDir(t, "semail-webmail-runner-");
   await chmod(dir, mode);
-  t.after(() => rm(dir, { recursive: true, force: true }));
   const settings = parseSettings({ imap: { listen: ["127.0.0.1"] }, outbound: { listen: ["127.0.0.1:2587"] }, webmail: { listen: `127.0.0.1:${await freeLoopbackPort()}`, stateDir: join(dir, "webmail"), workers: 2 } }, "test");
   const list = (yaml: string) => parseUsersList(yaml, usersListOptions(settings));
   return { dir, settings, list };
@@ -52,7 +52,7 @@ test("php -S serves the login page with its workers; stop() ends every one; relo
   assert.equal(await readFile(webmailPaths(settings.webmail.stateDir).desKey, "utf8"), key);
 });
 
-test("as root, a state directory www-data cannot reach is refused by name", { skip: process.getuid?.() === 0 ? undefined : "PHP runs as www-data only under root" }, async (t) => {
+test("as root, a state directory www-data cannot reach is refused by name", { skip: needsRoot }, async (t) => {
   const { dir, settings, list } = await setup(t, 0o700);
   await assert.rejects(startWebmail({ settings, list: list("mailboxes: []\n") }), new RegExp(`webmail.stateDir .*: ${dir} is closed to other users .*chmod o\\+x ${dir}`));
 });

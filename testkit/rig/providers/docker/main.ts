@@ -1,7 +1,7 @@
 // A STAND-IN for pulumi-resource-docker, for the SEMail test rig only: never for a real stack.
 // The real provider binary cannot be had on these machines (no registry serves it and its Go
-// module cannot be built here), so the rig's engine (tests/rig/engine.ts) runs this instead,
-// installed by tests/rig/providers/install.ts at the version @pulumi/docker asks for. It serves
+// module cannot be built here), so the rig's engine (testkit/rig/engine.ts) runs this instead,
+// installed by testkit/rig/providers/install.ts at the version @pulumi/docker asks for. It serves
 // the part of upstream's behaviour SEMail's program uses (Image with skipPush, Network,
 // Container), with the docker CLI against a real Docker engine, and refuses anything else
 // loudly. Started as a plugin is: `pulumi-resource-docker [flags] ENGINE_ADDRESS`; it prints

@@ -6,23 +6,24 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { promisify } from "node:util";
-import { VM_PACKAGES } from "../../config/stack/host-script-paths.ts";
-import { dockerEngine } from "../helpers/docker.ts";
-import { repoPath } from "../helpers/repo-path.ts";
-import { until } from "../helpers/until.ts";
-import { buildRigImage } from "./host/image.ts";
-import { startRigHost } from "./host/index.ts";
-import { cgroupLayout } from "./host/run-flags.ts";
-import { sshExec } from "./host/ssh.ts";
+import { VM_PACKAGES } from "../../../config/stack/host-script-paths.ts";
+import { dockerEngine } from "../../../testkit/docker.ts";
+import { repoPath } from "../../../testkit/repo-path.ts";
+import { until } from "../../../testkit/until.ts";
+import { buildRigImage } from "../../../testkit/rig/host/image.ts";
+import { startRigHost } from "../../../testkit/rig/host/index.ts";
+import { cgroupLayout } from "../../../testkit/rig/host/run-flags.ts";
+import { sshExec } from "../../../testkit/rig/host/ssh.ts";
+import { tempDir } from "../../../testkit/temp-dir.ts";
+import { needsRoot } from "../../../testkit/needs-root.ts";
 
 const run = promisify(execFile);
-const skip = process.getuid?.() === 0 ? undefined : "needs root (Docker, loop devices, the machine's cgroups)";
+const skip = needsRoot;
 
 /** The first line a TCP server at address:port sends, or the connection's error. */
 function firstLine(address: string, port: number): Promise<string> {
@@ -106,8 +107,7 @@ test("a rig host behaves like the small Debian VM the program deploys onto, and 
 
   await t.test("the docker CLI builds on the rig's dockerd over ssh://root@address, as the program's provider does", async () => {
     // The CLI runs the system `ssh`: a wrapper first on PATH gives it the rig's key and host key.
-    const bin = await mkdtemp(join(tmpdir(), "semail-rig-ssh-"));
-    t.after(() => rm(bin, { recursive: true, force: true }));
+    const bin = await tempDir(t, "semail-rig-ssh-");
     await writeFile(join(bin, "ssh"), `#!/bin/sh\nexec /usr/bin/ssh ${rig.sshOptions.map((o) => `'${o}'`).join(" ")} "$@"\n`, { mode: 0o755 });
     const context = join(bin, "context");
     await mkdir(context);

@@ -6,8 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { VM_PACKAGES } from "../../../config/stack/host-script-paths.ts";
-import { withLock, type DockerEngine } from "../../helpers/docker.ts";
-import { repoPath } from "../../helpers/repo-path.ts";
+import { withLock, type DockerEngine } from "../../docker.ts";
+import { repoPath } from "../../repo-path.ts";
 
 export const RIG_IMAGE = "semail-test/rig-host";
 const BASE = "debian:bookworm-slim";
@@ -25,7 +25,7 @@ export async function buildRigImage(engine: DockerEngine): Promise<string> {
     // The host's network for apt-get: the tests' engine gives its bridges no way out.
     await run("docker", [
       "build", "-q", "--network", "host", "--build-arg", `BASE=${BASE}`, "--build-arg", `ARCHIVE=${VM_PACKAGES.join(" ")}`,
-      "-t", RIG_IMAGE, repoPath("tests/rig/host"),
+      "-t", RIG_IMAGE, repoPath("testkit/rig/host"),
     ]);
   }, BUILD_MS);
   return RIG_IMAGE;

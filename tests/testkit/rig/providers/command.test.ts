@@ -3,24 +3,18 @@
 // the old state, copies, clean previews, no drift on refresh, loud failures).
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { test, type TestContext } from "node:test";
+import { test } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { local, remote, type types } from "@pulumi/command";
 import { LocalWorkspace, PulumiCommand, type Stack } from "@pulumi/pulumi/automation/index.js";
-import { engineMissing, rigEngine, type RigEngine } from "../engine.ts";
-import { makeKey, sshdMissing, startTestSshd, type TestSshd } from "./sshd-fixture.ts";
+import { engineMissing, rigEngine, type RigEngine } from "../../../../testkit/rig/engine.ts";
+import { makeKey, sshdMissing, startTestSshd, type TestSshd } from "../../../../testkit/rig/providers/sshd-fixture.ts";
+import { tempDir } from "../../../../testkit/temp-dir.ts";
 
 const STEP_MS = 120_000;
 const skip = engineMissing() ?? sshdMissing();
-
-async function scratch(t: TestContext, prefix: string): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), prefix));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 async function stackFor(engine: RigEngine, name: string, program: () => Promise<Record<string, unknown> | void>): Promise<Stack> {
   const pulumiCommand = await PulumiCommand.get({ root: engine.cliRoot, skipVersionCheck: true });
@@ -51,7 +45,7 @@ test("the command stand-in under the real engine", { skip, timeout: 15 * STEP_MS
   const sshd = await startTestSshd();
   t.after(() => sshd.stop());
   const engine = await rigEngine(t, ["command"]);
-  const dir = await scratch(t, "semail-rig-remote-");
+  const dir = await tempDir(t, "semail-rig-remote-");
   const log = join(dir, "log");
   const followLog = join(dir, "follow-log");
   const localFile = join(dir, "local.txt");

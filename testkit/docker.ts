@@ -10,9 +10,11 @@ import { closeSync, openSync } from "node:fs";
 import { mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { processRunning } from "../../lib/process-alive.ts";
+import { processRunning } from "../lib/process-alive.ts";
 import { lockHolder, tryLockFile } from "./lock-file.ts";
-import { dockerAnswers, dockerRunner, onPath, terminateDockerd } from "../../deploy/local/docker-engine.ts";
+import { dockerAnswers, dockerRunner, onPath, terminateDockerd } from "../deploy/local/docker-engine.ts";
+import { until } from "./until.ts";
+import { isRoot } from "./needs-root.ts";
 
 const STATE = "/run/semail-test-docker";
 const DATA_ROOT = "/var/lib/semail-test-docker";
@@ -39,24 +41,17 @@ export interface DockerEngine {
 
 const exec = promisify(execFile);
 
-async function waitFor(check: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
-  for (const deadline = Date.now() + ms; Date.now() < deadline; await new Promise((r) => setTimeout(r, 200))) {
-    if (await check()) return;
-  }
-  throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-}
-
 /**
  * Runs `fn` holding the lock file (its content: our pid), waiting at most `waitMs` for it;
  * a lock whose holder died is taken over.
  */
 export async function withLock<T>(path: string, fn: () => Promise<T>, waitMs = LOCK_MS): Promise<T> {
-  await waitFor(async () => {
+  await until(async () => {
     if (tryLockFile(path)) return true;
     const holder = await lockHolder(path);
     if (holder !== undefined && !processRunning(holder)) await rm(path, { force: true });
     return false;
-  }, waitMs, `the lock ${path}`);
+  }, `the lock ${path}`, waitMs, 200);
   try {
     return await fn();
   } finally {
@@ -100,7 +95,7 @@ async function startDockerd(): Promise<void> {
   closeSync(log);
   child.unref();
   const failed = new Promise<never>((_, fail) => child.once("error", fail));
-  await Promise.race([failed, waitFor(() => dockerAnswers(SOCKET), START_MS, `dockerd to answer on ${SOCKET} (log: ${STATE}/dockerd.log)`)]);
+  await Promise.race([failed, until(() => dockerAnswers(SOCKET), `dockerd to answer on ${SOCKET} (log: ${STATE}/dockerd.log)`, START_MS, 200)]);
 }
 
 /**
@@ -135,7 +130,7 @@ export async function dockerEngine(): Promise<DockerEngine> {
     if (host && host !== SOCKET && (await dockerAnswers(host))) return { host, own: false, docker: dockerRunner(host, 60_000), release: async () => undefined };
   }
   if (!(await onPath("dockerd"))) throw new Error("dockerd not found and no Docker engine answers: apt-get install docker.io (or run .ci/setup)");
-  if (process.getuid?.() !== 0) throw new Error("no Docker engine answers (DOCKER_HOST, /var/run/docker.sock), and starting one needs root");
+  if (!isRoot) throw new Error("no Docker engine answers (DOCKER_HOST, /var/run/docker.sock), and starting one needs root");
   await mkdir(USERS, { recursive: true });
   await withLock(LOCK, async () => {
     await liveUsers();

@@ -52,7 +52,7 @@ export async function record<T>(config: Record<string, string>, secretKeys: read
     },
     // The program invokes no provider function; one that starts to must be mocked on purpose.
     call(args) {
-      throw new Error(`unexpected invoke ${args.token}: add a mock for it in tests/components/harness.ts`);
+      throw new Error(`unexpected invoke ${args.token}: add a mock for it in testkit/pulumi-mocks/harness.ts`);
     },
   }, "semail", "test", false);
   // The mock API hides resource options; read them off the register request.

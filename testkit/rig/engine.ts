@@ -2,13 +2,13 @@
 // rig's own with the stand-in providers installed, a file backend in a temp dir, and the
 // settings that keep it off the network (a missing plugin fails at once, nothing is fetched).
 import { existsSync } from "node:fs";
-import { mkdtemp, rm, symlink, mkdir } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { symlink, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
 import { lockedPulumiVersion, pulumiCliRoot } from "../../deploy/pulumi/cli-root.ts";
-import { REPO_ROOT } from "../helpers/repo-path.ts";
+import { REPO_ROOT } from "../repo-path.ts";
 import { installStandIns, type StandIn } from "./providers/install.ts";
+import { tempDir } from "../temp-dir.ts";
 
 export interface RigEngine {
   /** Holds bin/pulumi (what PulumiCommand.get({ root }) takes). */
@@ -31,8 +31,7 @@ export function engineMissing(): string | undefined {
 export async function rigEngine(t: TestContext, standIns: readonly StandIn[] = ["command", "docker"]): Promise<RigEngine> {
   const cliRoot = pulumiCliRoot(REPO_ROOT);
   if (cliRoot === undefined) throw new Error(engineMissing());
-  const dir = await mkdtemp(join(tmpdir(), "semail-engine-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, "semail-engine-");
   const home = join(dir, "home");
   const state = join(dir, "state");
   await mkdir(state, { recursive: true });

@@ -7,7 +7,7 @@ import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { REPO_ROOT } from "../../helpers/repo-path.ts";
+import { REPO_ROOT } from "../../repo-path.ts";
 
 const run = promisify(execFile);
 
@@ -22,7 +22,7 @@ export async function sdkPluginVersion(name: StandIn): Promise<string> {
   return version;
 }
 
-/** The stand-in's entry point: tests/rig/providers/<name>/main.ts. */
+/** The stand-in's entry point: testkit/rig/providers/<name>/main.ts. */
 export function standInMain(name: StandIn): string {
   return join(REPO_ROOT, "tests", "rig", "providers", name, "main.ts");
 }
@@ -37,7 +37,7 @@ export async function installStandIns(pulumi: string, pulumiHome: string, names:
     for (const name of names) {
       const wrapper = join(scratch, `pulumi-resource-${name}`);
       const node = join(REPO_ROOT, "node_modules", ".bin", "node");
-      await writeFile(wrapper, `#!/bin/sh\n# SEMail test rig stand-in for pulumi-resource-${name} (tests/rig/providers): not the real provider.\nexec ${JSON.stringify(node)} ${JSON.stringify(standInMain(name))} "$@"\n`);
+      await writeFile(wrapper, `#!/bin/sh\n# SEMail test rig stand-in for pulumi-resource-${name} (testkit/rig/providers): not the real provider.\nexec ${JSON.stringify(node)} ${JSON.stringify(standInMain(name))} "$@"\n`);
       await chmod(wrapper, 0o755);
       await mkdir(pulumiHome, { recursive: true });
       await run(pulumi, ["plugin", "install", "resource", name, await sdkPluginVersion(name), "--file", wrapper], {

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
 import { promisify } from "node:util";
-import { until } from "../helpers/until.ts";
+import { until } from "../until.ts";
 
 const run = promisify(execFile);
 

@@ -1,11 +1,11 @@
-// The test rig's stand-in pulumi-resource-docker (tests/rig/providers/docker): its rules on
+// The test rig's stand-in pulumi-resource-docker (testkit/rig/providers/docker): its rules on
 // their own (diff, .dockerignore, settings, the ssh wrapper, uploads), then under the real
 // Pulumi engine against a real dockerd: build, run, clean previews, drift seen and repaired,
 // replacements, rebuilds, destroy; and once over ssh:// through an sshd of the test's own.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
@@ -13,32 +13,27 @@ import { promisify } from "node:util";
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import { LocalWorkspace, PulumiCommand, type Stack } from "@pulumi/pulumi/automation/index.js";
-import { dockerEngine, withLock, type DockerEngine } from "../helpers/docker.ts";
-import { REPO_ROOT } from "../helpers/repo-path.ts";
-import { engineMissing, rigEngine, type RigEngine } from "./engine.ts";
-import { createArgs } from "./providers/docker/container/create-args.ts";
-import { containerOutputs } from "./providers/docker/container/read-back.ts";
-import { CONTAINER_RULES, samePorts } from "./providers/docker/container/rules.ts";
-import { uploadTar } from "./providers/docker/container/upload-tar.ts";
-import { DockerCliError, dockerEnv, isNoSuchObject } from "./providers/docker/docker-cli.ts";
-import { contextDigest } from "./providers/docker/image/context-digest.ts";
-import { compilePatterns, isIgnored, readDockerignore } from "./providers/docker/image/dockerignore.ts";
-import { checkImage, diffImage } from "./providers/docker/image/image.ts";
-import { dockerTarget } from "./providers/docker/provider-config.ts";
-import { diffFields, type FieldRules } from "./providers/docker/rules/field-rules.ts";
-import { UNKNOWN } from "./providers/docker/wire.ts";
-import { sshdMissing, startTestSshd } from "./providers/sshd-fixture.ts";
-import { freeLoopbackPort } from "../../deploy/local/ports.ts";
+import { dockerEngine, withLock, type DockerEngine } from "../../../testkit/docker.ts";
+import { REPO_ROOT } from "../../../testkit/repo-path.ts";
+import { engineMissing, rigEngine, type RigEngine } from "../../../testkit/rig/engine.ts";
+import { createArgs } from "../../../testkit/rig/providers/docker/container/create-args.ts";
+import { containerOutputs } from "../../../testkit/rig/providers/docker/container/read-back.ts";
+import { CONTAINER_RULES, samePorts } from "../../../testkit/rig/providers/docker/container/rules.ts";
+import { uploadTar } from "../../../testkit/rig/providers/docker/container/upload-tar.ts";
+import { DockerCliError, dockerEnv, isNoSuchObject } from "../../../testkit/rig/providers/docker/docker-cli.ts";
+import { contextDigest } from "../../../testkit/rig/providers/docker/image/context-digest.ts";
+import { compilePatterns, isIgnored, readDockerignore } from "../../../testkit/rig/providers/docker/image/dockerignore.ts";
+import { checkImage, diffImage } from "../../../testkit/rig/providers/docker/image/image.ts";
+import { dockerTarget } from "../../../testkit/rig/providers/docker/provider-config.ts";
+import { diffFields, type FieldRules } from "../../../testkit/rig/providers/docker/rules/field-rules.ts";
+import { UNKNOWN } from "../../../testkit/rig/providers/docker/wire.ts";
+import { sshdMissing, startTestSshd } from "../../../testkit/rig/providers/sshd-fixture.ts";
+import { freeLoopbackPort } from "../../../deploy/local/ports.ts";
+import { tempDir } from "../../../testkit/temp-dir.ts";
 
 const run = promisify(execFile);
 const STEP_MS = 180_000;
 const BASE = "debian:bookworm-slim";
-
-async function scratch(t: TestContext, prefix: string): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), prefix));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 // ---------------------------------------------------------------- the rules on their own
 
@@ -84,7 +79,7 @@ test(".dockerignore patterns match as Docker's patternmatcher does", () => {
 });
 
 test("the build context digest changes with what Docker would send, not with what it ignores", async (t) => {
-  const dir = await scratch(t, "semail-rig-context-");
+  const dir = await tempDir(t, "semail-rig-context-");
   await writeFile(join(dir, "Dockerfile"), "FROM scratch\n");
   await writeFile(join(dir, ".dockerignore"), "ignored.txt\n");
   await writeFile(join(dir, "kept.txt"), "one\n");
@@ -97,7 +92,7 @@ test("the build context digest changes with what Docker would send, not with wha
 });
 
 test("Image: Check fills upstream's defaults and the digest; Diff compares the saved inputs", async (t) => {
-  const dir = await scratch(t, "semail-rig-image-");
+  const dir = await tempDir(t, "semail-rig-image-");
   await writeFile(join(dir, "Dockerfile"), "FROM scratch\n");
   const news = { imageName: "x:latest", build: { context: dir, dockerfile: join(dir, "Dockerfile"), args: { BASE } }, skipPush: true };
   const { inputs, failures } = await checkImage(news);
@@ -122,12 +117,12 @@ test("the provider settings: host and sshOpts as the engine sends them; anything
 });
 
 test("the ssh the docker CLI runs gets the sshOpts in front, each argument intact", async (t) => {
-  const dir = await scratch(t, "semail-rig-ssh-wrapper-");
+  const dir = await tempDir(t, "semail-rig-ssh-wrapper-");
   // A "real ssh" that prints what it was given, one argument a line.
   const echo = join(dir, "echo-args");
   await writeFile(echo, '#!/bin/sh\nfor a in "$@"; do printf "%s\\n" "$a"; done\n', { mode: 0o755 });
   const env = dockerEnv({ host: "ssh://u@h", sshOpts: ["-o", "ProxyJump=a b", "-i", '/k/"$(x)'] }, { PATH: process.env.PATH });
-  assert.ok(env.PATH?.startsWith(join(REPO_ROOT, "tests/rig/providers/docker/ssh-bin")));
+  assert.ok(env.PATH?.startsWith(join(REPO_ROOT, "testkit/rig/providers/docker/ssh-bin")));
   const { stdout } = await run("ssh", ["-T", "--", "h", "docker", "system", "dial-stdio"], { env: { ...env, SEMAIL_RIG_REAL_SSH: echo } });
   assert.deepEqual(stdout.split("\n").slice(0, -1), ["-o", "ProxyJump=a b", "-i", '/k/"$(x)', "-T", "--", "h", "docker", "system", "dial-stdio"]);
 });
@@ -142,7 +137,7 @@ test("only Docker's own 'no such' answer makes a resource gone, never a broken f
 });
 
 test("an upload is a one-file tar at its absolute path, with its mode", async (t) => {
-  const dir = await scratch(t, "semail-rig-tar-");
+  const dir = await tempDir(t, "semail-rig-tar-");
   const tar = join(dir, "upload.tar");
   await writeFile(tar, uploadTar("/etc/semail/secret", Buffer.from("s3cret\n"), 0o400));
   await run("tar", ["-xf", tar, "-C", dir], { timeout: 10_000 });
@@ -215,7 +210,6 @@ test("what Read gives back for a mailbox-like container makes no diff against th
 
 // ---------------------------------------------------------------- under the real engine
 
-
 /** The Debian base every SEMail Dockerfile starts FROM (assets/images/base.sh; nothing is pulled). */
 async function ensureBase(engine: DockerEngine): Promise<void> {
   await withLock(join(tmpdir(), "semail-image-build.lock"), async () => {
@@ -232,7 +226,7 @@ async function stackFor(rig: RigEngine, name: string, program: () => Promise<Rec
 
 /** A tiny image context FROM the base: one file copied, one not, one ignored. */
 async function imageContext(t: TestContext): Promise<string> {
-  const dir = await scratch(t, "semail-rig-build-");
+  const dir = await tempDir(t, "semail-rig-build-");
   await writeFile(join(dir, "Dockerfile"), 'ARG BASE\nFROM ${BASE}\nCOPY greeting.txt /srv/greeting.txt\nCMD ["sleep", "infinity"]\n');
   await writeFile(join(dir, ".dockerignore"), "ignored.txt\n");
   await writeFile(join(dir, "greeting.txt"), "hello from the image\n");
@@ -294,7 +288,7 @@ test("the docker stand-in under the real engine: build, run, clean previews, dri
   await ensureBase(engine);
   const rig = await rigEngine(t, ["docker"]);
   const context = await imageContext(t);
-  const hostDir = await scratch(t, "semail-rig-mount-");
+  const hostDir = await tempDir(t, "semail-rig-mount-");
   await writeFile(join(hostDir, "from-host.txt"), "mounted\n");
   const id = randomBytes(4).toString("hex");
   const names = { image: `semail-test-rig-${id}:latest`, inner: `semail-test-${id}-inner`, outer: `semail-test-${id}-outer`, box: `semail-test-${id}-box` };
@@ -466,7 +460,7 @@ test("the docker stand-in over ssh:// (sshOpts reach the system ssh): a stopped 
   await ensureBase(engine);
   const sshd = await startTestSshd();
   t.after(() => sshd.stop());
-  const keys = await scratch(t, "semail-rig-ssh-");
+  const keys = await tempDir(t, "semail-rig-ssh-");
   await writeFile(join(keys, "id"), sshd.privateKey, { mode: 0o600 });
   await writeFile(join(keys, "known_hosts"), `[${sshd.host}]:${sshd.port} ${sshd.hostKey}\n`);
   const rig = await rigEngine(t, ["docker"]);

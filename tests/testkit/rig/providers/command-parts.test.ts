@@ -2,20 +2,20 @@
 // diffs, dial retries and checks, then its resources against a real sshd of the test's own.
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
 import * as rpc from "@pulumi/pulumi/runtime/rpc.js";
-import { sshConnection, type SshConnection } from "./command/connection.ts";
-import { copyToRemote } from "./command/copy-to-remote.ts";
-import { diffInputs } from "./command/diff-rules.ts";
-import { dialTries, withDialRetry, type DialOutcome } from "./command/dial-retry.ts";
-import { hostKeyAlgorithms, parseHostKey } from "./command/host-key.ts";
-import { remoteCommand } from "./command/remote-command.ts";
-import { runRemote } from "./command/ssh-session.ts";
-import { ARCHIVE_SIG, ASSET_SIG, reveal, secret, SECRET_SIG, SPECIAL_SIG_KEY, UNKNOWN, type Props } from "./command/wire-values.ts";
-import { makeKey, sshdMissing, startTestSshd, type TestSshd } from "./sshd-fixture.ts";
+import { sshConnection, type SshConnection } from "../../../../testkit/rig/providers/command/connection.ts";
+import { copyToRemote } from "../../../../testkit/rig/providers/command/copy-to-remote.ts";
+import { diffInputs } from "../../../../testkit/rig/providers/command/diff-rules.ts";
+import { dialTries, withDialRetry, type DialOutcome } from "../../../../testkit/rig/providers/command/dial-retry.ts";
+import { hostKeyAlgorithms, parseHostKey } from "../../../../testkit/rig/providers/command/host-key.ts";
+import { remoteCommand } from "../../../../testkit/rig/providers/command/remote-command.ts";
+import { runRemote } from "../../../../testkit/rig/providers/command/ssh-session.ts";
+import { ARCHIVE_SIG, ASSET_SIG, reveal, secret, SECRET_SIG, SPECIAL_SIG_KEY, UNKNOWN, type Props } from "../../../../testkit/rig/providers/command/wire-values.ts";
+import { makeKey, sshdMissing, startTestSshd, type TestSshd } from "../../../../testkit/rig/providers/sshd-fixture.ts";
+import { tempDir } from "../../../../testkit/temp-dir.ts";
 
 const ED25519 = "AAAAC3NzaC1lZDI1NTE5AAAAIGnYhKJO0jzVU83c4F/CsrqvKvsuoWdyr5x/LncMxbml";
 
@@ -108,8 +108,7 @@ test("a remote command over OpenSSH", { skip: sshdMissing(), timeout: 60_000 }, 
   });
 
   await t.test("a wrong host key is refused; with no host key any is accepted", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "semail-rig-keys-"));
-    t.after(() => rm(dir, { recursive: true, force: true }));
+    const dir = await tempDir(t, "semail-rig-keys-");
     const other = await makeKey(dir, "other");
     await assert.rejects(runRemote({ ...conn, hostKey: other.publicKey }, "true", { signal }), /Host key verification failed/);
     const { hostKey: _none, ...unchecked } = conn;
@@ -117,8 +116,7 @@ test("a remote command over OpenSSH", { skip: sshdMissing(), timeout: 60_000 }, 
   });
 
   await t.test("create, update and delete run the right command; a preview runs none", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "semail-rig-cmd-"));
-    t.after(() => rm(dir, { recursive: true, force: true }));
+    const dir = await tempDir(t, "semail-rig-cmd-");
     const log = join(dir, "log");
     const inputs = { connection: secret(connection(sshd)), create: `echo create >> ${log}; echo made`, update: `echo "update after $PULUMI_COMMAND_STDOUT" >> ${log}; echo updated`, delete: `echo "delete after $PULUMI_COMMAND_STDOUT" >> ${log}` };
     const preview = await remoteCommand.create(inputs, { ...op, preview: true });
@@ -133,8 +131,7 @@ test("a remote command over OpenSSH", { skip: sshdMissing(), timeout: 60_000 }, 
   });
 
   await t.test("a copy lands inside an existing directory, else at remotePath with parents made", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "semail-rig-copy-"));
-    t.after(() => rm(dir, { recursive: true, force: true }));
+    const dir = await tempDir(t, "semail-rig-copy-");
     const file = join(dir, "script.sh");
     await writeFile(file, "#!/bin/sh\necho hi\n");
     await mkdir(join(dir, "into"));

@@ -4,7 +4,7 @@ import { parseUsersList } from "../../config/users-list.ts";
 import { parseStackConfig } from "../../config/stack/stack-config.ts";
 import { defineStack } from "../../components/stack.ts";
 import { record } from "./harness.ts";
-import { REPO_ROOT } from "../helpers/repo-path.ts";
+import { REPO_ROOT } from "../repo-path.ts";
 
 export const PROJECT_DIR = REPO_ROOT;
 

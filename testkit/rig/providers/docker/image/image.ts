@@ -110,7 +110,7 @@ export function buildArgs(inputs: Props): string[] {
   const args = ["build", "-q", "-t", String(inputs.imageName), "-f", String(build.dockerfile)];
   if (typeof build.platform === "string" && build.platform !== "") args.push("--platform", build.platform);
   for (const [key, value] of Object.entries(isObject(build.args) ? build.args : {})) args.push("--build-arg", `${key}=${String(value)}`);
-  // The rig's host has no way out but the rig's archive proxy (tests/rig/archive-proxy.ts).
+  // The rig's host has no way out but the rig's archive proxy (testkit/rig/archive-proxy.ts).
   // http_proxy is a predefined build arg: Docker keeps it out of the cache key and the image.
   const proxy = process.env.SEMAIL_RIG_BUILD_PROXY;
   if (proxy) args.push("--build-arg", `http_proxy=${proxy}`);

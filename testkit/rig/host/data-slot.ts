@@ -6,7 +6,8 @@
 import { mkdir, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { processRunning } from "../../../lib/process-alive.ts";
-import { lockHolder, tryLockFile } from "../../helpers/lock-file.ts";
+import { lockHolder, tryLockFile } from "../../lock-file.ts";
+import { untilValue } from "../../until.ts";
 
 export const SLOT_ROOT = "/var/lib/semail-test-rig";
 const SLOTS = 8;
@@ -42,7 +43,7 @@ async function candidates(): Promise<number[]> {
  */
 export async function claimDataSlot(removeOrphans: (index: number) => Promise<void>, waitMs = WAIT_MS): Promise<DataSlot> {
   await mkdir(SLOT_ROOT, { recursive: true });
-  for (const deadline = Date.now() + waitMs; Date.now() < deadline; await new Promise((r) => setTimeout(r, 1000))) {
+  return untilValue(async (): Promise<DataSlot | undefined> => {
     for (const index of await candidates()) {
       if (!tryLockFile(lockPath(index))) continue;
       const dir = join(SLOT_ROOT, `docker-${index}`);
@@ -66,6 +67,6 @@ export async function claimDataSlot(removeOrphans: (index: number) => Promise<vo
         },
       };
     }
-  }
-  throw new Error(`all ${SLOTS} rig data slots in ${SLOT_ROOT} stayed held for ${waitMs / 60_000} min (lock files docker-N.lock name their holders)`);
+    return undefined;
+  }, `one of the ${SLOTS} rig data slots in ${SLOT_ROOT} (lock files docker-N.lock name their holders)`, waitMs, 1000);
 }

@@ -8,6 +8,7 @@ import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { freeLoopbackPort } from "../../../deploy/local/ports.ts";
+import { isRoot } from "../../needs-root.ts";
 
 const run = promisify(execFile);
 const SSHD = "/usr/sbin/sshd";
@@ -34,7 +35,7 @@ export interface TestSshd {
 export function sshdMissing(): string | undefined {
   if (!existsSync(SSHD)) return `${SSHD} is not installed (apt-get install openssh-server)`;
   if (!existsSync("/usr/bin/ssh")) return "no ssh client (apt-get install openssh-client)";
-  if (process.getuid?.() !== 0 && !existsSync(PRIVSEP_DIR)) return `${PRIVSEP_DIR} is missing and only root may make it`;
+  if (!isRoot && !existsSync(PRIVSEP_DIR)) return `${PRIVSEP_DIR} is missing and only root may make it`;
   return undefined;
 }
 
