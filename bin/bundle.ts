@@ -20,9 +20,18 @@ export const DAEMONS_DOCKERFILE = "assets/images/daemons/Dockerfile";
  * ldapts only to check a message it builds; and pino's worker-thread transport, which
  * SEMail does not use. `members` are the properties an importer calls on the module.
  */
-const LAZY: readonly { importer: RegExp; module: RegExp; file?: (resolved: string) => string; members?: readonly string[] }[] = [
+const LAZY: readonly {
+  importer: RegExp;
+  module: RegExp;
+  file?: (resolved: string) => string;
+  members?: readonly string[];
+}[] = [
   // Its CommonJS build: an ES module's imports of Node modules would be hoisted to the top.
-  { importer: /[\\/]node_modules[\\/]nodemailer[\\/]/, module: /fetch\/index\.js$/, file: (resolved) => resolved.replace(/([\\/])dist[\\/]esm([\\/])/, "$1dist$1cjs$2") },
+  {
+    importer: /[\\/]node_modules[\\/]nodemailer[\\/]/,
+    module: /fetch\/index\.js$/,
+    file: (resolved) => resolved.replace(/([\\/])dist[\\/]esm([\\/])/, "$1dist$1cjs$2"),
+  },
   { importer: /[\\/]node_modules[\\/](sonic-boom|thread-stream)[\\/]/, module: /^assert$/ },
   { importer: /[\\/]node_modules[\\/]ldapts[\\/]/, module: /^node:assert$/, members: ["ok"] },
   { importer: /[\\/]node_modules[\\/]pino[\\/]lib[\\/]transport\.js$/, module: /^thread-stream$/ },
@@ -36,7 +45,11 @@ const lazyModules: Plugin = {
       if (args.namespace === "lazy" || rule === undefined) return undefined;
       const real = await builder.resolve(args.path, { resolveDir: args.resolveDir, kind: args.kind });
       if (real.errors.length > 0) return { errors: real.errors };
-      return { path: real.external ? args.path : (rule.file?.(real.path) ?? real.path), namespace: "lazy", pluginData: rule.members ?? [] };
+      return {
+        path: real.external ? args.path : (rule.file?.(real.path) ?? real.path),
+        namespace: "lazy",
+        pluginData: rule.members ?? [],
+      };
     });
     // Called as a function or with `new` (thread-stream is a class).
     builder.onLoad({ filter: /.*/, namespace: "lazy" }, (args) => ({
@@ -73,7 +86,9 @@ export async function bundle(outdir = `${ROOT}dist`): Promise<string> {
     // runtime package the launcher falls back to.
     external: ["@pulumi/*", "@pulumiverse/*", "playwright-core", "node"],
     // Bundled CommonJS libraries still call require() for Node's own modules.
-    banner: { js: 'import { createRequire as __semailRequire } from "node:module"; const require = __semailRequire(import.meta.url);' },
+    banner: {
+      js: 'import { createRequire as __semailRequire } from "node:module"; const require = __semailRequire(import.meta.url);',
+    },
     plugins: [lazyModules],
     logLevel: "warning",
   });
@@ -89,7 +104,8 @@ export async function imageNodeFlags(): Promise<string[]> {
   const line = /^ENTRYPOINT (\[.*\])$/m.exec(dockerfile);
   const command = line ? (JSON.parse(line[1]!) as string[]) : [];
   const end = command.indexOf(DIST_ENTRY);
-  if (command[0] !== "node" || end < 0) throw new Error(`${DAEMONS_DOCKERFILE}: ENTRYPOINT must be ["node", FLAGS..., "${DIST_ENTRY}"]`);
+  if (command[0] !== "node" || end < 0)
+    throw new Error(`${DAEMONS_DOCKERFILE}: ENTRYPOINT must be ["node", FLAGS..., "${DIST_ENTRY}"]`);
   return command.slice(1, end);
 }
 

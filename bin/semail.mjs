@@ -14,7 +14,9 @@ if (major >= 26) {
   try {
     lts = createRequire(import.meta.url).resolve("node/bin/node");
   } catch {
-    console.error(`semail needs Node.js 26 or later (this is ${process.version}); run \`npm install\` in the checkout first.`);
+    console.error(
+      `semail needs Node.js 26 or later (this is ${process.version}); run \`npm install\` in the checkout first.`,
+    );
     process.exit(1);
   }
   // Imported here: the daemons never need child_process (2 MB of memory).

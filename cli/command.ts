@@ -29,7 +29,9 @@ export interface Command {
 
 export function helpText(command: Command): string {
   const rows = [
-    command.ownSettings ? ["(settings)", `kept in ${command.ownSettings}; --config is not taken`] : ["--config FILE", "settings file (YAML); flags override it"],
+    command.ownSettings
+      ? ["(settings)", `kept in ${command.ownSettings}; --config is not taken`]
+      : ["--config FILE", "settings file (YAML); flags override it"],
     ...command.flags.map((f) => [
       `--${f.name}${f.type === "string" ? ` ${f.value ?? "VALUE"}` : ""}`,
       `${f.description}${f.setting ? ` [${f.setting}]` : ""}${f.multiple ? " (repeatable)" : ""}`,
@@ -53,7 +55,8 @@ export async function runCommand(command: Command, argv: readonly string[]): Pro
     config: { type: "string" },
     help: { type: "boolean" },
   };
-  for (const flag of command.flags) options[flag.name] = { type: flag.type, ...(flag.multiple ? { multiple: true } : {}) };
+  for (const flag of command.flags)
+    options[flag.name] = { type: flag.type, ...(flag.multiple ? { multiple: true } : {}) };
   let parsed;
   try {
     parsed = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
@@ -65,7 +68,9 @@ export async function runCommand(command: Command, argv: readonly string[]): Pro
     return;
   }
   if (command.ownSettings && parsed.values.config !== undefined) {
-    throw new ConfigError(`--config: semail ${command.name} keeps its settings in ${command.ownSettings}; edit that file instead`);
+    throw new ConfigError(
+      `--config: semail ${command.name} keeps its settings in ${command.ownSettings}; edit that file instead`,
+    );
   }
   const overrides: Record<string, unknown> = {};
   for (const flag of command.flags) {

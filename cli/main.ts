@@ -5,12 +5,30 @@ import { runCommand, type Command } from "./command.ts";
 
 /** Loaded lazily so one part's dependencies do not slow another's start. */
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
-  inbound: { summary: "the inbound SMTP daemon: stores mail for known users in their mbox files", load: async () => (await import("./inbound.ts")).default },
-  outbound: { summary: "the outbound SMTP daemon: authenticated submission, MX delivery, retries, bounces", load: async () => (await import("./outbound.ts")).default },
-  queue: { summary: "inspect the outbound queue: list | flush | remove ID", load: async () => (await import("./queue.ts")).default },
-  web: { summary: "the self-service web form (LDAP login, create or delete a mailbox)", load: async () => (await import("./web.ts")).default },
-  deploy: { summary: "deploy with Pulumi (the program inline): up | preview | drift | destroy | outputs", load: async () => (await import("./deploy.ts")).default },
-  start: { summary: "all of SEMail on this machine, on loopback, with demo users", load: async () => (await import("./start.ts")).default },
+  inbound: {
+    summary: "the inbound SMTP daemon: stores mail for known users in their mbox files",
+    load: async () => (await import("./inbound.ts")).default,
+  },
+  outbound: {
+    summary: "the outbound SMTP daemon: authenticated submission, MX delivery, retries, bounces",
+    load: async () => (await import("./outbound.ts")).default,
+  },
+  queue: {
+    summary: "inspect the outbound queue: list | flush | remove ID",
+    load: async () => (await import("./queue.ts")).default,
+  },
+  web: {
+    summary: "the self-service web form (LDAP login, create or delete a mailbox)",
+    load: async () => (await import("./web.ts")).default,
+  },
+  deploy: {
+    summary: "deploy with Pulumi (the program inline): up | preview | drift | destroy | outputs",
+    load: async () => (await import("./deploy.ts")).default,
+  },
+  start: {
+    summary: "all of SEMail on this machine, on loopback, with demo users",
+    load: async () => (await import("./start.ts")).default,
+  },
 };
 
 function usage(): string {
@@ -50,4 +68,3 @@ export async function main(argv: readonly string[]): Promise<void> {
     throw err;
   }
 }
-

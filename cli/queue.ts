@@ -25,7 +25,9 @@ export async function listQueue(spool: Spool, now = Date.now()): Promise<string>
     const { recipients } = replay(record, await spool.journal(id));
     bytes += record.size;
     count++;
-    lines.push(`${id.padEnd(23)} ${String(record.size).padStart(8)} ${dateOf(record.arrival).padEnd(27)} ${record.from || "MAILER-DAEMON"}`);
+    lines.push(
+      `${id.padEnd(23)} ${String(record.size).padStart(8)} ${dateOf(record.arrival).padEnd(27)} ${record.from || "MAILER-DAEMON"}`,
+    );
     for (const [rcpt, state] of recipients) {
       if (state.status === "delivered") continue;
       const pad = " ".repeat(61);
@@ -45,9 +47,18 @@ export async function listQueue(spool: Spool, now = Date.now()): Promise<string>
 
 const queue: Command = {
   name: "queue",
-  summary: "Inspect and steer the outbound queue: list (like mailq), flush (retry deferred mail now), remove ID (delete a message).",
+  summary:
+    "Inspect and steer the outbound queue: list (like mailq), flush (retry deferred mail now), remove ID (delete a message).",
   usage: "list | flush | remove ID",
-  flags: [{ name: "spool", setting: "outbound.spool", type: "string", value: "DIR", description: "spool directory of the queue" }],
+  flags: [
+    {
+      name: "spool",
+      setting: "outbound.spool",
+      type: "string",
+      value: "DIR",
+      description: "spool directory of the queue",
+    },
+  ],
   async run(settings, { positionals }) {
     const [action = "list", ...args] = positionals;
     const spool = new Spool(settings.outbound.spool);
@@ -56,7 +67,9 @@ const queue: Command = {
       await access(spool.queueDir);
       await access(spool.controlDir);
     } catch {
-      throw new ConfigError(`no queue in ${spool.dir} (setting outbound.spool): has semail outbound run with this spool?`);
+      throw new ConfigError(
+        `no queue in ${spool.dir} (setting outbound.spool): has semail outbound run with this spool?`,
+      );
     }
     const daemon = await runningDaemon(spool);
     switch (action) {
@@ -65,12 +78,20 @@ const queue: Command = {
         return;
       case "flush":
         await writeRequest(spool, { kind: "flush" });
-        process.stdout.write(daemon ? `flush requested from semail outbound (pid ${daemon})\n` : "semail outbound is not running; the queue is flushed when it starts\n");
+        process.stdout.write(
+          daemon
+            ? `flush requested from semail outbound (pid ${daemon})\n`
+            : "semail outbound is not running; the queue is flushed when it starts\n",
+        );
         return;
       case "remove": {
         const [id] = args;
-        if (id === undefined || args.length !== 1) throw new ConfigError("semail queue remove: give one queue id (see semail queue list)");
-        if (!QUEUE_ID.test(id)) throw new ConfigError(`semail queue remove: ${JSON.stringify(id)} is not a queue id (8-40 characters A-Z, 0-9)`);
+        if (id === undefined || args.length !== 1)
+          throw new ConfigError("semail queue remove: give one queue id (see semail queue list)");
+        if (!QUEUE_ID.test(id))
+          throw new ConfigError(
+            `semail queue remove: ${JSON.stringify(id)} is not a queue id (8-40 characters A-Z, 0-9)`,
+          );
         if (!(await spool.ids()).includes(id)) {
           process.stderr.write(`semail queue remove: ${id}: no such message in ${spool.queueDir}\n`);
           process.exitCode = 1;
@@ -90,7 +111,9 @@ const queue: Command = {
           }
           await new Promise((resolve) => setTimeout(resolve, 100));
         }
-        process.stdout.write(`${id}: removal requested; semail outbound (pid ${daemon}) removes it when its delivery attempt ends\n`);
+        process.stdout.write(
+          `${id}: removal requested; semail outbound (pid ${daemon}) removes it when its delivery attempt ends\n`,
+        );
         return;
       }
       default:

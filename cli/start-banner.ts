@@ -11,19 +11,30 @@ import type { UserSpace } from "../deploy/local/user-space.ts";
 import type { RunningWebmail } from "../services/webmail/roundcube.ts";
 
 /** The banner's part on the users' containers: how to reach one, or why there are none. */
-export async function containersText(space: UserSpace | { readonly reason: string }, owners: readonly string[]): Promise<string> {
+export async function containersText(
+  space: UserSpace | { readonly reason: string },
+  owners: readonly string[],
+): Promise<string> {
   if ("reason" in space) {
     return `Users' containers: none (${space.reason}).
   Mail is read from the mbox files on this machine instead (below).`;
   }
-  const lines = await Promise.all(owners.map(async (owner) => `     ${(await space.containers.sshCommand(owner)) ?? `(${owner}'s container is not up yet)`}`));
+  const lines = await Promise.all(
+    owners.map(
+      async (owner) => `     ${(await space.containers.sshCommand(owner)) ?? `(${owner}'s container is not up yet)`}`,
+    ),
+  );
   return `Users' containers (one per mailbox, on the internal Docker network ${space.network.name}, ${space.network.subnet}):
   Add your SSH public key on the web form, then open your container through the jump sshd
   (127.0.0.1:${space.jumpPort}, set up as on the VM) with the line the form shows, e.g.
      ssh -J semail-jump@127.0.0.1:${space.jumpPort} OWNER@ADDRESS
-${lines.length > 0 ? `  The mailboxes there now:
+${
+  lines.length > 0
+    ? `  The mailboxes there now:
 ${lines.join("\n")}
-` : ""}  In it, neomutt reads /mail/INBOX; msmtp sends once ~/.semail-password holds your password;
+`
+    : ""
+}  In it, neomutt reads /mail/INBOX; msmtp sends once ~/.semail-password holds your password;
   sudo apt-get installs from Debian through the users' apt proxy (the one way out).
   Docker: ${space.docker.own ? `local mode's own dockerd (${space.docker.host}), stopped with SEMail` : `the engine at ${space.docker.host}`}`;
 }
@@ -32,8 +43,14 @@ ${lines.join("\n")}
 function mailProgramsText(servers: MailClientServers, dataDir: string): string {
   const { submission, submissions } = servers.ports;
   // A semail.yaml written before local mode had these listeners names none.
-  if (submission === 0 && submissions === 0) return `not offered (inbound.submission.listen names no listener; delete ${join(dataDir, "semail.yaml")} to regenerate it)`;
-  const offered = ([[submission, "STARTTLS"], [submissions, "TLS"]] as const).filter(([port]) => port !== 0);
+  if (submission === 0 && submissions === 0)
+    return `not offered (inbound.submission.listen names no listener; delete ${join(dataDir, "semail.yaml")} to regenerate it)`;
+  const offered = (
+    [
+      [submission, "STARTTLS"],
+      [submissions, "TLS"],
+    ] as const
+  ).filter(([port]) => port !== 0);
   const ports = offered.map(([port, how], i) => `${i === 0 ? servers.host : ""}:${port} (${how})`).join(", ");
   return `${ports}   (as 587 and 465: AUTH after TLS with your mailbox address or LDAP uid, handed to the outbound daemon; certificate ${join(dataDir, "tls")})`;
 }
@@ -59,16 +76,29 @@ export interface BannerParts {
  * restart finds them made), and the addresses the next steps use: the ones made, or the
  * ones step 1 asks for. Without the list, step 1 says "if not made yet".
  */
-export function firstMailStep(users: readonly string[], mailboxes: BannerParts["mailboxes"]): { step: string; addresses: string[] } {
+export function firstMailStep(
+  users: readonly string[],
+  mailboxes: BannerParts["mailboxes"],
+): { step: string; addresses: string[] } {
   const made = new Map((mailboxes ?? []).map((m) => [m.owner, m.address]));
   const addresses = users.map((u) => made.get(u) ?? `${u}@${u}.${LOCAL_DOMAIN}`);
   const missing = users.filter((u) => !made.has(u));
   const create = (u: string) => `log in as ${u} and create mailbox "${u}" on the subdomain "${u}"`;
-  if (mailboxes !== undefined && missing.length === 0) return { step: `1. The mailboxes ${addresses.join(" and ")} are made already (the web form shows them).`, addresses };
+  if (mailboxes !== undefined && missing.length === 0)
+    return {
+      step: `1. The mailboxes ${addresses.join(" and ")} are made already (the web form shows them).`,
+      addresses,
+    };
   const [first, ...others] = mailboxes === undefined ? users : missing;
   const rest = others.map((u) => `; do the same as ${u}`).join("");
-  const already = users.filter((u) => made.has(u)).map((u) => ` (${u}'s, ${made.get(u)}, is made already)`).join("");
-  return { step: `1. Open the web form, ${create(first!)}${rest}${mailboxes === undefined ? " (if not made yet)" : already}.`, addresses };
+  const already = users
+    .filter((u) => made.has(u))
+    .map((u) => ` (${u}'s, ${made.get(u)}, is made already)`)
+    .join("");
+  return {
+    step: `1. Open the web form, ${create(first!)}${rest}${mailboxes === undefined ? " (if not made yet)" : already}.`,
+    addresses,
+  };
 }
 
 /** What `semail start` prints once everything answers: where each part is, the demo logins, a first mail. */

@@ -35,7 +35,9 @@ export async function startLocalWebForm(parts: LocalWebFormParts): Promise<Local
       reading: parts.reading,
     },
     // The claim's stand-in zone is served before each look, the first one included.
-    proofLookup: servingClaimZoneFirst(parts.dns, parts.claimZones, lookupProof, (err) => logger.warn({ err: err.message }, "zone files not reloaded")),
+    proofLookup: servingClaimZoneFirst(parts.dns, parts.claimZones, lookupProof, (err) =>
+      logger.warn({ err: err.message }, "zone files not reloaded"),
+    ),
   });
   const close = async () => {
     await app.close();

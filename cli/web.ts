@@ -16,11 +16,24 @@ const WEBMAIL_LOOKUP_MS = 15_000;
 
 const web: Command = {
   name: "web",
-  summary: "The self-service web form: LDAP login, create or delete a mailbox; each change updates the users list and applies it.",
+  summary:
+    "The self-service web form: LDAP login, create or delete a mailbox; each change updates the users list and applies it.",
   flags: [
-    { name: "listen", setting: "web.listen", type: "string", value: "ADDR:PORT", description: "address of the form; /tls serves HTTPS with tls.cert and tls.key" },
+    {
+      name: "listen",
+      setting: "web.listen",
+      type: "string",
+      value: "ADDR:PORT",
+      description: "address of the form; /tls serves HTTPS with tls.cert and tls.key",
+    },
     { name: "users", setting: "users", type: "string", value: "FILE", description: "users list the form rewrites" },
-    { name: "apply", setting: "web.apply.mode", type: "string", value: "pulumi|none", description: "how a change is applied" },
+    {
+      name: "apply",
+      setting: "web.apply.mode",
+      type: "string",
+      value: "pulumi|none",
+      description: "how a change is applied",
+    },
     { name: "stack", setting: "web.apply.stack", type: "string", value: "NAME", description: "Pulumi stack to update" },
   ],
   async run(settings) {
@@ -28,14 +41,20 @@ const web: Command = {
     const listen = settings.web.listen;
     const loopback = isLoopbackHost(listen.host);
     if (!settings.web.secureCookies && !loopback) {
-      throw new ConfigError(`web.secureCookies: false sends session cookies over plain HTTP; allowed only on a loopback web.listen, not ${listen.spec}`);
+      throw new ConfigError(
+        `web.secureCookies: false sends session cookies over plain HTTP; allowed only on a loopback web.listen, not ${listen.spec}`,
+      );
     }
     let https;
     if (listen.implicitTls) {
-      if (settings.tls.cert === undefined || settings.tls.key === undefined) throw new ConfigError("web.listen: /tls needs tls.cert and tls.key");
+      if (settings.tls.cert === undefined || settings.tls.key === undefined)
+        throw new ConfigError("web.listen: /tls needs tls.cert and tls.key");
       https = await readTlsFiles(settings.tls);
     } else if (settings.web.secureCookies && !loopback) {
-      logger.warn({ listen: listen.spec }, "serving plain HTTP with secure cookies: put an HTTPS reverse proxy in front (and set web.trustProxy)");
+      logger.warn(
+        { listen: listen.spec },
+        "serving plain HTTP with secure cookies: put an HTTPS reverse proxy in front (and set web.trustProxy)",
+      );
     }
     let directory;
     try {
@@ -46,8 +65,10 @@ const web: Command = {
     const applier = applierFromSettings(settings);
     // The webmail the stack runs, unless web.webmailUrl names one.
     const webmailUrl = await webmailLink(settings.web, applier, WEBMAIL_LOOKUP_MS);
-    if (webmailUrl !== settings.web.webmailUrl) logger.info({ webmailUrl }, "webmail link from the stack's output webmailUrl");
-    if (settings.web.sessionSecret === undefined) logger.info("web.sessionSecret not set: a random one is used; a restart logs everyone out");
+    if (webmailUrl !== settings.web.webmailUrl)
+      logger.info({ webmailUrl }, "webmail link from the stack's output webmailUrl");
+    if (settings.web.sessionSecret === undefined)
+      logger.info("web.sessionSecret not set: a random one is used; a restart logs everyone out");
     const { app } = await buildWebApp({
       directory,
       usersFile: settings.users,
@@ -59,7 +80,11 @@ const web: Command = {
     });
     await app.listen({ host: listen.host, port: listen.port });
     const scheme = https ? "https" : "http";
-    const urls = app.addresses().map((a) => (typeof a === "string" ? a : `${scheme}://${a.family === "IPv6" ? `[${a.address}]` : a.address}:${a.port}/`));
+    const urls = app
+      .addresses()
+      .map((a) =>
+        typeof a === "string" ? a : `${scheme}://${a.family === "IPv6" ? `[${a.address}]` : a.address}:${a.port}/`,
+      );
     logger.info({ urls, applier: applier.name, users: settings.users }, "web form listening");
 
     await untilStopSignal(logger);

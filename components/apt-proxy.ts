@@ -26,16 +26,20 @@ export class AptProxy extends pulumi.ComponentResource {
   constructor(name: string, args: AptProxyArgs, opts?: pulumi.ComponentResourceOptions) {
     super("semail:infra:AptProxy", name, {}, opts);
     this.url = `http://${APT_PROXY_HOST}:${APT_PROXY_PORT}`;
-    this.container = new docker.Container(`${name}-container`, {
-      name: APT_PROXY_HOST,
-      image: args.image,
-      restart: "unless-stopped",
-      volumes: [{ hostPath: args.cacheDir, containerPath: "/var/cache/apt-cacher-ng" }],
-      networksAdvanced: [
-        { name: args.usersNetwork, aliases: [APT_PROXY_HOST], ipv4Address: args.ipv4Address },
-        { name: args.outsideNetwork },
-      ],
-    }, { parent: this, provider: args.docker, deleteBeforeReplace: true });
+    this.container = new docker.Container(
+      `${name}-container`,
+      {
+        name: APT_PROXY_HOST,
+        image: args.image,
+        restart: "unless-stopped",
+        volumes: [{ hostPath: args.cacheDir, containerPath: "/var/cache/apt-cacher-ng" }],
+        networksAdvanced: [
+          { name: args.usersNetwork, aliases: [APT_PROXY_HOST], ipv4Address: args.ipv4Address },
+          { name: args.outsideNetwork },
+        ],
+      },
+      { parent: this, provider: args.docker, deleteBeforeReplace: true },
+    );
     this.registerOutputs({ url: this.url });
   }
 }

@@ -34,7 +34,8 @@ export function dockerSsh(config: StackConfig): { host: string; sshOpts: string[
   return {
     host: `ssh://${config.vmUser}@${config.vmIp}`,
     sshOpts: [
-      "-o", "StrictHostKeyChecking=yes",
+      "-o",
+      "StrictHostKeyChecking=yes",
       ...(config.vmHostKey ? ["-o", `KnownHostsCommand=/bin/echo %H ${config.vmHostKey}`] : []),
       ...(config.vmSshViaDom0 ? ["-o", `ProxyJump=${config.dom0User}@${config.dom0Host}`] : []),
     ],
@@ -43,8 +44,21 @@ export function dockerSsh(config: StackConfig): { host: string; sshOpts: string[
 
 /** The VM as HostFile's ssh reaches it: the same host, key and jump as vmConnection. */
 export function vmSshTarget(config: StackConfig, privateKey: pulumi.Input<string>): pulumi.Output<SshTarget> {
-  return pulumi.secret(pulumi.output(privateKey).apply((key): SshTarget => {
-    const dom0: SshTarget = { host: config.dom0Host, user: config.dom0User, privateKey: key, hostKey: config.dom0HostKey };
-    return { host: config.vmIp, user: config.vmUser, privateKey: key, hostKey: config.vmHostKey, proxy: config.vmSshViaDom0 ? dom0 : undefined };
-  }));
+  return pulumi.secret(
+    pulumi.output(privateKey).apply((key): SshTarget => {
+      const dom0: SshTarget = {
+        host: config.dom0Host,
+        user: config.dom0User,
+        privateKey: key,
+        hostKey: config.dom0HostKey,
+      };
+      return {
+        host: config.vmIp,
+        user: config.vmUser,
+        privateKey: key,
+        hostKey: config.vmHostKey,
+        proxy: config.vmSshViaDom0 ? dom0 : undefined,
+      };
+    }),
+  );
 }

@@ -47,24 +47,34 @@ export class DnsZone extends pulumi.ComponentResource {
     if (args.provider === "bind") {
       // Runs again whenever the zone text changes (stdin is an input); no delete: removing
       // the stack leaves named serving the last zone rather than a broken one.
-      new remote.Command(`${name}-install`, {
-        connection: args.vm,
-        create: installZoneCommand(args.zone.domain),
-        update: installZoneCommand(args.zone.domain),
-        stdin: this.zoneText,
-      }, { parent: this });
+      new remote.Command(
+        `${name}-install`,
+        {
+          connection: args.vm,
+          create: installZoneCommand(args.zone.domain),
+          update: installZoneCommand(args.zone.domain),
+          stdin: this.zoneText,
+        },
+        { parent: this },
+      );
     } else {
       // Gandi owns the SOA and the apex NS of a LiveDNS zone.
       for (const record of zoneRecords(input, { withSubdomainMx: false })) {
         if (record.type === "SOA" || (record.type === "NS" && record.name === "@")) continue;
-        const id = `${record.name === "@" ? "apex" : record.name}-${record.type}`.toLowerCase().replace(/[^a-z0-9-]/g, "-");
-        new gandi.livedns.Record(`${name}-${id}`, {
-          zone: args.zone.domain,
-          name: record.name,
-          type: record.type,
-          ttl: record.ttl,
-          values: [...record.values],
-        }, { parent: this, provider: args.gandi });
+        const id = `${record.name === "@" ? "apex" : record.name}-${record.type}`
+          .toLowerCase()
+          .replace(/[^a-z0-9-]/g, "-");
+        new gandi.livedns.Record(
+          `${name}-${id}`,
+          {
+            zone: args.zone.domain,
+            name: record.name,
+            type: record.type,
+            ttl: record.ttl,
+            values: [...record.values],
+          },
+          { parent: this, provider: args.gandi },
+        );
       }
     }
     this.registerOutputs({ zoneText: this.zoneText });

@@ -48,6 +48,13 @@ export interface HostCommandArgs {
 
 export class HostCommand extends pulumi.dynamic.Resource {
   constructor(name: string, args: HostCommandArgs, opts?: pulumi.CustomResourceOptions) {
-    super(provider, name, { ...args, expected: undefined, actual: undefined }, { ...opts, additionalSecretOutputs: ["connection"] }, "semail", "HostCommand");
+    super(
+      provider,
+      name,
+      { ...args, expected: undefined, actual: undefined },
+      { ...opts, additionalSecretOutputs: ["connection"] },
+      "semail",
+      "HostCommand",
+    );
   }
 }

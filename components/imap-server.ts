@@ -39,30 +39,46 @@ export class ImapServer extends pulumi.ComponentResource {
   constructor(name: string, args: ImapServerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("semail:infra:ImapServer", name, {}, opts);
     // Written by rename, so Dovecot never reads half a file; it re-reads it on change.
-    const users = new remote.Command(`${name}-users`, {
-      connection: args.vm,
-      create: shellLine("sh", "-c", `mkdir -p "$1" && cat > "$1/users.new" && chmod 0644 "$1/users.new" && mv -f "$1/users.new" "$1/users"`, "install-imap-users", args.usersDir),
-      stdin: args.usersFile,
-    }, { parent: this });
-    this.container = new docker.Container(`${name}-container`, {
-      name: "semail-imap",
-      image: args.image,
-      restart: "unless-stopped",
-      envs: [
-        `IMAP_LDAP_URL=${args.ldapUrl}`, `IMAP_LDAP_BASE_DN=${args.ldapBaseDn}`, `IMAP_MAIL_ROOT=${args.mailRoot}`,
-        `IMAP_TRUSTED_NETWORKS=${args.trustedNetworks.join(" ")}`,
-      ],
-      mounts: [
-        // rslave: a mailbox filesystem mounted on the VM later shows up here too.
-        { type: "bind", source: args.mailRoot, target: args.mailRoot, bindOptions: { propagation: "rslave" } },
-        { type: "bind", source: args.usersDir, target: "/etc/semail/imap", readOnly: true },
-        { type: "bind", source: args.tlsCert, target: "/etc/semail/tls/cert.pem", readOnly: true },
-        { type: "bind", source: args.tlsKey, target: "/etc/semail/tls/key.pem", readOnly: true },
-      ],
-      volumes: [{ hostPath: args.stateDir, containerPath: "/var/lib/semail/imap" }],
-      ports: args.publicAddresses.flatMap((ip) => IMAP_PORTS.map((port) => ({ internal: port, external: port, ip }))),
-      networksAdvanced: args.networks.map((network) => ({ name: network, aliases: ["semail-imap"] })),
-    }, { parent: this, provider: args.docker, dependsOn: [users], deleteBeforeReplace: true });
+    const users = new remote.Command(
+      `${name}-users`,
+      {
+        connection: args.vm,
+        create: shellLine(
+          "sh",
+          "-c",
+          `mkdir -p "$1" && cat > "$1/users.new" && chmod 0644 "$1/users.new" && mv -f "$1/users.new" "$1/users"`,
+          "install-imap-users",
+          args.usersDir,
+        ),
+        stdin: args.usersFile,
+      },
+      { parent: this },
+    );
+    this.container = new docker.Container(
+      `${name}-container`,
+      {
+        name: "semail-imap",
+        image: args.image,
+        restart: "unless-stopped",
+        envs: [
+          `IMAP_LDAP_URL=${args.ldapUrl}`,
+          `IMAP_LDAP_BASE_DN=${args.ldapBaseDn}`,
+          `IMAP_MAIL_ROOT=${args.mailRoot}`,
+          `IMAP_TRUSTED_NETWORKS=${args.trustedNetworks.join(" ")}`,
+        ],
+        mounts: [
+          // rslave: a mailbox filesystem mounted on the VM later shows up here too.
+          { type: "bind", source: args.mailRoot, target: args.mailRoot, bindOptions: { propagation: "rslave" } },
+          { type: "bind", source: args.usersDir, target: "/etc/semail/imap", readOnly: true },
+          { type: "bind", source: args.tlsCert, target: "/etc/semail/tls/cert.pem", readOnly: true },
+          { type: "bind", source: args.tlsKey, target: "/etc/semail/tls/key.pem", readOnly: true },
+        ],
+        volumes: [{ hostPath: args.stateDir, containerPath: "/var/lib/semail/imap" }],
+        ports: args.publicAddresses.flatMap((ip) => IMAP_PORTS.map((port) => ({ internal: port, external: port, ip }))),
+        networksAdvanced: args.networks.map((network) => ({ name: network, aliases: ["semail-imap"] })),
+      },
+      { parent: this, provider: args.docker, dependsOn: [users], deleteBeforeReplace: true },
+    );
     this.registerOutputs({ containerName: this.container.name });
   }
 }

@@ -33,18 +33,22 @@ export class LdapServer extends pulumi.ComponentResource {
   constructor(name: string, args: LdapServerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("semail:infra:LdapServer", name, {}, opts);
     this.url = `ldap://${LDAP_HOST}:389`;
-    this.container = new docker.Container(`${name}-container`, {
-      name: LDAP_HOST,
-      image: args.image,
-      restart: "unless-stopped",
-      // A file, not an environment variable: `docker inspect` shows the environment.
-      envs: [`LDAP_BASE_DN=${args.baseDn}`, `LDAP_ADMIN_PASSWORD_FILE=${ADMIN_PASSWORD_FILE}`],
-      uploads: [{ file: ADMIN_PASSWORD_FILE, content: pulumi.secret(args.adminPassword), permissions: "0400" }],
-      // The database lives on the VM, so replacing the container keeps the directory.
-      volumes: [{ hostPath: `${args.dataDir}/data`, containerPath: "/var/lib/ldap" }],
-      ports: [{ internal: 389, external: 389, ip: "127.0.0.1" }],
-      networksAdvanced: [{ name: args.network, aliases: [LDAP_HOST] }],
-    }, { parent: this, provider: args.docker, deleteBeforeReplace: true });
+    this.container = new docker.Container(
+      `${name}-container`,
+      {
+        name: LDAP_HOST,
+        image: args.image,
+        restart: "unless-stopped",
+        // A file, not an environment variable: `docker inspect` shows the environment.
+        envs: [`LDAP_BASE_DN=${args.baseDn}`, `LDAP_ADMIN_PASSWORD_FILE=${ADMIN_PASSWORD_FILE}`],
+        uploads: [{ file: ADMIN_PASSWORD_FILE, content: pulumi.secret(args.adminPassword), permissions: "0400" }],
+        // The database lives on the VM, so replacing the container keeps the directory.
+        volumes: [{ hostPath: `${args.dataDir}/data`, containerPath: "/var/lib/ldap" }],
+        ports: [{ internal: 389, external: 389, ip: "127.0.0.1" }],
+        networksAdvanced: [{ name: args.network, aliases: [LDAP_HOST] }],
+      },
+      { parent: this, provider: args.docker, deleteBeforeReplace: true },
+    );
     this.registerOutputs({ url: this.url });
   }
 }

@@ -8,7 +8,15 @@ import { mailUid } from "../config/mail-uid.ts";
 import type { MailboxEntry } from "../config/users-list.ts";
 import { hostScript } from "../config/stack/host-script-paths.ts";
 import { jumpKeysFile, jumpRemoveCommand, jumpWriteCommand, userSshCommand } from "../config/stack/jump-host.ts";
-import { USER_HOST_KEYS_PATH, USER_KEYS_DIR, USER_KEYS_HOST_DIR, USER_MAIL_PATH, userEnvironment, userKeysFile, userKeysWriteCommand } from "../config/stack/user-container.ts";
+import {
+  USER_HOST_KEYS_PATH,
+  USER_KEYS_DIR,
+  USER_KEYS_HOST_DIR,
+  USER_MAIL_PATH,
+  userEnvironment,
+  userKeysFile,
+  userKeysWriteCommand,
+} from "../config/stack/user-container.ts";
 import { shellLine } from "../lib/shell.ts";
 import { mailClientRecords, mailboxSubdomains, mxRecordFor, subdomainRecords } from "../config/stack/zone-file.ts";
 
@@ -51,7 +59,11 @@ export interface MailboxArgs {
 
 /** Where `storage` puts the filesystems, as mailbox-fs.sh's options. */
 export function storagePlace(storage: MailboxStorage): string[] {
-  return ["--mail-root", storage.mailRoot, ...(storage.backend === "lvm" ? ["--vg", storage.vgName] : ["--image-dir", storage.imageDir])];
+  return [
+    "--mail-root",
+    storage.mailRoot,
+    ...(storage.backend === "lvm" ? ["--vg", storage.vgName] : ["--image-dir", storage.imageDir]),
+  ];
 }
 
 /**
@@ -59,11 +71,23 @@ export function storagePlace(storage: MailboxStorage): string[] {
  * address: storage kept from a mailbox of another address is set aside, not reattached
  * (assets/host/mailbox-fs.sh), unless the owner chose otherwise on the form.
  */
-export function storageCommand(action: "create" | "grow" | "destroy", entry: Pick<MailboxEntry, "owner" | "size" | "address">, storage: MailboxStorage): string {
+export function storageCommand(
+  action: "create" | "grow" | "destroy",
+  entry: Pick<MailboxEntry, "owner" | "size" | "address">,
+  storage: MailboxStorage,
+): string {
   const uid = mailUid(entry.owner);
-  return shellLine(...hostScript("mailbox-fs.sh").split(" "), action, "--owner", entry.owner, "--size", entry.size, ...storagePlace(storage),
+  return shellLine(
+    ...hostScript("mailbox-fs.sh").split(" "),
+    action,
+    "--owner",
+    entry.owner,
+    "--size",
+    entry.size,
+    ...storagePlace(storage),
     ...(action === "destroy" ? [] : ["--uid", uid, "--gid", uid, "--address", entry.address]),
-    ...(action === "destroy" ? ["--yes-destroy-mail"] : []));
+    ...(action === "destroy" ? ["--yes-destroy-mail"] : []),
+  );
 }
 
 /** The MX record a mailbox's domain needs, or undefined for the managed domain itself. */
@@ -91,11 +115,15 @@ export class Mailbox extends pulumi.ComponentResource {
     // create makes, formats (only a blank device), mounts and populates; update grows.
     // No delete and retainOnDelete: removing the entry keeps the mail; the operator
     // destroys it explicitly (docs/operator-guide.md).
-    this.storage = new remote.Command(`${name}-storage`, {
-      connection: args.vm,
-      create: storageCommand("create", entry, storage),
-      update: storageCommand("grow", entry, storage),
-    }, { parent: this, retainOnDelete: true, dependsOn: [...args.storageDependsOn] });
+    this.storage = new remote.Command(
+      `${name}-storage`,
+      {
+        connection: args.vm,
+        create: storageCommand("create", entry, storage),
+        update: storageCommand("grow", entry, storage),
+      },
+      { parent: this, retainOnDelete: true, dependsOn: [...args.storageDependsOn] },
+    );
 
     // The keys as a file on the VM, rewritten in place when they change (no triggers: an
     // update runs create again), in a directory the container mounts: a key change is
@@ -103,33 +131,46 @@ export class Mailbox extends pulumi.ComponentResource {
     // home and what the owner installed stay. No delete: the file holds public keys only,
     // nothing reads it once the container is gone, and a returning owner's create rewrites it.
     const keysRoot = args.userKeysDir ?? USER_KEYS_HOST_DIR;
-    this.keys = new remote.Command(`${name}-keys`, {
-      connection: args.vm,
-      create: userKeysWriteCommand(entry.owner, keysRoot),
-      stdin: userKeysFile(entry.sshKeys),
-    }, { parent: this });
+    this.keys = new remote.Command(
+      `${name}-keys`,
+      {
+        connection: args.vm,
+        create: userKeysWriteCommand(entry.owner, keysRoot),
+        stdin: userKeysFile(entry.sshKeys),
+      },
+      { parent: this },
+    );
 
-    this.container = new docker.Container(`${name}-container`, {
-      name: `semail-user-${entry.owner}`,
-      hostname: entry.owner,
-      image: args.userImage,
-      restart: "unless-stopped",
-      // Owners have sudo: without raw sockets they cannot forge ARP or sniff the users'
-      // network, where submission passwords travel (as local mode runs them).
-      capabilities: { drops: ["NET_RAW"] },
-      sysctls: { "net.ipv6.conf.all.disable_ipv6": "1" },
-      envs: userEnvironment(entry, args.submission, args.aptProxy),
-      mounts: [
-        // rslave: a filesystem mounted on the VM after the container started still shows up in it.
-        { type: "bind", source: `${storage.mailRoot}/${entry.owner}`, target: USER_MAIL_PATH, bindOptions: { propagation: "rslave" } },
-      ],
-      volumes: [
-        // Kept on the VM (made on first use), so a replaced container keeps its host key and ssh never warns.
-        { hostPath: `${args.hostKeysDir}/${entry.owner}`, containerPath: USER_HOST_KEYS_PATH },
-        { hostPath: `${keysRoot}/${entry.owner}`, containerPath: USER_KEYS_DIR, readOnly: true },
-      ],
-      networksAdvanced: [{ name: args.network, aliases: [entry.owner] }],
-    }, { parent: this, provider: args.docker, dependsOn: [this.storage, this.keys], deleteBeforeReplace: true });
+    this.container = new docker.Container(
+      `${name}-container`,
+      {
+        name: `semail-user-${entry.owner}`,
+        hostname: entry.owner,
+        image: args.userImage,
+        restart: "unless-stopped",
+        // Owners have sudo: without raw sockets they cannot forge ARP or sniff the users'
+        // network, where submission passwords travel (as local mode runs them).
+        capabilities: { drops: ["NET_RAW"] },
+        sysctls: { "net.ipv6.conf.all.disable_ipv6": "1" },
+        envs: userEnvironment(entry, args.submission, args.aptProxy),
+        mounts: [
+          // rslave: a filesystem mounted on the VM after the container started still shows up in it.
+          {
+            type: "bind",
+            source: `${storage.mailRoot}/${entry.owner}`,
+            target: USER_MAIL_PATH,
+            bindOptions: { propagation: "rslave" },
+          },
+        ],
+        volumes: [
+          // Kept on the VM (made on first use), so a replaced container keeps its host key and ssh never warns.
+          { hostPath: `${args.hostKeysDir}/${entry.owner}`, containerPath: USER_HOST_KEYS_PATH },
+          { hostPath: `${keysRoot}/${entry.owner}`, containerPath: USER_KEYS_DIR, readOnly: true },
+        ],
+        networksAdvanced: [{ name: args.network, aliases: [entry.owner] }],
+      },
+      { parent: this, provider: args.docker, dependsOn: [this.storage, this.keys], deleteBeforeReplace: true },
+    );
     this.sshAddress = this.container.networkDatas.apply((nets) => nets?.[0]?.ipAddress ?? "");
     this.sshCommand = this.sshAddress.apply((ip) => userSshCommand(entry.owner, args.jumpHost, ip));
 
@@ -143,12 +184,16 @@ export class Mailbox extends pulumi.ComponentResource {
     // The delete removes it only if it still holds what this resource wrote, so a stale
     // delete (a renamed resource's) never takes away a newer file.
     const keysFile = this.sshAddress.apply((ip) => jumpKeysFile(ip, entry.sshKeys));
-    this.jumpKeys = new remote.Command(`${name}-jump`, {
-      connection: args.vm,
-      create: jumpWriteCommand(entry.owner),
-      stdin: keysFile,
-      delete: keysFile.apply((content) => jumpRemoveCommand(entry.owner, content)),
-    }, { parent: this, dependsOn: [...args.jumpDependsOn] });
+    this.jumpKeys = new remote.Command(
+      `${name}-jump`,
+      {
+        connection: args.vm,
+        create: jumpWriteCommand(entry.owner),
+        stdin: keysFile,
+        delete: keysFile.apply((content) => jumpRemoveCommand(entry.owner, content)),
+      },
+      { parent: this, dependsOn: [...args.jumpDependsOn] },
+    );
 
     this.mxRecord = mxRecordOf(entry, args.managedDomain);
     if (entry.kind === "subdomain" && args.gandi) {
@@ -156,11 +201,21 @@ export class Mailbox extends pulumi.ComponentResource {
       const [label] = mailboxSubdomains(args.managedDomain, [entry.domain]);
       const [mx, spf] = subdomainRecords(label!, args.managedDomain);
       // Then what mail programs look up (SRV, autoconfig), named by the record's own name.
-      const clients = mailClientRecords(label!, args.managedDomain).map((r) => [`${r.name.split(".")[0]!.replace(/^_/, "")}-${r.type.toLowerCase()}`, r] as const);
+      const clients = mailClientRecords(label!, args.managedDomain).map(
+        (r) => [`${r.name.split(".")[0]!.replace(/^_/, "")}-${r.type.toLowerCase()}`, r] as const,
+      );
       for (const [part, record] of [["mx", mx], ["spf", spf], ...clients] as const) {
-        new gandi.livedns.Record(`${name}-${part}`, {
-          zone: args.managedDomain, name: record.name, type: record.type, ttl: record.ttl, values: [...record.values],
-        }, { parent: this, provider: args.gandi });
+        new gandi.livedns.Record(
+          `${name}-${part}`,
+          {
+            zone: args.managedDomain,
+            name: record.name,
+            type: record.type,
+            ttl: record.ttl,
+            values: [...record.values],
+          },
+          { parent: this, provider: args.gandi },
+        );
       }
     }
     this.registerOutputs({ mxRecord: this.mxRecord, sshAddress: this.sshAddress, sshCommand: this.sshCommand });

@@ -36,14 +36,20 @@ export class SemailImage extends pulumi.ComponentResource {
     if (args.override !== "") {
       this.ref = pulumi.output(args.override);
     } else {
-      const image = new docker.Image(`${name}-build`, {
-        imageName: `semail-${args.role}:latest`,
-        build: {
-          context: buildContext(args.role, args.projectDir), dockerfile: `${args.projectDir}/${imageDir(args.role)}/Dockerfile`,
-          args: { BASE: args.base }, platform: "linux/amd64",
+      const image = new docker.Image(
+        `${name}-build`,
+        {
+          imageName: `semail-${args.role}:latest`,
+          build: {
+            context: buildContext(args.role, args.projectDir),
+            dockerfile: `${args.projectDir}/${imageDir(args.role)}/Dockerfile`,
+            args: { BASE: args.base },
+            platform: "linux/amd64",
+          },
+          skipPush: true,
         },
-        skipPush: true,
-      }, { parent: this, provider: args.docker });
+        { parent: this, provider: args.docker },
+      );
       this.ref = image.repoDigest;
     }
     this.registerOutputs({ ref: this.ref });

@@ -29,7 +29,9 @@ export interface SmtpDaemonArgs {
   readonly networks: readonly DaemonNetwork[];
 }
 
-export type DaemonNetwork = pulumi.Input<string> | { readonly name: pulumi.Input<string>; readonly ipv4Address: string };
+export type DaemonNetwork =
+  | pulumi.Input<string>
+  | { readonly name: pulumi.Input<string>; readonly ipv4Address: string };
 
 /** Where the settings file sits in the container. */
 export const SETTINGS_PATH = "/usr/local/etc/semail.yaml";
@@ -51,7 +53,12 @@ export function daemonMounts(mode: SmtpMode, paths: SmtpDaemonArgs["paths"]): do
   ];
   if (mode === "inbound") {
     // rslave: a mailbox filesystem mounted under the root later shows up in the container.
-    mounts.push({ type: "bind", source: paths.mailRoot, target: paths.mailRoot, bindOptions: { propagation: "rslave" } });
+    mounts.push({
+      type: "bind",
+      source: paths.mailRoot,
+      target: paths.mailRoot,
+      bindOptions: { propagation: "rslave" },
+    });
   } else {
     mounts.push({ type: "bind", source: paths.spool, target: paths.spool });
   }
@@ -63,20 +70,26 @@ export class SmtpDaemon extends pulumi.ComponentResource {
 
   constructor(name: string, args: SmtpDaemonArgs, opts?: pulumi.ComponentResourceOptions) {
     super("semail:infra:SmtpDaemon", name, {}, opts);
-    this.container = new docker.Container(`${name}-container`, {
-      name: `semail-${args.mode}`,
-      image: args.image,
-      command: [args.mode, "--config", SETTINGS_PATH],
-      restart: "unless-stopped",
-      mustRun: true,
-      uploads: [{ file: SETTINGS_PATH, content: args.settings }],
-      ports: daemonPorts(args.mode, args.publicAddresses),
-      mounts: daemonMounts(args.mode, args.paths),
-      networksAdvanced: args.networks.map((network) => {
-        const aliases = [`semail-${args.mode}`];
-        return typeof network === "object" && "ipv4Address" in network ? { ...network, aliases } : { name: network, aliases };
-      }),
-    }, { parent: this, provider: args.docker, deleteBeforeReplace: true });
+    this.container = new docker.Container(
+      `${name}-container`,
+      {
+        name: `semail-${args.mode}`,
+        image: args.image,
+        command: [args.mode, "--config", SETTINGS_PATH],
+        restart: "unless-stopped",
+        mustRun: true,
+        uploads: [{ file: SETTINGS_PATH, content: args.settings }],
+        ports: daemonPorts(args.mode, args.publicAddresses),
+        mounts: daemonMounts(args.mode, args.paths),
+        networksAdvanced: args.networks.map((network) => {
+          const aliases = [`semail-${args.mode}`];
+          return typeof network === "object" && "ipv4Address" in network
+            ? { ...network, aliases }
+            : { name: network, aliases };
+        }),
+      },
+      { parent: this, provider: args.docker, deleteBeforeReplace: true },
+    );
     this.registerOutputs({ containerName: this.container.name });
   }
 }

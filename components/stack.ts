@@ -64,15 +64,24 @@ export const VM_DATA_DEVICE = "/dev/xvdb";
 export function stackProblems(config: StackConfig, secrets: StackSecrets): string[] {
   const problems: string[] = [];
   if (config.dnsProvider === "gandi" && secrets.gandiApiKey === undefined) {
-    problems.push("semail:gandiApiKey is required when semail:dnsProvider is gandi (pulumi config set --secret gandiApiKey KEY)");
+    problems.push(
+      "semail:gandiApiKey is required when semail:dnsProvider is gandi (pulumi config set --secret gandiApiKey KEY)",
+    );
   }
   if (config.ldapUrl === "" && secrets.ldapPassword === undefined) {
-    problems.push("semail:ldapPassword is required for the local slapd (pulumi config set --secret ldapPassword PASSWORD), or set semail:ldapUrl");
+    problems.push(
+      "semail:ldapPassword is required for the local slapd (pulumi config set --secret ldapPassword PASSWORD), or set semail:ldapUrl",
+    );
   }
   return problems;
 }
 
-export function defineStack(config: StackConfig, secrets: StackSecrets, users: UsersList, projectDir: string): StackOutputs {
+export function defineStack(
+  config: StackConfig,
+  secrets: StackSecrets,
+  users: UsersList,
+  projectDir: string,
+): StackOutputs {
   const problems = stackProblems(config, secrets);
   if (problems.length > 0) throw new Error(`invalid stack configuration:\n  ${problems.join("\n  ")}`);
   const privateKey = pulumi.secret(secrets.sshPrivateKey);
@@ -80,112 +89,254 @@ export function defineStack(config: StackConfig, secrets: StackSecrets, users: U
   const vmConn = vmConnection(config, privateKey);
 
   // The Xen VM, made on dom0; or an existing Debian host, already there at vmIp.
-  const vm = config.vmProvider === "xen" ? new XenVm("vm", {
-    dom0, name: config.vmName, ip: config.vmIp, gateway: config.vmGateway, netmask: config.vmNetmask,
-    bridge: config.vmBridge, vcpus: config.vmVcpus, memory: config.vmMemory, diskSize: config.vmDiskSize,
-    distribution: config.vmDistribution, dataDisk: config.vmDataDisk,
-  }) : undefined;
+  const vm =
+    config.vmProvider === "xen"
+      ? new XenVm("vm", {
+          dom0,
+          name: config.vmName,
+          ip: config.vmIp,
+          gateway: config.vmGateway,
+          netmask: config.vmNetmask,
+          bridge: config.vmBridge,
+          vcpus: config.vmVcpus,
+          memory: config.vmMemory,
+          diskSize: config.vmDiskSize,
+          distribution: config.vmDistribution,
+          dataDisk: config.vmDataDisk,
+        })
+      : undefined;
   const onVm = { dependsOn: vm ? [vm] : [] };
-  const scripts = new HostScripts("host-scripts", {
-    vm: vmConn, projectDir, directories: [config.mailRoot, config.spool, usersDir(config), "/var/lib/semail/ldap", HOST_KEYS_DIR, APT_CACHE_DIR],
-  }, onVm);
-  const vg = config.storageBackend === "lvm"
-    ? new VolumeGroup("volume-group", { vm: vmConn, vgName: config.vgName, device: vm ? VM_DATA_DEVICE : config.vmDataDisk }, onVm)
-    : undefined;
+  const scripts = new HostScripts(
+    "host-scripts",
+    {
+      vm: vmConn,
+      projectDir,
+      directories: [
+        config.mailRoot,
+        config.spool,
+        usersDir(config),
+        "/var/lib/semail/ldap",
+        HOST_KEYS_DIR,
+        APT_CACHE_DIR,
+      ],
+    },
+    onVm,
+  );
+  const vg =
+    config.storageBackend === "lvm"
+      ? new VolumeGroup(
+          "volume-group",
+          { vm: vmConn, vgName: config.vgName, device: vm ? VM_DATA_DEVICE : config.vmDataDisk },
+          onVm,
+        )
+      : undefined;
 
   // The users list the daemons read: installed atomically (write, then rename), and read
   // back at a refresh, so a hand edit on the VM is drift.
   const vmSsh = vmSshTarget(config, privateKey);
-  const usersFile = new HostCommand("users-list", {
-    connection: vmSsh,
-    create: shellLine("sh", "-c", `cat > "$1.new" && chmod 0640 "$1.new" && mv -f "$1.new" "$1"`, "install-users-list", config.usersListRemote),
-    stdin: serializeUsersList(users.entries),
-    check: shellLine("sh", "-c", `stat -c %a "$1" && sha256sum < "$1"`, "check-users-list", config.usersListRemote),
-    delete: shellLine("rm", "-f", config.usersListRemote),
-  }, { dependsOn: [scripts] });
-
-  const gandiProvider = config.dnsProvider === "gandi"
-    ? new gandi.Provider("gandi", { key: pulumi.secret(secrets.gandiApiKey!) })
-    : undefined;
-  const zone = new DnsZone("zone", {
-    zone: {
-      domain: config.managedDomain, ipv4: config.vmIp, ipv6: config.vmIp6,
-      mailboxDomains: users.mailboxes.map((m) => m.domain), dkim: config.dkimKeys,
+  const usersFile = new HostCommand(
+    "users-list",
+    {
+      connection: vmSsh,
+      create: shellLine(
+        "sh",
+        "-c",
+        `cat > "$1.new" && chmod 0640 "$1.new" && mv -f "$1.new" "$1"`,
+        "install-users-list",
+        config.usersListRemote,
+      ),
+      stdin: serializeUsersList(users.entries),
+      check: shellLine("sh", "-c", `stat -c %a "$1" && sha256sum < "$1"`, "check-users-list", config.usersListRemote),
+      delete: shellLine("rm", "-f", config.usersListRemote),
     },
-    ...(gandiProvider ? { provider: "gandi" as const, gandi: gandiProvider } : { provider: "bind" as const, vm: vmConn }),
-  }, { dependsOn: [scripts] });
+    { dependsOn: [scripts] },
+  );
+
+  const gandiProvider =
+    config.dnsProvider === "gandi"
+      ? new gandi.Provider("gandi", { key: pulumi.secret(secrets.gandiApiKey!) })
+      : undefined;
+  const zone = new DnsZone(
+    "zone",
+    {
+      zone: {
+        domain: config.managedDomain,
+        ipv4: config.vmIp,
+        ipv6: config.vmIp6,
+        mailboxDomains: users.mailboxes.map((m) => m.domain),
+        dkim: config.dkimKeys,
+      },
+      ...(gandiProvider
+        ? { provider: "gandi" as const, gandi: gandiProvider }
+        : { provider: "bind" as const, vm: vmConn }),
+    },
+    { dependsOn: [scripts] },
+  );
 
   // Docker on the VM exists once the host scripts' packages (docker.io) are installed.
   const dockerProvider = new docker.Provider("vm-docker", dockerSsh(config), { dependsOn: scripts.ready });
   // SEMail's images, built on the VM from this repository unless a setting names one.
   const images = (role: ImageRole, override: string) =>
-    new SemailImage(`image-${role}`, { docker: dockerProvider, role, projectDir, base: config.baseImage, override }, { dependsOn: [scripts] }).ref;
+    new SemailImage(
+      `image-${role}`,
+      { docker: dockerProvider, role, projectDir, base: config.baseImage, override },
+      { dependsOn: [scripts] },
+    ).ref;
   const usersNetwork = new UsersNetwork("users-network", { docker: dockerProvider, subnet: config.usersNetworkSubnet });
 
   // The daemons' own network: not internal, so outbound reaches the internet's MX hosts
   // (the users' network is internal); the local slapd lives here too.
-  const servicesNet = new docker.Network("services-net", { name: "semail-services", driver: "bridge" }, { provider: dockerProvider });
+  const servicesNet = new docker.Network(
+    "services-net",
+    { name: "semail-services", driver: "bridge" },
+    { provider: dockerProvider },
+  );
   const daemonNetworks: pulumi.Input<string>[] = [servicesNet.name];
   let ldapUrl = config.ldapUrl;
   if (config.ldapUrl === "") {
-    const ldap = new LdapServer("ldap", {
-      docker: dockerProvider, image: images("directory", config.ldapImage), baseDn: config.ldapBaseDn,
-      adminPassword: pulumi.secret(secrets.ldapPassword!), dataDir: "/var/lib/semail/ldap", network: servicesNet.name,
-    }, { dependsOn: [scripts] });
+    const ldap = new LdapServer(
+      "ldap",
+      {
+        docker: dockerProvider,
+        image: images("directory", config.ldapImage),
+        baseDn: config.ldapBaseDn,
+        adminPassword: pulumi.secret(secrets.ldapPassword!),
+        dataDir: "/var/lib/semail/ldap",
+        network: servicesNet.name,
+      },
+      { dependsOn: [scripts] },
+    );
     ldapUrl = ldap.url;
   }
 
   const daemonImage = images("daemons", config.daemonImage);
   const settings = daemonSettings(config, ldapUrl);
-  const paths = { usersDir: usersDir(config), mailRoot: config.mailRoot, spool: config.spool, tlsCert: config.tlsCert, tlsKey: config.tlsKey };
+  const paths = {
+    usersDir: usersDir(config),
+    mailRoot: config.mailRoot,
+    spool: config.spool,
+    tlsCert: config.tlsCert,
+    tlsKey: config.tlsKey,
+  };
   const publicAddresses = [config.vmIp, ...(config.vmIp6 ? [config.vmIp6] : [])];
-  new SmtpDaemon("inbound", {
-    mode: "inbound", docker: dockerProvider, image: daemonImage, settings, publicAddresses, paths, networks: daemonNetworks,
-  }, { dependsOn: [usersFile] });
-  new SmtpDaemon("outbound", {
-    mode: "outbound", docker: dockerProvider, image: daemonImage, settings, publicAddresses, paths,
-    networks: [...daemonNetworks, { name: usersNetwork.networkName, ipv4Address: usersNetwork.plan.outboundIp }],
-  }, { dependsOn: [usersFile] });
+  new SmtpDaemon(
+    "inbound",
+    {
+      mode: "inbound",
+      docker: dockerProvider,
+      image: daemonImage,
+      settings,
+      publicAddresses,
+      paths,
+      networks: daemonNetworks,
+    },
+    { dependsOn: [usersFile] },
+  );
+  new SmtpDaemon(
+    "outbound",
+    {
+      mode: "outbound",
+      docker: dockerProvider,
+      image: daemonImage,
+      settings,
+      publicAddresses,
+      paths,
+      networks: [...daemonNetworks, { name: usersNetwork.networkName, ipv4Address: usersNetwork.plan.outboundIp }],
+    },
+    { dependsOn: [usersFile] },
+  );
 
   const aptProxy = new AptProxy("apt-proxy", {
-    docker: dockerProvider, image: images("apt-proxy", config.aptProxyImage),
-    usersNetwork: usersNetwork.networkName, ipv4Address: usersNetwork.plan.aptProxyIp, outsideNetwork: servicesNet.name, cacheDir: APT_CACHE_DIR,
+    docker: dockerProvider,
+    image: images("apt-proxy", config.aptProxyImage),
+    usersNetwork: usersNetwork.networkName,
+    ipv4Address: usersNetwork.plan.aptProxyIp,
+    outsideNetwork: servicesNet.name,
+    cacheDir: APT_CACHE_DIR,
   });
   // What a user's container may reach: outbound's submission and the apt proxy, nothing else
   // (no other container, nothing on the VM); reinstalled at boot by its systemd unit.
   // Checked at each refresh: a rule deleted on the VM is drift, put back by `up --refresh`.
   const firewall = (...args: string[]) => shellLine(...hostScript("users-firewall.sh").split(" "), ...args);
-  new HostCommand("users-firewall", {
-    connection: vmSsh,
-    create: firewall("install", "--bridge", USERS_BRIDGE,
-      "--allow", `${usersNetwork.plan.outboundIp}:${OUTBOUND_PORT}`, "--allow", `${usersNetwork.plan.aptProxyIp}:${APT_PROXY_PORT}`, "--unit"),
-    check: firewall("check", "--bridge", USERS_BRIDGE),
-    delete: firewall("remove", "--bridge", USERS_BRIDGE),
-  }, { dependsOn: [scripts, usersNetwork] });
+  new HostCommand(
+    "users-firewall",
+    {
+      connection: vmSsh,
+      create: firewall(
+        "install",
+        "--bridge",
+        USERS_BRIDGE,
+        "--allow",
+        `${usersNetwork.plan.outboundIp}:${OUTBOUND_PORT}`,
+        "--allow",
+        `${usersNetwork.plan.aptProxyIp}:${APT_PROXY_PORT}`,
+        "--unit",
+      ),
+      check: firewall("check", "--bridge", USERS_BRIDGE),
+      delete: firewall("remove", "--bridge", USERS_BRIDGE),
+    },
+    { dependsOn: [scripts, usersNetwork] },
+  );
   const userImage = images("user", config.userImage);
-  new ImapServer("imap", {
-    docker: dockerProvider, image: images("imap", config.imapImage), vm: vmConn,
-    usersFile: renderUsersFile(imapUsers(users, config.mailRoot)),
-    ldapUrl, ldapBaseDn: config.ldapBaseDn, mailRoot: config.mailRoot, tlsCert: config.tlsCert, tlsKey: config.tlsKey,
-    usersDir: "/etc/semail/imap", stateDir: "/var/lib/semail/imap", trustedNetworks: [config.usersNetworkSubnet],
-    publicAddresses, networks: daemonNetworks,
-  }, { dependsOn: [scripts] });
+  new ImapServer(
+    "imap",
+    {
+      docker: dockerProvider,
+      image: images("imap", config.imapImage),
+      vm: vmConn,
+      usersFile: renderUsersFile(imapUsers(users, config.mailRoot)),
+      ldapUrl,
+      ldapBaseDn: config.ldapBaseDn,
+      mailRoot: config.mailRoot,
+      tlsCert: config.tlsCert,
+      tlsKey: config.tlsKey,
+      usersDir: "/etc/semail/imap",
+      stateDir: "/var/lib/semail/imap",
+      trustedNetworks: [config.usersNetworkSubnet],
+      publicAddresses,
+      networks: daemonNetworks,
+    },
+    { dependsOn: [scripts] },
+  );
   // Roundcube on the name the certificate already carries for the daemons (mx.<domain>, in
   // the zone): a webmail.<domain> would need its own record and a certificate naming it. Its
   // nginx owns 80 and 443, where the zone sends autoconfig.<domain>: it answers mail
   // programs with the VM's standard ports on that same host.
   const mailHost = mailHostName(config.managedDomain);
-  const webmail = config.webmailPort === 0 ? undefined : new WebmailServer("webmail", {
-    docker: dockerProvider, image: images("webmail", config.webmailImage), vm: vmConn, addressFile: renderAddressFile(users),
-    autoconfigFiles: autoconfigFiles(users, config.managedDomain, { host: mailHost, ports: STANDARD_MAIL_CLIENT_PORTS }),
-    imap: "semail-imap:993", submission: `semail-outbound:${OUTBOUND_PORT}`, hostName: mailHost,
-    tlsCert: config.tlsCert, tlsKey: config.tlsKey, addressDir: "/etc/semail/webmail", stateDir: "/var/lib/semail/webmail", acmeDir: "/var/lib/semail/acme",
-    publicAddresses, httpsPort: config.webmailPort, httpPort: config.webmailHttpPort, networks: daemonNetworks,
-  }, { dependsOn: [scripts] });
+  const webmail =
+    config.webmailPort === 0
+      ? undefined
+      : new WebmailServer(
+          "webmail",
+          {
+            docker: dockerProvider,
+            image: images("webmail", config.webmailImage),
+            vm: vmConn,
+            addressFile: renderAddressFile(users),
+            autoconfigFiles: autoconfigFiles(users, config.managedDomain, {
+              host: mailHost,
+              ports: STANDARD_MAIL_CLIENT_PORTS,
+            }),
+            imap: "semail-imap:993",
+            submission: `semail-outbound:${OUTBOUND_PORT}`,
+            hostName: mailHost,
+            tlsCert: config.tlsCert,
+            tlsKey: config.tlsKey,
+            addressDir: "/etc/semail/webmail",
+            stateDir: "/var/lib/semail/webmail",
+            acmeDir: "/var/lib/semail/acme",
+            publicAddresses,
+            httpsPort: config.webmailPort,
+            httpPort: config.webmailHttpPort,
+            networks: daemonNetworks,
+          },
+          { dependsOn: [scripts] },
+        );
 
-  const storage: MailboxStorage = config.storageBackend === "lvm"
-    ? { backend: "lvm", vgName: config.vgName, mailRoot: config.mailRoot }
-    : { backend: "image", imageDir: config.imageDir, mailRoot: config.mailRoot };
+  const storage: MailboxStorage =
+    config.storageBackend === "lvm"
+      ? { backend: "lvm", vgName: config.vgName, mailRoot: config.mailRoot }
+      : { backend: "image", imageDir: config.imageDir, mailRoot: config.mailRoot };
   // At Gandi one Mailbox per subdomain makes its MX: the alphabetically first owner.
   const mxOwner = new Map<string, string>();
   for (const m of [...users.mailboxes].sort((a, b) => a.owner.localeCompare(b.owner))) {
@@ -196,12 +347,20 @@ export function defineStack(config: StackConfig, secrets: StackSecrets, users: U
   const userSshCommands: Record<string, pulumi.Output<string>> = {};
   for (const entry of users.mailboxes) {
     const mailbox = new Mailbox(`mailbox-${entry.owner}`, {
-      entry, managedDomain: config.managedDomain, storage, vm: vmConn,
+      entry,
+      managedDomain: config.managedDomain,
+      storage,
+      vm: vmConn,
       storageDependsOn: [...scripts.ready, ...(vg ? [vg] : [])],
-      docker: dockerProvider, network: usersNetwork.networkName, userImage,
-      submission: `semail-outbound:${OUTBOUND_PORT}`, aptProxy: aptProxy.url, hostKeysDir: HOST_KEYS_DIR,
+      docker: dockerProvider,
+      network: usersNetwork.networkName,
+      userImage,
+      submission: `semail-outbound:${OUTBOUND_PORT}`,
+      aptProxy: aptProxy.url,
+      hostKeysDir: HOST_KEYS_DIR,
       gandi: mxOwner.get(entry.domain) === entry.owner ? gandiProvider : undefined,
-      jumpHost: config.vmIp, jumpDependsOn: [scripts.jump],
+      jumpHost: config.vmIp,
+      jumpDependsOn: [scripts.jump],
     });
     if (entry.kind === "external" && mailbox.mxRecord) externalMxRecords[entry.address] = mailbox.mxRecord;
     userSshAddresses[entry.owner] = mailbox.sshAddress;

@@ -31,7 +31,11 @@ export function usersNetworkPlan(subnet: string): UsersNetworkPlan {
   const bits = Number(bitsText);
   const size = 2 ** (32 - bits);
   const base = ipv4ToInt(address!) - (ipv4ToInt(address!) % size);
-  return { outboundIp: intToIpv4(base + 2), aptProxyIp: intToIpv4(base + 3), userRange: `${intToIpv4(base + size / 2)}/${bits + 1}` };
+  return {
+    outboundIp: intToIpv4(base + 2),
+    aptProxyIp: intToIpv4(base + 3),
+    userRange: `${intToIpv4(base + size / 2)}/${bits + 1}`,
+  };
 }
 
 export interface UsersNetworkArgs {
@@ -49,13 +53,17 @@ export class UsersNetwork extends pulumi.ComponentResource {
     super("semail:infra:UsersNetwork", name, {}, opts);
     this.plan = usersNetworkPlan(args.subnet);
     // Internal: no way out to the internet; the VM's firewall narrows the rest.
-    const network = new docker.Network(`${name}-net`, {
-      name: "semail-users",
-      driver: "bridge",
-      internal: true,
-      options: { "com.docker.network.bridge.name": USERS_BRIDGE },
-      ipamConfigs: [{ subnet: args.subnet, ipRange: this.plan.userRange }],
-    }, { parent: this, provider: args.docker });
+    const network = new docker.Network(
+      `${name}-net`,
+      {
+        name: "semail-users",
+        driver: "bridge",
+        internal: true,
+        options: { "com.docker.network.bridge.name": USERS_BRIDGE },
+        ipamConfigs: [{ subnet: args.subnet, ipRange: this.plan.userRange }],
+      },
+      { parent: this, provider: args.docker },
+    );
     this.networkName = network.name;
     this.registerOutputs({ networkName: this.networkName });
   }

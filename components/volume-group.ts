@@ -31,10 +31,14 @@ export class VolumeGroup extends pulumi.ComponentResource {
     super("semail:infra:VolumeGroup", name, {}, opts);
     this.vgName = args.vgName;
     // No delete: the group holds every mailbox. Removing it is a manual vgremove.
-    this.create = new remote.Command(`${name}-create`, {
-      connection: args.vm,
-      create: volumeGroupScript(args),
-    }, { parent: this, protect: true });
+    this.create = new remote.Command(
+      `${name}-create`,
+      {
+        connection: args.vm,
+        create: volumeGroupScript(args),
+      },
+      { parent: this, protect: true },
+    );
     this.registerOutputs({ vgName: this.vgName });
   }
 }

@@ -54,7 +54,11 @@ export function webmailUrl(hostName: string, httpsPort: number): string {
 }
 
 /** Published ports: HTTPS, and HTTP when asked, on each public address. */
-export function webmailPorts(publicAddresses: readonly string[], httpsPort: number, httpPort: number): docker.types.input.ContainerPort[] {
+export function webmailPorts(
+  publicAddresses: readonly string[],
+  httpsPort: number,
+  httpPort: number,
+): docker.types.input.ContainerPort[] {
   return publicAddresses.flatMap((ip) => [
     { internal: WEBMAIL_PORTS.https, external: httpsPort, ip },
     ...(httpPort !== 0 ? [{ internal: WEBMAIL_PORTS.http, external: httpPort, ip }] : []),
@@ -71,11 +75,13 @@ const AUTOCONFIG_FILE = /^[a-z0-9][a-z0-9.-]*\.xml$/;
  */
 export function autoconfigInstallScript(files: Readonly<Record<string, string>>): string {
   const names = Object.keys(files).sort();
-  for (const name of names) if (!AUTOCONFIG_FILE.test(name) || name.includes("..")) throw new Error(`autoconfig file name ${JSON.stringify(name)}: expected <domain>.xml`);
+  for (const name of names)
+    if (!AUTOCONFIG_FILE.test(name) || name.includes(".."))
+      throw new Error(`autoconfig file name ${JSON.stringify(name)}: expected <domain>.xml`);
   return [
     "# Written by SEMail (components/webmail-server.ts): Mozilla autoconfig, one document per live mail domain.",
     "set -eu",
-    'dir=$1',
+    "dir=$1",
     'install -d -m 0755 "$dir"',
     `put() { printf '%s' "$2" > "$dir/$1.new" && chmod 0644 "$dir/$1.new" && mv -f "$dir/$1.new" "$dir/$1"; }`,
     ...names.map((name) => `put ${name} ${shellQuote(files[name]!)}`),
@@ -97,42 +103,68 @@ export class WebmailServer extends pulumi.ComponentResource {
     this.url = webmailUrl(args.hostName, args.httpsPort);
     // The address file by rename, so Roundcube never reads half of it; the challenges'
     // directory readable by nginx's www-data.
-    const files = new remote.Command(`${name}-addresses`, {
-      connection: args.vm,
-      create: shellLine("sh", "-c", `install -d -m 0755 "$2" && mkdir -p "$1" && cat > "$1/addresses.new" && chmod 0644 "$1/addresses.new" && mv -f "$1/addresses.new" "$1/addresses"`, "install-webmail-addresses", args.addressDir, args.acmeDir),
-      stdin: args.addressFile,
-    }, { parent: this });
+    const files = new remote.Command(
+      `${name}-addresses`,
+      {
+        connection: args.vm,
+        create: shellLine(
+          "sh",
+          "-c",
+          `install -d -m 0755 "$2" && mkdir -p "$1" && cat > "$1/addresses.new" && chmod 0644 "$1/addresses.new" && mv -f "$1/addresses.new" "$1/addresses"`,
+          "install-webmail-addresses",
+          args.addressDir,
+          args.acmeDir,
+        ),
+        stdin: args.addressFile,
+      },
+      { parent: this },
+    );
     // Read by nginx at each request: no reload, and rewritten whenever the documents change.
-    new remote.Command(`${name}-autoconfig`, {
-      connection: args.vm,
-      create: shellLine("sh", "-s", `${args.addressDir}/${AUTOCONFIG_FOLDER}`),
-      stdin: autoconfigInstallScript(args.autoconfigFiles),
-    }, { parent: this });
-    this.container = new docker.Container(`${name}-container`, {
-      name: "semail-webmail",
-      image: args.image,
-      restart: "unless-stopped",
-      envs: [
-        `WEBMAIL_IMAP=${args.imap}`, `WEBMAIL_SMTP=${args.submission}`,
-        `WEBMAIL_IMAP_TLS_NAME=${args.hostName}`, `WEBMAIL_SMTP_TLS_NAME=${args.hostName}`, `WEBMAIL_WORKERS=${WEBMAIL_WORKERS}`,
-      ],
-      mounts: [
-        { type: "bind", source: args.addressDir, target: "/etc/semail/webmail", readOnly: true },
-        { type: "bind", source: args.tlsCert, target: "/etc/semail/tls/cert.pem", readOnly: true },
-        { type: "bind", source: args.tlsKey, target: "/etc/semail/tls/key.pem", readOnly: true },
-        { type: "bind", source: args.acmeDir, target: "/var/lib/semail/acme", readOnly: true },
-      ],
-      volumes: [{ hostPath: args.stateDir, containerPath: "/var/lib/semail/webmail" }],
-      ports: webmailPorts(args.publicAddresses, args.httpsPort, args.httpPort),
-      networksAdvanced: args.networks.map((network) => ({ name: network, aliases: ["semail-webmail"] })),
-    }, { parent: this, provider: args.docker, dependsOn: [files], deleteBeforeReplace: true });
+    new remote.Command(
+      `${name}-autoconfig`,
+      {
+        connection: args.vm,
+        create: shellLine("sh", "-s", `${args.addressDir}/${AUTOCONFIG_FOLDER}`),
+        stdin: autoconfigInstallScript(args.autoconfigFiles),
+      },
+      { parent: this },
+    );
+    this.container = new docker.Container(
+      `${name}-container`,
+      {
+        name: "semail-webmail",
+        image: args.image,
+        restart: "unless-stopped",
+        envs: [
+          `WEBMAIL_IMAP=${args.imap}`,
+          `WEBMAIL_SMTP=${args.submission}`,
+          `WEBMAIL_IMAP_TLS_NAME=${args.hostName}`,
+          `WEBMAIL_SMTP_TLS_NAME=${args.hostName}`,
+          `WEBMAIL_WORKERS=${WEBMAIL_WORKERS}`,
+        ],
+        mounts: [
+          { type: "bind", source: args.addressDir, target: "/etc/semail/webmail", readOnly: true },
+          { type: "bind", source: args.tlsCert, target: "/etc/semail/tls/cert.pem", readOnly: true },
+          { type: "bind", source: args.tlsKey, target: "/etc/semail/tls/key.pem", readOnly: true },
+          { type: "bind", source: args.acmeDir, target: "/var/lib/semail/acme", readOnly: true },
+        ],
+        volumes: [{ hostPath: args.stateDir, containerPath: "/var/lib/semail/webmail" }],
+        ports: webmailPorts(args.publicAddresses, args.httpsPort, args.httpPort),
+        networksAdvanced: args.networks.map((network) => ({ name: network, aliases: ["semail-webmail"] })),
+      },
+      { parent: this, provider: args.docker, dependsOn: [files], deleteBeforeReplace: true },
+    );
     // Roundcube copies a user's address only at the first login: when the file changes, the
     // identities follow (the image does the same at each start).
-    new remote.Command(`${name}-identities`, {
-      connection: args.vm,
-      create: shellLine("docker", "exec", "semail-webmail", "/usr/local/sbin/semail-webmail-identities"),
-      triggers: [args.addressFile],
-    }, { parent: this, dependsOn: [this.container, files] });
+    new remote.Command(
+      `${name}-identities`,
+      {
+        connection: args.vm,
+        create: shellLine("docker", "exec", "semail-webmail", "/usr/local/sbin/semail-webmail-identities"),
+        triggers: [args.addressFile],
+      },
+      { parent: this, dependsOn: [this.container, files] },
+    );
     this.registerOutputs({ containerName: this.container.name, url: this.url });
   }
 }

@@ -28,9 +28,17 @@ export interface XenVmArgs {
 export function xenCreateScript(args: XenVmArgs): string {
   const cfg = `/etc/xen/${args.name}.cfg`;
   const create = shellLine(
-    "xen-create-image", `--hostname=${args.name}`, `--ip=${args.ip}`, `--gateway=${args.gateway}`,
-    `--netmask=${args.netmask}`, `--bridge=${args.bridge}`, `--vcpus=${args.vcpus}`, `--memory=${args.memory}`,
-    `--size=${args.diskSize}`, `--dist=${args.distribution}`, "--genpass=0",
+    "xen-create-image",
+    `--hostname=${args.name}`,
+    `--ip=${args.ip}`,
+    `--gateway=${args.gateway}`,
+    `--netmask=${args.netmask}`,
+    `--bridge=${args.bridge}`,
+    `--vcpus=${args.vcpus}`,
+    `--memory=${args.memory}`,
+    `--size=${args.diskSize}`,
+    `--dist=${args.distribution}`,
+    "--genpass=0",
   );
   const disk = `'phy:${args.dataDisk},xvdb,w',`;
   return [
@@ -66,15 +74,23 @@ export class XenVm extends pulumi.ComponentResource {
     super("semail:infra:XenVm", name, {}, opts);
     // Protected and without triggers: a changed parameter cannot silently rebuild the VM
     // (and the mail on it); it fails the update until the operator acts.
-    this.create = new remote.Command(`${name}-create`, {
-      connection: args.dom0,
-      create: xenCreateScript(args),
-      delete: `xl destroy ${shellQuote(args.name)} 2>/dev/null || true; xen-delete-image ${shellQuote(args.name)}`,
-    }, { parent: this, protect: true });
-    const ready = new remote.Command(`${name}-ready`, {
-      connection: args.dom0,
-      create: waitForSshScript(args.ip),
-    }, { parent: this, dependsOn: [this.create] });
+    this.create = new remote.Command(
+      `${name}-create`,
+      {
+        connection: args.dom0,
+        create: xenCreateScript(args),
+        delete: `xl destroy ${shellQuote(args.name)} 2>/dev/null || true; xen-delete-image ${shellQuote(args.name)}`,
+      },
+      { parent: this, protect: true },
+    );
+    const ready = new remote.Command(
+      `${name}-ready`,
+      {
+        connection: args.dom0,
+        create: waitForSshScript(args.ip),
+      },
+      { parent: this, dependsOn: [this.create] },
+    );
     this.address = ready.stdout.apply(() => args.ip);
     this.registerOutputs({ address: this.address });
   }

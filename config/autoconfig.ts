@@ -13,8 +13,12 @@ export const AUTOCONFIG_PATHS = ["/.well-known/autoconfig/mail/config-v1.1.xml",
 
 /** The mail domain asked about: the address's domain, else the host asked (autoconfig.<domain> or <domain>). */
 export function askedDomain(emailAddress: string | undefined, hostname: string): string {
-  if (emailAddress !== undefined && emailAddress.includes("@")) return asciiLower(emailAddress.slice(emailAddress.lastIndexOf("@") + 1)).replace(/\.$/, "");
-  return asciiLower(hostname).replace(/:\d+$/, "").replace(/\.$/, "").replace(/^autoconfig\./, "");
+  if (emailAddress !== undefined && emailAddress.includes("@"))
+    return asciiLower(emailAddress.slice(emailAddress.lastIndexOf("@") + 1)).replace(/\.$/, "");
+  return asciiLower(hostname)
+    .replace(/:\d+$/, "")
+    .replace(/\.$/, "")
+    .replace(/^autoconfig\./, "");
 }
 
 /** The 404's words for a domain not served here (or a claim not proven yet). */
@@ -28,7 +32,13 @@ function escapeXml(text: string): string {
 }
 
 /** One <incomingServer> or <outgoingServer>. */
-function server(element: "incomingServer" | "outgoingServer", type: string, host: string, port: number, socketType: "SSL" | "STARTTLS"): string {
+function server(
+  element: "incomingServer" | "outgoingServer",
+  type: string,
+  host: string,
+  port: number,
+  socketType: "SSL" | "STARTTLS",
+): string {
   return `    <${element} type="${type}">
       <hostname>${escapeXml(host)}</hostname>
       <port>${port}</port>
@@ -72,7 +82,10 @@ const FILE_DOMAIN = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[
 
 /** The file a domain's document is served from, in the directory nginx looks in (`<domain>.xml`). */
 export function autoconfigFileName(domain: string): string {
-  if (!FILE_DOMAIN.test(domain)) throw new Error(`autoconfig: ${JSON.stringify(domain)} is not a lowercase domain name, so no file is named after it`);
+  if (!FILE_DOMAIN.test(domain))
+    throw new Error(
+      `autoconfig: ${JSON.stringify(domain)} is not a lowercase domain name, so no file is named after it`,
+    );
   return `${domain}.xml`;
 }
 
@@ -83,6 +96,7 @@ export function autoconfigFileName(domain: string): string {
  */
 export function autoconfigFiles(list: UsersList, provider: string, servers: MailClientServers): Record<string, string> {
   const files: Record<string, string> = {};
-  for (const domain of [...list.domains()].sort()) files[autoconfigFileName(domain)] = autoconfigXml(domain, provider, servers);
+  for (const domain of [...list.domains()].sort())
+    files[autoconfigFileName(domain)] = autoconfigXml(domain, provider, servers);
   return files;
 }

@@ -17,7 +17,12 @@ export interface ImapUser {
 /** Who may log in: the live mailboxes (UsersList.mailboxes skips pending ones), each with its mail uid. */
 export function imapUsers(list: UsersList, mailRoot: string): ImapUser[] {
   const root = mailRoot.replace(/\/+$/, "");
-  return list.mailboxes.map((m) => ({ owner: m.owner, uid: mailUid(m.owner), home: `${root}/${m.owner}`, address: m.address }));
+  return list.mailboxes.map((m) => ({
+    owner: m.owner,
+    uid: mailUid(m.owner),
+    home: `${root}/${m.owner}`,
+    address: m.address,
+  }));
 }
 
 /**
@@ -30,7 +35,8 @@ export function imapUsers(list: UsersList, mailRoot: string): ImapUser[] {
  */
 export function renderUsersFile(users: readonly ImapUser[]): string {
   const lines = users.flatMap((u) => {
-    if (/[:\s]/.test(u.owner + u.home + u.address)) throw new Error(`mailbox ${JSON.stringify(u.owner)}: ':' or white space cannot be in Dovecot's users file`);
+    if (/[:\s]/.test(u.owner + u.home + u.address))
+      throw new Error(`mailbox ${JSON.stringify(u.owner)}: ':' or white space cannot be in Dovecot's users file`);
     return [`${u.owner}::${u.uid}:${u.uid}::${u.home}::`, `${u.address}:::::::user=${u.owner} noauthenticate`];
   });
   return `${lines.join("\n")}${lines.length > 0 ? "\n" : ""}`;

@@ -17,7 +17,13 @@ export interface MailClientPorts {
   readonly submissions: number;
 }
 
-export const STANDARD_MAIL_CLIENT_PORTS: MailClientPorts = { imap: 143, imaps: 993, pop3s: 995, submission: 587, submissions: 465 };
+export const STANDARD_MAIL_CLIENT_PORTS: MailClientPorts = {
+  imap: 143,
+  imaps: 993,
+  pop3s: 995,
+  submission: 587,
+  submissions: 465,
+};
 
 /** The mail host's name: the zone's mx, the name its certificate carries, what mail programs are sent to. */
 export function mailHostName(managedDomain: string): string {

@@ -20,7 +20,8 @@ export const PROVISIONED_MARKER = ".semail-mailbox";
 export async function provisionPlainRoot(mailRoot: string, owner: string): Promise<void> {
   const root = path.join(mailRoot, owner);
   await fs.mkdir(path.join(root, FOLDERS_DIRECTORY), { recursive: true, mode: 0o700 });
-  for (const file of [INBOX_FILE, PROVISIONED_MARKER]) await fs.writeFile(path.join(root, file), "", { flag: "a", mode: 0o600 });
+  for (const file of [INBOX_FILE, PROVISIONED_MARKER])
+    await fs.writeFile(path.join(root, file), "", { flag: "a", mode: 0o600 });
 }
 
 /**
@@ -33,6 +34,7 @@ export function provisioningState(root: string): "missing" | "unsafe" | "ready" 
   const rootStat = lstatSync(root, { throwIfNoEntry: false });
   if (!rootStat) return "missing";
   if (!rootStat.isDirectory()) return "unsafe";
-  for (const name of [PROVISIONED_MARKER, INBOX_FILE]) if (lstatSync(path.join(root, name), { throwIfNoEntry: false })) return "ready";
+  for (const name of [PROVISIONED_MARKER, INBOX_FILE])
+    if (lstatSync(path.join(root, name), { throwIfNoEntry: false })) return "ready";
   return "missing";
 }

@@ -29,8 +29,23 @@ export const RESERVED_LOCAL_PARTS: ReadonlyMap<string, ReservedRoute> = new Map<
 
 /** Subdomain labels of the managed domain kept for the system's own hosts and the roles above. */
 export const RESERVED_LABELS: ReadonlySet<string> = new Set([
-  "mx", "mail", "smtp", "imap", "pop", "pop3", "ns", "ns1", "ns2", "www", "web", "webmail",
-  "autoconfig", "autodiscover", "admin", "localhost", ...RESERVED_LOCAL_PARTS.keys(),
+  "mx",
+  "mail",
+  "smtp",
+  "imap",
+  "pop",
+  "pop3",
+  "ns",
+  "ns1",
+  "ns2",
+  "www",
+  "web",
+  "webmail",
+  "autoconfig",
+  "autodiscover",
+  "admin",
+  "localhost",
+  ...RESERVED_LOCAL_PARTS.keys(),
 ]);
 
 /** Lowercases A-Z only: Unicode case mapping would fold e.g. the Kelvin sign into "k". */

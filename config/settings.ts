@@ -47,14 +47,20 @@ export function parseSettings(raw: unknown, source: string): Settings {
   const result = settingsSchema.safeParse(raw ?? {});
   if (result.success) return result.data;
   const lines = result.error.issues.map((issue) => {
-    const path = issue.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("").replace(/^\./, "");
+    const path = issue.path
+      .map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`))
+      .join("")
+      .replace(/^\./, "");
     return `  ${path || "(top level)"}: ${issue.message}`;
   });
   throw new ConfigError(`invalid settings in ${source}:\n${lines.join("\n")}`);
 }
 
 /** Reads the YAML file (if any), applies flag overrides by setting path, validates. */
-export async function loadSettings(file: string | undefined, overrides: Readonly<Record<string, unknown>> = {}): Promise<Settings> {
+export async function loadSettings(
+  file: string | undefined,
+  overrides: Readonly<Record<string, unknown>> = {},
+): Promise<Settings> {
   let raw: Record<string, unknown> = {};
   if (file !== undefined) {
     let text: string;
@@ -68,7 +74,8 @@ export async function loadSettings(file: string | undefined, overrides: Readonly
     } catch (err) {
       throw new ConfigError(`${file}: not valid YAML: ${(err as Error).message.split("\n")[0]}`);
     }
-    if (typeof raw !== "object" || Array.isArray(raw)) throw new ConfigError(`${file}: must be a YAML mapping of settings`);
+    if (typeof raw !== "object" || Array.isArray(raw))
+      throw new ConfigError(`${file}: must be a YAML mapping of settings`);
   }
   for (const [path, value] of Object.entries(overrides)) if (value !== undefined) setPath(raw, path, value);
   return parseSettings(raw, file === undefined ? "flags" : `${file} and flags`);
@@ -76,5 +83,9 @@ export async function loadSettings(file: string | undefined, overrides: Readonly
 
 /** The options the users list needs, from the settings. */
 export function usersListOptions(settings: Settings) {
-  return { managedDomain: settings.managedDomain, defaultSize: settings.defaultMailboxSize, minSize: settings.minMailboxSize };
+  return {
+    managedDomain: settings.managedDomain,
+    defaultSize: settings.defaultMailboxSize,
+    minSize: settings.minMailboxSize,
+  };
 }

@@ -4,8 +4,13 @@
 import { createHash } from "node:crypto";
 
 const KEY_TYPES = new Set([
-  "ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
-  "sk-ssh-ed25519@openssh.com", "sk-ecdsa-sha2-nistp256@openssh.com",
+  "ssh-ed25519",
+  "ssh-rsa",
+  "ecdsa-sha2-nistp256",
+  "ecdsa-sha2-nistp384",
+  "ecdsa-sha2-nistp521",
+  "sk-ssh-ed25519@openssh.com",
+  "sk-ecdsa-sha2-nistp256@openssh.com",
 ]);
 const LINE = /^(\S+) ([A-Za-z0-9+/]+={0,2})(?: ([^\r\n"\\]{0,200}))?$/;
 /** The longest key blob accepted (a 16384-bit RSA key is about 2 KiB). */
@@ -21,23 +26,32 @@ const NEW_KEY = "make a new key with `ssh-keygen -t ed25519` and add the line of
 /** Why `line` is not one OpenSSH public key, or undefined when it is. */
 export function sshKeyProblem(line: string): string | undefined {
   // Checked first, and answered without quoting any of it: the text is a secret.
-  if (PRIVATE_KEY.test(line)) return "is a private key, the half that must never leave your computer: paste the line of its .pub file instead, and consider making a new key pair (`ssh-keygen -t ed25519`)";
+  if (PRIVATE_KEY.test(line))
+    return "is a private key, the half that must never leave your computer: paste the line of its .pub file instead, and consider making a new key pair (`ssh-keygen -t ed25519`)";
   const match = LINE.exec(line.trim());
   const usage = `is not an OpenSSH public key line ("ssh-ed25519 AAAA... comment", as in ~/.ssh/id_ed25519.pub)`;
   if (!match) return usage;
   const [, type, base64] = match;
-  if (type === "ssh-dss") return `is a DSA key (ssh-dss): DSA keys are 1024 bits, too weak, and OpenSSH has refused them by default since 7.0; ${NEW_KEY}`;
-  if (!KEY_TYPES.has(type!)) return `${usage}: ${TYPE_NAME.test(type!) ? `key type ${JSON.stringify(type)}` : "that key type"} is not supported`;
+  if (type === "ssh-dss")
+    return `is a DSA key (ssh-dss): DSA keys are 1024 bits, too weak, and OpenSSH has refused them by default since 7.0; ${NEW_KEY}`;
+  if (!KEY_TYPES.has(type!))
+    return `${usage}: ${TYPE_NAME.test(type!) ? `key type ${JSON.stringify(type)}` : "that key type"} is not supported`;
   const blob = Buffer.from(base64!, "base64");
   // The blob starts with its own type as an SSH string: a pasted fragment or another key's type fails here.
   const damaged = `${usage}: the key data is damaged or is not a ${type} key`;
-  if (blob.length < 4 || blob.length > MAX_BLOB || blob.readUInt32BE(0) !== type!.length || blob.subarray(4, 4 + type!.length).toString("latin1") !== type) {
+  if (
+    blob.length < 4 ||
+    blob.length > MAX_BLOB ||
+    blob.readUInt32BE(0) !== type!.length ||
+    blob.subarray(4, 4 + type!.length).toString("latin1") !== type
+  ) {
     return damaged;
   }
   if (type === "ssh-rsa") {
     const bits = rsaModulusBits(blob);
     if (bits === undefined) return damaged;
-    if (bits < MIN_RSA_BITS) return `is a ${bits}-bit RSA key: RSA keys need at least ${MIN_RSA_BITS} bits; ${NEW_KEY} (or \`ssh-keygen -t rsa -b 3072\`)`;
+    if (bits < MIN_RSA_BITS)
+      return `is a ${bits}-bit RSA key: RSA keys need at least ${MIN_RSA_BITS} bits; ${NEW_KEY} (or \`ssh-keygen -t rsa -b 3072\`)`;
   }
   return undefined;
 }

@@ -7,12 +7,17 @@ export async function readSettingFile(file: string, setting: string): Promise<st
   try {
     return await readFile(file, "utf8");
   } catch (err) {
-    throw new ConfigError(`${setting}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new ConfigError(
+      `${setting}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
   }
 }
 
 /** The key and certificate, or undefined when neither is set. */
-export async function readTlsFiles(tls: { readonly cert?: string | undefined; readonly key?: string | undefined }): Promise<{ key: string; cert: string } | undefined> {
+export async function readTlsFiles(tls: {
+  readonly cert?: string | undefined;
+  readonly key?: string | undefined;
+}): Promise<{ key: string; cert: string } | undefined> {
   if (tls.cert === undefined || tls.key === undefined) return undefined;
   return { cert: await readSettingFile(tls.cert, "tls.cert"), key: await readSettingFile(tls.key, "tls.key") };
 }

@@ -4,14 +4,23 @@ import { readFile } from "node:fs/promises";
 import { basename, dirname } from "node:path";
 import type { Logger } from "pino";
 import { writeFileAtomic } from "../lib/durable-file.ts";
-import { UsersListError, parseUsersList, serializeUsersList, type MailboxEntry, type UsersList, type UsersListOptions } from "./users-list.ts";
+import {
+  UsersListError,
+  parseUsersList,
+  serializeUsersList,
+  type MailboxEntry,
+  type UsersList,
+  type UsersListOptions,
+} from "./users-list.ts";
 
 async function readUsersListText(path: string): Promise<string> {
   try {
     return await readFile(path, "utf8");
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new UsersListError(path, [`cannot read the users list (setting users): ${code === "ENOENT" ? "no such file" : (err as Error).message}`]);
+    throw new UsersListError(path, [
+      `cannot read the users list (setting users): ${code === "ENOENT" ? "no such file" : (err as Error).message}`,
+    ]);
   }
 }
 

@@ -69,7 +69,8 @@ export function ownerProblem(owner: string): string | undefined {
 
 /** Why `localPart` (ASCII-lowercased; `written` as the user wrote it) is not a valid mailbox id, or undefined when it is. */
 export function localPartProblem(localPart: string, written = localPart): string | undefined {
-  if (reservedRoute(localPart)) return `${JSON.stringify(written)} is a reserved role name (postmaster, abuse, noreply, ...): choose another mailbox id`;
+  if (reservedRoute(localPart))
+    return `${JSON.stringify(written)} is a reserved role name (postmaster, abuse, noreply, ...): choose another mailbox id`;
   if (LOCAL_PART_PATTERN.test(localPart) && !localPart.includes("..")) return undefined;
   return `${JSON.stringify(written)} is not a valid mailbox id: use a-z, 0-9, '.', '-' (at most 64, starting and ending with a letter or digit)`;
 }
@@ -77,7 +78,12 @@ export function localPartProblem(localPart: string, written = localPart): string
 /** Why `domain` is not a valid lowercase DNS name, or undefined when it is. */
 export function domainProblem(domain: string): string | undefined {
   const labels = domain.split(".");
-  if (domain.length <= 253 && labels.length >= 2 && labels.every((l) => LABEL.test(l)) && !/^\d+$/.test(labels.at(-1)!)) {
+  if (
+    domain.length <= 253 &&
+    labels.length >= 2 &&
+    labels.every((l) => LABEL.test(l)) &&
+    !/^\d+$/.test(labels.at(-1)!)
+  ) {
     return undefined;
   }
   return `${JSON.stringify(domain)} is not a valid domain: use lowercase labels of a-z, 0-9, '-' separated by dots`;
@@ -161,7 +167,8 @@ export function validateUsersList(data: unknown, options: UsersListOptions, sour
     throw new UsersListError(source, ["the file must be a mapping with a `mailboxes:` list"]);
   }
   const root = data as Record<string, unknown>;
-  for (const key of Object.keys(root)) if (key !== "mailboxes") problems.push(`unknown key ${JSON.stringify(key)} (expected only "mailboxes")`);
+  for (const key of Object.keys(root))
+    if (key !== "mailboxes") problems.push(`unknown key ${JSON.stringify(key)} (expected only "mailboxes")`);
   const entries = root.mailboxes ?? [];
   if (!Array.isArray(entries)) throw new UsersListError(source, ["mailboxes must be a list"]);
 
@@ -180,7 +187,8 @@ export function validateUsersList(data: unknown, options: UsersListOptions, sour
     const e = entry as Record<string, unknown>;
     const before = problems.length;
     for (const key of Object.keys(e)) {
-      if (!["owner", "address", "size", "sshKeys", "pendingProof"].includes(key)) problems.push(`${at} has unknown key ${JSON.stringify(key)}`);
+      if (!["owner", "address", "size", "sshKeys", "pendingProof"].includes(key))
+        problems.push(`${at} has unknown key ${JSON.stringify(key)}`);
     }
     const owner = typeof e.owner === "string" ? e.owner : "";
     if (typeof e.owner !== "string") problems.push(`${at}.owner is required (the owner's LDAP uid)`);
@@ -194,11 +202,15 @@ export function validateUsersList(data: unknown, options: UsersListOptions, sour
     else {
       const addr = e.address.trim();
       const sign = addr.lastIndexOf("@");
-      if (sign < 1 || sign === addr.length - 1) problems.push(`${at}.address ${JSON.stringify(addr)} must be id@domain`);
+      if (sign < 1 || sign === addr.length - 1)
+        problems.push(`${at}.address ${JSON.stringify(addr)} must be id@domain`);
       else {
         const written = addr.slice(0, sign);
         localPart = asciiLower(written);
-        domain = addr.slice(sign + 1).toLowerCase().replace(/\.$/, "");
+        domain = addr
+          .slice(sign + 1)
+          .toLowerCase()
+          .replace(/\.$/, "");
         const lp = localPartProblem(localPart, written);
         if (lp) problems.push(`${at}.address id ${lp}`);
         const dp = domainProblem(domain);
@@ -208,15 +220,18 @@ export function validateUsersList(data: unknown, options: UsersListOptions, sour
     let size = options.defaultSize;
     if (e.size !== undefined) {
       const parsed = typeof e.size === "string" || typeof e.size === "number" ? parseSize(e.size) : undefined;
-      if (parsed === undefined) problems.push(`${at}.size ${JSON.stringify(e.size)} is not a size: write e.g. 5GiB or 512MiB`);
-      else if (parsed < options.minSize) problems.push(`${at}.size ${JSON.stringify(e.size)} is below the minimum ${formatSize(options.minSize)}`);
+      if (parsed === undefined)
+        problems.push(`${at}.size ${JSON.stringify(e.size)} is not a size: write e.g. 5GiB or 512MiB`);
+      else if (parsed < options.minSize)
+        problems.push(`${at}.size ${JSON.stringify(e.size)} is below the minimum ${formatSize(options.minSize)}`);
       else size = parsed;
     }
     let sshKeys: string[] = [];
     if (e.sshKeys !== undefined) {
       if (!Array.isArray(e.sshKeys)) problems.push(`${at}.sshKeys must be a list of public keys`);
       else {
-        if (e.sshKeys.length > MAX_SSH_KEYS) problems.push(`${at}.sshKeys has ${e.sshKeys.length} keys; at most ${MAX_SSH_KEYS}`);
+        if (e.sshKeys.length > MAX_SSH_KEYS)
+          problems.push(`${at}.sshKeys has ${e.sshKeys.length} keys; at most ${MAX_SSH_KEYS}`);
         sshKeys = e.sshKeys.map((k: unknown, j: number) => {
           const problem = typeof k === "string" ? sshKeyProblem(k) : "is not a string";
           if (problem) {
@@ -229,38 +244,56 @@ export function validateUsersList(data: unknown, options: UsersListOptions, sour
     }
     let pendingProof: string | undefined;
     if (e.pendingProof !== undefined) {
-      if (typeof e.pendingProof !== "string" || !PROOF_TOKEN.test(e.pendingProof)) problems.push(`${at}.pendingProof must be the token the web form made (16-64 of a-z, 0-9)`);
-      else if (domainKind(domain, options.managedDomain) !== "external") problems.push(`${at}.pendingProof is only for external domains: ${domain} is ours`);
+      if (typeof e.pendingProof !== "string" || !PROOF_TOKEN.test(e.pendingProof))
+        problems.push(`${at}.pendingProof must be the token the web form made (16-64 of a-z, 0-9)`);
+      else if (domainKind(domain, options.managedDomain) !== "external")
+        problems.push(`${at}.pendingProof is only for external domains: ${domain} is ours`);
       else pendingProof = e.pendingProof;
     }
     if (problems.length > before) return;
     const address = `${localPart}@${domain}`;
     const ownerSeen = owners.get(owner);
-    if (ownerSeen !== undefined) problems.push(`${at}.owner ${JSON.stringify(owner)} already has a mailbox (mailboxes[${ownerSeen}]): one mailbox per owner`);
+    if (ownerSeen !== undefined)
+      problems.push(
+        `${at}.owner ${JSON.stringify(owner)} already has a mailbox (mailboxes[${ownerSeen}]): one mailbox per owner`,
+      );
     const addressSeen = addresses.get(address);
     if (addressSeen !== undefined) {
       // Addresses are stored folded, so a clash may come from entries that differ only in case.
       const sameText = typeof e.address === "string" && asciiLower(e.address.trim()) === e.address.trim();
-      problems.push(`${at}.address ${JSON.stringify(address)} is already taken by mailboxes[${addressSeen}]${sameText ? "" : " (addresses differing only in case are the same mailbox)"}`);
+      problems.push(
+        `${at}.address ${JSON.stringify(address)} is already taken by mailboxes[${addressSeen}]${sameText ? "" : " (addresses differing only in case are the same mailbox)"}`,
+      );
     }
     // A uid shared by two owners would let each read the other's files wherever both are seen.
     const uidSeen = uids.get(mailUid(owner));
-    if (uidSeen !== undefined && ownerSeen === undefined) problems.push(`${at}.owner ${JSON.stringify(owner)} has the same mail uid (${mailUid(owner)}) as mailboxes[${uidSeen}]: an administrator must give one of the two owners another login name`);
+    if (uidSeen !== undefined && ownerSeen === undefined)
+      problems.push(
+        `${at}.owner ${JSON.stringify(owner)} has the same mail uid (${mailUid(owner)}) as mailboxes[${uidSeen}]: an administrator must give one of the two owners another login name`,
+      );
     // The jump host lets a key open one container, the one of the first line sshd finds it
     // on: a key on two owners' mailboxes would lock one of them out of their own container.
     sshKeys.forEach((key, j) => {
       const fingerprint = sshKeyFingerprint(key);
       const seen = keys.get(fingerprint);
       if (seen === undefined) keys.set(fingerprint, { owner, at: `${at}.sshKeys[${j}]` });
-      else if (seen.owner !== owner) problems.push(`${at}.sshKeys[${j}] (owner ${JSON.stringify(owner)}) is the key ${fingerprint} of ${seen.at} (owner ${JSON.stringify(seen.owner)}): a key may belong to one owner only; remove it from one of the two`);
+      else if (seen.owner !== owner)
+        problems.push(
+          `${at}.sshKeys[${j}] (owner ${JSON.stringify(owner)}) is the key ${fingerprint} of ${seen.at} (owner ${JSON.stringify(seen.owner)}): a key may belong to one owner only; remove it from one of the two`,
+        );
     });
     uids.set(mailUid(owner), i);
     owners.set(owner, i);
     addresses.set(address, i);
     mailboxes.push({
-      owner, address, localPart, domain,
+      owner,
+      address,
+      localPart,
+      domain,
       kind: domainKind(domain, options.managedDomain),
-      size, defaultSize: e.size === undefined, sshKeys,
+      size,
+      defaultSize: e.size === undefined,
+      sshKeys,
       ...(pendingProof !== undefined ? { pendingProof } : {}),
     });
   });

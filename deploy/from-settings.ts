@@ -16,6 +16,8 @@ export function applierFromSettings(settings: Settings): Applier {
       return noApplier;
     case "local":
       // The local steps need the daemons and named that `semail start` runs next to the form.
-      throw new ConfigError("web.apply.mode local is run by `semail start`, which builds the form with its own applier; use pulumi or none with `semail web`");
+      throw new ConfigError(
+        "web.apply.mode local is run by `semail start`, which builds the form with its own applier; use pulumi or none with `semail web`",
+      );
   }
 }

@@ -19,7 +19,12 @@ import { silentLogger } from "../lib/logger.ts";
 import type { LdapSettings } from "../config/sections/ldap.ts";
 import { ownerProblem } from "../config/users-list.ts";
 import { userDnFromTemplate, userFilterFromTemplate } from "./ldap-escape.ts";
-import { DirectoryUnavailableError, type AuthOutcome, type Directory, type DirectoryUser } from "../config/directory.ts";
+import {
+  DirectoryUnavailableError,
+  type AuthOutcome,
+  type Directory,
+  type DirectoryUser,
+} from "../config/directory.ts";
 
 export interface DirectoryOptions {
   readonly logger?: Logger;
@@ -67,12 +72,16 @@ export function createDirectory(settings: LdapSettings, options: DirectoryOption
   const secure = url.protocol === "ldaps:";
   const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
   const tls = tlsSettings(settings);
-  if (secure && settings.startTls) throw new Error("ldap.startTls: StartTLS is for ldap:// URLs; an ldaps:// URL is already encrypted");
+  if (secure && settings.startTls)
+    throw new Error("ldap.startTls: StartTLS is for ldap:// URLs; an ldaps:// URL is already encrypted");
   if (settings.userFilter !== undefined) {
     try {
       FilterParser.parseString(userFilterFromTemplate(settings.userFilter, "x"));
     } catch (err) {
-      throw new Error(`ldap.userFilter: ${JSON.stringify(settings.userFilter)} is not a valid LDAP filter: ${(err as Error).message}`, { cause: err });
+      throw new Error(
+        `ldap.userFilter: ${JSON.stringify(settings.userFilter)} is not a valid LDAP filter: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
   }
   if (settings.bindDn !== undefined && !settings.bindPassword) {
@@ -100,7 +109,10 @@ export function createDirectory(settings: LdapSettings, options: DirectoryOption
       if (asService && settings.bindDn !== undefined) {
         // A refused service bind is our misconfiguration, not the user's wrong password.
         await client.bind(settings.bindDn, settings.bindPassword ?? "").catch((err: unknown) => {
-          throw new DirectoryUnavailableError(`LDAP bind as ldap.bindDn ${settings.bindDn} failed: ${(err as Error).message}`, { cause: err });
+          throw new DirectoryUnavailableError(
+            `LDAP bind as ldap.bindDn ${settings.bindDn} failed: ${(err as Error).message}`,
+            { cause: err },
+          );
         });
       }
       return work(client);
@@ -109,8 +121,14 @@ export function createDirectory(settings: LdapSettings, options: DirectoryOption
       return await Promise.race([run(), deadline]);
     } catch (err) {
       if (isRefusal(err) || err instanceof DirectoryUnavailableError) throw err;
-      logger.warn({ err: { message: (err as Error).message, name: (err as Error).name }, url: settings.url }, `LDAP ${what} failed`);
-      throw new DirectoryUnavailableError(`LDAP directory ${settings.url} unavailable during ${what}: ${(err as Error).message}`, { cause: err });
+      logger.warn(
+        { err: { message: (err as Error).message, name: (err as Error).name }, url: settings.url },
+        `LDAP ${what} failed`,
+      );
+      throw new DirectoryUnavailableError(
+        `LDAP directory ${settings.url} unavailable during ${what}: ${(err as Error).message}`,
+        { cause: err },
+      );
     } finally {
       clearTimeout(timer);
       await client.unbind().catch(() => undefined);
@@ -120,8 +138,17 @@ export function createDirectory(settings: LdapSettings, options: DirectoryOption
   /** The user's entry found with the search filter, or undefined when there is not exactly one. */
   async function findUser(client: Client, uid: string): Promise<Entry | undefined> {
     const filter = userFilterFromTemplate(settings.userFilter!, uid);
-    const { searchEntries } = await client.search(settings.baseDn, { scope: "sub", filter, sizeLimit: 2, attributes: USER_ATTRIBUTES });
-    if (searchEntries.length > 1) logger.warn({ uid, count: searchEntries.length }, "ldap.userFilter matches more than one entry; refusing the login");
+    const { searchEntries } = await client.search(settings.baseDn, {
+      scope: "sub",
+      filter,
+      sizeLimit: 2,
+      attributes: USER_ATTRIBUTES,
+    });
+    if (searchEntries.length > 1)
+      logger.warn(
+        { uid, count: searchEntries.length },
+        "ldap.userFilter matches more than one entry; refusing the login",
+      );
     return searchEntries.length === 1 ? searchEntries[0] : undefined;
   }
 
@@ -134,7 +161,8 @@ export function createDirectory(settings: LdapSettings, options: DirectoryOption
 
   async function authenticate(login: string, password: string): Promise<AuthOutcome> {
     // An empty password is an anonymous bind that "succeeds" (RFC 4513 5.1.2): refuse it before any bind.
-    if (typeof password !== "string" || password.length === 0 || password.length > MAX_PASSWORD_LENGTH) return { ok: false };
+    if (typeof password !== "string" || password.length === 0 || password.length > MAX_PASSWORD_LENGTH)
+      return { ok: false };
     const uid = typeof login === "string" ? loginToUid(login) : undefined;
     if (uid === undefined) return { ok: false };
     try {
@@ -151,9 +179,14 @@ export function createDirectory(settings: LdapSettings, options: DirectoryOption
             if (!isRefusal(err)) throw err;
           }
         }
-        const displayName = first(entry?.["displayName"]) ?? first(entry?.["cn"]);
-        const mail = first(entry?.["mail"]);
-        const result: DirectoryUser = { uid, dn: found.dn, ...(displayName !== undefined && { displayName }), ...(mail !== undefined && { mail }) };
+        const displayName = first(entry?.displayName) ?? first(entry?.cn);
+        const mail = first(entry?.mail);
+        const result: DirectoryUser = {
+          uid,
+          dn: found.dn,
+          ...(displayName !== undefined && { displayName }),
+          ...(mail !== undefined && { mail }),
+        };
         return result;
       });
       if (user === undefined) return { ok: false };
@@ -161,7 +194,8 @@ export function createDirectory(settings: LdapSettings, options: DirectoryOption
       return { ok: true, user };
     } catch (err) {
       if (isRefusal(err)) {
-        if (err instanceof NoSuchObjectError && settings.userFilter !== undefined) logger.warn({ baseDn: settings.baseDn }, "ldap.baseDn does not exist");
+        if (err instanceof NoSuchObjectError && settings.userFilter !== undefined)
+          logger.warn({ baseDn: settings.baseDn }, "ldap.baseDn does not exist");
         return { ok: false };
       }
       throw err;
@@ -182,7 +216,11 @@ export function createDirectory(settings: LdapSettings, options: DirectoryOption
             new EqualityFilter({ attribute: "memberUid", value: uid }),
           ],
         });
-        const { searchEntries } = await client.search(settings.adminGroupDn, { scope: "base", filter, attributes: ["1.1"] });
+        const { searchEntries } = await client.search(settings.adminGroupDn, {
+          scope: "base",
+          filter,
+          attributes: ["1.1"],
+        });
         return searchEntries.length === 1;
       });
     } catch (err) {

@@ -28,12 +28,20 @@ function exit(child: ChildProcess): Promise<void> {
 }
 
 /** Spawns `program`; rejects, naming it, when it cannot be run at all. */
-export async function startForeground(program: string, args: readonly string[], options: ForegroundOptions): Promise<ForegroundChild> {
-  const child = spawn(program, args, { stdio: ["ignore", "ignore", "pipe"], ...(options.env ? { env: options.env } : {}) });
+export async function startForeground(
+  program: string,
+  args: readonly string[],
+  options: ForegroundOptions,
+): Promise<ForegroundChild> {
+  const child = spawn(program, args, {
+    stdio: ["ignore", "ignore", "pipe"],
+    ...(options.env ? { env: options.env } : {}),
+  });
   let output = "";
   child.stderr!.setEncoding("utf8").on("data", (text: string) => {
     output = (output + text).slice(-8000);
-    for (const line of text.split("\n")) if (line.trim()) options.logger.debug({ [options.name]: line.trim() }, options.name);
+    for (const line of text.split("\n"))
+      if (line.trim()) options.logger.debug({ [options.name]: line.trim() }, options.name);
   });
   const failed = await new Promise<Error | undefined>((ok) => {
     child.once("spawn", () => ok(undefined));

@@ -51,11 +51,13 @@ export function networkBlockList(networks: readonly IpNetwork[]): BlockList {
 
 /** A set of networks from "10.88.0.0/16", "fd00::/64" or single addresses; the error names `setting`. */
 export function networkSet(entries: readonly string[], setting: string): BlockList {
-  return networkBlockList(entries.map((entry, i) => {
-    const network = parseNetwork(entry);
-    if (network === undefined) throw new Error(`${setting}[${i}]: ${JSON.stringify(entry)} is not ${NETWORK_SHAPE}`);
-    return network;
-  }));
+  return networkBlockList(
+    entries.map((entry, i) => {
+      const network = parseNetwork(entry);
+      if (network === undefined) throw new Error(`${setting}[${i}]: ${JSON.stringify(entry)} is not ${NETWORK_SHAPE}`);
+      return network;
+    }),
+  );
 }
 
 export function inNetworks(address: string, networks: BlockList): boolean {

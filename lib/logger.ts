@@ -18,7 +18,10 @@ export function createLogger(level: string, name: string, destination?: Destinat
   const options = {
     name,
     level,
-    redact: { paths: ["password", "*.password", "pass", "*.pass", "auth.password", "bindPassword", "*.bindPassword"], censor: "[redacted]" },
+    redact: {
+      paths: ["password", "*.password", "pass", "*.pass", "auth.password", "bindPassword", "*.bindPassword"],
+      censor: "[redacted]",
+    },
     formatters: { log: withoutOwnKeys },
   };
   return destination ? pino(options, destination) : pino(options);

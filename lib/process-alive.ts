@@ -30,7 +30,10 @@ export function parseProcStat(text: string): ProcessStat | undefined {
   const close = text.lastIndexOf(")");
   if (close === -1) return undefined;
   // Field 3 (state) first, so field 22 is at index 19.
-  const fields = text.slice(close + 1).trim().split(" ");
+  const fields = text
+    .slice(close + 1)
+    .trim()
+    .split(" ");
   const state = fields[0];
   const startTime = fields[19];
   if (!state || startTime === undefined || !/^\d+$/.test(startTime)) return undefined;

@@ -41,24 +41,51 @@ function knownName(target: SshTarget): string {
 
 /** The ssh options for `target`, writing its key and known host into `dir` under `tag`. */
 async function optionsFor(target: SshTarget, dir: string, tag: string): Promise<string[]> {
-  const options = ["-o", "BatchMode=yes", "-o", "ConnectTimeout=15", "-o", "LogLevel=ERROR", "-o", "IdentitiesOnly=" + (target.privateKey ? "yes" : "no")];
+  const options = [
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    "ConnectTimeout=15",
+    "-o",
+    "LogLevel=ERROR",
+    "-o",
+    `IdentitiesOnly=${target.privateKey ? "yes" : "no"}`,
+  ];
   if (target.privateKey) {
     const key = join(dir, `${tag}.key`);
-    await writeFile(key, target.privateKey.endsWith("\n") ? target.privateKey : `${target.privateKey}\n`, { mode: 0o600 });
+    await writeFile(key, target.privateKey.endsWith("\n") ? target.privateKey : `${target.privateKey}\n`, {
+      mode: 0o600,
+    });
     options.push("-i", key);
   }
   if (target.hostKey) {
     const known = join(dir, `${tag}.known_hosts`);
     await writeFile(known, `${knownName(target)} ${target.hostKey.trim()}\n`);
-    options.push("-o", "StrictHostKeyChecking=yes", "-o", `UserKnownHostsFile=${known}`, "-o", "GlobalKnownHostsFile=/dev/null");
+    options.push(
+      "-o",
+      "StrictHostKeyChecking=yes",
+      "-o",
+      `UserKnownHostsFile=${known}`,
+      "-o",
+      "GlobalKnownHostsFile=/dev/null",
+    );
   } else {
     options.push("-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null");
   }
   if (target.port !== undefined) options.push("-p", String(target.port));
   if (target.proxy) {
     const jump = target.proxy;
-    const inner = ["ssh", ...(await optionsFor(jump, dir, `${tag}-proxy`)), "-W", "%h:%p", `${jump.user ?? "root"}@${jump.host}`];
-    options.push("-o", `ProxyCommand=${inner.map((a) => (/^[\w@%:./=-]+$/.test(a) ? a : `'${a.replaceAll("'", "'\\''")}'`)).join(" ")}`);
+    const inner = [
+      "ssh",
+      ...(await optionsFor(jump, dir, `${tag}-proxy`)),
+      "-W",
+      "%h:%p",
+      `${jump.user ?? "root"}@${jump.host}`,
+    ];
+    options.push(
+      "-o",
+      `ProxyCommand=${inner.map((a) => (/^[\w@%:./=-]+$/.test(a) ? a : `'${a.replaceAll("'", "'\\''")}'`)).join(" ")}`,
+    );
   }
   return options;
 }
@@ -78,7 +105,14 @@ export async function sshExec(target: SshTarget, command: string, stdin = "", ti
       child.on("error", (err) => reject(new SshError(`ssh ${target.host}: ${err.message}`, null, stderr)));
       child.on("close", (code, signal) => {
         if (code === 0) resolve({ stdout, stderr });
-        else reject(new SshError(`ssh ${target.host}: ${signal ? `killed by ${signal}` : `exit ${code}`}${stderr.trim() ? `: ${stderr.trim()}` : ""}`, code, stderr));
+        else
+          reject(
+            new SshError(
+              `ssh ${target.host}: ${signal ? `killed by ${signal}` : `exit ${code}`}${stderr.trim() ? `: ${stderr.trim()}` : ""}`,
+              code,
+              stderr,
+            ),
+          );
       });
       child.stdin.on("error", () => undefined).end(stdin);
     });

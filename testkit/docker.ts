@@ -46,12 +46,17 @@ const exec = promisify(execFile);
  * a lock whose holder died is taken over.
  */
 export async function withLock<T>(path: string, fn: () => Promise<T>, waitMs = LOCK_MS): Promise<T> {
-  await until(async () => {
-    if (tryLockFile(path)) return true;
-    const holder = await lockHolder(path);
-    if (holder !== undefined && !processRunning(holder)) await rm(path, { force: true });
-    return false;
-  }, `the lock ${path}`, waitMs, 200);
+  await until(
+    async () => {
+      if (tryLockFile(path)) return true;
+      const holder = await lockHolder(path);
+      if (holder !== undefined && !processRunning(holder)) await rm(path, { force: true });
+      return false;
+    },
+    `the lock ${path}`,
+    waitMs,
+    200,
+  );
   try {
     return await fn();
   } finally {
@@ -80,22 +85,39 @@ async function startDockerd(): Promise<void> {
   // (build.sh). Not --bridge=none, nor --default-address-pool: with either, dockerd deletes
   // the link named docker0 at start (the second flag from its second start on), whoever
   // owns it. The tests' networks come from the default pools, which skip subnets in use.
-  if (!(await readFile(`/sys/class/net/${BRIDGE}/type`, "utf8").then(() => true, () => false))) {
+  if (
+    !(await readFile(`/sys/class/net/${BRIDGE}/type`, "utf8").then(
+      () => true,
+      () => false,
+    ))
+  ) {
     await exec("ip", ["link", "add", BRIDGE, "type", "bridge"], { timeout: 10_000 });
     await exec("ip", ["addr", "add", BRIDGE_ADDRESS, "dev", BRIDGE], { timeout: 10_000 });
   }
   const child = spawn(
     "dockerd",
     [
-      "--data-root", DATA_ROOT, "--exec-root", `${STATE}/exec`, "--pidfile", PIDFILE, "-H", SOCKET,
-      `--bridge=${BRIDGE}`, "--iptables=false", "--ip-masq=false",
+      "--data-root",
+      DATA_ROOT,
+      "--exec-root",
+      `${STATE}/exec`,
+      "--pidfile",
+      PIDFILE,
+      "-H",
+      SOCKET,
+      `--bridge=${BRIDGE}`,
+      "--iptables=false",
+      "--ip-masq=false",
     ],
     { detached: true, stdio: ["ignore", log, log] },
   );
   closeSync(log);
   child.unref();
   const failed = new Promise<never>((_, fail) => child.once("error", fail));
-  await Promise.race([failed, until(() => dockerAnswers(SOCKET), `dockerd to answer on ${SOCKET} (log: ${STATE}/dockerd.log)`, START_MS, 200)]);
+  await Promise.race([
+    failed,
+    until(() => dockerAnswers(SOCKET), `dockerd to answer on ${SOCKET} (log: ${STATE}/dockerd.log)`, START_MS, 200),
+  ]);
 }
 
 /**
@@ -125,12 +147,16 @@ async function stopDockerd(): Promise<void> {
 
 /** The engine to test on; call release() in an `after` hook. */
 export async function dockerEngine(): Promise<DockerEngine> {
-  if (!(await onPath("docker"))) throw new Error("docker not found: the image tests need Docker (apt-get install docker.io, or run .ci/setup)");
+  if (!(await onPath("docker")))
+    throw new Error("docker not found: the image tests need Docker (apt-get install docker.io, or run .ci/setup)");
   for (const host of [process.env.DOCKER_HOST, "unix:///var/run/docker.sock"]) {
-    if (host && host !== SOCKET && (await dockerAnswers(host))) return { host, own: false, docker: dockerRunner(host, 60_000), release: async () => undefined };
+    if (host && host !== SOCKET && (await dockerAnswers(host)))
+      return { host, own: false, docker: dockerRunner(host, 60_000), release: async () => undefined };
   }
-  if (!(await onPath("dockerd"))) throw new Error("dockerd not found and no Docker engine answers: apt-get install docker.io (or run .ci/setup)");
-  if (!isRoot) throw new Error("no Docker engine answers (DOCKER_HOST, /var/run/docker.sock), and starting one needs root");
+  if (!(await onPath("dockerd")))
+    throw new Error("dockerd not found and no Docker engine answers: apt-get install docker.io (or run .ci/setup)");
+  if (!isRoot)
+    throw new Error("no Docker engine answers (DOCKER_HOST, /var/run/docker.sock), and starting one needs root");
   await mkdir(USERS, { recursive: true });
   await withLock(LOCK, async () => {
     await liveUsers();

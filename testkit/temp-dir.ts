@@ -34,7 +34,8 @@ export function tempDirForSuite(prefix: string): { readonly path: string } {
   });
   return {
     get path() {
-      if (dir === undefined) throw new Error(`the temp dir ${prefix}* is made in before(): use it inside a test or hook`);
+      if (dir === undefined)
+        throw new Error(`the temp dir ${prefix}* is made in before(): use it inside a test or hook`);
       return dir;
     },
   };

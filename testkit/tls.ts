@@ -19,11 +19,29 @@ export async function selfSignedCertificate(name = "localhost"): Promise<TestCer
   const dir = await mkdtemp(join(tmpdir(), "semail-tls-"));
   const keyFile = join(dir, "key.pem");
   const certFile = join(dir, "cert.pem");
-  await promisify(execFile)("openssl", [
-    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-    "-keyout", keyFile, "-out", certFile, "-days", "1", "-subj", `/CN=${name}`,
-    "-addext", `subjectAltName=DNS:${name}${name === "localhost" ? ",IP:127.0.0.1,IP:::1" : ""}`,
-  ], { timeout: 20_000 });
+  await promisify(execFile)(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-keyout",
+      keyFile,
+      "-out",
+      certFile,
+      "-days",
+      "1",
+      "-subj",
+      `/CN=${name}`,
+      "-addext",
+      `subjectAltName=DNS:${name}${name === "localhost" ? ",IP:127.0.0.1,IP:::1" : ""}`,
+    ],
+    { timeout: 20_000 },
+  );
   return {
     key: await readFile(keyFile, "utf8"),
     cert: await readFile(certFile, "utf8"),

@@ -6,7 +6,15 @@ import assert from "node:assert/strict";
 import { readdir } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { test } from "node:test";
-import { edgesOfSource, importCycles, layerViolations, readImportGraph, sourceFiles, type Edge, type LayerTable } from "./helpers/import-graph.ts";
+import {
+  edgesOfSource,
+  importCycles,
+  layerViolations,
+  readImportGraph,
+  sourceFiles,
+  type Edge,
+  type LayerTable,
+} from "./helpers/import-graph.ts";
 
 const ROOT = join(import.meta.dirname, "..");
 /** Top-level entries that hold no code of ours: generated, installed, or prose. */
@@ -62,7 +70,9 @@ const LAYERS: LayerTable = {
 
 async function codeFolders(): Promise<string[]> {
   const entries = await readdir(ROOT, { withFileTypes: true });
-  return entries.filter((e) => !NOT_CODE.has(e.name) && (e.isDirectory() || /\.(ts|mjs)$/.test(e.name))).map((e) => e.name);
+  return entries
+    .filter((e) => !NOT_CODE.has(e.name) && (e.isDirectory() || /\.(ts|mjs)$/.test(e.name)))
+    .map((e) => e.name);
 }
 
 test("every import and read by path is an edge the layer table allows", async () => {
@@ -73,7 +83,10 @@ test("every import and read by path is an edge the layer table allows", async ()
 test("no source file imports itself through a cycle", async () => {
   const source = (await codeFolders()).filter((f) => f !== "tests");
   const cycles = importCycles(await readImportGraph(ROOT, await sourceFiles(ROOT, source)));
-  assert.deepEqual(cycles.map((files) => `cycle: ${files.join(" -> ")}`), []);
+  assert.deepEqual(
+    cycles.map((files) => `cycle: ${files.join(" -> ")}`),
+    [],
+  );
 });
 
 test("the parser sees every import form and every read by path", () => {
@@ -113,10 +126,19 @@ test("the parser sees every import form and every read by path", () => {
       "path assets/images/l/Dockerfile",
     ],
   );
-  assert.deepEqual(edgesOfSource("components/x.ts", `const m = "lib/no-such-file.ts";`, () => false), [], "a path that names nothing is no edge");
+  assert.deepEqual(
+    edgesOfSource("components/x.ts", `const m = "lib/no-such-file.ts";`, () => false),
+    [],
+    "a path that names nothing is no edge",
+  );
 });
 
-const edge = (from: string, to: string, kind: Edge["kind"] = "import"): Edge => ({ from, to, spec: relative(from, to), kind });
+const edge = (from: string, to: string, kind: Edge["kind"] = "import"): Edge => ({
+  from,
+  to,
+  spec: relative(from, to),
+  kind,
+});
 
 test("the table rejects one wrong import of each kind", () => {
   const wrong: Array<[string, Edge]> = [
@@ -139,7 +161,10 @@ test("the table rejects one wrong import of each kind", () => {
     assert.equal(found.length, 1, `${what}: ${e.from} -> ${e.to} is reported`);
     assert.match(found[0]!, new RegExp(e.from.replace(/[.]/g, "\\.")), `${what}: the report names the file`);
   }
-  assert.match(layerViolations([edge(`${STORE}/index.ts`, `${INBOUND}/backend.ts`)], LAYERS)[0]!, /mailservers\/inbound\/store may not use mailservers\/inbound/);
+  assert.match(
+    layerViolations([edge(`${STORE}/index.ts`, `${INBOUND}/backend.ts`)], LAYERS)[0]!,
+    /mailservers\/inbound\/store may not use mailservers\/inbound/,
+  );
 });
 
 test("the table allows the layering it describes", () => {
@@ -169,7 +194,10 @@ test("the cycle search names every file of a 2-file and a 3-file cycle, and only
     edge("d/p.ts", "d/q.ts", "path"),
     edge("d/q.ts", "d/p.ts"),
   ];
-  assert.deepEqual(importCycles(graph), [["a/one.ts", "a/two.ts"], ["b/x.ts", "b/y.ts", "b/z.ts"]]);
+  assert.deepEqual(importCycles(graph), [
+    ["a/one.ts", "a/two.ts"],
+    ["b/x.ts", "b/y.ts", "b/z.ts"],
+  ]);
   assert.deepEqual(importCycles([edge("e/self.ts", "e/self.ts")]), [["e/self.ts"]]);
 });
 
@@ -194,7 +222,10 @@ test("tests/ mirrors the source: every test folder has its source folder", async
     const mirrored = relative("tests", folder);
     if ([...NOT_MIRRORS].some((n) => mirrored === n || mirrored.startsWith(`${n}/`))) continue;
     const source = MIRROR_OF[mirrored] ?? mirrored;
-    const found = await readdir(join(ROOT, source)).then(() => true, () => false);
+    const found = await readdir(join(ROOT, source)).then(
+      () => true,
+      () => false,
+    );
     if (!found) orphans.push(`${folder} has no ${source}/`);
   }
   assert.deepEqual(orphans, []);

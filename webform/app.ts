@@ -63,7 +63,8 @@ export interface WebApp {
 }
 
 const SECURITY_HEADERS = {
-  "content-security-policy": "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  "content-security-policy":
+    "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   "x-content-type-options": "nosniff",
   "referrer-policy": "no-referrer",
   "x-frame-options": "DENY",
@@ -118,7 +119,11 @@ export async function buildWebApp(deps: WebAppDependencies): Promise<WebApp> {
     logger: deps.logger,
     directoryTimeoutMs: deps.directoryTimeoutMs ?? 9000,
     // The __Host- prefix makes browsers refuse the cookie unless it is Secure, host-only and path=/.
-    cookies: { session: secure ? "__Host-semail-session" : "semail-session", login: secure ? "__Host-semail-login" : "semail-login", secure },
+    cookies: {
+      session: secure ? "__Host-semail-session" : "semail-session",
+      login: secure ? "__Host-semail-login" : "semail-login",
+      secure,
+    },
   };
 
   await app.register(cookie, { secret: web.sessionSecret ?? randomToken() });
@@ -131,7 +136,11 @@ export async function buildWebApp(deps: WebAppDependencies): Promise<WebApp> {
     requests.hit(request.ip);
     if (wait > 0) {
       reply.header("retry-after", String(wait));
-      return sendPage(reply, 429, messagePage("Too many requests", `Too many requests from your address. Wait ${wait} seconds and try again.`));
+      return sendPage(
+        reply,
+        429,
+        messagePage("Too many requests", `Too many requests from your address. Wait ${wait} seconds and try again.`),
+      );
     }
   });
   app.addHook("onSend", async (_request, reply, payload) => {
@@ -140,21 +149,33 @@ export async function buildWebApp(deps: WebAppDependencies): Promise<WebApp> {
     return payload;
   });
 
-  app.get("/assets/app.css", async (_request, reply) => reply.type("text/css; charset=utf-8").header("cache-control", "max-age=3600").send(STYLESHEET));
-  app.get("/assets/status.js", async (_request, reply) => reply.type("text/javascript; charset=utf-8").header("cache-control", "max-age=3600").send(STATUS_SCRIPT));
+  app.get("/assets/app.css", async (_request, reply) =>
+    reply.type("text/css; charset=utf-8").header("cache-control", "max-age=3600").send(STYLESHEET),
+  );
+  app.get("/assets/status.js", async (_request, reply) =>
+    reply.type("text/javascript; charset=utf-8").header("cache-control", "max-age=3600").send(STATUS_SCRIPT),
+  );
 
   // Browsers ask for it on every page; an empty answer keeps a 404 out of their console.
   app.get("/favicon.ico", async (_request, reply) => reply.code(204).header("cache-control", "max-age=86400").send());
 
   // Mail programs ask without a session: the answer is the same for every address of a domain.
-  registerAutoconfigRoutes(app, { provider: ctx.options.managedDomain, servers: ctx.mailClients, list: () => store.read() });
+  registerAutoconfigRoutes(app, {
+    provider: ctx.options.managedDomain,
+    servers: ctx.mailClients,
+    list: () => store.read(),
+  });
   registerLoginRoutes(app, ctx);
   registerMailboxRoutes(app, ctx);
   registerAdminRoutes(app, ctx);
 
   app.setNotFoundHandler(async (request, reply) => {
     const session = currentSession(ctx, request);
-    return sendPage(reply, 404, messagePage("Not found", "There is no such page.", session ? viewerOf(session) : undefined));
+    return sendPage(
+      reply,
+      404,
+      messagePage("Not found", "There is no such page.", session ? viewerOf(session) : undefined),
+    );
   });
   app.setErrorHandler(async (error, request, reply) => {
     const session = currentSession(ctx, request);
@@ -165,7 +186,15 @@ export async function buildWebApp(deps: WebAppDependencies): Promise<WebApp> {
       return sendPage(reply, status, messagePage("Request refused", (error as Error).message, viewer));
     }
     request.log.error({ err: error }, "request failed");
-    return sendPage(reply, 500, messagePage("Something went wrong", "The request failed on the server; nothing was changed unless the page said so. Try again; if it fails again, tell your administrator.", viewer));
+    return sendPage(
+      reply,
+      500,
+      messagePage(
+        "Something went wrong",
+        "The request failed on the server; nothing was changed unless the page said so. Try again; if it fails again, tell your administrator.",
+        viewer,
+      ),
+    );
   });
 
   app.addHook("onReady", async () => proofs.start());

@@ -110,6 +110,11 @@ export class ApplyRunner {
 /** The first lines of an error message, short enough for a status line. */
 export function plainReason(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
-  const text = message.split("\n").map((l) => l.trim()).filter(Boolean).slice(0, 6).join(" / ");
+  const text = message
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .slice(0, 6)
+    .join(" / ");
   return (text || "unknown error").slice(0, 600);
 }

@@ -20,8 +20,11 @@ export function registerAutoconfigRoutes(app: FastifyInstance, options: Autoconf
       const address = typeof request.query.emailaddress === "string" ? request.query.emailaddress : undefined;
       const domain = askedDomain(address, request.hostname);
       // Live mailboxes only: a pending claim's domain is not (yet) served here.
-      if (!(await options.list()).hasDomain(domain)) return reply.code(404).type("text/plain; charset=utf-8").send(notServedText(domain));
-      return reply.type("application/xml; charset=utf-8").send(autoconfigXml(domain, options.provider, options.servers));
+      if (!(await options.list()).hasDomain(domain))
+        return reply.code(404).type("text/plain; charset=utf-8").send(notServedText(domain));
+      return reply
+        .type("application/xml; charset=utf-8")
+        .send(autoconfigXml(domain, options.provider, options.servers));
     });
   }
 }

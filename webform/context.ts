@@ -90,7 +90,14 @@ export function sendCsrfRefusal(reply: FastifyReply, viewer?: Viewer): FastifyRe
 export function postSession(ctx: WebContext, request: FastifyRequest, reply: FastifyReply): Session | undefined {
   const session = currentSession(ctx, request);
   if (session === undefined) {
-    void sendPage(reply, 403, messagePage("Logged out", "Your session has ended. Log in again and repeat the change.", undefined, { href: "/login", text: "Log in" }));
+    void sendPage(
+      reply,
+      403,
+      messagePage("Logged out", "Your session has ended. Log in again and repeat the change.", undefined, {
+        href: "/login",
+        text: "Log in",
+      }),
+    );
     return undefined;
   }
   if (!sameToken(field(request, "_csrf"), session.csrf)) {
@@ -105,7 +112,10 @@ export function postSession(ctx: WebContext, request: FastifyRequest, reply: Fas
 export async function withDeadline<T>(ctx: WebContext, work: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new DirectoryUnavailableError(`the directory did not answer within ${ctx.directoryTimeoutMs} ms`)), ctx.directoryTimeoutMs);
+    timer = setTimeout(
+      () => reject(new DirectoryUnavailableError(`the directory did not answer within ${ctx.directoryTimeoutMs} ms`)),
+      ctx.directoryTimeoutMs,
+    );
   });
   try {
     return await Promise.race([work, deadline]);

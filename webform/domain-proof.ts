@@ -31,13 +31,18 @@ export type ProofLookup = (domain: string, token: string) => Promise<ProofVerdic
 const NO_RECORD = new Set(["ENODATA", "ENOTFOUND", "NXDOMAIN"]);
 
 /** Looks the proof up in DNS: `servers` ("IP" or "IP:PORT"), or the system's resolvers when empty. */
-export function createProofLookup(options: { readonly servers?: readonly string[]; readonly timeoutMs?: number } = {}): ProofLookup {
+export function createProofLookup(
+  options: { readonly servers?: readonly string[]; readonly timeoutMs?: number } = {},
+): ProofLookup {
   const resolver = new Resolver({ timeout: options.timeoutMs ?? 2000, tries: 2 });
   if (options.servers && options.servers.length > 0) resolver.setServers([...options.servers]);
   return async (domain, token) => {
     try {
       const records = await resolver.resolveTxt(proofRecordName(domain));
-      return judgeProof(records.map((chunks) => chunks.join("")), token);
+      return judgeProof(
+        records.map((chunks) => chunks.join("")),
+        token,
+      );
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? "";
       return NO_RECORD.has(code) ? { state: "absent" } : { state: "unknown", detail: code || (err as Error).message };

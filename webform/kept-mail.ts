@@ -21,14 +21,26 @@ export async function keptMailOf(applier: Pick<Applier, "keptMail">, owner: stri
  * is kept, and carries the choice out (an Error from the applier becomes a 409 naming it;
  * one that cannot tell what is kept, a 503).
  */
-export async function settleKeptMail(applier: Pick<Applier, "keptMail" | "decideKeptMail">, owner: string, address: string, sent: string): Promise<void> {
+export async function settleKeptMail(
+  applier: Pick<Applier, "keptMail" | "decideKeptMail">,
+  owner: string,
+  address: string,
+  sent: string,
+): Promise<void> {
   // Not knowing is not "nothing kept": creating now could hand the old mail over unasked.
   const kept = await keptMailOf(applier, owner).catch((err: Error) => {
-    throw new Refusal(503, `Whether mail of your earlier mailbox is kept could not be checked (${err.message}); nothing was changed: try again in a moment.`);
+    throw new Refusal(
+      503,
+      `Whether mail of your earlier mailbox is kept could not be checked (${err.message}); nothing was changed: try again in a moment.`,
+    );
   });
   if (kept === undefined || applier.decideKeptMail === undefined) return;
   const choice = keptMailChoice(sent);
-  if (choice === undefined) throw new Refusal(400, "The mail of your earlier mailbox is kept: choose whether to bring it back into the new mailbox or to start empty.");
+  if (choice === undefined)
+    throw new Refusal(
+      400,
+      "The mail of your earlier mailbox is kept: choose whether to bring it back into the new mailbox or to start empty.",
+    );
   try {
     await applier.decideKeptMail(owner, address, choice);
   } catch (err) {
@@ -37,7 +49,10 @@ export async function settleKeptMail(applier: Pick<Applier, "keptMail" | "decide
 }
 
 export function keptMailFieldset(kept: KeptMail, chosen: string | undefined): Html {
-  const what = kept.address !== undefined ? html`Your earlier mailbox, <span class="address">${kept.address}</span>, was deleted` : html`Your earlier mailbox was deleted`;
+  const what =
+    kept.address !== undefined
+      ? html`Your earlier mailbox, <span class="address">${kept.address}</span>, was deleted`
+      : html`Your earlier mailbox was deleted`;
   const size = kept.bytes !== undefined ? ` (a filesystem of ${humanSize(kept.bytes)})` : "";
   return html`<fieldset id="kept-mail">
 <legend>The mail of your earlier mailbox</legend>

@@ -32,7 +32,10 @@ export function parseHostPort(text: string): HostPort {
 }
 
 /** Production's: the settings' submission address and webmail, the applier's SSH lines. */
-export function mailAccessFromSettings(web: { readonly submission: string; readonly webmailUrl?: string | undefined }, applier: Pick<Applier, "sshCommand">): MailAccess {
+export function mailAccessFromSettings(
+  web: { readonly submission: string; readonly webmailUrl?: string | undefined },
+  applier: Pick<Applier, "sshCommand">,
+): MailAccess {
   return {
     submission: parseHostPort(web.submission),
     ...(web.webmailUrl !== undefined ? { webmailUrl: web.webmailUrl } : {}),
@@ -48,7 +51,11 @@ export function mailAccessFromSettings(web: { readonly submission: string; reado
  * stack output webmailUrl, components/webmail-server.ts), asked once at start; none when the
  * applier does not answer within `waitMs`.
  */
-export async function webmailLink(web: { readonly webmailUrl?: string | undefined }, applier: Pick<Applier, "webmailUrl">, waitMs: number): Promise<string | undefined> {
+export async function webmailLink(
+  web: { readonly webmailUrl?: string | undefined },
+  applier: Pick<Applier, "webmailUrl">,
+  waitMs: number,
+): Promise<string | undefined> {
   if (web.webmailUrl !== undefined || applier.webmailUrl === undefined) return web.webmailUrl;
   const late = sleep(waitMs, undefined, { ref: false });
   return Promise.race([applier.webmailUrl().catch(() => undefined), late]);

@@ -3,7 +3,14 @@
 import { asciiLower, RESERVED_LABELS, reservedRoute } from "../config/reserved-names.ts";
 import { formatSize, parseSize } from "../config/size.ts";
 import { normaliseSshKey, sshKeyFingerprint, sshKeyProblem } from "../config/ssh-key.ts";
-import { domainKind, domainProblem, localPartProblem, MAX_SSH_KEYS, type UsersList, type UsersListOptions } from "../config/users-list.ts";
+import {
+  domainKind,
+  domainProblem,
+  localPartProblem,
+  MAX_SSH_KEYS,
+  type UsersList,
+  type UsersListOptions,
+} from "../config/users-list.ts";
 import { newProofToken } from "../config/proof-record.ts";
 import { toRaw, type RawMailbox } from "./users-list-file.ts";
 import { Refusal } from "./refusal.ts";
@@ -28,9 +35,16 @@ export function requestedDomain(request: CreateRequest, options: UsersListOption
     const label = (request.subdomain ?? "").trim().toLowerCase();
     if (label === "") throw new Refusal(400, "Choose a subdomain.");
     if (!LABEL.test(label)) {
-      throw new Refusal(400, `${JSON.stringify(label)} is not a valid subdomain: use one label of a-z, 0-9 and '-', starting and ending with a letter or digit (at most 63).`);
+      throw new Refusal(
+        400,
+        `${JSON.stringify(label)} is not a valid subdomain: use one label of a-z, 0-9 and '-', starting and ending with a letter or digit (at most 63).`,
+      );
     }
-    if (RESERVED_LABELS.has(label)) throw new Refusal(409, `The subdomain ${label}.${options.managedDomain} is reserved for the system; choose another.`);
+    if (RESERVED_LABELS.has(label))
+      throw new Refusal(
+        409,
+        `The subdomain ${label}.${options.managedDomain} is reserved for the system; choose another.`,
+      );
     return `${label}.${options.managedDomain}`;
   }
   const domain = (request.externalDomain ?? "").trim().toLowerCase().replace(/\.$/, "");
@@ -48,9 +62,18 @@ export function requestedDomain(request: CreateRequest, options: UsersListOption
  * taken address or domain. A mailbox on an external domain is added pending, with
  * `proofToken` for its TXT record: it goes live only once that record is seen.
  */
-export function planCreate(list: UsersList, request: CreateRequest, options: UsersListOptions, proofToken = newProofToken()): RawMailbox[] {
+export function planCreate(
+  list: UsersList,
+  request: CreateRequest,
+  options: UsersListOptions,
+  proofToken = newProofToken(),
+): RawMailbox[] {
   // The login names the mailbox's directory, and <mailRoot>/postmaster is the admin's.
-  if (reservedRoute(request.owner)) throw new Refusal(403, `The login ${request.owner} is a reserved role name and cannot own a mailbox; ask your administrator.`);
+  if (reservedRoute(request.owner))
+    throw new Refusal(
+      403,
+      `The login ${request.owner} is a reserved role name and cannot own a mailbox; ask your administrator.`,
+    );
   const existing = list.byOwner(request.owner);
   if (existing) throw new Refusal(409, `You already have a mailbox (${existing.address}); each person has one.`);
   const written = request.localPart.trim();
@@ -60,14 +83,18 @@ export function planCreate(list: UsersList, request: CreateRequest, options: Use
   if (idProblem) throw new Refusal(reservedRoute(localPart) ? 409 : 400, `${idProblem}.`);
   const domain = requestedDomain(request, options);
   const address = `${localPart}@${domain}`;
-  if (list.byAddress(address) || list.pendingByAddress(address)) throw new Refusal(409, `The address ${address} is already taken.`);
+  if (list.byAddress(address) || list.pendingByAddress(address))
+    throw new Refusal(409, `The address ${address} is already taken.`);
   // A domain belongs to one owner: another person's mail must never be routed into your
   // mailbox. Only a live mailbox holds a domain: an unproven claim must not let anyone
   // squat a domain they do not control and lock its real owner out.
   const holder = list.mailboxes.find((m) => m.domain === domain && m.owner !== request.owner);
   if (holder) throw new Refusal(409, `The domain ${domain} is already used by another mailbox; choose another.`);
   const external = domainKind(domain, options.managedDomain) === "external";
-  return [...list.entries.map(toRaw), { owner: request.owner, address, ...(external ? { pendingProof: proofToken } : {}) }];
+  return [
+    ...list.entries.map(toRaw),
+    { owner: request.owner, address, ...(external ? { pendingProof: proofToken } : {}) },
+  ];
 }
 
 /**
@@ -77,9 +104,11 @@ export function planCreate(list: UsersList, request: CreateRequest, options: Use
  */
 export function planProven(list: UsersList, owner: string, token: string): RawMailbox[] {
   const claim = list.byOwner(owner);
-  if (!claim || claim.pendingProof !== token) throw new Refusal(409, `The claim of ${owner} changed while its proof was checked.`);
+  if (!claim || claim.pendingProof !== token)
+    throw new Refusal(409, `The claim of ${owner} changed while its proof was checked.`);
   const holder = list.mailboxes.find((m) => m.domain === claim.domain && m.owner !== owner);
-  if (holder) throw new Refusal(409, `The domain ${claim.domain} went live for another mailbox first; ask your administrator.`);
+  if (holder)
+    throw new Refusal(409, `The domain ${claim.domain} went live for another mailbox first; ask your administrator.`);
   return list.entries.map((m) => {
     if (m.owner !== owner) return toRaw(m);
     const { pendingProof: _proven, ...live } = toRaw(m);
@@ -89,7 +118,8 @@ export function planProven(list: UsersList, owner: string, token: string): RawMa
 
 /** The list without `owner`'s mailbox. */
 export function planDelete(list: UsersList, owner: string): RawMailbox[] {
-  if (!list.byOwner(owner)) throw new Refusal(404, `There is no mailbox for ${owner} (it may have been deleted already).`);
+  if (!list.byOwner(owner))
+    throw new Refusal(404, `There is no mailbox for ${owner} (it may have been deleted already).`);
   return list.entries.filter((m) => m.owner !== owner).map(toRaw);
 }
 
@@ -98,8 +128,10 @@ export function planResize(list: UsersList, owner: string, sizeText: string, opt
   const mailbox = list.byOwner(owner);
   if (!mailbox) throw new Refusal(404, `There is no mailbox for ${owner}.`);
   const size = parseSize(sizeText.trim());
-  if (size === undefined || sizeText.trim() === "") throw new Refusal(400, `${JSON.stringify(sizeText)} is not a size: write e.g. 5GiB or 512MiB.`);
-  if (size < options.minSize) throw new Refusal(400, `${formatSize(size)} is below the minimum mailbox size ${formatSize(options.minSize)}.`);
+  if (size === undefined || sizeText.trim() === "")
+    throw new Refusal(400, `${JSON.stringify(sizeText)} is not a size: write e.g. 5GiB or 512MiB.`);
+  if (size < options.minSize)
+    throw new Refusal(400, `${formatSize(size)} is below the minimum mailbox size ${formatSize(options.minSize)}.`);
   return list.entries.map((m) => (m.owner === owner ? { ...toRaw(m), size } : toRaw(m)));
 }
 
@@ -115,13 +147,18 @@ export function planAddKey(list: UsersList, owner: string, line: string): RawMai
   if (problem) throw new Refusal(400, `The key ${problem}.`);
   const key = normaliseSshKey(line);
   const fingerprint = sshKeyFingerprint(key);
-  if (mailbox.sshKeys.some((k) => sshKeyFingerprint(k) === fingerprint)) throw new Refusal(409, `The key ${fingerprint} is already there.`);
+  if (mailbox.sshKeys.some((k) => sshKeyFingerprint(k) === fingerprint))
+    throw new Refusal(409, `The key ${fingerprint} is already there.`);
   // Pending claims too: their keys open a container once the domain is proven. The other
   // owner is not named: which person holds which key is theirs to tell.
   if (list.entries.some((m) => m.owner !== owner && m.sshKeys.some((k) => sshKeyFingerprint(k) === fingerprint))) {
-    throw new Refusal(409, `The key ${fingerprint} already opens another person's container, and a key opens one container only. Add a key pair of your own (ssh-keygen -t ed25519 makes one).`);
+    throw new Refusal(
+      409,
+      `The key ${fingerprint} already opens another person's container, and a key opens one container only. Add a key pair of your own (ssh-keygen -t ed25519 makes one).`,
+    );
   }
-  if (mailbox.sshKeys.length >= MAX_SSH_KEYS) throw new Refusal(409, `You have ${MAX_SSH_KEYS} keys, the most a mailbox holds; remove one first.`);
+  if (mailbox.sshKeys.length >= MAX_SSH_KEYS)
+    throw new Refusal(409, `You have ${MAX_SSH_KEYS} keys, the most a mailbox holds; remove one first.`);
   return list.entries.map((m) => (m.owner === owner ? { ...toRaw(m), sshKeys: [...m.sshKeys, key] } : toRaw(m)));
 }
 
@@ -130,7 +167,8 @@ export function planRemoveKey(list: UsersList, owner: string, fingerprint: strin
   const mailbox = list.byOwner(owner);
   if (!mailbox) throw new Refusal(404, "You have no mailbox, so no keys.");
   const kept = mailbox.sshKeys.filter((k) => sshKeyFingerprint(k) !== fingerprint);
-  if (kept.length === mailbox.sshKeys.length) throw new Refusal(404, `There is no key ${fingerprint} (it may have been removed already).`);
+  if (kept.length === mailbox.sshKeys.length)
+    throw new Refusal(404, `There is no key ${fingerprint} (it may have been removed already).`);
   return list.entries.map((m) => {
     if (m.owner !== owner) return toRaw(m);
     const { sshKeys: _old, ...rest } = toRaw(m);

@@ -23,7 +23,10 @@ async function readingOf(ctx: WebContext, owner: string): Promise<Reading | unde
 }
 
 /** The page's options for the parts of `m`'s page that change by themselves. */
-export async function changingParts(ctx: WebContext, m: MailboxEntry): Promise<Pick<HomeOptions, "mxCheck" | "access" | "proof">> {
+export async function changingParts(
+  ctx: WebContext,
+  m: MailboxEntry,
+): Promise<Pick<HomeOptions, "mxCheck" | "access" | "proof">> {
   const live = m.pendingProof === undefined;
   const [mxCheck, reading] = await Promise.all([
     m.kind === "external" ? ctx.mxCheck(m.domain) : undefined,
@@ -32,7 +35,16 @@ export async function changingParts(ctx: WebContext, m: MailboxEntry): Promise<P
   const { submission, webmailUrl } = ctx.mailAccess;
   return {
     ...(mxCheck ? { mxCheck } : {}),
-    ...(live ? { access: { submission, ...(webmailUrl ? { webmailUrl } : {}), ...(reading ? { reading } : {}), mailClients: ctx.mailClients } } : {}),
+    ...(live
+      ? {
+          access: {
+            submission,
+            ...(webmailUrl ? { webmailUrl } : {}),
+            ...(reading ? { reading } : {}),
+            mailClients: ctx.mailClients,
+          },
+        }
+      : {}),
     ...(m.pendingProof !== undefined ? { proof: ctx.proofs.state(m.owner, m.pendingProof) } : {}),
   };
 }

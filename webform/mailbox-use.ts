@@ -40,14 +40,23 @@ function webmail(m: MailboxEntry, url: string): Html {
 
 /** "993 (SSL/TLS) or 143 (STARTTLS)": the ports offered (not 0), TLS from the first byte first. */
 function portChoices(choices: ReadonlyArray<readonly [port: number, how: string]>): string {
-  return choices.filter(([port]) => port !== 0).map(([port, how]) => `${port} (${how})`).join(" or ");
+  return choices
+    .filter(([port]) => port !== 0)
+    .map(([port, how]) => `${port} (${how})`)
+    .join(" or ");
 }
 
 /** Thunderbird and phones: the address is all they need (autoconfig, SRV); the settings for setting one up by hand. */
 function mailPrograms(m: MailboxEntry, { host, ports }: MailClientServers): Html {
-  const imap = portChoices([[ports.imaps, "SSL/TLS"], [ports.imap, "STARTTLS"]]);
+  const imap = portChoices([
+    [ports.imaps, "SSL/TLS"],
+    [ports.imap, "STARTTLS"],
+  ]);
   const pop3 = portChoices([[ports.pop3s, "SSL/TLS"]]);
-  const smtp = portChoices([[ports.submissions, "SSL/TLS"], [ports.submission, "STARTTLS"]]);
+  const smtp = portChoices([
+    [ports.submissions, "SSL/TLS"],
+    [ports.submission, "STARTTLS"],
+  ]);
   const servers = [
     imap && html`incoming IMAP <code>${host}</code> port ${imap}`,
     pop3 && html`or POP3 port ${pop3}`,
@@ -66,9 +75,10 @@ function reading(m: MailboxEntry, how: Reading | undefined): Html {
   }
   // The jump host and the container let in only the keys listed for the mailbox. The
   // readers and msmtp are those of the user image (assets/images/user, its motd).
-  const keys = m.sshKeys.length === 0
-    ? html` <strong>Your mailbox has no SSH key yet:</strong> add your public key (for example <code>~/.ssh/id_ed25519.pub</code>) <a href="#ssh-keys">below</a>, since only listed keys get in.`
-    : "";
+  const keys =
+    m.sshKeys.length === 0
+      ? html` <strong>Your mailbox has no SSH key yet:</strong> add your public key (for example <code>~/.ssh/id_ed25519.pub</code>) <a href="#ssh-keys">below</a>, since only listed keys get in.`
+      : "";
   return html`A shell in your own container, with this command:
 ${codeLines([how.command])}
 There <code>neomutt</code> (or <code>mutt</code>) reads <code>/mail/INBOX</code> and your folders in <code>/mail/mail/</code>, and sends through the server above once your password is in <code>~/.semail-password</code>.${keys}`;

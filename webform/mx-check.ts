@@ -37,7 +37,8 @@ export function createMxChecker(options: MxCheckerOptions): MxChecker {
 
   return async (domain, ask = {}): Promise<MxCheck> => {
     const cached = cache.get(domain);
-    if (cached && !ask.fresh && clock() - cached.at < (cached.check.state === "unknown" ? unknownCacheMs : cacheMs)) return cached.check;
+    if (cached && !ask.fresh && clock() - cached.at < (cached.check.state === "unknown" ? unknownCacheMs : cacheMs))
+      return cached.check;
     let check: MxCheck;
     try {
       const records = await resolver.resolveMx(domain);

@@ -69,13 +69,15 @@ ${options.script ? html`<script src="/assets/status.js" defer></script>` : ""}
 <body>
 <header>
 <a class="brand" href="/">SEMail</a>
-${viewer
-  ? html`<nav aria-label="Account">
+${
+  viewer
+    ? html`<nav aria-label="Account">
 <span>Signed in as <strong>${viewer.uid}</strong></span>
 ${viewer.admin ? html`<a href="/admin">All mailboxes</a>` : ""}
 <form method="post" action="/logout">${csrfField(viewer.csrf)}<button type="submit" class="link">Log out</button></form>
 </nav>`
-  : ""}
+    : ""
+}
 </header>
 <main id="main"${options.wide ? html` class="wide"` : ""}>
 <h1>${options.title}</h1>
@@ -101,7 +103,9 @@ export function humanSize(bytes: number): string {
     value /= 1024;
     unit += 1;
   }
-  return unit === 0 ? `${bytes} bytes` : `${value >= 10 ? Math.round(value) : Math.round(value * 10) / 10} ${units[unit]}`;
+  return unit === 0
+    ? `${bytes} bytes`
+    : `${value >= 10 ? Math.round(value) : Math.round(value * 10) / 10} ${units[unit]}`;
 }
 
 export function statusLabel(status: ApplyStatus): string {
@@ -128,7 +132,11 @@ export function statusLine(status: ApplyStatus): Html {
 
 export function loginPage(options: { csrf: string; login?: string; error?: string; notice?: string }): Html {
   return layout(
-    { title: "Log in", ...(options.error ? { error: options.error } : {}), ...(options.notice ? { notice: options.notice } : {}) },
+    {
+      title: "Log in",
+      ...(options.error ? { error: options.error } : {}),
+      ...(options.notice ? { notice: options.notice } : {}),
+    },
     html`<p>Log in with your directory account to create or manage your mailbox.</p>
 <form method="post" action="/login">
 ${csrfField(options.csrf)}
@@ -175,11 +183,20 @@ export interface HomeOptions {
 }
 
 export function homePage(o: HomeOptions): Html {
-  const common = { viewer: o.viewer, script: true, status: o.status, ...(o.notice ? { notice: o.notice } : {}), ...(o.error ? { error: o.error } : {}) };
+  const common = {
+    viewer: o.viewer,
+    script: true,
+    status: o.status,
+    ...(o.notice ? { notice: o.notice } : {}),
+    ...(o.error ? { error: o.error } : {}),
+  };
   if (o.mailbox) return layout({ title: "Your mailbox", ...common }, mailboxView(o, o.mailbox));
-  return layout({ title: "Create your mailbox", ...common }, html`${createForm(o)}
+  return layout(
+    { title: "Create your mailbox", ...common },
+    html`${createForm(o)}
 <h2>Status</h2>
-${statusLine(o.status)}`);
+${statusLine(o.status)}`,
+  );
 }
 
 function mailboxView(o: HomeOptions, m: MailboxEntry): Html {
@@ -235,8 +252,17 @@ ${part.html}
 </div>`;
 }
 
-function externalDns(domain: string, o: Pick<HomeOptions, "managedDomain" | "mxHost" | "mailClientPorts">, check: MxCheck | undefined): Html {
-  const clients = mailClientRecordsFor(domain, o.managedDomain, o.mxHost, o.mailClientPorts ?? STANDARD_MAIL_CLIENT_PORTS);
+function externalDns(
+  domain: string,
+  o: Pick<HomeOptions, "managedDomain" | "mxHost" | "mailClientPorts">,
+  check: MxCheck | undefined,
+): Html {
+  const clients = mailClientRecordsFor(
+    domain,
+    o.managedDomain,
+    o.mxHost,
+    o.mailClientPorts ?? STANDARD_MAIL_CLIENT_PORTS,
+  );
   return html`<h2>DNS of ${domain}</h2>
 <p>For mail to reach this mailbox, add this record to the DNS zone of ${domain}:</p>
 ${codeLines([mxRecord(domain, o.mxHost)])}
@@ -290,7 +316,13 @@ ${o.keptMail ?? ""}
 </form>`;
 }
 
-export function confirmDeletePage(o: { viewer: Viewer; mailbox: MailboxEntry; action: string; cancel: string; mine: boolean }): Html {
+export function confirmDeletePage(o: {
+  viewer: Viewer;
+  mailbox: MailboxEntry;
+  action: string;
+  cancel: string;
+  mine: boolean;
+}): Html {
   const whose = o.mine ? "your mailbox" : `the mailbox of ${o.mailbox.owner}`;
   return layout(
     { title: "Delete the mailbox?", viewer: o.viewer },
@@ -332,20 +364,38 @@ ${csrfField(o.viewer.csrf)}
 </tr>`,
   );
   return layout(
-    { title: "All mailboxes", viewer: o.viewer, script: true, wide: true, status: o.status, ...(o.notice ? { notice: o.notice } : {}), ...(o.error ? { error: o.error } : {}) },
+    {
+      title: "All mailboxes",
+      viewer: o.viewer,
+      script: true,
+      wide: true,
+      status: o.status,
+      ...(o.notice ? { notice: o.notice } : {}),
+      ...(o.error ? { error: o.error } : {}),
+    },
     html`${statusLine(o.status)}
 <p class="hint">A mailbox's size is its own filesystem and its quota: when it is full, senders get <code>452 4.2.2</code> and try again later. Sizes are written like 5GiB or 512MiB; the smallest is ${formatSize(o.minSize)}.</p>
-${o.mailboxes.length === 0
-  ? html`<p>There are no mailboxes yet.</p>`
-  : html`<table>
+${
+  o.mailboxes.length === 0
+    ? html`<p>There are no mailboxes yet.</p>`
+    : html`<table>
 <caption class="hint">${o.mailboxes.length} mailbox${o.mailboxes.length === 1 ? "" : "es"}</caption>
 <thead><tr><th scope="col">Address</th><th scope="col">Owner</th><th scope="col">Used</th><th scope="col">Size</th><th scope="col">Delete</th></tr></thead>
 <tbody>${rows}</tbody>
-</table>`}`,
+</table>`
+}`,
   );
 }
 
-export function messagePage(title: string, message: string, viewer?: Viewer, link: { href: string; text: string } = { href: "/", text: "Back to the start page" }): Html {
-  return layout({ title, ...(viewer ? { viewer } : {}) }, html`<p>${message}</p>
-<p><a href="${link.href}">${link.text}</a></p>`);
+export function messagePage(
+  title: string,
+  message: string,
+  viewer?: Viewer,
+  link: { href: string; text: string } = { href: "/", text: "Back to the start page" },
+): Html {
+  return layout(
+    { title, ...(viewer ? { viewer } : {}) },
+    html`<p>${message}</p>
+<p><a href="${link.href}">${link.text}</a></p>`,
+  );
 }

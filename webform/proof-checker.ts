@@ -8,7 +8,9 @@ import { planProven } from "./mailbox-rules.ts";
 import { Refusal } from "./refusal.ts";
 
 /** Waits before each automatic try, after the claim is first seen: 12 tries over about 3 days. */
-export const PROOF_SCHEDULE_MS: readonly number[] = [0, 1, 2, 5, 10, 30, 60, 120, 360, 720, 1440, 1440].map((m) => m * 60_000);
+export const PROOF_SCHEDULE_MS: readonly number[] = [0, 1, 2, 5, 10, 30, 60, 120, 360, 720, 1440, 1440].map(
+  (m) => m * 60_000,
+);
 
 /** Shortest time between two tries a user asks for, per claim (automatic ones are bounded by the schedule). */
 export const CHECK_NOW_INTERVAL_MS = 10_000;
@@ -112,7 +114,10 @@ export class ProofChecker {
     const claim = this.#claim(owner, mailbox.pendingProof);
     const since = claim.lastAskedAt === undefined ? Infinity : this.#clock() - claim.lastAskedAt;
     if (since < CHECK_NOW_INTERVAL_MS) {
-      throw new Refusal(429, `You asked for a check ${Math.round(since / 1000)} s ago; wait ${Math.ceil((CHECK_NOW_INTERVAL_MS - since) / 1000)} s before checking again.`);
+      throw new Refusal(
+        429,
+        `You asked for a check ${Math.round(since / 1000)} s ago; wait ${Math.ceil((CHECK_NOW_INTERVAL_MS - since) / 1000)} s before checking again.`,
+      );
     }
     claim.lastAskedAt = this.#clock();
     claim.firstSeenAt = this.#clock();
@@ -177,7 +182,10 @@ export class ProofChecker {
       claim.refused = undefined;
     } catch (err) {
       // Left for the next try: a timer has nobody to throw to.
-      claim.refused = err instanceof Refusal ? err.message : `the users list could not be written (${(err as Error).message}); it will be tried again`;
+      claim.refused =
+        err instanceof Refusal
+          ? err.message
+          : `the users list could not be written (${(err as Error).message}); it will be tried again`;
       logger.warn({ owner, domain, reason: claim.refused }, "domain proven but the claim cannot go live");
       return;
     }

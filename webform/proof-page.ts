@@ -26,9 +26,13 @@ export function proofVerdictText(domain: string, verdict: ProofVerdict | undefin
 
 /** What the checker did and will do, in one sentence. */
 export function proofScheduleText(state: ProofState): string {
-  const checked = state.lastCheckedAt !== undefined ? `Last checked ${when(state.lastCheckedAt)} (try ${state.tries} of ${state.maxTries}). ` : "";
+  const checked =
+    state.lastCheckedAt !== undefined
+      ? `Last checked ${when(state.lastCheckedAt)} (try ${state.tries} of ${state.maxTries}). `
+      : "";
   if (state.refused) return `${checked}The record was found, but the mailbox cannot go live: ${state.refused}`;
-  if (state.nextCheckAt === undefined) return `${checked}Automatic checks have stopped; press Check now once the record is published.`;
+  if (state.nextCheckAt === undefined)
+    return `${checked}Automatic checks have stopped; press Check now once the record is published.`;
   return `${checked}Next automatic check: ${when(state.nextCheckAt)}.`;
 }
 

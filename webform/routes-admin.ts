@@ -3,7 +3,16 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { formatSize } from "../config/size.ts";
 import { DirectoryUnavailableError } from "../config/directory.ts";
-import { currentSession, field, postSession, sendDirectoryDown, sendPage, viewerOf, withDeadline, type WebContext } from "./context.ts";
+import {
+  currentSession,
+  field,
+  postSession,
+  sendDirectoryDown,
+  sendPage,
+  viewerOf,
+  withDeadline,
+  type WebContext,
+} from "./context.ts";
 import { planDelete, planResize } from "./mailbox-rules.ts";
 import { adminPage, confirmDeletePage, messagePage, type ChangeNotice } from "./pages.ts";
 import { Refusal } from "./refusal.ts";
@@ -21,9 +30,17 @@ const NOTICES: Record<string, string | ChangeNotice> = {
 
 export function registerAdminRoutes(app: FastifyInstance, ctx: WebContext): void {
   const notAdmin = (reply: FastifyReply, session: Session) =>
-    sendPage(reply, 403, messagePage("Administrators only", "This page is for members of the administrators' group.", viewerOf(session)));
+    sendPage(
+      reply,
+      403,
+      messagePage("Administrators only", "This page is for members of the administrators' group.", viewerOf(session)),
+    );
 
-  const page = async (reply: FastifyReply, session: Session, extra: { status?: number; notice?: string | ChangeNotice; error?: string } = {}) => {
+  const page = async (
+    reply: FastifyReply,
+    session: Session,
+    extra: { status?: number; notice?: string | ChangeNotice; error?: string } = {},
+  ) => {
     const list = await ctx.store.read();
     const usage = new Map<string, number>();
     await Promise.all(
@@ -85,7 +102,17 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: WebContext): void
     const owner = String((request.query as Record<string, unknown>)?.owner ?? "");
     const mailbox = (await ctx.store.read()).byOwner(owner);
     if (!mailbox) return page(reply, session, { status: 404, error: `There is no mailbox for ${owner}.` });
-    return sendPage(reply, 200, confirmDeletePage({ viewer: viewerOf(session), mailbox, action: "/admin/delete", cancel: "/admin", mine: mailbox.owner === session.uid }));
+    return sendPage(
+      reply,
+      200,
+      confirmDeletePage({
+        viewer: viewerOf(session),
+        mailbox,
+        action: "/admin/delete",
+        cancel: "/admin",
+        mine: mailbox.owner === session.uid,
+      }),
+    );
   });
 
   app.post("/admin/delete", async (request, reply) => {
@@ -115,7 +142,10 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: WebContext): void
       if (err instanceof Refusal) return page(reply, session, { status: err.status, error: err.message });
       throw err;
     }
-    request.log.info({ admin: session.uid, owner, size: formatSize(changed.byOwner(owner)!.size) }, "mailbox size changed");
+    request.log.info(
+      { admin: session.uid, owner, size: formatSize(changed.byOwner(owner)!.size) },
+      "mailbox size changed",
+    );
     ctx.runner.request(`${session.uid} resized the mailbox of ${owner}`);
     return reply.redirect("/admin?resized", 303);
   });

@@ -3,7 +3,15 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { DirectoryUnavailableError } from "../config/directory.ts";
 import {
-  currentSession, field, postSession, sendCsrfRefusal, sendDirectoryDown, sendPage, signedCookie, withDeadline, type WebContext,
+  currentSession,
+  field,
+  postSession,
+  sendCsrfRefusal,
+  sendDirectoryDown,
+  sendPage,
+  signedCookie,
+  withDeadline,
+  type WebContext,
 } from "./context.ts";
 import { loginPage } from "./pages.ts";
 import { randomToken, sameToken } from "./sessions.ts";
@@ -16,7 +24,13 @@ const NOTICES: Record<string, string> = {
 };
 
 export function registerLoginRoutes(app: FastifyInstance, ctx: WebContext): void {
-  const cookieOptions = { path: "/", httpOnly: true, sameSite: "strict", secure: ctx.cookies.secure, signed: true } as const;
+  const cookieOptions = {
+    path: "/",
+    httpOnly: true,
+    sameSite: "strict",
+    secure: ctx.cookies.secure,
+    signed: true,
+  } as const;
 
   /** The login form's CSRF token: kept in a signed cookie and echoed by the form (double submit). */
   const loginToken = (request: FastifyRequest, reply: FastifyReply): string => {
@@ -27,8 +41,13 @@ export function registerLoginRoutes(app: FastifyInstance, ctx: WebContext): void
     return token;
   };
 
-  const refuse = (request: FastifyRequest, reply: FastifyReply, status: number, error: string, login = ""): FastifyReply =>
-    sendPage(reply, status, loginPage({ csrf: loginToken(request, reply), login, error }));
+  const refuse = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    status: number,
+    error: string,
+    login = "",
+  ): FastifyReply => sendPage(reply, status, loginPage({ csrf: loginToken(request, reply), login, error }));
 
   app.get("/login", async (request, reply) => {
     if (currentSession(ctx, request)) return reply.redirect("/", 303);
@@ -47,11 +66,18 @@ export function registerLoginRoutes(app: FastifyInstance, ctx: WebContext): void
     if (wait > 0) {
       request.log.warn({ ip, login: account.slice(0, 64) }, "login rate-limited");
       reply.header("retry-after", String(wait));
-      return refuse(request, reply, 429, `Too many login attempts. Wait ${wait > 90 ? `${Math.ceil(wait / 60)} minutes` : `${wait} seconds`} and try again.`, login);
+      return refuse(
+        request,
+        reply,
+        429,
+        `Too many login attempts. Wait ${wait > 90 ? `${Math.ceil(wait / 60)} minutes` : `${wait} seconds`} and try again.`,
+        login,
+      );
     }
     ctx.ipLimiter.hit(ip);
     // ldapts would treat an empty password as an anonymous bind that "succeeds".
-    if (login === "" || password === "") return refuse(request, reply, 400, "Enter your login name and your password.", login);
+    if (login === "" || password === "")
+      return refuse(request, reply, 400, "Enter your login name and your password.", login);
 
     let outcome;
     let admin = false;

@@ -5,7 +5,14 @@ import type { MailboxEntry } from "../config/users-list.ts";
 import { currentSession, field, postSession, sendPage, viewerOf, type WebContext } from "./context.ts";
 import { planAddKey, planCreate, planDelete, planRemoveKey, type CreateRequest } from "./mailbox-rules.ts";
 import { changingParts, followedNow } from "./mailbox-state.ts";
-import { confirmDeletePage, homePage, messagePage, statusLabel, type ChangeNotice, type CreateFormValues } from "./pages.ts";
+import {
+  confirmDeletePage,
+  homePage,
+  messagePage,
+  statusLabel,
+  type ChangeNotice,
+  type CreateFormValues,
+} from "./pages.ts";
 import { keptMailFieldset, keptMailOf, settleKeptMail } from "./kept-mail.ts";
 import { Refusal } from "./refusal.ts";
 import type { Session } from "./sessions.ts";
@@ -20,12 +27,14 @@ const NOTICES: Record<string, string | ChangeNotice> = {
   created: {
     applying: "Your mailbox is created. The change is being applied; the status below follows it.",
     done: "Your mailbox is created and set up: see below how to use it.",
-    failed: "Your mailbox is created, but setting it up failed; the status below says why. The next change tries again.",
+    failed:
+      "Your mailbox is created, but setting it up failed; the status below says why. The next change tries again.",
   },
   proven: {
     applying: "The domain is proven: your mailbox is live. The change is being applied; the status below follows it.",
     done: "The domain is proven: your mailbox is live and set up.",
-    failed: "The domain is proven, but setting up your mailbox failed; the status below says why. The next change tries again.",
+    failed:
+      "The domain is proven, but setting up your mailbox failed; the status below says why. The next change tries again.",
   },
   "key-added": {
     applying: "The key is added. The change is being applied; it opens your container once the status below says done.",
@@ -33,21 +42,29 @@ const NOTICES: Record<string, string | ChangeNotice> = {
     failed: "The key is added, but applying the change failed; the status below says why. The next change tries again.",
   },
   "key-removed": {
-    applying: "The key is removed. The change is being applied; it stops opening your container once the status below says done.",
+    applying:
+      "The key is removed. The change is being applied; it stops opening your container once the status below says done.",
     done: "The key is removed and no longer opens your container.",
-    failed: "The key is removed from the list, but applying the change failed, so it may still open your container; the status below says why.",
+    failed:
+      "The key is removed from the list, but applying the change failed, so it may still open your container; the status below says why.",
   },
   claimed: "Your mailbox is created, but not live yet: publish the TXT record below to prove the domain is yours.",
   deleted: "Your mailbox is deleted. The mail it held is kept until an administrator removes it.",
 };
 
 export function registerMailboxRoutes(app: FastifyInstance, ctx: WebContext): void {
-  const home = async (reply: FastifyReply, session: Session, extra: { notice?: string | ChangeNotice; error?: string; values?: CreateFormValues; status?: number } = {}) => {
+  const home = async (
+    reply: FastifyReply,
+    session: Session,
+    extra: { notice?: string | ChangeNotice; error?: string; values?: CreateFormValues; status?: number } = {},
+  ) => {
     const list = await ctx.store.read();
     const mailbox: MailboxEntry | undefined = list.byOwner(session.uid);
     const [usage, largestMessage, parts, kept] = await Promise.all([
       mailbox ? ctx.usage(mailbox.owner).catch(() => undefined) : undefined,
-      mailbox && mailbox.pendingProof === undefined ? ctx.largestMessage(mailbox.owner).catch(() => undefined) : undefined,
+      mailbox && mailbox.pendingProof === undefined
+        ? ctx.largestMessage(mailbox.owner).catch(() => undefined)
+        : undefined,
       mailbox ? changingParts(ctx, mailbox) : {},
       mailbox ? undefined : keptMailOf(ctx.applier, session.uid).catch(() => undefined),
     ]);
@@ -86,11 +103,22 @@ export function registerMailboxRoutes(app: FastifyInstance, ctx: WebContext): vo
     const session = currentSession(ctx, request);
     if (!session) return reply.code(401).send({ error: "log in first" });
     const status = ctx.runner.status();
-    const follow = "follow" in ((request.query ?? {}) as object) ? await followedNow(ctx, viewerOf(session)) : undefined;
+    const follow =
+      "follow" in ((request.query ?? {}) as object) ? await followedNow(ctx, viewerOf(session)) : undefined;
     return reply.header("cache-control", "no-store").send({
       ...status,
       label: statusLabel(status),
-      ...(follow ? { follow: { view: follow.view, html: follow.html.text, waiting: follow.waiting, live: follow.live, liveNotice: LIVE_NOTICE } } : {}),
+      ...(follow
+        ? {
+            follow: {
+              view: follow.view,
+              html: follow.html.text,
+              waiting: follow.waiting,
+              live: follow.live,
+              liveNotice: LIVE_NOTICE,
+            },
+          }
+        : {}),
     });
   });
 
@@ -126,7 +154,11 @@ export function registerMailboxRoutes(app: FastifyInstance, ctx: WebContext): vo
   });
 
   // One key more or less for the owner's container: validated like the users list's, then applied.
-  const changeKeys = (path: string, plan: (owner: string, request: Parameters<typeof field>[0]) => Parameters<typeof ctx.store.update>[0], done: string) =>
+  const changeKeys = (
+    path: string,
+    plan: (owner: string, request: Parameters<typeof field>[0]) => Parameters<typeof ctx.store.update>[0],
+    done: string,
+  ) =>
     app.post(path, async (request, reply) => {
       const session = postSession(ctx, request, reply);
       if (!session) return reply;
@@ -141,8 +173,16 @@ export function registerMailboxRoutes(app: FastifyInstance, ctx: WebContext): vo
       ctx.runner.request(`${done} for ${session.uid}`);
       return reply.redirect(`/?${done}#ssh-keys`, 303);
     });
-  changeKeys("/mailbox/keys", (owner, request) => (list) => planAddKey(list, owner, field(request, "sshKey")), "key-added");
-  changeKeys("/mailbox/keys/remove", (owner, request) => (list) => planRemoveKey(list, owner, field(request, "fingerprint")), "key-removed");
+  changeKeys(
+    "/mailbox/keys",
+    (owner, request) => (list) => planAddKey(list, owner, field(request, "sshKey")),
+    "key-added",
+  );
+  changeKeys(
+    "/mailbox/keys/remove",
+    (owner, request) => (list) => planRemoveKey(list, owner, field(request, "fingerprint")),
+    "key-removed",
+  );
 
   app.post("/mailbox/proof", async (request, reply) => {
     const session = postSession(ctx, request, reply);
@@ -165,8 +205,13 @@ export function registerMailboxRoutes(app: FastifyInstance, ctx: WebContext): vo
     const session = currentSession(ctx, request);
     if (!session) return reply.redirect("/login", 303);
     const mailbox = (await ctx.store.read()).byOwner(session.uid);
-    if (!mailbox) return sendPage(reply, 404, messagePage("No mailbox", "You have no mailbox to delete.", viewerOf(session)));
-    return sendPage(reply, 200, confirmDeletePage({ viewer: viewerOf(session), mailbox, action: "/mailbox/delete", cancel: "/", mine: true }));
+    if (!mailbox)
+      return sendPage(reply, 404, messagePage("No mailbox", "You have no mailbox to delete.", viewerOf(session)));
+    return sendPage(
+      reply,
+      200,
+      confirmDeletePage({ viewer: viewerOf(session), mailbox, action: "/mailbox/delete", cancel: "/", mine: true }),
+    );
   });
 
   app.post("/mailbox/delete", async (request, reply) => {

@@ -3,7 +3,13 @@
 import { stat } from "node:fs/promises";
 import type { Logger } from "pino";
 import { loadUsersList, writeUsersList } from "../config/users-file.ts";
-import { UsersList, UsersListError, validateUsersList, type MailboxEntry, type UsersListOptions } from "../config/users-list.ts";
+import {
+  UsersList,
+  UsersListError,
+  validateUsersList,
+  type MailboxEntry,
+  type UsersListOptions,
+} from "../config/users-list.ts";
 import { Refusal } from "./refusal.ts";
 
 /** One entry as the users list file has it; size in bytes, absent for the default. */

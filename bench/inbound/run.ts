@@ -72,29 +72,45 @@ interface Launch {
 async function startSemail(dir: string, mailboxes: number, greetDelay: string, launch: Launch): Promise<Running> {
   const usersFile = path.join(dir, "users.yaml");
   const mailRoot = path.join(dir, "mail");
-  await writeFile(usersFile, stringify({ mailboxes: boxes(mailboxes).map((owner) => ({ owner, address: `${owner}@${DOMAIN}`, size: "20GiB" })) }));
+  await writeFile(
+    usersFile,
+    stringify({
+      mailboxes: boxes(mailboxes).map((owner) => ({ owner, address: `${owner}@${DOMAIN}`, size: "20GiB" })),
+    }),
+  );
   // Provisioning makes each owner's root (on the VM, their own filesystem); the daemon never does.
   for (const owner of boxes(mailboxes)) await provisionPlainRoot(mailRoot, owner);
   const config = path.join(dir, "semail.yaml");
-  await writeFile(config, stringify({
-    hostname: "semail.bench.test",
-    managedDomain: DOMAIN,
-    users: usersFile,
-    log: { level: "info" },
-    inbound: { listen: ["127.0.0.1:0"], mailRoot, maxConnectionsPerIp: 1000, minFreeSpace: "1GiB", greetDelay },
-  }));
+  await writeFile(
+    config,
+    stringify({
+      hostname: "semail.bench.test",
+      managedDomain: DOMAIN,
+      users: usersFile,
+      log: { level: "info" },
+      inbound: { listen: ["127.0.0.1:0"], mailRoot, maxConnectionsPerIp: 1000, minFreeSpace: "1GiB", greetDelay },
+    }),
+  );
   const logFile = path.join(dir, "semail.log");
   const log = await open(logFile, "w");
-  const child: ChildProcess = spawn(process.execPath, [...launch.nodeFlags, launch.entry, "inbound", "--config", config], { stdio: ["ignore", log.fd, log.fd] });
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [...launch.nodeFlags, launch.entry, "inbound", "--config", config],
+    { stdio: ["ignore", log.fd, log.fd] },
+  );
   await log.close();
   let port = 0;
-  await until(async () => {
-    const text = await readFile(logFile, "utf8");
-    const match = /"listen":\["127\.0\.0\.1:(\d+)"\]/.exec(text);
-    if (child.exitCode !== null) throw new Error(`semail inbound exited: ${text}`);
-    if (match) port = Number(match[1]);
-    return port > 0;
-  }, "semail inbound to listen", 20_000);
+  await until(
+    async () => {
+      const text = await readFile(logFile, "utf8");
+      const match = /"listen":\["127\.0\.0\.1:(\d+)"\]/.exec(text);
+      if (child.exitCode !== null) throw new Error(`semail inbound exited: ${text}`);
+      if (match) port = Number(match[1]);
+      return port > 0;
+    },
+    "semail inbound to listen",
+    20_000,
+  );
   await new Promise((r) => setTimeout(r, 1000));
   const idle = { rss: await rss(child.pid!), uss: await uss(child.pid!) };
   return {
@@ -105,7 +121,9 @@ async function startSemail(dir: string, mailboxes: number, greetDelay: string, l
     peak: () => peakRss(child.pid!),
     async stop() {
       child.kill("SIGTERM");
-      await until(() => child.exitCode !== null || child.signalCode !== null, "semail to stop", 60_000).catch(() => child.kill("SIGKILL"));
+      await until(() => child.exitCode !== null || child.signalCode !== null, "semail to stop", 60_000).catch(() =>
+        child.kill("SIGKILL"),
+      );
     },
   };
 }
@@ -122,7 +140,11 @@ async function startReference(dir: string, mailboxes: number): Promise<Running> 
       "virtual_mailbox_limit = 0",
       "message_size_limit = 0",
     ],
-    tables: { vmailbox: boxes(mailboxes).map((b) => `${b}@${DOMAIN} ${b}\n`).join("") },
+    tables: {
+      vmailbox: boxes(mailboxes)
+        .map((b) => `${b}@${DOMAIN} ${b}\n`)
+        .join(""),
+    },
     ownedDirs: [{ path: vmail, uid: VMAIL_UID, gid: VMAIL_UID }],
   });
   return {
@@ -134,7 +156,13 @@ async function startReference(dir: string, mailboxes: number): Promise<Running> 
   };
 }
 
-async function measure(side: string, running: Running, shape: Shape, messages: number, reuseConnections: boolean): Promise<SideResult> {
+async function measure(
+  side: string,
+  running: Running,
+  shape: Shape,
+  messages: number,
+  reuseConnections: boolean,
+): Promise<SideResult> {
   const counter = new MboxCounter();
   const sampler = sampleTree(() => running.pid());
   const started = performance.now();
@@ -151,10 +179,15 @@ async function measure(side: string, running: Running, shape: Shape, messages: n
   });
   let failed: unknown;
   load.catch((err: unknown) => (failed = err));
-  await until(async () => {
-    if (failed) throw failed;
-    return (await counter.count(await running.files())) >= messages;
-  }, `${messages} messages on disk (${side})`, 30 * 60_000, 50);
+  await until(
+    async () => {
+      if (failed) throw failed;
+      return (await counter.count(await running.files())) >= messages;
+    },
+    `${messages} messages on disk (${side})`,
+    30 * 60_000,
+    50,
+  );
   const onDisk = performance.now();
   await load;
   const treePeak = await sampler.stop();
@@ -171,11 +204,21 @@ async function measure(side: string, running: Running, shape: Shape, messages: n
   };
 }
 
-async function runSide(side: "semail" | "postfix", shape: Shape, messages: number, reuseConnections: boolean, greetDelay: string, launch: Launch): Promise<SideResult> {
+async function runSide(
+  side: "semail" | "postfix",
+  shape: Shape,
+  messages: number,
+  reuseConnections: boolean,
+  greetDelay: string,
+  launch: Launch,
+): Promise<SideResult> {
   const dir = await postfixDir();
   let running: Running | undefined;
   try {
-    running = side === "semail" ? await startSemail(dir, shape.mailboxes, greetDelay, launch) : await startReference(dir, shape.mailboxes);
+    running =
+      side === "semail"
+        ? await startSemail(dir, shape.mailboxes, greetDelay, launch)
+        : await startReference(dir, shape.mailboxes);
     return await measure(side, running, shape, messages, reuseConnections);
   } finally {
     await running?.stop().catch(() => undefined);
@@ -190,14 +233,29 @@ function parseShape(text: string): Shape {
 }
 
 const mb = (bytes: number) => `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
-const label = (s: Shape) => `${s.sessions} sessions, ${s.size / 1024} KiB, ${s.mailboxes} mailbox${s.mailboxes > 1 ? "es" : ""}`;
+const label = (s: Shape) =>
+  `${s.sessions} sessions, ${s.size / 1024} KiB, ${s.mailboxes} mailbox${s.mailboxes > 1 ? "es" : ""}`;
 
 export async function main(argv: readonly string[]): Promise<void> {
-  const { values } = parseArgs({ args: [...argv], options: { messages: { type: "string" }, shapes: { type: "string" }, "no-postfix": { type: "boolean" }, "one-per-connection": { type: "boolean" }, "greet-delay": { type: "string" }, "from-source": { type: "boolean" } } });
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      messages: { type: "string" },
+      shapes: { type: "string" },
+      "no-postfix": { type: "boolean" },
+      "one-per-connection": { type: "boolean" },
+      "greet-delay": { type: "string" },
+      "from-source": { type: "boolean" },
+    },
+  });
   const greetDelay = values["greet-delay"] ?? "100ms";
   const reuse = !values["one-per-connection"];
   const messages = Number(values.messages ?? 2000);
-  const shapes = (values.shapes ?? "20x4k-1,100x4k-1,20x100k-1,100x100k-1,20x4k-100,100x4k-100,20x100k-100,100x100k-100").split(",").map(parseShape);
+  const shapes = (
+    values.shapes ?? "20x4k-1,100x4k-1,20x100k-1,100x100k-1,20x4k-100,100x4k-100,20x100k-100,100x100k-100"
+  )
+    .split(",")
+    .map(parseShape);
   try {
     await readdir(path.dirname(SMTP_SOURCE));
     await open(SMTP_SOURCE, "r").then((f) => f.close());
@@ -210,8 +268,12 @@ export async function main(argv: readonly string[]): Promise<void> {
     console.log("bench/inbound: Postfix reference skipped: it needs root to start");
     withPostfix = false;
   }
-  const launch: Launch = values["from-source"] ? { nodeFlags: [], entry: SOURCE_BIN } : { nodeFlags: await imageNodeFlags(), entry: await bundle() };
-  console.log(`bench/inbound: ${messages} messages per shape, smtp-source ${reuse ? "-d (sessions reused)" : "(one connection per message)"}, semail greetDelay ${greetDelay}, semail: node ${[...launch.nodeFlags, path.relative(process.cwd(), launch.entry)].join(" ")}, ${new Date().toISOString()}`);
+  const launch: Launch = values["from-source"]
+    ? { nodeFlags: [], entry: SOURCE_BIN }
+    : { nodeFlags: await imageNodeFlags(), entry: await bundle() };
+  console.log(
+    `bench/inbound: ${messages} messages per shape, smtp-source ${reuse ? "-d (sessions reused)" : "(one connection per message)"}, semail greetDelay ${greetDelay}, semail: node ${[...launch.nodeFlags, path.relative(process.cwd(), launch.entry)].join(" ")}, ${new Date().toISOString()}`,
+  );
   for (const shape of shapes) {
     const ours = await runSide("semail", shape, messages, reuse, greetDelay, launch);
     let reference: SideResult | undefined;
@@ -224,8 +286,11 @@ export async function main(argv: readonly string[]): Promise<void> {
       }
     }
     const ratio = reference ? (ours.onDiskRate / reference.onDiskRate).toFixed(2) : "-";
-    const row = `${label(shape).padEnd(36)} semail ${ours.onDiskRate.toFixed(0).padStart(5)} msg/s on disk (accepted ${ours.acceptRate.toFixed(0)}/s), peak RSS ${mb(ours.peakRssBytes)} PSS ${mb(ours.peakPssBytes)}, idle RSS ${mb(ours.idle?.rss ?? 0)} USS ${mb(ours.idle?.uss ?? 0)}, after the load ${mb(ours.afterLoadRss ?? 0)}` +
-      (reference ? ` | postfix ${reference.onDiskRate.toFixed(0).padStart(5)} msg/s on disk (accepted ${reference.acceptRate.toFixed(0)}/s), peak RSS ${mb(reference.peakRssBytes)} PSS ${mb(reference.peakPssBytes)} | ratio ${ratio}` : "");
+    const row =
+      `${label(shape).padEnd(36)} semail ${ours.onDiskRate.toFixed(0).padStart(5)} msg/s on disk (accepted ${ours.acceptRate.toFixed(0)}/s), peak RSS ${mb(ours.peakRssBytes)} PSS ${mb(ours.peakPssBytes)}, idle RSS ${mb(ours.idle?.rss ?? 0)} USS ${mb(ours.idle?.uss ?? 0)}, after the load ${mb(ours.afterLoadRss ?? 0)}` +
+      (reference
+        ? ` | postfix ${reference.onDiskRate.toFixed(0).padStart(5)} msg/s on disk (accepted ${reference.acceptRate.toFixed(0)}/s), peak RSS ${mb(reference.peakRssBytes)} PSS ${mb(reference.peakPssBytes)} | ratio ${ratio}`
+        : "");
     console.log(row);
   }
 }

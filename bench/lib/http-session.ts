@@ -15,7 +15,12 @@ export class HttpSession {
     this.#base = base.replace(/\/$/, "");
   }
 
-  async request(method: "GET" | "POST", path: string, form?: Record<string, string>, headers: Record<string, string> = {}): Promise<Page> {
+  async request(
+    method: "GET" | "POST",
+    path: string,
+    form?: Record<string, string>,
+    headers: Record<string, string> = {},
+  ): Promise<Page> {
     const sent: Record<string, string> = { ...headers };
     if (this.#cookies.size > 0) sent.cookie = [...this.#cookies].map(([k, v]) => `${k}=${v}`).join("; ");
     if (form) sent["content-type"] = "application/x-www-form-urlencoded";

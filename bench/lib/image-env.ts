@@ -15,7 +15,8 @@ export async function imageEnv(dockerfile = `${ROOT}${DAEMONS_DOCKERFILE}`): Pro
   for (const [, assignments] of finalStage.matchAll(/^ENV\s+(.+)$/gm)) {
     for (const assignment of assignments!.trim().split(/\s+/)) {
       const match = /^([A-Za-z_][A-Za-z0-9_]*)=(\S*)$/.exec(assignment);
-      if (!match) throw new Error(`${DAEMONS_DOCKERFILE}: ENV ${assignments}: write it as KEY=VALUE pairs without quotes`);
+      if (!match)
+        throw new Error(`${DAEMONS_DOCKERFILE}: ENV ${assignments}: write it as KEY=VALUE pairs without quotes`);
       env[match[1]!] = match[2]!;
     }
   }

@@ -18,7 +18,10 @@ export class MboxCounter {
       state = { offset: 0, atLineStart: true, count: 0 };
       this.#offsets.set(file, state);
     }
-    const size = await stat(file).then((s) => s.size, () => 0);
+    const size = await stat(file).then(
+      (s) => s.size,
+      () => 0,
+    );
     if (size <= state.offset) return state.count;
     const handle = await open(file, "r");
     try {

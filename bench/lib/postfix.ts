@@ -113,7 +113,10 @@ export async function startPostfix(dir: string, options: PostfixOptions): Promis
     await run("postfix", ["-c", configDir, "start"]);
   } catch (err) {
     // postfix(1) prints its fatal error only to a terminal: ask again under script(1).
-    const why = await run("script", ["-qc", `postfix -c ${configDir} check`, "/dev/null"]).then((r) => r.stdout, (e: { stdout?: string }) => e.stdout ?? "");
+    const why = await run("script", ["-qc", `postfix -c ${configDir} check`, "/dev/null"]).then(
+      (r) => r.stdout,
+      (e: { stdout?: string }) => e.stdout ?? "",
+    );
     throw new Error(`postfix did not start: ${why.trim() || (err as Error).message}`);
   }
   const pidFile = path.join(queueDir, "pid", "master.pid");

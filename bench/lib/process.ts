@@ -5,7 +5,6 @@ import { connect } from "node:net";
 
 export { freeLoopbackPort as freePort } from "../../deploy/local/ports.ts";
 
-
 /** Whether something accepts TCP connections on 127.0.0.1:port now. */
 export function accepting(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -72,7 +71,10 @@ export async function processTree(root: number): Promise<number[]> {
 }
 
 /** Samples a process tree every `everyMs` until stopped; returns the peaks of its summed RSS and PSS. */
-export function sampleTree(root: () => Promise<number>, everyMs = 100): { stop(): Promise<{ rss: number; pss: number }> } {
+export function sampleTree(
+  root: () => Promise<number>,
+  everyMs = 100,
+): { stop(): Promise<{ rss: number; pss: number }> } {
   const peak = { rss: 0, pss: 0 };
   let running = true;
   const loop = (async () => {

@@ -20,7 +20,11 @@ function field(text: string, name: string): number {
 /** One process's memory now, in bytes; zero for a process that is gone. */
 export async function processMemory(pid: number): Promise<Memory> {
   const text = await readFile(`/proc/${pid}/smaps_rollup`, "utf8").catch(() => "");
-  return { rss: field(text, "Rss"), pss: field(text, "Pss"), uss: field(text, "Private_Clean") + field(text, "Private_Dirty") };
+  return {
+    rss: field(text, "Rss"),
+    pss: field(text, "Pss"),
+    uss: field(text, "Private_Clean") + field(text, "Private_Dirty"),
+  };
 }
 
 export function addMemory(a: Memory, b: Memory): Memory {

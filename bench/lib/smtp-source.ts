@@ -23,8 +23,18 @@ export interface SourceLoad {
 function args(load: SourceLoad, sessions: number, messages: number, to: string): string[] {
   return [
     ...(load.reuseConnections === false ? [] : ["-d"]),
-    "-s", String(sessions), "-m", String(messages), "-l", String(load.size),
-    "-f", load.from ?? "bench@source.test", "-t", to, "-M", "source.test",
+    "-s",
+    String(sessions),
+    "-m",
+    String(messages),
+    "-l",
+    String(load.size),
+    "-f",
+    load.from ?? "bench@source.test",
+    "-t",
+    to,
+    "-M",
+    "source.test",
     `127.0.0.1:${load.port}`,
   ];
 }

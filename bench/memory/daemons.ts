@@ -30,10 +30,16 @@ async function startOne(stack: Stack, launch: Launch, command: (typeof COMMANDS)
   });
   await log.close();
   const { port } = command === "web" ? stack.settings.web.listen : stack.settings[command].listen[0]!;
-  await until(async () => {
-    if (child.exitCode !== null) throw new Error(`semail ${command} exited (${child.exitCode}); see ${join(stack.dir, `${command}.log`)}`);
-    return accepting(port);
-  }, `semail ${command} to listen on ${port}`, 30_000, 50);
+  await until(
+    async () => {
+      if (child.exitCode !== null)
+        throw new Error(`semail ${command} exited (${child.exitCode}); see ${join(stack.dir, `${command}.log`)}`);
+      return accepting(port);
+    },
+    `semail ${command} to listen on ${port}`,
+    30_000,
+    50,
+  );
   return child;
 }
 

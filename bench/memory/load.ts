@@ -2,7 +2,7 @@
 // mailboxes (smtp-source, the sessions spread over them) and, at the same time, submitted
 // for relay to the sink's domain (bench/relay's generator, with AUTH where the server needs
 // it). Resolves once every message is in the mbox files and at the sink, with the rates.
-import { MboxCounter } from "../lib/mbox-count.ts";
+import type { MboxCounter } from "../lib/mbox-count.ts";
 import { until } from "../../testkit/until.ts";
 import { smtpSource } from "../lib/smtp-source.ts";
 import { sendLoad } from "../relay/load.ts";
@@ -40,7 +40,13 @@ export interface Rates {
 
 const LIMIT_MS = 30 * 60_000;
 
-export async function putLoad(target: Target, users: readonly BenchUser[], sink: Sink, shape: Shape, counter: MboxCounter): Promise<Rates> {
+export async function putLoad(
+  target: Target,
+  users: readonly BenchUser[],
+  sink: Sink,
+  shape: Shape,
+  counter: MboxCounter,
+): Promise<Rates> {
   const files = users.map((u) => target.inbox(u));
   const inboxBase = await counter.count(files);
   const sinkBase = sink.count();
@@ -48,13 +54,17 @@ export async function putLoad(target: Target, users: readonly BenchUser[], sink:
   const perUser = Math.floor(shape.messages / users.length);
   const started = performance.now();
   let failed: unknown;
-  const inbound = Promise.all(users.map((user, i) => smtpSource({
-    port: target.inboundPort,
-    sessions: Math.max(1, Math.round(shape.inboundSessions / users.length)),
-    messages: perUser + (i < shape.messages - perUser * users.length ? 1 : 0),
-    size: shape.size,
-    recipients: [user.address],
-  })));
+  const inbound = Promise.all(
+    users.map((user, i) =>
+      smtpSource({
+        port: target.inboundPort,
+        sessions: Math.max(1, Math.round(shape.inboundSessions / users.length)),
+        messages: perUser + (i < shape.messages - perUser * users.length ? 1 : 0),
+        size: shape.size,
+        recipients: [user.address],
+      }),
+    ),
+  );
   const outbound = sendLoad({
     port: target.submissionPort,
     sessions: shape.outboundSessions,
@@ -67,13 +77,18 @@ export async function putLoad(target: Target, users: readonly BenchUser[], sink:
   for (const load of [inbound, outbound]) load.catch((err: unknown) => (failed ??= err));
   let inboundDone = 0;
   let outboundDone = 0;
-  await until(async () => {
-    if (failed) throw failed;
-    const now = performance.now();
-    if (!inboundDone && (await counter.count(files)) - inboxBase >= shape.messages) inboundDone = now;
-    if (!outboundDone && sink.count() - sinkBase >= shape.messages) outboundDone = now;
-    return inboundDone > 0 && outboundDone > 0;
-  }, `${shape.messages} messages of ${shape.size} bytes in the mailboxes and at the sink`, LIMIT_MS, 50);
+  await until(
+    async () => {
+      if (failed) throw failed;
+      const now = performance.now();
+      if (!inboundDone && (await counter.count(files)) - inboxBase >= shape.messages) inboundDone = now;
+      if (!outboundDone && sink.count() - sinkBase >= shape.messages) outboundDone = now;
+      return inboundDone > 0 && outboundDone > 0;
+    },
+    `${shape.messages} messages of ${shape.size} bytes in the mailboxes and at the sink`,
+    LIMIT_MS,
+    50,
+  );
   await Promise.all([inbound, outbound]);
   const rate = (at: number) => shape.messages / ((at - started) / 1000);
   return { inbound: rate(inboundDone), outbound: rate(outboundDone) };

@@ -34,7 +34,11 @@ export async function startReference(stack: Stack): Promise<RunningPostfix> {
     ownedDirs: [{ path: vmail, uid: VMAIL_UID, gid: VMAIL_UID }],
   });
   return {
-    target: { inboundPort: postfix.port, submissionPort: postfix.port, inbox: (user: BenchUser) => join(vmail, user.owner) },
+    target: {
+      inboundPort: postfix.port,
+      submissionPort: postfix.port,
+      inbox: (user: BenchUser) => join(vmail, user.owner),
+    },
     service: { name: "postfix", daemon: false, pid: () => postfix.masterPid() },
     stop: () => postfix.stop(),
   };

@@ -24,14 +24,19 @@ print(json.dumps({"messages": n, "fetchedBytes": size}))
 
 /** Logs in over IMAPS, opens INBOX, fetches its 20 newest messages; returns how many it holds. */
 export async function imapFetch(stack: Stack, user: BenchUser): Promise<number> {
-  const { stdout } = await run("python3", ["-c", FETCH, stack.imap.host, String(stack.imap.ports.imaps), user.owner, user.password], { timeout: 600_000 });
+  const { stdout } = await run(
+    "python3",
+    ["-c", FETCH, stack.imap.host, String(stack.imap.ports.imaps), user.owner, user.password],
+    { timeout: 600_000 },
+  );
   const result = JSON.parse(stdout.trim()) as { messages: number; fetchedBytes: number };
   if (result.fetchedBytes === 0) throw new Error(`IMAP: nothing fetched from ${user.owner}'s INBOX`);
   return result.messages;
 }
 
 function expectStatus(what: string, page: { status: number; text: string }, status: number): void {
-  if (page.status !== status) throw new Error(`${what}: HTTP ${page.status} (expected ${status}): ${page.text.slice(0, 300)}`);
+  if (page.status !== status)
+    throw new Error(`${what}: HTTP ${page.status} (expected ${status}): ${page.text.slice(0, 300)}`);
 }
 
 /** Roundcube: the login page, a login (through Dovecot), the inbox page and its message list. */
@@ -41,15 +46,29 @@ export async function webmailListing(stack: Stack, user: BenchUser): Promise<voi
   expectStatus("webmail login page", login, 200);
   const token = /name="_token" value="([^"]+)"/.exec(login.text)?.[1];
   if (!token) throw new Error("webmail login page: no _token");
-  const loggedIn = await session.post("/?_task=login", { _token: token, _task: "login", _action: "login", _timezone: "UTC", _url: "", _user: user.owner, _pass: user.password });
-  if (loggedIn.status !== 302 || !/_task=mail/.test(loggedIn.location ?? "")) throw new Error(`webmail login of ${user.owner}: HTTP ${loggedIn.status} to ${loggedIn.location}: ${loggedIn.text.slice(0, 300)}`);
+  const loggedIn = await session.post("/?_task=login", {
+    _token: token,
+    _task: "login",
+    _action: "login",
+    _timezone: "UTC",
+    _url: "",
+    _user: user.owner,
+    _pass: user.password,
+  });
+  if (loggedIn.status !== 302 || !/_task=mail/.test(loggedIn.location ?? ""))
+    throw new Error(
+      `webmail login of ${user.owner}: HTTP ${loggedIn.status} to ${loggedIn.location}: ${loggedIn.text.slice(0, 300)}`,
+    );
   const inbox = await session.get("/?_task=mail&_mbox=INBOX");
   expectStatus("webmail inbox page", inbox, 200);
   const requestToken = /"request_token":"([^"]+)"/.exec(inbox.text)?.[1];
   if (!requestToken) throw new Error("webmail inbox page: no request_token");
-  const list = await session.get("/?_task=mail&_action=list&_mbox=INBOX&_page=1&_remote=1", { "x-roundcube-request": requestToken });
+  const list = await session.get("/?_task=mail&_action=list&_mbox=INBOX&_page=1&_remote=1", {
+    "x-roundcube-request": requestToken,
+  });
   expectStatus("webmail message list", list, 200);
-  if (!/add_message_row/.test(list.text)) throw new Error(`webmail message list: no messages listed: ${list.text.slice(0, 300)}`);
+  if (!/add_message_row/.test(list.text))
+    throw new Error(`webmail message list: no messages listed: ${list.text.slice(0, 300)}`);
 }
 
 /** The web form: its login (an LDAP bind) and the mailbox page. */

@@ -43,7 +43,11 @@ export function verdicts(ours: VariantResult, postfix: SideResult | undefined): 
     daemonUss,
     smtpPeakPss,
     postfixPeakPss,
-    pass: [allIdlePss <= TARGETS.allIdlePss, daemonUss.every(([, uss]) => uss <= TARGETS.daemonIdleUss), postfixPeakPss === undefined ? undefined : smtpPeakPss <= postfixPeakPss],
+    pass: [
+      allIdlePss <= TARGETS.allIdlePss,
+      daemonUss.every(([, uss]) => uss <= TARGETS.daemonIdleUss),
+      postfixPeakPss === undefined ? undefined : smtpPeakPss <= postfixPeakPss,
+    ],
   };
 }
 
@@ -54,39 +58,146 @@ function row(cells: readonly string[], widths: readonly number[]): string {
 export function variantReport(ours: VariantResult, postfix: SideResult | undefined, launchLine: string): string {
   const lines = [`variant "${ours.variant.name}": ${launchLine}`];
   const rateWidths = [22, 14, 14, 14, 14, 12];
-  lines.push(row(["load (in + out at once)", "semail in/s", "out/s", "postfix in/s", "out/s", "ratio in/out"], rateWidths));
+  lines.push(
+    row(["load (in + out at once)", "semail in/s", "out/s", "postfix in/s", "out/s", "ratio in/out"], rateWidths),
+  );
   ours.rates.forEach(({ shape, rates }, i) => {
     const theirs = postfix?.rates[i]?.rates;
-    const ratio = theirs ? `${(rates.inbound / theirs.inbound).toFixed(2)}/${(rates.outbound / theirs.outbound).toFixed(2)}` : "-";
-    lines.push(row([`${shape.messages} x ${shape.size / 1024} KiB`, rates.inbound.toFixed(0), rates.outbound.toFixed(0), theirs?.inbound.toFixed(0) ?? "-", theirs?.outbound.toFixed(0) ?? "-", ratio], rateWidths));
+    const ratio = theirs
+      ? `${(rates.inbound / theirs.inbound).toFixed(2)}/${(rates.outbound / theirs.outbound).toFixed(2)}`
+      : "-";
+    lines.push(
+      row(
+        [
+          `${shape.messages} x ${shape.size / 1024} KiB`,
+          rates.inbound.toFixed(0),
+          rates.outbound.toFixed(0),
+          theirs?.inbound.toFixed(0) ?? "-",
+          theirs?.outbound.toFixed(0) ?? "-",
+          ratio,
+        ],
+        rateWidths,
+      ),
+    );
   });
   const widths = [16, 6, 10, 10, 10, 12, 10];
   lines.push(row(["MiB", "procs", "idle PSS", "idle USS", "idle RSS", "start PSS", "peak PSS"], widths));
-  const serviceRow = (name: string, idle: Memory & { processes?: number }, start: Memory | undefined, peak: Memory | undefined) =>
-    row([name, String(idle.processes ?? "-"), mib(idle.pss), mib(idle.uss), mib(idle.rss), start ? mib(start.pss) : "-", peak ? mib(peak.pss) : "-"], widths);
-  for (const m of ours.idle) lines.push(serviceRow(m.name, m, ours.afterStart.find((s) => s.name === m.name), ours.peaks.services.get(m.name)));
-  lines.push(serviceRow("SEMail, all", { ...total(ours.idle), processes: ours.idle.reduce((n, m) => n + m.processes, 0) }, total(ours.afterStart), ours.peaks.groups.get("semail")));
-  lines.push(serviceRow("inbound+outbound", total(ours.idle.filter((m) => (SMTP_DAEMONS as readonly string[]).includes(m.name))), undefined, ours.peaks.groups.get("smtp")));
-  if (postfix) lines.push(serviceRow("postfix", { ...total(postfix.idle), processes: postfix.idle[0]?.processes ?? 0 }, total(postfix.afterStart), postfix.peaks.groups.get("postfix")));
+  const serviceRow = (
+    name: string,
+    idle: Memory & { processes?: number },
+    start: Memory | undefined,
+    peak: Memory | undefined,
+  ) =>
+    row(
+      [
+        name,
+        String(idle.processes ?? "-"),
+        mib(idle.pss),
+        mib(idle.uss),
+        mib(idle.rss),
+        start ? mib(start.pss) : "-",
+        peak ? mib(peak.pss) : "-",
+      ],
+      widths,
+    );
+  for (const m of ours.idle)
+    lines.push(
+      serviceRow(
+        m.name,
+        m,
+        ours.afterStart.find((s) => s.name === m.name),
+        ours.peaks.services.get(m.name),
+      ),
+    );
+  lines.push(
+    serviceRow(
+      "SEMail, all",
+      { ...total(ours.idle), processes: ours.idle.reduce((n, m) => n + m.processes, 0) },
+      total(ours.afterStart),
+      ours.peaks.groups.get("semail"),
+    ),
+  );
+  lines.push(
+    serviceRow(
+      "inbound+outbound",
+      total(ours.idle.filter((m) => (SMTP_DAEMONS as readonly string[]).includes(m.name))),
+      undefined,
+      ours.peaks.groups.get("smtp"),
+    ),
+  );
+  if (postfix)
+    lines.push(
+      serviceRow(
+        "postfix",
+        { ...total(postfix.idle), processes: postfix.idle[0]?.processes ?? 0 },
+        total(postfix.afterStart),
+        postfix.peaks.groups.get("postfix"),
+      ),
+    );
   const v = verdicts(ours, postfix);
   lines.push(`  targets:`);
-  lines.push(`   (1) all SEMail services idle after the load: ${mib(v.allIdlePss)} MiB PSS <= 256 MiB: ${verdict(v.pass[0])}`);
-  lines.push(`   (2) each SEMail daemon idle after the load: USS ${v.daemonUss.map(([n, uss]) => `${n} ${mib(uss)}`).join(", ")} MiB, each <= 32 MiB: ${verdict(v.pass[1])}`);
-  lines.push(`   (3) peak PSS under load: inbound+outbound ${mib(v.smtpPeakPss)} MiB <= Postfix ${v.postfixPeakPss === undefined ? "(not run)" : `${mib(v.postfixPeakPss)} MiB`}: ${v.pass[2] === undefined ? "n/a" : verdict(v.pass[2])}`);
+  lines.push(
+    `   (1) all SEMail services idle after the load: ${mib(v.allIdlePss)} MiB PSS <= 256 MiB: ${verdict(v.pass[0])}`,
+  );
+  lines.push(
+    `   (2) each SEMail daemon idle after the load: USS ${v.daemonUss.map(([n, uss]) => `${n} ${mib(uss)}`).join(", ")} MiB, each <= 32 MiB: ${verdict(v.pass[1])}`,
+  );
+  lines.push(
+    `   (3) peak PSS under load: inbound+outbound ${mib(v.smtpPeakPss)} MiB <= Postfix ${v.postfixPeakPss === undefined ? "(not run)" : `${mib(v.postfixPeakPss)} MiB`}: ${v.pass[2] === undefined ? "n/a" : verdict(v.pass[2])}`,
+  );
   return lines.join("\n");
 }
 
 /** One line per variant: the memory figures the targets use and the rates, to weigh each lever. */
 export function leversReport(results: readonly VariantResult[], postfix: SideResult | undefined): string {
   const widths = [44, 9, 9, 9, 9, 10, ...results[0]!.rates.flatMap(() => [8, 8])];
-  const lines = [row(["variant (MiB, msg/s)", "all PSS", "in USS", "out USS", "web USS", "peak SMTP", ...results[0]!.rates.flatMap(({ shape }) => [`in ${shape.size / 1024}k`, `out ${shape.size / 1024}k`])], widths)];
+  const lines = [
+    row(
+      [
+        "variant (MiB, msg/s)",
+        "all PSS",
+        "in USS",
+        "out USS",
+        "web USS",
+        "peak SMTP",
+        ...results[0]!.rates.flatMap(({ shape }) => [`in ${shape.size / 1024}k`, `out ${shape.size / 1024}k`]),
+      ],
+      widths,
+    ),
+  ];
   const uss = (r: VariantResult, name: string) => mib(r.idle.find((m) => m.name === name)?.uss ?? 0);
   for (const r of results) {
     const v = verdicts(r, postfix);
-    lines.push(row([r.variant.name.slice(0, 44), mib(v.allIdlePss), uss(r, "inbound"), uss(r, "outbound"), uss(r, "web form"), mib(v.smtpPeakPss), ...r.rates.flatMap(({ rates }) => [rates.inbound.toFixed(0), rates.outbound.toFixed(0)])], widths));
+    lines.push(
+      row(
+        [
+          r.variant.name.slice(0, 44),
+          mib(v.allIdlePss),
+          uss(r, "inbound"),
+          uss(r, "outbound"),
+          uss(r, "web form"),
+          mib(v.smtpPeakPss),
+          ...r.rates.flatMap(({ rates }) => [rates.inbound.toFixed(0), rates.outbound.toFixed(0)]),
+        ],
+        widths,
+      ),
+    );
   }
   if (postfix) {
-    lines.push(row(["postfix", mib(total(postfix.idle).pss), "-", "-", "-", mib(postfix.peaks.groups.get("postfix")?.pss ?? 0), ...postfix.rates.flatMap(({ rates }) => [rates.inbound.toFixed(0), rates.outbound.toFixed(0)])], widths));
+    lines.push(
+      row(
+        [
+          "postfix",
+          mib(total(postfix.idle).pss),
+          "-",
+          "-",
+          "-",
+          mib(postfix.peaks.groups.get("postfix")?.pss ?? 0),
+          ...postfix.rates.flatMap(({ rates }) => [rates.inbound.toFixed(0), rates.outbound.toFixed(0)]),
+        ],
+        widths,
+      ),
+    );
   }
   return lines.join("\n");
 }

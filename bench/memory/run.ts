@@ -39,14 +39,23 @@ interface Plan {
 }
 
 /** Idle after start, the load with peaks sampled, the readers, then idle again. */
-async function measureSide(stack: Stack, services: readonly Service[], target: Target, groups: Record<string, (name: string) => boolean>, plan: Plan, counter: MboxCounter, readers: boolean): Promise<SideResult> {
+async function measureSide(
+  stack: Stack,
+  services: readonly Service[],
+  target: Target,
+  groups: Record<string, (name: string) => boolean>,
+  plan: Plan,
+  counter: MboxCounter,
+  readers: boolean,
+): Promise<SideResult> {
   await sleep(5000);
   const afterStart = await snapshot(services);
   const sampler = samplePeaks(services, groups);
   const rates: Array<SideResult["rates"][number]> = [];
   let peaks;
   try {
-    for (const shape of plan.shapes) rates.push({ shape, rates: await putLoad(target, stack.users, stack.sink, shape, counter) });
+    for (const shape of plan.shapes)
+      rates.push({ shape, rates: await putLoad(target, stack.users, stack.sink, shape, counter) });
     if (readers) await readAsUsers(stack);
   } finally {
     peaks = await sampler.stop();
@@ -55,7 +64,13 @@ async function measureSide(stack: Stack, services: readonly Service[], target: T
   return { rates, afterStart, idle: await snapshot(services), peaks };
 }
 
-async function runVariant(stack: Stack, entry: string, v: Variant, plan: Plan, counter: MboxCounter): Promise<VariantResult> {
+async function runVariant(
+  stack: Stack,
+  entry: string,
+  v: Variant,
+  plan: Plan,
+  counter: MboxCounter,
+): Promise<VariantResult> {
   const launch: Launch = { nodeFlags: v.nodeFlags, env: v.env, entry };
   const daemons = await startDaemons(stack, launch);
   try {
@@ -76,7 +91,15 @@ async function runVariant(stack: Stack, entry: string, v: Variant, plan: Plan, c
 async function runPostfix(stack: Stack, plan: Plan): Promise<SideResult> {
   const postfix = await startReference(stack);
   try {
-    return await measureSide(stack, [postfix.service], postfix.target, { postfix: () => true }, plan, new MboxCounter(), false);
+    return await measureSide(
+      stack,
+      [postfix.service],
+      postfix.target,
+      { postfix: () => true },
+      plan,
+      new MboxCounter(),
+      false,
+    );
   } finally {
     await postfix.stop();
   }
@@ -84,8 +107,22 @@ async function runPostfix(stack: Stack, plan: Plan): Promise<SideResult> {
 
 async function missingPrerequisite(): Promise<string | undefined> {
   if (process.getuid?.() !== 0) return "it needs root (Dovecot and PHP run as other users, Postfix drops privileges)";
-  for (const program of [SMTP_SOURCE, "/usr/sbin/postfix", "/usr/sbin/dovecot", "/usr/bin/php", "/usr/sbin/slapd", "/usr/sbin/named", "/usr/bin/python3"]) {
-    if (!(await access(program, constants.X_OK).then(() => true, () => false))) return `${program} not found`;
+  for (const program of [
+    SMTP_SOURCE,
+    "/usr/sbin/postfix",
+    "/usr/sbin/dovecot",
+    "/usr/bin/php",
+    "/usr/sbin/slapd",
+    "/usr/sbin/named",
+    "/usr/bin/python3",
+  ]) {
+    if (
+      !(await access(program, constants.X_OK).then(
+        () => true,
+        () => false,
+      ))
+    )
+      return `${program} not found`;
   }
   return undefined;
 }
@@ -129,22 +166,46 @@ export async function main(argv: readonly string[]): Promise<void> {
     // Built into the run's own directory, as the image holds it: no node_modules beside it.
     const entry = await bundle(join(dir, "dist"));
     stack = await startStack(dir, Number(values.mailboxes));
-    console.log(`bench/memory: per load ${plan.shapes.map((s) => `${s.messages} x ${s.size / 1024} KiB`).join(", then ")} in (${values["inbound-sessions"]} sessions over ${values.mailboxes} mailboxes) and out (${values["outbound-sessions"]} sessions) at once; idle measured ${values.idle} s after the load; ${new Date().toISOString()}`);
+    console.log(
+      `bench/memory: per load ${plan.shapes.map((s) => `${s.messages} x ${s.size / 1024} KiB`).join(", then ")} in (${values["inbound-sessions"]} sessions over ${values.mailboxes} mailboxes) and out (${values["outbound-sessions"]} sessions) at once; idle measured ${values.idle} s after the load; ${new Date().toISOString()}`,
+    );
     const counter = new MboxCounter();
     const results: VariantResult[] = [];
     for (const v of variants) results.push(await runVariant(stack, entry, v, plan, counter));
     const postfix = values["no-postfix"] ? undefined : await runPostfix(stack, plan);
     for (const r of results) {
-      const env = Object.entries(r.variant.env).map(([k, val]) => `${k}=${val}`).join(" ");
-      console.log(variantReport(r, postfix, `${env ? `${env} ` : ""}node ${[...r.variant.nodeFlags, relative(dir, entry)].join(" ")}`));
+      const env = Object.entries(r.variant.env)
+        .map(([k, val]) => `${k}=${val}`)
+        .join(" ");
+      console.log(
+        variantReport(
+          r,
+          postfix,
+          `${env ? `${env} ` : ""}node ${[...r.variant.nodeFlags, relative(dir, entry)].join(" ")}`,
+        ),
+      );
     }
-    if (results.length > 1) console.log(`levers, each against the same Postfix run:\n${leversReport(results, postfix)}`);
-    console.log(JSON.stringify({
-      bench: "memory",
-      plan,
-      results: results.map((r) => ({ variant: r.variant, rates: r.rates, idle: r.idle, afterStart: r.afterStart, peaks: Object.fromEntries(r.peaks.groups), verdicts: verdicts(r, postfix) })),
-      postfix: postfix && { rates: postfix.rates, idle: postfix.idle, peaks: Object.fromEntries(postfix.peaks.groups) },
-    }));
+    if (results.length > 1)
+      console.log(`levers, each against the same Postfix run:\n${leversReport(results, postfix)}`);
+    console.log(
+      JSON.stringify({
+        bench: "memory",
+        plan,
+        results: results.map((r) => ({
+          variant: r.variant,
+          rates: r.rates,
+          idle: r.idle,
+          afterStart: r.afterStart,
+          peaks: Object.fromEntries(r.peaks.groups),
+          verdicts: verdicts(r, postfix),
+        })),
+        postfix: postfix && {
+          rates: postfix.rates,
+          idle: postfix.idle,
+          peaks: Object.fromEntries(postfix.peaks.groups),
+        },
+      }),
+    );
   } finally {
     await stack?.stop();
     await removeDir(dir);

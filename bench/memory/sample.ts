@@ -11,7 +11,8 @@ export interface ServiceMemory extends Memory {
 
 export async function snapshot(services: readonly Service[]): Promise<ServiceMemory[]> {
   const each: ServiceMemory[] = [];
-  for (const service of services) each.push({ name: service.name, daemon: service.daemon, ...(await treeMemory(await service.pid())) });
+  for (const service of services)
+    each.push({ name: service.name, daemon: service.daemon, ...(await treeMemory(await service.pid())) });
   return each;
 }
 
@@ -25,7 +26,11 @@ export interface Peaks {
   readonly groups: ReadonlyMap<string, Memory>;
 }
 
-export function samplePeaks(services: readonly Service[], groups: Readonly<Record<string, (name: string) => boolean>>, everyMs = 250): { stop(): Promise<Peaks> } {
+export function samplePeaks(
+  services: readonly Service[],
+  groups: Readonly<Record<string, (name: string) => boolean>>,
+  everyMs = 250,
+): { stop(): Promise<Peaks> } {
   const perService = new Map<string, Memory>();
   const perGroup = new Map<string, Memory>();
   let running = true;

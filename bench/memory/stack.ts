@@ -70,18 +70,27 @@ async function pidFile(file: string): Promise<number> {
 export async function startStack(dir: string, mailboxes: number): Promise<Stack> {
   const stops: Array<() => Promise<unknown>> = [];
   const stop = async () => {
-    for (const part of stops.splice(0).reverse()) await part().catch((err: unknown) => console.error(`bench/memory: cleanup: ${(err as Error).message}`));
+    for (const part of stops.splice(0).reverse())
+      await part().catch((err: unknown) => console.error(`bench/memory: cleanup: ${(err as Error).message}`));
   };
   try {
     const users = benchUsers(mailboxes);
     const sink = await startSink(await freePort());
     stops.push(() => sink.stop());
-    const slapd: RunningSlapd = await startSlapd({ dataDir: join(dir, "slapd"), users: users.map((u) => ({ uid: u.owner, password: u.password, mail: u.address })), admins: [], adminPassword: "bench-Admin1" });
+    const slapd: RunningSlapd = await startSlapd({
+      dataDir: join(dir, "slapd"),
+      users: users.map((u) => ({ uid: u.owner, password: u.password, mail: u.address })),
+      admins: [],
+      adminPassword: "bench-Admin1",
+    });
     stops.push(() => slapd.stop());
 
     const mailRoot = join(dir, "mail");
     const usersFile = join(dir, "users.yaml");
-    await writeFile(usersFile, stringify({ mailboxes: users.map((u) => ({ owner: u.owner, address: u.address, size: "20GiB" })) }));
+    await writeFile(
+      usersFile,
+      stringify({ mailboxes: users.map((u) => ({ owner: u.owner, address: u.address, size: "20GiB" })) }),
+    );
     // As provisioning leaves them: each root made, then owned by its mail uid (Dovecot runs as it).
     for (const user of users) {
       await provisionPlainRoot(mailRoot, user.owner);
@@ -93,8 +102,14 @@ export async function startStack(dir: string, mailboxes: number): Promise<Stack>
     const named: RunningNamed = await startNamed({
       dataDir: join(dir, "named"),
       zones: [
-        { name: DOMAIN, text: renderZone({ domain: DOMAIN, serial: 1, ipv4: "127.0.0.1", mailboxDomains, dmarcPolicy: "none" }) },
-        { name: SINK_DOMAIN, text: renderZone({ domain: SINK_DOMAIN, serial: 1, ipv4: "127.0.0.1", mailboxDomains: [] }) },
+        {
+          name: DOMAIN,
+          text: renderZone({ domain: DOMAIN, serial: 1, ipv4: "127.0.0.1", mailboxDomains, dmarcPolicy: "none" }),
+        },
+        {
+          name: SINK_DOMAIN,
+          text: renderZone({ domain: SINK_DOMAIN, serial: 1, ipv4: "127.0.0.1", mailboxDomains: [] }),
+        },
       ],
     });
     stops.push(() => named.stop());
@@ -103,24 +118,54 @@ export async function startStack(dir: string, mailboxes: number): Promise<Stack>
     const spool = join(dir, "spool");
     await mkdir(spool, { recursive: true });
     const settingsFile = join(dir, "semail.yaml");
-    await writeFile(settingsFile, stringify({
-      hostname: `mx.${DOMAIN}`,
-      managedDomain: DOMAIN,
-      users: usersFile,
-      log: { level: "info" },
-      tls,
-      ldap: { url: slapd.url, baseDn: slapd.baseDn, userDnTemplate: slapd.userDnTemplate, adminGroupDn: slapd.adminGroupDn },
-      inbound: { listen: [`127.0.0.1:${await freePort()}`], mailRoot, maxConnectionsPerIp: 1000, minFreeSpace: "1GiB" },
-      outbound: {
-        listen: [`127.0.0.1:${await freePort()}`],
-        spool,
-        // The sink's MX is on loopback, which here is no mail loop (as in local mode).
-        delivery: { resolver: named.server, smtpPort: sink.port, localAddresses: [], localNames: [], ipFamily: "ipv4" },
-      },
-      imap: { listen: ["127.0.0.1"], imapPort: await freePort(), imapsPort: await freePort(), pop3sPort: await freePort(), stateDir: join(dir, "imap") },
-      webmail: { listen: `127.0.0.1:${await freePort()}`, stateDir: join(dir, "webmail") },
-      web: { listen: `127.0.0.1:${await freePort()}`, secureCookies: false, dnsServers: [named.server], apply: { mode: "none" } },
-    }));
+    await writeFile(
+      settingsFile,
+      stringify({
+        hostname: `mx.${DOMAIN}`,
+        managedDomain: DOMAIN,
+        users: usersFile,
+        log: { level: "info" },
+        tls,
+        ldap: {
+          url: slapd.url,
+          baseDn: slapd.baseDn,
+          userDnTemplate: slapd.userDnTemplate,
+          adminGroupDn: slapd.adminGroupDn,
+        },
+        inbound: {
+          listen: [`127.0.0.1:${await freePort()}`],
+          mailRoot,
+          maxConnectionsPerIp: 1000,
+          minFreeSpace: "1GiB",
+        },
+        outbound: {
+          listen: [`127.0.0.1:${await freePort()}`],
+          spool,
+          // The sink's MX is on loopback, which here is no mail loop (as in local mode).
+          delivery: {
+            resolver: named.server,
+            smtpPort: sink.port,
+            localAddresses: [],
+            localNames: [],
+            ipFamily: "ipv4",
+          },
+        },
+        imap: {
+          listen: ["127.0.0.1"],
+          imapPort: await freePort(),
+          imapsPort: await freePort(),
+          pop3sPort: await freePort(),
+          stateDir: join(dir, "imap"),
+        },
+        webmail: { listen: `127.0.0.1:${await freePort()}`, stateDir: join(dir, "webmail") },
+        web: {
+          listen: `127.0.0.1:${await freePort()}`,
+          secureCookies: false,
+          dnsServers: [named.server],
+          apply: { mode: "none" },
+        },
+      }),
+    );
     const settings = await loadSettings(settingsFile);
     const list = await loadUsersList(usersFile, usersListOptions(settings));
 

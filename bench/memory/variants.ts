@@ -23,7 +23,10 @@ export function variant(shipped: Pick<Launch, "nodeFlags" | "env">, spec: string
       nodeFlags = [...nodeFlags.filter((f) => flagName(f) !== flagName(token)), token];
     } else {
       const match = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(token);
-      if (!match) throw new Error(`--variant ${JSON.stringify(spec)}: ${JSON.stringify(token)} is neither KEY=VALUE, KEY=, --flag nor !--flag`);
+      if (!match)
+        throw new Error(
+          `--variant ${JSON.stringify(spec)}: ${JSON.stringify(token)} is neither KEY=VALUE, KEY=, --flag nor !--flag`,
+        );
       if (match[2] === "") delete env[match[1]!];
       else env[match[1]!] = match[2]!;
     }
@@ -41,7 +44,9 @@ export const MALLOC_TRIM = fileURLToPath(new URL("./malloc-trim.mjs", import.met
  * and libuv's thread pool.
  */
 export function leverSpecs(shipped: Pick<Launch, "env">): string[] {
-  const unsetShippedEnv = Object.keys(shipped.env).map((k) => `${k}=`).join(" ");
+  const unsetShippedEnv = Object.keys(shipped.env)
+    .map((k) => `${k}=`)
+    .join(" ");
   return [
     "",
     ...(unsetShippedEnv ? [unsetShippedEnv] : []),

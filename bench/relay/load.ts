@@ -68,7 +68,8 @@ class Conversation {
   async expect(command: string | Buffer | undefined, code: string): Promise<string> {
     if (command !== undefined) this.#socket.write(command);
     const reply = await this.reply();
-    if (!reply.startsWith(code)) throw new Error(`${command?.toString().trim().slice(0, 80) ?? "greeting"}: expected ${code}, got ${reply}`);
+    if (!reply.startsWith(code))
+      throw new Error(`${command?.toString().trim().slice(0, 80) ?? "greeting"}: expected ${code}, got ${reply}`);
     return reply;
   }
 
@@ -85,7 +86,10 @@ export async function sendLoad(options: LoadOptions): Promise<number> {
   const line = "x".repeat(76);
   const lines = Math.max(1, Math.round(options.size / 78));
   // Encoded once: the generator should cost as little as it can, for both servers alike.
-  const body = Buffer.from(`From: <${options.from}>\r\nTo: undisclosed-recipients:;\r\nSubject: bench\r\n\r\n${`${line}\r\n`.repeat(lines)}.\r\n`, "latin1");
+  const body = Buffer.from(
+    `From: <${options.from}>\r\nTo: undisclosed-recipients:;\r\nSubject: bench\r\n\r\n${`${line}\r\n`.repeat(lines)}.\r\n`,
+    "latin1",
+  );
   let next = 0;
   const started = Date.now();
   const connection = async () => {
@@ -94,13 +98,18 @@ export async function sendLoad(options: LoadOptions): Promise<number> {
     const c = new Conversation(socket);
     await c.expect(undefined, "220");
     const pipelining = /^250[- ]PIPELINING$/im.test(await c.expect("EHLO load.bench.test\r\n", "250"));
-    if (options.auth) await c.expect(`AUTH PLAIN ${Buffer.from(`\0${options.auth.user}\0${options.auth.password}`).toString("base64")}\r\n`, "235");
+    if (options.auth)
+      await c.expect(
+        `AUTH PLAIN ${Buffer.from(`\0${options.auth.user}\0${options.auth.password}`).toString("base64")}\r\n`,
+        "235",
+      );
     for (let sent = 0; next < options.messages && sent < (options.perConnection ?? Infinity); sent++) {
       const to = typeof options.to === "string" ? options.to : options.to[next % options.to.length];
       next++;
       const commands = [`MAIL FROM:<${options.from}>\r\n`, `RCPT TO:<${to}>\r\n`, "DATA\r\n"];
       if (pipelining) c.write(commands.join(""));
-      for (const [i, code] of ["250", "250", "354"].entries()) await c.expect(pipelining ? undefined : commands[i], code);
+      for (const [i, code] of ["250", "250", "354"].entries())
+        await c.expect(pipelining ? undefined : commands[i], code);
       await c.expect(body, "250");
     }
     c.close();

@@ -59,7 +59,8 @@ interface ShapeResult {
 
 export function parseShape(text: string): Shape {
   const match = /^(\d+)k-(\d+)$/.exec(text);
-  if (!match || Number(match[1]) === 0 || Number(match[2]) === 0) throw new Error(`shape ${JSON.stringify(text)} must be SIZEk-DOMAINS, e.g. 4k-100`);
+  if (!match || Number(match[1]) === 0 || Number(match[2]) === 0)
+    throw new Error(`shape ${JSON.stringify(text)} must be SIZEk-DOMAINS, e.g. 4k-100`);
   return { size: Number(match[1]) * 1024, domains: Number(match[2]) };
 }
 
@@ -78,9 +79,14 @@ async function measure(side: Side, pid: number, sink: Sink, load: LoadOptions): 
   const cpu = await treeCpuSeconds(pid);
   const started = performance.now();
   const submitMs = await sendLoad(load);
-  await until(() => sink.count() >= base + load.messages, `${side}: ${load.messages} messages at the sink`, LIMIT_MS, 5);
+  await until(
+    () => sink.count() >= base + load.messages,
+    `${side}: ${load.messages} messages at the sink`,
+    LIMIT_MS,
+    5,
+  );
   const relayMs = performance.now() - started;
-  const cpuMs = ((await treeCpuSeconds(pid)) - cpu) * 1000 / load.messages;
+  const cpuMs = (((await treeCpuSeconds(pid)) - cpu) * 1000) / load.messages;
   return { side, submitRate: (load.messages * 1000) / submitMs, relayRate: (load.messages * 1000) / relayMs, cpuMs };
 }
 
@@ -105,7 +111,13 @@ export async function main(argv: readonly string[]): Promise<void> {
   const SESSIONS = Number(values.sessions);
   const CONCURRENCY = Number(values.concurrency);
   const perConnection = values["per-connection"] === undefined ? undefined : Number(values["per-connection"]);
-  for (const [name, value] of Object.entries({ messages: N, rounds: ROUNDS, sessions: SESSIONS, concurrency: CONCURRENCY, "per-connection": perConnection ?? 1 })) {
+  for (const [name, value] of Object.entries({
+    messages: N,
+    rounds: ROUNDS,
+    sessions: SESSIONS,
+    concurrency: CONCURRENCY,
+    "per-connection": perConnection ?? 1,
+  })) {
     if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a whole number of at least 1`);
   }
 
@@ -116,27 +128,44 @@ export async function main(argv: readonly string[]): Promise<void> {
     const sink = await startSink(sinkPort);
     stops.push(() => sink.stop());
 
-    const slapd = await startSlapd({ dataDir: join(dir, "slapd"), users: [{ uid: "bench", password: "bench-Secret1" }], admins: [], adminPassword: "bench-Admin1" });
+    const slapd = await startSlapd({
+      dataDir: join(dir, "slapd"),
+      users: [{ uid: "bench", password: "bench-Secret1" }],
+      admins: [],
+      adminPassword: "bench-Admin1",
+    });
     stops.push(() => slapd.stop());
     await writeFile(join(dir, "users.yaml"), "mailboxes:\n  - {owner: bench, address: bench@bench.test}\n");
     const spool = join(dir, "spool");
-    await writeFile(join(dir, "semail.yaml"), stringify({
-      hostname: "outbound.bench.test",
-      users: join(dir, "users.yaml"),
-      log: { level: "warn" },
-      ldap: { url: slapd.url, baseDn: slapd.baseDn, userDnTemplate: slapd.userDnTemplate, adminGroupDn: slapd.adminGroupDn },
-      outbound: {
-        listen: [`127.0.0.1:${outboundPort}`],
-        spool,
-        concurrency: CONCURRENCY,
-        perDomainConcurrency: CONCURRENCY,
-        delivery: { relayHost: { host: "127.0.0.1", port: sinkPort }, localAddresses: ["192.0.2.1"] },
-      },
-    }));
+    await writeFile(
+      join(dir, "semail.yaml"),
+      stringify({
+        hostname: "outbound.bench.test",
+        users: join(dir, "users.yaml"),
+        log: { level: "warn" },
+        ldap: {
+          url: slapd.url,
+          baseDn: slapd.baseDn,
+          userDnTemplate: slapd.userDnTemplate,
+          adminGroupDn: slapd.adminGroupDn,
+        },
+        outbound: {
+          listen: [`127.0.0.1:${outboundPort}`],
+          spool,
+          concurrency: CONCURRENCY,
+          perDomainConcurrency: CONCURRENCY,
+          delivery: { relayHost: { host: "127.0.0.1", port: sinkPort }, localAddresses: ["192.0.2.1"] },
+        },
+      }),
+    );
     const node = join(process.cwd(), "node_modules/.bin/node");
     const profile = values["cpu-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(values["cpu-prof"])}`] : [];
-    const command = values["from-source"] ? [...profile, "bin/semail.mjs"] : [...(await imageNodeFlags()), ...profile, await bundle()];
-    const daemon = spawn(node, [...command, "outbound", "--config", join(dir, "semail.yaml")], { stdio: ["ignore", "ignore", "inherit"] });
+    const command = values["from-source"]
+      ? [...profile, "bin/semail.mjs"]
+      : [...(await imageNodeFlags()), ...profile, await bundle()];
+    const daemon = spawn(node, [...command, "outbound", "--config", join(dir, "semail.yaml")], {
+      stdio: ["ignore", "ignore", "inherit"],
+    });
     const daemonExited = new Promise((r) => daemon.once("exit", r));
     stops.push(async () => {
       daemon.kill("SIGTERM");
@@ -159,54 +188,96 @@ export async function main(argv: readonly string[]): Promise<void> {
     await until(() => accepting(postfix.port), "postfix to listen", 15_000);
 
     const port: Record<Side, number> = { semail: outboundPort, postfix: postfix.port };
-    const pid: Record<Side, () => Promise<number>> = { semail: async () => daemon.pid ?? 0, postfix: () => postfix.masterPid() };
+    const pid: Record<Side, () => Promise<number>> = {
+      semail: async () => daemon.pid ?? 0,
+      postfix: () => postfix.masterPid(),
+    };
     const loadFor = (side: Side, shape: Shape, messages: number): LoadOptions => ({
-      port: port[side], sessions: SESSIONS, messages, size: shape.size, from: "bench@bench.test", to: recipients(shape),
+      port: port[side],
+      sessions: SESSIONS,
+      messages,
+      size: shape.size,
+      from: "bench@bench.test",
+      to: recipients(shape),
       ...(side === "semail" ? { auth: { user: "bench", password: "bench-Secret1" } } : {}),
       ...(perConnection !== undefined ? { perConnection } : {}),
     });
 
-    console.log(`bench/relay: ${N} messages per shape and side, ${SESSIONS} client sessions${perConnection ? ` of ${perConnection} message(s) per connection` : " kept open"}, delivery concurrency ${CONCURRENCY}, ${ROUNDS} alternating round(s), both relay to smtp-sink on loopback; semail: node ${command.map((c) => (c.startsWith("/") ? path.relative(process.cwd(), c) : c)).join(" ")}; ${new Date().toISOString()}`);
+    console.log(
+      `bench/relay: ${N} messages per shape and side, ${SESSIONS} client sessions${perConnection ? ` of ${perConnection} message(s) per connection` : " kept open"}, delivery concurrency ${CONCURRENCY}, ${ROUNDS} alternating round(s), both relay to smtp-sink on loopback; semail: node ${command.map((c) => (c.startsWith("/") ? path.relative(process.cwd(), c) : c)).join(" ")}; ${new Date().toISOString()}`,
+    );
     const results: ShapeResult[] = [];
     for (const shape of shapes) {
       // Warm-up (JIT, LDAP, Postfix's processes, the sink), not counted.
       for (const side of SIDES) await measure(side, await pid[side](), sink, loadFor(side, shape, Math.min(100, N)));
       const rounds: Round[] = [];
-      const samplers = Object.fromEntries(SIDES.map((side) => [side, sampleTree(pid[side], 250)])) as Record<Side, ReturnType<typeof sampleTree>>;
+      const samplers = Object.fromEntries(SIDES.map((side) => [side, sampleTree(pid[side], 250)])) as Record<
+        Side,
+        ReturnType<typeof sampleTree>
+      >;
       for (let round = 0; round < ROUNDS; round++) {
         // Alternating rounds, and who goes first alternates too: a busy machine slows both alike.
-        for (const side of round % 2 === 0 ? SIDES : [...SIDES].reverse()) rounds.push(await measure(side, await pid[side](), sink, loadFor(side, shape, N)));
+        for (const side of round % 2 === 0 ? SIDES : [...SIDES].reverse())
+          rounds.push(await measure(side, await pid[side](), sink, loadFor(side, shape, N)));
       }
       const peak = { semail: await samplers.semail.stop(), postfix: await samplers.postfix.stop() };
       const of = (side: Side, value: (r: Round) => number) => median(rounds.filter((r) => r.side === side).map(value));
       results.push({
-        shape, rounds, peak,
+        shape,
+        rounds,
+        peak,
         median: { semail: of("semail", (r) => r.relayRate), postfix: of("postfix", (r) => r.relayRate) },
         cpuMs: { semail: of("semail", (r) => r.cpuMs), postfix: of("postfix", (r) => r.cpuMs) },
       });
-      console.log(`  ${label(shape).padEnd(20)} rounds (msg/s relayed, submitted; CPU ms/msg): ${rounds.map((r) => `${r.side} ${r.relayRate.toFixed(0)}, ${r.submitRate.toFixed(0)}; ${r.cpuMs.toFixed(2)}`).join(" | ")}`);
+      console.log(
+        `  ${label(shape).padEnd(20)} rounds (msg/s relayed, submitted; CPU ms/msg): ${rounds.map((r) => `${r.side} ${r.relayRate.toFixed(0)}, ${r.submitRate.toFixed(0)}; ${r.cpuMs.toFixed(2)}`).join(" | ")}`,
+      );
     }
     await until(async () => (await new Spool(spool).ids()).length === 0, "semail's spool to empty", 30_000);
 
     console.log("");
-    console.log(`  ${"shape".padEnd(20)} ${"semail msg/s".padStart(12)} ${"postfix msg/s".padStart(13)} ${"ratio".padStart(6)}   CPU ms/msg: semail, postfix   peak RSS / PSS: semail, postfix`);
+    console.log(
+      `  ${"shape".padEnd(20)} ${"semail msg/s".padStart(12)} ${"postfix msg/s".padStart(13)} ${"ratio".padStart(6)}   CPU ms/msg: semail, postfix   peak RSS / PSS: semail, postfix`,
+    );
     for (const r of results) {
       const ratio = r.median.semail / r.median.postfix;
-      console.log(`  ${label(r.shape).padEnd(20)} ${r.median.semail.toFixed(0).padStart(12)} ${r.median.postfix.toFixed(0).padStart(13)} ${ratio.toFixed(2).padStart(6)}${ratio >= 2 ? "  " : " <"}   ${r.cpuMs.semail.toFixed(2).padStart(5)}, ${r.cpuMs.postfix.toFixed(2).padStart(5)}${" ".repeat(16)}${mb(r.peak.semail.rss)} / ${mb(r.peak.semail.pss)}, ${mb(r.peak.postfix.rss)} / ${mb(r.peak.postfix.pss)}`);
+      console.log(
+        `  ${label(r.shape).padEnd(20)} ${r.median.semail.toFixed(0).padStart(12)} ${r.median.postfix.toFixed(0).padStart(13)} ${ratio.toFixed(2).padStart(6)}${ratio >= 2 ? "  " : " <"}   ${r.cpuMs.semail.toFixed(2).padStart(5)}, ${r.cpuMs.postfix.toFixed(2).padStart(5)}${" ".repeat(16)}${mb(r.peak.semail.rss)} / ${mb(r.peak.semail.pss)}, ${mb(r.peak.postfix.rss)} / ${mb(r.peak.postfix.pss)}`,
+      );
     }
     const lowest = Math.min(...results.map((r) => r.median.semail / r.median.postfix));
-    console.log(`  (median of the rounds, msg/s end to end: from the first connection until the sink has every message; target ratio >= 2.0 at every shape, lowest ${lowest.toFixed(2)}; "<" marks a shape below it)`);
-    console.log(JSON.stringify({
-      bench: "relay", messages: N, rounds: ROUNDS, sessions: SESSIONS, concurrency: CONCURRENCY, ...(perConnection ? { perConnection } : {}),
-      shapes: results.map((r) => ({
-        size: r.shape.size, domains: r.shape.domains, semail: Math.round(r.median.semail), postfix: Math.round(r.median.postfix),
-        ratio: Number((r.median.semail / r.median.postfix).toFixed(2)), cpuMsPerMessage: { semail: Number(r.cpuMs.semail.toFixed(3)), postfix: Number(r.cpuMs.postfix.toFixed(3)) }, peakRss: { semail: r.peak.semail.rss, postfix: r.peak.postfix.rss },
-        peakPss: { semail: r.peak.semail.pss, postfix: r.peak.postfix.pss },
-        rounds: r.rounds.map((x) => ({ side: x.side, relayed: Math.round(x.relayRate), submitted: Math.round(x.submitRate), cpuMs: Number(x.cpuMs.toFixed(3)) })),
-      })),
-    }));
+    console.log(
+      `  (median of the rounds, msg/s end to end: from the first connection until the sink has every message; target ratio >= 2.0 at every shape, lowest ${lowest.toFixed(2)}; "<" marks a shape below it)`,
+    );
+    console.log(
+      JSON.stringify({
+        bench: "relay",
+        messages: N,
+        rounds: ROUNDS,
+        sessions: SESSIONS,
+        concurrency: CONCURRENCY,
+        ...(perConnection ? { perConnection } : {}),
+        shapes: results.map((r) => ({
+          size: r.shape.size,
+          domains: r.shape.domains,
+          semail: Math.round(r.median.semail),
+          postfix: Math.round(r.median.postfix),
+          ratio: Number((r.median.semail / r.median.postfix).toFixed(2)),
+          cpuMsPerMessage: { semail: Number(r.cpuMs.semail.toFixed(3)), postfix: Number(r.cpuMs.postfix.toFixed(3)) },
+          peakRss: { semail: r.peak.semail.rss, postfix: r.peak.postfix.rss },
+          peakPss: { semail: r.peak.semail.pss, postfix: r.peak.postfix.pss },
+          rounds: r.rounds.map((x) => ({
+            side: x.side,
+            relayed: Math.round(x.relayRate),
+            submitted: Math.round(x.submitRate),
+            cpuMs: Number(x.cpuMs.toFixed(3)),
+          })),
+        })),
+      }),
+    );
   } finally {
-    for (const stop of stops.reverse()) await stop().catch((err: unknown) => console.error(`cleanup: ${(err as Error).message}`));
+    for (const stop of stops.reverse())
+      await stop().catch((err: unknown) => console.error(`cleanup: ${(err as Error).message}`));
     await removeDir(dir);
   }
 }

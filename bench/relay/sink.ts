@@ -11,7 +11,9 @@ export interface Sink {
 }
 
 export async function startSink(port: number): Promise<Sink> {
-  const child: ChildProcess = spawn("/usr/sbin/smtp-sink", ["-c", "-u", "nobody", `127.0.0.1:${port}`, "1000"], { stdio: ["ignore", "pipe", "pipe"] });
+  const child: ChildProcess = spawn("/usr/sbin/smtp-sink", ["-c", "-u", "nobody", `127.0.0.1:${port}`, "1000"], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let count = 0;
   let tail = "";
   let errors = "";

@@ -29,7 +29,12 @@ export async function measureApplier(dir: string, count: number, adds: number): 
   const runDir = join(dir, `applier-${count}`);
   const zonesDir = join(runDir, "zones");
   await mkdir(zonesDir, { recursive: true });
-  const zone = createLocalZone({ domain: BENCH_DOMAIN, ipv4: "127.0.0.1", ipv6: "::1", serialFile: join(runDir, "serial") });
+  const zone = createLocalZone({
+    domain: BENCH_DOMAIN,
+    ipv4: "127.0.0.1",
+    ipv6: "::1",
+    serialFile: join(runDir, "serial"),
+  });
   const managed = { name: BENCH_DOMAIN, text: (await zone.render(list(0)))! };
   const named = await startNamed({ dataDir: join(runDir, "named"), zones: [managed] });
   const usersFile = join(runDir, "imap-users");

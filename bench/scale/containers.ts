@@ -51,22 +51,34 @@ function standInEngine(): Docker & { readonly calls: string[][] } {
         const [filter] = flag(args, "--filter");
         const [key, value] = filter!.replace(/^label=/, "").split("=");
         const format = args.includes("-q") ? "{{.Names}}" : flag(args, "--format")[0]!;
-        const rows = [...containers].filter(([, c]) => c.labels.get(key!) === value && (args.includes("-a") || c.running));
+        const rows = [...containers].filter(
+          ([, c]) => c.labels.get(key!) === value && (args.includes("-a") || c.running),
+        );
         return rows.map(([name, c]) => `${render(format, name, c)}\n`).join("");
       }
       case "inspect": {
         const c = containers.get(last);
         if (!c) throw new Error(`docker inspect: no such container ${last}`);
-        return JSON.stringify([{
-          State: { Running: c.running, Restarting: false, Status: c.running ? "running" : "exited" },
-          Config: { Labels: Object.fromEntries(c.labels) },
-          NetworkSettings: { Networks: { [NETWORK]: { IPAddress: c.ip } } },
-        }]);
+        return JSON.stringify([
+          {
+            State: { Running: c.running, Restarting: false, Status: c.running ? "running" : "exited" },
+            Config: { Labels: Object.fromEntries(c.labels) },
+            NetworkSettings: { Networks: { [NETWORK]: { IPAddress: c.ip } } },
+          },
+        ]);
       }
       case "run": {
-        const labels = new Map(flag(args, "--label").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)] as [string, string]));
+        const labels = new Map(
+          flag(args, "--label").map(
+            (l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)] as [string, string],
+          ),
+        );
         next++;
-        containers.set(flag(args, "--name")[0]!, { labels, ip: `10.216.${Math.floor(next / 250)}.${(next % 250) + 2}`, running: true });
+        containers.set(flag(args, "--name")[0]!, {
+          labels,
+          ip: `10.216.${Math.floor(next / 250)}.${(next % 250) + 2}`,
+          running: true,
+        });
         return "";
       }
       case "start":
@@ -81,7 +93,14 @@ function standInEngine(): Docker & { readonly calls: string[][] } {
         throw new Error(`the bench's stand-in engine does not answer docker ${command}`);
     }
   };
-  return { host: "unix:///nonexistent/bench.sock", own: false, run, stream: async () => undefined, stop: async () => undefined, calls };
+  return {
+    host: "unix:///nonexistent/bench.sock",
+    own: false,
+    run,
+    stream: async () => undefined,
+    stop: async () => undefined,
+    calls,
+  };
 }
 
 const list = (count: number): UsersList => parseUsersList(syntheticUsersYaml(count), BENCH_LIST_OPTIONS);
@@ -91,13 +110,31 @@ export async function measureContainerSync(dir: string, count: number, adds: num
   await mkdir(runDir, { recursive: true });
   const docker = standInEngine();
   const containers = createLocalContainers({
-    docker, id: "bench0000", dir: runDir, mailRoot: join(runDir, "mail"), logger: silentLogger(),
-    images: { user: "semail-local/user:bench", jump: "semail-local/jump:bench", aptProxy: "semail-local/apt-proxy:bench" },
-    network: {
-      name: NETWORK, bridge: "semail-ubench0", subnet: "10.216.0.0/16", gateway: "10.216.0.1", jumpIp: "10.216.0.2", jumpNetwork: "semail-bench-jump",
-      aptIp: "10.216.0.3", aptNetwork: "semail-bench-apt", aptBridge: "semail-abench0", aptSubnet: "10.217.0.0/24",
+    docker,
+    id: "bench0000",
+    dir: runDir,
+    mailRoot: join(runDir, "mail"),
+    logger: silentLogger(),
+    images: {
+      user: "semail-local/user:bench",
+      jump: "semail-local/jump:bench",
+      aptProxy: "semail-local/apt-proxy:bench",
     },
-    submission: "10.216.0.1:2587", aptProxy: "http://10.216.0.3:3142", jumpPort: 2222,
+    network: {
+      name: NETWORK,
+      bridge: "semail-ubench0",
+      subnet: "10.216.0.0/16",
+      gateway: "10.216.0.1",
+      jumpIp: "10.216.0.2",
+      jumpNetwork: "semail-bench-jump",
+      aptIp: "10.216.0.3",
+      aptNetwork: "semail-bench-apt",
+      aptBridge: "semail-abench0",
+      aptSubnet: "10.217.0.0/24",
+    },
+    submission: "10.216.0.1:2587",
+    aptProxy: "http://10.216.0.3:3142",
+    jumpPort: 2222,
   });
   await containers.sync(list(count));
   const firstCommands = docker.calls.length;

@@ -50,7 +50,9 @@ interface Watched {
 }
 
 function watchDaemon(launch: Launch, kind: DaemonKind, config: string): Watched {
-  const child = spawn(launch.node, [...launch.args, kind, "--config", config], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(launch.node, [...launch.args, kind, "--config", config], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   const waiters = new Set<{ match: (line: LogLine) => boolean; resolve: () => void }>();
   let ended: Error | undefined;
   const failAll = new Set<(err: Error) => void>();
@@ -80,7 +82,10 @@ function watchDaemon(launch: Launch, kind: DaemonKind, config: string): Watched 
           else resolve();
         };
         const waiter = { match, resolve: () => finish() };
-        const timer = setTimeout(() => finish(new Error(`timed out after ${ms} ms waiting for semail ${kind}: ${what}`)), ms);
+        const timer = setTimeout(
+          () => finish(new Error(`timed out after ${ms} ms waiting for semail ${kind}: ${what}`)),
+          ms,
+        );
         waiters.add(waiter);
         failAll.add(finish);
       });
@@ -98,18 +103,24 @@ function watchDaemon(launch: Launch, kind: DaemonKind, config: string): Watched 
 
 async function writeSettings(dir: string, kind: DaemonKind, usersFile: string): Promise<string> {
   const config = join(dir, `${kind}.yaml`);
-  const common = { hostname: `${kind}.${BENCH_DOMAIN}`, managedDomain: BENCH_DOMAIN, users: usersFile, log: { level: "info" } };
-  const own = kind === "inbound"
-    ? { inbound: { listen: [`127.0.0.1:${await freePort()}`], mailRoot: join(dir, "mail") } }
-    : {
-        // Never contacted: nobody logs in during the bench.
-        ldap: { url: "ldap://127.0.0.1:9" },
-        outbound: {
-          listen: [`127.0.0.1:${await freePort()}`],
-          spool: join(dir, "spool"),
-          delivery: { relayHost: { host: "127.0.0.1", port: 9 }, localAddresses: ["192.0.2.1"] },
-        },
-      };
+  const common = {
+    hostname: `${kind}.${BENCH_DOMAIN}`,
+    managedDomain: BENCH_DOMAIN,
+    users: usersFile,
+    log: { level: "info" },
+  };
+  const own =
+    kind === "inbound"
+      ? { inbound: { listen: [`127.0.0.1:${await freePort()}`], mailRoot: join(dir, "mail") } }
+      : {
+          // Never contacted: nobody logs in during the bench.
+          ldap: { url: "ldap://127.0.0.1:9" },
+          outbound: {
+            listen: [`127.0.0.1:${await freePort()}`],
+            spool: join(dir, "spool"),
+            delivery: { relayHost: { host: "127.0.0.1", port: 9 }, localAddresses: ["192.0.2.1"] },
+          },
+        };
   await writeFile(config, stringify({ ...common, ...own }));
   return config;
 }
@@ -128,7 +139,13 @@ async function replaceSynced(path: string, text: string): Promise<() => Promise<
  * Starts one daemon on a list of `count` mailboxes, adds `adds` mailboxes one at a time and
  * times each reload; stops the daemon.
  */
-export async function measureDaemonReloads(launch: Launch, kind: DaemonKind, dir: string, count: number, adds: number): Promise<ReloadSample> {
+export async function measureDaemonReloads(
+  launch: Launch,
+  kind: DaemonKind,
+  dir: string,
+  count: number,
+  adds: number,
+): Promise<ReloadSample> {
   const runDir = join(dir, `${kind}-${count}`);
   await mkdir(runDir, { recursive: true });
   const usersFile = join(runDir, "users.yaml");
@@ -142,7 +159,11 @@ export async function measureDaemonReloads(launch: Launch, kind: DaemonKind, dir
     const reloadMs: number[] = [];
     for (let i = 1; i <= adds; i++) {
       const swap = await replaceSynced(usersFile, syntheticUsersYaml(count + i));
-      const reloaded = daemon.next((l) => l.msg === "users list reloaded" && l.mailboxes === count + i, `the list of ${count + i}`, RELOAD_LIMIT_MS);
+      const reloaded = daemon.next(
+        (l) => l.msg === "users list reloaded" && l.mailboxes === count + i,
+        `the list of ${count + i}`,
+        RELOAD_LIMIT_MS,
+      );
       const started = performance.now();
       await swap();
       await reloaded;

@@ -21,11 +21,16 @@ export async function buildGraph(count: number): Promise<GraphSample> {
   const started = performance.now();
   const { resources } = await record(baseConfig({ managedDomain: BENCH_DOMAIN }), SECRET_KEYS, () => {
     const config = new pulumi.Config("semail");
-    return defineStack(parseStackConfig((key) => config.get(key)), {
-      sshPrivateKey: config.requireSecret("sshPrivateKey"),
-      ldapPassword: config.getSecret("ldapPassword"),
-      gandiApiKey: config.getSecret("gandiApiKey"),
-    }, users, PROJECT_DIR);
+    return defineStack(
+      parseStackConfig((key) => config.get(key)),
+      {
+        sshPrivateKey: config.requireSecret("sshPrivateKey"),
+        ldapPassword: config.getSecret("ldapPassword"),
+        gandiApiKey: config.getSecret("gandiApiKey"),
+      },
+      users,
+      PROJECT_DIR,
+    );
   });
   return { ms: performance.now() - started, resources: resources.length };
 }

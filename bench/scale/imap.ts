@@ -25,7 +25,10 @@ export interface ImapReloadSample {
 /** Why the IMAP part cannot run here, or undefined when it can. */
 export async function imapUnavailable(): Promise<string | undefined> {
   if (process.getuid?.() !== 0) return "needs root (Dovecot runs each session as the mailbox's uid)";
-  return access("/usr/sbin/dovecot").then(() => undefined, () => "Dovecot is not installed (apt-get install dovecot-imapd dovecot-pop3d dovecot-ldap)");
+  return access("/usr/sbin/dovecot").then(
+    () => undefined,
+    () => "Dovecot is not installed (apt-get install dovecot-imapd dovecot-pop3d dovecot-ldap)",
+  );
 }
 
 const list = (count: number): UsersList => parseUsersList(syntheticUsersYaml(count), BENCH_LIST_OPTIONS);
@@ -46,14 +49,23 @@ export async function measureImapReloads(count: number, adds: number): Promise<I
   const cert = await selfSignedCertificate("localhost");
   try {
     await chmod(dir, 0o755);
-    const settings = parseSettings({
-      managedDomain: BENCH_DOMAIN,
-      // Never contacted: nobody logs in during the bench.
-      ldap: { url: "ldap://127.0.0.1:9" },
-      tls: { cert: cert.certFile, key: cert.keyFile },
-      inbound: { mailRoot: join(dir, "mail") },
-      imap: { listen: ["127.0.0.1"], imapPort: await freeLoopbackPort(), imapsPort: await freeLoopbackPort(), pop3sPort: await freeLoopbackPort(), stateDir: join(dir, "imap") },
-    }, "bench/scale imap");
+    const settings = parseSettings(
+      {
+        managedDomain: BENCH_DOMAIN,
+        // Never contacted: nobody logs in during the bench.
+        ldap: { url: "ldap://127.0.0.1:9" },
+        tls: { cert: cert.certFile, key: cert.keyFile },
+        inbound: { mailRoot: join(dir, "mail") },
+        imap: {
+          listen: ["127.0.0.1"],
+          imapPort: await freeLoopbackPort(),
+          imapsPort: await freeLoopbackPort(),
+          pop3sPort: await freeLoopbackPort(),
+          stateDir: join(dir, "imap"),
+        },
+      },
+      "bench/scale imap",
+    );
     const imap = await startImap({ settings, list: list(count) });
     try {
       const usersFile = imapPaths(settings.imap.stateDir).users;

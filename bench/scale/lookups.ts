@@ -33,12 +33,20 @@ export function measureList(count: number, runs: number): ListSample {
   const parseMs = median(Array.from({ length: runs }, () => timed(() => parseUsersList(text, BENCH_LIST_OPTIONS))));
   const serializeMs = median(Array.from({ length: runs }, () => timed(() => serializeUsersList(list.entries))));
   const jsonMs = median(Array.from({ length: runs }, () => timed(() => JSON.stringify(list.entries))));
-  const addresses = Array.from({ length: Math.min(count, 1000) }, (_, i) => String(syntheticMailbox(Math.floor((i * count) / Math.min(count, 1000))).address));
+  const addresses = Array.from({ length: Math.min(count, 1000) }, (_, i) =>
+    String(syntheticMailbox(Math.floor((i * count) / Math.min(count, 1000))).address),
+  );
   const context = { users: list, managedDomain: BENCH_DOMAIN, admin: { owner: "postmaster", quota: 1 } };
   let found = 0;
-  const lookupMs = median(Array.from({ length: runs }, () => timed(() => {
-    for (let i = 0; i < LOOKUPS; i++) if (!(resolveRecipient(addresses[i % addresses.length]!, context) instanceof SmtpError)) found++;
-  })));
-  if (found !== LOOKUPS * runs) throw new Error(`bench/scale: ${LOOKUPS * runs - found} listed addresses were not found`);
+  const lookupMs = median(
+    Array.from({ length: runs }, () =>
+      timed(() => {
+        for (let i = 0; i < LOOKUPS; i++)
+          if (!(resolveRecipient(addresses[i % addresses.length]!, context) instanceof SmtpError)) found++;
+      }),
+    ),
+  );
+  if (found !== LOOKUPS * runs)
+    throw new Error(`bench/scale: ${LOOKUPS * runs - found} listed addresses were not found`);
   return { parseMs, serializeMs, jsonMs, lookupUs: (lookupMs * 1000) / LOOKUPS };
 }

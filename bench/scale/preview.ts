@@ -23,7 +23,9 @@ export interface PreviewSample {
 /** Why the real preview cannot be measured here, or undefined when it can. */
 export function previewUnavailable(): string | undefined {
   const root = pulumiCliRoot(PROJECT_DIR);
-  return root !== undefined && existsSync(join(root, "bin", "pulumi")) ? undefined : `no Pulumi CLI ${lockedPulumiVersion(PROJECT_DIR)} (npm run toolchain builds it)`;
+  return root !== undefined && existsSync(join(root, "bin", "pulumi"))
+    ? undefined
+    : `no Pulumi CLI ${lockedPulumiVersion(PROJECT_DIR)} (npm run toolchain builds it)`;
 }
 
 /** One preview from empty state of the stack with `count` mailboxes, timed from the call to its summary. */
@@ -45,14 +47,31 @@ export async function measurePreview(count: number): Promise<PreviewSample> {
     await copyFile(join(PROJECT_DIR, "Pulumi.yaml"), join(workDir, "Pulumi.yaml"));
     await mkdir(join(scratch, "state"));
     const engine = await openEngine({
-      projectDir: PROJECT_DIR, stack: "bench", workDir, cliRoot: scratch, createStack: true,
+      projectDir: PROJECT_DIR,
+      stack: "bench",
+      workDir,
+      cliRoot: scratch,
+      createStack: true,
       env: {
-        PULUMI_HOME: home, PULUMI_BACKEND_URL: `file://${join(scratch, "state")}`, PULUMI_CONFIG_PASSPHRASE: "bench",
-        PULUMI_SKIP_UPDATE_CHECK: "true", PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true", PULUMI_IGNORE_AMBIENT_PLUGINS: "true",
+        PULUMI_HOME: home,
+        PULUMI_BACKEND_URL: `file://${join(scratch, "state")}`,
+        PULUMI_CONFIG_PASSPHRASE: "bench",
+        PULUMI_SKIP_UPDATE_CHECK: "true",
+        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+        PULUMI_IGNORE_AMBIENT_PLUGINS: "true",
         PATH: `${bin}:${process.env.PATH ?? ""}`,
       },
     });
-    const plain = { vmProvider: "existing", vmIp: "192.0.2.25", vmHostKey: HOST_KEY, storageBackend: "image", managedDomain: BENCH_DOMAIN, ldapBaseDn: "dc=semail,dc=bench", usersList: `${listDir}/users.yaml`, minMailboxSize: "16MiB" };
+    const plain = {
+      vmProvider: "existing",
+      vmIp: "192.0.2.25",
+      vmHostKey: HOST_KEY,
+      storageBackend: "image",
+      managedDomain: BENCH_DOMAIN,
+      ldapBaseDn: "dc=semail,dc=bench",
+      usersList: `${listDir}/users.yaml`,
+      minMailboxSize: "16MiB",
+    };
     await engine.stack.setAllConfig({
       ...Object.fromEntries(Object.entries(plain).map(([k, v]) => [`semail:${k}`, { value: v }])),
       "semail:sshPrivateKey": { value: "not used by a preview from empty state", secret: true },

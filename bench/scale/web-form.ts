@@ -29,7 +29,9 @@ export async function measureForm(dir: string, count: number, adds: number): Pro
   for (let i = 0; i < adds; i++) {
     const owner = `added${i}`;
     const started = performance.now();
-    await file.update((list) => planCreate(list, { owner, localPart: owner, kind: "subdomain", subdomain: owner }, BENCH_LIST_OPTIONS));
+    await file.update((list) =>
+      planCreate(list, { owner, localPart: owner, kind: "subdomain", subdomain: owner }, BENCH_LIST_OPTIONS),
+    );
     addMs.push(performance.now() - started);
   }
   const reads: number[] = [];

@@ -15,7 +15,10 @@ const SCHEMA = "/usr/share/roundcube/SQL/sqlite.initial.sql";
 
 /** Why the webmail part cannot run here, or undefined when it can. */
 export async function webmailUnavailable(): Promise<string | undefined> {
-  return access(SCHEMA).then(() => undefined, () => "Roundcube's schema is not installed (apt-get install roundcube-sqlite3)");
+  return access(SCHEMA).then(
+    () => undefined,
+    () => "Roundcube's schema is not installed (apt-get install roundcube-sqlite3)",
+  );
 }
 
 const list = (count: number): UsersList => parseUsersList(syntheticUsersYaml(count), BENCH_LIST_OPTIONS);

@@ -63,7 +63,9 @@ export async function deleteHostCommand(state: HostCommandState): Promise<void> 
 
 /** What makes `up` run the command again: a changed line or stdin, or the host no longer as it left it. */
 export function hostCommandDiffs(olds: HostCommandState, news: HostCommandInputs): string[] {
-  const diffs: string[] = (["create", "stdin", "check", "delete"] as const).filter((key) => (olds[key] ?? "") !== (news[key] ?? ""));
+  const diffs: string[] = (["create", "stdin", "check", "delete"] as const).filter(
+    (key) => (olds[key] ?? "") !== (news[key] ?? ""),
+  );
   if (olds.actual !== olds.expected) diffs.push("actual");
   return diffs;
 }

@@ -14,19 +14,27 @@ z.config(en());
 export const nonEmpty = () => z.string().check(z.minLength(1));
 
 /** An integer in [min, max]; strings too, since flags arrive as strings. */
-export const integer = (min: number, max = Number.MAX_SAFE_INTEGER) => z.pipe(z.coerce.number(), z.int().check(z.gte(min), z.lte(max)));
+export const integer = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.pipe(z.coerce.number(), z.int().check(z.gte(min), z.lte(max)));
 
 const stringOrNumber = z.union([z.string(), z.number()]);
 
 export const size = (what: string) =>
-  z.pipe(stringOrNumber, z.transform((value, ctx) => {
-    const bytes = parseSize(value);
-    if (bytes === undefined) {
-      ctx.issues.push({ code: "custom", input: value, message: `${JSON.stringify(value)} is not a ${what}: write e.g. 5GiB, 512MiB or a byte count` });
-      return z.NEVER;
-    }
-    return bytes;
-  }));
+  z.pipe(
+    stringOrNumber,
+    z.transform((value, ctx) => {
+      const bytes = parseSize(value);
+      if (bytes === undefined) {
+        ctx.issues.push({
+          code: "custom",
+          input: value,
+          message: `${JSON.stringify(value)} is not a ${what}: write e.g. 5GiB, 512MiB or a byte count`,
+        });
+        return z.NEVER;
+      }
+      return bytes;
+    }),
+  );
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -38,49 +46,70 @@ export function parseDuration(value: string | number): number | undefined {
   return Math.round(Number(match[1]) * DURATION_UNITS[match[2] ?? "ms"]!);
 }
 
-export const duration = z.pipe(stringOrNumber, z.transform((value, ctx) => {
-  const ms = parseDuration(value);
-  if (ms === undefined) {
-    ctx.issues.push({ code: "custom", input: value, message: `${JSON.stringify(value)} is not a duration: write e.g. 90s, 30m, 4h or 5d` });
-    return z.NEVER;
-  }
-  return ms;
-}));
+export const duration = z.pipe(
+  stringOrNumber,
+  z.transform((value, ctx) => {
+    const ms = parseDuration(value);
+    if (ms === undefined) {
+      ctx.issues.push({
+        code: "custom",
+        input: value,
+        message: `${JSON.stringify(value)} is not a duration: write e.g. 90s, 30m, 4h or 5d`,
+      });
+      return z.NEVER;
+    }
+    return ms;
+  }),
+);
 
-export const domainName = z.pipe(z.string(), z.transform((value, ctx) => {
-  const lower = value.toLowerCase().replace(/\.$/, "");
-  const problem = domainProblem(lower);
-  if (problem) {
-    ctx.issues.push({ code: "custom", input: value, message: problem });
-    return z.NEVER;
-  }
-  return lower;
-}));
+export const domainName = z.pipe(
+  z.string(),
+  z.transform((value, ctx) => {
+    const lower = value.toLowerCase().replace(/\.$/, "");
+    const problem = domainProblem(lower);
+    if (problem) {
+      ctx.issues.push({ code: "custom", input: value, message: problem });
+      return z.NEVER;
+    }
+    return lower;
+  }),
+);
 
 /** "ADDR:PORT", "[v6]:PORT"; a "/tls" suffix asks for implicit TLS where a part supports it. Parsed here, once. */
-export const listenAddress = z.pipe(z.string(), z.transform((value, ctx) => {
-  const problem = listenSpecProblem(value);
-  if (problem !== undefined) {
-    ctx.issues.push({ code: "custom", input: value, message: problem });
-    return z.NEVER;
-  }
-  return parseListenSpec(value);
-}));
+export const listenAddress = z.pipe(
+  z.string(),
+  z.transform((value, ctx) => {
+    const problem = listenSpecProblem(value);
+    if (problem !== undefined) {
+      ctx.issues.push({ code: "custom", input: value, message: problem });
+      return z.NEVER;
+    }
+    return parseListenSpec(value);
+  }),
+);
 
 /** "10.0.0.0/8", "fd00::/64" or a single address, parsed here, once. */
-export const network = z.pipe(z.string(), z.transform((value, ctx) => {
-  const parsed = parseNetwork(value);
-  if (parsed === undefined) {
-    ctx.issues.push({ code: "custom", input: value, message: `must be ${NETWORK_SHAPE}` });
-    return z.NEVER;
-  }
-  return parsed;
-}));
+export const network = z.pipe(
+  z.string(),
+  z.transform((value, ctx) => {
+    const parsed = parseNetwork(value);
+    if (parsed === undefined) {
+      ctx.issues.push({ code: "custom", input: value, message: `must be ${NETWORK_SHAPE}` });
+      return z.NEVER;
+    }
+    return parsed;
+  }),
+);
 
 /** "HOST:PORT" or "[v6]:PORT" of the outbound daemon's submission (the web form shows it; inbound hands authenticated mail to it). */
-export const submissionAddress = z.string().check(z.regex(/^([A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9a-fA-F:.]+\]):([1-9]\d{0,3}|[1-5]\d{4}|6[0-4]\d{3}|65[0-4]\d{2}|655[0-2]\d|6553[0-5])$/, {
-  message: "must be HOST:PORT of the outbound daemon's submission, such as semail-outbound:587 or 127.0.0.1:2587",
-}));
+export const submissionAddress = z.string().check(
+  z.regex(
+    /^([A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9a-fA-F:.]+\]):([1-9]\d{0,3}|[1-5]\d{4}|6[0-4]\d{3}|65[0-4]\d{2}|655[0-2]\d|6553[0-5])$/,
+    {
+      message: "must be HOST:PORT of the outbound daemon's submission, such as semail-outbound:587 or 127.0.0.1:2587",
+    },
+  ),
+);
 
 export const commonSettings = {
   /** Our own host name: SMTP greeting, Received headers, EHLO. */
@@ -101,11 +130,17 @@ export const commonSettings = {
         /** PEM private key. */
         key: z.optional(nonEmpty()),
       })
-      .check(z.refine((t) => (t.cert === undefined) === (t.key === undefined), { message: "tls.cert and tls.key go together: set both or neither" })),
+      .check(
+        z.refine((t) => (t.cert === undefined) === (t.key === undefined), {
+          message: "tls.cert and tls.key go together: set both or neither",
+        }),
+      ),
     {},
   ),
   log: z._default(
-    z.strictObject({ level: z._default(z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]), "info") }),
+    z.strictObject({
+      level: z._default(z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]), "info"),
+    }),
     { level: "info" as const },
   ),
 };

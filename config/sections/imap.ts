@@ -5,9 +5,17 @@ import * as z from "zod/mini";
 import { integer, nonEmpty } from "./common.ts";
 
 /** "10.0.0.0/8", "fd00::/64" or a single address (as login_trusted_networks takes them). */
-const network = z.string().check(z.regex(/^[0-9a-fA-F:.]+(\/\d{1,3})?$/, { message: "must be an address or ADDR/PREFIX such as 10.88.0.0/16 or fd00::/64" }));
+const network = z.string().check(
+  z.regex(/^[0-9a-fA-F:.]+(\/\d{1,3})?$/, {
+    message: "must be an address or ADDR/PREFIX such as 10.88.0.0/16 or fd00::/64",
+  }),
+);
 /** An address Dovecot can listen on: "*" (every IPv4), "::" (every IPv6) or one address. */
-const address = z.string().check(z.regex(/^(\*|::|[0-9.]+|[0-9a-fA-F:]+)$/, { message: 'must be "*", "::" or one address such as 127.0.0.1 or ::1' }));
+const address = z.string().check(
+  z.regex(/^(\*|::|[0-9.]+|[0-9a-fA-F:]+)$/, {
+    message: 'must be "*", "::" or one address such as 127.0.0.1 or ::1',
+  }),
+);
 /** A port; 0 turns the listener off. */
 const port = () => integer(0, 65535);
 

@@ -3,7 +3,11 @@ import * as z from "zod/mini";
 import { ownerProblem } from "../users-list.ts";
 import { duration, integer, listenAddress, nonEmpty, size, submissionAddress } from "./common.ts";
 
-const owner = z.string().check(z.refine((value) => ownerProblem(value) === undefined, { message: "must be a mailbox owner uid (a-z, 0-9, '.', '_', '-')" }));
+const owner = z.string().check(
+  z.refine((value) => ownerProblem(value) === undefined, {
+    message: "must be a mailbox owner uid (a-z, 0-9, '.', '_', '-')",
+  }),
+);
 
 /**
  * Submission on the public 587 and 465: a session that authenticates (only over TLS) has its

@@ -14,7 +14,12 @@ const withUid = () => z.string().check(z.includes("{uid}"));
 
 export const ldapSettings = z.strictObject({
   /** ldap:// or ldaps:// URL of the directory. */
-  url: z._default(z.string().check(z.regex(/^ldaps?:\/\/[^\s/]+\/?$/, { message: "must be ldap://HOST[:PORT] or ldaps://HOST[:PORT]" })), "ldap://127.0.0.1:389"),
+  url: z._default(
+    z
+      .string()
+      .check(z.regex(/^ldaps?:\/\/[^\s/]+\/?$/, { message: "must be ldap://HOST[:PORT] or ldaps://HOST[:PORT]" })),
+    "ldap://127.0.0.1:389",
+  ),
   /** Base DN of the directory. */
   baseDn: z._default(nonEmpty(), "dc=semail,dc=test"),
   /** DN of a user, {uid} replaced by the escaped login name. Used when userFilter is not set. */

@@ -3,9 +3,11 @@ import * as z from "zod/mini";
 import { duration, integer, listenAddress, network, nonEmpty, size } from "./common.ts";
 
 /** "IP", "IP:PORT" or "[IPv6]:PORT" of a DNS server. */
-const dnsServer = z.string().check(z.regex(/^(\d{1,3}(\.\d{1,3}){3}(:\d{1,5})?|[0-9a-fA-F:]+|\[[0-9a-fA-F:]+\]:\d{1,5})$/, {
-  message: "must be IP, IP:PORT or [IPv6]:PORT such as 127.0.0.1:5353",
-}));
+const dnsServer = z.string().check(
+  z.regex(/^(\d{1,3}(\.\d{1,3}){3}(:\d{1,5})?|[0-9a-fA-F:]+|\[[0-9a-fA-F:]+\]:\d{1,5})$/, {
+    message: "must be IP, IP:PORT or [IPv6]:PORT such as 127.0.0.1:5353",
+  }),
+);
 
 const port = () => integer(1, 65535);
 
@@ -24,13 +26,21 @@ const relayHostSettings = z
     /** With a user: check the relay's TLS certificate before sending the password. */
     verifyTls: z._default(z.boolean(), true),
   })
-  .check(z.refine((r) => (r.user === undefined) === (r.passwordFile === undefined), { message: "relayHost.user and relayHost.passwordFile go together" }));
+  .check(
+    z.refine((r) => (r.user === undefined) === (r.passwordFile === undefined), {
+      message: "relayHost.user and relayHost.passwordFile go together",
+    }),
+  );
 
 const dkimKey = z.strictObject({
   /** Signing domain (d=). */
   domain: nonEmpty(),
   /** Selector (s=), published at SELECTOR._domainkey.DOMAIN. */
-  selector: z.string().check(z.regex(/^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$/, { message: "must be a DNS label such as mail2026" })),
+  selector: z
+    .string()
+    .check(
+      z.regex(/^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$/, { message: "must be a DNS label such as mail2026" }),
+    ),
   /** PEM file of the RSA private key. */
   privateKeyFile: nonEmpty(),
 });

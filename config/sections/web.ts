@@ -3,28 +3,40 @@ import * as z from "zod/mini";
 import { domainName, integer, listenAddress, nonEmpty, submissionAddress } from "./common.ts";
 
 /** "IP" or "IP:PORT" / "[v6]:PORT" of a DNS server. */
-const dnsServer = z.string().check(z.regex(/^(\[[0-9a-fA-F:.]+\](:\d{1,5})?|[0-9a-fA-F:.]+|[0-9.]+:\d{1,5})$/, {
-  message: "must be an IP address, optionally with a port: 127.0.0.1, 127.0.0.1:5353 or [::1]:53",
-}));
+const dnsServer = z.string().check(
+  z.regex(/^(\[[0-9a-fA-F:.]+\](:\d{1,5})?|[0-9a-fA-F:.]+|[0-9.]+:\d{1,5})$/, {
+    message: "must be an IP address, optionally with a port: 127.0.0.1, 127.0.0.1:5353 or [::1]:53",
+  }),
+);
 
 export const webApplySettings = z.strictObject({
   /** How a change is applied: pulumi (Automation API, production), local (`semail start`), none (only write the list). */
   mode: z._default(z.enum(["pulumi", "local", "none"]), "pulumi"),
   /** Pulumi stack to update (mode pulumi). */
-  stack: z._default(z.string().check(z.regex(/^[A-Za-z0-9_.\/-]+$/, { message: "must be a stack name such as prod or org/semail/prod" })), "prod"),
+  stack: z._default(
+    z
+      .string()
+      .check(z.regex(/^[A-Za-z0-9_./-]+$/, { message: "must be a stack name such as prod or org/semail/prod" })),
+    "prod",
+  ),
   /** Directory holding Pulumi.yaml and index.ts (mode pulumi). */
   projectDir: z._default(nonEmpty(), "."),
 });
 
 /** An http(s) URL, for a link users follow. */
-const linkUrl = z.string().check(z.refine((value) => {
-  try {
-    const url = new URL(value);
-    return (url.protocol === "https:" || url.protocol === "http:") && url.hostname !== "";
-  } catch {
-    return false;
-  }
-}, { message: "must be an http(s) URL such as https://webmail.example.org/" }));
+const linkUrl = z.string().check(
+  z.refine(
+    (value) => {
+      try {
+        const url = new URL(value);
+        return (url.protocol === "https:" || url.protocol === "http:") && url.hostname !== "";
+      } catch {
+        return false;
+      }
+    },
+    { message: "must be an http(s) URL such as https://webmail.example.org/" },
+  ),
+);
 
 export const webRateLimitSettings = z.strictObject({
   /** Login attempts allowed per client IP in one window. */

@@ -5,7 +5,14 @@ import * as z from "zod/mini";
 import { integer, listenAddress, nonEmpty } from "./common.ts";
 
 /** ADDR:PORT, no /tls: php -S speaks plain HTTP (TLS comes from a proxy in front). */
-const listen = z.pipe(z.string().check(z.regex(/^(\[[0-9a-fA-F:.]+\]|[0-9.]+|localhost):\d{1,5}$/, { message: "must be ADDR:PORT such as 127.0.0.1:8081 (plain HTTP: put a TLS proxy in front for HTTPS)" })), listenAddress);
+const listen = z.pipe(
+  z.string().check(
+    z.regex(/^(\[[0-9a-fA-F:.]+\]|[0-9.]+|localhost):\d{1,5}$/, {
+      message: "must be ADDR:PORT such as 127.0.0.1:8081 (plain HTTP: put a TLS proxy in front for HTTPS)",
+    }),
+  ),
+  listenAddress,
+);
 
 export const webmailSettings = z.strictObject({
   /** Where `php -S` serves Roundcube (plain HTTP: loopback, or behind a TLS proxy). */

@@ -3,9 +3,26 @@
 
 /** Where the scripts live on the VM. */
 export const HOST_SCRIPTS_DIR = "/usr/local/lib/semail";
-export const HOST_SCRIPTS = ["mailbox-fs.sh", "install-zone.sh", "jump-host.sh", "jump-access.sh", "jump-keys.sh", "users-firewall.sh"] as const;
+export const HOST_SCRIPTS = [
+  "mailbox-fs.sh",
+  "install-zone.sh",
+  "jump-host.sh",
+  "jump-access.sh",
+  "jump-keys.sh",
+  "users-firewall.sh",
+] as const;
 /** Debian packages the VM needs: Docker, named, LVM, ext4 tools, blkid/file/losetup, setfacl. */
-export const VM_PACKAGES = ["docker.io", "bind9", "bind9-utils", "lvm2", "e2fsprogs", "file", "util-linux", "acl", "ca-certificates"] as const;
+export const VM_PACKAGES = [
+  "docker.io",
+  "bind9",
+  "bind9-utils",
+  "lvm2",
+  "e2fsprogs",
+  "file",
+  "util-linux",
+  "acl",
+  "ca-certificates",
+] as const;
 
 /** `bash <dir>/<script>` as a command prefix. */
 export function hostScript(script: (typeof HOST_SCRIPTS)[number]): string {

@@ -51,8 +51,20 @@ export function jumpSshdStanza(jump: typeof JUMP = JUMP): string {
 
 /** The command that sets up the jump account (stdin: `jumpSshdStanza()`). */
 export function jumpSetupCommand(jump: typeof JUMP = JUMP): string {
-  return shellLine(...hostScript("jump-host.sh").split(" "), "setup", "--user", jump.user, "--keys-user", jump.keysUser,
-    "--dir", jump.dir, "--command", jump.command, "--sshd-conf", jump.sshdConf);
+  return shellLine(
+    ...hostScript("jump-host.sh").split(" "),
+    "setup",
+    "--user",
+    jump.user,
+    "--keys-user",
+    jump.keysUser,
+    "--dir",
+    jump.dir,
+    "--command",
+    jump.command,
+    "--sshd-conf",
+    jump.sshdConf,
+  );
 }
 
 const IPV4 = /^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
@@ -62,23 +74,47 @@ const IPV4 = /^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[
  * tunnel to port 22 of this container (sshd checks permitopen on every channel).
  */
 export function jumpKeysFile(containerIp: string, sshKeys: readonly string[]): string {
-  if (!IPV4.test(containerIp)) throw new Error(`the user's container has no IPv4 address on the users' network (got ${JSON.stringify(containerIp)}); is it running?`);
-  return sshKeys.map((key) => {
-    // The users list already checks keys; a newline or quote here would add options.
-    if (/[\r\n"]/.test(key) || !/^(ssh|ecdsa|sk)-\S+ [A-Za-z0-9+/=]+/.test(key)) throw new Error(`not an OpenSSH public key line: ${JSON.stringify(key.slice(0, 40))}`);
-    return `restrict,port-forwarding,permitopen="${containerIp}:22" ${key}\n`;
-  }).join("");
+  if (!IPV4.test(containerIp))
+    throw new Error(
+      `the user's container has no IPv4 address on the users' network (got ${JSON.stringify(containerIp)}); is it running?`,
+    );
+  return sshKeys
+    .map((key) => {
+      // The users list already checks keys; a newline or quote here would add options.
+      if (/[\r\n"]/.test(key) || !/^(ssh|ecdsa|sk)-\S+ [A-Za-z0-9+/=]+/.test(key))
+        throw new Error(`not an OpenSSH public key line: ${JSON.stringify(key.slice(0, 40))}`);
+      return `restrict,port-forwarding,permitopen="${containerIp}:22" ${key}\n`;
+    })
+    .join("");
 }
 
 /** Writes `<JUMP.dir>/<owner>.keys` atomically from stdin. */
 export function jumpWriteCommand(owner: string): string {
-  return shellLine(...hostScript("jump-access.sh").split(" "), "write", "--owner", owner, "--dir", JUMP.dir, "--group", JUMP.keysUser);
+  return shellLine(
+    ...hostScript("jump-access.sh").split(" "),
+    "write",
+    "--owner",
+    owner,
+    "--dir",
+    JUMP.dir,
+    "--group",
+    JUMP.keysUser,
+  );
 }
 
 /** Removes the owner's file only while it still holds `content` (what this resource wrote). */
 export function jumpRemoveCommand(owner: string, content: string): string {
   const sha = createHash("sha256").update(content).digest("hex");
-  return shellLine(...hostScript("jump-access.sh").split(" "), "remove", "--owner", owner, "--dir", JUMP.dir, "--sha256", sha);
+  return shellLine(
+    ...hostScript("jump-access.sh").split(" "),
+    "remove",
+    "--owner",
+    owner,
+    "--dir",
+    JUMP.dir,
+    "--sha256",
+    sha,
+  );
 }
 
 /** What the user types to reach their container. */

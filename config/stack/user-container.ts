@@ -25,11 +25,19 @@ export const USER_KEYS_HOST_DIR = "/var/lib/semail/user-keys";
 export const USER_HOST_KEYS_PATH = "/etc/ssh/keys";
 
 /** The settings the user image's entrypoint reads (assets/images/user). */
-export function userEnvironment(entry: Pick<MailboxEntry, "owner" | "address">, submission: string, aptProxy: string): string[] {
+export function userEnvironment(
+  entry: Pick<MailboxEntry, "owner" | "address">,
+  submission: string,
+  aptProxy: string,
+): string[] {
   const uid = mailUid(entry.owner);
   return [
-    `SEMAIL_OWNER=${entry.owner}`, `SEMAIL_UID=${uid}`, `SEMAIL_GID=${uid}`, `SEMAIL_ADDRESS=${entry.address}`,
-    `SEMAIL_SUBMISSION=${submission}`, `SEMAIL_APT_PROXY=${aptProxy}`,
+    `SEMAIL_OWNER=${entry.owner}`,
+    `SEMAIL_UID=${uid}`,
+    `SEMAIL_GID=${uid}`,
+    `SEMAIL_ADDRESS=${entry.address}`,
+    `SEMAIL_SUBMISSION=${submission}`,
+    `SEMAIL_APT_PROXY=${aptProxy}`,
   ];
 }
 
@@ -48,7 +56,8 @@ export function userKeysWriteCommand(owner: string, hostDir: string = USER_KEYS_
   const file = `${dir}/${USER_KEYS_FILE}`;
   const temp = `${dir}/.${USER_KEYS_FILE}.new`;
   return [
-    "set -eu", "umask 022",
+    "set -eu",
+    "umask 022",
     shellLine("install", "-d", "-m", "0755", "-o", "root", "-g", "root", dir),
     `cat >${shellLine(temp)}`,
     shellLine("chmod", "0644", temp),

@@ -50,7 +50,8 @@ const MAX_SERIAL = 4294967295;
 export function nextSerial(previous: number | undefined, now: Date): number {
   const day = now.getUTCFullYear() * 1000000 + (now.getUTCMonth() + 1) * 10000 + now.getUTCDate() * 100;
   const serial = Math.max((previous ?? 0) + 1, day);
-  if (serial > MAX_SERIAL) throw new RangeError(`zone serial ${serial} exceeds 32 bits: reset the zone's SOA serial by hand (RFC 1982)`);
+  if (serial > MAX_SERIAL)
+    throw new RangeError(`zone serial ${serial} exceeds 32 bits: reset the zone's SOA serial by hand (RFC 1982)`);
   return serial;
 }
 
@@ -74,26 +75,34 @@ export function subdomainRecords(label: string, domain: string, ttl = DEFAULT_TT
  * The RFC 6186 services, the port each is on, and their priority: TLS from the first byte is
  * preferred to STARTTLS (RFC 8314 section 5.1). Plain POP3 is never offered.
  */
-const SRV_SERVICES: ReadonlyArray<readonly [name: string, port: keyof MailClientPorts | undefined, priority: number]> = [
-  ["_submissions._tcp", "submissions", 0],
-  ["_submission._tcp", "submission", 10],
-  ["_imaps._tcp", "imaps", 0],
-  ["_imap._tcp", "imap", 10],
-  ["_pop3s._tcp", "pop3s", 0],
-  ["_pop3._tcp", undefined, 0],
-];
+const SRV_SERVICES: ReadonlyArray<readonly [name: string, port: keyof MailClientPorts | undefined, priority: number]> =
+  [
+    ["_submissions._tcp", "submissions", 0],
+    ["_submission._tcp", "submission", 10],
+    ["_imaps._tcp", "imaps", 0],
+    ["_imap._tcp", "imap", 10],
+    ["_pop3s._tcp", "pop3s", 0],
+    ["_pop3._tcp", undefined, 0],
+  ];
 
 /**
  * An SRV record per service, named by `at(service)`, naming `mxHost` and its port, or the
  * target "." for a service not offered (RFC 6186 section 4); then, when given, autoconfig
  * as an alias of `autoconfigHost` (the web form answers Mozilla's autoconfig there).
  */
-function clientRecords(at: (name: string) => string, mxHost: string, autoconfigHost: string | undefined, ports: MailClientPorts, ttl: number): ZoneRecord[] {
+function clientRecords(
+  at: (name: string) => string,
+  mxHost: string,
+  autoconfigHost: string | undefined,
+  ports: MailClientPorts,
+  ttl: number,
+): ZoneRecord[] {
   const records: ZoneRecord[] = SRV_SERVICES.map(([name, service, priority]) => {
     const port = service === undefined ? 0 : ports[service];
     return { name: at(name), type: "SRV", ttl, values: [port === 0 ? "0 0 0 ." : `${priority} 1 ${port} ${mxHost}.`] };
   });
-  if (autoconfigHost !== undefined) records.push({ name: at("autoconfig"), type: "CNAME", ttl, values: [`${autoconfigHost}.`] });
+  if (autoconfigHost !== undefined)
+    records.push({ name: at("autoconfig"), type: "CNAME", ttl, values: [`${autoconfigHost}.`] });
   return records;
 }
 
@@ -102,7 +111,12 @@ function clientRecords(at: (name: string) => string, mxHost: string, autoconfigH
  * apex): the SRV records naming mx.<domain>; for a subdomain also autoconfig.<label>, an alias
  * of the apex's autoconfig (which has the host's addresses, see zoneRecords).
  */
-export function mailClientRecords(label: string, domain: string, ports: MailClientPorts = STANDARD_MAIL_CLIENT_PORTS, ttl = DEFAULT_TTL): ZoneRecord[] {
+export function mailClientRecords(
+  label: string,
+  domain: string,
+  ports: MailClientPorts = STANDARD_MAIL_CLIENT_PORTS,
+  ttl = DEFAULT_TTL,
+): ZoneRecord[] {
   const at = (name: string) => (label === "@" ? name : `${name}.${label}`);
   return clientRecords(at, `mx.${domain}`, label === "@" ? undefined : `autoconfig.${domain}`, ports, ttl);
 }
@@ -112,9 +126,19 @@ export function mailClientRecords(label: string, domain: string, ports: MailClie
  * (absolute names, no TTL; optional: mail flows without them): SRV records naming `mxHost`,
  * and autoconfig.<mailDomain> as an alias of autoconfig.<managedDomain>.
  */
-export function mailClientRecordsFor(mailDomain: string, managedDomain: string, mxHost = `mx.${managedDomain}`, ports: MailClientPorts = STANDARD_MAIL_CLIENT_PORTS): string[] {
-  return clientRecords((name) => `${name}.${mailDomain}.`, mxHost, `autoconfig.${managedDomain}`, ports, DEFAULT_TTL)
-    .map((r) => `${r.name} IN ${r.type} ${r.values[0]}`);
+export function mailClientRecordsFor(
+  mailDomain: string,
+  managedDomain: string,
+  mxHost = `mx.${managedDomain}`,
+  ports: MailClientPorts = STANDARD_MAIL_CLIENT_PORTS,
+): string[] {
+  return clientRecords(
+    (name) => `${name}.${mailDomain}.`,
+    mxHost,
+    `autoconfig.${managedDomain}`,
+    ports,
+    DEFAULT_TTL,
+  ).map((r) => `${r.name} IN ${r.type} ${r.values[0]}`);
 }
 
 /** TXT data split into quoted strings of at most 255 characters. */
@@ -142,7 +166,12 @@ export function zoneRecords(input: ZoneInput, options: { withSubdomainMx?: boole
     { name: "@", type: "NS", ttl, values: [`ns.${d}.`] },
     { name: "@", type: "MX", ttl, values: [`10 mx.${d}.`] },
     { name: "@", type: "TXT", ttl, values: [txtData("v=spf1 mx -all")] },
-    { name: "_dmarc", type: "TXT", ttl, values: [txtData(`v=DMARC1; p=${policy}; sp=${policy}; rua=mailto:postmaster@${d}`)] },
+    {
+      name: "_dmarc",
+      type: "TXT",
+      ttl,
+      values: [txtData(`v=DMARC1; p=${policy}; sp=${policy}; rua=mailto:postmaster@${d}`)],
+    },
   ];
   // autoconfig: the web form, on the mail host, answers Mozilla's autoconfig for every mail domain.
   for (const host of ["mx", "ns", "autoconfig"]) {
@@ -150,7 +179,12 @@ export function zoneRecords(input: ZoneInput, options: { withSubdomainMx?: boole
     if (input.ipv6) records.push({ name: host, type: "AAAA", ttl, values: [input.ipv6] });
   }
   for (const key of input.dkim ?? []) {
-    records.push({ name: `${key.selector}._domainkey`, type: "TXT", ttl, values: [txtData(`v=DKIM1; k=rsa; p=${key.publicKey}`)] });
+    records.push({
+      name: `${key.selector}._domainkey`,
+      type: "TXT",
+      ttl,
+      values: [txtData(`v=DKIM1; k=rsa; p=${key.publicKey}`)],
+    });
   }
   const ports = input.mailClientPorts ?? STANDARD_MAIL_CLIENT_PORTS;
   records.push(...mailClientRecords("@", d, ports, ttl));
@@ -170,7 +204,11 @@ export function zoneRecords(input: ZoneInput, options: { withSubdomainMx?: boole
 /** The zone file. The serial sits alone on a line marked `; serial` so a host script can bump it. */
 export function renderZone(input: ZoneInput): string {
   const ttl = input.ttl ?? DEFAULT_TTL;
-  const lines = [`; ${input.domain}: generated by SEMail from the users list; edits are overwritten.`, `$ORIGIN ${input.domain}.`, `$TTL ${ttl}`];
+  const lines = [
+    `; ${input.domain}: generated by SEMail from the users list; edits are overwritten.`,
+    `$ORIGIN ${input.domain}.`,
+    `$TTL ${ttl}`,
+  ];
   for (const record of zoneRecords(input)) {
     for (const value of record.values) {
       if (record.type === "SOA") {
@@ -186,5 +224,12 @@ export function renderZone(input: ZoneInput): string {
 
 /** The named.conf stanza that serves the zone from `zoneFile`. */
 export function renderNamedConfStanza(domain: string, zoneFile: string): string {
-  return [`zone "${domain}" {`, "  type primary;", `  file "${zoneFile}";`, "  allow-transfer { none; };", "};", ""].join("\n");
+  return [
+    `zone "${domain}" {`,
+    "  type primary;",
+    `  file "${zoneFile}";`,
+    "  allow-transfer { none; };",
+    "};",
+    "",
+  ].join("\n");
 }

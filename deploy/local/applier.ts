@@ -65,7 +65,12 @@ export function createLocalZone(options: LocalZoneOptions) {
   let rendered: string | undefined;
   const text = (list: UsersList, serial: number) =>
     renderZone({
-      domain: options.domain, serial, ipv4: options.ipv4, ipv6: options.ipv6, mailboxDomains: list.mailboxes.map((m) => m.domain), dmarcPolicy: "none",
+      domain: options.domain,
+      serial,
+      ipv4: options.ipv4,
+      ipv6: options.ipv6,
+      mailboxDomains: list.mailboxes.map((m) => m.domain),
+      dmarcPolicy: "none",
       ...(options.mailClientPorts ? { mailClientPorts: options.mailClientPorts } : {}),
     });
   return {
@@ -86,9 +91,33 @@ export function createLocalZone(options: LocalZoneOptions) {
 
 export type LocalZone = ReturnType<typeof createLocalZone>;
 
-async function mailboxFs(action: "grow" | "unmount", owner: string, size: number, options: LocalApplierOptions, lazy = false): Promise<void> {
+async function mailboxFs(
+  action: "grow" | "unmount",
+  owner: string,
+  size: number,
+  options: LocalApplierOptions,
+  lazy = false,
+): Promise<void> {
   const uid = String(mailUid(owner));
-  const args = [MAILBOX_FS, action, "--owner", owner, "--size", String(size), "--mail-root", options.mailRoot, "--image-dir", options.imageDir!, "--fstab", options.fstab, "--uid", uid, "--gid", uid, ...(lazy ? ["--lazy"] : [])];
+  const args = [
+    MAILBOX_FS,
+    action,
+    "--owner",
+    owner,
+    "--size",
+    String(size),
+    "--mail-root",
+    options.mailRoot,
+    "--image-dir",
+    options.imageDir!,
+    "--fstab",
+    options.fstab,
+    "--uid",
+    uid,
+    "--gid",
+    uid,
+    ...(lazy ? ["--lazy"] : []),
+  ];
   try {
     await run("bash", args, { timeout: 120_000 });
   } catch (err) {
@@ -119,7 +148,8 @@ async function mountPoints(): Promise<Set<string>> {
   const points = new Set<string>();
   for (const line of text.split("\n")) {
     const point = line.split(" ")[4];
-    if (point) points.add(point.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8))));
+    if (point)
+      points.add(point.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8))));
   }
   return points;
 }
@@ -129,14 +159,19 @@ async function mountPoints(): Promise<Set<string>> {
  * device; images and mail stay. A mailbox still in use is named with what holds it, waited
  * for, then unmounted lazily: the answer lists the loop devices that stay attached.
  */
-export async function releaseLocalMounts(options: LocalApplierOptions, release: ReleaseOptions = {}): Promise<StaysAttached[]> {
+export async function releaseLocalMounts(
+  options: LocalApplierOptions,
+  release: ReleaseOptions = {},
+): Promise<StaysAttached[]> {
   if (options.imageDir === undefined) return [];
-  const mounts = [...(await mountedOwners(options))].map((owner): LoopMount => ({
-    name: `${owner}'s mailbox`,
-    target: join(options.mailRoot, owner),
-    image: join(options.imageDir!, `${owner}.img`),
-    unmount: (lazy) => mailboxFs("unmount", owner, 0, options, lazy),
-  }));
+  const mounts = [...(await mountedOwners(options))].map(
+    (owner): LoopMount => ({
+      name: `${owner}'s mailbox`,
+      target: join(options.mailRoot, owner),
+      image: join(options.imageDir!, `${owner}.img`),
+      unmount: (lazy) => mailboxFs("unmount", owner, 0, options, lazy),
+    }),
+  );
   return releaseLoopMounts(mounts, release);
 }
 
@@ -146,19 +181,26 @@ export function createLocalApplier(options: LocalApplierOptions): Applier {
   // not done again: its work is a bash script per mailbox, or a few syscalls. A new
   // applier (local mode's next start) checks every mailbox once.
   const made = new Map<string, number>();
-  const done = (owner: string, size: number, present: ReadonlySet<string>, path: string) => made.get(owner) === size && present.has(path);
+  const done = (owner: string, size: number, present: ReadonlySet<string>, path: string) =>
+    made.get(owner) === size && present.has(path);
   // The filesystem of a deleted mailbox is kept: it goes to the same address again, or the
   // one its owner chose on the form, never silently to another (kept-mail.ts).
   const keepForAddress = async (m: MailboxEntry, logger: Logger) => {
     const aside = await setAsideIfAnother(options, m.owner, m.address);
-    if (aside) logger.warn({ owner: m.owner, address: m.address, setAside: aside }, "the kept mail of an earlier mailbox of this owner, made for another address, is set aside (not deleted); the new mailbox starts empty");
+    if (aside)
+      logger.warn(
+        { owner: m.owner, address: m.address, setAside: aside },
+        "the kept mail of an earlier mailbox of this owner, made for another address, is set aside (not deleted); the new mailbox starts empty",
+      );
   };
-  const isMounted = async (owner: string) => options.imageDir !== undefined && (await mountPoints()).has(join(options.mailRoot, owner));
+  const isMounted = async (owner: string) =>
+    options.imageDir !== undefined && (await mountPoints()).has(join(options.mailRoot, owner));
   return {
     name: "local",
     ...(options.containers ? { sshCommand: (owner: string) => options.containers!.sshCommand(owner) } : {}),
     keptMail: async (owner) => keptMailOf(options, owner, await isMounted(owner)),
-    decideKeptMail: async (owner, address, choice) => decideKeptMail(options, owner, address, choice, await isMounted(owner)),
+    decideKeptMail: async (owner, address, choice) =>
+      decideKeptMail(options, owner, address, choice, await isMounted(owner)),
     async apply({ list, logger, signal }: ApplyContext): Promise<void> {
       await mkdir(options.mailRoot, { recursive: true });
       if (options.imageDir === undefined) {
@@ -201,7 +243,9 @@ export function createLocalApplier(options: LocalApplierOptions): Applier {
         }
       }
       const zone = await options.zone.render(list);
-      const claimed = options.claimZones ? await writeClaimZones(options.claimZones.dir, list.pending, options.claimZones.mxHost) : 0;
+      const claimed = options.claimZones
+        ? await writeClaimZones(options.claimZones.dir, list.pending, options.claimZones.mxHost)
+        : 0;
       if (zone !== undefined || claimed > 0) await options.publishZone(options.zone.domain, zone);
       await options.notifyDaemons(list);
       logger.info({ mailboxes: list.mailboxes.length }, "local apply done");

@@ -15,8 +15,22 @@ import { chmod, mkdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import type { Logger } from "pino";
-import { jumpKeysFile, jumpRemoveCommand, jumpSetupCommand, jumpSshdStanza, jumpWriteCommand, userSshCommand } from "../../config/stack/jump-host.ts";
-import { USER_HOST_KEYS_PATH, USER_KEYS_DIR, USER_KEYS_FILE, USER_MAIL_PATH, userEnvironment, userKeysFile } from "../../config/stack/user-container.ts";
+import {
+  jumpKeysFile,
+  jumpRemoveCommand,
+  jumpSetupCommand,
+  jumpSshdStanza,
+  jumpWriteCommand,
+  userSshCommand,
+} from "../../config/stack/jump-host.ts";
+import {
+  USER_HOST_KEYS_PATH,
+  USER_KEYS_DIR,
+  USER_KEYS_FILE,
+  USER_MAIL_PATH,
+  userEnvironment,
+  userKeysFile,
+} from "../../config/stack/user-container.ts";
 import { writeFileAtomic } from "../../lib/durable-file.ts";
 import type { MailboxEntry, UsersList } from "../../config/users-list.ts";
 import type { Docker } from "./docker-engine.ts";
@@ -58,18 +72,32 @@ export const aptProxyName = (id: string) => `semail-${id}-apt-proxy`;
 export const keysDir = (dir: string, owner: string) => join(dir, owner, "keys");
 
 /** The container's settings as `docker run` arguments (without its name and labels). */
-export function userRunArgs(m: Pick<MailboxEntry, "owner" | "address">, o: Pick<LocalContainersOptions, "dir" | "mailRoot" | "images" | "network" | "submission" | "aptProxy">): string[] {
+export function userRunArgs(
+  m: Pick<MailboxEntry, "owner" | "address">,
+  o: Pick<LocalContainersOptions, "dir" | "mailRoot" | "images" | "network" | "submission" | "aptProxy">,
+): string[] {
   return [
-    "--hostname", m.owner,
-    "--restart", "unless-stopped",
-    "--network", o.network.name, "--network-alias", m.owner,
+    "--hostname",
+    m.owner,
+    "--restart",
+    "unless-stopped",
+    "--network",
+    o.network.name,
+    "--network-alias",
+    m.owner,
     // No IPv6 (the firewall speaks IPv4), and no raw sockets: no forged ARP or source address on the bridge.
-    "--sysctl", "net.ipv6.conf.all.disable_ipv6=1", "--cap-drop", "NET_RAW",
+    "--sysctl",
+    "net.ipv6.conf.all.disable_ipv6=1",
+    "--cap-drop",
+    "NET_RAW",
     // rslave: a filesystem mounted under the mail root after the container started still shows up in it.
-    "--mount", `type=bind,source=${join(o.mailRoot, m.owner)},target=${USER_MAIL_PATH},bind-propagation=rslave`,
-    "--mount", `type=bind,source=${join(o.dir, m.owner, "host-keys")},target=${USER_HOST_KEYS_PATH}`,
+    "--mount",
+    `type=bind,source=${join(o.mailRoot, m.owner)},target=${USER_MAIL_PATH},bind-propagation=rslave`,
+    "--mount",
+    `type=bind,source=${join(o.dir, m.owner, "host-keys")},target=${USER_HOST_KEYS_PATH}`,
     // The directory, not the file: a file bind mount keeps the inode it was given, and the keys are renamed over.
-    "--mount", `type=bind,source=${keysDir(o.dir, m.owner)},target=${USER_KEYS_DIR},readonly`,
+    "--mount",
+    `type=bind,source=${keysDir(o.dir, m.owner)},target=${USER_KEYS_DIR},readonly`,
     ...userEnvironment(m, o.submission, o.aptProxy).flatMap((e) => ["-e", e]),
     o.images.user,
   ];
@@ -109,19 +137,32 @@ export function createLocalContainers(o: LocalContainersOptions): LocalContainer
     const text = await docker.run(["inspect", "--type", "container", name]).catch(() => undefined);
     return text === undefined
       ? undefined
-      : (JSON.parse(text) as Array<{ State: { Running: boolean; Restarting: boolean; Status: string }; Config: { Labels: Record<string, string> }; NetworkSettings: { Networks: Record<string, { IPAddress: string }> } }>)[0];
+      : (
+          JSON.parse(text) as Array<{
+            State: { Running: boolean; Restarting: boolean; Status: string };
+            Config: { Labels: Record<string, string> };
+            NetworkSettings: { Networks: Record<string, { IPAddress: string }> };
+          }>
+        )[0];
   };
   const logs = async (name: string) => {
-    const { stdout, stderr } = await exec("docker", ["logs", "--tail", "20", name], { env: { ...process.env, DOCKER_HOST: docker.host }, timeout: 10_000 }).catch(() => ({ stdout: "", stderr: "" }));
+    const { stdout, stderr } = await exec("docker", ["logs", "--tail", "20", name], {
+      env: { ...process.env, DOCKER_HOST: docker.host },
+      timeout: 10_000,
+    }).catch(() => ({ stdout: "", stderr: "" }));
     return `${stdout}${stderr}`.trim();
   };
   /** Waits (bounded) until the container's own healthcheck script passes (its sshd or proxy serves), failing with its log when it does not. */
   const ready = async (name: string, health: string) => {
     const deadline = Date.now() + READY_MS;
     for (;;) {
-      const ok = await docker.run(["exec", name, health], { timeoutMs: 10_000 }).then(() => true, () => false);
+      const ok = await docker.run(["exec", name, health], { timeoutMs: 10_000 }).then(
+        () => true,
+        () => false,
+      );
       if (ok) return;
-      if (Date.now() > deadline) throw new Error(`${name} was not ready within ${READY_MS / 1000} s (${health} fails): ${await logs(name)}`);
+      if (Date.now() > deadline)
+        throw new Error(`${name} was not ready within ${READY_MS / 1000} s (${health} fails): ${await logs(name)}`);
       await new Promise((r) => setTimeout(r, 300));
     }
   };
@@ -152,7 +193,11 @@ export function createLocalContainers(o: LocalContainersOptions): LocalContainer
     await chmod(dir, 0o755);
     if ((await readFile(file, "utf8").catch(() => undefined)) !== content) {
       await writeFileAtomic(file, content, 0o644);
-      if (keysWritten.has(m.owner)) o.logger.info({ owner: m.owner, keys: m.sshKeys.length }, "user's keys rewritten in place; the container runs on");
+      if (keysWritten.has(m.owner))
+        o.logger.info(
+          { owner: m.owner, keys: m.sshKeys.length },
+          "user's keys rewritten in place; the container runs on",
+        );
     }
     await chmod(file, 0o644);
     keysWritten.set(m.owner, content);
@@ -179,12 +224,22 @@ export function createLocalContainers(o: LocalContainersOptions): LocalContainer
     const spec = specOf(m);
     let current = await inspect(name);
     if (current && current.Config.Labels[SPEC_LABEL] !== spec) {
-      o.logger.info({ owner: m.owner }, "replacing the user's container (its settings or image changed); the mail and the home (/mail/home) stay");
+      o.logger.info(
+        { owner: m.owner },
+        "replacing the user's container (its settings or image changed); the mail and the home (/mail/home) stay",
+      );
       await docker.run(["rm", "-f", name]);
       current = undefined;
     }
     if (!current) {
-      await docker.run(["run", "-d", "--name", name, ...label(`${LOCAL_LABEL}=${id}`, `${OWNER_LABEL}=${m.owner}`, `${SPEC_LABEL}=${spec}`), ...args]);
+      await docker.run([
+        "run",
+        "-d",
+        "--name",
+        name,
+        ...label(`${LOCAL_LABEL}=${id}`, `${OWNER_LABEL}=${m.owner}`, `${SPEC_LABEL}=${spec}`),
+        ...args,
+      ]);
       o.logger.info({ owner: m.owner, container: name }, "user's container made");
     } else if (!current.State.Running) {
       await docker.run(["start", name]);
@@ -202,10 +257,24 @@ export function createLocalContainers(o: LocalContainersOptions): LocalContainer
       const hostKeys = join(o.dir, ".jump-host-keys");
       await mkdir(hostKeys, { recursive: true, mode: 0o700 });
       await docker.run([
-        "create", "--name", name, "--hostname", "semail-jump", ...label(`${LOCAL_LABEL}=${id}`), "--restart", "unless-stopped",
-        "--network", o.network.jumpNetwork, "-p", `127.0.0.1:${o.jumpPort}:22`,
-        "--mount", `type=bind,source=${hostKeys},target=/etc/ssh/keys`,
-        "-e", `SEMAIL_JUMP_SETUP=${jumpSetupCommand()}`, "-e", `SEMAIL_JUMP_STANZA=${jumpSshdStanza()}`,
+        "create",
+        "--name",
+        name,
+        "--hostname",
+        "semail-jump",
+        ...label(`${LOCAL_LABEL}=${id}`),
+        "--restart",
+        "unless-stopped",
+        "--network",
+        o.network.jumpNetwork,
+        "-p",
+        `127.0.0.1:${o.jumpPort}:22`,
+        "--mount",
+        `type=bind,source=${hostKeys},target=/etc/ssh/keys`,
+        "-e",
+        `SEMAIL_JUMP_SETUP=${jumpSetupCommand()}`,
+        "-e",
+        `SEMAIL_JUMP_STANZA=${jumpSshdStanza()}`,
         o.images.jump,
       ]);
       await docker.run(["network", "connect", "--ip", o.network.jumpIp, o.network.name, name]);
@@ -220,9 +289,18 @@ export function createLocalContainers(o: LocalContainersOptions): LocalContainer
       const cache = join(o.dir, ".apt-cache");
       await mkdir(cache, { recursive: true, mode: 0o700 });
       await docker.run([
-        "create", "--name", name, "--hostname", "semail-apt-proxy", ...label(`${LOCAL_LABEL}=${id}`), "--restart", "unless-stopped",
-        "--network", o.network.aptNetwork,
-        "--mount", `type=bind,source=${cache},target=/var/cache/apt-cacher-ng`,
+        "create",
+        "--name",
+        name,
+        "--hostname",
+        "semail-apt-proxy",
+        ...label(`${LOCAL_LABEL}=${id}`),
+        "--restart",
+        "unless-stopped",
+        "--network",
+        o.network.aptNetwork,
+        "--mount",
+        `type=bind,source=${cache},target=/var/cache/apt-cacher-ng`,
         o.images.aptProxy,
       ]);
       await docker.run(["network", "connect", "--ip", o.network.aptIp, o.network.name, name]);
@@ -259,7 +337,9 @@ export function createLocalContainers(o: LocalContainersOptions): LocalContainer
     },
 
     async stop() {
-      const names = (await docker.run(["ps", "-q", "--filter", `label=${LOCAL_LABEL}=${id}`])).split("\n").filter(Boolean);
+      const names = (await docker.run(["ps", "-q", "--filter", `label=${LOCAL_LABEL}=${id}`]))
+        .split("\n")
+        .filter(Boolean);
       if (names.length > 0) await docker.run(["stop", "-t", "5", ...names], { timeoutMs: 60_000 });
     },
   };
@@ -275,7 +355,9 @@ export async function shareMailRoot(mailRoot: string): Promise<() => Promise<voi
   const undo = async () => {
     await exec("umount", ["-l", mailRoot], { timeout: 10_000 });
   };
-  const { stdout } = await exec("findmnt", ["-n", "-o", "TARGET,PROPAGATION", "--target", mailRoot], { timeout: 10_000 });
+  const { stdout } = await exec("findmnt", ["-n", "-o", "TARGET,PROPAGATION", "--target", mailRoot], {
+    timeout: 10_000,
+  });
   const [target, propagation] = stdout.trim().split(/\s+/);
   // Our own bind mount, left by a start that was killed: kept, and undone at this stop.
   if (target === mailRoot && /shared/.test(propagation ?? "")) return undo;

@@ -32,7 +32,19 @@ export interface LocalPorts {
   readonly webmail: number;
 }
 
-export const DEFAULT_PORTS: LocalPorts = { ldap: 3389, dns: 5300, inbound: 2525, submission: 2587, inboundSubmission: 1587, inboundSubmissions: 1465, web: 8080, imap: 1143, imaps: 1993, pop3s: 1995, webmail: 8081 };
+export const DEFAULT_PORTS: LocalPorts = {
+  ldap: 3389,
+  dns: 5300,
+  inbound: 2525,
+  submission: 2587,
+  inboundSubmission: 1587,
+  inboundSubmissions: 1465,
+  web: 8080,
+  imap: 1143,
+  imaps: 1993,
+  pop3s: 1995,
+  webmail: 8081,
+};
 
 /** A free loopback port for every part (`--free-ports`, and the tests' own local modes). */
 export async function freeLocalPorts(): Promise<LocalPorts> {

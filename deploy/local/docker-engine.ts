@@ -25,7 +25,11 @@ export interface Docker {
   /** `docker ARGS`; rejects with docker's own message. */
   run(args: readonly string[], options?: { timeoutMs?: number; input?: string }): Promise<string>;
   /** `docker ARGS` with each output line handed to `line` as it comes (long builds). */
-  stream(args: readonly string[], line: (text: string) => void, options?: { timeoutMs?: number; env?: NodeJS.ProcessEnv; signal?: AbortSignal }): Promise<void>;
+  stream(
+    args: readonly string[],
+    line: (text: string) => void,
+    options?: { timeoutMs?: number; env?: NodeJS.ProcessEnv; signal?: AbortSignal },
+  ): Promise<void>;
   /** Stops our own dockerd (a no-op for an engine that was running already). */
   stop(): Promise<void>;
 }
@@ -36,7 +40,11 @@ export type NoDocker = { readonly reason: string };
 /** `docker ARGS` against `host` (DOCKER_HOST), rejecting with docker's own message; local mode's and the tests'. */
 export function dockerRunner(host: string, defaultTimeoutMs = 120_000): Docker["run"] {
   return async (args, { timeoutMs = defaultTimeoutMs, input } = {}) => {
-    const child = exec("docker", [...args], { env: { ...process.env, DOCKER_HOST: host }, timeout: timeoutMs, maxBuffer: 64 << 20 });
+    const child = exec("docker", [...args], {
+      env: { ...process.env, DOCKER_HOST: host },
+      timeout: timeoutMs,
+      maxBuffer: 64 << 20,
+    });
     if (input !== undefined) child.child.stdin!.end(input);
     try {
       return (await child).stdout;
@@ -51,7 +59,11 @@ function streamer(host: string): Docker["stream"] {
   return (args, line, { timeoutMs = 30 * 60_000, env = {}, signal } = {}) =>
     new Promise((resolve, reject) => {
       // Its own process group: a Ctrl-C on the terminal reaches `semail start`, which ends it.
-      const child = spawn("docker", [...args], { env: { ...process.env, ...env, DOCKER_HOST: host }, stdio: ["ignore", "pipe", "pipe"], detached: true });
+      const child = spawn("docker", [...args], {
+        env: { ...process.env, ...env, DOCKER_HOST: host },
+        stdio: ["ignore", "pipe", "pipe"],
+        detached: true,
+      });
       const timer = setTimeout(() => child.kill("SIGTERM"), timeoutMs);
       const abort = () => child.kill("SIGTERM");
       signal?.addEventListener("abort", abort, { once: true });
@@ -73,14 +85,22 @@ function streamer(host: string): Docker["stream"] {
         if (tail.trim() !== "") line(tail);
         if (code === 0) resolve();
         else if (signal?.aborted) reject(new Error(`docker ${args[0]} was interrupted`));
-        else reject(new Error(`docker ${args.slice(0, 2).join(" ")} ${killed ? `was stopped (${killed}, after ${timeoutMs / 60_000} min)` : `exited ${code}`}`));
+        else
+          reject(
+            new Error(
+              `docker ${args.slice(0, 2).join(" ")} ${killed ? `was stopped (${killed}, after ${timeoutMs / 60_000} min)` : `exited ${code}`}`,
+            ),
+          );
       });
     });
 }
 
 /** Whether a Docker engine answers at `host` within 10 s. */
 export async function dockerAnswers(host: string): Promise<boolean> {
-  return dockerRunner(host)(["version", "--format", "{{.Server.Version}}"], { timeoutMs: 10_000 }).then(() => true, () => false);
+  return dockerRunner(host)(["version", "--format", "{{.Server.Version}}"], { timeoutMs: 10_000 }).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** The short id of the local mode instance kept in `dataDir`: names its containers, networks, chains and own dockerd. */
@@ -91,11 +111,17 @@ export function localInstanceId(dataDir: string): string {
 /** Whether `program` is on PATH (or in the sbin directories). */
 export async function onPath(program: string): Promise<boolean> {
   for (const dir of (process.env.PATH ?? "").split(":").concat("/usr/sbin", "/sbin", "/usr/bin")) {
-    if (dir !== "" && (await access(join(dir, program)).then(() => true, () => false))) return true;
+    if (
+      dir !== "" &&
+      (await access(join(dir, program)).then(
+        () => true,
+        () => false,
+      ))
+    )
+      return true;
   }
   return false;
 }
-
 
 async function waitFor(check: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
   for (const deadline = Date.now() + ms; Date.now() < deadline; await new Promise((r) => setTimeout(r, 200))) {
@@ -155,16 +181,26 @@ export function ownDockerPaths(dataDir: string) {
  * what happens (starting a dockerd takes seconds).
  */
 export async function openDocker(dataDir: string, say: (line: string) => void): Promise<Docker | NoDocker> {
-  if (!(await onPath("docker"))) return { reason: "Docker is not installed (apt-get install docker.io, or npm run setup)" };
+  if (!(await onPath("docker")))
+    return { reason: "Docker is not installed (apt-get install docker.io, or npm run setup)" };
   for (const host of [process.env.DOCKER_HOST, "unix:///var/run/docker.sock"]) {
-    if (host && (await dockerAnswers(host))) return { host, own: false, run: dockerRunner(host), stream: streamer(host), stop: async () => undefined };
+    if (host && (await dockerAnswers(host)))
+      return { host, own: false, run: dockerRunner(host), stream: streamer(host), stop: async () => undefined };
   }
-  if (process.getuid?.() !== 0) return { reason: "no Docker engine answers (DOCKER_HOST, /var/run/docker.sock), and starting one needs root" };
-  if (!(await onPath("dockerd"))) return { reason: "no Docker engine answers and dockerd is not installed (apt-get install docker.io)" };
+  if (process.getuid?.() !== 0)
+    return { reason: "no Docker engine answers (DOCKER_HOST, /var/run/docker.sock), and starting one needs root" };
+  if (!(await onPath("dockerd")))
+    return { reason: "no Docker engine answers and dockerd is not installed (apt-get install docker.io)" };
   const paths = ownDockerPaths(dataDir);
   say(`Starting a Docker engine of local mode's own (data in ${paths.dataRoot}, socket ${paths.socket})`);
   await startDockerd(paths, say);
-  return { host: paths.socket, own: true, run: dockerRunner(paths.socket), stream: streamer(paths.socket), stop: () => stopDockerd(paths, say) };
+  return {
+    host: paths.socket,
+    own: true,
+    run: dockerRunner(paths.socket),
+    stream: streamer(paths.socket),
+    stop: () => stopDockerd(paths, say),
+  };
 }
 
 async function pidOf(pidFile: string): Promise<number | undefined> {
@@ -179,7 +215,12 @@ async function startDockerd(paths: ReturnType<typeof ownDockerPaths>, say: (line
   await stopDockerd(paths, say);
   await mkdir(paths.run, { recursive: true, mode: 0o700 });
   await recordHostState(paths.hostRecord);
-  if (!(await readFile(`/sys/class/net/${paths.bridge}/type`, "utf8").then(() => true, () => false))) {
+  if (
+    !(await readFile(`/sys/class/net/${paths.bridge}/type`, "utf8").then(
+      () => true,
+      () => false,
+    ))
+  ) {
     await exec("ip", ["link", "add", paths.bridge, "type", "bridge"], { timeout: 10_000 });
     await exec("ip", ["addr", "add", paths.bridgeAddress, "dev", paths.bridge], { timeout: 10_000 });
   }
@@ -192,17 +233,32 @@ async function startDockerd(paths: ReturnType<typeof ownDockerPaths>, say: (line
   const child = spawn(
     "dockerd",
     [
-      "--data-root", paths.dataRoot, "--exec-root", paths.execRoot, "--pidfile", paths.pidFile, "-H", paths.socket,
-      `--bridge=${paths.bridge}`, "--iptables=false", "--ip-masq=false",
+      "--data-root",
+      paths.dataRoot,
+      "--exec-root",
+      paths.execRoot,
+      "--pidfile",
+      paths.pidFile,
+      "-H",
+      paths.socket,
+      `--bridge=${paths.bridge}`,
+      "--iptables=false",
+      "--ip-masq=false",
     ],
     { detached: true, stdio: ["ignore", log, log] },
   );
   closeSync(log);
   child.unref();
   const failed = new Promise<never>((_, fail) => child.once("error", fail));
-  const exitedEarly = new Promise<never>((_, fail) => child.once("exit", (code) => fail(new Error(`dockerd exited ${code}; see ${paths.log}`))));
+  const exitedEarly = new Promise<never>((_, fail) =>
+    child.once("exit", (code) => fail(new Error(`dockerd exited ${code}; see ${paths.log}`))),
+  );
   try {
-    await Promise.race([failed, exitedEarly, waitFor(() => dockerAnswers(paths.socket), START_MS, `dockerd to answer on ${paths.socket} (log: ${paths.log})`)]);
+    await Promise.race([
+      failed,
+      exitedEarly,
+      waitFor(() => dockerAnswers(paths.socket), START_MS, `dockerd to answer on ${paths.socket} (log: ${paths.log})`),
+    ]);
   } catch (err) {
     // Nobody else would stop it: the caller gets no engine to stop.
     await stopDockerd(paths, say).catch(() => undefined);
@@ -220,7 +276,9 @@ async function stopDockerd(paths: ReturnType<typeof ownDockerPaths>, say: (line:
   for (const mount of mounts.filter((m) => m.startsWith(`${paths.run}/`)).reverse()) {
     await exec("umount", [mount], { timeout: 10_000 }).catch(() => undefined);
   }
-  for (const bridge of [paths.bridge, ...paths.networkBridges]) await exec("ip", ["link", "del", bridge], { timeout: 10_000 }).catch(() => undefined);
+  for (const bridge of [paths.bridge, ...paths.networkBridges])
+    await exec("ip", ["link", "del", bridge], { timeout: 10_000 }).catch(() => undefined);
   await restoreHostState(paths.hostRecord, engineIdentity(paths), say);
-  if (!(await readFile("/proc/self/mounts", "utf8")).includes(` ${paths.run}/`)) await rm(paths.run, { recursive: true, force: true });
+  if (!(await readFile("/proc/self/mounts", "utf8")).includes(` ${paths.run}/`))
+    await rm(paths.run, { recursive: true, force: true });
 }

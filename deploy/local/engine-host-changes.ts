@@ -35,13 +35,23 @@ interface Before {
   readonly absentRunDirs: readonly string[];
 }
 
-const readSysctl = (key: string) => readFile(`/proc/sys/${key}`, "utf8").then((v) => v.trim(), () => undefined);
+const readSysctl = (key: string) =>
+  readFile(`/proc/sys/${key}`, "utf8").then(
+    (v) => v.trim(),
+    () => undefined,
+  );
 const dotted = (key: string) => key.replaceAll("/", ".");
-const exists = (path: string) => stat(path).then(() => true, () => false);
+const exists = (path: string) =>
+  stat(path).then(
+    () => true,
+    () => false,
+  );
 
 /** Every sysctl of ours to keep: the fixed ones and each interface's IPv4 forwarding. */
 async function sysctlKeys(): Promise<string[]> {
-  const interfaces = (await readdir("/proc/sys/net/ipv4/conf").catch(() => [] as string[])).filter((name) => name !== "all" && name !== "default");
+  const interfaces = (await readdir("/proc/sys/net/ipv4/conf").catch(() => [] as string[])).filter(
+    (name) => name !== "all" && name !== "default",
+  );
   return [...FIXED_SYSCTLS, ...interfaces.map((name) => `net/ipv4/conf/${name}/forwarding`)];
 }
 
@@ -76,7 +86,11 @@ export interface EngineIdentity {
 }
 
 /** Processes named in `names`, in our `namespace` of that kind, that are not our engine's. */
-async function otherEngines(names: readonly string[], namespace: "net" | "mnt", identity: EngineIdentity): Promise<OtherEngine[]> {
+async function otherEngines(
+  names: readonly string[],
+  namespace: "net" | "mnt",
+  identity: EngineIdentity,
+): Promise<OtherEngine[]> {
   const ours = await readlink(`/proc/self/ns/${namespace}`).catch(() => "");
   const found: OtherEngine[] = [];
   for (const pid of (await readdir("/proc")).filter((p) => /^\d+$/.test(p))) {
@@ -116,7 +130,11 @@ async function handOn(engines: readonly OtherEngine[], change: (record: Before) 
  * the /run directories its dockerd and containerd made (only when empty). `say` gets a line
  * per change or per thing left, with why. The record is then removed.
  */
-export async function restoreHostState(file: string, identity: EngineIdentity, say: (line: string) => void): Promise<void> {
+export async function restoreHostState(
+  file: string,
+  identity: EngineIdentity,
+  say: (line: string) => void,
+): Promise<void> {
   if (!(await exists(file))) return;
   const before = await readRecord(file);
   if (before === undefined) {
@@ -134,22 +152,33 @@ export async function restoreHostState(file: string, identity: EngineIdentity, s
     if (value !== undefined) now[key] = value;
   }
   // Only the first of a family is said: ip_forward carries every interface's forwarding.
-  const shown = changed.filter((key) => !/^net\/ipv4\/conf\/[^/]+\/forwarding$/.test(key) || !changed.includes("net/ipv4/ip_forward"));
+  const shown = changed.filter(
+    (key) => !/^net\/ipv4\/conf\/[^/]+\/forwarding$/.test(key) || !changed.includes("net/ipv4/ip_forward"),
+  );
   if (changed.length > 0) {
     const engines = await otherEngines(["dockerd"], "net", identity);
     if (engines.length > 0) {
-      const handed = await handOn(engines, (r) => ({ ...r, sysctls: { ...r.sysctls, ...Object.fromEntries(changed.map((key) => [key, before.sysctls[key]!])) } }));
+      const handed = await handOn(engines, (r) => ({
+        ...r,
+        sysctls: { ...r.sysctls, ...Object.fromEntries(changed.map((key) => [key, before.sysctls[key]!])) },
+      }));
       const then = handed ? "; local mode's other engine puts it back when it stops" : " and may need it";
-      say(`  ${shown.map((key) => `${dotted(key)} stays ${now[key]} (it was ${before.sysctls[key]})`).join(", ")}: another Docker engine runs here (${engines.map((e) => e.label).join(", ")})${then}`);
+      say(
+        `  ${shown.map((key) => `${dotted(key)} stays ${now[key]} (it was ${before.sysctls[key]})`).join(", ")}: another Docker engine runs here (${engines.map((e) => e.label).join(", ")})${then}`,
+      );
     } else {
       // Every key, in order, each read again: putting ip_forward back resets every interface's
       // value, so one that differed from it before is put back after it.
       for (const key of Object.keys(before.sysctls)) {
         const value = await readSysctl(key);
         if (value === undefined || value === before.sysctls[key]) continue;
-        await writeFile(`/proc/sys/${key}`, `${before.sysctls[key]}\n`).catch((err: Error) => say(`  could not put ${dotted(key)} back to ${before.sysctls[key]}: ${err.message}`));
+        await writeFile(`/proc/sys/${key}`, `${before.sysctls[key]}\n`).catch((err: Error) =>
+          say(`  could not put ${dotted(key)} back to ${before.sysctls[key]}: ${err.message}`),
+        );
       }
-      say(`  put back ${shown.map((key) => `${dotted(key)} = ${before.sysctls[key]}`).join(", ")} (dockerd had changed ${shown.length === 1 ? "it" : "them"})`);
+      say(
+        `  put back ${shown.map((key) => `${dotted(key)} = ${before.sysctls[key]}`).join(", ")} (dockerd had changed ${shown.length === 1 ? "it" : "them"})`,
+      );
     }
   }
 
@@ -160,12 +189,21 @@ export async function restoreHostState(file: string, identity: EngineIdentity, s
   if (present.length > 0) {
     const engines = await otherEngines(["dockerd", "containerd"], "mnt", identity);
     if (engines.length > 0) {
-      const handed = await handOn(engines, (r) => ({ ...r, absentRunDirs: [...new Set([...r.absentRunDirs, ...present])] }));
-      const then = handed ? "; local mode's other engine removes them when it stops" : ` and may use ${present.length === 1 ? "it" : "them"}`;
+      const handed = await handOn(engines, (r) => ({
+        ...r,
+        absentRunDirs: [...new Set([...r.absentRunDirs, ...present])],
+      }));
+      const then = handed
+        ? "; local mode's other engine removes them when it stops"
+        : ` and may use ${present.length === 1 ? "it" : "them"}`;
       say(`  left ${present.join(", ")}: another engine runs here (${engines.map((e) => e.label).join(", ")})${then}`);
     } else {
       for (const dir of present) {
-        await rmdir(dir).catch((err: NodeJS.ErrnoException) => say(`  left ${dir}, made by our dockerd: ${err.code === "ENOTEMPTY" ? "something else put files in it" : err.message}`));
+        await rmdir(dir).catch((err: NodeJS.ErrnoException) =>
+          say(
+            `  left ${dir}, made by our dockerd: ${err.code === "ENOTEMPTY" ? "something else put files in it" : err.message}`,
+          ),
+        );
       }
     }
   }

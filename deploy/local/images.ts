@@ -29,13 +29,26 @@ async function folder(dir: string): Promise<string[]> {
 }
 
 const ROLES: readonly Role[] = [
-  { role: "user", context: join(IMAGES, "user"), dockerfile: join(IMAGES, "user", "Dockerfile"), inputs: () => folder(join(IMAGES, "user")) },
-  { role: "apt-proxy", context: join(IMAGES, "apt-proxy"), dockerfile: join(IMAGES, "apt-proxy", "Dockerfile"), inputs: () => folder(join(IMAGES, "apt-proxy")) },
+  {
+    role: "user",
+    context: join(IMAGES, "user"),
+    dockerfile: join(IMAGES, "user", "Dockerfile"),
+    inputs: () => folder(join(IMAGES, "user")),
+  },
+  {
+    role: "apt-proxy",
+    context: join(IMAGES, "apt-proxy"),
+    dockerfile: join(IMAGES, "apt-proxy", "Dockerfile"),
+    inputs: () => folder(join(IMAGES, "apt-proxy")),
+  },
   {
     role: "jump",
     context: ASSETS,
     dockerfile: join(IMAGES, "jump", "Dockerfile"),
-    inputs: async () => [...(await folder(join(IMAGES, "jump"))), ...["jump-host.sh", "jump-keys.sh", "jump-access.sh"].map((s) => join(ASSETS, "host", s))],
+    inputs: async () => [
+      ...(await folder(join(IMAGES, "jump"))),
+      ...["jump-host.sh", "jump-keys.sh", "jump-access.sh"].map((s) => join(ASSETS, "host", s)),
+    ],
   },
 ];
 
@@ -56,7 +69,10 @@ async function imageTag(role: Role, baseId: string): Promise<string> {
   const hash = createHash("sha256").update(`base ${baseId}\n`);
   for (const file of await role.inputs()) {
     const { mode } = await stat(file);
-    hash.update(`${relative(ASSETS, file)} ${mode & 0o111 ? "x" : "-"}\n`).update(await readFile(file)).update("\n");
+    hash
+      .update(`${relative(ASSETS, file)} ${mode & 0o111 ? "x" : "-"}\n`)
+      .update(await readFile(file))
+      .update("\n");
   }
   return `semail-local/${role.role}:${hash.digest("hex").slice(0, 12)}`;
 }
@@ -69,14 +85,21 @@ export async function localImageTags(baseId: string): Promise<LocalImages> {
 }
 
 async function exists(docker: Docker, image: string): Promise<boolean> {
-  return docker.run(["image", "inspect", "--format", "{{.Id}}", image], { timeoutMs: 30_000 }).then(() => true, () => false);
+  return docker.run(["image", "inspect", "--format", "{{.Id}}", image], { timeoutMs: 30_000 }).then(
+    () => true,
+    () => false,
+  );
 }
 
 /**
  * Makes sure the base and both images exist, building what is missing, and says on the
  * terminal what it does: which step of how many, and the build's own steps as they come.
  */
-export async function ensureLocalImages(docker: Docker, say: (line: string) => void, signal?: AbortSignal): Promise<LocalImages> {
+export async function ensureLocalImages(
+  docker: Docker,
+  say: (line: string) => void,
+  signal?: AbortSignal,
+): Promise<LocalImages> {
   const started = Date.now();
   const needBase = !(await exists(docker, BASE_IMAGE));
   // Before the base exists its id is unknown, so every image is to be built.
@@ -87,12 +110,17 @@ export async function ensureLocalImages(docker: Docker, say: (line: string) => v
   for (const role of ROLES) if (needBase || !(await exists(docker, tags.get(role)!))) toBuild.push(role);
   const steps = (needBase ? 1 : 0) + toBuild.length;
   if (steps === 0) {
-    say(`Images: reusing the built ones (${ROLES.map((r) => tags.get(r)).join(", ")}); nothing changed since they were built`);
+    say(
+      `Images: reusing the built ones (${ROLES.map((r) => tags.get(r)).join(", ")}); nothing changed since they were built`,
+    );
     return byRole((role) => tags.get(role)!);
   }
-  say(`Building ${steps} image${steps > 1 ? "s" : ""} for the users' containers (${[...(needBase ? ["base"] : []), ...toBuild.map((r) => r.role)].join(", ")}); the first start takes a few minutes, later ones reuse them`);
+  say(
+    `Building ${steps} image${steps > 1 ? "s" : ""} for the users' containers (${[...(needBase ? ["base"] : []), ...toBuild.map((r) => r.role)].join(", ")}); the first start takes a few minutes, later ones reuse them`,
+  );
   let step = 0;
-  const heading = (what: string) => say(`  [${++step}/${steps}] ${what}${steps - step > 0 ? ` (${steps - step} more after this)` : ""}`);
+  const heading = (what: string) =>
+    say(`  [${++step}/${steps}] ${what}${steps - step > 0 ? ` (${steps - step} more after this)` : ""}`);
   if (needBase) {
     heading(`${BASE_IMAGE}: Debian from debootstrap (assets/images/base.sh)`);
     const t = Date.now();
@@ -112,7 +140,18 @@ export async function ensureLocalImages(docker: Docker, say: (line: string) => v
     const recent: string[] = [];
     await docker
       .stream(
-        ["build", "--network", "host", "--label", `semail.local.role=${role.role}`, "-t", tag, "-f", role.dockerfile, role.context],
+        [
+          "build",
+          "--network",
+          "host",
+          "--label",
+          `semail.local.role=${role.role}`,
+          "-t",
+          tag,
+          "-f",
+          role.dockerfile,
+          role.context,
+        ],
         (line) => {
           recent.push(line);
           if (recent.length > 40) recent.shift();
@@ -131,7 +170,9 @@ export async function ensureLocalImages(docker: Docker, say: (line: string) => v
   // Older builds of the same roles go (one still used by a container stays until it is replaced).
   for (const role of ROLES) {
     const [repo, current] = tags.get(role)!.split(":");
-    const old = (await docker.run(["images", repo!, "--format", "{{.Tag}}"]).catch(() => "")).split("\n").filter((tag) => tag !== "" && tag !== current);
+    const old = (await docker.run(["images", repo!, "--format", "{{.Tag}}"]).catch(() => ""))
+      .split("\n")
+      .filter((tag) => tag !== "" && tag !== current);
     for (const tag of old) await docker.run(["rmi", `${repo}:${tag}`]).catch(() => undefined);
   }
   return byRole((role) => tags.get(role)!);
@@ -144,7 +185,11 @@ function seconds(since: number): string {
 async function runBaseScript(docker: Docker, line: (text: string) => void, signal?: AbortSignal): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     // Its own process group, ended by `semail start` on Ctrl-C (debootstrap cleans up on TERM).
-    const child = spawn("bash", [join(IMAGES, "base.sh"), BASE_IMAGE], { env: { ...process.env, DOCKER_HOST: docker.host }, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    const child = spawn("bash", [join(IMAGES, "base.sh"), BASE_IMAGE], {
+      env: { ...process.env, DOCKER_HOST: docker.host },
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
+    });
     const timer = setTimeout(() => child.kill("SIGTERM"), BUILD_MS);
     const abort = () => child.kill("SIGTERM");
     signal?.addEventListener("abort", abort, { once: true });
@@ -161,7 +206,10 @@ async function runBaseScript(docker: Docker, line: (text: string) => void, signa
       clearTimeout(timer);
       signal?.removeEventListener("abort", abort);
       if (code === 0) resolve();
-      else reject(new Error(signal?.aborted ? "assets/images/base.sh was interrupted" : `assets/images/base.sh exited ${code}`));
+      else
+        reject(
+          new Error(signal?.aborted ? "assets/images/base.sh was interrupted" : `assets/images/base.sh exited ${code}`),
+        );
     });
   });
 }

@@ -27,13 +27,25 @@ interface Paths {
 
 function pathsOf(places: KeptMailPlaces, owner: string): Paths {
   if (places.imageDir !== undefined) {
-    return { storage: join(places.imageDir, `${owner}.img`), addressFile: join(places.imageDir, `${owner}.address`), asideDir: join(places.imageDir, "set-aside") };
+    return {
+      storage: join(places.imageDir, `${owner}.img`),
+      addressFile: join(places.imageDir, `${owner}.address`),
+      asideDir: join(places.imageDir, "set-aside"),
+    };
   }
   // Dot names: never an owner id (config/users-list.ts), so never taken for a mailbox root.
-  return { storage: join(places.mailRoot, owner), addressFile: join(places.mailRoot, ".semail-addresses", owner), asideDir: join(places.mailRoot, ".semail-set-aside") };
+  return {
+    storage: join(places.mailRoot, owner),
+    addressFile: join(places.mailRoot, ".semail-addresses", owner),
+    asideDir: join(places.mailRoot, ".semail-set-aside"),
+  };
 }
 
-const exists = (path: string) => stat(path).then(() => true, () => false);
+const exists = (path: string) =>
+  stat(path).then(
+    () => true,
+    () => false,
+  );
 
 async function present(places: KeptMailPlaces, paths: Paths): Promise<boolean> {
   if (places.imageDir !== undefined) return exists(paths.storage);
@@ -55,7 +67,11 @@ export async function recordAddress(places: KeptMailPlaces, owner: string, addre
 }
 
 /** What is kept of `owner`'s storage; `mounted` says whether it is still in use (its deletion not applied yet). */
-export async function keptMailOf(places: KeptMailPlaces, owner: string, mounted: boolean): Promise<KeptMail | undefined> {
+export async function keptMailOf(
+  places: KeptMailPlaces,
+  owner: string,
+  mounted: boolean,
+): Promise<KeptMail | undefined> {
   const paths = pathsOf(places, owner);
   if (!(await present(places, paths))) return undefined;
   const address = await recordedAddress(places, owner);
@@ -70,11 +86,14 @@ export async function keptMailOf(places: KeptMailPlaces, owner: string, mounted:
 export async function setAside(places: KeptMailPlaces, owner: string, now = new Date()): Promise<string> {
   const paths = pathsOf(places, owner);
   await mkdir(paths.asideDir, { recursive: true, mode: 0o700 });
-  const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\.(\d+)Z$/, "$1Z");
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.(\d+)Z$/, "$1Z");
   const suffix = places.imageDir !== undefined ? ".img" : "";
   // rename replaces a file silently: a name already taken (two in one millisecond) gets a number.
   let target = join(paths.asideDir, `${owner}-${stamp}${suffix}`);
-  for (let n = 2; await exists(target) || await exists(`${target}.address`); n++) {
+  for (let n = 2; (await exists(target)) || (await exists(`${target}.address`)); n++) {
     if (n > 100) throw new Error(`no free name for ${owner}'s kept mail in ${paths.asideDir}`);
     target = join(paths.asideDir, `${owner}-${stamp}-${n}${suffix}`);
   }
@@ -90,7 +109,11 @@ export async function setAside(places: KeptMailPlaces, owner: string, now = new 
  * address is set aside, so the mailbox starts empty. Answers where it went, or undefined
  * when the storage is this address's (or new, or of unknown address: made before records).
  */
-export async function setAsideIfAnother(places: KeptMailPlaces, owner: string, address: string): Promise<string | undefined> {
+export async function setAsideIfAnother(
+  places: KeptMailPlaces,
+  owner: string,
+  address: string,
+): Promise<string | undefined> {
   const recorded = await recordedAddress(places, owner);
   if (recorded === undefined || recorded === address) return undefined;
   if (!(await present(places, pathsOf(places, owner)))) return undefined;
@@ -98,7 +121,13 @@ export async function setAsideIfAnother(places: KeptMailPlaces, owner: string, a
 }
 
 /** Carries out the owner's choice on the form for their kept mail, before their new mailbox `address` is listed. */
-export async function decideKeptMail(places: KeptMailPlaces, owner: string, address: string, choice: KeptMailChoice, mounted: boolean): Promise<void> {
+export async function decideKeptMail(
+  places: KeptMailPlaces,
+  owner: string,
+  address: string,
+  choice: KeptMailChoice,
+  mounted: boolean,
+): Promise<void> {
   if (!(await present(places, pathsOf(places, owner)))) return;
   if (choice === "restore") return recordAddress(places, owner, address);
   if (mounted) throw new Error("your earlier mailbox is still being taken down; try again in a minute");

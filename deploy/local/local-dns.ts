@@ -35,7 +35,11 @@ export function claimZoneText(claim: Pick<MailboxEntry, "domain" | "pendingProof
 }
 
 /** Writes a zone file for each claimed domain that has none; answers how many it wrote. */
-export async function writeClaimZones(dir: string, claims: ReadonlyArray<Pick<MailboxEntry, "domain" | "pendingProof">>, mxHost: string): Promise<number> {
+export async function writeClaimZones(
+  dir: string,
+  claims: ReadonlyArray<Pick<MailboxEntry, "domain" | "pendingProof">>,
+  mxHost: string,
+): Promise<number> {
   let written = 0;
   for (const claim of claims) {
     if (zoneNameProblem(claim.domain) !== undefined) continue;
@@ -55,7 +59,12 @@ export interface LocalDns {
 }
 
 /** Reloads go one at a time: named's reload rewrites its configuration. */
-export function createLocalDns(named: RunningNamed, zonesDir: string, managed: Zone, served: readonly Zone[]): LocalDns {
+export function createLocalDns(
+  named: RunningNamed,
+  zonesDir: string,
+  managed: Zone,
+  served: readonly Zone[],
+): LocalDns {
   let current = managed;
   let last = JSON.stringify(served);
   let tail: Promise<unknown> = Promise.resolve();

@@ -39,21 +39,31 @@ async function on(path: string, device: DeviceNumber): Promise<boolean> {
 }
 
 async function commandOf(pid: string): Promise<string> {
-  const cmdline = (await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "")).split("\0").filter((a) => a !== "").join(" ");
+  const cmdline = (await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => ""))
+    .split("\0")
+    .filter((a) => a !== "")
+    .join(" ");
   if (cmdline !== "") return cmdline.length > 80 ? `${cmdline.slice(0, 77)}...` : cmdline;
   return (await readFile(`/proc/${pid}/comm`, "utf8").catch(() => "?")).trim();
 }
 
 /** What process `pid` holds on `device`, or undefined (a process may end while it is read). */
-async function holds(pid: string, device: DeviceNumber, [major, minor]: readonly [number, number]): Promise<string | undefined> {
+async function holds(
+  pid: string,
+  device: DeviceNumber,
+  [major, minor]: readonly [number, number],
+): Promise<string | undefined> {
   if (await on(`/proc/${pid}/cwd`, device)) return "its working directory";
   if (await on(`/proc/${pid}/root`, device)) return "its root directory";
   for (const fd of await readdir(`/proc/${pid}/fd`).catch(() => [] as string[])) {
-    if (await on(`/proc/${pid}/fd/${fd}`, device)) return `open file ${await readlink(`/proc/${pid}/fd/${fd}`).catch(() => `fd ${fd}`)}`;
+    if (await on(`/proc/${pid}/fd/${fd}`, device))
+      return `open file ${await readlink(`/proc/${pid}/fd/${fd}`).catch(() => `fd ${fd}`)}`;
   }
   // /proc/<pid>/maps names the device in hex: "07:03".
   const hex = `${major.toString(16).padStart(2, "0")}:${minor.toString(16).padStart(2, "0")}`;
-  const mapped = (await readFile(`/proc/${pid}/maps`, "utf8").catch(() => "")).split("\n").find((line) => line.split(" ")[3] === hex);
+  const mapped = (await readFile(`/proc/${pid}/maps`, "utf8").catch(() => ""))
+    .split("\n")
+    .find((line) => line.split(" ")[3] === hex);
   if (mapped !== undefined) return `mapped file ${mapped.split(/\s+/).slice(5).join(" ")}`;
   return undefined;
 }
@@ -62,13 +72,17 @@ async function holds(pid: string, device: DeviceNumber, [major, minor]: readonly
  * Every process that holds `device` now; with `mountNamespaces`, also one process per
  * mount namespace other than ours that has it mounted (a container's bind mount).
  */
-export async function holdersOf(device: DeviceNumber, options: { readonly mountNamespaces?: boolean } = {}): Promise<Holder[]> {
+export async function holdersOf(
+  device: DeviceNumber,
+  options: { readonly mountNamespaces?: boolean } = {},
+): Promise<Holder[]> {
   const numbers = device.split(":").map(Number) as [number, number];
   const pids = (await readdir("/proc")).filter((p) => /^\d+$/.test(p));
   // All at once: a machine has thousands of descriptors to look at, and the wait polls this.
   const held = await Promise.all(pids.map((pid) => holds(pid, device, numbers)));
   const found: Holder[] = [];
-  for (const [i, how] of held.entries()) if (how !== undefined) found.push({ pid: Number(pids[i]), command: await commandOf(pids[i]!), how });
+  for (const [i, how] of held.entries())
+    if (how !== undefined) found.push({ pid: Number(pids[i]), command: await commandOf(pids[i]!), how });
   if (!options.mountNamespaces) return found;
   const seenNamespaces = new Set([await readlink("/proc/self/ns/mnt").catch(() => "")]);
   for (const [i, pid] of pids.entries()) {
@@ -76,8 +90,16 @@ export async function holdersOf(device: DeviceNumber, options: { readonly mountN
     if (namespace === "" || seenNamespaces.has(namespace)) continue;
     seenNamespaces.add(namespace);
     const mountinfo = await readFile(`/proc/${pid}/mountinfo`, "utf8").catch(() => "");
-    const point = mountinfo.split("\n").find((line) => line.split(" ")[2] === device)?.split(" ")[4];
-    if (point !== undefined && held[i] === undefined) found.push({ pid: Number(pid), command: await commandOf(pid), how: `a mount of it at ${point} in its own mount namespace` });
+    const point = mountinfo
+      .split("\n")
+      .find((line) => line.split(" ")[2] === device)
+      ?.split(" ")[4];
+    if (point !== undefined && held[i] === undefined)
+      found.push({
+        pid: Number(pid),
+        command: await commandOf(pid),
+        how: `a mount of it at ${point} in its own mount namespace`,
+      });
   }
   return found;
 }

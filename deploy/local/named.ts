@@ -46,7 +46,10 @@ const INSTALL_HINT = "install it with: apt-get install bind9 bind9-utils";
 
 /** A zone name safe to use as a file name and inside named.conf. */
 export function zoneNameProblem(name: string): string | undefined {
-  if (name.length > 253 || !/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/.test(name)) {
+  if (
+    name.length > 253 ||
+    !/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/.test(name)
+  ) {
     return `zone name ${JSON.stringify(name)} is not a lower-case domain name`;
   }
   return undefined;
@@ -84,7 +87,7 @@ export async function startNamed(options: NamedOptions): Promise<RunningNamed> {
       if (problem) throw new Error(problem);
       const file = join(dataDir, "zones", `${zone.name}.${generation}.zone`);
       files.push({ name: zone.name, file });
-      await writeFile(file, zone.text.endsWith("\n") ? zone.text : zone.text + "\n");
+      await writeFile(file, zone.text.endsWith("\n") ? zone.text : `${zone.text}\n`);
       try {
         await checkZone(checkzonePath, zone.name, file);
       } catch (err) {
@@ -123,7 +126,9 @@ export async function startNamed(options: NamedOptions): Promise<RunningNamed> {
   await writeConfig();
 
   const output: string[] = [];
-  const child: ChildProcess = spawn(namedPath, ["-g", "-c", confPath, ...(withIpv6 ? [] : ["-4"])], { stdio: ["ignore", "ignore", "pipe"] });
+  const child: ChildProcess = spawn(namedPath, ["-g", "-c", confPath, ...(withIpv6 ? [] : ["-4"])], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   const exit = new Promise<void>((resolve) =>
     child.once("exit", (code, signal) => {
@@ -160,12 +165,26 @@ export async function startNamed(options: NamedOptions): Promise<RunningNamed> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       if (exited) throw new Error(`named exited (${exited.code ?? exited.signal}) before serving:\n${tail()}`);
-      if (output.slice(since).some((l) => /reloading configuration failed|loading configuration: failure|exiting \(due to fatal error\)/.test(l))) {
+      if (
+        output
+          .slice(since)
+          .some((l) =>
+            /reloading configuration failed|loading configuration: failure|exiting \(due to fatal error\)/.test(l),
+          )
+      ) {
         throw new Error(`named could not load its configuration:\n${tail()}`);
       }
-      const reloaded = since === 0 || output.slice(since).some((l) => /all zones loaded|reloading zones succeeded/.test(l));
+      const reloaded =
+        since === 0 || output.slice(since).some((l) => /all zones loaded|reloading zones succeeded/.test(l));
       if (reloaded) {
-        const answers = await Promise.all(zones.map((z) => resolver.resolveSoa(z.name).then(() => true, () => false)));
+        const answers = await Promise.all(
+          zones.map((z) =>
+            resolver.resolveSoa(z.name).then(
+              () => true,
+              () => false,
+            ),
+          ),
+        );
         if (answers.every(Boolean)) return;
       }
       await new Promise((r) => setTimeout(r, 50));
@@ -205,7 +224,6 @@ function checkZone(checkzonePath: string, name: string, file: string): Promise<v
   });
 }
 
-
 /** A port free for UDP and TCP on the address (and ::1), found by binding port 0 (bounded tries). */
 async function freePort(address: string, withIpv6: boolean): Promise<number> {
   for (let tries = 0; tries < 20; tries++) {
@@ -223,4 +241,3 @@ async function freePort(address: string, withIpv6: boolean): Promise<number> {
   }
   throw new Error(`no free port for named on ${address}`);
 }
-

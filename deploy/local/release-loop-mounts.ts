@@ -47,13 +47,20 @@ export interface ReleaseOptions {
 
 /** The loop device mounted at `target`, e.g. /dev/loop3, or undefined. */
 async function loopAt(target: string): Promise<string | undefined> {
-  const { stdout } = await exec("findmnt", ["-n", "-o", "SOURCE", "--mountpoint", target], { timeout: 10_000 }).catch(() => ({ stdout: "" }));
-  return stdout.split("\n").map((s) => s.trim()).find((s) => /^\/dev\/loop\d+$/.test(s));
+  const { stdout } = await exec("findmnt", ["-n", "-o", "SOURCE", "--mountpoint", target], { timeout: 10_000 }).catch(
+    () => ({ stdout: "" }),
+  );
+  return stdout
+    .split("\n")
+    .map((s) => s.trim())
+    .find((s) => /^\/dev\/loop\d+$/.test(s));
 }
 
 /** Whether `loop` is still attached to `image`. */
 export async function attachedTo(loop: string, image: string): Promise<boolean> {
-  const { stdout } = await exec("losetup", ["-n", "-O", "NAME", "-j", image], { timeout: 10_000 }).catch(() => ({ stdout: "" }));
+  const { stdout } = await exec("losetup", ["-n", "-O", "NAME", "-j", image], { timeout: 10_000 }).catch(() => ({
+    stdout: "",
+  }));
   return stdout.split("\n").some((line) => line.trim() === loop);
 }
 
@@ -68,10 +75,17 @@ async function detachedWithin(loop: string, image: string, ms: number): Promise<
 /** Why `loop` (attached to `image`) is still attached: what holds it, where it is mounted, whether it detaches itself. */
 async function stayingLoop(loop: string, image: string): Promise<StaysAttached> {
   const device = await blockDeviceNumber(loop).catch(() => undefined);
-  const autoclear = (await readFile(`/sys/block/${basename(loop)}/loop/autoclear`, "utf8").catch(() => "0")).trim() === "1";
+  const autoclear =
+    (await readFile(`/sys/block/${basename(loop)}/loop/autoclear`, "utf8").catch(() => "0")).trim() === "1";
   const holders = device === undefined ? [] : await holdersOf(device, { mountNamespaces: true }).catch(() => []);
   const mountinfo = await readFile("/proc/self/mountinfo", "utf8").catch(() => "");
-  const mountedAt = device === undefined ? undefined : mountinfo.split("\n").find((line) => line.split(" ")[2] === device)?.split(" ")[4];
+  const mountedAt =
+    device === undefined
+      ? undefined
+      : mountinfo
+          .split("\n")
+          .find((line) => line.split(" ")[2] === device)
+          ?.split(" ")[4];
   return { device: loop, image, holders, mountedAt, autoclear };
 }
 
@@ -91,7 +105,10 @@ const isBusy = (err: unknown) => /busy/i.test((err as Error).message);
  * stay attached. A mount another failure keeps is left mounted; those failures are thrown
  * together once every other mount is released.
  */
-export async function releaseLoopMounts(mounts: readonly LoopMount[], options: ReleaseOptions = {}): Promise<StaysAttached[]> {
+export async function releaseLoopMounts(
+  mounts: readonly LoopMount[],
+  options: ReleaseOptions = {},
+): Promise<StaysAttached[]> {
   const say = options.say ?? (() => undefined);
   const failures: string[] = [];
   const released: Array<{ mount: LoopMount; loop: string | undefined }> = [];
@@ -112,15 +129,27 @@ export async function releaseLoopMounts(mounts: readonly LoopMount[], options: R
     const waitMs = options.waitMs ?? BUSY_WAIT_MS;
     for (const { mount, device } of busy) {
       const holders = await holdersOf(device, { mountNamespaces: true });
-      say(`  ${mount.name} (${mount.target}) is in use: ${holders.length > 0 ? describeHolders(holders) : "no process holds it (a mount inside it?)"}`);
+      say(
+        `  ${mount.name} (${mount.target}) is in use: ${holders.length > 0 ? describeHolders(holders) : "no process holds it (a mount inside it?)"}`,
+      );
     }
-    say(`  waiting up to ${Math.round(waitMs / 1000)} s for ${busy.length === 1 ? "it" : "them"} to be let go (Ctrl-C again: stop waiting)`);
+    say(
+      `  waiting up to ${Math.round(waitMs / 1000)} s for ${busy.length === 1 ? "it" : "them"} to be let go (Ctrl-C again: stop waiting)`,
+    );
     const deadline = Date.now() + waitMs;
     while (busy.length > 0 && Date.now() < deadline && !options.hurry?.aborted) {
-      await sleep(Math.min(POLL_MS, Math.max(0, deadline - Date.now())), undefined, { signal: options.hurry }).catch(() => undefined);
+      await sleep(Math.min(POLL_MS, Math.max(0, deadline - Date.now())), undefined, { signal: options.hurry }).catch(
+        () => undefined,
+      );
       for (const entry of [...busy]) {
         if ((await holdersOf(entry.device, { mountNamespaces: true })).length > 0) continue;
-        if (!(await entry.mount.unmount(false).then(() => true, () => false))) continue;
+        if (
+          !(await entry.mount.unmount(false).then(
+            () => true,
+            () => false,
+          ))
+        )
+          continue;
         busy.splice(busy.indexOf(entry), 1);
         released.push(entry);
         say(`  ${entry.mount.name} was let go and is unmounted`);
@@ -150,15 +179,20 @@ export async function releaseLoopMounts(mounts: readonly LoopMount[], options: R
 
 /** "/dev/loop3 (…/alice.img) stays attached, in use by pid 42 (bash): its working directory; it detaches itself when they let go". */
 export function stayText(s: StaysAttached): string {
-  if (s.mountedAt !== undefined) return `${s.device} (${s.image}) stays attached: it is still mounted at ${s.mountedAt}${s.holders.length > 0 ? `, in use by ${describeHolders(s.holders)}` : ""}`;
+  if (s.mountedAt !== undefined)
+    return `${s.device} (${s.image}) stays attached: it is still mounted at ${s.mountedAt}${s.holders.length > 0 ? `, in use by ${describeHolders(s.holders)}` : ""}`;
   const why = s.holders.length > 0 ? describeHolders(s.holders) : "no process found holding it";
-  const then = s.autoclear ? "it detaches itself when they let go" : `detach it with \`losetup -d ${s.device}\` once they let go`;
+  const then = s.autoclear
+    ? "it detaches itself when they let go"
+    : `detach it with \`losetup -d ${s.device}\` once they let go`;
   return `${s.device} (${s.image}) stays attached, in use by ${why}; ${then}`;
 }
 
 /** Every loop device attached now to an image file in `imageDir`, with why (the last check before a stop says it is done). */
 export async function loopsOfImages(imageDir: string): Promise<StaysAttached[]> {
-  const { stdout } = await exec("losetup", ["-l", "-n", "-O", "NAME,BACK-FILE"], { timeout: 10_000 }).catch(() => ({ stdout: "" }));
+  const { stdout } = await exec("losetup", ["-l", "-n", "-O", "NAME,BACK-FILE"], { timeout: 10_000 }).catch(() => ({
+    stdout: "",
+  }));
   const found: StaysAttached[] = [];
   for (const line of stdout.split("\n")) {
     const [loop, image] = line.trim().split(/\s+/);

@@ -64,32 +64,56 @@ export function sshaHash(password: string): string {
 
 /** One LDIF line; anything not a plain SAFE-STRING (RFC 2849) is base64, so values cannot add lines or attributes. */
 function ldifLine(attribute: string, value: string): string {
-  const safe = /^[\x01-\x09\x0b\x0c\x0e-\x1f\x21-\x39\x3b\x3d-\x7f][\x01-\x09\x0b\x0c\x0e-\x7f]*$/.test(value) && !value.endsWith(" ");
+  const safe =
+    /^[\x01-\x09\x0b\x0c\x0e-\x1f\x21-\x39\x3b\x3d-\x7f][\x01-\x09\x0b\x0c\x0e-\x7f]*$/.test(value) &&
+    !value.endsWith(" ");
   return safe ? `${attribute}: ${value}` : `${attribute}:: ${Buffer.from(value, "utf8").toString("base64")}`;
 }
 
 function ldifEntry(dn: string, attributes: ReadonlyArray<readonly [string, string]>): string {
-  return [ldifLine("dn", dn), ...attributes.map(([a, v]) => ldifLine(a, v))].join("\n") + "\n";
+  return `${[ldifLine("dn", dn), ...attributes.map(([a, v]) => ldifLine(a, v))].join("\n")}\n`;
 }
 
 /** The base entry for a DN whose first RDN is dc= or o=. */
 function baseEntry(baseDn: string): string {
   const match = /^(dc|o)=([^,+\\]+)(,|$)/i.exec(baseDn);
-  if (match === null) throw new Error(`slapd baseDn ${JSON.stringify(baseDn)} must start with dc= or o= (e.g. dc=semail,dc=test)`);
+  if (match === null)
+    throw new Error(`slapd baseDn ${JSON.stringify(baseDn)} must start with dc= or o= (e.g. dc=semail,dc=test)`);
   const [, attr, value] = match as unknown as [string, string, string];
   if (attr.toLowerCase() === "dc") {
-    return ldifEntry(baseDn, [["objectClass", "top"], ["objectClass", "dcObject"], ["objectClass", "organization"], ["dc", value], ["o", "SEMail"]]);
+    return ldifEntry(baseDn, [
+      ["objectClass", "top"],
+      ["objectClass", "dcObject"],
+      ["objectClass", "organization"],
+      ["dc", value],
+      ["o", "SEMail"],
+    ]);
   }
-  return ldifEntry(baseDn, [["objectClass", "top"], ["objectClass", "organization"], ["o", value]]);
+  return ldifEntry(baseDn, [
+    ["objectClass", "top"],
+    ["objectClass", "organization"],
+    ["o", value],
+  ]);
 }
 
 /** The seed: base, ou=people, ou=groups, the users and the admin group. */
-export function seedLdif(baseDn: string, adminDn: string, users: readonly SlapdUser[], admins: readonly string[]): string {
+export function seedLdif(
+  baseDn: string,
+  adminDn: string,
+  users: readonly SlapdUser[],
+  admins: readonly string[],
+): string {
   const { people, groups } = directoryLayout(baseDn);
   const entries = [
     baseEntry(baseDn),
-    ldifEntry(people, [["objectClass", "organizationalUnit"], ["ou", "people"]]),
-    ldifEntry(groups, [["objectClass", "organizationalUnit"], ["ou", "groups"]]),
+    ldifEntry(people, [
+      ["objectClass", "organizationalUnit"],
+      ["ou", "people"],
+    ]),
+    ldifEntry(groups, [
+      ["objectClass", "organizationalUnit"],
+      ["ou", "groups"],
+    ]),
   ];
   for (const user of users) {
     const cn = user.cn ?? user.uid;
@@ -106,16 +130,30 @@ export function seedLdif(baseDn: string, adminDn: string, users: readonly SlapdU
   }
   // groupOfNames needs at least one member: the directory manager stands in when there is no admin.
   const members = admins.length > 0 ? admins.map((uid) => `uid=${uid},${people}`) : [adminDn];
-  entries.push(ldifEntry(`cn=admins,${groups}`, [["objectClass", "groupOfNames"], ["cn", "admins"], ...members.map((m) => ["member", m] as const)]));
+  entries.push(
+    ldifEntry(`cn=admins,${groups}`, [
+      ["objectClass", "groupOfNames"],
+      ["cn", "admins"],
+      ...members.map((m) => ["member", m] as const),
+    ]),
+  );
   return entries.join("\n");
 }
 
-function slapdConf(dataDir: string, baseDn: string, adminDn: string, adminPassword: string, tls: SlapdOptions["tls"]): string {
+function slapdConf(
+  dataDir: string,
+  baseDn: string,
+  adminDn: string,
+  adminPassword: string,
+  tls: SlapdOptions["tls"],
+): string {
   const quote = (s: string): string => `"${s.replace(/["\\]/g, "\\$&")}"`;
   return [
     "# Written by SEMail (deploy/local/slapd.ts); rewritten at each start.",
     ...["core", "cosine", "inetorgperson", "nis"].map((s) => `include ${join(SCHEMA_DIR, `${s}.schema`)}`),
-    ...(tls ? [`TLSCertificateFile ${quote(resolve(tls.certFile))}`, `TLSCertificateKeyFile ${quote(resolve(tls.keyFile))}`] : []),
+    ...(tls
+      ? [`TLSCertificateFile ${quote(resolve(tls.certFile))}`, `TLSCertificateKeyFile ${quote(resolve(tls.keyFile))}`]
+      : []),
     `pidfile ${quote(join(dataDir, "slapd.pid"))}`,
     `argsfile ${quote(join(dataDir, "slapd.args"))}`,
     `modulepath ${MODULE_DIR}`,
@@ -150,7 +188,6 @@ async function runningSlapdFor(dataDir: string, confFile: string): Promise<numbe
   return cmdline.split("\0").includes(confFile) ? pid : undefined;
 }
 
-
 /** Runs a program to completion, feeding `input`; rejects with its stderr on failure. */
 function run(program: string, args: readonly string[], input: string): Promise<void> {
   return new Promise((ok, fail) => {
@@ -158,12 +195,21 @@ function run(program: string, args: readonly string[], input: string): Promise<v
     let stderr = "";
     child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr = (stderr + d).slice(-4000)));
     child.once("error", fail);
-    child.once("close", (code) => (code === 0 ? ok() : fail(new Error(`${program} ${args.join(" ")} exited with ${code}: ${stderr.trim()}`))));
+    child.once("close", (code) =>
+      code === 0 ? ok() : fail(new Error(`${program} ${args.join(" ")} exited with ${code}: ${stderr.trim()}`)),
+    );
     child.stdin.end(input);
   });
 }
 
-async function waitUntilAnswering(url: string, adminDn: string, adminPassword: string, baseDn: string, child: ChildProcess, stderr: () => string): Promise<void> {
+async function waitUntilAnswering(
+  url: string,
+  adminDn: string,
+  adminPassword: string,
+  baseDn: string,
+  child: ChildProcess,
+  stderr: () => string,
+): Promise<void> {
   const deadline = Date.now() + START_TIMEOUT_MS;
   let lastError = "";
   while (Date.now() < deadline) {
@@ -208,7 +254,9 @@ export async function startSlapd(options: SlapdOptions): Promise<RunningSlapd> {
   const confFile = join(dataDir, "slapd.conf");
   const leftover = await runningSlapdFor(dataDir, confFile);
   if (leftover !== undefined) {
-    throw new Error(`slapd (pid ${leftover}) from an earlier run still uses ${dataDir}; stop it first (kill ${leftover})`);
+    throw new Error(
+      `slapd (pid ${leftover}) from an earlier run still uses ${dataDir}; stop it first (kill ${leftover})`,
+    );
   }
   await writeFile(confFile, slapdConf(dataDir, baseDn, adminDn, options.adminPassword, options.tls), { mode: 0o600 });
 
@@ -254,5 +302,9 @@ export async function startSlapd(options: SlapdOptions): Promise<RunningSlapd> {
 
 /** slapd in the foreground on `urls`; no -u/-g: it runs as whoever runs us and owns dataDir. */
 function launch(confFile: string, urls: readonly string[], logger: Logger): Promise<ForegroundChild> {
-  return startForeground(SLAPD, ["-d", "0", "-h", urls.map((u) => `${u}/`).join(" "), "-f", confFile], { name: "slapd", logger, stopTimeoutMs: STOP_TIMEOUT_MS });
+  return startForeground(SLAPD, ["-d", "0", "-h", urls.map((u) => `${u}/`).join(" "), "-f", confFile], {
+    name: "slapd",
+    logger,
+    stopTimeoutMs: STOP_TIMEOUT_MS,
+  });
 }

@@ -71,12 +71,18 @@ export async function startLocalMode(o: LocalModeOptions): Promise<LocalMode | u
   // First, as the daemons listen on its network: the users' containers' space (Docker).
   const space: UserSpace | { readonly reason: string } | undefined = !o.containers
     ? { reason: "started with --no-containers" }
-    : await startUserSpace({ dataDir, settings, freePorts: o.freePorts, logger: logger.child({ service: "containers" }), signal: o.signal, say: o.say, onStop: o.onStop }).catch(
-        (err: unknown) => {
-          if (o.signal.aborted) return undefined;
-          throw err;
-        },
-      );
+    : await startUserSpace({
+        dataDir,
+        settings,
+        freePorts: o.freePorts,
+        logger: logger.child({ service: "containers" }),
+        signal: o.signal,
+        say: o.say,
+        onStop: o.onStop,
+      }).catch((err: unknown) => {
+        if (o.signal.aborted) return undefined;
+        throw err;
+      });
   if (space === undefined) return undefined;
   if ("reason" in space) logger.info({ reason: space.reason }, "no users' containers");
   else settings = space.settings;
@@ -86,7 +92,11 @@ export async function startLocalMode(o: LocalModeOptions): Promise<LocalMode | u
     dataDir: join(dataDir, "ldap"),
     baseDn: settings.ldap.baseDn,
     port: portOf(settings.ldap.url),
-    users: [...DEMO_USERS, DEMO_ADMIN].map((uid) => ({ uid, password: secrets.passwords[uid]!, mail: `${uid}@${uid}.${LOCAL_DOMAIN}` })),
+    users: [...DEMO_USERS, DEMO_ADMIN].map((uid) => ({
+      uid,
+      password: secrets.passwords[uid]!,
+      mail: `${uid}@${uid}.${LOCAL_DOMAIN}`,
+    })),
     admins: [DEMO_ADMIN],
     adminPassword: secrets.ldapAdminPassword,
     logger: logger.child({ service: "slapd" }),
@@ -98,7 +108,13 @@ export async function startLocalMode(o: LocalModeOptions): Promise<LocalMode | u
   const asRoot = process.getuid?.() === 0;
   // Mail programs are told local mode's own ports (zone SRV records, the form's autoconfig).
   const mailClients = localMailClients(withTls, asRoot);
-  const zone = createLocalZone({ domain: LOCAL_DOMAIN, ipv4: "127.0.0.1", ipv6: "::1", serialFile: join(dataDir, "named", "serial"), mailClientPorts: mailClients.ports });
+  const zone = createLocalZone({
+    domain: LOCAL_DOMAIN,
+    ipv4: "127.0.0.1",
+    ipv6: "::1",
+    serialFile: join(dataDir, "named", "serial"),
+    mailClientPorts: mailClients.ports,
+  });
   // Zone files a tester keeps there stand in for other domains' DNS (local-dns.ts).
   const zonesDir = join(dataDir, "zones");
   await mkdir(zonesDir, { recursive: true });
@@ -107,7 +123,12 @@ export async function startLocalMode(o: LocalModeOptions): Promise<LocalMode | u
   // A first render always has text: nothing was rendered before.
   const managed: Zone = { name: LOCAL_DOMAIN, text: (await zone.render(list))! };
   const served = [...(await readZoneFiles(zonesDir)).filter((z) => z.name !== LOCAL_DOMAIN), managed];
-  const named = await startNamed({ dataDir: join(dataDir, "named"), port: portOf(settings.outbound.delivery.resolver ?? ""), zones: served, logger: logger.child({ service: "named" }) });
+  const named = await startNamed({
+    dataDir: join(dataDir, "named"),
+    port: portOf(settings.outbound.delivery.resolver ?? ""),
+    zones: served,
+    logger: logger.child({ service: "named" }),
+  });
   o.onStop(`named (DNS on ${settings.outbound.delivery.resolver})`, () => named.stop());
   const dns = createLocalDns(named, zonesDir, managed, served);
 
@@ -118,7 +139,9 @@ export async function startLocalMode(o: LocalModeOptions): Promise<LocalMode | u
   const stopInbound = () => (inboundStopped ??= inbound.stop());
   o.onStop(`the inbound daemon (${settings.inbound.listen.map((l) => l.spec).join(", ")})`, stopInbound);
   const outbound = await startOutbound(settings, { logger: logger.child({ service: "outbound" }), usersList: list });
-  o.onStop(`the outbound daemon (submission on ${settings.outbound.listen.map((l) => l.spec).join(", ")})`, () => outbound.stop());
+  o.onStop(`the outbound daemon (submission on ${settings.outbound.listen.map((l) => l.spec).join(", ")})`, () =>
+    outbound.stop(),
+  );
 
   let imap: RunningImap | undefined;
   let webmail: RunningWebmail | undefined;
@@ -144,13 +167,19 @@ export async function startLocalMode(o: LocalModeOptions): Promise<LocalMode | u
     });
   }
   // Stopped before their filesystems are unmounted (parts stop last-added first).
-  if (userSpace) o.onStop("the users' containers, the jump and the apt proxy (kept for the next start)", () => userSpace.containers.stop());
+  if (userSpace)
+    o.onStop("the users' containers, the jump and the apt proxy (kept for the next start)", () =>
+      userSpace.containers.stop(),
+    );
   // Dovecot runs each session as the mailbox's uid, so it needs root; it stops before the
   // filesystems it holds open are unmounted (parts stop last-added first).
   if (asRoot) {
     const running = await startImap({ settings: withTls, list, logger: logger.child({ service: "imap" }) });
     imap = running;
-    o.onStop(`Dovecot (IMAP ${running.host}:${running.ports.imap} STARTTLS, IMAPS :${running.ports.imaps}, POP3S :${running.ports.pop3s})`, () => running.stop());
+    o.onStop(
+      `Dovecot (IMAP ${running.host}:${running.ports.imap} STARTTLS, IMAPS :${running.ports.imaps}, POP3S :${running.ports.pop3s})`,
+      () => running.stop(),
+    );
     // The webmail reads through that Dovecot and sends through the outbound daemon.
     const started = await startWebmail({ settings, list, logger: logger.child({ service: "webmail" }) });
     webmail = started;
@@ -158,7 +187,11 @@ export async function startLocalMode(o: LocalModeOptions): Promise<LocalMode | u
   }
   const tracked = trackApplied(createLocalApplier(applierOptions));
   const form = await o.startWebForm({
-    settings, applier: tracked.applier, webmailRuns: webmail !== undefined, mailClients, logger,
+    settings,
+    applier: tracked.applier,
+    webmailRuns: webmail !== undefined,
+    mailClients,
+    logger,
     usage: async (owner) => inbound.store.usage(owner).catch(() => undefined),
     largestMessage: async (owner) => inbound.largestMessage(owner).catch(() => undefined),
     // The owner's container through the jump sshd, or without Docker the mbox files here.
@@ -167,7 +200,8 @@ export async function startLocalMode(o: LocalModeOptions): Promise<LocalMode | u
       const command = await userSpace.containers.sshCommand(owner);
       return command === undefined ? undefined : { kind: "ssh", command };
     },
-    dns, claimZones: applierOptions.claimZones!,
+    dns,
+    claimZones: applierOptions.claimZones!,
   });
   o.onStop(`the web form (http://${settings.web.listen.spec}/)`, () => form.close());
   // Bring the machine in line with the list: mounts after a reboot, the zone, the daemons.
@@ -175,13 +209,23 @@ export async function startLocalMode(o: LocalModeOptions): Promise<LocalMode | u
   await form.runner.idle();
   // A hand edit of the users list is applied too, as the form's writes are; the form's own
   // writes (the text of the list last applied) are not even parsed again.
-  const watch = await watchUsersList(settings.users, usersListOptions(settings), logger.child({ service: "apply" }), (changed) => {
-    if (!tracked.covers(changed)) form.runner.request("users list changed");
-  }, tracked.knows);
+  const watch = await watchUsersList(
+    settings.users,
+    usersListOptions(settings),
+    logger.child({ service: "apply" }),
+    (changed) => {
+      if (!tracked.covers(changed)) form.runner.request("users list changed");
+    },
+    tracked.knows,
+  );
   o.onStop(`watching the users list (${settings.users})`, async () => watch.close());
   const status = form.runner.status();
   return {
-    settings, space, imap, webmail, mailClients,
+    settings,
+    space,
+    imap,
+    webmail,
+    mailClients,
     mailboxes: watch.current().mailboxes,
     firstApplyFailed: status.state === "failed" ? status.reason : undefined,
     requestApply: (why) => form.runner.request(why),

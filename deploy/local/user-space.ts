@@ -42,7 +42,10 @@ export interface UserSpaceOptions {
 }
 
 /** Outbound as production runs it for the containers: listening on the users' network, which is trusted for AUTH without TLS. */
-export function settingsWithUsersNetwork(settings: Settings, network: Pick<UsersNetwork, "gateway" | "subnet">): Settings {
+export function settingsWithUsersNetwork(
+  settings: Settings,
+  network: Pick<UsersNetwork, "gateway" | "subnet">,
+): Settings {
   const port = settings.outbound.listen[0]!.port;
   // The users' network as the schema would have parsed it from the settings file.
   const subnet = parseNetwork(network.subnet);
@@ -68,7 +71,8 @@ async function pickJumpPort(file: string, free: boolean): Promise<number> {
 
 /** Brings the users' space up, or answers why local mode runs without it. */
 export async function startUserSpace(o: UserSpaceOptions): Promise<UserSpace | { readonly reason: string }> {
-  if (!(await onPath("docker"))) return { reason: "Docker is not installed (apt-get install docker.io, or npm run setup)" };
+  if (!(await onPath("docker")))
+    return { reason: "Docker is not installed (apt-get install docker.io, or npm run setup)" };
   const problem = await firewallProblem();
   if (problem) return { reason: problem };
   const docker = await openDocker(o.dataDir, o.say);
@@ -83,7 +87,11 @@ export async function startUserSpace(o: UserSpaceOptions): Promise<UserSpace | {
   const settings = settingsWithUsersNetwork(o.settings, network);
   const submissionPort = o.settings.outbound.listen[0]!.port;
   const removeFirewall = await installUsersFirewall({
-    id, bridge: network.bridge, gateway: network.gateway, submissionPort, jumpIp: network.jumpIp,
+    id,
+    bridge: network.bridge,
+    gateway: network.gateway,
+    submissionPort,
+    jumpIp: network.jumpIp,
     apt: { ip: network.aptIp, port: APT_PROXY_PORT, bridge: network.aptBridge, subnet: network.aptSubnet },
   });
   o.onStop(`the users' network firewall (iptables rules on ${network.bridge})`, removeFirewall);
@@ -98,8 +106,16 @@ export async function startUserSpace(o: UserSpaceOptions): Promise<UserSpace | {
   const jumpPort = await pickJumpPort(portFile, o.freePorts);
   await writeFile(portFile, `${jumpPort}\n`);
   const containers = createLocalContainers({
-    docker, id, dir, mailRoot: settings.inbound.mailRoot, images, network,
-    submission: `${network.gateway}:${submissionPort}`, aptProxy: `http://${network.aptIp}:${APT_PROXY_PORT}`, jumpPort, logger: o.logger,
+    docker,
+    id,
+    dir,
+    mailRoot: settings.inbound.mailRoot,
+    images,
+    network,
+    submission: `${network.gateway}:${submissionPort}`,
+    aptProxy: `http://${network.aptIp}:${APT_PROXY_PORT}`,
+    jumpPort,
+    logger: o.logger,
   });
   await containers.startJump();
   await containers.startAptProxy();

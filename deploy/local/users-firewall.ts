@@ -40,11 +40,64 @@ export function firewallRules(f: UsersFirewall): { chains: Rule[]; hooks: Rule[]
   return {
     chains: [
       ["mangle", fwd, ...established],
-      ["mangle", fwd, "-i", f.bridge, "-o", f.bridge, "-s", f.jumpIp, "-p", "tcp", "--dport", "22", "-m", "conntrack", "--ctstate", "NEW", "-j", "RETURN"],
-      ["mangle", fwd, "-i", f.bridge, "-o", f.bridge, "-d", f.apt.ip, "-p", "tcp", "--dport", String(f.apt.port), "-m", "conntrack", "--ctstate", "NEW", "-j", "RETURN"],
+      [
+        "mangle",
+        fwd,
+        "-i",
+        f.bridge,
+        "-o",
+        f.bridge,
+        "-s",
+        f.jumpIp,
+        "-p",
+        "tcp",
+        "--dport",
+        "22",
+        "-m",
+        "conntrack",
+        "--ctstate",
+        "NEW",
+        "-j",
+        "RETURN",
+      ],
+      [
+        "mangle",
+        fwd,
+        "-i",
+        f.bridge,
+        "-o",
+        f.bridge,
+        "-d",
+        f.apt.ip,
+        "-p",
+        "tcp",
+        "--dport",
+        String(f.apt.port),
+        "-m",
+        "conntrack",
+        "--ctstate",
+        "NEW",
+        "-j",
+        "RETURN",
+      ],
       ["mangle", fwd, "-j", "DROP"],
       ["mangle", input, ...established],
-      ["mangle", input, "-d", f.gateway, "-p", "tcp", "--dport", String(f.submissionPort), "-m", "conntrack", "--ctstate", "NEW", "-j", "RETURN"],
+      [
+        "mangle",
+        input,
+        "-d",
+        f.gateway,
+        "-p",
+        "tcp",
+        "--dport",
+        String(f.submissionPort),
+        "-m",
+        "conntrack",
+        "--ctstate",
+        "NEW",
+        "-j",
+        "RETURN",
+      ],
       ["mangle", input, "-j", "DROP"],
     ],
     hooks: [
@@ -64,7 +117,9 @@ async function iptables(args: readonly string[], binary = "iptables"): Promise<v
   try {
     await exec(binary, ["-w", "10", ...args], { timeout: 20_000 });
   } catch (err) {
-    throw new Error(`${binary} ${args.join(" ")}: ${String((err as { stderr?: string }).stderr ?? "").trim() || (err as Error).message}`);
+    throw new Error(
+      `${binary} ${args.join(" ")}: ${String((err as { stderr?: string }).stderr ?? "").trim() || (err as Error).message}`,
+    );
   }
 }
 
@@ -72,7 +127,12 @@ async function iptables(args: readonly string[], binary = "iptables"): Promise<v
 export async function firewallProblem(): Promise<string | undefined> {
   if (process.getuid?.() !== 0) return "the users' containers need root (their firewall, their mail filesystems)";
   for (const program of ["/usr/sbin/iptables", "/sbin/iptables"]) {
-    if (await access(program).then(() => true, () => false)) {
+    if (
+      await access(program).then(
+        () => true,
+        () => false,
+      )
+    ) {
       const bridged = (await readFile("/proc/sys/net/bridge/bridge-nf-call-iptables", "utf8").catch(() => "")).trim();
       if (bridged !== "1") {
         return "bridged traffic does not pass iptables here (modprobe br_netfilter; sysctl net.bridge.bridge-nf-call-iptables=1), so one user's container could reach another's";
@@ -88,14 +148,30 @@ export async function removeUsersFirewall(f: UsersFirewall): Promise<void> {
   const { chains, hooks } = firewallRules(f);
   for (const [table, chain, ...spec] of hooks) {
     // A rule added twice (a start killed between its add and the next removal) goes too.
-    for (let i = 0; i < 5; i++) if (!(await iptables(["-t", table, "-D", chain, ...spec]).then(() => true, () => false))) break;
+    for (let i = 0; i < 5; i++)
+      if (
+        !(await iptables(["-t", table, "-D", chain, ...spec]).then(
+          () => true,
+          () => false,
+        ))
+      )
+        break;
   }
-  for (const [table, chain] of [...new Set(chains.map(([t, c]) => `${t} ${c}`))].map((s) => s.split(" ") as [string, string])) {
+  for (const [table, chain] of [...new Set(chains.map(([t, c]) => `${t} ${c}`))].map(
+    (s) => s.split(" ") as [string, string],
+  )) {
     await iptables(["-t", table, "-F", chain]).catch(() => undefined);
     await iptables(["-t", table, "-X", chain]).catch(() => undefined);
   }
   for (const chain of ["INPUT", "FORWARD"]) {
-    for (let i = 0; i < 5; i++) if (!(await iptables(["-t", "mangle", "-D", chain, "-i", f.bridge, "-j", "DROP"], "ip6tables").then(() => true, () => false))) break;
+    for (let i = 0; i < 5; i++)
+      if (
+        !(await iptables(["-t", "mangle", "-D", chain, "-i", f.bridge, "-j", "DROP"], "ip6tables").then(
+          () => true,
+          () => false,
+        ))
+      )
+        break;
   }
 }
 
@@ -111,6 +187,9 @@ export async function installUsersFirewall(f: UsersFirewall): Promise<() => Prom
   // Inserted first, so they come before any rule of an engine's.
   for (const [table, chain, ...spec] of hooks) await iptables(["-t", table, "-I", chain, "1", ...spec]);
   // The containers have IPv6 switched off; their bridge carries none either.
-  for (const chain of ["INPUT", "FORWARD"]) await iptables(["-t", "mangle", "-I", chain, "1", "-i", f.bridge, "-j", "DROP"], "ip6tables").catch(() => undefined);
+  for (const chain of ["INPUT", "FORWARD"])
+    await iptables(["-t", "mangle", "-I", chain, "1", "-i", f.bridge, "-j", "DROP"], "ip6tables").catch(
+      () => undefined,
+    );
   return () => removeUsersFirewall(f);
 }

@@ -33,16 +33,30 @@ const toIp = (n: number) => [24, 16, 8, 0].map((shift) => Math.floor(n / 2 ** sh
 export function addressPlan(subnet: string): { gateway: string; jumpIp: string; aptIp: string; ipRange: string } {
   const match = /^(\d{1,3}(?:\.\d{1,3}){3})\/(\d{1,2})$/.exec(subnet);
   const prefix = Number(match?.[2]);
-  if (!match || prefix > 29 || prefix < 8) throw new Error(`the users' network has subnet ${JSON.stringify(subnet)}; local mode needs an IPv4 subnet of /8 to /29`);
+  if (!match || prefix > 29 || prefix < 8)
+    throw new Error(
+      `the users' network has subnet ${JSON.stringify(subnet)}; local mode needs an IPv4 subnet of /8 to /29`,
+    );
   const size = 2 ** (32 - prefix);
   const network = toInt(match[1]!) - (toInt(match[1]!) % size);
-  return { gateway: toIp(network + 1), jumpIp: toIp(network + 2), aptIp: toIp(network + 3), ipRange: `${toIp(network + size / 2)}/${prefix + 1}` };
+  return {
+    gateway: toIp(network + 1),
+    jumpIp: toIp(network + 2),
+    aptIp: toIp(network + 3),
+    ipRange: `${toIp(network + size / 2)}/${prefix + 1}`,
+  };
 }
 
 interface Inspected {
   readonly Internal: boolean;
   readonly Options: Record<string, string> | null;
-  readonly IPAM: { readonly Config: ReadonlyArray<{ readonly Subnet?: string; readonly Gateway?: string; readonly IPRange?: string }> | null };
+  readonly IPAM: {
+    readonly Config: ReadonlyArray<{
+      readonly Subnet?: string;
+      readonly Gateway?: string;
+      readonly IPRange?: string;
+    }> | null;
+  };
 }
 
 async function inspect(docker: Docker, name: string): Promise<Inspected | undefined> {
@@ -61,7 +75,11 @@ export async function ensureUsersNetwork(docker: Docker, id: string): Promise<Us
   const label = ["--label", `semail.local=${id}`];
   let net = await inspect(docker, name);
   const ours = (n: Inspected | undefined) =>
-    n !== undefined && n.Internal && n.Options?.["com.docker.network.bridge.name"] === bridge && n.IPAM.Config?.[0]?.IPRange !== undefined && n.IPAM.Config[0].IPRange !== "";
+    n !== undefined &&
+    n.Internal &&
+    n.Options?.["com.docker.network.bridge.name"] === bridge &&
+    n.IPAM.Config?.[0]?.IPRange !== undefined &&
+    n.IPAM.Config[0].IPRange !== "";
   if (!ours(net)) {
     if (net) await docker.run(["network", "rm", name]);
     const options = ["--internal", "-o", `com.docker.network.bridge.name=${bridge}`, ...label];
@@ -72,7 +90,23 @@ export async function ensureUsersNetwork(docker: Docker, id: string): Promise<Us
       await docker.run(["network", "rm", name]);
       if (!subnet) throw new Error(`Docker gave the network ${name} no IPv4 subnet`);
       const plan = addressPlan(subnet);
-      const made = await docker.run(["network", "create", ...options, "--subnet", subnet, "--gateway", plan.gateway, "--ip-range", plan.ipRange, name]).then(() => undefined, (err: Error) => err);
+      const made = await docker
+        .run([
+          "network",
+          "create",
+          ...options,
+          "--subnet",
+          subnet,
+          "--gateway",
+          plan.gateway,
+          "--ip-range",
+          plan.ipRange,
+          name,
+        ])
+        .then(
+          () => undefined,
+          (err: Error) => err,
+        );
       if (made === undefined) break;
       if (attempt === 3) throw made;
     }
@@ -83,7 +117,16 @@ export async function ensureUsersNetwork(docker: Docker, id: string): Promise<Us
   const jumpNetwork = `semail-${id}-jump`;
   if ((await inspect(docker, jumpNetwork)) === undefined) {
     // Not internal (Docker publishes ports only from such a network), yet no NAT to the outside.
-    await docker.run(["network", "create", "-o", "com.docker.network.bridge.enable_ip_masquerade=false", "-o", `com.docker.network.bridge.name=semail-j${id.slice(0, 6)}`, ...label, jumpNetwork]);
+    await docker.run([
+      "network",
+      "create",
+      "-o",
+      "com.docker.network.bridge.enable_ip_masquerade=false",
+      "-o",
+      `com.docker.network.bridge.name=semail-j${id.slice(0, 6)}`,
+      ...label,
+      jumpNetwork,
+    ]);
   }
   const aptNetwork = `semail-${id}-apt`;
   const aptBridge = `semail-a${id.slice(0, 6)}`;
@@ -93,7 +136,15 @@ export async function ensureUsersNetwork(docker: Docker, id: string): Promise<Us
   const aptSubnet = (await inspect(docker, aptNetwork))?.IPAM.Config?.[0]?.Subnet;
   if (!aptSubnet) throw new Error(`Docker gave the network ${aptNetwork} no IPv4 subnet`);
   return {
-    name, bridge, subnet, gateway: net!.IPAM.Config![0]!.Gateway ?? plan.gateway, jumpIp: plan.jumpIp, jumpNetwork,
-    aptIp: plan.aptIp, aptNetwork, aptBridge, aptSubnet,
+    name,
+    bridge,
+    subnet,
+    gateway: net!.IPAM.Config![0]!.Gateway ?? plan.gateway,
+    jumpIp: plan.jumpIp,
+    jumpNetwork,
+    aptIp: plan.aptIp,
+    aptNetwork,
+    aptBridge,
+    aptSubnet,
   };
 }

@@ -7,7 +7,9 @@ import type { Settings } from "../../config/settings.ts";
 import type { LocalDns } from "./local-dns.ts";
 
 /** How an owner reads their mail here: their container's SSH line, or the mbox file. */
-export type LocalReading = { readonly kind: "ssh"; readonly command: string } | { readonly kind: "files"; readonly inbox: string };
+export type LocalReading =
+  | { readonly kind: "ssh"; readonly command: string }
+  | { readonly kind: "files"; readonly inbox: string };
 
 export interface LocalWebFormParts {
   readonly settings: Settings;

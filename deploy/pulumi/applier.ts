@@ -22,7 +22,9 @@ const DEFAULT_USERS_LIST = "users.yaml";
 export function sshCommandsOf(outputs: OutputMap): Readonly<Record<string, string>> {
   const value: unknown = outputs.userSshCommands?.value;
   if (typeof value !== "object" || value === null) return {};
-  return Object.fromEntries(Object.entries(value).filter((entry): entry is [string, string] => typeof entry[1] === "string"));
+  return Object.fromEntries(
+    Object.entries(value).filter((entry): entry is [string, string] => typeof entry[1] === "string"),
+  );
 }
 
 /** The stack output webmailUrl, or none. */
@@ -46,19 +48,24 @@ export function createPulumiApplier(options: PulumiApplierOptions): Applier {
   // up since the form started. A failed read is tried again at the next ask.
   let outputs: Promise<OutputMap> | undefined;
   const lastOutputs = (): Promise<OutputMap> => {
-    outputs ??= open().then((e) => e.outputs()).catch(() => {
-      outputs = undefined;
-      return {};
-    });
+    outputs ??= open()
+      .then((e) => e.outputs())
+      .catch(() => {
+        outputs = undefined;
+        return {};
+      });
     return outputs;
   };
   // Where the VM's mailbox filesystems are, from the stack's config: read once, again after a failure.
   let vmMailboxes: Promise<VmMailboxes> | undefined;
   const vm = (): Promise<VmMailboxes> => {
-    vmMailboxes ??= open().then((e) => e.stack.getAllConfig()).then((config) => vmMailboxesOf(config, options.vmSshPort)).catch((err: unknown) => {
-      vmMailboxes = undefined;
-      throw err;
-    });
+    vmMailboxes ??= open()
+      .then((e) => e.stack.getAllConfig())
+      .then((config) => vmMailboxesOf(config, options.vmSshPort))
+      .catch((err: unknown) => {
+        vmMailboxes = undefined;
+        throw err;
+      });
     return vmMailboxes;
   };
   return {
@@ -79,10 +86,15 @@ export function createPulumiApplier(options: PulumiApplierOptions): Applier {
       const stack = await open();
       const log = context.logger.child({ applier: "pulumi", stack: options.stack });
       if (options.usersFile !== undefined) {
-        const configured = await stack.stack.getConfig("semail:usersList").then((v) => v.value, () => DEFAULT_USERS_LIST);
+        const configured = await stack.stack.getConfig("semail:usersList").then(
+          (v) => v.value,
+          () => DEFAULT_USERS_LIST,
+        );
         const read = resolve(projectDir, configured);
         if (read !== resolve(options.usersFile)) {
-          throw new Error(`stack ${options.stack} reads the users list ${read} (semail:usersList) but the form writes ${resolve(options.usersFile)} (setting users): make them the same file`);
+          throw new Error(
+            `stack ${options.stack} reads the users list ${read} (semail:usersList) but the form writes ${resolve(options.usersFile)} (setting users): make them the same file`,
+          );
         }
       }
       const result = await stack.up({

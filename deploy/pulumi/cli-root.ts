@@ -10,9 +10,12 @@ export function toolchainCache(env: NodeJS.ProcessEnv = process.env): string {
 
 /** The @pulumi/pulumi version the project installs (the CLI is built at the same one). */
 export function lockedPulumiVersion(projectDir: string): string {
-  const lock = JSON.parse(readFileSync(join(projectDir, "package-lock.json"), "utf8")) as { packages: Record<string, { version?: string }> };
+  const lock = JSON.parse(readFileSync(join(projectDir, "package-lock.json"), "utf8")) as {
+    packages: Record<string, { version?: string }>;
+  };
   const version = lock.packages["node_modules/@pulumi/pulumi"]?.version;
-  if (version === undefined) throw new Error(`@pulumi/pulumi is not in ${projectDir}/package-lock.json: run npm install`);
+  if (version === undefined)
+    throw new Error(`@pulumi/pulumi is not in ${projectDir}/package-lock.json: run npm install`);
   return version;
 }
 

@@ -22,7 +22,9 @@ export function commandMessage(err: unknown): string {
   const lines = body
     .split("\n")
     .map((l) => l.trim())
-    .filter((l) => l !== "" && !/^(code: -?\d+|stdout:|stderr:)\s*$/.test(l) && !/^(stderr: )?Command failed with /.test(l))
+    .filter(
+      (l) => l !== "" && !/^(code: -?\d+|stdout:|stderr:)\s*$/.test(l) && !/^(stderr: )?Command failed with /.test(l),
+    )
     .map((l) => l.replace(/^(stdout|stderr): /, ""));
   const errors = lines.filter((l) => /\berror\b/i.test(l));
   return [...new Set(errors.length > 0 ? errors.slice(0, 4) : lines.slice(-4))].join(" / ").slice(0, 500);

@@ -81,18 +81,35 @@ export async function openEngine(options: EngineOptions): Promise<SemailEngine> 
   const pulumiCommand = await cliCommand(options.cliRoot ?? pulumiCliRoot(projectDir));
   // The dynamic-provider plugin ships in the npm package: on PATH the engine finds it, and it
   // runs the `node` first on PATH, which must be Node 26 (HostCommand loads .ts files).
-  const path = [join(projectDir, "node_modules", "@pulumi", "pulumi"), join(projectDir, "node_modules", ".bin"), options.env?.PATH ?? process.env.PATH ?? ""].join(":");
+  const path = [
+    join(projectDir, "node_modules", "@pulumi", "pulumi"),
+    join(projectDir, "node_modules", ".bin"),
+    options.env?.PATH ?? process.env.PATH ?? "",
+  ].join(":");
   const args = { stackName: options.stack, projectName: "semail", program: async () => semailProgram(projectDir) };
   // Its launcher finds its script with require.resolve from the work dir: say where node_modules is.
-  const opts = { workDir, pulumiCommand, envVars: { ...options.env, PATH: path, NODE_PATH: join(projectDir, "node_modules") } };
+  const opts = {
+    workDir,
+    pulumiCommand,
+    envVars: { ...options.env, PATH: path, NODE_PATH: join(projectDir, "node_modules") },
+  };
   let stack: Stack;
   try {
-    stack = options.createStack ? await LocalWorkspace.createOrSelectStack(args, opts) : await LocalWorkspace.selectStack(args, opts);
+    stack = options.createStack
+      ? await LocalWorkspace.createOrSelectStack(args, opts)
+      : await LocalWorkspace.selectStack(args, opts);
   } catch (err) {
-    throw new Error(`cannot ${options.createStack ? "open" : "select"} Pulumi stack ${JSON.stringify(options.stack)} in ${workDir}: ${commandMessage(err)}`);
+    throw new Error(
+      `cannot ${options.createStack ? "open" : "select"} Pulumi stack ${JSON.stringify(options.stack)} in ${workDir}: ${commandMessage(err)}`,
+    );
   }
 
-  const run = async <T>(op: Operation, planned: boolean, reporting: RunOptions, call: (onEvent: (e: EngineEvent) => void) => Promise<T>): Promise<RunResult & { result: T }> => {
+  const run = async <T>(
+    op: Operation,
+    planned: boolean,
+    reporting: RunOptions,
+    call: (onEvent: (e: EngineEvent) => void) => Promise<T>,
+  ): Promise<RunResult & { result: T }> => {
     const steps: Step[] = [];
     const failed: Array<{ name: string; message: string }> = [];
     const started = Date.now();
@@ -120,19 +137,31 @@ export async function openEngine(options: EngineOptions): Promise<SemailEngine> 
   return {
     stack,
     async up(o = {}) {
-      const r = await run("up", false, o, (onEvent) => stack.up({ onEvent, ...(o.refresh ? { refresh: true } : {}), ...(o.signal ? { signal: o.signal } : {}) }));
+      const r = await run("up", false, o, (onEvent) =>
+        stack.up({ onEvent, ...(o.refresh ? { refresh: true } : {}), ...(o.signal ? { signal: o.signal } : {}) }),
+      );
       return { ...r, outputs: r.result.outputs };
     },
     async preview(o = {}) {
-      return run("preview", true, o, (onEvent) => stack.preview({
-        onEvent, diff: true, ...(o.refresh ? { refresh: true } : {}), ...(o.expectNoChanges ? { expectNoChanges: true } : {}), ...(o.signal ? { signal: o.signal } : {}),
-      }));
+      return run("preview", true, o, (onEvent) =>
+        stack.preview({
+          onEvent,
+          diff: true,
+          ...(o.refresh ? { refresh: true } : {}),
+          ...(o.expectNoChanges ? { expectNoChanges: true } : {}),
+          ...(o.signal ? { signal: o.signal } : {}),
+        }),
+      );
     },
     async refresh(o = {}) {
-      return run("refresh", false, o, (onEvent) => stack.refresh({ onEvent, ...(o.signal ? { signal: o.signal } : {}) }));
+      return run("refresh", false, o, (onEvent) =>
+        stack.refresh({ onEvent, ...(o.signal ? { signal: o.signal } : {}) }),
+      );
     },
     async destroy(o = {}) {
-      return run("destroy", false, o, (onEvent) => stack.destroy({ onEvent, ...(o.refresh ? { refresh: true } : {}), ...(o.signal ? { signal: o.signal } : {}) }));
+      return run("destroy", false, o, (onEvent) =>
+        stack.destroy({ onEvent, ...(o.refresh ? { refresh: true } : {}), ...(o.signal ? { signal: o.signal } : {}) }),
+      );
     },
     outputs: () => stack.outputs(),
   };

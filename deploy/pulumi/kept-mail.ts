@@ -26,13 +26,29 @@ export interface VmMailboxes {
 export function vmMailboxesOf(config: ConfigMap, port?: number): VmMailboxes {
   const settings = parseStackConfig((key) => config[`semail:${key}`]?.value);
   const privateKey = config["semail:sshPrivateKey"]?.value;
-  if (!privateKey) throw new Error("the stack has no semail:sshPrivateKey: the VM cannot be reached (pulumi config set --secret sshPrivateKey ...)");
-  const dom0: SshTarget = { host: settings.dom0Host, user: settings.dom0User, privateKey, hostKey: settings.dom0HostKey };
+  if (!privateKey)
+    throw new Error(
+      "the stack has no semail:sshPrivateKey: the VM cannot be reached (pulumi config set --secret sshPrivateKey ...)",
+    );
+  const dom0: SshTarget = {
+    host: settings.dom0Host,
+    user: settings.dom0User,
+    privateKey,
+    hostKey: settings.dom0HostKey,
+  };
   return {
-    vm: { host: settings.vmIp, port, user: settings.vmUser, privateKey, hostKey: settings.vmHostKey, proxy: settings.vmSshViaDom0 ? dom0 : undefined },
-    storage: settings.storageBackend === "lvm"
-      ? { backend: "lvm", vgName: settings.vgName, mailRoot: settings.mailRoot }
-      : { backend: "image", imageDir: settings.imageDir, mailRoot: settings.mailRoot },
+    vm: {
+      host: settings.vmIp,
+      port,
+      user: settings.vmUser,
+      privateKey,
+      hostKey: settings.vmHostKey,
+      proxy: settings.vmSshViaDom0 ? dom0 : undefined,
+    },
+    storage:
+      settings.storageBackend === "lvm"
+        ? { backend: "lvm", vgName: settings.vgName, mailRoot: settings.mailRoot }
+        : { backend: "image", imageDir: settings.imageDir, mailRoot: settings.mailRoot },
   };
 }
 
@@ -58,21 +74,37 @@ export function keptMailOfLine(line: string): KeptMail | undefined {
   try {
     found = JSON.parse(line) as typeof found;
   } catch {
-    throw new Error(`the VM's mailbox-fs.sh answered ${JSON.stringify(line.slice(0, 80))}, not a line of JSON saying what is kept`);
+    throw new Error(
+      `the VM's mailbox-fs.sh answered ${JSON.stringify(line.slice(0, 80))}, not a line of JSON saying what is kept`,
+    );
   }
   if (found.kept !== true) return undefined;
   // Never "in use": the choice is carried out by the next update's create, which unmounts
   // the kept filesystem itself; nothing has to wait for a deletion to finish.
-  return { ...(found.address !== undefined ? { address: found.address } : {}), ...(typeof found.bytes === "number" ? { bytes: found.bytes } : {}), inUse: false };
+  return {
+    ...(found.address !== undefined ? { address: found.address } : {}),
+    ...(typeof found.bytes === "number" ? { bytes: found.bytes } : {}),
+    inUse: false,
+  };
 }
 
 /** What is kept of `owner`'s deleted mailbox on the VM. */
-export async function keptMailOnVm(projectDir: string, where: VmMailboxes, owner: string): Promise<KeptMail | undefined> {
+export async function keptMailOnVm(
+  projectDir: string,
+  where: VmMailboxes,
+  owner: string,
+): Promise<KeptMail | undefined> {
   const out = await mailboxFs(projectDir, where, ["kept", "--owner", owner]);
   return keptMailOfLine(out.trim().split("\n").at(-1) ?? "");
 }
 
 /** Records the owner's choice on the VM for the next update: "restore" gives `address` the kept mail, "set-aside" starts empty. */
-export async function decideKeptMailOnVm(projectDir: string, where: VmMailboxes, owner: string, address: string, choice: KeptMailChoice): Promise<void> {
+export async function decideKeptMailOnVm(
+  projectDir: string,
+  where: VmMailboxes,
+  owner: string,
+  address: string,
+  choice: KeptMailChoice,
+): Promise<void> {
   await mailboxFs(projectDir, where, ["decide", "--owner", owner, "--address", address, "--choice", choice]);
 }

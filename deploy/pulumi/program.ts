@@ -20,7 +20,9 @@ export function optionalSecret(key: string): pulumi.Output<string> | undefined {
   const value = pulumi.runtime.getConfig(`semail:${key}`);
   if (!value) return undefined;
   if (!isConfigSecret(`semail:${key}`)) {
-    throw new StackConfigError([`semail:${key} is stored in clear in the stack's file: set it as a secret (pulumi config set --secret ${key} VALUE)`]);
+    throw new StackConfigError([
+      `semail:${key} is stored in clear in the stack's file: set it as a secret (pulumi config set --secret ${key} VALUE)`,
+    ]);
   }
   return pulumi.secret(value);
 }
@@ -30,12 +32,23 @@ export function semailProgram(projectDir: string): StackOutputs {
   const config = new pulumi.Config("semail");
   const settings = parseStackConfig((key) => config.get(key));
   const usersPath = resolve(projectDir, settings.usersList);
-  const users = parseUsersList(readFileSync(usersPath, "utf8"), {
-    managedDomain: settings.managedDomain, defaultSize: settings.defaultMailboxSize, minSize: settings.minMailboxSize,
-  }, `${settings.usersList} (semail:usersList)`);
-  return defineStack(settings, {
-    sshPrivateKey: config.requireSecret("sshPrivateKey"),
-    ldapPassword: optionalSecret("ldapPassword"),
-    gandiApiKey: optionalSecret("gandiApiKey"),
-  }, users, projectDir);
+  const users = parseUsersList(
+    readFileSync(usersPath, "utf8"),
+    {
+      managedDomain: settings.managedDomain,
+      defaultSize: settings.defaultMailboxSize,
+      minSize: settings.minMailboxSize,
+    },
+    `${settings.usersList} (semail:usersList)`,
+  );
+  return defineStack(
+    settings,
+    {
+      sshPrivateKey: config.requireSecret("sshPrivateKey"),
+      ldapPassword: optionalSecret("ldapPassword"),
+      gandiApiKey: optionalSecret("gandiApiKey"),
+    },
+    users,
+    projectDir,
+  );
 }

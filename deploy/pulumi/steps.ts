@@ -16,9 +16,21 @@ export interface Step {
 /** Operations that leave a resource as it is. */
 const UNCHANGED: ReadonlySet<OpType> = new Set(["same", "read", "refresh", "discard"]);
 /** Halves of a replacement reported again by the `replace` step itself. */
-const REPLACE_HALVES: ReadonlySet<OpType> = new Set(["create-replacement", "delete-replaced", "read-replacement", "discard-replaced"]);
+const REPLACE_HALVES: ReadonlySet<OpType> = new Set([
+  "create-replacement",
+  "delete-replaced",
+  "read-replacement",
+  "discard-replaced",
+]);
 
-const SYMBOL: Readonly<Partial<Record<OpType, string>>> = { create: "+", update: "~", delete: "-", replace: "+-", import: "=", refresh: "~" };
+const SYMBOL: Readonly<Partial<Record<OpType, string>>> = {
+  create: "+",
+  update: "~",
+  delete: "-",
+  replace: "+-",
+  import: "=",
+  refresh: "~",
+};
 
 function nameOf(urn: string): string {
   return urn.slice(urn.lastIndexOf("::") + 2);

@@ -35,9 +35,15 @@ const SOURCE_ROUTE = /^@[^\s,:@]+(?:,@[^\s,:@]+)*:/;
  * `line`: the command as sent (undefined if it could not be kept); `parsed`: smtp-server's
  * address from it; `smtpUtf8`: the transaction's MAIL carries SMTPUTF8.
  */
-export function addressProblem(command: AddressCommand, line: Buffer | undefined, parsed: string, smtpUtf8: boolean): SmtpError | undefined {
+export function addressProblem(
+  command: AddressCommand,
+  line: Buffer | undefined,
+  parsed: string,
+  smtpUtf8: boolean,
+): SmtpError | undefined {
   const mail = command === "MAIL";
-  const badSyntax = (why: string) => permFail(553, mail ? "5.1.7" : "5.1.3", `Bad ${mail ? "sender" : "recipient"} address syntax: ${why}`);
+  const badSyntax = (why: string) =>
+    permFail(553, mail ? "5.1.7" : "5.1.3", `Bad ${mail ? "sender" : "recipient"} address syntax: ${why}`);
   if (line === undefined) {
     // Without the bytes, a U+FFFD cannot be told from a replaced byte: every one is refused.
     return parsed.includes("\ufffd") || !parsed.isWellFormed() ? badSyntax("not valid UTF-8") : undefined;

@@ -50,13 +50,17 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
 
   return async (login, password, session) => {
     // The front end hides AUTH there already; this keeps the rule true whatever calls us.
-    if (!session.secure && !options.plaintextAllowed(session)) throw permFail(538, "5.7.11", "Encryption required: use STARTTLS first");
+    if (!session.secure && !options.plaintextAllowed(session))
+      throw permFail(538, "5.7.11", "Encryption required: use STARTTLS first");
     const uid = loginUid(login, users());
     // Both spellings of one account share its counter; an unknown address counts on its own.
     const account = (uid ?? login).toLowerCase();
     // Guessing is slowed before the directory is asked: per client address and per account.
     if (ipFailures.retryAfter(session.remoteAddress) > 0 || accountFailures.retryAfter(account) > 0) {
-      logger.warn({ session: session.id, remote: session.remoteAddress, username: login }, "AUTH refused: too many failed logins");
+      logger.warn(
+        { session: session.id, remote: session.remoteAddress, username: login },
+        "AUTH refused: too many failed logins",
+      );
       throw tempFail(454, "4.7.0", "Too many failed logins; try again later");
     }
     const failed = () => {
@@ -68,7 +72,10 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     if (password === "" || uid === undefined || uid === "") return failed();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new DirectoryUnavailableError(`no answer from the directory in ${timeoutMs} ms`)), timeoutMs);
+      timer = setTimeout(
+        () => reject(new DirectoryUnavailableError(`no answer from the directory in ${timeoutMs} ms`)),
+        timeoutMs,
+      );
     });
     try {
       const outcome = await Promise.race([directory.authenticate(uid, password), timeout]);

@@ -47,9 +47,24 @@ let warnedLines = false;
 
 /** Enhanced codes (RFC 3463) for smtp-server's own error replies, by reply code. */
 const ENHANCED: Record<number, string> = {
-  421: "4.4.2", 450: "4.2.1", 451: "4.3.0", 452: "4.5.3", 454: "4.7.0",
-  500: "5.5.2", 501: "5.5.4", 502: "5.5.1", 503: "5.5.1", 504: "5.5.4", 530: "5.7.0", 535: "5.7.8",
-  538: "5.7.11", 550: "5.0.0", 552: "5.3.4", 553: "5.1.3", 554: "5.0.0", 555: "5.5.4",
+  421: "4.4.2",
+  450: "4.2.1",
+  451: "4.3.0",
+  452: "4.5.3",
+  454: "4.7.0",
+  500: "5.5.2",
+  501: "5.5.4",
+  502: "5.5.1",
+  503: "5.5.1",
+  504: "5.5.4",
+  530: "5.7.0",
+  535: "5.7.8",
+  538: "5.7.11",
+  550: "5.0.0",
+  552: "5.3.4",
+  553: "5.1.3",
+  554: "5.0.0",
+  555: "5.5.4",
 };
 const HAS_ENHANCED = /^[245]\.\d{1,3}\.\d{1,3} /;
 
@@ -82,7 +97,12 @@ export class GreetPasses {
 }
 
 /** Wraps server.connect so each new SMTPConnection gets the guards above. */
-export function instrumentConnection(server: SMTPServer, limits: SmtpLimits, logger: Logger, onAddressLine: AddressLineListener): void {
+export function instrumentConnection(
+  server: SMTPServer,
+  limits: SmtpLimits,
+  logger: Logger,
+  onAddressLine: AddressLineListener,
+): void {
   const connect = server.connect.bind(server);
   const passes = new GreetPasses(limits.greetPassTtlMs);
   server.connect = (socket, socketOptions) => {
@@ -90,7 +110,13 @@ export function instrumentConnection(server: SMTPServer, limits: SmtpLimits, log
     let newest: unknown;
     for (const c of server.connections) newest = c;
     if (newest) {
-      const release = guard(newest as ConnectionInternals, limits, logger, { address: socket.remoteAddress, passes }, onAddressLine);
+      const release = guard(
+        newest as ConnectionInternals,
+        limits,
+        logger,
+        { address: socket.remoteAddress, passes },
+        onAddressLine,
+      );
       socket.once("close", release);
     }
   };
@@ -104,10 +130,12 @@ function guard(
   client: { address: string | undefined; passes: GreetPasses },
   onAddressLine: AddressLineListener,
 ): () => void {
-  const notSupported = (name: string): Handler => (_command, callback) => {
-    connection.send(502, `5.5.1 ${name} not supported`);
-    callback();
-  };
+  const notSupported =
+    (name: string): Handler =>
+    (_command, callback) => {
+      connection.send(502, `5.5.1 ${name} not supported`);
+      callback();
+    };
   const send = connection.send.bind(connection);
   connection.send = (code, text, context) => {
     if (code >= 400 && typeof text === "string" && !HAS_ENHANCED.test(text)) {
@@ -127,10 +155,13 @@ function guard(
     readyCalled = true;
     // An early talker never gets here: smtp-server answers it 421 and closes the socket,
     // which clears this timer (the release on "close"), so only a patient client earns a pass.
-    greeting = setTimeout(() => {
-      if (pause > 0) client.passes.add(client.address);
-      ready(next);
-    }, Math.max(0, pause - (Date.now() - accepted)));
+    greeting = setTimeout(
+      () => {
+        if (pause > 0) client.passes.add(client.address);
+        ready(next);
+      },
+      Math.max(0, pause - (Date.now() - accepted)),
+    );
   };
   connection.connectionReady();
   connection.handler_VRFY = notSupported("VRFY");
@@ -138,7 +169,10 @@ function guard(
   for (const name of ["handler_MAIL", "handler_RCPT"] as const) {
     const handler = connection[name];
     if (typeof handler !== "function") {
-      if (!warnedLines) logger.warn("smtp-server internals changed: MAIL and RCPT bytes are not seen, every U+FFFD in an address is refused");
+      if (!warnedLines)
+        logger.warn(
+          "smtp-server internals changed: MAIL and RCPT bytes are not seen, every U+FFFD in an address is refused",
+        );
       warnedLines = true;
       continue;
     }

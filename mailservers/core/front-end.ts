@@ -26,7 +26,15 @@
 // Addresses are judged by the bytes sent (address-bytes.ts) before the backend is asked:
 // invalid UTF-8 is 553 5.1.7 / 5.1.3, a non-ASCII address without SMTPUTF8 550 / 553 5.6.7.
 import type { Logger } from "pino";
-import { SMTPServer, type SMTPServerAddress, type SMTPServerAuthentication, type SMTPServerAuthenticationResponse, type SMTPServerDataStream, type SMTPServerOptions, type SMTPServerSession } from "smtp-server";
+import {
+  SMTPServer,
+  type SMTPServerAddress,
+  type SMTPServerAuthentication,
+  type SMTPServerAuthenticationResponse,
+  type SMTPServerDataStream,
+  type SMTPServerOptions,
+  type SMTPServerSession,
+} from "smtp-server";
 import { addressProblem } from "./address-bytes.ts";
 import { newMessageId } from "./ids.ts";
 import { DEFAULT_LIMITS, type SmtpLimits } from "./limits.ts";
@@ -113,7 +121,8 @@ function takeAddressLine(state: SessionState): Buffer | undefined {
   return line;
 }
 
-const smtpUtf8 = (address: SMTPServerAddress | false): boolean => !!address && !!address.args && address.args.SMTPUTF8 === true;
+const smtpUtf8 = (address: SMTPServerAddress | false): boolean =>
+  !!address && !!address.args && address.args.SMTPUTF8 === true;
 
 function declaredSize(address: SMTPServerAddress | false): number | undefined {
   const size = address && address.args ? address.args.SIZE : undefined;
@@ -121,7 +130,12 @@ function declaredSize(address: SMTPServerAddress | false): number | undefined {
 }
 
 /** Runs an async hook and answers smtp-server's callback exactly once. */
-function settle<T>(work: () => Promise<T>, callback: (err: SmtpError | null, value?: T) => void, log: Logger, what: string): void {
+function settle<T>(
+  work: () => Promise<T>,
+  callback: (err: SmtpError | null, value?: T) => void,
+  log: Logger,
+  what: string,
+): void {
   work().then(
     (value) => callback(null, value),
     (err: unknown) => callback(toReply(err, log, what)),
@@ -132,7 +146,7 @@ export function createSmtpFrontEnd(options: SmtpFrontEndOptions): SmtpFrontEnd {
   const { backend, logger, hostname, maxMessageSize } = options;
   const limits: SmtpLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const auth = options.auth?.enabled && backend.authenticate ? options.auth : undefined;
-  const authRequired = auth ? auth.required ?? true : false;
+  const authRequired = auth ? (auth.required ?? true) : false;
   const states = new WeakMap<SMTPServerSession, SessionState>();
   const perIp = new Map<string, number>();
   let open = 0;
@@ -148,27 +162,38 @@ export function createSmtpFrontEnd(options: SmtpFrontEndOptions): SmtpFrontEnd {
   const insecureAuthAllowed = (session: SMTPServerSession) => auth?.allowInsecure?.(sessionInfo(session)) ?? false;
 
   // Hooks that differ per listener: one that never offers AUTH (inbound's 25) gets `offersAuth` false.
-  const connectHook = (offersAuth: boolean) => (session: SMTPServerSession, callback: (err?: Error | null) => void): void => {
-    const state = stateOf(session);
-    const ip = session.remoteAddress;
-    if (open >= limits.maxConnections) {
-      state.log.warn({ remote: ip, open }, "refused: too many connections");
-      return callback(tempFail(421, "4.3.2", "Too many connections, try again later"));
-    }
-    const fromIp = perIp.get(ip) ?? 0;
-    if (fromIp >= limits.maxConnectionsPerIp) {
-      state.log.warn({ remote: ip, fromIp }, "refused: too many connections from this address");
-      return callback(tempFail(421, "4.7.0", "Too many connections from your address, try again later"));
-    }
-    open++;
-    perIp.set(ip, fromIp + 1);
-    state.counted = true;
-    // AUTH is listed in EHLO only where it may be used: over TLS, or where the predicate allows.
-    // (After STARTTLS the listener's own list applies again: with AUTH for an auth listener.)
-    if (offersAuth && !session.secure && !insecureAuthAllowed(session)) session.disabledCommands = [...baseDisabled(true), "AUTH"];
-    state.log.info({ remote: ip, port: session.remotePort, local: `${session.localAddress}:${session.localPort}`, secure: session.secure }, "connect");
-    callback();
-  };
+  const connectHook =
+    (offersAuth: boolean) =>
+    (session: SMTPServerSession, callback: (err?: Error | null) => void): void => {
+      const state = stateOf(session);
+      const ip = session.remoteAddress;
+      if (open >= limits.maxConnections) {
+        state.log.warn({ remote: ip, open }, "refused: too many connections");
+        return callback(tempFail(421, "4.3.2", "Too many connections, try again later"));
+      }
+      const fromIp = perIp.get(ip) ?? 0;
+      if (fromIp >= limits.maxConnectionsPerIp) {
+        state.log.warn({ remote: ip, fromIp }, "refused: too many connections from this address");
+        return callback(tempFail(421, "4.7.0", "Too many connections from your address, try again later"));
+      }
+      open++;
+      perIp.set(ip, fromIp + 1);
+      state.counted = true;
+      // AUTH is listed in EHLO only where it may be used: over TLS, or where the predicate allows.
+      // (After STARTTLS the listener's own list applies again: with AUTH for an auth listener.)
+      if (offersAuth && !session.secure && !insecureAuthAllowed(session))
+        session.disabledCommands = [...baseDisabled(true), "AUTH"];
+      state.log.info(
+        {
+          remote: ip,
+          port: session.remotePort,
+          local: `${session.localAddress}:${session.localPort}`,
+          secure: session.secure,
+        },
+        "connect",
+      );
+      callback();
+    };
 
   const onSecure = (_socket: unknown, session: SMTPServerSession, callback: (err?: Error | null) => void): void => {
     delete session.disabledCommands;
@@ -186,34 +211,45 @@ export function createSmtpFrontEnd(options: SmtpFrontEndOptions): SmtpFrontEnd {
     state.log.debug({ messages: state.messages }, "close");
   };
 
-  const authHook = (offersAuth: boolean) => (
-    credentials: SMTPServerAuthentication,
-    session: SMTPServerSession,
-    callback: (err: Error | null | undefined, response?: SMTPServerAuthenticationResponse) => void,
-  ): void => {
-    const state = stateOf(session);
-    settle(
-      async (): Promise<SMTPServerAuthenticationResponse> => {
-        if (!auth || !offersAuth || !backend.authenticate) throw permFail(502, "5.5.1", "AUTH not available");
-        if (!session.secure && !insecureAuthAllowed(session)) throw permFail(538, "5.7.11", "Encryption required: use STARTTLS first");
-        if (credentials.method !== "PLAIN" && credentials.method !== "LOGIN") throw permFail(504, "5.5.4", "Unrecognized authentication type");
-        const username = credentials.username ?? "";
-        const user = await backend.authenticate(username, credentials.password ?? "", sessionInfo(session));
-        if (user === undefined) {
-          state.log.info({ username, method: credentials.method }, "auth failed");
-          return { message: "5.7.8 Authentication credentials invalid", responseCode: 535 };
-        }
-        state.log.info({ user, method: credentials.method }, "authenticated");
-        if (auth.keepCredentials) state.credentials = new SessionCredentials(user, credentials.password ?? "");
-        return { user };
-      },
-      (err, response) => (err ? callback(err.responseCode === 451 ? tempFail(454, "4.7.0", "Temporary authentication failure") : err) : callback(null, response)),
-      state.log,
-      "AUTH",
-    );
-  };
+  const authHook =
+    (offersAuth: boolean) =>
+    (
+      credentials: SMTPServerAuthentication,
+      session: SMTPServerSession,
+      callback: (err: Error | null | undefined, response?: SMTPServerAuthenticationResponse) => void,
+    ): void => {
+      const state = stateOf(session);
+      settle(
+        async (): Promise<SMTPServerAuthenticationResponse> => {
+          if (!auth || !offersAuth || !backend.authenticate) throw permFail(502, "5.5.1", "AUTH not available");
+          if (!session.secure && !insecureAuthAllowed(session))
+            throw permFail(538, "5.7.11", "Encryption required: use STARTTLS first");
+          if (credentials.method !== "PLAIN" && credentials.method !== "LOGIN")
+            throw permFail(504, "5.5.4", "Unrecognized authentication type");
+          const username = credentials.username ?? "";
+          const user = await backend.authenticate(username, credentials.password ?? "", sessionInfo(session));
+          if (user === undefined) {
+            state.log.info({ username, method: credentials.method }, "auth failed");
+            return { message: "5.7.8 Authentication credentials invalid", responseCode: 535 };
+          }
+          state.log.info({ user, method: credentials.method }, "authenticated");
+          if (auth.keepCredentials) state.credentials = new SessionCredentials(user, credentials.password ?? "");
+          return { user };
+        },
+        (err, response) =>
+          err
+            ? callback(err.responseCode === 451 ? tempFail(454, "4.7.0", "Temporary authentication failure") : err)
+            : callback(null, response),
+        state.log,
+        "AUTH",
+      );
+    };
 
-  const onMailFrom = (address: SMTPServerAddress, session: SMTPServerSession, callback: (err?: Error | null) => void): void => {
+  const onMailFrom = (
+    address: SMTPServerAddress,
+    session: SMTPServerSession,
+    callback: (err?: Error | null) => void,
+  ): void => {
     const state = stateOf(session);
     const line = takeAddressLine(state);
     settle(
@@ -224,7 +260,10 @@ export function createSmtpFrontEnd(options: SmtpFrontEndOptions): SmtpFrontEnd {
         await backend.checkSender(address.address, sessionInfo(session, state.credentials), declaredSize(address));
       },
       (err) => {
-        state.log.info({ from: address.address, ...(err ? { reply: err.message, code: err.responseCode } : {}) }, err ? "MAIL refused" : "MAIL");
+        state.log.info(
+          { from: address.address, ...(err ? { reply: err.message, code: err.responseCode } : {}) },
+          err ? "MAIL refused" : "MAIL",
+        );
         callback(err);
       },
       state.log,
@@ -232,7 +271,11 @@ export function createSmtpFrontEnd(options: SmtpFrontEndOptions): SmtpFrontEnd {
     );
   };
 
-  const onRcptTo = (address: SMTPServerAddress, session: SMTPServerSession, callback: (err?: Error | null) => void): void => {
+  const onRcptTo = (
+    address: SMTPServerAddress,
+    session: SMTPServerSession,
+    callback: (err?: Error | null) => void,
+  ): void => {
     const state = stateOf(session);
     const line = takeAddressLine(state);
     settle(
@@ -244,10 +287,18 @@ export function createSmtpFrontEnd(options: SmtpFrontEndOptions): SmtpFrontEnd {
         if (!again && accepted.length >= limits.maxRecipients) {
           throw tempFail(452, "4.5.3", `Too many recipients: at most ${limits.maxRecipients} per message`);
         }
-        await backend.checkRecipient(address.address, sessionInfo(session, state.credentials), accepted, declaredSize(session.envelope.mailFrom));
+        await backend.checkRecipient(
+          address.address,
+          sessionInfo(session, state.credentials),
+          accepted,
+          declaredSize(session.envelope.mailFrom),
+        );
       },
       (err) => {
-        state.log.info({ to: address.address, ...(err ? { reply: err.message, code: err.responseCode } : {}) }, err ? "RCPT refused" : "RCPT");
+        state.log.info(
+          { to: address.address, ...(err ? { reply: err.message, code: err.responseCode } : {}) },
+          err ? "RCPT refused" : "RCPT",
+        );
         callback(err);
       },
       state.log,
@@ -255,7 +306,11 @@ export function createSmtpFrontEnd(options: SmtpFrontEndOptions): SmtpFrontEnd {
     );
   };
 
-  const receive = async (stream: SMTPServerDataStream, session: SMTPServerSession, state: SessionState): Promise<string> => {
+  const receive = async (
+    stream: SMTPServerDataStream,
+    session: SMTPServerSession,
+    state: SessionState,
+  ): Promise<string> => {
     const started = Date.now();
     const size = declaredSize(session.envelope.mailFrom);
     const envelope: Envelope = {
@@ -267,7 +322,11 @@ export function createSmtpFrontEnd(options: SmtpFrontEndOptions): SmtpFrontEnd {
       protocol: session.transmissionType || "SMTP",
       receivedAt: new Date(),
     };
-    const guard = new MessageGuard({ maxMessageSize, maxLineLength: limits.maxLineLength, maxReceivedHeaders: limits.maxReceivedHeaders });
+    const guard = new MessageGuard({
+      maxMessageSize,
+      maxLineLength: limits.maxLineLength,
+      maxReceivedHeaders: limits.maxReceivedHeaders,
+    });
     let guardError: unknown;
     // The reply waits for the final dot, whatever the backend does with the message.
     const ended = new Promise<void>((resolve) => {
@@ -299,7 +358,13 @@ export function createSmtpFrontEnd(options: SmtpFrontEndOptions): SmtpFrontEnd {
       if (failure === undefined) state.log.error({ id: envelope.id }, "backend kept a message whose stream failed");
       failure = guardError;
     }
-    const log = { id: envelope.id, from: envelope.mailFrom, to: envelope.recipients.length, bytes: guard.bytes, ms: Date.now() - started };
+    const log = {
+      id: envelope.id,
+      from: envelope.mailFrom,
+      to: envelope.recipients.length,
+      bytes: guard.bytes,
+      ms: Date.now() - started,
+    };
     if (failure !== undefined) {
       const reply = toReply(failure, state.log, "DATA");
       state.log.info({ ...log, reply: reply.message, code: reply.responseCode }, "message refused");
@@ -311,7 +376,11 @@ export function createSmtpFrontEnd(options: SmtpFrontEndOptions): SmtpFrontEnd {
     return /^2\.\d{1,3}\.\d{1,3} /.test(reply) ? reply : `2.0.0 ${reply}`;
   };
 
-  const onData = (stream: SMTPServerDataStream, session: SMTPServerSession, callback: (err?: Error | null, message?: string) => void): void => {
+  const onData = (
+    stream: SMTPServerDataStream,
+    session: SMTPServerSession,
+    callback: (err?: Error | null, message?: string) => void,
+  ): void => {
     const state = stateOf(session);
     receive(stream, session, state).then(
       (message) => callback(null, message),
@@ -360,7 +429,10 @@ export function createSmtpFrontEnd(options: SmtpFrontEndOptions): SmtpFrontEnd {
       };
       // smtp-server keeps this very object and reads `size` at each EHLO and MAIL.
       if (advertised && !offersAuth) {
-        Object.defineProperty(serverOptions, "size", { enumerable: true, get: () => Math.max(1, Math.min(maxMessageSize, advertised())) });
+        Object.defineProperty(serverOptions, "size", {
+          enumerable: true,
+          get: () => Math.max(1, Math.min(maxMessageSize, advertised())),
+        });
       }
       const server = new SMTPServer(serverOptions);
       instrumentConnection(server, limits, logger, (session, line) => {

@@ -31,14 +31,19 @@ function listenOne(server: SMTPServer, spec: ListenSpec, offersAuth: boolean): P
     server.server.listen({ port: spec.port, host: spec.host }, () => {
       server.server.off("error", onError);
       const address = server.server.address();
-      if (address === null || typeof address === "string") return reject(new Error(`cannot listen on ${spec.spec}: no address`));
+      if (address === null || typeof address === "string")
+        return reject(new Error(`cannot listen on ${spec.spec}: no address`));
       resolve({ ...spec, boundPort: address.port, boundAddress: address.address, offersAuth });
     });
   });
 }
 
 /** Listens on every spec with one smtp-server each; all or nothing. `offersAuth` picks the listeners that offer AUTH (default: all). */
-export async function listenSmtp(frontEnd: SmtpFrontEnd, specs: readonly ListenSpec[], offersAuth: (spec: ListenSpec) => boolean = () => true): Promise<Listening> {
+export async function listenSmtp(
+  frontEnd: SmtpFrontEnd,
+  specs: readonly ListenSpec[],
+  offersAuth: (spec: ListenSpec) => boolean = () => true,
+): Promise<Listening> {
   const servers: SMTPServer[] = [];
   const close = async () => {
     await Promise.all(servers.map(closeServer));

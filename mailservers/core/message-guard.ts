@@ -94,7 +94,8 @@ export class MessageGuard extends Transform {
   /** Bytes [from, to) of `chunk` continue the current line. Returns the refusal, if any. */
   #lineBytes(chunk: Buffer, from: number, to: number): Error | undefined {
     if (this.#inHeaders) {
-      for (let j = from; j < to && this.#prefix.length < RECEIVED.length; j++) this.#prefix += String.fromCharCode(chunk[j]! | 0x20);
+      for (let j = from; j < to && this.#prefix.length < RECEIVED.length; j++)
+        this.#prefix += String.fromCharCode(chunk[j]! | 0x20);
     }
     this.#lineLength += to - from;
     if (this.#lineLength > this.#limits.maxLineLength) {
@@ -108,7 +109,11 @@ export class MessageGuard extends Transform {
     if (this.#inHeaders) {
       if (this.#lineLength === 0) this.#inHeaders = false;
       else if (this.#prefix === RECEIVED && ++this.receivedHeaders > this.#limits.maxReceivedHeaders) {
-        return permFail(554, "5.4.0", `Too many Received headers (more than ${this.#limits.maxReceivedHeaders}): mail loop`);
+        return permFail(
+          554,
+          "5.4.0",
+          `Too many Received headers (more than ${this.#limits.maxReceivedHeaders}): mail loop`,
+        );
       }
     }
     this.#lineLength = 0;

@@ -18,7 +18,8 @@ export function ownAddressProblem(address: string, user: string, users: UsersLis
 
 /** MAIL FROM of an authenticated user: one of their live addresses, never <> (553 5.7.1 otherwise). */
 export function checkSubmissionSender(address: string, user: string, users: UsersList): void {
-  if (address === "") throw permFail(553, "5.7.1", "The null sender <> is for bounces; send from one of your addresses");
+  if (address === "")
+    throw permFail(553, "5.7.1", "The null sender <> is for bounces; send from one of your addresses");
   const problem = ownAddressProblem(address, user, users);
   if (problem) throw permFail(553, "5.7.1", `Sender <${address}> ${problem}`);
 }

@@ -8,8 +8,10 @@ const pad = (n: number) => String(n).padStart(2, "0");
 
 /** RFC 5322 date-time in UTC: "Tue, 24 Nov 2026 00:05:00 +0000". */
 export function rfc5322Date(date: Date): string {
-  return `${DAYS[date.getUTCDay()]}, ${date.getUTCDate()} ${MONTHS[date.getUTCMonth()]} ${date.getUTCFullYear()} ` +
-    `${pad(date.getUTCHours())}:${pad(date.getUTCMinutes())}:${pad(date.getUTCSeconds())} +0000`;
+  return (
+    `${DAYS[date.getUTCDay()]}, ${date.getUTCDate()} ${MONTHS[date.getUTCMonth()]} ${date.getUTCFullYear()} ` +
+    `${pad(date.getUTCHours())}:${pad(date.getUTCMinutes())}:${pad(date.getUTCSeconds())} +0000`
+  );
 }
 
 /** An address literal for the client: [192.0.2.1] or [IPv6:2001:db8::1]. */

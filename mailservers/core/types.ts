@@ -61,7 +61,12 @@ export interface DeliveryBackend {
   /** Accepts or refuses MAIL FROM (throw SmtpError). */
   checkSender(address: string, session: SessionInfo, declaredSize: number | undefined): Promise<void>;
   /** Accepts or refuses one RCPT TO (throw SmtpError). `accepted` are the recipients accepted so far. */
-  checkRecipient(address: string, session: SessionInfo, accepted: readonly string[], declaredSize: number | undefined): Promise<void>;
+  checkRecipient(
+    address: string,
+    session: SessionInfo,
+    accepted: readonly string[],
+    declaredSize: number | undefined,
+  ): Promise<void>;
   /**
    * Takes the whole message. Resolves only when it is durable (fsynced); the text becomes
    * the 250 reply ("queued as ..."). Throws SmtpError to refuse; any other error is 451 4.3.0.

@@ -52,15 +52,17 @@ export function createAdvertisedSize(options: AdvertisedSizeOptions): Advertised
   };
 
   const refresh = (): Promise<void> => {
-    looking ??= look().then(
-      (found) => {
-        value = found;
-        at = clock();
-      },
-      (err: unknown) => options.logger.warn({ err }, "cannot work out the SIZE to advertise; keeping the last one"),
-    ).finally(() => {
-      looking = undefined;
-    });
+    looking ??= look()
+      .then(
+        (found) => {
+          value = found;
+          at = clock();
+        },
+        (err: unknown) => options.logger.warn({ err }, "cannot work out the SIZE to advertise; keeping the last one"),
+      )
+      .finally(() => {
+        looking = undefined;
+      });
     return looking;
   };
 

@@ -61,7 +61,12 @@ export function createInboundBackend(options: InboundBackendOptions): DeliveryBa
   const resolve = (address: string): ResolvedRecipient | SmtpError => {
     const users = options.users();
     formerDomains.follow(users);
-    return resolveRecipient(address, { users, managedDomain: options.managedDomain, admin: options.admin(users), formerDomains });
+    return resolveRecipient(address, {
+      users,
+      managedDomain: options.managedDomain,
+      admin: options.admin(users),
+      formerDomains,
+    });
   };
 
   /** Rethrows a store failure as its SMTP reply. */
@@ -92,7 +97,12 @@ export function createInboundBackend(options: InboundBackendOptions): DeliveryBa
       }
     },
 
-    async checkRecipient(address: string, session: SessionInfo, _accepted: readonly string[], declaredSize: number | undefined) {
+    async checkRecipient(
+      address: string,
+      session: SessionInfo,
+      _accepted: readonly string[],
+      declaredSize: number | undefined,
+    ) {
       if (submitting(session)) return;
       const target = resolve(address);
       if (target instanceof SmtpError) throw target;
@@ -124,7 +134,8 @@ export function createInboundBackend(options: InboundBackendOptions): DeliveryBa
       const owners = new Set<string>();
       for (const recipient of envelope.recipients) {
         const target = resolve(recipient);
-        if (target instanceof SmtpError) logger.warn({ id: envelope.id, recipient }, "recipient left the users list during the transaction; skipped");
+        if (target instanceof SmtpError)
+          logger.warn({ id: envelope.id, recipient }, "recipient left the users list during the transaction; skipped");
         else if (!owners.has(target.owner)) {
           owners.add(target.owner);
           targets.push({ owner: target.owner, recipient: target.address, quota: target.quota });

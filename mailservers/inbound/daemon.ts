@@ -65,29 +65,42 @@ export async function startInbound(settings: Settings, deps: InboundDependencies
   const i = settings.inbound;
   const tls = await readTlsFiles(settings.tls);
   const specs = i.listen.filter((listen) => {
-    if (listen.implicitTls && !tls) logger.warn({ listen: listen.spec }, "no certificate (tls.cert, tls.key): not listening for implicit TLS here");
+    if (listen.implicitTls && !tls)
+      logger.warn({ listen: listen.spec }, "no certificate (tls.cert, tls.key): not listening for implicit TLS here");
     return !listen.implicitTls || tls !== undefined;
   });
-  if (specs.length === 0) throw new ConfigError("inbound.listen: every address needs implicit TLS but tls.cert and tls.key are not set");
+  if (specs.length === 0)
+    throw new ConfigError("inbound.listen: every address needs implicit TLS but tls.cert and tls.key are not set");
   // AUTH only ever after TLS: without a certificate no listener offers it.
   const submissionSpecs = new Set(tls ? submissionListeners(settings).map((l) => l.spec) : []);
-  if (!tls && submissionListeners(settings).length > 0) logger.warn("no certificate (tls.cert, tls.key): AUTH needs TLS, so no listener offers submission");
+  if (!tls && submissionListeners(settings).length > 0)
+    logger.warn("no certificate (tls.cert, tls.key): AUTH needs TLS, so no listener offers submission");
   const target = submissionSpecs.size > 0 ? await handoffTarget(settings) : undefined;
   let directory: Directory | undefined;
   try {
-    directory = target ? deps.directory ?? createDirectory(settings.ldap, { logger: logger.child({ part: "ldap" }) }) : undefined;
+    directory = target
+      ? (deps.directory ?? createDirectory(settings.ldap, { logger: logger.child({ part: "ldap" }) }))
+      : undefined;
   } catch (err) {
     throw new ConfigError((err as Error).message);
   }
 
   await mkdir(i.mailRoot, { recursive: true, mode: 0o755 });
-  const users = deps.usersList ? heldUsersList(deps.usersList) : await watchUsersList(settings.users, usersListOptions(settings), logger);
+  const users = deps.usersList
+    ? heldUsersList(deps.usersList)
+    : await watchUsersList(settings.users, usersListOptions(settings), logger);
   // The default admin mailbox is ours to create; every listed root is provisioning's (the
   // store never creates one), including a listed owner that happens to be "postmaster".
   if (i.adminOwner === undefined && !users.current().byOwner(DEFAULT_ADMIN_OWNER)) {
     await provisionPlainRoot(i.mailRoot, DEFAULT_ADMIN_OWNER);
   }
-  const store = createMboxStore({ mailRoot: i.mailRoot, hostname: settings.hostname, logger: logger.child({ part: "store" }), lockTimeoutMs: i.lockTimeout, minFreeSpace: i.minFreeSpace });
+  const store = createMboxStore({
+    mailRoot: i.mailRoot,
+    hostname: settings.hostname,
+    logger: logger.child({ part: "store" }),
+    lockTimeoutMs: i.lockTimeout,
+    minFreeSpace: i.minFreeSpace,
+  });
   const admin = (list: UsersList) => adminMailbox(list, i.adminOwner, settings.defaultMailboxSize);
   const quotaOf = (owner: string): number | undefined => {
     const list = users.current();
@@ -119,7 +132,12 @@ export async function startInbound(settings: Settings, deps: InboundDependencies
       ? {
           submission: {
             // Never without TLS on inbound (its listeners are public), whatever the client's address.
-            authenticate: createAuthenticator({ directory, users: () => users.current(), plaintextAllowed: () => false, logger }),
+            authenticate: createAuthenticator({
+              directory,
+              users: () => users.current(),
+              plaintextAllowed: () => false,
+              logger,
+            }),
             handoff: createHandoff({ target, hostname: settings.hostname, logger }),
           },
         }
@@ -147,12 +165,17 @@ export async function startInbound(settings: Settings, deps: InboundDependencies
     throw new ConfigError(`inbound.listen: ${(err as Error).message}`);
   }
   const bound = (a: BoundAddress) => `${a.boundAddress}:${a.boundPort}${a.implicitTls ? "/tls" : ""}`;
-  logger.info({
-    listen: listening.addresses.map(bound),
-    ...(target ? { submission: listening.addresses.filter((a) => a.offersAuth).map(bound), outbound: i.submission.outbound } : {}),
-    mailRoot: i.mailRoot,
-    mailboxes: users.current().mailboxes.length,
-  }, "listening");
+  logger.info(
+    {
+      listen: listening.addresses.map(bound),
+      ...(target
+        ? { submission: listening.addresses.filter((a) => a.offersAuth).map(bound), outbound: i.submission.outbound }
+        : {}),
+      mailRoot: i.mailRoot,
+      mailboxes: users.current().mailboxes.length,
+    },
+    "listening",
+  );
   return {
     addresses: listening.addresses,
     users,

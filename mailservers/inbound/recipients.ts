@@ -64,8 +64,10 @@ export class FormerDomains {
   follow(users: UsersList): void {
     if (users === this.#last) return;
     const now = this.#clock();
-    for (const m of this.#last?.mailboxes ?? []) if (!users.hasDomain(m.domain) && !this.#goneAt.has(m.domain)) this.#goneAt.set(m.domain, now);
-    for (const [domain, at] of this.#goneAt) if (users.hasDomain(domain) || now - at > this.#keepMs) this.#goneAt.delete(domain);
+    for (const m of this.#last?.mailboxes ?? [])
+      if (!users.hasDomain(m.domain) && !this.#goneAt.has(m.domain)) this.#goneAt.set(m.domain, now);
+    for (const [domain, at] of this.#goneAt)
+      if (users.hasDomain(domain) || now - at > this.#keepMs) this.#goneAt.delete(domain);
     this.#last = users;
   }
 
@@ -84,16 +86,33 @@ function wasOurs(domain: string, context: RecipientContext): boolean {
 export function resolveRecipient(address: string, context: RecipientContext): ResolvedRecipient | SmtpError {
   const at = address.lastIndexOf("@");
   const local = at === -1 ? address : address.slice(0, at);
-  const domain = at === -1 ? "" : address.slice(at + 1).toLowerCase().replace(/\.$/, "");
+  const domain =
+    at === -1
+      ? ""
+      : address
+          .slice(at + 1)
+          .toLowerCase()
+          .replace(/\.$/, "");
   const served = domain === context.managedDomain || context.users.hasDomain(domain);
   if (domain === "" && asciiLower(local) === "postmaster") {
-    return { owner: context.admin.owner, quota: context.admin.quota, address: `postmaster@${context.managedDomain}`, role: "postmaster" };
+    return {
+      owner: context.admin.owner,
+      quota: context.admin.quota,
+      address: `postmaster@${context.managedDomain}`,
+      role: "postmaster",
+    };
   }
   if (!served && wasOurs(domain, context)) return permFail(550, "5.1.1", "No such mailbox here");
-  if (!served) return permFail(550, "5.7.1", `Relaying denied: this server does not accept mail for ${domain ? `@${domain}` : "that address"}`);
+  if (!served)
+    return permFail(
+      550,
+      "5.7.1",
+      `Relaying denied: this server does not accept mail for ${domain ? `@${domain}` : "that address"}`,
+    );
   const role = asciiLower(local);
   const route = reservedRoute(role);
-  if (route === "admin") return { owner: context.admin.owner, quota: context.admin.quota, address: `${role}@${domain}`, role };
+  if (route === "admin")
+    return { owner: context.admin.owner, quota: context.admin.quota, address: `${role}@${domain}`, role };
   if (route === "refuse") return permFail(550, "5.1.1", `<${role}@${domain}> is a role address that receives no mail`);
   const mailbox = context.users.byAddress(`${local}@${domain}`);
   if (!mailbox) return permFail(550, "5.1.1", "No such mailbox here");

@@ -27,22 +27,34 @@ import {
 export function storeReply(error: unknown, logger: Logger, id?: string): SmtpError {
   if (error instanceof SmtpError) return error;
   if (error instanceof StoreClosedError) return tempFail(421, "4.3.2", "Service shutting down");
-  if (error instanceof MailboxLockedError) return tempFail(451, "4.2.0", "Mailbox is locked by another program, try again later");
+  if (error instanceof MailboxLockedError)
+    return tempFail(451, "4.2.0", "Mailbox is locked by another program, try again later");
   if (error instanceof MailboxNotProvisionedError) {
-    logger.warn({ root: error.root }, "mailbox root not provisioned (missing, or an empty mount point); refusing for now");
+    logger.warn(
+      { root: error.root },
+      "mailbox root not provisioned (missing, or an empty mount point); refusing for now",
+    );
     return tempFail(451, "4.2.1", "Mailbox is being set up, try again later");
   }
   if (error instanceof QuotaExceededError) return permFail(552, "5.2.2", "Mailbox full");
   if (error instanceof NoRoomError) {
-    logger.info({ id, recipients: error.recipients, shortfalls: error.shortfalls }, "message does not fit in a mailbox's filesystem");
-    return permFail(552, "5.2.2", `Message too big for the mailbox of ${error.recipients.map((r) => `<${r}>`).join(", ")}: it does not have room for it now`);
+    logger.info(
+      { id, recipients: error.recipients, shortfalls: error.shortfalls },
+      "message does not fit in a mailbox's filesystem",
+    );
+    return permFail(
+      552,
+      "5.2.2",
+      `Message too big for the mailbox of ${error.recipients.map((r) => `<${r}>`).join(", ")}: it does not have room for it now`,
+    );
   }
   if (error instanceof InvalidOwnerError) return tempFail(451, "4.3.0", "Mailbox configuration error");
   if (error instanceof UnsafeMailboxRootError) {
     logger.error({ directory: error.root }, "mailbox root is a symlink or not a directory");
     return tempFail(451, "4.3.0", "Mailbox is misconfigured, contact the postmaster");
   }
-  if (error instanceof UnsafeInboxError) return tempFail(451, "4.3.0", "Mailbox is not a regular file, contact the postmaster");
+  if (error instanceof UnsafeInboxError)
+    return tempFail(451, "4.3.0", "Mailbox is not a regular file, contact the postmaster");
   if (error instanceof StoreUnavailableError) {
     logger.error({ err: error.cause }, "mail store recovery failed");
     return tempFail(451, "4.3.0", "Mail store unavailable, try again later");
@@ -51,8 +63,13 @@ export function storeReply(error: unknown, logger: Logger, id?: string): SmtpErr
     logger.error({ err: error.cause }, "could not write a temp file");
     return tempFail(451, "4.3.0", "Could not store the message, try again later");
   }
-  if (error instanceof PartiallyStoredError) logger.error({ id, err: error.cause }, "a message was stored in some mailbox files but not all");
-  if (error instanceof RolledBackError || error instanceof RollbackFailedError || error instanceof PartiallyStoredError) {
+  if (error instanceof PartiallyStoredError)
+    logger.error({ id, err: error.cause }, "a message was stored in some mailbox files but not all");
+  if (
+    error instanceof RolledBackError ||
+    error instanceof RollbackFailedError ||
+    error instanceof PartiallyStoredError
+  ) {
     return tempFail(451, "4.3.0", "Could not write the mailbox, try again later");
   }
   logger.error({ err: error, id }, "delivery failed");

@@ -42,7 +42,11 @@ const unreachable = () => tempFail(451, "4.4.1", "Submission service unavailable
 export function outboundReply(response: string): SmtpError | undefined {
   const code = Number(/^([45]\d\d)[ -]/.exec(response)?.[1]);
   if (!Number.isInteger(code)) return undefined;
-  const text = response.split(/\r?\n/).map((line) => line.replace(/^\d{3}[ -]?/, "")).join(" ").trim();
+  const text = response
+    .split(/\r?\n/)
+    .map((line) => line.replace(/^\d{3}[ -]?/, ""))
+    .join(" ")
+    .trim();
   const enhanced = /^([45]\.\d{1,3}\.\d{1,3}) +(.*)$/s.exec(text);
   const reply = code === 421 ? 451 : code;
   const fallback = reply >= 500 ? "5.0.0" : "4.0.0";
@@ -64,7 +68,9 @@ function refusedRecipients(connection: SMTPConnection): NodemailerFailure[] {
 function whenLost(connection: SMTPConnection): Promise<never> {
   const lost = new Promise<never>((_, reject) => {
     connection.once("error", reject);
-    connection.once("end", () => reject(Object.assign(new Error("connection closed unexpectedly"), { code: "ECONNECTION" })));
+    connection.once("end", () =>
+      reject(Object.assign(new Error("connection closed unexpectedly"), { code: "ECONNECTION" })),
+    );
   });
   lost.catch(() => undefined);
   return lost;
@@ -90,7 +96,16 @@ export function createHandoff(options: HandoffOptions): Handoff {
       socketTimeout: timeouts.socketMs,
       logger: false,
       ...(target.tls
-        ? { requireTLS: true, servername: target.tls.servername, tls: { ca: target.tls.ca, servername: target.tls.servername, rejectUnauthorized: true, allowPartialTrustChain: true } }
+        ? {
+            requireTLS: true,
+            servername: target.tls.servername,
+            tls: {
+              ca: target.tls.ca,
+              servername: target.tls.servername,
+              rejectUnauthorized: true,
+              allowPartialTrustChain: true,
+            },
+          }
         : { ignoreTLS: true }),
     });
     // A late second error must not go unhandled; the steps below take the first.
@@ -98,17 +113,26 @@ export function createHandoff(options: HandoffOptions): Handoff {
     const lost = whenLost(connection);
     // The outgoing message: our Received line, then the client's bytes. Its first read comes
     // after DATA's 354, when every RCPT reply is in: one refused recipient refuses the message.
-    const outgoing = Readable.from((async function* () {
-      const refused = refusedRecipients(connection)[0];
-      if (refused) throw refused;
-      yield Buffer.from(receivedHeader({ envelope, hostname }));
-      for await (const chunk of message) yield chunk as Buffer;
-    })(), { objectMode: false });
+    const outgoing = Readable.from(
+      (async function* () {
+        const refused = refusedRecipients(connection)[0];
+        if (refused) throw refused;
+        yield Buffer.from(receivedHeader({ envelope, hostname }));
+        for await (const chunk of message) yield chunk as Buffer;
+      })(),
+      { objectMode: false },
+    );
     try {
       try {
-        await Promise.race([new Promise<void>((resolve, reject) => connection.connect((err) => (err ? reject(err) : resolve()))), lost]);
+        await Promise.race([
+          new Promise<void>((resolve, reject) => connection.connect((err) => (err ? reject(err) : resolve()))),
+          lost,
+        ]);
       } catch (err) {
-        log.warn({ outbound: `${target.host}:${target.port}`, err: (err as Error).message }, "cannot reach outbound's submission");
+        log.warn(
+          { outbound: `${target.host}:${target.port}`, err: (err as Error).message },
+          "cannot reach outbound's submission",
+        );
         throw unreachable();
       }
       const sent = await Promise.race([
@@ -116,7 +140,16 @@ export function createHandoff(options: HandoffOptions): Handoff {
           connection.login({ user: credentials.user, pass: credentials.password }, (err) => {
             if (err) return reject(err);
             const size = envelope.declaredSize;
-            connection.send({ from: envelope.mailFrom, to: [...envelope.recipients], use8BitMime: true, ...(size !== undefined ? { size } : {}) }, outgoing, (sendErr, info) => (sendErr ? reject(sendErr) : resolve(info)));
+            connection.send(
+              {
+                from: envelope.mailFrom,
+                to: [...envelope.recipients],
+                use8BitMime: true,
+                ...(size !== undefined ? { size } : {}),
+              },
+              outgoing,
+              (sendErr, info) => (sendErr ? reject(sendErr) : resolve(info)),
+            );
           });
         }),
         lost,
@@ -129,11 +162,21 @@ export function createHandoff(options: HandoffOptions): Handoff {
       const e = err as NodemailerFailure;
       // Ours (unreachable), or the client's own stream failing (a limit, a hang-up, which
       // nodemailer passes on as ESTREAM): the front end answers those.
-      if ((err instanceof SmtpError && e.code === undefined) || (e.code === "ESTREAM" && refusedRecipients(connection).length === 0)) throw err;
+      if (
+        (err instanceof SmtpError && e.code === undefined) ||
+        (e.code === "ESTREAM" && refusedRecipients(connection).length === 0)
+      )
+        throw err;
       // Larger than the SIZE outbound announces: nodemailer refuses it before asking.
-      const tooBig = e.code === "EMESSAGE" && e.command === "MAIL FROM" && e.response === undefined ? permFail(552, "5.3.4", "Message too big for the submission service") : undefined;
+      const tooBig =
+        e.code === "EMESSAGE" && e.command === "MAIL FROM" && e.response === undefined
+          ? permFail(552, "5.3.4", "Message too big for the submission service")
+          : undefined;
       const passed = tooBig ?? (e.response ? outboundReply(e.response) : undefined);
-      log.info({ user: credentials.user, code: e.code, reply: e.response ?? e.message }, passed ? "outbound refused" : "hand-off failed");
+      log.info(
+        { user: credentials.user, code: e.code, reply: e.response ?? e.message },
+        passed ? "outbound refused" : "hand-off failed",
+      );
       throw passed ?? unreachable();
     } finally {
       // A refused or broken transaction never sees its final dot: outbound keeps nothing.

@@ -15,9 +15,15 @@ export function submissionListeners(settings: Settings): ListenSpec[] {
   const { listen, submission } = settings.inbound;
   if (submission.listen === undefined) return listen.filter((l) => SUBMISSION_PORTS.includes(l.port));
   for (const l of submission.listen) {
-    if (!listen.some((entry) => entry.spec === l.spec)) throw new ConfigError(`inbound.submission.listen: ${JSON.stringify(l.spec)} is not one of inbound.listen (${listen.map((entry) => entry.spec).join(", ")}); list the listen addresses that offer AUTH`);
+    if (!listen.some((entry) => entry.spec === l.spec))
+      throw new ConfigError(
+        `inbound.submission.listen: ${JSON.stringify(l.spec)} is not one of inbound.listen (${listen.map((entry) => entry.spec).join(", ")}); list the listen addresses that offer AUTH`,
+      );
     // Other mail servers deliver on 25 without AUTH; a login there is never asked for.
-    if (l.port === 25) throw new ConfigError(`inbound.submission.listen: ${JSON.stringify(l.spec)} is port 25, where mail servers deliver; AUTH is offered on submission ports only (587, 465)`);
+    if (l.port === 25)
+      throw new ConfigError(
+        `inbound.submission.listen: ${JSON.stringify(l.spec)} is port 25, where mail servers deliver; AUTH is offered on submission ports only (587, 465)`,
+      );
   }
   return [...submission.listen];
 }
@@ -40,13 +46,17 @@ export async function handoffTarget(settings: Settings): Promise<HandoffTarget> 
   const setting = s.outboundCaFile !== undefined ? "inbound.submission.outboundCaFile" : "tls.cert";
   const caFile = s.outboundCaFile ?? settings.tls.cert;
   if (caFile === undefined) {
-    throw new ConfigError(`inbound.submission.outbound: ${s.outbound} is not on loopback, so the users' logins would cross a network: set inbound.submission.outboundCaFile to the certificate outbound shows (or its CA), or tls.cert when both daemons share it`);
+    throw new ConfigError(
+      `inbound.submission.outbound: ${s.outbound} is not on loopback, so the users' logins would cross a network: set inbound.submission.outboundCaFile to the certificate outbound shows (or its CA), or tls.cert when both daemons share it`,
+    );
   }
   let ca: Buffer;
   try {
     ca = await readFile(caFile);
   } catch (err) {
-    throw new ConfigError(`${setting}: cannot read ${caFile} (the certificate outbound's STARTTLS is checked against): ${(err as Error).message}`);
+    throw new ConfigError(
+      `${setting}: cannot read ${caFile} (the certificate outbound's STARTTLS is checked against): ${(err as Error).message}`,
+    );
   }
   return { host, port, tls: { ca, servername: s.outboundTlsName ?? settings.hostname } };
 }

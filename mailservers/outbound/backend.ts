@@ -48,7 +48,10 @@ export function recipientProblem(address: string): string | undefined {
   const at = address.lastIndexOf("@");
   if (at < 1) return "a recipient needs a local part and a domain";
   const local = address.slice(0, at);
-  const domain = address.slice(at + 1).toLowerCase().replace(/\.$/, "");
+  const domain = address
+    .slice(at + 1)
+    .toLowerCase()
+    .replace(/\.$/, "");
   if (local.length > 64 || !LOCAL_PART.test(local)) return "quoted or unusual local parts are not relayed";
   if (domain.startsWith("[")) return "address literals are not relayed";
   return domainProblem(domain);
@@ -65,8 +68,14 @@ export function createSubmissionBackend(options: SubmissionOptions): DeliveryBac
   return {
     // One implementation for both daemons (mailservers/core/authenticate.ts).
     authenticate: createAuthenticator({
-      directory: rememberLogins(directory, { ttlMs: options.loginCacheMs ?? 60_000, maxEntries: 1000, now: options.now ?? Date.now }),
-      users, logger, plaintextAllowed: (session) => plaintextAuthAllowed(session.remoteAddress, options.trustedNetworks),
+      directory: rememberLogins(directory, {
+        ttlMs: options.loginCacheMs ?? 60_000,
+        maxEntries: 1000,
+        now: options.now ?? Date.now,
+      }),
+      users,
+      logger,
+      plaintextAllowed: (session) => plaintextAuthAllowed(session.remoteAddress, options.trustedNetworks),
       ...(options.authTimeoutMs !== undefined ? { timeoutMs: options.authTimeoutMs } : {}),
       ...(options.authFailures ? { failures: options.authFailures } : {}),
       ...(options.now ? { now: options.now } : {}),
@@ -91,7 +100,12 @@ export function createSubmissionBackend(options: SubmissionOptions): DeliveryBac
         const { hasFrom } = checkHeaderIdentity(block.header, user, users());
         const added = hasFrom ? "" : `From: <${envelope.mailFrom}>\r\n`;
         record = await spool.accept(
-          { from: envelope.mailFrom, recipients: envelope.recipients, arrival: options.now?.() ?? envelope.receivedAt.getTime(), user },
+          {
+            from: envelope.mailFrom,
+            recipients: envelope.recipients,
+            arrival: options.now?.() ?? envelope.receivedAt.getTime(),
+            user,
+          },
           block.message,
           envelope.id,
           Buffer.from(receivedHeader(envelope, hostname) + added, "utf8"),
@@ -100,11 +114,16 @@ export function createSubmissionBackend(options: SubmissionOptions): DeliveryBac
         if (err instanceof SmtpError) throw err;
         const code = (err as NodeJS.ErrnoException).code;
         logger.error({ id: envelope.id, err: (err as Error).message }, "cannot spool message");
-        if (code === "ENOSPC" || code === "EDQUOT") throw tempFail(452, "4.3.1", "Insufficient system storage, try again later");
+        if (code === "ENOSPC" || code === "EDQUOT")
+          throw tempFail(452, "4.3.1", "Insufficient system storage, try again later");
         throw tempFail(451, "4.3.0", "Temporary local problem, please try again later");
       }
       // Durable from here: a failure to schedule it now is fixed by the next start.
-      await queue.add(record).catch((err: unknown) => logger.error({ id: record.id, err: (err as Error).message }, "spooled but not scheduled"));
+      await queue
+        .add(record)
+        .catch((err: unknown) =>
+          logger.error({ id: record.id, err: (err as Error).message }, "spooled but not scheduled"),
+        );
       return `2.0.0 Ok: queued as ${record.id}`;
     },
   };

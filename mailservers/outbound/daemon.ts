@@ -9,7 +9,15 @@ import type { Directory } from "../../config/directory.ts";
 import { createSmtpFrontEnd, listenSmtp, type BoundAddress, type SmtpLimits } from "../core/index.ts";
 import { readTlsFiles } from "../../config/tls-files.ts";
 import { systemClock, type Clock } from "../../lib/clock.ts";
-import { claimSpool, createSender, deliveryOptionsFromSettings, Queue, Spool, watchRequests, type Deliver } from "./relay/index.ts";
+import {
+  claimSpool,
+  createSender,
+  deliveryOptionsFromSettings,
+  Queue,
+  Spool,
+  watchRequests,
+  type Deliver,
+} from "./relay/index.ts";
 import { createSubmissionBackend } from "./backend.ts";
 import { networkBlockList } from "../../lib/ip-networks.ts";
 import { listenProblem, plaintextAuthAllowed } from "./network-policy.ts";
@@ -55,7 +63,9 @@ export async function startOutbound(settings: Settings, deps: OutboundDependenci
   const cleanups: Array<() => Promise<void> | void> = [];
   const stop = async () => {
     for (const cleanup of cleanups.splice(0).reverse()) {
-      await Promise.resolve(cleanup()).catch((err: unknown) => logger.error({ err: (err as Error).message }, "error while stopping"));
+      await Promise.resolve(cleanup()).catch((err: unknown) =>
+        logger.error({ err: (err as Error).message }, "error while stopping"),
+      );
     }
   };
   try {
@@ -67,12 +77,20 @@ export async function startOutbound(settings: Settings, deps: OutboundDependenci
     await spool.open({ clean: true });
     cleanups.push(() => spool.close());
 
-    const users = deps.usersList ? heldUsersList(deps.usersList) : await watchUsersList(settings.users, usersListOptions(settings), logger);
+    const users = deps.usersList
+      ? heldUsersList(deps.usersList)
+      : await watchUsersList(settings.users, usersListOptions(settings), logger);
     cleanups.push(() => users.close());
     const directory = deps.directory ?? createDirectory(settings.ldap, { logger: logger.child({ part: "ldap" }) });
     cleanups.push(() => directory.close());
 
-    const sender = deps.deliver ? undefined : createSender(await deliveryOptionsFromSettings(settings, logger.child({ part: "send" }), (domain) => users.current().hasDomain(domain)));
+    const sender = deps.deliver
+      ? undefined
+      : createSender(
+          await deliveryOptionsFromSettings(settings, logger.child({ part: "send" }), (domain) =>
+            users.current().hasDomain(domain),
+          ),
+        );
     const queue = new Queue({
       spool,
       deliver: deps.deliver ?? ((job) => sender!.deliver(job)),
@@ -90,15 +108,26 @@ export async function startOutbound(settings: Settings, deps: OutboundDependenci
     cleanups.push(() => queue.pause());
     await queue.start();
 
-    const control = watchRequests(spool, async (request) => {
-      if (request.kind === "flush") queue.flush();
-      else if (!(await queue.remove(request.id))) logger.info({ queueId: request.id }, "remove: no such message");
-    }, logger);
+    const control = watchRequests(
+      spool,
+      async (request) => {
+        if (request.kind === "flush") queue.flush();
+        else if (!(await queue.remove(request.id))) logger.info({ queueId: request.id }, "remove: no such message");
+      },
+      logger,
+    );
     cleanups.push(() => control.close());
     await control.poll();
 
     const backend = createSubmissionBackend({
-      directory, users: () => users.current(), spool, queue, hostname: settings.hostname, trustedNetworks: trusted, now: () => clock.now(), logger,
+      directory,
+      users: () => users.current(),
+      spool,
+      queue,
+      hostname: settings.hostname,
+      trustedNetworks: trusted,
+      now: () => clock.now(),
+      logger,
       authFailures: { perIp: o.authFailuresPerIp, perAccount: o.authFailuresPerAccount, windowMs: o.authFailureWindow },
     });
     const frontEnd = createSmtpFrontEnd({
@@ -107,12 +136,23 @@ export async function startOutbound(settings: Settings, deps: OutboundDependenci
       hostname: settings.hostname,
       maxMessageSize: o.maxMessageSize,
       ...(tls ? { tls } : {}),
-      auth: { enabled: true, required: true, allowInsecure: (session) => plaintextAuthAllowed(session.remoteAddress, trusted) },
+      auth: {
+        enabled: true,
+        required: true,
+        allowInsecure: (session) => plaintextAuthAllowed(session.remoteAddress, trusted),
+      },
       limits: { ...deps.limits, maxRecipients: o.maxRecipients },
     });
     const listening = await listenSmtp(frontEnd, o.listen);
     cleanups.push(() => listening.close());
-    logger.info({ listen: listening.addresses.map((a) => `${a.boundAddress}:${a.boundPort}`), spool: o.spool, queued: queue.size }, "outbound listening");
+    logger.info(
+      {
+        listen: listening.addresses.map((a) => `${a.boundAddress}:${a.boundPort}`),
+        spool: o.spool,
+        queued: queue.size,
+      },
+      "outbound listening",
+    );
     return { addresses: listening.addresses, queue, spool, reload: (list) => users.reload(list), stop };
   } catch (err) {
     await stop();

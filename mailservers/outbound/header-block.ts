@@ -58,12 +58,21 @@ export function readHeaderBlock(message: Readable, maxBytes: number): Promise<He
           });
         }
         if (read > maxBytes) {
-          return settle(() => reject(permFail(552, "5.3.4", `Message header too big: at most ${maxBytes} bytes before the empty line that ends it`)));
+          return settle(() =>
+            reject(
+              permFail(
+                552,
+                "5.3.4",
+                `Message header too big: at most ${maxBytes} bytes before the empty line that ends it`,
+              ),
+            ),
+          );
         }
       }
     };
     // All header (no empty line): an ended stream takes nothing back, so a new one replays it.
-    const onEnd = () => settle(() => resolve({ header: Buffer.concat(seen), message: Readable.from(seen, { objectMode: false }) }));
+    const onEnd = () =>
+      settle(() => resolve({ header: Buffer.concat(seen), message: Readable.from(seen, { objectMode: false }) }));
     const onError = (err: Error) => settle(() => reject(err));
     const onClose = () => settle(() => reject(new Error("the message stream closed before its end")));
     message.on("readable", onReadable).once("end", onEnd).once("error", onError).once("close", onClose);

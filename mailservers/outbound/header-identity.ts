@@ -50,9 +50,15 @@ function identityFields(header: Buffer): IdentityField[] {
 /** RFC 2047 encoded words decoded, as a reader shows them; an unknown charset is left as written. */
 export function decodeEncodedWords(text: string): string {
   return text.replace(ENCODED_WORD, (word, charset: string, encoding: string, encoded: string) => {
-    const bytes = encoding.toLowerCase() === "b"
-      ? Buffer.from(encoded, "base64")
-      : Buffer.from(encoded.replace(/_/g, " ").replace(/=([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))), "latin1");
+    const bytes =
+      encoding.toLowerCase() === "b"
+        ? Buffer.from(encoded, "base64")
+        : Buffer.from(
+            encoded
+              .replace(/_/g, " ")
+              .replace(/=([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))),
+            "latin1",
+          );
     try {
       return new TextDecoder(charset).decode(bytes);
     } catch {
@@ -72,13 +78,20 @@ export function checkHeaderIdentity(header: Buffer, user: string, users: UsersLi
   const hint = own && own.pendingProof === undefined ? `: use your address, ${own.address}` : "";
   for (const name of ["From", "Sender"] as const) {
     const count = fields.filter((f) => f.name === name).length;
-    if (count > 1) throw permFail(550, "5.6.0", `The message has ${count} ${name}: headers, which readers show differently; keep one`);
+    if (count > 1)
+      throw permFail(
+        550,
+        "5.6.0",
+        `The message has ${count} ${name}: headers, which readers show differently; keep one`,
+      );
   }
   for (const { name, value } of fields) {
     const entries = addressparser(value);
     const group = entries.find((e) => e.group !== undefined);
-    if (group) throw permFail(550, "5.6.0", `${name}: uses group syntax (${group.name}:...;), which names no sender${hint}`);
-    if (entries.length === 0 || entries.some((e) => !e.address)) throw permFail(550, "5.6.0", `${name}: header names no address${hint}`);
+    if (group)
+      throw permFail(550, "5.6.0", `${name}: uses group syntax (${group.name}:...;), which names no sender${hint}`);
+    if (entries.length === 0 || entries.some((e) => !e.address))
+      throw permFail(550, "5.6.0", `${name}: header names no address${hint}`);
     for (const { address } of entries) {
       const problem = ownAddressProblem(address!, user, users);
       if (problem) throw permFail(550, "5.7.1", `${name}: address <${address}> ${problem}`);

@@ -27,7 +27,8 @@ export function rememberLogins(directory: Directory, options: LoginCacheOptions)
   /** The user and expiry per key, oldest first. */
   const entries = new Map<string, { readonly user: DirectoryUser; readonly expires: number }>();
   // The length first, so no (uid, password) pair reads as another.
-  const keyOf = (uid: string, password: string) => createHmac("sha256", key).update(`${uid.length}:${uid}`).update(password).digest("base64");
+  const keyOf = (uid: string, password: string) =>
+    createHmac("sha256", key).update(`${uid.length}:${uid}`).update(password).digest("base64");
 
   return {
     async authenticate(uid: string, password: string): Promise<AuthOutcome> {

@@ -14,8 +14,10 @@ const WILDCARDS = new Set(["*", "0.0.0.0", "::", "0:0:0:0:0:0:0:0"]);
  */
 export function listenProblem(host: string, containerNetworks: BlockList, force: boolean): string | undefined {
   if (force) return undefined;
-  const how = "list loopback or container-network addresses (outbound.containerNetworks), or set outbound.forcePublicListen (--force-public) to listen anyway";
-  if (WILDCARDS.has(host)) return `${host} is a wildcard address: it listens on every interface, public ones included; ${how}`;
+  const how =
+    "list loopback or container-network addresses (outbound.containerNetworks), or set outbound.forcePublicListen (--force-public) to listen anyway";
+  if (WILDCARDS.has(host))
+    return `${host} is a wildcard address: it listens on every interface, public ones included; ${how}`;
   if (isLoopbackHost(host)) return undefined;
   if (isIP(plainAddress(host)) === 0) return `${host} is not an IP address; ${how}`;
   if (inNetworks(host, containerNetworks)) return undefined;

@@ -71,22 +71,35 @@ export const LOGIN_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ
 
 /** A value Dovecot reads as one token: refused when it could end the line or the quotes. */
 function value(setting: string, text: string): string {
-  if (/[\n\r"\\]/.test(text) || text.length === 0) throw new ImapConfigError(`${setting} ${JSON.stringify(text)} cannot be written into Dovecot's configuration: no quotes, backslashes or line breaks`);
+  if (/[\n\r"\\]/.test(text) || text.length === 0)
+    throw new ImapConfigError(
+      `${setting} ${JSON.stringify(text)} cannot be written into Dovecot's configuration: no quotes, backslashes or line breaks`,
+    );
   return /^[A-Za-z0-9_./:@=,+-]+$/.test(text) ? text : `"${text}"`;
 }
 
 /** The settings the renderer needs, each named when missing or wrong. */
 export function imapConfigProblems(input: DovecotConfigInput): string[] {
   const problems: string[] = [];
-  if (input.tls.cert === undefined || input.tls.key === undefined) problems.push("tls.cert and tls.key: IMAP and POP3 need a certificate (STARTTLS on imapPort, TLS on imapsPort and pop3sPort)");
+  if (input.tls.cert === undefined || input.tls.key === undefined)
+    problems.push(
+      "tls.cert and tls.key: IMAP and POP3 need a certificate (STARTTLS on imapPort, TLS on imapsPort and pop3sPort)",
+    );
   const { imapPort, imapsPort, pop3sPort } = input.imap;
-  if (imapPort === 0 && imapsPort === 0 && pop3sPort === 0) problems.push("imap.imapPort, imap.imapsPort, imap.pop3sPort: all are 0, nothing would listen");
+  if (imapPort === 0 && imapsPort === 0 && pop3sPort === 0)
+    problems.push("imap.imapPort, imap.imapsPort, imap.pop3sPort: all are 0, nothing would listen");
   const ports = [imapPort, imapsPort, pop3sPort].filter((p) => p !== 0);
-  if (new Set(ports).size !== ports.length) problems.push(`imap.imapPort, imap.imapsPort, imap.pop3sPort must differ (${ports.join(", ")})`);
+  if (new Set(ports).size !== ports.length)
+    problems.push(`imap.imapPort, imap.imapsPort, imap.pop3sPort must differ (${ports.join(", ")})`);
   if (input.ldap.userFilter === undefined && !/^uid=\{uid\},/.test(input.ldap.userDnTemplate)) {
-    problems.push(`ldap.userDnTemplate ${JSON.stringify(input.ldap.userDnTemplate)}: the IMAP login binds as uid=<login>,...; use a template starting uid={uid}, (or ldap.userFilter)`);
+    problems.push(
+      `ldap.userDnTemplate ${JSON.stringify(input.ldap.userDnTemplate)}: the IMAP login binds as uid=<login>,...; use a template starting uid={uid}, (or ldap.userFilter)`,
+    );
   }
-  if (input.ldap.userFilter !== undefined && (input.ldap.bindDn === undefined) !== (input.ldap.bindPassword === undefined)) {
+  if (
+    input.ldap.userFilter !== undefined &&
+    (input.ldap.bindDn === undefined) !== (input.ldap.bindPassword === undefined)
+  ) {
     problems.push("ldap.bindDn and ldap.bindPassword go together");
   }
   return problems;
@@ -99,7 +112,10 @@ export function renderDovecotConf(input: DovecotConfigInput): string {
   const { imap } = input;
   const paths = imapPaths(imap.stateDir);
   const mailRoot = input.mailRoot.replace(/\/+$/, "");
-  const protocols = [imap.imapPort !== 0 || imap.imapsPort !== 0 ? "imap" : "", imap.pop3sPort !== 0 ? "pop3" : ""].filter(Boolean);
+  const protocols = [
+    imap.imapPort !== 0 || imap.imapsPort !== 0 ? "imap" : "",
+    imap.pop3sPort !== 0 ? "pop3" : "",
+  ].filter(Boolean);
   // 127.0.0.1 and ::1, not all of 127/8: what local programs use; Dovecot also trusts a
   // connection whose two ends have the same address.
   const trusted = ["127.0.0.1", "::1", ...imap.trustedNetworks];
@@ -241,7 +257,13 @@ export function renderDovecotConf(input: DovecotConfigInput): string {
 
 /** The passdb's LDAP file (args of `driver = ldap`): a bind as uid=<login>,ou=people,<base>, or a search with userFilter. */
 export function renderLdapConf(ldap: LdapSettings): string {
-  const lines = ["# Written by SEMail (services/imap/config.ts).", `uris = ${ldap.url.replace(/\/$/, "")}`, "auth_bind = yes", `base = ${ldap.baseDn}`, "ldap_version = 3"];
+  const lines = [
+    "# Written by SEMail (services/imap/config.ts).",
+    `uris = ${ldap.url.replace(/\/$/, "")}`,
+    "auth_bind = yes",
+    `base = ${ldap.baseDn}`,
+    "ldap_version = 3",
+  ];
   if (ldap.userFilter === undefined) {
     // %u is the login after auth_username_chars: no character a DN would treat specially.
     lines.push(`auth_bind_userdn = ${ldap.userDnTemplate.replace("{uid}", "%u")}`);
@@ -251,7 +273,9 @@ export function renderLdapConf(ldap: LdapSettings): string {
   }
   if (ldap.startTls) lines.push("tls = yes");
   if (ldap.caFile !== undefined) lines.push(`tls_ca_cert_file = ${ldap.caFile}`);
-  for (const line of lines) if (/[\r\n]/.test(line.slice(0, -1))) throw new ImapConfigError(`an ldap setting has a line break: ${JSON.stringify(line)}`);
+  for (const line of lines)
+    if (/[\r\n]/.test(line.slice(0, -1)))
+      throw new ImapConfigError(`an ldap setting has a line break: ${JSON.stringify(line)}`);
   return `${lines.join("\n")}\n`;
 }
 
@@ -263,7 +287,8 @@ export function renderLdapConf(ldap: LdapSettings): string {
  * a name a line). Anything going wrong only skips the subscribing: the login goes on.
  */
 export function renderPostLogin(controlRoot: string): string {
-  if (/['\n]/.test(controlRoot)) throw new ImapConfigError(`imap.stateDir ${JSON.stringify(controlRoot)} cannot hold ' or a line break`);
+  if (/['\n]/.test(controlRoot))
+    throw new ImapConfigError(`imap.stateDir ${JSON.stringify(controlRoot)} cannot hold ' or a line break`);
   return `#!/bin/sh
 # Written by SEMail (services/imap/config.ts): subscribe new pair folders, then run imap.
 subscribe() {

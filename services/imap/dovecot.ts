@@ -83,14 +83,20 @@ export async function checkRootOwners(users: readonly ImapUser[], logger: Logger
     }
     const root = await lstat(user.home);
     if (root.uid !== user.uid) {
-      logger.warn({ owner: user.owner, root: user.home, uid: root.uid, mailUid: user.uid }, "imap: the mailbox root is not owned by its mail uid; IMAP cannot lock its files (provision it with mailbox-fs.sh --uid)");
+      logger.warn(
+        { owner: user.owner, root: user.home, uid: root.uid, mailUid: user.uid },
+        "imap: the mailbox root is not owned by its mail uid; IMAP cannot lock its files (provision it with mailbox-fs.sh --uid)",
+      );
     }
   }
   return later;
 }
 
 /** Who left and who came between two users files, by owner. */
-export function usersChange(before: readonly ImapUser[], after: readonly ImapUser[]): { gone: ImapUser[]; added: ImapUser[] } {
+export function usersChange(
+  before: readonly ImapUser[],
+  after: readonly ImapUser[],
+): { gone: ImapUser[]; added: ImapUser[] } {
   const was = new Set(before.map((u) => u.owner));
   const is = new Set(after.map((u) => u.owner));
   return { gone: before.filter((u) => !is.has(u.owner)), added: after.filter((u) => !was.has(u.owner)) };
@@ -100,12 +106,23 @@ export function usersChange(before: readonly ImapUser[], after: readonly ImapUse
 export async function writeImapFiles(options: ImapOptions): Promise<string> {
   const { settings } = options;
   const paths = imapPaths(settings.imap.stateDir);
-  const conf = renderDovecotConf({ imap: settings.imap, ldap: settings.ldap, mailRoot: settings.inbound.mailRoot, tls: settings.tls });
+  const conf = renderDovecotConf({
+    imap: settings.imap,
+    ldap: settings.ldap,
+    mailRoot: settings.inbound.mailRoot,
+    tls: settings.tls,
+  });
   await mkdir(paths.stateDir, { recursive: true, mode: 0o755 });
   await chmod(paths.stateDir, 0o755);
-  for (const [setting, path] of [["inbound.mailRoot", settings.inbound.mailRoot], ["imap.stateDir", paths.stateDir]] as const) {
+  for (const [setting, path] of [
+    ["inbound.mailRoot", settings.inbound.mailRoot],
+    ["imap.stateDir", paths.stateDir],
+  ] as const) {
     const closed = await closedAncestor(join(path, "x"));
-    if (closed !== undefined) throw new Error(`${setting} ${path}: ${closed} is closed to other users (no o+x), so Dovecot's sessions, which run as each mailbox's uid, cannot reach it: chmod o+x ${closed}`);
+    if (closed !== undefined)
+      throw new Error(
+        `${setting} ${path}: ${closed} is closed to other users (no o+x), so Dovecot's sessions, which run as each mailbox's uid, cannot reach it: chmod o+x ${closed}`,
+      );
   }
   for (const dir of [paths.run, paths.state]) await mkdir(dir, { recursive: true, mode: 0o755 });
   await writeAtomic(paths.config, conf, 0o644);
@@ -118,7 +135,9 @@ export async function writeImapFiles(options: ImapOptions): Promise<string> {
   try {
     await run(DOVECONF, ["-c", paths.config, "-n"], { timeout: 10_000 });
   } catch (err) {
-    throw new Error(`Dovecot refuses the configuration written to ${paths.config}: ${String((err as { stderr?: string }).stderr ?? (err as Error).message).trim()}`);
+    throw new Error(
+      `Dovecot refuses the configuration written to ${paths.config}: ${String((err as { stderr?: string }).stderr ?? (err as Error).message).trim()}`,
+    );
   }
   return paths.config;
 }
@@ -162,10 +181,13 @@ async function descendants(pid: number): Promise<number[]> {
 /** Starts Dovecot with the settings' listeners and waits until every one greets. */
 export async function startImap(options: ImapOptions): Promise<RunningImap> {
   const logger = options.logger ?? silentLogger();
-  if (process.getuid?.() !== 0) throw new Error("IMAP (Dovecot) needs root: it runs each user's session as their mail uid");
+  if (process.getuid?.() !== 0)
+    throw new Error("IMAP (Dovecot) needs root: it runs each user's session as their mail uid");
   for (const program of [DOVECOT, DOVECONF, DOVEADM]) {
     await access(program, constants.X_OK).catch(() => {
-      throw new Error(`${program} not found: install it with "apt-get install dovecot-imapd dovecot-pop3d dovecot-ldap"`);
+      throw new Error(
+        `${program} not found: install it with "apt-get install dovecot-imapd dovecot-pop3d dovecot-ldap"`,
+      );
     });
   }
   const { imap } = options.settings;
@@ -173,7 +195,11 @@ export async function startImap(options: ImapOptions): Promise<RunningImap> {
   let users = imapUsers(options.list, options.settings.inbound.mailRoot);
   let unchecked = await checkRootOwners(users, logger);
 
-  const dovecot = await startForeground(DOVECOT, ["-F", "-c", configFile], { name: "dovecot", logger, stopTimeoutMs: STOP_TIMEOUT_MS });
+  const dovecot = await startForeground(DOVECOT, ["-F", "-c", configFile], {
+    name: "dovecot",
+    logger,
+    stopTimeoutMs: STOP_TIMEOUT_MS,
+  });
   const { child, stop } = dovecot;
 
   const first = imap.listen[0]!;
@@ -181,12 +207,22 @@ export async function startImap(options: ImapOptions): Promise<RunningImap> {
   const ports = [imap.imapPort, imap.imapsPort, imap.pop3sPort].filter((p) => p !== 0);
   const deadline = Date.now() + START_TIMEOUT_MS;
   for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`dovecot exited (${child.exitCode ?? child.signalCode}) while starting: ${dovecot.output().trim()}`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(
+        `dovecot exited (${child.exitCode ?? child.signalCode}) while starting: ${dovecot.output().trim()}`,
+      );
     // The TLS listeners greet only after a handshake: a connection accepted is enough there.
-    if ((await Promise.all(ports.map((p) => (p === imap.imapPort ? answers(host, p) : canConnect(host, p))))).every(Boolean)) break;
+    if (
+      (await Promise.all(ports.map((p) => (p === imap.imapPort ? answers(host, p) : canConnect(host, p))))).every(
+        Boolean,
+      )
+    )
+      break;
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`dovecot did not answer on ${host}:${ports.join(",")} within ${START_TIMEOUT_MS} ms: ${dovecot.output().trim()}`);
+      throw new Error(
+        `dovecot did not answer on ${host}:${ports.join(",")} within ${START_TIMEOUT_MS} ms: ${dovecot.output().trim()}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -212,9 +248,15 @@ export async function startImap(options: ImapOptions): Promise<RunningImap> {
       await untilDovecotSees(configFile, gone, added);
       for (const user of gone) {
         // Exit status 68 is "no such user connected": nothing to close.
-        await run(DOVEADM, ["-c", configFile, "kick", user.owner], { timeout: 10_000 }).catch((err: { code?: number; stderr?: string }) => {
-          if (err.code !== 68) logger.warn({ owner: user.owner, err: String(err.stderr ?? err).trim() }, "imap: could not close the sessions of a removed user");
-        });
+        await run(DOVEADM, ["-c", configFile, "kick", user.owner], { timeout: 10_000 }).catch(
+          (err: { code?: number; stderr?: string }) => {
+            if (err.code !== 68)
+              logger.warn(
+                { owner: user.owner, err: String(err.stderr ?? err).trim() },
+                "imap: could not close the sessions of a removed user",
+              );
+          },
+        );
       }
       logger.info({ users: next.length, closed: gone.map((u) => u.owner) }, "imap: users file rewritten");
     },
@@ -239,12 +281,19 @@ async function knows(configFile: string, owner: string): Promise<boolean> {
  * changed): asks until the removed users are gone and the added ones there (bounded), so a
  * login after reload() resolves sees the new list.
  */
-async function untilDovecotSees(configFile: string, gone: readonly ImapUser[], added: readonly ImapUser[]): Promise<void> {
+async function untilDovecotSees(
+  configFile: string,
+  gone: readonly ImapUser[],
+  added: readonly ImapUser[],
+): Promise<void> {
   const probe = gone[0] ?? added[0];
   if (probe === undefined) return;
   const want = gone[0] === undefined;
   for (const deadline = Date.now() + RELOAD_TIMEOUT_MS; (await knows(configFile, probe.owner)) !== want; ) {
-    if (Date.now() > deadline) throw new Error(`dovecot still ${want ? "lacks" : "knows"} ${probe.owner} ${RELOAD_TIMEOUT_MS} ms after the users file was rewritten`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `dovecot still ${want ? "lacks" : "knows"} ${probe.owner} ${RELOAD_TIMEOUT_MS} ms after the users file was rewritten`,
+      );
     await new Promise((r) => setTimeout(r, 200));
   }
 }

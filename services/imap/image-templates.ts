@@ -33,7 +33,12 @@ export function imageTemplates(): Record<string, string> {
     maxUserConnections: 20,
   };
   // Parsed for its defaults; the URL and base DN are placeholders the schema would refuse.
-  const ldap = { ...ldapSettings.parse({}), url: PLACEHOLDERS.ldapUrl, baseDn: PLACEHOLDERS.baseDn, userDnTemplate: `uid={uid},ou=people,${PLACEHOLDERS.baseDn}` };
+  const ldap = {
+    ...ldapSettings.parse({}),
+    url: PLACEHOLDERS.ldapUrl,
+    baseDn: PLACEHOLDERS.baseDn,
+    userDnTemplate: `uid={uid},ou=people,${PLACEHOLDERS.baseDn}`,
+  };
   return {
     "dovecot.conf.in": renderDovecotConf({ imap, ldap, mailRoot: PLACEHOLDERS.mailRoot, tls: IMAGE_TLS }),
     "dovecot-ldap.conf.ext.in": renderLdapConf(ldap),

@@ -74,12 +74,19 @@ export function php(value: string): string {
 
 function connOptions(key: string, host: string, peer: PeerCheck): string[] {
   if (!/^(tls|ssl):\/\//.test(host)) {
-    if (key === "imap_conn_options") throw new Error(`webmail: the IMAP host ${host} must be tls://HOST:PORT or ssl://HOST:PORT: the password goes over this connection`);
-    if (!isLoopbackHost(hostOf(host))) throw new Error(`webmail: the submission host ${host} is not on loopback: use tls://HOST:PORT so the password is encrypted`);
+    if (key === "imap_conn_options")
+      throw new Error(
+        `webmail: the IMAP host ${host} must be tls://HOST:PORT or ssl://HOST:PORT: the password goes over this connection`,
+      );
+    if (!isLoopbackHost(hostOf(host)))
+      throw new Error(
+        `webmail: the submission host ${host} is not on loopback: use tls://HOST:PORT so the password is encrypted`,
+      );
     return [`$config['${key}'] = null;`];
   }
   if (!peer.verify) {
-    if (!isLoopbackHost(hostOf(host))) throw new Error(`webmail: ${host} is not on loopback, so its certificate must be checked`);
+    if (!isLoopbackHost(hostOf(host)))
+      throw new Error(`webmail: ${host} is not on loopback, so its certificate must be checked`);
     return [
       "// Loopback only: the certificate is self-signed and the connection never leaves this machine.",
       `$config['${key}'] = ['ssl' => ['verify_peer' => false, 'verify_peer_name' => false]];`,

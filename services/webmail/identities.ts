@@ -6,7 +6,8 @@
 import { php } from "./config.ts";
 
 /** Parameters: the address, the address again, the owner's login. */
-export const IDENTITY_UPDATE_SQL = "UPDATE identities SET email = ?, changed = datetime('now') WHERE del = 0 AND email <> ? AND user_id IN (SELECT user_id FROM users WHERE username = ?)";
+export const IDENTITY_UPDATE_SQL =
+  "UPDATE identities SET email = ?, changed = datetime('now') WHERE del = 0 AND email <> ? AND user_id IN (SELECT user_id FROM users WHERE username = ?)";
 
 /**
  * A PHP CLI script applying the address file (`address uid` lines, as renderAddressFile
@@ -20,7 +21,7 @@ export function renderIdentitiesScript(addressFile: string, databaseFile: string
     `$database = ${php(databaseFile)};`,
     "if (!is_file($database)) exit(0);",
     "$lines = file($addresses, FILE_IGNORE_NEW_LINES | FILE_SKIP_EMPTY_LINES);",
-    "if ($lines === false) { fwrite(STDERR, \"semail-webmail: cannot read $addresses\\n\"); exit(1); }",
+    'if ($lines === false) { fwrite(STDERR, "semail-webmail: cannot read $addresses\\n"); exit(1); }',
     "$db = new PDO('sqlite:' . $database, null, null, [PDO::ATTR_ERRMODE => PDO::ERRMODE_EXCEPTION, PDO::ATTR_TIMEOUT => 5]);",
     "try {",
     "  $db->query('SELECT 1 FROM identities LIMIT 1');",
@@ -34,7 +35,7 @@ export function renderIdentitiesScript(addressFile: string, databaseFile: string
     "  if (count($fields) !== 2) continue;",
     "  [$address, $owner] = $fields;",
     "  $update->execute([$address, $address, $owner]);",
-    "  if ($update->rowCount() > 0) echo \"semail-webmail: identity of $owner is now $address\\n\";",
+    '  if ($update->rowCount() > 0) echo "semail-webmail: identity of $owner is now $address\\n";',
     "}",
     "",
   ].join("\n");

@@ -23,7 +23,13 @@ export function createIdentitySync(databaseFile: string): IdentitySync {
   let applied: Map<string, string> | undefined;
   let lastChanged = new Set<string>();
   return async (list) => {
-    if (!(await access(databaseFile).then(() => true, () => false))) return [];
+    if (
+      !(await access(databaseFile).then(
+        () => true,
+        () => false,
+      ))
+    )
+      return [];
     const due = list.mailboxes.filter((m) => applied?.get(m.owner) !== m.address || lastChanged.has(m.owner));
     const changed: string[] = [];
     if (due.length > 0) {
@@ -43,7 +49,10 @@ export function createIdentitySync(databaseFile: string): IdentitySync {
         db.close();
       }
     }
-    lastChanged = applied === undefined ? new Set() : new Set(due.filter((m) => applied!.get(m.owner) !== m.address).map((m) => m.owner));
+    lastChanged =
+      applied === undefined
+        ? new Set()
+        : new Set(due.filter((m) => applied!.get(m.owner) !== m.address).map((m) => m.owner));
     applied = new Map(list.mailboxes.map((m) => [m.owner, m.address]));
     return changed;
   };

@@ -67,16 +67,27 @@ const PHP_SOCKET = `${RUN_DIR}/php-fpm.sock`;
 /** nginx.conf.in: HTTPS in front of php-fpm, autoconfig on both ports (the entrypoint drops the [::] lines without IPv6). */
 function nginxTemplate(): string {
   return renderNginxConfig({
-    webRoot: ROUNDCUBE.webRoot, phpSocket: PHP_SOCKET, certFile: IMAGE_TLS.cert, keyFile: IMAGE_TLS.key,
-    acmeDir: IMAGE_ACME_DIR, pidFile: `${RUN_DIR}/nginx.pid`, uploadMiB: UPLOAD_MIB, ipv6: true, autoconfigDir: IMAGE_AUTOCONFIG_DIR,
+    webRoot: ROUNDCUBE.webRoot,
+    phpSocket: PHP_SOCKET,
+    certFile: IMAGE_TLS.cert,
+    keyFile: IMAGE_TLS.key,
+    acmeDir: IMAGE_ACME_DIR,
+    pidFile: `${RUN_DIR}/nginx.pid`,
+    uploadMiB: UPLOAD_MIB,
+    ipv6: true,
+    autoconfigDir: IMAGE_AUTOCONFIG_DIR,
   });
 }
 
 /** php-fpm.conf.in: Roundcube's PHP workers. */
 function phpFpmTemplate(): string {
   return renderPhpFpmConfig({
-    socket: PHP_SOCKET, pidFile: `${RUN_DIR}/php-fpm.pid`, workers: PLACEHOLDERS.workers,
-    configDir: `${IMAGE_STATE_DIR}/config`, idleSeconds: 10, uploadMiB: UPLOAD_MIB,
+    socket: PHP_SOCKET,
+    pidFile: `${RUN_DIR}/php-fpm.pid`,
+    workers: PLACEHOLDERS.workers,
+    configDir: `${IMAGE_STATE_DIR}/config`,
+    idleSeconds: 10,
+    uploadMiB: UPLOAD_MIB,
   });
 }
 

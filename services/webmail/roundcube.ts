@@ -6,7 +6,18 @@
 // workers. As root, PHP runs as www-data: only the database and temp files are its own.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { access, chmod, chown, constants, copyFile, mkdir, readFile, readdir, rename, writeFile } from "node:fs/promises";
+import {
+  access,
+  chmod,
+  chown,
+  constants,
+  copyFile,
+  mkdir,
+  readFile,
+  readdir,
+  rename,
+  writeFile,
+} from "node:fs/promises";
 import { request } from "node:http";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -27,7 +38,8 @@ export const ROUNDCUBE = {
   defaults: "/etc/roundcube/defaults.inc.php",
   mimeTypes: "/etc/roundcube/mimetypes.php",
 } as const;
-export const WEBMAIL_PACKAGES = "roundcube roundcube-core roundcube-sqlite3 roundcube-plugins php8.2-sqlite3 php8.2-fpm";
+export const WEBMAIL_PACKAGES =
+  "roundcube roundcube-core roundcube-sqlite3 roundcube-plugins php8.2-sqlite3 php8.2-fpm";
 /** A file of each Debian package the webmail needs, and the package: for a "missing package" check. */
 export const WEBMAIL_PREREQUISITES: ReadonlyArray<readonly [path: string, pkg: string]> = [
   [PHP, "php8.2-cli"],
@@ -86,14 +98,21 @@ export function webmailPaths(stateDir: string): WebmailPaths {
 }
 
 /** Where Roundcube reaches Dovecot and the outbound daemon, from their settings (loopback). */
-export function localEndpoints(settings: Pick<Settings, "imap" | "outbound">): Pick<RoundcubeConfig, "imapHost" | "imapPeer" | "smtpHost" | "smtpPeer"> {
+export function localEndpoints(
+  settings: Pick<Settings, "imap" | "outbound">,
+): Pick<RoundcubeConfig, "imapHost" | "imapPeer" | "smtpHost" | "smtpPeer"> {
   const { imap, outbound } = settings;
-  if (imap.imapPort === 0) throw new Error("webmail: imap.imapPort is 0, and Roundcube logs in to Dovecot with STARTTLS there");
+  if (imap.imapPort === 0)
+    throw new Error("webmail: imap.imapPort is 0, and Roundcube logs in to Dovecot with STARTTLS there");
   const first = imap.listen[0]!;
-  const imapAddress = first === "*" ? "127.0.0.1" : first === "::" ? "[::1]" : first.includes(":") ? `[${first}]` : first;
+  const imapAddress =
+    first === "*" ? "127.0.0.1" : first === "::" ? "[::1]" : first.includes(":") ? `[${first}]` : first;
   // The first IPv4 submission listener, else the first one; a wildcard is reached on loopback.
   const submission = (outbound.listen.find((l) => /^[0-9.*]+:/.test(l.spec)) ?? outbound.listen[0]!).spec;
-  const smtpHost = submission.replace(/^(\*|0\.0\.0\.0):/, "127.0.0.1:").replace(/^\[::\]:/, "[::1]:").replace(/\/tls$/, "");
+  const smtpHost = submission
+    .replace(/^(\*|0\.0\.0\.0):/, "127.0.0.1:")
+    .replace(/^\[::\]:/, "[::1]:")
+    .replace(/\/tls$/, "");
   return {
     imapHost: `tls://${imapAddress}:${imap.imapPort}`,
     imapPeer: { verify: false },
@@ -102,7 +121,12 @@ export function localEndpoints(settings: Pick<Settings, "imap" | "outbound">): P
   };
 }
 
-async function writeAtomic(path: string, text: string, mode: number, owner?: { uid: number; gid: number }): Promise<void> {
+async function writeAtomic(
+  path: string,
+  text: string,
+  mode: number,
+  owner?: { uid: number; gid: number },
+): Promise<void> {
   const temp = `${path}.tmp${process.pid}`;
   await writeFile(temp, text, { mode });
   await chmod(temp, mode);
@@ -115,7 +139,8 @@ async function phpUser(): Promise<{ uid: number; gid: number } | undefined> {
   if (process.getuid?.() !== 0) return undefined;
   const passwd = await readFile("/etc/passwd", "utf8");
   const entry = passwd.split("\n").find((line) => line.startsWith("www-data:"));
-  if (entry === undefined) throw new Error("webmail: there is no www-data user to run PHP as (Debian's base-passwd makes it)");
+  if (entry === undefined)
+    throw new Error("webmail: there is no www-data user to run PHP as (Debian's base-passwd makes it)");
   const [, , uid, gid] = entry.split(":");
   return { uid: Number(uid), gid: Number(gid) };
 }
@@ -128,7 +153,10 @@ export async function writeWebmailFiles(options: WebmailOptions): Promise<Webmai
   const group = user ? { uid: 0, gid: user.gid } : undefined;
   if (user) {
     const closed = await closedAncestor(join(paths.stateDir, "x"));
-    if (closed !== undefined) throw new Error(`webmail.stateDir ${paths.stateDir}: ${closed} is closed to other users (no o+x), so PHP, which runs as www-data, cannot reach it: chmod o+x ${closed}`);
+    if (closed !== undefined)
+      throw new Error(
+        `webmail.stateDir ${paths.stateDir}: ${closed} is closed to other users (no o+x), so PHP, which runs as www-data, cannot reach it: chmod o+x ${closed}`,
+      );
   }
   await mkdir(paths.stateDir, { recursive: true, mode: 0o755 });
   await mkdir(paths.configDir, { recursive: true, mode: 0o755 });
@@ -140,7 +168,8 @@ export async function writeWebmailFiles(options: WebmailOptions): Promise<Webmai
   await copyFile(ROUNDCUBE.defaults, join(paths.configDir, "defaults.inc.php"));
   await copyFile(ROUNDCUBE.mimeTypes, join(paths.configDir, "mimetypes.php"));
   const key = await readFile(paths.desKey, "utf8").catch(() => "");
-  if (key.trim().length < 32) await writeAtomic(paths.desKey, `${randomBytes(24).toString("base64url")}\n`, 0o640, group);
+  if (key.trim().length < 32)
+    await writeAtomic(paths.desKey, `${randomBytes(24).toString("base64url")}\n`, 0o640, group);
   else if (group) await chown(paths.desKey, group.uid, group.gid);
   const config = renderRoundcubeConfig({
     ...localEndpoints(options.settings),
@@ -156,7 +185,9 @@ export async function writeWebmailFiles(options: WebmailOptions): Promise<Webmai
   try {
     await run(PHP, ["-l", paths.config], { timeout: 10_000 });
   } catch (err) {
-    throw new Error(`webmail: PHP refuses the configuration written to ${paths.config}: ${String((err as { stdout?: string }).stdout ?? err).trim()}`);
+    throw new Error(
+      `webmail: PHP refuses the configuration written to ${paths.config}: ${String((err as { stdout?: string }).stdout ?? err).trim()}`,
+    );
   }
   return paths;
 }
@@ -205,7 +236,9 @@ export async function startWebmail(options: WebmailOptions): Promise<RunningWebm
   const { webmail } = options.settings;
   for (const [file] of WEBMAIL_PREREQUISITES) {
     await access(file, constants.R_OK).catch(() => {
-      throw new Error(`${file} not found: install Roundcube with "apt-get install --no-install-recommends ${WEBMAIL_PACKAGES}"`);
+      throw new Error(
+        `${file} not found: install Roundcube with "apt-get install --no-install-recommends ${WEBMAIL_PACKAGES}"`,
+      );
     });
   }
   const paths = await writeWebmailFiles(options);
@@ -252,13 +285,15 @@ export async function startWebmail(options: WebmailOptions): Promise<RunningWebm
     await done;
     clearTimeout(timer);
     // The workers, which the server does not wait for.
-    for (const deadline = Date.now() + STOP_TIMEOUT_MS; (await groupAlive(child.pid!)) && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 50));
+    for (const deadline = Date.now() + STOP_TIMEOUT_MS; (await groupAlive(child.pid!)) && Date.now() < deadline; )
+      await new Promise((r) => setTimeout(r, 50));
     if (await groupAlive(child.pid!)) signal("SIGKILL");
   };
 
   const url = `http://${webmail.listen.spec}/`;
   for (const deadline = Date.now() + START_TIMEOUT_MS; ; ) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`php -S exited (${child.exitCode ?? child.signalCode}) while starting: ${output.trim()}`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`php -S exited (${child.exitCode ?? child.signalCode}) while starting: ${output.trim()}`);
     if ((await status(url)) === 200) break;
     if (Date.now() > deadline) {
       await stop();
@@ -274,7 +309,10 @@ export async function startWebmail(options: WebmailOptions): Promise<RunningWebm
     async reload(list) {
       await writeAtomic(paths.addresses, renderAddressFile(list), 0o644);
       const identities = await syncIdentities(list);
-      logger.info({ addresses: list.mailboxes.filter((m) => m.pendingProof === undefined).length, identities }, "webmail: address file rewritten, identities follow the users list");
+      logger.info(
+        { addresses: list.mailboxes.filter((m) => m.pendingProof === undefined).length, identities },
+        "webmail: address file rewritten, identities follow the users list",
+      );
     },
     async pids() {
       if (child.exitCode !== null || child.signalCode !== null) return [];

@@ -23,15 +23,21 @@ export interface Recorded {
 
 type Monitor = { registerResource(req: RegisterRequest, cb: unknown): unknown };
 type RegisterRequest = {
-  getType(): string; getName(): string; getProtect(): boolean; getRetainondelete(): boolean;
-  getDeletebeforereplace(): boolean; getParent(): string; getDependenciesList(): string[];
+  getType(): string;
+  getName(): string;
+  getProtect(): boolean;
+  getRetainondelete(): boolean;
+  getDeletebeforereplace(): boolean;
+  getParent(): string;
+  getDependenciesList(): string[];
 };
 const runtime = pulumi.runtime as unknown as { getMonitor(): Monitor; waitForRPCs(): Promise<void> };
 
 /** Mock outputs that providers would compute. */
 function computed(type: string, inputs: Record<string, unknown>): Record<string, unknown> {
   if (type === "docker:index/image:Image") return { ...inputs, repoDigest: `sha256:${"a".repeat(64)}` };
-  if (type === "docker:index/container:Container") return { ...inputs, networkDatas: [{ ipAddress: "172.30.0.2", networkName: "semail-users" }] };
+  if (type === "docker:index/container:Container")
+    return { ...inputs, networkDatas: [{ ipAddress: "172.30.0.2", networkName: "semail-users" }] };
   if (type === "command:remote:Command") return { ...inputs, stdout: "", stderr: "" };
   return inputs;
 }
@@ -40,28 +46,54 @@ function computed(type: string, inputs: Record<string, unknown>): Record<string,
  * Sets up fresh mocks with `config` (keys like "semail:vmIp"; `secretKeys` marked
  * secret), runs `program`, waits for every registration, and returns what it made.
  */
-export async function record<T>(config: Record<string, string>, secretKeys: readonly string[], program: () => T | Promise<T>): Promise<{ resources: Recorded[]; result: T }> {
+export async function record<T>(
+  config: Record<string, string>,
+  secretKeys: readonly string[],
+  program: () => T | Promise<T>,
+): Promise<{ resources: Recorded[]; result: T }> {
   const byName = new Map<string, Omit<Recorded, "inputs" | "urn">>();
   const resources: Recorded[] = [];
-  await pulumi.runtime.setMocks({
-    newResource(args) {
-      const options = byName.get(`${args.type}::${args.name}`);
-      const urn = `urn:pulumi:test::semail::${args.type}::${args.name}`;
-      resources.push({ ...(options ?? { type: args.type, name: args.name, protect: false, retainOnDelete: false, deleteBeforeReplace: false, parent: "", dependencies: [] }), urn, inputs: args.inputs as Record<string, unknown> });
-      return { id: `${args.name}-id`, state: computed(args.type, args.inputs as Record<string, unknown>) };
+  await pulumi.runtime.setMocks(
+    {
+      newResource(args) {
+        const options = byName.get(`${args.type}::${args.name}`);
+        const urn = `urn:pulumi:test::semail::${args.type}::${args.name}`;
+        resources.push({
+          ...(options ?? {
+            type: args.type,
+            name: args.name,
+            protect: false,
+            retainOnDelete: false,
+            deleteBeforeReplace: false,
+            parent: "",
+            dependencies: [],
+          }),
+          urn,
+          inputs: args.inputs as Record<string, unknown>,
+        });
+        return { id: `${args.name}-id`, state: computed(args.type, args.inputs as Record<string, unknown>) };
+      },
+      // The program invokes no provider function; one that starts to must be mocked on purpose.
+      call(args) {
+        throw new Error(`unexpected invoke ${args.token}: add a mock for it in testkit/pulumi-mocks/harness.ts`);
+      },
     },
-    // The program invokes no provider function; one that starts to must be mocked on purpose.
-    call(args) {
-      throw new Error(`unexpected invoke ${args.token}: add a mock for it in testkit/pulumi-mocks/harness.ts`);
-    },
-  }, "semail", "test", false);
+    "semail",
+    "test",
+    false,
+  );
   // The mock API hides resource options; read them off the register request.
   const monitor = runtime.getMonitor();
   const register = monitor.registerResource.bind(monitor);
   monitor.registerResource = (req, cb) => {
     byName.set(`${req.getType()}::${req.getName()}`, {
-      type: req.getType(), name: req.getName(), protect: req.getProtect(), retainOnDelete: req.getRetainondelete(),
-      deleteBeforeReplace: req.getDeletebeforereplace(), parent: req.getParent(), dependencies: req.getDependenciesList(),
+      type: req.getType(),
+      name: req.getName(),
+      protect: req.getProtect(),
+      retainOnDelete: req.getRetainondelete(),
+      deleteBeforeReplace: req.getDeletebeforereplace(),
+      parent: req.getParent(),
+      dependencies: req.getDependenciesList(),
     });
     return register(req, cb);
   };
@@ -98,7 +130,12 @@ export function plainOccurrences(value: unknown, needle: string, path = ""): str
 export async function settle<T>(value: pulumi.Input<T>): Promise<{ value: T; secret: boolean }> {
   const out = pulumi.output(value);
   const secret = await pulumi.isSecret(out);
-  const plain = await new Promise<T>((resolve) => out.apply((v) => { resolve(v as T); return v; }));
+  const plain = await new Promise<T>((resolve) =>
+    out.apply((v) => {
+      resolve(v as T);
+      return v;
+    }),
+  );
   return { value: plain, secret };
 }
 

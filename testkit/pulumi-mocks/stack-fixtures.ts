@@ -8,7 +8,8 @@ import { REPO_ROOT } from "../repo-path.ts";
 
 export const PROJECT_DIR = REPO_ROOT;
 
-export const SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAAtest-only-key\n-----END OPENSSH PRIVATE KEY-----\n";
+export const SSH_KEY =
+  "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAAtest-only-key\n-----END OPENSSH PRIVATE KEY-----\n";
 export const LDAP_PASSWORD = "ldap-admin-Pa55-word";
 export const GANDI_KEY = "gandi-api-key-0123456789";
 
@@ -49,11 +50,20 @@ export function runStack(users: string, overrides: Record<string, string> = {}) 
   return record(baseConfig(overrides), SECRET_KEYS, () => {
     const config = new pulumi.Config("semail");
     const settings = parseStackConfig((key) => config.get(key));
-    const list = parseUsersList(users, { managedDomain: settings.managedDomain, defaultSize: settings.defaultMailboxSize, minSize: settings.minMailboxSize });
-    return defineStack(settings, {
-      sshPrivateKey: config.requireSecret("sshPrivateKey"),
-      ldapPassword: config.getSecret("ldapPassword"),
-      gandiApiKey: config.getSecret("gandiApiKey"),
-    }, list, PROJECT_DIR);
+    const list = parseUsersList(users, {
+      managedDomain: settings.managedDomain,
+      defaultSize: settings.defaultMailboxSize,
+      minSize: settings.minMailboxSize,
+    });
+    return defineStack(
+      settings,
+      {
+        sshPrivateKey: config.requireSecret("sshPrivateKey"),
+        ldapPassword: config.getSecret("ldapPassword"),
+        gandiApiKey: config.getSecret("gandiApiKey"),
+      },
+      list,
+      PROJECT_DIR,
+    );
   });
 }

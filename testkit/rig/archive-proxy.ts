@@ -22,16 +22,30 @@ function forward(req: IncomingMessage, res: ServerResponse): void {
   } catch {
     return refuse(res, "only absolute http:// URLs (a proxy request)");
   }
-  if (target.protocol !== "http:" || !ARCHIVE_HOSTS.has(target.hostname) || (target.port !== "" && target.port !== "80")) {
+  if (
+    target.protocol !== "http:" ||
+    !ARCHIVE_HOSTS.has(target.hostname) ||
+    (target.port !== "" && target.port !== "80")
+  ) {
     return refuse(res, `${target.host} is not Debian's archive`);
   }
   if (req.method !== "GET" && req.method !== "HEAD") return refuse(res, `${req.method} is not allowed`);
   const { "proxy-connection": _hop, ...rest } = req.headers as Record<string, string | string[] | undefined>;
   const headers = { ...rest, host: target.host };
-  const upstream = httpRequest({ host: target.hostname, port: 80, method: req.method, path: `${target.pathname}${target.search}`, headers, timeout: UPSTREAM_MS }, (answer) => {
-    res.writeHead(answer.statusCode ?? 502, answer.headers);
-    answer.pipe(res);
-  });
+  const upstream = httpRequest(
+    {
+      host: target.hostname,
+      port: 80,
+      method: req.method,
+      path: `${target.pathname}${target.search}`,
+      headers,
+      timeout: UPSTREAM_MS,
+    },
+    (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    },
+  );
   upstream.on("timeout", () => upstream.destroy(new Error("upstream timed out")));
   upstream.on("error", (err) => {
     if (!res.headersSent) res.writeHead(502, { "content-type": "text/plain" });
@@ -41,7 +55,10 @@ function forward(req: IncomingMessage, res: ServerResponse): void {
 }
 
 /** Listens on `address` (this machine's, on the rig's network); closed after the test. */
-export async function startArchiveProxy(t: TestContext, address: string): Promise<{ readonly url: string; readonly requests: () => number }> {
+export async function startArchiveProxy(
+  t: TestContext,
+  address: string,
+): Promise<{ readonly url: string; readonly requests: () => number }> {
   let count = 0;
   const server = createServer((req, res) => {
     count += 1;

@@ -28,7 +28,10 @@ export function engineMissing(): string | undefined {
 }
 
 /** A fresh engine for one test: state and PULUMI_HOME in a temp dir, stand-ins installed. */
-export async function rigEngine(t: TestContext, standIns: readonly StandIn[] = ["command", "docker"]): Promise<RigEngine> {
+export async function rigEngine(
+  t: TestContext,
+  standIns: readonly StandIn[] = ["command", "docker"],
+): Promise<RigEngine> {
   const cliRoot = pulumiCliRoot(REPO_ROOT);
   if (cliRoot === undefined) throw new Error(engineMissing());
   const dir = await tempDir(t, "semail-engine-");
@@ -39,7 +42,10 @@ export async function rigEngine(t: TestContext, standIns: readonly StandIn[] = [
   const bin = join(dir, "bin");
   await mkdir(bin);
   await symlink(join(cliRoot, "bin", "pulumi"), join(bin, "pulumi"));
-  await symlink(join(REPO_ROOT, "node_modules", "@pulumi", "pulumi", "pulumi-resource-pulumi-nodejs"), join(bin, "pulumi-resource-pulumi-nodejs"));
+  await symlink(
+    join(REPO_ROOT, "node_modules", "@pulumi", "pulumi", "pulumi-resource-pulumi-nodejs"),
+    join(bin, "pulumi-resource-pulumi-nodejs"),
+  );
   const pulumi = join(bin, "pulumi");
   await installStandIns(pulumi, home, standIns);
   const env = {

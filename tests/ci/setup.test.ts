@@ -27,8 +27,12 @@ fi
 `;
 
 test("a fresh setup runs npm ci on the Node 26 it fetched first, and leaves no scratch folder", async (t) => {
-  const system = await run(SYSTEM_NODE, ["-p", "process.versions.node"]).then((r) => r.stdout.trim(), () => undefined);
-  if (system === undefined || Number(system.split(".")[0]) >= 26) return t.skip(`needs an older system node at ${SYSTEM_NODE} (found ${system})`);
+  const system = await run(SYSTEM_NODE, ["-p", "process.versions.node"]).then(
+    (r) => r.stdout.trim(),
+    () => undefined,
+  );
+  if (system === undefined || Number(system.split(".")[0]) >= 26)
+    return t.skip(`needs an older system node at ${SYSTEM_NODE} (found ${system})`);
   const dir = await tempDir(t, "semail-setup-");
   const checkout = join(dir, "checkout");
   await mkdir(join(checkout, ".ci"), { recursive: true });

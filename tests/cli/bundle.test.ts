@@ -34,21 +34,30 @@ describe("the bundle (npm run build)", () => {
     const start = dockerfile.indexOf(" AS build\n");
     const buildStage = dockerfile.slice(start, dockerfile.indexOf("\nFROM ", start));
     // node_modules is linked whole below (the image takes it less what .dockerignore drops).
-    const copied = [...buildStage.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) => m[1]!.split(" ")).filter((item) => !item.startsWith("node_modules"));
+    const copied = [...buildStage.matchAll(/^COPY (?!--from)(.+) \S+$/gm)]
+      .flatMap((m) => m[1]!.split(" "))
+      .filter((item) => !item.startsWith("node_modules"));
     assert.ok(copied.includes("bin") && copied.includes("mailservers"), copied.join(" "));
     const context = await tempDir(t, "semail-image-");
     for (const item of copied) await cp(path.join(root, item), path.join(context, item), { recursive: true });
     await symlink(path.join(root, "node_modules"), path.join(context, "node_modules"));
-    const { stdout } = await promisify(execFile)(process.execPath, [path.join(context, "bin/bundle.ts")], { cwd: context, timeout: 60_000 });
+    const { stdout } = await promisify(execFile)(process.execPath, [path.join(context, "bin/bundle.ts")], {
+      cwd: context,
+      timeout: 60_000,
+    });
     assert.match(stdout, /built .*dist\/semail\.mjs/);
   });
 
   it("runs every command the image offers", async () => {
     for (const command of ["inbound", "outbound", "queue"]) {
-      const { stdout } = await promisify(execFile)(process.execPath, [...nodeFlags, entry, command, "--help"], { timeout: 20_000 });
+      const { stdout } = await promisify(execFile)(process.execPath, [...nodeFlags, entry, command, "--help"], {
+        timeout: 20_000,
+      });
       assert.match(stdout, /--config FILE/, command);
     }
-    const bad = await promisify(execFile)(process.execPath, [...nodeFlags, entry, "inbound", "--listen", "localhost"], { timeout: 20_000 }).catch((e: { code: number; stderr: string }) => e);
+    const bad = await promisify(execFile)(process.execPath, [...nodeFlags, entry, "inbound", "--listen", "localhost"], {
+      timeout: 20_000,
+    }).catch((e: { code: number; stderr: string }) => e);
     assert.equal("code" in bad ? bad.code : 0, 2);
     assert.match("stderr" in bad ? bad.stderr : "", /inbound\.listen\[0\]: must be ADDR:PORT/);
   });
@@ -60,23 +69,47 @@ describe("the bundle (npm run build)", () => {
     const mailRoot = path.join(dir, "mail");
     await provision(mailRoot, USERS);
     const config = path.join(dir, "semail.yaml");
-    await writeFile(config, stringify({ managedDomain: "semail.test", users: usersFile, inbound: { listen: ["127.0.0.1:0"], mailRoot, minFreeSpace: "1MiB" } }));
+    await writeFile(
+      config,
+      stringify({
+        managedDomain: "semail.test",
+        users: usersFile,
+        inbound: { listen: ["127.0.0.1:0"], mailRoot, minFreeSpace: "1MiB" },
+      }),
+    );
     const modules = path.join(dir, "modules.txt");
     const env = { ...process.env, SEMAIL_TEST_MODULES: modules };
-    const { child, port } = await spawnInbound(t, config, { node: [...nodeFlags, "--import", MODULE_LIST_HOOK, entry], env });
+    const { child, port } = await spawnInbound(t, config, {
+      node: [...nodeFlags, "--import", MODULE_LIST_HOOK, entry],
+      env,
+    });
 
     child.kill("SIGUSR2");
     await until(async () => (await readFile(modules, "utf8").catch(() => "")).length > 0, "the module list");
     const loaded = (await readFile(modules, "utf8")).split("\n");
-    for (const deferred of ["NativeModule http", "NativeModule https", "NativeModule zlib", "NativeModule assert", "NativeModule internal/deps/undici/undici"]) {
+    for (const deferred of [
+      "NativeModule http",
+      "NativeModule https",
+      "NativeModule zlib",
+      "NativeModule assert",
+      "NativeModule internal/deps/undici/undici",
+    ]) {
       assert.ok(!loaded.includes(deferred), `${deferred} is loaded at idle`);
     }
     assert.ok(loaded.includes("NativeModule tls"), "the list is the daemon's own");
 
-    const ok = await sendMessage(port, { from: "a@example.org", to: ["ada@semail.test"], data: "Subject: from the bundle\r\n\r\nbody\r\n" });
+    const ok = await sendMessage(port, {
+      from: "a@example.org",
+      to: ["ada@semail.test"],
+      data: "Subject: from the bundle\r\n\r\nbody\r\n",
+    });
     assert.equal(ok.code, 250);
     assert.match(await readFile(path.join(mailRoot, "ada", "INBOX"), "utf8"), /Subject: from the bundle/);
-    const unknown = await sendMessage(port, { from: "a@example.org", to: ["nobody@semail.test"], data: "Subject: x\r\n\r\nx\r\n" });
+    const unknown = await sendMessage(port, {
+      from: "a@example.org",
+      to: ["nobody@semail.test"],
+      data: "Subject: x\r\n\r\nx\r\n",
+    });
     assert.equal(unknown.code, 550);
 
     // Stopping closes pino's writer, the first use of the deferred node:assert.

@@ -10,6 +10,9 @@ test("compactHeap collects garbage now and exposes no global gc()", () => {
   garbage = undefined;
   compactHeap();
   const after = process.memoryUsage().heapUsed;
-  assert.ok(before - after > 10 * 1024 ** 2, `heap used went from ${before} to ${after} bytes after dropping ${objects} objects`);
+  assert.ok(
+    before - after > 10 * 1024 ** 2,
+    `heap used went from ${before} to ${after} bytes after dropping ${objects} objects`,
+  );
   assert.equal(typeof (globalThis as { gc?: unknown }).gc, "undefined");
 });

@@ -30,7 +30,14 @@ test("a trim returns freed message-sized buffers to the kernel", async () => {
     mallocTrim({ debug() {} })();
     console.log(JSON.stringify({ before, after: rssMiB() }));
   `;
-  const { stdout } = await promisify(execFile)(process.execPath, ["--expose-gc", "--disable-warning=ExperimentalWarning", "--input-type=module", "-e", child], { timeout: 60_000 });
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    ["--expose-gc", "--disable-warning=ExperimentalWarning", "--input-type=module", "-e", child],
+    { timeout: 60_000 },
+  );
   const { before, after } = JSON.parse(stdout) as { before: number; after: number };
-  assert.ok(before - after > 100, `RSS ${before.toFixed(0)} MiB before the trim, ${after.toFixed(0)} MiB after: expected it to give back most of the 252 MiB freed`);
+  assert.ok(
+    before - after > 100,
+    `RSS ${before.toFixed(0)} MiB before the trim, ${after.toFixed(0)} MiB after: expected it to give back most of the 252 MiB freed`,
+  );
 });

@@ -50,24 +50,41 @@ for i in ids[0].split():
     out.append(email.message_from_bytes(data[0][1])["Subject"])
 print(json.dumps(out))
 `;
-  const { stdout } = await run("python3", ["-c", script], { env: { ...process.env, PORT: String(port), PASSWORD: password }, timeout: 60_000 });
+  const { stdout } = await run("python3", ["-c", script], {
+    env: { ...process.env, PORT: String(port), PASSWORD: password },
+    timeout: 60_000,
+  });
   return JSON.parse(stdout) as string[];
 }
 
 before(async () => {
   dataDir = await mkdtemp(join(tmpdir(), "semail-start-run-"));
   await writeFile(join(dataDir, "users.yaml"), "mailboxes:\n  - owner: alice\n    address: alice@alice.semail.test\n");
-  child = spawn(process.execPath, [SEMAIL, "start", "--data-dir", dataDir, "--free-ports", "--no-images", "--no-containers"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  child = spawn(
+    process.execPath,
+    [SEMAIL, "start", "--data-dir", dataDir, "--free-ports", "--no-images", "--no-containers"],
+    { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] },
+  );
   child.stdout!.setEncoding("utf8").on("data", (d: string) => (stdout += d));
   child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
   const exited = new Promise<number | null>((ok) => child.once("exit", (code) => ok(code)));
   const readyFile = join(dataDir, "ready.json");
-  await until(async () => {
-    if (child.exitCode !== null) throw new Error(`semail start exited ${child.exitCode}: ${stdout}${stderr}`);
-    return (await readFile(readyFile, "utf8").catch(() => "")).endsWith("\n");
-  }, () => `semail start to be ready: ${stdout}${stderr}`, 90_000);
+  await until(
+    async () => {
+      if (child.exitCode !== null) throw new Error(`semail start exited ${child.exitCode}: ${stdout}${stderr}`);
+      return (await readFile(readyFile, "utf8").catch(() => "")).endsWith("\n");
+    },
+    () => `semail start to be ready: ${stdout}${stderr}`,
+    90_000,
+  );
   const { passwords } = JSON.parse(await readFile(readyFile, "utf8")) as { passwords: Record<string, string> };
-  const settings = parse(await readFile(join(dataDir, "semail.yaml"), "utf8")) as { inbound: { submission: { listen: string[] } }; outbound: { listen: string[] }; web: { listen: string }; imap: { imapsPort: number }; webmail: { listen: string } };
+  const settings = parse(await readFile(join(dataDir, "semail.yaml"), "utf8")) as {
+    inbound: { submission: { listen: string[] } };
+    outbound: { listen: string[] };
+    web: { listen: string };
+    imap: { imapsPort: number };
+    webmail: { listen: string };
+  };
 
   // Alice's page on the form and one message through both daemons, so every part logs.
   const client = new Client(`http://${settings.web.listen}`);
@@ -75,12 +92,32 @@ before(async () => {
   mailboxPage = (await client.get("/")).text;
   inboundSubmission = settings.inbound.submission.listen;
   submission = Number(settings.outbound.listen[0]!.split(":").at(-1));
-  const transport = createTransport({ host: "127.0.0.1", port: submission, secure: false, ignoreTLS: true, auth: { user: "alice", pass: passwords.alice! } });
+  const transport = createTransport({
+    host: "127.0.0.1",
+    port: submission,
+    secure: false,
+    ignoreTLS: true,
+    auth: { user: "alice", pass: passwords.alice! },
+  });
   const alice = "alice@alice.semail.test";
-  await transport.sendMail({ envelope: { from: alice, to: [alice] }, from: alice, to: alice, subject: "Note to self", text: "x\n" });
+  await transport.sendMail({
+    envelope: { from: alice, to: [alice] },
+    from: alice,
+    to: alice,
+    subject: "Note to self",
+    text: "x\n",
+  });
   const log = join(dataDir, "semail.log");
-  await until(async () => (await readFile(join(dataDir, "mail/alice/INBOX"), "utf8").catch(() => "")).includes("Note to self"), "the message in Alice's INBOX", 30_000);
-  await until(async () => (await readFile(log, "utf8")).includes('"message done"'), "the outbound queue to log the delivery", 30_000);
+  await until(
+    async () => (await readFile(join(dataDir, "mail/alice/INBOX"), "utf8").catch(() => "")).includes("Note to self"),
+    "the message in Alice's INBOX",
+    30_000,
+  );
+  await until(
+    async () => (await readFile(log, "utf8")).includes('"message done"'),
+    "the outbound queue to log the delivery",
+    30_000,
+  );
   // As root, Dovecot serves the same files over IMAP.
   subjectsOverImap = isRoot ? await imapSubjects(settings.imap.imapsPort, passwords.alice!) : "not root: no Dovecot";
   if (isRoot) {
@@ -102,7 +139,14 @@ test("Ctrl-C says on the terminal what it stopped, each part in turn", () => {
   const stopping = stdout.indexOf("Stopping SEMail");
   assert.ok(stopping > 0, `the terminal says it is stopping:\n${stdout}`);
   const lines = stdout.slice(stopping).trim().split("\n");
-  const parts = [/users list/, /web form \(http:\/\/127\.0\.0\.1:\d+\/\)/, /outbound daemon \(submission on 127\.0\.0\.1:\d+\)/, /inbound daemon \(127\.0\.0\.1:\d+/, /named \(DNS on 127\.0\.0\.1:\d+\)/, /slapd \(LDAP on 127\.0\.0\.1:\d+\)/];
+  const parts = [
+    /users list/,
+    /web form \(http:\/\/127\.0\.0\.1:\d+\/\)/,
+    /outbound daemon \(submission on 127\.0\.0\.1:\d+\)/,
+    /inbound daemon \(127\.0\.0\.1:\d+/,
+    /named \(DNS on 127\.0\.0\.1:\d+\)/,
+    /slapd \(LDAP on 127\.0\.0\.1:\d+\)/,
+  ];
   // In this order: the form before the daemons it reloads, the daemons before named and slapd they use.
   let last = 0;
   for (const part of parts) {
@@ -110,35 +154,65 @@ test("Ctrl-C says on the terminal what it stopped, each part in turn", () => {
     assert.ok(at > last, `a line "stopped ${part.source}" after line ${last}:\n${lines.join("\n")}`);
     last = at;
   }
-  assert.match(lines.at(-1)!, new RegExp(`^SEMail is stopped; its data stays in ${dataDir.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`));
+  assert.match(
+    lines.at(-1)!,
+    new RegExp(`^SEMail is stopped; its data stays in ${dataDir.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`),
+  );
   assert.equal(stderr, "", "nothing on stderr");
 });
 
 test("every line semail start logged is JSON with unique keys", async () => {
-  assert.deepEqual(duplicateKeys('{"a":{"b":1,"b":2},"a":[{"c":1,"c":1}]}'), ["a.b", "a", "a.0.c"], "the check itself finds duplicates");
+  assert.deepEqual(
+    duplicateKeys('{"a":{"b":1,"b":2},"a":[{"c":1,"c":1}]}'),
+    ["a.b", "a", "a.0.c"],
+    "the check itself finds duplicates",
+  );
   const lines = (await readFile(join(dataDir, "semail.log"), "utf8")).trimEnd().split("\n");
   const parts = new Set<string>();
   for (const [n, line] of lines.entries()) {
     assert.deepEqual(duplicateKeys(line), [], `line ${n + 1} repeats a key: ${line}`);
     const entry = JSON.parse(line) as Record<string, unknown>;
-    for (const key of ["service", "part", "component"]) if (typeof entry[key] === "string") parts.add(`${key}=${entry[key]}`);
+    for (const key of ["service", "part", "component"])
+      if (typeof entry[key] === "string") parts.add(`${key}=${entry[key]}`);
   }
   // The lines checked come from every part, nested ones included.
-  for (const part of ["service=slapd", "service=named", "service=inbound", "service=outbound", "service=web", "part=send", "part=queue"]) {
+  for (const part of [
+    "service=slapd",
+    "service=named",
+    "service=inbound",
+    "service=outbound",
+    "service=web",
+    "part=send",
+    "part=queue",
+  ]) {
     assert.ok(parts.has(part), `a line from ${part} (seen: ${[...parts].join(", ")})`);
   }
 });
 
 test("the mailbox page shows local mode's own submission port and mbox file, not production's", () => {
-  const text = mailboxPage.replace(/<[^>]+>/g, "").replace(/&#(\d+);/g, (_, code: string) => String.fromCharCode(Number(code)));
-  assert.match(text, new RegExp(`Outgoing server \\(SMTP submission\\) 127\\.0\\.0\\.1, port ${submission}\\. Log in as alice`));
+  const text = mailboxPage
+    .replace(/<[^>]+>/g, "")
+    .replace(/&#(\d+);/g, (_, code: string) => String.fromCharCode(Number(code)));
+  assert.match(
+    text,
+    new RegExp(`Outgoing server \\(SMTP submission\\) 127\\.0\\.0\\.1, port ${submission}\\. Log in as alice`),
+  );
   assert.ok(text.includes(`mutt -f ${join(dataDir, "mail/alice/INBOX")}`), text);
   assert.doesNotMatch(text, /semail-outbound|ssh -J/);
 });
 
 test("the banner names the inbound daemon's submission ports for mail programs (STARTTLS, TLS), with the certificate local mode made", async () => {
-  const port = (tls: boolean) => inboundSubmission.find((l) => l.startsWith("127.0.0.1:") && l.endsWith("/tls") === tls)?.replace(/^127\.0\.0\.1:(\d+).*$/, "$1");
-  assert.match(stdout, new RegExp(`submission TLS  127\\.0\\.0\\.1:${port(false)} \\(STARTTLS\\), :${port(true)} \\(TLS\\)   \\(as 587 and 465: AUTH after TLS`), stdout);
+  const port = (tls: boolean) =>
+    inboundSubmission
+      .find((l) => l.startsWith("127.0.0.1:") && l.endsWith("/tls") === tls)
+      ?.replace(/^127\.0\.0\.1:(\d+).*$/, "$1");
+  assert.match(
+    stdout,
+    new RegExp(
+      `submission TLS  127\\.0\\.0\\.1:${port(false)} \\(STARTTLS\\), :${port(true)} \\(TLS\\)   \\(as 587 and 465: AUTH after TLS`,
+    ),
+    stdout,
+  );
   assert.match(stdout, /inbound SMTP {4}127\.0\.0\.1:\d+ {8}\(MX of \*\.semail\.test; no AUTH\)/);
   assert.ok((await stat(join(dataDir, "tls", "cert.pem"))).isFile(), "the local certificate");
 });
@@ -163,6 +237,9 @@ test("as root, the webmail answers with Roundcube's login, and the mailbox page 
   if (webmailPage === undefined) return t.skip("not root: no Dovecot, no webmail");
   assert.equal(webmailPage.status, 200);
   assert.match(webmailPage.text, /rcmloginuser|roundcube/i);
-  assert.match(mailboxPage, /<dt>Webmail<\/dt>\s*<dd><a href="http:\/\/127\.0\.0\.1:\d+\/\?_user&#61;alice%40alice\.semail\.test">/);
+  assert.match(
+    mailboxPage,
+    /<dt>Webmail<\/dt>\s*<dd><a href="http:\/\/127\.0\.0\.1:\d+\/\?_user&#61;alice%40alice\.semail\.test">/,
+  );
   assert.match(stdout, /stopped the webmail \(http:\/\/127\.0\.0\.1:\d+\/\)/);
 });

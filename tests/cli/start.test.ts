@@ -16,7 +16,8 @@ const run = promisify(execFile);
 const SEMAIL = join(import.meta.dirname, "../../bin/semail.mjs");
 
 /** Every part of local mode on one port (the check stops at the first busy one it names). */
-const everyPortAt = (port: number) => Object.fromEntries(Object.keys(DEFAULT_PORTS).map((part) => [part, port])) as unknown as LocalPorts;
+const everyPortAt = (port: number) =>
+  Object.fromEntries(Object.keys(DEFAULT_PORTS).map((part) => [part, port])) as unknown as LocalPorts;
 
 test("a missing program names the Debian package to install", async () => {
   const programs = [
@@ -38,7 +39,11 @@ test("--config is refused, before any file is read, with the place the settings 
   assert.match(err.stderr, /semail start keeps its settings in <data-dir>\/semail\.yaml/);
 });
 
-for (const [part, name] of [["web", "web form"], ["inboundSubmissions", "submission over TLS"], ["inboundSubmission", "submission with STARTTLS"]] as const) {
+for (const [part, name] of [
+  ["web", "web form"],
+  ["inboundSubmissions", "submission over TLS"],
+  ["inboundSubmission", "submission with STARTTLS"],
+] as const) {
   test(`a port in use is named, with the way out (${name})`, async (t) => {
     const dir = await tempDir(t, "semail-start-");
     const busy = createServer();
@@ -46,7 +51,10 @@ for (const [part, name] of [["web", "web form"], ["inboundSubmissions", "submiss
     t.after(() => busy.close());
     const port = (busy.address() as AddressInfo).port;
     const free = await freeLoopbackPort();
-    await writeFile(join(dir, "semail.yaml"), localSettingsYaml(dir, { ...everyPortAt(free), [part]: port }, "dc=semail,dc=test"));
+    await writeFile(
+      join(dir, "semail.yaml"),
+      localSettingsYaml(dir, { ...everyPortAt(free), [part]: port }, "dc=semail,dc=test"),
+    );
     const err = await run(process.execPath, [SEMAIL, "start", "--data-dir", dir]).then(
       () => assert.fail("expected semail start to refuse a busy port"),
       (e: { code: number; stderr: string }) => e,
@@ -58,13 +66,18 @@ for (const [part, name] of [["web", "web form"], ["inboundSubmissions", "submiss
   });
 }
 
-test("as root, a mail root other uids cannot reach is refused by its setting before anything is built", { skip: needsRoot }, async (t) => {
+test("as root, a mail root other uids cannot reach is refused by its setting before anything is built", {
+  skip: needsRoot,
+}, async (t) => {
   const dir = await tempDir(t, "semail-start-");
   const closed = join(dir, "closed");
   await mkdir(closed, { mode: 0o700 });
   await chmod(closed, 0o700);
   const ports = everyPortAt(await freeLoopbackPort());
-  const yaml = localSettingsYaml(dir, ports, "dc=semail,dc=test").replace(`mailRoot: ${join(dir, "mail")}`, `mailRoot: ${join(closed, "mail")}`);
+  const yaml = localSettingsYaml(dir, ports, "dc=semail,dc=test").replace(
+    `mailRoot: ${join(dir, "mail")}`,
+    `mailRoot: ${join(closed, "mail")}`,
+  );
   assert.match(yaml, new RegExp(`mailRoot: ${closed}`));
   await writeFile(join(dir, "semail.yaml"), yaml);
   const err = await run(process.execPath, [SEMAIL, "start", "--data-dir", dir]).then(

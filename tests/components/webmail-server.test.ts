@@ -20,7 +20,9 @@ function runScript(create: string, script: string, dir: string): Promise<void> {
   const [shell, flag, target] = create.split(" ");
   assert.deepEqual([shell, flag, target], ["sh", "-s", "/etc/semail/webmail/autoconfig"]);
   return new Promise((resolve, reject) => {
-    const child = execFile("sh", ["-s", dir], { timeout: 20_000 }, (err, _stdout, stderr) => (err ? reject(new Error(`${err.message}: ${stderr}`)) : resolve()));
+    const child = execFile("sh", ["-s", dir], { timeout: 20_000 }, (err, _stdout, stderr) =>
+      err ? reject(new Error(`${err.message}: ${stderr}`)) : resolve(),
+    );
     child.stdin!.end(script);
   });
 }
@@ -41,29 +43,55 @@ test("the webmail: HTTPS on 443 and a redirect on 80 of each public address, IMA
   assert.equal(c.image, `sha256:${"a".repeat(64)}`, "the digest of the image built from assets/images/webmail");
   assert.equal(c.restart, "unless-stopped");
   assert.deepEqual(c.envs, [
-    "WEBMAIL_IMAP=semail-imap:993", "WEBMAIL_SMTP=semail-outbound:587",
-    "WEBMAIL_IMAP_TLS_NAME=mx.semail.email", "WEBMAIL_SMTP_TLS_NAME=mx.semail.email", "WEBMAIL_WORKERS=2",
+    "WEBMAIL_IMAP=semail-imap:993",
+    "WEBMAIL_SMTP=semail-outbound:587",
+    "WEBMAIL_IMAP_TLS_NAME=mx.semail.email",
+    "WEBMAIL_SMTP_TLS_NAME=mx.semail.email",
+    "WEBMAIL_WORKERS=2",
   ]);
-  assert.deepEqual(c.mounts.map((m: Inputs) => `${m.source}:${m.target}:${m.readOnly ? "ro" : "rw"}`), [
-    "/etc/semail/webmail:/etc/semail/webmail:ro",
-    "/etc/semail/tls/fullchain.pem:/etc/semail/tls/cert.pem:ro",
-    "/etc/semail/tls/privkey.pem:/etc/semail/tls/key.pem:ro",
-    "/var/lib/semail/acme:/var/lib/semail/acme:ro",
-  ]);
-  assert.deepEqual(c.volumes, [{ hostPath: "/var/lib/semail/webmail", containerPath: "/var/lib/semail/webmail" }], "its database and des_key outlive the container");
-  assert.deepEqual(c.ports.map((p: Inputs) => `${p.ip}:${p.external}->${p.internal}`), [
-    "192.0.2.25:443->443", "192.0.2.25:80->80", "2001:db8::25:443->443", "2001:db8::25:80->80",
-  ]);
-  assert.deepEqual(c.networksAdvanced, [{ name: "semail-services", aliases: ["semail-webmail"] }], "where semail-imap and semail-outbound are");
+  assert.deepEqual(
+    c.mounts.map((m: Inputs) => `${m.source}:${m.target}:${m.readOnly ? "ro" : "rw"}`),
+    [
+      "/etc/semail/webmail:/etc/semail/webmail:ro",
+      "/etc/semail/tls/fullchain.pem:/etc/semail/tls/cert.pem:ro",
+      "/etc/semail/tls/privkey.pem:/etc/semail/tls/key.pem:ro",
+      "/var/lib/semail/acme:/var/lib/semail/acme:ro",
+    ],
+  );
+  assert.deepEqual(
+    c.volumes,
+    [{ hostPath: "/var/lib/semail/webmail", containerPath: "/var/lib/semail/webmail" }],
+    "its database and des_key outlive the container",
+  );
+  assert.deepEqual(
+    c.ports.map((p: Inputs) => `${p.ip}:${p.external}->${p.internal}`),
+    ["192.0.2.25:443->443", "192.0.2.25:80->80", "2001:db8::25:443->443", "2001:db8::25:80->80"],
+  );
+  assert.deepEqual(
+    c.networksAdvanced,
+    [{ name: "semail-services", aliases: ["semail-webmail"] }],
+    "where semail-imap and semail-outbound are",
+  );
   const imap = inputs(resources, "imap-container");
-  assert.ok(imap.networksAdvanced.some((n: Inputs) => n.name === "semail-services" && n.aliases.includes("semail-imap")));
+  assert.ok(
+    imap.networksAdvanced.some((n: Inputs) => n.name === "semail-services" && n.aliases.includes("semail-imap")),
+  );
   assert.ok(imap.ports.some((p: Inputs) => p.internal === 993));
 
   // The address file: the live mailboxes (bob's claim is pending), installed by rename.
   const addresses = inputs(resources, "webmail-addresses");
-  assert.match(addresses.create, /install -d -m 0755 "\$2" && mkdir -p "\$1" && cat > "\$1\/addresses\.new" .* mv -f "\$1\/addresses\.new" "\$1\/addresses"' install-webmail-addresses \/etc\/semail\/webmail \/var\/lib\/semail\/acme$/);
-  assert.deepEqual(addresses.stdin.split("\n").filter((l: string) => l && !l.startsWith("#")), ["alice@alice.semail.email alice", "carol@semail.email carol"]);
-  assert.ok(find(resources, "webmail-container").dependencies.some((d) => d.endsWith("::webmail-addresses")), "the file is there before the container starts");
+  assert.match(
+    addresses.create,
+    /install -d -m 0755 "\$2" && mkdir -p "\$1" && cat > "\$1\/addresses\.new" .* mv -f "\$1\/addresses\.new" "\$1\/addresses"' install-webmail-addresses \/etc\/semail\/webmail \/var\/lib\/semail\/acme$/,
+  );
+  assert.deepEqual(
+    addresses.stdin.split("\n").filter((l: string) => l && !l.startsWith("#")),
+    ["alice@alice.semail.email alice", "carol@semail.email carol"],
+  );
+  assert.ok(
+    find(resources, "webmail-container").dependencies.some((d) => d.endsWith("::webmail-addresses")),
+    "the file is there before the container starts",
+  );
   const identities = inputs(resources, "webmail-identities");
   assert.equal(identities.create, "docker exec semail-webmail /usr/local/sbin/semail-webmail-identities");
   assert.deepEqual(identities.triggers, [addresses.stdin], "run again whenever the address file changes");
@@ -74,7 +102,11 @@ test("a changed address changes the webmail's address file and runs the identiti
   const before = await runStack(usersYaml(ALICE, CAROL));
   const after = await runStack(usersYaml(ALICE, CAROL.replace("carol@semail.email", "carol.new@semail.email")));
   const changed = before.resources
-    .filter((r) => r.name.startsWith("webmail-") && JSON.stringify(reveal(r.inputs)) !== JSON.stringify(reveal(find(after.resources, r.name).inputs)))
+    .filter(
+      (r) =>
+        r.name.startsWith("webmail-") &&
+        JSON.stringify(reveal(r.inputs)) !== JSON.stringify(reveal(find(after.resources, r.name).inputs)),
+    )
     .map((r) => r.name);
   assert.deepEqual(changed.sort(), ["webmail-addresses", "webmail-identities"]);
   assert.match(inputs(after.resources, "webmail-addresses").stdin, /^carol\.new@semail\.email carol$/m);
@@ -82,11 +114,17 @@ test("a changed address changes the webmail's address file and runs the identiti
 
 test("stack settings: another HTTPS port and no HTTP; no webmail at all; an image of the operator's", async () => {
   const moved = await runStack(usersYaml(ALICE), { webmailPort: "8443", webmailHttpPort: "0" });
-  assert.deepEqual(inputs(moved.resources, "webmail-container").ports.map((p: Inputs) => `${p.ip}:${p.external}->${p.internal}`), ["192.0.2.25:8443->443", "2001:db8::25:8443->443"]);
+  assert.deepEqual(
+    inputs(moved.resources, "webmail-container").ports.map((p: Inputs) => `${p.ip}:${p.external}->${p.internal}`),
+    ["192.0.2.25:8443->443", "2001:db8::25:8443->443"],
+  );
   assert.equal(moved.result.webmailUrl, "https://mx.semail.email:8443/");
 
   const none = await runStack(usersYaml(ALICE), { webmailPort: "0" });
-  assert.ok(!none.resources.some((r) => r.name.startsWith("webmail") || r.name === "image-webmail-build"), "no webmail, nothing built for it");
+  assert.ok(
+    !none.resources.some((r) => r.name.startsWith("webmail") || r.name === "image-webmail-build"),
+    "no webmail, nothing built for it",
+  );
   assert.equal(none.result.webmailUrl, undefined, "and no link");
 
   const own = await runStack(usersYaml(ALICE), { webmailImage: "registry.example/semail-webmail:7" });
@@ -99,31 +137,69 @@ test("autoconfig: one document per live mail domain for the webmail's nginx, nam
   const before = await runStack(usersYaml(ALICE, PENDING_BOB, CAROL));
   const command = inputs(before.resources, "webmail-autoconfig");
   assert.equal(find(before.resources, "webmail-autoconfig").parent.endsWith("::webmail"), true);
-  assert.equal(command.delete, undefined, "no delete: as with the address file, nothing on the VM is removed with the webmail");
+  assert.equal(
+    command.delete,
+    undefined,
+    "no delete: as with the address file, nothing on the VM is removed with the webmail",
+  );
   await runScript(command.create, command.stdin, dir);
-  assert.deepEqual((await readdir(dir)).sort(), ["alice.semail.email.xml", "semail.email.xml"], "alice's subdomain and carol's managed domain; bob's claim is pending");
+  assert.deepEqual(
+    (await readdir(dir)).sort(),
+    ["alice.semail.email.xml", "semail.email.xml"],
+    "alice's subdomain and carol's managed domain; bob's claim is pending",
+  );
   const alice = await parseAutoconfig(await readFile(path.join(dir, "alice.semail.email.xml"), "utf8"));
   assert.equal(alice.provider, "semail.email");
   assert.deepEqual(alice.domains, ["alice.semail.email"]);
-  assert.deepEqual([...alice.incoming, ...alice.outgoing].map((s) => `${s.type} ${s.hostname}:${s.port} ${s.socketType} ${s.username}`), [
-    "imap mx.semail.email:993 SSL %EMAILADDRESS%", "imap mx.semail.email:143 STARTTLS %EMAILADDRESS%", "pop3 mx.semail.email:995 SSL %EMAILADDRESS%",
-    "smtp mx.semail.email:465 SSL %EMAILADDRESS%", "smtp mx.semail.email:587 STARTTLS %EMAILADDRESS%",
-  ]);
-  assert.equal(alice.incoming[0]!.hostname, new URL(before.result.webmailUrl!).hostname, "the same host the webmail and its certificate are on");
+  assert.deepEqual(
+    [...alice.incoming, ...alice.outgoing].map(
+      (s) => `${s.type} ${s.hostname}:${s.port} ${s.socketType} ${s.username}`,
+    ),
+    [
+      "imap mx.semail.email:993 SSL %EMAILADDRESS%",
+      "imap mx.semail.email:143 STARTTLS %EMAILADDRESS%",
+      "pop3 mx.semail.email:995 SSL %EMAILADDRESS%",
+      "smtp mx.semail.email:465 SSL %EMAILADDRESS%",
+      "smtp mx.semail.email:587 STARTTLS %EMAILADDRESS%",
+    ],
+  );
+  assert.equal(
+    alice.incoming[0]!.hostname,
+    new URL(before.result.webmailUrl!).hostname,
+    "the same host the webmail and its certificate are on",
+  );
 
   // Bob's domain proven, carol gone: the documents follow at the next update; the container stays.
   const after = await runStack(usersYaml(ALICE, BOB));
   const changed = before.resources
-    .filter((r) => r.name.startsWith("webmail-") && JSON.stringify(reveal(r.inputs)) !== JSON.stringify(reveal(find(after.resources, r.name).inputs)))
+    .filter(
+      (r) =>
+        r.name.startsWith("webmail-") &&
+        JSON.stringify(reveal(r.inputs)) !== JSON.stringify(reveal(find(after.resources, r.name).inputs)),
+    )
     .map((r) => r.name);
   assert.deepEqual(changed.sort(), ["webmail-addresses", "webmail-autoconfig", "webmail-identities"]);
-  await runScript(inputs(after.resources, "webmail-autoconfig").create, inputs(after.resources, "webmail-autoconfig").stdin, dir);
-  assert.deepEqual((await readdir(dir)).sort(), ["alice.semail.email.xml", "example.org.xml"], "carol's domain lost its document, bob's has one");
-  assert.deepEqual((await parseAutoconfig(await readFile(path.join(dir, "example.org.xml"), "utf8"))).domains, ["example.org"]);
+  await runScript(
+    inputs(after.resources, "webmail-autoconfig").create,
+    inputs(after.resources, "webmail-autoconfig").stdin,
+    dir,
+  );
+  assert.deepEqual(
+    (await readdir(dir)).sort(),
+    ["alice.semail.email.xml", "example.org.xml"],
+    "carol's domain lost its document, bob's has one",
+  );
+  assert.deepEqual((await parseAutoconfig(await readFile(path.join(dir, "example.org.xml"), "utf8"))).domains, [
+    "example.org",
+  ]);
 
   // No mailbox left: no document.
   const none = await runStack(usersYaml());
-  await runScript(inputs(none.resources, "webmail-autoconfig").create, inputs(none.resources, "webmail-autoconfig").stdin, dir);
+  await runScript(
+    inputs(none.resources, "webmail-autoconfig").create,
+    inputs(none.resources, "webmail-autoconfig").stdin,
+    dir,
+  );
   assert.deepEqual(await readdir(dir), []);
 });
 

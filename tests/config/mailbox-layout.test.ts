@@ -5,7 +5,13 @@ import assert from "node:assert/strict";
 import { mkdir, readdir, rm, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { test } from "node:test";
-import { FOLDERS_DIRECTORY, INBOX_FILE, PROVISIONED_MARKER, provisionPlainRoot, provisioningState } from "../../config/mailbox-layout.ts";
+import {
+  FOLDERS_DIRECTORY,
+  INBOX_FILE,
+  PROVISIONED_MARKER,
+  provisionPlainRoot,
+  provisioningState,
+} from "../../config/mailbox-layout.ts";
 import { tempDir } from "../../testkit/temp-dir.ts";
 
 test("a plain root is provisioned like mailbox-fs.sh makes one, and stays ready while either file is there", async (t) => {

@@ -9,7 +9,10 @@ test("defaults fill every section", async () => {
   const s = await loadSettings(undefined, {});
   assert.equal(s.managedDomain, "semail.test");
   assert.equal(s.defaultMailboxSize, 5 * 1024 ** 3);
-  assert.deepEqual(s.inbound.listen.map((l) => l.spec), ["[::]:25", "[::]:587", "[::]:465/tls"]);
+  assert.deepEqual(
+    s.inbound.listen.map((l) => l.spec),
+    ["[::]:25", "[::]:587", "[::]:465/tls"],
+  );
 });
 
 test("flags override the file, and a bad value names the setting", async (t) => {
@@ -18,10 +21,16 @@ test("flags override the file, and a bad value names the setting", async (t) => 
   await writeFile(file, "managedDomain: Example.ORG\ninbound:\n  listen: ['127.0.0.1:25']\n  maxMessageSize: 1MiB\n");
   const s = await loadSettings(file, { "inbound.listen": ["127.0.0.1:2525"] });
   assert.equal(s.managedDomain, "example.org");
-  assert.deepEqual(s.inbound.listen.map((l) => l.spec), ["127.0.0.1:2525"]);
+  assert.deepEqual(
+    s.inbound.listen.map((l) => l.spec),
+    ["127.0.0.1:2525"],
+  );
   assert.equal(s.inbound.maxMessageSize, 1024 ** 2);
 
-  await writeFile(file, "inbound:\n  listen: ['nowhere']\n  maxMessageSize: lots\n  greetPassTtl: a while\n  maxConnections: 0\nmanagedDomain: 'bad domain'\ntypo: 1\n");
+  await writeFile(
+    file,
+    "inbound:\n  listen: ['nowhere']\n  maxMessageSize: lots\n  greetPassTtl: a while\n  maxConnections: 0\nmanagedDomain: 'bad domain'\ntypo: 1\n",
+  );
   await assert.rejects(loadSettings(file), (err: unknown) => {
     assert.ok(err instanceof ConfigError);
     assert.match(err.message, /inbound\.listen\[0\]: must be ADDR:PORT/);

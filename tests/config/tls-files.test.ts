@@ -12,7 +12,10 @@ test("reads both PEM files, nothing when unset, and names the setting of a missi
   await writeFile(join(dir, "cert.pem"), "CERT");
   await writeFile(join(dir, "key.pem"), "KEY");
   assert.equal(await readTlsFiles({}), undefined);
-  assert.deepEqual(await readTlsFiles({ cert: join(dir, "cert.pem"), key: join(dir, "key.pem") }), { cert: "CERT", key: "KEY" });
+  assert.deepEqual(await readTlsFiles({ cert: join(dir, "cert.pem"), key: join(dir, "key.pem") }), {
+    cert: "CERT",
+    key: "KEY",
+  });
   await assert.rejects(readTlsFiles({ cert: join(dir, "cert.pem"), key: join(dir, "missing.pem") }), (err: unknown) => {
     assert.ok(err instanceof ConfigError);
     assert.match(err.message, /^tls\.key: cannot read .*missing\.pem: ENOENT/);

@@ -10,7 +10,11 @@ import { silentLogger } from "../../lib/logger.ts";
 import { tempDir } from "../../testkit/temp-dir.ts";
 
 const OPTIONS = { managedDomain: "semail.test", defaultSize: 1 << 30, minSize: 1 << 20 };
-const listOf = (...owners: string[]) => parseUsersList(`mailboxes: [${owners.map((o) => `{owner: ${o}, address: ${o}@${o}.semail.test}`).join(", ")}]\n`, OPTIONS);
+const listOf = (...owners: string[]) =>
+  parseUsersList(
+    `mailboxes: [${owners.map((o) => `{owner: ${o}, address: ${o}@${o}.semail.test}`).join(", ")}]\n`,
+    OPTIONS,
+  );
 const owners = (list: UsersList) => list.mailboxes.map((m) => m.owner);
 
 test("a list handed to reload is taken without reading the file; a known text is not parsed", async (t) => {
@@ -19,7 +23,13 @@ test("a list handed to reload is taken without reading the file; a known text is
   await writeFile(file, serializeUsersList(listOf("alice").entries));
   const known = serializeUsersList(listOf("alice", "bob").entries);
   const changes: string[][] = [];
-  const watch = await watchUsersList(file, OPTIONS, silentLogger(), (list) => changes.push(owners(list)), (text) => text === known);
+  const watch = await watchUsersList(
+    file,
+    OPTIONS,
+    silentLogger(),
+    (list) => changes.push(owners(list)),
+    (text) => text === known,
+  );
   t.after(() => watch.close());
 
   await watch.reload(listOf("alice", "carol"));

@@ -46,7 +46,11 @@ test("a valid list is indexed, with kinds, sizes and lowercased domains", () => 
   assert.equal(list.byOwner("root.admin")?.kind, "managed");
   // ASCII case folds in the local part too, as Postfix and Dovecot match; nothing else folds.
   assert.equal(list.byAddress("Souleymane@sow.semail.email")?.owner, "sow");
-  assert.equal(list.byAddress("\u212adm\u0131n@semail.email"), undefined, "Kelvin sign and dotless i are not ASCII letters");
+  assert.equal(
+    list.byAddress("\u212adm\u0131n@semail.email"),
+    undefined,
+    "Kelvin sign and dotless i are not ASCII letters",
+  );
   assert.equal(list.byAddress("ADMIN@semail.email.")?.owner, "root.admin");
   assert.deepEqual([...list.domains()].sort(), ["example.org", "semail.email", "sow.semail.email"]);
   assert.equal(list.hasDomain("Example.ORG"), true, "a domain is found in any case");
@@ -72,7 +76,10 @@ test("each problem names its entry", () => {
   assert.match(found.join("\n"), /mailboxes\[1\]\.owner "sow" already has a mailbox \(mailboxes\[0\]\)/);
   assert.match(found.join("\n"), /mailboxes\[2\]\.address "a@sow.semail.email" is already taken by mailboxes\[0\]/);
   assert.match(found.join("\n"), /mailboxes\[3\]\.owner "Bob!" is not a valid uid/);
-  assert.match(found.join("\n"), /mailboxes\[3\]\.address id "Bob!" is not a valid mailbox id: use a-z, 0-9, '\.', '-'/);
+  assert.match(
+    found.join("\n"),
+    /mailboxes\[3\]\.address id "Bob!" is not a valid mailbox id: use a-z, 0-9, '\.', '-'/,
+  );
   assert.match(found.join("\n"), /mailboxes\[4\]\.size "1MiB" is below the minimum 64MiB/);
   assert.match(found.join("\n"), /mailboxes\[5\]\.owner "\.\.\/etc" is not a valid uid/);
 });
@@ -80,7 +87,10 @@ test("each problem names its entry", () => {
 test("not YAML, not a mapping, unknown keys", () => {
   assert.match(problems("mailboxes: [").join(), /not valid YAML/);
   assert.match(problems("- a\n- b\n").join(), /must be a mapping/);
-  assert.match(problems("mailboxes:\n  - owner: a\n    address: a@x.org\n    quota: 1G\n").join(), /mailboxes\[0\] has unknown key "quota"/);
+  assert.match(
+    problems("mailboxes:\n  - owner: a\n    address: a@x.org\n    quota: 1G\n").join(),
+    /mailboxes\[0\] has unknown key "quota"/,
+  );
 });
 
 test("writes atomically and a watcher keeps the last good list on a bad edit", async (t) => {
@@ -108,10 +118,15 @@ test("a watcher reports a change of entries, not a rewrite of the same entries i
   const path = join(dir, "users.yaml");
   await writeFile(path, "mailboxes:\n  - {owner: a, address: a@a.semail.email, size: 1GiB}\n");
   const changes: string[][] = [];
-  const watch = await watchUsersList(path, options, silentLogger(), (l) => changes.push(l.mailboxes.map((m) => m.owner)));
+  const watch = await watchUsersList(path, options, silentLogger(), (l) =>
+    changes.push(l.mailboxes.map((m) => m.owner)),
+  );
   t.after(() => watch.close());
   const before = watch.current();
-  await writeFile(path, "# the same mailbox, written by hand\nmailboxes:\n  - owner: a\n    address: A@a.semail.email\n    size: 1024MiB\n");
+  await writeFile(
+    path,
+    "# the same mailbox, written by hand\nmailboxes:\n  - owner: a\n    address: A@a.semail.email\n    size: 1024MiB\n",
+  );
   await watch.reload();
   assert.deepEqual(changes, [], "the same entries: no change reported");
   assert.equal(watch.current(), before, "and the list in use stays");
@@ -120,7 +135,10 @@ test("a watcher reports a change of entries, not a rewrite of the same entries i
   await watch.reload();
   assert.deepEqual(changes, [["a"]], "a new size is a change");
   assert.equal(watch.current().byOwner("a")?.size, 2 * 1024 ** 3);
-  await writeFile(path, "mailboxes:\n  - {owner: a, address: a@a.semail.email, size: 2GiB}\n  - {owner: b, address: b@b.semail.email}\n");
+  await writeFile(
+    path,
+    "mailboxes:\n  - {owner: a, address: a@a.semail.email, size: 2GiB}\n  - {owner: b, address: b@b.semail.email}\n",
+  );
   await watch.reload();
   await watch.reload();
   assert.deepEqual(changes, [["a"], ["a", "b"]], "one added mailbox, reported once however often the file is read");
@@ -136,14 +154,21 @@ test("a mailbox id may be written in any ASCII case; two that differ only in cas
     address: KIM@semail.email
 `);
   assert.equal(found.length, 1);
-  assert.match(found[0]!, /mailboxes\[1\]\.address "kim@semail\.email" is already taken by mailboxes\[0\] \(addresses differing only in case are the same mailbox\)/);
+  assert.match(
+    found[0]!,
+    /mailboxes\[1\]\.address "kim@semail\.email" is already taken by mailboxes\[0\] \(addresses differing only in case are the same mailbox\)/,
+  );
 });
 
 test("reserved role names cannot be mailbox ids, in any case", async () => {
   const { RESERVED_LOCAL_PARTS } = await import("../../config/reserved-names.ts");
   for (const name of RESERVED_LOCAL_PARTS.keys()) {
     const found = problems(`mailboxes:\n  - owner: sow\n    address: ${name.toUpperCase()}@sow.semail.email\n`);
-    assert.match(found[0]!, new RegExp(`mailboxes\\[0\\]\\.address id "${name.toUpperCase()}" is a reserved role name`), name);
+    assert.match(
+      found[0]!,
+      new RegExp(`mailboxes\\[0\\]\\.address id "${name.toUpperCase()}" is a reserved role name`),
+      name,
+    );
   }
 });
 
@@ -156,8 +181,14 @@ test("a pending claim is kept in the file but is not a live mailbox", () => {
     pendingProof: 0123456789abcdef0123456789abcdef
 `;
   const list = parseUsersList(text, options);
-  assert.deepEqual(list.mailboxes.map((m) => m.owner), ["sow"]);
-  assert.deepEqual(list.pending.map((m) => m.owner), ["carol"]);
+  assert.deepEqual(
+    list.mailboxes.map((m) => m.owner),
+    ["sow"],
+  );
+  assert.deepEqual(
+    list.pending.map((m) => m.owner),
+    ["carol"],
+  );
   assert.equal(list.byAddress("carol@carol.example"), undefined);
   assert.equal(list.pendingByAddress("Carol@Carol.example")?.owner, "carol");
   assert.equal(list.byOwner("carol")?.pendingProof, "0123456789abcdef0123456789abcdef");
@@ -181,7 +212,10 @@ test("a pending claim needs a well-formed token and an external domain", () => {
   - owner: d
     address: c@c.example
 `);
-  assert.deepEqual(found.map((p) => p.split(" ")[0]), ["mailboxes[0].pendingProof", "mailboxes[1].pendingProof", "mailboxes[3].address"]);
+  assert.deepEqual(
+    found.map((p) => p.split(" ")[0]),
+    ["mailboxes[0].pendingProof", "mailboxes[1].pendingProof", "mailboxes[3].address"],
+  );
   assert.match(found[1]!, /only for external domains: b\.semail\.email is ours/);
 });
 
@@ -215,9 +249,12 @@ test("a key on two owners' mailboxes is refused, naming both: the jump host woul
   ]);
 
   // Each key with its one owner is fine, and so is one owner listing a key twice (one container either way).
-  const list = parseUsersList(`mailboxes:
+  const list = parseUsersList(
+    `mailboxes:
   - {owner: alice, address: alice@alice.semail.email, sshKeys: ["${alice.line}", "${alice.line.replace("alice@laptop", "again")}"]}
   - {owner: bob, address: bob@bob.semail.email, sshKeys: ["${bob.line}"]}
-`, options);
+`,
+    options,
+  );
   assert.deepEqual(list.byOwner("bob")?.sshKeys, [bob.line]);
 });

@@ -12,7 +12,9 @@ test("the address file maps each live mailbox to its owner; a pending one is lef
     "mailboxes:\n  - {owner: alice, address: alice@alice.semail.test}\n  - {owner: carol, address: carol@carol.example, pendingProof: 0123456789abcdef0123}\n  - {owner: bob, address: Bob@Bob.semail.test}\n",
     usersListOptions(settings),
   );
-  const lines = renderAddressFile(list).split("\n").filter((l) => l && !l.startsWith("#"));
+  const lines = renderAddressFile(list)
+    .split("\n")
+    .filter((l) => l && !l.startsWith("#"));
   const address = (owner: string) => list.mailboxes.find((m) => m.owner === owner)!.address;
   assert.deepEqual(lines.sort(), [`${address("alice")} alice`, `${address("bob")} bob`]);
   assert.equal(address("bob"), "bob@bob.semail.test", "addresses as the users list normalises them");

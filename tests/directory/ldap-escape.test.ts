@@ -24,7 +24,10 @@ describe("escapeDnValue (RFC 4514)", () => {
 describe("userFilterFromTemplate", () => {
   it("escapes *, (, ), \\ and NUL in every {uid}", () => {
     assert.equal(userFilterFromTemplate("(uid={uid})", "*)(uid=*"), "(uid=\\2a\\29\\28uid=\\2a)");
-    assert.equal(userFilterFromTemplate("(|(uid={uid})(mail={uid}))", "a\\b\0"), "(|(uid=a\\5cb\\00)(mail=a\\5cb\\00))");
+    assert.equal(
+      userFilterFromTemplate("(|(uid={uid})(mail={uid}))", "a\\b\0"),
+      "(|(uid=a\\5cb\\00)(mail=a\\5cb\\00))",
+    );
     assert.equal(userFilterFromTemplate("(uid={uid})", "alice"), "(uid=alice)");
   });
 });
@@ -47,7 +50,9 @@ describe("escaped values against slapd", () => {
       const found = await withClient((c) => c.search(slapd.baseDn, { filter, scope: "sub" }));
       assert.equal(found.searchEntries.length, 0, filter);
     }
-    const everyone = await withClient((c) => c.search(slapd.baseDn, { filter: "(&(objectClass=inetOrgPerson)(uid=*))", scope: "sub" }));
+    const everyone = await withClient((c) =>
+      c.search(slapd.baseDn, { filter: "(&(objectClass=inetOrgPerson)(uid=*))", scope: "sub" }),
+    );
     assert.equal(everyone.searchEntries.length, 3);
   });
 

@@ -51,7 +51,10 @@ describe("LDAP directory unavailable", () => {
       return true;
     });
     await assert.rejects(directory.isAdmin("alice"), DirectoryUnavailableError);
-    await assert.rejects(createDirectory(settings(url, { userFilter: "(uid={uid})" })).authenticate("alice", "pw"), DirectoryUnavailableError);
+    await assert.rejects(
+      createDirectory(settings(url, { userFilter: "(uid={uid})" })).authenticate("alice", "pw"),
+      DirectoryUnavailableError,
+    );
   });
 
   for (const mode of [{}, { userFilter: "(uid={uid})" }, { startTls: true }]) {
@@ -68,14 +71,22 @@ describe("LDAP directory unavailable", () => {
 
   it("with the default timeout, a hung directory fails in under 10 s", async (t) => {
     const hung = await silentServer(t);
-    const ms = await elapsed(() => assert.rejects(createDirectory(settings(hung.url)).authenticate("alice", "pw"), DirectoryUnavailableError));
+    const ms = await elapsed(() =>
+      assert.rejects(createDirectory(settings(hung.url)).authenticate("alice", "pw"), DirectoryUnavailableError),
+    );
     assert.ok(ms >= 4500 && ms < 10_000, `took ${ms} ms`);
   });
 
   it("refuses an empty password and an invalid login name without contacting the directory", async (t) => {
     const hung = await silentServer(t);
     const directory = createDirectory(settings(hung.url, { timeoutMs: 5000 }));
-    for (const [login, password] of [["alice", ""], ["*)(uid=*", "pw"], ["admin)(|(uid=*", "pw"], ["*", "pw"], ["", "pw"]] as const) {
+    for (const [login, password] of [
+      ["alice", ""],
+      ["*)(uid=*", "pw"],
+      ["admin)(|(uid=*", "pw"],
+      ["*", "pw"],
+      ["", "pw"],
+    ] as const) {
       // Asking the hung directory would end in DirectoryUnavailableError after 5 s, not this answer.
       assert.deepEqual(await directory.authenticate(login, password), { ok: false }, JSON.stringify(login));
     }

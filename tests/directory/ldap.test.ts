@@ -5,16 +5,37 @@ import { createDirectory } from "../../directory/ldap.ts";
 import type { Directory } from "../../config/directory.ts";
 import { TEST_ADMIN_PASSWORD, slapdForFile } from "../helpers/slapd.ts";
 
-const INJECTIONS = ["*)(uid=*", "admin)(|(uid=*", "*", "admin*", "ad*", "alice)(objectClass=*", "alice\\2a", "uid=alice,ou=people", "alice,ou=people", "\u0000alice"];
+const INJECTIONS = [
+  "*)(uid=*",
+  "admin)(|(uid=*",
+  "*",
+  "admin*",
+  "ad*",
+  "alice)(objectClass=*",
+  "alice\\2a",
+  "uid=alice,ou=people",
+  "alice,ou=people",
+  "\u0000alice",
+];
 
 const slapd = slapdForFile();
 
 const modes: Array<[string, () => Directory]> = [
   ["user DN template", () => createDirectory(slapd.settings())],
-  ["search filter, anonymous", () => createDirectory(slapd.settings({ userFilter: "(&(objectClass=inetOrgPerson)(uid={uid}))" }))],
+  [
+    "search filter, anonymous",
+    () => createDirectory(slapd.settings({ userFilter: "(&(objectClass=inetOrgPerson)(uid={uid}))" })),
+  ],
   [
     "search filter, service account",
-    () => createDirectory(slapd.settings({ userFilter: "(&(objectClass=inetOrgPerson)(uid={uid}))", bindDn: slapd.adminDn, bindPassword: TEST_ADMIN_PASSWORD })),
+    () =>
+      createDirectory(
+        slapd.settings({
+          userFilter: "(&(objectClass=inetOrgPerson)(uid={uid}))",
+          bindDn: slapd.adminDn,
+          bindPassword: TEST_ADMIN_PASSWORD,
+        }),
+      ),
   ],
 ];
 
@@ -24,7 +45,12 @@ for (const [mode, make] of modes) {
       const outcome = await make().authenticate("alice", "alice-Secret1");
       assert.deepEqual(outcome, {
         ok: true,
-        user: { uid: "alice", dn: "uid=alice,ou=people,dc=semail,dc=test", displayName: "Alice Example", mail: "alice@example.test" },
+        user: {
+          uid: "alice",
+          dn: "uid=alice,ou=people,dc=semail,dc=test",
+          displayName: "Alice Example",
+          mail: "alice@example.test",
+        },
       });
     });
 
@@ -50,7 +76,11 @@ for (const [mode, make] of modes) {
       const directory = make();
       for (const login of INJECTIONS) {
         for (const password of ["admin-Secret3", "alice-Secret1", "x"]) {
-          assert.deepEqual(await directory.authenticate(login, password), { ok: false }, `${JSON.stringify(login)} / ${password}`);
+          assert.deepEqual(
+            await directory.authenticate(login, password),
+            { ok: false },
+            `${JSON.stringify(login)} / ${password}`,
+          );
         }
         assert.equal(await directory.isAdmin(login), false, JSON.stringify(login));
       }
@@ -76,7 +106,12 @@ describe("LDAP directory settings", () => {
     const client = new Client({ url: slapd.url, timeout: 3000, connectTimeout: 3000 });
     try {
       await client.bind(slapd.adminDn, TEST_ADMIN_PASSWORD);
-      await client.add("cn=posix-admins,ou=groups,dc=semail,dc=test", { objectClass: "posixGroup", cn: "posix-admins", gidNumber: "5000", memberUid: "bob" });
+      await client.add("cn=posix-admins,ou=groups,dc=semail,dc=test", {
+        objectClass: "posixGroup",
+        cn: "posix-admins",
+        gidNumber: "5000",
+        memberUid: "bob",
+      });
       await client.add("cn=unique-admins,ou=groups,dc=semail,dc=test", {
         objectClass: "groupOfUniqueNames",
         cn: "unique-admins",
@@ -95,7 +130,9 @@ describe("LDAP directory settings", () => {
 
   it("reports a wrong service account password as an outage, not as a wrong user password", async () => {
     const { DirectoryUnavailableError } = await import("../../config/directory.ts");
-    const directory = createDirectory(slapd.settings({ userFilter: "(uid={uid})", bindDn: slapd.adminDn, bindPassword: "wrong" }));
+    const directory = createDirectory(
+      slapd.settings({ userFilter: "(uid={uid})", bindDn: slapd.adminDn, bindPassword: "wrong" }),
+    );
     await assert.rejects(directory.authenticate("alice", "alice-Secret1"), DirectoryUnavailableError);
   });
 

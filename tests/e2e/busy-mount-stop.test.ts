@@ -16,9 +16,13 @@ import { needsLoopDevices } from "../../testkit/needs-root.ts";
 const run = promisify(execFile);
 const skip = needsLoopDevices;
 
-const loopsUnder = async (dir: string) => (await run("losetup", ["-a"])).stdout.split("\n").filter((line) => line.includes(dir));
+const loopsUnder = async (dir: string) =>
+  (await run("losetup", ["-a"])).stdout.split("\n").filter((line) => line.includes(dir));
 
-test("Ctrl-C with a shell inside a mailbox: the holder is named, the device that stays is said, and it detaches once the shell exits", { skip, timeout: 5 * 60_000 }, async (t) => {
+test("Ctrl-C with a shell inside a mailbox: the holder is named, the device that stays is said, and it detaches once the shell exits", {
+  skip,
+  timeout: 5 * 60_000,
+}, async (t) => {
   const dataDir = await mkdtemp(join(tmpdir(), "semail-busy-stop-"));
   const mailbox = join(dataDir, "mail", "alice");
   let local: Awaited<ReturnType<typeof startLocal>> | undefined;
@@ -27,13 +31,18 @@ test("Ctrl-C with a shell inside a mailbox: the holder is named, the device that
     shell.kill();
     await local?.kill();
     await run("umount", ["-l", mailbox]).catch(() => undefined);
-    for (const line of await loopsUnder(dataDir)) await run("losetup", ["-d", line.split(":")[0]!]).catch(() => undefined);
+    for (const line of await loopsUnder(dataDir))
+      await run("losetup", ["-d", line.split(":")[0]!]).catch(() => undefined);
     await rm(dataDir, { recursive: true, force: true });
   });
   await writeLocalSettings(dataDir);
   await writeFile(join(dataDir, "users.yaml"), "mailboxes:\n  - {owner: alice, address: alice@alice.semail.test}\n");
   local = await startLocal(dataDir);
-  assert.match(await readFile("/proc/self/mountinfo", "utf8"), new RegExp(` ${mailbox} `), "alice's mailbox is mounted");
+  assert.match(
+    await readFile("/proc/self/mountinfo", "utf8"),
+    new RegExp(` ${mailbox} `),
+    "alice's mailbox is mounted",
+  );
 
   // A user's shell, parked in the mailbox.
   const child = spawn("sleep", ["600"], { cwd: mailbox, stdio: "ignore" });
@@ -43,15 +52,29 @@ test("Ctrl-C with a shell inside a mailbox: the holder is named, the device that
 
   assert.equal(await local.interrupt(), 0);
   const output = local.output();
-  assert.match(output, new RegExp(`alice's mailbox \\(${mailbox}\\) is in use: pid ${child.pid} \\(sleep 600\\): its working directory`));
+  assert.match(
+    output,
+    new RegExp(`alice's mailbox \\(${mailbox}\\) is in use: pid ${child.pid} \\(sleep 600\\): its working directory`),
+  );
   assert.match(output, /waiting up to 10 s for it to be let go/);
   assert.match(output, /alice's mailbox unmounted lazily/);
   const stays = `(/dev/loop\\d+) \\(${join(dataDir, "images", "alice.img")}\\) stays attached, in use by pid ${child.pid} \\(sleep 600\\): its working directory; it detaches itself when they let go`;
   assert.match(output, new RegExp(`\n  ${stays}\n`), "said as the stop releases it");
-  assert.match(output, new RegExp(`\nSEMail is stopped, except: ${stays}\\. Its data stays in ${dataDir} for the next start\\.\n$`), "the last line does not hide it");
-  assert.doesNotMatch(await readFile("/proc/self/mountinfo", "utf8"), new RegExp(` ${mailbox} `), "gone from the mount tree");
+  assert.match(
+    output,
+    new RegExp(`\nSEMail is stopped, except: ${stays}\\. Its data stays in ${dataDir} for the next start\\.\n$`),
+    "the last line does not hide it",
+  );
+  assert.doesNotMatch(
+    await readFile("/proc/self/mountinfo", "utf8"),
+    new RegExp(` ${mailbox} `),
+    "gone from the mount tree",
+  );
 
   child.kill("SIGTERM");
   await gone;
-  await until(async () => (await loopsUnder(dataDir)).length === 0, "the loop device to detach itself once the shell exited");
+  await until(
+    async () => (await loopsUnder(dataDir)).length === 0,
+    "the loop device to detach itself once the shell exited",
+  );
 });

@@ -78,35 +78,61 @@ async function sendMail(host: string, rcpt: string, subject: string): Promise<nu
     const rcptReply = await smtp.command(`RCPT TO:<${rcpt}>`);
     if (rcptReply.code !== 250) return rcptReply.code;
     await smtp.command("DATA");
-    const reply = await smtp.command(`From: sender@example.org\r\nTo: ${rcpt}\r\nSubject: ${subject}\r\n\r\nhello from the rig\r\n.`);
+    const reply = await smtp.command(
+      `From: sender@example.org\r\nTo: ${rcpt}\r\nSubject: ${subject}\r\n\r\nhello from the rig\r\n.`,
+    );
     return reply.code;
   } finally {
     smtp.close();
   }
 }
 
-test("the real engine deploys SEMail onto an existing host: up, mail, clean preview, the web form, drift, destroy", { skip: skipReason(), timeout: 75 * 60_000 }, async (t) => {
+test("the real engine deploys SEMail onto an existing host: up, mail, clean preview, the web form, drift, destroy", {
+  skip: skipReason(),
+  timeout: 75 * 60_000,
+}, async (t) => {
   const rig = await timed(t, "engine (CLI + stand-in providers)", () => rigEngine(t));
   const docker = await dockerEngine();
   // t.after hooks run in the order they are registered: the host's own teardown (registered by
   // startRigHost) needs the engine, so the engine is let go after it.
-  const host: RigHost = await timed(t, "rig host (image, container, sshd)", () => startRigHost(t, { engine: docker })).catch(async (err: unknown) => {
+  const host: RigHost = await timed(t, "rig host (image, container, sshd)", () =>
+    startRigHost(t, { engine: docker }),
+  ).catch(async (err: unknown) => {
     await docker.release();
     throw err;
   });
   t.after(() => docker.release());
   await timed(t, "the Debian base into the host's dockerd", () => host.loadImage("debian:bookworm-slim"));
   // The host has no way out; its image builds fetch Debian's packages through this machine.
-  const gateway = (await docker.docker(["network", "inspect", host.network, "-f", "{{(index .IPAM.Config 0).Gateway}}"])).trim();
+  const gateway = (
+    await docker.docker(["network", "inspect", host.network, "-f", "{{(index .IPAM.Config 0).Gateway}}"])
+  ).trim();
   const archive = await startArchiveProxy(t, gateway);
 
   const scratch = await tempDir(t, "semail-deploy-");
   // The operator's part: a certificate where the daemons, Dovecot and nginx read it.
-  await run("openssl", ["req", "-x509", "-newkey", "ed25519", "-nodes", "-days", "2", "-subj", `/CN=mx.${DOMAIN}`,
-    "-addext", `subjectAltName=DNS:mx.${DOMAIN}`, "-keyout", join(scratch, "privkey.pem"), "-out", join(scratch, "fullchain.pem")]);
+  await run("openssl", [
+    "req",
+    "-x509",
+    "-newkey",
+    "ed25519",
+    "-nodes",
+    "-days",
+    "2",
+    "-subj",
+    `/CN=mx.${DOMAIN}`,
+    "-addext",
+    `subjectAltName=DNS:mx.${DOMAIN}`,
+    "-keyout",
+    join(scratch, "privkey.pem"),
+    "-out",
+    join(scratch, "fullchain.pem"),
+  ]);
   await host.exec("install -d -m 0755 /etc/semail/tls");
   for (const file of ["fullchain.pem", "privkey.pem"]) {
-    await host.exec(`cat > /etc/semail/tls/${file} && chmod 0644 /etc/semail/tls/${file}`, { input: await readFile(join(scratch, file)) });
+    await host.exec(`cat > /etc/semail/tls/${file} && chmod 0644 /etc/semail/tls/${file}`, {
+      input: await readFile(join(scratch, file)),
+    });
   }
 
   // The users' key (their containers and the jump account) and the docker provider's ssh agent.
@@ -120,16 +146,33 @@ test("the real engine deploys SEMail onto an existing host: up, mail, clean prev
   const usersFile = join(REPO_ROOT, listDir, "users.yaml");
   // A key belongs to one owner (the users list refuses a shared one): bob has his own.
   const bobKey = await makeKey(scratch, "bob");
-  await writeFile(usersFile, stringify({ mailboxes: [entry("alice", user.publicKey), entry("bob", bobKey.publicKey)] }));
+  await writeFile(
+    usersFile,
+    stringify({ mailboxes: [entry("alice", user.publicKey), entry("bob", bobKey.publicKey)] }),
+  );
 
   const workDir = join(scratch, "work");
   await mkdir(workDir);
   await copyFile(join(REPO_ROOT, "Pulumi.yaml"), join(workDir, "Pulumi.yaml"));
   const env = { ...rig.env, SSH_AUTH_SOCK: agent.socket, SEMAIL_RIG_BUILD_PROXY: archive.url };
-  const engine: SemailEngine = await openEngine({ projectDir: REPO_ROOT, stack: STACK, workDir, cliRoot: rig.cliRoot, env, createStack: true });
+  const engine: SemailEngine = await openEngine({
+    projectDir: REPO_ROOT,
+    stack: STACK,
+    workDir,
+    cliRoot: rig.cliRoot,
+    env,
+    createStack: true,
+  });
   const plain = {
-    vmProvider: "existing", vmIp: host.address, vmHostKey: host.hostKey, vmUser: "root", storageBackend: "image",
-    managedDomain: DOMAIN, ldapBaseDn: "dc=semail,dc=test", usersList: `${listDir}/users.yaml`, defaultMailboxSize: "64MiB",
+    vmProvider: "existing",
+    vmIp: host.address,
+    vmHostKey: host.hostKey,
+    vmUser: "root",
+    storageBackend: "image",
+    managedDomain: DOMAIN,
+    ldapBaseDn: "dc=semail,dc=test",
+    usersList: `${listDir}/users.yaml`,
+    defaultMailboxSize: "64MiB",
   };
   await engine.stack.setAllConfig({
     ...Object.fromEntries(Object.entries(plain).map(([k, v]) => [`semail:${k}`, { value: v }])),
@@ -144,8 +187,18 @@ test("the real engine deploys SEMail onto an existing host: up, mail, clean prev
     // 1. up from empty state.
     const first = await timed(t, "1. up from empty state", () => engine.up(progress));
     assert.ok(first.changes.length > 30, `up created the stack (${first.changes.length} resources)`);
-    for (const name of ["users-list", "users-firewall", "inbound-container", "outbound-container", "mailbox-alice-container", "mailbox-bob-container"]) {
-      assert.ok(first.steps.some((s) => s.name === name && s.op === "create"), `${name} created`);
+    for (const name of [
+      "users-list",
+      "users-firewall",
+      "inbound-container",
+      "outbound-container",
+      "mailbox-alice-container",
+      "mailbox-bob-container",
+    ]) {
+      assert.ok(
+        first.steps.some((s) => s.name === name && s.op === "create"),
+        `${name} created`,
+      );
     }
 
     // 2. mail in, on the host's filesystem, and read in alice's own container through the jump.
@@ -158,14 +211,31 @@ test("the real engine deploys SEMail onto an existing host: up, mail, clean prev
       assert.ok(container, `the stack names alice's container: ${sshCommand}`);
       // What `ssh -J semail-jump@VM alice@CONTAINER` does, with the options given to both hops
       // (-J's own ssh would not take them): the test's key, no known_hosts of the machine's.
-      const options = ["-i", join(scratch, "user"), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR"];
+      const options = [
+        "-i",
+        join(scratch, "user"),
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "LogLevel=ERROR",
+      ];
       const jump = ["ssh", ...options, "-W", "%h:%p", `semail-jump@${host.address}`].join(" ");
-      const { stdout } = await run("ssh", [...options, "-o", `ProxyCommand=${jump}`, `alice@${container}`, "grep -c '^Subject: rig one' /mail/INBOX"], { timeout: 60_000 });
+      const { stdout } = await run(
+        "ssh",
+        [...options, "-o", `ProxyCommand=${jump}`, `alice@${container}`, "grep -c '^Subject: rig one' /mail/INBOX"],
+        { timeout: 60_000 },
+      );
       assert.equal(stdout.trim(), "1");
     });
 
     // 3. no perpetual diff.
-    const clean = await timed(t, "3. preview --expect-no-changes right after up", () => engine.preview({ expectNoChanges: true }));
+    const clean = await timed(t, "3. preview --expect-no-changes right after up", () =>
+      engine.preview({ expectNoChanges: true }),
+    );
     assert.deepEqual(clean.changes, []);
 
     // 4. a mailbox made on the web form is applied by the driver; deleted, it goes (its filesystem kept).
@@ -175,31 +245,68 @@ test("the real engine deploys SEMail onto an existing host: up, mail, clean prev
       t.after(() => slapd.stop());
       const directory = createDirectory(slapd.settings());
       t.after(() => directory.close());
-      const applier = createPulumiApplier({ projectDir: REPO_ROOT, stack: STACK, workDir, cliRoot: rig.cliRoot, env, usersFile });
-      const form = await startForm(t, { directory, applier, usersFile, web: { rateLimit: { loginsPerIp: 1000, requestsPerMinute: 100_000 } } });
+      const applier = createPulumiApplier({
+        projectDir: REPO_ROOT,
+        stack: STACK,
+        workDir,
+        cliRoot: rig.cliRoot,
+        env,
+        usersFile,
+      });
+      const form = await startForm(t, {
+        directory,
+        applier,
+        usersFile,
+        web: { rateLimit: { loginsPerIp: 1000, requestsPerMinute: 100_000 } },
+      });
       const client = await loggedInClient(form, carol.uid, carol.password);
-      assert.equal((await client.post("/mailbox", { localPart: carol.uid, kind: "subdomain", subdomain: carol.uid })).status, 303);
+      assert.equal(
+        (await client.post("/mailbox", { localPart: carol.uid, kind: "subdomain", subdomain: carol.uid })).status,
+        303,
+      );
       await applied(client, "the form's apply of carol's mailbox");
       assert.equal(await sendMail(host.address, `${carol.uid}@${carol.uid}.${DOMAIN}`, "to carol"), 250);
       assert.match(await host.exec(`cat /var/mail/semail/${carol.uid}/INBOX`), /^Subject: to carol$/m);
 
       assert.equal((await client.post("/mailbox/delete", { owner: carol.uid })).status, 303);
       await applied(client, "the form's apply of the deletion");
-      assert.equal(await host.exec(`docker ps -aq --filter name=semail-user-${carol.uid}`), "", "carol's container is gone");
+      assert.equal(
+        await host.exec(`docker ps -aq --filter name=semail-user-${carol.uid}`),
+        "",
+        "carol's container is gone",
+      );
       assert.match(await host.exec(`ls /var/lib/semail/images`), new RegExp(`${carol.uid}`), "her filesystem is kept");
-      assert.notEqual(await sendMail(host.address, `${carol.uid}@${carol.uid}.${DOMAIN}`, "after delete"), 250, "her address takes no more mail");
+      assert.notEqual(
+        await sendMail(host.address, `${carol.uid}@${carol.uid}.${DOMAIN}`, "after delete"),
+        250,
+        "her address takes no more mail",
+      );
     });
 
     // 5. drift: each seen by `npm run drift` with the resource named, then repaired by up --refresh.
     const drift = async () => {
       const cliEnv = { ...process.env, ...env, SEMAIL_PULUMI_ROOT: rig.cliRoot };
-      return run(process.execPath, [join(REPO_ROOT, "bin/semail.mjs"), "deploy", "drift", "--stack", STACK, "--work-dir", workDir], { env: cliEnv, timeout: 10 * 60_000, maxBuffer: 16 << 20 })
-        .then((r) => ({ code: 0, out: r.stdout + r.stderr }), (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout + e.stderr }));
+      return run(
+        process.execPath,
+        [join(REPO_ROOT, "bin/semail.mjs"), "deploy", "drift", "--stack", STACK, "--work-dir", workDir],
+        { env: cliEnv, timeout: 10 * 60_000, maxBuffer: 16 << 20 },
+      ).then(
+        (r) => ({ code: 0, out: r.stdout + r.stderr }),
+        (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout + e.stderr }),
+      );
     };
     const cases: Array<[string, string, string]> = [
       ["a managed file edited on the host", "users-list", "echo '# edited by hand' >> /etc/semail/users.yaml"],
-      ["a user's container removed", "mailbox-alice-container", "docker rm -f $(docker ps -aq --filter name=semail-user-alice)"],
-      ["a firewall rule deleted", "users-firewall", `iptables -t mangle -D FORWARD -o ${USERS_BRIDGE} -j SEMAIL-USERS-FWD`],
+      [
+        "a user's container removed",
+        "mailbox-alice-container",
+        "docker rm -f $(docker ps -aq --filter name=semail-user-alice)",
+      ],
+      [
+        "a firewall rule deleted",
+        "users-firewall",
+        `iptables -t mangle -D FORWARD -o ${USERS_BRIDGE} -j SEMAIL-USERS-FWD`,
+      ],
     ];
     for (const [what, resource, change] of cases) {
       await timed(t, `5. drift: ${what}`, async () => {
@@ -220,9 +327,17 @@ test("the real engine deploys SEMail onto an existing host: up, mail, clean prev
     await timed(t, "6. destroy", async () => {
       await engine.destroy();
       assert.equal(await host.exec("docker ps -aq"), "", "no container is left");
-      assert.doesNotMatch(await host.exec("docker network ls --format '{{.Name}}'"), /semail/, "no network of ours is left");
+      assert.doesNotMatch(
+        await host.exec("docker network ls --format '{{.Name}}'"),
+        /semail/,
+        "no network of ours is left",
+      );
       assert.doesNotMatch(await host.exec("iptables -t mangle -S"), /SEMAIL-USERS/, "no firewall rule is left");
-      assert.equal(await host.exec("test -e /etc/semail/users.yaml && echo there || true"), "", "the users list is gone");
+      assert.equal(
+        await host.exec("test -e /etc/semail/users.yaml && echo there || true"),
+        "",
+        "the users list is gone",
+      );
       assert.match(await host.exec("ls /var/lib/semail/images"), /alice/, "the mail is kept");
     });
   } finally {

@@ -18,7 +18,13 @@ const exec = promisify(execFile);
 const READY_MS = 20 * 60_000;
 
 async function systemDockerAnswers(): Promise<boolean> {
-  return exec("docker", ["version", "--format", "{{.Server.Version}}"], { env: { ...process.env, DOCKER_HOST: "unix:///var/run/docker.sock" }, timeout: 10_000 }).then(() => true, () => false);
+  return exec("docker", ["version", "--format", "{{.Server.Version}}"], {
+    env: { ...process.env, DOCKER_HOST: "unix:///var/run/docker.sock" },
+    timeout: 10_000,
+  }).then(
+    () => true,
+    () => false,
+  );
 }
 
 function alive(pid: number): boolean {
@@ -28,18 +34,23 @@ function alive(pid: number): boolean {
     return false;
   }
   // A zombie has stopped too.
-  return !/^\d+ \(.*\) Z/s.test((() => {
-    try {
-      return readFileSync(`/proc/${pid}/stat`, "utf8");
-    } catch {
-      return "";
-    }
-  })());
+  return !/^\d+ \(.*\) Z/s.test(
+    (() => {
+      try {
+        return readFileSync(`/proc/${pid}/stat`, "utf8");
+      } catch {
+        return "";
+      }
+    })(),
+  );
 }
 
 const skip = needsRoot;
 
-test("with no engine running, semail start runs its own dockerd and stops it on Ctrl-C", { skip, timeout: READY_MS + 5 * 60_000 }, async (t) => {
+test("with no engine running, semail start runs its own dockerd and stops it on Ctrl-C", {
+  skip,
+  timeout: READY_MS + 5 * 60_000,
+}, async (t) => {
   if (!(await onPath("dockerd"))) return t.skip("dockerd not installed");
   if (await systemDockerAnswers()) return t.skip("/var/run/docker.sock answers: semail start would use that engine");
   const dataDir = await mkdtemp(join(tmpdir(), "semail-own-docker-"));
@@ -55,8 +66,10 @@ test("with no engine running, semail start runs its own dockerd and stops it on 
       await until(() => !alive(pid), `the killed dockerd (pid ${pid}) to be gone`, 5000, 100).catch(() => undefined);
     }
     const mounts = (await readFile("/proc/self/mounts", "utf8")).split("\n").map((l) => l.split(" ")[1] ?? "");
-    for (const m of mounts.filter((m) => m.startsWith(`${paths.run}/`) || m.startsWith(`${dataDir}/`)).reverse()) await exec("umount", ["-l", m]).catch(() => undefined);
-    for (const bridge of [paths.bridge, ...paths.networkBridges]) await exec("ip", ["link", "del", bridge]).catch(() => undefined);
+    for (const m of mounts.filter((m) => m.startsWith(`${paths.run}/`) || m.startsWith(`${dataDir}/`)).reverse())
+      await exec("umount", ["-l", m]).catch(() => undefined);
+    for (const bridge of [paths.bridge, ...paths.networkBridges])
+      await exec("ip", ["link", "del", bridge]).catch(() => undefined);
     await rm(paths.run, { recursive: true, force: true });
     await rm(dataDir, { recursive: true, force: true });
   });
@@ -72,16 +85,32 @@ test("with no engine running, semail start runs its own dockerd and stops it on 
   assert.match(local.output(), /Docker: local mode's own dockerd/);
   const pid = Number.parseInt(await readFile(paths.pidFile, "utf8"), 10);
   assert.ok(alive(pid), "dockerd runs");
-  assert.match(await exec("docker", ["ps", "--format", "{{.Names}}"], { env: { ...process.env, DOCKER_HOST: paths.socket } }).then((r) => r.stdout), new RegExp(`semail-${id}-jump`));
+  assert.match(
+    await exec("docker", ["ps", "--format", "{{.Names}}"], { env: { ...process.env, DOCKER_HOST: paths.socket } }).then(
+      (r) => r.stdout,
+    ),
+    new RegExp(`semail-${id}-jump`),
+  );
 
   assert.equal(await local.interrupt(), 0);
   assert.match(local.output(), /stopped local mode's own Docker engine \(dockerd on unix:\/\/\/run\/semail-local-/);
   assert.ok(!alive(pid), "dockerd is stopped");
   const mounts = await readFile("/proc/self/mounts", "utf8");
   assert.ok(!mounts.includes(paths.run) && !mounts.includes(dataDir), "no mount left");
-  assert.equal(await readFile(paths.socket.replace("unix://", "")).then(() => "there", () => "gone"), "gone", "its socket and exec root are removed");
+  assert.equal(
+    await readFile(paths.socket.replace("unix://", "")).then(
+      () => "there",
+      () => "gone",
+    ),
+    "gone",
+    "its socket and exec root are removed",
+  );
   for (const bridge of [paths.bridge, ...paths.networkBridges]) {
-    assert.equal(await readFile(`/sys/class/net/${bridge}/type`, "utf8").catch(() => "gone"), "gone", `${bridge} is removed`);
+    assert.equal(
+      await readFile(`/sys/class/net/${bridge}/type`, "utf8").catch(() => "gone"),
+      "gone",
+      `${bridge} is removed`,
+    );
   }
 
   started = Date.now();

@@ -14,7 +14,9 @@ import { startLocal, writeLocalSettings } from "./local-process.ts";
 import { until, untilValue } from "../../testkit/until.ts";
 import { tempDir } from "../../testkit/temp-dir.ts";
 
-test("local mode: a claimed domain goes live only after its TXT record is published", { timeout: 240_000 }, async (t) => {
+test("local mode: a claimed domain goes live only after its TXT record is published", {
+  timeout: 240_000,
+}, async (t) => {
   const dataDir = await tempDir(t, "semail-e2e-proof-");
   const ports = await writeLocalSettings(dataDir);
   const local = await startLocal(dataDir);
@@ -28,7 +30,10 @@ test("local mode: a claimed domain goes live only after its TXT record is publis
   const created = await web.post("/mailbox", { localPart: "boss", kind: "external", externalDomain: "home.example" });
   assert.equal(created.status, 303);
   const page = (await web.get("/?claimed")).text.replace(/&#(\d+);/g, (_, n) => String.fromCharCode(Number(n)));
-  const record = /<code><span class="line">(_semail\.home\.example\. IN TXT "semail-proof=[0-9a-f]{32}")<\/span><\/code>/.exec(page)?.[1];
+  const record =
+    /<code><span class="line">(_semail\.home\.example\. IN TXT "semail-proof=[0-9a-f]{32}")<\/span><\/code>/.exec(
+      page,
+    )?.[1];
   assert.ok(record, "the page shows the TXT record");
   // The first check ran with the claim's stand-in zone served: the record is not there yet,
   // rather than a DNS that refused to answer (EREFUSED); the MX line likewise.
@@ -37,7 +42,12 @@ test("local mode: a claimed domain goes live only after its TXT record is publis
 
   // Local mode wrote a stand-in zone for the domain, with the record as a comment.
   const zoneFile = join(dataDir, "zones", "home.example.zone");
-  const zone = await untilValue(() => readFile(zoneFile, "utf8").catch(() => undefined), "the claimed domain's zone file", 30_000, 100);
+  const zone = await untilValue(
+    () => readFile(zoneFile, "utf8").catch(() => undefined),
+    "the claimed domain's zone file",
+    30_000,
+    100,
+  );
   assert.ok(zone.includes(`; ${record}`), zone);
 
   // Pending: inbound does not serve it, outbound does not send as it.
@@ -47,10 +57,26 @@ test("local mode: a claimed domain goes live only after its TXT record is publis
   await inbound.command("MAIL FROM:<someone@example.net>");
   const rcpt = await inbound.command(`RCPT TO:<${address}>`);
   assert.equal(rcpt.code, 550, rcpt.text);
-  const submit = createTransport({ host: "127.0.0.1", port: ports.submission, secure: false, ignoreTLS: true, auth: { user: "admin", pass: password } });
+  const submit = createTransport({
+    host: "127.0.0.1",
+    port: ports.submission,
+    secure: false,
+    ignoreTLS: true,
+    auth: { user: "admin", pass: password },
+  });
   t.after(() => submit.close());
-  const message = { envelope: { from: address, to: [address] }, from: address, to: address, subject: "Mine now", text: "Proven.\n" };
-  await assert.rejects(submit.sendMail(message), (err: { responseCode?: number; response?: string }) => err.responseCode === 553 && /has not proven control of home\.example/.test(err.response ?? ""));
+  const message = {
+    envelope: { from: address, to: [address] },
+    from: address,
+    to: address,
+    subject: "Mine now",
+    text: "Proven.\n",
+  };
+  await assert.rejects(
+    submit.sendMail(message),
+    (err: { responseCode?: number; response?: string }) =>
+      err.responseCode === 553 && /has not proven control of home\.example/.test(err.response ?? ""),
+  );
 
   // The tester publishes the record and the MX, as the owner would, and asks for a check.
   await writeFile(zoneFile, zone.replace(`; ${record}`, record).replace(/^; (@ IN MX .*)$/m, "$1"));
@@ -64,10 +90,18 @@ test("local mode: a claimed domain goes live only after its TXT record is publis
   assert.equal((await inbound.command(`RCPT TO:<${address}>`)).code, 250);
   await submit.sendMail(message);
   const inbox = join(dataDir, "mail", "admin", "INBOX");
-  const delivered = await untilValue(async () => {
-    const messages = await readMbox(inbox).catch(() => []);
-    return messages.length > 0 ? messages : undefined;
-  }, "the message in the new mailbox", 30_000, 100);
-  assert.deepEqual(delivered.map((m) => m.subject), ["Mine now"]);
+  const delivered = await untilValue(
+    async () => {
+      const messages = await readMbox(inbox).catch(() => []);
+      return messages.length > 0 ? messages : undefined;
+    },
+    "the message in the new mailbox",
+    30_000,
+    100,
+  );
+  assert.deepEqual(
+    delivered.map((m) => m.subject),
+    ["Mine now"],
+  );
   assert.equal(await local.interrupt(), 0, local.output());
 });

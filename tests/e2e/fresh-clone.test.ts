@@ -51,12 +51,18 @@ test("a fresh clone under a closed directory: npm run setup && npm start shows t
     }
   });
 
-  await until(() => {
-    if (child.exitCode !== null) throw new Error(`npm start exited ${child.exitCode}:\n${output}`);
-    return output.includes("SEMail is running on this machine");
-  }, () => `the banner:\n${output}`, 25 * 60_000);
+  await until(
+    () => {
+      if (child.exitCode !== null) throw new Error(`npm start exited ${child.exitCode}:\n${output}`);
+      return output.includes("SEMail is running on this machine");
+    },
+    () => `the banner:\n${output}`,
+    25 * 60_000,
+  );
   // The clone's home is closed to others, so what Dovecot and PHP read lives elsewhere.
-  const reachable = /mailRoot: (\/var\/lib\/semail\/local\/[0-9a-f]+)\/mail/.exec(await readFile(join(clone, "var/local/semail.yaml"), "utf8"))?.[1];
+  const reachable = /mailRoot: (\/var\/lib\/semail\/local\/[0-9a-f]+)\/mail/.exec(
+    await readFile(join(clone, "var/local/semail.yaml"), "utf8"),
+  )?.[1];
   assert.ok(reachable, "the mail root is under /var/lib/semail/local, not under the closed home");
   t.after(() => rm(reachable, { recursive: true, force: true }));
   const form = /web form\s+(http:\/\/\S+)/.exec(output)?.[1];
@@ -71,7 +77,9 @@ test("a fresh clone under a closed directory: npm run setup && npm start shows t
   assert.match(output, /SEMail is stopped/);
 
   assert.deepEqual(await processesIn(clone), [], "no process of the clone's is left");
-  const mounts = (await run("findmnt", ["-rn", "-o", "TARGET"])).stdout.split("\n").filter((m) => m.startsWith(clone) || m.startsWith(reachable));
+  const mounts = (await run("findmnt", ["-rn", "-o", "TARGET"])).stdout
+    .split("\n")
+    .filter((m) => m.startsWith(clone) || m.startsWith(reachable));
   assert.deepEqual(mounts, [], "no mount of the clone's is left");
   const loops = (await run("losetup", ["-a"])).stdout.split("\n").filter((l) => l.includes(clone));
   assert.deepEqual(loops, [], "no loop device is left attached to the clone's images");

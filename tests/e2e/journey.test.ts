@@ -54,7 +54,11 @@ test("two users' journey through the local system", { timeout: 300_000 }, async 
     join(dataDir, "zones", "flaky.test.zone"),
     zoneText("flaky.test", ["@ IN MX 10 mx", "mx IN A 127.0.0.2"]),
   );
-  const flaky = await startTarget({ host: "127.0.0.2", port: ports.inbound, behaviour: { kind: "tempfail", times: 1 } });
+  const flaky = await startTarget({
+    host: "127.0.0.2",
+    port: ports.inbound,
+    behaviour: { kind: "tempfail", times: 1 },
+  });
   t.after(() => flaky.close());
 
   const local = await startLocal(dataDir);
@@ -79,39 +83,84 @@ test("two users' journey through the local system", { timeout: 300_000 }, async 
 
   // 2-4. Alice writes to Bob through the outbound daemon; it resolves Bob's MX with named
   // and hands the message to the inbound daemon, which files it in INBOX and the pair folder.
-  await submit(ports.submission, "alice", alicePassword).sendMail({ envelope: { from: alice, to: [bob] }, from: alice, to: bob, subject: "Hello Bob", text: "Lunch at noon?\n" });
+  await submit(ports.submission, "alice", alicePassword).sendMail({
+    envelope: { from: alice, to: [bob] },
+    from: alice,
+    to: bob,
+    subject: "Hello Bob",
+    text: "Lunch at noon?\n",
+  });
   const bobInbox = join(mailRoot, "bob", "INBOX");
-  const [first] = await untilValue(async () => {
-    const messages = await readMbox(bobInbox);
-    return messages.length > 0 ? messages : undefined;
-  }, "Alice's mail in Bob's INBOX", 30_000, 100);
+  const [first] = await untilValue(
+    async () => {
+      const messages = await readMbox(bobInbox);
+      return messages.length > 0 ? messages : undefined;
+    },
+    "Alice's mail in Bob's INBOX",
+    30_000,
+    100,
+  );
   assert.equal(first!.subject, "Hello Bob");
   assert.match(first!.body, /Lunch at noon\?/);
   assert.ok(first!.headers.some(([k, v]) => k === "Delivered-To" && v === bob));
   const pair = await readMbox(join(mailRoot, "bob", "mail", folderName(bob, alice)));
-  assert.deepEqual(pair.map((m) => m.subject), ["Hello Bob"]);
+  assert.deepEqual(
+    pair.map((m) => m.subject),
+    ["Hello Bob"],
+  );
 
   // 5. Bob replies by the same path.
-  await submit(ports.submission, "bob", bobPassword).sendMail({ envelope: { from: bob, to: [alice] }, from: bob, to: alice, subject: "Re: Hello Bob", text: "Yes!\n" });
-  const reply = await untilValue(async () => {
-    const messages = await readMbox(join(mailRoot, "alice", "INBOX"));
-    return messages.length > 0 ? messages : undefined;
-  }, "Bob's reply in Alice's INBOX", 30_000, 100);
-  assert.deepEqual(reply.map((m) => m.subject), ["Re: Hello Bob"]);
+  await submit(ports.submission, "bob", bobPassword).sendMail({
+    envelope: { from: bob, to: [alice] },
+    from: bob,
+    to: alice,
+    subject: "Re: Hello Bob",
+    text: "Yes!\n",
+  });
+  const reply = await untilValue(
+    async () => {
+      const messages = await readMbox(join(mailRoot, "alice", "INBOX"));
+      return messages.length > 0 ? messages : undefined;
+    },
+    "Bob's reply in Alice's INBOX",
+    30_000,
+    100,
+  );
+  assert.deepEqual(
+    reply.map((m) => m.subject),
+    ["Re: Hello Bob"],
+  );
 
   // A user cannot send as another.
   await assert.rejects(
-    submit(ports.submission, "bob", bobPassword).sendMail({ envelope: { from: alice, to: [bob] }, from: alice, to: bob, subject: "forged", text: "x\n" }),
+    submit(ports.submission, "bob", bobPassword).sendMail({
+      envelope: { from: alice, to: [bob] },
+      from: alice,
+      to: bob,
+      subject: "forged",
+      text: "x\n",
+    }),
     (err: { responseCode?: number }) => err.responseCode === 553,
   );
 
   // 6. To a domain whose MX temp-fails: queued, then delivered once the server recovers.
-  await submit(ports.submission, "alice", alicePassword).sendMail({ envelope: { from: alice, to: ["carol@flaky.test"] }, from: alice, to: "carol@flaky.test", subject: "Patience", text: "Eventually.\n" });
+  await submit(ports.submission, "alice", alicePassword).sendMail({
+    envelope: { from: alice, to: ["carol@flaky.test"] },
+    from: alice,
+    to: "carol@flaky.test",
+    subject: "Patience",
+    text: "Eventually.\n",
+  });
   const config = join(dataDir, "semail.yaml");
-  await untilValue(async () => {
-    const { stdout } = await run(process.execPath, [SEMAIL, "queue", "list", "--config", config]);
-    return /carol@flaky\.test/.test(stdout) && flaky.connections > 0 ? stdout : undefined;
-  }, "the deferred message in the queue", 30_000, 100);
+  await untilValue(
+    async () => {
+      const { stdout } = await run(process.execPath, [SEMAIL, "queue", "list", "--config", config]);
+      return /carol@flaky\.test/.test(stdout) && flaky.connections > 0 ? stdout : undefined;
+    },
+    "the deferred message in the queue",
+    30_000,
+    100,
+  );
   assert.equal(flaky.messages.length, 0, "the first attempt was refused with 451");
   await run(process.execPath, [SEMAIL, "queue", "flush", "--config", config]);
   await until(async () => flaky.messages.length > 0, "delivery after the flush", 30_000, 100);
@@ -149,12 +198,28 @@ test("two users' journey through the local system", { timeout: 300_000 }, async 
   t.after(() => second.kill());
   assert.deepEqual(second.ready.passwords, ready.passwords);
   const again = await readMbox(join(mailRoot, "alice", "INBOX"));
-  assert.deepEqual(again.map((m) => m.subject), ["Re: Hello Bob"]);
-  await submit(ports.submission, "bob", bobPassword).sendMail({ envelope: { from: bob, to: [alice] }, from: bob, to: alice, subject: "Still here?", text: "x\n" }).then(
-    () => assert.fail("Bob no longer has a mailbox to send from"),
-    (err: { responseCode?: number }) => assert.equal(err.responseCode, 553),
+  assert.deepEqual(
+    again.map((m) => m.subject),
+    ["Re: Hello Bob"],
   );
-  await submit(ports.submission, "alice", alicePassword).sendMail({ envelope: { from: alice, to: [alice] }, from: alice, to: alice, subject: "After restart", text: "x\n" });
-  await until(async () => (await readMbox(join(mailRoot, "alice", "INBOX"))).length === 2, "mail after the restart", 30_000, 100);
+  await submit(ports.submission, "bob", bobPassword)
+    .sendMail({ envelope: { from: bob, to: [alice] }, from: bob, to: alice, subject: "Still here?", text: "x\n" })
+    .then(
+      () => assert.fail("Bob no longer has a mailbox to send from"),
+      (err: { responseCode?: number }) => assert.equal(err.responseCode, 553),
+    );
+  await submit(ports.submission, "alice", alicePassword).sendMail({
+    envelope: { from: alice, to: [alice] },
+    from: alice,
+    to: alice,
+    subject: "After restart",
+    text: "x\n",
+  });
+  await until(
+    async () => (await readMbox(join(mailRoot, "alice", "INBOX"))).length === 2,
+    "mail after the restart",
+    30_000,
+    100,
+  );
   assert.equal(await second.interrupt(), 0, second.output());
 });

@@ -34,16 +34,37 @@ export interface StartLocalOptions {
 
 /** `semail start` as a child process, ready once it wrote ready.json. */
 export async function startLocal(dataDir: string, options: StartLocalOptions = {}) {
-  const args = [SEMAIL, "start", "--data-dir", dataDir, ...(options.containers ? [] : ["--no-containers"]), ...(options.noImages ? ["--no-images"] : [])];
-  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...options.env } });
+  const args = [
+    SEMAIL,
+    "start",
+    "--data-dir",
+    dataDir,
+    ...(options.containers ? [] : ["--no-containers"]),
+    ...(options.noImages ? ["--no-images"] : []),
+  ];
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...options.env },
+  });
   let output = "";
   child.stdout!.setEncoding("utf8").on("data", (d: string) => (output += d));
   child.stderr!.setEncoding("utf8").on("data", (d: string) => (output += d));
-  const ready = await untilValue(async () => {
-    if (child.exitCode !== null) throw new Error(`semail start exited ${child.exitCode}: ${output}`);
-    const text = await readFile(join(dataDir, "ready.json"), "utf8").catch(() => undefined);
-    return text === undefined ? undefined : (JSON.parse(text) as { passwords: Record<string, string>; containers: { jumpPort?: number; network?: string; off?: string } });
-  }, "semail start to be ready", options.readyMs ?? 90_000, 100).catch((err: Error) => {
+  const ready = await untilValue(
+    async () => {
+      if (child.exitCode !== null) throw new Error(`semail start exited ${child.exitCode}: ${output}`);
+      const text = await readFile(join(dataDir, "ready.json"), "utf8").catch(() => undefined);
+      return text === undefined
+        ? undefined
+        : (JSON.parse(text) as {
+            passwords: Record<string, string>;
+            containers: { jumpPort?: number; network?: string; off?: string };
+          });
+    },
+    "semail start to be ready",
+    options.readyMs ?? 90_000,
+    100,
+  ).catch((err: Error) => {
     child.kill("SIGKILL");
     return assert.fail(`${err.message}\n${output}`);
   });

@@ -92,10 +92,16 @@ c.quit()
 print(json.dumps({"before": before, "starttls": starttls, "after": after, "auth": [code, text.decode()]}))
 `;
 
-test("Thunderbird's view: every server autoconfig names answers there, with TLS, and takes alice's address as her login", { skip: needsRoot, timeout: 300_000 }, async (t) => {
+test("Thunderbird's view: every server autoconfig names answers there, with TLS, and takes alice's address as her login", {
+  skip: needsRoot,
+  timeout: 300_000,
+}, async (t) => {
   const dataDir = await mkdtemp(join(tmpdir(), "semail-mail-programs-"));
   const ports = await writeLocalSettings(dataDir);
-  await writeFile(join(dataDir, "users.yaml"), `mailboxes:\n  - owner: alice\n    address: ${ALICE}\n  - owner: bob\n    address: ${BOB}\n`);
+  await writeFile(
+    join(dataDir, "users.yaml"),
+    `mailboxes:\n  - owner: alice\n    address: ${ALICE}\n  - owner: bob\n    address: ${BOB}\n`,
+  );
   const local = await startLocal(dataDir, { noImages: true }).catch(async (err: unknown) => {
     await rm(dataDir, { recursive: true, force: true });
     throw err;
@@ -108,77 +114,133 @@ test("Thunderbird's view: every server autoconfig names answers there, with TLS,
     await rm(dataDir, { recursive: true, force: true });
   });
   const url = `http://127.0.0.1:${ports.web}/.well-known/autoconfig/mail/config-v1.1.xml?emailaddress=${encodeURIComponent(ALICE)}`;
-  assert.ok(local.output().includes(`autoconfig      http://127.0.0.1:${ports.web}/.well-known/autoconfig/mail/config-v1.1.xml?emailaddress=${ALICE}`), "the banner names the autoconfig URL");
+  assert.ok(
+    local
+      .output()
+      .includes(
+        `autoconfig      http://127.0.0.1:${ports.web}/.well-known/autoconfig/mail/config-v1.1.xml?emailaddress=${ALICE}`,
+      ),
+    "the banner names the autoconfig URL",
+  );
 
   const reply = await fetch(url, { signal: AbortSignal.timeout(30_000) });
   assert.equal(reply.status, 200);
   const config = await parseAutoconfig(await reply.text());
-  const named = (servers: readonly AutoconfigServer[]) => servers.map((s) => `${s.type} ${s.hostname}:${s.port} ${s.socketType}`);
+  const named = (servers: readonly AutoconfigServer[]) =>
+    servers.map((s) => `${s.type} ${s.hostname}:${s.port} ${s.socketType}`);
   const ca = join(dataDir, "tls", "cert.pem");
   /** Runs CHECK over `servers` as alice; each answer is a greeting or "FAILED: why". */
   const check = async (servers: readonly AutoconfigServer[], env: NodeJS.ProcessEnv = {}) => {
     const { stdout } = await run("python3", ["-c", CHECK], {
-      env: { ...process.env, ...env, SERVERS: JSON.stringify(servers), LOGIN: ALICE, PASSWORD: local.ready.passwords.alice!, CA: ca },
+      env: {
+        ...process.env,
+        ...env,
+        SERVERS: JSON.stringify(servers),
+        LOGIN: ALICE,
+        PASSWORD: local.ready.passwords.alice!,
+        CA: ca,
+      },
       timeout: 120_000,
     });
     const answers = JSON.parse(stdout) as Record<string, string>;
     assert.equal(Object.keys(answers).length, servers.length);
-    for (const [server, answer] of Object.entries(answers)) assert.doesNotMatch(answer, /^FAILED/, `${server}: ${answer}`);
+    for (const [server, answer] of Object.entries(answers))
+      assert.doesNotMatch(answer, /^FAILED/, `${server}: ${answer}`);
     return answers;
   };
-  const dig = async (name: string, type: string) => (await run("dig", ["@127.0.0.1", "-p", String(ports.dns), "+short", "+time=5", "+tries=2", name, type])).stdout.trim();
+  const dig = async (name: string, type: string) =>
+    (
+      await run("dig", ["@127.0.0.1", "-p", String(ports.dns), "+short", "+time=5", "+tries=2", name, type])
+    ).stdout.trim();
 
   await t.test("autoconfig names local mode's own ports (not 993, 465), the address as the login", () => {
     assert.deepEqual(config.domains, ["alice.semail.test"]);
-    assert.deepEqual(named(config.incoming), [`imap 127.0.0.1:${ports.imaps} SSL`, `imap 127.0.0.1:${ports.imap} STARTTLS`, `pop3 127.0.0.1:${ports.pop3s} SSL`]);
+    assert.deepEqual(named(config.incoming), [
+      `imap 127.0.0.1:${ports.imaps} SSL`,
+      `imap 127.0.0.1:${ports.imap} STARTTLS`,
+      `pop3 127.0.0.1:${ports.pop3s} SSL`,
+    ]);
     // The inbound daemon's submission listeners (465's and 587's roles), not outbound's plain port.
-    assert.deepEqual(named(config.outgoing), [`smtp 127.0.0.1:${ports.inboundSubmissions} SSL`, `smtp 127.0.0.1:${ports.inboundSubmission} STARTTLS`]);
+    assert.deepEqual(named(config.outgoing), [
+      `smtp 127.0.0.1:${ports.inboundSubmissions} SSL`,
+      `smtp 127.0.0.1:${ports.inboundSubmission} STARTTLS`,
+    ]);
     for (const server of [...config.incoming, ...config.outgoing]) assert.equal(server.username, "%EMAILADDRESS%");
   });
 
-  await t.test("every server it names answers there with its protocol and TLS, and takes alice's address and password", async () => {
-    const answers = await check([...config.incoming, ...config.outgoing]);
-    assert.match(answers[`imap 127.0.0.1:${ports.imaps} SSL`]!, /^\* OK/);
-    assert.match(answers[`pop3 127.0.0.1:${ports.pop3s} SSL`]!, /^\+OK/);
-  });
+  await t.test(
+    "every server it names answers there with its protocol and TLS, and takes alice's address and password",
+    async () => {
+      const answers = await check([...config.incoming, ...config.outgoing]);
+      assert.match(answers[`imap 127.0.0.1:${ports.imaps} SSL`]!, /^\* OK/);
+      assert.match(answers[`pop3 127.0.0.1:${ports.pop3s} SSL`]!, /^\+OK/);
+    },
+  );
 
   await t.test("the local named's SRV records and autoconfig name the same", async () => {
     assert.equal(await dig("_imaps._tcp.alice.semail.test", "SRV"), `0 1 ${ports.imaps} mx.semail.test.`);
     assert.equal(await dig("_imap._tcp.alice.semail.test", "SRV"), `10 1 ${ports.imap} mx.semail.test.`);
     assert.equal(await dig("_pop3s._tcp.alice.semail.test", "SRV"), `0 1 ${ports.pop3s} mx.semail.test.`);
-    assert.equal(await dig("_submissions._tcp.alice.semail.test", "SRV"), `0 1 ${ports.inboundSubmissions} mx.semail.test.`);
-    assert.equal(await dig("_submission._tcp.alice.semail.test", "SRV"), `10 1 ${ports.inboundSubmission} mx.semail.test.`);
+    assert.equal(
+      await dig("_submissions._tcp.alice.semail.test", "SRV"),
+      `0 1 ${ports.inboundSubmissions} mx.semail.test.`,
+    );
+    assert.equal(
+      await dig("_submission._tcp.alice.semail.test", "SRV"),
+      `10 1 ${ports.inboundSubmission} mx.semail.test.`,
+    );
     assert.match(await dig("autoconfig.alice.semail.test", "A"), /^autoconfig\.semail\.test\.\n127\.0\.0\.1$/);
   });
 
-  await t.test("sending: over each outgoing server, AUTH only after TLS with alice's address, and her message reaches bob's INBOX", async () => {
-    assert.equal(config.outgoing.length, 2, "autoconfig names both submission ports");
-    await check(config.outgoing, { SEND_TO: BOB });
-    const inbox = join(dataDir, "mail", "bob", "INBOX");
-    const subjects = named(config.outgoing).map((server) => `via ${server}`);
-    const messages = await untilValue(async () => {
-      const got = await readMbox(inbox).catch(() => []);
-      return subjects.every((subject) => got.some((m) => m.subject === subject)) ? got : undefined;
-    }, "alice's messages in bob's INBOX", 60_000, 100);
-    for (const subject of subjects) {
-      const message = messages.find((m) => m.subject === subject)!;
-      const header = (name: string) => message.headers.filter(([k]) => k === name).map(([, v]) => v);
-      assert.deepEqual(header("Delivered-To"), [BOB], subject);
-      assert.deepEqual(header("Return-Path"), [`<${ALICE}>`], subject);
-      // Newest hop first: inbound as MX (outbound's STARTTLS, no AUTH), outbound's submission
-      // (the hand-off's AUTH, plain on loopback), inbound's submission (AUTH over TLS).
-      assert.deepEqual(header("Received").map((r) => /\bwith (\S+)/.exec(r)?.[1]), ["ESMTPS", "ESMTPA", "ESMTPSA"], subject);
-      assert.match(message.body, /Sent as a mail program sends\./);
-    }
-  });
+  await t.test(
+    "sending: over each outgoing server, AUTH only after TLS with alice's address, and her message reaches bob's INBOX",
+    async () => {
+      assert.equal(config.outgoing.length, 2, "autoconfig names both submission ports");
+      await check(config.outgoing, { SEND_TO: BOB });
+      const inbox = join(dataDir, "mail", "bob", "INBOX");
+      const subjects = named(config.outgoing).map((server) => `via ${server}`);
+      const messages = await untilValue(
+        async () => {
+          const got = await readMbox(inbox).catch(() => []);
+          return subjects.every((subject) => got.some((m) => m.subject === subject)) ? got : undefined;
+        },
+        "alice's messages in bob's INBOX",
+        60_000,
+        100,
+      );
+      for (const subject of subjects) {
+        const message = messages.find((m) => m.subject === subject)!;
+        const header = (name: string) => message.headers.filter(([k]) => k === name).map(([, v]) => v);
+        assert.deepEqual(header("Delivered-To"), [BOB], subject);
+        assert.deepEqual(header("Return-Path"), [`<${ALICE}>`], subject);
+        // Newest hop first: inbound as MX (outbound's STARTTLS, no AUTH), outbound's submission
+        // (the hand-off's AUTH, plain on loopback), inbound's submission (AUTH over TLS).
+        assert.deepEqual(
+          header("Received").map((r) => /\bwith (\S+)/.exec(r)?.[1]),
+          ["ESMTPS", "ESMTPA", "ESMTPSA"],
+          subject,
+        );
+        assert.match(message.body, /Sent as a mail program sends\./);
+      }
+    },
+  );
 
   await t.test("the MX port (25's role) offers no AUTH, before or after STARTTLS, and refuses one", async () => {
     const { stdout } = await run("python3", ["-c", NO_AUTH], {
-      env: { ...process.env, PORT: String(ports.inbound), LOGIN: ALICE, PASSWORD: local.ready.passwords.alice!, CA: ca },
+      env: {
+        ...process.env,
+        PORT: String(ports.inbound),
+        LOGIN: ALICE,
+        PASSWORD: local.ready.passwords.alice!,
+        CA: ca,
+      },
       timeout: 60_000,
     });
     const answer = JSON.parse(stdout) as { before: boolean; starttls: boolean; after: boolean; auth: [number, string] };
-    assert.deepEqual({ before: answer.before, starttls: answer.starttls, after: answer.after }, { before: false, starttls: true, after: false });
+    assert.deepEqual(
+      { before: answer.before, starttls: answer.starttls, after: answer.after },
+      { before: false, starttls: true, after: false },
+    );
     assert.equal(answer.auth[0], 500, answer.auth[1]);
   });
 });

@@ -24,7 +24,13 @@ const PATH_CALLS = new Set(["join", "resolve", "repoPath"]);
  * `exists` says whether a repo-relative path exists: a path-looking string that names nothing is no edge.
  */
 export function edgesOfSource(file: string, text: string, exists: (path: string) => boolean): Edge[] {
-  const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true, file.endsWith(".mjs") ? ts.ScriptKind.JS : ts.ScriptKind.TS);
+  const source = ts.createSourceFile(
+    file,
+    text,
+    ts.ScriptTarget.Latest,
+    true,
+    file.endsWith(".mjs") ? ts.ScriptKind.JS : ts.ScriptKind.TS,
+  );
   const here = posix.dirname(file);
   const edges: Edge[] = [];
   const add = (spec: string, to: string, kind: Edge["kind"]) => {
@@ -43,7 +49,8 @@ export function edgesOfSource(file: string, text: string, exists: (path: string)
     if (ts.isNewExpression(node) && isIdentifier(node.expression, "URL")) {
       // new URL("../assets/x", import.meta.url): relative to this file.
       const [first, base] = node.arguments ?? [];
-      if (first && ts.isStringLiteralLike(first) && base && mentionsImportMeta(base)) add(first.text, posix.join(here, first.text), "path");
+      if (first && ts.isStringLiteralLike(first) && base && mentionsImportMeta(base))
+        add(first.text, posix.join(here, first.text), "path");
     } else if (ts.isCallExpression(node) && PATH_CALLS.has(calleeName(node))) {
       pathCall(node, here, add);
     } else if (ts.isStringLiteralLike(node) && !isPathCallArgument(node) && looksLikeRepoPath(node.text)) {
@@ -58,14 +65,22 @@ export function edgesOfSource(file: string, text: string, exists: (path: string)
 
 /** The module a node imports or re-exports, if it is an import form. */
 function moduleSpecifier(node: ts.Node): string | undefined {
-  if ((ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) && node.moduleSpecifier && ts.isStringLiteralLike(node.moduleSpecifier)) {
+  if (
+    (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) &&
+    node.moduleSpecifier &&
+    ts.isStringLiteralLike(node.moduleSpecifier)
+  ) {
     return node.moduleSpecifier.text;
   }
   if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword) {
     const [arg] = node.arguments;
     return arg && ts.isStringLiteralLike(arg) ? arg.text : undefined;
   }
-  if (ts.isImportTypeNode(node) && ts.isLiteralTypeNode(node.argument) && ts.isStringLiteralLike(node.argument.literal)) {
+  if (
+    ts.isImportTypeNode(node) &&
+    ts.isLiteralTypeNode(node.argument) &&
+    ts.isStringLiteralLike(node.argument.literal)
+  ) {
     return node.argument.literal.text;
   }
   return undefined;
@@ -75,7 +90,11 @@ function moduleSpecifier(node: ts.Node): string | undefined {
  * join(import.meta.dirname, "..", "assets", x) reads relative to this file; join(projectDir, "assets", "host")
  * or repoPath("assets/host") reads from the repository root (the base is a variable we cannot follow).
  */
-function pathCall(call: ts.CallExpression, here: string, add: (spec: string, to: string, kind: Edge["kind"]) => void): void {
+function pathCall(
+  call: ts.CallExpression,
+  here: string,
+  add: (spec: string, to: string, kind: Edge["kind"]) => void,
+): void {
   const firstLiteral = call.arguments.findIndex((a) => ts.isStringLiteralLike(a));
   if (firstLiteral < 0) return;
   const literals: string[] = [];
@@ -92,7 +111,10 @@ function pathCall(call: ts.CallExpression, here: string, add: (spec: string, to:
 /** Arguments of join(), repoPath() and new URL() are read as one path by the caller's branch. */
 function isPathCallArgument(node: ts.Node): boolean {
   const parent = node.parent;
-  return (ts.isCallExpression(parent) && PATH_CALLS.has(calleeName(parent))) || (ts.isNewExpression(parent) && isIdentifier(parent.expression, "URL"));
+  return (
+    (ts.isCallExpression(parent) && PATH_CALLS.has(calleeName(parent))) ||
+    (ts.isNewExpression(parent) && isIdentifier(parent.expression, "URL"))
+  );
 }
 
 /** Two or more path segments with no leading slash or dot: "assets/host", not "/assets/app.css" or "x". */
@@ -120,7 +142,8 @@ function calleeName(call: ts.CallExpression): string {
 export function unitOf(path: string, units: readonly string[]): string | undefined {
   let best: string | undefined;
   for (const unit of units) {
-    if ((path === unit || path.startsWith(`${unit}/`)) && (best === undefined || unit.length > best.length)) best = unit;
+    if ((path === unit || path.startsWith(`${unit}/`)) && (best === undefined || unit.length > best.length))
+      best = unit;
   }
   return best;
 }

@@ -25,12 +25,22 @@ export interface TestSlapd extends RunningSlapd {
 }
 
 export async function startTestSlapd(
-  options: { users?: readonly SlapdUser[]; admins?: readonly string[]; tls?: { certFile: string; keyFile: string } } = {},
+  options: {
+    users?: readonly SlapdUser[];
+    admins?: readonly string[];
+    tls?: { certFile: string; keyFile: string };
+  } = {},
 ): Promise<TestSlapd> {
   const dataDir = await mkdtemp(join(tmpdir(), "semail-slapd-"));
   let running: RunningSlapd;
   try {
-    running = await startSlapd({ dataDir, users: options.users ?? TEST_USERS, admins: options.admins ?? TEST_ADMINS, adminPassword: TEST_ADMIN_PASSWORD, ...(options.tls && { tls: options.tls }) });
+    running = await startSlapd({
+      dataDir,
+      users: options.users ?? TEST_USERS,
+      admins: options.admins ?? TEST_ADMINS,
+      adminPassword: TEST_ADMIN_PASSWORD,
+      ...(options.tls && { tls: options.tls }),
+    });
   } catch (err) {
     await rm(dataDir, { recursive: true, force: true });
     throw err;
@@ -39,7 +49,14 @@ export async function startTestSlapd(
     ...running,
     dataDir,
     settings: (overrides = {}) =>
-      ldapSettings.parse({ url: running.url, baseDn: running.baseDn, userDnTemplate: running.userDnTemplate, adminGroupDn: running.adminGroupDn, timeoutMs: 3000, ...overrides }),
+      ldapSettings.parse({
+        url: running.url,
+        baseDn: running.baseDn,
+        userDnTemplate: running.userDnTemplate,
+        adminGroupDn: running.adminGroupDn,
+        timeoutMs: 3000,
+        ...overrides,
+      }),
     stop: async () => {
       await running.stop();
       await rm(dataDir, { recursive: true, force: true });
@@ -84,7 +101,10 @@ export function slapdForFile(options: TestSlapdOptions = {}): TestSlapd {
  * One slapd and a directory client on it for a whole test file: started before its tests,
  * closed and stopped after them. Either may be destructured at module level.
  */
-export function testDirectoryForFile(users?: readonly SlapdUser[]): { readonly slapd: TestSlapd; readonly directory: Directory } {
+export function testDirectoryForFile(users?: readonly SlapdUser[]): {
+  readonly slapd: TestSlapd;
+  readonly directory: Directory;
+} {
   let slapd: TestSlapd | undefined;
   let directory: Directory | undefined;
   before(async () => {
@@ -95,5 +115,8 @@ export function testDirectoryForFile(users?: readonly SlapdUser[]): { readonly s
     await directory?.close();
     await slapd?.stop();
   });
-  return { slapd: madeInBefore("the test slapd", () => slapd), directory: madeInBefore("the test directory", () => directory) };
+  return {
+    slapd: madeInBefore("the test slapd", () => slapd),
+    directory: madeInBefore("the test directory", () => directory),
+  };
 }

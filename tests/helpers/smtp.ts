@@ -44,7 +44,13 @@ export class SmtpClient {
   static async connect(port: number, options: ConnectOptions = {}): Promise<SmtpClient> {
     const host = options.host ?? "127.0.0.1";
     const socket = options.tls
-      ? tlsConnect({ port, host, rejectUnauthorized: false, servername: "localhost", ...(options.localAddress ? { localAddress: options.localAddress } : {}) })
+      ? tlsConnect({
+          port,
+          host,
+          rejectUnauthorized: false,
+          servername: "localhost",
+          ...(options.localAddress ? { localAddress: options.localAddress } : {}),
+        })
       : netConnect({ port, host, ...(options.localAddress ? { localAddress: options.localAddress } : {}) });
     await new Promise<void>((resolve, reject) => {
       socket.once(options.tls ? "secureConnect" : "connect", () => resolve());
@@ -60,7 +66,8 @@ export class SmtpClient {
     socket.on("error", () => undefined);
     socket.on("close", () => {
       this.#closed = true;
-      for (const w of this.#waiters.splice(0)) w(new Error(`connection closed; unread: ${JSON.stringify(this.#buffer)}`));
+      for (const w of this.#waiters.splice(0))
+        w(new Error(`connection closed; unread: ${JSON.stringify(this.#buffer)}`));
       for (const w of this.#closedWaiters.splice(0)) w();
     });
   }
@@ -146,7 +153,10 @@ export class SmtpClient {
   waitClosed(): Promise<void> {
     if (this.#closed) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`connection still open after ${this.timeoutMs} ms`)), this.timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`connection still open after ${this.timeoutMs} ms`)),
+        this.timeoutMs,
+      );
       this.#closedWaiters.push(() => {
         clearTimeout(timer);
         resolve();
@@ -160,7 +170,13 @@ export class SmtpClient {
 }
 
 /** A plain message with CRLF endings. */
-export function simpleMessage(options: { from: string; to: string; subject: string; body?: string; headers?: readonly string[] }): string {
+export function simpleMessage(options: {
+  from: string;
+  to: string;
+  subject: string;
+  body?: string;
+  headers?: readonly string[];
+}): string {
   return [
     `From: <${options.from}>`,
     `To: <${options.to}>`,
@@ -173,7 +189,10 @@ export function simpleMessage(options: { from: string; to: string; subject: stri
 }
 
 /** One whole transaction over a new connection; returns the DATA reply (or the first refusal). */
-export async function sendMessage(port: number, options: { from: string; to: readonly string[]; data: string | Buffer; host?: string; helo?: string }): Promise<Reply> {
+export async function sendMessage(
+  port: number,
+  options: { from: string; to: readonly string[]; data: string | Buffer; host?: string; helo?: string },
+): Promise<Reply> {
   const client = await SmtpClient.connect(port, options.host ? { host: options.host } : {});
   try {
     let reply = await client.command(`EHLO ${options.helo ?? "client.test"}`);

@@ -75,7 +75,10 @@ export async function startTarget(options: TargetOptions): Promise<Target> {
     authMethods: ["PLAIN", "LOGIN"],
     onAuth(auth, _session, callback) {
       const ok = options.auth && auth.username === options.auth.user && auth.password === options.auth.pass;
-      callback(ok ? null : new ReplyError(535, "5.7.8 Authentication credentials invalid"), ok ? { user: auth.username } : undefined);
+      callback(
+        ok ? null : new ReplyError(535, "5.7.8 Authentication credentials invalid"),
+        ok ? { user: auth.username } : undefined,
+      );
     },
     ...(options.tls ? { key: options.tls.key, cert: options.tls.cert } : {}),
     onConnect(_session, callback) {
@@ -124,7 +127,12 @@ export async function startTarget(options: TargetOptions): Promise<Target> {
 }
 
 /** A raw TCP target: `handle` runs per connection; the server counts them and cuts them at close. */
-async function rawTarget(host: string, port: number, messages: ReceivedMessage[], handle: (socket: Socket) => void): Promise<Target> {
+async function rawTarget(
+  host: string,
+  port: number,
+  messages: ReceivedMessage[],
+  handle: (socket: Socket) => void,
+): Promise<Target> {
   const sockets = new Set<Socket>();
   const state = { connections: 0 };
   const server = createServer((socket) => {
@@ -166,7 +174,7 @@ export function startLenientTarget(host: string, port = 0): Promise<Target> {
     let buffer = Buffer.alloc(0);
     let inData = false;
     let envelope = { mailFrom: "", recipients: [] as string[] };
-    const reply = (line: string) => socket.write(line + "\r\n");
+    const reply = (line: string) => socket.write(`${line}\r\n`);
     socket.write("220 lenient.test ESMTP\r\n");
     socket.on("data", (chunk: Buffer) => {
       buffer = Buffer.concat([buffer, chunk]);
@@ -179,7 +187,13 @@ export function startLenientTarget(host: string, port = 0): Promise<Target> {
           const body = text.slice(0, match.index + match[1]!.length);
           buffer = buffer.subarray(Buffer.byteLength(text.slice(0, match.index + match[0].length), "latin1"));
           inData = false;
-          messages.push({ ...envelope, raw: Buffer.from(body, "latin1"), secure: false, localAddress: socket.localAddress ?? "", clientHostname: "" });
+          messages.push({
+            ...envelope,
+            raw: Buffer.from(body, "latin1"),
+            secure: false,
+            localAddress: socket.localAddress ?? "",
+            clientHostname: "",
+          });
           envelope = { mailFrom: "", recipients: [] };
           reply(`250 2.0.0 Ok: queued as ${messages.length}`);
           continue;

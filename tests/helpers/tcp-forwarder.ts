@@ -25,9 +25,10 @@ export async function tcpForwarder(host: string, target: { host: string; port: n
   await new Promise<void>((resolve, reject) => server.once("error", reject).listen(0, host, resolve));
   return {
     address: `${host}:${(server.address() as AddressInfo).port}`,
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      for (const end of open) end.destroy();
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const end of open) end.destroy();
+      }),
   };
 }

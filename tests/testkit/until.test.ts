@@ -11,13 +11,26 @@ test("until returns as soon as the check holds", async () => {
 
 test("until fails after its deadline, naming what did not happen (a function is asked then)", async () => {
   let asked = 0;
-  await assert.rejects(until(() => false, () => `the door (asked ${++asked})`, 30, 5), /timed out after 30 ms waiting for the door \(asked 1\)/);
+  await assert.rejects(
+    until(
+      () => false,
+      () => `the door (asked ${++asked})`,
+      30,
+      5,
+    ),
+    /timed out after 30 ms waiting for the door \(asked 1\)/,
+  );
   assert.equal(asked, 1);
 });
 
 test("until checks once more at the deadline, and an error from the check fails at once", async () => {
   await until(() => true, "an immediate yes", 0);
-  await assert.rejects(until(() => { throw new Error("broken probe"); }, "never"), /broken probe/);
+  await assert.rejects(
+    until(() => {
+      throw new Error("broken probe");
+    }, "never"),
+    /broken probe/,
+  );
 });
 
 test("untilValue returns the first value that is not undefined", async () => {

@@ -41,7 +41,11 @@ function gatedApplier() {
 
 test("requests made during an apply are merged into one following apply", async () => {
   const gate = gatedApplier();
-  const runner = new ApplyRunner({ applier: gate.applier, load: async () => new UsersList([]), logger: silentLogger() });
+  const runner = new ApplyRunner({
+    applier: gate.applier,
+    load: async () => new UsersList([]),
+    logger: silentLogger(),
+  });
   assert.equal(runner.status().state, "idle");
   gate.bump();
   runner.request("first");
@@ -99,7 +103,10 @@ test("a list that cannot be read fails the apply with the reason", async () => {
   });
   runner.request("x");
   await runner.idle();
-  assert.deepEqual([runner.status().state, runner.status().reason], ["failed", "users.yaml: mailboxes[0].owner is required"]);
+  assert.deepEqual(
+    [runner.status().state, runner.status().reason],
+    ["failed", "users.yaml: mailboxes[0].owner is required"],
+  );
 });
 
 test("plainReason keeps a few short lines", () => {

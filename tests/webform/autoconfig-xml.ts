@@ -36,7 +36,8 @@ print(json.dumps({"provider": provider.get("id"), "domains": [d.text for d in pr
 export function parseAutoconfig(xml: string): Promise<Autoconfig> {
   return new Promise((resolve, reject) => {
     const child = execFile("python3", ["-c", PARSE], { timeout: 20_000 }, (err, stdout, stderr) => {
-      if (err) return reject(new Error(`not a clientConfig document: ${stderr.trim().split("\n").at(-1) ?? err.message}`));
+      if (err)
+        return reject(new Error(`not a clientConfig document: ${stderr.trim().split("\n").at(-1) ?? err.message}`));
       resolve(JSON.parse(stdout) as Autoconfig);
     });
     child.stdin!.end(xml);

@@ -22,13 +22,19 @@ function get(form: RunningForm, path: string, host?: string): Promise<{ status: 
   return new Promise((resolve, reject) => {
     const req = request(`${form.url}${path}`, { headers: host ? { host } : {} }, (res) => {
       let body = "";
-      res.setEncoding("utf8").on("data", (chunk: string) => (body += chunk)).on("end", () => resolve({ status: res.statusCode ?? 0, type: String(res.headers["content-type"]), body }));
+      res
+        .setEncoding("utf8")
+        .on("data", (chunk: string) => (body += chunk))
+        .on("end", () => resolve({ status: res.statusCode ?? 0, type: String(res.headers["content-type"]), body }));
     });
     req.once("error", reject).end();
   });
 }
 
-async function startAutoconfigForm(t: Parameters<typeof startForm>[0], extra: Partial<Parameters<typeof startForm>[1]> = {}): Promise<RunningForm> {
+async function startAutoconfigForm(
+  t: Parameters<typeof startForm>[0],
+  extra: Partial<Parameters<typeof startForm>[1]> = {},
+): Promise<RunningForm> {
   // A directory nobody answers for: the route must not need one.
   const directory = createDirectory(ldapSettings.parse({ url: "ldap://127.0.0.1:9" }));
   t.after(() => directory.close());
@@ -63,7 +69,11 @@ test("both paths, by the address or by the host asked; any case; an external dom
     wellKnown: await get(form, "/.well-known/autoconfig/mail/config-v1.1.xml", "alice.semail.test"),
     subdomain: await get(form, "/mail/config-v1.1.xml", "autoconfig.alice.semail.test"),
     withPort: await get(form, "/mail/config-v1.1.xml", "AUTOCONFIG.Alice.semail.test:8080"),
-    upper: await get(form, "/mail/config-v1.1.xml?emailaddress=Alice%40ALICE.semail.test", "autoconfig.elsewhere.example"),
+    upper: await get(
+      form,
+      "/mail/config-v1.1.xml?emailaddress=Alice%40ALICE.semail.test",
+      "autoconfig.elsewhere.example",
+    ),
     external: await get(form, "/mail/config-v1.1.xml?emailaddress=dave%40example.org"),
   };
   for (const [name, reply] of Object.entries(asked)) {
@@ -91,8 +101,18 @@ test("a domain not served here, a claim not proven yet and the managed domain wi
 });
 
 test("the ports are the ones given (local mode's own); a service on port 0 is left out", async (t) => {
-  const form = await startAutoconfigForm(t, { mailClients: { host: "127.0.0.1", ports: { imap: 0, imaps: 1993, pop3s: 1995, submission: 2588, submissions: 0 } } });
-  const config = await parseAutoconfig((await get(form, "/mail/config-v1.1.xml?emailaddress=alice%40alice.semail.test")).body);
-  assert.deepEqual(config.incoming.map((s) => `${s.type} ${s.hostname}:${s.port} ${s.socketType}`), ["imap 127.0.0.1:1993 SSL", "pop3 127.0.0.1:1995 SSL"]);
-  assert.deepEqual(config.outgoing.map((s) => `${s.type} ${s.hostname}:${s.port} ${s.socketType}`), ["smtp 127.0.0.1:2588 STARTTLS"]);
+  const form = await startAutoconfigForm(t, {
+    mailClients: { host: "127.0.0.1", ports: { imap: 0, imaps: 1993, pop3s: 1995, submission: 2588, submissions: 0 } },
+  });
+  const config = await parseAutoconfig(
+    (await get(form, "/mail/config-v1.1.xml?emailaddress=alice%40alice.semail.test")).body,
+  );
+  assert.deepEqual(
+    config.incoming.map((s) => `${s.type} ${s.hostname}:${s.port} ${s.socketType}`),
+    ["imap 127.0.0.1:1993 SSL", "pop3 127.0.0.1:1995 SSL"],
+  );
+  assert.deepEqual(
+    config.outgoing.map((s) => `${s.type} ${s.hostname}:${s.port} ${s.socketType}`),
+    ["smtp 127.0.0.1:2588 STARTTLS"],
+  );
 });

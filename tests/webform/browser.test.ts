@@ -74,7 +74,11 @@ test("log in, create a mailbox, see the status reach done, delete it", async (t)
   await page.getByRole("alert").waitFor();
   assert.equal(await page.getByRole("alert").textContent(), "Wrong login name or password.");
   await shot(page, "02-login-refused");
-  assert.deepEqual(errors.splice(0).filter((e) => !/401/.test(e)), [], "only the refused login's 401 so far");
+  assert.deepEqual(
+    errors.splice(0).filter((e) => !/401/.test(e)),
+    [],
+    "only the refused login's 401 so far",
+  );
 
   // Then with the keyboard only: the login field has focus, Tab to the password, Enter sends.
   await page.getByLabel("Login name").focus();
@@ -115,7 +119,9 @@ test("log in, create a mailbox, see the status reach done, delete it", async (t)
   // The same page on a phone-sized screen.
   await page.setViewportSize({ width: 375, height: 740 });
   await shot(page, "08-create-form-phone");
-  const overflow = Number(await page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth"));
+  const overflow = Number(
+    await page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth"),
+  );
   assert.ok(overflow <= 0, `no horizontal scrolling on a phone (${overflow}px too wide)`);
   assert.deepEqual(errors, [], "no script errors and no CSP violations");
 });
@@ -133,7 +139,10 @@ test("an administrator's list of mailboxes", async (t) => {
   await page.getByRole("heading", { name: "All mailboxes" }).waitFor();
   assert.equal(await page.getByRole("row").count(), 3);
   await page.getByLabel("Size of bob@example.org").fill("3GiB");
-  await page.getByRole("row", { name: /bob@example\.org/ }).getByRole("button", { name: "Change" }).click();
+  await page
+    .getByRole("row", { name: /bob@example\.org/ })
+    .getByRole("button", { name: "Change" })
+    .click();
   await page.getByText("The size is changed").waitFor();
   // Once applied, the banner says so instead of "being applied".
   await page.waitForSelector('#apply-status[data-state="done"]', { timeout: 15_000 });
@@ -160,8 +169,14 @@ test("an external domain's page shows the MX record to add; a directory outage s
   await page.getByLabel("Domain", { exact: true }).press("Enter");
   await page.getByRole("heading", { name: "DNS of example.org" }).waitFor();
   // The MX record's box (a pending claim also shows its TXT record in one).
-  assert.equal(await page.locator("pre code", { hasText: " IN MX " }).textContent(), "example.org. IN MX 10 mx.semail.test.");
-  assert.match((await page.locator("#mx-check").textContent()) ?? "", /does not point to us yet; it points to mail\.provider\.net/);
+  assert.equal(
+    await page.locator("pre code", { hasText: " IN MX " }).textContent(),
+    "example.org. IN MX 10 mx.semail.test.",
+  );
+  assert.match(
+    (await page.locator("#mx-check").textContent()) ?? "",
+    /does not point to us yet; it points to mail\.provider\.net/,
+  );
   await shot(page, "11-external-domain");
 
   const closed = createDirectory(slapd.settings({ url: "ldap://127.0.0.1:1" }));
@@ -174,7 +189,9 @@ test("an external domain's page shows the MX record to add; a directory outage s
 
 test("the banner after creating a mailbox follows the apply status, also after a reload", async (t) => {
   // As in production: the applier knows the SSH line of the container it made.
-  const applier = Object.assign(fakeApplier({ delayMs: 1500 }), { sshCommand: async (owner: string) => `ssh -J semail-jump@203.0.113.10 ${owner}@172.30.0.5` });
+  const applier = Object.assign(fakeApplier({ delayMs: 1500 }), {
+    sshCommand: async (owner: string) => `ssh -J semail-jump@203.0.113.10 ${owner}@172.30.0.5`,
+  });
   const form = await startForm(t, { directory, applier });
   const page = await browser.newPage();
   t.after(() => page.close());
@@ -187,15 +204,23 @@ test("the banner after creating a mailbox follows the apply status, also after a
   assert.match((await banner.textContent()) ?? "", /The change is being applied/);
 
   await page.waitForSelector('#apply-status[data-state="done"]', { timeout: 15_000 });
-  assert.equal(await banner.textContent(), "Your mailbox is created and set up: see below how to use it.", "the script changed the banner with the status");
+  assert.equal(
+    await banner.textContent(),
+    "Your mailbox is created and set up: see below how to use it.",
+    "the script changed the banner with the status",
+  );
   await shot(page, "13-created-banner-done");
   await page.reload();
   await page.locator("#apply-status").waitFor();
   assert.equal(await page.locator("#apply-status").getAttribute("data-state"), "done");
-  assert.equal(await banner.textContent(), "Your mailbox is created and set up: see below how to use it.", "a reload does not bring back \"being applied\"");
+  assert.equal(
+    await banner.textContent(),
+    "Your mailbox is created and set up: see below how to use it.",
+    'a reload does not bring back "being applied"',
+  );
 
   // A failed apply turns the banner into what failed, not "being applied" either.
-  applier.fail = "lvcreate: Volume group \"semail\" has insufficient free space";
+  applier.fail = 'lvcreate: Volume group "semail" has insufficient free space';
   form.runner.request("test");
   await form.runner.idle();
   await page.reload();
@@ -224,7 +249,10 @@ test("long addresses wrap inside their column; names and headings never break mi
   await form.store.update(() => [
     { owner: "alice", address: longAddress },
     { owner: "maximilian.vonhohenzollern", address: "max@example.org" },
-    { owner: "bob", address: "bob-the-builder-of-very-long-addresses@builders-and-constructors-of-the-world.example.org" },
+    {
+      owner: "bob",
+      address: "bob-the-builder-of-very-long-addresses@builders-and-constructors-of-the-world.example.org",
+    },
   ]);
   const page = await browser.newPage();
   t.after(() => page.close());
@@ -236,8 +264,15 @@ test("long addresses wrap inside their column; names and headings never break mi
     await page.setViewportSize({ width, height: 800 });
     await shot(page, `14-admin-long-addresses-${width}`);
     assert.deepEqual(await page.evaluate(OVERFLOWING), [], `nothing reaches past the page's column at ${width}px`);
-    const names = (await page.evaluate(LINES_OF('td[data-label="Owner"], th'))) as Array<{ text: string; lines: number }>;
-    assert.deepEqual(names.filter((n) => n.lines > 1), [], `owner names and headings on one line each at ${width}px`);
+    const names = (await page.evaluate(LINES_OF('td[data-label="Owner"], th'))) as Array<{
+      text: string;
+      lines: number;
+    }>;
+    assert.deepEqual(
+      names.filter((n) => n.lines > 1),
+      [],
+      `owner names and headings on one line each at ${width}px`,
+    );
   }
 
   // Alice's own page: the long address in the details, the banner, the hints and the buttons.
@@ -258,7 +293,9 @@ test("long addresses wrap inside their column; names and headings never break mi
   }
 });
 
-test("the mailbox page follows by itself: the SSH line appears when the container is made, and a claim goes live with its MX seen", { timeout: 90_000 }, async (t) => {
+test("the mailbox page follows by itself: the SSH line appears when the container is made, and a claim goes live with its MX seen", {
+  timeout: 90_000,
+}, async (t) => {
   // As local mode's containers: the SSH line is known once an apply has made the container.
   let made = false;
   const applier = Object.assign(fakeApplier({ delayMs: 1500 }), {
@@ -286,10 +323,16 @@ test("the mailbox page follows by itself: the SSH line appears when the containe
   await page.getByLabel("Subdomain", { exact: true }).fill("wonderland");
   await page.getByRole("button", { name: "Create my mailbox" }).click();
   await page.getByRole("heading", { name: "Your mailbox" }).waitFor();
-  assert.match((await page.locator("#mailbox-use").textContent()) ?? "", /shown here once the system has made the container/);
+  assert.match(
+    (await page.locator("#mailbox-use").textContent()) ?? "",
+    /shown here once the system has made the container/,
+  );
   await page.evaluate("window.semailMarker = 42");
   await page.locator("#mailbox-use code", { hasText: "ssh -J" }).waitFor({ timeout: 20_000 });
-  assert.equal(await page.locator("#mailbox-use pre code").textContent(), "ssh -J semail-jump@203.0.113.10 alice@172.30.0.5");
+  assert.equal(
+    await page.locator("#mailbox-use pre code").textContent(),
+    "ssh -J semail-jump@203.0.113.10 alice@172.30.0.5",
+  );
   assert.equal(await page.evaluate("window.semailMarker"), 42, "no reload happened");
   await shot(page, "17-ssh-line-followed");
 
@@ -306,12 +349,20 @@ test("the mailbox page follows by itself: the SSH line appears when the containe
 
   // The domain's owner publishes the records and a check (the next automatic one) finds them.
   const token = (await loadUsersList(form.usersFile, LIST_OPTIONS)).byOwner("bob")!.pendingProof!;
-  await dns.reload([{ name: "home.example", text: zoneText("home.example", ["@ IN MX 10 mx.semail.test.", `_semail IN TXT "semail-proof=${token}"`]) }]);
+  await dns.reload([
+    {
+      name: "home.example",
+      text: zoneText("home.example", ["@ IN MX 10 mx.semail.test.", `_semail IN TXT "semail-proof=${token}"`]),
+    },
+  ]);
   await form.proofs.checkNow("bob");
   await page.waitForSelector('#mailbox-follows[data-live="true"]', { timeout: 30_000 });
   assert.equal(await page.evaluate("window.semailMarker"), 43, "no reload happened");
   assert.equal(await page.locator("#proof").count(), 0, "the proof section is gone");
-  assert.equal(await page.locator("#mx-check").textContent(), "Checked now: the MX of home.example points to us (mx.semail.test).");
+  assert.equal(
+    await page.locator("#mx-check").textContent(),
+    "Checked now: the MX of home.example points to us (mx.semail.test).",
+  );
   assert.equal(await page.locator("main > p.notice").textContent(), "The domain is proven: your mailbox is live.");
   await page.getByRole("heading", { name: "How to send and read mail" }).waitFor();
   await shot(page, "18-claim-live-followed");
@@ -319,17 +370,27 @@ test("the mailbox page follows by itself: the SSH line appears when the containe
 });
 
 test("at 1200 px no code box hides the end of a record or command, and the key box is six lines high", async (t) => {
-  const applier = Object.assign(fakeApplier(), { sshCommand: async (owner: string) => `ssh -J semail-jump@mail-gateway.wonderland-of-long-names.example:40222 ${owner}@172.30.0.5` });
+  const applier = Object.assign(fakeApplier(), {
+    sshCommand: async (owner: string) =>
+      `ssh -J semail-jump@mail-gateway.wonderland-of-long-names.example:40222 ${owner}@172.30.0.5`,
+  });
   const form = await startForm(t, { directory, applier, mxCheck: async () => ({ state: "none" }) });
   await form.store.update(() => [
     { owner: "alice", address: "alice@wonderland-of-long-names.example" },
-    { owner: "bob", address: "bob@the-home-of-bob-the-builder.example", pendingProof: "0123456789abcdef0123456789abcdef" },
+    {
+      owner: "bob",
+      address: "bob@the-home-of-bob-the-builder.example",
+      pendingProof: "0123456789abcdef0123456789abcdef",
+    },
   ]);
   const page = await browser.newPage();
   t.after(() => page.close());
   await page.setViewportSize({ width: 1200, height: 900 });
   const hidden = `Array.from(document.querySelectorAll("pre")).filter((el) => el.scrollWidth > el.clientWidth).map((el) => el.textContent)`;
-  for (const [uid, password] of [["alice", "alice-Secret1"], ["bob", "bob-Secret2"]] as const) {
+  for (const [uid, password] of [
+    ["alice", "alice-Secret1"],
+    ["bob", "bob-Secret2"],
+  ] as const) {
     await page.context().clearCookies();
     await logIn(page, form.url, uid, password);
     await page.getByRole("heading", { name: "Your mailbox" }).waitFor();
@@ -339,9 +400,14 @@ test("at 1200 px no code box hides the end of a record or command, and the key b
     const key = page.getByLabel("Public key");
     assert.equal(await key.getAttribute("rows"), "6");
     const box = await key.boundingBox();
-    assert.ok(box !== null && box.height >= 120 && box.width >= 500, `the key box is big enough for a key: ${JSON.stringify(box)}`);
+    assert.ok(
+      box !== null && box.height >= 120 && box.width >= 500,
+      `the key box is big enough for a key: ${JSON.stringify(box)}`,
+    );
   }
   // Copying a wrapped record gives its one line: the wrap adds no newline.
-  const copied = await page.evaluate(`(() => { const r = document.createRange(); r.selectNodeContents(document.querySelectorAll("#client-records + pre")[0]); const s = getSelection(); s.removeAllRanges(); s.addRange(r); return s.toString(); })()`);
+  const copied = await page.evaluate(
+    `(() => { const r = document.createRange(); r.selectNodeContents(document.querySelectorAll("#client-records + pre")[0]); const s = getSelection(); s.removeAllRanges(); s.addRange(r); return s.toString(); })()`,
+  );
   assert.equal(String(copied).split("\n").length, 7, "one line per SRV/CNAME record");
 });

@@ -18,11 +18,19 @@ const NODE = join(ROOT, "node_modules/.bin/node");
 const slapd = slapdForFile();
 const dir = tempDirForSuite("semail-web-cli-");
 
-
 async function config(web: Record<string, unknown>): Promise<string> {
   const file = join(dir.path, `settings-${Math.random().toString(36).slice(2)}.yaml`);
   const { url, baseDn, userDnTemplate, adminGroupDn } = slapd.settings();
-  await writeFile(file, stringify({ managedDomain: "semail.test", users: join(dir.path, "users.yaml"), log: { level: "info" }, ldap: { url, baseDn, userDnTemplate, adminGroupDn }, web }));
+  await writeFile(
+    file,
+    stringify({
+      managedDomain: "semail.test",
+      users: join(dir.path, "users.yaml"),
+      log: { level: "info" },
+      ldap: { url, baseDn, userDnTemplate, adminGroupDn },
+      web,
+    }),
+  );
   return file;
 }
 
@@ -42,16 +50,28 @@ test("semail web serves the form and stops cleanly on SIGTERM", async (t) => {
   t.after(() => {
     if (proc.child.exitCode === null) proc.child.kill("SIGKILL");
   });
-  const port = await untilValue(() => {
-    if (proc.child.exitCode !== null) assert.fail(`semail web exited (${proc.child.exitCode}); stderr: ${proc.err()}`);
-    const line = proc.out().split("\n").find((l) => l.includes("web form listening"));
-    return line ? Number(/127\.0\.0\.1:(\d+)/.exec(line)?.[1]) : undefined;
-  }, () => `the "listening" line; stderr: ${proc.err()}`, 15_000, 50);
+  const port = await untilValue(
+    () => {
+      if (proc.child.exitCode !== null)
+        assert.fail(`semail web exited (${proc.child.exitCode}); stderr: ${proc.err()}`);
+      const line = proc
+        .out()
+        .split("\n")
+        .find((l) => l.includes("web form listening"));
+      return line ? Number(/127\.0\.0\.1:(\d+)/.exec(line)?.[1]) : undefined;
+    },
+    () => `the "listening" line; stderr: ${proc.err()}`,
+    15_000,
+    50,
+  );
   const client = new Client(`http://127.0.0.1:${port}`);
   assert.equal((await client.get("/login")).status, 200);
   assert.equal((await client.login("alice", "alice-Secret1")).status, 303);
   assert.equal((await client.get("/")).status, 200);
-  assert.equal((await client.post("/mailbox", { localPart: "alice", kind: "subdomain", subdomain: "alice" })).status, 303);
+  assert.equal(
+    (await client.post("/mailbox", { localPart: "alice", kind: "subdomain", subdomain: "alice" })).status,
+    303,
+  );
   assert.doesNotMatch(proc.out(), /alice-Secret1/, "the password is never logged");
   assert.match(await readFile(join(dir.path, "users.yaml"), "utf8"), /address: alice@alice\.semail\.test/);
   proc.child.kill("SIGTERM");

@@ -9,15 +9,21 @@ import type { RunningNamed } from "../../deploy/local/named.ts";
 import { proofRecord } from "../../config/proof-record.ts";
 import { startTestNamed, zoneText } from "../helpers/named.ts";
 import { TEST_USERS, testDirectoryForFile } from "../helpers/slapd.ts";
-import { Client, LIST_OPTIONS, fakeApplier, startForm, type RunningForm, loggedInClient } from "./helpers.ts";
+import { type Client, LIST_OPTIONS, fakeApplier, startForm, type RunningForm, loggedInClient } from "./helpers.ts";
 
-const USERS = [...TEST_USERS, { uid: "carol", password: "carol-Secret4" }, { uid: "postmaster", password: "pm-Secret5" }];
+const USERS = [
+  ...TEST_USERS,
+  { uid: "carol", password: "carol-Secret4" },
+  { uid: "postmaster", password: "pm-Secret5" },
+];
 const PASSWORDS = new Map(USERS.map((u) => [u.uid, u.password]));
 const LOOSE = { rateLimit: { loginsPerIp: 1000, requestsPerMinute: 100_000 } };
 
 const { directory } = testDirectoryForFile(USERS);
 let named: RunningNamed;
-const zone = (records: readonly string[] = []) => [{ name: "carol.example", text: zoneText("carol.example", ["@ IN MX 10 mx.semail.test.", ...records]) }];
+const zone = (records: readonly string[] = []) => [
+  { name: "carol.example", text: zoneText("carol.example", ["@ IN MX 10 mx.semail.test.", ...records]) },
+];
 
 before(async () => {
   named = await startTestNamed(zone());
@@ -34,9 +40,18 @@ const unescape = (text: string) => text.replace(/&#(\d+);/g, (_, n) => String.fr
 test("an external domain is pending until its own TXT token is published, then it goes live", async (t) => {
   let now = Date.now();
   const applier = fakeApplier();
-  const form = await startForm(t, { directory, applier, clock: () => now, web: { ...LOOSE, dnsServers: [named.server] } });
+  const form = await startForm(t, {
+    directory,
+    applier,
+    clock: () => now,
+    web: { ...LOOSE, dnsServers: [named.server] },
+  });
   const carol = await loggedIn(form, "carol");
-  const created = await carol.post("/mailbox", { localPart: "Carol", kind: "external", externalDomain: "carol.example" });
+  const created = await carol.post("/mailbox", {
+    localPart: "Carol",
+    kind: "external",
+    externalDomain: "carol.example",
+  });
   assert.equal(created.status, 303, alert(created.text));
   assert.equal(created.location, "/?claimed");
 
@@ -45,18 +60,30 @@ test("an external domain is pending until its own TXT token is published, then i
   assert.match(token ?? "", /^[0-9a-f]{32}$/);
   assert.equal(list.byAddress("carol@carol.example"), undefined, "not live");
   await form.runner.idle();
-  assert.ok(applier.runs.every((run) => !run.includes("carol@carol.example")), "a pending claim is never applied");
+  assert.ok(
+    applier.runs.every((run) => !run.includes("carol@carol.example")),
+    "a pending claim is never applied",
+  );
 
   // The page shows the exact record and what the server found.
   await form.proofs.tick();
   let page = unescape((await carol.get("/?claimed")).text);
   assert.match(page, /not live yet: publish the TXT record below/);
-  assert.ok(page.includes(`<code><span class="line">${proofRecord("carol.example", token!)}</span></code>`), "the exact record");
-  assert.match(page, /There is no TXT record at _semail\.carol\.example yet\. Last checked .* \(try 1 of 12\)\. Next automatic check: /);
+  assert.ok(
+    page.includes(`<code><span class="line">${proofRecord("carol.example", token!)}</span></code>`),
+    "the exact record",
+  );
+  assert.match(
+    page,
+    /There is no TXT record at _semail\.carol\.example yet\. Last checked .* \(try 1 of 12\)\. Next automatic check: /,
+  );
 
   // Bob claims the same domain: pending claims do not lock others out, and each has its own token.
   const bob = await loggedIn(form, "bob");
-  assert.equal((await bob.post("/mailbox", { localPart: "bob", kind: "external", externalDomain: "carol.example" })).status, 303);
+  assert.equal(
+    (await bob.post("/mailbox", { localPart: "bob", kind: "external", externalDomain: "carol.example" })).status,
+    303,
+  );
   const bobToken = (await loadUsersList(form.usersFile, LIST_OPTIONS)).byOwner("bob")?.pendingProof;
   assert.ok(bobToken && bobToken !== token);
 
@@ -83,7 +110,10 @@ test("an external domain is pending until its own TXT token is published, then i
   now += 11_000;
   await bob.post("/mailbox/proof");
   page = unescape((await bob.get("/")).text);
-  assert.match(page, /The record was found, but the mailbox cannot go live: The domain carol\.example went live for another mailbox first/);
+  assert.match(
+    page,
+    /The record was found, but the mailbox cannot go live: The domain carol\.example went live for another mailbox first/,
+  );
   assert.equal((await loadUsersList(form.usersFile, LIST_OPTIONS)).byOwner("bob")?.pendingProof, bobToken);
 
   // A new claim on a domain that is live for someone else is refused at once.
@@ -104,13 +134,25 @@ test("after Check now proves a claim, the page shows the MX as the DNS has it no
   // The clock stands still: nothing cached expires by itself.
   const form = await startForm(t, { directory, clock: () => 1_000_000, web: { ...LOOSE, dnsServers: [dns.server] } });
   const dave = await loggedIn(form, "bob");
-  assert.equal((await dave.post("/mailbox", { localPart: "bob", kind: "external", externalDomain: "dave.example" })).status, 303);
+  assert.equal(
+    (await dave.post("/mailbox", { localPart: "bob", kind: "external", externalDomain: "dave.example" })).status,
+    303,
+  );
   let page = unescape((await dave.get("/?claimed")).text);
-  assert.match(page, /The MX of dave\.example could not be checked right now \(EREFUSED\)/, "no zone for dave.example yet: named refuses");
+  assert.match(
+    page,
+    /The MX of dave\.example could not be checked right now \(EREFUSED\)/,
+    "no zone for dave.example yet: named refuses",
+  );
   const token = (await loadUsersList(form.usersFile, LIST_OPTIONS)).byOwner("bob")?.pendingProof;
 
   // The domain's owner publishes the proof and the MX; Check now sees both.
-  await dns.reload([{ name: "dave.example", text: zoneText("dave.example", ["@ IN MX 10 mx.semail.test.", `_semail IN TXT "semail-proof=${token}"`]) }]);
+  await dns.reload([
+    {
+      name: "dave.example",
+      text: zoneText("dave.example", ["@ IN MX 10 mx.semail.test.", `_semail IN TXT "semail-proof=${token}"`]),
+    },
+  ]);
   const checked = await dave.post("/mailbox/proof");
   assert.equal(checked.location, "/?proven", alert(checked.text));
   page = unescape((await dave.get("/?proven")).text);

@@ -11,10 +11,16 @@ import type { Directory } from "../../config/directory.ts";
 import type { Applier } from "../../config/applier.ts";
 import { buildWebApp, type WebApp, type WebAppDependencies } from "../../webform/app.ts";
 
-export const LIST_OPTIONS: UsersListOptions = { managedDomain: "semail.test", defaultSize: 1024 ** 3, minSize: 64 * 1024 ** 2 };
+export const LIST_OPTIONS: UsersListOptions = {
+  managedDomain: "semail.test",
+  defaultSize: 1024 ** 3,
+  minSize: 64 * 1024 ** 2,
+};
 
 /** An applier that records each apply's list and can be made slow or failing. */
-export function fakeApplier(options: { delayMs?: number; fail?: string } = {}): Applier & { readonly runs: string[][]; fail?: string } {
+export function fakeApplier(
+  options: { delayMs?: number; fail?: string } = {},
+): Applier & { readonly runs: string[][]; fail?: string } {
   const applier = {
     name: "fake",
     runs: [] as string[][],
@@ -36,7 +42,9 @@ export interface RunningForm extends WebApp {
 
 export async function startForm(
   t: TestContext,
-  deps: { directory: Directory; applier?: Applier; web?: Record<string, unknown> } & Partial<Omit<WebAppDependencies, "web" | "directory">>,
+  deps: { directory: Directory; applier?: Applier; web?: Record<string, unknown> } & Partial<
+    Omit<WebAppDependencies, "web" | "directory">
+  >,
 ): Promise<RunningForm> {
   const dir = await mkdtemp(join(tmpdir(), "semail-web-"));
   const usersFile = deps.usersFile ?? join(dir, "users.yaml");
@@ -84,7 +92,13 @@ export class Client {
       headers["content-type"] = "application/x-www-form-urlencoded";
       body = new URLSearchParams(form).toString();
     }
-    const response = await fetch(this.base + path, { method, headers, body, redirect: "manual", signal: AbortSignal.timeout(30_000) });
+    const response = await fetch(this.base + path, {
+      method,
+      headers,
+      body,
+      redirect: "manual",
+      signal: AbortSignal.timeout(30_000),
+    });
     for (const line of response.headers.getSetCookie()) {
       const [pair] = line.split(";");
       const eq = pair!.indexOf("=");

@@ -36,7 +36,10 @@ test("a user logs in, sees the create form, and logs out", async (t) => {
 });
 
 test("unknown user and wrong password get the same reply; injection in the login name does not log in", async (t) => {
-  const form = await startForm(t, { directory: ldap.directory, web: { rateLimit: { failuresPerAccount: 100, loginsPerIp: 100 } } });
+  const form = await startForm(t, {
+    directory: ldap.directory,
+    web: { rateLimit: { failuresPerAccount: 100, loginsPerIp: 100 } },
+  });
   const replies = [];
   for (const [login, password] of [
     ["alice", "wrong"],
@@ -52,7 +55,12 @@ test("unknown user and wrong password get the same reply; injection in the login
     replies.push({ login, status: reply.status, message: alert(reply.text) });
     assert.equal(client.cookies.has("semail-session"), false, `${login} must not get a session`);
   }
-  for (const r of replies) assert.deepEqual({ status: r.status, message: r.message }, { status: 401, message: "Wrong login name or password." }, String(r.login));
+  for (const r of replies)
+    assert.deepEqual(
+      { status: r.status, message: r.message },
+      { status: 401, message: "Wrong login name or password." },
+      String(r.login),
+    );
 });
 
 test("an empty password is refused before any bind", async (t) => {
@@ -102,7 +110,9 @@ async function hungServer(t: TestContext): Promise<number> {
 
 test("a hung directory gives a 503 within 10 s with the default settings", async (t) => {
   const port = await hungServer(t);
-  const silent = createDirectory(ldapSettings.parse({ ...ldap.slapd.settings(), url: `ldap://127.0.0.1:${port}`, timeoutMs: undefined }));
+  const silent = createDirectory(
+    ldapSettings.parse({ ...ldap.slapd.settings(), url: `ldap://127.0.0.1:${port}`, timeoutMs: undefined }),
+  );
   t.after(() => silent.close());
   const form = await startForm(t, { directory: silent });
   const started = Date.now();
@@ -127,7 +137,11 @@ test("the form's own deadline answers even when the directory's timeouts are lon
 
 test("failed logins are limited per account, then allowed again after the window", async (t) => {
   let now = Date.parse("2026-01-01T00:00:00Z");
-  const form = await startForm(t, { directory: ldap.directory, clock: () => now, web: { rateLimit: { failuresPerAccount: 3, loginsPerIp: 100, windowSeconds: 600 } } });
+  const form = await startForm(t, {
+    directory: ldap.directory,
+    clock: () => now,
+    web: { rateLimit: { failuresPerAccount: 3, loginsPerIp: 100, windowSeconds: 600 } },
+  });
   for (let i = 0; i < 3; i += 1) assert.equal((await new Client(form.url).login("bob", `wrong-${i}`)).status, 401);
   // The right password is refused too while the account is locked: guessing gains nothing.
   const locked = await new Client(form.url).login("bob", "bob-Secret2");
@@ -141,9 +155,13 @@ test("failed logins are limited per account, then allowed again after the window
 });
 
 test("logins are limited per client IP across accounts", async (t) => {
-  const form = await startForm(t, { directory: ldap.directory, web: { rateLimit: { failuresPerAccount: 100, loginsPerIp: 4, windowSeconds: 60 } } });
+  const form = await startForm(t, {
+    directory: ldap.directory,
+    web: { rateLimit: { failuresPerAccount: 100, loginsPerIp: 4, windowSeconds: 60 } },
+  });
   const statuses = [];
-  for (const login of ["u1", "u2", "u3", "u4", "alice"]) statuses.push((await new Client(form.url).login(login, "x")).status);
+  for (const login of ["u1", "u2", "u3", "u4", "alice"])
+    statuses.push((await new Client(form.url).login(login, "x")).status);
   assert.deepEqual(statuses, [401, 401, 401, 401, 429]);
 });
 
@@ -156,7 +174,11 @@ test("a login without the form's CSRF token is refused", async (t) => {
   assert.match(forged.text, /did not come from this site/);
   // A token without its cookie (another browser's) is refused too.
   const other = new Client(form.url);
-  const stolen = await other.request("POST", "/login", { login: "alice", password: "alice-Secret1", _csrf: client.csrf });
+  const stolen = await other.request("POST", "/login", {
+    login: "alice",
+    password: "alice-Secret1",
+    _csrf: client.csrf,
+  });
   assert.equal(stolen.status, 403);
   assert.equal(other.cookies.has("semail-session"), false);
 });
@@ -178,7 +200,10 @@ test("cookies are Secure, HttpOnly, SameSite=Strict and signed by default", asyn
   assert.match(session, /; HttpOnly/);
   // A tampered session id is not a session.
   const value = client.cookies.get("__Host-semail-session")!;
-  client.cookies.set("__Host-semail-session", value.replace(/^./, (c) => (c === "a" ? "b" : "a")));
+  client.cookies.set(
+    "__Host-semail-session",
+    value.replace(/^./, (c) => (c === "a" ? "b" : "a")),
+  );
   assert.equal((await client.get("/")).status, 303);
 });
 

@@ -14,7 +14,8 @@ interface Follow {
   waiting: boolean;
   live: boolean;
 }
-const follow = async (client: Client) => (JSON.parse((await client.get("/status.json?follow")).text) as { follow?: Follow }).follow;
+const follow = async (client: Client) =>
+  (JSON.parse((await client.get("/status.json?follow")).text) as { follow?: Follow }).follow;
 
 test("/status.json?follow answers the owner's changing part as the page has it, and says when it changed and whether it still waits", async (t) => {
   let line: string | undefined;

@@ -11,7 +11,10 @@ import type { RunningNamed } from "../../deploy/local/named.ts";
 import { startTestNamed, zoneText } from "../helpers/named.ts";
 import { until } from "../../testkit/until.ts";
 
-const CROWD = Array.from({ length: 20 }, (_, i) => ({ uid: `user${String(i + 1).padStart(2, "0")}`, password: `pw-${i + 1}-Secret` }));
+const CROWD = Array.from({ length: 20 }, (_, i) => ({
+  uid: `user${String(i + 1).padStart(2, "0")}`,
+  password: `pw-${i + 1}-Secret`,
+}));
 const PASSWORDS = new Map([...TEST_USERS, ...CROWD].map((u) => [u.uid, u.password]));
 
 const { directory } = testDirectoryForFile([...TEST_USERS, ...CROWD]);
@@ -20,7 +23,10 @@ let named: RunningNamed;
 before(async () => {
   named = await startTestNamed([
     { name: "example.org", text: zoneText("example.org", ["@ IN MX 10 mx.semail.test."]) },
-    { name: "elsewhere.org", text: zoneText("elsewhere.org", ["@ IN MX 10 mail.provider.net.", "@ IN MX 20 backup.provider.net."]) },
+    {
+      name: "elsewhere.org",
+      text: zoneText("elsewhere.org", ["@ IN MX 10 mail.provider.net.", "@ IN MX 20 backup.provider.net."]),
+    },
     { name: "nomx.org", text: zoneText("nomx.org", ["@ IN A 127.0.0.1"]) },
   ]);
 });
@@ -42,7 +48,12 @@ const LOOSE = { rateLimit: { loginsPerIp: 1000, requestsPerMinute: 100_000 } };
 
 test("a user creates a mailbox on a subdomain, sees it applied, then deletes it after a confirmation", async (t) => {
   const applier = fakeApplier();
-  const form = await startForm(t, { directory, applier, web: LOOSE, usage: async (owner) => (owner === "alice" ? 300 * 1024 ** 2 : undefined) });
+  const form = await startForm(t, {
+    directory,
+    applier,
+    web: LOOSE,
+    usage: async (owner) => (owner === "alice" ? 300 * 1024 ** 2 : undefined),
+  });
   const alice = await loggedIn(form, "alice");
   const created = await alice.post("/mailbox", { localPart: "alice", kind: "subdomain", subdomain: "wonderland" });
   assert.equal(created.status, 303);
@@ -61,7 +72,11 @@ test("a user creates a mailbox on a subdomain, sees it applied, then deletes it 
   const confirm = await alice.get("/mailbox/delete");
   assert.equal(confirm.status, 200);
   assert.match(confirm.text, /mail already received is <strong>kept<\/strong> until an administrator removes it/);
-  assert.deepEqual(await addresses(form), ["alice:alice@wonderland.semail.test"], "the confirmation page deletes nothing");
+  assert.deepEqual(
+    await addresses(form),
+    ["alice:alice@wonderland.semail.test"],
+    "the confirmation page deletes nothing",
+  );
   const deleted = await alice.post("/mailbox/delete", { owner: "alice" });
   assert.equal(deleted.status, 303);
   assert.deepEqual(await addresses(form), []);
@@ -76,7 +91,10 @@ test("a second mailbox, a taken address or domain, a bad id and a reserved subdo
   const form = await startForm(t, { directory, web: LOOSE });
   const alice = await loggedIn(form, "alice");
   const bob = await loggedIn(form, "bob");
-  assert.equal((await alice.post("/mailbox", { localPart: "alice", kind: "subdomain", subdomain: "home" })).status, 303);
+  assert.equal(
+    (await alice.post("/mailbox", { localPart: "alice", kind: "subdomain", subdomain: "home" })).status,
+    303,
+  );
   const before = await readFile(form.usersFile, "utf8");
 
   const second = await alice.post("/mailbox", { localPart: "other", kind: "subdomain", subdomain: "other" });
@@ -120,20 +138,34 @@ test("an external domain shows the exact MX record and whether the DNS points to
   ] as const;
   for (const [uid, domain, expected] of cases) {
     const client = await loggedIn(form, uid);
-    const created = await client.post("/mailbox", { localPart: uid, kind: "external", externalDomain: `${domain.toUpperCase()}.` });
+    const created = await client.post("/mailbox", {
+      localPart: uid,
+      kind: "external",
+      externalDomain: `${domain.toUpperCase()}.`,
+    });
     assert.equal(created.status, 303, `${uid} creates on ${domain}: ${alert(created.text)}`);
     const view = await client.get("/");
-    assert.ok(view.text.includes(`<code><span class="line">${domain}. IN MX 10 mx.semail.test.</span></code>`), `${domain}: record shown`);
+    assert.ok(
+      view.text.includes(`<code><span class="line">${domain}. IN MX 10 mx.semail.test.</span></code>`),
+      `${domain}: record shown`,
+    );
     // The optional records for mail programs, naming the same host.
     assert.match(view.text, /id="client-records">Optional: with these records too, mail programs/);
     assert.ok(view.text.includes(`_imaps._tcp.${domain}. IN SRV 0 1 993 mx.semail.test.`), `${domain}: SRV shown`);
-    assert.ok(view.text.includes(`autoconfig.${domain}. IN CNAME autoconfig.semail.test.`), `${domain}: autoconfig shown`);
+    assert.ok(
+      view.text.includes(`autoconfig.${domain}. IN CNAME autoconfig.semail.test.`),
+      `${domain}: autoconfig shown`,
+    );
     assert.match(view.text, expected);
   }
-  const claims = (await loadUsersList(form.usersFile, LIST_OPTIONS)).pending.map((m) => `${m.owner}:${m.address}`).sort();
-  assert.deepEqual(claims, [
-    "alice:alice@example.org", "bob:bob@elsewhere.org", "user01:user01@nomx.org", "user02:user02@absent.example.net",
-  ], "each waits for its DNS proof");
+  const claims = (await loadUsersList(form.usersFile, LIST_OPTIONS)).pending
+    .map((m) => `${m.owner}:${m.address}`)
+    .sort();
+  assert.deepEqual(
+    claims,
+    ["alice:alice@example.org", "bob:bob@elsewhere.org", "user01:user01@nomx.org", "user02:user02@absent.example.net"],
+    "each waits for its DNS proof",
+  );
 });
 
 test("administrators see every mailbox, change sizes and delete any; others may not", async (t) => {
@@ -181,21 +213,35 @@ test("20 concurrent writers keep every entry and a valid list", async (t) => {
   const form = await startForm(t, { directory, applier: fakeApplier({ delayMs: 20 }), web: LOOSE });
   const clients = await Promise.all(CROWD.map((u) => loggedIn(form, u.uid)));
   const replies = await Promise.all(
-    clients.map((c, i) => c.post("/mailbox", { localPart: CROWD[i]!.uid, kind: "subdomain", subdomain: `box${i + 1}` })),
+    clients.map((c, i) =>
+      c.post("/mailbox", { localPart: CROWD[i]!.uid, kind: "subdomain", subdomain: `box${i + 1}` }),
+    ),
   );
-  assert.deepEqual(replies.map((r) => r.status), CROWD.map(() => 303));
+  assert.deepEqual(
+    replies.map((r) => r.status),
+    CROWD.map(() => 303),
+  );
   assert.deepEqual(await addresses(form), CROWD.map((u, i) => `${u.uid}:${u.uid}@box${i + 1}.semail.test`).sort());
 
   // Half delete, half race for the same address: the list stays whole and each address has one owner.
   const mixed = await Promise.all(
     clients.map((c, i) =>
-      i % 2 === 0 ? c.post("/mailbox/delete", {}) : c.post("/mailbox", { localPart: "extra", kind: "subdomain", subdomain: "shared" }),
+      i % 2 === 0
+        ? c.post("/mailbox/delete", {})
+        : c.post("/mailbox", { localPart: "extra", kind: "subdomain", subdomain: "shared" }),
     ),
   );
-  assert.deepEqual(mixed.map((r) => r.status), CROWD.map((_, i) => (i % 2 === 0 ? 303 : 409)), "deletes succeed; a second mailbox is refused");
+  assert.deepEqual(
+    mixed.map((r) => r.status),
+    CROWD.map((_, i) => (i % 2 === 0 ? 303 : 409)),
+    "deletes succeed; a second mailbox is refused",
+  );
   const list = await loadUsersList(form.usersFile, LIST_OPTIONS);
   assert.equal(list.mailboxes.length, 10);
-  assert.deepEqual(list.mailboxes.map((m) => m.owner).sort(), CROWD.filter((_, i) => i % 2 === 1).map((u) => u.uid));
+  assert.deepEqual(
+    list.mailboxes.map((m) => m.owner).sort(),
+    CROWD.filter((_, i) => i % 2 === 1).map((u) => u.uid),
+  );
   await form.runner.idle();
   assert.equal(form.runner.status().state, "done");
   assert.equal(form.runner.status().applied, form.runner.status().requested);
@@ -227,7 +273,10 @@ test("a failing apply is shown as failed with its reason, and the list is kept",
   const applier = fakeApplier({ fail: "xl create semail-vm failed: not enough memory" });
   const form = await startForm(t, { directory, applier, web: LOOSE });
   const alice = await loggedIn(form, "alice");
-  assert.equal((await alice.post("/mailbox", { localPart: "alice", kind: "subdomain", subdomain: "alice" })).status, 303);
+  assert.equal(
+    (await alice.post("/mailbox", { localPart: "alice", kind: "subdomain", subdomain: "alice" })).status,
+    303,
+  );
   await until(async () => (await alice.status()).state === "failed", "the apply to fail");
   const status = await alice.status();
   assert.equal(status.reason, "xl create semail-vm failed: not enough memory");

@@ -19,7 +19,10 @@ const TOKEN = "0123456789abcdef0123456789abcdef";
 async function fixture(t: TestContext, verdict: () => ProofVerdict) {
   const dir = await tempDir(t, "semail-proof-");
   const file = join(dir, "users.yaml");
-  await writeFile(file, `mailboxes:\n  - {owner: carol, address: carol@carol.example, pendingProof: ${TOKEN}}\n  - {owner: alice, address: alice@alice.semail.test}\n`);
+  await writeFile(
+    file,
+    `mailboxes:\n  - {owner: carol, address: carol@carol.example, pendingProof: ${TOKEN}}\n  - {owner: alice, address: alice@alice.semail.test}\n`,
+  );
   const store = new UsersListFile(file, LIST_OPTIONS, silentLogger());
   let now = Date.UTC(2026, 10, 30, 12, 0);
   const lookups: string[] = [];
@@ -46,7 +49,10 @@ test("automatic tries follow the schedule and stop after the last one; Check now
   await f.checker.tick();
   assert.equal(f.lookups.length, 1, "nothing is due before the next step");
   let state = f.checker.state("carol", TOKEN);
-  assert.deepEqual({ tries: state.tries, max: state.maxTries, next: state.nextCheckAt! - f.now(), verdict: state.verdict }, { tries: 1, max: 3, next: 60_000, verdict: { state: "absent" } });
+  assert.deepEqual(
+    { tries: state.tries, max: state.maxTries, next: state.nextCheckAt! - f.now(), verdict: state.verdict },
+    { tries: 1, max: 3, next: 60_000, verdict: { state: "absent" } },
+  );
 
   for (let i = 0; i < 10; i++) {
     f.advance(60_000);
@@ -60,7 +66,10 @@ test("automatic tries follow the schedule and stop after the last one; Check now
   const now = await f.checker.checkNow("carol");
   assert.equal(f.lookups.length, 4);
   assert.equal(now.tries, 1, "a new round");
-  await assert.rejects(f.checker.checkNow("carol"), (err: unknown) => err instanceof Refusal && err.status === 429 && /wait 10 s/.test(err.message));
+  await assert.rejects(
+    f.checker.checkNow("carol"),
+    (err: unknown) => err instanceof Refusal && err.status === 429 && /wait 10 s/.test(err.message),
+  );
   f.advance(CHECK_NOW_INTERVAL_MS);
   await f.checker.checkNow("carol");
   assert.equal(f.lookups.length, 5);
@@ -79,7 +88,11 @@ test("a proof found makes the claim live, once, and the apply is asked for", asy
   const list = await f.store.read();
   assert.equal(list.byAddress("carol@carol.example")?.owner, "carol");
   assert.equal(list.pending.length, 0);
-  assert.deepEqual(list.entries.map((m) => m.owner), ["carol", "alice"], "the rest of the list is kept");
+  assert.deepEqual(
+    list.entries.map((m) => m.owner),
+    ["carol", "alice"],
+    "the rest of the list is kept",
+  );
   assert.deepEqual(f.proven, ["carol"]);
   f.advance(120_000);
   await f.checker.tick();
@@ -89,7 +102,14 @@ test("a proof found makes the claim live, once, and the apply is asked for", asy
 
 test("a proof cannot make a claim live on a domain another owner already has live", async (t) => {
   const f = await fixture(t, () => ({ state: "proven" }));
-  await f.store.update((list) => [...list.entries.map((m) => ({ owner: m.owner, address: m.address, ...(m.pendingProof ? { pendingProof: m.pendingProof } : {}) })), { owner: "dave", address: "dave@carol.example" }]);
+  await f.store.update((list) => [
+    ...list.entries.map((m) => ({
+      owner: m.owner,
+      address: m.address,
+      ...(m.pendingProof ? { pendingProof: m.pendingProof } : {}),
+    })),
+    { owner: "dave", address: "dave@carol.example" },
+  ]);
   await f.checker.tick();
   const state = f.checker.state("carol", TOKEN);
   assert.match(state.refused ?? "", /carol\.example went live for another mailbox first/);
@@ -100,7 +120,8 @@ test("a proof cannot make a claim live on a domain another owner already has liv
 test("only this claim's token proves it", () => {
   assert.deepEqual(judgeProof([proofRecordValue(TOKEN)], TOKEN), { state: "proven" });
   assert.deepEqual(judgeProof(["v=spf1 -all", proofRecordValue("ffffffffffffffffffffffffffffffff")], TOKEN), {
-    state: "mismatch", found: ["v=spf1 -all", "semail-proof=ffffffffffffffffffffffffffffffff"],
+    state: "mismatch",
+    found: ["v=spf1 -all", "semail-proof=ffffffffffffffffffffffffffffffff"],
   });
   assert.deepEqual(judgeProof([], TOKEN), { state: "absent" });
   assert.deepEqual(judgeProof([`${proofRecordValue(TOKEN)}x`], TOKEN).state, "mismatch", "no prefix match");

@@ -11,7 +11,8 @@ import { toRaw, UsersListFile } from "../../webform/users-list-file.ts";
 import { tempDir } from "../../testkit/temp-dir.ts";
 
 const OPTIONS: UsersListOptions = { managedDomain: "semail.test", defaultSize: 1 << 30, minSize: 1 << 20 };
-const yaml = (...owners: string[]) => `mailboxes:\n${owners.map((o) => `  - {owner: ${o}, address: ${o}@${o}.semail.test}\n`).join("")}`;
+const yaml = (...owners: string[]) =>
+  `mailboxes:\n${owners.map((o) => `  - {owner: ${o}, address: ${o}@${o}.semail.test}\n`).join("")}`;
 const owners = (list: { mailboxes: ReadonlyArray<{ owner: string }> }) => list.mailboxes.map((m) => m.owner);
 
 test("read parses the list once per version of the file, and sees every change", async (t) => {
@@ -47,7 +48,10 @@ test("a write through update is what the next read gives, without parsing the fi
   const path = join(dir, "users.yaml");
   await writeFile(path, yaml("alice"));
   const file = new UsersListFile(path, OPTIONS, silentLogger());
-  const written = await file.update((list) => [...list.entries.map(toRaw), { owner: "bob", address: "bob@bob.semail.test", size: 1 << 20 }]);
+  const written = await file.update((list) => [
+    ...list.entries.map(toRaw),
+    { owner: "bob", address: "bob@bob.semail.test", size: 1 << 20 },
+  ]);
   assert.equal(await file.read(), written);
   // What a reader of the file parses is the same list.
   const fresh = await new UsersListFile(path, OPTIONS, silentLogger()).read();

@@ -23,7 +23,11 @@ interface Written {
  * an unsafe INBOX's own, else RolledBackError; PartiallyStoredError if a copy meant to
  * be kept was lost.
  */
-export async function commitAppends(appends: readonly FileAppend[], body: SpooledBody, fileFor: (file: string) => MboxFile): Promise<Stored[]> {
+export async function commitAppends(
+  appends: readonly FileAppend[],
+  body: SpooledBody,
+  fileFor: (file: string) => MboxFile,
+): Promise<Stored[]> {
   const { written, failure: writeFailure } = await writeInOrder(appends, body, fileFor);
   const failure = writeFailure ?? (await firstSyncFailure(written));
   const lost = await settle(written, failure === undefined);
@@ -36,7 +40,11 @@ export async function commitAppends(appends: readonly FileAppend[], body: Spoole
  * Files in one order everywhere (see append/mbox-file.ts): each append waits for the previous
  * to be written, not synced. Stops at the first failure, or at an INBOX that is unsafe.
  */
-async function writeInOrder(appends: readonly FileAppend[], body: SpooledBody, fileFor: (file: string) => MboxFile): Promise<{ written: Written[]; failure: unknown }> {
+async function writeInOrder(
+  appends: readonly FileAppend[],
+  body: SpooledBody,
+  fileFor: (file: string) => MboxFile,
+): Promise<{ written: Written[]; failure: unknown }> {
   const written: Written[] = [];
   for (const append of appends) {
     let appended: Appended;

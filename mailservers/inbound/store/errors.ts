@@ -120,7 +120,10 @@ export class NoRoomError extends StoreError {
   override readonly name = "NoRoomError";
   readonly recipients: readonly string[];
   readonly shortfalls: readonly { readonly needed: number; readonly available: number }[];
-  constructor(recipients: readonly string[], shortfalls: readonly { readonly needed: number; readonly available: number }[]) {
+  constructor(
+    recipients: readonly string[],
+    shortfalls: readonly { readonly needed: number; readonly available: number }[],
+  ) {
     super(`no room for the message in the mailbox of ${recipients.join(", ")}`);
     this.recipients = recipients;
     this.shortfalls = shortfalls;

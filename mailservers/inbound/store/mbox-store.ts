@@ -105,7 +105,8 @@ export function createMboxStore(options: MboxStoreOptions): MboxStore {
   const { logger, hostname } = options;
   const markers = new CrashMarkers(tmpDir);
   const logRecovery = (report: RecoveryReport, message: string) => {
-    if (report.truncated.length + report.locksRemoved.length + report.unresolved.length > 0) logger.warn(report, message);
+    if (report.truncated.length + report.locksRemoved.length + report.unresolved.length > 0)
+      logger.warn(report, message);
     return report;
   };
   const context: MboxFileContext = {
@@ -113,7 +114,8 @@ export function createMboxStore(options: MboxStoreOptions): MboxStore {
     lockTimeoutMs: options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
     staleLockMs: options.staleLockMs,
     // A failure here fails the append (451): a lock that may cover a partial tail is not broken.
-    recoverDeadWriters: () => void logRecovery(recoverStore(tmpDir, logger), "recovered a dead writer before breaking a stale lock"),
+    recoverDeadWriters: () =>
+      void logRecovery(recoverStore(tmpDir, logger), "recovered a dead writer before breaking a stale lock"),
     markers,
     tree,
     faults: options.faults,
@@ -122,7 +124,10 @@ export function createMboxStore(options: MboxStoreOptions): MboxStore {
   const files = new Map<string, MboxFile>();
   const usage = new UsageCache();
   let mailRootDevice: number | undefined;
-  const space = new SpaceReservations(() => (mailRootDevice ??= filesystemOf(tree.path).device), options.minFreeSpace ?? 0);
+  const space = new SpaceReservations(
+    () => (mailRootDevice ??= filesystemOf(tree.path).device),
+    options.minFreeSpace ?? 0,
+  );
   const inFlight = new Set<Promise<unknown>>();
   let closed = false;
   let tempSeq = 0;
@@ -177,7 +182,12 @@ export function createMboxStore(options: MboxStoreOptions): MboxStore {
       await checkQuota(copies, body.size, usage);
       const appends = await fileAppends(copies, envelope.mailFrom, (root) => prepareMailboxRoot(root, tree, logger));
       // Each filesystem must hold every copy it gets; promised until the commit is over.
-      release = space.reserve(appends, body.size, (file) => tree.rootOf(file), (root) => copies.filter((c) => c.root === root).map((c) => c.target.recipient));
+      release = space.reserve(
+        appends,
+        body.size,
+        (file) => tree.rootOf(file),
+        (root) => copies.filter((c) => c.root === root).map((c) => c.target.recipient),
+      );
       // Step 4: commit, in every file and synced, or in none.
       const stored = await commitAppends(appends, body, fileFor);
       for (const { owner, bytes } of stored) usage.add(owner, bytes);

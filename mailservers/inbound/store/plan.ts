@@ -45,16 +45,27 @@ export function uniqueTargets(targets: readonly StoreTarget[]): StoreTarget[] {
 }
 
 /** Each target's root (InvalidOwnerError for one that leaves the mail root) and prefix. */
-export function recipientCopies(envelope: Envelope, targets: readonly StoreTarget[], tree: UserOwnedTree, hostname: string): RecipientCopy[] {
-  return targets.map((target) => ({ target, root: mailboxRoot(tree, target.owner), prefix: messagePrefix(envelope, target.recipient, hostname) }));
+export function recipientCopies(
+  envelope: Envelope,
+  targets: readonly StoreTarget[],
+  tree: UserOwnedTree,
+  hostname: string,
+): RecipientCopy[] {
+  return targets.map((target) => ({
+    target,
+    root: mailboxRoot(tree, target.owner),
+    prefix: messagePrefix(envelope, target.recipient, hostname),
+  }));
 }
 
 /** Refuses only when every recipient's mailbox would go over its quota (grace for the others). */
 export async function checkQuota(copies: readonly RecipientCopy[], bodySize: number, usage: UsageCache): Promise<void> {
-  const over = await Promise.all(copies.map(async ({ target, root, prefix }) => {
-    const adds = 2 * (prefix.length + bodySize);
-    return (await usage.get(target.owner, root)) + adds > target.quota;
-  }));
+  const over = await Promise.all(
+    copies.map(async ({ target, root, prefix }) => {
+      const adds = 2 * (prefix.length + bodySize);
+      return (await usage.get(target.owner, root)) + adds > target.quota;
+    }),
+  );
   if (over.length > 0 && over.every(Boolean)) throw new QuotaExceededError("every recipient's mailbox is full");
 }
 
@@ -64,7 +75,11 @@ export async function checkQuota(copies: readonly RecipientCopy[], bodySize: num
  * mailbox share its INBOX (appending twice to one file would wait on itself).
  * `prepareRoot` checks a root and says whether its mail/ can take the folder copy.
  */
-export async function fileAppends(copies: readonly RecipientCopy[], sender: string, prepareRoot: (root: string) => Promise<boolean>): Promise<FileAppend[]> {
+export async function fileAppends(
+  copies: readonly RecipientCopy[],
+  sender: string,
+  prepareRoot: (root: string) => Promise<boolean>,
+): Promise<FileAppend[]> {
   const byFile = new Map<string, FileAppend>();
   const add = (file: string, owner: string, inbox: boolean, prefix: Buffer) => {
     const append = byFile.get(file);
@@ -74,7 +89,8 @@ export async function fileAppends(copies: readonly RecipientCopy[], sender: stri
   for (const { target, root, prefix } of copies) {
     const withFolder = await prepareRoot(root);
     add(path.join(root, INBOX_FILE), target.owner, true, prefix);
-    if (withFolder) add(path.join(root, FOLDERS_DIRECTORY, folderName(target.recipient, sender)), target.owner, false, prefix);
+    if (withFolder)
+      add(path.join(root, FOLDERS_DIRECTORY, folderName(target.recipient, sender)), target.owner, false, prefix);
   }
   return [...byFile.values()].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
 }

@@ -17,7 +17,12 @@ export interface SpooledBody {
 }
 
 /** Streams `message` through `body` into memory or `tempPath`; rejects with the stream's error. */
-export async function spoolBody(message: Readable, body: MboxoBody, tempPath: string, limit = IN_MEMORY_LIMIT): Promise<SpooledBody> {
+export async function spoolBody(
+  message: Readable,
+  body: MboxoBody,
+  tempPath: string,
+  limit = IN_MEMORY_LIMIT,
+): Promise<SpooledBody> {
   const held: Buffer[] = [];
   let size = 0;
   let file: fs.FileHandle | undefined;

@@ -41,32 +41,43 @@ async function candidates(): Promise<number[]> {
  * Claims a free slot, waiting (bounded) while all are held. `removeOrphans(index)` runs
  * before an unclean slot is emptied: it removes a rig container a killed test left using it.
  */
-export async function claimDataSlot(removeOrphans: (index: number) => Promise<void>, waitMs = WAIT_MS): Promise<DataSlot> {
+export async function claimDataSlot(
+  removeOrphans: (index: number) => Promise<void>,
+  waitMs = WAIT_MS,
+): Promise<DataSlot> {
   await mkdir(SLOT_ROOT, { recursive: true });
-  return untilValue(async (): Promise<DataSlot | undefined> => {
-    for (const index of await candidates()) {
-      if (!tryLockFile(lockPath(index))) continue;
-      const dir = join(SLOT_ROOT, `docker-${index}`);
-      const clean = await stat(cleanPath(index)).then(() => true, () => false);
-      // From here until a clean release, the slot counts as unclean.
-      await rm(cleanPath(index), { force: true });
-      if (!clean) {
-        await removeOrphans(index);
-        await rm(dir, { recursive: true, force: true });
+  return untilValue(
+    async (): Promise<DataSlot | undefined> => {
+      for (const index of await candidates()) {
+        if (!tryLockFile(lockPath(index))) continue;
+        const dir = join(SLOT_ROOT, `docker-${index}`);
+        const clean = await stat(cleanPath(index)).then(
+          () => true,
+          () => false,
+        );
+        // From here until a clean release, the slot counts as unclean.
+        await rm(cleanPath(index), { force: true });
+        if (!clean) {
+          await removeOrphans(index);
+          await rm(dir, { recursive: true, force: true });
+        }
+        await mkdir(dir, { recursive: true });
+        let released = false;
+        return {
+          index,
+          dir,
+          async release(keep) {
+            if (released) return;
+            released = true;
+            if (keep) await writeFile(cleanPath(index), "");
+            await rm(lockPath(index), { force: true });
+          },
+        };
       }
-      await mkdir(dir, { recursive: true });
-      let released = false;
-      return {
-        index,
-        dir,
-        async release(keep) {
-          if (released) return;
-          released = true;
-          if (keep) await writeFile(cleanPath(index), "");
-          await rm(lockPath(index), { force: true });
-        },
-      };
-    }
-    return undefined;
-  }, `one of the ${SLOTS} rig data slots in ${SLOT_ROOT} (lock files docker-N.lock name their holders)`, waitMs, 1000);
+      return undefined;
+    },
+    `one of the ${SLOTS} rig data slots in ${SLOT_ROOT} (lock files docker-N.lock name their holders)`,
+    waitMs,
+    1000,
+  );
 }

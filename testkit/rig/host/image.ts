@@ -15,18 +15,33 @@ const BUILD_MS = 20 * 60_000;
 
 export async function buildRigImage(engine: DockerEngine): Promise<string> {
   const run = (file: string, args: string[]) =>
-    promisify(execFile)(file, args, { env: { ...process.env, DOCKER_HOST: engine.host }, timeout: BUILD_MS, maxBuffer: 16 << 20 }).catch(
-      (err: { stderr?: string; message: string }) => {
-        throw new Error(`building ${RIG_IMAGE}: ${err.stderr?.trim() || err.message}`, { cause: err });
-      },
-    );
-  await withLock(join(tmpdir(), "semail-image-build.lock"), async () => {
-    await run(repoPath("assets/images/base.sh"), [BASE]);
-    // The host's network for apt-get: the tests' engine gives its bridges no way out.
-    await run("docker", [
-      "build", "-q", "--network", "host", "--build-arg", `BASE=${BASE}`, "--build-arg", `ARCHIVE=${VM_PACKAGES.join(" ")}`,
-      "-t", RIG_IMAGE, repoPath("testkit/rig/host"),
-    ]);
-  }, BUILD_MS);
+    promisify(execFile)(file, args, {
+      env: { ...process.env, DOCKER_HOST: engine.host },
+      timeout: BUILD_MS,
+      maxBuffer: 16 << 20,
+    }).catch((err: { stderr?: string; message: string }) => {
+      throw new Error(`building ${RIG_IMAGE}: ${err.stderr?.trim() || err.message}`, { cause: err });
+    });
+  await withLock(
+    join(tmpdir(), "semail-image-build.lock"),
+    async () => {
+      await run(repoPath("assets/images/base.sh"), [BASE]);
+      // The host's network for apt-get: the tests' engine gives its bridges no way out.
+      await run("docker", [
+        "build",
+        "-q",
+        "--network",
+        "host",
+        "--build-arg",
+        `BASE=${BASE}`,
+        "--build-arg",
+        `ARCHIVE=${VM_PACKAGES.join(" ")}`,
+        "-t",
+        RIG_IMAGE,
+        repoPath("testkit/rig/host"),
+      ]);
+    },
+    BUILD_MS,
+  );
   return RIG_IMAGE;
 }

@@ -54,11 +54,17 @@ function pipeImage(engine: DockerEngine, container: string, tag: string, timeout
   return new Promise((resolve, reject) => {
     const env = { ...process.env, DOCKER_HOST: engine.host };
     const save = spawn("docker", ["save", tag], { env, stdio: ["ignore", "pipe", "pipe"] });
-    const load = spawn("docker", ["exec", "-i", container, "docker", "load"], { env, stdio: ["pipe", "ignore", "pipe"] });
+    const load = spawn("docker", ["exec", "-i", container, "docker", "load"], {
+      env,
+      stdio: ["pipe", "ignore", "pipe"],
+    });
     save.stdout.pipe(load.stdin);
     let errors = "";
     for (const p of [save, load]) p.stderr.setEncoding("utf8").on("data", (d: string) => (errors += d));
-    const timer = setTimeout(() => { save.kill(); load.kill(); }, timeoutMs);
+    const timer = setTimeout(() => {
+      save.kill();
+      load.kill();
+    }, timeoutMs);
     let pending = 2;
     let failed = false;
     const done = (what: string) => (code: number | null) => {
@@ -66,7 +72,8 @@ function pipeImage(engine: DockerEngine, container: string, tag: string, timeout
       if (code !== 0 && what === "save") load.stdin.destroy();
       if (--pending > 0) return;
       clearTimeout(timer);
-      if (failed) reject(new Error(`loading ${tag} into the rig: ${errors.trim() || "docker save/load failed or timed out"}`));
+      if (failed)
+        reject(new Error(`loading ${tag} into the rig: ${errors.trim() || "docker save/load failed or timed out"}`));
       else resolve();
     };
     save.once("close", done("save"));
@@ -102,40 +109,87 @@ export async function startRigHost(t: TestContext, options: RigHostOptions = {})
   const image = await buildRigImage(engine);
   // A rig a killed test left on this slot: undone the same way, then removed.
   slot = await claimDataSlot(async (index) => {
-    for (const orphan of (await engine.docker(["ps", "-aq", "--filter", `label=${SLOT_LABEL}=${index}`])).split("\n").filter(Boolean)) {
-      const network = (await engine.docker(["inspect", "-f", "{{range $name, $_ := .NetworkSettings.Networks}}{{$name}}{{end}}", orphan])).trim();
+    for (const orphan of (await engine.docker(["ps", "-aq", "--filter", `label=${SLOT_LABEL}=${index}`]))
+      .split("\n")
+      .filter(Boolean)) {
+      const network = (
+        await engine.docker([
+          "inspect",
+          "-f",
+          "{{range $name, $_ := .NetworkSettings.Networks}}{{$name}}{{end}}",
+          orphan,
+        ])
+      ).trim();
       await teardownOf(engine, () => ({ container: orphan, network: network || undefined }))().catch(() => undefined);
     }
   });
-  await engine.docker(["network", "create", "--label", "semail-test", ...(options.subnet ? ["--subnet", options.subnet] : []), name]);
+  await engine.docker([
+    "network",
+    "create",
+    "--label",
+    "semail-test",
+    ...(options.subnet ? ["--subnet", options.subnet] : []),
+    name,
+  ]);
   network = name;
   // Named before it runs: a container created but not started is still removed.
   container = name;
   container = (
     await engine.docker([
-      "run", "-d", "--name", name, "--hostname", "semail-rig", "--label", "semail-test", "--label", `${SLOT_LABEL}=${slot.index}`,
-      "--network", network, ...vmLikeRunFlags({ cgroups, dockerDataDir: slot.dir }), image,
+      "run",
+      "-d",
+      "--name",
+      name,
+      "--hostname",
+      "semail-rig",
+      "--label",
+      "semail-test",
+      "--label",
+      `${SLOT_LABEL}=${slot.index}`,
+      "--network",
+      network,
+      ...vmLikeRunFlags({ cgroups, dockerDataDir: slot.dir }),
+      image,
     ])
   ).trim();
-  const inside = (args: string[], input?: string) => engine.docker(["exec", ...(input === undefined ? [] : ["-i"]), container!, ...args], { input });
-  const address = (await engine.docker(["inspect", "-f", `{{(index .NetworkSettings.Networks "${network}").IPAddress}}`, container])).trim();
+  const inside = (args: string[], input?: string) =>
+    engine.docker(["exec", ...(input === undefined ? [] : ["-i"]), container!, ...args], { input });
+  const address = (
+    await engine.docker(["inspect", "-f", `{{(index .NetworkSettings.Networks "${network}").IPAddress}}`, container])
+  ).trim();
 
   // Booted: systemd says running (degraded names the failed units). Before PID 1 answers,
   // systemctl fails; that is retried, a finished boot in any other state is not.
   let state = "";
-  await until(async () => {
-    state = (await inside(["systemctl", "is-system-running", "--wait"]).catch((e: Error) => `not yet: ${e.message}`)).trim();
-    return !state.startsWith("not yet") && !["initializing", "starting"].includes(state);
-  }, () => `the rig's systemd to finish booting (last: ${state})`, READY_MS);
-  if (state !== "running") throw new Error(`the rig booted ${state}: ${await inside(["systemctl", "--failed", "--no-legend"]).catch(() => "?")}`);
+  await until(
+    async () => {
+      state = (
+        await inside(["systemctl", "is-system-running", "--wait"]).catch((e: Error) => `not yet: ${e.message}`)
+      ).trim();
+      return !state.startsWith("not yet") && !["initializing", "starting"].includes(state);
+    },
+    () => `the rig's systemd to finish booting (last: ${state})`,
+    READY_MS,
+  );
+  if (state !== "running")
+    throw new Error(
+      `the rig booted ${state}: ${await inside(["systemctl", "--failed", "--no-legend"]).catch(() => "?")}`,
+    );
 
   const keys = await makeKeyPair(scratch);
-  await inside(["sh", "-c", "install -d -m 0700 /root/.ssh && cat > /root/.ssh/authorized_keys"], `${keys.publicKey}\n`);
+  await inside(
+    ["sh", "-c", "install -d -m 0700 /root/.ssh && cat > /root/.ssh/authorized_keys"],
+    `${keys.publicKey}\n`,
+  );
   const hostKey = (await inside(["cat", "/etc/ssh/ssh_host_ed25519_key.pub"])).trim().split(" ").slice(0, 2).join(" ");
   const ssh = sshOptions(keys.privateKeyPath, await writeKnownHosts(scratch, address, hostKey));
   let lastError = "";
   await until(
-    () => sshExec(ssh, address, "true", { timeoutMs: 15_000 }).then(() => true, (e: Error) => ((lastError = e.message), false)),
+    () =>
+      sshExec(ssh, address, "true", { timeoutMs: 15_000 }).then(
+        () => true,
+        (e: Error) => ((lastError = e.message), false),
+      ),
     () => `sshd on ${address} to let root in (${lastError})`,
     READY_MS,
   );
@@ -150,7 +204,8 @@ export async function startRigHost(t: TestContext, options: RigHostOptions = {})
     network,
     dockerDataDir: slot.dir,
     exec: (command, o) => sshExec(ssh, address, command, o),
-    docker: (args, o) => engine.docker(["exec", ...(o?.input === undefined ? [] : ["-i"]), container!, "docker", ...args], o),
+    docker: (args, o) =>
+      engine.docker(["exec", ...(o?.input === undefined ? [] : ["-i"]), container!, "docker", ...args], o),
     loadImage: (tag) => pipeImage(engine, container!, tag),
     stop,
   };
@@ -161,25 +216,38 @@ export async function startRigHost(t: TestContext, options: RigHostOptions = {})
  * then the container and network; then checks from outside that no loop device it reported
  * is still attached. Resolves whether all went cleanly; rejects naming what is left.
  */
-function teardownOf(engine: DockerEngine, parts: () => { container?: string; network?: string }): () => Promise<boolean> {
+function teardownOf(
+  engine: DockerEngine,
+  parts: () => { container?: string; network?: string },
+): () => Promise<boolean> {
   return async () => {
     const { container, network } = parts();
     const problems: string[] = [];
     let loops: string[] = [];
     if (container !== undefined) {
       try {
-        loops = (await engine.docker(["exec", container, "semail-rig-teardown"], { timeoutMs: 120_000 })).split("\n").filter(Boolean);
+        loops = (await engine.docker(["exec", container, "semail-rig-teardown"], { timeoutMs: 120_000 }))
+          .split("\n")
+          .filter(Boolean);
       } catch (err) {
-        const running = await engine.docker(["inspect", "-f", "{{.State.Running}}", container]).then((s) => s.trim() === "true", () => false);
+        const running = await engine.docker(["inspect", "-f", "{{.State.Running}}", container]).then(
+          (s) => s.trim() === "true",
+          () => false,
+        );
         if (running) problems.push(`teardown inside ${container.slice(0, 12)}: ${(err as Error).message}`);
       }
       // STOPSIGNAL is SIGRTMIN+3: systemd shuts down in order.
       await engine.docker(["stop", "-t", "30", container], { timeoutMs: 60_000 }).catch(() => undefined);
-      await engine.docker(["rm", "-f", "-v", container]).catch((e: Error) => /No such container/i.test(e.message) || problems.push(e.message));
+      await engine
+        .docker(["rm", "-f", "-v", container])
+        .catch((e: Error) => /No such container/i.test(e.message) || problems.push(e.message));
     }
-    if (network !== undefined) await engine.docker(["network", "rm", network]).catch((e: Error) => problems.push(e.message));
+    if (network !== undefined)
+      await engine.docker(["network", "rm", network]).catch((e: Error) => problems.push(e.message));
     if (loops.length > 0) {
-      const { stdout } = await promisify(execFile)("losetup", ["-l", "-n", "-O", "NAME,BACK-MAJ:MIN,BACK-INO"], { timeout: 10_000 });
+      const { stdout } = await promisify(execFile)("losetup", ["-l", "-n", "-O", "NAME,BACK-MAJ:MIN,BACK-INO"], {
+        timeout: 10_000,
+      });
       const attached = new Set(stdout.split("\n").map((l) => l.trim().split(/\s+/).join(" ")));
       for (const loop of loops.filter((l) => attached.has(l))) problems.push(`loop device still attached: ${loop}`);
     }

@@ -42,10 +42,11 @@ export function sshdMissing(): string | undefined {
 /** A new key pair in `dir`/`name` (and `name`.pub). */
 export async function makeKey(dir: string, name: string): Promise<{ privateKey: string; publicKey: string }> {
   const file = join(dir, name);
-  await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `semail-rig-${name}`, "-f", file], { timeout: 10_000 });
+  await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `semail-rig-${name}`, "-f", file], {
+    timeout: 10_000,
+  });
   return { privateKey: await readFile(file, "utf8"), publicKey: (await readFile(`${file}.pub`, "utf8")).trim() };
 }
-
 
 interface Started {
   readonly stop: () => Promise<void>;
@@ -64,7 +65,10 @@ function startOn(config: string, port: number): Promise<Started> {
     clearTimeout(timer);
   };
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => void stop().then(() => reject(new Error(`sshd did not listen within ${START_MS} ms:\n${log}`))), START_MS);
+    const timer = setTimeout(
+      () => void stop().then(() => reject(new Error(`sshd did not listen within ${START_MS} ms:\n${log}`))),
+      START_MS,
+    );
     child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
       log += chunk;
       if (log.includes(`Server listening on 127.0.0.1 port ${port}.`)) {

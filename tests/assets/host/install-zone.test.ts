@@ -9,7 +9,12 @@ import { repoPath } from "../../../testkit/repo-path.ts";
 import { tempDir } from "../../../testkit/temp-dir.ts";
 
 const SCRIPT = repoPath("assets/host/install-zone.sh");
-const ZONE: ZoneInput = { domain: "semail.email", serial: 1, ipv4: "192.0.2.25", mailboxDomains: ["alice.semail.email"] };
+const ZONE: ZoneInput = {
+  domain: "semail.email",
+  serial: 1,
+  ipv4: "192.0.2.25",
+  mailboxDomains: ["alice.semail.email"],
+};
 
 function install(zone: string, args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done, fail) => {
@@ -27,14 +32,20 @@ function install(zone: string, args: readonly string[]): Promise<{ code: number;
 async function place(t: TestContext) {
   const dir = await tempDir(t, "semail-install-zone-");
   const zoneDir = join(dir, "bind");
-  return { zoneDir, conf: join(dir, "named.conf.local"), args: ["--zone-dir", zoneDir, "--named-conf", join(dir, "named.conf.local")] };
+  return {
+    zoneDir,
+    conf: join(dir, "named.conf.local"),
+    args: ["--zone-dir", zoneDir, "--named-conf", join(dir, "named.conf.local")],
+  };
 }
 const serialOf = (text: string) => Number(/^\s*(\d+) ; serial$/m.exec(text)?.[1]);
 const today = () => Number(`${new Date().toISOString().slice(0, 10).replace(/-/g, "")}00`);
 
 test("installs a checked zone with a date serial, and the include line once", async (t) => {
   const p = await place(t);
-  const stanza = Buffer.from(renderNamedConfStanza("semail.email", join(p.zoneDir, "db.semail.email"))).toString("base64");
+  const stanza = Buffer.from(renderNamedConfStanza("semail.email", join(p.zoneDir, "db.semail.email"))).toString(
+    "base64",
+  );
   const first = await install(renderZone(ZONE), [...p.args, "--stanza-b64", stanza]);
   assert.equal(first.code, 0, first.stderr);
   const installed = await readFile(join(p.zoneDir, "db.semail.email"), "utf8");

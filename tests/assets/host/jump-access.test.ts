@@ -17,7 +17,11 @@ const script = (name: string) => repoPath("assets/host", name);
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE5xAlice alice@laptop";
 const KEY2 = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC0bob bob@desk";
 
-interface Result { code: number; stdout: string; stderr: string }
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 function run(file: string, args: readonly string[], stdin = ""): Promise<Result> {
   return new Promise((done) => {
     const child = execFile(file, args, { timeout: 30_000 }, (err, stdout, stderr) => {
@@ -72,8 +76,12 @@ test("jump-access.sh write replaces <owner>.keys atomically, mode 0640, and refu
   assert.equal(again.code, 0, again.stderr);
   assert.equal(await readFile(file, "utf8"), v1, "idempotent");
 
-  for (const bad of [`${KEY}\n`, `restrict,port-forwarding,permitopen="172.30.0.2:23" ${KEY}\n`,
-    `restrict,port-forwarding,permitopen="172.30.0.2:22",command="sh" ${KEY}\n`, `${v1}no-restrict ${KEY}\n`]) {
+  for (const bad of [
+    `${KEY}\n`,
+    `restrict,port-forwarding,permitopen="172.30.0.2:23" ${KEY}\n`,
+    `restrict,port-forwarding,permitopen="172.30.0.2:22",command="sh" ${KEY}\n`,
+    `${v1}no-restrict ${KEY}\n`,
+  ]) {
     const refused = await access(["write", "--owner", "alice", "--dir", dir], bad);
     assert.notEqual(refused.code, 0, `refused: ${bad}`);
     assert.match(refused.stderr, /is not 'restrict,port-forwarding,permitopen="IP:22" <public key>'; nothing written/);
@@ -111,7 +119,10 @@ test("jump-access.sh refuses a hostile owner before it becomes a path", async (t
   const outside = join(dir, "..", "escaped.keys");
   const line = jumpKeysFile("172.30.0.2", [KEY]);
   for (const owner of ["../escaped", "a/b", "..", "a..b", "Alice", "-x", "", "alice\nbob", "a b", "x".repeat(65)]) {
-    for (const args of [["write", "--owner", owner, "--dir", dir], ["remove", "--owner", owner, "--dir", dir, "--sha256", sha256(line)]]) {
+    for (const args of [
+      ["write", "--owner", owner, "--dir", dir],
+      ["remove", "--owner", owner, "--dir", dir, "--sha256", sha256(line)],
+    ]) {
       const r = await access(args, line);
       assert.notEqual(r.code, 0, `${args[0]} ${JSON.stringify(owner)} refused`);
       assert.match(r.stderr, /is not a valid owner id/);
@@ -125,8 +136,19 @@ test("jump-access.sh refuses a hostile owner before it becomes a path", async (t
 });
 
 test("jump-host.sh refuses bad account names and paths before changing anything", async () => {
-  const base = ["setup", "--user", "semail-jump", "--keys-user", "semail-jumpkeys", "--dir", "/etc/semail/jump",
-    "--command", "/usr/local/sbin/semail-jump-keys", "--sshd-conf", "/etc/ssh/sshd_config.d/semail-jump.conf"];
+  const base = [
+    "setup",
+    "--user",
+    "semail-jump",
+    "--keys-user",
+    "semail-jumpkeys",
+    "--dir",
+    "/etc/semail/jump",
+    "--command",
+    "/usr/local/sbin/semail-jump-keys",
+    "--sshd-conf",
+    "/etc/ssh/sshd_config.d/semail-jump.conf",
+  ];
   const cases: [string[], RegExp][] = [
     [base.map((a) => (a === "semail-jump" ? "root;id" : a)), /"root;id" is not a valid account name/],
     [base.map((a) => (a === "semail-jumpkeys" ? "semail-jump" : a)), /--user and --keys-user must differ/],
@@ -139,10 +161,13 @@ test("jump-host.sh refuses bad account names and paths before changing anything"
   }
 });
 
-const sshdSkip = !existsSync("/usr/sbin/sshd") ? "no sshd here (openssh-server)"
+const sshdSkip = !existsSync("/usr/sbin/sshd")
+  ? "no sshd here (openssh-server)"
   : !existsSync("/run/sshd") && needsRoot;
 
-test("the real sshd accepts the stanza, applies it to the jump account only, and it does not leak", { skip: sshdSkip }, async (t) => {
+test("the real sshd accepts the stanza, applies it to the jump account only, and it does not leak", {
+  skip: sshdSkip,
+}, async (t) => {
   const dir = await place(t);
   await mkdir("/run/sshd", { recursive: true }); // as the ssh service does; sshd -t insists
   const hostKey = join(dir, "host_key");
@@ -157,7 +182,12 @@ test("the real sshd accepts the stanza, applies it to the jump account only, and
   const effective = async (user: string) => {
     const r = await run("/usr/sbin/sshd", ["-T", "-f", main, "-C", `user=${user},host=client,addr=127.0.0.1`]);
     assert.equal(r.code, 0, r.stderr);
-    return new Map(r.stdout.split("\n").filter(Boolean).map((l) => [l.slice(0, l.indexOf(" ")), l.slice(l.indexOf(" ") + 1)]));
+    return new Map(
+      r.stdout
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => [l.slice(0, l.indexOf(" ")), l.slice(l.indexOf(" ") + 1)]),
+    );
   };
   const jump = await effective("semail-jump");
   assert.equal(jump.get("authorizedkeyscommand"), "/usr/local/sbin/semail-jump-keys %u");

@@ -16,7 +16,11 @@ const SCRIPT = repoPath("assets/host/mailbox-fs.sh");
 const MiB = 1024 * 1024;
 const skip = needsLoopDevices;
 
-interface Result { code: number; stdout: string; stderr: string }
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 function sh(file: string, args: readonly string[], env?: NodeJS.ProcessEnv): Promise<Result> {
   return new Promise((done) => {
     execFile(file, args, { timeout: 60_000, env }, (err, stdout, stderr) => {
@@ -32,20 +36,35 @@ async function place(t: TestContext) {
   const paths = { dir, mailRoot: join(dir, "mail"), imageDir: join(dir, "images"), fstab: join(dir, "fstab") };
   t.after(async () => {
     for (let i = 0; i < 5; i++) {
-      const mounts = (await sh("findmnt", ["-n", "-l", "-o", "TARGET"])).stdout.split("\n").filter((m) => m.startsWith(dir));
+      const mounts = (await sh("findmnt", ["-n", "-l", "-o", "TARGET"])).stdout
+        .split("\n")
+        .filter((m) => m.startsWith(dir));
       if (mounts.length === 0) break;
       for (const m of mounts) await sh("umount", ["-l", m]);
     }
-    const loops = (await sh("losetup", ["-n", "-O", "NAME,BACK-FILE", "-l"])).stdout.split("\n").filter((l) => l.includes(dir));
+    const loops = (await sh("losetup", ["-n", "-O", "NAME,BACK-FILE", "-l"])).stdout
+      .split("\n")
+      .filter((l) => l.includes(dir));
     for (const line of loops) await sh("losetup", ["-d", line.trim().split(/\s+/)[0]!]);
     await rm(dir, { recursive: true, force: true });
   });
-  const common = (owner = "alice") => ["--owner", owner, "--mail-root", paths.mailRoot, "--image-dir", paths.imageDir, "--fstab", paths.fstab];
+  const common = (owner = "alice") => [
+    "--owner",
+    owner,
+    "--mail-root",
+    paths.mailRoot,
+    "--image-dir",
+    paths.imageDir,
+    "--fstab",
+    paths.fstab,
+  ];
   return { ...paths, common };
 }
 
-const source = async (target: string) => (await sh("findmnt", ["-n", "-o", "SOURCE", "--mountpoint", target])).stdout.trim();
-const fsBytes = async (target: string) => Number((await sh("df", ["-B1", "--output=size", target])).stdout.split("\n")[1]);
+const source = async (target: string) =>
+  (await sh("findmnt", ["-n", "-o", "SOURCE", "--mountpoint", target])).stdout.trim();
+const fsBytes = async (target: string) =>
+  Number((await sh("df", ["-B1", "--output=size", target])).stdout.split("\n")[1]);
 
 test("create makes, formats, mounts and populates an image; a second run changes nothing", { skip }, async (t) => {
   const p = await place(t);
@@ -57,9 +76,9 @@ test("create makes, formats, mounts and populates an image; a second run changes
   assert.equal((await sh("blkid", ["-p", "-o", "value", "-s", "TYPE", image])).stdout.trim(), "ext4");
   const loop = await source(target);
   assert.match(loop, /^\/dev\/loop\d+$/);
-  assert.equal(((await stat(join(target, "INBOX"))).mode & 0o777), 0o600);
+  assert.equal((await stat(join(target, "INBOX"))).mode & 0o777, 0o600);
   assert.ok((await stat(join(target, "mail"))).isDirectory());
-  assert.equal(((await stat(join(target, "mail"))).mode & 0o777), 0o700);
+  assert.equal((await stat(join(target, "mail"))).mode & 0o777, 0o700);
   const options = (await sh("findmnt", ["-n", "-o", "OPTIONS", "--mountpoint", target])).stdout;
   for (const o of ["nodev", "nosuid", "noexec"]) assert.match(options, new RegExp(o));
   assert.equal(await readFile(p.fstab, "utf8"), `${image} ${target} ext4 loop,nodev,nosuid,noexec 0 2\n`);
@@ -86,7 +105,11 @@ test("grow enlarges the filesystem and keeps the mail; shrinking is refused", { 
   const after = await fsBytes(target);
   assert.ok(after > before + 28 * MiB, `filesystem grew (${before} -> ${after})`);
   assert.match(await readFile(join(target, "INBOX"), "utf8"), /keep me/);
-  assert.equal((await mailboxFs("grow", ...p.common(), "--size", String(64 * MiB))).stderr, "", "growing to the same size does nothing");
+  assert.equal(
+    (await mailboxFs("grow", ...p.common(), "--size", String(64 * MiB))).stderr,
+    "",
+    "growing to the same size does nothing",
+  );
 
   const shrink = await mailboxFs("grow", ...p.common(), "--size", String(32 * MiB));
   assert.notEqual(shrink.code, 0);
@@ -104,17 +127,29 @@ test("a grow whose online resize is refused resizes offline, mounts again and ha
   const bin = join(p.dir, "bin");
   await mkdir(bin);
   const real = (await sh("bash", ["-c", "command -v resize2fs"])).stdout.trim();
-  await writeFile(join(bin, "resize2fs"), `#!/bin/sh\ncase "$1" in /dev/loop*) echo "resize2fs: Permission denied to resize filesystem" >&2; exit 1 ;; esac\nexec ${real} "$@"\n`, { mode: 0o755 });
-  const grown = await sh("bash", [SCRIPT, "grow", ...p.common(), "--size", String(64 * MiB)], { ...process.env, PATH: `${bin}:${process.env.PATH}` });
+  await writeFile(
+    join(bin, "resize2fs"),
+    `#!/bin/sh\ncase "$1" in /dev/loop*) echo "resize2fs: Permission denied to resize filesystem" >&2; exit 1 ;; esac\nexec ${real} "$@"\n`,
+    { mode: 0o755 },
+  );
+  const grown = await sh("bash", [SCRIPT, "grow", ...p.common(), "--size", String(64 * MiB)], {
+    ...process.env,
+    PATH: `${bin}:${process.env.PATH}`,
+  });
   assert.equal(grown.code, 0, grown.stderr);
-  assert.match(grown.stderr, /online resize of \/dev\/loop\d+ refused \(resize2fs: Permission denied to resize filesystem\); resizing offline/);
+  assert.match(
+    grown.stderr,
+    /online resize of \/dev\/loop\d+ refused \(resize2fs: Permission denied to resize filesystem\); resizing offline/,
+  );
   assert.match(grown.stderr, /grew .* from 33554432 to 67108864 bytes/);
   const after = await fsBytes(target);
   assert.ok(after > before + 28 * MiB, `the filesystem mounted again has the room (${before} -> ${after})`);
   assert.match(await readFile(join(target, "INBOX"), "utf8"), /keep me/);
 });
 
-test("unmount keeps the image; create mounts it again with the mail; destroy needs confirmation", { skip }, async (t) => {
+test("unmount keeps the image; create mounts it again with the mail; destroy needs confirmation", {
+  skip,
+}, async (t) => {
   const p = await place(t);
   const target = join(p.mailRoot, "alice");
   const image = join(p.imageDir, "alice.img");
@@ -165,7 +200,10 @@ test("never formats a device that holds a filesystem or data", { skip }, async (
 test("never mounts over a mail directory that holds files", { skip }, async (t) => {
   const p = await place(t);
   await mkdir(join(p.mailRoot, "alice"), { recursive: true });
-  await writeFile(join(p.mailRoot, "alice", "INBOX"), "From a@b Mon Nov 23 00:00:00 2026\n\nwritten before the mount\n");
+  await writeFile(
+    join(p.mailRoot, "alice", "INBOX"),
+    "From a@b Mon Nov 23 00:00:00 2026\n\nwritten before the mount\n",
+  );
   const result = await mailboxFs("create", ...p.common(), "--size", String(32 * MiB));
   assert.notEqual(result.code, 0);
   assert.match(result.stderr, /is not a mount but holds files/);
@@ -175,7 +213,20 @@ test("never mounts over a mail directory that holds files", { skip }, async (t) 
 // No device-mapper here: the LVM variant is checked as a dry run and for its arguments only.
 test("lvm variant (dry run): the commands it would run", async (t) => {
   const dir = await tempDir(t, "semail-lvm-");
-  const result = await mailboxFs("create", "--owner", "alice", "--size", String(64 * MiB), "--mail-root", join(dir, "mail"), "--vg", "semail", "--fstab", join(dir, "fstab"), "--dry-run");
+  const result = await mailboxFs(
+    "create",
+    "--owner",
+    "alice",
+    "--size",
+    String(64 * MiB),
+    "--mail-root",
+    join(dir, "mail"),
+    "--vg",
+    "semail",
+    "--fstab",
+    join(dir, "fstab"),
+    "--dry-run",
+  );
   assert.equal(result.code, 0, result.stderr);
   assert.deepEqual(result.stdout.trim().split("\n"), [
     "+ lvcreate --yes --wipesignatures n -L 64m -n mail-alice semail",
@@ -190,13 +241,34 @@ test("lvm variant (dry run): the commands it would run", async (t) => {
 
 test("bad arguments exit non-zero with a clear message", async () => {
   const cases: [string[], RegExp][] = [
-    [["create", "--owner", "../etc", "--size", "67108864", "--mail-root", "/var/mail/semail", "--vg", "semail"], /--owner "..\/etc" is not a valid owner id/],
-    [["create", "--owner", "alice", "--size", "67108864", "--mail-root", "/var/mail/semail"], /give --image-dir DIR \(image files\) or --vg NAME \(LVM\)/],
-    [["create", "--owner", "alice", "--size", "67108864", "--mail-root", "/m", "--vg", "a", "--image-dir", "/i"], /not both/],
-    [["create", "--owner", "alice", "--size", "5GiB", "--mail-root", "/m", "--vg", "semail"], /--size "5GiB" must be a byte count/],
-    [["create", "--owner", "alice", "--size", "1048576", "--mail-root", "/m", "--vg", "semail"], /below the 16 MiB minimum/],
-    [["create", "--owner", "alice", "--size", "67108864", "--mail-root", "relative", "--vg", "semail"], /--mail-root "relative" must be an absolute path/],
-    [["create", "--owner", "alice", "--size", "67108864", "--mail-root", "/m", "--vg", "bad vg"], /--vg "bad vg" is not a volume group name/],
+    [
+      ["create", "--owner", "../etc", "--size", "67108864", "--mail-root", "/var/mail/semail", "--vg", "semail"],
+      /--owner "..\/etc" is not a valid owner id/,
+    ],
+    [
+      ["create", "--owner", "alice", "--size", "67108864", "--mail-root", "/var/mail/semail"],
+      /give --image-dir DIR \(image files\) or --vg NAME \(LVM\)/,
+    ],
+    [
+      ["create", "--owner", "alice", "--size", "67108864", "--mail-root", "/m", "--vg", "a", "--image-dir", "/i"],
+      /not both/,
+    ],
+    [
+      ["create", "--owner", "alice", "--size", "5GiB", "--mail-root", "/m", "--vg", "semail"],
+      /--size "5GiB" must be a byte count/,
+    ],
+    [
+      ["create", "--owner", "alice", "--size", "1048576", "--mail-root", "/m", "--vg", "semail"],
+      /below the 16 MiB minimum/,
+    ],
+    [
+      ["create", "--owner", "alice", "--size", "67108864", "--mail-root", "relative", "--vg", "semail"],
+      /--mail-root "relative" must be an absolute path/,
+    ],
+    [
+      ["create", "--owner", "alice", "--size", "67108864", "--mail-root", "/m", "--vg", "bad vg"],
+      /--vg "bad vg" is not a volume group name/,
+    ],
     [["resize", "--owner", "alice"], /unknown action "resize"/],
   ];
   for (const [args, message] of cases) {
@@ -208,10 +280,15 @@ test("bad arguments exit non-zero with a clear message", async () => {
   }
 });
 
-test("a user's link in place of INBOX or mail/ is never followed by the chown: the host's file keeps its owner", { skip }, async (t) => {
+test("a user's link in place of INBOX or mail/ is never followed by the chown: the host's file keeps its owner", {
+  skip,
+}, async (t) => {
   const p = await place(t);
   const target = join(p.mailRoot, "alice");
-  assert.equal((await mailboxFs("create", ...p.common(), "--size", String(32 * MiB), "--uid", "1000", "--gid", "1000")).code, 0);
+  assert.equal(
+    (await mailboxFs("create", ...p.common(), "--size", String(32 * MiB), "--uid", "1000", "--gid", "1000")).code,
+    0,
+  );
   // What sudo in the user's container could do: INBOX and mail/ become links to the host's files.
   const victim = join(p.imageDir, "..", "victim");
   await writeFile(victim, "root's\n");
@@ -219,7 +296,10 @@ test("a user's link in place of INBOX or mail/ is never followed by the chown: t
   await symlink(victim, join(target, "INBOX"));
   await rm(join(target, "mail"), { recursive: true });
   await symlink(p.imageDir, join(target, "mail"));
-  assert.equal((await mailboxFs("grow", ...p.common(), "--size", String(32 * MiB), "--uid", "1001", "--gid", "1001")).code, 0);
+  assert.equal(
+    (await mailboxFs("grow", ...p.common(), "--size", String(32 * MiB), "--uid", "1001", "--gid", "1001")).code,
+    0,
+  );
   assert.equal((await stat(victim)).uid, 0, "the file INBOX points at is still root's");
   assert.equal((await stat(p.imageDir)).uid, 0, "so is the folder mail/ points at");
   assert.equal((await lstat(join(target, "INBOX"))).uid, 1001, "the link itself is the user's");
@@ -236,7 +316,9 @@ const kept = async (p: Awaited<ReturnType<typeof place>>) => {
 const asideImages = async (p: Awaited<ReturnType<typeof place>>) =>
   existsSync(join(p.imageDir, "set-aside")) ? (await readdir(join(p.imageDir, "set-aside"))).sort() : [];
 
-test("create with the same address reattaches the kept filesystem and its mail; kept reports it", { skip }, async (t) => {
+test("create with the same address reattaches the kept filesystem and its mail; kept reports it", {
+  skip,
+}, async (t) => {
   const p = await place(t);
   const target = join(p.mailRoot, "alice");
   assert.deepEqual(await kept(p), { kept: false });
@@ -256,7 +338,9 @@ test("create with the same address reattaches the kept filesystem and its mail; 
   assert.deepEqual(await asideImages(p), []);
 });
 
-test("create for another address sets the kept filesystem aside (mounted or not) and starts empty; --restore-kept reattaches it", { skip }, async (t) => {
+test("create for another address sets the kept filesystem aside (mounted or not) and starts empty; --restore-kept reattaches it", {
+  skip,
+}, async (t) => {
   const p = await place(t);
   const target = join(p.mailRoot, "alice");
   const image = join(p.imageDir, "alice.img");
@@ -265,7 +349,12 @@ test("create for another address sets the kept filesystem aside (mounted or not)
   // Production keeps a deleted mailbox mounted (retainOnDelete): the create finds it so.
   const fresh = await mailboxFs("create", ...p.common(), "--size", String(32 * MiB), "--address", ALICE_AT_Y);
   assert.equal(fresh.code, 0, fresh.stderr);
-  assert.match(fresh.stderr, new RegExp(`the kept mail of ${ALICE_AT_X} is set aside as .*/set-aside/alice-\\d{8}T\\d{9}Z\\.img \\(not deleted\\)`));
+  assert.match(
+    fresh.stderr,
+    new RegExp(
+      `the kept mail of ${ALICE_AT_X} is set aside as .*/set-aside/alice-\\d{8}T\\d{9}Z\\.img \\(not deleted\\)`,
+    ),
+  );
   assert.equal(await readFile(join(target, "INBOX"), "utf8"), "", "none of the old mail");
   assert.equal(await readFile(join(p.imageDir, "alice.address"), "utf8"), `${ALICE_AT_Y}\n`);
   const aside = await asideImages(p);
@@ -273,7 +362,11 @@ test("create for another address sets the kept filesystem aside (mounted or not)
   assert.match(aside[0]!, /^alice-\d{8}T\d{9}Z\.img$/);
   assert.equal(aside[1], `${aside[0]}.address`);
   assert.equal(await readFile(join(p.imageDir, "set-aside", aside[1]!), "utf8"), `${ALICE_AT_X}\n`);
-  assert.equal((await sh("blkid", ["-p", "-o", "value", "-s", "TYPE", join(p.imageDir, "set-aside", aside[0]!)])).stdout.trim(), "ext4", "the old filesystem, kept whole");
+  assert.equal(
+    (await sh("blkid", ["-p", "-o", "value", "-s", "TYPE", join(p.imageDir, "set-aside", aside[0]!)])).stdout.trim(),
+    "ext4",
+    "the old filesystem, kept whole",
+  );
   assert.equal((await readFile(p.fstab, "utf8")).split("\n").length, 2, "one fstab line, for the new image");
 
   // An operator gives the old one back: put it in place, then create with --restore-kept.
@@ -281,14 +374,27 @@ test("create for another address sets the kept filesystem aside (mounted or not)
   await rm(image);
   await sh("mv", [join(p.imageDir, "set-aside", aside[0]!), image]);
   await sh("mv", [join(p.imageDir, "set-aside", aside[1]!), join(p.imageDir, "alice.address")]);
-  const restored = await mailboxFs("create", ...p.common(), "--size", String(32 * MiB), "--address", ALICE_AT_Y, "--restore-kept");
+  const restored = await mailboxFs(
+    "create",
+    ...p.common(),
+    "--size",
+    String(32 * MiB),
+    "--address",
+    ALICE_AT_Y,
+    "--restore-kept",
+  );
   assert.equal(restored.code, 0, restored.stderr);
-  assert.match(restored.stderr, new RegExp(`made for ${ALICE_AT_X}, is reattached for ${ALICE_AT_Y} \\(--restore-kept\\)`));
+  assert.match(
+    restored.stderr,
+    new RegExp(`made for ${ALICE_AT_X}, is reattached for ${ALICE_AT_Y} \\(--restore-kept\\)`),
+  );
   assert.match(await readFile(join(target, "INBOX"), "utf8"), /old mail/);
   assert.equal(await readFile(join(p.imageDir, "alice.address"), "utf8"), `${ALICE_AT_Y}\n`);
 });
 
-test("grow (a live mailbox's update) under a new address keeps the mail and records the new address", { skip }, async (t) => {
+test("grow (a live mailbox's update) under a new address keeps the mail and records the new address", {
+  skip,
+}, async (t) => {
   const p = await place(t);
   const target = join(p.mailRoot, "alice");
   assert.equal((await mailboxFs("create", ...p.common(), "--size", String(32 * MiB), "--address", ALICE_AT_X)).code, 0);
@@ -301,7 +407,9 @@ test("grow (a live mailbox's update) under a new address keeps the mail and reco
   assert.deepEqual(await asideImages(p), []);
 });
 
-test("decide records the owner's answer for the next create: restore under a new address, or start empty under the same one", { skip }, async (t) => {
+test("decide records the owner's answer for the next create: restore under a new address, or start empty under the same one", {
+  skip,
+}, async (t) => {
   const p = await place(t);
   const target = join(p.mailRoot, "alice");
   assert.equal((await mailboxFs("create", ...p.common(), "--size", String(32 * MiB), "--address", ALICE_AT_X)).code, 0);
@@ -332,14 +440,28 @@ test("a busy mount is not set aside: the create fails, saying so, and changes no
   t.after(() => holder.kill());
   const busy = await mailboxFs("create", ...p.common(), "--size", String(32 * MiB), "--address", ALICE_AT_Y);
   assert.equal(busy.code, 1);
-  assert.match(busy.stderr, new RegExp(`is in use by processes .*${holder.pid}.*to be set aside for the new address: stop what uses it, then run again`));
+  assert.match(
+    busy.stderr,
+    new RegExp(
+      `is in use by processes .*${holder.pid}.*to be set aside for the new address: stop what uses it, then run again`,
+    ),
+  );
   assert.equal(await readFile(join(p.imageDir, "alice.address"), "utf8"), `${ALICE_AT_X}\n`);
   assert.deepEqual(await asideImages(p), []);
 });
 
 test("a bad --address or --choice is refused before anything is done", async () => {
   const base = ["--owner", "alice", "--size", "67108864", "--mail-root", "/m", "--vg", "semail", "--dry-run"];
-  for (const bad of ["Alice@example.org", "alice@example.org\nx", "alice", "a/b@example.org", "alice@@example.org", "alice@ex..org", "\"a\"@example.org", `${"a".repeat(65)}@example.org`]) {
+  for (const bad of [
+    "Alice@example.org",
+    "alice@example.org\nx",
+    "alice",
+    "a/b@example.org",
+    "alice@@example.org",
+    "alice@ex..org",
+    '"a"@example.org',
+    `${"a".repeat(65)}@example.org`,
+  ]) {
     const result = await mailboxFs("create", ...base, "--address", bad);
     assert.equal(result.code, 1, bad);
     assert.match(result.stderr, /is not a mailbox address: use lower-case local@domain/, bad);
@@ -353,8 +475,24 @@ test("a bad --address or --choice is refused before anything is done", async () 
 
 test("lvm variant (dry run): the address is recorded in the state dir", async (t) => {
   const dir = await tempDir(t, "semail-lvm-");
-  const result = await mailboxFs("create", "--owner", "alice", "--size", String(64 * MiB), "--mail-root", join(dir, "mail"), "--vg", "semail", "--fstab", join(dir, "fstab"),
-    "--state-dir", join(dir, "state"), "--address", ALICE_AT_X, "--dry-run");
+  const result = await mailboxFs(
+    "create",
+    "--owner",
+    "alice",
+    "--size",
+    String(64 * MiB),
+    "--mail-root",
+    join(dir, "mail"),
+    "--vg",
+    "semail",
+    "--fstab",
+    join(dir, "fstab"),
+    "--state-dir",
+    join(dir, "state"),
+    "--address",
+    ALICE_AT_X,
+    "--dry-run",
+  );
   assert.equal(result.code, 0, result.stderr);
   assert.equal(result.stdout.trim().split("\n").at(-1), `+ write ${dir}/state/alice.address: ${ALICE_AT_X}`);
   assert.ok(!existsSync(join(dir, "state")), "a dry run changes nothing");

@@ -63,7 +63,11 @@ after(async () => {
 
 test("a user's container reaches outbound's submission port and nothing else on the bridge or the VM", async (t) => {
   if (needsRoot) return t.skip(needsRoot);
-  assert.equal(await reach(ns.alice, ip.bob, 22), "open", "without the rules alice reaches bob's sshd (the check can fail)");
+  assert.equal(
+    await reach(ns.alice, ip.bob, 22),
+    "open",
+    "without the rules alice reaches bob's sshd (the check can fail)",
+  );
   assert.equal(await reach(ns.alice, ip.vm, 9999), "open", "and a service of the VM");
 
   await inNs(ns.vm, "bash", SCRIPT, "install", "--bridge", BRIDGE, "--allow", `${ip.outbound}:2587`);
@@ -84,9 +88,15 @@ test("bad arguments are refused, naming the option", async () => {
   for (const [args, reason] of [
     [["install", "--bridge", "Bad Name", "--allow", "10.0.0.2:587"], /--bridge "Bad Name" is not an interface name/],
     [["install", "--bridge", "br0"], /at least one --allow IP:PORT/],
-    [["install", "--bridge", "br0", "--allow", "semail-outbound:587"], /--allow "semail-outbound:587" must be IPv4:PORT/],
+    [
+      ["install", "--bridge", "br0", "--allow", "semail-outbound:587"],
+      /--allow "semail-outbound:587" must be IPv4:PORT/,
+    ],
   ] as const) {
-    const err = await run("bash", [SCRIPT, ...args]).then(() => assert.fail("accepted"), (e: { stderr: string }) => e);
+    const err = await run("bash", [SCRIPT, ...args]).then(
+      () => assert.fail("accepted"),
+      (e: { stderr: string }) => e,
+    );
     assert.match(err.stderr, reason);
   }
 });
@@ -97,15 +107,26 @@ test("check prints the rules in force, so a deleted rule shows; remove takes the
   const whole = (await inNs(ns.vm, "bash", SCRIPT, "check", "--bridge", BRIDGE)).stdout;
   assert.match(whole, /-A SEMAIL-USERS-FWD -d 10\.250\.0\.2\/32 -i semail-ut0 -p tcp .*--dport 2587/);
   assert.match(whole, new RegExp(`^hook FORWARD -o ${BRIDGE} -j SEMAIL-USERS-FWD$`, "m"));
-  assert.equal((await inNs(ns.vm, "bash", SCRIPT, "check", "--bridge", BRIDGE)).stdout, whole, "the same rules print the same");
+  assert.equal(
+    (await inNs(ns.vm, "bash", SCRIPT, "check", "--bridge", BRIDGE)).stdout,
+    whole,
+    "the same rules print the same",
+  );
 
   await inNs(ns.vm, "iptables", "-t", "mangle", "-D", "FORWARD", "-o", BRIDGE, "-j", "SEMAIL-USERS-FWD");
   const drifted = (await inNs(ns.vm, "bash", SCRIPT, "check", "--bridge", BRIDGE)).stdout;
   assert.match(drifted, new RegExp(`^missing hook FORWARD -o ${BRIDGE} -j SEMAIL-USERS-FWD$`, "m"));
 
   await inNs(ns.vm, "bash", SCRIPT, "remove", "--bridge", BRIDGE);
-  assert.doesNotMatch((await inNs(ns.vm, "iptables", "-t", "mangle", "-S")).stdout, /SEMAIL-USERS/, "no chain or hook is left");
-  const gone = await inNs(ns.vm, "bash", SCRIPT, "check", "--bridge", BRIDGE).then(() => assert.fail("check passed with no rules"), (e: { code: number; stderr: string }) => e);
+  assert.doesNotMatch(
+    (await inNs(ns.vm, "iptables", "-t", "mangle", "-S")).stdout,
+    /SEMAIL-USERS/,
+    "no chain or hook is left",
+  );
+  const gone = await inNs(ns.vm, "bash", SCRIPT, "check", "--bridge", BRIDGE).then(
+    () => assert.fail("check passed with no rules"),
+    (e: { code: number; stderr: string }) => e,
+  );
   assert.equal(gone.code, 1);
   assert.match(gone.stderr, /the chains SEMAIL-USERS-FWD and SEMAIL-USERS-IN are gone/);
   assert.equal(await reach(ns.alice, ip.bob, 22), "open", "and alice reaches bob again, as before the install");

@@ -11,10 +11,13 @@ import { buildImage, dockerScope } from "./fixture.ts";
 /** The status of GET `url` through the proxy at host:3142. */
 function viaProxy(host: string, url: string): Promise<number> {
   return new Promise((ok, fail) => {
-    const req = request({ host, port: 3142, path: url, headers: { host: new URL(url).host }, timeout: 10_000 }, (res) => {
-      res.resume();
-      ok(res.statusCode ?? 0);
-    });
+    const req = request(
+      { host, port: 3142, path: url, headers: { host: new URL(url).host }, timeout: 10_000 },
+      (res) => {
+        res.resume();
+        ok(res.statusCode ?? 0);
+      },
+    );
     req.on("timeout", () => req.destroy(new Error(`no answer from the proxy for ${url}`)));
     req.on("error", fail);
     req.end();

@@ -30,17 +30,30 @@ describe("the daemons image", { timeout: 20 * 60_000 }, () => {
     const mailRoot = path.join(dir, "mail");
     await provision(mailRoot, USERS);
     const config = path.join(dir, "semail.yaml");
-    await writeFile(config, stringify({
-      hostname: "mx.semail.test", managedDomain: "semail.test", users: path.join(dir, "users.yaml"),
-      inbound: { listen: ["0.0.0.0:2525"], mailRoot, minFreeSpace: "1MiB", greetDelay: 0 },
-    }));
+    await writeFile(
+      config,
+      stringify({
+        hostname: "mx.semail.test",
+        managedDomain: "semail.test",
+        users: path.join(dir, "users.yaml"),
+        inbound: { listen: ["0.0.0.0:2525"], mailRoot, minFreeSpace: "1MiB", greetDelay: 0 },
+      }),
+    );
     const id = await scope.run(["--network", network, "-v", `${dir}:${dir}`, image, "inbound", "--config", config]);
     await scope.healthy(id);
     const host = await scope.address(id, network);
 
-    const reply = await sendMessage(2525, { host, from: "a@example.org", to: ["ada@semail.test"], data: "Subject: from the image\r\n\r\nbody\r\n" });
+    const reply = await sendMessage(2525, {
+      host,
+      from: "a@example.org",
+      to: ["ada@semail.test"],
+      data: "Subject: from the image\r\n\r\nbody\r\n",
+    });
     assert.equal(reply.code, 250, reply.lines.join(" "));
-    await until(async () => /Subject: from the image/.test(await readFile(path.join(mailRoot, "ada", "INBOX"), "utf8")), "the message in ada's INBOX");
+    await until(
+      async () => /Subject: from the image/.test(await readFile(path.join(mailRoot, "ada", "INBOX"), "utf8")),
+      "the message in ada's INBOX",
+    );
   });
 
   it("runs outbound: healthy once listening", async (t) => {
@@ -49,10 +62,15 @@ describe("the daemons image", { timeout: 20 * 60_000 }, () => {
     const config = path.join(dir, "semail.yaml");
     await writeFile(path.join(dir, "users.yaml"), usersYaml(USERS));
     // Outbound refuses a wildcard address; loopback is enough for the check's sake.
-    await writeFile(config, stringify({
-      hostname: "mx.semail.test", managedDomain: "semail.test", users: path.join(dir, "users.yaml"),
-      outbound: { listen: ["127.0.0.1:2587"], spool: path.join(dir, "spool") },
-    }));
+    await writeFile(
+      config,
+      stringify({
+        hostname: "mx.semail.test",
+        managedDomain: "semail.test",
+        users: path.join(dir, "users.yaml"),
+        outbound: { listen: ["127.0.0.1:2587"], spool: path.join(dir, "spool") },
+      }),
+    );
     const id = await scope.run(["--network", "none", "-v", `${dir}:${dir}`, image, "outbound", "--config", config]);
     await scope.healthy(id);
   });
@@ -62,15 +80,37 @@ describe("the daemons image", { timeout: 20 * 60_000 }, () => {
   // to the image ID that `docker inspect` gives. What the real engine says of such an image:
   it("a never-pushed image has no repo digest, and its ID is a reference a container starts from", async (t) => {
     const scope = dockerScope(t, engine!);
-    const [id, digests] = (await engine!.docker(["image", "inspect", "-f", "{{.Id}} {{len .RepoDigests}}", image])).trim().split(" ");
+    const [id, digests] = (await engine!.docker(["image", "inspect", "-f", "{{.Id}} {{len .RepoDigests}}", image]))
+      .trim()
+      .split(" ");
     assert.match(id!, /^sha256:[0-9a-f]{64}$/);
     assert.equal(digests, "0", "nothing was pushed, so no registry digest exists");
     const dir = await scope.dir("semail-digest-");
     const config = path.join(dir, "semail.yaml");
     await writeFile(path.join(dir, "users.yaml"), usersYaml(USERS));
-    await writeFile(config, stringify({ hostname: "relay.semail.test", users: path.join(dir, "users.yaml"), outbound: { listen: ["127.0.0.1:2587"], spool: path.join(dir, "spool") } }));
-    const container = await scope.run(["--network", "none", "-v", `${dir}:${dir}`, id!, "outbound", "--config", config]);
+    await writeFile(
+      config,
+      stringify({
+        hostname: "relay.semail.test",
+        users: path.join(dir, "users.yaml"),
+        outbound: { listen: ["127.0.0.1:2587"], spool: path.join(dir, "spool") },
+      }),
+    );
+    const container = await scope.run([
+      "--network",
+      "none",
+      "-v",
+      `${dir}:${dir}`,
+      id!,
+      "outbound",
+      "--config",
+      config,
+    ]);
     await scope.healthy(container);
-    assert.equal((await engine!.docker(["inspect", "-f", "{{.Image}}", container])).trim(), id, "the container runs exactly that build");
+    assert.equal(
+      (await engine!.docker(["inspect", "-f", "{{.Image}}", container])).trim(),
+      id,
+      "the container runs exactly that build",
+    );
   });
 });

@@ -21,18 +21,22 @@ const PREFIX = "semail-test/";
  * per machine: test files running side by side wait, then find the layers in the cache.
  */
 export async function buildImage(engine: DockerEngine, role: string): Promise<string> {
-  await withLock(path.join(tmpdir(), "semail-image-build.lock"), async () => {
-    await promisify(execFile)(path.join(ROOT, "assets/images/build.sh"), ["--prefix", PREFIX, role], {
-      env: { ...process.env, DOCKER_HOST: engine.host },
-      timeout: BUILD_MS,
-      maxBuffer: 16 << 20,
-    }).catch((err: { stderr?: string; message: string }) => {
-      throw new Error(`building ${role}: ${err.stderr?.trim() || err.message}`, { cause: err });
-    });
-    // Each rebuild leaves the last image and build stage untagged in the tests' own data
-    // root, which outlives the run: a day's worth is kept as cache, older ones go.
-    if (engine.own) await engine.docker(["image", "prune", "-f", "--filter", "until=24h"]);
-  }, BUILD_MS);
+  await withLock(
+    path.join(tmpdir(), "semail-image-build.lock"),
+    async () => {
+      await promisify(execFile)(path.join(ROOT, "assets/images/build.sh"), ["--prefix", PREFIX, role], {
+        env: { ...process.env, DOCKER_HOST: engine.host },
+        timeout: BUILD_MS,
+        maxBuffer: 16 << 20,
+      }).catch((err: { stderr?: string; message: string }) => {
+        throw new Error(`building ${role}: ${err.stderr?.trim() || err.message}`, { cause: err });
+      });
+      // Each rebuild leaves the last image and build stage untagged in the tests' own data
+      // root, which outlives the run: a day's worth is kept as cache, older ones go.
+      if (engine.own) await engine.docker(["image", "prune", "-f", "--filter", "until=24h"]);
+    },
+    BUILD_MS,
+  );
   return `${PREFIX}${role}`;
 }
 
@@ -59,9 +63,13 @@ export function dockerScope(t: TestContext, engine: DockerEngine): DockerScope {
     for (const name of networks) await engine.docker(["network", "rm", name]).catch(() => undefined);
     for (const dir of dirs) await rm(dir, { recursive: true, force: true });
   });
-  const inspect = (id: string, format: string): Promise<string> => engine.docker(["inspect", "-f", format, id]).then((s) => s.trim());
+  const inspect = (id: string, format: string): Promise<string> =>
+    engine.docker(["inspect", "-f", format, id]).then((s) => s.trim());
   const logs = async (id: string): Promise<string> => {
-    const { stdout, stderr } = await promisify(execFile)("docker", ["logs", id], { env: { ...process.env, DOCKER_HOST: engine.host }, timeout: 10_000 });
+    const { stdout, stderr } = await promisify(execFile)("docker", ["logs", id], {
+      env: { ...process.env, DOCKER_HOST: engine.host },
+      timeout: 10_000,
+    });
     return stdout + stderr;
   };
   return {
@@ -83,12 +91,21 @@ export function dockerScope(t: TestContext, engine: DockerEngine): DockerScope {
       return dir;
     },
     async healthy(id, ms = 60_000) {
-      await until(async () => {
-        const [state, health] = (await inspect(id, "{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}")).split(" ");
-        if (state !== "running" && state !== "created") throw new Error(`it is ${state}`);
-        return health === "healthy";
-      }, "it to be healthy", ms, 250).catch(async (err: Error) => {
-        throw new Error(`container ${id.slice(0, 12)} is not healthy (${err.message}): ${await logs(id).catch((e: Error) => e.message)}`);
+      await until(
+        async () => {
+          const [state, health] = (
+            await inspect(id, "{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}")
+          ).split(" ");
+          if (state !== "running" && state !== "created") throw new Error(`it is ${state}`);
+          return health === "healthy";
+        },
+        "it to be healthy",
+        ms,
+        250,
+      ).catch(async (err: Error) => {
+        throw new Error(
+          `container ${id.slice(0, 12)} is not healthy (${err.message}): ${await logs(id).catch((e: Error) => e.message)}`,
+        );
       });
     },
     address: (id, network) => inspect(id, `{{(index .NetworkSettings.Networks "${network}").IPAddress}}`),

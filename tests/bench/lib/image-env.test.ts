@@ -14,11 +14,14 @@ async function dockerfile(t: { after(fn: () => Promise<void>): void }, text: str
 }
 
 test("ENV of the final stage, pairs on one line or several; earlier stages' ENV does not count", async (t) => {
-  const file = await dockerfile(t, "FROM base AS build\nENV BUILD_ONLY=1\nRUN true\n\nFROM base\nENV A=1 B=two\nENV C=/x/y.so\nCMD [\"x\"]\n");
+  const file = await dockerfile(
+    t,
+    'FROM base AS build\nENV BUILD_ONLY=1\nRUN true\n\nFROM base\nENV A=1 B=two\nENV C=/x/y.so\nCMD ["x"]\n',
+  );
   assert.deepEqual(await imageEnv(file), { A: "1", B: "two", C: "/x/y.so" });
 });
 
 test("a quoted or KEY VALUE form is refused, naming the line", async (t) => {
-  const file = await dockerfile(t, "FROM base\nENV A \"1\"\n");
+  const file = await dockerfile(t, 'FROM base\nENV A "1"\n');
   await assert.rejects(imageEnv(file), /ENV A "1": write it as KEY=VALUE pairs/);
 });

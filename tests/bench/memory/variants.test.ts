@@ -4,14 +4,20 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { leverSpecs, variant } from "../../../bench/memory/variants.ts";
 
-const shipped = { nodeFlags: ["--max-semi-space-size=1", "--v8-pool-size=1", "--no-maglev"], env: { MALLOC_MMAP_THRESHOLD_: "16384" } };
+const shipped = {
+  nodeFlags: ["--max-semi-space-size=1", "--v8-pool-size=1", "--no-maglev"],
+  env: { MALLOC_MMAP_THRESHOLD_: "16384" },
+};
 
 test("no tokens: what the image ships", () => {
   assert.deepEqual(variant(shipped, ""), { name: "as shipped", ...shipped });
 });
 
 test("env set and unset; a flag replaced by name, one added, one dropped", () => {
-  const v = variant(shipped, "MALLOC_MMAP_THRESHOLD_= MALLOC_ARENA_MAX=2 --max-semi-space-size=4 --max-old-space-size=64 !--no-maglev");
+  const v = variant(
+    shipped,
+    "MALLOC_MMAP_THRESHOLD_= MALLOC_ARENA_MAX=2 --max-semi-space-size=4 --max-old-space-size=64 !--no-maglev",
+  );
   assert.deepEqual(v.env, { MALLOC_ARENA_MAX: "2" });
   assert.deepEqual(v.nodeFlags, ["--v8-pool-size=1", "--max-semi-space-size=4", "--max-old-space-size=64"]);
   assert.deepEqual(shipped.env, { MALLOC_MMAP_THRESHOLD_: "16384" }, "the shipped launch is not changed");

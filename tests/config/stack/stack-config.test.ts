@@ -35,24 +35,41 @@ test("Pulumi.yaml declares every setting with the same default and a description
   // The required secret is declared so; the optional ones have the default "" (Pulumi refuses an
   // unencrypted default on a `secret: true` key) and the program refuses them set in clear.
   assert.equal(project.config.sshPrivateKey?.secret, true, "sshPrivateKey is declared secret");
-  for (const key of ["ldapPassword", "gandiApiKey"]) assert.equal(project.config[key]?.default, "", `${key} is optional`);
-  assert.deepEqual(Object.keys(project.config).sort(), [...Object.keys(SETTINGS), ...Object.keys(SECRET_SETTINGS)].sort(), "no undeclared extras");
+  for (const key of ["ldapPassword", "gandiApiKey"])
+    assert.equal(project.config[key]?.default, "", `${key} is optional`);
+  assert.deepEqual(
+    Object.keys(project.config).sort(),
+    [...Object.keys(SETTINGS), ...Object.keys(SECRET_SETTINGS)].sort(),
+    "no undeclared extras",
+  );
 });
 
 test("Pulumi.prod.yaml is a complete, valid example stack with the secrets encrypted", () => {
   const stack = parse(readFileSync(join(PROJECT_DIR, "Pulumi.prod.yaml"), "utf8")).config as Record<string, unknown>;
-  const plain = Object.fromEntries(Object.entries(stack).filter(([, v]) => typeof v === "string")) as Record<string, string>;
+  const plain = Object.fromEntries(Object.entries(stack).filter(([, v]) => typeof v === "string")) as Record<
+    string,
+    string
+  >;
   const config = parseStackConfig(fromMap(plain));
   assert.equal(config.managedDomain, "semail.email");
   assert.equal(config.storageBackend, "lvm");
-  for (const key of Object.keys(SETTINGS)) assert.ok(`semail:${key}` in stack || key === "imageDir" || key === "vmHostKey" || key === "ldapImage", `the example sets semail:${key}`);
+  for (const key of Object.keys(SETTINGS))
+    assert.ok(
+      `semail:${key}` in stack || key === "imageDir" || key === "vmHostKey" || key === "ldapImage",
+      `the example sets semail:${key}`,
+    );
   for (const key of ["sshPrivateKey", "ldapPassword"]) {
-    assert.ok(typeof stack[`semail:${key}`] === "object" && "secure" in (stack[`semail:${key}`] as object), `semail:${key} is a secure value`);
+    assert.ok(
+      typeof stack[`semail:${key}`] === "object" && "secure" in (stack[`semail:${key}`] as object),
+      `semail:${key} is a secure value`,
+    );
   }
 });
 
 test("defaults apply and ssh-keyscan output is accepted as a host key", () => {
-  const config = parseStackConfig(fromMap(baseConfig({ dom0HostKey: "dom0.example.net ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHu5" })));
+  const config = parseStackConfig(
+    fromMap(baseConfig({ dom0HostKey: "dom0.example.net ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHu5" })),
+  );
   assert.equal(config.dom0HostKey, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHu5");
   assert.equal(config.storageBackend, "lvm");
   assert.equal(config.defaultMailboxSize, 5 * 1024 ** 3);
@@ -62,37 +79,95 @@ test("defaults apply and ssh-keyscan output is accepted as a host key", () => {
 });
 
 test("each bad setting is named, with how to fix it, all at once", () => {
-  const found = problems({ vmIp: undefined, storageBackend: "zfs", mailRoot: "var/mail", dkimKeys: '["nope"]', vmSshViaDom0: "yes" });
-  assert.deepEqual(found.map((p) => p.split(" ")[0]!.replace(/:$/, "")).sort(), ["semail:dkimKeys", "semail:mailRoot", "semail:storageBackend", "semail:vmIp", "semail:vmSshViaDom0"]);
-  assert.ok(found.includes("semail:vmIp is required: Public IPv4 address of the VM or existing host (SSH, and mx, ns and autoconfig in the zone). (pulumi config set vmIp VALUE)"));
-  assert.ok(found.some((p) => p.startsWith('semail:storageBackend "zfs" is not valid: use "lvm" or "image" (pulumi config set storageBackend lvm)')));
+  const found = problems({
+    vmIp: undefined,
+    storageBackend: "zfs",
+    mailRoot: "var/mail",
+    dkimKeys: '["nope"]',
+    vmSshViaDom0: "yes",
+  });
+  assert.deepEqual(found.map((p) => p.split(" ")[0]!.replace(/:$/, "")).sort(), [
+    "semail:dkimKeys",
+    "semail:mailRoot",
+    "semail:storageBackend",
+    "semail:vmIp",
+    "semail:vmSshViaDom0",
+  ]);
+  assert.ok(
+    found.includes(
+      "semail:vmIp is required: Public IPv4 address of the VM or existing host (SSH, and mx, ns and autoconfig in the zone). (pulumi config set vmIp VALUE)",
+    ),
+  );
+  assert.ok(
+    found.some((p) =>
+      p.startsWith(
+        'semail:storageBackend "zfs" is not valid: use "lvm" or "image" (pulumi config set storageBackend lvm)',
+      ),
+    ),
+  );
 });
 
 test("specific rules: domain, data disk, LDAP admin DN for the local slapd, subnet, users list path", () => {
-  assert.match(problems({ managedDomain: "not a domain" })[0]!, /^semail:managedDomain "not a domain" is not a valid domain/);
+  assert.match(
+    problems({ managedDomain: "not a domain" })[0]!,
+    /^semail:managedDomain "not a domain" is not a valid domain/,
+  );
   assert.match(problems({ vmDataDisk: "sdb" })[0]!, /^semail:vmDataDisk "sdb" must be a block device path under \/dev/);
-  assert.match(problems({ ldapAdminDn: "cn=root,dc=semail,dc=email" })[0]!, /^semail:ldapAdminDn must be cn=admin,dc=semail,dc=email for the local slapd/);
+  assert.match(
+    problems({ ldapAdminDn: "cn=root,dc=semail,dc=email" })[0]!,
+    /^semail:ldapAdminDn must be cn=admin,dc=semail,dc=email for the local slapd/,
+  );
   // Any admin DN is fine for an external directory.
-  assert.equal(parseStackConfig(fromMap(baseConfig({ ldapAdminDn: "cn=root,dc=x", ldapUrl: "ldaps://ldap.example.net" }))).ldapAdminDn, "cn=root,dc=x");
+  assert.equal(
+    parseStackConfig(fromMap(baseConfig({ ldapAdminDn: "cn=root,dc=x", ldapUrl: "ldaps://ldap.example.net" })))
+      .ldapAdminDn,
+    "cn=root,dc=x",
+  );
   assert.match(problems({ usersNetworkSubnet: "10.0.0.0/8" })[0]!, /^semail:usersNetworkSubnet/);
-  assert.match(problems({ usersList: "../outside.yaml" })[0]!, /^semail:usersList "..\/outside.yaml" must be a path inside the project/);
+  assert.match(
+    problems({ usersList: "../outside.yaml" })[0]!,
+    /^semail:usersList "..\/outside.yaml" must be a path inside the project/,
+  );
   for (const key of ["daemonImage", "ldapImage", "userImage", "aptProxyImage", "imapImage", "webmailImage"]) {
-    assert.match(problems({ [key]: "Bad Image!" })[0]!, new RegExp(`^semail:${key} "Bad Image!" is not an image reference \\(leave it empty to build SEMail's own\\)`), key);
+    assert.match(
+      problems({ [key]: "Bad Image!" })[0]!,
+      new RegExp(`^semail:${key} "Bad Image!" is not an image reference \\(leave it empty to build SEMail's own\\)`),
+      key,
+    );
   }
-  assert.match(problems({ baseImage: "" })[0]!, /^semail:baseImage "" is not an image reference/, "the base cannot be empty");
-  assert.match(problems({ defaultMailboxSize: "1MiB" })[0]!, /^semail:defaultMailboxSize is below semail:minMailboxSize/);
+  assert.match(
+    problems({ baseImage: "" })[0]!,
+    /^semail:baseImage "" is not an image reference/,
+    "the base cannot be empty",
+  );
+  assert.match(
+    problems({ defaultMailboxSize: "1MiB" })[0]!,
+    /^semail:defaultMailboxSize is below semail:minMailboxSize/,
+  );
 });
 
 test("the webmail's ports: a free public port each, 0 for none, never one the VM already publishes", () => {
   const config = parseStackConfig(fromMap(baseConfig()));
   assert.deepEqual([config.webmailPort, config.webmailHttpPort, config.webmailImage], [443, 80, ""]);
   assert.equal(parseStackConfig(fromMap(baseConfig({ webmailPort: "0", webmailHttpPort: "0" }))).webmailPort, 0);
-  assert.equal(parseStackConfig(fromMap(baseConfig({ webmailPort: "8443", webmailHttpPort: "8080" }))).webmailPort, 8443);
-  assert.match(problems({ webmailPort: "993" })[0]!, /^semail:webmailPort 993 is already the VM's IMAPS port \(pulumi config set webmailPort 443\)/);
+  assert.equal(
+    parseStackConfig(fromMap(baseConfig({ webmailPort: "8443", webmailHttpPort: "8080" }))).webmailPort,
+    8443,
+  );
+  assert.match(
+    problems({ webmailPort: "993" })[0]!,
+    /^semail:webmailPort 993 is already the VM's IMAPS port \(pulumi config set webmailPort 443\)/,
+  );
   assert.match(problems({ webmailHttpPort: "25" })[0]!, /^semail:webmailHttpPort 25 is already the VM's SMTP port/);
-  assert.match(problems({ webmailPort: "https" })[0]!, /^semail:webmailPort "https" must be a port number from 1 to 65535, or 0 for none/);
+  assert.match(
+    problems({ webmailPort: "https" })[0]!,
+    /^semail:webmailPort "https" must be a port number from 1 to 65535, or 0 for none/,
+  );
   assert.match(problems({ webmailPort: "70000" })[0]!, /^semail:webmailPort "70000" must be a port number/);
-  assert.match(problems({ webmailPort: "8443", webmailHttpPort: "8443" })[0]!, /^semail:webmailHttpPort 8443 is semail:webmailPort too/);
+  assert.match(
+    problems({ webmailPort: "8443", webmailHttpPort: "8443" })[0]!,
+    /^semail:webmailHttpPort 8443 is semail:webmailPort too/,
+  );
 });
 
 test("the Gandi key and the LDAP password are required where they are used", () => {
@@ -106,11 +181,20 @@ test("the Gandi key and the LDAP password are required where they are used", () 
 
 test("the operator guide lists every setting", () => {
   const guide = readFileSync(join(PROJECT_DIR, "docs", "operator-guide.md"), "utf8");
-  for (const key of [...Object.keys(SETTINGS), ...Object.keys(SECRET_SETTINGS)]) assert.ok(guide.includes(`| \`${key}\` |`), `docs/operator-guide.md lists ${key}`);
+  for (const key of [...Object.keys(SETTINGS), ...Object.keys(SECRET_SETTINGS)])
+    assert.ok(guide.includes(`| \`${key}\` |`), `docs/operator-guide.md lists ${key}`);
 });
 
 test("an existing host needs no dom0, gateway or data disk, but its host key, and never goes through dom0", () => {
-  const existing = { vmProvider: "existing", dom0Host: undefined, dom0HostKey: undefined, vmGateway: undefined, vmDataDisk: undefined, storageBackend: "image", vmHostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHu5" };
+  const existing = {
+    vmProvider: "existing",
+    dom0Host: undefined,
+    dom0HostKey: undefined,
+    vmGateway: undefined,
+    vmDataDisk: undefined,
+    storageBackend: "image",
+    vmHostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHu5",
+  };
   const map: Record<string, string | undefined> = { ...baseConfig() };
   for (const [k, v] of Object.entries(existing)) map[`semail:${k}`] = v;
   const config = parseStackConfig((key) => map[`semail:${key}`]);
@@ -118,8 +202,16 @@ test("an existing host needs no dom0, gateway or data disk, but its host key, an
   assert.equal(config.vmSshViaDom0, false, "there is no dom0 to jump through");
   assert.equal(config.vmHostKey, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHu5");
   assert.match(problems({ ...existing, vmHostKey: undefined })[0]!, /^semail:vmHostKey must be an SSH host key line/);
-  assert.match(problems({ ...existing, storageBackend: "lvm" })[0]!, /^semail:vmDataDisk is required for semail:storageBackend lvm/);
-  assert.deepEqual(problems({ dom0Host: undefined, vmGateway: undefined }).map((p) => p.split(" ")[0]).sort(), ["semail:dom0Host", "semail:vmGateway"]);
+  assert.match(
+    problems({ ...existing, storageBackend: "lvm" })[0]!,
+    /^semail:vmDataDisk is required for semail:storageBackend lvm/,
+  );
+  assert.deepEqual(
+    problems({ dom0Host: undefined, vmGateway: undefined })
+      .map((p) => p.split(" ")[0])
+      .sort(),
+    ["semail:dom0Host", "semail:vmGateway"],
+  );
   assert.match(problems({ dom0Host: undefined })[0]!, /^semail:dom0Host is required when semail:vmProvider is xen/);
   assert.match(problems({ vmProvider: "aws" })[0]!, /^semail:vmProvider "aws" is not valid: use "xen" or "existing"/);
 });

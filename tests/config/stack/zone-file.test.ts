@@ -6,13 +6,24 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { promisify } from "node:util";
-import { mailClientRecords, mailClientRecordsFor, mailboxSubdomains, mxRecordFor, nextSerial, renderNamedConfStanza, renderZone, txtData, zoneRecords, type ZoneInput } from "../../../config/stack/zone-file.ts";
+import {
+  mailClientRecords,
+  mailClientRecordsFor,
+  mailboxSubdomains,
+  mxRecordFor,
+  nextSerial,
+  renderNamedConfStanza,
+  renderZone,
+  txtData,
+  zoneRecords,
+  type ZoneInput,
+} from "../../../config/stack/zone-file.ts";
 import { STANDARD_MAIL_CLIENT_PORTS } from "../../../config/mail-clients.ts";
 import { startTestNamed, zoneText } from "../../helpers/named.ts";
 import { tempDir } from "../../../testkit/temp-dir.ts";
 
 const run = promisify(execFile);
-const DKIM = "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA" + "x".repeat(300) + "IDAQAB";
+const DKIM = `MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA${"x".repeat(300)}IDAQAB`;
 const INPUT: ZoneInput = {
   domain: "semail.email",
   serial: 2026112401,
@@ -31,7 +42,21 @@ async function withTemp(t: { after(fn: () => Promise<void>): void }): Promise<st
 async function checkZone(dir: string, text: string): Promise<string> {
   const file = join(dir, "db.semail.email");
   await writeFile(file, text);
-  const { stdout } = await run("named-checkzone", ["-k", "fail", "-m", "fail", "-M", "fail", "-n", "fail", "-D", "-o", "-", "semail.email", file]);
+  const { stdout } = await run("named-checkzone", [
+    "-k",
+    "fail",
+    "-m",
+    "fail",
+    "-M",
+    "fail",
+    "-n",
+    "fail",
+    "-D",
+    "-o",
+    "-",
+    "semail.email",
+    file,
+  ]);
   return stdout;
 }
 
@@ -39,7 +64,9 @@ test("the rendered zone passes named-checkzone with every record in place", asyn
   const dir = await withTemp(t);
   const records = await checkZone(dir, renderZone(INPUT));
   const has = (pattern: RegExp) => assert.match(records, pattern);
-  has(/^semail\.email\.\s+3600\s+IN SOA\s+ns\.semail\.email\. hostmaster\.semail\.email\. 2026112401 3600 900 1209600 300$/m);
+  has(
+    /^semail\.email\.\s+3600\s+IN SOA\s+ns\.semail\.email\. hostmaster\.semail\.email\. 2026112401 3600 900 1209600 300$/m,
+  );
   has(/^semail\.email\.\s+3600\s+IN NS\s+ns\.semail\.email\.$/m);
   has(/^semail\.email\.\s+3600\s+IN MX\s+10 mx\.semail\.email\.$/m);
   has(/^alice\.semail\.email\.\s+3600\s+IN MX\s+10 mx\.semail\.email\.$/m);
@@ -47,11 +74,19 @@ test("the rendered zone passes named-checkzone with every record in place", asyn
   has(/^mx\.semail\.email\.\s+3600\s+IN A\s+192\.0\.2\.25$/m);
   has(/^ns\.semail\.email\.\s+3600\s+IN AAAA\s+2001:db8::25$/m);
   has(/^semail\.email\.\s+3600\s+IN TXT\s+"v=spf1 mx -all"$/m);
-  has(/^_dmarc\.semail\.email\.\s+3600\s+IN TXT\s+"v=DMARC1; p=quarantine; sp=quarantine; rua=mailto:postmaster@semail\.email"$/m);
+  has(
+    /^_dmarc\.semail\.email\.\s+3600\s+IN TXT\s+"v=DMARC1; p=quarantine; sp=quarantine; rua=mailto:postmaster@semail\.email"$/m,
+  );
   // The DKIM key is longer than one TXT string: split, and whole again when joined.
   const dkim = /^mail\._domainkey\.semail\.email\.\s+3600\s+IN TXT\s+(.+)$/m.exec(records);
   assert.ok(dkim, "a DKIM record");
-  assert.equal(dkim[1]!.split(/" "/).map((s) => s.replace(/"/g, "")).join(""), `v=DKIM1; k=rsa; p=${DKIM}`);
+  assert.equal(
+    dkim[1]!
+      .split(/" "/)
+      .map((s) => s.replace(/"/g, ""))
+      .join(""),
+    `v=DKIM1; k=rsa; p=${DKIM}`,
+  );
   assert.equal(records.match(/IN MX/g)?.length, 3, "apex, alice and bob; none for the external domain");
 });
 
@@ -61,7 +96,10 @@ test("mail programs' records: RFC 6186 SRV for the apex and each mailbox subdoma
   /** One record, as named-checkzone prints it: `name ttl IN type rdata`. */
   const has = (name: string, type: string, rdata: string) => {
     const line = `${name}. 3600 IN ${type} ${rdata}`;
-    assert.ok(records.split("\n").some((l) => l.split(/\s+/).join(" ") === line), line);
+    assert.ok(
+      records.split("\n").some((l) => l.split(/\s+/).join(" ") === line),
+      line,
+    );
   };
   for (const at of ["", "alice.", "bob."]) {
     has(`_submissions._tcp.${at}semail.email`, "SRV", "0 1 465 mx.semail.email.");
@@ -81,10 +119,27 @@ test("mail programs' records: RFC 6186 SRV for the apex and each mailbox subdoma
 
 test("a real named answers dig with the SRV records and autoconfig of a mailbox subdomain, on the ports given", async (t) => {
   const ports = { imap: 0, imaps: 1993, pop3s: 1995, submission: 2587, submissions: 2465 };
-  const named = await startTestNamed([{ name: "semail.email", text: renderZone({ ...INPUT, mailClientPorts: ports }) }]);
+  const named = await startTestNamed([
+    { name: "semail.email", text: renderZone({ ...INPUT, mailClientPorts: ports }) },
+  ]);
   t.after(() => named.stop());
   const dig = async (name: string, type: string) =>
-    (await run("dig", ["@127.0.0.1", "-p", String(named.port), "+norecurse", "+short", "+time=5", "+tries=2", name, type])).stdout.trim().split("\n").sort();
+    (
+      await run("dig", [
+        "@127.0.0.1",
+        "-p",
+        String(named.port),
+        "+norecurse",
+        "+short",
+        "+time=5",
+        "+tries=2",
+        name,
+        type,
+      ])
+    ).stdout
+      .trim()
+      .split("\n")
+      .sort();
   assert.deepEqual(await dig("_imaps._tcp.alice.semail.email", "SRV"), ["0 1 1993 mx.semail.email."]);
   assert.deepEqual(await dig("_submissions._tcp.alice.semail.email", "SRV"), ["0 1 2465 mx.semail.email."]);
   assert.deepEqual(await dig("_submission._tcp.alice.semail.email", "SRV"), ["10 1 2587 mx.semail.email."]);
@@ -113,12 +168,21 @@ test("the optional records an external domain's owner is shown load into that do
   const { stdout } = await run("named-checkzone", ["-k", "fail", "-n", "ignore", "-D", "-o", "-", "example.org", file]);
   assert.equal(stdout.match(/IN SRV/g)?.length, 6);
   assert.match(stdout, /^autoconfig\.example\.org\.\s+60\s+IN CNAME\s+autoconfig\.semail\.email\.$/m);
-  assert.match(mailClientRecordsFor("example.org", "semail.email", "mail.example.net", { ...STANDARD_MAIL_CLIENT_PORTS, imap: 0 })[3]!, /^_imap\._tcp\.example\.org\. IN SRV 0 0 0 \.$/);
+  assert.match(
+    mailClientRecordsFor("example.org", "semail.email", "mail.example.net", {
+      ...STANDARD_MAIL_CLIENT_PORTS,
+      imap: 0,
+    })[3]!,
+    /^_imap\._tcp\.example\.org\. IN SRV 0 0 0 \.$/,
+  );
 });
 
 test("a hand-written mailbox on autoconfig.<label> keeps its own records, with no alias over them", async (t) => {
   const dir = await withTemp(t);
-  const records = await checkZone(dir, renderZone({ ...INPUT, mailboxDomains: ["alice.semail.email", "autoconfig.alice.semail.email"] }));
+  const records = await checkZone(
+    dir,
+    renderZone({ ...INPUT, mailboxDomains: ["alice.semail.email", "autoconfig.alice.semail.email"] }),
+  );
   assert.match(records, /^autoconfig\.alice\.semail\.email\.\s+3600\s+IN MX\s+10 mx\.semail\.email\.$/m);
   assert.doesNotMatch(records, /^autoconfig\.alice\.semail\.email\.\s+\d+\s+IN CNAME/m);
   assert.equal(mailClientRecords("alice", "semail.email").find((r) => r.type === "CNAME")?.name, "autoconfig.alice");
@@ -134,14 +198,19 @@ test("without keys or IPv6 there is no DKIM or AAAA record, and the zone still p
 
 test("named-checkzone does refuse a broken zone (the check above can fail)", async (t) => {
   const dir = await withTemp(t);
-  const broken = renderZone(INPUT).replace(/^mx .* IN A .*$/m, "").replace(/^mx .* IN AAAA .*$/m, "");
+  const broken = renderZone(INPUT)
+    .replace(/^mx .* IN A .*$/m, "")
+    .replace(/^mx .* IN AAAA .*$/m, "");
   await assert.rejects(checkZone(dir, broken), /has no address records/);
 });
 
 test("the named.conf stanza loads the zone (named-checkconf -z)", async (t) => {
   const dir = await withTemp(t);
   await writeFile(join(dir, "db.semail.email"), renderZone(INPUT));
-  await writeFile(join(dir, "named.conf"), `options { directory "${dir}"; };\n${renderNamedConfStanza("semail.email", join(dir, "db.semail.email"))}`);
+  await writeFile(
+    join(dir, "named.conf"),
+    `options { directory "${dir}"; };\n${renderNamedConfStanza("semail.email", join(dir, "db.semail.email"))}`,
+  );
   const { stdout } = await run("named-checkconf", ["-z", join(dir, "named.conf")]);
   assert.match(stdout, /zone semail\.email\/IN: loaded serial 2026112401/);
 });
@@ -162,7 +231,16 @@ test("the serial always increases and reads as a date", () => {
 });
 
 test("helpers: subdomains, TXT splitting, MX lines, records without subdomain MX", () => {
-  assert.deepEqual(mailboxSubdomains("semail.email", ["b.semail.email", "a.semail.email", "b.semail.email", "semail.email", "xsemail.email"]), ["a", "b"]);
+  assert.deepEqual(
+    mailboxSubdomains("semail.email", [
+      "b.semail.email",
+      "a.semail.email",
+      "b.semail.email",
+      "semail.email",
+      "xsemail.email",
+    ]),
+    ["a", "b"],
+  );
   assert.equal(txtData('say "hi"'), '"say \\"hi\\""');
   assert.equal(txtData("x".repeat(300)), `"${"x".repeat(255)}" "${"x".repeat(45)}"`);
   assert.equal(mxRecordFor("example.org", "semail.email"), "example.org. 3600 IN MX 10 mx.semail.email.");

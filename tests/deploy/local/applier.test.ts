@@ -15,13 +15,21 @@ import { promisify } from "node:util";
 import { mailUid } from "../../../config/mail-uid.ts";
 import { parseUsersList } from "../../../config/users-list.ts";
 import { silentLogger } from "../../../lib/logger.ts";
-import { createLocalApplier, createLocalZone, releaseLocalMounts, type LocalApplierOptions } from "../../../deploy/local/applier.ts";
+import {
+  createLocalApplier,
+  createLocalZone,
+  releaseLocalMounts,
+  type LocalApplierOptions,
+} from "../../../deploy/local/applier.ts";
 import { needsRoot, needsLoopDevices } from "../../../testkit/needs-root.ts";
 
 const run = promisify(execFile);
 const options = { managedDomain: "semail.test", defaultSize: 16 * 1024 ** 2, minSize: 16 * 1024 ** 2 };
 const list = (...owners: string[]) =>
-  parseUsersList(`mailboxes:\n${owners.map((o) => `  - {owner: ${o}, address: ${o}@${o}.semail.test}\n`).join("")}`, options);
+  parseUsersList(
+    `mailboxes:\n${owners.map((o) => `  - {owner: ${o}, address: ${o}@${o}.semail.test}\n`).join("")}`,
+    options,
+  );
 const skipPlain = needsRoot;
 const skipImages = needsLoopDevices;
 
@@ -40,7 +48,9 @@ async function place(t: TestContext, images: boolean) {
   };
   t.after(async () => {
     await releaseLocalMounts(settings).catch(() => undefined);
-    const loops = (await run("losetup", ["-n", "-O", "NAME,BACK-FILE", "-l"]).catch(() => ({ stdout: "" }))).stdout.split("\n").filter((l) => l.includes(dir));
+    const loops = (await run("losetup", ["-n", "-O", "NAME,BACK-FILE", "-l"]).catch(() => ({ stdout: "" }))).stdout
+      .split("\n")
+      .filter((l) => l.includes(dir));
     for (const line of loops) await run("losetup", ["-d", line.trim().split(/\s+/)[0]!]).catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
   });
@@ -53,7 +63,9 @@ const ownerUid = async (path: string) => (await stat(path)).uid;
 const mountSource = async (target: string) =>
   (await run("findmnt", ["-n", "-o", "SOURCE", "--mountpoint", target]).catch(() => ({ stdout: "" }))).stdout.trim();
 
-test("plain roots: an added mailbox is made; one made before is left as it is, unless its root is gone", { skip: skipPlain }, async (t) => {
+test("plain roots: an added mailbox is made; one made before is left as it is, unless its root is gone", {
+  skip: skipPlain,
+}, async (t) => {
   const { settings, published, notified } = await place(t, false);
   const root = (owner: string) => join(settings.mailRoot, owner);
   const applier = createLocalApplier(settings);
@@ -75,14 +87,23 @@ test("plain roots: an added mailbox is made; one made before is left as it is, u
   assert.equal(await ownerUid(root("alice")), 0, "a mailbox this applier made before is not done again");
   assert.equal(published.length, 2);
   assert.ok(published[1]?.includes("carol 3600 IN MX"));
-  assert.deepEqual(notified, [["alice", "bob"], ["alice", "bob", "carol"]], "the daemons are handed each list applied, not left to read it again");
+  assert.deepEqual(
+    notified,
+    [
+      ["alice", "bob"],
+      ["alice", "bob", "carol"],
+    ],
+    "the daemons are handed each list applied, not left to read it again",
+  );
 
   // The next start (a new applier) checks every mailbox once.
   await apply(createLocalApplier(settings), ["alice", "bob", "carol"]);
   assert.equal(await ownerUid(root("alice")), mailUid("alice"));
 });
 
-test("image roots: an added mailbox is mounted, one unmounted meanwhile is mounted again, a removed one is unmounted", { skip: skipImages }, async (t) => {
+test("image roots: an added mailbox is mounted, one unmounted meanwhile is mounted again, a removed one is unmounted", {
+  skip: skipImages,
+}, async (t) => {
   const { settings } = await place(t, true);
   const root = (owner: string) => join(settings.mailRoot, owner);
   const applier = createLocalApplier(settings);
@@ -93,7 +114,11 @@ test("image roots: an added mailbox is mounted, one unmounted meanwhile is mount
   assert.equal(await mountSource(root("alice")), "");
   await apply(applier, ["alice", "bob"]);
   assert.match(await mountSource(root("bob")), /^\/dev\/loop\d+$/, "the added mailbox is mounted");
-  assert.match(await mountSource(root("alice")), /^\/dev\/loop\d+$/, "a filesystem unmounted since the last apply is mounted again");
+  assert.match(
+    await mountSource(root("alice")),
+    /^\/dev\/loop\d+$/,
+    "a filesystem unmounted since the last apply is mounted again",
+  );
   assert.equal(await ownerUid(join(root("bob"), "INBOX")), mailUid("bob"));
 
   await apply(applier, ["bob"]);
@@ -113,7 +138,9 @@ const applyList = (applier: ReturnType<typeof createLocalApplier>, l: ReturnType
 
 for (const images of [true, false]) {
   const kind = images ? "image roots" : "plain roots";
-  test(`${kind}: a mailbox made again gets its kept mail only for the same address or when its owner chose to bring it back; else it starts empty and the kept mail is set aside, never deleted`, { skip: images ? skipImages : skipPlain }, async (t) => {
+  test(`${kind}: a mailbox made again gets its kept mail only for the same address or when its owner chose to bring it back; else it starts empty and the kept mail is set aside, never deleted`, {
+    skip: images ? skipImages : skipPlain,
+  }, async (t) => {
     const { settings } = await place(t, images);
     const inbox = join(settings.mailRoot, "alice", "INBOX");
     const aside = images ? join(settings.imageDir!, "set-aside") : join(settings.mailRoot, ".semail-set-aside");
@@ -137,8 +164,12 @@ for (const images of [true, false]) {
     const setAside = await asideFiles();
     assert.equal(setAside.length, 2, `the storage and its address record: ${setAside.join(", ")}`);
     const storage = join(aside, setAside.find((f) => !f.endsWith(".address"))!);
-    assert.equal(await readFile(join(aside, setAside.find((f) => f.endsWith(".address"))!), "utf8"), "alice@alice.semail.test\n");
-    if (!images) assert.match(await readFile(join(storage, "INBOX"), "utf8"), /first life/, "the set-aside mail is all there");
+    assert.equal(
+      await readFile(join(aside, setAside.find((f) => f.endsWith(".address"))!), "utf8"),
+      "alice@alice.semail.test\n",
+    );
+    if (!images)
+      assert.match(await readFile(join(storage, "INBOX"), "utf8"), /first life/, "the set-aside mail is all there");
     await appendFile(inbox, "From a@example.org Thu Jan  1 00:00:00 2026\nSubject: second\n\nsecond life\n");
 
     // Deleted again; the owner chooses on the form to bring the mail back into yet another address.
@@ -162,7 +193,10 @@ for (const images of [true, false]) {
     if (images) {
       // Not taken down yet (the deletion's apply has not run): nothing can be set aside now.
       assert.equal((await applier.keptMail!("alice"))?.inUse, true);
-      await assert.rejects(applier.decideKeptMail!("alice", "alice@third.semail.test", "set-aside"), /still being taken down/);
+      await assert.rejects(
+        applier.decideKeptMail!("alice", "alice@third.semail.test", "set-aside"),
+        /still being taken down/,
+      );
     }
   });
 }

@@ -21,11 +21,17 @@ test("a claim's first proof check finds its stand-in zone served (absent, not ER
   const dns = createLocalDns(named, zonesDir, managed, [managed]);
   const lookup = createProofLookup({ servers: [named.server], timeoutMs: 1000 });
   const errors: string[] = [];
-  const check = servingClaimZoneFirst(dns, { dir: zonesDir, mxHost: "mx.semail.test" }, lookup, (err) => errors.push(err.message));
+  const check = servingClaimZoneFirst(dns, { dir: zonesDir, mxHost: "mx.semail.test" }, lookup, (err) =>
+    errors.push(err.message),
+  );
 
   // What the first check saw before: named serves no zone for the claimed domain yet.
   assert.deepEqual(await lookup("home.example", TOKEN), { state: "unknown", detail: "EREFUSED" });
-  assert.deepEqual(await check("home.example", TOKEN), { state: "absent" }, "the zone is written and served before the first look");
+  assert.deepEqual(
+    await check("home.example", TOKEN),
+    { state: "absent" },
+    "the zone is written and served before the first look",
+  );
   const file = join(zonesDir, "home.example.zone");
   const text = await readFile(file, "utf8");
   assert.match(text, /^; _semail\.home\.example\. IN TXT "semail-proof=0123456789abcdef0123456789abcdef"$/m);

@@ -15,7 +15,9 @@ import { needsRoot } from "../../../testkit/needs-root.ts";
 const run = promisify(execFile);
 const skip = needsRoot;
 
-test("holders of a filesystem: working directory, open file and mapped file, each named with pid and command", { skip }, async (t) => {
+test("holders of a filesystem: working directory, open file and mapped file, each named with pid and command", {
+  skip,
+}, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), "semail-holders-"));
   await run("mount", ["-t", "tmpfs", "-o", "size=4m", "semail-test", dir]);
   const children: ChildProcess[] = [];
@@ -39,12 +41,26 @@ test("holders of a filesystem: working directory, open file and mapped file, eac
   // A program run from there: its executable is mapped, with no descriptor open.
   await run("cp", ["/bin/sleep", join(dir, "sleep")]);
   const mapper = start([join(dir, "sleep"), "302"]);
-  await until(async () => (await holdersOf(device)).length === 3 && (await readFile(`/proc/${reader.pid}/cmdline`, "utf8")).startsWith("sleep"), "the three holders");
+  await until(
+    async () =>
+      (await holdersOf(device)).length === 3 &&
+      (await readFile(`/proc/${reader.pid}/cmdline`, "utf8")).startsWith("sleep"),
+    "the three holders",
+  );
 
   const holders = await holdersOf(device);
   const by = (pid: number | undefined) => holders.find((h) => h.pid === pid);
   assert.deepEqual(by(inside.pid), { pid: inside.pid, command: "sleep 300", how: "its working directory" });
   assert.deepEqual(by(reader.pid), { pid: reader.pid, command: "sleep 301", how: `open file ${join(dir, "INBOX")}` });
-  assert.deepEqual(by(mapper.pid), { pid: mapper.pid, command: `${join(dir, "sleep")} 302`, how: `mapped file ${join(dir, "sleep")}` });
-  assert.match(describeHolders([by(inside.pid)!, by(reader.pid)!]), new RegExp(`^pid ${inside.pid} \\(sleep 300\\): its working directory; pid ${reader.pid} \\(sleep 301\\): open file `));
+  assert.deepEqual(by(mapper.pid), {
+    pid: mapper.pid,
+    command: `${join(dir, "sleep")} 302`,
+    how: `mapped file ${join(dir, "sleep")}`,
+  });
+  assert.match(
+    describeHolders([by(inside.pid)!, by(reader.pid)!]),
+    new RegExp(
+      `^pid ${inside.pid} \\(sleep 300\\): its working directory; pid ${reader.pid} \\(sleep 301\\): open file `,
+    ),
+  );
 });

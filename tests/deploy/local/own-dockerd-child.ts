@@ -11,8 +11,16 @@ import { openDocker, type Docker } from "../../../deploy/local/docker-engine.ts"
 const [dataDir, rootfs, otherDataDir] = process.argv.slice(2) as [string, string, string | undefined];
 const INTERFACE = "semail-fwd0";
 const sysctl = (key: string) => readFileSync(`/proc/sys/${key}`, "utf8").trim();
-const runEntries = () => execFileSync("find", ["/run"], { encoding: "utf8" }).split("\n").filter((p) => p !== "").sort();
-const look = () => ({ ipForward: sysctl("net/ipv4/ip_forward"), interfaceForwarding: sysctl(`net/ipv4/conf/${INTERFACE}/forwarding`), run: runEntries() });
+const runEntries = () =>
+  execFileSync("find", ["/run"], { encoding: "utf8" })
+    .split("\n")
+    .filter((p) => p !== "")
+    .sort();
+const look = () => ({
+  ipForward: sysctl("net/ipv4/ip_forward"),
+  interfaceForwarding: sysctl(`net/ipv4/conf/${INTERFACE}/forwarding`),
+  run: runEntries(),
+});
 
 const said: string[] = [];
 async function ownDocker(dir: string): Promise<Docker> {

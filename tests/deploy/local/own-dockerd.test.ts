@@ -29,14 +29,23 @@ interface Look {
 async function cannot(): Promise<string | undefined> {
   if (needsRoot) return needsRoot;
   if (!(await onPath("dockerd"))) return "dockerd is not installed";
-  const ok = await run("unshare", ["--net", "--mount", "true"]).then(() => true, () => false);
+  const ok = await run("unshare", ["--net", "--mount", "true"]).then(
+    () => true,
+    () => false,
+  );
   return ok ? undefined : "cannot make network and mount namespaces here (unshare --net --mount)";
 }
 
 /** A root filesystem of one program, /bin/sleep with the libraries it loads, as a tar for `docker import`. */
 async function sleepRootfs(dir: string): Promise<string> {
   const root = join(dir, "rootfs");
-  const files = ["/bin/sleep", ...(await run("ldd", ["/bin/sleep"])).stdout.split("\n").map((l) => /(\/\S+) \(0x/.exec(l)?.[1]).filter((f): f is string => f !== undefined)];
+  const files = [
+    "/bin/sleep",
+    ...(await run("ldd", ["/bin/sleep"])).stdout
+      .split("\n")
+      .map((l) => /(\/\S+) \(0x/.exec(l)?.[1])
+      .filter((f): f is string => f !== undefined),
+  ];
   for (const file of files) {
     await mkdir(join(root, file, ".."), { recursive: true });
     await run("cp", ["-L", file, join(root, file)]);
@@ -64,30 +73,64 @@ async function inNamespaces(t: TestContext, dataDirCount: 1 | 2) {
   const rootfs = await sleepRootfs(dir);
   const { stdout } = await run(
     "unshare",
-    ["--net", "--mount", "--propagation", "private", "sh", "-c", 'mount -t tmpfs semail-test-run /run && exec "$@"', "sh", process.execPath, CHILD, dataDirs[0]!, rootfs, ...dataDirs.slice(1)],
+    [
+      "--net",
+      "--mount",
+      "--propagation",
+      "private",
+      "sh",
+      "-c",
+      'mount -t tmpfs semail-test-run /run && exec "$@"',
+      "sh",
+      process.execPath,
+      CHILD,
+      dataDirs[0]!,
+      rootfs,
+      ...dataDirs.slice(1),
+    ],
     { timeout: 4 * 60_000, maxBuffer: 16 << 20 },
   );
-  const seen = JSON.parse(stdout.trim().split("\n").at(-1)!) as { before: Look; during: Look; afterFirst?: Look; after: Look; said: string[] };
+  const seen = JSON.parse(stdout.trim().split("\n").at(-1)!) as {
+    before: Look;
+    during: Look;
+    afterFirst?: Look;
+    after: Look;
+    said: string[];
+  };
   t.diagnostic(`the stops said: ${seen.said.filter((line) => line.startsWith("  ")).join(" /") || "(nothing)"}`);
   // What the engine changes, seen while it runs: otherwise these tests would prove nothing.
   assert.equal(seen.before.ipForward, "0");
   assert.equal(seen.during.ipForward, "1", "dockerd turns IPv4 forwarding on");
-  assert.ok(seen.during.run.includes("/run/docker/plugins") && seen.during.run.includes("/run/containerd/s"), `dockerd and its containerd make their /run directories: ${seen.during.run.join(" ")}`);
+  assert.ok(
+    seen.during.run.includes("/run/docker/plugins") && seen.during.run.includes("/run/containerd/s"),
+    `dockerd and its containerd make their /run directories: ${seen.during.run.join(" ")}`,
+  );
   return seen;
 }
 
-test("local mode's own dockerd: ip_forward (and each interface's forwarding) is put back and its /run directories removed after it stops", { timeout: 5 * 60_000 }, async (t) => {
+test("local mode's own dockerd: ip_forward (and each interface's forwarding) is put back and its /run directories removed after it stops", {
+  timeout: 5 * 60_000,
+}, async (t) => {
   const reason = await cannot();
   if (reason) return t.skip(reason);
   const seen = await inNamespaces(t, 1);
   assert.equal(seen.after.ipForward, "0", "put back after it stopped");
   assert.equal(seen.before.interfaceForwarding, "1");
   assert.equal(seen.after.interfaceForwarding, "1", "an interface that forwarded on its own does again");
-  assert.ok(seen.said.includes("  put back net.ipv4.ip_forward = 0 (dockerd had changed it)"), `the stop says so: ${seen.said.join("\n")}`);
-  assert.deepEqual(seen.after.run.filter((entry) => !seen.before.run.includes(entry)), [], "nothing new is left under /run");
+  assert.ok(
+    seen.said.includes("  put back net.ipv4.ip_forward = 0 (dockerd had changed it)"),
+    `the stop says so: ${seen.said.join("\n")}`,
+  );
+  assert.deepEqual(
+    seen.after.run.filter((entry) => !seen.before.run.includes(entry)),
+    [],
+    "nothing new is left under /run",
+  );
 });
 
-test("two local modes' dockerds: the first to stop leaves ip_forward and /run's directories to the other, which puts them back when it stops", { timeout: 5 * 60_000 }, async (t) => {
+test("two local modes' dockerds: the first to stop leaves ip_forward and /run's directories to the other, which puts them back when it stops", {
+  timeout: 5 * 60_000,
+}, async (t) => {
   const reason = await cannot();
   if (reason) return t.skip(reason);
   const seen = await inNamespaces(t, 2);
@@ -95,10 +138,20 @@ test("two local modes' dockerds: the first to stop leaves ip_forward and /run's 
   assert.equal(seen.afterFirst?.ipForward, "1", "the engine still running keeps its forwarding");
   assert.ok(seen.afterFirst.run.includes("/run/docker/plugins"), "and its plugin directory");
   const said = seen.said.join("\n");
-  assert.match(said, /^ {2}net\.ipv4\.ip_forward stays 1 \(it was 0\): another Docker engine runs here \(dockerd \(pid \d+\)\); local mode's other engine puts it back when it stops$/m);
-  assert.match(said, /^ {2}left \/run\/containerd\/s, \/run\/containerd, \/run\/docker\/plugins, \/run\/docker: another engine runs here \(.*dockerd \(pid \d+\).*\); local mode's other engine removes them when it stops$/m);
+  assert.match(
+    said,
+    /^ {2}net\.ipv4\.ip_forward stays 1 \(it was 0\): another Docker engine runs here \(dockerd \(pid \d+\)\); local mode's other engine puts it back when it stops$/m,
+  );
+  assert.match(
+    said,
+    /^ {2}left \/run\/containerd\/s, \/run\/containerd, \/run\/docker\/plugins, \/run\/docker: another engine runs here \(.*dockerd \(pid \d+\).*\); local mode's other engine removes them when it stops$/m,
+  );
 
   assert.equal(seen.after.ipForward, "0", "the last one out puts back the value from before the first");
   assert.equal(seen.after.interfaceForwarding, "1");
-  assert.deepEqual(seen.after.run.filter((entry) => !seen.before.run.includes(entry)), [], "nothing new is left under /run");
+  assert.deepEqual(
+    seen.after.run.filter((entry) => !seen.before.run.includes(entry)),
+    [],
+    "nothing new is left under /run",
+  );
 });

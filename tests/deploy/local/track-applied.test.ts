@@ -14,7 +14,9 @@ const context = (list: UsersList) => ({ list, logger: silentLogger(), signal: ne
 
 test("covers the list the last apply started from, in any layout, and nothing after a failed apply", async () => {
   const aliceBlock = parse("mailboxes:\n  - owner: alice\n    address: alice@alice.semail.test\n    size: 256MiB\n");
-  const aliceFlow = parse("# by hand\nmailboxes: [{address: alice@alice.semail.test, size: 268435456, owner: alice}]\n");
+  const aliceFlow = parse(
+    "# by hand\nmailboxes: [{address: alice@alice.semail.test, size: 268435456, owner: alice}]\n",
+  );
   const aliceBigger = parse("mailboxes: [{owner: alice, address: alice@alice.semail.test, size: 512MiB}]\n");
   let fail = false;
   let during: boolean | undefined;
@@ -29,13 +31,25 @@ test("covers the list the last apply started from, in any layout, and nothing af
   assert.equal(tracked.covers(aliceBlock), false, "nothing applied yet");
 
   await tracked.applier.apply(context(aliceBlock));
-  assert.equal(during, true, "covered from the start of the apply: the form's own write fires the watcher while it runs");
+  assert.equal(
+    during,
+    true,
+    "covered from the start of the apply: the form's own write fires the watcher while it runs",
+  );
   assert.equal(tracked.covers(aliceBlock), true);
   assert.equal(tracked.covers(aliceFlow), true, "the same entries in another layout");
   assert.equal(tracked.covers(aliceBigger), false, "another size is another list");
   assert.equal(tracked.covers(parse("mailboxes: []\n")), false);
-  assert.equal(tracked.knows(serializeUsersList(aliceBlock.entries)), true, "the text the form writes for it needs no parse");
-  assert.equal(tracked.knows("# by hand\nmailboxes: [{address: alice@alice.semail.test, size: 268435456, owner: alice}]\n"), false, "a hand edit is parsed");
+  assert.equal(
+    tracked.knows(serializeUsersList(aliceBlock.entries)),
+    true,
+    "the text the form writes for it needs no parse",
+  );
+  assert.equal(
+    tracked.knows("# by hand\nmailboxes: [{address: alice@alice.semail.test, size: 268435456, owner: alice}]\n"),
+    false,
+    "a hand edit is parsed",
+  );
 
   fail = true;
   await assert.rejects(tracked.applier.apply(context(aliceBigger)), /the apply failed/);
@@ -72,5 +86,9 @@ test("an applier's methods pass through even from a class instance: the SSH line
   const { applier } = trackApplied(new Deployed());
   assert.equal(await applier.sshCommand?.("alice"), "ssh -J semail-jump@vm.example alice@10.0.0.2");
   assert.equal(await applier.webmailUrl?.(), "https://webmail.vm.example/");
-  assert.equal(trackApplied({ name: "bare", async apply() {} }).applier.sshCommand, undefined, "none where the applier has none");
+  assert.equal(
+    trackApplied({ name: "bare", async apply() {} }).applier.sshCommand,
+    undefined,
+    "none where the applier has none",
+  );
 });

@@ -17,15 +17,29 @@ import { addressPlan } from "../../../deploy/local/users-network.ts";
 import { tempDir } from "../../../testkit/temp-dir.ts";
 
 test("the users' network: the host is .1, the jump .2, the apt proxy .3, the containers the upper half", () => {
-  assert.deepEqual(addressPlan("10.213.4.0/24"), { gateway: "10.213.4.1", jumpIp: "10.213.4.2", aptIp: "10.213.4.3", ipRange: "10.213.4.128/25" });
-  assert.deepEqual(addressPlan("172.18.0.0/16"), { gateway: "172.18.0.1", jumpIp: "172.18.0.2", aptIp: "172.18.0.3", ipRange: "172.18.128.0/17" });
+  assert.deepEqual(addressPlan("10.213.4.0/24"), {
+    gateway: "10.213.4.1",
+    jumpIp: "10.213.4.2",
+    aptIp: "10.213.4.3",
+    ipRange: "10.213.4.128/25",
+  });
+  assert.deepEqual(addressPlan("172.18.0.0/16"), {
+    gateway: "172.18.0.1",
+    jumpIp: "172.18.0.2",
+    aptIp: "172.18.0.3",
+    ipRange: "172.18.128.0/17",
+  });
   assert.throws(() => addressPlan("fd00::/64"), /IPv4 subnet/);
   assert.throws(() => addressPlan("10.0.0.0/30"), /IPv4 subnet/);
 });
 
 test("the firewall drops all but the jump's new flows to port 22 and the apt proxy's port on the bridge, and the submission port on the host", () => {
   const { chains, hooks } = firewallRules({
-    id: "abcd1234", bridge: "semail-uabcd12", gateway: "10.213.4.1", submissionPort: 2587, jumpIp: "10.213.4.2",
+    id: "abcd1234",
+    bridge: "semail-uabcd12",
+    gateway: "10.213.4.1",
+    submissionPort: 2587,
+    jumpIp: "10.213.4.2",
     apt: { ip: "10.213.4.3", port: 3142, bridge: "semail-aabcd12", subnet: "10.213.5.0/24" },
   });
   const fwd = chains.filter(([, chain]) => chain === "SEMAIL-abcd1234-FWD").map(([, , ...spec]) => spec.join(" "));
@@ -42,32 +56,64 @@ test("the firewall drops all but the jump's new flows to port 22 and the apt pro
     "-j DROP",
   ]);
   // Both directions of forwarding and everything to the host pass our chains, in mangle (which Docker leaves alone).
-  assert.deepEqual(hooks.filter(([table]) => table === "mangle").map((h) => h.slice(1).join(" ")), [
-    "FORWARD -i semail-uabcd12 -j SEMAIL-abcd1234-FWD",
-    "FORWARD -o semail-uabcd12 -j SEMAIL-abcd1234-FWD",
-    "INPUT -i semail-uabcd12 -j SEMAIL-abcd1234-IN",
-  ]);
+  assert.deepEqual(
+    hooks.filter(([table]) => table === "mangle").map((h) => h.slice(1).join(" ")),
+    [
+      "FORWARD -i semail-uabcd12 -j SEMAIL-abcd1234-FWD",
+      "FORWARD -o semail-uabcd12 -j SEMAIL-abcd1234-FWD",
+      "INPUT -i semail-uabcd12 -j SEMAIL-abcd1234-IN",
+    ],
+  );
 });
 
 test("outbound also listens on the bridge's gateway, a container network it trusts for AUTH without TLS", async (t) => {
   const dir = await tempDir(t, "semail-space-settings-");
   await writeFile(join(dir, "semail.yaml"), localSettingsYaml(dir, DEFAULT_PORTS, "dc=semail,dc=test"));
-  const settings = settingsWithUsersNetwork(await loadSettings(join(dir, "semail.yaml")), { gateway: "10.213.4.1", subnet: "10.213.4.0/24" });
-  assert.deepEqual(settings.outbound.listen.map((l) => [l.spec, l.host, l.port]), [["127.0.0.1:2587", "127.0.0.1", 2587], ["10.213.4.1:2587", "10.213.4.1", 2587]]);
-  assert.deepEqual(settings.outbound.containerNetworks.map((n) => [n.address, n.prefix]), [["10.213.4.0", 24]]);
-  assert.deepEqual(settings.outbound.trustedNetworks.map((n) => [n.address, n.prefix]), [["10.213.4.0", 24]]);
+  const settings = settingsWithUsersNetwork(await loadSettings(join(dir, "semail.yaml")), {
+    gateway: "10.213.4.1",
+    subnet: "10.213.4.0/24",
+  });
+  assert.deepEqual(
+    settings.outbound.listen.map((l) => [l.spec, l.host, l.port]),
+    [
+      ["127.0.0.1:2587", "127.0.0.1", 2587],
+      ["10.213.4.1:2587", "10.213.4.1", 2587],
+    ],
+  );
+  assert.deepEqual(
+    settings.outbound.containerNetworks.map((n) => [n.address, n.prefix]),
+    [["10.213.4.0", 24]],
+  );
+  assert.deepEqual(
+    settings.outbound.trustedNetworks.map((n) => [n.address, n.prefix]),
+    [["10.213.4.0", 24]],
+  );
   checkListenAddresses(settings);
 });
 
 test("a user's container: its mail root at /mail (rslave), the root-owned keys' directory read-only, its own uid, outbound on the gateway, no IPv6 or raw sockets", () => {
-  const args = userRunArgs({ owner: "alice", address: "alice@alice.semail.test" }, {
-    dir: "/d/containers", mailRoot: "/d/mail", images: { user: "semail-local/user:x", aptProxy: "semail-local/apt-proxy:z", jump: "semail-local/jump:y" },
-    network: {
-      name: "semail-abcd1234-users", bridge: "semail-uabcd12", subnet: "10.213.4.0/24", gateway: "10.213.4.1", jumpIp: "10.213.4.2", jumpNetwork: "semail-abcd1234-jump",
-      aptIp: "10.213.4.3", aptNetwork: "semail-abcd1234-apt", aptBridge: "semail-aabcd12", aptSubnet: "10.213.5.0/24",
+  const args = userRunArgs(
+    { owner: "alice", address: "alice@alice.semail.test" },
+    {
+      dir: "/d/containers",
+      mailRoot: "/d/mail",
+      images: { user: "semail-local/user:x", aptProxy: "semail-local/apt-proxy:z", jump: "semail-local/jump:y" },
+      network: {
+        name: "semail-abcd1234-users",
+        bridge: "semail-uabcd12",
+        subnet: "10.213.4.0/24",
+        gateway: "10.213.4.1",
+        jumpIp: "10.213.4.2",
+        jumpNetwork: "semail-abcd1234-jump",
+        aptIp: "10.213.4.3",
+        aptNetwork: "semail-abcd1234-apt",
+        aptBridge: "semail-aabcd12",
+        aptSubnet: "10.213.5.0/24",
+      },
+      submission: "10.213.4.1:2587",
+      aptProxy: "http://10.213.4.3:3142",
     },
-    submission: "10.213.4.1:2587", aptProxy: "http://10.213.4.3:3142",
-  });
+  );
   const text = args.join(" ");
   assert.match(text, /--mount type=bind,source=\/d\/mail\/alice,target=\/mail,bind-propagation=rslave/);
   // The keys' directory, not the file: the file is renamed over at a key change, which a file mount would not see.
@@ -76,7 +122,13 @@ test("a user's container: its mail root at /mail (rslave), the root-owned keys' 
   assert.match(text, /--network semail-abcd1234-users /);
   assert.match(text, /--cap-drop NET_RAW/);
   assert.match(text, /--sysctl net\.ipv6\.conf\.all\.disable_ipv6=1/);
-  for (const env of [`SEMAIL_UID=${mailUid("alice")}`, `SEMAIL_GID=${mailUid("alice")}`, "SEMAIL_OWNER=alice", "SEMAIL_SUBMISSION=10.213.4.1:2587", "SEMAIL_APT_PROXY=http://10.213.4.3:3142"]) {
+  for (const env of [
+    `SEMAIL_UID=${mailUid("alice")}`,
+    `SEMAIL_GID=${mailUid("alice")}`,
+    "SEMAIL_OWNER=alice",
+    "SEMAIL_SUBMISSION=10.213.4.1:2587",
+    "SEMAIL_APT_PROXY=http://10.213.4.3:3142",
+  ]) {
     assert.ok(args.includes(env), env);
   }
   assert.equal(args.at(-1), "semail-local/user:x");

@@ -20,7 +20,12 @@ test("renders once per change of records, with a serial that only grows, also ac
   const first = await zone.render(alice, now);
   assert.ok(first?.includes("alice 3600 IN MX 10 mx.semail.test."));
   assert.equal(await zone.render(alice, now), undefined, "same records: nothing to publish");
-  const both = await zone.render(list("mailboxes:\n  - {owner: alice, address: alice@alice.semail.test}\n  - {owner: bob, address: bob@bob.semail.test}\n"), now);
+  const both = await zone.render(
+    list(
+      "mailboxes:\n  - {owner: alice, address: alice@alice.semail.test}\n  - {owner: bob, address: bob@bob.semail.test}\n",
+    ),
+    now,
+  );
   assert.ok(both?.includes("bob 3600 IN MX 10 mx.semail.test."));
   assert.equal(serialOf(both!), serialOf(first!) + 1);
   // A restarted local mode renders again, above the serial it kept.
@@ -32,10 +37,18 @@ test("renders once per change of records, with a serial that only grows, also ac
 test("the SRV records announce the ports local mode listens on", async (t) => {
   const dir = await tempDir(t, "semail-zone-");
   const mailClientPorts = { imap: 1143, imaps: 1993, pop3s: 1995, submission: 0, submissions: 2465 };
-  const zone = createLocalZone({ domain: "semail.test", ipv4: "127.0.0.1", serialFile: join(dir, "serial"), mailClientPorts });
+  const zone = createLocalZone({
+    domain: "semail.test",
+    ipv4: "127.0.0.1",
+    serialFile: join(dir, "serial"),
+    mailClientPorts,
+  });
   const text = (await zone.render(list("mailboxes:\n  - {owner: alice, address: alice@alice.semail.test}\n")))!;
   assert.ok(text.includes("_imaps._tcp.alice 3600 IN SRV 0 1 1993 mx.semail.test."), text);
   assert.ok(text.includes("_submissions._tcp 3600 IN SRV 0 1 2465 mx.semail.test."), text);
-  assert.ok(text.includes("_submission._tcp.alice 3600 IN SRV 0 0 0 ."), "a service local mode does not run is not offered");
+  assert.ok(
+    text.includes("_submission._tcp.alice 3600 IN SRV 0 0 0 ."),
+    "a service local mode does not run is not offered",
+  );
   assert.ok(text.includes("autoconfig 3600 IN A 127.0.0.1"));
 });

@@ -52,10 +52,15 @@ async function applyOnce(applier: ReturnType<typeof createPulumiApplier>) {
 
 test("an apply selects the stack and runs pulumi up with the program inline (no language host)", async (t) => {
   const { root, project } = await fakeCli(t);
-  const status = await applyOnce(createPulumiApplier({ projectDir: project, stack: "prod", cliRoot: root, usersFile: join(project, "users.yaml") }));
+  const status = await applyOnce(
+    createPulumiApplier({ projectDir: project, stack: "prod", cliRoot: root, usersFile: join(project, "users.yaml") }),
+  );
   assert.equal(status.state, "done", String(status.reason));
   const calls = (await readFile(join(root, "calls"), "utf8")).trim().split("\n");
-  assert.ok(calls.some((c) => /^stack select --stack prod/.test(c)), calls.join("\n"));
+  assert.ok(
+    calls.some((c) => /^stack select --stack prod/.test(c)),
+    calls.join("\n"),
+  );
   assert.ok(calls.some((c) => /^config get semail:usersList --json --stack prod/.test(c)));
   const up = calls.find((c) => c.startsWith("up "));
   assert.ok(up, "pulumi up ran");
@@ -73,15 +78,23 @@ test("a failed pulumi up is reported by its error lines", async (t) => {
   await writeFile(join(root, "up-fails"), "");
   const status = await applyOnce(createPulumiApplier({ projectDir: project, stack: "prod", cliRoot: root }));
   assert.equal(status.state, "failed");
-  assert.match(status.reason ?? "", /^pulumi up of stack "prod" failed: error: update failed \/ command:local:Command \(mailbox-alice\): error: lvcreate: Volume group "semail" has insufficient free space$/);
+  assert.match(
+    status.reason ?? "",
+    /^pulumi up of stack "prod" failed: error: update failed \/ command:local:Command \(mailbox-alice\): error: lvcreate: Volume group "semail" has insufficient free space$/,
+  );
 });
 
 test("a stack that reads another users list than the form writes is refused before any update", async (t) => {
   const { root, project } = await fakeCli(t);
   await writeFile(join(root, "users-list"), "config/other-users.yaml");
-  const status = await applyOnce(createPulumiApplier({ projectDir: project, stack: "prod", cliRoot: root, usersFile: join(project, "users.yaml") }));
+  const status = await applyOnce(
+    createPulumiApplier({ projectDir: project, stack: "prod", cliRoot: root, usersFile: join(project, "users.yaml") }),
+  );
   assert.equal(status.state, "failed");
-  assert.match(status.reason ?? "", /reads the users list .*config\/other-users\.yaml \(semail:usersList\) but the form writes .*\/project\/users\.yaml \(setting users\)/);
+  assert.match(
+    status.reason ?? "",
+    /reads the users list .*config\/other-users\.yaml \(semail:usersList\) but the form writes .*\/project\/users\.yaml \(setting users\)/,
+  );
   const calls = await readFile(join(root, "calls"), "utf8");
   assert.doesNotMatch(calls, /^up /m);
 });
@@ -89,13 +102,21 @@ test("a stack that reads another users list than the form writes is refused befo
 test("the SSH line of an owner's container comes from the stack's outputs, before any up and after each", async (t) => {
   const { root, project } = await fakeCli(t);
   const line = (ip: string) => `ssh -J semail-jump@203.0.113.10 alice@${ip}`;
-  await writeFile(join(root, "outputs"), JSON.stringify({ userSshCommands: { alice: line("172.30.0.5") }, vmAddress: "203.0.113.10" }));
+  await writeFile(
+    join(root, "outputs"),
+    JSON.stringify({ userSshCommands: { alice: line("172.30.0.5") }, vmAddress: "203.0.113.10" }),
+  );
   const applier = createPulumiApplier({ projectDir: project, stack: "prod", cliRoot: root });
   assert.equal(await applier.sshCommand?.("alice"), line("172.30.0.5"), "read from the stack when the form starts");
   assert.equal(await applier.sshCommand?.("bob"), undefined, "no line for an owner without a container");
 
   // A new container address after an up (a reboot gives new ones) replaces the old line.
-  await writeFile(join(root, "outputs"), JSON.stringify({ userSshCommands: { alice: line("172.30.0.9"), bob: "ssh -J semail-jump@203.0.113.10 bob@172.30.0.6" } }));
+  await writeFile(
+    join(root, "outputs"),
+    JSON.stringify({
+      userSshCommands: { alice: line("172.30.0.9"), bob: "ssh -J semail-jump@203.0.113.10 bob@172.30.0.6" },
+    }),
+  );
   assert.equal((await applyOnce(applier)).state, "done");
   assert.equal(await applier.sshCommand?.("alice"), line("172.30.0.9"));
   assert.match((await applier.sshCommand?.("bob")) ?? "", /^ssh -J semail-jump@203\.0\.113\.10 bob@/);
@@ -109,13 +130,36 @@ test("without a Pulumi CLI there is no SSH line, and no error on the page", asyn
 
 test("the webmail link: web.webmailUrl when set, else the stack's webmailUrl output; none without one", async (t) => {
   const deployed = await fakeCli(t);
-  await writeFile(join(deployed.root, "outputs"), JSON.stringify({ webmailUrl: "https://mx.semail.email/", vmAddress: "203.0.113.10" }));
+  await writeFile(
+    join(deployed.root, "outputs"),
+    JSON.stringify({ webmailUrl: "https://mx.semail.email/", vmAddress: "203.0.113.10" }),
+  );
   const applier = createPulumiApplier({ projectDir: deployed.project, stack: "prod", cliRoot: deployed.root });
   assert.equal(await webmailLink({}, applier, 60_000), "https://mx.semail.email/");
-  assert.equal(await webmailLink({ webmailUrl: "https://webmail.example.org/" }, applier, 60_000), "https://webmail.example.org/", "the setting wins");
+  assert.equal(
+    await webmailLink({ webmailUrl: "https://webmail.example.org/" }, applier, 60_000),
+    "https://webmail.example.org/",
+    "the setting wins",
+  );
 
   const none = await fakeCli(t);
-  assert.equal(await webmailLink({}, createPulumiApplier({ projectDir: none.project, stack: "prod", cliRoot: none.root }), 60_000), undefined, "a stack that runs no webmail");
-  assert.equal(await webmailLink({}, createPulumiApplier({ projectDir: none.project, stack: "prod", cliRoot: join(none.project, "no-such-cli") }), 60_000), undefined, "no Pulumi CLI");
-  assert.equal(await webmailLink({}, { webmailUrl: () => new Promise(() => undefined) }, 50), undefined, "an applier that does not answer in time");
+  assert.equal(
+    await webmailLink({}, createPulumiApplier({ projectDir: none.project, stack: "prod", cliRoot: none.root }), 60_000),
+    undefined,
+    "a stack that runs no webmail",
+  );
+  assert.equal(
+    await webmailLink(
+      {},
+      createPulumiApplier({ projectDir: none.project, stack: "prod", cliRoot: join(none.project, "no-such-cli") }),
+      60_000,
+    ),
+    undefined,
+    "no Pulumi CLI",
+  );
+  assert.equal(
+    await webmailLink({}, { webmailUrl: () => new Promise(() => undefined) }, 50),
+    undefined,
+    "an applier that does not answer in time",
+  );
 });

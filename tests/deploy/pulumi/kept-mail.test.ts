@@ -32,7 +32,11 @@ esac
 
 /** The stack's config as `pulumi config --json` prints it. */
 const configJson = (values: Record<string, string>) =>
-  JSON.stringify(Object.fromEntries(Object.entries(values).map(([k, v]) => [`semail:${k}`, { value: v, secret: k === "sshPrivateKey" }])));
+  JSON.stringify(
+    Object.fromEntries(
+      Object.entries(values).map(([k, v]) => [`semail:${k}`, { value: v, secret: k === "sshPrivateKey" }]),
+    ),
+  );
 
 async function vmWithKeptMail(t: TestContext) {
   const root = await mkdtemp(join(tmpdir(), "semail-kept-mail-"));
@@ -40,7 +44,10 @@ async function vmWithKeptMail(t: TestContext) {
   const imageDir = join(root, "images");
   const fstab = join(root, "fstab");
   t.after(async () => {
-    await run("bash", ["-c", `findmnt -n -l -o TARGET | grep -F ${root} | xargs -r -n1 umount -l; losetup -n -O NAME,BACK-FILE -l | grep -F ${root} | awk '{print $1}' | xargs -r -n1 losetup -d; true`]);
+    await run("bash", [
+      "-c",
+      `findmnt -n -l -o TARGET | grep -F ${root} | xargs -r -n1 umount -l; losetup -n -O NAME,BACK-FILE -l | grep -F ${root} | awk '{print $1}' | xargs -r -n1 losetup -d; true`,
+    ]);
     await rm(root, { recursive: true, force: true });
   });
   const sshd = await startTestSshd();
@@ -51,19 +58,55 @@ async function vmWithKeptMail(t: TestContext) {
   const project = join(root, "project");
   await mkdir(project);
   await writeFile(join(project, "Pulumi.yaml"), "name: semail\nruntime: nodejs\n");
-  await writeFile(join(root, "config.json"), configJson({
-    vmProvider: "existing", vmIp: sshd.host, vmUser: sshd.user, vmHostKey: sshd.hostKey.split(" ").slice(0, 2).join(" "), vmSshViaDom0: "false", sshPrivateKey: sshd.privateKey,
-    managedDomain: "semail.email", ldapBaseDn: "dc=semail,dc=email", storageBackend: "image", imageDir, mailRoot,
-  }));
+  await writeFile(
+    join(root, "config.json"),
+    configJson({
+      vmProvider: "existing",
+      vmIp: sshd.host,
+      vmUser: sshd.user,
+      vmHostKey: sshd.hostKey.split(" ").slice(0, 2).join(" "),
+      vmSshViaDom0: "false",
+      sshPrivateKey: sshd.privateKey,
+      managedDomain: "semail.email",
+      ldapBaseDn: "dc=semail,dc=email",
+      storageBackend: "image",
+      imageDir,
+      mailRoot,
+    }),
+  );
   // The stack update's create, as components/mailbox.ts has it run (the fstab a test's own).
-  const create = (address: string) => run("bash", [join(REPO_ROOT, "assets/host/mailbox-fs.sh"), "create", "--owner", "bob", "--size", String(32 * MiB),
-    "--mail-root", mailRoot, "--image-dir", imageDir, "--fstab", fstab, "--address", address]);
+  const create = (address: string) =>
+    run("bash", [
+      join(REPO_ROOT, "assets/host/mailbox-fs.sh"),
+      "create",
+      "--owner",
+      "bob",
+      "--size",
+      String(32 * MiB),
+      "--mail-root",
+      mailRoot,
+      "--image-dir",
+      imageDir,
+      "--fstab",
+      fstab,
+      "--address",
+      address,
+    ]);
   // The applier reads the script from the project, as it sends it to the VM.
-  const applier = createPulumiApplier({ projectDir: REPO_ROOT, workDir: project, stack: "prod", cliRoot: root, vmSshPort: sshd.port });
+  const applier = createPulumiApplier({
+    projectDir: REPO_ROOT,
+    workDir: project,
+    stack: "prod",
+    cliRoot: root,
+    vmSshPort: sshd.port,
+  });
   return { applier, create, inbox: join(mailRoot, "bob", "INBOX"), imageDir };
 }
 
-test("keptMail asks the VM; restore brings the old mail back under the new address at the next create", { skip, timeout: 60_000 }, async (t) => {
+test("keptMail asks the VM; restore brings the old mail back under the new address at the next create", {
+  skip,
+  timeout: 60_000,
+}, async (t) => {
   const vm = await vmWithKeptMail(t);
   assert.equal(await vm.applier.keptMail!("bob"), undefined, "nothing kept yet");
   await vm.create("bob@example.org");
@@ -78,7 +121,10 @@ test("keptMail asks the VM; restore brings the old mail back under the new addre
   assert.match(await readFile(vm.inbox, "utf8"), /old mail/);
 });
 
-test("set-aside starts the new mailbox empty, even under the same address; without an answer another address starts empty too", { skip, timeout: 60_000 }, async (t) => {
+test("set-aside starts the new mailbox empty, even under the same address; without an answer another address starts empty too", {
+  skip,
+  timeout: 60_000,
+}, async (t) => {
   const vm = await vmWithKeptMail(t);
   await vm.create("bob@example.org");
   await writeFile(vm.inbox, "From a@b Mon Nov 23 00:00:00 2026\n\nold mail\n");
@@ -92,30 +138,61 @@ test("set-aside starts the new mailbox empty, even under the same address; witho
   await writeFile(vm.inbox, "From a@b Mon Nov 23 00:00:00 2026\n\nsecond mail\n");
   await vm.create("bob@example.net");
   assert.equal(await readFile(vm.inbox, "utf8"), "");
-  assert.equal((await readdir(join(vm.imageDir, "set-aside"))).filter((f) => f.endsWith(".img")).length, 2, "both kept, neither deleted");
+  assert.equal(
+    (await readdir(join(vm.imageDir, "set-aside"))).filter((f) => f.endsWith(".img")).length,
+    2,
+    "both kept, neither deleted",
+  );
 });
 
-test("a VM that cannot be reached is a plain-words rejection, not a silent nothing", { skip, timeout: 60_000 }, async (t) => {
+test("a VM that cannot be reached is a plain-words rejection, not a silent nothing", {
+  skip,
+  timeout: 60_000,
+}, async (t) => {
   const vm = await vmWithKeptMail(t);
-  const broken = createPulumiApplier({ projectDir: REPO_ROOT, workDir: join(vm.imageDir, "..", "project"), stack: "prod", cliRoot: join(vm.imageDir, ".."), vmSshPort: 1 });
+  const broken = createPulumiApplier({
+    projectDir: REPO_ROOT,
+    workDir: join(vm.imageDir, "..", "project"),
+    stack: "prod",
+    cliRoot: join(vm.imageDir, ".."),
+    vmSshPort: 1,
+  });
   await assert.rejects(broken.keptMail!("bob"), /the VM 127\.0\.0\.1 did not answer about the kept mail: /);
 });
 
 test("the stack's config gives the VM (through dom0 when set) and the storage; kept's line becomes the form's KeptMail", () => {
-  const config = JSON.parse(configJson({
-    vmIp: "192.0.2.25", vmHostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHu5n0Lq3yJ3gq0TbXb1wqHc2l1m3p6Yx0b6n9k2JdXQ", dom0Host: "dom0.example.net",
-    dom0HostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHu5n0Lq3yJ3gq0TbXb1wqHc2l1m3p6Yx0b6n9k2JdXQ", vmGateway: "192.0.2.1", vmDataDisk: "/dev/sdb",
-    managedDomain: "semail.email", ldapBaseDn: "dc=semail,dc=email", sshPrivateKey: "KEY",
-  }));
+  const config = JSON.parse(
+    configJson({
+      vmIp: "192.0.2.25",
+      vmHostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHu5n0Lq3yJ3gq0TbXb1wqHc2l1m3p6Yx0b6n9k2JdXQ",
+      dom0Host: "dom0.example.net",
+      dom0HostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHu5n0Lq3yJ3gq0TbXb1wqHc2l1m3p6Yx0b6n9k2JdXQ",
+      vmGateway: "192.0.2.1",
+      vmDataDisk: "/dev/sdb",
+      managedDomain: "semail.email",
+      ldapBaseDn: "dc=semail,dc=email",
+      sshPrivateKey: "KEY",
+    }),
+  );
   const where = vmMailboxesOf(config);
   assert.deepEqual(where.storage, { backend: "lvm", vgName: "semail", mailRoot: "/var/mail/semail" });
   assert.equal(where.vm.host, "192.0.2.25");
   assert.equal(where.vm.privateKey, "KEY");
   assert.equal(where.vm.proxy?.host, "dom0.example.net");
-  assert.throws(() => vmMailboxesOf({ ...config, "semail:sshPrivateKey": { value: "", secret: true } }), /no semail:sshPrivateKey/);
+  assert.throws(
+    () => vmMailboxesOf({ ...config, "semail:sshPrivateKey": { value: "", secret: true } }),
+    /no semail:sshPrivateKey/,
+  );
 
   assert.equal(keptMailOfLine('{"kept":false}'), undefined);
-  assert.deepEqual(keptMailOfLine('{"kept":true,"bytes":33554432,"mounted":true,"address":"bob@example.org","decision":"set-aside"}'), { address: "bob@example.org", bytes: 33554432, inUse: false });
-  assert.deepEqual(keptMailOfLine('{"kept":true,"bytes":33554432,"mounted":false}'), { bytes: 33554432, inUse: false }, "made before addresses were recorded");
+  assert.deepEqual(
+    keptMailOfLine('{"kept":true,"bytes":33554432,"mounted":true,"address":"bob@example.org","decision":"set-aside"}'),
+    { address: "bob@example.org", bytes: 33554432, inUse: false },
+  );
+  assert.deepEqual(
+    keptMailOfLine('{"kept":true,"bytes":33554432,"mounted":false}'),
+    { bytes: 33554432, inUse: false },
+    "made before addresses were recorded",
+  );
   assert.throws(() => keptMailOfLine("bash: mailbox-fs.sh: No such file"), /not a line of JSON/);
 });

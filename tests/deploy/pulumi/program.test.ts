@@ -12,6 +12,10 @@ test("an optional secret: empty is none, set as a secret is a secret, set in cle
   const password = optionalSecret("ldapPassword")!;
   assert.equal(await pulumi.isSecret(password), true);
   pulumi.runtime.setAllConfig({ "semail:gandiApiKey": "in-clear" }, []);
-  assert.throws(() => optionalSecret("gandiApiKey"), (err: unknown) =>
-    err instanceof StackConfigError && /semail:gandiApiKey is stored in clear .*pulumi config set --secret gandiApiKey VALUE/.test(err.message));
+  assert.throws(
+    () => optionalSecret("gandiApiKey"),
+    (err: unknown) =>
+      err instanceof StackConfigError &&
+      /semail:gandiApiKey is stored in clear .*pulumi config set --secret gandiApiKey VALUE/.test(err.message),
+  );
 });

@@ -20,12 +20,26 @@ const users = parseUsersList(
   { managedDomain: "semail.test", defaultSize: 1024 ** 3, minSize: 1 },
 );
 
-const session = (secure = true, remoteAddress = "192.0.2.7"): SessionInfo => ({ id: "s", remoteAddress, remotePort: 1, localAddress: "192.0.2.1", localPort: 587, clientHostname: "c", secure });
+const session = (secure = true, remoteAddress = "192.0.2.7"): SessionInfo => ({
+  id: "s",
+  remoteAddress,
+  remotePort: 1,
+  localAddress: "192.0.2.1",
+  localPort: 587,
+  clientHostname: "c",
+  secure,
+});
 
 const slapd = slapdForFile();
 
 const authenticator = (failures = { perIp: 100, perAccount: 100, windowMs: 60_000 }) =>
-  createAuthenticator({ directory: createDirectory(slapd.settings()), users: () => users, plaintextAllowed: () => false, failures, logger: silentLogger() });
+  createAuthenticator({
+    directory: createDirectory(slapd.settings()),
+    users: () => users,
+    plaintextAllowed: () => false,
+    failures,
+    logger: silentLogger(),
+  });
 
 describe("loginUid", () => {
   it("keeps a uid as typed and maps a live address, case-folded in ASCII, to its owner", () => {
@@ -60,14 +74,20 @@ describe("createAuthenticator", () => {
   });
 
   it("refuses AUTH without TLS where the daemon says so: 538 5.7.11", async () => {
-    await assert.rejects(authenticator()("alice", alice.password, session(false)), { responseCode: 538, enhancedCode: "5.7.11" });
+    await assert.rejects(authenticator()("alice", alice.password, session(false)), {
+      responseCode: 538,
+      enhancedCode: "5.7.11",
+    });
   });
 
   it("counts failures of both spellings against one account", async () => {
     const auth = authenticator({ perIp: 100, perAccount: 2, windowMs: 60_000 });
     assert.equal(await auth("alice", "wrong", session(true, "192.0.2.8")), undefined);
     assert.equal(await auth("alice@semail.test", "wrong", session(true, "192.0.2.9")), undefined);
-    await assert.rejects(auth("ALICE@semail.test", alice.password, session(true, "192.0.2.10")), { responseCode: 454, enhancedCode: "4.7.0" });
+    await assert.rejects(auth("ALICE@semail.test", alice.password, session(true, "192.0.2.10")), {
+      responseCode: 454,
+      enhancedCode: "4.7.0",
+    });
     await assert.rejects(auth("alice", alice.password, session(true, "192.0.2.11")), { responseCode: 454 });
   });
 });

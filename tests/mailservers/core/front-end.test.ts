@@ -5,7 +5,15 @@ import type { Readable } from "node:stream";
 import { after, before, describe, it, type TestContext } from "node:test";
 import { createTransport } from "nodemailer";
 import { silentLogger } from "../../../lib/logger.ts";
-import { createSmtpFrontEnd, listenSmtp, permFail, type DeliveryBackend, type Envelope, type SessionInfo, type SmtpFrontEndOptions } from "../../../mailservers/core/index.ts";
+import {
+  createSmtpFrontEnd,
+  listenSmtp,
+  permFail,
+  type DeliveryBackend,
+  type Envelope,
+  type SessionInfo,
+  type SmtpFrontEndOptions,
+} from "../../../mailservers/core/index.ts";
 import { parseListenSpec } from "../../../lib/listen-spec.ts";
 import { GreetPasses } from "../../../mailservers/core/connection-guard.ts";
 import { SmtpClient, sendMessage, simpleMessage } from "../../helpers/smtp.ts";
@@ -47,7 +55,11 @@ function memoryBackend(overrides: Partial<DeliveryBackend> = {}) {
   return { backend, deliveries, senders };
 }
 
-async function start(t: TestContext, options: Partial<SmtpFrontEndOptions> & { backend?: DeliveryBackend } = {}, specs = ["127.0.0.1:0"]) {
+async function start(
+  t: TestContext,
+  options: Partial<SmtpFrontEndOptions> & { backend?: DeliveryBackend } = {},
+  specs = ["127.0.0.1:0"],
+) {
   const memory = memoryBackend();
   const frontEnd = createSmtpFrontEnd({
     backend: options.backend ?? memory.backend,
@@ -62,7 +74,6 @@ async function start(t: TestContext, options: Partial<SmtpFrontEndOptions> & { b
   return { ...memory, frontEnd, listening, port: listening.addresses[0]!.boundPort };
 }
 
-
 let cert: TestCertificate;
 before(async () => {
   cert = await selfSignedCertificate();
@@ -73,7 +84,12 @@ describe("SMTP front end", () => {
   it("takes a message from nodemailer and hands the backend a plain envelope and the message", async (t) => {
     const { port, deliveries } = await start(t);
     const transport = createTransport({ host: "127.0.0.1", port, secure: false, ignoreTLS: true, name: "client.test" });
-    const info = await transport.sendMail({ from: "alice@far.test", to: "bob@ok.test", subject: "hi", text: "one\ntwo\n" });
+    const info = await transport.sendMail({
+      from: "alice@far.test",
+      to: "bob@ok.test",
+      subject: "hi",
+      text: "one\ntwo\n",
+    });
     transport.close();
     assert.match(info.response, /^250 2\.0\.0 Ok: stored as [0-9A-Z]{14}$/);
     assert.equal(deliveries.length, 1);
@@ -117,7 +133,11 @@ describe("SMTP front end", () => {
         },
       }).backend,
     });
-    const reply = await sendMessage(port, { from: "a@far.test", to: ["b@ok.test"], data: simpleMessage({ from: "a@far.test", to: "b@ok.test", subject: "x" }) });
+    const reply = await sendMessage(port, {
+      from: "a@far.test",
+      to: ["b@ok.test"],
+      data: simpleMessage({ from: "a@far.test", to: "b@ok.test", subject: "x" }),
+    });
     assert.deepEqual([reply.code, reply.text], [451, "4.3.0 Temporary local problem, please try again later"]);
   });
 
@@ -171,20 +191,39 @@ describe("SMTP front end", () => {
 
   it("refuses a message with more than 100 Received headers as a loop (554 5.4.0)", async (t) => {
     const { port, deliveries } = await start(t);
-    const trace = Array.from({ length: 101 }, (_, i) => `Received: from hop${i}.test by x; Tue, 24 Nov 2026 00:00:00 +0000`);
-    const looping = await sendMessage(port, { from: "a@far.test", to: ["b@ok.test"], data: simpleMessage({ from: "a@far.test", to: "b@ok.test", subject: "loop", headers: trace }) });
+    const trace = Array.from(
+      { length: 101 },
+      (_, i) => `Received: from hop${i}.test by x; Tue, 24 Nov 2026 00:00:00 +0000`,
+    );
+    const looping = await sendMessage(port, {
+      from: "a@far.test",
+      to: ["b@ok.test"],
+      data: simpleMessage({ from: "a@far.test", to: "b@ok.test", subject: "loop", headers: trace }),
+    });
     assert.deepEqual([looping.code, looping.text.slice(0, 5)], [554, "5.4.0"]);
-    const fine = await sendMessage(port, { from: "a@far.test", to: ["b@ok.test"], data: simpleMessage({ from: "a@far.test", to: "b@ok.test", subject: "ok", headers: trace.slice(1) }) });
+    const fine = await sendMessage(port, {
+      from: "a@far.test",
+      to: ["b@ok.test"],
+      data: simpleMessage({ from: "a@far.test", to: "b@ok.test", subject: "ok", headers: trace.slice(1) }),
+    });
     assert.equal(fine.code, 250);
     // "Received:" in the body is not a header.
-    const body = await sendMessage(port, { from: "a@far.test", to: ["b@ok.test"], data: simpleMessage({ from: "a@far.test", to: "b@ok.test", subject: "b", body: trace.join("\r\n") }) });
+    const body = await sendMessage(port, {
+      from: "a@far.test",
+      to: ["b@ok.test"],
+      data: simpleMessage({ from: "a@far.test", to: "b@ok.test", subject: "b", body: trace.join("\r\n") }),
+    });
     assert.equal(body.code, 250);
     assert.equal(deliveries.filter((d) => d.text !== undefined).length, 2);
   });
 
   it("refuses an overlong message line (554 5.6.0) and cuts an overlong command line (421)", async (t) => {
     const { port } = await start(t, { limits: { maxLineLength: 2000, maxCommandLength: 512 } });
-    const long = await sendMessage(port, { from: "a@far.test", to: ["b@ok.test"], data: simpleMessage({ from: "a@far.test", to: "b@ok.test", subject: "l", body: "y".repeat(2001) }) });
+    const long = await sendMessage(port, {
+      from: "a@far.test",
+      to: ["b@ok.test"],
+      data: simpleMessage({ from: "a@far.test", to: "b@ok.test", subject: "l", body: "y".repeat(2001) }),
+    });
     assert.deepEqual([long.code, long.text.slice(0, 5)], [554, "5.6.0"]);
     const c = await SmtpClient.connect(port);
     t.after(() => c.close());
@@ -240,7 +279,11 @@ describe("SMTP front end", () => {
     await greeted("127.0.0.3"); // waits the pause out once: a pass for .3
     const talkedEarly = greeted("127.0.0.2");
     const another = greeted("127.0.0.4");
-    assert.equal(await firstOf(talkedEarly, another, greeted("127.0.0.3")), "127.0.0.3", "having waited once, it is greeted at once; the others wait");
+    assert.equal(
+      await firstOf(talkedEarly, another, greeted("127.0.0.3")),
+      "127.0.0.3",
+      "having waited once, it is greeted at once; the others wait",
+    );
     await Promise.all([talkedEarly, another]);
   });
 
@@ -259,7 +302,10 @@ describe("SMTP front end", () => {
     passes.add("192.0.2.1");
     passes.add("192.0.2.2");
     passes.add("192.0.2.3");
-    assert.deepEqual(["192.0.2.1", "192.0.2.2", "192.0.2.3"].map((a) => passes.has(a)), [false, true, true]);
+    assert.deepEqual(
+      ["192.0.2.1", "192.0.2.2", "192.0.2.3"].map((a) => passes.has(a)),
+      [false, true, true],
+    );
     const expired = new GreetPasses(-1);
     expired.add("192.0.2.4");
     assert.equal(expired.has("192.0.2.4"), false);
@@ -311,7 +357,9 @@ describe("SMTP front end", () => {
         await c.command("MAIL FROM:<a@far.test>");
         await c.command("RCPT TO:<b@ok.test>");
         assert.equal((await c.command("DATA")).code, 354);
-        c.write(`Subject: smuggle\r\n\r\nfirst${ending}MAIL FROM:<admin@ok.test>\r\nRCPT TO:<victim@ok.test>\r\nDATA\r\nSubject: smuggled\r\n\r\nevil\r\n.\r\n`);
+        c.write(
+          `Subject: smuggle\r\n\r\nfirst${ending}MAIL FROM:<admin@ok.test>\r\nRCPT TO:<victim@ok.test>\r\nDATA\r\nSubject: smuggled\r\n\r\nevil\r\n.\r\n`,
+        );
         const reply = await c.read();
         assert.equal(reply.code, 250);
         assert.equal((await c.command("QUIT")).code, 221);
@@ -389,7 +437,10 @@ describe("SMTP front end", () => {
 
   describe("TLS", () => {
     it("offers STARTTLS with the configured certificate and serves implicit TLS on /tls listeners", async (t) => {
-      const { listening, deliveries } = await start(t, { tls: { key: cert.key, cert: cert.cert } }, ["127.0.0.1:0", "[::1]:0/tls"]);
+      const { listening, deliveries } = await start(t, { tls: { key: cert.key, cert: cert.cert } }, [
+        "127.0.0.1:0",
+        "[::1]:0/tls",
+      ]);
       const [plain, implicit] = listening.addresses;
       assert.equal(implicit!.implicitTls, true);
       assert.equal(implicit!.boundAddress, "::1");
@@ -415,8 +466,16 @@ describe("SMTP front end", () => {
     });
 
     it("refuses an implicit-TLS listener without a certificate instead of using smtp-server's built-in key", async () => {
-      const frontEnd = createSmtpFrontEnd({ backend: memoryBackend().backend, logger: silentLogger(), hostname: "mx.test", maxMessageSize: 1000 });
-      await assert.rejects(listenSmtp(frontEnd, [parseListenSpec("127.0.0.1:0/tls")]), /implicit TLS needs a certificate/);
+      const frontEnd = createSmtpFrontEnd({
+        backend: memoryBackend().backend,
+        logger: silentLogger(),
+        hostname: "mx.test",
+        maxMessageSize: 1000,
+      });
+      await assert.rejects(
+        listenSmtp(frontEnd, [parseListenSpec("127.0.0.1:0/tls")]),
+        /implicit TLS needs a certificate/,
+      );
     });
   });
 
@@ -434,7 +493,11 @@ describe("SMTP front end", () => {
 
     it("offers AUTH only over TLS unless the predicate allows it, and sets SessionInfo.user", async (t) => {
       const memory = authBackend();
-      const { port } = await start(t, { backend: memory.backend, tls: { key: cert.key, cert: cert.cert }, auth: { enabled: true, allowInsecure: () => false } });
+      const { port } = await start(t, {
+        backend: memory.backend,
+        tls: { key: cert.key, cert: cert.cert },
+        auth: { enabled: true, allowInsecure: () => false },
+      });
       const c = await SmtpClient.connect(port);
       t.after(() => c.close());
       const clear = await c.command("EHLO client.test");
@@ -455,8 +518,18 @@ describe("SMTP front end", () => {
 
     it("allows AUTH LOGIN in cleartext where the predicate says so (nodemailer)", async (t) => {
       const memory = authBackend();
-      const { port } = await start(t, { backend: memory.backend, auth: { enabled: true, allowInsecure: (s) => s.remoteAddress === "127.0.0.1" } });
-      const transport = createTransport({ host: "127.0.0.1", port, secure: false, ignoreTLS: true, auth: { user: "sow", pass: "right" }, authMethod: "LOGIN" });
+      const { port } = await start(t, {
+        backend: memory.backend,
+        auth: { enabled: true, allowInsecure: (s) => s.remoteAddress === "127.0.0.1" },
+      });
+      const transport = createTransport({
+        host: "127.0.0.1",
+        port,
+        secure: false,
+        ignoreTLS: true,
+        auth: { user: "sow", pass: "right" },
+        authMethod: "LOGIN",
+      });
       const info = await transport.sendMail({ from: "sow@semail.test", to: "x@far.test", subject: "out", text: "x" });
       transport.close();
       assert.match(info.response, /^250 /);

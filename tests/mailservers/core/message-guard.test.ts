@@ -6,13 +6,18 @@ import { Readable } from "node:stream";
 import { text } from "node:stream/consumers";
 import { describe, it } from "node:test";
 import { MessageGuard } from "../../../mailservers/core/message-guard.ts";
-import { SmtpError } from "../../../mailservers/core/types.ts";
+import type { SmtpError } from "../../../mailservers/core/types.ts";
 
 const LIMITS = { maxMessageSize: 1 << 20, maxLineLength: 1000, maxReceivedHeaders: 3 };
 const reference = (input: string) => input.replace(/\r\n|\r|\n/g, "\r\n");
 
 function guard(chunks: readonly string[], limits = LIMITS): Promise<string> {
-  return text(Readable.from(chunks.map((c) => Buffer.from(c, "latin1")), { objectMode: true }).pipe(new MessageGuard(limits)));
+  return text(
+    Readable.from(
+      chunks.map((c) => Buffer.from(c, "latin1")),
+      { objectMode: true },
+    ).pipe(new MessageGuard(limits)),
+  );
 }
 
 describe("MessageGuard", () => {
@@ -31,10 +36,14 @@ describe("MessageGuard", () => {
   });
 
   it("refuses a message over the size limit, a long line and a mail loop", async () => {
-    const refusal = (chunks: string[], limits = LIMITS) => guard(chunks, limits).then(() => undefined, (error: unknown) => error as SmtpError);
-    assert.equal((await refusal(["x".repeat(50) + "\r\n"], { ...LIMITS, maxMessageSize: 40 }))?.responseCode, 552);
-    assert.equal((await refusal(["y".repeat(1001) + "\r\n"]))?.responseCode, 554);
-    const loop = await refusal(["Received: a\r\n".repeat(4) + "\r\nbody\r\n"]);
+    const refusal = (chunks: string[], limits = LIMITS) =>
+      guard(chunks, limits).then(
+        () => undefined,
+        (error: unknown) => error as SmtpError,
+      );
+    assert.equal((await refusal([`${"x".repeat(50)}\r\n`], { ...LIMITS, maxMessageSize: 40 }))?.responseCode, 552);
+    assert.equal((await refusal([`${"y".repeat(1001)}\r\n`]))?.responseCode, 554);
+    const loop = await refusal([`${"Received: a\r\n".repeat(4)}\r\nbody\r\n`]);
     assert.equal(loop?.responseCode, 554);
     assert.match(loop?.message ?? "", /mail loop/);
   });

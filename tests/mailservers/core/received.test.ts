@@ -5,7 +5,15 @@ import { addressLiteral, receivedHeader, rfc5322Date, type Envelope } from "../.
 
 const envelope = (clientHostname: string, remoteAddress = "192.0.2.7"): Envelope => ({
   id: "ABC123",
-  session: { id: "s", remoteAddress, remotePort: 1234, localAddress: "192.0.2.1", localPort: 25, clientHostname, secure: true },
+  session: {
+    id: "s",
+    remoteAddress,
+    remotePort: 1234,
+    localAddress: "192.0.2.1",
+    localPort: 25,
+    clientHostname,
+    secure: true,
+  },
   mailFrom: "a@example.org",
   recipients: ["b@semail.test"],
   protocol: "ESMTPS",
@@ -15,10 +23,17 @@ const envelope = (clientHostname: string, remoteAddress = "192.0.2.7"): Envelope
 describe("Received header", () => {
   it("names the client, us, the protocol, the id, the recipient and the date, folded", () => {
     assert.equal(
-      receivedHeader({ envelope: envelope("mail.example.org"), hostname: "mx.semail.test", recipient: "b@semail.test" }),
+      receivedHeader({
+        envelope: envelope("mail.example.org"),
+        hostname: "mx.semail.test",
+        recipient: "b@semail.test",
+      }),
       "Received: from mail.example.org ([192.0.2.7])\r\n\tby mx.semail.test (SEMail) with ESMTPS id ABC123\r\n\tfor <b@semail.test>; Wed, 4 Nov 2026 03:04:05 +0000\r\n",
     );
-    assert.match(receivedHeader({ envelope: envelope("x", "::ffff:10.0.0.1"), hostname: "mx", eol: "\n" }), /^Received: from x \(\[10\.0\.0\.1\]\)\n\tby mx .*\n\t; Wed, 4 Nov 2026 03:04:05 \+0000\n$/);
+    assert.match(
+      receivedHeader({ envelope: envelope("x", "::ffff:10.0.0.1"), hostname: "mx", eol: "\n" }),
+      /^Received: from x \(\[10\.0\.0\.1\]\)\n\tby mx .*\n\t; Wed, 4 Nov 2026 03:04:05 \+0000\n$/,
+    );
   });
 
   it("cannot be broken by a hostile HELO name", () => {

@@ -25,7 +25,13 @@ function sizes(rooms: Map<string, number>, asked: string[] = [], now = { ms: 0 }
 }
 
 test("the best mailbox's room, never above the limit", async () => {
-  const best = sizes(new Map([["bob", 1000], ["carol", 27_000_000], ["dave", -1]]));
+  const best = sizes(
+    new Map([
+      ["bob", 1000],
+      ["carol", 27_000_000],
+      ["dave", -1],
+    ]),
+  );
   await best.refresh();
   assert.equal(best.current(), 27_000_000, "a mailbox that cannot be asked is skipped");
   const capped = sizes(new Map([["bob", LIMIT * 3]]));
@@ -34,14 +40,26 @@ test("the best mailbox's room, never above the limit", async () => {
 });
 
 test("no mailbox takes anything now: the configured limit, not a SIZE that turns a full mailbox into a bounce", async () => {
-  const none = sizes(new Map([["bob", 0], ["carol", 0]]));
+  const none = sizes(
+    new Map([
+      ["bob", 0],
+      ["carol", 0],
+    ]),
+  );
   await none.refresh();
   assert.equal(none.current(), LIMIT);
 });
 
 test("stops asking once a mailbox takes the largest message allowed", async () => {
   const asked: string[] = [];
-  const early = sizes(new Map([["bob", LIMIT], ["carol", 5], ["dave", 7]]), asked);
+  const early = sizes(
+    new Map([
+      ["bob", LIMIT],
+      ["carol", 5],
+      ["dave", 7],
+    ]),
+    asked,
+  );
   await early.refresh();
   assert.deepEqual(asked, ["bob"]);
 });

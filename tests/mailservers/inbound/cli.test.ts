@@ -23,7 +23,8 @@ describe("semail inbound (command line)", () => {
   it("documents its flags", async () => {
     const { code, out } = await run(["inbound", "--help"]);
     assert.equal(code, 0);
-    for (const flag of ["--listen ADDR:PORT", "--users FILE", "--mail-root DIR", "--config FILE"]) assert.ok(out.includes(flag), flag);
+    for (const flag of ["--listen ADDR:PORT", "--users FILE", "--mail-root DIR", "--config FILE"])
+      assert.ok(out.includes(flag), flag);
     assert.match(out, /\[inbound\.listen\] \(repeatable\)/);
   });
 
@@ -31,7 +32,15 @@ describe("semail inbound (command line)", () => {
     const listen = await run(["inbound", "--listen", "localhost", "--users", "/nonexistent.yaml"]);
     assert.equal(listen.code, 2);
     assert.match(listen.out, /inbound\.listen\[0\]: must be ADDR:PORT/);
-    const users = await run(["inbound", "--listen", "127.0.0.1:0", "--users", "/nonexistent/users.yaml", "--mail-root", "/tmp/semail-cli-test-unused"]);
+    const users = await run([
+      "inbound",
+      "--listen",
+      "127.0.0.1:0",
+      "--users",
+      "/nonexistent/users.yaml",
+      "--mail-root",
+      "/tmp/semail-cli-test-unused",
+    ]);
     assert.equal(users.code, 2);
     assert.match(users.out, /users list \(setting users\): no such file/);
   });
@@ -44,11 +53,22 @@ describe("semail inbound (process)", () => {
     await writeFile(usersFile, usersYaml(USERS));
     await provision(path.join(dir, "mail"), USERS);
     const config = path.join(dir, "semail.yaml");
-    await writeFile(config, stringify({ managedDomain: "semail.test", users: usersFile, inbound: { listen: ["127.0.0.1:0"], mailRoot: path.join(dir, "mail"), minFreeSpace: "1MiB" } }));
+    await writeFile(
+      config,
+      stringify({
+        managedDomain: "semail.test",
+        users: usersFile,
+        inbound: { listen: ["127.0.0.1:0"], mailRoot: path.join(dir, "mail"), minFreeSpace: "1MiB" },
+      }),
+    );
     const { child, port, output } = await spawnInbound(t, config);
     child.kill("SIGHUP");
     await until(() => output().includes("SIGHUP: reloading the users list"), "the SIGHUP log line");
-    const reply = await sendMessage(port, { from: "a@example.org", to: ["ada@semail.test"], data: "Subject: after hup\r\n\r\nx\r\n" });
+    const reply = await sendMessage(port, {
+      from: "a@example.org",
+      to: ["ada@semail.test"],
+      data: "Subject: after hup\r\n\r\nx\r\n",
+    });
     assert.equal(reply.code, 250);
     child.kill("SIGTERM");
     await until(() => child.exitCode !== null, "the daemon to stop");

@@ -19,13 +19,16 @@ it("loses nothing that got a 250 and leaves no partial message when killed with 
   await writeFile(usersFile, usersYaml(USERS));
   await provision(mailRoot, USERS);
   const config = path.join(dir, "semail.yaml");
-  await writeFile(config, stringify({
-    hostname: "mx.semail.test",
-    managedDomain: "semail.test",
-    users: usersFile,
-    log: { level: "info" },
-    inbound: { listen: ["127.0.0.1:0"], mailRoot, minFreeSpace: "1MiB" },
-  }));
+  await writeFile(
+    config,
+    stringify({
+      hostname: "mx.semail.test",
+      managedDomain: "semail.test",
+      users: usersFile,
+      log: { level: "info" },
+      inbound: { listen: ["127.0.0.1:0"], mailRoot, minFreeSpace: "1MiB" },
+    }),
+  );
   const { child, port, output } = await spawnInbound(t, config);
 
   const owners = ["ada@semail.test", "souleymane@sow.semail.test", "me@external.example"];
@@ -53,14 +56,21 @@ it("loses nothing that got a 250 and leaves no partial message when killed with 
   const seen = new Map<number, number>();
   for (const owner of ["ada", "sow", "ext"]) {
     const root = path.join(mailRoot, owner);
-    const files = [path.join(root, "INBOX"), ...(await readdir(path.join(root, "mail"))).map((f) => path.join(root, "mail", f))];
+    const files = [
+      path.join(root, "INBOX"),
+      ...(await readdir(path.join(root, "mail"))).map((f) => path.join(root, "mail", f)),
+    ];
     for (const file of files) {
       const messages = await readMbox(file);
       const inFile = new Set<number>();
       for (const m of messages) {
         const n = Number(/^load-(\d+)$/.exec(m.subject ?? "")?.[1]);
         assert.ok(Number.isInteger(n), `${file}: a message without a load subject: ${JSON.stringify(m.subject)}`);
-        assert.match(m.body, new RegExp(`^BEGIN-${n}\\n[^]*\\n>?From here the body goes on\\n\\.\\.\\nEND-${n}\\n+$`), `${file}: load-${n} is partial`);
+        assert.match(
+          m.body,
+          new RegExp(`^BEGIN-${n}\\n[^]*\\n>?From here the body goes on\\n\\.\\.\\nEND-${n}\\n+$`),
+          `${file}: load-${n} is partial`,
+        );
         assert.ok(!inFile.has(n), `${file}: load-${n} twice`);
         inFile.add(n);
         if (file.endsWith("INBOX")) seen.set(n, (seen.get(n) ?? 0) + 1);
@@ -74,7 +84,13 @@ it("loses nothing that got a 250 and leaves no partial message when killed with 
   // Every dotlock the dead daemon held is gone (else deliveries would wait 5 minutes for
   // it to go stale), and so are the hidden files it links its locks from.
   const names = (await readdir(mailRoot, { recursive: true })).map(String).filter((f) => !f.startsWith(".tmp"));
-  assert.deepEqual(names.filter((f) => f.endsWith(".lock") || /(^|\/)\.[^/]*\.lock\./.test(f)), [], "no lock left after recovery");
+  assert.deepEqual(
+    names.filter((f) => f.endsWith(".lock") || /(^|\/)\.[^/]*\.lock\./.test(f)),
+    [],
+    "no lock left after recovery",
+  );
   assert.deepEqual(report.unresolved, []);
-  t.diagnostic(`${accepted.size} accepted; recovery cut back ${report.truncated.length} files and removed ${report.locksRemoved.length} locks`);
+  t.diagnostic(
+    `${accepted.size} accepted; recovery cut back ${report.truncated.length} files and removed ${report.locksRemoved.length} locks`,
+  );
 });

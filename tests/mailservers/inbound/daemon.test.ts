@@ -11,7 +11,10 @@ import { USERS, provision, readMbox, startFixture, usersYaml } from "./fixture.t
 import { until } from "../../../testkit/until.ts";
 
 async function exists(file: string): Promise<boolean> {
-  return stat(file).then(() => true, () => false);
+  return stat(file).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** Every file under `dir`, relative. */
@@ -21,17 +24,28 @@ async function files(dir: string): Promise<string[]> {
   const stored = [];
   for (const e of entries) {
     const name = path.relative(dir, path.join(e.parentPath, e.name));
-    if (e.isFile() && !(/^[^/]+\/(INBOX|\.semail-mailbox)$/.test(name) && (await stat(path.join(dir, name))).size === 0)) stored.push(name);
+    if (
+      e.isFile() &&
+      !(/^[^/]+\/(INBOX|\.semail-mailbox)$/.test(name) && (await stat(path.join(dir, name))).size === 0)
+    )
+      stored.push(name);
   }
   return stored.sort();
 }
 
-const header = (message: { headers: [string, string][] }, name: string) => message.headers.filter(([k]) => k.toLowerCase() === name.toLowerCase()).map(([, v]) => v);
+const header = (message: { headers: [string, string][] }, name: string) =>
+  message.headers.filter(([k]) => k.toLowerCase() === name.toLowerCase()).map(([, v]) => v);
 
 describe("semail inbound", () => {
   it("stores a message from nodemailer in INBOX and the (recipient, sender) folder, readable by Python", async (t) => {
     const f = await startFixture(t);
-    const transport = createTransport({ host: "127.0.0.1", port: f.port, secure: false, ignoreTLS: true, name: "client.example" });
+    const transport = createTransport({
+      host: "127.0.0.1",
+      port: f.port,
+      secure: false,
+      ignoreTLS: true,
+      name: "client.example",
+    });
     const info = await transport.sendMail({
       envelope: { from: "alice@example.org", to: ["souleymane@SOW.semail.test"] },
       from: "Alice <alice@example.org>",
@@ -48,7 +62,10 @@ describe("semail inbound", () => {
       assert.match(message!.from_line, /^alice@example\.org /);
       assert.deepEqual(header(message!, "Return-Path"), ["<alice@example.org>"]);
       assert.deepEqual(header(message!, "Delivered-To"), ["souleymane@sow.semail.test"]);
-      assert.match(header(message!, "Received")[0]!, /^from client\.example \(\[127\.0\.0\.1\]\)\s+by mx\.semail\.test \(SEMail\) with ESMTP id /);
+      assert.match(
+        header(message!, "Received")[0]!,
+        /^from client\.example \(\[127\.0\.0\.1\]\)\s+by mx\.semail\.test \(SEMail\) with ESMTP id /,
+      );
       assert.match(message!.body, /Line one\n>?From the start of a line\n\.\n\.\.dots\n/);
     }
   });
@@ -59,16 +76,27 @@ describe("semail inbound", () => {
     t.after(() => c.close());
     assert.equal((await c.command("EHLO client.example")).code, 250);
     assert.equal((await c.command("MAIL FROM:<>")).code, 250);
-    for (const to of ["ada@semail.test", "souleymane@sow.semail.test", "PostMaster@External.example", "abuse@sow.semail.test", "Postmaster"]) {
+    for (const to of [
+      "ada@semail.test",
+      "souleymane@sow.semail.test",
+      "PostMaster@External.example",
+      "abuse@sow.semail.test",
+      "Postmaster",
+    ]) {
       assert.equal((await c.command(`RCPT TO:<${to}>`)).code, 250, to);
     }
-    const reply = await c.data(simpleMessage({ from: "mailer-daemon@example.org", to: "ada@semail.test", subject: "bounce" }));
+    const reply = await c.data(
+      simpleMessage({ from: "mailer-daemon@example.org", to: "ada@semail.test", subject: "bounce" }),
+    );
     assert.equal(reply.code, 250);
     assert.equal((await readMbox(f.inbox("ada"))).length, 1);
     assert.equal((await readMbox(f.inbox("sow"))).length, 1);
     // One copy per mailbox, even when two role addresses share it.
     const admin = await readMbox(f.inbox("postmaster"));
-    assert.deepEqual(admin.map((m) => header(m, "Delivered-To")[0]), ["postmaster@external.example"]);
+    assert.deepEqual(
+      admin.map((m) => header(m, "Delivered-To")[0]),
+      ["postmaster@external.example"],
+    );
     assert.ok(await exists(f.folder("postmaster", "postmaster@external.example", "")));
     assert.deepEqual(header(admin[0]!, "Return-Path"), ["<>"]);
   });
@@ -94,26 +122,70 @@ describe("semail inbound", () => {
   it("refuses an oversize message with 552 5.3.4 and keeps nothing", async (t) => {
     const f = await startFixture(t, { inbound: { maxMessageSize: 20_000 } });
     const body = `${"z".repeat(900)}\r\n`.repeat(30);
-    const reply = await sendMessage(f.port, { from: "a@example.org", to: ["ada@semail.test"], data: simpleMessage({ from: "a@example.org", to: "ada@semail.test", subject: "big", body }) });
+    const reply = await sendMessage(f.port, {
+      from: "a@example.org",
+      to: ["ada@semail.test"],
+      data: simpleMessage({ from: "a@example.org", to: "ada@semail.test", subject: "big", body }),
+    });
     assert.deepEqual([reply.code, reply.text.slice(0, 5)], [552, "5.3.4"]);
     const inbox = f.inbox("ada");
     assert.ok(!(await exists(inbox)) || (await stat(inbox)).size === 0, "INBOX must hold nothing");
-    const ok = await sendMessage(f.port, { from: "a@example.org", to: ["ada@semail.test"], data: simpleMessage({ from: "a@example.org", to: "ada@semail.test", subject: "small" }) });
+    const ok = await sendMessage(f.port, {
+      from: "a@example.org",
+      to: ["ada@semail.test"],
+      data: simpleMessage({ from: "a@example.org", to: "ada@semail.test", subject: "small" }),
+    });
     assert.equal(ok.code, 250);
-    assert.deepEqual((await readMbox(inbox)).map((m) => m.subject), ["small"]);
+    assert.deepEqual(
+      (await readMbox(inbox)).map((m) => m.subject),
+      ["small"],
+    );
   });
 
   it("applies quotas: 452 4.2.2 for a full mailbox at RCPT, 552 5.2.2 for a declared size, and one full mailbox never fails the others", async (t) => {
-    const f = await startFixture(t, { users: [...USERS, { owner: "tiny", address: "tiny@semail.test", size: 20_000 }, { owner: "small", address: "small@semail.test", size: 50_000 }] });
-    const message = (subject: string) => simpleMessage({ from: "a@example.org", to: "tiny@semail.test", subject, body: `${"q".repeat(70)}\r\n`.repeat(56) });
-    assert.equal((await sendMessage(f.port, { from: "a@example.org", to: ["tiny@semail.test"], data: message("1") })).code, 250);
-    assert.equal((await sendMessage(f.port, { from: "a@example.org", to: ["tiny@semail.test"], data: message("2") })).code, 250);
+    const f = await startFixture(t, {
+      users: [
+        ...USERS,
+        { owner: "tiny", address: "tiny@semail.test", size: 20_000 },
+        { owner: "small", address: "small@semail.test", size: 50_000 },
+      ],
+    });
+    const message = (subject: string) =>
+      simpleMessage({
+        from: "a@example.org",
+        to: "tiny@semail.test",
+        subject,
+        body: `${"q".repeat(70)}\r\n`.repeat(56),
+      });
+    assert.equal(
+      (await sendMessage(f.port, { from: "a@example.org", to: ["tiny@semail.test"], data: message("1") })).code,
+      250,
+    );
+    assert.equal(
+      (await sendMessage(f.port, { from: "a@example.org", to: ["tiny@semail.test"], data: message("2") })).code,
+      250,
+    );
     const alone = await sendMessage(f.port, { from: "a@example.org", to: ["tiny@semail.test"], data: message("3") });
     assert.deepEqual([alone.code, alone.text.slice(0, 5)], [552, "5.2.2"], "the only recipient would go over");
     // With another recipient the message is stored for both (grace), so nothing is lost.
-    assert.equal((await sendMessage(f.port, { from: "a@example.org", to: ["tiny@semail.test", "ada@semail.test"], data: message("4") })).code, 250);
-    assert.deepEqual((await readMbox(f.inbox("tiny"))).map((m) => m.subject), ["1", "2", "4"]);
-    assert.deepEqual((await readMbox(f.inbox("ada"))).map((m) => m.subject), ["4"]);
+    assert.equal(
+      (
+        await sendMessage(f.port, {
+          from: "a@example.org",
+          to: ["tiny@semail.test", "ada@semail.test"],
+          data: message("4"),
+        })
+      ).code,
+      250,
+    );
+    assert.deepEqual(
+      (await readMbox(f.inbox("tiny"))).map((m) => m.subject),
+      ["1", "2", "4"],
+    );
+    assert.deepEqual(
+      (await readMbox(f.inbox("ada"))).map((m) => m.subject),
+      ["4"],
+    );
 
     const c = await SmtpClient.connect(f.port);
     t.after(() => c.close());
@@ -129,7 +201,11 @@ describe("semail inbound", () => {
   it("answers 452 4.3.1 at MAIL when the mail root's disk is nearly full", async (t) => {
     let free = 1024 ** 3 + 100_000;
     let now = Date.now();
-    const f = await startFixture(t, { freeSpace: async () => free, clock: () => now, inbound: { minFreeSpace: "1GiB" } });
+    const f = await startFixture(t, {
+      freeSpace: async () => free,
+      clock: () => now,
+      inbound: { minFreeSpace: "1GiB" },
+    });
     const c = await SmtpClient.connect(f.port);
     t.after(() => c.close());
     await c.command("EHLO client.example");
@@ -154,12 +230,16 @@ describe("semail inbound", () => {
       '"/etc/passwd"@x.example',
       "etc/passwd@example.org",
       `${"l".repeat(240)}@example.org`,
-      '"quoted\"name"@example.org',
+      '"quoted"name"@example.org',
       "comma,sep=3d@example.org",
       "UPPER.lock@Example.org",
     ];
     for (const from of senders) {
-      const reply = await sendMessage(f.port, { from, to: ["ada@semail.test"], data: simpleMessage({ from: "x@example.org", to: "ada@semail.test", subject: from }) });
+      const reply = await sendMessage(f.port, {
+        from,
+        to: ["ada@semail.test"],
+        data: simpleMessage({ from: "x@example.org", to: "ada@semail.test", subject: from }),
+      });
       assert.equal(reply.code, 250, from);
     }
     // Unicode needs SMTPUTF8; NUL and other controls are refused outright.
@@ -171,7 +251,10 @@ describe("semail inbound", () => {
     const utf8 = await c.read();
     assert.equal(utf8.code, 250);
     assert.equal((await c.command("RCPT TO:<ada@semail.test>")).code, 250);
-    assert.equal((await c.data(simpleMessage({ from: "j@example.org", to: "ada@semail.test", subject: "unicode" }))).code, 250);
+    assert.equal(
+      (await c.data(simpleMessage({ from: "j@example.org", to: "ada@semail.test", subject: "unicode" }))).code,
+      250,
+    );
     c.write("MAIL FROM:<nul\0byte@example.org>\r\n");
     assert.ok((await c.read()).code >= 500, "a NUL in the sender is refused");
 
@@ -180,10 +263,16 @@ describe("semail inbound", () => {
     assert.equal(folders.length, senders.length + 1);
     for (const file of folders) {
       const name = path.basename(file);
-      assert.ok(!name.includes("..") && !name.startsWith(".") && Buffer.byteLength(name) <= 200 && !/[\0-\x1f/A-Z]/.test(name), name);
+      assert.ok(
+        !name.includes("..") && !name.startsWith(".") && Buffer.byteLength(name) <= 200 && !/[\0-\x1f/A-Z]/.test(name),
+        name,
+      );
       assert.equal((await readMbox(path.join(f.mailRoot, file))).length, 1, file);
     }
-    assert.deepEqual(stored.filter((p) => !p.startsWith("ada/") && !p.startsWith(".tmp/")), []);
+    assert.deepEqual(
+      stored.filter((p) => !p.startsWith("ada/") && !p.startsWith(".tmp/")),
+      [],
+    );
     assert.equal((await readMbox(f.inbox("ada"))).length, senders.length + 1);
   });
 
@@ -231,23 +320,54 @@ describe("semail inbound", () => {
     await writeFile(f.usersFile, usersYaml(USERS.filter((u) => u.owner === "ada")));
     await f.daemon.reload();
     assert.equal(await rcpt("souleymane@sow.semail.test"), "550 5.1.1", "a managed subdomain: the user is unknown");
-    assert.equal(await rcpt("me@external.example"), "550 5.1.1", "an external domain whose mailbox was just deleted: the user is unknown");
-    assert.equal(await rcpt("someone@never-here.example"), "550 5.7.1", "a domain that was never ours is still not relayed to");
+    assert.equal(
+      await rcpt("me@external.example"),
+      "550 5.1.1",
+      "an external domain whose mailbox was just deleted: the user is unknown",
+    );
+    assert.equal(
+      await rcpt("someone@never-here.example"),
+      "550 5.7.1",
+      "a domain that was never ours is still not relayed to",
+    );
   });
 
   it("offers STARTTLS on plain listeners and implicit TLS on /tls ones with the configured certificate", async (t) => {
     const cert = await selfSignedCertificate();
     t.after(() => cert.cleanup());
-    const f = await startFixture(t, { inbound: { listen: ["127.0.0.1:0", "127.0.0.1:0/tls"] }, settings: { tls: { cert: cert.certFile, key: cert.keyFile } } });
+    const f = await startFixture(t, {
+      inbound: { listen: ["127.0.0.1:0", "127.0.0.1:0/tls"] },
+      settings: { tls: { cert: cert.certFile, key: cert.keyFile } },
+    });
     const [plain, implicit] = f.daemon.addresses;
-    const transport = createTransport({ host: "127.0.0.1", port: plain!.boundPort, secure: false, requireTLS: true, tls: { rejectUnauthorized: false } });
-    await transport.sendMail({ envelope: { from: "a@example.org", to: ["ada@semail.test"] }, raw: "Subject: starttls\r\n\r\nx\r\n" });
+    const transport = createTransport({
+      host: "127.0.0.1",
+      port: plain!.boundPort,
+      secure: false,
+      requireTLS: true,
+      tls: { rejectUnauthorized: false },
+    });
+    await transport.sendMail({
+      envelope: { from: "a@example.org", to: ["ada@semail.test"] },
+      raw: "Subject: starttls\r\n\r\nx\r\n",
+    });
     transport.close();
-    const secure = createTransport({ host: "127.0.0.1", port: implicit!.boundPort, secure: true, tls: { rejectUnauthorized: false } });
-    await secure.sendMail({ envelope: { from: "a@example.org", to: ["ada@semail.test"] }, raw: "Subject: implicit\r\n\r\nx\r\n" });
+    const secure = createTransport({
+      host: "127.0.0.1",
+      port: implicit!.boundPort,
+      secure: true,
+      tls: { rejectUnauthorized: false },
+    });
+    await secure.sendMail({
+      envelope: { from: "a@example.org", to: ["ada@semail.test"] },
+      raw: "Subject: implicit\r\n\r\nx\r\n",
+    });
     secure.close();
     const messages = await readMbox(f.inbox("ada"));
-    assert.deepEqual(messages.map((m) => m.subject), ["starttls", "implicit"]);
+    assert.deepEqual(
+      messages.map((m) => m.subject),
+      ["starttls", "implicit"],
+    );
     for (const m of messages) assert.match(header(m, "Received")[0]!, /with ESMTPS id/);
   });
 });

@@ -51,7 +51,11 @@ export async function provision(mailRoot: string, users: readonly UserEntry[]): 
 }
 
 /** The raw settings for a test daemon; `inbound` is merged over the defaults below. */
-export function testSettings(dir: string, inbound: Record<string, unknown> = {}, extra: Record<string, unknown> = {}): Settings {
+export function testSettings(
+  dir: string,
+  inbound: Record<string, unknown> = {},
+  extra: Record<string, unknown> = {},
+): Settings {
   return parseSettings(
     {
       hostname: "mx.semail.test",
@@ -68,7 +72,13 @@ export function testSettings(dir: string, inbound: Record<string, unknown> = {},
 
 export async function startFixture(
   t: TestContext,
-  options: { users?: readonly UserEntry[]; inbound?: Record<string, unknown>; settings?: Record<string, unknown>; freeSpace?: (p: string) => Promise<number>; clock?: () => number } = {},
+  options: {
+    users?: readonly UserEntry[];
+    inbound?: Record<string, unknown>;
+    settings?: Record<string, unknown>;
+    freeSpace?: (p: string) => Promise<number>;
+    clock?: () => number;
+  } = {},
 ): Promise<InboundFixture> {
   const dir = await tempDir(t, "semail-inbound-");
   const settings = testSettings(dir, options.inbound, options.settings);
@@ -100,8 +110,15 @@ const BIN = repoPath("bin/semail.mjs");
  * Starts `semail inbound` as a child; resolves with it and its port once it logs
  * "listening". `node` replaces node's arguments before the command (default: the sources).
  */
-export async function spawnInbound(t: TestContext, config: string, launch: { node?: readonly string[]; env?: NodeJS.ProcessEnv } = {}): Promise<{ child: ChildProcess; port: number; output: () => string }> {
-  const child = spawn(process.execPath, [...(launch.node ?? [BIN]), "inbound", "--config", config], { stdio: ["ignore", "pipe", "pipe"], env: launch.env ?? process.env });
+export async function spawnInbound(
+  t: TestContext,
+  config: string,
+  launch: { node?: readonly string[]; env?: NodeJS.ProcessEnv } = {},
+): Promise<{ child: ChildProcess; port: number; output: () => string }> {
+  const child = spawn(process.execPath, [...(launch.node ?? [BIN]), "inbound", "--config", config], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: launch.env ?? process.env,
+  });
   t.after(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
   });
@@ -109,11 +126,15 @@ export async function spawnInbound(t: TestContext, config: string, launch: { nod
   child.stdout!.on("data", (d) => (output += d));
   child.stderr!.on("data", (d) => (output += d));
   let port = 0;
-  await until(() => {
-    const match = /"listen":\["127\.0\.0\.1:(\d+)"\]/.exec(output);
-    if (match) port = Number(match[1]);
-    if (child.exitCode !== null) throw new Error(`semail inbound exited: ${output}`);
-    return port > 0;
-  }, "semail inbound to listen", 20_000);
+  await until(
+    () => {
+      const match = /"listen":\["127\.0\.0\.1:(\d+)"\]/.exec(output);
+      if (match) port = Number(match[1]);
+      if (child.exitCode !== null) throw new Error(`semail inbound exited: ${output}`);
+      return port > 0;
+    },
+    "semail inbound to listen",
+    20_000,
+  );
   return { child, port, output: () => output };
 }

@@ -16,7 +16,14 @@ export interface LoadOptions {
 
 export function loadMessage(n: number, to: readonly string[], bodyBytes = 2000): string {
   const line = `message ${n} `.padEnd(76, "x");
-  const lines = [`Subject: load-${n}`, `From: <load@example.org>`, `To: ${to.map((a) => `<${a}>`).join(", ")}`, `Message-ID: <load-${n}@example.org>`, "", `BEGIN-${n}`];
+  const lines = [
+    `Subject: load-${n}`,
+    `From: <load@example.org>`,
+    `To: ${to.map((a) => `<${a}>`).join(", ")}`,
+    `Message-ID: <load-${n}@example.org>`,
+    "",
+    `BEGIN-${n}`,
+  ];
   for (let size = 0; size < bodyBytes; size += 78) lines.push(line);
   // A line that mboxo must quote, and a dot line that SMTP must stuff.
   lines.push("From here the body goes on", "..", `END-${n}`);

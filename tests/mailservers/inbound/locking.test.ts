@@ -36,14 +36,21 @@ it("keeps every message when Python's mailbox.mbox appends to the INBOX while th
   const inbox = f.inbox("ada");
   await mkdir(path.dirname(inbox), { recursive: true });
   const pythonCount = 40;
-  const python = spawn("python3", ["-c", PYTHON_WRITER, inbox, String(pythonCount)], { stdio: ["ignore", "pipe", "pipe"] });
+  const python = spawn("python3", ["-c", PYTHON_WRITER, inbox, String(pythonCount)], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   t.after(() => python.kill());
   let pyOut = "";
   python.stdout.on("data", (d) => (pyOut += d));
   python.stderr.on("data", (d) => (pyOut += d));
   const pythonDone = new Promise<number | null>((resolve) => python.on("exit", resolve));
 
-  const { accepted, refused } = await runLoad({ port: f.port, connections: 50, messagesPerConnection: 4, recipients: () => ["ada@semail.test"] });
+  const { accepted, refused } = await runLoad({
+    port: f.port,
+    connections: 50,
+    messagesPerConnection: 4,
+    recipients: () => ["ada@semail.test"],
+  });
   assert.equal(await pythonDone, 0, pyOut);
   assert.deepEqual([...refused], []);
   assert.equal(accepted.size, 200);
@@ -56,7 +63,10 @@ it("keeps every message when Python's mailbox.mbox appends to the INBOX while th
   for (let i = 0; i < pythonCount; i++) assert.ok(subjects.includes(`python-${i}`), `python-${i} missing`);
   // The two writers really ran at the same time: their messages interleave in the file.
   const pythonAt = subjects.flatMap((s, i) => (s.startsWith("python-") ? [i] : []));
-  assert.ok(subjects.slice(pythonAt[0], pythonAt.at(-1)).some((s) => s.startsWith("load-")), "the writers did not overlap");
+  assert.ok(
+    subjects.slice(pythonAt[0], pythonAt.at(-1)).some((s) => s.startsWith("load-")),
+    "the writers did not overlap",
+  );
   for (const m of messages) {
     const tag = m.subject!.replace(/^load-/, "");
     assert.match(m.body, new RegExp(`^BEGIN-${tag}\\n[^]*END-${tag}\\n*$`), `${m.subject} is whole`);

@@ -37,10 +37,19 @@ it("answers 450 4.2.1 at RCPT for a listed mailbox whose root is not provisioned
   assert.equal(refused.text, `4.2.1 <${NEWBIE.address}>: mailbox is being set up; try again later`);
   // The other recipient of the same message is unaffected.
   assert.equal((await c.command("RCPT TO:<ada@semail.test>")).code, 250);
-  const reply = await c.data(simpleMessage({ from: "alice@example.org", to: "ada@semail.test", subject: "while provisioning" }));
+  const reply = await c.data(
+    simpleMessage({ from: "alice@example.org", to: "ada@semail.test", subject: "while provisioning" }),
+  );
   assert.equal(reply.code, 250, reply.text);
-  assert.deepEqual((await readMbox(f.inbox("ada"))).map((m) => m.subject), ["while provisioning"]);
-  await assert.rejects(stat(newbieRoot), { code: "ENOENT" }, "nothing may be created where the filesystem will be mounted");
+  assert.deepEqual(
+    (await readMbox(f.inbox("ada"))).map((m) => m.subject),
+    ["while provisioning"],
+  );
+  await assert.rejects(
+    stat(newbieRoot),
+    { code: "ENOENT" },
+    "nothing may be created where the filesystem will be mounted",
+  );
   assert.ok(!(await readdir(f.mailRoot)).includes("newbie"));
 
   // An empty root (the mount point of a filesystem not mounted yet) is not ready either.
@@ -54,7 +63,10 @@ it("answers 450 4.2.1 at RCPT for a listed mailbox whose root is not provisioned
   assert.equal((await c.command(`RCPT TO:<${NEWBIE.address}>`)).code, 250);
   const stored = await c.data(simpleMessage({ from: "alice@example.org", to: NEWBIE.address, subject: "welcome" }));
   assert.equal(stored.code, 250, stored.text);
-  assert.deepEqual((await readMbox(path.join(newbieRoot, "INBOX"))).map((m) => m.subject), ["welcome"]);
+  assert.deepEqual(
+    (await readMbox(path.join(newbieRoot, "INBOX"))).map((m) => m.subject),
+    ["welcome"],
+  );
 });
 
 it("creates its own default admin mailbox root at start, and nothing for listed owners", async (t) => {
@@ -70,7 +82,14 @@ it("creates its own default admin mailbox root at start, and nothing for listed 
   await c.command("MAIL FROM:<>");
   assert.equal((await c.command("RCPT TO:<postmaster@semail.test>")).code, 250);
   assert.equal((await c.command(`RCPT TO:<${NEWBIE.address}>`)).code, 450);
-  assert.equal((await c.data(simpleMessage({ from: "mailer-daemon@example.org", to: "postmaster@semail.test", subject: "report" }))).code, 250);
+  assert.equal(
+    (
+      await c.data(
+        simpleMessage({ from: "mailer-daemon@example.org", to: "postmaster@semail.test", subject: "report" }),
+      )
+    ).code,
+    250,
+  );
   assert.equal((await readMbox(path.join(f.mailRoot, "postmaster", "INBOX"))).length, 1);
   assert.deepEqual((await readdir(f.mailRoot)).filter((name) => name !== ".tmp").sort(), ["postmaster"]);
 });

@@ -3,10 +3,20 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parseUsersList } from "../../../config/users-list.ts";
 import { SmtpError } from "../../../mailservers/core/types.ts";
-import { adminMailbox, FORMER_DOMAIN_MS, FormerDomains, resolveRecipient, type ResolvedRecipient } from "../../../mailservers/inbound/recipients.ts";
+import {
+  adminMailbox,
+  FORMER_DOMAIN_MS,
+  FormerDomains,
+  resolveRecipient,
+  type ResolvedRecipient,
+} from "../../../mailservers/inbound/recipients.ts";
 import { USERS, usersYaml } from "./fixture.ts";
 
-const users = parseUsersList(usersYaml([...USERS, { owner: "boss", address: "boss@semail.test", size: "2GiB" }]), { managedDomain: "semail.test", defaultSize: 5 << 20, minSize: 1 });
+const users = parseUsersList(usersYaml([...USERS, { owner: "boss", address: "boss@semail.test", size: "2GiB" }]), {
+  managedDomain: "semail.test",
+  defaultSize: 5 << 20,
+  minSize: 1,
+});
 const context = { users, managedDomain: "semail.test", admin: adminMailbox(users, undefined, 7 << 20) };
 const resolve = (address: string) => resolveRecipient(address, context);
 const refusal = (address: string) => {
@@ -17,9 +27,17 @@ const refusal = (address: string) => {
 
 describe("inbound recipient policy", () => {
   it("accepts listed addresses with ASCII case folded in the domain and the local part", () => {
-    assert.deepEqual(resolve("souleymane@SOW.Semail.TEST"), { owner: "sow", quota: 5 << 20, address: "souleymane@sow.semail.test" });
+    assert.deepEqual(resolve("souleymane@SOW.Semail.TEST"), {
+      owner: "sow",
+      quota: 5 << 20,
+      address: "souleymane@sow.semail.test",
+    });
     assert.equal((resolve("me@external.example") as ResolvedRecipient).owner, "ext");
-    assert.deepEqual(resolve("SouleyMANE@sow.semail.test"), { owner: "sow", quota: 5 << 20, address: "souleymane@sow.semail.test" });
+    assert.deepEqual(resolve("SouleyMANE@sow.semail.test"), {
+      owner: "sow",
+      quota: 5 << 20,
+      address: "souleymane@sow.semail.test",
+    });
     assert.equal(refusal("souleymane@sow.semail.test.evil.example"), "550 5.7.1");
   });
 
@@ -32,7 +50,8 @@ describe("inbound recipient policy", () => {
   });
 
   it("answers 550 5.1.1, not 5.7.1, for any address of a subdomain of the managed domain that has no mailbox (left, or never made)", () => {
-    for (const address of ["ada@other.semail.test", "postmaster@gone.semail.test", "x@a.b.semail.test"]) assert.equal(refusal(address), "550 5.1.1", address);
+    for (const address of ["ada@other.semail.test", "postmaster@gone.semail.test", "x@a.b.semail.test"])
+      assert.equal(refusal(address), "550 5.1.1", address);
     assert.equal(refusal("ada@othersemail.test"), "550 5.7.1", "a look-alike is not a subdomain");
   });
 
@@ -45,7 +64,12 @@ describe("inbound recipient policy", () => {
     const after = parseUsersList(usersYaml(USERS.filter((u) => u.owner !== "ext")), options);
     const answer = (address: string, list = after) => {
       former.follow(list);
-      const r = resolveRecipient(address, { users: list, managedDomain: "semail.test", admin: adminMailbox(list, undefined, 7 << 20), formerDomains: former });
+      const r = resolveRecipient(address, {
+        users: list,
+        managedDomain: "semail.test",
+        admin: adminMailbox(list, undefined, 7 << 20),
+        formerDomains: former,
+      });
       return r instanceof SmtpError ? `${r.responseCode} ${r.enhancedCode}` : r.owner;
     };
     assert.equal(answer("me@external.example", before), "ext");
@@ -63,7 +87,13 @@ describe("inbound recipient policy", () => {
   });
 
   it("sends postmaster@ and abuse@ of every served domain, and a bare <postmaster>, to the admin mailbox", () => {
-    for (const address of ["postmaster@semail.test", "PostMaster@sow.semail.test", "abuse@external.example", "ABUSE@Semail.Test", "Postmaster"]) {
+    for (const address of [
+      "postmaster@semail.test",
+      "PostMaster@sow.semail.test",
+      "abuse@external.example",
+      "ABUSE@Semail.Test",
+      "Postmaster",
+    ]) {
       const r = resolve(address);
       assert.ok(!(r instanceof SmtpError), address);
       assert.equal(r.owner, "postmaster");
@@ -75,7 +105,11 @@ describe("inbound recipient policy", () => {
   it("uses the configured admin owner, with that mailbox's quota", () => {
     const admin = adminMailbox(users, "boss", 7 << 20);
     assert.deepEqual(admin, { owner: "boss", quota: 2 * 1024 ** 3 });
-    const r = resolveRecipient("abuse@semail.test", { users, managedDomain: "semail.test", admin }) as ResolvedRecipient;
+    const r = resolveRecipient("abuse@semail.test", {
+      users,
+      managedDomain: "semail.test",
+      admin,
+    }) as ResolvedRecipient;
     assert.equal(r.owner, "boss");
   });
 });

@@ -32,7 +32,12 @@ interface Running {
  * The inbound daemon with `users`, `imageOwner`'s mailbox on a 64 MiB ext4 image of its
  * own, the others plain directories on the host's disk. Stopped, then unmounted, then removed.
  */
-async function inboundWithImage(t: TestContext, users: readonly UserEntry[], imageOwner: string, inbound: Record<string, unknown> = {}): Promise<Running | undefined> {
+async function inboundWithImage(
+  t: TestContext,
+  users: readonly UserEntry[],
+  imageOwner: string,
+  inbound: Record<string, unknown> = {},
+): Promise<Running | undefined> {
   const dir = await mkdtemp(path.join(tmpdir(), "semail-room-"));
   let daemon: RunningInbound | undefined;
   t.after(() => daemon?.stop());
@@ -46,9 +51,15 @@ async function inboundWithImage(t: TestContext, users: readonly UserEntry[], ima
   await writeFile(settings.users, usersYaml(users));
   await provision(settings.inbound.mailRoot, users);
   // mail/ too, as mailbox-fs.sh makes it.
-  for (const { owner } of users) await mkdir(path.join(settings.inbound.mailRoot, owner, "mail"), { recursive: true, mode: 0o700 });
+  for (const { owner } of users)
+    await mkdir(path.join(settings.inbound.mailRoot, owner, "mail"), { recursive: true, mode: 0o700 });
   daemon = await startInbound(settings, { logger: silentLogger(), limits: { closeTimeoutMs: 200 } });
-  return { daemon, port: daemon.addresses[0]!.boundPort, settings, root: (owner) => path.join(settings.inbound.mailRoot, owner) };
+  return {
+    daemon,
+    port: daemon.addresses[0]!.boundPort,
+    settings,
+    root: (owner) => path.join(settings.inbound.mailRoot, owner),
+  };
 }
 
 /** A message of about `size` bytes with CRLF lines, as a client sends it. */
@@ -61,15 +72,24 @@ function messageOf(size: number, to: string, subject: string): Buffer {
 /** Every file under `root` with its size. */
 async function sizes(root: string): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
-  for (const name of await readdir(root, { recursive: true })) out[String(name)] = (await stat(path.join(root, String(name)))).size;
+  for (const name of await readdir(root, { recursive: true }))
+    out[String(name)] = (await stat(path.join(root, String(name)))).size;
   return out;
 }
 
-const ehloSize = (lines: readonly string[]) => Number(/^250[ -]SIZE (\d+)$/.exec(lines.find((l) => /^250[ -]SIZE /.test(l)) ?? "")?.[1]);
+const ehloSize = (lines: readonly string[]) =>
+  Number(/^250[ -]SIZE (\d+)$/.exec(lines.find((l) => /^250[ -]SIZE /.test(l)) ?? "")?.[1]);
 const codes = (reply: { code: number; text: string }) => [reply.code, reply.text.slice(0, 5)];
 
 test("SIZE declared at MAIL beyond a mailbox's room: 552 5.2.2 at RCPT for that mailbox only", async (t) => {
-  const running = await inboundWithImage(t, [{ owner: "bob", address: "bob@semail.test", size: "64MiB" }, { owner: "carol", address: "carol@semail.test" }], "bob");
+  const running = await inboundWithImage(
+    t,
+    [
+      { owner: "bob", address: "bob@semail.test", size: "64MiB" },
+      { owner: "carol", address: "carol@semail.test" },
+    ],
+    "bob",
+  );
   if (!running) return;
   const c = await SmtpClient.connect(running.port);
   t.after(() => c.close());
@@ -87,7 +107,9 @@ test("SIZE declared at MAIL beyond a mailbox's room: 552 5.2.2 at RCPT for that 
 
 test("30 MiB into a 64 MiB mailbox gets 552 5.2.2 at the end of DATA, nothing kept; EHLO SIZE says the largest message it takes, and one that fits goes in", async (t) => {
   // bob is also the admin mailbox: no other mailbox here.
-  const running = await inboundWithImage(t, [{ owner: "bob", address: "bob@semail.test", size: "64MiB" }], "bob", { adminOwner: "bob" });
+  const running = await inboundWithImage(t, [{ owner: "bob", address: "bob@semail.test", size: "64MiB" }], "bob", {
+    adminOwner: "bob",
+  });
   if (!running) return;
   const c = await SmtpClient.connect(running.port, { timeoutMs: 60_000 });
   t.after(() => c.close());
@@ -98,7 +120,11 @@ test("30 MiB into a 64 MiB mailbox gets 552 5.2.2 at the end of DATA, nothing ke
   const refused = await c.data(messageOf(30 * MiB, "bob@semail.test", "thirty"));
   assert.deepEqual(codes(refused), [552, "5.2.2"], refused.text);
   assert.deepEqual(await sizes(running.root("bob")), before, "nothing half-written stays");
-  assert.deepEqual((await readdir(path.join(running.settings.inbound.mailRoot, ".tmp"))).filter((n) => n !== "pending"), [], "no temp body left");
+  assert.deepEqual(
+    (await readdir(path.join(running.settings.inbound.mailRoot, ".tmp"))).filter((n) => n !== "pending"),
+    [],
+    "no temp body left",
+  );
 
   const largest = (await running.daemon.largestMessage("bob"))!;
   t.diagnostic(`a 64 MiB mailbox takes at most ${largest} bytes (${(largest / MiB).toFixed(2)} MiB)`);
@@ -109,15 +135,22 @@ test("30 MiB into a 64 MiB mailbox gets 552 5.2.2 at the end of DATA, nothing ke
   assert.equal((await c.command("MAIL FROM:<alice@example.org>")).code, 250);
   assert.equal((await c.command("RCPT TO:<bob@semail.test>")).code, 250);
   assert.equal((await c.data(messageOf(largest - 4096, "bob@semail.test", "fits"))).code, 250);
-  assert.deepEqual((await readMbox(path.join(running.root("bob"), "INBOX"))).map((m) => m.subject), ["fits"]);
+  assert.deepEqual(
+    (await readMbox(path.join(running.root("bob"), "INBOX"))).map((m) => m.subject),
+    ["fits"],
+  );
 });
 
 test("through submission: alice's 30 MiB to bob's 64 MiB mailbox comes back to her at once as a 5.2.2 bounce, not a day in the queue", async (t) => {
-  const users: UserEntry[] = [{ owner: "alice", address: "alice@semail.test" }, { owner: "bob", address: "bob@semail.test", size: "64MiB" }];
+  const users: UserEntry[] = [
+    { owner: "alice", address: "alice@semail.test" },
+    { owner: "bob", address: "bob@semail.test", size: "64MiB" },
+  ];
   const running = await inboundWithImage(t, users, "bob");
   if (!running) return;
   const directory: Directory = {
-    authenticate: async (uid, password) => (uid === "alice" && password === "pw" ? { ok: true, user: { uid, dn: `uid=${uid}` } } : { ok: false }),
+    authenticate: async (uid, password) =>
+      uid === "alice" && password === "pw" ? { ok: true, user: { uid, dn: `uid=${uid}` } } : { ok: false },
     isAdmin: async () => false,
     close: async () => {},
   };
@@ -126,7 +159,10 @@ test("through submission: alice's 30 MiB to bob's 64 MiB mailbox comes back to h
   // would wait a minute before trying again: the bounce must come before that.
   const settings = await daemonSettings(outDir, {
     users: usersYaml(users),
-    outbound: { retry: { delays: ["60s", "1h"], maxAge: "1d", delayNotice: 0 }, delivery: { relayHost: { host: "127.0.0.1", port: running.port } } },
+    outbound: {
+      retry: { delays: ["60s", "1h"], maxAge: "1d", delayNotice: 0 },
+      delivery: { relayHost: { host: "127.0.0.1", port: running.port } },
+    },
   });
   const outbound = await startDaemon(t, settings, { directory });
   const c = await SmtpClient.connect(outbound.port, { timeoutMs: 60_000 });
@@ -135,7 +171,9 @@ test("through submission: alice's 30 MiB to bob's 64 MiB mailbox comes back to h
   assert.equal((await c.command(`AUTH PLAIN ${plain("alice", "pw")}`)).code, 235);
   assert.equal((await c.command("MAIL FROM:<alice@semail.test>")).code, 250);
   assert.equal((await c.command("RCPT TO:<bob@semail.test>")).code, 250);
-  const body = messageOf(30 * MiB, "bob@semail.test", "thirty").toString("latin1").replace(/^From: <alice@example\.org>/m, "From: <alice@semail.test>");
+  const body = messageOf(30 * MiB, "bob@semail.test", "thirty")
+    .toString("latin1")
+    .replace(/^From: <alice@example\.org>/m, "From: <alice@semail.test>");
   const accepted = await c.data(body);
   // Outbound cannot see bob's disk (on the VM it may be another machine's): it queues.
   assert.equal(accepted.code, 250, accepted.text);

@@ -17,7 +17,10 @@ export const SUBMISSION_USERS_YAML = `mailboxes:
 `;
 
 /** An outbound daemon on 127.0.0.1:`port` (0: any) relaying to `sink`; with `tls` it offers STARTTLS. */
-export async function relayingOutbound(t: TestContext, parts: { slapd: TestSlapd; sink: Target; port?: number; tls?: TestCertificate; maxMessageSize?: number }): Promise<RunningOutbound> {
+export async function relayingOutbound(
+  t: TestContext,
+  parts: { slapd: TestSlapd; sink: Target; port?: number; tls?: TestCertificate; maxMessageSize?: number },
+): Promise<RunningOutbound> {
   const dir = await tempDir(t, "semail-outbound-");
   const settings = await daemonSettings(dir, {
     ldap: parts.slapd.settings(),

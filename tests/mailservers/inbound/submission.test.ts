@@ -49,20 +49,40 @@ interface Inbound {
 /** The inbound daemon with its three listeners, handing authenticated mail to outbound's `outboundPort`. */
 async function inbound(t: TestContext, outboundPort: number): Promise<Inbound> {
   const dir = await tempDir(t, "semail-inbound-");
-  const settings = testSettings(dir, {
-    listen: [`${MX}:0`, `${STARTTLS}:0`, `${IMPLICIT}:0/tls`],
-    submission: { listen: [`${STARTTLS}:0`, `${IMPLICIT}:0/tls`], outbound: `127.0.0.1:${outboundPort}` },
-  }, { tls: { cert: cert.certFile, key: cert.keyFile }, ldap: slapd.settings() });
+  const settings = testSettings(
+    dir,
+    {
+      listen: [`${MX}:0`, `${STARTTLS}:0`, `${IMPLICIT}:0/tls`],
+      submission: { listen: [`${STARTTLS}:0`, `${IMPLICIT}:0/tls`], outbound: `127.0.0.1:${outboundPort}` },
+    },
+    { tls: { cert: cert.certFile, key: cert.keyFile }, ldap: slapd.settings() },
+  );
   await writeFile(settings.users, SUBMISSION_USERS_YAML);
-  await provision(settings.inbound.mailRoot, [{ owner: "alice", address: "alice@semail.test" }, { owner: "bob", address: "bob@bob.semail.test" }]);
+  await provision(settings.inbound.mailRoot, [
+    { owner: "alice", address: "alice@semail.test" },
+    { owner: "bob", address: "bob@bob.semail.test" },
+  ]);
   const log: string[] = [];
-  const daemon = await startInbound(settings, { logger: createLogger("trace", "inbound", { write: (line: string) => void log.push(line) }), limits: { closeTimeoutMs: 200 } });
+  const daemon = await startInbound(settings, {
+    logger: createLogger("trace", "inbound", { write: (line: string) => void log.push(line) }),
+    limits: { closeTimeoutMs: 200 },
+  });
   t.after(() => daemon.stop());
-  return { daemon, dir: settings.inbound.mailRoot, log, port: (host) => daemon.addresses.find((a) => a.host === host)!.boundPort };
+  return {
+    daemon,
+    dir: settings.inbound.mailRoot,
+    log,
+    port: (host) => daemon.addresses.find((a) => a.host === host)!.boundPort,
+  };
 }
 
 /** A connection on `host` that has said EHLO (after STARTTLS when asked); the EHLO reply's lines. */
-async function session(t: TestContext, f: Inbound, host: string, tls: "none" | "starttls" | "implicit"): Promise<{ client: SmtpClient; ehlo: readonly string[] }> {
+async function session(
+  t: TestContext,
+  f: Inbound,
+  host: string,
+  tls: "none" | "starttls" | "implicit",
+): Promise<{ client: SmtpClient; ehlo: readonly string[] }> {
   const client = await SmtpClient.connect(f.port(host), { host, tls: tls === "implicit" });
   t.after(() => client.close());
   let ehlo = await client.command("EHLO client.test");
@@ -74,7 +94,14 @@ async function session(t: TestContext, f: Inbound, host: string, tls: "none" | "
 }
 
 /** A session on `host` logged in as alice (by `login`), MAIL FROM `from` taken. */
-async function aliceSending(t: TestContext, f: Inbound, host: string, tls: "starttls" | "implicit", login: string, from: string): Promise<SmtpClient> {
+async function aliceSending(
+  t: TestContext,
+  f: Inbound,
+  host: string,
+  tls: "starttls" | "implicit",
+  login: string,
+  from: string,
+): Promise<SmtpClient> {
   const { client } = await session(t, f, host, tls);
   assert.equal((await client.command(`AUTH PLAIN ${plain(login, alice.password)}`)).code, 235);
   assert.equal((await client.command(`MAIL FROM:<${from}>`)).code, 250);
@@ -83,7 +110,8 @@ async function aliceSending(t: TestContext, f: Inbound, host: string, tls: "star
 
 const offersAuth = (ehlo: readonly string[]) => ehlo.some((line) => /^250[ -]AUTH /.test(line));
 /** Subjects of the messages the sink got after the first `from`. */
-const subjects = (from: number) => sink.messages.slice(from).map((m) => /^Subject: (.*)$/m.exec(m.raw.toString("latin1"))?.[1]);
+const subjects = (from: number) =>
+  sink.messages.slice(from).map((m) => /^Subject: (.*)$/m.exec(m.raw.toString("latin1"))?.[1]);
 
 describe("submission on inbound's 587 and 465", () => {
   it("AUTH is not offered on 25, nor on 587 before STARTTLS; it is after STARTTLS and on 465", async (t) => {
@@ -92,11 +120,17 @@ describe("submission on inbound's 587 and 465", () => {
     for (const tls of ["none", "starttls"] as const) {
       const { client, ehlo } = await session(t, f, MX, tls);
       assert.ok(!offersAuth(ehlo), `25 (${tls}): ${ehlo.join(" | ")}`);
-      assert.ok((await client.command(`AUTH PLAIN ${plain("alice", alice.password)}`)).code >= 500, `25 (${tls}) refuses AUTH`);
+      assert.ok(
+        (await client.command(`AUTH PLAIN ${plain("alice", alice.password)}`)).code >= 500,
+        `25 (${tls}) refuses AUTH`,
+      );
     }
     const before = await session(t, f, STARTTLS, "none");
     assert.ok(!offersAuth(before.ehlo), before.ehlo.join(" | "));
-    assert.ok((await before.client.command(`AUTH PLAIN ${plain("alice", alice.password)}`)).code >= 500, "587 refuses AUTH before STARTTLS");
+    assert.ok(
+      (await before.client.command(`AUTH PLAIN ${plain("alice", alice.password)}`)).code >= 500,
+      "587 refuses AUTH before STARTTLS",
+    );
     assert.ok(offersAuth((await session(t, f, STARTTLS, "starttls")).ehlo));
     assert.ok(offersAuth((await session(t, f, IMPLICIT, "implicit")).ehlo));
   });
@@ -105,17 +139,43 @@ describe("submission on inbound's 587 and 465", () => {
     const out = await outbound(t);
     const f = await inbound(t, out.addresses[0]!.boundPort);
     const before = sink.messages.length;
-    const starttls = createTransport({ host: STARTTLS, port: f.port(STARTTLS), secure: false, requireTLS: true, tls: { rejectUnauthorized: false }, auth: { user: "alice", pass: alice.password }, name: "laptop.example" });
-    const implicit = createTransport({ host: IMPLICIT, port: f.port(IMPLICIT), secure: true, tls: { rejectUnauthorized: false }, auth: { user: "Alice@SEMAIL.test", pass: alice.password }, name: "phone.example" });
+    const starttls = createTransport({
+      host: STARTTLS,
+      port: f.port(STARTTLS),
+      secure: false,
+      requireTLS: true,
+      tls: { rejectUnauthorized: false },
+      auth: { user: "alice", pass: alice.password },
+      name: "laptop.example",
+    });
+    const implicit = createTransport({
+      host: IMPLICIT,
+      port: f.port(IMPLICIT),
+      secure: true,
+      tls: { rejectUnauthorized: false },
+      auth: { user: "Alice@SEMAIL.test", pass: alice.password },
+      name: "phone.example",
+    });
     t.after(() => {
       starttls.close();
       implicit.close();
     });
     const sent = [
-      await starttls.sendMail({ from: "alice@semail.test", to: "friend@example.net", subject: "via 587", text: "hello\n" }),
-      await implicit.sendMail({ from: "alice@semail.test", to: ["friend@example.net", "other@example.net"], subject: "via 465", text: "hello\n" }),
+      await starttls.sendMail({
+        from: "alice@semail.test",
+        to: "friend@example.net",
+        subject: "via 587",
+        text: "hello\n",
+      }),
+      await implicit.sendMail({
+        from: "alice@semail.test",
+        to: ["friend@example.net", "other@example.net"],
+        subject: "via 465",
+        text: "hello\n",
+      }),
     ];
-    for (const info of sent) assert.match(info.response, /^250 2\.0\.0 Ok: queued as [0-9A-Z]+$/, "outbound's own reply, queue id and all");
+    for (const info of sent)
+      assert.match(info.response, /^250 2\.0\.0 Ok: queued as [0-9A-Z]+$/, "outbound's own reply, queue id and all");
     await until(() => sink.messages.length === before + 2, "both messages at the sink");
     const got = sink.messages.slice(before);
     assert.deepEqual(subjects(before).sort(), ["via 465", "via 587"]);
@@ -123,9 +183,15 @@ describe("submission on inbound's 587 and 465", () => {
     assert.equal(via465.mailFrom, "alice@semail.test");
     assert.deepEqual(via465.recipients.sort(), ["friend@example.net", "other@example.net"]);
     // Outbound's Received line above inbound's, which names the client and says ESMTPSA.
-    const trace = via465.raw.toString("latin1").split("\r\n").filter((l) => /^(Received:|\tby )/.test(l));
+    const trace = via465.raw
+      .toString("latin1")
+      .split("\r\n")
+      .filter((l) => /^(Received:|\tby )/.test(l));
     assert.match(trace[0]!, /^Received: from mx\.semail\.test \(\[127\.0\.0\.1\]\)/);
-    assert.match(trace.join("\n"), /Received: from phone\.example \(\[127\.0\.0\.1\]\)\n\tby mx\.semail\.test \(SEMail\) with ESMTPSA id /);
+    assert.match(
+      trace.join("\n"),
+      /Received: from phone\.example \(\[127\.0\.0\.1\]\)\n\tby mx\.semail\.test \(SEMail\) with ESMTPSA id /,
+    );
     // The password never reaches a log line, even at trace level.
     await until(() => f.log.some((line) => line.includes('"handed to outbound"')), "the hand-off's log line");
     assert.ok(!f.log.some((line) => line.includes(alice.password)), "no log line holds the password");
@@ -135,7 +201,10 @@ describe("submission on inbound's 587 and 465", () => {
     const out = await outbound(t);
     const f = await inbound(t, out.addresses[0]!.boundPort);
     const before = sink.messages.length;
-    for (const [host, tls] of [[STARTTLS, "starttls"], [IMPLICIT, "implicit"]] as const) {
+    for (const [host, tls] of [
+      [STARTTLS, "starttls"],
+      [IMPLICIT, "implicit"],
+    ] as const) {
       const { client } = await session(t, f, host, tls);
       assert.equal((await client.command(`AUTH PLAIN ${plain("alice@semail.test", alice.password)}`)).code, 235);
       for (const [from, text] of [
@@ -149,18 +218,32 @@ describe("submission on inbound's 587 and 465", () => {
       // The session goes on: her own address works next.
       assert.equal((await client.command("MAIL FROM:<alice@semail.test>")).code, 250);
       assert.equal((await client.command("RCPT TO:<friend@example.net>")).code, 250);
-      assert.equal((await client.data(simpleMessage({ from: "alice@semail.test", to: "friend@example.net", subject: `own via ${tls}` }))).code, 250);
+      assert.equal(
+        (
+          await client.data(
+            simpleMessage({ from: "alice@semail.test", to: "friend@example.net", subject: `own via ${tls}` }),
+          )
+        ).code,
+        250,
+      );
     }
     // A claim not proven yet is named as such, as outbound names it.
     const { client } = await session(t, f, STARTTLS, "starttls");
     assert.equal((await client.command(`AUTH PLAIN ${plain("admin", admin.password)}`)).code, 235);
     const pending = await client.command("MAIL FROM:<carol@carol.example>");
     assert.equal(pending.code, 553);
-    assert.match(pending.text, /^5\.7\.1 Sender <carol@carol\.example> is not usable yet: admin has not proven control of carol\.example/);
+    assert.match(
+      pending.text,
+      /^5\.7\.1 Sender <carol@carol\.example> is not usable yet: admin has not proven control of carol\.example/,
+    );
     await until(() => sink.messages.length === before + 2, "her own two messages at the sink");
     assert.deepEqual(subjects(before).sort(), ["own via implicit", "own via starttls"]);
     // Only her own two messages were handed over: outbound never saw the refused senders.
-    assert.equal(f.log.filter((line) => line.includes('"part":"handoff"')).length, 2, f.log.filter((line) => line.includes("handoff")).join("\n"));
+    assert.equal(
+      f.log.filter((line) => line.includes('"part":"handoff"')).length,
+      2,
+      f.log.filter((line) => line.includes("handoff")).join("\n"),
+    );
   });
 
   it("a header From: that is not hers gets outbound's 550 5.7.1 naming the address, on 587 and 465, and nothing is sent", async (t) => {
@@ -168,17 +251,39 @@ describe("submission on inbound's 587 and 465", () => {
     const f = await inbound(t, out.addresses[0]!.boundPort);
     const before = sink.messages.length;
     const transports = [
-      createTransport({ host: STARTTLS, port: f.port(STARTTLS), secure: false, requireTLS: true, tls: { rejectUnauthorized: false }, auth: { user: "alice", pass: alice.password } }),
-      createTransport({ host: IMPLICIT, port: f.port(IMPLICIT), secure: true, tls: { rejectUnauthorized: false }, auth: { user: "alice@semail.test", pass: alice.password } }),
+      createTransport({
+        host: STARTTLS,
+        port: f.port(STARTTLS),
+        secure: false,
+        requireTLS: true,
+        tls: { rejectUnauthorized: false },
+        auth: { user: "alice", pass: alice.password },
+      }),
+      createTransport({
+        host: IMPLICIT,
+        port: f.port(IMPLICIT),
+        secure: true,
+        tls: { rejectUnauthorized: false },
+        auth: { user: "alice@semail.test", pass: alice.password },
+      }),
     ];
     t.after(() => transports.forEach((transport) => transport.close()));
     for (const [index, transport] of transports.entries()) {
       for (const [from, response] of [
         ["CEO <ceo@gmail.com>", "550 5.7.1 From: address <ceo@gmail.com> is not an address of alice"],
-        ['"bob@bob.semail.test" <alice@semail.test>', "550 5.7.1 From: header shows bob@bob.semail.test, which is not an address of alice"],
+        [
+          '"bob@bob.semail.test" <alice@semail.test>',
+          "550 5.7.1 From: header shows bob@bob.semail.test, which is not an address of alice",
+        ],
       ]) {
         await assert.rejects(
-          transport.sendMail({ envelope: { from: "alice@semail.test", to: ["friend@example.net"] }, from, to: "friend@example.net", subject: "forged", text: "Wire the money.\n" }),
+          transport.sendMail({
+            envelope: { from: "alice@semail.test", to: ["friend@example.net"] },
+            from,
+            to: "friend@example.net",
+            subject: "forged",
+            text: "Wire the money.\n",
+          }),
           (err: { responseCode?: number; response?: string }) => {
             assert.deepEqual([err.responseCode, err.response], [550, response], `transport ${index}: ${from}`);
             return true;
@@ -196,8 +301,14 @@ describe("submission on inbound's 587 and 465", () => {
     const before = sink.messages.length;
     const client = await aliceSending(t, f, IMPLICIT, "implicit", "alice", "alice@semail.test");
     assert.equal((await client.command("RCPT TO:<friend@example.net>")).code, 250);
-    assert.equal((await client.command("RCPT TO:<bob@[192.0.2.1]>")).code, 250, "inbound leaves the judgement to outbound");
-    const reply = await client.data(simpleMessage({ from: "alice@semail.test", to: "friend@example.net", subject: "partial" }));
+    assert.equal(
+      (await client.command("RCPT TO:<bob@[192.0.2.1]>")).code,
+      250,
+      "inbound leaves the judgement to outbound",
+    );
+    const reply = await client.data(
+      simpleMessage({ from: "alice@semail.test", to: "friend@example.net", subject: "partial" }),
+    );
     assert.equal(reply.code, 553, reply.text);
     assert.match(reply.text, /^5\.1\.3 Recipient <bob@\[192\.0\.2\.1\]> refused: address literals are not relayed$/);
     assert.equal(out.queue.size, 0, "outbound kept nothing");
@@ -226,7 +337,11 @@ describe("submission on inbound's 587 and 465", () => {
 
   it("outbound takes the same logins itself: uid, mailbox address, and the same 535 for a pending one", async (t) => {
     const out = await outbound(t);
-    for (const [login, password, code] of [["alice", alice.password, 235], ["ALICE@semail.test", alice.password, 235], ["carol@carol.example", admin.password, 535]] as const) {
+    for (const [login, password, code] of [
+      ["alice", alice.password, 235],
+      ["ALICE@semail.test", alice.password, 235],
+      ["carol@carol.example", admin.password, 535],
+    ] as const) {
       const client = await SmtpClient.connect(out.addresses[0]!.boundPort);
       t.after(() => client.close());
       await client.command("EHLO client.test");
@@ -242,8 +357,18 @@ describe("submission on inbound's 587 and 465", () => {
     const relay = await client.command("RCPT TO:<victim@example.net>");
     assert.deepEqual([relay.code, relay.text.slice(0, 5)], [550, "5.7.1"]);
     assert.equal((await client.command("RCPT TO:<alice@semail.test>")).code, 250);
-    assert.equal((await client.data(simpleMessage({ from: "stranger@example.org", to: "alice@semail.test", subject: "for alice" }))).code, 250);
-    assert.deepEqual((await readMbox(`${f.dir}/alice/INBOX`)).map((m) => m.subject), ["for alice"]);
+    assert.equal(
+      (
+        await client.data(
+          simpleMessage({ from: "stranger@example.org", to: "alice@semail.test", subject: "for alice" }),
+        )
+      ).code,
+      250,
+    );
+    assert.deepEqual(
+      (await readMbox(`${f.dir}/alice/INBOX`)).map((m) => m.subject),
+      ["for alice"],
+    );
   });
 
   it("outbound down: 451 and nothing kept; the client's retry goes through once outbound is back", async (t) => {

@@ -44,5 +44,9 @@ it("the bundled daemon authenticates, queues and delivers by MX", async (t) => {
   assert.equal(reply.code, 250, reply.text);
   await client.command("QUIT");
   client.close();
-  await until(() => world.targets.a.messages.some((m) => m.raw.includes("Subject: from the bundle")), () => `delivery; daemon output:\n${daemon.output()}`, 15_000);
+  await until(
+    () => world.targets.a.messages.some((m) => m.raw.includes("Subject: from the bundle")),
+    () => `delivery; daemon output:\n${daemon.output()}`,
+    15_000,
+  );
 });

@@ -35,21 +35,43 @@ async function accepting(port: number): Promise<boolean> {
  * that authenticates at `slapd` and delivers into `world`; returns the settings file.
  * `outbound` and `delivery` add to or override those sections.
  */
-export async function writeChildConfig(dir: string, slapd: TestSlapd, world: World, port: number, outbound: Record<string, unknown> = {}, delivery: Record<string, unknown> = {}): Promise<string> {
+export async function writeChildConfig(
+  dir: string,
+  slapd: TestSlapd,
+  world: World,
+  port: number,
+  outbound: Record<string, unknown> = {},
+  delivery: Record<string, unknown> = {},
+): Promise<string> {
   await writeFile(join(dir, "users.yaml"), `mailboxes:\n  - {owner: alice, address: alice@plain.${APEX}}\n`);
   const config = join(dir, "semail.yaml");
-  await writeFile(config, stringify({
-    hostname: "relay.semail.test",
-    users: join(dir, "users.yaml"),
-    log: { level: "info" },
-    ldap: { url: slapd.url, baseDn: slapd.baseDn, userDnTemplate: slapd.userDnTemplate, adminGroupDn: slapd.adminGroupDn, timeoutMs: 3000 },
-    outbound: {
-      listen: [`127.0.0.1:${port}`],
-      spool: join(dir, "spool"),
-      ...outbound,
-      delivery: { resolver: world.named.server, smtpPort: world.port, localAddresses: ["127.0.0.11"], connectTimeout: "2s", ...delivery },
-    },
-  }));
+  await writeFile(
+    config,
+    stringify({
+      hostname: "relay.semail.test",
+      users: join(dir, "users.yaml"),
+      log: { level: "info" },
+      ldap: {
+        url: slapd.url,
+        baseDn: slapd.baseDn,
+        userDnTemplate: slapd.userDnTemplate,
+        adminGroupDn: slapd.adminGroupDn,
+        timeoutMs: 3000,
+      },
+      outbound: {
+        listen: [`127.0.0.1:${port}`],
+        spool: join(dir, "spool"),
+        ...outbound,
+        delivery: {
+          resolver: world.named.server,
+          smtpPort: world.port,
+          localAddresses: ["127.0.0.11"],
+          connectTimeout: "2s",
+          ...delivery,
+        },
+      },
+    }),
+  );
   return config;
 }
 
@@ -57,18 +79,29 @@ export async function writeChildConfig(dir: string, slapd: TestSlapd, world: Wor
  * Starts the daemon with `--config file` and waits (bounded) until it accepts connections
  * on `port`. `node` replaces node's arguments before the command (default: the sources).
  */
-export async function startChild(config: string, port: number, node: readonly string[] = [SEMAIL]): Promise<ChildDaemon> {
+export async function startChild(
+  config: string,
+  port: number,
+  node: readonly string[] = [SEMAIL],
+): Promise<ChildDaemon> {
   const child = spawn(NODE, [...node, "outbound", "--config", config], { stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   child.stdout!.setEncoding("utf8").on("data", (d: string) => (output = (output + d).slice(-20_000)));
   child.stderr!.setEncoding("utf8").on("data", (d: string) => (output = (output + d).slice(-20_000)));
-  const exited = new Promise<string>((resolve) => child.once("exit", (code, signal) => resolve(signal ?? String(code))));
+  const exited = new Promise<string>((resolve) =>
+    child.once("exit", (code, signal) => resolve(signal ?? String(code))),
+  );
   let done = false;
   void exited.then(() => (done = true));
-  await until(async () => {
-    if (done) throw new Error(`semail outbound exited at start:\n${output}`);
-    return accepting(port);
-  }, () => `semail outbound to listen on ${port}:\n${output}`, 15_000, 50).catch((err: unknown) => {
+  await until(
+    async () => {
+      if (done) throw new Error(`semail outbound exited at start:\n${output}`);
+      return accepting(port);
+    },
+    () => `semail outbound to listen on ${port}:\n${output}`,
+    15_000,
+    50,
+  ).catch((err: unknown) => {
     child.kill("SIGKILL");
     throw err;
   });

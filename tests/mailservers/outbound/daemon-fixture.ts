@@ -4,10 +4,15 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { silentLogger } from "../../../lib/logger.ts";
 import { parseSettings, type Settings } from "../../../config/settings.ts";
-import { startOutbound, type OutboundDependencies, type RunningOutbound } from "../../../mailservers/outbound/daemon.ts";
+import {
+  startOutbound,
+  type OutboundDependencies,
+  type RunningOutbound,
+} from "../../../mailservers/outbound/daemon.ts";
 
 /** alice and bob as in tests/helpers/slapd.ts, each with one mailbox. */
-export const USERS_YAML = "mailboxes:\n  - {owner: alice, address: alice@semail.test}\n  - {owner: bob, address: bob@bob.semail.test}\n";
+export const USERS_YAML =
+  "mailboxes:\n  - {owner: alice, address: alice@semail.test}\n  - {owner: bob, address: bob@bob.semail.test}\n";
 
 export interface DaemonFixture extends RunningOutbound {
   readonly dir: string;
@@ -17,7 +22,10 @@ export interface DaemonFixture extends RunningOutbound {
 }
 
 /** Settings for a daemon on 127.0.0.1:0 with its spool and users list in `dir`; `raw` merges into outbound. */
-export async function daemonSettings(dir: string, raw: { outbound?: Record<string, unknown>; ldap?: unknown; top?: Record<string, unknown>; users?: string } = {}): Promise<Settings> {
+export async function daemonSettings(
+  dir: string,
+  raw: { outbound?: Record<string, unknown>; ldap?: unknown; top?: Record<string, unknown>; users?: string } = {},
+): Promise<Settings> {
   await writeFile(join(dir, "users.yaml"), raw.users ?? USERS_YAML);
   return parseSettings(
     {

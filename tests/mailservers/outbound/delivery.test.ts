@@ -21,7 +21,8 @@ after(() => world?.close());
 
 /** alice/pw only: the LDAP side is tested against slapd in submission.test.ts. */
 const directory: Directory = {
-  authenticate: async (uid, password) => (uid === "alice" && password === "pw" ? { ok: true, user: { uid, dn: `uid=${uid}` } } : { ok: false }),
+  authenticate: async (uid, password) =>
+    uid === "alice" && password === "pw" ? { ok: true, user: { uid, dn: `uid=${uid}` } } : { ok: false },
   isAdmin: async () => false,
   close: async () => {},
 };
@@ -32,7 +33,14 @@ async function daemon(t: { after: (fn: () => Promise<void>) => void }, clock?: M
     users: `mailboxes:\n  - {owner: alice, address: alice@plain.${APEX}}\n`,
     outbound: {
       retry: { delays: ["60s", "120s"], maxAge: "1h", delayNotice: 0 },
-      delivery: { resolver: world.named.server, smtpPort: world.port, localAddresses: ["127.0.0.11"], connectTimeout: "2s", greetingTimeout: "5s", commandTimeout: "5s" },
+      delivery: {
+        resolver: world.named.server,
+        smtpPort: world.port,
+        localAddresses: ["127.0.0.11"],
+        connectTimeout: "2s",
+        greetingTimeout: "5s",
+        commandTimeout: "5s",
+      },
     },
   });
   return startDaemon(t, settings, { directory, ...(clock ? { clock } : {}) });
@@ -54,8 +62,8 @@ async function submit(port: number, to: readonly string[], data: string): Promis
   }
 }
 
-
-const count = (target: Target, subject: string) => target.messages.filter((m) => m.raw.toString("latin1").includes(`Subject: ${subject}\r\n`)).length;
+const count = (target: Target, subject: string) =>
+  target.messages.filter((m) => m.raw.toString("latin1").includes(`Subject: ${subject}\r\n`)).length;
 
 describe("outbound delivery end to end", () => {
   it("delivers the submitted message byte for byte after our Received header", async (t) => {
@@ -65,7 +73,10 @@ describe("outbound delivery end to end", () => {
     await until(() => count(world.targets.a, "bytes") === 1, "delivery");
     const got = world.targets.a.messages.find((m) => m.raw.includes("Subject: bytes"))!;
     const raw = got.raw.toString("latin1");
-    assert.match(raw, /^Received: from client\.test \(\[127\.0\.0\.1\]\)[^\r]*\r\n\tby relay\.semail\.test [^\r]*with ESMTPA id /);
+    assert.match(
+      raw,
+      /^Received: from client\.test \(\[127\.0\.0\.1\]\)[^\r]*\r\n\tby relay\.semail\.test [^\r]*with ESMTPA id /,
+    );
     // The test client writes latin1: the 8-bit byte must arrive unchanged, the dot unstuffed.
     assert.equal(raw.slice(raw.indexOf("From: ")), body);
     assert.equal(got.mailFrom, `alice@plain.${APEX}`);
@@ -90,7 +101,11 @@ describe("outbound delivery end to end", () => {
     await until(() => d.queue.size === 0, "an empty queue");
     assert.equal(lenient.messages.length, 1, `the lenient server saw ${lenient.messages.length} messages`);
     assert.match(lenient.messages[0]!.raw.toString("latin1"), /Subject: carrier/);
-    assert.match(lenient.messages[0]!.raw.toString("latin1"), /Subject: SMUGGLED/, "the smuggled text stayed inside the one message");
+    assert.match(
+      lenient.messages[0]!.raw.toString("latin1"),
+      /Subject: SMUGGLED/,
+      "the smuggled text stayed inside the one message",
+    );
   });
 
   it("retries a server that answers 451 by the retry table, on the test's clock", async (t) => {
@@ -119,7 +134,11 @@ describe("outbound delivery end to end", () => {
 
   it("a 550 comes back to the sender as a DSN from <>", async (t) => {
     const d = await daemon(t);
-    const id = await submit(d.port, [`x@reject.${APEX}`], `From: <alice@plain.${APEX}>\r\nSubject: refused\r\nMessage-ID: <refused@test>\r\n\r\nhi\r\n`);
+    const id = await submit(
+      d.port,
+      [`x@reject.${APEX}`],
+      `From: <alice@plain.${APEX}>\r\nSubject: refused\r\nMessage-ID: <refused@test>\r\n\r\nhi\r\n`,
+    );
     const a = world.targets.a;
     await until(() => a.messages.some((m) => m.mailFrom === "" && m.raw.includes(id)), "the DSN");
     const dsn = a.messages.find((m) => m.mailFrom === "" && m.raw.includes(id))!;

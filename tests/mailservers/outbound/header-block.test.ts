@@ -12,7 +12,12 @@ const MESSAGE = "From: <alice@semail.test>\r\nSubject: hi\r\n\r\nbody line\r\n\r
 const HEADER = "From: <alice@semail.test>\r\nSubject: hi\r\n";
 
 /** `message` cut into chunks of `size` bytes. */
-const chunked = (message: string, size: number) => Readable.from(Array.from({ length: Math.ceil(message.length / size) }, (_, i) => Buffer.from(message.slice(i * size, (i + 1) * size), "latin1")));
+const chunked = (message: string, size: number) =>
+  Readable.from(
+    Array.from({ length: Math.ceil(message.length / size) }, (_, i) =>
+      Buffer.from(message.slice(i * size, (i + 1) * size), "latin1"),
+    ),
+  );
 
 describe("readHeaderBlock", () => {
   it("ends at the first empty line however the chunks are cut, and replays the whole message", async () => {
@@ -27,7 +32,10 @@ describe("readHeaderBlock", () => {
     const empty = await readHeaderBlock(chunked("\r\nno header at all\r\n", 1), 1024);
     assert.deepEqual([empty.header.toString("latin1"), await text(empty.message)], ["", "\r\nno header at all\r\n"]);
     const all = await readHeaderBlock(chunked("Subject: only\r\nX-A: b\r\n", 4), 1024);
-    assert.deepEqual([all.header.toString("latin1"), await text(all.message)], ["Subject: only\r\nX-A: b\r\n", "Subject: only\r\nX-A: b\r\n"]);
+    assert.deepEqual(
+      [all.header.toString("latin1"), await text(all.message)],
+      ["Subject: only\r\nX-A: b\r\n", "Subject: only\r\nX-A: b\r\n"],
+    );
   });
 
   it("answers once the header is in, with the body not yet sent", async () => {

@@ -40,17 +40,41 @@ describe("checkHeaderIdentity", () => {
     ]) {
       assert.equal(verdict([`From: ${from}`, "Subject: x"]), "ok", from);
     }
-    assert.equal(verdict(["FROM :Alice", " <alice@semail.test>", "Sender: alice@semail.test"]), "ok", "folded, obsolete spacing, a Sender of her own");
+    assert.equal(
+      verdict(["FROM :Alice", " <alice@semail.test>", "Sender: alice@semail.test"]),
+      "ok",
+      "folded, obsolete spacing, a Sender of her own",
+    );
     assert.equal(verdict(["Subject: no From", "To: bob@bob.semail.test"]), "ok, no From");
   });
 
   it("refuses another's address with 550 5.7.1 naming it", () => {
-    assert.equal(verdict(["From: ceo@gmail.com"]), "550 5.7.1 From: address <ceo@gmail.com> is not an address of alice");
-    assert.equal(verdict(["From: Bob <bob@bob.semail.test>"]), "550 5.7.1 From: address <bob@bob.semail.test> is not an address of alice");
-    assert.equal(verdict(["From: alice@semail.test, ceo@gmail.com"]), "550 5.7.1 From: address <ceo@gmail.com> is not an address of alice", "one foreign address of two");
-    assert.equal(verdict(["From: alice@semail.test", "Sender: ceo@gmail.com"]), "550 5.7.1 Sender: address <ceo@gmail.com> is not an address of alice");
-    assert.equal(verdict([" From: ceo@gmail.com", "Subject: x"]), "550 5.7.1 From: address <ceo@gmail.com> is not an address of alice", "an indented first line, which some readers take as a field");
-    assert.match(verdict(["From: carol@carol.example"], "admin"), /^550 5\.7\.1 From: address <carol@carol\.example> is not usable yet: admin has not proven control of carol\.example/);
+    assert.equal(
+      verdict(["From: ceo@gmail.com"]),
+      "550 5.7.1 From: address <ceo@gmail.com> is not an address of alice",
+    );
+    assert.equal(
+      verdict(["From: Bob <bob@bob.semail.test>"]),
+      "550 5.7.1 From: address <bob@bob.semail.test> is not an address of alice",
+    );
+    assert.equal(
+      verdict(["From: alice@semail.test, ceo@gmail.com"]),
+      "550 5.7.1 From: address <ceo@gmail.com> is not an address of alice",
+      "one foreign address of two",
+    );
+    assert.equal(
+      verdict(["From: alice@semail.test", "Sender: ceo@gmail.com"]),
+      "550 5.7.1 Sender: address <ceo@gmail.com> is not an address of alice",
+    );
+    assert.equal(
+      verdict([" From: ceo@gmail.com", "Subject: x"]),
+      "550 5.7.1 From: address <ceo@gmail.com> is not an address of alice",
+      "an indented first line, which some readers take as a field",
+    );
+    assert.match(
+      verdict(["From: carol@carol.example"], "admin"),
+      /^550 5\.7\.1 From: address <carol@carol\.example> is not usable yet: admin has not proven control of carol\.example/,
+    );
   });
 
   it("refuses another's address shown in a display name, a comment, an encoded word or a look-alike @", () => {
@@ -65,24 +89,52 @@ describe("checkHeaderIdentity", () => {
       "<alice@semail.test><ceo@gmail.com>",
       "alice@semail.test ceo@gmail.com",
     ]) {
-      assert.equal(verdict([`From: ${from}`]), "550 5.7.1 From: header shows ceo@gmail.com, which is not an address of alice", from);
+      assert.equal(
+        verdict([`From: ${from}`]),
+        "550 5.7.1 From: header shows ceo@gmail.com, which is not an address of alice",
+        from,
+      );
     }
   });
 
   it("refuses a From: that names no one clearly with 550 5.6.0", () => {
     const hint = ": use your address, alice@semail.test";
-    assert.equal(verdict(["From: undisclosed:;"]), `550 5.6.0 From: uses group syntax (undisclosed:...;), which names no sender${hint}`);
-    assert.equal(verdict(["From: team: alice@semail.test;"]), `550 5.6.0 From: uses group syntax (team:...;), which names no sender${hint}`);
+    assert.equal(
+      verdict(["From: undisclosed:;"]),
+      `550 5.6.0 From: uses group syntax (undisclosed:...;), which names no sender${hint}`,
+    );
+    assert.equal(
+      verdict(["From: team: alice@semail.test;"]),
+      `550 5.6.0 From: uses group syntax (team:...;), which names no sender${hint}`,
+    );
     for (const from of ["", "Alice", "=?utf-8?q?ceo=40gmail.com?=", "<>"]) {
       assert.equal(verdict([`From: ${from}`]), `550 5.6.0 From: header names no address${hint}`, JSON.stringify(from));
     }
-    assert.equal(verdict(["From: alice@semail.test", "Subject: x", "from: alice@semail.test"]), "550 5.6.0 The message has 2 From: headers, which readers show differently; keep one");
-    assert.equal(verdict(["From: alice@semail.test", "Sender: alice@semail.test", "Sender: alice@semail.test"]), "550 5.6.0 The message has 2 Sender: headers, which readers show differently; keep one");
-    assert.equal(verdict(["From: admin:;"], "admin"), "550 5.6.0 From: uses group syntax (admin:...;), which names no sender", "no hint while the user's address is pending");
+    assert.equal(
+      verdict(["From: alice@semail.test", "Subject: x", "from: alice@semail.test"]),
+      "550 5.6.0 The message has 2 From: headers, which readers show differently; keep one",
+    );
+    assert.equal(
+      verdict(["From: alice@semail.test", "Sender: alice@semail.test", "Sender: alice@semail.test"]),
+      "550 5.6.0 The message has 2 Sender: headers, which readers show differently; keep one",
+    );
+    assert.equal(
+      verdict(["From: admin:;"], "admin"),
+      "550 5.6.0 From: uses group syntax (admin:...;), which names no sender",
+      "no hint while the user's address is pending",
+    );
   });
 
   it("fields that only look alike are not From:", () => {
-    assert.equal(verdict(["X-Original-From: ceo@gmail.com", "Resent-From: alice@semail.test", "From: alice@semail.test", "Reply-To: ceo@gmail.com"]), "ok");
+    assert.equal(
+      verdict([
+        "X-Original-From: ceo@gmail.com",
+        "Resent-From: alice@semail.test",
+        "From: alice@semail.test",
+        "Reply-To: ceo@gmail.com",
+      ]),
+      "ok",
+    );
   });
 });
 

@@ -22,7 +22,11 @@ function counted(): { directory: Directory; binds: () => number } {
   const real = createDirectory(slapd.settings());
   let binds = 0;
   return {
-    directory: { authenticate: (uid, password) => (binds++, real.authenticate(uid, password)), isAdmin: (uid) => real.isAdmin(uid), close: () => real.close() },
+    directory: {
+      authenticate: (uid, password) => (binds++, real.authenticate(uid, password)),
+      isAdmin: (uid) => real.isAdmin(uid),
+      close: () => real.close(),
+    },
     binds: () => binds,
   };
 }
@@ -47,10 +51,24 @@ it("a login repeated within the minute is not asked again; a wrong password alwa
 
 it("a remembered password does not open an account locked by guessing", async () => {
   const { directory, binds } = counted();
-  const session: SessionInfo = { id: "s", remoteAddress: "127.0.0.1", remotePort: 1, localAddress: "127.0.0.1", localPort: 2, clientHostname: "c", secure: false };
+  const session: SessionInfo = {
+    id: "s",
+    remoteAddress: "127.0.0.1",
+    remotePort: 1,
+    localAddress: "127.0.0.1",
+    localPort: 2,
+    clientHostname: "c",
+    secure: false,
+  };
   const backend = createSubmissionBackend({
-    directory, users: () => new UsersList([]), spool: new Spool("/nonexistent"), queue: { add: async () => {} },
-    hostname: "h", trustedNetworks: networkSet([], "x"), logger: silentLogger(), authFailures: { perIp: 100, perAccount: 2, windowMs: 60_000 },
+    directory,
+    users: () => new UsersList([]),
+    spool: new Spool("/nonexistent"),
+    queue: { add: async () => {} },
+    hostname: "h",
+    trustedNetworks: networkSet([], "x"),
+    logger: silentLogger(),
+    authFailures: { perIp: 100, perAccount: 2, windowMs: 60_000 },
   });
   assert.equal(await backend.authenticate!("alice", alice.password, session), "alice");
   assert.equal(await backend.authenticate!("alice", alice.password, session), "alice");

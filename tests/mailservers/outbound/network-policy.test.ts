@@ -26,12 +26,19 @@ describe("listen policy", () => {
 
   it("refuses wildcards and says why", () => {
     for (const host of ["::", "0.0.0.0", "*"]) {
-      assert.match(listenProblem(host, containers, false) ?? "", /wildcard address: it listens on every interface.*forcePublicListen/, host);
+      assert.match(
+        listenProblem(host, containers, false) ?? "",
+        /wildcard address: it listens on every interface.*forcePublicListen/,
+        host,
+      );
     }
   });
 
   it("refuses a public or unlisted private address, allows a container-network one", () => {
-    assert.match(listenProblem("192.0.2.10", containers, false) ?? "", /neither loopback nor in outbound\.containerNetworks.*Internet/);
+    assert.match(
+      listenProblem("192.0.2.10", containers, false) ?? "",
+      /neither loopback nor in outbound\.containerNetworks.*Internet/,
+    );
     assert.match(listenProblem("10.89.0.1", containers, false) ?? "", /neither loopback/);
     assert.equal(listenProblem("10.88.0.1", containers, false), undefined);
     assert.equal(listenProblem("fd00:88::1", containers, false), undefined);
@@ -39,7 +46,10 @@ describe("listen policy", () => {
   });
 
   it("names a bad network entry by its setting", () => {
-    assert.throws(() => networkSet(["10.0.0.0/33"], "outbound.trustedNetworks"), /outbound\.trustedNetworks\[0\]: "10\.0\.0\.0\/33" is not an address/);
+    assert.throws(
+      () => networkSet(["10.0.0.0/33"], "outbound.trustedNetworks"),
+      /outbound\.trustedNetworks\[0\]: "10\.0\.0\.0\/33" is not an address/,
+    );
   });
 });
 
@@ -57,7 +67,12 @@ describe("AUTH without TLS", () => {
 describe("the daemon refuses to listen on a wildcard or public address", () => {
   it("in process: a ConfigError naming the setting, before anything listens", async (t) => {
     const dir = await tempDir(t, "semail-outbound-");
-    for (const [listen, why] of [["[::]:0", /wildcard/], ["0.0.0.0:0", /wildcard/], ["*:0", /wildcard/], ["192.0.2.1:0", /neither loopback/]] as const) {
+    for (const [listen, why] of [
+      ["[::]:0", /wildcard/],
+      ["0.0.0.0:0", /wildcard/],
+      ["*:0", /wildcard/],
+      ["192.0.2.1:0", /neither loopback/],
+    ] as const) {
       const settings = await daemonSettings(dir, { outbound: { listen: ["127.0.0.1:0", listen] } });
       await assert.rejects(startOutbound(settings, { logger: silentLogger() }), (err: Error) => {
         assert.equal(err.name, "ConfigError");
@@ -71,7 +86,11 @@ describe("the daemon refuses to listen on a wildcard or public address", () => {
   it("as `semail outbound`: exit 2 and the reason on stderr", async (t) => {
     const dir = await tempDir(t, "semail-outbound-");
     const node = join(process.cwd(), "node_modules/.bin/node");
-    const result = await promisify(execFile)(node, ["bin/semail.mjs", "outbound", "--listen", "[::]:2587", "--spool", join(dir, "spool")], { cwd: process.cwd(), timeout: 30_000 }).then(
+    const result = await promisify(execFile)(
+      node,
+      ["bin/semail.mjs", "outbound", "--listen", "[::]:2587", "--spool", join(dir, "spool")],
+      { cwd: process.cwd(), timeout: 30_000 },
+    ).then(
       () => ({ code: 0, stderr: "" }),
       (err: { code: number; stderr: string }) => err,
     );

@@ -57,7 +57,14 @@ async function startFirstRun(t: { after: (fn: () => unknown) => void }) {
   t.after(() => flaky.close());
   const dir = await tempDir(t, "semail-outbound-");
   const port = await freeLoopbackPort();
-  const config = await writeChildConfig(dir, slapd, world, port, { retry: { delays: ["1h"], maxAge: "5d", delayNotice: 0 } }, { greetingTimeout: "30s", commandTimeout: "60s" });
+  const config = await writeChildConfig(
+    dir,
+    slapd,
+    world,
+    port,
+    { retry: { delays: ["1h"], maxAge: "5d", delayNotice: 0 } },
+    { greetingTimeout: "30s", commandTimeout: "60s" },
+  );
   const first = await startChild(config, port);
   t.after(() => first.child.kill("SIGKILL"));
   return { flaky, dir, port, config, first };
@@ -79,9 +86,24 @@ it("no double delivery and nothing lost across a kill -9 restart", async (t) => 
   const id = /queued as ([0-9A-Z]+)/.exec(reply.text)![1]!;
 
   const copies = () => world.targets.a.messages.filter((m) => m.raw.includes("Subject: survivor")).length;
-  await until(() => copies() === 1, () => `delivery to plain; daemon output:\n${first.output()}`, 15_000);
-  await until(async () => (await spool.journal(id)).some((e) => e.kind === "reply" && e.recipient === `one@plain.${APEX}` && e.status === "delivered"), () => `the journal entry for one@; daemon output:\n${first.output()}`, 15_000);
-  await until(() => flaky.state.rcpts >= 1, () => `the delivery to flaky in flight; daemon output:\n${first.output()}`, 15_000);
+  await until(
+    () => copies() === 1,
+    () => `delivery to plain; daemon output:\n${first.output()}`,
+    15_000,
+  );
+  await until(
+    async () =>
+      (await spool.journal(id)).some(
+        (e) => e.kind === "reply" && e.recipient === `one@plain.${APEX}` && e.status === "delivered",
+      ),
+    () => `the journal entry for one@; daemon output:\n${first.output()}`,
+    15_000,
+  );
+  await until(
+    () => flaky.state.rcpts >= 1,
+    () => `the delivery to flaky in flight; daemon output:\n${first.output()}`,
+    15_000,
+  );
 
   first.child.kill("SIGKILL");
   assert.equal(await first.exited, "SIGKILL");
@@ -93,8 +115,16 @@ it("no double delivery and nothing lost across a kill -9 restart", async (t) => 
     second.child.kill("SIGTERM");
     await second.exited;
   });
-  await until(() => flaky.state.messages.length === 1, () => `delivery to flaky after the restart; daemon output:\n${second.output()}`, 15_000);
-  await until(async () => (await spool.ids()).length === 0, () => `an empty spool; daemon output:\n${second.output()}`, 15_000);
+  await until(
+    () => flaky.state.messages.length === 1,
+    () => `delivery to flaky after the restart; daemon output:\n${second.output()}`,
+    15_000,
+  );
+  await until(
+    async () => (await spool.ids()).length === 0,
+    () => `an empty spool; daemon output:\n${second.output()}`,
+    15_000,
+  );
   assert.equal(copies(), 1, "one@ got exactly one copy");
   assert.equal(flaky.state.messages.length, 1);
   assert.match(flaky.state.messages[0]!, /Subject: survivor/);
@@ -125,14 +155,21 @@ it("concurrent submissions share segment files, and every message that got 250 i
     }
   };
   const burst = Promise.all(Array.from({ length: 30 }, (_, s) => session(s)));
-  await until(() => acknowledged.length >= 40, () => `40 acknowledged messages; daemon output:\n${first.output()}`, 30_000);
+  await until(
+    () => acknowledged.length >= 40,
+    () => `40 acknowledged messages; daemon output:\n${first.output()}`,
+    30_000,
+  );
   first.child.kill("SIGKILL");
   killed = true;
   assert.equal(await first.exited, "SIGKILL");
   await burst;
   const spool = new Spool(join(dir, "spool"));
   const segments = (await readdir(spool.queueDir)).filter((n) => n.endsWith(".seg"));
-  assert.ok(segments.length >= 1 && segments.length < acknowledged.length, `messages share segment files (${segments.length} for ${acknowledged.length})`);
+  assert.ok(
+    segments.length >= 1 && segments.length < acknowledged.length,
+    `messages share segment files (${segments.length} for ${acknowledged.length})`,
+  );
 
   flaky.state.hang = false;
   const second = await startChild(config, port);
@@ -141,9 +178,22 @@ it("concurrent submissions share segment files, and every message that got 250 i
     await second.exited;
   });
   const delivered = () => flaky.state.messages.map((m) => /Subject: (burst \d+\.\d+)/.exec(m)?.[1] ?? "");
-  await until(() => acknowledged.every((s) => delivered().includes(s)), () => `every acknowledged message at flaky (${delivered().length} of ${acknowledged.length}); daemon output:\n${second.output()}`, 60_000);
-  await until(async () => (await spool.ids()).length === 0, () => `an empty spool; daemon output:\n${second.output()}`, 30_000);
+  await until(
+    () => acknowledged.every((s) => delivered().includes(s)),
+    () =>
+      `every acknowledged message at flaky (${delivered().length} of ${acknowledged.length}); daemon output:\n${second.output()}`,
+    60_000,
+  );
+  await until(
+    async () => (await spool.ids()).length === 0,
+    () => `an empty spool; daemon output:\n${second.output()}`,
+    30_000,
+  );
   const counts = new Map<string, number>();
   for (const s of delivered()) counts.set(s, (counts.get(s) ?? 0) + 1);
-  assert.deepEqual([...counts].filter(([, n]) => n > 1), [], "no message twice");
+  assert.deepEqual(
+    [...counts].filter(([, n]) => n > 1),
+    [],
+    "no message twice",
+  );
 });

@@ -37,7 +37,11 @@ function heldSender() {
   return { jobs, deliver, release };
 }
 
-async function login(port: number, user: string, password: string): Promise<{ client: SmtpClient; code: number; text: string }> {
+async function login(
+  port: number,
+  user: string,
+  password: string,
+): Promise<{ client: SmtpClient; code: number; text: string }> {
   const client = await SmtpClient.connect(port);
   await client.command("EHLO client.test");
   const reply = await client.command(`AUTH PLAIN ${plain(user, password)}`);
@@ -47,11 +51,18 @@ async function login(port: number, user: string, password: string): Promise<{ cl
 describe("submission", () => {
   it("AUTH binds as the user: right password 235, wrong or empty password 535", async (t) => {
     const dir = await tempDir(t, "semail-outbound-");
-    const daemon = await startDaemon(t, await daemonSettings(dir, { ldap: slapd.settings() }), { deliver: heldSender().deliver });
+    const daemon = await startDaemon(t, await daemonSettings(dir, { ldap: slapd.settings() }), {
+      deliver: heldSender().deliver,
+    });
     const good = await login(daemon.port, "alice", alice.password);
     good.client.close();
     assert.equal(good.code, 235, good.text);
-    for (const [user, password] of [["alice", "wrong"], ["alice", ""], ["nobody", "x"], ["alice)(uid=*", "x"]] as const) {
+    for (const [user, password] of [
+      ["alice", "wrong"],
+      ["alice", ""],
+      ["nobody", "x"],
+      ["alice)(uid=*", "x"],
+    ] as const) {
       const bad = await login(daemon.port, user, password);
       bad.client.close();
       assert.equal(bad.code, 535, `${user}/${password}: ${bad.text}`);
@@ -61,7 +72,9 @@ describe("submission", () => {
 
   it("AUTH LOGIN works too", async (t) => {
     const dir = await tempDir(t, "semail-outbound-");
-    const daemon = await startDaemon(t, await daemonSettings(dir, { ldap: slapd.settings() }), { deliver: heldSender().deliver });
+    const daemon = await startDaemon(t, await daemonSettings(dir, { ldap: slapd.settings() }), {
+      deliver: heldSender().deliver,
+    });
     const client = await SmtpClient.connect(daemon.port);
     t.after(() => client.close());
     await client.command("EHLO client.test");
@@ -72,7 +85,9 @@ describe("submission", () => {
 
   it("refuses MAIL and RCPT without AUTH: 530 5.7.0", async (t) => {
     const dir = await tempDir(t, "semail-outbound-");
-    const daemon = await startDaemon(t, await daemonSettings(dir, { ldap: slapd.settings() }), { deliver: heldSender().deliver });
+    const daemon = await startDaemon(t, await daemonSettings(dir, { ldap: slapd.settings() }), {
+      deliver: heldSender().deliver,
+    });
     const client = await SmtpClient.connect(daemon.port);
     t.after(() => client.close());
     await client.command("EHLO client.test");
@@ -80,17 +95,35 @@ describe("submission", () => {
     assert.equal(mail.code, 530);
     assert.match(mail.text, /^5\.7\.0 Authentication required/);
     // The backend says the same for RCPT, whatever the front end lets through.
-    const session: SessionInfo = { id: "s", remoteAddress: "127.0.0.1", remotePort: 1, localAddress: "127.0.0.1", localPort: 2, clientHostname: "c", secure: false };
+    const session: SessionInfo = {
+      id: "s",
+      remoteAddress: "127.0.0.1",
+      remotePort: 1,
+      localAddress: "127.0.0.1",
+      localPort: 2,
+      clientHostname: "c",
+      secure: false,
+    };
     const backend = createSubmissionBackend({
-      directory: createDirectory(slapd.settings()), users: () => new UsersList([]), spool: new Spool(dir), queue: { add: async () => {} },
-      hostname: "h", trustedNetworks: networkSet([], "x"), logger: silentLogger(),
+      directory: createDirectory(slapd.settings()),
+      users: () => new UsersList([]),
+      spool: new Spool(dir),
+      queue: { add: async () => {} },
+      hostname: "h",
+      trustedNetworks: networkSet([], "x"),
+      logger: silentLogger(),
     });
-    await assert.rejects(backend.checkRecipient("bob@example.net", session, [], undefined), { responseCode: 530, enhancedCode: "5.7.0" });
+    await assert.rejects(backend.checkRecipient("bob@example.net", session, [], undefined), {
+      responseCode: 530,
+      enhancedCode: "5.7.0",
+    });
   });
 
   it("MAIL FROM must be the user's own mailbox: 553 5.7.1 otherwise, and never <>", async (t) => {
     const dir = await tempDir(t, "semail-outbound-");
-    const daemon = await startDaemon(t, await daemonSettings(dir, { ldap: slapd.settings() }), { deliver: heldSender().deliver });
+    const daemon = await startDaemon(t, await daemonSettings(dir, { ldap: slapd.settings() }), {
+      deliver: heldSender().deliver,
+    });
     const { client, code } = await login(daemon.port, "alice", alice.password);
     t.after(() => client.close());
     assert.equal(code, 235);
@@ -107,22 +140,32 @@ describe("submission", () => {
   it("a mailbox whose domain is not proven yet cannot send: 553 5.7.1 naming the missing proof", async (t) => {
     const dir = await tempDir(t, "semail-outbound-");
     const users = `${USERS_YAML}  - {owner: admin, address: carol@carol.example, pendingProof: 0123456789abcdef0123456789abcdef}\n`;
-    const daemon = await startDaemon(t, await daemonSettings(dir, { ldap: slapd.settings(), users }), { deliver: heldSender().deliver });
+    const daemon = await startDaemon(t, await daemonSettings(dir, { ldap: slapd.settings(), users }), {
+      deliver: heldSender().deliver,
+    });
     const { client, code } = await login(daemon.port, "admin", TEST_USERS.find((u) => u.uid === "admin")!.password);
     t.after(() => client.close());
     assert.equal(code, 235);
     const reply = await client.command("MAIL FROM:<carol@carol.example>");
     assert.equal(reply.code, 553, reply.text);
-    assert.match(reply.text, /^5\.7\.1 Sender <carol@carol\.example> is not usable yet: admin has not proven control of carol\.example/);
+    assert.match(
+      reply.text,
+      /^5\.7\.1 Sender <carol@carol\.example> is not usable yet: admin has not proven control of carol\.example/,
+    );
     // Another user's pending claim is just another's address.
     const other = await login(daemon.port, "alice", alice.password);
     t.after(() => other.client.close());
-    assert.match((await other.client.command("MAIL FROM:<carol@carol.example>")).text, /^5\.7\.1 Sender <carol@carol\.example> is not an address of alice$/);
+    assert.match(
+      (await other.client.command("MAIL FROM:<carol@carol.example>")).text,
+      /^5\.7\.1 Sender <carol@carol\.example> is not an address of alice$/,
+    );
   });
 
   it("refuses recipients that could reroute mail (quoted local part, address literal)", async (t) => {
     const dir = await tempDir(t, "semail-outbound-");
-    const daemon = await startDaemon(t, await daemonSettings(dir, { ldap: slapd.settings() }), { deliver: heldSender().deliver });
+    const daemon = await startDaemon(t, await daemonSettings(dir, { ldap: slapd.settings() }), {
+      deliver: heldSender().deliver,
+    });
     const { client } = await login(daemon.port, "alice", alice.password);
     t.after(() => client.close());
     assert.equal((await client.command("MAIL FROM:<alice@semail.test>")).code, 250);
@@ -137,7 +180,9 @@ describe("submission", () => {
     const dir = await tempDir(t, "semail-outbound-");
     const held = heldSender();
     t.after(() => held.release());
-    const daemon = await startDaemon(t, await daemonSettings(dir, { ldap: slapd.settings() }), { deliver: held.deliver });
+    const daemon = await startDaemon(t, await daemonSettings(dir, { ldap: slapd.settings() }), {
+      deliver: held.deliver,
+    });
     const { client } = await login(daemon.port, "alice", alice.password);
     t.after(() => client.close());
     assert.equal((await client.command("MAIL FROM:<alice@semail.test>")).code, 250);
@@ -152,7 +197,9 @@ describe("submission", () => {
     assert.equal(record.from, "alice@semail.test");
     assert.deepEqual(record.recipients, ["carol@example.net"]);
     assert.equal(record.user, "alice");
-    const stored = (await readFile(daemon.spool.fileOf(record))).subarray(record.offset, record.offset + record.size).toString("latin1");
+    const stored = (await readFile(daemon.spool.fileOf(record)))
+      .subarray(record.offset, record.offset + record.size)
+      .toString("latin1");
     assert.match(stored, /^Received: from client\.test \(\[127\.0\.0\.1\]\)[^\r]*\r\n\tby relay\.semail\.test /);
     assert.ok(stored.endsWith(`${body}\r\n`), "the message follows our Received header byte for byte");
     await until(() => held.jobs.length > 0, "the queue to take the job", 1000, 10);
@@ -175,17 +222,30 @@ describe("the From: header", () => {
     const dir = await tempDir(t, "semail-outbound-");
     const held = heldSender();
     t.after(() => held.release());
-    const daemon = await startDaemon(t, await daemonSettings(dir, { ldap: slapd.settings() }), { deliver: held.deliver });
+    const daemon = await startDaemon(t, await daemonSettings(dir, { ldap: slapd.settings() }), {
+      deliver: held.deliver,
+    });
     const client = await aliceReady(t, daemon.port);
-    const forged = await client.data("From: CEO <ceo@gmail.com>\r\nTo: <carol@example.net>\r\nSubject: wire the money\r\n\r\nNow.\r\n");
-    assert.deepEqual([forged.code, forged.text], [550, "5.7.1 From: address <ceo@gmail.com> is not an address of alice"]);
+    const forged = await client.data(
+      "From: CEO <ceo@gmail.com>\r\nTo: <carol@example.net>\r\nSubject: wire the money\r\n\r\nNow.\r\n",
+    );
+    assert.deepEqual(
+      [forged.code, forged.text],
+      [550, "5.7.1 From: address <ceo@gmail.com> is not an address of alice"],
+    );
     const another = await aliceReady(t, daemon.port);
     const shown = await another.data('From: "ceo@gmail.com" <alice@semail.test>\r\nSubject: x\r\n\r\nx\r\n');
-    assert.deepEqual([shown.code, shown.text], [550, "5.7.1 From: header shows ceo@gmail.com, which is not an address of alice"]);
+    assert.deepEqual(
+      [shown.code, shown.text],
+      [550, "5.7.1 From: header shows ceo@gmail.com, which is not an address of alice"],
+    );
     assert.deepEqual(await daemon.spool.ids(), []);
     assert.equal((await client.command("MAIL FROM:<alice@semail.test>")).code, 250);
     assert.equal((await client.command("RCPT TO:<carol@example.net>")).code, 250);
-    assert.equal((await client.data(simpleMessage({ from: "alice@semail.test", to: "carol@example.net", subject: "own" }))).code, 250);
+    assert.equal(
+      (await client.data(simpleMessage({ from: "alice@semail.test", to: "carol@example.net", subject: "own" }))).code,
+      250,
+    );
     assert.equal((await daemon.spool.ids()).length, 1);
   });
 
@@ -193,13 +253,20 @@ describe("the From: header", () => {
     const dir = await tempDir(t, "semail-outbound-");
     const held = heldSender();
     t.after(() => held.release());
-    const daemon = await startDaemon(t, await daemonSettings(dir, { ldap: slapd.settings() }), { deliver: held.deliver });
+    const daemon = await startDaemon(t, await daemonSettings(dir, { ldap: slapd.settings() }), {
+      deliver: held.deliver,
+    });
     const client = await aliceReady(t, daemon.port);
     const reply = await client.data("To: <carol@example.net>\r\nSubject: no from\r\n\r\nhi\r\n");
     assert.equal(reply.code, 250, reply.text);
     const record = await daemon.spool.read(/queued as ([0-9A-Z]+)/.exec(reply.text)![1]!);
-    const stored = (await readFile(daemon.spool.fileOf(record))).subarray(record.offset, record.offset + record.size).toString("latin1");
-    assert.match(stored, /^Received: [^\r]*\r\n(?:\t[^\r]*\r\n)+From: <alice@semail\.test>\r\nTo: <carol@example\.net>\r\nSubject: no from\r\n\r\nhi\r\n$/);
+    const stored = (await readFile(daemon.spool.fileOf(record)))
+      .subarray(record.offset, record.offset + record.size)
+      .toString("latin1");
+    assert.match(
+      stored,
+      /^Received: [^\r]*\r\n(?:\t[^\r]*\r\n)+From: <alice@semail\.test>\r\nTo: <carol@example\.net>\r\nSubject: no from\r\n\r\nhi\r\n$/,
+    );
   });
 });
 
@@ -208,7 +275,11 @@ describe("limits", () => {
     const dir = await tempDir(t, "semail-outbound-");
     const held = heldSender();
     t.after(() => held.release());
-    const daemon = await startDaemon(t, await daemonSettings(dir, { ldap: slapd.settings(), outbound: { maxMessageSize: "4KiB" } }), { deliver: held.deliver });
+    const daemon = await startDaemon(
+      t,
+      await daemonSettings(dir, { ldap: slapd.settings(), outbound: { maxMessageSize: "4KiB" } }),
+      { deliver: held.deliver },
+    );
     const { client } = await login(daemon.port, "alice", alice.password);
     t.after(() => client.close());
     assert.equal((await client.command("MAIL FROM:<alice@semail.test>")).code, 250);
@@ -233,7 +304,9 @@ describe("a hung directory", () => {
     });
     const port = (hung.address() as { port: number }).port;
     const dir = await tempDir(t, "semail-outbound-");
-    const settings = await daemonSettings(dir, { ldap: slapd.settings({ url: `ldap://127.0.0.1:${port}`, timeoutMs: 1000 }) });
+    const settings = await daemonSettings(dir, {
+      ldap: slapd.settings({ url: `ldap://127.0.0.1:${port}`, timeoutMs: 1000 }),
+    });
     const daemon = await startDaemon(t, settings, { deliver: heldSender().deliver });
     const started = Date.now();
     const { client, code, text } = await login(daemon.port, "alice", alice.password);
@@ -246,10 +319,23 @@ describe("a hung directory", () => {
   it("the backend's own 10 s bound holds even if the directory never settles", async () => {
     const backend = createSubmissionBackend({
       directory: { authenticate: () => new Promise(() => {}), isAdmin: async () => false, close: async () => {} },
-      users: () => new UsersList([]), spool: new Spool("/nonexistent"), queue: { add: async () => {} },
-      hostname: "h", trustedNetworks: networkSet([], "x"), authTimeoutMs: 200, logger: silentLogger(),
+      users: () => new UsersList([]),
+      spool: new Spool("/nonexistent"),
+      queue: { add: async () => {} },
+      hostname: "h",
+      trustedNetworks: networkSet([], "x"),
+      authTimeoutMs: 200,
+      logger: silentLogger(),
     });
-    const session: SessionInfo = { id: "s", remoteAddress: "127.0.0.1", remotePort: 1, localAddress: "127.0.0.1", localPort: 2, clientHostname: "c", secure: false };
+    const session: SessionInfo = {
+      id: "s",
+      remoteAddress: "127.0.0.1",
+      remotePort: 1,
+      localAddress: "127.0.0.1",
+      localPort: 2,
+      clientHostname: "c",
+      secure: false,
+    };
     await assert.rejects(backend.authenticate!("alice", "pw", session), { responseCode: 454, enhancedCode: "4.7.0" });
   });
 });
@@ -257,27 +343,49 @@ describe("a hung directory", () => {
 describe("AUTH without TLS from a non-trusted address", () => {
   // Every test client is on loopback, which is always trusted; the rule is checked on the
   // backend with the session a container client would have.
-  const session = (remoteAddress: string, secure: boolean): SessionInfo => ({ id: "s", remoteAddress, remotePort: 1, localAddress: "10.88.0.1", localPort: 587, clientHostname: "c", secure });
+  const session = (remoteAddress: string, secure: boolean): SessionInfo => ({
+    id: "s",
+    remoteAddress,
+    remotePort: 1,
+    localAddress: "10.88.0.1",
+    localPort: 587,
+    clientHostname: "c",
+    secure,
+  });
   const backend = (trusted: string[]) =>
     createSubmissionBackend({
-      directory: createDirectory(slapd.settings()), users: () => new UsersList([]), spool: new Spool("/nonexistent"), queue: { add: async () => {} },
-      hostname: "h", trustedNetworks: networkSet(trusted, "outbound.trustedNetworks"), logger: silentLogger(),
+      directory: createDirectory(slapd.settings()),
+      users: () => new UsersList([]),
+      spool: new Spool("/nonexistent"),
+      queue: { add: async () => {} },
+      hostname: "h",
+      trustedNetworks: networkSet(trusted, "outbound.trustedNetworks"),
+      logger: silentLogger(),
     });
 
   it("is refused with 538 5.7.11", async () => {
-    await assert.rejects(backend([]).authenticate!("alice", alice.password, session("10.88.0.5", false)), { responseCode: 538, enhancedCode: "5.7.11" });
+    await assert.rejects(backend([]).authenticate!("alice", alice.password, session("10.88.0.5", false)), {
+      responseCode: 538,
+      enhancedCode: "5.7.11",
+    });
   });
 
   it("is allowed over TLS or from a trusted network", async () => {
     assert.equal(await backend([]).authenticate!("alice", alice.password, session("10.88.0.5", true)), "alice");
-    assert.equal(await backend(["10.88.0.0/16"]).authenticate!("alice", alice.password, session("10.88.0.5", false)), "alice");
+    assert.equal(
+      await backend(["10.88.0.0/16"]).authenticate!("alice", alice.password, session("10.88.0.5", false)),
+      "alice",
+    );
   });
 });
 
 describe("password guessing", () => {
   it("gets 454 4.7.0 after too many failures from one address or against one account, until the window ends", async (t) => {
     const dir = await tempDir(t, "semail-outbound-");
-    const settings = await daemonSettings(dir, { ldap: slapd.settings(), outbound: { authFailuresPerIp: 3, authFailuresPerAccount: 2, authFailureWindow: "15m" } });
+    const settings = await daemonSettings(dir, {
+      ldap: slapd.settings(),
+      outbound: { authFailuresPerIp: 3, authFailuresPerAccount: 2, authFailureWindow: "15m" },
+    });
     const daemon = await startDaemon(t, settings, { deliver: heldSender().deliver });
     for (let i = 0; i < 2; i++) {
       const { client, code } = await login(daemon.port, "bob", "wrong");
@@ -299,10 +407,24 @@ describe("password guessing", () => {
 
   it("the window ends on the clock", async () => {
     let now = 0;
-    const session: SessionInfo = { id: "s", remoteAddress: "127.0.0.1", remotePort: 1, localAddress: "127.0.0.1", localPort: 2, clientHostname: "c", secure: false };
+    const session: SessionInfo = {
+      id: "s",
+      remoteAddress: "127.0.0.1",
+      remotePort: 1,
+      localAddress: "127.0.0.1",
+      localPort: 2,
+      clientHostname: "c",
+      secure: false,
+    };
     const backend = createSubmissionBackend({
-      directory: createDirectory(slapd.settings()), users: () => new UsersList([]), spool: new Spool("/nonexistent"), queue: { add: async () => {} },
-      hostname: "h", trustedNetworks: networkSet([], "x"), logger: silentLogger(), now: () => now,
+      directory: createDirectory(slapd.settings()),
+      users: () => new UsersList([]),
+      spool: new Spool("/nonexistent"),
+      queue: { add: async () => {} },
+      hostname: "h",
+      trustedNetworks: networkSet([], "x"),
+      logger: silentLogger(),
+      now: () => now,
       authFailures: { perIp: 1, perAccount: 1, windowMs: 60_000 },
     });
     assert.equal(await backend.authenticate!("alice", "wrong", session), undefined);

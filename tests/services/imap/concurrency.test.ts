@@ -45,13 +45,20 @@ function random(seed: number): () => number {
 function body(i: number, next: () => number): string {
   const lines: string[] = [];
   const count = 1 + Math.floor(next() * 400);
-  for (let n = 0; n < count; n++) lines.push(next() < 0.05 ? `From line ${n} of message ${i}` : `line ${n} of message ${i} ${"x".repeat(Math.floor(next() * 60))}`);
+  for (let n = 0; n < count; n++)
+    lines.push(
+      next() < 0.05
+        ? `From line ${n} of message ${i}`
+        : `line ${n} of message ${i} ${"x".repeat(Math.floor(next() * 60))}`,
+    );
   lines.push(`end of message ${i}`);
   return `${lines.join("\n")}\n`;
 }
 
 /** PSS in KiB of each process, from /proc/<pid>/smaps_rollup (smem's figure). */
-async function pss(pids: readonly number[]): Promise<{ total: number; processes: number; byName: Record<string, number> }> {
+async function pss(
+  pids: readonly number[],
+): Promise<{ total: number; processes: number; byName: Record<string, number> }> {
   let total = 0;
   let processes = 0;
   const byName: Record<string, number> = {};
@@ -68,7 +75,9 @@ async function pss(pids: readonly number[]): Promise<{ total: number; processes:
 }
 
 function describePss(figure: Awaited<ReturnType<typeof pss>>): string {
-  return `${(figure.total / 1024).toFixed(1)} MiB PSS in ${figure.processes} processes (${Object.entries(figure.byName).map(([n, k]) => `${n} ${(k / 1024).toFixed(1)}`).join(", ")})`;
+  return `${(figure.total / 1024).toFixed(1)} MiB PSS in ${figure.processes} processes (${Object.entries(figure.byName)
+    .map(([n, k]) => `${n} ${(k / 1024).toFixed(1)}`)
+    .join(", ")})`;
 }
 
 /** Dovecot's "DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA" message, which holds X-IMAP. */
@@ -87,7 +96,11 @@ function census(messages: readonly MboxMessage[]): Map<string, number> {
 }
 
 /** Every message of every file of `owner` parses; SEMail's are byte for byte what was sent. */
-async function assertWhole(mailRoot: string, owner: string, expected: ReadonlyMap<string, string>): Promise<Map<string, MboxMessage[]>> {
+async function assertWhole(
+  mailRoot: string,
+  owner: string,
+  expected: ReadonlyMap<string, string>,
+): Promise<Map<string, MboxMessage[]>> {
   const files = new Map<string, MboxMessage[]>();
   const names = ["INBOX", ...(await readdir(path.join(mailRoot, owner, "mail"))).map((n) => path.join("mail", n))];
   for (const name of names) {
@@ -103,31 +116,56 @@ async function assertWhole(mailRoot: string, owner: string, expected: ReadonlyMa
   return files;
 }
 
-test("Dovecot and the inbound daemon on the same mbox files at once", { skip: needsRoot, timeout: 300_000 }, async (t) => {
+test("Dovecot and the inbound daemon on the same mbox files at once", {
+  skip: needsRoot,
+  timeout: 300_000,
+}, async (t) => {
   const fixture = await startImapFixture(t);
   const { mailRoot } = fixture.inbound;
   // Idle: once the login processes of the start-up probes have gone.
   const dovecotPss = async () => pss(await fixture.imap.pids());
-  await until(async () => !Object.keys((await dovecotPss()).byName).some((n) => n.endsWith("-login")), "the start-up probes' login processes to exit", 10_000);
+  await until(
+    async () => !Object.keys((await dovecotPss()).byName).some((n) => n.endsWith("-login")),
+    "the start-up probes' login processes to exit",
+    10_000,
+  );
   const idle = await dovecotPss();
   t.diagnostic(`dovecot idle: ${describePss(idle)}`);
   const expected = new Map<string, string>();
   const pair = folderName("alice@alice.semail.test", SENDERS[0]!);
 
-  await t.test(`${MESSAGES} messages over ${CONNECTIONS} connections while IMAP flags, copies and expunges`, async () => {
-    // The first message makes the pair folder the IMAP client copies into.
-    const next = random(SEED);
-    const messages = Array.from({ length: MESSAGES }, (_, i) => {
-      const text = body(i, next);
-      expected.set(`c${i}@example.org`, text);
-      const from = SENDERS[i % SENDERS.length]!;
-      return { from, data: `From: ${from}\r\nTo: alice@alice.semail.test\r\nSubject: c${i}\r\nMessage-ID: <c${i}@example.org>\r\n\r\n${text.replace(/\n/g, "\r\n").replace(/^\./gm, "..")}` };
-    });
-    const first = await sendMessage(fixture.inbound.port, { from: messages[0]!.from, to: ["alice@alice.semail.test"], data: messages[0]!.data });
-    assert.equal(first.code, 250);
+  await t.test(
+    `${MESSAGES} messages over ${CONNECTIONS} connections while IMAP flags, copies and expunges`,
+    async () => {
+      // The first message makes the pair folder the IMAP client copies into.
+      const next = random(SEED);
+      const messages = Array.from({ length: MESSAGES }, (_, i) => {
+        const text = body(i, next);
+        expected.set(`c${i}@example.org`, text);
+        const from = SENDERS[i % SENDERS.length]!;
+        return {
+          from,
+          data: `From: ${from}\r\nTo: alice@alice.semail.test\r\nSubject: c${i}\r\nMessage-ID: <c${i}@example.org>\r\n\r\n${text.replace(/\n/g, "\r\n").replace(/^\./gm, "..")}`,
+        };
+      });
+      const first = await sendMessage(fixture.inbound.port, {
+        from: messages[0]!.from,
+        to: ["alice@alice.semail.test"],
+        data: messages[0]!.data,
+      });
+      assert.equal(first.code, 250);
 
-    const started = Date.now();
-    const imap = python<{ expunged: string[]; copied: Record<string, string[]>; rounds: number; during: number; flagged: number; slowest: number }>(fixture, `
+      const started = Date.now();
+      const imap = python<{
+        expunged: string[];
+        copied: Record<string, string[]>;
+        rounds: number;
+        during: number;
+        flagged: number;
+        slowest: number;
+      }>(
+        fixture,
+        `
 import time
 rng = random.Random(${SEED})
 m = login("alice", "${ALICE}")
@@ -165,71 +203,124 @@ while rounds < 2000 and time.time() < deadline:
         m.uid("STORE", chosen, "+FLAGS", "(\\\\Deleted)"); m.expunge(); expunged += ids
 m.logout()
 print(json.dumps({"expunged": expunged, "copied": copied, "rounds": rounds, "during": during, "flagged": flagged, "slowest": slowest}))
-`, { STOP: path.join(fixture.stateDir, "stop-imap"), READY: path.join(fixture.stateDir, "imap-ready") });
-    await until(() => access(path.join(fixture.stateDir, "imap-ready")).then(() => true, () => false), "the IMAP loop to start", 20_000);
+`,
+        { STOP: path.join(fixture.stateDir, "stop-imap"), READY: path.join(fixture.stateDir, "imap-ready") },
+      );
+      await until(
+        () =>
+          access(path.join(fixture.stateDir, "imap-ready")).then(
+            () => true,
+            () => false,
+          ),
+        "the IMAP loop to start",
+        20_000,
+      );
 
-    let index = 1;
-    let underLoad: Promise<Awaited<ReturnType<typeof pss>>> | undefined;
-    const pause = random(SEED + 1);
-    await Promise.all(
-      Array.from({ length: CONNECTIONS }, async () => {
-        for (let i = index++; i < MESSAGES; i = index++) {
-          if (i === MESSAGES / 2) underLoad = dovecotPss();
-          await new Promise((r) => setTimeout(r, Math.floor(pause() * 30)));
-          const reply = await sendMessage(fixture.inbound.port, { from: messages[i]!.from, to: ["alice@alice.semail.test"], data: messages[i]!.data });
-          assert.equal(reply.code, 250, `message ${i}: ${reply.lines.join(" ")}`);
-        }
-      }),
-    );
-    const deliveryMs = Date.now() - started;
-    await writeFile(path.join(fixture.stateDir, "stop-imap"), "");
-    const loop = await imap;
-    t.diagnostic(`delivered ${MESSAGES} in ${deliveryMs} ms; IMAP: ${loop.rounds} rounds (${loop.during} during the deliveries; slowest SELECT, waiting for the dotlock, ${Math.round(loop.slowest * 1000)} ms), ${loop.flagged} flagged, ${loop.expunged.length} expunged, ${Object.values(loop.copied).flat().length} copied`);
-    t.diagnostic(`dovecot with the IMAP session, mid-delivery: ${describePss((await underLoad)!)}`);
-    assert.ok(loop.during >= 1, `the IMAP loop ran alongside the deliveries (${loop.during} rounds)`);
-    assert.ok(loop.expunged.length > 0 && loop.copied.Archive!.length > 0 && loop.copied[pair]!.length > 0, JSON.stringify(loop).slice(0, 300));
+      let index = 1;
+      let underLoad: Promise<Awaited<ReturnType<typeof pss>>> | undefined;
+      const pause = random(SEED + 1);
+      await Promise.all(
+        Array.from({ length: CONNECTIONS }, async () => {
+          for (let i = index++; i < MESSAGES; i = index++) {
+            if (i === MESSAGES / 2) underLoad = dovecotPss();
+            await new Promise((r) => setTimeout(r, Math.floor(pause() * 30)));
+            const reply = await sendMessage(fixture.inbound.port, {
+              from: messages[i]!.from,
+              to: ["alice@alice.semail.test"],
+              data: messages[i]!.data,
+            });
+            assert.equal(reply.code, 250, `message ${i}: ${reply.lines.join(" ")}`);
+          }
+        }),
+      );
+      const deliveryMs = Date.now() - started;
+      await writeFile(path.join(fixture.stateDir, "stop-imap"), "");
+      const loop = await imap;
+      t.diagnostic(
+        `delivered ${MESSAGES} in ${deliveryMs} ms; IMAP: ${loop.rounds} rounds (${loop.during} during the deliveries; slowest SELECT, waiting for the dotlock, ${Math.round(loop.slowest * 1000)} ms), ${loop.flagged} flagged, ${loop.expunged.length} expunged, ${Object.values(loop.copied).flat().length} copied`,
+      );
+      t.diagnostic(`dovecot with the IMAP session, mid-delivery: ${describePss((await underLoad)!)}`);
+      assert.ok(loop.during >= 1, `the IMAP loop ran alongside the deliveries (${loop.during} rounds)`);
+      assert.ok(
+        loop.expunged.length > 0 && loop.copied.Archive!.length > 0 && loop.copied[pair]!.length > 0,
+        JSON.stringify(loop).slice(0, 300),
+      );
 
-    const files = await assertWhole(mailRoot, "alice", expected);
-    const inbox = census(files.get("INBOX")!);
-    const expunged = new Set(loop.expunged);
-    for (let i = 0; i < MESSAGES; i++) {
-      const id = `c${i}@example.org`;
-      assert.equal(inbox.get(id) ?? 0, expunged.has(id) ? 0 : 1, `INBOX holds ${id} ${expunged.has(id) ? "no more (expunged)" : "once"}`);
-    }
-    // Dovecot keeps its folder data (X-IMAP) in a pseudo message at the top once the first message is expunged.
-    const kept = files.get("INBOX")!.filter((m) => !isPseudo(m));
-    assert.ok(files.get("INBOX")!.slice(1).every((m) => !isPseudo(m)), "a pseudo message only at the top");
-    assert.equal(kept.length, MESSAGES - expunged.size);
-    const copies = (name: string) => loop.copied[name]!.reduce((m, id) => m.set(id, (m.get(id) ?? 0) + 1), new Map<string, number>());
-    assert.deepEqual(census(files.get(path.join("mail", "Archive"))!), copies("Archive"));
-    // What Dovecot copies carries Content-Length, its body's quoting kept as SEMail wrote it.
-    assert.ok(files.get(path.join("mail", "Archive"))!.every((m) => m.contentLength === m.body.length), "COPY writes Content-Length");
-    const inPair = census(files.get(path.join("mail", pair))!);
-    for (let i = 0; i < MESSAGES; i++) {
-      const id = `c${i}@example.org`;
-      assert.equal(inPair.get(id) ?? 0, (i % SENDERS.length === 0 ? 1 : 0) + (copies(pair).get(id) ?? 0), `${pair} holds ${id} as delivered plus copied`);
-    }
-    // Dovecot's own view agrees with the file.
-    const seen = await python<{ ids: string[] }>(fixture, `
+      const files = await assertWhole(mailRoot, "alice", expected);
+      const inbox = census(files.get("INBOX")!);
+      const expunged = new Set(loop.expunged);
+      for (let i = 0; i < MESSAGES; i++) {
+        const id = `c${i}@example.org`;
+        assert.equal(
+          inbox.get(id) ?? 0,
+          expunged.has(id) ? 0 : 1,
+          `INBOX holds ${id} ${expunged.has(id) ? "no more (expunged)" : "once"}`,
+        );
+      }
+      // Dovecot keeps its folder data (X-IMAP) in a pseudo message at the top once the first message is expunged.
+      const kept = files.get("INBOX")!.filter((m) => !isPseudo(m));
+      assert.ok(
+        files
+          .get("INBOX")!
+          .slice(1)
+          .every((m) => !isPseudo(m)),
+        "a pseudo message only at the top",
+      );
+      assert.equal(kept.length, MESSAGES - expunged.size);
+      const copies = (name: string) =>
+        loop.copied[name]!.reduce((m, id) => m.set(id, (m.get(id) ?? 0) + 1), new Map<string, number>());
+      assert.deepEqual(census(files.get(path.join("mail", "Archive"))!), copies("Archive"));
+      // What Dovecot copies carries Content-Length, its body's quoting kept as SEMail wrote it.
+      assert.ok(
+        files.get(path.join("mail", "Archive"))!.every((m) => m.contentLength === m.body.length),
+        "COPY writes Content-Length",
+      );
+      const inPair = census(files.get(path.join("mail", pair))!);
+      for (let i = 0; i < MESSAGES; i++) {
+        const id = `c${i}@example.org`;
+        assert.equal(
+          inPair.get(id) ?? 0,
+          (i % SENDERS.length === 0 ? 1 : 0) + (copies(pair).get(id) ?? 0),
+          `${pair} holds ${id} as delivered plus copied`,
+        );
+      }
+      // Dovecot's own view agrees with the file.
+      const seen = await python<{ ids: string[] }>(
+        fixture,
+        `
 m = login("alice", "${ALICE}")
 m.select("INBOX", readonly=True)
 typ, data = m.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
 print(json.dumps({"ids": [re.search(rb"<([^>]+)>", d[1]).group(1).decode() for d in data if isinstance(d, tuple)]}))
-`);
-    assert.deepEqual(seen.ids, kept.map((m) => messageId(m)), "Dovecot hides its pseudo message");
-    const loaded = await dovecotPss();
-    t.diagnostic(`dovecot after the load: ${describePss(loaded)}`);
-  });
+`,
+      );
+      assert.deepEqual(
+        seen.ids,
+        kept.map((m) => messageId(m)),
+        "Dovecot hides its pseudo message",
+      );
+      const loaded = await dovecotPss();
+      t.diagnostic(`dovecot after the load: ${describePss(loaded)}`);
+    },
+  );
 
-  await t.test("after Dovecot has written (flags, expunge, APPEND), a crash mid-append is cut back under the lock Dovecot waits on, and the daemon appends after it", async () => {
-    // bob: the daemon delivers, IMAP flags one, expunges one, APPENDs one with an unquoted From line.
-    for (let i = 0; i < 4; i++) {
-      const text = `bob ${i}\nFrom the daemon, quoted\n`;
-      expected.set(`b${i}@example.org`, text);
-      const reply = await sendMessage(fixture.inbound.port, { from: "s0@example.org", to: ["bob@bob.semail.test"], data: `Subject: b${i}\r\nMessage-ID: <b${i}@example.org>\r\n\r\n${text.replace(/\n/g, "\r\n")}` });
-      assert.equal(reply.code, 250);
-    }
-    const appended = await python<{ append: string }>(fixture, `
+  await t.test(
+    "after Dovecot has written (flags, expunge, APPEND), a crash mid-append is cut back under the lock Dovecot waits on, and the daemon appends after it",
+    async () => {
+      // bob: the daemon delivers, IMAP flags one, expunges one, APPENDs one with an unquoted From line.
+      for (let i = 0; i < 4; i++) {
+        const text = `bob ${i}\nFrom the daemon, quoted\n`;
+        expected.set(`b${i}@example.org`, text);
+        const reply = await sendMessage(fixture.inbound.port, {
+          from: "s0@example.org",
+          to: ["bob@bob.semail.test"],
+          data: `Subject: b${i}\r\nMessage-ID: <b${i}@example.org>\r\n\r\n${text.replace(/\n/g, "\r\n")}`,
+        });
+        assert.equal(reply.code, 250);
+      }
+      const appended = await python<{ append: string }>(
+        fixture,
+        `
 m = login("bob", "${BOB}")
 m.select("INBOX")
 m.store("1", "+FLAGS", "(\\\\Seen \\\\Answered)")
@@ -238,74 +329,104 @@ msg = b"Subject: appended\\r\\nMessage-ID: <appended@example.org>\\r\\n\\r\\nfir
 typ, data = m.append("INBOX", "(\\\\Flagged)", None, msg)
 m.logout()
 print(json.dumps({"append": typ}))
-`);
-    assert.equal(appended.append, "OK");
-    const inbox = path.join(mailRoot, "bob", "INBOX");
-    const afterAppend = (await readFile(inbox)).toString("latin1");
-    assert.match(afterAppend, /^Content-Length: \d+$/m, "Dovecot writes Content-Length");
-    assert.match(afterAppend, /^From the client, not quoted$/m, "and does not quote From lines in what it appends");
+`,
+      );
+      assert.equal(appended.append, "OK");
+      const inbox = path.join(mailRoot, "bob", "INBOX");
+      const afterAppend = (await readFile(inbox)).toString("latin1");
+      assert.match(afterAppend, /^Content-Length: \d+$/m, "Dovecot writes Content-Length");
+      assert.match(afterAppend, /^From the client, not quoted$/m, "and does not quote From lines in what it appends");
 
-    // A store process on the same mail root is killed in the middle of an append (crash-child.ts
-    // delivers to the roots of bob and carol), leaving its dotlock and a partial tail.
-    await provisionRoot(mailRoot, "carol");
-    await handToMailUids(mailRoot, ["carol"]);
-    const crash = await runChild(mailRoot, "mid-write", 3, 6);
-    assert.equal(crash.signal, "SIGKILL");
-    const locks = await lockLeftovers(mailRoot);
-    assert.ok(locks.length > 0, "the dead writer's lock is left");
-    const locked = locks.find((l) => l.startsWith("bob/") && l.endsWith(".lock"));
-    t.diagnostic(`after the kill: ${locks.join(", ")}`);
+      // A store process on the same mail root is killed in the middle of an append (crash-child.ts
+      // delivers to the roots of bob and carol), leaving its dotlock and a partial tail.
+      await provisionRoot(mailRoot, "carol");
+      await handToMailUids(mailRoot, ["carol"]);
+      const crash = await runChild(mailRoot, "mid-write", 3, 6);
+      assert.equal(crash.signal, "SIGKILL");
+      const locks = await lockLeftovers(mailRoot);
+      assert.ok(locks.length > 0, "the dead writer's lock is left");
+      const locked = locks.find((l) => l.startsWith("bob/") && l.endsWith(".lock"));
+      t.diagnostic(`after the kill: ${locks.join(", ")}`);
 
-    // An IMAP client opens the locked file now: it must wait for the lock, not read the half message.
-    let reader: Promise<{ ids: (string | null)[] }> | undefined;
-    if (locked !== undefined) {
-      const folder = locked === "bob/INBOX.lock" ? "INBOX" : locked.slice("bob/mail/".length, -".lock".length);
-      let done = false;
-      reader = python<{ ids: (string | null)[] }>(fixture, `
+      // An IMAP client opens the locked file now: it must wait for the lock, not read the half message.
+      let reader: Promise<{ ids: (string | null)[] }> | undefined;
+      if (locked !== undefined) {
+        const folder = locked === "bob/INBOX.lock" ? "INBOX" : locked.slice("bob/mail/".length, -".lock".length);
+        let done = false;
+        reader = python<{ ids: (string | null)[] }>(
+          fixture,
+          `
 m = login("bob", "${BOB}")
 m.select('"${folder}"', readonly=True)
 typ, data = m.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (MESSAGE-ID SUBJECT)])")
 print(json.dumps({"ids": [(re.search(rb"<([^>]+)>", d[1]) or re.search(rb"Subject: (.*)", d[1])).group(1).decode().strip() for d in data if isinstance(d, tuple)]}))
-`);
-      void reader.then(() => (done = true), () => (done = true));
-      await new Promise((r) => setTimeout(r, 1500));
-      assert.equal(done, false, `the IMAP reader waits on ${locked}`);
-    }
-    const report = await recoverMailRoot(mailRoot, silentLogger());
-    assert.ok(report.truncated.length > 0 || report.locksRemoved.length > 0, JSON.stringify(report));
-    assert.deepEqual(report.unresolved, []);
-    t.diagnostic(`recovery: ${JSON.stringify(report)}`);
-    if (reader !== undefined) {
-      const seen = await reader;
-      assert.ok(seen.ids.every((id) => id !== null), JSON.stringify(seen));
-    }
+`,
+        );
+        void reader.then(
+          () => (done = true),
+          () => (done = true),
+        );
+        await new Promise((r) => setTimeout(r, 1500));
+        assert.equal(done, false, `the IMAP reader waits on ${locked}`);
+      }
+      const report = await recoverMailRoot(mailRoot, silentLogger());
+      assert.ok(report.truncated.length > 0 || report.locksRemoved.length > 0, JSON.stringify(report));
+      assert.deepEqual(report.unresolved, []);
+      t.diagnostic(`recovery: ${JSON.stringify(report)}`);
+      if (reader !== undefined) {
+        const seen = await reader;
+        assert.ok(
+          seen.ids.every((id) => id !== null),
+          JSON.stringify(seen),
+        );
+      }
 
-    // The daemon appends after Dovecot's and the recovered writes.
-    for (let i = 4; i < 7; i++) {
-      const text = `bob ${i}\nFrom the daemon again\n`;
-      expected.set(`b${i}@example.org`, text);
-      const reply = await sendMessage(fixture.inbound.port, { from: "s0@example.org", to: ["bob@bob.semail.test"], data: `Subject: b${i}\r\nMessage-ID: <b${i}@example.org>\r\n\r\n${text.replace(/\n/g, "\r\n")}` });
-      assert.equal(reply.code, 250);
-    }
-    const files = await assertWhole(mailRoot, "bob", expected);
-    const messages = files.get("INBOX")!.filter((m) => !isPseudo(m));
-    const ids = messages.map((m) => messageId(m) ?? m.header("Subject"));
-    for (const id of ["b0@example.org", "b2@example.org", "b3@example.org", "appended@example.org", "b4@example.org", "b5@example.org", "b6@example.org"]) {
-      assert.equal(ids.filter((x) => x === id).length, 1, `${id} once in bob's INBOX: ${ids.join(" ")}`);
-    }
-    assert.ok(!ids.includes("b1@example.org"), "the expunged message stays expunged");
-    const client = messages.find((m) => messageId(m) === "appended@example.org")!;
-    assert.equal(client.body, "first line\nFrom the client, not quoted\n>From the client, one quote\nlast line\n", "the APPENDed message is one message, read by its Content-Length");
-    for (const crashed of messages.filter((m) => /^crash \d+$/.test(m.header("Subject") ?? ""))) {
-      assert.match(crashed.body, /^(message \d+ line\n)+$/, `${crashed.header("Subject")} is whole`);
-    }
-    // Dovecot reads the same messages (it resyncs what the recovery and the daemon changed).
-    const seen = await python<{ ids: string[] }>(fixture, `
+      // The daemon appends after Dovecot's and the recovered writes.
+      for (let i = 4; i < 7; i++) {
+        const text = `bob ${i}\nFrom the daemon again\n`;
+        expected.set(`b${i}@example.org`, text);
+        const reply = await sendMessage(fixture.inbound.port, {
+          from: "s0@example.org",
+          to: ["bob@bob.semail.test"],
+          data: `Subject: b${i}\r\nMessage-ID: <b${i}@example.org>\r\n\r\n${text.replace(/\n/g, "\r\n")}`,
+        });
+        assert.equal(reply.code, 250);
+      }
+      const files = await assertWhole(mailRoot, "bob", expected);
+      const messages = files.get("INBOX")!.filter((m) => !isPseudo(m));
+      const ids = messages.map((m) => messageId(m) ?? m.header("Subject"));
+      for (const id of [
+        "b0@example.org",
+        "b2@example.org",
+        "b3@example.org",
+        "appended@example.org",
+        "b4@example.org",
+        "b5@example.org",
+        "b6@example.org",
+      ]) {
+        assert.equal(ids.filter((x) => x === id).length, 1, `${id} once in bob's INBOX: ${ids.join(" ")}`);
+      }
+      assert.ok(!ids.includes("b1@example.org"), "the expunged message stays expunged");
+      const client = messages.find((m) => messageId(m) === "appended@example.org")!;
+      assert.equal(
+        client.body,
+        "first line\nFrom the client, not quoted\n>From the client, one quote\nlast line\n",
+        "the APPENDed message is one message, read by its Content-Length",
+      );
+      for (const crashed of messages.filter((m) => /^crash \d+$/.test(m.header("Subject") ?? ""))) {
+        assert.match(crashed.body, /^(message \d+ line\n)+$/, `${crashed.header("Subject")} is whole`);
+      }
+      // Dovecot reads the same messages (it resyncs what the recovery and the daemon changed).
+      const seen = await python<{ ids: string[] }>(
+        fixture,
+        `
 m = login("bob", "${BOB}")
 m.select("INBOX", readonly=True)
 typ, data = m.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (MESSAGE-ID SUBJECT)])")
 print(json.dumps({"ids": [(re.search(rb"<([^>]+)>", d[1]) or re.search(rb"Subject: (.*)", d[1])).group(1).decode().strip() for d in data if isinstance(d, tuple)]}))
-`);
-    assert.deepEqual(seen.ids, ids);
-  });
+`,
+      );
+      assert.deepEqual(seen.ids, ids);
+    },
+  );
 });

@@ -14,7 +14,14 @@ import { ldapSettings } from "../../../config/sections/ldap.ts";
 import { parseUsersList } from "../../../config/users-list.ts";
 import { localCertificate } from "../../../services/imap/certificate.ts";
 import { imapUsers, renderUsersFile } from "../../../config/imap-users.ts";
-import { ImapConfigError, imapPaths, renderDovecotConf, renderLdapConf, renderPostLogin, type DovecotConfigInput } from "../../../services/imap/config.ts";
+import {
+  ImapConfigError,
+  imapPaths,
+  renderDovecotConf,
+  renderLdapConf,
+  renderPostLogin,
+  type DovecotConfigInput,
+} from "../../../services/imap/config.ts";
 import { selfSignedCertificate } from "../../../testkit/tls.ts";
 import { tempDir } from "../../../testkit/temp-dir.ts";
 import { needsRoot } from "../../../testkit/needs-root.ts";
@@ -24,7 +31,11 @@ const run = promisify(execFile);
 function input(overrides: Partial<DovecotConfigInput> = {}, imap: Record<string, unknown> = {}): DovecotConfigInput {
   return {
     imap: imapSettings.parse({ stateDir: "/var/lib/semail/imap", trustedNetworks: ["10.88.0.0/16"], ...imap }),
-    ldap: ldapSettings.parse({ url: "ldap://10.0.0.5:389", baseDn: "dc=semail,dc=email", userDnTemplate: "uid={uid},ou=people,dc=semail,dc=email" }),
+    ldap: ldapSettings.parse({
+      url: "ldap://10.0.0.5:389",
+      baseDn: "dc=semail,dc=email",
+      userDnTemplate: "uid={uid},ou=people,dc=semail,dc=email",
+    }),
     mailRoot: "/var/mail/semail",
     tls: { cert: "/etc/semail/tls/cert.pem", key: "/etc/semail/tls/key.pem" },
     ...overrides,
@@ -44,7 +55,10 @@ test("the login is the LDAP uid or a mailbox address (the users file names its o
   const passdbs = [...conf.matchAll(/^passdb \{\n([^}]*)\}/gm)].map((m) => m[1]!);
   assert.equal(passdbs.length, 3);
   // Names with '@' only: an address in the users file becomes its owner, any other is refused before LDAP.
-  assert.match(passdbs[0]!, /driver = passwd-file\n\s*args = \/var\/lib\/semail\/imap\/users\n\s*username_filter = \*@\*\n\s*result_success = continue\n\s*result_failure = return-fail/);
+  assert.match(
+    passdbs[0]!,
+    /driver = passwd-file\n\s*args = \/var\/lib\/semail\/imap\/users\n\s*username_filter = \*@\*\n\s*result_success = continue\n\s*result_failure = return-fail/,
+  );
   assert.match(passdbs[1]!, /driver = ldap\n.*\n\s*result_success = continue-ok\n\s*result_failure = return-fail/);
   assert.match(passdbs[2]!, /driver = passwd-file\n\s*args = \/var\/lib\/semail\/imap\/users\n/);
   assert.doesNotMatch(passdbs[2]!, /username_filter/);
@@ -64,11 +78,14 @@ test("the user's own mbox files, Dovecot's files in its own directory, dotlock a
   );
   assert.equal(setting(conf, "mbox_read_locks"), "fcntl dotlock");
   assert.equal(setting(conf, "mbox_write_locks"), "fcntl dotlock");
-  for (const name of ["Sent", "Drafts", "Trash"]) assert.match(conf, new RegExp(`mailbox ${name} \\{\\n\\s*special_use = \\\\${name}\\n\\s*auto = subscribe`));
+  for (const name of ["Sent", "Drafts", "Trash"])
+    assert.match(conf, new RegExp(`mailbox ${name} \\{\\n\\s*special_use = \\\\${name}\\n\\s*auto = subscribe`));
 });
 
 test("listeners and TLS: ports from the settings, plain LOGIN only from loopback and the trusted networks", () => {
-  const conf = renderDovecotConf(input({}, { imapPort: 1143, imapsPort: 1993, pop3sPort: 1995, listen: ["127.0.0.1", "10.88.0.1"] }));
+  const conf = renderDovecotConf(
+    input({}, { imapPort: 1143, imapsPort: 1993, pop3sPort: 1995, listen: ["127.0.0.1", "10.88.0.1"] }),
+  );
   assert.equal(setting(conf, "listen"), "127.0.0.1, 10.88.0.1");
   assert.match(conf, /inet_listener imap \{\n\s*port = 1143\n/);
   assert.match(conf, /inet_listener imaps \{\n\s*port = 1993\n\s*ssl = yes/);
@@ -82,8 +99,14 @@ test("listeners and TLS: ports from the settings, plain LOGIN only from loopback
 });
 
 test("settings it cannot use are refused by name", () => {
-  assert.throws(() => renderDovecotConf(input({ tls: {} })), (e: Error) => e instanceof ImapConfigError && /tls\.cert and tls\.key/.test(e.message));
-  assert.throws(() => renderDovecotConf(input({}, { imapPort: 0, imapsPort: 0, pop3sPort: 0 })), /nothing would listen/);
+  assert.throws(
+    () => renderDovecotConf(input({ tls: {} })),
+    (e: Error) => e instanceof ImapConfigError && /tls\.cert and tls\.key/.test(e.message),
+  );
+  assert.throws(
+    () => renderDovecotConf(input({}, { imapPort: 0, imapsPort: 0, pop3sPort: 0 })),
+    /nothing would listen/,
+  );
   assert.throws(() => renderDovecotConf(input({}, { imapPort: 993 })), /must differ/);
   assert.throws(() => renderDovecotConf(input({ mailRoot: '/var/mail/"x' })), /inbound\.mailRoot .* no quotes/);
   const search = ldapSettings.parse({ userDnTemplate: "cn={uid},ou=people,dc=x" });
@@ -101,11 +124,17 @@ test("the users file holds the live mailboxes only, each with its mail uid and r
     `alice::${mailUid("alice")}:${mailUid("alice")}::/var/mail/semail/alice::\nalice@alice.semail.email:::::::user=alice noauthenticate\n`,
   );
   assert.equal(renderUsersFile([]), "");
-  assert.throws(() => renderUsersFile([{ owner: "alice", uid: 1, home: "/m/alice", address: "a:b@x.example" }]), /':' or white space/);
+  assert.throws(
+    () => renderUsersFile([{ owner: "alice", uid: 1, home: "/m/alice", address: "a:b@x.example" }]),
+    /':' or white space/,
+  );
 });
 
 test("Dovecot's own parser reads the rendered configuration as meant", { skip: needsRoot }, async (t) => {
-  const present = await run("doveconf", ["-c", "/dev/null", "-d"]).then(() => true, () => false);
+  const present = await run("doveconf", ["-c", "/dev/null", "-d"]).then(
+    () => true,
+    () => false,
+  );
   if (!present) return t.skip("doveconf is not installed");
   const cert = await selfSignedCertificate();
   t.after(() => cert.cleanup());
@@ -119,9 +148,18 @@ test("Dovecot's own parser reads the rendered configuration as meant", { skip: n
   assert.match(stdout, /^mbox_read_locks = fcntl dotlock$/m);
   // Settings at Dovecot's defaults (auth_username_format %Lu, mbox_write_locks) are not printed by -n.
   assert.match(stdout, /^auth_username_chars = abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789\._-@$/m);
-  assert.match(stdout, /^passdb \{\n\s*args = .*\/users\n\s*driver = passwd-file\n(.*\n)*?\s*username_filter = \*@\*\n\}/m);
+  assert.match(
+    stdout,
+    /^passdb \{\n\s*args = .*\/users\n\s*driver = passwd-file\n(.*\n)*?\s*username_filter = \*@\*\n\}/m,
+  );
   assert.doesNotMatch(stdout, /^listen = /m, "listen is Dovecot's default *, ::");
-  assert.match(stdout, new RegExp(`^mail_location = mbox:/var/mail/semail/%u/mail:INBOX=/var/mail/semail/%u/INBOX:INDEX=${dir}/index/%u:CONTROL=${dir}/control/%u:UTF-8$`, "m"));
+  assert.match(
+    stdout,
+    new RegExp(
+      `^mail_location = mbox:/var/mail/semail/%u/mail:INBOX=/var/mail/semail/%u/INBOX:INDEX=${dir}/index/%u:CONTROL=${dir}/control/%u:UTF-8$`,
+      "m",
+    ),
+  );
   assert.match(stdout, /executable = script-login -d /);
 });
 
@@ -133,18 +171,32 @@ test("the post-login script subscribes pair folders never offered, keeps the use
   await mkdir(path.join(home, "mail", "Sub"), { recursive: true });
   const script = path.join(dir, "postlogin.sh");
   await writeFile(script, renderPostLogin(control), { mode: 0o755 });
-  for (const name of ["alice@a.semail.test,bob@example.org", "alice@a.semail.test,=3dx=2cy+z@e.example", "Sent", ".alice@x.lock.tag.1", "Trash.lock"]) await writeFile(path.join(home, "mail", name), "");
-  const login = () => run("sh", [script, "echo", "imap ran"], { env: { PATH: process.env.PATH, USER: "alice", HOME: home } });
+  for (const name of [
+    "alice@a.semail.test,bob@example.org",
+    "alice@a.semail.test,=3dx=2cy+z@e.example",
+    "Sent",
+    ".alice@x.lock.tag.1",
+    "Trash.lock",
+  ])
+    await writeFile(path.join(home, "mail", name), "");
+  const login = () =>
+    run("sh", [script, "echo", "imap ran"], { env: { PATH: process.env.PATH, USER: "alice", HOME: home } });
 
   assert.equal((await login()).stdout, "imap ran\n");
   const subscriptions = path.join(control, "alice", ".subscriptions");
-  assert.equal(await readFile(subscriptions, "utf8"), "V\t2\n\nSent\nalice@a.semail.test,=3dx=2cy+z@e.example\nalice@a.semail.test,bob@example.org\n");
+  assert.equal(
+    await readFile(subscriptions, "utf8"),
+    "V\t2\n\nSent\nalice@a.semail.test,=3dx=2cy+z@e.example\nalice@a.semail.test,bob@example.org\n",
+  );
 
   // The user unsubscribes one (Dovecot rewrites the file); a new folder arrives; the next login adds only it.
   await writeFile(subscriptions, "V\t2\n\nSent\nalice@a.semail.test,bob@example.org\n");
   await writeFile(path.join(home, "mail", "alice@a.semail.test,new@example.org"), "");
   await login();
-  assert.equal(await readFile(subscriptions, "utf8"), "V\t2\n\nSent\nalice@a.semail.test,bob@example.org\nalice@a.semail.test,new@example.org\n");
+  assert.equal(
+    await readFile(subscriptions, "utf8"),
+    "V\t2\n\nSent\nalice@a.semail.test,bob@example.org\nalice@a.semail.test,new@example.org\n",
+  );
 
   // Dovecot holds its lock on the file: the script gives up subscribing, never the login.
   await writeFile(path.join(home, "mail", "alice@a.semail.test,later@example.org"), "");
@@ -154,7 +206,14 @@ test("the post-login script subscribes pair folders never offered, keeps the use
   assert.ok(Date.now() - started < 10_000);
   assert.doesNotMatch(await readFile(subscriptions, "utf8"), /later/);
   // A user with no control directory (or no mail/) logs in all the same.
-  assert.equal((await run("sh", [script, "echo", "imap ran"], { env: { PATH: process.env.PATH, USER: "bob", HOME: path.join(dir, "home", "bob") } })).stdout, "imap ran\n");
+  assert.equal(
+    (
+      await run("sh", [script, "echo", "imap ran"], {
+        env: { PATH: process.env.PATH, USER: "bob", HOME: path.join(dir, "home", "bob") },
+      })
+    ).stdout,
+    "imap ran\n",
+  );
 });
 
 test("local mode's certificate is made once and reused", async (t) => {

@@ -43,12 +43,29 @@ async function send(port: number, from: string, to: string, subject: string, bod
 test("Dovecot over the users' mbox files", { skip: needsRoot, timeout: 180_000 }, async (t) => {
   const started = Date.now();
   const fixture: ImapFixture = await startImapFixture(t, { trustedNetworks: ["127.0.0.3/32"] });
-  for (const [i, sender] of SENDERS.entries()) await send(fixture.inbound.port, sender, "alice@alice.semail.test", `m${i}`, "Hi alice.\r\nFrom here on, a line the store quotes.\r\n");
+  for (const [i, sender] of SENDERS.entries())
+    await send(
+      fixture.inbound.port,
+      sender,
+      "alice@alice.semail.test",
+      `m${i}`,
+      "Hi alice.\r\nFrom here on, a line the store quotes.\r\n",
+    );
   await send(fixture.inbound.port, "carol@example.org", "bob@bob.semail.test", "for-bob");
   t.diagnostic(`fixture (slapd, inbound, dovecot, 5 messages) ready in ${Date.now() - started} ms`);
 
-  await t.test("alice logs in with her LDAP password, lists INBOX, her pair folders and Sent/Drafts/Trash (all subscribed), and fetches what the daemon stored", async () => {
-    const result = await python<{ list: string[]; lsub: string[]; subjects: string[]; body: string; selectable: Record<string, number> }>(fixture, `
+  await t.test(
+    "alice logs in with her LDAP password, lists INBOX, her pair folders and Sent/Drafts/Trash (all subscribed), and fetches what the daemon stored",
+    async () => {
+      const result = await python<{
+        list: string[];
+        lsub: string[];
+        subjects: string[];
+        body: string;
+        selectable: Record<string, number>;
+      }>(
+        fixture,
+        `
 m = login("alice", "${ALICE}")
 def names(lines):
     return sorted(re.match(rb'\\(.*?\\) "(?:/|NIL)" (.*)$', l).group(1).decode().strip('"') for l in lines)
@@ -65,20 +82,32 @@ subjects = [d[1].decode().strip() for d in data if isinstance(d, tuple)]
 typ, body = m.fetch("1", "(BODY.PEEK[TEXT])")
 m.logout()
 print(json.dumps({"list": names(lst), "lsub": names(lsub), "subjects": subjects, "body": body[0][1].decode(), "selectable": selectable}))
-`);
-    const pairs = SENDERS.map((s) => folderName("alice@alice.semail.test", s));
-    assert.deepEqual(result.list, ["Drafts", "INBOX", "Junk", "Sent", "Trash", ...pairs].sort());
-    // INBOX is always there for clients; the pair folders are subscribed without the user asking.
-    assert.deepEqual(result.lsub.filter((n) => n !== "INBOX"), ["Drafts", "Sent", "Trash", ...pairs].sort());
-    assert.deepEqual(result.subjects, SENDERS.map((_, i) => `Subject: m${i}`));
-    for (const pair of pairs) assert.equal(result.selectable[pair], 1, `${pair} opens with its message`);
-    assert.equal(result.selectable.INBOX, SENDERS.length);
-    // mboxo quoting is shown as stored (see services/imap/config.ts).
-    assert.match(result.body, /^Hi alice\.\r\n>From here on/);
-  });
+`,
+      );
+      const pairs = SENDERS.map((s) => folderName("alice@alice.semail.test", s));
+      assert.deepEqual(result.list, ["Drafts", "INBOX", "Junk", "Sent", "Trash", ...pairs].sort());
+      // INBOX is always there for clients; the pair folders are subscribed without the user asking.
+      assert.deepEqual(
+        result.lsub.filter((n) => n !== "INBOX"),
+        ["Drafts", "Sent", "Trash", ...pairs].sort(),
+      );
+      assert.deepEqual(
+        result.subjects,
+        SENDERS.map((_, i) => `Subject: m${i}`),
+      );
+      for (const pair of pairs) assert.equal(result.selectable[pair], 1, `${pair} opens with its message`);
+      assert.equal(result.selectable.INBOX, SENDERS.length);
+      // mboxo quoting is shown as stored (see services/imap/config.ts).
+      assert.match(result.body, /^Hi alice\.\r\n>From here on/);
+    },
+  );
 
-  await t.test("alice logs in with her mailbox address too (any case), as the same user: her INBOX over IMAPS, STARTTLS and POP3S", async () => {
-    const result = await python<Record<string, unknown>>(fixture, `
+  await t.test(
+    "alice logs in with her mailbox address too (any case), as the same user: her INBOX over IMAPS, STARTTLS and POP3S",
+    async () => {
+      const result = await python<Record<string, unknown>>(
+        fixture,
+        `
 out = {}
 m = login("alice@alice.semail.test", "${ALICE}")
 out["imaps"] = int(m.select("INBOX", readonly=True)[1][0])
@@ -94,15 +123,26 @@ p.user("alice@alice.semail.test"); p.pass_("${ALICE}")
 out["pop3s"] = p.stat()[0]
 p.quit()
 print(json.dumps(out))
-`);
-    assert.deepEqual(result, { imaps: SENDERS.length, subject: "Subject: m0", starttls: "OK", pop3s: SENDERS.length });
-    // Dovecot's session runs as the owner: the address became "alice" before the LDAP bind.
-    assert.match(fixture.log(), /Login: user=<alice>/);
-    assert.doesNotMatch(fixture.log(), /Login: user=<alice@/);
-  });
+`,
+      );
+      assert.deepEqual(result, {
+        imaps: SENDERS.length,
+        subject: "Subject: m0",
+        starttls: "OK",
+        pop3s: SENDERS.length,
+      });
+      // Dovecot's session runs as the owner: the address became "alice" before the LDAP bind.
+      assert.match(fixture.log(), /Login: user=<alice>/);
+      assert.doesNotMatch(fixture.log(), /Login: user=<alice@/);
+    },
+  );
 
-  await t.test("refuses a bad password, another user's password, alice@other.example, an LDAP user with no mailbox and a pending mailbox", async () => {
-    const result = await python<Record<string, string | null>>(fixture, `
+  await t.test(
+    "refuses a bad password, another user's password, alice@other.example, an LDAP user with no mailbox and a pending mailbox",
+    async () => {
+      const result = await python<Record<string, string | null>>(
+        fixture,
+        `
 print(json.dumps(parallel({
   "bad": lambda: refused("alice", "wrong"),
   "bob-with-alice": lambda: refused("bob", "${ALICE}"),
@@ -120,24 +160,46 @@ print(json.dumps(parallel({
   "upper": lambda: refused("Alice", "${ALICE}"),
   "bob": lambda: refused("bob", "${BOB}"),
 })))
-`);
-    for (const key of ["bad", "bob-with-alice", "domain", "address-bad", "bob-address-with-alice", "address-with-bob", "pending-address", "uid-at-domain", "no-mailbox", "pending", "empty", "injection", "wildcard"]) {
-      assert.match(result[key] ?? "logged in", /AUTHENTICATIONFAILED/, `${key}: ${result[key]}`);
-    }
-    assert.equal(result.upper, null, "Alice is alice, as on the web form");
-    assert.equal(result.bob, null);
-    const log = fixture.log();
-    assert.match(log, /passwd-file\(admin,[^)]*\): unknown user/, "admin's LDAP bind succeeded; the users list refused him");
-    assert.match(log, /passwd-file\(carol,[^)]*\): unknown user/, "carol's pending mailbox is not in the users file");
-    // A name with '@' that is no live mailbox's address goes no further than the users file: no LDAP bind.
-    for (const name of ["alice@other.example", "carol@carol.example", "alice@semail.test"]) {
-      assert.match(log, new RegExp(`passwd-file\\(${name.replaceAll(".", "\\.")},[^)]*\\): unknown user`), name);
-      assert.doesNotMatch(log, new RegExp(`ldap\\(${name.replaceAll(".", "\\.")},`), name);
-    }
-  });
+`,
+      );
+      for (const key of [
+        "bad",
+        "bob-with-alice",
+        "domain",
+        "address-bad",
+        "bob-address-with-alice",
+        "address-with-bob",
+        "pending-address",
+        "uid-at-domain",
+        "no-mailbox",
+        "pending",
+        "empty",
+        "injection",
+        "wildcard",
+      ]) {
+        assert.match(result[key] ?? "logged in", /AUTHENTICATIONFAILED/, `${key}: ${result[key]}`);
+      }
+      assert.equal(result.upper, null, "Alice is alice, as on the web form");
+      assert.equal(result.bob, null);
+      const log = fixture.log();
+      assert.match(
+        log,
+        /passwd-file\(admin,[^)]*\): unknown user/,
+        "admin's LDAP bind succeeded; the users list refused him",
+      );
+      assert.match(log, /passwd-file\(carol,[^)]*\): unknown user/, "carol's pending mailbox is not in the users file");
+      // A name with '@' that is no live mailbox's address goes no further than the users file: no LDAP bind.
+      for (const name of ["alice@other.example", "carol@carol.example", "alice@semail.test"]) {
+        assert.match(log, new RegExp(`passwd-file\\(${name.replaceAll(".", "\\.")},[^)]*\\): unknown user`), name);
+        assert.doesNotMatch(log, new RegExp(`ldap\\(${name.replaceAll(".", "\\.")},`), name);
+      }
+    },
+  );
 
   await t.test("LOGIN needs STARTTLS from an address outside loopback and imap.trustedNetworks", async () => {
-    const result = await python<Record<string, unknown>>(fixture, `
+    const result = await python<Record<string, unknown>>(
+      fixture,
+      `
 out = {}
 m = PlainFrom("127.0.0.2", HOST, STARTTLS, timeout=30)
 out["untrusted_caps"] = " ".join(m.capabilities)
@@ -154,7 +216,8 @@ for source in ["127.0.0.1", "127.0.0.3"]:
     out[source] = m.login("alice", "${ALICE}")[0]
     m.logout()
 print(json.dumps(out))
-`);
+`,
+    );
     assert.match(String(result.untrusted_caps), /LOGINDISABLED/);
     assert.match(String(result.untrusted_plain), /LOGIN|disabled|PRIVACYREQUIRED|TLS/i);
     assert.equal(result.after_starttls, "OK");
@@ -163,14 +226,17 @@ print(json.dumps(out))
   });
 
   await t.test("POP3S serves alice's INBOX", async () => {
-    const result = await python<{ count: number; top: string }>(fixture, `
+    const result = await python<{ count: number; top: string }>(
+      fixture,
+      `
 p = poplib.POP3_SSL(HOST, POP3S, context=CTX, timeout=30)
 p.user("alice"); p.pass_("${ALICE}")
 count, size = p.stat()
 resp, lines, octets = p.top(1, 0)
 p.quit()
 print(json.dumps({"count": count, "top": "\\n".join(l.decode() for l in lines)}))
-`);
+`,
+    );
     assert.equal(result.count, SENDERS.length);
     assert.match(result.top, /^Subject: m0$/m);
   });
@@ -179,7 +245,9 @@ print(json.dumps({"count": count, "top": "\\n".join(l.decode() for l in lines)})
     const logins = () => fixture.log().split("Login: user=<bob>").length;
     const before = logins();
     // bob keeps a session open (NOOP every 200 ms, at most 15 s) while the list changes.
-    const held = python<{ error: string | null }>(fixture, `
+    const held = python<{ error: string | null }>(
+      fixture,
+      `
 import time
 m = login("bob", "${BOB}"); m.select("INBOX")
 print("selected", flush=True)
@@ -190,52 +258,84 @@ while time.time() - t0 < 15:
     except Exception as e:
         error = str(e); break
 print(json.dumps({"error": error}))
-`);
+`,
+    );
     await until(() => logins() > before, "bob's session");
     const remaining = IMAP_USERS.filter((u) => u.owner !== "bob");
     await writeFile(fixture.inbound.usersFile, usersYaml(remaining));
     await fixture.imap.reload(parseUsersList(usersYaml(remaining), usersListOptions(fixture.inbound.settings)));
-    assert.match((await held).error ?? "still open", /shutting down|BYE|EOF|closed/i, "the removed user's session is closed");
-    const after = await python<Record<string, string | null>>(fixture, `print(json.dumps(parallel({"bob": lambda: refused("bob", "${BOB}"), "bob-address": lambda: refused("bob@bob.semail.test", "${BOB}"), "alice": lambda: refused("alice", "${ALICE}")})))`);
+    assert.match(
+      (await held).error ?? "still open",
+      /shutting down|BYE|EOF|closed/i,
+      "the removed user's session is closed",
+    );
+    const after = await python<Record<string, string | null>>(
+      fixture,
+      `print(json.dumps(parallel({"bob": lambda: refused("bob", "${BOB}"), "bob-address": lambda: refused("bob@bob.semail.test", "${BOB}"), "alice": lambda: refused("alice", "${ALICE}")})))`,
+    );
     assert.match(after.bob ?? "logged in", /AUTHENTICATIONFAILED/);
     assert.match(after["bob-address"] ?? "logged in", /AUTHENTICATIONFAILED/);
     assert.equal(after.alice, null);
   });
 
-  await t.test("a reload makes the index and control directories of the added users only; the others' are left as they are", async () => {
-    const paths = imapPaths(fixture.stateDir);
-    const aliceIndex = path.join(paths.index, "alice");
-    // Changed behind Dovecot's back: a reload that went over every user would chown it back.
-    await chown(aliceIndex, 0, 0);
-    try {
-      const next = [...IMAP_USERS.filter((u) => u.owner !== "bob"), { owner: "dave", address: "dave@dave.semail.test" }];
-      await fixture.imap.reload(parseUsersList(usersYaml(next), usersListOptions(fixture.inbound.settings)));
-      for (const base of [paths.index, paths.control]) {
-        const dave = await stat(path.join(base, "dave"));
-        assert.equal(dave.uid, mailUid("dave"));
-        assert.equal(dave.mode & 0o777, 0o700);
+  await t.test(
+    "a reload makes the index and control directories of the added users only; the others' are left as they are",
+    async () => {
+      const paths = imapPaths(fixture.stateDir);
+      const aliceIndex = path.join(paths.index, "alice");
+      // Changed behind Dovecot's back: a reload that went over every user would chown it back.
+      await chown(aliceIndex, 0, 0);
+      try {
+        const next = [
+          ...IMAP_USERS.filter((u) => u.owner !== "bob"),
+          { owner: "dave", address: "dave@dave.semail.test" },
+        ];
+        await fixture.imap.reload(parseUsersList(usersYaml(next), usersListOptions(fixture.inbound.settings)));
+        for (const base of [paths.index, paths.control]) {
+          const dave = await stat(path.join(base, "dave"));
+          assert.equal(dave.uid, mailUid("dave"));
+          assert.equal(dave.mode & 0o777, 0o700);
+        }
+        assert.equal((await stat(aliceIndex)).uid, 0);
+      } finally {
+        await chown(aliceIndex, mailUid("alice"), mailUid("alice"));
       }
-      assert.equal((await stat(aliceIndex)).uid, 0);
-    } finally {
-      await chown(aliceIndex, mailUid("alice"), mailUid("alice"));
-    }
-  });
+    },
+  );
 });
 
-test("a mail root the mailbox uids cannot reach is refused at start, naming the directory to open", { skip: needsRoot }, async (t) => {
+test("a mail root the mailbox uids cannot reach is refused at start, naming the directory to open", {
+  skip: needsRoot,
+}, async (t) => {
   const dir = await tempDir(t, "semail-imap-closed-");
   await chmod(dir, 0o700);
   const settings = {
-    imap: imapSettings.parse({ stateDir: path.join(dir, "open", "imap"), listen: ["127.0.0.1"], imapPort: 1, imapsPort: 2, pop3sPort: 3 }),
+    imap: imapSettings.parse({
+      stateDir: path.join(dir, "open", "imap"),
+      listen: ["127.0.0.1"],
+      imapPort: 1,
+      imapsPort: 2,
+      pop3sPort: 3,
+    }),
     ldap: ldapSettings.parse({}),
     tls: { cert: "/nonexistent/cert.pem", key: "/nonexistent/key.pem" },
     inbound: inboundSettings.parse({ mailRoot: path.join(dir, "mail") }),
   };
-  const list = parseUsersList(usersYaml(IMAP_USERS), { managedDomain: "semail.test", defaultSize: 1 << 30, minSize: 1 });
-  await assert.rejects(startImap({ settings, list }), new RegExp(`inbound\\.mailRoot .*: ${dir} is closed to other users .*chmod o\\+x ${dir}`));
+  const list = parseUsersList(usersYaml(IMAP_USERS), {
+    managedDomain: "semail.test",
+    defaultSize: 1 << 30,
+    minSize: 1,
+  });
+  await assert.rejects(
+    startImap({ settings, list }),
+    new RegExp(`inbound\\.mailRoot .*: ${dir} is closed to other users .*chmod o\\+x ${dir}`),
+  );
 });
 
-test("the mailbox root owner check: a root its mail uid owns logs nothing, an unmounted mount point waits for its mount, a wrong owner warns", { skip: needsRoot, timeout: 60_000 }, async (t) => {
+test("the mailbox root owner check: a root its mail uid owns logs nothing, an unmounted mount point waits for its mount, a wrong owner warns", {
+  skip: needsRoot,
+  timeout: 60_000,
+}, async (t) => {
   const dir = await tempDir(t, "semail-imap-owners-");
   await chmod(dir, 0o755);
   const cert = await selfSignedCertificate("localhost");
@@ -244,19 +344,29 @@ test("the mailbox root owner check: a root its mail uid owns logs nothing, an un
   // alice's root is provisioned and hers; bob's is the empty mount point of a filesystem
   // not mounted yet (root's, as mailbox-fs.sh makes it), as at every start; carol's is
   // provisioned but root's: the one mistake to report.
-  for (const owner of ["alice", "bob", "carol"]) await mkdir(path.join(mailRoot, owner), { recursive: true, mode: 0o755 });
+  for (const owner of ["alice", "bob", "carol"])
+    await mkdir(path.join(mailRoot, owner), { recursive: true, mode: 0o755 });
   for (const owner of ["alice", "carol"]) await writeFile(path.join(mailRoot, owner, "INBOX"), "");
   await chown(path.join(mailRoot, "alice"), mailUid("alice"), mailUid("alice"));
   const users = ["alice", "bob", "carol"].map((owner) => ({ owner, address: `${owner}@${owner}.semail.test` }));
   const settings = {
-    imap: imapSettings.parse({ stateDir: path.join(dir, "imap"), listen: ["127.0.0.1"], imapPort: await freeLoopbackPort(), imapsPort: await freeLoopbackPort(), pop3sPort: await freeLoopbackPort() }),
+    imap: imapSettings.parse({
+      stateDir: path.join(dir, "imap"),
+      listen: ["127.0.0.1"],
+      imapPort: await freeLoopbackPort(),
+      imapsPort: await freeLoopbackPort(),
+      pop3sPort: await freeLoopbackPort(),
+    }),
     ldap: ldapSettings.parse({}),
     tls: { cert: cert.certFile, key: cert.keyFile },
     inbound: inboundSettings.parse({ mailRoot }),
   };
   const options = { managedDomain: "semail.test", defaultSize: 1 << 30, minSize: 1 };
   const warned: string[] = [];
-  const logger = pino({ level: "warn" }, { write: (line: string) => void (/not owned by its mail uid/.test(line) && warned.push(JSON.parse(line).owner)) });
+  const logger = pino(
+    { level: "warn" },
+    { write: (line: string) => void (/not owned by its mail uid/.test(line) && warned.push(JSON.parse(line).owner)) },
+  );
   const imap = await startImap({ settings, list: parseUsersList(usersYaml(users), options), logger });
   t.after(() => imap.stop());
   assert.deepEqual(warned, ["carol"], "at start: only the provisioned root with the wrong owner");
@@ -280,11 +390,22 @@ test("the mailbox root owner check: a root its mail uid owns logs nothing, an un
 });
 
 test("usersChange: who left and who came, by owner, in the order of each file", () => {
-  const user = (owner: string) => ({ owner, uid: mailUid(owner), home: `/mail/${owner}`, address: `${owner}@${owner}.semail.test` });
+  const user = (owner: string) => ({
+    owner,
+    uid: mailUid(owner),
+    home: `/mail/${owner}`,
+    address: `${owner}@${owner}.semail.test`,
+  });
   const before = ["alice", "bob", "carol", "dave"].map(user);
   const after = ["erin", "carol", "alice", "frank"].map(user);
   const { gone, added } = usersChange(before, after);
-  assert.deepEqual(gone.map((u) => u.owner), ["bob", "dave"]);
-  assert.deepEqual(added.map((u) => u.owner), ["erin", "frank"]);
+  assert.deepEqual(
+    gone.map((u) => u.owner),
+    ["bob", "dave"],
+  );
+  assert.deepEqual(
+    added.map((u) => u.owner),
+    ["erin", "frank"],
+  );
   assert.deepEqual(usersChange(before, before), { gone: [], added: [] });
 });

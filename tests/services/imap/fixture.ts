@@ -42,11 +42,16 @@ export interface ImapFixture {
 
 /** The mailbox roots as production leaves them: owned by mailUid(owner), reachable by it. */
 export async function handToMailUids(mailRoot: string, owners: readonly string[]): Promise<void> {
-  for (let dir = mailRoot; dir !== path.dirname(dir) && dir.startsWith(tmpdir() + path.sep); dir = path.dirname(dir)) await chmod(dir, 0o755);
-  for (const owner of owners) await run("chown", ["-R", `${mailUid(owner)}:${mailUid(owner)}`, path.join(mailRoot, owner)]);
+  for (let dir = mailRoot; dir !== path.dirname(dir) && dir.startsWith(tmpdir() + path.sep); dir = path.dirname(dir))
+    await chmod(dir, 0o755);
+  for (const owner of owners)
+    await run("chown", ["-R", `${mailUid(owner)}:${mailUid(owner)}`, path.join(mailRoot, owner)]);
 }
 
-export async function startImapFixture(t: TestContext, options: { trustedNetworks?: string[]; listen?: string[] } = {}): Promise<ImapFixture> {
+export async function startImapFixture(
+  t: TestContext,
+  options: { trustedNetworks?: string[]; listen?: string[] } = {},
+): Promise<ImapFixture> {
   const cert = await selfSignedCertificate("localhost");
   t.after(() => cert.cleanup());
   const slapd = await startTestSlapd({ users: [...TEST_USERS, CAROL] });
@@ -54,7 +59,10 @@ export async function startImapFixture(t: TestContext, options: { trustedNetwork
   const inbound = await startFixture(t, { users: IMAP_USERS });
   await writeFile(inbound.usersFile, usersYaml(IMAP_USERS) + PENDING_YAML);
   await inbound.daemon.reload();
-  await handToMailUids(inbound.mailRoot, IMAP_USERS.map((u) => u.owner));
+  await handToMailUids(
+    inbound.mailRoot,
+    IMAP_USERS.map((u) => u.owner),
+  );
   const stateDir = await tempDir(t, "semail-imap-");
   await chmod(stateDir, 0o755);
   await chown(stateDir, 0, 0);
@@ -66,10 +74,21 @@ export async function startImapFixture(t: TestContext, options: { trustedNetwork
     trustedNetworks: options.trustedNetworks ?? [],
     stateDir,
   });
-  const settings = { imap, ldap: slapd.settings(), tls: { cert: cert.certFile, key: cert.keyFile }, inbound: inbound.settings.inbound };
+  const settings = {
+    imap,
+    ldap: slapd.settings(),
+    tls: { cert: cert.certFile, key: cert.keyFile },
+    inbound: inbound.settings.inbound,
+  };
   const list = parseUsersList(usersYaml(IMAP_USERS) + PENDING_YAML, usersListOptions(inbound.settings));
   let log = "";
-  const logger = pino({ level: "debug" }, { write: (line: string) => void (log += `${(JSON.parse(line) as { dovecot?: string; msg: string }).dovecot ?? JSON.parse(line).msg}\n`) });
+  const logger = pino(
+    { level: "debug" },
+    {
+      write: (line: string) =>
+        void (log += `${(JSON.parse(line) as { dovecot?: string; msg: string }).dovecot ?? JSON.parse(line).msg}\n`),
+    },
+  );
   const running = await startImap({ settings, list, logger });
   t.after(() => running.stop());
   return { slapd, inbound, imap: running, stateDir, cert, log: () => log };
@@ -124,11 +143,21 @@ def refused(user, password):
 ${code}
 `;
   const { stdout } = await run("python3", ["-c", script], {
-    env: { ...process.env, HOST: fixture.imap.host, PORT: String(fixture.imap.ports.imaps), STARTTLS: String(fixture.imap.ports.imap), POP3S: String(fixture.imap.ports.pop3s), SOURCE_BASE: String(64 * sourceBlock++), ...env },
+    env: {
+      ...process.env,
+      HOST: fixture.imap.host,
+      PORT: String(fixture.imap.ports.imaps),
+      STARTTLS: String(fixture.imap.ports.imap),
+      POP3S: String(fixture.imap.ports.pop3s),
+      SOURCE_BASE: String(64 * sourceBlock++),
+      ...env,
+    },
     timeout: 300_000,
     maxBuffer: 64 << 20,
   }).catch((err: { stdout?: string; stderr?: string; message: string }) => {
-    throw new Error(`python failed: ${err.stderr || err.message}\n--- dovecot log ---\n${fixture.log().split("\n").slice(-30).join("\n")}`);
+    throw new Error(
+      `python failed: ${err.stderr || err.message}\n--- dovecot log ---\n${fixture.log().split("\n").slice(-30).join("\n")}`,
+    );
   });
   return JSON.parse(stdout.trim().split("\n").at(-1)!) as T;
 }

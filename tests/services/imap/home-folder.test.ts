@@ -20,10 +20,15 @@ test("the home beside INBOX and mail/ is no IMAP folder", { skip: needsRoot, tim
   await mkdir(path.join(home, ".semail"), { recursive: true });
   await writeFile(path.join(home, ".bashrc"), "# bash\n");
   await writeFile(path.join(home, ".semail", "packages"), "tmux\n");
-  await writeFile(path.join(home, "sent"), "From alice@alice.semail.test Mon Nov 30 10:00:00 2026\nSubject: a sent copy\n\nhi\n\n");
+  await writeFile(
+    path.join(home, "sent"),
+    "From alice@alice.semail.test Mon Nov 30 10:00:00 2026\nSubject: a sent copy\n\nhi\n\n",
+  );
   await handToMailUids(fixture.inbound.mailRoot, ["alice"]);
 
-  const result = await python<{ list: string[]; outside: Record<string, string> }>(fixture, `
+  const result = await python<{ list: string[]; outside: Record<string, string> }>(
+    fixture,
+    `
 m = login("alice", "${ALICE}")
 typ, lst = m.list()
 names = sorted(re.match(rb'\\(.*?\\) "(?:/|NIL)" (.*)$', l).group(1).decode().strip('"') for l in lst)
@@ -36,7 +41,13 @@ for name in ["home", "home/sent", "../home/sent", "~/home/sent", "/mail/home/sen
     outside[name] = typ
 m.logout()
 print(json.dumps({"list": names, "outside": outside}))
-`);
-  assert.deepEqual(result.list, ["Drafts", "INBOX", "Junk", "Sent", "Trash"], "only INBOX and the special folders: nothing of the home");
-  for (const [name, answer] of Object.entries(result.outside)) assert.notEqual(answer, "OK", `SELECT ${name} opens nothing in the home`);
+`,
+  );
+  assert.deepEqual(
+    result.list,
+    ["Drafts", "INBOX", "Junk", "Sent", "Trash"],
+    "only INBOX and the special folders: nothing of the home",
+  );
+  for (const [name, answer] of Object.entries(result.outside))
+    assert.notEqual(answer, "OK", `SELECT ${name} opens nothing in the home`);
 });

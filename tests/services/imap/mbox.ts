@@ -42,7 +42,8 @@ export function parseMbox(text: string): MboxMessage[] {
     if (contentLength !== undefined) {
       const after = bodyStart + contentLength;
       const rest = text.slice(after, after + 6);
-      if (after === text.length || rest === "\n" || (after + 1 === text.length && rest === "\n")) [end, next] = [after, text.length];
+      if (after === text.length || rest === "\n" || (after + 1 === text.length && rest === "\n"))
+        [end, next] = [after, text.length];
       else if (rest.startsWith("\nFrom ")) [end, next] = [after, after + 1];
     }
     if (end === undefined || next === undefined) {

@@ -33,7 +33,10 @@ async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 }
 
-test("webmail: log in with LDAP, read what inbound stored, reply through outbound to bob", { skip: needsRoot, timeout: 300_000 }, async (t) => {
+test("webmail: log in with LDAP, read what inbound stored, reply through outbound to bob", {
+  skip: needsRoot,
+  timeout: 300_000,
+}, async (t) => {
   const started = Date.now();
   await mkdir(ARTIFACTS, { recursive: true });
   const fixture = await startWebmailFixture(t);
@@ -45,7 +48,11 @@ test("webmail: log in with LDAP, read what inbound stored, reply through outboun
   t.diagnostic(`PHP idle: PSS ${describePss(await pssKiB(await webmail.pids()))}`);
 
   const profile = await mkdtemp(join(tmpdir(), "semail-chromium-"));
-  const browser = await chromium.launchPersistentContext(profile, { ...CHROMIUM, args: [...CHROMIUM.args], viewport: { width: 1280, height: 860 } });
+  const browser = await chromium.launchPersistentContext(profile, {
+    ...CHROMIUM,
+    args: [...CHROMIUM.args],
+    viewport: { width: 1280, height: 860 },
+  });
   // One hook, in this order: node:test runs a test's after hooks first-registered first.
   t.after(async () => {
     await browser.close();
@@ -68,7 +75,10 @@ test("webmail: log in with LDAP, read what inbound stored, reply through outboun
     await page.locator("#rcmloginuser").fill("alice");
     await page.locator("#rcmloginpwd").fill("not-her-password");
     await page.locator("#rcmloginsubmit").click();
-    await page.locator("#messagestack").getByText(/Login failed/).waitFor({ timeout: 30_000 });
+    await page
+      .locator("#messagestack")
+      .getByText(/Login failed/)
+      .waitFor({ timeout: 30_000 });
     await shot(page, "02-login-refused");
     assert.equal(await page.locator("#rcmloginuser").count(), 1, "still on the login page");
   });
@@ -99,56 +109,85 @@ test("webmail: log in with LDAP, read what inbound stored, reply through outboun
     await body.press("Control+Home");
     await body.pressSequentially("Yes, Friday at noon. -- Alice\n");
     await shot(page, "05-compose");
-    await page.locator("#compose-content button.send, #compose-content a.send, .formbuttons button.send, button.btn.send").first().click();
-    await page.locator("#messagestack").getByText(/sent successfully/i).waitFor({ timeout: 30_000 });
+    await page
+      .locator("#compose-content button.send, #compose-content a.send, .formbuttons button.send, button.btn.send")
+      .first()
+      .click();
+    await page
+      .locator("#messagestack")
+      .getByText(/sent successfully/i)
+      .waitFor({ timeout: 30_000 });
     await shot(page, "06-sent");
     // Roundcube leaves the compose page by itself a moment after sending; a goto meanwhile is aborted.
     await page.waitForURL((url) => url.searchParams.get("_action") !== "compose", { timeout: 30_000 });
     await page.waitForLoadState("load");
   });
 
-  await t.test("bob gets the reply in his INBOX through outbound and inbound, From alice's mailbox address", async () => {
-    const inbox = mail.inbound.inbox("bob");
-    let messages: Awaited<ReturnType<typeof readMbox>> = [];
-    await until(async () => {
-      messages = await readMbox(inbox).catch(() => []);
-      return messages.some((m) => m.subject === "Re: Lunch on Friday?");
-    }, "the reply in bob's INBOX", 30_000);
-    const got = messages.find((m) => m.subject === "Re: Lunch on Friday?")!;
-    const header = (name: string) => got.headers.find(([k]) => k.toLowerCase() === name)?.[1] ?? "";
-    assert.match(header("from"), new RegExp(`<?${ALICE_ADDRESS.replace(/\./g, "\\.")}>?`));
-    assert.match(header("in-reply-to"), /<lunch@bob\.semail\.test>/);
-    assert.match(got.from_line, new RegExp(`^${ALICE_ADDRESS.replace(/\./g, "\\.")} `), "the envelope sender is alice's address");
-    assert.match(got.body, /Yes, Friday at noon/);
-    // Roundcube kept a copy in alice's Sent (Dovecot's mbox under her own root).
-    assert.match(await readFile(join(mail.inbound.mailRoot, "alice", "mail", "Sent"), "utf8"), /Subject: Re: Lunch on Friday\?/);
-  });
+  await t.test(
+    "bob gets the reply in his INBOX through outbound and inbound, From alice's mailbox address",
+    async () => {
+      const inbox = mail.inbound.inbox("bob");
+      let messages: Awaited<ReturnType<typeof readMbox>> = [];
+      await until(
+        async () => {
+          messages = await readMbox(inbox).catch(() => []);
+          return messages.some((m) => m.subject === "Re: Lunch on Friday?");
+        },
+        "the reply in bob's INBOX",
+        30_000,
+      );
+      const got = messages.find((m) => m.subject === "Re: Lunch on Friday?")!;
+      const header = (name: string) => got.headers.find(([k]) => k.toLowerCase() === name)?.[1] ?? "";
+      assert.match(header("from"), new RegExp(`<?${ALICE_ADDRESS.replace(/\./g, "\\.")}>?`));
+      assert.match(header("in-reply-to"), /<lunch@bob\.semail\.test>/);
+      assert.match(
+        got.from_line,
+        new RegExp(`^${ALICE_ADDRESS.replace(/\./g, "\\.")} `),
+        "the envelope sender is alice's address",
+      );
+      assert.match(got.body, /Yes, Friday at noon/);
+      // Roundcube kept a copy in alice's Sent (Dovecot's mbox under her own root).
+      assert.match(
+        await readFile(join(mail.inbound.mailRoot, "alice", "mail", "Sent"), "utf8"),
+        /Subject: Re: Lunch on Friday\?/,
+      );
+    },
+  );
 
-  await t.test("a From that is not alice's, forced into the compose form, is refused by the outbound daemon (553)", async () => {
-    // The page before has finished loading its scripts: leaving it midway aborts them.
-    await page.waitForLoadState("load");
-    await page.goto(`${webmail.url}?_task=mail&_action=compose`);
-    await page.locator("#composebody").waitFor({ timeout: 30_000 });
-    // What a crafted request could send: Roundcube takes a free-text From when it is no identity's id.
-    await page.evaluate(`{
+  await t.test(
+    "a From that is not alice's, forced into the compose form, is refused by the outbound daemon (553)",
+    async () => {
+      // The page before has finished loading its scripts: leaving it midway aborts them.
+      await page.waitForLoadState("load");
+      await page.goto(`${webmail.url}?_task=mail&_action=compose`);
+      await page.locator("#composebody").waitFor({ timeout: 30_000 });
+      // What a crafted request could send: Roundcube takes a free-text From when it is no identity's id.
+      await page.evaluate(`{
       const input = document.createElement("input");
       input.name = "_from";
       input.id = "_from";
       input.value = "Bob Example <bob@bob.semail.test>";
       document.querySelector("select[name=_from]").replaceWith(input);
     }`);
-    await page.locator("#compose_to input").first().fill("bob@bob.semail.test");
-    await page.locator("#compose_to input").first().press("Enter");
-    await page.locator("#compose-subject").fill("Not from bob");
-    await page.locator("#composebody").fill("Forged.");
-    await page.locator("button.btn.send").first().click();
-    await page.locator("#messagestack").getByText(/SMTP Error \(553\).*5\.7\.1 Sender <bob@bob\.semail\.test> is not an address of alice/).waitFor({ timeout: 30_000 });
-    await shot(page, "07-forged-from-refused");
-    assert.equal((await readMbox(mail.inbound.inbox("bob"))).filter((m) => m.subject === "Not from bob").length, 0);
-  });
+      await page.locator("#compose_to input").first().fill("bob@bob.semail.test");
+      await page.locator("#compose_to input").first().press("Enter");
+      await page.locator("#compose-subject").fill("Not from bob");
+      await page.locator("#composebody").fill("Forged.");
+      await page.locator("button.btn.send").first().click();
+      await page
+        .locator("#messagestack")
+        .getByText(/SMTP Error \(553\).*5\.7\.1 Sender <bob@bob\.semail\.test> is not an address of alice/)
+        .waitFor({ timeout: 30_000 });
+      await shot(page, "07-forged-from-refused");
+      assert.equal((await readMbox(mail.inbound.inbox("bob"))).filter((m) => m.subject === "Not from bob").length, 0);
+    },
+  );
 
   await t.test("when alice's mailbox address changes in the users list, her one identity follows it", async () => {
-    const moved = [{ owner: "alice", address: "alice@wonder.semail.test" }, { owner: "bob", address: BOB_ADDRESS }];
+    const moved = [
+      { owner: "alice", address: "alice@wonder.semail.test" },
+      { owner: "bob", address: BOB_ADDRESS },
+    ];
     await webmail.reload(parseUsersList(usersYaml(moved), usersListOptions(mail.inbound.settings)));
     // The page before has finished loading its scripts: leaving it midway aborts them.
     await page.waitForLoadState("load");
@@ -161,7 +200,9 @@ test("webmail: log in with LDAP, read what inbound stored, reply through outboun
   });
 
   t.diagnostic(`PHP after the session: PSS ${describePss(await pssKiB(await webmail.pids()))}`);
-  const elsewhere = requests.filter((u) => !u.startsWith(webmail.url) && !u.startsWith("data:") && !u.startsWith("blob:") && u !== "about:blank");
+  const elsewhere = requests.filter(
+    (u) => !u.startsWith(webmail.url) && !u.startsWith("data:") && !u.startsWith("blob:") && u !== "about:blank",
+  );
   assert.deepEqual(elsewhere, [], "the webmail asks for nothing outside itself");
   assert.deepEqual(errors, [], `no script errors (requests that failed: ${failed.join("; ") || "none"})`);
   t.diagnostic(`done in ${Date.now() - started} ms`);

@@ -32,7 +32,9 @@ async function evaluate(text: string, key = "k".repeat(32)): Promise<Record<stri
   try {
     await writeFile(join(dir, "des_key"), `${key}\n`);
     await writeFile(join(dir, "config.inc.php"), text.replace(php(BASE.desKeyFile), php(join(dir, "des_key"))));
-    const { stdout } = await run("php", ["-r", `include '${dir}/config.inc.php'; echo json_encode($config);`], { timeout: 10_000 });
+    const { stdout } = await run("php", ["-r", `include '${dir}/config.inc.php'; echo json_encode($config);`], {
+      timeout: 10_000,
+    });
     return JSON.parse(stdout) as Record<string, unknown>;
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -58,26 +60,57 @@ test("the rendered configuration is PHP whose settings are SEMail's", async () =
   assert.equal(config.enable_installer, false);
   assert.equal(config.login_username_filter, "/^[A-Za-z0-9._-]+(@[A-Za-z0-9.-]+)?$/");
   // The filter as PHP applies it: a uid or an address, nothing a DN, a filter or IMAP quoting would read.
-  const { stdout } = await run("php", ["-r", `foreach (['alice', 'Alice@Alice.semail.test', 'a.b_c-d', 'alice@', '@x', 'a@b@c', 'alice,ou=x', 'a*', 'a b', '"a"'] as $u) echo preg_match(${php(String(config.login_username_filter))}, $u), "\\n";`]);
+  const { stdout } = await run("php", [
+    "-r",
+    `foreach (['alice', 'Alice@Alice.semail.test', 'a.b_c-d', 'alice@', '@x', 'a@b@c', 'alice,ou=x', 'a*', 'a b', '"a"'] as $u) echo preg_match(${php(String(config.login_username_filter))}, $u), "\\n";`,
+  ]);
   assert.deepEqual(stdout.trim().split("\n"), ["1", "1", "1", "0", "0", "0", "0", "0", "0", "0"]);
   assert.equal(config.temp_dir, "/var/lib/semail/webmail/temp/");
 });
 
 test("certificates go unchecked only on loopback; a password never crosses a network in the clear", async () => {
-  const remote = { ...BASE, imapHost: "tls://semail-imap:143", imapPeer: { verify: true, caFile: "/etc/semail/tls/ca.pem", peerName: "imap.semail.email" } } as const;
+  const remote = {
+    ...BASE,
+    imapHost: "tls://semail-imap:143",
+    imapPeer: { verify: true, caFile: "/etc/semail/tls/ca.pem", peerName: "imap.semail.email" },
+  } as const;
   const config = await evaluate(renderRoundcubeConfig({ ...remote, behindTls: true }));
-  assert.deepEqual(config.imap_conn_options, { ssl: { verify_peer: true, verify_peer_name: true, cafile: "/etc/semail/tls/ca.pem", peer_name: "imap.semail.email" } });
+  assert.deepEqual(config.imap_conn_options, {
+    ssl: {
+      verify_peer: true,
+      verify_peer_name: true,
+      cafile: "/etc/semail/tls/ca.pem",
+      peer_name: "imap.semail.email",
+    },
+  });
   assert.equal(config.use_https, true);
-  assert.throws(() => renderRoundcubeConfig({ ...BASE, imapHost: "tls://semail-imap:143" }), /semail-imap:143 is not on loopback, so its certificate must be checked/);
-  assert.throws(() => renderRoundcubeConfig({ ...BASE, imapHost: "127.0.0.1:143" }), /must be tls:\/\/HOST:PORT or ssl:\/\/HOST:PORT/);
-  assert.throws(() => renderRoundcubeConfig({ ...BASE, smtpHost: "semail-outbound:587" }), /not on loopback: use tls:\/\/HOST:PORT/);
+  assert.throws(
+    () => renderRoundcubeConfig({ ...BASE, imapHost: "tls://semail-imap:143" }),
+    /semail-imap:143 is not on loopback, so its certificate must be checked/,
+  );
+  assert.throws(
+    () => renderRoundcubeConfig({ ...BASE, imapHost: "127.0.0.1:143" }),
+    /must be tls:\/\/HOST:PORT or ssl:\/\/HOST:PORT/,
+  );
+  assert.throws(
+    () => renderRoundcubeConfig({ ...BASE, smtpHost: "semail-outbound:587" }),
+    /not on loopback: use tls:\/\/HOST:PORT/,
+  );
   // A quote in a path cannot end the PHP string.
   const odd = await evaluate(renderRoundcubeConfig({ ...BASE, tempDir: "/tmp/it's\\here" }));
   assert.equal(odd.temp_dir, "/tmp/it's\\here/");
 });
 
 test("local mode's endpoints: Dovecot's STARTTLS port and the first IPv4 submission listener, on loopback", () => {
-  const settings = parseSettings({ imap: { listen: ["*", "::"], imapPort: 1143 }, outbound: { listen: ["[::1]:2587", "127.0.0.1:2587"] } }, "test");
-  assert.deepEqual(localEndpoints(settings), { imapHost: "tls://127.0.0.1:1143", imapPeer: { verify: false }, smtpHost: "127.0.0.1:2587", smtpPeer: { verify: false } });
+  const settings = parseSettings(
+    { imap: { listen: ["*", "::"], imapPort: 1143 }, outbound: { listen: ["[::1]:2587", "127.0.0.1:2587"] } },
+    "test",
+  );
+  assert.deepEqual(localEndpoints(settings), {
+    imapHost: "tls://127.0.0.1:1143",
+    imapPeer: { verify: false },
+    smtpHost: "127.0.0.1:2587",
+    smtpPeer: { verify: false },
+  });
   assert.throws(() => localEndpoints(parseSettings({ imap: { imapPort: 0 } }, "test")), /imap\.imapPort is 0/);
 });

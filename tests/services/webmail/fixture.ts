@@ -27,7 +27,12 @@ export interface WebmailFixture {
 
 export async function startWebmailFixture(t: TestContext, options: { workers?: number } = {}): Promise<WebmailFixture> {
   const mail = await startImapFixture(t);
-  const named = await startTestNamed([{ name: "semail.test", text: zoneText("semail.test", ["mx IN A 127.0.0.1", "alice IN MX 10 mx", "bob IN MX 10 mx"]) }]);
+  const named = await startTestNamed([
+    {
+      name: "semail.test",
+      text: zoneText("semail.test", ["mx IN A 127.0.0.1", "alice IN MX 10 mx", "bob IN MX 10 mx"]),
+    },
+  ]);
   t.after(() => named.stop());
   const spool = await mkdtemp(path.join(tmpdir(), "semail-webmail-spool-"));
   const settings = parseSettings(
@@ -41,7 +46,14 @@ export async function startWebmailFixture(t: TestContext, options: { workers?: n
         listen: ["127.0.0.1:0"],
         spool,
         // Every MX here is the inbound daemon on loopback, which is no mail loop (as local mode).
-        delivery: { resolver: named.server, smtpPort: mail.inbound.port, localAddresses: [], localNames: [], ipFamily: "ipv4", connectTimeout: "5s" },
+        delivery: {
+          resolver: named.server,
+          smtpPort: mail.inbound.port,
+          localAddresses: [],
+          localNames: [],
+          ipFamily: "ipv4",
+          connectTimeout: "5s",
+        },
       },
     },
     "test",
@@ -59,7 +71,12 @@ export async function startWebmailFixture(t: TestContext, options: { workers?: n
   const webmailSettings = parseSettings(
     {
       users: mail.inbound.usersFile,
-      imap: imapSettings.parse({ listen: [mail.imap.host], imapPort: mail.imap.ports.imap, imapsPort: 0, pop3sPort: 0 }),
+      imap: imapSettings.parse({
+        listen: [mail.imap.host],
+        imapPort: mail.imap.ports.imap,
+        imapsPort: 0,
+        pop3sPort: 0,
+      }),
       outbound: { listen: [`127.0.0.1:${outbound.addresses[0]!.boundPort}`] },
       webmail: { listen: `127.0.0.1:${await freeLoopbackPort()}`, stateDir, workers: options.workers ?? 2 },
     },

@@ -16,11 +16,24 @@ export interface Answer {
   readonly fingerprint?: string;
 }
 
-export function fetchOnce(url: string, ca?: string, form?: { cookie: string; body: string }, name = WEBMAIL_NAME): Promise<Answer> {
+export function fetchOnce(
+  url: string,
+  ca?: string,
+  form?: { cookie: string; body: string },
+  name = WEBMAIL_NAME,
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const secure = url.startsWith("https:");
-    const headers = { host: name, ...(form ? { cookie: form.cookie, "content-type": "application/x-www-form-urlencoded" } : {}) };
-    const options = { method: form ? "POST" : "GET", headers, timeout: 120_000, ...(secure ? { ca, servername: name } : {}) };
+    const headers = {
+      host: name,
+      ...(form ? { cookie: form.cookie, "content-type": "application/x-www-form-urlencoded" } : {}),
+    };
+    const options = {
+      method: form ? "POST" : "GET",
+      headers,
+      timeout: 120_000,
+      ...(secure ? { ca, servername: name } : {}),
+    };
     const req = (secure ? httpsRequest : httpRequest)(url, options, (res) => {
       let body = "";
       const fingerprint = secure ? (res.socket as TLSSocket).getPeerX509Certificate()?.fingerprint256 : undefined;
@@ -37,13 +50,24 @@ export function fetchOnce(url: string, ca?: string, form?: { cookie: string; bod
 export const get = (url: string, ca?: string, name = WEBMAIL_NAME) => fetchOnce(url, ca, undefined, name);
 
 /** Roundcube's login form posted as a browser would: its session cookie and request token first. */
-export async function logIn(base: string, ca: string, login: { user?: string; password?: string; name?: string } = {}): Promise<Answer> {
+export async function logIn(
+  base: string,
+  ca: string,
+  login: { user?: string; password?: string; name?: string } = {},
+): Promise<Answer> {
   const { user = "alice", password = "secret", name = WEBMAIL_NAME } = login;
   const page = await get(base, ca, name);
   const cookie = (page.headers["set-cookie"] ?? []).map((c) => c.split(";")[0]).join("; ");
   const token = /name="_token" value="([^"]+)"/.exec(page.body)?.[1];
   assert.ok(token, "the login page carries a request token");
-  const body = new URLSearchParams({ _token: token, _task: "login", _action: "login", _timezone: "UTC", _url: "", _user: user, _pass: password }).toString();
+  const body = new URLSearchParams({
+    _token: token,
+    _task: "login",
+    _action: "login",
+    _timezone: "UTC",
+    _url: "",
+    _user: user,
+    _pass: password,
+  }).toString();
   return fetchOnce(`${base}?_task=login`, ca, { cookie, body }, name);
 }
-

@@ -23,10 +23,22 @@ import { needsRoot } from "../../../testkit/needs-root.ts";
 function handshake(host: string, version: SecureVersion, ca: string): Promise<string> {
   return new Promise((resolve) => {
     // SECLEVEL=0: our side offers the old version; the refusal must come from the server.
-    const socket = connect({ host, port: 443, servername: NAME, ca, minVersion: version, maxVersion: version, ciphers: "DEFAULT:@SECLEVEL=0", timeout: 10_000 }, () => {
-      resolve(socket.getProtocol() ?? "none");
-      socket.destroy();
-    });
+    const socket = connect(
+      {
+        host,
+        port: 443,
+        servername: NAME,
+        ca,
+        minVersion: version,
+        maxVersion: version,
+        ciphers: "DEFAULT:@SECLEVEL=0",
+        timeout: 10_000,
+      },
+      () => {
+        resolve(socket.getProtocol() ?? "none");
+        socket.destroy();
+      },
+    );
     socket.once("error", (err: Error) => resolve(`refused: ${err.message}`));
     socket.once("timeout", () => {
       socket.destroy();
@@ -60,11 +72,12 @@ async function silentListener(host: string) {
       released = true;
       for (const socket of held) socket.destroy();
     },
-    close: () => new Promise<void>((resolve) => {
-      released = true;
-      for (const socket of held) socket.destroy();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        released = true;
+        for (const socket of held) socket.destroy();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -79,7 +92,10 @@ async function processes(initPid: number): Promise<Array<{ pid: number; comm: st
   return found;
 }
 
-test("the webmail image serves Roundcube over HTTPS with the mounted certificate, redirects HTTP, and keeps to two PHP workers", { skip: needsRoot, timeout: 20 * 60_000 }, async (t) => {
+test("the webmail image serves Roundcube over HTTPS with the mounted certificate, redirects HTTP, and keeps to two PHP workers", {
+  skip: needsRoot,
+  timeout: 20 * 60_000,
+}, async (t) => {
   const engine = await dockerEngine();
   // After hooks run first-registered first: the scope removes its containers and networks
   // while the engine still runs, then the engine is let go.
@@ -96,23 +112,48 @@ test("the webmail image serves Roundcube over HTTPS with the mounted certificate
   const silent = await silentListener(await gatewayOf(engine, network));
   t.after(() => silent.close());
   const id = await scope.run([
-    "--network", network,
-    "-v", `${dir}/webmail:/etc/semail/webmail:ro`, "-v", `${cert.certFile}:/etc/semail/tls/cert.pem:ro`, "-v", `${cert.keyFile}:/etc/semail/tls/key.pem:ro`,
-    "-e", `WEBMAIL_IMAP=${silent.address}`, "-e", "WEBMAIL_SMTP=semail-outbound:587", "-e", `WEBMAIL_IMAP_TLS_NAME=${NAME}`, "-e", `WEBMAIL_SMTP_TLS_NAME=${NAME}`,
+    "--network",
+    network,
+    "-v",
+    `${dir}/webmail:/etc/semail/webmail:ro`,
+    "-v",
+    `${cert.certFile}:/etc/semail/tls/cert.pem:ro`,
+    "-v",
+    `${cert.keyFile}:/etc/semail/tls/key.pem:ro`,
+    "-e",
+    `WEBMAIL_IMAP=${silent.address}`,
+    "-e",
+    "WEBMAIL_SMTP=semail-outbound:587",
+    "-e",
+    `WEBMAIL_IMAP_TLS_NAME=${NAME}`,
+    "-e",
+    `WEBMAIL_SMTP_TLS_NAME=${NAME}`,
     // No health check during the test (tests/services/webmail/image.test.ts runs it): its
     // requests would keep a PHP worker alive, and the idle figure is without one.
     "--health-interval=1h",
     image,
   ]);
   const host = await scope.address(id, network);
-  await until(() => get(`https://${host}/`, cert.cert).then((a) => a.status === 200, () => false), "the login page over HTTPS", 60_000).catch(async (err: Error) => {
+  await until(
+    () =>
+      get(`https://${host}/`, cert.cert).then(
+        (a) => a.status === 200,
+        () => false,
+      ),
+    "the login page over HTTPS",
+    60_000,
+  ).catch(async (err: Error) => {
     throw new Error(`${err.message}: ${await scope.logs(id)}`);
   });
 
   // HTTPS with the certificate given, checked as a browser would (its name, our CA).
   const page = await get(`https://${host}/`, cert.cert);
   assert.equal(page.status, 200);
-  assert.equal(page.fingerprint, new X509Certificate(cert.cert).fingerprint256, "the mounted certificate is the one served");
+  assert.equal(
+    page.fingerprint,
+    new X509Certificate(cert.cert).fingerprint256,
+    "the mounted certificate is the one served",
+  );
   assert.match(page.body, /rcmloginuser/);
   assert.doesNotMatch(page.body, /Roundcube Webmail 1\./, "no version on the login page");
   assert.equal(page.headers["strict-transport-security"], "max-age=31536000");
@@ -128,10 +169,22 @@ test("the webmail image serves Roundcube over HTTPS with the mounted certificate
   assert.match(session, /; SameSite=Strict/i);
 
   // The page's own styles and scripts come; PHP, sources and configuration do not.
-  const assets = [...page.body.matchAll(/(?:href|src)="((?:skins|program|plugins)\/[^"?]+\.(?:css|js))(?:\?[^"]*)?"/g)].map((m) => m[1]!);
-  assert.ok(assets.some((a) => a.endsWith(".css")) && assets.some((a) => a.endsWith(".js")), `the login page links its assets: ${assets.join(", ")}`);
-  for (const asset of new Set(assets)) assert.equal((await get(`https://${host}/${asset}`, cert.cert)).status, 200, asset);
-  for (const hidden of ["plugins/virtuser_file/virtuser_file.php", "program/include/iniset.php", "config/config.inc.php", ".htaccess", "SQL/sqlite.initial.sql"]) {
+  const assets = [
+    ...page.body.matchAll(/(?:href|src)="((?:skins|program|plugins)\/[^"?]+\.(?:css|js))(?:\?[^"]*)?"/g),
+  ].map((m) => m[1]!);
+  assert.ok(
+    assets.some((a) => a.endsWith(".css")) && assets.some((a) => a.endsWith(".js")),
+    `the login page links its assets: ${assets.join(", ")}`,
+  );
+  for (const asset of new Set(assets))
+    assert.equal((await get(`https://${host}/${asset}`, cert.cert)).status, 200, asset);
+  for (const hidden of [
+    "plugins/virtuser_file/virtuser_file.php",
+    "program/include/iniset.php",
+    "config/config.inc.php",
+    ".htaccess",
+    "SQL/sqlite.initial.sql",
+  ]) {
     const answer = await get(`https://${host}/${hidden}`, cert.cert);
     assert.equal(answer.status, 404, `${hidden} is not served (${answer.status})`);
     assert.doesNotMatch(answer.body, /<\?php/);
@@ -154,25 +207,45 @@ test("the webmail image serves Roundcube over HTTPS with the mounted certificate
   // two reach it, one per worker; four wait in php-fpm's queue.
   const initPid = Number(await engine.docker(["inspect", "-f", "{{.State.Pid}}", id]));
   const workers = async () => (await processes(initPid)).filter((p) => p.comm.startsWith("php-fpm") && p.user !== 0);
-  const queued = async () => Number((await engine.docker(["exec", id, "ss", "-xlnH", "src", "/run/semail-webmail/php-fpm.sock"])).trim().split(/\s+/)[2]);
+  const queued = async () =>
+    Number(
+      (await engine.docker(["exec", id, "ss", "-xlnH", "src", "/run/semail-webmail/php-fpm.sock"]))
+        .trim()
+        .split(/\s+/)[2],
+    );
   const logins = Array.from({ length: 6 }, () => logIn(`https://${host}/`, cert.cert));
-  await until(async () => silent.firstBytes.length === silent.held.length && silent.held.length + (await queued()) === logins.length, "six logins held by the silent Dovecot or queued for a worker", 60_000);
+  await until(
+    async () =>
+      silent.firstBytes.length === silent.held.length && silent.held.length + (await queued()) === logins.length,
+    "six logins held by the silent Dovecot or queued for a worker",
+    60_000,
+  );
   assert.equal(silent.held.length, 2, "two logins reach Dovecot, one per PHP worker");
   assert.equal((await workers()).length, 2);
   assert.deepEqual(silent.firstBytes, [0x16, 0x16], "each opens with a TLS handshake: IMAPS, not STARTTLS");
   const owners = await processes(initPid);
   const wwwData = Number((await engine.docker(["exec", id, "id", "-u", "www-data"])).trim());
   assert.ok(owners.filter((p) => p.comm.startsWith("php-fpm") && p.user !== 0).every((p) => p.user === wwwData));
-  assert.deepEqual(owners.filter((p) => p.comm === "nginx").map((p) => p.user).sort(), [0, wwwData].sort(), "nginx's master as root, its worker as www-data");
+  assert.deepEqual(
+    owners
+      .filter((p) => p.comm === "nginx")
+      .map((p) => p.user)
+      .sort(),
+    [0, wwwData].sort(),
+    "nginx's master as root, its worker as www-data",
+  );
   silent.release();
-  for (const answer of await Promise.all(logins)) assert.equal(answer.status, 401, "the login fails, as Dovecot never answered");
+  for (const answer of await Promise.all(logins))
+    assert.equal(answer.status, 401, "the login fails, as Dovecot never answered");
 
   // Memory, from the host: nginx and php-fpm's master, and each PHP worker after serving
   // pages; then idle, once the workers have ended (pm = ondemand, 10 s without a request).
   const measure = async () => {
     const all = (await processes(initPid)).filter((p) => p.comm === "nginx" || p.comm.startsWith("php-fpm"));
     const kib = await pssKiB(all.map((p) => p.pid));
-    const line = all.map((p, i) => `${p.comm}${p.user === 0 ? " (master)" : ""} ${(kib[i]! / 1024).toFixed(1)}`).join(", ");
+    const line = all
+      .map((p, i) => `${p.comm}${p.user === 0 ? " (master)" : ""} ${(kib[i]! / 1024).toFixed(1)}`)
+      .join(", ");
     return `${(kib.reduce((a, b) => a + b, 0) / 1024).toFixed(1)} MiB (${line})`;
   };
   t.diagnostic(`webmail image PSS, nginx + php-fpm, after serving pages and six logins: ${await measure()}`);

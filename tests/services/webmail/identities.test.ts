@@ -34,7 +34,12 @@ test("the image's identity script points each identity at the address file's add
   db.exec(`INSERT INTO users (user_id, username, mail_host) VALUES (1, 'alice', 'semail-imap'), (2, 'bob', 'semail-imap'), (3, 'carol', 'semail-imap');
     INSERT INTO identities (user_id, email, standard) VALUES (1, 'alice@old.semail.test', 1), (2, 'bob@bob.semail.test', 1), (3, 'carol@carol.semail.test', 1);`);
   assert.equal(await php(), "semail-webmail: identity of alice is now alice@new.semail.test\n");
-  const emails = db.prepare("SELECT u.username AS owner, i.email FROM identities i JOIN users u USING (user_id) ORDER BY owner").all();
-  assert.deepEqual(emails.map((r) => `${String(r.owner)} ${String(r.email)}`), ["alice alice@new.semail.test", "bob bob@bob.semail.test", "carol carol@carol.semail.test"]);
+  const emails = db
+    .prepare("SELECT u.username AS owner, i.email FROM identities i JOIN users u USING (user_id) ORDER BY owner")
+    .all();
+  assert.deepEqual(
+    emails.map((r) => `${String(r.owner)} ${String(r.email)}`),
+    ["alice alice@new.semail.test", "bob bob@bob.semail.test", "carol carol@carol.semail.test"],
+  );
   assert.equal(await php(), "", "run again: nothing left to change");
 });

@@ -29,12 +29,17 @@ const SERVERS = { host: mailHostName(DOMAIN), ports: STANDARD_MAIL_CLIENT_PORTS 
 function install(yaml: string, dir: string): Promise<void> {
   const script = autoconfigInstallScript(autoconfigFiles(parseUsersList(yaml, LIST_OPTIONS), DOMAIN, SERVERS));
   return new Promise((resolve, reject) => {
-    const child = execFile("sh", ["-s", dir], { timeout: 20_000 }, (err, _stdout, stderr) => (err ? reject(new Error(`${err.message}: ${stderr}`)) : resolve()));
+    const child = execFile("sh", ["-s", dir], { timeout: 20_000 }, (err, _stdout, stderr) =>
+      err ? reject(new Error(`${err.message}: ${stderr}`)) : resolve(),
+    );
     child.stdin!.end(script);
   });
 }
 
-test("the webmail image answers Thunderbird's autoconfig on 80 without a redirect and on 443, for live mail domains only", { skip: needsRoot, timeout: 20 * 60_000 }, async (t) => {
+test("the webmail image answers Thunderbird's autoconfig on 80 without a redirect and on 443, for live mail domains only", {
+  skip: needsRoot,
+  timeout: 20 * 60_000,
+}, async (t) => {
   const engine = await dockerEngine();
   const scope = dockerScope(t, engine);
   t.after(() => engine.release());
@@ -43,37 +48,73 @@ test("the webmail image answers Thunderbird's autoconfig on 80 without a redirec
   const dir = await scope.dir("semail-webmail-autoconfig-");
   await mkdir(path.join(dir, "webmail"));
   await writeFile(path.join(dir, "webmail", "addresses"), "alice@alice.semail.test alice\n");
-  await install([
-    "mailboxes:",
-    "  - {owner: alice, address: alice@alice.semail.test}",
-    "  - {owner: dave, address: dave@example.org}",
-    "  - {owner: carol, address: carol@carol.example, pendingProof: 0123456789abcdef0123}",
-    "",
-  ].join("\n"), path.join(dir, "webmail", "autoconfig"));
+  await install(
+    [
+      "mailboxes:",
+      "  - {owner: alice, address: alice@alice.semail.test}",
+      "  - {owner: dave, address: dave@example.org}",
+      "  - {owner: carol, address: carol@carol.example, pendingProof: 0123456789abcdef0123}",
+      "",
+    ].join("\n"),
+    path.join(dir, "webmail", "autoconfig"),
+  );
   const cert = await selfSignedCertificate(NAME);
   t.after(() => cert.cleanup());
   const network = await scope.network();
   const id = await scope.run([
-    "--network", network,
-    "-v", `${dir}/webmail:/etc/semail/webmail:ro`, "-v", `${cert.certFile}:/etc/semail/tls/cert.pem:ro`, "-v", `${cert.keyFile}:/etc/semail/tls/key.pem:ro`,
+    "--network",
+    network,
+    "-v",
+    `${dir}/webmail:/etc/semail/webmail:ro`,
+    "-v",
+    `${cert.certFile}:/etc/semail/tls/cert.pem:ro`,
+    "-v",
+    `${cert.keyFile}:/etc/semail/tls/key.pem:ro`,
     // Nothing here logs in: Dovecot and the submission need not exist.
-    "-e", "WEBMAIL_IMAP=semail-imap:993", "-e", "WEBMAIL_SMTP=semail-outbound:587",
+    "-e",
+    "WEBMAIL_IMAP=semail-imap:993",
+    "-e",
+    "WEBMAIL_SMTP=semail-outbound:587",
     "--health-interval=1h",
     image,
   ]);
   const host = await scope.address(id, network);
   const autoconfig = (url: string, asked: string) => get(url, url.startsWith("https:") ? cert.cert : undefined, asked);
-  await until(() => autoconfig(`http://${host}/mail/config-v1.1.xml`, "autoconfig.alice.semail.test").then((a) => a.status === 200, () => false), "autoconfig on port 80", 60_000).catch(async (err: Error) => {
+  await until(
+    () =>
+      autoconfig(`http://${host}/mail/config-v1.1.xml`, "autoconfig.alice.semail.test").then(
+        (a) => a.status === 200,
+        () => false,
+      ),
+    "autoconfig on port 80",
+    60_000,
+  ).catch(async (err: Error) => {
     throw new Error(`${err.message}: ${await scope.logs(id)}`);
   });
 
   // What Thunderbird asks first, and what other programs ask: both paths, by host or by address, on 80 and 443.
   const asked = {
-    "http autoconfig.<domain>": [`http://${host}/mail/config-v1.1.xml?emailaddress=alice%40alice.semail.test`, "autoconfig.alice.semail.test", "alice.semail.test"],
+    "http autoconfig.<domain>": [
+      `http://${host}/mail/config-v1.1.xml?emailaddress=alice%40alice.semail.test`,
+      "autoconfig.alice.semail.test",
+      "alice.semail.test",
+    ],
     "http by host only": [`http://${host}/mail/config-v1.1.xml`, "autoconfig.ALICE.semail.test", "alice.semail.test"],
-    "http .well-known, by address": [`http://${host}/.well-known/autoconfig/mail/config-v1.1.xml?emailaddress=dave@example.org`, `mx.${DOMAIN}`, "example.org"],
-    "https .well-known": [`https://${host}/.well-known/autoconfig/mail/config-v1.1.xml?emailaddress=alice%40alice.semail.test`, NAME, "alice.semail.test"],
-    "https autoconfig path": [`https://${host}/mail/config-v1.1.xml?emailaddress=dave%40example.org`, NAME, "example.org"],
+    "http .well-known, by address": [
+      `http://${host}/.well-known/autoconfig/mail/config-v1.1.xml?emailaddress=dave@example.org`,
+      `mx.${DOMAIN}`,
+      "example.org",
+    ],
+    "https .well-known": [
+      `https://${host}/.well-known/autoconfig/mail/config-v1.1.xml?emailaddress=alice%40alice.semail.test`,
+      NAME,
+      "alice.semail.test",
+    ],
+    "https autoconfig path": [
+      `https://${host}/mail/config-v1.1.xml?emailaddress=dave%40example.org`,
+      NAME,
+      "example.org",
+    ],
   } as const;
   for (const [name, [url, hostHeader, domain]] of Object.entries(asked)) {
     const answer = await autoconfig(url, hostHeader);
@@ -82,10 +123,19 @@ test("the webmail image answers Thunderbird's autoconfig on 80 without a redirec
     const config = await parseAutoconfig(answer.body);
     assert.equal(config.provider, DOMAIN, name);
     assert.deepEqual(config.domains, [domain], name);
-    assert.deepEqual([...config.incoming, ...config.outgoing].map((s) => `${s.type} ${s.hostname}:${s.port} ${s.socketType} ${s.username}`), [
-      "imap mx.semail.test:993 SSL %EMAILADDRESS%", "imap mx.semail.test:143 STARTTLS %EMAILADDRESS%", "pop3 mx.semail.test:995 SSL %EMAILADDRESS%",
-      "smtp mx.semail.test:465 SSL %EMAILADDRESS%", "smtp mx.semail.test:587 STARTTLS %EMAILADDRESS%",
-    ], name);
+    assert.deepEqual(
+      [...config.incoming, ...config.outgoing].map(
+        (s) => `${s.type} ${s.hostname}:${s.port} ${s.socketType} ${s.username}`,
+      ),
+      [
+        "imap mx.semail.test:993 SSL %EMAILADDRESS%",
+        "imap mx.semail.test:143 STARTTLS %EMAILADDRESS%",
+        "pop3 mx.semail.test:995 SSL %EMAILADDRESS%",
+        "smtp mx.semail.test:465 SSL %EMAILADDRESS%",
+        "smtp mx.semail.test:587 STARTTLS %EMAILADDRESS%",
+      ],
+      name,
+    );
   }
 
   // Anything else on 80 still goes to HTTPS, autoconfig.<domain> included.
@@ -110,9 +160,16 @@ test("the webmail image answers Thunderbird's autoconfig on 80 without a redirec
   }
 
   // The list changes (dave gone, erin added): the next install is served at once, no restart.
-  await install("mailboxes:\n  - {owner: alice, address: alice@alice.semail.test}\n  - {owner: erin, address: erin@erin.semail.test}\n", path.join(dir, "webmail", "autoconfig"));
+  await install(
+    "mailboxes:\n  - {owner: alice, address: alice@alice.semail.test}\n  - {owner: erin, address: erin@erin.semail.test}\n",
+    path.join(dir, "webmail", "autoconfig"),
+  );
   const erin = await autoconfig(`http://${host}/mail/config-v1.1.xml`, "autoconfig.erin.semail.test");
   assert.equal(erin.status, 200, erin.body);
   assert.deepEqual((await parseAutoconfig(erin.body)).domains, ["erin.semail.test"]);
-  assert.equal((await autoconfig(`http://${host}/mail/config-v1.1.xml?emailaddress=dave%40example.org`, "x")).status, 404, "a domain gone is no longer answered");
+  assert.equal(
+    (await autoconfig(`http://${host}/mail/config-v1.1.xml?emailaddress=dave%40example.org`, "x")).status,
+    404,
+    "a domain gone is no longer answered",
+  );
 });

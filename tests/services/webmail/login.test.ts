@@ -16,21 +16,39 @@ import { needsRoot } from "../../../testkit/needs-root.ts";
 const ALICE = TEST_USERS.find((u) => u.uid === "alice")!.password;
 
 /** Posts Roundcube's login form as a browser would (its cookie and request token first); answers where it leads. */
-async function logIn(url: string, user: string, password: string): Promise<{ status: number; location: string; body: string }> {
+async function logIn(
+  url: string,
+  user: string,
+  password: string,
+): Promise<{ status: number; location: string; body: string }> {
   const page = await fetch(url);
-  const cookie = page.headers.getSetCookie().map((c) => c.split(";")[0]).join("; ");
+  const cookie = page.headers
+    .getSetCookie()
+    .map((c) => c.split(";")[0])
+    .join("; ");
   const token = /name="_token" value="([^"]+)"/.exec(await page.text())?.[1];
   assert.ok(token, "the login page carries a request token");
   const answer = await fetch(`${url}?_task=login`, {
     method: "POST",
     redirect: "manual",
     headers: { cookie, "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({ _token: token, _task: "login", _action: "login", _timezone: "UTC", _url: "", _user: user, _pass: password }),
+    body: new URLSearchParams({
+      _token: token,
+      _task: "login",
+      _action: "login",
+      _timezone: "UTC",
+      _url: "",
+      _user: user,
+      _pass: password,
+    }),
   });
   return { status: answer.status, location: answer.headers.get("location") ?? "", body: await answer.text() };
 }
 
-test("webmail: a live mailbox address logs its owner in; other addresses and wrong passwords do not; the form's link fills the address in", { skip: needsRoot, timeout: 180_000 }, async (t) => {
+test("webmail: a live mailbox address logs its owner in; other addresses and wrong passwords do not; the form's link fills the address in", {
+  skip: needsRoot,
+  timeout: 180_000,
+}, async (t) => {
   const { webmail, stateDir } = await startWebmailFixture(t);
   // The mailbox page links here (Roundcube has no setting for a hint on its login page).
   const prefilled = await (await fetch(webmailLoginUrl(webmail.url, "alice@alice.semail.test"))).text();
@@ -55,6 +73,9 @@ test("webmail: a live mailbox address logs its owner in; other addresses and wro
   // One Roundcube user for alice however she typed her login: the address became her uid.
   const db = new DatabaseSync(webmailPaths(stateDir).database, { readOnly: true });
   t.after(() => db.close());
-  const users = db.prepare("SELECT username FROM users ORDER BY username").all().map((r) => r.username);
+  const users = db
+    .prepare("SELECT username FROM users ORDER BY username")
+    .all()
+    .map((r) => r.username);
   assert.deepEqual(users, ["alice"]);
 });

@@ -10,8 +10,15 @@ import { askedDomain, AUTOCONFIG_PATHS } from "../../../config/autoconfig.ts";
 import { renderNginxConfig, type NginxConfig } from "../../../services/webmail/nginx.ts";
 
 const CONFIG: NginxConfig = {
-  webRoot: "/var/lib/roundcube/public_html", phpSocket: "/run/fpm.sock", certFile: "/tls/cert.pem", keyFile: "/tls/key.pem",
-  acmeDir: "/acme", pidFile: "/run/nginx.pid", uploadMiB: 25, ipv6: false, autoconfigDir: "/etc/semail/webmail/autoconfig",
+  webRoot: "/var/lib/roundcube/public_html",
+  phpSocket: "/run/fpm.sock",
+  certFile: "/tls/cert.pem",
+  keyFile: "/tls/key.pem",
+  acmeDir: "/acme",
+  pidFile: "/run/nginx.pid",
+  uploadMiB: 25,
+  ipv6: false,
+  autoconfigDir: "/etc/semail/webmail/autoconfig",
 };
 
 /** The `server { ... }` blocks, by the port they listen on. */
@@ -28,12 +35,21 @@ function servers(text: string): Map<number, string> {
 function mapOf(text: string, name: string): (value: string) => string {
   const body = new RegExp(`^ {4}map \\$\\w+ \\$${name} \\{\\n([^}]*)^ {4}\\}`, "m").exec(text)?.[1];
   assert.ok(body, `map $${name}`);
-  const entries = body.trim().split("\n").map((line) => /^\s*("[^"]*"|\S+)\s+(\S+);$/.exec(line)!.slice(1).map((w) => w.replace(/^"|"$/g, "")));
+  const entries = body
+    .trim()
+    .split("\n")
+    .map((line) =>
+      /^\s*("[^"]*"|\S+)\s+(\S+);$/
+        .exec(line)!
+        .slice(1)
+        .map((w) => w.replace(/^"|"$/g, "")),
+    );
   return (value) => {
     for (const [key, result] of entries) {
       if (key === "default") continue;
       const match = key!.startsWith("~") ? new RegExp(key!.slice(1)).exec(value) : key === value ? [] : null;
-      if (match) return result!.replace(/^\$(\w+)$/, (_, v: string) => (match as RegExpExecArray).groups?.[v] ?? `$${v}`);
+      if (match)
+        return result!.replace(/^\$(\w+)$/, (_, v: string) => (match as RegExpExecArray).groups?.[v] ?? `$${v}`);
     }
     return entries.find(([key]) => key === "default")![1]!;
   };
@@ -50,17 +66,30 @@ test("autoconfig is answered on 80 without a redirect and on 443, at both paths,
   const [http, https] = [servers(text).get(80)!, servers(text).get(443)!];
   for (const block of [http, https]) {
     for (const path of AUTOCONFIG_PATHS) {
-      const location = new RegExp(`location = ${path.replace(/\./g, "\\.")} \\{([\\s\\S]*?)\\n {8}\\}`).exec(block)?.[1];
+      const location = new RegExp(`location = ${path.replace(/\./g, "\\.")} \\{([\\s\\S]*?)\\n {8}\\}`).exec(
+        block,
+      )?.[1];
       assert.ok(location, `${path} on ${block === http ? 80 : 443}`);
       assert.match(location, /root \/etc\/semail\/webmail\/autoconfig;/);
       assert.match(location, /types \{ \}\s+default_type "application\/xml; charset=utf-8";/);
       assert.match(location, /try_files \/\$autoconfig_domain\.xml @autoconfig_not_served;/);
       assert.doesNotMatch(location, /return 301/);
     }
-    assert.match(block, /location @autoconfig_not_served \{\s+types \{ \}\s+default_type "text\/plain; charset=utf-8";\s+return 404 "\\"\$autoconfig_domain\\" is not a mail domain served here: set up your mail program by hand, with the settings your provider gives you\.\\n";/);
+    assert.match(
+      block,
+      /location @autoconfig_not_served \{\s+types \{ \}\s+default_type "text\/plain; charset=utf-8";\s+return 404 "\\"\$autoconfig_domain\\" is not a mail domain served here: set up your mail program by hand, with the settings your provider gives you\.\\n";/,
+    );
   }
-  assert.match(http, /location \/ \{\s+return 301 https:\/\/\$host\$request_uri;/, "everything else on 80 still goes to HTTPS");
-  assert.match(http, /location \^~ \/\.well-known\/acme-challenge\/ \{\s+root \/acme;/, "and certbot's challenges stay");
+  assert.match(
+    http,
+    /location \/ \{\s+return 301 https:\/\/\$host\$request_uri;/,
+    "everything else on 80 still goes to HTTPS",
+  );
+  assert.match(
+    http,
+    /location \^~ \/\.well-known\/acme-challenge\/ \{\s+root \/acme;/,
+    "and certbot's challenges stay",
+  );
 });
 
 test("the domain asked about: the address's (raw or %40), else the host's without autoconfig., as the web form reads it; never a path", () => {
@@ -75,12 +104,23 @@ test("the domain asked about: the address's (raw or %40), else the host's withou
   ];
   for (const [address, host, expected] of cases) {
     assert.equal(domainAsked(text, address, host), expected, `${address} / ${host}`);
-    assert.equal(askedDomain(decodeURIComponent(address) || undefined, host), expected, `the web form agrees: ${address} / ${host}`);
+    assert.equal(
+      askedDomain(decodeURIComponent(address) || undefined, host),
+      expected,
+      `the web form agrees: ${address} / ${host}`,
+    );
   }
   // A domain nginx cannot lower falls back to the host (which nginx lowers); one that is
   // no domain at all gives the host's, or nothing: a file is never named by them.
   assert.equal(domainAsked(text, "Alice%40ALICE.semail.test", "autoconfig.alice.semail.test"), "alice.semail.test");
-  for (const [address, host] of [["x%40..%2F..%2Fetc%2Fpasswd", ""], ["x@../../etc/passwd", ""], ["x@a/b", ""], ["", "autoconfig."], ["x@", ""], ["x@a..b", ""]]) {
+  for (const [address, host] of [
+    ["x%40..%2F..%2Fetc%2Fpasswd", ""],
+    ["x@../../etc/passwd", ""],
+    ["x@a/b", ""],
+    ["", "autoconfig."],
+    ["x@", ""],
+    ["x@a..b", ""],
+  ]) {
     const domain = domainAsked(text, address!, host!);
     assert.doesNotMatch(domain, /\/|\.\.|%/, `${address} / ${host} -> ${domain}`);
     assert.equal(domain, "", `${address} / ${host}: nothing to look up`);

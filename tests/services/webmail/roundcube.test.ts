@@ -21,14 +21,24 @@ async function running(pid: number): Promise<boolean> {
 async function setup(t: { after: (fn: () => Promise<void>) => void }, mode = 0o755) {
   const dir = await tempDir(t, "semail-webmail-runner-");
   await chmod(dir, mode);
-  const settings = parseSettings({ imap: { listen: ["127.0.0.1"] }, outbound: { listen: ["127.0.0.1:2587"] }, webmail: { listen: `127.0.0.1:${await freeLoopbackPort()}`, stateDir: join(dir, "webmail"), workers: 2 } }, "test");
+  const settings = parseSettings(
+    {
+      imap: { listen: ["127.0.0.1"] },
+      outbound: { listen: ["127.0.0.1:2587"] },
+      webmail: { listen: `127.0.0.1:${await freeLoopbackPort()}`, stateDir: join(dir, "webmail"), workers: 2 },
+    },
+    "test",
+  );
   const list = (yaml: string) => parseUsersList(yaml, usersListOptions(settings));
   return { dir, settings, list };
 }
 
 test("php -S serves the login page with its workers; stop() ends every one; reload() rewrites the addresses", async (t) => {
   const { settings, list } = await setup(t);
-  const webmail = await startWebmail({ settings, list: list("mailboxes:\n  - {owner: alice, address: alice@alice.semail.test}\n") });
+  const webmail = await startWebmail({
+    settings,
+    list: list("mailboxes:\n  - {owner: alice, address: alice@alice.semail.test}\n"),
+  });
   t.after(() => webmail.stop());
   const page = await fetch(webmail.url);
   assert.equal(page.status, 200);
@@ -54,5 +64,8 @@ test("php -S serves the login page with its workers; stop() ends every one; relo
 
 test("as root, a state directory www-data cannot reach is refused by name", { skip: needsRoot }, async (t) => {
   const { dir, settings, list } = await setup(t, 0o700);
-  await assert.rejects(startWebmail({ settings, list: list("mailboxes: []\n") }), new RegExp(`webmail.stateDir .*: ${dir} is closed to other users .*chmod o\\+x ${dir}`));
+  await assert.rejects(
+    startWebmail({ settings, list: list("mailboxes: []\n") }),
+    new RegExp(`webmail.stateDir .*: ${dir} is closed to other users .*chmod o\\+x ${dir}`),
+  );
 });

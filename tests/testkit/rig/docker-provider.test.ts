@@ -22,7 +22,11 @@ import { CONTAINER_RULES, samePorts } from "../../../testkit/rig/providers/docke
 import { uploadTar } from "../../../testkit/rig/providers/docker/container/upload-tar.ts";
 import { DockerCliError, dockerEnv, isNoSuchObject } from "../../../testkit/rig/providers/docker/docker-cli.ts";
 import { contextDigest } from "../../../testkit/rig/providers/docker/image/context-digest.ts";
-import { compilePatterns, isIgnored, readDockerignore } from "../../../testkit/rig/providers/docker/image/dockerignore.ts";
+import {
+  compilePatterns,
+  isIgnored,
+  readDockerignore,
+} from "../../../testkit/rig/providers/docker/image/dockerignore.ts";
 import { checkImage, diffImage } from "../../../testkit/rig/providers/docker/image/image.ts";
 import { dockerTarget } from "../../../testkit/rig/providers/docker/provider-config.ts";
 import { diffFields, type FieldRules } from "../../../testkit/rig/providers/docker/rules/field-rules.ts";
@@ -46,28 +50,52 @@ test("a ForceNew change replaces, an update field updates, Defaults and Computed
     mustRun: { shape: "bool", default: true },
   };
   const state = { image: "sha256:a", hostname: "4f2a9c", envs: ["B=2", "A=1"], restart: "no", mustRun: true };
-  assert.deepEqual(diffFields(rules, state, { image: "sha256:a", envs: ["A=1", "B=2"] }), { changes: {}, replaces: [] });
+  assert.deepEqual(diffFields(rules, state, { image: "sha256:a", envs: ["A=1", "B=2"] }), {
+    changes: {},
+    replaces: [],
+  });
   assert.deepEqual(diffFields(rules, state, { image: "sha256:b", envs: ["A=1", "B=2"], restart: "always" }), {
     changes: { image: "update", restart: "update" },
     replaces: ["image"],
   });
   // A stopped container reads mustRun false: the program's default true is an update.
-  assert.deepEqual(diffFields(rules, { ...state, mustRun: false }, { image: "sha256:a", envs: ["A=1", "B=2"] }).changes, { mustRun: "update" });
+  assert.deepEqual(
+    diffFields(rules, { ...state, mustRun: false }, { image: "sha256:a", envs: ["A=1", "B=2"] }).changes,
+    { mustRun: "update" },
+  );
   // An unknown value (a preview before the image is built) may differ.
   assert.deepEqual(diffFields(rules, state, { image: UNKNOWN, envs: ["A=1", "B=2"] }).replaces, ["image"]);
-  assert.deepEqual(diffFields(rules, state, { image: "sha256:a" }), { changes: { envs: "delete" }, replaces: ["envs"] });
+  assert.deepEqual(diffFields(rules, state, { image: "sha256:a" }), {
+    changes: { envs: "delete" },
+    replaces: ["envs"],
+  });
 });
 
 test("ports compare as upstream's suppress func does: any order, an unset external port matches", () => {
-  const read = [{ internal: 587, external: 587, ip: "127.0.0.1", protocol: "tcp" }, { internal: 25, external: 25, ip: "0.0.0.0", protocol: "tcp" }];
-  assert.ok(samePorts(read, [{ internal: 25, external: 25 }, { internal: 587, external: 587, ip: "127.0.0.1" }]));
+  const read = [
+    { internal: 587, external: 587, ip: "127.0.0.1", protocol: "tcp" },
+    { internal: 25, external: 25, ip: "0.0.0.0", protocol: "tcp" },
+  ];
+  assert.ok(
+    samePorts(read, [
+      { internal: 25, external: 25 },
+      { internal: 587, external: 587, ip: "127.0.0.1" },
+    ]),
+  );
   assert.ok(samePorts(read, [{ internal: 25 }, { internal: 587, ip: "127.0.0.1" }]));
-  assert.ok(!samePorts(read, [{ internal: 25, external: 26 }, { internal: 587, external: 587, ip: "127.0.0.1" }]));
+  assert.ok(
+    !samePorts(read, [
+      { internal: 25, external: 26 },
+      { internal: 587, external: 587, ip: "127.0.0.1" },
+    ]),
+  );
   assert.ok(!samePorts([], [{ internal: 25, external: 25 }]));
 });
 
 test(".dockerignore patterns match as Docker's patternmatcher does", () => {
-  const patterns = compilePatterns(readDockerignore("# comment\n/.git\nnode_modules/@pulumi\n*.img\n**/*.log\n!keep.log\ndocs/**\n"));
+  const patterns = compilePatterns(
+    readDockerignore("# comment\n/.git\nnode_modules/@pulumi\n*.img\n**/*.log\n!keep.log\ndocs/**\n"),
+  );
   const ignored = (path: string) => isIgnored(patterns, path);
   assert.ok(ignored(".git/HEAD"), "a folder takes its contents");
   assert.ok(ignored("node_modules/@pulumi/pulumi/index.js"));
@@ -94,25 +122,48 @@ test("the build context digest changes with what Docker would send, not with wha
 test("Image: Check fills upstream's defaults and the digest; Diff compares the saved inputs", async (t) => {
   const dir = await tempDir(t, "semail-rig-image-");
   await writeFile(join(dir, "Dockerfile"), "FROM scratch\n");
-  const news = { imageName: "x:latest", build: { context: dir, dockerfile: join(dir, "Dockerfile"), args: { BASE } }, skipPush: true };
+  const news = {
+    imageName: "x:latest",
+    build: { context: dir, dockerfile: join(dir, "Dockerfile"), args: { BASE } },
+    skipPush: true,
+  };
   const { inputs, failures } = await checkImage(news);
   assert.deepEqual(failures, []);
   const build = inputs.build as Record<string, unknown>;
   assert.equal(build.platform, process.arch === "x64" ? "linux/amd64" : `linux/${process.arch}`);
   assert.match(String(build.contextDigest), /^[0-9a-f]{64}$/);
   assert.equal(inputs.buildOnPreview, false);
-  assert.deepEqual(diffImage({ __inputs: inputs, repoDigest: "sha256:1" }, inputs), { changes: {}, replaces: [], deleteBeforeReplace: false });
-  assert.deepEqual(diffImage({ __inputs: inputs }, { ...inputs, build: { ...build, args: { BASE: "other" } } }).changes, { build: "update" });
+  assert.deepEqual(diffImage({ __inputs: inputs, repoDigest: "sha256:1" }, inputs), {
+    changes: {},
+    replaces: [],
+    deleteBeforeReplace: false,
+  });
+  assert.deepEqual(
+    diffImage({ __inputs: inputs }, { ...inputs, build: { ...build, args: { BASE: "other" } } }).changes,
+    { build: "update" },
+  );
   const pushing = await checkImage({ ...news, skipPush: false });
   assert.match(pushing.failures[0]?.reason ?? "", /not supported by the SEMail test rig stand-in/);
-  await assert.rejects(checkImage({ ...news, build: { context: dir, dockerfile: join(dir, "Nope") } }), /expected a relative Dockerfile path/);
+  await assert.rejects(
+    checkImage({ ...news, build: { context: dir, dockerfile: join(dir, "Nope") } }),
+    /expected a relative Dockerfile path/,
+  );
 });
 
 test("the provider settings: host and sshOpts as the engine sends them; anything else fails loudly", () => {
-  const target = dockerTarget(new Map([["docker:config:host", "ssh://semail@192.0.2.1"], ["docker:config:sshOpts", '["-o","StrictHostKeyChecking=yes"]']]), {});
+  const target = dockerTarget(
+    new Map([
+      ["docker:config:host", "ssh://semail@192.0.2.1"],
+      ["docker:config:sshOpts", '["-o","StrictHostKeyChecking=yes"]'],
+    ]),
+    {},
+  );
   assert.deepEqual(target, { host: "ssh://semail@192.0.2.1", sshOpts: ["-o", "StrictHostKeyChecking=yes"] });
   assert.equal(dockerTarget(new Map(), { DOCKER_HOST: "unix:///run/x.sock" }).host, "unix:///run/x.sock");
-  assert.throws(() => dockerTarget(new Map([["docker:config:certPath", "/etc/docker"]]), {}), /"certPath" is not supported by the SEMail test rig stand-in/);
+  assert.throws(
+    () => dockerTarget(new Map([["docker:config:certPath", "/etc/docker"]]), {}),
+    /"certPath" is not supported by the SEMail test rig stand-in/,
+  );
   assert.throws(() => dockerTarget(new Map([["docker:config:host", "tcp://127.0.0.1:2375"]]), {}), /not supported/);
 });
 
@@ -121,10 +172,26 @@ test("the ssh the docker CLI runs gets the sshOpts in front, each argument intac
   // A "real ssh" that prints what it was given, one argument a line.
   const echo = join(dir, "echo-args");
   await writeFile(echo, '#!/bin/sh\nfor a in "$@"; do printf "%s\\n" "$a"; done\n', { mode: 0o755 });
-  const env = dockerEnv({ host: "ssh://u@h", sshOpts: ["-o", "ProxyJump=a b", "-i", '/k/"$(x)'] }, { PATH: process.env.PATH });
+  const env = dockerEnv(
+    { host: "ssh://u@h", sshOpts: ["-o", "ProxyJump=a b", "-i", '/k/"$(x)'] },
+    { PATH: process.env.PATH },
+  );
   assert.ok(env.PATH?.startsWith(join(REPO_ROOT, "testkit/rig/providers/docker/ssh-bin")));
-  const { stdout } = await run("ssh", ["-T", "--", "h", "docker", "system", "dial-stdio"], { env: { ...env, SEMAIL_RIG_REAL_SSH: echo } });
-  assert.deepEqual(stdout.split("\n").slice(0, -1), ["-o", "ProxyJump=a b", "-i", '/k/"$(x)', "-T", "--", "h", "docker", "system", "dial-stdio"]);
+  const { stdout } = await run("ssh", ["-T", "--", "h", "docker", "system", "dial-stdio"], {
+    env: { ...env, SEMAIL_RIG_REAL_SSH: echo },
+  });
+  assert.deepEqual(stdout.split("\n").slice(0, -1), [
+    "-o",
+    "ProxyJump=a b",
+    "-i",
+    '/k/"$(x)',
+    "-T",
+    "--",
+    "h",
+    "docker",
+    "system",
+    "dial-stdio",
+  ]);
 });
 
 test("only Docker's own 'no such' answer makes a resource gone, never a broken far side", () => {
@@ -148,26 +215,64 @@ test("an upload is a one-file tar at its absolute path, with its mode", async (t
 
 test("docker create gets what upstream's API call would: network mode, never a pull, the inputs", () => {
   const args = createArgs({
-    name: "semail-inbound", image: "sha256:abc", restart: "unless-stopped", envs: ["A=1"], networkMode: "bridge",
-    capabilities: { drops: ["NET_RAW"] }, sysctls: { "net.ipv6.conf.all.disable_ipv6": "1" },
+    name: "semail-inbound",
+    image: "sha256:abc",
+    restart: "unless-stopped",
+    envs: ["A=1"],
+    networkMode: "bridge",
+    capabilities: { drops: ["NET_RAW"] },
+    sysctls: { "net.ipv6.conf.all.disable_ipv6": "1" },
     mounts: [{ type: "bind", source: "/srv/mail,x", target: "/srv/mail", bindOptions: { propagation: "rslave" } }],
     volumes: [{ hostPath: "/var/lib/ldap", containerPath: "/var/lib/ldap", readOnly: true }],
-    ports: [{ internal: 25, external: 25, ip: "192.0.2.7" }, { internal: 587, ip: "::1", protocol: "tcp" }],
+    ports: [
+      { internal: 25, external: 25, ip: "192.0.2.7" },
+      { internal: 587, ip: "::1", protocol: "tcp" },
+    ],
     command: ["inbound", "--config", "/etc/x.yaml"],
   });
   assert.deepEqual(args, [
-    "create", "--pull", "never", "--name", "semail-inbound", "--network", "bridge", "--restart", "unless-stopped", "--env", "A=1",
-    "--cap-drop", "NET_RAW", "--sysctl", "net.ipv6.conf.all.disable_ipv6=1",
-    "--mount", 'type=bind,"source=/srv/mail,x",target=/srv/mail,bind-propagation=rslave',
-    "--volume", "/var/lib/ldap:/var/lib/ldap:ro", "--publish", "192.0.2.7:25:25/tcp", "--publish", "[::1]::587/tcp",
-    "sha256:abc", "inbound", "--config", "/etc/x.yaml",
+    "create",
+    "--pull",
+    "never",
+    "--name",
+    "semail-inbound",
+    "--network",
+    "bridge",
+    "--restart",
+    "unless-stopped",
+    "--env",
+    "A=1",
+    "--cap-drop",
+    "NET_RAW",
+    "--sysctl",
+    "net.ipv6.conf.all.disable_ipv6=1",
+    "--mount",
+    'type=bind,"source=/srv/mail,x",target=/srv/mail,bind-propagation=rslave',
+    "--volume",
+    "/var/lib/ldap:/var/lib/ldap:ro",
+    "--publish",
+    "192.0.2.7:25:25/tcp",
+    "--publish",
+    "[::1]::587/tcp",
+    "sha256:abc",
+    "inbound",
+    "--config",
+    "/etc/x.yaml",
   ]);
 });
 
 test("Read: a stopped container reads mustRun false and, with ports, none published; capabilities keep the program's spelling", () => {
-  const prior = { image: "sha256:abc", mustRun: true, ports: [{ internal: 25, external: 25, ip: "127.0.0.1", protocol: "tcp" }], capabilities: { drops: ["NET_RAW"] }, envs: ["A=1"] };
+  const prior = {
+    image: "sha256:abc",
+    mustRun: true,
+    ports: [{ internal: 25, external: 25, ip: "127.0.0.1", protocol: "tcp" }],
+    capabilities: { drops: ["NET_RAW"] },
+    envs: ["A=1"],
+  };
   const inspect = {
-    Name: "/box", Image: "sha256:abc", State: { Running: false, ExitCode: 137 },
+    Name: "/box",
+    Image: "sha256:abc",
+    State: { Running: false, ExitCode: 137 },
     Config: { Image: "sha256:abc", Hostname: "box", Cmd: ["sleep", "infinity"] },
     HostConfig: { CapDrop: ["CAP_NET_RAW"], RestartPolicy: { Name: "no" }, NetworkMode: "bridge" },
     NetworkSettings: { Ports: {}, Networks: { net: { IPAddress: "" } } },
@@ -184,9 +289,16 @@ test("Read: a stopped container reads mustRun false and, with ports, none publis
 
 test("what Read gives back for a mailbox-like container makes no diff against the program (no perpetual diff)", () => {
   const inputs = {
-    name: "semail-user-alice", hostname: "alice", image: "sha256:abc", restart: "unless-stopped",
-    capabilities: { drops: ["NET_RAW"] }, sysctls: { "net.ipv6.conf.all.disable_ipv6": "1" }, envs: ["SEMAIL_USER=alice"],
-    mounts: [{ type: "bind", source: "/srv/mail/alice", target: "/home/alice/mail", bindOptions: { propagation: "rslave" } }],
+    name: "semail-user-alice",
+    hostname: "alice",
+    image: "sha256:abc",
+    restart: "unless-stopped",
+    capabilities: { drops: ["NET_RAW"] },
+    sysctls: { "net.ipv6.conf.all.disable_ipv6": "1" },
+    envs: ["SEMAIL_USER=alice"],
+    mounts: [
+      { type: "bind", source: "/srv/mail/alice", target: "/home/alice/mail", bindOptions: { propagation: "rslave" } },
+    ],
     volumes: [{ hostPath: "/var/lib/semail/host-keys/alice", containerPath: "/etc/ssh/keys" }],
     uploads: [{ file: "/etc/semail/authorized_keys", content: "ssh-ed25519 AAAA alice\n", permissions: "0644" }],
     ports: [{ internal: 587, external: 587, ip: "127.0.0.1" }],
@@ -194,14 +306,29 @@ test("what Read gives back for a mailbox-like container makes no diff against th
   };
   // What docker inspect said for such a container, created with the docker CLI.
   const inspect = {
-    Name: "/semail-user-alice", Image: "sha256:abc", State: { Running: true },
-    Config: { Image: "sha256:abc", Hostname: "alice", Cmd: ["/usr/local/sbin/entrypoint"], Env: ["SEMAIL_USER=alice", "PATH=/usr/bin"] },
-    HostConfig: {
-      CapDrop: ["CAP_NET_RAW"], Sysctls: { "net.ipv6.conf.all.disable_ipv6": "1" }, RestartPolicy: { Name: "unless-stopped", MaximumRetryCount: 0 },
-      NetworkMode: "bridge", Binds: ["/var/lib/semail/host-keys/alice:/etc/ssh/keys"],
-      Mounts: [{ Type: "bind", Source: "/srv/mail/alice", Target: "/home/alice/mail", BindOptions: { Propagation: "rslave" } }],
+    Name: "/semail-user-alice",
+    Image: "sha256:abc",
+    State: { Running: true },
+    Config: {
+      Image: "sha256:abc",
+      Hostname: "alice",
+      Cmd: ["/usr/local/sbin/entrypoint"],
+      Env: ["SEMAIL_USER=alice", "PATH=/usr/bin"],
     },
-    NetworkSettings: { Ports: { "587/tcp": [{ HostIp: "127.0.0.1", HostPort: "587" }] }, Networks: { "semail-users": { IPAddress: "172.30.0.130" } } },
+    HostConfig: {
+      CapDrop: ["CAP_NET_RAW"],
+      Sysctls: { "net.ipv6.conf.all.disable_ipv6": "1" },
+      RestartPolicy: { Name: "unless-stopped", MaximumRetryCount: 0 },
+      NetworkMode: "bridge",
+      Binds: ["/var/lib/semail/host-keys/alice:/etc/ssh/keys"],
+      Mounts: [
+        { Type: "bind", Source: "/srv/mail/alice", Target: "/home/alice/mail", BindOptions: { Propagation: "rslave" } },
+      ],
+    },
+    NetworkSettings: {
+      Ports: { "587/tcp": [{ HostIp: "127.0.0.1", HostPort: "587" }] },
+      Networks: { "semail-users": { IPAddress: "172.30.0.130" } },
+    },
   };
   const created = containerOutputs(inspect, { ...inputs, mustRun: true, networkMode: "bridge" });
   assert.deepEqual(diffFields(CONTAINER_RULES, created, inputs), { changes: {}, replaces: [] });
@@ -212,22 +339,35 @@ test("what Read gives back for a mailbox-like container makes no diff against th
 
 /** The Debian base every SEMail Dockerfile starts FROM (assets/images/base.sh; nothing is pulled). */
 async function ensureBase(engine: DockerEngine): Promise<void> {
-  await withLock(join(tmpdir(), "semail-image-build.lock"), async () => {
-    await run(join(REPO_ROOT, "assets/images/base.sh"), [], { env: { ...process.env, DOCKER_HOST: engine.host }, timeout: 15 * 60_000 });
-  }, 15 * 60_000);
+  await withLock(
+    join(tmpdir(), "semail-image-build.lock"),
+    async () => {
+      await run(join(REPO_ROOT, "assets/images/base.sh"), [], {
+        env: { ...process.env, DOCKER_HOST: engine.host },
+        timeout: 15 * 60_000,
+      });
+    },
+    15 * 60_000,
+  );
 }
 
 async function stackFor(rig: RigEngine, name: string, program: () => Promise<Record<string, unknown>>): Promise<Stack> {
   const pulumiCommand = await PulumiCommand.get({ root: rig.cliRoot, skipVersionCheck: true });
   const workDir = join(rig.dir, `work-${name}`);
   await mkdir(workDir, { recursive: true });
-  return LocalWorkspace.createOrSelectStack({ stackName: name, projectName: "semail-rig-docker", program }, { workDir, envVars: rig.env, pulumiCommand });
+  return LocalWorkspace.createOrSelectStack(
+    { stackName: name, projectName: "semail-rig-docker", program },
+    { workDir, envVars: rig.env, pulumiCommand },
+  );
 }
 
 /** A tiny image context FROM the base: one file copied, one not, one ignored. */
 async function imageContext(t: TestContext): Promise<string> {
   const dir = await tempDir(t, "semail-rig-build-");
-  await writeFile(join(dir, "Dockerfile"), 'ARG BASE\nFROM ${BASE}\nCOPY greeting.txt /srv/greeting.txt\nCMD ["sleep", "infinity"]\n');
+  await writeFile(
+    join(dir, "Dockerfile"),
+    'ARG BASE\nFROM ${BASE}\nCOPY greeting.txt /srv/greeting.txt\nCMD ["sleep", "infinity"]\n',
+  );
   await writeFile(join(dir, ".dockerignore"), "ignored.txt\n");
   await writeFile(join(dir, "greeting.txt"), "hello from the image\n");
   await writeFile(join(dir, "notes.txt"), "in the context, never copied\n");
@@ -283,7 +423,10 @@ async function dockerFor(t: TestContext): Promise<{ engine: DockerEngine; leftov
   return { engine, leftovers };
 }
 
-test("the docker stand-in under the real engine: build, run, clean previews, drift repaired, replacements, destroy", { skip: skipEngine, timeout: 20 * STEP_MS }, async (t) => {
+test("the docker stand-in under the real engine: build, run, clean previews, drift repaired, replacements, destroy", {
+  skip: skipEngine,
+  timeout: 20 * STEP_MS,
+}, async (t) => {
   const { engine, leftovers } = await dockerFor(t);
   await ensureBase(engine);
   const rig = await rigEngine(t, ["docker"]);
@@ -291,7 +434,12 @@ test("the docker stand-in under the real engine: build, run, clean previews, dri
   const hostDir = await tempDir(t, "semail-rig-mount-");
   await writeFile(join(hostDir, "from-host.txt"), "mounted\n");
   const id = randomBytes(4).toString("hex");
-  const names = { image: `semail-test-rig-${id}:latest`, inner: `semail-test-${id}-inner`, outer: `semail-test-${id}-outer`, box: `semail-test-${id}-box` };
+  const names = {
+    image: `semail-test-rig-${id}:latest`,
+    inner: `semail-test-${id}-inner`,
+    outer: `semail-test-${id}-outer`,
+    box: `semail-test-${id}-box`,
+  };
   const third = 1 + (randomBytes(1)[0]! % 250);
   const subnet = `10.215.${third}.0/24`;
   const fixedIp = `10.215.${third}.2`;
@@ -307,32 +455,52 @@ test("the docker stand-in under the real engine: build, run, clean previews, dri
   const settings = { env: "GREETING=hello", upload: "hello" };
   const program = async () => {
     const provider = new docker.Provider("rig-docker", { host: engine.host });
-    const image = new docker.Image("img", {
-      imageName: names.image,
-      build: { context, dockerfile: join(context, "Dockerfile"), args: { BASE }, platform: "linux/amd64" },
-      skipPush: true,
-    }, { provider });
+    const image = new docker.Image(
+      "img",
+      {
+        imageName: names.image,
+        build: { context, dockerfile: join(context, "Dockerfile"), args: { BASE }, platform: "linux/amd64" },
+        skipPush: true,
+      },
+      { provider },
+    );
     const labels = [{ label: "semail-test", value: "" }];
-    const inner = new docker.Network("inner", {
-      name: names.inner, driver: "bridge", internal: true, labels,
-      options: { "com.docker.network.bridge.name": `sdt${id}` },
-      ipamConfigs: [{ subnet, ipRange: `10.215.${third}.128/25` }],
-    }, { provider });
+    const inner = new docker.Network(
+      "inner",
+      {
+        name: names.inner,
+        driver: "bridge",
+        internal: true,
+        labels,
+        options: { "com.docker.network.bridge.name": `sdt${id}` },
+        ipamConfigs: [{ subnet, ipRange: `10.215.${third}.128/25` }],
+      },
+      { provider },
+    );
     const outer = new docker.Network("outer", { name: names.outer, driver: "bridge", labels }, { provider });
-    const box = new docker.Container("box", {
-      name: names.box, image: image.repoDigest, hostname: "box", restart: "unless-stopped", mustRun: true, labels,
-      envs: [settings.env],
-      capabilities: { drops: ["NET_RAW"] },
-      sysctls: { "net.ipv6.conf.all.disable_ipv6": "1" },
-      uploads: [
-        { file: "/etc/semail/greeting", content: settings.upload, permissions: "0640" },
-        { file: "/run/secrets/password", content: pulumi.secret(password), permissions: "0400" },
-      ],
-      mounts: [{ type: "bind", source: hostDir, target: "/mnt/host", readOnly: true }],
-      volumes: [{ hostPath: hostDir, containerPath: "/mnt/volume" }],
-      ports: [{ internal: 8080, external: port, ip: "127.0.0.1" }],
-      networksAdvanced: [{ name: inner.name, aliases: ["box-alias"], ipv4Address: fixedIp }, { name: outer.name }],
-    }, { provider, deleteBeforeReplace: true });
+    const box = new docker.Container(
+      "box",
+      {
+        name: names.box,
+        image: image.repoDigest,
+        hostname: "box",
+        restart: "unless-stopped",
+        mustRun: true,
+        labels,
+        envs: [settings.env],
+        capabilities: { drops: ["NET_RAW"] },
+        sysctls: { "net.ipv6.conf.all.disable_ipv6": "1" },
+        uploads: [
+          { file: "/etc/semail/greeting", content: settings.upload, permissions: "0640" },
+          { file: "/run/secrets/password", content: pulumi.secret(password), permissions: "0400" },
+        ],
+        mounts: [{ type: "bind", source: hostDir, target: "/mnt/host", readOnly: true }],
+        volumes: [{ hostPath: hostDir, containerPath: "/mnt/volume" }],
+        ports: [{ internal: 8080, external: port, ip: "127.0.0.1" }],
+        networksAdvanced: [{ name: inner.name, aliases: ["box-alias"], ipv4Address: fixedIp }, { name: outer.name }],
+      },
+      { provider, deleteBeforeReplace: true },
+    );
     return { repoDigest: image.repoDigest, address: box.networkDatas.apply((nets) => nets?.[0]?.ipAddress ?? "") };
   };
   const stack = await stackFor(rig, "box", program);
@@ -358,14 +526,29 @@ test("the docker stand-in under the real engine: build, run, clean previews, dri
     assert.ok(box.NetworkSettings.Networks[names.inner]?.Aliases?.includes("box-alias"));
     assert.equal(result.outputs.address?.value, fixedIp, "networkDatas[0] is the first network by name");
     assert.equal(await engine.docker(["exec", names.box, "cat", "/etc/semail/greeting"]), "hello");
-    assert.equal((await engine.docker(["exec", names.box, "stat", "-c", "%a %U", "/etc/semail/greeting"])).trim(), "640 root");
-    assert.equal(await engine.docker(["exec", names.box, "cat", "/mnt/host/from-host.txt", "/mnt/volume/from-host.txt", "/srv/greeting.txt"]), "mounted\nmounted\nhello from the image\n");
+    assert.equal(
+      (await engine.docker(["exec", names.box, "stat", "-c", "%a %U", "/etc/semail/greeting"])).trim(),
+      "640 root",
+    );
+    assert.equal(
+      await engine.docker([
+        "exec",
+        names.box,
+        "cat",
+        "/mnt/host/from-host.txt",
+        "/mnt/volume/from-host.txt",
+        "/srv/greeting.txt",
+      ]),
+      "mounted\nmounted\nhello from the image\n",
+    );
     await assert.rejects(engine.docker(["exec", names.box, "touch", "/mnt/host/x"]), /Read-only file system/);
     assert.equal(await engine.docker(["exec", names.box, "cat", "/run/secrets/password"]), password);
     // The engine re-marks what the stand-in was handed unmarked: the state file holds ciphertext.
     assert.ok(await stateHolds(rig, names.box), "the state files are where the test looks");
     assert.ok(!(await stateHolds(rig, password)), "a secret upload stays encrypted in the state");
-    const inner = JSON.parse(await engine.docker(["network", "inspect", names.inner])) as [{ Internal: boolean; IPAM: { Config: [{ Subnet: string }] } }];
+    const inner = JSON.parse(await engine.docker(["network", "inspect", names.inner])) as [
+      { Internal: boolean; IPAM: { Config: [{ Subnet: string }] } },
+    ];
     assert.equal(inner[0].Internal, true);
     assert.equal(inner[0].IPAM.Config[0].Subnet, subnet);
   });
@@ -381,7 +564,7 @@ test("the docker stand-in under the real engine: build, run, clean previews, dri
     const before = await inspect(engine, names.box);
     await engine.docker(["rm", "-f", names.box]);
     assert.equal(await driftMessage(stack, false), undefined, "without a refresh the state still has it");
-    assert.match(await driftMessage(stack, true) ?? "", /\+ +docker:index:Container box create/);
+    assert.match((await driftMessage(stack, true)) ?? "", /\+ +docker:index:Container box create/);
     const repaired = await stack.up({ refresh: true });
     assert.equal(repaired.summary.resourceChanges?.create, 1);
     const after = await inspect(engine, names.box);
@@ -390,15 +573,21 @@ test("the docker stand-in under the real engine: build, run, clean previews, dri
     assert.equal(await driftMessage(stack, true), undefined);
   });
 
-  await t.test("a container stopped by hand is drift (mustRun); with published ports up --refresh replaces it", async () => {
-    await engine.docker(["stop", "--time", "0", names.box]);
-    // Upstream's Read: a stopped container publishes no ports, and ports are ForceNew.
-    assert.match(await driftMessage(stack, true) ?? "", /\+- +docker:index:Container box replace \[diff: ~mustRun,ports\]/);
-    const repaired = await stack.up({ refresh: true });
-    assert.deepEqual(repaired.summary.resourceChanges, { replace: 1, same: 5 });
-    assert.ok((await inspect(engine, names.box))?.State.Running);
-    assert.equal(await driftMessage(stack, true), undefined);
-  });
+  await t.test(
+    "a container stopped by hand is drift (mustRun); with published ports up --refresh replaces it",
+    async () => {
+      await engine.docker(["stop", "--time", "0", names.box]);
+      // Upstream's Read: a stopped container publishes no ports, and ports are ForceNew.
+      assert.match(
+        (await driftMessage(stack, true)) ?? "",
+        /\+- +docker:index:Container box replace \[diff: ~mustRun,ports\]/,
+      );
+      const repaired = await stack.up({ refresh: true });
+      assert.deepEqual(repaired.summary.resourceChanges, { replace: 1, same: 5 });
+      assert.ok((await inspect(engine, names.box))?.State.Running);
+      assert.equal(await driftMessage(stack, true), undefined);
+    },
+  );
 
   await t.test("a changed env replaces the container (delete first), nothing else", async () => {
     const before = await inspect(engine, names.box);
@@ -446,12 +635,16 @@ test("the docker stand-in under the real engine: build, run, clean previews, dri
     const result = await stack.destroy();
     assert.equal(result.summary.result, "succeeded");
     assert.equal(await inspect(engine, names.box), undefined);
-    for (const net of [names.inner, names.outer]) await assert.rejects(engine.docker(["network", "inspect", net]), /No such network|not found/);
+    for (const net of [names.inner, names.outer])
+      await assert.rejects(engine.docker(["network", "inspect", net]), /No such network|not found/);
     assert.match(await engine.docker(["image", "inspect", "--format", "{{.Id}}", names.image]), /^sha256:/);
   });
 });
 
-test("the docker stand-in over ssh:// (sshOpts reach the system ssh): a stopped container is started in place, restart updates in place, gone is gone", { skip: skipEngine ?? sshdMissing(), timeout: 10 * STEP_MS }, async (t) => {
+test("the docker stand-in over ssh:// (sshOpts reach the system ssh): a stopped container is started in place, restart updates in place, gone is gone", {
+  skip: skipEngine ?? sshdMissing(),
+  timeout: 10 * STEP_MS,
+}, async (t) => {
   const { engine, leftovers } = await dockerFor(t);
   if (!engine.host.startsWith("unix://")) {
     t.skip(`the far side reaches Docker by a unix socket path; this engine is ${engine.host}`);
@@ -466,7 +659,11 @@ test("the docker stand-in over ssh:// (sshOpts reach the system ssh): a stopped 
   const rig = await rigEngine(t, ["docker"]);
   const context = await imageContext(t);
   const id = randomBytes(4).toString("hex");
-  const names = { image: `semail-test-rig-ssh-${id}:latest`, net: `semail-test-${id}-ssh`, box: `semail-test-${id}-ssh-box` };
+  const names = {
+    image: `semail-test-rig-ssh-${id}:latest`,
+    net: `semail-test-${id}-ssh`,
+    box: `semail-test-${id}-ssh-box`,
+  };
   leftovers.push(
     () => engine.docker(["rm", "-f", "-v", names.box]),
     () => engine.docker(["network", "rm", names.net]),
@@ -475,17 +672,47 @@ test("the docker stand-in over ssh:// (sshOpts reach the system ssh): a stopped 
   // ssh://user@host:port/path: the far side's docker CLI dials that socket (the test's dockerd).
   const host = `ssh://${sshd.user}@${sshd.host}:${sshd.port}${engine.host.slice("unix://".length)}`;
   // Without these the system ssh has no key and no known host for this sshd: the up would fail.
-  const sshOpts = ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o", `UserKnownHostsFile=${join(keys, "known_hosts")}`, "-o", "IdentitiesOnly=yes", "-i", join(keys, "id")];
+  const sshOpts = [
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    "StrictHostKeyChecking=yes",
+    "-o",
+    `UserKnownHostsFile=${join(keys, "known_hosts")}`,
+    "-o",
+    "IdentitiesOnly=yes",
+    "-i",
+    join(keys, "id"),
+  ];
   const settings = { restart: "no" };
   const stack = await stackFor(rig, "over-ssh", async () => {
     const provider = new docker.Provider("rig-docker-ssh", { host, sshOpts });
-    const image = new docker.Image("img", { imageName: names.image, build: { context, dockerfile: join(context, "Dockerfile"), args: { BASE } }, skipPush: true }, { provider });
-    const net = new docker.Network("net", { name: names.net, labels: [{ label: "semail-test", value: "" }] }, { provider });
-    const box = new docker.Container("box", {
-      name: names.box, image: image.repoDigest, restart: settings.restart, labels: [{ label: "semail-test", value: "" }],
-      uploads: [{ file: "/etc/over-ssh", content: "came over ssh\n" }],
-      networksAdvanced: [{ name: net.name }],
-    }, { provider, deleteBeforeReplace: true });
+    const image = new docker.Image(
+      "img",
+      {
+        imageName: names.image,
+        build: { context, dockerfile: join(context, "Dockerfile"), args: { BASE } },
+        skipPush: true,
+      },
+      { provider },
+    );
+    const net = new docker.Network(
+      "net",
+      { name: names.net, labels: [{ label: "semail-test", value: "" }] },
+      { provider },
+    );
+    const box = new docker.Container(
+      "box",
+      {
+        name: names.box,
+        image: image.repoDigest,
+        restart: settings.restart,
+        labels: [{ label: "semail-test", value: "" }],
+        uploads: [{ file: "/etc/over-ssh", content: "came over ssh\n" }],
+        networksAdvanced: [{ name: net.name }],
+      },
+      { provider, deleteBeforeReplace: true },
+    );
     return { name: box.name, address: box.networkDatas.apply((nets) => nets?.[0]?.ipAddress ?? "") };
   });
   const result = await stack.up();
@@ -499,7 +726,7 @@ test("the docker stand-in over ssh:// (sshOpts reach the system ssh): a stopped 
   // Stopped, without published ports: an update that starts the same container.
   const before = await inspect(engine, names.box);
   await engine.docker(["stop", "--time", "0", names.box]);
-  assert.match(await driftMessage(stack, true) ?? "", /~ +docker:index:Container box update \[diff: ~mustRun\]/);
+  assert.match((await driftMessage(stack, true)) ?? "", /~ +docker:index:Container box update \[diff: ~mustRun\]/);
   const started = await stack.up({ refresh: true });
   assert.deepEqual(started.summary.resourceChanges, { update: 1, same: 4 });
   const after = await inspect(engine, names.box);
@@ -521,7 +748,7 @@ test("the docker stand-in over ssh:// (sshOpts reach the system ssh): a stopped 
 
   await engine.docker(["rm", "-f", names.box]);
   await engine.docker(["network", "rm", names.net]);
-  const gone = await driftMessage(stack, true) ?? "";
+  const gone = (await driftMessage(stack, true)) ?? "";
   assert.match(gone, /\+ +docker:index:Network net create/);
   assert.match(gone, /\+ +docker:index:Container box create/);
   await stack.up({ refresh: true });
@@ -531,16 +758,29 @@ test("the docker stand-in over ssh:// (sshOpts reach the system ssh): a stopped 
   await assert.rejects(engine.docker(["network", "inspect", names.net]), /No such network|not found/);
 });
 
-test("the docker stand-in refuses what it does not serve, loudly, at preview", { skip: skipEngine, timeout: STEP_MS }, async (t) => {
+test("the docker stand-in refuses what it does not serve, loudly, at preview", {
+  skip: skipEngine,
+  timeout: STEP_MS,
+}, async (t) => {
   const rig = await rigEngine(t, ["docker"]);
   let build: (provider: docker.Provider) => void = () => undefined;
   const stack = await stackFor(rig, "refused", async () => {
     build(new docker.Provider("rig-docker", { host: "unix:///nonexistent/docker.sock" }));
     return {};
   });
-  const previewError = () => stack.preview().then(() => "", (e: unknown) => String(e));
+  const previewError = () =>
+    stack.preview().then(
+      () => "",
+      (e: unknown) => String(e),
+    );
   build = (provider) => new docker.Container("privileged", { image: BASE, privileged: true }, { provider });
-  assert.match(await previewError(), /the input "privileged" is not supported by the SEMail test rig stand-in for pulumi-resource-docker/);
+  assert.match(
+    await previewError(),
+    /the input "privileged" is not supported by the SEMail test rig stand-in for pulumi-resource-docker/,
+  );
   build = (provider) => new docker.Volume("volume", {}, { provider });
-  assert.match(await previewError(), /the resource type docker:index\/volume:Volume is not supported by the SEMail test rig stand-in/);
+  assert.match(
+    await previewError(),
+    /the resource type docker:index\/volume:Volume is not supported by the SEMail test rig stand-in/,
+  );
 });

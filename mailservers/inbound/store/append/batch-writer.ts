@@ -123,5 +123,3 @@ export function separatorAfter(handle: AppendHandle, size: number): Buffer {
   if (last.length === 1 && last[0] === 0x0a) return NO_SEPARATOR;
   return last[last.length - 1] === 0x0a ? BLANK_LINE : NEW_LINE_AND_BLANK;
 }
-
-

@@ -54,7 +54,8 @@ export class CrashMarkers {
   begin(file: string, lockPath: string): CrashMarker {
     const record = `${CLAIMED} length=${UNKNOWN} inode=${UNKNOWN} mtime=${UNKNOWN}\npid=${process.pid}\nlock=${lockPath}\nfile=${file}\n`;
     const bytes = Buffer.from(record, "utf8");
-    if (bytes.length > SLOT_SIZE || /\n/.test(file + lockPath)) throw new Error(`mailbox path too long or not printable: ${file}`);
+    if (bytes.length > SLOT_SIZE || /\n/.test(file + lockPath))
+      throw new Error(`mailbox path too long or not printable: ${file}`);
     this.#fd ??= openSync(this.path, constants.O_RDWR | constants.O_CREAT, 0o600);
     const fd = this.#fd;
     const slot = this.#free.pop() ?? this.#slots++;
@@ -118,7 +119,8 @@ export class CrashMarker {
   #write(text: string, at: number): void {
     const bytes = Buffer.from(text, "latin1");
     const bytesWritten = writeSync(this.#fd, bytes, 0, bytes.length, this.#slot * SLOT_SIZE + at);
-    if (bytesWritten !== bytes.length) throw new Error(`short write to a crash marker: ${bytesWritten} of ${bytes.length} bytes`);
+    if (bytesWritten !== bytes.length)
+      throw new Error(`short write to a crash marker: ${bytesWritten} of ${bytes.length} bytes`);
   }
 }
 
@@ -141,11 +143,24 @@ export function parseMarkers(data: Buffer): MarkerContent[] {
     const state = String.fromCharCode(data[offset]!);
     if (state !== CLAIMED && state !== DONE) continue;
     const text = data.subarray(offset, offset + SLOT_SIZE).toString("utf8");
-    const match = /^[SD] length=(\?{20}|\d{20}) inode=(\?{20}|\d{20}) mtime=(\?{20}|\d{20})\npid=(\d+)\nlock=([^\n]*)\nfile=([^\n]*)\n */.exec(text);
+    const match =
+      /^[SD] length=(\?{20}|\d{20}) inode=(\?{20}|\d{20}) mtime=(\?{20}|\d{20})\npid=(\d+)\nlock=([^\n]*)\nfile=([^\n]*)\n */.exec(
+        text,
+      );
     if (!match) continue;
     const length = match[1]!.startsWith("?") ? undefined : Number(match[1]);
-    const lockIdentity = match[2]!.startsWith("?") || match[3]!.startsWith("?") ? undefined : { inode: BigInt(match[2]!), mtime: BigInt(match[3]!) };
-    claimed.push({ pid: Number(match[4]), done: state === DONE, length, lockIdentity, lock: match[5]!, file: match[6]! });
+    const lockIdentity =
+      match[2]!.startsWith("?") || match[3]!.startsWith("?")
+        ? undefined
+        : { inode: BigInt(match[2]!), mtime: BigInt(match[3]!) };
+    claimed.push({
+      pid: Number(match[4]),
+      done: state === DONE,
+      length,
+      lockIdentity,
+      lock: match[5]!,
+      file: match[6]!,
+    });
   }
   return claimed;
 }

@@ -67,7 +67,11 @@ export function lockTempPrefix(lockPath: string, tag: string): string {
 export async function acquireDotlock(file: string, options: DotlockOptions): Promise<string> {
   const lockPath = `${file}.lock`;
   const temp = `${lockTempPrefix(lockPath, options.tag)}${++unique}`;
-  const fd = await createFile(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+  const fd = await createFile(
+    temp,
+    constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+    0o644,
+  );
   const deadline = Date.now() + options.timeoutMs;
   let delay = 2;
   try {

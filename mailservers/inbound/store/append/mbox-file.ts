@@ -45,7 +45,6 @@ export class UnsafeMailboxError extends Error {
   override readonly name = "UnsafeMailboxError";
 }
 
-
 export interface MboxFileContext {
   readonly logger: Logger;
   readonly lockTimeoutMs: number;
@@ -139,9 +138,11 @@ export class MboxFile {
       faults?.crashAt?.("lock-taken", this.path);
       ({ handle, created } = await this.#open());
       const stat = handle.stat();
-      if (!stat.isFile() || stat.nlink !== 1) throw new UnsafeMailboxError(`${this.path} is not a regular file with a single link`);
+      if (!stat.isFile() || stat.nlink !== 1)
+        throw new UnsafeMailboxError(`${this.path} is not a regular file with a single link`);
       const { tree } = this.#context;
-      if (!tree.holds(handle.fd, this.path)) throw new UnsafeMailboxError(`${this.path} was reached through a directory swapped for a symlink`);
+      if (!tree.holds(handle.fd, this.path))
+        throw new UnsafeMailboxError(`${this.path} was reached through a directory swapped for a symlink`);
       if (created) tree.giveToOwner(handle.fd, tree.rootOf(this.path));
       base = stat.size;
       marker.setLength(base);
@@ -239,7 +240,10 @@ export class MboxFile {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
     }
-    return { handle: await AppendHandle.create(this.path, OPEN_FLAGS | constants.O_CREAT | constants.O_EXCL, 0o600), created: true };
+    return {
+      handle: await AppendHandle.create(this.path, OPEN_FLAGS | constants.O_CREAT | constants.O_EXCL, 0o600),
+      created: true,
+    };
   }
 
   async #sync(handle: AppendHandle, created: boolean): Promise<void> {
@@ -256,7 +260,12 @@ export class MboxFile {
    * the marker stay: readers keep off a file with a partial tail, and recovery at the
    * next start truncates it.
    */
-  async #finish(handle: AppendHandle | undefined, base: number, marker: CrashMarker | undefined, locked: boolean): Promise<void> {
+  async #finish(
+    handle: AppendHandle | undefined,
+    base: number,
+    marker: CrashMarker | undefined,
+    locked: boolean,
+  ): Promise<void> {
     let restored = true;
     if (handle && base >= 0) {
       restored = false;
@@ -266,7 +275,10 @@ export class MboxFile {
           await handle.datasync();
           restored = true;
         } catch (error) {
-          this.#context.logger.error({ file: this.path, err: error, attempt }, "could not truncate after a failed append");
+          this.#context.logger.error(
+            { file: this.path, err: error, attempt },
+            "could not truncate after a failed append",
+          );
         }
       }
     }

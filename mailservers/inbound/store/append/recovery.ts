@@ -57,7 +57,12 @@ export function recoverStore(tmpDir: string, logger: Logger): RecoveryReport {
       continue;
     }
     for (const file of new Set(markers.map((m) => m.file))) {
-      recoverFile(markers.filter((m) => m.file === file), writer, report, logger);
+      recoverFile(
+        markers.filter((m) => m.file === file),
+        writer,
+        report,
+        logger,
+      );
     }
     ignoreErrors(() => fs.unlinkSync(markerPath));
   }
@@ -80,7 +85,13 @@ function ignoreErrors(call: () => unknown): void {
 /** Whether the lock is the very file `marker`'s batch linked there (same inode and mtime, its pid inside). */
 function holds(marker: MarkerContent, lock: { identity: LockIdentity; text: string } | undefined): boolean {
   const ours = marker.lockIdentity;
-  return ours !== undefined && lock !== undefined && lock.identity.inode === ours.inode && lock.identity.mtime === ours.mtime && lock.text === `${marker.pid}\n`;
+  return (
+    ours !== undefined &&
+    lock !== undefined &&
+    lock.identity.inode === ours.inode &&
+    lock.identity.mtime === ours.mtime &&
+    lock.text === `${marker.pid}\n`
+  );
 }
 
 /** The lock at `lockPath` with its identity and text, if it is a regular file. */
@@ -124,14 +135,20 @@ function recoverFile(markers: readonly MarkerContent[], writer: Writer, report: 
         fs.closeSync(fd);
       }
       report.truncated.push(file);
-      logger.warn({ file, length: holder.length, removed: size - holder.length }, "removed a partial append left by a crash");
+      logger.warn(
+        { file, length: holder.length, removed: size - holder.length },
+        "removed a partial append left by a crash",
+      );
       size = sizeOf(file);
     }
     const orphan = unfinished.find((m) => m !== holder && size !== undefined && size > m.length!);
     if (orphan) {
       // Its lock is gone: another program may have appended after our partial tail.
       report.unresolved.push(file);
-      logger.error({ file, offset: orphan.length }, "a crashed append may have left a partial message: its lock was taken over, not truncating");
+      logger.error(
+        { file, offset: orphan.length },
+        "a crashed append may have left a partial message: its lock was taken over, not truncating",
+      );
     }
   }
   if (holder) {

@@ -35,7 +35,8 @@ let ownStart: string | undefined;
 export function newWriter(): { name: string; instance: string } {
   const instance = randomBytes(6).toString("hex");
   ownStart ??= processStat(process.pid)?.startTime;
-  if (ownStart === undefined) throw new Error("cannot read /proc/self/stat: the mbox store needs Linux /proc to name its crash markers");
+  if (ownStart === undefined)
+    throw new Error("cannot read /proc/self/stat: the mbox store needs Linux /proc to name its crash markers");
   liveInstances.add(instance);
   return { name: `${process.pid}-${ownStart}-${bootId()}-${instance}`, instance };
 }

@@ -62,7 +62,11 @@ function exactBytes(address: string | Uint8Array): Uint8Array {
   for (const char of address) {
     const c = char.codePointAt(0)!;
     // The string iterator yields a lone surrogate alone; UTF-8's three-byte form of it.
-    parts.push(c >= 0xd800 && c <= 0xdfff ? Buffer.from([0xe0 | (c >> 12), 0x80 | ((c >> 6) & 0x3f), 0x80 | (c & 0x3f)]) : Buffer.from(char, "utf8"));
+    parts.push(
+      c >= 0xd800 && c <= 0xdfff
+        ? Buffer.from([0xe0 | (c >> 12), 0x80 | ((c >> 6) & 0x3f), 0x80 | (c & 0x3f)])
+        : Buffer.from(char, "utf8"),
+    );
   }
   return Buffer.concat(parts);
 }
@@ -80,7 +84,12 @@ function encodePart(bytes: Uint8Array): string {
 
 /** `.lock` (any case) ends the address at `i`. */
 function isTrailingLock(bytes: Uint8Array, i: number): boolean {
-  return bytes.length - i === 5 && Buffer.from(bytes.subarray(i + 1)).toString("latin1").toLowerCase() === "lock";
+  return (
+    bytes.length - i === 5 &&
+    Buffer.from(bytes.subarray(i + 1))
+      .toString("latin1")
+      .toLowerCase() === "lock"
+  );
 }
 
 function decodePart(part: string): string | undefined {

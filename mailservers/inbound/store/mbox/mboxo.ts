@@ -23,7 +23,14 @@ const LINE_HEAD = 1024;
  * mutt and other mbox readers trust them (message length, flags, IMAP UIDs), so a sender
  * must not be able to set them.
  */
-export const STRIPPED_HEADERS: readonly string[] = ["content-length", "status", "x-status", "x-imap*", "x-uid", "x-keywords"];
+export const STRIPPED_HEADERS: readonly string[] = [
+  "content-length",
+  "status",
+  "x-status",
+  "x-imap*",
+  "x-uid",
+  "x-keywords",
+];
 const STRIPPED = new Set(STRIPPED_HEADERS);
 
 const NEW_LINE = Buffer.from("\n");
@@ -163,8 +170,10 @@ function fromLineSender(sender: string): string {
 export function asctime(date: Date): string {
   const [day, month] = [date.toUTCString().slice(0, 3), date.toUTCString().slice(8, 11)];
   const pad = (n: number) => String(n).padStart(2, "0");
-  return `${day} ${month} ${String(date.getUTCDate()).padStart(2, " ")} ` +
-    `${pad(date.getUTCHours())}:${pad(date.getUTCMinutes())}:${pad(date.getUTCSeconds())} ${date.getUTCFullYear()}`;
+  return (
+    `${day} ${month} ${String(date.getUTCDate()).padStart(2, " ")} ` +
+    `${pad(date.getUTCHours())}:${pad(date.getUTCMinutes())}:${pad(date.getUTCSeconds())} ${date.getUTCFullYear()}`
+  );
 }
 
 /** Header values from the envelope: strip anything that could end or fold the header. */

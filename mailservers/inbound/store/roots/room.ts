@@ -95,7 +95,12 @@ export class SpaceReservations {
    * Promises the disk `appends` need, or throws NoRoomError naming the recipients whose
    * filesystem cannot hold their copies (nothing promised then). Returns the release.
    */
-  reserve(appends: readonly FileAppend[], bodySize: number, rootOf: (file: string) => string, recipientsOf: (root: string) => readonly string[]): () => void {
+  reserve(
+    appends: readonly FileAppend[],
+    bodySize: number,
+    rootOf: (file: string) => string,
+    recipientsOf: (root: string) => readonly string[],
+  ): () => void {
     const need = new Map<number, { fs: Filesystem; bytes: number; roots: Set<string> }>();
     for (const append of appends) {
       const root = rootOf(append.file);
@@ -110,9 +115,13 @@ export class SpaceReservations {
     const short = [...need.values()].filter(({ fs, bytes }) => bytes > this.available(fs));
     if (short.length > 0) {
       const recipients = short.flatMap(({ roots }) => [...roots].flatMap(recipientsOf));
-      throw new NoRoomError(recipients, short.map(({ fs, bytes }) => ({ needed: bytes, available: Math.max(0, this.available(fs)) })));
+      throw new NoRoomError(
+        recipients,
+        short.map(({ fs, bytes }) => ({ needed: bytes, available: Math.max(0, this.available(fs)) })),
+      );
     }
-    for (const { fs, bytes } of need.values()) this.#byDevice.set(fs.device, (this.#byDevice.get(fs.device) ?? 0) + bytes);
+    for (const { fs, bytes } of need.values())
+      this.#byDevice.set(fs.device, (this.#byDevice.get(fs.device) ?? 0) + bytes);
     let released = false;
     return () => {
       if (released) return;

@@ -63,7 +63,8 @@ async function walk(root: string): Promise<number> {
     try {
       names = await fs.readdir(directory);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT" || (error as NodeJS.ErrnoException).code === "ENOTDIR") continue;
+      if ((error as NodeJS.ErrnoException).code === "ENOENT" || (error as NodeJS.ErrnoException).code === "ENOTDIR")
+        continue;
       throw error;
     }
     for (const name of names) {

@@ -44,7 +44,11 @@ interface SmtpFailure extends Error {
 /** A host name or an address literal, so nothing but a name reaches the EHLO line. */
 export function ehloNameProblem(name: string): string | undefined {
   if (/^\[(IPv6:[0-9a-f:.]+|[0-9.]+)\]$/i.test(name)) return undefined;
-  if (name.length <= 253 && /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i.test(name)) return undefined;
+  if (
+    name.length <= 253 &&
+    /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i.test(name)
+  )
+    return undefined;
   return `EHLO name ${JSON.stringify(name)} is not a host name or address literal`;
 }
 
@@ -80,7 +84,12 @@ export function createConnection(target: Target, settings: SessionSettings): SMT
  * Connects (greeting, EHLO, STARTTLS) and logs in when the target has credentials.
  * Undefined when the session is ready for a transaction; otherwise what this address gave.
  */
-export async function openSession(connection: SMTPConnection, target: Target, envelope: TransactionEnvelope, log: Logger): Promise<Attempt | undefined> {
+export async function openSession(
+  connection: SMTPConnection,
+  target: Target,
+  envelope: TransactionEnvelope,
+  log: Logger,
+): Promise<Attempt | undefined> {
   const label = labelOf(target);
   try {
     await step(connection, (done) => connection.connect((err) => done(err)));
@@ -89,7 +98,12 @@ export async function openSession(connection: SMTPConnection, target: Target, en
     const response = `${label}: ${oneLine(e.response ?? e.message)}`;
     log.info({ host: label, err: e.message }, "connection failed, trying the next address");
     if (e.code === "ETLS" && target.tls !== "opportunistic") {
-      return { kind: "next", failure: "tls-required", response: `TLS required for ${envelope.domain} but not available: ${response}`, host: label };
+      return {
+        kind: "next",
+        failure: "tls-required",
+        response: `TLS required for ${envelope.domain} but not available: ${response}`,
+        host: label,
+      };
     }
     return { kind: "next", failure: "connection", response, host: label, ...replyCodes(e.response) };
   }
@@ -101,7 +115,9 @@ export async function openSession(connection: SMTPConnection, target: Target, en
   } catch (err) {
     // Wrong relay credentials are our configuration, not the recipient's fault: keep the mail.
     const e = err as SmtpFailure;
-    const refused = failed("connection", `relay host ${label} refused our login: ${oneLine(e.response ?? e.message)}`, { host: label });
+    const refused = failed("connection", `relay host ${label} refused our login: ${oneLine(e.response ?? e.message)}`, {
+      host: label,
+    });
     return { kind: "answered", results: forEveryone(envelope.recipients, refused) };
   }
 }
@@ -119,10 +135,27 @@ export interface Transaction {
 }
 
 /** MAIL, RCPT, DATA on an open session; per-recipient results. `message` opens the bytes to send. */
-export async function runTransaction(connection: SMTPConnection, envelope: TransactionEnvelope, message: () => Readable, label: string): Promise<Transaction> {
+export async function runTransaction(
+  connection: SMTPConnection,
+  envelope: TransactionEnvelope,
+  message: () => Readable,
+  label: string,
+): Promise<Transaction> {
   const by: Answerer = { host: label, tls: connection.secure };
-  const outcome = (results: RecipientResult[], more: Partial<Transaction> = {}): Transaction => ({ results, reusable: false, lostBeforeData: false, ...more });
-  const unreadable = (why: string) => outcome(forEveryone(envelope.recipients, { status: "deferred", response: `cannot read the queued message: ${why}`, ...by }));
+  const outcome = (results: RecipientResult[], more: Partial<Transaction> = {}): Transaction => ({
+    results,
+    reusable: false,
+    lostBeforeData: false,
+    ...more,
+  });
+  const unreadable = (why: string) =>
+    outcome(
+      forEveryone(envelope.recipients, {
+        status: "deferred",
+        response: `cannot read the queued message: ${why}`,
+        ...by,
+      }),
+    );
   let stream: Readable;
   try {
     stream = message();
@@ -132,17 +165,25 @@ export async function runTransaction(connection: SMTPConnection, envelope: Trans
   try {
     let info: SMTPConnection.SentMessageInfo | undefined;
     await step(connection, (done) =>
-      connection.send({ from: envelope.mailFrom, to: [...envelope.recipients], use8BitMime: true }, stream, (err, sent) => {
-        info = sent;
-        done(err);
-      }),
+      connection.send(
+        { from: envelope.mailFrom, to: [...envelope.recipients], use8BitMime: true },
+        stream,
+        (err, sent) => {
+          info = sent;
+          done(err);
+        },
+      ),
     );
     const sent = info as SMTPConnection.SentMessageInfo | undefined;
     if (!sent) throw Object.assign(new Error("no reply to the message"), { code: "ECONNECTION" });
-    const rejected = new Map((sent.rejectedErrors ?? []).map((e) => [(e as SmtpFailure).recipient ?? "", e as SmtpFailure]));
+    const rejected = new Map(
+      (sent.rejectedErrors ?? []).map((e) => [(e as SmtpFailure).recipient ?? "", e as SmtpFailure]),
+    );
     const results = envelope.recipients.map((recipient) => {
       const error = rejected.get(recipient);
-      return error ? fromReply(recipient, error.response ?? error.message, false, by) : fromReply(recipient, sent.response, true, by);
+      return error
+        ? fromReply(recipient, error.response ?? error.message, false, by)
+        : fromReply(recipient, sent.response, true, by);
     });
     return outcome(results, { reusable: isOpen(connection) });
   } catch (err) {
@@ -154,12 +195,20 @@ export async function runTransaction(connection: SMTPConnection, envelope: Trans
     if (e.code === "ESTREAM") return unreadable(e.message);
     if (e.code === "EMESSAGE" && e.command === "MAIL FROM" && e.responseCode === undefined) {
       // Larger than the server's advertised SIZE: it will not get smaller.
-      return outcome(forEveryone(envelope.recipients, { ...failed("smtp", `${label}: ${e.message}`, { code: 552, enhanced: "5.3.4" }), ...by }));
+      return outcome(
+        forEveryone(envelope.recipients, {
+          ...failed("smtp", `${label}: ${e.message}`, { code: 552, enhanced: "5.3.4" }),
+          ...by,
+        }),
+      );
     }
     const lost = e.code === "ECONNECTION" || e.code === "ESOCKET" || e.responseCode === 421;
     if (e.responseCode === undefined || e.code === "ECONNECTION" || e.code === "ESOCKET" || e.code === "ETIMEDOUT") {
       // Lost mid-transaction: the outcome is unknown, so nobody counts as delivered.
-      return outcome(forEveryone(envelope.recipients, { ...failed("connection", `${label}: ${oneLine(e.message)}`), ...by }), { lostBeforeData: lost && beforeData });
+      return outcome(
+        forEveryone(envelope.recipients, { ...failed("connection", `${label}: ${oneLine(e.message)}`), ...by }),
+        { lostBeforeData: lost && beforeData },
+      );
     }
     // Rejections from RCPT are known per recipient; the rest share the failing reply.
     const rejected = new Map(rejectedErrorsOf(e, connection).map((r) => [r.recipient ?? "", r]));

@@ -12,11 +12,19 @@ import type { DeliveryOptions } from "./send.ts";
  * `hosted` tells whether a domain has mailboxes here (the users list): an external domain
  * whose MX is this machine is delivered to the inbound daemon, not bounced as a loop.
  */
-export async function deliveryOptionsFromSettings(settings: Settings, logger?: Logger, hosted?: (domain: string) => boolean): Promise<DeliveryOptions> {
+export async function deliveryOptionsFromSettings(
+  settings: Settings,
+  logger?: Logger,
+  hosted?: (domain: string) => boolean,
+): Promise<DeliveryOptions> {
   const d = settings.outbound.delivery;
   const ehloName = d.ehloName ?? settings.hostname;
   const keys = await Promise.all(
-    d.dkim.map(async (k, i) => ({ domain: k.domain, selector: k.selector, privateKey: await readSettingFile(k.privateKeyFile, `outbound.delivery.dkim[${i}].privateKeyFile`) })),
+    d.dkim.map(async (k, i) => ({
+      domain: k.domain,
+      selector: k.selector,
+      privateKey: await readSettingFile(k.privateKeyFile, `outbound.delivery.dkim[${i}].privateKeyFile`),
+    })),
   );
   let dkim;
   try {
@@ -27,11 +35,23 @@ export async function deliveryOptionsFromSettings(settings: Settings, logger?: L
   let relayHost: DeliveryOptions["relayHost"];
   if (d.relayHost) {
     const r = d.relayHost;
-    const pass = r.passwordFile === undefined ? undefined : (await readSettingFile(r.passwordFile, "outbound.delivery.relayHost.passwordFile")).replace(/\r?\n$/, "");
-    relayHost = { host: r.host, port: r.port, secure: r.secure, verifyTls: r.verifyTls, ...(r.user !== undefined && pass !== undefined ? { auth: { user: r.user, pass } } : {}) };
+    const pass =
+      r.passwordFile === undefined
+        ? undefined
+        : (await readSettingFile(r.passwordFile, "outbound.delivery.relayHost.passwordFile")).replace(/\r?\n$/, "");
+    relayHost = {
+      host: r.host,
+      port: r.port,
+      secure: r.secure,
+      verifyTls: r.verifyTls,
+      ...(r.user !== undefined && pass !== undefined ? { auth: { user: r.user, pass } } : {}),
+    };
   }
   return {
-    resolver: createMxResolver({ ...(d.resolver === undefined ? {} : { server: d.resolver }), timeoutMs: d.dnsTimeout }),
+    resolver: createMxResolver({
+      ...(d.resolver === undefined ? {} : { server: d.resolver }),
+      timeoutMs: d.dnsTimeout,
+    }),
     ehloName,
     port: d.smtpPort,
     ipFamily: d.ipFamily,
@@ -47,7 +67,8 @@ export async function deliveryOptionsFromSettings(settings: Settings, logger?: L
     localNames: [ehloName, settings.hostname, ...d.localNames],
     // Our managed domain, its subdomains and the users' external domains are received here: their MX being this machine is
     // the normal way in (inbound daemon), not a loop.
-    isLocalDomain: (domain) => domain === settings.managedDomain || domain.endsWith(`.${settings.managedDomain}`) || (hosted?.(domain) ?? false),
+    isLocalDomain: (domain) =>
+      domain === settings.managedDomain || domain.endsWith(`.${settings.managedDomain}`) || (hosted?.(domain) ?? false),
     ...(d.localAddresses ? { localAddresses: d.localAddresses } : {}),
     ...(logger ? { logger } : {}),
   };

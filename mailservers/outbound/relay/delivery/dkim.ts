@@ -26,11 +26,14 @@ export function createDkimSigner(keys: readonly DkimKey[], options: { cacheDir?:
   const byDomain = new Map<string, DkimKey>();
   for (const [i, key] of keys.entries()) {
     const domain = key.domain.toLowerCase().replace(/\.$/, "");
-    if (!/^[a-z0-9.-]+$/.test(domain)) throw new Error(`dkim[${i}].domain ${JSON.stringify(key.domain)} is not a domain name`);
-    if (!/^[a-z0-9](?:[a-z0-9._-]*[a-z0-9])?$/i.test(key.selector)) throw new Error(`dkim[${i}].selector ${JSON.stringify(key.selector)} is not a valid selector`);
+    if (!/^[a-z0-9.-]+$/.test(domain))
+      throw new Error(`dkim[${i}].domain ${JSON.stringify(key.domain)} is not a domain name`);
+    if (!/^[a-z0-9](?:[a-z0-9._-]*[a-z0-9])?$/i.test(key.selector))
+      throw new Error(`dkim[${i}].selector ${JSON.stringify(key.selector)} is not a valid selector`);
     try {
       const parsed = createPrivateKey(key.privateKey);
-      if (parsed.asymmetricKeyType !== "rsa") throw new Error(`${parsed.asymmetricKeyType} keys are not supported, use RSA`);
+      if (parsed.asymmetricKeyType !== "rsa")
+        throw new Error(`${parsed.asymmetricKeyType} keys are not supported, use RSA`);
     } catch (err) {
       throw new Error(`dkim[${i}] (${domain}): unusable private key: ${(err as Error).message}`);
     }

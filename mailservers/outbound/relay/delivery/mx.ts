@@ -74,7 +74,10 @@ export function createMxResolver(options: MxResolverOptions = {}): MxResolver {
   }
 
   async function addressesOf(name: string): Promise<MxAddress[] | "nxdomain"> {
-    const [six, four] = await Promise.all([lookup(() => resolver.resolve6(name)), lookup(() => resolver.resolve4(name))]);
+    const [six, four] = await Promise.all([
+      lookup(() => resolver.resolve6(name)),
+      lookup(() => resolver.resolve4(name)),
+    ]);
     if (six === "nxdomain" && four === "nxdomain") return "nxdomain";
     return [
       ...(six === "nxdomain" ? [] : six.map((address) => ({ address, family: 6 as const }))),
@@ -132,7 +135,11 @@ export function normalizeDomain(input: string): string {
   const trimmed = input.trim().replace(/\.$/, "");
   if (/^\[.*\]$/.test(trimmed)) return trimmed.toLowerCase();
   const ascii = domainToASCII(trimmed);
-  if (!ascii || ascii.length > 253 || !/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/.test(ascii)) {
+  if (
+    !ascii ||
+    ascii.length > 253 ||
+    !/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/.test(ascii)
+  ) {
     throw new RouteError("dns-perm", `${JSON.stringify(input)} is not a valid domain name`);
   }
   return ascii;
@@ -148,7 +155,10 @@ function addressLiteral(domain: string): MxAddress | undefined {
 }
 
 /** Ascending preference; records of equal preference in random order (RFC 5321 5.1). */
-export function sortByPreference<T extends { priority: number }>(records: readonly T[], random: () => number = Math.random): T[] {
+export function sortByPreference<T extends { priority: number }>(
+  records: readonly T[],
+  random: () => number = Math.random,
+): T[] {
   const keyed = records.map((record) => ({ record, key: random() }));
   keyed.sort((a, b) => a.record.priority - b.record.priority || a.key - b.key);
   return keyed.map((k) => k.record);

@@ -31,14 +31,24 @@ export function statusOf(failure: Failure): "deferred" | "bounced" {
 }
 
 /** A failure we describe ourselves (no route, no connection, a lost one). */
-export function failed(kind: FailureKind, response: string, extra: { code?: number; enhanced?: string; host?: string } = {}): Outcome {
+export function failed(
+  kind: FailureKind,
+  response: string,
+  extra: { code?: number; enhanced?: string; host?: string } = {},
+): Outcome {
   return { status: statusOf({ kind, ...extra }), response, ...extra };
 }
 
 /** One recipient's result from a server reply: delivered when accepted, else as the reply's codes say. */
 export function fromReply(recipient: string, reply: string, accepted: boolean, by: Answerer): RecipientResult {
   const codes = replyCodes(reply);
-  return { recipient, status: accepted ? "delivered" : statusOf({ kind: "smtp", ...codes }), response: oneLine(reply), ...codes, ...by };
+  return {
+    recipient,
+    status: accepted ? "delivered" : statusOf({ kind: "smtp", ...codes }),
+    response: oneLine(reply),
+    ...codes,
+    ...by,
+  };
 }
 
 export function forEveryone(recipients: readonly string[], outcome: Outcome): RecipientResult[] {

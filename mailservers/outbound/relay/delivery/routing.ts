@@ -71,7 +71,18 @@ export function createRouter(options: RouterOptions): Router {
     // loopback is not the network.
     const guarded = r.auth !== undefined && !isUsualLoopbackSpelling(r.host);
     const tls: TlsMode = guarded ? (r.verifyTls === false ? "require" : "verify") : tlsFor(domain);
-    return { targets: [{ host: r.host, port: r.port, name: r.host, secure: r.secure ?? false, tls, ...(r.auth ? { auth: r.auth } : {}) }] };
+    return {
+      targets: [
+        {
+          host: r.host,
+          port: r.port,
+          name: r.host,
+          secure: r.secure ?? false,
+          tls,
+          ...(r.auth ? { auth: r.auth } : {}),
+        },
+      ],
+    };
   }
 
   async function viaMx(domain: string, log: Logger): Promise<Route> {
@@ -82,32 +93,65 @@ export function createRouter(options: RouterOptions): Router {
       const remaining = local ? route.hosts : withoutSelf(route.hosts, localNames, localAddresses);
       if (remaining === "loop") {
         log.warn("MX points back at us");
-        return { failure: { kind: "loop", response: `mail for ${domain} loops back to myself (MX points at this system)`, code: 554, enhanced: "5.4.6" } };
+        return {
+          failure: {
+            kind: "loop",
+            response: `mail for ${domain} loops back to myself (MX points at this system)`,
+            code: 554,
+            enhanced: "5.4.6",
+          },
+        };
       }
       hosts = remaining;
     } catch (err) {
       if (err instanceof RouteError) {
         log.info({ verdict: err.verdict, err: err.message }, "no route");
-        const codes = err.verdict === "bounce" ? { code: 550, enhanced: err.kind === "null-mx" ? "5.1.10" : err.kind === "loop" ? "5.4.6" : "5.1.2" } : { code: 451, enhanced: "4.4.3" };
+        const codes =
+          err.verdict === "bounce"
+            ? { code: 550, enhanced: err.kind === "null-mx" ? "5.1.10" : err.kind === "loop" ? "5.4.6" : "5.1.2" }
+            : { code: 451, enhanced: "4.4.3" };
         return { failure: { kind: err.kind, response: err.message, ...codes } };
       }
-      return { failure: { kind: "dns-temp", response: `DNS lookup failed: ${(err as Error).message}`, code: 451, enhanced: "4.4.3" } };
+      return {
+        failure: {
+          kind: "dns-temp",
+          response: `DNS lookup failed: ${(err as Error).message}`,
+          code: 451,
+          enhanced: "4.4.3",
+        },
+      };
     }
     const tls = tlsFor(domain);
     const targets = hosts
-      .flatMap((h) => addressesInOrder(h, options.ipFamily).map((a) => ({ host: a.address, port: options.port, name: h.name, secure: false, tls })))
+      .flatMap((h) =>
+        addressesInOrder(h, options.ipFamily).map((a) => ({
+          host: a.address,
+          port: options.port,
+          name: h.name,
+          secure: false,
+          tls,
+        })),
+      )
       .slice(0, options.maxAddresses);
     if (targets.length === 0) {
       // MX records exist but have no usable address: retry, never fall back to A.
       const family = options.ipFamily === "prefer-ipv6" ? "" : `${options.ipFamily} `;
       const names = hosts.map((h) => h.name).join(", ") || "none";
-      return { failure: { kind: "connection", response: `no ${family}address for the MX hosts of ${domain} (${names})`, code: 451, enhanced: "4.4.4" } };
+      return {
+        failure: {
+          kind: "connection",
+          response: `no ${family}address for the MX hosts of ${domain} (${names})`,
+          code: 451,
+          enhanced: "4.4.4",
+        },
+      };
     }
     return { targets };
   }
 
   return {
-    route: (domain, log) => (options.relayHost ? Promise.resolve(viaRelayHost(domain, options.relayHost)) : viaMx(domain, log)),
+    route: (domain, log) =>
+      options.relayHost ? Promise.resolve(viaRelayHost(domain, options.relayHost)) : viaMx(domain, log),
   };
 }
 
@@ -116,8 +160,13 @@ function ownAddresses(): string[] {
 }
 
 /** Hosts left after removing us and everything not better than us (RFC 5321 5.1); "loop" when nothing is left. */
-export function withoutSelf(hosts: readonly MxHost[], localNames: ReadonlySet<string>, localAddresses: ReadonlySet<string>): MxHost[] | "loop" {
-  const isSelf = (h: MxHost) => localNames.has(h.name) || h.addresses.some((a) => localAddresses.has(canonicalIp(a.address)));
+export function withoutSelf(
+  hosts: readonly MxHost[],
+  localNames: ReadonlySet<string>,
+  localAddresses: ReadonlySet<string>,
+): MxHost[] | "loop" {
+  const isSelf = (h: MxHost) =>
+    localNames.has(h.name) || h.addresses.some((a) => localAddresses.has(canonicalIp(a.address)));
   const self = hosts.filter(isSelf);
   if (self.length === 0) return [...hosts];
   const ownPreference = Math.min(...self.map((h) => h.preference));

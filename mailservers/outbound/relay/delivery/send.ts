@@ -8,7 +8,17 @@ import type SMTPConnection from "nodemailer/lib/smtp-connection";
 import type { Logger } from "pino";
 import { silentLogger } from "../../../../lib/logger.ts";
 import {
-  createConnection, ehloNameProblem, endSession, isOpen, labelOf, openSession, resetSession, runTransaction, watchEnd, type Attempt, type Transaction,
+  createConnection,
+  ehloNameProblem,
+  endSession,
+  isOpen,
+  labelOf,
+  openSession,
+  resetSession,
+  runTransaction,
+  watchEnd,
+  type Attempt,
+  type Transaction,
 } from "./attempt.ts";
 import { createConnectionCache } from "./connection-cache.ts";
 import { createDkimSigner, type DkimKey, type DkimSigner } from "./dkim.ts";
@@ -92,7 +102,11 @@ export function createSender(options: DeliveryOptions): Sender {
   if (problem) throw new Error(problem);
   const settings = { ...options, ...DEFAULTS, ...definedOnly(options) };
   const signer: DkimSigner | undefined =
-    options.dkim === undefined ? undefined : "sign" in options.dkim ? options.dkim : createDkimSigner(options.dkim as readonly DkimKey[]);
+    options.dkim === undefined
+      ? undefined
+      : "sign" in options.dkim
+        ? options.dkim
+        : createDkimSigner(options.dkim as readonly DkimKey[]);
   const router = createRouter(settings);
   // Sessions in use (connecting or in a transaction), so that close() can cut them.
   const active = new Set<SMTPConnection>();
@@ -109,7 +123,9 @@ export function createSender(options: DeliveryOptions): Sender {
     const source = job.message();
     let stream = normalizeLineEndings(source);
     if (signer) {
-      const senderDomain = job.mailFrom.includes("@") ? job.mailFrom.slice(job.mailFrom.lastIndexOf("@") + 1) : options.ehloName;
+      const senderDomain = job.mailFrom.includes("@")
+        ? job.mailFrom.slice(job.mailFrom.lastIndexOf("@") + 1)
+        : options.ehloName;
       stream = signer.sign(stream, senderDomain);
     }
     // pipe() does not pass a destroy upstream: when the message is not sent in full (refused
@@ -157,7 +173,12 @@ export function createSender(options: DeliveryOptions): Sender {
   }
 
   /** Runs the transaction, then keeps the session for the next message when it is in order, else ends it. */
-  async function transaction(connection: SMTPConnection, destination: string, job: DeliveryJob, target: Target): Promise<Transaction> {
+  async function transaction(
+    connection: SMTPConnection,
+    destination: string,
+    job: DeliveryJob,
+    target: Target,
+  ): Promise<Transaction> {
     active.add(connection);
     const result = await runTransaction(connection, job, () => outgoing(job), labelOf(target));
     active.delete(connection);
@@ -182,14 +203,26 @@ export function createSender(options: DeliveryOptions): Sender {
         if (closed) break;
         const result = await attempt(job, target, log);
         if (result.kind === "answered") {
-          log.info({ host: target.name, address: target.host, statuses: result.results.map((r) => r.status) }, "delivery attempt answered");
+          log.info(
+            { host: target.name, address: target.host, statuses: result.results.map((r) => r.status) },
+            "delivery attempt answered",
+          );
           return result.results;
         }
         last = result;
       }
-      const response = last ? `no MX host of ${job.domain} could be reached; last: ${last.response}` : "delivery is shutting down";
+      const response = last
+        ? `no MX host of ${job.domain} could be reached; last: ${last.response}`
+        : "delivery is shutting down";
       const failure = last?.failure === "tls-required" ? "tls-required" : "connection";
-      return forEveryone(job.recipients, failed(failure, response, { code: 451, enhanced: failure === "tls-required" ? "4.7.5" : "4.4.1", ...(last ? { host: last.host } : {}) }));
+      return forEveryone(
+        job.recipients,
+        failed(failure, response, {
+          code: 451,
+          enhanced: failure === "tls-required" ? "4.7.5" : "4.4.1",
+          ...(last ? { host: last.host } : {}),
+        }),
+      );
     },
 
     async close() {

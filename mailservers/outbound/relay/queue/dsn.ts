@@ -35,7 +35,11 @@ export const dateOf = (ms: number): string => rfc5322Date(new Date(ms));
 
 /** One line of printable ASCII: a remote reply must not break our headers. */
 function oneLine(text: string, max = 900): string {
-  return text.replace(/[\r\n\t]+/g, " ").replace(/[^\x20-\x7e]/g, "?").trim().slice(0, max);
+  return text
+    .replace(/[\r\n\t]+/g, " ")
+    .replace(/[^\x20-\x7e]/g, "?")
+    .trim()
+    .slice(0, max);
 }
 
 const STATUS = /^[245]\.\d{1,3}\.\d{1,3}$/;
@@ -54,28 +58,34 @@ export function buildDsn(input: DsnInput): string {
   const mta = oneLine(input.reportingMta, 255);
   const crlf = (lines: readonly string[]) => lines.join("\r\n");
 
-  const human = failed.length > 0
-    ? [
-        `This is the mail system at ${mta}.`,
-        "",
-        "Your message could not be delivered to one or more recipients.",
-        "The reasons are below; the headers of your message are attached.",
-        "",
-        ...failed.map((r) => `<${oneLine(r.recipient)}>: ${oneLine(r.diagnostic ?? "delivery failed")}`),
-      ]
-    : [
-        `This is the mail system at ${mta}.`,
-        "",
-        "Your message has not been delivered yet to the recipients below.",
-        "Nothing needs to be done: delivery will be retried.",
-        "",
-        ...input.recipients.map(
-          (r) => `<${oneLine(r.recipient)}>: ${oneLine(r.diagnostic ?? "delivery deferred")}` +
-            (r.willRetryUntil ? ` (retrying until ${dateOf(r.willRetryUntil)})` : ""),
-        ),
-      ];
+  const human =
+    failed.length > 0
+      ? [
+          `This is the mail system at ${mta}.`,
+          "",
+          "Your message could not be delivered to one or more recipients.",
+          "The reasons are below; the headers of your message are attached.",
+          "",
+          ...failed.map((r) => `<${oneLine(r.recipient)}>: ${oneLine(r.diagnostic ?? "delivery failed")}`),
+        ]
+      : [
+          `This is the mail system at ${mta}.`,
+          "",
+          "Your message has not been delivered yet to the recipients below.",
+          "Nothing needs to be done: delivery will be retried.",
+          "",
+          ...input.recipients.map(
+            (r) =>
+              `<${oneLine(r.recipient)}>: ${oneLine(r.diagnostic ?? "delivery deferred")}` +
+              (r.willRetryUntil ? ` (retrying until ${dateOf(r.willRetryUntil)})` : ""),
+          ),
+        ];
 
-  const perMessage = [`Reporting-MTA: dns; ${mta}`, `X-SEMail-Queue-ID: ${input.queueId}`, `Arrival-Date: ${dateOf(input.arrival)}`];
+  const perMessage = [
+    `Reporting-MTA: dns; ${mta}`,
+    `X-SEMail-Queue-ID: ${input.queueId}`,
+    `Arrival-Date: ${dateOf(input.arrival)}`,
+  ];
   const perRecipient = input.recipients.map((r) =>
     crlf([
       `Final-Recipient: rfc822; ${oneLine(r.recipient)}`,

@@ -37,7 +37,12 @@ export interface ControlWatch {
 }
 
 /** Consumes requests as they appear: each file is deleted, then handled. */
-export function watchRequests(spool: Spool, handle: (request: ControlRequest) => Promise<void>, logger: Logger, pollMs = 1000): ControlWatch {
+export function watchRequests(
+  spool: Spool,
+  handle: (request: ControlRequest) => Promise<void>,
+  logger: Logger,
+  pollMs = 1000,
+): ControlWatch {
   let running: Promise<void> | undefined;
   let again = false;
   let closed = false;
@@ -51,7 +56,9 @@ export function watchRequests(spool: Spool, handle: (request: ControlRequest) =>
         continue;
       }
       logger.info({ request }, "queue control request");
-      await handle(request).catch((err: unknown) => logger.error({ request, err: (err as Error).message }, "control request failed"));
+      await handle(request).catch((err: unknown) =>
+        logger.error({ request, err: (err as Error).message }, "control request failed"),
+      );
     }
   };
   const poll = async (): Promise<void> => {
@@ -63,7 +70,9 @@ export function watchRequests(spool: Spool, handle: (request: ControlRequest) =>
     running = (async () => {
       do {
         again = false;
-        await once().catch((err: unknown) => logger.error({ err: (err as Error).message }, "cannot read control directory"));
+        await once().catch((err: unknown) =>
+          logger.error({ err: (err as Error).message }, "cannot read control directory"),
+        );
       } while (again && !closed);
     })().finally(() => {
       running = undefined;

@@ -77,7 +77,10 @@ export class Queue {
       try {
         await this.#load(await this.#options.spool.read(id));
       } catch (err) {
-        this.#options.logger.error({ queueId: id, err: (err as Error).message }, "cannot load spooled message; left in the spool");
+        this.#options.logger.error(
+          { queueId: id, err: (err as Error).message },
+          "cannot load spooled message; left in the spool",
+        );
       }
     }
     this.#options.logger.info({ messages: this.#entries.size }, "queue loaded");
@@ -223,7 +226,12 @@ export class Queue {
     this.#active.set(domain, (this.#active.get(domain) ?? 0) + 1);
     this.#running++;
     const run = this.#attempt(entry, domain)
-      .catch((err: unknown) => this.#options.logger.error({ queueId: entry.record.id, domain, err: (err as Error).message }, "delivery bookkeeping failed; will retry"))
+      .catch((err: unknown) =>
+        this.#options.logger.error(
+          { queueId: entry.record.id, domain, err: (err as Error).message },
+          "delivery bookkeeping failed; will retry",
+        ),
+      )
       .finally(() => {
         entry.busy.delete(domain);
         const active = (this.#active.get(domain) ?? 1) - 1;
@@ -236,7 +244,12 @@ export class Queue {
         if (entry.removing && entry.busy.size === 0) await this.#drop(entry);
         else if (this.#finished(entry)) await this.#drop(entry);
       })
-      .catch((err: unknown) => this.#options.logger.error({ queueId: entry.record.id, err: (err as Error).message }, "cannot remove finished message"))
+      .catch((err: unknown) =>
+        this.#options.logger.error(
+          { queueId: entry.record.id, err: (err as Error).message },
+          "cannot remove finished message",
+        ),
+      )
       .finally(() => {
         if (this.#entries.has(entry.record.id)) this.#enqueue(entry);
         this.#dispatch();
@@ -248,7 +261,9 @@ export class Queue {
   async #attempt(entry: Entry, domain: string): Promise<void> {
     const { record } = entry;
     const now = this.#options.clock.now();
-    const due = [...entry.recipients].filter(([rcpt, s]) => domainOf(rcpt) === domain && isDue(s, now)).map(([rcpt]) => rcpt);
+    const due = [...entry.recipients]
+      .filter(([rcpt, s]) => domainOf(rcpt) === domain && isDue(s, now))
+      .map(([rcpt]) => rcpt);
     if (due.length === 0) return;
     const log = this.#options.logger.child({ queueId: record.id, domain });
     let results: readonly DeliveryResult[];
@@ -261,22 +276,37 @@ export class Queue {
         message: () => this.#options.spool.message(record),
       });
     } catch (err) {
-      results = due.map((recipient) => ({ recipient, status: "deferred" as const, response: `local error: ${(err as Error).message}` }));
+      results = due.map((recipient) => ({
+        recipient,
+        status: "deferred" as const,
+        response: `local error: ${(err as Error).message}`,
+      }));
     }
     const byRecipient = new Map<string, DeliveryResult>();
     for (const r of results) byRecipient.set(r.recipient.toLowerCase(), r);
 
     const at = this.#options.clock.now();
     const replies = due.map((rcpt) => {
-      const result = byRecipient.get(rcpt.toLowerCase()) ?? { recipient: rcpt, status: "deferred" as const, response: "no reply for this recipient" };
+      const result = byRecipient.get(rcpt.toLowerCase()) ?? {
+        recipient: rcpt,
+        status: "deferred" as const,
+        response: "no reply for this recipient",
+      };
       return replyFor(rcpt, result, entry.recipients.get(rcpt)!, this.#options.retry, record.arrival, at);
     });
     // Durable before anything acts on it: a crash now resends at most this attempt. When
     // this attempt delivers the last recipients, deleting the message durably says as much.
-    const last = replies.every((r) => r.status === "delivered") && entry.busy.size === 1 &&
-      [...entry.recipients].every(([rcpt, s]) => due.includes(rcpt) || s.status === "delivered" || (s.status === "bounced" && !awaitsReport(record, s)));
+    const last =
+      replies.every((r) => r.status === "delivered") &&
+      entry.busy.size === 1 &&
+      [...entry.recipients].every(
+        ([rcpt, s]) =>
+          due.includes(rcpt) || s.status === "delivered" || (s.status === "bounced" && !awaitsReport(record, s)),
+      );
     try {
-      await this.#serial(entry, () => (last ? this.#options.spool.removeDurably(record.id) : this.#options.spool.append(record.id, replies)));
+      await this.#serial(entry, () =>
+        last ? this.#options.spool.removeDurably(record.id) : this.#options.spool.append(record.id, replies),
+      );
       if (last) entry.unspooled = true;
     } catch (err) {
       // Acting on the replies anyway keeps a failing disk from turning into a resend loop;
@@ -286,7 +316,16 @@ export class Queue {
     for (const reply of replies) {
       const state = entry.recipients.get(reply.recipient)!;
       applyReply(state, reply);
-      log.info({ to: reply.recipient, status: reply.status, attempts: state.attempts, reply: reply.response, ...(reply.status === "deferred" ? { next: new Date(reply.next).toISOString() } : {}) }, `recipient ${reply.status}`);
+      log.info(
+        {
+          to: reply.recipient,
+          status: reply.status,
+          attempts: state.attempts,
+          reply: reply.response,
+          ...(reply.status === "deferred" ? { next: new Date(reply.next).toISOString() } : {}),
+        },
+        `recipient ${reply.status}`,
+      );
     }
     await this.#report(entry);
     await this.#setAside(entry);
@@ -301,7 +340,10 @@ export class Queue {
       await this.#serial(entry, async () => void (await this.#options.spool.detach(entry.record)));
     } catch (err) {
       entry.detached = false;
-      this.#options.logger.error({ queueId: entry.record.id, err: (err as Error).message }, "cannot move a waiting message out of its segment; it stays there");
+      this.#options.logger.error(
+        { queueId: entry.record.id, err: (err as Error).message },
+        "cannot move a waiting message out of its segment; it stays there",
+      );
     }
   }
 
@@ -314,11 +356,13 @@ export class Queue {
 
   /** Queues the reports due (failure, delay) and schedules them like any message. */
   #report(entry: Entry): Promise<void> {
-    return this.#serial(entry, () => this.#reports.send(entry, async (dsn) => {
-      await this.#load(dsn);
-      const dsnEntry = this.#entries.get(dsn.id);
-      if (dsnEntry) this.#enqueue(dsnEntry);
-    }));
+    return this.#serial(entry, () =>
+      this.#reports.send(entry, async (dsn) => {
+        await this.#load(dsn);
+        const dsnEntry = this.#entries.get(dsn.id);
+        if (dsnEntry) this.#enqueue(dsnEntry);
+      }),
+    );
   }
 
   #finished(entry: Entry): boolean {
@@ -332,7 +376,10 @@ export class Queue {
     this.#entries.delete(entry.record.id);
     await entry.chain;
     if (!entry.unspooled) await this.#options.spool.remove(entry.record.id);
-    this.#options.logger.info({ queueId: entry.record.id, removed: entry.removing }, entry.removing ? "message removed from the queue" : "message done");
+    this.#options.logger.info(
+      { queueId: entry.record.id, removed: entry.removing },
+      entry.removing ? "message removed from the queue" : "message done",
+    );
   }
 
   #wakeIdle(): void {

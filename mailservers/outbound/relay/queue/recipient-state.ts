@@ -73,7 +73,14 @@ export function applyReply(state: RecipientState, reply: Reply): void {
  * The journal entry for one delivery result: a temporary failure is retried by the retry
  * table, or bounced as expired once the message is too old to wait longer.
  */
-export function replyFor(recipient: string, result: RecipientResult, state: Readonly<RecipientState>, retry: RetryPolicy, arrival: number, at: number): Reply {
+export function replyFor(
+  recipient: string,
+  result: RecipientResult,
+  state: Readonly<RecipientState>,
+  retry: RetryPolicy,
+  arrival: number,
+  at: number,
+): Reply {
   const detail: ReplyDetail = {
     response: result.response.slice(0, 1000),
     ...(result.code !== undefined ? { code: result.code } : {}),
@@ -87,7 +94,8 @@ export function replyFor(recipient: string, result: RecipientResult, state: Read
 }
 
 /** Delivered or bounced: nothing more will be tried. */
-export const isFinal = (state: Readonly<RecipientState>): boolean => state.status === "delivered" || state.status === "bounced";
+export const isFinal = (state: Readonly<RecipientState>): boolean =>
+  state.status === "delivered" || state.status === "bounced";
 
 /** Pending, or deferred with its retry time come. */
 export const isDue = (state: Readonly<RecipientState>, now: number): boolean =>

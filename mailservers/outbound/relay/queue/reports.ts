@@ -62,16 +62,24 @@ export class Reports {
     const now = this.#options.clock.now();
     const failed = [...message.recipients].filter(([, s]) => awaitsReport(record, s));
     if (failed.length > 0) {
-      const dsn = await this.#queue(message, failed.map(([rcpt, s]) => dsnRecipient(rcpt, s, "failed")));
+      const dsn = await this.#queue(
+        message,
+        failed.map(([rcpt, s]) => dsnRecipient(rcpt, s, "failed")),
+      );
       await schedule(dsn);
-      await this.#options.spool.append(record.id, [{ kind: "failure-reported", at: now, recipients: failed.map(([rcpt]) => rcpt), dsnId: dsn.id }]);
+      await this.#options.spool.append(record.id, [
+        { kind: "failure-reported", at: now, recipients: failed.map(([rcpt]) => rcpt), dsnId: dsn.id },
+      ]);
       for (const [, s] of failed) s.reported = true;
     }
     const { delayNotice, maxAge } = this.#options.retry;
     const deferred = [...message.recipients].filter(([, s]) => s.status === "deferred");
     if (delayNotice > 0 && !message.delayNoticeSent && deferred.length > 0 && now - record.arrival >= delayNotice) {
       const until = record.arrival + maxAge;
-      const dsn = await this.#queue(message, deferred.map(([rcpt, s]) => ({ ...dsnRecipient(rcpt, s, "delayed"), willRetryUntil: until })));
+      const dsn = await this.#queue(
+        message,
+        deferred.map(([rcpt, s]) => ({ ...dsnRecipient(rcpt, s, "delayed"), willRetryUntil: until })),
+      );
       await schedule(dsn);
       await this.#options.spool.append(record.id, [{ kind: "delay-reported", at: now, dsnId: dsn.id }]);
       message.delayNoticeSent = true;
@@ -92,9 +100,16 @@ export class Reports {
       recipients,
       originalHeaders: await this.#options.spool.headers(record),
     });
-    const dsn = await this.#options.spool.accept({ from: "", recipients: [record.from], arrival: now, dsn: true }, Buffer.from(text), id);
+    const dsn = await this.#options.spool.accept(
+      { from: "", recipients: [record.from], arrival: now, dsn: true },
+      Buffer.from(text),
+      id,
+    );
     message.dsnCount++;
-    this.#options.logger.info({ queueId: record.id, dsn: id, to: record.from, action: recipients[0]?.action }, "DSN queued");
+    this.#options.logger.info(
+      { queueId: record.id, dsn: id, to: record.from, action: recipients[0]?.action },
+      "DSN queued",
+    );
     return dsn;
   }
 }

@@ -89,11 +89,16 @@ export class GroupCommitFile {
     while (this.#queue.length > 0 && !this.#broken) {
       let bytes = 0;
       let count = 0;
-      while (count < this.#queue.length && (count === 0 || bytes + this.#queue[count]!.length <= ROUND_BYTES)) bytes += this.#queue[count++]!.length;
+      while (count < this.#queue.length && (count === 0 || bytes + this.#queue[count]!.length <= ROUND_BYTES))
+        bytes += this.#queue[count++]!.length;
       const round = this.#queue.splice(0, count);
       const start = round[0]!.offset;
       try {
-        await this.#write(round.flatMap((p) => p.parts), start, bytes);
+        await this.#write(
+          round.flatMap((p) => p.parts),
+          start,
+          bytes,
+        );
         await this.#datasync(this.#fd);
       } catch (err) {
         // What reached the file is unknown: cut it off, and stop appending to this file.
@@ -113,7 +118,10 @@ export class GroupCommitFile {
   }
 
   async #write(parts: Buffer[], position: number, length: number): Promise<void> {
-    const written = length <= SYNC_WRITE_LIMIT ? fs.writevSync(this.#fd, parts, position) : await writevAsync(this.#fd, parts, position).then((r) => r.bytesWritten);
+    const written =
+      length <= SYNC_WRITE_LIMIT
+        ? fs.writevSync(this.#fd, parts, position)
+        : await writevAsync(this.#fd, parts, position).then((r) => r.bytesWritten);
     if (written !== length) {
       const error: NodeJS.ErrnoException = new Error(`short write to ${this.path}: ${written} of ${length} bytes`);
       error.code = "ENOSPC";

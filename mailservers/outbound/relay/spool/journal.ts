@@ -103,8 +103,16 @@ export function decodeLine(line: string): JournalEntry | undefined {
     ...(text(raw.e) !== undefined ? { enhanced: text(raw.e) } : {}),
     ...(text(raw.h) !== undefined ? { host: text(raw.h) } : {}),
   };
-  if (raw.s === "deferred") return { kind: "reply", recipient, status: "deferred", at, next: number(raw.n) ?? at, ...detail };
-  return { kind: "reply", recipient, status: raw.s as FinalReply["status"], at, ...(raw.expired === true ? { expired: true } : {}), ...detail };
+  if (raw.s === "deferred")
+    return { kind: "reply", recipient, status: "deferred", at, next: number(raw.n) ?? at, ...detail };
+  return {
+    kind: "reply",
+    recipient,
+    status: raw.s as FinalReply["status"],
+    at,
+    ...(raw.expired === true ? { expired: true } : {}),
+    ...detail,
+  };
 }
 
 /** A journal file's text read back: its entries in order, torn or unknown lines skipped. */

@@ -76,7 +76,10 @@ export class SegmentStore {
     let size = 0;
     for (const part of parts) size += part.length;
     let segment = this.#current;
-    while (!segment?.writer?.usable || (segment.writer.size > 0 && segment.writer.size + header.length + size > this.#options.segmentBytes)) {
+    while (
+      !segment?.writer?.usable ||
+      (segment.writer.size > 0 && segment.writer.size + header.length + size > this.#options.segmentBytes)
+    ) {
       this.#rotating ??= this.#rotate().finally(() => (this.#rotating = undefined));
       await this.#rotating;
       segment = this.#current;
@@ -132,7 +135,10 @@ export class SegmentStore {
   read(record: SpoolRecord): Readable {
     if (record.size === 0) return Readable.from([], { objectMode: false });
     const segment = this.#segments.get(record.segment!);
-    const stream = createReadStream(this.segmentPath(record.segment!), { start: record.offset, end: record.offset + record.size - 1 });
+    const stream = createReadStream(this.segmentPath(record.segment!), {
+      start: record.offset,
+      end: record.offset + record.size - 1,
+    });
     if (segment) {
       segment.readers++;
       stream.once("close", () => {
@@ -212,7 +218,10 @@ export class SegmentStore {
 
   /** Deletes a spent segment, then its done file. */
   async #delete(name: string, done?: Promise<GroupCommitFile>): Promise<void> {
-    await done?.then((file) => file.close(), () => undefined);
+    await done?.then(
+      (file) => file.close(),
+      () => undefined,
+    );
     await unlink(this.segmentPath(name)).catch(ENOENT);
     // Durable before the done file goes: the other way round, a crash could bring the
     // segment back without its list, and every message in it would be sent again.
@@ -238,6 +247,10 @@ export class SegmentStore {
     if (this.#current) this.#retire(this.#current);
     await this.#rotating?.catch(() => undefined);
     while (this.#deletions.size > 0) await Promise.all([...this.#deletions]);
-    for (const segment of this.#segments.values()) await segment.done?.then((file) => file.close(), () => undefined);
+    for (const segment of this.#segments.values())
+      await segment.done?.then(
+        (file) => file.close(),
+        () => undefined,
+      );
   }
 }

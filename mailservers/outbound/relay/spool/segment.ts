@@ -25,7 +25,8 @@ export function recordHeader(id: string, envelope: SpoolEnvelope, parts: readonl
 
 /** The envelope fields of a header or a message file's first line, checked: a torn line is not an envelope. */
 export function envelopeOf(raw: Record<string, unknown>): SpoolEnvelope | undefined {
-  if (typeof raw.from !== "string" || !Array.isArray(raw.recipients) || typeof raw.arrival !== "number") return undefined;
+  if (typeof raw.from !== "string" || !Array.isArray(raw.recipients) || typeof raw.arrival !== "number")
+    return undefined;
   return {
     from: raw.from,
     recipients: raw.recipients.map(String),

@@ -127,7 +127,8 @@ export class Spool {
    * files, spent segments and journals whose message is gone, and takes the spool over.
    */
   async open(options: { clean: boolean }): Promise<void> {
-    for (const d of [this.dir, this.queueDir, this.tmpDir, this.controlDir]) await mkdir(d, { recursive: true, mode: 0o700 });
+    for (const d of [this.dir, this.queueDir, this.tmpDir, this.controlDir])
+      await mkdir(d, { recursive: true, mode: 0o700 });
     if (!options.clean) return;
     for (const name of await readdir(this.tmpDir)) await rm(join(this.tmpDir, name), { force: true });
     const scan = await this.#scan();
@@ -136,7 +137,10 @@ export class Spool {
         await this.#segments.deleteSpent(name);
         continue;
       }
-      this.#segments.adopt(name, live.map((r) => r.id));
+      this.#segments.adopt(
+        name,
+        live.map((r) => r.id),
+      );
       for (const record of live) this.#records.set(record.id, record);
     }
     for (const name of scan.names) {
@@ -187,7 +191,12 @@ export class Spool {
    * given for a DSN (a deterministic id, so a crash cannot queue the same DSN twice): if
    * it is already queued, the existing record is returned.
    */
-  async accept(envelope: SpoolEnvelope, message: Readable | Buffer, id = this.newId(envelope.arrival), head?: Buffer): Promise<SpoolRecord> {
+  async accept(
+    envelope: SpoolEnvelope,
+    message: Readable | Buffer,
+    id = this.newId(envelope.arrival),
+    head?: Buffer,
+  ): Promise<SpoolRecord> {
     checkId(id);
     const parts: Buffer[] = head ? [head] : [];
     let rest: Readable | undefined;
@@ -236,7 +245,12 @@ export class Spool {
   }
 
   /** Writes a message to a file of its own: a temp file, synced, renamed into the queue. */
-  async #writeOwnFile(id: string, envelope: SpoolEnvelope, head: readonly Buffer[], rest?: AsyncIterable<unknown>): Promise<SpoolRecord> {
+  async #writeOwnFile(
+    id: string,
+    envelope: SpoolEnvelope,
+    head: readonly Buffer[],
+    rest?: AsyncIterable<unknown>,
+  ): Promise<SpoolRecord> {
     const line = Buffer.from(`${JSON.stringify({ v: 1, ...envelope })}\n`);
     const tmp = join(this.tmpDir, id);
     const file = await open(tmp, "wx", 0o600);
@@ -256,7 +270,8 @@ export class Spool {
         }
       };
       for (const buf of head) await add(buf);
-      for await (const chunk of rest ?? []) await add(typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer));
+      for await (const chunk of rest ?? [])
+        await add(typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer));
       if (pending.length > 0) await file.writev(pending);
       await file.sync();
     } catch (err) {
@@ -316,17 +331,24 @@ export class Spool {
       this.#dirSync = syncDirectory(this.queueDir).finally(() => (this.#dirSync = undefined));
       return this.#dirSync;
     }
-    this.#nextDirSync ??= this.#dirSync.catch(() => undefined).then(() => {
-      this.#nextDirSync = undefined;
-      return this.#syncQueueDir();
-    });
+    this.#nextDirSync ??= this.#dirSync
+      .catch(() => undefined)
+      .then(() => {
+        this.#nextDirSync = undefined;
+        return this.#syncQueueDir();
+      });
     return this.#nextDirSync;
   }
 
   /** What the queue directory holds now, segments read through. */
   async #scan(): Promise<Scan> {
     const names = await readdir(this.queueDir);
-    const own = new Set(names.filter((n) => n.endsWith(".msg")).map((n) => n.slice(0, -4)).filter((id) => QUEUE_ID.test(id)));
+    const own = new Set(
+      names
+        .filter((n) => n.endsWith(".msg"))
+        .map((n) => n.slice(0, -4))
+        .filter((id) => QUEUE_ID.test(id)),
+    );
     const segments = new Map<string, SpoolRecord[]>();
     const records = new Map<string, SpoolRecord>();
     for (const file of names) {
@@ -339,9 +361,13 @@ export class Spool {
         gone(err as NodeJS.ErrnoException);
         continue; // Deleted while we read.
       }
-      const done = parseDone(await readFile(this.#segments.donePath(name), "utf8").catch((err: NodeJS.ErrnoException) => (gone(err), "")));
+      const done = parseDone(
+        await readFile(this.#segments.donePath(name), "utf8").catch((err: NodeJS.ErrnoException) => (gone(err), "")),
+      );
       // A message moved to a file of its own is that file's now.
-      const live = parseSegment(name, data).records.filter((r) => !done.has(r.id) && !own.has(r.id) && QUEUE_ID.test(r.id));
+      const live = parseSegment(name, data).records.filter(
+        (r) => !done.has(r.id) && !own.has(r.id) && QUEUE_ID.test(r.id),
+      );
       segments.set(name, live);
       for (const record of live) records.set(record.id, record);
     }

@@ -41,7 +41,11 @@ const WHY_UNSUPPORTED: Record<string, string> = {
   agentSocketPath: "an SSH agent (use privateKey)",
 };
 
-function checkEndpoint(value: unknown, path: string, shapes: Record<string, Shape>): { value: unknown; failures: CheckFailure[] } {
+function checkEndpoint(
+  value: unknown,
+  path: string,
+  shapes: Record<string, Shape>,
+): { value: unknown; failures: CheckFailure[] } {
   const plain = unwrapSecret(value);
   if (isUnknown(plain)) return { value, failures: [] };
   if (typeof plain !== "object" || plain === null || Array.isArray(plain)) {
@@ -54,7 +58,8 @@ function checkEndpoint(value: unknown, path: string, shapes: Record<string, Shap
   const known = Object.fromEntries(Object.entries(props).filter(([k]) => WHY_UNSUPPORTED[k] === undefined));
   failures.push(...checkShapes(known, shapes, ["host"], `${path}.`));
   const withDefaults: Props = { ...props };
-  for (const [k, v] of Object.entries(DEFAULTS)) if (withDefaults[k] === undefined || withDefaults[k] === null) withDefaults[k] = v;
+  for (const [k, v] of Object.entries(DEFAULTS))
+    if (withDefaults[k] === undefined || withDefaults[k] === null) withDefaults[k] = v;
   return { value: withDefaults, failures };
 }
 
@@ -64,7 +69,10 @@ export function checkConnection(value: unknown): { value: unknown; failures: Che
   // Unknown (preview) or not an object (a failure already): kept as it came.
   if (top.value === value) return top;
   const props = top.value as Props;
-  const hop = props.proxy === undefined || props.proxy === null ? undefined : checkEndpoint(props.proxy, "connection.proxy", ENDPOINT_SHAPES);
+  const hop =
+    props.proxy === undefined || props.proxy === null
+      ? undefined
+      : checkEndpoint(props.proxy, "connection.proxy", ENDPOINT_SHAPES);
   return {
     value: secret(hop ? { ...props, proxy: hop.value } : props),
     failures: [...top.failures, ...(hop?.failures ?? [])],
@@ -74,7 +82,10 @@ export function checkConnection(value: unknown): { value: unknown; failures: Che
 /** A resource's check with its `connection` checked too, beside the `failures` of the rest. */
 export function withCheckedConnection(news: Props, failures: readonly CheckFailure[]): CheckResult {
   if (news.connection === undefined || news.connection === null) {
-    return { inputs: news, failures: [...failures, { property: "connection", reason: 'missing required property "connection"' }] };
+    return {
+      inputs: news,
+      failures: [...failures, { property: "connection", reason: 'missing required property "connection"' }],
+    };
   }
   const checked = checkConnection(news.connection);
   return { inputs: { ...news, connection: checked.value }, failures: [...failures, ...checked.failures] };
@@ -83,7 +94,8 @@ export function withCheckedConnection(news: Props, failures: readonly CheckFailu
 function endpoint(props: Props, path: string): SshEndpoint {
   const { host, port, user, privateKey, hostKey, dialErrorLimit, perDialTimeout } = { ...DEFAULTS, ...props };
   if (typeof host !== "string" || host === "") throw new Error(`${path}.host is missing`);
-  if (typeof privateKey !== "string" || privateKey === "") throw new Error(notSupported(`a connection without privateKey ("${path}.privateKey")`));
+  if (typeof privateKey !== "string" || privateKey === "")
+    throw new Error(notSupported(`a connection without privateKey ("${path}.privateKey")`));
   return {
     host,
     port: Number(port),

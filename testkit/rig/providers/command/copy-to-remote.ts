@@ -26,7 +26,8 @@ interface AssetSource {
 function checkSource(source: unknown): CheckFailure[] {
   const plain = unwrapSecret(source);
   if (isUnknown(plain)) return [];
-  if (isArchive(plain)) return [{ property: "source", reason: notSupported("an archive source (FileArchive, AssetArchive)") }];
+  if (isArchive(plain))
+    return [{ property: "source", reason: notSupported("an archive source (FileArchive, AssetArchive)") }];
   const asset = reveal(plain) as AssetSource;
   if (typeof asset.path !== "string" && typeof asset.text !== "string") {
     return [{ property: "source", reason: "asset must be a path-based file asset or a text asset" }];
@@ -52,7 +53,11 @@ export function copyScript(remotePath: string, source: AssetSource): string {
 }
 
 async function copy(inputs: Props, signal: AbortSignal): Promise<void> {
-  const { connection, source, remotePath } = reveal(inputs) as { connection: unknown; source: AssetSource; remotePath: string };
+  const { connection, source, remotePath } = reveal(inputs) as {
+    connection: unknown;
+    source: AssetSource;
+    remotePath: string;
+  };
   let stdin: Stdin;
   if (typeof source.text === "string") {
     stdin = { text: source.text };
@@ -63,7 +68,9 @@ async function copy(inputs: Props, signal: AbortSignal): Promise<void> {
   }
   const result = await runRemote(sshConnection(connection), copyScript(remotePath, source), { stdin, signal });
   if (result.exitCode !== 0) {
-    throw new Error(`failed to copy ${source.path ?? "a text asset"} to remote path ${remotePath}: ${result.combined.trim()}`);
+    throw new Error(
+      `failed to copy ${source.path ?? "a text asset"} to remote path ${remotePath}: ${result.combined.trim()}`,
+    );
   }
 }
 
@@ -71,7 +78,10 @@ async function copy(inputs: Props, signal: AbortSignal): Promise<void> {
 function needsCopy(olds: Props, news: Props): boolean {
   const before = reveal(olds) as { source?: AssetSource; remotePath?: string };
   const after = reveal(news) as { source?: AssetSource; remotePath?: string };
-  const sameContent = before.source?.hash && after.source?.hash ? before.source.hash === after.source.hash : sameValue(before.source, after.source);
+  const sameContent =
+    before.source?.hash && after.source?.hash
+      ? before.source.hash === after.source.hash
+      : sameValue(before.source, after.source);
   return !sameContent || before.remotePath !== after.remotePath;
 }
 
@@ -81,7 +91,10 @@ export const copyToRemote: ResourceKind = {
   check(news) {
     const { connection: _checkedApart, ...rest } = news;
     const failures: CheckFailure[] = [
-      ...checkShapes(rest, { source: "asset or archive", remotePath: "string", triggers: "array" }, ["source", "remotePath"]),
+      ...checkShapes(rest, { source: "asset or archive", remotePath: "string", triggers: "array" }, [
+        "source",
+        "remotePath",
+      ]),
       ...(rest.source === undefined || rest.source === null ? [] : checkSource(rest.source)),
     ];
     return withCheckedConnection(news, failures);

@@ -17,7 +17,9 @@ export function retryDelayMs(retry: number): number {
 }
 
 /** One dial: the result once connected, or why dialling failed. */
-export type DialOutcome<T> = { readonly dialed: true; readonly value: T } | { readonly dialed: false; readonly error: string };
+export type DialOutcome<T> =
+  | { readonly dialed: true; readonly value: T }
+  | { readonly dialed: false; readonly error: string };
 
 /**
  * Runs `attempt` until it dials, `dialErrorLimit` allowing; rejects with upstream's

@@ -2,7 +2,14 @@
 // @pulumi/pulumi. Not `main()` from "@pulumi/pulumi/provider": that server cannot say it
 // supports previews or pass `preview` to create/update, and upstream's outputs (stdout)
 // must be unknown in a preview rather than missing.
-import { Server, ServerCredentials, status, type sendUnaryData, type ServerUnaryCall, type UntypedServiceImplementation } from "@grpc/grpc-js";
+import {
+  Server,
+  ServerCredentials,
+  status,
+  type sendUnaryData,
+  type ServerUnaryCall,
+  type UntypedServiceImplementation,
+} from "@grpc/grpc-js";
 import emptyPb from "google-protobuf/google/protobuf/empty_pb.js";
 import structPb from "google-protobuf/google/protobuf/struct_pb.js";
 import pluginPb from "@pulumi/pulumi/proto/plugin_pb.js";
@@ -73,13 +80,19 @@ function handlers(version: string): UntypedServiceImplementation {
     }),
     diffConfig: unary(() => new providerPb.DiffResponse().setChanges(providerPb.DiffResponse.DiffChanges.DIFF_NONE)),
     configure: unary(() =>
-      new providerPb.ConfigureResponse().setAcceptsecrets(true).setSupportspreview(true).setAcceptresources(false).setAcceptoutputs(false),
+      new providerPb.ConfigureResponse()
+        .setAcceptsecrets(true)
+        .setSupportspreview(true)
+        .setAcceptresources(false)
+        .setAcceptoutputs(false),
     ),
     check: unary((request: providerPb.CheckRequest) => {
       const result = kindOf(resourceType(request)).check(props(request.getNews()));
       return new providerPb.CheckResponse()
         .setInputs(struct(result.inputs))
-        .setFailuresList(result.failures.map((f) => new providerPb.CheckFailure().setProperty(f.property).setReason(f.reason)));
+        .setFailuresList(
+          result.failures.map((f) => new providerPb.CheckFailure().setProperty(f.property).setReason(f.reason)),
+        );
     }),
     diff: unary((request: providerPb.DiffRequest) => {
       // Old inputs as the engine sends them, else from the state (outputs mirror the inputs).
@@ -88,7 +101,11 @@ function handlers(version: string): UntypedServiceImplementation {
       const oldInputs = request.getOldInputs() ? props(request.getOldInputs()) : Object.fromEntries(fromState);
       const result = kind.diff(oldInputs, props(request.getNews()));
       const response = new providerPb.DiffResponse()
-        .setChanges(result.changed ? providerPb.DiffResponse.DiffChanges.DIFF_SOME : providerPb.DiffResponse.DiffChanges.DIFF_NONE)
+        .setChanges(
+          result.changed
+            ? providerPb.DiffResponse.DiffChanges.DIFF_SOME
+            : providerPb.DiffResponse.DiffChanges.DIFF_NONE,
+        )
         .setReplacesList([...result.replaces])
         .setDiffsList(Object.keys(result.changes))
         .setDeletebeforereplace(false)
@@ -113,11 +130,18 @@ function handlers(version: string): UntypedServiceImplementation {
     }),
     update: unary(async (request: providerPb.UpdateRequest) => {
       const op = { preview: request.getPreview(), name: resourceName(request), signal: cancelled.signal };
-      const outputs = await kindOf(resourceType(request)).update(props(request.getOlds()), props(request.getNews()), op);
+      const outputs = await kindOf(resourceType(request)).update(
+        props(request.getOlds()),
+        props(request.getNews()),
+        op,
+      );
       return new providerPb.UpdateResponse().setProperties(struct(outputs));
     }),
     delete: unary(async (request: providerPb.DeleteRequest) => {
-      await kindOf(resourceType(request)).delete(props(request.getProperties()), { name: resourceName(request), signal: cancelled.signal });
+      await kindOf(resourceType(request)).delete(props(request.getProperties()), {
+        name: resourceName(request),
+        signal: cancelled.signal,
+      });
       return new emptyPb.Empty();
     }),
     invoke: unary((request: providerPb.InvokeRequest) => {
@@ -143,7 +167,9 @@ export async function serveProvider(version: string): Promise<Server> {
   const server = new Server({ "grpc.max_receive_message_length": 400 * 1024 * 1024 });
   server.addService(providerGrpc.ResourceProviderService, handlers(version));
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound)));
+    server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (error, bound) =>
+      error ? reject(error) : resolve(bound),
+    );
   });
   process.stdout.write(`${port}\n`);
   return server;

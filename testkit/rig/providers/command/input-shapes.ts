@@ -4,7 +4,15 @@
 import { isArchive, isAsset, isUnknown, reveal, type Props } from "./wire-values.ts";
 import { notSupported, type CheckFailure } from "./resource-kind.ts";
 
-export type Shape = "string" | "integer" | "number" | "boolean" | "array" | "object" | "string map" | "asset or archive";
+export type Shape =
+  | "string"
+  | "integer"
+  | "number"
+  | "boolean"
+  | "array"
+  | "object"
+  | "string map"
+  | "asset or archive";
 
 function fits(value: unknown, shape: Shape): boolean {
   switch (shape) {
@@ -28,10 +36,16 @@ function fits(value: unknown, shape: Shape): boolean {
 }
 
 /** Failures for `props` against `shapes` (all optional but `required`); `path` prefixes names. */
-export function checkShapes(props: Props, shapes: Readonly<Record<string, Shape>>, required: readonly string[], path = ""): CheckFailure[] {
+export function checkShapes(
+  props: Props,
+  shapes: Readonly<Record<string, Shape>>,
+  required: readonly string[],
+  path = "",
+): CheckFailure[] {
   const failures: CheckFailure[] = [];
   for (const name of required) {
-    if (props[name] === undefined || props[name] === null) failures.push({ property: `${path}${name}`, reason: `missing required property "${path}${name}"` });
+    if (props[name] === undefined || props[name] === null)
+      failures.push({ property: `${path}${name}`, reason: `missing required property "${path}${name}"` });
   }
   for (const [name, value] of Object.entries(props)) {
     if (name.startsWith("__") || value === undefined || value === null) continue;

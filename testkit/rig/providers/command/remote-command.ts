@@ -37,9 +37,15 @@ async function run(props: Props, command: string, previous: Output, signal: Abor
     if (previous.stderr !== "") environment.PULUMI_COMMAND_STDERR = previous.stderr;
   }
   const stdin = typeof inputs.stdin === "string" && inputs.stdin !== "" ? { text: inputs.stdin } : undefined;
-  const result = await runRemote(sshConnection(inputs.connection), command, { env: environment, signal, ...(stdin ? { stdin } : {}) });
+  const result = await runRemote(sshConnection(inputs.connection), command, {
+    env: environment,
+    signal,
+    ...(stdin ? { stdin } : {}),
+  });
   if (result.exitCode !== 0) {
-    throw new Error(`Process exited with status ${result.exitCode}: running ${JSON.stringify(command)}:\n${result.combined}`);
+    throw new Error(
+      `Process exited with status ${result.exitCode}: running ${JSON.stringify(command)}:\n${result.combined}`,
+    );
   }
   return { stdout: trimNewline(result.stdout), stderr: trimNewline(result.stderr) };
 }
@@ -56,7 +62,15 @@ export const remoteCommand: ResourceKind = {
     const { connection: _checkedApart, ...rest } = news;
     const failures: CheckFailure[] = checkShapes(
       rest,
-      { create: "string", update: "string", delete: "string", stdin: "string", triggers: "array", environment: "string map", addPreviousOutputInEnv: "boolean" },
+      {
+        create: "string",
+        update: "string",
+        delete: "string",
+        stdin: "string",
+        triggers: "array",
+        environment: "string map",
+        addPreviousOutputInEnv: "boolean",
+      },
       [],
     );
     return withCheckedConnection(news, failures);
@@ -67,7 +81,10 @@ export const remoteCommand: ResourceKind = {
   async create(inputs, op) {
     if (op.preview) return { id: "", outputs: { ...inputs, stdout: UNKNOWN, stderr: UNKNOWN } };
     const command = commandText(inputs, "create");
-    const output = command === undefined ? { stdout: "", stderr: "" } : await run(inputs, command, { stdout: "", stderr: "" }, op.signal);
+    const output =
+      command === undefined
+        ? { stdout: "", stderr: "" }
+        : await run(inputs, command, { stdout: "", stderr: "" }, op.signal);
     return { id: `${op.name}${randomBytes(4).toString("hex")}`, outputs: { ...inputs, ...output } };
   },
 

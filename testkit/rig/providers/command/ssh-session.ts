@@ -47,9 +47,11 @@ export function endpointOptions(endpoint: SshEndpoint, files: EndpointFiles): st
   const hostKey = endpoint.hostKey === undefined ? undefined : parseHostKey(endpoint.hostKey);
   const option = (setting: string) => ["-o", setting];
   return [
-    "-F", "/dev/null",
+    "-F",
+    "/dev/null",
     "-T",
-    "-i", files.key,
+    "-i",
+    files.key,
     ...option("IdentitiesOnly=yes"),
     ...option("IdentityAgent=none"),
     ...option("BatchMode=yes"),
@@ -66,8 +68,10 @@ export function endpointOptions(endpoint: SshEndpoint, files: EndpointFiles): st
     ...option("ServerAliveInterval=15"),
     ...option("ServerAliveCountMax=4"),
     ...option("LogLevel=ERROR"),
-    "-p", String(endpoint.port),
-    "-l", endpoint.user,
+    "-p",
+    String(endpoint.port),
+    "-l",
+    endpoint.user,
   ];
 }
 
@@ -78,7 +82,11 @@ export function proxyCommand(proxy: SshEndpoint, files: EndpointFiles): string {
 }
 
 async function writeEndpointFiles(dir: string, name: string, endpoint: SshEndpoint): Promise<EndpointFiles> {
-  const files = { key: join(dir, `${name}.key`), knownHosts: join(dir, `${name}.known_hosts`), alias: `semail-rig-${name}` };
+  const files = {
+    key: join(dir, `${name}.key`),
+    knownHosts: join(dir, `${name}.known_hosts`),
+    alias: `semail-rig-${name}`,
+  };
   const key = endpoint.privateKey.endsWith("\n") ? endpoint.privateKey : `${endpoint.privateKey}\n`;
   await writeFile(files.key, key, { mode: 0o600 });
   const known = endpoint.hostKey === undefined ? "" : knownHostsLine(files.alias, parseHostKey(endpoint.hostKey));
@@ -89,13 +97,19 @@ async function writeEndpointFiles(dir: string, name: string, endpoint: SshEndpoi
 /** The command line the remote shell gets: marker, exports, then the command itself. */
 export function remoteCommandLine(marker: string, command: string, env: Readonly<Record<string, string>> = {}): string {
   const exports = Object.entries(env).map(([name, value]) => {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new Error(`environment variable name ${JSON.stringify(name)} cannot be exported by a shell`);
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
+      throw new Error(`environment variable name ${JSON.stringify(name)} cannot be exported by a shell`);
     return `export ${name}=${shellQuote(value)}\n`;
   });
   return `printf '%s\\n' ${marker} >&2\n${exports.join("")}${command}`;
 }
 
-function runOnce(args: readonly string[], marker: string, stdin: Stdin | undefined, signal: AbortSignal): Promise<DialOutcome<RemoteRun>> {
+function runOnce(
+  args: readonly string[],
+  marker: string,
+  stdin: Stdin | undefined,
+  signal: AbortSignal,
+): Promise<DialOutcome<RemoteRun>> {
   return new Promise((resolve, reject) => {
     const { SSH_AUTH_SOCK: _agent, ...env } = process.env;
     const child = spawn("ssh", args, { stdio: ["pipe", "pipe", "pipe"], signal, env });
@@ -152,7 +166,11 @@ export async function runRemote(connection: SshConnection, command: string, opti
       connection.host,
       remoteCommandLine(marker, command, options.env),
     ];
-    return await withDialRetry(connection.dialErrorLimit, () => runOnce(args, marker, options.stdin, options.signal), options.signal);
+    return await withDialRetry(
+      connection.dialErrorLimit,
+      () => runOnce(args, marker, options.stdin, options.signal),
+      options.signal,
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

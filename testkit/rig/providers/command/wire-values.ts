@@ -13,7 +13,9 @@ export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 export type Props = Record<string, unknown>;
 
 function signature(value: unknown): unknown {
-  return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Props)[SPECIAL_SIG_KEY] : undefined;
+  return typeof value === "object" && value !== null && !Array.isArray(value)
+    ? (value as Props)[SPECIAL_SIG_KEY]
+    : undefined;
 }
 
 export function isSecret(value: unknown): value is { value: unknown } {
@@ -68,7 +70,9 @@ export function sameValue(a: unknown, b: unknown): boolean {
 function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
   if (typeof value === "object" && value !== null) {
-    const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const entries = Object.entries(value)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
   }
   return JSON.stringify(value) ?? "undefined";

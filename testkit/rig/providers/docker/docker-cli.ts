@@ -80,7 +80,14 @@ export function dockerRunner(target: DockerTarget): DockerRun {
       child.once("close", (code, signal) => {
         clearTimeout(timer);
         if (code === 0) resolve(Buffer.concat(stdout).toString("utf8"));
-        else reject(new DockerCliError(args, stderr, signal ? `killed by ${signal} (timeout ${timeoutMs} ms?)` : `exit ${code}`));
+        else
+          reject(
+            new DockerCliError(
+              args,
+              stderr,
+              signal ? `killed by ${signal} (timeout ${timeoutMs} ms?)` : `exit ${code}`,
+            ),
+          );
       });
       child.stdin.on("error", () => undefined);
       child.stdin.end(options.input ?? "");
@@ -92,5 +99,8 @@ export function dockerRunner(target: DockerTarget): DockerRun {
  * far side that lacks docker ("docker: command not found"), which must not empty a state.
  */
 export function isNoSuchObject(err: unknown): boolean {
-  return err instanceof DockerCliError && /no such (container|network|object|image)\b|\b(container|network) \S+ not found/i.test(err.stderr);
+  return (
+    err instanceof DockerCliError &&
+    /no such (container|network|object|image)\b|\b(container|network) \S+ not found/i.test(err.stderr)
+  );
 }

@@ -14,9 +14,14 @@ import { imageKind } from "./image/image.ts";
 import { networkKind } from "./network.ts";
 
 // The engine's address is the last argument; flags (-v=9, --logtostderr, --tracing…) are ignored.
-const engineAddress = process.argv.slice(2).filter((arg) => !arg.startsWith("-")).pop();
+const engineAddress = process.argv
+  .slice(2)
+  .filter((arg) => !arg.startsWith("-"))
+  .pop();
 if (engineAddress === undefined) {
-  process.stderr.write("usage: pulumi-resource-docker [flags] ENGINE_ADDRESS (a test rig stand-in started by the Pulumi engine)\n");
+  process.stderr.write(
+    "usage: pulumi-resource-docker [flags] ENGINE_ADDRESS (a test rig stand-in started by the Pulumi engine)\n",
+  );
   process.exit(2);
 }
 

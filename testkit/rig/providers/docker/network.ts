@@ -23,7 +23,12 @@ export const NETWORK_RULES: FieldRules = {
     shape: "objectSet",
     forceNew: true,
     computed: true,
-    fields: { subnet: { shape: "string" }, ipRange: { shape: "string" }, gateway: { shape: "string" }, auxAddress: { shape: "stringMap" } },
+    fields: {
+      subnet: { shape: "string" },
+      ipRange: { shape: "string" },
+      gateway: { shape: "string" },
+      auxAddress: { shape: "stringMap" },
+    },
   },
 };
 
@@ -35,7 +40,9 @@ function stringMap(value: unknown): Record<string, string> {
 }
 
 export function labelList(labels: unknown): Props[] {
-  return Object.entries(stringMap(labels)).sort(([a], [b]) => a.localeCompare(b)).map(([label, value]) => ({ label, value }));
+  return Object.entries(stringMap(labels))
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([label, value]) => ({ label, value }));
 }
 
 /** `docker network create` for the checked inputs (upstream's NetworkCreate options). */
@@ -54,7 +61,8 @@ export function networkCreateArgs(inputs: Props): string[] {
     if (config.gateway) args.push("--gateway", String(config.gateway));
     for (const [k, v] of Object.entries(stringMap(config.auxAddress))) args.push("--aux-address", `${k}=${v}`);
   }
-  for (const label of Array.isArray(inputs.labels) ? inputs.labels.filter(isObject) : []) args.push("--label", `${String(label.label)}=${String(label.value ?? "")}`);
+  for (const label of Array.isArray(inputs.labels) ? inputs.labels.filter(isObject) : [])
+    args.push("--label", `${String(label.label)}=${String(label.value ?? "")}`);
   args.push(String(inputs.name));
   return args;
 }
@@ -75,7 +83,10 @@ export function networkOutputs(inspect: Props): Props {
     ipamOptions: stringMap(ipam.Options),
     options: stringMap(inspect.Options),
     ipamConfigs: configs.map((c) => ({
-      subnet: c.Subnet ?? "", ipRange: c.IPRange ?? "", gateway: c.Gateway ?? "", auxAddress: stringMap(c.AuxiliaryAddresses),
+      subnet: c.Subnet ?? "",
+      ipRange: c.IPRange ?? "",
+      gateway: c.Gateway ?? "",
+      auxAddress: stringMap(c.AuxiliaryAddresses),
     })),
     scope: inspect.Scope,
   };
@@ -104,12 +115,14 @@ export function networkKind(docker: DockerRun): ResourceKind {
     async create(news, preview) {
       if (preview) {
         const outputs: Props = { ...news, scope: UNKNOWN };
-        for (const [key, rule] of Object.entries(NETWORK_RULES)) outputs[key] ??= rule.default ?? (rule.computed ? UNKNOWN : undefined);
+        for (const [key, rule] of Object.entries(NETWORK_RULES))
+          outputs[key] ??= rule.default ?? (rule.computed ? UNKNOWN : undefined);
         return { id: "", outputs };
       }
       const id = (await docker(networkCreateArgs(news))).trim();
       const found = await inspectNetwork(docker, id);
-      if (found === undefined) throw new Error(`network ${String(news.name)} (${id}) vanished right after docker network create`);
+      if (found === undefined)
+        throw new Error(`network ${String(news.name)} (${id}) vanished right after docker network create`);
       return { id, outputs: networkOutputs(found) };
     },
     async read(id) {
@@ -117,7 +130,9 @@ export function networkKind(docker: DockerRun): ResourceKind {
       return found === undefined ? undefined : networkOutputs(found);
     },
     update() {
-      return Promise.reject(new Error("a Network has no update: every input of upstream's is ForceNew (a replacement)"));
+      return Promise.reject(
+        new Error("a Network has no update: every input of upstream's is ForceNew (a replacement)"),
+      );
     },
     async delete(id) {
       for (let attempt = 1; ; attempt += 1) {

@@ -18,15 +18,20 @@ const TAKEN = new Set(["host", "sshOpts"]);
 export const DEFAULT_HOST = "unix:///var/run/docker.sock";
 
 /** Reads Configure's variables; `env` stands in for the provider's environment (DOCKER_HOST). */
-export function dockerTarget(variables: ReadonlyMap<string, string>, env: NodeJS.ProcessEnv = process.env): DockerTarget {
+export function dockerTarget(
+  variables: ReadonlyMap<string, string>,
+  env: NodeJS.ProcessEnv = process.env,
+): DockerTarget {
   const config = new Map<string, string>();
   for (const [key, value] of variables) config.set(key.startsWith(PREFIX) ? key.slice(PREFIX.length) : key, value);
   for (const [key, value] of config) {
     // The SDK sends an unset list or flag as the JSON of nothing.
-    if (!TAKEN.has(key) && value !== "" && value !== "null") throw new Error(notSupported(`the provider setting "${key}"`));
+    if (!TAKEN.has(key) && value !== "" && value !== "null")
+      throw new Error(notSupported(`the provider setting "${key}"`));
   }
   const host = config.get("host") || env.DOCKER_HOST || DEFAULT_HOST;
-  if (!/^(unix|ssh):\/\//.test(host)) throw new Error(notSupported(`the Docker host ${JSON.stringify(host)} (only unix:// and ssh://)`));
+  if (!/^(unix|ssh):\/\//.test(host))
+    throw new Error(notSupported(`the Docker host ${JSON.stringify(host)} (only unix:// and ssh://)`));
   return { host, sshOpts: parseSshOpts(config.get("sshOpts")) };
 }
 

@@ -40,5 +40,7 @@ export function fromStruct(struct: structproto.Struct | undefined): Props {
 
 /** Plain values as a Struct: `undefined` members are dropped (a Struct has no such value). */
 export function toStruct(props: Props): structproto.Struct {
-  return structproto.Struct.fromJavaScript(JSON.parse(JSON.stringify(props)) as Record<string, structproto.JavaScriptValue>);
+  return structproto.Struct.fromJavaScript(
+    JSON.parse(JSON.stringify(props)) as Record<string, structproto.JavaScriptValue>,
+  );
 }

@@ -25,7 +25,14 @@ await Promise.all(
   Array.from({ length: 4 }, async () => {
     for (let i = next++; i < Number(count); i = next++) {
       const body = `message ${i} line\n`.repeat(200 + i * 37);
-      await store.deliver(makeEnvelope(`s${i % 4}@example.org`, targets.map((x) => x.recipient)), targets, messageStream(simpleMessage(`crash ${i}`, body), 4096));
+      await store.deliver(
+        makeEnvelope(
+          `s${i % 4}@example.org`,
+          targets.map((x) => x.recipient),
+        ),
+        targets,
+        messageStream(simpleMessage(`crash ${i}`, body), 4096),
+      );
       process.stdout.write(`ok ${i}\n`);
     }
   }),

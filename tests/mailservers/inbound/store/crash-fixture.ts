@@ -22,8 +22,15 @@ function collect(child: ChildProcess): () => string {
 }
 
 /** Runs crash-child.ts to its kill at the `nth` `point`, and reaps it. */
-export async function runChild(root: string, point: CrashPoint, nth: number, count: number): Promise<{ pid: number; signal: string | null; acknowledged: Set<string> }> {
-  const child = spawn(process.execPath, [CHILD, root, point, String(nth), String(count)], { stdio: ["ignore", "pipe", "inherit"] });
+export async function runChild(
+  root: string,
+  point: CrashPoint,
+  nth: number,
+  count: number,
+): Promise<{ pid: number; signal: string | null; acknowledged: Set<string> }> {
+  const child = spawn(process.execPath, [CHILD, root, point, String(nth), String(count)], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   const out = collect(child);
   const signal = await new Promise<string | null>((resolve) => child.on("close", (_code, sig) => resolve(sig)));
   return { pid: child.pid!, signal, acknowledged: acknowledgedIn(out()) };
@@ -33,7 +40,13 @@ export async function runChild(root: string, point: CrashPoint, nth: number, cou
  * Runs crash-child.ts under a parent (Python) that does not reap it: once killed it stays
  * a zombie, its pid still taken, until `reap()`, which resolves with the signal it died of.
  */
-export async function runUnreapedChild(t: TestContext, root: string, point: CrashPoint, nth: number, count: number): Promise<{ pid: number; acknowledged: Set<string>; reap(): Promise<string> }> {
+export async function runUnreapedChild(
+  t: TestContext,
+  root: string,
+  point: CrashPoint,
+  nth: number,
+  count: number,
+): Promise<{ pid: number; acknowledged: Set<string>; reap(): Promise<string> }> {
   const script = `
 import os, signal, sys, time
 pid = os.fork()
@@ -47,7 +60,9 @@ sys.stdin.read()
 _, status = os.waitpid(pid, 0)
 print("reaped", signal.Signals(os.WTERMSIG(status)).name if os.WIFSIGNALED(status) else "exit", flush=True)
 `;
-  const parent = spawn("python3", ["-c", script, process.execPath, CHILD, root, point, String(nth), String(count)], { stdio: ["pipe", "pipe", "inherit"] });
+  const parent = spawn("python3", ["-c", script, process.execPath, CHILD, root, point, String(nth), String(count)], {
+    stdio: ["pipe", "pipe", "inherit"],
+  });
   const exited = once(parent, "close");
   t.after(async () => {
     if (parent.exitCode === null && parent.signalCode === null) {

@@ -8,13 +8,25 @@ import { test } from "node:test";
 import { silentLogger } from "../../../../lib/logger.ts";
 import { recoverMailRoot } from "../../../../mailservers/inbound/store/index.ts";
 import { lockLeftovers, runChild } from "./crash-fixture.ts";
-import { tempFiles, makeEnvelope, makeMailRoot, makeStore, messageStream, readMbox, simpleMessage, target } from "./fixture.ts";
+import {
+  tempFiles,
+  makeEnvelope,
+  makeMailRoot,
+  makeStore,
+  messageStream,
+  readMbox,
+  simpleMessage,
+  target,
+} from "./fixture.ts";
 
 /** Every mbox file in the mail root, parsed by Python. */
 async function allMboxes(root: string): Promise<Map<string, Awaited<ReturnType<typeof readMbox>>>> {
   const result = new Map<string, Awaited<ReturnType<typeof readMbox>>>();
   for (const owner of ["bob", "carol"]) {
-    const files = [path.join(owner, "INBOX"), ...(await readdir(path.join(root, owner, "mail"))).map((f) => path.join(owner, "mail", f))];
+    const files = [
+      path.join(owner, "INBOX"),
+      ...(await readdir(path.join(root, owner, "mail"))).map((f) => path.join(owner, "mail", f)),
+    ];
     for (const file of files) {
       assert.ok(!file.endsWith(".lock"), `lock left behind: ${file}`);
       result.set(file, await readMbox(path.join(root, file)));
@@ -31,8 +43,10 @@ async function bytesOf(root: string, file: string): Promise<string> {
 async function snapshot(root: string): Promise<Map<string, string>> {
   const files = new Map<string, string>();
   for (const owner of ["bob", "carol"]) {
-    for (const name of await readdir(path.join(root, owner, "mail"))) files.set(`${owner}/mail/${name}`, await bytesOf(root, `${owner}/mail/${name}`));
-    for (const name of await readdir(path.join(root, owner))) if (name !== "mail") files.set(`${owner}/${name}`, await bytesOf(root, `${owner}/${name}`));
+    for (const name of await readdir(path.join(root, owner, "mail")))
+      files.set(`${owner}/mail/${name}`, await bytesOf(root, `${owner}/mail/${name}`));
+    for (const name of await readdir(path.join(root, owner)))
+      if (name !== "mail") files.set(`${owner}/${name}`, await bytesOf(root, `${owner}/${name}`));
   }
   return files;
 }
@@ -42,7 +56,14 @@ for (const point of ["lock-taken", "locked", "mid-write", "before-fsync", "after
     const root = await makeMailRoot(t);
     const first = makeStore(t, root);
     const targets = [target("bob"), target("carol")];
-    await first.deliver(makeEnvelope("s0@example.org", targets.map((x) => x.recipient)), targets, messageStream(simpleMessage("before")));
+    await first.deliver(
+      makeEnvelope(
+        "s0@example.org",
+        targets.map((x) => x.recipient),
+      ),
+      targets,
+      messageStream(simpleMessage("before")),
+    );
     await first.close();
     const before = await snapshot(root);
     assert.equal(before.size, 4);
@@ -52,7 +73,12 @@ for (const point of ["lock-taken", "locked", "mid-write", "before-fsync", "after
     assert.equal(acknowledged.size, 0);
     assert.ok((await readdir(path.join(root, "bob"))).includes("INBOX.lock"), "the dead process left its lock");
     const appended = point !== "lock-taken" && point !== "locked";
-    if (appended) assert.notEqual(await bytesOf(root, "bob/INBOX"), before.get("bob/INBOX"), "bytes of the lost message are in the file");
+    if (appended)
+      assert.notEqual(
+        await bytesOf(root, "bob/INBOX"),
+        before.get("bob/INBOX"),
+        "bytes of the lost message are in the file",
+      );
 
     const report = await recoverMailRoot(root, silentLogger());
     // The first file (bob's INBOX) at least; with the fsync of one file overlapping the
@@ -64,12 +90,24 @@ for (const point of ["lock-taken", "locked", "mid-write", "before-fsync", "after
     assert.deepEqual(await lockLeftovers(root), []);
     assert.deepEqual(await tempFiles(root), []);
     assert.deepEqual(await readdir(path.join(root, ".tmp", "pending")), [], "the dead process's marker file is gone");
-    for (const [file, messages] of await allMboxes(root)) assert.deepEqual(messages.map((m) => m.subject), ["before"], file);
+    for (const [file, messages] of await allMboxes(root))
+      assert.deepEqual(
+        messages.map((m) => m.subject),
+        ["before"],
+        file,
+      );
 
     // A new store delivers at once: no stale lock to wait for.
     const after = makeStore(t, root, { lockTimeoutMs: 1000 });
-    await after.deliver(makeEnvelope("s0@example.org", ["bob@semail.test"]), [target("bob")], messageStream(simpleMessage("after")));
-    assert.deepEqual((await readMbox(path.join(root, "bob", "INBOX"))).map((m) => m.subject), ["before", "after"]);
+    await after.deliver(
+      makeEnvelope("s0@example.org", ["bob@semail.test"]),
+      [target("bob")],
+      messageStream(simpleMessage("after")),
+    );
+    assert.deepEqual(
+      (await readMbox(path.join(root, "bob", "INBOX"))).map((m) => m.subject),
+      ["before", "after"],
+    );
   });
 }
 
@@ -80,7 +118,14 @@ for (const point of ["before-unlock", "unlocked"] as const) {
     const root = await makeMailRoot(t);
     const first = makeStore(t, root);
     const targets = [target("bob"), target("carol")];
-    await first.deliver(makeEnvelope("s0@example.org", targets.map((x) => x.recipient)), targets, messageStream(simpleMessage("before")));
+    await first.deliver(
+      makeEnvelope(
+        "s0@example.org",
+        targets.map((x) => x.recipient),
+      ),
+      targets,
+      messageStream(simpleMessage("before")),
+    );
     await first.close();
 
     const { signal, acknowledged } = await runChild(root, point, 1, 1);
@@ -96,7 +141,10 @@ for (const point of ["before-unlock", "unlocked"] as const) {
     let kept = 0;
     for (const [file, messages] of await allMboxes(root)) {
       const subjects = messages.map((m) => m.subject);
-      assert.ok(["before"].join() === subjects.join() || ["before", "crash 0"].join() === subjects.join(), `${file}: ${subjects.join()}`);
+      assert.ok(
+        ["before"].join() === subjects.join() || ["before", "crash 0"].join() === subjects.join(),
+        `${file}: ${subjects.join()}`,
+      );
       if (subjects.length === 2) {
         assert.equal(messages[1]!.body, "message 0 line\n".repeat(200), `${file}: crash 0 is whole`);
         kept++;
@@ -106,8 +154,16 @@ for (const point of ["before-unlock", "unlocked"] as const) {
 
     // No stale lock to wait for: a new store delivers at once to every file.
     const after = makeStore(t, root, { lockTimeoutMs: 1000 });
-    await after.deliver(makeEnvelope("s0@example.org", targets.map((x) => x.recipient)), targets, messageStream(simpleMessage("after")));
-    for (const owner of ["bob", "carol"]) assert.equal((await readMbox(path.join(root, owner, "INBOX"))).at(-1)!.subject, "after");
+    await after.deliver(
+      makeEnvelope(
+        "s0@example.org",
+        targets.map((x) => x.recipient),
+      ),
+      targets,
+      messageStream(simpleMessage("after")),
+    );
+    for (const owner of ["bob", "carol"])
+      assert.equal((await readMbox(path.join(root, owner, "INBOX"))).at(-1)!.subject, "after");
   });
 }
 
@@ -137,7 +193,11 @@ test("kill -9 under concurrent load: every acknowledged message is whole, no par
   assert.equal(signal, "SIGKILL");
   // A store starting on the root recovers before it delivers.
   const store = makeStore(t, root);
-  await store.deliver(makeEnvelope("s0@example.org", ["bob@semail.test"]), [target("bob")], messageStream(simpleMessage("restart")));
+  await store.deliver(
+    makeEnvelope("s0@example.org", ["bob@semail.test"]),
+    [target("bob")],
+    messageStream(simpleMessage("restart")),
+  );
   const mboxes = await allMboxes(root);
   for (const owner of ["bob", "carol"]) {
     const subjects = new Set(mboxes.get(path.join(owner, "INBOX"))!.map((m) => m.subject));

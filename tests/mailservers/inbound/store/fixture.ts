@@ -10,7 +10,12 @@ import type { TestContext } from "node:test";
 import { silentLogger } from "../../../../lib/logger.ts";
 import type { Envelope } from "../../../../mailservers/core/types.ts";
 import { parseMarkers, type MarkerContent } from "../../../../mailservers/inbound/store/append/crash-markers.ts";
-import { createMboxStore, type FaultInjector, type MboxStore, type StoreTarget } from "../../../../mailservers/inbound/store/index.ts";
+import {
+  createMboxStore,
+  type FaultInjector,
+  type MboxStore,
+  type StoreTarget,
+} from "../../../../mailservers/inbound/store/index.ts";
 
 const run = promisify(execFile);
 
@@ -23,14 +28,22 @@ export const OWNERS = ["bob", "carol", "dave", "admin"] as const;
  * A temp mail root with the mailbox roots of `owners` provisioned (the store never creates
  * a root: on the VM it is a mount made by mailbox-fs.sh; locally the applier's mkdir).
  */
-export async function makeMailRoot(t: TestContext, parent = tmpdir(), owners: readonly string[] = OWNERS): Promise<string> {
+export async function makeMailRoot(
+  t: TestContext,
+  parent = tmpdir(),
+  owners: readonly string[] = OWNERS,
+): Promise<string> {
   const dir = await mkdtemp(path.join(parent, "semail-store-"));
   t.after(() => rm(dir, { recursive: true, force: true }));
   for (const owner of owners) await provisionRoot(dir, owner);
   return dir;
 }
 
-export function makeStore(t: TestContext, mailRoot: string, extra: { lockTimeoutMs?: number; staleLockMs?: number; faults?: FaultInjector; minFreeSpace?: number } = {}): MboxStore {
+export function makeStore(
+  t: TestContext,
+  mailRoot: string,
+  extra: { lockTimeoutMs?: number; staleLockMs?: number; faults?: FaultInjector; minFreeSpace?: number } = {},
+): MboxStore {
   const store = createMboxStore({ mailRoot, hostname: "mx.semail.test", logger: silentLogger(), ...extra });
   t.after(() => store.close());
   return store;
@@ -92,9 +105,12 @@ export async function mailFiles(mailRoot: string): Promise<string[]> {
   const entries = (await readdir(mailRoot, { recursive: true })).map(String);
   const provisioned = async (name: string) =>
     OWNERS.includes(name as (typeof OWNERS)[number]) ||
-    (name.endsWith(`${path.sep}INBOX`) && name.split(path.sep).length === 2 && (await stat(path.join(mailRoot, name))).size === 0);
+    (name.endsWith(`${path.sep}INBOX`) &&
+      name.split(path.sep).length === 2 &&
+      (await stat(path.join(mailRoot, name))).size === 0);
   const kept: string[] = [];
-  for (const name of entries) if (name !== ".tmp" && !name.startsWith(`.tmp${path.sep}`) && !(await provisioned(name))) kept.push(name);
+  for (const name of entries)
+    if (name !== ".tmp" && !name.startsWith(`.tmp${path.sep}`) && !(await provisioned(name))) kept.push(name);
   return kept.sort();
 }
 

@@ -9,8 +9,23 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { test, type TestContext } from "node:test";
 import { promisify } from "node:util";
-import { RolledBackError, faultError, folderName, type FaultInjector } from "../../../../mailservers/inbound/store/index.ts";
-import { claimedMarkers, tempFiles, makeEnvelope, makeMailRoot, makeStore, messageStream, readMbox, simpleMessage, target } from "./fixture.ts";
+import {
+  RolledBackError,
+  faultError,
+  folderName,
+  type FaultInjector,
+} from "../../../../mailservers/inbound/store/index.ts";
+import {
+  claimedMarkers,
+  tempFiles,
+  makeEnvelope,
+  makeMailRoot,
+  makeStore,
+  messageStream,
+  readMbox,
+  simpleMessage,
+  target,
+} from "./fixture.ts";
 
 const run = promisify(execFile);
 const SENDER = "alice@example.org";
@@ -35,7 +50,14 @@ async function snapshot(root: string): Promise<Map<string, string>> {
 async function filledRoot(t: TestContext, parent?: string): Promise<string> {
   const root = await makeMailRoot(t, parent, owners);
   const store = makeStore(t, root);
-  await store.deliver(makeEnvelope(SENDER, targets.map((x) => x.recipient)), targets, messageStream(simpleMessage("kept")));
+  await store.deliver(
+    makeEnvelope(
+      SENDER,
+      targets.map((x) => x.recipient),
+    ),
+    targets,
+    messageStream(simpleMessage("kept")),
+  );
   await store.close();
   return root;
 }
@@ -48,17 +70,38 @@ async function expectRolledBack(t: TestContext, faults: FaultInjector, what: str
   assert.equal(before.size, 6);
   const store = makeStore(t, root, { faults });
   const error = await store
-    .deliver(makeEnvelope(SENDER, targets.map((x) => x.recipient)), targets, messageStream(simpleMessage("doomed", "x\n".repeat(5000))))
-    .then(() => undefined, (e: unknown) => e);
+    .deliver(
+      makeEnvelope(
+        SENDER,
+        targets.map((x) => x.recipient),
+      ),
+      targets,
+      messageStream(simpleMessage("doomed", "x\n".repeat(5000))),
+    )
+    .then(
+      () => undefined,
+      (e: unknown) => e,
+    );
   assert.ok(error instanceof RolledBackError, `${what}: expected a rollback, got ${String(error)}`);
   assert.deepEqual(await snapshot(root), before, `${what}: every file is back to its previous bytes, no lock left`);
   assert.deepEqual(await claimedMarkers(root), []);
   assert.deepEqual(await tempFiles(root), []);
-  for (const owner of owners) assert.deepEqual((await readMbox(path.join(root, owner, "INBOX"))).map((m) => m.subject), ["kept"]);
+  for (const owner of owners)
+    assert.deepEqual(
+      (await readMbox(path.join(root, owner, "INBOX"))).map((m) => m.subject),
+      ["kept"],
+    );
   // The store still works afterwards.
   const healthy = makeStore(t, root);
-  await healthy.deliver(makeEnvelope(SENDER, ["bob@semail.test"]), [target("bob")], messageStream(simpleMessage("after")));
-  assert.deepEqual((await readMbox(path.join(root, "bob", "INBOX"))).map((m) => m.subject), ["kept", "after"]);
+  await healthy.deliver(
+    makeEnvelope(SENDER, ["bob@semail.test"]),
+    [target("bob")],
+    messageStream(simpleMessage("after")),
+  );
+  assert.deepEqual(
+    (await readMbox(path.join(root, "bob", "INBOX"))).map((m) => m.subject),
+    ["kept", "after"],
+  );
 }
 
 // Files are appended in sorted path order: bob/INBOX, bob/mail/..., carol/INBOX, ... dave/mail/...
@@ -71,11 +114,19 @@ test("EIO on the last file rolls back the five appends already made", async (t) 
 });
 
 test("ENOSPC in the middle rolls back the earlier files and never touches the later ones", async (t) => {
-  await expectRolledBack(t, { beforeWrite: (file) => (middle(file) ? faultError("ENOSPC", file) : undefined) }, "ENOSPC");
+  await expectRolledBack(
+    t,
+    { beforeWrite: (file) => (middle(file) ? faultError("ENOSPC", file) : undefined) },
+    "ENOSPC",
+  );
 });
 
 test("a short write (part of the message really written) is truncated away and rolled back", async (t) => {
-  await expectRolledBack(t, { shortWrite: (file, _attempt, length) => (last(file) ? Math.floor(length / 3) : undefined) }, "short write");
+  await expectRolledBack(
+    t,
+    { shortWrite: (file, _attempt, length) => (last(file) ? Math.floor(length / 3) : undefined) },
+    "short write",
+  );
 });
 
 test("a failed fsync is rolled back too", async (t) => {
@@ -85,17 +136,36 @@ test("a failed fsync is rolled back too", async (t) => {
 test("group commit: a message failing elsewhere is cut out of the middle of a shared batch", async (t) => {
   const root = await makeMailRoot(t);
   const doomedFolder = folderName("bob@semail.test", "mallory@example.org");
-  const store = makeStore(t, root, { faults: { beforeWrite: (file) => (file.endsWith(doomedFolder) ? faultError("EIO", file) : undefined) } });
+  const store = makeStore(t, root, {
+    faults: { beforeWrite: (file) => (file.endsWith(doomedFolder) ? faultError("EIO", file) : undefined) },
+  });
   const senders = ["a1@example.org", "a2@example.org", "mallory@example.org", "a3@example.org", "a4@example.org"];
   const results = await Promise.allSettled(
-    senders.map((sender) => store.deliver(makeEnvelope(sender, ["bob@semail.test"]), [target("bob")], messageStream(simpleMessage(sender, `body of ${sender}\n`)))),
+    senders.map((sender) =>
+      store.deliver(
+        makeEnvelope(sender, ["bob@semail.test"]),
+        [target("bob")],
+        messageStream(simpleMessage(sender, `body of ${sender}\n`)),
+      ),
+    ),
   );
-  assert.deepEqual(results.map((r) => r.status), ["fulfilled", "fulfilled", "rejected", "fulfilled", "fulfilled"]);
+  assert.deepEqual(
+    results.map((r) => r.status),
+    ["fulfilled", "fulfilled", "rejected", "fulfilled", "fulfilled"],
+  );
   const inbox = await readMbox(path.join(root, "bob", "INBOX"));
   // Arrival order depends on the streams; the content does not.
-  assert.deepEqual(inbox.map((m) => m.subject).sort(), ["a1@example.org", "a2@example.org", "a3@example.org", "a4@example.org"]);
+  assert.deepEqual(inbox.map((m) => m.subject).sort(), [
+    "a1@example.org",
+    "a2@example.org",
+    "a3@example.org",
+    "a4@example.org",
+  ]);
   for (const m of inbox) assert.equal(m.body, `body of ${m.subject}\n`);
-  assert.ok(!(await readdir(path.join(root, "bob", "mail"))).includes(doomedFolder) || (await stat(path.join(root, "bob", "mail", doomedFolder))).size === 0);
+  assert.ok(
+    !(await readdir(path.join(root, "bob", "mail"))).includes(doomedFolder) ||
+      (await stat(path.join(root, "bob", "mail", doomedFolder))).size === 0,
+  );
   assert.deepEqual((await readdir(path.join(root, "bob"))).sort(), ["INBOX", "mail"], "no lock left");
 });
 
@@ -133,16 +203,35 @@ test("a real ENOSPC on a small ext4 filesystem rolls back every file", async (t)
       closeSync(fd);
     }
   };
-  const store = makeStore(t, root, { faults: { beforeWrite: (file, attempt) => (middle(file) && attempt === 0 ? void fillDisk() : undefined) } });
+  const store = makeStore(t, root, {
+    faults: { beforeWrite: (file, attempt) => (middle(file) && attempt === 0 ? void fillDisk() : undefined) },
+  });
   // About 100 KB: six copies fit in the ~780 KB free, so the store's own check lets it through.
-  const big = ("y".repeat(999) + "\n").repeat(100);
+  const big = `${"y".repeat(999)}\n`.repeat(100);
   const error = await store
-    .deliver(makeEnvelope(SENDER, targets.map((x) => x.recipient)), targets, messageStream(simpleMessage("too big", big), 65536))
-    .then(() => undefined, (e: unknown) => e);
+    .deliver(
+      makeEnvelope(
+        SENDER,
+        targets.map((x) => x.recipient),
+      ),
+      targets,
+      messageStream(simpleMessage("too big", big), 65536),
+    )
+    .then(
+      () => undefined,
+      (e: unknown) => e,
+    );
   assert.ok(error instanceof RolledBackError, `expected a rollback, got ${String(error)}`);
   assert.deepEqual(await snapshot(root), before);
   // Space is back: a small message goes through.
   await rm(filler);
-  await store.deliver(makeEnvelope(SENDER, ["carol@semail.test"]), [target("carol")], messageStream(simpleMessage("small")));
-  assert.deepEqual((await readMbox(path.join(root, "carol", "INBOX"))).map((m) => m.subject), ["kept", "small"]);
+  await store.deliver(
+    makeEnvelope(SENDER, ["carol@semail.test"]),
+    [target("carol")],
+    messageStream(simpleMessage("small")),
+  );
+  assert.deepEqual(
+    (await readMbox(path.join(root, "carol", "INBOX"))).map((m) => m.subject),
+    ["kept", "small"],
+  );
 });

@@ -10,7 +10,12 @@ import { renameSync, symlinkSync } from "node:fs";
 import path from "node:path";
 import { test, type TestContext } from "node:test";
 import { promisify } from "node:util";
-import { InvalidOwnerError, UnsafeInboxError, UnsafeMailboxRootError, folderName } from "../../../../mailservers/inbound/store/index.ts";
+import {
+  InvalidOwnerError,
+  UnsafeInboxError,
+  UnsafeMailboxRootError,
+  folderName,
+} from "../../../../mailservers/inbound/store/index.ts";
 import { makeEnvelope, makeMailRoot, makeStore, messageStream, readMbox, simpleMessage, target } from "./fixture.ts";
 
 const run = promisify(execFile);
@@ -25,8 +30,16 @@ async function withPlanted(t: TestContext, plant: (folderPath: string, outside: 
   const folderPath = path.join(root, "bob", "mail", folderName(RECIPIENT, SENDER));
   await plant(folderPath, outside);
   const store = makeStore(t, root);
-  await store.deliver(makeEnvelope(SENDER, [RECIPIENT]), [target("bob", RECIPIENT)], messageStream(simpleMessage("planted")));
-  assert.deepEqual((await readMbox(path.join(root, "bob", "INBOX"))).map((m) => m.subject), ["planted"], "INBOX still gets the mail");
+  await store.deliver(
+    makeEnvelope(SENDER, [RECIPIENT]),
+    [target("bob", RECIPIENT)],
+    messageStream(simpleMessage("planted")),
+  );
+  assert.deepEqual(
+    (await readMbox(path.join(root, "bob", "INBOX"))).map((m) => m.subject),
+    ["planted"],
+    "INBOX still gets the mail",
+  );
   assert.equal(await readFile(outside, "utf8"), "precious\n", "the link target is untouched");
   assert.ok(!(await readdir(path.join(root, "bob", "mail"))).some((n) => n.endsWith(".lock")), "no lock left");
   return { root, folderPath };
@@ -53,7 +66,11 @@ test("a symlinked mail/ directory loses only the folder copy", async (t) => {
   await mkdir(elsewhere);
   await symlink(elsewhere, path.join(root, "bob", "mail"));
   const store = makeStore(t, root);
-  await store.deliver(makeEnvelope(SENDER, [RECIPIENT]), [target("bob", RECIPIENT)], messageStream(simpleMessage("no folder")));
+  await store.deliver(
+    makeEnvelope(SENDER, [RECIPIENT]),
+    [target("bob", RECIPIENT)],
+    messageStream(simpleMessage("no folder")),
+  );
   assert.deepEqual(await readdir(elsewhere), []);
   assert.equal((await readMbox(path.join(root, "bob", "INBOX"))).length, 1);
 });
@@ -68,8 +85,15 @@ test("an unsafe INBOX is refused (UnsafeInboxError) and the other recipients' co
   await symlink(outside, path.join(root, "carol", "INBOX"));
   const store = makeStore(t, root);
   const error = await store
-    .deliver(makeEnvelope(SENDER, [RECIPIENT, "carol@semail.test"]), [target("bob", RECIPIENT), target("carol")], messageStream(simpleMessage("x")))
-    .then(() => undefined, (e: unknown) => e);
+    .deliver(
+      makeEnvelope(SENDER, [RECIPIENT, "carol@semail.test"]),
+      [target("bob", RECIPIENT), target("carol")],
+      messageStream(simpleMessage("x")),
+    )
+    .then(
+      () => undefined,
+      (e: unknown) => e,
+    );
   assert.ok(error instanceof UnsafeInboxError, String(error));
   assert.equal(await readFile(outside, "utf8"), "precious\n");
   assert.equal((await readFile(path.join(root, "bob", "INBOX"))).length, 0, "bob's copy was rolled back");
@@ -85,7 +109,10 @@ test("a mailbox root that is a symlink is refused, and owners that would leave t
   for (const owner of ["bob", "..", "../x", "a/b", ".tmp", "", "Bob"]) {
     const stream = messageStream(simpleMessage("x"));
     const ended = once(stream, "end");
-    const error = await store.deliver(makeEnvelope(SENDER, [RECIPIENT]), [target(owner, RECIPIENT)], stream).then(() => undefined, (e: unknown) => e);
+    const error = await store.deliver(makeEnvelope(SENDER, [RECIPIENT]), [target(owner, RECIPIENT)], stream).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     const refusal = owner === "bob" ? UnsafeMailboxRootError : InvalidOwnerError;
     assert.ok(error instanceof refusal, `${owner}: ${String(error)}`);
     await ended; // drained, so the SMTP side can send its reply
@@ -112,21 +139,39 @@ test("a mail/ swapped for a symlink after the checks leads nowhere: nothing is w
       },
     };
     const store = makeStore(t, root, { faults });
-    await store.deliver(makeEnvelope(SENDER, [RECIPIENT]), [target("bob", RECIPIENT)], messageStream(simpleMessage("swapped")));
-    assert.deepEqual((await readMbox(path.join(root, "bob", "INBOX"))).map((m) => m.subject), ["swapped"], "INBOX still gets the mail");
+    await store.deliver(
+      makeEnvelope(SENDER, [RECIPIENT]),
+      [target("bob", RECIPIENT)],
+      messageStream(simpleMessage("swapped")),
+    );
+    assert.deepEqual(
+      (await readMbox(path.join(root, "bob", "INBOX"))).map((m) => m.subject),
+      ["swapped"],
+      "INBOX still gets the mail",
+    );
     const planted = await readFile(path.join(outside, name), "utf8").catch(() => "");
-    assert.equal(planted, existing ? "precious\n" : "", existing ? "the file outside is untouched" : "nothing written outside");
+    assert.equal(
+      planted,
+      existing ? "precious\n" : "",
+      existing ? "the file outside is untouched" : "nothing written outside",
+    );
   }
 });
 
-test("mail/ and the folder files the store creates belong to the mailbox's owner", { skip: process.geteuid?.() !== 0 && "chown needs root" }, async (t) => {
+test("mail/ and the folder files the store creates belong to the mailbox's owner", {
+  skip: process.geteuid?.() !== 0 && "chown needs root",
+}, async (t) => {
   const root = await makeMailRoot(t);
   const bob = path.join(root, "bob");
   await rm(path.join(bob, "mail"), { recursive: true, force: true });
   const nobody = 65534;
   await chown(bob, nobody, nobody);
   const store = makeStore(t, root);
-  await store.deliver(makeEnvelope(SENDER, [RECIPIENT]), [target("bob", RECIPIENT)], messageStream(simpleMessage("owned")));
+  await store.deliver(
+    makeEnvelope(SENDER, [RECIPIENT]),
+    [target("bob", RECIPIENT)],
+    messageStream(simpleMessage("owned")),
+  );
   for (const created of [path.join(bob, "mail"), path.join(bob, "mail", folderName(RECIPIENT, SENDER))]) {
     const { uid, gid } = await stat(created);
     assert.deepEqual([uid, gid], [nobody, nobody], created);

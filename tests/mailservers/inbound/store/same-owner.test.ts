@@ -9,9 +9,16 @@ test("two targets in one mailbox both land, without a deadlock", { timeout: 20_0
   const mailRoot = await makeMailRoot(t);
   const store = makeStore(t, mailRoot);
   const envelope = makeEnvelope("alice@example.org", ["postmaster@a.test", "abuse@b.test"]);
-  await store.deliver(envelope, [target("admin", "postmaster@a.test"), target("admin", "abuse@b.test")], messageStream(simpleMessage("twice")));
+  await store.deliver(
+    envelope,
+    [target("admin", "postmaster@a.test"), target("admin", "abuse@b.test")],
+    messageStream(simpleMessage("twice")),
+  );
   const inbox = await readMbox(join(mailRoot, "admin", "INBOX"));
-  assert.deepEqual(inbox.map((m) => m.headers.find(([k]) => k === "Delivered-To")?.[1]), ["postmaster@a.test", "abuse@b.test"]);
+  assert.deepEqual(
+    inbox.map((m) => m.headers.find(([k]) => k === "Delivered-To")?.[1]),
+    ["postmaster@a.test", "abuse@b.test"],
+  );
 });
 
 test("concurrent messages with two targets in one mailbox all land", { timeout: 20_000 }, async (t) => {
@@ -19,7 +26,10 @@ test("concurrent messages with two targets in one mailbox all land", { timeout: 
   const store = makeStore(t, mailRoot);
   const rounds = Array.from({ length: 20 }, (_, i) => {
     const envelope = makeEnvelope("alice@example.org", ["postmaster@a.test", "abuse@b.test"]);
-    const targets = i % 2 === 0 ? [target("admin", "postmaster@a.test"), target("admin", "abuse@b.test")] : [target("admin", "postmaster@a.test")];
+    const targets =
+      i % 2 === 0
+        ? [target("admin", "postmaster@a.test"), target("admin", "abuse@b.test")]
+        : [target("admin", "postmaster@a.test")];
     return store.deliver(envelope, targets, messageStream(simpleMessage(`m${i}`)));
   });
   await Promise.all(rounds);

@@ -13,7 +13,16 @@ import { dialTries, withDialRetry, type DialOutcome } from "../../../../testkit/
 import { hostKeyAlgorithms, parseHostKey } from "../../../../testkit/rig/providers/command/host-key.ts";
 import { remoteCommand } from "../../../../testkit/rig/providers/command/remote-command.ts";
 import { runRemote } from "../../../../testkit/rig/providers/command/ssh-session.ts";
-import { ARCHIVE_SIG, ASSET_SIG, reveal, secret, SECRET_SIG, SPECIAL_SIG_KEY, UNKNOWN, type Props } from "../../../../testkit/rig/providers/command/wire-values.ts";
+import {
+  ARCHIVE_SIG,
+  ASSET_SIG,
+  reveal,
+  secret,
+  SECRET_SIG,
+  SPECIAL_SIG_KEY,
+  UNKNOWN,
+  type Props,
+} from "../../../../testkit/rig/providers/command/wire-values.ts";
 import { makeKey, sshdMissing, startTestSshd, type TestSshd } from "../../../../testkit/rig/providers/sshd-fixture.ts";
 import { tempDir } from "../../../../testkit/temp-dir.ts";
 
@@ -37,24 +46,44 @@ test("a host key is read from an authorized_keys line, options and comment aside
 
 test("diff: triggers replace, every other input updates in place, secretness alone is no change", () => {
   const old = { create: "a", triggers: ["x"], connection: secret({ host: "h" }) };
-  assert.deepEqual(diffInputs(old, { ...old, create: "b" }, ["triggers"]), { changed: true, changes: { create: "update" }, replaces: [] });
-  assert.deepEqual(diffInputs(old, { ...old, triggers: ["y"] }, ["triggers"]), { changed: true, changes: { triggers: "update" }, replaces: ["triggers"] });
-  assert.deepEqual(diffInputs(old, { ...old, connection: { host: "h" } }, ["triggers"]), { changed: false, changes: {}, replaces: [] });
+  assert.deepEqual(diffInputs(old, { ...old, create: "b" }, ["triggers"]), {
+    changed: true,
+    changes: { create: "update" },
+    replaces: [],
+  });
+  assert.deepEqual(diffInputs(old, { ...old, triggers: ["y"] }, ["triggers"]), {
+    changed: true,
+    changes: { triggers: "update" },
+    replaces: ["triggers"],
+  });
+  assert.deepEqual(diffInputs(old, { ...old, connection: { host: "h" } }, ["triggers"]), {
+    changed: false,
+    changes: {},
+    replaces: [],
+  });
   assert.deepEqual(diffInputs(old, { ...old, create: UNKNOWN }, ["triggers"]).changes, { create: "update" });
-  assert.deepEqual(diffInputs(old, { ...old, create: undefined, stdin: "s" }, ["triggers"]).changes, { create: "delete", stdin: "add" });
+  assert.deepEqual(diffInputs(old, { ...old, create: undefined, stdin: "s" }, ["triggers"]).changes, {
+    create: "delete",
+    stdin: "add",
+  });
   assert.deepEqual(diffInputs({ ...old, __internal: 1 }, old, ["triggers"]).changed, false);
 });
 
 test("dialling is tried dialErrorLimit + 1 times with upstream's growing waits", async () => {
   const waits: number[] = [];
   let tries = 0;
-  const failing = async (): Promise<DialOutcome<string>> => ((tries += 1), { dialed: false, error: `refused ${tries}` });
+  const failing = async (): Promise<DialOutcome<string>> => (
+    (tries += 1), { dialed: false, error: `refused ${tries}` }
+  );
   const sleep = async (ms: number) => void waits.push(ms);
-  await assert.rejects(withDialRetry(2, failing, new AbortController().signal, sleep), { message: "after 2 failed attempts: refused 3" });
+  await assert.rejects(withDialRetry(2, failing, new AbortController().signal, sleep), {
+    message: "after 2 failed attempts: refused 3",
+  });
   assert.deepEqual(waits, [100, 150]);
   assert.equal(dialTries(-1), 100);
   let second = 0;
-  const dialsSecondTime = async (): Promise<DialOutcome<string>> => ((second += 1) === 2 ? { dialed: true, value: "ok" } : { dialed: false, error: "no" });
+  const dialsSecondTime = async (): Promise<DialOutcome<string>> =>
+    (second += 1) === 2 ? { dialed: true, value: "ok" } : { dialed: false, error: "no" };
   assert.equal(await withDialRetry(1, dialsSecondTime, new AbortController().signal, sleep), "ok");
 });
 
@@ -62,13 +91,41 @@ test("check writes upstream's connection defaults, keeps the connection secret a
   const checked = remoteCommand.check({ connection: { host: "vm", privateKey: secret("k") }, create: "true" });
   assert.deepEqual(checked.failures, []);
   assert.equal((checked.inputs.connection as Props)[SPECIAL_SIG_KEY], SECRET_SIG);
-  assert.deepEqual(reveal(checked.inputs.connection), { host: "vm", privateKey: "k", user: "root", port: 22, dialErrorLimit: 10, perDialTimeout: 15 });
+  assert.deepEqual(reveal(checked.inputs.connection), {
+    host: "vm",
+    privateKey: "k",
+    user: "root",
+    port: 22,
+    dialErrorLimit: 10,
+    perDialTimeout: 15,
+  });
   const viaJump = remoteCommand.check({ connection: secret({ host: "vm", proxy: { host: "dom0", port: 2222 } }) });
-  assert.deepEqual((reveal(viaJump.inputs.connection) as Props).proxy, { host: "dom0", port: 2222, user: "root", dialErrorLimit: 10, perDialTimeout: 15 });
-  const refused = remoteCommand.check({ connection: { host: "vm", password: "p", proxy: { host: "j", agentSocketPath: "/s" } }, logging: "stdout", create: 3 });
-  assert.deepEqual(refused.failures.map((f) => f.property).sort(), ["connection.password", "connection.proxy.agentSocketPath", "create", "logging"]);
-  assert.match(refused.failures.find((f) => f.property === "logging")?.reason ?? "", /not supported by the SEMail test rig stand-in/);
-  assert.deepEqual(remoteCommand.check({ create: "true" }).failures.map((f) => f.property), ["connection"]);
+  assert.deepEqual((reveal(viaJump.inputs.connection) as Props).proxy, {
+    host: "dom0",
+    port: 2222,
+    user: "root",
+    dialErrorLimit: 10,
+    perDialTimeout: 15,
+  });
+  const refused = remoteCommand.check({
+    connection: { host: "vm", password: "p", proxy: { host: "j", agentSocketPath: "/s" } },
+    logging: "stdout",
+    create: 3,
+  });
+  assert.deepEqual(refused.failures.map((f) => f.property).sort(), [
+    "connection.password",
+    "connection.proxy.agentSocketPath",
+    "create",
+    "logging",
+  ]);
+  assert.match(
+    refused.failures.find((f) => f.property === "logging")?.reason ?? "",
+    /not supported by the SEMail test rig stand-in/,
+  );
+  assert.deepEqual(
+    remoteCommand.check({ create: "true" }).failures.map((f) => f.property),
+    ["connection"],
+  );
   assert.deepEqual(remoteCommand.check({ connection: UNKNOWN, create: UNKNOWN }).failures, []);
 });
 
@@ -80,7 +137,16 @@ async function sshdFor(t: TestContext): Promise<TestSshd> {
 }
 
 function connection(sshd: TestSshd, overrides: Props = {}): Props {
-  return { host: sshd.host, port: sshd.port, user: sshd.user, privateKey: sshd.privateKey, hostKey: sshd.hostKey, dialErrorLimit: 0, perDialTimeout: 5, ...overrides };
+  return {
+    host: sshd.host,
+    port: sshd.port,
+    user: sshd.user,
+    privateKey: sshd.privateKey,
+    hostKey: sshd.hostKey,
+    dialErrorLimit: 0,
+    perDialTimeout: 5,
+    ...overrides,
+  };
 }
 
 const signal = new AbortController().signal;
@@ -91,7 +157,11 @@ test("a remote command over OpenSSH", { skip: sshdMissing(), timeout: 60_000 }, 
   const conn: SshConnection = sshConnection(connection(sshd));
 
   await t.test("stdout, stderr and the exit status come back apart; stdin and environment go in", async () => {
-    const run = await runRemote(conn, `cat; echo "[$GREETING]"; echo to-err >&2; exit 4`, { stdin: { text: "from stdin\n" }, env: { GREETING: "it's \"quoted\" $HOME" }, signal });
+    const run = await runRemote(conn, `cat; echo "[$GREETING]"; echo to-err >&2; exit 4`, {
+      stdin: { text: "from stdin\n" },
+      env: { GREETING: 'it\'s "quoted" $HOME' },
+      signal,
+    });
     assert.equal(run.stdout, `from stdin\n[it's "quoted" $HOME]\n`);
     assert.equal(run.stderr, "to-err\n");
     assert.equal(run.exitCode, 4);
@@ -110,7 +180,10 @@ test("a remote command over OpenSSH", { skip: sshdMissing(), timeout: 60_000 }, 
   await t.test("a wrong host key is refused; with no host key any is accepted", async () => {
     const dir = await tempDir(t, "semail-rig-keys-");
     const other = await makeKey(dir, "other");
-    await assert.rejects(runRemote({ ...conn, hostKey: other.publicKey }, "true", { signal }), /Host key verification failed/);
+    await assert.rejects(
+      runRemote({ ...conn, hostKey: other.publicKey }, "true", { signal }),
+      /Host key verification failed/,
+    );
     const { hostKey: _none, ...unchecked } = conn;
     assert.equal((await runRemote(unchecked, "echo any", { signal })).stdout, "any\n");
   });
@@ -118,7 +191,12 @@ test("a remote command over OpenSSH", { skip: sshdMissing(), timeout: 60_000 }, 
   await t.test("create, update and delete run the right command; a preview runs none", async () => {
     const dir = await tempDir(t, "semail-rig-cmd-");
     const log = join(dir, "log");
-    const inputs = { connection: secret(connection(sshd)), create: `echo create >> ${log}; echo made`, update: `echo "update after $PULUMI_COMMAND_STDOUT" >> ${log}; echo updated`, delete: `echo "delete after $PULUMI_COMMAND_STDOUT" >> ${log}` };
+    const inputs = {
+      connection: secret(connection(sshd)),
+      create: `echo create >> ${log}; echo made`,
+      update: `echo "update after $PULUMI_COMMAND_STDOUT" >> ${log}; echo updated`,
+      delete: `echo "delete after $PULUMI_COMMAND_STDOUT" >> ${log}`,
+    };
     const preview = await remoteCommand.create(inputs, { ...op, preview: true });
     assert.deepEqual([preview.outputs.stdout, existsSync(log)], [UNKNOWN, false]);
     const created = await remoteCommand.create(inputs, op);
@@ -127,7 +205,11 @@ test("a remote command over OpenSSH", { skip: sshdMissing(), timeout: 60_000 }, 
     const updated = await remoteCommand.update(created.outputs, { ...inputs, stdin: "x" }, op);
     assert.equal(updated.stdout, "updated");
     await remoteCommand.delete(updated, op);
-    assert.deepEqual((await readFile(log, "utf8")).trim().split("\n"), ["create", "update after made", "delete after updated"]);
+    assert.deepEqual((await readFile(log, "utf8")).trim().split("\n"), [
+      "create",
+      "update after made",
+      "delete after updated",
+    ]);
   });
 
   await t.test("a copy lands inside an existing directory, else at remotePath with parents made", async () => {
@@ -142,6 +224,9 @@ test("a remote command over OpenSSH", { skip: sshdMissing(), timeout: 60_000 }, 
     await copyToRemote.create({ ...base, remotePath: join(dir, "new", "deep", "named.sh") }, op);
     assert.equal(await readFile(join(dir, "new", "deep", "named.sh"), "utf8"), "#!/bin/sh\necho hi\n");
     const text = { [SPECIAL_SIG_KEY]: ASSET_SIG, text: "words\n", hash: "h2" };
-    await assert.rejects(copyToRemote.create({ ...base, source: text, remotePath: join(dir, "into") }, op), /is a directory; when using a text asset/);
+    await assert.rejects(
+      copyToRemote.create({ ...base, source: text, remotePath: join(dir, "into") }, op),
+      /is a directory; when using a text asset/,
+    );
   });
 });

@@ -16,15 +16,34 @@ import { tempDir } from "../../../../testkit/temp-dir.ts";
 const STEP_MS = 120_000;
 const skip = engineMissing() ?? sshdMissing();
 
-async function stackFor(engine: RigEngine, name: string, program: () => Promise<Record<string, unknown> | void>): Promise<Stack> {
+async function stackFor(
+  engine: RigEngine,
+  name: string,
+  program: () => Promise<Record<string, unknown> | void>,
+): Promise<Stack> {
   const pulumiCommand = await PulumiCommand.get({ root: engine.cliRoot, skipVersionCheck: true });
   const workDir = join(engine.dir, `work-${name}`);
   await mkdir(workDir, { recursive: true });
-  return LocalWorkspace.createOrSelectStack({ stackName: name, projectName: "semail-rig", program }, { workDir, envVars: engine.env, pulumiCommand });
+  return LocalWorkspace.createOrSelectStack(
+    { stackName: name, projectName: "semail-rig", program },
+    { workDir, envVars: engine.env, pulumiCommand },
+  );
 }
 
-function connectionTo(sshd: TestSshd, overrides: Partial<types.input.remote.ConnectionArgs> = {}): types.input.remote.ConnectionArgs {
-  return { host: sshd.host, port: sshd.port, user: sshd.user, privateKey: pulumi.secret(sshd.privateKey), hostKey: sshd.hostKey, dialErrorLimit: 1, perDialTimeout: 5, ...overrides };
+function connectionTo(
+  sshd: TestSshd,
+  overrides: Partial<types.input.remote.ConnectionArgs> = {},
+): types.input.remote.ConnectionArgs {
+  return {
+    host: sshd.host,
+    port: sshd.port,
+    user: sshd.user,
+    privateKey: pulumi.secret(sshd.privateKey),
+    hostKey: sshd.hostKey,
+    dialErrorLimit: 1,
+    perDialTimeout: 5,
+    ...overrides,
+  };
 }
 
 async function lines(file: string): Promise<string[]> {
@@ -63,7 +82,11 @@ test("the command stand-in under the real engine", { skip, timeout: 15 * STEP_MS
       triggers: declared.triggers,
     });
     // Its create is unknown in a first preview: nothing may run then.
-    new remote.Command("follower", { connection, create: pulumi.interpolate`echo "follow ${marker.stdout}" >> ${followLog}`, stdin: "ignored\n" });
+    new remote.Command("follower", {
+      connection,
+      create: pulumi.interpolate`echo "follow ${marker.stdout}" >> ${followLog}`,
+      stdin: "ignored\n",
+    });
     new remote.CopyToRemote("copy", { connection, source: new pulumi.asset.FileAsset(localFile), remotePath: copied });
     return { stdout: marker.stdout, stderr: marker.stderr };
   });
@@ -88,7 +111,10 @@ test("the command stand-in under the real engine", { skip, timeout: 15 * STEP_MS
 
   await t.test("the private key stays secret in the state", { timeout: STEP_MS }, async () => {
     // The backend's own file: the Automation API's exportStack shows secrets in clear.
-    const state = await readFile(join(engine.dir, "state", ".pulumi", "stacks", "semail-rig", "lifecycle.json"), "utf8");
+    const state = await readFile(
+      join(engine.dir, "state", ".pulumi", "stacks", "semail-rig", "lifecycle.json"),
+      "utf8",
+    );
     const keyBody = sshd.privateKey.split("\n")[2];
     assert.ok(keyBody && keyBody.length > 20);
     assert.equal(state.includes(keyBody), false, "the private key is in the state in clear");
@@ -124,12 +150,16 @@ test("the command stand-in under the real engine", { skip, timeout: 15 * STEP_MS
     assert.equal(await readFile(copied, "utf8"), "second content\n");
   });
 
-  await t.test("changing triggers replaces: the new one is created before the old one is deleted", { timeout: STEP_MS }, async () => {
-    declared.triggers = ["b"];
-    const up = await stack.up();
-    assert.equal(up.summary.resourceChanges?.replace, 1);
-    assert.deepEqual((await lines(log)).slice(2), ["create v2 after []", "delete stdout-v2"]);
-  });
+  await t.test(
+    "changing triggers replaces: the new one is created before the old one is deleted",
+    { timeout: STEP_MS },
+    async () => {
+      declared.triggers = ["b"];
+      const up = await stack.up();
+      assert.equal(up.summary.resourceChanges?.replace, 1);
+      assert.deepEqual((await lines(log)).slice(2), ["create v2 after []", "delete stdout-v2"]);
+    },
+  );
 
   await t.test("destroy runs delete with the old state and leaves copies in place", { timeout: STEP_MS }, async () => {
     const destroy = await stack.destroy();
@@ -140,7 +170,10 @@ test("the command stand-in under the real engine", { skip, timeout: 15 * STEP_MS
 
   await t.test("a failing command fails up with its output", { timeout: STEP_MS }, async () => {
     const failing = await stackFor(engine, "failing", async () => {
-      new remote.Command("fails", { connection: connectionTo(sshd), create: "echo to-stdout; echo boom-on-stderr >&2; exit 3" });
+      new remote.Command("fails", {
+        connection: connectionTo(sshd),
+        create: "echo to-stdout; echo boom-on-stderr >&2; exit 3",
+      });
     });
     const message = await upError(failing);
     assert.match(message, /Process exited with status 3/);
@@ -154,7 +187,10 @@ test("the command stand-in under the real engine", { skip, timeout: 15 * STEP_MS
     const other = await makeKey(dir, "other_host_key");
     const refused = join(dir, "refused");
     const wrongKey = await stackFor(engine, "wrong-host-key", async () => {
-      new remote.Command("refused", { connection: connectionTo(sshd, { hostKey: other.publicKey }), create: `touch ${refused}` });
+      new remote.Command("refused", {
+        connection: connectionTo(sshd, { hostKey: other.publicKey }),
+        create: `touch ${refused}`,
+      });
     });
     const message = await upError(wrongKey);
     assert.match(message, /Host key verification failed/);
@@ -166,7 +202,13 @@ test("the command stand-in under the real engine", { skip, timeout: 15 * STEP_MS
     const other = await makeKey(dir, "other_jump_key");
     const jump = { proxyKey: other.publicKey };
     const viaJump = await stackFor(engine, "jump", async () => {
-      const proxy = { host: sshd.host, port: sshd.port, user: sshd.user, privateKey: pulumi.secret(sshd.privateKey), hostKey: jump.proxyKey };
+      const proxy = {
+        host: sshd.host,
+        port: sshd.port,
+        user: sshd.user,
+        privateKey: pulumi.secret(sshd.privateKey),
+        hostKey: jump.proxyKey,
+      };
       const hop = new remote.Command("hop", { connection: connectionTo(sshd, { proxy }), create: "echo via-jump" });
       return { stdout: hop.stdout };
     });
@@ -181,7 +223,10 @@ test("the command stand-in under the real engine", { skip, timeout: 15 * STEP_MS
     const localCommand = await stackFor(engine, "local-command", async () => {
       new local.Command("local", { create: "true" });
     });
-    assert.match(await upError(localCommand), /command:local:Command" is not supported by the SEMail test rig stand-in/);
+    assert.match(
+      await upError(localCommand),
+      /command:local:Command" is not supported by the SEMail test rig stand-in/,
+    );
     const logging = await stackFor(engine, "logging", async () => {
       new remote.Command("logged", { connection: connectionTo(sshd), create: "true", logging: "stdout" });
     });

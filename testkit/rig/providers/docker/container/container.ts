@@ -25,22 +25,39 @@ function objects(value: unknown): Props[] {
 function validate(news: Props): CheckFailure[] {
   const failures = [
     ...checkInputs(news, CONTAINER_RULES, ["image"]),
-    ...checkPattern("restart", news.restart, /^(no|on-failure|always|unless-stopped)$/, "must be one of no, on-failure, always, unless-stopped"),
+    ...checkPattern(
+      "restart",
+      news.restart,
+      /^(no|on-failure|always|unless-stopped)$/,
+      "must be one of no, on-failure, always, unless-stopped",
+    ),
   ];
   objects(news.mounts).forEach((m, i) => {
-    failures.push(...checkPattern(`mounts[${i}].type`, m.type, /^(bind|volume|tmpfs)$/, "must be bind, volume or tmpfs"));
+    failures.push(
+      ...checkPattern(`mounts[${i}].type`, m.type, /^(bind|volume|tmpfs)$/, "must be bind, volume or tmpfs"),
+    );
     const propagation = isObject(m.bindOptions) ? m.bindOptions.propagation : undefined;
-    failures.push(...checkPattern(`mounts[${i}].bindOptions.propagation`, propagation, /^(private|rprivate|shared|rshared|slave|rslave)$/, "not a propagation mode"));
+    failures.push(
+      ...checkPattern(
+        `mounts[${i}].bindOptions.propagation`,
+        propagation,
+        /^(private|rprivate|shared|rshared|slave|rslave)$/,
+        "not a propagation mode",
+      ),
+    );
   });
   objects(news.uploads).forEach((u, i) => {
-    failures.push(...checkPattern(`uploads[${i}].permissions`, u.permissions, /^0[0-7]{3}$/, "must be an octal mode like 0644"));
+    failures.push(
+      ...checkPattern(`uploads[${i}].permissions`, u.permissions, /^0[0-7]{3}$/, "must be an octal mode like 0644"),
+    );
   });
   objects(news.volumes).forEach((v, i) => {
     failures.push(...checkPattern(`volumes[${i}].hostPath`, v.hostPath, /^\//, "must be an absolute path"));
   });
   (Array.isArray(news.envs) ? news.envs : []).forEach((env, i) => {
     // `docker create --env NAME` would copy NAME from the stand-in's own environment.
-    if (typeof env === "string" && !env.includes("=")) failures.push({ property: `envs[${i}]`, reason: notSupported(`an env without "=" (${JSON.stringify(env)})`) });
+    if (typeof env === "string" && !env.includes("="))
+      failures.push({ property: `envs[${i}]`, reason: notSupported(`an env without "=" (${JSON.stringify(env)})`) });
   });
   return failures;
 }
@@ -54,9 +71,13 @@ function effectiveInputs(news: Props): Props {
 
 /** The bytes of an upload: content, contentBase64 or the source file; exactly one. */
 async function uploadContent(upload: Props): Promise<Buffer> {
-  const given = (["content", "contentBase64", "source"] as const).filter((k) => typeof upload[k] === "string" && upload[k] !== "");
+  const given = (["content", "contentBase64", "source"] as const).filter(
+    (k) => typeof upload[k] === "string" && upload[k] !== "",
+  );
   if (given.length !== 1) {
-    throw new Error(`error with upload content: ${given.length === 0 ? "one of 'content', 'content_base64', or 'source' must be set" : "only one of 'content', 'content_base64', or 'source' can be set"}`);
+    throw new Error(
+      `error with upload content: ${given.length === 0 ? "one of 'content', 'content_base64', or 'source' must be set" : "only one of 'content', 'content_base64', or 'source' can be set"}`,
+    );
   }
   if (given[0] === "content") return Buffer.from(String(upload.content), "utf8");
   if (given[0] === "contentBase64") return Buffer.from(String(upload.contentBase64), "base64");
@@ -87,7 +108,11 @@ async function setUp(docker: DockerRun, id: string, inputs: Props): Promise<void
     for (const args of connectArgs(inputs, id)) await docker(args);
   }
   for (const upload of objects(inputs.uploads)) {
-    const tar = uploadTar(String(upload.file), await uploadContent(upload), uploadMode(upload.permissions, upload.executable));
+    const tar = uploadTar(
+      String(upload.file),
+      await uploadContent(upload),
+      uploadMode(upload.permissions, upload.executable),
+    );
     await docker(["cp", "-", `${id}:/`], { input: tar });
   }
   if (inputs.start !== false) await docker(["start", id]);
@@ -115,12 +140,16 @@ export function containerKind(docker: DockerRun): ResourceKind {
         for (const key of COMPUTED_OUTPUTS) outputs[key] = UNKNOWN;
         return { id: "", outputs };
       }
-      if ((Array.isArray(inputs.command) ? inputs.command : []).some((c) => c === "")) throw new Error("values for command may not be empty");
+      if ((Array.isArray(inputs.command) ? inputs.command : []).some((c) => c === ""))
+        throw new Error("values for command may not be empty");
       const id = (await docker(createArgs(inputs))).trim();
       try {
         await setUp(docker, id, inputs);
         const outputs = await read(id, inputs);
-        if (outputs === undefined) throw new Error(`container ${String(inputs.name)} (${id}) is gone right after it was created (rm: true and it exited?)`);
+        if (outputs === undefined)
+          throw new Error(
+            `container ${String(inputs.name)} (${id}) is gone right after it was created (rm: true and it exited?)`,
+          );
         return { id, outputs };
       } catch (err) {
         // Upstream would keep it in the state as failed; the stand-in leaves nothing behind.
@@ -144,7 +173,10 @@ export function containerKind(docker: DockerRun): ResourceKind {
     async delete(id, olds) {
       const grace = typeof olds.destroyGraceSeconds === "number" ? olds.destroyGraceSeconds : 0;
       await ignoringGone(docker(["stop", "--time", String(grace), id]));
-      await ignoringGone(docker(["rm", "--force", ...(olds.removeVolumes === false ? [] : ["--volumes"]), id]), /is already in progress/);
+      await ignoringGone(
+        docker(["rm", "--force", ...(olds.removeVolumes === false ? [] : ["--volumes"]), id]),
+        /is already in progress/,
+      );
     },
   };
 }

@@ -46,13 +46,25 @@ function portArg(port: Props): string {
 /** `docker create …` for the container's effective inputs (defaults applied). */
 export function createArgs(inputs: Props): string[] {
   // Never pull: upstream would, but the test rig talks to no registry.
-  const args = ["create", "--pull", "never", "--name", String(inputs.name), "--network", String(inputs.networkMode ?? "bridge")];
+  const args = [
+    "create",
+    "--pull",
+    "never",
+    "--name",
+    String(inputs.name),
+    "--network",
+    String(inputs.networkMode ?? "bridge"),
+  ];
   if (inputs.hostname) args.push("--hostname", String(inputs.hostname));
   const restart = String(inputs.restart ?? "no");
-  args.push("--restart", restart === "on-failure" && inputs.maxRetryCount ? `${restart}:${String(inputs.maxRetryCount)}` : restart);
+  args.push(
+    "--restart",
+    restart === "on-failure" && inputs.maxRetryCount ? `${restart}:${String(inputs.maxRetryCount)}` : restart,
+  );
   if (inputs.rm === true) args.push("--rm");
   for (const env of list(inputs.envs)) args.push("--env", String(env));
-  for (const label of objects(inputs.labels)) args.push("--label", `${String(label.label)}=${String(label.value ?? "")}`);
+  for (const label of objects(inputs.labels))
+    args.push("--label", `${String(label.label)}=${String(label.value ?? "")}`);
   const caps = isObject(inputs.capabilities) ? inputs.capabilities : {};
   for (const cap of list(caps.adds)) args.push("--cap-add", String(cap));
   for (const cap of list(caps.drops)) args.push("--cap-drop", String(cap));

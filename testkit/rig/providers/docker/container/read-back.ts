@@ -25,19 +25,27 @@ function capName(cap: string): string {
  */
 function capabilitiesAsPrior(read: Props, prior: unknown): Props {
   const before = obj(prior);
-  const same = (a: unknown, b: unknown) => JSON.stringify(strings(a).map(capName).sort()) === JSON.stringify(strings(b).map(capName).sort());
-  return same(read.adds, before.adds) && same(read.drops, before.drops) ? { adds: strings(before.adds), drops: strings(before.drops) } : read;
+  const same = (a: unknown, b: unknown) =>
+    JSON.stringify(strings(a).map(capName).sort()) === JSON.stringify(strings(b).map(capName).sort());
+  return same(read.adds, before.adds) && same(read.drops, before.drops)
+    ? { adds: strings(before.adds), drops: strings(before.drops) }
+    : read;
 }
 
 /** Terraform's flattenContainerPorts: each binding, sorted by port and protocol. */
 function readPorts(ports: unknown): Props[] {
   const keyed = Object.entries(obj(ports)).map(([key, bindings]) => {
     const [port, protocol] = key.split("/");
-    return { port: Number(port), protocol: protocol ?? "tcp", bindings: Array.isArray(bindings) ? bindings.filter(isObject) : [] };
+    return {
+      port: Number(port),
+      protocol: protocol ?? "tcp",
+      bindings: Array.isArray(bindings) ? bindings.filter(isObject) : [],
+    };
   });
   keyed.sort((a, b) => a.port - b.port || a.protocol.localeCompare(b.protocol));
   return keyed.flatMap(({ port, protocol, bindings }) =>
-    bindings.map((b) => ({ internal: port, external: Number(b.HostPort), ip: String(b.HostIp ?? ""), protocol })));
+    bindings.map((b) => ({ internal: port, external: Number(b.HostPort), ip: String(b.HostIp ?? ""), protocol })),
+  );
 }
 
 function readMounts(mounts: unknown): Props[] {
@@ -74,7 +82,8 @@ export function containerOutputs(inspect: Props, prior: Props): Props {
   const out: Props = { ...prior };
   out.bridge = settings.Bridge ?? "";
   // Ports and mustRun are read as upstream reads them, from the prior mustRun.
-  if ((running || prior.mustRun === true) && Array.isArray(prior.ports) && prior.ports.length > 0) out.ports = readPorts(settings.Ports);
+  if ((running || prior.mustRun === true) && Array.isArray(prior.ports) && prior.ports.length > 0)
+    out.ports = readPorts(settings.Ports);
   out.networkDatas = readNetworks(settings);
   if (!running) {
     out.exitCode = state.ExitCode ?? 0;

@@ -21,7 +21,13 @@ export function samePorts(old: unknown, now: unknown): boolean {
   if (olds.length !== news.length) return false;
   const left = [...olds];
   for (const n of news) {
-    const i = left.findIndex((o) => o.internal === n.internal && o.ip === n.ip && o.protocol === n.protocol && (n.external === null || o.external === n.external));
+    const i = left.findIndex(
+      (o) =>
+        o.internal === n.internal &&
+        o.ip === n.ip &&
+        o.protocol === n.protocol &&
+        (n.external === null || o.external === n.external),
+    );
     if (i < 0) return false;
     left.splice(i, 1);
   }
@@ -31,7 +37,12 @@ export function samePorts(old: unknown, now: unknown): boolean {
 const PORTS: FieldRule = {
   shape: "objectList",
   forceNew: true,
-  fields: { internal: { shape: "int" }, external: { shape: "int" }, ip: { shape: "string" }, protocol: { shape: "string" } },
+  fields: {
+    internal: { shape: "int" },
+    external: { shape: "int" },
+    ip: { shape: "string" },
+    protocol: { shape: "string" },
+  },
   same: samePorts,
 };
 
@@ -43,33 +54,55 @@ export const CONTAINER_RULES: FieldRules = {
   envs: { shape: "stringSet", forceNew: true, computed: true },
   labels: { ...LABELS, computed: true },
   networkMode: { shape: "string", forceNew: true, default: "bridge" },
-  capabilities: { shape: "object", forceNew: true, fields: { adds: { shape: "stringSet" }, drops: { shape: "stringSet" } } },
+  capabilities: {
+    shape: "object",
+    forceNew: true,
+    fields: { adds: { shape: "stringSet" }, drops: { shape: "stringSet" } },
+  },
   sysctls: { shape: "stringMap", forceNew: true },
   mounts: {
     shape: "objectSet",
     forceNew: true,
     fields: {
-      type: { shape: "string" }, source: { shape: "string" }, target: { shape: "string" }, readOnly: { shape: "bool" },
+      type: { shape: "string" },
+      source: { shape: "string" },
+      target: { shape: "string" },
+      readOnly: { shape: "bool" },
       bindOptions: { shape: "object", fields: { propagation: { shape: "string" } } },
     },
   },
   volumes: {
     shape: "objectSet",
     forceNew: true,
-    fields: { hostPath: { shape: "string" }, volumeName: { shape: "string" }, containerPath: { shape: "string" }, readOnly: { shape: "bool" } },
+    fields: {
+      hostPath: { shape: "string" },
+      volumeName: { shape: "string" },
+      containerPath: { shape: "string" },
+      readOnly: { shape: "bool" },
+    },
   },
   ports: PORTS,
   networksAdvanced: {
     shape: "objectSet",
     forceNew: true,
-    fields: { name: { shape: "string" }, aliases: { shape: "stringSet" }, ipv4Address: { shape: "string" }, ipv6Address: { shape: "string" } },
+    fields: {
+      name: { shape: "string" },
+      aliases: { shape: "stringSet" },
+      ipv4Address: { shape: "string" },
+      ipv6Address: { shape: "string" },
+    },
   },
   uploads: {
     shape: "objectSet",
     forceNew: true,
     fields: {
-      file: { shape: "string" }, content: { shape: "string" }, contentBase64: { shape: "string" }, source: { shape: "string" },
-      sourceHash: { shape: "string" }, executable: { shape: "bool" }, permissions: { shape: "string" },
+      file: { shape: "string" },
+      content: { shape: "string" },
+      contentBase64: { shape: "string" },
+      source: { shape: "string" },
+      sourceHash: { shape: "string" },
+      executable: { shape: "bool" },
+      permissions: { shape: "string" },
     },
   },
   restart: { shape: "string", default: "no" },

@@ -30,7 +30,13 @@ async function fileHash(path: string): Promise<Buffer> {
 /** One entry: name, mode and content hash, as upstream's accumulator writes them. */
 async function entry(path: string, name: string, mode: number, isLink: boolean): Promise<Buffer> {
   const content = isLink
-    ? createHash("sha256").update(await realpath(path).catch((err: Error) => { throw new Error(`could not evaluate symlink at ${path}: ${err.message}`); })).digest()
+    ? createHash("sha256")
+        .update(
+          await realpath(path).catch((err: Error) => {
+            throw new Error(`could not evaluate symlink at ${path}: ${err.message}`);
+          }),
+        )
+        .digest()
     : await fileHash(path);
   return Buffer.concat([Buffer.from(name), Buffer.from(mode.toString(8)), content, Buffer.from([0])]);
 }

@@ -69,7 +69,9 @@ function compile(pattern: string): RegExp {
 }
 
 export function compilePatterns(patterns: readonly string[]): IgnorePattern[] {
-  return patterns.map((p) => (p.startsWith("!") ? { exclusion: true, regex: compile(p.slice(1)) } : { exclusion: false, regex: compile(p) }));
+  return patterns.map((p) =>
+    p.startsWith("!") ? { exclusion: true, regex: compile(p.slice(1)) } : { exclusion: false, regex: compile(p) },
+  );
 }
 
 /** True when `path` (relative, slash-separated) is ignored: it or a parent folder matches. */

@@ -7,7 +7,14 @@
 import { stat } from "node:fs/promises";
 import { isAbsolute, join, relative } from "node:path";
 import type { DockerRun } from "../docker-cli.ts";
-import { notSupported, type CheckResult, type Created, type DiffResult, type PropertyChange, type ResourceKind } from "../resource-kind.ts";
+import {
+  notSupported,
+  type CheckResult,
+  type Created,
+  type DiffResult,
+  type PropertyChange,
+  type ResourceKind,
+} from "../resource-kind.ts";
 import type { FieldRules } from "../rules/field-rules.ts";
 import { checkInputs } from "../rules/input-check.ts";
 import { containsUnknown, isObject, isUnknown, secret, type Props } from "../wire.ts";
@@ -43,17 +50,32 @@ export function hostPlatform(arch: string = process.arch): string {
 /** Object keys in order, so two equal values print the same. */
 function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
-  if (isObject(value)) return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`).join(",")}}`;
+  if (isObject(value))
+    return `{${Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`)
+      .join(",")}}`;
   return JSON.stringify(value) ?? "null";
 }
 
 async function checkDockerfile(context: string, dockerfile: string): Promise<void> {
-  const found = await stat(dockerfile).then(() => true, () => false);
+  const found = await stat(dockerfile).then(
+    () => true,
+    () => false,
+  );
   if (found) return;
-  if (isAbsolute(dockerfile)) throw new Error(`expected a relative Dockerfile path; got ${JSON.stringify(dockerfile)} instead: no such file`);
+  if (isAbsolute(dockerfile))
+    throw new Error(`expected a relative Dockerfile path; got ${JSON.stringify(dockerfile)} instead: no such file`);
   const inContext = join(context, dockerfile);
-  if (await stat(inContext).then(() => true, () => false)) {
-    throw new Error(`could not open dockerfile at relative path ${JSON.stringify(dockerfile)}. Try setting \`dockerfile\` to ${JSON.stringify(inContext)}`);
+  if (
+    await stat(inContext).then(
+      () => true,
+      () => false,
+    )
+  ) {
+    throw new Error(
+      `could not open dockerfile at relative path ${JSON.stringify(dockerfile)}. Try setting \`dockerfile\` to ${JSON.stringify(inContext)}`,
+    );
   }
   throw new Error(`could not open dockerfile at relative path ${JSON.stringify(dockerfile)}: no such file`);
 }
@@ -61,16 +83,21 @@ async function checkDockerfile(context: string, dockerfile: string): Promise<voi
 /** Upstream's Check: defaults for build, context and Dockerfile, the platform, the context digest. */
 export async function checkImage(news: Props): Promise<CheckResult> {
   const failures = checkInputs(news, IMAGE_INPUTS, ["imageName"]);
-  if (news.skipPush === false) failures.push({ property: "skipPush", reason: notSupported("pushing an image (skipPush: false)") });
+  if (news.skipPush === false)
+    failures.push({ property: "skipPush", reason: notSupported("pushing an image (skipPush: false)") });
   if (isObject(news.build) && news.build.builderVersion === "BuilderBuildKit") {
-    failures.push({ property: "build.builderVersion", reason: notSupported("BuildKit (this docker CLI has no buildx; it builds with the classic builder)") });
+    failures.push({
+      property: "build.builderVersion",
+      reason: notSupported("BuildKit (this docker CLI has no buildx; it builds with the classic builder)"),
+    });
   }
   if (failures.length > 0) return { inputs: news, failures };
   const inputs: Props = { ...news, buildOnPreview: news.buildOnPreview === true };
   const build: Props = isObject(news.build) ? { ...news.build } : {};
   inputs.build = build;
   if (!isUnknown(build.context)) build.context ??= ".";
-  if (!isUnknown(build.dockerfile)) build.dockerfile ??= join(typeof build.context === "string" ? build.context : "", "Dockerfile");
+  if (!isUnknown(build.dockerfile))
+    build.dockerfile ??= join(typeof build.context === "string" ? build.context : "", "Dockerfile");
   if (typeof build.dockerfile === "string" && typeof build.context === "string") {
     await checkDockerfile(build.context, build.dockerfile);
     build.contextDigest = await contextDigest(build.context, build.dockerfile);
@@ -100,8 +127,13 @@ export function diffImage(olds: Props, news: Props): DiffResult {
 function canPreview(inputs: Props): boolean {
   if (inputs.buildOnPreview !== true) return false;
   const build = inputs.build;
-  return isObject(build) && !containsUnknown(build.dockerfile) && !containsUnknown(build.context) &&
-    !containsUnknown(build.args) && !containsUnknown(inputs.imageName);
+  return (
+    isObject(build) &&
+    !containsUnknown(build.dockerfile) &&
+    !containsUnknown(build.context) &&
+    !containsUnknown(build.args) &&
+    !containsUnknown(inputs.imageName)
+  );
 }
 
 /** The `docker build` arguments for the checked inputs. */
@@ -109,7 +141,8 @@ export function buildArgs(inputs: Props): string[] {
   const build = inputs.build as Props;
   const args = ["build", "-q", "-t", String(inputs.imageName), "-f", String(build.dockerfile)];
   if (typeof build.platform === "string" && build.platform !== "") args.push("--platform", build.platform);
-  for (const [key, value] of Object.entries(isObject(build.args) ? build.args : {})) args.push("--build-arg", `${key}=${String(value)}`);
+  for (const [key, value] of Object.entries(isObject(build.args) ? build.args : {}))
+    args.push("--build-arg", `${key}=${String(value)}`);
   // The rig's host has no way out but the rig's archive proxy (testkit/rig/archive-proxy.ts).
   // http_proxy is a predefined build arg: Docker keeps it out of the cache key and the image.
   const proxy = process.env.SEMAIL_RIG_BUILD_PROXY;

@@ -6,7 +6,16 @@
 import type { PropertyChange } from "../resource-kind.ts";
 import { containsUnknown, isObject, type Props } from "../wire.ts";
 
-export type Shape = "string" | "bool" | "int" | "stringList" | "stringSet" | "stringMap" | "object" | "objectList" | "objectSet";
+export type Shape =
+  | "string"
+  | "bool"
+  | "int"
+  | "stringList"
+  | "stringSet"
+  | "stringMap"
+  | "object"
+  | "objectList"
+  | "objectSet";
 
 export interface FieldRule {
   readonly shape: Shape;
@@ -25,11 +34,22 @@ export interface FieldRule {
 export type FieldRules = Readonly<Record<string, FieldRule>>;
 
 /** Labels, as upstream's bridge spells Terraform's label blocks (Container's and Network's). */
-export const LABELS: FieldRule = { shape: "objectSet", forceNew: true, fields: { label: { shape: "string" }, value: { shape: "string" } } };
+export const LABELS: FieldRule = {
+  shape: "objectSet",
+  forceNew: true,
+  fields: { label: { shape: "string" }, value: { shape: "string" } },
+};
 
 function isZero(value: unknown): boolean {
-  return value === undefined || value === null || value === "" || value === false || value === 0 ||
-    (Array.isArray(value) && value.length === 0) || (isObject(value) && Object.keys(value).length === 0);
+  return (
+    value === undefined ||
+    value === null ||
+    value === "" ||
+    value === false ||
+    value === 0 ||
+    (Array.isArray(value) && value.length === 0) ||
+    (isObject(value) && Object.keys(value).length === 0)
+  );
 }
 
 /** A value in Terraform's canonical form for `rule` (unset and zero agree; sets sorted). */
@@ -58,7 +78,9 @@ export function normalize(rule: FieldRule, value: unknown): unknown {
     case "objectList":
       return Array.isArray(given) ? given.map((e) => normalize({ ...rule, shape: "object" }, e)) : [];
     case "objectSet":
-      return Array.isArray(given) ? given.map((e) => JSON.stringify(normalize({ ...rule, shape: "object" }, e))).sort() : [];
+      return Array.isArray(given)
+        ? given.map((e) => JSON.stringify(normalize({ ...rule, shape: "object" }, e))).sort()
+        : [];
   }
 }
 
@@ -90,7 +112,8 @@ export function diffFields(rules: FieldRules, olds: Props, news: Props): FieldDi
     // An unknown value (a preview) may differ: Terraform plans the change.
     const differs = containsUnknown(now) || !sameValue(rule, olds[key], now);
     if (!differs) continue;
-    changes[key] = olds[key] === undefined || olds[key] === null ? "add" : now === undefined || now === null ? "delete" : "update";
+    changes[key] =
+      olds[key] === undefined || olds[key] === null ? "add" : now === undefined || now === null ? "delete" : "update";
     if (rule.forceNew) replaces.push(key);
   }
   return { changes, replaces };

@@ -27,10 +27,16 @@ function fits(rule: FieldRule, value: unknown): boolean {
 }
 
 /** Failures of `props` against `rules`; `path` prefixes the names ("mounts[0]."). */
-export function checkInputs(props: Props, rules: FieldRules, required: readonly string[] = [], path = ""): CheckFailure[] {
+export function checkInputs(
+  props: Props,
+  rules: FieldRules,
+  required: readonly string[] = [],
+  path = "",
+): CheckFailure[] {
   const failures: CheckFailure[] = [];
   for (const name of required) {
-    if (props[name] === undefined || props[name] === null) failures.push({ property: `${path}${name}`, reason: `missing required property "${path}${name}"` });
+    if (props[name] === undefined || props[name] === null)
+      failures.push({ property: `${path}${name}`, reason: `missing required property "${path}${name}"` });
   }
   for (const [name, value] of Object.entries(props)) {
     if (name.startsWith("__") || value === undefined || value === null || isUnknown(value)) continue;

@@ -8,11 +8,23 @@ import path from "node:path";
 import { once } from "node:events";
 import { test, type TestContext } from "node:test";
 import { MailboxLockedError } from "../../../../../mailservers/inbound/store/index.ts";
-import { claimedMarkers, makeEnvelope, makeMailRoot, makeStore, messageStream, readMbox, simpleMessage, target } from "../fixture.ts";
+import {
+  claimedMarkers,
+  makeEnvelope,
+  makeMailRoot,
+  makeStore,
+  messageStream,
+  readMbox,
+  simpleMessage,
+  target,
+} from "../fixture.ts";
 import { until } from "../../../../../testkit/until.ts";
 
 /** Python holding the mbox lock until it reads a line, then appending one message and unlocking. */
-async function pythonHoldingLock(t: TestContext, file: string): Promise<{ child: ChildProcessWithoutNullStreams; exited: Promise<number | null> }> {
+async function pythonHoldingLock(
+  t: TestContext,
+  file: string,
+): Promise<{ child: ChildProcessWithoutNullStreams; exited: Promise<number | null> }> {
   const script = `
 import mailbox, sys
 mb = mailbox.mbox(sys.argv[1])
@@ -44,7 +56,6 @@ print("done", flush=True)
   return { child, exited };
 }
 
-
 test("a delivery waits for Python's lock on INBOX, then appends after Python's message", async (t) => {
   const root = await makeMailRoot(t);
   await mkdir(path.join(root, "bob", "mail"), { recursive: true });
@@ -52,18 +63,31 @@ test("a delivery waits for Python's lock on INBOX, then appends after Python's m
   const { child: python, exited } = await pythonHoldingLock(t, inbox);
   const store = makeStore(t, root, { lockTimeoutMs: 10_000 });
   let settled = false;
-  const delivery = store.deliver(makeEnvelope("alice@example.org", ["bob@semail.test"]), [target("bob")], messageStream(simpleMessage("from node"))).finally(() => {
-    settled = true;
-  });
+  const delivery = store
+    .deliver(
+      makeEnvelope("alice@example.org", ["bob@semail.test"]),
+      [target("bob")],
+      messageStream(simpleMessage("from node")),
+    )
+    .finally(() => {
+      settled = true;
+    });
   // The store has started its batch (crash marker written) and is polling for the lock.
-  await until(async () => (await claimedMarkers(root).catch(() => [])).length > 0, "the store to start its batch", 5000);
+  await until(
+    async () => (await claimedMarkers(root).catch(() => [])).length > 0,
+    "the store to start its batch",
+    5000,
+  );
   await new Promise((resolve) => setTimeout(resolve, 100));
   assert.equal(settled, false, "the delivery must wait while Python holds the lock");
   python.stdin.write("go\n");
   await delivery;
   assert.equal(await exited, 0);
   const messages = await readMbox(inbox);
-  assert.deepEqual(messages.map((m) => m.subject), ["from python", "from node"]);
+  assert.deepEqual(
+    messages.map((m) => m.subject),
+    ["from python", "from node"],
+  );
   assert.equal(messages[0]!.body, ">From python with love\n");
   assert.deepEqual((await readdir(path.join(root, "bob"))).sort(), ["INBOX", "mail"]);
 });
@@ -76,8 +100,15 @@ test("a lock held past the bounded wait gives MailboxLockedError and leaves noth
   const store = makeStore(t, root, { lockTimeoutMs: 300 });
   const started = Date.now();
   const error = await store
-    .deliver(makeEnvelope("alice@example.org", ["bob@semail.test"]), [target("bob")], messageStream(simpleMessage("blocked")))
-    .then(() => undefined, (e: unknown) => e);
+    .deliver(
+      makeEnvelope("alice@example.org", ["bob@semail.test"]),
+      [target("bob")],
+      messageStream(simpleMessage("blocked")),
+    )
+    .then(
+      () => undefined,
+      (e: unknown) => e,
+    );
   assert.ok(error instanceof MailboxLockedError, String(error));
   assert.equal(error.file, inbox);
   assert.ok(Date.now() - started < 5000, "the wait is bounded");
@@ -86,8 +117,15 @@ test("a lock held past the bounded wait gives MailboxLockedError and leaves noth
   // Python's lock is untouched; after it finishes, both writers' mail is intact.
   python.stdin.write("go\n");
   assert.equal(await exited, 0);
-  await store.deliver(makeEnvelope("alice@example.org", ["bob@semail.test"]), [target("bob")], messageStream(simpleMessage("retry")));
-  assert.deepEqual((await readMbox(inbox)).map((m) => m.subject), ["from python", "retry"]);
+  await store.deliver(
+    makeEnvelope("alice@example.org", ["bob@semail.test"]),
+    [target("bob")],
+    messageStream(simpleMessage("retry")),
+  );
+  assert.deepEqual(
+    (await readMbox(inbox)).map((m) => m.subject),
+    ["from python", "retry"],
+  );
 });
 
 test("a stale lock (older than 5 minutes) is removed; a fresh one is respected", async (t) => {
@@ -97,13 +135,27 @@ test("a stale lock (older than 5 minutes) is removed; a fresh one is respected",
   await writeFile(lock, "");
   const store = makeStore(t, root, { lockTimeoutMs: 200 });
   const fresh = await store
-    .deliver(makeEnvelope("alice@example.org", ["bob@semail.test"]), [target("bob")], messageStream(simpleMessage("fresh")))
-    .then(() => undefined, (e: unknown) => e);
+    .deliver(
+      makeEnvelope("alice@example.org", ["bob@semail.test"]),
+      [target("bob")],
+      messageStream(simpleMessage("fresh")),
+    )
+    .then(
+      () => undefined,
+      (e: unknown) => e,
+    );
   assert.ok(fresh instanceof MailboxLockedError, String(fresh));
   const old = new Date(Date.now() - 6 * 60 * 1000);
   await utimes(lock, old, old);
-  await store.deliver(makeEnvelope("alice@example.org", ["bob@semail.test"]), [target("bob")], messageStream(simpleMessage("after stale")));
-  assert.deepEqual((await readMbox(path.join(root, "bob", "INBOX"))).map((m) => m.subject), ["after stale"]);
+  await store.deliver(
+    makeEnvelope("alice@example.org", ["bob@semail.test"]),
+    [target("bob")],
+    messageStream(simpleMessage("after stale")),
+  );
+  assert.deepEqual(
+    (await readMbox(path.join(root, "bob", "INBOX"))).map((m) => m.subject),
+    ["after stale"],
+  );
   assert.ok(!(await readdir(path.join(root, "bob"))).includes("INBOX.lock"));
 });
 
@@ -113,7 +165,11 @@ test("concurrent deliveries to one mailbox share locks and fsyncs and all arrive
   const count = 60;
   await Promise.all(
     Array.from({ length: count }, (_, i) =>
-      store.deliver(makeEnvelope(`s${i % 3}@example.org`, ["bob@semail.test"]), [target("bob")], messageStream(simpleMessage(`m${i}`, `From body ${i}\n`.repeat(50)))),
+      store.deliver(
+        makeEnvelope(`s${i % 3}@example.org`, ["bob@semail.test"]),
+        [target("bob")],
+        messageStream(simpleMessage(`m${i}`, `From body ${i}\n`.repeat(50))),
+      ),
     ),
   );
   const inbox = await readMbox(path.join(root, "bob", "INBOX"));

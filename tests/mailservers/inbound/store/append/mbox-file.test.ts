@@ -32,7 +32,10 @@ async function setup(t: import("node:test").TestContext) {
   // Message 1 is in memory, the others in temp files: both kinds of spooled body.
   const item = (i: number) => ({
     prefixes: [Buffer.from(`From x Thu Jan  1 00:00:00 2026\nN: ${i}\n\n`)],
-    body: i === 1 ? { size: 5, parts: [Buffer.from("tw"), Buffer.from("o\n\n")] } : { size: [5, 5, 7][i]!, path: bodies[i]! },
+    body:
+      i === 1
+        ? { size: 5, parts: [Buffer.from("tw"), Buffer.from("o\n\n")] }
+        : { size: [5, 5, 7][i]!, path: bodies[i]! },
   });
   return { root, context, writes, item, markers };
 }
@@ -42,13 +45,23 @@ test("messages queued together share one batch: one write, and the lock is held 
   const file = new MboxFile(path.join(root, "INBOX"), context);
   const appended = await Promise.all([0, 1, 2].map((i) => file.append(item(i))));
   assert.equal(writes.length, 1, "one write(2) for the three messages");
-  assert.deepEqual(appended.map((a) => a.bytes), [item(0).prefixes[0]!.length + 5, item(1).prefixes[0]!.length + 5, item(2).prefixes[0]!.length + 7]);
+  assert.deepEqual(
+    appended.map((a) => a.bytes),
+    [item(0).prefixes[0]!.length + 5, item(1).prefixes[0]!.length + 5, item(2).prefixes[0]!.length + 7],
+  );
   assert.ok((await readdir(root)).includes("INBOX.lock"), "lock held while verdicts are pending");
-  assert.equal(parseMarkers(await readFile(markers.path)).length, 1, "a crash marker is claimed while the batch is open");
+  assert.equal(
+    parseMarkers(await readFile(markers.path)).length,
+    1,
+    "a crash marker is claimed while the batch is open",
+  );
   await Promise.all(appended.map((a) => a.settle(true)));
   assert.ok(!(await readdir(root)).includes("INBOX.lock"));
   assert.deepEqual(parseMarkers(await readFile(markers.path)), []);
-  assert.match(await readFile(path.join(root, "INBOX"), "utf8"), /N: 0\n\none\n\nFrom .*\nN: 1\n\ntwo\n\nFrom .*\nN: 2\n\nthree\n\n$/);
+  assert.match(
+    await readFile(path.join(root, "INBOX"), "utf8"),
+    /N: 0\n\none\n\nFrom .*\nN: 1\n\ntwo\n\nFrom .*\nN: 2\n\nthree\n\n$/,
+  );
 });
 
 test("a message dropped from the middle of a batch is cut out and the later ones written back", async (t) => {
@@ -61,7 +74,11 @@ test("a message dropped from the middle of a batch is cut out and the later ones
   const text = await readFile(path.join(root, "INBOX"), "utf8");
   assert.equal(
     text,
-    "From old Thu Jan  1 00:00:00 2026\n\nold\n\n" + item(0).prefixes[0]!.toString() + "one\n\n" + item(2).prefixes[0]!.toString() + "three\n\n",
+    "From old Thu Jan  1 00:00:00 2026\n\nold\n\n" +
+      item(0).prefixes[0]!.toString() +
+      "one\n\n" +
+      item(2).prefixes[0]!.toString() +
+      "three\n\n",
   );
   assert.ok(!(await readdir(root)).includes("INBOX.lock"));
 });

@@ -26,17 +26,32 @@ async function markerNames(root: string): Promise<string[]> {
  * seconds (with the daemon's 20 s lock timeout, not after it); then every message that
  * got a 250 is in every file once, and every message there is whole.
  */
-async function restartAndCheck(t: TestContext, root: string, acknowledged: Set<string>, deadMarker: string): Promise<void> {
+async function restartAndCheck(
+  t: TestContext,
+  root: string,
+  acknowledged: Set<string>,
+  deadMarker: string,
+): Promise<void> {
   const store = makeStore(t, root, { lockTimeoutMs: 20_000 });
   const started = Date.now();
   const targets = OWNERS.map((owner) => target(owner));
-  await store.deliver(makeEnvelope("s0@example.org", targets.map((x) => x.recipient)), targets, messageStream(simpleMessage("after restart")));
+  await store.deliver(
+    makeEnvelope(
+      "s0@example.org",
+      targets.map((x) => x.recipient),
+    ),
+    targets,
+    messageStream(simpleMessage("after restart")),
+  );
   const took = Date.now() - started;
   assert.ok(took < 5000, `the first delivery after the restart took ${took} ms`);
   assert.ok(!(await markerNames(root)).includes(deadMarker), "the dead writer's marker is recovered");
 
   for (const owner of OWNERS) {
-    const files = [path.join(root, owner, "INBOX"), ...(await readdir(path.join(root, owner, "mail"))).map((f) => path.join(root, owner, "mail", f))];
+    const files = [
+      path.join(root, owner, "INBOX"),
+      ...(await readdir(path.join(root, owner, "mail"))).map((f) => path.join(root, owner, "mail", f)),
+    ];
     const inInbox = new Set<string>();
     for (const file of files) {
       const seen = new Set<string>();
@@ -59,7 +74,10 @@ async function restartAndCheck(t: TestContext, root: string, acknowledged: Set<s
 test("a writer killed with -9 and left a zombie (its pid still taken) is recovered at the next start", async (t) => {
   const root = await makeMailRoot(t);
   const crash = await runUnreapedChild(t, root, "mid-write", 20, 12);
-  assert.ok(crash.acknowledged.size > 0 && crash.acknowledged.size < 12, `killed mid-load: ${crash.acknowledged.size} acknowledged`);
+  assert.ok(
+    crash.acknowledged.size > 0 && crash.acknowledged.size < 12,
+    `killed mid-load: ${crash.acknowledged.size} acknowledged`,
+  );
   assert.equal(processStat(crash.pid)?.state, "Z", "the dead writer is a zombie");
   assert.ok(processAlive(crash.pid), "kill(pid, 0) still finds it");
   const [deadMarker] = await markerNames(root);
@@ -114,7 +132,11 @@ test("a running store that breaks a dead writer's stale lock first cuts the part
   // Started before the crash: its start-up recovery had nothing to do.
   const store = makeStore(t, root, { staleLockMs: 300 });
   const inbox = path.join(root, "bob", "INBOX");
-  await store.deliver(makeEnvelope("s0@example.org", ["bob@semail.test"]), [target("bob")], messageStream(simpleMessage("before")));
+  await store.deliver(
+    makeEnvelope("s0@example.org", ["bob@semail.test"]),
+    [target("bob")],
+    messageStream(simpleMessage("before")),
+  );
   const before = await readFile(inbox);
 
   const { signal } = await runChild(root, "mid-write", 1, 1);
@@ -123,11 +145,18 @@ test("a running store that breaks a dead writer's stale lock first cuts the part
   assert.ok((await readdir(path.join(root, "bob"))).includes("INBOX.lock"), "and its lock");
 
   // The lock goes stale (300 ms here, 5 minutes in the daemon) while the delivery waits.
-  await store.deliver(makeEnvelope("s0@example.org", ["bob@semail.test"]), [target("bob")], messageStream(simpleMessage("after takeover")));
+  await store.deliver(
+    makeEnvelope("s0@example.org", ["bob@semail.test"]),
+    [target("bob")],
+    messageStream(simpleMessage("after takeover")),
+  );
   const after = await readFile(inbox);
   assert.deepEqual(after.subarray(0, before.length), before);
   const messages = await readMbox(inbox);
-  assert.deepEqual(messages.map((m) => m.subject), ["before", "after takeover"]);
+  assert.deepEqual(
+    messages.map((m) => m.subject),
+    ["before", "after takeover"],
+  );
   for (const message of messages) assert.equal(message.body, "Hello.\n");
   assert.deepEqual(await lockLeftovers(root), []);
   assert.equal((await markerNames(root)).length, 1, "only the running store's marker is left");

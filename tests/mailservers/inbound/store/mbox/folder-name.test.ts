@@ -4,7 +4,17 @@ import { readFile, readdir } from "node:fs/promises";
 import path from "node:path";
 import { test } from "node:test";
 import { MAX_FOLDER_NAME, folderName, parseFolderName } from "../../../../../mailservers/inbound/store/index.ts";
-import { claimedMarkers, tempFiles, makeEnvelope, makeMailRoot, makeStore, messageStream, readMbox, simpleMessage, target } from "../fixture.ts";
+import {
+  claimedMarkers,
+  tempFiles,
+  makeEnvelope,
+  makeMailRoot,
+  makeStore,
+  messageStream,
+  readMbox,
+  simpleMessage,
+  target,
+} from "../fixture.ts";
 
 const RECIPIENT = "bob@semail.test";
 
@@ -18,9 +28,9 @@ const hostile = [
   "a,b@x",
   "a=2cb@x",
   "a%2fb@x",
-  "x".repeat(300) + "@example.org",
-  "y".repeat(300) + "@example.org",
-  "x".repeat(299) + "z@example.org",
+  `${"x".repeat(300)}@example.org`,
+  `${"y".repeat(300)}@example.org`,
+  `${"x".repeat(299)}z@example.org`,
   "élodie@exämple.org",
   "日本@例え.jp",
   '"quoted local"@x',
@@ -69,10 +79,13 @@ test("names are one-to-one: distinct pairs never share a name, and short names p
       const before = seen.get(name);
       assert.ok(before === undefined || before === pair, `${pair} and ${before} both map to ${name}`);
       seen.set(name, pair);
-      if (!name.includes("~")) assert.deepEqual(parseFolderName(name), { recipient: recipient.toLowerCase(), sender: sender.toLowerCase() });
+      if (!name.includes("~"))
+        assert.deepEqual(parseFolderName(name), { recipient: recipient.toLowerCase(), sender: sender.toLowerCase() });
     }
   }
-  const pairs = new Set(recipients.flatMap((r) => hostile.map((s) => JSON.stringify([r.toLowerCase(), s.toLowerCase()]))));
+  const pairs = new Set(
+    recipients.flatMap((r) => hostile.map((s) => JSON.stringify([r.toLowerCase(), s.toLowerCase()]))),
+  );
   assert.equal(seen.size, pairs.size);
   assert.ok(pairs.size > 100);
 });
@@ -88,7 +101,7 @@ test("readable where possible; the null sender is explicit; long names are short
   assert.equal(folderName(RECIPIENT, "alice+tag@example.org"), "bob@semail.test,alice+tag@example.org");
   assert.equal(folderName(RECIPIENT, ""), "bob@semail.test,=null-sender");
   assert.equal(folderName(RECIPIENT, "../../etc/passwd@x"), "bob@semail.test,=2e=2e=2f.=2e=2fetc=2fpasswd@x");
-  const long = folderName(RECIPIENT, "x".repeat(300) + "@example.org");
+  const long = folderName(RECIPIENT, `${"x".repeat(300)}@example.org`);
   assert.equal(long.length, MAX_FOLDER_NAME);
   assert.match(long, /^bob@semail\.test,x+~[0-9a-f]{24}$/);
   assert.equal(parseFolderName(long), undefined);
@@ -97,9 +110,21 @@ test("readable where possible; the null sender is explicit; long names are short
 test("mail from hostile senders is stored inside the mailbox, one readable folder each", async (t) => {
   const root = await makeMailRoot(t, undefined, ["bob"]);
   const store = makeStore(t, root);
-  const senders = ["../../etc/passwd@x", "x".repeat(300) + "@example.org", "élodie@exämple.org", '"q u"@x', "nul\u0000@x", "Alice@X", "alice@x"];
+  const senders = [
+    "../../etc/passwd@x",
+    `${"x".repeat(300)}@example.org`,
+    "élodie@exämple.org",
+    '"q u"@x',
+    "nul\u0000@x",
+    "Alice@X",
+    "alice@x",
+  ];
   for (const sender of senders) {
-    await store.deliver(makeEnvelope(sender, [RECIPIENT]), [target("bob", RECIPIENT)], messageStream(simpleMessage(`from ${JSON.stringify(sender)}`)));
+    await store.deliver(
+      makeEnvelope(sender, [RECIPIENT]),
+      [target("bob", RECIPIENT)],
+      messageStream(simpleMessage(`from ${JSON.stringify(sender)}`)),
+    );
   }
   const folders = (await readdir(path.join(root, "bob", "mail"))).sort();
   const expected = [...new Set(senders.map((s) => folderName(RECIPIENT, s)))].sort();
@@ -112,7 +137,9 @@ test("mail from hostile senders is stored inside the mailbox, one readable folde
   assert.equal(inbox.length, senders.length);
   const unicode = inbox[2]!;
   assert.equal(unicode.from_line, "?lodie@ex?mple.org Wed Nov  4 03:04:05 2026");
-  assert.ok((await readFile(path.join(root, "bob", "INBOX"), "utf8")).includes("\nReturn-Path: <élodie@exämple.org>\n"));
+  assert.ok(
+    (await readFile(path.join(root, "bob", "INBOX"), "utf8")).includes("\nReturn-Path: <élodie@exämple.org>\n"),
+  );
   const shared = await readMbox(path.join(root, "bob", "mail", folderName(RECIPIENT, "alice@x")));
   assert.equal(shared.length, 2);
 });
@@ -144,8 +171,12 @@ function generator(seed: number): (n: number) => number {
 
 // Bytes that sit near an edge of the encoding: case, the escapes' own characters, ".lock",
 // UTF-8 lead and continuation bytes, U+FFFD's and a surrogate's bytes, and random others.
-const EDGE_BYTES = [..."aAzZ.,=@-_+~/2ef0lockLOCK"].map((c) => c.charCodeAt(0)).concat([0x00, 0x20, 0x7f, 0x80, 0xbf, 0xbd, 0xc3, 0xa9, 0xed, 0xa0, 0xef, 0xfe, 0xff]);
-const EDGE_UNITS = [0x61, 0x41, 0x2e, 0x2c, 0x3d, 0x40, 0xe9, 0xc9, 0xfffd, 0xd800, 0xdbff, 0xdc00, 0xdfff, 0xd83d, 0xdca9];
+const EDGE_BYTES = [..."aAzZ.,=@-_+~/2ef0lockLOCK"]
+  .map((c) => c.charCodeAt(0))
+  .concat([0x00, 0x20, 0x7f, 0x80, 0xbf, 0xbd, 0xc3, 0xa9, 0xed, 0xa0, 0xef, 0xfe, 0xff]);
+const EDGE_UNITS = [
+  0x61, 0x41, 0x2e, 0x2c, 0x3d, 0x40, 0xe9, 0xc9, 0xfffd, 0xd800, 0xdbff, 0xdc00, 0xdfff, 0xd83d, 0xdca9,
+];
 const asciiLower = (b: number) => (b >= 0x41 && b <= 0x5a ? b | 0x20 : b);
 
 test("property: no two distinct (recipient, sender) byte strings share a name (4,000 random pairs)", () => {
@@ -154,7 +185,11 @@ test("property: no two distinct (recipient, sender) byte strings share a name (4
   const randomBytes = (): Buffer => {
     // Mostly short and dense in edge bytes; one in ten long enough to be shortened with a hash.
     const length = random(10) < 1 ? 150 + Math.floor(random(150)) : Math.floor(random(9));
-    return Buffer.from(Array.from({ length }, () => (random(4) < 3 ? EDGE_BYTES[Math.floor(random(EDGE_BYTES.length))]! : Math.floor(random(256)))));
+    return Buffer.from(
+      Array.from({ length }, () =>
+        random(4) < 3 ? EDGE_BYTES[Math.floor(random(EDGE_BYTES.length))]! : Math.floor(random(256)),
+      ),
+    );
   };
   const seen = new Map<string, string>();
   for (let i = 0; i < 4000; i++) {
@@ -174,7 +209,10 @@ test("property: no two distinct (recipient, sender) byte strings share a name (4
 test("property: no two distinct address strings share a name, lone surrogates included (4,000 random pairs)", () => {
   const seed = Number(process.env.FOLDER_NAME_SEED ?? Date.now()) >>> 0;
   const random = generator(seed);
-  const randomString = () => String.fromCharCode(...Array.from({ length: Math.floor(random(7)) }, () => EDGE_UNITS[Math.floor(random(EDGE_UNITS.length))]!));
+  const randomString = () =>
+    String.fromCharCode(
+      ...Array.from({ length: Math.floor(random(7)) }, () => EDGE_UNITS[Math.floor(random(EDGE_UNITS.length))]!),
+    );
   const seen = new Map<string, string>();
   for (let i = 0; i < 4000; i++) {
     const sender = randomString();
@@ -183,7 +221,10 @@ test("property: no two distinct address strings share a name, lone surrogates in
     const why = `seed ${seed}: ${JSON.stringify(sender)} -> ${name}`;
     assertSafe(name, why);
     const before = seen.get(name);
-    assert.ok(before === undefined || before === key, `seed ${seed}: ${JSON.stringify(key)} and ${JSON.stringify(before)} both map to ${name}`);
+    assert.ok(
+      before === undefined || before === key,
+      `seed ${seed}: ${JSON.stringify(key)} and ${JSON.stringify(before)} both map to ${name}`,
+    );
     seen.set(name, key);
     if (sender.isWellFormed()) assert.deepEqual(parseFolderName(name), { recipient: RECIPIENT, sender: key }, why);
   }

@@ -7,7 +7,16 @@ import { Readable } from "node:stream";
 import { test } from "node:test";
 import { folderName } from "../../../../../mailservers/inbound/store/index.ts";
 import { MboxoBody, asctime } from "../../../../../mailservers/inbound/store/mbox/mboxo.ts";
-import { makeEnvelope, makeMailRoot, makeStore, messageStream, readMbox, simpleMessage, target, tempFiles } from "../fixture.ts";
+import {
+  makeEnvelope,
+  makeMailRoot,
+  makeStore,
+  messageStream,
+  readMbox,
+  simpleMessage,
+  target,
+  tempFiles,
+} from "../fixture.ts";
 
 /** What mboxo quoting does to a body: a ">" before each line that begins "From ", no other. */
 const quoted = (text: string) => text.replace(/^From /gm, ">From ");
@@ -17,23 +26,39 @@ test("a message lands in INBOX and in the pair folder, with trace headers, reada
   const store = makeStore(t, root);
   const envelope = makeEnvelope("alice@example.org", ["bob@semail.test"]);
   await store.deliver(envelope, [target("bob")], messageStream(simpleMessage("first")));
-  await store.deliver(makeEnvelope("alice@example.org", ["bob@semail.test"]), [target("bob")], messageStream(simpleMessage("second", "No newline at end")));
+  await store.deliver(
+    makeEnvelope("alice@example.org", ["bob@semail.test"]),
+    [target("bob")],
+    messageStream(simpleMessage("second", "No newline at end")),
+  );
 
   const inbox = await readMbox(path.join(root, "bob", "INBOX"));
-  assert.deepEqual(inbox.map((m) => m.subject), ["first", "second"]);
+  assert.deepEqual(
+    inbox.map((m) => m.subject),
+    ["first", "second"],
+  );
   const first = inbox[0]!;
   assert.equal(first.from_line, "alice@example.org Wed Nov  4 03:04:05 2026");
-  assert.deepEqual(first.headers.slice(0, 3).map(([k]) => k), ["Return-Path", "Delivered-To", "Received"]);
+  assert.deepEqual(
+    first.headers.slice(0, 3).map(([k]) => k),
+    ["Return-Path", "Delivered-To", "Received"],
+  );
   assert.equal(first.headers[0]![1], "<alice@example.org>");
   assert.equal(first.headers[1]![1], "bob@semail.test");
-  assert.match(first.headers[2]![1], /^from client\.example \(\[127\.0\.0\.1\]\)\s+by mx\.semail\.test \(SEMail\) with ESMTP id T\d+\s+for <bob@semail\.test>; Wed, 4 Nov 2026 03:04:05 \+0000$/);
+  assert.match(
+    first.headers[2]![1],
+    /^from client\.example \(\[127\.0\.0\.1\]\)\s+by mx\.semail\.test \(SEMail\) with ESMTP id T\d+\s+for <bob@semail\.test>; Wed, 4 Nov 2026 03:04:05 \+0000$/,
+  );
   assert.equal(first.body, "Hello.\n");
   assert.equal(inbox[1]!.body, "No newline at end\n");
 
   const folders = await readdir(path.join(root, "bob", "mail"));
   assert.deepEqual(folders, [folderName("bob@semail.test", "alice@example.org")]);
   const folder = await readMbox(path.join(root, "bob", "mail", folders[0]!));
-  assert.deepEqual(folder.map((m) => m.subject), ["first", "second"]);
+  assert.deepEqual(
+    folder.map((m) => m.subject),
+    ["first", "second"],
+  );
 
   // LF only, and each message followed by one blank line.
   const raw = await readFile(path.join(root, "bob", "INBOX"), "latin1");
@@ -68,13 +93,22 @@ test("only lines that begin with From are quoted (mboxo), >From lines are kept a
     "last line without newline: From x",
   ].join("\n");
   for (const chunk of [1, 3, 64, 100_000]) {
-    await store.deliver(makeEnvelope("alice@example.org", ["bob@semail.test"]), [target("bob")], messageStream(simpleMessage(`chunk ${chunk}`, body), chunk));
+    await store.deliver(
+      makeEnvelope("alice@example.org", ["bob@semail.test"]),
+      [target("bob")],
+      messageStream(simpleMessage(`chunk ${chunk}`, body), chunk),
+    );
   }
   const messages = await readMbox(path.join(root, "bob", "INBOX"));
   assert.equal(messages.length, 4, "a From line in a body must not split the message");
   for (const message of messages) {
-    assert.deepEqual(message.body.split("\n").slice(0, 4), [">From the start of the body", ">From already quoted", ">>From twice", "From"]);
-    assert.equal(message.body, quoted(body) + "\n");
+    assert.deepEqual(message.body.split("\n").slice(0, 4), [
+      ">From the start of the body",
+      ">From already quoted",
+      ">>From twice",
+      "From",
+    ]);
+    assert.equal(message.body, `${quoted(body)}\n`);
   }
 });
 
@@ -112,10 +146,17 @@ test("Content-Length, Status, X-Status, X-IMAP*, X-UID and X-Keywords are stripp
 test("a folded line before the first header cannot continue our Received header", async (t) => {
   const root = await makeMailRoot(t);
   const store = makeStore(t, root);
-  await store.deliver(makeEnvelope("a@example.org", ["bob@semail.test"]), [target("bob")], messageStream(" by evil.example; forged\nSubject: s\n\nbody\n"));
+  await store.deliver(
+    makeEnvelope("a@example.org", ["bob@semail.test"]),
+    [target("bob")],
+    messageStream(" by evil.example; forged\nSubject: s\n\nbody\n"),
+  );
   const [message] = await readMbox(path.join(root, "bob", "INBOX"));
   assert.doesNotMatch(message!.headers[2]![1], /evil/);
-  assert.deepEqual(message!.headers.map(([k]) => k), ["Return-Path", "Delivered-To", "Received", "Subject"]);
+  assert.deepEqual(
+    message!.headers.map(([k]) => k),
+    ["Return-Path", "Delivered-To", "Received", "Subject"],
+  );
 });
 
 test("a long line keeps its bytes and a From line longer than the look-ahead is still quoted", async () => {
@@ -125,7 +166,10 @@ test("a long line keeps its bytes and a From line longer than the look-ahead is 
   const chunks: Buffer[] = [];
   body.on("data", (c: Buffer) => chunks.push(c));
   await new Promise<void>((resolve, reject) => {
-    Readable.from([Buffer.from(input)]).pipe(body).on("finish", resolve).on("error", reject);
+    Readable.from([Buffer.from(input)])
+      .pipe(body)
+      .on("finish", resolve)
+      .on("error", reject);
   });
   await new Promise((resolve) => setImmediate(resolve));
   assert.equal(Buffer.concat(chunks).toString(), `Subject: s\n\n>From ${long}\n${long}\nend\n\n`);
@@ -137,7 +181,10 @@ test("bare CR stays inside a line; CRLF split across chunks becomes LF", async (
   const chunks: Buffer[] = [];
   body.on("data", (c: Buffer) => chunks.push(c));
   await new Promise<void>((resolve, reject) => {
-    Readable.from([Buffer.from("A: b\r"), Buffer.from("\n\r\nx\ry\r"), Buffer.from("\n")]).pipe(body).on("finish", resolve).on("error", reject);
+    Readable.from([Buffer.from("A: b\r"), Buffer.from("\n\r\nx\ry\r"), Buffer.from("\n")])
+      .pipe(body)
+      .on("finish", resolve)
+      .on("error", reject);
   });
   await new Promise((resolve) => setImmediate(resolve));
   assert.equal(Buffer.concat(chunks).toString(), "A: b\n\nx\ry\n\n");
@@ -153,9 +200,16 @@ test("a message after a torn last line (a writer that died) still starts a messa
   await mkdir(path.join(root, "bob"), { recursive: true });
   await writeFile(path.join(root, "bob", "INBOX"), "From x Thu Jan  1 00:00:00 2026\nSubject: torn\n\ncut in the mid");
   const store = makeStore(t, root);
-  await store.deliver(makeEnvelope("alice@example.org", ["bob@semail.test"]), [target("bob")], messageStream(simpleMessage("whole")));
+  await store.deliver(
+    makeEnvelope("alice@example.org", ["bob@semail.test"]),
+    [target("bob")],
+    messageStream(simpleMessage("whole")),
+  );
   const messages = await readMbox(path.join(root, "bob", "INBOX"));
-  assert.deepEqual(messages.map((m) => m.subject), ["torn", "whole"]);
+  assert.deepEqual(
+    messages.map((m) => m.subject),
+    ["torn", "whole"],
+  );
   assert.equal(messages[1]!.body, "Hello.\n");
 });
 
@@ -164,8 +218,12 @@ test("a large message (spooled to a temp file) round-trips byte for byte", async
   const store = makeStore(t, root);
   const lines: string[] = [];
   for (let i = 0; i < 6000; i++) lines.push(i % 100 === 0 ? `From line ${i}` : `line ${i} ${"é".repeat(i % 50)}`);
-  const body = lines.join("\n") + "\n";
-  await store.deliver(makeEnvelope("alice@example.org", ["bob@semail.test"]), [target("bob")], messageStream(simpleMessage("large", body), 65536));
+  const body = `${lines.join("\n")}\n`;
+  await store.deliver(
+    makeEnvelope("alice@example.org", ["bob@semail.test"]),
+    [target("bob")],
+    messageStream(simpleMessage("large", body), 65536),
+  );
   const [message] = await readMbox(path.join(root, "bob", "INBOX"));
   assert.ok(Buffer.byteLength(body) > 200_000);
   assert.equal(message!.body, quoted(body));
@@ -175,10 +233,25 @@ test("a large message (spooled to a temp file) round-trips byte for byte", async
 test("two recipients of one mailbox get a copy each in its INBOX (Delivered-To differs) and a folder each", async (t) => {
   const root = await makeMailRoot(t);
   const store = makeStore(t, root);
-  const targets = [target("admin", "postmaster@semail.test"), target("admin", "abuse@semail.test"), target("admin", "POSTMASTER@semail.test")];
-  await store.deliver(makeEnvelope("alice@example.org", targets.map((x) => x.recipient)), targets, messageStream(simpleMessage("report")));
+  const targets = [
+    target("admin", "postmaster@semail.test"),
+    target("admin", "abuse@semail.test"),
+    target("admin", "POSTMASTER@semail.test"),
+  ];
+  await store.deliver(
+    makeEnvelope(
+      "alice@example.org",
+      targets.map((x) => x.recipient),
+    ),
+    targets,
+    messageStream(simpleMessage("report")),
+  );
   const inbox = await readMbox(path.join(root, "admin", "INBOX"));
-  assert.deepEqual(inbox.map((m) => m.headers[1]![1]), ["postmaster@semail.test", "abuse@semail.test"], "the same address twice is one copy");
+  assert.deepEqual(
+    inbox.map((m) => m.headers[1]![1]),
+    ["postmaster@semail.test", "abuse@semail.test"],
+    "the same address twice is one copy",
+  );
   assert.deepEqual((await readdir(path.join(root, "admin", "mail"))).sort(), [
     folderName("abuse@semail.test", "alice@example.org"),
     folderName("postmaster@semail.test", "alice@example.org"),

@@ -39,7 +39,10 @@ function messageOfSize(subject: string, size: number): Readable {
       const chunk = Buffer.concat(Array.from({ length: lines }, () => line));
       const part = chunk.subarray(0, Math.min(chunk.length, left));
       // The last line keeps its CRLF: cut the x's, not the line ending.
-      const last = left <= chunk.length && left % line.length !== 0 ? Buffer.concat([part.subarray(0, part.length - 2), Buffer.from("\r\n")]) : part;
+      const last =
+        left <= chunk.length && left % line.length !== 0
+          ? Buffer.concat([part.subarray(0, part.length - 2), Buffer.from("\r\n")])
+          : part;
       left -= last.length;
       this.push(last);
     },
@@ -60,14 +63,20 @@ async function sizes(dir: string): Promise<Record<string, number>> {
 /** Mailbox-fs.sh's layout in a root: INBOX, mail/ and the marker. */
 async function provisionLikeMailboxFs(root: string): Promise<void> {
   await mkdir(path.join(root, "mail"), { recursive: true, mode: 0o700 });
-  for (const file of ["INBOX", PROVISIONED_MARKER]) await writeFile(path.join(root, file), "", { flag: "a", mode: 0o600 });
+  for (const file of ["INBOX", PROVISIONED_MARKER])
+    await writeFile(path.join(root, file), "", { flag: "a", mode: 0o600 });
 }
 
 /**
  * A mail root on the host's disk whose `owner` is a filesystem of its own of `bytes`, and
  * a store on it. The store is closed, then the image unmounted, then the root removed.
  */
-async function mailRootWithImage(t: TestContext, owner: string, bytes: number, storeOptions: { minFreeSpace?: number } = {}): Promise<{ mailRoot: string; root: string; store: MboxStore } | undefined> {
+async function mailRootWithImage(
+  t: TestContext,
+  owner: string,
+  bytes: number,
+  storeOptions: { minFreeSpace?: number } = {},
+): Promise<{ mailRoot: string; root: string; store: MboxStore } | undefined> {
   const mailRoot = await mkdtemp(path.join(tmpdir(), "semail-room-"));
   const store = makeStore(t, mailRoot, storeOptions);
   const root = path.join(mailRoot, owner);
@@ -95,7 +104,10 @@ test("a 30 MiB message into a 64 MiB mailbox is refused (NoRoomError) and leaves
   const freeBefore = freeBytes(root);
   const error = await store
     .deliver(makeEnvelope(SENDER, [bob.recipient]), [bob], messageOfSize("thirty", 30 * MiB))
-    .then(() => undefined, (e: unknown) => e);
+    .then(
+      () => undefined,
+      (e: unknown) => e,
+    );
   assert.ok(error instanceof NoRoomError, `expected NoRoomError, got ${String(error)}`);
   assert.deepEqual(error.recipients, ["bob@semail.test"]);
   assert.deepEqual(await sizes(root), before, "nothing half-written, no lock, no folder");
@@ -104,14 +116,20 @@ test("a 30 MiB message into a 64 MiB mailbox is refused (NoRoomError) and leaves
   assert.deepEqual(await claimedMarkers(mailRoot), []);
 
   const largest = await store.largestMessage("bob", bob.quota);
-  t.diagnostic(`64 MiB ext4: ${freeBytes(root)} bytes free, the largest message it takes is ${largest} bytes (${(largest / MiB).toFixed(2)} MiB)`);
+  t.diagnostic(
+    `64 MiB ext4: ${freeBytes(root)} bytes free, the largest message it takes is ${largest} bytes (${(largest / MiB).toFixed(2)} MiB)`,
+  );
   assert.ok(largest < 30 * MiB && largest > 24 * MiB, `largest ${largest}`);
   // Exactly the largest it said: both copies go in.
   await store.deliver(makeEnvelope(SENDER, [bob.recipient]), [bob], messageOfSize("fits", largest));
   const [inbox] = await readMbox(path.join(root, "INBOX")).then((messages) => messages.map((m) => m.subject));
   assert.equal(inbox, "fits");
   const [folder] = await readdir(path.join(root, "mail"));
-  assert.equal((await stat(path.join(root, "mail", folder!))).size, (await stat(path.join(root, "INBOX"))).size, "the folder copy is whole");
+  assert.equal(
+    (await stat(path.join(root, "mail", folder!))).size,
+    (await stat(path.join(root, "INBOX"))).size,
+    "the folder copy is whole",
+  );
   t.diagnostic(`after it: ${freeBytes(root)} bytes free`);
   assert.ok((await store.largestMessage("bob", bob.quota)) < MiB, "little room left after it");
 });
@@ -134,11 +152,19 @@ test("a mailbox root on the mail root's own filesystem keeps minFreeSpace there,
   assert.ok(largest < (free - 2 * MiB) / 3 && largest > (free - 2 * MiB) / 3 - 256 * 1024, `largest ${largest}`);
   // Would fit without the reserve (two copies plus the temp body in the free space), not with it.
   const tooBig = Math.floor((free - 512 * 1024) / 3);
-  const error = await store.deliver(makeEnvelope(SENDER, [bob.recipient]), [bob], messageOfSize("reserve", tooBig)).then(() => undefined, (e: unknown) => e);
+  const error = await store
+    .deliver(makeEnvelope(SENDER, [bob.recipient]), [bob], messageOfSize("reserve", tooBig))
+    .then(
+      () => undefined,
+      (e: unknown) => e,
+    );
   assert.ok(error instanceof NoRoomError, String(error));
   assert.equal((await stat(path.join(mailRoot, "bob", "INBOX"))).size, 0);
   await store.deliver(makeEnvelope(SENDER, [bob.recipient]), [bob], messageOfSize("fits", largest));
-  assert.deepEqual((await readMbox(path.join(mailRoot, "bob", "INBOX"))).map((m) => m.subject), ["fits"]);
+  assert.deepEqual(
+    (await readMbox(path.join(mailRoot, "bob", "INBOX"))).map((m) => m.subject),
+    ["fits"],
+  );
 });
 
 test("two messages that fit one at a time but not together: one is stored, the other gets NoRoomError (552), never a rollback (451)", async (t) => {
@@ -148,7 +174,11 @@ test("two messages that fit one at a time but not together: one is stored, the o
   const bob = target("bob", "bob@semail.test", 32 * MiB);
   const largest = await store.largestMessage("bob", bob.quota);
   const size = Math.floor(largest * 0.7);
-  const results = await Promise.allSettled(["one", "two"].map((subject) => store.deliver(makeEnvelope(SENDER, [bob.recipient]), [bob], messageOfSize(subject, size))));
+  const results = await Promise.allSettled(
+    ["one", "two"].map((subject) =>
+      store.deliver(makeEnvelope(SENDER, [bob.recipient]), [bob], messageOfSize(subject, size)),
+    ),
+  );
   assert.deepEqual(results.map((r) => r.status).sort(), ["fulfilled", "rejected"]);
   const refused = results.find((r) => r.status === "rejected")!.reason as unknown;
   assert.ok(refused instanceof NoRoomError, `expected NoRoomError, got ${String(refused)}`);
@@ -162,7 +192,10 @@ test("the room arithmetic: what largestAppend allows always costs no more than t
         const bytes = largestAppend(room, copies, blockSize);
         assert.ok(bytes === 0 || copies * diskCost(bytes, blockSize) <= room, `${room}/${copies}/${blockSize}`);
         // Not needlessly small: a few blocks more would not fit.
-        assert.ok(copies * diskCost(bytes + 8 * blockSize, blockSize) > room, `${room}/${copies}/${blockSize} leaves room unused`);
+        assert.ok(
+          copies * diskCost(bytes + 8 * blockSize, blockSize) > room,
+          `${room}/${copies}/${blockSize} leaves room unused`,
+        );
       }
     }
   }

@@ -13,13 +13,23 @@ import { makeEnvelope, makeMailRoot, makeStore, messageStream, simpleMessage, ta
 test("the quota walk skips the owner's home and counts the rest of the root", async (t) => {
   const root = await makeMailRoot(t);
   const store = makeStore(t, root);
-  await store.deliver(makeEnvelope("a@example.org", ["bob@semail.test"]), [target("bob")], messageStream(simpleMessage("1", "hello\n")));
+  await store.deliver(
+    makeEnvelope("a@example.org", ["bob@semail.test"]),
+    [target("bob")],
+    messageStream(simpleMessage("1", "hello\n")),
+  );
   const bob = path.join(root, "bob");
   const home = path.join(bob, USER_HOME_NAME);
   await mkdir(path.join(home, "project"), { recursive: true });
   await writeFile(path.join(home, "project", "big"), Buffer.alloc(1 << 20));
   await writeFile(path.join(home, "sent"), "x".repeat(5000));
   await writeFile(path.join(bob, "mail", USER_HOME_NAME), "y".repeat(300));
-  const mail = (await stat(path.join(bob, "INBOX"))).size + (await stat(path.join(bob, "mail", folderName("bob@semail.test", "a@example.org")))).size;
-  assert.equal(await makeStore(t, root).usage("bob"), mail + 300, "INBOX, the pair folder and mail/home; nothing of <root>/home");
+  const mail =
+    (await stat(path.join(bob, "INBOX"))).size +
+    (await stat(path.join(bob, "mail", folderName("bob@semail.test", "a@example.org")))).size;
+  assert.equal(
+    await makeStore(t, root).usage("bob"),
+    mail + 300,
+    "INBOX, the pair folder and mail/home; nothing of <root>/home",
+  );
 });

@@ -54,7 +54,9 @@ async function startPipeliningServer(): Promise<{ port: number; groups: string[]
       }
     });
   });
-  const port = await new Promise<number>((resolve) => server.listen(0, "127.0.0.1", () => resolve((server.address() as { port: number }).port)));
+  const port = await new Promise<number>((resolve) =>
+    server.listen(0, "127.0.0.1", () => resolve((server.address() as { port: number }).port)),
+  );
   return {
     port,
     groups,
@@ -87,6 +89,10 @@ test("with PIPELINING, MAIL, every RCPT and DATA go out before any reply", async
     envelopeId: "pipe",
     message: () => Readable.from([Buffer.from("Subject: pipelined\r\n\r\nHello.\r\n")]),
   });
-  assert.deepEqual(results.map((r) => r.status), ["delivered", "delivered"], results.map((r) => r.response).join("; "));
+  assert.deepEqual(
+    results.map((r) => r.status),
+    ["delivered", "delivered"],
+    results.map((r) => r.response).join("; "),
+  );
   assert.deepEqual(server.groups, [["MAIL", "RCPT", "RCPT", "DATA"]]);
 });

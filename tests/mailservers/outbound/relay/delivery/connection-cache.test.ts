@@ -11,7 +11,12 @@ import { test, type TestContext } from "node:test";
 import { silentLogger } from "../../../../../lib/logger.ts";
 import { systemClock } from "../../../../../lib/clock.ts";
 import { Queue } from "../../../../../mailservers/outbound/relay/queue/queue.ts";
-import { createSender, type DeliveryOptions, type RecipientResult, type Sender } from "../../../../../mailservers/outbound/relay/delivery/send.ts";
+import {
+  createSender,
+  type DeliveryOptions,
+  type RecipientResult,
+  type Sender,
+} from "../../../../../mailservers/outbound/relay/delivery/send.ts";
 import { Spool } from "../../../../../mailservers/outbound/relay/spool/spool.ts";
 import { until } from "../../../../../testkit/until.ts";
 import { startSessionSink, type SessionSink } from "./session-sink.ts";
@@ -20,7 +25,11 @@ const DOMAIN = "pool.test";
 const neverAsked = { resolve: () => Promise.reject(new Error("the relay host needs no MX lookup")) };
 
 /** A sink and a sender that relays everything to it; both closed after the test, the sender first. */
-async function setUp(t: TestContext, overrides: Partial<DeliveryOptions> = {}, sinkOptions: { idleTimeoutMs?: number } = {}): Promise<{ sink: SessionSink; sender: Sender }> {
+async function setUp(
+  t: TestContext,
+  overrides: Partial<DeliveryOptions> = {},
+  sinkOptions: { idleTimeoutMs?: number } = {},
+): Promise<{ sink: SessionSink; sender: Sender }> {
   const sink = await startSessionSink("127.0.0.1", sinkOptions);
   const sender = createSender({
     resolver: neverAsked,
@@ -51,13 +60,17 @@ function send(sender: Sender, local: string): Promise<RecipientResult[]> {
   });
 }
 
-const sessionOf = (sink: SessionSink, local: string) => sink.messages.find((m) => m.recipients.includes(`${local}@${DOMAIN}`))?.session;
+const sessionOf = (sink: SessionSink, local: string) =>
+  sink.messages.find((m) => m.recipients.includes(`${local}@${DOMAIN}`))?.session;
 
 test("a connection is reused for the next message to the same server", async (t) => {
   const { sink, sender } = await setUp(t);
   for (const local of ["r1", "r2", "r3"]) assert.equal((await send(sender, local))[0]?.status, "delivered");
   assert.equal(sink.connections, 1);
-  assert.deepEqual(sink.messages.map((m) => m.transaction), [1, 2, 3]);
+  assert.deepEqual(
+    sink.messages.map((m) => m.transaction),
+    [1, 2, 3],
+  );
   assert.equal(sessionOf(sink, "r1"), sessionOf(sink, "r3"));
 });
 
@@ -161,7 +174,10 @@ test("the queue's per-domain limit bounds the connections, with reuse", async (t
   t.after(() => queue.stop());
   const count = 12;
   for (let i = 0; i < count; i++) {
-    const record = await spool.accept({ from: "alice@sender.test", recipients: [`q${i}@${DOMAIN}`], arrival: Date.now() }, Readable.from([Buffer.from(`Subject: q${i}\r\n\r\nHello.\r\n`)]));
+    const record = await spool.accept(
+      { from: "alice@sender.test", recipients: [`q${i}@${DOMAIN}`], arrival: Date.now() },
+      Readable.from([Buffer.from(`Subject: q${i}\r\n\r\nHello.\r\n`)]),
+    );
     await queue.add(record);
   }
   await until(() => sink.messages.length === count, `${count} messages at the sink`, 30_000);

@@ -2,7 +2,12 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { createMxResolver } from "../../../../../mailservers/outbound/relay/delivery/mx.ts";
-import { createSender, type DeliveryOptions, type RecipientResult, type Sender } from "../../../../../mailservers/outbound/relay/delivery/send.ts";
+import {
+  createSender,
+  type DeliveryOptions,
+  type RecipientResult,
+  type Sender,
+} from "../../../../../mailservers/outbound/relay/delivery/send.ts";
 import { startTarget } from "../../../../helpers/target-smtp.ts";
 import { selfSignedPem } from "../../../../../testkit/tls.ts";
 import { APEX, IP, message, source, startWorld, type World } from "./fixture.ts";
@@ -33,7 +38,12 @@ function sender(overrides: Partial<DeliveryOptions> = {}): Sender {
   return s;
 }
 
-async function deliverTo(domain: string, locals: string[], overrides: Partial<DeliveryOptions> = {}, body = message(`to ${domain}`)): Promise<RecipientResult[]> {
+async function deliverTo(
+  domain: string,
+  locals: string[],
+  overrides: Partial<DeliveryOptions> = {},
+  body = message(`to ${domain}`),
+): Promise<RecipientResult[]> {
   return sender(overrides).deliver({
     domain: `${domain}.${APEX}`,
     mailFrom: `alice@sender.${APEX}`,
@@ -43,7 +53,8 @@ async function deliverTo(domain: string, locals: string[], overrides: Partial<De
   });
 }
 
-const receivedBy = (target: keyof World["targets"], recipient: string) => world.targets[target].messages.filter((m) => m.recipients.includes(recipient));
+const receivedBy = (target: keyof World["targets"], recipient: string) =>
+  world.targets[target].messages.filter((m) => m.recipients.includes(recipient));
 
 describe("MX routing", () => {
   test("lowest preference first, next host when it cannot be reached", async () => {
@@ -88,7 +99,9 @@ describe("MX routing", () => {
   });
 
   test("DNS server down: defer", async () => {
-    const results = await deliverTo("pref", ["d1"], { resolver: createMxResolver({ server: `127.0.0.1:${world.port}`, timeoutMs: 300 }) });
+    const results = await deliverTo("pref", ["d1"], {
+      resolver: createMxResolver({ server: `127.0.0.1:${world.port}`, timeoutMs: 300 }),
+    });
     assert.equal(results[0]?.status, "deferred");
     assert.match(results[0]?.response ?? "", /DNS/);
   });
@@ -127,7 +140,7 @@ describe("the message", () => {
       message("exact"),
       Buffer.from(".leading dot\r\n..two dots\r\n.\r\nnot the end\r\n"),
       Buffer.from([0xc3, 0xa9, 0x0d, 0x0a]), // 8-bit text
-      Buffer.from("x".repeat(900) + "\r\nlast line\r\n"),
+      Buffer.from(`${"x".repeat(900)}\r\nlast line\r\n`),
     ]);
     const received = `Received: from client.example (localhost [127.0.0.1])\r\n\tby relay.${APEX} with ESMTPSA id exact; Tue, 24 Nov 2026 00:25:00 +0000\r\n`;
     const [result] = await sender().deliver({
@@ -147,13 +160,22 @@ describe("the message", () => {
   });
 
   test("null sender is sent as MAIL FROM:<>", async () => {
-    const [result] = await sender().deliver({ domain: `plain.${APEX}`, mailFrom: "", recipients: [`bounce@plain.${APEX}`], envelopeId: "null", message: source(message("null")) });
+    const [result] = await sender().deliver({
+      domain: `plain.${APEX}`,
+      mailFrom: "",
+      recipients: [`bounce@plain.${APEX}`],
+      envelopeId: "null",
+      message: source(message("null")),
+    });
     assert.equal(result?.status, "delivered", String(result?.response));
     assert.equal(receivedBy("a", `bounce@plain.${APEX}`)[0]?.mailFrom, "");
   });
 
   test("an EHLO name with CR/LF is refused at creation", () => {
-    assert.throws(() => createSender({ resolver: createMxResolver({}), ehloName: "relay.test\r\nMAIL FROM:<x@y>" }), /not a host name/);
+    assert.throws(
+      () => createSender({ resolver: createMxResolver({}), ehloName: "relay.test\r\nMAIL FROM:<x@y>" }),
+      /not a host name/,
+    );
     assert.throws(() => createSender({ resolver: createMxResolver({}), ehloName: "" }), /not a host name/);
   });
 });
@@ -178,7 +200,10 @@ describe("replies", () => {
 
   test("every recipient refused: each keeps its own verdict", async () => {
     const results = await deliverTo("mixed-d", ["bad2", "later2"]);
-    assert.deepEqual(results.map((r) => r.status), ["bounced", "deferred"]);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ["bounced", "deferred"],
+    );
   });
 
   test("451 defers until the server accepts", async () => {
@@ -279,16 +304,29 @@ describe("loops and relay host", () => {
   });
 
   test("a relay host with AUTH gets our login over STARTTLS", async (t) => {
-    const relay = await startTarget({ host: "127.0.0.14", tls: await selfSignedPem("smtp.isp.test"), auth: { user: "me", pass: "s3cret" } });
+    const relay = await startTarget({
+      host: "127.0.0.14",
+      tls: await selfSignedPem("smtp.isp.test"),
+      auth: { user: "me", pass: "s3cret" },
+    });
     t.after(() => relay.close());
     const resolver = { resolve: () => Promise.reject(new Error("must not be asked")) };
-    const unverified = await deliverTo("nope", ["r6"], { resolver, relayHost: { host: relay.host, port: relay.port, auth: { user: "me", pass: "s3cret" } } });
+    const unverified = await deliverTo("nope", ["r6"], {
+      resolver,
+      relayHost: { host: relay.host, port: relay.port, auth: { user: "me", pass: "s3cret" } },
+    });
     assert.equal(unverified[0]?.status, "deferred", "a self-signed relay is not trusted with the password by default");
-    const [ok] = await deliverTo("nope", ["r4"], { resolver, relayHost: { host: relay.host, port: relay.port, auth: { user: "me", pass: "s3cret" }, verifyTls: false } });
+    const [ok] = await deliverTo("nope", ["r4"], {
+      resolver,
+      relayHost: { host: relay.host, port: relay.port, auth: { user: "me", pass: "s3cret" }, verifyTls: false },
+    });
     assert.equal(ok?.status, "delivered", String(ok?.response));
     assert.equal(ok?.tls, true);
     assert.deepEqual([relay.messages[0]?.user, relay.messages[0]?.secure], ["me", true]);
-    const [wrong] = await deliverTo("nope", ["r5"], { resolver, relayHost: { host: relay.host, port: relay.port, auth: { user: "me", pass: "wrong" }, verifyTls: false } });
+    const [wrong] = await deliverTo("nope", ["r5"], {
+      resolver,
+      relayHost: { host: relay.host, port: relay.port, auth: { user: "me", pass: "wrong" }, verifyTls: false },
+    });
     assert.equal(wrong?.status, "deferred");
     assert.match(wrong?.response ?? "", /refused our login/);
     assert.equal(relay.messages.length, 1);
@@ -296,7 +334,10 @@ describe("loops and relay host", () => {
 
   test("a relay host that does not offer TLS never gets our password", async () => {
     const resolver = { resolve: () => Promise.reject(new Error("must not be asked")) };
-    const [remote] = await deliverTo("nope", ["r3"], { resolver, relayHost: { host: IP.b, port: world.port, auth: { user: "u", pass: "p" } } });
+    const [remote] = await deliverTo("nope", ["r3"], {
+      resolver,
+      relayHost: { host: IP.b, port: world.port, auth: { user: "u", pass: "p" } },
+    });
     assert.equal(remote?.status, "deferred");
     assert.match(remote?.response ?? "", /TLS required/);
     assert.equal(receivedBy("b", `r3@nope.${APEX}`).length, 0);
@@ -316,7 +357,11 @@ describe("resources and local domains", () => {
       message: () => {
         opened++;
         // A source that never ends by itself, like a large spool file read slowly.
-        const stream = new Readable({ read() { this.push(Buffer.alloc(1024, 0x61)); } });
+        const stream = new Readable({
+          read() {
+            this.push(Buffer.alloc(1024, 0x61));
+          },
+        });
         stream.once("close", () => closed++);
         return stream;
       },
@@ -327,7 +372,10 @@ describe("resources and local domains", () => {
   });
 
   test("a domain we receive mail for may have us as MX: no loop", async () => {
-    const [result] = await deliverTo("backup", ["l4"], { localAddresses: [IP.a], isLocalDomain: (d) => d === `backup.${APEX}` });
+    const [result] = await deliverTo("backup", ["l4"], {
+      localAddresses: [IP.a],
+      isLocalDomain: (d) => d === `backup.${APEX}`,
+    });
     assert.equal(result?.status, "delivered", String(result?.response));
     const [other] = await deliverTo("backup", ["l5"], { localAddresses: [IP.a, IP.self] });
     assert.equal(other?.status, "bounced");

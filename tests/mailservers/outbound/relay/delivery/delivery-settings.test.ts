@@ -34,13 +34,19 @@ test("defaults: port 25, prefer IPv6, RFC 5321 greeting time, EHLO = hostname", 
   assert.equal(options.isLocalDomain?.("semail.test"), true);
   assert.equal(options.isLocalDomain?.("notsemail.test"), false);
   // A user's external domain hosted here is ours too, per the users list.
-  const hosted = await deliveryOptionsFromSettings(parseSettings({}, "test"), undefined, (d) => d === "ada.example.org");
+  const hosted = await deliveryOptionsFromSettings(
+    parseSettings({}, "test"),
+    undefined,
+    (d) => d === "ada.example.org",
+  );
   assert.equal(hosted.isLocalDomain?.("ada.example.org"), true);
   assert.equal(hosted.isLocalDomain?.("other.example.org"), false);
 });
 
 test("every delivery setting is carried over; key and password come from files", async () => {
-  const key = generateKeyPairSync("rsa", { modulusLength: 1024 }).privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+  const key = generateKeyPairSync("rsa", { modulusLength: 1024 })
+    .privateKey.export({ type: "pkcs8", format: "pem" })
+    .toString();
   await writeFile(join(dir, "dkim.pem"), key);
   await writeFile(join(dir, "relay.pass"), "s3cret\n");
   const settings = parseSettings(
@@ -69,20 +75,54 @@ test("every delivery setting is carried over; key and password come from files",
   assert.equal(options.ehloName, "out.example.test");
   assert.equal(options.port, 2525);
   assert.equal(options.ipFamily, "ipv4");
-  assert.deepEqual([options.connectTimeoutMs, options.greetingTimeoutMs, options.commandTimeoutMs], [5000, 60_000, 120_000]);
+  assert.deepEqual(
+    [options.connectTimeoutMs, options.greetingTimeoutMs, options.commandTimeoutMs],
+    [5000, 60_000, 120_000],
+  );
   assert.equal(options.connectionIdleMs, 5000);
   assert.deepEqual(options.tlsPolicy, { "bank.test": "verify" });
-  assert.deepEqual(options.relayHost, { host: "smtp.isp.test", port: 587, secure: false, verifyTls: true, auth: { user: "me", pass: "s3cret" } });
+  assert.deepEqual(options.relayHost, {
+    host: "smtp.isp.test",
+    port: 587,
+    secure: false,
+    verifyTls: true,
+    auth: { user: "me", pass: "s3cret" },
+  });
   assert.deepEqual(options.localAddresses, ["192.0.2.10"]);
   assert.ok(options.dkim && "keyFor" in options.dkim && options.dkim.keyFor("team.example.test")?.selector === "s2026");
 });
 
 test("bad values and missing files name the setting", async () => {
-  assert.throws(() => parseSettings({ outbound: { delivery: { ipFamily: "ipv5" } } }, "test"), /outbound\.delivery\.ipFamily/);
-  assert.throws(() => parseSettings({ outbound: { delivery: { connectionIdleTime: "a while" } } }, "test"), /outbound\.delivery\.connectionIdleTime/);
-  assert.throws(() => parseSettings({ outbound: { delivery: { resolver: "dns.example" } } }, "test"), /outbound\.delivery\.resolver/);
-  assert.throws(() => parseSettings({ outbound: { delivery: { tls: { "x.test": "maybe" } } } }, "test"), /outbound\.delivery\.tls/);
-  assert.throws(() => parseSettings({ outbound: { delivery: { relayHost: { host: "h", user: "u" } } } }, "test"), /passwordFile go together/);
-  const missing = parseSettings({ outbound: { delivery: { dkim: [{ domain: "example.test", selector: "s1", privateKeyFile: join(dir, "nope.pem") }] } } }, "test");
-  await assert.rejects(deliveryOptionsFromSettings(missing), /outbound\.delivery\.dkim\[0\]\.privateKeyFile: cannot read/);
+  assert.throws(
+    () => parseSettings({ outbound: { delivery: { ipFamily: "ipv5" } } }, "test"),
+    /outbound\.delivery\.ipFamily/,
+  );
+  assert.throws(
+    () => parseSettings({ outbound: { delivery: { connectionIdleTime: "a while" } } }, "test"),
+    /outbound\.delivery\.connectionIdleTime/,
+  );
+  assert.throws(
+    () => parseSettings({ outbound: { delivery: { resolver: "dns.example" } } }, "test"),
+    /outbound\.delivery\.resolver/,
+  );
+  assert.throws(
+    () => parseSettings({ outbound: { delivery: { tls: { "x.test": "maybe" } } } }, "test"),
+    /outbound\.delivery\.tls/,
+  );
+  assert.throws(
+    () => parseSettings({ outbound: { delivery: { relayHost: { host: "h", user: "u" } } } }, "test"),
+    /passwordFile go together/,
+  );
+  const missing = parseSettings(
+    {
+      outbound: {
+        delivery: { dkim: [{ domain: "example.test", selector: "s1", privateKeyFile: join(dir, "nope.pem") }] },
+      },
+    },
+    "test",
+  );
+  await assert.rejects(
+    deliveryOptionsFromSettings(missing),
+    /outbound\.delivery\.dkim\[0\]\.privateKeyFile: cannot read/,
+  );
 });

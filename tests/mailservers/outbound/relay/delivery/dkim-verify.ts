@@ -21,7 +21,7 @@ function splitMessage(raw: Buffer): { fields: Field[]; body: string } {
   const body = end === -1 ? "" : text.slice(end + 4);
   const fields: Field[] = [];
   for (const line of head.split("\r\n")) {
-    if (/^[ \t]/.test(line) && fields.length) fields[fields.length - 1]!.raw += "\r\n" + line;
+    if (/^[ \t]/.test(line) && fields.length) fields[fields.length - 1]!.raw += `\r\n${line}`;
     else fields.push({ name: line.slice(0, line.indexOf(":")).trim().toLowerCase(), raw: line });
   }
   return { fields, body };
@@ -30,7 +30,11 @@ function splitMessage(raw: Buffer): { fields: Field[]; body: string } {
 function relaxedHeader(raw: string): string {
   const colon = raw.indexOf(":");
   const name = raw.slice(0, colon).trim().toLowerCase();
-  const value = raw.slice(colon + 1).replace(/\r\n/g, "").replace(/[ \t]+/g, " ").trim();
+  const value = raw
+    .slice(colon + 1)
+    .replace(/\r\n/g, "")
+    .replace(/[ \t]+/g, " ")
+    .trim();
   return `${name}:${value}`;
 }
 
@@ -39,7 +43,7 @@ function relaxedBody(body: string): string {
   if (lines.at(-1) === "") lines.pop();
   lines = lines.map((l) => l.replace(/[ \t]+/g, " ").replace(/ $/, ""));
   while (lines.length && lines.at(-1) === "") lines.pop();
-  return lines.length ? lines.join("\r\n") + "\r\n" : "";
+  return lines.length ? `${lines.join("\r\n")}\r\n` : "";
 }
 
 export function publicKeyFromRecord(txt: string): KeyObject {
@@ -56,9 +60,14 @@ export function verifyDkim(raw: Buffer, key: KeyObject): DkimCheck {
   const tags: Record<string, string> = {};
   for (const part of value.split(";")) {
     const eq = part.indexOf("=");
-    if (eq > 0) tags[part.slice(0, eq).trim()] = part.slice(eq + 1).replace(/[ \t]+/g, " ").trim();
+    if (eq > 0)
+      tags[part.slice(0, eq).trim()] = part
+        .slice(eq + 1)
+        .replace(/[ \t]+/g, " ")
+        .trim();
   }
-  if (tags.a !== "rsa-sha256" || tags.c !== "relaxed/relaxed") return { ok: false, reason: `unsupported a=${tags.a} c=${tags.c}`, tags };
+  if (tags.a !== "rsa-sha256" || tags.c !== "relaxed/relaxed")
+    return { ok: false, reason: `unsupported a=${tags.a} c=${tags.c}`, tags };
   const bodyHash = createHash("sha256").update(relaxedBody(body), "latin1").digest("base64");
   if (bodyHash !== (tags.bh ?? "").replace(/ /g, "")) return { ok: false, reason: "body hash mismatch", tags };
   // Each name in h= takes the next instance of that field from the bottom up (RFC 6376 5.4.2).
@@ -68,10 +77,15 @@ export function verifyDkim(raw: Buffer, key: KeyObject): DkimCheck {
     const field = fields.filter((f) => f.name === name && f !== signature && !used.has(f)).at(-1);
     if (!field) continue;
     used.add(field);
-    lines.push(relaxedHeader(field.raw) + "\r\n");
+    lines.push(`${relaxedHeader(field.raw)}\r\n`);
   }
   const unsigned = signature.raw.replace(/(^|;)([ \t\r\n]*b[ \t\r\n]*=)[^;]*/, "$1$2");
   const data = lines.join("") + relaxedHeader(unsigned);
-  const ok = verify("sha256", Buffer.from(data, "latin1"), key, Buffer.from((tags.b ?? "").replace(/ /g, ""), "base64"));
+  const ok = verify(
+    "sha256",
+    Buffer.from(data, "latin1"),
+    key,
+    Buffer.from((tags.b ?? "").replace(/ /g, ""), "base64"),
+  );
   return ok ? { ok, tags } : { ok, reason: "signature does not verify", tags };
 }

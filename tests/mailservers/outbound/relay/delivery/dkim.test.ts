@@ -14,7 +14,10 @@ const privateKey = keys.privateKey.export({ type: "pkcs8", format: "pem" }).toSt
 const publicDer = keys.publicKey.export({ type: "spki", format: "der" }).toString("base64");
 // TXT strings hold at most 255 bytes: split the key record.
 const record = `v=DKIM1; k=rsa; p=${publicDer}`;
-const chunks = record.match(/.{1,200}/g)!.map((c) => `"${c}"`).join(" ");
+const chunks = record
+  .match(/.{1,200}/g)!
+  .map((c) => `"${c}"`)
+  .join(" ");
 
 let world: World;
 let sender: Sender;
@@ -42,7 +45,13 @@ async function publishedKey() {
 }
 
 async function sendFrom(mailFrom: string, local: string, body: Buffer) {
-  const [result] = await sender.deliver({ domain: `plain.${APEX}`, mailFrom, recipients: [`${local}@plain.${APEX}`], envelopeId: local, message: source(body) });
+  const [result] = await sender.deliver({
+    domain: `plain.${APEX}`,
+    mailFrom,
+    recipients: [`${local}@plain.${APEX}`],
+    envelopeId: local,
+    message: source(body),
+  });
   assert.equal(result?.status, "delivered", String(result?.response));
   const got = world.targets.a.messages.find((m) => m.recipients.includes(`${local}@plain.${APEX}`));
   assert.ok(got);
@@ -69,7 +78,11 @@ test("a changed body or header no longer verifies", async () => {
 });
 
 test("bare line ends are normalised before signing, so the sent bytes verify", async () => {
-  const raw = await sendFrom(`alice@sender.${APEX}`, "d3", Buffer.from(`From: alice@sender.${APEX}\nSubject: bare\r\n\nline one\rline two\n`));
+  const raw = await sendFrom(
+    `alice@sender.${APEX}`,
+    "d3",
+    Buffer.from(`From: alice@sender.${APEX}\nSubject: bare\r\n\nline one\rline two\n`),
+  );
   assert.equal(verifyDkim(raw, await publishedKey()).ok, true);
   assert.doesNotMatch(raw.toString("latin1"), /\r(?!\n)|(?<!\r)\n/);
 });
@@ -82,6 +95,9 @@ test("a subdomain is signed with its parent's key; another domain is not signed"
 });
 
 test("a key that is not an RSA private key stops creation with the key's index", () => {
-  assert.throws(() => createDkimSigner([{ domain: "example.test", selector: "s1", privateKey: "not a key" }]), /dkim\[0\].*unusable private key/);
+  assert.throws(
+    () => createDkimSigner([{ domain: "example.test", selector: "s1", privateKey: "not a key" }]),
+    /dkim\[0\].*unusable private key/,
+  );
   assert.throws(() => createDkimSigner([{ domain: "example.test", selector: "bad selector", privateKey }]), /selector/);
 });

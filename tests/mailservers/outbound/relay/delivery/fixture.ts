@@ -82,7 +82,19 @@ export async function startWorld(extraRecords: readonly string[] = []): Promise<
   const named = await startTestNamed([{ name: APEX, text: zoneText(APEX, [...RECORDS, ...extraRecords]) }]);
   const started: Target[] = [];
   try {
-    const port = await sharedPort([IP.a, IP.b, IP.temp, IP.rej, IP.hang, IP.tls, IP.mixed, IP.lenient, IP.six, IP.stall, IP.dead]);
+    const port = await sharedPort([
+      IP.a,
+      IP.b,
+      IP.temp,
+      IP.rej,
+      IP.hang,
+      IP.tls,
+      IP.mixed,
+      IP.lenient,
+      IP.six,
+      IP.stall,
+      IP.dead,
+    ]);
     const tls = await selfSignedPem(`tls.${APEX}`);
     const start = async (p: Promise<Target>) => {
       const t = await p;
@@ -100,7 +112,12 @@ export async function startWorld(extraRecords: readonly string[] = []): Promise<
         startTarget({
           host: IP.mixed,
           port,
-          rcpt: (address) => (address.startsWith("bad") ? [550, "5.1.1 No such user"] : address.startsWith("later") ? [451, "4.2.1 Mailbox busy"] : undefined),
+          rcpt: (address) =>
+            address.startsWith("bad")
+              ? [550, "5.1.1 No such user"]
+              : address.startsWith("later")
+                ? [451, "4.2.1 Mailbox busy"]
+                : undefined,
         }),
       ),
       lenient: await start(startLenientTarget(IP.lenient, port)),
@@ -131,5 +148,7 @@ export function source(bytes: Buffer | string): () => Readable {
 
 /** A small test message with CRLF line ends. */
 export function message(subject: string, body = "Hello.\r\n"): Buffer {
-  return Buffer.from(`From: alice@sender.${APEX}\r\nTo: someone@example.test\r\nSubject: ${subject}\r\nMessage-ID: <${subject.replace(/\W/g, "")}@sender.${APEX}>\r\n\r\n${body}`);
+  return Buffer.from(
+    `From: alice@sender.${APEX}\r\nTo: someone@example.test\r\nSubject: ${subject}\r\nMessage-ID: <${subject.replace(/\W/g, "")}@sender.${APEX}>\r\n\r\n${body}`,
+  );
 }

@@ -1,7 +1,12 @@
 // MX resolution against a real named.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { createMxResolver, normalizeDomain, RouteError, type MxResolver } from "../../../../../mailservers/outbound/relay/delivery/mx.ts";
+import {
+  createMxResolver,
+  normalizeDomain,
+  RouteError,
+  type MxResolver,
+} from "../../../../../mailservers/outbound/relay/delivery/mx.ts";
 import { startTestNamed, zoneText } from "../../../../helpers/named.ts";
 import type { RunningNamed } from "../../../../../deploy/local/named.ts";
 import { APEX, RECORDS } from "./fixture.ts";
@@ -40,7 +45,8 @@ test("hosts come sorted by preference, with their addresses", async () => {
 
 test("equal preferences are shuffled", async () => {
   const orders = new Set<string>();
-  for (let i = 0; i < 64 && orders.size < 2; i++) orders.add((await resolver.resolve(`equal.${APEX}`)).hosts.map((h) => h.name).join(","));
+  for (let i = 0; i < 64 && orders.size < 2; i++)
+    orders.add((await resolver.resolve(`equal.${APEX}`)).hosts.map((h) => h.name).join(","));
   assert.deepEqual([...orders].sort(), [`a.${APEX},b.${APEX}`, `b.${APEX},a.${APEX}`]);
 });
 
@@ -55,7 +61,9 @@ test("AAAA before A; an IPv6-only host has only AAAA", async () => {
 test("no MX: implicit MX from the domain's address", async () => {
   const route = await resolver.resolve(`implicit.${APEX}`);
   assert.equal(route.implicit, true);
-  assert.deepEqual(route.hosts, [{ name: `implicit.${APEX}`, preference: 0, addresses: [{ address: "127.0.0.3", family: 4 }] }]);
+  assert.deepEqual(route.hosts, [
+    { name: `implicit.${APEX}`, preference: 0, addresses: [{ address: "127.0.0.3", family: 4 }] },
+  ]);
 });
 
 test("an MX host without addresses stays in the route, empty (the sender defers)", async () => {

@@ -40,7 +40,10 @@ export interface SessionSink {
   close(): Promise<void>;
 }
 
-export async function startSessionSink(host = "127.0.0.1", options: { idleTimeoutMs?: number } = {}): Promise<SessionSink> {
+export async function startSessionSink(
+  host = "127.0.0.1",
+  options: { idleTimeoutMs?: number } = {},
+): Promise<SessionSink> {
   const messages: SunkMessage[] = [];
   const dataSeen = new Map<string, number>();
   const count = { connections: 0, open: 0, maxOpen: 0, drops: 0 };
@@ -75,7 +78,8 @@ export async function startSessionSink(host = "127.0.0.1", options: { idleTimeou
         const recipients = session.envelope.rcptTo.map((r) => r.address);
         for (const r of recipients) dataSeen.set(r, (dataSeen.get(r) ?? 0) + 1);
         if (recipients.some((r) => faults.dropAfterData.has(r))) return drop(session);
-        if (recipients.some((r) => faults.tempfailData.has(r))) return callback(Object.assign(new Error("4.3.0 Try again later"), { responseCode: 451 }));
+        if (recipients.some((r) => faults.tempfailData.has(r)))
+          return callback(Object.assign(new Error("4.3.0 Try again later"), { responseCode: 451 }));
         messages.push({ recipients, session: session.id, transaction: session.transaction });
         callback(null, "2.0.0 Ok: queued");
       });

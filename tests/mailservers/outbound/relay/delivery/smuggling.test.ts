@@ -12,19 +12,34 @@ let sender: Sender;
 
 before(async () => {
   world = await startWorld();
-  sender = createSender({ resolver: createMxResolver({ server: world.named.server }), ehloName: `relay.${APEX}`, port: world.port, localAddresses: [IP.self] });
+  sender = createSender({
+    resolver: createMxResolver({ server: world.named.server }),
+    ehloName: `relay.${APEX}`,
+    port: world.port,
+    localAddresses: [IP.self],
+  });
 });
 after(async () => {
   await sender?.close();
   await world?.close();
 });
 
-const SEQUENCES = { "LF.LF": "\n.\n", "CR.CR": "\r.\r", "LF.CRLF": "\n.\r\n", "CRLF.LF": "\r\n.\n", "CR.CRLF": "\r.\r\n", "CRLF.CR": "\r\n.\r" };
+const SEQUENCES = {
+  "LF.LF": "\n.\n",
+  "CR.CR": "\r.\r",
+  "LF.CRLF": "\n.\r\n",
+  "CRLF.LF": "\r\n.\n",
+  "CR.CRLF": "\r.\r\n",
+  "CRLF.CR": "\r\n.\r",
+};
 
 /** A message that, cut at `end`, carries a second, forged message to victim@. */
 function smuggling(end: string): Buffer {
   const forged = `MAIL FROM:<ceo@bank.test>\r\nRCPT TO:<victim@smuggle.${APEX}>\r\nDATA\r\nFrom: ceo@bank.test\r\nSubject: forged\r\n\r\nwire the money\r\n`;
-  return Buffer.from(`From: alice@sender.${APEX}\r\nSubject: innocent\r\n\r\nhello\rbare CR\r\nbefore${end}${forged}${end}after\r\n`, "latin1");
+  return Buffer.from(
+    `From: alice@sender.${APEX}\r\nSubject: innocent\r\n\r\nhello\rbare CR\r\nbefore${end}${forged}${end}after\r\n`,
+    "latin1",
+  );
 }
 
 test("the sloppy target really splits a raw smuggling message in two (the control)", async () => {
@@ -44,7 +59,13 @@ for (const [label, end] of Object.entries(SEQUENCES)) {
   test(`${label} inside a message arrives as one message`, async () => {
     const before = world.targets.lenient.messages.length;
     const recipient = `${label.toLowerCase().replace(/\./g, "-")}@smuggle.${APEX}`;
-    const [result] = await sender.deliver({ domain: `smuggle.${APEX}`, mailFrom: `alice@sender.${APEX}`, recipients: [recipient], envelopeId: label, message: source(smuggling(end)) });
+    const [result] = await sender.deliver({
+      domain: `smuggle.${APEX}`,
+      mailFrom: `alice@sender.${APEX}`,
+      recipients: [recipient],
+      envelopeId: label,
+      message: source(smuggling(end)),
+    });
     assert.equal(result?.status, "delivered", String(result?.response));
     const got = world.targets.lenient.messages.slice(before);
     assert.equal(got.length, 1, `expected one message, got ${got.length}`);

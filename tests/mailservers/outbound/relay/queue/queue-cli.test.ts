@@ -15,15 +15,24 @@ import { until } from "../../../../../testkit/until.ts";
 async function semail(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return promisify(execFile)(NODE, [SEMAIL, ...args], { timeout: 30_000 }).then(
     ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
-    (err: { code: number; stdout: string; stderr: string }) => ({ code: err.code, stdout: err.stdout, stderr: err.stderr }),
+    (err: { code: number; stdout: string; stderr: string }) => ({
+      code: err.code,
+      stdout: err.stdout,
+      stderr: err.stderr,
+    }),
   );
 }
 
 const deferAll: (calls: string[][]) => Deliver = (calls) => async (job) => {
   calls.push([...job.recipients]);
-  return job.recipients.map((recipient) => ({ recipient, status: "deferred" as const, response: "451 4.2.0 mailbox busy", code: 451, enhanced: "4.2.0" }));
+  return job.recipients.map((recipient) => ({
+    recipient,
+    status: "deferred" as const,
+    response: "451 4.2.0 mailbox busy",
+    code: 451,
+    enhanced: "4.2.0",
+  }));
 };
-
 
 describe("semail queue", () => {
   it("list shows each message, its deferred recipients and the last reply", async (t) => {
@@ -35,10 +44,20 @@ describe("semail queue", () => {
     await spool.open({ clean: true });
     const empty = await semail("queue", "list", "--spool", spool.dir);
     assert.equal(empty.stdout, "Mail queue is empty\n");
-    const record = await spool.accept({ from: "alice@semail.test", recipients: ["done@example.net", "wait@example.net"], arrival: Date.now() }, Readable.from([Buffer.from("Subject: q\r\n\r\nx\r\n")]));
+    const record = await spool.accept(
+      { from: "alice@semail.test", recipients: ["done@example.net", "wait@example.net"], arrival: Date.now() },
+      Readable.from([Buffer.from("Subject: q\r\n\r\nx\r\n")]),
+    );
     await spool.append(record.id, [
       { kind: "reply", recipient: "done@example.net", status: "delivered", at: Date.now(), response: "250 ok" },
-      { kind: "reply", recipient: "wait@example.net", status: "deferred", at: Date.now(), next: Date.now() + 30 * 60_000, response: "451 4.2.0 mailbox busy" },
+      {
+        kind: "reply",
+        recipient: "wait@example.net",
+        status: "deferred",
+        at: Date.now(),
+        next: Date.now() + 30 * 60_000,
+        response: "451 4.2.0 mailbox busy",
+      },
     ]);
     const { code, stdout } = await semail("queue", "list", "--spool", spool.dir);
     assert.equal(code, 0);
@@ -52,7 +71,10 @@ describe("semail queue", () => {
     const dir = await tempDir(t);
     const spool = new Spool(`${dir}/spool`);
     await spool.open({ clean: true });
-    const record = await spool.accept({ from: "alice@semail.test", recipients: ["x@example.net"], arrival: Date.now() }, Buffer.from("Subject: q\r\n\r\n"));
+    const record = await spool.accept(
+      { from: "alice@semail.test", recipients: ["x@example.net"], arrival: Date.now() },
+      Buffer.from("Subject: q\r\n\r\n"),
+    );
     const bad = await semail("queue", "remove", "../../etc/passwd", "--spool", spool.dir);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /is not a queue id/);
@@ -69,8 +91,14 @@ describe("semail queue", () => {
     const dir = await tempDir(t);
     const calls: string[][] = [];
     const daemon = await startDaemon(t, await daemonSettings(dir), { deliver: deferAll(calls) });
-    const one = await daemon.spool.accept({ from: "alice@semail.test", recipients: ["one@example.net"], arrival: Date.now() }, Buffer.from("Subject: 1\r\n\r\n"));
-    const two = await daemon.spool.accept({ from: "alice@semail.test", recipients: ["two@example.net"], arrival: Date.now() }, Buffer.from("Subject: 2\r\n\r\n"));
+    const one = await daemon.spool.accept(
+      { from: "alice@semail.test", recipients: ["one@example.net"], arrival: Date.now() },
+      Buffer.from("Subject: 1\r\n\r\n"),
+    );
+    const two = await daemon.spool.accept(
+      { from: "alice@semail.test", recipients: ["two@example.net"], arrival: Date.now() },
+      Buffer.from("Subject: 2\r\n\r\n"),
+    );
     await daemon.queue.add(one);
     await daemon.queue.add(two);
     await daemon.queue.idle();

@@ -15,9 +15,27 @@ export interface Attempt {
 
 export type Answer = (recipient: string, attempt: Attempt, n: number) => Omit<DeliveryResult, "recipient">;
 
-export const ok: Answer = () => ({ status: "delivered", response: "250 2.0.0 ok", code: 250, enhanced: "2.0.0", host: "mx.example.net" });
-export const soft: Answer = () => ({ status: "deferred", response: "451 4.3.0 try later", code: 451, enhanced: "4.3.0", host: "mx.example.net" });
-export const hard: Answer = () => ({ status: "bounced", response: "550 5.1.1 no such user", code: 550, enhanced: "5.1.1", host: "mx.example.net" });
+export const ok: Answer = () => ({
+  status: "delivered",
+  response: "250 2.0.0 ok",
+  code: 250,
+  enhanced: "2.0.0",
+  host: "mx.example.net",
+});
+export const soft: Answer = () => ({
+  status: "deferred",
+  response: "451 4.3.0 try later",
+  code: 451,
+  enhanced: "4.3.0",
+  host: "mx.example.net",
+});
+export const hard: Answer = () => ({
+  status: "bounced",
+  response: "550 5.1.1 no such user",
+  code: 550,
+  enhanced: "5.1.1",
+  host: "mx.example.net",
+});
 
 export interface QueueFixture {
   readonly queue: Queue;
@@ -33,7 +51,13 @@ const FAST: RetryPolicy = { delays: [60_000, 120_000, 600_000], maxAge: 3_600_00
 export async function makeQueue(
   spool: Spool,
   answer: Answer,
-  options: { retry?: Partial<RetryPolicy>; clock?: ManualClock; concurrency?: number; perDomainConcurrency?: number; gate?: (a: Attempt) => Promise<void> } = {},
+  options: {
+    retry?: Partial<RetryPolicy>;
+    clock?: ManualClock;
+    concurrency?: number;
+    perDomainConcurrency?: number;
+    gate?: (a: Attempt) => Promise<void>;
+  } = {},
 ): Promise<QueueFixture> {
   const clock = options.clock ?? new ManualClock();
   const attempts: Attempt[] = [];
@@ -75,17 +99,23 @@ export async function makeQueue(
   return { queue, clock, spool, attempts, run };
 }
 
-export const MESSAGE = "From: Alice <alice@semail.test>\r\nTo: bob@example.net\r\nSubject: hello\r\nMessage-ID: <m1@semail.test>\r\n\r\nHi Bob.\r\n";
+export const MESSAGE =
+  "From: Alice <alice@semail.test>\r\nTo: bob@example.net\r\nSubject: hello\r\nMessage-ID: <m1@semail.test>\r\n\r\nHi Bob.\r\n";
 
 /** Spools MESSAGE and adds it to the queue. */
 export async function submit(f: QueueFixture, from: string, recipients: string[], text = MESSAGE) {
-  const record = await f.spool.accept({ from, recipients, arrival: f.clock.now(), user: "alice" }, Readable.from([Buffer.from(text)]));
+  const record = await f.spool.accept(
+    { from, recipients, arrival: f.clock.now(), user: "alice" },
+    Readable.from([Buffer.from(text)]),
+  );
   await f.queue.add(record);
   return record;
 }
 
 /** The parts of a multipart/report DSN by content type (mailparser folds the report into text). */
-export async function dsnParts(raw: string): Promise<{ parsed: import("mailparser").ParsedMail; parts: Map<string, string> }> {
+export async function dsnParts(
+  raw: string,
+): Promise<{ parsed: import("mailparser").ParsedMail; parts: Map<string, string> }> {
   const { simpleParser } = await import("mailparser");
   const parsed = await simpleParser(raw);
   const type = parsed.headers.get("content-type") as { value: string; params: Record<string, string> };

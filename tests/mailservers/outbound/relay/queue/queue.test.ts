@@ -12,7 +12,10 @@ const MIN = 60_000;
 describe("spool", () => {
   it("has the message on disk, envelope first, when accept resolves", async (t) => {
     const spool = await tempSpool(t);
-    const record = await spool.accept({ from: "alice@semail.test", recipients: ["bob@example.net"], arrival: 1 }, Readable.from([Buffer.from("Subject: x\r\n\r\nbody\r\n")]));
+    const record = await spool.accept(
+      { from: "alice@semail.test", recipients: ["bob@example.net"], arrival: 1 },
+      Readable.from([Buffer.from("Subject: x\r\n\r\nbody\r\n")]),
+    );
     await access(spool.fileOf(record));
     const raw = await readFile(spool.fileOf(record), "utf8");
     assert.equal(raw.slice(record.offset), "Subject: x\r\n\r\nbody\r\n");
@@ -27,7 +30,10 @@ describe("spool", () => {
 
   it("skips a torn last journal line", async (t) => {
     const spool = await tempSpool(t);
-    const record = await spool.accept({ from: "a@semail.test", recipients: ["b@example.net"], arrival: 1 }, Buffer.from("x"));
+    const record = await spool.accept(
+      { from: "a@semail.test", recipients: ["b@example.net"], arrival: 1 },
+      Buffer.from("x"),
+    );
     await spool.append(record.id, [{ kind: "reply", recipient: "b@example.net", status: "deferred", at: 2, next: 3 }]);
     const { appendFile } = await import("node:fs/promises");
     await appendFile(spool.logPath(record.id), '{"r":"b@example.net","s":"deliv');
@@ -44,7 +50,10 @@ describe("queue", () => {
     await f.run(59 * 1000);
     assert.equal(f.attempts.length, 1, "first attempt at once, no retry before 60 s");
     await f.run(3 * 60 * 60 * 1000);
-    assert.deepEqual(f.attempts.map((a) => a.at - t0), [0, 1 * MIN, 3 * MIN]);
+    assert.deepEqual(
+      f.attempts.map((a) => a.at - t0),
+      [0, 1 * MIN, 3 * MIN],
+    );
     assert.equal(f.queue.size, 0);
     assert.deepEqual(await f.spool.ids(), [], "a delivered message leaves the spool");
     assert.equal(f.attempts[2]!.job.envelopeId, record.id);
@@ -55,7 +64,10 @@ describe("queue", () => {
     const f = await makeQueue(await tempSpool(t), answer);
     await submit(f, "alice@semail.test", ["now@example.net", "later@example.net"]);
     await f.run(10 * MIN);
-    assert.deepEqual(f.attempts.map((a) => a.job.recipients), [["now@example.net", "later@example.net"], ["later@example.net"]]);
+    assert.deepEqual(
+      f.attempts.map((a) => a.job.recipients),
+      [["now@example.net", "later@example.net"], ["later@example.net"]],
+    );
   });
 
   it("groups recipients per domain", async (t) => {
@@ -63,7 +75,10 @@ describe("queue", () => {
     await submit(f, "alice@semail.test", ["a@one.example", "b@two.example", "c@one.example"]);
     await f.run(0);
     const jobs = f.attempts.map((a) => [a.job.domain, a.job.recipients]).sort();
-    assert.deepEqual(jobs, [["one.example", ["a@one.example", "c@one.example"]], ["two.example", ["b@two.example"]]]);
+    assert.deepEqual(jobs, [
+      ["one.example", ["a@one.example", "c@one.example"]],
+      ["two.example", ["b@two.example"]],
+    ]);
   });
 
   it("bounces a 550 at once with an RFC 3464 DSN to the sender from <>", async (t) => {
@@ -107,12 +122,17 @@ describe("queue", () => {
     const nullSender = f.attempts.filter((a) => a.job.mailFrom === "");
     assert.equal(nullSender.length, 2, "the <> message and one DSN");
     assert.equal(f.attempts.length, 3);
-    assert.ok(f.attempts.every((a) => a.job.recipients.every((r) => r !== "")), "nothing addressed to <>");
+    assert.ok(
+      f.attempts.every((a) => a.job.recipients.every((r) => r !== "")),
+      "nothing addressed to <>",
+    );
     assert.equal(f.queue.size, 0);
   });
 
   it("gives up after maxAge and reports the last transient reply", async (t) => {
-    const f = await makeQueue(await tempSpool(t), (r, a, n) => (r.startsWith("alice@") ? ok(r, a, n) : soft(r, a, n)), { retry: { delays: [10 * MIN, 30 * MIN], maxAge: 2 * 60 * MIN } });
+    const f = await makeQueue(await tempSpool(t), (r, a, n) => (r.startsWith("alice@") ? ok(r, a, n) : soft(r, a, n)), {
+      retry: { delays: [10 * MIN, 30 * MIN], maxAge: 2 * 60 * MIN },
+    });
     const t0 = f.clock.now();
     await submit(f, "alice@semail.test", ["slow@example.net"]);
     await f.run(5 * 60 * MIN);
@@ -131,7 +151,9 @@ describe("queue", () => {
 
   it("sends one delay notice after the configured time, then keeps retrying", async (t) => {
     const answer: Answer = (r, a, n) => (r.startsWith("alice@") || n >= 5 ? ok(r, a, n) : soft(r, a, n));
-    const f = await makeQueue(await tempSpool(t), answer, { retry: { delays: [10 * MIN], maxAge: 24 * 60 * MIN, delayNotice: 25 * MIN } });
+    const f = await makeQueue(await tempSpool(t), answer, {
+      retry: { delays: [10 * MIN], maxAge: 24 * 60 * MIN, delayNotice: 25 * MIN },
+    });
     const t0 = f.clock.now();
     await submit(f, "alice@semail.test", ["slow@example.net"]);
     await f.run(2 * 60 * MIN);
@@ -158,18 +180,30 @@ describe("queue", () => {
     assert.equal(second.attempts.length, 0, "the deferred recipient waits for its retry time");
     assert.equal(second.queue.state(record.id)?.get("now@example.net")?.status, "delivered");
     await second.run(2 * MIN);
-    assert.deepEqual(second.attempts.map((a) => a.job.recipients), [["later@example.net"]]);
+    assert.deepEqual(
+      second.attempts.map((a) => a.job.recipients),
+      [["later@example.net"]],
+    );
     assert.deepEqual(await spool.ids(), []);
   });
 
   it("queues the DSN at start when a crash came between the bounce and its DSN", async (t) => {
     const spool = await tempSpool(t);
-    const record = await spool.accept({ from: "alice@semail.test", recipients: ["x@example.net"], arrival: Date.UTC(2026, 0, 1) }, Buffer.from("Subject: s\r\n\r\nb\r\n"));
+    const record = await spool.accept(
+      { from: "alice@semail.test", recipients: ["x@example.net"], arrival: Date.UTC(2026, 0, 1) },
+      Buffer.from("Subject: s\r\n\r\nb\r\n"),
+    );
     // The journal line as a spool of an earlier version has it on disk.
-    await writeFile(spool.logPath(record.id), `{"r":"x@example.net","s":"bounced","t":${Date.UTC(2026, 0, 1)},"x":"550 5.1.1 gone","c":550,"e":"5.1.1"}\n`);
+    await writeFile(
+      spool.logPath(record.id),
+      `{"r":"x@example.net","s":"bounced","t":${Date.UTC(2026, 0, 1)},"x":"550 5.1.1 gone","c":550,"e":"5.1.1"}\n`,
+    );
     const f = await makeQueue(spool, ok);
     await f.run(0);
-    assert.deepEqual(f.attempts.map((a) => [a.job.mailFrom, a.job.recipients]), [["", ["alice@semail.test"]]]);
+    assert.deepEqual(
+      f.attempts.map((a) => [a.job.mailFrom, a.job.recipients]),
+      [["", ["alice@semail.test"]]],
+    );
     assert.deepEqual(await spool.ids(), []);
   });
 
@@ -191,10 +225,14 @@ describe("queue", () => {
     };
     const f = await makeQueue(await tempSpool(t), ok, { concurrency: 5, perDomainConcurrency: 2, gate });
     for (let i = 0; i < 8; i++) await submit(f, "alice@semail.test", [`u${i}@busy.example`]);
-    for (let i = 0; i < 8; i++) await submit(f, "alice@semail.test", [`u${i}@a.example`, `u${i}@b.example`, `u${i}@c.example`]);
+    for (let i = 0; i < 8; i++)
+      await submit(f, "alice@semail.test", [`u${i}@a.example`, `u${i}@b.example`, `u${i}@c.example`]);
     await f.run(0);
     assert.equal(f.attempts.length, 32);
-    assert.ok([...peak.values()].every((p) => p <= 2), `per-domain peak ${JSON.stringify([...peak])}`);
+    assert.ok(
+      [...peak.values()].every((p) => p <= 2),
+      `per-domain peak ${JSON.stringify([...peak])}`,
+    );
     assert.equal(peak.get("busy.example"), 2, "the limit is reached, not just respected");
     assert.ok(peakTotal <= 5 && peakTotal >= 4, `global peak ${peakTotal}`);
     active = new Map();
@@ -227,9 +265,17 @@ describe("queue", () => {
     const f = await makeQueue(spool, (r, a, n) => (r.startsWith("later@") ? soft(r, a, n) : ok(r, a, n)));
     await submit(f, "alice@semail.test", ["now@example.net", "later@example.net"]);
     await f.run(30 * 1000);
-    assert.deepEqual(f.attempts.map((a) => a.job.recipients), [["now@example.net", "later@example.net"]], "no immediate retry");
+    assert.deepEqual(
+      f.attempts.map((a) => a.job.recipients),
+      [["now@example.net", "later@example.net"]],
+      "no immediate retry",
+    );
     assert.ok(failures >= 1);
     await f.run(2 * MIN);
-    assert.deepEqual(f.attempts.slice(1).map((a) => a.job.recipients), [["later@example.net"]], "the accepted recipient is not resent");
+    assert.deepEqual(
+      f.attempts.slice(1).map((a) => a.job.recipients),
+      [["later@example.net"]],
+      "the accepted recipient is not resent",
+    );
   });
 });

@@ -60,13 +60,20 @@ it("resolves an append only once the sync that carries it is done; appends meanw
 it("a failed sync rejects its round and every later append, and cuts the round off the file", async (t) => {
   let fail = false;
   const file = await GroupCommitFile.create(await tempFile(t), {
-    datasync: (fd) => (fail ? Promise.reject(Object.assign(new Error("EIO: i/o error, fdatasync"), { code: "EIO" })) : realSync(fd)),
+    datasync: (fd) =>
+      fail ? Promise.reject(Object.assign(new Error("EIO: i/o error, fdatasync"), { code: "EIO" })) : realSync(fd),
   });
   t.after(() => file.close());
   await file.append([Buffer.from("kept\n")]);
   fail = true;
-  const results = await Promise.allSettled([file.append([Buffer.from("lost 1\n")]), file.append([Buffer.from("lost 2\n")])]);
-  assert.deepEqual(results.map((r) => r.status), ["rejected", "rejected"]);
+  const results = await Promise.allSettled([
+    file.append([Buffer.from("lost 1\n")]),
+    file.append([Buffer.from("lost 2\n")]),
+  ]);
+  assert.deepEqual(
+    results.map((r) => r.status),
+    ["rejected", "rejected"],
+  );
   assert.equal(file.usable, false);
   await assert.rejects(file.append([Buffer.from("after\n")]), /EIO/);
   assert.equal(await readFile(file.path, "utf8"), "kept\n");

@@ -15,7 +15,12 @@ import { ManualClock } from "../manual-clock.ts";
 import { tempSpool } from "./temp-spool.ts";
 
 const realSync = promisify(fdatasync);
-const envelope = (i: number) => ({ from: "alice@semail.test", recipients: [`r${i}@example.net`], arrival: 1_700_000_000_000 + i, user: "alice" });
+const envelope = (i: number) => ({
+  from: "alice@semail.test",
+  recipients: [`r${i}@example.net`],
+  arrival: 1_700_000_000_000 + i,
+  user: "alice",
+});
 const body = (i: number) => `Subject: message ${i}\r\n\r\n${"x".repeat(i * 37)}\r\n`;
 
 async function text(spool: Spool, record: SpoolRecord): Promise<string> {
@@ -53,7 +58,9 @@ describe("spool segments", () => {
     });
     t.after(() => spool.close());
     await spool.open({ clean: true });
-    const accepted = await Promise.all(Array.from({ length: 40 }, (_, i) => spool.accept(envelope(i), Readable.from([Buffer.from(body(i))]))));
+    const accepted = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => spool.accept(envelope(i), Readable.from([Buffer.from(body(i))]))),
+    );
     assert.ok(syncs < 40, `40 concurrent accepts share their syncs (${syncs} syncs)`);
     for (const name of await files(spool, ".seg")) {
       const path = `${spool.queueDir}/${name}`;
@@ -71,11 +78,17 @@ describe("spool segments", () => {
 
   it("never delivers a torn or corrupted record, and appends after a restart go to a new segment", async (t) => {
     const spool = await tempSpool(t);
-    const [one, two] = await Promise.all([spool.accept(envelope(1), Buffer.from(body(1))), spool.accept(envelope(2), Buffer.from(body(2)))]);
+    const [one, two] = await Promise.all([
+      spool.accept(envelope(1), Buffer.from(body(1))),
+      spool.accept(envelope(2), Buffer.from(body(2))),
+    ]);
     const [segment] = await files(spool, ".seg");
     const path = `${spool.queueDir}/${segment}`;
     // A crash mid-write: the last record's header and half its bytes.
-    await appendFile(path, `${JSON.stringify({ v: 1, id: "TORN0000000000", size: 100, crc: 1, ...envelope(3) })}\nhalf`);
+    await appendFile(
+      path,
+      `${JSON.stringify({ v: 1, id: "TORN0000000000", size: 100, crc: 1, ...envelope(3) })}\nhalf`,
+    );
     assert.deepEqual(await (await restart(spool.dir, t)).ids(), [one!.id, two!.id].sort());
     // A flipped byte inside the second message: its checksum no longer matches.
     const data = await readFile(path);
@@ -97,9 +110,19 @@ describe("spool segments", () => {
     for (const record of records.slice(0, 10)) await spool.removeDurably(record.id);
     await spool.close();
     const after = await restart(spool.dir, t);
-    assert.deepEqual(await after.ids(), records.slice(10).map((r) => r.id).sort());
+    assert.deepEqual(
+      await after.ids(),
+      records
+        .slice(10)
+        .map((r) => r.id)
+        .sort(),
+    );
     const segments = new Set(records.slice(10).map((r) => r.segment));
-    assert.deepEqual((await files(after, ".seg")).sort(), [...segments].map((s) => `${s}.seg`).sort(), "only segments with messages to deliver are left");
+    assert.deepEqual(
+      (await files(after, ".seg")).sort(),
+      [...segments].map((s) => `${s}.seg`).sort(),
+      "only segments with messages to deliver are left",
+    );
     assert.deepEqual((await files(after, ".done")).length, segments.size);
   });
 
@@ -130,7 +153,12 @@ describe("spool segments", () => {
     t.after(() => spool.close());
     await spool.open({ clean: true });
     const head = "Received: from client.test\r\n";
-    const large = await spool.accept(envelope(40), Readable.from([Buffer.from(body(40).slice(0, 600)), Buffer.from(body(40).slice(600))]), undefined, Buffer.from(head));
+    const large = await spool.accept(
+      envelope(40),
+      Readable.from([Buffer.from(body(40).slice(0, 600)), Buffer.from(body(40).slice(600))]),
+      undefined,
+      Buffer.from(head),
+    );
     assert.equal(large.segment, undefined);
     assert.equal(await text(spool, large), head + body(40));
     const small = await spool.accept(envelope(2), Buffer.from(body(2)));
