@@ -13,7 +13,7 @@ export const AUTOCONFIG_PATHS = ["/.well-known/autoconfig/mail/config-v1.1.xml",
 
 /** The mail domain asked about: the address's domain, else the host asked (autoconfig.<domain> or <domain>). */
 export function askedDomain(emailAddress: string | undefined, hostname: string): string {
-  if (emailAddress !== undefined && emailAddress.includes("@"))
+  if (emailAddress?.includes("@"))
     return asciiLower(emailAddress.slice(emailAddress.lastIndexOf("@") + 1)).replace(/\.$/, "");
   return asciiLower(hostname)
     .replace(/:\d+$/, "")

@@ -75,8 +75,7 @@ export async function ensureUsersNetwork(docker: Docker, id: string): Promise<Us
   const label = ["--label", `semail.local=${id}`];
   let net = await inspect(docker, name);
   const ours = (n: Inspected | undefined) =>
-    n !== undefined &&
-    n.Internal &&
+    n?.Internal === true &&
     n.Options?.["com.docker.network.bridge.name"] === bridge &&
     n.IPAM.Config?.[0]?.IPRange !== undefined &&
     n.IPAM.Config[0].IPRange !== "";

@@ -125,7 +125,7 @@ const smtpUtf8 = (address: SMTPServerAddress | false): boolean =>
   !!address && !!address.args && address.args.SMTPUTF8 === true;
 
 function declaredSize(address: SMTPServerAddress | false): number | undefined {
-  const size = address && address.args ? address.args.SIZE : undefined;
+  const size = address === false ? undefined : address.args ? address.args.SIZE : undefined;
   return typeof size === "string" && /^\d{1,20}$/.test(size) ? Number(size) : undefined;
 }
 

@@ -140,6 +140,7 @@ export async function settle<T>(value: pulumi.Input<T>): Promise<{ value: T; sec
 }
 
 /** A resource's inputs, loosely typed for assertions. */
+// biome-ignore lint/suspicious/noExplicitAny: assertions read any input shape; a wrong one fails the assert.
 export type Inputs = Record<string, any>;
 
 /** The recorded resource named `name`; fails listing what there is. */

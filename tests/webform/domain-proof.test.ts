@@ -35,7 +35,7 @@ after(async () => {
 const loggedIn = (form: RunningForm, uid: string): Promise<Client> => loggedInClient(form, uid, PASSWORDS.get(uid)!);
 
 const alert = (text: string) => /role="alert">([^<]*)</.exec(text)?.[1] ?? "";
-const unescape = (text: string) => text.replace(/&#(\d+);/g, (_, n) => String.fromCharCode(Number(n)));
+const decodeEntities = (text: string) => text.replace(/&#(\d+);/g, (_, n) => String.fromCharCode(Number(n)));
 
 test("an external domain is pending until its own TXT token is published, then it goes live", async (t) => {
   let now = Date.now();
@@ -67,7 +67,7 @@ test("an external domain is pending until its own TXT token is published, then i
 
   // The page shows the exact record and what the server found.
   await form.proofs.tick();
-  let page = unescape((await carol.get("/?claimed")).text);
+  let page = decodeEntities((await carol.get("/?claimed")).text);
   assert.match(page, /not live yet: publish the TXT record below/);
   assert.ok(
     page.includes(`<code><span class="line">${proofRecord("carol.example", token!)}</span></code>`),
@@ -97,19 +97,19 @@ test("an external domain is pending until its own TXT token is published, then i
   assert.equal(live.byAddress("carol@carol.example")?.owner, "carol");
   await form.runner.idle();
   assert.ok(applier.runs.at(-1)!.includes("carol@carol.example"), "the live mailbox is applied");
-  page = unescape((await carol.get("/?proven")).text);
+  page = decodeEntities((await carol.get("/?proven")).text);
   assert.match(page, /The domain is proven: your mailbox is live/);
   assert.doesNotMatch(page, /Check now/);
 
   // Carol's record proves nothing for Bob, and a domain live for Carol is not Bob's.
   now += 11_000;
   await bob.post("/mailbox/proof");
-  page = unescape((await bob.get("/")).text);
+  page = decodeEntities((await bob.get("/")).text);
   assert.match(page, /_semail\.carol\.example has TXT records, but none with this mailbox's token: "semail-proof=/);
   await named.reload(zone([`_semail IN TXT "semail-proof=${token}"`, `_semail IN TXT "semail-proof=${bobToken}"`]));
   now += 11_000;
   await bob.post("/mailbox/proof");
-  page = unescape((await bob.get("/")).text);
+  page = decodeEntities((await bob.get("/")).text);
   assert.match(
     page,
     /The record was found, but the mailbox cannot go live: The domain carol\.example went live for another mailbox first/,
@@ -120,10 +120,10 @@ test("an external domain is pending until its own TXT token is published, then i
   const admin = await loggedIn(form, "admin");
   const third = await admin.post("/mailbox", { localPart: "admin", kind: "external", externalDomain: "carol.example" });
   assert.equal(third.status, 409);
-  assert.match(unescape(alert(third.text)), /The domain carol\.example is already used by another mailbox/);
+  assert.match(decodeEntities(alert(third.text)), /The domain carol\.example is already used by another mailbox/);
 
   // The administrators' table shows the claim that is still pending, marked as such.
-  const table = unescape((await admin.get("/admin")).text);
+  const table = decodeEntities((await admin.get("/admin")).text);
   assert.match(table, /bob@carol\.example <span class="hint">\(pending: domain not proven\)<\/span>/);
   assert.doesNotMatch(table, /carol@carol\.example <span/);
 });
@@ -138,7 +138,7 @@ test("after Check now proves a claim, the page shows the MX as the DNS has it no
     (await dave.post("/mailbox", { localPart: "bob", kind: "external", externalDomain: "dave.example" })).status,
     303,
   );
-  let page = unescape((await dave.get("/?claimed")).text);
+  let page = decodeEntities((await dave.get("/?claimed")).text);
   assert.match(
     page,
     /The MX of dave\.example could not be checked right now \(EREFUSED\)/,
@@ -155,7 +155,7 @@ test("after Check now proves a claim, the page shows the MX as the DNS has it no
   ]);
   const checked = await dave.post("/mailbox/proof");
   assert.equal(checked.location, "/?proven", alert(checked.text));
-  page = unescape((await dave.get("/?proven")).text);
+  page = decodeEntities((await dave.get("/?proven")).text);
   assert.match(page, /Checked now: the MX of dave\.example points to us \(mx\.semail\.test\)\./);
   assert.doesNotMatch(page, /EREFUSED/);
 });
@@ -181,7 +181,7 @@ test("reserved role names are refused as mailbox ids and as owners, whatever the
   for (const id of ["postmaster", "Abuse", "NOREPLY", "mailer-daemon", "hostmaster", "webmaster", "root"]) {
     const reply = await alice.post("/mailbox", { localPart: id, kind: "subdomain", subdomain: "alice" });
     assert.equal(reply.status, 409, id);
-    assert.match(unescape(alert(reply.text)), new RegExp(`"${id}" is a reserved role name`), id);
+    assert.match(decodeEntities(alert(reply.text)), new RegExp(`"${id}" is a reserved role name`), id);
   }
   const postmaster = await loggedIn(form, "postmaster");
   const reply = await postmaster.post("/mailbox", { localPart: "pm", kind: "subdomain", subdomain: "pm" });

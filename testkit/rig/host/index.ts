@@ -188,7 +188,10 @@ export async function startRigHost(t: TestContext, options: RigHostOptions = {})
     () =>
       sshExec(ssh, address, "true", { timeoutMs: 15_000 }).then(
         () => true,
-        (e: Error) => ((lastError = e.message), false),
+        (e: Error) => {
+          lastError = e.message;
+          return false;
+        },
       ),
     () => `sshd on ${address} to let root in (${lastError})`,
     READY_MS,

@@ -428,7 +428,7 @@ describe("the user image", { timeout: 20 * 60_000 }, () => {
       );
       child.stdin!.end("exit\n");
     });
-    assert.match(login, /SEMail did NOT install again:[^]*semail-no-such-program/);
+    assert.match(login, /SEMail did NOT install again:[\s\S]*semail-no-such-program/);
     assert.match(await alice.ssh("cat ~/.semail/reinstall.log"), /semail-no-such-program/);
   });
 });

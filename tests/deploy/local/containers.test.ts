@@ -102,7 +102,10 @@ function openSession(args: string[]) {
       new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();
         const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-        child.once("close", () => (clearTimeout(timer), resolve()));
+        child.once("close", () => {
+          clearTimeout(timer);
+          resolve();
+        });
         child.stdin.end();
       }),
   };
@@ -148,7 +151,13 @@ test("sync touches only the mailboxes whose container is missing, stopped, chang
   }
 
   const calls: string[][] = [];
-  const docker: Docker = { ...opened, run: (args, options) => (calls.push([...args]), opened.run(args, options)) };
+  const docker: Docker = {
+    ...opened,
+    run: (args, options) => {
+      calls.push([...args]);
+      return opened.run(args, options);
+    },
+  };
   const options = {
     docker,
     id,

@@ -393,7 +393,10 @@ describe("SMTP front end", () => {
       const { port, frontEnd } = await start(t, { limits: { maxConnectionsPerIp: 2, maxConnections: 3 } });
       const a = await SmtpClient.connect(port);
       const b = await SmtpClient.connect(port);
-      t.after(() => [a, b].forEach((c) => c.close()));
+      t.after(() => {
+        a.close();
+        b.close();
+      });
       const third = await SmtpClient.connect(port);
       assert.equal(third.greeting!.code, 421);
       assert.match(third.greeting!.text, /^4\.7\.0 /);

@@ -267,7 +267,9 @@ describe("submission on inbound's 587 and 465", () => {
         auth: { user: "alice@semail.test", pass: alice.password },
       }),
     ];
-    t.after(() => transports.forEach((transport) => transport.close()));
+    t.after(() => {
+      for (const transport of transports) transport.close();
+    });
     for (const [index, transport] of transports.entries()) {
       for (const [from, response] of [
         ["CEO <ceo@gmail.com>", "550 5.7.1 From: address <ceo@gmail.com> is not an address of alice"],

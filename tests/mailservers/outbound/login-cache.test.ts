@@ -23,7 +23,10 @@ function counted(): { directory: Directory; binds: () => number } {
   let binds = 0;
   return {
     directory: {
-      authenticate: (uid, password) => (binds++, real.authenticate(uid, password)),
+      authenticate: (uid, password) => {
+        binds++;
+        return real.authenticate(uid, password);
+      },
       isAdmin: (uid) => real.isAdmin(uid),
       close: () => real.close(),
     },

@@ -173,7 +173,7 @@ export class SegmentStore {
     });
     if (!done.usable) {
       // A failed round left its tail unknown: reopen, appending after what is there.
-      if (segment.done && (await segment.done) === done) {
+      if (segment.done !== undefined && (await segment.done) === done) {
         segment.done = this.#openDone(name);
         void done.close().catch(() => undefined);
       }

@@ -362,7 +362,10 @@ export class Spool {
         continue; // Deleted while we read.
       }
       const done = parseDone(
-        await readFile(this.#segments.donePath(name), "utf8").catch((err: NodeJS.ErrnoException) => (gone(err), "")),
+        await readFile(this.#segments.donePath(name), "utf8").catch((err: NodeJS.ErrnoException) => {
+          gone(err);
+          return "";
+        }),
       );
       // A message moved to a file of its own is that file's now.
       const live = parseSegment(name, data).records.filter(

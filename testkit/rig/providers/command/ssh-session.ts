@@ -116,8 +116,14 @@ function runOnce(
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     const both: Buffer[] = [];
-    child.stdout.on("data", (chunk: Buffer) => (out.push(chunk), both.push(chunk)));
-    child.stderr.on("data", (chunk: Buffer) => (err.push(chunk), both.push(chunk)));
+    child.stdout.on("data", (chunk: Buffer) => {
+      out.push(chunk);
+      both.push(chunk);
+    });
+    child.stderr.on("data", (chunk: Buffer) => {
+      err.push(chunk);
+      both.push(chunk);
+    });
     // The remote side may exit without reading all of stdin; that is its business.
     child.stdin.on("error", () => {});
     if (stdin === undefined) child.stdin.end();

@@ -72,9 +72,10 @@ test("diff: triggers replace, every other input updates in place, secretness alo
 test("dialling is tried dialErrorLimit + 1 times with upstream's growing waits", async () => {
   const waits: number[] = [];
   let tries = 0;
-  const failing = async (): Promise<DialOutcome<string>> => (
-    (tries += 1), { dialed: false, error: `refused ${tries}` }
-  );
+  const failing = async (): Promise<DialOutcome<string>> => {
+    tries += 1;
+    return { dialed: false, error: `refused ${tries}` };
+  };
   const sleep = async (ms: number) => void waits.push(ms);
   await assert.rejects(withDialRetry(2, failing, new AbortController().signal, sleep), {
     message: "after 2 failed attempts: refused 3",

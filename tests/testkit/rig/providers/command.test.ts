@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { local, remote, type types } from "@pulumi/command";
-import { LocalWorkspace, PulumiCommand, type Stack } from "@pulumi/pulumi/automation/index.js";
+import { LocalWorkspace, PulumiCommand, type PulumiFn, type Stack } from "@pulumi/pulumi/automation/index.js";
 import { engineMissing, rigEngine, type RigEngine } from "../../../../testkit/rig/engine.ts";
 import { makeKey, sshdMissing, startTestSshd, type TestSshd } from "../../../../testkit/rig/providers/sshd-fixture.ts";
 import { tempDir } from "../../../../testkit/temp-dir.ts";
@@ -16,11 +16,7 @@ import { tempDir } from "../../../../testkit/temp-dir.ts";
 const STEP_MS = 120_000;
 const skip = engineMissing() ?? sshdMissing();
 
-async function stackFor(
-  engine: RigEngine,
-  name: string,
-  program: () => Promise<Record<string, unknown> | void>,
-): Promise<Stack> {
+async function stackFor(engine: RigEngine, name: string, program: PulumiFn): Promise<Stack> {
   const pulumiCommand = await PulumiCommand.get({ root: engine.cliRoot, skipVersionCheck: true });
   const workDir = join(engine.dir, `work-${name}`);
   await mkdir(workDir, { recursive: true });

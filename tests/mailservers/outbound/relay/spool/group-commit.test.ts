@@ -19,14 +19,20 @@ async function tempFile(t: { after: (fn: () => Promise<void>) => void }): Promis
 
 it("fifty appends made together share one fdatasync and land in order", async (t) => {
   let syncs = 0;
-  const file = await GroupCommitFile.create(await tempFile(t), { datasync: (fd) => (syncs++, realSync(fd)) });
+  const file = await GroupCommitFile.create(await tempFile(t), {
+    datasync: (fd) => {
+      syncs++;
+      return realSync(fd);
+    },
+  });
   t.after(() => file.close());
   const lines = Array.from({ length: 50 }, (_, i) => Buffer.from(`line ${i}\n`));
   const offsets = await Promise.all(lines.map((line) => file.append([line])));
   assert.equal(syncs, 1);
   const text = await readFile(file.path, "utf8");
   assert.equal(text, lines.join(""));
-  offsets.forEach((offset, i) => assert.equal(text.slice(offset, offset + lines[i]!.length), lines[i]!.toString()));
+  for (const [i, offset] of offsets.entries())
+    assert.equal(text.slice(offset, offset + lines[i]!.length), lines[i]!.toString());
   // One more, later: a round of its own.
   await file.append([Buffer.from("last\n")]);
   assert.equal(syncs, 2);
