@@ -206,12 +206,25 @@ fs_bytes() {
   dumpe2fs -h "$1" 2>/dev/null | awk -F: '/^Block count/ {n=$2} /^Block size/ {b=$2} END {printf "%d", n*b}'
 }
 
+# Detaches the image's loop devices, now unmounted. One left attached would be reused by the
+# next mount with its own cache of the old superblock, hiding what resize2fs wrote to the file.
+release_loops() {
+  local tries=0 loop
+  while [ -n "$(losetup -j "$device" -n -O NAME 2>/dev/null)" ]; do
+    tries=$((tries + 1))
+    [ "$tries" -le 40 ] || die "$device is still on $(losetup -j "$device" -n -O NAME | xargs) after umount; detach it (losetup -d) and run grow again"
+    for loop in $(losetup -j "$device" -n -O NAME 2>/dev/null); do losetup -d "$loop" 2>/dev/null || true; done
+    sleep 0.25
+  done
+}
+
 grow_ext4() {
   if [ "$dry" = 1 ]; then echo "+ resize2fs $1"; return 0; fi
   local why
   if why="$(resize2fs "$1" 2>&1)"; then return 0; fi
   note "online resize of $1 refused ($(printf '%s' "$why" | tail -n 1)); resizing offline"
   umount "$target" || die "cannot unmount $target to resize it (in use?); stop the containers using it and run grow again"
+  if [ "$backend" = image ]; then release_loops; fi
   e2fsck -f -p "$device" >/dev/null || die "e2fsck found problems on $device; repair it by hand (e2fsck -f $device), then run grow again"
   resize2fs "$device" >/dev/null 2>&1 || die "resize2fs $device failed"
   mount_fs

@@ -26,7 +26,7 @@ export async function sdkPluginVersion(name: StandIn): Promise<string> {
 
 /** The stand-in's entry point: testkit/rig/providers/<name>/main.ts. */
 export function standInMain(name: StandIn): string {
-  return join(REPO_ROOT, "tests", "rig", "providers", name, "main.ts");
+  return join(REPO_ROOT, "testkit", "rig", "providers", name, "main.ts");
 }
 
 /**
