@@ -2,19 +2,18 @@
 // that carries it, and a failed round is cut off and refused, never half-kept.
 import assert from "node:assert/strict";
 import { fdatasync } from "node:fs";
-import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { it } from "node:test";
 import { promisify } from "node:util";
 import { GroupCommitFile } from "../../../../../mailservers/outbound/relay/spool/group-commit.ts";
+import { type AfterHook, tempDir } from "../../../../../testkit/temp-dir.ts";
+import { until } from "../../../../../testkit/until.ts";
 
 const realSync = promisify(fdatasync);
 
-async function tempFile(t: { after: (fn: () => Promise<void>) => void }): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), "semail-group-commit-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return join(dir, "file");
+async function tempFile(t: AfterHook): Promise<string> {
+  return join(await tempDir(t, "semail-group-commit-"), "file");
 }
 
 it("fifty appends made together share one fdatasync and land in order", async (t) => {
@@ -39,7 +38,9 @@ it("fifty appends made together share one fdatasync and land in order", async (t
 });
 
 it("resolves an append only once the sync that carries it is done; appends meanwhile wait for the next round", async (t) => {
+  // No sleeps: the order of events says what waited for what.
   const held: Array<() => void> = [];
+  const events: string[] = [];
   const file = await GroupCommitFile.create(await tempFile(t), {
     datasync: async (fd) => {
       await new Promise<void>((release) => held.push(release));
@@ -47,20 +48,17 @@ it("resolves an append only once the sync that carries it is done; appends meanw
     },
   });
   t.after(() => file.close());
-  let firstDone = false;
-  const first = file.append([Buffer.from("one\n")]).then(() => (firstDone = true));
-  for (let i = 0; i < 100 && held.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
-  assert.equal(held.length, 1, "the first round is syncing");
-  let secondDone = false;
-  const second = file.append([Buffer.from("two\n")]).then(() => (secondDone = true));
-  await new Promise((r) => setTimeout(r, 20));
-  assert.equal(firstDone, false, "not before its sync");
+  const first = file.append([Buffer.from("one\n")]).then(() => events.push("first done"));
+  await until(() => held.length === 1, "the first round syncing");
+  const second = file.append([Buffer.from("two\n")]).then(() => events.push("second done"));
+  events.push("first sync released");
   held.shift()!();
   await first;
-  for (let i = 0; i < 100 && (held.length as number) === 0; i++) await new Promise((r) => setTimeout(r, 5));
-  assert.equal(secondDone, false, "the second append waits for a sync of its own");
+  await until(() => held.length === 1, "the second round syncing");
+  events.push("second sync released");
   held.shift()!();
   await second;
+  assert.deepEqual(events, ["first sync released", "first done", "second sync released", "second done"]);
 });
 
 it("a failed sync rejects its round and every later append, and cuts the round off the file", async (t) => {
