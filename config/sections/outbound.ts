@@ -2,8 +2,8 @@
 import * as z from "zod/mini";
 import { duration, integer, listenAddress, network, nonEmpty, size } from "./common.ts";
 
-/** "IP", "IP:PORT" or "[IPv6]:PORT" of a DNS server. */
-const dnsServer = z.string().check(
+/** "IP", "IP:PORT" or "[IPv6]:PORT" of a DNS server (inbound.resolver takes the same). */
+export const dnsServer = z.string().check(
   z.regex(/^(\d{1,3}(\.\d{1,3}){3}(:\d{1,5})?|[0-9a-fA-F:]+|\[[0-9a-fA-F:]+\]:\d{1,5})$/, {
     message: "must be IP, IP:PORT or [IPv6]:PORT such as 127.0.0.1:5353",
   }),
@@ -66,6 +66,12 @@ const deliverySettings = z.strictObject({
   connectionIdleTime: z._default(duration, 2000),
   /** TLS per recipient domain: opportunistic (default), require (defer without STARTTLS) or verify (also check the certificate). */
   tls: z._default(z.record(z.string(), z.enum(["opportunistic", "require", "verify"])), {}),
+  /** Honour destinations' MTA-STS policies (RFC 8461) where `tls` does not name the domain; cached in the spool directory (mta-sts.json). */
+  mtaSts: z._default(z.boolean(), true),
+  /** Time for fetching one MTA-STS policy over HTTPS (connect to last byte). */
+  mtaStsFetchTimeout: z._default(duration, 10_000),
+  /** Honour DANE TLSA records (RFC 7672) when `resolver` is set and validates DNSSEC (answers with the AD bit). */
+  dane: z._default(z.boolean(), true),
   /** Send all mail through this host instead of MX, for networks that block port 25. */
   relayHost: z.optional(relayHostSettings),
   /** DKIM keys; a key signs mail from its domain and the domain's subdomains. */

@@ -17,12 +17,23 @@ export interface SessionSettings {
   connectTimeoutMs: number;
   greetingTimeoutMs: number;
   commandTimeoutMs: number;
+  /** Trust anchors for "verify" instead of the system's (tests, private CAs). */
+  tlsCa?: string | readonly string[];
 }
 
 /** Either the server answered (the results are final for this try), or try the next address. */
 export type Attempt =
   | { kind: "answered"; results: RecipientResult[] }
-  | { kind: "next"; failure: FailureKind; response: string; host: string; code?: number; enhanced?: string };
+  | {
+      kind: "next";
+      failure: FailureKind;
+      response: string;
+      host: string;
+      code?: number;
+      enhanced?: string;
+      /** For failure "tls-required": what went wrong with TLS (no STARTTLS, the certificate). */
+      tlsError?: string;
+    };
 
 export interface TransactionEnvelope {
   /** Recipient domain, for messages. */
@@ -34,6 +45,8 @@ export interface TransactionEnvelope {
 
 interface SmtpFailure extends Error {
   code?: string;
+  /** The system's or TLS's own code (such as ERR_TLS_CERT_ALTNAME_INVALID) where nodemailer set its own in `code`. */
+  originalCode?: string;
   command?: string;
   response?: string;
   responseCode?: number;
@@ -72,7 +85,10 @@ export function createConnection(target: Target, settings: SessionSettings): SMT
     socketCloseTimeout: 1000,
     requireTLS: required,
     opportunisticTLS: !required,
-    tls: { rejectUnauthorized: target.tls === "verify" },
+    tls: {
+      rejectUnauthorized: target.tls === "verify",
+      ...(settings.tlsCa === undefined ? {} : { ca: [settings.tlsCa].flat() }),
+    },
     logger: false,
   });
   // Errors also come as callbacks; this listener keeps a late one from crashing the process.
@@ -97,12 +113,15 @@ export async function openSession(
     const e = err as SmtpFailure;
     const response = `${label}: ${oneLine(e.response ?? e.message)}`;
     log.info({ host: label, err: e.message }, "connection failed, trying the next address");
-    if (e.code === "ETLS" && target.tls !== "opportunistic") {
+    // A failed handshake comes as a socket error while nodemailer is still upgrading.
+    const upgrading = (connection as unknown as { upgrading?: boolean }).upgrading === true;
+    if ((e.code === "ETLS" || upgrading) && target.tls !== "opportunistic") {
       return {
         kind: "next",
         failure: "tls-required",
         response: `TLS required for ${envelope.domain} but not available: ${response}`,
         host: label,
+        tlsError: [e.originalCode, e.message].filter(Boolean).join(": "),
       };
     }
     return { kind: "next", failure: "connection", response, host: label, ...replyCodes(e.response) };

@@ -1,10 +1,13 @@
 // Builds the sender's options from the validated settings: reads the DKIM key files and the
 // relay password file once, so a missing file stops start-up naming the setting.
+import { join } from "node:path";
 import type { Logger } from "pino";
 import type { Settings } from "../../../../config/settings.ts";
 import { ConfigError } from "../../../../config/settings.ts";
 import { readSettingFile } from "../../../../config/tls-files.ts";
+import { createDane } from "./tls-policy/dane.ts";
 import { createDkimSigner } from "./dkim.ts";
+import { createMtaSts } from "./tls-policy/mta-sts-cache.ts";
 import { createMxResolver } from "./mx.ts";
 import type { DeliveryOptions } from "./send.ts";
 
@@ -62,6 +65,21 @@ export async function deliveryOptionsFromSettings(
     // No more sessions are ever in use at once than deliveries, so no more are worth keeping idle.
     maxIdleConnections: settings.outbound.concurrency,
     tlsPolicy: d.tls,
+    ...(d.mtaSts
+      ? {
+          mtaSts: createMtaSts({
+            ...(d.resolver === undefined ? {} : { server: d.resolver }),
+            dnsTimeoutMs: d.dnsTimeout,
+            fetchTimeoutMs: d.mtaStsFetchTimeout,
+            // Beside the queue, in the directory the daemon creates (mode 0700) before the sender.
+            cacheFile: join(settings.outbound.spool, "mta-sts.json"),
+          }),
+        }
+      : {}),
+    // DANE rests on the AD bit, so only a resolver the operator named (a local validating one) is asked.
+    ...(d.dane && d.resolver !== undefined
+      ? { dane: createDane({ server: d.resolver, timeoutMs: d.dnsTimeout }) }
+      : {}),
     ...(relayHost ? { relayHost } : {}),
     ...(dkim ? { dkim } : {}),
     localNames: [ehloName, settings.hostname, ...d.localNames],

@@ -4,7 +4,11 @@
 import { networkInterfaces } from "node:os";
 import type { Logger } from "pino";
 import type { FailureKind } from "./classify.ts";
+import type { Dane, DaneRequirement, TlsaRecord } from "./tls-policy/dane.ts";
+import type { ActivePolicy, MtaSts } from "./tls-policy/mta-sts-cache.ts";
+import { policyAllows } from "./tls-policy/mta-sts-policy.ts";
 import { RouteError, type MxAddress, type MxHost, type MxResolver } from "./mx.ts";
+import type { TlsReport } from "./tls-policy/tls-report.ts";
 
 export type IpFamily = "prefer-ipv6" | "ipv4" | "ipv6";
 
@@ -30,6 +34,10 @@ export interface Target {
   secure: boolean;
   tls: TlsMode;
   auth?: { user: string; pass: string };
+  /** The destination's MTA-STS policy in force (enforce or testing), whose failures are logged and counted. */
+  sts?: { mode: "enforce" | "testing"; id: string };
+  /** DANE (RFC 7672): the host's usable TLSA records, which its certificate must match (instead of a CA check). */
+  dane?: TlsaRecord[];
 }
 
 /** Why no address can be tried: the failure every recipient gets. */
@@ -54,6 +62,11 @@ export interface RouterOptions {
   localNames?: readonly string[];
   localAddresses?: readonly string[];
   isLocalDomain?: (domain: string) => boolean;
+  /** Honours the destinations' MTA-STS policies where no tlsPolicy entry names the domain. */
+  mtaSts?: MtaSts;
+  tlsReport?: TlsReport;
+  /** Honours DANE TLSA records that a validating resolver vouches for, where no tlsPolicy entry names the domain. */
+  dane?: Dane;
 }
 
 export interface Router {
@@ -65,6 +78,11 @@ export function createRouter(options: RouterOptions): Router {
   const localAddresses = new Set((options.localAddresses ?? ownAddresses()).map(canonicalIp));
   const tlsPolicy = new Map(Object.entries(options.tlsPolicy ?? {}).map(([d, m]) => [d.toLowerCase(), m]));
   const tlsFor = (domain: string): TlsMode => tlsPolicy.get(domain.toLowerCase()) ?? "opportunistic";
+  // An operator's tlsPolicy for the domain wins over its published policy.
+  const stsFor = (domain: string, log: Logger): Promise<ActivePolicy | undefined> =>
+    options.mtaSts && !tlsPolicy.has(domain.toLowerCase())
+      ? options.mtaSts.policyFor(domain, log).catch(() => undefined)
+      : Promise.resolve(undefined);
 
   function viaRelayHost(domain: string, r: RelayHost): Route {
     // A password never crosses the network in clear text or to an unverified server;
@@ -86,6 +104,8 @@ export function createRouter(options: RouterOptions): Router {
   }
 
   async function viaMx(domain: string, log: Logger): Promise<Route> {
+    // The policy is looked up while the MX records are; it never throws.
+    const policyLookup = stsFor(domain, log);
     let hosts: MxHost[];
     try {
       const route = await options.resolver.resolve(domain);
@@ -121,16 +141,68 @@ export function createRouter(options: RouterOptions): Router {
         },
       };
     }
-    const tls = tlsFor(domain);
+    let tls = tlsFor(domain);
+    const policy = await policyLookup;
+    const sts = policy && policy.mode !== "none" ? { mode: policy.mode, id: policy.id } : undefined;
+    if (policy && sts) {
+      const outside = hosts.filter((h) => !policyAllows(policy, h.name));
+      for (const h of outside) {
+        log.warn({ mx: h.name, mode: sts.mode, id: sts.id, patterns: policy.mx }, "MX host not in the MTA-STS policy");
+        options.tlsReport?.record({ domain, policy: "sts", mode: sts.mode, result: "validation-failure", mx: h.name });
+      }
+      if (sts.mode === "enforce") {
+        // RFC 8461 5: only the policy's MX hosts, only with STARTTLS and a valid certificate for the MX name.
+        hosts = hosts.filter((h) => policyAllows(policy, h.name));
+        tls = "verify";
+        if (hosts.length === 0) {
+          return {
+            failure: {
+              kind: "tls-required",
+              response: `the MTA-STS policy of ${domain} (id ${sts.id}, enforce) allows none of its MX hosts (${outside.map((h) => h.name).join(", ")})`,
+              code: 451,
+              enhanced: "4.7.5",
+            },
+          };
+        }
+      }
+    }
+    const dane: Map<string, DaneRequirement> =
+      options.dane && !tlsPolicy.has(domain.toLowerCase())
+        ? await options.dane.forHosts(
+            domain,
+            hosts.map((h) => h.name),
+          )
+        : new Map();
+    const skipped = hosts.filter((h) => dane.get(h.name)?.kind === "skip");
+    for (const h of skipped) log.warn({ mx: h.name, dane: dane.get(h.name) }, "DANE: MX host skipped");
+    hosts = hosts.filter((h) => dane.get(h.name)?.kind !== "skip");
+    if (hosts.length === 0 && skipped.length > 0) {
+      return {
+        failure: {
+          kind: "tls-required",
+          response: `no MX host of ${domain} has a usable DANE TLSA answer (${skipped.map((h) => h.name).join(", ")})`,
+          code: 451,
+          enhanced: "4.7.5",
+        },
+      };
+    }
+    /** DANE replaces the CA check (so "require" plus the TLSA match); secure but unusable TLSA records still require TLS. */
+    const tlsOf = (d: DaneRequirement | undefined): TlsMode =>
+      d?.kind === "dane" || (d?.kind === "require-tls" && tls === "opportunistic") ? "require" : tls;
     const targets = hosts
       .flatMap((h) =>
-        addressesInOrder(h, options.ipFamily).map((a) => ({
-          host: a.address,
-          port: options.port,
-          name: h.name,
-          secure: false,
-          tls,
-        })),
+        addressesInOrder(h, options.ipFamily).map((a) => {
+          const d = dane.get(h.name);
+          return {
+            host: a.address,
+            port: options.port,
+            name: h.name,
+            secure: false,
+            tls: tlsOf(d),
+            ...(sts ? { sts } : {}),
+            ...(d?.kind === "dane" ? { dane: d.records } : {}),
+          };
+        }),
       )
       .slice(0, options.maxAddresses);
     if (targets.length === 0) {

@@ -21,11 +21,20 @@ import {
   type Transaction,
 } from "./attempt.ts";
 import { createConnectionCache } from "./connection-cache.ts";
+import { daneMismatch, peerChain, type Dane } from "./tls-policy/dane.ts";
 import { createDkimSigner, type DkimKey, type DkimSigner } from "./dkim.ts";
 import { normalizeLineEndings } from "./hygiene.ts";
+import type { MtaSts } from "./tls-policy/mta-sts-cache.ts";
 import type { MxResolver } from "./mx.ts";
 import { failed, forEveryone, type RecipientResult } from "./recipient-results.ts";
 import { createRouter, type IpFamily, type RelayHost, type Target, type TlsMode } from "./routing.ts";
+import {
+  createTlsReport,
+  tlsResultOfError,
+  tlsResultOfSession,
+  type TlsReport,
+  type TlsResultType,
+} from "./tls-policy/tls-report.ts";
 
 export type { IpFamily, RecipientResult, RelayHost, TlsMode };
 
@@ -60,6 +69,14 @@ export interface DeliveryOptions {
   connectionIdleMs?: number;
   /** Most sessions kept open idle, over all destinations. */
   maxIdleConnections?: number;
+  /** Honours the destinations' MTA-STS policies (RFC 8461), except for domains in tlsPolicy. */
+  mtaSts?: MtaSts;
+  /** Honours DANE (RFC 7672) where the resolver behind it validates DNSSEC, except for domains in tlsPolicy. */
+  dane?: Dane;
+  /** Counts TLS successes and failures under a policy, for TLS-RPT; the sender keeps its own when absent. */
+  tlsReport?: TlsReport;
+  /** Trust anchors for certificate checks instead of the system's (tests, private CAs). */
+  tlsCa?: string | readonly string[];
   logger?: Logger;
 }
 
@@ -107,7 +124,8 @@ export function createSender(options: DeliveryOptions): Sender {
       : "sign" in options.dkim
         ? options.dkim
         : createDkimSigner(options.dkim as readonly DkimKey[]);
-  const router = createRouter(settings);
+  const tlsReport = options.tlsReport ?? createTlsReport();
+  const router = createRouter({ ...settings, tlsReport });
   // Sessions in use (connecting or in a transaction), so that close() can cut them.
   const active = new Set<SMTPConnection>();
   const cache = createConnectionCache<SMTPConnection>({
@@ -153,11 +171,52 @@ export function createSender(options: DeliveryOptions): Sender {
     active.add(connection);
     const refused = await openSession(connection, target, job, log);
     active.delete(connection);
+    const daneProblem =
+      !refused && target.dane ? daneMismatch(target.dane, peerChain(connection), target.name) : undefined;
+    if (target.sts) {
+      const tls = refused
+        ? refused.kind === "next" && refused.tlsError !== undefined
+          ? tlsResultOfError(refused.tlsError)
+          : undefined
+        : target.dane
+          ? daneProblem
+            ? "validation-failure"
+            : "success"
+          : tlsResultOfSession(connection);
+      if (tls) noteSts(job.domain, target, tls, log);
+    }
+    if (daneProblem) {
+      // Nothing but EHLO went over this session.
+      endSession(connection, true);
+      log.warn(
+        { host: labelOf(target), err: daneProblem },
+        "DANE: certificate does not match; trying the next address",
+      );
+      return {
+        kind: "next",
+        failure: "tls-required",
+        response: `DANE: ${labelOf(target)}: ${daneProblem}`,
+        host: labelOf(target),
+      };
+    }
     if (refused) {
       endSession(connection, false);
       return refused;
     }
     return { kind: "answered", results: (await transaction(connection, destination, job, target)).results };
+  }
+
+  /** Counts a session's TLS under the domain's MTA-STS policy, and logs a failure. */
+  function noteSts(domain: string, target: Target, result: TlsResultType | "success", log: Logger): void {
+    const { mode, id } = target.sts!;
+    tlsReport.record({ domain, policy: "sts", mode, result, mx: target.name });
+    if (result === "success") return;
+    log.warn(
+      { mx: target.name, address: target.host, mode, id, result },
+      mode === "enforce"
+        ? "MTA-STS: TLS failed, so this MX host is not used"
+        : "MTA-STS testing: TLS failed; delivering anyway, as the policy only tests",
+    );
   }
 
   /** An idle session to this destination that answered RSET, or undefined. */
@@ -240,7 +299,15 @@ function shuttingDown(job: DeliveryJob): RecipientResult[] {
 
 /** Sessions are shared only between messages that would open the very same one. */
 function destinationOf(target: Target): string {
-  return JSON.stringify([target.host, target.port, target.name, target.secure, target.tls, target.auth?.user ?? null]);
+  return JSON.stringify([
+    target.host,
+    target.port,
+    target.name,
+    target.secure,
+    target.tls,
+    target.auth?.user ?? null,
+    target.dane?.map((r) => r.data.toString("hex")) ?? null,
+  ]);
 }
 
 function definedOnly<T extends object>(value: T): Partial<T> {

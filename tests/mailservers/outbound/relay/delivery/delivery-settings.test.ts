@@ -90,6 +90,18 @@ test("every delivery setting is carried over; key and password come from files",
   });
   assert.deepEqual(options.localAddresses, ["192.0.2.10"]);
   assert.ok(options.dkim && "keyFor" in options.dkim && options.dkim.keyFor("team.example.test")?.selector === "s2026");
+  assert.ok(options.mtaSts, "MTA-STS is honoured by default");
+  assert.ok(options.dane, "DANE is honoured when a resolver is named");
+});
+
+test("outbound.delivery.mtaSts: false turns MTA-STS off; DANE needs a resolver; a bad fetch timeout names the setting", async () => {
+  const off = await deliveryOptionsFromSettings(parseSettings({ outbound: { delivery: { mtaSts: false } } }, "test"));
+  assert.equal(off.mtaSts, undefined);
+  assert.equal(off.dane, undefined, "no DANE without a named (validating) resolver");
+  assert.throws(
+    () => parseSettings({ outbound: { delivery: { mtaStsFetchTimeout: "soon" } } }, "test"),
+    /outbound\.delivery\.mtaStsFetchTimeout/,
+  );
 });
 
 test("bad values and missing files name the setting", async () => {
