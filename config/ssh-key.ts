@@ -40,6 +40,9 @@ export function sshKeyProblem(line: string): string | undefined {
   // The blob starts with its own type as an SSH string: a pasted fragment or another key's type fails here.
   const damaged = `${usage}: the key data is damaged or is not a ${type} key`;
   if (
+    // Only the blob's own base64, as ssh-keygen writes it: sshd refuses missing padding and stray
+    // bits, which Buffer.from ignores (found by fuzz/targets/ssh-key.ts).
+    blob.toString("base64") !== base64 ||
     blob.length < 4 ||
     blob.length > MAX_BLOB ||
     blob.readUInt32BE(0) !== type!.length ||

@@ -155,7 +155,10 @@ export class UsersList {
   }
 
   hasDomain(domain: string): boolean {
-    return this.#domains.has(domain.toLowerCase());
+    // ASCII case only, as askedDomain folds it: toLowerCase would make the Kelvin sign (U+212A) a 'k',
+    // and the autoconfig answer for "\u212a.example" name a domain that is not served (a regression
+    // input of fuzz/targets/autoconfig.ts).
+    return this.#domains.has(asciiLower(domain));
   }
 }
 

@@ -43,7 +43,9 @@ export function parseDuration(value: string | number): number | undefined {
   if (typeof value === "number") return Number.isFinite(value) && value >= 0 ? value : undefined;
   const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(value);
   if (!match) return undefined;
-  return Math.round(Number(match[1]) * DURATION_UNITS[match[2] ?? "ms"]!);
+  const ms = Math.round(Number(match[1]) * DURATION_UNITS[match[2] ?? "ms"]!);
+  // So many digits that the number is Infinity: no duration (regression input of fuzz/targets/settings.ts).
+  return Number.isFinite(ms) ? ms : undefined;
 }
 
 export const duration = z.pipe(

@@ -83,7 +83,16 @@ function decodedFaithfully(exact: string, parsed: string): boolean {
     labels.length === decodedLabels.length &&
     labels.every((label, i) => {
       const u = decodedLabels[i]!;
-      return label === u || (label.startsWith("xn--") && u.isWellFormed() && domainToASCII(u) === label.toLowerCase());
+      return label === u || (label.startsWith("xn--") && isULabel(u) && domainToASCII(u) === label.toLowerCase());
     })
   );
+}
+
+/**
+ * A U-label's hyphen rules (RFC 5891 4.2.3.1), which Node's domainToASCII does not check: no
+ * hyphen first or last, none in both the third and fourth places. `xn--lsxn--ls8h` decodes to
+ * "l叜sxn-", which smtp-server would refuse if sent as is (found by fuzz/targets/smtp-address.ts).
+ */
+function isULabel(u: string): boolean {
+  return u.isWellFormed() && !u.startsWith("-") && !u.endsWith("-") && u.slice(2, 4) !== "--";
 }

@@ -34,7 +34,7 @@ export function baseConfig(overrides: Record<string, string> = {}): Record<strin
 
 export const SECRET_KEYS = ["semail:sshPrivateKey", "semail:ldapPassword", "semail:gandiApiKey"];
 
-const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE5xAlice alice@laptop";
+const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIkr3jGnfEdp6cnsNJqd4M8ynTelKLn0mmsEDQBEfi6f alice@laptop";
 export const ALICE = `  - owner: alice\n    address: alice@alice.semail.email\n    size: 1GiB\n    sshKeys: ["${KEY}"]\n`;
 export const BOB = "  - owner: bob\n    address: bob@example.org\n";
 export const CAROL = "  - owner: carol\n    address: carol@semail.email\n    size: 2GiB\n";
@@ -61,6 +61,7 @@ export function runStack(users: string, overrides: Record<string, string> = {}) 
         sshPrivateKey: config.requireSecret("sshPrivateKey"),
         ldapPassword: config.getSecret("ldapPassword"),
         gandiApiKey: config.getSecret("gandiApiKey"),
+        acmeAccountKey: config.getSecret("acmeAccountKey"),
       },
       list,
       PROJECT_DIR,

@@ -19,7 +19,7 @@ import { inputsOf as inputs, settle } from "../../testkit/pulumi-mocks/harness.t
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 // Blobs are checked (an RSA one down to its modulus size), so a made-up key is an ed25519 one.
-const SECOND_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE5xSecond alice@desk";
+const SECOND_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFscTsp8GdXGO2+LlIVvLeRyMyzzN/S5OgFK+Yz0L/Av alice@desk";
 
 test("the host scripts set up the jump account: AuthorizedKeysCommand from the per-owner files, forwarding only", async () => {
   const { resources } = await runStack(usersYaml());

@@ -15,7 +15,7 @@ import { tempDir } from "../../testkit/temp-dir.ts";
 import { needsRoot } from "../../testkit/needs-root.ts";
 
 const run = promisify(execFile);
-const SECOND_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE5xSecond alice@desk";
+const SECOND_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFscTsp8GdXGO2+LlIVvLeRyMyzzN/S5OgFK+Yz0L/Av alice@desk";
 
 test("adding a key changes only the keys files (the container's and the jump's) and the users list: every input of the container stays", async () => {
   const before = await runStack(usersYaml(ALICE, BOB));

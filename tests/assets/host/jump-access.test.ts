@@ -14,7 +14,7 @@ import { tempDir } from "../../../testkit/temp-dir.ts";
 import { needsRoot } from "../../../testkit/needs-root.ts";
 
 const script = (name: string) => repoPath("assets/host", name);
-const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE5xAlice alice@laptop";
+const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIkr3jGnfEdp6cnsNJqd4M8ynTelKLn0mmsEDQBEfi6f alice@laptop";
 const KEY2 = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC0bob bob@desk";
 
 interface Result {

@@ -137,8 +137,12 @@ export class MboxoBody extends Transform {
         if (this.#dropping || !this.#sawHeader) return true;
       } else {
         this.#sawHeader = true;
-        const colon = head.indexOf(0x3a);
-        const name = colon === -1 ? "" : head.subarray(0, colon).toString("latin1").trim().toLowerCase();
+        // Named from the line's first LINE_HEAD bytes however the chunks cut it, so a name padded
+        // with spaces past them (before its colon) is still that name (a regression input of
+        // fuzz/targets/mboxo.ts).
+        const start = head.subarray(0, LINE_HEAD);
+        const colon = start.indexOf(0x3a);
+        const name = (colon === -1 ? start : start.subarray(0, colon)).toString("latin1").trim().toLowerCase();
         this.#dropping = STRIPPED.has(name) || name.startsWith("x-imap");
         if (this.#dropping) return true;
       }

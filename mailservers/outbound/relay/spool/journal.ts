@@ -74,6 +74,16 @@ export function encodeEntry(entry: JournalEntry): string {
   }
 }
 
+/**
+ * What appending `entries` writes to a journal. After a torn last line (a crash mid-append left
+ * the file without its final newline) a newline comes first: the torn line stays a line of its
+ * own, skipped on replay, instead of swallowing the first new entry with it.
+ */
+export function appendedText(entries: readonly JournalEntry[], afterTornLine: boolean): string {
+  const text = entries.map((e) => `${encodeEntry(e)}\n`).join("");
+  return afterTornLine ? `\n${text}` : text;
+}
+
 const STATUSES = new Set(["delivered", "bounced", "deferred"]);
 const text = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
 const number = (v: unknown): number | undefined => (typeof v === "number" && Number.isFinite(v) ? v : undefined);

@@ -58,7 +58,10 @@ export function parseSegment(name: string, data: Buffer): ScannedSegment {
     }
     const envelope = envelopeOf(raw);
     const { id, size, crc } = raw;
+    // A size that is not a byte count would move the reader backwards (a size of minus the header's
+    // length: forever) or between bytes (regression inputs of fuzz/targets/spool-segment.ts).
     if (!envelope || typeof id !== "string" || typeof size !== "number" || typeof crc !== "number") break;
+    if (!Number.isSafeInteger(size) || size < 0) break;
     const offset = nl + 1;
     if (offset + size > data.length || crc32(data.subarray(offset, offset + size)) !== crc) break;
     records.push({ id, ...envelope, offset, size, segment: name });

@@ -19,7 +19,7 @@ import { Readable } from "node:stream";
 import { systemClock, type Clock } from "../../../../lib/clock.ts";
 import { syncDirectory } from "../../../../lib/durable-file.ts";
 import type { GroupCommitOptions } from "./group-commit.ts";
-import { decodeJournal, encodeEntry, type JournalEntry } from "./journal.ts";
+import { appendedText, decodeJournal, type JournalEntry } from "./journal.ts";
 import { DONE_SUFFIX, SEGMENT_SUFFIX, envelopeOf, parseDone, parseSegment } from "./segment.ts";
 import { SegmentStore } from "./segment-store.ts";
 import type { SpoolEnvelope, SpoolRecord } from "./record.ts";
@@ -455,11 +455,14 @@ export class Spool {
   /** Appends entries to the message's journal and fsyncs it before resolving. */
   async append(id: string, entries: readonly JournalEntry[]): Promise<void> {
     if (entries.length === 0) return;
-    const file: FileHandle = await open(this.logPath(id), "a", 0o600);
+    const file: FileHandle = await open(this.logPath(id), "a+", 0o600);
     let created: boolean;
     try {
-      created = (await file.stat()).size === 0;
-      await file.write(entries.map((e) => `${encodeEntry(e)}\n`).join(""));
+      const { size } = await file.stat();
+      created = size === 0;
+      const last = Buffer.alloc(1);
+      const torn = size > 0 && (await file.read(last, 0, 1, size - 1)).bytesRead === 1 && last[0] !== 0x0a;
+      await file.write(appendedText(entries, torn));
       await file.sync();
     } finally {
       await file.close();
