@@ -9,10 +9,12 @@
 //
 //   npm run bench -- memory [--messages 1000] [--sizes 4,100] [--inbound-sessions 100]
 //     [--outbound-sessions 10] [--mailboxes 10] [--idle 60] [--no-postfix]
-//     [--variant="MALLOC_ARENA_MAX=2 --max-old-space-size=64"]... [--levers]
+//     [--variant="MALLOC_ARENA_MAX=2 --max-old-space-size=64"]... [--levers] [--rspamd]
 //
 // A --variant (written with "=": its value may start with "--"; "" is the image as shipped) changes the daemons' node flags and environment from what the image ships
 // (bench/memory/variants.ts); --levers runs each lever alone, for the one-line comparison.
+// --rspamd adds the optional Rspamd (inbound.rspamd) as one more row: idle, and after scoring
+// 200 messages (bench/memory/rspamd-memory.ts), and the VM's idle total with it.
 // Needs root: Dovecot and PHP run as other users, Postfix drops privileges.
 import { access, constants } from "node:fs/promises";
 import { join, relative } from "node:path";
@@ -26,8 +28,9 @@ import { startDaemons, type Launch } from "./daemons.ts";
 import { putLoad, type Shape, type Target } from "./load.ts";
 import { startReference } from "./postfix-side.ts";
 import { readAsUsers } from "./readers.ts";
+import { measureRspamd, rspamdReport } from "./rspamd-memory.ts";
 import { leversReport, SMTP_DAEMONS, variantReport, verdicts, type SideResult, type VariantResult } from "./report.ts";
-import { samplePeaks, snapshot } from "./sample.ts";
+import { samplePeaks, snapshot, total } from "./sample.ts";
 import { startStack, type Service, type Stack } from "./stack.ts";
 import { leverSpecs, variant, type Variant } from "./variants.ts";
 
@@ -140,6 +143,7 @@ export async function main(argv: readonly string[]): Promise<void> {
       "no-postfix": { type: "boolean", default: false },
       variant: { type: "string", multiple: true },
       levers: { type: "boolean", default: false },
+      rspamd: { type: "boolean", default: false },
     },
   });
   const missing = await missingPrerequisite();
@@ -187,6 +191,11 @@ export async function main(argv: readonly string[]): Promise<void> {
     }
     if (results.length > 1)
       console.log(`levers, each against the same Postfix run:\n${leversReport(results, postfix)}`);
+    if (values.rspamd) {
+      const rspamd = await measureRspamd();
+      const all = total(results[0]!.idle).pss + rspamd.afterLoad.pss;
+      console.log(`${rspamdReport(rspamd)}\n  all of SEMail idle with rspamd: ${(all / 1024 ** 2).toFixed(1)} MiB PSS`);
+    }
     console.log(
       JSON.stringify({
         bench: "memory",

@@ -1,7 +1,8 @@
 // Settings of the inbound daemon (`semail inbound`).
 import * as z from "zod/mini";
 import { ownerProblem } from "../users-list.ts";
-import { duration, integer, listenAddress, nonEmpty, size, submissionAddress } from "./common.ts";
+import { duration, integer, listenAddress, network, nonEmpty, size, submissionAddress } from "./common.ts";
+import { dnsServer } from "./outbound.ts";
 
 const owner = z.string().check(
   z.refine((value) => ownerProblem(value) === undefined, {
@@ -24,6 +25,47 @@ const submissionSettings = z.strictObject({
   /** The name that certificate must carry; default `hostname`. */
   outboundTlsName: z.optional(nonEmpty()),
 });
+
+/** An `http://HOST:PORT` base URL (Rspamd's normal worker; its /checkv2 is asked). */
+const httpUrl = z.string().check(
+  z.refine(
+    (value) => {
+      try {
+        const url = new URL(value);
+        return url.protocol === "http:" && url.search === "" && url.hash === "";
+      } catch {
+        return false;
+      }
+    },
+    { message: "must be an http:// URL of Rspamd's normal worker, such as http://127.0.0.1:11333" },
+  ),
+);
+
+/** A score; strings too, since flags arrive as strings. */
+const score = z.pipe(z.coerce.number(), z.number());
+
+/**
+ * An optional Rspamd asked for a verdict before the final 250 (mailservers/inbound/spam/):
+ * its "reject" is 550 5.7.1, its "add header" (or "rewrite subject") puts the message in the
+ * mailbox's Junk folder; every message gets the score in its headers. Unreachable or slow:
+ * the message is accepted unscanned, and a header says so.
+ */
+const rspamdSettings = z.strictObject({
+  /** Rspamd's normal worker (its HTTP protocol, POST /checkv2), e.g. http://127.0.0.1:11333. */
+  url: httpUrl,
+  /** Refuse (550 5.7.1) at or above this score too, beside Rspamd's own "reject" action. */
+  rejectScore: z.optional(score),
+  /** Deliver into Junk at or above this score too, beside Rspamd's "add header" action. */
+  junkScore: z.optional(score),
+  /** Longest wait for Rspamd's answer; past it the message is accepted unscanned. */
+  timeout: z._default(duration, 10_000),
+  /** Larger messages are not sent to Rspamd but accepted unscanned: each scan holds its message in memory (spamc's 500 KB). */
+  maxSize: z._default(size("size"), 512 * 1024),
+  /** Honour Rspamd's "greylist" and "soft reject" (451 4.7.1); off: those are delivered as "no action". */
+  greylist: z._default(z.boolean(), false),
+});
+
+export type RspamdSettings = z.output<typeof rspamdSettings>;
 
 export const inboundSettings = z.strictObject({
   /** Addresses to listen on; "/tls" marks implicit TLS (465). */
@@ -55,4 +97,16 @@ export const inboundSettings = z.strictObject({
   /** How long an address that waited out that pause is greeted at once (postscreen's greet cache); 0: every connection waits. */
   greetPassTtl: z._default(duration, 86_400_000),
   submission: z._default(submissionSettings, () => submissionSettings.parse({})),
+  /** DNS server for the SPF, DKIM, DMARC and ARC checks on arrival (IP:PORT); the system's resolvers when unset. */
+  resolver: z.optional(dnsServer),
+  /** Time for one DNS query of those checks; no answer by then is a temperror for that check. */
+  dnsTimeout: z._default(duration, 5000),
+  /** Longest the checks of one message may take in all; a lookup still open then is a temperror. */
+  authTimeout: z._default(duration, 15_000),
+  /** Refuse (550 5.7.1) mail failing DMARC of a domain whose policy is reject, and put p=quarantine's in Junk; false: only record the verdict. */
+  dmarcEnforce: z._default(z.boolean(), true),
+  /** Clients whose mail is not checked (this host itself, as OpenDMARC's IgnoreHosts): its header says `none`. */
+  uncheckedNetworks: z.prefault(z.array(network), ["127.0.0.0/8", "::1"]),
+  /** Spam scoring by an Rspamd; unset: none. */
+  rspamd: z.optional(rspamdSettings),
 });

@@ -14,6 +14,8 @@ import { checkSubmissionSender } from "../core/own-address.ts";
 import type { MboxStore, StoreTarget } from "./store/index.ts";
 import { storeReply } from "./store-replies.ts";
 import type { Handoff } from "./submission-handoff.ts";
+import type { SpamCheck } from "./spam/index.ts";
+import type { ArrivalAuth } from "./auth/index.ts";
 import { FormerDomains, resolveRecipient, type AdminMailbox, type ResolvedRecipient } from "./recipients.ts";
 
 export interface InboundBackendOptions {
@@ -33,6 +35,10 @@ export interface InboundBackendOptions {
   readonly clock?: () => number;
   /** AUTH on the submission listeners, and where an authenticated session's messages go; absent: no submission. */
   readonly submission?: { readonly authenticate: Authenticator; readonly handoff: Handoff };
+  /** SPF, DKIM, DMARC and ARC checks of each message, and its DMARC verdict (auth/); absent: none. */
+  readonly arrival?: ArrivalAuth;
+  /** Rspamd's verdict before the final 250 (inbound.rspamd); absent: no spam check. */
+  readonly spam?: SpamCheck;
 }
 
 async function statfsFree(path: string): Promise<number> {
@@ -145,7 +151,24 @@ export function createInboundBackend(options: InboundBackendOptions): DeliveryBa
         message.resume();
         throw tempFail(451, "4.3.0", "Recipients changed during the transaction, try again");
       }
-      await store.deliver(envelope, targets, message).catch((error: unknown) => reply(error, envelope.id));
+      // Authentication on arrival (auth/): a DMARC p=reject failure is refused (550 5.7.1) with
+      // nothing stored; the rest is stored with our Authentication-Results, p=quarantine's into Junk.
+      const judged = options.arrival
+        ? await options.arrival(envelope, message).catch((error: unknown) => reply(error, envelope.id))
+        : undefined;
+      try {
+        if (judged?.verdict.action === "reject")
+          throw permFail(550, "5.7.1", `Message refused: ${judged.verdict.reason}`);
+        const arrived = judged ? judged.stream() : message;
+        // Refused as spam (550 5.7.1) with nothing stored, or stored with the score in its headers, maybe into Junk.
+        const checked = options.spam ? await options.spam.check(envelope, arrived) : undefined;
+        const junk = checked?.junk === true || judged?.verdict.action === "junk";
+        await store
+          .deliver(envelope, targets, checked?.message ?? arrived, { junk })
+          .catch((error: unknown) => reply(error, envelope.id));
+      } finally {
+        await judged?.release();
+      }
       return `Ok: stored as ${envelope.id}`;
     },
   };

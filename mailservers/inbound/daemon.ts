@@ -9,12 +9,20 @@ import type { UsersList } from "../../config/users-list.ts";
 import { createDirectory } from "../../directory/ldap.ts";
 import type { Directory } from "../../config/directory.ts";
 import { createAuthenticator } from "../core/authenticate.ts";
-import { createSmtpFrontEnd, listenSmtp, type BoundAddress, type SmtpLimits } from "../core/index.ts";
+import {
+  createSmtpFrontEnd,
+  listenSmtp,
+  reloadListenerTls,
+  type BoundAddress,
+  type SmtpLimits,
+} from "../core/index.ts";
 import { readTlsFiles } from "../../config/tls-files.ts";
 import { provisionPlainRoot } from "../../config/mailbox-layout.ts";
 import { createMboxStore, type MboxStore } from "./store/index.ts";
 import { createAdvertisedSize } from "./advertised-size.ts";
 import { createInboundBackend } from "./backend.ts";
+import { arrivalAuthOf } from "./auth/settings.ts";
+import { spamCheck } from "./spam/index.ts";
 import { DEFAULT_ADMIN_OWNER, adminMailbox } from "./recipients.ts";
 import { createHandoff } from "./submission-handoff.ts";
 import { handoffTarget, submissionListeners } from "./submission-settings.ts";
@@ -39,8 +47,10 @@ export interface RunningInbound {
   readonly store: MboxStore;
   /** The largest message a listed owner's mailbox takes now (bytes as sent), or undefined for an owner not listed. */
   largestMessage(owner: string): Promise<number | undefined>;
-  /** Re-reads the users list now (SIGHUP), or takes the one given, read by whoever applied it. */
+  /** Re-reads the users list now (SIGHUP), or takes the one given, read by whoever applied it; and the certificate (reloadTls). */
   reload(list?: UsersList): Promise<void>;
+  /** Re-reads tls.cert and tls.key for new sessions, open ones undisturbed; a bad file keeps the old certificate (false). */
+  reloadTls(): Promise<boolean>;
   /** Stops listening, lets open sessions finish (closeTimeoutMs), waits for the store. */
   stop(): Promise<void>;
 }
@@ -128,6 +138,8 @@ export async function startInbound(settings: Settings, deps: InboundDependencies
     logger,
     ...(deps.freeSpace ? { freeSpace: deps.freeSpace } : {}),
     ...(deps.clock ? { clock: deps.clock } : {}),
+    arrival: arrivalAuthOf(settings, logger.child({ part: "auth" })),
+    ...(i.rspamd ? { spam: spamCheck(settings, i.rspamd, logger) } : {}),
     ...(target && directory
       ? {
           submission: {
@@ -184,7 +196,11 @@ export async function startInbound(settings: Settings, deps: InboundDependencies
       const quota = quotaOf(owner);
       return quota === undefined ? undefined : store.largestMessage(owner, quota);
     },
-    reload: (list) => users.reload(list),
+    async reload(list) {
+      await users.reload(list);
+      await reloadListenerTls(listening, settings.tls, tls !== undefined, logger);
+    },
+    reloadTls: () => reloadListenerTls(listening, settings.tls, tls !== undefined, logger),
     async stop() {
       await listening.close();
       await store.close();

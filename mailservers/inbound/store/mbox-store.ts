@@ -59,6 +59,12 @@ export interface MboxStoreOptions {
   faults?: FaultInjector;
 }
 
+/** How one message is delivered, as the backend judged it. */
+export interface DeliverOptions {
+  /** Into each mailbox's Junk folder (<root>/mail/Junk), instead of INBOX and the pair folder. */
+  readonly junk?: boolean;
+}
+
 export interface MboxStore {
   /**
    * Whether <mailRoot>/<owner>/ exists. The store never creates it: on the VM it is the
@@ -81,7 +87,12 @@ export interface MboxStore {
    * StoreError (errors.ts) on an I/O failure (nothing kept anywhere), or the stream's own
    * error (a limit the front end enforces, the client gone).
    */
-  deliver(envelope: Envelope, targets: readonly StoreTarget[], message: Readable): Promise<void>;
+  deliver(
+    envelope: Envelope,
+    targets: readonly StoreTarget[],
+    message: Readable,
+    options?: DeliverOptions,
+  ): Promise<void>;
   /** Waits for deliveries in flight. */
   close(): Promise<void>;
 }
@@ -170,7 +181,12 @@ export function createMboxStore(options: MboxStoreOptions): MboxStore {
     }
   }
 
-  async function store(envelope: Envelope, targets: readonly StoreTarget[], message: Readable): Promise<void> {
+  async function store(
+    envelope: Envelope,
+    targets: readonly StoreTarget[],
+    message: Readable,
+    options: DeliverOptions,
+  ): Promise<void> {
     await ready();
     const copies = recipientCopies(envelope, uniqueTargets(targets), tree, hostname);
     const bodyPath = path.join(tmpDir, `msg-${markers.writer}-${++tempSeq}`);
@@ -180,7 +196,12 @@ export function createMboxStore(options: MboxStoreOptions): MboxStore {
       body = await spool(message, bodyPath);
       // Step 3: plan. Refused only when every mailbox is full; then each root is checked.
       await checkQuota(copies, body.size, usage);
-      const appends = await fileAppends(copies, envelope.mailFrom, (root) => prepareMailboxRoot(root, tree, logger));
+      const appends = await fileAppends(
+        copies,
+        envelope.mailFrom,
+        (root) => prepareMailboxRoot(root, tree, logger),
+        options.junk === true,
+      );
       // Each filesystem must hold every copy it gets; promised until the commit is over.
       release = space.reserve(
         appends,
@@ -214,9 +235,9 @@ export function createMboxStore(options: MboxStoreOptions): MboxStore {
       // A large message waits in a temp file under the mail root: a third copy where they share a filesystem.
       return largestMessage(quota - used, space.available(disk), space.sharesMailRoot(disk) ? 3 : 2, disk.blockSize);
     },
-    async deliver(envelope, targets, message) {
+    async deliver(envelope, targets, message, options = {}) {
       if (closed) throw new StoreClosedError();
-      const delivery = store(envelope, targets, message).catch((error: unknown) => {
+      const delivery = store(envelope, targets, message, options).catch((error: unknown) => {
         // Refused before reading it all: drain the rest so the SMTP side can reply.
         if (!message.readableEnded && !message.destroyed) message.resume();
         throw error;

@@ -1,11 +1,12 @@
 // Planning a delivery: which mbox files get which copies of a message. Each recipient
 // gets its trace prefix (From_ line, Return-Path, Delivered-To, Received) and a copy in
-// its INBOX and in the folder of its (recipient, sender) pair, <root>/mail/<folder-name>.
+// its INBOX and in the folder of its (recipient, sender) pair, <root>/mail/<folder-name>;
+// or, for mail judged unwanted, one copy in <root>/mail/Junk only.
 import path from "node:path";
 import type { Envelope } from "../../core/types.ts";
 import { FOLDERS_DIRECTORY, INBOX_FILE } from "../../../config/mailbox-layout.ts";
 import { QuotaExceededError } from "./errors.ts";
-import { folderName } from "./mbox/folder-name.ts";
+import { JUNK_FOLDER, folderName } from "./mbox/folder-name.ts";
 import { messagePrefix } from "./mbox/mboxo.ts";
 import { mailboxRoot } from "./roots/mailbox-root.ts";
 import type { UsageCache } from "./roots/usage.ts";
@@ -29,7 +30,7 @@ export interface RecipientCopy {
 export interface FileAppend {
   readonly file: string;
   readonly owner: string;
-  /** The recipient's INBOX, which must get the message (a folder may be skipped). */
+  /** The recipient's INBOX (or Junk), which must get the message (a pair folder may be skipped). */
   readonly inbox: boolean;
   readonly prefixes: Buffer[];
 }
@@ -74,11 +75,14 @@ export async function checkQuota(copies: readonly RecipientCopy[], bodySize: num
  * files in, see append/mbox-file.ts). A file can serve several copies: two recipients of one
  * mailbox share its INBOX (appending twice to one file would wait on itself).
  * `prepareRoot` checks a root and says whether its mail/ can take the folder copy.
+ * `junk`: the one copy goes to mail/Junk instead of INBOX and the pair folder (a forged sender
+ * must not fill the folder named after the real one); INBOX still where mail/ cannot take it.
  */
 export async function fileAppends(
   copies: readonly RecipientCopy[],
   sender: string,
   prepareRoot: (root: string) => Promise<boolean>,
+  junk = false,
 ): Promise<FileAppend[]> {
   const byFile = new Map<string, FileAppend>();
   const add = (file: string, owner: string, inbox: boolean, prefix: Buffer) => {
@@ -88,6 +92,11 @@ export async function fileAppends(
   };
   for (const { target, root, prefix } of copies) {
     const withFolder = await prepareRoot(root);
+    // Junk must get it, as INBOX must otherwise (FileAppend.inbox).
+    if (junk && withFolder) {
+      add(path.join(root, FOLDERS_DIRECTORY, JUNK_FOLDER), target.owner, true, prefix);
+      continue;
+    }
     add(path.join(root, INBOX_FILE), target.owner, true, prefix);
     if (withFolder)
       add(path.join(root, FOLDERS_DIRECTORY, folderName(target.recipient, sender)), target.owner, false, prefix);

@@ -7,6 +7,12 @@ import { createHash } from "node:crypto";
 /** Longest folder name in bytes (a name, its ".lock" and Dovecot's suffixes fit in 255). */
 export const MAX_FOLDER_NAME = 200;
 
+/**
+ * The folder of mail judged unwanted (DMARC quarantine, spam): <root>/mail/Junk, the mailbox
+ * Dovecot marks \Junk (services/imap/config.ts). No pair folder has this name: theirs hold a `,`.
+ */
+export const JUNK_FOLDER = "Junk";
+
 /** The sender part of the folder name for the null reverse path <> (bounces). */
 export const NULL_SENDER = "=null-sender";
 
