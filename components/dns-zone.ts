@@ -6,6 +6,7 @@ import * as gandi from "@pulumiverse/gandi";
 import { hostScript } from "../config/stack/host-script-paths.ts";
 import { shellLine } from "../lib/shell.ts";
 import { renderNamedConfStanza, renderZone, zoneRecords, type ZoneInput } from "../config/stack/zone-file.ts";
+import { DEFAULT_TRANSPORT_SECURITY, TLSA_NAME, tlsaData } from "../config/stack/transport-security.ts";
 
 /** Where named reads the zone on the VM. */
 export const ZONE_DIR = "/etc/bind/semail";
@@ -13,6 +14,8 @@ export const ZONE_DIR = "/etc/bind/semail";
 export type DnsZoneArgs = {
   /** The zone's content, without the serial (the VM's script or Gandi sets it). */
   readonly zone: Omit<ZoneInput, "serial">;
+  /** The MX key hashes for its TLSA record (read on the VM, config/stack/transport-security.ts tlsaReadCommand); none gives no TLSA. */
+  readonly tlsa?: pulumi.Input<readonly string[]>;
 } & (
   | {
       /** named on the VM. */
@@ -36,14 +39,16 @@ export function installZoneCommand(domain: string): string {
 
 export class DnsZone extends pulumi.ComponentResource {
   /** The zone text as rendered here (serial 1; the VM's copy carries the real serial). */
-  readonly zoneText: string;
+  readonly zoneText: pulumi.Output<string>;
 
   constructor(name: string, args: DnsZoneArgs, opts?: pulumi.ComponentResourceOptions) {
     super("semail:infra:DnsZone", name, {}, opts);
     // A fixed serial keeps `pulumi preview` quiet when nothing changed; install-zone.sh
     // bumps the installed serial whenever the content differs.
     const input: ZoneInput = { ...args.zone, serial: 1 };
-    this.zoneText = renderZone(input);
+    const transport = input.transport ?? DEFAULT_TRANSPORT_SECURITY;
+    const tlsa = pulumi.output(args.tlsa ?? []);
+    this.zoneText = tlsa.apply((hashes) => renderZone({ ...input, transport: { ...transport, tlsa: hashes } }));
     if (args.provider === "bind") {
       // Runs again whenever the zone text changes (stdin is an input); no delete: removing
       // the stack leaves named serving the last zone rather than a broken one.
@@ -72,6 +77,20 @@ export class DnsZone extends pulumi.ComponentResource {
             type: record.type,
             ttl: record.ttl,
             values: [...record.values],
+          },
+          { parent: this, provider: args.gandi },
+        );
+      }
+      // The hashes are known only once read on the VM: the TLSA record set is made apart.
+      if (args.tlsa !== undefined) {
+        new gandi.livedns.Record(
+          `${name}-tlsa`,
+          {
+            zone: args.zone.domain,
+            name: TLSA_NAME,
+            type: "TLSA",
+            ttl: input.ttl ?? 3600,
+            values: tlsa.apply((hashes) => hashes.map(tlsaData)),
           },
           { parent: this, provider: args.gandi },
         );

@@ -18,7 +18,14 @@ import {
   userKeysWriteCommand,
 } from "../config/stack/user-container.ts";
 import { shellLine } from "../lib/shell.ts";
-import { mailClientRecords, mailboxSubdomains, mxRecordFor, subdomainRecords } from "../config/stack/zone-file.ts";
+import {
+  mailClientRecords,
+  mailboxSubdomains,
+  mxRecordFor,
+  subdomainRecords,
+  transportRecords,
+} from "../config/stack/zone-file.ts";
+import type { TransportSecurity } from "../config/stack/transport-security.ts";
 
 export type MailboxStorage =
   | { readonly backend: "lvm"; readonly vgName: string; readonly mailRoot: string }
@@ -51,6 +58,8 @@ export interface MailboxArgs {
   readonly userKeysDir?: string | undefined;
   /** Gandi provider when the zone is at Gandi LiveDNS; with named the zone holds the MX. */
   readonly gandi?: gandi.Provider | undefined;
+  /** MTA-STS and TLS-RPT settings for the subdomain's records at Gandi; default MTA-STS enforce. */
+  readonly transport?: TransportSecurity | undefined;
   /** The VM's address users give to `ssh -J` (the jump host). */
   readonly jumpHost: string;
   /** Resources the jump key file waits for (the jump account setup). */
@@ -200,10 +209,11 @@ export class Mailbox extends pulumi.ComponentResource {
       // The same records the BIND zone holds for the subdomain (config/stack/zone-file.ts).
       const [label] = mailboxSubdomains(args.managedDomain, [entry.domain]);
       const [mx, spf] = subdomainRecords(label!, args.managedDomain);
-      // Then what mail programs look up (SRV, autoconfig), named by the record's own name.
-      const clients = mailClientRecords(label!, args.managedDomain).map(
-        (r) => [`${r.name.split(".")[0]!.replace(/^_/, "")}-${r.type.toLowerCase()}`, r] as const,
-      );
+      // Then what mail programs look up (SRV, autoconfig) and senders (MTA-STS, TLS-RPT), named by the record's own name.
+      const clients = [
+        ...mailClientRecords(label!, args.managedDomain),
+        ...transportRecords(label!, args.managedDomain, args.transport),
+      ].map((r) => [`${r.name.split(".")[0]!.replace(/^_/, "")}-${r.type.toLowerCase()}`, r] as const);
       for (const [part, record] of [["mx", mx], ["spf", spf], ...clients] as const) {
         new gandi.livedns.Record(
           `${name}-${part}`,

@@ -8,6 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { remote, type types } from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import { AUTOCONFIG_FOLDER } from "../config/autoconfig.ts";
+import { MTA_STS_FOLDER } from "../config/stack/transport-security.ts";
 import { shellLine, shellQuote } from "../lib/shell.ts";
 
 export interface WebmailServerArgs {
@@ -20,6 +21,8 @@ export interface WebmailServerArgs {
   readonly addressFile: string;
   /** Mozilla autoconfig's documents, file name -> text (config/autoconfig.ts autoconfigFiles), served on both ports. */
   readonly autoconfigFiles: Readonly<Record<string, string>>;
+  /** MTA-STS policies, file name -> text (config/stack/transport-security.ts mtaStsFiles), served on HTTPS for mta-sts.<domain>. */
+  readonly mtaStsFiles?: Readonly<Record<string, string>>;
   /** Dovecot's IMAPS as HOST:PORT on the daemons' network. */
   readonly imap: string;
   /** The outbound daemon's submission (STARTTLS) as HOST:PORT on the daemons' network. */
@@ -65,21 +68,30 @@ export function webmailPorts(
   ]);
 }
 
-/** What an autoconfig file may be called (config/autoconfig.ts autoconfigFileName): nothing to quote, nothing outside the folder. */
-const AUTOCONFIG_FILE = /^[a-z0-9][a-z0-9.-]*\.xml$/;
-
 /**
  * A script for `sh -s DIR` that makes DIR hold exactly these files: each written by rename
  * (nginx never serves half a document), then the files of domains no longer served removed.
  * The documents travel inside the script, quoted: they are too many for a command line.
  */
 export function autoconfigInstallScript(files: Readonly<Record<string, string>>): string {
+  return documentsInstallScript(files, "xml", "Mozilla autoconfig");
+}
+
+/** The same for the MTA-STS policies (`<domain>.txt`). */
+export function mtaStsInstallScript(files: Readonly<Record<string, string>>): string {
+  return documentsInstallScript(files, "txt", "MTA-STS policies");
+}
+
+function documentsInstallScript(files: Readonly<Record<string, string>>, extension: "xml" | "txt", what: string) {
+  // What a file may be called (config/autoconfig.ts autoconfigFileName, transport-security.ts mtaStsFileName):
+  // nothing to quote, nothing outside the folder.
+  const allowed = new RegExp(`^[a-z0-9][a-z0-9.-]*\\.${extension}$`);
   const names = Object.keys(files).sort();
   for (const name of names)
-    if (!AUTOCONFIG_FILE.test(name) || name.includes(".."))
-      throw new Error(`autoconfig file name ${JSON.stringify(name)}: expected <domain>.xml`);
+    if (!allowed.test(name) || name.includes(".."))
+      throw new Error(`${what}: file name ${JSON.stringify(name)}: expected <domain>.${extension}`);
   return [
-    "# Written by SEMail (components/webmail-server.ts): Mozilla autoconfig, one document per live mail domain.",
+    `# Written by SEMail (components/webmail-server.ts): ${what}, one document per live mail domain.`,
     "set -eu",
     "dir=$1",
     'install -d -m 0755 "$dir"',
@@ -87,7 +99,7 @@ export function autoconfigInstallScript(files: Readonly<Record<string, string>>)
     ...names.map((name) => `put ${name} ${shellQuote(files[name]!)}`),
     "# The domains no longer served lose their document.",
     `keep=' ${names.join(" ")} '`,
-    'for f in "$dir"/*.xml; do',
+    `for f in "$dir"/*.${extension}; do`,
     '  case $keep in *" ${f##*/} "*) ;; *) rm -f "$f" ;; esac',
     "done",
     "",
@@ -129,6 +141,16 @@ export class WebmailServer extends pulumi.ComponentResource {
       },
       { parent: this },
     );
+    if (args.mtaStsFiles !== undefined)
+      new remote.Command(
+        `${name}-mta-sts`,
+        {
+          connection: args.vm,
+          create: shellLine("sh", "-s", `${args.addressDir}/${MTA_STS_FOLDER}`),
+          stdin: mtaStsInstallScript(args.mtaStsFiles),
+        },
+        { parent: this },
+      );
     this.container = new docker.Container(
       `${name}-container`,
       {

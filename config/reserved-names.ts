@@ -43,6 +43,7 @@ export const RESERVED_LABELS: ReadonlySet<string> = new Set([
   "webmail",
   "autoconfig",
   "autodiscover",
+  "mta-sts",
   "admin",
   "localhost",
   ...RESERVED_LOCAL_PARTS.keys(),

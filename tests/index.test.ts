@@ -17,7 +17,7 @@ test("index.ts reads the stack config and the users list file, and exports the o
   assert.equal((await settle(result.vmAddress)).value, "192.0.2.25");
   assert.equal(result.ldapUrl, "ldap://semail-ldap:389");
   assert.deepEqual(result.externalMxRecords, { "bob@example.org": "example.org. 3600 IN MX 10 mx.semail.email." });
-  assert.match(result.zone, /^alice 3600 IN MX 10 mx\.semail\.email\.$/m);
+  assert.match((await settle(result.zone)).value, /^alice 3600 IN MX 10 mx\.semail\.email\.$/m);
   assert.equal((await settle(result.userSshCommands.alice)).value, "ssh -J semail-jump@192.0.2.25 alice@172.30.0.2");
   assert.equal(result.webmailUrl, "https://mx.semail.email/");
   const storage = reveal(resources.find((r) => r.name === "mailbox-alice-storage")?.inputs) as { create: string };

@@ -11,7 +11,7 @@ export const HOST_SCRIPTS = [
   "jump-keys.sh",
   "users-firewall.sh",
 ] as const;
-/** Debian packages the VM needs: Docker, named, LVM, ext4 tools, blkid/file/losetup, setfacl. */
+/** Debian packages the VM needs: Docker, named, LVM, ext4 tools, blkid/file/losetup, setfacl, CA certificates (they bring openssl, which reads the TLSA hashes). */
 export const VM_PACKAGES = [
   "docker.io",
   "bind9",

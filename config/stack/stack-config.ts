@@ -5,6 +5,7 @@ import { isIP } from "node:net";
 import { parseSize } from "../size.ts";
 import { domainProblem } from "../users-list.ts";
 import type { DkimKey } from "./zone-file.ts";
+import { MTA_STS_MAX_AGE_LIMIT, MTA_STS_MODES, type MtaStsMode } from "./transport-security.ts";
 
 /** The non-secret settings, validated. Secrets are read separately as Pulumi secrets. */
 export interface StackConfig {
@@ -46,6 +47,14 @@ export interface StackConfig {
   readonly ldapImage: string;
   readonly tlsCert: string;
   readonly tlsKey: string;
+  /** The next TLS key on the VM (a rollover): its TLSA record is published beside the current one; "" for none. */
+  readonly tlsNextKey: string;
+  /** MTA-STS mode of every served domain's policy. */
+  readonly mtaStsMode: MtaStsMode;
+  /** MTA-STS policy's max_age, in seconds. */
+  readonly mtaStsMaxAge: number;
+  /** TLS-RPT's rua; "" for mailto:postmaster@<managedDomain>. */
+  readonly tlsRptRua: string;
   /** Users list on this machine, relative to the project. */
   readonly usersList: string;
   /** Where the users list lives on the VM. */
@@ -117,6 +126,19 @@ export const SETTINGS = {
   ldapImage: ["", "Image of the local directory (slapd); empty builds assets/images/directory on the VM."],
   tlsCert: ["/etc/semail/tls/fullchain.pem", "TLS certificate chain on the VM."],
   tlsKey: ["/etc/semail/tls/privkey.pem", "TLS private key on the VM."],
+  tlsNextKey: [
+    "",
+    "The next TLS private (or public) key on the VM, for a DANE rollover: its TLSA record is published beside the current key's until the certificate uses it; empty for none.",
+  ],
+  mtaStsMode: [
+    "enforce",
+    "MTA-STS policy mode served for every mail domain: enforce, testing (senders only report) or none (withdraws it).",
+  ],
+  mtaStsMaxAge: ["604800", "How long senders may cache the MTA-STS policy, in seconds (at most 31557600)."],
+  tlsRptRua: [
+    "",
+    "Where senders send TLS-RPT reports (mailto: or https: URIs, comma-separated); empty for mailto:postmaster@<managedDomain>.",
+  ],
   usersList: ["users.yaml", "The users list on this machine, relative to the project."],
   usersListRemote: ["/etc/semail/users.yaml", "Where the users list is installed on the VM."],
   mailRoot: ["/var/mail/semail", "Mail root on the VM: one mounted filesystem per owner."],
@@ -154,6 +176,8 @@ export const SECRET_SETTINGS = {
   sshPrivateKey: "Private SSH key for dom0 and the VM (secret).",
   ldapPassword: "Password of the LDAP admin DN (secret).",
   gandiApiKey: "Gandi API key (secret); required when dnsProvider is gandi.",
+  acmeAccountKey:
+    "ACME account key, PEM (secret); when set, the VM gets its certificate (mx, autoconfig and mta-sts under managedDomain) from Let's Encrypt by HTTP-01 on the webmail's port 80 and renews it (semail cert, twice a day).",
 } as const;
 
 export class StackConfigError extends Error {
@@ -426,6 +450,29 @@ export function parseStackConfig(get: (key: string) => string | undefined): Stac
     "172.30.0.0/24",
   );
 
+  const tlsNextKey = value("tlsNextKey");
+  check(
+    "tlsNextKey",
+    tlsNextKey === "" || (ABS_PATH.test(tlsNextKey) && !tlsNextKey.split("/").includes("..")),
+    `${JSON.stringify(tlsNextKey)} must be an absolute path without spaces or "..", or empty for none`,
+    "/etc/semail/tls/next-privkey.pem",
+  );
+  const mtaStsMaxAge = value("mtaStsMaxAge");
+  check(
+    "mtaStsMaxAge",
+    /^\d{1,8}$/.test(mtaStsMaxAge) && Number(mtaStsMaxAge) >= 1 && Number(mtaStsMaxAge) <= MTA_STS_MAX_AGE_LIMIT,
+    `${JSON.stringify(mtaStsMaxAge)} must be a number of seconds from 1 to ${MTA_STS_MAX_AGE_LIMIT}`,
+    "604800",
+  );
+  const tlsRptRua = value("tlsRptRua");
+  check(
+    "tlsRptRua",
+    tlsRptRua === "" ||
+      tlsRptRua.split(",").every((uri) => /^(mailto:[^\s,;@]+@[^\s,;@]+|https:\/\/[^\s,;]+)$/.test(uri.trim())),
+    `${JSON.stringify(tlsRptRua)} must be mailto: or https: URIs, comma-separated, or empty for the postmaster`,
+    "mailto:tls-reports@example.net",
+  );
+
   const webmailPort = port("webmailPort");
   const webmailHttpPort = port("webmailHttpPort");
   check(
@@ -477,6 +524,10 @@ export function parseStackConfig(get: (key: string) => string | undefined): Stac
     ldapImage: images.ldapImage,
     tlsCert: path("tlsCert"),
     tlsKey: path("tlsKey"),
+    tlsNextKey,
+    mtaStsMode: oneOf("mtaStsMode", MTA_STS_MODES),
+    mtaStsMaxAge: Number(mtaStsMaxAge),
+    tlsRptRua,
     usersList,
     usersListRemote: path("usersListRemote"),
     mailRoot: path("mailRoot"),

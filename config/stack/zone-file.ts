@@ -2,11 +2,21 @@
 // Pulumi program and the local mode (`semail start`, serving it with a real named)
 // both render the zone from here.
 import { STANDARD_MAIL_CLIENT_PORTS, type MailClientPorts } from "../mail-clients.ts";
+import {
+  DEFAULT_TRANSPORT_SECURITY,
+  MTA_STS_HOST_LABEL,
+  mtaStsPolicy,
+  mtaStsRecord,
+  TLSA_NAME,
+  tlsaData,
+  tlsRptRecord,
+  type TransportSecurity,
+} from "./transport-security.ts";
 
 /** One DNS record set; `name` is relative to the zone ("@" is the apex). */
 export interface ZoneRecord {
   readonly name: string;
-  readonly type: "SOA" | "NS" | "A" | "AAAA" | "MX" | "TXT" | "SRV" | "CNAME";
+  readonly type: "SOA" | "NS" | "A" | "AAAA" | "MX" | "TXT" | "SRV" | "CNAME" | "TLSA";
   readonly ttl: number;
   /** Record data in zone-file form, one entry per record. */
   readonly values: readonly string[];
@@ -36,6 +46,8 @@ export interface ZoneInput {
   readonly dkim?: readonly DkimKey[];
   /** DMARC policy for the domain and its subdomains. */
   readonly dmarcPolicy?: "none" | "quarantine" | "reject";
+  /** MTA-STS, TLS-RPT and the MX's TLSA records (config/stack/transport-security.ts); default MTA-STS enforce, no TLSA. */
+  readonly transport?: TransportSecurity;
   /** Default TTL in seconds. */
   readonly ttl?: number;
 }
@@ -141,6 +153,27 @@ export function mailClientRecordsFor(
   ).map((r) => `${r.name} IN ${r.type} ${r.values[0]}`);
 }
 
+/**
+ * MTA-STS and TLS-RPT for the mail domain at `label` ("@" is the apex): `_mta-sts` and
+ * `_smtp._tls` TXT records, and for a subdomain mta-sts.<label> as an alias of the apex's
+ * mta-sts (which has the host's addresses, see zoneRecords), where the policy is served.
+ */
+export function transportRecords(
+  label: string,
+  domain: string,
+  transport: TransportSecurity = DEFAULT_TRANSPORT_SECURITY,
+  ttl = DEFAULT_TTL,
+): ZoneRecord[] {
+  const at = (name: string) => (label === "@" ? name : `${name}.${label}`);
+  const records: ZoneRecord[] = [
+    { name: at("_mta-sts"), type: "TXT", ttl, values: [txtData(mtaStsRecord(mtaStsPolicy(domain, transport)))] },
+    { name: at("_smtp._tls"), type: "TXT", ttl, values: [txtData(tlsRptRecord(domain, transport.tlsRptRua))] },
+  ];
+  if (label !== "@")
+    records.push({ name: at(MTA_STS_HOST_LABEL), type: "CNAME", ttl, values: [`${MTA_STS_HOST_LABEL}.${domain}.`] });
+  return records;
+}
+
 /** TXT data split into quoted strings of at most 255 characters. */
 export function txtData(text: string): string {
   const parts: string[] = [];
@@ -155,7 +188,7 @@ export function mxRecordFor(mailboxDomain: string, managedDomain: string, ttl = 
 
 /**
  * Every record set of the zone. With `withSubdomainMx: false` the per-mailbox records (MX,
- * SPF, SRV, autoconfig) are left out (a Mailbox creates them itself at a hosted DNS provider).
+ * SPF, SRV, autoconfig, MTA-STS, TLS-RPT) are left out (a Mailbox creates them itself at a hosted DNS provider).
  */
 export function zoneRecords(input: ZoneInput, options: { withSubdomainMx?: boolean } = {}): ZoneRecord[] {
   const ttl = input.ttl ?? DEFAULT_TTL;
@@ -173,8 +206,9 @@ export function zoneRecords(input: ZoneInput, options: { withSubdomainMx?: boole
       values: [txtData(`v=DMARC1; p=${policy}; sp=${policy}; rua=mailto:postmaster@${d}`)],
     },
   ];
-  // autoconfig: the web form, on the mail host, answers Mozilla's autoconfig for every mail domain.
-  for (const host of ["mx", "ns", "autoconfig"]) {
+  // autoconfig: the web form, on the mail host, answers Mozilla's autoconfig for every mail domain;
+  // mta-sts: the webmail's nginx serves the MTA-STS policy there.
+  for (const host of ["mx", "ns", "autoconfig", MTA_STS_HOST_LABEL]) {
     records.push({ name: host, type: "A", ttl, values: [input.ipv4] });
     if (input.ipv6) records.push({ name: host, type: "AAAA", ttl, values: [input.ipv6] });
   }
@@ -186,15 +220,22 @@ export function zoneRecords(input: ZoneInput, options: { withSubdomainMx?: boole
       values: [txtData(`v=DKIM1; k=rsa; p=${key.publicKey}`)],
     });
   }
+  const transport = input.transport ?? DEFAULT_TRANSPORT_SECURITY;
+  // DANE for the MX: the current key's record, and during a rollover the next key's beside it.
+  if (transport.tlsa?.length)
+    records.push({ name: TLSA_NAME, type: "TLSA", ttl, values: transport.tlsa.map(tlsaData) });
   const ports = input.mailClientPorts ?? STANDARD_MAIL_CLIENT_PORTS;
-  records.push(...mailClientRecords("@", d, ports, ttl));
+  records.push(...mailClientRecords("@", d, ports, ttl), ...transportRecords("@", d, transport, ttl));
   if (options.withSubdomainMx ?? true) {
     const labels = mailboxSubdomains(d, input.mailboxDomains);
     // A set: looked up for every record of every label, so a scan of the list made the zone quadratic.
     const taken = new Set(labels);
     for (const label of labels) {
       // A hand-written mailbox on autoconfig.<label> itself keeps its records; no alias there.
-      const clients = mailClientRecords(label, d, ports, ttl).filter((r) => !taken.has(r.name));
+      const clients = [
+        ...mailClientRecords(label, d, ports, ttl),
+        ...transportRecords(label, d, transport, ttl),
+      ].filter((r) => !taken.has(r.name));
       records.push(...subdomainRecords(label, d, ttl), ...clients);
     }
   }

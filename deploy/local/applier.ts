@@ -15,6 +15,7 @@ import { promisify } from "node:util";
 import type { Logger } from "pino";
 import { nextSerial, renderZone } from "../../config/stack/zone-file.ts";
 import type { MailClientPorts } from "../../config/mail-clients.ts";
+import type { TransportSecurity } from "../../config/stack/transport-security.ts";
 import { mailUid } from "../../config/mail-uid.ts";
 import type { MailboxEntry, UsersList } from "../../config/users-list.ts";
 import { provisionPlainRoot } from "../../config/mailbox-layout.ts";
@@ -54,6 +55,8 @@ export interface LocalZoneOptions {
   readonly serialFile: string;
   /** The ports the SRV records announce: those local mode listens on (default the standard ones). */
   readonly mailClientPorts?: MailClientPorts;
+  /** MTA-STS, TLS-RPT and the MX's TLSA (from local mode's certificate); default MTA-STS enforce, no TLSA. */
+  readonly transport?: TransportSecurity;
 }
 
 /**
@@ -72,6 +75,7 @@ export function createLocalZone(options: LocalZoneOptions) {
       mailboxDomains: list.mailboxes.map((m) => m.domain),
       dmarcPolicy: "none",
       ...(options.mailClientPorts ? { mailClientPorts: options.mailClientPorts } : {}),
+      ...(options.transport ? { transport: options.transport } : {}),
     });
   return {
     domain: options.domain,

@@ -2,13 +2,14 @@
 // run as children; the two daemons, Dovecot, the webmail and the web form run in this
 // process, so a local "stack update" hands them the users list it applied and knows when
 // they have it. The caller (cli/start.ts) owns the process: flags, signals, the banner.
-import { mkdir } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { usersListOptions, type Settings } from "../../config/settings.ts";
 import { loadUsersList, watchUsersList } from "../../config/users-file.ts";
 import type { MailboxEntry, UsersList } from "../../config/users-list.ts";
 import type { MailClientServers } from "../../config/mail-clients.ts";
+import { DEFAULT_TRANSPORT_SECURITY, spkiSha256 } from "../../config/stack/transport-security.ts";
 import { startInbound } from "../../mailservers/inbound/daemon.ts";
 import { startOutbound } from "../../mailservers/outbound/daemon.ts";
 import { startImap, type RunningImap } from "../../services/imap/dovecot.ts";
@@ -114,6 +115,8 @@ export async function startLocalMode(o: LocalModeOptions): Promise<LocalMode | u
     ipv6: "::1",
     serialFile: join(dataDir, "named", "serial"),
     mailClientPorts: mailClients.ports,
+    // DANE as on the VM: the TLSA record of the key the inbound daemon's TLS serves.
+    transport: { ...DEFAULT_TRANSPORT_SECURITY, tlsa: [spkiSha256(await readFile(withTls.tls.cert!))] },
   });
   // Zone files a tester keeps there stand in for other domains' DNS (local-dns.ts).
   const zonesDir = join(dataDir, "zones");

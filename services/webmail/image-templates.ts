@@ -7,6 +7,7 @@
 import { writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { AUTOCONFIG_FOLDER } from "../../config/autoconfig.ts";
+import { MTA_STS_FOLDER } from "../../config/stack/transport-security.ts";
 import { renderRoundcubeConfig } from "./config.ts";
 import { renderIdentitiesScript } from "./identities.ts";
 import { renderNginxConfig } from "./nginx.ts";
@@ -18,6 +19,8 @@ export const IMAGE_STATE_DIR = "/var/lib/semail/webmail";
 export const IMAGE_ADDRESS_FILE = "/etc/semail/webmail/addresses";
 /** Mozilla autoconfig's documents, in the same mounted directory as the address file. */
 export const IMAGE_AUTOCONFIG_DIR = `${dirname(IMAGE_ADDRESS_FILE)}/${AUTOCONFIG_FOLDER}`;
+/** MTA-STS policies, in the same mounted directory. */
+export const IMAGE_MTA_STS_DIR = `${dirname(IMAGE_ADDRESS_FILE)}/${MTA_STS_FOLDER}`;
 /** The certificate and key nginx serves (mounted read-only). */
 export const IMAGE_TLS = { cert: "/etc/semail/tls/cert.pem", key: "/etc/semail/tls/key.pem" } as const;
 /** Where certbot --webroot on the host writes its challenges (mounted read-only). */
@@ -76,6 +79,7 @@ function nginxTemplate(): string {
     uploadMiB: UPLOAD_MIB,
     ipv6: true,
     autoconfigDir: IMAGE_AUTOCONFIG_DIR,
+    mtaStsDir: IMAGE_MTA_STS_DIR,
   });
 }
 

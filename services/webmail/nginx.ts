@@ -17,12 +17,17 @@
 //   else the host's without `autoconfig.`, as the web form reads it; a domain that is not a
 //   lowercase name (the map cannot lower it) falls back to the host, which nginx lowers. No
 //   file for it: 404.
+// - MTA-STS (RFC 8461): the policy at https://mta-sts.<domain>/.well-known/mta-sts.txt, on
+//   HTTPS only (senders never fetch it over HTTP; port 80 redirects it as the rest), from one
+//   file per served domain in `mtaStsDir` (config/stack/transport-security.ts), picked by the
+//   host without `mta-sts.`; any other host, or a domain with no file: 404.
 // - Only index.php runs; of the rest of the web root only static files by extension are
 //   served (the plugins folder holds PHP and .inc sources that must never be sent).
 // - Only static types are compressed: a compressed page carrying the CSRF token would give
 //   BREACH something to measure.
 
 import { AUTOCONFIG_PATHS, notServedText } from "../../config/autoconfig.ts";
+import { MTA_STS_HOST_LABEL, MTA_STS_PATH } from "../../config/stack/transport-security.ts";
 
 export interface NginxConfig {
   /** Roundcube's public web root (Debian: /var/lib/roundcube/public_html). */
@@ -40,6 +45,8 @@ export interface NginxConfig {
   readonly ipv6: boolean;
   /** Mozilla autoconfig documents, one `<domain>.xml` per live mail domain (config/autoconfig.ts). */
   readonly autoconfigDir: string;
+  /** MTA-STS policies, one `<domain>.txt` per served domain (config/stack/transport-security.ts); none served when absent. */
+  readonly mtaStsDir?: string;
 }
 
 export const HTTP_PORT = 80;
@@ -74,6 +81,27 @@ const AUTOCONFIG_MAPS = [
   "        default $autoconfig_address_domain;",
   "    }",
 ];
+
+/** `$mta_sts_domain`: the mail domain of the host mta-sts.<domain> asked, or "". */
+const MTA_STS_MAP = [
+  "    map $host $mta_sts_domain {",
+  `        "~^${MTA_STS_HOST_LABEL}\\.(?<mta_sts_h>${DOMAIN})$" $mta_sts_h;`,
+  '        default "";',
+  "    }",
+];
+
+/** The policy from the domain's file; no domain ("/.txt") or no file: 404. */
+function mtaStsLocation(dir: string | undefined): string[] {
+  if (dir === undefined) return [];
+  return [
+    `        location = ${MTA_STS_PATH} {`,
+    `            root ${dir};`,
+    "            types { }",
+    '            default_type "text/plain; charset=utf-8";',
+    "            try_files /$mta_sts_domain.txt =404;",
+    "        }",
+  ];
+}
 
 /** Both autoconfig paths served from the domain's file, else a 404 saying why. */
 function autoconfigLocations(dir: string): string[] {
@@ -122,6 +150,7 @@ export function renderNginxConfig(c: NginxConfig): string {
     "    gzip on;",
     "    gzip_types text/css application/javascript image/svg+xml;",
     ...AUTOCONFIG_MAPS,
+    ...(c.mtaStsDir === undefined ? [] : MTA_STS_MAP),
     "    server {",
     ...listen(HTTP_PORT, " default_server", c.ipv6),
     "        location ^~ /.well-known/acme-challenge/ {",
@@ -158,6 +187,7 @@ export function renderNginxConfig(c: NginxConfig): string {
     "            add_header X-Content-Type-Options nosniff always;",
     "        }",
     ...autoconfigLocations(c.autoconfigDir),
+    ...mtaStsLocation(c.mtaStsDir),
     "        location = / {",
     "        }",
     "        location / {",

@@ -7,7 +7,8 @@ import { execFile } from "node:child_process";
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { test } from "node:test";
-import { autoconfigInstallScript } from "../../components/webmail-server.ts";
+import { autoconfigInstallScript, mtaStsInstallScript } from "../../components/webmail-server.ts";
+import { mtaStsPolicy } from "../../config/stack/transport-security.ts";
 import { parseAutoconfig } from "../webform/autoconfig-xml.ts";
 import { ALICE, BOB, CAROL, PROJECT_DIR, runStack, usersYaml } from "../../testkit/pulumi-mocks/stack-fixtures.ts";
 import { findResource as find, inputsOf as inputs, reveal, type Inputs } from "../../testkit/pulumi-mocks/harness.ts";
@@ -16,9 +17,9 @@ import { tempDir } from "../../testkit/temp-dir.ts";
 const PENDING_BOB = `${BOB}    pendingProof: 0123456789abcdef0123456789abcdef\n`;
 
 /** Runs an install script as the VM does (`sh -s DIR`, the script on stdin). */
-function runScript(create: string, script: string, dir: string): Promise<void> {
+function runScript(create: string, script: string, dir: string, folder = "autoconfig"): Promise<void> {
   const [shell, flag, target] = create.split(" ");
-  assert.deepEqual([shell, flag, target], ["sh", "-s", "/etc/semail/webmail/autoconfig"]);
+  assert.deepEqual([shell, flag, target], ["sh", "-s", `/etc/semail/webmail/${folder}`]);
   return new Promise((resolve, reject) => {
     const child = execFile("sh", ["-s", dir], { timeout: 20_000 }, (err, _stdout, stderr) =>
       err ? reject(new Error(`${err.message}: ${stderr}`)) : resolve(),
@@ -178,7 +179,12 @@ test("autoconfig: one document per live mail domain for the webmail's nginx, nam
         JSON.stringify(reveal(r.inputs)) !== JSON.stringify(reveal(find(after.resources, r.name).inputs)),
     )
     .map((r) => r.name);
-  assert.deepEqual(changed.sort(), ["webmail-addresses", "webmail-autoconfig", "webmail-identities"]);
+  assert.deepEqual(changed.sort(), [
+    "webmail-addresses",
+    "webmail-autoconfig",
+    "webmail-identities",
+    "webmail-mta-sts",
+  ]);
   await runScript(
     inputs(after.resources, "webmail-autoconfig").create,
     inputs(after.resources, "webmail-autoconfig").stdin,
@@ -208,4 +214,36 @@ test("the install script takes only <domain>.xml names: it quotes documents, nev
   for (const bad of ["../x.xml", "a/b.xml", "x.conf", "A.xml", "a b.xml", ".xml", "$(id).xml"]) {
     assert.throws(() => autoconfigInstallScript({ [bad]: "" }), /expected <domain>\.xml/, bad);
   }
+});
+
+test("MTA-STS: the one policy in a file per served domain (the managed domain always), for the webmail's nginx; rewritten with the domains", async (t) => {
+  const dir = await tempDir(t, "semail-mta-sts-");
+  const before = await runStack(usersYaml(ALICE, PENDING_BOB), { mtaStsMode: "testing", mtaStsMaxAge: "86400" });
+  const command = inputs(before.resources, "webmail-mta-sts");
+  assert.equal(find(before.resources, "webmail-mta-sts").parent.endsWith("::webmail"), true);
+  await runScript(command.create, command.stdin, dir, "mta-sts");
+  assert.deepEqual(
+    (await readdir(dir)).sort(),
+    ["alice.semail.email.txt", "semail.email.txt"],
+    "bob's claim is pending",
+  );
+  const policy = mtaStsPolicy("semail.email", { mtaStsMode: "testing", mtaStsMaxAge: 86400 });
+  assert.equal(policy, "version: STSv1\r\nmode: testing\r\nmx: mx.semail.email\r\nmax_age: 86400\r\n");
+  for (const file of await readdir(dir)) assert.equal(await readFile(path.join(dir, file), "utf8"), policy, file);
+
+  const after = await runStack(usersYaml(BOB), { mtaStsMode: "testing", mtaStsMaxAge: "86400" });
+  await runScript(
+    inputs(after.resources, "webmail-mta-sts").create,
+    inputs(after.resources, "webmail-mta-sts").stdin,
+    dir,
+    "mta-sts",
+  );
+  assert.deepEqual((await readdir(dir)).sort(), ["example.org.txt", "semail.email.txt"], "alice's gone, bob's proven");
+});
+
+test("the MTA-STS install script takes only <domain>.txt names", () => {
+  assert.match(mtaStsInstallScript({ "a.example.txt": "mode: enforce" }), /^put a\.example\.txt 'mode: enforce'$/m);
+  assert.match(mtaStsInstallScript({}), /for f in "\$dir"\/\*\.txt; do/);
+  for (const bad of ["../x.txt", "a.xml", "A.txt", "$(id).txt"])
+    assert.throws(() => mtaStsInstallScript({ [bad]: "" }), /expected <domain>\.txt/, bad);
 });

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { request } from "node:http";
 import { test } from "node:test";
 import { ldapSettings } from "../../config/sections/ldap.ts";
+import { DEFAULT_TRANSPORT_SECURITY, mtaStsPolicy } from "../../config/stack/transport-security.ts";
 import { createDirectory } from "../../directory/ldap.ts";
 import { parseAutoconfig } from "./autoconfig-xml.ts";
 import { startForm, type RunningForm } from "./helpers.ts";
@@ -115,4 +116,21 @@ test("the ports are the ones given (local mode's own); a service on port 0 is le
     config.outgoing.map((s) => `${s.type} ${s.hostname}:${s.port} ${s.socketType}`),
     ["smtp 127.0.0.1:2588 STARTTLS"],
   );
+});
+
+test("the MTA-STS policy for mta-sts.<domain> of the managed domain and each live mail domain, as local mode's zone publishes it", async (t) => {
+  const form = await startAutoconfigForm(t);
+  const policy = mtaStsPolicy("semail.test", DEFAULT_TRANSPORT_SECURITY);
+  for (const host of ["mta-sts.alice.semail.test", "MTA-STS.example.org", "mta-sts.semail.test"]) {
+    const reply = await get(form, "/.well-known/mta-sts.txt", host);
+    assert.equal(reply.status, 200, `${host}: ${reply.body}`);
+    assert.equal(reply.type, "text/plain; charset=utf-8");
+    assert.equal(reply.body, policy);
+  }
+  assert.match(policy, /^version: STSv1\r\nmode: enforce\r\nmx: mx\.semail\.test\r\n/);
+  for (const host of ["mta-sts.carol.example", "mta-sts.other.example", "alice.semail.test"]) {
+    const reply = await get(form, "/.well-known/mta-sts.txt", host);
+    assert.equal(reply.status, 404, host);
+    assert.match(reply.body, /is not a mail domain served here/);
+  }
 });

@@ -215,3 +215,39 @@ test("an existing host needs no dom0, gateway or data disk, but its host key, an
   assert.match(problems({ dom0Host: undefined })[0]!, /^semail:dom0Host is required when semail:vmProvider is xen/);
   assert.match(problems({ vmProvider: "aws" })[0]!, /^semail:vmProvider "aws" is not valid: use "xen" or "existing"/);
 });
+
+test("transport security: MTA-STS enforce for a week, TLS-RPT to the postmaster and no next key by default; bad values named", () => {
+  const config = parseStackConfig(fromMap(baseConfig()));
+  assert.deepEqual(
+    [config.mtaStsMode, config.mtaStsMaxAge, config.tlsRptRua, config.tlsNextKey],
+    ["enforce", 604800, "", ""],
+  );
+  const set = parseStackConfig(
+    fromMap(
+      baseConfig({
+        mtaStsMode: "testing",
+        mtaStsMaxAge: "86400",
+        tlsRptRua: "mailto:tls@example.net, https://reports.example.net/tlsrpt",
+        tlsNextKey: "/etc/semail/tls/next-privkey.pem",
+      }),
+    ),
+  );
+  assert.deepEqual(
+    [set.mtaStsMode, set.mtaStsMaxAge, set.tlsNextKey],
+    ["testing", 86400, "/etc/semail/tls/next-privkey.pem"],
+  );
+  assert.match(
+    problems({ mtaStsMode: "strict" })[0]!,
+    /^semail:mtaStsMode "strict" is not valid: use "enforce" or "testing" or "none"/,
+  );
+  assert.match(
+    problems({ mtaStsMaxAge: "0" })[0]!,
+    /^semail:mtaStsMaxAge "0" must be a number of seconds from 1 to 31557600/,
+  );
+  assert.match(problems({ mtaStsMaxAge: "31557601" })[0]!, /^semail:mtaStsMaxAge "31557601" must be/);
+  assert.match(
+    problems({ tlsRptRua: "postmaster@example.net" })[0]!,
+    /^semail:tlsRptRua "postmaster@example\.net" must be mailto: or https: URIs/,
+  );
+  assert.match(problems({ tlsNextKey: "next.pem" })[0]!, /^semail:tlsNextKey "next\.pem" must be an absolute path/);
+});

@@ -1,8 +1,9 @@
 // The rendered zone, checked by the real named-checkzone and named-checkconf, and served by a
-// real named that dig asks for what mail programs look up (SRV, autoconfig).
+// real named that dig asks for what mail programs look up (SRV, autoconfig) and what senders
+// look up for transport security (MTA-STS, TLS-RPT, the MX's TLSA).
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { promisify } from "node:util";
@@ -19,6 +20,13 @@ import {
   type ZoneInput,
 } from "../../../config/stack/zone-file.ts";
 import { STANDARD_MAIL_CLIENT_PORTS } from "../../../config/mail-clients.ts";
+import {
+  DEFAULT_TRANSPORT_SECURITY,
+  mtaStsId,
+  mtaStsPolicy,
+  spkiSha256,
+} from "../../../config/stack/transport-security.ts";
+import { selfSignedCertificate } from "../../../testkit/tls.ts";
 import { startTestNamed, zoneText } from "../../helpers/named.ts";
 import { tempDir } from "../../../testkit/temp-dir.ts";
 
@@ -245,4 +253,90 @@ test("helpers: subdomains, TXT splitting, MX lines, records without subdomain MX
   assert.equal(txtData("x".repeat(300)), `"${"x".repeat(255)}" "${"x".repeat(45)}"`);
   assert.equal(mxRecordFor("example.org", "semail.email"), "example.org. 3600 IN MX 10 mx.semail.email.");
   assert.ok(!zoneRecords(INPUT, { withSubdomainMx: false }).some((r) => r.name === "alice"));
+});
+
+test("MTA-STS, TLS-RPT and the MX's TLSA: on the apex and each mailbox subdomain, passing named-checkzone", async (t) => {
+  const dir = await withTemp(t);
+  const current = "a".repeat(64);
+  const next = "B".repeat(64);
+  const transport = { mtaStsMode: "testing" as const, mtaStsMaxAge: 86400, tlsa: [current, next] };
+  const records = await checkZone(dir, renderZone({ ...INPUT, transport }));
+  const id = mtaStsId(mtaStsPolicy("semail.email", transport));
+  const has = (name: string, type: string, rdata: string) => {
+    const line = `${name}. 3600 IN ${type} ${rdata}`;
+    assert.ok(
+      records.split("\n").some((l) => l.split(/\s+/).join(" ") === line),
+      `${line} in\n${records}`,
+    );
+  };
+  for (const at of ["", "alice.", "bob."]) {
+    has(`_mta-sts.${at}semail.email`, "TXT", `"v=STSv1; id=${id}"`);
+    has(`_smtp._tls.${at}semail.email`, "TXT", '"v=TLSRPTv1; rua=mailto:postmaster@semail.email"');
+  }
+  has("mta-sts.semail.email", "A", "192.0.2.25");
+  has("mta-sts.semail.email", "AAAA", "2001:db8::25");
+  has("mta-sts.alice.semail.email", "CNAME", "mta-sts.semail.email.");
+  // named prints the hex in upper case, maybe in groups: joined and lowered, the current key's, then the next's.
+  const tlsa = records
+    .split("\n")
+    .filter((l) => /^_25\._tcp\.mx\.semail\.email\.\s+3600\s+IN TLSA\s+3 1 1 /.test(l))
+    .map((l) => l.split(/\s+/).slice(7).join("").toLowerCase())
+    .sort();
+  assert.deepEqual(tlsa, [current, next.toLowerCase()]);
+  assert.doesNotMatch(records, /example\.org/, "an external domain's records are its owner's to add");
+  // A rua of the operator's, and no TLSA when no key is known.
+  const other = await checkZone(
+    dir,
+    renderZone({ ...INPUT, transport: { ...transport, tlsa: [], tlsRptRua: "mailto:tls@example.net" } }),
+  );
+  assert.doesNotMatch(other, /TLSA/);
+  assert.match(other, /^_smtp\._tls\.semail\.email\.\s+3600\s+IN TXT\s+"v=TLSRPTv1; rua=mailto:tls@example\.net"$/m);
+  // Left to the mailboxes at a hosted DNS provider, as their MX is.
+  assert.ok(!zoneRecords(INPUT, { withSubdomainMx: false }).some((r) => r.name.endsWith(".alice")));
+});
+
+test("dig on the rendered zone shows MTA-STS, TLS-RPT and the TLSA of the MX certificate's key, as openssl hashes it", async (t) => {
+  const cert = await selfSignedCertificate("mx.semail.email");
+  t.after(() => cert.cleanup());
+  // The SubjectPublicKeyInfo's SHA-256 by the openssl CLI, apart from the code under test.
+  const { stdout: openssl } = await run("bash", [
+    "-c",
+    'set -o pipefail; openssl x509 -in "$1" -noout -pubkey | openssl pkey -pubin -outform DER | openssl dgst -sha256 -r',
+    "spki",
+    cert.certFile,
+  ]);
+  const expected = openssl.split(" ")[0]!.trim();
+  const transport = { ...DEFAULT_TRANSPORT_SECURITY, tlsa: [spkiSha256(await readFile(cert.certFile))] };
+  const named = await startTestNamed([{ name: "semail.email", text: renderZone({ ...INPUT, transport }) }]);
+  t.after(() => named.stop());
+  const dig = async (name: string, type: string) =>
+    (
+      await run("dig", [
+        "@127.0.0.1",
+        "-p",
+        String(named.port),
+        "+norecurse",
+        "+short",
+        "+time=5",
+        "+tries=2",
+        name,
+        type,
+      ])
+    ).stdout
+      .trim()
+      .split("\n")
+      .sort();
+  const id = mtaStsId(mtaStsPolicy("semail.email", DEFAULT_TRANSPORT_SECURITY));
+  assert.deepEqual(await dig("_mta-sts.semail.email", "TXT"), [`"v=STSv1; id=${id}"`]);
+  assert.deepEqual(await dig("_mta-sts.alice.semail.email", "TXT"), [`"v=STSv1; id=${id}"`]);
+  assert.deepEqual(await dig("_smtp._tls.bob.semail.email", "TXT"), [
+    '"v=TLSRPTv1; rua=mailto:postmaster@semail.email"',
+  ]);
+  assert.deepEqual(await dig("mta-sts.alice.semail.email", "A"), ["192.0.2.25", "mta-sts.semail.email."]);
+  const tlsa = await dig("_25._tcp.mx.semail.email", "TLSA");
+  assert.equal(tlsa.length, 1);
+  // dig prints long hex in groups: joined, it is openssl's hash.
+  const [usage, selector, matching, ...hex] = tlsa[0]!.split(" ");
+  assert.deepEqual([usage, selector, matching], ["3", "1", "1"]);
+  assert.equal(hex.join("").toLowerCase(), expected);
 });

@@ -126,3 +126,20 @@ test("the domain asked about: the address's (raw or %40), else the host's withou
     assert.equal(domain, "", `${address} / ${host}: nothing to look up`);
   }
 });
+
+test("MTA-STS: the policy on 443 only, from the file of the domain in mta-sts.<domain>; no other host names a file", () => {
+  const text = renderNginxConfig({ ...CONFIG, mtaStsDir: "/etc/semail/webmail/mta-sts" });
+  const [http, https] = [servers(text).get(80)!, servers(text).get(443)!];
+  const location = /location = \/\.well-known\/mta-sts\.txt \{([\s\S]*?)\n {8}\}/.exec(https)?.[1];
+  assert.ok(location, "the policy's location on 443");
+  assert.match(location, /root \/etc\/semail\/webmail\/mta-sts;/);
+  assert.match(location, /types \{ \}\s+default_type "text\/plain; charset=utf-8";/);
+  assert.match(location, /try_files \/\$mta_sts_domain\.txt =404;/);
+  assert.doesNotMatch(http, /mta-sts\.txt/, "senders fetch it over HTTPS only; 80 redirects it as the rest");
+  const domain = mapOf(text, "mta_sts_domain");
+  assert.equal(domain("mta-sts.alice.semail.test"), "alice.semail.test");
+  assert.equal(domain("mta-sts.example.org"), "example.org");
+  for (const host of ["alice.semail.test", "mta-sts.", "mx.semail.test", "mta-sts..", "xmta-sts.example.org"])
+    assert.equal(domain(host), "", host);
+  assert.doesNotMatch(renderNginxConfig(CONFIG), /mta.sts/, "no folder given: nothing served");
+});
