@@ -25,6 +25,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: "deploy with Pulumi (the program inline): up | preview | drift | destroy | outputs",
     load: async () => (await import("./deploy.ts")).default,
   },
+  cert: {
+    summary: "issue or renew the TLS certificate from an ACME CA: renew | status",
+    load: async () => (await import("./cert.ts")).default,
+  },
   start: {
     summary: "all of SEMail on this machine, on loopback, with demo users",
     load: async () => (await import("./start.ts")).default,

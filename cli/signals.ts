@@ -8,7 +8,7 @@ import { releaseFreedMemory } from "./release-freed-memory.ts";
 export function untilStopSignal(logger: Logger, onHangup?: () => void): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
     const hangup = () => {
-      logger.info("SIGHUP: reloading the users list");
+      logger.info("SIGHUP: reloading the users list and the certificate");
       onHangup?.();
     };
     const stop = (signal: NodeJS.Signals) => {

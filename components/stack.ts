@@ -3,6 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import * as gandi from "@pulumiverse/gandi";
+import * as command from "@pulumi/command";
 import { autoconfigFiles } from "../config/autoconfig.ts";
 import { imapUsers, renderUsersFile } from "../config/imap-users.ts";
 import { mailHostName, STANDARD_MAIL_CLIENT_PORTS } from "../config/mail-clients.ts";
@@ -13,6 +14,13 @@ import { daemonSettings, usersDir } from "../config/stack/daemon-settings.ts";
 import { DnsZone } from "./dns-zone.ts";
 import { APT_PROXY_PORT } from "../config/stack/apt-proxy.ts";
 import { hostScript } from "../config/stack/host-script-paths.ts";
+import {
+  mtaStsFiles,
+  parseTlsaOutput,
+  tlsaReadCommand,
+  type TransportSecurity,
+} from "../config/stack/transport-security.ts";
+import { AcmeCertificate } from "./acme-certificate.ts";
 import { AptProxy } from "./apt-proxy.ts";
 import { HostScripts } from "./host-scripts.ts";
 import { ImapServer } from "./imap-server.ts";
@@ -35,13 +43,15 @@ export interface StackSecrets {
   readonly ldapPassword?: pulumi.Input<string> | undefined;
   /** Gandi API key (needed when dnsProvider is gandi). */
   readonly gandiApiKey?: pulumi.Input<string> | undefined;
+  /** ACME account key (PEM); set, the VM gets its certificate from Let's Encrypt (components/acme-certificate.ts). */
+  readonly acmeAccountKey?: pulumi.Input<string> | undefined;
 }
 
 export interface StackOutputs {
   readonly vmAddress: pulumi.Output<string>;
   readonly ldapUrl: string;
   /** The zone as rendered (serial 1), for review. */
-  readonly zone: string;
+  readonly zone: pulumi.Output<string>;
   /** address -> the MX record an external domain's owner must add. */
   readonly externalMxRecords: Record<string, string>;
   /** owner -> the user's container address on the users' network. */
@@ -156,6 +166,18 @@ export function defineStack(
     config.dnsProvider === "gandi"
       ? new gandi.Provider("gandi", { key: pulumi.secret(secrets.gandiApiKey!) })
       : undefined;
+  // DANE: the MX key's hash (and during a rollover the next key's), read from the files on the
+  // VM, for its TLSA record. Read again when a path changes, which each step of a rollover does.
+  const tlsaRead = new command.remote.Command(
+    "tls-spki",
+    { connection: vmConn, create: tlsaReadCommand(config.tlsCert, config.tlsNextKey) },
+    { dependsOn: [scripts] },
+  );
+  const transport: TransportSecurity = {
+    mtaStsMode: config.mtaStsMode,
+    mtaStsMaxAge: config.mtaStsMaxAge,
+    tlsRptRua: config.tlsRptRua,
+  };
   const zone = new DnsZone(
     "zone",
     {
@@ -165,7 +187,9 @@ export function defineStack(
         ipv6: config.vmIp6,
         mailboxDomains: users.mailboxes.map((m) => m.domain),
         dkim: config.dkimKeys,
+        transport,
       },
+      tlsa: tlsaRead.stdout.apply(parseTlsaOutput),
       ...(gandiProvider
         ? { provider: "gandi" as const, gandi: gandiProvider }
         : { provider: "bind" as const, vm: vmConn }),
@@ -317,6 +341,7 @@ export function defineStack(
               host: mailHost,
               ports: STANDARD_MAIL_CLIENT_PORTS,
             }),
+            mtaStsFiles: mtaStsFiles(users.domains(), config.managedDomain, transport),
             imap: "semail-imap:993",
             submission: `semail-outbound:${OUTBOUND_PORT}`,
             hostName: mailHost,
@@ -332,6 +357,34 @@ export function defineStack(
           },
           { dependsOn: [scripts] },
         );
+
+  // The certificate from ACME, when the stack holds an account key: the names the zone points at
+  // this VM, proved by HTTP-01, which the webmail's nginx answers on port 80.
+  if (secrets.acmeAccountKey !== undefined) {
+    if (!webmail || config.webmailHttpPort !== 80)
+      throw new Error(
+        "acmeAccountKey: the CA checks the names on port 80, which the webmail's nginx answers: keep webmailPort on and webmailHttpPort 80",
+      );
+    new AcmeCertificate(
+      "acme",
+      {
+        vm: vmConn,
+        image: daemonImage,
+        names: ["mx", "autoconfig", "mta-sts"].map((label) => `${label}.${config.managedDomain}`),
+        directoryUrl: "https://acme-v02.api.letsencrypt.org/directory",
+        email: `postmaster@${config.managedDomain}`,
+        challenge: "http-01",
+        accountKey: secrets.acmeAccountKey,
+        configDir: "/etc/semail/acme",
+        tlsCert: config.tlsCert,
+        tlsKey: config.tlsKey,
+        stateDir: "/var/lib/semail/acme",
+        managedDomain: config.managedDomain,
+        reload: { hangup: ["semail-inbound", "semail-outbound"], dovecot: "semail-imap", nginx: "semail-webmail" },
+      },
+      { dependsOn: [webmail] },
+    );
+  }
 
   const storage: MailboxStorage =
     config.storageBackend === "lvm"
@@ -359,6 +412,7 @@ export function defineStack(
       aptProxy: aptProxy.url,
       hostKeysDir: HOST_KEYS_DIR,
       gandi: mxOwner.get(entry.domain) === entry.owner ? gandiProvider : undefined,
+      transport,
       jumpHost: config.vmIp,
       jumpDependsOn: [scripts.jump],
     });

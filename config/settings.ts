@@ -3,6 +3,7 @@
 import { readFile } from "node:fs/promises";
 import { parse } from "yaml";
 import * as z from "zod/mini";
+import { acmeSettings } from "./sections/acme.ts";
 import { commonSettings } from "./sections/common.ts";
 import { imapSettings } from "./sections/imap.ts";
 import { inboundSettings } from "./sections/inbound.ts";
@@ -19,6 +20,7 @@ export const settingsSchema = z.strictObject({
   web: z._default(webSettings, () => webSettings.parse({})),
   imap: z._default(imapSettings, () => imapSettings.parse({})),
   webmail: z._default(webmailSettings, () => webmailSettings.parse({})),
+  acme: z._default(acmeSettings, () => acmeSettings.parse({})),
 });
 
 export type Settings = z.output<typeof settingsSchema>;

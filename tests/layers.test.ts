@@ -26,7 +26,7 @@ const STORE = "mailservers/inbound/store";
 const OUTBOUND = "mailservers/outbound";
 const RELAY = "mailservers/outbound/relay";
 const MAILSERVERS = [CORE, INBOUND, STORE, OUTBOUND, RELAY];
-const SERVICES = ["services/imap", "services/webmail"];
+const SERVICES = ["services/imap", "services/webmail", "services/acme"];
 /** What a deployer may use: everything it deploys and everything below. */
 const DEPLOYED = ["components", ...MAILSERVERS, ...SERVICES, "directory", "config", "lib", "assets"];
 /** Everything that ships; test and bench helpers may use all of it. */
@@ -50,6 +50,7 @@ const LAYERS: LayerTable = {
   // Services and components are peers of the daemons; they read their files from assets/ by path.
   "services/imap": ["assets", "config", "lib"],
   "services/webmail": ["assets", "config", "lib"],
+  "services/acme": ["config", "lib"],
   components: ["assets", "config", "lib"],
   assets: [],
   // The web form is an application beside the daemons: it reaches its applier through config/applier.ts.
@@ -65,7 +66,9 @@ const LAYERS: LayerTable = {
   // Shared test and bench helpers use what ships, never a test or a benchmark.
   testkit: SHIPPED,
   bench: [...SHIPPED, "testkit"],
-  tests: [...SHIPPED, "testkit", "bench"],
+  // The fuzz targets (npm run fuzz) drive what ships; only tests (their replays) import them.
+  fuzz: [...SHIPPED, "testkit"],
+  tests: [...SHIPPED, "testkit", "bench", "fuzz"],
 };
 
 async function codeFolders(): Promise<string[]> {

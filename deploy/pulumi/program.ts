@@ -47,6 +47,7 @@ export function semailProgram(projectDir: string): StackOutputs {
       sshPrivateKey: config.requireSecret("sshPrivateKey"),
       ldapPassword: optionalSecret("ldapPassword"),
       gandiApiKey: optionalSecret("gandiApiKey"),
+      acmeAccountKey: optionalSecret("acmeAccountKey"),
     },
     users,
     projectDir,

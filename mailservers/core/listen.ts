@@ -1,6 +1,10 @@
 // Listening on parsed "ADDR:PORT" specs (lib/listen-spec.ts). Port 0 picks a free port;
-// the bound addresses come back.
+// the bound addresses come back. A renewed certificate is handed to every listener with no
+// restart (reloadListenerTls): new sessions and STARTTLS get it, open sessions keep theirs.
+import { createSecureContext } from "node:tls";
+import type { Logger } from "pino";
 import type { SMTPServer } from "smtp-server";
+import { readTlsFiles } from "../../config/tls-files.ts";
 import type { ListenSpec } from "../../lib/listen-spec.ts";
 import type { SmtpFrontEnd } from "./front-end.ts";
 
@@ -18,6 +22,37 @@ export interface Listening {
   readonly addresses: readonly BoundAddress[];
   /** Stops listening; open sessions get limits.closeTimeoutMs to finish, then 421. */
   close(): Promise<void>;
+  /** New key and certificate for every listener, from the next handshake on; open sessions are left alone. */
+  updateTls(tls: { readonly key: string; readonly cert: string }): void;
+}
+
+/**
+ * Re-reads the `tls` files and hands them to every listener (SIGHUP, after a renewal). A file
+ * that cannot be read, or a key that does not match its certificate, is logged and the
+ * certificate in use is kept; a daemon that started without one needs a restart to offer TLS.
+ * Answers whether the new files are in use.
+ */
+export async function reloadListenerTls(
+  listening: Listening,
+  files: { readonly cert?: string | undefined; readonly key?: string | undefined },
+  hadTls: boolean,
+  logger: Logger,
+): Promise<boolean> {
+  if (!hadTls) {
+    if (files.cert !== undefined) logger.warn("tls: started without a certificate: restart to offer TLS");
+    return false;
+  }
+  try {
+    const tls = await readTlsFiles(files);
+    if (!tls) return false;
+    createSecureContext(tls); // throws on a key that is not the certificate's, before any listener sees it
+    listening.updateTls(tls);
+    logger.info({ cert: files.cert }, "tls: certificate reloaded");
+    return true;
+  } catch (err) {
+    logger.error({ err: (err as Error).message }, "tls: cannot reload the certificate: keeping the one in use");
+    return false;
+  }
 }
 
 function closeServer(server: SMTPServer): Promise<void> {
@@ -56,7 +91,10 @@ export async function listenSmtp(
       servers.push(server);
       addresses.push(await listenOne(server, spec, auth));
     }
-    return { addresses, close };
+    const updateTls = (tls: { readonly key: string; readonly cert: string }) => {
+      for (const server of servers) server.updateSecureContext({ key: tls.key, cert: tls.cert });
+    };
+    return { addresses, close, updateTls };
   } catch (err) {
     await close();
     throw err;

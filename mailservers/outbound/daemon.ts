@@ -6,7 +6,13 @@ import { heldUsersList, watchUsersList } from "../../config/users-file.ts";
 import type { UsersList } from "../../config/users-list.ts";
 import { createDirectory } from "../../directory/ldap.ts";
 import type { Directory } from "../../config/directory.ts";
-import { createSmtpFrontEnd, listenSmtp, type BoundAddress, type SmtpLimits } from "../core/index.ts";
+import {
+  createSmtpFrontEnd,
+  listenSmtp,
+  reloadListenerTls,
+  type BoundAddress,
+  type SmtpLimits,
+} from "../core/index.ts";
 import { readTlsFiles } from "../../config/tls-files.ts";
 import { systemClock, type Clock } from "../../lib/clock.ts";
 import {
@@ -38,8 +44,10 @@ export interface RunningOutbound {
   readonly addresses: readonly BoundAddress[];
   readonly queue: Queue;
   readonly spool: Spool;
-  /** Re-reads the users list now (also done on change), or takes the one given; resolves once the new list is in use. */
+  /** Re-reads the users list now (also done on change), or takes the one given; resolves once the new list is in use. And the certificate (reloadTls). */
   reload(list?: UsersList): Promise<void>;
+  /** Re-reads tls.cert and tls.key for new sessions, open ones undisturbed; a bad file keeps the old certificate (false). */
+  reloadTls(): Promise<boolean>;
   stop(): Promise<void>;
 }
 
@@ -153,7 +161,18 @@ export async function startOutbound(settings: Settings, deps: OutboundDependenci
       },
       "outbound listening",
     );
-    return { addresses: listening.addresses, queue, spool, reload: (list) => users.reload(list), stop };
+    const reloadTls = () => reloadListenerTls(listening, settings.tls, tls !== undefined, logger);
+    return {
+      addresses: listening.addresses,
+      queue,
+      spool,
+      async reload(list) {
+        await users.reload(list);
+        await reloadTls();
+      },
+      reloadTls,
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;

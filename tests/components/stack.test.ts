@@ -7,6 +7,9 @@ import { checkListenAddresses } from "../../mailservers/outbound/daemon.ts";
 import { parse } from "yaml";
 import { mailUid } from "../../config/mail-uid.ts";
 import { usersNetworkPlan } from "../../components/users-network.ts";
+import * as gandiProvider from "@pulumiverse/gandi";
+import { DnsZone } from "../../components/dns-zone.ts";
+import { mtaStsId, mtaStsPolicy, tlsaReadCommand } from "../../config/stack/transport-security.ts";
 import {
   ALICE,
   ALICE_KEY,
@@ -23,6 +26,7 @@ import {
   findResource as find,
   inputsOf as inputs,
   plainOccurrences,
+  record,
   reveal,
   settle,
   type Inputs,
@@ -573,4 +577,62 @@ test("an existing host: no VM on dom0, the host reached directly, its key given 
     `docker waits for docker.io: ${provider.dependencies.join(", ")}`,
   );
   assert.equal((await settle(result.vmAddress)).value, "192.0.2.25");
+});
+
+test("transport security: the zone publishes MTA-STS and TLS-RPT from the settings, and TLSA from the key hashes read on the VM", async () => {
+  const { resources } = await runStack(usersYaml(ALICE, BOB), {
+    mtaStsMode: "testing",
+    tlsRptRua: "mailto:tls@example.net",
+    tlsNextKey: "/etc/semail/tls/next.pem",
+  });
+  const read = inputs(resources, "tls-spki");
+  assert.equal(read.create, tlsaReadCommand("/etc/semail/tls/fullchain.pem", "/etc/semail/tls/next.pem"));
+  assert.equal(read.connection.host, "192.0.2.25");
+  const zone = inputs(resources, "zone-install").stdin as string;
+  const id = mtaStsId(mtaStsPolicy("semail.email", { mtaStsMode: "testing", mtaStsMaxAge: 604800 }));
+  assert.match(zone, new RegExp(`^_mta-sts 3600 IN TXT "v=STSv1; id=${id}"$`, "m"));
+  assert.match(zone, new RegExp(`^_mta-sts\\.alice 3600 IN TXT "v=STSv1; id=${id}"$`, "m"));
+  assert.match(zone, /^_smtp\._tls\.alice 3600 IN TXT "v=TLSRPTv1; rua=mailto:tls@example\.net"$/m);
+  assert.match(zone, /^mta-sts 3600 IN A 192\.0\.2\.25$/m);
+  assert.match(zone, /^mta-sts\.alice 3600 IN CNAME mta-sts\.semail\.email\.$/m);
+  assert.doesNotMatch(zone, /TLSA/, "the mocked read printed no hash: no TLSA rather than a wrong one");
+  assert.doesNotMatch(zone, /example\.org/);
+
+  // What the read prints becomes the TLSA record set, on named or at Gandi.
+  const [current, next] = ["1".repeat(64), "2".repeat(64)];
+  const vm = { host: "192.0.2.25", user: "root", privateKey: "k" };
+  const zoneInput = { domain: "semail.email", ipv4: "192.0.2.25", mailboxDomains: [] };
+  const bind = await record(
+    {},
+    [],
+    () => new DnsZone("z", { zone: zoneInput, tlsa: [current, next], provider: "bind", vm }),
+  );
+  assert.match(
+    inputs(bind.resources, "z-install").stdin,
+    new RegExp(`^_25\\._tcp\\.mx 3600 IN TLSA 3 1 1 ${current}$`, "m"),
+  );
+  assert.match(
+    inputs(bind.resources, "z-install").stdin,
+    new RegExp(`^_25\\._tcp\\.mx 3600 IN TLSA 3 1 1 ${next}$`, "m"),
+  );
+  const gandi = await record({}, [], () => {
+    const provider = new gandiProvider.Provider("g", { key: "k" });
+    return new DnsZone("z", { zone: zoneInput, tlsa: [current], provider: "gandi", gandi: provider });
+  });
+  const tlsa = inputs(gandi.resources, "z-tlsa");
+  assert.deepEqual([tlsa.name, tlsa.type, tlsa.values], ["_25._tcp.mx", "TLSA", [`3 1 1 ${current}`]]);
+  // At Gandi, a subdomain's own records are its Mailbox's, as its MX is.
+  const atGandi = await runStack(usersYaml(ALICE), { dnsProvider: "gandi", mtaStsMode: "testing" });
+  const gandiRecord = (name: string) => {
+    const r = inputs(atGandi.resources, name);
+    return [r.name, r.type, r.values];
+  };
+  assert.deepEqual(gandiRecord("mailbox-alice-mta-sts-txt"), ["_mta-sts.alice", "TXT", [`"v=STSv1; id=${id}"`]]);
+  assert.deepEqual(gandiRecord("mailbox-alice-mta-sts-cname"), ["mta-sts.alice", "CNAME", ["mta-sts.semail.email."]]);
+  assert.deepEqual(gandiRecord("mailbox-alice-smtp-txt"), [
+    "_smtp._tls.alice",
+    "TXT",
+    ['"v=TLSRPTv1; rua=mailto:postmaster@semail.email"'],
+  ]);
+  assert.deepEqual(gandiRecord("zone-mta-sts-a"), ["mta-sts", "A", ["192.0.2.25"]]);
 });
