@@ -12,7 +12,7 @@ import {
   QuotaExceededError,
   RollbackFailedError,
   RolledBackError,
-  SpoolError,
+  BodyBufferError,
   StoreClosedError,
   StoreUnavailableError,
   UnsafeInboxError,
@@ -59,7 +59,7 @@ export function storeReply(error: unknown, logger: Logger, id?: string): SmtpErr
     logger.error({ err: error.cause }, "mail store recovery failed");
     return tempFail(451, "4.3.0", "Mail store unavailable, try again later");
   }
-  if (error instanceof SpoolError) {
+  if (error instanceof BodyBufferError) {
     logger.error({ err: error.cause }, "could not write a temp file");
     return tempFail(451, "4.3.0", "Could not store the message, try again later");
   }

@@ -7,7 +7,7 @@ import { promises as fs, constants } from "node:fs";
 import path from "node:path";
 import { Readable } from "node:stream";
 
-/** Messages up to this size are held in memory (as the store's own spool, store/spool-body.ts). */
+/** Messages up to this size are held in memory (as the store's own body buffer, store/body-buffer.ts). */
 export const HELD_IN_MEMORY = 128 * 1024;
 
 export interface HeldMessage {

@@ -4,7 +4,7 @@
 import { RolledBackError, PartiallyStoredError, StoreError, UnsafeInboxError } from "./errors.ts";
 import type { Appended, MboxFile } from "./append/mbox-file.ts";
 import type { FileAppend } from "./plan.ts";
-import type { SpooledBody } from "./spool-body.ts";
+import type { BufferedBody } from "./body-buffer.ts";
 
 /** Bytes a stored message added to one owner's mailbox. */
 export interface Stored {
@@ -25,7 +25,7 @@ interface Written {
  */
 export async function commitAppends(
   appends: readonly FileAppend[],
-  body: SpooledBody,
+  body: BufferedBody,
   fileFor: (file: string) => MboxFile,
 ): Promise<Stored[]> {
   const { written, failure: writeFailure } = await writeInOrder(appends, body, fileFor);
@@ -42,7 +42,7 @@ export async function commitAppends(
  */
 async function writeInOrder(
   appends: readonly FileAppend[],
-  body: SpooledBody,
+  body: BufferedBody,
   fileFor: (file: string) => MboxFile,
 ): Promise<{ written: Written[]; failure: unknown }> {
   const written: Written[] = [];

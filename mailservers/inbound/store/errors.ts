@@ -79,8 +79,8 @@ export class QuotaExceededError extends StoreError {
 }
 
 /** The message could not be put in a temp file before its appends. */
-export class SpoolError extends StoreError {
-  override readonly name = "SpoolError";
+export class BodyBufferError extends StoreError {
+  override readonly name = "BodyBufferError";
   constructor(cause: unknown) {
     super("could not write the message to a temp file", { cause });
   }

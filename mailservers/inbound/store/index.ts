@@ -20,7 +20,7 @@ export {
   QuotaExceededError,
   RollbackFailedError,
   RolledBackError,
-  SpoolError,
+  BodyBufferError,
   StoreClosedError,
   StoreError,
   StoreUnavailableError,

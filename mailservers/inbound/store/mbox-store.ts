@@ -3,7 +3,7 @@
 // pair at <root>/mail/<folder-name> (Dovecot `mbox:~/mail:INBOX=~/INBOX`, mutt).
 //
 // The front door takes a delivery through named steps: wait for crash recovery (ready),
-// transform the message once to mboxo into memory or a temp file (spool, spool-body.ts),
+// transform the message once to mboxo into memory or a temp file (body-buffer.ts),
 // plan which files get which copies (plan.ts; mailbox roots: roots/mailbox-root.ts), and
 // commit them through per-file group-commit queues (commit.ts, append/mbox-file.ts). Before
 // the first append, each mailbox's filesystem must have room for all its copies
@@ -33,7 +33,7 @@ import { CrashMarkers } from "./append/crash-markers.ts";
 import { MboxFile, type MboxFileContext } from "./append/mbox-file.ts";
 import { recoverStore, type RecoveryReport } from "./append/recovery.ts";
 import { commitAppends } from "./commit.ts";
-import { SpoolError, StoreClosedError, StoreUnavailableError, UnsafeMailboxRootError } from "./errors.ts";
+import { BodyBufferError, StoreClosedError, StoreUnavailableError, UnsafeMailboxRootError } from "./errors.ts";
 import type { FaultInjector } from "./faults.ts";
 import { MboxoBody } from "./mbox/mboxo.ts";
 import { checkQuota, fileAppends, recipientCopies, uniqueTargets, type StoreTarget } from "./plan.ts";
@@ -41,7 +41,7 @@ import { mailboxRoot, prepareMailboxRoot } from "./roots/mailbox-root.ts";
 import { SpaceReservations, filesystemOf, largestMessage } from "./roots/room.ts";
 import { UsageCache } from "./roots/usage.ts";
 import { UserOwnedTree } from "./roots/user-owned-tree.ts";
-import { spoolBody, type SpooledBody } from "./spool-body.ts";
+import { bufferBody, type BufferedBody } from "./body-buffer.ts";
 
 export interface MboxStoreOptions {
   /** Directory holding one mailbox root per owner, and the store's private `.tmp/`. */
@@ -171,13 +171,13 @@ export function createMboxStore(options: MboxStoreOptions): MboxStore {
   }
 
   /** Step 2: the message, transformed to mboxo once, in memory or a temp file. */
-  async function spool(message: Readable, bodyPath: string): Promise<SpooledBody> {
+  async function bufferMessage(message: Readable, bodyPath: string): Promise<BufferedBody> {
     try {
-      return await spoolBody(message, new MboxoBody(), bodyPath);
+      return await bufferBody(message, new MboxoBody(), bodyPath);
     } catch (error) {
       // The message broke a limit (the front end destroyed it with its reply) or the client went away.
       if (message.errored) throw message.errored;
-      throw new SpoolError(error);
+      throw new BodyBufferError(error);
     }
   }
 
@@ -190,10 +190,10 @@ export function createMboxStore(options: MboxStoreOptions): MboxStore {
     await ready();
     const copies = recipientCopies(envelope, uniqueTargets(targets), tree, hostname);
     const bodyPath = path.join(tmpDir, `msg-${markers.writer}-${++tempSeq}`);
-    let body: SpooledBody | undefined;
+    let body: BufferedBody | undefined;
     let release: (() => void) | undefined;
     try {
-      body = await spool(message, bodyPath);
+      body = await bufferMessage(message, bodyPath);
       // Step 3: plan. Refused only when every mailbox is full; then each root is checked.
       await checkQuota(copies, body.size, usage);
       const appends = await fileAppends(

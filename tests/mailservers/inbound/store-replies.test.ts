@@ -25,7 +25,7 @@ import {
   QuotaExceededError,
   RollbackFailedError,
   RolledBackError,
-  SpoolError,
+  BodyBufferError,
   StoreClosedError,
   StoreUnavailableError,
   UnsafeInboxError,
@@ -68,7 +68,7 @@ describe("storeReply", () => {
       TemporaryFailure,
       "451 4.3.0 Mail store unavailable, try again later",
     ],
-    [new SpoolError(new Error("EIO")), TemporaryFailure, "451 4.3.0 Could not store the message, try again later"],
+    [new BodyBufferError(new Error("EIO")), TemporaryFailure, "451 4.3.0 Could not store the message, try again later"],
     [new RolledBackError(new Error("EIO")), TemporaryFailure, "451 4.3.0 Could not write the mailbox, try again later"],
     [
       new RollbackFailedError("/m/bob/INBOX", new Error("EIO")),

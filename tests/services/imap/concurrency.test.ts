@@ -21,6 +21,18 @@ import { provisionRoot } from "../../mailservers/inbound/store/fixture.ts";
 import { handToMailUids, python, startImapFixture } from "./fixture.ts";
 import { messageId, mboxoQuoted, readMboxFile, type MboxMessage } from "./mbox.ts";
 import { needsRoot } from "../../../testkit/needs-root.ts";
+import { mailUid } from "../../../config/mail-uid.ts";
+
+/** Whether a Dovecot imap process running as `uid` is asleep in a timed wait (its dotlock loop). */
+async function imapProcessWaiting(uid: number): Promise<boolean> {
+  for (const pid of (await readdir("/proc")).filter((name) => /^\d+$/.test(name))) {
+    const status = await readFile(`/proc/${pid}/status`, "utf8").catch(() => "");
+    if (!/^Name:\s+imap$/m.test(status) || !new RegExp(`^Uid:\\s+${uid}\\s`, "m").test(status)) continue;
+    const wchan = await readFile(`/proc/${pid}/wchan`, "utf8").catch(() => "");
+    if (/nanosleep/.test(wchan)) return true;
+  }
+  return false;
+}
 
 const ALICE = TEST_USERS.find((u) => u.uid === "alice")!.password;
 const BOB = TEST_USERS.find((u) => u.uid === "bob")!.password;
@@ -366,7 +378,9 @@ print(json.dumps({"ids": [(re.search(rb"<([^>]+)>", d[1]) or re.search(rb"Subjec
           () => (done = true),
           () => (done = true),
         );
-        await new Promise((r) => setTimeout(r, 1500));
+        // No sleep as proof: Dovecot's imap process for bob is seen in its dotlock wait (it sleeps
+        // between tries), and the reader has not finished at that moment.
+        await until(() => imapProcessWaiting(mailUid("bob")), `bob's imap process waiting on ${locked}`, 30_000);
         assert.equal(done, false, `the IMAP reader waits on ${locked}`);
       }
       const report = await recoverMailRoot(mailRoot, silentLogger());

@@ -1,6 +1,6 @@
 // What one append writes, shared by the file's queue (mbox-file.ts) and its writes
 // (batch-writer.ts).
-import type { SpooledBody } from "../spool-body.ts";
+import type { BufferedBody } from "../body-buffer.ts";
 
 /**
  * A message to append: for each copy (one per recipient whose mailbox this file is), our
@@ -8,7 +8,7 @@ import type { SpooledBody } from "../spool-body.ts";
  */
 export interface AppendItem {
   readonly prefixes: readonly Buffer[];
-  readonly body: SpooledBody;
+  readonly body: BufferedBody;
 }
 
 /** Bytes `item` adds to the file. */

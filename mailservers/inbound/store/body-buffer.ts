@@ -9,20 +9,20 @@ import type { MboxoBody } from "./mbox/mboxo.ts";
 /** Bodies up to this size stay in memory (100 sessions x 128 KiB = 12.8 MB at most). */
 export const IN_MEMORY_LIMIT = 128 * 1024;
 
-/** The spooled body: `parts` (the transform's chunks, never joined) when in memory, else `path`. */
-export interface SpooledBody {
+/** The buffered body: `parts` (the transform's chunks, never joined) when in memory, else `path`. */
+export interface BufferedBody {
   readonly size: number;
   readonly parts?: readonly Buffer[];
   readonly path?: string;
 }
 
 /** Streams `message` through `body` into memory or `tempPath`; rejects with the stream's error. */
-export async function spoolBody(
+export async function bufferBody(
   message: Readable,
   body: MboxoBody,
   tempPath: string,
   limit = IN_MEMORY_LIMIT,
-): Promise<SpooledBody> {
+): Promise<BufferedBody> {
   const held: Buffer[] = [];
   let size = 0;
   let file: fs.FileHandle | undefined;
