@@ -11,7 +11,6 @@ import type { TestContext } from "node:test";
 import { dockerEngine, type DockerEngine } from "../../docker.ts";
 import { until } from "../../until.ts";
 import { claimDataSlot, type DataSlot } from "./data-slot.ts";
-import { unroutedRigSubnets } from "./subnet.ts";
 import { buildRigImage } from "./image.ts";
 import { cgroupLayout, vmLikeRunFlags } from "./run-flags.ts";
 import { makeKeyPair, sshExec, sshOptions, writeKnownHosts } from "./ssh.ts";
@@ -22,7 +21,7 @@ const SLOT_LABEL = "semail-test-rig-slot";
 export interface RigHostOptions {
   /** The engine to run on; by default the tests' own (dockerEngine()), released after. */
   readonly engine?: DockerEngine;
-  /** The subnet of the rig's network (by default the first free 10.231.N.0/24: subnet.ts). */
+  /** The subnet of the rig's network (Docker picks one by default; subnet.ts has free ones). */
   readonly subnet?: string;
 }
 
@@ -124,20 +123,14 @@ export async function startRigHost(t: TestContext, options: RigHostOptions = {})
       await teardownOf(engine, () => ({ container: orphan, network: network || undefined }))().catch(() => undefined);
     }
   });
-  // A subnet of our own (subnet.ts says why); Docker refuses one another network of its took meanwhile.
-  const candidates = options.subnet ? [options.subnet] : (await unroutedRigSubnets()).slice(0, 8);
-  for (const [i, subnet] of candidates.entries()) {
-    const made = await engine.docker(["network", "create", "--label", "semail-test", "--subnet", subnet, name]).then(
-      () => true,
-      (err: Error) => {
-        if (i === candidates.length - 1 || !/overlap/i.test(err.message)) throw err;
-        return false;
-      },
-    );
-    if (made) break;
-  }
-  if (candidates.length === 0)
-    throw new Error("no free subnet for the rig's network: every 10.231.N.0/24 is routed here");
+  await engine.docker([
+    "network",
+    "create",
+    "--label",
+    "semail-test",
+    ...(options.subnet ? ["--subnet", options.subnet] : []),
+    name,
+  ]);
   network = name;
   // Named before it runs: a container created but not started is still removed.
   container = name;

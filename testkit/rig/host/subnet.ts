@@ -4,7 +4,7 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 
-/** Candidates in a range no Docker default pool uses; the first few are tried in turn. */
+/** Candidates in a range no Docker default pool uses. */
 export const RIG_SUBNETS: readonly string[] = Array.from({ length: 32 }, (_, i) => `10.231.${i}.0/24`);
 
 /** The candidates whose network no route of this machine covers yet, in order. */

@@ -5,7 +5,6 @@
 // by a real XML parser; anything else on 80 still goes to HTTPS; a domain with no live
 // mailbox gets 404; a changed list is served at once, without a restart.
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { test } from "node:test";
@@ -20,6 +19,7 @@ import { buildImage, dockerScope } from "../../assets/images/fixture.ts";
 import { parseAutoconfig } from "../../webform/autoconfig-xml.ts";
 import { get, WEBMAIL_NAME as NAME } from "./https-client.ts";
 import { needsRoot } from "../../../testkit/needs-root.ts";
+import { LIVE_AND_PENDING, runInstallScript } from "./install-script.ts";
 
 const DOMAIN = "semail.test";
 const LIST_OPTIONS = { managedDomain: DOMAIN, defaultSize: 1024 ** 3, minSize: 1024 ** 2 };
@@ -27,13 +27,10 @@ const SERVERS = { host: mailHostName(DOMAIN), ports: STANDARD_MAIL_CLIENT_PORTS 
 
 /** Writes the documents of `yaml`'s live domains into `dir` as the VM gets them: `sh -s DIR`, the script on stdin. */
 function install(yaml: string, dir: string): Promise<void> {
-  const script = autoconfigInstallScript(autoconfigFiles(parseUsersList(yaml, LIST_OPTIONS), DOMAIN, SERVERS));
-  return new Promise((resolve, reject) => {
-    const child = execFile("sh", ["-s", dir], { timeout: 20_000 }, (err, _stdout, stderr) =>
-      err ? reject(new Error(`${err.message}: ${stderr}`)) : resolve(),
-    );
-    child.stdin!.end(script);
-  });
+  return runInstallScript(
+    autoconfigInstallScript(autoconfigFiles(parseUsersList(yaml, LIST_OPTIONS), DOMAIN, SERVERS)),
+    dir,
+  );
 }
 
 test("the webmail image answers Thunderbird's autoconfig on 80 without a redirect and on 443, for live mail domains only", {
@@ -48,16 +45,7 @@ test("the webmail image answers Thunderbird's autoconfig on 80 without a redirec
   const dir = await scope.dir("semail-webmail-autoconfig-");
   await mkdir(path.join(dir, "webmail"));
   await writeFile(path.join(dir, "webmail", "addresses"), "alice@alice.semail.test alice\n");
-  await install(
-    [
-      "mailboxes:",
-      "  - {owner: alice, address: alice@alice.semail.test}",
-      "  - {owner: dave, address: dave@example.org}",
-      "  - {owner: carol, address: carol@carol.example, pendingProof: 0123456789abcdef0123}",
-      "",
-    ].join("\n"),
-    path.join(dir, "webmail", "autoconfig"),
-  );
+  await install(LIVE_AND_PENDING, path.join(dir, "webmail", "autoconfig"));
   const cert = await selfSignedCertificate(NAME);
   t.after(() => cert.cleanup());
   const network = await scope.network();

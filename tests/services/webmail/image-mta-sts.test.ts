@@ -14,6 +14,7 @@ import { parseUsersList } from "../../../config/users-list.ts";
 import { mtaStsFiles, mtaStsPolicy } from "../../../config/stack/transport-security.ts";
 import { dockerEngine } from "../../../testkit/docker.ts";
 import { needsRoot } from "../../../testkit/needs-root.ts";
+import { LIVE_AND_PENDING, runInstallScript } from "./install-script.ts";
 import { until } from "../../../testkit/until.ts";
 import { buildImage, dockerScope } from "../../assets/images/fixture.ts";
 import { get, WEBMAIL_NAME as NAME } from "./https-client.ts";
@@ -25,13 +26,10 @@ const TRANSPORT = { mtaStsMode: "enforce", mtaStsMaxAge: 604800 } as const;
 
 /** Writes the policies of `yaml`'s live domains into `dir` as the VM gets them: `sh -s DIR`, the script on stdin. */
 function install(yaml: string, dir: string): Promise<void> {
-  const script = mtaStsInstallScript(mtaStsFiles(parseUsersList(yaml, LIST_OPTIONS).domains(), DOMAIN, TRANSPORT));
-  return new Promise((resolve, reject) => {
-    const child = execFile("sh", ["-s", dir], { timeout: 20_000 }, (err, _stdout, stderr) =>
-      err ? reject(new Error(`${err.message}: ${stderr}`)) : resolve(),
-    );
-    child.stdin!.end(script);
-  });
+  return runInstallScript(
+    mtaStsInstallScript(mtaStsFiles(parseUsersList(yaml, LIST_OPTIONS).domains(), DOMAIN, TRANSPORT)),
+    dir,
+  );
 }
 
 test("the webmail image serves each served domain's MTA-STS policy over HTTPS at mta-sts.<domain>, and nothing else", {
@@ -46,16 +44,7 @@ test("the webmail image serves each served domain's MTA-STS policy over HTTPS at
   const dir = await scope.dir("semail-webmail-mta-sts-");
   await mkdir(path.join(dir, "webmail"));
   await writeFile(path.join(dir, "webmail", "addresses"), "alice@alice.semail.test alice\n");
-  await install(
-    [
-      "mailboxes:",
-      "  - {owner: alice, address: alice@alice.semail.test}",
-      "  - {owner: dave, address: dave@example.org}",
-      "  - {owner: carol, address: carol@carol.example, pendingProof: 0123456789abcdef0123}",
-      "",
-    ].join("\n"),
-    path.join(dir, "webmail", "mta-sts"),
-  );
+  await install(LIVE_AND_PENDING, path.join(dir, "webmail", "mta-sts"));
   // One certificate naming the webmail and each policy host, as the VM's must (ACME adds them).
   const names = [
     NAME,

@@ -16,6 +16,7 @@ import { dockerEngine } from "../../../testkit/docker.ts";
 import { repoPath } from "../../../testkit/repo-path.ts";
 import { until } from "../../../testkit/until.ts";
 import { buildRigImage } from "../../../testkit/rig/host/image.ts";
+import { unroutedRigSubnets } from "../../../testkit/rig/host/subnet.ts";
 import { startRigHost } from "../../../testkit/rig/host/index.ts";
 import { cgroupLayout } from "../../../testkit/rig/host/run-flags.ts";
 import { sshExec } from "../../../testkit/rig/host/ssh.ts";
@@ -71,7 +72,9 @@ test("a rig host behaves like the small Debian VM the program deploys onto, and 
   await buildRigImage(engine);
   t.diagnostic(`rig image built (or found in the cache) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   started = performance.now();
-  const rig = await startRigHost(t, { engine });
+  // A subnet no other dockerd of the run picks by default (testkit/rig/host/subnet.ts).
+  const [subnet] = await unroutedRigSubnets();
+  const rig = await startRigHost(t, { engine, ...(subnet ? { subnet } : {}) });
   t.diagnostic(
     `rig started (container run, systemd booted, root let in over SSH) in ${((performance.now() - started) / 1000).toFixed(1)} s`,
   );
