@@ -1,6 +1,8 @@
 // The relay tests' Internet: one zone (t.test) on a real named, and remote SMTP servers on
 // loopback addresses that all share one port (the sender's configurable destination port).
+import assert from "node:assert/strict";
 import { Readable } from "node:stream";
+import type { RecipientResult, Sender } from "../../../../../mailservers/outbound/relay/delivery/send.ts";
 import { startTestNamed, zoneText } from "../../../../helpers/named.ts";
 import { selfSignedPem } from "../../../../../testkit/tls.ts";
 import { sharedPort, startLenientTarget, startTarget, type Target } from "../../../../helpers/target-smtp.ts";
@@ -152,3 +154,33 @@ export function message(subject: string, body = "Hello.\r\n"): Buffer {
     `From: alice@sender.${APEX}\r\nTo: someone@example.test\r\nSubject: ${subject}\r\nMessage-ID: <${subject.replace(/\W/g, "")}@sender.${APEX}>\r\n\r\n${body}`,
   );
 }
+
+/**
+ * Sends one message from alice@sender.APEX to LOCAL@DOMAIN.APEX through `sender`, then closes it;
+ * the one recipient's result.
+ */
+export async function deliverOne(
+  sender: Sender,
+  apex: string,
+  domain: string,
+  local: string,
+  envelopeId: string,
+): Promise<RecipientResult> {
+  try {
+    const [result] = await sender.deliver({
+      domain: `${domain}.${apex}`,
+      mailFrom: `alice@sender.${apex}`,
+      recipients: [`${local}@${domain}.${apex}`],
+      envelopeId,
+      message: source(message(`${domain} ${local}`)),
+    });
+    assert.ok(result);
+    return result;
+  } finally {
+    await sender.close();
+  }
+}
+
+/** What `target` received for `recipient`. */
+export const receivedFor = (target: Target, recipient: string) =>
+  target.messages.filter((m) => m.recipients.includes(recipient));

@@ -16,7 +16,7 @@ import { selfSignedPem } from "../../../../../../testkit/tls.ts";
 import { startTestNamed, zoneText } from "../../../../../helpers/named.ts";
 import { sharedPort, startTarget, type Target } from "../../../../../helpers/target-smtp.ts";
 import { signZone, startValidatingNamed, type ValidatingNamed } from "./dnssec-named.ts";
-import { message, source } from "../fixture.ts";
+import { deliverOne, receivedFor as got } from "../fixture.ts";
 
 const APEX = "dane.test";
 const IP = { good: "127.0.0.41", bad: "127.0.0.42", plain: "127.0.0.43" };
@@ -76,22 +76,8 @@ async function deliver(domain: string, local: string, dns = validating.server): 
     commandTimeoutMs: 3000,
     connectionIdleMs: 0,
   });
-  try {
-    const [result] = await sender.deliver({
-      domain: `${domain}.${APEX}`,
-      mailFrom: `alice@sender.${APEX}`,
-      recipients: [`${local}@${domain}.${APEX}`],
-      envelopeId: `dane-${domain}-${local}`,
-      message: source(message(`${domain} ${local}`)),
-    });
-    assert.ok(result);
-    return result;
-  } finally {
-    await sender.close();
-  }
+  return deliverOne(sender, APEX, domain, local, `dane-${domain}-${local}`);
 }
-
-const got = (target: Target, recipient: string) => target.messages.filter((m) => m.recipients.includes(recipient));
 
 describe("DANE with a validating resolver", () => {
   test("a certificate whose key the TLSA 3 1 1 record names: delivered over TLS, no CA needed", async () => {

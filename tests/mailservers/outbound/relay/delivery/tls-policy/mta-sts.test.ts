@@ -28,7 +28,7 @@ import { startTestNamed, zoneText } from "../../../../../helpers/named.ts";
 import { sharedPort, startTarget, type Target } from "../../../../../helpers/target-smtp.ts";
 import { selfSignedPem } from "../../../../../../testkit/tls.ts";
 import { tempDir } from "../../../../../../testkit/temp-dir.ts";
-import { message, source } from "../fixture.ts";
+import { deliverOne, receivedFor as got } from "../fixture.ts";
 
 const APEX = "sts.test";
 const IP = { https: "127.0.0.30", mx1: "127.0.0.31", plain: "127.0.0.32", other: "127.0.0.33", wrong: "127.0.0.34" };
@@ -192,24 +192,10 @@ function run(sts: Partial<MtaStsOptions> | false = {}, overrides: Partial<Delive
     report,
     logs,
     async deliver(domain, local) {
-      try {
-        const [result] = await sender.deliver({
-          domain: `${domain}.${APEX}`,
-          mailFrom: `alice@sender.${APEX}`,
-          recipients: [`${local}@${domain}.${APEX}`],
-          envelopeId: `sts-${domain}-${local}`,
-          message: source(message(`${domain} ${local}`)),
-        });
-        assert.ok(result);
-        return result;
-      } finally {
-        await sender.close();
-      }
+      return deliverOne(sender, APEX, domain, local, `sts-${domain}-${local}`);
     },
   };
 }
-
-const got = (target: Target, recipient: string) => target.messages.filter((m) => m.recipients.includes(recipient));
 
 describe("MTA-STS enforce", () => {
   test("an MX the policy names (by wildcard), with STARTTLS and a valid certificate: delivered over TLS", async () => {
