@@ -68,7 +68,9 @@ const LAYERS: LayerTable = {
   bench: [...SHIPPED, "testkit"],
   // The fuzz targets (npm run fuzz) drive what ships; only tests (their replays) import them.
   fuzz: [...SHIPPED, "testkit"],
-  tests: [...SHIPPED, "testkit", "bench", "fuzz"],
+  // The fault matrix's runner (npm run faults) starts the rows in tests/faults by path and prints their table.
+  faults: ["tests"],
+  tests: [...SHIPPED, "testkit", "bench", "fuzz", "faults"],
 };
 
 async function codeFolders(): Promise<string[]> {
