@@ -89,5 +89,6 @@ export function usersListOptions(settings: Settings) {
     managedDomain: settings.managedDomain,
     defaultSize: settings.defaultMailboxSize,
     minSize: settings.minMailboxSize,
+    subaddressSeparator: settings.subaddressSeparator,
   };
 }

@@ -15,6 +15,7 @@ import { mailUid } from "./mail-uid.ts";
 import { asciiLower, reservedRoute } from "./reserved-names.ts";
 import { formatSize, parseSize } from "./size.ts";
 import { normaliseSshKey, sshKeyFingerprint, sshKeyProblem } from "./ssh-key.ts";
+import { splitSubaddress } from "./subaddress.ts";
 
 /** Where a mailbox's domain sits relative to the managed domain. */
 export type DomainKind = "managed" | "subdomain" | "external";
@@ -43,6 +44,8 @@ export interface UsersListOptions {
   readonly defaultSize: number;
   /** Smallest size accepted, in bytes. */
   readonly minSize: number;
+  /** Sub-addressing's separator (config/subaddress.ts); "+" when unset, "" for none. */
+  readonly subaddressSeparator?: string;
 }
 
 export class UsersListError extends Error {
@@ -117,7 +120,11 @@ export class UsersList {
   /** Domains with a live mailbox: asked at every RCPT TO, so a set, not a scan of the list. */
   readonly #domains = new Set<string>();
 
-  constructor(entries: readonly MailboxEntry[]) {
+  /** Sub-addressing's separator: `id+tag@domain` reaches `id@domain`'s mailbox; "" for none. */
+  readonly subaddressSeparator: string;
+
+  constructor(entries: readonly MailboxEntry[], options: { readonly subaddressSeparator?: string } = {}) {
+    this.subaddressSeparator = options.subaddressSeparator ?? "+";
     this.mailboxes = entries.filter((m) => m.pendingProof === undefined);
     this.pending = entries.filter((m) => m.pendingProof !== undefined);
     for (const m of entries) {
@@ -136,6 +143,15 @@ export class UsersList {
   byAddress(address: string): MailboxEntry | undefined {
     const key = addressKey(address);
     return key === undefined ? undefined : this.#byAddress.get(key);
+  }
+
+  /** The live mailbox an envelope recipient reaches: its own address, or that address without its sub-address tag. */
+  byDeliveryAddress(address: string): { readonly mailbox: MailboxEntry; readonly tag?: string } | undefined {
+    const mailbox = this.byAddress(address);
+    if (mailbox) return { mailbox };
+    const sub = splitSubaddress(address, this.subaddressSeparator);
+    const base = sub && this.byAddress(sub.base);
+    return base ? { mailbox: base, tag: sub.tag } : undefined;
   }
 
   /** The mailbox for an address that is waiting for its domain's proof, or undefined. */
@@ -165,7 +181,7 @@ export class UsersList {
 /** Validates parsed YAML; every problem is named by its entry (`mailboxes[2].address ...`). */
 export function validateUsersList(data: unknown, options: UsersListOptions, source = "users list"): UsersList {
   const problems: string[] = [];
-  if (data === null || data === undefined) return new UsersList([]);
+  if (data === null || data === undefined) return new UsersList([], options);
   if (typeof data !== "object" || Array.isArray(data)) {
     throw new UsersListError(source, ["the file must be a mapping with a `mailboxes:` list"]);
   }
@@ -301,7 +317,7 @@ export function validateUsersList(data: unknown, options: UsersListOptions, sour
     });
   });
   if (problems.length > 0) throw new UsersListError(source, problems);
-  return new UsersList(mailboxes);
+  return new UsersList(mailboxes, options);
 }
 
 /** Parses the YAML text of a users list. */

@@ -2,6 +2,7 @@
 import { hostname } from "node:os";
 import * as z from "zod/mini";
 import en from "zod/v4/locales/en.js";
+import { SUBADDRESS_SEPARATORS } from "../subaddress.ts";
 import { domainProblem } from "../users-list.ts";
 import { parseSize } from "../size.ts";
 import { NETWORK_SHAPE, parseNetwork } from "../../lib/ip-networks.ts";
@@ -120,6 +121,8 @@ export const commonSettings = {
   managedDomain: z._default(domainName, "semail.test"),
   /** Path of the users list (YAML). */
   users: z._default(nonEmpty(), "/etc/semail/users.yaml"),
+  /** Sub-addressing: `id+tag@domain` reaches `id@domain` (config/subaddress.ts); "" turns it off. */
+  subaddressSeparator: z._default(z.enum(SUBADDRESS_SEPARATORS), "+"),
   /** Size of a mailbox whose entry gives none. */
   defaultMailboxSize: z._default(size("size"), 5 * 1024 ** 3),
   /** Smallest mailbox size accepted in the users list. */

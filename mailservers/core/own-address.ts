@@ -1,5 +1,5 @@
-// Which addresses a user may send as: their own live mailboxes in the users list, ASCII
-// case-insensitive. One rule for MAIL FROM on both daemons' submission (outbound's, and
+// Which addresses a user may send as: their own live mailboxes in the users list and their
+// sub-addresses (id+tag@), ASCII case-insensitive. One rule for MAIL FROM on both daemons' submission (outbound's, and
 // inbound's 587/465, which answers at MAIL instead of after the body) and for the From:
 // and Sender: headers outbound checks.
 import type { UsersList } from "../../config/users-list.ts";
@@ -7,7 +7,8 @@ import { permFail } from "./types.ts";
 
 /** Why `user` may not send as `address`, as the end of a sentence naming it; undefined when it is theirs. */
 export function ownAddressProblem(address: string, user: string, users: UsersList): string | undefined {
-  if (users.byAddress(address)?.owner === user) return undefined;
+  // Their sub-addresses too: who hands out alice+shop@ answers from it.
+  if (users.byDeliveryAddress(address)?.mailbox.owner === user) return undefined;
   // Named so the owner knows what is missing; a claim proves nothing until its DNS does.
   const pending = users.pendingByAddress(address);
   if (pending?.owner === user) {

@@ -7,11 +7,14 @@
 //   of every served domain (the managed domain and each live domain in the list), in any
 //   case, and a bare <postmaster> (RFC 5321 4.5.1), go to the admin mailbox; the ones that
 //   never read mail (noreply@, mailer-daemon@...) get 550 5.1.1.
+// - A sub-address (`id+tag@domain`, config/subaddress.ts) reaches id's mailbox, the tag kept
+//   in its Delivered-To and pair folder; a role with a tag is that role.
 // - Any other address of a served domain: 550 5.1.1. So is any address of a domain that was
 //   ours: a subdomain of the managed domain with no mailbox (left), or a domain whose last
 //   mailbox was deleted a short while ago (FormerDomains): its sender learns that the user
 //   is gone, not that we became a stranger. Any other domain: 550 5.7.1, we never relay.
 import { asciiLower, reservedRoute } from "../../config/reserved-names.ts";
+import { splitSubaddress } from "../../config/subaddress.ts";
 import type { UsersList } from "../../config/users-list.ts";
 import { permFail, type SmtpError } from "../core/types.ts";
 
@@ -109,14 +112,28 @@ export function resolveRecipient(address: string, context: RecipientContext): Re
       "5.7.1",
       `Relaying denied: this server does not accept mail for ${domain ? `@${domain}` : "that address"}`,
     );
-  const role = asciiLower(local);
+  // A role keeps its meaning with a tag: postmaster+dmarc@ is the postmaster's.
+  const sub = splitSubaddress(`${local}@${domain}`, context.users.subaddressSeparator);
+  const role = asciiLower(sub ? sub.base.slice(0, sub.base.lastIndexOf("@")) : local);
   const route = reservedRoute(role);
   if (route === "admin")
     return { owner: context.admin.owner, quota: context.admin.quota, address: `${role}@${domain}`, role };
   if (route === "refuse") return permFail(550, "5.1.1", `<${role}@${domain}> is a role address that receives no mail`);
-  const mailbox = context.users.byAddress(`${local}@${domain}`);
-  if (!mailbox) return permFail(550, "5.1.1", "No such mailbox here");
-  return { owner: mailbox.owner, quota: mailbox.size, address: mailbox.address };
+  const found = context.users.byDeliveryAddress(`${local}@${domain}`);
+  if (!found) return permFail(550, "5.1.1", "No such mailbox here");
+  const { mailbox, tag } = found;
+  // The tag stays in the address Delivered-To and the pair folder are named from, so each tag sorts itself.
+  return {
+    owner: mailbox.owner,
+    quota: mailbox.size,
+    address: tag === undefined ? mailbox.address : tagged(mailbox.address, tag, context.users.subaddressSeparator),
+  };
+}
+
+/** `id@domain` with `tag` put back: `id+tag@domain`. */
+function tagged(address: string, tag: string, separator: string): string {
+  const at = address.lastIndexOf("@");
+  return `${address.slice(0, at)}${separator}${tag}${address.slice(at)}`;
 }
 
 /** The admin mailbox's owner when `inbound.adminOwner` is unset; the daemon creates its root. */

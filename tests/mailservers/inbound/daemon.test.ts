@@ -70,6 +70,20 @@ describe("semail inbound", () => {
     }
   });
 
+  it("delivers id+tag@ into id's INBOX, its Delivered-To and pair folder keeping the tag", async (t) => {
+    const f = await startFixture(t);
+    const reply = await sendMessage(f.port, {
+      from: "shop@example.org",
+      to: ["ada+Shop@semail.test"],
+      data: simpleMessage({ from: "shop@example.org", to: "ada+Shop@semail.test", subject: "receipt" }),
+    });
+    assert.equal(reply.code, 250, reply.text);
+    const [message, ...rest] = await readMbox(f.inbox("ada"));
+    assert.equal(rest.length, 0);
+    assert.deepEqual(header(message!, "Delivered-To"), ["ada+Shop@semail.test"]);
+    assert.equal((await readMbox(f.folder("ada", "ada+Shop@semail.test", "shop@example.org")))[0]?.subject, "receipt");
+  });
+
   it("delivers one transaction to several mailboxes and to postmaster@/abuse@ of a listed domain and a bare <Postmaster> (raw socket)", async (t) => {
     const f = await startFixture(t);
     const c = await SmtpClient.connect(f.port);

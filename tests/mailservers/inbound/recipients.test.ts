@@ -41,6 +41,32 @@ describe("inbound recipient policy", () => {
     assert.equal(refusal("souleymane@sow.semail.test.evil.example"), "550 5.7.1");
   });
 
+  it("takes id+tag@ to id's mailbox with the tag kept in its address, and a tagged role to the role", () => {
+    assert.deepEqual(resolve("Souleymane+Shop.2@SOW.semail.test"), {
+      owner: "sow",
+      quota: 5 << 20,
+      address: "souleymane+Shop.2@sow.semail.test",
+    });
+    assert.deepEqual(resolve("ada+@semail.test"), { owner: "ada", quota: 5 << 20, address: "ada+@semail.test" });
+    assert.equal((resolve("postmaster+dmarc@sow.semail.test") as ResolvedRecipient).role, "postmaster");
+    assert.equal(refusal("noreply+x@semail.test"), "550 5.1.1");
+    assert.equal(refusal("+ada@semail.test"), "550 5.1.1");
+    assert.equal(refusal("nobody+ada@semail.test"), "550 5.1.1");
+    assert.equal(refusal("ada+x@gmail.com"), "550 5.7.1");
+  });
+
+  it("knows no sub-addresses when the separator is off, and only its own separator when set", () => {
+    const entries = usersYaml(USERS);
+    const options = { managedDomain: "semail.test", defaultSize: 1 << 20, minSize: 1 };
+    const off = parseUsersList(entries, { ...options, subaddressSeparator: "" });
+    const equals = parseUsersList(entries, { ...options, subaddressSeparator: "=" });
+    const at = (list: typeof users, address: string) =>
+      resolveRecipient(address, { users: list, managedDomain: "semail.test", admin: adminMailbox(list, undefined, 1) });
+    assert.ok(at(off, "ada+x@semail.test") instanceof SmtpError);
+    assert.ok(at(equals, "ada+x@semail.test") instanceof SmtpError);
+    assert.equal((at(equals, "ada=x@semail.test") as ResolvedRecipient).address, "ada=x@semail.test");
+  });
+
   it("refuses unknown local parts of served domains with 550 5.1.1 and every other domain with 550 5.7.1", () => {
     assert.equal(refusal("nobody@semail.test"), "550 5.1.1");
     assert.equal(refusal("nobody@sow.semail.test"), "550 5.1.1");

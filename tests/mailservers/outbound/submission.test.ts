@@ -127,7 +127,13 @@ describe("submission", () => {
     const { client, code } = await login(daemon.port, "alice", alice.password);
     t.after(() => client.close());
     assert.equal(code, 235);
-    for (const from of ["bob@bob.semail.test", "someone@example.net", "", "BOB@bob.semail.test"]) {
+    for (const from of [
+      "bob@bob.semail.test",
+      "someone@example.net",
+      "",
+      "BOB@bob.semail.test",
+      "bob+alice@bob.semail.test",
+    ]) {
       const reply = await client.command(`MAIL FROM:<${from}>`);
       assert.equal(reply.code, 553, `${from}: ${reply.text}`);
       assert.match(reply.text, /^5\.7\.1 /);
@@ -135,6 +141,8 @@ describe("submission", () => {
     assert.equal((await client.command("MAIL FROM:<alice@SEMAIL.TEST>")).code, 250, "the domain is case-insensitive");
     await client.command("RSET");
     assert.equal((await client.command("MAIL FROM:<Alice@semail.test>")).code, 250, "so is the local part, in ASCII");
+    await client.command("RSET");
+    assert.equal((await client.command("MAIL FROM:<alice+shop@semail.test>")).code, 250, "and her own sub-addresses");
   });
 
   it("a mailbox whose domain is not proven yet cannot send: 553 5.7.1 naming the missing proof", async (t) => {
