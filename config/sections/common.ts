@@ -91,6 +91,11 @@ export const listenAddress = z.pipe(
   }),
 );
 
+/** Where a daemon serves its metrics: plain HTTP, so never a "/tls" listener. */
+export const metricsAddress = listenAddress.check(
+  z.refine((spec) => !spec.implicitTls, { message: "is plain HTTP: drop the /tls" }),
+);
+
 /** "10.0.0.0/8", "fd00::/64" or a single address, parsed here, once. */
 export const network = z.pipe(
   z.string(),

@@ -1,7 +1,16 @@
 // Settings of the inbound daemon (`semail inbound`).
 import * as z from "zod/mini";
 import { ownerProblem } from "../users-list.ts";
-import { duration, integer, listenAddress, network, nonEmpty, size, submissionAddress } from "./common.ts";
+import {
+  duration,
+  integer,
+  listenAddress,
+  metricsAddress,
+  network,
+  nonEmpty,
+  size,
+  submissionAddress,
+} from "./common.ts";
 import { dnsServer } from "./outbound.ts";
 
 const owner = z.string().check(
@@ -70,6 +79,8 @@ export type RspamdSettings = z.output<typeof rspamdSettings>;
 export const inboundSettings = z.strictObject({
   /** Addresses to listen on; "/tls" marks implicit TLS (465). */
   listen: z.prefault(z.array(listenAddress).check(z.minLength(1)), ["[::]:25", "[::]:587", "[::]:465/tls"]),
+  /** Prometheus metrics at http://ADDR:PORT/metrics (mailservers/core/metrics.ts); off when unset. A loopback or admin address. */
+  metricsListen: z.optional(metricsAddress),
   /** Directory holding one mailbox root per owner: <mailRoot>/<owner>/. */
   mailRoot: z._default(nonEmpty(), "/var/mail/semail"),
   /** Largest message accepted (advertised as SIZE). */

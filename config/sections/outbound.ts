@@ -1,6 +1,6 @@
 // Settings of the outbound daemon (`semail outbound`) and `semail queue`.
 import * as z from "zod/mini";
-import { duration, integer, listenAddress, network, nonEmpty, size } from "./common.ts";
+import { duration, integer, listenAddress, metricsAddress, network, nonEmpty, size } from "./common.ts";
 
 /** "IP", "IP:PORT" or "[IPv6]:PORT" of a DNS server (inbound.resolver takes the same). */
 export const dnsServer = z.string().check(
@@ -94,6 +94,8 @@ const retrySettings = z.strictObject({
 export const outboundSettings = z.strictObject({
   /** Loopback and container-network addresses to listen on. */
   listen: z.prefault(z.array(listenAddress).check(z.minLength(1)), ["127.0.0.1:587", "[::1]:587"]),
+  /** Prometheus metrics at http://ADDR:PORT/metrics (mailservers/core/metrics.ts); off when unset. A loopback or admin address. */
+  metricsListen: z.optional(metricsAddress),
   /** Spool directory of the queue. */
   spool: z._default(nonEmpty(), "/var/spool/semail"),
   /** Networks of the users' containers: listen addresses allowed besides loopback. */

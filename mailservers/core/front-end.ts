@@ -42,6 +42,7 @@ import { MessageGuard } from "./message-guard.ts";
 import { SmtpError, permFail, tempFail, type DeliveryBackend, type Envelope, type SessionInfo } from "./types.ts";
 import { instrumentConnection } from "./connection-guard.ts";
 import { SessionCredentials } from "./credentials.ts";
+import { SILENT_OBSERVER, type SmtpObserver, type SmtpStage } from "./smtp-observer.ts";
 
 export interface SmtpAuthOptions {
   /** Offer AUTH PLAIN/LOGIN, checked by backend.authenticate. */
@@ -71,6 +72,8 @@ export interface SmtpFrontEndOptions {
   readonly tls?: { readonly key: string | Buffer; readonly cert: string | Buffer };
   readonly auth?: SmtpAuthOptions;
   readonly limits?: Partial<SmtpLimits>;
+  /** Told of each session, refusal, accepted message and AUTH outcome (the daemon's metrics). */
+  readonly observer?: SmtpObserver;
 }
 
 export interface SmtpFrontEnd {
@@ -147,9 +150,16 @@ export function createSmtpFrontEnd(options: SmtpFrontEndOptions): SmtpFrontEnd {
   const limits: SmtpLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const auth = options.auth?.enabled && backend.authenticate ? options.auth : undefined;
   const authRequired = auth ? (auth.required ?? true) : false;
+  const observer = options.observer ?? SILENT_OBSERVER;
   const states = new WeakMap<SMTPServerSession, SessionState>();
   const perIp = new Map<string, number>();
   let open = 0;
+
+  /** `reply`, counted by the observer at `stage`. */
+  const refusedAt = (stage: SmtpStage, reply: SmtpError): SmtpError => {
+    observer.refused(stage, reply);
+    return reply;
+  };
 
   const stateOf = (session: SMTPServerSession): SessionState => {
     let state = states.get(session);
@@ -169,16 +179,19 @@ export function createSmtpFrontEnd(options: SmtpFrontEndOptions): SmtpFrontEnd {
       const ip = session.remoteAddress;
       if (open >= limits.maxConnections) {
         state.log.warn({ remote: ip, open }, "refused: too many connections");
-        return callback(tempFail(421, "4.3.2", "Too many connections, try again later"));
+        return callback(refusedAt("CONNECT", tempFail(421, "4.3.2", "Too many connections, try again later")));
       }
       const fromIp = perIp.get(ip) ?? 0;
       if (fromIp >= limits.maxConnectionsPerIp) {
         state.log.warn({ remote: ip, fromIp }, "refused: too many connections from this address");
-        return callback(tempFail(421, "4.7.0", "Too many connections from your address, try again later"));
+        return callback(
+          refusedAt("CONNECT", tempFail(421, "4.7.0", "Too many connections from your address, try again later")),
+        );
       }
       open++;
       perIp.set(ip, fromIp + 1);
       state.counted = true;
+      observer.connected();
       // AUTH is listed in EHLO only where it may be used: over TLS, or where the predicate allows.
       // (After STARTTLS the listener's own list applies again: with AUTH for an auth listener.)
       if (offersAuth && !session.secure && !insecureAuthAllowed(session))
@@ -230,16 +243,20 @@ export function createSmtpFrontEnd(options: SmtpFrontEndOptions): SmtpFrontEnd {
           const user = await backend.authenticate(username, credentials.password ?? "", sessionInfo(session));
           if (user === undefined) {
             state.log.info({ username, method: credentials.method }, "auth failed");
+            observer.authenticated("failed");
             return { message: "5.7.8 Authentication credentials invalid", responseCode: 535 };
           }
           state.log.info({ user, method: credentials.method }, "authenticated");
+          observer.authenticated("ok");
           if (auth.keepCredentials) state.credentials = new SessionCredentials(user, credentials.password ?? "");
           return { user };
         },
-        (err, response) =>
-          err
-            ? callback(err.responseCode === 451 ? tempFail(454, "4.7.0", "Temporary authentication failure") : err)
-            : callback(null, response),
+        (err, response) => {
+          if (!err) return callback(null, response);
+          const reply = err.responseCode === 451 ? tempFail(454, "4.7.0", "Temporary authentication failure") : err;
+          if (reply.responseCode === 454) observer.authenticated("unavailable");
+          callback(refusedAt("AUTH", reply));
+        },
         state.log,
         "AUTH",
       );
@@ -264,7 +281,7 @@ export function createSmtpFrontEnd(options: SmtpFrontEndOptions): SmtpFrontEnd {
           { from: address.address, ...(err ? { reply: err.message, code: err.responseCode } : {}) },
           err ? "MAIL refused" : "MAIL",
         );
-        callback(err);
+        callback(err && refusedAt("MAIL", err));
       },
       state.log,
       "MAIL FROM",
@@ -299,7 +316,7 @@ export function createSmtpFrontEnd(options: SmtpFrontEndOptions): SmtpFrontEnd {
           { to: address.address, ...(err ? { reply: err.message, code: err.responseCode } : {}) },
           err ? "RCPT refused" : "RCPT",
         );
-        callback(err);
+        callback(err && refusedAt("RCPT", err));
       },
       state.log,
       "RCPT TO",
@@ -368,9 +385,10 @@ export function createSmtpFrontEnd(options: SmtpFrontEndOptions): SmtpFrontEnd {
     if (failure !== undefined) {
       const reply = toReply(failure, state.log, "DATA");
       state.log.info({ ...log, reply: reply.message, code: reply.responseCode }, "message refused");
-      throw reply;
+      throw refusedAt("DATA", reply);
     }
     state.messages++;
+    observer.accepted(guard.bytes);
     state.log.info(log, "message accepted");
     const reply = text ?? `Ok: queued as ${envelope.id}`;
     return /^2\.\d{1,3}\.\d{1,3} /.test(reply) ? reply : `2.0.0 ${reply}`;

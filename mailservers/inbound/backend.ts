@@ -39,6 +39,8 @@ export interface InboundBackendOptions {
   readonly arrival?: ArrivalAuth;
   /** Rspamd's verdict before the final 250 (inbound.rspamd); absent: no spam check. */
   readonly spam?: SpamCheck;
+  /** Told how long each message took the store, from reading to every copy synced (the daemon's metrics). */
+  readonly onStored?: (seconds: number) => void;
 }
 
 async function statfsFree(path: string): Promise<number> {
@@ -163,9 +165,11 @@ export function createInboundBackend(options: InboundBackendOptions): DeliveryBa
         // Refused as spam (550 5.7.1) with nothing stored, or stored with the score in its headers, maybe into Junk.
         const checked = options.spam ? await options.spam.check(envelope, arrived) : undefined;
         const junk = checked?.junk === true || judged?.verdict.action === "junk";
+        const storing = performance.now();
         await store
           .deliver(envelope, targets, checked?.message ?? arrived, { junk })
           .catch((error: unknown) => reply(error, envelope.id));
+        options.onStored?.((performance.now() - storing) / 1000);
       } finally {
         await judged?.release();
       }

@@ -21,6 +21,7 @@ import { provisionPlainRoot } from "../../config/mailbox-layout.ts";
 import { createMboxStore, type MboxStore } from "./store/index.ts";
 import { createAdvertisedSize } from "./advertised-size.ts";
 import { createInboundBackend } from "./backend.ts";
+import { startMetrics } from "../core/metrics.ts";
 import { arrivalAuthOf } from "./auth/settings.ts";
 import { spamCheck } from "./spam/index.ts";
 import { DEFAULT_ADMIN_OWNER, adminMailbox } from "./recipients.ts";
@@ -51,6 +52,8 @@ export interface RunningInbound {
   reload(list?: UsersList): Promise<void>;
   /** Re-reads tls.cert and tls.key for new sessions, open ones undisturbed; a bad file keeps the old certificate (false). */
   reloadTls(): Promise<boolean>;
+  /** Where /metrics is served ("127.0.0.1:9101"), when inbound.metricsListen is set. */
+  readonly metricsAddress?: string;
   /** Stops listening, lets open sessions finish (closeTimeoutMs), waits for the store. */
   stop(): Promise<void>;
 }
@@ -95,6 +98,12 @@ export async function startInbound(settings: Settings, deps: InboundDependencies
     throw new ConfigError((err as Error).message);
   }
 
+  // First, so a port in use stops start-up before anything else is opened.
+  const metrics = i.metricsListen
+    ? await startMetrics("inbound", i.metricsListen, logger.child({ part: "metrics" })).catch((err: unknown) => {
+        throw new ConfigError(`inbound.${(err as Error).message}`);
+      })
+    : undefined;
   await mkdir(i.mailRoot, { recursive: true, mode: 0o755 });
   const users = deps.usersList
     ? heldUsersList(deps.usersList)
@@ -128,6 +137,11 @@ export async function startInbound(settings: Settings, deps: InboundDependencies
     logger,
   });
   await advertisedSize.refresh();
+  const storeTime = metrics?.histogram(
+    "semail_store_commit_seconds",
+    "From a message's first byte at the store to every copy synced.",
+    [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+  );
   const backend = createInboundBackend({
     users: () => users.current(),
     managedDomain: settings.managedDomain,
@@ -140,6 +154,7 @@ export async function startInbound(settings: Settings, deps: InboundDependencies
     ...(deps.clock ? { clock: deps.clock } : {}),
     arrival: arrivalAuthOf(settings, logger.child({ part: "auth" })),
     ...(i.rspamd ? { spam: spamCheck(settings, i.rspamd, logger) } : {}),
+    ...(storeTime ? { onStored: (seconds: number) => storeTime.observe(seconds) } : {}),
     ...(target && directory
       ? {
           submission: {
@@ -166,7 +181,9 @@ export async function startInbound(settings: Settings, deps: InboundDependencies
     // Offered per listener (below); never required: an MX session on 587 is still one.
     auth: { enabled: target !== undefined, required: false, keepCredentials: true },
     limits: { ...inboundLimits(settings), ...deps.limits },
+    ...(metrics ? { observer: metrics.observer } : {}),
   });
+  if (metrics) metrics.gauge("semail_smtp_sessions", "SMTP sessions open now.", () => frontEnd.sessions);
   let listening;
   try {
     listening = await listenSmtp(frontEnd, specs, (spec) => submissionSpecs.has(spec.spec));
@@ -174,6 +191,7 @@ export async function startInbound(settings: Settings, deps: InboundDependencies
     users.close();
     await store.close();
     await directory?.close();
+    await metrics?.close();
     throw new ConfigError(`inbound.listen: ${(err as Error).message}`);
   }
   const bound = (a: BoundAddress) => `${a.boundAddress}:${a.boundPort}${a.implicitTls ? "/tls" : ""}`;
@@ -190,6 +208,7 @@ export async function startInbound(settings: Settings, deps: InboundDependencies
   );
   return {
     addresses: listening.addresses,
+    ...(metrics ? { metricsAddress: metrics.address } : {}),
     users,
     store,
     async largestMessage(owner) {
@@ -205,6 +224,7 @@ export async function startInbound(settings: Settings, deps: InboundDependencies
       await listening.close();
       await store.close();
       await directory?.close();
+      await metrics?.close();
       users.close();
     },
   };

@@ -25,6 +25,8 @@ import {
   type Deliver,
 } from "./relay/index.ts";
 import { createSubmissionBackend } from "./backend.ts";
+import { startMetrics } from "../core/metrics.ts";
+import { countedDeliveries, queueGauges } from "./relay-metrics.ts";
 import { networkBlockList } from "../../lib/ip-networks.ts";
 import { listenProblem, plaintextAuthAllowed } from "./network-policy.ts";
 
@@ -42,6 +44,8 @@ export interface OutboundDependencies {
 
 export interface RunningOutbound {
   readonly addresses: readonly BoundAddress[];
+  /** Where /metrics is served ("127.0.0.1:9102"), when outbound.metricsListen is set. */
+  readonly metricsAddress?: string;
   readonly queue: Queue;
   readonly spool: Spool;
   /** Re-reads the users list now (also done on change), or takes the one given; resolves once the new list is in use. And the certificate (reloadTls). */
@@ -78,6 +82,13 @@ export async function startOutbound(settings: Settings, deps: OutboundDependenci
   };
   try {
     const clock = deps.clock ?? systemClock;
+    // First, so a port in use stops start-up before the spool is claimed.
+    const metrics = o.metricsListen
+      ? await startMetrics("outbound", o.metricsListen, logger.child({ part: "metrics" })).catch((err: unknown) => {
+          throw new ConfigError(`outbound.${(err as Error).message}`);
+        })
+      : undefined;
+    if (metrics) cleanups.push(() => metrics.close());
     const spool = new Spool(o.spool, { clock });
     // Claimed before it is cleaned: another daemon's segment under way must not look spent to us.
     await spool.open({ clean: false });
@@ -99,9 +110,10 @@ export async function startOutbound(settings: Settings, deps: OutboundDependenci
             users.current().hasDomain(domain),
           ),
         );
+    const deliver: Deliver = deps.deliver ?? ((job) => sender!.deliver(job));
     const queue = new Queue({
       spool,
-      deliver: deps.deliver ?? ((job) => sender!.deliver(job)),
+      deliver: metrics ? countedDeliveries(deliver, metrics) : deliver,
       clock,
       retry: o.retry,
       concurrency: o.concurrency,
@@ -115,6 +127,7 @@ export async function startOutbound(settings: Settings, deps: OutboundDependenci
     if (sender) cleanups.push(() => sender.close());
     cleanups.push(() => queue.pause());
     await queue.start();
+    if (metrics) queueGauges(queue, metrics, clock);
 
     const control = watchRequests(
       spool,
@@ -150,6 +163,7 @@ export async function startOutbound(settings: Settings, deps: OutboundDependenci
         allowInsecure: (session) => plaintextAuthAllowed(session.remoteAddress, trusted),
       },
       limits: { ...deps.limits, maxRecipients: o.maxRecipients },
+      ...(metrics ? { observer: metrics.observer } : {}),
     });
     const listening = await listenSmtp(frontEnd, o.listen);
     cleanups.push(() => listening.close());
@@ -164,6 +178,7 @@ export async function startOutbound(settings: Settings, deps: OutboundDependenci
     const reloadTls = () => reloadListenerTls(listening, settings.tls, tls !== undefined, logger);
     return {
       addresses: listening.addresses,
+      ...(metrics ? { metricsAddress: metrics.address } : {}),
       queue,
       spool,
       async reload(list) {

@@ -123,6 +123,14 @@ export class Queue {
     return this.#entries.size;
   }
 
+  /** Arrival time (ms since the epoch) of the oldest message still queued; undefined when none is. */
+  get oldestArrival(): number | undefined {
+    let oldest: number | undefined;
+    for (const { record } of this.#entries.values())
+      if (oldest === undefined || record.arrival < oldest) oldest = record.arrival;
+    return oldest;
+  }
+
   /** Resolves when nothing is being delivered and nothing is due now. */
   idle(): Promise<void> {
     if (this.#isIdle()) return Promise.resolve();
