@@ -33,6 +33,8 @@ export interface MailboxEntry {
   /** True when the entry gave no size and the default applies. */
   readonly defaultSize: boolean;
   readonly sshKeys: readonly string[];
+  /** More addresses of this mailbox, on its own domain (lowercase `alias@domain`): mail to them lands here, and the owner may send as them. */
+  readonly aliases: readonly string[];
   /** Present while the owner has not proven control of the (external) domain: the token their TXT record must carry. */
   readonly pendingProof?: string;
 }
@@ -63,6 +65,8 @@ const PROOF_TOKEN = /^[a-z0-9]{16,64}$/;
 const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 /** Keys per mailbox: enough for every device a person has, few enough to read on a page. */
 export const MAX_SSH_KEYS = 20;
+/** Aliases per mailbox: what a person hands out (shop, lists, work), not a catch-all. */
+export const MAX_ALIASES = 50;
 
 /** Why `owner` is not a valid LDAP uid / directory name, or undefined when it is. */
 export function ownerProblem(owner: string): string | undefined {
@@ -115,6 +119,7 @@ export class UsersList {
   /** Mailboxes waiting for their owner to prove control of the domain. */
   readonly pending: readonly MailboxEntry[];
   readonly #byAddress = new Map<string, MailboxEntry>();
+  readonly #byAlias = new Map<string, MailboxEntry>();
   readonly #pendingByAddress = new Map<string, MailboxEntry>();
   readonly #byOwner = new Map<string, MailboxEntry>();
   /** Domains with a live mailbox: asked at every RCPT TO, so a set, not a scan of the list. */
@@ -131,7 +136,10 @@ export class UsersList {
       (m.pendingProof === undefined ? this.#byAddress : this.#pendingByAddress).set(m.address, m);
       this.#byOwner.set(m.owner, m);
     }
-    for (const m of this.mailboxes) this.#domains.add(m.domain);
+    for (const m of this.mailboxes) {
+      this.#domains.add(m.domain);
+      for (const alias of m.aliases) this.#byAlias.set(alias, m);
+    }
   }
 
   /** Every entry, live and pending, in list order: what the file holds. */
@@ -145,13 +153,25 @@ export class UsersList {
     return key === undefined ? undefined : this.#byAddress.get(key);
   }
 
-  /** The live mailbox an envelope recipient reaches: its own address, or that address without its sub-address tag. */
-  byDeliveryAddress(address: string): { readonly mailbox: MailboxEntry; readonly tag?: string } | undefined {
-    const mailbox = this.byAddress(address);
-    if (mailbox) return { mailbox };
+  /**
+   * The live mailbox an envelope recipient reaches: by its address or one of its aliases, either
+   * maybe with a sub-address tag. `address` is the one it was reached by, as the list spells it.
+   */
+  byDeliveryAddress(
+    address: string,
+  ): { readonly mailbox: MailboxEntry; readonly address: string; readonly tag?: string } | undefined {
+    const exact = this.#reachedBy(address);
+    if (exact) return exact;
     const sub = splitSubaddress(address, this.subaddressSeparator);
-    const base = sub && this.byAddress(sub.base);
-    return base ? { mailbox: base, tag: sub.tag } : undefined;
+    const base = sub && this.#reachedBy(sub.base);
+    return base && sub ? { ...base, tag: sub.tag } : undefined;
+  }
+
+  #reachedBy(address: string): { readonly mailbox: MailboxEntry; readonly address: string } | undefined {
+    const key = addressKey(address);
+    if (key === undefined) return undefined;
+    const mailbox = this.#byAddress.get(key) ?? this.#byAlias.get(key);
+    return mailbox && { mailbox, address: key };
   }
 
   /** The mailbox for an address that is waiting for its domain's proof, or undefined. */
@@ -206,7 +226,7 @@ export function validateUsersList(data: unknown, options: UsersListOptions, sour
     const e = entry as Record<string, unknown>;
     const before = problems.length;
     for (const key of Object.keys(e)) {
-      if (!["owner", "address", "size", "sshKeys", "pendingProof"].includes(key))
+      if (!["owner", "address", "size", "sshKeys", "aliases", "pendingProof"].includes(key))
         problems.push(`${at} has unknown key ${JSON.stringify(key)}`);
     }
     const owner = typeof e.owner === "string" ? e.owner : "";
@@ -261,6 +281,7 @@ export function validateUsersList(data: unknown, options: UsersListOptions, sour
         });
       }
     }
+    const aliases = aliasesOf(e.aliases, at, domain, problems);
     let pendingProof: string | undefined;
     if (e.pendingProof !== undefined) {
       if (typeof e.pendingProof !== "string" || !PROOF_TOKEN.test(e.pendingProof))
@@ -301,6 +322,12 @@ export function validateUsersList(data: unknown, options: UsersListOptions, sour
           `${at}.sshKeys[${j}] (owner ${JSON.stringify(owner)}) is the key ${fingerprint} of ${seen.at} (owner ${JSON.stringify(seen.owner)}): a key may belong to one owner only; remove it from one of the two`,
         );
     });
+    // One table of truth: an address is one mailbox's, whether as its address or an alias.
+    for (const alias of aliases) {
+      const seen = alias === address ? i : addresses.get(alias);
+      if (seen !== undefined) problems.push(`${at}.aliases: ${alias} is already an address of mailboxes[${seen}]`);
+      else addresses.set(alias, i);
+    }
     uids.set(mailUid(owner), i);
     owners.set(owner, i);
     addresses.set(address, i);
@@ -313,6 +340,7 @@ export function validateUsersList(data: unknown, options: UsersListOptions, sour
       size,
       defaultSize: e.size === undefined,
       sshKeys,
+      aliases,
       ...(pendingProof !== undefined ? { pendingProof } : {}),
     });
   });
@@ -333,12 +361,45 @@ export function parseUsersList(text: string, options: UsersListOptions, source =
 
 /** The YAML form, as the web form writes it; sizes that were defaulted stay implicit. */
 export function serializeUsersList(mailboxes: readonly MailboxEntry[]): string {
-  const entries = mailboxes.map((m) => ({
+  return stringify({ mailboxes: mailboxes.map(rawEntry) });
+}
+
+/** One entry as the file has it: what validateUsersList reads back to the same entry. */
+export function rawEntry(m: MailboxEntry) {
+  return {
     owner: m.owner,
     address: m.address,
     ...(m.defaultSize ? {} : { size: formatSize(m.size) }),
     ...(m.sshKeys.length > 0 ? { sshKeys: [...m.sshKeys] } : {}),
+    ...(m.aliases.length > 0 ? { aliases: m.aliases.map((a) => a.slice(0, a.lastIndexOf("@"))) } : {}),
     ...(m.pendingProof !== undefined ? { pendingProof: m.pendingProof } : {}),
-  }));
-  return stringify({ mailboxes: entries });
+  };
+}
+
+/** Why `item` cannot be one more alias besides `aliases` (on `domain`), or undefined. */
+function aliasProblem(item: unknown, aliases: readonly string[], domain: string): string | undefined {
+  if (typeof item !== "string") return "is not a string";
+  const written = item.trim();
+  const localPart = asciiLower(written);
+  const problem = localPartProblem(localPart, written);
+  if (problem) return problem.replaceAll("mailbox id", "alias");
+  if (aliases.includes(`${localPart}@${domain}`)) return `${JSON.stringify(written)} is listed twice`;
+  return undefined;
+}
+
+/** The aliases an entry gives (ids, on the mailbox's own domain), as addresses; each problem named. */
+function aliasesOf(value: unknown, at: string, domain: string, problems: string[]): string[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) {
+    problems.push(`${at}.aliases must be a list of ids (the part before the @, on the mailbox's own domain)`);
+    return [];
+  }
+  if (value.length > MAX_ALIASES) problems.push(`${at}.aliases has ${value.length}; at most ${MAX_ALIASES}`);
+  const aliases: string[] = [];
+  value.forEach((item: unknown, j: number) => {
+    const problem = aliasProblem(item, aliases, domain);
+    if (problem) problems.push(`${at}.aliases[${j}] ${problem}`);
+    else aliases.push(`${asciiLower((item as string).trim())}@${domain}`);
+  });
+  return aliases;
 }

@@ -83,7 +83,7 @@ export function planCreate(
   if (idProblem) throw new Refusal(reservedRoute(localPart) ? 409 : 400, `${idProblem}.`);
   const domain = requestedDomain(request, options);
   const address = `${localPart}@${domain}`;
-  if (list.byAddress(address) || list.pendingByAddress(address))
+  if (list.byDeliveryAddress(address) || list.pendingByAddress(address))
     throw new Refusal(409, `The address ${address} is already taken.`);
   // A domain belongs to one owner: another person's mail must never be routed into your
   // mailbox. Only a live mailbox holds a domain: an unproven claim must not let anyone

@@ -6,30 +6,28 @@ import { loadUsersList, writeUsersList } from "../config/users-file.ts";
 import {
   UsersList,
   UsersListError,
+  rawEntry,
   validateUsersList,
   type MailboxEntry,
   type UsersListOptions,
 } from "../config/users-list.ts";
 import { Refusal } from "./refusal.ts";
 
-/** One entry as the users list file has it; size in bytes, absent for the default. */
+/** One entry as the users list file has it; size absent for the default. */
 export interface RawMailbox {
   readonly owner: string;
   readonly address: string;
-  readonly size?: number;
+  /** Bytes, or a size as written ("5GiB"). */
+  readonly size?: number | string;
   readonly sshKeys?: readonly string[];
+  /** Alias ids, on the mailbox's own domain. */
+  readonly aliases?: readonly string[];
   /** The token of a claim on an external domain not yet proven. */
   readonly pendingProof?: string;
 }
 
 export function toRaw(m: MailboxEntry): RawMailbox {
-  return {
-    owner: m.owner,
-    address: m.address,
-    ...(m.defaultSize ? {} : { size: m.size }),
-    ...(m.sshKeys.length > 0 ? { sshKeys: m.sshKeys } : {}),
-    ...(m.pendingProof !== undefined ? { pendingProof: m.pendingProof } : {}),
-  };
+  return rawEntry(m);
 }
 
 export class UsersListFile {

@@ -28,6 +28,7 @@ function entry(domain: string, i: number): MailboxEntry {
     domain,
     kind: "external",
     size: 1,
+    aliases: [],
     defaultSize: true,
     sshKeys: [],
   };

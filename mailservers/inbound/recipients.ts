@@ -7,8 +7,9 @@
 //   of every served domain (the managed domain and each live domain in the list), in any
 //   case, and a bare <postmaster> (RFC 5321 4.5.1), go to the admin mailbox; the ones that
 //   never read mail (noreply@, mailer-daemon@...) get 550 5.1.1.
-// - A sub-address (`id+tag@domain`, config/subaddress.ts) reaches id's mailbox, the tag kept
-//   in its Delivered-To and pair folder; a role with a tag is that role.
+// - An alias of a mailbox, and a sub-address (`id+tag@domain`, config/subaddress.ts) of either,
+//   reach that mailbox, the address as sent kept in its Delivered-To and pair folder; a role
+//   with a tag is that role.
 // - Any other address of a served domain: 550 5.1.1. So is any address of a domain that was
 //   ours: a subdomain of the managed domain with no mailbox (left), or a domain whose last
 //   mailbox was deleted a short while ago (FormerDomains): its sender learns that the user
@@ -122,11 +123,12 @@ export function resolveRecipient(address: string, context: RecipientContext): Re
   const found = context.users.byDeliveryAddress(`${local}@${domain}`);
   if (!found) return permFail(550, "5.1.1", "No such mailbox here");
   const { mailbox, tag } = found;
+  // An alias keeps its own name in Delivered-To and the pair folder, as a tag does.
   // The tag stays in the address Delivered-To and the pair folder are named from, so each tag sorts itself.
   return {
     owner: mailbox.owner,
     quota: mailbox.size,
-    address: tag === undefined ? mailbox.address : tagged(mailbox.address, tag, context.users.subaddressSeparator),
+    address: tag === undefined ? found.address : tagged(found.address, tag, context.users.subaddressSeparator),
   };
 }
 

@@ -258,3 +258,52 @@ test("a key on two owners' mailboxes is refused, naming both: the jump host woul
   );
   assert.deepEqual(list.byOwner("bob")?.sshKeys, [bob.line]);
 });
+
+test("aliases are ids on the mailbox's own domain; an address is one mailbox's, as address or alias", () => {
+  const list = parseUsersList(
+    `mailboxes:
+  - owner: ada
+    address: ada@semail.email
+    aliases: [Sales, info]
+  - owner: bob
+    address: bob@semail.email
+`,
+    options,
+  );
+  const ada = list.byOwner("ada")!;
+  assert.deepEqual(ada.aliases, ["sales@semail.email", "info@semail.email"]);
+  assert.deepEqual(list.byDeliveryAddress("SALES@semail.email"), { mailbox: ada, address: "sales@semail.email" });
+  assert.deepEqual(list.byDeliveryAddress("info+x@semail.email"), {
+    mailbox: ada,
+    address: "info@semail.email",
+    tag: "x",
+  });
+  assert.equal(list.byAddress("sales@semail.email"), undefined, "an alias is not a login");
+  assert.match(serializeUsersList(list.entries), /aliases:\n {6}- sales\n {6}- info\n/);
+  assert.deepEqual(parseUsersList(serializeUsersList(list.entries), options).entries, list.entries);
+
+  const refused = (entries: string) => problems(`mailboxes:\n${entries}`);
+  assert.deepEqual(
+    refused(
+      "  - {owner: ada, address: ada@semail.email, aliases: [bob]}\n  - {owner: bob, address: bob@semail.email}\n",
+    ),
+    ['mailboxes[1].address "bob@semail.email" is already taken by mailboxes[0]'],
+  );
+  assert.deepEqual(
+    refused(
+      "  - {owner: bob, address: bob@semail.email}\n  - {owner: ada, address: ada@semail.email, aliases: [bob, ada]}\n",
+    ),
+    [
+      "mailboxes[1].aliases: bob@semail.email is already an address of mailboxes[0]",
+      "mailboxes[1].aliases: ada@semail.email is already an address of mailboxes[1]",
+    ],
+  );
+  assert.deepEqual(refused("  - {owner: ada, address: ada@semail.email, aliases: [postmaster, 'a b', x, X]}\n"), [
+    'mailboxes[0].aliases[0] "postmaster" is a reserved role name (postmaster, abuse, noreply, ...): choose another alias',
+    "mailboxes[0].aliases[1] \"a b\" is not a valid alias: use a-z, 0-9, '.', '-' (at most 64, starting and ending with a letter or digit)",
+    'mailboxes[0].aliases[3] "X" is listed twice',
+  ]);
+  assert.deepEqual(refused("  - {owner: ada, address: ada@semail.email, aliases: sales}\n"), [
+    "mailboxes[0].aliases must be a list of ids (the part before the @, on the mailbox's own domain)",
+  ]);
+});

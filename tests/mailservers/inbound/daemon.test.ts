@@ -70,6 +70,30 @@ describe("semail inbound", () => {
     }
   });
 
+  it("delivers an alias into its mailbox's INBOX, named in Delivered-To and the pair folder, and a tag on it too", async (t) => {
+    const users = [
+      ...USERS.filter((u) => u.owner !== "ada"),
+      { owner: "ada", address: "ada@semail.test", aliases: ["sales"] },
+    ];
+    const f = await startFixture(t, { users });
+    for (const to of ["Sales@semail.test", "sales+q4@semail.test"]) {
+      const data = simpleMessage({ from: "buyer@example.org", to, subject: to });
+      assert.equal((await sendMessage(f.port, { from: "buyer@example.org", to: [to], data })).code, 250, to);
+    }
+    const inbox = await readMbox(f.inbox("ada"));
+    assert.deepEqual(
+      inbox.map((m) => header(m, "Delivered-To")[0]),
+      ["sales@semail.test", "sales+q4@semail.test"],
+    );
+    assert.equal((await readMbox(f.folder("ada", "sales@semail.test", "buyer@example.org"))).length, 1);
+    const refused = await sendMessage(f.port, {
+      from: "buyer@example.org",
+      to: ["info@semail.test"],
+      data: simpleMessage({ from: "buyer@example.org", to: "info@semail.test", subject: "x" }),
+    });
+    assert.equal(refused.code, 550);
+  });
+
   it("delivers id+tag@ into id's INBOX, its Delivered-To and pair folder keeping the tag", async (t) => {
     const f = await startFixture(t);
     const reply = await sendMessage(f.port, {

@@ -18,6 +18,7 @@ export interface UserEntry {
   readonly owner: string;
   readonly address: string;
   readonly size?: string | number;
+  readonly aliases?: readonly string[];
 }
 
 export const USERS: readonly UserEntry[] = [
@@ -27,7 +28,7 @@ export const USERS: readonly UserEntry[] = [
 ];
 
 export function usersYaml(users: readonly UserEntry[]): string {
-  return `mailboxes:\n${users.map((u) => `  - owner: ${u.owner}\n    address: ${u.address}\n${u.size !== undefined ? `    size: ${u.size}\n` : ""}`).join("")}`;
+  return `mailboxes:\n${users.map((u) => `  - owner: ${u.owner}\n    address: ${u.address}\n${u.size !== undefined ? `    size: ${u.size}\n` : ""}${u.aliases ? `    aliases: [${u.aliases.join(", ")}]\n` : ""}`).join("")}`;
 }
 
 export interface InboundFixture {

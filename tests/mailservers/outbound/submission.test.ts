@@ -119,9 +119,10 @@ describe("submission", () => {
     });
   });
 
-  it("MAIL FROM must be the user's own mailbox: 553 5.7.1 otherwise, and never <>", async (t) => {
+  it("MAIL FROM must be the user's own mailbox (or alias): 553 5.7.1 otherwise, and never <>", async (t) => {
     const dir = await tempDir(t, "semail-outbound-");
-    const daemon = await startDaemon(t, await daemonSettings(dir, { ldap: slapd.settings() }), {
+    const users = USERS_YAML.replace("address: alice@semail.test}", "address: alice@semail.test, aliases: [hello]}");
+    const daemon = await startDaemon(t, await daemonSettings(dir, { ldap: slapd.settings(), users }), {
       deliver: heldSender().deliver,
     });
     const { client, code } = await login(daemon.port, "alice", alice.password);
@@ -143,6 +144,8 @@ describe("submission", () => {
     assert.equal((await client.command("MAIL FROM:<Alice@semail.test>")).code, 250, "so is the local part, in ASCII");
     await client.command("RSET");
     assert.equal((await client.command("MAIL FROM:<alice+shop@semail.test>")).code, 250, "and her own sub-addresses");
+    await client.command("RSET");
+    assert.equal((await client.command("MAIL FROM:<Hello@semail.test>")).code, 250, "and her aliases");
   });
 
   it("a mailbox whose domain is not proven yet cannot send: 553 5.7.1 naming the missing proof", async (t) => {
