@@ -29,6 +29,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: "issue or renew the TLS certificate from an ACME CA: renew | status",
     load: async () => (await import("./cert.ts")).default,
   },
+  report: {
+    summary: "what is wrong, in one place: DNS, certificate, directory, queue, mailboxes (--json)",
+    load: async () => (await import("./report.ts")).default,
+  },
   start: {
     summary: "all of SEMail on this machine, on loopback, with demo users",
     load: async () => (await import("./start.ts")).default,

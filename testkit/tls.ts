@@ -14,8 +14,8 @@ export interface TestCertificate {
   cleanup(): Promise<void>;
 }
 
-/** An EC P-256 certificate for `name` (localhost also gets 127.0.0.1 and ::1), valid for a day. */
-export async function selfSignedCertificate(name = "localhost"): Promise<TestCertificate> {
+/** An EC P-256 certificate for `name` (localhost also gets 127.0.0.1 and ::1), valid for `days`. */
+export async function selfSignedCertificate(name = "localhost", days = 1): Promise<TestCertificate> {
   const dir = await mkdtemp(join(tmpdir(), "semail-tls-"));
   const keyFile = join(dir, "key.pem");
   const certFile = join(dir, "cert.pem");
@@ -34,7 +34,7 @@ export async function selfSignedCertificate(name = "localhost"): Promise<TestCer
       "-out",
       certFile,
       "-days",
-      "1",
+      String(days),
       "-subj",
       `/CN=${name}`,
       "-addext",
@@ -52,8 +52,8 @@ export async function selfSignedCertificate(name = "localhost"): Promise<TestCer
 }
 
 /** Only the PEM texts, for a server that takes them in memory; no files stay behind. */
-export async function selfSignedPem(name: string): Promise<{ key: string; cert: string }> {
-  const certificate = await selfSignedCertificate(name);
+export async function selfSignedPem(name: string, days = 1): Promise<{ key: string; cert: string }> {
+  const certificate = await selfSignedCertificate(name, days);
   await certificate.cleanup();
   return { key: certificate.key, cert: certificate.cert };
 }
