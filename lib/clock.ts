@@ -6,10 +6,17 @@ export interface Clock {
   now(): number;
   /** Runs `fn` once `now()` has reached `at`; returns a function that cancels it. */
   at(at: number, fn: () => void): () => void;
+  /**
+   * Milliseconds on a clock that only moves forward, at the pace of real time: an operator or
+   * NTP setting the wall clock does not move it. Waits measured on it keep their length when
+   * now() jumps. Absent (a test's hand-moved clock): waits are measured with now().
+   */
+  elapsed?(): number;
 }
 
 export const systemClock: Clock = {
   now: () => Date.now(),
+  elapsed: () => performance.now(),
   at(at, fn) {
     // setTimeout caps at 2^31-1 ms (~24.8 days); longer waits are re-armed.
     const MAX = 2 ** 31 - 1;

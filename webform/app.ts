@@ -95,7 +95,8 @@ export async function buildWebApp(deps: WebAppDependencies): Promise<WebApp> {
       void mxCheck(domain, { fresh: true }).catch(() => undefined);
     },
     logger: deps.logger.child({ component: "proof" }),
-    clock,
+    // Only a test's clock: left alone, the checker keeps its schedule on the monotonic clock.
+    ...(deps.clock ? { clock: deps.clock } : {}),
   });
   const secure = web.secureCookies;
   const windowMs = web.rateLimit.windowSeconds * 1000;

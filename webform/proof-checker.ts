@@ -37,17 +37,25 @@ export interface ProofCheckerOptions {
   /** A claim on `domain` went live: apply the list (and look at the domain's MX again). */
   readonly onProven: (owner: string, domain: string) => void;
   readonly logger: Logger;
+  /** Wall time (ms since the epoch), for the times the page shows. */
   readonly clock?: () => number;
+  /**
+   * A clock that only moves forward at the pace of real time (default performance.now, or
+   * `clock` when a test gives only that): the schedule and the "Check now" interval are
+   * measured on it, so the wall clock set forward or back neither spends the round nor stalls it.
+   */
+  readonly elapsed?: () => number;
   readonly schedule?: readonly number[];
   /** How often the schedule is looked at (default 15 s). */
   readonly tickMs?: number;
 }
 
+/** Times named `...Elapsed` are on the elapsed clock; the others are wall times. */
 interface Claim {
-  firstSeenAt: number;
+  roundStartElapsed: number;
   tries: number;
   lastCheckedAt?: number;
-  lastAskedAt?: number;
+  lastAskedElapsed?: number;
   verdict?: ProofVerdict;
   refused?: string;
   running?: Promise<void>;
@@ -56,6 +64,7 @@ interface Claim {
 export class ProofChecker {
   readonly #options: ProofCheckerOptions;
   readonly #clock: () => number;
+  readonly #elapsed: () => number;
   readonly #schedule: readonly number[];
   /** Keyed by owner and token, so a claim deleted and made again starts afresh. */
   readonly #claims = new Map<string, Claim>();
@@ -65,6 +74,7 @@ export class ProofChecker {
   constructor(options: ProofCheckerOptions) {
     this.#options = options;
     this.#clock = options.clock ?? Date.now;
+    this.#elapsed = options.elapsed ?? options.clock ?? (() => performance.now());
     this.#schedule = options.schedule ?? PROOF_SCHEDULE_MS;
   }
 
@@ -86,7 +96,8 @@ export class ProofChecker {
   state(owner: string, token: string): ProofState {
     const claim = this.#claims.get(key(owner, token));
     if (!claim) return { tries: 0, maxTries: this.#schedule.length, nextCheckAt: this.#clock() };
-    const next = this.#dueAt(claim);
+    const due = this.#dueAt(claim);
+    const next = due === undefined ? undefined : this.#clock() + (due - this.#elapsed());
     return {
       tries: claim.tries,
       maxTries: this.#schedule.length,
@@ -112,15 +123,15 @@ export class ProofChecker {
     const mailbox = list.byOwner(owner);
     if (!mailbox?.pendingProof) throw new Refusal(409, "Your mailbox is not waiting for a proof.");
     const claim = this.#claim(owner, mailbox.pendingProof);
-    const since = claim.lastAskedAt === undefined ? Infinity : this.#clock() - claim.lastAskedAt;
+    const since = claim.lastAskedElapsed === undefined ? Infinity : this.#elapsed() - claim.lastAskedElapsed;
     if (since < CHECK_NOW_INTERVAL_MS) {
       throw new Refusal(
         429,
         `You asked for a check ${Math.round(since / 1000)} s ago; wait ${Math.ceil((CHECK_NOW_INTERVAL_MS - since) / 1000)} s before checking again.`,
       );
     }
-    claim.lastAskedAt = this.#clock();
-    claim.firstSeenAt = this.#clock();
+    claim.lastAskedElapsed = this.#elapsed();
+    claim.roundStartElapsed = this.#elapsed();
     claim.tries = 0;
     await this.#try(owner, mailbox.pendingProof, mailbox.domain, claim);
     return this.state(owner, mailbox.pendingProof);
@@ -141,7 +152,7 @@ export class ProofChecker {
       current.add(id);
       const claim = this.#claim(m.owner, m.pendingProof!);
       const at = this.#dueAt(claim);
-      if (at !== undefined && at <= this.#clock()) due.push(this.#try(m.owner, m.pendingProof!, m.domain, claim));
+      if (at !== undefined && at <= this.#elapsed()) due.push(this.#try(m.owner, m.pendingProof!, m.domain, claim));
     }
     // Claims that went live or were deleted need no more state.
     for (const id of this.#claims.keys()) if (!current.has(id)) this.#claims.delete(id);
@@ -152,17 +163,17 @@ export class ProofChecker {
     const id = key(owner, token);
     let claim = this.#claims.get(id);
     if (!claim) {
-      claim = { firstSeenAt: this.#clock(), tries: 0 };
+      claim = { roundStartElapsed: this.#elapsed(), tries: 0 };
       this.#claims.set(id, claim);
     }
     return claim;
   }
 
-  /** When the claim's next automatic try is due, or undefined once its round is over. */
+  /** When (elapsed clock) the claim's next automatic try is due, or undefined once its round is over. */
   #dueAt(claim: Claim): number | undefined {
     if (claim.verdict?.state === "proven" && !claim.refused) return undefined;
     const wait = this.#schedule[claim.tries];
-    return wait === undefined ? undefined : claim.firstSeenAt + wait;
+    return wait === undefined ? undefined : claim.roundStartElapsed + wait;
   }
 
   #try(owner: string, token: string, domain: string, claim: Claim): Promise<void> {

@@ -65,6 +65,8 @@ export class Queue {
   #timerAt = Infinity;
   #stopped = false;
   #idleWaiters: Array<() => void> = [];
+  /** When each deferred recipient's wait ends on the clock's elapsed(): a wall clock set back must not lengthen it. */
+  readonly #waitEnds = new WeakMap<RecipientState, number>();
 
   constructor(options: QueueOptions) {
     this.#options = options;
@@ -182,8 +184,8 @@ export class Queue {
     const now = this.#options.clock.now();
     for (const [rcpt, state] of entry.recipients) {
       if (isFinal(state)) continue;
-      if (state.status === "deferred" && (state.next ?? 0) > now) {
-        this.#armTimer(state.next!);
+      if (!this.#isDue(state, now)) {
+        this.#armTimer(this.#dueAt(state, now));
         continue;
       }
       const domain = domainOf(rcpt);
@@ -194,6 +196,26 @@ export class Queue {
       if (list) list.push(entry.record.id);
       else this.#ready.set(domain, [entry.record.id]);
     }
+  }
+
+  /**
+   * Due by the wall clock (a retry time from the journal, or the clock set forward: the retry
+   * runs once, then waits its next delay), or because its wait has run out in elapsed time
+   * (the wall clock set back).
+   */
+  #isDue(state: RecipientState, now: number): boolean {
+    if (isDue(state, now)) return true;
+    const end = this.#waitEnds.get(state);
+    const elapsed = this.#options.clock.elapsed?.();
+    return state.status === "deferred" && end !== undefined && elapsed !== undefined && end <= elapsed;
+  }
+
+  /** The wall time to wake for a recipient that is not due: its retry time, or sooner if its elapsed wait ends first. */
+  #dueAt(state: RecipientState, now: number): number {
+    const end = this.#waitEnds.get(state);
+    const elapsed = this.#options.clock.elapsed?.();
+    const next = state.next ?? now;
+    return end === undefined || elapsed === undefined ? next : Math.min(next, now + (end - elapsed));
   }
 
   /** One timer for the earliest retry; firing early is harmless (the rescan finds nothing due). */
@@ -270,7 +292,7 @@ export class Queue {
     const { record } = entry;
     const now = this.#options.clock.now();
     const due = [...entry.recipients]
-      .filter(([rcpt, s]) => domainOf(rcpt) === domain && isDue(s, now))
+      .filter(([rcpt, s]) => domainOf(rcpt) === domain && this.#isDue(s, now))
       .map(([rcpt]) => rcpt);
     if (due.length === 0) return;
     const log = this.#options.logger.child({ queueId: record.id, domain });
@@ -294,6 +316,7 @@ export class Queue {
     for (const r of results) byRecipient.set(r.recipient.toLowerCase(), r);
 
     const at = this.#options.clock.now();
+    const elapsedAt = this.#options.clock.elapsed?.();
     const replies = due.map((rcpt) => {
       const result = byRecipient.get(rcpt.toLowerCase()) ?? {
         recipient: rcpt,
@@ -324,6 +347,8 @@ export class Queue {
     for (const reply of replies) {
       const state = entry.recipients.get(reply.recipient)!;
       applyReply(state, reply);
+      if (reply.status === "deferred" && elapsedAt !== undefined)
+        this.#waitEnds.set(state, elapsedAt + reply.next - at);
       log.info(
         {
           to: reply.recipient,
