@@ -8,13 +8,32 @@
 // containers bind-mount tlsCert and tlsKey as single files, which keep showing the old inode
 // after a rename, so the timer copies a new pair over them in place, then reloads.
 //
-// HTTP-01 is answered from `stateDir`, which the webmail's nginx serves on port 80. DNS-01 needs
-// the host's zone installer (named-checkzone, rndc), which the daemons image does not carry:
-// `semail cert` then runs on the host itself (validateAcme says so).
+// HTTP-01 is answered from `stateDir`, which the webmail's nginx serves on port 80. DNS-01 goes
+// through the zone on the VM's named, the way the Pulumi program installs it: the daemons image
+// carries install-zone.sh with named-checkzone and rndc, and the container gets the zone's folder,
+// the host's rndc key (read-only) and the host's network, where named's control channel listens
+// on 127.0.0.1 only. (RFC 2136 updates were the other way: they would make the zone dynamic, with
+// a journal that every install of the zone by the program would have to freeze and thaw around.)
 import * as pulumi from "@pulumi/pulumi";
 import { remote, type types } from "@pulumi/command";
 import { stringify } from "yaml";
+import { HOST_SCRIPTS_DIR } from "../config/stack/host-script-paths.ts";
 import { shellLine, shellQuote } from "../lib/shell.ts";
+
+/** Where the daemons image keeps the zone installer (assets/host/install-zone.sh), at the VM's own path. */
+export const IMAGE_INSTALL_ZONE = `${HOST_SCRIPTS_DIR}/install-zone.sh`;
+/** The name of the key Debian's bind9 makes in /etc/bind/rndc.key (rndc-confgen -a). */
+export const RNDC_KEY_NAME = "rndc-key";
+
+/** DNS-01: the VM's named, which serves the managed zone. */
+export interface AcmeZone {
+  /** The folder of the installed zone file, db.<managedDomain> (components/dns-zone.ts ZONE_DIR). */
+  readonly dir: string;
+  /** The key of named's control channel (Debian: /etc/bind/rndc.key, key "rndc-key"). */
+  readonly rndcKey: string;
+  /** named's control channel on 127.0.0.1 (953 unless a test's named listens elsewhere). */
+  readonly rndcPort?: number;
+}
 
 export interface AcmeCertificateArgs {
   /** SSH to the VM. */
@@ -29,6 +48,8 @@ export interface AcmeCertificateArgs {
   readonly email: string;
   /** How the CA checks the names. */
   readonly challenge: "http-01" | "dns-01";
+  /** DNS-01 only: the named whose zone gets the challenge records. */
+  readonly zone?: AcmeZone;
   /** The ACME account's private key (PEM): a stack secret. */
   readonly accountKey: pulumi.Input<string>;
   /** Where the account key and the settings live on the VM (root only). */
@@ -45,7 +66,9 @@ export interface AcmeCertificateArgs {
 }
 
 /** What is wrong with the ACME settings, as `pulumi config` keys; empty when they are usable. */
-export function validateAcme(args: Pick<AcmeCertificateArgs, "names" | "challenge" | "directoryUrl">): string[] {
+export function validateAcme(
+  args: Pick<AcmeCertificateArgs, "names" | "challenge" | "directoryUrl" | "zone" | "managedDomain">,
+): string[] {
   const problems: string[] = [];
   if (args.names.length === 0) problems.push("acmeNames: give at least one name (pulumi config set acmeNames ...)");
   for (const name of args.names) {
@@ -53,16 +76,32 @@ export function validateAcme(args: Pick<AcmeCertificateArgs, "names" | "challeng
       problems.push(`acmeNames: ${JSON.stringify(name)} is not a domain name`);
     if (name.startsWith("*.") && args.challenge !== "dns-01")
       problems.push(`acmeNames: the wildcard ${name} needs acmeChallenge dns-01`);
+    const base = name.replace(/^\*\./, "");
+    if (args.challenge === "dns-01" && base !== args.managedDomain && !base.endsWith(`.${args.managedDomain}`))
+      problems.push(
+        `acmeNames: ${name} is not in the zone ${args.managedDomain}, where DNS-01 publishes its challenge`,
+      );
   }
-  if (args.challenge === "dns-01")
-    problems.push("acmeChallenge: dns-01 runs `semail cert` on the host, which the VM does not have yet: use http-01");
+  if (args.challenge === "dns-01" && args.zone === undefined)
+    problems.push("acmeChallenge: dns-01 needs the zone on the VM's named (semail:dnsProvider bind); use http-01");
   if (!/^https:\/\/[^\s/]+\//.test(args.directoryUrl))
     problems.push(`acmeDirectoryUrl: ${JSON.stringify(args.directoryUrl)} is not an https:// URL`);
   return problems;
 }
 
+/** rndc's configuration in the container: named's control channel on the host's loopback, the host's key. */
+export function acmeRndcConf(zone: AcmeZone): string {
+  return [
+    "# Written by SEMail (components/acme-certificate.ts): rndc for install-zone.sh in `semail cert`'s container.",
+    `include "${zone.rndcKey}";`,
+    `options { default-key "${RNDC_KEY_NAME}"; default-server 127.0.0.1; default-port ${zone.rndcPort ?? 953}; };`,
+    "",
+  ].join("\n");
+}
+
 /** The settings file `semail cert` reads on the VM (in the container, at the same paths). */
 export function acmeSettingsYaml(args: Omit<AcmeCertificateArgs, "vm" | "image" | "accountKey" | "reload">): string {
+  const zone = args.challenge === "dns-01" ? args.zone : undefined;
   return stringify({
     managedDomain: args.managedDomain,
     tls: { cert: `${args.configDir}/live/fullchain.pem`, key: `${args.configDir}/live/privkey.pem` },
@@ -73,6 +112,13 @@ export function acmeSettingsYaml(args: Omit<AcmeCertificateArgs, "vm" | "image" 
       names: [...args.names],
       challenge: args.challenge,
       stateDir: args.stateDir,
+      // DNS-01: the zone as installed, through the image's install-zone.sh, as the program installs it.
+      ...(zone
+        ? {
+            zoneFile: `${zone.dir}/db.${args.managedDomain}`,
+            installZone: [IMAGE_INSTALL_ZONE, "--zone-dir", zone.dir, "--rndc-conf", `${args.configDir}/rndc.conf`],
+          }
+        : {}),
     },
   });
 }
@@ -82,14 +128,18 @@ export function acmeUnits(
   args: AcmeCertificateArgs,
   image: string,
 ): { service: string; timer: string; postRenew: string } {
-  const mounts = [args.configDir, args.stateDir];
+  const zone = args.challenge === "dns-01" ? args.zone : undefined;
+  const mounts = [args.configDir, args.stateDir, ...(zone ? [zone.dir] : [])].map((m) => `${m}:${m}`);
   const run = [
     "/usr/bin/docker",
     "run",
     "--rm",
     "--name",
     "semail-cert",
-    ...mounts.flatMap((m) => ["-v", `${m}:${m}`]),
+    // DNS-01: rndc reaches named's control channel on the host's 127.0.0.1.
+    ...(zone ? ["--network", "host"] : []),
+    ...mounts.flatMap((m) => ["-v", m]),
+    ...(zone ? ["-v", `${zone.rndcKey}:${zone.rndcKey}:ro`] : []),
     image,
     "cert",
     "renew",
@@ -193,6 +243,9 @@ export class AcmeCertificate extends pulumi.ComponentResource {
         `printf '%s' ${shellQuote(u.service)} > /etc/systemd/system/semail-cert.service`,
         `printf '%s' ${shellQuote(u.timer)} > /etc/systemd/system/semail-cert.timer`,
         `printf '%s' ${shellQuote(u.postRenew)} > ${shellQuote(`${args.configDir}/post-renew.sh`)}`,
+        ...(args.challenge === "dns-01" && args.zone
+          ? [`printf '%s' ${shellQuote(acmeRndcConf(args.zone))} > ${shellQuote(`${args.configDir}/rndc.conf`)}`]
+          : []),
         "systemctl daemon-reload",
         "systemctl enable --now semail-cert.timer",
         // The first certificate now, not at the timer's first turn.

@@ -11,7 +11,7 @@ import { serializeUsersList, type UsersList } from "../config/users-list.ts";
 import { dockerSsh, dom0Connection, vmConnection, vmSshTarget } from "./connections.ts";
 import { HostCommand } from "./host-command.ts";
 import { daemonSettings, usersDir } from "../config/stack/daemon-settings.ts";
-import { DnsZone } from "./dns-zone.ts";
+import { DnsZone, ZONE_DIR } from "./dns-zone.ts";
 import { APT_PROXY_PORT } from "../config/stack/apt-proxy.ts";
 import { hostScript } from "../config/stack/host-script-paths.ts";
 import {
@@ -29,7 +29,7 @@ import { Mailbox, type MailboxStorage } from "./mailbox.ts";
 import { SemailImage, type ImageRole } from "./semail-image.ts";
 import { shellLine } from "../lib/shell.ts";
 import { OUTBOUND_PORT, SmtpDaemon } from "./smtp-daemon.ts";
-import type { StackConfig } from "../config/stack/stack-config.ts";
+import { stackTransportSecurity, type StackConfig } from "../config/stack/stack-config.ts";
 import { USERS_BRIDGE, UsersNetwork } from "./users-network.ts";
 import { VolumeGroup } from "./volume-group.ts";
 import { WebmailServer } from "./webmail-server.ts";
@@ -43,7 +43,7 @@ export interface StackSecrets {
   readonly ldapPassword?: pulumi.Input<string> | undefined;
   /** Gandi API key (needed when dnsProvider is gandi). */
   readonly gandiApiKey?: pulumi.Input<string> | undefined;
-  /** ACME account key (PEM); set, the VM gets its certificate from Let's Encrypt (components/acme-certificate.ts). */
+  /** ACME account key (PEM); set, the VM gets its certificate from the acmeDirectoryUrl CA (components/acme-certificate.ts). */
   readonly acmeAccountKey?: pulumi.Input<string> | undefined;
 }
 
@@ -76,6 +76,16 @@ export function stackProblems(config: StackConfig, secrets: StackSecrets): strin
   if (config.dnsProvider === "gandi" && secrets.gandiApiKey === undefined) {
     problems.push(
       "semail:gandiApiKey is required when semail:dnsProvider is gandi (pulumi config set --secret gandiApiKey KEY)",
+    );
+  }
+  // HTTP-01: the CA fetches its challenge on port 80, which the webmail's nginx answers.
+  if (
+    secrets.acmeAccountKey !== undefined &&
+    config.acmeChallenge === "http-01" &&
+    (config.webmailPort === 0 || config.webmailHttpPort !== 80)
+  ) {
+    problems.push(
+      "semail:acmeChallenge http-01: the CA checks the names on port 80, which the webmail's nginx answers: keep semail:webmailPort on and semail:webmailHttpPort 80, or use dns-01 (semail:dnsProvider bind)",
     );
   }
   if (config.ldapUrl === "" && secrets.ldapPassword === undefined) {
@@ -173,11 +183,7 @@ export function defineStack(
     { connection: vmConn, create: tlsaReadCommand(config.tlsCert, config.tlsNextKey) },
     { dependsOn: [scripts] },
   );
-  const transport: TransportSecurity = {
-    mtaStsMode: config.mtaStsMode,
-    mtaStsMaxAge: config.mtaStsMaxAge,
-    tlsRptRua: config.tlsRptRua,
-  };
+  const transport: TransportSecurity = stackTransportSecurity(config);
   const zone = new DnsZone(
     "zone",
     {
@@ -358,31 +364,35 @@ export function defineStack(
           { dependsOn: [scripts] },
         );
 
-  // The certificate from ACME, when the stack holds an account key: the names the zone points at
-  // this VM, proved by HTTP-01, which the webmail's nginx answers on port 80.
+  // The certificate from ACME, when the stack holds an account key: the acmeNames, proved by a TXT
+  // record in the zone on the VM's named (dns-01) or on port 80, which the webmail's nginx answers (http-01).
   if (secrets.acmeAccountKey !== undefined) {
-    if (!webmail || config.webmailHttpPort !== 80)
-      throw new Error(
-        "acmeAccountKey: the CA checks the names on port 80, which the webmail's nginx answers: keep webmailPort on and webmailHttpPort 80",
-      );
+    const dns01 = config.acmeChallenge === "dns-01";
     new AcmeCertificate(
       "acme",
       {
         vm: vmConn,
         image: daemonImage,
-        names: ["mx", "autoconfig", "mta-sts"].map((label) => `${label}.${config.managedDomain}`),
-        directoryUrl: "https://acme-v02.api.letsencrypt.org/directory",
-        email: `postmaster@${config.managedDomain}`,
-        challenge: "http-01",
+        names: config.acmeNames,
+        directoryUrl: config.acmeDirectoryUrl,
+        email: config.acmeEmail,
+        challenge: config.acmeChallenge,
+        // Debian's bind9 makes the control channel's key at install (VM_PACKAGES).
+        ...(dns01 ? { zone: { dir: ZONE_DIR, rndcKey: "/etc/bind/rndc.key" } } : {}),
         accountKey: secrets.acmeAccountKey,
         configDir: "/etc/semail/acme",
         tlsCert: config.tlsCert,
         tlsKey: config.tlsKey,
         stateDir: "/var/lib/semail/acme",
         managedDomain: config.managedDomain,
-        reload: { hangup: ["semail-inbound", "semail-outbound"], dovecot: "semail-imap", nginx: "semail-webmail" },
+        reload: {
+          hangup: ["semail-inbound", "semail-outbound"],
+          dovecot: "semail-imap",
+          ...(webmail ? { nginx: "semail-webmail" } : {}),
+        },
       },
-      { dependsOn: [webmail] },
+      // DNS-01 edits the installed zone: it must be there first.
+      { dependsOn: [...(webmail ? [webmail] : []), ...(dns01 ? [zone] : [])] },
     );
   }
 

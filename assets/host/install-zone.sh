@@ -1,25 +1,29 @@
 #!/usr/bin/env bash
 # Installs the managed zone (read from stdin) for named on the VM, and loads it.
 #
-#   install-zone.sh DOMAIN [--zone-dir DIR] [--named-conf FILE] [--stanza-b64 TEXT] [--no-rndc]
+#   install-zone.sh DOMAIN [--zone-dir DIR] [--named-conf FILE] [--stanza-b64 TEXT] [--rndc-conf FILE] [--no-rndc]
 #
 # The zone's SOA serial sits on a line ending in "; serial". When the zone differs from
 # the installed one (serial aside), the serial becomes max(installed + 1, YYYYMMDD00),
 # so it increases on every change and an unchanged zone is not touched. The zone is
-# checked with named-checkzone before it replaces the installed file.
+# checked with named-checkzone before it replaces the installed file. After `rndc reload` it
+# waits (bounded) until named serves the new serial: the ACME manager's DNS-01 records must be
+# served before the CA is asked to look. --rndc-conf gives rndc a configuration (server, port,
+# key) other than its default; `semail cert` in its container passes one.
 set -euo pipefail
 
 die() { echo "install-zone: $*" >&2; exit 1; }
 
 domain="${1:-}"
-[[ "$domain" =~ ^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$ ]] || die "usage: install-zone.sh DOMAIN [--zone-dir DIR] [--named-conf FILE] [--stanza-b64 TEXT] [--no-rndc]"
+[[ "$domain" =~ ^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$ ]] || die "usage: install-zone.sh DOMAIN [--zone-dir DIR] [--named-conf FILE] [--stanza-b64 TEXT] [--rndc-conf FILE] [--no-rndc]"
 shift
-zone_dir=/etc/bind/semail named_conf=/etc/bind/named.conf.local stanza_b64="" rndc=1
+zone_dir=/etc/bind/semail named_conf=/etc/bind/named.conf.local stanza_b64="" rndc=1 rndc_conf=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --zone-dir) zone_dir="${2:-}"; shift 2 ;;
     --named-conf) named_conf="${2:-}"; shift 2 ;;
     --stanza-b64) stanza_b64="${2:-}"; shift 2 ;;
+    --rndc-conf) rndc_conf="${2:-}"; shift 2 ;;
     --no-rndc) rndc=0; shift ;;
     *) die "unknown option $1" ;;
   esac
@@ -66,7 +70,18 @@ if [ -n "$stanza_b64" ]; then
   fi
 fi
 
+rndc_() { if [ -n "$rndc_conf" ]; then rndc -c "$rndc_conf" "$@"; else rndc "$@"; fi; }
 if [ "$rndc" = 1 ]; then
-  if [ "$conf_changed" = 1 ]; then rndc reconfig; fi
-  if [ "$zone_changed" = 1 ]; then rndc reload "$domain"; fi
+  if [ "$conf_changed" = 1 ]; then rndc_ reconfig; fi
+  if [ "$zone_changed" = 1 ]; then
+    rndc_ reload "$domain"
+    # named loads a zone after answering "zone reload queued": wait for the new serial (10 s at most).
+    deadline=$((SECONDS + 10))
+    while [ "$SECONDS" -lt "$deadline" ]; do
+      status="$(rndc_ zonestatus "$domain" 2>/dev/null || true)"
+      if grep -qx "serial: $serial" <<<"$status"; then exit 0; fi
+      sleep 0.2
+    done
+    die "named does not serve serial $serial of $domain after rndc reload (see named's log)"
+  fi
 fi

@@ -5,10 +5,11 @@ import { isIP } from "node:net";
 import { parseSize } from "../size.ts";
 import { domainProblem } from "../users-list.ts";
 import type { DkimKey } from "./zone-file.ts";
-import { MTA_STS_MAX_AGE_LIMIT, MTA_STS_MODES, type MtaStsMode } from "./transport-security.ts";
+import { ACME_SETTINGS, parseAcmeStackSettings, type AcmeStackSettings } from "./acme-stack-settings.ts";
+import { MTA_STS_MAX_AGE_LIMIT, MTA_STS_MODES, type MtaStsMode, type TransportSecurity } from "./transport-security.ts";
 
 /** The non-secret settings, validated. Secrets are read separately as Pulumi secrets. */
-export interface StackConfig {
+export interface StackConfig extends AcmeStackSettings {
   /** xen: create the VM on dom0 with xen-tools; existing: deploy onto a Debian host already reachable over SSH at vmIp. */
   readonly vmProvider: "xen" | "existing";
   readonly dom0Host: string;
@@ -170,6 +171,7 @@ export const SETTINGS = {
     "80",
     "Public HTTP port that answers mail programs' autoconfig, serves certbot --webroot challenges from /var/lib/semail/acme and redirects the rest to the webmail's HTTPS; 0 publishes none.",
   ],
+  ...ACME_SETTINGS,
 } as const satisfies Record<keyof StackConfig, readonly [string | undefined, string]>;
 
 export const SECRET_SETTINGS = {
@@ -177,7 +179,7 @@ export const SECRET_SETTINGS = {
   ldapPassword: "Password of the LDAP admin DN (secret).",
   gandiApiKey: "Gandi API key (secret); required when dnsProvider is gandi.",
   acmeAccountKey:
-    "ACME account key, PEM (secret); when set, the VM gets its certificate (mx, autoconfig and mta-sts under managedDomain) from Let's Encrypt by HTTP-01 on the webmail's port 80 and renews it (semail cert, twice a day).",
+    "ACME account key, PEM (secret); when set, the VM gets its certificate for acmeNames from the acmeDirectoryUrl CA (Let's Encrypt) by acmeChallenge and renews it (semail cert, twice a day).",
 } as const;
 
 export class StackConfigError extends Error {
@@ -473,6 +475,18 @@ export function parseStackConfig(get: (key: string) => string | undefined): Stac
     "mailto:tls-reports@example.net",
   );
 
+  const dnsProvider = oneOf("dnsProvider", ["bind", "gandi"] as const);
+  const acme = parseAcmeStackSettings(
+    {
+      acmeNames: value("acmeNames"),
+      acmeChallenge: value("acmeChallenge"),
+      acmeDirectoryUrl: value("acmeDirectoryUrl"),
+      acmeEmail: value("acmeEmail"),
+    },
+    { managedDomain, dnsProvider },
+  );
+  problems.push(...acme.problems);
+
   const webmailPort = port("webmailPort");
   const webmailHttpPort = port("webmailHttpPort");
   check(
@@ -516,7 +530,7 @@ export function parseStackConfig(get: (key: string) => string | undefined): Stac
     defaultMailboxSize: sizes.defaultMailboxSize!,
     minMailboxSize: sizes.minMailboxSize!,
     managedDomain,
-    dnsProvider: oneOf("dnsProvider", ["bind", "gandi"] as const),
+    dnsProvider,
     dkimKeys,
     ldapUrl,
     ldapBaseDn,
@@ -541,7 +555,18 @@ export function parseStackConfig(get: (key: string) => string | undefined): Stac
     webmailImage: images.webmailImage,
     webmailPort,
     webmailHttpPort,
+    ...acme.settings,
   };
   if (problems.length > 0) throw new StackConfigError(problems);
   return config;
+}
+
+/**
+ * The MTA-STS and TLS-RPT settings a stack publishes (its zone, the webmail's policies, the
+ * records the web form shows an external domain's owner); the TLSA records come from the VM.
+ */
+export function stackTransportSecurity(
+  config: Pick<StackConfig, "mtaStsMode" | "mtaStsMaxAge" | "tlsRptRua">,
+): TransportSecurity {
+  return { mtaStsMode: config.mtaStsMode, mtaStsMaxAge: config.mtaStsMaxAge, tlsRptRua: config.tlsRptRua };
 }

@@ -67,6 +67,13 @@ export function nextSerial(previous: number | undefined, now: Date): number {
   return serial;
 }
 
+/**
+ * The names under the domain with the VM's addresses (A, AAAA). autoconfig: the web form, on the
+ * mail host, answers Mozilla's autoconfig for every mail domain; mta-sts: the webmail's nginx
+ * serves the MTA-STS policy there. (The stack's ACME certificate names those clients reach by TLS.)
+ */
+export const VM_HOST_LABELS = ["mx", "ns", "autoconfig", MTA_STS_HOST_LABEL] as const;
+
 /** The subdomain labels (relative to `domain`) that hold at least one mailbox, sorted. */
 export function mailboxSubdomains(domain: string, mailboxDomains: readonly string[]): string[] {
   const suffix = `.${domain}`;
@@ -206,9 +213,7 @@ export function zoneRecords(input: ZoneInput, options: { withSubdomainMx?: boole
       values: [txtData(`v=DMARC1; p=${policy}; sp=${policy}; rua=mailto:postmaster@${d}`)],
     },
   ];
-  // autoconfig: the web form, on the mail host, answers Mozilla's autoconfig for every mail domain;
-  // mta-sts: the webmail's nginx serves the MTA-STS policy there.
-  for (const host of ["mx", "ns", "autoconfig", MTA_STS_HOST_LABEL]) {
+  for (const host of VM_HOST_LABELS) {
     records.push({ name: host, type: "A", ttl, values: [input.ipv4] });
     if (input.ipv6) records.push({ name: host, type: "AAAA", ttl, values: [input.ipv6] });
   }

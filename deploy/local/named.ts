@@ -30,6 +30,10 @@ export interface NamedOptions {
   checkzonePath?: string;
   /** How long to wait for named to answer after start or reload. */
   startTimeoutMs?: number;
+  /** An rndc control channel on `address`, with the key `keyName` from `keyFile`; none by default. */
+  controls?: { keyFile: string; keyName: string; port: number };
+  /** Configuration files named.conf includes (each must exist): zone stanzas another tool installs, as on the VM. */
+  includes?: readonly string[];
 }
 
 export interface RunningNamed {
@@ -95,7 +99,9 @@ export async function startNamed(options: NamedOptions): Promise<RunningNamed> {
         throw err;
       }
     }
+    const controls = options.controls;
     const conf = [
+      ...(controls ? [`include "${controls.keyFile}";`] : []),
       "options {",
       `  directory "${dataDir}";`,
       `  pid-file "${join(dataDir, "named.pid")}";`,
@@ -109,9 +115,12 @@ export async function startNamed(options: NamedOptions): Promise<RunningNamed> {
       "  notify no;",
       "  dnssec-validation no;",
       "};",
-      // No rndc: reloads go by SIGHUP, so no control channel or key to protect.
-      "controls { };",
+      // Without controls, no rndc: reloads go by SIGHUP, so no control channel or key to protect.
+      controls
+        ? `controls { inet ${address} port ${controls.port} allow { ${address}; } keys { "${controls.keyName}"; }; };`
+        : "controls { };",
       ...files.map((z) => `zone "${z.name}" { type primary; file "${z.file}"; };`),
+      ...(options.includes ?? []).map((file) => `include "${file}";`),
       "",
     ].join("\n");
     await writeFile(confPath, conf);

@@ -1,7 +1,9 @@
 // The ACME certificate on the VM under Pulumi's mocks: the account key travels only as a
 // secret and lands root-only, `semail cert` gets settings naming the certificate's names and
 // the key's place, and the timer runs it in the daemons image with the reloads after an
-// issuance; bad settings are refused with the config key to fix.
+// issuance (for DNS-01 with the zone's folder, the rndc key and the host's network); the
+// stack passes its acme* settings; bad settings are refused with the config key to fix.
+// (tests/services/acme/pebble.test.ts gets a certificate from Pebble through these very settings.)
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
@@ -12,16 +14,22 @@ import { parse } from "yaml";
 import * as pulumi from "@pulumi/pulumi";
 import {
   AcmeCertificate,
+  acmeRndcConf,
+  acmeSettingsYaml,
   acmeUnits,
+  IMAGE_INSTALL_ZONE,
   validateAcme,
   type AcmeCertificateArgs,
 } from "../../components/acme-certificate.ts";
+import { ZONE_DIR } from "../../components/dns-zone.ts";
 import { findResource, inputsOf, plainOccurrences, record, SECRET_SIG } from "../../testkit/pulumi-mocks/harness.ts";
 import { acmeSettings } from "../../config/sections/acme.ts";
 import { CAROL, runStack, usersYaml } from "../../testkit/pulumi-mocks/stack-fixtures.ts";
 import { tempDir } from "../../testkit/temp-dir.ts";
 
 const KEY = "-----BEGIN PRIVATE KEY-----\nACCOUNTKEYSECRET\n-----END PRIVATE KEY-----\n";
+
+const DNS_ZONE = { dir: "/etc/bind/semail", rndcKey: "/etc/bind/rndc.key" };
 
 function args(over: Partial<AcmeCertificateArgs> = {}): AcmeCertificateArgs {
   return {
@@ -98,6 +106,15 @@ test("bad ACME settings name the config key to fix", async () => {
   );
   assert.match(validateAcme(args({ names: ["Not A Name"] })).join("\n"), /is not a domain name/);
   assert.match(validateAcme(args({ directoryUrl: "http://x/" })).join("\n"), /acmeDirectoryUrl/);
+  assert.match(
+    validateAcme(args({ challenge: "dns-01" })).join("\n"),
+    /acmeChallenge: dns-01 needs the zone on the VM's named \(semail:dnsProvider bind\)/,
+  );
+  assert.deepEqual(validateAcme(args({ challenge: "dns-01", zone: DNS_ZONE, names: ["*.semail.email"] })), []);
+  assert.match(
+    validateAcme(args({ challenge: "dns-01", zone: DNS_ZONE, names: ["mail.example.org"] })).join("\n"),
+    /acmeNames: mail\.example\.org is not in the zone semail\.email/,
+  );
   await assert.rejects(
     record({}, [], () => new AcmeCertificate("acme", args({ names: [] }))),
     /invalid ACME settings:\n {2}acmeNames/,
@@ -142,7 +159,44 @@ test("post-renew.sh, run for real by sh: after an issuance the pair is copied ov
   ]);
 });
 
-test("the stack: no ACME without the secret; with it, mx, autoconfig and mta-sts by HTTP-01 through the webmail, the key a secret", async () => {
+test("DNS-01: the timer's container gets the zone's folder, the rndc key read-only and the host's network; the settings name the zone and install-zone.sh", async () => {
+  const dns = args({ challenge: "dns-01", zone: DNS_ZONE, names: ["mx.semail.email", "*.semail.email"] });
+  const exec = acmeUnits(dns, "sha256:abc")
+    .service.split("\n")
+    .find((l) => l.startsWith("ExecStart="))!;
+  assert.match(exec, / --network host /, "rndc reaches named's control channel on the host's 127.0.0.1");
+  assert.match(exec, / -v \/etc\/bind\/semail:\/etc\/bind\/semail /);
+  assert.match(exec, / -v \/etc\/bind\/rndc\.key:\/etc\/bind\/rndc\.key:ro /);
+  assert.match(exec, / -v \/etc\/semail\/acme:\/etc\/semail\/acme /);
+  // HTTP-01 needs none of it.
+  const http = acmeUnits(args(), "sha256:abc").service;
+  assert.doesNotMatch(http, /--network|\/etc\/bind/);
+
+  const acme = parse(acmeSettingsYaml(dns)).acme;
+  assert.equal(acme.zoneFile, "/etc/bind/semail/db.semail.email");
+  assert.deepEqual(acme.installZone, [
+    IMAGE_INSTALL_ZONE,
+    "--zone-dir",
+    "/etc/bind/semail",
+    "--rndc-conf",
+    "/etc/semail/acme/rndc.conf",
+  ]);
+  assert.equal(IMAGE_INSTALL_ZONE, "/usr/local/lib/semail/install-zone.sh", "where the Dockerfile copies it");
+  assert.deepEqual(acmeSettings.parse(acme).names, ["mx.semail.email", "*.semail.email"], "semail cert takes it");
+  assert.equal(parse(acmeSettingsYaml(args())).acme.zoneFile, undefined, "HTTP-01 has no zone");
+
+  // rndc's configuration: the host's key, named on the host's loopback, written by the timer's script.
+  assert.equal(
+    acmeRndcConf(DNS_ZONE).split("\n").slice(1).join("\n"),
+    'include "/etc/bind/rndc.key";\noptions { default-key "rndc-key"; default-server 127.0.0.1; default-port 953; };\n',
+  );
+  const { resources } = await record({}, [], () => new AcmeCertificate("acme", dns));
+  const timer = inputsOf(resources, "acme-timer").stdin as string;
+  assert.match(timer, /include "\/etc\/bind\/rndc\.key";.*> \/etc\/semail\/acme\/rndc\.conf$/ms);
+  assert.match(timer, /--network host/);
+});
+
+test("the stack: no ACME without the secret; with it, by default mx, autoconfig and mta-sts by DNS-01 in the zone on the VM, from Let's Encrypt, the key a secret", async () => {
   const without = await runStack(usersYaml(CAROL));
   assert.equal(
     without.resources.some((r) => r.type === "semail:infra:AcmeCertificate"),
@@ -151,14 +205,60 @@ test("the stack: no ACME without the secret; with it, mx, autoconfig and mta-sts
   const { resources } = await runStack(usersYaml(CAROL), { acmeAccountKey: KEY });
   const settings = parse(inputsOf(resources, "acme-settings").stdin as string);
   assert.deepEqual(settings.acme.names, ["mx.semail.email", "autoconfig.semail.email", "mta-sts.semail.email"]);
-  assert.equal(settings.acme.challenge, "http-01");
+  assert.equal(settings.acme.challenge, "dns-01");
   assert.equal(settings.acme.directoryUrl, "https://acme-v02.api.letsencrypt.org/directory");
-  const key = findResource(resources, "acme-account-key");
-  assert.deepEqual(plainOccurrences(key.inputs, "ACCOUNTKEYSECRET"), []);
+  assert.equal(settings.acme.email, "postmaster@semail.email");
+  // The zone the DnsZone installs, in the folder the container gets.
+  assert.equal(settings.acme.zoneFile, `${ZONE_DIR}/db.semail.email`);
+  const timer = inputsOf(resources, "acme-timer").stdin as string;
+  assert.match(timer, new RegExp(` -v ${ZONE_DIR}:${ZONE_DIR} `));
+  assert.match(timer, / --network host /);
+  assert.match(timer, /\/etc\/semail\/tls\/fullchain\.pem/);
+  assert.match(timer, /docker exec semail-webmail nginx -s reload/);
+  // It edits the installed zone, so it comes after the zone's install.
+  const acme = findResource(resources, "acme");
+  assert.ok(
+    acme.dependencies.some((urn) => urn.endsWith("::zone-install")),
+    "the certificate depends on the zone's install",
+  );
+  // The account key is nowhere in plain text, in any resource.
+  for (const r of resources) assert.deepEqual(plainOccurrences(r.inputs, "ACCOUNTKEYSECRET"), [], r.name);
+  assert.equal(JSON.stringify(findResource(resources, "acme-account-key").inputs.stdin).includes(SECRET_SIG), true);
   assert.equal(inputsOf(resources, "acme-account-key").stdin, KEY);
-  assert.match(inputsOf(resources, "acme-timer").stdin, /\/etc\/semail\/tls\/fullchain\.pem/);
+});
+
+test("the stack: acmeNames, acmeChallenge, acmeDirectoryUrl and acmeEmail reach the VM's settings; http-01 needs the webmail's port 80, dns-01 does not", async () => {
+  const { resources } = await runStack(usersYaml(CAROL), {
+    acmeAccountKey: KEY,
+    acmeNames: "mx.semail.email, *.semail.email",
+    acmeDirectoryUrl: "https://acme-staging-v02.api.letsencrypt.org/directory",
+    acmeEmail: "hostmaster@semail.email",
+  });
+  const settings = parse(inputsOf(resources, "acme-settings").stdin as string);
+  assert.deepEqual(settings.acme.names, ["mx.semail.email", "*.semail.email"]);
+  assert.equal(settings.acme.directoryUrl, "https://acme-staging-v02.api.letsencrypt.org/directory");
+  assert.equal(settings.acme.email, "hostmaster@semail.email");
+
+  const http = await runStack(usersYaml(CAROL), { acmeAccountKey: KEY, acmeChallenge: "http-01" });
+  const httpSettings = parse(inputsOf(http.resources, "acme-settings").stdin as string);
+  assert.equal(httpSettings.acme.challenge, "http-01");
+  assert.equal(httpSettings.acme.zoneFile, undefined);
+  assert.doesNotMatch(inputsOf(http.resources, "acme-timer").stdin as string, /--network host|\/etc\/bind/);
   await assert.rejects(
-    runStack(usersYaml(CAROL), { acmeAccountKey: KEY, webmailHttpPort: "0" }),
-    /acmeAccountKey: the CA checks the names on port 80/,
+    runStack(usersYaml(CAROL), { acmeAccountKey: KEY, acmeChallenge: "http-01", webmailHttpPort: "0" }),
+    /semail:acmeChallenge http-01: the CA checks the names on port 80/,
+  );
+  // DNS-01 without any webmail: issued all the same, and no nginx to reload.
+  const bare = await runStack(usersYaml(CAROL), { acmeAccountKey: KEY, webmailPort: "0", webmailHttpPort: "0" });
+  const post = inputsOf(bare.resources, "acme-timer").stdin as string;
+  assert.match(post, /doveadm reload/);
+  assert.doesNotMatch(post, /semail-webmail/);
+
+  // With Gandi the zone is not on the VM: HTTP-01 by default, DNS-01 refused by name.
+  const gandi = await runStack(usersYaml(CAROL), { acmeAccountKey: KEY, dnsProvider: "gandi" });
+  assert.equal(parse(inputsOf(gandi.resources, "acme-settings").stdin as string).acme.challenge, "http-01");
+  await assert.rejects(
+    runStack(usersYaml(CAROL), { acmeAccountKey: KEY, dnsProvider: "gandi", acmeChallenge: "dns-01" }),
+    /semail:acmeChallenge dns-01 publishes the challenge in the zone on the VM's named, but semail:dnsProvider is gandi/,
   );
 });

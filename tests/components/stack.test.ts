@@ -636,3 +636,26 @@ test("transport security: the zone publishes MTA-STS and TLS-RPT from the settin
   ]);
   assert.deepEqual(gandiRecord("zone-mta-sts-a"), ["mta-sts", "A", ["192.0.2.25"]]);
 });
+
+test("ACME by DNS-01 edits the very zone the DnsZone installs: its folder and file mounted in `semail cert`'s container, after the install; every name in the zone", async () => {
+  const key = "-----BEGIN PRIVATE KEY-----\nSTACKACMEKEY\n-----END PRIVATE KEY-----\n";
+  const { resources } = await runStack(usersYaml(ALICE), {
+    acmeAccountKey: key,
+    acmeNames: "mx.semail.email,*.semail.email,*.alice.semail.email",
+  });
+  const zoneDir = /--zone-dir (\S+)/.exec(inputs(resources, "zone-install").create)![1]!;
+  const settings = parse(inputs(resources, "acme-settings").stdin as string);
+  assert.equal(settings.acme.zoneFile, `${zoneDir}/db.semail.email`);
+  assert.deepEqual(settings.acme.installZone.slice(1, 3), ["--zone-dir", zoneDir]);
+  assert.deepEqual(settings.acme.names, ["mx.semail.email", "*.semail.email", "*.alice.semail.email"]);
+  const timer = inputs(resources, "acme-timer").stdin as string;
+  const service = timer.split("\n").find((l) => l.startsWith("ExecStart=/usr/bin/docker run "))!;
+  assert.ok(service.includes(` -v ${zoneDir}:${zoneDir} `), service);
+  assert.ok(service.includes(" --network host "), service);
+  assert.ok(service.includes(" -v /etc/bind/rndc.key:/etc/bind/rndc.key:ro "), service);
+  assert.ok(
+    find(resources, "acme").dependencies.some((urn) => urn.endsWith("::zone-install")),
+    "after the zone's install",
+  );
+  for (const r of resources) assert.deepEqual(plainOccurrences(r.inputs, "STACKACMEKEY"), [], r.name);
+});

@@ -1,14 +1,18 @@
 // A real named on loopback for a test file: a temporary data directory, a free port, the
-// zones the test writes. stop() also removes the directory.
+// zones the test writes (and, given `extra`, an rndc control channel and the configuration files
+// another tool writes, as install-zone.sh does on the VM). stop() also removes the directory.
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startNamed, type RunningNamed, type Zone } from "../../deploy/local/named.ts";
+import { startNamed, type NamedOptions, type RunningNamed, type Zone } from "../../deploy/local/named.ts";
 
-export async function startTestNamed(zones: readonly Zone[]): Promise<RunningNamed> {
+export async function startTestNamed(
+  zones: readonly Zone[],
+  extra: Pick<NamedOptions, "controls" | "includes"> = {},
+): Promise<RunningNamed> {
   const dataDir = await mkdtemp(join(tmpdir(), "semail-named-"));
   try {
-    const named = await startNamed({ dataDir, zones });
+    const named = await startNamed({ dataDir, zones, ...extra });
     return {
       ...named,
       async stop() {

@@ -1,6 +1,7 @@
 // The daemons image (assets/images/daemons) on a real Docker engine: built from the
 // checkout on the Debian base, inbound turns healthy once it listens and stores a message
-// sent to its address on the test's network; outbound turns healthy too.
+// sent to its address on the test's network; outbound turns healthy too; and it carries what
+// `semail cert` runs for DNS-01 on the VM (install-zone.sh with named-checkzone, rndc).
 import assert from "node:assert/strict";
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
@@ -11,6 +12,8 @@ import { sendMessage } from "../../helpers/smtp.ts";
 import { until } from "../../../testkit/until.ts";
 import { USERS, provision, usersYaml } from "../../mailservers/inbound/fixture.ts";
 import { buildImage, dockerScope } from "./fixture.ts";
+import { IMAGE_INSTALL_ZONE } from "../../../components/acme-certificate.ts";
+import { renderZone } from "../../../config/stack/zone-file.ts";
 
 describe("the daemons image", { timeout: 20 * 60_000 }, () => {
   let engine: DockerEngine | undefined;
@@ -112,5 +115,30 @@ describe("the daemons image", { timeout: 20 * 60_000 }, () => {
       id,
       "the container runs exactly that build",
     );
+  });
+
+  it("carries what `semail cert` runs for DNS-01 on the VM: install-zone.sh at the host's path, named-checkzone, rndc", async (t) => {
+    const scope = dockerScope(t, engine!);
+    const dir = await scope.dir("semail-daemons-zone-");
+    const zone = renderZone({ domain: "semail.test", serial: 1, ipv4: "192.0.2.25", mailboxDomains: [] });
+    await writeFile(path.join(dir, "zone"), zone);
+    // rndc is left out (no named here): the pebble test runs the rndc path against a real named.
+    const out = await engine!.docker([
+      "run",
+      "--rm",
+      "--network",
+      "none",
+      "-v",
+      `${dir}:${dir}`,
+      "--entrypoint",
+      "sh",
+      image,
+      "-c",
+      `command -v rndc && command -v named-checkzone && ${IMAGE_INSTALL_ZONE} semail.test --zone-dir ${dir}/bind --no-rndc < ${dir}/zone`,
+    ]);
+    assert.match(out, /^\/usr\/sbin\/rndc$/m);
+    assert.match(out, /^\/usr\/bin\/named-checkzone$/m);
+    assert.match(out, /install-zone: semail\.test serial \d+/);
+    assert.match(await readFile(path.join(dir, "bind", "db.semail.test"), "utf8"), /^mx 3600 IN A 192\.0\.2\.25$/m);
   });
 });

@@ -6,6 +6,7 @@ import { test } from "node:test";
 import { parse } from "yaml";
 import { parseStackConfig, SECRET_SETTINGS, SETTINGS, StackConfigError } from "../../../config/stack/stack-config.ts";
 import { stackProblems } from "../../../components/stack.ts";
+import { zoneRecords } from "../../../config/stack/zone-file.ts";
 import { PROJECT_DIR, baseConfig } from "../../../testkit/pulumi-mocks/stack-fixtures.ts";
 
 const fromMap = (map: Record<string, string>) => (key: string) => map[`semail:${key}`];
@@ -250,4 +251,106 @@ test("transport security: MTA-STS enforce for a week, TLS-RPT to the postmaster 
     /^semail:tlsRptRua "postmaster@example\.net" must be mailto: or https: URIs/,
   );
   assert.match(problems({ tlsNextKey: "next.pem" })[0]!, /^semail:tlsNextKey "next\.pem" must be an absolute path/);
+});
+
+test("ACME: by default the zone's TLS names of the VM, DNS-01 with named on the VM, HTTP-01 with Gandi, Let's Encrypt, the postmaster", () => {
+  const config = parseStackConfig(fromMap(baseConfig()));
+  assert.deepEqual(config.acmeNames, ["mx.semail.email", "autoconfig.semail.email", "mta-sts.semail.email"]);
+  assert.equal(config.acmeChallenge, "dns-01");
+  assert.equal(config.acmeDirectoryUrl, "https://acme-v02.api.letsencrypt.org/directory");
+  assert.equal(config.acmeEmail, "postmaster@semail.email");
+  // Each default name is one the zone points at the VM.
+  const records = zoneRecords({ domain: "semail.email", serial: 1, ipv4: "192.0.2.25", mailboxDomains: [] });
+  for (const name of config.acmeNames) {
+    const label = name.slice(0, -".semail.email".length);
+    assert.ok(
+      records.some((r) => r.name === label && r.type === "A" && r.values[0] === "192.0.2.25"),
+      `${name} has the VM's address`,
+    );
+  }
+  assert.equal(parseStackConfig(fromMap(baseConfig({ dnsProvider: "gandi" }))).acmeChallenge, "http-01");
+});
+
+test("ACME: names as a comma list or a JSON list, normalised; a wildcard and names outside the zone where the challenge allows them", () => {
+  const listed = parseStackConfig(
+    fromMap(
+      baseConfig({ acmeNames: "MX.semail.email., *.semail.email, mx.semail.email", acmeEmail: "hm@semail.email" }),
+    ),
+  );
+  assert.deepEqual(listed.acmeNames, ["mx.semail.email", "*.semail.email"]);
+  assert.equal(listed.acmeEmail, "hm@semail.email");
+  assert.deepEqual(
+    parseStackConfig(fromMap(baseConfig({ acmeNames: '["semail.email","webmail.semail.email"]' }))).acmeNames,
+    ["semail.email", "webmail.semail.email"],
+  );
+  // HTTP-01 can prove a name outside the zone that points at the VM.
+  const outside = parseStackConfig(
+    fromMap(baseConfig({ acmeChallenge: "http-01", acmeNames: "mx.semail.email,autoconfig.example.org" })),
+  );
+  assert.deepEqual(outside.acmeNames, ["mx.semail.email", "autoconfig.example.org"]);
+  const staging = "https://acme-staging-v02.api.letsencrypt.org/directory";
+  assert.equal(parseStackConfig(fromMap(baseConfig({ acmeDirectoryUrl: staging }))).acmeDirectoryUrl, staging);
+});
+
+test("ACME: each bad setting is named, with how to fix it", () => {
+  assert.match(
+    problems({ acmeChallenge: "tls-alpn-01" })[0]!,
+    /^semail:acmeChallenge "tls-alpn-01" is not valid: use "dns-01" or "http-01"/,
+  );
+  assert.match(
+    problems({ acmeChallenge: "dns-01", dnsProvider: "gandi" })[0]!,
+    /^semail:acmeChallenge dns-01 publishes the challenge in the zone on the VM's named, but semail:dnsProvider is gandi: use http-01/,
+  );
+  assert.match(
+    problems({ acmeChallenge: "http-01", acmeNames: "*.semail.email" })[0]!,
+    /^semail:acmeNames "\*\.semail\.email": a wildcard needs semail:acmeChallenge dns-01/,
+  );
+  assert.match(
+    problems({ dnsProvider: "gandi", acmeNames: "*.semail.email" })[0]!,
+    /^semail:acmeNames "\*\.semail\.email": a wildcard needs semail:acmeChallenge dns-01/,
+    "Gandi's default is http-01",
+  );
+  assert.match(
+    problems({ acmeNames: "mx.semail.email,mail.example.org" })[0]!,
+    /^semail:acmeNames "mail\.example\.org" is not in the zone semail\.email, where DNS-01 publishes its challenge/,
+  );
+  assert.match(problems({ acmeNames: "not a name" })[0]!, /^semail:acmeNames "not": "not" is not a valid domain/);
+  assert.match(problems({ acmeNames: "bad_name.semail.email" })[0]!, /^semail:acmeNames "bad_name\.semail\.email": /);
+  assert.match(
+    problems({ acmeNames: '["mx.semail.email"' })[0]!,
+    /^semail:acmeNames "\[\\"mx.*is not a JSON list of names/,
+  );
+  assert.match(problems({ acmeNames: "," })[0]!, /^semail:acmeNames has no name/);
+  const many = Array.from({ length: 101 }, (_, i) => `h${i}.semail.email`).join(",");
+  assert.match(problems({ acmeNames: many })[0]!, /^semail:acmeNames has 101 names; a certificate holds at most 100/);
+  assert.match(
+    problems({ acmeDirectoryUrl: "http://acme.example/directory" })[0]!,
+    /^semail:acmeDirectoryUrl "http:\/\/acme\.example\/directory" must be the CA's https:\/\/ directory URL/,
+  );
+  assert.match(problems({ acmeEmail: "postmaster" })[0]!, /^semail:acmeEmail "postmaster" is not an email address/);
+});
+
+test("ACME by HTTP-01 needs the webmail on port 80; DNS-01 does not, and without the account key neither is checked", () => {
+  const secrets = { sshPrivateKey: "k", ldapPassword: "p" };
+  const http = (over: Record<string, string>) =>
+    stackProblems(parseStackConfig(fromMap(baseConfig({ acmeChallenge: "http-01", ...over }))), {
+      ...secrets,
+      acmeAccountKey: "key",
+    });
+  assert.deepEqual(http({}), []);
+  const portSettings: Record<string, string>[] = [
+    { webmailHttpPort: "0" },
+    { webmailHttpPort: "8080" },
+    { webmailPort: "0" },
+  ];
+  for (const over of portSettings)
+    assert.match(
+      http(over).join("\n"),
+      /^semail:acmeChallenge http-01: the CA checks the names on port 80/,
+      JSON.stringify(over),
+    );
+  const dns = parseStackConfig(fromMap(baseConfig({ webmailPort: "0", webmailHttpPort: "0" })));
+  assert.deepEqual(stackProblems(dns, { ...secrets, acmeAccountKey: "key" }), []);
+  const noKey = parseStackConfig(fromMap(baseConfig({ acmeChallenge: "http-01", webmailHttpPort: "0" })));
+  assert.deepEqual(stackProblems(noKey, secrets), []);
 });

@@ -3,10 +3,14 @@
 // where the inbound daemon reads it, then Python's ssl verifying it on the daemon's implicit-TLS
 // and STARTTLS listeners with Pebble's root as the only trust anchor; a renewal by the threshold
 // served with no restart while a session opened before it goes on; a renewal whose challenge is
-// not published keeps the old certificate and says so; and HTTP-01 through the responder.
+// not published keeps the old certificate and says so; HTTP-01 through the responder; and DNS-01
+// the VM's way: the settings components/acme-certificate.ts writes, `semail cert renew` running
+// install-zone.sh on the zone as the program installs it, and rndc reloading the same named.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { readFile, writeFile } from "node:fs/promises";
+import { generateKeyPairSync } from "node:crypto";
+import { Resolver } from "node:dns/promises";
+import { chmod, copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -24,7 +28,15 @@ import {
 import { tempDir, tempDirForSuite } from "../../../testkit/temp-dir.ts";
 import { until } from "../../../testkit/until.ts";
 import { repoPath } from "../../../testkit/repo-path.ts";
-import { stringify } from "yaml";
+import { parse, stringify } from "yaml";
+import {
+  acmeRndcConf,
+  acmeSettingsYaml,
+  IMAGE_INSTALL_ZONE,
+  RNDC_KEY_NAME,
+  type AcmeZone,
+} from "../../../components/acme-certificate.ts";
+import { renderNamedConfStanza, renderZone } from "../../../config/stack/zone-file.ts";
 import { startTestNamed, zoneText } from "../../helpers/named.ts";
 import type { RunningNamed } from "../../../deploy/local/named.ts";
 import { freePort, startPebble, type RunningPebble } from "../../helpers/pebble.ts";
@@ -78,6 +90,10 @@ async function serialOf(certFile: string): Promise<string> {
 }
 
 const suite = tempDirForSuite("semail-acme-");
+/** The VM's named.conf.local: install-zone.sh adds the managed zone's stanza to it. */
+const namedConfLocal = () => join(suite.path, "named.conf.local");
+/** named's control channel, as Debian's bind9 has it on 127.0.0.1:953 (here on a free port). */
+let controls: { keyFile: string; keyName: string; port: number };
 let named: RunningNamed;
 let pebble: RunningPebble;
 let httpPort: number;
@@ -86,7 +102,11 @@ let rootFile: string;
 const published: ChallengeRecord[][] = [];
 
 before(async () => {
-  named = await startTestNamed([{ name: DOMAIN, text: ZONE }]);
+  const key = await promisify(execFile)("tsig-keygen", [RNDC_KEY_NAME], { timeout: 10_000 });
+  controls = { keyFile: join(suite.path, "rndc.key"), keyName: RNDC_KEY_NAME, port: await freePort() };
+  await writeFile(controls.keyFile, key.stdout, { mode: 0o600 });
+  await writeFile(namedConfLocal(), "");
+  named = await startTestNamed([{ name: DOMAIN, text: ZONE }], { controls, includes: [namedConfLocal()] });
   httpPort = await freePort();
   pebble = await startPebble(suite.path, named.server, httpPort);
   rootFile = join(suite.path, "pebble-root.pem");
@@ -276,3 +296,110 @@ async function tlsServer(t: { after(fn: () => unknown): unknown }, settings: Set
   const address = server.address();
   return typeof address === "object" && address !== null ? address.port : 0;
 }
+
+/** Runs `bash install-zone.sh ARGS` with `zone` on stdin, as the program's DnsZone install does. */
+function installZone(script: string, args: readonly string[], zone: string): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const child = execFile("bash", [script, ...args], { timeout: 60_000 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`install-zone.sh: ${stderr || err.message}`)) : resolve(stdout),
+    );
+    child.stdin?.end(zone);
+  });
+}
+
+// Last in the file: the zone it adds to named stays until named stops.
+test("DNS-01 the VM's way: the settings the component writes, install-zone.sh and rndc on the program's zone; a wildcard issued, the zone clean after", async (t) => {
+  const vmDomain = "semail-vm.test";
+  const dir = await tempDir(t, "semail-acme-vm-");
+  const configDir = join(dir, "etc-semail-acme");
+  await mkdir(configDir, { recursive: true });
+  // The zone as the program renders it, installed as DnsZone does: stanza, include, rndc reconfig.
+  const zone: AcmeZone = { dir: join(suite.path, "bind-semail"), rndcKey: controls.keyFile, rndcPort: controls.port };
+  const zoneFile = join(zone.dir, `db.${vmDomain}`);
+  const rndcConf = join(configDir, "rndc.conf");
+  await writeFile(rndcConf, acmeRndcConf(zone)); // what the component's timer unit writes
+  const stanza = Buffer.from(renderNamedConfStanza(vmDomain, zoneFile)).toString("base64");
+  const installed = renderZone({ domain: vmDomain, serial: 1, ipv4: "127.0.0.1", mailboxDomains: [] });
+  const script = repoPath("assets/host/install-zone.sh");
+  await installZone(
+    script,
+    [
+      vmDomain,
+      "--zone-dir",
+      zone.dir,
+      "--named-conf",
+      namedConfLocal(),
+      "--stanza-b64",
+      stanza,
+      "--rndc-conf",
+      rndcConf,
+    ],
+    installed,
+  );
+  const resolver = new Resolver({ timeout: 2000, tries: 2 });
+  resolver.setServers([named.server]);
+  const servedSerial = async () => (await resolver.resolveSoa(vmDomain)).serial;
+  const serialIn = async () => Number(/(\d+) ; serial$/m.exec(await readFile(zoneFile, "utf8"))![1]);
+  const firstSerial = await serialIn();
+  assert.equal(await servedSerial(), firstSerial, "install-zone.sh returned once named served the zone");
+
+  // What components/acme-certificate.ts writes to the VM: the settings and the account key
+  // (the secret, PKCS#8 as `openssl genpkey` makes it).
+  const args = {
+    names: [`mx.${vmDomain}`, `*.${vmDomain}`],
+    directoryUrl: pebble.directoryUrl,
+    email: `postmaster@${vmDomain}`,
+    challenge: "dns-01" as const,
+    zone,
+    configDir,
+    tlsCert: join(dir, "tls", "fullchain.pem"),
+    tlsKey: join(dir, "tls", "privkey.pem"),
+    stateDir: join(dir, "state"),
+    managedDomain: vmDomain,
+  };
+  const settings = parse(acmeSettingsYaml(args));
+  assert.deepEqual(settings.acme.installZone, [IMAGE_INSTALL_ZONE, "--zone-dir", zone.dir, "--rndc-conf", rndcConf]);
+  assert.equal(settings.acme.zoneFile, zoneFile);
+  // The image's copy of install-zone.sh is this checkout's, executable (the Dockerfile); and
+  // the test CA's HTTPS is trusted, as the image trusts Let's Encrypt's.
+  const imageCopy = join(dir, "install-zone.sh");
+  await copyFile(script, imageCopy);
+  await chmod(imageCopy, 0o755);
+  settings.acme.installZone[0] = imageCopy;
+  settings.acme.directoryCa = pebble.directoryCa;
+  settings.log = { level: "silent" };
+  const config = join(configDir, "semail.yaml");
+  await writeFile(config, stringify(settings));
+  const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  await writeFile(settings.acme.accountKey, privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
+
+  // The timer's command: `semail cert renew --config <configDir>/semail.yaml`.
+  const started = Date.now();
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [repoPath("bin/semail.mjs"), "cert", "renew", "--config", config],
+    { timeout: 180_000 },
+  ).catch((err: { stdout?: string; stderr?: string; message: string }) => {
+    throw new Error(
+      `semail cert renew: ${err.stdout ?? ""}${err.stderr ?? err.message}\n${pebble.output().slice(-3000)}`,
+    );
+  });
+  t.diagnostic(
+    `issuance by DNS-01 through install-zone.sh and rndc (2 names, one a wildcard): ${Date.now() - started} ms`,
+  );
+  const status = JSON.parse(stdout) as { outcome: string; error?: string; certificate?: { names: string[] } };
+  assert.equal(status.outcome, "issued", status.error ?? "");
+  assert.deepEqual([...status.certificate!.names].sort(), [`*.${vmDomain}`, `mx.${vmDomain}`]);
+  const { X509Certificate } = await import("node:crypto");
+  const issued = new X509Certificate(await readFile(join(configDir, "live", "fullchain.pem"), "utf8"));
+  assert.ok(issued.checkHost(`imap.${vmDomain}`), "the wildcard covers a name under the domain");
+
+  // The records went in and out again through install-zone.sh: two new serials, named serving
+  // the last, the zone as the program installed it but for the serial.
+  const lastSerial = await serialIn();
+  assert.ok(lastSerial >= firstSerial + 2, `serial ${firstSerial} -> ${lastSerial}: one install to add, one to remove`);
+  assert.equal(await servedSerial(), lastSerial);
+  const strip = (text: string) => text.replace(/^\s*\d+ ; serial$/m, "");
+  assert.equal(strip(await readFile(zoneFile, "utf8")), strip(installed));
+  await assert.rejects(resolver.resolveTxt(`_acme-challenge.mx.${vmDomain}`), /ENOTFOUND|ENODATA/);
+});
