@@ -60,7 +60,7 @@ const deliverySettings = z.strictObject({
   connectTimeout: z._default(duration, 30_000),
   /** Wait for the server's greeting (RFC 5321 4.5.3.2: 5 minutes). */
   greetingTimeout: z._default(duration, 300_000),
-  /** Wait for any command reply, including the one after the message. */
+  /** Wait for a command reply, and while the message is sent; the reply after the message gets twice this (RFC 5321 4.5.3.2.6: 10 min). */
   commandTimeout: z._default(duration, 300_000),
   /** Keep a connection open this long after a message, for the next one to the same server (Postfix's smtp_connection_cache_time_limit); 0 = one connection per message. */
   connectionIdleTime: z._default(duration, 2000),

@@ -28,7 +28,9 @@ export type Behaviour =
   /** Accepts the TCP connection and never says anything. */
   | { kind: "hang" }
   /** Takes the whole message and never answers the final ".". */
-  | { kind: "stall-data" };
+  | { kind: "stall-data" }
+  /** Takes the whole message and answers the final "." with 250 only after `delayMs`. */
+  | { kind: "slow-data-reply"; delayMs: number };
 
 export interface TargetOptions {
   host: string;
@@ -108,7 +110,9 @@ export async function startTarget(options: TargetOptions): Promise<Target> {
           clientHostname: session.hostNameAppearsAs,
           ...(session.user === undefined ? {} : { user: String(session.user) }),
         });
-        callback(null, `2.0.0 Ok: queued as ${messages.length}`);
+        const accept = () => callback(null, `2.0.0 Ok: queued as ${messages.length}`);
+        if (behaviour.kind === "slow-data-reply") setTimeout(accept, behaviour.delayMs);
+        else accept();
       });
     },
   };

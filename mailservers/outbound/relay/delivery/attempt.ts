@@ -4,9 +4,10 @@
 // delivery failure.
 import { isIP } from "node:net";
 import type { Readable } from "node:stream";
-import SMTPConnection from "nodemailer/lib/smtp-connection";
+import type SMTPConnection from "nodemailer/lib/smtp-connection";
 import type { Logger } from "pino";
 import type { FailureKind } from "./classify.ts";
+import { EncodingConnection } from "./encoding-connection.ts";
 import { failed, forEveryone, fromReply, type Answerer, type RecipientResult } from "./recipient-results.ts";
 import type { Target } from "./routing.ts";
 import { oneLine, replyCodes } from "./smtp-reply.ts";
@@ -17,6 +18,8 @@ export interface SessionSettings {
   connectTimeoutMs: number;
   greetingTimeoutMs: number;
   commandTimeoutMs: number;
+  /** Inactivity allowed between the message's last byte and the reply to it (RFC 5321 4.5.3.2.6: 10 minutes). */
+  dataDoneTimeoutMs: number;
   /** Trust anchors for "verify" instead of the system's (tests, private CAs). */
   tlsCa?: string | readonly string[];
 }
@@ -73,7 +76,7 @@ export function labelOf(target: Target): string {
 /** A connection not yet opened, so that it can be aborted (close) while it connects. */
 export function createConnection(target: Target, settings: SessionSettings): SMTPConnection {
   const required = target.tls !== "opportunistic";
-  const connection = new SMTPConnection({
+  const connection = new EncodingConnection({
     host: target.host,
     port: target.port,
     secure: target.secure,
@@ -82,6 +85,7 @@ export function createConnection(target: Target, settings: SessionSettings): SMT
     connectionTimeout: settings.connectTimeoutMs,
     greetingTimeout: settings.greetingTimeoutMs,
     socketTimeout: settings.commandTimeoutMs,
+    dataDoneTimeout: settings.dataDoneTimeoutMs,
     socketCloseTimeout: 1000,
     requireTLS: required,
     opportunisticTLS: !required,

@@ -49,8 +49,10 @@ export interface DeliveryOptions {
   connectTimeoutMs?: number;
   /** Time for the server's greeting; RFC 5321 4.5.3.2 says 5 minutes. */
   greetingTimeoutMs?: number;
-  /** Inactivity limit on any command reply, including the final one after DATA. */
+  /** Inactivity limit on a command reply, and while the message is sent (RFC 5321 4.5.3.2: 5 minutes). */
   commandTimeoutMs?: number;
+  /** Inactivity limit on the reply to the message's final "."; twice commandTimeoutMs unless set (RFC 5321 4.5.3.2.6: 10 minutes). */
+  dataDoneTimeoutMs?: number;
   /** TLS mode per recipient domain (lower case); absent domains are opportunistic. */
   tlsPolicy?: Readonly<Record<string, TlsMode>>;
   /** Send everything through this host instead of MX (networks that block port 25). */
@@ -117,7 +119,8 @@ const RSET_TIMEOUT_MS = 20_000;
 export function createSender(options: DeliveryOptions): Sender {
   const problem = ehloNameProblem(options.ehloName);
   if (problem) throw new Error(problem);
-  const settings = { ...options, ...DEFAULTS, ...definedOnly(options) };
+  const merged = { ...options, ...DEFAULTS, ...definedOnly(options) };
+  const settings = { ...merged, dataDoneTimeoutMs: options.dataDoneTimeoutMs ?? 2 * merged.commandTimeoutMs };
   const signer: DkimSigner | undefined =
     options.dkim === undefined
       ? undefined
@@ -136,15 +139,19 @@ export function createSender(options: DeliveryOptions): Sender {
   });
   let closed = false;
 
-  /** The bytes on the wire: our headers, CRLF everywhere, then the DKIM signature over exactly that. */
+  /**
+   * The message for the DATA encoder (encoding-connection.ts), which makes every line end in
+   * CRLF on the wire. A DKIM signature must cover those very bytes, so signed mail gets its
+   * CRLF lines before the signer reads it; unsigned mail is not passed over twice.
+   */
   function outgoing(job: DeliveryJob): Readable {
     const source = job.message();
-    let stream = normalizeLineEndings(source);
+    let stream: Readable = source;
     if (signer) {
       const senderDomain = job.mailFrom.includes("@")
         ? job.mailFrom.slice(job.mailFrom.lastIndexOf("@") + 1)
         : options.ehloName;
-      stream = signer.sign(stream, senderDomain);
+      stream = signer.sign(normalizeLineEndings(source), senderDomain);
     }
     // pipe() does not pass a destroy upstream: when the message is not sent in full (refused
     // envelope, lost connection), the spool file must still be closed.
