@@ -26,6 +26,7 @@ export async function startLocalWebForm(parts: LocalWebFormParts): Promise<Local
     web: parts.webmailRuns ? settings.web : withoutWebmailLink(settings.web),
     logger: logger.child({ service: "web" }),
     mailClients: parts.mailClients,
+    transport: parts.transport,
     usage: parts.usage,
     largestMessage: parts.largestMessage,
     // This machine's own submission port; the owner's container or mbox file.

@@ -7,6 +7,7 @@ import { isLoopbackHost } from "../lib/ip-networks.ts";
 import { applierFromSettings } from "../deploy/from-settings.ts";
 import { buildWebApp } from "../webform/app.ts";
 import { webmailLink } from "../webform/mail-access.ts";
+import { deployedTransport } from "../webform/transport-records.ts";
 import type { Command } from "./command.ts";
 import { createLogger } from "../lib/logger.ts";
 import { untilStopSignal } from "./signals.ts";
@@ -63,8 +64,16 @@ const web: Command = {
       throw new ConfigError((err as Error).message);
     }
     const applier = applierFromSettings(settings);
-    // The webmail the stack runs, unless web.webmailUrl names one.
-    const webmailUrl = await webmailLink(settings.web, applier, WEBMAIL_LOOKUP_MS);
+    // The webmail the stack runs, unless web.webmailUrl names one; the MTA-STS policy it serves.
+    const [webmailUrl, deployed] = await Promise.all([
+      webmailLink(settings.web, applier, WEBMAIL_LOOKUP_MS),
+      deployedTransport(applier, WEBMAIL_LOOKUP_MS),
+    ]);
+    if (deployed.problem !== undefined)
+      logger.warn(
+        { err: deployed.problem },
+        "the stack's MTA-STS settings could not be read: external domains are shown the records of SEMail's defaults",
+      );
     if (webmailUrl !== settings.web.webmailUrl)
       logger.info({ webmailUrl }, "webmail link from the stack's output webmailUrl");
     if (settings.web.sessionSecret === undefined)
@@ -76,6 +85,7 @@ const web: Command = {
       applier,
       web: webmailUrl === undefined ? settings.web : { ...settings.web, webmailUrl },
       logger,
+      transport: deployed.transport,
       ...(https ? { https } : {}),
     });
     await app.listen({ host: listen.host, port: listen.port });

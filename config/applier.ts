@@ -1,6 +1,7 @@
 // The contract between the web form and whatever brings the system in line with the
 // users list: the Pulumi Automation API in production, direct steps in local mode.
 import type { Logger } from "pino";
+import type { TransportSecurity } from "./stack/transport-security.ts";
 import type { UsersList } from "./users-list.ts";
 
 export interface ApplyContext {
@@ -29,6 +30,12 @@ export interface Applier {
   sshCommand?(owner: string): Promise<string | undefined>;
   /** The webmail the last deployment runs (its https URL); undefined when it runs none (or is not known). */
   webmailUrl?(): Promise<string | undefined>;
+  /**
+   * The MTA-STS and TLS-RPT settings the deployment publishes (the Pulumi stack's config), so
+   * the records the form shows an external domain's owner carry the served policy's id.
+   * Without it the form uses SEMail's defaults, which local mode publishes.
+   */
+  transportSecurity?(): Promise<TransportSecurity>;
   /**
    * What is kept of `owner`'s deleted mailbox (its filesystem, with the mail), if anything:
    * the form asks an owner who makes a mailbox again what to do with it. Only an applier

@@ -6,6 +6,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { mailHostName, STANDARD_MAIL_CLIENT_PORTS, type MailClientServers } from "../config/mail-clients.ts";
 import type { WebSettings } from "../config/sections/web.ts";
+import { DEFAULT_TRANSPORT_SECURITY, type TransportSecurity } from "../config/stack/transport-security.ts";
 import type { UsersListOptions } from "../config/users-list.ts";
 import type { Directory } from "../config/directory.ts";
 import { ApplyRunner } from "./apply-runner.ts";
@@ -45,6 +46,8 @@ export interface WebAppDependencies {
   readonly mailAccess?: MailAccess;
   /** The mail host as mail programs reach it (default: the MX host on the standard ports, which the VM publishes); `semail start` gives its own. */
   readonly mailClients?: MailClientServers;
+  /** The MTA-STS and TLS-RPT settings the deployment publishes (default SEMail's, which local mode publishes); `semail web` asks its applier. */
+  readonly transport?: TransportSecurity;
   /** Replaces the DNS MX check of external domains (default: node:dns on web.dnsServers). */
   readonly mxCheck?: MxChecker;
   /** Replaces the DNS lookup of external domains' ownership proofs (default: node:dns on web.dnsServers). */
@@ -117,6 +120,7 @@ export async function buildWebApp(deps: WebAppDependencies): Promise<WebApp> {
     largestMessage: deps.largestMessage ?? (async () => undefined),
     mailAccess: deps.mailAccess ?? mailAccessFromSettings(web, deps.applier),
     mailClients: deps.mailClients ?? { host: mxHost, ports: STANDARD_MAIL_CLIENT_PORTS },
+    transport: deps.transport ?? DEFAULT_TRANSPORT_SECURITY,
     logger: deps.logger,
     directoryTimeoutMs: deps.directoryTimeoutMs ?? 9000,
     // The __Host- prefix makes browsers refuse the cookie unless it is Secure, host-only and path=/.

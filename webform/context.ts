@@ -3,6 +3,7 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Logger } from "pino";
 import type { MailClientServers } from "../config/mail-clients.ts";
+import type { TransportSecurity } from "../config/stack/transport-security.ts";
 import type { WebSettings } from "../config/sections/web.ts";
 import type { UsersListOptions } from "../config/users-list.ts";
 import type { Directory } from "../config/directory.ts";
@@ -40,6 +41,8 @@ export interface WebContext {
   readonly mailAccess: MailAccess;
   /** The mail host as mail programs reach it (autoconfig, the SRV records shown for an external domain). */
   readonly mailClients: MailClientServers;
+  /** The MTA-STS and TLS-RPT settings the deployment publishes (the records shown for an external domain). */
+  readonly transport: TransportSecurity;
   readonly logger: Logger;
   readonly directoryTimeoutMs: number;
   readonly cookies: { readonly session: string; readonly login: string; readonly secure: boolean };

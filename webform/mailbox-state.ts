@@ -58,6 +58,7 @@ export async function followedNow(ctx: WebContext, viewer: Viewer): Promise<Foll
     managedDomain: ctx.options.managedDomain,
     mxHost: ctx.mxHost,
     mailClientPorts: ctx.mailClients.ports,
+    transport: ctx.transport,
     status: ctx.runner.status(),
     ...(await changingParts(ctx, m)),
   };

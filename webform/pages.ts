@@ -3,6 +3,7 @@ import { createHash } from "node:crypto";
 import { STANDARD_MAIL_CLIENT_PORTS, type MailClientPorts } from "../config/mail-clients.ts";
 import { formatSize } from "../config/size.ts";
 import { mailClientRecordsFor } from "../config/stack/zone-file.ts";
+import type { TransportSecurity } from "../config/stack/transport-security.ts";
 import type { MailboxEntry } from "../config/users-list.ts";
 import type { ApplyStatus } from "../config/applier.ts";
 import { codeLines, html, type Html } from "./html.ts";
@@ -11,6 +12,7 @@ import { mxRecord, type MxCheck } from "./mx-check.ts";
 import type { ProofState } from "./proof-checker.ts";
 import { pendingProofSection } from "./proof-page.ts";
 import { sshKeysSection } from "./keys-page.ts";
+import { transportRecordsSection } from "./transport-records.ts";
 
 export interface Viewer {
   readonly uid: string;
@@ -164,6 +166,8 @@ export interface HomeOptions {
   readonly mxHost: string;
   /** The ports the optional SRV records of an external domain name (default the standard ones). */
   readonly mailClientPorts?: MailClientPorts;
+  /** The MTA-STS and TLS-RPT settings the deployment publishes: the records shown for an external domain. */
+  readonly transport: TransportSecurity;
   readonly status: ApplyStatus;
   readonly mailbox?: MailboxEntry;
   /** Bytes used, when known. */
@@ -254,7 +258,7 @@ ${part.html}
 
 function externalDns(
   domain: string,
-  o: Pick<HomeOptions, "managedDomain" | "mxHost" | "mailClientPorts">,
+  o: Pick<HomeOptions, "managedDomain" | "mxHost" | "mailClientPorts" | "transport">,
   check: MxCheck | undefined,
 ): Html {
   const clients = mailClientRecordsFor(
@@ -268,7 +272,8 @@ function externalDns(
 ${codeLines([mxRecord(domain, o.mxHost)])}
 <p id="mx-check">${mxCheckText(domain, o.mxHost, check)}</p>
 <p id="client-records">Optional: with these records too, mail programs (Thunderbird, phones) set themselves up from your address alone; mail works without them.</p>
-${codeLines(clients)}`;
+${codeLines(clients)}
+${transportRecordsSection(domain, o)}`;
 }
 
 export function mxCheckText(domain: string, mxHost: string, check: MxCheck | undefined): string {
@@ -308,7 +313,7 @@ ${csrfField(o.viewer.csrf)}
 <label class="inline" for="kind-external">My own domain; I prove it is mine with a TXT record in its DNS</label>
 <label for="externalDomain">Domain</label>
 <input type="text" id="externalDomain" name="externalDomain" value="${v.externalDomain ?? ""}" maxlength="253" autocomplete="off" autocapitalize="none" spellcheck="false" placeholder="example.org" aria-describedby="external-hint">
-<p class="hint" id="external-hint">You will be shown the records to add to its DNS: a TXT record with a token made for your claim, which proves the domain is yours (the mailbox goes live once it is seen), and the MX record that brings its mail here, such as <code>${mxRecord("example.org", o.mxHost)}</code></p>
+<p class="hint" id="external-hint">You will be shown the records to add to its DNS: a TXT record with a token made for your claim, which proves the domain is yours (the mailbox goes live once it is seen), the MX record that brings its mail here, such as <code>${mxRecord("example.org", o.mxHost)}</code>, and, recommended but not needed, the MTA-STS and TLS-RPT records that make senders use TLS.</p>
 </div>
 </fieldset>
 ${o.keptMail ?? ""}

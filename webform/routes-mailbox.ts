@@ -76,6 +76,7 @@ export function registerMailboxRoutes(app: FastifyInstance, ctx: WebContext): vo
         managedDomain: ctx.options.managedDomain,
         mxHost: ctx.mxHost,
         mailClientPorts: ctx.mailClients.ports,
+        transport: ctx.transport,
         status: ctx.runner.status(),
         ...(mailbox ? { mailbox } : {}),
         ...(usage !== undefined ? { usage } : {}),

@@ -2,7 +2,7 @@
 // the daemons image's node flags and environment (a variant may change both): the inbound
 // and outbound daemons, and the web form.
 import { spawn, type ChildProcess } from "node:child_process";
-import { open } from "node:fs/promises";
+import { open, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { accepting } from "../lib/process.ts";
 import { until } from "../../testkit/until.ts";
@@ -13,6 +13,8 @@ export interface Launch {
   readonly nodeFlags: readonly string[];
   readonly env: Readonly<Record<string, string>>;
   readonly entry: string;
+  /** The settings file the daemons read; default the stack's (Stack.checkedSettingsFile runs the arrival checks). */
+  readonly settingsFile?: string;
 }
 
 export interface RunningDaemons {
@@ -24,16 +26,23 @@ const COMMANDS = ["inbound", "outbound", "web"] as const;
 
 async function startOne(stack: Stack, launch: Launch, command: (typeof COMMANDS)[number]): Promise<ChildProcess> {
   const log = await open(join(stack.dir, `${command}.log`), "a");
-  const child = spawn(process.execPath, [...launch.nodeFlags, launch.entry, command, "--config", stack.settingsFile], {
-    stdio: ["ignore", log.fd, log.fd],
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/root", ...launch.env },
-  });
+  const child = spawn(
+    process.execPath,
+    [...launch.nodeFlags, launch.entry, command, "--config", launch.settingsFile ?? stack.settingsFile],
+    {
+      stdio: ["ignore", log.fd, log.fd],
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/root", ...launch.env },
+    },
+  );
   await log.close();
   const { port } = command === "web" ? stack.settings.web.listen : stack.settings[command].listen[0]!;
   await until(
     async () => {
-      if (child.exitCode !== null)
-        throw new Error(`semail ${command} exited (${child.exitCode}); see ${join(stack.dir, `${command}.log`)}`);
+      if (child.exitCode !== null) {
+        // The run's directory goes when the bench ends: its log's last lines go with the error.
+        const tail = (await readFile(join(stack.dir, `${command}.log`), "utf8").catch(() => "")).trim().split("\n");
+        throw new Error(`semail ${command} exited (${child.exitCode}); its log ends:\n${tail.slice(-12).join("\n")}`);
+      }
       return accepting(port);
     },
     `semail ${command} to listen on ${port}`,

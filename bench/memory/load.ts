@@ -8,7 +8,7 @@ import { smtpSource } from "../lib/smtp-source.ts";
 import { sendLoad } from "../relay/load.ts";
 import type { Sink } from "../relay/sink.ts";
 import type { BenchUser } from "./stack.ts";
-import { SINK_DOMAIN } from "./stack.ts";
+import { SINK_DOMAIN, SOURCE_DOMAIN } from "./stack.ts";
 
 export interface Shape {
   /** Message size in bytes. */
@@ -62,6 +62,7 @@ export async function putLoad(
         messages: perUser + (i < shape.messages - perUser * users.length ? 1 : 0),
         size: shape.size,
         recipients: [user.address],
+        from: `bench@${SOURCE_DOMAIN}`,
       }),
     ),
   );

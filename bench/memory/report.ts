@@ -1,6 +1,7 @@
 // The tables bench/memory prints: per variant, the rates beside Postfix's, each service's
 // memory (idle after start, idle after the load, peak under it), the targets with pass or
-// miss; and, when several variants ran, one line per variant to compare the levers.
+// miss; when several variants ran, one line per variant to compare the levers; and with
+// --arrival-checks, inbound's memory and CPU per message with the checks off and on.
 import type { Memory } from "../lib/smaps.ts";
 import type { Rates, Shape } from "./load.ts";
 import { total, type Peaks, type ServiceMemory } from "./sample.ts";
@@ -16,10 +17,14 @@ export interface SideResult {
   readonly afterStart: readonly ServiceMemory[];
   readonly idle: readonly ServiceMemory[];
   readonly peaks: Peaks;
+  /** CPU milliseconds the inbound daemon spent per inbound message, per shape (SEMail's side only). */
+  readonly inboundCpuMs?: readonly number[];
 }
 
 export interface VariantResult extends SideResult {
   readonly variant: Variant;
+  /** Inbound checked the load's mail (SPF, DKIM, DMARC, ARC). */
+  readonly arrivalChecks: boolean;
 }
 
 const mib = (bytes: number) => (bytes / MIB).toFixed(1);
@@ -134,6 +139,10 @@ export function variantReport(ours: VariantResult, postfix: SideResult | undefin
         postfix.peaks.groups.get("postfix"),
       ),
     );
+  if (ours.inboundCpuMs)
+    lines.push(
+      `  inbound CPU per message: ${ours.rates.map(({ shape }, i) => `${shape.size / 1024} KiB ${ours.inboundCpuMs![i]!.toFixed(2)} ms`).join(", ")}`,
+    );
   const v = verdicts(ours, postfix);
   lines.push(`  targets:`);
   lines.push(
@@ -194,6 +203,46 @@ export function leversReport(results: readonly VariantResult[], postfix: SideRes
           "-",
           mib(postfix.peaks.groups.get("postfix")?.pss ?? 0),
           ...postfix.rates.flatMap(({ rates }) => [rates.inbound.toFixed(0), rates.outbound.toFixed(0)]),
+        ],
+        widths,
+      ),
+    );
+  }
+  return lines.join("\n");
+}
+
+/**
+ * Inbound with the arrival checks off and on, for each variant run both ways: its memory idle
+ * after start, idle after the load and at the load's peak, its CPU per message and its rate.
+ */
+export function arrivalChecksReport(results: readonly VariantResult[]): string {
+  const shapes = results[0]?.rates.map(({ shape }) => shape) ?? [];
+  const widths = [40, 10, 10, 10, 10, ...shapes.flatMap(() => [12, 9])];
+  const lines = [
+    "arrival checks on inbound (SPF, DKIM, DMARC, ARC by mailauth; the load's sender domain on the bench's named):",
+    row(
+      [
+        "inbound (MiB, ms, msg/s)",
+        "start PSS",
+        "idle PSS",
+        "idle USS",
+        "peak PSS",
+        ...shapes.flatMap((s) => [`cpu/msg ${s.size / 1024}k`, `in ${s.size / 1024}k`]),
+      ],
+      widths,
+    ),
+  ];
+  const inbound = (list: readonly ServiceMemory[]) => list.find((m) => m.name === "inbound");
+  for (const r of results) {
+    lines.push(
+      row(
+        [
+          r.variant.name.slice(0, 40),
+          mib(inbound(r.afterStart)?.pss ?? 0),
+          mib(inbound(r.idle)?.pss ?? 0),
+          mib(inbound(r.idle)?.uss ?? 0),
+          mib(r.peaks.services.get("inbound")?.pss ?? 0),
+          ...r.rates.flatMap(({ rates }, i) => [(r.inboundCpuMs?.[i] ?? 0).toFixed(2), rates.inbound.toFixed(0)]),
         ],
         widths,
       ),

@@ -10,11 +10,15 @@
 //   npm run bench -- memory [--messages 1000] [--sizes 4,100] [--inbound-sessions 100]
 //     [--outbound-sessions 10] [--mailboxes 10] [--idle 60] [--no-postfix]
 //     [--variant="MALLOC_ARENA_MAX=2 --max-old-space-size=64"]... [--levers] [--rspamd]
+//     [--arrival-checks]
 //
 // A --variant (written with "=": its value may start with "--"; "" is the image as shipped) changes the daemons' node flags and environment from what the image ships
 // (bench/memory/variants.ts); --levers runs each lever alone, for the one-line comparison.
 // --rspamd adds the optional Rspamd (inbound.rspamd) as one more row: idle, and after scoring
 // 200 messages (bench/memory/rspamd-memory.ts), and the VM's idle total with it.
+// --arrival-checks runs each variant again with inbound's SPF, DKIM, DMARC and ARC checks on
+// for the load (inbound.uncheckedNetworks empty, lookups on the bench's named) and prints
+// inbound's memory and CPU per message with the checks off and on, side by side.
 // Needs root: Dovecot and PHP run as other users, Postfix drops privileges.
 import { access, constants } from "node:fs/promises";
 import { join, relative } from "node:path";
@@ -28,8 +32,18 @@ import { startDaemons, type Launch } from "./daemons.ts";
 import { putLoad, type Shape, type Target } from "./load.ts";
 import { startReference } from "./postfix-side.ts";
 import { readAsUsers } from "./readers.ts";
+import { lastArrivalResults } from "./arrival-results.ts";
+import { treeCpuSeconds } from "../relay/cpu.ts";
 import { measureRspamd, rspamdReport } from "./rspamd-memory.ts";
-import { leversReport, SMTP_DAEMONS, variantReport, verdicts, type SideResult, type VariantResult } from "./report.ts";
+import {
+  arrivalChecksReport,
+  leversReport,
+  SMTP_DAEMONS,
+  variantReport,
+  verdicts,
+  type SideResult,
+  type VariantResult,
+} from "./report.ts";
 import { samplePeaks, snapshot, total } from "./sample.ts";
 import { startStack, type Service, type Stack } from "./stack.ts";
 import { leverSpecs, variant, type Variant } from "./variants.ts";
@@ -41,7 +55,10 @@ interface Plan {
   readonly idleMs: number;
 }
 
-/** Idle after start, the load with peaks sampled, the readers, then idle again. */
+/**
+ * Idle after start, the load with peaks sampled, the readers, then idle again; with `inbound`,
+ * the CPU that process tree spent per inbound message, per shape (only inbound mail reaches it).
+ */
 async function measureSide(
   stack: Stack,
   services: readonly Service[],
@@ -50,31 +67,45 @@ async function measureSide(
   plan: Plan,
   counter: MboxCounter,
   readers: boolean,
+  inbound?: Service,
 ): Promise<SideResult> {
   await sleep(5000);
   const afterStart = await snapshot(services);
   const sampler = samplePeaks(services, groups);
   const rates: Array<SideResult["rates"][number]> = [];
+  const cpuMs: number[] = [];
+  const cpuNow = async () => (inbound ? treeCpuSeconds(await inbound.pid()) : 0);
   let peaks;
   try {
-    for (const shape of plan.shapes)
+    for (const shape of plan.shapes) {
+      const cpu = await cpuNow();
       rates.push({ shape, rates: await putLoad(target, stack.users, stack.sink, shape, counter) });
+      cpuMs.push((((await cpuNow()) - cpu) * 1000) / shape.messages);
+    }
     if (readers) await readAsUsers(stack);
   } finally {
     peaks = await sampler.stop();
   }
   await sleep(plan.idleMs);
-  return { rates, afterStart, idle: await snapshot(services), peaks };
+  const idle = await snapshot(services);
+  return { rates, afterStart, idle, peaks, ...(inbound ? { inboundCpuMs: cpuMs } : {}) };
 }
 
+/** One variant's run; with `arrivalChecks`, inbound checks the load's mail (Stack.checkedSettingsFile). */
 async function runVariant(
   stack: Stack,
   entry: string,
   v: Variant,
   plan: Plan,
   counter: MboxCounter,
+  arrivalChecks = false,
 ): Promise<VariantResult> {
-  const launch: Launch = { nodeFlags: v.nodeFlags, env: v.env, entry };
+  const launch: Launch = {
+    nodeFlags: v.nodeFlags,
+    env: v.env,
+    entry,
+    ...(arrivalChecks ? { settingsFile: stack.checkedSettingsFile } : {}),
+  };
   const daemons = await startDaemons(stack, launch);
   try {
     const services = [...daemons.services, ...stack.services];
@@ -85,7 +116,20 @@ async function runVariant(
       inbox: (user) => join(stack.mailRoot, user.owner, "INBOX"),
     };
     const groups = { semail: () => true, smtp: (name: string) => (SMTP_DAEMONS as readonly string[]).includes(name) };
-    return { variant: v, ...(await measureSide(stack, services, target, groups, plan, counter, true)) };
+    const inbound = daemons.services.find((s) => s.name === "inbound");
+    const side = await measureSide(stack, services, target, groups, plan, counter, true, inbound);
+    // What inbound wrote on the last message says whether the checks ran: a run that did not measure them must not say it did.
+    const results = await lastArrivalResults(target.inbox(stack.users[0]!));
+    const ran = /\bspf=pass\b/.test(results) && /\bdmarc=pass\b/.test(results);
+    if (ran !== arrivalChecks)
+      throw new Error(
+        `bench/memory: arrival checks ${arrivalChecks ? "on" : "off"}, but the last message's Authentication-Results is ${JSON.stringify(results)}`,
+      );
+    return {
+      variant: arrivalChecks ? { ...v, name: `${v.name} + arrival checks` } : v,
+      arrivalChecks,
+      ...side,
+    };
   } finally {
     await daemons.stop();
   }
@@ -144,6 +188,7 @@ export async function main(argv: readonly string[]): Promise<void> {
       variant: { type: "string", multiple: true },
       levers: { type: "boolean", default: false },
       rspamd: { type: "boolean", default: false },
+      "arrival-checks": { type: "boolean", default: false },
     },
   });
   const missing = await missingPrerequisite();
@@ -175,7 +220,10 @@ export async function main(argv: readonly string[]): Promise<void> {
     );
     const counter = new MboxCounter();
     const results: VariantResult[] = [];
-    for (const v of variants) results.push(await runVariant(stack, entry, v, plan, counter));
+    for (const v of variants) {
+      results.push(await runVariant(stack, entry, v, plan, counter));
+      if (values["arrival-checks"]) results.push(await runVariant(stack, entry, v, plan, counter, true));
+    }
     const postfix = values["no-postfix"] ? undefined : await runPostfix(stack, plan);
     for (const r of results) {
       const env = Object.entries(r.variant.env)
@@ -189,8 +237,9 @@ export async function main(argv: readonly string[]): Promise<void> {
         ),
       );
     }
-    if (results.length > 1)
+    if (variants.length > 1)
       console.log(`levers, each against the same Postfix run:\n${leversReport(results, postfix)}`);
+    if (values["arrival-checks"]) console.log(arrivalChecksReport(results));
     if (values.rspamd) {
       const rspamd = await measureRspamd();
       const all = total(results[0]!.idle).pss + rspamd.afterLoad.pss;
@@ -202,6 +251,8 @@ export async function main(argv: readonly string[]): Promise<void> {
         plan,
         results: results.map((r) => ({
           variant: r.variant,
+          arrivalChecks: r.arrivalChecks,
+          inboundCpuMs: r.inboundCpuMs,
           rates: r.rates,
           idle: r.idle,
           afterStart: r.afterStart,

@@ -1,7 +1,8 @@
 // The VM's services that are not Node, as local mode runs them, on loopback with free ports:
-// slapd (the directory), named (the managed zone, and a zone whose MX is the sink), Dovecot
-// and the webmail over the users' mbox files, and smtp-sink standing in for the Internet's
-// MX hosts. Also the one settings file every SEMail process reads, with each part's port.
+// slapd (the directory), named (the managed zone, a zone whose MX is the sink, and the load's
+// sender domain, with SPF and DMARC), Dovecot and the webmail over the users' mbox files, and
+// smtp-sink standing in for the Internet's MX hosts. Also the one settings file every SEMail
+// process reads, with each part's port, and the same with the arrival checks on for loopback.
 import { execFile } from "node:child_process";
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -23,6 +24,8 @@ import { startSink, type Sink } from "../relay/sink.ts";
 export const DOMAIN = "bench.test";
 /** The Internet's domain the outbound load goes to: its MX is the sink. */
 export const SINK_DOMAIN = "sink.test";
+/** The inbound load's sender domain: SPF (its MX, 127.0.0.1) and DMARC pass when the arrival checks run. */
+export const SOURCE_DOMAIN = "source.test";
 
 export interface BenchUser {
   readonly owner: string;
@@ -41,6 +44,8 @@ export interface Service {
 export interface Stack {
   readonly dir: string;
   readonly settingsFile: string;
+  /** The same settings with inbound.uncheckedNetworks empty: loopback's mail is checked (SPF, DKIM, DMARC, ARC) on the bench's named. */
+  readonly checkedSettingsFile: string;
   readonly settings: Settings;
   readonly users: readonly BenchUser[];
   readonly mailRoot: string;
@@ -110,6 +115,16 @@ export async function startStack(dir: string, mailboxes: number): Promise<Stack>
           name: SINK_DOMAIN,
           text: renderZone({ domain: SINK_DOMAIN, serial: 1, ipv4: "127.0.0.1", mailboxDomains: [] }),
         },
+        {
+          name: SOURCE_DOMAIN,
+          text: renderZone({
+            domain: SOURCE_DOMAIN,
+            serial: 1,
+            ipv4: "127.0.0.1",
+            mailboxDomains: [],
+            dmarcPolicy: "none",
+          }),
+        },
       ],
     });
     stops.push(() => named.stop());
@@ -118,55 +133,62 @@ export async function startStack(dir: string, mailboxes: number): Promise<Stack>
     const spool = join(dir, "spool");
     await mkdir(spool, { recursive: true });
     const settingsFile = join(dir, "semail.yaml");
+    const checkedSettingsFile = join(dir, "semail-checked.yaml");
+    const common = {
+      hostname: `mx.${DOMAIN}`,
+      managedDomain: DOMAIN,
+      users: usersFile,
+      log: { level: "info" },
+      tls,
+      ldap: {
+        url: slapd.url,
+        baseDn: slapd.baseDn,
+        userDnTemplate: slapd.userDnTemplate,
+        adminGroupDn: slapd.adminGroupDn,
+      },
+      inbound: {
+        listen: [`127.0.0.1:${await freePort()}`],
+        mailRoot,
+        maxConnectionsPerIp: 1000,
+        minFreeSpace: "1GiB",
+        // Used only where the checks run (checkedSettingsFile): every lookup stays on loopback.
+        resolver: named.server,
+      },
+      outbound: {
+        listen: [`127.0.0.1:${await freePort()}`],
+        spool,
+        // The sink's MX is on loopback, which here is no mail loop (as in local mode).
+        delivery: {
+          resolver: named.server,
+          smtpPort: sink.port,
+          localAddresses: [],
+          localNames: [],
+          ipFamily: "ipv4",
+        },
+      },
+      imap: {
+        listen: ["127.0.0.1"],
+        imapPort: await freePort(),
+        imapsPort: await freePort(),
+        pop3sPort: await freePort(),
+        stateDir: join(dir, "imap"),
+      },
+      webmail: { listen: `127.0.0.1:${await freePort()}`, stateDir: join(dir, "webmail") },
+      web: {
+        listen: `127.0.0.1:${await freePort()}`,
+        secureCookies: false,
+        dnsServers: [named.server],
+        apply: { mode: "none" },
+      },
+    };
+    await writeFile(settingsFile, stringify(common));
     await writeFile(
-      settingsFile,
-      stringify({
-        hostname: `mx.${DOMAIN}`,
-        managedDomain: DOMAIN,
-        users: usersFile,
-        log: { level: "info" },
-        tls,
-        ldap: {
-          url: slapd.url,
-          baseDn: slapd.baseDn,
-          userDnTemplate: slapd.userDnTemplate,
-          adminGroupDn: slapd.adminGroupDn,
-        },
-        inbound: {
-          listen: [`127.0.0.1:${await freePort()}`],
-          mailRoot,
-          maxConnectionsPerIp: 1000,
-          minFreeSpace: "1GiB",
-        },
-        outbound: {
-          listen: [`127.0.0.1:${await freePort()}`],
-          spool,
-          // The sink's MX is on loopback, which here is no mail loop (as in local mode).
-          delivery: {
-            resolver: named.server,
-            smtpPort: sink.port,
-            localAddresses: [],
-            localNames: [],
-            ipFamily: "ipv4",
-          },
-        },
-        imap: {
-          listen: ["127.0.0.1"],
-          imapPort: await freePort(),
-          imapsPort: await freePort(),
-          pop3sPort: await freePort(),
-          stateDir: join(dir, "imap"),
-        },
-        webmail: { listen: `127.0.0.1:${await freePort()}`, stateDir: join(dir, "webmail") },
-        web: {
-          listen: `127.0.0.1:${await freePort()}`,
-          secureCookies: false,
-          dnsServers: [named.server],
-          apply: { mode: "none" },
-        },
-      }),
+      checkedSettingsFile,
+      stringify({ ...common, inbound: { ...common.inbound, uncheckedNetworks: [] } }),
     );
     const settings = await loadSettings(settingsFile);
+    // Read now, so a setting it refuses stops the bench before any load.
+    await loadSettings(checkedSettingsFile);
     const list = await loadUsersList(usersFile, usersListOptions(settings));
 
     const imap = await startImap({ settings, list });
@@ -180,7 +202,20 @@ export async function startStack(dir: string, mailboxes: number): Promise<Stack>
       { name: "dovecot", daemon: false, pid: async () => imap.pid },
       { name: "webmail (php)", daemon: false, pid: async () => webmail.pid },
     ];
-    return { dir, settingsFile, settings, users, mailRoot, spool, sink, imap, webmail, services, stop };
+    return {
+      dir,
+      settingsFile,
+      checkedSettingsFile,
+      settings,
+      users,
+      mailRoot,
+      spool,
+      sink,
+      imap,
+      webmail,
+      services,
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;

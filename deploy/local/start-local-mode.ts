@@ -109,14 +109,15 @@ export async function startLocalMode(o: LocalModeOptions): Promise<LocalMode | u
   const asRoot = process.getuid?.() === 0;
   // Mail programs are told local mode's own ports (zone SRV records, the form's autoconfig).
   const mailClients = localMailClients(withTls, asRoot);
+  // DANE as on the VM: the TLSA record of the key the inbound daemon's TLS serves.
+  const transport = { ...DEFAULT_TRANSPORT_SECURITY, tlsa: [spkiSha256(await readFile(withTls.tls.cert!))] };
   const zone = createLocalZone({
     domain: LOCAL_DOMAIN,
     ipv4: "127.0.0.1",
     ipv6: "::1",
     serialFile: join(dataDir, "named", "serial"),
     mailClientPorts: mailClients.ports,
-    // DANE as on the VM: the TLSA record of the key the inbound daemon's TLS serves.
-    transport: { ...DEFAULT_TRANSPORT_SECURITY, tlsa: [spkiSha256(await readFile(withTls.tls.cert!))] },
+    transport,
   });
   // Zone files a tester keeps there stand in for other domains' DNS (local-dns.ts).
   const zonesDir = join(dataDir, "zones");
@@ -194,6 +195,7 @@ export async function startLocalMode(o: LocalModeOptions): Promise<LocalMode | u
     applier: tracked.applier,
     webmailRuns: webmail !== undefined,
     mailClients,
+    transport,
     logger,
     usage: async (owner) => inbound.store.usage(owner).catch(() => undefined),
     largestMessage: async (owner) => inbound.largestMessage(owner).catch(() => undefined),

@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import type { Applier, ApplyStatus } from "../../config/applier.ts";
 import type { MailClientServers } from "../../config/mail-clients.ts";
 import type { Settings } from "../../config/settings.ts";
+import type { TransportSecurity } from "../../config/stack/transport-security.ts";
 import type { LocalDns } from "./local-dns.ts";
 
 /** How an owner reads their mail here: their container's SSH line, or the mbox file. */
@@ -18,6 +19,8 @@ export interface LocalWebFormParts {
   /** The webmail runs (root): the mailbox page may link to it. */
   readonly webmailRuns: boolean;
   readonly mailClients: MailClientServers;
+  /** The MTA-STS and TLS-RPT settings local mode's zone publishes: the form shows an external domain the same. */
+  readonly transport: TransportSecurity;
   readonly logger: Logger;
   readonly usage: (owner: string) => Promise<number | undefined>;
   readonly largestMessage: (owner: string) => Promise<number | undefined>;

@@ -2,8 +2,10 @@
 // (engine.ts: the program inline, no language host). Applies are serialised by the form's
 // ApplyRunner; each resource the engine finishes is reported to the page as it happens.
 import { resolve } from "node:path";
-import type { OutputMap } from "@pulumi/pulumi/automation/index.js";
+import type { ConfigMap, OutputMap } from "@pulumi/pulumi/automation/index.js";
 import type { Applier, ApplyContext } from "../../config/applier.ts";
+import { parseStackConfig, stackTransportSecurity } from "../../config/stack/stack-config.ts";
+import type { TransportSecurity } from "../../config/stack/transport-security.ts";
 import { openEngine, type EngineOptions, type SemailEngine } from "./engine.ts";
 import { decideKeptMailOnVm, keptMailOnVm, vmMailboxesOf, type VmMailboxes } from "./kept-mail.ts";
 import { stepLine } from "./steps.ts";
@@ -31,6 +33,11 @@ export function sshCommandsOf(outputs: OutputMap): Readonly<Record<string, strin
 export function webmailUrlOf(outputs: OutputMap): string | undefined {
   const value: unknown = outputs.webmailUrl?.value;
   return typeof value === "string" && /^https:\/\//.test(value) ? value : undefined;
+}
+
+/** The MTA-STS and TLS-RPT settings of the stack's config, as the program reads them (components/stack.ts). */
+export function transportSecurityOf(config: ConfigMap): TransportSecurity {
+  return stackTransportSecurity(parseStackConfig((key) => config[`semail:${key}`]?.value));
 }
 
 export function createPulumiApplier(options: PulumiApplierOptions): Applier {
@@ -81,6 +88,9 @@ export function createPulumiApplier(options: PulumiApplierOptions): Applier {
     },
     async webmailUrl(): Promise<string | undefined> {
       return webmailUrlOf(await lastOutputs());
+    },
+    async transportSecurity(): Promise<TransportSecurity> {
+      return transportSecurityOf(await (await open()).stack.getAllConfig());
     },
     async apply(context: ApplyContext): Promise<void> {
       const stack = await open();

@@ -21,7 +21,6 @@ import { provisionPlainRoot } from "../../config/mailbox-layout.ts";
 import { createMboxStore, type MboxStore } from "./store/index.ts";
 import { createAdvertisedSize } from "./advertised-size.ts";
 import { createInboundBackend } from "./backend.ts";
-import { startMetrics } from "../core/metrics.ts";
 import { arrivalAuthOf } from "./auth/settings.ts";
 import { spamCheck } from "./spam/index.ts";
 import { DEFAULT_ADMIN_OWNER, adminMailbox } from "./recipients.ts";
@@ -98,11 +97,14 @@ export async function startInbound(settings: Settings, deps: InboundDependencies
     throw new ConfigError((err as Error).message);
   }
 
-  // First, so a port in use stops start-up before anything else is opened.
+  // First, so a port in use stops start-up before anything else is opened. Imported only
+  // when asked for: node:http and prom-client cost a daemon memory it does not otherwise spend.
   const metrics = i.metricsListen
-    ? await startMetrics("inbound", i.metricsListen, logger.child({ part: "metrics" })).catch((err: unknown) => {
-        throw new ConfigError(`inbound.${(err as Error).message}`);
-      })
+    ? await (await import("../core/metrics.ts"))
+        .startMetrics("inbound", i.metricsListen, logger.child({ part: "metrics" }))
+        .catch((err: unknown) => {
+          throw new ConfigError(`inbound.${(err as Error).message}`);
+        })
     : undefined;
   await mkdir(i.mailRoot, { recursive: true, mode: 0o755 });
   const users = deps.usersList

@@ -25,7 +25,6 @@ import {
   type Deliver,
 } from "./relay/index.ts";
 import { createSubmissionBackend } from "./backend.ts";
-import { startMetrics } from "../core/metrics.ts";
 import { countedDeliveries, queueGauges } from "./relay-metrics.ts";
 import { networkBlockList } from "../../lib/ip-networks.ts";
 import { listenProblem, plaintextAuthAllowed } from "./network-policy.ts";
@@ -82,11 +81,14 @@ export async function startOutbound(settings: Settings, deps: OutboundDependenci
   };
   try {
     const clock = deps.clock ?? systemClock;
-    // First, so a port in use stops start-up before the spool is claimed.
+    // First, so a port in use stops start-up before the spool is claimed. Imported only when
+    // asked for: node:http and prom-client cost a daemon memory it does not otherwise spend.
     const metrics = o.metricsListen
-      ? await startMetrics("outbound", o.metricsListen, logger.child({ part: "metrics" })).catch((err: unknown) => {
-          throw new ConfigError(`outbound.${(err as Error).message}`);
-        })
+      ? await (await import("../core/metrics.ts"))
+          .startMetrics("outbound", o.metricsListen, logger.child({ part: "metrics" }))
+          .catch((err: unknown) => {
+            throw new ConfigError(`outbound.${(err as Error).message}`);
+          })
       : undefined;
     if (metrics) cleanups.push(() => metrics.close());
     const spool = new Spool(o.spool, { clock });

@@ -9,6 +9,7 @@ import { promisify } from "node:util";
 import { before, describe, it } from "node:test";
 import { stringify } from "yaml";
 import { DAEMONS_DOCKERFILE, bundle, imageNodeFlags } from "../../bin/bundle.ts";
+import { startTestNamed, zoneText } from "../helpers/named.ts";
 import { sendMessage } from "../helpers/smtp.ts";
 import { until } from "../../testkit/until.ts";
 import { USERS, provision, spawnInbound, usersYaml } from "../mailservers/inbound/fixture.ts";
@@ -116,5 +117,50 @@ describe("the bundle (npm run build)", () => {
     child.kill("SIGTERM");
     await until(() => child.exitCode !== null, "the daemon to stop");
     assert.equal(child.exitCode, 0);
+  });
+
+  it("checks arriving mail with mailauth as the sources do: SPF and DMARC pass on the test's named", async (t) => {
+    const named = await startTestNamed([
+      {
+        name: "example.org",
+        text: zoneText("example.org", ['@ IN TXT "v=spf1 ip4:127.0.0.1 -all"', '_dmarc IN TXT "v=DMARC1; p=reject"']),
+      },
+    ]);
+    t.after(() => named.stop());
+    const dir = await tempDir(t, "semail-inbound-");
+    const usersFile = path.join(dir, "users.yaml");
+    await writeFile(usersFile, usersYaml(USERS));
+    const mailRoot = path.join(dir, "mail");
+    await provision(mailRoot, USERS);
+    const config = path.join(dir, "semail.yaml");
+    await writeFile(
+      config,
+      stringify({
+        hostname: "mx.semail.test",
+        managedDomain: "semail.test",
+        users: usersFile,
+        // Loopback is checked too, on the test's named only.
+        inbound: {
+          listen: ["127.0.0.1:0"],
+          mailRoot,
+          minFreeSpace: "1MiB",
+          uncheckedNetworks: [],
+          resolver: named.server,
+        },
+      }),
+    );
+    const { child, port } = await spawnInbound(t, config, { node: [...nodeFlags, entry], env: process.env });
+    const ok = await sendMessage(port, {
+      from: "a@example.org",
+      to: ["ada@semail.test"],
+      data: "From: a@example.org\r\nSubject: checked by the bundle\r\n\r\nbody\r\n",
+    });
+    assert.equal(ok.code, 250);
+    const stored = await readFile(path.join(mailRoot, "ada", "INBOX"), "utf8");
+    const field = /^Authentication-Results: mx\.semail\.test;(?:\r?\n[ \t].*)*/m.exec(stored)?.[0] ?? "";
+    assert.match(field, /\bspf=pass\b/, stored);
+    assert.match(field, /\bdmarc=pass\b/, stored);
+    child.kill("SIGTERM");
+    await until(() => child.exitCode !== null, "the daemon to stop");
   });
 });

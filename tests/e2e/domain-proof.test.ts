@@ -3,10 +3,12 @@
 // domain's owner, publishes the TXT record in the stand-in zone local mode wrote; then
 // "Check now" makes it live and mail flows to it through the MX.
 import assert from "node:assert/strict";
+import { Resolver } from "node:dns/promises";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { createTransport } from "nodemailer";
+import { LOCAL_DOMAIN } from "../../deploy/local/defaults.ts";
 import { SmtpClient } from "../helpers/smtp.ts";
 import { readMbox } from "../mailservers/inbound/store/fixture.ts";
 import { Client } from "../webform/helpers.ts";
@@ -39,6 +41,21 @@ test("local mode: a claimed domain goes live only after its TXT record is publis
   // rather than a DNS that refused to answer (EREFUSED); the MX line likewise.
   assert.match(page, /There is no TXT record at _semail\.home\.example yet\. Last checked/);
   assert.doesNotMatch(page, /EREFUSED/);
+  // Recommended beside it: MTA-STS with the id local mode's named publishes for its own
+  // domain (one policy for every domain it serves), and TLS-RPT.
+  const dns = new Resolver({ timeout: 2000, tries: 2 });
+  dns.setServers([`127.0.0.1:${ports.dns}`]);
+  const served = (await dns.resolveTxt(`_mta-sts.${LOCAL_DOMAIN}`)).map((chunks) => chunks.join(""));
+  assert.equal(served.length, 1, served.join(" | "));
+  assert.ok(
+    page.includes(`<span class="line">_mta-sts.home.example. IN TXT "${served[0]}"\n</span>`),
+    "the _mta-sts line",
+  );
+  assert.ok(page.includes(`<span class="line">mta-sts.home.example. IN CNAME mta-sts.${LOCAL_DOMAIN}.\n</span>`));
+  assert.match(
+    page,
+    /<span class="line">_smtp\._tls\.home\.example\. IN TXT "v=TLSRPTv1; rua=mailto:postmaster@semail\.test"<\/span>/,
+  );
 
   // Local mode wrote a stand-in zone for the domain, with the record as a comment.
   const zoneFile = join(dataDir, "zones", "home.example.zone");

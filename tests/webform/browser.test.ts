@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { loadUsersList } from "../../config/users-file.ts";
+import { DEFAULT_TRANSPORT_SECURITY, mtaStsFiles, mtaStsId } from "../../config/stack/transport-security.ts";
 import { createDirectory } from "../../directory/ldap.ts";
 import { CHROMIUM } from "../helpers/chromium.ts";
 import { startTestNamed, zoneText } from "../helpers/named.ts";
@@ -176,6 +177,20 @@ test("an external domain's page shows the MX record to add; a directory outage s
   assert.match(
     (await page.locator("#mx-check").textContent()) ?? "",
     /does not point to us yet; it points to mail\.provider\.net/,
+  );
+  // MTA-STS and TLS-RPT, recommended: the id is the one of the policy file served for the domain.
+  const policy = mtaStsFiles(["example.org"], "semail.test", DEFAULT_TRANSPORT_SECURITY)["example.org.txt"]!;
+  assert.match(
+    (await page.locator("#transport-records").textContent()) ?? "",
+    /^Recommended, not needed for the mailbox to go live/,
+  );
+  assert.equal(
+    await page.locator("#transport-records + pre").textContent(),
+    [
+      `_mta-sts.example.org. IN TXT "v=STSv1; id=${mtaStsId(policy)}"`,
+      "mta-sts.example.org. IN CNAME mta-sts.semail.test.",
+      '_smtp._tls.example.org. IN TXT "v=TLSRPTv1; rua=mailto:postmaster@semail.test"',
+    ].join("\n"),
   );
   await shot(page, "11-external-domain");
 

@@ -61,7 +61,9 @@ export function summarize(result: AuthenticateResult): CheckResults {
 export async function checkMessage(message: Readable, input: CheckInput): Promise<CheckResults> {
   // Loaded with the first message checked: mailauth brings an HTTP client (for BIMI and
   // MTA-STS) that an idle daemon should not hold (tests/cli/bundle.test.ts).
-  const { authenticate } = await import("mailauth");
+  // mailauth is CommonJS: its exports are `default` (module.exports) both ways; the bundle
+  // (esbuild, in Node's mode) gives no named ones, so a named import fails there only.
+  const { authenticate } = (await import("mailauth")).default;
   const result = await authenticate(message, {
     ip: input.ip,
     helo: input.helo,

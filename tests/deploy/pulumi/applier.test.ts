@@ -9,6 +9,9 @@ import { silentLogger } from "../../../lib/logger.ts";
 import { UsersList } from "../../../config/users-list.ts";
 import { createPulumiApplier } from "../../../deploy/pulumi/applier.ts";
 import { webmailLink } from "../../../webform/mail-access.ts";
+import { deployedTransport } from "../../../webform/transport-records.ts";
+import { DEFAULT_TRANSPORT_SECURITY } from "../../../config/stack/transport-security.ts";
+import { baseConfig } from "../../../testkit/pulumi-mocks/stack-fixtures.ts";
 import { ApplyRunner } from "../../../webform/apply-runner.ts";
 import { tempDir } from "../../../testkit/temp-dir.ts";
 
@@ -27,6 +30,7 @@ case "$1 $2" in
     fi
     echo "Resources: 12 unchanged" ;;
   "stack output") if [ -f "$here/outputs" ]; then cat "$here/outputs"; else echo "{}"; fi ;;
+  "config --show-secrets") if [ -f "$here/config" ]; then cat "$here/config"; else echo "{}"; fi ;;
   "stack history") echo "[]" ;;
   *) echo "fake pulumi: unexpected $*" >&2; exit 2 ;;
 esac
@@ -162,4 +166,27 @@ test("the webmail link: web.webmailUrl when set, else the stack's webmailUrl out
     undefined,
     "an applier that does not answer in time",
   );
+});
+
+test("the MTA-STS and TLS-RPT settings the form shows come from the stack's config; a config the program would refuse gives the defaults, with why", async (t) => {
+  const { root, project } = await fakeCli(t);
+  const config = (settings: Record<string, string>) =>
+    writeFile(
+      join(root, "config"),
+      JSON.stringify(Object.fromEntries(Object.entries(settings).map(([k, value]) => [k, { value, secret: false }]))),
+    );
+  await config(baseConfig({ mtaStsMode: "testing", mtaStsMaxAge: "86400", tlsRptRua: "mailto:tls@example.net" }));
+  const applier = createPulumiApplier({ projectDir: project, stack: "prod", cliRoot: root });
+  assert.deepEqual(await applier.transportSecurity?.(), {
+    mtaStsMode: "testing",
+    mtaStsMaxAge: 86400,
+    tlsRptRua: "mailto:tls@example.net",
+  });
+  await config(baseConfig({ mtaStsMode: "strict" }));
+  const refused = await deployedTransport(
+    createPulumiApplier({ projectDir: project, stack: "prod", cliRoot: root }),
+    60_000,
+  );
+  assert.equal(refused.transport, DEFAULT_TRANSPORT_SECURITY);
+  assert.match(refused.problem ?? "", /semail:mtaStsMode "strict" is not valid/);
 });
