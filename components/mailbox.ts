@@ -26,10 +26,9 @@ import {
   transportRecords,
 } from "../config/stack/zone-file.ts";
 import type { TransportSecurity } from "../config/stack/transport-security.ts";
+import { storagePlace, type MailboxStorage } from "../config/stack/mailbox-storage.ts";
 
-export type MailboxStorage =
-  | { readonly backend: "lvm"; readonly vgName: string; readonly mailRoot: string }
-  | { readonly backend: "image"; readonly imageDir: string; readonly mailRoot: string };
+export type { MailboxStorage };
 
 export interface MailboxArgs {
   /** The users list entry. */
@@ -64,15 +63,6 @@ export interface MailboxArgs {
   readonly jumpHost: string;
   /** Resources the jump key file waits for (the jump account setup). */
   readonly jumpDependsOn: readonly pulumi.Resource[];
-}
-
-/** Where `storage` puts the filesystems, as mailbox-fs.sh's options. */
-export function storagePlace(storage: MailboxStorage): string[] {
-  return [
-    "--mail-root",
-    storage.mailRoot,
-    ...(storage.backend === "lvm" ? ["--vg", storage.vgName] : ["--image-dir", storage.imageDir]),
-  ];
 }
 
 /**

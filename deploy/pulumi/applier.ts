@@ -6,7 +6,7 @@ import type { ConfigMap, OutputMap } from "@pulumi/pulumi/automation/index.js";
 import type { Applier, ApplyContext } from "../../config/applier.ts";
 import { parseStackConfig, stackTransportSecurity } from "../../config/stack/stack-config.ts";
 import type { TransportSecurity } from "../../config/stack/transport-security.ts";
-import { openEngine, type EngineOptions, type SemailEngine } from "./engine.ts";
+import type { EngineOptions, SemailEngine } from "./engine.ts";
 import { decideKeptMailOnVm, keptMailOnVm, vmMailboxesOf, type VmMailboxes } from "./kept-mail.ts";
 import { stepLine } from "./steps.ts";
 
@@ -45,10 +45,13 @@ export function createPulumiApplier(options: PulumiApplierOptions): Applier {
   // Opened once; a failed open is tried again at the next use.
   let engine: Promise<SemailEngine> | undefined;
   const open = (): Promise<SemailEngine> => {
-    engine ??= openEngine(options).catch((err: unknown) => {
-      engine = undefined;
-      throw err;
-    });
+    // Loaded at the first use: the Pulumi SDK is large, and a form that applies nothing yet needs none of it.
+    engine ??= import("./engine.ts")
+      .then(({ openEngine }) => openEngine(options))
+      .catch((err: unknown) => {
+        engine = undefined;
+        throw err;
+      });
     return engine;
   };
   // The last up's outputs (SSH lines, the webmail); read from the stack when asked before any

@@ -10,7 +10,7 @@ import type { KeptMail, KeptMailChoice } from "../../config/applier.ts";
 import { parseStackConfig } from "../../config/stack/stack-config.ts";
 import { sshExec, type SshTarget } from "../../lib/ssh-exec.ts";
 import { shellLine } from "../../lib/shell.ts";
-import { storagePlace, type MailboxStorage } from "../../components/mailbox.ts";
+import { storagePlace, type MailboxStorage } from "../../config/stack/mailbox-storage.ts";
 
 /** The VM's mailbox filesystems as the stack's config places them. */
 export interface VmMailboxes {
