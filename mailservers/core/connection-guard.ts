@@ -11,6 +11,9 @@
 // - the command timeout: a client that leaves a command line (or a message line)
 //   unfinished for limits.commandTimeoutMs gets 421 and is cut. The idle timeout alone
 //   restarts at every byte, so a client dribbling one byte a minute would never end;
+// - the DATA deadline: a message gets limits.commandTimeoutMs plus 1/MIN_DATA_RATE s per
+//   byte received (Postfix's smtpd_min_data_rate), then 421 and a cut. Without it a client
+//   ending each message line in time could hold its session slot forever;
 // - the bytes of each MAIL and RCPT line go to `onAddressLine` before smtp-server parses
 //   them: its hooks see only a UTF-8 decoding, with bad bytes as U+FFFD (address-bytes.ts).
 // This reaches into smtp-server internals (SMTPConnection's handler_* lookup, _parser and
@@ -24,7 +27,12 @@ type Handler = (command: Buffer, callback: () => void) => void;
 
 interface Parser {
   write(chunk: unknown, ...rest: unknown[]): boolean;
+  startDataMode?: (...args: unknown[]) => unknown;
+  _dataMode?: boolean;
 }
+
+/** Bytes per second a message must arrive at, past limits.commandTimeoutMs (Postfix's default 500). */
+const MIN_DATA_RATE = 500;
 
 /** Called with a MAIL or RCPT line as sent, just before smtp-server handles it (and maybe calls a hook). */
 export type AddressLineListener = (session: SMTPServerSession, line: Buffer) => void;
@@ -194,10 +202,37 @@ function guard(
     connection.send(421, "4.4.2 Command timeout: line not finished in time, closing connection");
     connection.close();
   };
+  // The DATA deadline: checked when its timer fires, and moved on by the bytes that came since.
+  let dataStarted = 0;
+  let dataBytes = 0;
+  let dataTimer: NodeJS.Timeout | undefined;
+  const checkData = (parser: Parser) => {
+    dataTimer = undefined;
+    if (!parser._dataMode) return; // the message ended; its reply may still be pending
+    const left = dataStarted + limits.commandTimeoutMs + (dataBytes * 1000) / MIN_DATA_RATE - Date.now();
+    if (left <= 0) {
+      connection.send(421, "4.4.2 Data timeout: message not received in time, closing connection");
+      connection.close();
+      return;
+    }
+    dataTimer = setTimeout(checkData, left, parser);
+    dataTimer.unref();
+  };
   const watch = (parser: Parser): Parser => {
     const write = parser.write.bind(parser);
+    const startDataMode = parser.startDataMode?.bind(parser);
+    if (startDataMode)
+      parser.startDataMode = (...args: unknown[]) => {
+        dataStarted = Date.now();
+        dataBytes = 0;
+        clearTimeout(dataTimer);
+        dataTimer = setTimeout(checkData, limits.commandTimeoutMs, parser);
+        dataTimer.unref();
+        return startDataMode(...args);
+      };
     parser.write = (chunk: unknown, ...rest: unknown[]) => {
       if (Buffer.isBuffer(chunk) && chunk.length > 0) {
+        if (parser._dataMode) dataBytes += chunk.length;
         const newline = chunk.lastIndexOf(0x0a);
         if (newline === -1) partial += chunk.length;
         else {
@@ -225,6 +260,7 @@ function guard(
   };
   return () => {
     clearTimeout(timer);
+    clearTimeout(dataTimer);
     clearTimeout(greeting);
   };
 }
