@@ -65,6 +65,9 @@ export function daemonMounts(mode: SmtpMode, paths: SmtpDaemonArgs["paths"]): do
   return mounts;
 }
 
+/** Open files a daemon may hold (RLIMIT_NOFILE). */
+export const DAEMON_OPEN_FILES = 65_536;
+
 export class SmtpDaemon extends pulumi.ComponentResource {
   readonly container: docker.Container;
 
@@ -81,6 +84,9 @@ export class SmtpDaemon extends pulumi.ComponentResource {
         uploads: [{ file: SETTINGS_PATH, content: args.settings }],
         ports: daemonPorts(args.mode, args.publicAddresses),
         mounts: daemonMounts(args.mode, args.paths),
+        // A file each for up to maxConnections sessions (1000 by default), plus the mbox files,
+        // the spool and LDAP: Docker's usual 1024 would leave a full daemon almost none.
+        ulimits: [{ name: "nofile", soft: DAEMON_OPEN_FILES, hard: DAEMON_OPEN_FILES }],
         networksAdvanced: args.networks.map((network) => {
           const aliases = [`semail-${args.mode}`];
           return typeof network === "object" && "ipv4Address" in network

@@ -128,6 +128,9 @@ test("with no users: the VM, volume group, zone, LDAP and both daemons, and no m
     ["semail-services:semail-inbound"],
   );
   assert.deepEqual(outbound.networksAdvanced[0].aliases, ["semail-outbound"]);
+  // Room for maxConnections sessions and the files behind them, not Docker's usual 1024.
+  for (const daemon of [inbound, outbound])
+    assert.deepEqual(daemon.ulimits, [{ name: "nofile", soft: 65_536, hard: 65_536 }]);
 
   // Every image is built on the VM from this repository, FROM the one Debian base.
   for (const role of ["daemons", "directory", "user", "apt-proxy", "imap", "webmail"]) {

@@ -222,6 +222,7 @@ test("docker create gets what upstream's API call would: network mode, never a p
     networkMode: "bridge",
     capabilities: { drops: ["NET_RAW"] },
     sysctls: { "net.ipv6.conf.all.disable_ipv6": "1" },
+    ulimits: [{ name: "nofile", soft: 65536, hard: 65536 }],
     mounts: [{ type: "bind", source: "/srv/mail,x", target: "/srv/mail", bindOptions: { propagation: "rslave" } }],
     volumes: [{ hostPath: "/var/lib/ldap", containerPath: "/var/lib/ldap", readOnly: true }],
     ports: [
@@ -246,6 +247,8 @@ test("docker create gets what upstream's API call would: network mode, never a p
     "NET_RAW",
     "--sysctl",
     "net.ipv6.conf.all.disable_ipv6=1",
+    "--ulimit",
+    "nofile=65536:65536",
     "--mount",
     'type=bind,"source=/srv/mail,x",target=/srv/mail,bind-propagation=rslave',
     "--volume",

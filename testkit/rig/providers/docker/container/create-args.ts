@@ -69,6 +69,8 @@ export function createArgs(inputs: Props): string[] {
   for (const cap of list(caps.adds)) args.push("--cap-add", String(cap));
   for (const cap of list(caps.drops)) args.push("--cap-drop", String(cap));
   for (const [key, value] of entries(inputs.sysctls)) args.push("--sysctl", `${key}=${value}`);
+  for (const limit of objects(inputs.ulimits))
+    args.push("--ulimit", `${String(limit.name)}=${String(limit.soft)}:${String(limit.hard)}`);
   for (const mount of objects(inputs.mounts)) args.push("--mount", mountArg(mount));
   for (const volume of objects(inputs.volumes)) args.push("--volume", volumeArg(volume));
   for (const port of objects(inputs.ports)) args.push("--publish", portArg(port));
