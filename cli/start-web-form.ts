@@ -29,6 +29,8 @@ export async function startLocalWebForm(parts: LocalWebFormParts): Promise<Local
     transport: parts.transport,
     usage: parts.usage,
     largestMessage: parts.largestMessage,
+    // The administrators' health report: `semail report`'s checks on local mode's settings.
+    report: { settings },
     // This machine's own submission port; the owner's container or mbox file.
     mailAccess: {
       submission: settings.outbound.listen[0]!,

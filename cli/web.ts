@@ -8,6 +8,7 @@ import { applierFromSettings } from "../deploy/from-settings.ts";
 import { buildWebApp } from "../webform/app.ts";
 import { webmailLink } from "../webform/mail-access.ts";
 import { deployedTransport } from "../webform/transport-records.ts";
+import { mailRootUsage } from "./mail-root-usage.ts";
 import type { Command } from "./command.ts";
 import { createLogger } from "../lib/logger.ts";
 import { untilStopSignal } from "./signals.ts";
@@ -86,6 +87,9 @@ const web: Command = {
       web: webmailUrl === undefined ? settings.web : { ...settings.web, webmailUrl },
       logger,
       transport: deployed.transport,
+      // The administrators' page: each mailbox's use where the mail is here, and the health report.
+      usage: mailRootUsage(settings.inbound.mailRoot),
+      report: { settings },
       ...(https ? { https } : {}),
     });
     await app.listen({ host: listen.host, port: listen.port });

@@ -3,12 +3,15 @@
 import cookie from "@fastify/cookie";
 import formbody from "@fastify/formbody";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import type { Resolver } from "node:dns/promises";
 import type { Logger } from "pino";
 import { mailHostName, STANDARD_MAIL_CLIENT_PORTS, type MailClientServers } from "../config/mail-clients.ts";
 import type { WebSettings } from "../config/sections/web.ts";
+import type { Settings } from "../config/settings.ts";
 import { DEFAULT_TRANSPORT_SECURITY, type TransportSecurity } from "../config/stack/transport-security.ts";
 import type { UsersListOptions } from "../config/users-list.ts";
 import type { Directory } from "../config/directory.ts";
+import { cachedAdminReport } from "./admin-report.ts";
 import { ApplyRunner } from "./apply-runner.ts";
 import type { Applier } from "../config/applier.ts";
 import { STATUS_SCRIPT, STYLESHEET } from "./assets.ts";
@@ -52,6 +55,8 @@ export interface WebAppDependencies {
   readonly mxCheck?: MxChecker;
   /** Replaces the DNS lookup of external domains' ownership proofs (default: node:dns on web.dnsServers). */
   readonly proofLookup?: ProofLookup;
+  /** The whole settings, for the administrators' health report (`semail report`'s checks); no report without them. */
+  readonly report?: { readonly settings: Settings; readonly resolver?: Resolver };
   /** Longest wait for the directory before a 503 (default 9 s). */
   readonly directoryTimeoutMs?: number;
   /** Serve HTTPS with this PEM key and certificate chain (a listen address ending in /tls). */
@@ -118,6 +123,16 @@ export async function buildWebApp(deps: WebAppDependencies): Promise<WebApp> {
     proofs,
     usage: deps.usage ?? (async () => undefined),
     largestMessage: deps.largestMessage ?? (async () => undefined),
+    ...(deps.report
+      ? {
+          report: cachedAdminReport({
+            ...deps.report,
+            directory: deps.directory,
+            users: () => store.read(),
+            clock,
+          }),
+        }
+      : {}),
     mailAccess: deps.mailAccess ?? mailAccessFromSettings(web, deps.applier),
     mailClients: deps.mailClients ?? { host: mxHost, ports: STANDARD_MAIL_CLIENT_PORTS },
     transport: deps.transport ?? DEFAULT_TRANSPORT_SECURITY,

@@ -52,6 +52,10 @@ td form { display: flex; flex-wrap: wrap; gap: .25rem; align-items: center; }
 @media (min-width: 40.01rem) { th:not(:first-child), td:not(.address) { width: 1%; } }
 td input[type=text] { width: 7rem; }
 td button { margin: 0; padding: .3rem .6rem; }
+.findings { padding-left: 1.25rem; }
+.findings li { margin: .4rem 0; }
+.findings li[data-status=FAIL] > strong { color: var(--danger); }
+.findings li[data-status=OK] > strong { color: var(--ok); }
 .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }
 @media (max-width: 30rem) { dl { grid-template-columns: 1fr; } dd { margin-bottom: .5rem; } }
 /* On a phone each mailbox is a card: one labelled line per column. */

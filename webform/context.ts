@@ -9,6 +9,7 @@ import type { UsersListOptions } from "../config/users-list.ts";
 import type { Directory } from "../config/directory.ts";
 import { DirectoryUnavailableError } from "../config/directory.ts";
 import type { Applier } from "../config/applier.ts";
+import type { AdminReport } from "./admin-report.ts";
 import type { ApplyRunner } from "./apply-runner.ts";
 import type { Html } from "./html.ts";
 import type { WindowLimiter } from "../lib/window-limiter.ts";
@@ -37,6 +38,8 @@ export interface WebContext {
   readonly usage: (owner: string) => Promise<number | undefined>;
   /** The largest message the owner's mailbox takes now, when known (inbound's store). */
   readonly largestMessage: (owner: string) => Promise<number | undefined>;
+  /** `semail report`'s findings for the administrators' page, kept a minute; absent without the settings to run it. */
+  readonly report?: AdminReport;
   /** How owners send and read mail, for their mailbox page. */
   readonly mailAccess: MailAccess;
   /** The mail host as mail programs reach it (autoconfig, the SRV records shown for an external domain). */

@@ -132,6 +132,13 @@ export function planResize(list: UsersList, owner: string, sizeText: string, opt
     throw new Refusal(400, `${JSON.stringify(sizeText)} is not a size: write e.g. 5GiB or 512MiB.`);
   if (size < options.minSize)
     throw new Refusal(400, `${formatSize(size)} is below the minimum mailbox size ${formatSize(options.minSize)}.`);
+  // A live mailbox's filesystem grows only (mailbox-fs.sh refuses to shrink it, so the apply
+  // would fail); a pending claim has no filesystem yet and may be sized either way.
+  if (mailbox.pendingProof === undefined && size < mailbox.size)
+    throw new Refusal(
+      409,
+      `${mailbox.address} is ${formatSize(mailbox.size)}: a mailbox only grows (shrinking its filesystem could lose mail).`,
+    );
   return list.entries.map((m) => (m.owner === owner ? { ...toRaw(m), size } : toRaw(m)));
 }
 

@@ -21,7 +21,7 @@ export function mailboxUseSection(m: MailboxEntry, access: MailAccessView): Html
   return html`<h2>How to send and read mail</h2>
 <dl id="mailbox-use">
 <dt>Sending</dt>
-<dd>Outgoing server (SMTP submission) <code>${host}</code>, port <code>${port}</code>. Log in as <code>${m.owner}</code> with your directory password; you send as <span class="address">${m.address}</span>.</dd>
+<dd>Outgoing server (SMTP submission) <code>${host}</code>, port <code>${port}</code>. Log in as <code>${m.owner}</code> with your directory password; you send as <span class="address">${m.address}</span>${m.aliases.length > 0 ? " or any of your aliases below" : ""}.</dd>
 <dt>Reading</dt>
 <dd>${reading(m, access.reading)}</dd>
 ${access.mailClients ? mailPrograms(m, access.mailClients) : ""}

@@ -1,7 +1,6 @@
 // The form's pages. Every value goes through the escaping `html` template.
 import { createHash } from "node:crypto";
 import { STANDARD_MAIL_CLIENT_PORTS, type MailClientPorts } from "../config/mail-clients.ts";
-import { formatSize } from "../config/size.ts";
 import { mailClientRecordsFor } from "../config/stack/zone-file.ts";
 import type { TransportSecurity } from "../config/stack/transport-security.ts";
 import type { MailboxEntry } from "../config/users-list.ts";
@@ -11,6 +10,7 @@ import { mailboxUseSection, sizeExplained, type MailAccessView } from "./mailbox
 import { mxRecord, type MxCheck } from "./mx-check.ts";
 import type { ProofState } from "./proof-checker.ts";
 import { pendingProofSection } from "./proof-page.ts";
+import { aliasesSection } from "./aliases-page.ts";
 import { sshKeysSection } from "./keys-page.ts";
 import { transportRecordsSection } from "./transport-records.ts";
 
@@ -182,6 +182,8 @@ export interface HomeOptions {
   readonly values?: CreateFormValues;
   /** The create form's choice for the mail kept from the owner's earlier mailbox (kept-mail.ts). */
   readonly keptMail?: Html;
+  /** The alias the owner typed, shown again when it was refused. */
+  readonly typedAlias?: string;
   readonly notice?: string | ChangeNotice;
   readonly error?: string;
 }
@@ -218,6 +220,7 @@ ${sizeExplained(m)}
 <h2>Status</h2>
 ${statusLine(o.status)}
 ${followedRegion(followedPart(o, m))}
+${aliasesSection(m, csrfField(o.viewer.csrf), o.typedAlias)}
 ${sshKeysSection(m, csrfField(o.viewer.csrf))}
 <h2>Delete</h2>
 <p>Deleting refuses new mail to ${m.address}. The mail already received is kept until an administrator removes it.</p>
@@ -339,56 +342,6 @@ ${csrfField(o.viewer.csrf)}
 <button type="submit" class="danger">Yes, delete <span class="address">${o.mailbox.address}</span></button>
 <a class="button secondary" href="${o.cancel}">No, keep it</a>
 </form>`,
-  );
-}
-
-export interface AdminOptions {
-  readonly viewer: Viewer;
-  readonly mailboxes: readonly MailboxEntry[];
-  readonly usage: ReadonlyMap<string, number>;
-  readonly status: ApplyStatus;
-  readonly minSize: number;
-  readonly notice?: string | ChangeNotice;
-  readonly error?: string;
-}
-
-export function adminPage(o: AdminOptions): Html {
-  const rows = o.mailboxes.map(
-    (m) => html`<tr>
-<td data-label="Address" class="address">${m.address}${m.pendingProof !== undefined ? html` <span class="hint">(pending: domain not proven)</span>` : ""}</td>
-<td data-label="Owner">${m.owner}</td>
-<td data-label="Used">${o.usage.has(m.owner) ? humanSize(o.usage.get(m.owner)!) : "—"}</td>
-<td data-label="Size"><form method="post" action="/admin/size">
-${csrfField(o.viewer.csrf)}
-<input type="hidden" name="owner" value="${m.owner}">
-<label class="visually-hidden" for="size-${m.owner}">Size of ${m.address}</label>
-<input type="text" id="size-${m.owner}" name="size" value="${formatSize(m.size)}" required maxlength="20">
-<button type="submit">Change</button>
-</form></td>
-<td data-label="Delete"><a href="/admin/delete?owner=${encodeURIComponent(m.owner)}" aria-label="Delete ${m.address}">Delete…</a></td>
-</tr>`,
-  );
-  return layout(
-    {
-      title: "All mailboxes",
-      viewer: o.viewer,
-      script: true,
-      wide: true,
-      status: o.status,
-      ...(o.notice ? { notice: o.notice } : {}),
-      ...(o.error ? { error: o.error } : {}),
-    },
-    html`${statusLine(o.status)}
-<p class="hint">A mailbox's size is its own filesystem and its quota: when it is full, senders get <code>452 4.2.2</code> and try again later. Sizes are written like 5GiB or 512MiB; the smallest is ${formatSize(o.minSize)}.</p>
-${
-  o.mailboxes.length === 0
-    ? html`<p>There are no mailboxes yet.</p>`
-    : html`<table>
-<caption class="hint">${o.mailboxes.length} mailbox${o.mailboxes.length === 1 ? "" : "es"}</caption>
-<thead><tr><th scope="col">Address</th><th scope="col">Owner</th><th scope="col">Used</th><th scope="col">Size</th><th scope="col">Delete</th></tr></thead>
-<tbody>${rows}</tbody>
-</table>`
-}`,
   );
 }
 

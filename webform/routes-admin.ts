@@ -1,5 +1,6 @@
-// Administrators (members of ldap.adminGroupDn): every mailbox, delete any, change a size.
-// Writes ask the directory again, so a removal from the group takes effect at once.
+// Administrators (members of ldap.adminGroupDn): every mailbox with its use, delete any,
+// change a size, and the health report. Writes ask the directory again, so a removal from
+// the group takes effect at once; each is logged with the administrator's uid.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { formatSize } from "../config/size.ts";
 import { DirectoryUnavailableError } from "../config/directory.ts";
@@ -14,7 +15,8 @@ import {
   type WebContext,
 } from "./context.ts";
 import { planDelete, planResize } from "./mailbox-rules.ts";
-import { adminPage, confirmDeletePage, messagePage, type ChangeNotice } from "./pages.ts";
+import { adminPage, type ReportView } from "./admin-page.ts";
+import { confirmDeletePage, messagePage, type ChangeNotice } from "./pages.ts";
 import { Refusal } from "./refusal.ts";
 import type { Session } from "./sessions.ts";
 
@@ -28,6 +30,9 @@ const NOTICES: Record<string, string | ChangeNotice> = {
   deleted: "The mailbox is deleted; its mail is kept on disk until you remove it.",
 };
 
+/** How long a page view waits for a report that is not ready (the first view, or the first after a minute). */
+const REPORT_WAIT_MS = 10_000;
+
 export function registerAdminRoutes(app: FastifyInstance, ctx: WebContext): void {
   const notAdmin = (reply: FastifyReply, session: Session) =>
     sendPage(
@@ -36,6 +41,26 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: WebContext): void
       messagePage("Administrators only", "This page is for members of the administrators' group.", viewerOf(session)),
     );
 
+  /** The report for the page: ready, still running after REPORT_WAIT_MS, or failed as a whole. */
+  const reportView = async (): Promise<ReportView | undefined> => {
+    if (ctx.report === undefined) return undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<ReportView>((resolve) => {
+      timer = setTimeout(resolve, REPORT_WAIT_MS, { state: "running" });
+    });
+    try {
+      return await Promise.race([
+        ctx.report().then(
+          (report): ReportView => ({ state: "ready", report }),
+          (err: unknown): ReportView => ({ state: "failed", reason: (err as Error).message }),
+        ),
+        late,
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
   const page = async (
     reply: FastifyReply,
     session: Session,
@@ -43,12 +68,13 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: WebContext): void
   ) => {
     const list = await ctx.store.read();
     const usage = new Map<string, number>();
-    await Promise.all(
-      list.mailboxes.map(async (m) => {
+    const [report] = await Promise.all([
+      reportView(),
+      ...list.mailboxes.map(async (m) => {
         const used = await ctx.usage(m.owner).catch(() => undefined);
         if (used !== undefined) usage.set(m.owner, used);
       }),
-    );
+    ]);
     return sendPage(
       reply,
       extra.status ?? 200,
@@ -59,6 +85,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: WebContext): void
         usage,
         status: ctx.runner.status(),
         minSize: ctx.options.minSize,
+        ...(report ? { report } : {}),
         ...(extra.notice ? { notice: extra.notice } : {}),
         ...(extra.error ? { error: extra.error } : {}),
       }),

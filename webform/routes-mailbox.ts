@@ -3,6 +3,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import type { MailboxEntry } from "../config/users-list.ts";
 import { currentSession, field, postSession, sendPage, viewerOf, type WebContext } from "./context.ts";
+import { planAddAlias, planRemoveAlias } from "./alias-rules.ts";
 import { planAddKey, planCreate, planDelete, planRemoveKey, type CreateRequest } from "./mailbox-rules.ts";
 import { changingParts, followedNow } from "./mailbox-state.ts";
 import {
@@ -48,6 +49,19 @@ const NOTICES: Record<string, string | ChangeNotice> = {
     failed:
       "The key is removed from the list, but applying the change failed, so it may still open your container; the status below says why.",
   },
+  "alias-added": {
+    applying: "The alias is added. The change is being applied; mail to it arrives once the status below says done.",
+    done: "The alias is added: mail to it lands in your mailbox, and you may send as it.",
+    failed:
+      "The alias is added to the list, but applying the change failed, so its mail may not arrive yet; the status below says why. The next change tries again.",
+  },
+  "alias-removed": {
+    applying:
+      "The alias is removed. The change is being applied; mail to it is refused once the status below says done.",
+    done: "The alias is removed: mail to it is refused.",
+    failed:
+      "The alias is removed from the list, but applying the change failed, so its mail may still arrive; the status below says why.",
+  },
   claimed: "Your mailbox is created, but not live yet: publish the TXT record below to prove the domain is yours.",
   deleted: "Your mailbox is deleted. The mail it held is kept until an administrator removes it.",
 };
@@ -56,7 +70,13 @@ export function registerMailboxRoutes(app: FastifyInstance, ctx: WebContext): vo
   const home = async (
     reply: FastifyReply,
     session: Session,
-    extra: { notice?: string | ChangeNotice; error?: string; values?: CreateFormValues; status?: number } = {},
+    extra: {
+      notice?: string | ChangeNotice;
+      error?: string;
+      values?: CreateFormValues;
+      typedAlias?: string;
+      status?: number;
+    } = {},
   ) => {
     const list = await ctx.store.read();
     const mailbox: MailboxEntry | undefined = list.byOwner(session.uid);
@@ -84,6 +104,7 @@ export function registerMailboxRoutes(app: FastifyInstance, ctx: WebContext): vo
         ...parts,
         ...(extra.values ? { values: extra.values } : {}),
         ...(kept ? { keptMail: keptMailFieldset(kept, extra.values?.keptMail) } : {}),
+        ...(extra.typedAlias !== undefined ? { typedAlias: extra.typedAlias } : {}),
         ...(extra.notice ? { notice: extra.notice } : {}),
         ...(extra.error ? { error: extra.error } : {}),
       }),
@@ -154,11 +175,14 @@ export function registerMailboxRoutes(app: FastifyInstance, ctx: WebContext): vo
     return reply.redirect("/?created", 303);
   });
 
-  // One key more or less for the owner's container: validated like the users list's, then applied.
-  const changeKeys = (
+  // One key or alias more or less for the owner's mailbox: validated like the users list's,
+  // then applied. `retyped` is what the form shows again after a refusal: never a key's text.
+  const changeMailbox = (
     path: string,
     plan: (owner: string, request: Parameters<typeof field>[0]) => Parameters<typeof ctx.store.update>[0],
     done: string,
+    section: "ssh-keys" | "aliases",
+    retyped?: (request: Parameters<typeof field>[0]) => string,
   ) =>
     app.post(path, async (request, reply) => {
       const session = postSession(ctx, request, reply);
@@ -166,23 +190,46 @@ export function registerMailboxRoutes(app: FastifyInstance, ctx: WebContext): vo
       try {
         await ctx.store.update(plan(session.uid, request));
       } catch (err) {
-        // The refused text is never shown again: it may be a private key.
-        if (err instanceof Refusal) return home(reply, session, { status: err.status, error: err.message });
+        // The refused text of a key is never shown again: it may be a private key.
+        if (err instanceof Refusal)
+          return home(reply, session, {
+            status: err.status,
+            error: err.message,
+            ...(retyped ? { typedAlias: retyped(request) } : {}),
+          });
         throw err;
       }
-      request.log.info({ uid: session.uid, change: done }, "ssh keys changed");
+      request.log.info(
+        { uid: session.uid, change: done },
+        section === "ssh-keys" ? "ssh keys changed" : "aliases changed",
+      );
       ctx.runner.request(`${done} for ${session.uid}`);
-      return reply.redirect(`/?${done}#ssh-keys`, 303);
+      return reply.redirect(`/?${done}#${section}`, 303);
     });
-  changeKeys(
+  changeMailbox(
     "/mailbox/keys",
     (owner, request) => (list) => planAddKey(list, owner, field(request, "sshKey")),
     "key-added",
+    "ssh-keys",
   );
-  changeKeys(
+  changeMailbox(
     "/mailbox/keys/remove",
     (owner, request) => (list) => planRemoveKey(list, owner, field(request, "fingerprint")),
     "key-removed",
+    "ssh-keys",
+  );
+  changeMailbox(
+    "/mailbox/aliases",
+    (owner, request) => (list) => planAddAlias(list, owner, field(request, "alias")),
+    "alias-added",
+    "aliases",
+    (request) => field(request, "alias").slice(0, 64),
+  );
+  changeMailbox(
+    "/mailbox/aliases/remove",
+    (owner, request) => (list) => planRemoveAlias(list, owner, field(request, "alias")),
+    "alias-removed",
+    "aliases",
   );
 
   app.post("/mailbox/proof", async (request, reply) => {
