@@ -33,6 +33,14 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: "what is wrong, in one place: DNS, certificate, directory, queue, mailboxes (--json)",
     load: async () => (await import("./report.ts")).default,
   },
+  backup: {
+    summary: "back up mail, directory, keys and state with restic: run | list",
+    load: async () => (await import("./backup.ts")).default,
+  },
+  restore: {
+    summary: "restore a mailbox (--mailbox ID) or everything from a backup (--at SNAPSHOT)",
+    load: async () => (await import("./restore.ts")).default,
+  },
   start: {
     summary: "all of SEMail on this machine, on loopback, with demo users",
     load: async () => (await import("./start.ts")).default,

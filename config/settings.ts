@@ -4,6 +4,7 @@ import { readFile } from "node:fs/promises";
 import { parse } from "yaml";
 import * as z from "zod/mini";
 import { acmeSettings } from "./sections/acme.ts";
+import { backupSettings } from "./sections/backup.ts";
 import { commonSettings } from "./sections/common.ts";
 import { imapSettings } from "./sections/imap.ts";
 import { inboundSettings } from "./sections/inbound.ts";
@@ -21,6 +22,7 @@ export const settingsSchema = z.strictObject({
   imap: z._default(imapSettings, () => imapSettings.parse({})),
   webmail: z._default(webmailSettings, () => webmailSettings.parse({})),
   acme: z._default(acmeSettings, () => acmeSettings.parse({})),
+  backup: z._default(backupSettings, () => backupSettings.parse({})),
 });
 
 export type Settings = z.output<typeof settingsSchema>;

@@ -26,7 +26,7 @@ const STORE = "mailservers/inbound/store";
 const OUTBOUND = "mailservers/outbound";
 const RELAY = "mailservers/outbound/relay";
 const MAILSERVERS = [CORE, INBOUND, STORE, OUTBOUND, RELAY];
-const SERVICES = ["services/imap", "services/webmail", "services/acme", "services/report"];
+const SERVICES = ["services/imap", "services/webmail", "services/acme", "services/backup", "services/report"];
 /** What a deployer may use: everything it deploys and everything below. */
 const DEPLOYED = ["components", ...MAILSERVERS, ...SERVICES, "directory", "config", "lib", "assets"];
 /** Everything that ships; test and bench helpers may use all of it. */
@@ -52,7 +52,9 @@ const LAYERS: LayerTable = {
   "services/webmail": ["assets", "config", "lib"],
   "services/acme": ["config", "lib"],
   // The report reads what the daemons keep (the spool, the mail roots) and asks the directory.
-  "services/report": ["services/acme", RELAY, STORE, "directory", "config", "lib"],
+  // The backups copy the mail roots under the mbox dotlocks, as any mail reader would, without the store.
+  "services/backup": ["config", "lib"],
+  "services/report": ["services/acme", "services/backup", RELAY, STORE, "directory", "config", "lib"],
   components: ["assets", "config", "lib"],
   assets: [],
   // The web form is an application beside the daemons: it reaches its applier through config/applier.ts.

@@ -6,6 +6,7 @@ import type { Directory } from "../../config/directory.ts";
 import type { Settings } from "../../config/settings.ts";
 import type { UsersList } from "../../config/users-list.ts";
 import { fail, type CheckStatus, type Finding } from "./check.ts";
+import { backupFindings } from "./checks/backup.ts";
 import { certificateFindings } from "./checks/certificate.ts";
 import { directoryFindings } from "./checks/directory.ts";
 import { dnsFindings } from "./checks/dns.ts";
@@ -35,6 +36,7 @@ export async function runReport(input: ReportInput): Promise<Report> {
     ["directory", () => directoryFindings(input.directory, settings.ldap.url)],
     ["queue", () => queueFindings(settings, now)],
     ["mailboxes", () => mailboxFindings(settings, users)],
+    ["backup", () => backupFindings(settings, now)],
   ];
   const results = await Promise.all(
     checks.map(([name, check]) =>

@@ -80,8 +80,15 @@ async function world(
       },
     },
     acme: { stateDir: path.join(dir, "acme") },
+    // A good backup an hour ago (services/report/checks/backup.ts; tested in backup-check.test.ts).
+    backup: { repository: path.join(dir, "repo"), passwordFile: path.join(dir, "pw"), stateDir: path.join(dir, "bk") },
     log: { level: "silent" },
   };
+  await mkdir(path.join(dir, "bk"));
+  await writeFile(
+    path.join(dir, "bk", "status.json"),
+    JSON.stringify({ outcome: "ok", at: new Date(Date.now() - 3_600_000).toISOString(), snapshot: "1234abcd" }),
+  );
   await writeFile(path.join(dir, "semail.yaml"), stringify(raw));
   return { settings: parseSettings(raw, "test"), raw, dir };
 }
@@ -109,7 +116,7 @@ describe("semail report", () => {
     assert.deepEqual(failing(r), []);
     assert.equal(r.status, "OK");
     const checks = new Set(r.findings.map((f) => f.check));
-    assert.deepEqual([...checks].sort(), ["certificate", "directory", "dns", "mailboxes", "queue"]);
+    assert.deepEqual([...checks].sort(), ["backup", "certificate", "directory", "dns", "mailboxes", "queue"]);
     assert.ok(
       r.findings.some((f) => f.subject === `DKIM mail._domainkey.${APEX}`),
       "the DKIM key was compared",
@@ -137,6 +144,8 @@ describe("semail report", () => {
     );
     const r = await report(gone, new Date(Date.now() + 800 * 86_400_000));
     assert.deepEqual(failing(r).sort(), [
+      // 800 days on, the last backup is old too.
+      `FAIL backup: ${settings.backup.repository}`,
       `FAIL certificate: ${settings.tls.cert}`,
       "FAIL directory: ldap://127.0.0.1:9",
       `FAIL mailboxes: mailbox ada (ada@ada.${APEX})`,
