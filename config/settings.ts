@@ -5,6 +5,7 @@ import { parse } from "yaml";
 import * as z from "zod/mini";
 import { acmeSettings } from "./sections/acme.ts";
 import { backupSettings } from "./sections/backup.ts";
+import { bansSettings } from "./sections/bans.ts";
 import { commonSettings } from "./sections/common.ts";
 import { imapSettings } from "./sections/imap.ts";
 import { inboundSettings } from "./sections/inbound.ts";
@@ -23,6 +24,7 @@ export const settingsSchema = z.strictObject({
   webmail: z._default(webmailSettings, () => webmailSettings.parse({})),
   acme: z._default(acmeSettings, () => acmeSettings.parse({})),
   backup: z._default(backupSettings, () => backupSettings.parse({})),
+  bans: z._default(bansSettings, () => bansSettings.parse({})),
 });
 
 export type Settings = z.output<typeof settingsSchema>;

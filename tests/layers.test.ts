@@ -26,7 +26,14 @@ const STORE = "mailservers/inbound/store";
 const OUTBOUND = "mailservers/outbound";
 const RELAY = "mailservers/outbound/relay";
 const MAILSERVERS = [CORE, INBOUND, STORE, OUTBOUND, RELAY];
-const SERVICES = ["services/imap", "services/webmail", "services/acme", "services/backup", "services/report"];
+const SERVICES = [
+  "services/imap",
+  "services/webmail",
+  "services/acme",
+  "services/backup",
+  "services/report",
+  "services/bans",
+];
 /** What a deployer may use: everything it deploys and everything below. */
 const DEPLOYED = ["components", ...MAILSERVERS, ...SERVICES, "directory", "config", "lib", "assets"];
 /** Everything that ships; test and bench helpers may use all of it. */
@@ -54,6 +61,8 @@ const LAYERS: LayerTable = {
   // The report reads what the daemons keep (the spool, the mail roots) and asks the directory.
   // The backups copy the mail roots under the mbox dotlocks, as any mail reader would, without the store.
   "services/backup": ["config", "lib"],
+  // The bans read the parts' logs (text), never their code.
+  "services/bans": ["config", "lib"],
   "services/report": ["services/acme", "services/backup", RELAY, STORE, "directory", "config", "lib"],
   components: ["assets", "config", "lib"],
   assets: [],

@@ -242,7 +242,8 @@ export function createSmtpFrontEnd(options: SmtpFrontEndOptions): SmtpFrontEnd {
           const username = credentials.username ?? "";
           const user = await backend.authenticate(username, credentials.password ?? "", sessionInfo(session));
           if (user === undefined) {
-            state.log.info({ username, method: credentials.method }, "auth failed");
+            // `remote` on this very line: the bans (services/bans) read it alone, not the session's connect.
+            state.log.info({ remote: session.remoteAddress, username, method: credentials.method }, "auth failed");
             observer.authenticated("failed");
             return { message: "5.7.8 Authentication credentials invalid", responseCode: 535 };
           }
