@@ -3,6 +3,8 @@
 // here, beside applier.ts, so the SMTP front end and the web form are handed a Directory
 // without importing directory/.
 
+import type { MailingList } from "./mailing-lists.ts";
+
 export interface DirectoryUser {
   /** The login name as stored in the directory (the mailbox owner). */
   readonly uid: string;
@@ -29,5 +31,7 @@ export interface Directory {
   authenticate(uid: string, password: string): Promise<AuthOutcome>;
   /** Whether `uid` is a member of the configured admin group. */
   isAdmin(uid: string): Promise<boolean>;
+  /** The mailing lists (groups with a `mail` in the groups branch); rejects when the directory cannot be asked. */
+  lists?(): Promise<readonly MailingList[]>;
   close(): Promise<void>;
 }

@@ -6,6 +6,8 @@
 //       size: 5GiB                        # optional; default from settings
 //       sshKeys: ["ssh-ed25519 AAAA..."]  # optional; a key is one owner's only
 //       pendingProof: 5d41402abc4b2a76     # only while an external domain's DNS is unproven
+//       forward: {to: me@elsewhere.example, keepCopy: true}  # optional (mailbox-forward.ts)
+//       expires: 2027-01-31                # optional: no mail from then on (a date is 00:00 UTC)
 //
 // A mailbox with `pendingProof` is not live: no daemon serves it and the stack does not
 // publish it, until its owner publishes the token in the domain's DNS (the web form
@@ -16,6 +18,11 @@ import { asciiLower, reservedRoute } from "./reserved-names.ts";
 import { formatSize, parseSize } from "./size.ts";
 import { normaliseSshKey, sshKeyFingerprint, sshKeyProblem } from "./ssh-key.ts";
 import { splitSubaddress } from "./subaddress.ts";
+import { domainProblem } from "./domain-name.ts";
+import { expiryOf } from "./mailbox-expiry.ts";
+import { forwardOf, forwardTargetIsOurs, type MailboxForward } from "./mailbox-forward.ts";
+
+export { domainProblem };
 
 /** Where a mailbox's domain sits relative to the managed domain. */
 export type DomainKind = "managed" | "subdomain" | "external";
@@ -37,6 +44,10 @@ export interface MailboxEntry {
   readonly aliases: readonly string[];
   /** Present while the owner has not proven control of the (external) domain: the token their TXT record must carry. */
   readonly pendingProof?: string;
+  /** Where the owner has its mail forwarded (an address elsewhere), and whether a copy stays here. */
+  readonly forward?: MailboxForward;
+  /** When the mailbox stops receiving (ms since the epoch), and that moment as the file writes it. */
+  readonly expires?: { readonly at: number; readonly written: string };
 }
 
 export interface UsersListOptions {
@@ -62,7 +73,6 @@ export class UsersListError extends Error {
 export const OWNER_PATTERN = /^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$/;
 export const LOCAL_PART_PATTERN = /^[a-z0-9](?:[a-z0-9.-]{0,62}[a-z0-9])?$/;
 const PROOF_TOKEN = /^[a-z0-9]{16,64}$/;
-const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 /** Keys per mailbox: enough for every device a person has, few enough to read on a page. */
 export const MAX_SSH_KEYS = 20;
 /** Aliases per mailbox: what a person hands out (shop, lists, work), not a catch-all. */
@@ -80,20 +90,6 @@ export function localPartProblem(localPart: string, written = localPart): string
     return `${JSON.stringify(written)} is a reserved role name (postmaster, abuse, noreply, ...): choose another mailbox id`;
   if (LOCAL_PART_PATTERN.test(localPart) && !localPart.includes("..")) return undefined;
   return `${JSON.stringify(written)} is not a valid mailbox id: use a-z, 0-9, '.', '-' (at most 64, starting and ending with a letter or digit)`;
-}
-
-/** Why `domain` is not a valid lowercase DNS name, or undefined when it is. */
-export function domainProblem(domain: string): string | undefined {
-  const labels = domain.split(".");
-  if (
-    domain.length <= 253 &&
-    labels.length >= 2 &&
-    labels.every((l) => LABEL.test(l)) &&
-    !/^\d+$/.test(labels.at(-1)!)
-  ) {
-    return undefined;
-  }
-  return `${JSON.stringify(domain)} is not a valid domain: use lowercase labels of a-z, 0-9, '-' separated by dots`;
 }
 
 export function domainKind(domain: string, managedDomain: string): DomainKind {
@@ -217,6 +213,7 @@ export function validateUsersList(data: unknown, options: UsersListOptions, sour
   const addresses = new Map<string, number>();
   /** Where each key (by fingerprint: the blob, whatever its comment) was first seen. */
   const keys = new Map<string, { owner: string; at: string }>();
+  const forwards: { at: string; to: string }[] = [];
   entries.forEach((entry: unknown, i) => {
     const at = `mailboxes[${i}]`;
     if (typeof entry !== "object" || entry === null || Array.isArray(entry)) {
@@ -226,7 +223,7 @@ export function validateUsersList(data: unknown, options: UsersListOptions, sour
     const e = entry as Record<string, unknown>;
     const before = problems.length;
     for (const key of Object.keys(e)) {
-      if (!["owner", "address", "size", "sshKeys", "aliases", "pendingProof"].includes(key))
+      if (!["owner", "address", "size", "sshKeys", "aliases", "pendingProof", "forward", "expires"].includes(key))
         problems.push(`${at} has unknown key ${JSON.stringify(key)}`);
     }
     const owner = typeof e.owner === "string" ? e.owner : "";
@@ -290,6 +287,8 @@ export function validateUsersList(data: unknown, options: UsersListOptions, sour
         problems.push(`${at}.pendingProof is only for external domains: ${domain} is ours`);
       else pendingProof = e.pendingProof;
     }
+    const forward = e.forward === undefined ? undefined : forwardOf(e.forward, `${at}.forward`, problems);
+    const expires = e.expires === undefined ? undefined : expiryOf(e.expires, `${at}.expires`, problems);
     if (problems.length > before) return;
     const address = `${localPart}@${domain}`;
     const ownerSeen = owners.get(owner);
@@ -342,8 +341,17 @@ export function validateUsersList(data: unknown, options: UsersListOptions, sour
       sshKeys,
       aliases,
       ...(pendingProof !== undefined ? { pendingProof } : {}),
+      ...(forward ? { forward } : {}),
+      ...(expires ? { expires } : {}),
     });
+    if (forward) forwards.push({ at: `${at}.forward.to`, to: forward.to });
   });
+  // Once every entry is read: a forward may name no domain this list serves.
+  for (const { at, to } of forwards)
+    if (forwardTargetIsOurs(to, options.managedDomain, addresses.keys()))
+      problems.push(
+        `${at} ${JSON.stringify(to)} is on a domain this server serves: a forward is for an address elsewhere (for another address here, ask for an alias)`,
+      );
   if (problems.length > 0) throw new UsersListError(source, problems);
   return new UsersList(mailboxes, options);
 }
@@ -373,6 +381,8 @@ export function rawEntry(m: MailboxEntry) {
     ...(m.sshKeys.length > 0 ? { sshKeys: [...m.sshKeys] } : {}),
     ...(m.aliases.length > 0 ? { aliases: m.aliases.map((a) => a.slice(0, a.lastIndexOf("@"))) } : {}),
     ...(m.pendingProof !== undefined ? { pendingProof: m.pendingProof } : {}),
+    ...(m.forward ? { forward: { to: m.forward.to, keepCopy: m.forward.keepCopy } } : {}),
+    ...(m.expires ? { expires: m.expires.written } : {}),
   };
 }
 

@@ -16,9 +16,10 @@ import {
 } from "ldapts";
 import type { Logger } from "pino";
 import { silentLogger } from "../lib/logger.ts";
-import type { LdapSettings } from "../config/sections/ldap.ts";
+import { directoryLayout, type LdapSettings } from "../config/sections/ldap.ts";
 import { ownerProblem } from "../config/users-list.ts";
 import { userDnFromTemplate, userFilterFromTemplate } from "./ldap-escape.ts";
+import { searchLists } from "./groups.ts";
 import {
   DirectoryUnavailableError,
   type AuthOutcome,
@@ -232,9 +233,16 @@ export function createDirectory(settings: LdapSettings, options: DirectoryOption
     }
   }
 
+  const groupsDn = settings.groupsDn ?? directoryLayout(settings.baseDn).groups;
+  const lists = () =>
+    withClient("list search", true, (client) =>
+      searchLists(client, { groupsDn, logger, userDn: async (c, uid) => (await userDn(c, uid))?.dn }),
+    );
+
   return {
     authenticate,
     isAdmin,
+    lists,
     // Nothing is held open between calls.
     close: async () => undefined,
   };

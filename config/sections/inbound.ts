@@ -76,6 +76,14 @@ const rspamdSettings = z.strictObject({
 
 export type RspamdSettings = z.output<typeof rspamdSettings>;
 
+/** Mailing lists: the directory's groups with a `mail` (directory/groups.ts, mailservers/inbound/lists/). */
+const listsSettings = z.strictObject({
+  /** Deliver to the directory's lists; off: LDAP is not asked for them. */
+  enabled: z._default(z.boolean(), false),
+  /** How often the lists are read again: a change in LDAP takes effect within this (a failed read keeps the last). */
+  refresh: z._default(z.pipe(duration, z.number().check(z.gte(100, { message: "must be at least 100ms" }))), 60_000),
+});
+
 export const inboundSettings = z.strictObject({
   /** Addresses to listen on; "/tls" marks implicit TLS (465). */
   listen: z.prefault(z.array(listenAddress).check(z.minLength(1)), ["[::]:25", "[::]:587", "[::]:465/tls"]),
@@ -118,6 +126,9 @@ export const inboundSettings = z.strictObject({
   dmarcEnforce: z._default(z.boolean(), true),
   /** Clients whose mail is not checked (this host itself, as OpenDMARC's IgnoreHosts): its header says `none`. */
   uncheckedNetworks: z.prefault(z.array(network), ["127.0.0.0/8", "::1"]),
+  lists: z._default(listsSettings, () => listsSettings.parse({})),
   /** Spam scoring by an Rspamd; unset: none. */
   rspamd: z.optional(rspamdSettings),
+  /** How long before a mailbox's `expires` its owner gets a warning in their INBOX (once). */
+  expiryWarning: z._default(duration, 7 * 86_400_000),
 });

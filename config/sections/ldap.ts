@@ -31,6 +31,8 @@ export const ldapSettings = z.strictObject({
   bindPassword: z.optional(z.string()),
   /** DN of the group (groupOfNames, groupOfUniqueNames or posixGroup) whose members are administrators. */
   adminGroupDn: z._default(z.string(), defaults.adminGroupDn),
+  /** The branch searched for mailing lists (groups with a `mail`); unset: ou=groups under baseDn. */
+  groupsDn: z.optional(nonEmpty()),
   /** Upgrade ldap:// with StartTLS. */
   startTls: z._default(z.boolean(), false),
   /** PEM CA file for ldaps:// or StartTLS. */

@@ -121,4 +121,9 @@ export const outboundSettings = z.strictObject({
   retry: z._default(retrySettings, () => retrySettings.parse({})),
   /** How messages leave: MX lookup, connections, TLS, DKIM (mailservers/outbound/relay/delivery/send.ts). */
   delivery: z._default(deliverySettings, () => deliverySettings.parse({})),
+  /**
+   * A file (mode 0600) both daemons read: inbound logs in with it to hand outbound the users'
+   * forwards and the bounces returned to their SRS addresses, and it keys SRS. Unset: no forwards.
+   */
+  forwardSecretFile: z.optional(nonEmpty()),
 });

@@ -1,6 +1,6 @@
 // Settings of the self-service web form (`semail web`).
 import * as z from "zod/mini";
-import { domainName, integer, listenAddress, nonEmpty, submissionAddress } from "./common.ts";
+import { domainName, duration, integer, listenAddress, nonEmpty, submissionAddress } from "./common.ts";
 
 /** "IP" or "IP:PORT" / "[v6]:PORT" of a DNS server. */
 const dnsServer = z.string().check(
@@ -76,6 +76,8 @@ export const webSettings = z.strictObject({
   webmailUrl: z.optional(linkUrl),
   rateLimit: z._default(webRateLimitSettings, () => webRateLimitSettings.parse({})),
   apply: z._default(webApplySettings, () => webApplySettings.parse({})),
+  /** Furthest an owner may set their own mailbox's expiry from now (config/mailbox-expiry.ts); administrators are not bound. */
+  maxExpiry: z._default(duration, 365 * 86_400_000),
 });
 
 export type WebSettings = z.output<typeof webSettings>;

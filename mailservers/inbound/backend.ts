@@ -17,6 +17,10 @@ import type { Handoff } from "./submission-handoff.ts";
 import type { SpamCheck } from "./spam/index.ts";
 import type { ArrivalAuth } from "./auth/index.ts";
 import { FormerDomains, resolveRecipient, type AdminMailbox, type ResolvedRecipient } from "./recipients.ts";
+import type { Srs } from "../core/srs.ts";
+import type { Forwarder, ForwardingTarget } from "./forward/forwarder.ts";
+import { createForwardRoutes } from "./forward/forward-routes.ts";
+import type { ListPosts } from "./lists/list-posts.ts";
 
 export interface InboundBackendOptions {
   /** The current users list (reloaded behind this function). */
@@ -41,6 +45,10 @@ export interface InboundBackendOptions {
   readonly spam?: SpamCheck;
   /** Told how long each message took the store, from reading to every copy synced (the daemon's metrics). */
   readonly onStored?: (seconds: number) => void;
+  /** Forwards and bounces returned to our SRS addresses, handed to outbound (forward/); absent: forwards are stored only. */
+  readonly forwarding?: { readonly forwarder: Forwarder; readonly srs: Srs };
+  /** Mailing lists from the directory (lists/); absent: inbound.lists.enabled is off. */
+  readonly lists?: ListPosts;
 }
 
 async function statfsFree(path: string): Promise<number> {
@@ -74,8 +82,11 @@ export function createInboundBackend(options: InboundBackendOptions): DeliveryBa
       managedDomain: options.managedDomain,
       admin: options.admin(users),
       formerDomains,
+      now: (options.clock ?? Date.now)(),
     });
   };
+  const { forwarding } = options;
+  const routes = forwarding && createForwardRoutes(forwarding.srs, options.managedDomain, resolve);
 
   /** Rethrows a store failure as its SMTP reply. */
   const reply = (error: unknown, id?: string): never => {
@@ -92,6 +103,7 @@ export function createInboundBackend(options: InboundBackendOptions): DeliveryBa
     async checkSender(address: string, session: SessionInfo, declaredSize: number | undefined) {
       // Outbound's own rule, answered here at MAIL: a client is not made to upload a body first.
       if (submitting(session)) return checkSubmissionSender(address, session.user!, options.users());
+      options.lists?.noteSender(session, address);
       let bytes: number;
       try {
         bytes = await freeBytes();
@@ -108,18 +120,25 @@ export function createInboundBackend(options: InboundBackendOptions): DeliveryBa
     async checkRecipient(
       address: string,
       session: SessionInfo,
-      _accepted: readonly string[],
+      accepted: readonly string[],
       declaredSize: number | undefined,
     ) {
       if (submitting(session)) return;
+      routes?.checkAlone(address, accepted);
+      if (routes?.isReturnAddress(address)) return;
       const target = resolve(address);
+      // No mailbox has it: maybe a list (lists/list-posts.ts), whose members are checked at DATA.
+      if (target instanceof SmtpError && options.lists?.acceptList(address, session, accepted, target)) return;
       if (target instanceof SmtpError) throw target;
+      options.lists?.checkNotMixed(accepted);
       // Listed, but its filesystem is not mounted yet: storing now would put the mail on
       // the VM's own disk and block the mount. The sender retries; other recipients go on.
       if (!(await store.provisioned(target.owner).catch((error: unknown) => reply(error)))) {
         logger.info({ recipient: address, owner: target.owner }, "mailbox root not provisioned yet: 450");
         throw tempFail(450, "4.2.1", `<${address}>: mailbox is being set up; try again later`);
       }
+      // Sent on and not kept: its room does not matter (junk, kept instead of sent, is checked at DATA).
+      if (forwarding && target.forward && !target.forward.rule.keepCopy) return;
       // Both copies, within the quota and on the mailbox's own filesystem (store/roots/room.ts).
       const largest = await store.largestMessage(target.owner, target.quota).catch((error: unknown) => reply(error));
       // Not even a small message fits: full for now; reading or deleting mail makes room.
@@ -135,18 +154,34 @@ export function createInboundBackend(options: InboundBackendOptions): DeliveryBa
         if (!submission) throw tempFail(451, "4.3.0", "Temporary local problem, please try again later");
         return submission.handoff(envelope, message);
       }
+      if (forwarding && envelope.recipients.every((r) => routes!.isReturnAddress(r)))
+        return forwarding.forwarder.returnToSender(envelope, message);
+      let forwardingTarget: ForwardingTarget | undefined;
+      const post = options.lists?.post(envelope);
+      if (post?.refusal) {
+        message.resume();
+        throw post.refusal;
+      }
       // The list may have changed since RCPT: resolve again; a mailbox removed meanwhile is skipped.
       // One copy per mailbox: postmaster@ and abuse@ of several domains share the admin
       // mailbox, which gets the message once (Delivered-To: the first of them).
-      const targets: StoreTarget[] = [];
+      const targets: StoreTarget[] = post
+        ? await post.targets().catch((error: unknown) => {
+            message.resume();
+            if (error instanceof SmtpError) throw error;
+            return reply(error, envelope.id);
+          })
+        : [];
       const owners = new Set<string>();
-      for (const recipient of envelope.recipients) {
+      for (const recipient of post ? [] : envelope.recipients) {
         const target = resolve(recipient);
         if (target instanceof SmtpError)
           logger.warn({ id: envelope.id, recipient }, "recipient left the users list during the transaction; skipped");
         else if (!owners.has(target.owner)) {
           owners.add(target.owner);
           targets.push({ owner: target.owner, recipient: target.address, quota: target.quota });
+          if (target.forward)
+            forwardingTarget = { ...targets.at(-1)!, mailbox: target.forward.mailbox, forward: target.forward.rule };
         }
       }
       if (targets.length === 0) {
@@ -161,13 +196,21 @@ export function createInboundBackend(options: InboundBackendOptions): DeliveryBa
       try {
         if (judged?.verdict.action === "reject")
           throw permFail(550, "5.7.1", `Message refused: ${judged.verdict.reason}`);
+        const forged = post?.unauthenticated(judged?.results);
+        if (forged) throw forged;
         const arrived = judged ? judged.stream() : message;
         // Refused as spam (550 5.7.1) with nothing stored, or stored with the score in its headers, maybe into Junk.
         const checked = options.spam ? await options.spam.check(envelope, arrived) : undefined;
         const junk = checked?.junk === true || judged?.verdict.action === "junk";
         const storing = performance.now();
+        const stored = checked?.message ?? arrived;
+        // Junk is not sent on (our name on spam elsewhere): it stays in the mailbox's Junk folder.
+        if (forwarding && forwardingTarget && targets.length === 1 && !junk)
+          return await forwarding.forwarder.forward(envelope, forwardingTarget, stored, (error) =>
+            reply(error, envelope.id),
+          );
         await store
-          .deliver(envelope, targets, checked?.message ?? arrived, { junk })
+          .deliver(envelope, targets, post ? post.withHeaders(stored) : stored, { junk })
           .catch((error: unknown) => reply(error, envelope.id));
         options.onStored?.((performance.now() - storing) / 1000);
       } finally {

@@ -18,14 +18,17 @@ import {
 } from "../core/index.ts";
 import { readTlsFiles } from "../../config/tls-files.ts";
 import { provisionPlainRoot } from "../../config/mailbox-layout.ts";
-import { createMboxStore, type MboxStore } from "./store/index.ts";
+import { createMboxStore, type FaultInjector, type MboxStore } from "./store/index.ts";
 import { createAdvertisedSize } from "./advertised-size.ts";
 import { createInboundBackend } from "./backend.ts";
 import { arrivalAuthOf } from "./auth/settings.ts";
 import { spamCheck } from "./spam/index.ts";
 import { DEFAULT_ADMIN_OWNER, adminMailbox } from "./recipients.ts";
 import { createHandoff } from "./submission-handoff.ts";
+import { startLists, type RunningLists } from "./lists/start-lists.ts";
 import { handoffTarget, submissionListeners } from "./submission-settings.ts";
+import { forwardingSettings, startForwarding } from "./forward/start-forwarding.ts";
+import { startExpiryWarnings } from "./expiry/start-expiry-warnings.ts";
 
 export interface InboundDependencies {
   readonly logger: Logger;
@@ -39,6 +42,8 @@ export interface InboundDependencies {
   readonly directory?: Directory;
   /** The users list as whoever started us read it: then the file is not watched, and reload(list) hands over each new one (local mode). */
   readonly usersList?: UsersList;
+  /** Tests only: I/O faults in the mbox store (the fault matrix's EIO row). */
+  readonly faults?: FaultInjector;
 }
 
 export interface RunningInbound {
@@ -47,7 +52,7 @@ export interface RunningInbound {
   readonly store: MboxStore;
   /** The largest message a listed owner's mailbox takes now (bytes as sent), or undefined for an owner not listed. */
   largestMessage(owner: string): Promise<number | undefined>;
-  /** Re-reads the users list now (SIGHUP), or takes the one given, read by whoever applied it; and the certificate (reloadTls). */
+  /** Re-reads the users list now (SIGHUP), or takes the one given, read by whoever applied it; the mailing lists; and the certificate (reloadTls). */
   reload(list?: UsersList): Promise<void>;
   /** Re-reads tls.cert and tls.key for new sessions, open ones undisturbed; a bad file keeps the old certificate (false). */
   reloadTls(): Promise<boolean>;
@@ -88,6 +93,7 @@ export async function startInbound(settings: Settings, deps: InboundDependencies
   if (!tls && submissionListeners(settings).length > 0)
     logger.warn("no certificate (tls.cert, tls.key): AUTH needs TLS, so no listener offers submission");
   const target = submissionSpecs.size > 0 ? await handoffTarget(settings) : undefined;
+  const forwardTo = await forwardingSettings(settings);
   let directory: Directory | undefined;
   try {
     directory = target
@@ -96,6 +102,17 @@ export async function startInbound(settings: Settings, deps: InboundDependencies
   } catch (err) {
     throw new ConfigError((err as Error).message);
   }
+  // Mailing lists are the directory's groups (inbound.lists); the AUTH directory when there is one.
+  let listsDirectory: Directory | undefined;
+  try {
+    listsDirectory = i.lists.enabled
+      ? (directory ?? deps.directory ?? createDirectory(settings.ldap, { logger: logger.child({ part: "ldap" }) }))
+      : undefined;
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  if (listsDirectory && !listsDirectory.lists)
+    throw new ConfigError("inbound.lists.enabled: the directory given cannot list groups");
 
   // First, so a port in use stops start-up before anything else is opened. Imported only
   // when asked for: node:http and prom-client cost a daemon memory it does not otherwise spend.
@@ -121,7 +138,18 @@ export async function startInbound(settings: Settings, deps: InboundDependencies
     logger: logger.child({ part: "store" }),
     lockTimeoutMs: i.lockTimeout,
     minFreeSpace: i.minFreeSpace,
+    ...(deps.faults ? { faults: deps.faults } : {}),
   });
+  const lists: RunningLists | undefined = listsDirectory
+    ? await startLists({
+        directory: listsDirectory,
+        refreshMs: i.lists.refresh,
+        users: () => users.current(),
+        managedDomain: settings.managedDomain,
+        store,
+        logger: logger.child({ part: "lists" }),
+      })
+    : undefined;
   const admin = (list: UsersList) => adminMailbox(list, i.adminOwner, settings.defaultMailboxSize);
   const quotaOf = (owner: string): number | undefined => {
     const list = users.current();
@@ -144,6 +172,12 @@ export async function startInbound(settings: Settings, deps: InboundDependencies
     "From a message's first byte at the store to every copy synced.",
     [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
   );
+  const forwarding = startForwarding(settings, forwardTo, {
+    store,
+    users: users.current(),
+    ...(deps.clock ? { clock: deps.clock } : {}),
+    logger,
+  });
   const backend = createInboundBackend({
     users: () => users.current(),
     managedDomain: settings.managedDomain,
@@ -157,6 +191,8 @@ export async function startInbound(settings: Settings, deps: InboundDependencies
     arrival: arrivalAuthOf(settings, logger.child({ part: "auth" })),
     ...(i.rspamd ? { spam: spamCheck(settings, i.rspamd, logger) } : {}),
     ...(storeTime ? { onStored: (seconds: number) => storeTime.observe(seconds) } : {}),
+    ...(lists ? { lists: lists.posts } : {}),
+    ...(forwarding ? { forwarding } : {}),
     ...(target && directory
       ? {
           submission: {
@@ -191,11 +227,19 @@ export async function startInbound(settings: Settings, deps: InboundDependencies
     listening = await listenSmtp(frontEnd, specs, (spec) => submissionSpecs.has(spec.spec));
   } catch (err) {
     users.close();
+    await lists?.stop();
     await store.close();
     await directory?.close();
+    if (listsDirectory !== directory) await listsDirectory?.close();
     await metrics?.close();
     throw new ConfigError(`inbound.listen: ${(err as Error).message}`);
   }
+  const expiry = await startExpiryWarnings(settings, {
+    store,
+    users: () => users.current(),
+    ...(deps.clock ? { clock: deps.clock } : {}),
+    logger,
+  });
   const bound = (a: BoundAddress) => `${a.boundAddress}:${a.boundPort}${a.implicitTls ? "/tls" : ""}`;
   logger.info(
     {
@@ -219,13 +263,19 @@ export async function startInbound(settings: Settings, deps: InboundDependencies
     },
     async reload(list) {
       await users.reload(list);
+      // SIGHUP also reads the mailing lists now, not at the next refresh.
+      await lists?.refresh();
+      await expiry.check();
       await reloadListenerTls(listening, settings.tls, tls !== undefined, logger);
     },
     reloadTls: () => reloadListenerTls(listening, settings.tls, tls !== undefined, logger),
     async stop() {
       await listening.close();
+      await lists?.stop();
+      await expiry.stop();
       await store.close();
       await directory?.close();
+      if (listsDirectory !== directory) await listsDirectory?.close();
       await metrics?.close();
       users.close();
     },

@@ -14,9 +14,13 @@
 //   ours: a subdomain of the managed domain with no mailbox (left), or a domain whose last
 //   mailbox was deleted a short while ago (FormerDomains): its sender learns that the user
 //   is gone, not that we became a stranger. Any other domain: 550 5.7.1, we never relay.
+// - A mailbox past its `expires` (config/mailbox-expiry.ts), by any of its addresses: 550 5.1.1.
+//   Its mail stays where it is; only an administrator deleting the entry removes it.
+// - A mailbox with a `forward` is resolved with it (forward/forwarder.ts sends it on).
 import { asciiLower, reservedRoute } from "../../config/reserved-names.ts";
 import { splitSubaddress } from "../../config/subaddress.ts";
 import type { UsersList } from "../../config/users-list.ts";
+import type { MailboxForward } from "../../config/mailbox-forward.ts";
 import { permFail, type SmtpError } from "../core/types.ts";
 
 /** Where postmaster@ and abuse@ mail goes. */
@@ -34,6 +38,8 @@ export interface ResolvedRecipient {
   readonly address: string;
   /** The reserved role name this address is, when it is one. */
   readonly role?: string;
+  /** The mailbox's forward, and its own address (which the forward's loop marker names). */
+  readonly forward?: { readonly rule: MailboxForward; readonly mailbox: string };
 }
 
 export interface RecipientContext {
@@ -42,6 +48,8 @@ export interface RecipientContext {
   readonly admin: AdminMailbox;
   /** Domains whose live mailboxes left the users list recently (FormerDomains). */
   readonly formerDomains?: { has(domain: string): boolean };
+  /** Now (ms since the epoch), the daemon's clock, for mailboxes' expiry; absent: nothing expires. */
+  readonly now?: number;
 }
 
 /** How long a domain whose last mailbox was deleted answers "no such user" rather than "not ours". */
@@ -123,12 +131,15 @@ export function resolveRecipient(address: string, context: RecipientContext): Re
   const found = context.users.byDeliveryAddress(`${local}@${domain}`);
   if (!found) return permFail(550, "5.1.1", "No such mailbox here");
   const { mailbox, tag } = found;
+  if (mailbox.expires && context.now !== undefined && mailbox.expires.at <= context.now)
+    return permFail(550, "5.1.1", "This mailbox has expired and receives no more mail");
   // An alias keeps its own name in Delivered-To and the pair folder, as a tag does.
   // The tag stays in the address Delivered-To and the pair folder are named from, so each tag sorts itself.
   return {
     owner: mailbox.owner,
     quota: mailbox.size,
     address: tag === undefined ? found.address : tagged(found.address, tag, context.users.subaddressSeparator),
+    ...(mailbox.forward ? { forward: { rule: mailbox.forward, mailbox: mailbox.address } } : {}),
   };
 }
 

@@ -1,13 +1,16 @@
 // The relay DeliveryBackend: the submission policy (who may send, from which address)
 // in front of the spool. Authenticated users only; MAIL FROM, and the From: and Sender:
 // headers, must be the sender's own live mailboxes in the users list (a missing From: is
-// added from MAIL FROM); the message is on disk before the 250.
+// added from MAIL FROM); the message is on disk before the 250. The one other account is
+// inbound's forward account (forward-policy.ts), which logs in with the forward secret.
 import type { BlockList } from "node:net";
 import type { Readable } from "node:stream";
 import type { Logger } from "pino";
 import { domainProblem, type UsersList } from "../../config/users-list.ts";
 import type { Directory } from "../../config/directory.ts";
 import { createAuthenticator } from "../core/authenticate.ts";
+import { FORWARD_LOGIN, isForwardPassword, type ForwardSecret } from "../core/forward-secret.ts";
+import type { ForwardPolicy } from "./forward-policy.ts";
 import { checkSubmissionSender } from "../core/own-address.ts";
 import { SmtpError, permFail, tempFail, type DeliveryBackend, type Envelope, type SessionInfo } from "../core/types.ts";
 import { readHeaderBlock } from "./header-block.ts";
@@ -34,6 +37,8 @@ export interface SubmissionOptions {
   readonly authFailures?: { readonly perIp: number; readonly perAccount: number; readonly windowMs: number };
   /** How long a successful login is remembered (login-cache.ts; default a minute); 0 asks the directory every time. */
   readonly loginCacheMs?: number;
+  /** Inbound's forward account (outbound.forwardSecretFile); absent: none. */
+  readonly forward?: { readonly secret: ForwardSecret; readonly policy: ForwardPolicy };
   readonly logger: Logger;
 }
 
@@ -65,27 +70,41 @@ export function createSubmissionBackend(options: SubmissionOptions): DeliveryBac
     return session.user;
   };
 
-  return {
-    // One implementation for both daemons (mailservers/core/authenticate.ts).
-    authenticate: createAuthenticator({
-      directory: rememberLogins(directory, {
-        ttlMs: options.loginCacheMs ?? 60_000,
-        maxEntries: 1000,
-        now: options.now ?? Date.now,
-      }),
-      users,
-      logger,
-      plaintextAllowed: (session) => plaintextAuthAllowed(session.remoteAddress, options.trustedNetworks),
-      ...(options.authTimeoutMs !== undefined ? { timeoutMs: options.authTimeoutMs } : {}),
-      ...(options.authFailures ? { failures: options.authFailures } : {}),
-      ...(options.now ? { now: options.now } : {}),
+  const { forward } = options;
+  const forwarding = (session: SessionInfo) => forward !== undefined && session.user === FORWARD_LOGIN;
+  // One implementation for both daemons (mailservers/core/authenticate.ts).
+  const authenticateUser = createAuthenticator({
+    directory: rememberLogins(directory, {
+      ttlMs: options.loginCacheMs ?? 60_000,
+      maxEntries: 1000,
+      now: options.now ?? Date.now,
     }),
+    users,
+    logger,
+    plaintextAllowed: (session) => plaintextAuthAllowed(session.remoteAddress, options.trustedNetworks),
+    ...(options.authTimeoutMs !== undefined ? { timeoutMs: options.authTimeoutMs } : {}),
+    ...(options.authFailures ? { failures: options.authFailures } : {}),
+    ...(options.now ? { now: options.now } : {}),
+  });
+
+  return {
+    // The forward account never reaches the directory; its login is no uid there.
+    async authenticate(login, password, session) {
+      if (!forward || login !== FORWARD_LOGIN) return authenticateUser(login, password, session);
+      if (!session.secure && !plaintextAuthAllowed(session.remoteAddress, options.trustedNetworks))
+        throw permFail(538, "5.7.11", "Encryption required: use STARTTLS first");
+      const ok = isForwardPassword(password, forward.secret);
+      if (!ok) logger.warn({ session: session.id, remote: session.remoteAddress }, "forward account: wrong secret");
+      return ok ? FORWARD_LOGIN : undefined;
+    },
 
     async checkSender(address: string, session: SessionInfo): Promise<void> {
+      if (forwarding(session)) return forward!.policy.checkSender(address);
       checkSubmissionSender(address, requireUser(session), users());
     },
 
     async checkRecipient(address: string, session: SessionInfo): Promise<void> {
+      if (forwarding(session)) return forward!.policy.checkRecipient(address);
       requireUser(session);
       const problem = recipientProblem(address);
       if (problem) throw permFail(553, "5.1.3", `Recipient <${address}> refused: ${problem}`);
@@ -97,12 +116,18 @@ export function createSubmissionBackend(options: SubmissionOptions): DeliveryBac
       try {
         // Who the message says it is from is judged before anything is kept; the body is not read for it.
         const block = await readHeaderBlock(message, MAX_HEADER_BYTES);
-        const { hasFrom } = checkHeaderIdentity(block.header, user, users());
+        // A forward keeps its author's From:; its recipients are the policy's to name.
+        const recipients = forwarding(envelope.session)
+          ? forward!.policy.recipientsOf(envelope.mailFrom, envelope.recipients)
+          : envelope.recipients;
+        const { hasFrom } = forwarding(envelope.session)
+          ? { hasFrom: true }
+          : checkHeaderIdentity(block.header, user, users());
         const added = hasFrom ? "" : `From: <${envelope.mailFrom}>\r\n`;
         record = await spool.accept(
           {
             from: envelope.mailFrom,
-            recipients: envelope.recipients,
+            recipients,
             arrival: options.now?.() ?? envelope.receivedAt.getTime(),
             user,
           },

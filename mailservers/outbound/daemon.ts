@@ -25,6 +25,9 @@ import {
   type Deliver,
 } from "./relay/index.ts";
 import { createSubmissionBackend } from "./backend.ts";
+import { readForwardSecret } from "../core/forward-secret.ts";
+import { createSrs } from "../core/srs.ts";
+import { createForwardPolicy } from "./forward-policy.ts";
 import { countedDeliveries, queueGauges } from "./relay-metrics.ts";
 import { networkBlockList } from "../../lib/ip-networks.ts";
 import { listenProblem, plaintextAuthAllowed } from "./network-policy.ts";
@@ -70,6 +73,7 @@ export async function startOutbound(settings: Settings, deps: OutboundDependenci
   checkListenAddresses(settings);
   const trusted = networkBlockList(o.trustedNetworks);
   const tls = await readTlsFiles(settings.tls);
+  const forwardSecret = o.forwardSecretFile ? await readForwardSecret(o.forwardSecretFile) : undefined;
 
   const cleanups: Array<() => Promise<void> | void> = [];
   const stop = async () => {
@@ -152,6 +156,18 @@ export async function startOutbound(settings: Settings, deps: OutboundDependenci
       now: () => clock.now(),
       logger,
       authFailures: { perIp: o.authFailuresPerIp, perAccount: o.authFailuresPerAccount, windowMs: o.authFailureWindow },
+      ...(forwardSecret
+        ? {
+            forward: {
+              secret: forwardSecret,
+              policy: createForwardPolicy({
+                users: () => users.current(),
+                srs: createSrs({ key: forwardSecret.srsKey, domain: settings.managedDomain, now: () => clock.now() }),
+                now: () => clock.now(),
+              }),
+            },
+          }
+        : {}),
     });
     const frontEnd = createSmtpFrontEnd({
       backend,
