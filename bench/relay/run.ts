@@ -1,13 +1,15 @@
 // bench/relay: the same load relayed to Postfix's smtp-sink on loopback, through
-// `semail outbound` and through a private Postfix (relayhost = the sink), in one run. Per
-// shape (message size x destination domains) it prints msg/s end to end for each side,
-// their ratio (target: >= 2.0 at every shape), the CPU time each side spent per message,
-// and each side's peak memory (Postfix: summed over its processes). semail runs as the Docker image runs it: the bundle, with the
-// ENTRYPOINT's node flags (--from-source runs the TypeScript instead).
+// `semail outbound` and through its peers, in one run: a private Postfix (relayhost = the
+// sink), Exim 4 (bench/lib/exim.ts: a manualroute smarthost) and OpenSMTPD
+// (bench/lib/opensmtpd.ts: `relay host`). Per shape (message size x destination domains) it
+// prints msg/s end to end for each side, SEMail's ratio to the fastest peer (target: >= 2.0
+// at every shape against Postfix), the CPU time each side spent per message, and each side's
+// peak memory (a peer's: summed over its processes). semail runs as the Docker image runs it:
+// the bundle, with the ENTRYPOINT's node flags (--from-source runs the TypeScript instead).
 //
 //   npm run bench -- relay [--shapes 4k-1,4k-100,100k-1,100k-100] [--messages 2000] [--rounds 3]
 //                          [--sessions 10] [--concurrency 20] [--per-connection N] [--quick]
-//                          [--from-source] [--cpu-prof DIR]
+//                          [--peers postfix,exim,opensmtpd] [--from-source] [--cpu-prof DIR]
 //
 // A shape "SIZEk-DOMAINS" sends SIZE KiB messages, one recipient each, to DOMAINS domains in
 // turn. --quick is --messages 300 --rounds 1. --per-connection N makes each client send N
@@ -15,13 +17,18 @@
 // DIR writes a V8 CPU profile of the semail daemon into DIR when it stops.
 // Run as root (Postfix and smtp-sink drop privileges).
 import { spawn } from "node:child_process";
-import { writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import path, { join } from "node:path";
 import { parseArgs } from "node:util";
 import { stringify } from "yaml";
 import { bundle, imageNodeFlags } from "../../bin/bundle.ts";
 import { Spool } from "../../mailservers/outbound/relay/index.ts";
 import { startSlapd } from "../../deploy/local/slapd.ts";
+import { diskCeiling } from "../lib/disk-ceiling.ts";
+import { startExim } from "../lib/exim.ts";
+import { median } from "../lib/median.ts";
+import { startOpenSmtpd } from "../lib/opensmtpd.ts";
+import { comparisonTable, type ComparisonRow } from "../lib/peer-table.ts";
 import { postfixDir, removeDir, startPostfix } from "../lib/postfix.ts";
 import { accepting, freePort, sampleTree } from "../lib/process.ts";
 import { until } from "../../testkit/until.ts";
@@ -30,8 +37,8 @@ import { sendLoad, type LoadOptions } from "./load.ts";
 import { startSink, type Sink } from "./sink.ts";
 
 const LIMIT_MS = 600_000;
-const SIDES = ["semail", "postfix"] as const;
-type Side = (typeof SIDES)[number];
+const PEERS = ["postfix", "exim", "opensmtpd"] as const;
+type Side = "semail" | (typeof PEERS)[number];
 
 export interface Shape {
   /** Message size in bytes. */
@@ -52,9 +59,9 @@ interface Round {
 interface ShapeResult {
   readonly shape: Shape;
   readonly rounds: readonly Round[];
-  readonly median: Readonly<Record<Side, number>>;
-  readonly cpuMs: Readonly<Record<Side, number>>;
-  readonly peak: Readonly<Record<Side, { rss: number; pss: number }>>;
+  readonly median: Readonly<Partial<Record<Side, number>>>;
+  readonly cpuMs: Readonly<Partial<Record<Side, number>>>;
+  readonly peak: Readonly<Partial<Record<Side, { rss: number; pss: number }>>>;
 }
 
 export function parseShape(text: string): Shape {
@@ -67,11 +74,6 @@ export function parseShape(text: string): Shape {
 const label = (s: Shape) => `${s.size / 1024} KiB, ${s.domains} domain${s.domains > 1 ? "s" : ""}`;
 const mb = (bytes: number) => `${(bytes / 1024 ** 2).toFixed(0)} MiB`;
 const recipients = (s: Shape) => Array.from({ length: s.domains }, (_, i) => `sink@d${i}.relay-bench.test`);
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
 
 /** Sends `messages` and waits until the sink has them all. */
 async function measure(side: Side, pid: number, sink: Sink, load: LoadOptions): Promise<Round> {
@@ -103,8 +105,12 @@ export async function main(argv: readonly string[]): Promise<void> {
       quick: { type: "boolean", default: false },
       "from-source": { type: "boolean", default: false },
       "cpu-prof": { type: "string" },
+      peers: { type: "string", default: PEERS.join(",") },
     },
   });
+  const wanted = values.peers.split(",").filter((p) => p !== "");
+  for (const p of wanted)
+    if (!(PEERS as readonly string[]).includes(p)) throw new Error(`--peers: ${p} is not one of ${PEERS.join(", ")}`);
   const shapes = values.shapes.split(",").map(parseShape);
   const N = Number(values.messages ?? (values.quick ? 300 : 2000));
   const ROUNDS = Number(values.rounds ?? (values.quick ? 1 : 3));
@@ -173,27 +179,45 @@ export async function main(argv: readonly string[]): Promise<void> {
     });
     await until(() => accepting(outboundPort), "semail outbound to listen", 15_000);
 
-    const postfix = await startPostfix(join(dir, "postfix"), {
-      mainCf: [
-        "mydomain = bench.test",
-        "myorigin = bench.test",
-        `relayhost = [127.0.0.1]:${sinkPort}`,
-        "smtp_tls_security_level = none",
-        "smtpd_tls_security_level = none",
-        `default_destination_concurrency_limit = ${CONCURRENCY}`,
-      ],
-      processLimit: Math.max(100, CONCURRENCY * 2),
-    });
-    stops.push(() => postfix.stop());
-    await until(() => accepting(postfix.port), "postfix to listen", 15_000);
-
-    const port: Record<Side, number> = { semail: outboundPort, postfix: postfix.port };
-    const pid: Record<Side, () => Promise<number>> = {
-      semail: async () => daemon.pid ?? 0,
-      postfix: () => postfix.masterPid(),
-    };
+    const port: Partial<Record<Side, number>> = { semail: outboundPort };
+    const pid: Partial<Record<Side, () => Promise<number>>> = { semail: async () => daemon.pid ?? 0 };
+    if (wanted.includes("postfix")) {
+      const postfix = await startPostfix(join(dir, "postfix"), {
+        mainCf: [
+          "mydomain = bench.test",
+          "myorigin = bench.test",
+          `relayhost = [127.0.0.1]:${sinkPort}`,
+          "smtp_tls_security_level = none",
+          "smtpd_tls_security_level = none",
+          `default_destination_concurrency_limit = ${CONCURRENCY}`,
+        ],
+        processLimit: Math.max(100, CONCURRENCY * 2),
+      });
+      stops.push(() => postfix.stop());
+      await until(() => accepting(postfix.port), "postfix to listen", 15_000);
+      port.postfix = postfix.port;
+      pid.postfix = () => postfix.masterPid();
+    }
+    for (const [name, start] of [
+      ["exim", startExim],
+      ["opensmtpd", startOpenSmtpd],
+    ] as const) {
+      if (!wanted.includes(name)) continue;
+      const peerDir = join(dir, name);
+      await mkdir(peerDir, { mode: 0o755 });
+      try {
+        const peer = await start(peerDir, { kind: "relay", sinkPort });
+        stops.push(() => peer.stop());
+        port[name] = peer.port;
+        pid[name] = () => peer.pid();
+      } catch (err) {
+        console.log(`bench/relay: ${name} skipped: ${(err as Error).message}`);
+      }
+    }
+    const sides = (["semail", ...PEERS] as const).filter((side) => port[side] !== undefined);
+    const peers = sides.filter((side) => side !== "semail");
     const loadFor = (side: Side, shape: Shape, messages: number): LoadOptions => ({
-      port: port[side],
+      port: port[side]!,
       sessions: SESSIONS,
       messages,
       size: shape.size,
@@ -204,51 +228,59 @@ export async function main(argv: readonly string[]): Promise<void> {
     });
 
     console.log(
-      `bench/relay: ${N} messages per shape and side, ${SESSIONS} client sessions${perConnection ? ` of ${perConnection} message(s) per connection` : " kept open"}, delivery concurrency ${CONCURRENCY}, ${ROUNDS} alternating round(s), both relay to smtp-sink on loopback; semail: node ${command.map((c) => (c.startsWith("/") ? path.relative(process.cwd(), c) : c)).join(" ")}; ${new Date().toISOString()}`,
+      `bench/relay: ${N} messages per shape and side, ${SESSIONS} client sessions${perConnection ? ` of ${perConnection} message(s) per connection` : " kept open"}, delivery concurrency ${CONCURRENCY} (semail, postfix), ${ROUNDS} alternating round(s), every side relays to smtp-sink on loopback; sides: ${sides.join(", ")}; semail: node ${command.map((c) => (c.startsWith("/") ? path.relative(process.cwd(), c) : c)).join(" ")}; ${new Date().toISOString()}`,
     );
     const results: ShapeResult[] = [];
+    const rows: ComparisonRow[] = [];
     for (const shape of shapes) {
-      // Warm-up (JIT, LDAP, Postfix's processes, the sink), not counted.
-      for (const side of SIDES) await measure(side, await pid[side](), sink, loadFor(side, shape, Math.min(100, N)));
+      // Warm-up (JIT, LDAP, the peers' processes, the sink), not counted.
+      for (const side of sides) await measure(side, await pid[side]!(), sink, loadFor(side, shape, Math.min(100, N)));
       const rounds: Round[] = [];
-      const samplers = Object.fromEntries(SIDES.map((side) => [side, sampleTree(pid[side], 250)])) as Record<
-        Side,
-        ReturnType<typeof sampleTree>
-      >;
+      const samplers = new Map(sides.map((side) => [side, sampleTree(pid[side]!, 250)]));
       for (let round = 0; round < ROUNDS; round++) {
-        // Alternating rounds, and who goes first alternates too: a busy machine slows both alike.
-        for (const side of round % 2 === 0 ? SIDES : [...SIDES].reverse())
-          rounds.push(await measure(side, await pid[side](), sink, loadFor(side, shape, N)));
+        // Alternating rounds, and who goes first alternates too: a busy machine slows every side alike.
+        for (const side of round % 2 === 0 ? sides : [...sides].reverse())
+          rounds.push(await measure(side, await pid[side]!(), sink, loadFor(side, shape, N)));
       }
-      const peak = { semail: await samplers.semail.stop(), postfix: await samplers.postfix.stop() };
-      const of = (side: Side, value: (r: Round) => number) => median(rounds.filter((r) => r.side === side).map(value));
-      results.push({
-        shape,
-        rounds,
-        peak,
-        median: { semail: of("semail", (r) => r.relayRate), postfix: of("postfix", (r) => r.relayRate) },
-        cpuMs: { semail: of("semail", (r) => r.cpuMs), postfix: of("postfix", (r) => r.cpuMs) },
+      const result: ShapeResult = { shape, rounds, peak: {}, median: {}, cpuMs: {} };
+      for (const side of sides) {
+        const own = rounds.filter((r) => r.side === side);
+        Object.assign(result.peak, { [side]: await samplers.get(side)!.stop() });
+        Object.assign(result.median, { [side]: median(own.map((r) => r.relayRate)) });
+        Object.assign(result.cpuMs, { [side]: median(own.map((r) => r.cpuMs)) });
+      }
+      results.push(result);
+      const ceiling = await diskCeiling({
+        dir: join(dir, "ceiling"),
+        mailboxes: 1,
+        copies: 1,
+        messages: N,
+        bytes: shape.size,
+        concurrency: SESSIONS,
+      });
+      rows.push({
+        shape: label(shape),
+        semail: result.median.semail!,
+        peers: Object.fromEntries(peers.map((side) => [side, result.median[side]!])),
+        ceiling: { semail: ceiling },
       });
       console.log(
-        `  ${label(shape).padEnd(20)} rounds (msg/s relayed, submitted; CPU ms/msg): ${rounds.map((r) => `${r.side} ${r.relayRate.toFixed(0)}, ${r.submitRate.toFixed(0)}; ${r.cpuMs.toFixed(2)}`).join(" | ")}`,
+        `  ${label(shape).padEnd(20)} rounds (msg/s relayed, submitted; CPU ms/msg): ${rounds.map((r) => `${r.side} ${r.relayRate.toFixed(0)}, ${r.submitRate.toFixed(0)}; ${r.cpuMs.toFixed(2)}`).join(" | ")}; disk ceiling ${ceiling.toFixed(0)} msg/s`,
       );
     }
     await until(async () => (await new Spool(spool).ids()).length === 0, "semail's spool to empty", 30_000);
 
     console.log("");
+    for (const line of comparisonTable(rows, peers, { semail: "disk ceiling" })) console.log(`  ${line}`);
     console.log(
-      `  ${"shape".padEnd(20)} ${"semail msg/s".padStart(12)} ${"postfix msg/s".padStart(13)} ${"ratio".padStart(6)}   CPU ms/msg: semail, postfix   peak RSS / PSS: semail, postfix`,
+      `  (median of the rounds, msg/s end to end: from the first connection until the sink has every message. Disk ceiling: a plain loop appending the same bytes to one file with a sync per message, ${SESSIONS} at once (SEMail's spool is one such file; a peer writes a queue file per message). Target: SEMail >= 2.0x Postfix at every shape.)`,
     );
-    for (const r of results) {
-      const ratio = r.median.semail / r.median.postfix;
+    console.log("");
+    console.log(`  ${"shape".padEnd(20)}   CPU ms/msg, peak RSS / PSS: ${sides.join(", ")}`);
+    for (const r of results)
       console.log(
-        `  ${label(r.shape).padEnd(20)} ${r.median.semail.toFixed(0).padStart(12)} ${r.median.postfix.toFixed(0).padStart(13)} ${ratio.toFixed(2).padStart(6)}${ratio >= 2 ? "  " : " <"}   ${r.cpuMs.semail.toFixed(2).padStart(5)}, ${r.cpuMs.postfix.toFixed(2).padStart(5)}${" ".repeat(16)}${mb(r.peak.semail.rss)} / ${mb(r.peak.semail.pss)}, ${mb(r.peak.postfix.rss)} / ${mb(r.peak.postfix.pss)}`,
+        `  ${label(r.shape).padEnd(20)}   ${sides.map((side) => `${r.cpuMs[side]!.toFixed(2)} ms, ${mb(r.peak[side]!.rss)} / ${mb(r.peak[side]!.pss)}`).join("; ")}`,
       );
-    }
-    const lowest = Math.min(...results.map((r) => r.median.semail / r.median.postfix));
-    console.log(
-      `  (median of the rounds, msg/s end to end: from the first connection until the sink has every message; target ratio >= 2.0 at every shape, lowest ${lowest.toFixed(2)}; "<" marks a shape below it)`,
-    );
     console.log(
       JSON.stringify({
         bench: "relay",
@@ -257,15 +289,14 @@ export async function main(argv: readonly string[]): Promise<void> {
         sessions: SESSIONS,
         concurrency: CONCURRENCY,
         ...(perConnection ? { perConnection } : {}),
-        shapes: results.map((r) => ({
+        shapes: results.map((r, i) => ({
           size: r.shape.size,
           domains: r.shape.domains,
-          semail: Math.round(r.median.semail),
-          postfix: Math.round(r.median.postfix),
-          ratio: Number((r.median.semail / r.median.postfix).toFixed(2)),
-          cpuMsPerMessage: { semail: Number(r.cpuMs.semail.toFixed(3)), postfix: Number(r.cpuMs.postfix.toFixed(3)) },
-          peakRss: { semail: r.peak.semail.rss, postfix: r.peak.postfix.rss },
-          peakPss: { semail: r.peak.semail.pss, postfix: r.peak.postfix.pss },
+          relayed: Object.fromEntries(sides.map((side) => [side, Math.round(r.median[side]!)])),
+          diskCeiling: Math.round(rows[i]!.ceiling!.semail),
+          cpuMsPerMessage: Object.fromEntries(sides.map((side) => [side, Number(r.cpuMs[side]!.toFixed(3))])),
+          peakRss: Object.fromEntries(sides.map((side) => [side, r.peak[side]!.rss])),
+          peakPss: Object.fromEntries(sides.map((side) => [side, r.peak[side]!.pss])),
           rounds: r.rounds.map((x) => ({
             side: x.side,
             relayed: Math.round(x.relayRate),
