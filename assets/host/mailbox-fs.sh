@@ -112,6 +112,19 @@ run() {
   if [ "$dry" = 1 ]; then echo "+ $*"; else "$@"; fi
 }
 
+# umount, tried again for up to 5 s while the mount is busy: the inbound store keeps a
+# mailbox's files open up to 2 s after its last message (local mode's store is asked to let
+# go first, deploy/local/applier.ts). Holding it longer is a user's doing: the last error stays.
+umount_when_free() {
+  if [ "$dry" = 1 ]; then echo "+ umount $target"; return 0; fi
+  local tries=0
+  until umount "$target" 2>/dev/null; do
+    tries=$((tries + 1))
+    if [ "$tries" -ge 20 ]; then umount "$target"; return; fi
+    sleep 0.25
+  done
+}
+
 exists() { [ -e "$device" ]; }
 
 current_bytes() {
@@ -223,7 +236,7 @@ grow_ext4() {
   local why
   if why="$(resize2fs "$1" 2>&1)"; then return 0; fi
   note "online resize of $1 refused ($(printf '%s' "$why" | tail -n 1)); resizing offline"
-  umount "$target" || die "cannot unmount $target to resize it (in use?); stop the containers using it and run grow again"
+  umount_when_free || die "cannot unmount $target to resize it (in use?); stop the containers using it and run grow again"
   if [ "$backend" = image ]; then release_loops; fi
   e2fsck -f -p "$device" >/dev/null || die "e2fsck found problems on $device; repair it by hand (e2fsck -f $device), then run grow again"
   resize2fs "$device" >/dev/null 2>&1 || die "resize2fs $device failed"
@@ -271,7 +284,7 @@ unmount_fs() {
   if [ -n "$(mounted_source)" ]; then
     is_ours_mounted || die "$target has $(mounted_source) mounted, not $device; leaving it alone"
     # Lazily: gone from the tree now, the filesystem (and its loop device) freed when its last user goes.
-    if [ "$lazy" = 1 ]; then run umount -l "$target"; else run umount "$target"; fi
+    if [ "$lazy" = 1 ]; then run umount -l "$target"; else umount_when_free; fi
   fi
   fstab_remove
 }
@@ -311,7 +324,7 @@ set_aside() {
   local name
   if is_ours_mounted; then
     # Not lazily: the storage is renamed next, and a process still in it would write on.
-    run umount "$target" || die "$target is in use$(holders); its mail (of $(recorded_address_of "$address_file")) is to be set aside for the new address: stop what uses it, then run again"
+    umount_when_free || die "$target is in use$(holders); its mail (of $(recorded_address_of "$address_file")) is to be set aside for the new address: stop what uses it, then run again"
   fi
   fstab_remove
   name="$(aside_name)"

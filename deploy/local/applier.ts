@@ -45,6 +45,12 @@ export interface LocalApplierOptions {
   readonly notifyDaemons: (list: UsersList) => Promise<void>;
   /** The users' containers, when local mode has Docker. */
   readonly containers?: LocalContainers;
+  /**
+   * The running inbound store's `release`: lets go of a mailbox's filesystem before it is
+   * unmounted or resized (its mbox files stay open a moment between messages), and holds
+   * its deliveries until the answered function is called.
+   */
+  readonly releaseMailbox?: (owner: string) => Promise<() => void>;
 }
 
 export interface LocalZoneOptions {
@@ -101,6 +107,22 @@ async function mailboxFs(
   size: number,
   options: LocalApplierOptions,
   lazy = false,
+): Promise<void> {
+  // The store lets go first, or the unmount (of a resize too) finds its files open: EBUSY.
+  const resume = await options.releaseMailbox?.(owner);
+  try {
+    await runMailboxFs(action, owner, size, options, lazy);
+  } finally {
+    resume?.();
+  }
+}
+
+async function runMailboxFs(
+  action: "grow" | "unmount",
+  owner: string,
+  size: number,
+  options: LocalApplierOptions,
+  lazy: boolean,
 ): Promise<void> {
   const uid = String(mailUid(owner));
   const args = [

@@ -163,6 +163,7 @@ export async function startLocalMode(o: LocalModeOptions): Promise<LocalMode | u
       await webmail?.reload(applied);
     },
     ...(userSpace ? { containers: userSpace.containers } : {}),
+    releaseMailbox: (owner) => inbound.store.release(owner),
   };
   if (o.images) {
     o.onStop(`the mailbox filesystems (unmounted from ${settings.inbound.mailRoot})`, async () => {

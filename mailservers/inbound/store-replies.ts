@@ -5,6 +5,7 @@ import type { Logger } from "pino";
 import { SmtpError, permFail, tempFail } from "../core/types.ts";
 import {
   InvalidOwnerError,
+  MailboxHeldError,
   MailboxLockedError,
   MailboxNotProvisionedError,
   NoRoomError,
@@ -19,6 +20,13 @@ import {
   UnsafeMailboxRootError,
 } from "./store/index.ts";
 
+/** Errors of a write that ran out of room (append/batch-writer.ts calls a short write ESHORTWRITE). */
+const FULL_FILESYSTEM_CODES = new Set(["ENOSPC", "EDQUOT", "ESHORTWRITE"]);
+
+function filesystemFull(cause: unknown): boolean {
+  return FULL_FILESYSTEM_CODES.has((cause as NodeJS.ErrnoException | undefined)?.code ?? "");
+}
+
 /**
  * The reply for a failed store call (`id`: the message's, when delivering). The stream's
  * own SmtpError (a limit the front end enforces) passes through; anything unknown is
@@ -29,6 +37,7 @@ export function storeReply(error: unknown, logger: Logger, id?: string): SmtpErr
   if (error instanceof StoreClosedError) return tempFail(421, "4.3.2", "Service shutting down");
   if (error instanceof MailboxLockedError)
     return tempFail(451, "4.2.0", "Mailbox is locked by another program, try again later");
+  if (error instanceof MailboxHeldError) return tempFail(451, "4.2.0", "Mailbox is under maintenance, try again later");
   if (error instanceof MailboxNotProvisionedError) {
     logger.warn(
       { root: error.root },
@@ -65,6 +74,10 @@ export function storeReply(error: unknown, logger: Logger, id?: string): SmtpErr
   }
   if (error instanceof PartiallyStoredError)
     logger.error({ id, err: error.cause }, "a message was stored in some mailbox files but not all");
+  // The mailbox's own filesystem filled between the room check and the write (another program
+  // wrote to it): the same temporary "mailbox full" as at RCPT, not a local error.
+  if (error instanceof RolledBackError && filesystemFull(error.cause))
+    return tempFail(452, "4.2.2", "Mailbox full, try again later");
   if (
     error instanceof RolledBackError ||
     error instanceof RollbackFailedError ||

@@ -33,6 +33,18 @@ export class MailboxLockedError extends StoreError {
   }
 }
 
+/** The mailbox's filesystem is being unmounted, resized or removed (HeldRoots), past the bounded wait. */
+export class MailboxHeldError extends StoreError {
+  override readonly name = "MailboxHeldError";
+  readonly root: string;
+  readonly waitedMs: number;
+  constructor(root: string, waitedMs: number) {
+    super(`mailbox root ${root} was held for its filesystem's maintenance for more than ${waitedMs} ms`);
+    this.root = root;
+    this.waitedMs = waitedMs;
+  }
+}
+
 /** The owner's root does not exist yet, or is the empty mount point of an unmounted filesystem. */
 export class MailboxNotProvisionedError extends StoreError {
   override readonly name = "MailboxNotProvisionedError";

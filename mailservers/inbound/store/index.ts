@@ -13,6 +13,7 @@ export {
 } from "./mbox-store.ts";
 export {
   InvalidOwnerError,
+  MailboxHeldError,
   MailboxLockedError,
   MailboxNotProvisionedError,
   NoRoomError,

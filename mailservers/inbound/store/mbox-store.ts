@@ -30,6 +30,7 @@ import type { Logger } from "pino";
 import type { Envelope } from "../../core/types.ts";
 import { provisioningState } from "../../../config/mailbox-layout.ts";
 import { CrashMarkers } from "./append/crash-markers.ts";
+import { FailureLog } from "./append/failure-log.ts";
 import { MboxFile, type MboxFileContext } from "./append/mbox-file.ts";
 import { recoverStore, type RecoveryReport } from "./append/recovery.ts";
 import { commitAppends } from "./commit.ts";
@@ -37,6 +38,7 @@ import { BodyBufferError, StoreClosedError, StoreUnavailableError, UnsafeMailbox
 import type { FaultInjector } from "./faults.ts";
 import { MboxoBody } from "./mbox/mboxo.ts";
 import { checkQuota, fileAppends, recipientCopies, uniqueTargets, type StoreTarget } from "./plan.ts";
+import { HeldRoots } from "./roots/held-roots.ts";
 import { mailboxRoot, prepareMailboxRoot } from "./roots/mailbox-root.ts";
 import { SpaceReservations, filesystemOf, largestMessage } from "./roots/room.ts";
 import { UsageCache } from "./roots/usage.ts";
@@ -93,7 +95,14 @@ export interface MboxStore {
     message: Readable,
     options?: DeliverOptions,
   ): Promise<void>;
-  /** Waits for deliveries in flight. */
+  /**
+   * Lets go of the owner's mailbox filesystem before it is unmounted, resized or removed:
+   * waits for the commits under way in it, closes its files kept open, and makes new
+   * deliveries to it wait (MailboxHeldError after the lock wait) until the answered
+   * function is called. Call it for every unmount, resize or removal while the store runs.
+   */
+  release(owner: string): Promise<() => void>;
+  /** Waits for deliveries in flight, then closes the files kept open. */
   close(): Promise<void>;
 }
 
@@ -108,6 +117,8 @@ export async function recoverMailRoot(mailRoot: string, logger: Logger): Promise
 }
 
 const DEFAULT_LOCK_TIMEOUT_MS = 20_000;
+/** Mbox files kept open between batches (append/mbox-file.ts), well below the daemon's descriptor limit. */
+const MAX_IDLE_OPEN = 256;
 export const TEMP_DIR = ".tmp";
 
 export function createMboxStore(options: MboxStoreOptions): MboxStore {
@@ -115,6 +126,8 @@ export function createMboxStore(options: MboxStoreOptions): MboxStore {
   const tmpDir = path.join(tree.path, TEMP_DIR);
   const { logger, hostname } = options;
   const markers = new CrashMarkers(tmpDir);
+  const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+  const held = new HeldRoots(lockTimeoutMs);
   const logRecovery = (report: RecoveryReport, message: string) => {
     if (report.truncated.length + report.locksRemoved.length + report.unresolved.length > 0)
       logger.warn(report, message);
@@ -122,7 +135,7 @@ export function createMboxStore(options: MboxStoreOptions): MboxStore {
   };
   const context: MboxFileContext = {
     logger,
-    lockTimeoutMs: options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
+    lockTimeoutMs,
     staleLockMs: options.staleLockMs,
     // A failure here fails the append (451): a lock that may cover a partial tail is not broken.
     recoverDeadWriters: () =>
@@ -131,6 +144,8 @@ export function createMboxStore(options: MboxStoreOptions): MboxStore {
     tree,
     faults: options.faults,
     writeAttempts: new Map(),
+    failures: new FailureLog(logger, (file) => tree.rootOf(file)),
+    idleOpen: { count: 0, most: MAX_IDLE_OPEN, allowed: (file) => !held.isHeld(tree.rootOf(file)) },
   };
   const files = new Map<string, MboxFile>();
   const usage = new UsageCache();
@@ -192,8 +207,11 @@ export function createMboxStore(options: MboxStoreOptions): MboxStore {
     const bodyPath = path.join(tmpDir, `msg-${markers.writer}-${++tempSeq}`);
     let body: BufferedBody | undefined;
     let release: (() => void) | undefined;
+    let leave: (() => void) | undefined;
     try {
       body = await bufferMessage(message, bodyPath);
+      // Nothing is read or written in a mailbox whose filesystem is being let go (release).
+      leave = await held.enter(copies.map((c) => c.root));
       // Step 3: plan. Refused only when every mailbox is full; then each root is checked.
       await checkQuota(copies, body.size, usage);
       const appends = await fileAppends(
@@ -213,6 +231,7 @@ export function createMboxStore(options: MboxStoreOptions): MboxStore {
       const stored = await commitAppends(appends, body, fileFor);
       for (const { owner, bytes } of stored) usage.add(owner, bytes);
     } finally {
+      leave?.();
       release?.();
       if (body?.parts === undefined) await fs.unlink(bodyPath).catch(() => {});
     }
@@ -249,9 +268,16 @@ export function createMboxStore(options: MboxStoreOptions): MboxStore {
         inFlight.delete(delivery);
       }
     },
+    async release(owner) {
+      const root = mailboxRoot(tree, owner);
+      const letGo = await held.hold(root);
+      for (const file of [...files.values()]) if (tree.rootOf(file.path) === root) file.close();
+      return letGo;
+    },
     async close() {
       closed = true;
       await Promise.allSettled([...inFlight]);
+      for (const file of [...files.values()]) file.close();
       await markers.retire();
     },
   };

@@ -176,6 +176,52 @@ test("unmount keeps the image; create mounts it again with the mail; destroy nee
   assert.equal((await mailboxFs("destroy", ...p.common(), "--yes-destroy-mail")).code, 0, "destroy is idempotent too");
 });
 
+/** Whether the process `pid` has a child running `sleep` (mailbox-fs.sh waiting between two tries). */
+async function sleepingChild(pid: number): Promise<boolean> {
+  for (const entry of await readdir("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, "utf8").catch(() => "");
+    const [comm, rest] = [
+      stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")),
+      stat.slice(stat.lastIndexOf(")") + 2),
+    ];
+    if (comm === "sleep" && Number(rest.split(" ")[1]) === pid) return true;
+  }
+  return false;
+}
+
+test("unmount tries again for a few seconds while the mount is busy: a file let go meanwhile (the store's, kept open 2 s) does not fail it; one held on does", {
+  skip,
+}, async (t) => {
+  const p = await place(t);
+  const target = join(p.mailRoot, "alice");
+  assert.equal((await mailboxFs("create", ...p.common(), "--size", String(32 * MiB))).code, 0);
+  const hold = () => {
+    const holder = spawn("bash", ["-c", "exec 3>>INBOX; exec sleep 60"], { cwd: target, stdio: "ignore" });
+    t.after(() => holder.kill("SIGKILL"));
+    return holder;
+  };
+
+  const brief = hold();
+  const unmounting = spawn("bash", [SCRIPT, "unmount", ...p.common()], { stdio: "ignore" });
+  const exited = new Promise<number | null>((resolve) => unmounting.once("exit", resolve));
+  await until(() => sleepingChild(unmounting.pid!), "mailbox-fs.sh to wait between two tries of umount");
+  brief.kill("SIGKILL");
+  assert.equal(await exited, 0, "unmounted once the file was let go");
+  assert.equal(await source(target), "");
+
+  assert.equal((await mailboxFs("create", ...p.common(), "--size", String(32 * MiB))).code, 0);
+  const held = hold();
+  await until(
+    async () => (await readdir(`/proc/${held.pid}/fd`).catch(() => [])).length > 3,
+    "the holder to open INBOX",
+  );
+  const busy = await mailboxFs("unmount", ...p.common());
+  assert.notEqual(busy.code, 0);
+  assert.match(busy.stderr, /target is busy/);
+  assert.notEqual(await source(target), "", "still mounted");
+});
+
 test("never formats a device that holds a filesystem or data", { skip }, async (t) => {
   const p = await place(t);
   await mkdir(p.imageDir, { recursive: true });

@@ -18,6 +18,7 @@ import { createInboundBackend } from "../../../mailservers/inbound/backend.ts";
 import { adminMailbox } from "../../../mailservers/inbound/recipients.ts";
 import {
   InvalidOwnerError,
+  MailboxHeldError,
   MailboxLockedError,
   MailboxNotProvisionedError,
   NoRoomError,
@@ -44,6 +45,11 @@ describe("storeReply", () => {
       new MailboxLockedError("/m/bob/INBOX", 20_000),
       TemporaryFailure,
       "451 4.2.0 Mailbox is locked by another program, try again later",
+    ],
+    [
+      new MailboxHeldError("/m/bob", 20_000),
+      TemporaryFailure,
+      "451 4.2.0 Mailbox is under maintenance, try again later",
     ],
     [new MailboxNotProvisionedError("/m/bob"), TemporaryFailure, "451 4.2.1 Mailbox is being set up, try again later"],
     [new QuotaExceededError("full"), PermanentFailure, "552 5.2.2 Mailbox full"],
@@ -124,6 +130,7 @@ describe("the inbound backend replies for the store", () => {
     provisioned: () => Promise.reject(error),
     usage: () => Promise.reject(error),
     largestMessage: () => Promise.reject(error),
+    release: () => Promise.reject(error),
     deliver: (_envelope, _targets, message) => {
       message.resume();
       return Promise.reject(error);

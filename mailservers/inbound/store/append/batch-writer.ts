@@ -4,7 +4,7 @@
 import { promises as fs, constants } from "node:fs";
 import type { AppendHandle } from "./append-handle.ts";
 import type { FaultInjector } from "../faults.ts";
-import type { AppendItem } from "./append-item.ts";
+import { itemSize, type AppendItem } from "./append-item.ts";
 
 /** Most bytes gathered before one write(2). */
 const WRITE_CHUNK = 1 << 20;
@@ -36,13 +36,33 @@ export class BatchWriter {
     this.#context = context;
   }
 
+  /** Gathers `data`; resolves once it is gathered, having written out a full 1 MiB first if need be. */
   async add(data: Buffer): Promise<void> {
-    this.#parts.push(data);
-    this.#length += data.length;
-    if (this.#length >= WRITE_CHUNK) await this.flush();
+    if (this.#gather(data)) await this.flush();
   }
 
-  async addItem(item: AppendItem): Promise<void> {
+  /**
+   * Gathers a message: its copies' prefixes, each followed by the body. A message held in
+   * memory that fits in the gathered write is taken at once (no promise, the common case).
+   */
+  addItem(item: AppendItem): Promise<void> | undefined {
+    const parts = item.body.parts;
+    if (!parts || this.#length + itemSize(item) >= WRITE_CHUNK) return this.#addLargeItem(item);
+    for (const prefix of item.prefixes) {
+      this.#gather(prefix);
+      for (const part of parts) this.#gather(part);
+    }
+    return undefined;
+  }
+
+  /** Adds `data` to the gathered write; true once it is 1 MiB or more. */
+  #gather(data: Buffer): boolean {
+    this.#parts.push(data);
+    this.#length += data.length;
+    return this.#length >= WRITE_CHUNK;
+  }
+
+  async #addLargeItem(item: AppendItem): Promise<void> {
     for (const prefix of item.prefixes) {
       await this.add(prefix);
       if (item.body.parts) for (const part of item.body.parts) await this.add(part);

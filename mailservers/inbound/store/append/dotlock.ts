@@ -1,7 +1,12 @@
 // The dotlock Debian's mail tools share (Debian policy 11.6, liblockfile, mutt, Python's
-// mailbox): `<file>.lock`, created atomically, holding our pid. Like the other metadata
-// calls of an append these are synchronous (see append-handle.ts), except creating the
-// file to link, which may wait for a journal commit, and the wait for someone else's lock.
+// mailbox): `<file>.lock`, made atomically by link(2) from a file that is already whole.
+// That file is the mailbox root's provisioning marker when it is an empty file (it lives as
+// long as the mailbox): a lock is then one link and one unlink, where a file of our own to
+// link (holding our pid) costs creating and freeing an inode for every lock, which under
+// load was the largest single cost of an append (ext4 scans its recently freed inodes on
+// every create). Like the other metadata calls of an append these are synchronous (see
+// append-handle.ts), except creating a file to link, which may wait for a journal commit,
+// and the wait for someone else's lock.
 import fs, { constants, type BigIntStats } from "node:fs";
 import path from "node:path";
 import { createFile } from "./append-handle.ts";
@@ -33,12 +38,21 @@ export interface DotlockOptions {
    * marker records it, so recovery knows this very file as ours (a pid alone may be another's).
    */
   readonly beforeLink?: (identity: LockIdentity) => void;
+  /**
+   * An existing empty regular file on the mailbox's filesystem to link as the lock: the
+   * mailbox root's provisioning marker. Missing, not an empty plain file, or refused by
+   * link(2): the lock is linked from a file of our own holding our pid.
+   */
+  readonly linkSource?: string;
 }
 
 /**
  * Which file a lock is: its inode, and its modification time in ns, because a freed inode
  * number is handed out again at once. The mtime is set when our pid is written and link(2)
  * and unlink(2) leave it alone (the ctime changes; a birth time is not always available).
+ * A lock linked from the provisioning marker shares the marker's inode, which is not freed
+ * while the marker exists, and its mtime, which the next lock in that mailbox moves on:
+ * recovery knows it by its inode, its other link and its emptiness (recovery.ts `holds`).
  */
 export interface LockIdentity {
   readonly inode: bigint;
@@ -60,20 +74,31 @@ export function lockTempPrefix(lockPath: string, tag: string): string {
 
 /**
  * Takes `<file>.lock`; resolves with the lock path. Throws MailboxLockedError after the timeout.
- * The lock is born complete: a unique file holding our pid is link(2)ed to the lock name
- * (the liblockfile and Python way), so a crash never leaves an empty lock that nobody
- * could tell from a reader's.
+ * The lock is born complete: an existing file is link(2)ed to the lock name (the
+ * liblockfile and Python way), so a crash never leaves a half-made lock that nobody could
+ * tell from a reader's. Its identity is recorded (`beforeLink`) before the link.
  */
 export async function acquireDotlock(file: string, options: DotlockOptions): Promise<string> {
   const lockPath = `${file}.lock`;
+  const deadline = Date.now() + options.timeoutMs;
+  const shared = options.linkSource === undefined ? undefined : freshIdentity(options.linkSource);
+  if (shared) {
+    options.beforeLink?.(shared);
+    try {
+      await linkWhenFree(options.linkSource!, lockPath, file, options, deadline);
+      return lockPath;
+    } catch (error) {
+      if (error instanceof MailboxLockedError || !SHARED_SOURCE_ERRORS.has((error as NodeJS.ErrnoException).code ?? ""))
+        throw error;
+      // The marker went away, or this filesystem refuses the link: a file of our own.
+    }
+  }
   const temp = `${lockTempPrefix(lockPath, options.tag)}${++unique}`;
   const fd = await createFile(
     temp,
     constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
     0o644,
   );
-  const deadline = Date.now() + options.timeoutMs;
-  let delay = 2;
   try {
     try {
       fs.writeSync(fd, `${process.pid}\n`);
@@ -81,22 +106,53 @@ export async function acquireDotlock(file: string, options: DotlockOptions): Pro
     } finally {
       fs.closeSync(fd);
     }
-    for (;;) {
-      try {
-        fs.linkSync(temp, lockPath);
-        return lockPath;
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-      }
-      removeIfStale(lockPath, options);
-      if (Date.now() >= deadline) {
-        throw new MailboxLockedError(file, options.timeoutMs);
-      }
-      await new Promise((resolve) => setTimeout(resolve, Math.min(delay, Math.max(1, deadline - Date.now()))));
-      delay = Math.min(delay * 2, 100);
-    }
+    await linkWhenFree(temp, lockPath, file, options, deadline);
+    return lockPath;
   } finally {
     ignoreErrors(() => fs.unlinkSync(temp));
+  }
+}
+
+/** link(2) errors after which a lock is linked from a file of our own instead of the shared source. */
+const SHARED_SOURCE_ERRORS = new Set(["ENOENT", "EXDEV", "EMLINK", "EPERM", "EACCES"]);
+
+/**
+ * The shared source's identity with its mtime set to now, or undefined if it is not an
+ * empty regular file (recovery knows a lock linked from it by that, recovery.ts `holds`).
+ * A fresh mtime keeps the lock from looking stale to readers that judge a lock by its age
+ * (liblockfile; ours); lutimes, because a user may swap it for a symlink.
+ */
+function freshIdentity(source: string): LockIdentity | undefined {
+  try {
+    const now = new Date();
+    fs.lutimesSync(source, now, now);
+    const stat = fs.lstatSync(source, { bigint: true });
+    return stat.isFile() && stat.size === 0n ? lockIdentity(stat) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Links `source` as the lock once nobody holds it; throws MailboxLockedError at `deadline`, or link(2)'s other errors. */
+async function linkWhenFree(
+  source: string,
+  lockPath: string,
+  file: string,
+  options: DotlockOptions,
+  deadline: number,
+): Promise<void> {
+  let delay = 2;
+  for (;;) {
+    try {
+      fs.linkSync(source, lockPath);
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    }
+    removeIfStale(lockPath, options);
+    if (Date.now() >= deadline) throw new MailboxLockedError(file, options.timeoutMs);
+    await new Promise((resolve) => setTimeout(resolve, Math.min(delay, Math.max(1, deadline - Date.now()))));
+    delay = Math.min(delay * 2, 100);
   }
 }
 

@@ -5,7 +5,11 @@
 // in one global order (sorted paths), so a batch only ever waits on files after its own:
 // no deadlock. A message moves on to its next file as soon as this one is written; the
 // fsync runs meanwhile, and the message awaits every file's `durable` before its verdict.
-import { constants } from "node:fs";
+// After a batch the file stays open for a moment (IDLE_OPEN_MS), so the next message to it
+// skips the open and its checks; under the next lock it is used only if the path still
+// names that very file. The store closes it at once when its filesystem is to be unmounted
+// (`close`, and `idleOpen.allowed` says no while the root is held).
+import { constants, lstatSync, type Stats } from "node:fs";
 import path from "node:path";
 import type { Logger } from "pino";
 import { AppendHandle } from "./append-handle.ts";
@@ -17,9 +21,13 @@ import { BatchWriter, separatorAfter } from "./batch-writer.ts";
 import type { FaultInjector } from "../faults.ts";
 import type { UserOwnedTree } from "../roots/user-owned-tree.ts";
 import { RollbackFailedError } from "../errors.ts";
+import { PROVISIONED_MARKER } from "../../../../config/mailbox-layout.ts";
+import type { FailureLog } from "./failure-log.ts";
 
 /** Most messages per batch. */
 const MAX_BATCH = 256;
+/** How long a file stays open after its last batch, waiting for the next message. */
+const IDLE_OPEN_MS = 2000;
 /** open(2) errors that mean "not a regular file": a symlink (O_NOFOLLOW), a FIFO without reader (O_NONBLOCK), a directory. */
 const UNSAFE_OPEN_ERRORS = new Set(["ELOOP", "ENXIO", "EISDIR"]);
 // Read too: the last bytes tell whether the previous writer ended its message properly.
@@ -57,6 +65,18 @@ export interface MboxFileContext {
   readonly faults: FaultInjector | undefined;
   /** write(2) calls per file, for fault injection. */
   readonly writeAttempts: Map<string, number>;
+  /** Failed appends, logged once per mailbox while they last (failure-log.ts); absent: each one is logged. */
+  readonly failures?: FailureLog;
+  /** Files kept open between batches: at most `most`, none that `allowed` refuses (none without it). */
+  readonly idleOpen?: IdleOpen;
+}
+
+/** The budget of files kept open between batches, shared by a store's files. */
+export interface IdleOpen {
+  count: number;
+  readonly most: number;
+  /** False for a file whose filesystem is about to be unmounted. */
+  allowed(file: string): boolean;
 }
 
 interface Entry {
@@ -77,14 +97,19 @@ interface Written {
 export class MboxFile {
   readonly path: string;
   readonly #context: MboxFileContext;
+  /** What the dotlock is linked from: the mailbox root's provisioning marker (dotlock.ts). */
+  readonly #lockSource: string;
   #queue: Entry[] = [];
   #running = false;
-  /** Called when the queue is empty and no batch runs, so the owner can drop this object. */
+  /** The file, still open after the last batch, and when it closes. */
+  #idleOpen: { handle: AppendHandle; timer: NodeJS.Timeout } | undefined;
+  /** Called when the queue is empty, no batch runs and the file is closed, so the owner can drop this object. */
   onIdle?: () => void;
 
   constructor(filePath: string, context: MboxFileContext) {
     this.path = filePath;
     this.#context = context;
+    this.#lockSource = path.join(context.tree.rootOf(filePath), PROVISIONED_MARKER);
   }
 
   /** Appends `item` in the next batch; resolves when it is written (lock still held; see `durable`). */
@@ -100,7 +125,13 @@ export class MboxFile {
   }
 
   get idle(): boolean {
-    return !this.#running && this.#queue.length === 0;
+    return !this.#running && this.#queue.length === 0 && this.#idleOpen === undefined;
+  }
+
+  /** Closes the file if it was left open after its last batch (its filesystem is let go, or the store closes). */
+  close(): void {
+    this.#takeIdleOpen()?.close();
+    if (this.idle) this.onIdle?.();
   }
 
   async #drain(): Promise<void> {
@@ -109,7 +140,46 @@ export class MboxFile {
       await this.#runBatch(batch);
     }
     this.#running = false;
-    this.onIdle?.();
+    if (this.idle) this.onIdle?.();
+  }
+
+  /** Keeps `handle` open for the next batch, if the budget and the file's filesystem allow. */
+  #keepOpen(handle: AppendHandle): void {
+    const idleOpen = this.#context.idleOpen;
+    if (!idleOpen || idleOpen.count >= idleOpen.most || !idleOpen.allowed(this.path)) {
+      handle.close();
+      return;
+    }
+    idleOpen.count++;
+    const timer = setTimeout(() => this.close(), IDLE_OPEN_MS);
+    timer.unref();
+    this.#idleOpen = { handle, timer };
+  }
+
+  #takeIdleOpen(): AppendHandle | undefined {
+    const kept = this.#idleOpen;
+    if (!kept) return undefined;
+    this.#idleOpen = undefined;
+    clearTimeout(kept.timer);
+    this.#context.idleOpen!.count--;
+    return kept.handle;
+  }
+
+  /**
+   * The file for this batch (lock held): the one kept open if the path still names it
+   * (its open-time checks stand: `checked`), else opened afresh, created if missing.
+   */
+  async #openForBatch(): Promise<{ handle: AppendHandle; stat: Stats; created: boolean; checked: boolean }> {
+    const kept = this.#takeIdleOpen();
+    if (kept) {
+      const now = lstatSync(this.path, { throwIfNoEntry: false });
+      const stat = kept.stat();
+      if (now && now.ino === stat.ino && now.dev === stat.dev)
+        return { handle: kept, stat, created: false, checked: true };
+      kept.close();
+    }
+    const { handle, created } = await this.#open();
+    return { handle, stat: handle.stat(), created, checked: false };
   }
 
   async #runBatch(batch: Entry[]): Promise<void> {
@@ -133,15 +203,17 @@ export class MboxFile {
         beforeBreak: () => this.#context.recoverDeadWriters?.(),
         onStale: (lock, ageMs) => logger.warn({ lock, ageMs }, "removed a stale mailbox lock"),
         beforeLink: (identity) => claimed.setLock(identity),
+        linkSource: this.#lockSource,
       });
       locked = true;
       faults?.crashAt?.("lock-taken", this.path);
-      ({ handle, created } = await this.#open());
-      const stat = handle.stat();
+      let checked: boolean;
+      let stat: Stats;
+      ({ handle, stat, created, checked } = await this.#openForBatch());
       if (!stat.isFile() || stat.nlink !== 1)
         throw new UnsafeMailboxError(`${this.path} is not a regular file with a single link`);
       const { tree } = this.#context;
-      if (!tree.holds(handle.fd, this.path))
+      if (!checked && !tree.holds(handle.fd, this.path))
         throw new UnsafeMailboxError(`${this.path} was reached through a directory swapped for a symlink`);
       if (created) tree.giveToOwner(handle.fd, tree.rootOf(this.path));
       base = stat.size;
@@ -153,7 +225,8 @@ export class MboxFile {
       let position = base + separator.length;
       for (const entry of batch) {
         const start = position;
-        await writer.addItem(entry.item);
+        const adding = writer.addItem(entry.item);
+        if (adding) await adding;
         position += itemSize(entry.item);
         written.push({ entry, start, end: position });
       }
@@ -165,7 +238,7 @@ export class MboxFile {
         for (const entry of batch) entry.resolve(skippedAppend);
         return;
       }
-      logger.error({ file: this.path, err: error }, "append failed, rolled back");
+      this.#failed(error, "append failed, rolled back", batch.length);
       await this.#finish(handle, base, marker, locked);
       for (const entry of batch) entry.reject(error);
       return;
@@ -201,7 +274,7 @@ export class MboxFile {
       await this.#sync(handle, created);
       faults?.crashAt?.("after-fsync", this.path);
     } catch (error) {
-      logger.error({ file: this.path, err: error }, "fsync failed, rolled back");
+      this.#failed(error, "fsync failed, rolled back", written.length);
       undone = true;
       await this.#finish(handle, base, marker, locked);
       for (const w of written) w.finished!.resolve();
@@ -229,8 +302,17 @@ export class MboxFile {
         return;
       }
     }
-    await this.#finish(handle, -1, marker, locked);
+    await this.#finish(handle, -1, marker, locked, true);
+    if (written.some((w) => w.keep)) this.#context.failures?.succeeded(this.path);
     for (const w of written) w.finished!.resolve();
+    this.#keepOpen(handle);
+  }
+
+  /** `appends` messages of a batch failed in this file. */
+  #failed(error: unknown, what: string, appends: number): void {
+    const { failures, logger } = this.#context;
+    if (failures) failures.failed(this.path, error, what, appends);
+    else logger.error({ file: this.path, err: error }, what);
   }
 
   /** Opens for append without following links or blocking on a FIFO; creates if missing. */
@@ -254,7 +336,8 @@ export class MboxFile {
   }
 
   /**
-   * Restores the length (if `base` >= 0), closes the handle, then marks the slot done,
+   * Restores the length (if `base` >= 0), closes the handle (unless `keepOpen`: the caller
+   * may keep it for the next batch), then marks the slot done,
    * removes the lock and only then frees the slot: a kill at any point leaves a slot that
    * names our lock (see crash-markers.ts). If the file cannot be restored, the lock and
    * the marker stay: readers keep off a file with a partial tail, and recovery at the
@@ -265,6 +348,7 @@ export class MboxFile {
     base: number,
     marker: CrashMarker | undefined,
     locked: boolean,
+    keepOpen = false,
   ): Promise<void> {
     let restored = true;
     if (handle && base >= 0) {
@@ -283,7 +367,7 @@ export class MboxFile {
       }
     }
     try {
-      handle?.close();
+      if (!keepOpen) handle?.close();
     } catch {
       // Nothing more to do with it.
     }

@@ -82,23 +82,33 @@ function ignoreErrors(call: () => unknown): void {
   }
 }
 
-/** Whether the lock is the very file `marker`'s batch linked there (same inode and mtime, its pid inside). */
-function holds(marker: MarkerContent, lock: { identity: LockIdentity; text: string } | undefined): boolean {
-  const ours = marker.lockIdentity;
-  return (
-    ours !== undefined &&
-    lock !== undefined &&
-    lock.identity.inode === ours.inode &&
-    lock.identity.mtime === ours.mtime &&
-    lock.text === `${marker.pid}\n`
-  );
+interface FoundLock {
+  readonly identity: LockIdentity;
+  /** Names of its inode (st_nlink). */
+  readonly links: number;
+  readonly text: string;
 }
 
-/** The lock at `lockPath` with its identity and text, if it is a regular file. */
-function readLock(lockPath: string): { identity: LockIdentity; text: string } | undefined {
+/**
+ * Whether the lock is the very file `marker`'s batch linked there: the temp file it made
+ * (same inode and mtime, its pid inside), or the mailbox's provisioning marker (dotlock.ts
+ * `linkSource`: same inode, still linked as the marker, empty like it). The marker's
+ * inode cannot be another file's while the marker holds it.
+ */
+function holds(marker: MarkerContent, lock: FoundLock | undefined): boolean {
+  const ours = marker.lockIdentity;
+  if (ours === undefined || lock === undefined || lock.identity.inode !== ours.inode) return false;
+  if (lock.identity.mtime === ours.mtime && lock.text === `${marker.pid}\n`) return true;
+  return lock.links >= 2 && lock.text === "";
+}
+
+/** The lock at `lockPath` with its identity, links and text, if it is a regular file. */
+function readLock(lockPath: string): FoundLock | undefined {
   try {
     const stat = fs.lstatSync(lockPath, { bigint: true });
-    return stat.isFile() ? { identity: lockIdentity(stat), text: fs.readFileSync(lockPath, "utf8") } : undefined;
+    return stat.isFile()
+      ? { identity: lockIdentity(stat), links: Number(stat.nlink), text: fs.readFileSync(lockPath, "utf8") }
+      : undefined;
   } catch {
     return undefined;
   }
@@ -121,7 +131,13 @@ function sizeOf(file: string): number | undefined {
 function recoverFile(markers: readonly MarkerContent[], writer: Writer, report: RecoveryReport, logger: Logger): void {
   const { file, lock: lockPath } = markers[0]!;
   const lock = readLock(lockPath);
-  const holder = markers.find((marker) => holds(marker, lock));
+  // Slots linked from one marker share its inode: the holder is the latest of them (an
+  // older one is a batch left unfinished minutes before, whose lock was broken since).
+  const holder = markers
+    .filter((marker) => holds(marker, lock))
+    .sort((a, b) =>
+      a.lockIdentity!.mtime < b.lockIdentity!.mtime ? 1 : a.lockIdentity!.mtime > b.lockIdentity!.mtime ? -1 : 0,
+    )[0];
 
   const unfinished = markers.filter((m) => !m.done && m.length !== undefined);
   if (unfinished.length > 0) {
