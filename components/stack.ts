@@ -22,9 +22,11 @@ import {
 } from "../config/stack/transport-security.ts";
 import { AcmeCertificate } from "./acme-certificate.ts";
 import { AptProxy } from "./apt-proxy.ts";
+import { BackupSchedule } from "./backup-schedule.ts";
+import { BanWatcher } from "./ban-watcher.ts";
 import { HostScripts } from "./host-scripts.ts";
 import { ImapServer } from "./imap-server.ts";
-import { LdapServer } from "./ldap-server.ts";
+import { LDAP_HOST, LdapServer } from "./ldap-server.ts";
 import { Mailbox, type MailboxStorage } from "./mailbox.ts";
 import { SemailImage, type ImageRole } from "./semail-image.ts";
 import { shellLine } from "../lib/shell.ts";
@@ -45,6 +47,8 @@ export interface StackSecrets {
   readonly gandiApiKey?: pulumi.Input<string> | undefined;
   /** ACME account key (PEM); set, the VM gets its certificate from the acmeDirectoryUrl CA (components/acme-certificate.ts). */
   readonly acmeAccountKey?: pulumi.Input<string> | undefined;
+  /** The restic repository's password (needed when backupRepository is set; components/backup-schedule.ts). */
+  readonly backupPassword?: pulumi.Input<string> | undefined;
 }
 
 export interface StackOutputs {
@@ -67,6 +71,15 @@ export const HOST_KEYS_DIR = "/var/lib/semail/host-keys";
 /** The apt proxy's cache on the VM. */
 export const APT_CACHE_DIR = "/var/cache/semail/apt";
 
+/**
+ * Where the DKIM private keys are kept on the VM, for the backups (the stack publishes only the
+ * public keys, dkimKeys); `semail backup` skips it while it does not exist.
+ */
+export const DKIM_KEYS_DIR = "/etc/semail/dkim";
+/** `semail cert`'s account key and settings, and its state (components/acme-certificate.ts). */
+export const ACME_CONFIG_DIR = "/etc/semail/acme";
+export const ACME_STATE_DIR = "/var/lib/semail/acme";
+
 /** The data disk as the VM sees it (XenVm attaches it as xvdb). */
 export const VM_DATA_DEVICE = "/dev/xvdb";
 
@@ -86,6 +99,11 @@ export function stackProblems(config: StackConfig, secrets: StackSecrets): strin
   ) {
     problems.push(
       "semail:acmeChallenge http-01: the CA checks the names on port 80, which the webmail's nginx answers: keep semail:webmailPort on and semail:webmailHttpPort 80, or use dns-01 (semail:dnsProvider bind)",
+    );
+  }
+  if (config.backupRepository !== "" && secrets.backupPassword === undefined) {
+    problems.push(
+      "semail:backupPassword is required when semail:backupRepository is set: restic encrypts the repository with it (pulumi config set --secret backupPassword PASSWORD)",
     );
   }
   if (config.ldapUrl === "" && secrets.ldapPassword === undefined) {
@@ -380,10 +398,10 @@ export function defineStack(
         // Debian's bind9 makes the control channel's key at install (VM_PACKAGES).
         ...(dns01 ? { zone: { dir: ZONE_DIR, rndcKey: "/etc/bind/rndc.key" } } : {}),
         accountKey: secrets.acmeAccountKey,
-        configDir: "/etc/semail/acme",
+        configDir: ACME_CONFIG_DIR,
         tlsCert: config.tlsCert,
         tlsKey: config.tlsKey,
-        stateDir: "/var/lib/semail/acme",
+        stateDir: ACME_STATE_DIR,
         managedDomain: config.managedDomain,
         reload: {
           hangup: ["semail-inbound", "semail-outbound"],
@@ -393,6 +411,61 @@ export function defineStack(
       },
       // DNS-01 edits the installed zone: it must be there first.
       { dependsOn: [...(webmail ? [webmail] : []), ...(dns01 ? [zone] : [])] },
+    );
+  }
+
+  // The backups, when the stack names a repository: the mail, the users list, the spool, the
+  // keys and the ACME state, at the paths the daemons use, and the local directory's dump.
+  if (config.backupRepository !== "") {
+    new BackupSchedule(
+      "backup",
+      {
+        vm: vmConn,
+        image: daemonImage,
+        repository: config.backupRepository,
+        password: pulumi.secret(secrets.backupPassword!),
+        configDir: "/etc/semail/backup",
+        stateDir: "/var/lib/semail/backup",
+        mailRoot: config.mailRoot,
+        usersFile: config.usersListRemote,
+        spool: config.spool,
+        tlsCert: config.tlsCert,
+        tlsKey: config.tlsKey,
+        paths: [DKIM_KEYS_DIR, ACME_CONFIG_DIR, ACME_STATE_DIR],
+        directoryContainer: config.ldapUrl === "" ? LDAP_HOST : "",
+        ldapBaseDn: config.ldapBaseDn,
+        onCalendar: config.backupSchedule,
+        keep: { daily: config.backupKeepDaily, weekly: config.backupKeepWeekly, monthly: config.backupKeepMonthly },
+      },
+      { dependsOn: [scripts] },
+    );
+  }
+
+  // The automatic bans: the daemons', Dovecot's and the jump account's sshd's failed logins.
+  // Never banned: the users' containers and the services' network (the webmail logs users in
+  // to Dovecot and outbound from there: a user's typo must not cut the webmail off), and the
+  // admins' networks of banAllow.
+  if (config.banEnabled) {
+    new BanWatcher(
+      "bans",
+      {
+        vm: vmConn,
+        image: daemonImage,
+        configDir: "/etc/semail/bans",
+        stateDir: "/var/lib/semail/bans",
+        logs: [
+          { parser: "smtp", container: "semail-inbound" },
+          { parser: "smtp", container: "semail-outbound" },
+          { parser: "dovecot", container: "semail-imap" },
+          { parser: "sshd", unit: "ssh" },
+        ],
+        allow: servicesNet.ipamConfigs.apply((ipam) => [
+          config.usersNetworkSubnet,
+          ...(ipam ?? []).flatMap((c) => (c.subnet ? [c.subnet] : [])),
+          ...config.banAllow,
+        ]),
+      },
+      { dependsOn: [scripts] },
     );
   }
 

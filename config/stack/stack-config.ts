@@ -6,10 +6,12 @@ import { parseSize } from "../size.ts";
 import { domainProblem } from "../users-list.ts";
 import type { DkimKey } from "./zone-file.ts";
 import { ACME_SETTINGS, parseAcmeStackSettings, type AcmeStackSettings } from "./acme-stack-settings.ts";
+import { BACKUP_SETTINGS, parseBackupStackSettings, type BackupStackSettings } from "./backup-stack-settings.ts";
+import { BAN_SETTINGS, parseBanStackSettings, type BanStackSettings } from "./ban-stack-settings.ts";
 import { MTA_STS_MAX_AGE_LIMIT, MTA_STS_MODES, type MtaStsMode, type TransportSecurity } from "./transport-security.ts";
 
 /** The non-secret settings, validated. Secrets are read separately as Pulumi secrets. */
-export interface StackConfig extends AcmeStackSettings {
+export interface StackConfig extends AcmeStackSettings, BackupStackSettings, BanStackSettings {
   /** xen: create the VM on dom0 with xen-tools; existing: deploy onto a Debian host already reachable over SSH at vmIp. */
   readonly vmProvider: "xen" | "existing";
   readonly dom0Host: string;
@@ -172,6 +174,8 @@ export const SETTINGS = {
     "Public HTTP port that answers mail programs' autoconfig, serves certbot --webroot challenges from /var/lib/semail/acme and redirects the rest to the webmail's HTTPS; 0 publishes none.",
   ],
   ...ACME_SETTINGS,
+  ...BACKUP_SETTINGS,
+  ...BAN_SETTINGS,
 } as const satisfies Record<keyof StackConfig, readonly [string | undefined, string]>;
 
 export const SECRET_SETTINGS = {
@@ -180,6 +184,7 @@ export const SECRET_SETTINGS = {
   gandiApiKey: "Gandi API key (secret); required when dnsProvider is gandi.",
   acmeAccountKey:
     "ACME account key, PEM (secret); when set, the VM gets its certificate for acmeNames from the acmeDirectoryUrl CA (Let's Encrypt) by acmeChallenge and renews it (semail cert, twice a day).",
+  backupPassword: "Password of the restic repository (secret); required when backupRepository is set.",
 } as const;
 
 export class StackConfigError extends Error {
@@ -486,6 +491,16 @@ export function parseStackConfig(get: (key: string) => string | undefined): Stac
     { managedDomain, dnsProvider },
   );
   problems.push(...acme.problems);
+  const backup = parseBackupStackSettings({
+    backupRepository: value("backupRepository"),
+    backupSchedule: value("backupSchedule"),
+    backupKeepDaily: value("backupKeepDaily"),
+    backupKeepWeekly: value("backupKeepWeekly"),
+    backupKeepMonthly: value("backupKeepMonthly"),
+  });
+  problems.push(...backup.problems);
+  const bans = parseBanStackSettings({ banEnabled: value("banEnabled"), banAllow: value("banAllow") });
+  problems.push(...bans.problems);
 
   const webmailPort = port("webmailPort");
   const webmailHttpPort = port("webmailHttpPort");
@@ -556,6 +571,8 @@ export function parseStackConfig(get: (key: string) => string | undefined): Stac
     webmailPort,
     webmailHttpPort,
     ...acme.settings,
+    ...backup.settings,
+    ...bans.settings,
   };
   if (problems.length > 0) throw new StackConfigError(problems);
   return config;

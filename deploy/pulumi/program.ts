@@ -48,6 +48,7 @@ export function semailProgram(projectDir: string): StackOutputs {
       ldapPassword: optionalSecret("ldapPassword"),
       gandiApiKey: optionalSecret("gandiApiKey"),
       acmeAccountKey: optionalSecret("acmeAccountKey"),
+      backupPassword: optionalSecret("backupPassword"),
     },
     users,
     projectDir,

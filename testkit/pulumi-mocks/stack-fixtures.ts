@@ -62,6 +62,7 @@ export function runStack(users: string, overrides: Record<string, string> = {}) 
         ldapPassword: config.getSecret("ldapPassword"),
         gandiApiKey: config.getSecret("gandiApiKey"),
         acmeAccountKey: config.getSecret("acmeAccountKey"),
+        backupPassword: config.getSecret("backupPassword"),
       },
       list,
       PROJECT_DIR,
