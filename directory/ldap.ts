@@ -20,8 +20,10 @@ import { directoryLayout, type LdapSettings } from "../config/sections/ldap.ts";
 import { ownerProblem } from "../config/users-list.ts";
 import { userDnFromTemplate, userFilterFromTemplate } from "./ldap-escape.ts";
 import { searchLists } from "./groups.ts";
+import { listWriter } from "./list-admin.ts";
 import {
   DirectoryUnavailableError,
+  ListChangeError,
   type AuthOutcome,
   type Directory,
   type DirectoryUser,
@@ -121,7 +123,7 @@ export function createDirectory(settings: LdapSettings, options: DirectoryOption
     try {
       return await Promise.race([run(), deadline]);
     } catch (err) {
-      if (isRefusal(err) || err instanceof DirectoryUnavailableError) throw err;
+      if (isRefusal(err) || err instanceof DirectoryUnavailableError || err instanceof ListChangeError) throw err;
       logger.warn(
         { err: { message: (err as Error).message, name: (err as Error).name }, url: settings.url },
         `LDAP ${what} failed`,
@@ -234,15 +236,26 @@ export function createDirectory(settings: LdapSettings, options: DirectoryOption
   }
 
   const groupsDn = settings.groupsDn ?? directoryLayout(settings.baseDn).groups;
+  const groupUserDn = async (c: Client, uid: string) => (await userDn(c, uid))?.dn;
   const lists = () =>
-    withClient("list search", true, (client) =>
-      searchLists(client, { groupsDn, logger, userDn: async (c, uid) => (await userDn(c, uid))?.dn }),
-    );
+    withClient("list search", true, (client) => searchLists(client, { groupsDn, logger, userDn: groupUserDn }));
+
+  // Lists are written as ldap.bindDn (the directory's manager or an account allowed to write
+  // the groups branch): the form's users bind only as themselves.
+  const writer =
+    settings.bindDn === undefined
+      ? undefined
+      : listWriter({
+          groupsDn,
+          userDn: groupUserDn,
+          asWriter: (what, work) => withClient(what, true, work),
+        });
 
   return {
     authenticate,
     isAdmin,
     lists,
+    ...(writer ? { listWriter: writer } : {}),
     // Nothing is held open between calls.
     close: async () => undefined,
   };

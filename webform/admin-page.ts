@@ -6,6 +6,7 @@ import type { ApplyStatus } from "../config/applier.ts";
 import type { CheckStatus, Finding } from "../services/report/check.ts";
 import type { Report } from "../services/report/report.ts";
 import { html, type Html } from "./html.ts";
+import { listsSection, type ListsView } from "./lists-section.ts";
 import { csrfField, humanSize, layout, statusLine, type ChangeNotice, type Viewer } from "./pages.ts";
 
 /** The report panel's content: the report, or why there is none to show. */
@@ -23,6 +24,10 @@ export interface AdminOptions {
   readonly minSize: number;
   /** Absent when the form was not given the settings to run the checks with. */
   readonly report?: ReportView;
+  /** The directory's mailing lists; absent when the directory has none to give. */
+  readonly lists?: ListsView;
+  /** A new list's address is on this domain. */
+  readonly managedDomain: string;
   readonly notice?: string | ChangeNotice;
   readonly error?: string;
 }
@@ -44,6 +49,13 @@ ${csrfField(o.viewer.csrf)}
 <label class="visually-hidden" for="size-${m.owner}">Size of ${m.address}</label>
 <input type="text" id="size-${m.owner}" name="size" value="${formatSize(m.size)}" required maxlength="20">
 <button type="submit">Change</button>
+</form></td>
+<td data-label="Expires"><form method="post" action="/admin/expiry">
+${csrfField(o.viewer.csrf)}
+<input type="hidden" name="owner" value="${m.owner}">
+<label class="visually-hidden" for="expires-${m.owner}">Expiry of ${m.address}</label>
+<input type="date" id="expires-${m.owner}" name="expires" value="${m.expires?.written.slice(0, 10) ?? ""}">
+<button type="submit">Set</button>
 </form></td>
 <td data-label="Delete"><a href="/admin/delete?owner=${encodeURIComponent(m.owner)}" aria-label="Delete ${m.address}">Delete…</a></td>
 </tr>`;
@@ -81,16 +93,17 @@ export function adminPage(o: AdminOptions): Html {
       ...(o.error ? { error: o.error } : {}),
     },
     html`${statusLine(o.status)}
-<p class="hint">A mailbox's size is its own filesystem and its quota: when it is full, senders get <code>452 4.2.2</code> and try again later. Sizes are written like 5GiB or 512MiB; the smallest is ${formatSize(o.minSize)}. A size only grows: the change is a stack update that grows the filesystem.</p>
+<p class="hint">A mailbox's size is its own filesystem and its quota: when it is full, senders get <code>452 4.2.2</code> and try again later. Sizes are written like 5GiB or 512MiB; the smallest is ${formatSize(o.minSize)}. A size only grows: the change is a stack update that grows the filesystem. From its expiry date on (00:00 UTC), a mailbox receives no mail; an empty date is never.</p>
 ${
   o.mailboxes.length === 0
     ? html`<p>There are no mailboxes yet.</p>`
     : html`<table>
 <caption class="hint">${o.mailboxes.length} mailbox${o.mailboxes.length === 1 ? "" : "es"}</caption>
-<thead><tr><th scope="col">Address</th><th scope="col">Owner</th><th scope="col">Used</th><th scope="col">Size</th><th scope="col">Delete</th></tr></thead>
+<thead><tr><th scope="col">Address</th><th scope="col">Owner</th><th scope="col">Used</th><th scope="col">Size</th><th scope="col">Expires</th><th scope="col">Delete</th></tr></thead>
 <tbody>${o.mailboxes.map((m) => mailboxRow(m, o))}</tbody>
 </table>`
 }
+${o.lists ? listsSection(o.lists, csrfField(o.viewer.csrf), o.managedDomain) : ""}
 ${
   o.report
     ? html`<h2 id="report">Health report</h2>

@@ -137,6 +137,7 @@ export async function buildWebApp(deps: WebAppDependencies): Promise<WebApp> {
     mailClients: deps.mailClients ?? { host: mxHost, ports: STANDARD_MAIL_CLIENT_PORTS },
     transport: deps.transport ?? DEFAULT_TRANSPORT_SECURITY,
     logger: deps.logger,
+    clock,
     directoryTimeoutMs: deps.directoryTimeoutMs ?? 9000,
     // The __Host- prefix makes browsers refuse the cookie unless it is Secure, host-only and path=/.
     cookies: {

@@ -20,7 +20,7 @@ h2 { font-size: 1.2rem; margin: 1.5rem 0 .5rem; }
 a { color: var(--accent); }
 label { display: block; font-weight: 600; margin: .75rem 0 .25rem; }
 label.inline { display: inline; font-weight: 400; margin: 0 0 0 .35rem; }
-input[type=text], input[type=password] { width: 100%; font: inherit; padding: .55rem .6rem; border: 1px solid var(--muted); border-radius: 4px; background: var(--bg); color: var(--fg); }
+input[type=text], input[type=password], input[type=email], input[type=date], select { width: 100%; font: inherit; padding: .55rem .6rem; border: 1px solid var(--muted); border-radius: 4px; background: var(--bg); color: var(--fg); }
 fieldset { border: 1px solid var(--line); border-radius: 6px; margin: 1rem 0; padding: .5rem 1rem 1rem; }
 legend { font-weight: 600; padding: 0 .25rem; }
 .choice { margin-top: .75rem; }
@@ -51,6 +51,9 @@ td form { display: flex; flex-wrap: wrap; gap: .25rem; align-items: center; }
 /* On a wide screen the other columns take what their content needs, the address the rest. */
 @media (min-width: 40.01rem) { th:not(:first-child), td:not(.address) { width: 1%; } }
 td input[type=text] { width: 7rem; }
+td input[type=date] { width: auto; }
+/* A member's Remove stays on the member's line. */
+ul.members form { display: inline; margin-left: .5rem; }
 td button { margin: 0; padding: .3rem .6rem; }
 .findings { padding-left: 1.25rem; }
 .findings li { margin: .4rem 0; }
@@ -61,6 +64,8 @@ td button { margin: 0; padding: .3rem .6rem; }
 /* On a phone each mailbox is a card: one labelled line per column. */
 @media (max-width: 40rem) {
   thead { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); }
+  /* Stacked, the hidden headings keep within their 1px box however many columns there are. */
+  thead tr, thead th { display: block; white-space: nowrap; }
   table, caption, tbody, tr, td { display: block; }
   tr { border-bottom: 1px solid var(--line); padding: .5rem 0; }
   td { border: none; padding: .2rem 0; }

@@ -47,6 +47,8 @@ export interface WebContext {
   /** The MTA-STS and TLS-RPT settings the deployment publishes (the records shown for an external domain). */
   readonly transport: TransportSecurity;
   readonly logger: Logger;
+  /** Milliseconds since the epoch (a test's clock): "now" for an owner's expiry. */
+  readonly clock: () => number;
   readonly directoryTimeoutMs: number;
   readonly cookies: { readonly session: string; readonly login: string; readonly secure: boolean };
 }

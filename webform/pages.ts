@@ -11,6 +11,8 @@ import { mxRecord, type MxCheck } from "./mx-check.ts";
 import type { ProofState } from "./proof-checker.ts";
 import { pendingProofSection } from "./proof-page.ts";
 import { aliasesSection } from "./aliases-page.ts";
+import { expirySection } from "./expiry-page.ts";
+import { forwardSection } from "./forward-page.ts";
 import { sshKeysSection } from "./keys-page.ts";
 import { transportRecordsSection } from "./transport-records.ts";
 
@@ -184,6 +186,8 @@ export interface HomeOptions {
   readonly keptMail?: Html;
   /** The alias the owner typed, shown again when it was refused. */
   readonly typedAlias?: string;
+  /** web.maxExpiry in days: how far the owner may set their expiry. */
+  readonly maxExpiryDays?: number;
   readonly notice?: string | ChangeNotice;
   readonly error?: string;
 }
@@ -221,6 +225,8 @@ ${sizeExplained(m)}
 ${statusLine(o.status)}
 ${followedRegion(followedPart(o, m))}
 ${aliasesSection(m, csrfField(o.viewer.csrf), o.typedAlias)}
+${forwardSection(m, csrfField(o.viewer.csrf))}
+${expirySection(m, csrfField(o.viewer.csrf), o.maxExpiryDays ?? 365)}
 ${sshKeysSection(m, csrfField(o.viewer.csrf))}
 <h2>Delete</h2>
 <p>Deleting refuses new mail to ${m.address}. The mail already received is kept until an administrator removes it.</p>

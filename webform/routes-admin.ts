@@ -15,7 +15,10 @@ import {
   type WebContext,
 } from "./context.ts";
 import { planDelete, planResize } from "./mailbox-rules.ts";
+import { planExpiry } from "./expiry-rules.ts";
 import { adminPage, type ReportView } from "./admin-page.ts";
+import type { ListsView } from "./lists-section.ts";
+import { registerListRoutes } from "./routes-lists.ts";
 import { confirmDeletePage, messagePage, type ChangeNotice } from "./pages.ts";
 import { Refusal } from "./refusal.ts";
 import type { Session } from "./sessions.ts";
@@ -28,6 +31,15 @@ const NOTICES: Record<string, string | ChangeNotice> = {
     failed: "The size is changed in the list, but applying it failed; the status below says why.",
   },
   deleted: "The mailbox is deleted; its mail is kept on disk until you remove it.",
+  expiry: {
+    applying: "The expiry is changed; the change is being applied.",
+    done: "The expiry is changed and applied.",
+    failed: "The expiry is changed in the list, but applying it failed; the status below says why.",
+  },
+  "list-created": "The list is created in the directory.",
+  "list-deleted": "The list is deleted from the directory.",
+  "member-added": "The member is added to the list.",
+  "member-removed": "The member is removed from the list.",
 };
 
 /** How long a page view waits for a report that is not ready (the first view, or the first after a minute). */
@@ -61,6 +73,17 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: WebContext): void
     }
   };
 
+  /** The directory's lists for the page, or why they could not be read; none when the directory has no lists. */
+  const listsView = async (): Promise<ListsView | undefined> => {
+    if (ctx.directory.lists === undefined) return undefined;
+    try {
+      const lists = await withDeadline(ctx, ctx.directory.lists());
+      return { state: "ready", lists, writable: ctx.directory.listWriter !== undefined };
+    } catch (err) {
+      return { state: "failed", reason: (err as Error).message };
+    }
+  };
+
   const page = async (
     reply: FastifyReply,
     session: Session,
@@ -68,8 +91,9 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: WebContext): void
   ) => {
     const list = await ctx.store.read();
     const usage = new Map<string, number>();
-    const [report] = await Promise.all([
+    const [report, lists] = await Promise.all([
       reportView(),
+      listsView(),
       ...list.mailboxes.map(async (m) => {
         const used = await ctx.usage(m.owner).catch(() => undefined);
         if (used !== undefined) usage.set(m.owner, used);
@@ -86,6 +110,8 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: WebContext): void
         status: ctx.runner.status(),
         minSize: ctx.options.minSize,
         ...(report ? { report } : {}),
+        ...(lists ? { lists } : {}),
+        managedDomain: ctx.options.managedDomain,
         ...(extra.notice ? { notice: extra.notice } : {}),
         ...(extra.error ? { error: extra.error } : {}),
       }),
@@ -112,6 +138,11 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: WebContext): void
     }
     return session;
   };
+
+  registerListRoutes(app, ctx, {
+    adminPost,
+    refused: (reply, session, refusal) => page(reply, session, { status: refusal.status, error: refusal.message }),
+  });
 
   app.get("/admin", async (request, reply) => {
     const session = currentSession(ctx, request);
@@ -175,5 +206,24 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: WebContext): void
     );
     ctx.runner.request(`${session.uid} resized the mailbox of ${owner}`);
     return reply.redirect("/admin?resized", 303);
+  });
+
+  app.post("/admin/expiry", async (request, reply) => {
+    const session = await adminPost(request, reply);
+    if (!session) return reply;
+    const owner = field(request, "owner");
+    const expires = field(request, "expires").trim();
+    try {
+      await ctx.store.update((current) => planExpiry(current, owner, expires));
+    } catch (err) {
+      if (err instanceof Refusal) return page(reply, session, { status: err.status, error: err.message });
+      throw err;
+    }
+    request.log.info(
+      { admin: session.uid, owner, expires: expires || null },
+      "mailbox expiry changed by an administrator",
+    );
+    ctx.runner.request(`${session.uid} changed the expiry of ${owner}'s mailbox`);
+    return reply.redirect("/admin?expiry", 303);
   });
 }

@@ -4,6 +4,8 @@ import type { FastifyInstance, FastifyReply } from "fastify";
 import type { MailboxEntry } from "../config/users-list.ts";
 import { currentSession, field, postSession, sendPage, viewerOf, type WebContext } from "./context.ts";
 import { planAddAlias, planRemoveAlias } from "./alias-rules.ts";
+import { planOwnExpiry } from "./expiry-rules.ts";
+import { planForward, planRemoveForward } from "./forward-rules.ts";
 import { planAddKey, planCreate, planDelete, planRemoveKey, type CreateRequest } from "./mailbox-rules.ts";
 import { changingParts, followedNow } from "./mailbox-state.ts";
 import {
@@ -62,6 +64,21 @@ const NOTICES: Record<string, string | ChangeNotice> = {
     failed:
       "The alias is removed from the list, but applying the change failed, so its mail may still arrive; the status below says why.",
   },
+  "forward-set": {
+    applying: "The forward is set. The change is being applied; mail goes on once the status below says done.",
+    done: "The forward is set: your mail goes on to the address below.",
+    failed: "The forward is set in the list, but applying the change failed; the status below says why.",
+  },
+  "forward-removed": {
+    applying: "The forward is removed. The change is being applied; the status below follows it.",
+    done: "The forward is removed: your mail stays here.",
+    failed: "The forward is removed from the list, but applying the change failed; the status below says why.",
+  },
+  "expiry-set": {
+    applying: "The expiry is changed. The change is being applied; the status below follows it.",
+    done: "The expiry is changed and applied.",
+    failed: "The expiry is changed in the list, but applying the change failed; the status below says why.",
+  },
   claimed: "Your mailbox is created, but not live yet: publish the TXT record below to prove the domain is yours.",
   deleted: "Your mailbox is deleted. The mail it held is kept until an administrator removes it.",
 };
@@ -105,6 +122,7 @@ export function registerMailboxRoutes(app: FastifyInstance, ctx: WebContext): vo
         ...(extra.values ? { values: extra.values } : {}),
         ...(kept ? { keptMail: keptMailFieldset(kept, extra.values?.keptMail) } : {}),
         ...(extra.typedAlias !== undefined ? { typedAlias: extra.typedAlias } : {}),
+        maxExpiryDays: Math.floor(ctx.web.maxExpiry / 86_400_000),
         ...(extra.notice ? { notice: extra.notice } : {}),
         ...(extra.error ? { error: extra.error } : {}),
       }),
@@ -181,7 +199,7 @@ export function registerMailboxRoutes(app: FastifyInstance, ctx: WebContext): vo
     path: string,
     plan: (owner: string, request: Parameters<typeof field>[0]) => Parameters<typeof ctx.store.update>[0],
     done: string,
-    section: "ssh-keys" | "aliases",
+    section: "ssh-keys" | "aliases" | "forward" | "expiry",
     retyped?: (request: Parameters<typeof field>[0]) => string,
   ) =>
     app.post(path, async (request, reply) => {
@@ -199,10 +217,7 @@ export function registerMailboxRoutes(app: FastifyInstance, ctx: WebContext): vo
           });
         throw err;
       }
-      request.log.info(
-        { uid: session.uid, change: done },
-        section === "ssh-keys" ? "ssh keys changed" : "aliases changed",
-      );
+      request.log.info({ uid: session.uid, change: done }, `${section.replace("-", " ")} changed`);
       ctx.runner.request(`${done} for ${session.uid}`);
       return reply.redirect(`/?${done}#${section}`, 303);
     });
@@ -230,6 +245,26 @@ export function registerMailboxRoutes(app: FastifyInstance, ctx: WebContext): vo
     (owner, request) => (list) => planRemoveAlias(list, owner, field(request, "alias")),
     "alias-removed",
     "aliases",
+  );
+
+  changeMailbox(
+    "/mailbox/forward",
+    (owner, request) => (list) =>
+      planForward(list, owner, field(request, "to"), field(request, "keepCopy") !== "", ctx.options.managedDomain),
+    "forward-set",
+    "forward",
+  );
+  changeMailbox(
+    "/mailbox/forward/remove",
+    (owner) => (list) => planRemoveForward(list, owner),
+    "forward-removed",
+    "forward",
+  );
+  changeMailbox(
+    "/mailbox/expiry",
+    (owner, request) => (list) => planOwnExpiry(list, owner, field(request, "expires"), ctx.clock(), ctx.web.maxExpiry),
+    "expiry-set",
+    "expiry",
   );
 
   app.post("/mailbox/proof", async (request, reply) => {

@@ -24,6 +24,10 @@ export interface RawMailbox {
   readonly aliases?: readonly string[];
   /** The token of a claim on an external domain not yet proven. */
   readonly pendingProof?: string;
+  /** Where the mail goes on to (config/mailbox-forward.ts). */
+  readonly forward?: { readonly to: string; readonly keepCopy: boolean };
+  /** As written: a date (00:00 UTC) or a date-time with zone (config/mailbox-expiry.ts). */
+  readonly expires?: string;
 }
 
 export function toRaw(m: MailboxEntry): RawMailbox {

@@ -4,7 +4,7 @@
 #
 #   ${SEMAIL_TOOLCHAIN_CACHE:-/var/cache/semail/pulumi-toolchain}/pulumi-<version>/bin
 #       pulumi                           the CLI
-#       pulumi-resource-pulumi-nodejs    a link to the dynamic-provider plugin the npm package ships
+#       pulumi-resource-pulumi-nodejs    runs the dynamic-provider plugin the npm package ships (from NODE_PATH)
 #   .../go/mod, .../go/build             GOMODCACHE and GOCACHE, kept so a stopped run resumes
 #
 # That is all the engine needs: `semail deploy` runs the program inline through the
@@ -43,7 +43,18 @@ bin="$dir/bin"
 mkdir -p "$bin" "$dir/src"
 
 # The dynamic-provider plugin ships in the npm package; beside the CLI the engine finds it first.
-ln -sfn "$repo/node_modules/@pulumi/pulumi/pulumi-resource-pulumi-nodejs" "$bin/pulumi-resource-pulumi-nodejs"
+# Not a link into this clone: the cache outlives clones (a link to a removed one broke every
+# other clone's engine). The plugin finds the package the way the npm one does, by require,
+# from NODE_PATH, which the engine sets to the project's node_modules.
+plugin="$bin/pulumi-resource-pulumi-nodejs"
+wrapper='#!/bin/sh
+# Written by deploy/pulumi/toolchain/build.sh: the npm package'"'"'s dynamic-provider plugin, found from NODE_PATH.
+script=$(node -e "console.log(require.resolve(\"@pulumi/pulumi/cmd/dynamic-provider\"))") || exit 1
+exec node "$script" "$@"'
+if [ -L "$plugin" ] || [ "$(cat "$plugin" 2>/dev/null)" != "$wrapper" ]; then
+  rm -f "$plugin"
+  printf '%s\n' "$wrapper" > "$plugin.tmp.$$" && chmod 0755 "$plugin.tmp.$$" && mv "$plugin.tmp.$$" "$plugin"
+fi
 if [ -x "$bin/pulumi" ]; then
   note "pulumi $pulumi_v: built already"
   echo "$bin"
