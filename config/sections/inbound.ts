@@ -82,6 +82,10 @@ const listsSettings = z.strictObject({
   enabled: z._default(z.boolean(), false),
   /** How often the lists are read again: a change in LDAP takes effect within this (a failed read keeps the last). */
   refresh: z._default(z.pipe(duration, z.number().check(z.gte(100, { message: "must be at least 100ms" }))), 60_000),
+  /** Failures of one member on another server, within bounceWindow, that make a report to the list's owners. */
+  bounceReport: z._default(integer(1, 1000), 3),
+  /** How far back a member's bounces count. */
+  bounceWindow: z._default(duration, 30 * 86_400_000),
 });
 
 export const inboundSettings = z.strictObject({

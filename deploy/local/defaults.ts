@@ -107,10 +107,14 @@ export function localSettingsYaml(dataDir: string, ports: LocalPorts, ldapBaseDn
       // Mail programs' submission, as on 587 and 465: AUTH after TLS (the certificate local
       // mode makes, tls.ts), each message handed to outbound's submission.
       submission: { listen: submissionListen, outbound: `127.0.0.1:${ports.submission}` },
+      // The directory's groups with a mail are mailing lists (a demo one, team@, is seeded).
+      lists: { enabled: true },
     },
     outbound: {
       listen: [`127.0.0.1:${ports.submission}`],
       spool: join(dataDir, "spool"),
+      // Forwards and lists' copies for members elsewhere: made on the first start (local-settings.ts).
+      forwardSecretFile: join(dataDir, "forward.secret"),
       // Quick retries so a demo sees a deferred message go out once its server recovers.
       retry: { delays: ["30s", "1m", "5m"], maxAge: "1d", delayNotice: "0" },
       delivery: {

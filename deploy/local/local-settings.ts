@@ -1,10 +1,12 @@
 // Local mode's settings: made on the first start in the data dir, then checked before
 // anything starts (every port free, every directory reachable by the uids that need it).
+import { randomBytes } from "node:crypto";
 import { access, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ConfigError, loadSettings, type Settings } from "../../config/settings.ts";
 import { writeUsersList } from "../../config/users-file.ts";
 import { closedAncestor } from "../../lib/closed-ancestor.ts";
+import { writeFileAtomic } from "../../lib/durable-file.ts";
 import type { ListenSpec } from "../../lib/listen-spec.ts";
 import { submissionListeners } from "../../mailservers/inbound/submission-settings.ts";
 import { DEFAULT_PORTS, freeLocalPorts, localSettingsYaml, type LocalPorts } from "./defaults.ts";
@@ -72,6 +74,13 @@ async function checkReachable(settings: Settings, settingsFile: string): Promise
   }
 }
 
+/** The forward secret both daemons read (outbound.forwardSecretFile), made once, readable by its owner only. */
+async function makeForwardSecret(settings: Settings): Promise<void> {
+  const file = settings.outbound.forwardSecretFile;
+  if (file === undefined || (await exists(file))) return;
+  await writeFileAtomic(file, `${randomBytes(32).toString("hex")}\n`, 0o600);
+}
+
 /** The settings of local mode (made on the first start), checked, with every port free and a users list. */
 export async function prepareDataDir(
   dataDir: string,
@@ -109,5 +118,6 @@ export async function prepareDataDir(
   ];
   for (const [port, part] of parts) await checkPortFree(port, part);
   if (!(await exists(settings.users))) await writeUsersList(settings.users, []);
+  await makeForwardSecret(settings);
   return { settings, settingsFile };
 }

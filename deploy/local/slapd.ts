@@ -19,6 +19,15 @@ export interface SlapdUser {
   readonly mail?: string;
 }
 
+/** A mailing list seeded as directory/groups.ts reads one: groupOfNames + extensibleObject for `mail`. */
+export interface SlapdList {
+  readonly cn: string;
+  readonly mail: string;
+  /** uids under ou=people. */
+  readonly members: readonly string[];
+  readonly owners: readonly string[];
+}
+
 export interface SlapdOptions {
   /** Holds slapd.conf, the database (db/) and the pid file; reused when it already holds a database. */
   readonly dataDir: string;
@@ -29,6 +38,8 @@ export interface SlapdOptions {
   readonly users: readonly SlapdUser[];
   /** uids put in the admin group (groupOfNames cn=admins,ou=groups). */
   readonly admins: readonly string[];
+  /** Mailing lists in ou=groups, seeded with the users. */
+  readonly lists?: readonly SlapdList[];
   /** Password of the directory manager (rootdn cn=admin,BASE). */
   readonly adminPassword: string;
   readonly logger?: Logger;
@@ -96,12 +107,13 @@ function baseEntry(baseDn: string): string {
   ]);
 }
 
-/** The seed: base, ou=people, ou=groups, the users and the admin group. */
+/** The seed: base, ou=people, ou=groups, the users, the admin group and the lists. */
 export function seedLdif(
   baseDn: string,
   adminDn: string,
   users: readonly SlapdUser[],
   admins: readonly string[],
+  lists: readonly SlapdList[] = [],
 ): string {
   const { people, groups } = directoryLayout(baseDn);
   const entries = [
@@ -137,6 +149,17 @@ export function seedLdif(
       ...members.map((m) => ["member", m] as const),
     ]),
   );
+  for (const list of lists)
+    entries.push(
+      ldifEntry(`cn=${list.cn},${groups}`, [
+        ["objectClass", "groupOfNames"],
+        ["objectClass", "extensibleObject"],
+        ["cn", list.cn],
+        ["mail", list.mail],
+        ...list.members.map((uid) => ["member", `uid=${uid},${people}`] as const),
+        ...list.owners.map((uid) => ["owner", `uid=${uid},${people}`] as const),
+      ]),
+    );
   return entries.join("\n");
 }
 
@@ -267,7 +290,7 @@ export async function startSlapd(options: SlapdOptions): Promise<RunningSlapd> {
   } else {
     await rm(join(dataDir, "db"), { recursive: true, force: true });
     await mkdir(join(dataDir, "db"), { recursive: true, mode: 0o700 });
-    await run(SLAPADD, ["-q", "-f", confFile], seedLdif(baseDn, adminDn, options.users, options.admins));
+    await run(SLAPADD, ["-q", "-f", confFile], seedLdif(baseDn, adminDn, options.users, options.admins, options.lists));
     await writeFile(seededMarker, `${new Date().toISOString()}\n`);
     logger.info({ dataDir, users: options.users.length }, "slapd: created and seeded the directory database");
   }

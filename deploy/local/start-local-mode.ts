@@ -99,6 +99,8 @@ export async function startLocalMode(o: LocalModeOptions): Promise<LocalMode | u
       mail: `${uid}@${uid}.${LOCAL_DOMAIN}`,
     })),
     admins: [DEMO_ADMIN],
+    // A demo mailing list (inbound.lists): its members get posts once they have a mailbox.
+    lists: [{ cn: "team", mail: `team@${LOCAL_DOMAIN}`, members: [...DEMO_USERS], owners: [DEMO_USERS[0]] }],
     adminPassword: secrets.ldapAdminPassword,
     logger: logger.child({ service: "slapd" }),
   });

@@ -20,11 +20,17 @@ export interface ForwardSecret {
   readonly password: string;
   /** The SRS HMAC key. */
   readonly srsKey: Buffer;
+  /** The HMAC key of the mailing lists' bounce addresses (list-bounce-address.ts). */
+  readonly listBounceKey: Buffer;
 }
 
 export function forwardSecretOf(secret: string): ForwardSecret {
   const derive = (label: string) => createHmac("sha256", secret).update(label).digest();
-  return { password: derive("semail forward login").toString("hex"), srsKey: derive("semail srs") };
+  return {
+    password: derive("semail forward login").toString("hex"),
+    srsKey: derive("semail srs"),
+    listBounceKey: derive("semail list bounces"),
+  };
 }
 
 /** Reads and checks the file; a bad one stops start-up, naming the setting. */

@@ -156,6 +156,9 @@ export function createInboundBackend(options: InboundBackendOptions): DeliveryBa
       }
       if (forwarding && envelope.recipients.every((r) => routes!.isReturnAddress(r)))
         return forwarding.forwarder.returnToSender(envelope, message);
+      // A bounce to a list's bounce address: counted, not stored (lists/list-bounces.ts).
+      const bounce = options.lists?.bounce(envelope);
+      if (bounce) return bounce(message, (error) => reply(error, envelope.id));
       let forwardingTarget: ForwardingTarget | undefined;
       const post = options.lists?.post(envelope);
       if (post?.refusal) {
@@ -165,13 +168,14 @@ export function createInboundBackend(options: InboundBackendOptions): DeliveryBa
       // The list may have changed since RCPT: resolve again; a mailbox removed meanwhile is skipped.
       // One copy per mailbox: postmaster@ and abuse@ of several domains share the admin
       // mailbox, which gets the message once (Delivered-To: the first of them).
-      const targets: StoreTarget[] = post
-        ? await post.targets().catch((error: unknown) => {
+      const copies = post
+        ? await post.copies().catch((error: unknown) => {
             message.resume();
             if (error instanceof SmtpError) throw error;
             return reply(error, envelope.id);
           })
-        : [];
+        : undefined;
+      const targets: StoreTarget[] = copies ? [...copies.local] : [];
       const owners = new Set<string>();
       for (const recipient of post ? [] : envelope.recipients) {
         const target = resolve(recipient);
@@ -184,7 +188,8 @@ export function createInboundBackend(options: InboundBackendOptions): DeliveryBa
             forwardingTarget = { ...targets.at(-1)!, mailbox: target.forward.mailbox, forward: target.forward.rule };
         }
       }
-      if (targets.length === 0) {
+      // A list's post may have only members on other servers.
+      if (targets.length === 0 && !copies) {
         message.resume();
         throw tempFail(451, "4.3.0", "Recipients changed during the transaction, try again");
       }
@@ -209,10 +214,13 @@ export function createInboundBackend(options: InboundBackendOptions): DeliveryBa
           return await forwarding.forwarder.forward(envelope, forwardingTarget, stored, (error) =>
             reply(error, envelope.id),
           );
-        await store
-          .deliver(envelope, targets, post ? post.withHeaders(stored) : stored, { junk })
-          .catch((error: unknown) => reply(error, envelope.id));
-        options.onStored?.((performance.now() - storing) / 1000);
+        const storeCopies = async (to: readonly StoreTarget[], bytes: Readable) => {
+          await store.deliver(envelope, [...to], bytes, { junk }).catch((error: unknown) => reply(error, envelope.id));
+          options.onStored?.((performance.now() - storing) / 1000);
+        };
+        // A list's post: its local copies stored, then its remote members' copy handed to outbound.
+        if (post && copies) return await post.deliver(copies, stored, junk, storeCopies);
+        await storeCopies(targets, stored);
       } finally {
         await judged?.release();
       }

@@ -140,6 +140,13 @@ export async function startInbound(settings: Settings, deps: InboundDependencies
     minFreeSpace: i.minFreeSpace,
     ...(deps.faults ? { faults: deps.faults } : {}),
   });
+  const admin = (list: UsersList) => adminMailbox(list, i.adminOwner, settings.defaultMailboxSize);
+  const forwarding = startForwarding(settings, forwardTo, {
+    store,
+    users: users.current(),
+    ...(deps.clock ? { clock: deps.clock } : {}),
+    logger,
+  });
   const lists: RunningLists | undefined = listsDirectory
     ? await startLists({
         directory: listsDirectory,
@@ -148,9 +155,26 @@ export async function startInbound(settings: Settings, deps: InboundDependencies
         managedDomain: settings.managedDomain,
         store,
         logger: logger.child({ part: "lists" }),
+        // Members on other servers get their copy through outbound's forward account.
+        ...(forwarding && forwardTo
+          ? {
+              remote: {
+                forwarder: forwarding.forwarder,
+                bounceKey: forwardTo.secret.listBounceKey,
+                mailRoot: i.mailRoot,
+                hostname: settings.hostname,
+                bounceReport: i.lists.bounceReport,
+                bounceWindowMs: i.lists.bounceWindow,
+                admin: () => {
+                  const { owner, quota } = admin(users.current());
+                  return { owner, quota, recipient: `postmaster@${settings.managedDomain}` };
+                },
+                ...(deps.clock ? { clock: deps.clock } : {}),
+              },
+            }
+          : {}),
       })
     : undefined;
-  const admin = (list: UsersList) => adminMailbox(list, i.adminOwner, settings.defaultMailboxSize);
   const quotaOf = (owner: string): number | undefined => {
     const list = users.current();
     const listed = list.byOwner(owner)?.size;
@@ -172,12 +196,6 @@ export async function startInbound(settings: Settings, deps: InboundDependencies
     "From a message's first byte at the store to every copy synced.",
     [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
   );
-  const forwarding = startForwarding(settings, forwardTo, {
-    store,
-    users: users.current(),
-    ...(deps.clock ? { clock: deps.clock } : {}),
-    logger,
-  });
   const backend = createInboundBackend({
     users: () => users.current(),
     managedDomain: settings.managedDomain,

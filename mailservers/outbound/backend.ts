@@ -118,7 +118,7 @@ export function createSubmissionBackend(options: SubmissionOptions): DeliveryBac
         const block = await readHeaderBlock(message, MAX_HEADER_BYTES);
         // A forward keeps its author's From:; its recipients are the policy's to name.
         const recipients = forwarding(envelope.session)
-          ? forward!.policy.recipientsOf(envelope.mailFrom, envelope.recipients)
+          ? await forward!.policy.recipientsOf(envelope.mailFrom, envelope.recipients)
           : envelope.recipients;
         const { hasFrom } = forwarding(envelope.session)
           ? { hasFrom: true }

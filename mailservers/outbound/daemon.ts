@@ -28,9 +28,14 @@ import { createSubmissionBackend } from "./backend.ts";
 import { readForwardSecret } from "../core/forward-secret.ts";
 import { createSrs } from "../core/srs.ts";
 import { createForwardPolicy } from "./forward-policy.ts";
+import { createListBounceAddresses } from "../core/list-bounce-address.ts";
+import { cachedDirectoryLists } from "./directory-lists.ts";
 import { countedDeliveries, queueGauges } from "./relay-metrics.ts";
 import { networkBlockList } from "../../lib/ip-networks.ts";
 import { listenProblem, plaintextAuthAllowed } from "./network-policy.ts";
+
+/** How long the forward policy trusts the directory's lists it read (a post follows inbound's read within seconds). */
+const LISTS_TTL_MS = 5_000;
 
 export interface OutboundDependencies {
   readonly logger: Logger;
@@ -164,6 +169,19 @@ export async function startOutbound(settings: Settings, deps: OutboundDependenci
                 users: () => users.current(),
                 srs: createSrs({ key: forwardSecret.srsKey, domain: settings.managedDomain, now: () => clock.now() }),
                 now: () => clock.now(),
+                // Lists' posts to their remote members (inbound.lists on), checked against the directory's lists now.
+                ...(settings.inbound.lists.enabled && directory.lists
+                  ? {
+                      lists: {
+                        bounces: createListBounceAddresses({
+                          key: forwardSecret.listBounceKey,
+                          now: () => clock.now(),
+                        }),
+                        read: cachedDirectoryLists(directory.lists.bind(directory), LISTS_TTL_MS, () => clock.now()),
+                        managedDomain: settings.managedDomain,
+                      },
+                    }
+                  : {}),
               }),
             },
           }

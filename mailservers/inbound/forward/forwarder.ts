@@ -4,7 +4,8 @@
 // (core/srs.ts), so SPF holds at its destination, and a bounce comes back to us; a returned
 // bounce is handed on with the null sender to the SRS address, which outbound turns back into
 // the original sender. The mailbox's copy (keepCopy) is stored first: a forward that then
-// fails answers 4xx and a retry may store a second copy, but no mail is ever lost.
+// fails answers 4xx and a retry may store a second copy, but no mail is ever lost. A list's
+// post for its members on other servers goes the same way (lists/remote-copies.ts).
 import path from "node:path";
 import { Readable } from "node:stream";
 import type { Logger } from "pino";
@@ -45,6 +46,13 @@ export interface Forwarder {
   ): Promise<string>;
   /** Hands a message for our SRS addresses back to outbound, which sends it to the original senders. */
   returnToSender(envelope: Envelope, message: Readable): Promise<string>;
+  /** Hands a list's post to outbound for its members on other servers, from the list's bounce address (lists/remote-copies.ts). */
+  relayListPost(
+    envelope: Envelope,
+    mailFrom: string,
+    recipients: readonly string[],
+    message: Readable,
+  ): Promise<string>;
 }
 
 export function createForwarder(options: ForwarderOptions): Forwarder {
@@ -90,6 +98,10 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
 
     returnToSender(envelope, message) {
       return handoff(asForwardAccount(envelope, { mailFrom: "", recipients: envelope.recipients }), message);
+    },
+
+    relayListPost(envelope, mailFrom, recipients, message) {
+      return handoff(asForwardAccount(envelope, { mailFrom, recipients }), message);
     },
   };
 }

@@ -3,7 +3,10 @@
 // (452 4.5.3 asks the client to send other recipients separately, RFC 5321 3.3) so that one
 // store commit holds every member's copy: 250 still means stored for every local member, and
 // no member gets a second copy from a retry. A member's full or unprovisioned mailbox is left
-// out and logged; the others still get theirs.
+// out and logged; the others still get theirs. Members on other servers get one copy between
+// them, handed to outbound after the local copies are stored, with the list's bounce address
+// as envelope sender (remote-copies.ts); 250 only after outbound's 250. The bounce address
+// itself takes bounces (list-bounces.ts).
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream";
 import type { Logger } from "pino";
@@ -11,9 +14,11 @@ import type { MailingList } from "../../../config/mailing-lists.ts";
 import { asciiLower, reservedRoute } from "../../../config/reserved-names.ts";
 import type { UsersList } from "../../../config/users-list.ts";
 import { permFail, tempFail, type Envelope, type SessionInfo, type SmtpError } from "../../core/types.ts";
+import { listMembers } from "../../core/list-members.ts";
 import type { MboxStore, StoreTarget } from "../store/index.ts";
+import type { ReceiveBounce } from "./list-bounces.ts";
 import { PrependHeaders, listHeaders } from "./list-headers.ts";
-import { listMembers } from "./members.ts";
+import { sendRemoteCopies, type ListCopies, type RemoteCopies } from "./remote-copies.ts";
 import { postingRefusal, postingUnauthenticated, type SenderAuthentication } from "./posting.ts";
 import { SessionSenders } from "./session-senders.ts";
 
@@ -23,6 +28,8 @@ export interface ListPostsOptions {
   readonly users: () => UsersList;
   readonly managedDomain: string;
   readonly store: Pick<MboxStore, "provisioned" | "largestMessage">;
+  /** Copies for members on other servers and the bounces they bring back; absent (no outbound.forwardSecretFile): remote members get none. */
+  readonly remote?: RemoteCopies & { readonly receiveBounce: ReceiveBounce };
   readonly logger: Logger;
 }
 
@@ -33,10 +40,19 @@ export interface ListPost {
   readonly refusal: SmtpError | undefined;
   /** The rule against the arrival checks' results (undefined when they did not run). */
   unauthenticated(results: SenderAuthentication | undefined): SmtpError | undefined;
-  /** The store targets: each local member able to take it; throws when none is. */
-  targets(): Promise<StoreTarget[]>;
-  /** The message with the list's header fields before it. */
-  withHeaders(message: Readable): Readable;
+  /** Each local member able to take it, and the remote members; throws when nobody can. */
+  copies(): Promise<ListCopies>;
+  /**
+   * Stores the local copies with `storeLocal` (its failure is thrown as it is), then hands the
+   * remote members' copy to outbound; the list's header fields go before `message`. Junk goes
+   * to no remote member. Resolves with the 250 text.
+   */
+  deliver(
+    copies: ListCopies,
+    message: Readable,
+    junk: boolean,
+    storeLocal: (targets: readonly StoreTarget[], message: Readable) => Promise<void>,
+  ): Promise<string>;
 }
 
 export interface ListPosts {
@@ -50,6 +66,8 @@ export interface ListPosts {
   checkNotMixed(accepted: readonly string[]): void;
   /** At DATA: the post, or undefined when no recipient is a list. */
   post(envelope: Envelope): ListPost | undefined;
+  /** At DATA: the reader of a bounce to a list's bounce address, or undefined when the recipient is none. */
+  bounce(envelope: Envelope): ((message: Readable, reply: (error: unknown) => never) => Promise<string>) | undefined;
 }
 
 const lookupKey = (address: string) => asciiLower(address).replace(/\.$/, "");
@@ -65,11 +83,42 @@ export function createListPosts(options: ListPostsOptions): ListPosts {
       `<${list}> is a mailing list: send it in a transaction of its own (other recipients separately)`,
     );
 
-  async function targets(list: MailingList, envelope: Envelope): Promise<StoreTarget[]> {
+  const bounces = options.remote?.bounces;
+  /**
+   * The served list whose bounce address `address` is; undefined when it is not shaped as one;
+   * 550 5.1.1 when it is forged, too old or its list is gone (never a mailbox: see the shape).
+   */
+  const bounceListOf = (address: string): MailingList | undefined => {
+    if (!bounces?.looksLike(address)) return undefined;
+    const table = options.table();
+    if (table === undefined) throw tempFail(451, "4.4.3", "Directory of mailing lists unavailable, try again later");
+    const listAddress = bounces.listOf(address);
+    const list = listAddress === undefined ? undefined : table.get(listAddress);
+    if (!list) throw permFail(550, "5.1.1", "No such address here (a list bounce address that is forged or too old)");
+    return list;
+  };
+  /** The served list a bounce address of ours stands for now, without refusing anything (DATA: RCPT judged it). */
+  const servedBounceList = (address: string): MailingList | undefined => {
+    const listAddress = bounces?.listOf(address);
+    return listAddress === undefined ? undefined : options.table()?.get(listAddress);
+  };
+  const bounceOnly = (address: string) =>
+    permFail(550, "5.7.1", `<${address}> takes only delivery status notifications, from the null sender <>`);
+  /** The rule, and no post from a bounce address of ours: a member's server sending a list's copy back in is a loop. */
+  const refusalFor = (list: MailingList, sender: string): SmtpError | undefined =>
+    bounces?.looksLike(sender)
+      ? permFail(550, "5.4.6", `<${list.address}>: routing loop detected (the sender is a list's bounce address)`)
+      : postingRefusal(list, sender, options.users());
+
+  async function copies(list: MailingList, envelope: Envelope): Promise<ListCopies> {
     const members = listMembers(list, options.users(), options.managedDomain);
     const log = logger.child({ id: envelope.id, list: list.address });
-    if (members.remote.length > 0)
-      log.warn({ remote: members.remote }, "list members on other servers are not relayed yet; no copy for them");
+    const remote = options.remote ? members.remote : [];
+    if (!options.remote && members.remote.length > 0)
+      log.warn(
+        { remote: members.remote },
+        "outbound.forwardSecretFile is not set: list members on other servers get no copy",
+      );
     if (members.unreachable.length > 0)
       log.warn({ members: members.unreachable }, "list members without a live mailbox here; skipped");
     const taken: StoreTarget[] = [];
@@ -84,7 +133,7 @@ export function createListPosts(options: ListPostsOptions): ListPosts {
         log.warn({ owner: member.owner }, "list member's mailbox full; skipped");
       } else taken.push({ owner: member.owner, recipient: member.recipient, quota: member.quota });
     }
-    if (taken.length > 0) return taken;
+    if (taken.length > 0 || remote.length > 0) return { local: taken, remote };
     if (full > 0) throw tempFail(452, "4.2.2", `<${list.address}>: every member's mailbox is full, try again later`);
     throw permFail(550, "5.1.1", `<${list.address}>: no member of this list has a mailbox here`);
   }
@@ -97,7 +146,14 @@ export function createListPosts(options: ListPostsOptions): ListPosts {
     acceptList(address, session, accepted, refusal) {
       const local = address.slice(0, address.lastIndexOf("@"));
       // Never a list: another rule refused it, or it is a role name (list-table.ts).
-      if (refusal.enhancedCode !== "5.1.1" || reservedRoute(local) !== undefined) return false;
+      if (refusal.enhancedCode !== "5.1.1") return false;
+      if (bounceListOf(address)) {
+        if (accepted.length > 0) throw separately(address);
+        const sender = senders.of(session.id);
+        if (sender !== undefined && sender !== "") throw bounceOnly(address);
+        return true;
+      }
+      if (reservedRoute(local) !== undefined) return false;
       const table = options.table();
       // The directory was never read: this might be a list, so not a permanent "no".
       if (table === undefined) throw tempFail(451, "4.4.3", "Directory of mailing lists unavailable, try again later");
@@ -105,7 +161,7 @@ export function createListPosts(options: ListPostsOptions): ListPosts {
       if (!list) return false;
       if (accepted.some((a) => listOf(a) !== list)) throw separately(list.address);
       const sender = senders.of(session.id);
-      const refused = sender === undefined ? undefined : postingRefusal(list, sender, options.users());
+      const refused = sender === undefined ? undefined : refusalFor(list, sender);
       if (refused) {
         logger.info({ list: list.address, sender, rule: list.rule }, "list post refused");
         throw refused;
@@ -116,6 +172,8 @@ export function createListPosts(options: ListPostsOptions): ListPosts {
     checkNotMixed(accepted) {
       const list = accepted.map(listOf).find((l) => l !== undefined);
       if (list) throw separately(list.address);
+      const bounce = accepted.find((a) => servedBounceList(a) !== undefined);
+      if (bounce) throw separately(bounce);
     },
 
     post(envelope) {
@@ -124,14 +182,39 @@ export function createListPosts(options: ListPostsOptions): ListPosts {
       if (!list) return undefined;
       return {
         list,
-        refusal: postingRefusal(list, envelope.mailFrom, options.users()),
+        refusal: refusalFor(list, envelope.mailFrom),
         unauthenticated: (results) => postingUnauthenticated(list, envelope.mailFrom, results),
-        targets: () => targets(list, envelope),
-        withHeaders(message) {
-          const out = new PrependHeaders(listHeaders(list));
-          pipeline(message, out, () => {});
-          return out;
+        copies: () => copies(list, envelope),
+        async deliver(copies, message, junk, storeLocal) {
+          const withHeaders = new PrependHeaders(listHeaders(list));
+          pipeline(message, withHeaders, () => {});
+          if (copies.remote.length === 0 || junk || !options.remote) {
+            if (copies.remote.length > 0)
+              logger.info({ id: envelope.id, list: list.address }, "junk: no copy for the members on other servers");
+            if (copies.local.length === 0) {
+              withHeaders.resume();
+              throw permFail(550, "5.7.1", "Message refused: judged junk, and the list has no member here");
+            }
+            await storeLocal(copies.local, withHeaders);
+            return `Ok: stored as ${envelope.id}`;
+          }
+          return sendRemoteCopies(options.remote, { envelope, list, copies, message: withHeaders, storeLocal, logger });
         },
+      };
+    },
+
+    bounce(envelope) {
+      senders.forget(envelope.session.id);
+      // One gone stale since RCPT goes on as any recipient would (and finds no mailbox: 451).
+      const list = envelope.recipients.length === 1 ? servedBounceList(envelope.recipients[0]!) : undefined;
+      const remote = options.remote;
+      if (!list || !remote) return undefined;
+      return (message, reply) => {
+        if (envelope.mailFrom !== "") {
+          message.resume();
+          throw bounceOnly(envelope.recipients[0]!);
+        }
+        return remote.receiveBounce(envelope, list, message, reply);
       };
     },
   };

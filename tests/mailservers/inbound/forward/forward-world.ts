@@ -2,7 +2,8 @@
 // the forward account) and, standing in for the Internet, a router on loopback that outbound
 // relays everything to: mail for our domain goes back into inbound (as our MX), mail for
 // `routesBack` addresses too (a destination that forwards back to us), the rest to a sink
-// that records it and may refuse a recipient (a bounce).
+// that records it and may refuse a recipient (a bounce). Given a directory, both daemons serve
+// its mailing lists (inbound delivers posts, outbound sends their remote members' copies).
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { TestContext } from "node:test";
@@ -52,14 +53,16 @@ export async function startForwardWorld(
     owners: readonly string[];
     /** Addresses elsewhere whose server forwards back to one of ours. */
     routesBack?: Record<string, string>;
-    /** Addresses elsewhere that do not exist (550 at RCPT). */
-    unknown?: readonly string[];
+    /** Addresses elsewhere that do not exist (550 at RCPT); the set may change while the world runs. */
+    unknown?: ReadonlySet<string> | readonly string[];
+    /** The directory both daemons use (ldap settings): inbound serves its mailing lists, refreshed every 200 ms. */
+    ldap?: Record<string, unknown>;
   },
 ): Promise<ForwardWorld> {
   const dir = await tempDir(t, "semail-forward-");
   const secretFile = path.join(dir, "forward.secret");
   await writeFile(secretFile, `${SECRET}\n`, { mode: 0o600 });
-  const unknown = new Set(world.unknown ?? []);
+  const unknown = world.unknown instanceof Set ? world.unknown : new Set(world.unknown ?? []);
   const sink = await startTarget({
     host: "127.0.0.1",
     rcpt: (address) => (unknown.has(address) ? [550, "5.1.1 No such user"] : undefined),
@@ -106,7 +109,8 @@ export async function startForwardWorld(
   await mkdir(outDir);
   const outSettings = await daemonSettings(outDir, {
     users: world.usersYaml,
-    top: { managedDomain: "semail.test" },
+    top: { managedDomain: "semail.test", ...(world.ldap ? { inbound: { lists: { enabled: true } } } : {}) },
+    ...(world.ldap ? { ldap: world.ldap } : {}),
     outbound: {
       forwardSecretFile: secretFile,
       delivery: { relayHost: { host: "127.0.0.1", port: routerPort } },
@@ -118,8 +122,11 @@ export async function startForwardWorld(
 
   const inSettings = testSettings(
     dir,
-    { submission: { outbound: `127.0.0.1:${outboundPort}` } },
-    { outbound: { forwardSecretFile: secretFile } },
+    {
+      submission: { outbound: `127.0.0.1:${outboundPort}` },
+      ...(world.ldap ? { lists: { enabled: true, refresh: 200 } } : {}),
+    },
+    { outbound: { forwardSecretFile: secretFile }, ...(world.ldap ? { ldap: world.ldap } : {}) },
   );
   await writeFile(inSettings.users, world.usersYaml);
   await provision(

@@ -8,7 +8,7 @@ import { parseUsersList } from "../../../../config/users-list.ts";
 import { silentLogger } from "../../../../lib/logger.ts";
 import { PrependHeaders, listHeaders } from "../../../../mailservers/inbound/lists/list-headers.ts";
 import { listTable } from "../../../../mailservers/inbound/lists/list-table.ts";
-import { listMembers } from "../../../../mailservers/inbound/lists/members.ts";
+import { listMembers } from "../../../../mailservers/core/list-members.ts";
 import { postingRefusal, postingUnauthenticated } from "../../../../mailservers/inbound/lists/posting.ts";
 import { usersYaml } from "../fixture.ts";
 

@@ -1,8 +1,9 @@
-// A list post's copies: each member with a live mailbox here gets one copy in that mailbox
-// (its address is the recipient: Delivered-To and the (member, sender) pair folder); a member
-// known only by a `mail` elsewhere is remote. Each mailbox once, whatever names it twice.
-import type { MailingList } from "../../../config/mailing-lists.ts";
-import type { MailboxEntry, UsersList } from "../../../config/users-list.ts";
+// A list post's copies, as both daemons count them (inbound delivers them; outbound's forward
+// policy lets the remote ones out): each member with a live mailbox here gets one copy in that
+// mailbox (its address is the recipient: Delivered-To and the (member, sender) pair folder); a
+// member known only by a `mail` elsewhere is remote. Each mailbox once, whatever names it twice.
+import type { MailingList } from "../../config/mailing-lists.ts";
+import type { MailboxEntry, UsersList } from "../../config/users-list.ts";
 
 export interface LocalMember {
   readonly owner: string;
