@@ -24,6 +24,8 @@ export interface SmtpDaemonArgs {
     readonly spool: string;
     readonly tlsCert: string;
     readonly tlsKey: string;
+    /** The secret of forwards and lists' remote copies (config/stack/daemon-settings.ts), read by both. */
+    readonly forwardSecret: string;
   };
   /** Docker networks to join, with the alias `semail-<mode>`; a fixed address where the firewall names it. */
   readonly networks: readonly DaemonNetwork[];
@@ -50,6 +52,7 @@ export function daemonMounts(mode: SmtpMode, paths: SmtpDaemonArgs["paths"]): do
     { type: "bind", source: paths.usersDir, target: paths.usersDir, readOnly: true },
     { type: "bind", source: paths.tlsCert, target: paths.tlsCert, readOnly: true },
     { type: "bind", source: paths.tlsKey, target: paths.tlsKey, readOnly: true },
+    { type: "bind", source: paths.forwardSecret, target: paths.forwardSecret, readOnly: true },
   ];
   if (mode === "inbound") {
     // rslave: a mailbox filesystem mounted under the root later shows up in the container.

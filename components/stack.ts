@@ -10,7 +10,7 @@ import { mailHostName, STANDARD_MAIL_CLIENT_PORTS } from "../config/mail-clients
 import { serializeUsersList, type UsersList } from "../config/users-list.ts";
 import { dockerSsh, dom0Connection, vmConnection, vmSshTarget } from "./connections.ts";
 import { HostCommand } from "./host-command.ts";
-import { daemonSettings, usersDir } from "../config/stack/daemon-settings.ts";
+import { daemonSettings, FORWARD_SECRET_PATH, usersDir } from "../config/stack/daemon-settings.ts";
 import { DnsZone, ZONE_DIR } from "./dns-zone.ts";
 import { APT_PROXY_PORT } from "../config/stack/apt-proxy.ts";
 import { hostScript } from "../config/stack/host-script-paths.ts";
@@ -259,12 +259,30 @@ export function defineStack(
 
   const daemonImage = images("daemons", config.daemonImage);
   const settings = daemonSettings(config, ldapUrl);
+  // Made once on the VM and kept: its bytes never pass through the program or its state.
+  const forwardSecret = new HostCommand(
+    "forward-secret",
+    {
+      connection: vmSsh,
+      create: shellLine(
+        "sh",
+        "-c",
+        `install -d -m 0700 "$(dirname "$1")" && { [ -s "$1" ] || { umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d " \\n" > "$1.new" && mv -f "$1.new" "$1"; }; }`,
+        "make-forward-secret",
+        FORWARD_SECRET_PATH,
+      ),
+      check: shellLine("sh", "-c", `stat -c "%a %s" "$1"`, "check-forward-secret", FORWARD_SECRET_PATH),
+      delete: shellLine("rm", "-f", FORWARD_SECRET_PATH),
+    },
+    { dependsOn: [scripts] },
+  );
   const paths = {
     usersDir: usersDir(config),
     mailRoot: config.mailRoot,
     spool: config.spool,
     tlsCert: config.tlsCert,
     tlsKey: config.tlsKey,
+    forwardSecret: FORWARD_SECRET_PATH,
   };
   const publicAddresses = [config.vmIp, ...(config.vmIp6 ? [config.vmIp6] : [])];
   new SmtpDaemon(
@@ -278,7 +296,7 @@ export function defineStack(
       paths,
       networks: daemonNetworks,
     },
-    { dependsOn: [usersFile] },
+    { dependsOn: [usersFile, forwardSecret] },
   );
   new SmtpDaemon(
     "outbound",
@@ -291,7 +309,7 @@ export function defineStack(
       paths,
       networks: [...daemonNetworks, { name: usersNetwork.networkName, ipv4Address: usersNetwork.plan.outboundIp }],
     },
-    { dependsOn: [usersFile] },
+    { dependsOn: [usersFile, forwardSecret] },
   );
 
   const aptProxy = new AptProxy("apt-proxy", {

@@ -5,6 +5,12 @@ import { directoryLayout } from "../sections/ldap.ts";
 import { formatSize } from "../size.ts";
 import type { StackConfig } from "./stack-config.ts";
 
+/**
+ * The secret both daemons read (mode 0600, made on the VM at the first deploy, never leaving it):
+ * inbound logs in to outbound with it to send forwards and lists' remote copies, and it keys SRS.
+ */
+export const FORWARD_SECRET_PATH = "/etc/semail/secrets/forward.secret";
+
 /** YAML settings for both daemons; `ldapUrl` is the directory as seen from the containers. */
 export function daemonSettings(config: StackConfig, ldapUrl: string): string {
   return stringify({
@@ -28,11 +34,18 @@ export function daemonSettings(config: StackConfig, ldapUrl: string): string {
       // and the users' network is for the users' containers. Not loopback, so STARTTLS,
       // checked against tls.cert for the hostname: the certificate both daemons present.
       submission: { outbound: "semail-outbound:587" },
+      // The directory's groups with a mail are mailing lists (ou=groups, which the directory image makes).
+      lists: { enabled: true },
     },
     // Every interface of the container: the users' network (.2), the daemons' network
     // (inbound's hand-off) and the one the VM's loopback publish lands on. None is public, but
     // the daemon cannot tell from inside, so it is told (without it, it refuses a wildcard).
-    outbound: { listen: ["0.0.0.0:587"], forcePublicListen: true, spool: config.spool },
+    outbound: {
+      listen: ["0.0.0.0:587"],
+      forcePublicListen: true,
+      spool: config.spool,
+      forwardSecretFile: FORWARD_SECRET_PATH,
+    },
   });
 }
 

@@ -104,6 +104,7 @@ test("with no users: the VM, volume group, zone, LDAP and both daemons, and no m
       "/etc/semail:/etc/semail:ro:",
       "/etc/semail/tls/fullchain.pem:/etc/semail/tls/fullchain.pem:ro:",
       "/etc/semail/tls/privkey.pem:/etc/semail/tls/privkey.pem:ro:",
+      "/etc/semail/secrets/forward.secret:/etc/semail/secrets/forward.secret:ro:",
       "/var/mail/semail:/var/mail/semail:rw:rslave",
     ],
   );
@@ -186,6 +187,31 @@ test("the daemons' settings file is valid for config/settings.ts", async () => {
   assert.doesNotThrow(() => checkListenAddresses(settings));
   assert.equal(settings.ldap.url, "ldap://semail-ldap:389");
   assert.equal(settings.users, "/etc/semail/users.yaml");
+  // Lists and forwards work on the VM: the lists are read, and both daemons read the one secret.
+  assert.equal(settings.inbound.lists.enabled, true);
+  assert.equal(settings.outbound.forwardSecretFile, "/etc/semail/secrets/forward.secret");
+});
+
+test("the forward secret is made on the VM, never in the program, and both daemons read it", async () => {
+  const { resources } = await runStack(usersYaml(ALICE));
+  const secret = inputs(resources, "forward-secret");
+  assert.match(
+    secret.create,
+    /head -c 32 \/dev\/urandom .*' make-forward-secret \/etc\/semail\/secrets\/forward\.secret$/,
+  );
+  assert.equal(secret.stdin, undefined, "no bytes of it pass through the program");
+  assert.match(secret.check, /stat -c "%a %s"/, "the check shows its mode and size, never its content");
+  for (const daemon of ["inbound-container", "outbound-container"]) {
+    const mount = inputs(resources, daemon).mounts.find(
+      (m: Inputs) => m.source === "/etc/semail/secrets/forward.secret",
+    );
+    assert.deepEqual(mount, {
+      type: "bind",
+      source: "/etc/semail/secrets/forward.secret",
+      target: "/etc/semail/secrets/forward.secret",
+      readOnly: true,
+    });
+  }
 });
 
 test("with one user: storage, container and MX with the expected inputs", async () => {
