@@ -15,10 +15,11 @@
 // on 127.0.0.1 only. (RFC 2136 updates were the other way: they would make the zone dynamic, with
 // a journal that every install of the zone by the program would have to freeze and thaw around.)
 import * as pulumi from "@pulumi/pulumi";
-import { remote, type types } from "@pulumi/command";
+import type { types } from "@pulumi/command";
 import { stringify } from "yaml";
 import { HOST_SCRIPTS_DIR } from "../config/stack/host-script-paths.ts";
 import { shellLine, shellQuote } from "../lib/shell.ts";
+import { removeTimerCommand, stdinFileCommand, UNIT_DIR, unitsCommand, unitsScript } from "./systemd-units.ts";
 
 /** Where the daemons image keeps the zone installer (assets/host/install-zone.sh), at the VM's own path. */
 export const IMAGE_INSTALL_ZONE = `${HOST_SCRIPTS_DIR}/install-zone.sh`;
@@ -205,63 +206,52 @@ export class AcmeCertificate extends pulumi.ComponentResource {
     if (problems.length > 0) throw new Error(`invalid ACME settings:\n  ${problems.join("\n  ")}`);
     this.names = args.names;
     // The key by rename, root only; the secret travels on stdin, never on a command line.
-    const key = new remote.Command(
+    const key = stdinFileCommand(
       `${name}-account-key`,
       {
-        connection: args.vm,
-        create: shellLine(
-          "sh",
-          "-c",
-          'install -d -m 0700 "$1" && umask 077 && cat > "$1/account.key.new" && mv -f "$1/account.key.new" "$1/account.key"',
-          "install-acme-key",
-          args.configDir,
-        ),
+        vm: args.vm,
+        dir: args.configDir,
+        file: "account.key",
+        label: "install-acme-key",
+        rootOnly: true,
         stdin: pulumi.secret(args.accountKey),
       },
-      { parent: this },
+      this,
     );
-    const settings = new remote.Command(
+    const settings = stdinFileCommand(
       `${name}-settings`,
       {
-        connection: args.vm,
-        create: shellLine(
-          "sh",
-          "-c",
-          'install -d -m 0700 "$1" && install -d -m 0755 "$2" && cat > "$1/semail.yaml.new" && mv -f "$1/semail.yaml.new" "$1/semail.yaml"',
-          "install-acme-settings",
-          args.configDir,
-          args.stateDir,
-        ),
+        vm: args.vm,
+        dir: args.configDir,
+        file: "semail.yaml",
+        label: "install-acme-settings",
+        alsoDir: { path: args.stateDir, mode: "0755" },
+        rootOnly: false,
         stdin: acmeSettingsYaml(args),
       },
-      { parent: this },
+      this,
     );
     const units = pulumi.output(args.image).apply((image) => acmeUnits(args, image));
     const script = units.apply((u) =>
-      [
-        "set -eu",
-        `printf '%s' ${shellQuote(u.service)} > /etc/systemd/system/semail-cert.service`,
-        `printf '%s' ${shellQuote(u.timer)} > /etc/systemd/system/semail-cert.timer`,
-        `printf '%s' ${shellQuote(u.postRenew)} > ${shellQuote(`${args.configDir}/post-renew.sh`)}`,
-        ...(args.challenge === "dns-01" && args.zone
-          ? [`printf '%s' ${shellQuote(acmeRndcConf(args.zone))} > ${shellQuote(`${args.configDir}/rndc.conf`)}`]
-          : []),
-        "systemctl daemon-reload",
-        "systemctl enable --now semail-cert.timer",
-        // The first certificate now, not at the timer's first turn.
-        "systemctl start --no-block semail-cert.service",
-        "",
-      ].join("\n"),
+      unitsScript({
+        files: [
+          [`${UNIT_DIR}/semail-cert.service`, u.service],
+          [`${UNIT_DIR}/semail-cert.timer`, u.timer],
+          [`${args.configDir}/post-renew.sh`, u.postRenew],
+          ...(args.challenge === "dns-01" && args.zone
+            ? [[`${args.configDir}/rndc.conf`, acmeRndcConf(args.zone)] as const]
+            : []),
+        ],
+        start: [
+          "systemctl enable --now semail-cert.timer",
+          // The first certificate now, not at the timer's first turn.
+          "systemctl start --no-block semail-cert.service",
+        ],
+      }),
     );
-    new remote.Command(
+    unitsCommand(
       `${name}-timer`,
-      {
-        connection: args.vm,
-        create: "sh -s",
-        stdin: script,
-        delete:
-          "systemctl disable --now semail-cert.timer; rm -f /etc/systemd/system/semail-cert.service /etc/systemd/system/semail-cert.timer; systemctl daemon-reload",
-      },
+      { vm: args.vm, script, remove: removeTimerCommand("semail-cert") },
       { parent: this, dependsOn: [key, settings] },
     );
     this.registerOutputs({ names: this.names });

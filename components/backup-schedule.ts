@@ -6,9 +6,10 @@
 // password hashes, and the snapshot, encrypted, keeps it. The result is in status.json, which
 // `semail report` reads.
 import * as pulumi from "@pulumi/pulumi";
-import { remote, type types } from "@pulumi/command";
+import type { types } from "@pulumi/command";
 import { stringify } from "yaml";
 import { shellLine, shellQuote } from "../lib/shell.ts";
+import { removeTimerCommand, stdinFileCommand, UNIT_DIR, unitsCommand, unitsScript } from "./systemd-units.ts";
 
 export interface BackupScheduleArgs {
   /** SSH to the VM. */
@@ -152,58 +153,45 @@ export class BackupSchedule extends pulumi.ComponentResource {
     const problems = validateBackupSchedule(args);
     if (problems.length > 0) throw new Error(`invalid backup settings:\n  ${problems.join("\n  ")}`);
     // The password by rename, root only; the secret travels on stdin, never on a command line.
-    const password = new remote.Command(
+    const password = stdinFileCommand(
       `${name}-password`,
       {
-        connection: args.vm,
-        create: shellLine(
-          "sh",
-          "-c",
-          'install -d -m 0700 "$1" && umask 077 && cat > "$1/restic-password.new" && mv -f "$1/restic-password.new" "$1/restic-password"',
-          "install-backup-password",
-          args.configDir,
-        ),
+        vm: args.vm,
+        dir: args.configDir,
+        file: "restic-password",
+        label: "install-backup-password",
+        rootOnly: true,
         stdin: pulumi.secret(args.password),
       },
-      { parent: this },
+      this,
     );
-    const settings = new remote.Command(
+    const settings = stdinFileCommand(
       `${name}-settings`,
       {
-        connection: args.vm,
-        create: shellLine(
-          "sh",
-          "-c",
-          'install -d -m 0700 "$1" "$2" && cat > "$1/semail.yaml.new" && mv -f "$1/semail.yaml.new" "$1/semail.yaml"',
-          "install-backup-settings",
-          args.configDir,
-          args.stateDir,
-        ),
+        vm: args.vm,
+        dir: args.configDir,
+        file: "semail.yaml",
+        label: "install-backup-settings",
+        alsoDir: { path: args.stateDir, mode: "0700" },
+        rootOnly: false,
         stdin: backupSettingsYaml(args),
       },
-      { parent: this },
+      this,
     );
     const units = pulumi.output(args.image).apply((image) => backupUnits(args, image));
     const script = units.apply((u) =>
-      [
-        "set -eu",
-        `printf '%s' ${shellQuote(u.service)} > /etc/systemd/system/semail-backup.service`,
-        `printf '%s' ${shellQuote(u.timer)} > /etc/systemd/system/semail-backup.timer`,
-        "systemctl daemon-reload",
-        "systemctl enable --now semail-backup.timer",
-        "",
-      ].join("\n"),
+      unitsScript({
+        files: [
+          [`${UNIT_DIR}/semail-backup.service`, u.service],
+          [`${UNIT_DIR}/semail-backup.timer`, u.timer],
+        ],
+        start: ["systemctl enable --now semail-backup.timer"],
+      }),
     );
     // Removing the schedule leaves the repository and its snapshots alone: they are the backups.
-    new remote.Command(
+    unitsCommand(
       `${name}-timer`,
-      {
-        connection: args.vm,
-        create: "sh -s",
-        stdin: script,
-        delete:
-          "systemctl disable --now semail-backup.timer; rm -f /etc/systemd/system/semail-backup.service /etc/systemd/system/semail-backup.timer; systemctl daemon-reload",
-      },
+      { vm: args.vm, script, remove: removeTimerCommand("semail-backup") },
       { parent: this, dependsOn: [password, settings] },
     );
     this.registerOutputs({});

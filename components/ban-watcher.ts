@@ -14,9 +14,10 @@
 // reads it from the journal's folders, mounted read-only with /etc/machine-id, which names them.
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
-import { remote, type types } from "@pulumi/command";
+import type { types } from "@pulumi/command";
 import { stringify } from "yaml";
-import { shellLine, shellQuote } from "../lib/shell.ts";
+import { shellLine } from "../lib/shell.ts";
+import { stdinFileCommand, UNIT_DIR, unitsCommand, unitsScript } from "./systemd-units.ts";
 
 /** The chain of the bans, and the chains that jump to it. */
 export const BAN_CHAIN = "SEMAIL-BANS";
@@ -154,41 +155,32 @@ export class BanWatcher extends pulumi.ComponentResource {
     const problems = validateBanWatcher(args);
     if (problems.length > 0) throw new Error(`invalid ban watcher:\n  ${problems.join("\n  ")}`);
     const yaml = pulumi.output(args.allow).apply((allow) => banSettingsYaml(args, allow));
-    const settings = new remote.Command(
+    const settings = stdinFileCommand(
       `${name}-settings`,
       {
-        connection: args.vm,
-        create: shellLine(
-          "sh",
-          "-c",
-          'install -d -m 0700 "$1" "$2" && umask 077 && cat > "$1/semail.yaml.new" && mv -f "$1/semail.yaml.new" "$1/semail.yaml"',
-          "install-ban-settings",
-          args.configDir,
-          args.stateDir,
-        ),
+        vm: args.vm,
+        dir: args.configDir,
+        file: "semail.yaml",
+        label: "install-ban-settings",
+        alsoDir: { path: args.stateDir, mode: "0700" },
+        rootOnly: true,
         stdin: yaml,
       },
-      { parent: this },
+      this,
     );
     // The settings' hash is in the script, so new settings re-run it (an update, not a
     // replacement: no triggers, whose create-before-delete would run the delete below after
     // the new unit is in); restart, not start, so new settings or a new image take effect.
-    const script = pulumi
-      .all([args.image, yaml])
-      .apply(([image, text]) =>
-        [
-          "set -eu",
-          `# settings sha256 ${createHash("sha256").update(text).digest("hex")}`,
-          `printf '%s' ${shellQuote(banUnit(args, image))} > /etc/systemd/system/semail-bans.service`,
-          "systemctl daemon-reload",
-          "systemctl enable semail-bans.service",
-          "systemctl restart semail-bans.service",
-          "",
-        ].join("\n"),
-      );
-    new remote.Command(
+    const script = pulumi.all([args.image, yaml]).apply(([image, text]) =>
+      unitsScript({
+        head: [`# settings sha256 ${createHash("sha256").update(text).digest("hex")}`],
+        files: [[`${UNIT_DIR}/semail-bans.service`, banUnit(args, image)]],
+        start: ["systemctl enable semail-bans.service", "systemctl restart semail-bans.service"],
+      }),
+    );
+    unitsCommand(
       `${name}-service`,
-      { connection: args.vm, create: "sh -s", stdin: script, delete: banRemoveCommand() },
+      { vm: args.vm, script, remove: banRemoveCommand() },
       { parent: this, dependsOn: [settings] },
     );
     this.registerOutputs({});

@@ -21,11 +21,11 @@
 // reverse DNS or ident lookups of the client.
 import { chmod, chown, mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { accepting, freePort } from "./process.ts";
+import { freePort } from "./process.ts";
+import { startPeerDaemon } from "./peer-daemon.ts";
 import { unpackedPeer } from "./peer-debs.ts";
 import { type PeerInstance, type PeerJob, VMAIL_UID } from "./peer-job.ts";
-import { freeIds, spawnInView } from "./private-view.ts";
-import { until } from "../../testkit/until.ts";
+import { freeIds } from "./private-view.ts";
 
 export const EXIM_PACKAGES = ["exim4-daemon-light", "exim4-base", "exim4-config"] as const;
 const EXIM = "usr/sbin/exim4";
@@ -138,29 +138,17 @@ export async function startExim(dir: string, job: PeerJob): Promise<PeerInstance
   await writeFile(conf, configuration(dir, eximPath, port, job));
   await chmod(conf, 0o644); // Exim refuses a configuration others may write
   const view = { users: [user], binds: [{ source: varLib, target: "/var/lib" }] };
-  const daemon = await spawnInView(dir, view, eximPath, ["-bdf", "-oX", String(port)], {
-    ...process.env,
-    LD_LIBRARY_PATH: peer.libraryPath,
-  });
-  await until(
-    async () => {
-      if (daemon.child.exitCode !== null) throw new Error(`exim did not start: ${await daemon.output()}`);
-      return accepting(port);
-    },
-    "exim to listen",
-    15_000,
-    50,
-  ).catch(async (err: unknown) => {
-    await daemon.stop();
-    throw err;
-  });
-  return {
+  return startPeerDaemon({
+    program: "exim",
     name: `exim ${peer.version}`,
+    dir,
+    view,
+    command: eximPath,
+    args: ["-bdf", "-oX", String(port)],
     port,
-    pid: async () => daemon.child.pid!,
-    output: async () => `${await daemon.output()}\n${await readLogs(dir)}`,
-    stop: () => daemon.stop(),
-  };
+    libraryPath: peer.libraryPath,
+    logs: () => readLogs(dir),
+  });
 }
 
 async function readLogs(dir: string): Promise<string> {

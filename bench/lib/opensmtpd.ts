@@ -15,11 +15,11 @@
 // - relay: `action "relay" relay host smtp://127.0.0.1:<sink port>`.
 import { chmod, chown, mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { accepting, freePort } from "./process.ts";
+import { freePort } from "./process.ts";
+import { startPeerDaemon } from "./peer-daemon.ts";
 import { unpackedPeer } from "./peer-debs.ts";
 import type { PeerInstance, PeerJob } from "./peer-job.ts";
-import { freeIds, spawnInView, type ViewUser } from "./private-view.ts";
-import { until } from "../../testkit/until.ts";
+import { freeIds, type ViewUser } from "./private-view.ts";
 
 export const OPENSMTPD_PACKAGES = ["opensmtpd"] as const;
 const SMTPD = "usr/sbin/smtpd";
@@ -80,27 +80,14 @@ export async function startOpenSmtpd(dir: string, job: PeerJob): Promise<PeerIns
       { source: path.join(dir, folders.run), target: "/run" },
     ],
   };
-  const daemon = await spawnInView(dir, view, path.join(peer.root, SMTPD), ["-f", conf, "-d"], {
-    ...process.env,
-    LD_LIBRARY_PATH: peer.libraryPath,
-  });
-  await until(
-    async () => {
-      if (daemon.child.exitCode !== null) throw new Error(`smtpd did not start: ${await daemon.output()}`);
-      return accepting(port);
-    },
-    "smtpd to listen",
-    15_000,
-    50,
-  ).catch(async (err: unknown) => {
-    await daemon.stop();
-    throw err;
-  });
-  return {
+  return startPeerDaemon({
+    program: "smtpd",
     name: `opensmtpd ${peer.version}`,
+    dir,
+    view,
+    command: path.join(peer.root, SMTPD),
+    args: ["-f", conf, "-d"],
     port,
-    pid: async () => daemon.child.pid!,
-    output: () => daemon.output(),
-    stop: () => daemon.stop(),
-  };
+    libraryPath: peer.libraryPath,
+  });
 }

@@ -9,6 +9,7 @@ import type { UsersList } from "../../config/users-list.ts";
 import { createDirectory } from "../../directory/ldap.ts";
 import type { Directory } from "../../config/directory.ts";
 import { createAuthenticator } from "../core/authenticate.ts";
+import { startMetricsIfSet } from "../core/start-metrics.ts";
 import {
   createSmtpFrontEnd,
   listenSmtp,
@@ -114,15 +115,8 @@ export async function startInbound(settings: Settings, deps: InboundDependencies
   if (listsDirectory && !listsDirectory.lists)
     throw new ConfigError("inbound.lists.enabled: the directory given cannot list groups");
 
-  // First, so a port in use stops start-up before anything else is opened. Imported only
-  // when asked for: node:http and prom-client cost a daemon memory it does not otherwise spend.
-  const metrics = i.metricsListen
-    ? await (await import("../core/metrics.ts"))
-        .startMetrics("inbound", i.metricsListen, logger.child({ part: "metrics" }))
-        .catch((err: unknown) => {
-          throw new ConfigError(`inbound.${(err as Error).message}`);
-        })
-    : undefined;
+  // First, so a port in use stops start-up before anything else is opened.
+  const metrics = await startMetricsIfSet("inbound", i.metricsListen, logger);
   await mkdir(i.mailRoot, { recursive: true, mode: 0o755 });
   const users = deps.usersList
     ? heldUsersList(deps.usersList)

@@ -27,6 +27,7 @@ import {
 import { createSubmissionBackend } from "./backend.ts";
 import { readForwardSecret } from "../core/forward-secret.ts";
 import { createSrs } from "../core/srs.ts";
+import { startMetricsIfSet } from "../core/start-metrics.ts";
 import { createForwardPolicy } from "./forward-policy.ts";
 import { createListBounceAddresses } from "../core/list-bounce-address.ts";
 import { cachedDirectoryLists } from "./directory-lists.ts";
@@ -90,15 +91,8 @@ export async function startOutbound(settings: Settings, deps: OutboundDependenci
   };
   try {
     const clock = deps.clock ?? systemClock;
-    // First, so a port in use stops start-up before the spool is claimed. Imported only when
-    // asked for: node:http and prom-client cost a daemon memory it does not otherwise spend.
-    const metrics = o.metricsListen
-      ? await (await import("../core/metrics.ts"))
-          .startMetrics("outbound", o.metricsListen, logger.child({ part: "metrics" }))
-          .catch((err: unknown) => {
-            throw new ConfigError(`outbound.${(err as Error).message}`);
-          })
-      : undefined;
+    // First, so a port in use stops start-up before the spool is claimed.
+    const metrics = await startMetricsIfSet("outbound", o.metricsListen, logger);
     if (metrics) cleanups.push(() => metrics.close());
     const spool = new Spool(o.spool, { clock });
     // Claimed before it is cleaned: another daemon's segment under way must not look spent to us.

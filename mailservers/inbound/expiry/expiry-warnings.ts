@@ -7,13 +7,11 @@
 import { readFile } from "node:fs/promises";
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
-import { Readable } from "node:stream";
 import type { Logger } from "pino";
 import type { MailboxEntry, UsersList } from "../../../config/users-list.ts";
 import { writeFileAtomic } from "../../../lib/durable-file.ts";
-import { newMessageId } from "../../core/ids.ts";
 import { rfc5322Date } from "../../core/received.ts";
-import type { Envelope } from "../../core/types.ts";
+import { storeNotice } from "../notices.ts";
 import type { MboxStore } from "../store/index.ts";
 
 /** Under the mail root; a dot name, so no owner (config/users-list.ts OWNER_PATTERN) can clash. */
@@ -68,29 +66,13 @@ export function createExpiryWarnings(options: ExpiryWarningOptions): ExpiryWarni
   const warnedOf = (owner: string) => readFile(path.join(dir, owner), "utf8").catch(() => "");
 
   const warn = async (m: MailboxEntry, now: number): Promise<void> => {
-    const id = newMessageId();
-    const envelope: Envelope = {
-      id,
-      session: {
-        id: `expiry-${id}`,
-        remoteAddress: "127.0.0.1",
-        remotePort: 0,
-        localAddress: "127.0.0.1",
-        localPort: 0,
-        clientHostname: options.hostname,
-        secure: false,
-      },
-      mailFrom: "",
-      recipients: [m.address],
-      protocol: "SMTP",
-      receivedAt: new Date(now),
-    };
-    const text = warningText(m, options, now, id);
-    await store.deliver(
-      envelope,
-      [{ owner: m.owner, recipient: m.address, quota: m.size }],
-      Readable.from([Buffer.from(text)]),
-    );
+    await storeNotice(store, {
+      kind: "expiry",
+      hostname: options.hostname,
+      now,
+      targets: [{ owner: m.owner, recipient: m.address, quota: m.size }],
+      text: (id) => warningText(m, options, now, id),
+    });
     await mkdir(dir, { recursive: true, mode: 0o700 });
     await writeFileAtomic(path.join(dir, m.owner), m.expires!.written, 0o600);
   };

@@ -3,12 +3,10 @@
 // the member, how often it failed and the remote server's last reply. The member stays on the
 // list: removing it is the owners' call. Owners without a mailbox here: the admin mailbox
 // gets it instead, so the report is never dropped.
-import { Readable } from "node:stream";
 import type { MailingList } from "../../../config/mailing-lists.ts";
 import type { UsersList } from "../../../config/users-list.ts";
-import { newMessageId } from "../../core/ids.ts";
 import { rfc5322Date } from "../../core/received.ts";
-import type { Envelope } from "../../core/types.ts";
+import { storeNotice } from "../notices.ts";
 import type { MboxStore, StoreTarget } from "../store/index.ts";
 
 export interface BounceReportOptions {
@@ -76,25 +74,13 @@ export async function storeBounceReport(
   bounced: Bounced,
 ): Promise<StoreTarget[]> {
   const now = options.now();
-  const id = newMessageId();
   const targets = reportTargets(list, options.users(), options.admin);
-  const envelope: Envelope = {
-    id,
-    session: {
-      id: `list-bounce-${id}`,
-      remoteAddress: "127.0.0.1",
-      remotePort: 0,
-      localAddress: "127.0.0.1",
-      localPort: 0,
-      clientHostname: options.hostname,
-      secure: false,
-    },
-    mailFrom: "",
-    recipients: targets.map((t) => t.recipient),
-    protocol: "SMTP",
-    receivedAt: new Date(now),
-  };
-  const text = reportText(list, bounced, options.from, options.hostname, now, id);
-  await options.store.deliver(envelope, targets, Readable.from([Buffer.from(text)]));
+  await storeNotice(options.store, {
+    kind: "list-bounce",
+    hostname: options.hostname,
+    now,
+    targets,
+    text: (id) => reportText(list, bounced, options.from, options.hostname, now, id),
+  });
   return targets;
 }

@@ -5,28 +5,14 @@ import { sendMessage, simpleMessage } from "../../../helpers/smtp.ts";
 import { SmtpClient } from "../../../helpers/smtp.ts";
 import { slapdForFile } from "../../../helpers/slapd.ts";
 import { until } from "../../../../testkit/until.ts";
-import { readMbox, startFixture, type UserEntry } from "../fixture.ts";
+import { readMbox, startFixture } from "../fixture.ts";
 import { addList, changeMembers } from "./ldap-groups.ts";
+import { LIST_MAILBOXES, LIST_PEOPLE } from "./list-people.ts";
 
-const slapd = slapdForFile({
-  users: [
-    { uid: "alice", password: "alice-Secret1", mail: "alice@semail.test" },
-    { uid: "bob", password: "bob-Secret2", mail: "bob@semail.test" },
-    // On another server: no mailbox here.
-    { uid: "carol", password: "carol-Secret3", mail: "carol@remote.test" },
-    { uid: "dave", password: "dave-Secret4", mail: "dave@semail.test" },
-    { uid: "admin", password: "admin-Secret5" },
-  ],
-});
-
-const USERS: readonly UserEntry[] = [
-  { owner: "alice", address: "alice@semail.test" },
-  { owner: "bob", address: "bob@semail.test" },
-  { owner: "dave", address: "dave@semail.test" },
-];
+const slapd = slapdForFile({ users: [...LIST_PEOPLE, { uid: "admin", password: "admin-Secret5" }] });
 
 /** The inbound daemon reading lists from the test slapd every `refresh` ms. */
-function listFixture(t: Parameters<typeof startFixture>[0], users = USERS, refresh = 200) {
+function listFixture(t: Parameters<typeof startFixture>[0], users = LIST_MAILBOXES, refresh = 200) {
   const ldap = slapd.settings();
   return startFixture(t, {
     users,
@@ -149,7 +135,7 @@ describe("mailing lists from LDAP groups", () => {
 
   it("starts with the directory down, serves mailboxes, and answers 4xx (not 'no such user') for what might be a list", async (t) => {
     const f = await startFixture(t, {
-      users: USERS,
+      users: LIST_MAILBOXES,
       inbound: { lists: { enabled: true, refresh: 60_000 } },
       // Nothing listens on port 1 of loopback: the first read fails at once.
       settings: { ldap: { url: "ldap://127.0.0.1:1", timeoutMs: 500 } },

@@ -11,32 +11,19 @@ import { createListBounceAddresses } from "../../../../mailservers/core/list-bou
 import { until } from "../../../../testkit/until.ts";
 import { slapdForFile } from "../../../helpers/slapd.ts";
 import { SmtpClient, sendMessage, simpleMessage } from "../../../helpers/smtp.ts";
-import { readMbox } from "../fixture.ts";
+import { readMbox, usersYaml } from "../fixture.ts";
 import { SECRET, startForwardWorld, type ForwardWorld } from "../forward/forward-world.ts";
 import { addList, changeMembers } from "./ldap-groups.ts";
+import { LIST_MAILBOXES, LIST_PEOPLE } from "./list-people.ts";
 
-const slapd = slapdForFile({
-  users: [
-    { uid: "alice", password: "alice-Secret1", mail: "alice@semail.test" },
-    { uid: "bob", password: "bob-Secret2", mail: "bob@semail.test" },
-    // On another server: no mailbox here.
-    { uid: "carol", password: "carol-Secret3", mail: "carol@remote.test" },
-    { uid: "dave", password: "dave-Secret4", mail: "dave@semail.test" },
-  ],
-});
-
-const USERS = `mailboxes:
-  - {owner: alice, address: alice@semail.test}
-  - {owner: bob, address: bob@semail.test}
-  - {owner: dave, address: dave@semail.test}
-`;
+const slapd = slapdForFile({ users: LIST_PEOPLE });
 const BOUNCE_ADDRESS = /^team\+bounces=[A-Z2-7]{8}=[A-Z2-7]{2}@semail\.test$/;
 
 function world(t: Parameters<typeof startForwardWorld>[0], unknown: Set<string>): Promise<ForwardWorld> {
   const ldap = slapd.settings();
   return startForwardWorld(t, {
-    usersYaml: USERS,
-    owners: ["alice", "bob", "dave"],
+    usersYaml: usersYaml(LIST_MAILBOXES),
+    owners: LIST_MAILBOXES.map((m) => m.owner),
     unknown,
     ldap: { url: ldap.url, baseDn: ldap.baseDn, userDnTemplate: ldap.userDnTemplate },
   });

@@ -72,6 +72,20 @@ export function target(owner: string, recipient = `${owner}@semail.test`, quota 
   return { owner, recipient, quota };
 }
 
+/** Delivers simpleMessage(subject) from `sender` to the mailbox of `owner` (owner@semail.test). */
+export function deliverSimple(
+  store: MboxStore,
+  owner: string,
+  subject: string,
+  sender = "alice@example.org",
+): ReturnType<MboxStore["deliver"]> {
+  return store.deliver(
+    makeEnvelope(sender, [`${owner}@semail.test`]),
+    [target(owner)],
+    messageStream(simpleMessage(subject)),
+  );
+}
+
 /** The message as the SMTP front end hands it over: CRLF lines, in small chunks. */
 export function messageStream(text: string, chunk = 7): Readable {
   const data = Buffer.from(text.replace(/\r?\n/g, "\r\n"));

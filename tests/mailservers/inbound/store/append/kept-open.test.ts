@@ -7,19 +7,16 @@ import path from "node:path";
 import { test } from "node:test";
 import { folderName } from "../../../../../mailservers/inbound/store/index.ts";
 import { until } from "../../../../../testkit/until.ts";
-import { makeEnvelope, makeMailRoot, makeStore, messageStream, readMbox, simpleMessage, target } from "../fixture.ts";
+import { deliverSimple, makeMailRoot, makeStore, readMbox } from "../fixture.ts";
 import { openUnder } from "../open-files.ts";
-
-const deliverTo = (store: ReturnType<typeof makeStore>, subject: string, sender = "alice@example.org") =>
-  store.deliver(makeEnvelope(sender, ["bob@semail.test"]), [target("bob")], messageStream(simpleMessage(subject)));
 
 test("a file stays open after its batch for the next message, is reused, and is closed with the store", async (t) => {
   const root = await makeMailRoot(t);
   const store = makeStore(t, root);
   const inbox = path.join(realpathSync(root), "bob", "INBOX");
-  await deliverTo(store, "one");
+  await deliverSimple(store, "bob", "one");
   assert.ok(openUnder(root).includes(inbox), "INBOX is still open");
-  await deliverTo(store, "two");
+  await deliverSimple(store, "bob", "two");
   assert.equal(openUnder(root).filter((file) => file === inbox).length, 1, "reused, not opened twice");
   await store.close();
   assert.deepEqual(openUnder(root), [], "closed with the store");
@@ -32,7 +29,7 @@ test("a file stays open after its batch for the next message, is reused, and is 
 test("a file left open is closed on its own once idle", async (t) => {
   const root = await makeMailRoot(t);
   const store = makeStore(t, root);
-  await deliverTo(store, "one");
+  await deliverSimple(store, "bob", "one");
   assert.notDeepEqual(openUnder(root), []);
   await until(() => openUnder(root).length === 0, "the idle mbox files to be closed");
 });
@@ -41,11 +38,11 @@ test("a file replaced while kept open (a reader's rewrite and rename) gets the n
   const root = await makeMailRoot(t);
   const store = makeStore(t, root);
   const inbox = path.join(root, "bob", "INBOX");
-  await deliverTo(store, "one");
+  await deliverSimple(store, "bob", "one");
   // What Python's mailbox.flush() does: a new file with the content, renamed over the old.
   await writeFile(`${inbox}.new`, await readFile(inbox));
   await rename(`${inbox}.new`, inbox);
-  await deliverTo(store, "two");
+  await deliverSimple(store, "bob", "two");
   assert.deepEqual(
     (await readMbox(inbox)).map((m) => m.subject),
     ["one", "two"],
@@ -56,13 +53,13 @@ test("a folder swapped for a symlink while kept open: neither the old file nor t
   const root = await makeMailRoot(t);
   const store = makeStore(t, root);
   const sender = "alice@example.org";
-  await deliverTo(store, "one", sender);
+  await deliverSimple(store, "bob", "one", sender);
   const folder = path.join(root, "bob", "mail", folderName("bob@semail.test", sender));
   const outside = path.join(root, "outside");
   await writeFile(outside, "precious\n");
   await rename(folder, `${folder}.old`);
   await symlink(outside, folder);
-  await deliverTo(store, "two", sender);
+  await deliverSimple(store, "bob", "two", sender);
   assert.equal(await readFile(outside, "utf8"), "precious\n");
   assert.deepEqual(
     (await readMbox(`${folder}.old`)).map((m) => m.subject),

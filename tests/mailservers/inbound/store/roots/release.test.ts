@@ -8,36 +8,20 @@ import path from "node:path";
 import { test } from "node:test";
 import { MailboxHeldError } from "../../../../../mailservers/inbound/store/index.ts";
 import { until } from "../../../../../testkit/until.ts";
-import {
-  claimedMarkers,
-  makeEnvelope,
-  makeMailRoot,
-  makeStore,
-  messageStream,
-  readMbox,
-  simpleMessage,
-  target,
-} from "../fixture.ts";
+import { claimedMarkers, deliverSimple, makeMailRoot, makeStore, readMbox } from "../fixture.ts";
 import { openUnder } from "../open-files.ts";
-
-const deliverTo = (store: ReturnType<typeof makeStore>, owner: string, subject: string) =>
-  store.deliver(
-    makeEnvelope("alice@example.org", [`${owner}@semail.test`]),
-    [target(owner)],
-    messageStream(simpleMessage(subject)),
-  );
 
 test("release closes the mailbox's kept files at once and holds its deliveries until resumed; other mailboxes go on", async (t) => {
   const root = await makeMailRoot(t);
   const store = makeStore(t, root);
-  await deliverTo(store, "bob", "one");
+  await deliverSimple(store, "bob", "one");
   assert.notDeepEqual(openUnder(path.join(root, "bob")), [], "kept open after the first message");
   const resume = await store.release("bob");
   assert.deepEqual(openUnder(path.join(root, "bob")), [], "nothing open in bob's mailbox once released");
 
   const events: string[] = [];
-  const held = deliverTo(store, "bob", "two").then(() => void events.push("bob delivered"));
-  await deliverTo(store, "carol", "one");
+  const held = deliverSimple(store, "bob", "two").then(() => void events.push("bob delivered"));
+  await deliverSimple(store, "carol", "one");
   events.push("carol delivered");
   assert.deepEqual(openUnder(path.join(root, "bob")), [], "the held delivery opened nothing");
   events.push("resumed");
@@ -56,7 +40,7 @@ test("release waits for the commit under way in the mailbox", async (t) => {
   // Another program's lock keeps the delivery inside its commit until the lock goes.
   const lock = path.join(root, "bob", "INBOX.lock");
   await writeFile(lock, "1\n");
-  const delivered = deliverTo(store, "bob", "one");
+  const delivered = deliverSimple(store, "bob", "one");
   await until(async () => (await claimedMarkers(root).catch(() => [])).length > 0, "the delivery to wait for the lock");
   // What INBOX holds when release answers: the commit under way, whole, if it waited for it.
   const released = store.release("bob").then((resume) => ({
@@ -78,10 +62,10 @@ test("a delivery to a mailbox held past the lock wait is refused (MailboxHeldErr
   const root = await makeMailRoot(t);
   const store = makeStore(t, root, { lockTimeoutMs: 200 });
   const resume = await store.release("bob");
-  await assert.rejects(deliverTo(store, "bob", "one"), MailboxHeldError);
+  await assert.rejects(deliverSimple(store, "bob", "one"), MailboxHeldError);
   assert.deepEqual(await readMbox(path.join(root, "bob", "INBOX")), []);
   resume();
-  await deliverTo(store, "bob", "two");
+  await deliverSimple(store, "bob", "two");
   assert.deepEqual(
     (await readMbox(path.join(root, "bob", "INBOX"))).map((m) => m.subject),
     ["two"],

@@ -1,0 +1,99 @@
+// What the VM's systemd units need from a component (the backup schedule, the ACME
+// certificate, the ban watcher): a root-only settings or secret file written from stdin,
+// and one command that writes the units (and their files), reloads systemd and starts
+// them, whose delete stops them. Each component keeps its own unit texts.
+import type * as pulumi from "@pulumi/pulumi";
+import { remote, type types } from "@pulumi/command";
+import { shellLine, shellQuote } from "../lib/shell.ts";
+
+/** Where the units go. */
+export const UNIT_DIR = "/etc/systemd/system";
+
+export interface StdinFileArgs {
+  readonly vm: types.input.remote.ConnectionArgs;
+  /** The root-only (0700) folder the file goes in. */
+  readonly dir: string;
+  /** The file's name in `dir`. */
+  readonly file: string;
+  /** Names the shell ($0): "install-acme-key". */
+  readonly label: string;
+  /** A second folder made with it (the component's state), with its mode. */
+  readonly alsoDir?: { readonly path: string; readonly mode: "0700" | "0755" };
+  /** umask 077: the file is root's alone. */
+  readonly rootOnly: boolean;
+  /** The file's content; it travels on stdin, never on a command line. */
+  readonly stdin: pulumi.Input<string>;
+}
+
+/** Writes `dir/file` from stdin, by rename. */
+export function stdinFileCommand(name: string, args: StdinFileArgs, parent: pulumi.Resource): remote.Command {
+  const dirs =
+    args.alsoDir === undefined
+      ? 'install -d -m 0700 "$1"'
+      : args.alsoDir.mode === "0700"
+        ? 'install -d -m 0700 "$1" "$2"'
+        : `install -d -m 0700 "$1" && install -d -m ${args.alsoDir.mode} "$2"`;
+  const file = `"$1/${args.file}"`;
+  const temporary = `"$1/${args.file}.new"`;
+  const script = [dirs, ...(args.rootOnly ? ["umask 077"] : []), `cat > ${temporary}`, `mv -f ${temporary} ${file}`];
+  return new remote.Command(
+    name,
+    {
+      connection: args.vm,
+      create: shellLine(
+        "sh",
+        "-c",
+        script.join(" && "),
+        args.label,
+        args.dir,
+        ...(args.alsoDir ? [args.alsoDir.path] : []),
+      ),
+      stdin: args.stdin,
+    },
+    { parent },
+  );
+}
+
+/** A shell line writing `text` to `file`. */
+export function writeFileLine(file: string, text: string): string {
+  return `printf '%s' ${shellQuote(text)} > ${shellQuote(file)}`;
+}
+
+export interface UnitsScript {
+  /** Lines before the files (a comment that changes the script when the settings do). */
+  readonly head?: readonly string[];
+  /** Each file to write, units first: [path, text]. */
+  readonly files: readonly (readonly [string, string])[];
+  /** The systemctl lines after the daemon-reload. */
+  readonly start: readonly string[];
+}
+
+/** The script (`sh -s`) that writes the files, reloads systemd and starts the units. */
+export function unitsScript(s: UnitsScript): string {
+  return [
+    "set -eu",
+    ...(s.head ?? []),
+    ...s.files.map(([file, text]) => writeFileLine(file, text)),
+    "systemctl daemon-reload",
+    ...s.start,
+    "",
+  ].join("\n");
+}
+
+/** A timer's delete: stop and disable it, remove it and its service, reload systemd. */
+export function removeTimerCommand(unit: string): string {
+  return `systemctl disable --now ${unit}.timer; rm -f ${UNIT_DIR}/${unit}.service ${UNIT_DIR}/${unit}.timer; systemctl daemon-reload`;
+}
+
+/** Runs the units' script on the VM; `remove` undoes it on delete. */
+export function unitsCommand(
+  name: string,
+  args: { vm: types.input.remote.ConnectionArgs; script: pulumi.Input<string>; remove: string },
+  opts: pulumi.CustomResourceOptions,
+): remote.Command {
+  return new remote.Command(
+    name,
+    { connection: args.vm, create: "sh -s", stdin: args.script, delete: args.remove },
+    opts,
+  );
+}
