@@ -25,7 +25,7 @@ function scriptDigest(projectDir: string, script: string): string {
 
 export class HostScripts extends pulumi.ComponentResource {
   readonly copies: remote.CopyToRemote[];
-  /** Resources a command that runs a script must wait for. */
+  /** Resources a command that runs a script, or anything else that connects over SSH, must wait for. */
   readonly ready: pulumi.Resource[];
   /** The jump account and its sshd stanza (per-owner key files need it first). */
   readonly jump: remote.Command;
@@ -82,7 +82,9 @@ export class HostScripts extends pulumi.ComponentResource {
       },
       { parent: this, dependsOn: this.copies },
     );
-    this.ready = [packages, dirs, ...this.copies];
+    // The jump setup reloads sshd, which drops its listener for a moment: whatever connects over
+    // SSH after the scripts (the Docker provider first) waits for it, or is refused.
+    this.ready = [packages, dirs, ...this.copies, this.jump];
     this.registerOutputs({});
   }
 }

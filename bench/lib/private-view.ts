@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdir, open, readdir, readFile, readlink, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { RELEASE_LOOP_MOUNT_COPIES } from "../../testkit/loop-mount-copies.ts";
 import { until } from "../../testkit/until.ts";
 
 export interface ViewUser {
@@ -81,7 +82,7 @@ export async function spawnInView(
     ...view.binds,
   ];
   // Paths travel as arguments, never inside the script text: no quoting to get wrong.
-  const script = `set -e\nwhile [ "$1" != -- ]; do mount --bind "$1" "$2"; shift 2; done\nshift\nexec "$@"`;
+  const script = `${RELEASE_LOOP_MOUNT_COPIES}\nset -e\nwhile [ "$1" != -- ]; do mount --bind "$1" "$2"; shift 2; done\nshift\nexec "$@"`;
   const logFile = path.join(dir, "daemon.log");
   const log = await open(logFile, "w");
   const child = spawn(

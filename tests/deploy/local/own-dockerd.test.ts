@@ -15,6 +15,7 @@ import { onPath } from "../../../deploy/local/docker-engine.ts";
 import { processRunning } from "../../../lib/process-alive.ts";
 import { until } from "../../../testkit/until.ts";
 import { needsRoot } from "../../../testkit/needs-root.ts";
+import { RELEASE_LOOP_MOUNT_COPIES } from "../../../testkit/loop-mount-copies.ts";
 
 const run = promisify(execFile);
 const CHILD = join(import.meta.dirname, "own-dockerd-child.ts");
@@ -80,7 +81,7 @@ async function inNamespaces(t: TestContext, dataDirCount: 1 | 2) {
       "private",
       "sh",
       "-c",
-      'mount -t tmpfs semail-test-run /run && exec "$@"',
+      `${RELEASE_LOOP_MOUNT_COPIES}; mount -t tmpfs semail-test-run /run && exec "$@"`,
       "sh",
       process.execPath,
       CHILD,
