@@ -60,6 +60,11 @@ export const CONTAINER_RULES: FieldRules = {
     fields: { adds: { shape: "stringSet" }, drops: { shape: "stringSet" } },
   },
   sysctls: { shape: "stringMap", forceNew: true },
+  ulimits: {
+    shape: "objectSet",
+    forceNew: true,
+    fields: { name: { shape: "string" }, soft: { shape: "int" }, hard: { shape: "int" } },
+  },
   mounts: {
     shape: "objectSet",
     forceNew: true,
