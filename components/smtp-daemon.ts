@@ -68,8 +68,13 @@ export function daemonMounts(mode: SmtpMode, paths: SmtpDaemonArgs["paths"]): do
   return mounts;
 }
 
-/** Open files a daemon may hold (RLIMIT_NOFILE). */
-export const DAEMON_OPEN_FILES = 65_536;
+/**
+ * Open files a daemon may hold (RLIMIT_NOFILE): a file each for maxConnections sessions (1000 by
+ * default) with room to spare for the mbox files, the spool and LDAP. Not more: a container may
+ * not raise it past the hard limit dockerd itself runs under (Debian's unit gives dockerd far
+ * more; a dockerd started by hand inherits its shell's, 20,000 on the test machines).
+ */
+export const DAEMON_OPEN_FILES = 16_384;
 
 export class SmtpDaemon extends pulumi.ComponentResource {
   readonly container: docker.Container;

@@ -131,7 +131,7 @@ test("with no users: the VM, volume group, zone, LDAP and both daemons, and no m
   assert.deepEqual(outbound.networksAdvanced[0].aliases, ["semail-outbound"]);
   // Room for maxConnections sessions and the files behind them, not Docker's usual 1024.
   for (const daemon of [inbound, outbound])
-    assert.deepEqual(daemon.ulimits, [{ name: "nofile", soft: 65_536, hard: 65_536 }]);
+    assert.deepEqual(daemon.ulimits, [{ name: "nofile", soft: 16_384, hard: 16_384 }]);
 
   // Every image is built on the VM from this repository, FROM the one Debian base.
   for (const role of ["daemons", "directory", "user", "apt-proxy", "imap", "webmail"]) {
