@@ -8,6 +8,8 @@
 //       pendingProof: 5d41402abc4b2a76     # only while an external domain's DNS is unproven
 //       forward: {to: me@elsewhere.example, keepCopy: true}  # optional (mailbox-forward.ts)
 //       expires: 2027-01-31                # optional: no mail from then on (a date is 00:00 UTC)
+//       host: b                            # optional: the SEMail host that holds it (mailbox-host.ts)
+//       moving: c                          # only while `semail mailbox move` takes it to host c
 //
 // A mailbox with `pendingProof` is not live: no daemon serves it and the stack does not
 // publish it, until its owner publishes the token in the domain's DNS (the web form
@@ -21,6 +23,7 @@ import { splitSubaddress } from "./subaddress.ts";
 import { domainProblem } from "./domain-name.ts";
 import { expiryOf } from "./mailbox-expiry.ts";
 import { forwardOf, forwardTargetIsOurs, type MailboxForward } from "./mailbox-forward.ts";
+import { MAIN_HOST, placementOf } from "./mailbox-host.ts";
 
 export { domainProblem };
 
@@ -48,6 +51,10 @@ export interface MailboxEntry {
   readonly forward?: MailboxForward;
   /** When the mailbox stops receiving (ms since the epoch), and that moment as the file writes it. */
   readonly expires?: { readonly at: number; readonly written: string };
+  /** The SEMail host that holds the mailbox (MAIN_HOST when the entry names none). */
+  readonly host: string;
+  /** Present while the mailbox is being moved to this host: no host stores its mail meanwhile (451). */
+  readonly moving?: string;
 }
 
 export interface UsersListOptions {
@@ -223,7 +230,20 @@ export function validateUsersList(data: unknown, options: UsersListOptions, sour
     const e = entry as Record<string, unknown>;
     const before = problems.length;
     for (const key of Object.keys(e)) {
-      if (!["owner", "address", "size", "sshKeys", "aliases", "pendingProof", "forward", "expires"].includes(key))
+      if (
+        ![
+          "owner",
+          "address",
+          "size",
+          "sshKeys",
+          "aliases",
+          "pendingProof",
+          "forward",
+          "expires",
+          "host",
+          "moving",
+        ].includes(key)
+      )
         problems.push(`${at} has unknown key ${JSON.stringify(key)}`);
     }
     const owner = typeof e.owner === "string" ? e.owner : "";
@@ -289,6 +309,7 @@ export function validateUsersList(data: unknown, options: UsersListOptions, sour
     }
     const forward = e.forward === undefined ? undefined : forwardOf(e.forward, `${at}.forward`, problems);
     const expires = e.expires === undefined ? undefined : expiryOf(e.expires, `${at}.expires`, problems);
+    const placement = placementOf(e.host, e.moving, at, problems);
     if (problems.length > before) return;
     const address = `${localPart}@${domain}`;
     const ownerSeen = owners.get(owner);
@@ -343,6 +364,7 @@ export function validateUsersList(data: unknown, options: UsersListOptions, sour
       ...(pendingProof !== undefined ? { pendingProof } : {}),
       ...(forward ? { forward } : {}),
       ...(expires ? { expires } : {}),
+      ...placement!,
     });
     if (forward) forwards.push({ at: `${at}.forward.to`, to: forward.to });
   });
@@ -383,6 +405,8 @@ export function rawEntry(m: MailboxEntry) {
     ...(m.pendingProof !== undefined ? { pendingProof: m.pendingProof } : {}),
     ...(m.forward ? { forward: { to: m.forward.to, keepCopy: m.forward.keepCopy } } : {}),
     ...(m.expires ? { expires: m.expires.written } : {}),
+    ...(m.host !== MAIN_HOST ? { host: m.host } : {}),
+    ...(m.moving !== undefined ? { moving: m.moving } : {}),
   };
 }
 

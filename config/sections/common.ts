@@ -3,6 +3,7 @@ import { hostname } from "node:os";
 import * as z from "zod/mini";
 import en from "zod/v4/locales/en.js";
 import { SUBADDRESS_SEPARATORS } from "../subaddress.ts";
+import { MAIN_HOST, hostNameProblem } from "../mailbox-host.ts";
 import { domainProblem } from "../users-list.ts";
 import { parseSize } from "../size.ts";
 import { NETWORK_SHAPE, parseNetwork } from "../../lib/ip-networks.ts";
@@ -110,14 +111,44 @@ export const network = z.pipe(
 );
 
 /** "HOST:PORT" or "[v6]:PORT" of the outbound daemon's submission (the web form shows it; inbound hands authenticated mail to it). */
-export const submissionAddress = z.string().check(
-  z.regex(
-    /^([A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9a-fA-F:.]+\]):([1-9]\d{0,3}|[1-5]\d{4}|6[0-4]\d{3}|65[0-4]\d{2}|655[0-2]\d|6553[0-5])$/,
-    {
-      message: "must be HOST:PORT of the outbound daemon's submission, such as semail-outbound:587 or 127.0.0.1:2587",
-    },
-  ),
+/** "HOST:PORT" or "[v6]:PORT", `message` saying what it is. */
+const hostPort = (message: string) =>
+  z
+    .string()
+    .check(
+      z.regex(
+        /^([A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9a-fA-F:.]+\]):([1-9]\d{0,3}|[1-5]\d{4}|6[0-4]\d{3}|65[0-4]\d{2}|655[0-2]\d|6553[0-5])$/,
+        { message },
+      ),
+    );
+
+/** "HOST:PORT" or "[v6]:PORT" of the outbound daemon's submission (the web form shows it; inbound hands authenticated mail to it). */
+export const submissionAddress = hostPort(
+  "must be HOST:PORT of the outbound daemon's submission, such as semail-outbound:587 or 127.0.0.1:2587",
 );
+
+/** A SEMail host's name (config/mailbox-host.ts). */
+const hostName = z
+  .string()
+  .check(z.refine((name) => hostNameProblem(name) === undefined, { message: "must be a host name: a-z, 0-9 and '-'" }));
+
+/** Another SEMail host sharing the users list: where its mail goes and how a move reaches its mail root. */
+const peerHost = z.strictObject({
+  /** Its inbound daemon ("HOST:PORT"): mail for its mailboxes that reaches this host is handed on there. */
+  smtp: hostPort("must be HOST:PORT of that host's inbound daemon, such as mx2.example.net:25 or 127.0.0.1:2525"),
+  /** The name its mailboxes' domains get as MX. */
+  mx: domainName,
+  /** Its mail root, where `semail mailbox move` copies a mailbox to. */
+  mailRoot: nonEmpty(),
+  /** "user@host" or "user@host:port" to reach mailRoot by SSH (rsync); absent: mailRoot is a path here (the same machine, or mounted). */
+  ssh: z.optional(
+    z
+      .string()
+      .check(
+        z.regex(/^[a-z_][a-z0-9_-]*@[A-Za-z0-9.-]+(:\d{1,5})?$/, { message: "must be user@host or user@host:port" }),
+      ),
+  ),
+});
 
 export const commonSettings = {
   /** Our own host name: SMTP greeting, Received headers, EHLO. */
@@ -126,6 +157,10 @@ export const commonSettings = {
   managedDomain: z._default(domainName, "semail.test"),
   /** Path of the users list (YAML). */
   users: z._default(nonEmpty(), "/etc/semail/users.yaml"),
+  /** This host's name among the SEMail hosts sharing the users list: entries with another `host` are theirs. */
+  hostName: z._default(hostName, MAIN_HOST),
+  /** The other SEMail hosts, by name (semail mailbox move); none for a single host. */
+  hosts: z._default(z.record(hostName, peerHost), {}),
   /** Sub-addressing: `id+tag@domain` reaches `id@domain` (config/subaddress.ts); "" turns it off. */
   subaddressSeparator: z._default(z.enum(SUBADDRESS_SEPARATORS), "+"),
   /** Size of a mailbox whose entry gives none. */

@@ -4,6 +4,7 @@
 // - a document is well-formed XML of the one shape: its domain and provider read back as given,
 //   and it lists the offered servers, in order, with no others;
 // - a document's file name is a plain lowercase `<domain>.xml` or refused; the 404 text is one line.
+import { MAIN_HOST } from "../../config/mailbox-host.ts";
 import assert from "node:assert/strict";
 import { askedDomain, autoconfigFileName, autoconfigFiles, notServedText } from "../../config/autoconfig.ts";
 import type { MailClientServers } from "../../config/mail-clients.ts";
@@ -31,6 +32,7 @@ function entry(domain: string, i: number): MailboxEntry {
     aliases: [],
     defaultSize: true,
     sshKeys: [],
+    host: MAIN_HOST,
   };
 }
 
