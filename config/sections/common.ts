@@ -138,8 +138,13 @@ const peerHost = z.strictObject({
   smtp: hostPort("must be HOST:PORT of that host's inbound daemon, such as mx2.example.net:25 or 127.0.0.1:2525"),
   /** The name its mailboxes' domains get as MX. */
   mx: domainName,
+  /** Its addresses, for the A and AAAA records of `mx` when that name is in the managed domain's zone. */
+  ip: z.optional(nonEmpty()),
+  ip6: z.optional(nonEmpty()),
   /** Its mail root, where `semail mailbox move` copies a mailbox to. */
   mailRoot: nonEmpty(),
+  /** Its users list file, which `semail mailbox move` writes as it writes ours; absent: the hosts share one file, or a deploy brings it. */
+  users: z.optional(nonEmpty()),
   /** "user@host" or "user@host:port" to reach mailRoot by SSH (rsync); absent: mailRoot is a path here (the same machine, or mounted). */
   ssh: z.optional(
     z
