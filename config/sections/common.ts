@@ -1,4 +1,5 @@
 // Settings every part reads.
+import { isIPv4, isIPv6 } from "node:net";
 import { hostname } from "node:os";
 import * as z from "zod/mini";
 import en from "zod/v4/locales/en.js";
@@ -139,8 +140,8 @@ const peerHost = z.strictObject({
   /** The name its mailboxes' domains get as MX. */
   mx: domainName,
   /** Its addresses, for the A and AAAA records of `mx` when that name is in the managed domain's zone. */
-  ip: z.optional(nonEmpty()),
-  ip6: z.optional(nonEmpty()),
+  ip: z.optional(z.string().check(z.refine((a) => isIPv4(a), { message: "must be an IPv4 address" }))),
+  ip6: z.optional(z.string().check(z.refine((a) => isIPv6(a), { message: "must be an IPv6 address" }))),
   /** Its mail root, where `semail mailbox move` copies a mailbox to. */
   mailRoot: nonEmpty(),
   /** Its users list file, which `semail mailbox move` writes as it writes ours; absent: the hosts share one file, or a deploy brings it. */
@@ -152,6 +153,25 @@ const peerHost = z.strictObject({
       .check(
         z.regex(/^[a-z_][a-z0-9_-]*@[A-Za-z0-9.-]+(:\d{1,5})?$/, { message: "must be user@host or user@host:port" }),
       ),
+  ),
+  /**
+   * How its mailbox filesystems are made, as its Pulumi stack's storageBackend says: {vg: NAME}
+   * (a logical volume each) or {imageDir: DIR} (an image file each). Set: `semail mailbox move`
+   * makes the mailbox's filesystem there with mailbox-fs.sh create (as root: ssh's user is root)
+   * before copying, and the program's own create later finds it. Absent: the root must exist.
+   */
+  storage: z.optional(
+    z.union(
+      [
+        z.strictObject({
+          vg: z.string().check(z.regex(/^[A-Za-z0-9_][A-Za-z0-9_.+-]*$/, { message: "must be a volume group name" })),
+        }),
+        z.strictObject({
+          imageDir: z.string().check(z.regex(/^\/[A-Za-z0-9._/-]*$/, { message: "must be an absolute path" })),
+        }),
+      ],
+      { message: "must be {vg: NAME} (LVM) or {imageDir: DIR} (image files), as that host's storageBackend" },
+    ),
   ),
 });
 

@@ -4,6 +4,8 @@
 // A session that authenticated (587 after STARTTLS, 465) is a submission session instead:
 // its sender is checked here at MAIL by outbound's rule (core/own-address.ts), outbound judges
 // everything again with its recipients and headers, and its messages go there (submission-handoff.ts).
+// A mailbox on another SEMail host has its mail handed to that host (hand-on.ts), alone in its
+// transaction; one being moved gets 451 4.2.1 (recipients.ts), at RCPT and again at DATA.
 import { statfs } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import type { Logger } from "pino";
@@ -21,6 +23,7 @@ import type { Srs } from "../core/srs.ts";
 import type { Forwarder, ForwardingTarget } from "./forward/forwarder.ts";
 import { createForwardRoutes } from "./forward/forward-routes.ts";
 import type { ListPosts } from "./lists/list-posts.ts";
+import type { HandOn } from "./hand-on.ts";
 
 export interface InboundBackendOptions {
   /** The current users list (reloaded behind this function). */
@@ -49,6 +52,10 @@ export interface InboundBackendOptions {
   readonly forwarding?: { readonly forwarder: Forwarder; readonly srs: Srs };
   /** Mailing lists from the directory (lists/); absent: inbound.lists.enabled is off. */
   readonly lists?: ListPosts;
+  /** This host's name among the SEMail hosts (settings.hostName); absent: MAIN_HOST. */
+  readonly hostName?: string;
+  /** Where mail for mailboxes on other hosts goes; absent: they are refused 451 4.3.0 (no hosts known). */
+  readonly handOn?: HandOn;
 }
 
 async function statfsFree(path: string): Promise<number> {
@@ -83,10 +90,16 @@ export function createInboundBackend(options: InboundBackendOptions): DeliveryBa
       admin: options.admin(users),
       formerDomains,
       now: (options.clock ?? Date.now)(),
+      ...(options.hostName !== undefined ? { hostName: options.hostName } : {}),
     });
   };
   const { forwarding } = options;
-  const routes = forwarding && createForwardRoutes(forwarding.srs, options.managedDomain, resolve);
+  const routes = createForwardRoutes(forwarding?.srs, options.managedDomain, resolve);
+  const handOnTo = (host: string): HandOn => {
+    if (options.handOn) return options.handOn;
+    logger.error({ host, setting: `hosts.${host}` }, "a mailbox is on another host, and no hosts are known here");
+    throw tempFail(451, "4.3.0", "Mailbox server not configured here, try again later");
+  };
 
   /** Rethrows a store failure as its SMTP reply. */
   const reply = (error: unknown, id?: string): never => {
@@ -124,13 +137,15 @@ export function createInboundBackend(options: InboundBackendOptions): DeliveryBa
       declaredSize: number | undefined,
     ) {
       if (submitting(session)) return;
-      routes?.checkAlone(address, accepted);
-      if (routes?.isReturnAddress(address)) return;
       const target = resolve(address);
+      routes.checkAlone(address, accepted, target);
+      if (routes.isReturnAddress(address)) return;
       // No mailbox has it: maybe a list (lists/list-posts.ts), whose members are checked at DATA.
       if (target instanceof SmtpError && options.lists?.acceptList(address, session, accepted, target)) return;
       if (target instanceof SmtpError) throw target;
       options.lists?.checkNotMixed(accepted);
+      // Its host answers for its room when the message is handed on: nothing to look at here.
+      if (target.elsewhere !== undefined) return handOnTo(target.elsewhere).check(target.elsewhere);
       // Listed, but its filesystem is not mounted yet: storing now would put the mail on
       // the VM's own disk and block the mount. The sender retries; other recipients go on.
       if (!(await store.provisioned(target.owner).catch((error: unknown) => reply(error)))) {
@@ -154,7 +169,7 @@ export function createInboundBackend(options: InboundBackendOptions): DeliveryBa
         if (!submission) throw tempFail(451, "4.3.0", "Temporary local problem, please try again later");
         return submission.handoff(envelope, message);
       }
-      if (forwarding && envelope.recipients.every((r) => routes!.isReturnAddress(r)))
+      if (forwarding && envelope.recipients.every((r) => routes.isReturnAddress(r)))
         return forwarding.forwarder.returnToSender(envelope, message);
       // A bounce to a list's bounce address: counted, not stored (lists/list-bounces.ts).
       const bounce = options.lists?.bounce(envelope);
@@ -177,11 +192,24 @@ export function createInboundBackend(options: InboundBackendOptions): DeliveryBa
         : undefined;
       const targets: StoreTarget[] = copies ? [...copies.local] : [];
       const owners = new Set<string>();
+      let elsewhere: { readonly host: string; readonly handOn: HandOn } | undefined;
       for (const recipient of post ? [] : envelope.recipients) {
         const target = resolve(recipient);
+        // Moving since RCPT: stored nowhere, the whole message retried (skipping it would lose it).
+        if (target instanceof SmtpError && target.responseCode < 500) {
+          message.resume();
+          throw target;
+        }
         if (target instanceof SmtpError)
           logger.warn({ id: envelope.id, recipient }, "recipient left the users list during the transaction; skipped");
-        else if (!owners.has(target.owner)) {
+        else if (target.elsewhere !== undefined) {
+          // On another host since RCPT, beside others: the sender sends again, and RCPT sorts them.
+          if (envelope.recipients.length > 1) {
+            message.resume();
+            throw tempFail(451, "4.3.0", "Recipients changed during the transaction, try again");
+          }
+          elsewhere = { host: target.elsewhere, handOn: handOnTo(target.elsewhere) };
+        } else if (!owners.has(target.owner)) {
           owners.add(target.owner);
           targets.push({ owner: target.owner, recipient: target.address, quota: target.quota });
           if (target.forward)
@@ -189,24 +217,37 @@ export function createInboundBackend(options: InboundBackendOptions): DeliveryBa
         }
       }
       // A list's post may have only members on other servers.
-      if (targets.length === 0 && !copies) {
+      if (targets.length === 0 && !copies && !elsewhere) {
         message.resume();
         throw tempFail(451, "4.3.0", "Recipients changed during the transaction, try again");
       }
+      // Handed to us by a peer (hand-on.ts): into Junk if it judged so, and never handed on again.
+      const received = options.handOn
+        ? await options.handOn.received(envelope, message).catch((error: unknown) => reply(error, envelope.id))
+        : { message };
+      const { handedOn } = received;
       // Authentication on arrival (auth/): a DMARC p=reject failure is refused (550 5.7.1) with
       // nothing stored; the rest is stored with our Authentication-Results, p=quarantine's into Junk.
       const judged = options.arrival
-        ? await options.arrival(envelope, message).catch((error: unknown) => reply(error, envelope.id))
+        ? await options.arrival(envelope, received.message).catch((error: unknown) => reply(error, envelope.id))
         : undefined;
       try {
         if (judged?.verdict.action === "reject")
           throw permFail(550, "5.7.1", `Message refused: ${judged.verdict.reason}`);
         const forged = post?.unauthenticated(judged?.results);
         if (forged) throw forged;
-        const arrived = judged ? judged.stream() : message;
+        const arrived = judged ? judged.stream() : received.message;
+        const quarantined = judged?.verdict.action === "junk" || handedOn?.junk === true;
+        // Checked here, where the sender connected (its SPF names this host's client, not ours):
+        // handed on with our Authentication-Results and verdict; its host does not check its peers again.
+        if (elsewhere)
+          return await elsewhere.handOn.send(envelope, elsewhere.host, arrived, {
+            junk: quarantined,
+            ...(handedOn ? { handedOn } : {}),
+          });
         // Refused as spam (550 5.7.1) with nothing stored, or stored with the score in its headers, maybe into Junk.
         const checked = options.spam ? await options.spam.check(envelope, arrived) : undefined;
-        const junk = checked?.junk === true || judged?.verdict.action === "junk";
+        const junk = checked?.junk === true || quarantined;
         const storing = performance.now();
         const stored = checked?.message ?? arrived;
         // Junk is not sent on (our name on spam elsewhere): it stays in the mailbox's Junk folder.

@@ -1,6 +1,8 @@
 // `semail inbound` as a value: users list (watched), mbox store, inbound backend and the
 // shared SMTP front end on every listen address; AUTH (after TLS) on the submission ones,
-// whose authenticated sessions hand their mail to outbound. cli/inbound.ts adds signals.
+// whose authenticated sessions hand their mail to outbound. Mail for mailboxes on the other
+// SEMail hosts is handed to them (hand-on.ts), and a mailbox that leaves this host is let go
+// (released-mailboxes.ts). cli/inbound.ts adds signals.
 import { mkdir } from "node:fs/promises";
 import type { Logger } from "pino";
 import { ConfigError, usersListOptions, type Settings } from "../../config/settings.ts";
@@ -30,6 +32,8 @@ import { startLists, type RunningLists } from "./lists/start-lists.ts";
 import { handoffTarget, submissionListeners } from "./submission-settings.ts";
 import { forwardingSettings, startForwarding } from "./forward/start-forwarding.ts";
 import { startExpiryWarnings } from "./expiry/start-expiry-warnings.ts";
+import { createHandOn } from "./hand-on.ts";
+import { createMailboxReleases } from "./released-mailboxes.ts";
 
 export interface InboundDependencies {
   readonly logger: Logger;
@@ -118,9 +122,11 @@ export async function startInbound(settings: Settings, deps: InboundDependencies
   // First, so a port in use stops start-up before anything else is opened.
   const metrics = await startMetricsIfSet("inbound", i.metricsListen, logger);
   await mkdir(i.mailRoot, { recursive: true, mode: 0o755 });
+  // Each new list also goes to the mailbox releases, once the store they need is open.
+  let listChanged = (_list: UsersList): void => undefined;
   const users = deps.usersList
     ? heldUsersList(deps.usersList)
-    : await watchUsersList(settings.users, usersListOptions(settings), logger);
+    : await watchUsersList(settings.users, usersListOptions(settings), logger, (list) => listChanged(list));
   // The default admin mailbox is ours to create; every listed root is provisioning's (the
   // store never creates one), including a listed owner that happens to be "postmaster".
   if (i.adminOwner === undefined && !users.current().byOwner(DEFAULT_ADMIN_OWNER)) {
@@ -134,6 +140,15 @@ export async function startInbound(settings: Settings, deps: InboundDependencies
     minFreeSpace: i.minFreeSpace,
     ...(deps.faults ? { faults: deps.faults } : {}),
   });
+  const releases = createMailboxReleases({
+    store,
+    mailRoot: i.mailRoot,
+    hostName: settings.hostName,
+    // The note's time is the wall clock's, never a test's: the move tool compares it with its own.
+    logger: logger.child({ part: "releases" }),
+  });
+  await releases.follow(users.current());
+  listChanged = (list) => void releases.follow(list);
   const admin = (list: UsersList) => adminMailbox(list, i.adminOwner, settings.defaultMailboxSize);
   const forwarding = startForwarding(settings, forwardTo, {
     store,
@@ -147,6 +162,7 @@ export async function startInbound(settings: Settings, deps: InboundDependencies
         refreshMs: i.lists.refresh,
         users: () => users.current(),
         managedDomain: settings.managedDomain,
+        hostName: settings.hostName,
         store,
         logger: logger.child({ part: "lists" }),
         // Members on other servers get their copy through outbound's forward account.
@@ -205,6 +221,13 @@ export async function startInbound(settings: Settings, deps: InboundDependencies
     ...(storeTime ? { onStored: (seconds: number) => storeTime.observe(seconds) } : {}),
     ...(lists ? { lists: lists.posts } : {}),
     ...(forwarding ? { forwarding } : {}),
+    hostName: settings.hostName,
+    handOn: createHandOn({
+      hostName: settings.hostName,
+      hosts: settings.hosts,
+      hostname: settings.hostname,
+      logger: logger.child({ part: "hand-on" }),
+    }),
     ...(target && directory
       ? {
           submission: {
@@ -239,6 +262,7 @@ export async function startInbound(settings: Settings, deps: InboundDependencies
     listening = await listenSmtp(frontEnd, specs, (spec) => submissionSpecs.has(spec.spec));
   } catch (err) {
     users.close();
+    await releases.idle();
     await lists?.stop();
     await store.close();
     await directory?.close();
@@ -275,6 +299,8 @@ export async function startInbound(settings: Settings, deps: InboundDependencies
     },
     async reload(list) {
       await users.reload(list);
+      // Local mode hands the list in: the releases follow it here (a watched file's reload already told them).
+      await releases.follow(users.current());
       // SIGHUP also reads the mailing lists now, not at the next refresh.
       await lists?.refresh();
       await expiry.check();
@@ -285,11 +311,12 @@ export async function startInbound(settings: Settings, deps: InboundDependencies
       await listening.close();
       await lists?.stop();
       await expiry.stop();
+      users.close();
+      await releases.idle();
       await store.close();
       await directory?.close();
       if (listsDirectory !== directory) await listsDirectory?.close();
       await metrics?.close();
-      users.close();
     },
   };
 }

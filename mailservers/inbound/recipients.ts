@@ -17,11 +17,15 @@
 // - A mailbox past its `expires` (config/mailbox-expiry.ts), by any of its addresses: 550 5.1.1.
 //   Its mail stays where it is; only an administrator deleting the entry removes it.
 // - A mailbox with a `forward` is resolved with it (forward/forwarder.ts sends it on).
+// - A mailbox on another SEMail host (its entry's `host`) is resolved with that host's name
+//   (hand-on.ts takes its mail there); one being moved (`moving`) gets 451 4.2.1 by every
+//   address on every host, so no host stores its mail while its files are copied.
 import { asciiLower, reservedRoute } from "../../config/reserved-names.ts";
 import { splitSubaddress } from "../../config/subaddress.ts";
 import type { UsersList } from "../../config/users-list.ts";
 import type { MailboxForward } from "../../config/mailbox-forward.ts";
-import { permFail, type SmtpError } from "../core/types.ts";
+import { MAIN_HOST } from "../../config/mailbox-host.ts";
+import { permFail, tempFail, type SmtpError } from "../core/types.ts";
 
 /** Where postmaster@ and abuse@ mail goes. */
 export interface AdminMailbox {
@@ -40,6 +44,8 @@ export interface ResolvedRecipient {
   readonly role?: string;
   /** The mailbox's forward, and its own address (which the forward's loop marker names). */
   readonly forward?: { readonly rule: MailboxForward; readonly mailbox: string };
+  /** The other SEMail host that holds the mailbox (settings.hosts names it); absent: it is stored here. */
+  readonly elsewhere?: string;
 }
 
 export interface RecipientContext {
@@ -50,6 +56,8 @@ export interface RecipientContext {
   readonly formerDomains?: { has(domain: string): boolean };
   /** Now (ms since the epoch), the daemon's clock, for mailboxes' expiry; absent: nothing expires. */
   readonly now?: number;
+  /** This host's name among the SEMail hosts (settings.hostName); absent: MAIN_HOST. */
+  readonly hostName?: string;
 }
 
 /** How long a domain whose last mailbox was deleted answers "no such user" rather than "not ours". */
@@ -133,6 +141,9 @@ export function resolveRecipient(address: string, context: RecipientContext): Re
   const { mailbox, tag } = found;
   if (mailbox.expires && context.now !== undefined && mailbox.expires.at <= context.now)
     return permFail(550, "5.1.1", "This mailbox has expired and receives no more mail");
+  // Nowhere while it moves: the sender retries, and by then it is on its new host.
+  if (mailbox.moving !== undefined)
+    return tempFail(451, "4.2.1", `<${address}>: mailbox is moving to another server; try again in a few minutes`);
   // An alias keeps its own name in Delivered-To and the pair folder, as a tag does.
   // The tag stays in the address Delivered-To and the pair folder are named from, so each tag sorts itself.
   return {
@@ -140,6 +151,7 @@ export function resolveRecipient(address: string, context: RecipientContext): Re
     quota: mailbox.size,
     address: tag === undefined ? found.address : tagged(found.address, tag, context.users.subaddressSeparator),
     ...(mailbox.forward ? { forward: { rule: mailbox.forward, mailbox: mailbox.address } } : {}),
+    ...(mailbox.host !== (context.hostName ?? MAIN_HOST) ? { elsewhere: mailbox.host } : {}),
   };
 }
 

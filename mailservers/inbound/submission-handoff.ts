@@ -57,15 +57,15 @@ export function outboundReply(response: string): SmtpError | undefined {
 /**
  * The recipients outbound refused so far. nodemailer goes on to DATA with the others and
  * hands this list over only at the end, too late: a message sent to some recipients only
- * would be a 250 that silently drops the rest. (Private state; relay/delivery/send.ts reads it too.)
+ * would be a 250 that silently drops the rest. (Private state; relay/delivery/send.ts and hand-on.ts read it too.)
  */
-function refusedRecipients(connection: SMTPConnection): NodemailerFailure[] {
+export function refusedRecipients(connection: SMTPConnection): NodemailerFailure[] {
   const envelope = (connection as unknown as { _envelope?: { rejectedErrors?: NodemailerFailure[] } })._envelope;
   return envelope?.rejectedErrors ?? [];
 }
 
 /** Rejects once the connection fails or ends by itself, so no step waits for a callback that never comes. */
-function whenLost(connection: SMTPConnection): Promise<never> {
+export function whenLost(connection: SMTPConnection): Promise<never> {
   const lost = new Promise<never>((_, reject) => {
     connection.once("error", reject);
     connection.once("end", () =>

@@ -29,7 +29,7 @@ export function submissionListeners(settings: Settings): ListenSpec[] {
 }
 
 /** "HOST:PORT" or "[v6]:PORT" (validated by the settings schema) as host and port. */
-function hostPort(address: string): { host: string; port: number } {
+export function hostPort(address: string): { host: string; port: number } {
   const at = address.lastIndexOf(":");
   return { host: address.slice(0, at).replace(/^\[(.*)\]$/, "$1"), port: Number(address.slice(at + 1)) };
 }

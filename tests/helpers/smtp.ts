@@ -191,9 +191,20 @@ export function simpleMessage(options: {
 /** One whole transaction over a new connection; returns the DATA reply (or the first refusal). */
 export async function sendMessage(
   port: number,
-  options: { from: string; to: readonly string[]; data: string | Buffer; host?: string; helo?: string },
+  options: {
+    from: string;
+    to: readonly string[];
+    data: string | Buffer;
+    host?: string;
+    helo?: string;
+    /** Source address, e.g. 127.0.0.2 to look like another client. */
+    localAddress?: string;
+  },
 ): Promise<Reply> {
-  const client = await SmtpClient.connect(port, options.host ? { host: options.host } : {});
+  const client = await SmtpClient.connect(port, {
+    ...(options.host ? { host: options.host } : {}),
+    ...(options.localAddress ? { localAddress: options.localAddress } : {}),
+  });
   try {
     let reply = await client.command(`EHLO ${options.helo ?? "client.test"}`);
     if (reply.code !== 250) return reply;

@@ -4,6 +4,7 @@ import path from "node:path";
 import type { Logger } from "pino";
 import type { Settings } from "../../../config/settings.ts";
 import { networkBlockList } from "../../../lib/ip-networks.ts";
+import { peerNetworks } from "../peer-hosts.ts";
 import { TEMP_DIR } from "../store/index.ts";
 import { createArrivalAuth, type ArrivalAuth } from "./index.ts";
 import { createAuthDns } from "./resolver.ts";
@@ -20,7 +21,8 @@ export function arrivalAuthOf(settings: Settings, logger: Logger): ArrivalAuth {
     }),
     budgetMs: i.authTimeout,
     enforce: i.dmarcEnforce,
-    unchecked: networkBlockList(i.uncheckedNetworks),
+    // The other SEMail hosts checked what they hand on to us, where the sender connected.
+    unchecked: networkBlockList([...i.uncheckedNetworks, ...peerNetworks(settings)]),
     logger,
   });
 }

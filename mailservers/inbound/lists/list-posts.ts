@@ -13,6 +13,7 @@ import type { Logger } from "pino";
 import type { MailingList } from "../../../config/mailing-lists.ts";
 import { asciiLower, reservedRoute } from "../../../config/reserved-names.ts";
 import type { UsersList } from "../../../config/users-list.ts";
+import { MAIN_HOST } from "../../../config/mailbox-host.ts";
 import { permFail, tempFail, type Envelope, type SessionInfo, type SmtpError } from "../../core/types.ts";
 import { listMembers } from "../../core/list-members.ts";
 import type { MboxStore, StoreTarget } from "../store/index.ts";
@@ -27,6 +28,8 @@ export interface ListPostsOptions {
   readonly table: () => ReadonlyMap<string, MailingList> | undefined;
   readonly users: () => UsersList;
   readonly managedDomain: string;
+  /** This host's name (settings.hostName); absent: MAIN_HOST. */
+  readonly hostName?: string;
   readonly store: Pick<MboxStore, "provisioned" | "largestMessage">;
   /** Copies for members on other servers and the bounces they bring back; absent (no outbound.forwardSecretFile): remote members get none. */
   readonly remote?: RemoteCopies & { readonly receiveBounce: ReceiveBounce };
@@ -124,9 +127,16 @@ export function createListPosts(options: ListPostsOptions): ListPosts {
     const taken: StoreTarget[] = [];
     let full = 0;
     const needs = Math.max(1, envelope.declaredSize ?? 1);
+    const users = options.users();
     for (const member of members.local) {
-      // Per member: one mailbox being set up or full never fails the post for the rest.
-      if (!(await options.store.provisioned(member.owner))) {
+      const entry = users.byOwner(member.owner);
+      // Per member: one mailbox being set up, full, moving or on another host never fails the post for the rest.
+      if (entry && (entry.moving !== undefined || entry.host !== (options.hostName ?? MAIN_HOST))) {
+        log.warn(
+          { owner: member.owner, host: entry.host, ...(entry.moving ? { moving: entry.moving } : {}) },
+          "list member's mailbox is moving or on another host; skipped",
+        );
+      } else if (!(await options.store.provisioned(member.owner))) {
         log.warn({ owner: member.owner }, "list member's mailbox not provisioned yet; skipped");
       } else if ((await options.store.largestMessage(member.owner, member.quota)) < needs) {
         full++;

@@ -19,6 +19,8 @@ export interface ListsOptions {
   readonly refreshMs: number;
   readonly users: () => UsersList;
   readonly managedDomain: string;
+  /** This host's name (settings.hostName): members whose mailbox is elsewhere get no copy here. */
+  readonly hostName?: string;
   readonly store: MboxStore;
   readonly logger: Logger;
   /** Members on other servers (outbound.forwardSecretFile set): absent, they get no copy. */
@@ -88,6 +90,7 @@ export async function startLists(options: ListsOptions): Promise<RunningLists> {
       table,
       users: options.users,
       managedDomain: options.managedDomain,
+      ...(options.hostName !== undefined ? { hostName: options.hostName } : {}),
       store: options.store,
       ...(options.remote ? { remote: remoteCopies(options, options.remote) } : {}),
       logger,

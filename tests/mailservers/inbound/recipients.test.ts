@@ -165,3 +165,43 @@ describe("reserved names and pending claims at inbound", () => {
     assert.equal((resolveRecipient("souleymane@sow.semail.test", ctx) as ResolvedRecipient).owner, "sow");
   });
 });
+
+describe("recipients on several hosts", () => {
+  const placed = parseUsersList(
+    [
+      "mailboxes:",
+      "  - {owner: here, address: here@semail.test}",
+      "  - {owner: there, address: there@semail.test, aliases: [other], host: b}",
+      "  - {owner: going, address: going@semail.test, host: b, moving: c}",
+    ].join("\n"),
+    { managedDomain: "semail.test", defaultSize: 5 << 20, minSize: 1 },
+  );
+  const on = (hostName: string | undefined, address: string) =>
+    resolveRecipient(address, {
+      users: placed,
+      managedDomain: "semail.test",
+      admin: adminMailbox(placed, undefined, 7 << 20),
+      ...(hostName ? { hostName } : {}),
+    });
+
+  it("names the host that holds a mailbox when it is not this one, by its address, alias or tag", () => {
+    assert.equal((on(undefined, "here@semail.test") as ResolvedRecipient).elsewhere, undefined);
+    assert.equal((on("b", "here@semail.test") as ResolvedRecipient).elsewhere, "main");
+    for (const address of ["there@semail.test", "other@semail.test", "there+x@semail.test"])
+      assert.equal((on("main", address) as ResolvedRecipient).elsewhere, "b", address);
+    assert.equal((on("b", "there@semail.test") as ResolvedRecipient).elsewhere, undefined);
+    // Roles stay with this host's admin mailbox.
+    assert.equal((on("b", "postmaster@semail.test") as ResolvedRecipient).elsewhere, undefined);
+  });
+
+  it("refuses a mailbox being moved 451 4.2.1 on every host", () => {
+    for (const host of ["main", "b", "c"]) {
+      const r = on(host, "Going+tag@semail.test");
+      assert.ok(r instanceof SmtpError);
+      assert.equal(
+        `${r.responseCode} ${r.message}`,
+        "451 4.2.1 <Going+tag@semail.test>: mailbox is moving to another server; try again in a few minutes",
+      );
+    }
+  });
+});

@@ -1,5 +1,6 @@
 // Mailing lists end to end: groups in the real slapd, the real inbound daemon, real mbox files.
 import assert from "node:assert/strict";
+import { writeFile } from "node:fs/promises";
 import { describe, it } from "node:test";
 import { sendMessage, simpleMessage } from "../../../helpers/smtp.ts";
 import { SmtpClient } from "../../../helpers/smtp.ts";
@@ -131,6 +132,31 @@ describe("mailing lists from LDAP groups", () => {
       ["to a full box"],
     );
     assert.equal((await readMbox(f.inbox("bob"))).length, 0);
+  });
+
+  it("gives no copy here to a member whose mailbox is moving or on another host, and still stores the others' (250)", async (t) => {
+    await addList(slapd, { cn: "spread", mail: "spread@semail.test", members: ["alice", "bob", "dave"] });
+    const f = await listFixture(t);
+    // bob is being moved away from here and dave lives on host b: this host lets go of both.
+    await writeFile(
+      f.usersFile,
+      [
+        "mailboxes:",
+        "  - {owner: alice, address: alice@semail.test}",
+        "  - {owner: bob, address: bob@semail.test, moving: b}",
+        "  - {owner: dave, address: dave@semail.test, host: b}",
+        "",
+      ].join("\n"),
+    );
+    await f.daemon.reload();
+    const reply = await post(f.port, "alice@semail.test", "spread@semail.test", "to those here");
+    assert.equal(reply.code, 250, reply.text);
+    assert.deepEqual(
+      (await readMbox(f.inbox("alice"))).map((m) => m.subject),
+      ["to those here"],
+    );
+    assert.equal((await readMbox(f.inbox("bob"))).length, 0);
+    assert.equal((await readMbox(f.inbox("dave"))).length, 0);
   });
 
   it("starts with the directory down, serves mailboxes, and answers 4xx (not 'no such user') for what might be a list", async (t) => {
