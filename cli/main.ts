@@ -41,6 +41,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: "restore a mailbox (--mailbox ID) or everything from a backup (--at SNAPSHOT)",
     load: async () => (await import("./restore.ts")).default,
   },
+  mailbox: {
+    summary: "move a mailbox to another SEMail host while mail keeps arriving: move ID --to HOST",
+    load: async () => (await import("./mailbox-move.ts")).default,
+  },
   bans: {
     summary: "ban addresses that keep failing logins or hitting limits: run | list | unban ADDR",
     load: async () => (await import("./bans.ts")).default,

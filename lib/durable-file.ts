@@ -15,11 +15,24 @@ export async function syncDirectory(directory: string): Promise<void> {
   }
 }
 
-/** Replaces `path` with `text` so that a reader sees the old or the new file, never half of one. */
-export async function writeFileAtomic(path: string, text: string, mode = 0o640): Promise<void> {
+/**
+ * Replaces `path` with `text` so that a reader sees the old or the new file, never half of one.
+ * `owner`: the new file's uid and gid from its first moment (a reader that is not root keeps reading it).
+ */
+export async function writeFileAtomic(
+  path: string,
+  text: string,
+  mode = 0o640,
+  owner?: { readonly uid: number; readonly gid: number },
+): Promise<void> {
   const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);
   const file = await open(temp, "wx", mode);
   try {
+    if (owner) {
+      await file.chown(owner.uid, owner.gid);
+      // open's mode passed through the umask: a file kept as it was gets exactly its old one.
+      await file.chmod(mode);
+    }
     await file.writeFile(text);
     await file.sync();
   } catch (err) {

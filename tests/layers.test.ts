@@ -33,6 +33,7 @@ const SERVICES = [
   "services/backup",
   "services/report",
   "services/bans",
+  "services/move",
 ];
 /** What a deployer may use: everything it deploys and everything below. */
 const DEPLOYED = ["components", ...MAILSERVERS, ...SERVICES, "directory", "config", "lib", "assets"];
@@ -63,6 +64,9 @@ const LAYERS: LayerTable = {
   "services/backup": ["config", "lib"],
   // The bans read the parts' logs (text), never their code.
   "services/bans": ["config", "lib"],
+  // A move copies a mail root with rsync and writes the users lists; the daemons see it through them.
+  // It holds the mbox files under the backups' dotlocks, and closes IMAP sessions in Dovecot's own configuration.
+  "services/move": ["services/backup", "services/imap", "config", "lib"],
   "services/report": ["services/acme", "services/backup", RELAY, STORE, "directory", "config", "lib"],
   components: ["assets", "config", "lib"],
   assets: [],
