@@ -2,9 +2,12 @@
 // default) issues one when none is installed, when the names changed or when it is due, installs
 // it where tls.cert and tls.key say and runs the acme.reload commands; `--force` issues now.
 // `status` prints the last run's status.json. The VM runs `renew` twice a day from a timer.
+// The policy hosts' own certificates (acme.hosts) are renewed in the same run and shown under
+// `hosts`; one that failed leaves the exit status 0 (the main certificate's run decides it, so the
+// timer still installs a new main one) and says which names are served without it.
 import { ConfigError } from "../config/settings.ts";
 import { createLogger } from "../lib/logger.ts";
-import { readCertificateStatus, renewFromSettings } from "../services/acme/index.ts";
+import { readCertificateStatus, readHostCertificatesStatus, renewFromSettings } from "../services/acme/index.ts";
 import type { Command } from "./command.ts";
 
 const cert: Command = {
@@ -26,7 +29,9 @@ const cert: Command = {
     const [action = "renew", ...rest] = positionals;
     if (rest.length > 0) throw new ConfigError(`semail cert: unexpected ${rest.join(" ")}`);
     if (action === "status") {
-      const status = await readCertificateStatus(settings.acme.stateDir);
+      const main = await readCertificateStatus(settings.acme.stateDir);
+      const hosts = await readHostCertificatesStatus(settings.acme.stateDir);
+      const status = main && hosts ? { ...main, hosts } : main;
       process.stdout.write(
         status ? `${JSON.stringify(status, null, 2)}\n` : `no status yet in ${settings.acme.stateDir}\n`,
       );

@@ -2,7 +2,9 @@
 // the account key (a stack secret, written root-only to the VM), the settings `semail cert`
 // reads there, and a systemd timer that runs it twice a day in the daemons image, then hands a
 // new certificate to the daemons (SIGHUP: new sessions get it, open ones go on), Dovecot
-// (`doveadm reload`) and the webmail's nginx (`nginx -s reload`).
+// (`doveadm reload`) and the webmail's nginx (SIGHUP to the container, which its entrypoint
+// passes on to nginx and php-fpm: `nginx -s reload` there looks for Debian's pid file, not the
+// image's, and reloads nothing).
 //
 // `semail cert` writes its certificate and key by rename into `<configDir>/live/`; the
 // containers bind-mount tlsCert and tlsKey as single files, which keep showing the old inode
@@ -14,9 +16,11 @@
 // the host's rndc key (read-only) and the host's network, where named's control channel listens
 // on 127.0.0.1 only. (RFC 2136 updates were the other way: they would make the zone dynamic, with
 // a journal that every install of the zone by the program would have to freeze and thaw around.)
+import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import type { types } from "@pulumi/command";
 import { stringify } from "yaml";
+import type { HostCertificate } from "../config/sections/acme.ts";
 import { HOST_SCRIPTS_DIR } from "../config/stack/host-script-paths.ts";
 import { shellLine, shellQuote } from "../lib/shell.ts";
 import { removeTimerCommand, stdinFileCommand, UNIT_DIR, unitsCommand, unitsScript } from "./systemd-units.ts";
@@ -43,6 +47,11 @@ export interface AcmeCertificateArgs {
   readonly image: pulumi.Input<string>;
   /** The names the certificate carries (every one a SAN). */
   readonly names: readonly string[];
+  /**
+   * The MTA-STS policy hosts' certificates of their own (config/stack/acme-stack-settings.ts
+   * policyHostCertificates), written beside the state; the webmail's nginx serves them by SNI.
+   */
+  readonly hosts?: readonly HostCertificate[];
   /** The CA's ACME directory. */
   readonly directoryUrl: string;
   /** Contact address given to the CA; "" for none. */
@@ -113,6 +122,9 @@ export function acmeSettingsYaml(args: Omit<AcmeCertificateArgs, "vm" | "image" 
       names: [...args.names],
       challenge: args.challenge,
       stateDir: args.stateDir,
+      ...(args.hosts !== undefined && args.hosts.length > 0
+        ? { hosts: args.hosts.map((h) => ({ id: h.id, names: [...h.names], challenge: h.challenge })) }
+        : {}),
       // DNS-01: the zone as installed, through the image's install-zone.sh, as the program installs it.
       ...(zone
         ? {
@@ -154,12 +166,18 @@ export function acmeUnits(
     "# certificate, copies it over the files the containers mount (in place: same inode, mode kept; a new",
     "# key file is made root-only), then tells the daemons (SIGHUP), Dovecot and nginx.",
     "set -u",
+    ...(args.reload.nginx
+      ? [
+          "# Only the policy hosts' certificates changed: nginx alone (an issuance below reloads it too).",
+          `grep -q '"outcome": "issued"' ${shellQuote(`${args.stateDir}/status.json`)} || ! grep -q '"changed": true' ${shellQuote(`${args.stateDir}/hosts/status.json`)} 2>/dev/null || docker kill --signal HUP ${args.reload.nginx}`,
+        ]
+      : []),
     `grep -q '"outcome": "issued"' ${shellQuote(`${args.stateDir}/status.json`)} || exit 0`,
     `cat ${live("fullchain.pem")} > ${shellQuote(args.tlsCert)} || exit 1`,
     `(umask 077; cat ${live("privkey.pem")} > ${shellQuote(args.tlsKey)}) || exit 1`,
     ...(args.reload.hangup.length > 0 ? [`docker kill --signal HUP ${args.reload.hangup.join(" ")}`] : []),
     ...(args.reload.dovecot ? [`docker exec ${args.reload.dovecot} doveadm reload`] : []),
-    ...(args.reload.nginx ? [`docker exec ${args.reload.nginx} nginx -s reload`] : []),
+    ...(args.reload.nginx ? [`docker kill --signal HUP ${args.reload.nginx}`] : []),
     "exit 0",
     "",
   ].join("\n");
@@ -232,8 +250,12 @@ export class AcmeCertificate extends pulumi.ComponentResource {
       this,
     );
     const units = pulumi.output(args.image).apply((image) => acmeUnits(args, image));
+    // The settings' hash in the script: new names (a new mailbox's policy host) re-run it, an
+    // update that starts an order now rather than at the timer's next turn.
+    const digest = createHash("sha256").update(acmeSettingsYaml(args)).digest("hex");
     const script = units.apply((u) =>
       unitsScript({
+        head: [`# settings sha256 ${digest}`],
         files: [
           [`${UNIT_DIR}/semail-cert.service`, u.service],
           [`${UNIT_DIR}/semail-cert.timer`, u.timer],

@@ -7,6 +7,7 @@ import type { Applier } from "../config/applier.ts";
 import { mailHostName } from "../config/mail-clients.ts";
 import {
   DEFAULT_TRANSPORT_SECURITY,
+  MTA_STS_HOST_LABEL,
   tlsRptRecord,
   transportRecordsFor,
   type TransportSecurity,
@@ -26,7 +27,7 @@ export function transportRecordsSection(domain: string, o: TransportRecordsView)
   if (o.mxHost !== mailHostName(o.managedDomain))
     return html`<p id="transport-records" class="hint">MTA-STS is not offered for ${domain}: this server's policy names ${mailHostName(o.managedDomain)}, not the MX above (${o.mxHost}).</p>`;
   const rua = /rua=(.*)$/.exec(tlsRptRecord(o.managedDomain, o.transport.tlsRptRua))?.[1] ?? "";
-  return html`<p id="transport-records">Recommended, not needed for the mailbox to go live: with these records, servers that send mail to ${domain} deliver it only over TLS to ${o.mxHost} with a valid certificate (MTA-STS), and report TLS failures to ${rua} (TLS-RPT). The id changes when this server's policy does; this page always shows the current one.</p>
+  return html`<p id="transport-records">Recommended, not needed for the mailbox to go live: with these records, servers that send mail to ${domain} deliver it only over TLS to ${o.mxHost} with a valid certificate (MTA-STS), and report TLS failures to ${rua} (TLS-RPT). The ${MTA_STS_HOST_LABEL}.${domain} line points that name at this server, which then gets a certificate naming it (Let's Encrypt checks it over HTTP, within a day) and serves the policy there: without it, senders cannot fetch the policy and ignore it. The id changes when this server's policy does; this page always shows the current one.</p>
 ${codeLines(transportRecordsFor(domain, o.managedDomain, o.transport))}`;
 }
 

@@ -2,7 +2,9 @@
 // (components/acme-certificate.ts): which names it carries, how the CA checks them, which CA,
 // and the contact address. The account key is the secret acmeAccountKey. An empty value means
 // the default worked out from the rest of the stack, which these functions also say.
+import type { HostCertificate } from "../sections/acme.ts";
 import { domainProblem } from "../users-list.ts";
+import { MTA_STS_HOST_LABEL } from "./transport-security.ts";
 import { VM_HOST_LABELS } from "./zone-file.ts";
 
 export const LETS_ENCRYPT_DIRECTORY = "https://acme-v02.api.letsencrypt.org/directory";
@@ -13,7 +15,7 @@ export const MAX_CERTIFICATE_NAMES = 100;
 export const ACME_SETTINGS = {
   acmeNames: [
     "",
-    'Names on the certificate from ACME, comma-separated or a JSON list ("*.<domain>" needs dns-01); empty for the zone\'s names of the VM that clients reach by TLS: mx, autoconfig and mta-sts under managedDomain.',
+    "Names on the certificate from ACME, comma-separated or a JSON list (\"*.<domain>\" needs dns-01); empty for the zone's names of the VM that clients reach by TLS: mx, autoconfig and mta-sts under managedDomain. Every other served domain's mta-sts.<domain> gets a certificate of its own (subdomains by acmeChallenge, external domains by HTTP-01), served by SNI.",
   ],
   acmeChallenge: [
     "",
@@ -37,6 +39,50 @@ export interface AcmeStackSettings {
 /** The default names: the zone's names with the VM's addresses that clients reach by TLS (not ns). */
 export function defaultAcmeNames(managedDomain: string): string[] {
   return VM_HOST_LABELS.filter((label) => label !== "ns").map((label) => `${label}.${managedDomain}`);
+}
+
+/** Whether a certificate for `names` also covers `name` (itself, or a wildcard one level up). */
+function covered(name: string, names: readonly string[]): boolean {
+  return names.includes(name) || names.includes(`*.${name.slice(name.indexOf(".") + 1)}`);
+}
+
+/**
+ * The MTA-STS policy hosts the main certificate leaves out, in certificates of their own
+ * (services/acme/host-certificates.ts), so that a sender can fetch every served domain's policy:
+ *
+ * - a subdomain mailbox's mta-sts.<label>.<managedDomain> (a wildcard *.<managedDomain> cannot
+ *   cover two levels) is in our zone: certificates "subdomains", "subdomains-2", ... of at most
+ *   MAX_CERTIFICATE_NAMES names each, in name order, by the stack's challenge. Up to 100
+ *   subdomains that is one certificate; past it a new subdomain re-orders the chunks from its
+ *   place on (each a new certificate, within Let's Encrypt's 50 a week per registered domain).
+ * - an external domain's mta-sts.<domain> is in its owner's zone: one certificate each, by
+ *   HTTP-01 once the owner's CNAME points here, so a domain whose DNS is wrong fails alone.
+ *
+ * Kept apart from the main certificate on purpose: a new mailbox never reissues the certificate
+ * the daemons serve (nor changes the key its DANE TLSA record pins).
+ */
+export function policyHostCertificates(
+  liveDomains: Iterable<string>,
+  managedDomain: string,
+  challenge: "dns-01" | "http-01",
+  mainNames: readonly string[] = [],
+): HostCertificate[] {
+  const domains = [...new Set(liveDomains)].filter((d) => d !== managedDomain).sort();
+  const host = (domain: string) => `${MTA_STS_HOST_LABEL}.${domain}`;
+  const wanted = (domain: string) => !covered(host(domain), mainNames);
+  const subdomains = domains.filter((d) => d.endsWith(`.${managedDomain}`) && wanted(d)).map(host);
+  const certificates: HostCertificate[] = [];
+  for (let i = 0; i < subdomains.length; i += MAX_CERTIFICATE_NAMES) {
+    const n = i / MAX_CERTIFICATE_NAMES + 1;
+    certificates.push({
+      id: n === 1 ? "subdomains" : `subdomains-${n}`,
+      names: subdomains.slice(i, i + MAX_CERTIFICATE_NAMES),
+      challenge,
+    });
+  }
+  for (const domain of domains.filter((d) => !d.endsWith(`.${managedDomain}`) && wanted(d)))
+    certificates.push({ id: domain, names: [host(domain)], challenge: "http-01" });
+  return certificates;
 }
 
 const set = (key: string, example: string) => `(pulumi config set ${key} ${example})`;

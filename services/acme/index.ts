@@ -3,6 +3,7 @@
 import type { Logger } from "pino";
 import type { Settings } from "../../config/settings.ts";
 import { installedZonePublisher } from "./challenges.ts";
+import { renewHostCertificates, type HostCertificatesStatus } from "./host-certificates.ts";
 import { renewCertificate, type CertificateStatus } from "./manager.ts";
 import { commandReload } from "./reloads.ts";
 
@@ -17,15 +18,26 @@ export {
 } from "./challenges.ts";
 export { readCertificateStatus, renewalTime, renewCertificate, type CertificateStatus } from "./manager.ts";
 export { commandReload, type Reload } from "./reloads.ts";
+export {
+  readHostCertificatesStatus,
+  renewHostCertificates,
+  type HostCertificateStatus,
+  type HostCertificatesStatus,
+} from "./host-certificates.ts";
 
-/** One run as the settings say: the zone file and installer for DNS-01, the reload commands. */
-export function renewFromSettings(settings: Settings, logger: Logger, force = false): Promise<CertificateStatus> {
+/** One run as the settings say: the main certificate, then the policy hosts' (acme.hosts), each alone. */
+export async function renewFromSettings(
+  settings: Settings,
+  logger: Logger,
+  force = false,
+): Promise<CertificateStatus & { readonly hosts?: HostCertificatesStatus }> {
   const a = settings.acme;
-  return renewCertificate({
+  const options = {
     settings,
     logger,
     force,
-    ...(a.challenge === "dns-01" && a.zoneFile !== undefined
+    // Whenever a zone is named: a host certificate may ask for DNS-01 while the main one uses HTTP-01.
+    ...(a.zoneFile !== undefined
       ? {
           dns01: installedZonePublisher({
             domain: settings.managedDomain,
@@ -35,5 +47,8 @@ export function renewFromSettings(settings: Settings, logger: Logger, force = fa
         }
       : {}),
     reloads: a.reload.map((argv) => commandReload(argv)),
-  });
+  };
+  const main = await renewCertificate(options);
+  // The hosts even when the main one failed: theirs are other names, maybe another challenge.
+  return a.hosts.length === 0 ? main : { ...main, hosts: await renewHostCertificates(options) };
 }

@@ -59,14 +59,14 @@ export function renewalTime(notBefore: Date, notAfter: Date, renewBefore: number
   return new Date(notAfter.getTime() - Math.max(renewBefore, lifetime / 3));
 }
 
-interface InstalledCertificate {
+export interface InstalledCertificate {
   readonly names: string[];
   readonly issuer: string;
   readonly notBefore: Date;
   readonly notAfter: Date;
 }
 
-async function readInstalled(certFile: string): Promise<InstalledCertificate | undefined> {
+export async function readInstalled(certFile: string): Promise<InstalledCertificate | undefined> {
   let pem: string;
   try {
     pem = await readFile(certFile, "utf8");
@@ -91,7 +91,10 @@ async function readInstalled(certFile: string): Promise<InstalledCertificate | u
   }
 }
 
-function describe(cert: InstalledCertificate, renewBefore: number): NonNullable<CertificateStatus["certificate"]> {
+export function describe(
+  cert: InstalledCertificate,
+  renewBefore: number,
+): NonNullable<CertificateStatus["certificate"]> {
   return {
     names: cert.names,
     issuer: cert.issuer,
@@ -154,7 +157,7 @@ export async function renewCertificate(options: RenewOptions): Promise<Certifica
     };
   } else {
     try {
-      const issued = await issue(options, names);
+      const issued = await issue(options, names, a.challenge);
       // The key first: a daemon reloads only when told, after both are in place.
       await mkdir(dirname(tls.key), { recursive: true });
       await mkdir(dirname(tls.cert), { recursive: true });
@@ -204,10 +207,14 @@ export async function renewCertificate(options: RenewOptions): Promise<Certifica
  * "Cannot get schema for 'CertificationRequest' target"); the steps are spelled out here
  * instead, with the CSR made by its node-forge interface (an RSA-2048 key).
  */
-async function issue(options: RenewOptions, names: string[]): Promise<{ key: string; cert: string }> {
+export async function issue(
+  options: Omit<RenewOptions, "settings"> & { readonly settings: Pick<Settings, "acme"> },
+  names: readonly string[],
+  type: "dns-01" | "http-01",
+): Promise<{ key: string; cert: string }> {
   const { settings, logger } = options;
   const a = settings.acme;
-  if (a.challenge === "dns-01" && !options.dns01)
+  if (type === "dns-01" && !options.dns01)
     throw new Error("acme: challenge dns-01 needs the zone (acme.zoneFile) to publish the TXT records in");
   if (a.directoryCa !== undefined) {
     // acme-client talks through its own axios instance: trust the directory's CA there only.
@@ -220,10 +227,17 @@ async function issue(options: RenewOptions, names: string[]): Promise<{ key: str
       ? { backoffMin: options.pollMs, backoffMax: options.pollMs * 4, backoffAttempts: 30 }
       : {}),
   });
-  await client.createAccount({
-    termsOfServiceAgreed: true,
-    ...(a.email !== undefined ? { contact: [`mailto:${a.email}`] } : {}),
-  });
+  try {
+    await client.createAccount({
+      termsOfServiceAgreed: true,
+      ...(a.email !== undefined ? { contact: [`mailto:${a.email}`] } : {}),
+    });
+  } catch (err) {
+    // An account that exists is "updated" with what was given; with no contact that is an empty
+    // update, which RFC 8555 CAs (Pebble) refuse. Its URL is known by then: nothing to update.
+    if (a.email !== undefined) throw err;
+    client.getAccountUrl(); // throws when the account was not found or made
+  }
   const order = await client.createOrder({ identifiers: names.map((value) => ({ type: "dns", value })) });
   const authorizations = await client.getAuthorizations(order);
   const files = httpChallengeFiles(a.stateDir);
@@ -236,8 +250,8 @@ async function issue(options: RenewOptions, names: string[]): Promise<{ key: str
     for (const authz of authorizations) {
       if (authz.status === "valid") continue;
       const name = authz.identifier.value;
-      const challenge = authz.challenges.find((c) => c.type === a.challenge);
-      if (!challenge) throw new Error(`acme: the CA offers no ${a.challenge} challenge for ${name}`);
+      const challenge = authz.challenges.find((c) => c.type === type);
+      if (!challenge) throw new Error(`acme: the CA offers no ${type} challenge for ${name}`);
       const keyAuthorization = await client.getChallengeKeyAuthorization(challenge);
       logger.info({ name, type: challenge.type }, "acme: answering challenge");
       if (challenge.type === "dns-01") {
@@ -269,7 +283,7 @@ async function issue(options: RenewOptions, names: string[]): Promise<{ key: str
   }
   const [keyPem, csr] = await acme.forge.createCsr({
     commonName: names.find((n) => !n.startsWith("*.")) ?? names[0]!,
-    altNames: names,
+    altNames: [...names],
   });
   createPrivateKey(keyPem); // a key node can load, or fail here rather than in a daemon
   const finalized = await client.finalizeOrder(order, csr);

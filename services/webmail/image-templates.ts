@@ -7,6 +7,7 @@
 import { writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { AUTOCONFIG_FOLDER } from "../../config/autoconfig.ts";
+import { HOST_CERTIFICATES } from "../../config/sections/acme.ts";
 import { MTA_STS_FOLDER } from "../../config/stack/transport-security.ts";
 import { renderRoundcubeConfig } from "./config.ts";
 import { renderIdentitiesScript } from "./identities.ts";
@@ -80,6 +81,7 @@ function nginxTemplate(): string {
     ipv6: true,
     autoconfigDir: IMAGE_AUTOCONFIG_DIR,
     mtaStsDir: IMAGE_MTA_STS_DIR,
+    hostCertificatesDir: `${IMAGE_ACME_DIR}/${HOST_CERTIFICATES.folder}`,
   });
 }
 

@@ -21,12 +21,21 @@
 //   HTTPS only (senders never fetch it over HTTP; port 80 redirects it as the rest), from one
 //   file per served domain in `mtaStsDir` (config/stack/transport-security.ts), picked by the
 //   host without `mta-sts.`; any other host, or a domain with no file: 404.
+// - The policy hosts the main certificate does not name (subdomains', external domains') have
+//   certificates of their own from `semail cert` (services/acme/host-certificates.ts), served by
+//   SNI in a server block of their own: its server_name lines and the map name -> certificate
+//   folder are files `semail cert` writes, each included by a glob that matches it alone (none
+//   yet is no error, where a plain include of a missing file stops nginx), and the
+//   certificate is named by a variable, so nginx loads it at each handshake in its worker (the
+//   keys are readable by www-data's group). A name with no certificate in hand is in neither
+//   file: it gets the default server and the main certificate.
 // - Only index.php runs; of the rest of the web root only static files by extension are
 //   served (the plugins folder holds PHP and .inc sources that must never be sent).
 // - Only static types are compressed: a compressed page carrying the CSRF token would give
 //   BREACH something to measure.
 
 import { AUTOCONFIG_PATHS, notServedText } from "../../config/autoconfig.ts";
+import { HOST_CERTIFICATES, includeGlob } from "../../config/sections/acme.ts";
 import { MTA_STS_HOST_LABEL, MTA_STS_PATH } from "../../config/stack/transport-security.ts";
 
 export interface NginxConfig {
@@ -47,6 +56,8 @@ export interface NginxConfig {
   readonly autoconfigDir: string;
   /** MTA-STS policies, one `<domain>.txt` per served domain (config/stack/transport-security.ts); none served when absent. */
   readonly mtaStsDir?: string;
+  /** The policy hosts' certificates from `semail cert` (`<acme stateDir>/hosts`); served by SNI when given with mtaStsDir. */
+  readonly hostCertificatesDir?: string;
 }
 
 export const HTTP_PORT = 80;
@@ -124,7 +135,51 @@ function autoconfigLocations(dir: string): string[] {
   ];
 }
 
+/** Never a real SNI name: the policy hosts' block has a name of its own even before any is included. */
+export const POLICY_HOSTS_PLACEHOLDER = "policy-hosts.invalid";
+
+/**
+ * Room for any domain name (up to 253 characters) and many of them: with the defaults (a 64-byte
+ * bucket) nginx refuses the whole configuration for one longer name. Before the first map, which
+ * fixes the map sizes.
+ */
+const NAME_HASH_SIZES = [
+  "    server_names_hash_bucket_size 256;",
+  "    server_names_hash_max_size 8192;",
+  "    map_hash_bucket_size 256;",
+  "    map_hash_max_size 8192;",
+];
+
+/** `$host_certificate_dir`: the folder of the certificate that carries the SNI name, or "". */
+function hostCertificateMap(dir: string): string[] {
+  return [
+    "    map $ssl_server_name $host_certificate_dir {",
+    `        include ${dir}/${includeGlob(HOST_CERTIFICATES.map)};`,
+    "    }",
+  ];
+}
+
+/** The SNI server block of the policy hosts with certificates of their own: their policy, nothing else. */
+function policyHostsServer(c: NginxConfig, dir: string): string[] {
+  return [
+    "    server {",
+    ...listen(HTTPS_PORT, " ssl http2", c.ipv6),
+    `        server_name ${POLICY_HOSTS_PLACEHOLDER};`,
+    `        include ${dir}/${includeGlob(HOST_CERTIFICATES.names)};`,
+    "        ssl_certificate $host_certificate_dir/fullchain.pem;",
+    "        ssl_certificate_key $host_certificate_dir/privkey.pem;",
+    `        add_header Strict-Transport-Security "${HSTS}" always;`,
+    "        add_header X-Content-Type-Options nosniff always;",
+    ...mtaStsLocation(c.mtaStsDir),
+    "        location / {",
+    "            return 404;",
+    "        }",
+    "    }",
+  ];
+}
+
 export function renderNginxConfig(c: NginxConfig): string {
+  const hostsDir = c.mtaStsDir === undefined ? undefined : c.hostCertificatesDir;
   return [
     "# Written by SEMail (services/webmail/nginx.ts); edits are overwritten.",
     "user www-data;",
@@ -149,8 +204,10 @@ export function renderNginxConfig(c: NginxConfig): string {
     "    ssl_session_tickets off;",
     "    gzip on;",
     "    gzip_types text/css application/javascript image/svg+xml;",
+    ...(hostsDir === undefined ? [] : NAME_HASH_SIZES),
     ...AUTOCONFIG_MAPS,
     ...(c.mtaStsDir === undefined ? [] : MTA_STS_MAP),
+    ...(hostsDir === undefined ? [] : hostCertificateMap(hostsDir)),
     "    server {",
     ...listen(HTTP_PORT, " default_server", c.ipv6),
     "        location ^~ /.well-known/acme-challenge/ {",
@@ -194,6 +251,7 @@ export function renderNginxConfig(c: NginxConfig): string {
     "            return 404;",
     "        }",
     "    }",
+    ...(hostsDir === undefined ? [] : policyHostsServer(c, hostsDir)),
     "}",
     "",
   ].join("\n");

@@ -6,7 +6,7 @@
 // (tests/services/acme/pebble.test.ts gets a certificate from Pebble through these very settings.)
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { promisify } from "node:util";
@@ -93,7 +93,7 @@ test("the timer's service: semail cert in the daemons image with the folders it 
   assert.match(post, /^\(umask 077; cat \/etc\/semail\/acme\/live\/privkey\.pem > \/etc\/semail\/tls\/privkey\.pem\)/m);
   assert.match(post, /^docker kill --signal HUP semail-inbound semail-outbound$/m);
   assert.match(post, /^docker exec semail-imap doveadm reload$/m);
-  assert.match(post, /^docker exec semail-webmail nginx -s reload$/m);
+  assert.match(post, /^docker kill --signal HUP semail-webmail$/m);
   assert.match(timer, /OnUnitActiveSec=12h/);
 });
 
@@ -146,6 +146,16 @@ test("post-renew.sh, run for real by sh: after an issuance the pair is copied ov
   await writeFile(join(dir, "state", "status.json"), '{\n  "outcome": "current"\n}\n');
   await run();
   assert.equal(await readFile(a.tlsCert, "utf8"), "OLD CERT\n", "nothing issued, nothing copied");
+  // Only the policy hosts' certificates changed: nginx alone is told.
+  await mkdir(join(dir, "state", "hosts"));
+  await writeFile(join(dir, "state", "hosts", "status.json"), '{\n  "changed": true\n}\n');
+  await run();
+  assert.equal(await readFile(a.tlsCert, "utf8"), "OLD CERT\n");
+  assert.equal(await readFile(join(dir, "docker.log"), "utf8"), "kill --signal HUP semail-webmail\n");
+  await writeFile(join(dir, "state", "hosts", "status.json"), '{\n  "changed": false\n}\n');
+  await rm(join(dir, "docker.log"));
+  await run();
+  await assert.rejects(readFile(join(dir, "docker.log")), { code: "ENOENT" }, "nothing changed, nothing told");
   await writeFile(join(dir, "state", "status.json"), '{\n  "outcome": "issued"\n}\n');
   await run();
   assert.equal(await readFile(a.tlsCert, "utf8"), "NEW CERT\n");
@@ -155,7 +165,7 @@ test("post-renew.sh, run for real by sh: after an issuance the pair is copied ov
   assert.deepEqual((await readFile(join(dir, "docker.log"), "utf8")).trim().split("\n"), [
     "kill --signal HUP semail-inbound semail-outbound",
     "exec semail-imap doveadm reload",
-    "exec semail-webmail nginx -s reload",
+    "kill --signal HUP semail-webmail",
   ]);
 });
 
@@ -214,7 +224,7 @@ test("the stack: no ACME without the secret; with it, by default mx, autoconfig 
   assert.match(timer, new RegExp(` -v ${ZONE_DIR}:${ZONE_DIR} `));
   assert.match(timer, / --network host /);
   assert.match(timer, /\/etc\/semail\/tls\/fullchain\.pem/);
-  assert.match(timer, /docker exec semail-webmail nginx -s reload/);
+  assert.match(timer, /docker kill --signal HUP semail-webmail/);
   // It edits the installed zone, so it comes after the zone's install.
   const acme = findResource(resources, "acme");
   assert.ok(
@@ -261,4 +271,43 @@ test("the stack: acmeNames, acmeChallenge, acmeDirectoryUrl and acmeEmail reach 
     runStack(usersYaml(CAROL), { acmeAccountKey: KEY, dnsProvider: "gandi", acmeChallenge: "dns-01" }),
     /semail:acmeChallenge dns-01 publishes the challenge in the zone on the VM's named, but semail:dnsProvider is gandi/,
   );
+});
+
+test("the stack: every served domain's MTA-STS policy host the main names leave out gets a certificate of its own (subdomains by the stack's challenge, external domains by HTTP-01); a new mailbox re-runs the timer's script", async () => {
+  const ALICE = "  - owner: alice\n    address: alice@alice.semail.email\n";
+  const DAVE = "  - owner: dave\n    address: dave@dave.example\n";
+  const ERIN = "  - owner: erin\n    address: erin@erin.semail.email\n";
+  const before = await runStack(usersYaml(CAROL, ALICE, DAVE), { acmeAccountKey: KEY });
+  const settings = parse(inputsOf(before.resources, "acme-settings").stdin as string);
+  assert.deepEqual(settings.acme.hosts, [
+    { id: "subdomains", names: ["mta-sts.alice.semail.email"], challenge: "dns-01" },
+    { id: "dave.example", names: ["mta-sts.dave.example"], challenge: "http-01" },
+  ]);
+  assert.ok(!settings.acme.names.includes("mta-sts.alice.semail.email"), "the main certificate is left as it was");
+  // `semail cert` takes them as they are.
+  assert.deepEqual(acmeSettings.parse(settings.acme).hosts, settings.acme.hosts);
+  const post = inputsOf(before.resources, "acme-timer").stdin as string;
+  assert.match(post, /hosts\/status\.json 2>\/dev\/null \|\| docker kill --signal HUP semail-webmail$/m);
+
+  const after = await runStack(usersYaml(CAROL, ALICE, DAVE, ERIN), { acmeAccountKey: KEY });
+  assert.deepEqual(parse(inputsOf(after.resources, "acme-settings").stdin as string).acme.hosts[0].names, [
+    "mta-sts.alice.semail.email",
+    "mta-sts.erin.semail.email",
+  ]);
+  const digest = (stdin: unknown) => /^# settings sha256 ([0-9a-f]{64})$/m.exec(stdin as string)?.[1];
+  assert.ok(digest(inputsOf(before.resources, "acme-timer").stdin));
+  assert.notEqual(
+    digest(inputsOf(after.resources, "acme-timer").stdin),
+    digest(inputsOf(before.resources, "acme-timer").stdin),
+    "the new settings start an order now (`systemctl start semail-cert.service`), not at the timer's next turn",
+  );
+  // A wildcard among acmeNames covers a subdomain's policy host: no certificate of its own.
+  const wild = await runStack(usersYaml(ALICE), {
+    acmeAccountKey: KEY,
+    acmeNames: "mx.semail.email,*.alice.semail.email",
+  });
+  assert.equal(parse(inputsOf(wild.resources, "acme-settings").stdin as string).acme.hosts, undefined);
+  // No webmail, no nginx to serve them: none.
+  const bare = await runStack(usersYaml(ALICE, DAVE), { acmeAccountKey: KEY, webmailPort: "0", webmailHttpPort: "0" });
+  assert.equal(parse(inputsOf(bare.resources, "acme-settings").stdin as string).acme.hosts, undefined);
 });

@@ -72,6 +72,10 @@ test("an external domain's page lists its MTA-STS and TLS-RPT records with the s
   ]);
   assert.match(page, /<p id="transport-records">Recommended, not needed for the mailbox to go live:/);
   assert.match(page, /report TLS failures to mailto:tls@reports\.test \(TLS-RPT\)/);
+  assert.match(
+    page,
+    /The mta-sts\.carol\.example line points that name at this server, which then gets a certificate naming it/,
+  );
 
   // Only the proof is published: the claim goes live all the same.
   const token = (await loadUsersList(form.usersFile, LIST_OPTIONS)).byOwner("bob")?.pendingProof;
