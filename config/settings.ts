@@ -11,6 +11,7 @@ import { imapSettings } from "./sections/imap.ts";
 import { inboundSettings } from "./sections/inbound.ts";
 import { ldapSettings } from "./sections/ldap.ts";
 import { outboundSettings } from "./sections/outbound.ts";
+import { reportSettings } from "./sections/report.ts";
 import { webSettings } from "./sections/web.ts";
 import { webmailSettings } from "./sections/webmail.ts";
 
@@ -25,6 +26,7 @@ export const settingsSchema = z.strictObject({
   acme: z._default(acmeSettings, () => acmeSettings.parse({})),
   backup: z._default(backupSettings, () => backupSettings.parse({})),
   bans: z._default(bansSettings, () => bansSettings.parse({})),
+  report: z._default(reportSettings, () => reportSettings.parse({})),
 });
 
 export type Settings = z.output<typeof settingsSchema>;

@@ -6,6 +6,8 @@ import { join } from "node:path";
 import { stringify } from "yaml";
 import { writeFileAtomic } from "../../lib/durable-file.ts";
 import { directoryLayout } from "../../config/sections/ldap.ts";
+import { containerName } from "./containers.ts";
+import { localInstanceId } from "./docker-engine.ts";
 import { freeLoopbackPort } from "./ports.ts";
 
 export const LOCAL_DOMAIN = "semail.test";
@@ -145,6 +147,12 @@ export function localSettingsYaml(dataDir: string, ports: LocalPorts, ldapBaseDn
       secureCookies: false,
       dnsServers: [`127.0.0.1:${ports.dns}`],
       apply: { mode: "local" },
+    },
+    // `semail report`: the list local mode applied (start-local-mode.ts writes it) and its
+    // containers' names; report.dockerSocket is left to the operator, as the engine is chosen at start.
+    report: {
+      appliedUsersFile: join(dataDir, "applied-users.yaml"),
+      userContainer: containerName(localInstanceId(dataDir), "{owner}"),
     },
   };
   return `# SEMail local mode (semail start). Edit and restart to change; delete to regenerate.\n${stringify(settings)}`;

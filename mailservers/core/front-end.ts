@@ -117,6 +117,14 @@ export function sessionInfo(s: SMTPServerSession, credentials?: SessionCredentia
   };
 }
 
+/**
+ * A refusal's fields in its log line; `event` marks the lines the daily traffic summary counts
+ * (services/report/traffic), with accepted, delivered, deferred and bounced.
+ */
+function refusal(stage: SmtpStage, reply: SmtpError): Record<string, unknown> {
+  return { event: "refused", stage, reply: reply.message, code: reply.responseCode };
+}
+
 /** The line the hook now answers, once: a later hook never sees a stale one. */
 function takeAddressLine(state: SessionState): Buffer | undefined {
   const line = state.addressLine;
@@ -178,15 +186,18 @@ export function createSmtpFrontEnd(options: SmtpFrontEndOptions): SmtpFrontEnd {
       const state = stateOf(session);
       const ip = session.remoteAddress;
       if (open >= limits.maxConnections) {
-        state.log.warn({ remote: ip, open }, "refused: too many connections");
-        return callback(refusedAt("CONNECT", tempFail(421, "4.3.2", "Too many connections, try again later")));
+        const reply = tempFail(421, "4.3.2", "Too many connections, try again later");
+        state.log.warn({ remote: ip, open, ...refusal("CONNECT", reply) }, "refused: too many connections");
+        return callback(refusedAt("CONNECT", reply));
       }
       const fromIp = perIp.get(ip) ?? 0;
       if (fromIp >= limits.maxConnectionsPerIp) {
-        state.log.warn({ remote: ip, fromIp }, "refused: too many connections from this address");
-        return callback(
-          refusedAt("CONNECT", tempFail(421, "4.7.0", "Too many connections from your address, try again later")),
+        const reply = tempFail(421, "4.7.0", "Too many connections from your address, try again later");
+        state.log.warn(
+          { remote: ip, fromIp, ...refusal("CONNECT", reply) },
+          "refused: too many connections from this address",
         );
+        return callback(refusedAt("CONNECT", reply));
       }
       open++;
       perIp.set(ip, fromIp + 1);
@@ -243,9 +254,13 @@ export function createSmtpFrontEnd(options: SmtpFrontEndOptions): SmtpFrontEnd {
           const user = await backend.authenticate(username, credentials.password ?? "", sessionInfo(session));
           if (user === undefined) {
             // `remote` on this very line: the bans (services/bans) read it alone, not the session's connect.
-            state.log.info({ remote: session.remoteAddress, username, method: credentials.method }, "auth failed");
+            const reply = permFail(535, "5.7.8", "Authentication credentials invalid");
+            state.log.info(
+              { remote: session.remoteAddress, username, method: credentials.method, ...refusal("AUTH", reply) },
+              "auth failed",
+            );
             observer.authenticated("failed");
-            return { message: "5.7.8 Authentication credentials invalid", responseCode: 535 };
+            return { message: reply.message, responseCode: reply.responseCode };
           }
           state.log.info({ user, method: credentials.method }, "authenticated");
           observer.authenticated("ok");
@@ -278,10 +293,7 @@ export function createSmtpFrontEnd(options: SmtpFrontEndOptions): SmtpFrontEnd {
         await backend.checkSender(address.address, sessionInfo(session, state.credentials), declaredSize(address));
       },
       (err) => {
-        state.log.info(
-          { from: address.address, ...(err ? { reply: err.message, code: err.responseCode } : {}) },
-          err ? "MAIL refused" : "MAIL",
-        );
+        state.log.info({ from: address.address, ...(err ? refusal("MAIL", err) : {}) }, err ? "MAIL refused" : "MAIL");
         callback(err && refusedAt("MAIL", err));
       },
       state.log,
@@ -313,10 +325,7 @@ export function createSmtpFrontEnd(options: SmtpFrontEndOptions): SmtpFrontEnd {
         );
       },
       (err) => {
-        state.log.info(
-          { to: address.address, ...(err ? { reply: err.message, code: err.responseCode } : {}) },
-          err ? "RCPT refused" : "RCPT",
-        );
+        state.log.info({ to: address.address, ...(err ? refusal("RCPT", err) : {}) }, err ? "RCPT refused" : "RCPT");
         callback(err && refusedAt("RCPT", err));
       },
       state.log,
@@ -385,12 +394,16 @@ export function createSmtpFrontEnd(options: SmtpFrontEndOptions): SmtpFrontEnd {
     };
     if (failure !== undefined) {
       const reply = toReply(failure, state.log, "DATA");
-      state.log.info({ ...log, reply: reply.message, code: reply.responseCode }, "message refused");
+      state.log.info({ ...log, ...refusal("DATA", reply) }, "message refused");
       throw refusedAt("DATA", reply);
     }
     state.messages++;
     observer.accepted(guard.bytes);
-    state.log.info(log, "message accepted");
+    // `user`: the summary tells submitted mail from the Internet's (services/report/traffic).
+    state.log.info(
+      { ...log, event: "accepted", ...(envelope.session.user !== undefined ? { user: envelope.session.user } : {}) },
+      "message accepted",
+    );
     const reply = text ?? `Ok: queued as ${envelope.id}`;
     return /^2\.\d{1,3}\.\d{1,3} /.test(reply) ? reply : `2.0.0 ${reply}`;
   };

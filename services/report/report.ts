@@ -8,10 +8,14 @@ import type { UsersList } from "../../config/users-list.ts";
 import { fail, type CheckStatus, type Finding } from "./check.ts";
 import { backupFindings } from "./checks/backup.ts";
 import { certificateFindings } from "./checks/certificate.ts";
+import { containerFindings } from "./checks/containers.ts";
 import { directoryFindings } from "./checks/directory.ts";
 import { dnsFindings } from "./checks/dns.ts";
+import { appliedListFindings, previewFindings, type DriftPreview } from "./checks/drift.ts";
 import { mailboxFindings } from "./checks/mailboxes.ts";
+import { portFindings } from "./checks/ports.ts";
 import { queueFindings } from "./checks/queue.ts";
+import { reverseDnsFindings } from "./checks/reverse-dns.ts";
 
 export interface ReportInput {
   readonly settings: Settings;
@@ -19,6 +23,8 @@ export interface ReportInput {
   readonly directory: Directory;
   readonly resolver: Resolver;
   readonly now: Date;
+  /** The engine's refreshed preview of `stack`, when asked for (`--drift`): it takes tens of seconds. */
+  readonly drift?: { readonly stack: string; readonly preview: DriftPreview };
 }
 
 export interface Report {
@@ -32,12 +38,18 @@ export async function runReport(input: ReportInput): Promise<Report> {
   const { settings, users, now } = input;
   const checks: Array<[string, () => Promise<Finding[]>]> = [
     ["dns", () => dnsFindings(settings, users, input.resolver)],
+    ["reverse-dns", () => reverseDnsFindings(settings, input.resolver)],
     ["certificate", () => certificateFindings(settings, now)],
+    ["ports", () => portFindings(settings, now)],
     ["directory", () => directoryFindings(input.directory, settings.ldap.url)],
     ["queue", () => queueFindings(settings, now)],
     ["mailboxes", () => mailboxFindings(settings, users)],
     ["backup", () => backupFindings(settings, now)],
+    ["containers", () => containerFindings(settings, users)],
+    ["drift", () => appliedListFindings(settings, users)],
   ];
+  const { drift } = input;
+  if (drift !== undefined) checks.push(["drift", () => previewFindings(drift.preview, drift.stack)]);
   const results = await Promise.all(
     checks.map(([name, check]) =>
       check().catch((err: unknown) => [

@@ -13,8 +13,10 @@ import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { stringify } from "yaml";
 import { parseSettings, type Settings } from "../../../config/settings.ts";
-import { parseUsersList } from "../../../config/users-list.ts";
+import { parseUsersList, serializeUsersList } from "../../../config/users-list.ts";
 import type { RunningNamed } from "../../../deploy/local/named.ts";
+import { silentLogger } from "../../../lib/logger.ts";
+import { startInbound } from "../../../mailservers/inbound/daemon.ts";
 import { Spool } from "../../../mailservers/outbound/relay/index.ts";
 import { reportText, runReport, type Report } from "../../../services/report/report.ts";
 import { provisionRoot } from "../../mailservers/inbound/store/fixture.ts";
@@ -26,6 +28,7 @@ import { tempDir } from "../../../testkit/temp-dir.ts";
 const run = promisify(execFile);
 const APEX = "report.test";
 const USERS = `mailboxes:\n  - {owner: ada, address: ada@ada.${APEX}, size: 1MiB}\n`;
+const usersList = () => parseUsersList(USERS, { managedDomain: APEX, defaultSize: 1 << 20, minSize: 1 });
 
 const dkim = generateKeyPairSync("rsa", { modulusLength: 2048 });
 const publicKey = (key = dkim.publicKey) => key.export({ type: "spki", format: "der" }).toString("base64");
@@ -71,15 +74,22 @@ async function world(
     minMailboxSize: 1,
     tls: { cert: path.join(dir, "cert.pem"), key: path.join(dir, "key.pem") },
     ldap: slapd.settings(),
-    inbound: { mailRoot: path.join(dir, "mail") },
+    hostname: `mx.${APEX}`,
+    inbound: { listen: ["127.0.0.1:0", "127.0.0.1:0/tls"], mailRoot: path.join(dir, "mail") },
+    // Dovecot's ports are tested in ports.test.ts; here the inbound daemon serves the certificate.
+    imap: { imapPort: 0, imapsPort: 0, pop3sPort: 0 },
     outbound: {
       spool: path.join(dir, "spool"),
       delivery: {
         resolver: named.server,
+        // Loopback only, as local mode (reverse-dns.test.ts checks the PTRs of real addresses).
+        localAddresses: [],
         dkim: [{ domain: APEX, selector: "mail", privateKeyFile: path.join(dir, "dkim.pem") }],
       },
     },
     acme: { stateDir: path.join(dir, "acme") },
+    // As local mode records it (drift.test.ts shows the record follow the applies).
+    report: { appliedUsersFile: path.join(dir, "applied-users.yaml") },
     // A good backup an hour ago (services/report/checks/backup.ts; tested in backup-check.test.ts).
     backup: { repository: path.join(dir, "repo"), passwordFile: path.join(dir, "pw"), stateDir: path.join(dir, "bk") },
     log: { level: "silent" },
@@ -89,6 +99,14 @@ async function world(
     path.join(dir, "bk", "status.json"),
     JSON.stringify({ outcome: "ok", at: new Date(Date.now() - 3_600_000).toISOString(), snapshot: "1234abcd" }),
   );
+  await writeFile(path.join(dir, "applied-users.yaml"), serializeUsersList(usersList().entries));
+  // The real inbound daemon serves the certificate on STARTTLS and implicit TLS; the report is told its ports.
+  const inbound = await startInbound(parseSettings(raw, "test"), {
+    logger: silentLogger(),
+    limits: { closeTimeoutMs: 200 },
+  });
+  t.after(() => inbound.stop());
+  raw.inbound.listen = inbound.addresses.map((a) => `127.0.0.1:${a.boundPort}${a.implicitTls ? "/tls" : ""}`);
   await writeFile(path.join(dir, "semail.yaml"), stringify(raw));
   return { settings: parseSettings(raw, "test"), raw, dir };
 }
@@ -99,8 +117,7 @@ async function report(settings: Settings, now = new Date()): Promise<Report> {
   const resolver = new Resolver();
   resolver.setServers([named.server]);
   try {
-    const users = parseUsersList(USERS, { managedDomain: APEX, defaultSize: 1 << 20, minSize: 1 });
-    return await runReport({ settings, users, directory, resolver, now });
+    return await runReport({ settings, users: usersList(), directory, resolver, now });
   } finally {
     await directory.close();
   }
@@ -116,7 +133,18 @@ describe("semail report", () => {
     assert.deepEqual(failing(r), []);
     assert.equal(r.status, "OK");
     const checks = new Set(r.findings.map((f) => f.check));
-    assert.deepEqual([...checks].sort(), ["backup", "certificate", "directory", "dns", "mailboxes", "queue"]);
+    assert.deepEqual([...checks].sort(), [
+      "backup",
+      "certificate",
+      "containers",
+      "directory",
+      "dns",
+      "drift",
+      "mailboxes",
+      "ports",
+      "queue",
+      "reverse-dns",
+    ]);
     assert.ok(
       r.findings.some((f) => f.subject === `DKIM mail._domainkey.${APEX}`),
       "the DKIM key was compared",
@@ -149,6 +177,8 @@ describe("semail report", () => {
       `FAIL certificate: ${settings.tls.cert}`,
       "FAIL directory: ldap://127.0.0.1:9",
       `FAIL mailboxes: mailbox ada (ada@ada.${APEX})`,
+      // The ports serve that same expired certificate.
+      ...settings.inbound.listen.map((l) => `FAIL ports: inbound 127.0.0.1:${l.port}`).sort(),
     ]);
     assert.match(
       r.findings.find((f) => f.check === "mailboxes")!.detail,

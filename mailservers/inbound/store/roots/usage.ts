@@ -5,6 +5,7 @@
 // it counts against the mailbox's size through its own filesystem (room.ts) instead.
 import { promises as fs } from "node:fs";
 import path from "node:path";
+import { provisioningState } from "../../../../config/mailbox-layout.ts";
 import { USER_HOME_NAME } from "../../../../config/stack/user-container.ts";
 
 /** How long a walked total is trusted. */
@@ -51,6 +52,19 @@ export class UsageCache {
     // A walk in progress may miss this append: let the next call walk again.
     else if (entry) this.#entries.delete(key);
   }
+}
+
+/**
+ * What each owner's mailbox under `mailRoot` holds, as the store counts it, for those who read
+ * it from outside the daemon (the report, the web form): undefined when the root is not
+ * provisioned here (not mounted, another host's); a failed walk rejects.
+ */
+export function mailRootUsage(mailRoot: string): (owner: string) => Promise<number | undefined> {
+  const cache = new UsageCache();
+  return async (owner) => {
+    const root = path.join(mailRoot, owner);
+    return provisioningState(root) === "ready" ? cache.get(owner, root) : undefined;
+  };
 }
 
 async function walk(root: string): Promise<number> {

@@ -352,6 +352,8 @@ export class Queue {
       log.info(
         {
           to: reply.recipient,
+          // `event`: the daily traffic summary counts these lines (services/report/traffic).
+          event: reply.status,
           status: reply.status,
           attempts: state.attempts,
           reply: reply.response,
