@@ -14,3 +14,4 @@ export const externalMxRecords = outputs.externalMxRecords;
 export const userSshAddresses = outputs.userSshAddresses;
 export const userSshCommands = outputs.userSshCommands;
 export const webmailUrl = outputs.webmailUrl;
+export const scrapeTargets = outputs.scrapeTargets;

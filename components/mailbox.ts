@@ -4,7 +4,6 @@ import * as pulumi from "@pulumi/pulumi";
 import { remote, type types } from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as gandi from "@pulumiverse/gandi";
-import { mailUid } from "../config/mail-uid.ts";
 import type { MailboxEntry } from "../config/users-list.ts";
 import { hostScript } from "../config/stack/host-script-paths.ts";
 import { jumpKeysFile, jumpRemoveCommand, jumpWriteCommand, userSshCommand } from "../config/stack/jump-host.ts";
@@ -26,7 +25,7 @@ import {
   transportRecords,
 } from "../config/stack/zone-file.ts";
 import type { TransportSecurity } from "../config/stack/transport-security.ts";
-import { storagePlace, type MailboxStorage } from "../config/stack/mailbox-storage.ts";
+import { mailboxFsArguments, type MailboxStorage } from "../config/stack/mailbox-storage.ts";
 
 export type { MailboxStorage };
 
@@ -35,6 +34,8 @@ export interface MailboxArgs {
   readonly entry: MailboxEntry;
   /** The managed domain (for MX targets). */
   readonly managedDomain: string;
+  /** The MX name of the SEMail host it lives on (config/stack/mx-hosts.ts); default mx.<managedDomain>, the main host's. */
+  readonly mx?: string | undefined;
   /** Where and how the filesystem is made. */
   readonly storage: MailboxStorage;
   /** SSH connection to the VM. */
@@ -65,33 +66,22 @@ export interface MailboxArgs {
   readonly jumpDependsOn: readonly pulumi.Resource[];
 }
 
-/**
- * The host script call for `action` on this entry's filesystem. create and grow name the
- * address: storage kept from a mailbox of another address is set aside, not reattached
- * (assets/host/mailbox-fs.sh), unless the owner chose otherwise on the form.
- */
+/** The host script call for `action` on this entry's filesystem (config/stack/mailbox-storage.ts says its arguments). */
 export function storageCommand(
   action: "create" | "grow" | "destroy",
   entry: Pick<MailboxEntry, "owner" | "size" | "address">,
   storage: MailboxStorage,
 ): string {
-  const uid = mailUid(entry.owner);
-  return shellLine(
-    ...hostScript("mailbox-fs.sh").split(" "),
-    action,
-    "--owner",
-    entry.owner,
-    "--size",
-    entry.size,
-    ...storagePlace(storage),
-    ...(action === "destroy" ? [] : ["--uid", uid, "--gid", uid, "--address", entry.address]),
-    ...(action === "destroy" ? ["--yes-destroy-mail"] : []),
-  );
+  return shellLine(...hostScript("mailbox-fs.sh").split(" "), ...mailboxFsArguments(action, entry, storage));
 }
 
-/** The MX record a mailbox's domain needs, or undefined for the managed domain itself. */
-export function mxRecordOf(entry: Pick<MailboxEntry, "domain" | "kind">, managedDomain: string): string | undefined {
-  return entry.kind === "managed" ? undefined : mxRecordFor(entry.domain, managedDomain);
+/** The MX record a mailbox's domain needs (naming `mx`, its host's MX name), or undefined for the managed domain itself. */
+export function mxRecordOf(
+  entry: Pick<MailboxEntry, "domain" | "kind">,
+  managedDomain: string,
+  mx?: string,
+): string | undefined {
+  return entry.kind === "managed" ? undefined : mxRecordFor(entry.domain, managedDomain, undefined, mx);
 }
 
 export class Mailbox extends pulumi.ComponentResource {
@@ -194,14 +184,14 @@ export class Mailbox extends pulumi.ComponentResource {
       { parent: this, dependsOn: [...args.jumpDependsOn] },
     );
 
-    this.mxRecord = mxRecordOf(entry, args.managedDomain);
+    this.mxRecord = mxRecordOf(entry, args.managedDomain, args.mx);
     if (entry.kind === "subdomain" && args.gandi) {
       // The same records the BIND zone holds for the subdomain (config/stack/zone-file.ts).
       const [label] = mailboxSubdomains(args.managedDomain, [entry.domain]);
-      const [mx, spf] = subdomainRecords(label!, args.managedDomain);
+      const [mx, spf] = subdomainRecords(label!, args.managedDomain, undefined, args.mx);
       // Then what mail programs look up (SRV, autoconfig) and senders (MTA-STS, TLS-RPT), named by the record's own name.
       const clients = [
-        ...mailClientRecords(label!, args.managedDomain),
+        ...mailClientRecords(label!, args.managedDomain, undefined, undefined, args.mx),
         ...transportRecords(label!, args.managedDomain, args.transport),
       ].map((r) => [`${r.name.split(".")[0]!.replace(/^_/, "")}-${r.type.toLowerCase()}`, r] as const);
       for (const [part, record] of [["mx", mx], ["spf", spf], ...clients] as const) {

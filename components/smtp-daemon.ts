@@ -29,6 +29,14 @@ export interface SmtpDaemonArgs {
   };
   /** Docker networks to join, with the alias `semail-<mode>`; a fixed address where the firewall names it. */
   readonly networks: readonly DaemonNetwork[];
+  /** Its metrics port (its settings' metricsListen), published on the VM's loopback, and on the public addresses when `public`. */
+  readonly metrics?: DaemonMetricsPort | undefined;
+}
+
+export interface DaemonMetricsPort {
+  readonly port: number;
+  /** Published on the public addresses too: semail:metricsScrapeFrom is set, and the firewall lets in only those networks. */
+  readonly public: boolean;
 }
 
 export type DaemonNetwork =
@@ -40,10 +48,21 @@ export const SETTINGS_PATH = "/usr/local/etc/semail.yaml";
 export const INBOUND_PORTS = [25, 587, 465] as const;
 export const OUTBOUND_PORT = 587;
 
-/** Published ports: inbound on the public addresses, outbound only on the VM's loopback. */
-export function daemonPorts(mode: SmtpMode, publicAddresses: readonly string[]): docker.types.input.ContainerPort[] {
-  if (mode === "outbound") return [{ internal: OUTBOUND_PORT, external: OUTBOUND_PORT, ip: "127.0.0.1" }];
-  return publicAddresses.flatMap((ip) => INBOUND_PORTS.map((port) => ({ internal: port, external: port, ip })));
+/** Published ports: inbound on the public addresses, outbound only on the VM's loopback; then the metrics port. */
+export function daemonPorts(
+  mode: SmtpMode,
+  publicAddresses: readonly string[],
+  metrics?: DaemonMetricsPort,
+): docker.types.input.ContainerPort[] {
+  const ports: docker.types.input.ContainerPort[] =
+    mode === "outbound"
+      ? [{ internal: OUTBOUND_PORT, external: OUTBOUND_PORT, ip: "127.0.0.1" }]
+      : publicAddresses.flatMap((ip) => INBOUND_PORTS.map((port) => ({ internal: port, external: port, ip })));
+  if (metrics !== undefined) {
+    for (const ip of ["127.0.0.1", ...(metrics.public ? publicAddresses : [])])
+      ports.push({ internal: metrics.port, external: metrics.port, ip });
+  }
+  return ports;
 }
 
 /** Bind mounts: the users list and TLS read-only; the mail root (inbound) or spool (outbound) writable. */
@@ -90,7 +109,7 @@ export class SmtpDaemon extends pulumi.ComponentResource {
         restart: "unless-stopped",
         mustRun: true,
         uploads: [{ file: SETTINGS_PATH, content: args.settings }],
-        ports: daemonPorts(args.mode, args.publicAddresses),
+        ports: daemonPorts(args.mode, args.publicAddresses, args.metrics),
         mounts: daemonMounts(args.mode, args.paths),
         // A file each for up to maxConnections sessions (1000 by default), plus the mbox files,
         // the spool and LDAP: Docker's usual 1024 would leave a full daemon almost none.

@@ -8,6 +8,11 @@ import { autoconfigFiles } from "../config/autoconfig.ts";
 import { imapUsers, renderUsersFile } from "../config/imap-users.ts";
 import { mailHostName, STANDARD_MAIL_CLIENT_PORTS } from "../config/mail-clients.ts";
 import { serializeUsersList, type UsersList } from "../config/users-list.ts";
+import { MAIN_HOST } from "../config/mailbox-host.ts";
+import { mailboxesHere } from "../config/mailboxes-here.ts";
+import { domainMx, mainMx } from "../config/stack/mx-hosts.ts";
+import { METRICS_PORTS, scrapeTargets } from "../config/stack/metrics-stack-settings.ts";
+import { MetricsScrape } from "./metrics-scrape.ts";
 import { dockerSsh, dom0Connection, vmConnection, vmSshTarget } from "./connections.ts";
 import { HostCommand } from "./host-command.ts";
 import { daemonSettings, FORWARD_SECRET_PATH, usersDir } from "../config/stack/daemon-settings.ts";
@@ -21,8 +26,10 @@ import {
   type TransportSecurity,
 } from "../config/stack/transport-security.ts";
 import { AcmeCertificate } from "./acme-certificate.ts";
+import { policyHostCertificates } from "../config/stack/acme-stack-settings.ts";
 import { AptProxy } from "./apt-proxy.ts";
 import { BackupSchedule } from "./backup-schedule.ts";
+import { ReportSchedule } from "./report-schedule.ts";
 import { BanWatcher } from "./ban-watcher.ts";
 import { HostScripts } from "./host-scripts.ts";
 import { ImapServer } from "./imap-server.ts";
@@ -64,6 +71,8 @@ export interface StackOutputs {
   readonly userSshCommands: Record<string, pulumi.Output<string>>;
   /** The webmail's address (the web form links to it), when one runs. */
   readonly webmailUrl: string | undefined;
+  /** Each daemon's metrics as `host:port`: on the VM's loopback, or its public addresses for semail:metricsScrapeFrom. */
+  readonly scrapeTargets: readonly string[];
 }
 
 /** Where the users' containers keep their SSH host keys on the VM. */
@@ -106,6 +115,12 @@ export function stackProblems(config: StackConfig, secrets: StackSecrets): strin
       "semail:backupPassword is required when semail:backupRepository is set: restic encrypts the repository with it (pulumi config set --secret backupPassword PASSWORD)",
     );
   }
+  // Only the main host publishes the zone (several stacks would fight over its records).
+  if (secrets.acmeAccountKey !== undefined && config.acmeChallenge === "dns-01" && config.hostName !== MAIN_HOST) {
+    problems.push(
+      `semail:acmeChallenge dns-01 writes its challenge into the zone on this VM's named, which only the ${MAIN_HOST} host publishes (semail:hostName is ${config.hostName}): use http-01 on this host (pulumi config set acmeChallenge http-01)`,
+    );
+  }
   if (config.ldapUrl === "" && secrets.ldapPassword === undefined) {
     problems.push(
       "semail:ldapPassword is required for the local slapd (pulumi config set --secret ldapPassword PASSWORD), or set semail:ldapUrl",
@@ -120,8 +135,16 @@ export function defineStack(
   users: UsersList,
   projectDir: string,
 ): StackOutputs {
-  const problems = stackProblems(config, secrets);
+  // Every mailbox's MX from its host (config/stack/mx-hosts.ts): a host the settings do not name is a problem.
+  const mailboxMx = domainMx(users.mailboxes, config.hosts, config.managedDomain, "semail:hosts");
+  const problems = [...stackProblems(config, secrets), ...mailboxMx.problems];
   if (problems.length > 0) throw new Error(`invalid stack configuration:\n  ${problems.join("\n  ")}`);
+  // What this host makes filesystems, containers and IMAP users for; the daemons read the whole list.
+  const here = mailboxesHere(users, config.hostName);
+  const isMain = config.hostName === MAIN_HOST;
+  // This host's MX name: the main host's is mx.<domain>; another's, its own entry in semail:hosts.
+  // (parseStackConfig requires that entry on a host other than main.)
+  const ownMx = (isMain ? undefined : config.hosts[config.hostName]?.mx) ?? mainMx(config.managedDomain);
   const privateKey = pulumi.secret(secrets.sshPrivateKey);
   const dom0 = dom0Connection(config, privateKey);
   const vmConn = vmConnection(config, privateKey);
@@ -194,32 +217,37 @@ export function defineStack(
     config.dnsProvider === "gandi"
       ? new gandi.Provider("gandi", { key: pulumi.secret(secrets.gandiApiKey!) })
       : undefined;
-  // DANE: the MX key's hash (and during a rollover the next key's), read from the files on the
-  // VM, for its TLSA record. Read again when a path changes, which each step of a rollover does.
-  const tlsaRead = new command.remote.Command(
-    "tls-spki",
-    { connection: vmConn, create: tlsaReadCommand(config.tlsCert, config.tlsNextKey) },
-    { dependsOn: [scripts] },
-  );
   const transport: TransportSecurity = stackTransportSecurity(config);
-  const zone = new DnsZone(
-    "zone",
-    {
-      zone: {
-        domain: config.managedDomain,
-        ipv4: config.vmIp,
-        ipv6: config.vmIp6,
-        mailboxDomains: users.mailboxes.map((m) => m.domain),
-        dkim: config.dkimKeys,
-        transport,
-      },
-      tlsa: tlsaRead.stdout.apply(parseTlsaOutput),
-      ...(gandiProvider
-        ? { provider: "gandi" as const, gandi: gandiProvider }
-        : { provider: "bind" as const, vm: vmConn }),
-    },
-    { dependsOn: [scripts] },
-  );
+  // The zone, from the whole list (every host's mailboxes, each domain with its host's MX): the
+  // main host publishes it; another host's stack would only fight over the same records.
+  const zone = isMain
+    ? new DnsZone(
+        "zone",
+        {
+          zone: {
+            domain: config.managedDomain,
+            ipv4: config.vmIp,
+            ipv6: config.vmIp6,
+            mailboxDomains: users.mailboxes.map((m) => m.domain),
+            mailboxMx: mailboxMx.mx,
+            otherHosts: Object.entries(config.hosts).flatMap(([name, host]) => (name === MAIN_HOST ? [] : [host])),
+            dkim: config.dkimKeys,
+            transport,
+          },
+          // DANE: the MX key's hash (and during a rollover the next key's), read from the files on the
+          // VM, for its TLSA record. Read again when a path changes, which each step of a rollover does.
+          tlsa: new command.remote.Command(
+            "tls-spki",
+            { connection: vmConn, create: tlsaReadCommand(config.tlsCert, config.tlsNextKey) },
+            { dependsOn: [scripts] },
+          ).stdout.apply(parseTlsaOutput),
+          ...(gandiProvider
+            ? { provider: "gandi" as const, gandi: gandiProvider }
+            : { provider: "bind" as const, vm: vmConn }),
+        },
+        { dependsOn: [scripts] },
+      )
+    : undefined;
 
   // Docker on the VM exists once the host scripts' packages (docker.io) are installed.
   const dockerProvider = new docker.Provider("vm-docker", dockerSsh(config), { dependsOn: scripts.ready });
@@ -285,6 +313,18 @@ export function defineStack(
     forwardSecret: FORWARD_SECRET_PATH,
   };
   const publicAddresses = [config.vmIp, ...(config.vmIp6 ? [config.vmIp6] : [])];
+  // The daemons' metrics: on the VM's loopback; on its public addresses too, behind the firewall,
+  // only for the networks of semail:metricsScrapeFrom.
+  const targets = scrapeTargets(config, publicAddresses);
+  const scrape = new MetricsScrape(
+    "metrics",
+    { vm: vmSsh, scrapeFrom: config.metricsScrapeFrom, targets, hostName: config.hostName },
+    { dependsOn: [scripts] },
+  );
+  const metricsPort = (mode: keyof typeof METRICS_PORTS) => ({
+    port: METRICS_PORTS[mode],
+    public: config.metricsScrapeFrom.length > 0,
+  });
   new SmtpDaemon(
     "inbound",
     {
@@ -295,8 +335,9 @@ export function defineStack(
       publicAddresses,
       paths,
       networks: daemonNetworks,
+      metrics: metricsPort("inbound"),
     },
-    { dependsOn: [usersFile, forwardSecret] },
+    { dependsOn: [usersFile, forwardSecret, ...scrape.ready] },
   );
   new SmtpDaemon(
     "outbound",
@@ -308,8 +349,9 @@ export function defineStack(
       publicAddresses,
       paths,
       networks: [...daemonNetworks, { name: usersNetwork.networkName, ipv4Address: usersNetwork.plan.outboundIp }],
+      metrics: metricsPort("outbound"),
     },
-    { dependsOn: [usersFile, forwardSecret] },
+    { dependsOn: [usersFile, forwardSecret, ...scrape.ready] },
   );
 
   const aptProxy = new AptProxy("apt-proxy", {
@@ -350,7 +392,7 @@ export function defineStack(
       docker: dockerProvider,
       image: images("imap", config.imapImage),
       vm: vmConn,
-      usersFile: renderUsersFile(imapUsers(users, config.mailRoot)),
+      usersFile: renderUsersFile(imapUsers(here, config.mailRoot)),
       ldapUrl,
       ldapBaseDn: config.ldapBaseDn,
       mailRoot: config.mailRoot,
@@ -378,7 +420,7 @@ export function defineStack(
             docker: dockerProvider,
             image: images("webmail", config.webmailImage),
             vm: vmConn,
-            addressFile: renderAddressFile(users),
+            addressFile: renderAddressFile(here),
             autoconfigFiles: autoconfigFiles(users, config.managedDomain, {
               host: mailHost,
               ports: STANDARD_MAIL_CLIENT_PORTS,
@@ -410,6 +452,16 @@ export function defineStack(
         vm: vmConn,
         image: daemonImage,
         names: config.acmeNames,
+        // Every served domain's MTA-STS policy host the names above leave out, each served by the
+        // webmail's nginx (by SNI) once issued; an external domain's by HTTP-01 on port 80 only.
+        hosts: webmail
+          ? policyHostCertificates(
+              users.domains(),
+              config.managedDomain,
+              config.acmeChallenge,
+              config.acmeNames,
+            ).filter((h) => h.challenge === "dns-01" || config.webmailHttpPort === 80)
+          : [],
         directoryUrl: config.acmeDirectoryUrl,
         email: config.acmeEmail,
         challenge: config.acmeChallenge,
@@ -428,7 +480,7 @@ export function defineStack(
         },
       },
       // DNS-01 edits the installed zone: it must be there first.
-      { dependsOn: [...(webmail ? [webmail] : []), ...(dns01 ? [zone] : [])] },
+      { dependsOn: [...(webmail ? [webmail] : []), ...(dns01 && zone ? [zone] : [])] },
     );
   }
 
@@ -454,6 +506,26 @@ export function defineStack(
         ldapBaseDn: config.ldapBaseDn,
         onCalendar: config.backupSchedule,
         keep: { daily: config.backupKeepDaily, weekly: config.backupKeepWeekly, monthly: config.backupKeepMonthly },
+      },
+      { dependsOn: [scripts] },
+    );
+  }
+
+  // The daily report to the postmaster (semail report --summary --mail), unless reportSchedule is empty.
+  if (config.reportSchedule !== "") {
+    new ReportSchedule(
+      "report",
+      {
+        vm: vmConn,
+        image: daemonImage,
+        settings,
+        configDir: "/etc/semail/report",
+        mailRoot: config.mailRoot,
+        usersDir: usersDir(config),
+        spool: config.spool,
+        tlsCert: config.tlsCert,
+        tlsKey: config.tlsKey,
+        onCalendar: config.reportSchedule,
       },
       { dependsOn: [scripts] },
     );
@@ -491,18 +563,23 @@ export function defineStack(
     config.storageBackend === "lvm"
       ? { backend: "lvm", vgName: config.vgName, mailRoot: config.mailRoot }
       : { backend: "image", imageDir: config.imageDir, mailRoot: config.mailRoot };
-  // At Gandi one Mailbox per subdomain makes its MX: the alphabetically first owner.
+  // At Gandi one Mailbox per subdomain makes its MX: the alphabetically first owner, on the host
+  // the subdomain's MX names (a subdomain split across hosts stays on the main host's).
   const mxOwner = new Map<string, string>();
-  for (const m of [...users.mailboxes].sort((a, b) => a.owner.localeCompare(b.owner))) {
-    if (m.kind === "subdomain" && !mxOwner.has(m.domain)) mxOwner.set(m.domain, m.owner);
+  for (const m of [...here.mailboxes].sort((a, b) => a.owner.localeCompare(b.owner))) {
+    const mxHere = (mailboxMx.mx[m.domain] ?? mainMx(config.managedDomain)) === ownMx;
+    if (m.kind === "subdomain" && mxHere && !mxOwner.has(m.domain)) mxOwner.set(m.domain, m.owner);
   }
   const externalMxRecords: Record<string, string> = {};
   const userSshAddresses: Record<string, pulumi.Output<string>> = {};
   const userSshCommands: Record<string, pulumi.Output<string>> = {};
-  for (const entry of users.mailboxes) {
+  // Only this host's mailboxes: one that left for another host is removed here as a deleted one
+  // is, its filesystem kept (Mailbox's storage is retainOnDelete); one moving away stays until then.
+  for (const entry of here.mailboxes) {
     const mailbox = new Mailbox(`mailbox-${entry.owner}`, {
       entry,
       managedDomain: config.managedDomain,
+      mx: ownMx,
       storage,
       vm: vmConn,
       storageDependsOn: [...scripts.ready, ...(vg ? [vg] : [])],
@@ -525,10 +602,11 @@ export function defineStack(
   return {
     vmAddress: vm ? vm.address : pulumi.output(config.vmIp),
     ldapUrl,
-    zone: zone.zoneText,
+    zone: zone ? zone.zoneText : pulumi.output(""),
     externalMxRecords,
     userSshAddresses,
     userSshCommands,
     webmailUrl: webmail?.url,
+    scrapeTargets: targets.map((t) => t.target),
   };
 }

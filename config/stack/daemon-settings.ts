@@ -1,9 +1,11 @@
 // The settings file (config/settings.ts format) the SMTP daemon containers read. Pure.
 import { dirname } from "node:path";
 import { stringify } from "yaml";
+import { mailHostName } from "../mail-clients.ts";
 import { directoryLayout } from "../sections/ldap.ts";
 import { formatSize } from "../size.ts";
 import type { StackConfig } from "./stack-config.ts";
+import { METRICS_PORTS } from "./metrics-stack-settings.ts";
 
 /**
  * The secret both daemons read (mode 0600, made on the VM at the first deploy, never leaving it):
@@ -17,6 +19,9 @@ export function daemonSettings(config: StackConfig, ldapUrl: string): string {
     hostname: `mx.${config.managedDomain}`,
     managedDomain: config.managedDomain,
     users: config.usersListRemote,
+    // Which entries of the list are this host's; inbound hands mail for the others' on to them.
+    hostName: config.hostName,
+    ...(Object.keys(config.hosts).length > 0 ? { hosts: config.hosts } : {}),
     defaultMailboxSize: formatSize(config.defaultMailboxSize),
     minMailboxSize: formatSize(config.minMailboxSize),
     tls: { cert: config.tlsCert, key: config.tlsKey },
@@ -36,6 +41,9 @@ export function daemonSettings(config: StackConfig, ldapUrl: string): string {
       submission: { outbound: "semail-outbound:587" },
       // The directory's groups with a mail are mailing lists (ou=groups, which the directory image makes).
       lists: { enabled: true },
+      // Every interface of the container: the VM publishes the port on its loopback, and on its
+      // public addresses only for semail:metricsScrapeFrom, behind the firewall (components/stack.ts).
+      metricsListen: `0.0.0.0:${METRICS_PORTS.inbound}`,
     },
     // Every interface of the container: the users' network (.2), the daemons' network
     // (inbound's hand-off) and the one the VM's loopback publish lands on. None is public, but
@@ -45,8 +53,30 @@ export function daemonSettings(config: StackConfig, ldapUrl: string): string {
       forcePublicListen: true,
       spool: config.spool,
       forwardSecretFile: FORWARD_SECRET_PATH,
+      metricsListen: `0.0.0.0:${METRICS_PORTS.outbound}`,
+    },
+    // `semail report` reads these settings too, in inbound's network with the host's Docker socket
+    // (components/report-schedule.ts): mail leaves from the VM's addresses; the containers are the stack's.
+    report: {
+      outboundAddresses: [config.vmIp, ...(config.vmIp6 ? [config.vmIp6] : [])],
+      dockerSocket: "/var/run/docker.sock",
+      containers: [
+        "semail-inbound",
+        "semail-outbound",
+        "semail-imap",
+        "semail-ldap",
+        ...(config.webmailPort === 0 ? [] : ["semail-webmail"]),
+      ],
+      imapHost: "semail-imap",
+      ...(config.webmailPort === 0 ? {} : { httpsUrls: [webmailUrl(config)] }),
     },
   });
+}
+
+/** The webmail's address, whose certificate the report checks. */
+function webmailUrl(config: Pick<StackConfig, "managedDomain" | "webmailPort">): string {
+  const port = config.webmailPort === 443 ? "" : `:${config.webmailPort}`;
+  return `https://${mailHostName(config.managedDomain)}${port}/`;
 }
 
 /** The directory the users list lives in on the VM (mounted whole into the daemons). */

@@ -10,8 +10,9 @@ export const HOST_SCRIPTS = [
   "jump-access.sh",
   "jump-keys.sh",
   "users-firewall.sh",
+  "metrics-firewall.sh",
 ] as const;
-/** Debian packages the VM needs: Docker, named, LVM, ext4 tools, blkid/file/losetup, setfacl, CA certificates (they bring openssl, which reads the TLSA hashes). */
+/** Debian packages the VM needs: Docker, named, LVM, ext4 tools, blkid/file/losetup, setfacl, CA certificates (they bring openssl, which reads the TLSA hashes), rsync (`semail mailbox move` copies a mailbox between hosts). */
 export const VM_PACKAGES = [
   "docker.io",
   "bind9",
@@ -22,6 +23,7 @@ export const VM_PACKAGES = [
   "util-linux",
   "acl",
   "ca-certificates",
+  "rsync",
 ] as const;
 
 /** `bash <dir>/<script>` as a command prefix. */

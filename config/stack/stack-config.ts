@@ -8,10 +8,20 @@ import type { DkimKey } from "./zone-file.ts";
 import { ACME_SETTINGS, parseAcmeStackSettings, type AcmeStackSettings } from "./acme-stack-settings.ts";
 import { BACKUP_SETTINGS, parseBackupStackSettings, type BackupStackSettings } from "./backup-stack-settings.ts";
 import { BAN_SETTINGS, parseBanStackSettings, type BanStackSettings } from "./ban-stack-settings.ts";
+import { HOSTS_SETTINGS, parseHostsStackSettings, type HostsStackSettings } from "./hosts-stack-settings.ts";
+import { METRICS_SETTINGS, parseMetricsStackSettings, type MetricsStackSettings } from "./metrics-stack-settings.ts";
+import { REPORT_SETTINGS, parseReportStackSettings, type ReportStackSettings } from "./report-stack-settings.ts";
+import { otherMxNames } from "./mx-hosts.ts";
 import { MTA_STS_MAX_AGE_LIMIT, MTA_STS_MODES, type MtaStsMode, type TransportSecurity } from "./transport-security.ts";
 
 /** The non-secret settings, validated. Secrets are read separately as Pulumi secrets. */
-export interface StackConfig extends AcmeStackSettings, BackupStackSettings, BanStackSettings {
+export interface StackConfig
+  extends AcmeStackSettings,
+    BackupStackSettings,
+    BanStackSettings,
+    HostsStackSettings,
+    MetricsStackSettings,
+    ReportStackSettings {
   /** xen: create the VM on dom0 with xen-tools; existing: deploy onto a Debian host already reachable over SSH at vmIp. */
   readonly vmProvider: "xen" | "existing";
   readonly dom0Host: string;
@@ -176,6 +186,9 @@ export const SETTINGS = {
   ...ACME_SETTINGS,
   ...BACKUP_SETTINGS,
   ...BAN_SETTINGS,
+  ...HOSTS_SETTINGS,
+  ...METRICS_SETTINGS,
+  ...REPORT_SETTINGS,
 } as const satisfies Record<keyof StackConfig, readonly [string | undefined, string]>;
 
 export const SECRET_SETTINGS = {
@@ -501,6 +514,12 @@ export function parseStackConfig(get: (key: string) => string | undefined): Stac
   problems.push(...backup.problems);
   const bans = parseBanStackSettings({ banEnabled: value("banEnabled"), banAllow: value("banAllow") });
   problems.push(...bans.problems);
+  const hosts = parseHostsStackSettings({ hostName: value("hostName"), hosts: value("hosts") }, managedDomain);
+  problems.push(...hosts.problems);
+  const metrics = parseMetricsStackSettings({ metricsScrapeFrom: value("metricsScrapeFrom") });
+  problems.push(...metrics.problems);
+  const report = parseReportStackSettings({ reportSchedule: value("reportSchedule") });
+  problems.push(...report.problems);
 
   const webmailPort = port("webmailPort");
   const webmailHttpPort = port("webmailHttpPort");
@@ -573,6 +592,9 @@ export function parseStackConfig(get: (key: string) => string | undefined): Stac
     ...acme.settings,
     ...backup.settings,
     ...bans.settings,
+    ...hosts.settings,
+    ...metrics.settings,
+    ...report.settings,
   };
   if (problems.length > 0) throw new StackConfigError(problems);
   return config;
@@ -583,7 +605,14 @@ export function parseStackConfig(get: (key: string) => string | undefined): Stac
  * records the web form shows an external domain's owner); the TLSA records come from the VM.
  */
 export function stackTransportSecurity(
-  config: Pick<StackConfig, "mtaStsMode" | "mtaStsMaxAge" | "tlsRptRua">,
+  config: Pick<StackConfig, "mtaStsMode" | "mtaStsMaxAge" | "tlsRptRua" | "managedDomain"> &
+    Partial<Pick<StackConfig, "hosts">>,
 ): TransportSecurity {
-  return { mtaStsMode: config.mtaStsMode, mtaStsMaxAge: config.mtaStsMaxAge, tlsRptRua: config.tlsRptRua };
+  const otherMx = otherMxNames(config.hosts ?? {}, config.managedDomain);
+  return {
+    mtaStsMode: config.mtaStsMode,
+    mtaStsMaxAge: config.mtaStsMaxAge,
+    tlsRptRua: config.tlsRptRua,
+    ...(otherMx.length > 0 ? { otherMx } : {}),
+  };
 }

@@ -6,7 +6,8 @@
 // and the web form all take their text from here.
 //
 // Decisions, said once:
-// - One policy for every domain: they all have the one MX, mx.<managedDomain>. Its id is a
+// - One policy for every domain, naming mx.<managedDomain> and every other SEMail host's MX
+//   (a domain whose mailboxes live there has that host's MX). Its id is a
 //   hash of the policy's text, so it changes exactly when the policy does (a sender then
 //   fetches it again) and a deploy that changes nothing changes no record.
 // - TLSA `3 1 1` (DANE-EE, the SubjectPublicKeyInfo, SHA-256): the key, not the certificate,
@@ -33,13 +34,21 @@ export interface TransportSecurity {
   readonly tlsRptRua?: string | undefined;
   /** Hex SHA-256 of each key's SubjectPublicKeyInfo (`spkiSha256`): the current key's first, then the next key's. */
   readonly tlsa?: readonly string[] | undefined;
+  /** The other SEMail hosts' MX names (config/stack/mx-hosts.ts otherMxNames): the policy names them beside mx.<managedDomain>. */
+  readonly otherMx?: readonly string[] | undefined;
 }
 
 export const DEFAULT_TRANSPORT_SECURITY: TransportSecurity = { mtaStsMode: "enforce", mtaStsMaxAge: 604800 };
 
 /** The policy document (RFC 8461 section 3.2), CRLF-terminated lines. */
-export function mtaStsPolicy(managedDomain: string, t: Pick<TransportSecurity, "mtaStsMode" | "mtaStsMaxAge">): string {
-  const lines = ["version: STSv1", `mode: ${t.mtaStsMode}`, `mx: mx.${managedDomain}`, `max_age: ${t.mtaStsMaxAge}`];
+export function mtaStsPolicy(
+  managedDomain: string,
+  t: Pick<TransportSecurity, "mtaStsMode" | "mtaStsMaxAge" | "otherMx">,
+): string {
+  // A domain whose mailboxes live on another SEMail host has that host's MX: a sender enforcing
+  // the policy must accept it too.
+  const mx = [`mx.${managedDomain}`, ...(t.otherMx ?? [])].map((name) => `mx: ${name}`);
+  const lines = ["version: STSv1", `mode: ${t.mtaStsMode}`, ...mx, `max_age: ${t.mtaStsMaxAge}`];
   return lines.map((line) => `${line}\r\n`).join("");
 }
 
@@ -87,8 +96,8 @@ export const SPKI_HASH = /^[0-9a-f]{64}$/i;
 /**
  * The lines an external mail domain's owner may add to that domain's zone (absolute names,
  * no TTL; optional: mail flows without them). The MTA-STS policy is only fetched over
- * HTTPS with a certificate naming mta-sts.<mailDomain>, which the VM's certificate must
- * then carry too.
+ * HTTPS with a certificate naming mta-sts.<mailDomain>: once the CNAME points here, `semail
+ * cert` gets one of its own by HTTP-01 (acme-stack-settings.ts policyHostCertificates).
  */
 export function transportRecordsFor(mailDomain: string, managedDomain: string, t: TransportSecurity): string[] {
   const quote = (text: string) => `"${text}"`;
@@ -120,7 +129,7 @@ export function mtaStsFileName(domain: string): string {
 export function mtaStsFiles(
   domains: Iterable<string>,
   managedDomain: string,
-  t: Pick<TransportSecurity, "mtaStsMode" | "mtaStsMaxAge">,
+  t: Pick<TransportSecurity, "mtaStsMode" | "mtaStsMaxAge" | "otherMx">,
 ): Record<string, string> {
   const policy = mtaStsPolicy(managedDomain, t);
   const files: Record<string, string> = {};

@@ -12,6 +12,7 @@ import {
   tlsRptRecord,
   type TransportSecurity,
 } from "./transport-security.ts";
+import { labelInZone, otherHostsSpf, type PeerHost } from "./mx-hosts.ts";
 
 /** One DNS record set; `name` is relative to the zone ("@" is the apex). */
 export interface ZoneRecord {
@@ -40,6 +41,10 @@ export interface ZoneInput {
   readonly ipv6?: string | undefined;
   /** Domains of the live mailboxes; subdomains of `domain` get MX, SPF and the mail programs' records. */
   readonly mailboxDomains: readonly string[];
+  /** Mail domain -> its MX name where that is not mx.<domain>: its mailboxes live on another SEMail host (mx-hosts.ts domainMx). */
+  readonly mailboxMx?: Readonly<Record<string, string>>;
+  /** The other SEMail hosts: an MX name of theirs inside the zone gets their A/AAAA, and their addresses are in the SPF. */
+  readonly otherHosts?: readonly PeerHost[];
   /** The ports the SRV records announce on mx.<domain>; default the standard ones (the VM publishes them). */
   readonly mailClientPorts?: MailClientPorts;
   /** DKIM keys; none gives no DKIM record. */
@@ -82,10 +87,15 @@ export function mailboxSubdomains(domain: string, mailboxDomains: readonly strin
   return [...labels].sort();
 }
 
-/** The MX and SPF record sets of a mailbox subdomain (`label` relative to `domain`). */
-export function subdomainRecords(label: string, domain: string, ttl = DEFAULT_TTL): [mx: ZoneRecord, spf: ZoneRecord] {
+/** The MX and SPF record sets of a mailbox subdomain (`label` relative to `domain`); `mx` the host its mailboxes live on. */
+export function subdomainRecords(
+  label: string,
+  domain: string,
+  ttl = DEFAULT_TTL,
+  mx = `mx.${domain}`,
+): [mx: ZoneRecord, spf: ZoneRecord] {
   return [
-    { name: label, type: "MX", ttl, values: [`10 mx.${domain}.`] },
+    { name: label, type: "MX", ttl, values: [`10 ${mx}.`] },
     { name: label, type: "TXT", ttl, values: [txtData(`v=spf1 include:${domain} -all`)] },
   ];
 }
@@ -127,17 +137,19 @@ function clientRecords(
 
 /**
  * What mail programs look up to set themselves up for the mail domain at `label` ("@" is the
- * apex): the SRV records naming mx.<domain>; for a subdomain also autoconfig.<label>, an alias
- * of the apex's autoconfig (which has the host's addresses, see zoneRecords).
+ * apex): the SRV records naming `mxHost` (mx.<domain>, or the SEMail host the domain's mailboxes
+ * live on, whose Dovecot and submission serve them); for a subdomain also autoconfig.<label>, an
+ * alias of the apex's autoconfig (which has the host's addresses, see zoneRecords).
  */
 export function mailClientRecords(
   label: string,
   domain: string,
   ports: MailClientPorts = STANDARD_MAIL_CLIENT_PORTS,
   ttl = DEFAULT_TTL,
+  mxHost = `mx.${domain}`,
 ): ZoneRecord[] {
   const at = (name: string) => (label === "@" ? name : `${name}.${label}`);
-  return clientRecords(at, `mx.${domain}`, label === "@" ? undefined : `autoconfig.${domain}`, ports, ttl);
+  return clientRecords(at, mxHost, label === "@" ? undefined : `autoconfig.${domain}`, ports, ttl);
 }
 
 /**
@@ -188,9 +200,14 @@ export function txtData(text: string): string {
   return parts.join(" ");
 }
 
-/** The MX record set a mailbox domain needs, in zone-file form with absolute names. */
-export function mxRecordFor(mailboxDomain: string, managedDomain: string, ttl = DEFAULT_TTL): string {
-  return `${mailboxDomain}. ${ttl} IN MX 10 mx.${managedDomain}.`;
+/** The MX record set a mailbox domain needs, in zone-file form with absolute names; `mx` the host its mailboxes live on. */
+export function mxRecordFor(
+  mailboxDomain: string,
+  managedDomain: string,
+  ttl = DEFAULT_TTL,
+  mx = `mx.${managedDomain}`,
+): string {
+  return `${mailboxDomain}. ${ttl} IN MX 10 ${mx}.`;
 }
 
 /**
@@ -205,7 +222,13 @@ export function zoneRecords(input: ZoneInput, options: { withSubdomainMx?: boole
     { name: "@", type: "SOA", ttl, values: [`ns.${d}. hostmaster.${d}. ${input.serial} 3600 900 1209600 300`] },
     { name: "@", type: "NS", ttl, values: [`ns.${d}.`] },
     { name: "@", type: "MX", ttl, values: [`10 mx.${d}.`] },
-    { name: "@", type: "TXT", ttl, values: [txtData("v=spf1 mx -all")] },
+    // Every SEMail host sends its own mailboxes' mail: theirs are in the SPF too (mx-hosts.ts otherHostsSpf).
+    {
+      name: "@",
+      type: "TXT",
+      ttl,
+      values: [txtData(["v=spf1 mx", ...otherHostsSpf(input.otherHosts ?? [], d), "-all"].join(" "))],
+    },
     {
       name: "_dmarc",
       type: "TXT",
@@ -217,6 +240,7 @@ export function zoneRecords(input: ZoneInput, options: { withSubdomainMx?: boole
     records.push({ name: host, type: "A", ttl, values: [input.ipv4] });
     if (input.ipv6) records.push({ name: host, type: "AAAA", ttl, values: [input.ipv6] });
   }
+  records.push(...otherHostRecords(input, ttl));
   for (const key of input.dkim ?? []) {
     records.push({
       name: `${key.selector}._domainkey`,
@@ -237,12 +261,27 @@ export function zoneRecords(input: ZoneInput, options: { withSubdomainMx?: boole
     const taken = new Set(labels);
     for (const label of labels) {
       // A hand-written mailbox on autoconfig.<label> itself keeps its records; no alias there.
+      const mx = input.mailboxMx?.[`${label}.${d}`] ?? `mx.${d}`;
       const clients = [
-        ...mailClientRecords(label, d, ports, ttl),
+        ...mailClientRecords(label, d, ports, ttl, mx),
         ...transportRecords(label, d, transport, ttl),
       ].filter((r) => !taken.has(r.name));
-      records.push(...subdomainRecords(label, d, ttl), ...clients);
+      records.push(...subdomainRecords(label, d, ttl, mx), ...clients);
     }
+  }
+  return records;
+}
+
+/** A and AAAA for each other host's MX name inside the zone (one the VM's own names do not already take). */
+function otherHostRecords(input: ZoneInput, ttl: number): ZoneRecord[] {
+  const taken = new Set<string>(VM_HOST_LABELS);
+  const records: ZoneRecord[] = [];
+  for (const host of input.otherHosts ?? []) {
+    const label = labelInZone(host.mx, input.domain);
+    if (label === undefined || taken.has(label)) continue;
+    taken.add(label);
+    if (host.ip) records.push({ name: label, type: "A", ttl, values: [host.ip] });
+    if (host.ip6) records.push({ name: label, type: "AAAA", ttl, values: [host.ip6] });
   }
   return records;
 }

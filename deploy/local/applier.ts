@@ -4,9 +4,11 @@
 // reloads, and the daemons are handed the users list (read once, by whoever asked for
 // the apply). With Docker, each mailbox also gets its container (containers.ts). A
 // removed mailbox is unmounted, its container removed and its MX dropped; its mail stays
-// on disk. Each mailbox is owned by its own uid (mailUid), as
-// on the VM. An applier remembers the filesystems it has made, so one added mailbox costs
-// one mailbox's work, not a pass over every mailbox in the list (bench/scale).
+// on disk. Only this host's mailboxes (config/mailboxes-here.ts) are made here: one whose
+// entry comes to name another host is taken down as a removed one, its mail kept. Each
+// mailbox is owned by its own uid (mailUid), as on the VM. An applier remembers the
+// filesystems it has made, so one added mailbox costs one mailbox's work, not a pass over
+// every mailbox in the list (bench/scale).
 import { execFile } from "node:child_process";
 import { chown, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
@@ -14,6 +16,9 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import type { Logger } from "pino";
 import { nextSerial, renderZone } from "../../config/stack/zone-file.ts";
+import { domainMx, type PeerHost } from "../../config/stack/mx-hosts.ts";
+import { MAIN_HOST } from "../../config/mailbox-host.ts";
+import { mailboxesHere } from "../../config/mailboxes-here.ts";
 import type { MailClientPorts } from "../../config/mail-clients.ts";
 import type { TransportSecurity } from "../../config/stack/transport-security.ts";
 import { mailUid } from "../../config/mail-uid.ts";
@@ -31,6 +36,8 @@ const MAILBOX_FS = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "as
 export interface LocalApplierOptions {
   /** Where mailbox roots live: <mailRoot>/<owner>. */
   readonly mailRoot: string;
+  /** This host's name (the settings' hostName, default main): only its mailboxes get filesystems and containers here. */
+  readonly hostName?: string;
   /** Image files (root only); undefined keeps mailboxes as plain directories. */
   readonly imageDir?: string;
   /** fstab the host script maintains; local mode keeps its own, not /etc/fstab. */
@@ -63,6 +70,10 @@ export interface LocalZoneOptions {
   readonly mailClientPorts?: MailClientPorts;
   /** MTA-STS, TLS-RPT and the MX's TLSA (from local mode's certificate); default MTA-STS enforce, no TLSA. */
   readonly transport?: TransportSecurity;
+  /** This host's name (settings' hostName): its mailboxes' domains get mx.<domain>; default main. */
+  readonly hostName?: string;
+  /** The other SEMail hosts (settings' hosts): their mailboxes' domains get their MX name (config/stack/mx-hosts.ts). */
+  readonly hosts?: Readonly<Record<string, PeerHost>>;
 }
 
 /**
@@ -72,17 +83,25 @@ export interface LocalZoneOptions {
  */
 export function createLocalZone(options: LocalZoneOptions) {
   let rendered: string | undefined;
-  const text = (list: UsersList, serial: number) =>
-    renderZone({
+  const hostName = options.hostName ?? MAIN_HOST;
+  const hosts = options.hosts ?? {};
+  const text = (list: UsersList, serial: number) => {
+    // Local mode publishes its own zone: its own mailboxes on its mx, the others' on their host's.
+    const mx = domainMx(list.mailboxes, hosts, options.domain, "hosts", hostName);
+    if (mx.problems.length > 0) throw new Error(`the zone cannot name every mailbox's MX: ${mx.problems.join("; ")}`);
+    return renderZone({
       domain: options.domain,
       serial,
       ipv4: options.ipv4,
       ipv6: options.ipv6,
       mailboxDomains: list.mailboxes.map((m) => m.domain),
+      mailboxMx: mx.mx,
+      otherHosts: Object.entries(hosts).flatMap(([name, host]) => (name === hostName ? [] : [host])),
       dmarcPolicy: "none",
       ...(options.mailClientPorts ? { mailClientPorts: options.mailClientPorts } : {}),
       ...(options.transport ? { transport: options.transport } : {}),
     });
+  };
   return {
     domain: options.domain,
     async render(list: UsersList, now = new Date()): Promise<string | undefined> {
@@ -227,7 +246,9 @@ export function createLocalApplier(options: LocalApplierOptions): Applier {
     keptMail: async (owner) => keptMailOf(options, owner, await isMounted(owner)),
     decideKeptMail: async (owner, address, choice) =>
       decideKeptMail(options, owner, address, choice, await isMounted(owner)),
-    async apply({ list, logger, signal }: ApplyContext): Promise<void> {
+    async apply({ list: whole, logger, signal }: ApplyContext): Promise<void> {
+      // Filesystems and containers for this host's mailboxes only; the zone and the daemons get the whole list.
+      const list = mailboxesHere(whole, options.hostName ?? MAIN_HOST);
       await mkdir(options.mailRoot, { recursive: true });
       if (options.imageDir === undefined) {
         logger.info("not root: mailboxes are plain directories, not image files on loop mounts");
@@ -268,13 +289,16 @@ export function createLocalApplier(options: LocalApplierOptions): Applier {
           made.delete(owner);
         }
       }
-      const zone = await options.zone.render(list);
+      const zone = await options.zone.render(whole);
       const claimed = options.claimZones
-        ? await writeClaimZones(options.claimZones.dir, list.pending, options.claimZones.mxHost)
+        ? await writeClaimZones(options.claimZones.dir, whole.pending, options.claimZones.mxHost)
         : 0;
       if (zone !== undefined || claimed > 0) await options.publishZone(options.zone.domain, zone);
-      await options.notifyDaemons(list);
-      logger.info({ mailboxes: list.mailboxes.length }, "local apply done");
+      await options.notifyDaemons(whole);
+      logger.info(
+        { mailboxes: list.mailboxes.length, elsewhere: whole.mailboxes.length - list.mailboxes.length },
+        "local apply done",
+      );
     },
   };
 }

@@ -8,6 +8,8 @@ import type { Logger } from "pino";
 import { usersListOptions, type Settings } from "../../config/settings.ts";
 import { loadUsersList, watchUsersList } from "../../config/users-file.ts";
 import type { MailboxEntry, UsersList } from "../../config/users-list.ts";
+import { mailboxesHere } from "../../config/mailboxes-here.ts";
+import { otherMxNames } from "../../config/stack/mx-hosts.ts";
 import type { MailClientServers } from "../../config/mail-clients.ts";
 import { DEFAULT_TRANSPORT_SECURITY, spkiSha256 } from "../../config/stack/transport-security.ts";
 import { startInbound } from "../../mailservers/inbound/daemon.ts";
@@ -112,7 +114,12 @@ export async function startLocalMode(o: LocalModeOptions): Promise<LocalMode | u
   // Mail programs are told local mode's own ports (zone SRV records, the form's autoconfig).
   const mailClients = localMailClients(withTls, asRoot);
   // DANE as on the VM: the TLSA record of the key the inbound daemon's TLS serves.
-  const transport = { ...DEFAULT_TRANSPORT_SECURITY, tlsa: [spkiSha256(await readFile(withTls.tls.cert!))] };
+  const transport = {
+    ...DEFAULT_TRANSPORT_SECURITY,
+    tlsa: [spkiSha256(await readFile(withTls.tls.cert!))],
+    // The MTA-STS policy names the other hosts' MX too: domains whose mailboxes live there have it.
+    otherMx: otherMxNames(settings.hosts, LOCAL_DOMAIN),
+  };
   const zone = createLocalZone({
     domain: LOCAL_DOMAIN,
     ipv4: "127.0.0.1",
@@ -120,6 +127,8 @@ export async function startLocalMode(o: LocalModeOptions): Promise<LocalMode | u
     serialFile: join(dataDir, "named", "serial"),
     mailClientPorts: mailClients.ports,
     transport,
+    hostName: settings.hostName,
+    hosts: settings.hosts,
   });
   // Zone files a tester keeps there stand in for other domains' DNS (local-dns.ts).
   const zonesDir = join(dataDir, "zones");
@@ -153,6 +162,7 @@ export async function startLocalMode(o: LocalModeOptions): Promise<LocalMode | u
   let webmail: RunningWebmail | undefined;
   const applierOptions: LocalApplierOptions = {
     mailRoot: settings.inbound.mailRoot,
+    hostName: settings.hostName,
     ...(o.images ? { imageDir: join(dataDir, "images") } : {}),
     fstab: join(dataDir, "fstab"),
     zone,
@@ -161,8 +171,9 @@ export async function startLocalMode(o: LocalModeOptions): Promise<LocalMode | u
     notifyDaemons: async (applied: UsersList) => {
       await inbound.reload(applied);
       await outbound.reload(applied);
-      await imap?.reload(applied);
-      await webmail?.reload(applied);
+      // Dovecot and the webmail serve this host's mailboxes; the daemons read the whole list.
+      await imap?.reload(mailboxesHere(applied, settings.hostName));
+      await webmail?.reload(mailboxesHere(applied, settings.hostName));
     },
     ...(userSpace ? { containers: userSpace.containers } : {}),
     releaseMailbox: (owner) => inbound.store.release(owner),
@@ -181,18 +192,27 @@ export async function startLocalMode(o: LocalModeOptions): Promise<LocalMode | u
   // Dovecot runs each session as the mailbox's uid, so it needs root; it stops before the
   // filesystems it holds open are unmounted (parts stop last-added first).
   if (asRoot) {
-    const running = await startImap({ settings: withTls, list, logger: logger.child({ service: "imap" }) });
+    const running = await startImap({
+      settings: withTls,
+      list: mailboxesHere(list, settings.hostName),
+      logger: logger.child({ service: "imap" }),
+    });
     imap = running;
     o.onStop(
       `Dovecot (IMAP ${running.host}:${running.ports.imap} STARTTLS, IMAPS :${running.ports.imaps}, POP3S :${running.ports.pop3s})`,
       () => running.stop(),
     );
     // The webmail reads through that Dovecot and sends through the outbound daemon.
-    const started = await startWebmail({ settings, list, logger: logger.child({ service: "webmail" }) });
+    const started = await startWebmail({
+      settings,
+      list: mailboxesHere(list, settings.hostName),
+      logger: logger.child({ service: "webmail" }),
+    });
     webmail = started;
     o.onStop(`the webmail (${started.url})`, () => started.stop());
   }
-  const tracked = trackApplied(createLocalApplier(applierOptions));
+  // Recorded for `semail report` where the settings say (a data dir made before has no such setting).
+  const tracked = trackApplied(createLocalApplier(applierOptions), settings.report.appliedUsersFile);
   const form = await o.startWebForm({
     settings,
     applier: tracked.applier,

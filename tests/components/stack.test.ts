@@ -36,8 +36,9 @@ import {
 const names = (resources: readonly Recorded[]) => new Set(resources.map((r) => `${r.type}::${r.name}`));
 const COMMANDS = new Set(["command:remote:Command", "command:remote:CopyToRemote"]);
 // Commands that destroy a VM, a volume or mail.
+// Removing a timer's own unit files (components/systemd-units.ts) loses nothing: they are rewritten from the program.
 const DESTRUCTIVE =
-  /xl destroy|xen-delete-image|lvremove|vgremove|pvremove|\brm\b|mkfs|mailbox-fs\.sh destroy|--yes-destroy-mail/;
+  /xl destroy|xen-delete-image|lvremove|vgremove|pvremove|\brm\b(?! -f \/etc\/systemd\/system\/semail-)|mkfs|mailbox-fs\.sh destroy|--yes-destroy-mail/;
 
 test("with no users: the VM, volume group, zone, LDAP and both daemons, and no mailbox", async () => {
   const { resources } = await runStack(usersYaml());
@@ -94,6 +95,8 @@ test("with no users: the VM, volume group, zone, LDAP and both daemons, and no m
       "2001:db8::25:25->25",
       "2001:db8::25:587->587",
       "2001:db8::25:465->465",
+      // Its metrics, on the VM's loopback only (tests/components/metrics-scrape.test.ts).
+      "127.0.0.1:9101->9101",
     ],
   );
   assert.deepEqual(
@@ -116,7 +119,10 @@ test("with no users: the VM, volume group, zone, LDAP and both daemons, and no m
 
   const outbound = inputs(resources, "outbound-container");
   assert.equal(outbound.restart, "unless-stopped");
-  assert.deepEqual(outbound.ports, [{ internal: 587, external: 587, ip: "127.0.0.1" }]);
+  assert.deepEqual(outbound.ports, [
+    { internal: 587, external: 587, ip: "127.0.0.1" },
+    { internal: 9102, external: 9102, ip: "127.0.0.1" },
+  ]);
   assert.ok(outbound.mounts.some((m: Inputs) => m.source === "/var/spool/semail" && !m.readOnly));
   assert.ok(!outbound.mounts.some((m: Inputs) => m.source === "/var/mail/semail"), "outbound does not see the mail");
   assert.deepEqual(
