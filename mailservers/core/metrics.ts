@@ -28,7 +28,8 @@ export interface DaemonMetrics {
 }
 
 export async function startMetrics(daemon: string, listen: ListenSpec, logger: Logger): Promise<DaemonMetrics> {
-  const client = await import("prom-client");
+  // The default export: the bundle the image runs gives prom-client's exports under it alone (as mailauth's).
+  const client = (await import("prom-client")).default;
   const registry = new client.Registry();
   registry.setDefaultLabels({ daemon });
   client.collectDefaultMetrics({ register: registry, prefix: "semail_" });

@@ -10,8 +10,9 @@ import { before, describe, it } from "node:test";
 import { stringify } from "yaml";
 import { DAEMONS_DOCKERFILE, bundle, imageNodeFlags } from "../../bin/bundle.ts";
 import { startTestNamed, zoneText } from "../helpers/named.ts";
+import { freePort } from "../helpers/pebble.ts";
 import { sendMessage } from "../helpers/smtp.ts";
-import { until } from "../../testkit/until.ts";
+import { until, untilValue } from "../../testkit/until.ts";
 import { USERS, provision, spawnInbound, usersYaml } from "../mailservers/inbound/fixture.ts";
 import { tempDir, tempDirForSuite } from "../../testkit/temp-dir.ts";
 
@@ -117,6 +118,39 @@ describe("the bundle (npm run build)", () => {
     child.kill("SIGTERM");
     await until(() => child.exitCode !== null, "the daemon to stop");
     assert.equal(child.exitCode, 0);
+  });
+
+  it("serves its metrics, as the daemons on the VM always do, and counts a message", async (t) => {
+    const dir = await tempDir(t, "semail-inbound-");
+    const usersFile = path.join(dir, "users.yaml");
+    await writeFile(usersFile, usersYaml(USERS));
+    const mailRoot = path.join(dir, "mail");
+    await provision(mailRoot, USERS);
+    const metricsPort = await freePort();
+    const config = path.join(dir, "semail.yaml");
+    await writeFile(
+      config,
+      stringify({
+        managedDomain: "semail.test",
+        users: usersFile,
+        inbound: { listen: ["127.0.0.1:0"], mailRoot, minFreeSpace: "1MiB", metricsListen: `127.0.0.1:${metricsPort}` },
+      }),
+    );
+    const { child, port } = await spawnInbound(t, config, { node: [...nodeFlags, entry], env: process.env });
+    const sent = await sendMessage(port, {
+      from: "a@example.org",
+      to: ["ada@semail.test"],
+      data: "Subject: m\r\n\r\nm\r\n",
+    });
+    assert.equal(sent.code, 250);
+    const metrics = await untilValue(async () => {
+      const response = await fetch(`http://127.0.0.1:${metricsPort}/metrics`).catch(() => undefined);
+      const text = response?.ok ? await response.text() : "";
+      return /^semail_smtp_connections_total\{[^}]*\} [1-9]/m.test(text) ? text : undefined;
+    }, "the metrics to count the session");
+    assert.match(metrics, /^semail_process_resident_memory_bytes/m);
+    child.kill("SIGTERM");
+    await until(() => child.exitCode !== null, "the daemon to stop");
   });
 
   it("checks arriving mail with mailauth as the sources do: SPF and DMARC pass on the test's named", async (t) => {
