@@ -199,11 +199,14 @@ export async function sendMessage(
     helo?: string;
     /** Source address, e.g. 127.0.0.2 to look like another client. */
     localAddress?: string;
+    /** How long to wait for each reply (default 10 s). */
+    timeoutMs?: number;
   },
 ): Promise<Reply> {
   const client = await SmtpClient.connect(port, {
     ...(options.host ? { host: options.host } : {}),
     ...(options.localAddress ? { localAddress: options.localAddress } : {}),
+    ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
   });
   try {
     let reply = await client.command(`EHLO ${options.helo ?? "client.test"}`);

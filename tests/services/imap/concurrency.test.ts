@@ -240,6 +240,8 @@ print(json.dumps({"expunged": expunged, "copied": copied, "rounds": rounds, "dur
               from: messages[i]!.from,
               to: ["alice@alice.semail.test"],
               data: messages[i]!.data,
+              // The reply to the dot may wait for Dovecot's dotlock, up to inbound.lockTimeout (20 s).
+              timeoutMs: 30_000,
             });
             assert.equal(reply.code, 250, `message ${i}: ${reply.lines.join(" ")}`);
           }
