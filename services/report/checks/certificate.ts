@@ -1,9 +1,10 @@
 // The certificate the daemons serve (tls.cert): still valid, and not about to expire; and,
-// when ACME manages it, whether the last renewal failed (the old one is then still served).
+// when ACME manages it, whether the last renewal failed (the old one is then still served), and
+// each MTA-STS policy host's own certificate that could not be had (its name gets the main one).
 import { X509Certificate } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import type { Settings } from "../../../config/settings.ts";
-import { readCertificateStatus } from "../../acme/index.ts";
+import { readCertificateStatus, readHostCertificatesStatus } from "../../acme/index.ts";
 import { fail, ok, warn, type Finding } from "../check.ts";
 
 /** Fewer days left than this is a warning: ACME renews at a third of the lifetime left, so this means renewal is stuck. */
@@ -45,6 +46,17 @@ export async function certificateFindings(settings: Settings, now: Date): Promis
         "run `semail cert renew` and read its error",
       ),
     );
+  const hosts = await readHostCertificatesStatus(settings.acme.stateDir);
+  for (const host of hosts?.hosts ?? [])
+    if (host.outcome === "failed")
+      findings.push(
+        warn(
+          "certificate",
+          `policy host ${host.names.join(", ")}`,
+          `no certificate of its own (${host.checkedAt}): ${host.error ?? "no reason given"}; senders cannot fetch its MTA-STS policy`,
+          "check its DNS points at this host (the web form's mta-sts line), then `semail cert renew`",
+        ),
+      );
   return findings;
 }
 

@@ -187,6 +187,34 @@ describe("semail report", () => {
     assert.match(reportText(r), /^FAIL .*\n {7}fix: /);
   });
 
+  it("warns of a policy host whose own certificate could not be had, and of nothing else", async (t) => {
+    const { settings, dir } = await world(t);
+    await mkdir(path.join(dir, "acme", "hosts"), { recursive: true });
+    const host = (id: string, outcome: string) => ({
+      id,
+      outcome,
+      names: [`mta-sts.${id}.example`],
+      served: outcome === "failed" ? [] : [`mta-sts.${id}.example`],
+      checkedAt: "2026-12-08T01:00:00.000Z",
+      ...(outcome === "failed" ? { error: "no A record for mta-sts.dave.example" } : {}),
+    });
+    await writeFile(
+      path.join(dir, "acme", "hosts", "status.json"),
+      JSON.stringify({
+        checkedAt: "2026-12-08T01:00:00.000Z",
+        changed: false,
+        hosts: [host("carol", "issued"), host("dave", "failed")],
+      }),
+    );
+    const r = await report(settings, new Date());
+    const warned = r.findings.filter((f) => f.status !== "OK").map((f) => `${f.status} ${f.check}: ${f.subject}`);
+    assert.deepEqual(warned, ["WARN certificate: policy host mta-sts.dave.example"]);
+    assert.match(
+      r.findings.find((f) => f.subject.startsWith("policy host"))!.detail,
+      /no A record for mta-sts\.dave\.example/,
+    );
+  });
+
   it("`semail report --json` prints the findings and exits 1 on a FAIL", async (t) => {
     const { dir } = await world(t);
     await mkdir(path.join(dir, "mail", "ada"), { recursive: true });
