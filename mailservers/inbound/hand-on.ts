@@ -1,7 +1,7 @@
 // Mail for a mailbox another SEMail host holds (its users-list entry's `host`), handed to that
-// host's inbound daemon (settings.hosts.<name>.smtp) with nodemailer's SMTP client. That host's
-// answer is the sender's: 250 only after its 250 (stored there), its 4xx or 5xx with its text,
-// 451 4.4.1 when it cannot be reached. Nothing is queued here: the sender retries a 4xx.
+// host's inbound daemon (settings.hosts.<name>.smtp) by pass-on.ts. That host's answer is the
+// sender's: 250 only after its 250 (stored there), its 4xx or 5xx with its text, 451 4.4.1 when
+// it cannot be reached. Nothing is queued here: the sender retries a 4xx.
 // The envelope and the bytes go as received, after one line naming this host (HAND_ON_MARKER),
 // with `; junk=yes` when our checks judged it junk (DMARC p=quarantine): that host stores it in
 // the mailbox's Junk folder. The marker counts only as the first line from a peer (peer-hosts.ts),
@@ -12,11 +12,10 @@
 // STARTTLS is used when the other host offers it, its certificate unchecked, as between MX
 // hosts: the hosts' settings carry no CA to check it against.
 import { Readable } from "node:stream";
-import SMTPConnection from "nodemailer/lib/smtp-connection";
 import type { Logger } from "pino";
 import type { Settings } from "../../config/settings.ts";
-import { SmtpError, permFail, tempFail, type Envelope } from "../core/types.ts";
-import { outboundReply, refusedRecipients, whenLost } from "./submission-handoff.ts";
+import { tempFail, type Envelope } from "../core/types.ts";
+import { passOn, type PassOnTimeouts } from "./pass-on.ts";
 import { hostPort } from "./submission-settings.ts";
 import { peerHosts } from "./peer-hosts.ts";
 
@@ -37,8 +36,8 @@ export interface HandOnOptions {
   /** Our DNS name (settings.hostname): EHLO. */
   readonly hostname: string;
   readonly logger: Logger;
-  /** Waits on the other host, ms: connect, greeting, and any silence in between. */
-  readonly timeouts?: { readonly connectMs?: number; readonly greetingMs?: number; readonly socketMs?: number };
+  /** Waits on the other host. */
+  readonly timeouts?: PassOnTimeouts;
 }
 
 /** What a peer's marker on a message it handed to us says. */
@@ -64,12 +63,6 @@ export interface HandOn {
     message: Readable,
     judged: { readonly junk: boolean; readonly handedOn?: HandedOn },
   ): Promise<string>;
-}
-
-interface NodemailerFailure extends Error {
-  code?: string;
-  response?: string;
-  command?: string;
 }
 
 /** The message's first line (bounded), and the whole message again as one stream. */
@@ -106,7 +99,6 @@ async function readFirstLine(message: Readable): Promise<{ line: string; whole: 
 export function createHandOn(options: HandOnOptions): HandOn {
   const { hosts, hostName, logger } = options;
   const peers = peerHosts({ hosts, hostName });
-  const timeouts = { connectMs: 10_000, greetingMs: 30_000, socketMs: 300_000, ...options.timeouts };
   const check = (host: string): void => {
     if (hosts[host] !== undefined) return;
     logger.error(
@@ -147,82 +139,23 @@ export function createHandOn(options: HandOnOptions): HandOn {
       );
       throw tempFail(451, "4.4.6", "Routing loop between mail servers, try again later");
     }
-    const markerLine = `${HAND_ON_MARKER}: ${hostName}${judged.junk ? "; junk=yes" : ""}\r\n`;
     const { host: address, port } = hostPort(peer);
-    const connection = new SMTPConnection({
-      host: address,
-      port,
-      name: options.hostname,
-      connectionTimeout: timeouts.connectMs,
-      greetingTimeout: timeouts.greetingMs,
-      socketTimeout: timeouts.socketMs,
-      logger: false,
-      opportunisticTLS: true,
-      tls: { rejectUnauthorized: false },
+    return passOn(envelope, message, {
+      server: { host: address, port, opportunisticTLS: true, tls: { rejectUnauthorized: false } },
+      hostname: options.hostname,
+      timeouts: options.timeouts,
+      prefix: `${HAND_ON_MARKER}: ${hostName}${judged.junk ? "; junk=yes" : ""}\r\n`,
+      texts: {
+        unreachable: "The server holding this mailbox is unavailable, try again later",
+        tooBig: "Message too big for the server holding this mailbox",
+      },
+      log: {
+        unreachable: (err) => log.warn({ err: err.message }, "cannot reach the host holding the mailbox"),
+        passed: (reply) =>
+          log.info({ recipients: envelope.recipients, reply }, "handed on to the host holding the mailbox"),
+        failed: (failure, refused) => log.info(failure, refused ? "refused by its host" : "hand-on failed"),
+      },
     });
-    // A late second error must not go unhandled; the steps below take the first.
-    connection.on("error", () => undefined);
-    const lost = whenLost(connection);
-    // Read after DATA's 354, when every RCPT reply is in: a refused recipient refuses the message.
-    const outgoing = Readable.from(
-      (async function* () {
-        const refused = refusedRecipients(connection)[0];
-        if (refused) throw refused;
-        yield Buffer.from(markerLine);
-        for await (const chunk of message) yield chunk as Buffer;
-      })(),
-      { objectMode: false },
-    );
-    const unreachable = () => tempFail(451, "4.4.1", "The server holding this mailbox is unavailable, try again later");
-    try {
-      try {
-        await Promise.race([
-          new Promise<void>((resolve, reject) => connection.connect((err) => (err ? reject(err) : resolve()))),
-          lost,
-        ]);
-      } catch (err) {
-        log.warn({ err: (err as Error).message }, "cannot reach the host holding the mailbox");
-        throw unreachable();
-      }
-      const size = envelope.declaredSize;
-      const sent = await Promise.race([
-        new Promise<SMTPConnection.SentMessageInfo>((resolve, reject) =>
-          connection.send(
-            {
-              from: envelope.mailFrom,
-              to: [...envelope.recipients],
-              use8BitMime: true,
-              ...(size !== undefined ? { size } : {}),
-            },
-            outgoing,
-            (err, info) => (err ? reject(err) : resolve(info)),
-          ),
-        ),
-        lost,
-      ]);
-      const reply = sent.response.replace(/^250[ -]/, "");
-      log.info({ recipients: envelope.recipients, reply }, "handed on to the host holding the mailbox");
-      connection.quit();
-      return reply;
-    } catch (err) {
-      const e = err as NodemailerFailure;
-      // Ours (unreachable), or the client's own stream failing (a limit, a hang-up): the front end answers those.
-      if (
-        (err instanceof SmtpError && e.code === undefined) ||
-        (e.code === "ESTREAM" && refusedRecipients(connection).length === 0)
-      )
-        throw err;
-      const tooBig =
-        e.code === "EMESSAGE" && e.command === "MAIL FROM" && e.response === undefined
-          ? permFail(552, "5.3.4", "Message too big for the server holding this mailbox")
-          : undefined;
-      const passed = tooBig ?? (e.response ? outboundReply(e.response) : undefined);
-      log.info({ code: e.code, reply: e.response ?? e.message }, passed ? "refused by its host" : "hand-on failed");
-      throw passed ?? unreachable();
-    } finally {
-      // A refused or broken transaction never sees its final dot: the other host keeps nothing.
-      connection.close();
-    }
   };
 
   return { check, received, send };
