@@ -23,7 +23,7 @@ import { stringify } from "yaml";
 import type { HostCertificate } from "../config/sections/acme.ts";
 import { HOST_SCRIPTS_DIR } from "../config/stack/host-script-paths.ts";
 import { shellLine, shellQuote } from "../lib/shell.ts";
-import { removeTimerCommand, stdinFileCommand, UNIT_DIR, unitsCommand, unitsScript } from "./systemd-units.ts";
+import { stdinFileCommand, timerCommand } from "./systemd-units.ts";
 
 /** Where the daemons image keeps the zone installer (assets/host/install-zone.sh), at the VM's own path. */
 export const IMAGE_INSTALL_ZONE = `${HOST_SCRIPTS_DIR}/install-zone.sh`;
@@ -253,27 +253,22 @@ export class AcmeCertificate extends pulumi.ComponentResource {
     // The settings' hash in the script: new names (a new mailbox's policy host) re-run it, an
     // update that starts an order now rather than at the timer's next turn.
     const digest = createHash("sha256").update(acmeSettingsYaml(args)).digest("hex");
-    const script = units.apply((u) =>
-      unitsScript({
+    timerCommand(
+      `${name}-timer`,
+      {
+        vm: args.vm,
+        unit: "semail-cert",
+        units,
         head: [`# settings sha256 ${digest}`],
-        files: [
-          [`${UNIT_DIR}/semail-cert.service`, u.service],
-          [`${UNIT_DIR}/semail-cert.timer`, u.timer],
-          [`${args.configDir}/post-renew.sh`, u.postRenew],
+        moreFiles: units.apply((u) => [
+          [`${args.configDir}/post-renew.sh`, u.postRenew] as const,
           ...(args.challenge === "dns-01" && args.zone
             ? [[`${args.configDir}/rndc.conf`, acmeRndcConf(args.zone)] as const]
             : []),
-        ],
-        start: [
-          "systemctl enable --now semail-cert.timer",
-          // The first certificate now, not at the timer's first turn.
-          "systemctl start --no-block semail-cert.service",
-        ],
-      }),
-    );
-    unitsCommand(
-      `${name}-timer`,
-      { vm: args.vm, script, remove: removeTimerCommand("semail-cert") },
+        ]),
+        // The first certificate now, not at the timer's first turn.
+        moreStart: ["systemctl start --no-block semail-cert.service"],
+      },
       { parent: this, dependsOn: [key, settings] },
     );
     this.registerOutputs({ names: this.names });

@@ -9,7 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { types } from "@pulumi/command";
 import { stringify } from "yaml";
 import { shellLine, shellQuote } from "../lib/shell.ts";
-import { removeTimerCommand, stdinFileCommand, UNIT_DIR, unitsCommand, unitsScript } from "./systemd-units.ts";
+import { stdinFileCommand, timerCommand } from "./systemd-units.ts";
 
 export interface BackupScheduleArgs {
   /** SSH to the VM. */
@@ -178,20 +178,14 @@ export class BackupSchedule extends pulumi.ComponentResource {
       },
       this,
     );
-    const units = pulumi.output(args.image).apply((image) => backupUnits(args, image));
-    const script = units.apply((u) =>
-      unitsScript({
-        files: [
-          [`${UNIT_DIR}/semail-backup.service`, u.service],
-          [`${UNIT_DIR}/semail-backup.timer`, u.timer],
-        ],
-        start: ["systemctl enable --now semail-backup.timer"],
-      }),
-    );
     // Removing the schedule leaves the repository and its snapshots alone: they are the backups.
-    unitsCommand(
+    timerCommand(
       `${name}-timer`,
-      { vm: args.vm, script, remove: removeTimerCommand("semail-backup") },
+      {
+        vm: args.vm,
+        unit: "semail-backup",
+        units: pulumi.output(args.image).apply((image) => backupUnits(args, image)),
+      },
       { parent: this, dependsOn: [password, settings] },
     );
     this.registerOutputs({});

@@ -7,7 +7,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { types } from "@pulumi/command";
 import { shellLine } from "../lib/shell.ts";
-import { removeTimerCommand, stdinFileCommand, UNIT_DIR, unitsCommand, unitsScript } from "./systemd-units.ts";
+import { stdinFileCommand, timerCommand } from "./systemd-units.ts";
 
 /** The daemons' containers (components/smtp-daemon.ts names them semail-<mode>). */
 const INBOUND = "semail-inbound";
@@ -125,20 +125,14 @@ export class ReportSchedule extends pulumi.ComponentResource {
       },
       this,
     );
-    const units = pulumi.output(args.image).apply((image) => reportUnits(args, image));
-    const script = units.apply((u) =>
-      unitsScript({
-        files: [
-          [`${UNIT_DIR}/semail-report.service`, u.service],
-          [`${UNIT_DIR}/semail-report.timer`, u.timer],
-        ],
-        start: ["systemctl enable --now semail-report.timer"],
-      }),
-    );
     // Removing the schedule leaves the reports already stored alone: they are mail.
-    unitsCommand(
+    timerCommand(
       `${name}-timer`,
-      { vm: args.vm, script, remove: removeTimerCommand("semail-report") },
+      {
+        vm: args.vm,
+        unit: "semail-report",
+        units: pulumi.output(args.image).apply((image) => reportUnits(args, image)),
+      },
       { parent: this, dependsOn: [settings] },
     );
     this.registerOutputs({});

@@ -1,8 +1,9 @@
-// What the VM's systemd units need from a component (the backup schedule, the ACME
+// What the VM's systemd units need from a component (the backup and report schedules, the ACME
 // certificate, the ban watcher): a root-only settings or secret file written from stdin,
 // and one command that writes the units (and their files), reloads systemd and starts
-// them, whose delete stops them. Each component keeps its own unit texts.
-import type * as pulumi from "@pulumi/pulumi";
+// them, whose delete stops them; for a service run by a timer, that command whole. Each
+// component keeps its own unit texts.
+import * as pulumi from "@pulumi/pulumi";
 import { remote, type types } from "@pulumi/command";
 import { shellLine, shellQuote } from "../lib/shell.ts";
 
@@ -81,7 +82,7 @@ export function unitsScript(s: UnitsScript): string {
 }
 
 /** A timer's delete: stop and disable it, remove it and its service, reload systemd. */
-export function removeTimerCommand(unit: string): string {
+function removeTimerCommand(unit: string): string {
   return `systemctl disable --now ${unit}.timer; rm -f ${UNIT_DIR}/${unit}.service ${UNIT_DIR}/${unit}.timer; systemctl daemon-reload`;
 }
 
@@ -96,4 +97,34 @@ export function unitsCommand(
     { connection: args.vm, create: "sh -s", stdin: args.script, delete: args.remove },
     opts,
   );
+}
+
+/** A service and the timer that runs it: their texts, and what else the script writes and starts. */
+export interface TimerArgs {
+  readonly vm: types.input.remote.ConnectionArgs;
+  /** The units' name: "semail-report" is semail-report.service, run by semail-report.timer. */
+  readonly unit: string;
+  readonly units: pulumi.Input<{ readonly service: string; readonly timer: string }>;
+  /** Lines before the files (UnitsScript.head). */
+  readonly head?: readonly string[];
+  /** Files written after the two units: [path, text]. */
+  readonly moreFiles?: pulumi.Input<readonly (readonly [string, string])[]>;
+  /** systemctl lines after the timer is enabled and started. */
+  readonly moreStart?: readonly string[];
+}
+
+/** Writes the service and its timer, enables and starts the timer; its delete removes them. */
+export function timerCommand(name: string, args: TimerArgs, opts: pulumi.CustomResourceOptions): remote.Command {
+  const script = pulumi.all([args.units, args.moreFiles ?? []]).apply(([units, moreFiles]) =>
+    unitsScript({
+      ...(args.head ? { head: args.head } : {}),
+      files: [
+        [`${UNIT_DIR}/${args.unit}.service`, units.service],
+        [`${UNIT_DIR}/${args.unit}.timer`, units.timer],
+        ...moreFiles,
+      ],
+      start: [`systemctl enable --now ${args.unit}.timer`, ...(args.moreStart ?? [])],
+    }),
+  );
+  return unitsCommand(name, { vm: args.vm, script, remove: removeTimerCommand(args.unit) }, opts);
 }
