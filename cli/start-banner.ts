@@ -142,6 +142,8 @@ A domain of your own (the ownership proof):
   ${join(dataDir, "zones", "home.example.zone")} to stand in for that DNS: uncomment its TXT
   and MX lines, then press "Check now" on the form.
 
+What is wrong, each finding with its fix: npx semail report --config ${join(dataDir, "semail.yaml")}
+
 Ctrl-C stops everything; the next start reuses the data.
 `;
 }
