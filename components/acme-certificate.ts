@@ -23,7 +23,7 @@ import { stringify } from "yaml";
 import type { HostCertificate } from "../config/sections/acme.ts";
 import { HOST_SCRIPTS_DIR } from "../config/stack/host-script-paths.ts";
 import { shellLine, shellQuote } from "../lib/shell.ts";
-import { stdinFileCommand, timerCommand } from "./systemd-units.ts";
+import { stdinFileCommand, timerCommand, timerUnit } from "./systemd-units.ts";
 
 /** Where the daemons image keeps the zone installer (assets/host/install-zone.sh), at the VM's own path. */
 export const IMAGE_INSTALL_ZONE = `${HOST_SCRIPTS_DIR}/install-zone.sh`;
@@ -196,21 +196,11 @@ export function acmeUnits(
       `ExecStartPost=/bin/sh ${args.configDir}/post-renew.sh`,
       "",
     ].join("\n"),
-    timer: [
-      "# Written by SEMail (components/acme-certificate.ts).",
-      "[Unit]",
-      "Description=SEMail: renew the TLS certificate from ACME twice a day",
-      "",
-      "[Timer]",
+    timer: timerUnit("components/acme-certificate.ts", "SEMail: renew the TLS certificate from ACME twice a day", [
       "OnBootSec=5min",
       "OnUnitActiveSec=12h",
       "RandomizedDelaySec=1h",
-      "Persistent=true",
-      "",
-      "[Install]",
-      "WantedBy=timers.target",
-      "",
-    ].join("\n"),
+    ]),
   };
 }
 

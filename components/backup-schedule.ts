@@ -9,7 +9,8 @@ import * as pulumi from "@pulumi/pulumi";
 import type { types } from "@pulumi/command";
 import { stringify } from "yaml";
 import { shellLine, shellQuote } from "../lib/shell.ts";
-import { stdinFileCommand, timerCommand } from "./systemd-units.ts";
+import { isOnCalendar } from "../config/stack/systemd-calendar.ts";
+import { stdinFileCommand, timerCommand, timerUnit } from "./systemd-units.ts";
 
 export interface BackupScheduleArgs {
   /** SSH to the VM. */
@@ -48,7 +49,7 @@ export function validateBackupSchedule(
   const problems: string[] = [];
   if (args.repository.trim() === "" || /[\r\n]/.test(args.repository))
     problems.push("backupRepository: give restic's repository, e.g. /srv/backup/semail or sftp:backup@host:/semail");
-  if (!/^[A-Za-z0-9*:,./ -]+$/.test(args.onCalendar))
+  if (!isOnCalendar(args.onCalendar))
     problems.push(
       `backupSchedule: ${JSON.stringify(args.onCalendar)} is not a systemd OnCalendar such as daily or *-*-* 03:00`,
     );
@@ -130,20 +131,10 @@ export function backupUnits(args: BackupScheduleArgs, image: string): { service:
       `ExecStart=${shellLine(...run)}`,
       "",
     ].join("\n"),
-    timer: [
-      "# Written by SEMail (components/backup-schedule.ts).",
-      "[Unit]",
-      "Description=SEMail: the backup, on its schedule",
-      "",
-      "[Timer]",
+    timer: timerUnit("components/backup-schedule.ts", "SEMail: the backup, on its schedule", [
       `OnCalendar=${args.onCalendar}`,
       "RandomizedDelaySec=30min",
-      "Persistent=true",
-      "",
-      "[Install]",
-      "WantedBy=timers.target",
-      "",
-    ].join("\n"),
+    ]),
   };
 }
 

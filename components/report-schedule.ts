@@ -7,7 +7,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { types } from "@pulumi/command";
 import { shellLine } from "../lib/shell.ts";
-import { stdinFileCommand, timerCommand } from "./systemd-units.ts";
+import { isOnCalendar } from "../config/stack/systemd-calendar.ts";
+import { stdinFileCommand, timerCommand, timerUnit } from "./systemd-units.ts";
 
 /** The daemons' containers (components/smtp-daemon.ts names them semail-<mode>). */
 const INBOUND = "semail-inbound";
@@ -89,26 +90,16 @@ export function reportUnits(
       `ExecStart=${shellLine(...reportRunCommand(args, image))}`,
       "",
     ].join("\n"),
-    timer: [
-      "# Written by SEMail (components/report-schedule.ts).",
-      "[Unit]",
-      "Description=SEMail: the daily report, on its schedule",
-      "",
-      "[Timer]",
+    timer: timerUnit("components/report-schedule.ts", "SEMail: the daily report, on its schedule", [
       `OnCalendar=${args.onCalendar}`,
-      "Persistent=true",
-      "",
-      "[Install]",
-      "WantedBy=timers.target",
-      "",
-    ].join("\n"),
+    ]),
   };
 }
 
 export class ReportSchedule extends pulumi.ComponentResource {
   constructor(name: string, args: ReportScheduleArgs, opts?: pulumi.ComponentResourceOptions) {
     super("semail:infra:ReportSchedule", name, {}, opts);
-    if (!/^[A-Za-z0-9*:,./ -]+$/.test(args.onCalendar))
+    if (!isOnCalendar(args.onCalendar))
       throw new Error(
         `reportSchedule: ${JSON.stringify(args.onCalendar)} is not a systemd OnCalendar such as daily or *-*-* 06:00`,
       );

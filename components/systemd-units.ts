@@ -60,6 +60,23 @@ export function writeFileLine(file: string, text: string): string {
   return `printf '%s' ${shellQuote(text)} > ${shellQuote(file)}`;
 }
 
+/** A timer unit's text: written by `source`, described, on its `timing` lines; catches up on runs missed while off. */
+export function timerUnit(source: string, description: string, timing: readonly string[]): string {
+  return [
+    `# Written by SEMail (${source}).`,
+    "[Unit]",
+    `Description=${description}`,
+    "",
+    "[Timer]",
+    ...timing,
+    "Persistent=true",
+    "",
+    "[Install]",
+    "WantedBy=timers.target",
+    "",
+  ].join("\n");
+}
+
 export interface UnitsScript {
   /** Lines before the files (a comment that changes the script when the settings do). */
   readonly head?: readonly string[];

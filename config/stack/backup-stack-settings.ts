@@ -2,7 +2,9 @@
 // systemd timer (components/backup-schedule.ts): where the repository is, when it runs and how
 // many snapshots it keeps. The repository's password is the secret backupPassword. An empty
 // repository means no backups. (components/backup-schedule.ts's validateBackupSchedule checks the
-// same again when the timer is made; config/ cannot import components/.)
+// same again when the timer is made, with the same isOnCalendar.)
+
+import { isOnCalendar } from "./systemd-calendar.ts";
 
 /** Setting name → [default, description], as SETTINGS in stack-config.ts. */
 export const BACKUP_SETTINGS = {
@@ -54,8 +56,7 @@ export function parseBackupStackSettings(raw: Readonly<Record<keyof typeof BACKU
     problems.push(
       `semail:backupRepository must be one line: restic's repository ${set("backupRepository", "sftp:backup@host:/semail")}`,
     );
-  // What systemd's OnCalendar takes, and nothing a unit file or a shell would read otherwise.
-  if (!/^[A-Za-z0-9*:,./ -]+$/.test(settings.backupSchedule))
+  if (!isOnCalendar(settings.backupSchedule))
     problems.push(
       `semail:backupSchedule ${JSON.stringify(settings.backupSchedule)} is not a systemd OnCalendar such as daily or *-*-* 03:00 ${set("backupSchedule", "daily")}`,
     );

@@ -1,6 +1,8 @@
 // The stack's setting of the daily report (issue 25 §3): when the VM mails `semail report`
 // with the day's traffic to the postmaster (components/report-schedule.ts), or "" for never.
 
+import { isOnCalendar } from "./systemd-calendar.ts";
+
 /** Setting name → [default, description], as SETTINGS in stack-config.ts. */
 export const REPORT_SETTINGS = {
   reportSchedule: [
@@ -19,8 +21,7 @@ export function parseReportStackSettings(raw: Readonly<Record<keyof typeof REPOR
   readonly settings: ReportStackSettings;
   readonly problems: string[];
 } {
-  // What systemd's OnCalendar takes, and nothing a unit file or a shell would read otherwise.
-  const ok = raw.reportSchedule === "" || /^[A-Za-z0-9*:,./ -]+$/.test(raw.reportSchedule);
+  const ok = raw.reportSchedule === "" || isOnCalendar(raw.reportSchedule);
   return {
     settings: { reportSchedule: raw.reportSchedule },
     problems: ok
