@@ -1,35 +1,18 @@
 // Letting go of the mailboxes this host no longer stores. When the users list says a mailbox
 // here is being moved away (`moving`) or lives on another host (`host`), the store lets go of it
 // (store.release: the commits under way end, its files close, later deliveries wait and fail
-// 4xx) and a note says so, for `semail mailbox move`, which waits for it before its final copy:
-//
-//   <mailRoot>/.semail-moves/<owner>.released   {"owner","host","to","at"}
-//
-// (`host` this host's name, `to` the host it goes to, `at` when it was let go, ISO 8601). The
+// 4xx) and a note says so (config/mailbox-release.ts), for `semail mailbox move`, which waits for
+// it before its final copy. The
 // mailbox stays released while its entry stays away; back here without `moving`, the store
 // takes it again and the note is removed. Notes outlive a restart: at start every mailbox
 // away is released again and the notes of those back here are removed.
 import { mkdir, readdir, rm } from "node:fs/promises";
 import path from "node:path";
 import type { Logger } from "pino";
+import { MOVES_DIR, NOTE_SUFFIX, releaseNotePath, type ReleaseNote } from "../../config/mailbox-release.ts";
 import { ownerProblem, type MailboxEntry, type UsersList } from "../../config/users-list.ts";
 import { writeFileAtomic } from "../../lib/durable-file.ts";
 import type { MboxStore } from "./store/index.ts";
-
-/** The folder of the notes, under the mail root (a name no owner can have). */
-export const MOVES_DIR = ".semail-moves";
-const NOTE_SUFFIX = ".released";
-
-/** What a note says. */
-export interface ReleaseNote {
-  readonly owner: string;
-  /** This host's name (settings.hostName). */
-  readonly host: string;
-  /** The host the mailbox goes to: its entry's `moving`, else its `host`. */
-  readonly to: string;
-  /** When it was let go, ISO 8601. */
-  readonly at: string;
-}
 
 export interface MailboxReleasesOptions {
   readonly store: Pick<MboxStore, "release" | "provisioned">;
@@ -44,16 +27,6 @@ export interface MailboxReleases {
   follow(list: UsersList): Promise<void>;
   /** Resolves once the calls made so far are done (the daemon's stop). */
   idle(): Promise<void>;
-}
-
-/** The path of `owner`'s note under `mailRoot`, checked to stay inside the notes' folder. */
-export function releaseNotePath(mailRoot: string, owner: string): string {
-  const problem = ownerProblem(owner);
-  if (problem) throw new Error(`cannot name a release note: ${problem}`);
-  const dir = path.join(path.resolve(mailRoot), MOVES_DIR);
-  const file = path.join(dir, `${owner}${NOTE_SUFFIX}`);
-  if (path.dirname(file) !== dir) throw new Error(`release note for ${JSON.stringify(owner)} falls outside ${dir}`);
-  return file;
 }
 
 /** Where `entry` goes when it is not (or no longer) stored here; undefined while it is, or while it is coming here. */

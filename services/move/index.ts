@@ -3,4 +3,3 @@
 export { moveMailbox, type MoveDependencies, type MoveRequest, type MoveResult } from "./move.ts";
 export { MoveError } from "./move-error.ts";
 export { PlaceError } from "./place.ts";
-export { releasedFileOf } from "./plan.ts";

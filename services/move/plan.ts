@@ -2,6 +2,7 @@
 // address), that it is live, on this host and not moving already, and that the target is another
 // host the settings name. Every refusal names the setting or flag to change.
 import path from "node:path";
+import { releaseNotePath } from "../../config/mailbox-release.ts";
 import type { Settings } from "../../config/settings.ts";
 import type { MailboxStorage } from "../../config/stack/mailbox-storage.ts";
 import type { MailboxEntry, UsersList } from "../../config/users-list.ts";
@@ -23,11 +24,6 @@ export interface MovePlan {
   readonly targetStorage?: MailboxStorage;
   /** Our users list (settings users). */
   readonly users: string;
-}
-
-/** Where the inbound daemon of `mailRoot` writes that it let go of `owner`'s mailbox. */
-export function releasedFileOf(mailRoot: string, owner: string): string {
-  return path.join(mailRoot, ".semail-moves", `${owner}.released`);
 }
 
 /** The plan for moving `id` (owner or address) to host `to`, or a MoveError saying why not. */
@@ -67,7 +63,7 @@ export function planMove(
     entry,
     source: { host: here, sshCommand },
     sourceRoot: path.join(settings.inbound.mailRoot, entry.owner),
-    releasedFile: releasedFileOf(settings.inbound.mailRoot, entry.owner),
+    releasedFile: releaseNotePath(settings.inbound.mailRoot, entry.owner),
     target: { host: to, sshCommand, ...(host.ssh === undefined ? {} : { ssh: parseSshLogin(host.ssh) }) },
     targetRoot: path.posix.join(host.mailRoot, entry.owner),
     ...(host.users === undefined ? {} : { targetUsers: host.users }),

@@ -8,7 +8,7 @@ import { describe, it } from "node:test";
 import { SmtpClient, sendMessage, simpleMessage } from "../../helpers/smtp.ts";
 import { until } from "../../../testkit/until.ts";
 import { writeFileAtomic } from "../../../lib/durable-file.ts";
-import { releaseNotePath } from "../../../mailservers/inbound/released-mailboxes.ts";
+import { releaseNotePath } from "../../../config/mailbox-release.ts";
 import { startInbound } from "../../../mailservers/inbound/daemon.ts";
 import { usersListOptions } from "../../../config/settings.ts";
 import { parseUsersList } from "../../../config/users-list.ts";

@@ -8,7 +8,8 @@ import { describe, it } from "node:test";
 import { silentLogger } from "../../../lib/logger.ts";
 import { parseUsersList, type UsersList } from "../../../config/users-list.ts";
 import { MailboxHeldError } from "../../../mailservers/inbound/store/index.ts";
-import { MOVES_DIR, createMailboxReleases, releaseNotePath } from "../../../mailservers/inbound/released-mailboxes.ts";
+import { MOVES_DIR, releaseNotePath } from "../../../config/mailbox-release.ts";
+import { createMailboxReleases } from "../../../mailservers/inbound/released-mailboxes.ts";
 import { deliverSimple, makeMailRoot, makeStore } from "./store/fixture.ts";
 
 const AT = Date.UTC(2026, 11, 8, 1, 2, 3);

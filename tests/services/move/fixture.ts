@@ -7,7 +7,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { TestContext } from "node:test";
 import { PROVISIONED_MARKER } from "../../../config/mailbox-layout.ts";
 import { parseSettings, type Settings } from "../../../config/settings.ts";
-import { releasedFileOf } from "../../../services/move/index.ts";
+import { releaseNotePath } from "../../../config/mailbox-release.ts";
 import { tempDir } from "../../../testkit/temp-dir.ts";
 
 export const OWNER = "ada";
@@ -118,7 +118,7 @@ export function releaseWhenMoving(host: TestHostDirs, owner: string, ms = 30_000
     for (const deadline = Date.now() + ms; !stopped && Date.now() < deadline; await sleep(20)) {
       const moving = /moving: (\S+)/.exec(await readFile(host.users, "utf8"))?.[1];
       if (moving === undefined) continue;
-      const note = releasedFileOf(host.mailRoot, owner);
+      const note = releaseNotePath(host.mailRoot, owner);
       await mkdir(path.dirname(note), { recursive: true });
       const at = new Date().toISOString();
       await writeFile(note, `${JSON.stringify({ owner, host: host.name, to: moving, at })}\n`);

@@ -11,7 +11,8 @@ import { promisify } from "node:util";
 import { usersListOptions } from "../../../config/settings.ts";
 import { loadUsersList } from "../../../config/users-file.ts";
 import { silentLogger } from "../../../lib/logger.ts";
-import { moveMailbox, MoveError, releasedFileOf } from "../../../services/move/index.ts";
+import { moveMailbox, MoveError } from "../../../services/move/index.ts";
+import { releaseNotePath } from "../../../config/mailbox-release.ts";
 import { listFilesOf } from "../../../services/move/list-files.ts";
 import { planMove } from "../../../services/move/plan.ts";
 import { replacePlacement } from "../../../services/move/placement.ts";
@@ -183,7 +184,7 @@ describe("semail mailbox move: the steps", () => {
     const releasing = (async () => {
       await until(async () => (await placeIn(b)).moving === "b", "b's list to say moving");
       await run("chattr", ["+i", b.users]);
-      const note = releasedFileOf(main.mailRoot, OWNER);
+      const note = releaseNotePath(main.mailRoot, OWNER);
       await mkdir(path.dirname(note), { recursive: true });
       await writeFile(note, JSON.stringify({ owner: OWNER, host: "main", to: "b", at: new Date().toISOString() }));
       await rm(path.join(main.root(), "INBOX.lock")); // the reader lets go: the move holds the locks next
